@@ -1,0 +1,10 @@
+export * from './data.ts';
+export * from './ast.ts';
+export * from './parse.ts';
+export * from './evaluate.ts';
+export * from './values.ts';
+export * from './duration.ts';
+export * from './bucket.ts';
+export { checkPattern, compileMatcher } from './regex.ts';
+export * from './sql/dialect.ts';
+export * from './sql/compile.ts';

@@ -1,0 +1,94 @@
+import { RE2JS } from 're2js';
+
+export const MAX_PATTERN_LENGTH = 256;
+const ESCAPABLE = new Set('.^$|?*+()[]{}\\/-'.split(''));
+const CLASS_ESCAPES = new Set('dDwWsS'.split(''));
+
+/**
+ * Checks a `matches` pattern against the portable subset of docs/conditions.md (the syntax
+ * RE2, SQLite's registered matcher and PostgreSQL's ARE all read the same way).
+ * Returns a message for the first fault, or null.
+ */
+export function checkPattern(p: string): string | null {
+  if (p.length > MAX_PATTERN_LENGTH) return `pattern is longer than ${MAX_PATTERN_LENGTH} characters`;
+  let depth = 0;
+  let prevQuantifiable = false;
+  for (let i = 0; i < p.length; i++) {
+    const c = p[i]!;
+    if (c === '\\') {
+      const n = p[i + 1];
+      if (n === undefined) return 'pattern ends with a lone backslash';
+      if (!ESCAPABLE.has(n) && !CLASS_ESCAPES.has(n)) return `unsupported escape \\${n} at ${i}`;
+      i++;
+      prevQuantifiable = true;
+    } else if (c === '[') {
+      const end = scanClass(p, i);
+      if (typeof end === 'string') return end;
+      i = end;
+      prevQuantifiable = true;
+    } else if (c === '(') {
+      if (p[i + 1] === '?') {
+        if (p[i + 2] !== ':') return `unsupported group syntax (?${p[i + 2] ?? ''} at ${i}: only (?:…) is allowed`;
+        i += 2;
+      }
+      depth++;
+      prevQuantifiable = false;
+    } else if (c === ')') {
+      if (depth === 0) return `unbalanced ) at ${i}`;
+      depth--;
+      prevQuantifiable = true;
+    } else if (c === '*' || c === '+' || c === '?' || c === '{') {
+      if (!prevQuantifiable) return `quantifier ${c} at ${i} has nothing to repeat`;
+      if (c === '{') {
+        const m = /^\{(\d{1,3})(,(\d{1,3})?)?\}/.exec(p.slice(i));
+        if (!m) return `malformed {n,m} at ${i}`;
+        const lo = Number(m[1]);
+        const hi = m[3] === undefined ? lo : Number(m[3]);
+        if (lo > 100 || hi > 100 || (m[3] !== undefined && hi < lo)) return `repeat count at ${i} must be 0..100 with n <= m`;
+        i += m[0].length - 1;
+      }
+      if (p[i + 1] === '?') i++;
+      prevQuantifiable = false;
+    } else if (c === '|') {
+      prevQuantifiable = false;
+    } else if (c === '^' || c === '$') {
+      prevQuantifiable = false;
+    } else if (c === ']' || c === '}') {
+      return `unescaped ${c} at ${i}`;
+    } else {
+      prevQuantifiable = true;
+    }
+  }
+  if (depth !== 0) return 'unbalanced (';
+  try {
+    RE2JS.compile(p, RE2JS.DOTALL);
+  } catch (e) {
+    return `invalid pattern: ${(e as Error).message}`;
+  }
+  return null;
+}
+
+function scanClass(p: string, start: number): number | string {
+  let i = start + 1;
+  if (p[i] === '^') i++;
+  if (p[i] === ']') return `empty or ambiguous class at ${start}: escape a leading ]`;
+  for (; i < p.length; i++) {
+    const c = p[i]!;
+    if (c === '\\') {
+      const n = p[i + 1];
+      if (n === undefined || (!ESCAPABLE.has(n) && !CLASS_ESCAPES.has(n))) return `unsupported escape in class at ${i}`;
+      i++;
+    } else if (c === '[') {
+      return `[ inside a class at ${i} (POSIX classes are not supported): escape it`;
+    } else if (c === ']') {
+      return i;
+    }
+  }
+  return `unterminated class at ${start}`;
+}
+
+/** A compiled matcher: linear time, `.` matches newlines. */
+export function compileMatcher(pattern: string, ignoreCase: boolean): (s: string) => boolean {
+  const re = RE2JS.compile(pattern, RE2JS.DOTALL | (ignoreCase ? RE2JS.CASE_INSENSITIVE : 0));
+  return (s) => re.matcher(s).find();
+}

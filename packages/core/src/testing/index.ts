@@ -1,0 +1,4 @@
+/** Test support shared by the packages: the naive oracle, fast-check arbitraries, fixtures. */
+export * from './oracle.ts';
+export * from './arbitraries.ts';
+export * from './fixtures.ts';

@@ -1,0 +1,90 @@
+import type { Json } from './data.ts';
+
+const NUMERIC = /^-?[0-9]+(\.[0-9]+)?$/;
+
+/** True for strings Strata reads as numbers (`^-?[0-9]+(\.[0-9]+)?$`). */
+export const isNumericString = (s: string): boolean => NUMERIC.test(s);
+
+/** The number a scalar stands for, or NaN. */
+export function toNumber(v: unknown): number {
+  if (typeof v === 'number') return v;
+  if (typeof v === 'string' && NUMERIC.test(v)) return Number(v);
+  return Number.NaN;
+}
+
+/** Code-point order of two strings (JavaScript's `<` compares UTF-16 units instead). */
+export function compareCodePoints(a: string, b: string): number {
+  const n = Math.min(a.length, b.length);
+  for (let i = 0; i < n; i++) {
+    const ca = a.charCodeAt(i);
+    const cb = b.charCodeAt(i);
+    if (ca === cb) continue;
+    const sa = ca >= 0xd800 && ca <= 0xdfff;
+    const sb = cb >= 0xd800 && cb <= 0xdfff;
+    // A surrogate (astral code point) sorts above every BMP unit, whatever its raw value.
+    if (sa !== sb) return sa ? 1 : -1;
+    return ca < cb ? -1 : 1;
+  }
+  return a.length === b.length ? 0 : a.length < b.length ? -1 : 1;
+}
+
+/** compare() of docs/conditions.md: -1, 0, 1, or null when incomparable. */
+export function compareScalars(v: unknown, x: unknown, ignoreCase = false): -1 | 0 | 1 | null {
+  if (typeof v === 'number' || typeof x === 'number') {
+    const a = toNumber(v);
+    const b = toNumber(x);
+    if (Number.isNaN(a) || Number.isNaN(b)) return null;
+    return a < b ? -1 : a > b ? 1 : 0;
+  }
+  if (typeof v === 'string' && typeof x === 'string') {
+    const c = ignoreCase ? compareCodePoints(v.toLowerCase(), x.toLowerCase()) : compareCodePoints(v, x);
+    return c < 0 ? -1 : c > 0 ? 1 : 0;
+  }
+  if (typeof v === 'boolean' && typeof x === 'boolean') return v === x ? 0 : null;
+  return null;
+}
+
+const TIME =
+  /^(\d{4})-(\d{2})-(\d{2})(?:T(\d{2}):(\d{2})(?::(\d{2})(?:\.(\d{1,3}))?)?(Z|[+-]\d{2}:\d{2})?)?$/;
+
+/** Epoch ms of a strict ISO date-time string (see docs/conditions.md), or NaN. */
+export function parseIsoTime(s: string): number {
+  const m = TIME.exec(s);
+  if (!m) return Number.NaN;
+  const [, y, mo, d, h = '0', mi = '0', sec = '0', frac = '', off] = m;
+  const year = Number(y), month = Number(mo), day = Number(d);
+  const hour = Number(h), minute = Number(mi), second = Number(sec);
+  if (year < 1 || month < 1 || month > 12 || day < 1 || day > daysInMonth(year, month)) return Number.NaN;
+  if (hour > 23 || minute > 59 || second > 59) return Number.NaN;
+  let ms = Date.UTC(year, month - 1, day, hour, minute, second, Number(frac.padEnd(3, '0')));
+  if (year < 100) ms = new Date(ms).setUTCFullYear(year);
+  if (off && off !== 'Z') {
+    const sign = off[0] === '-' ? -1 : 1;
+    const oh = Number(off.slice(1, 3)), om = Number(off.slice(4, 6));
+    if (oh > 23 || om > 59) return Number.NaN;
+    ms -= sign * (oh * 60 + om) * 60_000;
+  }
+  return ms;
+}
+
+function daysInMonth(year: number, month: number): number {
+  if (month === 2) return (year % 4 === 0 && year % 100 !== 0) || year % 400 === 0 ? 29 : 28;
+  return month === 4 || month === 6 || month === 9 || month === 11 ? 30 : 31;
+}
+
+/** The epoch ms a value stands for as a time value (number or strict ISO string), or NaN. */
+export function toTime(v: unknown): number {
+  if (typeof v === 'number') return v;
+  if (typeof v === 'string') return parseIsoTime(v);
+  return Number.NaN;
+}
+
+/** Missing per docs/conditions.md: absent, null, or an empty array. */
+export const isMissing = (v: unknown): boolean =>
+  v === undefined || v === null || (Array.isArray(v) && v.length === 0);
+
+export const isScalar = (v: unknown): v is string | number | boolean =>
+  typeof v === 'string' || typeof v === 'number' || typeof v === 'boolean';
+
+export const isPlainObject = (v: unknown): v is Record<string, Json> =>
+  typeof v === 'object' && v !== null && !Array.isArray(v);

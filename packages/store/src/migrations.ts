@@ -1,0 +1,118 @@
+import { sql, type Kysely } from 'kysely';
+import { Migrator, type Migration, type MigrationProvider } from 'kysely/migration';
+import type { Database } from './schema.ts';
+
+export type StoreDialect = 'sqlite' | 'postgres';
+
+/** DDL that differs by dialect: column types and the SQL functions conditions compile to. */
+const types = (d: StoreDialect) => ({
+  json: d === 'sqlite' ? 'TEXT' : 'JSONB',
+  id: d === 'sqlite' ? 'INTEGER PRIMARY KEY' : 'BIGSERIAL PRIMARY KEY',
+  ref: d === 'sqlite' ? 'INTEGER' : 'BIGINT',
+  ms: d === 'sqlite' ? 'INTEGER' : 'BIGINT',
+  bool: d === 'sqlite' ? 'INTEGER' : 'BOOLEAN',
+  emptyObject: d === 'sqlite' ? `'{}'` : `'{}'::jsonb`,
+  emptyArray: d === 'sqlite' ? `'[]'` : `'[]'::jsonb`,
+});
+
+function initial(d: StoreDialect): string[] {
+  const t = types(d);
+  return [
+    `CREATE TABLE projects (
+      id TEXT PRIMARY KEY, name TEXT NOT NULL, write_key TEXT NOT NULL UNIQUE,
+      admin_token_hash TEXT NOT NULL UNIQUE, settings ${t.json} NOT NULL DEFAULT ${t.emptyObject}, created_at ${t.ms} NOT NULL)`,
+    `CREATE TABLE profiles (
+      id ${t.id}, project_id TEXT NOT NULL, user_id TEXT, anonymous_id TEXT,
+      traits ${t.json} NOT NULL DEFAULT ${t.emptyObject}, context ${t.json} NOT NULL DEFAULT ${t.emptyObject},
+      context_at ${t.ms}, labels ${t.json} NOT NULL DEFAULT ${t.emptyArray},
+      first_seen ${t.ms}, last_seen ${t.ms}, created_at ${t.ms} NOT NULL, updated_at ${t.ms} NOT NULL)`,
+    `CREATE INDEX profiles_project ON profiles (project_id, id)`,
+    `CREATE TABLE profile_keys (
+      project_id TEXT NOT NULL, kind TEXT NOT NULL, key TEXT NOT NULL, profile_id ${t.ref} NOT NULL,
+      PRIMARY KEY (project_id, kind, key))`,
+    `CREATE INDEX profile_keys_profile ON profile_keys (project_id, profile_id)`,
+    `CREATE TABLE events (
+      id ${t.id}, project_id TEXT NOT NULL, profile_id ${t.ref} NOT NULL, message_id TEXT,
+      type TEXT NOT NULL, name TEXT NOT NULL, derived ${t.bool} NOT NULL,
+      properties ${t.json} NOT NULL, context ${t.json} NOT NULL, ts ${t.ms} NOT NULL, received_at ${t.ms} NOT NULL)`,
+    `CREATE UNIQUE INDEX events_message ON events (project_id, message_id)`,
+    `CREATE INDEX events_profile ON events (project_id, profile_id, ts)`,
+    `CREATE INDEX events_name ON events (project_id, name, ts, profile_id)`,
+    `CREATE TABLE segments (
+      id TEXT NOT NULL, project_id TEXT NOT NULL, name TEXT NOT NULL, description TEXT NOT NULL DEFAULT '',
+      condition ${t.json}, template TEXT, params ${t.json}, created_at ${t.ms} NOT NULL, updated_at ${t.ms} NOT NULL,
+      PRIMARY KEY (project_id, id))`,
+    `CREATE TABLE segment_includes (project_id TEXT NOT NULL, segment_id TEXT NOT NULL, profile_id ${t.ref} NOT NULL,
+      PRIMARY KEY (project_id, segment_id, profile_id))`,
+    `CREATE TABLE segment_excludes (project_id TEXT NOT NULL, segment_id TEXT NOT NULL, profile_id ${t.ref} NOT NULL,
+      PRIMARY KEY (project_id, segment_id, profile_id))`,
+    `CREATE TABLE memberships (project_id TEXT NOT NULL, segment_id TEXT NOT NULL, profile_id ${t.ref} NOT NULL, since ${t.ms} NOT NULL,
+      PRIMARY KEY (project_id, segment_id, profile_id))`,
+    `CREATE INDEX memberships_profile ON memberships (project_id, profile_id)`,
+    `CREATE TABLE ingest_rejections (id ${t.id}, project_id TEXT NOT NULL, received_at ${t.ms} NOT NULL,
+      item_index INTEGER NOT NULL, message TEXT NOT NULL, payload TEXT NOT NULL)`,
+    `CREATE INDEX ingest_rejections_project ON ingest_rejections (project_id, id)`,
+    ...(d === 'postgres' ? POSTGRES_FUNCTIONS : []),
+  ];
+}
+
+/**
+ * PostgreSQL versions of the helpers that SQLite gets as registered JavaScript functions
+ * (sqlite.ts). Each matches core's JavaScript exactly (values.ts, bucket.ts) and never raises.
+ */
+const POSTGRES_FUNCTIONS = [
+  `CREATE OR REPLACE FUNCTION strata_num(s text) RETURNS float8 LANGUAGE sql IMMUTABLE AS $$
+     SELECT CASE WHEN length(s) <= 300 AND s ~ '^-?[0-9]+(\\.[0-9]+)?$' THEN s::float8 END $$`,
+  `CREATE OR REPLACE FUNCTION strata_time(s text) RETURNS float8 LANGUAGE plpgsql IMMUTABLE AS $$
+   DECLARE m text[]; ms numeric; off int := 0;
+   BEGIN
+     IF s IS NULL THEN RETURN NULL; END IF;
+     m := regexp_match(s, '^(\\d{4})-(\\d{2})-(\\d{2})(?:T(\\d{2}):(\\d{2})(?::(\\d{2})(?:\\.(\\d{1,3}))?)?(Z|[+-]\\d{2}:\\d{2})?)?$');
+     IF m IS NULL OR m[1]::int < 1 THEN RETURN NULL; END IF;
+     IF coalesce(m[4], '0')::int > 23 OR coalesce(m[5], '0')::int > 59 OR coalesce(m[6], '0')::int > 59 THEN RETURN NULL; END IF;
+     ms := extract(epoch FROM make_timestamp(m[1]::int, m[2]::int, m[3]::int, coalesce(m[4], '0')::int, coalesce(m[5], '0')::int,
+             coalesce(m[6], '0')::float8 + coalesce(rpad(m[7], 3, '0'), '0')::float8 / 1000)) * 1000;
+     IF m[8] IS NOT NULL AND m[8] <> 'Z' THEN
+       IF substr(m[8], 2, 2)::int > 23 OR substr(m[8], 5, 2)::int > 59 THEN RETURN NULL; END IF;
+       off := (substr(m[8], 2, 2)::int * 60 + substr(m[8], 5, 2)::int) * (CASE WHEN left(m[8], 1) = '-' THEN -1 ELSE 1 END);
+     END IF;
+     RETURN round(ms) - off * 60000;
+   EXCEPTION WHEN others THEN RETURN NULL;
+   END $$`,
+  `CREATE OR REPLACE FUNCTION strata_fnv1a32(s text) RETURNS bigint LANGUAGE plpgsql IMMUTABLE STRICT AS $$
+   DECLARE h bigint := 2166136261; c int;
+   BEGIN
+     FOR i IN 1..length(s) LOOP
+       c := ascii(substr(s, i, 1));
+       IF c > 65535 THEN
+         c := c - 65536;
+         h := ((h # (55296 + (c >> 10))) * 16777619) & 4294967295;
+         h := ((h # (56320 + (c & 1023))) * 16777619) & 4294967295;
+       ELSE
+         h := ((h # c) * 16777619) & 4294967295;
+       END IF;
+     END LOOP;
+     RETURN h;
+   END $$`,
+  `CREATE OR REPLACE FUNCTION strata_bucket(salt text, id text) RETURNS int LANGUAGE sql IMMUTABLE STRICT AS $$
+     SELECT (strata_fnv1a32(strata_fnv1a32(salt || id)::text) % 10000)::int $$`,
+];
+
+function provider(d: StoreDialect): MigrationProvider {
+  const step = (stmts: string[]): Migration => ({
+    async up(db) {
+      for (const s of stmts) await sql.raw(s).execute(db);
+    },
+  });
+  return { getMigrations: async () => ({ '0001_initial': step(initial(d)) }) };
+}
+
+/** Brings the schema up to date; safe to run at every start and from several instances. */
+export async function migrate(db: Kysely<Database>, d: StoreDialect): Promise<void> {
+  const migrator = new Migrator({ db, provider: provider(d), migrationTableName: 'strata_migrations', migrationLockTableName: 'strata_migrations_lock' });
+  const { error, results } = await migrator.migrateToLatest();
+  if (error) {
+    const failed = results?.find((r) => r.status === 'Error');
+    throw new Error(`migration ${failed?.migrationName ?? ''} failed: ${(error as Error).message ?? String(error)}`, { cause: error });
+  }
+}

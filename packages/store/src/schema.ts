@@ -1,0 +1,73 @@
+import type { Generated } from 'kysely';
+
+/**
+ * Tables, as Kysely sees them. Every table is keyed by project, and every per-person table
+ * by project and profile, so that a later scale-out can partition by either.
+ * Times are epoch milliseconds. JSON columns hold text on SQLite and jsonb on PostgreSQL;
+ * the store reads them through `readJson` either way.
+ */
+export interface Database {
+  projects: {
+    id: string;
+    name: string;
+    write_key: string;
+    admin_token_hash: string;
+    settings: unknown;
+    created_at: number;
+  };
+  profiles: {
+    id: Generated<number>;
+    project_id: string;
+    user_id: string | null;
+    anonymous_id: string | null;
+    traits: unknown;
+    context: unknown;
+    context_at: number | null;
+    labels: unknown;
+    first_seen: number | null;
+    last_seen: number | null;
+    created_at: number;
+    updated_at: number;
+  };
+  profile_keys: {
+    project_id: string;
+    kind: 'u' | 'a';
+    key: string;
+    profile_id: number;
+  };
+  events: {
+    id: Generated<number>;
+    project_id: string;
+    profile_id: number;
+    message_id: string | null;
+    type: string;
+    name: string;
+    derived: boolean | number;
+    properties: unknown;
+    context: unknown;
+    ts: number;
+    received_at: number;
+  };
+  segments: {
+    id: string;
+    project_id: string;
+    name: string;
+    description: string;
+    condition: unknown;
+    template: string | null;
+    params: unknown;
+    created_at: number;
+    updated_at: number;
+  };
+  segment_includes: { project_id: string; segment_id: string; profile_id: number };
+  segment_excludes: { project_id: string; segment_id: string; profile_id: number };
+  memberships: { project_id: string; segment_id: string; profile_id: number; since: number };
+  ingest_rejections: {
+    id: Generated<number>;
+    project_id: string;
+    received_at: number;
+    item_index: number;
+    message: string;
+    payload: string;
+  };
+}

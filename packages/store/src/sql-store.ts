@@ -1,0 +1,684 @@
+import { createHash } from 'node:crypto';
+import { sql, type Insertable, type Kysely, type RawBuilder, type SqlBool, type Transaction } from 'kysely';
+import type { EventRecord, Json, JsonObject, SqlDialect } from '@strata/core';
+import { isDerivedEvent, postgresDialect, sqliteDialect } from '@strata/core';
+import type { StoreDialect } from './migrations.ts';
+import { migrate } from './migrations.ts';
+import type { Database } from './schema.ts';
+import type {
+  IngestItem, IngestOutcome, Member, Project, ProfileWithEvents, Rejection, SegmentRow, StoredEvent, StoredProfile,
+} from './types.ts';
+
+const CHUNK = 500;
+
+export const hashToken = (token: string): string => createHash('sha256').update(token).digest('hex');
+
+const readJson = <T>(v: unknown, fallback: T): T => {
+  if (v === null || v === undefined) return fallback;
+  return (typeof v === 'string' ? JSON.parse(v) : v) as T;
+};
+
+function chunks<T>(xs: readonly T[], n = CHUNK): T[][] {
+  const out: T[][] = [];
+  for (let i = 0; i < xs.length; i += n) out.push(xs.slice(i, i + n));
+  return out;
+}
+
+type ProfileRow = Database['profiles'] & { id: number };
+type EventInsert = Insertable<Database['events']>;
+
+interface WorkingProfile {
+  id: number;
+  userId: string | null;
+  anonymousId: string | null;
+  traits: JsonObject;
+  context: JsonObject;
+  contextAt: number | null;
+  labels: string[];
+  firstSeen: number | null;
+  lastSeen: number | null;
+  createdAt: number;
+  /** lastSeen before this batch: a visit starts when an event comes more than the timeout after it. */
+  lastSeenBefore: number | null;
+  rebuildVisits: boolean;
+  isNew: boolean;
+  dirty: boolean;
+}
+
+/**
+ * The one store implementation, over Kysely, for SQLite and PostgreSQL alike; what differs
+ * between them is the SQL dialect hooks of core and the DDL in migrations.ts.
+ */
+export class SqlStore {
+  readonly sqlDialect: SqlDialect;
+  constructor(
+    readonly db: Kysely<Database>,
+    readonly dialect: StoreDialect,
+    private readonly onClose: () => Promise<void> = async () => db.destroy(),
+  ) {
+    this.sqlDialect = dialect === 'sqlite' ? sqliteDialect : postgresDialect;
+  }
+
+  async migrate(): Promise<void> {
+    await migrate(this.db, this.dialect);
+  }
+
+  async close(): Promise<void> {
+    await this.onClose();
+  }
+
+  /** Runs `fn` in one transaction; nothing it wrote is visible, or acknowledged, before it commits. */
+  async transaction<T>(fn: (tx: SqlStore) => Promise<T>): Promise<T> {
+    if ((this.db as Transaction<Database>).isTransaction) return fn(this);
+    return this.db.transaction().execute((trx) => fn(new SqlStore(trx, this.dialect, async () => undefined)));
+  }
+
+  private json(v: unknown): string {
+    return JSON.stringify(v);
+  }
+
+  private bool(b: boolean): boolean | number {
+    return this.dialect === 'sqlite' ? (b ? 1 : 0) : b;
+  }
+
+  // ---------------------------------------------------------------- projects
+
+  async createProject(p: { id: string; name: string; writeKey: string; adminToken: string; now: number }): Promise<Project> {
+    await this.db.insertInto('projects').values({
+      id: p.id, name: p.name, write_key: p.writeKey, admin_token_hash: hashToken(p.adminToken), settings: this.json({}), created_at: p.now,
+    }).execute();
+    return { id: p.id, name: p.name, writeKey: p.writeKey, createdAt: p.now };
+  }
+
+  private toProject(r: Database['projects']): Project {
+    return { id: r.id, name: r.name, writeKey: r.write_key, createdAt: r.created_at };
+  }
+
+  async getProject(id: string): Promise<Project | null> {
+    const r = await this.db.selectFrom('projects').selectAll().where('id', '=', id).executeTakeFirst();
+    return r ? this.toProject(r) : null;
+  }
+
+  async projectByWriteKey(writeKey: string): Promise<Project | null> {
+    const r = await this.db.selectFrom('projects').selectAll().where('write_key', '=', writeKey).executeTakeFirst();
+    return r ? this.toProject(r) : null;
+  }
+
+  async projectByAdminToken(token: string): Promise<Project | null> {
+    const r = await this.db.selectFrom('projects').selectAll().where('admin_token_hash', '=', hashToken(token)).executeTakeFirst();
+    return r ? this.toProject(r) : null;
+  }
+
+  async setProjectCredentials(id: string, creds: { writeKey?: string; adminToken?: string }): Promise<void> {
+    const set: Partial<Database['projects']> = {};
+    if (creds.writeKey) set.write_key = creds.writeKey;
+    if (creds.adminToken) set.admin_token_hash = hashToken(creds.adminToken);
+    if (Object.keys(set).length) await this.db.updateTable('projects').set(set).where('id', '=', id).execute();
+  }
+
+  // ---------------------------------------------------------------- ingest
+
+  /**
+   * Stores a batch of validated items in the caller's transaction: de-duplicates by
+   * messageId, resolves and merges identities, merges traits and context, keeps
+   * firstSeen/lastSeen and derives `$session` visits.
+   */
+  async ingest(projectId: string, items: readonly IngestItem[], sessionTimeoutMs: number): Promise<IngestOutcome> {
+    const fresh = await this.dropDuplicates(projectId, items);
+    const duplicates = items.length - fresh.length;
+    if (fresh.length === 0) return { stored: 0, duplicates, touched: new Set(), merges: [] };
+
+    const keys = await this.loadKeys(projectId, fresh);
+    const working = new Map<number, WorkingProfile>();
+    await this.loadWorking(projectId, [...new Set(keys.values())], working);
+    const merges: [number, number][] = [];
+    const rows: { item: IngestItem; profileId: number }[] = [];
+
+    for (const item of fresh) {
+      const pid = await this.resolve(projectId, item, keys, working, merges);
+      rows.push({ item, profileId: pid });
+    }
+
+    // Apply in time order per profile so that context and visits follow event time.
+    const ordered = [...rows].sort((a, b) => a.item.timestamp - b.item.timestamp);
+    const eventRows: EventInsert[] = [];
+    const now = fresh[0]!.receivedAt;
+    for (const { item, profileId } of ordered) {
+      const w = working.get(profileId)!;
+      this.applyToProfile(w, item);
+      const derived = isDerivedEvent(item.name);
+      if (!derived && !w.rebuildVisits) {
+        if (w.lastSeenBefore !== null && item.timestamp < w.lastSeenBefore) {
+          w.rebuildVisits = true;
+        } else if (w.lastSeenBefore === null || item.timestamp - w.lastSeenBefore > sessionTimeoutMs) {
+          eventRows.push(this.sessionRow(projectId, profileId, item.visit, item.context, item.timestamp, item.receivedAt));
+        }
+        if (w.lastSeenBefore === null || item.timestamp > w.lastSeenBefore) w.lastSeenBefore = item.timestamp;
+      }
+      eventRows.push({
+        project_id: projectId, profile_id: profileId, message_id: item.messageId, type: item.type, name: item.name,
+        derived: this.bool(derived), properties: this.json(item.properties), context: this.json(item.context),
+        ts: item.timestamp, received_at: item.receivedAt,
+      } as EventInsert);
+    }
+    for (const c of chunks(eventRows)) await this.db.insertInto('events').values(c).execute();
+    await this.saveWorking(projectId, working, now);
+    for (const w of working.values()) {
+      if (w.rebuildVisits) await this.rebuildVisits(projectId, w.id, sessionTimeoutMs);
+    }
+    const touched = new Set(rows.map((r) => r.profileId));
+    for (const [, into] of merges) touched.add(into);
+    return { stored: fresh.length, duplicates, touched, merges };
+  }
+
+  private sessionRow(projectId: string, profileId: number, visit: JsonObject, context: JsonObject, ts: number, receivedAt: number): EventInsert {
+    return {
+      project_id: projectId, profile_id: profileId, message_id: null, type: 'session', name: '$session',
+      derived: this.bool(true), properties: this.json(visit), context: this.json(context), ts, received_at: receivedAt,
+    } as EventInsert;
+  }
+
+  private async dropDuplicates(projectId: string, items: readonly IngestItem[]): Promise<IngestItem[]> {
+    const seen = new Set<string>();
+    for (const c of chunks([...new Set(items.map((i) => i.messageId))])) {
+      const found = await this.db.selectFrom('events').select('message_id')
+        .where('project_id', '=', projectId).where('message_id', 'in', c).execute();
+      for (const f of found) seen.add(f.message_id!);
+    }
+    const out: IngestItem[] = [];
+    for (const i of items) {
+      if (seen.has(i.messageId)) continue;
+      seen.add(i.messageId);
+      out.push(i);
+    }
+    return out;
+  }
+
+  private async loadKeys(projectId: string, items: readonly IngestItem[]): Promise<Map<string, number>> {
+    const users = new Set<string>(), anons = new Set<string>();
+    for (const i of items) {
+      if (i.userId !== null) users.add(i.userId);
+      if (i.anonymousId !== null) anons.add(i.anonymousId);
+      if (i.previousId !== null) { users.add(i.previousId); anons.add(i.previousId); }
+    }
+    const keys = new Map<string, number>();
+    for (const [kind, set] of [['u', users], ['a', anons]] as const) {
+      for (const c of chunks([...set])) {
+        const rows = await this.db.selectFrom('profile_keys').select(['key', 'profile_id'])
+          .where('project_id', '=', projectId).where('kind', '=', kind).where('key', 'in', c).execute();
+        for (const r of rows) keys.set(`${kind}:${r.key}`, r.profile_id);
+      }
+    }
+    return keys;
+  }
+
+  private async loadWorking(projectId: string, ids: number[], into: Map<number, WorkingProfile>): Promise<void> {
+    const missing = ids.filter((id) => !into.has(id));
+    for (const c of chunks(missing)) {
+      const rows = await this.db.selectFrom('profiles').selectAll().where('project_id', '=', projectId).where('id', 'in', c).execute();
+      for (const r of rows as ProfileRow[]) {
+        into.set(r.id, {
+          id: r.id, userId: r.user_id, anonymousId: r.anonymous_id, traits: readJson(r.traits, {}), context: readJson(r.context, {}),
+          contextAt: r.context_at, labels: readJson(r.labels, []), firstSeen: r.first_seen, lastSeen: r.last_seen,
+          createdAt: r.created_at, lastSeenBefore: r.last_seen, rebuildVisits: false, isNew: false, dirty: false,
+        });
+      }
+    }
+  }
+
+  private async createProfile(projectId: string, userId: string | null, anonymousId: string | null, now: number, working: Map<number, WorkingProfile>): Promise<number> {
+    const r = await this.db.insertInto('profiles').values({
+      project_id: projectId, user_id: userId, anonymous_id: anonymousId, traits: this.json({}), context: this.json({}),
+      context_at: null, labels: this.json([]), first_seen: null, last_seen: null, created_at: now, updated_at: now,
+    }).returning('id').executeTakeFirstOrThrow();
+    const id = Number(r.id);
+    working.set(id, {
+      id, userId, anonymousId, traits: {}, context: {}, contextAt: null, labels: [], firstSeen: null, lastSeen: null,
+      createdAt: now, lastSeenBefore: null, rebuildVisits: false, isNew: true, dirty: true,
+    });
+    return id;
+  }
+
+  private async addKey(projectId: string, kind: 'u' | 'a', key: string, profileId: number, keys: Map<string, number>): Promise<void> {
+    await this.db.insertInto('profile_keys').values({ project_id: projectId, kind, key, profile_id: profileId })
+      .onConflict((oc) => oc.columns(['project_id', 'kind', 'key']).doUpdateSet({ profile_id: profileId })).execute();
+    keys.set(`${kind}:${key}`, profileId);
+  }
+
+  /** The profile an item belongs to, creating, upgrading or merging profiles as identity requires. */
+  private async resolve(projectId: string, item: IngestItem, keys: Map<string, number>, working: Map<number, WorkingProfile>, merges: [number, number][]): Promise<number> {
+    const now = item.receivedAt;
+    const u = item.userId, a = item.anonymousId;
+    if (item.type === 'alias' && item.previousId !== null && u !== null) {
+      const source = keys.get(`u:${item.previousId}`) ?? keys.get(`a:${item.previousId}`);
+      const target = keys.get(`u:${u}`);
+      if (source === undefined) {
+        const into = target ?? (await this.createProfile(projectId, u, null, now, working));
+        if (target === undefined) await this.addKey(projectId, 'u', u, into, keys);
+        await this.addKey(projectId, 'a', item.previousId, into, keys);
+        return into;
+      }
+      await this.loadWorking(projectId, [source], working);
+      if (target === undefined) {
+        const w = working.get(source)!;
+        w.userId = u;
+        w.dirty = true;
+        await this.addKey(projectId, 'u', u, source, keys);
+        return source;
+      }
+      if (target !== source) await this.merge(projectId, source, target, keys, working, merges);
+      return target;
+    }
+    const pu = u === null ? undefined : keys.get(`u:${u}`);
+    const pa = a === null ? undefined : keys.get(`a:${a}`);
+    if (pa !== undefined) await this.loadWorking(projectId, [pa], working);
+    if (u !== null) {
+      if (pu === undefined) {
+        if (pa !== undefined && working.get(pa)!.userId === null) {
+          const w = working.get(pa)!;
+          w.userId = u;
+          w.dirty = true;
+          await this.addKey(projectId, 'u', u, pa, keys);
+          return pa;
+        }
+        const id = await this.createProfile(projectId, u, pa === undefined ? a : null, now, working);
+        await this.addKey(projectId, 'u', u, id, keys);
+        if (a !== null && pa === undefined) await this.addKey(projectId, 'a', a, id, keys);
+        return id;
+      }
+      await this.loadWorking(projectId, [pu], working);
+      if (a !== null && pa === undefined) {
+        await this.addKey(projectId, 'a', a, pu, keys);
+        const w = working.get(pu)!;
+        if (w.anonymousId === null) { w.anonymousId = a; w.dirty = true; }
+      } else if (pa !== undefined && pa !== pu && working.get(pa)!.userId === null) {
+        await this.merge(projectId, pa, pu, keys, working, merges);
+      }
+      return pu;
+    }
+    if (pa !== undefined) return pa;
+    const id = await this.createProfile(projectId, null, a, now, working);
+    await this.addKey(projectId, 'a', a!, id, keys);
+    return id;
+  }
+
+  /** Moves everything of profile `from` into `into` and deletes `from`. */
+  private async merge(projectId: string, from: number, into: number, keys: Map<string, number>, working: Map<number, WorkingProfile>, merges: [number, number][]): Promise<void> {
+    await this.loadWorking(projectId, [from, into], working);
+    const f = working.get(from)!, t = working.get(into)!;
+    t.traits = { ...f.traits, ...t.traits };
+    if (f.contextAt !== null && (t.contextAt === null || f.contextAt > t.contextAt)) { t.context = f.context; t.contextAt = f.contextAt; }
+    t.labels = [...new Set([...t.labels, ...f.labels])];
+    t.firstSeen = minOrNull(t.firstSeen, f.firstSeen);
+    t.lastSeen = maxOrNull(t.lastSeen, f.lastSeen);
+    t.lastSeenBefore = maxOrNull(t.lastSeenBefore, f.lastSeenBefore);
+    t.anonymousId ??= f.anonymousId;
+    t.rebuildVisits = true;
+    t.dirty = true;
+    const db = this.db;
+    await db.updateTable('events').set({ profile_id: into }).where('project_id', '=', projectId).where('profile_id', '=', from).execute();
+    await db.updateTable('profile_keys').set({ profile_id: into }).where('project_id', '=', projectId).where('profile_id', '=', from).execute();
+    for (const [k, v] of keys) if (v === from) keys.set(k, into);
+    for (const table of ['segment_includes', 'segment_excludes'] as const) {
+      await sql`INSERT INTO ${sql.table(table)} (project_id, segment_id, profile_id)
+        SELECT project_id, segment_id, ${into} FROM ${sql.table(table)} WHERE project_id = ${projectId} AND profile_id = ${from}
+        ON CONFLICT DO NOTHING`.execute(db);
+      await db.deleteFrom(table).where('project_id', '=', projectId).where('profile_id', '=', from).execute();
+    }
+    await db.deleteFrom('memberships').where('project_id', '=', projectId).where('profile_id', '=', from).execute();
+    await db.deleteFrom('profiles').where('project_id', '=', projectId).where('id', '=', from).execute();
+    working.delete(from);
+    merges.push([from, into]);
+  }
+
+  private applyToProfile(w: WorkingProfile, item: IngestItem): void {
+    w.dirty = true;
+    if (item.traits) Object.assign(w.traits, item.traits);
+    if (w.contextAt === null || item.timestamp >= w.contextAt) {
+      w.context = item.context;
+      w.contextAt = item.timestamp;
+    }
+    if (!isDerivedEvent(item.name)) {
+      w.firstSeen = minOrNull(w.firstSeen, item.timestamp);
+      w.lastSeen = maxOrNull(w.lastSeen, item.timestamp);
+    }
+  }
+
+  private async saveWorking(projectId: string, working: Map<number, WorkingProfile>, now: number): Promise<void> {
+    for (const w of working.values()) {
+      if (!w.dirty) continue;
+      await this.db.updateTable('profiles').set({
+        user_id: w.userId, anonymous_id: w.anonymousId, traits: this.json(w.traits), context: this.json(w.context),
+        context_at: w.contextAt, labels: this.json(w.labels), first_seen: w.firstSeen, last_seen: w.lastSeen, updated_at: now,
+      }).where('project_id', '=', projectId).where('id', '=', w.id).execute();
+    }
+  }
+
+  /** Re-derives all `$session` events of a profile (after a late event or a merge). */
+  async rebuildVisits(projectId: string, profileId: number, sessionTimeoutMs: number): Promise<void> {
+    await this.db.deleteFrom('events').where('project_id', '=', projectId).where('profile_id', '=', profileId).where('name', '=', '$session').execute();
+    const evs = await this.db.selectFrom('events').select(['ts', 'context', 'properties', 'received_at', 'type'])
+      .where('project_id', '=', projectId).where('profile_id', '=', profileId).where('derived', '=', this.bool(false))
+      .orderBy('ts').orderBy('id').execute();
+    const rows: EventInsert[] = [];
+    let last: number | null = null;
+    for (const e of evs) {
+      if (last === null || e.ts - last > sessionTimeoutMs) {
+        const context = readJson<JsonObject>(e.context, {});
+        rows.push(this.sessionRow(projectId, profileId, this.visitOf?.(e.type, readJson(e.properties, {}), context) ?? {}, context, e.ts, e.received_at));
+      }
+      last = e.ts;
+    }
+    for (const c of chunks(rows)) await this.db.insertInto('events').values(c).execute();
+  }
+
+  /** How visit attributes are derived from an event (set by the server: it owns user-agent parsing). */
+  visitOf?: (type: string, properties: JsonObject, context: JsonObject) => JsonObject;
+
+  async recordRejections(projectId: string, receivedAt: number, rejections: readonly Rejection[]): Promise<void> {
+    for (const c of chunks(rejections)) {
+      await this.db.insertInto('ingest_rejections').values(c.map((r) => ({
+        project_id: projectId, received_at: receivedAt, item_index: r.index, message: r.message, payload: r.payload.slice(0, 2000),
+      }))).execute();
+    }
+  }
+
+  async listRejections(projectId: string, limit: number): Promise<{ id: number; receivedAt: number; index: number; message: string; payload: string }[]> {
+    const rows = await this.db.selectFrom('ingest_rejections').selectAll().where('project_id', '=', projectId).orderBy('id', 'desc').limit(limit).execute();
+    return rows.map((r) => ({ id: Number(r.id), receivedAt: r.received_at, index: r.item_index, message: r.message, payload: r.payload }));
+  }
+
+  async countRejections(projectId: string): Promise<number> {
+    const r = await this.db.selectFrom('ingest_rejections').select((eb) => eb.fn.countAll<number>().as('n')).where('project_id', '=', projectId).executeTakeFirst();
+    return Number(r?.n ?? 0);
+  }
+
+  // ---------------------------------------------------------------- profiles
+
+  private toProfile(r: ProfileRow, anonymousIds: string[] = []): StoredProfile {
+    return {
+      id: r.id, key: String(r.id), projectId: r.project_id, userId: r.user_id, anonymousId: r.anonymous_id,
+      traits: readJson(r.traits, {}), context: readJson(r.context, {}), labels: readJson(r.labels, []),
+      firstSeen: r.first_seen, lastSeen: r.last_seen, anonymousIds, createdAt: r.created_at, updatedAt: r.updated_at,
+    };
+  }
+
+  /** A profile by userId, else by anonymousId. */
+  async findProfile(projectId: string, id: string): Promise<StoredProfile | null> {
+    const key = await this.db.selectFrom('profile_keys').select(['profile_id', 'kind']).where('project_id', '=', projectId)
+      .where('key', '=', id).orderBy('kind', 'desc').executeTakeFirst();
+    if (!key) return null;
+    const [p] = await this.getProfiles(projectId, [key.profile_id]);
+    return p ?? null;
+  }
+
+  async getProfiles(projectId: string, ids: readonly number[]): Promise<StoredProfile[]> {
+    const out: StoredProfile[] = [];
+    for (const c of chunks([...ids])) {
+      const rows = await this.db.selectFrom('profiles').selectAll().where('project_id', '=', projectId).where('id', 'in', c).execute();
+      const anon = await this.db.selectFrom('profile_keys').select(['profile_id', 'key']).where('project_id', '=', projectId)
+        .where('kind', '=', 'a').where('profile_id', 'in', c).execute();
+      const byProfile = new Map<number, string[]>();
+      for (const a of anon) byProfile.set(a.profile_id, [...(byProfile.get(a.profile_id) ?? []), a.key]);
+      for (const r of rows as ProfileRow[]) out.push(this.toProfile(r, byProfile.get(r.id) ?? []));
+    }
+    return out;
+  }
+
+  /** Profiles with all their events, for in-memory evaluation. */
+  async profilesWithEvents(projectId: string, ids: readonly number[]): Promise<ProfileWithEvents[]> {
+    const profiles = await this.getProfiles(projectId, ids);
+    const events = new Map<number, EventRecord[]>();
+    for (const c of chunks([...ids])) {
+      const rows = await this.db.selectFrom('events').select(['profile_id', 'name', 'ts', 'properties', 'context'])
+        .where('project_id', '=', projectId).where('profile_id', 'in', c).execute();
+      for (const r of rows) {
+        let list = events.get(r.profile_id);
+        if (!list) events.set(r.profile_id, (list = []));
+        list.push({ name: r.name, timestamp: r.ts, properties: readJson(r.properties, {}), context: readJson(r.context, {}) });
+      }
+    }
+    return profiles.map((profile) => ({ profile, events: events.get(profile.id) ?? [] }));
+  }
+
+  async profileEvents(projectId: string, profileId: number, limit: number, beforeId?: number): Promise<StoredEvent[]> {
+    let q = this.db.selectFrom('events').selectAll().where('project_id', '=', projectId).where('profile_id', '=', profileId);
+    if (beforeId !== undefined) q = q.where('id', '<', beforeId);
+    const rows = await q.orderBy('ts', 'desc').orderBy('id', 'desc').limit(limit).execute();
+    return rows.map((r) => ({
+      id: Number(r.id), type: r.type, messageId: r.message_id, name: r.name, timestamp: r.ts, receivedAt: r.received_at,
+      properties: readJson(r.properties, {}), context: readJson(r.context, {}),
+    }));
+  }
+
+  /** Profile ids for userIds, creating known profiles (no events) for the ones not seen yet. */
+  async ensureKnownProfiles(projectId: string, userIds: readonly string[], now: number): Promise<Map<string, number>> {
+    const keys = new Map<string, number>();
+    for (const c of chunks([...new Set(userIds)])) {
+      const rows = await this.db.selectFrom('profile_keys').select(['key', 'profile_id']).where('project_id', '=', projectId)
+        .where('kind', '=', 'u').where('key', 'in', c).execute();
+      for (const r of rows) keys.set(r.key, r.profile_id);
+    }
+    const working = new Map<number, WorkingProfile>();
+    for (const u of userIds) {
+      if (keys.has(u)) continue;
+      const id = await this.createProfile(projectId, u, null, now, working);
+      await this.db.insertInto('profile_keys').values({ project_id: projectId, kind: 'u', key: u, profile_id: id }).execute();
+      keys.set(u, id);
+    }
+    return keys;
+  }
+
+  async updateLabels(projectId: string, profileId: number, add: readonly string[], remove: readonly string[], now: number): Promise<string[]> {
+    const r = await this.db.selectFrom('profiles').select('labels').where('project_id', '=', projectId).where('id', '=', profileId).executeTakeFirst();
+    if (!r) return [];
+    const labels = new Set(readJson<string[]>(r.labels, []));
+    for (const l of add) labels.add(l);
+    for (const l of remove) labels.delete(l);
+    const out = [...labels].sort();
+    await this.db.updateTable('profiles').set({ labels: this.json(out), updated_at: now }).where('project_id', '=', projectId).where('id', '=', profileId).execute();
+    return out;
+  }
+
+  /**
+   * Writes a profile and its events as given (no identity resolution, no visit derivation):
+   * for imports of prepared data and for tests that load fixture data.
+   */
+  async insertProfile(projectId: string, p: { userId: string | null; anonymousId: string | null; traits: JsonObject; context: JsonObject; labels: readonly string[]; firstSeen: number | null; lastSeen: number | null }, events: readonly EventRecord[], now: number): Promise<number> {
+    const r = await this.db.insertInto('profiles').values({
+      project_id: projectId, user_id: p.userId, anonymous_id: p.anonymousId, traits: this.json(p.traits), context: this.json(p.context),
+      context_at: null, labels: this.json(p.labels), first_seen: p.firstSeen, last_seen: p.lastSeen, created_at: now, updated_at: now,
+    }).returning('id').executeTakeFirstOrThrow();
+    const id = Number(r.id);
+    if (p.userId !== null) await this.db.insertInto('profile_keys').values({ project_id: projectId, kind: 'u', key: p.userId, profile_id: id }).execute();
+    if (p.anonymousId !== null) await this.db.insertInto('profile_keys').values({ project_id: projectId, kind: 'a', key: p.anonymousId, profile_id: id }).execute();
+    const rows = events.map((e) => ({
+      project_id: projectId, profile_id: id, message_id: null, type: 'track', name: e.name, derived: this.bool(isDerivedEvent(e.name)),
+      properties: this.json(e.properties), context: this.json(e.context), ts: e.timestamp, received_at: now,
+    }) as EventInsert);
+    for (const c of chunks(rows)) await this.db.insertInto('events').values(c).execute();
+    return id;
+  }
+
+  // ---------------------------------------------------------------- segments
+
+  private toSegment(r: Database['segments']): SegmentRow {
+    return {
+      id: r.id, projectId: r.project_id, name: r.name, description: r.description, condition: readJson<Json | null>(r.condition, null),
+      template: r.template, params: readJson<JsonObject | null>(r.params, null), createdAt: r.created_at, updatedAt: r.updated_at,
+    };
+  }
+
+  async insertSegment(s: SegmentRow): Promise<void> {
+    await this.db.insertInto('segments').values({
+      id: s.id, project_id: s.projectId, name: s.name, description: s.description,
+      condition: s.condition === null ? null : this.json(s.condition), template: s.template,
+      params: s.params === null ? null : this.json(s.params), created_at: s.createdAt, updated_at: s.updatedAt,
+    }).execute();
+  }
+
+  async updateSegment(s: SegmentRow): Promise<void> {
+    await this.db.updateTable('segments').set({
+      name: s.name, description: s.description, condition: s.condition === null ? null : this.json(s.condition),
+      template: s.template, params: s.params === null ? null : this.json(s.params), updated_at: s.updatedAt,
+    }).where('project_id', '=', s.projectId).where('id', '=', s.id).execute();
+  }
+
+  async deleteSegment(projectId: string, id: string): Promise<void> {
+    for (const t of ['memberships', 'segment_includes', 'segment_excludes'] as const) {
+      await this.db.deleteFrom(t).where('project_id', '=', projectId).where('segment_id', '=', id).execute();
+    }
+    await this.db.deleteFrom('segments').where('project_id', '=', projectId).where('id', '=', id).execute();
+  }
+
+  async getSegment(projectId: string, id: string): Promise<SegmentRow | null> {
+    const r = await this.db.selectFrom('segments').selectAll().where('project_id', '=', projectId).where('id', '=', id).executeTakeFirst();
+    return r ? this.toSegment(r) : null;
+  }
+
+  async listSegments(projectId: string): Promise<SegmentRow[]> {
+    const rows = await this.db.selectFrom('segments').selectAll().where('project_id', '=', projectId).orderBy('created_at').orderBy('id').execute();
+    return rows.map((r) => this.toSegment(r));
+  }
+
+  /** Manual include and exclude lists of every segment of a project, as profile ids. */
+  async manualLists(projectId: string): Promise<Map<string, { include: Set<number>; exclude: Set<number> }>> {
+    const out = new Map<string, { include: Set<number>; exclude: Set<number> }>();
+    const get = (id: string) => {
+      let v = out.get(id);
+      if (!v) out.set(id, (v = { include: new Set(), exclude: new Set() }));
+      return v;
+    };
+    for (const r of await this.db.selectFrom('segment_includes').select(['segment_id', 'profile_id']).where('project_id', '=', projectId).execute()) get(r.segment_id).include.add(r.profile_id);
+    for (const r of await this.db.selectFrom('segment_excludes').select(['segment_id', 'profile_id']).where('project_id', '=', projectId).execute()) get(r.segment_id).exclude.add(r.profile_id);
+    return out;
+  }
+
+  /** userIds (or anonymousIds where there is none) of a segment's include and exclude lists. */
+  async manualIds(projectId: string, segmentId: string): Promise<{ include: string[]; exclude: string[] }> {
+    const list = async (table: 'segment_includes' | 'segment_excludes') => {
+      const rows = await sql<{ user_id: string | null; anonymous_id: string | null }>`SELECT p.user_id, p.anonymous_id
+        FROM ${sql.table(table)} m JOIN profiles p ON p.id = m.profile_id
+        WHERE m.project_id = ${projectId} AND m.segment_id = ${segmentId} ORDER BY m.profile_id`.execute(this.db);
+      return rows.rows.map((r) => r.user_id ?? r.anonymous_id).filter((x): x is string => x !== null);
+    };
+    return { include: await list('segment_includes'), exclude: await list('segment_excludes') };
+  }
+
+  /** Adds profiles to a segment's include list (and takes them off its exclude list). */
+  async include(projectId: string, segmentId: string, profileIds: readonly number[]): Promise<void> {
+    for (const c of chunks([...profileIds])) {
+      await this.db.insertInto('segment_includes').values(c.map((profile_id) => ({ project_id: projectId, segment_id: segmentId, profile_id })))
+        .onConflict((oc) => oc.doNothing()).execute();
+      await this.db.deleteFrom('segment_excludes').where('project_id', '=', projectId).where('segment_id', '=', segmentId).where('profile_id', 'in', c).execute();
+    }
+  }
+
+  /** Takes a profile off a segment's include list; when `exclude`, also excludes it. */
+  async removeManual(projectId: string, segmentId: string, profileId: number, exclude: boolean): Promise<void> {
+    await this.db.deleteFrom('segment_includes').where('project_id', '=', projectId).where('segment_id', '=', segmentId).where('profile_id', '=', profileId).execute();
+    if (exclude) {
+      await this.db.insertInto('segment_excludes').values({ project_id: projectId, segment_id: segmentId, profile_id: profileId })
+        .onConflict((oc) => oc.doNothing()).execute();
+    }
+  }
+
+  // ---------------------------------------------------------------- membership
+
+  async membershipsOf(projectId: string, profileIds: readonly number[]): Promise<Map<number, Map<string, number>>> {
+    const out = new Map<number, Map<string, number>>();
+    for (const c of chunks([...profileIds])) {
+      const rows = await this.db.selectFrom('memberships').select(['profile_id', 'segment_id', 'since'])
+        .where('project_id', '=', projectId).where('profile_id', 'in', c).execute();
+      for (const r of rows) {
+        let m = out.get(r.profile_id);
+        if (!m) out.set(r.profile_id, (m = new Map()));
+        m.set(r.segment_id, r.since);
+      }
+    }
+    return out;
+  }
+
+  async applyMembershipChanges(projectId: string, adds: readonly { segmentId: string; profileId: number; since: number }[], removes: readonly { segmentId: string; profileId: number }[]): Promise<void> {
+    for (const c of chunks([...adds])) {
+      await this.db.insertInto('memberships').values(c.map((a) => ({ project_id: projectId, segment_id: a.segmentId, profile_id: a.profileId, since: a.since })))
+        .onConflict((oc) => oc.doNothing()).execute();
+    }
+    const bySegment = new Map<string, number[]>();
+    for (const r of removes) bySegment.set(r.segmentId, [...(bySegment.get(r.segmentId) ?? []), r.profileId]);
+    for (const [segmentId, ids] of bySegment) {
+      for (const c of chunks(ids)) {
+        await this.db.deleteFrom('memberships').where('project_id', '=', projectId).where('segment_id', '=', segmentId).where('profile_id', 'in', c).execute();
+      }
+    }
+  }
+
+  /** The members predicate of a segment over `profiles p`: (condition ∪ include) − exclude. */
+  memberPredicate(projectId: string, segmentId: string, condition: RawBuilder<SqlBool> | null): RawBuilder<SqlBool> {
+    const cond = condition ?? sql<SqlBool>`${this.sqlDialect.false}`;
+    return sql<SqlBool>`((${cond} OR p.id IN (SELECT i.profile_id FROM segment_includes i WHERE i.project_id = ${projectId} AND i.segment_id = ${segmentId}))
+      AND p.id NOT IN (SELECT x.profile_id FROM segment_excludes x WHERE x.project_id = ${projectId} AND x.segment_id = ${segmentId}))`;
+  }
+
+  /**
+   * Recomputes a segment's membership in full from a members predicate: new members get
+   * `since = now`, members that stay keep their `since`. Returns the entered and exited ids.
+   */
+  async recomputeSegment(projectId: string, segmentId: string, members: RawBuilder<SqlBool>, now: number): Promise<{ entered: number[]; exited: number[] }> {
+    const current = new Set((await this.db.selectFrom('memberships').select('profile_id').where('project_id', '=', projectId).where('segment_id', '=', segmentId).execute()).map((r) => r.profile_id));
+    const next = (await sql<{ id: number }>`SELECT p.id FROM profiles p WHERE p.project_id = ${projectId} AND ${members}`.execute(this.db)).rows.map((r) => Number(r.id));
+    const nextSet = new Set(next);
+    const entered = next.filter((id) => !current.has(id));
+    const exited = [...current].filter((id) => !nextSet.has(id));
+    await this.applyMembershipChanges(projectId, entered.map((profileId) => ({ segmentId, profileId, since: now })), exited.map((profileId) => ({ segmentId, profileId })));
+    return { entered, exited };
+  }
+
+  async countProfiles(projectId: string, where?: RawBuilder<SqlBool>): Promise<number> {
+    const r = await sql<{ n: number }>`SELECT count(*) AS n FROM profiles p WHERE p.project_id = ${projectId} AND ${where ?? sql`${this.sqlDialect.true}`}`.execute(this.db);
+    return Number(r.rows[0]?.n ?? 0);
+  }
+
+  async sampleProfiles(projectId: string, where: RawBuilder<SqlBool>, limit: number): Promise<{ profileId: number; userId: string | null; anonymousId: string | null }[]> {
+    const r = await sql<{ id: number; user_id: string | null; anonymous_id: string | null }>`SELECT p.id, p.user_id, p.anonymous_id FROM profiles p
+      WHERE p.project_id = ${projectId} AND ${where} ORDER BY p.id LIMIT ${limit}`.execute(this.db);
+    return r.rows.map((x) => ({ profileId: Number(x.id), userId: x.user_id, anonymousId: x.anonymous_id }));
+  }
+
+  /** Ids of the profiles matching a predicate (for tests and small recomputations). */
+  async matchingIds(projectId: string, where: RawBuilder<SqlBool>): Promise<number[]> {
+    const r = await sql<{ id: number }>`SELECT p.id FROM profiles p WHERE p.project_id = ${projectId} AND ${where} ORDER BY p.id`.execute(this.db);
+    return r.rows.map((x) => Number(x.id));
+  }
+
+  async listMembers(projectId: string, segmentId: string, limit: number, afterProfileId: number | null): Promise<Member[]> {
+    let q = this.db.selectFrom('memberships as m').innerJoin('profiles as p', 'p.id', 'm.profile_id')
+      .select(['m.profile_id', 'm.since', 'p.user_id', 'p.anonymous_id'])
+      .where('m.project_id', '=', projectId).where('m.segment_id', '=', segmentId);
+    if (afterProfileId !== null) q = q.where('m.profile_id', '>', afterProfileId);
+    const rows = await q.orderBy('m.profile_id').limit(limit).execute();
+    return rows.map((r) => ({ profileId: Number(r.profile_id), since: r.since, userId: r.user_id, anonymousId: r.anonymous_id }));
+  }
+
+  async segmentSizes(projectId: string): Promise<Map<string, number>> {
+    const rows = await this.db.selectFrom('memberships').select(['segment_id', (eb) => eb.fn.countAll<number>().as('n')])
+      .where('project_id', '=', projectId).groupBy('segment_id').execute();
+    return new Map(rows.map((r) => [r.segment_id, Number(r.n)]));
+  }
+
+  async segmentSize(projectId: string, segmentId: string): Promise<number> {
+    const r = await this.db.selectFrom('memberships').select((eb) => eb.fn.countAll<number>().as('n'))
+      .where('project_id', '=', projectId).where('segment_id', '=', segmentId).executeTakeFirst();
+    return Number(r?.n ?? 0);
+  }
+
+  async profileSegments(projectId: string, profileId: number): Promise<{ segmentId: string; name: string; since: number }[]> {
+    const rows = await this.db.selectFrom('memberships as m').innerJoin('segments as s', (j) => j.onRef('s.id', '=', 'm.segment_id').onRef('s.project_id', '=', 'm.project_id'))
+      .select(['m.segment_id', 's.name', 'm.since']).where('m.project_id', '=', projectId).where('m.profile_id', '=', profileId)
+      .orderBy('m.since').orderBy('m.segment_id').execute();
+    return rows.map((r) => ({ segmentId: r.segment_id, name: r.name, since: r.since }));
+  }
+}
+
+const minOrNull = (a: number | null, b: number | null) => (a === null ? b : b === null ? a : Math.min(a, b));
+const maxOrNull = (a: number | null, b: number | null) => (a === null ? b : b === null ? a : Math.max(a, b));

@@ -1,0 +1,57 @@
+import BetterSqlite3 from 'better-sqlite3';
+import { Kysely, SqliteDialect } from 'kysely';
+import { bucketOf, compileMatcher, parseIsoTime, toNumber } from '@strata/core';
+import type { Database } from './schema.ts';
+
+export interface SqliteOptions {
+  /** A file path, or ':memory:'. */
+  readonly filename: string;
+}
+
+/**
+ * Registers the functions compiled conditions call (see core's sqlite dialect), each the
+ * very JavaScript the in-memory evaluator uses, so both agree by construction.
+ */
+export function registerFunctions(db: BetterSqlite3.Database): void {
+  const det = { deterministic: true };
+  db.function('strata_num', det, (s: unknown) => {
+    if (typeof s !== 'string' || s.length > 300) return null;
+    const n = toNumber(s);
+    return Number.isNaN(n) ? null : n;
+  });
+  db.function('strata_time', det, (s: unknown) => {
+    if (typeof s !== 'string') return null;
+    const t = parseIsoTime(s);
+    return Number.isNaN(t) ? null : t;
+  });
+  db.function('strata_lower', det, (s: unknown) => (typeof s === 'string' ? s.toLowerCase() : null));
+  const matchers = new Map<string, (s: string) => boolean>();
+  db.function('strata_regexp', det, (pattern: unknown, ic: unknown, s: unknown) => {
+    if (typeof s !== 'string' || typeof pattern !== 'string') return null;
+    const key = `${ic ? 1 : 0}${pattern}`;
+    let m = matchers.get(key);
+    if (!m) {
+      if (matchers.size > 1000) matchers.clear();
+      m = compileMatcher(pattern, ic === 1);
+      matchers.set(key, m);
+    }
+    return m(s) ? 1 : 0;
+  });
+  db.function('strata_bucket', det, (salt: unknown, id: unknown) =>
+    typeof salt === 'string' && typeof id === 'string' ? bucketOf(salt, id) : null);
+}
+
+/** Opens the embedded store: WAL, full fsync on commit (an acknowledged write survives power loss). */
+export function openSqlite(opts: SqliteOptions): { db: Kysely<Database>; raw: BetterSqlite3.Database } {
+  const raw = new BetterSqlite3(opts.filename);
+  raw.pragma('journal_mode = WAL');
+  raw.pragma('synchronous = FULL');
+  raw.pragma('foreign_keys = ON');
+  raw.pragma('busy_timeout = 5000');
+  raw.pragma('cache_size = -262144');
+  raw.pragma('temp_store = MEMORY');
+  registerFunctions(raw);
+  raw.defaultSafeIntegers(false);
+  const db = new Kysely<Database>({ dialect: new SqliteDialect({ database: raw }) });
+  return { db, raw };
+}

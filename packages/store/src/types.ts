@@ -1,0 +1,83 @@
+import type { EventRecord, Json, JsonObject, ProfileRecord } from '@strata/core';
+
+export interface Project {
+  readonly id: string;
+  readonly name: string;
+  readonly writeKey: string;
+  readonly createdAt: number;
+}
+
+/** A stored profile: the record conditions see, plus bookkeeping. */
+export interface StoredProfile extends ProfileRecord {
+  readonly id: number;
+  readonly projectId: string;
+  readonly anonymousIds: readonly string[];
+  readonly createdAt: number;
+  readonly updatedAt: number;
+}
+
+/** One validated ingest item, normalised from a Segment-spec message by the server. */
+export interface IngestItem {
+  readonly messageId: string;
+  readonly type: 'identify' | 'track' | 'page' | 'screen' | 'group' | 'alias';
+  /** The name conditions use: `track` → its event, `page` → `$pageview`, … */
+  readonly name: string;
+  readonly userId: string | null;
+  readonly anonymousId: string | null;
+  /** For `alias`: the id being linked to `userId`. */
+  readonly previousId: string | null;
+  readonly properties: JsonObject;
+  readonly context: JsonObject;
+  /** Traits to merge into the profile (identify). */
+  readonly traits: JsonObject | null;
+  /** Visit attributes, used when this event starts a visit (`$session`). */
+  readonly visit: JsonObject;
+  readonly timestamp: number;
+  readonly receivedAt: number;
+}
+
+export interface Rejection {
+  readonly index: number;
+  readonly message: string;
+  readonly payload: string;
+}
+
+export interface IngestOutcome {
+  readonly stored: number;
+  readonly duplicates: number;
+  /** Profiles whose data changed (membership must be re-evaluated for them). */
+  readonly touched: ReadonlySet<number>;
+  /** Anonymous profiles merged into known ones: [from, into]. */
+  readonly merges: readonly (readonly [number, number])[];
+}
+
+export interface SegmentRow {
+  readonly id: string;
+  readonly projectId: string;
+  readonly name: string;
+  readonly description: string;
+  readonly condition: Json | null;
+  readonly template: string | null;
+  readonly params: JsonObject | null;
+  readonly createdAt: number;
+  readonly updatedAt: number;
+}
+
+export interface Member {
+  readonly profileId: number;
+  readonly userId: string | null;
+  readonly anonymousId: string | null;
+  readonly since: number;
+}
+
+export interface ProfileWithEvents {
+  readonly profile: StoredProfile;
+  readonly events: EventRecord[];
+}
+
+export interface StoredEvent extends EventRecord {
+  readonly id: number;
+  readonly type: string;
+  readonly messageId: string | null;
+  readonly receivedAt: number;
+}
