@@ -119,6 +119,8 @@ type ScalarTest = (v: string | number | boolean, now: number) => boolean;
 /** An operator application over any value (missing, scalar, array, object), per docs/conditions.md. */
 export function compilePredicate(pred: Predicate): (v: unknown, now: number) => boolean {
   const scalar = compileScalarTest(pred.test, pred.ignoreCase);
+  // On an array, `contains` tests membership (SPEC §3): an element equal to the value.
+  const element = pred.test.op === 'contains' ? compileScalarTest({ op: 'eq', value: pred.test.value }, pred.ignoreCase) : scalar;
   if (pred.test.op === 'exists') {
     // exists: not missing (absent, null, []); an object or a non-empty array exists.
     const exists = (v: unknown): boolean =>
@@ -134,7 +136,7 @@ export function compilePredicate(pred: Predicate): (v: unknown, now: number) => 
         if (!Array.isArray(v)) return false;
         for (const x of v) {
           const t = typeof x;
-          if ((t === 'string' || t === 'number' || t === 'boolean') && scalar(x as string, now)) return true;
+          if ((t === 'string' || t === 'number' || t === 'boolean') && element(x as string, now)) return true;
         }
         return false;
       }

@@ -8,3 +8,5 @@ export * from './bucket.ts';
 export { checkPattern, compileMatcher } from './regex.ts';
 export * from './sql/dialect.ts';
 export * from './sql/compile.ts';
+export * from './visit.ts';
+export * from './errors.ts';

@@ -52,7 +52,8 @@ const escapePointer = (k: string | number) => String(k).replace(/~/g, '~0').repl
 
 class Parser {
   readonly issues: Issue[] = [];
-  readonly refs = new Set<string>();
+  /** Referenced segment ids, with the path of their first reference. */
+  readonly refs = new Map<string, string>();
   nodes = 0;
   constructor(private readonly ctx: ParseContext) {}
 
@@ -120,7 +121,7 @@ class Parser {
       if (typeof id !== 'string' || id === '') return this.fail(`${path}/segment`, 'expected a segment id (string)');
       if (this.ctx.selfId !== undefined && id === this.ctx.selfId) return this.fail(`${path}/segment`, `a segment cannot reference itself ("${id}")`);
       if (this.ctx.segmentCondition?.(id) === undefined) return this.fail(`${path}/segment`, `unknown segment id "${id}"`);
-      this.refs.add(id);
+      if (!this.refs.has(id)) this.refs.set(id, `${path}/segment`);
       return { kind: 'segment', id };
     }
     if ('bucket' in input) {
@@ -342,17 +343,25 @@ export function parseCondition(input: unknown, ctx: ParseContext = {}): Result<C
   const p = new Parser(ctx);
   const value = p.condition(input, '', 0);
   if (p.issues.length === 0 && p.refs.size > 0 && ctx.segmentCondition) {
-    const cycle = findCycle([...p.refs], ctx.selfId, ctx.segmentCondition);
-    if (cycle) p.fail('', `reference cycle: ${cycle.join(' → ')}`);
+    for (const [id, path] of p.refs) {
+      const cycle = findCycle(id, [...p.refs.keys()], ctx.selfId, ctx.segmentCondition);
+      if (cycle) {
+        p.fail(path, `reference cycle: ${cycle.join(' → ')}`);
+        break;
+      }
+    }
   }
   if (p.issues.length > 0 || !value) return { ok: false, issues: p.issues };
   return { ok: true, value };
 }
 
-/** Finds a cycle among segment references reachable from `start` (through `self`, if given). */
-function findCycle(start: string[], self: string | undefined, get: (id: string) => unknown): string[] | null {
+/**
+ * Finds a cycle reachable through the reference `first` of the condition being parsed
+ * (whose own references are `own`; it is segment `self` when that is given).
+ */
+function findCycle(first: string, own: string[], self: string | undefined, get: (id: string) => unknown): string[] | null {
   const refsOf = (id: string): string[] => {
-    if (id === self) return start;
+    if (id === self) return own;
     const raw = get(id);
     if (raw === null || raw === undefined) return [];
     // Parse without the cycle check (that is what is being done here); unknown ids simply end the walk.
@@ -362,6 +371,7 @@ function findCycle(start: string[], self: string | undefined, get: (id: string) 
   };
   const state = new Map<string, 1 | 2>();
   const stack: string[] = [];
+  if (self !== undefined) { state.set(self, 1); stack.push(self); }
   const visit = (id: string): string[] | null => {
     if (state.get(id) === 2) return null;
     if (state.get(id) === 1) return [...stack.slice(stack.indexOf(id)), id];
@@ -375,10 +385,5 @@ function findCycle(start: string[], self: string | undefined, get: (id: string) 
     state.set(id, 2);
     return null;
   };
-  if (self !== undefined) return visit(self);
-  for (const id of start) {
-    const c = visit(id);
-    if (c) return c;
-  }
-  return null;
+  return visit(first);
 }

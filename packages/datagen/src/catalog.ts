@@ -469,3 +469,26 @@ export const ORGANIC_REFERRERS: readonly (readonly [string, number])[] = [
   ['https://news.example.org/', 2],
   ['https://blog.example.net/', 2],
 ];
+
+/**
+ * Standard-time UTC offsets (hours) of the time zones above; used only to put visits in
+ * plausible local waking hours, so daylight saving time is ignored.
+ */
+export const TZ_OFFSET_HOURS: Readonly<Record<string, number>> = {
+  'Africa/Cairo': 2, 'Africa/Johannesburg': 2, 'Africa/Lagos': 1, 'Africa/Nairobi': 3,
+  'America/Argentina/Buenos_Aires': -3, 'America/Argentina/Cordoba': -3, 'America/Bogota': -5,
+  'America/Chicago': -6, 'America/Denver': -7, 'America/Edmonton': -7, 'America/Los_Angeles': -8,
+  'America/Mexico_City': -6, 'America/Monterrey': -6, 'America/New_York': -5, 'America/Phoenix': -7,
+  'America/Recife': -3, 'America/Santiago': -4, 'America/Sao_Paulo': -3, 'America/Tijuana': -8,
+  'America/Toronto': -5, 'America/Vancouver': -8,
+  'Asia/Bangkok': 7, 'Asia/Dubai': 4, 'Asia/Ho_Chi_Minh': 7, 'Asia/Hong_Kong': 8, 'Asia/Jakarta': 7,
+  'Asia/Jerusalem': 2, 'Asia/Kolkata': 5.5, 'Asia/Kuala_Lumpur': 8, 'Asia/Makassar': 8, 'Asia/Manila': 8,
+  'Asia/Riyadh': 3, 'Asia/Seoul': 9, 'Asia/Shanghai': 8, 'Asia/Singapore': 8, 'Asia/Taipei': 8, 'Asia/Tokyo': 9,
+  'Australia/Adelaide': 9.5, 'Australia/Brisbane': 10, 'Australia/Melbourne': 10, 'Australia/Perth': 8,
+  'Australia/Sydney': 10,
+  'Europe/Amsterdam': 1, 'Europe/Berlin': 1, 'Europe/Brussels': 1, 'Europe/Copenhagen': 1, 'Europe/Dublin': 0,
+  'Europe/Helsinki': 2, 'Europe/Istanbul': 3, 'Europe/Lisbon': 0, 'Europe/London': 0, 'Europe/Madrid': 1,
+  'Europe/Oslo': 1, 'Europe/Paris': 1, 'Europe/Rome': 1, 'Europe/Stockholm': 1, 'Europe/Vienna': 1,
+  'Europe/Warsaw': 1, 'Europe/Zurich': 1,
+  'Pacific/Auckland': 12,
+};

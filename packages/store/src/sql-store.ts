@@ -554,6 +554,35 @@ export class SqlStore {
     return out;
   }
 
+  /** Manual include and exclude entries that concern the given profiles, by segment. */
+  async manualListsFor(projectId: string, profileIds: readonly number[]): Promise<Map<string, { include: Set<number>; exclude: Set<number> }>> {
+    const out = new Map<string, { include: Set<number>; exclude: Set<number> }>();
+    const get = (id: string) => {
+      let v = out.get(id);
+      if (!v) out.set(id, (v = { include: new Set(), exclude: new Set() }));
+      return v;
+    };
+    for (const c of chunks([...profileIds])) {
+      for (const r of await this.db.selectFrom('segment_includes').select(['segment_id', 'profile_id']).where('project_id', '=', projectId).where('profile_id', 'in', c).execute()) get(r.segment_id).include.add(r.profile_id);
+      for (const r of await this.db.selectFrom('segment_excludes').select(['segment_id', 'profile_id']).where('project_id', '=', projectId).where('profile_id', 'in', c).execute()) get(r.segment_id).exclude.add(r.profile_id);
+    }
+    return out;
+  }
+
+  /** Replaces a segment's include and exclude lists. */
+  async replaceManual(projectId: string, segmentId: string, include: readonly number[], exclude: readonly number[]): Promise<void> {
+    for (const t of ['segment_includes', 'segment_excludes'] as const) {
+      await this.db.deleteFrom(t).where('project_id', '=', projectId).where('segment_id', '=', segmentId).execute();
+    }
+    const ex = new Set(exclude);
+    for (const c of chunks(include.filter((id) => !ex.has(id)))) {
+      await this.db.insertInto('segment_includes').values(c.map((profile_id) => ({ project_id: projectId, segment_id: segmentId, profile_id }))).onConflict((oc) => oc.doNothing()).execute();
+    }
+    for (const c of chunks([...ex])) {
+      await this.db.insertInto('segment_excludes').values(c.map((profile_id) => ({ project_id: projectId, segment_id: segmentId, profile_id }))).onConflict((oc) => oc.doNothing()).execute();
+    }
+  }
+
   /** userIds (or anonymousIds where there is none) of a segment's include and exclude lists. */
   async manualIds(projectId: string, segmentId: string): Promise<{ include: string[]; exclude: string[] }> {
     const list = async (table: 'segment_includes' | 'segment_excludes') => {

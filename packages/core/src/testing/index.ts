@@ -2,3 +2,4 @@
 export * from './oracle.ts';
 export * from './arbitraries.ts';
 export * from './fixtures.ts';
+export * from './evaluate-case.ts';

@@ -1,0 +1,34 @@
+import type { Issue } from './parse.ts';
+
+/** The closed set of failure codes; only the HTTP layer maps them to statuses. */
+export type ErrorCode =
+  | 'VALIDATION_FAILED'
+  | 'PAYLOAD_TOO_LARGE'
+  | 'UNAUTHORIZED'
+  | 'FORBIDDEN'
+  | 'NOT_FOUND'
+  | 'CONFLICT'
+  | 'RATE_LIMITED'
+  | 'STORE_UNAVAILABLE'
+  | 'INTERNAL';
+
+/** The one error type Strata throws on purpose. */
+export class AppError extends Error {
+  readonly code: ErrorCode;
+  readonly issues: readonly Issue[];
+  constructor(opts: { code: ErrorCode; message: string; issues?: readonly Issue[]; cause?: unknown }) {
+    super(opts.message, { cause: opts.cause });
+    this.name = 'AppError';
+    this.code = opts.code;
+    this.issues = opts.issues ?? [];
+  }
+}
+
+/** A VALIDATION_FAILED error whose issue paths are prefixed (e.g. with `/condition`). */
+export function validationError(message: string, issues: readonly Issue[], prefix = ''): AppError {
+  return new AppError({
+    code: 'VALIDATION_FAILED',
+    message,
+    issues: issues.map((i) => ({ path: prefix + (i.path === '/' && prefix ? '' : i.path), message: i.message })),
+  });
+}

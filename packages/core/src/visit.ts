@@ -1,0 +1,78 @@
+import Bowser from 'bowser';
+import type { Json, JsonObject } from './data.ts';
+import { isPlainObject } from './values.ts';
+
+const str = (v: Json | undefined): string | null => (typeof v === 'string' && v !== '' ? v : null);
+const obj = (v: Json | undefined): JsonObject => (isPlainObject(v) ? v : {});
+
+function hostOf(url: string | null): string | null {
+  if (!url) return null;
+  try {
+    return new URL(url).host || null;
+  } catch {
+    return null;
+  }
+}
+
+function queryParam(url: string | null, key: string): string | null {
+  if (!url) return null;
+  try {
+    return new URL(url, 'http://x.invalid').searchParams.get(key);
+  } catch {
+    return null;
+  }
+}
+
+/** `desktop`, `mobile` or `tablet` from a Segment `context.device.type` or a user agent. */
+export function deviceTypeOf(deviceType: string | null, userAgent: string | null): 'desktop' | 'mobile' | 'tablet' | null {
+  const t = deviceType?.toLowerCase() ?? null;
+  if (t === 'mobile' || t === 'phone' || t === 'ios' || t === 'android') return 'mobile';
+  if (t === 'tablet' || t === 'ipad') return 'tablet';
+  if (t === 'desktop' || t === 'web' || t === 'macos' || t === 'windows' || t === 'linux') return 'desktop';
+  if (!userAgent) return null;
+  const platform = Bowser.parse(userAgent).platform.type;
+  if (platform === 'mobile' || platform === 'tablet') return platform;
+  return 'desktop';
+}
+
+/**
+ * Visit attributes of the event that starts a visit (`$session`, SPEC §2): landing page,
+ * referrer, UTM parameters (from `context.campaign`, else from the page URL), device, OS,
+ * browser, locale, country.
+ */
+export function visitOf(type: string, properties: JsonObject, context: JsonObject): JsonObject {
+  const page = obj(context.page);
+  const isPage = type === 'page';
+  const url = (isPage ? str(properties.url) : null) ?? str(page.url);
+  const path = (isPage ? str(properties.path) : null) ?? str(page.path) ?? (url ? safePath(url) : null);
+  const referrer = (isPage ? str(properties.referrer) : null) ?? str(page.referrer);
+  const campaign = obj(context.campaign);
+  const ua = str(context.userAgent);
+  const parsed = ua ? Bowser.parse(ua) : null;
+  const utm = (key: string, field: string) => str(campaign[field]) ?? queryParam(url, key);
+  const out: JsonObject = {
+    landingPage: path,
+    referrer,
+    referrerHost: hostOf(referrer),
+    utm_source: utm('utm_source', 'source'),
+    utm_medium: utm('utm_medium', 'medium'),
+    utm_campaign: utm('utm_campaign', 'name'),
+    utm_term: utm('utm_term', 'term'),
+    utm_content: utm('utm_content', 'content'),
+    deviceType: deviceTypeOf(str(obj(context.device).type), ua),
+    os: str(obj(context.os).name) ?? str(parsed?.os.name ?? null),
+    browser: str(parsed?.browser.name ?? null),
+    locale: str(context.locale),
+    country: str(obj(context.location).country),
+  };
+  for (const k of Object.keys(out)) if (out[k] === null) delete out[k];
+  return out;
+}
+
+function safePath(url: string): string | null {
+  try {
+    return new URL(url).pathname;
+  } catch {
+    return null;
+  }
+}

@@ -1,0 +1,98 @@
+import { AppError } from '@strata/core';
+import type { IngestItem, Rejection, SqlStore } from '@strata/store';
+import type { Clock } from './clock.ts';
+import type { MembershipChange, MembershipService } from './membership-service.ts';
+
+export interface IngestResult {
+  readonly stored: number;
+  readonly duplicates: number;
+}
+
+interface Pending {
+  readonly projectId: string;
+  readonly items: readonly IngestItem[];
+  readonly rejections: readonly Rejection[];
+  readonly receivedAt: number;
+  resolve(r: IngestResult): void;
+  reject(e: unknown): void;
+}
+
+export interface IngestServiceOptions {
+  readonly sessionTimeoutMs: number;
+  /** Called after a commit with the membership changes it made (webhooks, history). */
+  readonly onChanges?: (projectId: string, changes: readonly MembershipChange[]) => void;
+}
+
+/**
+ * Writes ingested batches with group commit: requests that arrive while a transaction is
+ * being written wait and go together into the next one, so each HTTP answer still comes
+ * only after its own events are durably committed, but one fsync serves many requests.
+ * Membership of the touched profiles is brought up to date in the same transaction.
+ */
+export class IngestService {
+  private queue: Pending[] = [];
+  private flushing = false;
+
+  constructor(
+    private readonly store: SqlStore,
+    private readonly membership: MembershipService,
+    private readonly clock: Clock,
+    private readonly opts: IngestServiceOptions,
+  ) {}
+
+  submit(projectId: string, items: readonly IngestItem[], rejections: readonly Rejection[], receivedAt: number): Promise<IngestResult> {
+    return new Promise<IngestResult>((resolve, reject) => {
+      this.queue.push({ projectId, items, rejections, receivedAt, resolve, reject });
+      if (!this.flushing) setImmediate(() => void this.flush());
+    });
+  }
+
+  /** Resolves when everything queued so far is written. */
+  async drain(): Promise<void> {
+    while (this.queue.length || this.flushing) await new Promise((r) => setTimeout(r, 1));
+  }
+
+  private async flush(): Promise<void> {
+    if (this.flushing) return;
+    this.flushing = true;
+    try {
+      while (this.queue.length) {
+        const group = this.queue;
+        this.queue = [];
+        await this.write(group);
+      }
+    } finally {
+      this.flushing = false;
+    }
+  }
+
+  private async write(group: Pending[]): Promise<void> {
+    const results = new Map<Pending, IngestResult>();
+    const allChanges: [string, MembershipChange[]][] = [];
+    try {
+      await this.store.transaction(async (tx) => {
+        results.clear();
+        allChanges.length = 0;
+        const byProject = new Map<string, Pending[]>();
+        for (const p of group) byProject.set(p.projectId, [...(byProject.get(p.projectId) ?? []), p]);
+        for (const [projectId, ps] of byProject) {
+          const touched = new Set<number>();
+          for (const p of ps) {
+            const out = await tx.ingest(projectId, p.items, this.opts.sessionTimeoutMs);
+            if (p.rejections.length) await tx.recordRejections(projectId, p.receivedAt, p.rejections);
+            for (const id of out.touched) touched.add(id);
+            results.set(p, { stored: out.stored, duplicates: out.duplicates });
+          }
+          const changes = await this.membership.evaluateProfiles(tx, projectId, touched, this.clock.now());
+          if (changes.length) allChanges.push([projectId, changes]);
+        }
+      });
+    } catch (cause) {
+      const err = cause instanceof AppError ? cause : new AppError({ code: 'STORE_UNAVAILABLE', message: 'the events could not be stored; nothing was acknowledged, send them again', cause });
+      for (const p of group) p.reject(err);
+      return;
+    }
+    for (const p of group) p.resolve(results.get(p)!);
+    if (this.opts.onChanges) for (const [projectId, changes] of allChanges) this.opts.onChanges(projectId, changes);
+  }
+}

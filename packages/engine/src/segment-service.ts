@@ -1,0 +1,221 @@
+import { randomBytes } from 'node:crypto';
+import type { Json } from '@strata/core';
+import { AppError, compileConditionSql, compileCondition, parseCondition, referencedSegments, validationError } from '@strata/core';
+import type { SegmentRow, SqlStore } from '@strata/store';
+import type { Clock } from './clock.ts';
+import type { MembershipService } from './membership-service.ts';
+
+export interface Segment {
+  readonly id: string;
+  readonly name: string;
+  readonly description: string;
+  readonly condition: Json | null;
+  readonly include: string[];
+  readonly exclude: string[];
+  readonly template: string | null;
+  readonly params: Json | null;
+  readonly size: number;
+  readonly createdAt: string;
+  readonly updatedAt: string;
+}
+
+export interface SegmentInput {
+  readonly name: string;
+  readonly description?: string;
+  readonly condition: Json | null;
+  readonly include?: readonly string[];
+  readonly exclude?: readonly string[];
+}
+
+export interface SegmentPatch {
+  readonly name?: string;
+  readonly description?: string;
+  readonly condition?: Json | null;
+  readonly include?: readonly string[];
+  readonly exclude?: readonly string[];
+}
+
+export interface MemberView {
+  readonly userId: string | null;
+  readonly anonymousId: string | null;
+  readonly since: string | null;
+}
+
+const iso = (ms: number) => new Date(ms).toISOString();
+export const newId = (prefix: string) => `${prefix}_${randomBytes(8).toString('hex')}`;
+
+/** Segment definitions, previews and manual membership (the domain side of /api/segments). */
+export class SegmentService {
+  constructor(
+    private readonly store: SqlStore,
+    private readonly membership: MembershipService,
+    private readonly clock: Clock,
+  ) {}
+
+  private async view(store: SqlStore, row: SegmentRow, size?: number): Promise<Segment> {
+    const manual = await store.manualIds(row.projectId, row.id);
+    return {
+      id: row.id, name: row.name, description: row.description, condition: row.condition,
+      include: manual.include, exclude: manual.exclude, template: row.template, params: row.params,
+      size: size ?? (await store.segmentSize(row.projectId, row.id)),
+      createdAt: iso(row.createdAt), updatedAt: iso(row.updatedAt),
+    };
+  }
+
+  private async validate(store: SqlStore, projectId: string, condition: Json | null, selfId?: string): Promise<void> {
+    if (condition === null) return;
+    const rows = await store.listSegments(projectId);
+    const byId = new Map(rows.map((r) => [r.id, r.condition]));
+    const r = parseCondition(condition, { segmentCondition: (id) => byId.get(id), ...(selfId ? { selfId } : {}) });
+    if (!r.ok) throw validationError('the condition is not valid', r.issues, '/condition');
+  }
+
+  private async checkName(store: SqlStore, projectId: string, name: string, selfId?: string): Promise<void> {
+    const clash = (await store.listSegments(projectId)).find((s) => s.name === name && s.id !== selfId);
+    if (clash) throw new AppError({ code: 'CONFLICT', message: `a segment named "${name}" already exists (${clash.id})` });
+  }
+
+  private async profileIdsFor(store: SqlStore, projectId: string, userIds: readonly string[]): Promise<number[]> {
+    const map = await store.ensureKnownProfiles(projectId, userIds, this.clock.now());
+    return userIds.map((u) => map.get(u)!);
+  }
+
+  async create(projectId: string, input: SegmentInput, extra: { template?: string; params?: Json } = {}): Promise<Segment> {
+    return this.store.transaction(async (tx) => {
+      await this.validate(tx, projectId, input.condition);
+      await this.checkName(tx, projectId, input.name);
+      const now = this.clock.now();
+      const row: SegmentRow = {
+        id: newId('seg'), projectId, name: input.name, description: input.description ?? '', condition: input.condition,
+        template: extra.template ?? null, params: (extra.params as SegmentRow['params']) ?? null, createdAt: now, updatedAt: now,
+      };
+      await tx.insertSegment(row);
+      if (input.include?.length || input.exclude?.length) {
+        await tx.replaceManual(projectId, row.id, await this.profileIdsFor(tx, projectId, input.include ?? []), await this.profileIdsFor(tx, projectId, input.exclude ?? []));
+      }
+      await this.membership.recomputeSegments(tx, projectId, [row.id], now);
+      return this.view(tx, row);
+    });
+  }
+
+  async update(projectId: string, id: string, patch: SegmentPatch): Promise<Segment> {
+    return this.store.transaction(async (tx) => {
+      const row = await this.require(tx, projectId, id);
+      if (patch.condition !== undefined) await this.validate(tx, projectId, patch.condition, id);
+      if (patch.name !== undefined) await this.checkName(tx, projectId, patch.name, id);
+      const now = Math.max(this.clock.now(), row.updatedAt + 1);
+      const next: SegmentRow = {
+        ...row,
+        name: patch.name ?? row.name,
+        description: patch.description ?? row.description,
+        condition: patch.condition !== undefined ? patch.condition : row.condition,
+        updatedAt: now,
+      };
+      await tx.updateSegment(next);
+      if (patch.include !== undefined || patch.exclude !== undefined) {
+        const current = await tx.manualIds(projectId, id);
+        await tx.replaceManual(projectId, id,
+          await this.profileIdsFor(tx, projectId, patch.include ?? current.include),
+          await this.profileIdsFor(tx, projectId, patch.exclude ?? current.exclude));
+      }
+      await this.membership.recomputeSegments(tx, projectId, [id], this.clock.now());
+      return this.view(tx, next);
+    });
+  }
+
+  async delete(projectId: string, id: string): Promise<void> {
+    await this.store.transaction(async (tx) => {
+      await this.require(tx, projectId, id);
+      const users = (await tx.listSegments(projectId)).filter((s) => {
+        if (s.id === id || s.condition === null) return false;
+        const r = parseCondition(s.condition, { segmentCondition: () => null });
+        return r.ok && referencedSegments(r.value).includes(id);
+      });
+      if (users.length) {
+        throw new AppError({ code: 'CONFLICT', message: `segment ${id} is referenced by ${users.map((u) => `"${u.name}" (${u.id})`).join(', ')}; change those first` });
+      }
+      await tx.deleteSegment(projectId, id);
+    });
+  }
+
+  private async require(store: SqlStore, projectId: string, id: string): Promise<SegmentRow> {
+    const row = await store.getSegment(projectId, id);
+    if (!row) throw new AppError({ code: 'NOT_FOUND', message: `no segment with id "${id}"` });
+    return row;
+  }
+
+  async get(projectId: string, id: string): Promise<Segment> {
+    return this.view(this.store, await this.require(this.store, projectId, id));
+  }
+
+  async list(projectId: string): Promise<Segment[]> {
+    const rows = await this.store.listSegments(projectId);
+    const sizes = await this.store.segmentSizes(projectId);
+    return Promise.all(rows.map((r) => this.view(this.store, r, sizes.get(r.id) ?? 0)));
+  }
+
+  /** Size, share and a sample of what a condition matches now, without saving anything. */
+  async preview(projectId: string, condition: Json, sampleSize = 10): Promise<{ count: number; total: number; sample: MemberView[] }> {
+    const rows = await this.store.listSegments(projectId);
+    const byId = new Map(rows.map((r) => [r.id, r.condition]));
+    const r = parseCondition(condition, { segmentCondition: (id) => byId.get(id) });
+    if (!r.ok) throw validationError('the condition is not valid', r.issues, '/condition');
+    const now = this.clock.now();
+    const segments = this.membership.parseSegments(projectId, rows);
+    const where = compileConditionSql(r.value, { dialect: this.store.sqlDialect, projectId, now, resolveSegment: (id) => segments.get(id) });
+    const [count, total, sample] = await Promise.all([
+      this.store.countProfiles(projectId, where),
+      this.store.countProfiles(projectId),
+      this.store.sampleProfiles(projectId, where, sampleSize),
+    ]);
+    return { count, total, sample: sample.map((s) => ({ userId: s.userId, anonymousId: s.anonymousId, since: null })) };
+  }
+
+  async members(projectId: string, id: string, limit: number, cursor: string | null): Promise<{ members: MemberView[]; nextCursor: string | null }> {
+    await this.require(this.store, projectId, id);
+    let after: number | null = null;
+    if (cursor !== null) {
+      const n = Number(Buffer.from(cursor, 'base64url').toString('utf8'));
+      if (!Number.isSafeInteger(n) || n < 0) throw new AppError({ code: 'VALIDATION_FAILED', message: 'cursor is not one this API returned', issues: [{ path: '/cursor', message: 'invalid cursor' }] });
+      after = n;
+    }
+    const rows = await this.store.listMembers(projectId, id, limit + 1, after);
+    const page = rows.slice(0, limit);
+    const next = rows.length > limit ? Buffer.from(String(page[page.length - 1]!.profileId)).toString('base64url') : null;
+    return { members: page.map((m) => ({ userId: m.userId, anonymousId: m.anonymousId, since: iso(m.since) })), nextCursor: next };
+  }
+
+  /** Adds users by id to a segment's include list, creating profiles for ids not seen yet. */
+  async addMembers(projectId: string, id: string, userIds: readonly string[]): Promise<Segment> {
+    return this.store.transaction(async (tx) => {
+      const row = await this.require(tx, projectId, id);
+      const ids = await this.profileIdsFor(tx, projectId, userIds);
+      await tx.include(projectId, id, ids);
+      await this.membership.evaluateProfiles(tx, projectId, ids, this.clock.now());
+      return this.view(tx, row);
+    });
+  }
+
+  /** Takes a user out: removes an include, and excludes them when the condition still matches. */
+  async removeMember(projectId: string, id: string, userId: string): Promise<void> {
+    await this.store.transaction(async (tx) => {
+      const row = await this.require(tx, projectId, id);
+      const profile = await tx.findProfile(projectId, userId);
+      if (!profile) throw new AppError({ code: 'NOT_FOUND', message: `no user with id "${userId}"` });
+      const now = this.clock.now();
+      let matches = false;
+      if (row.condition !== null) {
+        const rows = await tx.listSegments(projectId);
+        const segments = this.membership.parseSegments(projectId, rows);
+        const seg = segments.get(id)!;
+        if (seg.condition) {
+          const [data] = await tx.profilesWithEvents(projectId, [profile.id]);
+          const resolve = this.membership.resolverFor(segments, await tx.manualListsFor(projectId, [profile.id]));
+          matches = compileCondition(seg.condition, resolve)(data!.profile, data!.events, now);
+        }
+      }
+      await tx.removeManual(projectId, id, profile.id, matches);
+      await this.membership.evaluateProfiles(tx, projectId, [profile.id], now);
+    });
+  }
+}
