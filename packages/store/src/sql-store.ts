@@ -490,8 +490,11 @@ export class SqlStore {
       context_at: null, labels: this.json(p.labels), first_seen: p.firstSeen, last_seen: p.lastSeen, created_at: now, updated_at: now,
     }).returning('id').executeTakeFirstOrThrow();
     const id = Number(r.id);
-    if (p.userId !== null) await this.db.insertInto('profile_keys').values({ project_id: projectId, kind: 'u', key: p.userId, profile_id: id }).execute();
-    if (p.anonymousId !== null) await this.db.insertInto('profile_keys').values({ project_id: projectId, kind: 'a', key: p.anonymousId, profile_id: id }).execute();
+    for (const [kind, key] of [['u', p.userId], ['a', p.anonymousId]] as const) {
+      if (key === null) continue;
+      // The first profile to claim an id keeps it (prepared data may repeat ids).
+      await this.db.insertInto('profile_keys').values({ project_id: projectId, kind, key, profile_id: id }).onConflict((oc) => oc.doNothing()).execute();
+    }
     const rows = events.map((e) => ({
       project_id: projectId, profile_id: id, message_id: null, type: 'track', name: e.name, derived: this.bool(isDerivedEvent(e.name)),
       properties: this.json(e.properties), context: this.json(e.context), ts: e.timestamp, received_at: now,

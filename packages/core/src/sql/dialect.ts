@@ -91,7 +91,7 @@ export const sqliteDialect: SqlDialect = {
   compareText: (a, op, b) => sql`(${a} ${q(op)} ${b})`,
   contains: (s, p) => sql`(instr(${s}, ${p}) > 0)`,
   startsWith: (s, p) => sql`(substr(${s}, 1, length(${p})) = ${p})`,
-  endsWith: (s, p) => sql`(length(${p}) = 0 OR substr(${s}, -length(${p})) = ${p})`,
+  endsWith: (s, p) => sql`(${s} IS NOT NULL AND (length(${p}) = 0 OR substr(${s}, -length(${p})) = ${p}))`,
   regexp: (s, pattern, ic) => sql`strata_regexp(${pattern}, ${ic ? 1 : 0}, ${s})`,
   bucket: (salt, id) => sql`strata_bucket(${salt}, ${id})`,
   day: (ms) => sql`CAST(floor(${ms} / 86400000.0) AS INTEGER)`,
@@ -133,8 +133,8 @@ function pgView(v: Sql, withElements: boolean): SqlView {
     num: sql`(CASE WHEN ${type} = 'number' THEN (${v})::float8 END)`,
     bool: sql`(CASE WHEN ${type} = 'boolean' THEN (${v})::boolean END)`,
     exists: withElements
-      ? sql`(COALESCE(${type} NOT IN ('null', 'array'), FALSE) OR (${type} = 'array' AND jsonb_array_length(${v}) > 0))`
-      : sql`(${type} <> 'null')`,
+      ? sql`COALESCE(${type} NOT IN ('null', 'array') OR (${type} = 'array' AND jsonb_array_length(${v}) > 0), FALSE)`
+      : sql`COALESCE(${type} <> 'null', FALSE)`,
     elements: withElements
       ? { from: sql`jsonb_array_elements(CASE WHEN ${type} = 'array' THEN ${v} END) AS x(v)`, view: pgView(q('x.v'), false) }
       : null,
