@@ -443,29 +443,40 @@ class UserSim {
     const his = new Array<number>(V);
     const { start, end } = s;
     const recent = Math.max(start, end - 7 * DAY);
+    // Room visits [from, to) need to stay separate sessions (the first-seen day is drawn so they fit).
+    const need = (from: number, to: number): number => {
+      let busy = 0;
+      for (let i = from; i < to; i++) busy += (sizes[i] - 1) * EST_EVENT_GAP;
+      return busy + (to - from - 1) * 2 * SESSION_GAP + HOUR;
+    };
+    /** A first-seen instant in [lo, hi − room], or lo when that is empty. */
+    const firstSeenIn = (lo: number, hi: number, room: number): number => lo + rng.next() * Math.max(0, hi - room - lo);
     switch (lifecycle) {
       case 'new': {
-        const fs = recent + rng.next() * Math.max(0, end - HOUR - recent);
+        const fs = firstSeenIn(recent, end, need(0, V));
         this.layout(sizes, 0, V, fs, end, true, starts, seps, his);
         break;
       }
       case 'churned': {
         const lastOk = end - 31 * DAY;
-        const fs = start + rng.next() * (lastOk - DAY - start);
-        const hi = Math.min(lastOk, fs + DAY * (1 + rng.exp() * 12));
+        const room = need(0, V);
+        const fs = firstSeenIn(start, lastOk, Math.max(DAY, room));
+        const hi = Math.min(lastOk, fs + Math.max(room, DAY * (1 + rng.exp() * 12)));
         this.layout(sizes, 0, V, fs, hi, true, starts, seps, his);
         break;
       }
       case 'resurrected': {
-        const fs = start + rng.next() * (end - 46 * DAY - start);
-        const hi = Math.min(end - 38 * DAY, fs + DAY * (1 + rng.exp() * 10));
         const v1 = Math.min(V - 1, Math.max(1, Math.round(V * (0.4 + rng.next() * 0.4))));
+        const lastOk = end - 38 * DAY;
+        const room = need(0, v1);
+        const fs = firstSeenIn(start, lastOk, Math.max(8 * DAY, room));
+        const hi = Math.min(lastOk, fs + Math.max(room, DAY * (1 + rng.exp() * 10)));
         this.layout(sizes, 0, v1, fs, hi, true, starts, seps, his);
         this.layout(sizes, v1, V, end - 7 * DAY, end, false, starts, seps, his);
         break;
       }
       default: {
-        const fs = start + rng.next() * Math.max(0, recent - start);
+        const fs = firstSeenIn(start, Math.min(recent + need(0, V), end), need(0, V));
         this.layout(sizes, 0, V, fs, end, true, starts, seps, his);
       }
     }
@@ -497,14 +508,19 @@ class UserSim {
     for (let v = 0; v < V; v++) {
       const k = sizes[v];
       const hi = his[v];
-      let t = Math.floor(Math.max(this.daytime(starts[v], hi - (k - 1) * EST_EVENT_GAP), prevEnd + seps[v]));
-      if (t > hi) t = hi;
+      // Keep the visit start in waking hours, without overtaking the next planned visit.
+      let limit = hi - (k - 1) * EST_EVENT_GAP;
+      if (v + 1 < V) limit = Math.min(limit, starts[v + 1] - SESSION_GAP - (k - 1) * EST_EVENT_GAP);
+      let t = Math.floor(Math.max(this.daytime(starts[v], limit), prevEnd + seps[v]));
+      // No room left for a separate session (earlier visits ran long): carry on with the previous visit.
+      const merged = v > 0 && (t > hi || t - prevEnd < SESSION_GAP);
+      if (merged) t = Math.min(hi, prevEnd + this.gapBefore(A_NONE));
+      else this.startVisit(t, v === 0);
       if (v === 0) firstSeen = t;
-      this.startVisit(t, v === 0);
       for (let j = 0; j < k; j++) {
         let action: number;
         const lastSlot = j === k - 1;
-        if (j === 0) {
+        if (j === 0 && !merged) {
           action = k === 1 && v >= idVisit && idVisit >= 0 && !this.identified ? A_IDENTIFY : A_PAGE;
           this.nextPage = this.page;
         } else if (!this.identified && idVisit >= 0 && v >= idVisit && (lastSlot || (this.pending === A_NONE && (v > idVisit || j >= idPos)))) {

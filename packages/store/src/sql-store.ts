@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { sql, type Insertable, type Kysely, type RawBuilder, type SqlBool, type Transaction } from 'kysely';
 import type { EventRecord, Json, JsonObject, SqlDialect } from '@strata/core';
-import { isDerivedEvent, postgresDialect, sqliteDialect } from '@strata/core';
+import { isDerivedEvent, postgresDialect, sqliteDialect, visitOf } from '@strata/core';
 import type { StoreDialect } from './migrations.ts';
 import { migrate } from './migrations.ts';
 import type { Database } from './schema.ts';
@@ -365,15 +365,12 @@ export class SqlStore {
     for (const e of evs) {
       if (last === null || e.ts - last > sessionTimeoutMs) {
         const context = readJson<JsonObject>(e.context, {});
-        rows.push(this.sessionRow(projectId, profileId, this.visitOf?.(e.type, readJson(e.properties, {}), context) ?? {}, context, e.ts, e.received_at));
+        rows.push(this.sessionRow(projectId, profileId, visitOf(e.type, readJson(e.properties, {}), context), context, e.ts, e.received_at));
       }
       last = e.ts;
     }
     for (const c of chunks(rows)) await this.db.insertInto('events').values(c).execute();
   }
-
-  /** How visit attributes are derived from an event (set by the server: it owns user-agent parsing). */
-  visitOf?: (type: string, properties: JsonObject, context: JsonObject) => JsonObject;
 
   async recordRejections(projectId: string, receivedAt: number, rejections: readonly Rejection[]): Promise<void> {
     for (const c of chunks(rejections)) {

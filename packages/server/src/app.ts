@@ -1,0 +1,50 @@
+import swagger from '@fastify/swagger';
+import swaggerUi from '@fastify/swagger-ui';
+import Fastify, { type FastifyInstance } from 'fastify';
+import { Type } from '@sinclair/typebox';
+import { Credentials } from './auth.ts';
+import type { AppContext } from './context.ts';
+import { errorBody, errorHandler } from './errors.ts';
+import { adminRoutes } from './routes/admin.ts';
+import { ingestRoutes } from './routes/ingest.ts';
+import { ErrorSchema } from './schemas.ts';
+
+export interface AppOptions {
+  readonly logger?: boolean;
+}
+
+/** Builds the HTTP app over a context; `app.inject()` tests it without a socket. */
+export async function buildApp(ctx: AppContext, opts: AppOptions = {}): Promise<FastifyInstance> {
+  const app = Fastify({
+    logger: opts.logger ?? false,
+    bodyLimit: 1024 * 1024,
+    ajv: { customOptions: { removeAdditional: false, coerceTypes: 'array', allErrors: true, useDefaults: true } },
+  });
+  const creds = new Credentials(ctx.store);
+  app.setErrorHandler(errorHandler);
+  app.setNotFoundHandler((req, reply) => reply.status(404).send(errorBody('NOT_FOUND', `no route ${req.method} ${req.url.split('?')[0]}`)));
+  app.addSchema(ErrorSchema);
+
+  await app.register(swagger, {
+    openapi: {
+      openapi: '3.1.0',
+      info: { title: 'Strata API', version: '0.1.0', description: 'Segment-compatible ingest, segments and membership. Conditions: docs/conditions.md.' },
+      components: {
+        securitySchemes: {
+          adminToken: { type: 'http', scheme: 'bearer', description: 'The admin token of a project' },
+          writeKeyBasic: { type: 'http', scheme: 'basic', description: 'The write key as user name, empty password' },
+          writeKeyHeader: { type: 'apiKey', in: 'header', name: 'X-Write-Key' },
+        },
+      },
+    },
+  });
+  await app.register(swaggerUi, { routePrefix: '/docs' });
+
+  app.get('/api/health', { schema: { tags: ['meta'], summary: 'Liveness', response: { 200: Type.Object({ status: Type.Literal('ok') }) } } }, async () => ({ status: 'ok' as const }));
+  app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
+
+  const withCreds = { ...ctx, creds };
+  await app.register(async (scope) => ingestRoutes(scope, withCreds));
+  await app.register(async (scope) => adminRoutes(scope, withCreds));
+  return app;
+}

@@ -1,0 +1,68 @@
+import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
+import { AppError, type ErrorCode, type Issue } from '@strata/core';
+
+/** The one place where an error code becomes an HTTP status. */
+export const STATUS: Record<ErrorCode, number> = {
+  VALIDATION_FAILED: 400,
+  PAYLOAD_TOO_LARGE: 400,
+  UNAUTHORIZED: 401,
+  FORBIDDEN: 403,
+  NOT_FOUND: 404,
+  CONFLICT: 409,
+  RATE_LIMITED: 429,
+  STORE_UNAVAILABLE: 503,
+  INTERNAL: 500,
+};
+
+export function errorBody(code: ErrorCode, message: string, issues: readonly Issue[] = []) {
+  return { error: { code, message, ...(issues.length ? { issues } : {}) } };
+}
+
+interface AjvError { instancePath: string; message?: string; keyword: string; params: Record<string, unknown> }
+
+function fromValidation(err: FastifyError & { validation?: AjvError[]; validationContext?: string }): AppError {
+  const where = err.validationContext === 'body' || !err.validationContext ? '' : `/${err.validationContext}`;
+  const issues = (err.validation ?? []).map((v) => {
+    let path = where + v.instancePath;
+    let message = v.message ?? 'is not valid';
+    if (v.keyword === 'additionalProperties') {
+      path += `/${String(v.params.additionalProperty)}`;
+      message = `unknown field "${String(v.params.additionalProperty)}"`;
+    } else if (v.keyword === 'required') {
+      path += `/${String(v.params.missingProperty)}`;
+      message = 'is required';
+    }
+    return { path: path || '/', message };
+  });
+  return new AppError({ code: 'VALIDATION_FAILED', message: `the request ${err.validationContext ?? 'body'} is not valid: ${issues.map((i) => `${i.path} ${i.message}`).join('; ')}`, issues });
+}
+
+/** Maps any error to the SPEC §4 error shape; bad input never becomes a 500. */
+export function toAppError(err: unknown): AppError {
+  if (err instanceof AppError) return err;
+  const e = err as FastifyError & { validation?: AjvError[] };
+  if (e?.validation) return fromValidation(e);
+  switch (e?.code) {
+    case 'FST_ERR_CTP_BODY_TOO_LARGE':
+      return new AppError({ code: 'PAYLOAD_TOO_LARGE', message: 'the request body is larger than this endpoint accepts (500 KB for ingest batches)' });
+    case 'FST_ERR_CTP_INVALID_MEDIA_TYPE':
+    case 'FST_ERR_CTP_INVALID_CONTENT_LENGTH':
+    case 'FST_ERR_CTP_EMPTY_JSON_BODY':
+    case 'FST_ERR_CTP_EMPTY_TYPE':
+      return new AppError({ code: 'VALIDATION_FAILED', message: e.message });
+  }
+  if (e instanceof SyntaxError || e?.statusCode === 400) {
+    return new AppError({ code: 'VALIDATION_FAILED', message: `the request body is not valid JSON: ${e.message}` });
+  }
+  if (typeof e?.statusCode === 'number' && e.statusCode >= 400 && e.statusCode < 500) {
+    return new AppError({ code: e.statusCode === 404 ? 'NOT_FOUND' : 'VALIDATION_FAILED', message: e.message });
+  }
+  return new AppError({ code: 'INTERNAL', message: 'internal error', cause: err });
+}
+
+export function errorHandler(err: unknown, req: FastifyRequest, reply: FastifyReply): void {
+  const app = toAppError(err);
+  if (app.code === 'INTERNAL' || app.code === 'STORE_UNAVAILABLE') req.log.error({ err: app.cause ?? err }, app.message);
+  if (app.code === 'STORE_UNAVAILABLE') void reply.header('Retry-After', '5');
+  void reply.status(STATUS[app.code]).send(errorBody(app.code, app.message, app.issues));
+}

@@ -1,0 +1,6 @@
+export * from './app.ts';
+export * from './bootstrap.ts';
+export * from './config.ts';
+export * from './context.ts';
+export * from './errors.ts';
+export { normalizeMessage, MAX_BATCH_BYTES, MAX_BATCH_ITEMS, MAX_EVENT_BYTES } from './ingest/normalize.ts';

@@ -1,0 +1,128 @@
+import { randomUUID } from 'node:crypto';
+import type { Issue, Json, JsonObject } from '@strata/core';
+import { isDerivedEvent, isPlainObject, visitOf } from '@strata/core';
+import type { IngestItem } from '@strata/store';
+
+export const MAX_EVENT_BYTES = 32 * 1024;
+export const MAX_BATCH_BYTES = 500 * 1024;
+export const MAX_BATCH_ITEMS = 2500;
+const MAX_ID = 256;
+const MAX_NAME = 200;
+
+export type MessageType = IngestItem['type'];
+export const MESSAGE_TYPES: readonly MessageType[] = ['identify', 'track', 'page', 'screen', 'group', 'alias'];
+
+const NAME_BY_TYPE: Record<Exclude<MessageType, 'track'>, string> = {
+  identify: '$identify', page: '$pageview', screen: '$screen', group: '$group', alias: '$alias',
+};
+
+export type Normalized = { ok: true; item: IngestItem } | { ok: false; issues: Issue[] };
+
+function id(v: Json | undefined, path: string, issues: Issue[]): string | null {
+  if (v === undefined || v === null) return null;
+  if (typeof v === 'number' && Number.isFinite(v)) return String(v);
+  if (typeof v === 'string' && v.length > 0 && v.length <= MAX_ID) return v;
+  issues.push({ path, message: `must be a non-empty string of at most ${MAX_ID} characters` });
+  return null;
+}
+
+function object(v: Json | undefined, path: string, issues: Issue[]): JsonObject {
+  if (v === undefined || v === null) return {};
+  if (isPlainObject(v)) return v;
+  issues.push({ path, message: 'must be an object' });
+  return {};
+}
+
+/** Epoch ms of an ISO 8601 string or an epoch-ms number; NaN when invalid, null when absent. */
+function time(v: Json | undefined, path: string, issues: Issue[]): number | null {
+  if (v === undefined || v === null) return null;
+  const t = typeof v === 'number' ? v : typeof v === 'string' && /^\d{4}-\d{2}-\d{2}/.test(v) ? Date.parse(v) : Number.NaN;
+  if (!Number.isFinite(t)) {
+    issues.push({ path, message: 'must be an ISO 8601 date-time such as "2024-06-01T12:00:00.000Z"' });
+    return null;
+  }
+  return t;
+}
+
+const str = (v: Json | undefined) => (typeof v === 'string' ? v : undefined);
+
+/**
+ * Validates one Segment-spec message and turns it into an ingest item: the event name
+ * conditions use, identity, and the corrected timestamp
+ * (`timestamp = receivedAt − (sentAt − originalTimestamp)` when the client sent `sentAt`).
+ */
+export function normalizeMessage(raw: unknown, routeType: MessageType | null, receivedAt: number, batchSentAt: Json | undefined): Normalized {
+  const issues: Issue[] = [];
+  if (!isPlainObject(raw)) return { ok: false, issues: [{ path: '/', message: 'each message must be a JSON object' }] };
+  const bytes = Buffer.byteLength(JSON.stringify(raw));
+  if (bytes > MAX_EVENT_BYTES) return { ok: false, issues: [{ path: '/', message: `the message is ${bytes} bytes; the limit is ${MAX_EVENT_BYTES} (32 KB)` }] };
+
+  let type = routeType;
+  if (type === null) {
+    if (typeof raw.type !== 'string' || !(MESSAGE_TYPES as readonly string[]).includes(raw.type)) {
+      issues.push({ path: '/type', message: `must be one of ${MESSAGE_TYPES.join(', ')}` });
+    } else {
+      type = raw.type as MessageType;
+    }
+  }
+  const userId = id(raw.userId, '/userId', issues);
+  const anonymousId = id(raw.anonymousId, '/anonymousId', issues);
+  const previousId = type === 'alias' ? id(raw.previousId, '/previousId', issues) : null;
+  const messageId = raw.messageId === undefined || raw.messageId === null ? `strata-${randomUUID()}` : id(raw.messageId, '/messageId', issues);
+  const properties = object(raw.properties, '/properties', issues);
+  const context = object(raw.context, '/context', issues);
+  const traits = type === 'identify' || type === 'group' ? object(raw.traits, '/traits', issues) : null;
+  const original = time(raw.originalTimestamp ?? raw.timestamp, raw.originalTimestamp !== undefined ? '/originalTimestamp' : '/timestamp', issues);
+  const sentAt = time(raw.sentAt ?? batchSentAt, raw.sentAt !== undefined ? '/sentAt' : '/sentAt (batch)', issues);
+
+  let name = '';
+  if (type === 'track') {
+    if (typeof raw.event !== 'string' || raw.event.length === 0 || raw.event.length > MAX_NAME) {
+      issues.push({ path: '/event', message: `track needs "event", a name of 1 to ${MAX_NAME} characters` });
+    } else if (isDerivedEvent(raw.event)) {
+      issues.push({ path: '/event', message: `"${raw.event}" is derived by Strata and cannot be sent` });
+    } else {
+      name = raw.event;
+    }
+  } else if (type !== null) {
+    name = NAME_BY_TYPE[type];
+  }
+  if (type === 'alias') {
+    if (userId === null && !issues.some((i) => i.path === '/userId')) issues.push({ path: '/userId', message: 'alias needs "userId" (the new id)' });
+    if (previousId === null && !issues.some((i) => i.path === '/previousId')) issues.push({ path: '/previousId', message: 'alias needs "previousId"' });
+  } else if (userId === null && anonymousId === null && !issues.some((i) => i.path === '/userId' || i.path === '/anonymousId')) {
+    issues.push({ path: '/userId', message: 'every message needs "userId" or "anonymousId"' });
+  }
+  if (type === 'group' && id(raw.groupId, '/groupId', issues) === null && !issues.some((i) => i.path === '/groupId')) {
+    issues.push({ path: '/groupId', message: 'group needs "groupId"' });
+  }
+  if (issues.length || type === null || messageId === null) return { ok: false, issues };
+
+  let props: JsonObject = properties;
+  if (type === 'page' || type === 'screen') {
+    const page = isPlainObject(context.page) ? context.page : {};
+    props = { ...properties };
+    if (type === 'page') {
+      for (const k of ['path', 'url', 'title', 'referrer', 'search'] as const) {
+        if (props[k] === undefined && page[k] !== undefined) props[k] = page[k]!;
+      }
+    }
+    const n = str(raw.name) ?? str(properties.name);
+    if (n !== undefined) props.name = n;
+  } else if (type === 'identify') {
+    props = { ...traits };
+  } else if (type === 'group') {
+    props = { groupId: String(raw.groupId), traits: traits ?? {} };
+  } else if (type === 'alias') {
+    props = { previousId };
+  }
+
+  const timestamp = original !== null && sentAt !== null ? receivedAt - (sentAt - original) : original ?? receivedAt;
+  return {
+    ok: true,
+    item: {
+      messageId, type, name, userId: type === 'alias' ? userId : userId, anonymousId, previousId, properties: props, context,
+      traits: type === 'identify' ? traits : null, visit: visitOf(type, props, context), timestamp: Math.round(timestamp), receivedAt,
+    },
+  };
+}

@@ -1,0 +1,76 @@
+import cors from '@fastify/cors';
+import type { FastifyInstance } from 'fastify';
+import sjson from 'secure-json-parse';
+import { AppError, isPlainObject, type Issue, type Json } from '@strata/core';
+import type { Rejection } from '@strata/store';
+import { requireWriteKey, type Credentials } from '../auth.ts';
+import type { AppContext } from '../context.ts';
+import { MAX_BATCH_BYTES, MAX_BATCH_ITEMS, MAX_EVENT_BYTES, normalizeMessage, type MessageType } from '../ingest/normalize.ts';
+import { IngestAnswer } from '../schemas.ts';
+import type { IngestItem } from '@strata/store';
+
+const ROUTES: [string, string, MessageType | null][] = [
+  ['identify', 'i', 'identify'], ['track', 't', 'track'], ['page', 'p', 'page'], ['screen', 's', 'screen'],
+  ['group', 'g', 'group'], ['alias', 'a', 'alias'], ['batch', 'b', null],
+];
+
+/** Segment-compatible ingest (SPEC §4.1): any content type is JSON, CORS open, write-key auth. */
+export async function ingestRoutes(app: FastifyInstance, ctx: AppContext & { creds: Credentials }): Promise<void> {
+  await app.register(cors, { origin: '*', methods: ['POST', 'OPTIONS'], allowedHeaders: ['Content-Type', 'Authorization', 'X-Write-Key'], maxAge: 86400 });
+  app.removeAllContentTypeParsers();
+  app.addContentTypeParser('*', { parseAs: 'string', bodyLimit: MAX_BATCH_BYTES }, (_req, body, done) => {
+    try {
+      done(null, sjson.parse(body as string, undefined, { protoAction: 'remove', constructorAction: 'remove' }));
+    } catch (e) {
+      done(new AppError({ code: 'VALIDATION_FAILED', message: `the request body is not valid JSON: ${(e as Error).message}` }), undefined);
+    }
+  });
+
+  for (const [long, short, type] of ROUTES) {
+    const handler = async (req: import('fastify').FastifyRequest) => {
+      const project = await requireWriteKey(req, ctx.creds);
+      const receivedAt = ctx.clock.now();
+      const body = req.body as Json;
+      const items: IngestItem[] = [];
+      const rejections: Rejection[] = [];
+      if (type !== null) {
+        const raw = Buffer.byteLength(JSON.stringify(body ?? null));
+        if (raw > MAX_EVENT_BYTES) throw new AppError({ code: 'PAYLOAD_TOO_LARGE', message: `the event is ${raw} bytes; the limit is ${MAX_EVENT_BYTES} (32 KB)` });
+        const n = normalizeMessage(body, type, receivedAt, undefined);
+        if (!n.ok) throw new AppError({ code: 'VALIDATION_FAILED', message: `the ${type} call is not valid: ${n.issues.map((i) => `${i.path} ${i.message}`).join('; ')}`, issues: n.issues });
+        items.push(n.item);
+      } else {
+        if (!isPlainObject(body) || !Array.isArray(body.batch)) {
+          throw new AppError({ code: 'VALIDATION_FAILED', message: 'a batch is {"batch": [message, ...]}', issues: [{ path: '/batch', message: 'must be an array of messages' }] });
+        }
+        if (body.batch.length > MAX_BATCH_ITEMS) {
+          throw new AppError({ code: 'PAYLOAD_TOO_LARGE', message: `a batch holds at most ${MAX_BATCH_ITEMS} messages; this one has ${body.batch.length}`, issues: [{ path: '/batch', message: `more than ${MAX_BATCH_ITEMS} messages` }] });
+        }
+        const issues: Issue[] = [];
+        body.batch.forEach((m, index) => {
+          const n = normalizeMessage(m, null, receivedAt, body.sentAt);
+          if (n.ok) {
+            items.push(n.item);
+          } else {
+            rejections.push({ index, message: n.issues.map((i) => `${i.path} ${i.message}`).join('; '), payload: JSON.stringify(m) ?? 'null' });
+            for (const i of n.issues) issues.push({ path: `/batch/${index}${i.path === '/' ? '' : i.path}`, message: i.message });
+          }
+        });
+        if (items.length === 0 && rejections.length > 0) {
+          throw new AppError({ code: 'VALIDATION_FAILED', message: 'no message of the batch is valid; nothing was stored', issues });
+        }
+      }
+      await ctx.ingest.submit(project.id, items, rejections, receivedAt);
+      return rejections.length ? { success: true, rejected: rejections.map(({ index, message }) => ({ index, message })) } : { success: true };
+    };
+    const schema = {
+      tags: ['ingest'],
+      summary: type === null ? 'Send a batch of Segment-spec messages' : `Segment-spec ${long} call`,
+      description: 'Auth: HTTP Basic with the write key as user name, an X-Write-Key header, or "writeKey" in the body. Any content type is read as JSON. Answers 200 only after the events are durably stored.',
+      security: [{ writeKeyBasic: [] }, { writeKeyHeader: [] }] as { [k: string]: string[] }[],
+      response: { 200: IngestAnswer },
+    };
+    app.post(`/v1/${long}`, { schema }, handler);
+    app.post(`/v1/${short}`, { schema: { ...schema, hide: true } }, handler);
+  }
+}

@@ -1,0 +1,111 @@
+import { Type, type TSchema } from '@sinclair/typebox';
+
+/** The schemas that validate requests are the ones the OpenAPI document is generated from. */
+export const ErrorSchema = Type.Object({
+  error: Type.Object({
+    code: Type.String(),
+    message: Type.String(),
+    issues: Type.Optional(Type.Array(Type.Object({ path: Type.String(), message: Type.String() }))),
+  }),
+}, { $id: 'Error' });
+
+export const AnyObject = Type.Object({}, { additionalProperties: true });
+
+export const ConditionSchema = Type.Unsafe<unknown>({
+  type: ['object', 'null'],
+  description: 'A condition of the Strata condition language (SPEC §3, docs/conditions.md); validated with every fault reported by JSON path. null makes a static list.',
+});
+
+const UserIdList = Type.Array(Type.String({ minLength: 1, maxLength: 256 }), { maxItems: 10000 });
+
+export const SegmentSchema = Type.Object({
+  id: Type.String(),
+  name: Type.String(),
+  description: Type.String(),
+  condition: ConditionSchema,
+  include: Type.Array(Type.String()),
+  exclude: Type.Array(Type.String()),
+  template: Type.Union([Type.String(), Type.Null()]),
+  params: Type.Union([AnyObject, Type.Null()]),
+  size: Type.Integer(),
+  createdAt: Type.String({ format: 'date-time' }),
+  updatedAt: Type.String({ format: 'date-time' }),
+}, { $id: 'Segment' });
+
+export const SegmentCreate = Type.Object({
+  name: Type.String({ minLength: 1, maxLength: 200 }),
+  description: Type.Optional(Type.String({ maxLength: 2000 })),
+  condition: ConditionSchema,
+  include: Type.Optional(UserIdList),
+  exclude: Type.Optional(UserIdList),
+}, { additionalProperties: false });
+
+export const SegmentPatch = Type.Object({
+  name: Type.Optional(Type.String({ minLength: 1, maxLength: 200 })),
+  description: Type.Optional(Type.String({ maxLength: 2000 })),
+  condition: Type.Optional(ConditionSchema),
+  include: Type.Optional(UserIdList),
+  exclude: Type.Optional(UserIdList),
+}, { additionalProperties: false });
+
+export const MemberSchema = Type.Object({
+  userId: Type.Union([Type.String(), Type.Null()]),
+  anonymousId: Type.Union([Type.String(), Type.Null()]),
+  since: Type.Union([Type.String({ format: 'date-time' }), Type.Null()]),
+});
+
+export const PreviewBody = Type.Object({ condition: Type.Unsafe<unknown>({ type: 'object', description: ConditionSchema.description }) }, { additionalProperties: false });
+
+export const PreviewResult = Type.Object({ count: Type.Integer(), total: Type.Integer(), sample: Type.Array(MemberSchema) });
+
+export const MembersQuery = Type.Object({
+  limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 1000, default: 100 })),
+  cursor: Type.Optional(Type.String({ maxLength: 100 })),
+}, { additionalProperties: false });
+
+export const MembersPage = Type.Object({ members: Type.Array(MemberSchema), nextCursor: Type.Union([Type.String(), Type.Null()]) });
+
+export const AddMembers = Type.Object({ userIds: Type.Array(Type.String({ minLength: 1, maxLength: 256 }), { minItems: 1, maxItems: 10000 }) }, { additionalProperties: false });
+
+export const IdParams = Type.Object({ id: Type.String({ minLength: 1, maxLength: 256 }) });
+export const MemberParams = Type.Object({ id: Type.String({ minLength: 1, maxLength: 256 }), userId: Type.String({ minLength: 1, maxLength: 256 }) });
+
+export const UserSegment = Type.Object({ id: Type.String(), name: Type.String(), since: Type.String({ format: 'date-time' }) });
+
+export const ProfileSchema = Type.Object({
+  userId: Type.Union([Type.String(), Type.Null()]),
+  anonymousId: Type.Union([Type.String(), Type.Null()]),
+  anonymousIds: Type.Array(Type.String()),
+  traits: AnyObject,
+  context: AnyObject,
+  labels: Type.Array(Type.String()),
+  firstSeen: Type.Union([Type.String({ format: 'date-time' }), Type.Null()]),
+  lastSeen: Type.Union([Type.String({ format: 'date-time' }), Type.Null()]),
+  createdAt: Type.String({ format: 'date-time' }),
+  updatedAt: Type.String({ format: 'date-time' }),
+  segments: Type.Array(UserSegment),
+});
+
+export const LabelsBody = Type.Object({
+  add: Type.Optional(Type.Array(Type.String({ minLength: 1, maxLength: 100 }), { maxItems: 100 })),
+  remove: Type.Optional(Type.Array(Type.String({ minLength: 1, maxLength: 100 }), { maxItems: 100 })),
+}, { additionalProperties: false });
+
+export const EventSchema = Type.Object({
+  messageId: Type.Union([Type.String(), Type.Null()]),
+  type: Type.String(),
+  event: Type.String(),
+  properties: AnyObject,
+  context: AnyObject,
+  timestamp: Type.String({ format: 'date-time' }),
+  receivedAt: Type.String({ format: 'date-time' }),
+});
+
+export const IngestAnswer = Type.Object({
+  success: Type.Boolean(),
+  rejected: Type.Optional(Type.Array(Type.Object({ index: Type.Integer(), message: Type.String() }))),
+});
+
+/** Error responses every admin route may give. */
+export const errors = (...codes: number[]): Record<number, TSchema> =>
+  Object.fromEntries(codes.map((c) => [c, Type.Ref('Error')]));
