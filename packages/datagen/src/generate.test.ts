@@ -24,6 +24,66 @@ const obj = (v: unknown): Record<string, unknown> => v as Record<string, unknown
 const PAGE_PATH =
   /^\/(|pricing|products|products\/p\d{4}|cart|checkout|blog|blog\/[a-z0-9-]+|seasonal\/christmas|seasonal\/summer-sale|search|contact|account)$/;
 
+/** Everything wrong with one message's shape (empty when it is a valid Segment call). */
+function messageProblems(m: SegmentMessage): string[] {
+  const out: string[] = [];
+  const check = (ok: boolean, what: string) => {
+    if (!ok) out.push(what);
+  };
+  check(['identify', 'track', 'page', 'screen'].includes(m.type), 'type');
+  check(typeof m.messageId === 'string' && m.messageId.length > 0, 'messageId');
+  check(typeof m.anonymousId === 'string' && m.anonymousId.length > 0, 'anonymousId');
+  check(typeof m.timestamp === 'string' && ISO.test(m.timestamp), 'timestamp');
+  check(m.userId === undefined || typeof m.userId === 'string', 'userId');
+  const c = m.context;
+  check(typeof c === 'object' && c !== null, 'context');
+  check(typeof c.locale === 'string' && /^[a-z]{2,3}-[A-Z]{2}$/.test(c.locale as string), 'context.locale');
+  check(typeof c.timezone === 'string' && (c.timezone as string).includes('/'), 'context.timezone');
+  check(typeof c.userAgent === 'string', 'context.userAgent');
+  check(typeof c.ip === 'string' && /^\d+\.\d+\.\d+\.\d+$/.test(c.ip as string), 'context.ip');
+  check(['desktop', 'mobile', 'tablet'].includes(obj(c.device).type as string), 'context.device.type');
+  check(typeof obj(c.os).name === 'string' && typeof obj(c.os).version === 'string', 'context.os');
+  check(typeof obj(c.screen).width === 'number' && typeof obj(c.screen).height === 'number', 'context.screen');
+  check(typeof obj(c.location).country === 'string' && typeof obj(c.location).city === 'string', 'context.location');
+  check(typeof obj(c.library).name === 'string' && typeof obj(c.library).version === 'string', 'context.library');
+  if (c.campaign !== undefined) {
+    const k = obj(c.campaign);
+    check(typeof k.source === 'string' && typeof k.medium === 'string' && typeof k.name === 'string', 'context.campaign');
+  }
+  const web = obj(c.library).name === 'analytics.js';
+  if (web) {
+    const page = obj(c.page);
+    check(PAGE_PATH.test(page.path as string), `context.page.path ${String(page.path)}`);
+    check(String(page.url).startsWith('https://shop.example.com/'), 'context.page.url');
+    check(typeof page.title === 'string' && typeof page.referrer === 'string' && typeof page.search === 'string', 'context.page');
+    check(typeof obj(c.browser).name === 'string', 'context.browser');
+  } else {
+    check(c.page === undefined && typeof obj(c.app).version === 'string', 'context.app');
+  }
+  switch (m.type) {
+    case 'track':
+      check((TRACK_EVENTS as readonly string[]).includes(m.event as string), `event ${String(m.event)}`);
+      check(typeof m.properties === 'object', 'track properties');
+      check(m.name === undefined && m.traits === undefined, 'track extras');
+      break;
+    case 'page': {
+      check(web, 'page from the app');
+      check(typeof m.name === 'string', 'page name');
+      const p = obj(m.properties);
+      check(Object.keys(p).sort().join() === 'path,referrer,search,title,url', 'page properties keys');
+      for (const k of ['path', 'url', 'title', 'referrer', 'search']) check(p[k] === obj(c.page)[k], `page property ${k}`);
+      break;
+    }
+    case 'screen':
+      check(!web && typeof m.name === 'string' && typeof m.properties === 'object', 'screen');
+      break;
+    case 'identify':
+      check(typeof m.userId === 'string' && typeof m.traits === 'object', 'identify');
+      break;
+  }
+  return out;
+}
+
 describe('determinism', () => {
   it('produces byte-identical output for the same options', () => {
     const opts = { ...BASE, users: 500 };
@@ -54,20 +114,19 @@ describe('determinism', () => {
 describe('time', () => {
   it('keeps timestamps within [end − days, end], ISO formatted and sorted per user', () => {
     const lo = END - 90 * DAY;
+    const problems: string[] = [];
     for (const u of ALL) {
       let prev = -Infinity;
       for (const m of u.messages) {
-        expect(m.timestamp).toMatch(ISO);
         const t = ts(m);
-        expect(new Date(t).toISOString()).toBe(m.timestamp);
-        expect(t).toBeGreaterThanOrEqual(lo);
-        expect(t).toBeLessThanOrEqual(END);
-        expect(t).toBeGreaterThanOrEqual(prev);
+        if (!ISO.test(m.timestamp) || new Date(t).toISOString() !== m.timestamp) problems.push(`${u.index}: format ${m.timestamp}`);
+        if (t < lo || t > END) problems.push(`${u.index}: out of range ${m.timestamp}`);
+        if (t < prev) problems.push(`${u.index}: not sorted at ${m.timestamp}`);
         prev = t;
       }
-      expect(u.meta.firstSeen).toBe(ts(u.messages[0]));
-      expect(u.meta.lastSeen).toBe(ts(u.messages[u.messages.length - 1]));
+      if (u.meta.firstSeen !== ts(u.messages[0]) || u.meta.lastSeen !== prev) problems.push(`${u.index}: meta first/last seen`);
     }
+    expect(problems.slice(0, 10)).toEqual([]);
   });
 
   it('honours other windows, non-integer ends and small means', () => {
@@ -206,59 +265,47 @@ describe('users', () => {
 describe('messages', () => {
   it('carry the required Segment fields', () => {
     const types = new Set<string>();
+    const problems: string[] = [];
     for (const u of ALL) {
       for (const m of u.messages) {
         types.add(m.type);
-        expect(['identify', 'track', 'page', 'screen']).toContain(m.type);
-        expect(typeof m.messageId).toBe('string');
-        expect(typeof m.anonymousId).toBe('string');
-        expect(typeof m.timestamp).toBe('string');
-        const c = m.context;
-        expect(typeof c.locale).toBe('string');
-        expect(typeof c.timezone).toBe('string');
-        expect(typeof c.userAgent).toBe('string');
-        expect(typeof c.ip).toBe('string');
-        expect(['desktop', 'mobile', 'tablet']).toContain(obj(c.device).type);
-        expect(typeof obj(c.os).name).toBe('string');
-        expect(typeof obj(c.os).version).toBe('string');
-        expect(typeof obj(c.screen).width).toBe('number');
-        expect(typeof obj(c.location).country).toBe('string');
-        expect(typeof obj(c.library).name).toBe('string');
-        expect(typeof obj(c.library).version).toBe('string');
-        if (obj(c.library).name === 'analytics.js') {
-          const page = obj(c.page);
-          expect(page.path).toMatch(PAGE_PATH);
-          expect(String(page.url).startsWith('https://shop.example.com/')).toBe(true);
-          expect(typeof page.title).toBe('string');
-          expect(typeof page.referrer).toBe('string');
-          expect(typeof page.search).toBe('string');
-        }
-        switch (m.type) {
-          case 'track':
-            expect(TRACK_EVENTS).toContain(m.event);
-            expect(typeof m.properties).toBe('object');
-            break;
-          case 'page': {
-            expect(typeof m.name).toBe('string');
-            const p = obj(m.properties);
-            expect(Object.keys(p).sort()).toEqual(['path', 'referrer', 'search', 'title', 'url']);
-            expect(p.path).toMatch(PAGE_PATH);
-            expect(p).toEqual(obj(c.page));
-            break;
-          }
-          case 'screen':
-            expect(typeof m.name).toBe('string');
-            expect(obj(c.library).name).toMatch(/^analytics-(ios|android)$/);
-            expect(c.page).toBeUndefined();
-            break;
-          case 'identify':
-            expect(typeof m.userId).toBe('string');
-            expect(typeof m.traits).toBe('object');
-            break;
-        }
+        problems.push(...messageProblems(m).map((p) => `user ${u.index} ${m.messageId}: ${p}`));
+        if (problems.length > 20) break;
       }
     }
+    expect(problems).toEqual([]);
     expect([...types].sort()).toEqual(['identify', 'page', 'screen', 'track']);
+  });
+
+  it('satisfy every invariant for other seeds and options too', () => {
+    const problems: string[] = [];
+    for (const opts of [
+      { seed: 11, users: 2_000, end: END },
+      { seed: -3.5, users: 2_000, end: END - 1234.5, days: 60, eventsPerUser: 6 },
+      { seed: 2 ** 33 + 5, users: 1_000, end: Date.UTC(2025, 6, 1), days: 120, eventsPerUser: 20 },
+      { seed: 99, users: 1_000, end: END, days: 10, eventsPerUser: 8 },
+    ]) {
+      const lo = Math.floor(opts.end) - (opts.days ?? 90) * DAY;
+      for (const u of generateUsers(opts)) {
+        let prev = -Infinity;
+        let identified = false;
+        for (const m of u.messages) {
+          const t = ts(m);
+          if (!(t >= lo && t <= opts.end && t >= prev)) problems.push(`seed ${opts.seed} user ${u.index}: time ${m.timestamp}`);
+          if (prev > -Infinity) {
+            const gap = t - prev;
+            if (gap > 10 * 60_000 && gap <= 30 * 60_000) problems.push(`seed ${opts.seed} user ${u.index}: gap ${gap}`);
+          }
+          prev = t;
+          if (m.type === 'identify') identified = true;
+          if ((m.userId !== undefined) !== identified) problems.push(`seed ${opts.seed} user ${u.index}: userId before identify`);
+          for (const p of messageProblems(m)) problems.push(`seed ${opts.seed} user ${u.index}: ${p}`);
+        }
+        if ((u.userId !== null) !== identified) problems.push(`seed ${opts.seed} user ${u.index}: known/identify mismatch`);
+        if (problems.length > 20) break;
+      }
+    }
+    expect(problems).toEqual([]);
   });
 
   it('uses every track event and the documented pages', () => {

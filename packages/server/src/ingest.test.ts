@@ -1,0 +1,169 @@
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { testBackends } from '@strata/store/testing';
+import { DEFAULT_PROJECT, startTestApp, WRITE, type TestApp } from './test-app.ts';
+
+const backends = await testBackends();
+const T0 = Date.UTC(2024, 5, 15, 12);
+
+describe.each(backends.map((b) => [b.name, b] as const))('ingest on %s', (_n, backend) => {
+  let t: TestApp;
+  beforeEach(async () => {
+    t = await startTestApp(await backend.open(), T0);
+  });
+  afterEach(async () => t.close());
+
+  const events = async (id: string) => (await t.admin('GET', `/api/users/${id}/events?limit=1000`)).body.events as { event: string; properties: any; timestamp: string }[];
+
+  it('accepts every endpoint and short path, with each write-key form and any content type', async () => {
+    const basic = `Basic ${Buffer.from(`${WRITE}:`).toString('base64')}`;
+    const calls: [string, object, Record<string, string>][] = [
+      ['/v1/track', { userId: 'u1', event: 'a' }, {}],
+      ['/v1/t', { userId: 'u1', event: 'b' }, { authorization: basic, 'x-write-key': '' }],
+      ['/v1/page', { userId: 'u1', name: 'Home', properties: { path: '/' } }, { 'content-type': 'text/plain' }],
+      ['/v1/p', { userId: 'u1', writeKey: WRITE, properties: { path: '/x' } }, { 'x-write-key': '' }],
+      ['/v1/identify', { userId: 'u1', traits: { plan: 'pro' } }, {}],
+      ['/v1/i', { userId: 'u1', traits: { age: 3 } }, {}],
+      ['/v1/screen', { userId: 'u1', name: 'Home' }, {}],
+      ['/v1/s', { userId: 'u1', name: 'Cart' }, {}],
+      ['/v1/group', { userId: 'u1', groupId: 'g1', traits: { n: 1 } }, {}],
+      ['/v1/g', { userId: 'u1', groupId: 'g2' }, {}],
+      ['/v1/alias', { userId: 'u1', previousId: 'old-1' }, {}],
+      ['/v1/a', { userId: 'u1', previousId: 'old-2' }, {}],
+      ['/v1/batch', { batch: [{ type: 'track', userId: 'u1', event: 'c' }] }, {}],
+      ['/v1/b', { batch: [{ type: 'track', userId: 'u1', event: 'd' }] }, { 'content-type': 'application/x-www-form-urlencoded' }],
+    ];
+    for (const [path, body, headers] of calls) {
+      const r = await t.send(path, body, headers);
+      expect([path, r.status, r.body]).toEqual([path, 200, { success: true }]);
+    }
+    const names = (await events('u1')).map((e) => e.event).sort();
+    expect(names).toEqual(['$alias', '$alias', '$group', '$group', '$identify', '$identify', '$pageview', '$pageview', '$screen', '$screen', '$session', 'a', 'b', 'c', 'd']);
+    const profile = (await t.admin('GET', '/api/users/u1')).body;
+    expect(profile.traits).toEqual({ plan: 'pro', age: 3 });
+    expect((await t.admin('GET', '/api/users/old-1')).body.userId).toBe('u1');
+  });
+
+  it('answers 401 without a write key or with a wrong one, in the error shape', async () => {
+    const none = await t.app.inject({ method: 'POST', url: '/v1/track', payload: { userId: 'u', event: 'a' } });
+    expect(none.statusCode).toBe(401);
+    expect(none.json().error.code).toBe('UNAUTHORIZED');
+    const wrong = await t.send('/v1/track', { userId: 'u', event: 'a' }, { 'x-write-key': 'nope' });
+    expect(wrong.status).toBe(401);
+  });
+
+  it('answers 400 naming the fault for bad JSON, bad fields, oversize events and batches', async () => {
+    const bad = await t.send('/v1/track', '{"userId": "u", ');
+    expect(bad.status).toBe(400);
+    expect(bad.body.error.message).toMatch(/not valid JSON/);
+    const noEvent = await t.send('/v1/track', { userId: 'u' });
+    expect(noEvent.status).toBe(400);
+    expect(noEvent.body.error.issues).toEqual([expect.objectContaining({ path: '/event' })]);
+    const noId = await t.send('/v1/track', { event: 'x' });
+    expect(noId.body.error.issues[0].path).toBe('/userId');
+    const derived = await t.send('/v1/track', { userId: 'u', event: '$segment_entered' });
+    expect(derived.status).toBe(400);
+    expect(derived.body.error.message).toMatch(/derived/);
+    const big = await t.send('/v1/track', { userId: 'u', event: 'x', properties: { blob: 'x'.repeat(33 * 1024) } });
+    expect(big.status).toBe(400);
+    expect(big.body.error.code).toBe('PAYLOAD_TOO_LARGE');
+    const many = await t.send('/v1/batch', { batch: Array.from({ length: 2501 }, () => ({ type: 'track', userId: 'u', event: 'x' })) });
+    expect(many.status).toBe(400);
+    const huge = await t.send('/v1/batch', { batch: Array.from({ length: 40 }, () => ({ type: 'track', userId: 'u', event: 'x', properties: { b: 'y'.repeat(14000) } })) });
+    expect(huge.status).toBe(400);
+    expect(huge.body.error.code).toBe('PAYLOAD_TOO_LARGE');
+    expect((await t.admin('GET', '/api/users/u')).status).toBe(404);
+  });
+
+  it('stores the valid items of a batch, reports the rejected ones and keeps them as warnings', async () => {
+    const r = await t.send('/v1/batch', { batch: [
+      { type: 'track', userId: 'u2', event: 'ok' },
+      { type: 'track', userId: 'u2' },
+      { type: 'nope', userId: 'u2' },
+      { type: 'identify', anonymousId: 'a2', traits: 'x' },
+    ] });
+    expect(r.status).toBe(200);
+    expect(r.body.success).toBe(true);
+    expect(r.body.rejected.map((x: { index: number }) => x.index)).toEqual([1, 2, 3]);
+    expect(r.body.rejected[0].message).toMatch(/event/);
+    expect((await events('u2')).map((e) => e.event).sort()).toEqual(['$session', 'ok']);
+    const w = await t.admin('GET', '/api/ingest/warnings');
+    expect(w.body.total).toBe(3);
+    expect(w.body.warnings.map((x: { index: number }) => x.index).sort()).toEqual([1, 2, 3]);
+    const allBad = await t.send('/v1/batch', { batch: [{ type: 'track', userId: 'u3' }] });
+    expect(allBad.status).toBe(400);
+    expect(allBad.body.error.issues[0].path).toBe('/batch/0/event');
+  });
+
+  it('de-duplicates by messageId per project', async () => {
+    for (let i = 0; i < 3; i++) expect((await t.send('/v1/track', { userId: 'u4', event: 'buy', messageId: 'm-1' })).status).toBe(200);
+    await t.send('/v1/batch', { batch: [{ type: 'track', userId: 'u4', event: 'buy', messageId: 'm-1' }, { type: 'track', userId: 'u4', event: 'buy', messageId: 'm-2' }, { type: 'track', userId: 'u4', event: 'buy', messageId: 'm-2' }] });
+    expect((await events('u4')).filter((e) => e.event === 'buy')).toHaveLength(2);
+  });
+
+  it('corrects client clock skew with sentAt, per message and per batch', async () => {
+    const orig = '2024-06-15T10:00:00.000Z';
+    const sent = '2024-06-15T10:30:00.000Z';
+    await t.send('/v1/track', { userId: 'u5', event: 'skew', timestamp: orig, sentAt: sent });
+    await t.send('/v1/batch', { sentAt: sent, batch: [{ type: 'track', userId: 'u5', event: 'skew2', originalTimestamp: orig }] });
+    await t.send('/v1/track', { userId: 'u5', event: 'plain', timestamp: orig });
+    await t.send('/v1/track', { userId: 'u5', event: 'none' });
+    const byName = Object.fromEntries((await events('u5')).map((e) => [e.event, e.timestamp]));
+    expect(byName.skew).toBe(new Date(T0 - 30 * 60_000).toISOString());
+    expect(byName.skew2).toBe(new Date(T0 - 30 * 60_000).toISOString());
+    expect(byName.plain).toBe(orig);
+    expect(byName.none).toBe(new Date(T0).toISOString());
+  });
+
+  it('answers CORS preflights on ingest routes', async () => {
+    const r = await t.app.inject({ method: 'OPTIONS', url: '/v1/batch', headers: { origin: 'https://shop.example', 'access-control-request-method': 'POST' } });
+    expect(r.statusCode).toBeLessThan(300);
+    expect(r.headers['access-control-allow-origin']).toBe('*');
+  });
+
+  it('merges an anonymous profile into the known one on identify, carrying events and traits', async () => {
+    await t.send('/v1/page', { anonymousId: 'anon-1', properties: { path: '/pricing' }, timestamp: '2024-06-15T11:00:00Z' });
+    await t.send('/v1/identify', { anonymousId: 'anon-1', traits: { plan: 'free', color: 'red' }, timestamp: '2024-06-15T11:01:00Z' });
+    await t.send('/v1/identify', { userId: 'known-1', traits: { plan: 'pro' }, timestamp: '2024-06-15T11:05:00Z' });
+    // anon-1 has no userId yet; now the user logs in on that device: both profiles merge.
+    await t.send('/v1/identify', { userId: 'known-1', anonymousId: 'anon-1', timestamp: '2024-06-15T11:06:00Z' });
+    const p = (await t.admin('GET', '/api/users/anon-1')).body;
+    expect(p.userId).toBe('known-1');
+    expect(p.anonymousIds).toContain('anon-1');
+    expect(p.traits).toEqual({ plan: 'pro', color: 'red' });
+    expect(p.firstSeen).toBe('2024-06-15T11:00:00.000Z');
+    const names = (await events('known-1')).map((e) => e.event);
+    expect(names.filter((n) => n === '$pageview')).toHaveLength(1);
+    expect(names.filter((n) => n === '$identify')).toHaveLength(3);
+    // One visit: the merged events are within 30 minutes of each other.
+    expect(names.filter((n) => n === '$session')).toHaveLength(1);
+    const anonymousUpgrade = await t.send('/v1/track', { anonymousId: 'anon-9', event: 'x' });
+    expect(anonymousUpgrade.status).toBe(200);
+    await t.send('/v1/identify', { anonymousId: 'anon-9', userId: 'known-9' });
+    expect((await t.admin('GET', '/api/users/known-9')).body.anonymousId).toBe('anon-9');
+  });
+
+  it('derives visits with their attributes and splits them after 30 minutes of inactivity', async () => {
+    const ctx = { campaign: { source: 'newsletter', medium: 'email' }, device: { type: 'ios' }, locale: 'en-GB', location: { country: 'GB' }, page: { url: 'https://shop.example/sale?utm_source=ignored', path: '/sale', referrer: 'https://www.google.com/search?q=x' } };
+    await t.send('/v1/page', { userId: 'v1', properties: { path: '/sale' }, context: ctx, timestamp: '2024-06-15T08:00:00Z' });
+    await t.send('/v1/track', { userId: 'v1', event: 'x', timestamp: '2024-06-15T08:20:00Z' });
+    await t.send('/v1/track', { userId: 'v1', event: 'y', timestamp: '2024-06-15T08:50:01Z' });
+    const sessions = (await events('v1')).filter((e) => e.event === '$session').sort((a, b) => a.timestamp.localeCompare(b.timestamp));
+    expect(sessions.map((s) => s.timestamp)).toEqual(['2024-06-15T08:00:00.000Z', '2024-06-15T08:50:01.000Z']);
+    expect(sessions[0]!.properties).toMatchObject({ landingPage: '/sale', utm_source: 'newsletter', utm_medium: 'email', deviceType: 'mobile', locale: 'en-GB', country: 'GB', referrerHost: 'www.google.com' });
+    // A late event that falls between two visits joins them into one.
+    await t.send('/v1/track', { userId: 'v1', event: 'late', timestamp: '2024-06-15T08:40:00Z' });
+    const after = (await events('v1')).filter((e) => e.event === '$session');
+    expect(after).toHaveLength(1);
+  });
+
+  it('keeps each project to itself', async () => {
+    await t.ctx.store.createProject({ id: 'other', name: 'Other', writeKey: 'stw_other', adminToken: 'sta_other', now: T0 });
+    await t.send('/v1/track', { userId: 'shared-id', event: 'mine' });
+    await t.send('/v1/track', { userId: 'shared-id', event: 'theirs' }, { 'x-write-key': 'stw_other' });
+    const mine = (await events('shared-id')).map((e) => e.event).filter((n) => !n.startsWith('$'));
+    expect(mine).toEqual(['mine']);
+    const theirs = await t.app.inject({ method: 'GET', url: '/api/users/shared-id/events', headers: { authorization: 'Bearer sta_other' } });
+    expect(theirs.json().events.map((e: { event: string }) => e.event).filter((n: string) => !n.startsWith('$'))).toEqual(['theirs']);
+    expect(DEFAULT_PROJECT).toBe('default');
+  });
+});

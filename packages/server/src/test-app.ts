@@ -1,0 +1,57 @@
+import type { FastifyInstance } from 'fastify';
+import type { SqlStore } from '@strata/store';
+import { buildApp } from './app.ts';
+import { createContext, DEFAULT_PROJECT, ensureDefaultProject } from './bootstrap.ts';
+import { configFromEnv } from './config.ts';
+import type { AppContext } from './context.ts';
+
+export const ADMIN = 'sta_test_admin_token';
+export const WRITE = 'stw_test_write_key';
+
+/** A clock tests move by hand. */
+export class ManualClock {
+  constructor(public t: number) {}
+  now(): number {
+    return this.t;
+  }
+  advance(ms: number): void {
+    this.t += ms;
+  }
+}
+
+export interface TestApp {
+  readonly app: FastifyInstance;
+  readonly ctx: AppContext;
+  readonly clock: ManualClock;
+  close(): Promise<void>;
+  admin(method: 'GET' | 'POST' | 'PATCH' | 'DELETE', url: string, body?: unknown): Promise<{ status: number; body: any }>;
+  send(path: string, body: unknown, headers?: Record<string, string>): Promise<{ status: number; body: any }>;
+}
+
+/** The whole app over a fresh store, with known credentials and a manual clock. */
+export async function startTestApp(store: SqlStore, now = Date.UTC(2024, 5, 15, 12)): Promise<TestApp> {
+  const config = { ...configFromEnv({}), adminToken: ADMIN, writeKey: WRITE };
+  await ensureDefaultProject(store, config, now);
+  const clock = new ManualClock(now);
+  const ctx = createContext(store, config, clock);
+  const app = await buildApp(ctx);
+  const parse = (payload: string) => (payload ? JSON.parse(payload) : null);
+  return {
+    app, ctx, clock,
+    async close() {
+      await app.close();
+      await ctx.ingest.drain();
+      await store.close();
+    },
+    async admin(method, url, body) {
+      const r = await app.inject({ method, url, headers: { authorization: `Bearer ${ADMIN}` }, ...(body === undefined ? {} : { payload: body as object }) });
+      return { status: r.statusCode, body: parse(r.payload) };
+    },
+    async send(path, body, headers = {}) {
+      const r = await app.inject({ method: 'POST', url: path, headers: { 'x-write-key': WRITE, 'content-type': 'application/json', ...headers }, payload: typeof body === 'string' ? body : JSON.stringify(body) });
+      return { status: r.statusCode, body: parse(r.payload) };
+    },
+  };
+}
+
+export { DEFAULT_PROJECT };
