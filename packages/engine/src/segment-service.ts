@@ -175,8 +175,9 @@ export class SegmentService {
     await this.require(this.store, projectId, id);
     let after: number | null = null;
     if (cursor !== null) {
-      const n = Number(Buffer.from(cursor, 'base64url').toString('utf8'));
-      if (!Number.isSafeInteger(n) || n < 0) throw new AppError({ code: 'VALIDATION_FAILED', message: 'cursor is not one this API returned', issues: [{ path: '/cursor', message: 'invalid cursor' }] });
+      const decoded = /^[A-Za-z0-9_-]{1,40}$/.test(cursor) ? Buffer.from(cursor, 'base64url').toString('utf8') : '';
+      const n = /^\d{1,15}$/.test(decoded) ? Number(decoded) : Number.NaN;
+      if (!Number.isSafeInteger(n)) throw new AppError({ code: 'VALIDATION_FAILED', message: 'cursor is not one this API returned', issues: [{ path: '/cursor', message: 'invalid cursor' }] });
       after = n;
     }
     const rows = await this.store.listMembers(projectId, id, limit + 1, after);
