@@ -308,7 +308,6 @@ const EVENT_PATHS = [
   'properties.y',
   'properties.path',
   'properties.x.k',
-  'properties',
   'context.plan',
   'context.locale',
 ] as const;

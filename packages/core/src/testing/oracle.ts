@@ -335,8 +335,10 @@ function positivelyHolds(
   if (isMissing(value)) return false;
   if (op === 'exists') return true;
   if (Array.isArray(value)) {
+    // On an array, `contains` is membership: some element equals the value.
+    const elementOp = op === 'contains' ? 'eq' : op;
     for (const element of value) {
-      if (isScalar(element) && scalarHolds(op, element, operand, ignoreCase, now)) return true;
+      if (isScalar(element) && scalarHolds(elementOp, element, operand, ignoreCase, now)) return true;
     }
     return false;
   }
