@@ -19,7 +19,7 @@ export async function loadDemo(ctx: AppContext, users: number, seed = 42): Promi
   const started = Date.now();
   const end = Date.now();
   let events = 0;
-  for (const batch of generateBatches({ seed, users, end }, 500)) {
+  for (const batch of generateBatches({ seed, users, end }, 400)) {
     const items: IngestItem[] = [];
     for (const m of batch) {
       const n = normalizeMessage(m, null, end, undefined);

@@ -25,7 +25,7 @@ describe.each(backends.map((b) => [b.name, b] as const))('compiled SQL on %s', (
       fc.asyncProperty(arbCase, async (c) => {
         expect(await sqlMembers(store, c)).toEqual(oracleMembers(c.condition, c.profiles, c.segments, c.now));
       }),
-      { numRuns: Number(process.env.STRATA_SQL_PROPERTY_RUNS ?? 300) },
+      { numRuns: Number(process.env.STRATA_SQL_PROPERTY_RUNS ?? 500) },
     );
   }, 600_000);
 });
