@@ -83,6 +83,13 @@ function jsonGetter(keys: readonly string[]): Getter<Record<string, unknown>> {
     const [k] = keys as [string];
     return (o) => clean(o[k]);
   }
+  if (keys.length === 2) {
+    const [k1, k2] = keys as [string, string];
+    return (o) => {
+      const a = o[k1];
+      return typeof a === 'object' && a !== null && !Array.isArray(a) ? clean((a as Record<string, unknown>)[k2]) : undefined;
+    };
+  }
   return (o) => {
     let cur: unknown = o;
     for (const k of keys) {
@@ -127,7 +134,7 @@ export function compilePredicate(pred: Predicate): (v: unknown, now: number) => 
       v !== undefined && v !== null && typeof v !== 'function' && !(Array.isArray(v) && v.length === 0);
     return pred.negated ? (v) => !exists(v) : exists;
   }
-  const positive = (v: unknown, now: number): boolean => {
+  const general = (v: unknown, now: number): boolean => {
     switch (typeof v) {
       case 'string': case 'number': case 'boolean':
         return scalar(v, now);
@@ -144,7 +151,26 @@ export function compilePredicate(pred: Predicate): (v: unknown, now: number) => 
         return false;
     }
   };
+  const positive = stringFastPath(pred, general) ?? general;
   return pred.negated ? (v, now) => !positive(v, now) : positive;
+}
+
+/**
+ * `eq` / `in` against string operands without ignoreCase — most attribute segments — decided
+ * for a string value by one comparison or set lookup; any other value takes the general path.
+ */
+function stringFastPath(pred: Predicate, general: (v: unknown, now: number) => boolean): ((v: unknown, now: number) => boolean) | null {
+  if (pred.ignoreCase) return null;
+  const t = pred.test;
+  if (t.op === 'eq' && typeof t.value === 'string') {
+    const x = t.value;
+    return (v, now) => (typeof v === 'string' ? v === x : general(v, now));
+  }
+  if (t.op === 'in' && t.values.every((x) => typeof x === 'string')) {
+    const set = new Set(t.values as string[]);
+    return (v, now) => (typeof v === 'string' ? set.has(v) : general(v, now));
+  }
+  return null;
 }
 
 function compileScalarTest(test: Test, ic: boolean): ScalarTest {

@@ -10,3 +10,4 @@ export * from './sql/dialect.ts';
 export * from './sql/compile.ts';
 export * from './visit.ts';
 export * from './errors.ts';
+export * from './columns.ts';

@@ -1,6 +1,10 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
+import { evaluateColumns, hasBit, ProfileColumns } from './columns.ts';
+import { compileSegment, type Evaluator } from './evaluate.ts';
 import { parseCondition } from './parse.ts';
+import type { GeneratedCase } from './testing/arbitraries.ts';
+import { parseWithSegments } from './testing/evaluate-case.ts';
 import { arbCase, evaluatorMembers, loadFixtureCases, oracleMembers } from './testing/index.ts';
 
 const fixtures = await loadFixtureCases();
@@ -11,6 +15,26 @@ describe('fixture cases: the compiled evaluator', () => {
   });
   it.each(fixtures.cases.map((c) => [c.name, c] as const))('%s', (_name, c) => {
     expect(evaluatorMembers(c.condition, c.profiles, c.segments, c.now)).toEqual(c.expected);
+  });
+});
+
+/** Members by the bulk column evaluator (the same semantics, evaluated for all profiles at once). */
+function columnMembers(c: Pick<GeneratedCase, 'condition' | 'segments' | 'profiles' | 'now'>): string[] {
+  const compiled = new Map<string, Evaluator>();
+  const resolve = (id: string): Evaluator | undefined => {
+    const def = c.segments[id];
+    if (!def) return undefined;
+    if (!compiled.has(id)) compiled.set(id, compileSegment(def.condition === null ? null : parseWithSegments(def.condition, c.segments), new Set(def.include), new Set(def.exclude), resolve));
+    return compiled.get(id);
+  };
+  const cols = new ProfileColumns(c.profiles.map((p) => p.profile));
+  const bits = evaluateColumns(parseWithSegments(c.condition, c.segments), cols, c.now, { events: (i) => c.profiles[i]!.events, resolve });
+  return c.profiles.filter((_, i) => hasBit(bits, i)).map((p) => p.profile.key).sort();
+}
+
+describe('fixture cases: the bulk column evaluator', () => {
+  it.each(fixtures.cases.map((c) => [c.name, c] as const))('%s', (_name, c) => {
+    expect(columnMembers(c)).toEqual(c.expected);
   });
 });
 
@@ -27,13 +51,14 @@ describe('fixture cases: validation reports every fault with its path', () => {
   });
 });
 
-describe('property: the compiled evaluator agrees with the naive oracle', () => {
+describe('property: the compiled and the bulk column evaluators agree with the naive oracle', () => {
   it('on random conditions and data', () => {
     fc.assert(
       fc.property(arbCase, (c) => {
         const got = evaluatorMembers(c.condition, c.profiles, c.segments, c.now);
         const want = oracleMembers(c.condition, c.profiles, c.segments, c.now);
         expect(got).toEqual(want);
+        expect(columnMembers(c)).toEqual(want);
       }),
       { numRuns: Number(process.env.STRATA_PROPERTY_RUNS ?? 3000) },
     );
