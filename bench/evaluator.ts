@@ -3,7 +3,7 @@
  * and hand-written JavaScript predicates, on generated profiles × 10 attribute segments.
  * Run: npm run bench:evaluator [-- users]
  */
-import sift from 'sift';
+import siftModule from 'sift';
 import type { Json, ProfileRecord } from '@strata/core';
 import { compileCondition, evaluateColumns, parseCondition, popcount, ProfileColumns, type Condition } from '@strata/core';
 import { bestOf, generatedProfiles, table } from './lib.ts';
@@ -36,7 +36,8 @@ const parsed: Condition[] = CASES.map((c) => {
   return r.value;
 });
 const strata = parsed.map((c) => compileCondition(c));
-const sifted = CASES.map((c) => sift(c.sift as never) as (p: ProfileRecord) => boolean);
+const sift = siftModule as unknown as (query: object) => (p: ProfileRecord) => boolean;
+const sifted = CASES.map((c) => sift(c.sift));
 const hand = CASES.map((c) => c.hand);
 const NO_EVENTS: never[] = [];
 

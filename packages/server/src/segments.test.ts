@@ -1,4 +1,5 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import type { Json } from '@strata/core';
 import { oracleMembers } from '@strata/core/testing';
 import { generateBatches } from '@strata/datagen';
 import { testBackends } from '@strata/store/testing';
@@ -8,7 +9,7 @@ const backends = await testBackends();
 const T0 = Date.UTC(2024, 5, 15, 12);
 const DAY = 86_400_000;
 
-const SPEC_EXAMPLES = {
+const SPEC_EXAMPLES: Record<string, Json> = {
   pricing: { event: '$pageview', where: [{ attr: 'properties.path', op: 'eq', value: '/pricing' }], window: { within: '30d' }, cmp: { op: 'gte', value: 5 } },
   cart: { all: [{ event: 'add_to_cart', window: { within: '7d' } }, { not: { event: 'purchase', window: { within: '7d' } } }] },
   vip: { any: [{ attr: 'traits.plan', op: 'eq', value: 'vip' }, { event: 'purchase', agg: { fn: 'sum', prop: 'properties.revenue' }, cmp: { op: 'gte', value: 500 } }] },

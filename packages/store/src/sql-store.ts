@@ -132,10 +132,11 @@ export class SqlStore {
     const working = new Map<number, WorkingProfile>();
     await this.loadWorking(projectId, [...new Set(keys.values())], working);
     const merges: [number, number][] = [];
+    const pendingKeys = new Map<string, number>();
     const rows: { item: IngestItem; profileId: number }[] = [];
 
     for (const item of fresh) {
-      const pid = await this.resolve(projectId, item, keys, working, merges);
+      const pid = await this.resolve(projectId, item, keys, pendingKeys, working, merges);
       rows.push({ item, profileId: pid });
     }
 
@@ -151,7 +152,7 @@ export class SqlStore {
         if (w.lastSeenBefore !== null && item.timestamp < w.lastSeenBefore) {
           w.rebuildVisits = true;
         } else if (w.lastSeenBefore === null || item.timestamp - w.lastSeenBefore > sessionTimeoutMs) {
-          eventRows.push(this.sessionRow(projectId, profileId, item.visit, item.context, item.timestamp, item.receivedAt));
+          eventRows.push(this.sessionRow(projectId, profileId, visitOf(item.type, item.properties, item.context), item.context, item.timestamp, item.receivedAt));
         }
         if (w.lastSeenBefore === null || item.timestamp > w.lastSeenBefore) w.lastSeenBefore = item.timestamp;
       }
@@ -162,6 +163,7 @@ export class SqlStore {
       } as EventInsert);
     }
     for (const c of chunks(eventRows)) await this.db.insertInto('events').values(c).execute();
+    await this.writeKeys(projectId, pendingKeys, keys);
     await this.saveWorking(projectId, working, now);
     for (const w of working.values()) {
       if (w.rebuildVisits) await this.rebuildVisits(projectId, w.id, sessionTimeoutMs);
@@ -239,14 +241,23 @@ export class SqlStore {
     return id;
   }
 
-  private async addKey(projectId: string, kind: 'u' | 'a', key: string, profileId: number, keys: Map<string, number>): Promise<void> {
-    await this.db.insertInto('profile_keys').values({ project_id: projectId, kind, key, profile_id: profileId })
-      .onConflict((oc) => oc.columns(['project_id', 'kind', 'key']).doUpdateSet({ profile_id: profileId })).execute();
+  /** Records a key → profile mapping; written with the batch (writeKeys), visible to the batch at once. */
+  private addKey(_projectId: string, kind: 'u' | 'a', key: string, profileId: number, keys: Map<string, number>, pending: Map<string, number>): void {
     keys.set(`${kind}:${key}`, profileId);
+    pending.set(`${kind}:${key}`, profileId);
+  }
+
+  private async writeKeys(projectId: string, pending: Map<string, number>, keys: Map<string, number>): Promise<void> {
+    // A merge may have moved a key after it was recorded: write where it points now.
+    const rows = [...pending.keys()].map((k) => ({ project_id: projectId, kind: k[0] as 'u' | 'a', key: k.slice(2), profile_id: keys.get(k)! }));
+    for (const c of chunks(rows)) {
+      await this.db.insertInto('profile_keys').values(c)
+        .onConflict((oc) => oc.columns(['project_id', 'kind', 'key']).doUpdateSet((eb) => ({ profile_id: eb.ref('excluded.profile_id') }))).execute();
+    }
   }
 
   /** The profile an item belongs to, creating, upgrading or merging profiles as identity requires. */
-  private async resolve(projectId: string, item: IngestItem, keys: Map<string, number>, working: Map<number, WorkingProfile>, merges: [number, number][]): Promise<number> {
+  private async resolve(projectId: string, item: IngestItem, keys: Map<string, number>, pending: Map<string, number>, working: Map<number, WorkingProfile>, merges: [number, number][]): Promise<number> {
     const now = item.receivedAt;
     const u = item.userId, a = item.anonymousId;
     if (item.type === 'alias' && item.previousId !== null && u !== null) {
@@ -254,8 +265,8 @@ export class SqlStore {
       const target = keys.get(`u:${u}`);
       if (source === undefined) {
         const into = target ?? (await this.createProfile(projectId, u, null, now, working));
-        if (target === undefined) await this.addKey(projectId, 'u', u, into, keys);
-        await this.addKey(projectId, 'a', item.previousId, into, keys);
+        if (target === undefined) this.addKey(projectId, 'u', u, into, keys, pending);
+        this.addKey(projectId, 'a', item.previousId, into, keys, pending);
         return into;
       }
       await this.loadWorking(projectId, [source], working);
@@ -263,7 +274,7 @@ export class SqlStore {
         const w = working.get(source)!;
         w.userId = u;
         w.dirty = true;
-        await this.addKey(projectId, 'u', u, source, keys);
+        this.addKey(projectId, 'u', u, source, keys, pending);
         return source;
       }
       if (target !== source) await this.merge(projectId, source, target, keys, working, merges);
@@ -278,17 +289,17 @@ export class SqlStore {
           const w = working.get(pa)!;
           w.userId = u;
           w.dirty = true;
-          await this.addKey(projectId, 'u', u, pa, keys);
+          this.addKey(projectId, 'u', u, pa, keys, pending);
           return pa;
         }
         const id = await this.createProfile(projectId, u, pa === undefined ? a : null, now, working);
-        await this.addKey(projectId, 'u', u, id, keys);
-        if (a !== null && pa === undefined) await this.addKey(projectId, 'a', a, id, keys);
+        this.addKey(projectId, 'u', u, id, keys, pending);
+        if (a !== null && pa === undefined) this.addKey(projectId, 'a', a, id, keys, pending);
         return id;
       }
       await this.loadWorking(projectId, [pu], working);
       if (a !== null && pa === undefined) {
-        await this.addKey(projectId, 'a', a, pu, keys);
+        this.addKey(projectId, 'a', a, pu, keys, pending);
         const w = working.get(pu)!;
         if (w.anonymousId === null) { w.anonymousId = a; w.dirty = true; }
       } else if (pa !== undefined && pa !== pu && working.get(pa)!.userId === null) {
@@ -298,7 +309,7 @@ export class SqlStore {
     }
     if (pa !== undefined) return pa;
     const id = await this.createProfile(projectId, null, a, now, working);
-    await this.addKey(projectId, 'a', a!, id, keys);
+    this.addKey(projectId, 'a', a!, id, keys, pending);
     return id;
   }
 
@@ -345,12 +356,17 @@ export class SqlStore {
   }
 
   private async saveWorking(projectId: string, working: Map<number, WorkingProfile>, now: number): Promise<void> {
-    for (const w of working.values()) {
-      if (!w.dirty) continue;
-      await this.db.updateTable('profiles').set({
-        user_id: w.userId, anonymous_id: w.anonymousId, traits: this.json(w.traits), context: this.json(w.context),
-        context_at: w.contextAt, labels: this.json(w.labels), first_seen: w.firstSeen, last_seen: w.lastSeen, updated_at: now,
-      }).where('project_id', '=', projectId).where('id', '=', w.id).execute();
+    const rows = [...working.values()].filter((w) => w.dirty).map((w) => ({
+      id: w.id, project_id: projectId, user_id: w.userId, anonymous_id: w.anonymousId, traits: this.json(w.traits), context: this.json(w.context),
+      context_at: w.contextAt, labels: this.json(w.labels), first_seen: w.firstSeen, last_seen: w.lastSeen, created_at: w.createdAt, updated_at: now,
+    }));
+    // One statement for the whole batch: every row exists already, so this only updates.
+    for (const c of chunks(rows, 200)) {
+      await this.db.insertInto('profiles').values(c).onConflict((oc) => oc.column('id').doUpdateSet((eb) => ({
+        user_id: eb.ref('excluded.user_id'), anonymous_id: eb.ref('excluded.anonymous_id'), traits: eb.ref('excluded.traits'),
+        context: eb.ref('excluded.context'), context_at: eb.ref('excluded.context_at'), labels: eb.ref('excluded.labels'),
+        first_seen: eb.ref('excluded.first_seen'), last_seen: eb.ref('excluded.last_seen'), updated_at: eb.ref('excluded.updated_at'),
+      }))).execute();
     }
   }
 

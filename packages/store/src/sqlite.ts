@@ -52,6 +52,26 @@ export function openSqlite(opts: SqliteOptions): { db: Kysely<Database>; raw: Be
   raw.pragma('temp_store = MEMORY');
   registerFunctions(raw);
   raw.defaultSafeIntegers(false);
-  const db = new Kysely<Database>({ dialect: new SqliteDialect({ database: raw }) });
+  const db = new Kysely<Database>({ dialect: new SqliteDialect({ database: withStatementCache(raw) }) });
   return { db, raw };
+}
+
+/**
+ * Kysely prepares a statement for every query; better-sqlite3 statements are reusable, so
+ * keep the prepared ones by SQL text (bounded) and skip SQLite's parse and plan on repeats.
+ */
+function withStatementCache(raw: BetterSqlite3.Database, max = 500): { prepare(sql: string): BetterSqlite3.Statement; close(): void } {
+  const cache = new Map<string, BetterSqlite3.Statement>();
+  return {
+    prepare(sql: string) {
+      let stmt = cache.get(sql);
+      if (!stmt) {
+        stmt = raw.prepare(sql);
+        if (cache.size >= max) cache.delete(cache.keys().next().value!);
+        cache.set(sql, stmt);
+      }
+      return stmt;
+    },
+    close: () => raw.close(),
+  };
 }

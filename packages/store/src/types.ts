@@ -30,8 +30,6 @@ export interface IngestItem {
   readonly context: JsonObject;
   /** Traits to merge into the profile (identify). */
   readonly traits: JsonObject | null;
-  /** Visit attributes, used when this event starts a visit (`$session`). */
-  readonly visit: JsonObject;
   readonly timestamp: number;
   readonly receivedAt: number;
 }

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { Issue, Json, JsonObject } from '@strata/core';
-import { isDerivedEvent, isPlainObject, visitOf } from '@strata/core';
+import { isDerivedEvent, isPlainObject } from '@strata/core';
 import type { IngestItem } from '@strata/store';
 
 export const MAX_EVENT_BYTES = 32 * 1024;
@@ -122,7 +122,7 @@ export function normalizeMessage(raw: unknown, routeType: MessageType | null, re
     ok: true,
     item: {
       messageId, type, name, userId: type === 'alias' ? userId : userId, anonymousId, previousId, properties: props, context,
-      traits: type === 'identify' ? traits : null, visit: visitOf(type, props, context), timestamp: Math.round(timestamp), receivedAt,
+      traits: type === 'identify' ? traits : null, timestamp: Math.round(timestamp), receivedAt,
     },
   };
 }

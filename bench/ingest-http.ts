@@ -1,0 +1,76 @@
+/**
+ * HTTP /v1/batch ingest into the embedded SQLite store with 20 live segments, against the
+ * floor of the same events written durably by a plain prepared INSERT. The client runs in a
+ * worker thread (the 2-core machine's second core).
+ * Run: npm run bench:ingest [-- users]   (≈10 events per user)
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Worker } from 'node:worker_threads';
+import BetterSqlite3 from 'better-sqlite3';
+import { generateBatches } from '@strata/datagen';
+import { buildApp, configFromEnv, createContext, ensureDefaultProject } from '@strata/server';
+import { createStore } from '@strata/store';
+import { table } from './lib.ts';
+import { BENCH_SEGMENTS, nestedCondition } from './segments.ts';
+
+const users = Number(process.argv[2] ?? 100_000);
+const end = Date.now();
+const dir = mkdtempSync(join(tmpdir(), 'strata-bench-'));
+
+// --- Strata over HTTP, 20 segments kept current on every batch.
+const store = await createStore({ kind: 'sqlite', dataDir: join(dir, 'strata') });
+const config = { ...configFromEnv({}), adminToken: 'sta_bench', writeKey: 'stw_bench' };
+await ensureDefaultProject(store, config, end);
+const ctx = createContext(store, config);
+const idOf = new Map<string, string>();
+for (const s of BENCH_SEGMENTS) {
+  const created = await ctx.segments.create('default', { name: s.name, condition: nestedCondition(s, idOf) as never });
+  idOf.set(s.name, created.id);
+}
+const app = await buildApp(ctx);
+const base = await app.listen({ port: 0, host: '127.0.0.1' });
+const result = await new Promise<{ events: number; failed: number; ms: number }>((resolve, reject) => {
+  const client = new URL('./ingest-client.ts', import.meta.url).href;
+  const w = new Worker(`import('tsx/esm/api').then((m) => { m.register(); return import(${JSON.stringify(client)}); })`, {
+    eval: true,
+    workerData: { url: `${base}/v1/batch`, writeKey: 'stw_bench', users, end, concurrency: 8 },
+  });
+  w.once('message', resolve);
+  w.once('error', reject);
+});
+await app.close();
+const sizes = await ctx.segments.list('default');
+const profiles = await store.countProfiles('default');
+await store.close();
+if (result.failed) throw new Error(`${result.failed} batches were not accepted`);
+
+// --- Floor: the same events, one durable transaction per batch, plain INSERT, no logic.
+const raw = new BetterSqlite3(join(dir, 'floor.db'));
+raw.pragma('journal_mode = WAL');
+raw.pragma('synchronous = FULL');
+raw.exec('CREATE TABLE events (id INTEGER PRIMARY KEY, user TEXT, name TEXT, properties TEXT, context TEXT, ts INTEGER)');
+const insert = raw.prepare('INSERT INTO events (user, name, properties, context, ts) VALUES (?, ?, ?, ?, ?)');
+const write = raw.transaction((batch: ReturnType<typeof generateBatches> extends Generator<infer B> ? B : never) => {
+  for (const m of batch) insert.run(m.userId ?? m.anonymousId, m.event ?? m.type, JSON.stringify(m.properties ?? {}), JSON.stringify(m.context), Date.parse(m.timestamp));
+});
+let floorEvents = 0;
+const t0 = performance.now();
+for (const batch of generateBatches({ seed: 11, users, end }, 400)) {
+  write(batch);
+  floorEvents += batch.length;
+}
+const floorMs = performance.now() - t0;
+raw.close();
+rmSync(dir, { recursive: true, force: true });
+
+const rate = (n: number, ms: number) => n / (ms / 1000);
+console.log(`\n${result.events} events from ${users} generated users (${profiles} profiles), 400 per batch, 8 requests in flight\n`);
+table([
+  ['path', 'events', 'seconds', 'events/s', 'vs floor'],
+  ['strata HTTP /v1/batch, 20 live segments', result.events, result.ms / 1000, rate(result.events, result.ms), `${(rate(result.events, result.ms) / rate(floorEvents, floorMs)).toFixed(2)}×`],
+  ['floor: prepared INSERT, fsync per batch', floorEvents, floorMs / 1000, rate(floorEvents, floorMs), '1.00×'],
+]);
+console.log('\nsegment sizes after ingest:');
+for (const s of sizes) console.log(`  ${String(s.size).padStart(8)}  ${s.name}`);

@@ -1,0 +1,34 @@
+/** A realistic mix of segments (attribute, behavioural with windows, aggregates, sequences, nested) for benchmarks. */
+export const EMEA = ['GB', 'DE', 'FR', 'ES', 'IT', 'NL', 'SE', 'PL', 'AE', 'SA', 'ZA', 'NG', 'EG', 'TR', 'BE', 'CH', 'AT', 'DK', 'NO', 'IE'];
+
+export const BENCH_SEGMENTS: { name: string; condition: unknown; ref?: [string, string] }[] = [
+  { name: 'VIP plan', condition: { attr: 'traits.plan', op: 'eq', value: 'vip' } },
+  { name: 'EMEA', condition: { attr: 'context.location.country', op: 'in', value: EMEA } },
+  { name: 'Mobile', condition: { attr: 'context.device.type', op: 'eq', value: 'mobile' } },
+  { name: 'English', condition: { attr: 'context.locale', op: 'starts_with', value: 'en' } },
+  { name: 'Known', condition: { attr: 'known', op: 'eq', value: true } },
+  { name: 'Opted in', condition: { attr: 'traits.marketingOptIn', op: 'eq', value: true } },
+  { name: 'iOS', condition: { attr: 'context.os.name', op: 'eq', value: 'iOS' } },
+  { name: 'Not US or CN', condition: { attr: 'context.location.country', op: 'nin', value: ['US', 'CN'] } },
+  { name: 'Pricing 5+ in 30d', condition: { event: '$pageview', where: [{ attr: 'properties.path', op: 'eq', value: '/pricing' }], window: { within: '30d' }, cmp: { op: 'gte', value: 5 } } },
+  { name: 'Cart abandonment', condition: { all: [{ event: 'add_to_cart', window: { within: '7d' } }, { not: { event: 'purchase', window: { within: '7d' } } }] } },
+  { name: 'Revenue 500+', condition: { event: 'purchase', agg: { fn: 'sum', prop: 'properties.revenue' }, cmp: { op: 'gte', value: 500 } } },
+  { name: 'Active 7d', condition: { event: '*', window: { within: '7d' } } },
+  { name: 'Churned', condition: { all: [{ attr: 'known', op: 'eq', value: true }, { event: '*', window: { within: '30d' }, cmp: { op: 'eq', value: 0 } }] } },
+  { name: 'Buyer 3+ in 90d', condition: { event: 'purchase', window: { within: '90d' }, cmp: { op: 'gte', value: 3 } } },
+  { name: '3+ active days in 30d', condition: { event: '*', window: { within: '30d' }, agg: { fn: 'distinctDays' }, cmp: { op: 'gte', value: 3 } } },
+  { name: 'Login in 7d', condition: { event: 'login', window: { within: '7d' } } },
+  { name: 'Cart then purchase within 1h', condition: { sequence: [{ event: 'add_to_cart' }, { event: 'purchase' }], maxGap: '1h' } },
+  { name: 'Pricing then signup', condition: { sequence: [{ event: '$pageview', where: [{ attr: 'properties.path', op: 'eq', value: '/pricing' }] }, { event: 'signed_up' }], window: { within: '30d' } } },
+  { name: 'Mobile VIP', condition: null, ref: ['VIP plan', 'Mobile'] },
+  { name: 'Active, not abandoning', condition: null, ref: ['Active 7d', 'Cart abandonment'] },
+];
+
+/** Resolves the nested segments once the ones they reference have ids. */
+export function nestedCondition(s: (typeof BENCH_SEGMENTS)[number], idOf: Map<string, string>): unknown {
+  if (!s.ref) return s.condition;
+  const [a, b] = s.ref;
+  return s.name === 'Mobile VIP'
+    ? { all: [{ segment: idOf.get(a) }, { segment: idOf.get(b) }] }
+    : { all: [{ segment: idOf.get(a) }, { not: { segment: idOf.get(b) } }] };
+}
