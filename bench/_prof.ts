@@ -26,3 +26,4 @@ const ms = performance.now() - t0;
 console.log(`${n} events in ${ms.toFixed(0)} ms = ${(n / ms * 1000).toFixed(0)}/s`);
 const g = (globalThis as any).__sqlprof as Map<string, [number, number]> | undefined;
 if (g) for (const [k, [ms, n]] of [...g].sort((a, b) => b[1][0] - a[1][0]).slice(0, 20)) console.log(ms.toFixed(0).padStart(6), String(n).padStart(6), k);
+console.log("ingest ms", (globalThis as any).__ti, "evaluate ms", (globalThis as any).__te);

@@ -35,7 +35,7 @@ const result = await new Promise<{ events: number; failed: number; ms: number }>
   const client = new URL('./ingest-client.ts', import.meta.url).href;
   const w = new Worker(`import('tsx/esm/api').then((m) => { m.register(); return import(${JSON.stringify(client)}); })`, {
     eval: true,
-    workerData: { url: `${base}/v1/batch`, writeKey: 'stw_bench', users, end, concurrency: 8 },
+    workerData: { url: `${base}/v1/batch`, writeKey: 'stw_bench', users, end, concurrency: Number(process.env.BENCH_CONCURRENCY ?? 8) },
   });
   w.once('message', resolve);
   w.once('error', reject);

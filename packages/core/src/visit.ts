@@ -14,6 +14,21 @@ function hostOf(url: string | null): string | null {
   }
 }
 
+interface ParsedAgent { readonly platform: string | null; readonly os: string | null; readonly browser: string | null }
+const agents = new Map<string, ParsedAgent>();
+
+/** User-agent parsing is costly and a few agents cover most traffic: keep recent results. */
+function parseAgent(ua: string): ParsedAgent {
+  let a = agents.get(ua);
+  if (!a) {
+    const r = Bowser.parse(ua);
+    a = { platform: r.platform.type ?? null, os: r.os.name ?? null, browser: r.browser.name ?? null };
+    if (agents.size >= 5000) agents.clear();
+    agents.set(ua, a);
+  }
+  return a;
+}
+
 function queryParam(url: string | null, key: string): string | null {
   if (!url) return null;
   try {
@@ -30,7 +45,7 @@ export function deviceTypeOf(deviceType: string | null, userAgent: string | null
   if (t === 'tablet' || t === 'ipad') return 'tablet';
   if (t === 'desktop' || t === 'web' || t === 'macos' || t === 'windows' || t === 'linux') return 'desktop';
   if (!userAgent) return null;
-  const platform = Bowser.parse(userAgent).platform.type;
+  const platform = parseAgent(userAgent).platform;
   if (platform === 'mobile' || platform === 'tablet') return platform;
   return 'desktop';
 }
@@ -48,7 +63,7 @@ export function visitOf(type: string, properties: JsonObject, context: JsonObjec
   const referrer = (isPage ? str(properties.referrer) : null) ?? str(page.referrer);
   const campaign = obj(context.campaign);
   const ua = str(context.userAgent);
-  const parsed = ua ? Bowser.parse(ua) : null;
+  const parsed = ua ? parseAgent(ua) : null;
   const utm = (key: string, field: string) => str(campaign[field]) ?? queryParam(url, key);
   const out: JsonObject = {
     landingPage: path,
@@ -60,8 +75,8 @@ export function visitOf(type: string, properties: JsonObject, context: JsonObjec
     utm_term: utm('utm_term', 'term'),
     utm_content: utm('utm_content', 'content'),
     deviceType: deviceTypeOf(str(obj(context.device).type), ua),
-    os: str(obj(context.os).name) ?? str(parsed?.os.name ?? null),
-    browser: str(parsed?.browser.name ?? null),
+    os: str(obj(context.os).name) ?? parsed?.os ?? null,
+    browser: parsed?.browser ?? null,
     locale: str(context.locale),
     country: str(obj(context.location).country),
   };

@@ -19,6 +19,8 @@ interface Pending {
 
 export interface IngestServiceOptions {
   readonly sessionTimeoutMs: number;
+  /** How long a small group waits for company before it is written (ms; 0 writes at once). */
+  readonly lingerMs?: number;
   /** Called after a commit with the membership changes it made (webhooks, history). */
   readonly onChanges?: (projectId: string, changes: readonly MembershipChange[]) => void;
 }
@@ -57,6 +59,8 @@ export class IngestService {
     this.flushing = true;
     try {
       while (this.queue.length) {
+        // Under load, linger a moment so that more requests share the next commit's fsync.
+        if (this.queue.length < 4 && this.opts.lingerMs) await new Promise((r) => setTimeout(r, this.opts.lingerMs));
         const group = this.queue;
         this.queue = [];
         await this.write(group);

@@ -12,7 +12,7 @@ export function createContext(store: SqlStore, config: Config, clock: Clock = sy
   return {
     config, store, clock, membership,
     segments: new SegmentService(store, membership, clock),
-    ingest: new IngestService(store, membership, clock, { sessionTimeoutMs: config.sessionTimeoutMs }),
+    ingest: new IngestService(store, membership, clock, { sessionTimeoutMs: config.sessionTimeoutMs, lingerMs: 2 }),
   };
 }
 

@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { sql, type Insertable, type Kysely, type RawBuilder, type SqlBool, type Transaction } from 'kysely';
+import { CompiledQuery, sql, type Insertable, type Kysely, type RawBuilder, type SqlBool, type Transaction } from 'kysely';
 import type { EventRecord, Json, JsonObject, SqlDialect } from '@strata/core';
 import { isDerivedEvent, postgresDialect, sqliteDialect, visitOf } from '@strata/core';
 import type { StoreDialect } from './migrations.ts';
@@ -158,11 +158,11 @@ export class SqlStore {
       }
       eventRows.push({
         project_id: projectId, profile_id: profileId, message_id: item.messageId, type: item.type, name: item.name,
-        derived: this.bool(derived), properties: this.json(item.properties), context: this.json(item.context),
+        derived: this.bool(derived), properties: item.propertiesJson ?? this.json(item.properties), context: item.contextJson ?? this.json(item.context),
         ts: item.timestamp, received_at: item.receivedAt,
       } as EventInsert);
     }
-    for (const c of chunks(eventRows)) await this.db.insertInto('events').values(c).execute();
+    await this.insertEvents(eventRows);
     await this.writeKeys(projectId, pendingKeys, keys);
     await this.saveWorking(projectId, working, now);
     for (const w of working.values()) {
@@ -171,6 +171,30 @@ export class SqlStore {
     const touched = new Set(rows.map((r) => r.profileId));
     for (const [, into] of merges) touched.add(into);
     return { stored: fresh.length, duplicates, touched, merges };
+  }
+
+  private static readonly EVENT_COLUMNS = ['project_id', 'profile_id', 'message_id', 'type', 'name', 'derived', 'properties', 'context', 'ts', 'received_at'] as const;
+  private readonly insertText = new Map<number, string>();
+
+  /**
+   * Events are the one bulk write on the hot path: build the multi-row INSERT text once per
+   * row count (so SQLite reuses its prepared statement) instead of a query-builder tree per batch.
+   */
+  private async insertEvents(rows: readonly EventInsert[]): Promise<void> {
+    const cols = SqlStore.EVENT_COLUMNS;
+    for (const c of chunks(rows)) {
+      let text = this.insertText.get(c.length);
+      if (!text) {
+        let n = 0;
+        const ph = () => (this.dialect === 'postgres' ? `$${++n}` : '?');
+        const tuples = c.map(() => `(${cols.map(ph).join(', ')})`).join(', ');
+        text = `INSERT INTO events (${cols.join(', ')}) VALUES ${tuples}`;
+        this.insertText.set(c.length, text);
+      }
+      const params: unknown[] = [];
+      for (const r of c) for (const k of cols) params.push(r[k] ?? null);
+      await this.db.executeQuery(CompiledQuery.raw(text, params));
+    }
   }
 
   private sessionRow(projectId: string, profileId: number, visit: JsonObject, context: JsonObject, ts: number, receivedAt: number): EventInsert {
@@ -385,7 +409,7 @@ export class SqlStore {
       }
       last = e.ts;
     }
-    for (const c of chunks(rows)) await this.db.insertInto('events').values(c).execute();
+    await this.insertEvents(rows);
   }
 
   async recordRejections(projectId: string, receivedAt: number, rejections: readonly Rejection[]): Promise<void> {
@@ -448,7 +472,7 @@ export class SqlStore {
       for (const r of rows) {
         let list = events.get(r.profile_id);
         if (!list) events.set(r.profile_id, (list = []));
-        list.push({ name: r.name, timestamp: r.ts, properties: readJson(r.properties, {}), context: readJson(r.context, {}) });
+        list.push(lazyEvent(r.name, r.ts, r.properties, r.context));
       }
     }
     return profiles.map((profile) => ({ profile, events: events.get(profile.id) ?? [] }));
@@ -512,7 +536,7 @@ export class SqlStore {
       project_id: projectId, profile_id: id, message_id: null, type: 'track', name: e.name, derived: this.bool(isDerivedEvent(e.name)),
       properties: this.json(e.properties), context: this.json(e.context), ts: e.timestamp, received_at: now,
     }) as EventInsert);
-    for (const c of chunks(rows)) await this.db.insertInto('events').values(c).execute();
+    await this.insertEvents(rows);
     return id;
   }
 
@@ -727,3 +751,17 @@ export class SqlStore {
 
 const minOrNull = (a: number | null, b: number | null) => (a === null ? b : b === null ? a : Math.min(a, b));
 const maxOrNull = (a: number | null, b: number | null) => (a === null ? b : b === null ? a : Math.max(a, b));
+
+/**
+ * An event whose JSON columns are parsed on first access: evaluation reads properties only of
+ * events whose name a condition asks for, and context rarely.
+ */
+function lazyEvent(name: string, timestamp: number, properties: unknown, context: unknown): EventRecord {
+  let p: JsonObject | undefined, c: JsonObject | undefined;
+  return {
+    name,
+    timestamp,
+    get properties() { return (p ??= readJson(properties, {})); },
+    get context() { return (c ??= readJson(context, {})); },
+  };
+}

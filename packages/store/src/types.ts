@@ -32,6 +32,9 @@ export interface IngestItem {
   readonly traits: JsonObject | null;
   readonly timestamp: number;
   readonly receivedAt: number;
+  /** `properties` and `context` already serialised (by the size check), so they are not serialised twice. */
+  readonly propertiesJson?: string;
+  readonly contextJson?: string;
 }
 
 export interface Rejection {

@@ -54,8 +54,6 @@ const str = (v: Json | undefined) => (typeof v === 'string' ? v : undefined);
 export function normalizeMessage(raw: unknown, routeType: MessageType | null, receivedAt: number, batchSentAt: Json | undefined): Normalized {
   const issues: Issue[] = [];
   if (!isPlainObject(raw)) return { ok: false, issues: [{ path: '/', message: 'each message must be a JSON object' }] };
-  const bytes = Buffer.byteLength(JSON.stringify(raw));
-  if (bytes > MAX_EVENT_BYTES) return { ok: false, issues: [{ path: '/', message: `the message is ${bytes} bytes; the limit is ${MAX_EVENT_BYTES} (32 KB)` }] };
 
   let type = routeType;
   if (type === null) {
@@ -117,12 +115,18 @@ export function normalizeMessage(raw: unknown, routeType: MessageType | null, re
     props = { previousId };
   }
 
+  // The size of a message is that of what Strata stores of it: properties, context, traits and ids.
+  const propertiesJson = JSON.stringify(props);
+  const contextJson = JSON.stringify(context);
+  const bytes = Buffer.byteLength(propertiesJson) + Buffer.byteLength(contextJson) + (traits ? Buffer.byteLength(JSON.stringify(traits)) : 0)
+    + Buffer.byteLength(`${messageId}${userId ?? ''}${anonymousId ?? ''}${previousId ?? ''}${name}`);
+  if (bytes > MAX_EVENT_BYTES) return { ok: false, issues: [{ path: '/', message: `the message is ${bytes} bytes; the limit is ${MAX_EVENT_BYTES} (32 KB)` }] };
   const timestamp = original !== null && sentAt !== null ? receivedAt - (sentAt - original) : original ?? receivedAt;
   return {
     ok: true,
     item: {
       messageId, type, name, userId: type === 'alias' ? userId : userId, anonymousId, previousId, properties: props, context,
-      traits: type === 'identify' ? traits : null, timestamp: Math.round(timestamp), receivedAt,
+      traits: type === 'identify' ? traits : null, timestamp: Math.round(timestamp), receivedAt, propertiesJson, contextJson,
     },
   };
 }
