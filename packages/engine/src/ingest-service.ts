@@ -1,7 +1,7 @@
 import { AppError } from '@strata/core';
 import type { IngestItem, Rejection, SqlStore } from '@strata/store';
 import type { Clock } from './clock.ts';
-import type { MembershipChange, MembershipService } from './membership-service.ts';
+import type { MembershipService } from './membership-service.ts';
 
 export interface IngestResult {
   readonly stored: number;
@@ -21,8 +21,6 @@ export interface IngestServiceOptions {
   readonly sessionTimeoutMs: number;
   /** How long a small group waits for company before it is written (ms; 0 writes at once). */
   readonly lingerMs?: number;
-  /** Called after a commit with the membership changes it made (webhooks, history). */
-  readonly onChanges?: (projectId: string, changes: readonly MembershipChange[]) => void;
 }
 
 /**
@@ -72,11 +70,9 @@ export class IngestService {
 
   private async write(group: Pending[]): Promise<void> {
     const results = new Map<Pending, IngestResult>();
-    const allChanges: [string, MembershipChange[]][] = [];
     try {
       await this.store.transaction(async (tx) => {
         results.clear();
-        allChanges.length = 0;
         const byProject = new Map<string, Pending[]>();
         for (const p of group) byProject.set(p.projectId, [...(byProject.get(p.projectId) ?? []), p]);
         for (const [projectId, ps] of byProject) {
@@ -87,8 +83,7 @@ export class IngestService {
             for (const id of out.touched) touched.add(id);
             results.set(p, { stored: out.stored, duplicates: out.duplicates });
           }
-          const changes = await this.membership.evaluateProfiles(tx, projectId, touched, this.clock.now());
-          if (changes.length) allChanges.push([projectId, changes]);
+          await this.membership.evaluateProfiles(tx, projectId, touched, this.clock.now());
         }
       });
     } catch (cause) {
@@ -97,6 +92,5 @@ export class IngestService {
       return;
     }
     for (const p of group) p.resolve(results.get(p)!);
-    if (this.opts.onChanges) for (const [projectId, changes] of allChanges) this.opts.onChanges(projectId, changes);
   }
 }

@@ -163,11 +163,8 @@ export class SegmentService {
     const now = this.clock.now();
     const segments = this.membership.parseSegments(projectId, rows);
     const where = compileConditionSql(r.value, { dialect: this.store.sqlDialect, projectId, now, resolveSegment: (id) => segments.get(id) });
-    const [count, total, sample] = await Promise.all([
-      this.store.countProfiles(projectId, where),
-      this.store.countProfiles(projectId),
-      this.store.sampleProfiles(projectId, where, sampleSize),
-    ]);
+    const { count, sample } = await this.store.previewProfiles(projectId, where, sampleSize);
+    const total = await this.store.countProfiles(projectId);
     return { count, total, sample: sample.map((s) => ({ userId: s.userId, anonymousId: s.anonymousId, since: null })) };
   }
 

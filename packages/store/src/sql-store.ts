@@ -708,10 +708,14 @@ export class SqlStore {
     return Number(r.rows[0]?.n ?? 0);
   }
 
-  async sampleProfiles(projectId: string, where: RawBuilder<SqlBool>, limit: number): Promise<{ profileId: number; userId: string | null; anonymousId: string | null }[]> {
-    const r = await sql<{ id: number; user_id: string | null; anonymous_id: string | null }>`SELECT p.id, p.user_id, p.anonymous_id FROM profiles p
-      WHERE p.project_id = ${projectId} AND ${where} ORDER BY p.id LIMIT ${limit}`.execute(this.db);
-    return r.rows.map((x) => ({ profileId: Number(x.id), userId: x.user_id, anonymousId: x.anonymous_id }));
+  /** Count and first members (by id) of a predicate, in one pass over the matching set. */
+  async previewProfiles(projectId: string, where: RawBuilder<SqlBool>, limit: number): Promise<{ count: number; sample: { profileId: number; userId: string | null; anonymousId: string | null }[] }> {
+    const r = await sql<{ id: number; user_id: string | null; anonymous_id: string | null; n: number }>`SELECT p.id, p.user_id, p.anonymous_id, count(*) OVER () AS n
+      FROM profiles p WHERE p.project_id = ${projectId} AND ${where} ORDER BY p.id LIMIT ${limit}`.execute(this.db);
+    return {
+      count: Number(r.rows[0]?.n ?? 0),
+      sample: r.rows.map((x) => ({ profileId: Number(x.id), userId: x.user_id, anonymousId: x.anonymous_id })),
+    };
   }
 
   /** Ids of the profiles matching a predicate (for tests and small recomputations). */
