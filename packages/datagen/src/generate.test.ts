@@ -469,3 +469,17 @@ describe('batches', () => {
     expect(() => generateUser(BASE, -1)).toThrow(RangeError);
   });
 });
+
+describe('ids', () => {
+  it('gives every user and every message an id no other has', () => {
+    const anon = new Set<string>();
+    const msgs = new Set<string>();
+    let messages = 0;
+    for (const u of generateUsers({ seed: 5, users: 20_000, end: Date.UTC(2025, 0, 1) })) {
+      anon.add(u.anonymousId);
+      for (const m of u.messages) { msgs.add(m.messageId); messages++; }
+    }
+    expect(anon.size).toBe(20_000);
+    expect(msgs.size).toBe(messages);
+  });
+});

@@ -373,13 +373,15 @@ class UserSim {
   private pageCtx: Record<string, string> | null = null;
   private last = A_NONE;
   private pending = A_NONE;
+  private messageCount = 1;
   private nextPage: PageDef = STATIC_PAGES[HOME];
 
   constructor(s: Settings, index: number) {
     this.s = s;
     this.index = index;
     const rng = (this.rng = userRng(s.seed, index));
-    this.anonymousId = uuid(rng);
+    // The last 12 hex digits carry the index, so ids are unique by construction at any size.
+    this.anonymousId = withTail(uuid(rng), index * 2 ** 20);
     this.known = rng.next() < KNOWN_SHARE;
     this.userId = this.known ? userIdFor(index) : null;
 
@@ -998,7 +1000,7 @@ class UserSim {
   private pagePush(t: number): void {
     const p = this.page;
     const context = this.context();
-    const messageId = uuid(this.rng);
+    const messageId = withTail(uuid(this.rng), this.index * 2 ** 20 + (this.messageCount++ % 2 ** 20));
     const timestamp = toIso(t);
     if (this.dev.app) {
       const properties: Record<string, unknown> =
@@ -1032,7 +1034,7 @@ class UserSim {
 
   private track(t: number, event: string, properties: Record<string, unknown>): void {
     const context = this.context();
-    const messageId = uuid(this.rng);
+    const messageId = withTail(uuid(this.rng), this.index * 2 ** 20 + (this.messageCount++ % 2 ** 20));
     const timestamp = toIso(t);
     this.messages.push(
       this.identified
@@ -1045,7 +1047,7 @@ class UserSim {
     const context = this.context();
     this.messages.push({
       type: 'identify',
-      messageId: uuid(this.rng),
+      messageId: withTail(uuid(this.rng), this.index * 2 ** 20 + (this.messageCount++ % 2 ** 20)),
       userId: this.userId!,
       anonymousId: this.anonymousId,
       timestamp: toIso(t),
@@ -1095,4 +1097,9 @@ export function* generateBatches(opts: GenerateOptions, batchSize: number): Gene
 /** Every message of the dataset, one at a time, users in index order. */
 export function* generateMessages(opts: GenerateOptions): Generator<SegmentMessage> {
   for (const user of generateUsers(opts)) yield* user.messages;
+}
+
+/** Replaces the last 12 hex digits of a uuid with `n` (< 2^48). */
+function withTail(id: string, n: number): string {
+  return id.slice(0, -12) + n.toString(16).padStart(12, '0');
 }
