@@ -44,9 +44,16 @@ export interface Database {
     name: string;
     derived: boolean | number;
     properties: unknown;
-    context: unknown;
+    /** Contexts repeat across a profile's events: each distinct one is stored once. */
+    context_id: number;
     ts: number;
     received_at: number;
+  };
+  contexts: {
+    id: Generated<number>;
+    project_id: string;
+    hash: string;
+    json: unknown;
   };
   segments: {
     id: string;

@@ -26,6 +26,8 @@ function chunks<T>(xs: readonly T[], n = CHUNK): T[][] {
 
 type ProfileRow = Database['profiles'] & { id: number };
 type EventInsert = Insertable<Database['events']>;
+/** An event row before its context is resolved to a stored context id. */
+type PendingEvent = Omit<EventInsert, 'context_id'> & { contextJson: string };
 
 interface WorkingProfile {
   id: number;
@@ -51,12 +53,18 @@ interface WorkingProfile {
  */
 export class SqlStore {
   readonly sqlDialect: SqlDialect;
+  /** Context JSON → stored id, per project (committed rows only; bounded). */
+  private readonly contextCache: Map<string, number>;
+  /** Contexts stored by this transaction: shared with the cache only once it commits. */
+  private readonly newContexts = new Map<string, number>();
   constructor(
     readonly db: Kysely<Database>,
     readonly dialect: StoreDialect,
     private readonly onClose: () => Promise<void> = async () => db.destroy(),
+    contextCache?: Map<string, number>,
   ) {
     this.sqlDialect = dialect === 'sqlite' ? sqliteDialect : postgresDialect;
+    this.contextCache = contextCache ?? new Map();
   }
 
   async migrate(): Promise<void> {
@@ -70,7 +78,13 @@ export class SqlStore {
   /** Runs `fn` in one transaction; nothing it wrote is visible, or acknowledged, before it commits. */
   async transaction<T>(fn: (tx: SqlStore) => Promise<T>): Promise<T> {
     if ((this.db as Transaction<Database>).isTransaction) return fn(this);
-    return this.db.transaction().execute((trx) => fn(new SqlStore(trx, this.dialect, async () => undefined)));
+    let tx: SqlStore | undefined;
+    const out = await this.db.transaction().execute((trx) => fn((tx = new SqlStore(trx, this.dialect, async () => undefined, this.contextCache))));
+    if (tx && tx.newContexts.size) {
+      if (this.contextCache.size > 50_000) this.contextCache.clear();
+      for (const [k, v] of tx.newContexts) this.contextCache.set(k, v);
+    }
+    return out;
   }
 
   private json(v: unknown): string {
@@ -142,7 +156,7 @@ export class SqlStore {
 
     // Apply in time order per profile so that context and visits follow event time.
     const ordered = [...rows].sort((a, b) => a.item.timestamp - b.item.timestamp);
-    const eventRows: EventInsert[] = [];
+    const eventRows: PendingEvent[] = [];
     const now = fresh[0]!.receivedAt;
     for (const { item, profileId } of ordered) {
       const w = working.get(profileId)!;
@@ -152,15 +166,15 @@ export class SqlStore {
         if (w.lastSeenBefore !== null && item.timestamp < w.lastSeenBefore) {
           w.rebuildVisits = true;
         } else if (w.lastSeenBefore === null || item.timestamp - w.lastSeenBefore > sessionTimeoutMs) {
-          eventRows.push(this.sessionRow(projectId, profileId, visitOf(item.type, item.properties, item.context), item.context, item.timestamp, item.receivedAt));
+          eventRows.push(this.sessionRow(projectId, profileId, visitOf(item.type, item.properties, item.context), item.contextJson ?? this.json(item.context), item.timestamp, item.receivedAt));
         }
         if (w.lastSeenBefore === null || item.timestamp > w.lastSeenBefore) w.lastSeenBefore = item.timestamp;
       }
       eventRows.push({
         project_id: projectId, profile_id: profileId, message_id: item.messageId, type: item.type, name: item.name,
-        derived: this.bool(derived), properties: item.propertiesJson ?? this.json(item.properties), context: item.contextJson ?? this.json(item.context),
+        derived: this.bool(derived), properties: item.propertiesJson ?? this.json(item.properties), contextJson: item.contextJson ?? this.json(item.context),
         ts: item.timestamp, received_at: item.receivedAt,
-      } as EventInsert);
+      });
     }
     await this.insertEvents(eventRows);
     await this.writeKeys(projectId, pendingKeys, keys);
@@ -173,16 +187,19 @@ export class SqlStore {
     return { stored: fresh.length, duplicates, touched, merges };
   }
 
-  private static readonly EVENT_COLUMNS = ['project_id', 'profile_id', 'message_id', 'type', 'name', 'derived', 'properties', 'context', 'ts', 'received_at'] as const;
+  private static readonly EVENT_COLUMNS = ['project_id', 'profile_id', 'message_id', 'type', 'name', 'derived', 'properties', 'context_id', 'ts', 'received_at'] as const;
   private readonly insertText = new Map<number, string>();
 
   /**
    * Events are the one bulk write on the hot path: build the multi-row INSERT text once per
    * row count (so SQLite reuses its prepared statement) instead of a query-builder tree per batch.
    */
-  private async insertEvents(rows: readonly EventInsert[]): Promise<void> {
+  private async insertEvents(pending: readonly PendingEvent[]): Promise<void> {
+    if (pending.length === 0) return;
+    const projectId = pending[0]!.project_id;
+    const ids = await this.contextIds(projectId, pending.map((r) => r.contextJson));
     const cols = SqlStore.EVENT_COLUMNS;
-    for (const c of chunks(rows)) {
+    for (const c of chunks(pending)) {
       let text = this.insertText.get(c.length);
       if (!text) {
         let n = 0;
@@ -192,16 +209,54 @@ export class SqlStore {
         this.insertText.set(c.length, text);
       }
       const params: unknown[] = [];
-      for (const r of c) for (const k of cols) params.push(r[k] ?? null);
+      for (const r of c) {
+        params.push(r.project_id, r.profile_id, r.message_id ?? null, r.type, r.name, r.derived, r.properties, ids.get(r.contextJson)!, r.ts, r.received_at);
+      }
       await this.db.executeQuery(CompiledQuery.raw(text, params));
     }
   }
 
-  private sessionRow(projectId: string, profileId: number, visit: JsonObject, context: JsonObject, ts: number, receivedAt: number): EventInsert {
+  /** Stored ids of context JSON texts of one project, storing the ones not seen before. */
+  private async contextIds(projectId: string, jsons: readonly string[]): Promise<Map<string, number>> {
+    const out = new Map<string, number>();
+    const missing = new Map<string, string>();
+    for (const j of jsons) {
+      if (out.has(j) || missing.has(j)) continue;
+      const key = `${projectId}\u0000${j}`;
+      const id = this.newContexts.get(key) ?? this.contextCache.get(key);
+      if (id !== undefined) out.set(j, id);
+      else missing.set(j, createHash('sha1').update(j).digest('base64'));
+    }
+    if (missing.size === 0) return out;
+    const byHash = new Map([...missing].map(([j, h]) => [h, j]));
+    const remember = (hash: string, id: number) => {
+      const j = byHash.get(hash)!;
+      out.set(j, id);
+      this.newContexts.set(`${projectId}\u0000${j}`, id);
+      byHash.delete(hash);
+    };
+    for (const c of chunks([...byHash.keys()])) {
+      for (const r of await this.db.selectFrom('contexts').select(['id', 'hash']).where('project_id', '=', projectId).where('hash', 'in', c).execute()) remember(r.hash, Number(r.id));
+    }
+    if (byHash.size) {
+      const rows = [...byHash].map(([hash, json]) => ({ project_id: projectId, hash, json }));
+      for (const c of chunks(rows)) {
+        const ins = await this.db.insertInto('contexts').values(c).onConflict((oc) => oc.columns(['project_id', 'hash']).doNothing()).returning(['id', 'hash']).execute();
+        for (const r of ins) remember(r.hash, Number(r.id));
+      }
+      // Another writer may have stored some of them first.
+      for (const c of chunks([...byHash.keys()])) {
+        for (const r of await this.db.selectFrom('contexts').select(['id', 'hash']).where('project_id', '=', projectId).where('hash', 'in', c).execute()) remember(r.hash, Number(r.id));
+      }
+    }
+    return out;
+  }
+
+  private sessionRow(projectId: string, profileId: number, visit: JsonObject, contextJson: string, ts: number, receivedAt: number): PendingEvent {
     return {
       project_id: projectId, profile_id: profileId, message_id: null, type: 'session', name: '$session',
-      derived: this.bool(true), properties: this.json(visit), context: this.json(context), ts, received_at: receivedAt,
-    } as EventInsert;
+      derived: this.bool(true), properties: this.json(visit), contextJson, ts, received_at: receivedAt,
+    };
   }
 
   private async dropDuplicates(projectId: string, items: readonly IngestItem[]): Promise<IngestItem[]> {
@@ -397,15 +452,16 @@ export class SqlStore {
   /** Re-derives all `$session` events of a profile (after a late event or a merge). */
   async rebuildVisits(projectId: string, profileId: number, sessionTimeoutMs: number): Promise<void> {
     await this.db.deleteFrom('events').where('project_id', '=', projectId).where('profile_id', '=', profileId).where('name', '=', '$session').execute();
-    const evs = await this.db.selectFrom('events').select(['ts', 'context', 'properties', 'received_at', 'type'])
-      .where('project_id', '=', projectId).where('profile_id', '=', profileId).where('derived', '=', this.bool(false))
-      .orderBy('ts').orderBy('id').execute();
-    const rows: EventInsert[] = [];
+    const evs = await this.db.selectFrom('events as e').innerJoin('contexts as c', 'c.id', 'e.context_id')
+      .select(['e.ts', 'c.json as context', 'e.properties', 'e.received_at', 'e.type'])
+      .where('e.project_id', '=', projectId).where('e.profile_id', '=', profileId).where('e.derived', '=', this.bool(false))
+      .orderBy('e.ts').orderBy('e.id').execute();
+    const rows: PendingEvent[] = [];
     let last: number | null = null;
     for (const e of evs) {
       if (last === null || e.ts - last > sessionTimeoutMs) {
         const context = readJson<JsonObject>(e.context, {});
-        rows.push(this.sessionRow(projectId, profileId, visitOf(e.type, readJson(e.properties, {}), context), context, e.ts, e.received_at));
+        rows.push(this.sessionRow(projectId, profileId, visitOf(e.type, readJson(e.properties, {}), context), this.json(context), e.ts, e.received_at));
       }
       last = e.ts;
     }
@@ -467,12 +523,13 @@ export class SqlStore {
     const profiles = await this.getProfiles(projectId, ids);
     const events = new Map<number, EventRecord[]>();
     for (const c of chunks([...ids])) {
-      const rows = await this.db.selectFrom('events').select(['profile_id', 'name', 'ts', 'properties', 'context'])
+      const rows = await this.db.selectFrom('events').select(['profile_id', 'name', 'ts', 'properties', 'context_id'])
         .where('project_id', '=', projectId).where('profile_id', 'in', c).execute();
+      const contexts = await this.contextsById(projectId, rows.map((r) => r.context_id));
       for (const r of rows) {
         let list = events.get(r.profile_id);
         if (!list) events.set(r.profile_id, (list = []));
-        list.push(lazyEvent(r.name, r.ts, r.properties, r.context));
+        list.push(lazyEvent(r.name, r.ts, r.properties, contexts.get(r.context_id)!));
       }
     }
     return profiles.map((profile) => ({ profile, events: events.get(profile.id) ?? [] }));
@@ -482,10 +539,23 @@ export class SqlStore {
     let q = this.db.selectFrom('events').selectAll().where('project_id', '=', projectId).where('profile_id', '=', profileId);
     if (beforeId !== undefined) q = q.where('id', '<', beforeId);
     const rows = await q.orderBy('ts', 'desc').orderBy('id', 'desc').limit(limit).execute();
+    const contexts = await this.contextsById(projectId, rows.map((r) => r.context_id));
     return rows.map((r) => ({
       id: Number(r.id), type: r.type, messageId: r.message_id, name: r.name, timestamp: r.ts, receivedAt: r.received_at,
-      properties: readJson(r.properties, {}), context: readJson(r.context, {}),
+      properties: readJson(r.properties, {}), context: contexts.get(r.context_id)!.value,
     }));
+  }
+
+  /** Context rows by id, each parsed at most once (lazily). */
+  private async contextsById(projectId: string, ids: readonly number[]): Promise<Map<number, { readonly value: JsonObject }>> {
+    const out = new Map<number, { readonly value: JsonObject }>();
+    for (const c of chunks([...new Set(ids)])) {
+      for (const r of await this.db.selectFrom('contexts').select(['id', 'json']).where('project_id', '=', projectId).where('id', 'in', c).execute()) {
+        let parsed: JsonObject | undefined;
+        out.set(Number(r.id), { get value() { return (parsed ??= readJson<JsonObject>(r.json, {})); } });
+      }
+    }
+    return out;
   }
 
   /** Profile ids for userIds, creating known profiles (no events) for the ones not seen yet. */
@@ -532,10 +602,10 @@ export class SqlStore {
       // The first profile to claim an id keeps it (prepared data may repeat ids).
       await this.db.insertInto('profile_keys').values({ project_id: projectId, kind, key, profile_id: id }).onConflict((oc) => oc.doNothing()).execute();
     }
-    const rows = events.map((e) => ({
+    const rows: PendingEvent[] = events.map((e) => ({
       project_id: projectId, profile_id: id, message_id: null, type: 'track', name: e.name, derived: this.bool(isDerivedEvent(e.name)),
-      properties: this.json(e.properties), context: this.json(e.context), ts: e.timestamp, received_at: now,
-    }) as EventInsert);
+      properties: this.json(e.properties), contextJson: this.json(e.context), ts: e.timestamp, received_at: now,
+    }));
     await this.insertEvents(rows);
     return id;
   }
@@ -760,12 +830,12 @@ const maxOrNull = (a: number | null, b: number | null) => (a === null ? b : b ==
  * An event whose JSON columns are parsed on first access: evaluation reads properties only of
  * events whose name a condition asks for, and context rarely.
  */
-function lazyEvent(name: string, timestamp: number, properties: unknown, context: unknown): EventRecord {
-  let p: JsonObject | undefined, c: JsonObject | undefined;
+function lazyEvent(name: string, timestamp: number, properties: unknown, context: { readonly value: JsonObject }): EventRecord {
+  let p: JsonObject | undefined;
   return {
     name,
     timestamp,
     get properties() { return (p ??= readJson(properties, {})); },
-    get context() { return (c ??= readJson(context, {})); },
+    get context() { return context.value; },
   };
 }

@@ -89,7 +89,11 @@ class SqlCompiler {
   }
 
   private eventView(path: EventPath, e: string): SqlView {
-    if (path.kind === 'json') return this.d.json(q(`${e}.${path.root}`), path.keys);
+    if (path.kind === 'json') {
+      // An event's context is stored once per distinct context (table `contexts`).
+      const column = path.root === 'properties' ? q(`${e}.properties`) : q(`(SELECT c.json FROM contexts c WHERE c.id = ${e}.context_id)`);
+      return this.d.json(column, path.keys);
+    }
     return path.field === 'event' ? this.column(`${e}.name`, 'str', false) : this.column(`${e}.ts`, 'num', false);
   }
 
