@@ -4,6 +4,7 @@
  * same database. The database is built once into .bench-data/ and reused.
  * Run: npm run bench:preview [-- users]   (≈10 events per user)
  */
+import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, renameSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { generateUsers } from '@strata/datagen';
@@ -32,8 +33,18 @@ async function build(): Promise<void> {
   for (const { sql } of indexes) raw.exec(`DROP INDEX ${/INDEX (\w+)/.exec(sql)![1]}`);
   const insProfile = raw.prepare(`INSERT INTO profiles (id, project_id, user_id, anonymous_id, traits, context, context_at, labels, first_seen, last_seen, created_at, updated_at)
     VALUES (?, 'default', ?, ?, ?, ?, ?, '[]', ?, ?, ?, ?)`);
-  const insEvent = raw.prepare(`INSERT INTO events (project_id, profile_id, message_id, type, name, derived, properties, context, ts, received_at)
-    VALUES ('default', ?, ?, ?, ?, 0, ?, ?, ?, ?)`);
+  const insEvent = raw.prepare(`INSERT INTO events (project_id, profile_id, message_id, type, name, derived, properties, context_id, context_own, ts, received_at)
+    VALUES ('default', ?, ?, ?, ?, 0, ?, ?, ?, ?, ?)`);
+  const insContext = raw.prepare(`INSERT INTO contexts (project_id, hash, json) VALUES ('default', ?, ?) RETURNING id`);
+  const contextIds = new Map<string, number>();
+  const contextId = (json: string): number => {
+    let id = contextIds.get(json);
+    if (id === undefined) {
+      id = (insContext.get(createHash('sha1').update(json).digest('base64'), json) as { id: number }).id;
+      contextIds.set(json, id);
+    }
+    return id;
+  };
   const insKey = raw.prepare(`INSERT INTO profile_keys (project_id, kind, key, profile_id) VALUES ('default', ?, ?, ?)`);
   let events = 0;
   const started = Date.now();
@@ -47,7 +58,9 @@ async function build(): Promise<void> {
       if (!n.ok) continue;
       const it = n.item;
       if (it.traits) Object.assign(traits, it.traits);
-      insEvent.run(id, it.messageId, it.type, it.name, it.propertiesJson!, it.contextJson!, it.timestamp, END);
+      const { page, campaign, referrer, ...shared } = it.context;
+      const own = { ...(page === undefined ? {} : { page }), ...(campaign === undefined ? {} : { campaign }), ...(referrer === undefined ? {} : { referrer }) };
+      insEvent.run(id, it.messageId, it.type, it.name, it.propertiesJson!, contextId(JSON.stringify(shared)), JSON.stringify(own), it.timestamp, END);
       first = Math.min(first, it.timestamp);
       last = Math.max(last, it.timestamp);
       context = it.contextJson!;
@@ -56,6 +69,7 @@ async function build(): Promise<void> {
     insProfile.run(id, u.userId, u.anonymousId, JSON.stringify(traits), context, last, first, last, END, END);
     if (u.userId) insKey.run('u', u.userId, id);
     insKey.run('a', u.anonymousId, id);
+    if (contextIds.size > 200_000) contextIds.clear();
     if (id % 50_000 === 0) {
       raw.exec('COMMIT; BEGIN');
       console.log(`  ${id} users, ${events} events (${((Date.now() - started) / 1000).toFixed(0)} s)`);

@@ -39,3 +39,10 @@ export interface SegmentDefinition {
   readonly include: readonly string[];
   readonly exclude: readonly string[];
 }
+
+/**
+ * Context keys that change from event to event (the page, the campaign, the referrer). Stores
+ * keep them with each event and share the rest of a context (device, OS, locale, location, …)
+ * between the events that have the same.
+ */
+export const EVENT_OWN_CONTEXT_KEYS: ReadonlySet<string> = new Set(['page', 'campaign', 'referrer']);

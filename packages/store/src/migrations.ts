@@ -34,7 +34,7 @@ function initial(d: StoreDialect): string[] {
     `CREATE TABLE events (
       id ${t.id}, project_id TEXT NOT NULL, profile_id ${t.ref} NOT NULL, message_id TEXT,
       type TEXT NOT NULL, name TEXT NOT NULL, derived ${t.bool} NOT NULL,
-      properties ${t.json} NOT NULL, context_id ${t.ref} NOT NULL, ts ${t.ms} NOT NULL, received_at ${t.ms} NOT NULL)`,
+      properties ${t.json} NOT NULL, context_id ${t.ref} NOT NULL, context_own ${t.json} NOT NULL, ts ${t.ms} NOT NULL, received_at ${t.ms} NOT NULL)`,
     `CREATE TABLE contexts (id ${t.id}, project_id TEXT NOT NULL, hash TEXT NOT NULL, json ${t.json} NOT NULL)`,
     `CREATE UNIQUE INDEX contexts_hash ON contexts (project_id, hash)`,
     `CREATE UNIQUE INDEX events_message ON events (project_id, message_id)`,

@@ -44,8 +44,10 @@ export interface Database {
     name: string;
     derived: boolean | number;
     properties: unknown;
-    /** Contexts repeat across a profile's events: each distinct one is stored once. */
+    /** The shared part of the event's context (see EVENT_OWN_CONTEXT_KEYS): each distinct one is stored once. */
     context_id: number;
+    /** The event's own part of its context (page, campaign, referrer). */
+    context_own: unknown;
     ts: number;
     received_at: number;
   };

@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { CompiledQuery, sql, type Insertable, type Kysely, type RawBuilder, type SqlBool, type Transaction } from 'kysely';
 import type { EventRecord, Json, JsonObject, SqlDialect } from '@strata/core';
-import { isDerivedEvent, postgresDialect, sqliteDialect, visitOf } from '@strata/core';
+import { EVENT_OWN_CONTEXT_KEYS, isDerivedEvent, postgresDialect, sqliteDialect, visitOf } from '@strata/core';
 import type { StoreDialect } from './migrations.ts';
 import { migrate } from './migrations.ts';
 import type { Database } from './schema.ts';
@@ -27,7 +27,7 @@ function chunks<T>(xs: readonly T[], n = CHUNK): T[][] {
 type ProfileRow = Database['profiles'] & { id: number };
 type EventInsert = Insertable<Database['events']>;
 /** An event row before its context is resolved to a stored context id. */
-type PendingEvent = Omit<EventInsert, 'context_id'> & { contextJson: string };
+type PendingEvent = Omit<EventInsert, 'context_id' | 'context_own'> & { context: JsonObject };
 
 interface WorkingProfile {
   id: number;
@@ -166,13 +166,13 @@ export class SqlStore {
         if (w.lastSeenBefore !== null && item.timestamp < w.lastSeenBefore) {
           w.rebuildVisits = true;
         } else if (w.lastSeenBefore === null || item.timestamp - w.lastSeenBefore > sessionTimeoutMs) {
-          eventRows.push(this.sessionRow(projectId, profileId, visitOf(item.type, item.properties, item.context), item.contextJson ?? this.json(item.context), item.timestamp, item.receivedAt));
+          eventRows.push(this.sessionRow(projectId, profileId, visitOf(item.type, item.properties, item.context), item.context, item.timestamp, item.receivedAt));
         }
         if (w.lastSeenBefore === null || item.timestamp > w.lastSeenBefore) w.lastSeenBefore = item.timestamp;
       }
       eventRows.push({
         project_id: projectId, profile_id: profileId, message_id: item.messageId, type: item.type, name: item.name,
-        derived: this.bool(derived), properties: item.propertiesJson ?? this.json(item.properties), contextJson: item.contextJson ?? this.json(item.context),
+        derived: this.bool(derived), properties: item.propertiesJson ?? this.json(item.properties), context: item.context,
         ts: item.timestamp, received_at: item.receivedAt,
       });
     }
@@ -187,7 +187,7 @@ export class SqlStore {
     return { stored: fresh.length, duplicates, touched, merges };
   }
 
-  private static readonly EVENT_COLUMNS = ['project_id', 'profile_id', 'message_id', 'type', 'name', 'derived', 'properties', 'context_id', 'ts', 'received_at'] as const;
+  private static readonly EVENT_COLUMNS = ['project_id', 'profile_id', 'message_id', 'type', 'name', 'derived', 'properties', 'context_id', 'context_own', 'ts', 'received_at'] as const;
   private readonly insertText = new Map<number, string>();
 
   /**
@@ -197,8 +197,10 @@ export class SqlStore {
   private async insertEvents(pending: readonly PendingEvent[]): Promise<void> {
     if (pending.length === 0) return;
     const projectId = pending[0]!.project_id;
-    const ids = await this.contextIds(projectId, pending.map((r) => r.contextJson));
+    const split = pending.map((r) => splitContext(r.context));
+    const ids = await this.contextIds(projectId, split.map((x) => x.shared));
     const cols = SqlStore.EVENT_COLUMNS;
+    let i = 0;
     for (const c of chunks(pending)) {
       let text = this.insertText.get(c.length);
       if (!text) {
@@ -210,7 +212,8 @@ export class SqlStore {
       }
       const params: unknown[] = [];
       for (const r of c) {
-        params.push(r.project_id, r.profile_id, r.message_id ?? null, r.type, r.name, r.derived, r.properties, ids.get(r.contextJson)!, r.ts, r.received_at);
+        const { shared, own } = split[i++]!;
+        params.push(r.project_id, r.profile_id, r.message_id ?? null, r.type, r.name, r.derived, r.properties, ids.get(shared)!, own, r.ts, r.received_at);
       }
       await this.db.executeQuery(CompiledQuery.raw(text, params));
     }
@@ -252,10 +255,10 @@ export class SqlStore {
     return out;
   }
 
-  private sessionRow(projectId: string, profileId: number, visit: JsonObject, contextJson: string, ts: number, receivedAt: number): PendingEvent {
+  private sessionRow(projectId: string, profileId: number, visit: JsonObject, context: JsonObject, ts: number, receivedAt: number): PendingEvent {
     return {
       project_id: projectId, profile_id: profileId, message_id: null, type: 'session', name: '$session',
-      derived: this.bool(true), properties: this.json(visit), contextJson, ts, received_at: receivedAt,
+      derived: this.bool(true), properties: this.json(visit), context, ts, received_at: receivedAt,
     };
   }
 
@@ -453,15 +456,15 @@ export class SqlStore {
   async rebuildVisits(projectId: string, profileId: number, sessionTimeoutMs: number): Promise<void> {
     await this.db.deleteFrom('events').where('project_id', '=', projectId).where('profile_id', '=', profileId).where('name', '=', '$session').execute();
     const evs = await this.db.selectFrom('events as e').innerJoin('contexts as c', 'c.id', 'e.context_id')
-      .select(['e.ts', 'c.json as context', 'e.properties', 'e.received_at', 'e.type'])
+      .select(['e.ts', 'c.json as shared', 'e.context_own', 'e.properties', 'e.received_at', 'e.type'])
       .where('e.project_id', '=', projectId).where('e.profile_id', '=', profileId).where('e.derived', '=', this.bool(false))
       .orderBy('e.ts').orderBy('e.id').execute();
     const rows: PendingEvent[] = [];
     let last: number | null = null;
     for (const e of evs) {
       if (last === null || e.ts - last > sessionTimeoutMs) {
-        const context = readJson<JsonObject>(e.context, {});
-        rows.push(this.sessionRow(projectId, profileId, visitOf(e.type, readJson(e.properties, {}), context), this.json(context), e.ts, e.received_at));
+        const context = { ...readJson<JsonObject>(e.shared, {}), ...readJson<JsonObject>(e.context_own, {}) };
+        rows.push(this.sessionRow(projectId, profileId, visitOf(e.type, readJson(e.properties, {}), context), context, e.ts, e.received_at));
       }
       last = e.ts;
     }
@@ -523,13 +526,13 @@ export class SqlStore {
     const profiles = await this.getProfiles(projectId, ids);
     const events = new Map<number, EventRecord[]>();
     for (const c of chunks([...ids])) {
-      const rows = await this.db.selectFrom('events').select(['profile_id', 'name', 'ts', 'properties', 'context_id'])
+      const rows = await this.db.selectFrom('events').select(['profile_id', 'name', 'ts', 'properties', 'context_id', 'context_own'])
         .where('project_id', '=', projectId).where('profile_id', 'in', c).execute();
       const contexts = await this.contextsById(projectId, rows.map((r) => r.context_id));
       for (const r of rows) {
         let list = events.get(r.profile_id);
         if (!list) events.set(r.profile_id, (list = []));
-        list.push(lazyEvent(r.name, r.ts, r.properties, contexts.get(r.context_id)!));
+        list.push(lazyEvent(r.name, r.ts, r.properties, contexts.get(r.context_id)!, r.context_own));
       }
     }
     return profiles.map((profile) => ({ profile, events: events.get(profile.id) ?? [] }));
@@ -542,7 +545,7 @@ export class SqlStore {
     const contexts = await this.contextsById(projectId, rows.map((r) => r.context_id));
     return rows.map((r) => ({
       id: Number(r.id), type: r.type, messageId: r.message_id, name: r.name, timestamp: r.ts, receivedAt: r.received_at,
-      properties: readJson(r.properties, {}), context: contexts.get(r.context_id)!.value,
+      properties: readJson(r.properties, {}), context: { ...contexts.get(r.context_id)!.value, ...readJson<JsonObject>(r.context_own, {}) },
     }));
   }
 
@@ -604,7 +607,7 @@ export class SqlStore {
     }
     const rows: PendingEvent[] = events.map((e) => ({
       project_id: projectId, profile_id: id, message_id: null, type: 'track', name: e.name, derived: this.bool(isDerivedEvent(e.name)),
-      properties: this.json(e.properties), contextJson: this.json(e.context), ts: e.timestamp, received_at: now,
+      properties: this.json(e.properties), context: e.context, ts: e.timestamp, received_at: now,
     }));
     await this.insertEvents(rows);
     return id;
@@ -830,12 +833,22 @@ const maxOrNull = (a: number | null, b: number | null) => (a === null ? b : b ==
  * An event whose JSON columns are parsed on first access: evaluation reads properties only of
  * events whose name a condition asks for, and context rarely.
  */
-function lazyEvent(name: string, timestamp: number, properties: unknown, context: { readonly value: JsonObject }): EventRecord {
-  let p: JsonObject | undefined;
+function lazyEvent(name: string, timestamp: number, properties: unknown, shared: { readonly value: JsonObject }, own: unknown): EventRecord {
+  let p: JsonObject | undefined, c: JsonObject | undefined;
   return {
     name,
     timestamp,
     get properties() { return (p ??= readJson(properties, {})); },
-    get context() { return context.value; },
+    get context() { return (c ??= { ...shared.value, ...readJson<JsonObject>(own, {}) }); },
   };
+}
+
+/** The shared part of a context (stored once per distinct value) and the event's own part, as JSON. */
+function splitContext(context: JsonObject): { shared: string; own: string } {
+  let hasOwn = false;
+  for (const k in context) if (EVENT_OWN_CONTEXT_KEYS.has(k)) { hasOwn = true; break; }
+  if (!hasOwn) return { shared: JSON.stringify(context), own: '{}' };
+  const shared: JsonObject = {}, own: JsonObject = {};
+  for (const [k, v] of Object.entries(context)) (EVENT_OWN_CONTEXT_KEYS.has(k) ? own : shared)[k] = v;
+  return { shared: JSON.stringify(shared), own: JSON.stringify(own) };
 }

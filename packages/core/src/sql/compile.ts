@@ -1,6 +1,7 @@
 import { sql, type RawBuilder, type SqlBool } from 'kysely';
 import type { Agg, Condition, EventPath, Predicate, ProfilePath, Test, WhereClause, Window } from '../ast.ts';
 import { assertNever } from '../ast.ts';
+import { EVENT_OWN_CONTEXT_KEYS } from '../data.ts';
 import { compilePredicate } from '../evaluate.ts';
 import { isNumericString } from '../values.ts';
 import type { Sql, SqlDialect, SqlView } from './dialect.ts';
@@ -90,8 +91,11 @@ class SqlCompiler {
 
   private eventView(path: EventPath, e: string): SqlView {
     if (path.kind === 'json') {
-      // An event's context is stored once per distinct context (table `contexts`).
-      const column = path.root === 'properties' ? q(`${e}.properties`) : q(`(SELECT c.json FROM contexts c WHERE c.id = ${e}.context_id)`);
+      // An event's context is stored in two parts: its own keys (page, campaign, referrer)
+      // with the event, the rest once per distinct value in `contexts`.
+      const column = path.root === 'properties' ? q(`${e}.properties`)
+        : EVENT_OWN_CONTEXT_KEYS.has(path.keys[0]!) ? q(`${e}.context_own`)
+        : q(`(SELECT c.json FROM contexts c WHERE c.id = ${e}.context_id)`);
       return this.d.json(column, path.keys);
     }
     return path.field === 'event' ? this.column(`${e}.name`, 'str', false) : this.column(`${e}.ts`, 'num', false);
