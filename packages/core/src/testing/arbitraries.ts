@@ -165,7 +165,8 @@ function arbEvent(now: number): fc.Arbitrary<EventRecord> {
     name: fc.constantFrom(...EVENT_NAMES),
     timestamp: eventTime(now),
     properties: fc.record({ x: v, y: v, path }, { requiredKeys: [] }) as fc.Arbitrary<JsonObject>,
-    context: fc.record({ plan: v, locale: fc.constantFrom<Json>('en-US', 'fr-FR', 'EN-us') }, {
+    // `page` and `campaign` are kept with each event by the stores, the rest shared: both paths are exercised.
+    context: fc.record({ plan: v, locale: fc.constantFrom<Json>('en-US', 'fr-FR', 'EN-us'), page: fc.record({ path }, { requiredKeys: [] }), campaign: v }, {
       requiredKeys: [],
     }) as fc.Arbitrary<JsonObject>,
   });
@@ -310,6 +311,8 @@ const EVENT_PATHS = [
   'properties.x.k',
   'context.plan',
   'context.locale',
+  'context.page.path',
+  'context.campaign',
 ] as const;
 
 const AGG_PROPS = ['properties.x', 'properties.y', 'properties.x.k', 'context.plan'] as const;
