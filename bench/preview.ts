@@ -35,7 +35,7 @@ async function build(): Promise<void> {
     VALUES (?, 'default', ?, ?, ?, ?, ?, '[]', ?, ?, ?, ?)`);
   const insEvent = raw.prepare(`INSERT INTO events (project_id, profile_id, message_id, type, name, derived, properties, context_id, context_own, ts, received_at)
     VALUES ('default', ?, ?, ?, ?, 0, ?, ?, ?, ?, ?)`);
-  const insContext = raw.prepare(`INSERT INTO contexts (project_id, hash, json) VALUES ('default', ?, ?) RETURNING id`);
+  const insContext = raw.prepare(`INSERT INTO contexts (project_id, hash, json) VALUES ('default', ?, ?) ON CONFLICT (project_id, hash) DO UPDATE SET hash = excluded.hash RETURNING id`);
   const contextIds = new Map<string, number>();
   const contextId = (json: string): number => {
     let id = contextIds.get(json);

@@ -1,0 +1,56 @@
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import type { SqlStore } from './sql-store.ts';
+import { testBackends } from './testing/index.ts';
+import type { IngestItem } from './types.ts';
+
+const backends = await testBackends();
+const T = Date.UTC(2024, 5, 15, 12);
+
+const item = (over: Partial<IngestItem>): IngestItem => ({
+  messageId: `m-${Math.random()}`, type: 'track', name: 'x', userId: 'u1', anonymousId: null, previousId: null,
+  properties: {}, context: {}, traits: null, timestamp: T, receivedAt: T, ...over,
+});
+
+describe.each(backends.map((b) => [b.name, b] as const))('SqlStore on %s', (_n, backend) => {
+  let store: SqlStore;
+  beforeEach(async () => {
+    store = await backend.open();
+  });
+  afterEach(async () => store.close());
+
+  it('stores the shared part of equal contexts once and gives every event its whole context back', async () => {
+    const device = { device: { type: 'mobile' }, locale: 'en-GB', userAgent: 'UA' };
+    await store.transaction((tx) => tx.ingest('p1', [
+      item({ context: { ...device, page: { path: '/a' } }, timestamp: T }),
+      item({ context: { ...device, page: { path: '/b' }, campaign: { source: 'mail' } }, timestamp: T + 1000 }),
+      item({ context: { ...device }, timestamp: T + 2000 }),
+    ], 30 * 60_000));
+    await store.transaction((tx) => tx.ingest('p2', [item({ userId: 'other', context: { ...device } })], 30 * 60_000));
+    const shared = await store.db.selectFrom('contexts').select(['project_id']).execute();
+    expect(shared.map((r) => r.project_id).sort()).toEqual(['p1', 'p2']);
+    const profile = await store.findProfile('p1', 'u1');
+    const events = await store.profileEvents('p1', profile!.id, 10);
+    const byTime = events.filter((e) => e.name === 'x').sort((a, b) => a.timestamp - b.timestamp);
+    expect(byTime.map((e) => e.context)).toEqual([
+      { ...device, page: { path: '/a' } },
+      { ...device, page: { path: '/b' }, campaign: { source: 'mail' } },
+      { ...device },
+    ]);
+    const [withEvents] = await store.profilesWithEvents('p1', [profile!.id]);
+    expect(withEvents!.events.filter((e) => e.name === 'x').map((e) => e.context).sort((a, b) => JSON.stringify(a).length - JSON.stringify(b).length)[2])
+      .toEqual({ ...device, page: { path: '/b' }, campaign: { source: 'mail' } });
+    expect(profile!.context).toEqual({ ...device });
+  });
+
+  it('does not reuse a context id from a transaction that rolled back', async () => {
+    const ctx = { device: { type: 'tablet' } };
+    await expect(store.transaction(async (tx) => {
+      await tx.ingest('p1', [item({ context: ctx })], 30 * 60_000);
+      throw new Error('abort');
+    })).rejects.toThrow('abort');
+    await store.transaction((tx) => tx.ingest('p1', [item({ context: ctx, messageId: 'again' })], 30 * 60_000));
+    const profile = await store.findProfile('p1', 'u1');
+    const events = await store.profileEvents('p1', profile!.id, 10);
+    expect(events.find((e) => e.name === 'x')!.context).toEqual(ctx);
+  });
+});
