@@ -1,5 +1,6 @@
 /**
- * HTTP /v1/batch ingest into the embedded SQLite store with 20 live segments, against the
+ * HTTP /v1/batch ingest into the embedded SQLite store with 20 live segments (BENCH_SEGMENTS=n for
+ * fewer), against the
  * floor of the same events written durably by a plain prepared INSERT. The client runs in a
  * worker thread (the 2-core machine's second core).
  * Run: npm run bench:ingest [-- users]   (≈10 events per user)
@@ -25,7 +26,8 @@ const config = { ...configFromEnv({}), adminToken: 'sta_bench', writeKey: 'stw_b
 await ensureDefaultProject(store, config, end);
 const ctx = createContext(store, config);
 const idOf = new Map<string, string>();
-for (const s of BENCH_SEGMENTS) {
+const segmentCount = Number(process.env.BENCH_SEGMENTS ?? BENCH_SEGMENTS.length);
+for (const s of BENCH_SEGMENTS.slice(0, segmentCount)) {
   const created = await ctx.segments.create('default', { name: s.name, condition: nestedCondition(s, idOf) as never });
   idOf.set(s.name, created.id);
 }
@@ -69,7 +71,7 @@ const rate = (n: number, ms: number) => n / (ms / 1000);
 console.log(`\n${result.events} events from ${users} generated users (${profiles} profiles), 400 per batch, 8 requests in flight\n`);
 table([
   ['path', 'events', 'seconds', 'events/s', 'vs floor'],
-  ['strata HTTP /v1/batch, 20 live segments', result.events, result.ms / 1000, rate(result.events, result.ms), `${(rate(result.events, result.ms) / rate(floorEvents, floorMs)).toFixed(2)}×`],
+  [`strata HTTP /v1/batch, ${segmentCount} live segments`, result.events, result.ms / 1000, rate(result.events, result.ms), `${(rate(result.events, result.ms) / rate(floorEvents, floorMs)).toFixed(2)}×`],
   ['floor: prepared INSERT, fsync per batch', floorEvents, floorMs / 1000, rate(floorEvents, floorMs), '1.00×'],
 ]);
 console.log('\nsegment sizes after ingest:');
