@@ -167,3 +167,27 @@ describe.each(backends.map((b) => [b.name, b] as const))('ingest on %s', (_n, ba
     expect(DEFAULT_PROJECT).toBe('default');
   });
 });
+
+describe.each(backends.map((b) => [b.name, b] as const))('identity within one batch on %s', (_n, backend) => {
+  let t: TestApp;
+  beforeEach(async () => {
+    t = await startTestApp(await backend.open(), T0);
+  });
+  afterEach(async () => t.close());
+
+  it('merges an anonymous profile created earlier in the same batch, keeping all its events', async () => {
+    await t.send('/v1/identify', { userId: 'known-b', traits: { plan: 'pro' }, timestamp: '2024-06-15T09:00:00Z' });
+    const r = await t.send('/v1/batch', { batch: [
+      { type: 'page', anonymousId: 'anon-b', properties: { path: '/a' }, timestamp: '2024-06-15T10:00:00Z' },
+      { type: 'track', anonymousId: 'anon-b', event: 'clicked', timestamp: '2024-06-15T10:01:00Z' },
+      { type: 'identify', userId: 'known-b', anonymousId: 'anon-b', timestamp: '2024-06-15T10:02:00Z' },
+      { type: 'track', anonymousId: 'anon-b', event: 'after', timestamp: '2024-06-15T10:03:00Z' },
+    ] });
+    expect(r.status).toBe(200);
+    const events = (await t.admin('GET', '/api/users/known-b/events?limit=100')).body.events.map((e: { event: string }) => e.event).sort();
+    expect(events).toEqual(['$identify', '$identify', '$pageview', '$session', '$session', 'after', 'clicked']);
+    expect((await t.admin('GET', '/api/users/anon-b')).body.userId).toBe('known-b');
+    const orphans = await t.ctx.store.db.selectFrom('events').select('id').where('profile_id', 'not in', t.ctx.store.db.selectFrom('profiles').select('id')).execute();
+    expect(orphans).toEqual([]);
+  });
+});

@@ -154,6 +154,12 @@ export class SqlStore {
       rows.push({ item, profileId: pid });
     }
 
+    // An item resolved before a later item of the batch merged its profile away belongs to the survivor.
+    if (merges.length) {
+      const into = new Map(merges);
+      const survivor = (id: number) => { while (into.has(id)) id = into.get(id)!; return id; };
+      for (const r of rows) r.profileId = survivor(r.profileId);
+    }
     // Apply in time order per profile so that context and visits follow event time.
     const ordered = [...rows].sort((a, b) => a.item.timestamp - b.item.timestamp);
     const eventRows: PendingEvent[] = [];
