@@ -191,3 +191,20 @@ describe.each(backends.map((b) => [b.name, b] as const))('identity within one ba
     expect(orphans).toEqual([]);
   });
 });
+
+describe('when the store fails', () => {
+  it('answers 503 with Retry-After and acknowledges nothing', async () => {
+    const [sqlite] = backends;
+    const t = await startTestApp(await sqlite!.open(), T0);
+    expect((await t.send('/v1/track', { userId: 'ok', event: 'a' })).status).toBe(200);
+    const original = t.ctx.store.transaction.bind(t.ctx.store);
+    t.ctx.store.transaction = async () => { throw new Error('disk I/O error'); };
+    const r = await t.app.inject({ method: 'POST', url: '/v1/track', headers: { 'x-write-key': WRITE }, payload: { userId: 'lost', event: 'a' } });
+    expect(r.statusCode).toBe(503);
+    expect(r.headers['retry-after']).toBe('5');
+    expect(r.json().error.code).toBe('STORE_UNAVAILABLE');
+    t.ctx.store.transaction = original;
+    expect((await t.admin('GET', '/api/users/lost')).status).toBe(404);
+    await t.close();
+  });
+});

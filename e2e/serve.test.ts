@@ -1,0 +1,92 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import pg from 'pg';
+import { afterEach, describe, expect, it } from 'vitest';
+import { postgresReachable } from '@strata/store';
+import { TEST_PG_URL } from '@strata/store/testing';
+
+// The real CLI, as `npm start` runs it, on each store.
+const root = join(import.meta.dirname, '..');
+const children: ChildProcess[] = [];
+afterEach(() => {
+  for (const c of children.splice(0)) c.kill('SIGTERM');
+});
+
+async function start(env: Record<string, string>): Promise<{ base: string; output: () => string }> {
+  const port = String(20000 + Math.floor(Math.random() * 20000));
+  const child = spawn(process.execPath, ['--import', 'tsx', join(root, 'packages/cli/src/main.ts'), 'serve'], {
+    cwd: root, env: { ...process.env, PORT: port, HOST: '127.0.0.1', ...env }, stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  children.push(child);
+  let out = '';
+  child.stdout!.on('data', (d) => (out += d));
+  child.stderr!.on('data', (d) => (out += d));
+  const base = `http://127.0.0.1:${port}`;
+  for (let i = 0; i < 200; i++) {
+    if (out.includes('Strata is serving')) return { base, output: () => out };
+    if (child.exitCode !== null) throw new Error(`strata exited: ${out}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error(`strata did not start: ${out}`);
+}
+
+async function roundTrip(base: string, admin: string, write: string): Promise<void> {
+  expect(await (await fetch(`${base}/api/health`)).json()).toEqual({ status: 'ok' });
+  const t = await fetch(`${base}/v1/track`, { method: 'POST', headers: { 'content-type': 'text/plain', authorization: `Basic ${Buffer.from(`${write}:`).toString('base64')}` }, body: JSON.stringify({ userId: 'cli-user', event: 'opened' }) });
+  expect(t.status).toBe(200);
+  const u = await fetch(`${base}/api/users/cli-user`, { headers: { authorization: `Bearer ${admin}` } });
+  expect(u.status).toBe(200);
+  const spec = await (await fetch(`${base}/openapi.json`)).json() as { openapi: string; paths: Record<string, unknown> };
+  expect(spec.openapi).toBe('3.1.0');
+  for (const p of ['/v1/batch', '/v1/track', '/api/segments', '/api/segments/preview', '/api/segments/{id}/members', '/api/users/{id}', '/api/users/{id}/segments']) expect(Object.keys(spec.paths)).toContain(p);
+  const docs = await fetch(`${base}/docs/`);
+  expect(docs.status).toBe(200);
+  expect(await docs.text()).toMatch(/swagger/i);
+}
+
+describe('strata serve', () => {
+  it('starts on the embedded store, prints the credentials it generated once, and serves', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'strata-serve-'));
+    try {
+      const first = await start({ STRATA_DATA_DIR: dir });
+      const admin = /admin token: (\S+)/.exec(first.output())![1]!;
+      const write = /write key: +(\S+)/.exec(first.output())![1]!;
+      await roundTrip(first.base, admin, write);
+      children.pop()!.kill('SIGTERM');
+      await new Promise((r) => setTimeout(r, 500));
+      const second = await start({ STRATA_DATA_DIR: dir });
+      expect(second.output()).not.toMatch(/admin token/);
+      const u = await fetch(`${second.base}/api/users/cli-user`, { headers: { authorization: `Bearer ${admin}` } });
+      expect(u.status).toBe(200);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('starts on PostgreSQL when DATABASE_URL is set', async (ctx) => {
+    if (!(await postgresReachable(TEST_PG_URL))) {
+      console.warn(`[strata tests] skipped: no PostgreSQL server at ${TEST_PG_URL} for the DATABASE_URL start test`);
+      ctx.skip();
+    }
+    const schema = `strata_cli_${randomBytes(5).toString('hex')}`;
+    const client = new pg.Client({ connectionString: TEST_PG_URL });
+    await client.connect();
+    await client.query(`CREATE SCHEMA ${schema}`);
+    try {
+      const url = `${TEST_PG_URL}${TEST_PG_URL.includes('?') ? '&' : '?'}options=${encodeURIComponent(`-c search_path=${schema}`)}`;
+      const s = await start({ DATABASE_URL: url, STRATA_ADMIN_TOKEN: 'sta_pg_cli', STRATA_WRITE_KEY: 'stw_pg_cli' });
+      expect(s.output()).toMatch(/store: PostgreSQL/);
+      await roundTrip(s.base, 'sta_pg_cli', 'stw_pg_cli');
+      const n = await client.query(`SELECT count(*)::int AS n FROM ${schema}.events`);
+      expect(n.rows[0].n).toBeGreaterThan(0);
+    } finally {
+      for (const c of children.splice(0)) c.kill('SIGTERM');
+      await new Promise((r) => setTimeout(r, 300));
+      await client.query(`DROP SCHEMA ${schema} CASCADE`);
+      await client.end();
+    }
+  });
+});
