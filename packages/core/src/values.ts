@@ -2,13 +2,13 @@ import type { Json } from './data.ts';
 
 const NUMERIC = /^-?[0-9]+(\.[0-9]+)?$/;
 
-/** True for strings Strata reads as numbers (`^-?[0-9]+(\.[0-9]+)?$`). */
-export const isNumericString = (s: string): boolean => NUMERIC.test(s);
+/** True for strings Strata reads as numbers: at most 300 characters of `^-?[0-9]+(\.[0-9]+)?$`. */
+export const isNumericString = (s: string): boolean => s.length <= 300 && NUMERIC.test(s);
 
 /** The number a scalar stands for, or NaN. */
 export function toNumber(v: unknown): number {
   if (typeof v === 'number') return v;
-  if (typeof v === 'string' && NUMERIC.test(v)) return Number(v);
+  if (typeof v === 'string' && v.length <= 300 && NUMERIC.test(v)) return Number(v);
   return Number.NaN;
 }
 

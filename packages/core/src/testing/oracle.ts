@@ -205,7 +205,7 @@ const NUMERIC_STRING = /^-?[0-9]+(\.[0-9]+)?$/;
 /** A number, or a numeric string's number; otherwise undefined. */
 function asNumber(v: Value): number | undefined {
   if (typeof v === 'number') return v;
-  if (typeof v === 'string' && NUMERIC_STRING.test(v)) return Number(v);
+  if (typeof v === 'string' && v.length <= 300 && NUMERIC_STRING.test(v)) return Number(v);
   return undefined;
 }
 
