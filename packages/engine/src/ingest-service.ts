@@ -87,6 +87,11 @@ export class IngestService {
         }
       });
     } catch (cause) {
+      if (group.length > 1) {
+        // One request must not sink the others it shared a transaction with: write each alone.
+        for (const p of group) await this.write([p]);
+        return;
+      }
       const err = cause instanceof AppError ? cause : new AppError({ code: 'STORE_UNAVAILABLE', message: 'the events could not be stored; nothing was acknowledged, send them again', cause });
       for (const p of group) p.reject(err);
       return;

@@ -113,10 +113,11 @@ export class SegmentService {
       };
       await tx.updateSegment(next);
       if (patch.include !== undefined || patch.exclude !== undefined) {
-        const current = await tx.manualIds(projectId, id);
+        // The list not being replaced is carried over as profile ids, never through user-facing ids.
+        const current = await tx.manualProfileIds(projectId, id);
         await tx.replaceManual(projectId, id,
-          await this.profileIdsFor(tx, projectId, patch.include ?? current.include),
-          await this.profileIdsFor(tx, projectId, patch.exclude ?? current.exclude));
+          patch.include !== undefined ? await this.profileIdsFor(tx, projectId, patch.include) : current.include,
+          patch.exclude !== undefined ? await this.profileIdsFor(tx, projectId, patch.exclude) : current.exclude);
       }
       await this.membership.recomputeSegments(tx, projectId, [id], this.clock.now());
       return this.view(tx, next);

@@ -22,7 +22,8 @@ function initial(d: StoreDialect): string[] {
       admin_token_hash TEXT NOT NULL UNIQUE, settings ${t.json} NOT NULL DEFAULT ${t.emptyObject}, created_at ${t.ms} NOT NULL)`,
     `CREATE TABLE profiles (
       id ${t.id}, project_id TEXT NOT NULL, user_id TEXT, anonymous_id TEXT,
-      traits ${t.json} NOT NULL DEFAULT ${t.emptyObject}, context ${t.json} NOT NULL DEFAULT ${t.emptyObject},
+      traits ${t.json} NOT NULL DEFAULT ${t.emptyObject}, traits_at ${t.json} NOT NULL DEFAULT ${t.emptyObject},
+      context ${t.json} NOT NULL DEFAULT ${t.emptyObject},
       context_at ${t.ms}, labels ${t.json} NOT NULL DEFAULT ${t.emptyArray},
       first_seen ${t.ms}, last_seen ${t.ms}, created_at ${t.ms} NOT NULL, updated_at ${t.ms} NOT NULL)`,
     `CREATE INDEX profiles_project ON profiles (project_id, id)`,

@@ -21,6 +21,8 @@ export interface Database {
     user_id: string | null;
     anonymous_id: string | null;
     traits: unknown;
+    /** Event time of the latest write of each trait key: traits merge last-write-wins by event time. */
+    traits_at: unknown;
     context: unknown;
     context_at: number | null;
     labels: unknown;

@@ -27,13 +27,14 @@ function chunks<T>(xs: readonly T[], n = CHUNK): T[][] {
 type ProfileRow = Database['profiles'] & { id: number };
 type EventInsert = Insertable<Database['events']>;
 /** An event row before its context is resolved to a stored context id. */
-type PendingEvent = Omit<EventInsert, 'context_id' | 'context_own'> & { context: JsonObject };
+type PendingEvent = Omit<EventInsert, 'context_id' | 'context_own'> & { context: JsonObject; stored?: { contextId: number; own: string } };
 
 interface WorkingProfile {
   id: number;
   userId: string | null;
   anonymousId: string | null;
   traits: JsonObject;
+  traitsAt: Record<string, number>;
   context: JsonObject;
   contextAt: number | null;
   labels: string[];
@@ -203,8 +204,8 @@ export class SqlStore {
   private async insertEvents(pending: readonly PendingEvent[]): Promise<void> {
     if (pending.length === 0) return;
     const projectId = pending[0]!.project_id;
-    const split = pending.map((r) => splitContext(r.context));
-    const ids = await this.contextIds(projectId, split.map((x) => x.shared));
+    const split = pending.map((r) => (r.stored ? { shared: '', own: r.stored.own } : splitContext(r.context)));
+    const ids = await this.contextIds(projectId, split.filter((_, i) => !pending[i]!.stored).map((x) => x.shared));
     const cols = SqlStore.EVENT_COLUMNS;
     let i = 0;
     for (const c of chunks(pending)) {
@@ -219,7 +220,8 @@ export class SqlStore {
       const params: unknown[] = [];
       for (const r of c) {
         const { shared, own } = split[i++]!;
-        params.push(r.project_id, r.profile_id, r.message_id ?? null, r.type, r.name, r.derived, r.properties, ids.get(shared)!, own, r.ts, r.received_at);
+        const contextId = r.stored ? r.stored.contextId : ids.get(shared)!;
+        params.push(r.project_id, r.profile_id, r.message_id ?? null, r.type, r.name, r.derived, r.properties, contextId, own, r.ts, r.received_at);
       }
       await this.db.executeQuery(CompiledQuery.raw(text, params));
     }
@@ -308,7 +310,7 @@ export class SqlStore {
       const rows = await this.db.selectFrom('profiles').selectAll().where('project_id', '=', projectId).where('id', 'in', c).execute();
       for (const r of rows as ProfileRow[]) {
         into.set(r.id, {
-          id: r.id, userId: r.user_id, anonymousId: r.anonymous_id, traits: readJson(r.traits, {}), context: readJson(r.context, {}),
+          id: r.id, userId: r.user_id, anonymousId: r.anonymous_id, traits: readJson(r.traits, {}), traitsAt: readJson(r.traits_at, {}), context: readJson(r.context, {}),
           contextAt: r.context_at, labels: readJson(r.labels, []), firstSeen: r.first_seen, lastSeen: r.last_seen,
           createdAt: r.created_at, lastSeenBefore: r.last_seen, rebuildVisits: false, isNew: false, dirty: false,
         });
@@ -318,12 +320,12 @@ export class SqlStore {
 
   private async createProfile(projectId: string, userId: string | null, anonymousId: string | null, now: number, working: Map<number, WorkingProfile>): Promise<number> {
     const r = await this.db.insertInto('profiles').values({
-      project_id: projectId, user_id: userId, anonymous_id: anonymousId, traits: this.json({}), context: this.json({}),
+      project_id: projectId, user_id: userId, anonymous_id: anonymousId, traits: this.json({}), traits_at: this.json({}), context: this.json({}),
       context_at: null, labels: this.json([]), first_seen: null, last_seen: null, created_at: now, updated_at: now,
     }).returning('id').executeTakeFirstOrThrow();
     const id = Number(r.id);
     working.set(id, {
-      id, userId, anonymousId, traits: {}, context: {}, contextAt: null, labels: [], firstSeen: null, lastSeen: null,
+      id, userId, anonymousId, traits: {}, traitsAt: {}, context: {}, contextAt: null, labels: [], firstSeen: null, lastSeen: null,
       createdAt: now, lastSeenBefore: null, rebuildVisits: false, isNew: true, dirty: true,
     });
     return id;
@@ -405,7 +407,14 @@ export class SqlStore {
   private async merge(projectId: string, from: number, into: number, keys: Map<string, number>, working: Map<number, WorkingProfile>, merges: [number, number][]): Promise<void> {
     await this.loadWorking(projectId, [from, into], working);
     const f = working.get(from)!, t = working.get(into)!;
-    t.traits = { ...f.traits, ...t.traits };
+    // Per trait key, the later write wins (by event time); on a tie, the surviving profile's.
+    for (const [k, v] of Object.entries(f.traits)) {
+      const ft = f.traitsAt[k] ?? -Infinity, tt = t.traitsAt[k] ?? -Infinity;
+      if (!(k in t.traits) || ft > tt) {
+        t.traits[k] = v;
+        if (ft > -Infinity) t.traitsAt[k] = ft;
+      }
+    }
     if (f.contextAt !== null && (t.contextAt === null || f.contextAt > t.contextAt)) { t.context = f.context; t.contextAt = f.contextAt; }
     t.labels = [...new Set([...t.labels, ...f.labels])];
     t.firstSeen = minOrNull(t.firstSeen, f.firstSeen);
@@ -424,6 +433,11 @@ export class SqlStore {
         ON CONFLICT DO NOTHING`.execute(db);
       await db.deleteFrom(table).where('project_id', '=', projectId).where('profile_id', '=', from).execute();
     }
+    // Memberships follow the merge, keeping the earlier `since`; re-evaluation then drops any that no longer hold.
+    await sql`INSERT INTO memberships (project_id, segment_id, profile_id, since)
+      SELECT project_id, segment_id, ${into}, since FROM memberships WHERE project_id = ${projectId} AND profile_id = ${from}
+      ON CONFLICT (project_id, segment_id, profile_id) DO UPDATE
+      SET since = CASE WHEN excluded.since < memberships.since THEN excluded.since ELSE memberships.since END`.execute(db);
     await db.deleteFrom('memberships').where('project_id', '=', projectId).where('profile_id', '=', from).execute();
     await db.deleteFrom('profiles').where('project_id', '=', projectId).where('id', '=', from).execute();
     working.delete(from);
@@ -432,7 +446,14 @@ export class SqlStore {
 
   private applyToProfile(w: WorkingProfile, item: IngestItem): void {
     w.dirty = true;
-    if (item.traits) Object.assign(w.traits, item.traits);
+    if (item.traits) {
+      for (const [k, v] of Object.entries(item.traits)) {
+        if ((w.traitsAt[k] ?? -Infinity) <= item.timestamp) {
+          w.traits[k] = v;
+          w.traitsAt[k] = item.timestamp;
+        }
+      }
+    }
     if (w.contextAt === null || item.timestamp >= w.contextAt) {
       w.context = item.context;
       w.contextAt = item.timestamp;
@@ -445,13 +466,13 @@ export class SqlStore {
 
   private async saveWorking(projectId: string, working: Map<number, WorkingProfile>, now: number): Promise<void> {
     const rows = [...working.values()].filter((w) => w.dirty).map((w) => ({
-      id: w.id, project_id: projectId, user_id: w.userId, anonymous_id: w.anonymousId, traits: this.json(w.traits), context: this.json(w.context),
+      id: w.id, project_id: projectId, user_id: w.userId, anonymous_id: w.anonymousId, traits: this.json(w.traits), traits_at: this.json(w.traitsAt), context: this.json(w.context),
       context_at: w.contextAt, labels: this.json(w.labels), first_seen: w.firstSeen, last_seen: w.lastSeen, created_at: w.createdAt, updated_at: now,
     }));
     // One statement for the whole batch: every row exists already, so this only updates.
     for (const c of chunks(rows, 200)) {
       await this.db.insertInto('profiles').values(c).onConflict((oc) => oc.column('id').doUpdateSet((eb) => ({
-        user_id: eb.ref('excluded.user_id'), anonymous_id: eb.ref('excluded.anonymous_id'), traits: eb.ref('excluded.traits'),
+        user_id: eb.ref('excluded.user_id'), anonymous_id: eb.ref('excluded.anonymous_id'), traits: eb.ref('excluded.traits'), traits_at: eb.ref('excluded.traits_at'),
         context: eb.ref('excluded.context'), context_at: eb.ref('excluded.context_at'), labels: eb.ref('excluded.labels'),
         first_seen: eb.ref('excluded.first_seen'), last_seen: eb.ref('excluded.last_seen'), updated_at: eb.ref('excluded.updated_at'),
       }))).execute();
@@ -462,7 +483,7 @@ export class SqlStore {
   async rebuildVisits(projectId: string, profileId: number, sessionTimeoutMs: number): Promise<void> {
     await this.db.deleteFrom('events').where('project_id', '=', projectId).where('profile_id', '=', profileId).where('name', '=', '$session').execute();
     const evs = await this.db.selectFrom('events as e').innerJoin('contexts as c', 'c.id', 'e.context_id')
-      .select(['e.ts', 'c.json as shared', 'e.context_own', 'e.properties', 'e.received_at', 'e.type'])
+      .select(['e.ts', 'c.json as shared', 'e.context_id', 'e.context_own', 'e.properties', 'e.received_at', 'e.type'])
       .where('e.project_id', '=', projectId).where('e.profile_id', '=', profileId).where('e.derived', '=', this.bool(false))
       .orderBy('e.ts').orderBy('e.id').execute();
     const rows: PendingEvent[] = [];
@@ -470,7 +491,9 @@ export class SqlStore {
     for (const e of evs) {
       if (last === null || e.ts - last > sessionTimeoutMs) {
         const context = { ...readJson<JsonObject>(e.shared, {}), ...readJson<JsonObject>(e.context_own, {}) };
-        rows.push(this.sessionRow(projectId, profileId, visitOf(e.type, readJson(e.properties, {}), context), context, e.ts, e.received_at));
+        const row = this.sessionRow(projectId, profileId, visitOf(e.type, readJson(e.properties, {}), context), context, e.ts, e.received_at);
+        // The visit shares its first event's stored context as it is (re-serialising could change key order).
+        rows.push({ ...row, stored: { contextId: Number(e.context_id), own: typeof e.context_own === 'string' ? e.context_own : JSON.stringify(e.context_own) } });
       }
       last = e.ts;
     }
@@ -567,19 +590,25 @@ export class SqlStore {
     return out;
   }
 
-  /** Profile ids for userIds, creating known profiles (no events) for the ones not seen yet. */
+  /**
+   * Profile ids for ids given by a person (a userId, else an anonymousId, as `findProfile`),
+   * creating known profiles (no events) for the ids not seen at all.
+   */
   async ensureKnownProfiles(projectId: string, userIds: readonly string[], now: number): Promise<Map<string, number>> {
     const keys = new Map<string, number>();
-    for (const c of chunks([...new Set(userIds)])) {
-      const rows = await this.db.selectFrom('profile_keys').select(['key', 'profile_id']).where('project_id', '=', projectId)
-        .where('kind', '=', 'u').where('key', 'in', c).execute();
-      for (const r of rows) keys.set(r.key, r.profile_id);
+    for (const kind of ['u', 'a'] as const) {
+      for (const c of chunks([...new Set(userIds)].filter((u) => !keys.has(u)))) {
+        const rows = await this.db.selectFrom('profile_keys').select(['key', 'profile_id']).where('project_id', '=', projectId)
+          .where('kind', '=', kind).where('key', 'in', c).execute();
+        for (const r of rows) keys.set(r.key, r.profile_id);
+      }
     }
     const working = new Map<number, WorkingProfile>();
     for (const u of userIds) {
       if (keys.has(u)) continue;
       const id = await this.createProfile(projectId, u, null, now, working);
-      await this.db.insertInto('profile_keys').values({ project_id: projectId, kind: 'u', key: u, profile_id: id }).execute();
+      await this.db.insertInto('profile_keys').values({ project_id: projectId, kind: 'u', key: u, profile_id: id })
+        .onConflict((oc) => oc.doNothing()).execute();
       keys.set(u, id);
     }
     return keys;
@@ -602,7 +631,7 @@ export class SqlStore {
    */
   async insertProfile(projectId: string, p: { userId: string | null; anonymousId: string | null; traits: JsonObject; context: JsonObject; labels: readonly string[]; firstSeen: number | null; lastSeen: number | null }, events: readonly EventRecord[], now: number): Promise<number> {
     const r = await this.db.insertInto('profiles').values({
-      project_id: projectId, user_id: p.userId, anonymous_id: p.anonymousId, traits: this.json(p.traits), context: this.json(p.context),
+      project_id: projectId, user_id: p.userId, anonymous_id: p.anonymousId, traits: this.json(p.traits), traits_at: this.json({}), context: this.json(p.context),
       context_at: null, labels: this.json(p.labels), first_seen: p.firstSeen, last_seen: p.lastSeen, created_at: now, updated_at: now,
     }).returning('id').executeTakeFirstOrThrow();
     const id = Number(r.id);
@@ -711,6 +740,13 @@ export class SqlStore {
       return rows.rows.map((r) => r.user_id ?? r.anonymous_id).filter((x): x is string => x !== null);
     };
     return { include: await list('segment_includes'), exclude: await list('segment_excludes') };
+  }
+
+  /** A segment's include and exclude lists as profile ids. */
+  async manualProfileIds(projectId: string, segmentId: string): Promise<{ include: number[]; exclude: number[] }> {
+    const ids = async (table: 'segment_includes' | 'segment_excludes') =>
+      (await this.db.selectFrom(table).select('profile_id').where('project_id', '=', projectId).where('segment_id', '=', segmentId).execute()).map((r) => Number(r.profile_id));
+    return { include: await ids('segment_includes'), exclude: await ids('segment_excludes') };
   }
 
   /** Adds profiles to a segment's include list (and takes them off its exclude list). */

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { Issue, Json, JsonObject } from '@strata/core';
-import { isDerivedEvent, isPlainObject } from '@strata/core';
+import { isDerivedEvent, isPlainObject, parseIsoTime } from '@strata/core';
 import type { IngestItem } from '@strata/store';
 
 export const MAX_EVENT_BYTES = 32 * 1024;
@@ -33,15 +33,55 @@ function object(v: Json | undefined, path: string, issues: Issue[]): JsonObject 
   return {};
 }
 
-/** Epoch ms of an ISO 8601 string or an epoch-ms number; NaN when invalid, null when absent. */
+/** Times Strata accepts: years 1000 to 9999 (what JSON dates, JavaScript and BIGINT columns all hold). */
+export const MIN_TIME = Date.UTC(1000, 0, 1);
+export const MAX_TIME = Date.UTC(9999, 11, 31, 23, 59, 59, 999);
+
+const ISO = /^(\d{4}-\d{2}-\d{2})(?:[T ](\d{2}:\d{2})(?::(\d{2})(?:\.(\d{1,9}))?)?)?(Z|[+-]\d{2}:?\d{2})?$/;
+
+/** Epoch ms of an ISO 8601 date-time (fractions to nanoseconds, offsets with or without a colon). */
+export function parseTimestamp(v: string): number {
+  const m = ISO.exec(v);
+  if (!m) return Number.NaN;
+  const [, date, hm, sec, frac, off] = m;
+  if (!hm && (sec || frac || off)) return Number.NaN;
+  // Reuse core's strict calendar check on the canonical form (it refuses February 30 and the like).
+  const offset = off === undefined || off === 'Z' ? 'Z' : off.includes(':') ? off : `${off.slice(0, 3)}:${off.slice(3)}`;
+  return parseIsoTime(hm ? `${date}T${hm}:${sec ?? '00'}.${(frac ?? '').padEnd(3, '0').slice(0, 3)}${offset}` : date!);
+}
+
+/** Epoch ms of an ISO 8601 string or an epoch-ms number; null when absent or invalid (with an issue). */
 function time(v: Json | undefined, path: string, issues: Issue[]): number | null {
   if (v === undefined || v === null) return null;
-  const t = typeof v === 'number' ? v : typeof v === 'string' && /^\d{4}-\d{2}-\d{2}/.test(v) ? Date.parse(v) : Number.NaN;
-  if (!Number.isFinite(t)) {
-    issues.push({ path, message: 'must be an ISO 8601 date-time such as "2024-06-01T12:00:00.000Z"' });
+  const t = typeof v === 'number' ? v : typeof v === 'string' ? parseTimestamp(v) : Number.NaN;
+  if (!Number.isFinite(t) || t < MIN_TIME || t > MAX_TIME) {
+    issues.push({ path, message: 'must be an ISO 8601 date-time such as "2024-06-01T12:00:00.000Z" (or epoch milliseconds) between the years 1000 and 9999' });
     return null;
   }
   return t;
+}
+
+/**
+ * The first string in a value that no store can keep — one holding a NUL character or an
+ * unpaired surrogate — as a path, or null. Iterative, so deep nesting cannot overflow.
+ */
+export function unstorableString(root: Json, rootPath: string): string | null {
+  const stack: [Json, string][] = [[root, rootPath]];
+  const bad = (s: string) => s.includes('\u0000') || /[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/.test(s);
+  while (stack.length) {
+    const [v, path] = stack.pop()!;
+    if (typeof v === 'string') {
+      if (bad(v)) return path;
+    } else if (Array.isArray(v)) {
+      v.forEach((x, i) => stack.push([x, `${path}/${i}`]));
+    } else if (v !== null && typeof v === 'object') {
+      for (const [k, x] of Object.entries(v)) {
+        if (bad(k)) return `${path}/${k.replace(/\u0000/g, '\\u0000')}`;
+        stack.push([x, `${path}/${k}`]);
+      }
+    }
+  }
+  return null;
 }
 
 const str = (v: Json | undefined) => (typeof v === 'string' ? v : undefined);
@@ -54,6 +94,8 @@ const str = (v: Json | undefined) => (typeof v === 'string' ? v : undefined);
 export function normalizeMessage(raw: unknown, routeType: MessageType | null, receivedAt: number, batchSentAt: Json | undefined): Normalized {
   const issues: Issue[] = [];
   if (!isPlainObject(raw)) return { ok: false, issues: [{ path: '/', message: 'each message must be a JSON object' }] };
+  const unstorable = unstorableString(raw, '');
+  if (unstorable !== null) return { ok: false, issues: [{ path: unstorable || '/', message: 'strings may not contain NUL characters or unpaired UTF-16 surrogates' }] };
 
   let type = routeType;
   if (type === null) {
@@ -122,6 +164,9 @@ export function normalizeMessage(raw: unknown, routeType: MessageType | null, re
     + Buffer.byteLength(`${messageId}${userId ?? ''}${anonymousId ?? ''}${previousId ?? ''}${name}`);
   if (bytes > MAX_EVENT_BYTES) return { ok: false, issues: [{ path: '/', message: `the message is ${bytes} bytes; the limit is ${MAX_EVENT_BYTES} (32 KB)` }] };
   const timestamp = original !== null && sentAt !== null ? receivedAt - (sentAt - original) : original ?? receivedAt;
+  if (timestamp < MIN_TIME || timestamp > MAX_TIME) {
+    return { ok: false, issues: [{ path: '/sentAt', message: 'timestamp corrected by sentAt falls outside the years 1000 to 9999' }] };
+  }
   return {
     ok: true,
     item: {
