@@ -77,6 +77,7 @@ function scanClass(p: string, start: number): number | string {
     if (c === '\\') {
       const n = p[i + 1];
       if (n === undefined || (!ESCAPABLE.has(n) && !CLASS_ESCAPES.has(n))) return `unsupported escape in class at ${i}`;
+      if (n === 'D' || n === 'W' || n === 'S') return `\\${n} inside [...] at ${i} is not supported: use [^...] or write the class out`;
       i++;
     } else if (c === '[') {
       return `[ inside a class at ${i} (POSIX classes are not supported): escape it`;
@@ -91,4 +92,39 @@ function scanClass(p: string, start: number): number | string {
 export function compileMatcher(pattern: string, ignoreCase: boolean): (s: string) => boolean {
   const re = RE2JS.compile(pattern, RE2JS.DOTALL | (ignoreCase ? RE2JS.CASE_INSENSITIVE : 0));
   return (s) => re.matcher(s).find();
+}
+
+const PERL_CLASSES: Record<string, string> = { d: '0-9', w: '0-9A-Za-z_', s: '\t\n\f\r ' };
+
+/**
+ * The pattern spelled for PostgreSQL's ARE, whose \d \w \s follow the database locale: each is
+ * written out as the ASCII class RE2 means (outside brackets as a class, inside as its members).
+ */
+export function toPostgresPattern(p: string): string {
+  let out = '';
+  let inClass = false;
+  for (let i = 0; i < p.length; i++) {
+    const c = p[i]!;
+    if (c === '\\') {
+      const n = p[i + 1]!;
+      const lower = n.toLowerCase();
+      if (lower in PERL_CLASSES && (n === lower || !inClass)) {
+        const members = PERL_CLASSES[lower]!;
+        out += inClass ? members : n === lower ? `[${members}]` : `[^${members}]`;
+      } else {
+        out += c + n;
+      }
+      i++;
+      continue;
+    }
+    if (c === '[' && !inClass) {
+      inClass = true;
+      out += c;
+      if (p[i + 1] === '^') { out += '^'; i++; }
+      continue;
+    }
+    if (c === ']' && inClass) inClass = false;
+    out += c;
+  }
+  return out;
 }

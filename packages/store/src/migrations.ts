@@ -96,6 +96,9 @@ const POSTGRES_FUNCTIONS = [
      END LOOP;
      RETURN h;
    END $$`,
+  `CREATE OR REPLACE FUNCTION strata_float(n numeric) RETURNS float8 LANGUAGE sql IMMUTABLE AS $$
+     SELECT CASE WHEN n IS NULL THEN NULL WHEN n > 1.7976931348623157e308 THEN 'Infinity'::float8
+       WHEN n < -1.7976931348623157e308 THEN '-Infinity'::float8 ELSE n::float8 END $$`,
   `CREATE OR REPLACE FUNCTION strata_bucket(salt text, id text) RETURNS int LANGUAGE sql IMMUTABLE STRICT AS $$
      SELECT (strata_fnv1a32(strata_fnv1a32(salt || id)::text) % 10000)::int $$`,
 ];

@@ -219,7 +219,7 @@ class SqlCompiler {
       case 'lastAt': return sql`max(e.ts)`;
       default: {
         const n = this.numberOf(this.eventView(agg.prop, 'e'))!;
-        return agg.fn === 'sum' ? d.sum(n) : sql`${q(agg.fn)}(${n})`;
+        return agg.fn === 'sum' ? d.sum(n) : agg.fn === 'avg' ? d.avg(n) : sql`${q(agg.fn)}(${n})`;
       }
     }
   }

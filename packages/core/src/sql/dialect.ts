@@ -1,4 +1,5 @@
 import { sql, type RawBuilder } from 'kysely';
+import { toPostgresPattern } from '../regex.ts';
 
 export type Sql = RawBuilder<unknown>;
 
@@ -50,8 +51,10 @@ export interface SqlDialect {
   bucket(salt: string, id: Sql): Sql;
   /** floor(ms / 86400000) as an integer day number. */
   day(ms: Sql): Sql;
-  /** Sum of a numeric expression over a group: 0 over no rows, never an overflow error. */
+  /** Sum of a numeric expression over a group: 0 over no rows, never an overflow error (±Infinity instead). */
   sum(x: Sql): Sql;
+  /** Average over a group: NULL over no rows, never an overflow error. */
+  avg(x: Sql): Sql;
 }
 
 const q = (s: string) => sql.raw(s);
@@ -96,6 +99,7 @@ export const sqliteDialect: SqlDialect = {
   bucket: (salt, id) => sql`strata_bucket(${salt}, ${id})`,
   day: (ms) => sql`CAST(floor(${ms} / 86400000.0) AS INTEGER)`,
   sum: (x) => sql`total(${x})`,
+  avg: (x) => sql`avg(${x})`,
 };
 
 export const postgresDialect: SqlDialect = {
@@ -120,10 +124,11 @@ export const postgresDialect: SqlDialect = {
   contains: (s, p) => sql`(strpos(${s}, ${p}) > 0)`,
   startsWith: (s, p) => sql`starts_with(${s}, ${p})`,
   endsWith: (s, p) => sql`(right(${s}, length(${p})) = ${p})`,
-  regexp: (s, pattern, ic) => (ic ? sql`(${s} ~* ${pattern}::text)` : sql`(${s} ~ ${pattern}::text)`),
+  regexp: (s, pattern, ic) => (ic ? sql`(${s} ~* ${toPostgresPattern(pattern)}::text)` : sql`(${s} ~ ${toPostgresPattern(pattern)}::text)`),
   bucket: (salt, id) => sql`strata_bucket(${salt}::text, ${id})`,
   day: (ms) => sql`floor(${ms} / 86400000.0)::bigint`,
-  sum: (x) => sql`COALESCE(sum(${x}), 0)`,
+  sum: (x) => sql`strata_float(COALESCE(sum((${x})::numeric), 0))`,
+  avg: (x) => sql`strata_float(avg((${x})::numeric))`,
 };
 
 function pgView(v: Sql, withElements: boolean): SqlView {

@@ -272,7 +272,7 @@ export function parseIsoTime(s: string): number | undefined {
   const minute = m[5] === undefined ? 0 : Number(m[5]);
   const second = m[6] === undefined ? 0 : Number(m[6]);
   const millis = pad(m[7]);
-  if (month < 1 || month > 12) return undefined;
+  if (year < 1 || month < 1 || month > 12) return undefined;
   if (day < 1 || day > daysInMonth(year, month)) return undefined;
   if (hour > 23 || minute > 59 || second > 59) return undefined;
   let offsetMinutes = 0;
