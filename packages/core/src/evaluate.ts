@@ -5,7 +5,7 @@ import type { EventRecord, ProfileRecord } from './data.ts';
 import { isDerivedEvent } from './data.ts';
 import { DAY_MS } from './duration.ts';
 import { compileMatcher } from './regex.ts';
-import { compareScalars, isNumericString, toNumber, toTime } from './values.ts';
+import { compareScalars, foldCase, isNumericString, toNumber, toTime } from './values.ts';
 
 /** A compiled condition: pure, never throws. */
 export type Evaluator = (profile: ProfileRecord, events: readonly EventRecord[], now: number) => boolean;
@@ -206,10 +206,10 @@ function compileScalarTest(test: Test, ic: boolean): ScalarTest {
       };
     }
     case 'contains': case 'starts_with': case 'ends_with': {
-      const x = ic ? test.value.toLowerCase() : test.value;
+      const x = ic ? foldCase(test.value) : test.value;
       const f = test.op === 'contains' ? (s: string) => s.includes(x)
         : test.op === 'starts_with' ? (s: string) => s.startsWith(x) : (s: string) => s.endsWith(x);
-      return ic ? (v) => typeof v === 'string' && f(v.toLowerCase()) : (v) => typeof v === 'string' && f(v);
+      return ic ? (v) => typeof v === 'string' && f(foldCase(v)) : (v) => typeof v === 'string' && f(v);
     }
     case 'matches': {
       const m = compileMatcher(test.pattern, ic);
@@ -231,8 +231,8 @@ function eqTest(x: string | number | boolean, ic: boolean): ScalarTest {
   if (typeof x === 'number') return (v) => (typeof v === 'number' ? v === x : typeof v === 'string' && toNumber(v) === x);
   const xn = isNumericString(x) ? Number(x) : Number.NaN;
   if (ic) {
-    const xl = x.toLowerCase();
-    return (v) => (typeof v === 'string' ? v === x || v.toLowerCase() === xl : typeof v === 'number' && v === xn);
+    const xl = foldCase(x);
+    return (v) => (typeof v === 'string' ? v === x || foldCase(v) === xl : typeof v === 'number' && v === xn);
   }
   return (v) => (typeof v === 'string' ? v === x : typeof v === 'number' && v === xn);
 }

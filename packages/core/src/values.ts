@@ -37,7 +37,7 @@ export function compareScalars(v: unknown, x: unknown, ignoreCase = false): -1 |
     return a < b ? -1 : a > b ? 1 : 0;
   }
   if (typeof v === 'string' && typeof x === 'string') {
-    const c = ignoreCase ? compareCodePoints(v.toLowerCase(), x.toLowerCase()) : compareCodePoints(v, x);
+    const c = ignoreCase ? compareCodePoints(foldCase(v), foldCase(x)) : compareCodePoints(v, x);
     return c < 0 ? -1 : c > 0 ? 1 : 0;
   }
   if (typeof v === 'boolean' && typeof x === 'boolean') return v === x ? 0 : null;
@@ -88,3 +88,45 @@ export const isScalar = (v: unknown): v is string | number | boolean =>
 
 export const isPlainObject = (v: unknown): v is Record<string, Json> =>
   typeof v === 'object' && v !== null && !Array.isArray(v);
+
+const folded = new Map<number, string>();
+
+/** The lower-case form of one code point when it is a single code point, else the code point itself. */
+function lowerCodePoint(cp: number): string {
+  let f = folded.get(cp);
+  if (f === undefined) {
+    const ch = String.fromCodePoint(cp);
+    const l = ch.toLowerCase();
+    f = [...l].length === 1 ? l : ch;
+    folded.set(cp, f);
+  }
+  return f;
+}
+
+/**
+ * What `ignoreCase` compares: each code point lowered on its own (JavaScript's lower-case form
+ * when that is one code point; İ and the like stay as they are; no final-sigma rule), so that
+ * every store can do the very same with a per-character table.
+ */
+export function foldCase(s: string): string {
+  // ASCII only (the common case): toLowerCase is already per character.
+  if (/^[\x00-\x7f]*$/.test(s)) return s.toLowerCase();
+  let out = '';
+  for (const ch of s) out += lowerCodePoint(ch.codePointAt(0)!);
+  return out;
+}
+
+let table: { from: string; to: string } | undefined;
+
+/** Every code point that foldCase changes, with its lower-case form (for stores that need a table). */
+export function foldCaseTable(): { from: string; to: string } {
+  if (table) return table;
+  let from = '', to = '';
+  for (let cp = 0; cp <= 0x10ffff; cp++) {
+    if (cp >= 0xd800 && cp <= 0xdfff) continue;
+    const l = lowerCodePoint(cp);
+    if (l !== String.fromCodePoint(cp)) { from += String.fromCodePoint(cp); to += l; }
+  }
+  folded.clear();
+  return (table = { from, to });
+}

@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { CompiledQuery, sql, type Insertable, type Kysely, type RawBuilder, type SqlBool, type Transaction } from 'kysely';
 import type { EventRecord, Json, JsonObject, SqlDialect } from '@strata/core';
-import { EVENT_OWN_CONTEXT_KEYS, isDerivedEvent, postgresDialect, sqliteDialect, visitOf } from '@strata/core';
+import { EVENT_OWN_CONTEXT_KEYS, foldCaseTable, isDerivedEvent, postgresDialect, sqliteDialect, visitOf } from '@strata/core';
 import type { StoreDialect } from './migrations.ts';
 import { migrate } from './migrations.ts';
 import type { Database } from './schema.ts';
@@ -70,6 +70,14 @@ export class SqlStore {
 
   async migrate(): Promise<void> {
     await migrate(this.db, this.dialect);
+    if (this.dialect === 'postgres') {
+      // Case folding must be exactly core's (foldCase): a per-character table made from the
+      // running JavaScript, replaced at every start so it follows the Unicode version in use.
+      const { from, to } = foldCaseTable();
+      const lit = (x: string) => `'${x.replace(/'/g, "''")}'`;
+      await sql.raw(`CREATE OR REPLACE FUNCTION strata_lower(s text) RETURNS text LANGUAGE sql IMMUTABLE AS $fold$
+        SELECT translate(s, ${lit(from)}, ${lit(to)}) $fold$`).execute(this.db);
+    }
   }
 
   async close(): Promise<void> {

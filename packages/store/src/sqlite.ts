@@ -1,6 +1,6 @@
 import BetterSqlite3 from 'better-sqlite3';
 import { Kysely, SqliteDialect } from 'kysely';
-import { bucketOf, compileMatcher, parseIsoTime, toNumber } from '@strata/core';
+import { bucketOf, compileMatcher, foldCase, parseIsoTime, toNumber } from '@strata/core';
 import type { Database } from './schema.ts';
 
 export interface SqliteOptions {
@@ -24,7 +24,7 @@ export function registerFunctions(db: BetterSqlite3.Database): void {
     const t = parseIsoTime(s);
     return Number.isNaN(t) ? null : t;
   });
-  db.function('strata_lower', det, (s: unknown) => (typeof s === 'string' ? s.toLowerCase() : null));
+  db.function('strata_lower', det, (s: unknown) => (typeof s === 'string' ? foldCase(s) : null));
   const matchers = new Map<string, (s: string) => boolean>();
   db.function('strata_regexp', det, (pattern: unknown, ic: unknown, s: unknown) => {
     if (typeof s !== 'string' || typeof pattern !== 'string') return null;

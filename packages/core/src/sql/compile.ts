@@ -3,7 +3,7 @@ import type { Agg, Condition, EventPath, Predicate, ProfilePath, Test, WhereClau
 import { assertNever } from '../ast.ts';
 import { EVENT_OWN_CONTEXT_KEYS } from '../data.ts';
 import { compilePredicate } from '../evaluate.ts';
-import { isNumericString } from '../values.ts';
+import { foldCase, isNumericString } from '../values.ts';
 import type { Sql, SqlDialect, SqlView } from './dialect.ts';
 
 /** What a compiled condition may reference; tables are `profiles p`, `events`, `segment_includes`, `segment_excludes`. */
@@ -148,7 +148,7 @@ class SqlCompiler {
       const n = this.numberOf(v);
       return n && sql`(${n} ${q(op)} ${d.num(x)})`;
     }
-    const s = v.str && (ic ? d.compareText(d.lower(v.str), op, d.text(x.toLowerCase())) : d.compareText(v.str, op, d.text(x)));
+    const s = v.str && (ic ? d.compareText(d.lower(v.str), op, d.text(foldCase(x))) : d.compareText(v.str, op, d.text(x)));
     const n = v.num && isNumericString(x) ? sql`(${v.num} ${q(op)} ${d.num(Number(x))})` : null;
     return this.or([s, n]);
   }
@@ -174,7 +174,7 @@ class SqlCompiler {
       case 'contains': case 'starts_with': case 'ends_with': {
         if (!v.str) return null;
         const s = ic ? d.lower(v.str) : v.str;
-        const x = d.text(ic ? t.value.toLowerCase() : t.value);
+        const x = d.text(ic ? foldCase(t.value) : t.value);
         return t.op === 'contains' ? d.contains(s, x) : t.op === 'starts_with' ? d.startsWith(s, x) : d.endsWith(s, x);
       }
       case 'matches':

@@ -39,7 +39,7 @@ export interface SqlDialect {
   numeric(str: Sql): Sql;
   /** Epoch ms of a time-value string, or NULL. */
   time(str: Sql): Sql;
-  /** Lower-case as JavaScript's toLowerCase. */
+  /** Lower-case exactly as core's foldCase. */
   lower(str: Sql): Sql;
   /** Code-point order comparison of two text expressions. */
   compareText(a: Sql, op: '<' | '<=' | '>' | '>=' | '=', b: Sql): Sql;
@@ -119,7 +119,7 @@ export const postgresDialect: SqlDialect = {
   bool: (v) => q(v ? 'TRUE' : 'FALSE'),
   numeric: (s) => sql`strata_num(${s})`,
   time: (s) => sql`strata_time(${s})`,
-  lower: (s) => sql`lower(${s})`,
+  lower: (s) => sql`strata_lower(${s})`,
   compareText: (a, op, b) => sql`(${a} COLLATE "C" ${q(op)} ${b})`,
   contains: (s, p) => sql`(strpos(${s}, ${p}) > 0)`,
   startsWith: (s, p) => sql`starts_with(${s}, ${p})`,

@@ -237,7 +237,7 @@ function compare(v: Scalar, x: Scalar, ignoreCase: boolean): Order {
   }
   if (typeof v === 'string' && typeof x === 'string') {
     return ignoreCase
-      ? compareCodePoints(v.toLowerCase(), x.toLowerCase())
+      ? compareCodePoints(naiveFold(v), naiveFold(x))
       : compareCodePoints(v, x);
   }
   if (typeof v === 'boolean' && typeof x === 'boolean') {
@@ -353,7 +353,7 @@ function scalarHolds(
   ignoreCase: boolean,
   now: number,
 ): boolean {
-  const lower = (s: string): string => (ignoreCase ? s.toLowerCase() : s);
+  const lower = (s: string): string => (ignoreCase ? naiveFold(s) : s);
   switch (op) {
     case 'eq':
       return compare(v, x as Scalar, ignoreCase) === '=';
@@ -535,4 +535,12 @@ function sequenceHolds(c: JsonObject, events: readonly EventRecord[], now: numbe
     return false;
   };
   return search(0, undefined);
+}
+
+/** ignoreCase per docs/conditions.md: each code point lowered alone, kept when its lower case is longer. */
+function naiveFold(s: string): string {
+  return Array.from(s, (ch) => {
+    const l = ch.toLowerCase();
+    return Array.from(l).length === 1 ? l : ch;
+  }).join('');
 }
