@@ -104,6 +104,9 @@ function dataValue(now: number): fc.Arbitrary<Json> {
       'é',
       '😀x',
       'ｚ', // U+FF5A: above the surrogates in UTF-16, below 😀 in code points
+      'ΟΔΟΣ', // folds to 'οδοσ' (no final-sigma rule)
+      'οδος',
+      'İx', // İ has a two-code-point lower case: it stays as it is
       true,
       false,
       null,
@@ -215,7 +218,7 @@ interface Operands {
 function operands(now: number): Operands {
   const isoNearNow = [now - 7 * DAY, now - DAY, now].map((t) => new Date(t).toISOString());
   const orderedValues: (string | number)[] = [
-    0, 1, 2.5, -3, 3, '1', '2.5', '01', 'abc', 'ABC', 'ab', 'b', 'B', '', 'é', 'É', '😀', 'ｚ',
+    0, 1, 2.5, -3, 3, '1', '2.5', '01', 'abc', 'ABC', 'ab', 'b', 'B', '', 'é', 'É', '😀', 'ｚ', 'οδοσ', 'i',
     now - DAY, now - 7 * DAY,
   ];
   return {
@@ -238,7 +241,7 @@ function operands(now: number): Operands {
       false,
     ),
     ordered: fc.constantFrom(...orderedValues),
-    text: fc.constantFrom('a', 'b', 'A', 'ab', 'bc', 'abc', 'é', 'É', '😀', 'x', '', '/pricing', 'vip', 'VIP', '1', '.5', '-'),
+    text: fc.constantFrom('a', 'b', 'A', 'ab', 'bc', 'abc', 'é', 'É', '😀', 'x', '', '/pricing', 'vip', 'VIP', '1', '.5', '-', 'ΟΣ', 'ς', 'İ'),
     iso: fc.constantFrom<string>(...FIXED_ISO, ...isoNearNow),
     duration: fc.constantFrom<string>(...DURATIONS),
   };
