@@ -5,7 +5,7 @@ import type {
 import { referencedSegments } from './ast.ts';
 import { parseDuration } from './duration.ts';
 import { checkPattern } from './regex.ts';
-import { isPlainObject, parseIsoTime } from './values.ts';
+import { isPlainObject, parseIsoTime, unstorableStrings } from './values.ts';
 
 /** One fault, at a JSON Pointer into the condition. */
 export interface Issue {
@@ -340,8 +340,10 @@ function durationMessage(v: unknown): string {
 
 /** Parses and validates a condition, returning every fault with its JSON path. Never throws. */
 export function parseCondition(input: unknown, ctx: ParseContext = {}): Result<Condition> {
-  const unstorable = badStrings(input);
-  if (unstorable.length) return { ok: false, issues: unstorable };
+  // NUL characters (PostgreSQL refuses them, SQLite cuts text at them) and unpaired
+  // surrogates (not Unicode text) cannot mean the same in every store.
+  const unstorable = unstorableStrings(input);
+  if (unstorable.length) return { ok: false, issues: unstorable.map((path) => ({ path, message: 'strings may not contain NUL characters or unpaired surrogates' })) };
   const p = new Parser(ctx);
   const value = p.condition(input, '', 0);
   if (p.issues.length === 0 && p.refs.size > 0 && ctx.segmentCondition) {
@@ -390,28 +392,3 @@ function findCycle(first: string, own: string[], self: string | undefined, get: 
   return visit(first);
 }
 
-/**
- * Strings no store can compare the same way: with a NUL character (PostgreSQL refuses it,
- * SQLite cuts text at it) or unpaired UTF-16 surrogates (not Unicode text at all).
- */
-const LONE_SURROGATE = /[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/;
-
-function badStrings(input: unknown): Issue[] {
-  const issues: Issue[] = [];
-  const bad = (s: string) => s.includes('\u0000') || LONE_SURROGATE.test(s);
-  const stack: [unknown, string][] = [[input, '']];
-  while (stack.length && issues.length < 20) {
-    const [v, path] = stack.pop()!;
-    if (typeof v === 'string') {
-      if (bad(v)) issues.push({ path: path || '/', message: 'strings may not contain NUL characters or unpaired surrogates' });
-    } else if (Array.isArray(v)) {
-      v.forEach((x, i) => stack.push([x, `${path}/${i}`]));
-    } else if (isPlainObject(v)) {
-      for (const [k, x] of Object.entries(v)) {
-        if (bad(k)) issues.push({ path: path || '/', message: 'keys may not contain NUL characters or unpaired surrogates' });
-        else stack.push([x, `${path}/${escapePointer(k)}`]);
-      }
-    }
-  }
-  return issues;
-}

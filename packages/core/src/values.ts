@@ -130,3 +130,31 @@ export function foldCaseTable(): { from: string; to: string } {
   folded.clear();
   return (table = { from, to });
 }
+
+const LONE_SURROGATE = /[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/;
+
+/** True for a string no store can keep or compare alike: a NUL character or an unpaired surrogate. */
+export const isUnstorableString = (s: string): boolean => s.includes('\u0000') || LONE_SURROGATE.test(s);
+
+/**
+ * JSON Pointers of the strings (values or keys) in a JSON value that no store can keep, at
+ * most `limit` of them. Iterative, so deep nesting cannot overflow the stack.
+ */
+export function unstorableStrings(root: unknown, limit = 20): string[] {
+  const found: string[] = [];
+  const stack: [unknown, string][] = [[root, '']];
+  while (stack.length && found.length < limit) {
+    const [v, path] = stack.pop()!;
+    if (typeof v === 'string') {
+      if (isUnstorableString(v)) found.push(path || '/');
+    } else if (Array.isArray(v)) {
+      v.forEach((x, i) => stack.push([x, `${path}/${i}`]));
+    } else if (isPlainObject(v)) {
+      for (const [k, x] of Object.entries(v)) {
+        if (isUnstorableString(k)) found.push(path || '/');
+        else stack.push([x, `${path}/${k.replace(/~/g, '~0').replace(/\//g, '~1')}`]);
+      }
+    }
+  }
+  return found;
+}

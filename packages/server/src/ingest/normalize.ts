@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { Issue, Json, JsonObject } from '@strata/core';
-import { isDerivedEvent, isPlainObject, parseIsoTime } from '@strata/core';
+import { isDerivedEvent, isPlainObject, parseIsoTime, unstorableStrings } from '@strata/core';
 import type { IngestItem } from '@strata/store';
 
 export const MAX_EVENT_BYTES = 32 * 1024;
@@ -61,29 +61,6 @@ function time(v: Json | undefined, path: string, issues: Issue[]): number | null
   return t;
 }
 
-/**
- * The first string in a value that no store can keep — one holding a NUL character or an
- * unpaired surrogate — as a path, or null. Iterative, so deep nesting cannot overflow.
- */
-export function unstorableString(root: Json, rootPath: string): string | null {
-  const stack: [Json, string][] = [[root, rootPath]];
-  const bad = (s: string) => s.includes('\u0000') || /[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/.test(s);
-  while (stack.length) {
-    const [v, path] = stack.pop()!;
-    if (typeof v === 'string') {
-      if (bad(v)) return path;
-    } else if (Array.isArray(v)) {
-      v.forEach((x, i) => stack.push([x, `${path}/${i}`]));
-    } else if (v !== null && typeof v === 'object') {
-      for (const [k, x] of Object.entries(v)) {
-        if (bad(k)) return `${path}/${k.replace(/\u0000/g, '\\u0000')}`;
-        stack.push([x, `${path}/${k}`]);
-      }
-    }
-  }
-  return null;
-}
-
 const str = (v: Json | undefined) => (typeof v === 'string' ? v : undefined);
 
 /**
@@ -94,8 +71,8 @@ const str = (v: Json | undefined) => (typeof v === 'string' ? v : undefined);
 export function normalizeMessage(raw: unknown, routeType: MessageType | null, receivedAt: number, batchSentAt: Json | undefined): Normalized {
   const issues: Issue[] = [];
   if (!isPlainObject(raw)) return { ok: false, issues: [{ path: '/', message: 'each message must be a JSON object' }] };
-  const unstorable = unstorableString(raw, '');
-  if (unstorable !== null) return { ok: false, issues: [{ path: unstorable || '/', message: 'strings may not contain NUL characters or unpaired UTF-16 surrogates' }] };
+  const [unstorable] = unstorableStrings(raw, 1);
+  if (unstorable !== undefined) return { ok: false, issues: [{ path: unstorable, message: 'strings may not contain NUL characters or unpaired UTF-16 surrogates' }] };
 
   let type = routeType;
   if (type === null) {
@@ -170,7 +147,7 @@ export function normalizeMessage(raw: unknown, routeType: MessageType | null, re
   return {
     ok: true,
     item: {
-      messageId, type, name, userId: type === 'alias' ? userId : userId, anonymousId, previousId, properties: props, context,
+      messageId, type, name, userId, anonymousId, previousId, properties: props, context,
       traits: type === 'identify' ? traits : null, timestamp: Math.round(timestamp), receivedAt, propertiesJson, contextJson,
     },
   };
