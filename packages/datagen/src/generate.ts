@@ -924,77 +924,25 @@ class UserSim {
   private context(): Record<string, unknown> {
     const d = this.dev;
     const campaign = this.campaign;
-    if (d.app) {
-      if (campaign !== null) {
-        this.campaign = null;
-        return {
-          ip: this.ip,
-          locale: this.locale,
-          timezone: this.timezone,
-          userAgent: d.userAgent,
-          device: d.device,
-          os: d.os,
-          screen: d.screen,
-          location: this.location,
-          app: d.appInfo,
-          campaign: campaign.context,
-          library: d.library,
-        };
-      }
-      return {
-        ip: this.ip,
-        locale: this.locale,
-        timezone: this.timezone,
-        userAgent: d.userAgent,
-        device: d.device,
-        os: d.os,
-        screen: d.screen,
-        location: this.location,
-        app: d.appInfo,
-        library: d.library,
-      };
-    }
-    let page = this.pageCtx;
-    if (page === null) {
-      const p = this.page;
-      page = this.pageCtx = {
-        path: p.path,
-        referrer: this.pageReferrer,
-        search: this.pageSearch,
-        title: p.title,
-        url: this.pageUrl,
-      };
-    }
-    if (campaign !== null) {
-      this.campaign = null;
-      return {
-        ip: this.ip,
-        locale: this.locale,
-        timezone: this.timezone,
-        userAgent: d.userAgent,
-        device: d.device,
-        os: d.os,
-        browser: d.browser,
-        screen: d.screen,
-        location: this.location,
-        campaign: campaign.context,
-        page,
-        library: d.library,
-      };
-    }
-    return {
-      ip: this.ip,
-      locale: this.locale,
-      timezone: this.timezone,
-      userAgent: d.userAgent,
-      device: d.device,
-      os: d.os,
-      browser: d.browser,
-      screen: d.screen,
-      location: this.location,
-      page,
-      library: d.library,
+    this.campaign = null;
+    // One shape per kind of client, keys in a fixed order (the campaign only on a visit's first event).
+    const ctx: Record<string, unknown> = {
+      ip: this.ip, locale: this.locale, timezone: this.timezone, userAgent: d.userAgent, device: d.device, os: d.os,
     };
+    if (!d.app) ctx.browser = d.browser;
+    ctx.screen = d.screen;
+    ctx.location = this.location;
+    if (d.app) ctx.app = d.appInfo;
+    if (campaign !== null) ctx.campaign = campaign.context;
+    if (!d.app) {
+      if (this.pageCtx === null) {
+        const p = this.page;
+        this.pageCtx = { path: p.path, referrer: this.pageReferrer, search: this.pageSearch, title: p.title, url: this.pageUrl };
+      }
+      ctx.page = this.pageCtx;
+    }
+    ctx.library = d.library;
+    return ctx;
   }
 
   private pagePush(t: number): void {
