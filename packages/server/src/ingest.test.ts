@@ -1,6 +1,6 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { testBackends } from '@strata/store/testing';
-import { DEFAULT_PROJECT, startTestApp, WRITE, type TestApp } from './test-app.ts';
+import { startTestApp, WRITE, type TestApp } from './test-app.ts';
 
 const backends = await testBackends();
 const T0 = Date.UTC(2024, 5, 15, 12);
@@ -164,7 +164,6 @@ describe.each(backends.map((b) => [b.name, b] as const))('ingest on %s', (_n, ba
     expect(mine).toEqual(['mine']);
     const theirs = await t.app.inject({ method: 'GET', url: '/api/users/shared-id/events', headers: { authorization: 'Bearer sta_other' } });
     expect(theirs.json().events.map((e: { event: string }) => e.event).filter((n: string) => !n.startsWith('$'))).toEqual(['theirs']);
-    expect(DEFAULT_PROJECT).toBe('default');
   });
 });
 

@@ -7,7 +7,6 @@ import { DEFAULT_PROJECT, startTestApp, type TestApp } from './test-app.ts';
 
 const backends = await testBackends();
 const T0 = Date.UTC(2024, 5, 15, 12);
-const DAY = 86_400_000;
 
 const SPEC_EXAMPLES: Record<string, Json> = {
   pricing: { event: '$pageview', where: [{ attr: 'properties.path', op: 'eq', value: '/pricing' }], window: { within: '30d' }, cmp: { op: 'gte', value: 5 } },
@@ -41,7 +40,7 @@ describe.each(backends.map((b) => [b.name, b] as const))('segments API on %s', (
     }
     const store = t.ctx.store;
     const total = await store.countProfiles(DEFAULT_PROJECT);
-    const data = await store.profilesWithEvents(DEFAULT_PROJECT, await store.matchingIds(DEFAULT_PROJECT, (await import('kysely')).sql`1 = 1` as never));
+    const data = await store.profilesWithEvents(DEFAULT_PROJECT, await store.profileIds(DEFAULT_PROJECT));
     expect(data.length).toBe(total);
     const keyToId = new Map(data.map((d) => [d.profile.key, d.profile.userId ?? d.profile.anonymousId]));
     for (const [name, condition] of Object.entries(SPEC_EXAMPLES)) {
@@ -177,6 +176,5 @@ describe.each(backends.map((b) => [b.name, b] as const))('segments API on %s', (
     expect(r.body.sample).toHaveLength(10);
     for (const m of r.body.sample) expect(Number(m.userId.slice(1))).toBeLessThan(12);
     expect((await t.admin('GET', '/api/segments')).body.segments).toEqual([]);
-    void DAY;
   });
 });

@@ -841,6 +841,11 @@ export class SqlStore {
     };
   }
 
+  /** Every profile id of a project, in id order. */
+  async profileIds(projectId: string): Promise<number[]> {
+    return (await this.db.selectFrom('profiles').select('id').where('project_id', '=', projectId).orderBy('id').execute()).map((r) => Number(r.id));
+  }
+
   /** Ids of the profiles matching a predicate (for tests and small recomputations). */
   async matchingIds(projectId: string, where: RawBuilder<SqlBool>): Promise<number[]> {
     const r = await sql<{ id: number }>`SELECT p.id FROM profiles p WHERE p.project_id = ${projectId} AND ${where} ORDER BY p.id`.execute(this.db);
