@@ -75,8 +75,10 @@ export class SqlStore {
       // running JavaScript, replaced at every start so it follows the Unicode version in use.
       const { from, to } = foldCaseTable();
       const lit = (x: string) => `'${x.replace(/'/g, "''")}'`;
+      // translate() scans its table for each character: ASCII text (one byte a character) gets the short one.
       await sql.raw(`CREATE OR REPLACE FUNCTION strata_lower(s text) RETURNS text LANGUAGE sql IMMUTABLE AS $fold$
-        SELECT translate(s, ${lit(from)}, ${lit(to)}) $fold$`).execute(this.db);
+        SELECT CASE WHEN octet_length(s) = length(s) THEN translate(s, 'ABCDEFGHIJKLMNOPQRSTUVWXYZ', 'abcdefghijklmnopqrstuvwxyz')
+          ELSE translate(s, ${lit(from)}, ${lit(to)}) END $fold$`).execute(this.db);
     }
   }
 
