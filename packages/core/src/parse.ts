@@ -4,7 +4,7 @@ import type {
 } from './ast.ts';
 import { referencedSegments } from './ast.ts';
 import { parseDuration } from './duration.ts';
-import { checkPattern } from './regex.ts';
+import { checkPattern, foldPattern } from './regex.ts';
 import { isPlainObject, parseIsoTime, unstorableStrings } from './values.ts';
 
 /** One fault, at a JSON Pointer into the condition. */
@@ -197,6 +197,10 @@ class Parser {
     }
     const [base, negated] = OPS[op as Op];
     const test = this.test(base, op, input.value, 'value' in input, `${path}/value`);
+    if (test?.op === 'matches' && ignoreCase) {
+      const fault = checkPattern(foldPattern(test.pattern));
+      if (fault) return this.fail(`${path}/value`, `with ignoreCase the pattern is matched lower-cased, and then: ${fault}`);
+    }
     return test && { test, negated, ignoreCase };
   }
 

@@ -1,4 +1,5 @@
 import { RE2JS } from 're2js';
+import { foldCase } from './values.ts';
 
 export const MAX_PATTERN_LENGTH = 256;
 const ESCAPABLE = new Set('.^$|?*+()[]{}\\/-'.split(''));
@@ -88,10 +89,34 @@ function scanClass(p: string, start: number): number | string {
   return `unterminated class at ${start}`;
 }
 
-/** A compiled matcher: linear time, `.` matches newlines. */
+/**
+ * A compiled matcher: linear time, `.` matches newlines. With ignoreCase, the text and the
+ * pattern's literal characters are folded alike (foldCase) and matched exactly, so every
+ * store can do the same without its engine's own idea of case-insensitivity.
+ */
 export function compileMatcher(pattern: string, ignoreCase: boolean): (s: string) => boolean {
-  const re = RE2JS.compile(pattern, RE2JS.DOTALL | (ignoreCase ? RE2JS.CASE_INSENSITIVE : 0));
+  if (ignoreCase) {
+    const re = RE2JS.compile(foldPattern(pattern), RE2JS.DOTALL);
+    return (s) => re.matcher(foldCase(s)).find();
+  }
+  const re = RE2JS.compile(pattern, RE2JS.DOTALL);
   return (s) => re.matcher(s).find();
+}
+
+/** A pattern with its literal characters folded (foldCase); escapes are kept as they are. */
+export function foldPattern(p: string): string {
+  let out = '';
+  for (let i = 0; i < p.length;) {
+    if (p[i] === '\\') {
+      out += p.slice(i, i + 2);
+      i += 2;
+      continue;
+    }
+    const ch = String.fromCodePoint(p.codePointAt(i)!);
+    out += foldCase(ch);
+    i += ch.length;
+  }
+  return out;
 }
 
 const PERL_CLASSES: Record<string, string> = { d: '0-9', w: '0-9A-Za-z_', s: '\t\n\f\r ' };

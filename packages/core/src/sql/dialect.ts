@@ -1,5 +1,5 @@
 import { sql, type RawBuilder } from 'kysely';
-import { toPostgresPattern } from '../regex.ts';
+import { foldPattern, toPostgresPattern } from '../regex.ts';
 
 export type Sql = RawBuilder<unknown>;
 
@@ -124,7 +124,7 @@ export const postgresDialect: SqlDialect = {
   contains: (s, p) => sql`(strpos(${s}, ${p}) > 0)`,
   startsWith: (s, p) => sql`starts_with(${s}, ${p})`,
   endsWith: (s, p) => sql`(right(${s}, length(${p})) = ${p})`,
-  regexp: (s, pattern, ic) => (ic ? sql`(${s} ~* ${toPostgresPattern(pattern)}::text)` : sql`(${s} ~ ${toPostgresPattern(pattern)}::text)`),
+  regexp: (s, pattern, ic) => (ic ? sql`(strata_lower(${s}) ~ ${toPostgresPattern(foldPattern(pattern))}::text)` : sql`(${s} ~ ${toPostgresPattern(pattern)}::text)`),
   bucket: (salt, id) => sql`strata_bucket(${salt}::text, ${id})`,
   day: (ms) => sql`floor(${ms} / 86400000.0)::bigint`,
   sum: (x) => sql`strata_float(COALESCE(sum((${x})::numeric), 0))`,

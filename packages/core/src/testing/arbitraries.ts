@@ -63,6 +63,11 @@ export const SAFE_PATTERNS = [
   '^(?:a|b)+$',
   '[^a-z]',
   '\\.5',
+  '^[A-C]',
+  'Σ$',
+  '\\W',
+  '[\\w-]x',
+  'İ',
 ] as const;
 
 export const EVENT_NAMES = ['a', 'b', 'c', '$pageview', '$session', '$segment_entered'] as const;

@@ -414,7 +414,14 @@ function scalarHolds(
 const compiledPatterns = new Map<string, RE2JS>();
 
 function regexFinds(pattern: string, s: string, ignoreCase: boolean): boolean {
-  const flags = RE2JS.DOTALL | (ignoreCase ? RE2JS.CASE_INSENSITIVE : 0);
+  // ignoreCase: fold the text and the pattern's literal characters (not its escapes), then match exactly.
+  if (ignoreCase) {
+    const cps = Array.from(pattern);
+    let folded = '';
+    for (let i = 0; i < cps.length; i++) folded += cps[i] === '\\' ? cps[i]! + (cps[++i] ?? '') : naiveFold(cps[i]!);
+    return regexFinds(folded, naiveFold(s), false);
+  }
+  const flags = RE2JS.DOTALL;
   const cacheKey = `${flags}/${pattern}`;
   let re = compiledPatterns.get(cacheKey);
   if (re === undefined) {
