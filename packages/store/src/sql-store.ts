@@ -833,13 +833,18 @@ export class SqlStore {
     return Number(r.rows[0]?.n ?? 0);
   }
 
-  /** Count and first members (by id) of a predicate, in one pass over the matching set. */
+  /**
+   * Count and first members (by id) of a predicate, evaluating it once: the matching set is
+   * materialised, then counted and sampled (a window count or two queries cost twice or more).
+   */
   async previewProfiles(projectId: string, where: RawBuilder<SqlBool>, limit: number): Promise<{ count: number; sample: { profileId: number; userId: string | null; anonymousId: string | null }[] }> {
-    const r = await sql<{ id: number; user_id: string | null; anonymous_id: string | null; n: number }>`SELECT p.id, p.user_id, p.anonymous_id, count(*) OVER () AS n
-      FROM profiles p WHERE p.project_id = ${projectId} AND ${where} ORDER BY p.id LIMIT ${limit}`.execute(this.db);
+    const r = await sql<{ n: number; id: number | null; user_id: string | null; anonymous_id: string | null }>`
+      WITH m AS MATERIALIZED (SELECT p.id, p.user_id, p.anonymous_id FROM profiles p WHERE p.project_id = ${projectId} AND ${where})
+      SELECT (SELECT count(*) FROM m) AS n, s.id, s.user_id, s.anonymous_id
+      FROM (SELECT 1 AS one) AS one LEFT JOIN (SELECT * FROM m ORDER BY id LIMIT ${limit}) AS s ON TRUE`.execute(this.db);
     return {
       count: Number(r.rows[0]?.n ?? 0),
-      sample: r.rows.map((x) => ({ profileId: Number(x.id), userId: x.user_id, anonymousId: x.anonymous_id })),
+      sample: r.rows.filter((x) => x.id !== null).map((x) => ({ profileId: Number(x.id), userId: x.user_id, anonymousId: x.anonymous_id })),
     };
   }
 

@@ -153,6 +153,30 @@ class SqlCompiler {
     return this.or([s, n]);
   }
 
+  /**
+   * `in` as one SQL `IN` per type (each face of the value read once), not an OR of `eq`s —
+   * the same answers as `eq` on each element: strings compare as strings (folded with
+   * ignoreCase), a number or a numeric-string operand compares numerically with a number.
+   */
+  private inList(values: readonly (string | number | boolean)[], ic: boolean, v: SqlView): Sql | null {
+    const d = this.d;
+    const strings = values.filter((x): x is string => typeof x === 'string');
+    const numbers = values.filter((x): x is number => typeof x === 'number');
+    const bools = values.filter((x): x is boolean => typeof x === 'boolean');
+    const list = (xs: Sql[]) => sql.join(xs);
+    const parts: (Sql | null)[] = [];
+    if (strings.length && v.str) {
+      parts.push(ic
+        ? sql`(${d.lower(v.str)} IN (${list([...new Set(strings.map(foldCase))].map((x) => d.text(x)))}))`
+        : sql`(${v.str} IN (${list([...new Set(strings)].map((x) => d.text(x)))}))`);
+    }
+    const forNumbers = [...new Set([...numbers, ...strings.filter(isNumericString).map(Number)])];
+    if (forNumbers.length && v.num) parts.push(sql`(${v.num} IN (${list(forNumbers.map((x) => d.num(x)))}))`);
+    if (numbers.length && v.str) parts.push(sql`(${d.numeric(v.str)} IN (${list([...new Set(numbers)].map((x) => d.num(x)))}))`);
+    if (bools.length && v.bool) parts.push(sql`(${v.bool} IN (${list([...new Set(bools)].map((x) => d.bool(x)))}))`);
+    return this.or(parts);
+  }
+
   private test(t: Test, ic: boolean, v: SqlView): Sql | null {
     const d = this.d;
     switch (t.op) {
@@ -162,7 +186,7 @@ class SqlCompiler {
         if (typeof t.value === 'boolean') return v.bool && sql`(${v.bool} = ${d.bool(t.value)})`;
         return this.order(v, '=', t.value, ic);
       case 'in':
-        return this.or(t.values.map((x) => this.test({ op: 'eq', value: x }, ic, v)));
+        return this.inList(t.values, ic, v);
       case 'gt': return this.order(v, '>', t.value, ic);
       case 'gte': return this.order(v, '>=', t.value, ic);
       case 'lt': return this.order(v, '<', t.value, ic);
