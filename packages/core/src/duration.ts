@@ -9,12 +9,4 @@ export function parseDuration(s: unknown): number | null {
   return Number(m[1]) * UNIT_MS[m[2] as keyof typeof UNIT_MS];
 }
 
-/** The shortest Duration string for a whole number of minutes. */
-export function formatDuration(ms: number): string {
-  for (const [unit, size] of [['w', UNIT_MS.w], ['d', UNIT_MS.d], ['h', UNIT_MS.h]] as const) {
-    if (ms % size === 0) return `${ms / size}${unit}`;
-  }
-  return `${Math.round(ms / UNIT_MS.m)}m`;
-}
-
 export const DAY_MS = UNIT_MS.d;

@@ -83,9 +83,6 @@ export function toTime(v: unknown): number {
 export const isMissing = (v: unknown): boolean =>
   v === undefined || v === null || (Array.isArray(v) && v.length === 0);
 
-export const isScalar = (v: unknown): v is string | number | boolean =>
-  typeof v === 'string' || typeof v === 'number' || typeof v === 'boolean';
-
 export const isPlainObject = (v: unknown): v is Record<string, Json> =>
   typeof v === 'object' && v !== null && !Array.isArray(v);
 

@@ -62,16 +62,15 @@ export class SegmentService {
     };
   }
 
-  private async validate(store: SqlStore, projectId: string, condition: Json | null, selfId?: string): Promise<void> {
+  private validate(rows: readonly SegmentRow[], condition: Json | null, selfId?: string): void {
     if (condition === null) return;
-    const rows = await store.listSegments(projectId);
     const byId = new Map(rows.map((r) => [r.id, r.condition]));
     const r = parseCondition(condition, { segmentCondition: (id) => byId.get(id), ...(selfId ? { selfId } : {}) });
     if (!r.ok) throw validationError('the condition is not valid', r.issues, '/condition');
   }
 
-  private async checkName(store: SqlStore, projectId: string, name: string, selfId?: string): Promise<void> {
-    const clash = (await store.listSegments(projectId)).find((s) => s.name === name && s.id !== selfId);
+  private checkName(rows: readonly SegmentRow[], name: string, selfId?: string): void {
+    const clash = rows.find((s) => s.name === name && s.id !== selfId);
     if (clash) throw new AppError({ code: 'CONFLICT', message: `a segment named "${name}" already exists (${clash.id})` });
   }
 
@@ -82,8 +81,9 @@ export class SegmentService {
 
   async create(projectId: string, input: SegmentInput, extra: { template?: string; params?: Json } = {}): Promise<Segment> {
     return this.store.transaction(async (tx) => {
-      await this.validate(tx, projectId, input.condition);
-      await this.checkName(tx, projectId, input.name);
+      const rows = await tx.listSegments(projectId);
+      this.validate(rows, input.condition);
+      this.checkName(rows, input.name);
       const now = this.clock.now();
       const row: SegmentRow = {
         id: newId('seg'), projectId, name: input.name, description: input.description ?? '', condition: input.condition,
@@ -101,8 +101,9 @@ export class SegmentService {
   async update(projectId: string, id: string, patch: SegmentPatch): Promise<Segment> {
     return this.store.transaction(async (tx) => {
       const row = await this.require(tx, projectId, id);
-      if (patch.condition !== undefined) await this.validate(tx, projectId, patch.condition, id);
-      if (patch.name !== undefined) await this.checkName(tx, projectId, patch.name, id);
+      const rows = await tx.listSegments(projectId);
+      if (patch.condition !== undefined) this.validate(rows, patch.condition, id);
+      if (patch.name !== undefined) this.checkName(rows, patch.name, id);
       const now = Math.max(this.clock.now(), row.updatedAt + 1);
       const next: SegmentRow = {
         ...row,

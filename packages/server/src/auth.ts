@@ -24,10 +24,6 @@ export class Credentials {
   adminProject(token: string): Promise<Project | null> {
     return this.cached(`a:${token}`, () => this.store.projectByAdminToken(token));
   }
-
-  clear(): void {
-    this.cache.clear();
-  }
 }
 
 /** The write key of an ingest request: Basic auth user, `X-Write-Key`, or `writeKey` in the body. */

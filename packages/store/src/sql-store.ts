@@ -699,19 +699,6 @@ export class SqlStore {
     return rows.map((r) => this.toSegment(r));
   }
 
-  /** Manual include and exclude lists of every segment of a project, as profile ids. */
-  async manualLists(projectId: string): Promise<Map<string, { include: Set<number>; exclude: Set<number> }>> {
-    const out = new Map<string, { include: Set<number>; exclude: Set<number> }>();
-    const get = (id: string) => {
-      let v = out.get(id);
-      if (!v) out.set(id, (v = { include: new Set(), exclude: new Set() }));
-      return v;
-    };
-    for (const r of await this.db.selectFrom('segment_includes').select(['segment_id', 'profile_id']).where('project_id', '=', projectId).execute()) get(r.segment_id).include.add(r.profile_id);
-    for (const r of await this.db.selectFrom('segment_excludes').select(['segment_id', 'profile_id']).where('project_id', '=', projectId).execute()) get(r.segment_id).exclude.add(r.profile_id);
-    return out;
-  }
-
   /** Manual include and exclude entries that concern the given profiles, by segment. */
   async manualListsFor(projectId: string, profileIds: readonly number[]): Promise<Map<string, { include: Set<number>; exclude: Set<number> }>> {
     const out = new Map<string, { include: Set<number>; exclude: Set<number> }>();
