@@ -100,7 +100,7 @@ function jsonGetter(keys: readonly string[]): Getter<Record<string, unknown>> {
   };
 }
 
-function profileGetter(path: ProfilePath): Getter<ProfileRecord> {
+export function profileGetter(path: ProfilePath): Getter<ProfileRecord> {
   if (path.kind === 'json') {
     const g = jsonGetter(path.keys);
     return path.root === 'traits' ? (p) => g(p.traits) : (p) => g(p.context);

@@ -11,3 +11,4 @@ export * from './sql/compile.ts';
 export * from './visit.ts';
 export * from './errors.ts';
 export * from './columns.ts';
+export * from './view.ts';

@@ -58,6 +58,25 @@ function initial(d: StoreDialect): string[] {
   ];
 }
 
+/** The live engine: membership history, the engine's clock, webhooks and their durable outbox. */
+function liveEngine(d: StoreDialect): string[] {
+  const t = types(d);
+  return [
+    `CREATE TABLE membership_history (id ${t.id}, project_id TEXT NOT NULL, segment_id TEXT NOT NULL, profile_id ${t.ref} NOT NULL,
+      kind TEXT NOT NULL, at ${t.ms} NOT NULL, reason TEXT NOT NULL)`,
+    `CREATE INDEX membership_history_segment ON membership_history (project_id, segment_id, id)`,
+    `CREATE INDEX membership_history_profile ON membership_history (project_id, profile_id, id)`,
+    `CREATE TABLE engine_state (project_id TEXT PRIMARY KEY, clock ${t.ms} NOT NULL)`,
+    `CREATE TABLE webhooks (id TEXT NOT NULL, project_id TEXT NOT NULL, url TEXT NOT NULL, secret TEXT NOT NULL,
+      segment_ids ${t.json}, kinds ${t.json} NOT NULL, created_at ${t.ms} NOT NULL, PRIMARY KEY (project_id, id))`,
+    `CREATE TABLE webhook_deliveries (id ${t.id}, project_id TEXT NOT NULL, webhook_id TEXT NOT NULL, message_id TEXT NOT NULL,
+      kind TEXT NOT NULL, payload TEXT NOT NULL, created_at ${t.ms} NOT NULL, next_attempt_at ${t.ms} NOT NULL,
+      attempts INTEGER NOT NULL DEFAULT 0, status TEXT NOT NULL, last_status INTEGER, last_error TEXT, delivered_at ${t.ms})`,
+    `CREATE INDEX webhook_deliveries_due ON webhook_deliveries (status, next_attempt_at)`,
+    `CREATE INDEX webhook_deliveries_hook ON webhook_deliveries (project_id, webhook_id, id)`,
+  ];
+}
+
 /**
  * PostgreSQL versions of the helpers that SQLite gets as registered JavaScript functions
  * (sqlite.ts). Each matches core's JavaScript exactly (values.ts, bucket.ts) and never raises.
@@ -109,7 +128,7 @@ function provider(d: StoreDialect): MigrationProvider {
       for (const s of stmts) await sql.raw(s).execute(db);
     },
   });
-  return { getMigrations: async () => ({ '0001_initial': step(initial(d)) }) };
+  return { getMigrations: async () => ({ '0001_initial': step(initial(d)), '0002_live_engine': step(liveEngine(d)) }) };
 }
 
 /** Brings the schema up to date; safe to run at every start and from several instances. */

@@ -81,4 +81,44 @@ export interface Database {
     message: string;
     payload: string;
   };
+  membership_history: {
+    id: Generated<number>;
+    project_id: string;
+    segment_id: string;
+    profile_id: number;
+    kind: 'entered' | 'exited';
+    at: number;
+    /** What caused the change: event, time, manual, definition, merge. */
+    reason: string;
+  };
+  /** The instant up to which the engine has applied everything (events and time) for a project. */
+  engine_state: { project_id: string; clock: number };
+  webhooks: {
+    id: string;
+    project_id: string;
+    url: string;
+    secret: string;
+    /** null: every segment. */
+    segment_ids: unknown;
+    /** Event kinds delivered, e.g. ["segment.entered", "segment.exited"]. */
+    kinds: unknown;
+    created_at: number;
+  };
+  /** The durable outbox: one row per (webhook, message), written with the change it reports. */
+  webhook_deliveries: {
+    id: Generated<number>;
+    project_id: string;
+    webhook_id: string;
+    /** Stable id sent as `webhook-id`: the same on every retry, for receivers to de-duplicate. */
+    message_id: string;
+    kind: string;
+    payload: string;
+    created_at: number;
+    next_attempt_at: number;
+    attempts: number;
+    status: 'pending' | 'delivered' | 'failed';
+    last_status: number | null;
+    last_error: string | null;
+    delivered_at: number | null;
+  };
 }

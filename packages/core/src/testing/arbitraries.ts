@@ -37,7 +37,7 @@ export const BASE_NOW = Date.UTC(2024, 5, 15, 12);
 /** Durations used in windows, `maxGap`, `within_last` and `more_than_ago`. */
 export const DURATIONS = ['1m', '90m', '2h', '1d', '7d', '1w', '30d', '37d'] as const;
 
-const DURATION_MS: Record<(typeof DURATIONS)[number], number> = {
+export const DURATION_MS: Record<(typeof DURATIONS)[number], number> = {
   '1m': MINUTE,
   '90m': 90 * MINUTE,
   '2h': 2 * HOUR,

@@ -1,4 +1,6 @@
 import type { EventRecord, Json, ProfileRecord, SegmentDefinition } from '../data.ts';
+import { isDerivedEvent } from '../data.ts';
+import { compileView, compileViewSegment, type ProfileView, type ViewCondition, type ViewResolver } from '../view.ts';
 import type { Condition } from '../ast.ts';
 import { compileCondition, compileSegment, type Evaluator } from '../evaluate.ts';
 import { parseCondition } from '../parse.ts';
@@ -31,4 +33,43 @@ export function evaluatorMembers(
   };
   const f = compileCondition(parseWithSegments(condition, segments), resolve);
   return profiles.filter(({ profile, events }) => f(profile, events, now)).map(({ profile }) => profile.key).sort();
+}
+
+/** A profile view (view.ts) over a profile's events: lists by name, sorted by time. */
+export function viewOf(profile: ProfileRecord, events: readonly EventRecord[]): ProfileView {
+  const byName = new Map<string | null, EventRecord[]>();
+  const push = (k: string | null, e: EventRecord) => { const l = byName.get(k); if (l) l.push(e); else byName.set(k, [e]); };
+  for (const e of events) {
+    push(e.name, e);
+    if (!isDerivedEvent(e.name)) push(null, e);
+  }
+  for (const l of byName.values()) l.sort((a, b) => a.timestamp - b.timestamp);
+  return { profile, events: (name) => byName.get(name) ?? [] };
+}
+
+/** Compiles the segments of a case over views (manual lists applied). */
+export function viewResolver(segments: Readonly<Record<string, SegmentDefinition>>): ViewResolver {
+  const compiled = new Map<string, ViewCondition>();
+  const resolve = (id: string): ViewCondition | undefined => {
+    const def = segments[id];
+    if (!def) return undefined;
+    let f = compiled.get(id);
+    if (!f) {
+      f = compileViewSegment(def.condition === null ? null : parseWithSegments(def.condition, segments), new Set(def.include), new Set(def.exclude), resolve);
+      compiled.set(id, f);
+    }
+    return f;
+  };
+  return resolve;
+}
+
+/** Keys of the profiles the view evaluator puts in the condition, sorted. */
+export function viewMembers(
+  condition: Json,
+  profiles: readonly { readonly profile: ProfileRecord; readonly events: readonly EventRecord[] }[],
+  segments: Readonly<Record<string, SegmentDefinition>>,
+  now: number,
+): string[] {
+  const f = compileView(parseWithSegments(condition, segments), viewResolver(segments));
+  return profiles.filter(({ profile, events }) => f.test(viewOf(profile, events), now)).map(({ profile }) => profile.key).sort();
 }

@@ -1,0 +1,263 @@
+import type { Condition, EventNode, EventPath, Predicate, ProfilePath, SequenceNode, WhereClause, Window } from './ast.ts';
+import { assertNever, walk } from './ast.ts';
+import type { EventRecord, ProfileRecord } from './data.ts';
+import { isDerivedEvent } from './data.ts';
+import { aggregator, compileCondition, compilePredicate, eventGetter, profileGetter } from './evaluate.ts';
+import { toTime } from './values.ts';
+
+/**
+ * A profile as the live engine keeps it: the record, and its events indexed by name, each
+ * list sorted by time, so that a behavioural leaf reads only its own name's events and finds
+ * its window's edges by binary search.
+ */
+export interface ProfileView {
+  readonly profile: ProfileRecord;
+  /** Events of one name sorted by time; `null`: every non-derived event (`"event": "*"`). */
+  events(name: string | null): readonly EventRecord[];
+}
+
+/**
+ * A condition compiled over profile views. `test` is its value at `now`; `next` is the
+ * earliest instant after `now` at which the value can change with no new data (time alone:
+ * windows sliding, `within_last` / `more_than_ago` ageing), or Infinity. `next` may be early
+ * (the value is then re-checked and found unchanged), never late.
+ */
+export interface ViewCondition {
+  test(view: ProfileView, now: number): boolean;
+  next(view: ProfileView, now: number): number;
+}
+
+export type ViewResolver = (id: string) => ViewCondition | undefined;
+
+const NEVER: ViewCondition = { test: () => false, next: () => Infinity };
+
+/** First index whose time is > t (lists are sorted by time). */
+export function upperBound(list: readonly EventRecord[], t: number): number {
+  let lo = 0, hi = list.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if (list[mid]!.timestamp > t) hi = mid; else lo = mid + 1;
+  }
+  return lo;
+}
+
+/** First index whose time is >= t. */
+export function lowerBound(list: readonly EventRecord[], t: number): number {
+  let lo = 0, hi = list.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if (list[mid]!.timestamp >= t) hi = mid; else lo = mid + 1;
+  }
+  return lo;
+}
+
+/** The index range [lo, hi) of a sorted list inside a window at `now` (SPEC §3 window edges). */
+function windowRange(w: Window, list: readonly EventRecord[], now: number): [number, number] {
+  switch (w.kind) {
+    case 'all': return [0, list.length];
+    case 'relative': return [upperBound(list, now - w.fromMs), upperBound(list, now - w.toMs)];
+    case 'absolute': return [w.after === null ? 0 : lowerBound(list, w.after), w.before === null ? list.length : lowerBound(list, w.before)];
+  }
+}
+
+/** Earliest instant after `now` at which an event of a sorted list enters or leaves a relative window. */
+function windowNext(w: Window, list: readonly EventRecord[], now: number): number {
+  if (w.kind !== 'relative') return Infinity;
+  // t enters at t + toMs (t <= now' - toMs) and leaves at t + fromMs (t <= now' - fromMs).
+  const enter = list[upperBound(list, now - w.toMs)];
+  const leave = list[upperBound(list, now - w.fromMs)];
+  return Math.min(enter ? enter.timestamp + w.toMs : Infinity, leave ? leave.timestamp + w.fromMs : Infinity);
+}
+
+/** Whether a predicate's truth can change with time alone, for a fixed value. */
+const timeRelative = (p: Predicate): boolean => p.test.op === 'within_last' || p.test.op === 'more_than_ago';
+
+/**
+ * Earliest instant after `now` at which a time-relative predicate can flip for value `v`:
+ * `within_last d` holds for now' in [t, t + d); `more_than_ago d` for now' >= t + d.
+ */
+function predicateNext(p: Predicate, v: unknown, now: number): number {
+  const t = p.test;
+  if (t.op !== 'within_last' && t.op !== 'more_than_ago') return Infinity;
+  let best = Infinity;
+  const consider = (x: unknown) => {
+    const at = toTime(x);
+    if (Number.isNaN(at)) return;
+    if (t.op === 'within_last' && at > now && at < best) best = at;
+    const end = at + t.ms;
+    if (end > now && end < best) best = end;
+  };
+  if (Array.isArray(v)) for (const x of v) consider(x);
+  else consider(v);
+  return best;
+}
+
+function whereTest(where: readonly WhereClause[]): (e: EventRecord, now: number) => boolean {
+  if (where.length === 0) return () => true;
+  const clauses = where.map((w) => ({ get: eventGetter(w.path), test: compilePredicate(w.predicate) }));
+  return (e, now) => {
+    for (const c of clauses) if (!c.test(c.get(e), now)) return false;
+    return true;
+  };
+}
+
+/** Earliest flip of any time-relative where clause over the given events (conservative: every event of the list). */
+function whereNext(where: readonly WhereClause[]): ((list: readonly EventRecord[], now: number) => number) | null {
+  const relative = where.filter((w) => timeRelative(w.predicate)).map((w) => ({ get: eventGetter(w.path), predicate: w.predicate }));
+  if (relative.length === 0) return null;
+  return (list, now) => {
+    let best = Infinity;
+    for (const e of list) for (const c of relative) best = Math.min(best, predicateNext(c.predicate, c.get(e), now));
+    return best;
+  };
+}
+
+function compileEvent(c: EventNode): ViewCondition {
+  const name = c.name;
+  const match = whereTest(c.where);
+  const cmp = compilePredicate(c.cmp);
+  const acc = aggregator(c.agg);
+  const value = (list: readonly EventRecord[], now: number) => {
+    const [lo, hi] = windowRange(c.window, list, now);
+    acc.reset();
+    for (let i = lo; i < hi; i++) { const e = list[i]!; if (match(e, now)) acc.add(e); }
+    return acc.result();
+  };
+  const wNext = whereNext(c.where);
+  const cmpRelative = timeRelative(c.cmp);
+  return {
+    test: (view, now) => cmp(value(view.events(name), now), now),
+    next: (view, now) => {
+      const list = view.events(name);
+      let best = windowNext(c.window, list, now);
+      if (wNext) best = Math.min(best, wNext(list, now));
+      if (cmpRelative) best = Math.min(best, predicateNext(c.cmp, value(list, now), now));
+      return best;
+    },
+  };
+}
+
+function compileSequenceView(c: SequenceNode): ViewCondition {
+  const f = compileCondition(c);
+  const star = c.steps.some((s) => s.name === null);
+  // With a "*" step the non-derived list already holds every named step's events but derived ones.
+  const names = [...new Set(c.steps.map((s) => s.name).filter((n): n is string => n !== null && (!star || isDerivedEvent(n))))];
+  const lists = (view: ProfileView) => (star ? [view.events(null), ...names.map((n) => view.events(n))] : names.map((n) => view.events(n)));
+  const wNexts = c.steps.map((s) => whereNext(s.where)).filter((x) => x !== null);
+  return {
+    test: (view, now) => {
+      const parts: EventRecord[] = [];
+      for (const list of lists(view)) {
+        const [lo, hi] = windowRange(c.window, list, now);
+        for (let i = lo; i < hi; i++) parts.push(list[i]!);
+      }
+      return f(view.profile, parts, now);
+    },
+    next: (view, now) => {
+      let best = Infinity;
+      for (const list of lists(view)) {
+        best = Math.min(best, windowNext(c.window, list, now));
+        for (const w of wNexts) best = Math.min(best, w(list, now));
+      }
+      return best;
+    },
+  };
+}
+
+function compileAttr(path: ProfilePath, predicate: Predicate, test: (p: ProfileRecord, now: number) => boolean): ViewCondition {
+  if (!timeRelative(predicate)) return { test: (v, now) => test(v.profile, now), next: () => Infinity };
+  const get = profileGetter(path);
+  return { test: (v, now) => test(v.profile, now), next: (v, now) => predicateNext(predicate, get(v.profile), now) };
+}
+
+/** Compiles a condition over profile views (see ViewCondition). */
+export function compileView(c: Condition, resolve: ViewResolver = () => undefined): ViewCondition {
+  switch (c.kind) {
+    case 'all': case 'any': {
+      const fs = c.children.map((x) => compileView(x, resolve));
+      const all = c.kind === 'all';
+      return {
+        test: (v, now) => { for (const f of fs) if (f.test(v, now) !== all) return !all; return all; },
+        next: (v, now) => { let best = Infinity; for (const f of fs) best = Math.min(best, f.next(v, now)); return best; },
+      };
+    }
+    case 'not': {
+      const f = compileView(c.child, resolve);
+      return { test: (v, now) => !f.test(v, now), next: f.next };
+    }
+    case 'attr': {
+      const f = compileCondition(c);
+      return compileAttr(c.path, c.predicate, (p, now) => f(p, [], now));
+    }
+    case 'bucket': {
+      const f = compileCondition(c);
+      return { test: (v, now) => f(v.profile, [], now), next: () => Infinity };
+    }
+    case 'event':
+      return compileEvent(c);
+    case 'sequence':
+      return compileSequenceView(c);
+    case 'segment': {
+      const id = c.id;
+      return { test: (v, now) => (resolve(id) ?? NEVER).test(v, now), next: (v, now) => (resolve(id) ?? NEVER).next(v, now) };
+    }
+    default:
+      return assertNever(c);
+  }
+}
+
+/** A segment over views: (condition holds) ∪ include − exclude, by profile key. */
+export function compileViewSegment(condition: Condition | null, include: ReadonlySet<string>, exclude: ReadonlySet<string>, resolve?: ViewResolver): ViewCondition {
+  const f = condition ? compileView(condition, resolve) : NEVER;
+  if (include.size === 0 && exclude.size === 0) return f;
+  return {
+    test: (v, now) => !exclude.has(v.profile.key) && (include.has(v.profile.key) || f.test(v, now)),
+    next: (v, now) => (exclude.has(v.profile.key) || include.has(v.profile.key) ? Infinity : f.next(v, now)),
+  };
+}
+
+/** What a condition reads, so that the engine keeps just that: event names and the event paths per name. */
+export interface ConditionReads {
+  /** Event names read (`null`: every non-derived event). */
+  readonly names: Set<string | null>;
+  /** Per name, the event paths its where clauses and aggregates read. */
+  readonly paths: Map<string | null, EventPath[]>;
+  /** Reads the profile record (attributes, buckets). */
+  readonly profile: boolean;
+  /** Can change with time alone. */
+  readonly timed: boolean;
+  /** Segments referenced directly. */
+  readonly segments: Set<string>;
+}
+
+export function conditionReads(c: Condition): ConditionReads {
+  const names = new Set<string | null>();
+  const paths = new Map<string | null, EventPath[]>();
+  const segments = new Set<string>();
+  let profile = false, timed = false;
+  const read = (name: string | null, where: readonly WhereClause[], extra: EventPath[] = []) => {
+    names.add(name);
+    const list = paths.get(name) ?? [];
+    for (const w of where) { list.push(w.path); if (timeRelative(w.predicate)) timed = true; }
+    list.push(...extra);
+    paths.set(name, list);
+  };
+  walk(c, (n) => {
+    switch (n.kind) {
+      case 'attr': profile = true; if (timeRelative(n.predicate)) timed = true; break;
+      case 'bucket': profile = true; break;
+      case 'event':
+        read(n.name, n.where, 'prop' in n.agg ? [n.agg.prop] : []);
+        if (n.window.kind === 'relative' || timeRelative(n.cmp)) timed = true;
+        break;
+      case 'sequence':
+        for (const s of n.steps) read(s.name, s.where);
+        if (n.window.kind === 'relative') timed = true;
+        break;
+      case 'segment': segments.add(n.id); break;
+      case 'all': case 'any': case 'not': break;
+      default: assertNever(n);
+    }
+  });
+  return { names, paths, profile, timed, segments };
+}
