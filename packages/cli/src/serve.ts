@@ -20,12 +20,17 @@ export async function prepare(): Promise<{ config: Config; ctx: AppContext }> {
 }
 
 export async function serve(ctx: AppContext, config: Config): Promise<void> {
+  // Loads engine state (emitting transitions that came due while down) before taking traffic.
+  await ctx.engine.start();
   const app = await buildApp(ctx, { logger: process.env.STRATA_LOG === '1' });
   const address = await app.listen({ port: config.port, host: config.host });
+  ctx.dispatcher.start();
   console.log(`Strata is serving on ${address} (store: ${config.databaseUrl ? 'PostgreSQL' : `SQLite in ${config.dataDir}`}); API docs at ${address}/docs`);
   const stop = async () => {
     await app.close();
+    await ctx.dispatcher.stop();
     await ctx.ingest.drain();
+    await ctx.engine.stop();
     await ctx.store.close();
     process.exit(0);
   };

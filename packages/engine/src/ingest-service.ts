@@ -1,7 +1,7 @@
 import { AppError } from '@strata/core';
-import type { IngestItem, Rejection, SqlStore } from '@strata/store';
+import type { IngestItem, Rejection } from '@strata/store';
 import type { Clock } from './clock.ts';
-import type { MembershipService } from './membership-service.ts';
+import type { LiveEngine } from './live-engine.ts';
 
 export interface IngestResult {
   readonly stored: number;
@@ -27,15 +27,14 @@ export interface IngestServiceOptions {
  * Writes ingested batches with group commit: requests that arrive while a transaction is
  * being written wait and go together into the next one, so each HTTP answer still comes
  * only after its own events are durably committed, but one fsync serves many requests.
- * Membership of the touched profiles is brought up to date in the same transaction.
+ * The live engine brings membership of the touched profiles up to date in the same transaction.
  */
 export class IngestService {
   private queue: Pending[] = [];
   private flushing = false;
 
   constructor(
-    private readonly store: SqlStore,
-    private readonly membership: MembershipService,
+    private readonly engine: LiveEngine,
     private readonly clock: Clock,
     private readonly opts: IngestServiceOptions,
   ) {}
@@ -71,19 +70,18 @@ export class IngestService {
   private async write(group: Pending[]): Promise<void> {
     const results = new Map<Pending, IngestResult>();
     try {
-      await this.store.transaction(async (tx) => {
+      await this.engine.write(async (tx) => {
         results.clear();
         const byProject = new Map<string, Pending[]>();
         for (const p of group) byProject.set(p.projectId, [...(byProject.get(p.projectId) ?? []), p]);
         for (const [projectId, ps] of byProject) {
-          const touched = new Set<number>();
           for (const p of ps) {
             const out = await tx.ingest(projectId, p.items, this.opts.sessionTimeoutMs);
             if (p.rejections.length) await tx.recordRejections(projectId, p.receivedAt, p.rejections);
-            for (const id of out.touched) touched.add(id);
+            // Membership follows each request's events in the same transaction, in arrival order.
+            await this.engine.applyIngest(tx, projectId, out, this.clock.now());
             results.set(p, { stored: out.stored, duplicates: out.duplicates });
           }
-          await this.membership.evaluateProfiles(tx, projectId, touched, this.clock.now());
         }
       });
     } catch (cause) {

@@ -1,8 +1,9 @@
 import { randomBytes } from 'node:crypto';
 import type { Json } from '@strata/core';
-import { AppError, compileConditionSql, compileCondition, parseCondition, referencedSegments, validationError } from '@strata/core';
+import { AppError, compileConditionSql, parseCondition, referencedSegments, validationError } from '@strata/core';
 import type { SegmentRow, SqlStore } from '@strata/store';
 import type { Clock } from './clock.ts';
+import type { LiveEngine } from './live-engine.ts';
 import type { MembershipService } from './membership-service.ts';
 
 export interface Segment {
@@ -49,6 +50,7 @@ export class SegmentService {
   constructor(
     private readonly store: SqlStore,
     private readonly membership: MembershipService,
+    private readonly engine: LiveEngine,
     private readonly clock: Clock,
   ) {}
 
@@ -80,7 +82,7 @@ export class SegmentService {
   }
 
   async create(projectId: string, input: SegmentInput, extra: { template?: string; params?: Json } = {}): Promise<Segment> {
-    return this.store.transaction(async (tx) => {
+    return this.engine.write(async (tx) => {
       const rows = await tx.listSegments(projectId);
       this.validate(rows, input.condition);
       this.checkName(rows, input.name);
@@ -93,13 +95,13 @@ export class SegmentService {
       if (input.include?.length || input.exclude?.length) {
         await tx.replaceManual(projectId, row.id, await this.profileIdsFor(tx, projectId, input.include ?? []), await this.profileIdsFor(tx, projectId, input.exclude ?? []));
       }
-      await this.membership.recomputeSegments(tx, projectId, [row.id], now);
+      await this.engine.segmentsChanged(tx, projectId, [row.id], now);
       return this.view(tx, row);
     });
   }
 
   async update(projectId: string, id: string, patch: SegmentPatch): Promise<Segment> {
-    return this.store.transaction(async (tx) => {
+    return this.engine.write(async (tx) => {
       const row = await this.require(tx, projectId, id);
       const rows = await tx.listSegments(projectId);
       if (patch.condition !== undefined) this.validate(rows, patch.condition, id);
@@ -120,13 +122,13 @@ export class SegmentService {
           patch.include !== undefined ? await this.profileIdsFor(tx, projectId, patch.include) : current.include,
           patch.exclude !== undefined ? await this.profileIdsFor(tx, projectId, patch.exclude) : current.exclude);
       }
-      await this.membership.recomputeSegments(tx, projectId, [id], this.clock.now());
+      await this.engine.segmentsChanged(tx, projectId, [id], this.clock.now());
       return this.view(tx, next);
     });
   }
 
   async delete(projectId: string, id: string): Promise<void> {
-    await this.store.transaction(async (tx) => {
+    await this.engine.write(async (tx) => {
       await this.require(tx, projectId, id);
       const users = (await tx.listSegments(projectId)).filter((s) => {
         if (s.id === id || s.condition === null) return false;
@@ -137,6 +139,7 @@ export class SegmentService {
         throw new AppError({ code: 'CONFLICT', message: `segment ${id} is referenced by ${users.map((u) => `"${u.name}" (${u.id})`).join(', ')}; change those first` });
       }
       await tx.deleteSegment(projectId, id);
+      await this.engine.segmentsChanged(tx, projectId, [id], this.clock.now());
     });
   }
 
@@ -163,6 +166,9 @@ export class SegmentService {
     const r = parseCondition(condition, { segmentCondition: (id) => byId.get(id) });
     if (!r.ok) throw validationError('the condition is not valid', r.issues, '/condition');
     const now = this.clock.now();
+    // Over live leaves the engine's state answers; otherwise the store does.
+    const live = this.engine.preview(projectId, r.value, now, sampleSize);
+    if (live) return { count: live.count, total: live.total, sample: live.sample.map((s) => ({ userId: s.userId, anonymousId: s.anonymousId, since: null })) };
     const segments = this.membership.parseSegments(projectId, rows);
     const where = compileConditionSql(r.value, { dialect: this.store.sqlDialect, projectId, now, resolveSegment: (id) => segments.get(id) });
     const { count, sample } = await this.store.previewProfiles(projectId, where, sampleSize);
@@ -187,35 +193,26 @@ export class SegmentService {
 
   /** Adds users by id to a segment's include list, creating profiles for ids not seen yet. */
   async addMembers(projectId: string, id: string, userIds: readonly string[]): Promise<Segment> {
-    return this.store.transaction(async (tx) => {
+    return this.engine.write(async (tx) => {
       const row = await this.require(tx, projectId, id);
       const ids = await this.profileIdsFor(tx, projectId, userIds);
       await tx.include(projectId, id, ids);
-      await this.membership.evaluateProfiles(tx, projectId, ids, this.clock.now());
+      await this.engine.segmentsChanged(tx, projectId, [id], this.clock.now(), 'manual', ids);
       return this.view(tx, row);
     });
   }
 
   /** Takes a user out: removes an include, and excludes them when the condition still matches. */
   async removeMember(projectId: string, id: string, userId: string): Promise<void> {
-    await this.store.transaction(async (tx) => {
-      const row = await this.require(tx, projectId, id);
+    await this.engine.write(async (tx) => {
+      await this.require(tx, projectId, id);
       const profile = await tx.findProfile(projectId, userId);
       if (!profile) throw new AppError({ code: 'NOT_FOUND', message: `no user with id "${userId}"` });
       const now = this.clock.now();
-      let matches = false;
-      if (row.condition !== null) {
-        const rows = await tx.listSegments(projectId);
-        const segments = this.membership.parseSegments(projectId, rows);
-        const seg = segments.get(id)!;
-        if (seg.condition) {
-          const [data] = await tx.profilesWithEvents(projectId, [profile.id]);
-          const resolve = this.membership.resolverFor(segments, await tx.manualListsFor(projectId, [profile.id]));
-          matches = compileCondition(seg.condition, resolve)(data!.profile, data!.events, now);
-        }
-      }
+      const matches = await this.engine.conditionHolds(tx, projectId, id, profile.id, now);
       await tx.removeManual(projectId, id, profile.id, matches);
-      await this.membership.evaluateProfiles(tx, projectId, [profile.id], now);
+      await this.engine.segmentsChanged(tx, projectId, [id], now, 'manual', [profile.id]);
     });
   }
+
 }

@@ -7,6 +7,7 @@ import type { AppContext } from './context.ts';
 import { errorBody, errorHandler } from './errors.ts';
 import { adminRoutes } from './routes/admin.ts';
 import { ingestRoutes } from './routes/ingest.ts';
+import { webhookRoutes } from './routes/webhooks.ts';
 import { ErrorSchema } from './schemas.ts';
 
 export interface AppOptions {
@@ -46,5 +47,6 @@ export async function buildApp(ctx: AppContext, opts: AppOptions = {}): Promise<
   const withCreds = { ...ctx, creds };
   await app.register(async (scope) => ingestRoutes(scope, withCreds));
   await app.register(async (scope) => adminRoutes(scope, withCreds));
+  await app.register(async (scope) => webhookRoutes(scope, withCreds));
   return app;
 }

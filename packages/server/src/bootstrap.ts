@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { IngestService, MembershipService, SegmentService, systemClock, type Clock } from '@strata/engine';
+import { IngestService, LiveEngine, MembershipService, SegmentService, WebhookDispatcher, WebhookService, systemClock, type Clock } from '@strata/engine';
 import type { SqlStore } from '@strata/store';
 import type { Config } from './config.ts';
 import type { AppContext } from './context.ts';
@@ -9,10 +9,13 @@ export const DEFAULT_PROJECT = 'default';
 /** Wires the services over a store. */
 export function createContext(store: SqlStore, config: Config, clock: Clock = systemClock): AppContext {
   const membership = new MembershipService();
+  const engine = new LiveEngine(store, clock);
   return {
-    config, store, clock, membership,
-    segments: new SegmentService(store, membership, clock),
-    ingest: new IngestService(store, membership, clock, { sessionTimeoutMs: config.sessionTimeoutMs, lingerMs: 2 }),
+    config, store, clock, membership, engine,
+    segments: new SegmentService(store, membership, engine, clock),
+    ingest: new IngestService(engine, clock, { sessionTimeoutMs: config.sessionTimeoutMs, lingerMs: 2 }),
+    webhooks: new WebhookService(store, clock),
+    dispatcher: new WebhookDispatcher(store, clock),
   };
 }
 

@@ -1,4 +1,4 @@
-import type { Clock, IngestService, MembershipService, SegmentService } from '@strata/engine';
+import type { Clock, IngestService, LiveEngine, MembershipService, SegmentService, WebhookDispatcher, WebhookService } from '@strata/engine';
 import type { Project, SqlStore } from '@strata/store';
 import type { Config } from './config.ts';
 
@@ -8,8 +8,13 @@ export interface AppContext {
   readonly store: SqlStore;
   readonly clock: Clock;
   readonly membership: MembershipService;
+  /** The live membership engine: every membership change goes through it. */
+  readonly engine: LiveEngine;
   readonly segments: SegmentService;
   readonly ingest: IngestService;
+  readonly webhooks: WebhookService;
+  /** Sends the webhook outbox; started by `strata serve`, run by hand in tests. */
+  readonly dispatcher: WebhookDispatcher;
 }
 
 declare module 'fastify' {

@@ -109,3 +109,48 @@ export const IngestAnswer = Type.Object({
 /** Error responses every admin route may give. */
 export const errors = (...codes: number[]): Record<number, TSchema> =>
   Object.fromEntries(codes.map((c) => [c, Type.Ref('Error')]));
+
+export const WebhookSchema = Type.Object({
+  id: Type.String(),
+  url: Type.String(),
+  segmentIds: Type.Union([Type.Array(Type.String()), Type.Null()], { description: 'null: every segment' }),
+  kinds: Type.Array(Type.String()),
+  secret: Type.Optional(Type.String({ description: 'The signing secret (whsec_…); given by create and get, not by the list' })),
+  createdAt: Type.String({ format: 'date-time' }),
+}, { $id: 'Webhook' });
+
+export const WebhookCreate = Type.Object({
+  url: Type.String({ minLength: 1, maxLength: 2048, description: 'An absolute http:// or https:// URL' }),
+  segmentIds: Type.Optional(Type.Union([Type.Array(Type.String({ minLength: 1, maxLength: 256 }), { maxItems: 1000 }), Type.Null()], { description: 'Segments whose changes are sent; null or absent: every segment' })),
+  kinds: Type.Optional(Type.Array(Type.String({ maxLength: 100 }), { maxItems: 10, description: '"segment.entered" and/or "segment.exited"; absent: both' })),
+}, { additionalProperties: false });
+
+/** The body Strata POSTs (Standard Webhooks shape). */
+export const WebhookPayloadSchema = Type.Object({
+  type: Type.String({ description: 'segment.entered or segment.exited' }),
+  timestamp: Type.String({ format: 'date-time' }),
+  data: Type.Object({
+    segmentId: Type.String(),
+    segmentName: Type.String(),
+    userId: Type.Union([Type.String(), Type.Null()]),
+    anonymousId: Type.Union([Type.String(), Type.Null()]),
+    reason: Type.String(),
+    at: Type.String({ format: 'date-time' }),
+  }),
+});
+
+export const DeliverySchema = Type.Object({
+  id: Type.Integer(),
+  messageId: Type.String({ description: 'Sent as webhook-id; the same on every retry' }),
+  kind: Type.String(),
+  status: Type.Union([Type.Literal('pending'), Type.Literal('delivered'), Type.Literal('failed')]),
+  attempts: Type.Integer(),
+  lastStatus: Type.Union([Type.Integer(), Type.Null()], { description: "HTTP status of the last attempt; null when there was no answer (or no attempt)" }),
+  lastError: Type.Union([Type.String(), Type.Null()]),
+  createdAt: Type.String({ format: 'date-time' }),
+  nextAttemptAt: Type.Union([Type.String({ format: 'date-time' }), Type.Null()], { description: 'null once delivered or failed' }),
+  deliveredAt: Type.Union([Type.String({ format: 'date-time' }), Type.Null()]),
+  payload: WebhookPayloadSchema,
+});
+
+export const DeliveriesPage = Type.Object({ deliveries: Type.Array(DeliverySchema), nextCursor: Type.Union([Type.String(), Type.Null()]) });

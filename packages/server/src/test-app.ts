@@ -34,13 +34,17 @@ export async function startTestApp(store: SqlStore, now = Date.UTC(2024, 5, 15, 
   await ensureDefaultProject(store, config, now);
   const clock = new ManualClock(now);
   const ctx = createContext(store, config, clock);
+  // No timer: tests move the clock and call ctx.engine.tick() themselves.
+  await ctx.engine.start(0);
   const app = await buildApp(ctx);
   const parse = (payload: string) => (payload ? JSON.parse(payload) : null);
   return {
     app, ctx, clock,
     async close() {
       await app.close();
+      await ctx.dispatcher.stop();
       await ctx.ingest.drain();
+      await ctx.engine.stop();
       await store.close();
     },
     async admin(method, url, body) {

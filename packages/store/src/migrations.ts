@@ -133,7 +133,13 @@ function provider(d: StoreDialect): MigrationProvider {
 
 /** Brings the schema up to date; safe to run at every start and from several instances. */
 export async function migrate(db: Kysely<Database>, d: StoreDialect): Promise<void> {
-  const migrator = new Migrator({ db, provider: provider(d), migrationTableName: 'strata_migrations', migrationLockTableName: 'strata_migrations_lock' });
+  // Kysely looks for its bookkeeping tables in every schema it can see: on PostgreSQL, name ours,
+  // or those of another schema (another Strata's, a concurrent test's) are taken for ours.
+  const schema = d === 'postgres' ? (await sql<{ s: string }>`SELECT current_schema() AS s`.execute(db)).rows[0]?.s : undefined;
+  const migrator = new Migrator({
+    db, provider: provider(d), migrationTableName: 'strata_migrations', migrationLockTableName: 'strata_migrations_lock',
+    ...(schema ? { migrationTableSchema: schema } : {}),
+  });
   const { error, results } = await migrator.migrateToLatest();
   if (error) {
     const failed = results?.find((r) => r.status === 'Error');

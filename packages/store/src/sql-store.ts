@@ -6,7 +6,8 @@ import type { StoreDialect } from './migrations.ts';
 import { migrate } from './migrations.ts';
 import type { Database } from './schema.ts';
 import type {
-  IngestItem, IngestOutcome, Member, Project, ProfileWithEvents, Rejection, SegmentRow, StoredEvent, StoredProfile,
+  EngineEvent, EngineProfile, HistoryEntry, IngestItem, IngestOutcome, Member, MembershipReason, Project, ProfileWithEvents, Rejection,
+  SegmentRow, StoredEvent, StoredProfile,
 } from './types.ts';
 
 const CHUNK = 500;
@@ -151,7 +152,7 @@ export class SqlStore {
   async ingest(projectId: string, items: readonly IngestItem[], sessionTimeoutMs: number): Promise<IngestOutcome> {
     const fresh = await this.dropDuplicates(projectId, items);
     const duplicates = items.length - fresh.length;
-    if (fresh.length === 0) return { stored: 0, duplicates, touched: new Set(), merges: [] };
+    if (fresh.length === 0) return { stored: 0, duplicates, touched: new Set(), merges: [], records: [], events: [], reload: new Set() };
 
     const keys = await this.loadKeys(projectId, fresh);
     const working = new Map<number, WorkingProfile>();
@@ -174,6 +175,7 @@ export class SqlStore {
     // Apply in time order per profile so that context and visits follow event time.
     const ordered = [...rows].sort((a, b) => a.item.timestamp - b.item.timestamp);
     const eventRows: PendingEvent[] = [];
+    const engineEvents: EngineEvent[] = [];
     const now = fresh[0]!.receivedAt;
     for (const { item, profileId } of ordered) {
       const w = working.get(profileId)!;
@@ -183,7 +185,9 @@ export class SqlStore {
         if (w.lastSeenBefore !== null && item.timestamp < w.lastSeenBefore) {
           w.rebuildVisits = true;
         } else if (w.lastSeenBefore === null || item.timestamp - w.lastSeenBefore > sessionTimeoutMs) {
-          eventRows.push(this.sessionRow(projectId, profileId, visitOf(item.type, item.properties, item.context), item.context, item.timestamp, item.receivedAt));
+          const visit = visitOf(item.type, item.properties, item.context);
+          eventRows.push(this.sessionRow(projectId, profileId, visit, item.context, item.timestamp, item.receivedAt));
+          engineEvents.push({ profileId, name: '$session', timestamp: item.timestamp, properties: visit, context: item.context });
         }
         if (w.lastSeenBefore === null || item.timestamp > w.lastSeenBefore) w.lastSeenBefore = item.timestamp;
       }
@@ -192,6 +196,7 @@ export class SqlStore {
         derived: this.bool(derived), properties: item.propertiesJson ?? this.json(item.properties), context: item.context,
         ts: item.timestamp, received_at: item.receivedAt,
       });
+      engineEvents.push({ profileId, name: item.name, timestamp: item.timestamp, properties: item.properties, context: item.context });
     }
     await this.insertEvents(eventRows);
     await this.writeKeys(projectId, pendingKeys, keys);
@@ -201,7 +206,12 @@ export class SqlStore {
     }
     const touched = new Set(rows.map((r) => r.profileId));
     for (const [, into] of merges) touched.add(into);
-    return { stored: fresh.length, duplicates, touched, merges };
+    const reload = new Set([...working.values()].filter((w) => w.rebuildVisits).map((w) => w.id));
+    const records = [...working.values()].filter((w) => touched.has(w.id)).map((w): EngineProfile => ({
+      id: w.id, key: String(w.id), userId: w.userId, anonymousId: w.anonymousId, traits: w.traits, context: w.context,
+      labels: w.labels, firstSeen: w.firstSeen, lastSeen: w.lastSeen,
+    }));
+    return { stored: fresh.length, duplicates, touched, merges, records, events: engineEvents, reload };
   }
 
   private static readonly EVENT_COLUMNS = ['project_id', 'profile_id', 'message_id', 'type', 'name', 'derived', 'properties', 'context_id', 'context_own', 'ts', 'received_at'] as const;
@@ -872,6 +882,108 @@ export class SqlStore {
       .select(['m.segment_id', 's.name', 'm.since']).where('m.project_id', '=', projectId).where('m.profile_id', '=', profileId)
       .orderBy('m.since').orderBy('m.segment_id').execute();
     return rows.map((r) => ({ segmentId: r.segment_id, name: r.name, since: r.since }));
+  }
+
+  // ---------------------------------------------------------------- live engine
+
+  /** Profiles in id order after `afterId`, as the engine keeps them. */
+  async scanProfiles(projectId: string, afterId: number, limit: number, ids?: readonly number[]): Promise<EngineProfile[]> {
+    let q = this.db.selectFrom('profiles').select(['id', 'user_id', 'anonymous_id', 'traits', 'context', 'labels', 'first_seen', 'last_seen'])
+      .where('project_id', '=', projectId).where('id', '>', afterId);
+    if (ids) q = q.where('id', 'in', ids.length ? [...ids] : [-1]);
+    const rows = await q.orderBy('id').limit(limit).execute();
+    return rows.map((r) => ({
+      id: Number(r.id), key: String(r.id), userId: r.user_id, anonymousId: r.anonymous_id, traits: readJson(r.traits, {}),
+      context: readJson(r.context, {}), labels: readJson(r.labels, []), firstSeen: r.first_seen, lastSeen: r.last_seen,
+    }));
+  }
+
+  /**
+   * Events in id order after `afterId` whose name is in `names` (or, with `nonDerived`, any
+   * non-derived event), optionally of some profiles only. Contexts are rebuilt only when `context`.
+   */
+  async scanEvents(projectId: string, filter: { names: readonly string[]; nonDerived: boolean; context: boolean; profileIds?: readonly number[] }, afterId: number, limit: number): Promise<(EngineEvent & { id: number })[]> {
+    let q = this.db.selectFrom('events').select(['id', 'profile_id', 'name', 'ts', 'properties', 'context_id', 'context_own'])
+      .where('project_id', '=', projectId).where('id', '>', afterId);
+    const names = [...filter.names];
+    if (filter.nonDerived) q = q.where((eb) => (names.length ? eb.or([eb('derived', '=', this.bool(false)), eb('name', 'in', names)]) : eb('derived', '=', this.bool(false))));
+    else q = q.where('name', 'in', names.length ? names : ['']);
+    if (filter.profileIds) q = q.where('profile_id', 'in', filter.profileIds.length ? [...filter.profileIds] : [-1]);
+    const rows = await q.orderBy('id').limit(limit).execute();
+    const contexts = filter.context ? await this.contextsById(projectId, rows.map((r) => r.context_id)) : null;
+    const empty: JsonObject = {};
+    return rows.map((r) => ({
+      id: Number(r.id), profileId: Number(r.profile_id), name: r.name, timestamp: Number(r.ts), properties: readJson(r.properties, {}),
+      context: contexts ? { ...contexts.get(r.context_id)!.value, ...readJson<JsonObject>(r.context_own, {}) } : empty,
+    }));
+  }
+
+  /** Every membership of a project (segment, profile, since). */
+  async allMemberships(projectId: string): Promise<{ segmentId: string; profileId: number; since: number }[]> {
+    const rows = await this.db.selectFrom('memberships').select(['segment_id', 'profile_id', 'since']).where('project_id', '=', projectId).execute();
+    return rows.map((r) => ({ segmentId: r.segment_id, profileId: Number(r.profile_id), since: Number(r.since) }));
+  }
+
+  /** Every manual include and exclude of a project, by segment. */
+  async allManualLists(projectId: string): Promise<Map<string, { include: Set<number>; exclude: Set<number> }>> {
+    const out = new Map<string, { include: Set<number>; exclude: Set<number> }>();
+    const get = (id: string) => {
+      let v = out.get(id);
+      if (!v) out.set(id, (v = { include: new Set(), exclude: new Set() }));
+      return v;
+    };
+    for (const r of await this.db.selectFrom('segment_includes').select(['segment_id', 'profile_id']).where('project_id', '=', projectId).execute()) get(r.segment_id).include.add(Number(r.profile_id));
+    for (const r of await this.db.selectFrom('segment_excludes').select(['segment_id', 'profile_id']).where('project_id', '=', projectId).execute()) get(r.segment_id).exclude.add(Number(r.profile_id));
+    return out;
+  }
+
+  async projectIds(): Promise<string[]> {
+    return (await this.db.selectFrom('projects').select('id').orderBy('id').execute()).map((r) => r.id);
+  }
+
+  /** The instant up to which the engine applied everything for a project (null: never ran). */
+  async engineClock(projectId: string): Promise<number | null> {
+    const r = await this.db.selectFrom('engine_state').select('clock').where('project_id', '=', projectId).executeTakeFirst();
+    return r ? Number(r.clock) : null;
+  }
+
+  async setEngineClock(projectId: string, clock: number): Promise<void> {
+    await this.db.insertInto('engine_state').values({ project_id: projectId, clock })
+      .onConflict((oc) => oc.column('project_id').doUpdateSet({ clock })).execute();
+  }
+
+  /** Appends membership history; returns the new entries' ids in the order given. */
+  async recordHistory(projectId: string, rows: readonly { segmentId: string; profileId: number; kind: 'entered' | 'exited'; at: number; reason: MembershipReason }[]): Promise<number[]> {
+    const ids: number[] = [];
+    for (const c of chunks([...rows])) {
+      const out = await this.db.insertInto('membership_history')
+        .values(c.map((r) => ({ project_id: projectId, segment_id: r.segmentId, profile_id: r.profileId, kind: r.kind, at: r.at, reason: r.reason })))
+        .returning(['id', 'segment_id', 'profile_id', 'kind']).execute();
+      // Rows come back in the order of VALUES on both stores; checked, since ids become webhook message ids.
+      out.forEach((o, i) => {
+        const want = c[i]!;
+        if (o.segment_id !== want.segmentId || Number(o.profile_id) !== want.profileId || o.kind !== want.kind) throw new Error('history ids came back out of order');
+        ids.push(Number(o.id));
+      });
+    }
+    return ids;
+  }
+
+  /** History of a segment or a profile, newest first, before `beforeId`. */
+  async history(projectId: string, by: { segmentId: string } | { profileId: number }, limit: number, beforeId: number | null): Promise<HistoryEntry[]> {
+    let q = this.db.selectFrom('membership_history').select(['id', 'segment_id', 'profile_id', 'kind', 'at', 'reason']).where('project_id', '=', projectId);
+    q = 'segmentId' in by ? q.where('segment_id', '=', by.segmentId) : q.where('profile_id', '=', by.profileId);
+    if (beforeId !== null) q = q.where('id', '<', beforeId);
+    const rows = await q.orderBy('id', 'desc').limit(limit).execute();
+    return rows.map((r) => ({ id: Number(r.id), segmentId: r.segment_id, profileId: Number(r.profile_id), kind: r.kind, at: Number(r.at), reason: r.reason as MembershipReason }));
+  }
+
+  /** Writes events Strata derives itself (`$segment_entered`, …): no message id, an empty context. */
+  async insertDerivedEvents(projectId: string, rows: readonly { profileId: number; name: string; properties: JsonObject; timestamp: number }[]): Promise<void> {
+    await this.insertEvents(rows.map((r) => ({
+      project_id: projectId, profile_id: r.profileId, message_id: null, type: 'derived', name: r.name, derived: this.bool(true),
+      properties: this.json(r.properties), context: {}, ts: r.timestamp, received_at: r.timestamp,
+    })));
   }
 }
 

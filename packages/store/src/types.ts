@@ -50,6 +50,34 @@ export interface IngestOutcome {
   readonly touched: ReadonlySet<number>;
   /** Anonymous profiles merged into known ones: [from, into]. */
   readonly merges: readonly (readonly [number, number])[];
+  /** The touched profiles as conditions now see them. */
+  readonly records: readonly EngineProfile[];
+  /** The events written (derived visits included), in time order per profile. */
+  readonly events: readonly EngineEvent[];
+  /** Profiles whose stored events changed beyond `events` (a merge, visits re-derived): read them again. */
+  readonly reload: ReadonlySet<number>;
+}
+
+/** A profile record with its store id (`key` is its string form), as the live engine keeps it. */
+export interface EngineProfile extends ProfileRecord {
+  readonly id: number;
+}
+
+/** An event as the live engine receives it. */
+export interface EngineEvent extends EventRecord {
+  readonly id?: number;
+  readonly profileId: number;
+}
+
+export type MembershipReason = 'event' | 'time' | 'manual' | 'definition' | 'merge';
+
+export interface HistoryEntry {
+  readonly id: number;
+  readonly segmentId: string;
+  readonly profileId: number;
+  readonly kind: 'entered' | 'exited';
+  readonly at: number;
+  readonly reason: MembershipReason;
 }
 
 export interface SegmentRow {

@@ -100,12 +100,12 @@ export async function adminRoutes(app: FastifyInstance, ctx: AppContext & { cred
     schema: { ...users, summary: 'Add and remove user labels', params: IdParams, body: LabelsBody, response: { 200: Type.Object({ labels: Type.Array(Type.String()) }), ...errors(400, 401, 403, 404) } },
   }, async (req) => {
     const projectId = req.project.id;
-    return ctx.store.transaction(async (tx) => {
+    return ctx.engine.write(async (tx) => {
       const p = await tx.findProfile(projectId, req.params.id);
       if (!p) throw new AppError({ code: 'NOT_FOUND', message: `no user with userId or anonymousId "${req.params.id}"` });
       const now = ctx.clock.now();
       const labels = await tx.updateLabels(projectId, p.id, req.body.add ?? [], req.body.remove ?? [], now);
-      await ctx.membership.evaluateProfiles(tx, projectId, [p.id], now);
+      await ctx.engine.profilesChanged(tx, projectId, [p.id], now, 'manual');
       return { labels };
     });
   });

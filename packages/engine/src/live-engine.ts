@@ -1,0 +1,666 @@
+import type { Condition, EventPath, EventRecord, Json, JsonObject, ProfileView, ViewCondition } from '@strata/core';
+import { compileViewSegment, conditionReads, isDerivedEvent, parseCondition } from '@strata/core';
+import type { EngineEvent, EngineProfile, IngestOutcome, MembershipReason, SegmentRow, SqlStore } from '@strata/store';
+import type { Clock } from './clock.ts';
+import { WakeHeap } from './wake-heap.ts';
+
+/** One entry or exit, as the engine decides it. */
+export interface MembershipChange {
+  readonly segmentId: string;
+  readonly profileId: number;
+  readonly kind: 'entered' | 'exited';
+  readonly at: number;
+  readonly reason: MembershipReason;
+}
+
+/** A change once written: with its history id (stable, for webhook de-duplication) and the people's ids. */
+export interface RecordedChange extends MembershipChange {
+  readonly historyId: number;
+  readonly segmentName: string;
+  readonly userId: string | null;
+  readonly anonymousId: string | null;
+}
+
+/** Called inside the transaction that records changes (the webhook outbox writes there). */
+export type ChangeListener = (tx: SqlStore, projectId: string, changes: readonly RecordedChange[]) => Promise<void>;
+
+const EMPTY: readonly EventRecord[] = Object.freeze([]);
+const NO_KEYS: JsonObject = Object.freeze({}) as JsonObject;
+/** Derived events a membership change adds to the profile; a cascade stops after this many rounds. */
+const MAX_CASCADE = 8;
+const PAGE = 5000;
+
+/** A profile as the engine keeps it: its record and its events of the names live segments read. */
+class ProfileState implements ProfileView {
+  readonly lists = new Map<string | null, EventRecord[]>();
+  wake = Infinity;
+  constructor(public profile: EngineProfile) {}
+  events(name: string | null): readonly EventRecord[] {
+    return this.lists.get(name) ?? EMPTY;
+  }
+  add(name: string | null, e: EventRecord): void {
+    let list = this.lists.get(name);
+    if (!list) this.lists.set(name, (list = []));
+    // Events arrive almost always in time order: insert from the end.
+    let i = list.length;
+    list.push(e);
+    while (i > 0 && list[i - 1]!.timestamp > e.timestamp) { list[i] = list[i - 1]!; i--; }
+    list[i] = e;
+  }
+}
+
+interface Reads {
+  readonly names: Set<string | null>;
+  readonly profile: boolean;
+  readonly timed: boolean;
+}
+
+interface SegmentState {
+  readonly row: SegmentRow;
+  readonly condition: Condition | null;
+  view: ViewCondition;
+  include: Set<string>;
+  exclude: Set<string>;
+  /** Own and referenced segments' reads. */
+  reads: Reads;
+  /** profile id → since */
+  readonly members: Map<number, number>;
+}
+
+/** Which parts of events of one name are kept (top-level keys of properties and context). */
+interface Projection {
+  readonly props: Set<string>;
+  readonly ctx: Set<string>;
+}
+
+class ProjectState {
+  readonly profiles = new Map<number, ProfileState>();
+  readonly segments = new Map<string, SegmentState>();
+  /** Segment ids, referenced ones first. */
+  order: string[] = [];
+  byName = new Map<string | null, Set<string>>();
+  profileSegments = new Set<string>();
+  timedSegments: string[] = [];
+  tracked = new Map<string | null, Projection>();
+  readonly heap = new WakeHeap();
+  constructor(readonly id: string, public clock: number) {}
+}
+
+interface Pending {
+  change: MembershipChange;
+  /** false: the store already holds the membership (it moved with a merge); only history is written. */
+  write: boolean;
+}
+
+function projectionKey(paths: readonly EventPath[]): Projection {
+  const props = new Set<string>(), ctx = new Set<string>();
+  for (const p of paths) if (p.kind === 'json') (p.root === 'properties' ? props : ctx).add(p.keys[0]!);
+  return { props, ctx };
+}
+
+const sameProjection = (a: Projection | undefined, b: Projection) =>
+  a !== undefined && a.props.size === b.props.size && a.ctx.size === b.ctx.size && [...b.props].every((k) => a.props.has(k)) && [...b.ctx].every((k) => a.ctx.has(k));
+
+function pick(o: JsonObject, keys: Set<string>): JsonObject {
+  if (keys.size === 0) return NO_KEYS;
+  const out: JsonObject = {};
+  for (const k of keys) if (k in o) out[k] = o[k]!;
+  return out;
+}
+
+/**
+ * The live membership engine. For each project it keeps every profile's record and, per event
+ * name that a live segment reads, the profile's events of that name (only the properties the
+ * conditions read), sorted by time. An event re-evaluates only the segments that read its name
+ * (and those that reference them); a min-heap of instants re-checks a profile exactly when time
+ * alone can change one of its memberships. Every change is written with its history row, its
+ * derived `$segment_entered` / `$segment_exited` event and its webhook outbox rows in the
+ * transaction that caused it.
+ *
+ * One owner: all writes go through `write` (one at a time), and a profile's events are applied
+ * in order, so that profiles can later be split across processes by a hash of their id.
+ */
+export class LiveEngine {
+  private readonly projects = new Map<string, ProjectState>();
+  private lock: Promise<unknown> = Promise.resolve();
+  private readonly touched = new Map<string, Set<number>>();
+  private readonly redefined = new Set<string>();
+  private timer: NodeJS.Timeout | null = null;
+  private ticking: Promise<void> | null = null;
+
+  constructor(
+    private readonly store: SqlStore,
+    private readonly clock: Clock,
+    private readonly listeners: ChangeListener[] = [],
+  ) {}
+
+  onChanges(l: ChangeListener): void {
+    this.listeners.push(l);
+  }
+
+  // ------------------------------------------------------------ ownership and transactions
+
+  /**
+   * Runs `fn` in one store transaction, one writer at a time. If it fails, the engine's state
+   * of whatever it touched is read again from the store (which rolled back), so memory never
+   * holds what was not committed.
+   */
+  async write<T>(fn: (tx: SqlStore) => Promise<T>): Promise<T> {
+    const run = async () => {
+      this.touched.clear();
+      this.redefined.clear();
+      try {
+        return await this.store.transaction(fn);
+      } catch (e) {
+        await this.recover();
+        throw e;
+      }
+    };
+    const p = this.lock.then(run, run);
+    this.lock = p.catch(() => undefined);
+    return p;
+  }
+
+  private async recover(): Promise<void> {
+    for (const projectId of this.redefined) this.projects.delete(projectId);
+    for (const [projectId, ids] of this.touched) {
+      if (this.redefined.has(projectId) || !this.projects.has(projectId)) continue;
+      await this.reloadProfiles(this.store, this.projects.get(projectId)!, [...ids]);
+    }
+    for (const projectId of this.redefined) await this.project(this.store, projectId);
+  }
+
+  private touch(projectId: string, ids: Iterable<number>): void {
+    let s = this.touched.get(projectId);
+    if (!s) this.touched.set(projectId, (s = new Set()));
+    for (const id of ids) s.add(id);
+  }
+
+  // ------------------------------------------------------------ loading
+
+  /** Loads every project, emitting the transitions that came due while Strata was down (at their true times). */
+  async start(intervalMs = 1000): Promise<void> {
+    for (const id of await this.store.projectIds()) await this.write((tx) => this.project(tx, id).then(() => undefined));
+    await this.tick();
+    if (intervalMs > 0) {
+      this.timer = setInterval(() => { void this.tick(); }, intervalMs);
+      this.timer.unref?.();
+    }
+  }
+
+  async stop(): Promise<void> {
+    if (this.timer) clearInterval(this.timer);
+    this.timer = null;
+    await this.ticking;
+    await this.lock;
+  }
+
+  /** Applies the time transitions due now (every project). Resolves when written. */
+  async tick(): Promise<void> {
+    if (this.ticking) return this.ticking;
+    const due = [...this.projects.values()].some((ps) => ps.heap.peek() <= this.clock.now());
+    if (!due) return;
+    this.ticking = this.write(async (tx) => {
+      const now = this.clock.now();
+      for (const ps of this.projects.values()) await this.advance(tx, ps, now);
+    }).finally(() => { this.ticking = null; });
+    return this.ticking;
+  }
+
+  /** The project's state, loaded (and reconciled) on first use. */
+  private async project(tx: SqlStore, projectId: string): Promise<ProjectState> {
+    const have = this.projects.get(projectId);
+    if (have) return have;
+    const now = this.clock.now();
+    const ps = new ProjectState(projectId, (await tx.engineClock(projectId)) ?? now);
+    this.projects.set(projectId, ps);
+    this.redefined.add(projectId);
+    await this.loadSegments(tx, ps);
+    for (let after = 0; ;) {
+      const page = await tx.scanProfiles(projectId, after, PAGE);
+      if (page.length === 0) break;
+      for (const p of page) ps.profiles.set(p.id, new ProfileState(p));
+      after = page[page.length - 1]!.id;
+    }
+    await this.backfill(tx, ps, [...ps.tracked.keys()], null);
+    for (const m of await tx.allMemberships(projectId)) ps.segments.get(m.segmentId)?.members.set(m.profileId, m.since);
+    // Reconcile at the instant the engine last wrote: memberships stored then must hold then.
+    const changes: Pending[] = [];
+    for (const p of ps.profiles.values()) {
+      this.evaluate(ps, p, ps.order, ps.clock, 'definition', changes);
+      this.schedule(ps, p, ps.clock);
+    }
+    await this.persist(tx, ps, changes, ps.clock);
+    // Then everything that came due since, in time order, at its own instant.
+    await this.advance(tx, ps, Math.max(now, ps.clock));
+    return ps;
+  }
+
+  private async loadSegments(tx: SqlStore, ps: ProjectState): Promise<void> {
+    const rows = await tx.listSegments(ps.id);
+    const manual = await tx.allManualLists(ps.id);
+    const old = new Map(ps.segments);
+    ps.segments.clear();
+    const byId = new Map(rows.map((r) => [r.id, r]));
+    for (const row of rows) {
+      let condition: Condition | null = null;
+      if (row.condition !== null) {
+        const r = parseCondition(row.condition, { segmentCondition: (id) => (byId.has(id) ? byId.get(id)!.condition : null) });
+        condition = r.ok ? r.value : null;
+      }
+      const m = manual.get(row.id);
+      ps.segments.set(row.id, {
+        row, condition, view: null as unknown as ViewCondition,
+        include: new Set([...(m?.include ?? [])].map(String)), exclude: new Set([...(m?.exclude ?? [])].map(String)),
+        reads: { names: new Set(), profile: false, timed: false },
+        members: old.get(row.id)?.members ?? new Map(),
+      });
+    }
+    this.index(ps);
+  }
+
+  /** Compiles the segments and indexes them by what they read. */
+  private index(ps: ProjectState): void {
+    const resolve = (id: string) => ps.segments.get(id)?.view;
+    const own = new Map<string, ReturnType<typeof conditionReads> | null>();
+    for (const [id, s] of ps.segments) {
+      s.view = compileViewSegment(s.condition, s.include, s.exclude, resolve);
+      own.set(id, s.condition ? conditionReads(s.condition) : null);
+    }
+    // Topological order and transitive reads.
+    const order: string[] = [];
+    const done = new Set<string>();
+    const visit = (id: string, stack: Set<string>) => {
+      if (done.has(id) || stack.has(id) || !ps.segments.has(id)) return;
+      stack.add(id);
+      for (const r of own.get(id)?.segments ?? []) visit(r, stack);
+      stack.delete(id);
+      done.add(id);
+      order.push(id);
+      const s = ps.segments.get(id)!;
+      const o = own.get(id);
+      const names = new Set<string | null>(o?.names ?? []);
+      let profile = o?.profile ?? false, timed = o?.timed ?? false;
+      for (const r of o?.segments ?? []) {
+        const rr = ps.segments.get(r)?.reads;
+        if (!rr) continue;
+        for (const n of rr.names) names.add(n);
+        profile ||= rr.profile;
+        timed ||= rr.timed;
+      }
+      s.reads = { names, profile, timed };
+    };
+    for (const id of ps.segments.keys()) visit(id, new Set());
+    ps.order = order;
+    ps.byName = new Map();
+    ps.profileSegments = new Set();
+    for (const id of order) {
+      const r = ps.segments.get(id)!.reads;
+      for (const n of r.names) {
+        let set = ps.byName.get(n);
+        if (!set) ps.byName.set(n, (set = new Set()));
+        set.add(id);
+      }
+      if (r.profile) ps.profileSegments.add(id);
+    }
+    ps.timedSegments = order.filter((id) => ps.segments.get(id)!.reads.timed);
+    const paths = new Map<string | null, EventPath[]>();
+    for (const c of own.values()) {
+      if (!c) continue;
+      for (const [n, ps2] of c.paths) paths.set(n, [...(paths.get(n) ?? []), ...ps2]);
+    }
+    ps.tracked = new Map([...paths].map(([n, p]) => [n, projectionKey(p)]));
+  }
+
+  /** Reads the given names' events again from the store (for some profiles, or all when `profileIds` is null). */
+  private async backfill(tx: SqlStore, ps: ProjectState, names: readonly (string | null)[], profileIds: readonly number[] | null): Promise<void> {
+    if (names.length === 0) return;
+    const star = names.includes(null);
+    const named = names.filter((n): n is string => n !== null);
+    const targets = profileIds ? profileIds.map((id) => ps.profiles.get(id)).filter((p) => p !== undefined) : [...ps.profiles.values()];
+    for (const p of targets) for (const n of names) p.lists.delete(n);
+    const context = names.some((n) => (ps.tracked.get(n)?.ctx.size ?? 0) > 0);
+    for (let after = 0; ;) {
+      const page = await tx.scanEvents(ps.id, { names: named, nonDerived: star, context, ...(profileIds ? { profileIds } : {}) }, after, PAGE * 4);
+      if (page.length === 0) break;
+      for (const e of page) {
+        const p = ps.profiles.get(e.profileId);
+        if (p) this.addEvent(ps, p, e, names);
+      }
+      after = page[page.length - 1]!.id;
+    }
+  }
+
+  /** Adds an event to a profile's kept lists (only `only` names when given). */
+  private addEvent(ps: ProjectState, p: ProfileState, e: EventRecord, only?: readonly (string | null)[]): Set<string | null> {
+    const hit = new Set<string | null>();
+    const named = ps.tracked.get(e.name);
+    const star = isDerivedEvent(e.name) ? undefined : ps.tracked.get(null);
+    if (!named && !star) return hit;
+    const props = new Set([...(named?.props ?? []), ...(star?.props ?? [])]);
+    const ctx = new Set([...(named?.ctx ?? []), ...(star?.ctx ?? [])]);
+    const slim: EventRecord = { name: e.name, timestamp: e.timestamp, properties: pick(e.properties, props), context: pick(e.context, ctx) };
+    if (named && (!only || only.includes(e.name))) { p.add(e.name, slim); hit.add(e.name); }
+    if (star && (!only || only.includes(null))) { p.add(null, slim); hit.add(null); }
+    return hit;
+  }
+
+  private async reloadProfiles(tx: SqlStore, ps: ProjectState, ids: readonly number[]): Promise<void> {
+    if (ids.length === 0) return;
+    const found = new Set<number>();
+    for (let i = 0; i < ids.length; i += 500) {
+      for (const rec of await tx.scanProfiles(ps.id, 0, 500, ids.slice(i, i + 500))) {
+        found.add(rec.id);
+        const have = ps.profiles.get(rec.id);
+        if (have) { have.profile = rec; have.lists.clear(); } else ps.profiles.set(rec.id, new ProfileState(rec));
+      }
+    }
+    for (const id of ids) if (!found.has(id)) this.dropProfile(ps, id);
+    await this.backfill(tx, ps, [...ps.tracked.keys()], ids.filter((id) => found.has(id)));
+    const current = await tx.membershipsOf(ps.id, [...found]);
+    for (const id of found) {
+      const mine = current.get(id);
+      for (const [segId, s] of ps.segments) {
+        const since = mine?.get(segId);
+        if (since === undefined) s.members.delete(id); else s.members.set(id, since);
+      }
+      this.schedule(ps, ps.profiles.get(id)!, this.clock.now());
+    }
+  }
+
+  private dropProfile(ps: ProjectState, id: number): void {
+    ps.profiles.delete(id);
+    for (const s of ps.segments.values()) s.members.delete(id);
+  }
+
+  // ------------------------------------------------------------ evaluation
+
+  /** Re-evaluates the given segments (in order) for a profile at `at`, recording differences. */
+  private evaluate(ps: ProjectState, p: ProfileState, ids: Iterable<string>, at: number, reason: MembershipReason, out: Pending[]): number {
+    let n = 0;
+    for (const id of ids) {
+      const s = ps.segments.get(id);
+      if (!s) continue;
+      const member = s.view.test(p, at);
+      if (member === s.members.has(p.profile.id)) continue;
+      if (member) s.members.set(p.profile.id, at); else s.members.delete(p.profile.id);
+      out.push({ change: { segmentId: id, profileId: p.profile.id, kind: member ? 'entered' : 'exited', at, reason }, write: true });
+      n++;
+    }
+    return n;
+  }
+
+  /** Segments affected by new events of `names` (and by a changed record), referenced ones first. */
+  private affected(ps: ProjectState, names: Iterable<string | null>, record: boolean): string[] {
+    const hit = new Set<string>(record ? ps.profileSegments : []);
+    for (const n of names) for (const id of ps.byName.get(n) ?? []) hit.add(id);
+    if (hit.size === ps.order.length) return ps.order;
+    return ps.order.filter((id) => hit.has(id));
+  }
+
+  /** The derived events of this profile's new changes, applied to its state; further changes they cause follow (bounded). */
+  private cascade(ps: ProjectState, p: ProfileState, out: Pending[], from: number, reason: MembershipReason): void {
+    for (let round = 0, start = from; round < MAX_CASCADE && start < out.length; round++) {
+      const names = new Set<string | null>();
+      const end = out.length;
+      for (let i = start; i < end; i++) {
+        const c = out[i]!.change;
+        if (c.profileId !== p.profile.id) continue;
+        for (const n of this.addEvent(ps, p, this.derivedEvent(ps, c))) names.add(n);
+      }
+      if (names.size === 0) return;
+      const at = out[end - 1]!.change.at;
+      this.evaluate(ps, p, this.affected(ps, names, false), at, reason, out);
+      start = end;
+    }
+  }
+
+  private derivedEvent(ps: ProjectState, c: MembershipChange): EngineEvent {
+    return {
+      profileId: c.profileId, name: c.kind === 'entered' ? '$segment_entered' : '$segment_exited', timestamp: c.at,
+      properties: { segmentId: c.segmentId, segmentName: ps.segments.get(c.segmentId)?.row.name ?? '', reason: c.reason }, context: {},
+    };
+  }
+
+  /** Sets the profile's next wake-up: the earliest instant time alone can change a membership. */
+  private schedule(ps: ProjectState, p: ProfileState, now: number): void {
+    let next = Infinity;
+    for (const id of ps.timedSegments) next = Math.min(next, ps.segments.get(id)!.view.next(p, now));
+    p.wake = next;
+    if (next !== Infinity) ps.heap.push(next, p.profile.id);
+  }
+
+  /** Applies every wake-up due at or before `now`, each at its own instant. */
+  private async advance(tx: SqlStore, ps: ProjectState, now: number): Promise<void> {
+    const out: Pending[] = [];
+    while (ps.heap.peek() <= now) {
+      const [at, id] = ps.heap.pop()!;
+      const p = ps.profiles.get(id);
+      if (!p || p.wake !== at) continue;
+      this.touch(ps.id, [id]);
+      const from = out.length;
+      this.evaluate(ps, p, ps.timedSegments, at, 'time', out);
+      this.cascade(ps, p, out, from, 'time');
+      this.schedule(ps, p, at);
+    }
+    if (out.length || ps.clock < now) await this.persist(tx, ps, out, now);
+  }
+
+  // ------------------------------------------------------------ what changes state
+
+  /** Applies an ingested batch (already written in `tx`): membership of the touched profiles follows at once. */
+  async applyIngest(tx: SqlStore, projectId: string, outcome: IngestOutcome, now: number): Promise<MembershipChange[]> {
+    const ps = await this.project(tx, projectId);
+    await this.advance(tx, ps, now);
+    if (outcome.touched.size === 0) return [];
+    this.touch(projectId, outcome.touched);
+    const out: Pending[] = [];
+    // Merges: the survivor takes the merged profile's memberships (the store moved them, keeping the earlier since).
+    const merged = new Set<number>();
+    for (const [from, into] of outcome.merges) {
+      this.touch(projectId, [from, into]);
+      merged.add(into);
+      for (const [id, s] of ps.segments) {
+        const since = s.members.get(from);
+        if (since === undefined) continue;
+        s.members.delete(from);
+        const have = s.members.get(into);
+        if (have === undefined) {
+          s.members.set(into, since);
+          out.push({ change: { segmentId: id, profileId: into, kind: 'entered', at: now, reason: 'merge' }, write: false });
+        } else if (since < have) s.members.set(into, since);
+      }
+      ps.profiles.delete(from);
+    }
+    for (const rec of outcome.records) {
+      const have = ps.profiles.get(rec.id);
+      if (have) have.profile = rec; else ps.profiles.set(rec.id, new ProfileState(rec));
+    }
+    const reload = [...outcome.reload].filter((id) => ps.profiles.has(id));
+    if (reload.length) await this.backfill(tx, ps, [...ps.tracked.keys()], reload);
+    const names = new Map<number, Set<string | null>>();
+    for (const e of outcome.events) {
+      if (outcome.reload.has(e.profileId)) continue;
+      const p = ps.profiles.get(e.profileId);
+      if (!p) continue;
+      let set = names.get(e.profileId);
+      if (!set) names.set(e.profileId, (set = new Set()));
+      for (const n of this.addEvent(ps, p, e)) set.add(n);
+    }
+    for (const id of outcome.touched) {
+      const p = ps.profiles.get(id);
+      if (!p) continue;
+      const reason: MembershipReason = merged.has(id) ? 'merge' : 'event';
+      const ids = outcome.reload.has(id) ? ps.order : this.affected(ps, names.get(id) ?? [], true);
+      const from = out.length;
+      this.evaluate(ps, p, ids, now, reason, out);
+      this.cascade(ps, p, out, from, reason);
+      this.schedule(ps, p, now);
+    }
+    await this.persist(tx, ps, out, now);
+    return out.map((x) => x.change);
+  }
+
+  /**
+   * Segment definitions changed (created, updated, deleted; manual lists too): reads newly
+   * needed events from the store, then re-evaluates the changed segments and the ones that
+   * reference them, for every profile.
+   */
+  async segmentsChanged(tx: SqlStore, projectId: string, ids: readonly string[], now: number, reason: MembershipReason = 'definition', profileIds?: readonly number[]): Promise<MembershipChange[]> {
+    const ps = await this.project(tx, projectId);
+    await this.advance(tx, ps, now);
+    this.redefined.add(projectId);
+    const before = ps.tracked;
+    await this.loadSegments(tx, ps);
+    // Manual lists may name profiles created by hand in this transaction.
+    const listed = ids.flatMap((id) => { const s = ps.segments.get(id); return s ? [...s.include, ...s.exclude].map(Number) : []; });
+    await this.ensureProfiles(tx, ps, [...(profileIds ?? []), ...listed]);
+    const stale = [...ps.tracked].filter(([n, proj]) => !sameProjection(before.get(n), proj)).map(([n]) => n);
+    await this.backfill(tx, ps, stale, null);
+    const targets = new Set(ids);
+    let grew = true;
+    while (grew) {
+      grew = false;
+      for (const [id, s] of ps.segments) {
+        if (targets.has(id) || !s.condition) continue;
+        if (conditionReads(s.condition).segments.size && [...conditionReads(s.condition).segments].some((r) => targets.has(r))) { targets.add(id); grew = true; }
+      }
+    }
+    const order = ps.order.filter((id) => targets.has(id));
+    const out: Pending[] = [];
+    const profiles = profileIds ? profileIds.map((id) => ps.profiles.get(id)).filter((p) => p !== undefined) : ps.profiles.values();
+    for (const p of profiles) {
+      const from = out.length;
+      this.evaluate(ps, p, order, now, reason, out);
+      this.cascade(ps, p, out, from, reason);
+      // A change adds a derived event that other segments' windows may read: look at them all.
+      if (out.length > from) this.schedule(ps, p, now);
+      else if (order.some((id) => ps.segments.get(id)!.reads.timed)) {
+        const next = Math.min(p.wake, ...order.map((id) => ps.segments.get(id)!.view.next(p, now)));
+        if (next < p.wake) { p.wake = next; ps.heap.push(next, p.profile.id); }
+      }
+    }
+    await this.persist(tx, ps, out, now);
+    return out.map((x) => x.change);
+  }
+
+  /** Profiles changed outside ingest (labels, created by hand): read them again and re-evaluate. */
+  async profilesChanged(tx: SqlStore, projectId: string, profileIds: readonly number[], now: number, reason: MembershipReason): Promise<MembershipChange[]> {
+    const ps = await this.project(tx, projectId);
+    await this.advance(tx, ps, now);
+    this.touch(projectId, profileIds);
+    await this.reloadProfiles(tx, ps, profileIds);
+    const out: Pending[] = [];
+    for (const id of profileIds) {
+      const p = ps.profiles.get(id);
+      if (!p) continue;
+      const from = out.length;
+      this.evaluate(ps, p, ps.order, now, reason, out);
+      this.cascade(ps, p, out, from, reason);
+      this.schedule(ps, p, now);
+    }
+    await this.persist(tx, ps, out, now);
+    return out.map((x) => x.change);
+  }
+
+  private async ensureProfiles(tx: SqlStore, ps: ProjectState, ids: readonly number[]): Promise<void> {
+    const missing = ids.filter((id) => !ps.profiles.has(id));
+    if (missing.length) await this.reloadProfiles(tx, ps, missing);
+  }
+
+  // ------------------------------------------------------------ writing
+
+  /** Writes memberships, history, derived events, outbox rows and the engine clock in `tx`. */
+  private async persist(tx: SqlStore, ps: ProjectState, out: readonly Pending[], now: number): Promise<void> {
+    if (out.length) {
+      // Net effect per (segment, profile): delete what existed before, insert what exists after.
+      const first = new Map<string, Pending>(), last = new Map<string, Pending>();
+      for (const x of out) {
+        if (!x.write) continue;
+        const k = `${x.change.segmentId}\u0000${x.change.profileId}`;
+        if (!first.has(k)) first.set(k, x);
+        last.set(k, x);
+      }
+      const removes = [...first.values()].filter((x) => x.change.kind === 'exited').map((x) => x.change);
+      const adds = [...last.values()].filter((x) => x.change.kind === 'entered').map((x) => ({ segmentId: x.change.segmentId, profileId: x.change.profileId, since: x.change.at }));
+      await tx.applyMembershipChanges(ps.id, [], removes);
+      await tx.applyMembershipChanges(ps.id, adds, []);
+      const changes = out.map((x) => x.change);
+      const ids = await tx.recordHistory(ps.id, changes);
+      await tx.insertDerivedEvents(ps.id, changes.map((c) => this.derivedEvent(ps, c)));
+      if (this.listeners.length) {
+        const recorded = changes.map((c, i): RecordedChange => {
+          const p = ps.profiles.get(c.profileId)?.profile;
+          return { ...c, historyId: ids[i]!, segmentName: ps.segments.get(c.segmentId)?.row.name ?? '', userId: p?.userId ?? null, anonymousId: p?.anonymousId ?? null };
+        });
+        for (const l of this.listeners) await l(tx, ps.id, recorded);
+      }
+    }
+    if (now > ps.clock || out.length) {
+      ps.clock = Math.max(ps.clock, now);
+      await tx.setEngineClock(ps.id, ps.clock);
+    }
+  }
+
+  // ------------------------------------------------------------ reading
+
+  /** Whether a segment's condition (manual lists aside) holds for a profile now. */
+  async conditionHolds(tx: SqlStore, projectId: string, segmentId: string, profileId: number, now: number): Promise<boolean> {
+    const ps = await this.project(tx, projectId);
+    const s = ps.segments.get(segmentId);
+    const p = ps.profiles.get(profileId);
+    if (!s?.condition || !p) return false;
+    return compileViewSegment(s.condition, new Set(), new Set(), (id) => ps.segments.get(id)?.view).test(p, now);
+  }
+
+  /** Whether the engine holds a project's state. */
+  has(projectId: string): boolean {
+    return this.projects.has(projectId);
+  }
+
+  /** Ids of the segments a profile is in now (from memory). */
+  segmentsOf(projectId: string, profileId: number): string[] {
+    const ps = this.projects.get(projectId);
+    if (!ps) return [];
+    const out: string[] = [];
+    for (const [id, s] of ps.segments) if (s.members.has(profileId)) out.push(id);
+    return out;
+  }
+
+  /** Members of a segment in memory (profile id → since). */
+  members(projectId: string, segmentId: string): ReadonlyMap<number, number> {
+    return this.projects.get(projectId)?.segments.get(segmentId)?.members ?? new Map();
+  }
+
+  /**
+   * A preview from engine state, when every event name and property the condition reads is
+   * already kept (a condition over live leaves); null when the store must answer.
+   */
+  preview(projectId: string, condition: Condition, now: number, sampleSize: number): { count: number; total: number; sample: EngineProfile[] } | null {
+    const ps = this.projects.get(projectId);
+    if (!ps) return null;
+    const reads = conditionReads(condition);
+    for (const [n, paths] of reads.paths) {
+      const have = ps.tracked.get(n);
+      const need = projectionKey(paths);
+      if (!have || [...need.props].some((k) => !have.props.has(k)) || [...need.ctx].some((k) => !have.ctx.has(k))) return null;
+    }
+    for (const id of reads.segments) if (!ps.segments.has(id)) return null;
+    const view = compileViewSegment(condition, new Set(), new Set(), (id) => ps.segments.get(id)?.view);
+    let count = 0;
+    const sample: EngineProfile[] = [];
+    for (const p of ps.profiles.values()) {
+      if (!view.test(p, now)) continue;
+      count++;
+      if (sample.length < sampleSize) sample.push(p.profile);
+    }
+    return { count, total: ps.profiles.size, sample };
+  }
+
+  /** Bytes of heap per profile, roughly (for the benchmark). */
+  profileCount(projectId: string): number {
+    return this.projects.get(projectId)?.profiles.size ?? 0;
+  }
+}
+
+export type { Json };

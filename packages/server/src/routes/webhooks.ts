@@ -1,0 +1,39 @@
+import type { FastifyInstance } from 'fastify';
+import { Type, type Static } from '@sinclair/typebox';
+import { requireAdmin, type Credentials } from '../auth.ts';
+import type { AppContext } from '../context.ts';
+import { DeliveriesPage, IdParams, MembersQuery, WebhookCreate, WebhookSchema, errors } from '../schemas.ts';
+
+/**
+ * /api/webhooks (Bearer admin token): endpoints that receive segment entries and exits,
+ * and their delivery logs. The secret is shown by create and get, never by the list.
+ */
+export async function webhookRoutes(app: FastifyInstance, ctx: AppContext & { creds: Credentials }): Promise<void> {
+  app.addHook('preHandler', async (req) => {
+    req.project = await requireAdmin(req, ctx.creds);
+  });
+  const hooks = { tags: ['webhooks'], security: [{ adminToken: [] }] };
+
+  app.post<{ Body: Static<typeof WebhookCreate> }>('/api/webhooks', {
+    schema: { ...hooks, summary: 'Create a webhook (the answer carries its signing secret)', body: WebhookCreate, response: { 201: WebhookSchema, ...errors(400, 401, 403) } },
+  }, async (req, reply) => reply.status(201).send(await ctx.webhooks.create(req.project.id, req.body)));
+
+  app.get('/api/webhooks', {
+    schema: { ...hooks, summary: 'List webhooks (without secrets)', response: { 200: Type.Object({ webhooks: Type.Array(WebhookSchema) }), ...errors(401, 403) } },
+  }, async (req) => ({ webhooks: await ctx.webhooks.list(req.project.id) }));
+
+  app.get<{ Params: Static<typeof IdParams> }>('/api/webhooks/:id', {
+    schema: { ...hooks, summary: 'Get a webhook, with its signing secret', params: IdParams, response: { 200: WebhookSchema, ...errors(401, 403, 404) } },
+  }, async (req) => ctx.webhooks.get(req.project.id, req.params.id));
+
+  app.delete<{ Params: Static<typeof IdParams> }>('/api/webhooks/:id', {
+    schema: { ...hooks, summary: 'Delete a webhook; its pending messages and its log go with it', params: IdParams, response: { 204: Type.Null(), ...errors(401, 403, 404) } },
+  }, async (req, reply) => {
+    await ctx.webhooks.delete(req.project.id, req.params.id);
+    return reply.status(204).send();
+  });
+
+  app.get<{ Params: Static<typeof IdParams>; Querystring: Static<typeof MembersQuery> }>('/api/webhooks/:id/deliveries', {
+    schema: { ...hooks, summary: "A webhook's messages and their delivery state, newest first, by cursor", params: IdParams, querystring: MembersQuery, response: { 200: DeliveriesPage, ...errors(400, 401, 403, 404) } },
+  }, async (req) => ctx.webhooks.deliveries(req.project.id, req.params.id, req.query.limit ?? 100, req.query.cursor ?? null));
+}
