@@ -83,6 +83,8 @@ class ProjectState {
   timedSegments: string[] = [];
   tracked = new Map<string | null, Projection>();
   readonly heap = new WakeHeap();
+  /** Profiles merged away in the transaction being written (their ids still name history entries). */
+  readonly gone = new Map<number, EngineProfile>();
   constructor(readonly id: string, public clock: number) {}
 }
 
@@ -460,10 +462,14 @@ export class LiveEngine {
     for (const [from, into] of outcome.merges) {
       this.touch(projectId, [from, into]);
       merged.add(into);
+      const gone = ps.profiles.get(from)?.profile;
+      if (gone) ps.gone.set(from, gone);
       for (const [id, s] of ps.segments) {
         const since = s.members.get(from);
         if (since === undefined) continue;
         s.members.delete(from);
+        // The merged profile's membership ends with it (history and webhooks say so); the survivor's begins.
+        out.push({ change: { segmentId: id, profileId: from, kind: 'exited', at: now, reason: 'merge' }, write: false });
         const have = s.members.get(into);
         if (have === undefined) {
           s.members.set(into, since);
@@ -472,9 +478,11 @@ export class LiveEngine {
       }
       ps.profiles.delete(from);
     }
+    const created = new Set<number>();
     for (const rec of outcome.records) {
       const have = ps.profiles.get(rec.id);
-      if (have) have.profile = rec; else ps.profiles.set(rec.id, new ProfileState(rec));
+      if (have) have.profile = rec;
+      else { ps.profiles.set(rec.id, new ProfileState(rec)); created.add(rec.id); }
     }
     const reload = [...outcome.reload].filter((id) => ps.profiles.has(id));
     if (reload.length) await this.backfill(tx, ps, [...ps.tracked.keys()], reload);
@@ -491,7 +499,8 @@ export class LiveEngine {
       const p = ps.profiles.get(id);
       if (!p) continue;
       const reason: MembershipReason = merged.has(id) ? 'merge' : 'event';
-      const ids = outcome.reload.has(id) ? ps.order : this.affected(ps, names.get(id) ?? [], true);
+      // A new profile, or one whose events were read again, is looked at by every segment (even one reading nothing, like {"all": []}).
+      const ids = outcome.reload.has(id) || created.has(id) ? ps.order : this.affected(ps, names.get(id) ?? [], true);
       const from = out.length;
       this.evaluate(ps, p, ids, now, reason, out);
       this.cascade(ps, p, out, from, reason);
@@ -514,7 +523,7 @@ export class LiveEngine {
     await this.loadSegments(tx, ps);
     // Manual lists may name profiles created by hand in this transaction.
     const listed = ids.flatMap((id) => { const s = ps.segments.get(id); return s ? [...s.include, ...s.exclude].map(Number) : []; });
-    await this.ensureProfiles(tx, ps, [...(profileIds ?? []), ...listed]);
+    const created = await this.ensureProfiles(tx, ps, [...(profileIds ?? []), ...listed]);
     const stale = [...ps.tracked].filter(([n, proj]) => !sameProjection(before.get(n), proj)).map(([n]) => n);
     await this.backfill(tx, ps, stale, null);
     const targets = new Set(ids);
@@ -531,7 +540,7 @@ export class LiveEngine {
     const profiles = profileIds ? profileIds.map((id) => ps.profiles.get(id)).filter((p) => p !== undefined) : ps.profiles.values();
     for (const p of profiles) {
       const from = out.length;
-      this.evaluate(ps, p, order, now, reason, out);
+      this.evaluate(ps, p, created.has(p.profile.id) ? ps.order : order, now, reason, out);
       this.cascade(ps, p, out, from, reason);
       // A change adds a derived event that other segments' windows may read: look at them all.
       if (out.length > from) this.schedule(ps, p, now);
@@ -563,9 +572,11 @@ export class LiveEngine {
     return out.map((x) => x.change);
   }
 
-  private async ensureProfiles(tx: SqlStore, ps: ProjectState, ids: readonly number[]): Promise<void> {
-    const missing = ids.filter((id) => !ps.profiles.has(id));
+  /** Loads the profiles not held yet (created outside ingest); returns their ids. */
+  private async ensureProfiles(tx: SqlStore, ps: ProjectState, ids: readonly number[]): Promise<Set<number>> {
+    const missing = [...new Set(ids.filter((id) => !ps.profiles.has(id)))];
     if (missing.length) await this.reloadProfiles(tx, ps, missing);
+    return new Set(missing);
   }
 
   // ------------------------------------------------------------ writing
@@ -587,15 +598,16 @@ export class LiveEngine {
       await tx.applyMembershipChanges(ps.id, adds, []);
       const changes = out.map((x) => x.change);
       const ids = await tx.recordHistory(ps.id, changes);
-      await tx.insertDerivedEvents(ps.id, changes.map((c) => this.derivedEvent(ps, c)));
+      await tx.insertDerivedEvents(ps.id, changes.filter((c) => ps.profiles.has(c.profileId)).map((c) => this.derivedEvent(ps, c)));
       if (this.listeners.length) {
         const recorded = changes.map((c, i): RecordedChange => {
-          const p = ps.profiles.get(c.profileId)?.profile;
+          const p = ps.profiles.get(c.profileId)?.profile ?? ps.gone.get(c.profileId);
           return { ...c, historyId: ids[i]!, segmentName: ps.segments.get(c.segmentId)?.row.name ?? '', userId: p?.userId ?? null, anonymousId: p?.anonymousId ?? null };
         });
         for (const l of this.listeners) await l(tx, ps.id, recorded);
       }
     }
+    ps.gone.clear();
     if (now > ps.clock || out.length) {
       ps.clock = Math.max(ps.clock, now);
       await tx.setEngineClock(ps.id, ps.clock);
