@@ -42,7 +42,28 @@ export interface MemberView {
   readonly since: string | null;
 }
 
+export interface HistoryView {
+  readonly segmentId: string;
+  readonly segmentName: string | null;
+  readonly userId: string | null;
+  readonly anonymousId: string | null;
+  readonly kind: 'entered' | 'exited';
+  readonly at: string;
+  readonly reason: string;
+}
+
 const iso = (ms: number) => new Date(ms).toISOString();
+
+/** Page cursors: an opaque base64url form of the last row's numeric key. */
+export const encodeCursor = (n: number): string => Buffer.from(String(n)).toString('base64url');
+
+export function decodeCursor(cursor: string | null): number | null {
+  if (cursor === null) return null;
+  const decoded = /^[A-Za-z0-9_-]{1,40}$/.test(cursor) ? Buffer.from(cursor, 'base64url').toString('utf8') : '';
+  const n = /^\d{1,15}$/.test(decoded) ? Number(decoded) : Number.NaN;
+  if (!Number.isSafeInteger(n)) throw new AppError({ code: 'VALIDATION_FAILED', message: 'cursor is not one this API returned', issues: [{ path: '/cursor', message: 'invalid cursor' }] });
+  return n;
+}
 export const newId = (prefix: string) => `${prefix}_${randomBytes(8).toString('hex')}`;
 
 /** Segment definitions, previews and manual membership (the domain side of /api/segments). */
@@ -178,17 +199,35 @@ export class SegmentService {
 
   async members(projectId: string, id: string, limit: number, cursor: string | null): Promise<{ members: MemberView[]; nextCursor: string | null }> {
     await this.require(this.store, projectId, id);
-    let after: number | null = null;
-    if (cursor !== null) {
-      const decoded = /^[A-Za-z0-9_-]{1,40}$/.test(cursor) ? Buffer.from(cursor, 'base64url').toString('utf8') : '';
-      const n = /^\d{1,15}$/.test(decoded) ? Number(decoded) : Number.NaN;
-      if (!Number.isSafeInteger(n)) throw new AppError({ code: 'VALIDATION_FAILED', message: 'cursor is not one this API returned', issues: [{ path: '/cursor', message: 'invalid cursor' }] });
-      after = n;
-    }
-    const rows = await this.store.listMembers(projectId, id, limit + 1, after);
+    const rows = await this.store.listMembers(projectId, id, limit + 1, decodeCursor(cursor));
     const page = rows.slice(0, limit);
-    const next = rows.length > limit ? Buffer.from(String(page[page.length - 1]!.profileId)).toString('base64url') : null;
+    const next = rows.length > limit ? encodeCursor(page[page.length - 1]!.profileId) : null;
     return { members: page.map((m) => ({ userId: m.userId, anonymousId: m.anonymousId, since: iso(m.since) })), nextCursor: next };
+  }
+
+  /** Entries and exits, newest first, of a segment or of a user (by userId or anonymousId). */
+  async history(projectId: string, by: { segmentId: string } | { userId: string }, limit: number, cursor: string | null): Promise<{ history: HistoryView[]; nextCursor: string | null }> {
+    let key: { segmentId: string } | { profileId: number };
+    if ('segmentId' in by) {
+      await this.require(this.store, projectId, by.segmentId);
+      key = by;
+    } else {
+      const p = await this.store.findProfile(projectId, by.userId);
+      if (!p) throw new AppError({ code: 'NOT_FOUND', message: `no user with userId or anonymousId "${by.userId}"` });
+      key = { profileId: p.id };
+    }
+    const rows = await this.store.history(projectId, key, limit + 1, decodeCursor(cursor));
+    const page = rows.slice(0, limit);
+    const names = new Map((await this.store.listSegments(projectId)).map((r) => [r.id, r.name]));
+    const people = new Map((await this.store.getProfiles(projectId, [...new Set(page.map((h) => h.profileId))])).map((p) => [p.id, p]));
+    return {
+      history: page.map((h) => ({
+        segmentId: h.segmentId, segmentName: names.get(h.segmentId) ?? null,
+        userId: people.get(h.profileId)?.userId ?? null, anonymousId: people.get(h.profileId)?.anonymousId ?? null,
+        kind: h.kind, at: iso(h.at), reason: h.reason,
+      })),
+      nextCursor: rows.length > limit ? encodeCursor(page[page.length - 1]!.id) : null,
+    };
   }
 
   /** Adds users by id to a segment's include list, creating profiles for ids not seen yet. */

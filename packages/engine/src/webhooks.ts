@@ -367,22 +367,26 @@ export class WebhookDispatcher {
       const outcome = await this.send(row);
       const at = this.clock.now();
       totals.attempts++;
+      // A 2xx, or a refusal of this one message: either way the endpoint is up.
+      const up = outcome.ok || isRefusal(outcome.status);
+      let pulled = 0;
+      if (up && !this.healthy.has(key)) {
+        this.healthy.add(key);
+        // Older rows may be waiting for a retry: the next run sends them, with the rest, in order.
+        pulled = await ws.pullForward(row.projectId, row.webhookId, at);
+      }
       if (outcome.ok) {
         await ws.markDelivered(row.id, { attempts: row.attempts + 1, lastStatus: outcome.status, at });
         totals.delivered++;
-        if (!this.healthy.has(key)) {
-          this.healthy.add(key);
-          // Older rows were waiting for a retry: the next run sends them, with the rest, in order.
-          if ((await ws.pullForward(row.projectId, row.webhookId, at)) > 0) return;
+      } else {
+        const next = await this.recordFailure(ws, row, outcome, at);
+        if (!up) {
+          this.healthy.delete(key);
+          if (next !== null) await this.deferBehind(ws, rows.slice(i + 1), next, at, outcome.error);
+          return;
         }
-        continue;
       }
-      const next = await this.recordFailure(ws, row, outcome, at);
-      // The endpoint answered but refused this message: it is up, so the others need not wait.
-      if (isRefusal(outcome.status)) continue;
-      this.healthy.delete(key);
-      if (next !== null) await this.deferBehind(ws, rows.slice(i + 1), next, at, outcome.error);
-      return;
+      if (pulled > 0) return;
     }
   }
 

@@ -65,6 +65,24 @@ export async function adminRoutes(app: FastifyInstance, ctx: AppContext & { cred
     return reply.status(204).send();
   });
 
+  const HistoryPage = Type.Object({
+    history: Type.Array(Type.Object({
+      segmentId: Type.String(), segmentName: Type.Union([Type.String(), Type.Null()]),
+      userId: Type.Union([Type.String(), Type.Null()]), anonymousId: Type.Union([Type.String(), Type.Null()]),
+      kind: Type.Union([Type.Literal('entered'), Type.Literal('exited')]), at: Type.String({ format: 'date-time' }),
+      reason: Type.Union(['event', 'time', 'manual', 'definition', 'merge'].map((r) => Type.Literal(r))),
+    })),
+    nextCursor: Type.Union([Type.String(), Type.Null()]),
+  });
+
+  app.get<{ Params: Static<typeof IdParams>; Querystring: Static<typeof MembersQuery> }>('/api/segments/:id/history', {
+    schema: { ...seg, summary: 'Entries and exits of a segment, newest first, with their time and reason', params: IdParams, querystring: MembersQuery, response: { 200: HistoryPage, ...errors(400, 401, 403, 404) } },
+  }, async (req) => ctx.segments.history(req.project.id, { segmentId: req.params.id }, req.query.limit ?? 100, req.query.cursor ?? null));
+
+  app.get<{ Params: Static<typeof IdParams>; Querystring: Static<typeof MembersQuery> }>('/api/users/:id/history', {
+    schema: { ...users, summary: "A user's segment entries and exits, newest first, with their time and reason", params: IdParams, querystring: MembersQuery, response: { 200: HistoryPage, ...errors(400, 401, 403, 404) } },
+  }, async (req) => ctx.segments.history(req.project.id, { userId: req.params.id }, req.query.limit ?? 100, req.query.cursor ?? null));
+
   const findUser = async (projectId: string, id: string): Promise<StoredProfile> => {
     const p = await ctx.store.findProfile(projectId, id);
     if (!p) throw new AppError({ code: 'NOT_FOUND', message: `no user with userId or anonymousId "${id}"` });
