@@ -239,8 +239,10 @@ export class LiveEngine {
   }
 
   private async loadSegments(tx: SqlStore, ps: ProjectState): Promise<void> {
-    const rows = await tx.listSegments(ps.id);
-    const manual = await tx.allManualLists(ps.id);
+    this.setSegments(ps, await tx.listSegments(ps.id), await tx.allManualLists(ps.id));
+  }
+
+  private setSegments(ps: ProjectState, rows: readonly SegmentRow[], manual: ReadonlyMap<string, { include: ReadonlySet<number>; exclude: ReadonlySet<number> }>): void {
     const old = new Map(ps.segments);
     ps.segments.clear();
     const byId = new Map(rows.map((r) => [r.id, r]));
@@ -434,6 +436,11 @@ export class LiveEngine {
 
   /** Applies every wake-up due at or before `now`, each at its own instant. */
   private async advance(tx: SqlStore, ps: ProjectState, now: number): Promise<void> {
+    const out = this.wake(ps, now);
+    if (out.length || ps.clock < now) await this.persist(tx, ps, out, now);
+  }
+
+  private wake(ps: ProjectState, now: number): Pending[] {
     const out: Pending[] = [];
     while (ps.heap.peek() <= now) {
       const [at, id] = ps.heap.pop()!;
@@ -445,7 +452,7 @@ export class LiveEngine {
       this.cascade(ps, p, out, from, 'time');
       this.schedule(ps, p, at);
     }
-    if (out.length || ps.clock < now) await this.persist(tx, ps, out, now);
+    return out;
   }
 
   // ------------------------------------------------------------ what changes state
@@ -456,12 +463,34 @@ export class LiveEngine {
     await this.advance(tx, ps, now);
     if (outcome.touched.size === 0) return [];
     this.touch(projectId, outcome.touched);
+    for (const [from, into] of outcome.merges) this.touch(projectId, [from, into]);
     const out: Pending[] = [];
+    const created = this.applyRecords(ps, outcome, now, out);
+    const reload = [...outcome.reload].filter((id) => ps.profiles.has(id));
+    if (reload.length) await this.backfill(tx, ps, [...ps.tracked.keys()], reload);
+    this.applyEvents(ps, outcome, now, created, out);
+    await this.persist(tx, ps, out, now);
+    return out.map((x) => x.change);
+  }
+
+  /**
+   * The engine's core step, in memory only: a batch's profiles and events applied and its
+   * membership changes decided (a partition worker runs this, then writes the changes). For
+   * outcomes that need no reading back from the store (no merge, no re-derived visits).
+   */
+  applyInMemory(projectId: string, outcome: IngestOutcome, now: number): MembershipChange[] {
+    const ps = this.projects.get(projectId);
+    if (!ps) throw new Error(`project ${projectId} is not loaded`);
+    if (outcome.reload.size) throw new Error('this batch needs events read back from the store: use applyIngest');
+    const out: Pending[] = [];
+    this.applyEvents(ps, outcome, now, this.applyRecords(ps, outcome, now, out), out);
+    return out.map((x) => x.change);
+  }
+
+  /** Merges and profile records of a batch; returns the ids of profiles new to the engine. */
+  private applyRecords(ps: ProjectState, outcome: IngestOutcome, now: number, out: Pending[]): Set<number> {
     // Merges: the survivor takes the merged profile's memberships (the store moved them, keeping the earlier since).
-    const merged = new Set<number>();
     for (const [from, into] of outcome.merges) {
-      this.touch(projectId, [from, into]);
-      merged.add(into);
       const gone = ps.profiles.get(from)?.profile;
       if (gone) ps.gone.set(from, gone);
       for (const [id, s] of ps.segments) {
@@ -484,8 +513,12 @@ export class LiveEngine {
       if (have) have.profile = rec;
       else { ps.profiles.set(rec.id, new ProfileState(rec)); created.add(rec.id); }
     }
-    const reload = [...outcome.reload].filter((id) => ps.profiles.has(id));
-    if (reload.length) await this.backfill(tx, ps, [...ps.tracked.keys()], reload);
+    return created;
+  }
+
+  /** A batch's events added to the kept lists, then the segments they can change re-evaluated. */
+  private applyEvents(ps: ProjectState, outcome: IngestOutcome, now: number, created: ReadonlySet<number>, out: Pending[]): void {
+    const merged = new Set(outcome.merges.map(([, into]) => into));
     const names = new Map<number, Set<string | null>>();
     for (const e of outcome.events) {
       if (outcome.reload.has(e.profileId)) continue;
@@ -506,8 +539,33 @@ export class LiveEngine {
       this.cascade(ps, p, out, from, reason);
       this.schedule(ps, p, now);
     }
-    await this.persist(tx, ps, out, now);
-    return out.map((x) => x.change);
+  }
+
+  /**
+   * Builds a project's state from data in memory (segments, profiles, events), with membership
+   * as of `now` — for benchmarks and for a worker handed its partition's data.
+   */
+  hydrate(projectId: string, segments: readonly SegmentRow[], profiles: Iterable<EngineProfile>, events: Iterable<EngineEvent>, now: number): void {
+    const ps = new ProjectState(projectId, now);
+    this.projects.set(projectId, ps);
+    this.setSegments(ps, segments, new Map());
+    for (const p of profiles) ps.profiles.set(p.id, new ProfileState(p));
+    for (const e of events) {
+      const p = ps.profiles.get(e.profileId);
+      if (p) this.addEvent(ps, p, e);
+    }
+    const out: Pending[] = [];
+    for (const p of ps.profiles.values()) {
+      this.evaluate(ps, p, ps.order, now, 'definition', out);
+      this.schedule(ps, p, now);
+    }
+  }
+
+  /** Applies the wake-ups due at or before `now` in memory; returns the changes (for benchmarks: no store). */
+  advanceInMemory(projectId: string, now: number): MembershipChange[] {
+    const ps = this.projects.get(projectId);
+    if (!ps) return [];
+    return this.wake(ps, now).map((x) => x.change);
   }
 
   /**
