@@ -10,11 +10,16 @@ export const DEFAULT_PROJECT = 'default';
 export function createContext(store: SqlStore, config: Config, clock: Clock = systemClock): AppContext {
   const membership = new MembershipService();
   const engine = new LiveEngine(store, clock);
+  const webhooks = new WebhookService(store, clock);
+  // Outbox rows are written in the transaction that records the changes they report.
+  engine.onChanges(async (tx, projectId, changes) => {
+    await webhooks.enqueue(tx, projectId, changes);
+  });
   return {
     config, store, clock, membership, engine,
     segments: new SegmentService(store, membership, engine, clock),
     ingest: new IngestService(engine, clock, { sessionTimeoutMs: config.sessionTimeoutMs, lingerMs: 2 }),
-    webhooks: new WebhookService(store, clock),
+    webhooks,
     dispatcher: new WebhookDispatcher(store, clock),
   };
 }

@@ -145,6 +145,28 @@ describe.each(backends.map((b) => [b.name, b] as const))('webhooks API on %s', (
     });
   });
 
+  it('sends the membership changes that events cause', async () => {
+    const got: { id: string; body: any }[] = [];
+    server = createServer((req, res) => {
+      const parts: Buffer[] = [];
+      req.on('data', (c: Buffer) => parts.push(c));
+      req.on('end', () => {
+        got.push({ id: String(req.headers['webhook-id']), body: JSON.parse(Buffer.concat(parts).toString('utf8')) });
+        res.writeHead(200).end();
+      });
+    });
+    await new Promise<void>((r) => server!.listen(0, '127.0.0.1', r));
+    const seg = await t.admin('POST', '/api/segments', { name: 'Buyers', condition: { event: 'purchase' } });
+    const hook = await t.admin('POST', '/api/webhooks', { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/`, segmentIds: [seg.body.id] });
+    expect((await t.send('/v1/track', { userId: 'buyer', event: 'purchase' })).status).toBe(200);
+    expect(await t.ctx.dispatcher.runOnce()).toBe(1);
+    expect(got).toHaveLength(1);
+    expect(got[0]!.id).toMatch(new RegExp(`^msg_\\d+_${hook.body.id}$`));
+    expect(got[0]!.body).toMatchObject({ type: 'segment.entered', data: { segmentId: seg.body.id, segmentName: 'Buyers', userId: 'buyer', anonymousId: null, reason: 'event' } });
+    const log = await t.admin('GET', `/api/webhooks/${hook.body.id}/deliveries`);
+    expect(log.body.deliveries.map((d: { messageId: string; status: string }) => [d.messageId, d.status])).toEqual([[got[0]!.id, 'delivered']]);
+  });
+
   it('documents the routes in the OpenAPI document', async () => {
     const doc = JSON.parse((await t.app.inject({ method: 'GET', url: '/openapi.json' })).payload);
     expect(Object.keys(doc.paths)).toEqual(expect.arrayContaining(['/api/webhooks', '/api/webhooks/{id}', '/api/webhooks/{id}/deliveries']));
