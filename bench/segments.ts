@@ -32,3 +32,28 @@ export function nestedCondition(s: (typeof BENCH_SEGMENTS)[number], idOf: Map<st
     ? { all: [{ segment: idOf.get(a) }, { segment: idOf.get(b) }] }
     : { all: [{ segment: idOf.get(a) }, { not: { segment: idOf.get(b) } }] };
 }
+
+/**
+ * 200 segments: the 20 above in ten variants each (other plans, countries, thresholds,
+ * windows, paths), nested ones referencing their own variant. Ids are `s<variant>_<index>`.
+ */
+export function benchSegments200(): { id: string; name: string; condition: unknown }[] {
+  const plans = ['vip', 'pro', 'basic', 'free'];
+  const windows = ['7d', '14d', '30d', '60d', '90d', '3d', '21d', '45d', '10d', '1d'];
+  const paths = ['/pricing', '/products', '/cart', '/checkout', '/blog', '/seasonal/christmas', '/seasonal/summer-sale', '/search', '/contact', '/account'];
+  const out: { id: string; name: string; condition: unknown }[] = [];
+  for (let v = 0; v < 10; v++) {
+    const ids = new Map<string, string>();
+    BENCH_SEGMENTS.forEach((s, i) => ids.set(s.name, `s${v}_${i}`));
+    const vary = (c: unknown): unknown => JSON.parse(JSON.stringify(c), (k, x) => {
+      if (k === 'within') return windows[v];
+      if (x === 'vip') return plans[v % 4];
+      if (x === '/pricing') return paths[v];
+      if (k === 'value' && typeof x === 'number' && x >= 3) return x + v;
+      if (k === 'value' && Array.isArray(x) && x.length === EMEA.length) return EMEA.slice(v, v + 10);
+      return x;
+    });
+    BENCH_SEGMENTS.forEach((s, i) => out.push({ id: `s${v}_${i}`, name: `${s.name} #${v}`, condition: vary(nestedCondition(s, ids)) }));
+  }
+  return out;
+}

@@ -545,14 +545,14 @@ export class LiveEngine {
    * Builds a project's state from data in memory (segments, profiles, events), with membership
    * as of `now` — for benchmarks and for a worker handed its partition's data.
    */
-  hydrate(projectId: string, segments: readonly SegmentRow[], profiles: Iterable<EngineProfile>, events: Iterable<EngineEvent>, now: number): void {
+  hydrate(projectId: string, segments: readonly SegmentRow[], people: Iterable<{ profile: EngineProfile; events: readonly EventRecord[] }>, now: number): void {
     const ps = new ProjectState(projectId, now);
     this.projects.set(projectId, ps);
     this.setSegments(ps, segments, new Map());
-    for (const p of profiles) ps.profiles.set(p.id, new ProfileState(p));
-    for (const e of events) {
-      const p = ps.profiles.get(e.profileId);
-      if (p) this.addEvent(ps, p, e);
+    for (const { profile, events } of people) {
+      const p = new ProfileState(profile);
+      ps.profiles.set(profile.id, p);
+      for (const e of events) this.addEvent(ps, p, e);
     }
     const out: Pending[] = [];
     for (const p of ps.profiles.values()) {
@@ -582,18 +582,43 @@ export class LiveEngine {
     // Manual lists may name profiles created by hand in this transaction.
     const listed = ids.flatMap((id) => { const s = ps.segments.get(id); return s ? [...s.include, ...s.exclude].map(Number) : []; });
     const created = await this.ensureProfiles(tx, ps, [...(profileIds ?? []), ...listed]);
-    const stale = [...ps.tracked].filter(([n, proj]) => !sameProjection(before.get(n), proj)).map(([n]) => n);
-    await this.backfill(tx, ps, stale, null);
-    const targets = new Set(ids);
-    let grew = true;
-    while (grew) {
-      grew = false;
-      for (const [id, s] of ps.segments) {
-        if (targets.has(id) || !s.condition) continue;
-        if (conditionReads(s.condition).segments.size && [...conditionReads(s.condition).segments].some((r) => targets.has(r))) { targets.add(id); grew = true; }
+    await this.backfill(tx, ps, this.staleNames(ps, before), null);
+    const out = this.reevaluate(ps, ids, now, reason, profileIds, created);
+    await this.persist(tx, ps, out, now);
+    return out.map((x) => x.change);
+  }
+
+  /** The in-memory form of segmentsChanged, with the events to backfill from given (benchmarks, partition workers). */
+  redefineInMemory(projectId: string, rows: readonly SegmentRow[], ids: readonly string[], now: number, events: Iterable<EngineEvent>): MembershipChange[] {
+    const ps = this.projects.get(projectId);
+    if (!ps) throw new Error(`project ${projectId} is not loaded`);
+    const before = ps.tracked;
+    this.setSegments(ps, rows, new Map());
+    const stale = this.staleNames(ps, before);
+    if (stale.length) {
+      for (const p of ps.profiles.values()) for (const n of stale) p.lists.delete(n);
+      for (const e of events) {
+        const p = ps.profiles.get(e.profileId);
+        if (p) this.addEvent(ps, p, e, stale);
       }
     }
+    return this.reevaluate(ps, ids, now, 'definition', undefined, new Set()).map((x) => x.change);
+  }
+
+  /** Event names whose kept lists no longer hold what the segments read (new names, new properties). */
+  private staleNames(ps: ProjectState, before: ReadonlyMap<string | null, Projection>): (string | null)[] {
+    return [...ps.tracked].filter(([n, proj]) => !sameProjection(before.get(n), proj)).map(([n]) => n);
+  }
+
+  /** Re-evaluates segments `ids` and the ones referencing them, for the given profiles (default: all). */
+  private reevaluate(ps: ProjectState, ids: readonly string[], now: number, reason: MembershipReason, profileIds: readonly number[] | undefined, created: ReadonlySet<number>): Pending[] {
+    const targets = new Set(ids);
+    for (const id of ps.order) {
+      const s = ps.segments.get(id)!;
+      if (s.condition && conditionReads(s.condition).segments.size && [...conditionReads(s.condition).segments].some((r) => targets.has(r))) targets.add(id);
+    }
     const order = ps.order.filter((id) => targets.has(id));
+    const timed = order.filter((id) => ps.segments.get(id)!.reads.timed);
     const out: Pending[] = [];
     const profiles = profileIds ? profileIds.map((id) => ps.profiles.get(id)).filter((p) => p !== undefined) : ps.profiles.values();
     for (const p of profiles) {
@@ -601,14 +626,14 @@ export class LiveEngine {
       this.evaluate(ps, p, created.has(p.profile.id) ? ps.order : order, now, reason, out);
       this.cascade(ps, p, out, from, reason);
       // A change adds a derived event that other segments' windows may read: look at them all.
-      if (out.length > from) this.schedule(ps, p, now);
-      else if (order.some((id) => ps.segments.get(id)!.reads.timed)) {
-        const next = Math.min(p.wake, ...order.map((id) => ps.segments.get(id)!.view.next(p, now)));
+      if (out.length > from || created.has(p.profile.id)) this.schedule(ps, p, now);
+      else if (timed.length) {
+        let next = p.wake;
+        for (const id of timed) next = Math.min(next, ps.segments.get(id)!.view.next(p, now));
         if (next < p.wake) { p.wake = next; ps.heap.push(next, p.profile.id); }
       }
     }
-    await this.persist(tx, ps, out, now);
-    return out.map((x) => x.change);
+    return out;
   }
 
   /** Profiles changed outside ingest (labels, created by hand): read them again and re-evaluate. */

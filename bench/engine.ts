@@ -1,0 +1,214 @@
+/**
+ * The live engine in process at scale: generated users (10 events each on average) × 200
+ * segments (bench/segments.ts), one core. Prints a table with each figure, its target, and a
+ * ratio against a baseline run in this same process.
+ * Run: npm run bench:engine [-- users]
+ */
+import type { EventRecord, JsonObject } from '@strata/core';
+import { compileSegment, isDerivedEvent, parseCondition, type Evaluator } from '@strata/core';
+import { generateUsers, type SegmentMessage } from '@strata/datagen';
+import { LiveEngine } from '@strata/engine';
+import type { EngineEvent, EngineProfile, IngestOutcome, SegmentRow } from '@strata/store';
+import { EMEA, benchSegments200 } from './segments.ts';
+import { fmt, table } from './lib.ts';
+
+const users = Number(process.argv[2] ?? 1_000_000);
+const END = Date.UTC(2024, 5, 15);
+const DAY = 86_400_000;
+const PROJECT = 'bench';
+
+const nameOf = (m: SegmentMessage) => (m.type === 'track' ? m.event! : m.type === 'page' ? '$pageview' : m.type === 'screen' ? '$screen' : '$identify');
+const toEvent = (m: SegmentMessage): EventRecord => ({ name: nameOf(m), timestamp: Date.parse(m.timestamp), properties: (m.properties ?? m.traits ?? {}) as JsonObject, context: m.context as JsonObject });
+const pct = (xs: number[], p: number) => { const s = [...xs].sort((a, b) => a - b); return s[Math.min(s.length - 1, Math.floor((p / 100) * s.length))]!; };
+const gc = () => (globalThis as { gc?: () => void }).gc?.();
+
+const rows: SegmentRow[] = benchSegments200().map((s) => ({
+  id: s.id, projectId: PROJECT, name: s.name, description: '', condition: s.condition as SegmentRow['condition'], template: null, params: null, createdAt: END, updatedAt: END,
+}));
+for (const r of rows) {
+  const p = parseCondition(r.condition, { segmentCondition: (id) => rows.find((x) => x.id === id)?.condition });
+  if (!p.ok) throw new Error(`${r.name}: ${JSON.stringify(p.issues)}`);
+}
+
+// ---------------------------------------------------------------- load
+/** The one event name no bench segment reads, kept aside for the backfill of a new segment. */
+const NEW_NAME = 'search';
+const stash: EngineEvent[] = [];
+const records: EngineProfile[] = [];
+let totalEvents = 0;
+function* people(): Generator<{ profile: EngineProfile; events: EventRecord[] }> {
+  let id = 0;
+  for (const u of generateUsers({ seed: 1, users, end: END, days: 90, eventsPerUser: 10 })) {
+    id++;
+    const traits: JsonObject = {};
+    let context: JsonObject = {};
+    let first: number | null = null, last: number | null = null;
+    const events: EventRecord[] = [];
+    for (const m of u.messages) {
+      const e = toEvent(m);
+      if (m.traits) Object.assign(traits, m.traits);
+      context = m.context as JsonObject;
+      if (!isDerivedEvent(e.name)) { first = Math.min(first ?? Infinity, e.timestamp); last = Math.max(last ?? -Infinity, e.timestamp); }
+      events.push(e);
+      if (e.name === NEW_NAME) stash.push({ ...e, profileId: id });
+    }
+    totalEvents += events.length;
+    const profile: EngineProfile = { id, key: String(id), userId: u.userId, anonymousId: u.anonymousId, traits, context, labels: [], firstSeen: first, lastSeen: last };
+    records.push(profile);
+    yield { profile, events };
+  }
+}
+
+console.log(`loading ${users} users × ${rows.length} segments into the engine...`);
+gc();
+const heap0 = process.memoryUsage().heapUsed;
+const engine = new LiveEngine(null as never, { now: () => END });
+let t = performance.now();
+engine.hydrate(PROJECT, rows, people(), END);
+const loadMs = performance.now() - t;
+gc();
+// The records array and the stash are the benchmark's own; subtract them roughly by measuring them alone.
+const heapEngine = process.memoryUsage().heapUsed - heap0;
+const rss = process.memoryUsage().rss;
+console.log(`  loaded ${totalEvents} events in ${(loadMs / 1000).toFixed(1)} s; heap ${(heapEngine / 2 ** 20).toFixed(0)} MiB, rss ${(rss / 2 ** 20).toFixed(0)} MiB`);
+
+// ---------------------------------------------------------------- ingest with live membership
+const NEW_EVENTS = Math.min(500_000, users * 2);
+const BATCH = 100;
+const fresh: EngineEvent[] = [];
+for (const u of generateUsers({ seed: 2, users, end: END + DAY, days: 1, eventsPerUser: 3 })) {
+  for (const m of u.messages) fresh.push({ ...toEvent(m), profileId: u.index + 1 });
+  if (fresh.length >= NEW_EVENTS) break;
+}
+// Spread the profiles: a batch holds events of many people, as an HTTP batch from many browsers does.
+fresh.sort((a, b) => a.timestamp - b.timestamp);
+const outcomeOf = (batch: EngineEvent[]): IngestOutcome => {
+  const touched = new Set<number>();
+  for (const e of batch) {
+    touched.add(e.profileId);
+    const r = records[e.profileId - 1]!;
+    if (!isDerivedEvent(e.name)) records[e.profileId - 1] = { ...r, firstSeen: Math.min(r.firstSeen ?? Infinity, e.timestamp), lastSeen: Math.max(r.lastSeen ?? -Infinity, e.timestamp) };
+  }
+  return { stored: batch.length, duplicates: 0, touched, merges: [], records: [...touched].map((id) => records[id - 1]!), events: batch, reload: new Set() };
+};
+
+let changes = 0;
+const latencies: number[] = [];
+t = performance.now();
+for (let i = 0; i < fresh.length; i += BATCH) {
+  const batch = fresh.slice(i, i + BATCH);
+  const s = performance.now();
+  changes += engine.applyInMemory(PROJECT, outcomeOf(batch), batch[batch.length - 1]!.timestamp).length;
+  latencies.push(performance.now() - s);
+}
+const ingestMs = performance.now() - t;
+const engineRate = (fresh.length / ingestMs) * 1000;
+
+// Baseline, same process: the core issue's approach — every segment re-evaluated with the
+// compiled closures over all of a touched profile's events — on a subset small enough to keep
+// every event in memory, against the engine on the same subset.
+const SUB = Math.min(20_000, users);
+const subEvents = new Map<number, EventRecord[]>();
+let sid = 0;
+for (const u of generateUsers({ seed: 1, users: SUB, end: END, days: 90, eventsPerUser: 10 })) subEvents.set(++sid, u.messages.map(toEvent));
+const subFresh = fresh.filter((e) => e.profileId <= SUB).slice(0, 50_000);
+const compiled = new Map<string, Evaluator>();
+const parsedRows = new Map(rows.map((r) => [r.id, parseCondition(r.condition, { segmentCondition: (id) => rows.find((x) => x.id === id)?.condition })]));
+const resolve = (id: string): Evaluator | undefined => {
+  let f = compiled.get(id);
+  if (!f) { const p = parsedRows.get(id)!; f = compileSegment(p.ok ? p.value : null, new Set(), new Set(), resolve); compiled.set(id, f); }
+  return f;
+};
+const evaluators = rows.map((r) => resolve(r.id)!);
+const baseMembers = new Map<number, Set<number>>();
+t = performance.now();
+let baseChanges = 0;
+for (let i = 0; i < subFresh.length; i += BATCH) {
+  const batch = subFresh.slice(i, i + BATCH);
+  const now = batch[batch.length - 1]!.timestamp;
+  const touched = new Set<number>();
+  for (const e of batch) { subEvents.get(e.profileId)!.push(e); touched.add(e.profileId); }
+  for (const id of touched) {
+    const events = subEvents.get(id)!;
+    const profile = records[id - 1]!;
+    let mine = baseMembers.get(id);
+    if (!mine) baseMembers.set(id, (mine = new Set()));
+    evaluators.forEach((f, k) => { const m = f(profile, events, now); if (m !== mine!.has(k)) { baseChanges++; if (m) mine!.add(k); else mine!.delete(k); } });
+  }
+}
+const baseMs = performance.now() - t;
+const baseRate = (subFresh.length / baseMs) * 1000;
+// The engine on the same subset (a second engine, loaded with the subset only).
+const subEngine = new LiveEngine(null as never, { now: () => END });
+let k2 = 0;
+subEngine.hydrate(PROJECT, rows, (function* () {
+  for (const u of generateUsers({ seed: 1, users: SUB, end: END, days: 90, eventsPerUser: 10 })) {
+    k2++;
+    yield { profile: { ...records[k2 - 1]!, firstSeen: records[k2 - 1]!.firstSeen, lastSeen: records[k2 - 1]!.lastSeen }, events: u.messages.map(toEvent) };
+  }
+})(), END);
+t = performance.now();
+for (let i = 0; i < subFresh.length; i += BATCH) {
+  const batch = subFresh.slice(i, i + BATCH);
+  subEngine.applyInMemory(PROJECT, outcomeOf(batch), batch[batch.length - 1]!.timestamp);
+}
+const subEngineRate = (subFresh.length / (performance.now() - t)) * 1000;
+
+// ---------------------------------------------------------------- which segments is user X in
+const lookups: number[] = [];
+let found = 0;
+for (let i = 0; i < 100_000; i++) {
+  const id = 1 + ((i * 7919) % users);
+  const s = performance.now();
+  found += engine.segmentsOf(PROJECT, id).length;
+  lookups.push(performance.now() - s);
+}
+
+// ---------------------------------------------------------------- preview over live leaves
+const liveCondition = parseCondition({ all: [{ event: 'purchase', window: { within: '30d' } }, { attr: 'context.location.country', op: 'in', value: EMEA }] });
+if (!liveCondition.ok) throw new Error('bad preview condition');
+const now = END + DAY;
+let previewMs = Infinity, previewCount = 0;
+for (let i = 0; i < 3; i++) {
+  const s = performance.now();
+  previewCount = engine.preview(PROJECT, liveCondition.value, now, 10)!.count;
+  previewMs = Math.min(previewMs, performance.now() - s);
+}
+
+// ---------------------------------------------------------------- backfill of a new behavioural segment
+const newRow: SegmentRow = { ...rows[0]!, id: 'new', name: 'Searched in 30d', condition: { event: NEW_NAME, where: [{ attr: 'properties.query', op: 'exists' }], window: { within: '30d' }, cmp: { op: 'gte', value: 1 } } };
+t = performance.now();
+const backfillChanges = engine.redefineInMemory(PROJECT, [...rows, newRow], ['new'], now, stash).length;
+const backfillMs = performance.now() - t;
+// Baseline: a hand-written pass over the same events counting the same thing (what a columnar scan does).
+t = performance.now();
+const hit = new Set<number>();
+for (const e of stash) if (e.timestamp > now - 30 * DAY && e.timestamp <= now && (e.properties as { query?: unknown }).query != null) hit.add(e.profileId);
+const handMs = performance.now() - t;
+
+// ---------------------------------------------------------------- time transitions
+const sweeps: { label: string; ms: number; changes: number }[] = [];
+let clock = END + DAY;
+for (const [label, step] of [['1 hour later', 3_600_000], ['1 day later', DAY], ['7 days later', 7 * DAY]] as const) {
+  clock += step;
+  const s = performance.now();
+  const n = engine.advanceInMemory(PROJECT, clock).length;
+  sweeps.push({ label, ms: performance.now() - s, changes: n });
+}
+
+console.log(`\nmachine: ${(await import('node:os')).cpus()[0]?.model ?? '?'} (${(await import('node:os')).cpus().length} cores), Node ${process.version}`);
+console.log(`${users} profiles, ${totalEvents} events loaded, ${rows.length} segments; ${fresh.length} new events in batches of ${BATCH}\n`);
+table([
+  ['measure', 'result', 'target', 'baseline (same process)', 'ratio'],
+  ['engine ingest with live membership (events/s)', engineRate, 50_000, `closures, all segments, all events: ${fmt(baseRate)}/s on ${SUB} users (engine there: ${fmt(subEngineRate)}/s)`, `${(subEngineRate / baseRate).toFixed(1)}×`],
+  ['event → membership decided, per batch of 100: p50 (ms)', pct(latencies, 50), '-', '', ''],
+  ['event → membership decided, per batch of 100: p99 (ms)', pct(latencies, 99), 50, '', ''],
+  ['which segments is user X in: p99 (ms)', pct(lookups, 99), 1, '', ''],
+  ['heap held by the engine (MiB)', heapEngine / 2 ** 20, 2048, '', ''],
+  ['bytes per profile', heapEngine / users, '-', '', ''],
+  ['preview over live leaves (ms)', previewMs, 50, '', ''],
+  [`backfill of a new behavioural segment (${stash.length} "${NEW_NAME}" events of ${totalEvents}) (ms)`, backfillMs, 1000, `hand-written pass: ${handMs.toFixed(0)} ms`, `${(backfillMs / handMs).toFixed(1)}× slower`],
+  ...sweeps.map((s) => [`time transitions, ${s.label} (ms for ${users} profiles; ${s.changes} changes)`, s.ms, (1000 * users) / 1_000_000, '', ''] as (string | number)[]),
+]);
+console.log(`\n(membership changes during ingest: ${changes}; baseline changes: ${baseChanges}; preview count ${previewCount}; backfill changes ${backfillChanges} vs ${hit.size} by hand; lookups found ${found})`);
+if (backfillChanges !== hit.size) throw new Error(`backfill disagrees with the hand-written pass: ${backfillChanges} vs ${hit.size}`);
