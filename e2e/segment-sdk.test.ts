@@ -42,7 +42,9 @@ it('@segment/analytics-node delivers identify, track and page calls that land in
   expect(user.context.library.name).toBe('@segment/analytics-node');
   expect(user.segments.map((s: { id: string }) => s.id)).toEqual([segment.id]);
   const events = await fetch(`${base}/api/users/sdk-user/events`, { headers: { authorization: `Bearer ${ADMIN}` } }).then((r) => r.json() as Promise<any>);
-  expect(events.events.map((e: { event: string }) => e.event).sort()).toEqual(['$identify', '$pageview', '$session', 'Order Completed']);
+  // The user's timeline also shows what Strata derived: the visit and the segment entry.
+  expect(events.events.map((e: { event: string }) => e.event).sort()).toEqual(['$identify', '$pageview', '$segment_entered', '$session', 'Order Completed']);
+  expect(events.events.find((e: { event: string }) => e.event === '$segment_entered').properties).toMatchObject({ segmentId: segment.id, reason: 'event' });
   const anon = await fetch(`${base}/api/users/sdk-anon`, { headers: { authorization: `Bearer ${ADMIN}` } });
   expect(anon.status).toBe(200);
 });

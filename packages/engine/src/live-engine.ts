@@ -34,7 +34,17 @@ const PAGE = 5000;
 class ProfileState implements ProfileView {
   readonly lists = new Map<string | null, EventRecord[]>();
   wake = Infinity;
-  constructor(public profile: EngineProfile) {}
+  /** Membership: bit i is the project's i-th segment (ProjectState.list). */
+  bits: Uint32Array;
+  constructor(public profile: EngineProfile, words: number) {
+    this.bits = new Uint32Array(words);
+  }
+  has(idx: number): boolean {
+    return ((this.bits[idx >>> 5]! >>> (idx & 31)) & 1) === 1;
+  }
+  flip(idx: number): void {
+    this.bits[idx >>> 5]! ^= 1 << (idx & 31);
+  }
   events(name: string | null): readonly EventRecord[] {
     return this.lists.get(name) ?? EMPTY;
   }
@@ -63,8 +73,8 @@ interface SegmentState {
   exclude: Set<string>;
   /** Own and referenced segments' reads. */
   reads: Reads;
-  /** profile id → since */
-  readonly members: Map<number, number>;
+  /** Position in ProjectState.list (referenced segments first) and the profiles' membership bit. */
+  idx: number;
 }
 
 /** Which parts of events of one name are kept (top-level keys of properties and context). */
@@ -76,11 +86,17 @@ interface Projection {
 class ProjectState {
   readonly profiles = new Map<number, ProfileState>();
   readonly segments = new Map<string, SegmentState>();
-  /** Segment ids, referenced ones first. */
-  order: string[] = [];
-  byName = new Map<string | null, Set<string>>();
-  profileSegments = new Set<string>();
-  timedSegments: string[] = [];
+  /** Segments, referenced ones first. */
+  list: SegmentState[] = [];
+  /** 32-bit words of a profile's membership bits. */
+  words = 1;
+  /** Per event name, the positions of the segments reading it. */
+  byName = new Map<string | null, number[]>();
+  /** Positions of the segments reading the profile record. */
+  profileSegments: number[] = [];
+  timedSegments: SegmentState[] = [];
+  /** Scratch marks, one per segment. */
+  mark = new Uint8Array(0);
   tracked = new Map<string | null, Projection>();
   readonly heap = new WakeHeap();
   /** Profiles merged away in the transaction being written (their ids still name history entries). */
@@ -221,15 +237,18 @@ export class LiveEngine {
     for (let after = 0; ;) {
       const page = await tx.scanProfiles(projectId, after, PAGE);
       if (page.length === 0) break;
-      for (const p of page) ps.profiles.set(p.id, new ProfileState(p));
+      for (const p of page) ps.profiles.set(p.id, new ProfileState(p, ps.words));
       after = page[page.length - 1]!.id;
     }
     await this.backfill(tx, ps, [...ps.tracked.keys()], null);
-    for (const m of await tx.allMemberships(projectId)) ps.segments.get(m.segmentId)?.members.set(m.profileId, m.since);
+    for (const m of await tx.allMemberships(projectId)) {
+      const s = ps.segments.get(m.segmentId), p = ps.profiles.get(m.profileId);
+      if (s && p && !p.has(s.idx)) p.flip(s.idx);
+    }
     // Reconcile at the instant the engine last wrote: memberships stored then must hold then.
     const changes: Pending[] = [];
     for (const p of ps.profiles.values()) {
-      this.evaluate(ps, p, ps.order, ps.clock, 'definition', changes);
+      this.evaluate(ps, p, ps.list, ps.clock, 'definition', changes);
       this.schedule(ps, p, ps.clock);
     }
     await this.persist(tx, ps, changes, ps.clock);
@@ -256,11 +275,18 @@ export class LiveEngine {
       ps.segments.set(row.id, {
         row, condition, view: null as unknown as ViewCondition,
         include: new Set([...(m?.include ?? [])].map(String)), exclude: new Set([...(m?.exclude ?? [])].map(String)),
-        reads: { names: new Set(), profile: false, timed: false },
-        members: old.get(row.id)?.members ?? new Map(),
+        reads: { names: new Set(), profile: false, timed: false }, idx: -1,
       });
     }
+    const before = old.size ? [...old.values()].map((s) => ({ idx: s.idx, now: ps.segments.get(s.row.id) })) : [];
     this.index(ps);
+    // Membership bits follow the segments to their new positions.
+    const words = ps.words;
+    for (const p of ps.profiles.values()) {
+      const bits = new Uint32Array(words);
+      for (const b of before) if (b.now && p.has(b.idx)) bits[b.now.idx >>> 5]! |= 1 << (b.now.idx & 31);
+      p.bits = bits;
+    }
   }
 
   /** Compiles the segments and indexes them by what they read. */
@@ -295,19 +321,21 @@ export class LiveEngine {
       s.reads = { names, profile, timed };
     };
     for (const id of ps.segments.keys()) visit(id, new Set());
-    ps.order = order;
+    ps.list = order.map((id) => ps.segments.get(id)!);
+    ps.list.forEach((s, i) => { s.idx = i; });
+    ps.words = Math.max(1, Math.ceil(ps.list.length / 32));
+    ps.mark = new Uint8Array(ps.list.length);
     ps.byName = new Map();
-    ps.profileSegments = new Set();
-    for (const id of order) {
-      const r = ps.segments.get(id)!.reads;
-      for (const n of r.names) {
-        let set = ps.byName.get(n);
-        if (!set) ps.byName.set(n, (set = new Set()));
-        set.add(id);
+    ps.profileSegments = [];
+    for (const s of ps.list) {
+      for (const n of s.reads.names) {
+        let l = ps.byName.get(n);
+        if (!l) ps.byName.set(n, (l = []));
+        l.push(s.idx);
       }
-      if (r.profile) ps.profileSegments.add(id);
+      if (s.reads.profile) ps.profileSegments.push(s.idx);
     }
-    ps.timedSegments = order.filter((id) => ps.segments.get(id)!.reads.timed);
+    ps.timedSegments = ps.list.filter((s) => s.reads.timed);
     const paths = new Map<string | null, EventPath[]>();
     for (const c of own.values()) {
       if (!c) continue;
@@ -356,7 +384,7 @@ export class LiveEngine {
       for (const rec of await tx.scanProfiles(ps.id, 0, 500, ids.slice(i, i + 500))) {
         found.add(rec.id);
         const have = ps.profiles.get(rec.id);
-        if (have) { have.profile = rec; have.lists.clear(); } else ps.profiles.set(rec.id, new ProfileState(rec));
+        if (have) { have.profile = rec; have.lists.clear(); } else ps.profiles.set(rec.id, new ProfileState(rec, ps.words));
       }
     }
     for (const id of ids) if (!found.has(id)) this.dropProfile(ps, id);
@@ -364,46 +392,49 @@ export class LiveEngine {
     const current = await tx.membershipsOf(ps.id, [...found]);
     for (const id of found) {
       const mine = current.get(id);
-      for (const [segId, s] of ps.segments) {
-        const since = mine?.get(segId);
-        if (since === undefined) s.members.delete(id); else s.members.set(id, since);
-      }
-      this.schedule(ps, ps.profiles.get(id)!, this.clock.now());
+      const p = ps.profiles.get(id)!;
+      p.bits = new Uint32Array(ps.words);
+      for (const segId of mine?.keys() ?? []) { const s = ps.segments.get(segId); if (s) p.flip(s.idx); }
+      this.schedule(ps, p, this.clock.now());
     }
   }
 
   private dropProfile(ps: ProjectState, id: number): void {
     ps.profiles.delete(id);
-    for (const s of ps.segments.values()) s.members.delete(id);
   }
 
   // ------------------------------------------------------------ evaluation
 
   /** Re-evaluates the given segments (in order) for a profile at `at`, recording differences. */
-  private evaluate(ps: ProjectState, p: ProfileState, ids: Iterable<string>, at: number, reason: MembershipReason, out: Pending[]): number {
+  private evaluate(_ps: ProjectState, p: ProfileState, list: readonly SegmentState[], at: number, reason: MembershipReason, out: Pending[]): number {
     let n = 0;
-    for (const id of ids) {
-      const s = ps.segments.get(id);
-      if (!s) continue;
+    for (const s of list) {
       const member = s.view.test(p, at);
-      if (member === s.members.has(p.profile.id)) continue;
-      if (member) s.members.set(p.profile.id, at); else s.members.delete(p.profile.id);
-      out.push({ change: { segmentId: id, profileId: p.profile.id, kind: member ? 'entered' : 'exited', at, reason }, write: true });
+      if (member === p.has(s.idx)) continue;
+      p.flip(s.idx);
+      out.push({ change: { segmentId: s.row.id, profileId: p.profile.id, kind: member ? 'entered' : 'exited', at, reason }, write: true });
       n++;
     }
     return n;
   }
 
   /** Segments affected by new events of `names` (and by a changed record), referenced ones first. */
-  private affected(ps: ProjectState, names: Iterable<string | null>, record: boolean): string[] {
-    const hit = new Set<string>(record ? ps.profileSegments : []);
-    for (const n of names) for (const id of ps.byName.get(n) ?? []) hit.add(id);
-    if (hit.size === ps.order.length) return ps.order;
-    return ps.order.filter((id) => hit.has(id));
+  private affected(ps: ProjectState, names: Iterable<string | null>, record: boolean): SegmentState[] {
+    const mark = ps.mark;
+    mark.fill(0);
+    let hits = 0;
+    const hit = (i: number) => { if (mark[i] === 0) { mark[i] = 1; hits++; } };
+    if (record) for (const i of ps.profileSegments) hit(i);
+    for (const n of names) for (const i of ps.byName.get(n) ?? []) hit(i);
+    if (hits === ps.list.length) return ps.list;
+    const out: SegmentState[] = [];
+    for (let i = 0; i < mark.length; i++) if (mark[i]) out.push(ps.list[i]!);
+    return out;
   }
 
   /** The derived events of this profile's new changes, applied to its state; further changes they cause follow (bounded). */
-  private cascade(ps: ProjectState, p: ProfileState, out: Pending[], from: number, reason: MembershipReason): void {
+  private cascade(ps: ProjectState, p: ProfileState, out: Pending[], from: number, reason: MembershipReason): boolean {
+    let kept = false;
     for (let round = 0, start = from; round < MAX_CASCADE && start < out.length; round++) {
       const names = new Set<string | null>();
       const end = out.length;
@@ -412,11 +443,13 @@ export class LiveEngine {
         if (c.profileId !== p.profile.id) continue;
         for (const n of this.addEvent(ps, p, this.derivedEvent(ps, c))) names.add(n);
       }
-      if (names.size === 0) return;
+      if (names.size === 0) return kept;
+      kept = true;
       const at = out[end - 1]!.change.at;
       this.evaluate(ps, p, this.affected(ps, names, false), at, reason, out);
       start = end;
     }
+    return kept;
   }
 
   private derivedEvent(ps: ProjectState, c: MembershipChange): EngineEvent {
@@ -429,9 +462,16 @@ export class LiveEngine {
   /** Sets the profile's next wake-up: the earliest instant time alone can change a membership. */
   private schedule(ps: ProjectState, p: ProfileState, now: number): void {
     let next = Infinity;
-    for (const id of ps.timedSegments) next = Math.min(next, ps.segments.get(id)!.view.next(p, now));
+    for (const s of ps.timedSegments) next = Math.min(next, s.view.next(p, now));
     p.wake = next;
     if (next !== Infinity) ps.heap.push(next, p.profile.id);
+  }
+
+  /** After only `list` changed its inputs: the wake-up can only come earlier (the others' instants still hold). */
+  private scheduleSome(ps: ProjectState, p: ProfileState, now: number, list: readonly SegmentState[]): void {
+    let next = p.wake;
+    for (const s of list) if (s.reads.timed) next = Math.min(next, s.view.next(p, now));
+    if (next < p.wake) { p.wake = next; ps.heap.push(next, p.profile.id); }
   }
 
   /** Applies every wake-up due at or before `now`, each at its own instant. */
@@ -482,7 +522,8 @@ export class LiveEngine {
     const ps = this.projects.get(projectId);
     if (!ps) throw new Error(`project ${projectId} is not loaded`);
     if (outcome.reload.size) throw new Error('this batch needs events read back from the store: use applyIngest');
-    const out: Pending[] = [];
+    // As applyIngest: the time transitions due first, each at its own instant.
+    const out = this.wake(ps, now);
     this.applyEvents(ps, outcome, now, this.applyRecords(ps, outcome, now, out), out);
     return out.map((x) => x.change);
   }
@@ -493,17 +534,15 @@ export class LiveEngine {
     for (const [from, into] of outcome.merges) {
       const gone = ps.profiles.get(from)?.profile;
       if (gone) ps.gone.set(from, gone);
-      for (const [id, s] of ps.segments) {
-        const since = s.members.get(from);
-        if (since === undefined) continue;
-        s.members.delete(from);
+      const f = ps.profiles.get(from), t = ps.profiles.get(into);
+      for (const s of ps.list) {
+        if (!f?.has(s.idx)) continue;
         // The merged profile's membership ends with it (history and webhooks say so); the survivor's begins.
-        out.push({ change: { segmentId: id, profileId: from, kind: 'exited', at: now, reason: 'merge' }, write: false });
-        const have = s.members.get(into);
-        if (have === undefined) {
-          s.members.set(into, since);
-          out.push({ change: { segmentId: id, profileId: into, kind: 'entered', at: now, reason: 'merge' }, write: false });
-        } else if (since < have) s.members.set(into, since);
+        out.push({ change: { segmentId: s.row.id, profileId: from, kind: 'exited', at: now, reason: 'merge' }, write: false });
+        if (t && !t.has(s.idx)) {
+          t.flip(s.idx);
+          out.push({ change: { segmentId: s.row.id, profileId: into, kind: 'entered', at: now, reason: 'merge' }, write: false });
+        }
       }
       ps.profiles.delete(from);
     }
@@ -511,7 +550,7 @@ export class LiveEngine {
     for (const rec of outcome.records) {
       const have = ps.profiles.get(rec.id);
       if (have) have.profile = rec;
-      else { ps.profiles.set(rec.id, new ProfileState(rec)); created.add(rec.id); }
+      else { ps.profiles.set(rec.id, new ProfileState(rec, ps.words)); created.add(rec.id); }
     }
     return created;
   }
@@ -533,11 +572,13 @@ export class LiveEngine {
       if (!p) continue;
       const reason: MembershipReason = merged.has(id) ? 'merge' : 'event';
       // A new profile, or one whose events were read again, is looked at by every segment (even one reading nothing, like {"all": []}).
-      const ids = outcome.reload.has(id) || created.has(id) ? ps.order : this.affected(ps, names.get(id) ?? [], true);
+      const all = outcome.reload.has(id) || created.has(id);
+      const list = all ? ps.list : this.affected(ps, names.get(id) ?? [], true);
       const from = out.length;
-      this.evaluate(ps, p, ids, now, reason, out);
-      this.cascade(ps, p, out, from, reason);
-      this.schedule(ps, p, now);
+      this.evaluate(ps, p, list, now, reason, out);
+      // Derived events kept for other segments, or a profile seen whole: every instant is looked at again.
+      if (this.cascade(ps, p, out, from, reason) || all) this.schedule(ps, p, now);
+      else this.scheduleSome(ps, p, now, list);
     }
   }
 
@@ -550,13 +591,13 @@ export class LiveEngine {
     this.projects.set(projectId, ps);
     this.setSegments(ps, segments, new Map());
     for (const { profile, events } of people) {
-      const p = new ProfileState(profile);
+      const p = new ProfileState(profile, ps.words);
       ps.profiles.set(profile.id, p);
       for (const e of events) this.addEvent(ps, p, e);
     }
     const out: Pending[] = [];
     for (const p of ps.profiles.values()) {
-      this.evaluate(ps, p, ps.order, now, 'definition', out);
+      this.evaluate(ps, p, ps.list, now, 'definition', out);
       this.schedule(ps, p, now);
     }
   }
@@ -613,25 +654,19 @@ export class LiveEngine {
   /** Re-evaluates segments `ids` and the ones referencing them, for the given profiles (default: all). */
   private reevaluate(ps: ProjectState, ids: readonly string[], now: number, reason: MembershipReason, profileIds: readonly number[] | undefined, created: ReadonlySet<number>): Pending[] {
     const targets = new Set(ids);
-    for (const id of ps.order) {
-      const s = ps.segments.get(id)!;
-      if (s.condition && conditionReads(s.condition).segments.size && [...conditionReads(s.condition).segments].some((r) => targets.has(r))) targets.add(id);
+    for (const s of ps.list) {
+      if (s.condition && [...conditionReads(s.condition).segments].some((r) => targets.has(r))) targets.add(s.row.id);
     }
-    const order = ps.order.filter((id) => targets.has(id));
-    const timed = order.filter((id) => ps.segments.get(id)!.reads.timed);
+    const list = ps.list.filter((s) => targets.has(s.row.id));
     const out: Pending[] = [];
     const profiles = profileIds ? profileIds.map((id) => ps.profiles.get(id)).filter((p) => p !== undefined) : ps.profiles.values();
     for (const p of profiles) {
       const from = out.length;
-      this.evaluate(ps, p, created.has(p.profile.id) ? ps.order : order, now, reason, out);
-      this.cascade(ps, p, out, from, reason);
-      // A change adds a derived event that other segments' windows may read: look at them all.
-      if (out.length > from || created.has(p.profile.id)) this.schedule(ps, p, now);
-      else if (timed.length) {
-        let next = p.wake;
-        for (const id of timed) next = Math.min(next, ps.segments.get(id)!.view.next(p, now));
-        if (next < p.wake) { p.wake = next; ps.heap.push(next, p.profile.id); }
-      }
+      const whole = created.has(p.profile.id);
+      this.evaluate(ps, p, whole ? ps.list : list, now, reason, out);
+      // A derived event kept for other segments, or a profile seen whole: every instant is looked at again.
+      if (this.cascade(ps, p, out, from, reason) || whole) this.schedule(ps, p, now);
+      else this.scheduleSome(ps, p, now, list);
     }
     return out;
   }
@@ -647,7 +682,7 @@ export class LiveEngine {
       const p = ps.profiles.get(id);
       if (!p) continue;
       const from = out.length;
-      this.evaluate(ps, p, ps.order, now, reason, out);
+      this.evaluate(ps, p, ps.list, now, reason, out);
       this.cascade(ps, p, out, from, reason);
       this.schedule(ps, p, now);
     }
@@ -717,14 +752,29 @@ export class LiveEngine {
   segmentsOf(projectId: string, profileId: number): string[] {
     const ps = this.projects.get(projectId);
     if (!ps) return [];
+    const p = ps.profiles.get(profileId);
+    if (!p) return [];
     const out: string[] = [];
-    for (const [id, s] of ps.segments) if (s.members.has(profileId)) out.push(id);
+    const bits = p.bits;
+    for (let w = 0; w < bits.length; w++) {
+      let x = bits[w]!;
+      while (x !== 0) {
+        const b = 31 - Math.clz32(x & -x);
+        out.push(ps.list[w * 32 + b]!.row.id);
+        x &= x - 1;
+      }
+    }
     return out;
   }
 
-  /** Members of a segment in memory (profile id → since). */
-  members(projectId: string, segmentId: string): ReadonlyMap<number, number> {
-    return this.projects.get(projectId)?.segments.get(segmentId)?.members ?? new Map();
+  /** Members of a segment in memory (profile ids; a scan of every profile). */
+  members(projectId: string, segmentId: string): Set<number> {
+    const ps = this.projects.get(projectId);
+    const s = ps?.segments.get(segmentId);
+    const out = new Set<number>();
+    if (!ps || !s) return out;
+    for (const p of ps.profiles.values()) if (p.has(s.idx)) out.add(p.profile.id);
+    return out;
   }
 
   /**
