@@ -34,6 +34,8 @@ const PAGE = 5000;
 class ProfileState implements ProfileView {
   readonly lists = new Map<string | null, EventRecord[]>();
   wake = Infinity;
+  /** Positions of the segments whose next instant is `wake` (the only ones a wake-up must re-evaluate). */
+  due: number[] = [];
   /** Membership: bit i is the project's i-th segment (ProjectState.list). */
   bits: Uint32Array;
   constructor(public profile: EngineProfile, words: number) {
@@ -280,12 +282,15 @@ export class LiveEngine {
     }
     const before = old.size ? [...old.values()].map((s) => ({ idx: s.idx, now: ps.segments.get(s.row.id) })) : [];
     this.index(ps);
-    // Membership bits follow the segments to their new positions.
+    // Membership bits and due lists follow the segments to their new positions.
     const words = ps.words;
+    const moved = new Int32Array(Math.max(0, ...before.map((b) => b.idx + 1))).fill(-1);
+    for (const b of before) if (b.now) moved[b.idx] = b.now.idx;
     for (const p of ps.profiles.values()) {
       const bits = new Uint32Array(words);
       for (const b of before) if (b.now && p.has(b.idx)) bits[b.now.idx >>> 5]! |= 1 << (b.now.idx & 31);
       p.bits = bits;
+      if (p.due.length) p.due = p.due.map((i) => moved[i] ?? -1).filter((i) => i >= 0);
     }
   }
 
@@ -462,16 +467,25 @@ export class LiveEngine {
   /** Sets the profile's next wake-up: the earliest instant time alone can change a membership. */
   private schedule(ps: ProjectState, p: ProfileState, now: number): void {
     let next = Infinity;
-    for (const s of ps.timedSegments) next = Math.min(next, s.view.next(p, now));
+    let due: number[] = [];
+    for (const s of ps.timedSegments) {
+      const n = s.view.next(p, now);
+      if (n < next) { next = n; due = [s.idx]; } else if (n === next && n !== Infinity) due.push(s.idx);
+    }
     p.wake = next;
+    p.due = due;
     if (next !== Infinity) ps.heap.push(next, p.profile.id);
   }
 
   /** After only `list` changed its inputs: the wake-up can only come earlier (the others' instants still hold). */
   private scheduleSome(ps: ProjectState, p: ProfileState, now: number, list: readonly SegmentState[]): void {
-    let next = p.wake;
-    for (const s of list) if (s.reads.timed) next = Math.min(next, s.view.next(p, now));
-    if (next < p.wake) { p.wake = next; ps.heap.push(next, p.profile.id); }
+    const was = p.wake;
+    for (const s of list) {
+      if (!s.reads.timed) continue;
+      const n = s.view.next(p, now);
+      if (n < p.wake) { p.wake = n; p.due = [s.idx]; } else if (n === p.wake && n !== Infinity && !p.due.includes(s.idx)) p.due.push(s.idx);
+    }
+    if (p.wake < was) ps.heap.push(p.wake, p.profile.id);
   }
 
   /** Applies every wake-up due at or before `now`, each at its own instant. */
@@ -488,7 +502,8 @@ export class LiveEngine {
       if (!p || p.wake !== at) continue;
       this.touch(ps.id, [id]);
       const from = out.length;
-      this.evaluate(ps, p, ps.timedSegments, at, 'time', out);
+      // Only the segments due now can change now (the others' next instants are later); referenced ones first.
+      this.evaluate(ps, p, p.due.sort((a, b) => a - b).map((i) => ps.list[i]!), at, 'time', out);
       this.cascade(ps, p, out, from, 'time');
       this.schedule(ps, p, at);
     }
