@@ -224,13 +224,18 @@ export interface ConditionReads {
   readonly paths: Map<string | null, EventPath[]>;
   /** Reads the profile record (attributes, buckets). */
   readonly profile: boolean;
+  /** The parts of the record read: `userId`, `anonymousId`, `firstSeen`, `lastSeen`, `labels`, `traits`, `context`. */
+  readonly roots: Set<ProfileRoot>;
   /** Can change with time alone. */
   readonly timed: boolean;
   /** Segments referenced directly. */
   readonly segments: Set<string>;
 }
 
+export type ProfileRoot = 'userId' | 'anonymousId' | 'firstSeen' | 'lastSeen' | 'labels' | 'traits' | 'context';
+
 export function conditionReads(c: Condition): ConditionReads {
+  const roots = new Set<ProfileRoot>();
   const names = new Set<string | null>();
   const paths = new Map<string | null, EventPath[]>();
   const segments = new Set<string>();
@@ -244,8 +249,12 @@ export function conditionReads(c: Condition): ConditionReads {
   };
   walk(c, (n) => {
     switch (n.kind) {
-      case 'attr': profile = true; if (timeRelative(n.predicate)) timed = true; break;
-      case 'bucket': profile = true; break;
+      case 'attr':
+        profile = true;
+        if (timeRelative(n.predicate)) timed = true;
+        roots.add(n.path.kind === 'json' ? n.path.root : n.path.field === 'known' ? 'userId' : n.path.field);
+        break;
+      case 'bucket': profile = true; roots.add('userId'); roots.add('anonymousId'); break;
       case 'event':
         read(n.name, n.where, 'prop' in n.agg ? [n.agg.prop] : []);
         if (n.window.kind === 'relative' || timeRelative(n.cmp)) timed = true;
@@ -259,5 +268,5 @@ export function conditionReads(c: Condition): ConditionReads {
       default: assertNever(n);
     }
   });
-  return { names, paths, profile, timed, segments };
+  return { names, paths, profile, roots, timed, segments };
 }

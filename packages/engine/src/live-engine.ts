@@ -1,4 +1,5 @@
-import type { Condition, EventPath, EventRecord, Json, JsonObject, ProfileView, ViewCondition } from '@strata/core';
+import { isDeepStrictEqual } from 'node:util';
+import type { Condition, EventPath, EventRecord, Json, JsonObject, ProfileRoot, ProfileView, ViewCondition } from '@strata/core';
 import { compileViewSegment, conditionReads, isDerivedEvent, parseCondition } from '@strata/core';
 import type { EngineEvent, EngineProfile, IngestOutcome, MembershipReason, SegmentRow, SqlStore } from '@strata/store';
 import type { Clock } from './clock.ts';
@@ -63,8 +64,15 @@ class ProfileState implements ProfileView {
 
 interface Reads {
   readonly names: Set<string | null>;
-  readonly profile: boolean;
+  readonly roots: Set<ProfileRoot>;
   readonly timed: boolean;
+}
+
+const ROOTS: readonly ProfileRoot[] = ['userId', 'anonymousId', 'firstSeen', 'lastSeen', 'labels', 'traits', 'context'];
+
+/** The parts of a profile record that differ between two versions of it. */
+function changedRoots(a: EngineProfile, b: EngineProfile): ProfileRoot[] {
+  return ROOTS.filter((r) => a[r] !== b[r] && !isDeepStrictEqual(a[r], b[r]));
 }
 
 interface SegmentState {
@@ -94,8 +102,8 @@ class ProjectState {
   words = 1;
   /** Per event name, the positions of the segments reading it. */
   byName = new Map<string | null, number[]>();
-  /** Positions of the segments reading the profile record. */
-  profileSegments: number[] = [];
+  /** Per part of the profile record, the positions of the segments reading it. */
+  byRoot = new Map<ProfileRoot, number[]>();
   timedSegments: SegmentState[] = [];
   /** Scratch marks, one per segment. */
   mark = new Uint8Array(0);
@@ -277,7 +285,7 @@ export class LiveEngine {
       ps.segments.set(row.id, {
         row, condition, view: null as unknown as ViewCondition,
         include: new Set([...(m?.include ?? [])].map(String)), exclude: new Set([...(m?.exclude ?? [])].map(String)),
-        reads: { names: new Set(), profile: false, timed: false }, idx: -1,
+        reads: { names: new Set(), roots: new Set(), timed: false }, idx: -1,
       });
     }
     const before = old.size ? [...old.values()].map((s) => ({ idx: s.idx, now: ps.segments.get(s.row.id) })) : [];
@@ -315,15 +323,16 @@ export class LiveEngine {
       const s = ps.segments.get(id)!;
       const o = own.get(id);
       const names = new Set<string | null>(o?.names ?? []);
-      let profile = o?.profile ?? false, timed = o?.timed ?? false;
+      const roots = new Set<ProfileRoot>(o?.roots ?? []);
+      let timed = o?.timed ?? false;
       for (const r of o?.segments ?? []) {
         const rr = ps.segments.get(r)?.reads;
         if (!rr) continue;
         for (const n of rr.names) names.add(n);
-        profile ||= rr.profile;
+        for (const x of rr.roots) roots.add(x);
         timed ||= rr.timed;
       }
-      s.reads = { names, profile, timed };
+      s.reads = { names, roots, timed };
     };
     for (const id of ps.segments.keys()) visit(id, new Set());
     ps.list = order.map((id) => ps.segments.get(id)!);
@@ -331,14 +340,11 @@ export class LiveEngine {
     ps.words = Math.max(1, Math.ceil(ps.list.length / 32));
     ps.mark = new Uint8Array(ps.list.length);
     ps.byName = new Map();
-    ps.profileSegments = [];
+    ps.byRoot = new Map();
+    const push = <K>(m: Map<K, number[]>, k: K, i: number) => { const l = m.get(k); if (l) l.push(i); else m.set(k, [i]); };
     for (const s of ps.list) {
-      for (const n of s.reads.names) {
-        let l = ps.byName.get(n);
-        if (!l) ps.byName.set(n, (l = []));
-        l.push(s.idx);
-      }
-      if (s.reads.profile) ps.profileSegments.push(s.idx);
+      for (const n of s.reads.names) push(ps.byName, n, s.idx);
+      for (const r of s.reads.roots) push(ps.byRoot, r, s.idx);
     }
     ps.timedSegments = ps.list.filter((s) => s.reads.timed);
     const paths = new Map<string | null, EventPath[]>();
@@ -423,13 +429,13 @@ export class LiveEngine {
     return n;
   }
 
-  /** Segments affected by new events of `names` (and by a changed record), referenced ones first. */
-  private affected(ps: ProjectState, names: Iterable<string | null>, record: boolean): SegmentState[] {
+  /** Segments affected by new events of `names` and by changed parts of the record, referenced ones first. */
+  private affected(ps: ProjectState, names: Iterable<string | null>, roots: readonly ProfileRoot[]): SegmentState[] {
     const mark = ps.mark;
     mark.fill(0);
     let hits = 0;
     const hit = (i: number) => { if (mark[i] === 0) { mark[i] = 1; hits++; } };
-    if (record) for (const i of ps.profileSegments) hit(i);
+    for (const r of roots) for (const i of ps.byRoot.get(r) ?? []) hit(i);
     for (const n of names) for (const i of ps.byName.get(n) ?? []) hit(i);
     if (hits === ps.list.length) return ps.list;
     const out: SegmentState[] = [];
@@ -451,7 +457,7 @@ export class LiveEngine {
       if (names.size === 0) return kept;
       kept = true;
       const at = out[end - 1]!.change.at;
-      this.evaluate(ps, p, this.affected(ps, names, false), at, reason, out);
+      this.evaluate(ps, p, this.affected(ps, names, []), at, reason, out);
       start = end;
     }
     return kept;
@@ -544,7 +550,7 @@ export class LiveEngine {
   }
 
   /** Merges and profile records of a batch; returns the ids of profiles new to the engine. */
-  private applyRecords(ps: ProjectState, outcome: IngestOutcome, now: number, out: Pending[]): Set<number> {
+  private applyRecords(ps: ProjectState, outcome: IngestOutcome, now: number, out: Pending[]): { created: Set<number>; roots: Map<number, ProfileRoot[]> } {
     // Merges: the survivor takes the merged profile's memberships (the store moved them, keeping the earlier since).
     for (const [from, into] of outcome.merges) {
       const gone = ps.profiles.get(from)?.profile;
@@ -562,16 +568,17 @@ export class LiveEngine {
       ps.profiles.delete(from);
     }
     const created = new Set<number>();
+    const roots = new Map<number, ProfileRoot[]>();
     for (const rec of outcome.records) {
       const have = ps.profiles.get(rec.id);
-      if (have) have.profile = rec;
+      if (have) { roots.set(rec.id, changedRoots(have.profile, rec)); have.profile = rec; }
       else { ps.profiles.set(rec.id, new ProfileState(rec, ps.words)); created.add(rec.id); }
     }
-    return created;
+    return { created, roots };
   }
 
   /** A batch's events added to the kept lists, then the segments they can change re-evaluated. */
-  private applyEvents(ps: ProjectState, outcome: IngestOutcome, now: number, created: ReadonlySet<number>, out: Pending[]): void {
+  private applyEvents(ps: ProjectState, outcome: IngestOutcome, now: number, { created, roots }: { created: ReadonlySet<number>; roots: ReadonlyMap<number, ProfileRoot[]> }, out: Pending[]): void {
     const merged = new Set(outcome.merges.map(([, into]) => into));
     const names = new Map<number, Set<string | null>>();
     for (const e of outcome.events) {
@@ -588,7 +595,7 @@ export class LiveEngine {
       const reason: MembershipReason = merged.has(id) ? 'merge' : 'event';
       // A new profile, or one whose events were read again, is looked at by every segment (even one reading nothing, like {"all": []}).
       const all = outcome.reload.has(id) || created.has(id);
-      const list = all ? ps.list : this.affected(ps, names.get(id) ?? [], true);
+      const list = all ? ps.list : this.affected(ps, names.get(id) ?? [], roots.get(id) ?? ROOTS);
       const from = out.length;
       this.evaluate(ps, p, list, now, reason, out);
       // Derived events kept for other segments, or a profile seen whole: every instant is looked at again.
