@@ -195,7 +195,9 @@ let minuteChanges = 0;
 for (let i = 0; i < 60; i++) {
   clock += 60_000;
   const s = performance.now();
-  minuteChanges += engine.advanceInMemory(PROJECT, clock).length;
+  const cs = engine.advanceInMemory(PROJECT, clock);
+  minuteChanges += cs.length;
+  if (process.env.DEBUG_BENCH && cs.length) { const by = new Map<string, number>(); for (const c of cs) by.set(c.segmentId + ' ' + c.kind + ' ' + new Date(c.at).toISOString(), (by.get(c.segmentId + ' ' + c.kind + ' ' + new Date(c.at).toISOString()) ?? 0) + 1); console.log(i, new Date(clock).toISOString(), [...by].sort((a, b) => b[1] - a[1]).slice(0, 8)); }
   minutes.push(performance.now() - s);
 }
 sweeps.push({ label: 'timer batch of 1 minute, worst of 60', ms: Math.max(...minutes), changes: minuteChanges });

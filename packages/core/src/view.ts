@@ -62,11 +62,15 @@ function windowRange(w: Window, list: readonly EventRecord[], now: number): [num
 
 /** Earliest instant after `now` at which an event of a sorted list enters or leaves a relative window. */
 function windowNext(w: Window, list: readonly EventRecord[], now: number): number {
-  if (w.kind !== 'relative') return Infinity;
+  return w.kind === 'relative' ? relativeWindowNext(list, w.fromMs, w.toMs, now) : Infinity;
+}
+
+/** Earliest instant after `now` at which an event of a sorted list enters or leaves the window (now − fromMs, now − toMs]. */
+export function relativeWindowNext(list: readonly EventRecord[], fromMs: number, toMs: number, now: number): number {
   // t enters at t + toMs (t <= now' - toMs) and leaves at t + fromMs (t <= now' - fromMs).
-  const enter = list[upperBound(list, now - w.toMs)];
-  const leave = list[upperBound(list, now - w.fromMs)];
-  return Math.min(enter ? enter.timestamp + w.toMs : Infinity, leave ? leave.timestamp + w.fromMs : Infinity);
+  const enter = list[upperBound(list, now - toMs)];
+  const leave = list[upperBound(list, now - fromMs)];
+  return Math.min(enter ? enter.timestamp + toMs : Infinity, leave ? leave.timestamp + fromMs : Infinity);
 }
 
 /** Whether a predicate's truth can change with time alone, for a fixed value. */
@@ -228,6 +232,10 @@ export interface ConditionReads {
   readonly roots: Set<ProfileRoot>;
   /** Can change with time alone. */
   readonly timed: boolean;
+  /** The relative windows read, per event list: time changes the value only at their edges, unless `otherTime`. */
+  readonly windows: { readonly name: string | null; readonly fromMs: number; readonly toMs: number }[];
+  /** Time-relative operators (within_last, more_than_ago) in attributes, where clauses or cmp. */
+  readonly otherTime: boolean;
   /** Segments referenced directly. */
   readonly segments: Set<string>;
 }
@@ -239,11 +247,12 @@ export function conditionReads(c: Condition): ConditionReads {
   const names = new Set<string | null>();
   const paths = new Map<string | null, EventPath[]>();
   const segments = new Set<string>();
-  let profile = false, timed = false;
+  let profile = false, timed = false, otherTime = false;
+  const windows: { name: string | null; fromMs: number; toMs: number }[] = [];
   const read = (name: string | null, where: readonly WhereClause[], extra: EventPath[] = []) => {
     names.add(name);
     const list = paths.get(name) ?? [];
-    for (const w of where) { list.push(w.path); if (timeRelative(w.predicate)) timed = true; }
+    for (const w of where) { list.push(w.path); if (timeRelative(w.predicate)) timed = otherTime = true; }
     list.push(...extra);
     paths.set(name, list);
   };
@@ -251,22 +260,32 @@ export function conditionReads(c: Condition): ConditionReads {
     switch (n.kind) {
       case 'attr':
         profile = true;
-        if (timeRelative(n.predicate)) timed = true;
+        if (timeRelative(n.predicate)) timed = otherTime = true;
         roots.add(n.path.kind === 'json' ? n.path.root : n.path.field === 'known' ? 'userId' : n.path.field);
         break;
       case 'bucket': profile = true; roots.add('userId'); roots.add('anonymousId'); break;
       case 'event':
         read(n.name, n.where, 'prop' in n.agg ? [n.agg.prop] : []);
-        if (n.window.kind === 'relative' || timeRelative(n.cmp)) timed = true;
+        if (timeRelative(n.cmp)) timed = otherTime = true;
+        if (n.window.kind === 'relative') { timed = true; windows.push({ name: n.name, fromMs: n.window.fromMs, toMs: n.window.toMs }); }
         break;
-      case 'sequence':
+      case 'sequence': {
         for (const s of n.steps) read(s.name, s.where);
-        if (n.window.kind === 'relative') timed = true;
+        const w = n.window;
+        if (w.kind === 'relative') {
+          timed = true;
+          // The lists the sequence reads (see compileSequenceView).
+          const star = n.steps.some((s) => s.name === null);
+          const lists = new Set<string | null>(star ? [null] : []);
+          for (const s of n.steps) if (s.name !== null && (!star || isDerivedEvent(s.name))) lists.add(s.name);
+          for (const name of lists) windows.push({ name, fromMs: w.fromMs, toMs: w.toMs });
+        }
         break;
+      }
       case 'segment': segments.add(n.id); break;
       case 'all': case 'any': case 'not': break;
       default: assertNever(n);
     }
   });
-  return { names, paths, profile, roots, timed, segments };
+  return { names, paths, profile, roots, timed, windows, otherTime, segments };
 }

@@ -1,6 +1,6 @@
 import { isDeepStrictEqual } from 'node:util';
 import type { Condition, EventPath, EventRecord, Json, JsonObject, ProfileRoot, ProfileView, ViewCondition } from '@strata/core';
-import { compileViewSegment, conditionReads, isDerivedEvent, parseCondition } from '@strata/core';
+import { compileViewSegment, conditionReads, isDerivedEvent, parseCondition, relativeWindowNext } from '@strata/core';
 import type { EngineEvent, EngineProfile, IngestOutcome, MembershipReason, SegmentRow, SqlStore } from '@strata/store';
 import type { Clock } from './clock.ts';
 import { WakeHeap } from './wake-heap.ts';
@@ -66,6 +66,18 @@ interface Reads {
   readonly names: Set<string | null>;
   readonly roots: Set<ProfileRoot>;
   readonly timed: boolean;
+  /** Keys of the relative windows read (own and referenced): see ProjectState.windows. */
+  readonly windows: Set<string>;
+  /** Time-relative operators beyond window edges: next instants come from the segment's own next(). */
+  readonly complex: boolean;
+}
+
+/** A distinct relative window over one event list, and the segments whose value can change at its edges. */
+interface WindowEntry {
+  readonly name: string | null;
+  readonly fromMs: number;
+  readonly toMs: number;
+  readonly segs: number[];
 }
 
 const ROOTS: readonly ProfileRoot[] = ['userId', 'anonymousId', 'firstSeen', 'lastSeen', 'labels', 'traits', 'context'];
@@ -105,6 +117,11 @@ class ProjectState {
   /** Per part of the profile record, the positions of the segments reading it. */
   byRoot = new Map<ProfileRoot, number[]>();
   timedSegments: SegmentState[] = [];
+  /** Every distinct relative window of the live segments: a profile's next instant is the earliest edge among them. */
+  windows: WindowEntry[] = [];
+  windowByKey = new Map<string, WindowEntry>();
+  /** Timed segments whose next instants need their own next() (within_last, more_than_ago). */
+  complexTimed: SegmentState[] = [];
   /** Scratch marks, one per segment. */
   mark = new Uint8Array(0);
   tracked = new Map<string | null, Projection>();
@@ -285,7 +302,7 @@ export class LiveEngine {
       ps.segments.set(row.id, {
         row, condition, view: null as unknown as ViewCondition,
         include: new Set([...(m?.include ?? [])].map(String)), exclude: new Set([...(m?.exclude ?? [])].map(String)),
-        reads: { names: new Set(), roots: new Set(), timed: false }, idx: -1,
+        reads: { names: new Set(), roots: new Set(), timed: false, windows: new Set(), complex: false }, idx: -1,
       });
     }
     const before = old.size ? [...old.values()].map((s) => ({ idx: s.idx, now: ps.segments.get(s.row.id) })) : [];
@@ -311,6 +328,7 @@ export class LiveEngine {
       own.set(id, s.condition ? conditionReads(s.condition) : null);
     }
     // Topological order and transitive reads.
+    const winDefs = new Map<string, { name: string | null; fromMs: number; toMs: number }>();
     const order: string[] = [];
     const done = new Set<string>();
     const visit = (id: string, stack: Set<string>) => {
@@ -324,15 +342,19 @@ export class LiveEngine {
       const o = own.get(id);
       const names = new Set<string | null>(o?.names ?? []);
       const roots = new Set<ProfileRoot>(o?.roots ?? []);
-      let timed = o?.timed ?? false;
+      const windows = new Set<string>((o?.windows ?? []).map((w) => `${w.name}\u0000${w.fromMs}\u0000${w.toMs}`));
+      for (const w of o?.windows ?? []) if (!winDefs.has(`${w.name}\u0000${w.fromMs}\u0000${w.toMs}`)) winDefs.set(`${w.name}\u0000${w.fromMs}\u0000${w.toMs}`, w);
+      let timed = o?.timed ?? false, complex = o?.otherTime ?? false;
       for (const r of o?.segments ?? []) {
         const rr = ps.segments.get(r)?.reads;
         if (!rr) continue;
         for (const n of rr.names) names.add(n);
         for (const x of rr.roots) roots.add(x);
+        for (const x of rr.windows) windows.add(x);
         timed ||= rr.timed;
+        complex ||= rr.complex;
       }
-      s.reads = { names, roots, timed };
+      s.reads = { names, roots, timed, windows, complex };
     };
     for (const id of ps.segments.keys()) visit(id, new Set());
     ps.list = order.map((id) => ps.segments.get(id)!);
@@ -347,6 +369,16 @@ export class LiveEngine {
       for (const r of s.reads.roots) push(ps.byRoot, r, s.idx);
     }
     ps.timedSegments = ps.list.filter((s) => s.reads.timed);
+    ps.complexTimed = ps.timedSegments.filter((s) => s.reads.complex);
+    ps.windowByKey = new Map();
+    for (const s of ps.timedSegments) {
+      for (const k of s.reads.windows) {
+        let w = ps.windowByKey.get(k);
+        if (!w) { const d = winDefs.get(k)!; ps.windowByKey.set(k, (w = { name: d.name, fromMs: d.fromMs, toMs: d.toMs, segs: [] })); }
+        w.segs.push(s.idx);
+      }
+    }
+    ps.windows = [...ps.windowByKey.values()];
     const paths = new Map<string | null, EventPath[]>();
     for (const c of own.values()) {
       if (!c) continue;
@@ -474,7 +506,13 @@ export class LiveEngine {
   private schedule(ps: ProjectState, p: ProfileState, now: number): void {
     let next = Infinity;
     let due: number[] = [];
-    for (const s of ps.timedSegments) {
+    // Window edges, once per distinct window and list (shared by every segment reading them) ...
+    for (const w of ps.windows) {
+      const n = relativeWindowNext(p.events(w.name), w.fromMs, w.toMs, now);
+      if (n < next) { next = n; due = w.segs.slice(); } else if (n === next && n !== Infinity) due.push(...w.segs);
+    }
+    // ... and the segments with other time-relative operators, each on its own.
+    for (const s of ps.complexTimed) {
       const n = s.view.next(p, now);
       if (n < next) { next = n; due = [s.idx]; } else if (n === next && n !== Infinity) due.push(s.idx);
     }
@@ -486,10 +524,13 @@ export class LiveEngine {
   /** After only `list` changed its inputs: the wake-up can only come earlier (the others' instants still hold). */
   private scheduleSome(ps: ProjectState, p: ProfileState, now: number, list: readonly SegmentState[]): void {
     const was = p.wake;
+    const consider = (n: number, idx: number) => {
+      if (n < p.wake) { p.wake = n; p.due = [idx]; } else if (n === p.wake && n !== Infinity && !p.due.includes(idx)) p.due.push(idx);
+    };
     for (const s of list) {
       if (!s.reads.timed) continue;
-      const n = s.view.next(p, now);
-      if (n < p.wake) { p.wake = n; p.due = [s.idx]; } else if (n === p.wake && n !== Infinity && !p.due.includes(s.idx)) p.due.push(s.idx);
+      if (s.reads.complex) { consider(s.view.next(p, now), s.idx); continue; }
+      for (const k of s.reads.windows) { const w = ps.windowByKey.get(k)!; consider(relativeWindowNext(p.events(w.name), w.fromMs, w.toMs, now), s.idx); }
     }
     if (p.wake < was) ps.heap.push(p.wake, p.profile.id);
   }
@@ -509,7 +550,7 @@ export class LiveEngine {
       this.touch(ps.id, [id]);
       const from = out.length;
       // Only the segments due now can change now (the others' next instants are later); referenced ones first.
-      this.evaluate(ps, p, p.due.sort((a, b) => a - b).map((i) => ps.list[i]!), at, 'time', out);
+      this.evaluate(ps, p, [...new Set(p.due)].sort((a, b) => a - b).map((i) => ps.list[i]!), at, 'time', out);
       this.cascade(ps, p, out, from, 'time');
       this.schedule(ps, p, at);
     }
