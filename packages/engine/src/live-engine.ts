@@ -228,7 +228,8 @@ export class LiveEngine {
     for (const id of await this.store.projectIds()) await this.write((tx) => this.project(tx, id).then(() => undefined));
     await this.tick();
     if (intervalMs > 0) {
-      this.timer = setInterval(() => { void this.tick(); }, intervalMs);
+      // A failed tick (store unavailable) changes nothing and is tried again at the next one.
+      this.timer = setInterval(() => { this.tick().catch((e: unknown) => { console.error(`strata: time transitions not applied yet: ${(e as Error).message}`); }); }, intervalMs);
       this.timer.unref?.();
     }
   }
@@ -621,6 +622,11 @@ export class LiveEngine {
   /** A batch's events added to the kept lists, then the segments they can change re-evaluated. */
   private applyEvents(ps: ProjectState, outcome: IngestOutcome, now: number, { created, roots }: { created: ReadonlySet<number>; roots: ReadonlyMap<number, ProfileRoot[]> }, out: Pending[]): void {
     const merged = new Set(outcome.merges.map(([, into]) => into));
+    // The survivors' entries by merge are derived events too (written with the batch): kept before evaluating.
+    for (const x of out) {
+      const p = ps.profiles.get(x.change.profileId);
+      if (p) this.addEvent(ps, p, this.derivedEvent(ps, x.change));
+    }
     const names = new Map<number, Set<string | null>>();
     for (const e of outcome.events) {
       if (outcome.reload.has(e.profileId)) continue;
