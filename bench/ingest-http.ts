@@ -1,6 +1,6 @@
 /**
  * HTTP /v1/batch ingest into the embedded SQLite store with 20 live segments (BENCH_SEGMENTS=n for
- * fewer), against the
+ * fewer, BENCH_SEGMENTS=200 for bench:engine's 200), against the
  * floor of the same events written durably by a plain prepared INSERT. The client runs in a
  * worker thread (the 2-core machine's second core).
  * Run: npm run bench:ingest [-- users]   (≈10 events per user)
@@ -14,7 +14,7 @@ import { generateBatches } from '@strata/datagen';
 import { buildApp, configFromEnv, createContext, ensureDefaultProject } from '@strata/server';
 import { createStore } from '@strata/store';
 import { table } from './lib.ts';
-import { BENCH_SEGMENTS, nestedCondition } from './segments.ts';
+import { BENCH_SEGMENTS, benchSegments200, nestedCondition } from './segments.ts';
 
 const users = Number(process.argv[2] ?? 100_000);
 const end = Date.now();
@@ -27,9 +27,17 @@ await ensureDefaultProject(store, config, end);
 const ctx = createContext(store, config);
 const idOf = new Map<string, string>();
 const segmentCount = Number(process.env.BENCH_SEGMENTS ?? BENCH_SEGMENTS.length);
-for (const s of BENCH_SEGMENTS.slice(0, segmentCount)) {
-  const created = await ctx.segments.create('default', { name: s.name, condition: nestedCondition(s, idOf) as never });
-  idOf.set(s.name, created.id);
+if (segmentCount > BENCH_SEGMENTS.length) {
+  // The 200-segment mix of bench:engine; its references name bench ids, mapped to the ids Strata gives.
+  for (const s of benchSegments200().slice(0, segmentCount)) {
+    const condition = JSON.parse(JSON.stringify(s.condition), (k, v) => (k === 'segment' ? idOf.get(v) : v));
+    idOf.set(s.id, (await ctx.segments.create('default', { name: s.name, condition })).id);
+  }
+} else {
+  for (const s of BENCH_SEGMENTS.slice(0, segmentCount)) {
+    const created = await ctx.segments.create('default', { name: s.name, condition: nestedCondition(s, idOf) as never });
+    idOf.set(s.name, created.id);
+  }
 }
 const app = await buildApp(ctx);
 const base = await app.listen({ port: 0, host: '127.0.0.1' });
