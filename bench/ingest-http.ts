@@ -53,6 +53,7 @@ const result = await new Promise<{ events: number; failed: number; ms: number }>
 await app.close();
 const sizes = await ctx.segments.list('default');
 const profiles = await store.countProfiles('default');
+const changesWritten = Number((await store.db.selectFrom('membership_history').select((eb) => eb.fn.countAll<number>().as('n')).executeTakeFirst())?.n ?? 0);
 await store.close();
 if (result.failed) throw new Error(`${result.failed} batches were not accepted`);
 
@@ -82,5 +83,8 @@ table([
   [`strata HTTP /v1/batch, ${segmentCount} live segments`, result.events, result.ms / 1000, rate(result.events, result.ms), `${(rate(result.events, result.ms) / rate(floorEvents, floorMs)).toFixed(2)}×`],
   ['floor: prepared INSERT, fsync per batch', floorEvents, floorMs / 1000, rate(floorEvents, floorMs), '1.00×'],
 ]);
+const got = rate(result.events, result.ms);
+console.log(`\ntarget 20,000 events/s over HTTP: ${got >= 20_000 ? 'met' : `missed ${(20_000 / got).toFixed(1)}×`}`);
+console.log(`membership changes written (each with a history row, a derived event and its membership row): ${changesWritten}`);
 console.log('\nsegment sizes after ingest:');
 for (const s of sizes) console.log(`  ${String(s.size).padStart(8)}  ${s.name}`);

@@ -1,6 +1,6 @@
 import { isDeepStrictEqual } from 'node:util';
 import type { Condition, EventPath, EventRecord, Json, JsonObject, ProfileRoot, ProfileView, ViewCondition } from '@strata/core';
-import { compileViewSegment, conditionReads, isDerivedEvent, parseCondition, relativeWindowNext } from '@strata/core';
+import { compileViewSegment, conditionReads, isDerivedEvent, parseCondition, relativeWindowNext, walk } from '@strata/core';
 import type { EngineEvent, EngineProfile, IngestOutcome, MembershipReason, SegmentRow, SqlStore } from '@strata/store';
 import type { Clock } from './clock.ts';
 import { WakeHeap } from './wake-heap.ts';
@@ -80,6 +80,16 @@ interface WindowEntry {
   readonly segs: number[];
 }
 
+/** A record with only the trait and context keys the project's segments read. */
+function keepOf(ps: { keep: { traits: Set<string>; context: Set<string> } }, r: EngineProfile): EngineProfile {
+  return { ...r, traits: pick(r.traits, ps.keep.traits), context: pick(r.context, ps.keep.context) };
+}
+
+/** The top-level trait and context keys a condition reads. */
+function recordKeys(c: Condition, into: { traits: Set<string>; context: Set<string> }): void {
+  walk(c, (n) => { if (n.kind === 'attr' && n.path.kind === 'json') into[n.path.root].add(n.path.keys[0]!); });
+}
+
 const ROOTS: readonly ProfileRoot[] = ['userId', 'anonymousId', 'firstSeen', 'lastSeen', 'labels', 'traits', 'context'];
 
 /** The parts of a profile record that differ between two versions of it. */
@@ -124,6 +134,8 @@ class ProjectState {
   complexTimed: SegmentState[] = [];
   /** Scratch marks, one per segment. */
   mark = new Uint8Array(0);
+  /** The top-level trait and context keys some segment reads: the rest of a record is not kept. */
+  keep: { traits: Set<string>; context: Set<string> } = { traits: new Set(), context: new Set() };
   tracked = new Map<string | null, Projection>();
   readonly heap = new WakeHeap();
   /** Profiles merged away in the transaction being written (their ids still name history entries). */
@@ -265,7 +277,7 @@ export class LiveEngine {
     for (let after = 0; ;) {
       const page = await tx.scanProfiles(projectId, after, PAGE);
       if (page.length === 0) break;
-      for (const p of page) ps.profiles.set(p.id, new ProfileState(p, ps.words));
+      for (const p of page) ps.profiles.set(p.id, new ProfileState(keepOf(ps, p), ps.words));
       after = page[page.length - 1]!.id;
     }
     await this.backfill(tx, ps, [...ps.tracked.keys()], null);
@@ -312,7 +324,13 @@ export class LiveEngine {
     const words = ps.words;
     const moved = new Int32Array(Math.max(0, ...before.map((b) => b.idx + 1))).fill(-1);
     for (const b of before) if (b.now) moved[b.idx] = b.now.idx;
+    // Nothing to move when every old segment kept its position (a segment added last, the usual case).
+    const same = before.every((b) => b.now?.idx === b.idx);
     for (const p of ps.profiles.values()) {
+      if (same) {
+        if (p.bits.length !== words) { const bits = new Uint32Array(words); bits.set(p.bits.subarray(0, Math.min(words, p.bits.length))); p.bits = bits; }
+        continue;
+      }
       const bits = new Uint32Array(words);
       for (const b of before) if (b.now && p.has(b.idx)) bits[b.now.idx >>> 5]! |= 1 << (b.now.idx & 31);
       p.bits = bits;
@@ -358,6 +376,8 @@ export class LiveEngine {
       s.reads = { names, roots, timed, windows, complex };
     };
     for (const id of ps.segments.keys()) visit(id, new Set());
+    ps.keep = { traits: new Set(), context: new Set() };
+    for (const s of ps.segments.values()) if (s.condition) recordKeys(s.condition, ps.keep);
     ps.list = order.map((id) => ps.segments.get(id)!);
     ps.list.forEach((s, i) => { s.idx = i; });
     ps.words = Math.max(1, Math.ceil(ps.list.length / 32));
@@ -428,7 +448,7 @@ export class LiveEngine {
       for (const rec of await tx.scanProfiles(ps.id, 0, 500, ids.slice(i, i + 500))) {
         found.add(rec.id);
         const have = ps.profiles.get(rec.id);
-        if (have) { have.profile = rec; have.lists.clear(); } else ps.profiles.set(rec.id, new ProfileState(rec, ps.words));
+        if (have) { have.profile = keepOf(ps, rec); have.lists.clear(); } else ps.profiles.set(rec.id, new ProfileState(keepOf(ps, rec), ps.words));
       }
     }
     for (const id of ids) if (!found.has(id)) this.dropProfile(ps, id);
@@ -613,8 +633,9 @@ export class LiveEngine {
     const roots = new Map<number, ProfileRoot[]>();
     for (const rec of outcome.records) {
       const have = ps.profiles.get(rec.id);
-      if (have) { roots.set(rec.id, changedRoots(have.profile, rec)); have.profile = rec; }
-      else { ps.profiles.set(rec.id, new ProfileState(rec, ps.words)); created.add(rec.id); }
+      const kept = keepOf(ps, rec);
+      if (have) { roots.set(rec.id, changedRoots(have.profile, kept)); have.profile = kept; }
+      else { ps.profiles.set(rec.id, new ProfileState(kept, ps.words)); created.add(rec.id); }
     }
     return { created, roots };
   }
@@ -660,7 +681,7 @@ export class LiveEngine {
     this.projects.set(projectId, ps);
     this.setSegments(ps, segments, new Map());
     for (const { profile, events } of people) {
-      const p = new ProfileState(profile, ps.words);
+      const p = new ProfileState(keepOf(ps, profile), ps.words);
       ps.profiles.set(profile.id, p);
       for (const e of events) this.addEvent(ps, p, e);
     }
@@ -688,7 +709,17 @@ export class LiveEngine {
     await this.advance(tx, ps, now);
     this.redefined.add(projectId);
     const before = ps.tracked;
+    const kept = ps.keep;
     await this.loadSegments(tx, ps);
+    // A segment reading a trait or context key not kept so far: the records are read again.
+    if ([...ps.keep.traits].some((k) => !kept.traits.has(k)) || [...ps.keep.context].some((k) => !kept.context.has(k))) {
+      for (let after = 0; ;) {
+        const page = await tx.scanProfiles(ps.id, after, PAGE);
+        if (page.length === 0) break;
+        for (const rec of page) { const p = ps.profiles.get(rec.id); if (p) p.profile = keepOf(ps, rec); }
+        after = page[page.length - 1]!.id;
+      }
+    }
     // Manual lists may name profiles created by hand in this transaction.
     const listed = ids.flatMap((id) => { const s = ps.segments.get(id); return s ? [...s.include, ...s.exclude].map(Number) : []; });
     const created = await this.ensureProfiles(tx, ps, [...(profileIds ?? []), ...listed]);
@@ -860,6 +891,9 @@ export class LiveEngine {
       if (!have || [...need.props].some((k) => !have.props.has(k)) || [...need.ctx].some((k) => !have.ctx.has(k))) return null;
     }
     for (const id of reads.segments) if (!ps.segments.has(id)) return null;
+    const keys = { traits: new Set<string>(), context: new Set<string>() };
+    recordKeys(condition, keys);
+    if ([...keys.traits].some((k) => !ps.keep.traits.has(k)) || [...keys.context].some((k) => !ps.keep.context.has(k))) return null;
     const view = compileViewSegment(condition, new Set(), new Set(), (id) => ps.segments.get(id)?.view);
     let count = 0;
     const sample: EngineProfile[] = [];
