@@ -9,21 +9,11 @@ import type {
   EngineEvent, EngineProfile, HistoryEntry, IngestItem, IngestOutcome, Member, MembershipReason, Project, ProfileWithEvents, Rejection,
   SegmentRow, StoredEvent, StoredProfile,
 } from './types.ts';
+import { chunks, readJson } from './util.ts';
 
-const CHUNK = 500;
 
 export const hashToken = (token: string): string => createHash('sha256').update(token).digest('hex');
 
-const readJson = <T>(v: unknown, fallback: T): T => {
-  if (v === null || v === undefined) return fallback;
-  return (typeof v === 'string' ? JSON.parse(v) : v) as T;
-};
-
-function chunks<T>(xs: readonly T[], n = CHUNK): T[][] {
-  const out: T[][] = [];
-  for (let i = 0; i < xs.length; i += n) out.push(xs.slice(i, i + n));
-  return out;
-}
 
 type ProfileRow = Database['profiles'] & { id: number };
 type EventInsert = Insertable<Database['events']>;

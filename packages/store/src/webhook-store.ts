@@ -1,20 +1,9 @@
 import type { Kysely, Selectable } from 'kysely';
 import type { Database } from './schema.ts';
 import type { SqlStore } from './sql-store.ts';
+import { chunks, readJson } from './util.ts';
 
-const CHUNK = 500;
 
-// JSON columns are text on SQLite and jsonb (parsed by the driver) on PostgreSQL.
-const readJson = <T>(v: unknown, fallback: T): T => {
-  if (v === null || v === undefined) return fallback;
-  return (typeof v === 'string' ? JSON.parse(v) : v) as T;
-};
-
-function chunks<T>(xs: readonly T[], n = CHUNK): T[][] {
-  const out: T[][] = [];
-  for (let i = 0; i < xs.length; i += n) out.push(xs.slice(i, i + n));
-  return out;
-}
 
 export interface WebhookRow {
   readonly id: string;
@@ -53,14 +42,7 @@ export interface DueDelivery extends DeliveryRow {
   readonly secret: string;
 }
 
-export interface NewDelivery {
-  readonly projectId: string;
-  readonly webhookId: string;
-  readonly messageId: string;
-  readonly kind: string;
-  readonly payload: string;
-  readonly createdAt: number;
-}
+export type NewDelivery = Pick<DeliveryRow, 'projectId' | 'webhookId' | 'messageId' | 'kind' | 'payload' | 'createdAt'>;
 
 type DeliveryRecord = Selectable<Database['webhook_deliveries']>;
 
