@@ -867,6 +867,11 @@ export class LiveEngine {
     return out;
   }
 
+  /** A profile's record as the engine keeps it (only the trait and context keys segments read). */
+  record(projectId: string, profileId: number): EngineProfile | undefined {
+    return this.projects.get(projectId)?.profiles.get(profileId)?.profile;
+  }
+
   /** Members of a segment in memory (profile ids; a scan of every profile). */
   members(projectId: string, segmentId: string): Set<number> {
     const ps = this.projects.get(projectId);
