@@ -13,6 +13,8 @@ export const AnyObject = Type.Object({}, { additionalProperties: true });
 
 export const ConditionSchema = Type.Unsafe<unknown>({
   type: ['object', 'null'],
+  // Without it the response serialiser would write every condition as {}.
+  additionalProperties: true,
   description: 'A condition of the Strata condition language (SPEC §3, docs/conditions.md); validated with every fault reported by JSON path. null makes a static list.',
 });
 

@@ -63,6 +63,9 @@ describe.each(backends.map((b) => [b.name, b] as const))('segments API on %s', (
     const c = await t.admin('POST', '/api/segments', { name: 'Pro', description: 'paying', condition: { attr: 'traits.plan', op: 'eq', value: 'pro' } });
     expect(c.status).toBe(201);
     expect(c.body).toMatchObject({ name: 'Pro', description: 'paying', size: 1, include: [], exclude: [], template: null });
+    // The condition comes back as it was given, in every answer.
+    expect(c.body.condition).toEqual({ attr: 'traits.plan', op: 'eq', value: 'pro' });
+    expect((await t.admin('GET', `/api/segments/${c.body.id}`)).body.condition).toEqual({ attr: 'traits.plan', op: 'eq', value: 'pro' });
     expect((await t.admin('GET', '/api/segments')).body.segments.map((s: { name: string }) => s.name)).toEqual(['Pro']);
     expect((await t.admin('GET', `/api/segments/${c.body.id}`)).body.size).toBe(1);
     const p = await t.admin('PATCH', `/api/segments/${c.body.id}`, { condition: { attr: 'traits.plan', op: 'in', value: ['pro', 'free'] } });
