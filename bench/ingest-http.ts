@@ -50,6 +50,18 @@ const result = await new Promise<{ events: number; failed: number; ms: number }>
   w.once('message', resolve);
   w.once('error', reject);
 });
+// "Which segments is user X in" over HTTP, on the loaded store: one request at a time.
+const lookupIds = (await store.scanProfiles('default', 0, 50_000)).map((p) => p.userId ?? p.anonymousId!).filter((_, i) => i % 25 === 0);
+const lookupMs: number[] = [];
+for (const id of lookupIds) {
+  const t = performance.now();
+  const r = await fetch(`${base}/api/users/${encodeURIComponent(id)}/segments`, { headers: { authorization: 'Bearer sta_bench' } });
+  await r.arrayBuffer();
+  if (r.status !== 200) throw new Error(`lookup of ${id}: ${r.status}`);
+  lookupMs.push(performance.now() - t);
+}
+lookupMs.sort((a, b) => a - b);
+const lookupP99 = lookupMs[Math.floor(lookupMs.length * 0.99)]!;
 await app.close();
 const sizes = await ctx.segments.list('default');
 const profiles = await store.countProfiles('default');
@@ -85,6 +97,7 @@ table([
 ]);
 const got = rate(result.events, result.ms);
 console.log(`\ntarget 20,000 events/s over HTTP: ${got >= 20_000 ? 'met' : `missed ${(20_000 / got).toFixed(1)}×`}`);
+console.log(`which segments is user X in, over HTTP (GET /api/users/:id/segments, ${lookupMs.length} users, one at a time): p50 ${lookupMs[Math.floor(lookupMs.length / 2)]!.toFixed(2)} ms, p99 ${lookupP99.toFixed(2)} ms (target 5 ms: ${lookupP99 <= 5 ? 'met' : `missed ${(lookupP99 / 5).toFixed(1)}×`})`);
 console.log(`membership changes written (each with a history row, a derived event and its membership row): ${changesWritten}`);
 console.log('\nsegment sizes after ingest:');
 for (const s of sizes) console.log(`  ${String(s.size).padStart(8)}  ${s.name}`);
