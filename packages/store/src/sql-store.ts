@@ -540,8 +540,10 @@ export class SqlStore {
 
   /** A profile by userId, else by anonymousId. */
   async findProfile(projectId: string, id: string): Promise<StoredProfile | null> {
+    // `kind IN (…)` lets both stores look the key up by the primary key (project_id, kind, key)
+    // instead of scanning the project's keys; a userId ('u') wins over an anonymousId ('a').
     const key = await this.db.selectFrom('profile_keys').select(['profile_id', 'kind']).where('project_id', '=', projectId)
-      .where('key', '=', id).orderBy('kind', 'desc').executeTakeFirst();
+      .where('kind', 'in', ['u', 'a']).where('key', '=', id).orderBy('kind', 'desc').executeTakeFirst();
     if (!key) return null;
     const [p] = await this.getProfiles(projectId, [key.profile_id]);
     return p ?? null;
