@@ -231,6 +231,24 @@ describe.each(backends.map((b) => [b.name, b] as const))('engine restart and tim
     await third.stop();
   });
 
+  it('a failed transaction gives back the time transitions it had consumed: the next tick applies them at their true instants', async () => {
+    const projectId = `rollback-time${++seq}`;
+    await store.createProject({ id: projectId, name: projectId, writeKey: `wk_${projectId}`, adminToken: `at_${projectId}`, now: T0 });
+    const clock = new TestClock(T0);
+    const engine = await setup(projectId, clock);
+    clock.t = T0 + 31 * DAY;
+    await expect(engine.write(async (tx) => {
+      // Another user's event: the engine first applies u1's due exit (at T0 + 30d), then the transaction fails.
+      const out = await tx.ingest(projectId, [item({ name: 'login', userId: 'u2', timestamp: clock.now() })], SESSION);
+      await engine.applyIngest(tx, projectId, out, clock.now());
+      throw new Error('boom');
+    })).rejects.toThrow('boom');
+    expect(await historyOf(projectId, 'buyers')).toEqual(['entered@2024-06-15T12:00:00.000Z:event']);
+    await engine.tick();
+    expect(await historyOf(projectId, 'buyers')).toEqual(['entered@2024-06-15T12:00:00.000Z:event', 'exited@2024-07-15T12:00:00.000Z:time']);
+    await engine.stop();
+  });
+
   it('a failed transaction leaves the engine as the store is (nothing uncommitted stays in memory)', async () => {
     const projectId = `rollback${++seq}`;
     await store.createProject({ id: projectId, name: projectId, writeKey: `wk_${projectId}`, adminToken: `at_${projectId}`, now: T0 });

@@ -222,7 +222,10 @@ export class LiveEngine {
     for (const projectId of this.redefined) this.projects.delete(projectId);
     for (const [projectId, ids] of this.touched) {
       if (this.redefined.has(projectId) || !this.projects.has(projectId)) continue;
-      await this.reloadProfiles(this.store, this.projects.get(projectId)!, [...ids]);
+      const ps = this.projects.get(projectId)!;
+      // Back to the last committed instant: wake-ups the failed transaction consumed are scheduled again from there.
+      ps.clock = (await this.store.engineClock(projectId)) ?? ps.clock;
+      await this.reloadProfiles(this.store, ps, [...ids]);
     }
     for (const projectId of this.redefined) await this.project(this.store, projectId);
   }
@@ -459,7 +462,8 @@ export class LiveEngine {
       const p = ps.profiles.get(id)!;
       p.bits = new Uint32Array(ps.words);
       for (const segId of mine?.keys() ?? []) { const s = ps.segments.get(segId); if (s) p.flip(s.idx); }
-      this.schedule(ps, p, this.clock.now());
+      // From the engine's own instant (what is due since then is applied by the next wake-up).
+      this.schedule(ps, p, ps.clock);
     }
   }
 
@@ -605,10 +609,11 @@ export class LiveEngine {
     const ps = this.projects.get(projectId);
     if (!ps) throw new Error(`project ${projectId} is not loaded`);
     if (outcome.reload.size) throw new Error('this batch needs events read back from the store: use applyIngest');
-    // As applyIngest: the time transitions due first, each at its own instant.
-    const out = this.wake(ps, now);
+    // As applyIngest: the time transitions due first, each at its own instant (their derived events already kept).
+    const timed = this.wake(ps, now);
+    const out: Pending[] = [];
     this.applyEvents(ps, outcome, now, this.applyRecords(ps, outcome, now, out), out);
-    return out.map((x) => x.change);
+    return [...timed, ...out].map((x) => x.change);
   }
 
   /** Merges and profile records of a batch; returns the ids of profiles new to the engine. */
