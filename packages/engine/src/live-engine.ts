@@ -1,5 +1,5 @@
 import { isDeepStrictEqual } from 'node:util';
-import type { Condition, EventPath, EventRecord, Json, JsonObject, ProfileRoot, ProfileView, ViewCondition } from '@strata/core';
+import type { Condition, EventPath, EventRecord, JsonObject, ProfileRoot, ProfileView, ViewCondition } from '@strata/core';
 import { compileViewSegment, conditionReads, isDerivedEvent, parseCondition, relativeWindowNext, walk } from '@strata/core';
 import type { EngineEvent, EngineProfile, IngestOutcome, MembershipReason, SegmentRow, SqlStore } from '@strata/store';
 import type { Clock } from './clock.ts';
@@ -848,11 +848,6 @@ export class LiveEngine {
     return compileViewSegment(s.condition, new Set(), new Set(), (id) => ps.segments.get(id)?.view).test(p, now);
   }
 
-  /** Whether the engine holds a project's state. */
-  has(projectId: string): boolean {
-    return this.projects.has(projectId);
-  }
-
   /** Ids of the segments a profile is in now (from memory). */
   segmentsOf(projectId: string, profileId: number): string[] {
     const ps = this.projects.get(projectId);
@@ -914,11 +909,5 @@ export class LiveEngine {
     }
     return { count, total: ps.profiles.size, sample };
   }
-
-  /** Bytes of heap per profile, roughly (for the benchmark). */
-  profileCount(projectId: string): number {
-    return this.projects.get(projectId)?.profiles.size ?? 0;
-  }
 }
 
-export type { Json };

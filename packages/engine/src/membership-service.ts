@@ -1,6 +1,6 @@
 import type { RawBuilder, SqlBool } from 'kysely';
 import type { Condition } from '@strata/core';
-import { compileConditionSql, parseCondition, referencedSegments } from '@strata/core';
+import { compileConditionSql, parseCondition } from '@strata/core';
 import type { SegmentRow, SqlStore } from '@strata/store';
 
 export interface ParsedSegment {
@@ -38,30 +38,6 @@ export class MembershipService {
       out.set(row.id, value);
     }
     return out;
-  }
-
-  /** Segments that reference `ids`, directly or not, plus `ids` themselves, in dependency order. */
-  dependents(segments: Map<string, ParsedSegment>, ids: readonly string[]): string[] {
-    const order: string[] = [];
-    const seen = new Set<string>();
-    const refsOf = new Map<string, string[]>();
-    for (const [id, s] of segments) refsOf.set(id, s.condition ? referencedSegments(s.condition) : []);
-    const affected = new Set(ids);
-    let grew = true;
-    while (grew) {
-      grew = false;
-      for (const [id, refs] of refsOf) {
-        if (!affected.has(id) && refs.some((r) => affected.has(r))) { affected.add(id); grew = true; }
-      }
-    }
-    const visit = (id: string) => {
-      if (seen.has(id) || !affected.has(id)) return;
-      seen.add(id);
-      for (const r of refsOf.get(id) ?? []) visit(r);
-      order.push(id);
-    };
-    for (const id of affected) visit(id);
-    return order;
   }
 
   /** The SQL members predicate of a segment at `now`. */
