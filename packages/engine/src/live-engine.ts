@@ -105,6 +105,8 @@ interface SegmentState {
   exclude: Set<string>;
   /** Own and referenced segments' reads. */
   reads: Reads;
+  /** Segments this one references directly (set by index()). */
+  refs: ReadonlySet<string>;
   /** Position in ProjectState.list (referenced segments first) and the profiles' membership bit. */
   idx: number;
 }
@@ -291,7 +293,7 @@ export class LiveEngine {
     // Reconcile at the instant the engine last wrote: memberships stored then must hold then.
     const changes: Pending[] = [];
     for (const p of ps.profiles.values()) {
-      this.evaluate(ps, p, ps.list, ps.clock, 'definition', changes);
+      this.evaluate(p, ps.list, ps.clock, 'definition', changes);
       this.schedule(ps, p, ps.clock);
     }
     await this.persist(tx, ps, changes, ps.clock);
@@ -318,7 +320,7 @@ export class LiveEngine {
       ps.segments.set(row.id, {
         row, condition, view: null as unknown as ViewCondition,
         include: new Set([...(m?.include ?? [])].map(String)), exclude: new Set([...(m?.exclude ?? [])].map(String)),
-        reads: { names: new Set(), roots: new Set(), timed: false, windows: new Set(), complex: false }, idx: -1,
+        reads: { names: new Set(), roots: new Set(), timed: false, windows: new Set(), complex: false }, refs: new Set(), idx: -1,
       });
     }
     const before = old.size ? [...old.values()].map((s) => ({ idx: s.idx, now: ps.segments.get(s.row.id) })) : [];
@@ -347,7 +349,9 @@ export class LiveEngine {
     const own = new Map<string, ReturnType<typeof conditionReads> | null>();
     for (const [id, s] of ps.segments) {
       s.view = compileViewSegment(s.condition, s.include, s.exclude, resolve);
-      own.set(id, s.condition ? conditionReads(s.condition) : null);
+      const reads = s.condition ? conditionReads(s.condition) : null;
+      own.set(id, reads);
+      s.refs = reads?.segments ?? new Set();
     }
     // Topological order and transitive reads.
     const winDefs = new Map<string, { name: string | null; fromMs: number; toMs: number }>();
@@ -474,7 +478,7 @@ export class LiveEngine {
   // ------------------------------------------------------------ evaluation
 
   /** Re-evaluates the given segments (in order) for a profile at `at`, recording differences. */
-  private evaluate(_ps: ProjectState, p: ProfileState, list: readonly SegmentState[], at: number, reason: MembershipReason, out: Pending[]): number {
+  private evaluate(p: ProfileState, list: readonly SegmentState[], at: number, reason: MembershipReason, out: Pending[]): number {
     let n = 0;
     for (const s of list) {
       const member = s.view.test(p, at);
@@ -514,7 +518,7 @@ export class LiveEngine {
       if (names.size === 0) return kept;
       kept = true;
       const at = out[end - 1]!.change.at;
-      this.evaluate(ps, p, this.affected(ps, names, []), at, reason, out);
+      this.evaluate(p, this.affected(ps, names, []), at, reason, out);
       start = end;
     }
     return kept;
@@ -575,7 +579,7 @@ export class LiveEngine {
       this.touch(ps.id, [id]);
       const from = out.length;
       // Only the segments due now can change now (the others' next instants are later); referenced ones first.
-      this.evaluate(ps, p, [...new Set(p.due)].sort((a, b) => a - b).map((i) => ps.list[i]!), at, 'time', out);
+      this.evaluate(p, [...new Set(p.due)].sort((a, b) => a - b).map((i) => ps.list[i]!), at, 'time', out);
       this.cascade(ps, p, out, from, 'time');
       this.schedule(ps, p, at);
     }
@@ -670,7 +674,7 @@ export class LiveEngine {
       const all = outcome.reload.has(id) || created.has(id);
       const list = all ? ps.list : this.affected(ps, names.get(id) ?? [], roots.get(id) ?? ROOTS);
       const from = out.length;
-      this.evaluate(ps, p, list, now, reason, out);
+      this.evaluate(p, list, now, reason, out);
       // Derived events kept for other segments, or a profile seen whole: every instant is looked at again.
       if (this.cascade(ps, p, out, from, reason) || all) this.schedule(ps, p, now);
       else this.scheduleSome(ps, p, now, list);
@@ -692,7 +696,7 @@ export class LiveEngine {
     }
     const out: Pending[] = [];
     for (const p of ps.profiles.values()) {
-      this.evaluate(ps, p, ps.list, now, 'definition', out);
+      this.evaluate(p, ps.list, now, 'definition', out);
       this.schedule(ps, p, now);
     }
   }
@@ -760,7 +764,7 @@ export class LiveEngine {
   private reevaluate(ps: ProjectState, ids: readonly string[], now: number, reason: MembershipReason, profileIds: readonly number[] | undefined, created: ReadonlySet<number>): Pending[] {
     const targets = new Set(ids);
     for (const s of ps.list) {
-      if (s.condition && [...conditionReads(s.condition).segments].some((r) => targets.has(r))) targets.add(s.row.id);
+      if ([...s.refs].some((r) => targets.has(r))) targets.add(s.row.id);
     }
     const list = ps.list.filter((s) => targets.has(s.row.id));
     const out: Pending[] = [];
@@ -768,7 +772,7 @@ export class LiveEngine {
     for (const p of profiles) {
       const from = out.length;
       const whole = created.has(p.profile.id);
-      this.evaluate(ps, p, whole ? ps.list : list, now, reason, out);
+      this.evaluate(p, whole ? ps.list : list, now, reason, out);
       // A derived event kept for other segments, or a profile seen whole: every instant is looked at again.
       if (this.cascade(ps, p, out, from, reason) || whole) this.schedule(ps, p, now);
       else this.scheduleSome(ps, p, now, list);
@@ -787,7 +791,7 @@ export class LiveEngine {
       const p = ps.profiles.get(id);
       if (!p) continue;
       const from = out.length;
-      this.evaluate(ps, p, ps.list, now, reason, out);
+      this.evaluate(p, ps.list, now, reason, out);
       this.cascade(ps, p, out, from, reason);
       this.schedule(ps, p, now);
     }
