@@ -10,3 +10,5 @@ export function parseDuration(s: unknown): number | null {
 }
 
 export const DAY_MS = UNIT_MS.d;
+export const HOUR_MS = UNIT_MS.h;
+export const MINUTE_MS = UNIT_MS.m;
