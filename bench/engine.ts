@@ -4,58 +4,33 @@
  * ratio against a baseline run in this same process.
  * Run: npm run bench:engine [-- users]
  */
-import type { EventRecord, JsonObject } from '@strata/core';
+import type { EventRecord } from '@strata/core';
 import { compileSegment, isDerivedEvent, parseCondition, type Evaluator } from '@strata/core';
-import { generateUsers, type SegmentMessage } from '@strata/datagen';
+import { generateUsers } from '@strata/datagen';
 import { LiveEngine } from '@strata/engine';
 import type { EngineEvent, EngineProfile, IngestOutcome, SegmentRow } from '@strata/store';
-import { EMEA, benchSegments200 } from './segments.ts';
-import { fmt, table } from './lib.ts';
+import { benchPeople, benchRows } from './engine-data.ts';
+import { EMEA } from './segments.ts';
+import { fmt, table, toEvent } from './lib.ts';
 
 const users = Number(process.argv[2] ?? 1_000_000);
 const END = Date.UTC(2024, 5, 15);
 const DAY = 86_400_000;
 const PROJECT = 'bench';
 
-const nameOf = (m: SegmentMessage) => (m.type === 'track' ? m.event! : m.type === 'page' ? '$pageview' : m.type === 'screen' ? '$screen' : '$identify');
-const toEvent = (m: SegmentMessage): EventRecord => ({ name: nameOf(m), timestamp: Date.parse(m.timestamp), properties: (m.properties ?? m.traits ?? {}) as JsonObject, context: m.context as JsonObject });
 const pct = (xs: number[], p: number) => { const s = [...xs].sort((a, b) => a - b); return s[Math.min(s.length - 1, Math.floor((p / 100) * s.length))]!; };
 const gc = () => (globalThis as { gc?: () => void }).gc?.();
-
-const rows: SegmentRow[] = benchSegments200().map((s) => ({
-  id: s.id, projectId: PROJECT, name: s.name, description: '', condition: s.condition as SegmentRow['condition'], template: null, params: null, createdAt: END, updatedAt: END,
-}));
-for (const r of rows) {
-  const p = parseCondition(r.condition, { segmentCondition: (id) => rows.find((x) => x.id === id)?.condition });
-  if (!p.ok) throw new Error(`${r.name}: ${JSON.stringify(p.issues)}`);
-}
+const rows = benchRows(PROJECT, END);
 
 // ---------------------------------------------------------------- load
 /** The one event name no bench segment reads, kept aside for the backfill of a new segment. */
 const NEW_NAME = 'search';
 const stash: EngineEvent[] = [];
 let totalEvents = 0;
-function* people(): Generator<{ profile: EngineProfile; events: EventRecord[] }> {
-  let id = 0;
-  for (const u of generateUsers({ seed: 1, users, end: END, days: 90, eventsPerUser: 10 })) {
-    id++;
-    const traits: JsonObject = {};
-    let context: JsonObject = {};
-    let first: number | null = null, last: number | null = null;
-    const events: EventRecord[] = [];
-    for (const m of u.messages) {
-      const e = toEvent(m);
-      if (m.traits) Object.assign(traits, m.traits);
-      context = m.context as JsonObject;
-      if (!isDerivedEvent(e.name)) { first = Math.min(first ?? Infinity, e.timestamp); last = Math.max(last ?? -Infinity, e.timestamp); }
-      events.push(e);
-      if (e.name === NEW_NAME) stash.push({ ...e, profileId: id });
-    }
-    totalEvents += events.length;
-    const profile: EngineProfile = { id, key: String(id), userId: u.userId, anonymousId: u.anonymousId, traits, context, labels: [], firstSeen: first, lastSeen: last };
-    yield { profile, events };
-  }
-}
+const people = () => benchPeople(users, END, (e, profileId) => {
+  totalEvents++;
+  if (e.name === NEW_NAME) stash.push({ ...e, profileId });
+});
 
 console.log(`loading ${users} users × ${rows.length} segments into the engine...`);
 gc();

@@ -1,6 +1,6 @@
 import type { EventRecord, JsonObject, ProfileRecord } from '@strata/core';
 import { isDerivedEvent } from '@strata/core';
-import { generateUsers, type GenerateOptions } from '@strata/datagen';
+import { generateUsers, type GenerateOptions, type GeneratedUser, type SegmentMessage } from '@strata/datagen';
 
 /** Best of `runs` timings (ms) of `fn`, after one warm-up run. */
 export function bestOf<T>(runs: number, fn: () => T): { ms: number; result: T } {
@@ -38,26 +38,28 @@ export function table(rows: (string | number)[][]): void {
 export const fmt = (n: number): string =>
   n >= 1e6 ? `${(n / 1e6).toFixed(2)}M` : n >= 1e4 ? `${(n / 1e3).toFixed(1)}k` : n >= 100 ? n.toFixed(0) : n.toFixed(2);
 
+const nameOf = (m: SegmentMessage) => (m.type === 'track' ? m.event! : m.type === 'page' ? '$pageview' : m.type === 'screen' ? '$screen' : '$identify');
+
+/** A generated message as the event Strata stores. */
+export const toEvent = (m: SegmentMessage): EventRecord => ({ name: nameOf(m), timestamp: Date.parse(m.timestamp), properties: (m.properties ?? m.traits ?? {}) as JsonObject, context: m.context as JsonObject });
+
+/** A generated user as Strata holds it: the merged record (traits, latest context, first/last seen) and its events. */
+export function recordOf(u: GeneratedUser, key: string, withEvents = true): { profile: ProfileRecord; events: EventRecord[] } {
+  const traits: JsonObject = {};
+  let context: JsonObject = {};
+  let first: number | null = null, last: number | null = null;
+  const events: EventRecord[] = [];
+  for (const m of u.messages) {
+    const e = toEvent(m);
+    if (m.traits) Object.assign(traits, m.traits);
+    context = m.context as JsonObject;
+    if (!isDerivedEvent(e.name)) { first = Math.min(first ?? Infinity, e.timestamp); last = Math.max(last ?? -Infinity, e.timestamp); }
+    if (withEvents) events.push(e);
+  }
+  return { profile: { key, userId: u.userId, anonymousId: u.anonymousId, traits, context, labels: [], firstSeen: first, lastSeen: last }, events };
+}
+
 /** Profiles (and optionally their events) as Strata would hold them, built from generated users. */
 export function generatedProfiles(opts: GenerateOptions, withEvents: boolean): { profile: ProfileRecord; events: EventRecord[] }[] {
-  const out: { profile: ProfileRecord; events: EventRecord[] }[] = [];
-  for (const u of generateUsers(opts)) {
-    const traits: JsonObject = {};
-    let context: JsonObject = {};
-    let first: number | null = null, last: number | null = null;
-    const events: EventRecord[] = [];
-    for (const m of u.messages) {
-      const t = Date.parse(m.timestamp);
-      if (m.traits) Object.assign(traits, m.traits);
-      context = m.context as JsonObject;
-      const name = m.type === 'track' ? m.event! : m.type === 'page' ? '$pageview' : m.type === 'screen' ? '$screen' : '$identify';
-      if (!isDerivedEvent(name)) { first = first === null ? t : Math.min(first, t); last = last === null ? t : Math.max(last, t); }
-      if (withEvents) events.push({ name, timestamp: t, properties: (m.properties ?? m.traits ?? {}) as JsonObject, context: m.context as JsonObject });
-    }
-    out.push({
-      profile: { key: String(u.index), userId: u.userId, anonymousId: u.anonymousId, traits, context, labels: [], firstSeen: first, lastSeen: last },
-      events,
-    });
-  }
-  return out;
+  return [...generateUsers(opts)].map((u) => recordOf(u, String(u.index), withEvents));
 }

@@ -12,3 +12,6 @@ export * from './visit.ts';
 export * from './errors.ts';
 export * from './columns.ts';
 export * from './view.ts';
+export * from './explain.ts';
+export * from './templates.ts';
+export * from './hygiene/index.ts';

@@ -5,3 +5,4 @@ export * from './ingest-service.ts';
 export * from './webhooks.ts';
 export * from './live-engine.ts';
 export * from './wake-heap.ts';
+export * from './hygiene-service.ts';

@@ -251,6 +251,11 @@ export class LiveEngine {
     }
   }
 
+  /** Loads a project's state if it is not loaded yet (a project created after start). */
+  async load(projectId: string): Promise<void> {
+    if (!this.projects.has(projectId)) await this.write((tx) => this.project(tx, projectId).then(() => undefined));
+  }
+
   async stop(): Promise<void> {
     if (this.timer) clearInterval(this.timer);
     this.timer = null;
@@ -871,6 +876,12 @@ export class LiveEngine {
     return out;
   }
 
+  /** Whether a segment has manual include or exclude entries (its members are then more than its condition). */
+  hasManualLists(projectId: string, segmentId: string): boolean {
+    const s = this.projects.get(projectId)?.segments.get(segmentId);
+    return s !== undefined && (s.include.size > 0 || s.exclude.size > 0);
+  }
+
   /** A profile's record as the engine keeps it (only the trait and context keys segments read). */
   record(projectId: string, profileId: number): EngineProfile | undefined {
     return this.projects.get(projectId)?.profiles.get(profileId)?.profile;
@@ -890,7 +901,7 @@ export class LiveEngine {
    * A preview from engine state, when every event name and property the condition reads is
    * already kept (a condition over live leaves); null when the store must answer.
    */
-  preview(projectId: string, condition: Condition, now: number, sampleSize: number): { count: number; total: number; sample: EngineProfile[] } | null {
+  preview(projectId: string, condition: Condition, now: number, sampleSize: number): Tally | null {
     const ps = this.projects.get(projectId);
     if (!ps) return null;
     const reads = conditionReads(condition);
@@ -904,14 +915,92 @@ export class LiveEngine {
     recordKeys(condition, keys);
     if ([...keys.traits].some((k) => !ps.keep.traits.has(k)) || [...keys.context].some((k) => !ps.keep.context.has(k))) return null;
     const view = compileViewSegment(condition, new Set(), new Set(), (id) => ps.segments.get(id)?.view);
+    return this.tally(ps, (p) => view.test(p, now), sampleSize);
+  }
+
+  /**
+   * What a saved segment shares with every other: its size, each segment's size and how many
+   * members each has in common with it (one scan of engine state); null when the project or
+   * segment is not loaded.
+   */
+  overlapWith(projectId: string, segmentId: string): Tally | null {
+    const ps = this.projects.get(projectId);
+    const s = ps?.segments.get(segmentId);
+    if (!ps || !s) return null;
+    const idx = s.idx;
+    return this.tally(ps, (p) => p.has(idx), 0);
+  }
+
+  /** One scan: who matches, and per segment its size and how many of the matches it holds. */
+  private tally(ps: ProjectState, match: (p: ProfileState) => boolean, sampleSize: number): Tally {
+    const n = ps.list.length;
+    const size = new Float64Array(n), common = new Float64Array(n);
     let count = 0;
     const sample: EngineProfile[] = [];
     for (const p of ps.profiles.values()) {
-      if (!view.test(p, now)) continue;
-      count++;
-      if (sample.length < sampleSize) sample.push(p.profile);
+      const hit = match(p);
+      if (hit) {
+        count++;
+        if (sample.length < sampleSize) sample.push(p.profile);
+      }
+      const bits = p.bits;
+      for (let w = 0; w < bits.length; w++) {
+        let x = bits[w]!;
+        while (x !== 0) {
+          const i = w * 32 + 31 - Math.clz32(x & -x);
+          size[i]!++;
+          if (hit) common[i]!++;
+          x &= x - 1;
+        }
+      }
     }
-    return { count, total: ps.profiles.size, sample };
+    const sizes = new Map<string, number>(), shared = new Map<string, number>();
+    for (let i = 0; i < n; i++) { sizes.set(ps.list[i]!.row.id, size[i]!); shared.set(ps.list[i]!.row.id, common[i]!); }
+    return { count, total: ps.profiles.size, sample, sizes, shared };
   }
+
+  /**
+   * Pairwise intersections of up to 52 segments (by id, in the order given) from engine state.
+   * Profiles are grouped by which of the segments they are in (a bit signature), so the cost is
+   * one pass over the profiles plus, per distinct signature, its pairs.
+   */
+  overlap(projectId: string, ids: readonly string[]): { sizes: number[]; intersections: number[][] } | null {
+    const ps = this.projects.get(projectId);
+    if (!ps || ids.length > 52) return null;
+    const idxs = ids.map((id) => ps.segments.get(id)?.idx);
+    if (idxs.some((i) => i === undefined)) return null;
+    const word = (idxs as number[]).map((i) => i >>> 5), bit = (idxs as number[]).map((i) => 1 << (i & 31));
+    const k = ids.length;
+    const signatures = new Map<number, number>();
+    for (const p of ps.profiles.values()) {
+      const bits = p.bits;
+      let sig = 0;
+      for (let j = 0, weight = 1; j < k; j++, weight *= 2) if ((bits[word[j]!]! & bit[j]!) !== 0) sig += weight;
+      if (sig !== 0) signatures.set(sig, (signatures.get(sig) ?? 0) + 1);
+    }
+    const m = Array.from({ length: k }, () => new Array<number>(k).fill(0));
+    const members: number[] = [];
+    for (const [sig, n] of signatures) {
+      members.length = 0;
+      for (let j = 0, rest = sig; rest > 0; j++, rest = Math.floor(rest / 2)) if (rest % 2 === 1) members.push(j);
+      for (let a = 0; a < members.length; a++) {
+        const row = m[members[a]!]!;
+        for (let b = a; b < members.length; b++) row[members[b]!]! += n;
+      }
+    }
+    for (let a = 0; a < k; a++) for (let b = 0; b < a; b++) m[a]![b] = m[b]![a]!;
+    return { sizes: m.map((row, i) => row[i]!), intersections: m };
+  }
+}
+
+/** Result of one scan of a project's profiles (see LiveEngine.tally). */
+export interface Tally {
+  readonly count: number;
+  readonly total: number;
+  readonly sample: EngineProfile[];
+  /** Size of every segment of the project. */
+  readonly sizes: ReadonlyMap<string, number>;
+  /** Per segment, how many of the matching profiles it holds. */
+  readonly shared: ReadonlyMap<string, number>;
 }
 

@@ -1,9 +1,12 @@
 import { randomBytes } from 'node:crypto';
 import type { Json } from '@strata/core';
-import { AppError, compileConditionSql, parseCondition, referencedSegments, validationError } from '@strata/core';
+import type { Condition, Explanation } from '@strata/core';
+import { AppError, compileConditionSql, explanationLines, parseCondition, referencedSegments, validationError } from '@strata/core';
+import { buildTemplate, LIFECYCLE_SET_ID, lifecycleStages, type JsonObject } from '@strata/core';
 import type { SegmentRow, SqlStore } from '@strata/store';
 import type { Clock } from './clock.ts';
 import type { LiveEngine } from './live-engine.ts';
+import type { HygieneService, SegmentWarning } from './hygiene-service.ts';
 import type { MembershipService } from './membership-service.ts';
 
 export interface Segment {
@@ -18,6 +21,8 @@ export interface Segment {
   readonly size: number;
   readonly createdAt: string;
   readonly updatedAt: string;
+  /** On create and update: duplicate, contradiction, empty and overlap advice (never a refusal). */
+  readonly warnings?: SegmentWarning[];
 }
 
 export interface SegmentInput {
@@ -40,6 +45,19 @@ export interface MemberView {
   readonly userId: string | null;
   readonly anonymousId: string | null;
   readonly since: string | null;
+}
+
+/** A previewed member with why it matched: the leaf lines and the explanation tree. */
+export interface SampleView extends MemberView {
+  readonly why: string[];
+  readonly explanation: Explanation | null;
+}
+
+export interface PreviewView {
+  readonly count: number;
+  readonly total: number;
+  readonly sample: SampleView[];
+  readonly warnings: SegmentWarning[];
 }
 
 export interface HistoryView {
@@ -73,6 +91,7 @@ export class SegmentService {
     private readonly membership: MembershipService,
     private readonly engine: LiveEngine,
     private readonly clock: Clock,
+    private readonly hygiene: HygieneService,
   ) {}
 
   private async view(store: SqlStore, row: SegmentRow, size?: number): Promise<Segment> {
@@ -85,11 +104,20 @@ export class SegmentService {
     };
   }
 
-  private validate(rows: readonly SegmentRow[], condition: Json | null, selfId?: string): void {
-    if (condition === null) return;
+  private validate(rows: readonly SegmentRow[], condition: Json | null, selfId?: string): Condition | null {
+    if (condition === null) return null;
     const byId = new Map(rows.map((r) => [r.id, r.condition]));
     const r = parseCondition(condition, { segmentCondition: (id) => byId.get(id), ...(selfId ? { selfId } : {}) });
     if (!r.ok) throw validationError('the condition is not valid', r.issues, '/condition');
+    return r.value;
+  }
+
+  /** The warnings of a saved segment (after the engine has its new membership). */
+  private savedWarnings(projectId: string, rows: readonly SegmentRow[], row: SegmentRow, condition: Condition | null): SegmentWarning[] {
+    const all = [...rows.filter((r) => r.id !== row.id), row];
+    const found = this.hygiene.staticWarnings(projectId, all, condition, row.id);
+    const tally = this.engine.overlapWith(projectId, row.id);
+    return tally ? [...found, ...this.hygiene.membershipWarnings(all, tally, row.id, found)] : found;
   }
 
   private checkName(rows: readonly SegmentRow[], name: string, selfId?: string): void {
@@ -105,7 +133,7 @@ export class SegmentService {
   async create(projectId: string, input: SegmentInput, extra: { template?: string; params?: Json } = {}): Promise<Segment> {
     return this.engine.write(async (tx) => {
       const rows = await tx.listSegments(projectId);
-      this.validate(rows, input.condition);
+      const condition = this.validate(rows, input.condition);
       this.checkName(rows, input.name);
       const now = this.clock.now();
       const row: SegmentRow = {
@@ -117,7 +145,7 @@ export class SegmentService {
         await tx.replaceManual(projectId, row.id, await this.profileIdsFor(tx, projectId, input.include ?? []), await this.profileIdsFor(tx, projectId, input.exclude ?? []));
       }
       await this.engine.segmentsChanged(tx, projectId, [row.id], now);
-      return this.view(tx, row);
+      return { ...(await this.view(tx, row)), warnings: this.savedWarnings(projectId, rows, row, condition) };
     });
   }
 
@@ -125,7 +153,7 @@ export class SegmentService {
     return this.engine.write(async (tx) => {
       const row = await this.require(tx, projectId, id);
       const rows = await tx.listSegments(projectId);
-      if (patch.condition !== undefined) this.validate(rows, patch.condition, id);
+      const condition = patch.condition !== undefined ? this.validate(rows, patch.condition, id) : this.membership.parseSegments(projectId, rows).get(id)?.condition ?? null;
       if (patch.name !== undefined) this.checkName(rows, patch.name, id);
       const now = Math.max(this.clock.now(), row.updatedAt + 1);
       const next: SegmentRow = {
@@ -144,7 +172,7 @@ export class SegmentService {
           patch.exclude !== undefined ? await this.profileIdsFor(tx, projectId, patch.exclude) : current.exclude);
       }
       await this.engine.segmentsChanged(tx, projectId, [id], this.clock.now());
-      return this.view(tx, next);
+      return { ...(await this.view(tx, next)), warnings: this.savedWarnings(projectId, rows, next, condition) };
     });
   }
 
@@ -181,20 +209,35 @@ export class SegmentService {
   }
 
   /** Size, share and a sample of what a condition matches now, without saving anything. */
-  async preview(projectId: string, condition: Json, sampleSize = 10): Promise<{ count: number; total: number; sample: MemberView[] }> {
+  async preview(projectId: string, condition: Json, sampleSize = 10): Promise<PreviewView> {
     const rows = await this.store.listSegments(projectId);
-    const byId = new Map(rows.map((r) => [r.id, r.condition]));
-    const r = parseCondition(condition, { segmentCondition: (id) => byId.get(id) });
-    if (!r.ok) throw validationError('the condition is not valid', r.issues, '/condition');
+    const parsed = this.validate(rows, condition)!;
     const now = this.clock.now();
-    // Over live leaves the engine's state answers; otherwise the store does.
-    const live = this.engine.preview(projectId, r.value, now, sampleSize);
-    if (live) return { count: live.count, total: live.total, sample: live.sample.map((s) => ({ userId: s.userId, anonymousId: s.anonymousId, since: null })) };
-    const segments = this.membership.parseSegments(projectId, rows);
-    const where = compileConditionSql(r.value, { dialect: this.store.sqlDialect, projectId, now, resolveSegment: (id) => segments.get(id) });
-    const { count, sample } = await this.store.previewProfiles(projectId, where, sampleSize);
-    const total = await this.store.countProfiles(projectId);
-    return { count, total, sample: sample.map((s) => ({ userId: s.userId, anonymousId: s.anonymousId, since: null })) };
+    const warnings = this.hygiene.staticWarnings(projectId, rows, parsed);
+    // Over live leaves the engine's state answers (with overlap); otherwise the store does.
+    const live = this.engine.preview(projectId, parsed, now, sampleSize);
+    let count: number, total: number, sample: { id: number; userId: string | null; anonymousId: string | null }[];
+    if (live) {
+      ({ count, total } = live);
+      sample = live.sample;
+      warnings.push(...this.hygiene.membershipWarnings(rows, live, undefined, warnings));
+    } else {
+      const segments = this.membership.parseSegments(projectId, rows);
+      const where = compileConditionSql(parsed, { dialect: this.store.sqlDialect, projectId, now, resolveSegment: (id) => segments.get(id) });
+      const found = await this.store.previewProfiles(projectId, where, sampleSize);
+      ({ count } = found);
+      sample = found.sample.map((s) => ({ ...s, id: s.profileId }));
+      total = await this.store.countProfiles(projectId);
+      if (count === 0 && !warnings.some((w) => w.code === 'CONTRADICTION')) warnings.push({ code: 'EMPTY', message: `no user matches now (of ${total})`, segmentIds: [] });
+    }
+    const why = await this.hygiene.explainProfiles(projectId, parsed, sample.map((s) => s.id), now);
+    return {
+      count, total, warnings,
+      sample: sample.map((s) => {
+        const e = why.get(s.id) ?? null;
+        return { userId: s.userId, anonymousId: s.anonymousId, since: null, why: e ? explanationLines(e) : [], explanation: e };
+      }),
+    };
   }
 
   async members(projectId: string, id: string, limit: number, cursor: string | null): Promise<{ members: MemberView[]; nextCursor: string | null }> {
@@ -254,4 +297,96 @@ export class SegmentService {
     });
   }
 
+  // ---------------------------------------------------------------- templates (docs/templates.md)
+
+  /**
+   * Creates a segment from a template (SPEC §4.2): the template's condition, and its name and
+   * description unless given. The segment remembers the template and the params (defaults filled).
+   * A name clash is a 409 like any other; the message says to pass a name.
+   */
+  async createFromTemplate(projectId: string, input: TemplateSegmentInput): Promise<Segment> {
+    const built = buildTemplate(input.template, input.params, this.clock.now());
+    if (!built.ok) throw validationError('the template or its parameters are not valid', built.issues);
+    const t = built.value;
+    try {
+      return await this.create(projectId, {
+        name: input.name ?? t.name, description: input.description ?? t.description, condition: t.condition,
+        include: input.include, exclude: input.exclude,
+      }, { template: input.template, params: t.params });
+    } catch (e) {
+      if (e instanceof AppError && e.code === 'CONFLICT' && input.name === undefined) {
+        throw new AppError({ code: 'CONFLICT', message: `${e.message}; pass "name" to make another segment from template "${input.template}"`, cause: e });
+      }
+      throw e;
+    }
+  }
+
+  /** Creates the lifecycle stages (New, Resurrected, Active, Churned) together: all or none. */
+  async createLifecycle(projectId: string, input: { params?: unknown; namePrefix?: string }): Promise<Segment[]> {
+    const ids = { new: newId('seg'), resurrected: newId('seg'), active: newId('seg'), churned: newId('seg') };
+    const built = lifecycleStages(input.params, ids, this.clock.now());
+    if (!built.ok) throw validationError('the lifecycle parameters are not valid', built.issues);
+    const prefix = input.namePrefix ?? LIFECYCLE_NAME_PREFIX;
+    return this.createSet(projectId, built.value.stages.map((s) => ({
+      id: ids[s.key], name: prefix + s.name, description: s.description, condition: s.condition,
+      template: `${LIFECYCLE_SET_ID}/${s.key}`, params: built.value.params,
+    })));
+  }
+
+  /**
+   * Creates several segments in one transaction, all or none. The caller picks the ids so that
+   * an item may refer to the items before it; each condition is validated against the existing
+   * segments and those earlier items, and membership is computed once, for all of them.
+   */
+  async createSet(projectId: string, items: readonly SegmentSetItem[]): Promise<Segment[]> {
+    return this.engine.write(async (tx) => {
+      const rows = [...(await tx.listSegments(projectId))];
+      const now = this.clock.now();
+      const created: SegmentRow[] = [];
+      for (const [i, item] of items.entries()) {
+        try {
+          this.validate(rows, item.condition, item.id);
+        } catch (e) {
+          if (e instanceof AppError && e.code === 'VALIDATION_FAILED') throw validationError(`segment ${i} (${item.name}): ${e.message}`, e.issues, `/segments/${i}`);
+          throw e;
+        }
+        this.checkName(rows, item.name);
+        if (rows.some((r) => r.id === item.id)) throw new AppError({ code: 'CONFLICT', message: `segment id ${item.id} is taken` });
+        const row: SegmentRow = {
+          id: item.id, projectId, name: item.name, description: item.description, condition: item.condition,
+          template: item.template, params: item.params, createdAt: now, updatedAt: now,
+        };
+        await tx.insertSegment(row);
+        rows.push(row);
+        created.push(row);
+      }
+      await this.engine.segmentsChanged(tx, projectId, created.map((r) => r.id), now);
+      const out: Segment[] = [];
+      for (const row of created) out.push(await this.view(tx, row));
+      return out;
+    });
+  }
 }
+
+/** `POST /api/segments` with a template instead of a condition. */
+export interface TemplateSegmentInput {
+  readonly template: string;
+  readonly params?: unknown;
+  readonly name?: string;
+  readonly description?: string;
+  readonly include?: readonly string[];
+  readonly exclude?: readonly string[];
+}
+
+/** One segment of `createSet`, its id chosen by the caller. */
+export interface SegmentSetItem {
+  readonly id: string;
+  readonly name: string;
+  readonly description: string;
+  readonly condition: Json | null;
+  readonly template: string | null;
+  readonly params: JsonObject | null;
+}
+
+/** Names of the lifecycle stage segments: this prefix and the stage ("Lifecycle: New"). */
+export const LIFECYCLE_NAME_PREFIX = 'Lifecycle: ';

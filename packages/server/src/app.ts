@@ -6,7 +6,9 @@ import { Credentials } from './auth.ts';
 import type { AppContext } from './context.ts';
 import { errorBody, errorHandler } from './errors.ts';
 import { adminRoutes } from './routes/admin.ts';
+import { hygieneRoutes } from './routes/hygiene.ts';
 import { ingestRoutes } from './routes/ingest.ts';
+import { templateRoutes } from './routes/templates.ts';
 import { webhookRoutes } from './routes/webhooks.ts';
 import { ErrorSchema } from './schemas.ts';
 
@@ -48,5 +50,7 @@ export async function buildApp(ctx: AppContext, opts: AppOptions = {}): Promise<
   await app.register(async (scope) => ingestRoutes(scope, withCreds));
   await app.register(async (scope) => adminRoutes(scope, withCreds));
   await app.register(async (scope) => webhookRoutes(scope, withCreds));
+  await app.register(async (scope) => templateRoutes(scope, withCreds));
+  await app.register(async (scope) => hygieneRoutes(scope, withCreds));
   return app;
 }

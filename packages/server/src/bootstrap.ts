@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { IngestService, LiveEngine, MembershipService, SegmentService, WebhookDispatcher, WebhookService, systemClock, type Clock } from '@strata/engine';
+import { HygieneService, IngestService, LiveEngine, MembershipService, SegmentService, WebhookDispatcher, WebhookService, systemClock, type Clock } from '@strata/engine';
 import type { SqlStore } from '@strata/store';
 import type { Config } from './config.ts';
 import type { AppContext } from './context.ts';
@@ -15,9 +15,10 @@ export function createContext(store: SqlStore, config: Config, clock: Clock = sy
   engine.onChanges(async (tx, projectId, changes) => {
     await webhooks.enqueue(tx, projectId, changes);
   });
+  const hygiene = new HygieneService(store, membership, engine, clock);
   return {
-    config, store, clock, membership, engine,
-    segments: new SegmentService(store, membership, engine, clock),
+    config, store, clock, membership, engine, hygiene,
+    segments: new SegmentService(store, membership, engine, clock, hygiene),
     ingest: new IngestService(engine, clock, { sessionTimeoutMs: config.sessionTimeoutMs, lingerMs: 2 }),
     webhooks,
     dispatcher: new WebhookDispatcher(store, clock),

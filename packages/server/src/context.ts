@@ -1,4 +1,4 @@
-import type { Clock, IngestService, LiveEngine, MembershipService, SegmentService, WebhookDispatcher, WebhookService } from '@strata/engine';
+import type { Clock, HygieneService, IngestService, LiveEngine, MembershipService, SegmentService, WebhookDispatcher, WebhookService } from '@strata/engine';
 import type { Project, SqlStore } from '@strata/store';
 import type { Config } from './config.ts';
 
@@ -11,6 +11,8 @@ export interface AppContext {
   /** The live membership engine: every membership change goes through it. */
   readonly engine: LiveEngine;
   readonly segments: SegmentService;
+  /** Warnings, overlap and explanations. */
+  readonly hygiene: HygieneService;
   readonly ingest: IngestService;
   readonly webhooks: WebhookService;
   /** Sends the webhook outbox; started by `strata serve`, run by hand in tests. */

@@ -20,6 +20,21 @@ export const ConditionSchema = Type.Unsafe<unknown>({
 
 const UserIdList = Type.Array(Type.String({ minLength: 1, maxLength: 256 }), { maxItems: 10000 });
 
+export const WarningSchema = Type.Object({
+  code: Type.Union(['DUPLICATE', 'CONTRADICTION', 'EMPTY', 'SUBSET', 'HIGH_OVERLAP'].map((c) => Type.Literal(c))),
+  message: Type.String(),
+  segmentIds: Type.Array(Type.String()),
+  paths: Type.Optional(Type.Array(Type.String(), { description: 'CONTRADICTION: JSON Pointers of the conflicting parts of the condition' })),
+  jaccard: Type.Optional(Type.Number()),
+}, { $id: 'SegmentWarning', description: 'Segment hygiene advice (docs/hygiene.md); never a refusal' });
+
+/** An explanation tree (core/explain.ts): {path, kind, result, text, observed?, children?}. */
+export const ExplanationSchema = Type.Unsafe<unknown>({
+  type: ['object', 'null'],
+  additionalProperties: true,
+  description: 'Why the condition holds or not: {path, kind, result, text, observed?, children?}, one node per part of the condition',
+});
+
 export const SegmentSchema = Type.Object({
   id: Type.String(),
   name: Type.String(),
@@ -32,15 +47,32 @@ export const SegmentSchema = Type.Object({
   size: Type.Integer(),
   createdAt: Type.String({ format: 'date-time' }),
   updatedAt: Type.String({ format: 'date-time' }),
+  warnings: Type.Optional(Type.Array(WarningSchema, { description: 'On create and update only' })),
 }, { $id: 'Segment' });
 
+/**
+ * Either `{name, description?, condition}` or `{name?, description?, template, params?}` (SPEC §4.2).
+ * One object rather than a oneOf, so that faults get precise paths: segmentCreateFaults checks the form.
+ */
 export const SegmentCreate = Type.Object({
-  name: Type.String({ minLength: 1, maxLength: 200 }),
+  name: Type.Optional(Type.String({ minLength: 1, maxLength: 200, description: 'Required with a condition; with a template it defaults to the template\'s name' })),
   description: Type.Optional(Type.String({ maxLength: 2000 })),
-  condition: ConditionSchema,
+  condition: Type.Optional(ConditionSchema),
+  template: Type.Optional(Type.String({ minLength: 1, maxLength: 100, description: 'A template id (GET /api/templates); instead of a condition' })),
+  params: Type.Optional(Type.Object({}, { additionalProperties: true, description: 'Template parameters; missing ones take their defaults' })),
   include: Type.Optional(UserIdList),
   exclude: Type.Optional(UserIdList),
-}, { additionalProperties: false });
+}, { additionalProperties: false, description: 'Either {name, description?, condition} or {name?, description?, template, params?}' });
+
+/** What the JSON Schema of SegmentCreate leaves open: a condition or a template (not both, not neither), and a name with a condition. */
+export function segmentCreateFaults(body: { name?: unknown; condition?: unknown; template?: unknown; params?: unknown }): { path: string; message: string }[] {
+  const has = (k: 'condition' | 'template' | 'params') => body[k] !== undefined;
+  if (has('condition') && has('template')) return [{ path: '/template', message: 'give either a condition or a template, not both' }];
+  if (!has('condition') && !has('template')) return [{ path: '/condition', message: 'is required (or a template: {"template", "params"?})' }];
+  if (has('condition') && has('params')) return [{ path: '/params', message: 'params go with a template, not with a condition' }];
+  if (has('condition') && body.name === undefined) return [{ path: '/name', message: 'is required' }];
+  return [];
+}
 
 export const SegmentPatch = Type.Object({
   name: Type.Optional(Type.String({ minLength: 1, maxLength: 200 })),
@@ -58,7 +90,40 @@ export const MemberSchema = Type.Object({
 
 export const PreviewBody = Type.Object({ condition: Type.Unsafe<unknown>({ type: 'object', description: ConditionSchema.description }) }, { additionalProperties: false });
 
-export const PreviewResult = Type.Object({ count: Type.Integer(), total: Type.Integer(), sample: Type.Array(MemberSchema) });
+export const PreviewResult = Type.Object({
+  count: Type.Integer(),
+  total: Type.Integer(),
+  sample: Type.Array(Type.Object({
+    ...MemberSchema.properties,
+    why: Type.Array(Type.String(), { description: 'One line per leaf: what it tested, what it saw, what it needed' }),
+    explanation: ExplanationSchema,
+  })),
+  warnings: Type.Array(WarningSchema),
+});
+
+export const OverlapBody = Type.Object({
+  ids: Type.Array(Type.String({ minLength: 1, maxLength: 256 }), { minItems: 2, maxItems: 50 }),
+}, { additionalProperties: false });
+
+export const OverlapResult = Type.Object({
+  segments: Type.Array(Type.Object({ id: Type.String(), name: Type.String(), size: Type.Integer() })),
+  intersections: Type.Array(Type.Array(Type.Integer()), { description: 'intersections[i][j]: members of both segments i and j; the diagonal holds the sizes' }),
+  pairs: Type.Array(Type.Object({ a: Type.String(), b: Type.String(), intersection: Type.Integer(), jaccard: Type.Number() })),
+});
+
+export const ExplainResult = Type.Object({
+  segmentId: Type.String(),
+  segmentName: Type.String(),
+  userId: Type.Union([Type.String(), Type.Null()]),
+  anonymousId: Type.Union([Type.String(), Type.Null()]),
+  member: Type.Boolean(),
+  since: Type.Union([Type.String({ format: 'date-time' }), Type.Null()]),
+  reason: Type.Union(['excluded', 'included', 'condition', 'no condition'].map((r) => Type.Literal(r))),
+  text: Type.String(),
+  at: Type.String({ format: 'date-time' }),
+  why: Type.Array(Type.String()),
+  explanation: ExplanationSchema,
+});
 
 export const MembersQuery = Type.Object({
   limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 1000, default: 100 })),

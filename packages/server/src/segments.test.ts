@@ -179,7 +179,7 @@ describe.each(backends.map((b) => [b.name, b] as const))('segments API on %s', (
     expect(r.body.sample).toHaveLength(10);
     for (const m of r.body.sample) expect(Number(m.userId.slice(1))).toBeLessThan(12);
     const none = await t.admin('POST', '/api/segments/preview', { condition: { event: 'never-sent' } });
-    expect(none.body).toEqual({ count: 0, total: 30, sample: [] });
+    expect(none.body).toEqual({ count: 0, total: 30, sample: [], warnings: [{ code: 'EMPTY', message: 'no user matches now (of 30)', segmentIds: [] }] });
     expect((await t.admin('GET', '/api/segments')).body.segments).toEqual([]);
   });
 });

@@ -4,6 +4,7 @@ import { AppError, type Json } from '@strata/core';
 import type { StoredProfile } from '@strata/store';
 import { requireAdmin, type Credentials } from '../auth.ts';
 import type { AppContext } from '../context.ts';
+import { segmentCreateFaults } from '../schemas.ts';
 import {
   AddMembers, EventSchema, IdParams, LabelsBody, MemberParams, MembersPage, MembersQuery, PreviewBody, PreviewResult,
   ProfileSchema, SegmentCreate, SegmentPatch, SegmentSchema, UserSegment, errors,
@@ -21,9 +22,14 @@ export async function adminRoutes(app: FastifyInstance, ctx: AppContext & { cred
   const users = { tags: ['users'], security };
 
   app.post<{ Body: Static<typeof SegmentCreate> }>('/api/segments', {
-    schema: { ...seg, summary: 'Create a segment', body: SegmentCreate, response: { 201: SegmentSchema, ...errors(400, 401, 403, 409) } },
+    schema: { ...seg, summary: 'Create a segment, from a condition or from a template (GET /api/templates)', body: SegmentCreate, response: { 201: SegmentSchema, ...errors(400, 401, 403, 409) } },
   }, async (req, reply) => {
-    const s = await ctx.segments.create(req.project.id, { ...req.body, condition: req.body.condition as Json | null });
+    const faults = segmentCreateFaults(req.body);
+    if (faults.length) throw new AppError({ code: 'VALIDATION_FAILED', message: `the request body is not valid: ${faults.map((f) => `${f.path} ${f.message}`).join('; ')}`, issues: faults });
+    const { template, params, condition, name, ...rest } = req.body;
+    const s = template !== undefined
+      ? await ctx.segments.createFromTemplate(req.project.id, { ...rest, template, params, name })
+      : await ctx.segments.create(req.project.id, { ...rest, name: name!, condition: condition as Json | null });
     return reply.status(201).send(s);
   });
 

@@ -1,0 +1,208 @@
+import type { Condition, Explanation } from '@strata/core';
+import { AppError, canonicalKey, referencedSegments, explainCondition, explainSegment, explanationLines, findContradiction, validationError } from '@strata/core';
+import type { ExplainResolver } from '@strata/core';
+import type { SegmentRow, SqlStore } from '@strata/store';
+import type { Clock } from './clock.ts';
+import type { LiveEngine, Tally } from './live-engine.ts';
+import type { MembershipService, ParsedSegment } from './membership-service.ts';
+
+export type WarningCode = 'DUPLICATE' | 'CONTRADICTION' | 'EMPTY' | 'SUBSET' | 'HIGH_OVERLAP';
+
+/** A segment-hygiene warning: advice on create, update and preview, never a refusal. */
+export interface SegmentWarning {
+  readonly code: WarningCode;
+  readonly message: string;
+  /** The other segments concerned (DUPLICATE, SUBSET, HIGH_OVERLAP; referenced ones for CONTRADICTION). */
+  readonly segmentIds: string[];
+  /** CONTRADICTION: JSON Pointers of the parts of the condition that conflict. */
+  readonly paths?: string[];
+  /** SUBSET, HIGH_OVERLAP: shared members / members of either. */
+  readonly jaccard?: number;
+}
+
+/** Jaccard at or above which two segments are reported as overlapping (issue: ≥ 0.9). */
+export const HIGH_OVERLAP_JACCARD = 0.9;
+/** At most this many SUBSET / HIGH_OVERLAP warnings, the closest pairs first. */
+const MAX_OVERLAP_WARNINGS = 10;
+export const MAX_OVERLAP_SEGMENTS = 50;
+
+export interface OverlapResult {
+  readonly segments: { id: string; name: string; size: number }[];
+  /** intersections[i][j]: members of both segments i and j (the diagonal: sizes). */
+  readonly intersections: number[][];
+  readonly pairs: { a: string; b: string; intersection: number; jaccard: number }[];
+}
+
+export interface ExplainView {
+  readonly segmentId: string;
+  readonly segmentName: string;
+  readonly userId: string | null;
+  readonly anonymousId: string | null;
+  readonly member: boolean;
+  readonly since: string | null;
+  readonly reason: 'excluded' | 'included' | 'condition' | 'no condition';
+  readonly text: string;
+  readonly at: string;
+  readonly why: string[];
+  readonly explanation: Explanation | null;
+}
+
+const jaccard = (inter: number, a: number, b: number) => (a + b - inter === 0 ? 0 : inter / (a + b - inter));
+const round = (x: number) => Math.round(x * 10000) / 10000;
+const quote = (r: SegmentRow) => `"${r.name}" (${r.id})`;
+
+/**
+ * Segment hygiene: duplicate and contradiction warnings from the condition alone, empty /
+ * subset / overlap warnings from membership now, pairwise overlap, and explanations of why a
+ * user is or is not in a segment.
+ */
+export class HygieneService {
+  constructor(
+    private readonly store: SqlStore,
+    private readonly membership: MembershipService,
+    private readonly engine: LiveEngine,
+    private readonly clock: Clock,
+  ) {}
+
+  /** Conditions of referenced segments as the static analysis may inline them: only when a segment's members are exactly its condition. */
+  private inliner(projectId: string, parsed: ReadonlyMap<string, ParsedSegment>): (id: string) => Condition | null {
+    return (id) => (this.engine.hasManualLists(projectId, id) ? null : parsed.get(id)?.condition ?? null);
+  }
+
+  /** DUPLICATE and CONTRADICTION for a condition (of segment `selfId` when it is saved). */
+  staticWarnings(projectId: string, rows: readonly SegmentRow[], condition: Condition | null, selfId?: string): SegmentWarning[] {
+    if (!condition) return [];
+    const parsed = this.membership.parseSegments(projectId, rows);
+    const inline = this.inliner(projectId, parsed);
+    const out: SegmentWarning[] = [];
+    const contradiction = findContradiction(condition, inline);
+    if (contradiction) {
+      out.push({ code: 'CONTRADICTION', message: `the condition can never be true: ${contradiction.message}`, segmentIds: [], paths: contradiction.paths });
+    }
+    const key = canonicalKey(condition, inline);
+    const same = rows.filter((r) => r.id !== selfId && parsed.get(r.id)?.condition && canonicalKey(parsed.get(r.id)!.condition!, inline) === key);
+    if (same.length) {
+      out.push({ code: 'DUPLICATE', message: `${same.map(quote).join(', ')} ${same.length === 1 ? 'has' : 'have'} an equivalent condition`, segmentIds: same.map((r) => r.id) });
+    }
+    return out;
+  }
+
+  /** EMPTY, SUBSET and HIGH_OVERLAP from a scan of membership (`tally`: the members of the segment or condition). */
+  membershipWarnings(rows: readonly SegmentRow[], tally: Tally, selfId: string | undefined, skip: readonly SegmentWarning[]): SegmentWarning[] {
+    const out: SegmentWarning[] = [];
+    const a = tally.count;
+    if (a === 0) {
+      if (!skip.some((w) => w.code === 'CONTRADICTION')) out.push({ code: 'EMPTY', message: `no user matches now (of ${tally.total})`, segmentIds: [] });
+      return out;
+    }
+    const flagged = new Set(skip.flatMap((w) => (w.code === 'DUPLICATE' ? w.segmentIds : [])));
+    const related = selfId ? this.related(rows, selfId) : new Set<string>();
+    const found: SegmentWarning[] = [];
+    for (const r of rows) {
+      if (r.id === selfId || flagged.has(r.id)) continue;
+      const b = tally.sizes.get(r.id) ?? 0;
+      const inter = tally.shared.get(r.id) ?? 0;
+      if (b === 0 || inter === 0) continue;
+      const j = round(jaccard(inter, a, b));
+      if (inter === a && inter === b) {
+        found.push({ code: 'HIGH_OVERLAP', message: `${quote(r)} has exactly the same ${a} members now`, segmentIds: [r.id], jaccard: 1 });
+      } else if ((inter === a || inter === b) && !related.has(r.id)) {
+        // A segment defined from another (a reference) is its subset by design: not reported.
+        found.push({
+          code: 'SUBSET', jaccard: j, segmentIds: [r.id],
+          message: inter === a ? `every member of this segment (${a}) is also in ${quote(r)} (${b})` : `every member of ${quote(r)} (${b}) is also in this segment (${a})`,
+        });
+      } else if (j >= HIGH_OVERLAP_JACCARD) {
+        found.push({ code: 'HIGH_OVERLAP', message: `${inter} of the ${a + b - inter} members of this segment and ${quote(r)} are in both (Jaccard ${j})`, segmentIds: [r.id], jaccard: j });
+      }
+    }
+    found.sort((x, y) => (y.jaccard ?? 0) - (x.jaccard ?? 0));
+    return [...out, ...found.slice(0, MAX_OVERLAP_WARNINGS)];
+  }
+
+  /** Segments that reference `id` or that it references, directly or not. */
+  private related(rows: readonly SegmentRow[], id: string): Set<string> {
+    const parsed = this.membership.parseSegments(rows[0]?.projectId ?? '', rows);
+    const refs = new Map([...parsed].map(([sid, p]) => [sid, p.condition ? referencedSegments(p.condition) : []]));
+    const reach = (from: string, next: (x: string) => string[]) => {
+      const seen = new Set<string>();
+      const stack = [from];
+      while (stack.length) for (const n of next(stack.pop()!)) if (!seen.has(n)) { seen.add(n); stack.push(n); }
+      return seen;
+    };
+    const down = reach(id, (x) => refs.get(x) ?? []);
+    const up = reach(id, (x) => [...refs].filter(([, r]) => r.includes(x)).map(([s]) => s));
+    return new Set([...down, ...up]);
+  }
+
+  /** Pairwise intersections and Jaccard of up to 50 segments, from engine state. */
+  async overlap(projectId: string, ids: readonly string[]): Promise<OverlapResult> {
+    const issues: { path: string; message: string }[] = [];
+    if (ids.length < 2 || ids.length > MAX_OVERLAP_SEGMENTS) issues.push({ path: '/ids', message: `give 2 to ${MAX_OVERLAP_SEGMENTS} segment ids` });
+    const rows = new Map((await this.store.listSegments(projectId)).map((r) => [r.id, r]));
+    const seen = new Set<string>();
+    ids.forEach((id, i) => {
+      if (seen.has(id)) issues.push({ path: `/ids/${i}`, message: `"${id}" is given twice` });
+      else if (!rows.has(id)) issues.push({ path: `/ids/${i}`, message: `unknown segment id "${id}"` });
+      seen.add(id);
+    });
+    if (issues.length) throw validationError('the overlap request is not valid', issues);
+    let m = this.engine.overlap(projectId, ids);
+    if (!m) {
+      await this.engine.load(projectId);
+      m = this.engine.overlap(projectId, ids);
+    }
+    if (!m) throw new AppError({ code: 'STORE_UNAVAILABLE', message: 'membership is not loaded yet; try again' });
+    const pairs: OverlapResult['pairs'] = [];
+    for (let i = 0; i < ids.length; i++) {
+      for (let j = i + 1; j < ids.length; j++) {
+        const inter = m.intersections[i]![j]!;
+        pairs.push({ a: ids[i]!, b: ids[j]!, intersection: inter, jaccard: round(jaccard(inter, m.sizes[i]!, m.sizes[j]!)) });
+      }
+    }
+    return { segments: ids.map((id, i) => ({ id, name: rows.get(id)!.name, size: m.sizes[i]! })), intersections: m.intersections, pairs };
+  }
+
+  /** Resolves referenced segments for explanations of one profile (manual lists included). */
+  private async resolverFor(projectId: string, rows: readonly SegmentRow[], profileIds: readonly number[]): Promise<(profileId: number) => ExplainResolver> {
+    const parsed = this.membership.parseSegments(projectId, rows);
+    const manual = await this.store.manualListsFor(projectId, profileIds);
+    return (profileId) => (id) => {
+      const p = parsed.get(id);
+      if (!p) return undefined;
+      const m = manual.get(id);
+      return { name: p.row.name, condition: p.condition, included: m?.include.has(profileId) ?? false, excluded: m?.exclude.has(profileId) ?? false };
+    };
+  }
+
+  /** Why each of some profiles matches a condition now (previews' samples). */
+  async explainProfiles(projectId: string, condition: Condition, profileIds: readonly number[], now: number): Promise<Map<number, Explanation>> {
+    const out = new Map<number, Explanation>();
+    if (profileIds.length === 0) return out;
+    const rows = await this.store.listSegments(projectId);
+    const resolverOf = await this.resolverFor(projectId, rows, profileIds);
+    for (const { profile, events } of await this.store.profilesWithEvents(projectId, profileIds)) {
+      out.set(profile.id, explainCondition(condition, profile, events, now, resolverOf(profile.id)));
+    }
+    return out;
+  }
+
+  /** Why a user (by userId or anonymousId) is or is not in a segment now. */
+  async explain(projectId: string, userId: string, segmentId: string): Promise<ExplainView> {
+    const rows = await this.store.listSegments(projectId);
+    const row = rows.find((r) => r.id === segmentId);
+    if (!row) throw new AppError({ code: 'NOT_FOUND', message: `no segment with id "${segmentId}"` });
+    const found = await this.store.findProfile(projectId, userId);
+    if (!found) throw new AppError({ code: 'NOT_FOUND', message: `no user with userId or anonymousId "${userId}"` });
+    const now = this.clock.now();
+    const resolve = (await this.resolverFor(projectId, rows, [found.id]))(found.id);
+    const [{ profile, events }] = await this.store.profilesWithEvents(projectId, [found.id]) as [Awaited<ReturnType<SqlStore['profilesWithEvents']>>[number]];
+    const e = explainSegment(resolve(segmentId)!, profile, events, now, resolve);
+    const since = (await this.store.profileSegments(projectId, found.id)).find((s) => s.segmentId === segmentId)?.since ?? null;
+    return {
+      segmentId, segmentName: row.name, userId: profile.userId, anonymousId: profile.anonymousId,
+      member: e.member, since: since === null ? null : new Date(since).toISOString(), reason: e.reason, text: e.text,
+      at: new Date(now).toISOString(), why: e.condition ? explanationLines(e.condition) : [], explanation: e.condition,
+    };
+  }
+}
