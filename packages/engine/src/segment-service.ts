@@ -343,9 +343,10 @@ export class SegmentService {
       const rows = [...(await tx.listSegments(projectId))];
       const now = this.clock.now();
       const created: SegmentRow[] = [];
+      const conditions: (Condition | null)[] = [];
       for (const [i, item] of items.entries()) {
         try {
-          this.validate(rows, item.condition, item.id);
+          conditions.push(this.validate(rows, item.condition, item.id));
         } catch (e) {
           if (e instanceof AppError && e.code === 'VALIDATION_FAILED') throw validationError(`segment ${i} (${item.name}): ${e.message}`, e.issues, `/segments/${i}`);
           throw e;
@@ -362,7 +363,7 @@ export class SegmentService {
       }
       await this.engine.segmentsChanged(tx, projectId, created.map((r) => r.id), now);
       const out: Segment[] = [];
-      for (const row of created) out.push(await this.view(tx, row));
+      for (const [i, row] of created.entries()) out.push({ ...(await this.view(tx, row)), warnings: this.savedWarnings(projectId, rows, row, conditions[i]!) });
       return out;
     });
   }
