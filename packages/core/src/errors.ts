@@ -8,6 +8,13 @@ export type ErrorCode =
   | 'FORBIDDEN'
   | 'NOT_FOUND'
   | 'CONFLICT'
+  /** Loyalty refusals (409): each names why a redemption or a points change cannot happen. */
+  | 'INSUFFICIENT_POINTS'
+  | 'OUT_OF_STOCK'
+  | 'REWARD_INACTIVE'
+  | 'OUTSIDE_DATES'
+  | 'NOT_IN_SEGMENT'
+  | 'LIMIT_REACHED'
   | 'RATE_LIMITED'
   | 'STORE_UNAVAILABLE'
   | 'INTERNAL';

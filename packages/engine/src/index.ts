@@ -6,3 +6,4 @@ export * from './webhooks.ts';
 export * from './live-engine.ts';
 export * from './wake-heap.ts';
 export * from './hygiene-service.ts';
+export * from './points-service.ts';

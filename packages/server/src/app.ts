@@ -7,6 +7,7 @@ import type { AppContext } from './context.ts';
 import { errorBody, errorHandler } from './errors.ts';
 import { adminRoutes } from './routes/admin.ts';
 import { hygieneRoutes } from './routes/hygiene.ts';
+import { pointsRoutes } from './routes/points.ts';
 import { ingestRoutes } from './routes/ingest.ts';
 import { templateRoutes } from './routes/templates.ts';
 import { webhookRoutes } from './routes/webhooks.ts';
@@ -52,5 +53,6 @@ export async function buildApp(ctx: AppContext, opts: AppOptions = {}): Promise<
   await app.register(async (scope) => webhookRoutes(scope, withCreds));
   await app.register(async (scope) => templateRoutes(scope, withCreds));
   await app.register(async (scope) => hygieneRoutes(scope, withCreds));
+  await app.register(async (scope) => pointsRoutes(scope, withCreds));
   return app;
 }

@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { HygieneService, IngestService, LiveEngine, MembershipService, SegmentService, WebhookDispatcher, WebhookService, systemClock, type Clock } from '@strata/engine';
+import { HygieneService, IngestService, LiveEngine, PointsService, MembershipService, SegmentService, WebhookDispatcher, WebhookService, systemClock, type Clock } from '@strata/engine';
 import type { SqlStore } from '@strata/store';
 import type { Config } from './config.ts';
 import type { AppContext } from './context.ts';
@@ -18,6 +18,7 @@ export function createContext(store: SqlStore, config: Config, clock: Clock = sy
   const hygiene = new HygieneService(store, membership, engine, clock);
   return {
     config, store, clock, membership, engine, hygiene,
+    points: new PointsService(store, engine, clock),
     segments: new SegmentService(store, membership, engine, clock, hygiene),
     ingest: new IngestService(engine, clock, { sessionTimeoutMs: config.sessionTimeoutMs, lingerMs: 2 }),
     webhooks,

@@ -1,4 +1,4 @@
-import type { Clock, HygieneService, IngestService, LiveEngine, MembershipService, SegmentService, WebhookDispatcher, WebhookService } from '@strata/engine';
+import type { Clock, HygieneService, IngestService, PointsService, LiveEngine, MembershipService, SegmentService, WebhookDispatcher, WebhookService } from '@strata/engine';
 import type { Project, SqlStore } from '@strata/store';
 import type { Config } from './config.ts';
 
@@ -13,6 +13,8 @@ export interface AppContext {
   readonly segments: SegmentService;
   /** Warnings, overlap and explanations. */
   readonly hygiene: HygieneService;
+  /** Points balances and ledger. */
+  readonly points: PointsService;
   readonly ingest: IngestService;
   readonly webhooks: WebhookService;
   /** Sends the webhook outbox; started by `strata serve`, run by hand in tests. */

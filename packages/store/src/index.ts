@@ -7,3 +7,4 @@ export { openPostgres, postgresReachable } from './postgres.ts';
 export { openPglite } from './pglite.ts';
 export { createStore, type StoreConfig } from './create-store.ts';
 export { WebhookStore, type WebhookRow, type DeliveryRow, type DeliveryStatus, type DueDelivery, type NewDelivery } from './webhook-store.ts';
+export { PointsStore, mergePoints, type PointsEntry, type PointsKind, type PointsOutcome } from './points-store.ts';

@@ -77,6 +77,20 @@ function liveEngine(d: StoreDialect): string[] {
   ];
 }
 
+/** Loyalty: the points ledger (append-only) and each user's balance, which can never go negative. */
+function points(d: StoreDialect): string[] {
+  const t = types(d);
+  return [
+    `CREATE TABLE points_ledger (id ${t.id}, project_id TEXT NOT NULL, profile_id ${t.ref} NOT NULL, kind TEXT NOT NULL,
+      amount ${t.ms} NOT NULL, balance ${t.ms} NOT NULL, reason TEXT NOT NULL, ref TEXT, at ${t.ms} NOT NULL)`,
+    `CREATE INDEX points_ledger_profile ON points_ledger (project_id, profile_id, id)`,
+    // One entry per idempotency reference (a mission completion, a redemption): retries add nothing.
+    `CREATE UNIQUE INDEX points_ledger_ref ON points_ledger (project_id, ref)`,
+    `CREATE TABLE points_balances (project_id TEXT NOT NULL, profile_id ${t.ref} NOT NULL, balance ${t.ms} NOT NULL CHECK (balance >= 0),
+      PRIMARY KEY (project_id, profile_id))`,
+  ];
+}
+
 /**
  * PostgreSQL versions of the helpers that SQLite gets as registered JavaScript functions
  * (sqlite.ts). Each matches core's JavaScript exactly (values.ts, bucket.ts) and never raises.
@@ -128,7 +142,7 @@ function provider(d: StoreDialect): MigrationProvider {
       for (const s of stmts) await sql.raw(s).execute(db);
     },
   });
-  return { getMigrations: async () => ({ '0001_initial': step(initial(d)), '0002_live_engine': step(liveEngine(d)) }) };
+  return { getMigrations: async () => ({ '0001_initial': step(initial(d)), '0002_live_engine': step(liveEngine(d)), '0003_points': step(points(d)) }) };
 }
 
 /** Brings the schema up to date; safe to run at every start and from several instances. */

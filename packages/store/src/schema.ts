@@ -93,6 +93,11 @@ export interface Database {
   };
   /** The instant up to which the engine has applied everything (events and time) for a project. */
   engine_state: { project_id: string; clock: number };
+  points_ledger: {
+    id: Generated<number>; project_id: string; profile_id: number; kind: string; amount: number; balance: number;
+    reason: string; ref: string | null; at: number;
+  };
+  points_balances: { project_id: string; profile_id: number; balance: number };
   webhooks: {
     id: string;
     project_id: string;

@@ -9,6 +9,7 @@ import type {
   EngineEvent, EngineProfile, HistoryEntry, IngestItem, IngestOutcome, Member, MembershipReason, Project, ProfileWithEvents, Rejection,
   SegmentRow, StoredEvent, StoredProfile,
 } from './types.ts';
+import { mergePoints } from './points-store.ts';
 import { chunks, readJson } from './util.ts';
 
 
@@ -449,6 +450,7 @@ export class SqlStore {
       ON CONFLICT (project_id, segment_id, profile_id) DO UPDATE
       SET since = CASE WHEN excluded.since < memberships.since THEN excluded.since ELSE memberships.since END`.execute(db);
     await db.deleteFrom('memberships').where('project_id', '=', projectId).where('profile_id', '=', from).execute();
+    await mergePoints(db, projectId, from, into);
     await db.deleteFrom('profiles').where('project_id', '=', projectId).where('id', '=', from).execute();
     working.delete(from);
     merges.push([from, into]);

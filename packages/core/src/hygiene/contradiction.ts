@@ -431,7 +431,7 @@ function sequenceLeaf(s: Extract<Condition, { kind: 'sequence' }>, pos: boolean,
     if (pos) {
       // The sequence needs an event of each step in its window.
       const w = where as readonly CanonicalWhere[];
-      const base: EventBase = { key: JSON.stringify([st.name, w, window]), name: st.name, where: w, window, words: eventWords(st.name, w, window) };
+      const base: EventBase = { key: JSON.stringify([st.name, w, window]), name: st.name, where: w, window, words: `${eventWords(st.name, w, window)} (step ${i + 1} of ${words})` };
       facts.push({ f: 'count', base, fn: 'count', set: [[1, null]], words: '≥ 1' });
     }
   }

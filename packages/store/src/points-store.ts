@@ -1,0 +1,107 @@
+import { sql, type Kysely } from 'kysely';
+import type { Database } from './schema.ts';
+import type { SqlStore } from './sql-store.ts';
+
+export type PointsKind = 'earn' | 'spend' | 'adjust' | 'expire';
+
+/** One ledger entry: `amount` is signed (earn > 0, spend and expire < 0), `balance` is the balance after it. */
+export interface PointsEntry {
+  readonly id: number;
+  readonly projectId: string;
+  readonly profileId: number;
+  readonly kind: PointsKind;
+  readonly amount: number;
+  readonly balance: number;
+  readonly reason: string;
+  /** Idempotency reference (e.g. `mission:<id>:<profile>:<n>`, `redemption:<id>`): one entry per ref. */
+  readonly ref: string | null;
+  readonly at: number;
+}
+
+export type PointsOutcome =
+  | { readonly ok: true; readonly entry: PointsEntry }
+  /** An entry with this ref exists already: nothing was added (a retry). */
+  | { readonly ok: false; readonly reason: 'duplicate'; readonly entry: PointsEntry }
+  /** The balance would go negative: nothing was added. */
+  | { readonly ok: false; readonly reason: 'insufficient'; readonly balance: number };
+
+type LedgerRow = Database['points_ledger'] & { id: number };
+
+const toEntry = (r: LedgerRow): PointsEntry => ({
+  id: Number(r.id), projectId: r.project_id, profileId: Number(r.profile_id), kind: r.kind as PointsKind, amount: Number(r.amount),
+  balance: Number(r.balance), reason: r.reason, ref: r.ref, at: Number(r.at),
+});
+
+/**
+ * The points ledger: append-only entries and a balance per user kept beside them, changed by
+ * one conditional statement so that it never goes negative even when two transactions race
+ * (the CHECK constraint backs it). Construct it over a transaction's store
+ * (`new PointsStore(tx)`) to write with the rest of that transaction.
+ */
+export class PointsStore {
+  private readonly db: Kysely<Database>;
+  constructor(store: SqlStore) {
+    this.db = store.db;
+  }
+
+  async balance(projectId: string, profileId: number): Promise<number> {
+    const r = await this.db.selectFrom('points_balances').select('balance').where('project_id', '=', projectId).where('profile_id', '=', profileId).executeTakeFirst();
+    return r ? Number(r.balance) : 0;
+  }
+
+  async byRef(projectId: string, ref: string): Promise<PointsEntry | null> {
+    const r = await this.db.selectFrom('points_ledger').selectAll().where('project_id', '=', projectId).where('ref', '=', ref).executeTakeFirst();
+    return r ? toEntry(r as LedgerRow) : null;
+  }
+
+  /** Adds an entry and moves the balance, unless the ref was used or the balance would go below zero. */
+  async apply(projectId: string, profileId: number, e: { kind: PointsKind; amount: number; reason: string; ref?: string | null; at: number }): Promise<PointsOutcome> {
+    if (!Number.isSafeInteger(e.amount)) throw new RangeError(`points must be a whole number, got ${e.amount}`);
+    const ref = e.ref ?? null;
+    if (ref !== null) {
+      const seen = await this.byRef(projectId, ref);
+      if (seen) return { ok: false, reason: 'duplicate', entry: seen };
+    }
+    let balance: number;
+    if (e.amount >= 0) {
+      const r = await sql<{ balance: number }>`INSERT INTO points_balances (project_id, profile_id, balance) VALUES (${projectId}, ${profileId}, ${e.amount})
+        ON CONFLICT (project_id, profile_id) DO UPDATE SET balance = points_balances.balance + excluded.balance RETURNING balance`.execute(this.db);
+      balance = Number(r.rows[0]!.balance);
+    } else {
+      const r = await sql<{ balance: number }>`UPDATE points_balances SET balance = balance + ${e.amount}
+        WHERE project_id = ${projectId} AND profile_id = ${profileId} AND balance + ${e.amount} >= 0 RETURNING balance`.execute(this.db);
+      if (r.rows.length === 0) return { ok: false, reason: 'insufficient', balance: await this.balance(projectId, profileId) };
+      balance = Number(r.rows[0]!.balance);
+    }
+    const row = await this.db.insertInto('points_ledger').values({
+      project_id: projectId, profile_id: profileId, kind: e.kind, amount: e.amount, balance, reason: e.reason, ref, at: e.at,
+    }).returningAll().executeTakeFirstOrThrow();
+    return { ok: true, entry: toEntry(row as LedgerRow) };
+  }
+
+  /** A user's entries, newest first, before entry id `beforeId` when given. */
+  async entries(projectId: string, profileId: number, limit: number, beforeId: number | null): Promise<PointsEntry[]> {
+    let q = this.db.selectFrom('points_ledger').selectAll().where('project_id', '=', projectId).where('profile_id', '=', profileId);
+    if (beforeId !== null) q = q.where('id', '<', beforeId);
+    return (await q.orderBy('id', 'desc').limit(limit).execute()).map((r) => toEntry(r as LedgerRow));
+  }
+
+  /** Sums of earned and spent points of some profiles in [from, to) (insights). */
+  async totals(projectId: string, profileIds: readonly number[] | null, from: number, to: number): Promise<{ earned: number; spent: number }> {
+    let q = this.db.selectFrom('points_ledger')
+      .select([sql<number>`coalesce(sum(CASE WHEN amount > 0 THEN amount ELSE 0 END), 0)`.as('earned'), sql<number>`coalesce(sum(CASE WHEN amount < 0 THEN -amount ELSE 0 END), 0)`.as('spent')])
+      .where('project_id', '=', projectId).where('at', '>=', from).where('at', '<', to);
+    if (profileIds) q = q.where('profile_id', 'in', profileIds.length ? profileIds : [-1]);
+    const r = await q.executeTakeFirstOrThrow();
+    return { earned: Number(r.earned), spent: Number(r.spent) };
+  }
+}
+
+/** Moves points of a merged-away profile to the surviving one (SqlStore.merge calls it). */
+export async function mergePoints(db: Kysely<Database>, projectId: string, from: number, into: number): Promise<void> {
+  await db.updateTable('points_ledger').set({ profile_id: into }).where('project_id', '=', projectId).where('profile_id', '=', from).execute();
+  await sql`INSERT INTO points_balances (project_id, profile_id, balance)
+    SELECT project_id, ${into}, balance FROM points_balances WHERE project_id = ${projectId} AND profile_id = ${from}
+    ON CONFLICT (project_id, profile_id) DO UPDATE SET balance = points_balances.balance + excluded.balance`.execute(db);
+  await db.deleteFrom('points_balances').where('project_id', '=', projectId).where('profile_id', '=', from).execute();
+}
