@@ -1,7 +1,10 @@
 import { AppError } from '@strata/core';
-import type { IngestItem, Rejection } from '@strata/store';
+import type { IngestItem, IngestOutcome, Rejection, SqlStore } from '@strata/store';
 import type { Clock } from './clock.ts';
 import type { LiveEngine } from './live-engine.ts';
+
+/** Sees each stored request's outcome inside its transaction (after the membership it caused). */
+export type IngestListener = (tx: SqlStore, projectId: string, outcome: IngestOutcome, now: number) => Promise<void>;
 
 export interface IngestResult {
   readonly stored: number;
@@ -38,6 +41,13 @@ export class IngestService {
     private readonly clock: Clock,
     private readonly opts: IngestServiceOptions,
   ) {}
+
+  private readonly listeners: IngestListener[] = [];
+
+  /** Called in the transaction of every stored request, after membership (missions award there). */
+  onIngested(l: IngestListener): void {
+    this.listeners.push(l);
+  }
 
   submit(projectId: string, items: readonly IngestItem[], rejections: readonly Rejection[], receivedAt: number): Promise<IngestResult> {
     return new Promise<IngestResult>((resolve, reject) => {
@@ -80,6 +90,7 @@ export class IngestService {
             if (p.rejections.length) await tx.recordRejections(projectId, p.receivedAt, p.rejections);
             // Membership follows each request's events in the same transaction, in arrival order.
             await this.engine.applyIngest(tx, projectId, out, this.clock.now());
+            for (const l of this.listeners) await l(tx, projectId, out, this.clock.now());
             results.set(p, { stored: out.stored, duplicates: out.duplicates });
           }
         }

@@ -610,6 +610,20 @@ export class LiveEngine {
   }
 
   /**
+   * Stores events Strata derives itself beyond membership (e.g. `$mission_completed`) in the
+   * caller's transaction and applies them like any event: segments that read them follow.
+   */
+  async applyDerived(tx: SqlStore, projectId: string, rows: readonly { profileId: number; name: string; properties: JsonObject; timestamp: number }[], now: number): Promise<MembershipChange[]> {
+    if (rows.length === 0) return [];
+    await tx.insertDerivedEvents(projectId, rows);
+    const ps = await this.project(tx, projectId);
+    const touched = new Set(rows.map((r) => r.profileId).filter((id) => ps.profiles.has(id)));
+    const events: EngineEvent[] = rows.filter((r) => touched.has(r.profileId)).map((r) => ({ ...r, context: {} })).sort((a, b) => a.timestamp - b.timestamp);
+    const records = [...touched].map((id) => ps.profiles.get(id)!.profile);
+    return this.applyIngest(tx, projectId, { stored: rows.length, duplicates: 0, touched, merges: [], records, events, reload: new Set() }, now);
+  }
+
+  /**
    * The engine's core step, in memory only: a batch's profiles and events applied and its
    * membership changes decided (a partition worker runs this, then writes the changes). For
    * outcomes that need no reading back from the store (no merge, no re-derived visits).
