@@ -15,3 +15,5 @@ export * from './view.ts';
 export * from './explain.ts';
 export * from './templates.ts';
 export * from './hygiene/index.ts';
+export * from './stats.ts';
+export * from './bucket-ranges.ts';

@@ -890,6 +890,12 @@ export class LiveEngine {
     return out;
   }
 
+  /** Names of the project's segments by id (from memory). */
+  segmentNames(projectId: string): Map<string, string> {
+    const ps = this.projects.get(projectId);
+    return new Map(ps ? ps.list.map((s) => [s.row.id, s.row.name]) : []);
+  }
+
   /** Whether a segment has manual include or exclude entries (its members are then more than its condition). */
   hasManualLists(projectId: string, segmentId: string): boolean {
     const s = this.projects.get(projectId)?.segments.get(segmentId);

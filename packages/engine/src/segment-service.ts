@@ -72,6 +72,9 @@ export interface HistoryView {
 
 const iso = (ms: number) => new Date(ms).toISOString();
 
+/** What targets a segment, in words ("mission \"Welcome\" (mis_…)"); empty when nothing does. */
+export type DeleteGuard = (tx: SqlStore, projectId: string, segmentId: string) => Promise<string[]>;
+
 /** Page cursors: an opaque base64url form of the last row's numeric key. */
 export const encodeCursor = (n: number): string => Buffer.from(String(n)).toString('base64url');
 
@@ -93,6 +96,13 @@ export class SegmentService {
     private readonly clock: Clock,
     private readonly hygiene: HygieneService,
   ) {}
+
+  private readonly guards: DeleteGuard[] = [];
+
+  /** Registers what else may target a segment (missions, rewards, experiences, experiments): deleting it is refused while any does. */
+  guardDeletion(guard: DeleteGuard): void {
+    this.guards.push(guard);
+  }
 
   private async view(store: SqlStore, row: SegmentRow, size?: number): Promise<Segment> {
     const manual = await store.manualIds(row.projectId, row.id);
@@ -187,6 +197,9 @@ export class SegmentService {
       if (users.length) {
         throw new AppError({ code: 'CONFLICT', message: `segment ${id} is referenced by ${users.map((u) => `"${u.name}" (${u.id})`).join(', ')}; change those first` });
       }
+      const targeting: string[] = [];
+      for (const guard of this.guards) targeting.push(...(await guard(tx, projectId, id)));
+      if (targeting.length) throw new AppError({ code: 'CONFLICT', message: `segment ${id} is targeted by ${targeting.join(', ')}; change those first` });
       await tx.deleteSegment(projectId, id);
       await this.engine.segmentsChanged(tx, projectId, [id], this.clock.now());
     });
@@ -337,8 +350,9 @@ export class SegmentService {
    * Creates several segments in one transaction, all or none. The caller picks the ids so that
    * an item may refer to the items before it; each condition is validated against the existing
    * segments and those earlier items, and membership is computed once, for all of them.
+   * `within` runs last in the same transaction (e.g. an experiment saving its row with its arms).
    */
-  async createSet(projectId: string, items: readonly SegmentSetItem[]): Promise<Segment[]> {
+  async createSet(projectId: string, items: readonly SegmentSetItem[], within?: (tx: SqlStore, created: readonly Segment[]) => Promise<void>): Promise<Segment[]> {
     return this.engine.write(async (tx) => {
       const rows = [...(await tx.listSegments(projectId))];
       const now = this.clock.now();
@@ -364,6 +378,7 @@ export class SegmentService {
       await this.engine.segmentsChanged(tx, projectId, created.map((r) => r.id), now);
       const out: Segment[] = [];
       for (const [i, row] of created.entries()) out.push({ ...(await this.view(tx, row)), warnings: this.savedWarnings(projectId, rows, row, conditions[i]!) });
+      if (within) await within(tx, out);
       return out;
     });
   }

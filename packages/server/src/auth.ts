@@ -17,6 +17,11 @@ export class Credentials {
     return project;
   }
 
+  /** Forgets every cached project (after a change of settings; other instances see it within the TTL). */
+  clear(): void {
+    this.cache.clear();
+  }
+
   writeKeyProject(key: string): Promise<Project | null> {
     return this.cached(`w:${key}`, () => this.store.projectByWriteKey(key));
   }

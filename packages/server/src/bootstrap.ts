@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
-import { HygieneService, IngestService, LiveEngine, PointsService, MembershipService, SegmentService, WebhookDispatcher, WebhookService, systemClock, type Clock } from '@strata/engine';
-import type { SqlStore } from '@strata/store';
+import { ExperienceService, HygieneService, InsightsService, IngestService, LiveEngine, MissionService, PointsService, RewardService, TargetingService, MembershipService, SegmentService, WebhookDispatcher, WebhookService, systemClock, type Clock } from '@strata/engine';
+import { ExperimentService } from '@strata/engine';
+import { ExperimentStore, MissionStore, RewardStore, type SqlStore } from '@strata/store';
 import type { Config } from './config.ts';
 import type { AppContext } from './context.ts';
 
@@ -16,11 +17,31 @@ export function createContext(store: SqlStore, config: Config, clock: Clock = sy
     await webhooks.enqueue(tx, projectId, changes);
   });
   const hygiene = new HygieneService(store, membership, engine, clock);
+  const experiences = new ExperienceService(store, clock);
+  const points = new PointsService(store, engine, clock);
+  const rewards = new RewardService(store, engine, points, clock);
+  const missions = new MissionService(store, engine, points, clock);
+  const ingest = new IngestService(engine, clock, { sessionTimeoutMs: config.sessionTimeoutMs, lingerMs: 2 });
+  // Missions progress, complete and pay in the transaction that stores the events.
+  ingest.onIngested((tx, projectId, outcome, now) => missions.onIngested(tx, projectId, outcome, now));
+  const segments = new SegmentService(store, membership, engine, clock, hygiene);
+  // A segment that something targets cannot be deleted (409 naming what does).
+  segments.guardDeletion((tx, projectId, id) => experiences.targeting(tx, projectId, id));
+  segments.guardDeletion(async (tx, projectId, id) => (await new MissionStore(tx).list(projectId)).filter((m) => m.segmentIds.includes(id)).map((m) => `mission "${m.name}" (${m.id})`));
+  segments.guardDeletion(async (tx, projectId, id) => (await new RewardStore(tx).list(projectId)).filter((r) => r.segmentIds.includes(id)).map((r) => `reward "${r.name}" (${r.id})`));
+  segments.guardDeletion(async (tx, projectId, id) => (await new ExperimentStore(tx).list(projectId))
+    .filter((e) => e.audienceSegmentId === id || e.arms.some((a) => a.segmentId === id)).map((e) => `experiment "${e.name}" (${e.id})`));
   return {
     config, store, clock, membership, engine, hygiene,
-    points: new PointsService(store, engine, clock),
-    segments: new SegmentService(store, membership, engine, clock, hygiene),
-    ingest: new IngestService(engine, clock, { sessionTimeoutMs: config.sessionTimeoutMs, lingerMs: 2 }),
+    points,
+    rewards,
+    experiences,
+    insights: new InsightsService(store, clock),
+    targeting: new TargetingService(store, engine, clock, experiences, { rewards, missions }),
+    segments,
+    experiments: new ExperimentService(store, segments, engine, clock),
+    ingest,
+    missions,
     webhooks,
     dispatcher: new WebhookDispatcher(store, clock),
   };

@@ -1,4 +1,5 @@
-import type { Clock, HygieneService, IngestService, PointsService, LiveEngine, MembershipService, SegmentService, WebhookDispatcher, WebhookService } from '@strata/engine';
+import type { Clock, ExperienceService, HygieneService, InsightsService, IngestService, MissionService, PointsService, RewardService, TargetingService, LiveEngine, MembershipService, SegmentService, WebhookDispatcher, WebhookService } from '@strata/engine';
+import type { ExperimentService } from '@strata/engine';
 import type { Project, SqlStore } from '@strata/store';
 import type { Config } from './config.ts';
 
@@ -15,6 +16,16 @@ export interface AppContext {
   readonly hygiene: HygieneService;
   /** Points balances and ledger. */
   readonly points: PointsService;
+  /** Rewards (the bonus shop): definitions, code pools, redemption. */
+  readonly rewards: RewardService;
+  readonly experiences: ExperienceService;
+  readonly insights: InsightsService;
+  /** What a user is targeted with (missions, rewards, experiences, points). */
+  readonly targeting: TargetingService;
+  /** Missions (quests): definitions and live progress. */
+  readonly missions: MissionService;
+  /** A/B experiments: arms as segments, results with statistics. */
+  readonly experiments: ExperimentService;
   readonly ingest: IngestService;
   readonly webhooks: WebhookService;
   /** Sends the webhook outbox; started by `strata serve`, run by hand in tests. */

@@ -8,3 +8,8 @@ export { openPglite } from './pglite.ts';
 export { createStore, type StoreConfig } from './create-store.ts';
 export { WebhookStore, type WebhookRow, type DeliveryRow, type DeliveryStatus, type DueDelivery, type NewDelivery } from './webhook-store.ts';
 export { PointsStore, mergePoints, type PointsEntry, type PointsKind, type PointsOutcome } from './points-store.ts';
+export { ExperienceStore, type ExperienceRow, type ExperienceVariant } from './experience-store.ts';
+export { RewardStore, mergeRewards, REWARD_TYPES, type RewardRow, type RewardType, type RedemptionRow, type CodeCounts } from './reward-store.ts';
+export { MissionStore, mergeMissions, type MissionRow, type ProgressRow, type ProgressMember, type CompletionRow } from './mission-store.ts';
+export { ExperimentStore, type ExperimentRow, type ExperimentArmRow, type ExperimentStatus, type ConversionSource, type Exposure } from './experiment-store.ts';
+export { InsightsStore, type DayChanges, type SegmentActivity } from './insights-store.ts';

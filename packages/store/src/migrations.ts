@@ -92,6 +92,78 @@ function points(d: StoreDialect): string[] {
 }
 
 /**
+ * Missions (quests), each user's progress on them and the completion log. `mission_progress`
+ * is read by experiment metrics: keep its columns.
+ */
+function missions(d: StoreDialect): string[] {
+  const t = types(d);
+  const float = d === 'sqlite' ? 'REAL' : 'DOUBLE PRECISION';
+  return [
+    `CREATE TABLE missions (project_id TEXT NOT NULL, id TEXT NOT NULL, name TEXT NOT NULL, description TEXT NOT NULL DEFAULT '',
+      segment_ids ${t.json} NOT NULL DEFAULT ${t.emptyArray}, active ${t.bool} NOT NULL, starts_at ${t.ms}, ends_at ${t.ms}, goal ${t.json} NOT NULL,
+      points ${t.ms} NOT NULL CHECK (points >= 0), repeatable ${t.bool} NOT NULL, cooldown_ms ${t.ms} NOT NULL DEFAULT 0,
+      created_at ${t.ms} NOT NULL, updated_at ${t.ms} NOT NULL, PRIMARY KEY (project_id, id))`,
+    `CREATE TABLE mission_progress (project_id TEXT NOT NULL, mission_id TEXT NOT NULL, profile_id ${t.ref} NOT NULL, started_at ${t.ms} NOT NULL,
+      progress ${float} NOT NULL, completions INTEGER NOT NULL DEFAULT 0, last_completed_at ${t.ms}, updated_at ${t.ms} NOT NULL,
+      PRIMARY KEY (project_id, mission_id, profile_id))`,
+    `CREATE INDEX mission_progress_profile ON mission_progress (project_id, profile_id)`,
+    // One row per completion, keyed by the ref its points carry: a completion is recorded (and paid) once.
+    `CREATE TABLE mission_completions (project_id TEXT NOT NULL, ref TEXT NOT NULL, mission_id TEXT NOT NULL, profile_id ${t.ref} NOT NULL,
+      n INTEGER NOT NULL, at ${t.ms} NOT NULL, points ${t.ms} NOT NULL, PRIMARY KEY (project_id, ref))`,
+    `CREATE INDEX mission_completions_mission ON mission_completions (project_id, mission_id, at)`,
+    `CREATE INDEX mission_completions_profile ON mission_completions (project_id, profile_id)`,
+  ];
+}
+
+/** Experiences: a key with variants targeted at segments (first matching by priority wins) and a default. */
+function experiences(d: StoreDialect): string[] {
+  const t = types(d);
+  return [
+    `CREATE TABLE experiences (id TEXT NOT NULL, project_id TEXT NOT NULL, key TEXT NOT NULL, name TEXT NOT NULL, description TEXT NOT NULL DEFAULT '',
+      variants ${t.json} NOT NULL, default_payload ${t.json}, active ${t.bool} NOT NULL, created_at ${t.ms} NOT NULL, updated_at ${t.ms} NOT NULL,
+      PRIMARY KEY (project_id, id))`,
+    `CREATE UNIQUE INDEX experiences_key ON experiences (project_id, key)`,
+  ];
+}
+
+/**
+ * Rewards (the bonus shop): rewards targeted at segments, their code pools, and redemptions.
+ * `reward_redemptions` is read by experiment metrics and insights: keep its columns.
+ */
+function rewards(d: StoreDialect): string[] {
+  const t = types(d);
+  return [
+    `CREATE TABLE rewards (project_id TEXT NOT NULL, id TEXT NOT NULL, name TEXT NOT NULL, description TEXT NOT NULL DEFAULT '',
+      type TEXT NOT NULL, cost INTEGER NOT NULL CHECK (cost >= 0), stock INTEGER CHECK (stock >= 0), per_user_limit INTEGER CHECK (per_user_limit >= 1),
+      segment_ids ${t.json} NOT NULL DEFAULT ${t.emptyArray}, active ${t.bool} NOT NULL, starts_at ${t.ms}, ends_at ${t.ms},
+      created_at ${t.ms} NOT NULL, updated_at ${t.ms} NOT NULL, PRIMARY KEY (project_id, id))`,
+    // A code pool: redemption_id is null until the code is handed out.
+    `CREATE TABLE reward_codes (id ${t.id}, project_id TEXT NOT NULL, reward_id TEXT NOT NULL, code TEXT NOT NULL,
+      redemption_id ${t.ref}, created_at ${t.ms} NOT NULL)`,
+    `CREATE UNIQUE INDEX reward_codes_code ON reward_codes (project_id, reward_id, code)`,
+    `CREATE INDEX reward_codes_free ON reward_codes (project_id, reward_id, redemption_id, id)`,
+    `CREATE TABLE reward_redemptions (id ${t.id}, project_id TEXT NOT NULL, reward_id TEXT NOT NULL, profile_id ${t.ref} NOT NULL,
+      code TEXT, cost INTEGER NOT NULL, at ${t.ms} NOT NULL, ref TEXT)`,
+    `CREATE INDEX reward_redemptions_profile ON reward_redemptions (project_id, profile_id)`,
+    `CREATE INDEX reward_redemptions_reward ON reward_redemptions (project_id, reward_id)`,
+  ];
+}
+
+/**
+ * Experiments (A/B): the definition only. Each arm is an ordinary segment (`arms[].segmentId`,
+ * template `experiment/<id>`); exposure is read from those segments' membership history.
+ */
+function experiments(d: StoreDialect): string[] {
+  const t = types(d);
+  return [
+    `CREATE TABLE experiments (project_id TEXT NOT NULL, id TEXT NOT NULL, name TEXT NOT NULL, description TEXT NOT NULL DEFAULT '',
+      audience_segment_id TEXT, salt TEXT NOT NULL, arms ${t.json} NOT NULL, control TEXT NOT NULL, status TEXT NOT NULL,
+      started_at ${t.ms}, stopped_at ${t.ms}, created_at ${t.ms} NOT NULL, updated_at ${t.ms} NOT NULL, PRIMARY KEY (project_id, id))`,
+    `CREATE UNIQUE INDEX experiments_name ON experiments (project_id, name)`,
+  ];
+}
+
+/**
  * PostgreSQL versions of the helpers that SQLite gets as registered JavaScript functions
  * (sqlite.ts). Each matches core's JavaScript exactly (values.ts, bucket.ts) and never raises.
  */
@@ -142,7 +214,7 @@ function provider(d: StoreDialect): MigrationProvider {
       for (const s of stmts) await sql.raw(s).execute(db);
     },
   });
-  return { getMigrations: async () => ({ '0001_initial': step(initial(d)), '0002_live_engine': step(liveEngine(d)), '0003_points': step(points(d)) }) };
+  return { getMigrations: async () => ({ '0001_initial': step(initial(d)), '0002_live_engine': step(liveEngine(d)), '0003_points': step(points(d)), '0004_missions': step(missions(d)), '0005_rewards': step(rewards(d)), '0006_experiments': step(experiments(d)), '0007_experiences': step(experiences(d)) }) };
 }
 
 /** Brings the schema up to date; safe to run at every start and from several instances. */
@@ -152,6 +224,8 @@ export async function migrate(db: Kysely<Database>, d: StoreDialect): Promise<vo
   const schema = d === 'postgres' ? (await sql<{ s: string }>`SELECT current_schema() AS s`.execute(db)).rows[0]?.s : undefined;
   const migrator = new Migrator({
     db, provider: provider(d), migrationTableName: 'strata_migrations', migrationLockTableName: 'strata_migrations_lock',
+    // Each migration creates tables of its own feature, so one added with a lower number later still applies.
+    allowUnorderedMigrations: true,
     ...(schema ? { migrationTableSchema: schema } : {}),
   });
   const { error, results } = await migrator.migrateToLatest();

@@ -85,16 +85,6 @@ export class PointsStore {
     if (beforeId !== null) q = q.where('id', '<', beforeId);
     return (await q.orderBy('id', 'desc').limit(limit).execute()).map((r) => toEntry(r as LedgerRow));
   }
-
-  /** Sums of earned and spent points of some profiles in [from, to) (insights). */
-  async totals(projectId: string, profileIds: readonly number[] | null, from: number, to: number): Promise<{ earned: number; spent: number }> {
-    let q = this.db.selectFrom('points_ledger')
-      .select([sql<number>`coalesce(sum(CASE WHEN amount > 0 THEN amount ELSE 0 END), 0)`.as('earned'), sql<number>`coalesce(sum(CASE WHEN amount < 0 THEN -amount ELSE 0 END), 0)`.as('spent')])
-      .where('project_id', '=', projectId).where('at', '>=', from).where('at', '<', to);
-    if (profileIds) q = q.where('profile_id', 'in', profileIds.length ? profileIds : [-1]);
-    const r = await q.executeTakeFirstOrThrow();
-    return { earned: Number(r.earned), spent: Number(r.spent) };
-  }
 }
 
 /** Moves points of a merged-away profile to the surviving one (SqlStore.merge calls it). */

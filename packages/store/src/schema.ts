@@ -98,6 +98,46 @@ export interface Database {
     reason: string; ref: string | null; at: number;
   };
   points_balances: { project_id: string; profile_id: number; balance: number };
+  missions: {
+    project_id: string; id: string; name: string; description: string;
+    /** JSON array of segment ids; empty: everyone. */
+    segment_ids: unknown;
+    active: boolean | number; starts_at: number | null; ends_at: number | null;
+    /** The goal JSON ({kind, event, where?, target | days, prop?, within?}). */
+    goal: unknown;
+    points: number; repeatable: boolean | number; cooldown_ms: number; created_at: number; updated_at: number;
+  };
+  /** One row per (mission, user) once the user has taken part; experiment metrics read it. */
+  mission_progress: {
+    project_id: string; mission_id: string; profile_id: number; started_at: number; progress: number; completions: number;
+    last_completed_at: number | null; updated_at: number;
+  };
+  /** One row per completion; `ref` (`mission:<id>:<profile>:<n>`) is the points ledger's idempotency ref too. */
+  mission_completions: { project_id: string; ref: string; mission_id: string; profile_id: number; n: number; at: number; points: number };
+  rewards: {
+    project_id: string; id: string; name: string; description: string; type: string; cost: number;
+    /** null: unlimited. */
+    stock: number | null;
+    /** null: no limit per user. */
+    per_user_limit: number | null;
+    /** JSON array of segment ids; empty: everyone. */
+    segment_ids: unknown;
+    active: boolean | number; starts_at: number | null; ends_at: number | null; created_at: number; updated_at: number;
+  };
+  /** A reward's code pool: a code is handed out once, to the redemption that claimed it. */
+  reward_codes: { id: Generated<number>; project_id: string; reward_id: string; code: string; redemption_id: number | null; created_at: number };
+  /** One row per redemption (experiment metrics and insights read it). `ref`: the client's idempotency key. */
+  reward_redemptions: { id: Generated<number>; project_id: string; reward_id: string; profile_id: number; code: string | null; cost: number; at: number; ref: string | null };
+  experiences: {
+    id: string; project_id: string; key: string; name: string; description: string; variants: string | unknown;
+    default_payload: string | unknown | null; active: number | boolean; created_at: number; updated_at: number;
+  };
+  /** A/B experiments; `arms` is JSON [{key, name, weight, segmentId, from, to}] (docs/experiments.md). */
+  experiments: {
+    project_id: string; id: string; name: string; description: string; audience_segment_id: string | null; salt: string;
+    arms: unknown; control: string; status: 'draft' | 'running' | 'stopped';
+    started_at: number | null; stopped_at: number | null; created_at: number; updated_at: number;
+  };
   webhooks: {
     id: string;
     project_id: string;

@@ -6,10 +6,12 @@ import type { StoreDialect } from './migrations.ts';
 import { migrate } from './migrations.ts';
 import type { Database } from './schema.ts';
 import type {
-  EngineEvent, EngineProfile, HistoryEntry, IngestItem, IngestOutcome, Member, MembershipReason, Project, ProfileWithEvents, Rejection,
+  EngineEvent, EngineProfile, HistoryEntry, IngestItem, IngestOutcome, Member, MembershipReason, Project, ProjectSettings, ProfileWithEvents, Rejection,
   SegmentRow, StoredEvent, StoredProfile,
 } from './types.ts';
 import { mergePoints } from './points-store.ts';
+import { mergeMissions } from './mission-store.ts';
+import { mergeRewards } from './reward-store.ts';
 import { chunks, readJson } from './util.ts';
 
 
@@ -104,11 +106,15 @@ export class SqlStore {
     await this.db.insertInto('projects').values({
       id: p.id, name: p.name, write_key: p.writeKey, admin_token_hash: hashToken(p.adminToken), settings: this.json({}), created_at: p.now,
     }).execute();
-    return { id: p.id, name: p.name, writeKey: p.writeKey, createdAt: p.now };
+    return { id: p.id, name: p.name, writeKey: p.writeKey, createdAt: p.now, settings: {} };
   }
 
   private toProject(r: Database['projects']): Project {
-    return { id: r.id, name: r.name, writeKey: r.write_key, createdAt: r.created_at };
+    return { id: r.id, name: r.name, writeKey: r.write_key, createdAt: r.created_at, settings: readJson<ProjectSettings>(r.settings, {}) };
+  }
+
+  async setProjectSettings(id: string, settings: ProjectSettings): Promise<void> {
+    await this.db.updateTable('projects').set({ settings: this.json(settings) }).where('id', '=', id).execute();
   }
 
   async getProject(id: string): Promise<Project | null> {
@@ -451,6 +457,8 @@ export class SqlStore {
       SET since = CASE WHEN excluded.since < memberships.since THEN excluded.since ELSE memberships.since END`.execute(db);
     await db.deleteFrom('memberships').where('project_id', '=', projectId).where('profile_id', '=', from).execute();
     await mergePoints(db, projectId, from, into);
+    await mergeMissions(db, projectId, from, into);
+    await mergeRewards(db, projectId, from, into);
     await db.deleteFrom('profiles').where('project_id', '=', projectId).where('id', '=', from).execute();
     working.delete(from);
     merges.push([from, into]);

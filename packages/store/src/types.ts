@@ -1,10 +1,17 @@
 import type { EventRecord, Json, JsonObject, ProfileRecord } from '@strata/core';
 
+/** Per-project settings (the `settings` JSON column). */
+export interface ProjectSettings {
+  /** Identity verification of the public SDK API: `userHash = hex(HMAC-SHA256(secret, userId))` required when enabled. */
+  readonly identityVerification?: { readonly enabled: boolean; readonly secret: string };
+}
+
 export interface Project {
   readonly id: string;
   readonly name: string;
   readonly writeKey: string;
   readonly createdAt: number;
+  readonly settings: ProjectSettings;
 }
 
 /** A stored profile: the record conditions see, plus bookkeeping. */

@@ -265,7 +265,7 @@ interface BuildCtx {
 }
 
 /** Where a leaf is reported and which segment it came from. */
-interface Place { readonly path: string; readonly via: string | null; readonly fixed: boolean }
+interface Place { readonly path: string; readonly via: string | null }
 
 function lit(ctx: BuildCtx, place: Place, key: string | null, neg: boolean, words: string, facts: Fact[]): Nnf {
   const id = ctx.next++;
@@ -276,7 +276,7 @@ const TRUE_NNF: Nnf = { t: 'and', kids: [], lo: 0, hi: 0 };
 
 function build(c: Condition, pos: boolean, path: string, anchor: string | null, place: Place | null, ctx: BuildCtx): Nnf {
   // Inside an inlined segment everything is reported at the reference.
-  const here: Place = place ?? { path: anchor ?? path, via: null, fixed: false };
+  const here: Place = place ?? { path: anchor ?? path, via: null };
   if (ctx.next > MAX_LEAVES) return opaqueLeaf(ctx, here, `a part of the condition`, null, pos);
   switch (c.kind) {
     case 'all': case 'any': {
@@ -299,7 +299,7 @@ function build(c: Condition, pos: boolean, path: string, anchor: string | null, 
       const cond = ctx.expanding.has(c.id) ? null : ctx.resolve(c.id);
       if (!cond) return opaqueLeaf(ctx, here, `membership of segment ${valueWords(c.id)}`, `segment:${c.id}`, pos);
       ctx.expanding.add(c.id);
-      const inner = build(cond, pos, '', null, { path: here.path, via: here.via ?? c.id, fixed: true }, ctx);
+      const inner = build(cond, pos, '', null, { path: here.path, via: here.via ?? c.id }, ctx);
       ctx.expanding.delete(c.id);
       return inner;
     }
@@ -389,6 +389,8 @@ function eventLeaf(e: EventNode, pos: boolean, place: Place, ctx: BuildCtx): Nnf
       return constant(ctx, place, holds,
         `no event passes the filter of ${subjectWords} (${nothing}), so it is always ${always} and can never ${testPhrase(e.cmp.test, false, e.cmp.negated !== !pos)}`);
     }
+    // 0 compared with a time relative to now: true or not depending on now; nothing to say.
+    return opaqueLeaf(ctx, place, subjectWords, null, pos);
   }
   const base: EventBase = { key: JSON.stringify([e.name, shownWhere, window]), name: e.name, where: shownWhere, window, words: events };
   if (agg.fn === 'count' || agg.fn === 'distinctDays') {

@@ -1,4 +1,3 @@
-import cors from '@fastify/cors';
 import type { FastifyInstance } from 'fastify';
 import sjson from 'secure-json-parse';
 import { AppError, isPlainObject, type Issue, type Json } from '@strata/core';
@@ -14,9 +13,8 @@ const ROUTES: [string, string, MessageType | null][] = [
   ['group', 'g', 'group'], ['alias', 'a', 'alias'], ['batch', 'b', null],
 ];
 
-/** Segment-compatible ingest (SPEC §4.1): any content type is JSON, CORS open, write-key auth. */
+/** Segment-compatible ingest (SPEC §4.1): any content type is JSON, write-key auth (CORS: see publicRoutes in app.ts). */
 export async function ingestRoutes(app: FastifyInstance, ctx: AppContext & { creds: Credentials }): Promise<void> {
-  await app.register(cors, { origin: '*', methods: ['POST', 'OPTIONS'], allowedHeaders: ['Content-Type', 'Authorization', 'X-Write-Key'], maxAge: 86400 });
   app.removeAllContentTypeParsers();
   app.addContentTypeParser('*', { parseAs: 'string', bodyLimit: MAX_BATCH_BYTES }, (_req, body, done) => {
     try {

@@ -1,0 +1,52 @@
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { testBackends } from '@strata/store/testing';
+import { startTestApp, type TestApp } from './test-app.ts';
+
+const backends = await testBackends();
+const DAY = 86_400_000;
+const T0 = Date.UTC(2024, 5, 10, 12);
+const at = (ms: number) => new Date(ms).toISOString();
+
+describe.each(backends.map((b) => [b.name, b] as const))('segment insights on %s', (_n, backend) => {
+  let t: TestApp;
+  beforeEach(async () => {
+    t = await startTestApp(await backend.open(), T0);
+  });
+  afterEach(async () => t.close());
+
+  it('sizes per day from the history, entries and exits, points and top events of the current members', async () => {
+    const seg = (await t.admin('POST', '/api/segments', { name: 'Clicked in 2 days', condition: { event: 'click', window: { within: '2d' } } })).body.id;
+    // Day 0 (June 10): a and b click. Day 1: c clicks. Day 3: b clicks again; a and c have left on day 2 and 3.
+    await t.send('/v1/batch', { batch: [{ type: 'track', userId: 'a', event: 'click', timestamp: at(T0) }, { type: 'track', userId: 'b', event: 'click', timestamp: at(T0) }] });
+    t.clock.advance(DAY);
+    await t.send('/v1/track', { userId: 'c', event: 'click', timestamp: at(T0 + DAY) });
+    t.clock.advance(DAY);
+    await t.ctx.engine.tick();
+    t.clock.advance(DAY);
+    await t.ctx.engine.tick();
+    await t.send('/v1/batch', { batch: [{ type: 'track', userId: 'b', event: 'click', timestamp: at(T0 + 3 * DAY) }, { type: 'track', userId: 'b', event: 'view', timestamp: at(T0 + 3 * DAY) }] });
+    await t.admin('POST', '/api/users/b/points', { amount: 50, reason: 'bonus', kind: 'earn' });
+    await t.admin('POST', '/api/users/b/points', { amount: -20, reason: 'spent' });
+    await t.admin('POST', '/api/users/a/points', { amount: 70, reason: 'not a member', kind: 'earn' });
+    const r = await t.admin('GET', `/api/segments/${seg}/insights?days=5`);
+    expect(r.status).toBe(200);
+    expect(r.body).toMatchObject({ segmentId: seg, name: 'Clicked in 2 days', days: 5, size: 1, to: at(T0 + 3 * DAY) });
+    // a and b leave 2 days after their click (June 12, 12:00), c on June 13 — b is back on June 13.
+    expect(r.body.series).toEqual([
+      { date: '2024-06-09', size: 0, entered: 0, exited: 0 },
+      { date: '2024-06-10', size: 2, entered: 2, exited: 0 },
+      { date: '2024-06-11', size: 3, entered: 1, exited: 0 },
+      { date: '2024-06-12', size: 1, entered: 0, exited: 2 },
+      { date: '2024-06-13', size: 1, entered: 1, exited: 1 },
+    ]);
+    expect(r.body.points).toEqual({ earned: 50, spent: 20 });
+    expect(r.body.topEvents).toEqual([{ name: 'click', count: 2, users: 1 }, { name: 'view', count: 1, users: 1 }]);
+    expect(r.body.missions).toEqual({ participants: 0, participationRate: 0, completers: 0, completionRate: 0, completions: 0 });
+    expect(r.body.rewards).toEqual({ redemptions: 0, redeemers: 0 });
+    const cmp = await t.admin('GET', `/api/insights/compare?ids=${seg},${seg}&days=2`);
+    expect(cmp.body.segments).toHaveLength(1);
+    expect(cmp.body.segments[0].series.map((s: { size: number }) => s.size)).toEqual([1, 1]);
+    expect((await t.admin('GET', '/api/insights/compare?ids=seg_nope')).status).toBe(404);
+    expect((await t.admin('GET', `/api/segments/${seg}/insights?days=0`)).status).toBe(400);
+  });
+});

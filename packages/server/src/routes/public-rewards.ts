@@ -1,0 +1,59 @@
+import type { FastifyInstance } from 'fastify';
+import sjson from 'secure-json-parse';
+import { Type, type Static } from '@sinclair/typebox';
+import { AppError, isPlainObject } from '@strata/core';
+import { requireWriteKey, type Credentials } from '../auth.ts';
+import type { AppContext } from '../context.ts';
+import { verifyUserHash } from '../identity.ts';
+import { IdParams, errors } from '../schemas.ts';
+import { RedeemResultSchema, idempotencyKeyOf } from './rewards.ts';
+
+const MAX_BODY = 16 * 1024;
+
+const PublicRedeem = Type.Object({
+  userId: Type.String({ minLength: 1, maxLength: 256, description: 'The signed-in user; anonymous users cannot redeem' }),
+  userHash: Type.Optional(Type.String({ maxLength: 128, description: 'hex(HMAC-SHA256(secret, userId)); required where the project enables identity verification' })),
+  requestId: Type.Optional(Type.String({ minLength: 1, maxLength: 200, description: 'Idempotency key (or the Idempotency-Key header): a retry answers the same redemption' })),
+  writeKey: Type.Optional(Type.String({ maxLength: 256 })),
+}, { additionalProperties: false });
+
+/**
+ * The public SDK's redemption (write key; any content type read as JSON, as the ingest
+ * routes). Registered inside the public scope of app.ts, whose CORS (open, `Idempotency-Key`
+ * allowed) covers it.
+ */
+export async function publicRewardRoutes(app: FastifyInstance, ctx: AppContext & { creds: Credentials }): Promise<void> {
+  app.removeAllContentTypeParsers();
+  app.addContentTypeParser('*', { parseAs: 'string', bodyLimit: MAX_BODY }, (_req, body, done) => {
+    try {
+      done(null, sjson.parse(body as string, undefined, { protoAction: 'remove', constructorAction: 'remove' }));
+    } catch (e) {
+      done(new AppError({ code: 'VALIDATION_FAILED', message: `the request body is not valid JSON: ${(e as Error).message}` }), undefined);
+    }
+  });
+  // Credentials first (401 before any 400), then the one refusal the schema cannot word.
+  app.addHook('preValidation', async (req) => {
+    req.project = await requireWriteKey(req, ctx.creds);
+    const body = req.body;
+    if (isPlainObject(body) && body.userId === undefined && body.anonymousId !== undefined) {
+      throw new AppError({ code: 'VALIDATION_FAILED', message: 'anonymous users cannot redeem: identify the user and send their userId', issues: [{ path: '/userId', message: 'is required (an anonymousId cannot redeem)' }] });
+    }
+  });
+
+  const path = '/v1/rewards/:id/redeem';
+  app.post<{ Params: Static<typeof IdParams>; Body: Static<typeof PublicRedeem> }>(path, {
+    schema: {
+      tags: ['sdk'], security: [{ writeKeyBasic: [] }, { writeKeyHeader: [] }],
+      summary: 'Redeem a reward for the signed-in user (write key); 409 names the check that failed',
+      description: 'Checks, in order: active (REWARD_INACTIVE), validity dates (OUTSIDE_DATES), target segments (NOT_IN_SEGMENT), per-user limit (LIMIT_REACHED), stock and code pool (OUT_OF_STOCK), balance (INSUFFICIENT_POINTS). Where identity verification is on, userHash is required (401 without it or when wrong). Anonymous users cannot redeem (400).',
+      params: IdParams, body: PublicRedeem,
+      headers: Type.Object({ 'idempotency-key': Type.Optional(Type.String({ maxLength: 200 })) }),
+      response: { 200: RedeemResultSchema, ...errors(400, 401, 404, 409) },
+    },
+  }, async (req) => {
+    // Settings read afresh: turning verification on takes effect at once, whatever the credential cache holds.
+    const project = (await ctx.store.getProject(req.project.id)) ?? req.project;
+    verifyUserHash(project, req.body.userId, req.body.userHash);
+    return ctx.rewards.redeem(project.id, req.params.id, req.body.userId, { ref: idempotencyKeyOf(req, req.body.requestId) });
+  });
+}

@@ -1,0 +1,75 @@
+import { sql, type Kysely } from 'kysely';
+import type { Database } from './schema.ts';
+import type { SqlStore } from './sql-store.ts';
+
+const DAY_MS = 86_400_000;
+
+/** Per UTC day (epoch day number): entries and exits. */
+export interface DayChanges { readonly day: number; readonly entered: number; readonly exited: number }
+
+/** What the current members of a segment did in a time range. */
+export interface SegmentActivity {
+  readonly missionParticipants: number;
+  readonly missionCompleters: number;
+  readonly missionCompletions: number;
+  readonly redemptions: number;
+  readonly redeemers: number;
+  readonly pointsEarned: number;
+  readonly pointsSpent: number;
+  readonly topEvents: { name: string; count: number; users: number }[];
+}
+
+/**
+ * Segment insights, read from the tables every change is already recorded in: membership
+ * history (entries and exits with their times), mission progress, `$mission_completed`
+ * events, reward redemptions and the points ledger — each joined with the segment's current
+ * members, by project.
+ */
+export class InsightsStore {
+  private readonly db: Kysely<Database>;
+  constructor(store: SqlStore) {
+    this.db = store.db;
+  }
+
+  /** Entries and exits of a segment per UTC day, from `from` on. */
+  async changesPerDay(projectId: string, segmentId: string, from: number): Promise<DayChanges[]> {
+    const rows = await sql<{ day: number; kind: string; n: number }>`
+      SELECT at / ${sql.lit(DAY_MS)} AS day, kind, count(*) AS n FROM membership_history
+      WHERE project_id = ${projectId} AND segment_id = ${segmentId} AND at >= ${from}
+      GROUP BY at / ${sql.lit(DAY_MS)}, kind`.execute(this.db);
+    const byDay = new Map<number, { entered: number; exited: number }>();
+    for (const r of rows.rows) {
+      const d = byDay.get(Number(r.day)) ?? { entered: 0, exited: 0 };
+      if (r.kind === 'entered') d.entered += Number(r.n); else d.exited += Number(r.n);
+      byDay.set(Number(r.day), d);
+    }
+    return [...byDay].map(([day, d]) => ({ day, ...d })).sort((a, b) => a.day - b.day);
+  }
+
+  private async count(q: ReturnType<typeof sql<{ n: number }>>): Promise<number> {
+    return Number((await q.execute(this.db)).rows[0]?.n ?? 0);
+  }
+
+  /** What the segment's current members did in [from, to). */
+  async activity(projectId: string, segmentId: string, from: number, to: number): Promise<SegmentActivity> {
+    const members = sql`SELECT profile_id FROM memberships WHERE project_id = ${projectId} AND segment_id = ${segmentId}`;
+    const missionParticipants = await this.count(sql<{ n: number }>`SELECT count(DISTINCT profile_id) AS n FROM mission_progress
+      WHERE project_id = ${projectId} AND updated_at >= ${from} AND updated_at < ${to} AND profile_id IN (${members})`);
+    const completions = (await sql<{ users: number; n: number }>`SELECT count(DISTINCT profile_id) AS users, count(*) AS n FROM events
+      WHERE project_id = ${projectId} AND name = '$mission_completed' AND ts >= ${from} AND ts < ${to} AND profile_id IN (${members})`.execute(this.db)).rows[0];
+    const redemptions = (await sql<{ users: number; n: number }>`SELECT count(DISTINCT profile_id) AS users, count(*) AS n FROM reward_redemptions
+      WHERE project_id = ${projectId} AND at >= ${from} AND at < ${to} AND profile_id IN (${members})`.execute(this.db)).rows[0];
+    const points = (await sql<{ earned: number; spent: number }>`SELECT coalesce(sum(CASE WHEN amount > 0 THEN amount ELSE 0 END), 0) AS earned,
+      coalesce(sum(CASE WHEN amount < 0 THEN -amount ELSE 0 END), 0) AS spent FROM points_ledger
+      WHERE project_id = ${projectId} AND at >= ${from} AND at < ${to} AND profile_id IN (${members})`.execute(this.db)).rows[0];
+    const top = await sql<{ name: string; n: number; users: number }>`SELECT name, count(*) AS n, count(DISTINCT profile_id) AS users FROM events
+      WHERE project_id = ${projectId} AND derived = ${sql.lit(false)} AND ts >= ${from} AND ts < ${to} AND profile_id IN (${members})
+      GROUP BY name ORDER BY count(*) DESC, name LIMIT 10`.execute(this.db);
+    return {
+      missionParticipants, missionCompleters: Number(completions?.users ?? 0), missionCompletions: Number(completions?.n ?? 0),
+      redemptions: Number(redemptions?.n ?? 0), redeemers: Number(redemptions?.users ?? 0),
+      pointsEarned: Number(points?.earned ?? 0), pointsSpent: Number(points?.spent ?? 0),
+      topEvents: top.rows.map((r) => ({ name: r.name, count: Number(r.n), users: Number(r.users) })),
+    };
+  }
+}
