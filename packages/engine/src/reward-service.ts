@@ -116,6 +116,29 @@ export class RewardService {
     private readonly clock: Clock,
   ) {}
 
+  /** Per project, the rewards and their pools' counts as the targeting API reads them; dropped by every write here. */
+  private readonly catalogs = new Map<string, Promise<{ rows: RewardRow[]; codes: Map<string, CodeCounts> }>>();
+
+  private catalog(projectId: string): Promise<{ rows: RewardRow[]; codes: Map<string, CodeCounts> }> {
+    let c = this.catalogs.get(projectId);
+    if (!c) {
+      const rs = new RewardStore(this.store);
+      c = rs.list(projectId).then(async (rows) => ({ rows, codes: await rs.codeCounts(projectId, rows.map((r) => r.id)) }));
+      c.catch(() => this.catalogs.delete(projectId));
+      this.catalogs.set(projectId, c);
+    }
+    return c;
+  }
+
+  /** Runs a write and then forgets the project's catalog, whether the write committed or not. */
+  private async changing<T>(projectId: string, fn: () => Promise<T>): Promise<T> {
+    try {
+      return await fn();
+    } finally {
+      this.catalogs.delete(projectId);
+    }
+  }
+
   // ------------------------------------------------------------ definitions
 
   /** Validates a whole reward; `store` is the caller's transaction when there is one (SQLite has one connection). */
@@ -171,13 +194,13 @@ export class RewardService {
       startsAt: input.startsAt == null ? null : Date.parse(input.startsAt), endsAt: input.endsAt == null ? null : Date.parse(input.endsAt),
       createdAt: now, updatedAt: now,
     };
-    await new RewardStore(this.store).insert(row);
+    await this.changing(projectId, () => new RewardStore(this.store).insert(row));
     return (await this.views(projectId, [row]))[0]!;
   }
 
   async update(projectId: string, id: string, patch: RewardPatch): Promise<RewardView> {
     // Through the writer: a change of stock must not interleave with a redemption's transaction.
-    const row = await this.engine.write(async (tx) => {
+    const row = await this.changing(projectId, () => this.engine.write(async (tx) => {
       const rs = new RewardStore(tx);
       const cur = await this.require(rs, projectId, id);
       const merged: RewardInput = {
@@ -195,15 +218,15 @@ export class RewardService {
       };
       await rs.update(next);
       return next;
-    });
+    }));
     return (await this.views(projectId, [row]))[0]!;
   }
 
   /** Deletes a reward and its unused codes; its redemptions stay in the history. */
   async delete(projectId: string, id: string): Promise<void> {
-    await this.engine.write(async (tx) => {
+    await this.changing(projectId, () => this.engine.write(async (tx) => {
       if (!(await new RewardStore(tx).delete(projectId, id))) throw new AppError({ code: 'NOT_FOUND', message: `no reward with id "${id}"` });
-    });
+    }));
   }
 
   async get(projectId: string, id: string): Promise<RewardView> {
@@ -219,20 +242,20 @@ export class RewardService {
     const issues: Issue[] = [];
     codes.forEach((c, i) => { if (c.trim() !== c || c.length === 0) issues.push({ path: `/codes/${i}`, message: 'a code has no leading or trailing white space and is not empty' }); });
     if (issues.length) throw validationError('some codes are not valid', issues);
-    return this.engine.write(async (tx) => {
+    return this.changing(projectId, () => this.engine.write(async (tx) => {
       const rs = new RewardStore(tx);
       await this.require(rs, projectId, id);
       const added = await rs.addCodes(projectId, id, codes, this.clock.now());
       const counts = (await rs.codeCounts(projectId, [id])).get(id) ?? { total: 0, available: 0 };
       return { added, duplicates: codes.length - added, ...counts };
-    });
+    }));
   }
 
   // ------------------------------------------------------------ redemption
 
   /** A known user's profile; an anonymous user cannot redeem (points and codes go to people who signed in). */
-  private async user(rs: RewardStore, projectId: string, userId: string): Promise<number> {
-    const key = await rs.profileByKey(projectId, userId);
+  private async user(tx: SqlStore, projectId: string, userId: string): Promise<number> {
+    const key = await tx.profileKey(projectId, userId);
     if (!key) throw new AppError({ code: 'NOT_FOUND', message: `no user with userId "${userId}"` });
     if (key.kind !== 'u') {
       throw new AppError({ code: 'VALIDATION_FAILED', message: `"${userId}" is an anonymousId: anonymous users cannot redeem; identify the user first`, issues: [{ path: '/userId', message: 'is an anonymousId; redeeming needs a userId' }] });
@@ -246,10 +269,10 @@ export class RewardService {
    * key and changes nothing.
    */
   async redeem(projectId: string, rewardId: string, userId: string, opts: { ref?: string | null } = {}): Promise<RedeemResult> {
-    const out = await this.engine.write(async (tx) => {
-      const profileId = await this.user(new RewardStore(tx), projectId, userId);
+    const out = await this.changing(projectId, () => this.engine.write(async (tx) => {
+      const profileId = await this.user(tx, projectId, userId);
       return this.redeemIn(tx, projectId, rewardId, profileId, opts.ref ?? null, this.clock.now());
-    });
+    }));
     const rs = new RewardStore(this.store);
     return { redemption: (await this.redemptionViews(projectId, [out.redemption], rs))[0]!, balance: out.balance, duplicate: out.duplicate };
   }
@@ -317,7 +340,7 @@ export class RewardService {
       await this.require(rs, projectId, of.rewardId);
       by = of;
     } else {
-      const key = await rs.profileByKey(projectId, of.userId);
+      const key = await this.store.profileKey(projectId, of.userId);
       if (!key) throw new AppError({ code: 'NOT_FOUND', message: `no user with userId or anonymousId "${of.userId}"` });
       by = { profileId: key.profileId };
     }
@@ -335,16 +358,14 @@ export class RewardService {
    * reason readable from the fields. `profileId` may name no profile (an unknown user).
    */
   async forUser(tx: SqlStore, projectId: string, profileId: number, now: number): Promise<RewardForUser[]> {
-    const rs = new RewardStore(tx);
-    const all = await rs.list(projectId);
+    const { rows: all, codes } = await this.catalog(projectId);
     const live = all.filter((r) => r.active && (r.startsAt === null || now >= r.startsAt) && (r.endsAt === null || now < r.endsAt));
     if (live.length === 0) return [];
-    const segments = await rs.segmentIdsOf(projectId, profileId);
+    // Membership from the engine's memory: exact now, and no query.
+    const segments = new Set(this.engine.segmentsOf(projectId, profileId));
     const visible = live.filter((r) => r.segmentIds.length === 0 || r.segmentIds.some((s) => segments.has(s)));
     if (visible.length === 0) return [];
-    const [codes, mine, balance] = await Promise.all([
-      rs.codeCounts(projectId, visible.map((r) => r.id)), rs.countsByUser(projectId, profileId), new PointsStore(tx).balance(projectId, profileId),
-    ]);
+    const [mine, balance] = await Promise.all([new RewardStore(tx).countsByUser(projectId, profileId), new PointsStore(tx).balance(projectId, profileId)]);
     return visible
       .sort((a, b) => a.cost - b.cost || a.createdAt - b.createdAt || a.id.localeCompare(b.id))
       .map((r) => {

@@ -41,7 +41,9 @@ export class TargetingService {
 
   async forUser(projectId: string, id: { userId?: string; anonymousId?: string }): Promise<TargetingView> {
     const lookup = id.userId ?? id.anonymousId!;
-    const profile = await this.store.findProfile(projectId, lookup);
+    // One key lookup; the ids come from the engine's copy of the record (every profile is in memory).
+    const key = await this.store.profileKey(projectId, lookup);
+    const profile = key ? this.engine.record(projectId, key.profileId) ?? (await this.store.findProfile(projectId, lookup)) : null;
     const profileId = profile?.id ?? NOBODY;
     const now = this.clock.now();
     const segmentIds = profile ? this.engine.segmentsOf(projectId, profile.id) : [];

@@ -152,13 +152,6 @@ export class RewardStore {
 
   // ------------------------------------------------------------ redemption steps
 
-  /** The profile an id names and whether it is a userId ('u') or only an anonymousId ('a'); a userId wins. */
-  async profileByKey(projectId: string, id: string): Promise<{ profileId: number; kind: 'u' | 'a' } | null> {
-    const r = await this.db.selectFrom('profile_keys').select(['profile_id', 'kind']).where('project_id', '=', projectId)
-      .where('kind', 'in', ['u', 'a']).where('key', '=', id).orderBy('kind', 'desc').executeTakeFirst();
-    return r ? { profileId: Number(r.profile_id), kind: r.kind } : null;
-  }
-
   /**
    * Takes a row lock on the user's points balance (creating a zero balance if there is none) for
    * the rest of the transaction: two redemptions of one user then run one after the other in
@@ -182,11 +175,6 @@ export class RewardStore {
     const r = await this.db.selectFrom('memberships').select('segment_id').where('project_id', '=', projectId).where('profile_id', '=', profileId)
       .where('segment_id', 'in', [...segmentIds]).limit(1).executeTakeFirst();
     return r !== undefined;
-  }
-
-  async segmentIdsOf(projectId: string, profileId: number): Promise<Set<string>> {
-    const rows = await this.db.selectFrom('memberships').select('segment_id').where('project_id', '=', projectId).where('profile_id', '=', profileId).execute();
-    return new Set(rows.map((r) => r.segment_id));
   }
 
   async insertRedemption(r: Omit<RedemptionRow, 'id'>): Promise<RedemptionRow> {

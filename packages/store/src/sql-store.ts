@@ -550,13 +550,19 @@ export class SqlStore {
 
   /** A profile by userId, else by anonymousId. */
   async findProfile(projectId: string, id: string): Promise<StoredProfile | null> {
+    const key = await this.profileKey(projectId, id);
+    if (!key) return null;
+    const [p] = await this.getProfiles(projectId, [key.profileId]);
+    return p ?? null;
+  }
+
+  /** The profile an id names — as a userId ('u'), else as an anonymousId ('a') — without reading the profile. */
+  async profileKey(projectId: string, id: string): Promise<{ profileId: number; kind: 'u' | 'a' } | null> {
     // `kind IN (…)` lets both stores look the key up by the primary key (project_id, kind, key)
     // instead of scanning the project's keys; a userId ('u') wins over an anonymousId ('a').
-    const key = await this.db.selectFrom('profile_keys').select(['profile_id', 'kind']).where('project_id', '=', projectId)
+    const r = await this.db.selectFrom('profile_keys').select(['profile_id', 'kind']).where('project_id', '=', projectId)
       .where('kind', 'in', ['u', 'a']).where('key', '=', id).orderBy('kind', 'desc').executeTakeFirst();
-    if (!key) return null;
-    const [p] = await this.getProfiles(projectId, [key.profile_id]);
-    return p ?? null;
+    return r ? { profileId: Number(r.profile_id), kind: r.kind as 'u' | 'a' } : null;
   }
 
   async getProfiles(projectId: string, ids: readonly number[]): Promise<StoredProfile[]> {
