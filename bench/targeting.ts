@@ -3,13 +3,14 @@
  * 20 attribute segments (memberships computed by SQL before start, so the engine's start
  * reconciles without changes), 10 missions, 10 rewards and 5 experiences targeted at them,
  * and some mission progress and points. The server listens on a real socket; requests are
- * sent one at a time with keep-alive. Baseline in the same process: GET /api/health, the
+ * sent one at a time with keep-alive from a worker thread. Baseline in the same process: GET /api/health, the
  * cost of the HTTP round trip itself.
  * Run: npm run bench:targeting [-- users]
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { Worker } from 'node:worker_threads';
 import { sql } from 'kysely';
 import { compileConditionSql, parseCondition } from '@strata/core';
 import { buildApp, configFromEnv, createContext, ensureDefaultProject } from '@strata/server';
@@ -98,17 +99,28 @@ await store.transaction(async (tx) => {
 });
 
 const address = await app.listen({ port: 0, host: '127.0.0.1' });
-const time = async (url: string, headers: Record<string, string>): Promise<number[]> => {
-  const out: number[] = [];
-  for (let i = 0; i < REQUESTS; i++) {
+/**
+ * The client runs in a worker thread: its own V8 heap, so its allocations do not add to the
+ * server's garbage collection (as a real client would not).
+ */
+const CLIENT = `
+const { parentPort, workerData: { address, url, headers, requests, users } } = require('node:worker_threads');
+(async () => {
+  const out = [];
+  for (let i = 0; i < requests; i++) {
     const s = performance.now();
-    const r = await fetch(`${address}${url.replace('{u}', String(1 + ((i * 7919) % users)))}`, { headers });
+    const r = await fetch(address + url.replace('{u}', String(1 + ((i * 7919) % users))), { headers });
     await r.arrayBuffer();
-    if (r.status !== 200) throw new Error(`${url}: HTTP ${r.status}`);
+    if (r.status !== 200) throw new Error(url + ': HTTP ' + r.status);
     out.push(performance.now() - s);
   }
-  return out;
-};
+  parentPort.postMessage(out);
+})();`;
+const time = (url: string, headers: Record<string, string>): Promise<number[]> => new Promise((resolve, reject) => {
+  const w = new Worker(CLIENT, { eval: true, workerData: { address, url, headers, requests: REQUESTS, users } });
+  w.once('message', (m: number[]) => { resolve(m); void w.terminate(); });
+  w.once('error', reject);
+});
 await time('/api/health', {});
 const health = await time('/api/health', {});
 const targeting = await time('/v1/targeting?userId=u{u}', { 'x-write-key': WRITE });
