@@ -10,6 +10,7 @@ import { adminRoutes } from './routes/admin.ts';
 import { hygieneRoutes } from './routes/hygiene.ts';
 import { insightRoutes } from './routes/insights.ts';
 import { pointsRoutes } from './routes/points.ts';
+import { uiRoutes } from './routes/ui.ts';
 import { missionRoutes } from './routes/missions.ts';
 import { publicRewardRoutes } from './routes/public-rewards.ts';
 import { rewardRoutes } from './routes/rewards.ts';
@@ -22,6 +23,8 @@ import { ErrorSchema } from './schemas.ts';
 
 export interface AppOptions {
   readonly logger?: boolean;
+  /** Where the built admin UI and browser SDK are (default: packages/web/dist, packages/sdk/dist). */
+  readonly dirs?: { readonly ui: string; readonly sdk: string };
 }
 
 /** Builds the HTTP app over a context; `app.inject()` tests it without a socket. */
@@ -33,7 +36,11 @@ export async function buildApp(ctx: AppContext, opts: AppOptions = {}): Promise<
   });
   const creds = new Credentials(ctx.store);
   app.setErrorHandler(errorHandler);
-  app.setNotFoundHandler((req, reply) => reply.status(404).send(errorBody('NOT_FOUND', `no route ${req.method} ${req.url.split('?')[0]}`)));
+  const page = await uiRoutes(app, opts.dirs);
+  app.setNotFoundHandler((req, reply) => {
+    if (page?.(req, reply)) return;
+    void reply.status(404).send(errorBody('NOT_FOUND', `no route ${req.method} ${req.url.split('?')[0]}`));
+  });
   app.addSchema(ErrorSchema);
 
   await app.register(swagger, {
