@@ -95,3 +95,27 @@ describe.each(backends.map((b) => [b.name, b] as const))('experiences and target
     expect((await t.admin('GET', '/api/settings')).body).toMatchObject({ projectId: 'default', identityVerification: { enabled: false } });
   });
 });
+
+describe.each(backends.map((b) => [b.name, b] as const))('identity verification guards merges on %s', (_n, backend) => {
+  it('refuses a write-key alias of a known user once verification is on (it would hand over their profile and points)', async () => {
+    const t = await startTestApp(await backend.open(), T0);
+    try {
+      await t.send('/v1/batch', { batch: [{ type: 'identify', userId: 'victim' }, { type: 'identify', userId: 'mallory' }, { type: 'track', anonymousId: 'anon-1', event: 'x' }] });
+      await t.admin('POST', '/api/users/victim/points', { amount: 500, reason: 'loyal', kind: 'earn' });
+      await t.admin('PATCH', '/api/settings', { identityVerification: { enabled: true } });
+      const one = await t.send('/v1/alias', { previousId: 'victim', userId: 'mallory' });
+      expect([one.status, one.body.error.code]).toEqual([403, 'FORBIDDEN']);
+      const batch = await t.send('/v1/batch', { batch: [{ type: 'alias', previousId: 'victim', userId: 'mallory' }, { type: 'alias', previousId: 'anon-1', userId: 'mallory' }] });
+      expect(batch.body.rejected).toEqual([{ index: 0, message: expect.stringContaining('identity verification') }]);
+      expect((await t.admin('GET', '/api/users/victim/points')).body.balance).toBe(500);
+      expect((await t.admin('GET', '/api/users/mallory/points')).body.balance).toBe(0);
+      // Anonymous ids still merge into the known user, and without verification aliases work as before.
+      expect((await t.admin('GET', '/api/users/anon-1')).body.userId).toBe('mallory');
+      await t.admin('PATCH', '/api/settings', { identityVerification: { enabled: false } });
+      expect((await t.send('/v1/alias', { previousId: 'victim', userId: 'mallory' })).status).toBe(200);
+      expect((await t.admin('GET', '/api/users/mallory/points')).body.balance).toBe(500);
+    } finally {
+      await t.close();
+    }
+  });
+});

@@ -164,6 +164,28 @@ function experiments(d: StoreDialect): string[] {
 }
 
 /**
+ * Profile ids are never used twice. A merge deletes the merged-away profile; SQLite's plain
+ * INTEGER PRIMARY KEY would hand the highest deleted id to the next new profile, which would
+ * then inherit what is keyed by that id elsewhere (mission refs, membership history).
+ * AUTOINCREMENT never reuses. (PostgreSQL's sequences never did.)
+ */
+function profileIds(d: StoreDialect): string[] {
+  if (d === 'postgres') return [];
+  return [
+    `CREATE TABLE profiles_v2 (
+      id INTEGER PRIMARY KEY AUTOINCREMENT, project_id TEXT NOT NULL, user_id TEXT, anonymous_id TEXT,
+      traits TEXT NOT NULL DEFAULT '{}', traits_at TEXT NOT NULL DEFAULT '{}', context TEXT NOT NULL DEFAULT '{}',
+      context_at INTEGER, labels TEXT NOT NULL DEFAULT '[]', first_seen INTEGER, last_seen INTEGER,
+      created_at INTEGER NOT NULL, updated_at INTEGER NOT NULL)`,
+    `INSERT INTO profiles_v2 (id, project_id, user_id, anonymous_id, traits, traits_at, context, context_at, labels, first_seen, last_seen, created_at, updated_at)
+      SELECT id, project_id, user_id, anonymous_id, traits, traits_at, context, context_at, labels, first_seen, last_seen, created_at, updated_at FROM profiles`,
+    `DROP TABLE profiles`,
+    `ALTER TABLE profiles_v2 RENAME TO profiles`,
+    `CREATE INDEX profiles_project ON profiles (project_id, id)`,
+  ];
+}
+
+/**
  * PostgreSQL versions of the helpers that SQLite gets as registered JavaScript functions
  * (sqlite.ts). Each matches core's JavaScript exactly (values.ts, bucket.ts) and never raises.
  */
@@ -214,7 +236,7 @@ function provider(d: StoreDialect): MigrationProvider {
       for (const s of stmts) await sql.raw(s).execute(db);
     },
   });
-  return { getMigrations: async () => ({ '0001_initial': step(initial(d)), '0002_live_engine': step(liveEngine(d)), '0003_points': step(points(d)), '0004_missions': step(missions(d)), '0005_rewards': step(rewards(d)), '0006_experiments': step(experiments(d)), '0007_experiences': step(experiences(d)) }) };
+  return { getMigrations: async () => ({ '0001_initial': step(initial(d)), '0002_live_engine': step(liveEngine(d)), '0003_points': step(points(d)), '0004_missions': step(missions(d)), '0005_rewards': step(rewards(d)), '0006_experiments': step(experiments(d)), '0007_experiences': step(experiences(d)), '0008_profile_ids': step(profileIds(d)) }) };
 }
 
 /** Brings the schema up to date; safe to run at every start and from several instances. */

@@ -18,6 +18,17 @@ describe.each(backends.map((b) => [b.name, b] as const))('SqlStore on %s', (_n, 
   });
   afterEach(async () => store.close());
 
+  it('never gives a new profile the id of one merged away', async () => {
+    const ingest = (items: IngestItem[]) => store.transaction((tx) => tx.ingest('p1', items, 30 * 60_000));
+    await ingest([item({ userId: 'u1' })]);
+    await ingest([item({ userId: null, anonymousId: 'a2' })]);
+    const merged = (await store.findProfile('p1', 'a2'))!.id;
+    await ingest([item({ type: 'identify', name: '$identify', userId: 'u1', anonymousId: 'a2' })]);
+    expect((await store.findProfile('p1', 'a2'))!.userId).toBe('u1');
+    await ingest([item({ userId: null, anonymousId: 'a3' })]);
+    expect((await store.findProfile('p1', 'a3'))!.id).toBeGreaterThan(merged);
+  });
+
   it('stores the shared part of equal contexts once and gives every event its whole context back', async () => {
     const device = { device: { type: 'mobile' }, locale: 'en-GB', userAgent: 'UA' };
     await store.transaction((tx) => tx.ingest('p1', [

@@ -30,6 +30,9 @@ export async function ingestRoutes(app: FastifyInstance, ctx: AppContext & { cre
       const receivedAt = ctx.clock.now();
       const body = req.body as Json;
       const items: IngestItem[] = [];
+      /** The position in the batch of each item (0 for a single call). */
+      const indexes: number[] = [];
+      const issues: Issue[] = [];
       const rejections: Rejection[] = [];
       if (type !== null) {
         const raw = Buffer.byteLength(JSON.stringify(body ?? null));
@@ -37,6 +40,7 @@ export async function ingestRoutes(app: FastifyInstance, ctx: AppContext & { cre
         const n = normalizeMessage(body, type, receivedAt, undefined);
         if (!n.ok) throw new AppError({ code: 'VALIDATION_FAILED', message: `the ${type} call is not valid: ${n.issues.map((i) => `${i.path} ${i.message}`).join('; ')}`, issues: n.issues });
         items.push(n.item);
+        indexes.push(0);
       } else {
         if (!isPlainObject(body) || !Array.isArray(body.batch)) {
           throw new AppError({ code: 'VALIDATION_FAILED', message: 'a batch is {"batch": [message, ...]}', issues: [{ path: '/batch', message: 'must be an array of messages' }] });
@@ -44,19 +48,34 @@ export async function ingestRoutes(app: FastifyInstance, ctx: AppContext & { cre
         if (body.batch.length > MAX_BATCH_ITEMS) {
           throw new AppError({ code: 'PAYLOAD_TOO_LARGE', message: `a batch holds at most ${MAX_BATCH_ITEMS} messages; this one has ${body.batch.length}`, issues: [{ path: '/batch', message: `more than ${MAX_BATCH_ITEMS} messages` }] });
         }
-        const issues: Issue[] = [];
         body.batch.forEach((m, index) => {
           const n = normalizeMessage(m, null, receivedAt, body.sentAt);
           if (n.ok) {
             items.push(n.item);
+            indexes.push(index);
           } else {
             rejections.push({ index, message: n.issues.map((i) => `${i.path} ${i.message}`).join('; '), payload: JSON.stringify(m) ?? 'null' });
             for (const i of n.issues) issues.push({ path: `/batch/${index}${i.path === '/' ? '' : i.path}`, message: i.message });
           }
         });
-        if (items.length === 0 && rejections.length > 0) {
-          throw new AppError({ code: 'VALIDATION_FAILED', message: 'no message of the batch is valid; nothing was stored', issues });
+      }
+      // With identity verification on, a write key cannot prove who a user is: it may not merge
+      // a known user into another (an alias of a userId would hand over their profile and points).
+      if (project.settings.identityVerification?.enabled) {
+        for (let i = items.length - 1; i >= 0; i--) {
+          const item = items[i]!;
+          if (item.type !== 'alias' || item.previousId === null || item.previousId === item.userId) continue;
+          if ((await ctx.store.profileKey(project.id, item.previousId))?.kind !== 'u') continue;
+          const message = `/previousId "${item.previousId}" is a known user: with identity verification on, merging known users needs the admin API`;
+          if (type !== null) throw new AppError({ code: 'FORBIDDEN', message, issues: [{ path: '/previousId', message: 'is a known user' }] });
+          rejections.push({ index: indexes[i]!, message, payload: JSON.stringify((body as { batch: Json[] }).batch[indexes[i]!]) ?? 'null' });
+          issues.push({ path: `/batch/${indexes[i]!}/previousId`, message: 'is a known user' });
+          items.splice(i, 1);
+          indexes.splice(i, 1);
         }
+      }
+      if (type === null && items.length === 0 && rejections.length > 0) {
+        throw new AppError({ code: 'VALIDATION_FAILED', message: 'no message of the batch is valid; nothing was stored', issues });
       }
       await ctx.ingest.submit(project.id, items, rejections, receivedAt);
       return rejections.length ? { success: true, rejected: rejections.map(({ index, message }) => ({ index, message })) } : { success: true };
