@@ -2,6 +2,7 @@ import type { Json } from '@strata/core';
 import { AppError, validationError } from '@strata/core';
 import { ExperienceStore, type ExperienceRow, type ExperienceVariant, type SqlStore } from '@strata/store';
 import type { Clock } from './clock.ts';
+import type { LiveEngine } from './live-engine.ts';
 import { newId } from './segment-service.ts';
 
 export interface ExperienceInput {
@@ -49,16 +50,27 @@ const view = (r: ExperienceRow): ExperienceView => ({
  * every change made here.
  */
 export class ExperienceService {
-  private readonly cache = new Map<string, ExperienceRow[]>();
+  /** The read in flight or done, so that a change made meanwhile (which deletes it) is never overwritten by older rows. */
+  private readonly cache = new Map<string, Promise<ExperienceRow[]>>();
   constructor(
     private readonly store: SqlStore,
+    private readonly engine: LiveEngine,
     private readonly clock: Clock,
   ) {}
 
-  private async check(projectId: string, e: ExperienceInput, selfId?: string): Promise<void> {
+  /** A write through the engine's writer (so segment deletion cannot interleave), then the cache is dropped. */
+  private async writing<T>(projectId: string, fn: (tx: SqlStore) => Promise<T>): Promise<T> {
+    try {
+      return await this.engine.write(fn);
+    } finally {
+      this.cache.delete(projectId);
+    }
+  }
+
+  private async check(tx: SqlStore, projectId: string, e: ExperienceInput, selfId?: string): Promise<void> {
     const issues: { path: string; message: string }[] = [];
     if (!KEY.test(e.key)) issues.push({ path: '/key', message: 'a key is 1-100 letters, digits, _ . : - (starting with a letter or digit)' });
-    const segments = new Set((await this.store.listSegments(projectId)).map((s) => s.id));
+    const segments = new Set((await tx.listSegments(projectId)).map((s) => s.id));
     const keys = new Set<string>();
     e.variants.forEach((v, i) => {
       if (!KEY.test(v.key) || v.key === 'default') issues.push({ path: `/variants/${i}/key`, message: 'a variant key is 1-100 letters, digits, _ . : - and not "default"' });
@@ -69,7 +81,7 @@ export class ExperienceService {
     });
     if (e.defaultPayload !== undefined && JSON.stringify(e.defaultPayload).length > MAX_PAYLOAD) issues.push({ path: '/defaultPayload', message: 'a payload is at most 32 KB of JSON' });
     if (issues.length) throw validationError('the experience is not valid', issues);
-    const clash = (await new ExperienceStore(this.store).list(projectId)).find((x) => x.key === e.key && x.id !== selfId);
+    const clash = (await new ExperienceStore(tx).list(projectId)).find((x) => x.key === e.key && x.id !== selfId);
     if (clash) throw new AppError({ code: 'CONFLICT', message: `an experience with key "${e.key}" already exists (${clash.id})` });
   }
 
@@ -78,45 +90,48 @@ export class ExperienceService {
   }
 
   async create(projectId: string, e: ExperienceInput): Promise<ExperienceView> {
-    await this.check(projectId, e);
-    const now = this.clock.now();
-    const row: ExperienceRow = {
-      id: newId('exp'), projectId, key: e.key, name: e.name, description: e.description ?? '', variants: this.variants(e),
-      defaultPayload: e.defaultPayload ?? null, active: e.active ?? true, createdAt: now, updatedAt: now,
-    };
-    await new ExperienceStore(this.store).insert(row);
-    this.cache.delete(projectId);
-    return view(row);
+    return this.writing(projectId, async (tx) => {
+      await this.check(tx, projectId, e);
+      const now = this.clock.now();
+      const row: ExperienceRow = {
+        id: newId('exp'), projectId, key: e.key, name: e.name, description: e.description ?? '', variants: this.variants(e),
+        defaultPayload: e.defaultPayload ?? null, active: e.active ?? true, createdAt: now, updatedAt: now,
+      };
+      await new ExperienceStore(tx).insert(row);
+      return view(row);
+    });
   }
 
-  private async require(projectId: string, id: string): Promise<ExperienceRow> {
-    const row = await new ExperienceStore(this.store).get(projectId, id);
+  private async require(store: SqlStore, projectId: string, id: string): Promise<ExperienceRow> {
+    const row = await new ExperienceStore(store).get(projectId, id);
     if (!row) throw new AppError({ code: 'NOT_FOUND', message: `no experience with id "${id}"` });
     return row;
   }
 
   async update(projectId: string, id: string, patch: ExperiencePatch): Promise<ExperienceView> {
-    const row = await this.require(projectId, id);
-    const merged: ExperienceInput = {
-      key: patch.key ?? row.key, name: patch.name ?? row.name, description: patch.description ?? row.description,
-      variants: patch.variants ?? row.variants, defaultPayload: patch.defaultPayload !== undefined ? patch.defaultPayload : row.defaultPayload,
-      active: patch.active ?? row.active,
-    };
-    await this.check(projectId, merged, id);
-    const next: ExperienceRow = { ...row, ...merged, description: merged.description ?? '', variants: this.variants(merged), defaultPayload: merged.defaultPayload ?? null, active: merged.active ?? true, updatedAt: Math.max(this.clock.now(), row.updatedAt + 1) };
-    await new ExperienceStore(this.store).update(next);
-    this.cache.delete(projectId);
-    return view(next);
+    return this.writing(projectId, async (tx) => {
+      const row = await this.require(tx, projectId, id);
+      const merged: ExperienceInput = {
+        key: patch.key ?? row.key, name: patch.name ?? row.name, description: patch.description ?? row.description,
+        variants: patch.variants ?? row.variants, defaultPayload: patch.defaultPayload !== undefined ? patch.defaultPayload : row.defaultPayload,
+        active: patch.active ?? row.active,
+      };
+      await this.check(tx, projectId, merged, id);
+      const next: ExperienceRow = { ...row, ...merged, description: merged.description ?? '', variants: this.variants(merged), defaultPayload: merged.defaultPayload ?? null, active: merged.active ?? true, updatedAt: Math.max(this.clock.now(), row.updatedAt + 1) };
+      await new ExperienceStore(tx).update(next);
+      return view(next);
+    });
   }
 
   async delete(projectId: string, id: string): Promise<void> {
-    await this.require(projectId, id);
-    await new ExperienceStore(this.store).delete(projectId, id);
-    this.cache.delete(projectId);
+    await this.writing(projectId, async (tx) => {
+      await this.require(tx, projectId, id);
+      await new ExperienceStore(tx).delete(projectId, id);
+    });
   }
 
   async get(projectId: string, id: string): Promise<ExperienceView> {
-    return view(await this.require(projectId, id));
+    return view(await this.require(this.store, projectId, id));
   }
 
   async list(projectId: string): Promise<ExperienceView[]> {
@@ -130,9 +145,13 @@ export class ExperienceService {
       .map((e) => `experience "${e.key}" (${e.id})`);
   }
 
-  private async cached(projectId: string): Promise<ExperienceRow[]> {
+  private cached(projectId: string): Promise<ExperienceRow[]> {
     let rows = this.cache.get(projectId);
-    if (!rows) this.cache.set(projectId, (rows = await new ExperienceStore(this.store).list(projectId)));
+    if (!rows) {
+      rows = new ExperienceStore(this.store).list(projectId);
+      rows.catch(() => this.cache.delete(projectId));
+      this.cache.set(projectId, rows);
+    }
     return rows;
   }
 

@@ -51,7 +51,7 @@ export class PointsService {
     if (kind === 'expire' && input.amount > 0) throw new AppError({ code: 'VALIDATION_FAILED', message: '"expire" removes points: amount must be negative', issues: [{ path: '/amount', message: 'must be negative for expire' }] });
     return this.engine.write(async (tx) => {
       const profileId = await this.profileId(tx, projectId, userId);
-      const r = await this.change(tx, projectId, profileId, { kind, amount: input.amount, reason: input.reason, ref: input.ref ? `admin:${input.ref}` : null });
+      const r = await this.change(tx, projectId, profileId, { kind, amount: input.amount, reason: input.reason, ref: input.ref ? `admin:${profileId}:${input.ref}` : null });
       return { balance: r.entry.balance, entry: entryView(r.entry), duplicate: r.duplicate };
     });
   }

@@ -186,16 +186,24 @@ export class RewardService {
   }
 
   async create(projectId: string, input: RewardInput): Promise<RewardView> {
-    await this.check(this.store, projectId, input);
+    // Checked and written by the writer: a segment deleted meanwhile cannot end up targeted.
+    const row = await this.changing(projectId, () => this.engine.write(async (tx) => {
+      await this.check(tx, projectId, input);
+      const r = this.newRow(projectId, input);
+      await new RewardStore(tx).insert(r);
+      return r;
+    }));
+    return (await this.views(projectId, [row]))[0]!;
+  }
+
+  private newRow(projectId: string, input: RewardInput): RewardRow {
     const now = this.clock.now();
-    const row: RewardRow = {
+    return {
       projectId, id: newId('rwd'), name: input.name, description: input.description ?? '', type: input.type, cost: input.cost,
       stock: input.stock ?? null, perUserLimit: input.perUserLimit ?? null, segmentIds: [...new Set(input.segmentIds ?? [])], active: input.active ?? true,
       startsAt: input.startsAt == null ? null : Date.parse(input.startsAt), endsAt: input.endsAt == null ? null : Date.parse(input.endsAt),
       createdAt: now, updatedAt: now,
     };
-    await this.changing(projectId, () => new RewardStore(this.store).insert(row));
-    return (await this.views(projectId, [row]))[0]!;
   }
 
   async update(projectId: string, id: string, patch: RewardPatch): Promise<RewardView> {

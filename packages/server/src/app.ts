@@ -64,7 +64,7 @@ export async function buildApp(ctx: AppContext, opts: AppOptions = {}): Promise<
   const withCreds = { ...ctx, creds };
   // The public API (write key) is called from browsers: CORS is open there, and only there.
   await app.register(async (scope) => {
-    await scope.register(cors, { origin: '*', methods: ['GET', 'POST', 'OPTIONS'], allowedHeaders: ['Content-Type', 'Authorization', 'X-Write-Key', 'Idempotency-Key'], maxAge: 86400 });
+    await scope.register(cors, { origin: '*', methods: ['GET', 'POST', 'OPTIONS'], allowedHeaders: ['Content-Type', 'Authorization', 'X-Write-Key', 'Idempotency-Key', 'X-Retry-Count'], maxAge: 86400 });
     await scope.register(async (s) => ingestRoutes(s, withCreds));
     await scope.register(async (s) => publicTargetingRoutes(s, withCreds));
     await scope.register(async (s) => publicRewardRoutes(s, withCreds));

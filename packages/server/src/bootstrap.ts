@@ -17,7 +17,7 @@ export function createContext(store: SqlStore, config: Config, clock: Clock = sy
     await webhooks.enqueue(tx, projectId, changes);
   });
   const hygiene = new HygieneService(store, membership, engine, clock);
-  const experiences = new ExperienceService(store, clock);
+  const experiences = new ExperienceService(store, engine, clock);
   const points = new PointsService(store, engine, clock);
   const rewards = new RewardService(store, engine, points, clock);
   const missions = new MissionService(store, engine, points, clock);

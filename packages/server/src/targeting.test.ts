@@ -80,6 +80,7 @@ describe.each(backends.map((b) => [b.name, b] as const))('experiences and target
     expect((await t.app.inject({ method: 'GET', url: '/v1/targeting?userId=v1' })).statusCode).toBe(401);
     expect((await t.app.inject({ method: 'GET', url: `/v1/targeting?userId=v1&writeKey=${WRITE}` })).statusCode).toBe(200);
     expect((await targeting('')).statusCode).toBe(400);
+    expect((await t.app.inject({ method: 'GET', url: '/v1/targeting?userId=v1&unknown=1' })).statusCode).toBe(401);
     const on = await t.admin('PATCH', '/api/settings', { identityVerification: { enabled: true } });
     const secret: string = on.body.identityVerification.secret;
     expect(secret).toMatch(/^[0-9a-f]{64}$/);

@@ -93,5 +93,15 @@ export async function mergePoints(db: Kysely<Database>, projectId: string, from:
   await sql`INSERT INTO points_balances (project_id, profile_id, balance)
     SELECT project_id, ${into}, balance FROM points_balances WHERE project_id = ${projectId} AND profile_id = ${from}
     ON CONFLICT (project_id, profile_id) DO UPDATE SET balance = points_balances.balance + excluded.balance`.execute(db);
+  const moved = await db.selectFrom('points_balances').select('balance').where('project_id', '=', projectId).where('profile_id', '=', from).executeTakeFirst();
   await db.deleteFrom('points_balances').where('project_id', '=', projectId).where('profile_id', '=', from).execute();
+  if (moved && Number(moved.balance) !== 0) {
+    // The moved entries keep the balances of the profile they were made on: an entry of 0 marks the merge with the new total.
+    const total = await db.selectFrom('points_balances').select('balance').where('project_id', '=', projectId).where('profile_id', '=', into).executeTakeFirstOrThrow();
+    const last = await db.selectFrom('points_ledger').select(sql<number>`max(at)`.as('at')).where('project_id', '=', projectId).where('profile_id', '=', into).executeTakeFirst();
+    await db.insertInto('points_ledger').values({
+      project_id: projectId, profile_id: into, kind: 'adjust', amount: 0, balance: Number(total.balance),
+      reason: `merged: ${Number(moved.balance)} points of a merged profile`, ref: `merge:${from}`, at: Number(last?.at ?? 0),
+    }).execute();
+  }
 }

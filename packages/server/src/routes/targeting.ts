@@ -120,6 +120,12 @@ const TargetingQuery = Type.Object({
 /** The public SDK API (SPEC §4.3, write key; CORS: see publicRoutes in app.ts): what a user may see now. */
 export async function publicTargetingRoutes(app: FastifyInstance, ctx: AppContext & { creds: Credentials }): Promise<void> {
   app.get<{ Querystring: Static<typeof TargetingQuery> }>('/v1/targeting', {
+    // The credential first: a caller without one learns nothing about the query's faults.
+    preValidation: async (req) => {
+      const q = req.query as { writeKey?: unknown };
+      if (typeof q.writeKey === 'string' && !req.headers['x-write-key'] && !req.headers.authorization) req.headers['x-write-key'] = q.writeKey;
+      req.project = await requireWriteKey(req, ctx.creds);
+    },
     schema: {
       tags: ['sdk'], security: [{ writeKeyBasic: [] }, { writeKeyHeader: [] }],
       summary: 'Missions (with progress), rewards and experiences for a user; userHash required where identity verification is on',
@@ -127,8 +133,7 @@ export async function publicTargetingRoutes(app: FastifyInstance, ctx: AppContex
     },
   }, async (req) => {
     const q = req.query;
-    if (q.writeKey && !req.headers['x-write-key'] && !req.headers.authorization) req.headers['x-write-key'] = q.writeKey;
-    const project = await requireWriteKey(req, ctx.creds);
+    const project = req.project;
     if (!q.userId && !q.anonymousId) throw new AppError({ code: 'VALIDATION_FAILED', message: 'give userId or anonymousId', issues: [{ path: '/querystring/userId', message: 'userId or anonymousId is required' }] });
     verifyUserHash(project, q.userId, q.userHash);
     return ctx.targeting.forUser(project.id, q.userId ? { userId: q.userId } : { anonymousId: q.anonymousId! });
