@@ -1,0 +1,58 @@
+/** The admin API client: Bearer token from sessionStorage; a 401 signs out. */
+
+const KEY = 'strata.adminToken';
+
+export class ApiError extends Error {
+  constructor(readonly status: number, readonly code: string, message: string, readonly issues: { path: string; message: string }[] = []) {
+    super(message);
+  }
+}
+
+let onUnauthorized: (message: string) => void = () => {};
+export function setUnauthorizedHandler(fn: (message: string) => void): void {
+  onUnauthorized = fn;
+}
+
+export const token = {
+  get: (): string | null => sessionStorage.getItem(KEY),
+  set: (t: string): void => sessionStorage.setItem(KEY, t),
+  clear: (): void => sessionStorage.removeItem(KEY),
+};
+
+/** Calls the API and returns the parsed JSON body (null for 204); throws ApiError otherwise. */
+export async function api<T = any>(method: 'GET' | 'POST' | 'PATCH' | 'DELETE', path: string, body?: unknown, tok = token.get()): Promise<T> {
+  const headers: Record<string, string> = {};
+  if (tok) headers.authorization = `Bearer ${tok}`;
+  if (body !== undefined) headers['content-type'] = 'application/json';
+  let res: Response;
+  try {
+    res = await fetch(path, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
+  } catch (e) {
+    throw new ApiError(0, 'NETWORK', `network error: ${(e as Error).message}`);
+  }
+  const text = await res.text();
+  let json: any = null;
+  try {
+    json = text ? JSON.parse(text) : null;
+  } catch {
+    json = null;
+  }
+  if (!res.ok) {
+    const err = json?.error ?? {};
+    const e = new ApiError(res.status, err.code ?? `HTTP_${res.status}`, err.message ?? (text.slice(0, 200) || res.statusText), err.issues ?? []);
+    if (res.status === 401) {
+      token.clear();
+      onUnauthorized(e.message || 'Your session has ended: sign in again.');
+    }
+    throw e;
+  }
+  return json as T;
+}
+
+export const enc = encodeURIComponent;
+
+/** Builds a query string from defined values. */
+export function qs(params: Record<string, string | number | null | undefined>): string {
+  const parts = Object.entries(params).filter(([, v]) => v !== undefined && v !== null && v !== '').map(([k, v]) => `${enc(k)}=${enc(String(v))}`);
+  return parts.length ? `?${parts.join('&')}` : '';
+}

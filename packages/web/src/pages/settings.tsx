@@ -1,0 +1,65 @@
+/** Settings (write key, identity verification, SDK snippet) and the Import placeholder. */
+import { api } from '../api.ts';
+import { ActionButton, View, useLoad } from '../ui.tsx';
+
+interface SettingsDoc { projectId: string; name: string; writeKey: string; identityVerification: { enabled: boolean; secret: string | null } }
+
+/**
+ * The install snippets of the browser SDK (packages/sdk, docs/sdk.md): the asynchronous loader
+ * that queues early calls (recommended), and the plain script tag.
+ */
+export function sdkSnippet(origin: string, writeKey: string): string {
+  const host = JSON.stringify(origin);
+  const key = JSON.stringify(writeKey);
+  return `<script>
+!function(w,d,h,k){var s=w.strata=w.strata||[];if(s.version)return;s.config={apiHost:h,writeKey:k};"identify track page reset flush user targeting experience".split(" ").forEach(function(m){s[m]=function(){var a=arguments;return new Promise(function(r){s.push([m,a,r])})}});var t=d.createElement("script");t.async=!0;t.src=h+"/sdk/strata.min.js";d.head.appendChild(t)}(window,document,${host},${key});
+</script>`;
+}
+
+export function sdkScriptTag(origin: string, writeKey: string): string {
+  return `<script async src="${origin}/sdk/strata.min.js" data-write-key="${writeKey}"></script>`;
+}
+
+export function Settings() {
+  const state = useLoad(() => api<SettingsDoc>('GET', '/api/settings'), []);
+  return (
+    <section>
+      <h1>Settings</h1>
+      <View state={state}>{(s) => (
+        <>
+          <div className="card">
+            <h2>Project</h2>
+            <p>{s.name} <span className="muted">({s.projectId})</span></p>
+            <label>Write key (public: ingest and SDK only)<input readOnly value={s.writeKey} onFocus={(e) => e.target.select()} /></label>
+          </div>
+          <div className="card">
+            <h2>Identity verification</h2>
+            <p className="muted">When on, <code>/v1/targeting</code> and redemptions need <code>userHash = hex(HMAC-SHA256(secret, userId))</code>, computed by your server.</p>
+            <label className="inline"><input type="checkbox" checked={s.identityVerification.enabled} onChange={async (e) => { await api('PATCH', '/api/settings', { identityVerification: { enabled: e.target.checked } }); state.reload(); }} /> Require identity verification</label>
+            {s.identityVerification.secret && <label>Secret<input readOnly value={s.identityVerification.secret} onFocus={(e) => e.target.select()} /></label>}
+            <ActionButton className="small" confirm="Rotate the secret? Hashes made with the old one stop working." onClick={async () => { await api('PATCH', '/api/settings', { identityVerification: { enabled: s.identityVerification.enabled, rotateSecret: true } }); state.reload(); }}>Rotate secret</ActionButton>
+          </div>
+          <div className="card">
+            <h2>Install the SDK</h2>
+            <p className="muted">Put this in the <code>&lt;head&gt;</code> of every page: it defines <code>window.strata</code> at once, queues early calls and loads <code>/sdk/strata.min.js</code> (see docs/sdk.md).</p>
+            <pre className="json" aria-label="SDK snippet">{sdkSnippet(location.origin, s.writeKey)}</pre>
+            <p className="muted">Or, when the page makes no early calls, a plain tag:</p>
+            <pre className="json" aria-label="SDK script tag">{sdkScriptTag(location.origin, s.writeKey)}</pre>
+          </div>
+        </>
+      )}</View>
+    </section>
+  );
+}
+
+export function ImportPage() {
+  return (
+    <section>
+      <h1>Import</h1>
+      <div className="card">
+        <p>The import API does not exist yet, so this page cannot upload a CSV.</p>
+        <p className="muted">Until it does: send users as <code>identify</code> calls to <code>POST /v1/batch</code> (the write key is under Settings), set labels with <code>POST /api/users/:id/labels</code>, and add users to a static segment by id from the segment's page.</p>
+      </div>
+    </section>
+  );
+}

@@ -1,0 +1,122 @@
+/** Small shared pieces: data loading, loading/error states, links, sparkline, CSV. */
+import { useCallback, useEffect, useRef, useState, type ReactNode } from 'react';
+import { ApiError } from './api.ts';
+import { navigate } from './router.ts';
+
+export interface Loaded<T> {
+  data: T | null;
+  error: ApiError | Error | null;
+  loading: boolean;
+  reload: () => void;
+}
+
+/** Runs `load` on mount and whenever `deps` change; keeps the last data while reloading. */
+export function useLoad<T>(load: () => Promise<T>, deps: readonly unknown[]): Loaded<T> {
+  const [state, setState] = useState<{ data: T | null; error: Error | null; loading: boolean }>({ data: null, error: null, loading: true });
+  const [tick, setTick] = useState(0);
+  useEffect(() => {
+    let live = true;
+    setState((s) => ({ ...s, loading: true }));
+    load().then((data) => live && setState({ data, error: null, loading: false }), (error: Error) => live && setState((s) => ({ data: s.data, error, loading: false })));
+    return () => {
+      live = false;
+    };
+    // eslint-disable-next-line react-hooks/exhaustive-deps
+  }, [...deps, tick]);
+  const reload = useCallback(() => setTick((t) => t + 1), []);
+  return { ...state, reload };
+}
+
+/** Calls `fn` after `ms` without a change of `value`. */
+export function useDebounced<T>(value: T, ms: number): T {
+  const [v, setV] = useState(value);
+  useEffect(() => {
+    const t = setTimeout(() => setV(value), ms);
+    return () => clearTimeout(t);
+  }, [value, ms]);
+  return v;
+}
+
+export function Spinner({ label = 'Loading…' }: { label?: string }) {
+  return <div className="loading" role="status"><span className="spinner" aria-hidden="true" />{label}</div>;
+}
+
+export function ErrorBox({ error, onRetry }: { error: Error | null; onRetry?: () => void }) {
+  if (!error) return null;
+  const issues = error instanceof ApiError ? error.issues : [];
+  return (
+    <div className="error-box" role="alert">
+      <strong>{error instanceof ApiError && error.status ? `${error.status} ${error.code}: ` : ''}</strong>{error.message}
+      {issues.length > 0 && <ul>{issues.map((i, k) => <li key={k}><code>{i.path}</code> {i.message}</li>)}</ul>}
+      {onRetry && <button type="button" className="small" onClick={onRetry}>Retry</button>}
+    </div>
+  );
+}
+
+/** Loading / error / content, for one loaded value. */
+export function View<T>({ state, children }: { state: Loaded<T>; children: (data: T) => ReactNode }) {
+  if (state.data === null && state.loading) return <Spinner />;
+  if (state.data === null) return <ErrorBox error={state.error} onRetry={state.reload} />;
+  return <>{state.error && <ErrorBox error={state.error} onRetry={state.reload} />}{children(state.data)}</>;
+}
+
+export function Link({ to, children, className }: { to: string; children: ReactNode; className?: string }) {
+  return <a href={to} className={className} onClick={(e) => { if (e.metaKey || e.ctrlKey || e.shiftKey || e.button !== 0) return; e.preventDefault(); navigate(to); }}>{children}</a>;
+}
+
+/** A tiny inline SVG line (list rows: a chart library per row would be heavy). */
+export function Sparkline({ values, width = 120, height = 28 }: { values: readonly number[]; width?: number; height?: number }) {
+  if (values.length < 2) return <span className="muted">—</span>;
+  const max = Math.max(...values);
+  const min = Math.min(...values);
+  const span = max - min || 1;
+  const pts = values.map((v, i) => `${((i / (values.length - 1)) * (width - 2) + 1).toFixed(1)},${(height - 1 - ((v - min) / span) * (height - 2)).toFixed(1)}`).join(' ');
+  return <svg className="sparkline" width={width} height={height} viewBox={`0 0 ${width} ${height}`} role="img" aria-label={`size from ${values[0]} to ${values[values.length - 1]}`}><polyline fill="none" stroke="currentColor" strokeWidth="1.5" points={pts} /></svg>;
+}
+
+/** RFC 4180 CSV of rows (first row: header). */
+export function toCsv(rows: readonly (readonly (string | number | null | undefined)[])[]): string {
+  const cell = (v: string | number | null | undefined) => {
+    const s = v === null || v === undefined ? '' : String(v);
+    return /[",\r\n]/.test(s) ? `"${s.replace(/"/g, '""')}"` : s;
+  };
+  return rows.map((r) => r.map(cell).join(',')).join('\r\n') + '\r\n';
+}
+
+export function download(name: string, text: string, type = 'text/csv'): void {
+  const url = URL.createObjectURL(new Blob([text], { type }));
+  const a = document.createElement('a');
+  a.href = url;
+  a.download = name;
+  a.click();
+  setTimeout(() => URL.revokeObjectURL(url), 1000);
+}
+
+export function fmtDate(s: string | null | undefined): string {
+  if (!s) return '—';
+  const d = new Date(s);
+  return Number.isNaN(d.getTime()) ? s : d.toISOString().replace('T', ' ').slice(0, 16);
+}
+
+export function pct(n: number, d: number): string {
+  return d ? `${((n / d) * 100).toFixed(n / d < 0.01 && n > 0 ? 2 : 1)}%` : '—';
+}
+
+/** A button that runs an async action, disabled while running, and shows its error. */
+export function ActionButton({ onClick, children, className, confirm: ask }: { onClick: () => Promise<unknown>; children: ReactNode; className?: string; confirm?: string }) {
+  const [busy, setBusy] = useState(false);
+  const [error, setError] = useState<Error | null>(null);
+  const mounted = useRef(true);
+  useEffect(() => () => { mounted.current = false; }, []);
+  return (
+    <span className="action">
+      <button type="button" className={className} disabled={busy} onClick={async () => {
+        if (ask && !window.confirm(ask)) return;
+        setBusy(true);
+        setError(null);
+        try { await onClick(); } catch (e) { if (mounted.current) setError(e as Error); } finally { if (mounted.current) setBusy(false); }
+      }}>{busy ? '…' : children}</button>
+      {error && <ErrorBox error={error} />}
+    </span>
+  );
+}
