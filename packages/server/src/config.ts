@@ -1,3 +1,4 @@
+import { isIP } from 'node:net';
 import { parseDuration } from '@strata/core';
 
 export interface Config {
@@ -8,6 +9,39 @@ export interface Config {
   readonly adminToken: string | null;
   readonly writeKey: string | null;
   readonly sessionTimeoutMs: number;
+  /**
+   * `STRATA_TRUST_PROXY`: whether X-Forwarded-For names the client (Fastify's `trustProxy`):
+   * false (default), true (any proxy), or the addresses / CIDR ranges of the trusted proxies.
+   */
+  readonly trustProxy: boolean | readonly string[];
+  /** `STRATA_STORE_IP`: keep the client's IP in the stored `context.ip` (default: removed after geolocation). */
+  readonly storeIp: boolean;
+}
+
+const TRUE = ['1', 'true', 'yes', 'on'];
+const FALSE = ['', '0', 'false', 'no', 'off'];
+
+function flag(name: string, v: string | undefined): boolean {
+  const s = (v ?? '').trim().toLowerCase();
+  if (TRUE.includes(s)) return true;
+  if (FALSE.includes(s)) return false;
+  throw new Error(`${name} must be 1 or 0, got "${v}"`);
+}
+
+function trustProxy(v: string | undefined): boolean | readonly string[] {
+  const s = (v ?? '').trim();
+  if (TRUE.includes(s.toLowerCase())) return true;
+  if (FALSE.includes(s.toLowerCase())) return false;
+  const list = s.split(',').map((x) => x.trim()).filter((x) => x !== '');
+  for (const x of list) {
+    const [addr, bits, ...rest] = x.split('/');
+    const family = isIP(addr ?? '');
+    const okBits = bits === undefined || (/^\d{1,3}$/.test(bits) && Number(bits) <= (family === 6 ? 128 : 32));
+    if (family === 0 || !okBits || rest.length > 0) {
+      throw new Error(`STRATA_TRUST_PROXY must be 1, 0 or a comma-separated list of proxy addresses or CIDR ranges, got "${v}"`);
+    }
+  }
+  return list;
 }
 
 /** Reads the configuration of SPEC §5 from the environment; a bad value stops the start with its name. */
@@ -26,5 +60,7 @@ export function configFromEnv(env: NodeJS.ProcessEnv = process.env): Config {
     adminToken: env.STRATA_ADMIN_TOKEN?.trim() || null,
     writeKey: env.STRATA_WRITE_KEY?.trim() || null,
     sessionTimeoutMs: timeout,
+    trustProxy: trustProxy(env.STRATA_TRUST_PROXY),
+    storeIp: flag('STRATA_STORE_IP', env.STRATA_STORE_IP),
   };
 }

@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type { Issue, Json, JsonObject } from '@strata/core';
 import { isDerivedEvent, isPlainObject, parseIsoTime, unstorableStrings } from '@strata/core';
 import type { IngestItem } from '@strata/store';
+import { geolocate, type GeoOptions } from './geo.ts';
 
 export const MAX_EVENT_BYTES = 32 * 1024;
 export const MAX_BATCH_BYTES = 500 * 1024;
@@ -67,8 +68,10 @@ const str = (v: Json | undefined) => (typeof v === 'string' ? v : undefined);
  * Validates one Segment-spec message and turns it into an ingest item: the event name
  * conditions use, identity, and the corrected timestamp
  * (`timestamp = receivedAt − (sentAt − originalTimestamp)` when the client sent `sentAt`).
+ * With `geo` (the HTTP ingest), the context is geolocated and its IP dropped or kept (see geo.ts);
+ * without it the context is stored as sent.
  */
-export function normalizeMessage(raw: unknown, routeType: MessageType | null, receivedAt: number, batchSentAt: Json | undefined): Normalized {
+export function normalizeMessage(raw: unknown, routeType: MessageType | null, receivedAt: number, batchSentAt: Json | undefined, geo?: GeoOptions): Normalized {
   const issues: Issue[] = [];
   if (!isPlainObject(raw)) return { ok: false, issues: [{ path: '/', message: 'each message must be a JSON object' }] };
   const [unstorable] = unstorableStrings(raw, 1);
@@ -87,7 +90,7 @@ export function normalizeMessage(raw: unknown, routeType: MessageType | null, re
   const previousId = type === 'alias' ? id(raw.previousId, '/previousId', issues) : null;
   const messageId = raw.messageId === undefined || raw.messageId === null ? `strata-${randomUUID()}` : id(raw.messageId, '/messageId', issues);
   const properties = object(raw.properties, '/properties', issues);
-  const context = object(raw.context, '/context', issues);
+  const sent = object(raw.context, '/context', issues);
   const traits = type === 'identify' || type === 'group' ? object(raw.traits, '/traits', issues) : null;
   const original = time(raw.originalTimestamp ?? raw.timestamp, raw.originalTimestamp !== undefined ? '/originalTimestamp' : '/timestamp', issues);
   const sentAt = time(raw.sentAt ?? batchSentAt, raw.sentAt !== undefined ? '/sentAt' : '/sentAt (batch)', issues);
@@ -115,6 +118,7 @@ export function normalizeMessage(raw: unknown, routeType: MessageType | null, re
   }
   if (issues.length || type === null || messageId === null) return { ok: false, issues };
 
+  const context = geo ? geolocate(sent, geo) : sent;
   let props: JsonObject = properties;
   if (type === 'page' || type === 'screen') {
     const page = isPlainObject(context.page) ? context.page : {};

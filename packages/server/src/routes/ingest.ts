@@ -4,6 +4,7 @@ import { AppError, isPlainObject, type Issue, type Json } from '@strata/core';
 import type { Rejection } from '@strata/store';
 import { requireWriteKey, type Credentials } from '../auth.ts';
 import type { AppContext } from '../context.ts';
+import { warmGeo, type GeoOptions } from '../ingest/geo.ts';
 import { MAX_BATCH_BYTES, MAX_BATCH_ITEMS, MAX_EVENT_BYTES, normalizeMessage, type MessageType } from '../ingest/normalize.ts';
 import { IngestAnswer } from '../schemas.ts';
 import type { IngestItem } from '@strata/store';
@@ -24,10 +25,13 @@ export async function ingestRoutes(app: FastifyInstance, ctx: AppContext & { cre
     }
   });
 
+  warmGeo();
   for (const [long, short, type] of ROUTES) {
     const handler = async (req: import('fastify').FastifyRequest) => {
       const project = await requireWriteKey(req, ctx.creds);
       const receivedAt = ctx.clock.now();
+      // Geolocation: `context.ip` of a message, else the request's address (X-Forwarded-For only with STRATA_TRUST_PROXY).
+      const geo: GeoOptions = { requestIp: req.ip || null, storeIp: ctx.config.storeIp };
       const body = req.body as Json;
       const items: IngestItem[] = [];
       /** The position in the batch of each item (0 for a single call). */
@@ -37,7 +41,7 @@ export async function ingestRoutes(app: FastifyInstance, ctx: AppContext & { cre
       if (type !== null) {
         const raw = Buffer.byteLength(JSON.stringify(body ?? null));
         if (raw > MAX_EVENT_BYTES) throw new AppError({ code: 'PAYLOAD_TOO_LARGE', message: `the event is ${raw} bytes; the limit is ${MAX_EVENT_BYTES} (32 KB)` });
-        const n = normalizeMessage(body, type, receivedAt, undefined);
+        const n = normalizeMessage(body, type, receivedAt, undefined, geo);
         if (!n.ok) throw new AppError({ code: 'VALIDATION_FAILED', message: `the ${type} call is not valid: ${n.issues.map((i) => `${i.path} ${i.message}`).join('; ')}`, issues: n.issues });
         items.push(n.item);
         indexes.push(0);
@@ -49,7 +53,7 @@ export async function ingestRoutes(app: FastifyInstance, ctx: AppContext & { cre
           throw new AppError({ code: 'PAYLOAD_TOO_LARGE', message: `a batch holds at most ${MAX_BATCH_ITEMS} messages; this one has ${body.batch.length}`, issues: [{ path: '/batch', message: `more than ${MAX_BATCH_ITEMS} messages` }] });
         }
         body.batch.forEach((m, index) => {
-          const n = normalizeMessage(m, null, receivedAt, body.sentAt);
+          const n = normalizeMessage(m, null, receivedAt, body.sentAt, geo);
           if (n.ok) {
             items.push(n.item);
             indexes.push(index);
