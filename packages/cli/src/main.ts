@@ -1,9 +1,13 @@
 import { loadDemo } from './demo.ts';
+import { runImport } from './import.ts';
 import { prepare, serve } from './serve.ts';
+import { exportCommand } from './export.ts';
 
 const USAGE = `usage: strata <command>
   serve          serve the API, ingest and docs (PORT, HOST, STRATA_DATA_DIR, DATABASE_URL, ...)
-  demo [users]   load generated users (default 10000) into the store, then serve`;
+  demo [users]   load generated users (default 10000) into the store, then serve
+  import FILE    import users, events or segment members from CSV/NDJSON (strata import --help)
+  export SEGMENT stream a segment's members as CSV/NDJSON from the running server (strata export --help)`;
 
 async function main(argv: string[]): Promise<void> {
   const [command, arg] = argv;
@@ -24,6 +28,12 @@ async function main(argv: string[]): Promise<void> {
       await serve(ctx, config);
       return;
     }
+    case 'import':
+      process.exitCode = await runImport(argv.slice(1));
+      return;
+    case 'export':
+      await exportCommand(argv.slice(1));
+      return;
     default:
       console.error(USAGE);
       process.exit(command ? 2 : 0);

@@ -25,10 +25,12 @@ export async function serve(ctx: AppContext, config: Config): Promise<void> {
   const app = await buildApp(ctx, { logger: process.env.STRATA_LOG === '1' });
   const address = await app.listen({ port: config.port, host: config.host });
   ctx.dispatcher.start();
+  ctx.destinationDispatcher.start();
   console.log(`Strata is serving on ${address} (store: ${config.databaseUrl ? 'PostgreSQL' : `SQLite in ${config.dataDir}`}); API docs at ${address}/docs`);
   const stop = async () => {
     await app.close();
     await ctx.dispatcher.stop();
+    await ctx.destinationDispatcher.stop();
     await ctx.ingest.drain();
     await ctx.engine.stop();
     await ctx.store.close();

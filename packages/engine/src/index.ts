@@ -3,6 +3,8 @@ export * from './membership-service.ts';
 export * from './segment-service.ts';
 export * from './ingest-service.ts';
 export * from './webhooks.ts';
+export * from './destinations.ts';
+export * from './export-service.ts';
 export * from './live-engine.ts';
 export * from './wake-heap.ts';
 export * from './hygiene-service.ts';

@@ -18,7 +18,10 @@ import { experienceRoutes, publicTargetingRoutes } from './routes/targeting.ts';
 import { ingestRoutes } from './routes/ingest.ts';
 import { templateRoutes } from './routes/templates.ts';
 import { webhookRoutes } from './routes/webhooks.ts';
+import { destinationRoutes } from './routes/destinations.ts';
+import { exportRoutes } from './routes/export.ts';
 import { experimentRoutes } from './routes/experiments.ts';
+import { importRoutes } from './routes/imports.ts';
 import { ErrorSchema } from './schemas.ts';
 
 export interface AppOptions {
@@ -73,6 +76,8 @@ export async function buildApp(ctx: AppContext, opts: AppOptions = {}): Promise<
   });
   await app.register(async (scope) => adminRoutes(scope, withCreds));
   await app.register(async (scope) => webhookRoutes(scope, withCreds));
+  await app.register(async (scope) => destinationRoutes(scope, withCreds));
+  await app.register(async (scope) => exportRoutes(scope, withCreds));
   await app.register(async (scope) => templateRoutes(scope, withCreds));
   await app.register(async (scope) => hygieneRoutes(scope, withCreds));
   await app.register(async (scope) => pointsRoutes(scope, withCreds));
@@ -81,5 +86,6 @@ export async function buildApp(ctx: AppContext, opts: AppOptions = {}): Promise<
   await app.register(async (scope) => experienceRoutes(scope, withCreds));
   await app.register(async (scope) => insightRoutes(scope, withCreds));
   await app.register(async (scope) => experimentRoutes(scope, withCreds));
+  await app.register(async (scope) => importRoutes(scope, withCreds));
   return app;
 }

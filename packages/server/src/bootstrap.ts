@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { ExperienceService, HygieneService, InsightsService, IngestService, LiveEngine, MissionService, PointsService, RewardService, TargetingService, MembershipService, SegmentService, WebhookDispatcher, WebhookService, systemClock, type Clock } from '@strata/engine';
 import { ExperimentService } from '@strata/engine';
+import { DestinationDispatcher, DestinationService, ExportService } from '@strata/engine';
 import { ExperimentStore, MissionStore, RewardStore, type SqlStore } from '@strata/store';
 import type { Config } from './config.ts';
 import type { AppContext } from './context.ts';
@@ -16,6 +17,8 @@ export function createContext(store: SqlStore, config: Config, clock: Clock = sy
   engine.onChanges(async (tx, projectId, changes) => {
     await webhooks.enqueue(tx, projectId, changes);
   });
+  const destinations = new DestinationService(store, clock);
+  engine.onChanges((tx, projectId, changes) => destinations.enqueue(tx, projectId, changes).then(() => undefined));
   const hygiene = new HygieneService(store, membership, engine, clock);
   const experiences = new ExperienceService(store, engine, clock);
   const points = new PointsService(store, engine, clock);
@@ -44,6 +47,9 @@ export function createContext(store: SqlStore, config: Config, clock: Clock = sy
     missions,
     webhooks,
     dispatcher: new WebhookDispatcher(store, clock),
+    destinations,
+    destinationDispatcher: new DestinationDispatcher(store, clock),
+    exports: new ExportService(store),
   };
 }
 

@@ -1,4 +1,4 @@
-import type { Clock, ExperienceService, HygieneService, InsightsService, IngestService, MissionService, PointsService, RewardService, TargetingService, LiveEngine, MembershipService, SegmentService, WebhookDispatcher, WebhookService } from '@strata/engine';
+import type { Clock, DestinationDispatcher, DestinationService, ExportService, ExperienceService, HygieneService, InsightsService, IngestService, MissionService, PointsService, RewardService, TargetingService, LiveEngine, MembershipService, SegmentService, WebhookDispatcher, WebhookService } from '@strata/engine';
 import type { ExperimentService } from '@strata/engine';
 import type { Project, SqlStore } from '@strata/store';
 import type { Config } from './config.ts';
@@ -30,6 +30,12 @@ export interface AppContext {
   readonly webhooks: WebhookService;
   /** Sends the webhook outbox; started by `strata serve`, run by hand in tests. */
   readonly dispatcher: WebhookDispatcher;
+  /** Outbound sync destinations (docs/export.md). */
+  readonly destinations: DestinationService;
+  /** Sends the destinations' outbox rows in batches; started by `strata serve`, run by hand in tests. */
+  readonly destinationDispatcher: DestinationDispatcher;
+  /** Segment export (CSV / NDJSON streams). */
+  readonly exports: ExportService;
 }
 
 declare module 'fastify' {

@@ -185,6 +185,17 @@ function profileIds(d: StoreDialect): string[] {
   ];
 }
 
+/** Import jobs: status, progress and the report of bad rows (the first 1000; `bad` counts all). */
+function imports(d: StoreDialect): string[] {
+  const t = types(d);
+  return [
+    `CREATE TABLE imports (project_id TEXT NOT NULL, id TEXT NOT NULL, kind TEXT NOT NULL, status TEXT NOT NULL, dry_run ${t.bool} NOT NULL,
+      rows ${t.ms} NOT NULL DEFAULT 0, ok ${t.ms} NOT NULL DEFAULT 0, bad ${t.ms} NOT NULL DEFAULT 0, bad_rows ${t.json} NOT NULL DEFAULT ${t.emptyArray},
+      summary ${t.json} NOT NULL DEFAULT ${t.emptyObject}, error TEXT, created_at ${t.ms} NOT NULL, updated_at ${t.ms} NOT NULL, finished_at ${t.ms},
+      PRIMARY KEY (project_id, id))`,
+  ];
+}
+
 /**
  * PostgreSQL versions of the helpers that SQLite gets as registered JavaScript functions
  * (sqlite.ts). Each matches core's JavaScript exactly (values.ts, bucket.ts) and never raises.
@@ -230,13 +241,23 @@ const POSTGRES_FUNCTIONS = [
      SELECT (strata_fnv1a32(strata_fnv1a32(salt || id)::text) % 10000)::int $$`,
 ];
 
+/** Outbound sync destinations (their outbox is webhook_deliveries, keyed by destination id). */
+function destinations(d: StoreDialect): string[] {
+  const t = types(d);
+  return [
+    `CREATE TABLE destinations (id TEXT NOT NULL, project_id TEXT NOT NULL, name TEXT NOT NULL, kind TEXT NOT NULL, url TEXT NOT NULL,
+      secret TEXT NOT NULL, write_key TEXT, segment_ids ${t.json}, batch_size INTEGER NOT NULL, created_at ${t.ms} NOT NULL, updated_at ${t.ms} NOT NULL,
+      PRIMARY KEY (project_id, id))`,
+  ];
+}
+
 function provider(d: StoreDialect): MigrationProvider {
   const step = (stmts: string[]): Migration => ({
     async up(db) {
       for (const s of stmts) await sql.raw(s).execute(db);
     },
   });
-  return { getMigrations: async () => ({ '0001_initial': step(initial(d)), '0002_live_engine': step(liveEngine(d)), '0003_points': step(points(d)), '0004_missions': step(missions(d)), '0005_rewards': step(rewards(d)), '0006_experiments': step(experiments(d)), '0007_experiences': step(experiences(d)), '0008_profile_ids': step(profileIds(d)) }) };
+  return { getMigrations: async () => ({ '0001_initial': step(initial(d)), '0002_live_engine': step(liveEngine(d)), '0003_points': step(points(d)), '0004_missions': step(missions(d)), '0005_rewards': step(rewards(d)), '0006_experiments': step(experiments(d)), '0007_experiences': step(experiences(d)), '0008_profile_ids': step(profileIds(d)), '0009_destinations': step(destinations(d)), '0009_imports': step(imports(d)) }) };
 }
 
 /** Brings the schema up to date; safe to run at every start and from several instances. */

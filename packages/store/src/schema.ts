@@ -149,6 +149,12 @@ export interface Database {
     kinds: unknown;
     created_at: number;
   };
+  /** Outbound sync targets (docs/export.md); their outbox rows are in webhook_deliveries. */
+  destinations: {
+    id: string; project_id: string; name: string; kind: string; url: string; secret: string; write_key: string | null;
+    /** null: every segment. */
+    segment_ids: unknown; batch_size: number; created_at: number; updated_at: number;
+  };
   /** The durable outbox: one row per (webhook, message), written with the change it reports. */
   webhook_deliveries: {
     id: Generated<number>;
@@ -165,5 +171,23 @@ export interface Database {
     last_status: number | null;
     last_error: string | null;
     delivered_at: number | null;
+  };
+  /** Import jobs (docs/import.md). */
+  imports: {
+    project_id: string;
+    id: string;
+    kind: string;
+    status: string;
+    dry_run: number | boolean;
+    rows: number;
+    ok: number;
+    bad: number;
+    /** [{line, reason}], the first 1000. */
+    bad_rows: unknown;
+    summary: unknown;
+    error: string | null;
+    created_at: number;
+    updated_at: number;
+    finished_at: number | null;
   };
 }

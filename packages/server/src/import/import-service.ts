@@ -1,0 +1,392 @@
+import { createHash, randomBytes } from 'node:crypto';
+import type { Readable } from 'node:stream';
+import { AppError, isPlainObject, type Json, type JsonObject } from '@strata/core';
+import { ImportStore, type BadRow, type ImportKind, type ImportRow, type IngestItem, type UserUpsert } from '@strata/store';
+import type { AppContext } from '../context.ts';
+import { normalizeMessage, parseTimestamp } from '../ingest/normalize.ts';
+import { readCsv, readNdjson, type FileRow } from './read-rows.ts';
+
+export type ImportFormat = 'csv' | 'ndjson';
+export type ColumnType = 'auto' | 'string' | 'number' | 'boolean' | 'date' | 'json';
+export const COLUMN_TYPES: readonly ColumnType[] = ['auto', 'string', 'number', 'boolean', 'date', 'json'];
+
+export interface ImportOptions {
+  readonly kind: ImportKind;
+  readonly format: ImportFormat;
+  readonly dryRun: boolean;
+  /** users/segment: the column holding the userId (default: userId, user_id or id, whichever the header has). */
+  readonly userIdColumn?: string;
+  /** users: the column of `;`-separated labels (default: labels, if present). */
+  readonly labelsColumn?: string;
+  /** users (and events' properties.* columns): per-column type overrides; others are inferred. */
+  readonly types?: Readonly<Record<string, ColumnType>>;
+  /** segment: add to this existing segment. */
+  readonly segmentId?: string;
+  /** segment: add to the segment of this name, creating a static one when there is none. */
+  readonly segmentName?: string;
+}
+
+/** Rows written per transaction: membership follows each batch in the same transaction. */
+export const BATCH_ROWS = 2000;
+/** Bad rows kept with their line and reason; the count goes on past it. */
+export const MAX_BAD_DETAILS = 1000;
+const MAX_ID = 256;
+const NUMBER = /^-?(?:0|[1-9]\d*)(?:\.\d+)?(?:[eE][+-]?\d+)?$/;
+
+/** A cell's value: inferred (numbers, booleans; dates stay strings) or as its column's override says. */
+export function cellValue(raw: string, type: ColumnType): { ok: true; value: Json } | { ok: false; reason: string } {
+  switch (type) {
+    case 'string': return { ok: true, value: raw };
+    case 'auto':
+      if (raw === 'true' || raw === 'false') return { ok: true, value: raw === 'true' };
+      if (NUMBER.test(raw) && Number.isFinite(Number(raw)) && raw.length <= 17) return { ok: true, value: Number(raw) };
+      return { ok: true, value: raw };
+    case 'number': {
+      const v = Number(raw);
+      return NUMBER.test(raw.trim()) && Number.isFinite(v) ? { ok: true, value: v } : { ok: false, reason: `"${raw}" is not a number` };
+    }
+    case 'boolean': {
+      const l = raw.trim().toLowerCase();
+      if (['true', '1', 'yes'].includes(l)) return { ok: true, value: true };
+      if (['false', '0', 'no'].includes(l)) return { ok: true, value: false };
+      return { ok: false, reason: `"${raw}" is not a boolean (true/false, 1/0, yes/no)` };
+    }
+    case 'date':
+      return Number.isFinite(parseTimestamp(raw.trim())) ? { ok: true, value: raw.trim() } : { ok: false, reason: `"${raw}" is not an ISO 8601 date` };
+    case 'json':
+      try { return { ok: true, value: JSON.parse(raw) as Json }; } catch { return { ok: false, reason: `"${raw.slice(0, 40)}" is not JSON` }; }
+  }
+}
+
+/** The job as the API shows it. */
+export interface ImportView {
+  readonly id: string;
+  readonly kind: ImportKind;
+  readonly status: ImportRow['status'];
+  readonly dryRun: boolean;
+  readonly rows: number;
+  readonly ok: number;
+  readonly bad: number;
+  readonly badRows: readonly BadRow[];
+  /** Bad rows counted in `bad` but not listed (past the first 1000). */
+  readonly badRowsOmitted: number;
+  readonly summary: JsonObject;
+  readonly error: string | null;
+  readonly createdAt: string;
+  readonly updatedAt: string;
+  readonly finishedAt: string | null;
+}
+
+const iso = (ms: number) => new Date(ms).toISOString();
+
+let seq = 0;
+/** Job ids sort by creation (wall time, then a counter), so that the list is newest first even within one clock tick. */
+const jobId = () => `imp_${Date.now().toString(36).padStart(9, '0')}${(seq++ % 1296).toString(36).padStart(2, '0')}${randomBytes(4).toString('hex')}`;
+
+export function importView(j: ImportRow): ImportView {
+  return {
+    id: j.id, kind: j.kind, status: j.status, dryRun: j.dryRun, rows: j.rows, ok: j.ok, bad: j.bad, badRows: j.badRows,
+    badRowsOmitted: j.bad - j.badRows.length, summary: j.summary, error: j.error, createdAt: iso(j.createdAt), updatedAt: iso(j.updatedAt),
+    finishedAt: j.finishedAt === null ? null : iso(j.finishedAt),
+  };
+}
+
+/** The mutable state of a running job. */
+class Job {
+  rows = 0;
+  ok = 0;
+  bad = 0;
+  badRows: BadRow[] = [];
+  summary: Record<string, Json> = {};
+  constructor(readonly row: ImportRow) {}
+  reject(line: number, reason: string): void {
+    this.bad++;
+    if (this.badRows.length < MAX_BAD_DETAILS) this.badRows.push({ line, reason });
+  }
+  snapshot(now: number, status: ImportRow['status'], error: string | null = null): ImportRow {
+    const badRows = [...this.badRows].sort((a, b) => a.line - b.line);
+    return { ...this.row, status, rows: this.rows, ok: this.ok, bad: this.bad, badRows, summary: { ...this.summary }, error, updatedAt: now, finishedAt: status === 'done' || status === 'failed' ? now : null };
+  }
+}
+
+type RowHandler = (rows: readonly FileRow[], job: Job) => Promise<void>;
+
+/**
+ * Imports a file of users, events or segment members as it streams in (docs/import.md). Rows are
+ * validated one by one; bad rows are reported with their line and reason and never stop the good
+ * ones, which are written in batches of BATCH_ROWS through the live engine. Re-importing the same
+ * file changes nothing: users are compared before they are written, events carry a messageId
+ * (theirs, or a hash of the row), and segment includes are a set.
+ */
+export class ImportService {
+  constructor(private readonly ctx: AppContext) {}
+
+  async get(projectId: string, id: string): Promise<ImportRow> {
+    const j = await new ImportStore(this.ctx.store).get(projectId, id);
+    if (!j) throw new AppError({ code: 'NOT_FOUND', message: `no import with id "${id}"` });
+    return j;
+  }
+
+  async list(projectId: string, limit: number): Promise<ImportRow[]> {
+    return new ImportStore(this.ctx.store).list(projectId, limit);
+  }
+
+  /** Checks options that make the whole import impossible (answered before any row is read). */
+  async check(projectId: string, opts: ImportOptions): Promise<void> {
+    if (opts.kind === 'segment') {
+      if (!opts.segmentId === !opts.segmentName) throw new AppError({ code: 'VALIDATION_FAILED', message: 'a segment import needs either segmentId (an existing segment) or segmentName', issues: [{ path: '/segmentId', message: 'give segmentId or segmentName' }] });
+      if (opts.segmentId && !(await this.ctx.store.getSegment(projectId, opts.segmentId))) throw new AppError({ code: 'NOT_FOUND', message: `no segment with id "${opts.segmentId}"` });
+    }
+  }
+
+  /** Runs an import to its end; `onStart` sees the job as soon as it exists. Resolves with the final job. */
+  async run(projectId: string, input: Readable, opts: ImportOptions, onStart?: (j: ImportRow) => void): Promise<ImportRow> {
+    await this.check(projectId, opts);
+    const store = new ImportStore(this.ctx.store);
+    const now = this.ctx.clock.now();
+    const job = new Job({
+      projectId, id: jobId(), kind: opts.kind, status: 'running', dryRun: opts.dryRun, rows: 0, ok: 0, bad: 0,
+      badRows: [], summary: {}, error: null, createdAt: now, updatedAt: now, finishedAt: null,
+    });
+    await store.insert(job.row);
+    onStart?.(job.row);
+    let lastSaved = Date.now();
+    // An upload cut short ends the stream like a complete one: without this, the job would say done.
+    let cut: string | null = null;
+    input.once('aborted', () => { cut = 'the upload ended before the end of the file (the client went away)'; });
+    input.once('error', (e: Error) => { cut = `the upload failed: ${e.message}`; });
+    try {
+      const handle = this.handler(projectId, opts, job);
+      const read = opts.format === 'csv' ? readCsv(input) : readNdjson(input);
+      for await (const rows of read) {
+        await handle(rows, job);
+        // Progress is saved about twice a second (and after every batch of a dry run's final state).
+        if (Date.now() - lastSaved > 500) { await store.update(job.snapshot(this.ctx.clock.now(), 'running')); lastSaved = Date.now(); }
+      }
+      if (cut !== null || (input as Readable & { complete?: boolean }).complete === false) throw new Error(cut ?? 'the upload ended before the end of the file');
+      await handle([], job);
+      const done = job.snapshot(this.ctx.clock.now(), 'done');
+      await store.update(done);
+      return done;
+    } catch (e) {
+      const failed = job.snapshot(this.ctx.clock.now(), 'failed', cut ?? (e as Error).message);
+      await store.update(failed).catch(() => undefined);
+      return failed;
+    }
+  }
+
+  /** The per-kind row handler; called with [] at the end to write what is left. */
+  private handler(projectId: string, opts: ImportOptions, job: Job): RowHandler {
+    if (opts.kind === 'users') return this.users(projectId, opts, job);
+    if (opts.kind === 'events') return this.events(projectId, opts, job);
+    return this.segment(projectId, opts, job);
+  }
+
+  /** Header handling shared by CSV kinds: the first row names the columns. */
+  private header(opts: ImportOptions, want: 'users' | 'segment') {
+    let columns: string[] | null = null;
+    let idIndex = -1;
+    return {
+      get columns() { return columns; },
+      get idIndex() { return idIndex; },
+      /** Takes the header; throws when the id column is missing (the whole import cannot go on). */
+      take(cells: readonly string[]): void {
+        columns = cells.map((c) => c.trim());
+        const name = opts.userIdColumn ?? ['userId', 'user_id', 'id'].find((c) => columns!.includes(c));
+        idIndex = name === undefined ? -1 : columns.indexOf(name);
+        if (idIndex < 0) {
+          throw new AppError({ code: 'VALIDATION_FAILED', message: opts.userIdColumn ? `the header has no column "${opts.userIdColumn}" (userIdColumn)` : `the header names no userId column (userId, user_id or id); name it with userIdColumn (${want} import)` });
+        }
+        for (const c of Object.keys(opts.types ?? {})) {
+          if (!columns.includes(c)) throw new AppError({ code: 'VALIDATION_FAILED', message: `types names column "${c}", which the header does not have` });
+        }
+      },
+    };
+  }
+
+  private users(projectId: string, opts: ImportOptions, job: Job): RowHandler {
+    const head = this.header(opts, 'users');
+    let batch: UserUpsert[] = [];
+    let labelsIndex = -1;
+    let traitCols: { index: number; name: string; type: ColumnType }[] = [];
+    job.summary = { created: 0, updated: 0, unchanged: 0, membershipChanges: 0 };
+    const flush = async () => {
+      if (batch.length === 0) return;
+      const users = batch;
+      batch = [];
+      if (opts.dryRun) return;
+      const now = this.ctx.clock.now();
+      await this.ctx.engine.write(async (tx) => {
+        const out = await new ImportStore(tx).upsertUsers(projectId, users, now);
+        const changes = await this.ctx.engine.applyIngest(tx, projectId, {
+          stored: 0, duplicates: 0, touched: new Set(out.records.map((r) => r.id)), merges: [], records: out.records, events: [], reload: new Set(),
+        }, now);
+        const s = job.summary as Record<string, number>;
+        s.created! += out.created; s.updated! += out.updated; s.unchanged! += out.unchanged; s.membershipChanges! += changes.length;
+      });
+    };
+    return async (rows) => {
+      if (opts.format !== 'csv') throw new AppError({ code: 'VALIDATION_FAILED', message: 'a users import is CSV' });
+      for (const r of rows) {
+        if (r.error !== undefined) { job.rows++; job.reject(r.line, r.error); continue; }
+        const cells = r.cells!;
+        if (head.columns === null) {
+          head.take(cells);
+          const cols = head.columns!;
+          const labels = opts.labelsColumn ?? (cols.includes('labels') ? 'labels' : undefined);
+          if (opts.labelsColumn && !cols.includes(opts.labelsColumn)) throw new AppError({ code: 'VALIDATION_FAILED', message: `the header has no column "${opts.labelsColumn}" (labelsColumn)` });
+          labelsIndex = labels === undefined ? -1 : cols.indexOf(labels);
+          traitCols = cols.map((name, index) => ({ index, name, type: opts.types?.[name] ?? 'auto' })).filter((c) => c.index !== head.idIndex && c.index !== labelsIndex && c.name !== '');
+          continue;
+        }
+        job.rows++;
+        const width = head.columns!.length;
+        if (cells.length !== width) { job.reject(r.line, `${cells.length} columns; the header has ${width}`); continue; }
+        const userId = cells[head.idIndex]!.trim();
+        if (userId === '') { job.reject(r.line, `missing userId (column "${head.columns![head.idIndex]}" is empty)`); continue; }
+        if (userId.length > MAX_ID) { job.reject(r.line, `userId is longer than ${MAX_ID} characters`); continue; }
+        const traits: JsonObject = {};
+        let reason: string | null = null;
+        for (const c of traitCols) {
+          const raw = cells[c.index]!;
+          if (raw === '') continue;
+          const v = cellValue(raw, c.type);
+          if (!v.ok) { reason = `column "${c.name}": ${v.reason}`; break; }
+          traits[c.name] = v.value;
+        }
+        if (reason) { job.reject(r.line, reason); continue; }
+        const labels = labelsIndex < 0 ? [] : cells[labelsIndex]!.split(';').map((l) => l.trim()).filter((l) => l !== '');
+        job.ok++;
+        batch.push({ userId, traits, labels });
+        if (batch.length >= BATCH_ROWS) await flush();
+      }
+      if (rows.length === 0) await flush();
+    };
+  }
+
+  private events(projectId: string, opts: ImportOptions, job: Job): RowHandler {
+    let columns: string[] | null = null;
+    let batch: IngestItem[] = [];
+    job.summary = { stored: 0, duplicates: 0 };
+    const receivedAt = this.ctx.clock.now();
+    const flush = async () => {
+      if (batch.length === 0) return;
+      const items = batch;
+      batch = [];
+      if (opts.dryRun) return;
+      const r = await this.ctx.ingest.submit(projectId, items, [], this.ctx.clock.now());
+      const s = job.summary as Record<string, number>;
+      s.stored! += r.stored; s.duplicates! += r.duplicates;
+    };
+    const take = (line: number, raw: JsonObject, source: string) => {
+      // Without a messageId, a hash of the row: the same row imported again is a duplicate.
+      if (raw.messageId === undefined || raw.messageId === null) raw.messageId = `import-${createHash('sha1').update(source).digest('base64url')}`;
+      if (raw.type === undefined && typeof raw.event === 'string') raw.type = 'track';
+      const n = normalizeMessage(raw, null, receivedAt, undefined, undefined);
+      if (!n.ok) { job.reject(line, n.issues.map((i) => `${i.path} ${i.message}`).join('; ')); return; }
+      job.ok++;
+      batch.push(n.item);
+    };
+    return async (rows) => {
+      for (const r of rows) {
+        if (r.error !== undefined) { job.rows++; job.reject(r.line, r.error); continue; }
+        if (r.text !== undefined) {
+          job.rows++;
+          let raw: unknown;
+          try { raw = JSON.parse(r.text); } catch (e) { job.reject(r.line, `not valid JSON: ${(e as Error).message}`); continue; }
+          if (!isPlainObject(raw)) { job.reject(r.line, 'each line must be a JSON object (a Segment message)'); continue; }
+          take(r.line, raw, r.text);
+        } else {
+          const cells = r.cells!;
+          if (columns === null) {
+            columns = cells.map((c) => c.trim());
+            if (!columns.includes('event') && !columns.includes('type')) throw new AppError({ code: 'VALIDATION_FAILED', message: 'an events CSV needs an "event" column (and userId or anonymousId, timestamp, properties or properties.* columns)' });
+            continue;
+          }
+          job.rows++;
+          if (cells.length !== columns.length) { job.reject(r.line, `${cells.length} columns; the header has ${columns.length}`); continue; }
+          const raw: JsonObject = {};
+          const props: JsonObject = {};
+          let reason: string | null = null;
+          for (let i = 0; i < columns.length; i++) {
+            const name = columns[i]!, cell = cells[i]!;
+            if (cell === '') continue;
+            if (name === 'properties' || name === 'context') {
+              let v: unknown;
+              try { v = JSON.parse(cell); } catch { reason = `column "${name}" is not JSON`; break; }
+              if (!isPlainObject(v)) { reason = `column "${name}" must be a JSON object`; break; }
+              if (name === 'properties') Object.assign(props, v); else raw.context = v;
+            } else if (name.startsWith('properties.')) {
+              const v = cellValue(cell, opts.types?.[name] ?? 'auto');
+              if (!v.ok) { reason = `column "${name}": ${v.reason}`; break; }
+              props[name.slice('properties.'.length)] = v.value;
+            } else if (['event', 'type', 'userId', 'anonymousId', 'timestamp', 'messageId'].includes(name)) {
+              raw[name] = name === 'timestamp' && NUMBER.test(cell) ? Number(cell) : cell;
+            }
+          }
+          if (reason) { job.reject(r.line, reason); continue; }
+          raw.properties = props;
+          take(r.line, raw, cells.join('\u0000'));
+        }
+        if (batch.length >= BATCH_ROWS) await flush();
+      }
+      if (rows.length === 0) await flush();
+    };
+  }
+
+  private segment(projectId: string, opts: ImportOptions, job: Job): RowHandler {
+    const head = this.header(opts, 'segment');
+    let batch: string[] = [];
+    let segmentId = opts.segmentId ?? null;
+    job.summary = { segmentId, segmentName: opts.segmentName ?? null, created: false, added: 0 };
+    const target = async (): Promise<string | null> => {
+      if (segmentId !== null) return segmentId;
+      const existing = (await this.ctx.store.listSegments(projectId)).find((s) => s.name === opts.segmentName);
+      if (existing) segmentId = existing.id;
+      else if (!opts.dryRun) { segmentId = (await this.ctx.segments.create(projectId, { name: opts.segmentName!, description: 'imported list', condition: null })).id; job.summary.created = true; }
+      job.summary.segmentId = segmentId;
+      return segmentId;
+    };
+    const flush = async () => {
+      if (batch.length === 0) return;
+      const ids = [...new Set(batch)];
+      batch = [];
+      if (opts.dryRun) return;
+      const id = (await target())!;
+      const before = await this.ctx.store.manualProfileIds(projectId, id);
+      const seg = await this.ctx.segments.addMembers(projectId, id, ids);
+      job.summary.added = (job.summary.added as number) + (seg.include.length - before.include.length);
+      job.summary.size = seg.size;
+    };
+    const add = async (line: number, userId: unknown) => {
+      const u = typeof userId === 'number' ? String(userId) : typeof userId === 'string' ? userId.trim() : '';
+      if (u === '') { job.reject(line, 'missing userId'); return; }
+      if (u.length > MAX_ID) { job.reject(line, `userId is longer than ${MAX_ID} characters`); return; }
+      job.ok++;
+      batch.push(u);
+      if (batch.length >= BATCH_ROWS) await flush();
+    };
+    return async (rows) => {
+      for (const r of rows) {
+        if (r.error !== undefined) { job.rows++; job.reject(r.line, r.error); continue; }
+        if (r.text !== undefined) {
+          job.rows++;
+          let raw: unknown;
+          try { raw = JSON.parse(r.text); } catch (e) { job.reject(r.line, `not valid JSON: ${(e as Error).message}`); continue; }
+          if (!isPlainObject(raw)) { job.reject(r.line, 'each line must be a JSON object such as {"userId": "u1"}'); continue; }
+          await add(r.line, raw[opts.userIdColumn ?? 'userId']);
+          continue;
+        }
+        const cells = r.cells!;
+        if (head.columns === null) { head.take(cells); continue; }
+        job.rows++;
+        if (cells.length !== head.columns.length) { job.reject(r.line, `${cells.length} columns; the header has ${head.columns.length}`); continue; }
+        await add(r.line, cells[head.idIndex]);
+      }
+      if (rows.length === 0) {
+        await flush();
+        if (!opts.dryRun && segmentId === null && opts.segmentName) await target();
+      }
+    };
+  }
+}

@@ -1,0 +1,53 @@
+import { Readable } from 'node:stream';
+import { describe, expect, it } from 'vitest';
+import { readCsv, readNdjson, type FileRow } from './read-rows.ts';
+import { cellValue } from './import-service.ts';
+
+const all = async (gen: AsyncGenerator<FileRow[]>) => { const out: FileRow[] = []; for await (const rows of gen) out.push(...rows); return out.sort((a, b) => a.line - b.line); };
+const csv = (text: string, chunk = 7) => all(readCsv(Readable.from(Array.from({ length: Math.ceil(text.length / chunk) }, (_, i) => text.slice(i * chunk, (i + 1) * chunk)))));
+
+describe('readCsv', () => {
+  it('reads quoted fields (commas, doubled quotes, line breaks), CRLF and a BOM, with the line each record starts on', async () => {
+    const rows = await csv('\uFEFFid,note\r\na,"x, ""y"""\r\nb,"two\r\nlines"\r\n\r\nc,plain\r\n');
+    expect(rows).toEqual([
+      { line: 1, cells: ['id', 'note'] }, { line: 2, cells: ['a', 'x, "y"'] }, { line: 3, cells: ['b', 'two\nlines'] }, { line: 6, cells: ['c', 'plain'] },
+    ]);
+  });
+
+  it('reports malformed quotes on their line and goes on with the next rows', async () => {
+    const rows = await csv('id,v\n"a"x,1\nb"c,2\nd,3\n"e,4\nf,5\ng,6\n');
+    expect(rows.map((r) => [r.line, r.cells ?? r.error])).toEqual([
+      [1, ['id', 'v']],
+      [2, 'malformed quotes: a closing quote must end the field (found "x" after it)'],
+      [3, 'malformed quotes: a quote inside an unquoted field (quote the whole field and double the quote)'],
+      [4, ['d', '3']],
+      // An opening quote never closed: that line is bad, the ones after it are read again.
+      [5, 'malformed quotes: a quoted field is not closed by the end of the file'],
+      [6, ['f', '5']],
+      [7, ['g', '6']],
+    ]);
+  });
+});
+
+describe('readNdjson', () => {
+  it('gives each non-blank line with its number', async () => {
+    const rows = await all(readNdjson(Readable.from(['{"a":1}\n\n{"b"', ':2}\n'])));
+    expect(rows).toEqual([{ line: 1, text: '{"a":1}' }, { line: 3, text: '{"b":2}' }]);
+  });
+});
+
+describe('cellValue', () => {
+  it('infers numbers and booleans, keeps dates and zero-led codes as strings, and applies overrides', () => {
+    expect(cellValue('42', 'auto')).toEqual({ ok: true, value: 42 });
+    expect(cellValue('-1.5e3', 'auto')).toEqual({ ok: true, value: -1500 });
+    expect(cellValue('true', 'auto')).toEqual({ ok: true, value: true });
+    expect(cellValue('02134', 'auto')).toEqual({ ok: true, value: '02134' });
+    expect(cellValue('2024-06-01', 'auto')).toEqual({ ok: true, value: '2024-06-01' });
+    expect(cellValue('123456789012345678901', 'auto')).toEqual({ ok: true, value: '123456789012345678901' });
+    expect(cellValue('42', 'string')).toEqual({ ok: true, value: '42' });
+    expect(cellValue('yes', 'boolean')).toEqual({ ok: true, value: true });
+    expect(cellValue('abc', 'number')).toEqual({ ok: false, reason: '"abc" is not a number' });
+    expect(cellValue('2024-13-01', 'date').ok).toBe(false);
+    expect(cellValue('{"a":1}', 'json')).toEqual({ ok: true, value: { a: 1 } });
+  });
+});

@@ -1,0 +1,129 @@
+import { createInterface } from 'node:readline';
+import type { Readable } from 'node:stream';
+import { parse } from 'csv-parse/sync';
+
+/** One row of a file: its first line (1-based) and its cells (CSV) or text (NDJSON), or why it cannot be read. */
+export type FileRow =
+  | { readonly line: number; readonly cells: readonly string[]; readonly text?: undefined; readonly error?: undefined }
+  | { readonly line: number; readonly text: string; readonly cells?: undefined; readonly error?: undefined }
+  | { readonly line: number; readonly error: string; readonly cells?: undefined; readonly text?: undefined };
+
+/** A quoted field may span lines; past this many, the quote is taken as never closed. */
+const MAX_RECORD_LINES = 1000;
+/** Records are handed to csv-parse this many at a time (one call per group keeps its per-call cost low). */
+const GROUP = 1000;
+
+/**
+ * Where a line leaves CSV quoting: 'closed' (the record ends here), 'open' (a quoted field goes on
+ * to the next line), or the reason the record is malformed. `open` says whether the line starts inside a quoted field.
+ */
+function scanQuotes(line: string, open: boolean): 'closed' | 'open' | string {
+  if (!open && line.indexOf('"') < 0) return 'closed';
+  let inQuotes = open;
+  let fieldStart = !open;
+  for (let i = 0; i < line.length; i++) {
+    const c = line.charCodeAt(i);
+    if (inQuotes) {
+      if (c !== 34) continue;
+      if (line.charCodeAt(i + 1) === 34) { i++; continue; }
+      const next = line.charCodeAt(i + 1);
+      if (i + 1 < line.length && next !== 44) return `malformed quotes: a closing quote must end the field (found "${line[i + 1]}" after it)`;
+      inQuotes = false;
+      fieldStart = false;
+    } else if (c === 44) {
+      fieldStart = true;
+    } else if (c === 34) {
+      if (!fieldStart) return 'malformed quotes: a quote inside an unquoted field (quote the whole field and double the quote)';
+      inQuotes = true;
+    } else {
+      fieldStart = false;
+    }
+  }
+  return inQuotes ? 'open' : 'closed';
+}
+
+/**
+ * Reads a CSV file row by row as it streams in. Records are split by a quote-aware pre-scan that
+ * also rejects malformed quoting itself: csv-parse cannot re-synchronise after a malformed quote
+ * (it reads on as if a quoted field were still open), and one bad row must never swallow the good
+ * ones after it. The well-formed records are parsed by csv-parse, a group at a time.
+ */
+export async function* readCsv(input: Readable): AsyncGenerator<FileRow[]> {
+  const lines = createInterface({ input, crlfDelay: Infinity });
+  let n = 0;
+  let group: string[] = [];
+  let groupLines: number[] = [];
+  let out: FileRow[] = [];
+  const flush = () => {
+    if (group.length === 0) return;
+    let records: (string[] | null)[];
+    try {
+      records = parse(group.join('\n'), { relax_column_count: true, skip_empty_lines: false });
+    } catch {
+      // Not expected after the pre-scan; find the culprit record by record.
+      records = group.map((g, i) => {
+        try { return parse(g, { relax_column_count: true })[0] ?? ['']; } catch (e) { out.push({ line: groupLines[i]!, error: (e as Error).message }); return null; }
+      });
+    }
+    for (let i = 0; i < records.length; i++) if (records[i]) out.push({ line: groupLines[i]!, cells: records[i]! });
+    group = [];
+    groupLines = [];
+  };
+  /** The lines of a record whose quoted field is still open, with their line numbers. */
+  let pending: { text: string; n: number }[] | null = null;
+  /**
+   * Takes one physical line. A quoted field left open for MAX_RECORD_LINES lines (or to the end
+   * of the file) is a malformed quote on its first line: that line is reported and the lines held
+   * after it are read again as records of their own, so a stray quote costs one row, not the rest.
+   */
+  const take = (text: string, n: number): void => {
+    if (pending) {
+      pending.push({ text, n });
+      const s = scanQuotes(text, true);
+      if (s === 'open' && pending.length < MAX_RECORD_LINES) return;
+      const held = pending;
+      pending = null;
+      if (s === 'closed') { group.push(held.map((l) => l.text).join('\n')); groupLines.push(held[0]!.n); return; }
+      giveUp(held, s === 'open' ? `malformed quotes: a quoted field is not closed within ${MAX_RECORD_LINES} lines` : s);
+      return;
+    }
+    if (text.length === 0) return;
+    const s = scanQuotes(text, false);
+    if (s === 'closed') { group.push(text); groupLines.push(n); }
+    else if (s === 'open') pending = [{ text, n }];
+    else out.push({ line: n, error: s });
+  };
+  const giveUp = (held: { text: string; n: number }[], reason: string): void => {
+    out.push({ line: held[0]!.n, error: reason });
+    for (const l of held.slice(1)) take(l.text, l.n);
+  };
+  for await (let line of lines) {
+    n++;
+    if (n === 1 && line.charCodeAt(0) === 0xfeff) line = line.slice(1);
+    take(line, n);
+    if (group.length >= GROUP) flush();
+    if (out.length >= GROUP) { const o = out; out = []; yield o; }
+  }
+  while (pending) {
+    const held: { text: string; n: number }[] = pending;
+    pending = null;
+    giveUp(held, 'malformed quotes: a quoted field is not closed by the end of the file');
+  }
+  flush();
+  if (out.length) yield out;
+}
+
+/** Reads NDJSON line by line (blank lines skipped); each row's text is parsed by its reader. */
+export async function* readNdjson(input: Readable): AsyncGenerator<FileRow[]> {
+  const lines = createInterface({ input, crlfDelay: Infinity });
+  let n = 0;
+  let out: FileRow[] = [];
+  for await (let line of lines) {
+    n++;
+    if (n === 1 && line.charCodeAt(0) === 0xfeff) line = line.slice(1);
+    if (line.trim().length === 0) continue;
+    out.push({ line: n, text: line });
+    if (out.length >= GROUP) { yield out; out = []; }
+  }
+  if (out.length) yield out;
+}

@@ -1,0 +1,107 @@
+import type { Readable } from 'node:stream';
+import type { FastifyInstance } from 'fastify';
+import { Type, type Static } from '@sinclair/typebox';
+import { AppError, type Issue } from '@strata/core';
+import { requireAdmin, type Credentials } from '../auth.ts';
+import type { AppContext } from '../context.ts';
+import { COLUMN_TYPES, ImportService, importView, type ColumnType, type ImportFormat, type ImportOptions } from '../import/import-service.ts';
+import { IdParams, errors } from '../schemas.ts';
+
+/** Body types read as a stream, and the file format each means. */
+const FORMATS: Record<string, ImportFormat | null> = {
+  'text/csv': 'csv', 'application/csv': 'csv', 'application/x-ndjson': 'ndjson', 'application/ndjson': 'ndjson', 'application/jsonl': 'ndjson',
+  'application/x-jsonlines': 'ndjson', 'application/octet-stream': null, 'text/plain': null,
+};
+
+const BadRowSchema = Type.Object({ line: Type.Integer(), reason: Type.String() });
+export const ImportSchema = Type.Object({
+  id: Type.String(),
+  kind: Type.Union([Type.Literal('users'), Type.Literal('events'), Type.Literal('segment')]),
+  status: Type.Union([Type.Literal('queued'), Type.Literal('running'), Type.Literal('done'), Type.Literal('failed')]),
+  dryRun: Type.Boolean(),
+  rows: Type.Integer({ description: 'data rows read so far (a CSV header not counted)' }),
+  ok: Type.Integer(),
+  bad: Type.Integer(),
+  badRows: Type.Array(BadRowSchema, { description: 'the first 1000 bad rows, by line' }),
+  badRowsOmitted: Type.Integer({ description: 'bad rows counted in `bad` but not listed' }),
+  summary: Type.Record(Type.String(), Type.Unknown()),
+  error: Type.Union([Type.String(), Type.Null()]),
+  createdAt: Type.String(),
+  updatedAt: Type.String(),
+  finishedAt: Type.Union([Type.String(), Type.Null()]),
+});
+
+const ImportQuery = Type.Object({
+  kind: Type.Union([Type.Literal('users'), Type.Literal('events'), Type.Literal('segment')]),
+  format: Type.Optional(Type.Union([Type.Literal('csv'), Type.Literal('ndjson')])),
+  dryRun: Type.Optional(Type.Boolean()),
+  userIdColumn: Type.Optional(Type.String({ minLength: 1 })),
+  labelsColumn: Type.Optional(Type.String({ minLength: 1 })),
+  types: Type.Optional(Type.String({ description: 'column:type,… with type one of auto, string, number, boolean, date, json' })),
+  segmentId: Type.Optional(Type.String({ minLength: 1 })),
+  segmentName: Type.Optional(Type.String({ minLength: 1, maxLength: 200 })),
+});
+
+function parseTypes(s: string | undefined): Record<string, ColumnType> {
+  const out: Record<string, ColumnType> = {};
+  if (!s) return out;
+  const issues: Issue[] = [];
+  for (const part of s.split(',')) {
+    const i = part.lastIndexOf(':');
+    const col = part.slice(0, i).trim(), type = part.slice(i + 1).trim() as ColumnType;
+    if (i <= 0 || !COLUMN_TYPES.includes(type)) issues.push({ path: '/types', message: `"${part}" is not column:type with type one of ${COLUMN_TYPES.join(', ')}` });
+    else out[col] = type;
+  }
+  if (issues.length) throw new AppError({ code: 'VALIDATION_FAILED', message: 'types is not valid', issues });
+  return out;
+}
+
+/**
+ * /api/imports (Bearer admin token): the request body is the file itself, streamed (text/csv or
+ * application/x-ndjson), options in the query string. The answer (201) comes when the import is
+ * done; meanwhile GET /api/imports/:id (or the list) shows its progress.
+ */
+export async function importRoutes(app: FastifyInstance, ctx: AppContext & { creds: Credentials }): Promise<void> {
+  const imports = new ImportService(ctx);
+  app.addHook('preHandler', async (req) => {
+    req.project = await requireAdmin(req, ctx.creds);
+  });
+  // The body is handed over unread: the import reads it as it arrives (no body limit, no buffering).
+  app.addContentTypeParser(Object.keys(FORMATS), (_req, payload, done) => done(null, payload));
+  const tags = { tags: ['imports'], security: [{ adminToken: [] }] };
+
+  app.post<{ Querystring: Static<typeof ImportQuery> }>('/api/imports', {
+    schema: {
+      ...tags, summary: 'Import users, events or segment members from a CSV or NDJSON body', querystring: ImportQuery,
+      description: 'The body is the file (Content-Type text/csv or application/x-ndjson), read as it streams in. Answers 201 with the finished job; GET /api/imports/:id shows progress meanwhile. See docs/import.md.',
+      response: { 201: ImportSchema, ...errors(400, 401, 403, 404) },
+    },
+  }, async (req, reply) => {
+    const q = req.query;
+    const type = (req.headers['content-type'] ?? '').split(';')[0]!.trim().toLowerCase();
+    const format = q.format ?? FORMATS[type] ?? null;
+    if (format === null || !(type in FORMATS)) {
+      throw new AppError({ code: 'VALIDATION_FAILED', message: `send the file as the body with Content-Type text/csv or application/x-ndjson (or application/octet-stream with ?format=csv|ndjson); got "${type || 'none'}"` });
+    }
+    if (q.kind === 'users' && format !== 'csv') throw new AppError({ code: 'VALIDATION_FAILED', message: 'a users import is CSV (Content-Type text/csv)' });
+    const opts: ImportOptions = {
+      kind: q.kind, format, dryRun: q.dryRun ?? false, types: parseTypes(q.types),
+      ...(q.userIdColumn ? { userIdColumn: q.userIdColumn } : {}), ...(q.labelsColumn ? { labelsColumn: q.labelsColumn } : {}),
+      ...(q.segmentId ? { segmentId: q.segmentId } : {}), ...(q.segmentName ? { segmentName: q.segmentName } : {}),
+    };
+    const job = await imports.run(req.project.id, req.body as Readable, opts);
+    if (job.status === 'failed' && job.rows === 0 && job.error) {
+      // Nothing was read: a bad header or option. Answer 400, the job stays on record as failed.
+      throw new AppError({ code: 'VALIDATION_FAILED', message: `${job.error} (import ${job.id})` });
+    }
+    return reply.status(201).send(importView(job));
+  });
+
+  app.get<{ Querystring: { limit?: number } }>('/api/imports', {
+    schema: { ...tags, summary: 'Import jobs, newest first', querystring: Type.Object({ limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 100 })) }), response: { 200: Type.Object({ imports: Type.Array(ImportSchema) }), ...errors(401, 403) } },
+  }, async (req) => ({ imports: (await imports.list(req.project.id, req.query.limit ?? 20)).map(importView) }));
+
+  app.get<{ Params: Static<typeof IdParams> }>('/api/imports/:id', {
+    schema: { ...tags, summary: 'An import job: status, progress and its report of bad rows', params: IdParams, response: { 200: ImportSchema, ...errors(401, 403, 404) } },
+  }, async (req) => importView(await imports.get(req.project.id, req.params.id)));
+}
