@@ -2,7 +2,7 @@
  * Import of a CSV of N users (traits and labels) into a fresh embedded SQLite store, with one
  * segment on a trait kept live, against the plain parse of the same file (read + csv-parse, no
  * validation, no store) in the same run. Prints rows/s, the ratio and the peak RSS.
- * Run: npm run bench:import [-- rows]   (default 1,000,000)
+ * Run: npm run bench:import [-- rows]   (default 1,000,000; node flags as `npm start`, where imports run)
  */
 import { createReadStream, createWriteStream, mkdirSync, rmSync, statSync } from 'node:fs';
 import { once } from 'node:events';

@@ -108,6 +108,9 @@ describe.each(backends.map((b) => [b.name, b] as const))('imports on %s', (name,
     expect(r.body.error.message).toMatch(/no userId column/);
     expect((await upload('kind=users', '{}', 'application/json')).status).toBe(400);
     expect((await upload('kind=users&types=age:integer', 'id,age\na,1\n')).status).toBe(400);
+    expect((await upload('kind=users', 'id,__proto__\na,{}\n')).body.error.message).toMatch(/cannot be a trait/);
+    expect((await upload('kind=events', 'event,userId,properties.constructor\nX,a,1\n')).status).toBe(400);
+    expect(await count('profiles')).toBe(0);
   });
 
   it('imports Segment-shaped NDJSON events, reports the bad line, and de-duplicates a re-import', async () => {

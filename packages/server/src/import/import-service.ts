@@ -1,5 +1,6 @@
 import { createHash, randomBytes } from 'node:crypto';
 import type { Readable } from 'node:stream';
+import sjson from 'secure-json-parse';
 import { AppError, isPlainObject, type Json, type JsonObject } from '@strata/core';
 import { ImportStore, type BadRow, type ImportKind, type ImportRow, type IngestItem, type UserUpsert } from '@strata/store';
 import type { AppContext } from '../context.ts';
@@ -56,6 +57,17 @@ export function cellValue(raw: string, type: ColumnType): { ok: true; value: Jso
     case 'json':
       try { return { ok: true, value: JSON.parse(raw) as Json }; } catch { return { ok: false, reason: `"${raw.slice(0, 40)}" is not JSON` }; }
   }
+}
+
+/** An NDJSON line, parsed as the ingest parses bodies: `__proto__` and `constructor` keys removed. */
+const parseLine = (text: string): unknown => sjson.parse(text, undefined, { protoAction: 'remove', constructorAction: 'remove' });
+
+/** Column names become object keys (traits, properties): refuse the ones that would reach a prototype. */
+function checkedHeader(cells: readonly string[]): string[] {
+  const columns = cells.map((c) => c.trim());
+  const bad = columns.find((c) => /(^|\.)(__proto__|constructor|prototype)$/.test(c));
+  if (bad !== undefined) throw new AppError({ code: 'VALIDATION_FAILED', message: `the header names column "${bad}", which cannot be a trait or property name` });
+  return columns;
 }
 
 /** The job as the API shows it. */
@@ -191,7 +203,7 @@ export class ImportService {
       get idIndex() { return idIndex; },
       /** Takes the header; throws when the id column is missing (the whole import cannot go on). */
       take(cells: readonly string[]): void {
-        columns = cells.map((c) => c.trim());
+        columns = checkedHeader(cells);
         const name = opts.userIdColumn ?? ['userId', 'user_id', 'id'].find((c) => columns!.includes(c));
         idIndex = name === undefined ? -1 : columns.indexOf(name);
         if (idIndex < 0) {
@@ -293,13 +305,13 @@ export class ImportService {
         if (r.text !== undefined) {
           job.rows++;
           let raw: unknown;
-          try { raw = JSON.parse(r.text); } catch (e) { job.reject(r.line, `not valid JSON: ${(e as Error).message}`); continue; }
+          try { raw = parseLine(r.text); } catch (e) { job.reject(r.line, `not valid JSON: ${(e as Error).message}`); continue; }
           if (!isPlainObject(raw)) { job.reject(r.line, 'each line must be a JSON object (a Segment message)'); continue; }
           take(r.line, raw, r.text);
         } else {
           const cells = r.cells!;
           if (columns === null) {
-            columns = cells.map((c) => c.trim());
+            columns = checkedHeader(cells);
             if (!columns.includes('event') && !columns.includes('type')) throw new AppError({ code: 'VALIDATION_FAILED', message: 'an events CSV needs an "event" column (and userId or anonymousId, timestamp, properties or properties.* columns)' });
             continue;
           }
@@ -372,7 +384,7 @@ export class ImportService {
         if (r.text !== undefined) {
           job.rows++;
           let raw: unknown;
-          try { raw = JSON.parse(r.text); } catch (e) { job.reject(r.line, `not valid JSON: ${(e as Error).message}`); continue; }
+          try { raw = parseLine(r.text); } catch (e) { job.reject(r.line, `not valid JSON: ${(e as Error).message}`); continue; }
           if (!isPlainObject(raw)) { job.reject(r.line, 'each line must be a JSON object such as {"userId": "u1"}'); continue; }
           await add(r.line, raw[opts.userIdColumn ?? 'userId']);
           continue;
