@@ -56,3 +56,43 @@ export function qs(params: Record<string, string | number | null | undefined>): 
   const parts = Object.entries(params).filter(([, v]) => v !== undefined && v !== null && v !== '').map(([k, v]) => `${enc(k)}=${enc(String(v))}`);
   return parts.length ? `?${parts.join('&')}` : '';
 }
+
+/**
+ * Sends `body` (a File) as the raw request body with XMLHttpRequest, which (unlike fetch) reports
+ * upload progress. Resolves with the parsed JSON answer; throws ApiError like `api`.
+ */
+export function upload<T = any>(path: string, body: Blob, contentType: string, onProgress: (sent: number, total: number) => void, onSent?: () => void): { promise: Promise<T>; abort: () => void } {
+  const xhr = new XMLHttpRequest();
+  const promise = new Promise<T>((resolve, reject) => {
+    xhr.open('POST', path);
+    const tok = token.get();
+    if (tok) xhr.setRequestHeader('authorization', `Bearer ${tok}`);
+    xhr.setRequestHeader('content-type', contentType);
+    xhr.upload.onprogress = (e) => onProgress(e.loaded, e.lengthComputable ? e.total : body.size);
+    xhr.upload.onload = () => {
+      onProgress(body.size, body.size);
+      onSent?.();
+    };
+    xhr.onerror = () => reject(new ApiError(0, 'NETWORK', 'network error: the upload did not reach the server'));
+    xhr.onabort = () => reject(new ApiError(0, 'ABORTED', 'the upload was cancelled'));
+    xhr.onload = () => {
+      const text = xhr.responseText;
+      let json: any = null;
+      try {
+        json = text ? JSON.parse(text) : null;
+      } catch {
+        json = null;
+      }
+      if (xhr.status >= 200 && xhr.status < 300) return resolve(json as T);
+      const err = json?.error ?? {};
+      const e = new ApiError(xhr.status, err.code ?? `HTTP_${xhr.status}`, err.message ?? (text.slice(0, 200) || xhr.statusText), err.issues ?? []);
+      if (xhr.status === 401) {
+        token.clear();
+        onUnauthorized(e.message || 'Your session has ended: sign in again.');
+      }
+      reject(e);
+    };
+    xhr.send(body);
+  });
+  return { promise, abort: () => xhr.abort() };
+}

@@ -8,7 +8,8 @@ import { UserProfile, UsersSearch } from './pages/users.tsx';
 import { Experiences, Missions, Rewards } from './pages/loyalty.tsx';
 import { Experiments } from './pages/experiments.tsx';
 import { Webhooks } from './pages/webhooks.tsx';
-import { ImportPage, Settings } from './pages/settings.tsx';
+import { Settings } from './pages/settings.tsx';
+import { ImportPage } from './pages/import.tsx';
 
 export const NAV: { to: string; label: string }[] = [
   { to: '/segments', label: 'Segments' },

@@ -1,4 +1,4 @@
-/** Settings (write key, identity verification, SDK snippet) and the Import placeholder. */
+/** Settings (write key, identity verification, SDK snippet). */
 import { api } from '../api.ts';
 import { ActionButton, View, useLoad } from '../ui.tsx';
 
@@ -48,18 +48,6 @@ export function Settings() {
           </div>
         </>
       )}</View>
-    </section>
-  );
-}
-
-export function ImportPage() {
-  return (
-    <section>
-      <h1>Import</h1>
-      <div className="card">
-        <p>The import API does not exist yet, so this page cannot upload a CSV.</p>
-        <p className="muted">Until it does: send users as <code>identify</code> calls to <code>POST /v1/batch</code> (the write key is under Settings), set labels with <code>POST /api/users/:id/labels</code>, and add users to a static segment by id from the segment's page.</p>
-      </div>
     </section>
   );
 }
