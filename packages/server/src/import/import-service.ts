@@ -62,6 +62,14 @@ export function cellValue(raw: string, type: ColumnType): { ok: true; value: Jso
 /** An NDJSON line, parsed as the ingest parses bodies: `__proto__` and `constructor` keys removed. */
 const parseLine = (text: string): unknown => sjson.parse(text, undefined, { protoAction: 'remove', constructorAction: 'remove' });
 
+/** The JSON object on an NDJSON line, or undefined once the line is rejected (`what`: what each line must be). */
+function lineObject(job: { reject(line: number, reason: string): void }, line: number, text: string, what: string): JsonObject | undefined {
+  let raw: unknown;
+  try { raw = parseLine(text); } catch (e) { job.reject(line, `not valid JSON: ${(e as Error).message}`); return undefined; }
+  if (!isPlainObject(raw)) { job.reject(line, `each line must be ${what}`); return undefined; }
+  return raw as JsonObject;
+}
+
 /** Column names become object keys (traits, properties): refuse the ones that would reach a prototype. */
 function checkedHeader(cells: readonly string[]): string[] {
   const columns = cells.map((c) => c.trim());
@@ -304,10 +312,8 @@ export class ImportService {
         if (r.error !== undefined) { job.rows++; job.reject(r.line, r.error); continue; }
         if (r.text !== undefined) {
           job.rows++;
-          let raw: unknown;
-          try { raw = parseLine(r.text); } catch (e) { job.reject(r.line, `not valid JSON: ${(e as Error).message}`); continue; }
-          if (!isPlainObject(raw)) { job.reject(r.line, 'each line must be a JSON object (a Segment message)'); continue; }
-          take(r.line, raw, r.text);
+          const raw = lineObject(job, r.line, r.text, 'a JSON object (a Segment message)');
+          if (raw) take(r.line, raw, r.text);
         } else {
           const cells = r.cells!;
           if (columns === null) {
@@ -383,10 +389,8 @@ export class ImportService {
         if (r.error !== undefined) { job.rows++; job.reject(r.line, r.error); continue; }
         if (r.text !== undefined) {
           job.rows++;
-          let raw: unknown;
-          try { raw = parseLine(r.text); } catch (e) { job.reject(r.line, `not valid JSON: ${(e as Error).message}`); continue; }
-          if (!isPlainObject(raw)) { job.reject(r.line, 'each line must be a JSON object such as {"userId": "u1"}'); continue; }
-          await add(r.line, raw[opts.userIdColumn ?? 'userId']);
+          const raw = lineObject(job, r.line, r.text, 'a JSON object such as {"userId": "u1"}');
+          if (raw) await add(r.line, raw[opts.userIdColumn ?? 'userId']);
           continue;
         }
         const cells = r.cells!;
