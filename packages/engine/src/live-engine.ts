@@ -951,6 +951,12 @@ export class LiveEngine {
     return this.tally(ps, (p) => p.has(idx), 0);
   }
 
+  /** Every segment's size, from the membership bits (one scan of the profiles); null when the project is not loaded. */
+  sizes(projectId: string): ReadonlyMap<string, number> | null {
+    const ps = this.projects.get(projectId);
+    return ps ? this.tally(ps, () => false, 0).sizes : null;
+  }
+
   /** One scan: who matches, and per segment its size and how many of the matches it holds. */
   private tally(ps: ProjectState, match: (p: ProfileState) => boolean, sampleSize: number): Tally {
     const n = ps.list.length;

@@ -217,7 +217,8 @@ export class SegmentService {
 
   async list(projectId: string): Promise<Segment[]> {
     const rows = await this.store.listSegments(projectId);
-    const sizes = await this.store.segmentSizes(projectId);
+    // From the engine's bits when it holds the project (a scan of memory), else counted by the store.
+    const sizes = this.engine.sizes(projectId) ?? (await this.store.segmentSizes(projectId));
     return Promise.all(rows.map((r) => this.view(this.store, r, sizes.get(r.id) ?? 0)));
   }
 

@@ -55,6 +55,11 @@ describe.each(backends.map((b) => [b.name, b] as const))('segments API on %s', (
       expect(preview.body.count).toBe(want.length);
       expect(preview.body.total).toBe(total);
     }
+    // The list's sizes (from the engine's memory) are the stored memberships' counts.
+    const counted = await store.segmentSizes(DEFAULT_PROJECT);
+    const listed: { id: string; size: number }[] = (await t.admin('GET', '/api/segments')).body.segments;
+    expect(listed.length).toBe(Object.keys(SPEC_EXAMPLES).length);
+    for (const s of listed) expect(s.size, s.id).toBe(counted.get(s.id) ?? 0);
   });
 
   it('creates, lists, gets, changes and deletes segments, recomputing on a definition change', async () => {
