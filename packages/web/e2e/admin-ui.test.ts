@@ -4,7 +4,7 @@
  * condition and see the preview count and a warning, and check the phone-width layout.
  * Skips, saying why, when Chromium or the built UI (`npm install` builds it) is missing.
  */
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -163,6 +163,11 @@ describe.skipIf(missing !== null)('admin back office in a real browser', () => {
     page.once('dialog', (d) => void d.accept());
     await page.locator('.members-table tr', { hasText: 'crm-7' }).getByRole('button', { name: 'Remove' }).click();
     await expect.poll(() => page.getByTestId('segment-size').textContent()).toMatch(/^4\b/);
+    // Export CSV downloads every member through the streaming export API.
+    const [file] = await Promise.all([page.waitForEvent('download'), page.getByRole('button', { name: 'Export CSV (all members)' }).click()]);
+    const csv = readFileSync((await file.path())!, 'utf8').trim().split(/\r?\n/);
+    expect(csv[0]).toBe('userId,anonymousId,since');
+    expect(csv).toHaveLength(5);
     await page.getByRole('tab', { name: 'Insights' }).click();
     await page.locator('.chart svg.recharts-surface').first().waitFor();
     await page.getByRole('tab', { name: 'Overlap' }).click();

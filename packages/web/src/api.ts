@@ -96,3 +96,19 @@ export function upload<T = any>(path: string, body: Blob, contentType: string, o
   });
   return { promise, abort: () => xhr.abort() };
 }
+
+/** Downloads what an admin GET answers (e.g. a segment's CSV export) as a file, with the token. */
+export async function apiDownload(path: string, name: string, tok = token.get()): Promise<void> {
+  const res = await fetch(path, { headers: tok ? { authorization: `Bearer ${tok}` } : {} });
+  if (!res.ok) {
+    let message = `HTTP ${res.status}`;
+    try { message = ((await res.json()) as { error?: { message?: string } }).error?.message ?? message; } catch { /* not JSON */ }
+    throw new ApiError(res.status, 'DOWNLOAD_FAILED', message);
+  }
+  const url = URL.createObjectURL(await res.blob());
+  const a = document.createElement('a');
+  a.href = url;
+  a.download = name;
+  a.click();
+  setTimeout(() => URL.revokeObjectURL(url), 1000);
+}

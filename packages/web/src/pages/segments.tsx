@@ -1,11 +1,11 @@
 /** Segments: list, create/edit (template gallery or builder, live preview), detail. */
 import { Suspense, lazy, useEffect, useState } from 'react';
-import { api, enc, qs, ApiError } from '../api.ts';
+import { api, apiDownload, enc, qs, ApiError } from '../api.ts';
 import { ConditionEditor } from '../builder.tsx';
 import { ParamsForm, paramFault } from '../params-form.tsx';
 import { navigate } from '../router.ts';
 import type { HistoryItem, Insights, Json, Member, PreviewResult, Segment, Template, Warning } from '../types.ts';
-import { ActionButton, ErrorBox, Link, Sparkline, Spinner, View, download, fmtDate, pct, toCsv, useDebounced, useLoad } from '../ui.tsx';
+import { ActionButton, ErrorBox, Link, Sparkline, Spinner, View, fmtDate, pct, useDebounced, useLoad } from '../ui.tsx';
 
 /** Warnings come with create/update answers only; the UI keeps the last ones per segment for this session. */
 function storedWarnings(id: string): Warning[] {
@@ -281,7 +281,7 @@ function Members({ segment, onChanged }: { segment: Segment; onChanged: () => vo
   return (
     <div className="card">
       <div className="page-head"><h2>Members <span className="muted">({segment.size.toLocaleString()})</span></h2>
-        <button type="button" className="small" disabled={!page.data?.members.length} onClick={() => download(`${segment.name}-members.csv`, toCsv([['userId', 'anonymousId', 'since'], ...(page.data?.members ?? []).map((m) => [m.userId, m.anonymousId, m.since])]))}>Export CSV (this page)</button>
+        <ActionButton className="small" onClick={() => apiDownload(`/api/segments/${enc(segment.id)}/export?format=csv`, `${segment.name}-members.csv`)}>Export CSV (all members)</ActionButton>
       </div>
       <div className="row wrap">
         <form className="row" onSubmit={(e) => { e.preventDefault(); void lookUp(); }}>
