@@ -177,7 +177,8 @@ export class DestinationService {
    */
   private async sync(d: DestinationRow): Promise<number> {
     const segments = d.segmentIds ? (await Promise.all(d.segmentIds.map((id) => this.store.getSegment(d.projectId, id)))).filter((s) => s !== null) : await this.store.listSegments(d.projectId);
-    const stamp = this.clock.now();
+    // Unique per sync, even for two in one millisecond: receivers de-duplicate on the change id.
+    const stamp = `${this.clock.now().toString(36)}${randomBytes(4).toString('hex')}`;
     let total = 0;
     for (const s of segments) {
       let after: number | null = null;
@@ -185,7 +186,7 @@ export class DestinationService {
         const n: { count: number; last: number | null } = await this.store.transaction(async (tx) => {
           const page = await tx.listMembers(d.projectId, s.id, SYNC_PAGE, after);
           const now = this.clock.now();
-          const rows = page.map((m) => changeRow(d.projectId, d, `sync_${stamp.toString(36)}_${m.profileId}_${s.id}_${d.id}`, {
+          const rows = page.map((m) => changeRow(d.projectId, d, `sync_${stamp}_${m.profileId}_${s.id}_${d.id}`, {
             segmentId: s.id, segmentName: s.name, userId: m.userId, anonymousId: m.anonymousId, kind: 'entered', at: iso(now), reason: 'sync', profileId: m.profileId,
           }, now));
           await new WebhookStore(tx).insertDeliveries(rows);
@@ -248,6 +249,9 @@ export const segmentBatchUrl = (url: string) => (/\/v1\/batch\/?$/.test(new URL(
  * its batchSize (OutboxDispatcher does order, retries and the log).
  */
 export class DestinationDispatcher extends OutboxDispatcher<DueDestinationDelivery> {
+  /** A destination mirrors membership: a later exit must never overtake an entry it refused. */
+  protected override readonly strictOrder = true;
+
   constructor(store: SqlStore, clock: Clock, opts: OutboxDispatcherOptions = {}) {
     super(store, clock, opts, { batchSize: 5000, perWebhook: 2000, what: 'destination' });
   }

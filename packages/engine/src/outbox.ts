@@ -163,6 +163,13 @@ export interface OutboxDispatcherOptions {
  * waiting rows are made due at once, to follow in order.
  */
 export abstract class OutboxDispatcher<R extends DueDelivery> {
+  /**
+   * true: any failed request holds back the endpoint's later ones, a refusal (4xx) included —
+   * for receivers that apply changes in order (destinations). false (webhooks): a refused
+   * message is retried on its own while the others go on.
+   */
+  protected readonly strictOrder: boolean = false;
+
   protected readonly fetch: typeof fetch;
   protected readonly timeoutMs: number;
   protected readonly batchSize: number;
@@ -290,8 +297,8 @@ export abstract class OutboxDispatcher<R extends DueDelivery> {
         totals.delivered += rows.length;
       } else {
         const next = await this.recordFailure(ws, rows, outcome, at);
-        if (!up) {
-          this.healthy.delete(key);
+        if (!up || this.strictOrder) {
+          if (!up) this.healthy.delete(key);
           if (next !== null) await this.deferBehind(ws, requests.slice(i + 1).flat(), next, at, outcome.error);
           return;
         }

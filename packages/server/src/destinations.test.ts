@@ -144,6 +144,23 @@ describe.each(backends.map((b) => [b.name, b] as const))('destinations on %s', (
     expect(log.body.deliveries.map((x: { status: string; attempts: number }) => [x.status, x.attempts])).toEqual([['delivered', 1], ['delivered', 2], ['delivered', 2]]);
   });
 
+  it('keeps order when the receiver refuses a batch with a 4xx: later changes wait behind it', async () => {
+    await pro();
+    const url = await receiver();
+    const d = await t.admin('POST', '/api/destinations', { name: 'CRM', kind: 'http', url, batchSize: 1 });
+    expect(d.status).toBe(201);
+    await plan('u1', 'pro');
+    await plan('u1', 'free');
+    status = 400;
+    expect(await t.ctx.destinationDispatcher.runOnce()).toBe(1);
+    expect(got.map(summary)).toEqual([['u1 entered event']]);
+    status = 200;
+    t.clock.advance(6000);
+    await t.ctx.destinationDispatcher.runOnce();
+    // The refused entry is sent again first, then the exit: the receiver never sees them swapped.
+    expect(got.map(summary)).toEqual([['u1 entered event'], ['u1 entered event'], ['u1 exited event']]);
+  });
+
   it('a first sync of 12,000 members goes page by page, each member once, in profile order', async () => {
     const seg = await t.admin('POST', '/api/segments', { name: 'Big', condition: null });
     const N = 12_000;

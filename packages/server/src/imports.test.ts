@@ -110,6 +110,11 @@ describe.each(backends.map((b) => [b.name, b] as const))('imports on %s', (name,
     expect((await upload('kind=users&types=age:integer', 'id,age\na,1\n')).status).toBe(400);
     expect((await upload('kind=users', 'id,__proto__\na,{}\n')).body.error.message).toMatch(/cannot be a trait/);
     expect((await upload('kind=events', 'event,userId,properties.constructor\nX,a,1\n')).status).toBe(400);
+    // A header that is not valid CSV is a 400 too (the next line must not be taken for the header).
+    for (const kind of ['users', 'events', 'segment&segmentName=S']) {
+      const bad = await upload(`kind=${kind}`, '"a"b,userId\nu1,x\n');
+      expect([bad.status, bad.body.error.message], kind).toEqual([400, expect.stringMatching(/header line is not valid CSV/)]);
+    }
     expect(await count('profiles')).toBe(0);
   });
 

@@ -62,6 +62,13 @@ export function cellValue(raw: string, type: ColumnType): { ok: true; value: Jso
 /** An NDJSON line, parsed as the ingest parses bodies: `__proto__` and `constructor` keys removed. */
 const parseLine = (text: string): unknown => sjson.parse(text, undefined, { protoAction: 'remove', constructorAction: 'remove' });
 
+/** A line that cannot be read: a 400 when it is a CSV file's header (nothing after it could be read right), else a bad row. */
+function badLine(opts: { format?: string }, line: number, error: string, job: { rows: number; reject(line: number, reason: string): void }): void {
+  if (line === 1 && opts.format === 'csv') throw new AppError({ code: 'VALIDATION_FAILED', message: `the header line is not valid CSV: ${error}`, issues: [{ path: '/body/1', message: error }] });
+  job.rows++;
+  job.reject(line, error);
+}
+
 /** The JSON object on an NDJSON line, or undefined once the line is rejected (`what`: what each line must be). */
 function lineObject(job: { reject(line: number, reason: string): void }, line: number, text: string, what: string): JsonObject | undefined {
   let raw: unknown;
@@ -248,7 +255,7 @@ export class ImportService {
     return async (rows) => {
       if (opts.format !== 'csv') throw new AppError({ code: 'VALIDATION_FAILED', message: 'a users import is CSV' });
       for (const r of rows) {
-        if (r.error !== undefined) { job.rows++; job.reject(r.line, r.error); continue; }
+        if (r.error !== undefined) { badLine(opts, r.line, r.error, job); continue; }
         const cells = r.cells!;
         if (head.columns === null) {
           head.take(cells);
@@ -309,7 +316,7 @@ export class ImportService {
     };
     return async (rows) => {
       for (const r of rows) {
-        if (r.error !== undefined) { job.rows++; job.reject(r.line, r.error); continue; }
+        if (r.error !== undefined) { badLine(opts, r.line, r.error, job); continue; }
         if (r.text !== undefined) {
           job.rows++;
           const raw = lineObject(job, r.line, r.text, 'a JSON object (a Segment message)');
@@ -386,7 +393,7 @@ export class ImportService {
     };
     return async (rows) => {
       for (const r of rows) {
-        if (r.error !== undefined) { job.rows++; job.reject(r.line, r.error); continue; }
+        if (r.error !== undefined) { badLine(opts, r.line, r.error, job); continue; }
         if (r.text !== undefined) {
           job.rows++;
           const raw = lineObject(job, r.line, r.text, 'a JSON object such as {"userId": "u1"}');
