@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { BrowserContext, Page } from 'playwright-core';
+import { bucketOf } from '@strata/core';
 import { buildApp, configFromEnv, createContext, ensureDefaultProject, type AppContext } from '@strata/server';
 import { openTestSqlite } from '@strata/store/testing';
 import type { FastifyInstance } from 'fastify';
@@ -196,7 +197,10 @@ describe.skipIf(missing !== null)('admin back office in a real browser', () => {
   });
 
   it('shows experiment results with confidence intervals', async () => {
-    const r = await fetch(`${base}/api/experiments`, { method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${ADMIN}` }, body: JSON.stringify({ name: 'Banner test', arms: [{ key: 'control', weight: 50 }, { key: 'treatment', weight: 50 }], control: 'control', status: 'running' }) });
+    // A salt that puts this test's people in both arms (the default salt, the experiment's random id, may not: then there is no lift to chart).
+    const people = ['u1', 'u2', 'u3', 'u4', 'anon-1', 'anon-2', 'crm-7'];
+    const salt = Array.from({ length: 100 }, (_, i) => `banner-${i}`).find((x) => new Set(people.map((id) => bucketOf(x, id) < 5000)).size === 2)!;
+    const r = await fetch(`${base}/api/experiments`, { method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${ADMIN}` }, body: JSON.stringify({ name: 'Banner test', salt, arms: [{ key: 'control', weight: 50 }, { key: 'treatment', weight: 50 }], control: 'control', status: 'running' }) });
     expect(r.status).toBe(201);
     await page.goto(`${base}/experiments`);
     await page.getByRole('button', { name: 'Details' }).click();

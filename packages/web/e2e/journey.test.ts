@@ -20,6 +20,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
+import { bucketOf } from '@strata/core';
 import { buildApp, configFromEnv, createContext, ensureDefaultProject, type AppContext } from '@strata/server';
 import { openTestSqlite } from '@strata/store/testing';
 import type { FastifyInstance } from 'fastify';
@@ -294,7 +295,10 @@ describe.skipIf(missing !== null)('a journey: segment, mission, and a visitor th
     await page.goto(`${base}/experiments`);
     await page.getByRole('heading', { name: 'Experiments', exact: true }).waitFor();
     await page.getByRole('button', { name: 'Create', exact: true }).click();
-    await page.getByLabel('new Experiments JSON').fill(JSON.stringify({ name: 'Course banner', arms: [{ key: 'control', weight: 50 }, { key: 'treatment', weight: 50 }], control: 'control', status: 'running' }));
+    // A salt that puts this test's people in both arms, so that there is a lift to chart (the default, the experiment's random id, may not).
+    const people = ['u1', 'u2', 'u3', 'u4', 'anon-1', 'crm-42', 'learner-1'];
+    const salt = Array.from({ length: 100 }, (_, i) => `course-banner-${i}`).find((x) => new Set(people.map((id) => bucketOf(x, id) < 5000)).size === 2)!;
+    await page.getByLabel('new Experiments JSON').fill(JSON.stringify({ name: 'Course banner', salt, arms: [{ key: 'control', weight: 50 }, { key: 'treatment', weight: 50 }], control: 'control', status: 'running' }));
     await page.locator('.card').getByRole('button', { name: 'Create', exact: true }).click();
     await page.locator('tr', { hasText: 'Course banner' }).getByRole('button', { name: 'Details' }).click();
     await page.locator('[aria-label="lift with confidence intervals"] svg.recharts-surface').waitFor();
