@@ -7,77 +7,18 @@
  * cost of the HTTP round trip itself.
  * Run: npm run bench:targeting [-- users]
  */
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { rmSync } from 'node:fs';
 import { Worker } from 'node:worker_threads';
-import { sql } from 'kysely';
-import { compileConditionSql, parseCondition } from '@strata/core';
-import { buildApp, configFromEnv, createContext, ensureDefaultProject } from '@strata/server';
-import { createStore, PointsStore } from '@strata/store';
+import { PointsStore } from '@strata/store';
 import { fmt, table } from './lib.ts';
+import { ADMIN, PROJECT, WRITE, scaleProject } from './scale-data.ts';
 
 const users = Number(process.argv[2] ?? 1_000_000);
 const REQUESTS = Number(process.env.BENCH_REQUESTS ?? 5000);
 const NOW = Date.UTC(2024, 5, 15, 12);
-const PROJECT = 'default';
-const ADMIN = 'sta_bench_admin';
-const WRITE = 'stw_bench_write';
-const PLANS = ['free', 'basic', 'pro', 'vip'];
-const COUNTRIES = ['US', 'GB', 'DE', 'FR', 'CN', 'JP', 'BR', 'IN', 'ES', 'IT'];
 const pct = (xs: number[], p: number) => { const s = [...xs].sort((a, b) => a - b); return s[Math.min(s.length - 1, Math.floor((p / 100) * s.length))]!; };
 
-const dir = mkdtempSync(join(tmpdir(), 'strata-bench-targeting-'));
-const store = await createStore({ kind: 'sqlite', dataDir: dir });
-const config = { ...configFromEnv({}), adminToken: ADMIN, writeKey: WRITE };
-await ensureDefaultProject(store, config, NOW);
-
-console.log(`writing ${users} users...`);
-let t = performance.now();
-const CHUNK = 500;
-for (let start = 1; start <= users; start += CHUNK * 20) {
-  await store.transaction(async (tx) => {
-    for (let s = start; s < Math.min(users + 1, start + CHUNK * 20); s += CHUNK) {
-      const ids = Array.from({ length: Math.min(CHUNK, users + 1 - s) }, (_, k) => s + k);
-      const traits = (i: number) => JSON.stringify({ plan: PLANS[i % 4], country: COUNTRIES[i % 10], score: i % 100 });
-      await sql`INSERT INTO profiles (id, project_id, user_id, anonymous_id, traits, traits_at, context, labels, first_seen, last_seen, created_at, updated_at) VALUES ${sql.join(
-        ids.map((i) => sql`(${i}, ${PROJECT}, ${`u${i}`}, ${null}, ${traits(i)}, '{}', '{}', '[]', ${NOW - 86_400_000}, ${NOW - 3_600_000}, ${NOW}, ${NOW})`))}`.execute(tx.db);
-      await sql`INSERT INTO profile_keys (project_id, kind, key, profile_id) VALUES ${sql.join(ids.map((i) => sql`(${PROJECT}, 'u', ${`u${i}`}, ${i})`))}`.execute(tx.db);
-    }
-  });
-}
-console.log(`  ${((performance.now() - t) / 1000).toFixed(1)} s`);
-
-// 20 segments: plans, countries, score bands, and two combinations.
-const conditions: [string, unknown][] = [
-  ...PLANS.map((p) => [`Plan ${p}`, { attr: 'traits.plan', op: 'eq', value: p }] as [string, unknown]),
-  ...COUNTRIES.map((c) => [`Country ${c}`, { attr: 'traits.country', op: 'eq', value: c }] as [string, unknown]),
-  ...[0, 25, 50, 75].map((lo) => [`Score ${lo}-${lo + 24}`, { attr: 'traits.score', op: 'between', value: [lo, lo + 24] }] as [string, unknown]),
-  ['VIP in Europe', { all: [{ attr: 'traits.plan', op: 'eq', value: 'vip' }, { attr: 'traits.country', op: 'in', value: ['GB', 'DE', 'FR', 'ES', 'IT'] }] }],
-  ['Pro or high score', { any: [{ attr: 'traits.plan', op: 'eq', value: 'pro' }, { attr: 'traits.score', op: 'gte', value: 90 }] }],
-];
-t = performance.now();
-const segmentIds: string[] = [];
-await store.transaction(async (tx) => {
-  for (const [i, [name, condition]] of conditions.entries()) {
-    const id = `seg_bench_${i}`;
-    segmentIds.push(id);
-    await tx.insertSegment({ id, projectId: PROJECT, name, description: '', condition: condition as never, template: null, params: null, createdAt: NOW, updatedAt: NOW });
-    const parsed = parseCondition(condition);
-    if (!parsed.ok) throw new Error(name);
-    const where = compileConditionSql(parsed.value, { dialect: tx.sqlDialect, projectId: PROJECT, now: NOW, resolveSegment: () => undefined });
-    await sql`INSERT INTO memberships (project_id, segment_id, profile_id, since) SELECT project_id, ${id}, id, ${NOW} FROM profiles p WHERE project_id = ${PROJECT} AND ${where}`.execute(tx.db);
-  }
-  await tx.setEngineClock(PROJECT, NOW);
-});
-console.log(`  segments and memberships by SQL: ${((performance.now() - t) / 1000).toFixed(1)} s`);
-
-const clock = { now: () => NOW };
-const ctx = createContext(store, config, clock);
-t = performance.now();
-await ctx.engine.start(0);
-console.log(`  engine loaded ${users} profiles in ${((performance.now() - t) / 1000).toFixed(1)} s`);
-const app = await buildApp(ctx);
+const { dir, store, app, segmentIds, close } = await scaleProject(users, NOW);
 const admin = async (url: string, body: unknown) => {
   const r = await app.inject({ method: 'POST', url, headers: { authorization: `Bearer ${ADMIN}` }, payload: body as object });
   if (r.statusCode >= 300) throw new Error(`${url}: ${r.payload}`);
@@ -135,7 +76,5 @@ table([
   ['GET /api/health (baseline: the HTTP round trip)', pct(health, 50), pct(health, 99), '-', ''],
 ]);
 console.log(`\n(ratio p99 targeting / health: ${(pct(targeting, 99) / pct(health, 99)).toFixed(1)}×; u42 gets ${sample.segments.length} segments, ${sample.missions.length} missions, ${sample.rewards.length} rewards, ${sample.experiences.length} experiences; ${fmt(users)} users)`);
-await app.close();
-await ctx.engine.stop();
-await store.close();
+await close();
 rmSync(dir, { recursive: true, force: true });

@@ -1,6 +1,6 @@
 import type { Json, JsonObject } from '@strata/core';
 import {
-  AppError, BUCKETS, bucketRanges, compareProportions, isDerivedEvent, parseCondition, sampleRatioMismatch, SRM_P_THRESHOLD, validationError,
+  AppError, BUCKETS, DAY_MS, bucketRanges, compareProportions, isDerivedEvent, parseCondition, sampleRatioMismatch, SRM_P_THRESHOLD, validationError,
   type Issue, type ProportionComparison,
 } from '@strata/core';
 import { ExperimentStore, type ConversionSource, type ExperimentArmRow, type ExperimentRow, type ExperimentStatus, type SqlStore } from '@strata/store';
@@ -119,7 +119,6 @@ export interface ExperimentResults {
   readonly warnings: ResultWarning[];
 }
 
-const DAY_MS = 86_400_000;
 const KEY = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/;
 const iso = (ms: number | null) => (ms === null ? null : new Date(ms).toISOString());
 

@@ -51,6 +51,29 @@ const jaccard = (inter: number, a: number, b: number) => (a + b - inter === 0 ? 
 const round = (x: number) => Math.round(x * 10000) / 10000;
 const quote = (r: SegmentRow) => `"${r.name}" (${r.id})`;
 
+interface Analysis {
+  readonly parsed: ReadonlyMap<string, ParsedSegment>;
+  readonly inline: (id: string) => Condition | null;
+  readonly keyOf: (id: string) => string | null;
+}
+
+/** Which segments reference which: `related(id)` is every segment `id` references or is referenced by, directly or not. */
+function referenceGraph(parsed: ReadonlyMap<string, ParsedSegment>): { related: (id: string) => Set<string> } {
+  const down = new Map<string, string[]>(), up = new Map<string, string[]>();
+  for (const [id, p] of parsed) {
+    const refs = p.condition ? referencedSegments(p.condition) : [];
+    down.set(id, refs);
+    for (const r of refs) up.set(r, [...(up.get(r) ?? []), id]);
+  }
+  const reach = (from: string, next: ReadonlyMap<string, string[]>) => {
+    const seen = new Set<string>();
+    const stack = [from];
+    while (stack.length) for (const n of next.get(stack.pop()!) ?? []) if (!seen.has(n)) { seen.add(n); stack.push(n); }
+    return seen;
+  };
+  return { related: (id) => new Set([...reach(id, down), ...reach(id, up)]) };
+}
+
 /**
  * Segment hygiene: duplicate and contradiction warnings from the condition alone, empty /
  * subset / overlap warnings from membership now, pairwise overlap, and explanations of why a
@@ -69,18 +92,34 @@ export class HygieneService {
     return (id) => (this.engine.hasManualLists(projectId, id) ? null : parsed.get(id)?.condition ?? null);
   }
 
-  /** DUPLICATE and CONTRADICTION for a condition (of segment `selfId` when it is saved). */
-  staticWarnings(projectId: string, rows: readonly SegmentRow[], condition: Condition | null, selfId?: string): SegmentWarning[] {
-    if (!condition) return [];
+  /** What the static checks need about the saved segments: parsed conditions, the inliner, canonical keys (computed once each). */
+  private analysis(projectId: string, rows: readonly SegmentRow[]): Analysis {
     const parsed = this.membership.parseSegments(projectId, rows);
     const inline = this.inliner(projectId, parsed);
+    const keys = new Map<string, string | null>();
+    const keyOf = (id: string) => {
+      if (!keys.has(id)) {
+        const c = parsed.get(id)?.condition;
+        keys.set(id, c ? canonicalKey(c, inline) : null);
+      }
+      return keys.get(id)!;
+    };
+    return { parsed, inline, keyOf };
+  }
+
+  /** DUPLICATE and CONTRADICTION for a condition (of segment `selfId` when it is saved). */
+  staticWarnings(projectId: string, rows: readonly SegmentRow[], condition: Condition | null, selfId?: string): SegmentWarning[] {
+    return condition ? this.conditionWarnings(this.analysis(projectId, rows), rows, condition, selfId) : [];
+  }
+
+  private conditionWarnings(a: Analysis, rows: readonly SegmentRow[], condition: Condition, selfId?: string): SegmentWarning[] {
     const out: SegmentWarning[] = [];
-    const contradiction = findContradiction(condition, inline);
+    const contradiction = findContradiction(condition, a.inline);
     if (contradiction) {
       out.push({ code: 'CONTRADICTION', message: `the condition can never be true: ${contradiction.message}`, segmentIds: [], paths: contradiction.paths });
     }
-    const key = canonicalKey(condition, inline);
-    const same = rows.filter((r) => r.id !== selfId && parsed.get(r.id)?.condition && canonicalKey(parsed.get(r.id)!.condition!, inline) === key);
+    const key = canonicalKey(condition, a.inline);
+    const same = rows.filter((r) => r.id !== selfId && a.keyOf(r.id) === key);
     if (same.length) {
       out.push({ code: 'DUPLICATE', message: `${same.map(quote).join(', ')} ${same.length === 1 ? 'has' : 'have'} an equivalent condition`, segmentIds: same.map((r) => r.id) });
     }
@@ -88,7 +127,7 @@ export class HygieneService {
   }
 
   /** EMPTY, SUBSET and HIGH_OVERLAP from a scan of membership (`tally`: the members of the segment or condition). */
-  membershipWarnings(rows: readonly SegmentRow[], tally: Tally, selfId: string | undefined, skip: readonly SegmentWarning[]): SegmentWarning[] {
+  membershipWarnings(rows: readonly SegmentRow[], tally: Tally, selfId: string | undefined, skip: readonly SegmentWarning[], graph = referenceGraph(this.membership.parseSegments(rows[0]?.projectId ?? '', rows))): SegmentWarning[] {
     const out: SegmentWarning[] = [];
     const a = tally.count;
     if (a === 0) {
@@ -96,7 +135,7 @@ export class HygieneService {
       return out;
     }
     const flagged = new Set(skip.flatMap((w) => (w.code === 'DUPLICATE' ? w.segmentIds : [])));
-    const related = selfId ? this.related(rows, selfId) : new Set<string>();
+    const related = selfId ? graph.related(selfId) : new Set<string>();
     const found: SegmentWarning[] = [];
     for (const r of rows) {
       if (r.id === selfId || flagged.has(r.id)) continue;
@@ -120,19 +159,32 @@ export class HygieneService {
     return [...out, ...found.slice(0, MAX_OVERLAP_WARNINGS)];
   }
 
-  /** Segments that reference `id` or that it references, directly or not. */
-  private related(rows: readonly SegmentRow[], id: string): Set<string> {
-    const parsed = this.membership.parseSegments(rows[0]?.projectId ?? '', rows);
-    const refs = new Map([...parsed].map(([sid, p]) => [sid, p.condition ? referencedSegments(p.condition) : []]));
-    const reach = (from: string, next: (x: string) => string[]) => {
-      const seen = new Set<string>();
-      const stack = [from];
-      while (stack.length) for (const n of next(stack.pop()!)) if (!seen.has(n)) { seen.add(n); stack.push(n); }
-      return seen;
-    };
-    const down = reach(id, (x) => refs.get(x) ?? []);
-    const up = reach(id, (x) => [...refs].filter(([, r]) => r.includes(x)).map(([s]) => s));
-    return new Set([...down, ...up]);
+  /**
+   * The warnings of every saved segment as they stand now (the segment list): DUPLICATE and
+   * CONTRADICTION from the conditions, EMPTY, SUBSET and HIGH_OVERLAP from one scan of the
+   * engine's membership bits. The same rules as on save, against every other segment.
+   */
+  async listWarnings(projectId: string): Promise<{ id: string; warnings: SegmentWarning[] }[]> {
+    const rows = await this.store.listSegments(projectId);
+    let pairs = this.engine.allPairs(projectId);
+    if (!pairs) {
+      await this.engine.load(projectId);
+      pairs = this.engine.allPairs(projectId);
+    }
+    if (!pairs) throw new AppError({ code: 'STORE_UNAVAILABLE', message: 'membership is not loaded yet; try again' });
+    const { ids, intersections, total } = pairs;
+    const a = this.analysis(projectId, rows);
+    const graph = referenceGraph(a.parsed);
+    const at = new Map(ids.map((id, i) => [id, i]));
+    const sizes = new Map(ids.map((id, i) => [id, intersections[i]![i]!]));
+    return rows.map((r) => {
+      const condition = a.parsed.get(r.id)?.condition ?? null;
+      const own = condition ? this.conditionWarnings(a, rows, condition, r.id) : [];
+      const i = at.get(r.id);
+      const row = i === undefined ? [] : intersections[i]!;
+      const tally: Tally = { count: sizes.get(r.id) ?? 0, total, sample: [], sizes, shared: new Map(ids.map((id, j) => [id, row[j] ?? 0])) };
+      return { id: r.id, warnings: [...own, ...this.membershipWarnings(rows, tally, r.id, own, graph)] };
+    });
   }
 
   /** Pairwise intersections and Jaccard of up to 50 segments, from engine state. */

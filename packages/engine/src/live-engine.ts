@@ -1004,19 +1004,55 @@ export class LiveEngine {
       for (let j = 0, weight = 1; j < k; j++, weight *= 2) if ((bits[word[j]!]! & bit[j]!) !== 0) sig += weight;
       if (sig !== 0) signatures.set(sig, (signatures.get(sig) ?? 0) + 1);
     }
-    const m = Array.from({ length: k }, () => new Array<number>(k).fill(0));
-    const members: number[] = [];
+    const groups: [number[], number][] = [];
     for (const [sig, n] of signatures) {
-      members.length = 0;
+      const members: number[] = [];
       for (let j = 0, rest = sig; rest > 0; j++, rest = Math.floor(rest / 2)) if (rest % 2 === 1) members.push(j);
-      for (let a = 0; a < members.length; a++) {
-        const row = m[members[a]!]!;
-        for (let b = a; b < members.length; b++) row[members[b]!]! += n;
-      }
+      groups.push([members, n]);
     }
-    for (let a = 0; a < k; a++) for (let b = 0; b < a; b++) m[a]![b] = m[b]![a]!;
+    const m = pairMatrix(groups, k);
     return { sizes: m.map((row, i) => row[i]!), intersections: m };
   }
+
+  /**
+   * Pairwise intersections of every segment of a project (the segment list's overlap warnings),
+   * from one pass over the profiles grouped by their whole membership signature; null when the
+   * project is not loaded.
+   */
+  allPairs(projectId: string): { ids: string[]; intersections: number[][]; total: number } | null {
+    const ps = this.projects.get(projectId);
+    if (!ps) return null;
+    const signatures = new Map<string, number>();
+    for (const p of ps.profiles.values()) {
+      const bits = p.bits;
+      let key = '', any = false;
+      for (let w = 0; w < bits.length; w++) { key += `${bits[w]!},`; if (bits[w] !== 0) any = true; }
+      if (any) signatures.set(key, (signatures.get(key) ?? 0) + 1);
+    }
+    const groups: [number[], number][] = [];
+    for (const [key, n] of signatures) {
+      const members: number[] = [];
+      key.split(',').forEach((word, w) => {
+        let x = Number(word) | 0;
+        while (x !== 0) { members.push(w * 32 + 31 - Math.clz32(x & -x)); x &= x - 1; }
+      });
+      groups.push([members, n]);
+    }
+    return { ids: ps.list.map((s) => s.row.id), intersections: pairMatrix(groups, ps.list.length), total: ps.profiles.size };
+  }
+}
+
+/** A symmetric k×k matrix of intersection sizes (the diagonal: sizes) from groups of profiles that share the same members list. */
+function pairMatrix(groups: readonly (readonly [readonly number[], number])[], k: number): number[][] {
+  const m = Array.from({ length: k }, () => new Array<number>(k).fill(0));
+  for (const [members, n] of groups) {
+    for (let a = 0; a < members.length; a++) {
+      const row = m[members[a]!]!;
+      for (let b = a; b < members.length; b++) row[members[b]!]! += n;
+    }
+  }
+  for (let a = 0; a < k; a++) for (let b = 0; b < a; b++) m[a]![b] = m[b]![a]!;
+  return m;
 }
 
 /** Result of one scan of a project's profiles (see LiveEngine.tally). */

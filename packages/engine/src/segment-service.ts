@@ -217,9 +217,18 @@ export class SegmentService {
 
   async list(projectId: string): Promise<Segment[]> {
     const rows = await this.store.listSegments(projectId);
-    // From the engine's bits when it holds the project (a scan of memory), else counted by the store.
-    const sizes = this.engine.sizes(projectId) ?? (await this.store.segmentSizes(projectId));
+    const sizes = await this.sizesOf(projectId, rows);
     return Promise.all(rows.map((r) => this.view(this.store, r, sizes.get(r.id) ?? 0)));
+  }
+
+  /** Every segment's size now, in list order: from the engine's bits when it holds the project (a scan of memory), else counted by the store. */
+  async sizes(projectId: string): Promise<Map<string, number>> {
+    return this.sizesOf(projectId, await this.store.listSegments(projectId));
+  }
+
+  private async sizesOf(projectId: string, rows: readonly SegmentRow[]): Promise<Map<string, number>> {
+    const sizes = this.engine.sizes(projectId) ?? (await this.store.segmentSizes(projectId));
+    return new Map(rows.map((r) => [r.id, sizes.get(r.id) ?? 0]));
   }
 
   /** Size, share and a sample of what a condition matches now, without saving anything. */

@@ -104,6 +104,41 @@ describe.each(backends.map((b) => [b.name, b] as const))('segment hygiene on %s'
     expect(proHigh.warnings.filter((w) => w.code === 'SUBSET' && w.segmentIds.includes(pro.id))).toEqual([]);
   });
 
+  it('the segment list\'s warnings: every kind, the same as saving each segment again says, and live as membership changes', async () => {
+    const pro = await create('pro', plan('pro'));
+    await create('pro again', { attr: 'traits.plan', op: 'in', value: ['pro'] });
+    await create('never', { all: [plan('pro'), plan('vip')] });
+    const enterprise = await create('enterprise', plan('enterprise'));
+    await create('score ≤ 19', { attr: 'traits.score', op: 'lte', value: 19 });
+    await create('score ≥ 2', { attr: 'traits.score', op: 'gte', value: 2 });
+    await create('score ≥ 3', { attr: 'traits.score', op: 'gte', value: 3 });
+    await create('pro and high', { all: [{ segment: pro.id }, { attr: 'traits.score', op: 'gte', value: 2 }] });
+    const list = await t.admin('POST', '/api/segments', { name: 'hand-picked', condition: null });
+    expect((await t.admin('POST', `/api/segments/${list.body.id}/members`, { userIds: ['u1', 'u2'] })).status).toBeLessThan(300);
+    const listed = async () => {
+      const r = await t.admin('GET', '/api/segments/warnings');
+      expect(r.status).toBe(200);
+      return new Map((r.body.segments as { id: string; warnings: Warning[] }[]).map((s) => [s.id, s.warnings]));
+    };
+    const byId = await listed();
+    const segments = (await t.admin('GET', '/api/segments')).body.segments as { id: string; name: string }[];
+    expect([...byId.keys()]).toEqual(segments.map((s) => s.id));
+    for (const seg of segments) {
+      const saved = await t.admin('PATCH', `/api/segments/${seg.id}`, { description: 'checked' });
+      expect(byId.get(seg.id), seg.name).toEqual(saved.body.warnings);
+    }
+    expect(new Set([...byId.values()].flat().map((w) => w.code))).toEqual(new Set(['DUPLICATE', 'CONTRADICTION', 'EMPTY', 'SUBSET', 'HIGH_OVERLAP']));
+    // The static list has the same members as "pro": reported both ways.
+    expect(byId.get(list.body.id)!.map((w) => [w.code, w.segmentIds])).toContainEqual(['HIGH_OVERLAP', [pro.id]]);
+    expect(byId.get(pro.id)!.map((w) => [w.code, w.segmentIds])).toContainEqual(['HIGH_OVERLAP', [list.body.id]]);
+    expect(codes(byId.get(enterprise.id)!)).toEqual(['EMPTY']);
+    // Someone becomes enterprise: the list no longer says EMPTY.
+    expect((await t.send('/v1/identify', { userId: 'u20', traits: { plan: 'enterprise' } })).status).toBe(200);
+    const after = (await listed()).get(enterprise.id)!;
+    expect(codes(after)).not.toContain('EMPTY');
+    expect(after.map((w) => w.code)).toContain('SUBSET');
+  });
+
   it('previews explain why each sampled member matched', async () => {
     const r = await t.admin('POST', '/api/segments/preview', { condition: { all: [
       { event: '$pageview', where: [{ attr: 'properties.path', op: 'eq', value: '/pricing' }], window: { within: '30d' }, cmp: { op: 'gte', value: 5 } },

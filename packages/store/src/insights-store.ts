@@ -1,8 +1,7 @@
 import { sql, type Kysely } from 'kysely';
+import { DAY_MS } from '@strata/core';
 import type { Database } from './schema.ts';
 import type { SqlStore } from './sql-store.ts';
-
-const DAY_MS = 86_400_000;
 
 /** Per UTC day (epoch day number): entries and exits. */
 export interface DayChanges { readonly day: number; readonly entered: number; readonly exited: number }
@@ -31,19 +30,23 @@ export class InsightsStore {
     this.db = store.db;
   }
 
-  /** Entries and exits of a segment per UTC day, from `from` on. */
+  /** Entries and exits of a segment per UTC day, from the day of `from` on (segment_daily, kept with the history). */
   async changesPerDay(projectId: string, segmentId: string, from: number): Promise<DayChanges[]> {
-    const rows = await sql<{ day: number; kind: string; n: number }>`
-      SELECT at / ${sql.lit(DAY_MS)} AS day, kind, count(*) AS n FROM membership_history
-      WHERE project_id = ${projectId} AND segment_id = ${segmentId} AND at >= ${from}
-      GROUP BY at / ${sql.lit(DAY_MS)}, kind`.execute(this.db);
-    const byDay = new Map<number, { entered: number; exited: number }>();
-    for (const r of rows.rows) {
-      const d = byDay.get(Number(r.day)) ?? { entered: 0, exited: 0 };
-      if (r.kind === 'entered') d.entered += Number(r.n); else d.exited += Number(r.n);
-      byDay.set(Number(r.day), d);
+    return (await this.changesPerDayAll(projectId, from, segmentId)).get(segmentId) ?? [];
+  }
+
+  /** The same for every segment of a project (or just `segmentId`) in one read, by segment id. */
+  async changesPerDayAll(projectId: string, from: number, segmentId?: string): Promise<Map<string, DayChanges[]>> {
+    let q = this.db.selectFrom('segment_daily').select(['segment_id', 'day', 'entered', 'exited'])
+      .where('project_id', '=', projectId).where('day', '>=', Math.floor(from / DAY_MS));
+    if (segmentId !== undefined) q = q.where('segment_id', '=', segmentId);
+    const out = new Map<string, DayChanges[]>();
+    for (const r of await q.orderBy('segment_id').orderBy('day').execute()) {
+      const list = out.get(r.segment_id) ?? [];
+      if (!list.length) out.set(r.segment_id, list);
+      list.push({ day: Number(r.day), entered: Number(r.entered), exited: Number(r.exited) });
     }
-    return [...byDay].map(([day, d]) => ({ day, ...d })).sort((a, b) => a.day - b.day);
+    return out;
   }
 
   private async count(q: ReturnType<typeof sql<{ n: number }>>): Promise<number> {

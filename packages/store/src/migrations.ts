@@ -1,4 +1,5 @@
 import { Migrator, sql, type Kysely, type Migration, type MigrationProvider } from 'kysely';
+import { DAY_MS } from '@strata/core';
 import type { Database } from './schema.ts';
 
 export type StoreDialect = 'sqlite' | 'postgres';
@@ -251,13 +252,29 @@ function destinations(d: StoreDialect): string[] {
   ];
 }
 
+/**
+ * Entries and exits per segment and UTC day, kept with the history (same transaction) so that
+ * size-over-time reads a few rows per segment instead of scanning its history; filled from the
+ * history that already exists.
+ */
+function segmentDaily(d: StoreDialect): string[] {
+  const t = types(d);
+  return [
+    `CREATE TABLE segment_daily (project_id TEXT NOT NULL, segment_id TEXT NOT NULL, day ${t.ms} NOT NULL,
+      entered ${t.ms} NOT NULL, exited ${t.ms} NOT NULL, PRIMARY KEY (project_id, segment_id, day))`,
+    `INSERT INTO segment_daily (project_id, segment_id, day, entered, exited)
+      SELECT project_id, segment_id, at / ${DAY_MS}, sum(CASE WHEN kind = 'entered' THEN 1 ELSE 0 END), sum(CASE WHEN kind = 'exited' THEN 1 ELSE 0 END)
+      FROM membership_history GROUP BY project_id, segment_id, at / ${DAY_MS}`,
+  ];
+}
+
 function provider(d: StoreDialect): MigrationProvider {
   const step = (stmts: string[]): Migration => ({
     async up(db) {
       for (const s of stmts) await sql.raw(s).execute(db);
     },
   });
-  return { getMigrations: async () => ({ '0001_initial': step(initial(d)), '0002_live_engine': step(liveEngine(d)), '0003_points': step(points(d)), '0004_missions': step(missions(d)), '0005_rewards': step(rewards(d)), '0006_experiments': step(experiments(d)), '0007_experiences': step(experiences(d)), '0008_profile_ids': step(profileIds(d)), '0009_destinations': step(destinations(d)), '0009_imports': step(imports(d)) }) };
+  return { getMigrations: async () => ({ '0001_initial': step(initial(d)), '0002_live_engine': step(liveEngine(d)), '0003_points': step(points(d)), '0004_missions': step(missions(d)), '0005_rewards': step(rewards(d)), '0006_experiments': step(experiments(d)), '0007_experiences': step(experiences(d)), '0008_profile_ids': step(profileIds(d)), '0009_destinations': step(destinations(d)), '0009_imports': step(imports(d)), '0010_segment_daily': step(segmentDaily(d)) }) };
 }
 
 /** Brings the schema up to date; safe to run at every start and from several instances. */

@@ -91,6 +91,8 @@ export interface Database {
     /** What caused the change: event, time, manual, definition, merge. */
     reason: string;
   };
+  /** Entries and exits per segment and UTC day (day = floor(at / 86,400,000)), kept with membership_history. */
+  segment_daily: { project_id: string; segment_id: string; day: number; entered: number; exited: number };
   /** The instant up to which the engine has applied everything (events and time) for a project. */
   engine_state: { project_id: string; clock: number };
   points_ledger: {

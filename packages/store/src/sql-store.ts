@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { CompiledQuery, sql, type Insertable, type Kysely, type RawBuilder, type SqlBool, type Transaction } from 'kysely';
 import type { EventRecord, Json, JsonObject, SqlDialect } from '@strata/core';
-import { EVENT_OWN_CONTEXT_KEYS, foldCaseTable, isDerivedEvent, postgresDialect, sqliteDialect, visitOf } from '@strata/core';
+import { DAY_MS, EVENT_OWN_CONTEXT_KEYS, foldCaseTable, isDerivedEvent, postgresDialect, sqliteDialect, visitOf } from '@strata/core';
 import type { StoreDialect } from './migrations.ts';
 import { migrate } from './migrations.ts';
 import type { Database } from './schema.ts';
@@ -974,7 +974,27 @@ export class SqlStore {
         ids.push(Number(o.id));
       });
     }
+    await this.addDailyChanges(projectId, rows);
     return ids;
+  }
+
+  /** Adds history rows to the per-day counts of segment_daily (one upsert per segment and day). */
+  private async addDailyChanges(projectId: string, rows: readonly { segmentId: string; kind: 'entered' | 'exited'; at: number }[]): Promise<void> {
+    const byKey = new Map<string, { segment_id: string; day: number; entered: number; exited: number }>();
+    for (const r of rows) {
+      const day = Math.floor(r.at / DAY_MS);
+      const key = `${day}\u0000${r.segmentId}`;
+      let d = byKey.get(key);
+      if (!d) byKey.set(key, (d = { segment_id: r.segmentId, day, entered: 0, exited: 0 }));
+      if (r.kind === 'entered') d.entered++; else d.exited++;
+    }
+    for (const c of chunks([...byKey.values()])) {
+      await this.db.insertInto('segment_daily').values(c.map((d) => ({ project_id: projectId, ...d })))
+        .onConflict((oc) => oc.columns(['project_id', 'segment_id', 'day']).doUpdateSet((eb) => ({
+          entered: eb('segment_daily.entered', '+', eb.ref('excluded.entered')),
+          exited: eb('segment_daily.exited', '+', eb.ref('excluded.exited')),
+        }))).execute();
+    }
   }
 
   /** History of a segment or a profile, newest first, before `beforeId`. */

@@ -7,7 +7,7 @@ import type { AppContext } from '../context.ts';
 import { segmentCreateFaults } from '../schemas.ts';
 import {
   AddMembers, EventSchema, IdParams, LabelsBody, MemberParams, MembersPage, MembersQuery, PreviewBody, PreviewResult,
-  ProfileSchema, SegmentCreate, SegmentPatch, SegmentSchema, UserSegment, errors,
+  ProfileSchema, SegmentCreate, SegmentPatch, SegmentSchema, UserSegment, WarningSchema, errors,
 } from '../schemas.ts';
 
 const iso = (ms: number | null) => (ms === null ? null : new Date(ms).toISOString());
@@ -36,6 +36,27 @@ export async function adminRoutes(app: FastifyInstance, ctx: AppContext & { cred
   app.get('/api/segments', {
     schema: { ...seg, summary: 'List segments', response: { 200: Type.Object({ segments: Type.Array(SegmentSchema) }), ...errors(401, 403) } },
   }, async (req) => ({ segments: await ctx.segments.list(req.project.id) }));
+
+  app.get('/api/segments/warnings', {
+    schema: {
+      ...seg, summary: 'Every segment\'s hygiene warnings now (duplicate, contradiction, empty, subset, high overlap), by the rules of create and update',
+      response: { 200: Type.Object({ segments: Type.Array(Type.Object({ id: Type.String(), warnings: Type.Array(WarningSchema) })) }), ...errors(401, 403, 503) },
+    },
+  }, async (req) => ({ segments: await ctx.hygiene.listWarnings(req.project.id) }));
+
+  const SizesQuery = Type.Object({ days: Type.Optional(Type.Integer({ minimum: 1, maximum: 366, default: 30 })) }, { additionalProperties: false });
+  app.get<{ Querystring: Static<typeof SizesQuery> }>('/api/segments/sizes', {
+    schema: {
+      ...seg, summary: 'Every segment\'s size now and at the end of each of the last `days` UTC days (sparklines), in one read', querystring: SizesQuery,
+      response: {
+        200: Type.Object({
+          days: Type.Integer(), from: Type.String({ format: 'date-time' }), to: Type.String({ format: 'date-time' }), dates: Type.Array(Type.String({ format: 'date' })),
+          segments: Type.Array(Type.Object({ id: Type.String(), size: Type.Integer(), sizes: Type.Array(Type.Integer()) })),
+        }),
+        ...errors(400, 401, 403),
+      },
+    },
+  }, async (req) => ctx.insights.sizesOverTime(req.project.id, req.query.days ?? 30, await ctx.segments.sizes(req.project.id)));
 
   app.post<{ Body: Static<typeof PreviewBody> }>('/api/segments/preview', {
     schema: { ...seg, summary: 'Size and sample of a condition, without saving', body: PreviewBody, response: { 200: PreviewResult, ...errors(400, 401, 403) } },

@@ -1,5 +1,5 @@
 /** Segments: list, create/edit (template gallery or builder, live preview), detail. */
-import { Suspense, lazy, useEffect, useState } from 'react';
+import { Suspense, lazy, useEffect, useState, type ReactNode } from 'react';
 import { api, apiDownload, enc, qs, ApiError } from '../api.ts';
 import { ConditionEditor } from '../builder.tsx';
 import { ParamsForm, paramFault } from '../params-form.tsx';
@@ -7,14 +7,8 @@ import { navigate } from '../router.ts';
 import type { HistoryItem, Insights, Json, Member, PreviewResult, Segment, Template, Warning } from '../types.ts';
 import { ActionButton, ErrorBox, Link, Sparkline, Spinner, View, fmtDate, pct, useDebounced, useLoad } from '../ui.tsx';
 
-/** Warnings come with create/update answers only; the UI keeps the last ones per segment for this session. */
-function storedWarnings(id: string): Warning[] {
-  try {
-    return JSON.parse(sessionStorage.getItem(`strata.warnings.${id}`) ?? '[]') as Warning[];
-  } catch {
-    return [];
-  }
-}
+/** Every segment's warnings now (one scan of membership on the server). */
+const loadWarnings = async () => new Map((await api<{ segments: { id: string; warnings: Warning[] }[] }>('GET', '/api/segments/warnings')).segments.map((s) => [s.id, s.warnings]));
 
 // recharts is loaded with the first chart, not with the app.
 const SizeChart = lazy(() => import('../charts.tsx').then((m) => ({ default: m.SizeChart })));
@@ -22,11 +16,11 @@ const FlowChart = lazy(() => import('../charts.tsx').then((m) => ({ default: m.F
 
 const memberId = (m: { userId: string | null; anonymousId: string | null }) => m.userId ?? m.anonymousId ?? '';
 
-function SizeSpark({ id }: { id: string }) {
-  const s = useLoad(() => api<Insights>('GET', `/api/segments/${enc(id)}/insights?days=30`), [id]);
-  if (s.loading && !s.data) return <span className="muted">…</span>;
-  if (!s.data) return <span className="muted" title={s.error?.message}>n/a</span>;
-  return <Sparkline values={s.data.series.map((p) => p.size)} />;
+/** A cell filled by a second, slower request than the list's: a placeholder while it loads, "n/a" when it failed. */
+function Later<T>({ state, children }: { state: { data: T | null; loading: boolean; error: Error | null }; children: (data: T) => ReactNode }) {
+  if (state.loading && !state.data) return <span className="muted">…</span>;
+  if (!state.data) return <span className="muted" title={state.error?.message}>n/a</span>;
+  return <>{children(state.data)}</>;
 }
 
 export function WarningList({ warnings, segments }: { warnings: readonly Warning[]; segments?: readonly { id: string; name: string }[] }) {
@@ -47,6 +41,9 @@ export function WarningList({ warnings, segments }: { warnings: readonly Warning
 
 export function SegmentsList() {
   const state = useLoad(() => api<{ segments: Segment[] }>('GET', '/api/segments'), []);
+  // Sparklines (one read of the daily counts) and warnings (one scan of membership) load after the list.
+  const sparks = useLoad(async () => new Map((await api<{ segments: { id: string; sizes: number[] }[] }>('GET', '/api/segments/sizes?days=30')).segments.map((s) => [s.id, s.sizes])), []);
+  const warnings = useLoad(loadWarnings, []);
   return (
     <section>
       <div className="page-head">
@@ -64,9 +61,9 @@ export function SegmentsList() {
                   <tr key={s.id}>
                     <td><Link to={`/segments/${enc(s.id)}`}>{s.name}</Link>{s.description && <div className="muted small-text">{s.description}</div>}</td>
                     <td className="num" data-testid="segment-size">{s.size.toLocaleString()}</td>
-                    <td><SizeSpark id={s.id} /></td>
+                    <td><Later state={sparks}>{(m) => (m.has(s.id) ? <Sparkline values={m.get(s.id)!} /> : null)}</Later></td>
                     <td>{s.template ? <span className="badge">{s.template}</span> : s.condition === null ? <span className="badge muted-badge">static list</span> : null}</td>
-                    <td>{s.size === 0 ? <span className="badge warn" title="Nobody is a member now">EMPTY</span> : null}{storedWarnings(s.id).filter((w) => w.code !== 'EMPTY').map((w, i) => <span key={i} className="badge warn" title={w.message}>{w.code}</span>)}</td>
+                    <td data-testid="segment-warnings"><Later state={warnings}>{(m) => <>{(m.get(s.id) ?? []).map((w, i) => <span key={i} className="badge warn" title={w.message}>{w.code}</span>)}</>}</Later></td>
                   </tr>
                 ))}
               </tbody>
@@ -193,7 +190,6 @@ export function SegmentEditor({ id }: { id?: string }) {
         if (!template) throw new Error('Choose a template first.');
         s = await api<Segment>('POST', '/api/segments', { template: template.id, params, ...(name.trim() ? { name: name.trim() } : {}), ...(description ? { description } : {}) });
       } else s = await api<Segment>('POST', '/api/segments', { name: name.trim(), description, condition: isStatic ? null : condition });
-      sessionStorage.setItem(`strata.warnings.${s.id}`, JSON.stringify(s.warnings ?? []));
       navigate(`/segments/${enc(s.id)}`);
     } catch (e) {
       setSaveError(e as Error);
@@ -377,7 +373,7 @@ export function HistoryList({ url }: { url: string }) {
 export function SegmentDetail({ id }: { id: string }) {
   const seg = useLoad(() => api<Segment>('GET', `/api/segments/${enc(id)}`), [id]);
   const insights = useLoad(() => api<Insights>('GET', `/api/segments/${enc(id)}/insights?days=30`), [id, seg.data?.size]);
-  const [warnings] = useState<Warning[]>(() => storedWarnings(id));
+  const warnings = useLoad(loadWarnings, [id, seg.data?.size]);
   const [tab, setTab] = useState<'members' | 'insights' | 'overlap' | 'history' | 'definition'>('members');
   return (
     <View state={seg}>{(s) => (
@@ -394,7 +390,7 @@ export function SegmentDetail({ id }: { id: string }) {
             <ActionButton className="danger" confirm={`Delete segment ${s.name}?`} onClick={async () => { await api('DELETE', `/api/segments/${enc(s.id)}`); navigate('/segments'); }}>Delete</ActionButton>
           </div>
         </div>
-        <WarningList warnings={warnings} />
+        <WarningList warnings={warnings.data?.get(id) ?? []} />
         <div className="tabs" role="tablist">
           {(['members', 'insights', 'overlap', 'history', 'definition'] as const).map((t) => <button type="button" role="tab" key={t} aria-selected={tab === t} className={tab === t ? 'active' : ''} onClick={() => setTab(t)}>{t[0]!.toUpperCase() + t.slice(1)}</button>)}
         </div>

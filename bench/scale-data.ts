@@ -1,0 +1,92 @@
+/**
+ * A project at scale for the HTTP benchmarks: N known users written by SQL into a fresh
+ * embedded store (plan, country, score traits), 20 attribute segments whose memberships are
+ * computed by SQL (so the engine's start reconciles without changes), the engine started and
+ * the app built. Shared by bench/targeting.ts and bench/admin-pages.ts.
+ */
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { sql } from 'kysely';
+import { compileConditionSql, parseCondition } from '@strata/core';
+import { buildApp, configFromEnv, createContext, ensureDefaultProject } from '@strata/server';
+import { createStore } from '@strata/store';
+
+export const PROJECT = 'default';
+export const ADMIN = 'sta_bench_admin';
+export const WRITE = 'stw_bench_write';
+const PLANS = ['free', 'basic', 'pro', 'vip'];
+const COUNTRIES = ['US', 'GB', 'DE', 'FR', 'CN', 'JP', 'BR', 'IN', 'ES', 'IT'];
+
+/** The 20 segments: plans, countries, score bands, and two combinations. */
+const CONDITIONS: [string, unknown][] = [
+  ...PLANS.map((p) => [`Plan ${p}`, { attr: 'traits.plan', op: 'eq', value: p }] as [string, unknown]),
+  ...COUNTRIES.map((c) => [`Country ${c}`, { attr: 'traits.country', op: 'eq', value: c }] as [string, unknown]),
+  ...[0, 25, 50, 75].map((lo) => [`Score ${lo}-${lo + 24}`, { attr: 'traits.score', op: 'between', value: [lo, lo + 24] }] as [string, unknown]),
+  ['VIP in Europe', { all: [{ attr: 'traits.plan', op: 'eq', value: 'vip' }, { attr: 'traits.country', op: 'in', value: ['GB', 'DE', 'FR', 'ES', 'IT'] }] }],
+  ['Pro or high score', { any: [{ attr: 'traits.plan', op: 'eq', value: 'pro' }, { attr: 'traits.score', op: 'gte', value: 90 }] }],
+];
+
+const seconds = (t: number) => `${((performance.now() - t) / 1000).toFixed(1)} s`;
+
+/**
+ * `history`: also record every membership's entry in the history (and the daily counts), at
+ * an instant spread over the 30 days before `now`, as if the users had joined over a month.
+ */
+export async function scaleProject(users: number, now: number, opts: { history?: boolean } = {}) {
+  const dir = mkdtempSync(join(tmpdir(), 'strata-bench-scale-'));
+  const store = await createStore({ kind: 'sqlite', dataDir: dir });
+  const config = { ...configFromEnv({}), adminToken: ADMIN, writeKey: WRITE };
+  await ensureDefaultProject(store, config, now);
+
+  console.log(`writing ${users} users...`);
+  let t = performance.now();
+  const CHUNK = 500;
+  for (let start = 1; start <= users; start += CHUNK * 20) {
+    await store.transaction(async (tx) => {
+      for (let s = start; s < Math.min(users + 1, start + CHUNK * 20); s += CHUNK) {
+        const ids = Array.from({ length: Math.min(CHUNK, users + 1 - s) }, (_, k) => s + k);
+        const traits = (i: number) => JSON.stringify({ plan: PLANS[i % 4], country: COUNTRIES[i % 10], score: i % 100 });
+        await sql`INSERT INTO profiles (id, project_id, user_id, anonymous_id, traits, traits_at, context, labels, first_seen, last_seen, created_at, updated_at) VALUES ${sql.join(
+          ids.map((i) => sql`(${i}, ${PROJECT}, ${`u${i}`}, ${null}, ${traits(i)}, '{}', '{}', '[]', ${now - 86_400_000}, ${now - 3_600_000}, ${now}, ${now})`))}`.execute(tx.db);
+        await sql`INSERT INTO profile_keys (project_id, kind, key, profile_id) VALUES ${sql.join(ids.map((i) => sql`(${PROJECT}, 'u', ${`u${i}`}, ${i})`))}`.execute(tx.db);
+      }
+    });
+  }
+  console.log(`  ${seconds(t)}`);
+
+  t = performance.now();
+  const segmentIds: string[] = [];
+  await store.transaction(async (tx) => {
+    for (const [i, [name, condition]] of CONDITIONS.entries()) {
+      const id = `seg_bench_${i}`;
+      segmentIds.push(id);
+      await tx.insertSegment({ id, projectId: PROJECT, name, description: '', condition: condition as never, template: null, params: null, createdAt: now, updatedAt: now });
+      const parsed = parseCondition(condition);
+      if (!parsed.ok) throw new Error(name);
+      const where = compileConditionSql(parsed.value, { dialect: tx.sqlDialect, projectId: PROJECT, now, resolveSegment: () => undefined });
+      await sql`INSERT INTO memberships (project_id, segment_id, profile_id, since) SELECT project_id, ${id}, id, ${now} FROM profiles p WHERE project_id = ${PROJECT} AND ${where}`.execute(tx.db);
+    }
+    if (opts.history) {
+      // Entries spread over the month before now (the profile id picks the minute), then the daily counts as migration 0010 builds them.
+      await sql`INSERT INTO membership_history (project_id, segment_id, profile_id, kind, at, reason)
+        SELECT project_id, segment_id, profile_id, 'entered', ${now} - (profile_id * 7919 % 43200) * 60000, 'event' FROM memberships WHERE project_id = ${PROJECT}`.execute(tx.db);
+      await sql`INSERT INTO segment_daily (project_id, segment_id, day, entered, exited)
+        SELECT project_id, segment_id, at / 86400000, count(*), 0 FROM membership_history WHERE project_id = ${PROJECT} GROUP BY project_id, segment_id, at / 86400000`.execute(tx.db);
+    }
+    await tx.setEngineClock(PROJECT, now);
+  });
+  console.log(`  segments and memberships${opts.history ? ' and history' : ''} by SQL: ${seconds(t)}`);
+
+  const ctx = createContext(store, config, { now: () => now });
+  t = performance.now();
+  await ctx.engine.start(0);
+  console.log(`  engine loaded ${users} profiles in ${seconds(t)}`);
+  const app = await buildApp(ctx);
+  const close = async () => {
+    await app.close();
+    await ctx.engine.stop();
+    await store.close();
+  };
+  return { dir, store, config, ctx, app, segmentIds, close };
+}
