@@ -26,11 +26,14 @@ export async function serve(ctx: AppContext, config: Config): Promise<void> {
   const address = await app.listen({ port: config.port, host: config.host });
   ctx.dispatcher.start();
   ctx.destinationDispatcher.start();
+  // Syncs a stop interrupted carry on from their last page.
+  await ctx.destinations.resumeSyncs();
   console.log(`Strata is serving on ${address} (store: ${config.databaseUrl ? 'PostgreSQL' : `SQLite in ${config.dataDir}`}); API docs at ${address}/docs`);
   const stop = async () => {
     await app.close();
     await ctx.dispatcher.stop();
     await ctx.destinationDispatcher.stop();
+    await ctx.destinations.stop();
     await ctx.ingest.drain();
     await ctx.engine.stop();
     await ctx.store.close();

@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { Webhook } from 'standardwebhooks';
 import { AppError, type Issue } from '@strata/core';
-import { DestinationStore, WebhookStore, type DestinationKind, type DestinationRow, type DueDestinationDelivery, type NewDelivery, type SqlStore, type WebhookStore as WS } from '@strata/store';
+import { DestinationStore, WebhookStore, type DestinationKind, type DestinationRow, type DestinationSync, type DueDestinationDelivery, type NewDelivery, type SqlStore, type WebhookStore as WS } from '@strata/store';
 import type { Clock } from './clock.ts';
 import { OutboxDispatcher, ProjectCache, deliveriesPage, post, type DeliveryView, type Outcome, type OutboxDispatcherOptions } from './outbox.ts';
 import type { WebhookChange } from './webhooks.ts';
@@ -35,6 +35,16 @@ export interface DestinationView {
   readonly batchSize: number;
   readonly createdAt: string;
   readonly updatedAt: string;
+  readonly sync: SyncView | null;
+}
+
+/** The latest first sync or resync, as the API shows it. */
+export interface SyncView {
+  readonly status: 'running' | 'done';
+  /** Entries enqueued so far. */
+  readonly enqueued: number;
+  readonly startedAt: string;
+  readonly finishedAt: string | null;
 }
 
 /** As create and get answer: with the signing secret (http) and the write key (segment). */
@@ -75,14 +85,22 @@ function changeRow(projectId: string, d: DestinationRow, messageId: string, c: O
  */
 export class DestinationService {
   private readonly cache = new ProjectCache<DestinationRow>();
+  /** Syncs running in this process, by project and destination id. */
+  private readonly running = new Map<string, Promise<void>>();
+  private stopping = false;
 
   constructor(
     private readonly store: SqlStore,
     private readonly clock: Clock,
+    private readonly options: { syncPage?: number; onError?: (err: unknown) => void; retryMs?: number } = {},
   ) {}
 
   private view(d: DestinationRow): DestinationView {
-    return { id: d.id, name: d.name, kind: d.kind, url: d.url, segmentIds: d.segmentIds ? [...d.segmentIds] : null, batchSize: d.batchSize, createdAt: iso(d.createdAt), updatedAt: iso(d.updatedAt) };
+    const s = d.sync;
+    return {
+      id: d.id, name: d.name, kind: d.kind, url: d.url, segmentIds: d.segmentIds ? [...d.segmentIds] : null, batchSize: d.batchSize, createdAt: iso(d.createdAt), updatedAt: iso(d.updatedAt),
+      sync: s && { status: s.status, enqueued: s.enqueued, startedAt: iso(s.startedAt), finishedAt: s.finishedAt === null ? null : iso(s.finishedAt) },
+    };
   }
 
   private withSecrets(d: DestinationRow): DestinationWithSecrets {
@@ -96,7 +114,7 @@ export class DestinationService {
   }
 
   /** The merged definition, or the faults of the input (paths as in the request body). */
-  private async validate(projectId: string, input: DestinationInput, base: DestinationRow | null): Promise<Omit<DestinationRow, 'id' | 'projectId' | 'secret' | 'createdAt' | 'updatedAt'>> {
+  private async validate(projectId: string, input: DestinationInput, base: DestinationRow | null): Promise<Omit<DestinationRow, 'id' | 'projectId' | 'secret' | 'createdAt' | 'updatedAt' | 'sync'>> {
     const issues: Issue[] = [];
     const name = input.name ?? base?.name;
     if (typeof name !== 'string' || name.trim() === '' || name.length > 200) issues.push({ path: '/name', message: 'must be a non-empty string of at most 200 characters' });
@@ -127,14 +145,15 @@ export class DestinationService {
     return { name: name!.trim(), kind: kind as DestinationKind, url: url!.href, segmentIds, writeKey, batchSize };
   }
 
-  /** Creates a destination and enqueues its first sync (the current members of its segments). */
-  async create(projectId: string, input: DestinationInput): Promise<DestinationWithSecrets & { synced: number }> {
+  /** Creates a destination and starts its first sync (the current members of its segments), which runs in the background. */
+  async create(projectId: string, input: DestinationInput): Promise<DestinationWithSecrets> {
     const now = this.clock.now();
-    const row: DestinationRow = { id: newId(), projectId, secret: newSecret(), createdAt: now, updatedAt: now, ...(await this.validate(projectId, input, null)) };
+    const fields = await this.validate(projectId, input, null);
+    const row: DestinationRow = { id: newId(), projectId, secret: newSecret(), createdAt: now, updatedAt: now, ...fields, sync: await this.newSync(projectId, fields.segmentIds, now) };
     await new DestinationStore(this.store).insert(row);
     this.cache.invalidate(projectId);
-    const synced = await this.sync(row);
-    return { ...this.withSecrets(row), synced };
+    this.runSync(projectId, row.id);
+    return this.withSecrets(row);
   }
 
   async list(projectId: string): Promise<DestinationView[]> {
@@ -160,9 +179,32 @@ export class DestinationService {
     if (!deleted) throw new AppError({ code: 'NOT_FOUND', message: `no destination with id "${id}"` });
   }
 
-  /** Enqueues the current members of the destination's segments again, as entries. */
-  async resync(projectId: string, id: string): Promise<{ synced: number }> {
-    return { synced: await this.sync(await this.require(projectId, id)) };
+  /** Starts sending the current members of the destination's segments again, as entries (409 while a sync runs). */
+  async resync(projectId: string, id: string): Promise<{ sync: SyncView }> {
+    const d = await this.require(projectId, id);
+    if (d.sync?.status === 'running') throw new AppError({ code: 'CONFLICT', message: `destination "${id}" is still syncing (${d.sync.enqueued} entries enqueued so far); resync once it is done` });
+    const sync = await this.newSync(projectId, d.segmentIds, this.clock.now());
+    if (!(await new DestinationStore(this.store).setSync(projectId, id, sync))) throw new AppError({ code: 'NOT_FOUND', message: `no destination with id "${id}"` });
+    this.runSync(projectId, id);
+    return { sync: this.view({ ...d, sync }).sync! };
+  }
+
+  /** Resumes the syncs a stopped process left unfinished (at start, after the engine). */
+  async resumeSyncs(): Promise<number> {
+    const open = await new DestinationStore(this.store).unfinishedSyncs();
+    for (const d of open) this.runSync(d.projectId, d.id);
+    return open.length;
+  }
+
+  /** Lets running syncs finish their current page and stop (they resume at the next start). */
+  async stop(): Promise<void> {
+    this.stopping = true;
+    await Promise.all(this.running.values());
+  }
+
+  /** Resolves when the destination's sync running in this process (if any) has finished or stopped. */
+  async settled(projectId: string, id: string): Promise<void> {
+    await this.running.get(`${projectId}\u0000${id}`);
   }
 
   async deliveries(projectId: string, id: string, limit: number, cursor: string | null): Promise<{ deliveries: DeliveryView[]; nextCursor: string | null }> {
@@ -170,34 +212,63 @@ export class DestinationService {
     return deliveriesPage(this.store, projectId, id, limit, cursor);
   }
 
-  /**
-   * A first sync: every current member of each selected segment as an entry (reason
-   * "sync"), SYNC_PAGE members per transaction, read and enqueued in the same one, so
-   * memory stays flat and a live change cannot slip between a member's read and its row.
-   */
-  private async sync(d: DestinationRow): Promise<number> {
-    const segments = d.segmentIds ? (await Promise.all(d.segmentIds.map((id) => this.store.getSegment(d.projectId, id)))).filter((s) => s !== null) : await this.store.listSegments(d.projectId);
+  /** A sync of the given segments (null: every segment), fixed as they are now, from the start. */
+  private async newSync(projectId: string, segmentIds: readonly string[] | null, now: number): Promise<DestinationSync> {
+    const ids = segmentIds ?? (await this.store.listSegments(projectId)).map((s) => s.id);
     // Unique per sync, even for two in one millisecond: receivers de-duplicate on the change id.
-    const stamp = `${this.clock.now().toString(36)}${randomBytes(4).toString('hex')}`;
-    let total = 0;
-    for (const s of segments) {
-      let after: number | null = null;
+    return { status: 'running', stamp: `${now.toString(36)}${randomBytes(4).toString('hex')}`, segmentIds: [...ids], index: 0, after: null, enqueued: 0, startedAt: now, finishedAt: null };
+  }
+
+  /** Runs a destination's sync in the background unless it already runs here; a failed page is tried again after a pause. */
+  private runSync(projectId: string, id: string): void {
+    const key = `${projectId}\u0000${id}`;
+    if (this.running.has(key) || this.stopping) return;
+    const job = (async () => {
       for (;;) {
-        const n: { count: number; last: number | null } = await this.store.transaction(async (tx) => {
-          const page = await tx.listMembers(d.projectId, s.id, SYNC_PAGE, after);
-          const now = this.clock.now();
-          const rows = page.map((m) => changeRow(d.projectId, d, `sync_${stamp}_${m.profileId}_${s.id}_${d.id}`, {
-            segmentId: s.id, segmentName: s.name, userId: m.userId, anonymousId: m.anonymousId, kind: 'entered', at: iso(now), reason: 'sync', profileId: m.profileId,
-          }, now));
-          await new WebhookStore(tx).insertDeliveries(rows);
-          return { count: page.length, last: page.length ? page[page.length - 1]!.profileId : null };
-        });
-        total += n.count;
-        if (n.count < SYNC_PAGE) break;
-        after = n.last;
+        try {
+          while (!this.stopping && (await this.syncPage(projectId, id)));
+          return;
+        } catch (err) {
+          (this.options.onError ?? ((e) => console.error(`Strata: destination ${id} sync failed, retrying:`, e)))(err);
+          if (this.stopping) return;
+          await new Promise((r) => setTimeout(r, this.options.retryMs ?? 5000));
+        }
       }
-    }
-    return total;
+    })().finally(() => this.running.delete(key));
+    this.running.set(key, job);
+  }
+
+  /**
+   * One page of a sync: the next SYNC_PAGE members of the current segment as entries (reason
+   * "sync"), read and enqueued with the sync's new position in one transaction, so memory
+   * stays flat, a live change cannot slip between a member's read and its row, and a sync
+   * stopped anywhere resumes where it was without sending anyone twice. False when there is
+   * nothing left (done, or the destination is gone).
+   */
+  private async syncPage(projectId: string, id: string): Promise<boolean> {
+    const pageSize = this.options.syncPage ?? SYNC_PAGE;
+    return this.store.transaction(async (tx) => {
+      const destinations = new DestinationStore(tx);
+      const d = await destinations.get(projectId, id);
+      const s = d?.sync;
+      if (!d || !s || s.status !== 'running') return false;
+      const now = this.clock.now();
+      const segmentId = s.segmentIds[s.index];
+      // A segment deleted since the sync started is skipped.
+      const segment = segmentId === undefined ? null : await tx.getSegment(projectId, segmentId);
+      const page = segment ? await tx.listMembers(projectId, segment.id, pageSize, s.after) : [];
+      await new WebhookStore(tx).insertDeliveries(page.map((m) => changeRow(projectId, d, `sync_${s.stamp}_${m.profileId}_${segment!.id}_${d.id}`, {
+        segmentId: segment!.id, segmentName: segment!.name, userId: m.userId, anonymousId: m.anonymousId, kind: 'entered', at: iso(now), reason: 'sync', profileId: m.profileId,
+      }, now)));
+      const more = page.length === pageSize;
+      const index = more ? s.index : s.index + 1;
+      const done = index >= s.segmentIds.length;
+      await destinations.setSync(projectId, id, {
+        ...s, index, after: more ? page[page.length - 1]!.profileId : null, enqueued: s.enqueued + page.length,
+        ...(done ? { status: 'done' as const, finishedAt: now } : {}),
+      });
+      return !done;
+    });
   }
 
   /**

@@ -3,6 +3,7 @@ import type { AddressInfo } from 'node:net';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { Webhook } from 'standardwebhooks';
 import { testBackends } from '@strata/store/testing';
+import { DestinationService } from '@strata/engine';
 import { DEFAULT_PROJECT, startTestApp, type TestApp } from './test-app.ts';
 
 const backends = await testBackends();
@@ -46,6 +47,18 @@ describe.each(backends.map((b) => [b.name, b] as const))('destinations on %s', (
 
   const pro = async () => (await t.admin('POST', '/api/segments', { name: 'Pro', condition: { attr: 'traits.plan', op: 'eq', value: 'pro' } })).body.id as string;
   const plan = async (userId: string, p: string) => expect((await t.send('/v1/identify', { userId, traits: { plan: p } })).status).toBe(200);
+  /** Waits (over the API) for a destination's background sync to finish; its number of entries. */
+  const synced = async (id: string) => {
+    for (let i = 0; i < 500; i++) {
+      const d = await t.admin('GET', `/api/destinations/${id}`);
+      if (d.body.sync?.status === 'done') {
+        expect(d.body.sync.finishedAt).toEqual(expect.any(String));
+        return d.body.sync.enqueued as number;
+      }
+      await new Promise((r) => setTimeout(r, 10));
+    }
+    throw new Error(`destination ${id} did not finish syncing`);
+  };
   const summary = (g: Got) => g.body.changes.map((c: { userId: string; kind: string; reason: string }) => `${c.userId} ${c.kind} ${c.reason}`);
 
   it('creates, lists, gets, patches and deletes; answers 400 naming the field and 404 for unknown ids', async () => {
@@ -54,7 +67,7 @@ describe.each(backends.map((b) => [b.name, b] as const))('destinations on %s', (
     expect(c.status).toBe(201);
     expect(c.body).toEqual({
       id: expect.stringMatching(/^dst_/), name: 'CRM', kind: 'http', url: 'https://crm.example.com/in', segmentIds: [seg], batchSize: 100,
-      secret: expect.stringMatching(/^whsec_/), writeKey: null, synced: 0, createdAt: new Date(T0).toISOString(), updatedAt: new Date(T0).toISOString(),
+      secret: expect.stringMatching(/^whsec_/), writeKey: null, sync: { status: 'running', enqueued: 0, startedAt: new Date(T0).toISOString(), finishedAt: null }, createdAt: new Date(T0).toISOString(), updatedAt: new Date(T0).toISOString(),
     });
     const list = await t.admin('GET', '/api/destinations');
     expect(list.body.destinations).toHaveLength(1);
@@ -90,7 +103,7 @@ describe.each(backends.map((b) => [b.name, b] as const))('destinations on %s', (
     await plan('z', 'free');
     const url = await receiver();
     const d = await t.admin('POST', '/api/destinations', { name: 'CRM', kind: 'http', url: `${url}/hook`, batchSize: 2 });
-    expect(d.body.synced).toBe(3);
+    expect(await synced(d.body.id)).toBe(3);
     expect(await t.ctx.destinationDispatcher.runOnce()).toBe(2);
     expect(got.map(summary)).toEqual([['a entered sync', 'b entered sync'], ['c entered sync']]);
     expect(got[0]!.body).toEqual({
@@ -116,7 +129,10 @@ describe.each(backends.map((b) => [b.name, b] as const))('destinations on %s', (
 
     // A resync sends the current members again.
     got = [];
-    expect((await t.admin('POST', `/api/destinations/${d.body.id}/resync`)).body).toEqual({ synced: 2 });
+    const again = await t.admin('POST', `/api/destinations/${d.body.id}/resync`);
+    expect(again.status).toBe(202);
+    expect(again.body).toEqual({ sync: { status: 'running', enqueued: 0, startedAt: new Date(T0 + 1000).toISOString(), finishedAt: null } });
+    expect(await synced(d.body.id)).toBe(2);
     await t.ctx.destinationDispatcher.runOnce();
     expect(got.map(summary)).toEqual([['c entered sync', 'd entered sync']]);
   });
@@ -127,6 +143,7 @@ describe.each(backends.map((b) => [b.name, b] as const))('destinations on %s', (
     const url = await receiver();
     status = 500;
     const d = await t.admin('POST', '/api/destinations', { name: 'CRM', kind: 'http', url, batchSize: 2 });
+    expect(await synced(d.body.id)).toBe(3);
     expect(await t.ctx.destinationDispatcher.runOnce()).toBe(1);
     let log = await t.admin('GET', `/api/destinations/${d.body.id}/deliveries`);
     expect(log.status, JSON.stringify(log.body)).toBe(200);
@@ -149,6 +166,7 @@ describe.each(backends.map((b) => [b.name, b] as const))('destinations on %s', (
     const url = await receiver();
     const d = await t.admin('POST', '/api/destinations', { name: 'CRM', kind: 'http', url, batchSize: 1 });
     expect(d.status).toBe(201);
+    expect(await synced(d.body.id)).toBe(0);
     await plan('u1', 'pro');
     await plan('u1', 'free');
     status = 400;
@@ -171,13 +189,45 @@ describe.each(backends.map((b) => [b.name, b] as const))('destinations on %s', (
     }
     const url = await receiver();
     const d = await t.admin('POST', '/api/destinations', { name: 'Bulk', kind: 'http', url, batchSize: 1000, segmentIds: [seg.body.id] });
-    expect(d.body.synced).toBe(N);
+    expect(await synced(d.body.id)).toBe(N);
     let requests = 0;
     for (let n = await t.ctx.destinationDispatcher.runOnce(); n > 0; n = await t.ctx.destinationDispatcher.runOnce()) requests += n;
     expect(requests).toBe(12);
     const users = got.flatMap((g) => g.body.changes.map((c: { userId: string }) => c.userId));
     expect(users).toHaveLength(N);
     expect(users).toEqual(Array.from({ length: N }, (_, i) => `m${String(i).padStart(5, '0')}`));
+  });
+
+  it('a first sync runs in the background page by page and, stopped, resumes where it was: every member of every segment once', async () => {
+    const segs = [await pro(), (await t.admin('POST', '/api/segments', { name: 'Known', condition: { attr: 'userId', op: 'exists' } })).body.id as string];
+    for (const u of ['a', 'b', 'c', 'd', 'e']) await plan(u, 'pro');
+    await plan('f', 'free');
+    // A process whose syncs go 2 members a page, stopped after its first page.
+    const first = new DestinationService(t.ctx.store, t.clock, { syncPage: 2 });
+    const d = await first.create(DEFAULT_PROJECT, { name: 'CRM', kind: 'http', url: 'https://crm.example.com/in' });
+    expect(d.sync).toMatchObject({ status: 'running', enqueued: 0 });
+    await first.stop();
+    const stopped = (await t.admin('GET', `/api/destinations/${d.id}`)).body;
+    expect(stopped.sync).toMatchObject({ status: 'running', enqueued: 2, finishedAt: null });
+    // While it has not finished, a resync is refused.
+    const busy = await t.admin('POST', `/api/destinations/${d.id}/resync`);
+    expect(busy.status).toBe(409);
+    expect(busy.body.error.message).toContain('still syncing');
+    // The next process resumes it.
+    const next = new DestinationService(t.ctx.store, t.clock, { syncPage: 2 });
+    expect(await next.resumeSyncs()).toBe(1);
+    await next.settled(DEFAULT_PROJECT, d.id);
+    expect(await synced(d.id)).toBe(11);
+    const log = await t.admin('GET', `/api/destinations/${d.id}/deliveries?limit=100`);
+    const sent = (log.body.deliveries as { payload: { userId: string; segmentId: string; reason: string } }[]).map((x) => `${x.payload.segmentId} ${x.payload.userId} ${x.payload.reason}`).sort();
+    expect(sent).toEqual([...['a', 'b', 'c', 'd', 'e'].map((u) => `${segs[0]} ${u} sync`), ...['a', 'b', 'c', 'd', 'e', 'f'].map((u) => `${segs[1]} ${u} sync`)].sort());
+    expect(await next.resumeSyncs()).toBe(0);
+    // Deleted while stopped: nothing to resume.
+    const third = new DestinationService(t.ctx.store, t.clock, { syncPage: 2 });
+    const gone = await third.create(DEFAULT_PROJECT, { name: 'Gone', kind: 'http', url: 'https://crm.example.com/in' });
+    await third.stop();
+    expect((await t.admin('DELETE', `/api/destinations/${gone.id}`)).status).toBe(204);
+    expect(await new DestinationService(t.ctx.store, t.clock).resumeSyncs()).toBe(0);
   });
 
   it('documents the routes in the OpenAPI document', async () => {
@@ -193,7 +243,7 @@ describe.each(backends.map((b) => [b.name, b] as const))('destinations on %s', (
     await plan('a', 'pro');
     const url = await receiver();
     const d = await t.admin('POST', '/api/destinations', { name: 'Segment', kind: 'segment', url, writeKey: 'wk_123', segmentIds: [seg] });
-    expect(d.body.synced).toBe(1);
+    expect(await synced(d.body.id)).toBe(1);
     await t.ctx.destinationDispatcher.runOnce();
     expect(got).toHaveLength(1);
     expect(got[0]!.url).toBe('/v1/batch');
@@ -219,6 +269,7 @@ describe.each(backends.map((b) => [b.name, b] as const))('destinations on %s', (
     const exitedOnce = await asSecond('POST', '/api/segments', { name: 'Left Pro', condition: { event: 'Segment Exited', where: [{ attr: 'properties.segment_name', op: 'eq', value: 'Pro' }] } });
     const s = await t.admin('POST', '/api/destinations', { name: 'Self', kind: 'segment', url: self, writeKey: 'stw_second', segmentIds: [seg] });
     expect(s.status).toBe(201);
+    expect(await synced(s.body.id)).toBe(1);
     await plan('b', 'pro');
     t.clock.advance(1000);
     await plan('a', 'free');

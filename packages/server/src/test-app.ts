@@ -44,6 +44,7 @@ export async function startTestApp(store: SqlStore, now = Date.UTC(2024, 5, 15, 
       await app.close();
       await ctx.dispatcher.stop();
       await ctx.destinationDispatcher.stop();
+      await ctx.destinations.stop();
       await ctx.ingest.drain();
       await ctx.engine.stop();
       await store.close();

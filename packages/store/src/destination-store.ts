@@ -21,6 +21,25 @@ export interface DestinationRow {
   readonly batchSize: number;
   readonly createdAt: number;
   readonly updatedAt: number;
+  /** The latest first sync or resync; null: none yet. */
+  readonly sync: DestinationSync | null;
+}
+
+/**
+ * A first sync (or resync) as a resumable job: the segments it sends (fixed at its start),
+ * where it has got to (segment index, last profile id sent of it), and counts. Stored with
+ * every page of entries it enqueues, in the same transaction.
+ */
+export interface DestinationSync {
+  readonly status: 'running' | 'done';
+  /** Makes the change ids of this sync unique (receivers de-duplicate on them). */
+  readonly stamp: string;
+  readonly segmentIds: readonly string[];
+  readonly index: number;
+  readonly after: number | null;
+  readonly enqueued: number;
+  readonly startedAt: number;
+  readonly finishedAt: number | null;
 }
 
 /** A due outbox row of a destination, with what sending it needs. */
@@ -47,6 +66,7 @@ export class DestinationStore {
     return {
       id: r.id, projectId: r.project_id, name: r.name, kind: r.kind as DestinationKind, url: r.url, secret: r.secret, writeKey: r.write_key,
       segmentIds: readJson<string[] | null>(r.segment_ids, null), batchSize: Number(r.batch_size), createdAt: Number(r.created_at), updatedAt: Number(r.updated_at),
+      sync: readJson<DestinationSync | null>(r.sync, null),
     };
   }
 
@@ -54,7 +74,20 @@ export class DestinationStore {
     await this.db.insertInto('destinations').values({
       id: d.id, project_id: d.projectId, name: d.name, kind: d.kind, url: d.url, secret: d.secret, write_key: d.writeKey,
       segment_ids: d.segmentIds === null ? null : JSON.stringify(d.segmentIds), batch_size: d.batchSize, created_at: d.createdAt, updated_at: d.updatedAt,
+      sync: d.sync === null ? null : JSON.stringify(d.sync),
     }).execute();
+  }
+
+  /** Records a sync's progress; false when the destination is gone. */
+  async setSync(projectId: string, id: string, sync: DestinationSync): Promise<boolean> {
+    const r = await this.db.updateTable('destinations').set({ sync: JSON.stringify(sync) }).where('project_id', '=', projectId).where('id', '=', id).executeTakeFirst();
+    return Number(r.numUpdatedRows) > 0;
+  }
+
+  /** Destinations of every project whose sync has not finished (to resume at start). */
+  async unfinishedSyncs(): Promise<DestinationRow[]> {
+    const rows = await this.db.selectFrom('destinations').selectAll().where('sync', 'is not', null).orderBy('project_id').orderBy('created_at').execute();
+    return rows.map((r) => this.toRow(r)).filter((d) => d.sync?.status === 'running');
   }
 
   async update(d: DestinationRow): Promise<void> {

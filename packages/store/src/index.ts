@@ -14,5 +14,5 @@ export { MissionStore, mergeMissions, type MissionRow, type ProgressRow, type Pr
 export { ExperimentStore, type ExperimentRow, type ExperimentArmRow, type ExperimentStatus, type ConversionSource, type Exposure } from './experiment-store.ts';
 export { InsightsStore, type DayChanges, type SegmentActivity } from './insights-store.ts';
 export { ImportStore, type ImportRow, type ImportKind, type ImportStatus, type BadRow, type UserUpsert, type UpsertOutcome } from './import-store.ts';
-export { DestinationStore, type DestinationRow, type DestinationKind, type DueDestinationDelivery } from './destination-store.ts';
+export { DestinationStore, type DestinationRow, type DestinationKind, type DestinationSync, type DueDestinationDelivery } from './destination-store.ts';
 export { ExportStore, type ExportMember } from './export-store.ts';

@@ -252,6 +252,11 @@ function destinations(d: StoreDialect): string[] {
   ];
 }
 
+/** A destination's first sync runs as a job whose progress is stored with each page it enqueues. */
+function destinationSync(d: StoreDialect): string[] {
+  return [`ALTER TABLE destinations ADD COLUMN sync ${types(d).json}`];
+}
+
 /**
  * Entries and exits per segment and UTC day, kept with the history (same transaction) so that
  * size-over-time reads a few rows per segment instead of scanning its history; filled from the
@@ -274,7 +279,7 @@ function provider(d: StoreDialect): MigrationProvider {
       for (const s of stmts) await sql.raw(s).execute(db);
     },
   });
-  return { getMigrations: async () => ({ '0001_initial': step(initial(d)), '0002_live_engine': step(liveEngine(d)), '0003_points': step(points(d)), '0004_missions': step(missions(d)), '0005_rewards': step(rewards(d)), '0006_experiments': step(experiments(d)), '0007_experiences': step(experiences(d)), '0008_profile_ids': step(profileIds(d)), '0009_destinations': step(destinations(d)), '0009_imports': step(imports(d)), '0010_segment_daily': step(segmentDaily(d)) }) };
+  return { getMigrations: async () => ({ '0001_initial': step(initial(d)), '0002_live_engine': step(liveEngine(d)), '0003_points': step(points(d)), '0004_missions': step(missions(d)), '0005_rewards': step(rewards(d)), '0006_experiments': step(experiments(d)), '0007_experiences': step(experiences(d)), '0008_profile_ids': step(profileIds(d)), '0009_destinations': step(destinations(d)), '0009_imports': step(imports(d)), '0010_segment_daily': step(segmentDaily(d)), '0011_destination_sync': step(destinationSync(d)) }) };
 }
 
 /** Brings the schema up to date; safe to run at every start and from several instances. */

@@ -156,6 +156,8 @@ export interface Database {
     id: string; project_id: string; name: string; kind: string; url: string; secret: string; write_key: string | null;
     /** null: every segment. */
     segment_ids: unknown; batch_size: number; created_at: number; updated_at: number;
+    /** The first sync or resync (DestinationSync as JSON); null: never synced. */
+    sync: unknown;
   };
   /** The durable outbox: one row per (webhook, message), written with the change it reports. */
   webhook_deliveries: {

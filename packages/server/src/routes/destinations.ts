@@ -14,11 +14,16 @@ const fields = {
 };
 export const DestinationCreate = Type.Object({ ...fields, kind: Type.Union([Type.Literal('http'), Type.Literal('segment')]) }, { additionalProperties: false });
 export const DestinationPatch = Type.Partial(Type.Object({ ...fields, segmentIds: SegmentIds, kind: Type.String() }), { additionalProperties: false });
+const SyncSchema = Type.Object({
+  status: Type.Union([Type.Literal('running'), Type.Literal('done')]),
+  enqueued: Type.Integer({ description: 'Entries enqueued so far' }),
+  startedAt: Type.String({ format: 'date-time' }), finishedAt: Type.Union([Type.String({ format: 'date-time' }), Type.Null()]),
+});
 export const DestinationSchema = Type.Object({
   id: Type.String(), name: Type.String(), kind: Type.String(), url: Type.String(), segmentIds: SegmentIds, batchSize: Type.Integer(),
   secret: Type.Optional(Type.String({ description: 'http kind: the signing secret (whsec_…); given by create, get and patch, not by the list' })),
   writeKey: Type.Optional(Type.Union([Type.String(), Type.Null()])),
-  synced: Type.Optional(Type.Integer({ description: 'create: members enqueued by the first sync' })),
+  sync: Type.Union([SyncSchema, Type.Null()], { description: 'The latest first sync or resync; it runs in the background (null: none)' }),
   createdAt: Type.String({ format: 'date-time' }), updatedAt: Type.String({ format: 'date-time' }),
 });
 
@@ -46,7 +51,7 @@ export async function destinationRoutes(app: FastifyInstance, ctx: AppContext & 
   const tags = { tags: ['destinations'], security: [{ adminToken: [] }] };
 
   app.post<{ Body: Static<typeof DestinationCreate> }>('/api/destinations', {
-    schema: { ...tags, summary: 'Create a destination; its first sync (current members) is enqueued at once', body: DestinationCreate, response: { 201: DestinationSchema, ...errors(400, 401, 403) } },
+    schema: { ...tags, summary: 'Create a destination; its first sync (the current members) starts in the background: `sync` shows its progress', body: DestinationCreate, response: { 201: DestinationSchema, ...errors(400, 401, 403) } },
   }, async (req, reply) => reply.status(201).send(await ctx.destinations.create(req.project.id, req.body)));
 
   app.get('/api/destinations', {
@@ -69,7 +74,7 @@ export async function destinationRoutes(app: FastifyInstance, ctx: AppContext & 
   });
 
   app.post<{ Params: Static<typeof IdParams> }>('/api/destinations/:id/resync', {
-    schema: { ...tags, summary: 'Enqueue the current members of its segments again, as entries', params: IdParams, response: { 202: Type.Object({ synced: Type.Integer() }), ...errors(401, 403, 404) } },
+    schema: { ...tags, summary: 'Send the current members of its segments again, as entries, in the background (409 while a sync runs)', params: IdParams, response: { 202: Type.Object({ sync: SyncSchema }), ...errors(401, 403, 404, 409) } },
   }, async (req, reply) => reply.status(202).send(await ctx.destinations.resync(req.project.id, req.params.id)));
 
   app.get<{ Params: Static<typeof IdParams>; Querystring: Static<typeof MembersQuery> }>('/api/destinations/:id/deliveries', {
