@@ -23,7 +23,7 @@ async function main(argv: string[]): Promise<void> {
       const { config, ctx } = await prepare();
       console.log(`Loading ${users} generated users...`);
       const r = await loadDemo(ctx, users);
-      console.log(`Loaded ${r.events} events in ${r.seconds.toFixed(1)} s; created the demo segments.`);
+      console.log(`Loaded ${r.events} events in ${r.seconds.toFixed(1)} s; created the demo segments, missions, rewards, an experience and an experiment.`);
       for (const s of await ctx.segments.list('default')) console.log(`  ${String(s.size).padStart(7)}  ${s.name}`);
       await serve(ctx, config);
       return;
