@@ -75,6 +75,30 @@ const statics = bestOf(5, () => {
   return { duplicates, contradiction: findContradiction(mine, inline) };
 });
 
+// ---------------------------------------------------------------- the segment list: every segment's warnings
+// The close pairs of all 200 segments (one holds the other, or Jaccard ≥ 0.9), checked against the
+// 50-segment overlap, and the static checks of every condition (each key once, a contradiction search each).
+const listed = bestOf(3, () => {
+  const close = engine.closePairs(PROJECT, 0.9)!;
+  const keys = new Map(parsed.map((c, i) => [rows[i]!.id, c === null ? null : canonicalKey(c, inline)]));
+  const contradictions = parsed.filter((c) => c !== null && findContradiction(c, inline) !== null).length;
+  const duplicates = rows.filter((r) => keys.get(r.id) !== null && rows.some((o) => o.id !== r.id && keys.get(o.id) === keys.get(r.id))).length;
+  return { close, contradictions, duplicates };
+});
+{
+  const { ids: all, pairs } = listed.result.close;
+  const found = new Map(pairs.map(([i, j, inter]) => [`${all[i]} ${all[j]}`, inter]));
+  let checked = 0;
+  ids.forEach((a, i) => ids.forEach((b, j) => {
+    if (all.indexOf(a) >= all.indexOf(b)) return;
+    const inter = overlap.result.intersections[i]![j]!, sa = overlap.result.sizes[i]!, sb = overlap.result.sizes[j]!;
+    const close = sa > 0 && sb > 0 && (inter === Math.min(sa, sb) || inter / (sa + sb - inter) >= 0.9 - 1e-4);
+    if (close !== found.has(`${a} ${b}`) || (close && found.get(`${a} ${b}`) !== inter)) throw new Error(`close pairs disagree with the overlap of 50 at ${a} ${b}`);
+    checked++;
+  }));
+  console.log(`  close pairs: ${pairs.length} of ${all.length * (all.length - 1) / 2}; ${checked} pairs checked against the overlap of 50`);
+}
+
 const os = await import('node:os');
 console.log(`\nmachine: ${os.cpus()[0]?.model ?? '?'} (${os.cpus().length} cores), Node ${process.version}`);
 console.log(`${users} profiles, ${rows.length} segments\n`);
@@ -83,6 +107,7 @@ const out: [string, number, number | string, string, string][] = [
   ['preview: count, share, overlap with 200 segments, 10 explained samples (ms)', preview.ms, 1000, `bare scan of the same profiles: ${bare.ms.toFixed(0)} ms`, `${(preview.ms / bare.ms).toFixed(1)}×`],
   ['overlap of 50 segments, all pairs (ms)', overlap.ms, 1000, `every pair tested per profile: ${naive.ms.toFixed(0)} ms`, `${(naive.ms / overlap.ms).toFixed(1)}× faster`],
   ['warnings of a saved segment: overlap scan (ms)', bare.ms, '-', '', ''],
+  ['segment list: warnings of all 200 segments, close pairs + static checks (ms)', listed.ms, 1000, `overlap of 50 segments: ${overlap.ms.toFixed(0)} ms`, `${(listed.ms / overlap.ms).toFixed(1)}×`],
   ['duplicate + contradiction check against 200 segments (ms)', statics.ms, '-', '', ''],
 ];
 table([['measure', 'result', 'target', 'vs target', 'baseline (same process)', 'ratio'], ...out.map(([m, r, tg, b, ratio]) => [m, r, tg, verdict(r, tg), b, ratio])]);

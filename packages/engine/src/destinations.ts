@@ -247,6 +247,7 @@ export class DestinationService {
    */
   private async syncPage(projectId: string, id: string): Promise<boolean> {
     const pageSize = this.options.syncPage ?? SYNC_PAGE;
+    const moved = Symbol('moved');
     return this.store.transaction(async (tx) => {
       const destinations = new DestinationStore(tx);
       const d = await destinations.get(projectId, id);
@@ -263,11 +264,16 @@ export class DestinationService {
       const more = page.length === pageSize;
       const index = more ? s.index : s.index + 1;
       const done = index >= s.segmentIds.length;
-      await destinations.setSync(projectId, id, {
+      const next: DestinationSync = {
         ...s, index, after: more ? page[page.length - 1]!.profileId : null, enqueued: s.enqueued + page.length,
         ...(done ? { status: 'done' as const, finishedAt: now } : {}),
-      });
+      };
+      // Only from the state this page was read at: a page two processes both read is enqueued once (the other rolls back and stops).
+      if (!(await destinations.setSync(projectId, id, next, s))) throw moved;
       return !done;
+    }).catch((e: unknown) => {
+      if (e === moved) return false;
+      throw e;
     });
   }
 

@@ -161,28 +161,33 @@ export class HygieneService {
 
   /**
    * The warnings of every saved segment as they stand now (the segment list): DUPLICATE and
-   * CONTRADICTION from the conditions, EMPTY, SUBSET and HIGH_OVERLAP from one scan of the
-   * engine's membership bits. The same rules as on save, against every other segment.
+   * CONTRADICTION from the conditions, EMPTY, SUBSET and HIGH_OVERLAP from the close pairs of
+   * the engine's membership (LiveEngine.closePairs). The same rules as on save, against every
+   * other segment.
    */
   async listWarnings(projectId: string): Promise<{ id: string; warnings: SegmentWarning[] }[]> {
     const rows = await this.store.listSegments(projectId);
-    let pairs = this.engine.allPairs(projectId);
-    if (!pairs) {
+    let close = this.engine.closePairs(projectId, HIGH_OVERLAP_JACCARD);
+    if (!close) {
       await this.engine.load(projectId);
-      pairs = this.engine.allPairs(projectId);
+      close = this.engine.closePairs(projectId, HIGH_OVERLAP_JACCARD);
     }
-    if (!pairs) throw new AppError({ code: 'STORE_UNAVAILABLE', message: 'membership is not loaded yet; try again' });
-    const { ids, intersections, total } = pairs;
+    if (!close) throw new AppError({ code: 'STORE_UNAVAILABLE', message: 'membership is not loaded yet; try again' });
+    const { ids, total } = close;
     const a = this.analysis(projectId, rows);
     const graph = referenceGraph(a.parsed);
-    const at = new Map(ids.map((id, i) => [id, i]));
-    const sizes = new Map(ids.map((id, i) => [id, intersections[i]![i]!]));
+    const sizes = new Map(ids.map((id, i) => [id, close.sizes[i]!]));
+    // Only close pairs can give SUBSET or HIGH_OVERLAP: the others count as sharing nobody.
+    const shared = new Map<string, Map<string, number>>();
+    const share = (x: string, y: string, n: number) => (shared.get(x) ?? shared.set(x, new Map()).get(x)!).set(y, n);
+    for (const [i, j, inter] of close.pairs) {
+      share(ids[i]!, ids[j]!, inter);
+      share(ids[j]!, ids[i]!, inter);
+    }
     return rows.map((r) => {
       const condition = a.parsed.get(r.id)?.condition ?? null;
       const own = condition ? this.conditionWarnings(a, rows, condition, r.id) : [];
-      const i = at.get(r.id);
-      const row = i === undefined ? [] : intersections[i]!;
-      const tally: Tally = { count: sizes.get(r.id) ?? 0, total, sample: [], sizes, shared: new Map(ids.map((id, j) => [id, row[j] ?? 0])) };
+      const tally: Tally = { count: sizes.get(r.id) ?? 0, total, sample: [], sizes, shared: shared.get(r.id) ?? new Map() };
       return { id: r.id, warnings: [...own, ...this.membershipWarnings(rows, tally, r.id, own, graph)] };
     });
   }

@@ -280,3 +280,38 @@ describe.each(backends.map((b) => [b.name, b] as const))('engine restart and tim
     await engine.stop();
   });
 });
+
+describe('close pairs of segments (the segment list\'s SUBSET and HIGH_OVERLAP)', () => {
+  it('finds exactly the pairs where one holds the other or the Jaccard is ≥ j, with their intersections, over 40 segments (two bit words)', () => {
+    fc.assert(fc.property(
+      fc.array(fc.integer({ min: 0, max: 99 }), { minLength: 0, maxLength: 120 }),
+      fc.array(fc.tuple(fc.integer({ min: 0, max: 99 }), fc.integer({ min: 0, max: 30 })), { minLength: 34, maxLength: 40 }),
+      (scores, bands) => {
+        const now = Date.UTC(2024, 5, 15);
+        // Score bands: nested and near-equal bands make subsets and high overlaps.
+        const rows = bands.map(([lo, width], i) => ({
+          id: `s${i}`, projectId: 'p', name: `band ${i}`, description: '', template: null, params: null, createdAt: now, updatedAt: now,
+          condition: { attr: 'traits.score', op: 'between', value: [lo, lo + width] } as Json as never,
+        }));
+        const engine = new LiveEngine(null as never, { now: () => now });
+        engine.hydrate('p', rows, scores.map((score, i) => ({
+          profile: { id: i + 1, key: String(i + 1), userId: `u${i}`, anonymousId: null, traits: { score }, context: {}, labels: [], firstSeen: null, lastSeen: null },
+          events: [],
+        })), now);
+        const close = engine.closePairs('p', 0.9)!;
+        const members = close.ids.map((id) => engine.members('p', id));
+        expect(close.sizes).toEqual(members.map((m) => m.size));
+        const expected: [number, number, number][] = [];
+        for (let a = 0; a < members.length; a++) {
+          for (let b = a + 1; b < members.length; b++) {
+            const A = members[a]!, B = members[b]!;
+            if (A.size === 0 || B.size === 0) continue;
+            const inter = [...A].filter((x) => B.has(x)).length;
+            if (inter === Math.min(A.size, B.size) || inter / (A.size + B.size - inter) >= 0.9 - 1e-4) expected.push([a, b, inter]);
+          }
+        }
+        expect(close.pairs).toEqual(expected);
+      },
+    ), { numRuns: 200 });
+  });
+});

@@ -1015,31 +1015,69 @@ export class LiveEngine {
   }
 
   /**
-   * Pairwise intersections of every segment of a project (the segment list's overlap warnings),
-   * from one pass over the profiles grouped by their whole membership signature; null when the
-   * project is not loaded.
+   * The pairs of segments of a project that are close: one holds all of the other, or their
+   * Jaccard is at least `minJaccard` (the segment list's SUBSET and HIGH_OVERLAP warnings), with
+   * their intersections; and every segment's size. Null when the project is not loaded.
+   *
+   * One pass turns the profiles' membership bits into a bitset per segment (bit i: the i-th
+   * profile), keeping the indexes of its non-zero words. A pair is then tested over the smaller
+   * segment's words only: the subset test stops at the first member outside the other, and
+   * the intersection is counted only when the sizes allow the Jaccard (|A| ≥ j·|B|). Pairs
+   * within 0.0001 below `minJaccard` are included too, as callers round the Jaccard to 4 places.
    */
-  allPairs(projectId: string): { ids: string[]; intersections: number[][]; total: number } | null {
+  closePairs(projectId: string, minJaccard: number): { ids: string[]; sizes: number[]; pairs: [number, number, number][]; total: number } | null {
     const ps = this.projects.get(projectId);
     if (!ps) return null;
-    const signatures = new Map<string, number>();
+    const n = ps.list.length;
+    const words = (ps.profiles.size + 31) >>> 5;
+    const sizes = new Array<number>(n).fill(0);
+    const cols: (Uint32Array | undefined)[] = new Array(n);
+    let pos = 0;
     for (const p of ps.profiles.values()) {
-      const bits = p.bits;
-      let key = '', any = false;
-      for (let w = 0; w < bits.length; w++) { key += `${bits[w]!},`; if (bits[w] !== 0) any = true; }
-      if (any) signatures.set(key, (signatures.get(key) ?? 0) + 1);
+      const bits = p.bits, w = pos >>> 5, bit = 1 << (pos & 31);
+      for (let k = 0; k < bits.length; k++) {
+        let x = bits[k]!;
+        while (x !== 0) {
+          const i = k * 32 + 31 - Math.clz32(x & -x);
+          (cols[i] ??= new Uint32Array(words))[w]! |= bit;
+          sizes[i]!++;
+          x &= x - 1;
+        }
+      }
+      pos++;
     }
-    const groups: [number[], number][] = [];
-    for (const [key, n] of signatures) {
-      const members: number[] = [];
-      key.split(',').forEach((word, w) => {
-        let x = Number(word) | 0;
-        while (x !== 0) { members.push(w * 32 + 31 - Math.clz32(x & -x)); x &= x - 1; }
-      });
-      groups.push([members, n]);
+    const nonZero = cols.map((c) => {
+      if (!c) return new Uint32Array(0);
+      const out: number[] = [];
+      for (let w = 0; w < c.length; w++) if (c[w] !== 0) out.push(w);
+      return Uint32Array.from(out);
+    });
+    const floor = minJaccard - 1e-4;
+    const pairs: [number, number, number][] = [];
+    for (let a = 0; a < n; a++) {
+      if (sizes[a] === 0) continue;
+      for (let b = a + 1; b < n; b++) {
+        if (sizes[b] === 0) continue;
+        const [small, large] = sizes[a]! <= sizes[b]! ? [a, b] : [b, a];
+        const sc = cols[small]!, lc = cols[large]!, idx = nonZero[small]!;
+        let subset = true;
+        for (let k = 0; k < idx.length; k++) if ((sc[idx[k]!]! & ~lc[idx[k]!]!) !== 0) { subset = false; break; }
+        if (subset) { pairs.push([a, b, sizes[small]!]); continue; }
+        if (sizes[small]! < floor * sizes[large]!) continue;
+        let inter = 0;
+        for (let k = 0; k < idx.length; k++) inter += popcount(sc[idx[k]!]! & lc[idx[k]!]!);
+        if (inter / (sizes[a]! + sizes[b]! - inter) >= floor) pairs.push([a, b, inter]);
+      }
     }
-    return { ids: ps.list.map((s) => s.row.id), intersections: pairMatrix(groups, ps.list.length), total: ps.profiles.size };
+    return { ids: ps.list.map((s) => s.row.id), sizes, pairs, total: ps.profiles.size };
   }
+}
+
+/** Set bits of a 32-bit word. */
+function popcount(x: number): number {
+  x -= (x >>> 1) & 0x55555555;
+  x = (x & 0x33333333) + ((x >>> 2) & 0x33333333);
+  return (((x + (x >>> 4)) & 0x0f0f0f0f) * 0x01010101) >>> 24;
 }
 
 /** A symmetric k×k matrix of intersection sizes (the diagonal: sizes) from groups of profiles that share the same members list. */

@@ -9,17 +9,16 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { build } from 'esbuild';
-import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
+import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { buildApp, configFromEnv, createContext, ensureDefaultProject, type AppContext } from '@strata/server';
-import { openTestSqlite } from '@strata/store/testing';
 import type { FastifyInstance } from 'fastify';
+// The app and Chromium start-up the admin UI's browser tests use too: it imports only what this
+// package declares as well (@strata/server, @strata/store, playwright-core), so it is shared by path.
+import { CHROMIUM, launchChromium, startApp, type RunningApp } from '../../web/e2e/support.ts';
 import type { Strata } from './client.ts';
 import { loaderSnippet } from './loader.ts';
 import { VERSION } from './version.ts';
 
-const CHROMIUM = process.env.STRATA_CHROMIUM ?? '/usr/bin/chromium';
-const ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'];
 const ADMIN = 'sta_sdk_admin';
 const WRITE = 'stw_sdk_write';
 const SDK_ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
@@ -60,7 +59,7 @@ class Gate {
 }
 
 let root: string;
-let ctx: AppContext;
+let running: RunningApp;
 let app: FastifyInstance;
 let appUrl: string;
 let gate: Gate;
@@ -120,16 +119,14 @@ describe.skipIf(!hasChromium)('the browser SDK in Chromium against a real Strata
     root = mkdtempSync(join(tmpdir(), 'strata-sdk-'));
     execFileSync(process.execPath, [join(SDK_ROOT, 'scripts/build.mjs'), join(root, 'sdk')], { stdio: 'pipe' });
 
-    const store = await openTestSqlite();
-    const config = { ...configFromEnv({}), adminToken: ADMIN, writeKey: WRITE };
-    await ensureDefaultProject(store, config, Date.now());
-    ctx = createContext(store, config);
-    await ctx.engine.start(0);
-    app = await buildApp(ctx, { dirs: { ui: join(root, 'no-ui'), sdk: join(root, 'sdk') } });
-    app.addHook('onRequest', async (req) => {
-      if (req.url.startsWith('/v1/')) requests.push({ method: req.method, url: req.url, mode: String(req.headers['sec-fetch-mode']), type: String(req.headers['content-type']) });
+    running = await startApp({
+      adminToken: ADMIN, writeKey: WRITE, ui: join(root, 'no-ui'), sdk: join(root, 'sdk'),
+      beforeListen: (a) => a.addHook('onRequest', async (req) => {
+        if (req.url.startsWith('/v1/')) requests.push({ method: req.method, url: req.url, mode: String(req.headers['sec-fetch-mode']), type: String(req.headers['content-type']) });
+      }),
     });
-    appUrl = await app.listen({ port: 0, host: '127.0.0.1' });
+    app = running.app;
+    appUrl = running.base;
     const port = Number(new URL(appUrl).port);
     gate = new Gate(port);
     await gate.up();
@@ -167,18 +164,14 @@ Object.assign(strata.config, ${JSON.stringify(options)}); window.early = strata.
     await new Promise<void>((resolve) => pages.listen(0, '127.0.0.1', resolve));
     pageUrl = `http://localhost:${(pages.address() as net.AddressInfo).port}`;
 
-    browser = await chromium.launch({ executablePath: CHROMIUM, args: ARGS, headless: true });
+    browser = await launchChromium();
   });
 
   afterAll(async () => {
     await browser?.close();
     await new Promise((resolve) => pages?.close(resolve));
     await gate?.down();
-    await app?.close();
-    await ctx?.dispatcher.stop();
-    await ctx?.ingest.drain();
-    await ctx?.engine.stop();
-    await ctx?.store.close();
+    await running?.close();
     if (root) rmSync(root, { recursive: true, force: true });
   });
 

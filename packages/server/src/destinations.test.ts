@@ -230,6 +230,21 @@ describe.each(backends.map((b) => [b.name, b] as const))('destinations on %s', (
     expect(await new DestinationService(t.ctx.store, t.clock).resumeSyncs()).toBe(0);
   });
 
+  it('two processes resuming the same sync at once send every member once', async () => {
+    await pro();
+    for (const u of ['a', 'b', 'c', 'd', 'e', 'f', 'g']) await plan(u, 'pro');
+    const first = new DestinationService(t.ctx.store, t.clock, { syncPage: 2 });
+    const d = await first.create(DEFAULT_PROJECT, { name: 'CRM', kind: 'http', url: 'https://crm.example.com/in' });
+    await first.stop();
+    const [x, y] = [new DestinationService(t.ctx.store, t.clock, { syncPage: 2 }), new DestinationService(t.ctx.store, t.clock, { syncPage: 2 })];
+    await Promise.all([x.resumeSyncs(), y.resumeSyncs()]);
+    await Promise.all([x.settled(DEFAULT_PROJECT, d.id), y.settled(DEFAULT_PROJECT, d.id)]);
+    expect(await synced(d.id)).toBe(7);
+    const log = await t.admin('GET', `/api/destinations/${d.id}/deliveries?limit=100`);
+    const users = (log.body.deliveries as { payload: { userId: string } }[]).map((x) => x.payload.userId).sort();
+    expect(users).toEqual(['a', 'b', 'c', 'd', 'e', 'f', 'g']);
+  });
+
   it('documents the routes in the OpenAPI document', async () => {
     const doc = JSON.parse((await t.app.inject({ method: 'GET', url: '/openapi.json' })).payload);
     expect(Object.keys(doc.paths)).toEqual(expect.arrayContaining([

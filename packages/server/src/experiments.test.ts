@@ -55,6 +55,11 @@ describe.each(backends.map((b) => [b.name, b] as const))('experiments on %s', (_
     });
     expect(c.status).toBe(201);
     expect(c.body).toMatchObject({ name: 'Checkout', status: 'draft', control: 'control', salt: 'exp-1', audienceSegmentId: audience, startedAt: null });
+    // A draft's audience can be set back to everyone with null (not read as "").
+    const everyone = await t.admin('POST', '/api/experiments', { name: 'Everyone', audienceSegmentId: null, arms: [{ key: 'a', weight: 1 }, { key: 'b', weight: 1 }] });
+    expect(everyone.status, JSON.stringify(everyone.body)).toBe(201);
+    expect(everyone.body.audienceSegmentId).toBeNull();
+    expect((await t.admin('DELETE', `/api/experiments/${everyone.body.id}`)).status).toBe(204);
     const arms: Arm[] = c.body.arms;
     expect(arms.map((a) => [a.key, a.from, a.to, a.share])).toEqual([['control', 0, 5000, 0.5], ['onepage', 5000, 10000, 0.5]]);
 

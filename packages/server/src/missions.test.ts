@@ -54,6 +54,10 @@ describe.each(backends.map((b) => [b.name, b] as const))('missions on %s', (_n, 
     expect(off.body).toMatchObject({ active: false, name: 'Shop 3 times', cooldown: '1d' });
     const once = await t.admin('PATCH', `/api/missions/${m.id}`, { repeatable: false, startsAt: '2024-07-01T00:00:00Z' });
     expect(once.body).toMatchObject({ repeatable: false, cooldown: null, startsAt: '2024-07-01T00:00:00.000Z' });
+    // null clears a date or the cooldown (it is not read as "").
+    const cleared = await t.admin('PATCH', `/api/missions/${m.id}`, { startsAt: null, endsAt: null, repeatable: true, cooldown: null });
+    expect(cleared.status, JSON.stringify(cleared.body)).toBe(200);
+    expect(cleared.body).toMatchObject({ startsAt: null, endsAt: null, repeatable: true, cooldown: null });
     expect((await t.admin('DELETE', `/api/missions/${m.id}`)).status).toBe(204);
     const gone = await t.admin('GET', `/api/missions/${m.id}`);
     expect(gone.status).toBe(404);

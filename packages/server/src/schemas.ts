@@ -1,4 +1,11 @@
-import { Type, type TSchema } from '@sinclair/typebox';
+import { Type, type Static, type TSchema } from '@sinclair/typebox';
+
+/**
+ * A request field that may be null: `{type: [T, "null"]}` rather than an anyOf, because with
+ * type coercion on (app.ts) Ajv turns null into "" or 0 while it tries an anyOf's branches.
+ */
+export const Nullable = <T extends TSchema & { type: string }>(t: T, description?: string) =>
+  Type.Unsafe<Static<T> | null>({ ...t, type: [t.type, 'null'], ...(description ? { description } : {}) });
 
 /** The schemas that validate requests are the ones the OpenAPI document is generated from. */
 export const ErrorSchema = Type.Object({

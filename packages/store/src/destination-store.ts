@@ -78,9 +78,14 @@ export class DestinationStore {
     }).execute();
   }
 
-  /** Records a sync's progress; false when the destination is gone. */
-  async setSync(projectId: string, id: string, sync: DestinationSync): Promise<boolean> {
-    const r = await this.db.updateTable('destinations').set({ sync: JSON.stringify(sync) }).where('project_id', '=', projectId).where('id', '=', id).executeTakeFirst();
+  /**
+   * Records a sync's progress; false when the destination is gone or, with `expected`, when
+   * its sync is no longer that one (another process moved it on, or a resync replaced it).
+   */
+  async setSync(projectId: string, id: string, sync: DestinationSync, expected?: DestinationSync): Promise<boolean> {
+    let q = this.db.updateTable('destinations').set({ sync: JSON.stringify(sync) }).where('project_id', '=', projectId).where('id', '=', id);
+    if (expected) q = q.where('sync', '=', JSON.stringify(expected));
+    const r = await q.executeTakeFirst();
     return Number(r.numUpdatedRows) > 0;
   }
 

@@ -4,41 +4,32 @@
  * condition and see the preview count and a warning, and check the phone-width layout.
  * Skips, saying why, when Chromium or the built UI (`npm install` builds it) is missing.
  */
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { BrowserContext, Page } from 'playwright-core';
 import { bucketOf } from '@strata/core';
-import { buildApp, configFromEnv, createContext, ensureDefaultProject, type AppContext } from '@strata/server';
-import { openTestSqlite } from '@strata/store/testing';
-import type { FastifyInstance } from 'fastify';
+import { WEB_DIST, adminClient, ingest, launchPersistent, missingFor, startApp, type RunningApp } from './support.ts';
 
-const CHROMIUM = '/usr/bin/chromium';
-const DIST = fileURLToPath(new URL('../dist', import.meta.url));
 const ADMIN = 'sta_e2e_admin';
 const WRITE = 'stw_e2e_write';
 
-const missing = !existsSync(CHROMIUM) ? `${CHROMIUM} is not installed` : !existsSync(join(DIST, 'index.html')) ? `the UI is not built (${DIST}; run npm install or npm run build -w @strata/web)` : null;
+const missing = missingFor({ ui: true });
 if (missing) console.warn(`[web e2e] skipped: ${missing}`);
 
 describe.skipIf(missing !== null)('admin back office in a real browser', () => {
-  let app: FastifyInstance;
-  let ctx: AppContext;
+  let running: RunningApp;
   let base: string;
   let browser: BrowserContext;
   let page: Page;
+  let admin: ReturnType<typeof adminClient>;
   const profileDir = mkdtempSync(join(tmpdir(), 'strata-web-e2e-'));
 
   beforeAll(async () => {
-    const store = await openTestSqlite();
-    const config = { ...configFromEnv({}), adminToken: ADMIN, writeKey: WRITE };
-    await ensureDefaultProject(store, config, Date.now());
-    ctx = createContext(store, config);
-    await ctx.engine.start(0);
-    app = await buildApp(ctx, { dirs: { ui: DIST, sdk: join(DIST, 'no-sdk') } });
-    base = await app.listen({ port: 0, host: '127.0.0.1' });
+    running = await startApp({ adminToken: ADMIN, writeKey: WRITE, ui: WEB_DIST, sdk: join(WEB_DIST, 'no-sdk') });
+    base = running.base;
+    admin = adminClient(base, ADMIN);
     // Four known users (two on the pricing page, one vip, one free) and two anonymous visitors.
     const batch = [
       ...['u1', 'u2', 'u3', 'u4'].map((id, i) => ({ type: 'identify', userId: id, traits: { plan: i === 0 ? 'vip' : 'free' } })),
@@ -46,27 +37,15 @@ describe.skipIf(missing !== null)('admin back office in a real browser', () => {
       { type: 'page', anonymousId: 'anon-1', properties: { path: '/' } },
       { type: 'track', anonymousId: 'anon-2', event: 'add_to_cart' },
     ];
-    const r = await fetch(`${base}/v1/batch`, { method: 'POST', headers: { 'content-type': 'application/json', 'x-write-key': WRITE }, body: JSON.stringify({ batch }) });
-    expect(r.status).toBe(200);
-
-    const { chromium } = await import('playwright-core');
-    browser = await chromium.launchPersistentContext(profileDir, {
-      executablePath: CHROMIUM,
-      headless: true,
-      args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-      viewport: { width: 1280, height: 900 },
-    });
+    expect(await ingest(base, WRITE, batch)).toBe(200);
+    browser = await launchPersistent(profileDir);
     page = browser.pages()[0] ?? await browser.newPage();
     page.setDefaultTimeout(10_000);
   });
 
   afterAll(async () => {
     await browser?.close();
-    await app?.close();
-    await ctx?.dispatcher.stop();
-    await ctx?.ingest.drain();
-    await ctx?.engine.stop();
-    await ctx?.store.close();
+    await running?.close();
     rmSync(profileDir, { recursive: true, force: true });
   });
 
@@ -196,6 +175,94 @@ describe.skipIf(missing !== null)('admin back office in a real browser', () => {
     expect(await page.getByLabel('SDK snippet').textContent()).toContain('/sdk/strata.min.js');
   });
 
+  it('creates a webhook, a mission and an experience through their forms, with faults beside the fields', async () => {
+    const known = (await admin('GET', '/api/segments')).body.segments.find((x: { name: string }) => x.name === 'Known users');
+
+    // Webhook: a bad URL is refused in the browser (nothing sent); then one kind, one segment picked by name.
+    await page.getByRole('navigation').getByRole('link', { name: 'Webhooks', exact: true }).click();
+    await page.getByRole('button', { name: 'Create', exact: true }).click();
+    let form = page.getByRole('form', { name: 'New webhook' });
+    await form.getByLabel('URL').fill('hooks.example.com/strata');
+    await form.getByRole('button', { name: 'Create', exact: true }).click();
+    await form.locator('.field-error[data-path="/url"]', { hasText: 'absolute http' }).waitFor();
+    expect((await admin('GET', '/api/webhooks')).body.webhooks).toEqual([]);
+    await form.getByLabel('URL').fill('https://hooks.example.com/strata');
+    await form.getByLabel(/A user leaves a segment/).uncheck();
+    await form.getByLabel('add to Segments').selectOption({ label: 'Known users' });
+    await form.getByRole('group', { name: 'Segments', exact: true }).getByRole('link', { name: 'Known users' }).waitFor();
+    await form.getByRole('button', { name: 'Create', exact: true }).click();
+    expect(await page.getByRole('status').filter({ hasText: 'Signing secret' }).locator('code').textContent()).toMatch(/^whsec_/);
+    const hookRow = page.locator('tr', { hasText: 'hooks.example.com' });
+    await hookRow.getByRole('link', { name: 'Known users' }).waitFor();
+    expect((await admin('GET', '/api/webhooks')).body.webhooks).toMatchObject([{ url: 'https://hooks.example.com/strata', kinds: ['segment.entered'], segmentIds: [known.id] }]);
+
+    // Mission: the server's 400 (an end in the past) shows beside the Ends field; then it is created and edited.
+    await page.getByRole('navigation').getByRole('link', { name: 'Missions', exact: true }).click();
+    await page.getByRole('button', { name: 'Create', exact: true }).click();
+    form = page.getByRole('form', { name: 'New mission' });
+    await form.getByLabel('Name', { exact: true }).fill('Pricing regulars');
+    await form.getByLabel('Kind of goal').selectOption('distinctDays');
+    await form.getByLabel('Event', { exact: true }).fill('$pageview');
+    await form.getByRole('button', { name: '+ where' }).click();
+    await form.getByLabel('attribute path').fill('properties.path');
+    await form.getByLabel('value', { exact: true }).fill('/pricing');
+    await form.getByLabel('Different days').fill('3');
+    await form.getByLabel('Within (optional)').fill('2d');
+    await form.getByLabel('Points', { exact: true }).fill('40');
+    await form.getByRole('button', { name: 'Create', exact: true }).click();
+    // 3 distinct days cannot fit in 2: the browser says so before sending.
+    await form.locator('.field-error[data-path="/goal/target"]', { hasText: 'cannot fit' }).waitFor();
+    await form.getByLabel('Within (optional)').fill('');
+    await form.getByLabel('Ends').fill('2020-01-01T00:00');
+    await form.getByRole('button', { name: 'Create', exact: true }).click();
+    await form.locator('.field-error[data-path="/endsAt"]', { hasText: 'in the past' }).waitFor();
+    await form.locator('.error-box', { hasText: '400' }).waitFor();
+    await form.getByLabel('Ends').fill('');
+    await form.getByLabel('add to Segments').selectOption({ label: 'Known users' });
+    await form.getByRole('button', { name: 'Create', exact: true }).click();
+    const missionRow = page.locator('tr', { hasText: 'Pricing regulars' });
+    await missionRow.getByRole('link', { name: 'Known users' }).waitFor();
+    const mission = async () => (await admin('GET', '/api/missions')).body.missions.find((m: { name: string }) => m.name === 'Pricing regulars');
+    expect(await mission()).toMatchObject({
+      segmentIds: [known.id], points: 40, active: true, endsAt: null,
+      goal: { kind: 'distinctDays', event: '$pageview', where: [{ attr: 'properties.path', op: 'eq', value: '/pricing' }], target: 3 },
+    });
+    await missionRow.getByRole('button', { name: 'Edit' }).click();
+    form = page.getByRole('form', { name: 'Edit mission' });
+    expect(await form.getByLabel('Different days').inputValue()).toBe('3');
+    await form.getByLabel('Points', { exact: true }).fill('75');
+    await form.getByLabel('Repeatable').check();
+    await form.getByLabel('Cooldown (optional)').fill('1d');
+    await form.getByRole('button', { name: 'Save changes' }).click();
+    await page.locator('tr', { hasText: 'Pricing regulars' }).getByRole('cell', { name: '75', exact: true }).waitFor();
+    expect(await mission()).toMatchObject({ points: 75, repeatable: true, cooldown: '1d', segmentIds: [known.id] });
+
+    // Experience: a payload that is not JSON is flagged in the browser; a variant for a segment.
+    await page.getByRole('navigation').getByRole('link', { name: 'Experiences', exact: true }).click();
+    await page.getByRole('button', { name: 'Create', exact: true }).click();
+    form = page.getByRole('form', { name: 'New experience' });
+    await form.getByLabel('Key', { exact: true }).fill('home-banner');
+    await form.getByLabel('Name', { exact: true }).fill('Home banner');
+    await form.getByLabel('Variant 1 key').fill('known');
+    await form.getByLabel('add to Variant 1 segments').selectOption({ label: 'Known users' });
+    await form.getByLabel('Variant 1 payload (JSON)').fill('{text: hi}');
+    await form.getByLabel('Default payload (JSON, optional)').fill('{"text": "Welcome"}');
+    await form.getByRole('button', { name: 'Create', exact: true }).click();
+    await form.locator('.field-error[data-path="/variants/0/payload"]', { hasText: 'not valid JSON' }).waitFor();
+    await form.getByLabel('Variant 1 payload (JSON)').fill('{"text": "Hi again"}');
+    // The JSON view shows the same body; back in the form, what was typed there is kept.
+    await form.getByLabel('Edit as JSON').check();
+    const body = JSON.parse(await form.getByLabel('New experience JSON').inputValue());
+    expect(body).toMatchObject({ key: 'home-banner', variants: [{ key: 'known', segmentIds: [known.id], payload: { text: 'Hi again' } }], defaultPayload: { text: 'Welcome' } });
+    body.name = 'Home page banner';
+    await form.getByLabel('New experience JSON').fill(JSON.stringify(body));
+    await form.getByLabel('Edit as JSON').uncheck();
+    expect(await form.getByLabel('Name', { exact: true }).inputValue()).toBe('Home page banner');
+    await form.getByRole('button', { name: 'Create', exact: true }).click();
+    await page.locator('tr', { hasText: 'Home page banner' }).getByRole('link', { name: 'Known users' }).waitFor();
+    expect((await admin('GET', '/api/experiences')).body.experiences).toMatchObject([{ key: 'home-banner', name: 'Home page banner', variants: [{ key: 'known', segmentIds: [known.id], payload: { text: 'Hi again' } }] }]);
+  });
+
   it('shows experiment results with confidence intervals', async () => {
     // A salt that puts this test's people in both arms (the default salt, the experiment's random id, may not: then there is no lift to chart).
     const people = ['u1', 'u2', 'u3', 'u4', 'anon-1', 'anon-2', 'crm-7'];
@@ -217,6 +284,20 @@ describe.skipIf(missing !== null)('admin back office in a real browser', () => {
       await page.waitForLoadState('networkidle');
       const overflow = await page.evaluate(() => document.documentElement.scrollWidth - document.documentElement.clientWidth);
       expect(overflow, path).toBeLessThanOrEqual(0);
+    }
+    // The create forms, open (a mission with a where row, an experience with two variants), and their lists.
+    for (const path of ['/missions', '/rewards', '/experiences', '/experiments', '/webhooks']) {
+      await page.goto(`${base}${path}`);
+      await page.locator('main h1').first().waitFor();
+      await page.getByRole('button', { name: 'Create', exact: true }).click();
+      const form = page.locator('form.resource-form');
+      await form.waitFor();
+      if (path === '/missions') await form.getByRole('button', { name: '+ where' }).click();
+      if (path === '/experiences') await form.getByRole('button', { name: '+ Variant' }).click();
+      if (path === '/rewards' || path === '/missions') await form.getByLabel('add to Segments').selectOption({ label: 'Known users' });
+      await page.waitForLoadState('networkidle');
+      const overflow = await page.evaluate(() => document.documentElement.scrollWidth - document.documentElement.clientWidth);
+      expect(overflow, `${path} with its form`).toBeLessThanOrEqual(0);
     }
     await page.getByRole('button', { name: 'Menu' }).click();
     await page.getByRole('navigation').getByRole('link', { name: 'Webhooks' }).click();

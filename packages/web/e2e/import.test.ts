@@ -5,22 +5,17 @@
  * then a segment list into a new segment, and the page at phone width.
  * Skips, saying why, when Chromium or the built UI (`npm install` builds it) is missing.
  */
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { BrowserContext, Page } from 'playwright-core';
-import { buildApp, configFromEnv, createContext, ensureDefaultProject, type AppContext } from '@strata/server';
-import { openTestSqlite } from '@strata/store/testing';
-import type { FastifyInstance } from 'fastify';
+import { WEB_DIST, launchPersistent, missingFor, startApp, type RunningApp } from './support.ts';
 
-const CHROMIUM = '/usr/bin/chromium';
-const DIST = fileURLToPath(new URL('../dist', import.meta.url));
 const ADMIN = 'sta_e2e_admin';
 const WRITE = 'stw_e2e_write';
 
-const missing = !existsSync(CHROMIUM) ? `${CHROMIUM} is not installed` : !existsSync(join(DIST, 'index.html')) ? `the UI is not built (${DIST}; run npm install or npm run build -w @strata/web)` : null;
+const missing = missingFor({ ui: true });
 if (missing) console.warn(`[web e2e] skipped: ${missing}`);
 
 // Line 1 is the header; line 4 has an age that is not a number (with the age:number override),
@@ -35,8 +30,7 @@ const USERS_CSV = [
 ].join('\n') + '\n';
 
 describe.skipIf(missing !== null)('Import page in a real browser', () => {
-  let app: FastifyInstance;
-  let ctx: AppContext;
+  let running: RunningApp;
   let base: string;
   let browser: BrowserContext;
   let page: Page;
@@ -47,20 +41,9 @@ describe.skipIf(missing !== null)('Import page in a real browser', () => {
   };
 
   beforeAll(async () => {
-    const store = await openTestSqlite();
-    const config = { ...configFromEnv({}), adminToken: ADMIN, writeKey: WRITE };
-    await ensureDefaultProject(store, config, Date.now());
-    ctx = createContext(store, config);
-    await ctx.engine.start(0);
-    app = await buildApp(ctx, { dirs: { ui: DIST, sdk: join(DIST, 'no-sdk') } });
-    base = await app.listen({ port: 0, host: '127.0.0.1' });
-    const { chromium } = await import('playwright-core');
-    browser = await chromium.launchPersistentContext(profileDir, {
-      executablePath: CHROMIUM,
-      headless: true,
-      args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-      viewport: { width: 1280, height: 900 },
-    });
+    running = await startApp({ adminToken: ADMIN, writeKey: WRITE, ui: WEB_DIST, sdk: join(WEB_DIST, 'no-sdk') });
+    base = running.base;
+    browser = await launchPersistent(profileDir);
     page = browser.pages()[0] ?? await browser.newPage();
     page.setDefaultTimeout(10_000);
     await page.goto(`${base}/`);
@@ -69,11 +52,7 @@ describe.skipIf(missing !== null)('Import page in a real browser', () => {
 
   afterAll(async () => {
     await browser?.close();
-    await app?.close();
-    await ctx?.dispatcher.stop();
-    await ctx?.ingest.drain();
-    await ctx?.engine.stop();
-    await ctx?.store.close();
+    await running?.close();
     rmSync(profileDir, { recursive: true, force: true });
   });
 

@@ -21,22 +21,13 @@ import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { bucketOf } from '@strata/core';
-import { buildApp, configFromEnv, createContext, ensureDefaultProject, type AppContext } from '@strata/server';
-import { openTestSqlite } from '@strata/store/testing';
-import type { FastifyInstance } from 'fastify';
+import { SDK_DIST, WEB_DIST, adminClient, ingest, launchChromium, missingFor, startApp, type RunningApp } from './support.ts';
 
-const CHROMIUM = '/usr/bin/chromium';
-const WEB_DIST = fileURLToPath(new URL('../dist', import.meta.url));
-const SDK_DIST = fileURLToPath(new URL('../../sdk/dist', import.meta.url));
 const SHOTS = fileURLToPath(new URL('../../../e2e/screenshots', import.meta.url));
 const ADMIN = 'sta_journey_admin';
 const WRITE = 'stw_journey_write';
-const ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'];
 
-const missing = !existsSync(CHROMIUM) ? `${CHROMIUM} is not installed`
-  : !existsSync(join(WEB_DIST, 'index.html')) ? `the UI is not built (${WEB_DIST}; run npm install or npm run build -w @strata/web)`
-  : !existsSync(join(SDK_DIST, 'strata.min.js')) ? `the SDK is not built (${SDK_DIST}; run npm install or npm run build -w @strata/sdk)`
-  : null;
+const missing = missingFor({ ui: true, sdk: true });
 if (missing) console.warn(`[web e2e journey] skipped: ${missing}`);
 
 /** Every screenshot this file saves (checked at the end: each exists and is not trivially small). */
@@ -58,8 +49,7 @@ declare const strata: {
 };
 
 describe.skipIf(missing !== null)('a journey: segment, mission, and a visitor through the SDK, in a real browser', () => {
-  let app: FastifyInstance;
-  let ctx: AppContext;
+  let running: RunningApp;
   let base: string;
   let site: Server;
   let siteUrl: string;
@@ -78,22 +68,15 @@ describe.skipIf(missing !== null)('a journey: segment, mission, and a visitor th
     await page.screenshot({ path: join(SHOTS, `${name}.png`), fullPage: true });
   };
 
-  async function admin(method: 'GET' | 'POST', path: string, body?: unknown): Promise<{ status: number; body: any }> {
-    const r = await fetch(`${base}${path}`, { method, headers: { authorization: `Bearer ${ADMIN}`, ...(body === undefined ? {} : { 'content-type': 'application/json' }) }, ...(body === undefined ? {} : { body: JSON.stringify(body) }) });
-    return { status: r.status, body: await r.json() };
-  }
+  let admin: ReturnType<typeof adminClient>;
 
   beforeAll(async () => {
     mkdirSync(SHOTS, { recursive: true });
     for (const name of SCREENSHOTS) rmSync(join(SHOTS, `${name}.png`), { force: true });
 
-    const store = await openTestSqlite();
-    const config = { ...configFromEnv({}), adminToken: ADMIN, writeKey: WRITE };
-    await ensureDefaultProject(store, config, Date.now());
-    ctx = createContext(store, config);
-    await ctx.engine.start(0);
-    app = await buildApp(ctx, { dirs: { ui: WEB_DIST, sdk: SDK_DIST } });
-    base = await app.listen({ port: 0, host: '127.0.0.1' });
+    running = await startApp({ adminToken: ADMIN, writeKey: WRITE, ui: WEB_DIST, sdk: SDK_DIST });
+    base = running.base;
+    admin = adminClient(base, ADMIN);
     // Four known users, one of whom came from the spring newsletter, and an anonymous visitor.
     // u1's visit starts with the campaign page view (a visit's UTM come from its first event).
     const batch = [
@@ -103,8 +86,7 @@ describe.skipIf(missing !== null)('a journey: segment, mission, and a visitor th
       { type: 'track', userId: 'u2', event: 'purchase', properties: { amount: 40 } },
       { type: 'page', anonymousId: 'anon-1', properties: { path: '/' } },
     ].map((m, i) => ({ ...m, timestamp: new Date(Date.now() - 600_000 + i * 1_000).toISOString() }));
-    const r = await fetch(`${base}/v1/batch`, { method: 'POST', headers: { 'content-type': 'application/json', 'x-write-key': WRITE }, body: JSON.stringify({ batch }) });
-    expect(r.status).toBe(200);
+    expect(await ingest(base, WRITE, batch)).toBe(200);
 
     // The customer's site: another origin (localhost, not 127.0.0.1), with the snippet in its <head>.
     site = createServer((req, res) => {
@@ -113,8 +95,7 @@ describe.skipIf(missing !== null)('a journey: segment, mission, and a visitor th
     await new Promise<void>((resolve) => site.listen(0, '127.0.0.1', resolve));
     siteUrl = `http://localhost:${(site.address() as AddressInfo).port}`;
 
-    const { chromium } = await import('playwright-core');
-    browser = await chromium.launch({ executablePath: CHROMIUM, args: ARGS, headless: true });
+    browser = await launchChromium();
     adminContext = await browser.newContext({ viewport: { width: 1280, height: 900 } });
     page = await adminContext.newPage();
     page.setDefaultTimeout(10_000);
@@ -123,11 +104,7 @@ describe.skipIf(missing !== null)('a journey: segment, mission, and a visitor th
   afterAll(async () => {
     await browser?.close();
     await new Promise((resolve) => (site ? site.close(resolve) : resolve(undefined)));
-    await app?.close();
-    await ctx?.dispatcher.stop();
-    await ctx?.ingest.drain();
-    await ctx?.engine.stop();
-    await ctx?.store.close();
+    await running?.close();
   });
 
   it('signs in and creates a segment from the Campaign source template', async () => {
@@ -168,15 +145,23 @@ describe.skipIf(missing !== null)('a journey: segment, mission, and a visitor th
     await page.getByRole('navigation').getByRole('link', { name: 'Missions', exact: true }).click();
     await page.getByRole('heading', { name: 'Missions', exact: true }).waitFor();
     await page.getByRole('button', { name: 'Create', exact: true }).click();
-    const body = { name: 'Finish two lessons', description: 'Two lessons of the spring course', segmentIds: [segmentId], active: true, goal: { kind: 'count', event: 'Lesson Completed', target: 2 }, points: 30 };
-    await page.getByLabel('new Missions JSON').fill(JSON.stringify(body, null, 2));
-    await page.locator('.card').getByRole('button', { name: 'Create', exact: true }).click();
+    const form = page.getByRole('form', { name: 'New mission' });
+    await form.getByLabel('Name', { exact: true }).fill('Finish two lessons');
+    await form.getByLabel('Description').fill('Two lessons of the spring course');
+    expect(await form.getByLabel('Kind of goal').inputValue()).toBe('count');
+    await form.getByLabel('Event', { exact: true }).fill('Lesson Completed');
+    await form.getByLabel('Times', { exact: true }).fill('2');
+    await form.getByLabel('Points', { exact: true }).fill('30');
+    await form.getByLabel('add to Segments').selectOption({ label: 'Spring newsletter visitors' });
+    expect(await form.getByLabel('Active').isChecked()).toBe(true);
+    await form.getByRole('button', { name: 'Create', exact: true }).click();
     const row = page.locator('tr', { hasText: 'Finish two lessons' });
     await row.waitFor();
-    expect(await row.textContent()).toContain(segmentId);
+    // The list names the segment (linked to its page), not its id.
+    expect(await row.getByRole('link', { name: 'Spring newsletter visitors' }).getAttribute('href')).toBe(`/segments/${encodeURIComponent(segmentId)}`);
     const mission = async () => (await admin('GET', '/api/missions')).body.missions.find((m: { name: string }) => m.name === 'Finish two lessons');
     missionId = (await mission()).id;
-    expect(await mission()).toMatchObject({ active: true, segmentIds: [segmentId], points: 30 });
+    expect(await mission()).toMatchObject({ active: true, segmentIds: [segmentId], points: 30, description: 'Two lessons of the spring course', goal: { kind: 'count', event: 'Lesson Completed', target: 2 }, repeatable: false });
     await row.getByRole('button', { name: 'Active', exact: true }).click();
     await row.getByRole('button', { name: 'Inactive', exact: true }).waitFor();
     expect((await mission()).active).toBe(false);
@@ -286,9 +271,16 @@ describe.skipIf(missing !== null)('a journey: segment, mission, and a visitor th
     await page.goto(`${base}/rewards`);
     await page.getByRole('heading', { name: 'Bonus shop', exact: true }).waitFor();
     await page.getByRole('button', { name: 'Create', exact: true }).click();
-    await page.getByLabel('new Bonus shop JSON').fill(JSON.stringify({ name: 'Free lesson', type: 'coupon', cost: 20, stock: 10, perUserLimit: 1, segmentIds: [segmentId], active: true }));
-    await page.locator('.card').getByRole('button', { name: 'Create', exact: true }).click();
-    await page.locator('tr', { hasText: 'Free lesson' }).waitFor();
+    const rewardForm = page.getByRole('form', { name: 'New reward' });
+    await rewardForm.getByLabel('Name', { exact: true }).fill('Free lesson');
+    await rewardForm.getByLabel('Type').selectOption('coupon');
+    await rewardForm.getByLabel('Cost (points)').fill('20');
+    await rewardForm.getByLabel('Stock').fill('10');
+    await rewardForm.getByLabel('Per-user limit').fill('1');
+    await rewardForm.getByLabel('add to Segments').selectOption({ label: 'Spring newsletter visitors' });
+    await rewardForm.getByRole('button', { name: 'Create', exact: true }).click();
+    await page.locator('tr', { hasText: 'Free lesson' }).getByRole('link', { name: 'Spring newsletter visitors' }).waitFor();
+    expect((await admin('GET', '/api/rewards')).body.rewards).toMatchObject([{ name: 'Free lesson', type: 'coupon', cost: 20, stock: 10, perUserLimit: 1, segmentIds: [segmentId], active: true }]);
     await shot('bonus-shop-1280');
 
     // An experiment, running, with its results.
@@ -298,8 +290,12 @@ describe.skipIf(missing !== null)('a journey: segment, mission, and a visitor th
     // A salt that puts this test's people in both arms, so that there is a lift to chart (the default, the experiment's random id, may not).
     const people = ['u1', 'u2', 'u3', 'u4', 'anon-1', 'crm-42', 'learner-1'];
     const salt = Array.from({ length: 100 }, (_, i) => `course-banner-${i}`).find((x) => new Set(people.map((id) => bucketOf(x, id) < 5000)).size === 2)!;
-    await page.getByLabel('new Experiments JSON').fill(JSON.stringify({ name: 'Course banner', salt, arms: [{ key: 'control', weight: 50 }, { key: 'treatment', weight: 50 }], control: 'control', status: 'running' }));
-    await page.locator('.card').getByRole('button', { name: 'Create', exact: true }).click();
+    const expForm = page.getByRole('form', { name: 'New experiment' });
+    await expForm.getByLabel('Name', { exact: true }).fill('Course banner');
+    await expForm.getByLabel('Salt (optional)').fill(salt);
+    await expForm.getByLabel('Status').selectOption('running');
+    expect(await expForm.getByLabel('Control arm').inputValue()).toBe('control');
+    await expForm.getByRole('button', { name: 'Create', exact: true }).click();
     await page.locator('tr', { hasText: 'Course banner' }).getByRole('button', { name: 'Details' }).click();
     await page.locator('[aria-label="lift with confidence intervals"] svg.recharts-surface').waitFor();
     await shot('experiment-results-1280');

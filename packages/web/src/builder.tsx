@@ -55,7 +55,8 @@ function AttrRow({ node, onChange, paths, listId }: { node: Obj; onChange: (n: O
   );
 }
 
-function WhereList({ where, onChange, idBase }: { where: Json | undefined; onChange: (w: Json[] | undefined) => void; idBase: string }) {
+/** An event's `where` filters (attr/op/value rows); also a mission goal's. */
+export function WhereList({ where, onChange, idBase }: { where: Json | undefined; onChange: (w: Json[] | undefined) => void; idBase: string }) {
   const list = Array.isArray(where) ? where : [];
   return (
     <div className="where">

@@ -4,18 +4,18 @@ import { validationError, type Issue } from '@strata/core';
 import type { MetricInput } from '@strata/engine';
 import { requireAdmin, type Credentials } from '../auth.ts';
 import type { AppContext } from '../context.ts';
-import { IdParams, errors } from '../schemas.ts';
+import { IdParams, Nullable, errors } from '../schemas.ts';
 
 const Status = Type.Union([Type.Literal('draft'), Type.Literal('running'), Type.Literal('stopped')]);
 const ArmKey = Type.String({ minLength: 1, maxLength: 64, description: 'Letters, digits, "_", "-", "."; unique within the experiment' });
 const ArmName = Type.String({ minLength: 1, maxLength: 100 });
 const Weight = Type.Number({ exclusiveMinimum: 0, maximum: 1_000_000, description: 'Relative: arms get ceil(10000 × cumulative share) bucket boundaries' });
-const NullableId = Type.Union([Type.String({ minLength: 1, maxLength: 256 }), Type.Null()]);
+const NullableId = Nullable(Type.String({ minLength: 1, maxLength: 256 }), 'Who takes part (a segment id); absent or null: everyone');
 
 const ExperimentCreate = Type.Object({
   name: Type.String({ minLength: 1, maxLength: 150 }),
   description: Type.Optional(Type.String({ maxLength: 2000 })),
-  audienceSegmentId: Type.Optional(Type.Union([Type.String({ minLength: 1, maxLength: 256 }), Type.Null()], { description: 'Who takes part (a segment id); absent or null: everyone' })),
+  audienceSegmentId: Type.Optional(NullableId),
   salt: Type.Optional(Type.String({ minLength: 1, maxLength: 200, description: 'Hashing seed (GrowthBook\'s experiment key); defaults to the experiment id' })),
   arms: Type.Array(Type.Object({ key: ArmKey, name: Type.Optional(ArmName), weight: Weight }, { additionalProperties: false }), { minItems: 2, maxItems: 20 }),
   control: Type.Optional(Type.String({ minLength: 1, maxLength: 64, description: 'Key of the control arm; the first arm by default' })),
@@ -62,7 +62,6 @@ const ResultsQuery = Type.Object({
   days: Type.Optional(Type.Integer({ minimum: 1, maximum: 3650, description: 'Count conversions within this many days of first exposure; absent: any time after it' })),
 }, { additionalProperties: false });
 
-const Nullable = (t: ReturnType<typeof Type.Number>) => Type.Union([t, Type.Null()]);
 
 const ResultsSchema = Type.Object({
   experimentId: Type.String(),

@@ -3,7 +3,7 @@ import { Type, type Static } from '@sinclair/typebox';
 import type { Json } from '@strata/core';
 import { requireAdmin, type Credentials } from '../auth.ts';
 import type { AppContext } from '../context.ts';
-import { IdParams, MembersQuery, errors } from '../schemas.ts';
+import { IdParams, MembersQuery, Nullable, errors } from '../schemas.ts';
 
 const DateTime = Type.Union([Type.String({ format: 'date-time' }), Type.Null()]);
 
@@ -41,12 +41,12 @@ const fields = {
   description: Type.String({ maxLength: 2000 }),
   segmentIds: Type.Array(Type.String({ minLength: 1, maxLength: 256 }), { maxItems: 100, description: 'Target segments: a user qualifies if in any; empty or absent: everyone' }),
   active: Type.Boolean({ description: 'The Active toggle (default true)' }),
-  startsAt: Type.Union([Type.String({ maxLength: 64 }), Type.Null()], { description: 'ISO date-time; null or absent: from creation' }),
-  endsAt: Type.Union([Type.String({ maxLength: 64 }), Type.Null()], { description: 'ISO date-time (exclusive); null or absent: no end' }),
+  startsAt: Nullable(Type.String({ maxLength: 64 }), 'ISO date-time; null or absent: from creation'),
+  endsAt: Nullable(Type.String({ maxLength: 64 }), 'ISO date-time (exclusive); null or absent: no end'),
   goal: GoalSchema,
   points: Type.Integer({ minimum: 0, maximum: 1_000_000_000, description: 'Points awarded per completion' }),
   repeatable: Type.Boolean({ description: 'false (default): once per user' }),
-  cooldown: Type.Union([Type.String({ maxLength: 20 }), Type.Null()], { description: 'Repeatable only: a Duration ("1d") after each completion before events count again' }),
+  cooldown: Nullable(Type.String({ maxLength: 20 }), 'Repeatable only: a Duration ("1d") after each completion before events count again'),
 };
 
 export const MissionCreate = Type.Object({

@@ -4,14 +4,8 @@ import { AppError } from '@strata/core';
 import { REWARD_TYPES } from '@strata/store';
 import { requireAdmin, type Credentials } from '../auth.ts';
 import type { AppContext } from '../context.ts';
-import { IdParams, MembersQuery, errors } from '../schemas.ts';
+import { IdParams, MembersQuery, Nullable, errors } from '../schemas.ts';
 
-/**
- * `{type: [T, "null"]}` rather than an anyOf: with type coercion on, Ajv turns null into 0 (or 0
- * into null) while it tries the branches of an anyOf.
- */
-const Nullable = <T extends TSchema & { type: string }>(t: T, description?: string) =>
-  Type.Unsafe<Static<T> | null>({ ...t, type: [t.type, 'null'], ...(description ? { description } : {}) });
 
 export const RewardTypeSchema = Type.Union(REWARD_TYPES.map((t) => Type.Literal(t)), { description: 'coupon and voucher hand out a code (from the pool, else generated); digital and physical items hand out a pool code when the reward has a pool' });
 

@@ -1,5 +1,8 @@
-/** Webhooks and their delivery log. */
+/** Webhooks: list, create form (the signing secret is shown once), delete, delivery log. */
 import { api, enc } from '../api.ts';
+import { Field, IssueText, type FieldsProps, type FormSpec } from '../form-card.tsx';
+import { WEBHOOK_KINDS, emptyWebhook, webhookBody, webhookForm, type WebhookForm } from '../forms.ts';
+import { SegmentNames, SegmentPicker } from '../segment-picker.tsx';
 import { ActionButton, View, fmtDate, useLoad } from '../ui.tsx';
 import { ResourcePage } from './resource.tsx';
 
@@ -18,14 +21,36 @@ function Deliveries({ id }: { id: string }) {
   );
 }
 
+export function WebhookFields({ value: f, onChange, issues }: FieldsProps<WebhookForm>) {
+  const set = (p: Partial<WebhookForm>) => onChange({ ...f, ...p });
+  return (
+    <>
+      <Field label="URL" path="/url" issues={issues} hint="Strata POSTs each change here">{(id) => <input id={id} type="url" inputMode="url" value={f.url} placeholder="https://example.com/strata-hook" onChange={(e) => set({ url: e.target.value })} />}</Field>
+      <fieldset className="form-section">
+        <legend>Send</legend>
+        {WEBHOOK_KINDS.map((k) => (
+          <label key={k.kind} className="inline kind-box">
+            <input type="checkbox" checked={f.kinds.includes(k.kind)} onChange={(e) => set({ kinds: e.target.checked ? [...f.kinds, k.kind] : f.kinds.filter((x) => x !== k.kind) })} />
+            <span>{k.label} (<code>{k.kind}</code>)</span>
+          </label>
+        ))}
+        <IssueText issues={issues} path="/kinds" deep />
+      </fieldset>
+      <Field label="Segments" path="/segmentIds" issues={issues} deep hint="changes of these segments only; none: every segment">{(id, invalid) => <SegmentPicker id={id} invalid={invalid} label="Segments" empty="all segments" value={f.segmentIds} onChange={(segmentIds) => set({ segmentIds })} />}</Field>
+    </>
+  );
+}
+
+const webhookSpec: FormSpec<WebhookForm> = { toBody: webhookBody, fromJson: webhookForm, Fields: WebhookFields };
+
 export function Webhooks() {
   return (
-    <ResourcePage<Webhook> title="Webhooks" path="/api/webhooks" listKey="webhooks"
+    <ResourcePage<Webhook, WebhookForm> title="Webhooks" path="/api/webhooks" listKey="webhooks"
       intro={<p className="muted">Strata POSTs segment entries and exits, signed the Standard Webhooks way (the secret is shown once, in the create answer).</p>}
-      example={{ url: 'https://example.com/strata-hook', kinds: ['segment.entered', 'segment.exited'] }}
+      form={{ spec: webhookSpec, empty: emptyWebhook, noun: 'webhook' }}
       columns={[
-        { label: 'URL', render: (w) => <code>{w.url}</code> },
-        { label: 'Segments', render: (w) => (w.segmentIds ? w.segmentIds.join(', ') : 'all') },
+        { label: 'URL', render: (w) => <code className="url">{w.url}</code> },
+        { label: 'Segments', render: (w) => <SegmentNames ids={w.segmentIds} empty="all" /> },
         { label: 'Kinds', render: (w) => w.kinds.join(', ') },
         { label: '', render: (w, reload) => <ActionButton className="link danger" confirm={`Delete the webhook to ${w.url}?`} onClick={async () => { await api('DELETE', `/api/webhooks/${enc(w.id)}`); reload(); }}>Delete</ActionButton> },
       ]}

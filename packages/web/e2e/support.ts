@@ -1,0 +1,94 @@
+/**
+ * What the real-browser tests share (packages/web/e2e/*.test.ts and packages/sdk/src/browser.test.ts):
+ * the real Strata app over HTTP on an in-memory test SQLite store, and Debian's Chromium driven
+ * by playwright-core. Each test file still says what it needs and checks its own things.
+ *
+ * It imports only what both packages declare (@strata/server, @strata/store, playwright-core),
+ * so the SDK's test can use it by relative path without pulling the web package in.
+ */
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { Browser, BrowserContext } from 'playwright-core';
+import { buildApp, configFromEnv, createContext, ensureDefaultProject, type AppContext } from '@strata/server';
+import { openTestSqlite } from '@strata/store/testing';
+import type { FastifyInstance } from 'fastify';
+
+export const CHROMIUM = process.env.STRATA_CHROMIUM ?? '/usr/bin/chromium';
+export const CHROMIUM_ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'];
+/** The built admin UI and the built SDK (`npm install` builds both). */
+export const WEB_DIST = fileURLToPath(new URL('../dist', import.meta.url));
+export const SDK_DIST = fileURLToPath(new URL('../../sdk/dist', import.meta.url));
+
+/** Why a browser test file cannot run here (Chromium, the built UI or SDK missing), or null. */
+export function missingFor(needs: { ui?: boolean; sdk?: boolean } = {}): string | null {
+  if (!existsSync(CHROMIUM)) return `${CHROMIUM} is not installed (apt-get install chromium, or set STRATA_CHROMIUM)`;
+  if (needs.ui && !existsSync(join(WEB_DIST, 'index.html'))) return `the UI is not built (${WEB_DIST}; run npm install or npm run build -w @strata/web)`;
+  if (needs.sdk && !existsSync(join(SDK_DIST, 'strata.min.js'))) return `the SDK is not built (${SDK_DIST}; run npm install or npm run build -w @strata/sdk)`;
+  return null;
+}
+
+export interface RunningApp {
+  ctx: AppContext;
+  app: FastifyInstance;
+  /** http://127.0.0.1:<port> */
+  base: string;
+  /** Stops the app, its workers and the store (close the browser first). */
+  close(): Promise<void>;
+}
+
+/**
+ * The real app (`createContext` + `buildApp`) on a fresh test SQLite store with a project for these
+ * credentials, listening on a free port. `beforeListen` may add hooks (the SDK test records requests).
+ */
+export async function startApp(o: { adminToken: string; writeKey: string; ui: string; sdk: string; beforeListen?: (app: FastifyInstance) => void }): Promise<RunningApp> {
+  const store = await openTestSqlite();
+  const config = { ...configFromEnv({}), adminToken: o.adminToken, writeKey: o.writeKey };
+  await ensureDefaultProject(store, config, Date.now());
+  const ctx = createContext(store, config);
+  await ctx.engine.start(0);
+  const app = await buildApp(ctx, { dirs: { ui: o.ui, sdk: o.sdk } });
+  o.beforeListen?.(app);
+  const base = await app.listen({ port: 0, host: '127.0.0.1' });
+  return {
+    ctx, app, base,
+    async close() {
+      await app.close();
+      await ctx.dispatcher.stop();
+      await ctx.ingest.drain();
+      await ctx.engine.stop();
+      await ctx.store.close();
+    },
+  };
+}
+
+/** Sends events to /v1/batch with the write key; answers the HTTP status. */
+export async function ingest(base: string, writeKey: string, batch: object[]): Promise<number> {
+  const r = await fetch(`${base}/v1/batch`, { method: 'POST', headers: { 'content-type': 'application/json', 'x-write-key': writeKey }, body: JSON.stringify({ batch }) });
+  return r.status;
+}
+
+/** The admin API with a token, over HTTP: status and parsed body (null when empty). */
+export function adminClient(base: string, token: string) {
+  return async (method: 'GET' | 'POST' | 'PATCH' | 'DELETE', path: string, body?: unknown): Promise<{ status: number; body: any }> => {
+    const r = await fetch(`${base}${path}`, {
+      method,
+      headers: { authorization: `Bearer ${token}`, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
+      ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+    });
+    const text = await r.text();
+    return { status: r.status, body: text ? JSON.parse(text) : null };
+  };
+}
+
+/** Chromium with a fresh browser (new contexts per visitor). */
+export async function launchChromium(): Promise<Browser> {
+  const { chromium } = await import('playwright-core');
+  return chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS, headless: true });
+}
+
+/** Chromium with one persistent context in `profileDir` (its first page is the test's page). */
+export async function launchPersistent(profileDir: string, viewport = { width: 1280, height: 900 }): Promise<BrowserContext> {
+  const { chromium } = await import('playwright-core');
+  return chromium.launchPersistentContext(profileDir, { executablePath: CHROMIUM, headless: true, args: CHROMIUM_ARGS, viewport });
+}
