@@ -80,6 +80,19 @@ describe.skipIf(missing !== null)('admin back office in a real browser', () => {
     await page.locator('.segments-table svg.sparkline').waitFor();
   });
 
+  it('shows every segment\'s warnings in the list, as the server finds them now', async () => {
+    const dup = await admin('POST', '/api/segments', { template: 'known', params: {}, name: 'Known again' });
+    expect(dup.status).toBe(201);
+    await page.goto(`${base}/segments`);
+    for (const name of ['Known users', 'Known again']) {
+      await page.locator('.segments-table tbody tr', { hasText: name }).getByTestId('segment-warnings').getByText('DUPLICATE').waitFor();
+    }
+    // Its own page lists the warning in full, naming the other segment.
+    await page.getByRole('link', { name: 'Known again' }).click();
+    await page.locator('.warnings .warning-duplicate', { hasText: 'Known users' }).waitFor();
+    expect((await admin('DELETE', `/api/segments/${dup.body.id}`)).status).toBe(204);
+  });
+
   it('previews a template with changed parameters and flags a bad one', async () => {
     await page.goto(`${base}/segments/new`);
     await page.locator('[data-template="high-frequency-visitor"]').click();
