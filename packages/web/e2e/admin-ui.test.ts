@@ -276,6 +276,30 @@ describe.skipIf(missing !== null)('admin back office in a real browser', () => {
     expect((await admin('GET', '/api/experiences')).body.experiences).toMatchObject([{ key: 'home-banner', name: 'Home page banner', variants: [{ key: 'known', segmentIds: [known.id], payload: { text: 'Hi again' } }] }]);
   });
 
+  it('creates a destination through its form; its first sync runs in the background and shows when done', async () => {
+    const known = (await admin('GET', '/api/segments')).body.segments.find((x: { name: string }) => x.name === 'Known users');
+    await page.getByRole('navigation').getByRole('link', { name: 'Destinations', exact: true }).click();
+    await page.getByRole('button', { name: 'Create', exact: true }).click();
+    const form = page.getByRole('form', { name: 'New destination' });
+    await form.getByLabel('Name', { exact: true }).fill('CRM');
+    await form.getByLabel('Kind').selectOption('segment');
+    await form.getByLabel('URL').fill('https://api.crm.example.com');
+    await form.getByRole('button', { name: 'Create', exact: true }).click();
+    await form.locator('.field-error[data-path="/writeKey"]').waitFor();
+    await form.getByLabel('Write key').fill('wk_crm');
+    await form.getByLabel('add to Segments').selectOption({ label: 'Known users' });
+    await form.getByRole('button', { name: 'Create', exact: true }).click();
+    const row = page.locator('tr', { hasText: 'api.crm.example.com' });
+    await row.getByRole('link', { name: 'Known users' }).waitFor();
+    const [d] = (await admin('GET', '/api/destinations')).body.destinations;
+    expect(d).toMatchObject({ name: 'CRM', kind: 'segment', segmentIds: [known.id] });
+    // The sync of the segment's members finishes in the background; the page shows it on its next load.
+    await expect.poll(async () => (await admin('GET', `/api/destinations/${d.id}`)).body.sync?.status).toBe('done');
+    await page.reload();
+    await page.locator('tr', { hasText: 'api.crm.example.com' }).getByText(`synced ${known.size}`).waitFor();
+    expect((await admin('DELETE', `/api/destinations/${d.id}`)).status).toBe(204);
+  });
+
   it('shows experiment results with confidence intervals', async () => {
     // A salt that puts this test's people in both arms (the default salt, the experiment's random id, may not: then there is no lift to chart).
     const people = ['u1', 'u2', 'u3', 'u4', 'anon-1', 'anon-2', 'crm-7'];

@@ -8,6 +8,7 @@ import { UserProfile, UsersSearch } from './pages/users.tsx';
 import { Experiences, Missions, Rewards } from './pages/loyalty.tsx';
 import { Experiments } from './pages/experiments.tsx';
 import { Webhooks } from './pages/webhooks.tsx';
+import { Destinations } from './pages/destinations.tsx';
 import { Settings } from './pages/settings.tsx';
 import { ImportPage } from './pages/import.tsx';
 
@@ -19,6 +20,7 @@ export const NAV: { to: string; label: string }[] = [
   { to: '/experiences', label: 'Experiences' },
   { to: '/experiments', label: 'Experiments' },
   { to: '/webhooks', label: 'Webhooks' },
+  { to: '/destinations', label: 'Destinations' },
   { to: '/import', label: 'Import' },
   { to: '/settings', label: 'Settings' },
 ];
@@ -70,6 +72,7 @@ function Page({ path }: { path: string }) {
   if (match('/experiences', path)) return <Experiences />;
   if (match('/experiments', path)) return <Experiments />;
   if (match('/webhooks', path)) return <Webhooks />;
+  if (match('/destinations', path)) return <Destinations />;
   if (match('/import', path)) return <ImportPage />;
   if (match('/settings', path)) return <Settings />;
   return <section><h1>Not found</h1><p>No page at <code>{path}</code>. <Link to="/segments">Segments</Link></p></section>;

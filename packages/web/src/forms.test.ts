@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import {
+  destinationBody, destinationForm, emptyDestination,
   emptyExperience, emptyExperiment, emptyMission, emptyReward, emptyWebhook, experienceBody, experienceEditForm, experienceForm,
   experimentBody, experimentForm, isoToLocal, issuesAt, localToIso, missionBody, missionForm, rewardBody, rewardForm, webhookBody, webhookForm,
   type MissionForm,
@@ -130,5 +131,21 @@ describe('webhook form → POST /api/webhooks body', () => {
     expect(webhookBody({ url: 'ftp://x', kinds: [], segmentIds: [] }).issues).toEqual([{ path: '/url', message: 'must be an absolute http:// or https:// URL' }, { path: '/kinds', message: 'tick at least one' }]);
     expect(webhookBody({ url: 'example.com', kinds: ['segment.exited', 'segment.entered'], segmentIds: [] }).body.kinds).toEqual(['segment.entered', 'segment.exited']);
     expect(webhookForm({ url: 'https://a', segmentIds: null, kinds: ['segment.exited'] })).toEqual({ url: 'https://a', kinds: ['segment.exited'], segmentIds: [] });
+  });
+});
+
+describe('destination form → /api/destinations body', () => {
+  it('sends null segments for every segment, a write key only for the segment kind, and keeps a saved key left blank', () => {
+    const http = { ...emptyDestination(), name: 'CRM', url: 'https://crm.example.com/in' };
+    expect(destinationBody(http)).toEqual({ body: { name: 'CRM', kind: 'http', url: 'https://crm.example.com/in', segmentIds: null, writeKey: null, batchSize: 100 }, issues: [] });
+    expect(destinationBody({ ...http, segmentIds: ['seg_1'], batchSize: '20', writeKey: 'ignored' }).body).toMatchObject({ segmentIds: ['seg_1'], writeKey: null, batchSize: 20 });
+    const seg = { ...http, kind: 'segment', url: 'https://api.segment.io' };
+    expect(destinationBody(seg).issues.map((i) => i.path)).toEqual(['/writeKey']);
+    expect(destinationBody({ ...seg, writeKey: ' wk_1 ' }).body).toMatchObject({ kind: 'segment', writeKey: 'wk_1' });
+    // Edit: the list does not show the key; blank keeps it (left out of the PATCH).
+    const edited = destinationBody({ ...destinationForm({ name: 'S', kind: 'segment', url: 'https://api.segment.io', segmentIds: null, batchSize: 50 }), saved: true });
+    expect(edited.issues).toEqual([]);
+    expect(edited.body).not.toHaveProperty('writeKey');
+    expect(destinationBody({ ...http, name: ' ', url: 'crm', batchSize: '0' }).issues.map((i) => i.path)).toEqual(['/name', '/url', '/batchSize']);
   });
 });

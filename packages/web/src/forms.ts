@@ -400,11 +400,7 @@ export const emptyWebhook = (): WebhookForm => ({ url: '', kinds: WEBHOOK_KINDS.
 /** The body of POST /api/webhooks. */
 export function webhookBody(f: WebhookForm): Built {
   const issues: Issue[] = [];
-  const url = f.url.trim();
-  let ok = false;
-  try { ok = url.length <= 2048 && ['http:', 'https:'].includes(new URL(url).protocol); } catch { ok = false; }
-  if (!url) issues.push({ path: '/url', message: 'is required' });
-  else if (!ok) issues.push({ path: '/url', message: 'must be an absolute http:// or https:// URL' });
+  const url = httpUrl(f.url, issues);
   // In the API's order, whatever order they were ticked in.
   const kinds = WEBHOOK_KINDS.map((k) => k.kind as string).filter((k) => f.kinds.includes(k));
   if (kinds.length === 0) issues.push({ path: '/kinds', message: 'tick at least one' });
@@ -415,6 +411,60 @@ export function webhookBody(f: WebhookForm): Built {
 export function webhookForm(v: Json): WebhookForm {
   const w = obj(v);
   return { url: str(w.url), kinds: Array.isArray(w.kinds) ? strings(w.kinds) : emptyWebhook().kinds, segmentIds: strings(w.segmentIds) };
+}
+
+/** An absolute http(s) URL (the `/url` of webhooks and destinations). */
+function httpUrl(text: string, issues: Issue[]): string {
+  const url = text.trim();
+  let ok = false;
+  try { ok = url.length <= 2048 && ['http:', 'https:'].includes(new URL(url).protocol); } catch { ok = false; }
+  if (!url) issues.push({ path: '/url', message: 'is required' });
+  else if (!ok) issues.push({ path: '/url', message: 'must be an absolute http:// or https:// URL' });
+  return url;
+}
+
+export const DESTINATION_KINDS = [
+  { kind: 'http', label: 'HTTP (batches of changes, signed)' },
+  { kind: 'segment', label: 'Segment-compatible (identify + Segment Entered/Exited)' },
+] as const;
+
+export interface DestinationForm {
+  name: string;
+  kind: string;
+  url: string;
+  /** The segment kind's source write key. */
+  writeKey: string;
+  /** None: every segment. */
+  segmentIds: string[];
+  batchSize: string;
+  /** Edit of a saved one: the list does not show its write key, so a blank one is left as it is. */
+  saved?: boolean;
+}
+
+export const emptyDestination = (): DestinationForm => ({ name: '', kind: 'http', url: '', writeKey: '', segmentIds: [], batchSize: '100' });
+
+/**
+ * The body of POST /api/destinations, and of PATCH (the same; the kind cannot change):
+ * `segmentIds` null for every segment, `writeKey` only for the segment kind (null for http;
+ * left out on an edit that leaves it blank).
+ */
+export function destinationBody(f: DestinationForm): Built {
+  const issues: Issue[] = [];
+  const name = text(f.name, '/name', issues, 200);
+  const url = httpUrl(f.url, issues);
+  const writeKey = f.writeKey.trim();
+  const keep = f.saved === true && f.kind === 'segment' && !writeKey;
+  if (f.kind === 'segment' && !writeKey && !keep) issues.push({ path: '/writeKey', message: 'is required: the source write key of the receiving workspace' });
+  if (writeKey.length > 512) issues.push({ path: '/writeKey', message: 'must be at most 512 characters' });
+  const batchSize = num(f.batchSize, '/batchSize', issues, { min: 1, max: 1000, whole: true });
+  const body: Body = { name, kind: f.kind, url, segmentIds: f.segmentIds.length ? [...f.segmentIds] : null, batchSize: batchSize ?? 100 };
+  if (!keep) body.writeKey = f.kind === 'segment' ? writeKey : null;
+  return { body, issues };
+}
+
+export function destinationForm(v: Json): DestinationForm {
+  const d = obj(v);
+  return { name: str(d.name), kind: str(d.kind, 'http'), url: str(d.url), writeKey: str(d.writeKey), segmentIds: strings(d.segmentIds), batchSize: numText(d.batchSize, '100') };
 }
 
 /** The issues at a path, or under it when `deep` (a row's fields, a goal's parts). */

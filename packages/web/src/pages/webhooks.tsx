@@ -9,8 +9,9 @@ import { ResourcePage } from './resource.tsx';
 interface Webhook { id: string; url: string; segmentIds: string[] | null; kinds: string[]; createdAt: string }
 interface Delivery { id: string | number; kind: string; status: string; attempts: number; lastStatus: number | null; lastError: string | null; createdAt: string; deliveredAt: string | null; nextAttemptAt: string | null }
 
-function Deliveries({ id }: { id: string }) {
-  const state = useLoad(() => api<{ deliveries: Delivery[]; nextCursor: string | null }>('GET', `/api/webhooks/${enc(id)}/deliveries?limit=50`), [id]);
+/** The delivery log of a webhook or a destination (`path`: its …/deliveries), newest first. */
+export function Deliveries({ path }: { path: string }) {
+  const state = useLoad(() => api<{ deliveries: Delivery[]; nextCursor: string | null }>('GET', `${path}?limit=50`), [path]);
   return (
     <View state={state}>{(d) => d.deliveries.length === 0 ? <p className="muted">No deliveries yet.</p> : (
       <div className="table-wrap"><table>
@@ -54,7 +55,7 @@ export function Webhooks() {
         { label: 'Kinds', render: (w) => w.kinds.join(', ') },
         { label: '', render: (w, reload) => <ActionButton className="link danger" confirm={`Delete the webhook to ${w.url}?`} onClick={async () => { await api('DELETE', `/api/webhooks/${enc(w.id)}`); reload(); }}>Delete</ActionButton> },
       ]}
-      detail={(w) => <Deliveries id={w.id} />}
+      detail={(w) => <Deliveries path={`/api/webhooks/${enc(w.id)}/deliveries`} />}
     />
   );
 }
