@@ -1,5 +1,5 @@
 import { createStore, type SqlStore } from '@strata/store';
-import { buildApp, configFromEnv, createContext, ensureDefaultProject, type AppContext, type Config } from '@strata/server';
+import { buildApp, configFromEnv, createContext, ensureDefaultProject, stopContext, type AppContext, type Config } from '@strata/server';
 
 /** Opens the configured store: PostgreSQL when DATABASE_URL is set, else embedded SQLite in STRATA_DATA_DIR. */
 export async function openConfiguredStore(config: Config): Promise<SqlStore> {
@@ -31,12 +31,7 @@ export async function serve(ctx: AppContext, config: Config): Promise<void> {
   console.log(`Strata is serving on ${address} (store: ${config.databaseUrl ? 'PostgreSQL' : `SQLite in ${config.dataDir}`}); API docs at ${address}/docs`);
   const stop = async () => {
     await app.close();
-    await ctx.dispatcher.stop();
-    await ctx.destinationDispatcher.stop();
-    await ctx.destinations.stop();
-    await ctx.ingest.drain();
-    await ctx.engine.stop();
-    await ctx.store.close();
+    await stopContext(ctx);
     process.exit(0);
   };
   process.once('SIGINT', () => void stop());

@@ -53,6 +53,21 @@ export function createContext(store: SqlStore, config: Config, clock: Clock = sy
   };
 }
 
+/**
+ * Stops the services of a context after its HTTP server has closed, in order: the outbox
+ * senders, background syncs (they resume at the next start), the ingest queue (everything
+ * acknowledged is committed), the engine, then the store (unless `closeStore: false`, as a
+ * test that restarts over the same database does).
+ */
+export async function stopContext(ctx: AppContext, opts: { closeStore?: boolean } = {}): Promise<void> {
+  await ctx.dispatcher.stop();
+  await ctx.destinationDispatcher.stop();
+  await ctx.destinations.stop();
+  await ctx.ingest.drain();
+  await ctx.engine.stop();
+  if (opts.closeStore !== false) await ctx.store.close();
+}
+
 export interface Bootstrapped {
   /** Credentials generated at this start (print them once); null when configured or existing. */
   readonly generated: { adminToken?: string; writeKey?: string } | null;

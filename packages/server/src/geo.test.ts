@@ -2,7 +2,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import type { FastifyInstance } from 'fastify';
 import { openTestSqlite } from '@strata/store/testing';
 import { buildApp } from './app.ts';
-import { createContext, ensureDefaultProject } from './bootstrap.ts';
+import { createContext, ensureDefaultProject, stopContext } from './bootstrap.ts';
 import { configFromEnv } from './config.ts';
 import type { AppContext } from './context.ts';
 import { countryOfIp, geolocate } from './ingest/geo.ts';
@@ -40,10 +40,7 @@ describe('geolocation at ingest', () => {
   let ctx: AppContext;
   afterEach(async () => {
     await app.close();
-    await ctx.dispatcher.stop();
-    await ctx.ingest.drain();
-    await ctx.engine.stop();
-    await ctx.store.close();
+    await stopContext(ctx);
   });
 
   async function start(env: Record<string, string> = {}): Promise<void> {
@@ -116,10 +113,7 @@ describe('geolocation at ingest', () => {
     await send('/v1/track', { userId: 'p', event: 'x' }, { remoteAddress: '10.0.0.2', headers: { 'x-forwarded-for': US } });
     expect((await events('p'))[0]!.context).toEqual({ location: { country: 'US' } });
     await app.close();
-    await ctx.dispatcher.stop();
-    await ctx.ingest.drain();
-    await ctx.engine.stop();
-    await ctx.store.close();
+    await stopContext(ctx);
 
     await start({ STRATA_TRUST_PROXY: '10.0.0.0/8, 127.0.0.1' });
     await send('/v1/track', { userId: 'in', event: 'x' }, { remoteAddress: '10.0.0.2', headers: { 'x-forwarded-for': US } });

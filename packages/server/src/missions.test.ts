@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { MissionStore, openSqlite, PointsStore, SqlStore } from '@strata/store';
 import { testBackends } from '@strata/store/testing';
+import { stopContext } from './bootstrap.ts';
 import { DEFAULT_PROJECT, startTestApp, type TestApp } from './test-app.ts';
 
 const backends = await testBackends();
@@ -13,9 +14,7 @@ const MIN = 60_000, HOUR = 60 * MIN, DAY = 24 * HOUR;
 /** Stops an app but leaves its store open, as a process exit leaves the database. */
 async function stopApp(t: TestApp): Promise<void> {
   await t.app.close();
-  await t.ctx.dispatcher.stop();
-  await t.ctx.ingest.drain();
-  await t.ctx.engine.stop();
+  await stopContext(t.ctx, { closeStore: false });
 }
 
 describe.each(backends.map((b) => [b.name, b] as const))('missions on %s', (_n, backend) => {

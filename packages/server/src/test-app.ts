@@ -1,7 +1,7 @@
 import type { FastifyInstance } from 'fastify';
 import type { SqlStore } from '@strata/store';
 import { buildApp } from './app.ts';
-import { createContext, DEFAULT_PROJECT, ensureDefaultProject } from './bootstrap.ts';
+import { createContext, DEFAULT_PROJECT, ensureDefaultProject, stopContext } from './bootstrap.ts';
 import { configFromEnv } from './config.ts';
 import type { AppContext } from './context.ts';
 
@@ -42,12 +42,7 @@ export async function startTestApp(store: SqlStore, now = Date.UTC(2024, 5, 15, 
     app, ctx, clock,
     async close() {
       await app.close();
-      await ctx.dispatcher.stop();
-      await ctx.destinationDispatcher.stop();
-      await ctx.destinations.stop();
-      await ctx.ingest.drain();
-      await ctx.engine.stop();
-      await store.close();
+      await stopContext(ctx);
     },
     async admin(method, url, body) {
       const r = await app.inject({ method, url, headers: { authorization: `Bearer ${ADMIN}` }, ...(body === undefined ? {} : { payload: body as object }) });

@@ -10,7 +10,7 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Browser, BrowserContext } from 'playwright-core';
-import { buildApp, configFromEnv, createContext, ensureDefaultProject, type AppContext } from '@strata/server';
+import { buildApp, configFromEnv, createContext, ensureDefaultProject, stopContext, type AppContext } from '@strata/server';
 import { openTestSqlite } from '@strata/store/testing';
 import type { FastifyInstance } from 'fastify';
 
@@ -54,10 +54,7 @@ export async function startApp(o: { adminToken: string; writeKey: string; ui: st
     ctx, app, base,
     async close() {
       await app.close();
-      await ctx.dispatcher.stop();
-      await ctx.ingest.drain();
-      await ctx.engine.stop();
-      await ctx.store.close();
+      await stopContext(ctx);
     },
   };
 }
