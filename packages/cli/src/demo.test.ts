@@ -53,6 +53,9 @@ describe('the demo data', () => {
     const points = (await t.admin('GET', `/api/users/${taker.userId}/points`)).body;
     expect(points.entries.length).toBeGreaterThan(0);
     expect((await t.admin('GET', `/api/users/${taker.userId}/targeting`)).status).toBe(200);
+    // Today's activity keeps each user's device and place: nobody leaves a context segment because of it.
+    const exits = (await t.admin('GET', `/api/users/${taker.userId}/history`)).body.history.filter((h: { kind: string; reason: string }) => h.kind === 'exited' && h.reason === 'event');
+    expect(exits).toEqual([]);
   });
 
   it('is made once: a second run leaves the programme as it was', async () => {

@@ -66,8 +66,10 @@ async function loyaltyDemo(ctx: AppContext): Promise<number> {
   });
   const experiment = await ctx.experiments.create(P, { name: 'Checkout button colour', audienceSegmentId: known, salt: 'checkout-button', arms: [{ key: 'control', weight: 50 }, { key: 'green', weight: 50 }], status: 'running' });
 
-  const rows = await ctx.store.db.selectFrom('profiles').select('user_id').where('project_id', '=', P).where('user_id', 'is not', null).orderBy('id').limit(400).execute();
+  const rows = await ctx.store.db.selectFrom('profiles').select(['user_id', 'context']).where('project_id', '=', P).where('user_id', 'is not', null).orderBy('id').limit(400).execute();
   const userIds = rows.map((r) => r.user_id!);
+  // Each user's device and place as their last visit had them (an event's context becomes the profile's).
+  const contextOf = new Map(rows.map((r) => [r.user_id!, typeof r.context === 'string' ? JSON.parse(r.context) as object : r.context as object]));
   const armOf = new Map<string, string>();
   for (const arm of experiment.arms) {
     const members = await ctx.store.listMembers(P, arm.segmentId, 100_000, null);
@@ -80,8 +82,9 @@ async function loyaltyDemo(ctx: AppContext): Promise<number> {
   userIds.forEach((userId, i) => {
     // Deterministic: searches 0-4, purchases 0-2, a little more often in the "green" arm.
     const searches = i % 5, purchases = (i % 7) % 3 + (armOf.get(userId) === 'green' && i % 4 === 0 ? 1 : 0);
-    for (let k = 0; k < searches; k++) messages.push({ type: 'track', userId, event: 'search', properties: { query: `demo ${k}` }, timestamp: at });
-    for (let k = 0; k < purchases; k++) messages.push({ type: 'track', userId, event: 'purchase', properties: { revenue: 40 + k * 25, currency: 'EUR' }, timestamp: at });
+    const context = contextOf.get(userId);
+    for (let k = 0; k < searches; k++) messages.push({ type: 'track', userId, event: 'search', properties: { query: `demo ${k}` }, context, timestamp: at });
+    for (let k = 0; k < purchases; k++) messages.push({ type: 'track', userId, event: 'purchase', properties: { revenue: 40 + k * 25, currency: 'EUR' }, context, timestamp: at });
   });
   let sent = 0;
   for (let i = 0; i < messages.length; i += 400) sent += await submit(ctx, messages.slice(i, i + 400), now);

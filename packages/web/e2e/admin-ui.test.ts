@@ -167,18 +167,22 @@ describe.skipIf(missing !== null)('admin back office in a real browser', () => {
     await page.getByRole('cell', { name: 'Pricing fans' }).waitFor();
     await page.getByRole('tab', { name: 'History' }).click();
     await page.locator('.history li').first().waitFor();
+    // A segment's history names the users.
+    expect(await page.locator('.history li').first().getByRole('link').getAttribute('href')).toMatch(/^\/users\//);
     await page.getByRole('tab', { name: 'Members' }).click();
     await page.locator('.members-table').getByRole('link', { name: 'u1' }).click();
     await page.getByRole('heading', { name: 'u1' }).waitFor();
     await page.getByText('vip').first().waitFor();
     await page.locator('.timeline li').first().waitFor();
+    // A user's history names the segments.
+    await page.locator('.history li').filter({ has: page.getByRole('link', { name: 'Known users' }) }).first().waitFor();
     await page.getByLabel('add label').fill('beta');
     await page.getByRole('button', { name: 'Add label' }).click();
     await page.locator('.chip', { hasText: 'beta' }).waitFor();
   });
 
   it('opens every page of the navigation without an error', async () => {
-    for (const name of ['Missions', 'Bonus shop', 'Experiences', 'Experiments', 'Webhooks', 'Import', 'Settings', 'Users']) {
+    for (const name of ['Missions', 'Bonus shop', 'Experiences', 'Experiments', 'Webhooks', 'Destinations', 'Import', 'Settings', 'Users']) {
       await page.getByRole('navigation').getByRole('link', { name, exact: true }).click();
       await page.getByRole('heading', { name, exact: true }).waitFor();
       await page.waitForLoadState('networkidle');

@@ -345,7 +345,8 @@ function Overlap({ segment }: { segment: Segment }) {
   );
 }
 
-export function HistoryList({ url }: { url: string }) {
+/** Entries and exits, newest first: of a segment (each names the user) or of a user (each names the segment). */
+export function HistoryList({ url, of }: { url: string; of: 'segment' | 'user' }) {
   const [items, setItems] = useState<HistoryItem[]>([]);
   const [cursor, setCursor] = useState<string | null>(null);
   const [next, setNext] = useState<string | null>(null);
@@ -362,7 +363,7 @@ export function HistoryList({ url }: { url: string }) {
       {!page.loading && items.length === 0 && !page.error && <p className="muted">No entries or exits yet.</p>}
       <ul className="history">
         {items.map((h, i) => (
-          <li key={i}><span className={`badge ${h.kind === 'entered' ? 'ok' : 'warn'}`}>{h.kind}</span> {fmtDate(h.at)} · {h.userId || h.anonymousId ? <Link to={`/users/${enc((h.userId ?? h.anonymousId)!)}`}>{h.userId ?? h.anonymousId}</Link> : <Link to={`/segments/${enc(h.segmentId)}`}>{h.segmentName ?? h.segmentId}</Link>} <span className="muted">({h.reason})</span></li>
+          <li key={i}><span className={`badge ${h.kind === 'entered' ? 'ok' : 'warn'}`}>{h.kind}</span> {fmtDate(h.at)} · {of === 'segment' && (h.userId || h.anonymousId) ? <Link to={`/users/${enc((h.userId ?? h.anonymousId)!)}`}>{h.userId ?? h.anonymousId}</Link> : <Link to={`/segments/${enc(h.segmentId)}`}>{h.segmentName ?? h.segmentId}</Link>} <span className="muted">({h.reason})</span></li>
         ))}
       </ul>
       {next && <button type="button" className="small" onClick={() => setCursor(next)}>Load more</button>}
@@ -402,7 +403,7 @@ export function SegmentDetail({ id }: { id: string }) {
           </div>
         )}
         {tab === 'overlap' && <Overlap segment={s} />}
-        {tab === 'history' && <div className="card"><h2>History</h2><HistoryList url={`/api/segments/${enc(s.id)}/history`} /></div>}
+        {tab === 'history' && <div className="card"><h2>History</h2><HistoryList of="segment" url={`/api/segments/${enc(s.id)}/history`} /></div>}
         {tab === 'definition' && (
           <div className="card">
             <h2>Definition</h2>

@@ -99,7 +99,7 @@ export function UserProfile({ id }: { id: string }) {
             <ul className="timeline">{list.map((e) => <li key={e.messageId}><span className="muted">{fmtDate(e.timestamp)}</span> <strong>{e.event}</strong> <code className="props">{JSON.stringify(e.properties)}</code></li>)}</ul>
           )}</View>
         </div>
-        <div className="card"><h2>Segment history</h2><HistoryList url={`/api/users/${enc(id)}/history`} /></div>
+        <div className="card"><h2>Segment history</h2><HistoryList of="user" url={`/api/users/${enc(id)}/history`} /></div>
       </section>
     )}</View>
   );
