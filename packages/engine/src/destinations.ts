@@ -92,7 +92,17 @@ export class DestinationService {
   constructor(
     private readonly store: SqlStore,
     private readonly clock: Clock,
-    private readonly options: { syncPage?: number; onError?: (err: unknown) => void; retryMs?: number } = {},
+    private readonly options: {
+      syncPage?: number;
+      onError?: (err: unknown) => void;
+      retryMs?: number;
+      /**
+       * Runs a sync page's transaction. The server passes the live engine's writer, so that no
+       * membership change commits between a page's read of the members and its rows (on
+       * PostgreSQL the page would otherwise read members a concurrent change is removing).
+       */
+      write?: <T>(fn: (tx: SqlStore) => Promise<T>) => Promise<T>;
+    } = {},
   ) {}
 
   private view(d: DestinationRow): DestinationView {
@@ -182,9 +192,14 @@ export class DestinationService {
   /** Starts sending the current members of the destination's segments again, as entries (409 while a sync runs). */
   async resync(projectId: string, id: string): Promise<{ sync: SyncView }> {
     const d = await this.require(projectId, id);
-    if (d.sync?.status === 'running') throw new AppError({ code: 'CONFLICT', message: `destination "${id}" is still syncing (${d.sync.enqueued} entries enqueued so far); resync once it is done` });
+    const busy = () => new AppError({ code: 'CONFLICT', message: `destination "${id}" is still syncing; resync once it is done` });
+    if (d.sync?.status === 'running') throw busy();
     const sync = await this.newSync(projectId, d.segmentIds, this.clock.now());
-    if (!(await new DestinationStore(this.store).setSync(projectId, id, sync))) throw new AppError({ code: 'NOT_FOUND', message: `no destination with id "${id}"` });
+    // Only over the sync it read: of two resyncs at once, one starts and the other is refused.
+    if (!(await new DestinationStore(this.store).setSync(projectId, id, sync, d.sync))) {
+      if (!(await new DestinationStore(this.store).get(projectId, id))) throw new AppError({ code: 'NOT_FOUND', message: `no destination with id "${id}"` });
+      throw busy();
+    }
     this.runSync(projectId, id);
     return { sync: this.view({ ...d, sync }).sync! };
   }
@@ -247,20 +262,18 @@ export class DestinationService {
    */
   private async syncPage(projectId: string, id: string): Promise<boolean> {
     const pageSize = this.options.syncPage ?? SYNC_PAGE;
-    const moved = Symbol('moved');
-    return this.store.transaction(async (tx) => {
+    const write = this.options.write ?? (<T>(fn: (tx: SqlStore) => Promise<T>) => this.store.transaction(fn));
+    return write(async (tx) => {
       const destinations = new DestinationStore(tx);
       const d = await destinations.get(projectId, id);
       const s = d?.sync;
       if (!d || !s || s.status !== 'running') return false;
       const now = this.clock.now();
       const segmentId = s.segmentIds[s.index];
-      // A segment deleted since the sync started is skipped.
-      const segment = segmentId === undefined ? null : await tx.getSegment(projectId, segmentId);
+      // A segment deleted since the sync started, or no longer the destination's (PATCH), is skipped.
+      const selected = segmentId !== undefined && (d.segmentIds === null || d.segmentIds.includes(segmentId));
+      const segment = selected ? await tx.getSegment(projectId, segmentId) : null;
       const page = segment ? await tx.listMembers(projectId, segment.id, pageSize, s.after) : [];
-      await new WebhookStore(tx).insertDeliveries(page.map((m) => changeRow(projectId, d, `sync_${s.stamp}_${m.profileId}_${segment!.id}_${d.id}`, {
-        segmentId: segment!.id, segmentName: segment!.name, userId: m.userId, anonymousId: m.anonymousId, kind: 'entered', at: iso(now), reason: 'sync', profileId: m.profileId,
-      }, now)));
       const more = page.length === pageSize;
       const index = more ? s.index : s.index + 1;
       const done = index >= s.segmentIds.length;
@@ -268,12 +281,18 @@ export class DestinationService {
         ...s, index, after: more ? page[page.length - 1]!.profileId : null, enqueued: s.enqueued + page.length,
         ...(done ? { status: 'done' as const, finishedAt: now } : {}),
       };
-      // Only from the state this page was read at: a page two processes both read is enqueued once (the other rolls back and stops).
-      if (!(await destinations.setSync(projectId, id, next, s))) throw moved;
+      // The page is claimed from the state it was read at, before its rows are written: when another
+      // process (or a resync) moved the sync on, nothing is written and the loop reads the sync again.
+      if (!(await destinations.setSync(projectId, id, next, s))) {
+        const current = (await destinations.get(projectId, id))?.sync;
+        // Unchanged yet not claimable would loop for ever: fail the page (tried again after a pause).
+        if (current && JSON.stringify(current) === JSON.stringify(s)) throw new Error(`destination ${id}: the sync's position could not be saved`);
+        return true;
+      }
+      await new WebhookStore(tx).insertDeliveries(page.map((m) => changeRow(projectId, d, `sync_${s.stamp}_${m.profileId}_${segment!.id}_${d.id}`, {
+        segmentId: segment!.id, segmentName: segment!.name, userId: m.userId, anonymousId: m.anonymousId, kind: 'entered', at: iso(now), reason: 'sync', profileId: m.profileId,
+      }, now)));
       return !done;
-    }).catch((e: unknown) => {
-      if (e === moved) return false;
-      throw e;
     });
   }
 

@@ -17,7 +17,8 @@ export function createContext(store: SqlStore, config: Config, clock: Clock = sy
   engine.onChanges(async (tx, projectId, changes) => {
     await webhooks.enqueue(tx, projectId, changes);
   });
-  const destinations = new DestinationService(store, clock);
+  // A first sync's pages take the engine's writer: no membership change commits between a page's read and its rows.
+  const destinations = new DestinationService(store, clock, { write: (fn) => engine.write(fn) });
   engine.onChanges((tx, projectId, changes) => destinations.enqueue(tx, projectId, changes).then(() => undefined));
   const hygiene = new HygieneService(store, membership, engine, clock);
   const experiences = new ExperienceService(store, engine, clock);

@@ -245,6 +245,35 @@ describe.each(backends.map((b) => [b.name, b] as const))('destinations on %s', (
     expect(users).toEqual(['a', 'b', 'c', 'd', 'e', 'f', 'g']);
   });
 
+  it('a sync stops sending a segment the destination no longer has, and of two resyncs at once one is refused', async () => {
+    const segs = [await pro(), (await t.admin('POST', '/api/segments', { name: 'Known', condition: { attr: 'userId', op: 'exists' } })).body.id as string];
+    for (const u of ['a', 'b', 'c', 'd', 'e']) await plan(u, 'pro');
+    await plan('f', 'free');
+    const first = new DestinationService(t.ctx.store, t.clock, { syncPage: 2 });
+    const d = await first.create(DEFAULT_PROJECT, { name: 'CRM', kind: 'http', url: 'https://crm.example.com/in', segmentIds: [segs[1]!, segs[0]!] });
+    await first.stop();
+    // After its first page (2 of Known), the destination keeps only Pro.
+    expect((await t.admin('PATCH', `/api/destinations/${d.id}`, { segmentIds: [segs[0]] })).status).toBe(200);
+    const next = new DestinationService(t.ctx.store, t.clock, { syncPage: 2 });
+    await next.resumeSyncs();
+    await next.settled(DEFAULT_PROJECT, d.id);
+    expect(await synced(d.id)).toBe(7);
+    const log = await t.admin('GET', `/api/destinations/${d.id}/deliveries?limit=100`);
+    const known = (log.body.deliveries as { payload: { segmentId: string } }[]).filter((x) => x.payload.segmentId === segs[1]);
+    expect(known).toHaveLength(2);
+
+    // Two resyncs at once (the sync held back until both have answered): one starts, the other is refused.
+    let open!: () => void;
+    const gate = new Promise<void>((r) => { open = r; });
+    const held = new DestinationService(t.ctx.store, t.clock, { write: async (fn) => { await gate; return t.ctx.store.transaction(fn); } });
+    const both = await Promise.allSettled([held.resync(DEFAULT_PROJECT, d.id), held.resync(DEFAULT_PROJECT, d.id)]);
+    expect(both.map((r) => r.status).sort()).toEqual(['fulfilled', 'rejected']);
+    expect(both.find((r) => r.status === 'rejected')).toMatchObject({ reason: { code: 'CONFLICT' } });
+    open();
+    await held.settled(DEFAULT_PROJECT, d.id);
+    expect(await synced(d.id)).toBe(5);
+  });
+
   it('documents the routes in the OpenAPI document', async () => {
     const doc = JSON.parse((await t.app.inject({ method: 'GET', url: '/openapi.json' })).payload);
     expect(Object.keys(doc.paths)).toEqual(expect.arrayContaining([

@@ -79,12 +79,14 @@ export class DestinationStore {
   }
 
   /**
-   * Records a sync's progress; false when the destination is gone or, with `expected`, when
-   * its sync is no longer that one (another process moved it on, or a resync replaced it).
+   * Records a sync's progress; false when the destination is gone or, with `expected` (null:
+   * none yet), when its sync is no longer that one (another process moved it on, or a resync
+   * replaced it).
    */
-  async setSync(projectId: string, id: string, sync: DestinationSync, expected?: DestinationSync): Promise<boolean> {
+  async setSync(projectId: string, id: string, sync: DestinationSync, expected?: DestinationSync | null): Promise<boolean> {
     let q = this.db.updateTable('destinations').set({ sync: JSON.stringify(sync) }).where('project_id', '=', projectId).where('id', '=', id);
-    if (expected) q = q.where('sync', '=', JSON.stringify(expected));
+    if (expected === null) q = q.where('sync', 'is', null);
+    else if (expected) q = q.where('sync', '=', JSON.stringify(expected));
     const r = await q.executeTakeFirst();
     return Number(r.numUpdatedRows) > 0;
   }

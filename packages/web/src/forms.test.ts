@@ -52,6 +52,11 @@ describe('mission form → POST/PATCH /api/missions body', () => {
     expect(body.startsAt).toBe(new Date('2030-01-02T03:04').toISOString());
     expect(missionBody({ ...valid, startsAt: '2030-02-01T00:00', endsAt: '2030-01-01T00:00' }).issues).toEqual([{ path: '/endsAt', message: 'must be after the start' }]);
     expect(isoToLocal(localToIso('2030-01-02T03:04'))).toBe('2030-01-02T03:04');
+    // Seconds survive an Edit: a saved 10:00:30 start and 10:00:59 end stay apart and unchanged.
+    const saved = { startsAt: new Date(2030, 0, 2, 10, 0, 30).toISOString(), endsAt: new Date(2030, 0, 2, 10, 0, 59).toISOString() };
+    const again = missionBody({ ...valid, startsAt: isoToLocal(saved.startsAt), endsAt: isoToLocal(saved.endsAt) });
+    expect(again.issues).toEqual([]);
+    expect(again.body).toMatchObject(saved);
     expect(localToIso('')).toBeNull();
   });
 

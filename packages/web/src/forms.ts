@@ -41,13 +41,18 @@ export function localToIso(local: string): string | null {
   return Number.isNaN(d.getTime()) ? null : d.toISOString();
 }
 
-/** An ISO instant as a `datetime-local` value in the browser's local time ('' for null). */
+/**
+ * An ISO instant as a `datetime-local` value in the browser's local time ('' for null), to the
+ * second when it has seconds (the inputs take seconds: step 1), so that an unchanged Edit sends
+ * the saved instant back (milliseconds aside).
+ */
 export function isoToLocal(iso: Json | undefined): string {
   if (typeof iso !== 'string' || !iso) return '';
   const d = new Date(iso);
   if (Number.isNaN(d.getTime())) return '';
   const p = (n: number) => String(n).padStart(2, '0');
-  return `${d.getFullYear()}-${p(d.getMonth() + 1)}-${p(d.getDate())}T${p(d.getHours())}:${p(d.getMinutes())}`;
+  const minutes = `${d.getFullYear()}-${p(d.getMonth() + 1)}-${p(d.getDate())}T${p(d.getHours())}:${p(d.getMinutes())}`;
+  return d.getSeconds() === 0 && d.getMilliseconds() === 0 ? minutes : `${minutes}:${p(d.getSeconds())}`;
 }
 
 /** Reads a number field: undefined (and an issue) when it is not one within bounds. */

@@ -32,7 +32,8 @@ function DestinationFields({ value: f, onChange, issues }: FieldsProps<Destinati
   );
 }
 
-const destinationSpec: FormSpec<DestinationForm> = { toBody: destinationBody, fromJson: destinationForm, Fields: DestinationFields };
+// The JSON view does not carry whether the destination is saved (Edit): the form keeps it.
+const destinationSpec: FormSpec<DestinationForm> = { toBody: destinationBody, fromJson: (v, prev) => ({ ...destinationForm(v), saved: prev.saved }), Fields: DestinationFields };
 
 function SyncState({ d }: { d: Destination }) {
   if (!d.sync) return <span className="muted">—</span>;

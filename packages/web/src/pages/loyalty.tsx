@@ -24,8 +24,8 @@ function Toggle({ path, active, onDone }: { path: string; active: boolean; onDon
 function Dates<S extends { startsAt: string; endsAt: string }>({ value, onChange, issues, what }: FieldsProps<S> & { what: string }) {
   return (
     <>
-      <Field label="Starts" path="/startsAt" issues={issues} hint={`blank: ${what} at once (your local time)`}>{(id) => <input id={id} type="datetime-local" value={value.startsAt} onChange={(e) => onChange({ ...value, startsAt: e.target.value })} />}</Field>
-      <Field label="Ends" path="/endsAt" issues={issues} hint="blank: no end">{(id) => <input id={id} type="datetime-local" value={value.endsAt} onChange={(e) => onChange({ ...value, endsAt: e.target.value })} />}</Field>
+      <Field label="Starts" path="/startsAt" issues={issues} hint={`blank: ${what} at once (your local time)`}>{(id) => <input id={id} type="datetime-local" step={1} value={value.startsAt} onChange={(e) => onChange({ ...value, startsAt: e.target.value })} />}</Field>
+      <Field label="Ends" path="/endsAt" issues={issues} hint="blank: no end">{(id) => <input id={id} type="datetime-local" step={1} value={value.endsAt} onChange={(e) => onChange({ ...value, endsAt: e.target.value })} />}</Field>
     </>
   );
 }
