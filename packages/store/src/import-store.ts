@@ -80,25 +80,59 @@ export class ImportStore {
   private static readonly texts = new Map<string, string>();
 
   /**
-   * The bulk inserts of new users, as SQL text built once per row count and dialect (as the
-   * events insert does): building a query tree for 200 rows costs more than SQLite's insert.
+   * The statements of the users import, as SQL text built once per row count and dialect (as the
+   * events insert does): building a query tree for 500 rows costs more than SQLite's insert, and
+   * the same text lets the driver reuse its prepared statement.
    */
-  private insertText(table: 'profiles' | 'profile_keys', rows: number): string {
+  private text(kind: 'profiles' | 'profile_keys' | 'lookup' | 'known', rows: number): string {
     const pg = this.store.sqlDialect.name === 'postgres';
-    const key = `${table}:${rows}:${pg}`;
+    const key = `${kind}:${rows}:${pg}`;
     let text = ImportStore.texts.get(key);
     if (text) return text;
     let n = 0;
     const ph = () => (pg ? `$${++n}` : '?');
-    if (table === 'profiles') {
+    const list = (k: number) => Array.from({ length: k }, ph).join(', ');
+    if (kind === 'profiles') {
       const json = pg ? '::jsonb' : '';
       const tuple = () => `(${ph()}, ${ph()}, NULL, ${ph()}${json}, ${ph()}${json}, '{}', NULL, ${ph()}${json}, NULL, NULL, ${ph()}, ${ph()})`;
-      text = `INSERT INTO profiles (project_id, user_id, anonymous_id, traits, traits_at, context, context_at, labels, first_seen, last_seen, created_at, updated_at) VALUES ${Array.from({ length: rows }, tuple).join(', ')} RETURNING id, user_id`;
+      // PostgreSQL returns the new ids; SQLite's are known without RETURNING (see insertProfiles).
+      text = `INSERT INTO profiles (project_id, user_id, anonymous_id, traits, traits_at, context, context_at, labels, first_seen, last_seen, created_at, updated_at) VALUES ${Array.from({ length: rows }, tuple).join(', ')}${pg ? ' RETURNING id, user_id' : ''}`;
+    } else if (kind === 'profile_keys') {
+      text = `INSERT INTO profile_keys (project_id, kind, key, profile_id) VALUES ${Array.from({ length: rows }, () => `(${list(4)})`).join(', ')}`;
+    } else if (kind === 'lookup') {
+      const project = ph();
+      text = `SELECT key, profile_id FROM profile_keys WHERE project_id = ${project} AND kind = 'u' AND key IN (${list(rows)})`;
     } else {
-      text = `INSERT INTO profile_keys (project_id, kind, key, profile_id) VALUES ${Array.from({ length: rows }, () => `(${ph()}, ${ph()}, ${ph()}, ${ph()})`).join(', ')}`;
+      const project = ph();
+      text = `SELECT id, user_id, anonymous_id, traits, traits_at, context, context_at, labels, first_seen, last_seen, created_at FROM profiles WHERE project_id = ${project} AND id IN (${list(rows)})`;
     }
+    if (ImportStore.texts.size > 200) ImportStore.texts.clear();
     ImportStore.texts.set(key, text);
     return text;
+  }
+
+  private async query<R>(text: string, params: readonly unknown[]): Promise<R[]> {
+    return (await this.db.executeQuery<R>(CompiledQuery.raw(text, params as unknown[]))).rows as R[];
+  }
+
+  /**
+   * Inserts new profiles (params: 7 per user, the user id second) and gives their ids in the
+   * order given. On SQLite the ids are the last insert rowid and the ones before it: one
+   * multi-row INSERT into an AUTOINCREMENT table gives its rows consecutive rowids in VALUES
+   * order, and the transaction is the only writer. Reading them back with RETURNING costs a
+   * fifth of the insert; the first and last ids are checked against their user ids instead.
+   */
+  private async insertProfiles(userIds: readonly string[], params: readonly unknown[], projectId: string): Promise<{ id: number; user_id: string }[]> {
+    const text = this.text('profiles', userIds.length);
+    if (this.store.sqlDialect.name === 'postgres') return this.query<{ id: number; user_id: string }>(text, params);
+    const r = await this.db.executeQuery(CompiledQuery.raw(text, params as unknown[]));
+    const last = Number(r.insertId);
+    if (Number(r.numAffectedRows) !== userIds.length || !Number.isSafeInteger(last)) throw new Error('profiles insert: unexpected result');
+    const first = last - userIds.length + 1;
+    const check = await this.query<{ id: number; user_id: string }>('SELECT id, user_id FROM profiles WHERE project_id = ? AND id IN (?, ?)', [projectId, first, last]);
+    const at = new Map(check.map((c) => [Number(c.id), c.user_id]));
+    if (at.get(first) !== userIds[0] || at.get(last) !== userIds[userIds.length - 1]) throw new Error('profiles insert: the new ids are not consecutive');
+    return userIds.map((user_id, i) => ({ id: first + i, user_id }));
   }
 
   async insert(j: ImportRow): Promise<void> {
@@ -133,71 +167,99 @@ export class ImportStore {
    * Later rows of the batch for the same userId win.
    */
   async upsertUsers(projectId: string, users: readonly UserUpsert[], now: number): Promise<UpsertOutcome> {
-    const byUser = new Map<string, { traits: JsonObject; labels: Set<string> }>();
+    // The caller's objects are taken as they are; only a userId met twice gets a merged copy.
+    const byUser = new Map<string, { traits: JsonObject; labels: readonly string[] }>();
     for (const u of users) {
       const have = byUser.get(u.userId);
-      if (have) { Object.assign(have.traits, u.traits); for (const l of u.labels) have.labels.add(l); } else byUser.set(u.userId, { traits: { ...u.traits }, labels: new Set(u.labels) });
+      if (have) byUser.set(u.userId, { traits: { ...have.traits, ...u.traits }, labels: [...new Set([...have.labels, ...u.labels])] });
+      else byUser.set(u.userId, u);
     }
     const ids = [...byUser.keys()];
     const keys = new Map<string, number>();
     for (const c of chunks(ids)) {
-      const rows = await this.db.selectFrom('profile_keys').select(['key', 'profile_id']).where('project_id', '=', projectId).where('kind', '=', 'u').where('key', 'in', c).execute();
-      for (const r of rows) keys.set(r.key, Number(r.profile_id));
+      for (const r of await this.query<{ key: string; profile_id: number }>(this.text('lookup', c.length), [projectId, ...c])) keys.set(r.key, Number(r.profile_id));
     }
     const records: EngineProfile[] = [];
     let updated = 0, unchanged = 0, created = 0;
-    // Known users: compare, write only what differs.
-    const known = [...keys.values()];
+    // Known users: compare, write only what differs (traits_at and context are read only then).
     const changedRows: (Omit<Database['profiles'], 'id'> & { id: number })[] = [];
-    for (const c of chunks(known)) {
-      const rows = await this.db.selectFrom('profiles').selectAll().where('project_id', '=', projectId).where('id', 'in', c).execute();
+    for (const c of chunks([...keys.values()])) {
+      const rows = await this.query<Pick<Database['profiles'], 'id' | 'user_id' | 'anonymous_id' | 'traits' | 'traits_at' | 'context' | 'context_at' | 'labels' | 'first_seen' | 'last_seen' | 'created_at'>>(this.text('known', c.length), [projectId, ...c]);
       for (const r of rows) {
         const want = byUser.get(r.user_id!);
         if (!want) continue;
         const traits = readJson<JsonObject>(r.traits, {});
-        const traitsAt = readJson<Record<string, number>>(r.traits_at, {});
         const labels = readJson<string[]>(r.labels, []);
-        let dirty = false;
-        for (const [k, v] of Object.entries(want.traits)) {
+        let changedKeys: string[] | null = null;
+        for (const k in want.traits) {
+          const v = want.traits[k]!;
           if (k in traits && same(traits[k], v)) continue;
           traits[k] = v;
-          traitsAt[k] = now;
-          dirty = true;
+          (changedKeys ??= []).push(k);
         }
-        const labelSet = new Set(labels);
-        for (const l of want.labels) if (!labelSet.has(l)) { labelSet.add(l); dirty = true; }
-        if (!dirty) { unchanged++; continue; }
+        let labelSet: Set<string> | null = null;
+        for (const l of want.labels) {
+          if (labelSet ? labelSet.has(l) : labels.includes(l)) continue;
+          (labelSet ??= new Set(labels)).add(l);
+        }
+        if (!changedKeys && !labelSet) { unchanged++; continue; }
         updated++;
-        const nextLabels = [...labelSet].sort();
+        const traitsAt = readJson<Record<string, number>>(r.traits_at, {});
+        for (const k of changedKeys ?? []) traitsAt[k] = now;
+        const nextLabels = labelSet ? [...labelSet].sort() : labels;
+        const context = readJson<JsonObject>(r.context, {});
+        const firstSeen = r.first_seen === null ? null : Number(r.first_seen), lastSeen = r.last_seen === null ? null : Number(r.last_seen);
         changedRows.push({ id: Number(r.id), project_id: projectId, user_id: r.user_id, anonymous_id: r.anonymous_id, traits: JSON.stringify(traits), traits_at: JSON.stringify(traitsAt),
-          context: JSON.stringify(readJson<JsonObject>(r.context, {})), context_at: r.context_at === null ? null : Number(r.context_at), labels: JSON.stringify(nextLabels),
-          first_seen: r.first_seen === null ? null : Number(r.first_seen), last_seen: r.last_seen === null ? null : Number(r.last_seen), created_at: Number(r.created_at), updated_at: now });
-        records.push({ id: Number(r.id), key: String(r.id), userId: r.user_id, anonymousId: r.anonymous_id, traits, context: readJson<JsonObject>(r.context, {}),
-          labels: nextLabels, firstSeen: r.first_seen === null ? null : Number(r.first_seen), lastSeen: r.last_seen === null ? null : Number(r.last_seen) });
+          context: JSON.stringify(context), context_at: r.context_at === null ? null : Number(r.context_at), labels: JSON.stringify(nextLabels), first_seen: firstSeen, last_seen: lastSeen, created_at: Number(r.created_at), updated_at: now });
+        records.push({ id: Number(r.id), key: String(r.id), userId: r.user_id, anonymousId: r.anonymous_id, traits, context, labels: nextLabels, firstSeen, lastSeen });
       }
     }
+    // Only traits, traits_at, labels and updated_at are set on conflict: the other columns merely fill the row.
     for (const c of chunks(changedRows, 200)) {
       await this.db.insertInto('profiles').values(c).onConflict((oc) => oc.column('id').doUpdateSet((eb) => ({
         traits: eb.ref('excluded.traits'), traits_at: eb.ref('excluded.traits_at'), labels: eb.ref('excluded.labels'), updated_at: eb.ref('excluded.updated_at'),
       }))).execute();
     }
-    // New users: one multi-row insert per chunk; ids come back with their user ids.
-    const fresh = ids.filter((u) => !keys.has(u));
-    for (const c of chunks(fresh, 200)) {
+    // New users: one multi-row insert per chunk; ids come back with their user ids. Rows of a CSV
+    // mostly share their set of trait keys and of labels: their traits_at and labels JSON (and the
+    // sorted labels array the engine keeps) are made once per distinct set, not once per row.
+    const traitsAtBy = new Map<string, string>();
+    let lastKeys: string[] = [], lastAt = '';
+    /** traits_at of a new profile: every key at `now`; the previous row's when the keys are the same (compared without allocating). */
+    const traitsAtOf = (traits: JsonObject): string => {
+      let i = 0, match = true;
+      for (const k in traits) { if (lastKeys[i] !== k) { match = false; break; } i++; }
+      if (match && i === lastKeys.length) return lastAt;
+      lastKeys = Object.keys(traits);
+      const sig = JSON.stringify(lastKeys);
+      let at = traitsAtBy.get(sig);
+      if (at === undefined) traitsAtBy.set(sig, (at = JSON.stringify(Object.fromEntries(lastKeys.map((k) => [k, now])))));
+      return (lastAt = at);
+    };
+    // Keyed by the one label, or by the JSON of several (exact: no separator a label could hold).
+    const oneLabel = new Map<string, { json: string; sorted: readonly string[] }>(), labelSets = new Map<string, { json: string; sorted: readonly string[] }>();
+    const labelsOf = (labels: readonly string[]) => {
+      const by = labels.length === 1 ? oneLabel : labelSets;
+      const k = labels.length === 1 ? labels[0]! : JSON.stringify(labels);
+      let l = by.get(k);
+      if (!l) { const sorted = [...new Set(labels)].sort(); by.set(k, (l = { json: JSON.stringify(sorted), sorted })); }
+      return l;
+    };
+    const fresh = keys.size === 0 ? ids : ids.filter((u) => !keys.has(u));
+    for (const c of chunks(fresh)) {
       const params: unknown[] = [];
       for (const userId of c) {
         const w = byUser.get(userId)!;
-        const traitsAt = Object.fromEntries(Object.keys(w.traits).map((k) => [k, now]));
-        params.push(projectId, userId, JSON.stringify(w.traits), JSON.stringify(traitsAt), JSON.stringify([...w.labels].sort()), now, now);
+        params.push(projectId, userId, JSON.stringify(w.traits), traitsAtOf(w.traits), labelsOf(w.labels).json, now, now);
       }
-      const ins = (await this.db.executeQuery<{ id: number; user_id: string }>(CompiledQuery.raw(this.insertText('profiles', c.length), params))).rows;
+      const ins = await this.insertProfiles(c, params, projectId);
       const keyParams: unknown[] = [];
       for (const r of ins) keyParams.push(projectId, 'u', r.user_id, Number(r.id));
-      await this.db.executeQuery(CompiledQuery.raw(this.insertText('profile_keys', ins.length), keyParams));
+      await this.query(this.text('profile_keys', ins.length), keyParams);
       for (const r of ins) {
         const w = byUser.get(r.user_id)!;
         created++;
-        records.push({ id: Number(r.id), key: String(r.id), userId: r.user_id, anonymousId: null, traits: w.traits, context: {}, labels: [...w.labels].sort(), firstSeen: null, lastSeen: null });
+        records.push({ id: Number(r.id), key: String(r.id), userId: r.user_id, anonymousId: null, traits: w.traits, context: {}, labels: labelsOf(w.labels).sorted, firstSeen: null, lastSeen: null });
       }
     }
     return { created, updated, unchanged, records };

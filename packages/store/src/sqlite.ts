@@ -50,6 +50,8 @@ export function openSqlite(opts: SqliteOptions): { db: Kysely<Database>; raw: Be
   raw.pragma('busy_timeout = 5000');
   raw.pragma('cache_size = -262144');
   raw.pragma('temp_store = MEMORY');
+  // Checkpoint the WAL every 32 MB instead of 4 MB: fewer checkpoint fsyncs under bulk writes (durability is the commit's, unchanged).
+  raw.pragma('wal_autocheckpoint = 8192');
   registerFunctions(raw);
   raw.defaultSafeIntegers(false);
   const db = new Kysely<Database>({ dialect: new SqliteDialect({ database: withStatementCache(raw) }) });

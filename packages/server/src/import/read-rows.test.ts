@@ -1,4 +1,6 @@
 import { Readable } from 'node:stream';
+import { parse } from 'csv-parse/sync';
+import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { readCsv, readNdjson, type FileRow } from './read-rows.ts';
 import { cellValue } from './import-service.ts';
@@ -26,6 +28,23 @@ describe('readCsv', () => {
       [6, ['f', '5']],
       [7, ['g', '6']],
     ]);
+  });
+});
+
+describe('readCsv against csv-parse', () => {
+  it('gives the cells csv-parse gives for any file of well-formed records (quotes, doubled quotes, commas, line breaks, empty cells)', async () => {
+    const char = fc.constantFrom('a', 'b', ' ', ',', '"', '\n', 'é', '😀', '\t', ';');
+    const cell = fc.tuple(fc.array(char, { maxLength: 6 }).map((cs) => cs.join('')), fc.boolean()).map(([v, quoted]) => {
+      // A value holding a comma, quote or line break must be quoted; others may be.
+      return quoted || /[",\n]/.test(v) ? `"${v.replace(/"/g, '""')}"` : v;
+    });
+    // Records that are not blank lines (a blank line is skipped by both).
+    const rec = fc.array(cell, { minLength: 1, maxLength: 6 }).map((cells) => cells.join(',')).filter((r) => r !== '');
+    await fc.assert(fc.asyncProperty(fc.array(rec, { minLength: 1, maxLength: 30 }), async (records) => {
+      const file = records.join('\n');
+      const rows = await all(readCsv(Readable.from([file])));
+      expect(rows.map((r) => r.cells)).toEqual(parse(file, { relax_column_count: true }));
+    }), { numRuns: 300 });
   });
 });
 
