@@ -27,6 +27,26 @@ export function progressLine(sent: number, total: number, rows: number, seconds:
   return `${bar} ${(f * 100).toFixed(0).padStart(3)}%  ${fmtN(rows)} rows  ${fmtN(rate)} rows/s  ETA ${fmtT(eta)}`;
 }
 
+/** Bad rows the report prints; the rest are a download away. */
+export const BAD_ROWS_SHOWN = 50;
+
+/**
+ * The report's bad rows: the first BAD_ROWS_SHOWN, then how many more there are and the command
+ * that downloads all of them as CSV (GET /api/imports/:id/bad-rows?format=csv; the token stays in
+ * the environment, not in the printed command).
+ */
+export function badRowsReport(job: { id: string; bad: number; badRows: readonly { line: number; reason: string }[] }, base: string): string[] {
+  const shown = job.badRows.slice(0, BAD_ROWS_SHOWN);
+  const out = shown.map((b) => `  line ${b.line}: ${b.reason}`);
+  const more = job.bad - shown.length;
+  if (more > 0) {
+    const url = `${base}/api/imports/${encodeURIComponent(job.id)}/bad-rows?format=csv`;
+    out.push(`  … and ${more} more bad row${more === 1 ? '' : 's'}. All ${job.bad} as CSV (line,reason):`);
+    out.push(`  curl -fsS -H "authorization: Bearer $STRATA_ADMIN_TOKEN" -o ${job.id}-bad-rows.csv '${url}'`);
+  }
+  return out;
+}
+
 /** `strata import FILE …`: streams the file to POST /api/imports and shows progress on stderr. */
 export async function runImport(argv: string[]): Promise<number> {
   if (argv.includes('--help') || argv.includes('-h')) { console.log(IMPORT_USAGE); return 0; }
@@ -84,8 +104,6 @@ export async function runImport(argv: string[]): Promise<number> {
   const secs = (Date.now() - started) / 1000;
   console.log(`import ${answer.id}: ${answer.status}${values['dry-run'] ? ' (dry run)' : ''} — ${answer.rows} rows, ${answer.ok} ok, ${answer.bad} bad, in ${secs.toFixed(1)} s (${fmtN(answer.rows / secs)} rows/s)`);
   console.log(`  ${JSON.stringify(answer.summary)}`);
-  for (const b of answer.badRows.slice(0, 50)) console.log(`  line ${b.line}: ${b.reason}`);
-  const more = answer.bad - Math.min(50, answer.badRows.length);
-  if (more > 0) console.log(`  … and ${more} more bad rows (GET /api/imports/${answer.id} lists the first 1000)`);
+  for (const line of badRowsReport(answer, base)) console.log(line);
   return answer.status === 'done' ? 0 : 1;
 }

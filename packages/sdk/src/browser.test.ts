@@ -320,7 +320,11 @@ Object.assign(strata.config, ${JSON.stringify(options)}); window.early = strata.
     await page.reload();
     await page.waitForFunction(() => typeof (window as any).strata?.version === 'string');
     expect(await page.evaluate(() => strata.user())).toEqual({ userId: 'cookie-user', anonymousId: anon });
-    const events = await eventsWith('cookie-user', '$identify', '$pageview');
+    // Both page loads' views arrive (the second page's batch may come after the first's events are seen).
+    const events = await until('$identify and two $pageviews of cookie-user', async () => {
+      const all = await eventsOf('cookie-user');
+      return all.some((e) => e.event === '$identify') && all.filter((e) => e.event === '$pageview').length >= 2 && all;
+    });
     expect(events.filter((e) => e.event === '$pageview')).toHaveLength(2);
     await context.close();
   });

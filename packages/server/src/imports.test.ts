@@ -1,4 +1,6 @@
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { parse } from 'csv-parse/sync';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { ImportStore, type BadRow, type ImportRow } from '@strata/store';
 import { testBackends } from '@strata/store/testing';
 import { ADMIN, DEFAULT_PROJECT, startTestApp, type TestApp } from './test-app.ts';
 
@@ -25,6 +27,24 @@ function crm(n: number): { csv: string; bad: Map<number, string>; good: number; 
     good++;
   }
   return { csv: `${lines.join('\r\n')}\r\n`, bad, good, vip };
+}
+
+/**
+ * Users with many bad rows: every third row is bad (age not a number — one with a comma and quotes
+ * in its reason —, no userId, a column too many), 2,500 bad among 5,000 good for n = 7,500.
+ */
+function manyBad(n: number): { csv: string; bad: { line: number; reason: string }[] } {
+  const lines = ['userId,age'];
+  const bad: { line: number; reason: string }[] = [];
+  for (let i = 0; i < n; i++) {
+    const line = lines.length + 1;
+    if (i % 3 !== 1) { lines.push(`m${i},${i % 90}`); continue; }
+    const k = (i - 1) / 3;
+    if (k % 3 === 0) { lines.push(`m${i},"${k},5"`); bad.push({ line, reason: `column "age": "${k},5" is not a number` }); }
+    else if (k % 3 === 1) { lines.push(`,${i % 90}`); bad.push({ line, reason: 'missing userId (column "userId" is empty)' }); }
+    else { lines.push(`m${i},1,x`); bad.push({ line, reason: '3 columns; the header has 2' }); }
+  }
+  return { csv: `${lines.join('\n')}\n`, bad };
 }
 
 describe.each(backends.map((b) => [b.name, b] as const))('imports on %s', (name, backend) => {
@@ -88,6 +108,125 @@ describe.each(backends.map((b) => [b.name, b] as const))('imports on %s', (name,
     expect(got.body).toEqual(real.body);
     expect((await t.admin('GET', '/api/imports')).body.imports.map((j: { id: string }) => j.id)).toEqual([again.body.id, real.body.id, dry.body.id]);
   }, 120_000);
+
+  /** Every bad row of a job through the paged endpoint, following nextCursor; the number of pages too. */
+  const allPages = async (id: string, limit: number) => {
+    const rows: { line: number; reason: string }[] = [];
+    let cursor: string | null = null, pages = 0;
+    do {
+      const r = await t.admin('GET', `/api/imports/${id}/bad-rows?limit=${limit}${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ''}`);
+      expect(r.status).toBe(200);
+      expect(r.body.badRows.length).toBeLessThanOrEqual(limit);
+      rows.push(...r.body.badRows);
+      cursor = r.body.nextCursor;
+      pages++;
+    } while (cursor !== null);
+    return { rows, pages };
+  };
+  const csvOf = async (id: string, auth = ADMIN) => {
+    const r = await t.app.inject({ method: 'GET', url: `/api/imports/${id}/bad-rows?format=csv`, headers: { authorization: `Bearer ${auth}` } });
+    return { status: r.statusCode, headers: r.headers, text: r.payload };
+  };
+  const stored = async (id: string) =>
+    Number((await t.ctx.store.db.selectFrom('import_bad_rows').select((eb) => eb.fn.countAll<number>().as('n')).where('project_id', '=', P).where('import_id', '=', id).executeTakeFirstOrThrow()).n);
+
+  it('keeps every bad row past the first 1000: paged in line order and as CSV, for a dry run too, each job its own', async () => {
+    const { csv, bad } = manyBad(7500);
+    expect(bad.length).toBe(2500);
+    const q = 'kind=users&types=age:number';
+    const dry = await upload(`${q}&dryRun=true`, csv);
+    const real = await upload(q, csv);
+    for (const job of [dry.body, real.body]) {
+      expect(job).toMatchObject({ status: 'done', rows: 7500, ok: 5000, bad: 2500, badRowsOmitted: 1500 });
+      // The inline list is the first 1000, as before.
+      expect(job.badRows).toEqual(bad.slice(0, 1000));
+      const paged = await allPages(job.id, 1000);
+      expect(paged.pages).toBe(3);
+      expect(paged.rows.length).toBe(job.bad);
+      expect(paged.rows).toEqual(bad);
+      // Another page size gives the same rows; the default is 100 a page.
+      expect((await allPages(job.id, 7)).rows.slice(0, 60)).toEqual(bad.slice(0, 60));
+      const first = await t.admin('GET', `/api/imports/${job.id}/bad-rows`);
+      expect(first.body.badRows).toEqual(bad.slice(0, 100));
+      const after = await t.admin('GET', `/api/imports/${job.id}/bad-rows?limit=1000&cursor=${encodeURIComponent(first.body.nextCursor)}`);
+      expect(after.body.badRows).toEqual(bad.slice(100, 1100));
+      const file = await csvOf(job.id);
+      expect(file.status).toBe(200);
+      expect(file.headers['content-type']).toMatch(/^text\/csv/);
+      expect(file.headers['content-disposition']).toBe(`attachment; filename="${job.id}-bad-rows.csv"`);
+      const cells = parse(file.text) as string[][];
+      expect(cells[0]).toEqual(['line', 'reason']);
+      expect(cells.slice(1)).toEqual(bad.map((b) => [String(b.line), b.reason]));
+    }
+    expect(await count('profiles')).toBe(5000);
+    // Importing the same file again: a new job with its own 2,500; the earlier jobs keep theirs.
+    const again = await upload(q, csv);
+    expect(again.body).toMatchObject({ bad: 2500, summary: { created: 0, unchanged: 5000 } });
+    expect((await allPages(again.body.id, 1000)).rows).toEqual(bad);
+    for (const id of [dry.body.id, real.body.id, again.body.id]) expect(await stored(id)).toBe(2500);
+    expect((await allPages(real.body.id, 1000)).rows).toEqual(bad);
+  }, 60_000);
+
+  it('saves bad rows with the progress that counts them, at most about 5000 at a time', async () => {
+    const { csv, bad } = manyBad(36_000);
+    expect(bad.length).toBe(12_000);
+    const saves: { bad: number; stored: number; written: number }[] = [];
+    const save = ImportStore.prototype.save;
+    const spy = vi.spyOn(ImportStore.prototype, 'save').mockImplementation(async function (this: ImportStore, j: ImportRow, rows: readonly BadRow[]) {
+      await save.call(this, j, rows);
+      saves.push({ bad: j.bad, stored: await stored(j.id), written: rows.length });
+    });
+    try {
+      const dry = await upload('kind=users&types=age:number&dryRun=true', csv);
+      expect(dry.body).toMatchObject({ status: 'done', bad: 12_000, badRowsOmitted: 11_000 });
+    } finally {
+      spy.mockRestore();
+    }
+    // After every save the job's count is exactly what is stored: durable, never ahead or behind.
+    for (const s of saves) expect(s.stored).toBe(s.bad);
+    expect(saves[saves.length - 1]!.stored).toBe(12_000);
+    // Bounded: saved in the middle of the file, never more than 5000 waiting plus one group of 1000 rows.
+    expect(saves.filter((s) => s.written > 0).length).toBeGreaterThanOrEqual(3);
+    expect(Math.max(...saves.map((s) => s.written))).toBeLessThanOrEqual(6000);
+  }, 60_000);
+
+  it('answers 400 for a bad limit, cursor or format, and 404 for an unknown import or another project\'s', async () => {
+    const job = (await upload('kind=users', 'userId,x\na,1\n,2\nb,3,4\n')).body;
+    expect(job.bad).toBe(2);
+    const issuePaths = (body: { error: { issues?: { path: string }[] } }) => (body.error.issues ?? []).map((i) => i.path);
+    for (const [query, path] of [['limit=0', '/querystring/limit'], ['limit=1001', '/querystring/limit'], ['limit=ten', '/querystring/limit'], ['format=xml', '/querystring/format'], ['page=2', '/querystring/page']] as const) {
+      const r = await t.admin('GET', `/api/imports/${job.id}/bad-rows?${query}`);
+      expect([r.status, r.body.error.code], query).toEqual([400, 'VALIDATION_FAILED']);
+      expect(issuePaths(r.body), query).toEqual([path]);
+      expect(r.body.error.message, query).toContain(path);
+    }
+    for (const cursor of ['%25%25', 'bm90LWEtbGluZQ', 'LTE']) {
+      for (const format of ['json', 'csv']) {
+        const r = await t.admin('GET', `/api/imports/${job.id}/bad-rows?cursor=${cursor}&format=${format}`);
+        expect([r.status, issuePaths(r.body)], `${cursor} ${format}`).toEqual([400, ['/cursor']]);
+      }
+    }
+    const one = await t.admin('GET', `/api/imports/${job.id}/bad-rows?limit=1`);
+    expect(one.body).toEqual({ badRows: [{ line: 3, reason: 'missing userId (column "userId" is empty)' }], nextCursor: expect.any(String) });
+    expect((await t.admin('GET', `/api/imports/${job.id}/bad-rows?limit=1&cursor=${one.body.nextCursor}`)).body).toEqual({ badRows: [{ line: 4, reason: '3 columns; the header has 2' }], nextCursor: null });
+    // The CSV after a cursor holds the rows after it.
+    expect((await t.app.inject({ method: 'GET', url: `/api/imports/${job.id}/bad-rows?format=csv&cursor=${one.body.nextCursor}`, headers: { authorization: `Bearer ${ADMIN}` } })).payload).toBe('line,reason\n4,3 columns; the header has 2\n');
+    const none = await upload('kind=users', 'userId\na\n');
+    expect(await t.admin('GET', `/api/imports/${none.body.id}/bad-rows`)).toEqual({ status: 200, body: { badRows: [], nextCursor: null } });
+    expect((await csvOf(none.body.id)).text).toBe('line,reason\n');
+
+    for (const url of ['/api/imports/imp_nope/bad-rows', '/api/imports/imp_nope/bad-rows?format=csv']) {
+      const r = await t.admin('GET', url);
+      expect([r.status, r.body.error.code], url).toEqual([404, 'NOT_FOUND']);
+    }
+    expect((await t.app.inject({ method: 'GET', url: `/api/imports/${job.id}/bad-rows` })).statusCode).toBe(401);
+    await t.ctx.store.createProject({ id: 'other', name: 'Other', writeKey: 'stw_other', adminToken: 'sta_other', now: t.clock.now() });
+    for (const url of [`/api/imports/${job.id}/bad-rows`, `/api/imports/${job.id}/bad-rows?format=csv`, `/api/imports/${job.id}`]) {
+      const r = await t.app.inject({ method: 'GET', url, headers: { authorization: 'Bearer sta_other' } });
+      expect(r.statusCode, url).toBe(404);
+    }
+    expect((await csvOf(job.id, 'sta_other')).status).toBe(404);
+  });
 
   it('changes what differs on a re-import, and membership follows', async () => {
     const seg = await t.admin('POST', '/api/segments', { name: 'Gold', condition: { attr: 'traits.plan', op: 'eq', value: 'gold' } });

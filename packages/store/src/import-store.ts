@@ -24,7 +24,7 @@ export interface ImportRow {
   readonly rows: number;
   readonly ok: number;
   readonly bad: number;
-  /** The first bad rows (at most MAX_BAD_DETAILS); `bad` counts them all. */
+  /** The first bad rows (at most MAX_BAD_DETAILS); `bad` counts them all, `import_bad_rows` holds them all. */
   readonly badRows: readonly BadRow[];
   /** Kind-specific outcome: created/updated/unchanged profiles, stored/duplicate events, the segment. */
   readonly summary: JsonObject;
@@ -68,7 +68,7 @@ function same(a: unknown, b: unknown): boolean {
 }
 
 /**
- * Import jobs (`imports`) and the bulk write a users import needs. Construct it over a store or
+ * Import jobs (`imports`), their bad rows (`import_bad_rows`) and the bulk write a users import needs. Construct it over a store or
  * a transaction's store (`new ImportStore(tx)`).
  */
 export class ImportStore {
@@ -84,7 +84,7 @@ export class ImportStore {
    * events insert does): building a query tree for 500 rows costs more than SQLite's insert, and
    * the same text lets the driver reuse its prepared statement.
    */
-  private text(kind: 'profiles' | 'profile_keys' | 'lookup' | 'known', rows: number): string {
+  private text(kind: 'profiles' | 'profile_keys' | 'lookup' | 'known' | 'bad_rows', rows: number): string {
     const pg = this.store.sqlDialect.name === 'postgres';
     const key = `${kind}:${rows}:${pg}`;
     let text = ImportStore.texts.get(key);
@@ -99,6 +99,8 @@ export class ImportStore {
       text = `INSERT INTO profiles (project_id, user_id, anonymous_id, traits, traits_at, context, context_at, labels, first_seen, last_seen, created_at, updated_at) VALUES ${Array.from({ length: rows }, tuple).join(', ')}${pg ? ' RETURNING id, user_id' : ''}`;
     } else if (kind === 'profile_keys') {
       text = `INSERT INTO profile_keys (project_id, kind, key, profile_id) VALUES ${Array.from({ length: rows }, () => `(${list(4)})`).join(', ')}`;
+    } else if (kind === 'bad_rows') {
+      text = `INSERT INTO import_bad_rows (project_id, import_id, line, reason) VALUES ${Array.from({ length: rows }, () => `(${list(4)})`).join(', ')} ON CONFLICT (project_id, import_id, line) DO NOTHING`;
     } else if (kind === 'lookup') {
       const project = ph();
       text = `SELECT key, profile_id FROM profile_keys WHERE project_id = ${project} AND kind = 'u' AND key IN (${list(rows)})`;
@@ -148,6 +150,37 @@ export class ImportStore {
       status: j.status, rows: j.rows, ok: j.ok, bad: j.bad, bad_rows: JSON.stringify(j.badRows), summary: JSON.stringify(j.summary),
       error: j.error, updated_at: j.updatedAt, finished_at: j.finishedAt,
     }).where('project_id', '=', j.projectId).where('id', '=', j.id).execute();
+  }
+
+  /**
+   * Saves the job's progress and the bad rows found since the last save in one transaction, so
+   * that `bad` never counts a row `import_bad_rows` does not hold. Without new bad rows it is the
+   * plain update (good rows cost nothing here).
+   */
+  async save(j: ImportRow, newBadRows: readonly BadRow[]): Promise<void> {
+    if (newBadRows.length === 0) return this.update(j);
+    await this.store.transaction(async (tx) => {
+      const s = new ImportStore(tx);
+      await s.addBadRows(j.projectId, j.id, newBadRows);
+      await s.update(j);
+    });
+  }
+
+  /** Stores bad rows of a job (a line already stored is kept as it is); SQL text built once per row count, as the users upsert's. */
+  async addBadRows(projectId: string, importId: string, rows: readonly BadRow[]): Promise<void> {
+    for (const c of chunks(rows)) {
+      const params: unknown[] = [];
+      for (const r of c) params.push(projectId, importId, r.line, r.reason);
+      await this.query(this.text('bad_rows', c.length), params);
+    }
+  }
+
+  /** A job's bad rows in line order, after line `after` (null: from the first). */
+  async badRows(projectId: string, importId: string, limit: number, after: number | null): Promise<BadRow[]> {
+    let q = this.db.selectFrom('import_bad_rows').select(['line', 'reason']).where('project_id', '=', projectId).where('import_id', '=', importId);
+    if (after !== null) q = q.where('line', '>', after);
+    const rows = await q.orderBy('line').limit(limit).execute();
+    return rows.map((r) => ({ line: Number(r.line), reason: r.reason }));
   }
 
   async get(projectId: string, id: string): Promise<ImportRow | null> {

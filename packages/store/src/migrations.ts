@@ -198,6 +198,19 @@ function imports(d: StoreDialect): string[] {
 }
 
 /**
+ * Every bad row of an import job, keyed by its line: the job's `bad` counts exactly these (they are
+ * written in the transaction of the progress update that counts them); `imports.bad_rows` keeps the first 1000 inline.
+ */
+function importBadRows(d: StoreDialect): string[] {
+  const t = types(d);
+  return [
+    // SQLite: WITHOUT ROWID, the rows live in the primary key's b-tree (one b-tree to write, not a table and its index).
+    `CREATE TABLE import_bad_rows (project_id TEXT NOT NULL, import_id TEXT NOT NULL, line ${t.ms} NOT NULL, reason TEXT NOT NULL,
+      PRIMARY KEY (project_id, import_id, line))${d === 'sqlite' ? ' WITHOUT ROWID' : ''}`,
+  ];
+}
+
+/**
  * PostgreSQL versions of the helpers that SQLite gets as registered JavaScript functions
  * (sqlite.ts). Each matches core's JavaScript exactly (values.ts, bucket.ts) and never raises.
  */
@@ -279,7 +292,7 @@ function provider(d: StoreDialect): MigrationProvider {
       for (const s of stmts) await sql.raw(s).execute(db);
     },
   });
-  return { getMigrations: async () => ({ '0001_initial': step(initial(d)), '0002_live_engine': step(liveEngine(d)), '0003_points': step(points(d)), '0004_missions': step(missions(d)), '0005_rewards': step(rewards(d)), '0006_experiments': step(experiments(d)), '0007_experiences': step(experiences(d)), '0008_profile_ids': step(profileIds(d)), '0009_destinations': step(destinations(d)), '0009_imports': step(imports(d)), '0010_segment_daily': step(segmentDaily(d)), '0011_destination_sync': step(destinationSync(d)) }) };
+  return { getMigrations: async () => ({ '0001_initial': step(initial(d)), '0002_live_engine': step(liveEngine(d)), '0003_points': step(points(d)), '0004_missions': step(missions(d)), '0005_rewards': step(rewards(d)), '0006_experiments': step(experiments(d)), '0007_experiences': step(experiences(d)), '0008_profile_ids': step(profileIds(d)), '0009_destinations': step(destinations(d)), '0009_imports': step(imports(d)), '0010_segment_daily': step(segmentDaily(d)), '0011_destination_sync': step(destinationSync(d)), '0012_import_bad_rows': step(importBadRows(d)) }) };
 }
 
 /** Brings the schema up to date; safe to run at every start and from several instances. */

@@ -186,12 +186,19 @@ export interface Database {
     rows: number;
     ok: number;
     bad: number;
-    /** [{line, reason}], the first 1000. */
+    /** [{line, reason}], the first 1000 (all of them are in import_bad_rows). */
     bad_rows: unknown;
     summary: unknown;
     error: string | null;
     created_at: number;
     updated_at: number;
     finished_at: number | null;
+  };
+  /** Every bad row of an import job (docs/import.md), by line. */
+  import_bad_rows: {
+    project_id: string;
+    import_id: string;
+    line: number;
+    reason: string;
   };
 }

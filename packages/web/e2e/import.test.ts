@@ -2,10 +2,11 @@
  * The Import page in a real browser (Debian's Chromium through playwright-core) against the real
  * app over HTTP: upload a small users CSV with two bad rows, read the dry-run report (their line
  * numbers and reasons, nothing written), import for real and find the users through the API;
- * then a segment list into a new segment, and the page at phone width.
+ * a file with more bad rows than the report lists, whose CSV download has them all; then a
+ * segment list into a new segment, and the page at phone width.
  * Skips, saying why, when Chromium or the built UI (`npm install` builds it) is missing.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -98,6 +99,28 @@ describe.skipIf(missing !== null)('Import page in a real browser', () => {
     expect(eve.status).toBe(200);
     expect(JSON.stringify(eve.body)).toContain('Eve, Jr.');
     expect((await get('/api/users/imp-3')).status).toBe(404);
+  });
+
+  it('lists the first 1000 of 1200 bad rows and downloads all 1200 as CSV', async () => {
+    // Lines 2–1201 have no userId; 300 good rows follow.
+    const csv = 'userId,age\n' + Array.from({ length: 1500 }, (_, i) => (i < 1200 ? `,${i}` : `many-${i},${i}`)).join('\n') + '\n';
+    await page.goto(`${base}/import`);
+    await page.getByLabel('File (CSV or NDJSON)').setInputFiles({ name: 'many-bad.csv', mimeType: 'text/csv', buffer: Buffer.from(csv) });
+    await page.locator('.file-info', { hasText: 'about 1500 rows' }).waitFor();
+    await page.getByRole('button', { name: 'Dry run', exact: true }).click();
+    const report = page.getByTestId('import-report');
+    await report.getByRole('heading', { name: /Dry run report/ }).waitFor();
+    expect(await page.getByTestId('import-bad').textContent()).toBe('1200');
+    expect(await report.getByTestId('bad-rows-count').textContent()).toMatch(/^1200 bad rows \(showing the first 1000\)/);
+    expect(await report.locator('table.bad-rows tbody tr').count()).toBe(1000);
+    // The download is the API's CSV of every bad row, not the 1000 on the page.
+    const [file] = await Promise.all([page.waitForEvent('download'), report.getByRole('button', { name: 'Download CSV' }).click()]);
+    expect(file.suggestedFilename()).toBe('many-bad.csv-bad-rows.csv');
+    const lines = readFileSync((await file.path())!, 'utf8').trimEnd().split(/\r?\n/);
+    expect(lines[0]).toBe('line,reason');
+    expect(lines).toHaveLength(1201);
+    expect(lines.slice(1).map((l) => Number(l.split(',')[0]))).toEqual(Array.from({ length: 1200 }, (_, i) => i + 2));
+    expect(lines[1200]).toBe('1201,"missing userId (column ""userId"" is empty)"');
   });
 
   it('imports a list into a new static segment, and shows an option error from the API', async () => {

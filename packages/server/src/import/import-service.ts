@@ -2,6 +2,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import type { Readable } from 'node:stream';
 import sjson from 'secure-json-parse';
 import { AppError, isPlainObject, type Json, type JsonObject } from '@strata/core';
+import { decodeCursor, encodeCursor } from '@strata/engine';
 import { ImportStore, type BadRow, type ImportKind, type ImportRow, type IngestItem, type UserUpsert } from '@strata/store';
 import type { AppContext } from '../context.ts';
 import { normalizeMessage, parseTimestamp } from '../ingest/normalize.ts';
@@ -34,8 +35,15 @@ export const BATCH_ROWS = 2000;
  * a transaction of 5000 holds the engine's writer for about 0.1 s, which concurrent ingest waits.
  */
 export const USER_BATCH_ROWS = 5000;
-/** Bad rows kept with their line and reason; the count goes on past it. */
+/** Bad rows listed inline in the job (`badRows`); all of them are stored in `import_bad_rows`. */
 export const MAX_BAD_DETAILS = 1000;
+/**
+ * New bad rows held before the job's progress is saved with them (besides the save about twice a
+ * second): what a job holds in memory stays bounded however many rows of a file are bad.
+ */
+export const BAD_ROWS_PER_SAVE = 5000;
+/** Bad rows read per query when they are streamed as CSV. */
+const BAD_ROWS_PAGE = 1000;
 const MAX_ID = 256;
 const NUMBER = /^-?(?:0|[1-9]\d*)(?:\.\d+)?(?:[eE][+-]?\d+)?$/;
 
@@ -121,7 +129,7 @@ export interface ImportView {
   readonly ok: number;
   readonly bad: number;
   readonly badRows: readonly BadRow[];
-  /** Bad rows counted in `bad` but not listed (past the first 1000). */
+  /** Bad rows counted in `bad` but not listed inline (past the first 1000; GET /api/imports/:id/bad-rows has them all). */
   readonly badRowsOmitted: number;
   readonly summary: JsonObject;
   readonly error: string | null;
@@ -149,12 +157,28 @@ class Job {
   rows = 0;
   ok = 0;
   bad = 0;
+  /** The first MAX_BAD_DETAILS bad rows, listed inline in the job. */
   badRows: BadRow[] = [];
+  /** Bad rows not stored yet: written with the next progress save, in its transaction. */
+  unsaved: BadRow[] = [];
   summary: Record<string, Json> = {};
   constructor(readonly row: ImportRow) {}
   reject(line: number, reason: string): void {
     this.bad++;
-    if (this.badRows.length < MAX_BAD_DETAILS) this.badRows.push({ line, reason });
+    const b = { line, reason };
+    if (this.badRows.length < MAX_BAD_DETAILS) this.badRows.push(b);
+    this.unsaved.push(b);
+  }
+  /** Saves the progress and the bad rows found since the last save, together (one transaction when there are any). */
+  async save(store: ImportStore, j: ImportRow): Promise<void> {
+    const bad = this.unsaved;
+    this.unsaved = [];
+    try {
+      await store.save(j, bad);
+    } catch (e) {
+      this.unsaved = bad.concat(this.unsaved);
+      throw e;
+    }
   }
   snapshot(now: number, status: ImportRow['status'], error: string | null = null): ImportRow {
     const badRows = [...this.badRows].sort((a, b) => a.line - b.line);
@@ -182,6 +206,29 @@ export class ImportService {
 
   async list(projectId: string, limit: number): Promise<ImportRow[]> {
     return new ImportStore(this.ctx.store).list(projectId, limit);
+  }
+
+  /** A page of an import's bad rows in line order; the cursor is the last line of the page before. */
+  async badRows(projectId: string, id: string, limit: number, cursor: string | null): Promise<{ badRows: BadRow[]; nextCursor: string | null }> {
+    await this.get(projectId, id);
+    const rows = await new ImportStore(this.ctx.store).badRows(projectId, id, limit + 1, decodeCursor(cursor));
+    const page = rows.slice(0, limit);
+    return { badRows: page, nextCursor: rows.length > limit ? encodeCursor(page[page.length - 1]!.line) : null };
+  }
+
+  /** Every bad row of an import (after the cursor's line, if given), page by page; 404 before the first page for an unknown import. */
+  async allBadRows(projectId: string, id: string, cursor: string | null = null): Promise<AsyncIterable<BadRow[]>> {
+    await this.get(projectId, id);
+    const store = new ImportStore(this.ctx.store);
+    let after = decodeCursor(cursor);
+    return (async function* pages() {
+      for (;;) {
+        const page = await store.badRows(projectId, id, BAD_ROWS_PAGE, after);
+        if (page.length > 0) yield page;
+        if (page.length < BAD_ROWS_PAGE) return;
+        after = page[page.length - 1]!.line;
+      }
+    })();
   }
 
   /** Checks options that make the whole import impossible (answered before any row is read). */
@@ -213,17 +260,19 @@ export class ImportService {
       const read = opts.format === 'csv' ? readCsv(input) : readNdjson(input);
       for await (const rows of read) {
         await handle(rows, job);
-        // Progress is saved about twice a second (and after every batch of a dry run's final state).
-        if (Date.now() - lastSaved > 500) { await store.update(job.snapshot(this.ctx.clock.now(), 'running')); lastSaved = Date.now(); }
+        // Progress is saved about twice a second, and sooner when BAD_ROWS_PER_SAVE bad rows wait:
+        // the bad rows go with the save that counts them, in one transaction (dry runs alike).
+        if (Date.now() - lastSaved > 500 || job.unsaved.length >= BAD_ROWS_PER_SAVE) { await job.save(store, job.snapshot(this.ctx.clock.now(), 'running')); lastSaved = Date.now(); }
       }
       if (cut !== null || (input as Readable & { complete?: boolean }).complete === false) throw new Error(cut ?? 'the upload ended before the end of the file');
       await handle([], job);
       const done = job.snapshot(this.ctx.clock.now(), 'done');
-      await store.update(done);
+      await job.save(store, done);
       return done;
     } catch (e) {
       const failed = job.snapshot(this.ctx.clock.now(), 'failed', cut ?? (e as Error).message);
-      await store.update(failed).catch(() => undefined);
+      // Should the bad rows not go in (the store failing), the job is still marked failed.
+      await job.save(store, failed).catch(() => store.update(failed)).catch(() => undefined);
       return failed;
     }
   }

@@ -1,11 +1,13 @@
-import type { Readable } from 'node:stream';
+import { Readable } from 'node:stream';
 import type { FastifyInstance } from 'fastify';
 import { Type, type Static } from '@sinclair/typebox';
+import { stringify } from 'csv-stringify/sync';
+import type { BadRow } from '@strata/store';
 import { AppError, type Issue } from '@strata/core';
 import { requireAdmin, type Credentials } from '../auth.ts';
 import type { AppContext } from '../context.ts';
 import { COLUMN_TYPES, ImportService, importView, type ColumnType, type ImportFormat, type ImportOptions } from '../import/import-service.ts';
-import { IdParams, errors } from '../schemas.ts';
+import { IdParams, MembersQuery, errors } from '../schemas.ts';
 
 /** Body types read as a stream, and the file format each means. */
 const FORMATS: Record<string, ImportFormat | null> = {
@@ -22,14 +24,28 @@ export const ImportSchema = Type.Object({
   rows: Type.Integer({ description: 'data rows read so far (a CSV header not counted)' }),
   ok: Type.Integer(),
   bad: Type.Integer(),
-  badRows: Type.Array(BadRowSchema, { description: 'the first 1000 bad rows, by line' }),
-  badRowsOmitted: Type.Integer({ description: 'bad rows counted in `bad` but not listed' }),
+  badRows: Type.Array(BadRowSchema, { description: 'the first 1000 bad rows, by line (GET /api/imports/:id/bad-rows has them all)' }),
+  badRowsOmitted: Type.Integer({ description: 'bad rows counted in `bad` but not listed inline' }),
   summary: Type.Record(Type.String(), Type.Unknown()),
   error: Type.Union([Type.String(), Type.Null()]),
   createdAt: Type.String(),
   updatedAt: Type.String(),
   finishedAt: Type.Union([Type.String(), Type.Null()]),
 });
+
+/** Paged like members (limit 1–1000, default 100; an opaque cursor), or the whole list as CSV. */
+const BadRowsQuery = Type.Object({
+  ...MembersQuery.properties,
+  // An enum rather than a union of literals: a wrong value is one issue ("must be equal to one of the allowed values").
+  format: Type.Optional(Type.Unsafe<'json' | 'csv'>({ type: 'string', enum: ['json', 'csv'], description: 'csv: every bad row (after the cursor, if given) as a CSV download, line,reason; limit does not apply' })),
+}, { additionalProperties: false });
+const BadRowsPage = Type.Object({ badRows: Type.Array(BadRowSchema), nextCursor: Type.Union([Type.String(), Type.Null()]) });
+
+/** CSV text page by page: the header, then one csv-stringify call per page of bad rows. */
+async function* badRowsCsv(pages: AsyncIterable<BadRow[]>): AsyncGenerator<string> {
+  yield stringify([['line', 'reason']]);
+  for await (const page of pages) yield stringify(page.map((b) => [b.line, b.reason]));
+}
 
 const ImportQuery = Type.Object({
   kind: Type.Union([Type.Literal('users'), Type.Literal('events'), Type.Literal('segment')]),
@@ -104,4 +120,20 @@ export async function importRoutes(app: FastifyInstance, ctx: AppContext & { cre
   app.get<{ Params: Static<typeof IdParams> }>('/api/imports/:id', {
     schema: { ...tags, summary: 'An import job: status, progress and its report of bad rows', params: IdParams, response: { 200: ImportSchema, ...errors(401, 403, 404) } },
   }, async (req) => importView(await imports.get(req.project.id, req.params.id)));
+
+  app.get<{ Params: Static<typeof IdParams>; Querystring: Static<typeof BadRowsQuery> }>('/api/imports/:id/bad-rows', {
+    schema: {
+      ...tags, summary: "Every bad row of an import, in line order: by cursor, or all of them as CSV (format=csv)", params: IdParams, querystring: BadRowsQuery,
+      response: { 200: { description: 'a page of bad rows (JSON), or with format=csv all of them (text/csv)', content: { 'application/json': { schema: BadRowsPage }, 'text/csv': { schema: { type: 'string', description: 'line,reason — every bad row' } } } }, ...errors(400, 401, 403, 404) },
+    },
+  }, async (req, reply) => {
+    const { id } = req.params;
+    if (req.query.format !== 'csv') return imports.badRows(req.project.id, id, req.query.limit ?? 100, req.query.cursor ?? null);
+    const pages = await imports.allBadRows(req.project.id, id, req.query.cursor ?? null);
+    // Backpressure end to end: the next page is read only when the socket has taken the last one.
+    return reply.header('content-type', 'text/csv; charset=utf-8')
+      .header('content-disposition', `attachment; filename="${`${id}-bad-rows.csv`.replace(/[^A-Za-z0-9._-]/g, '_')}"`)
+      .header('cache-control', 'no-store')
+      .send(Readable.from(badRowsCsv(pages), { objectMode: false }));
+  });
 }
