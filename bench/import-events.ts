@@ -12,7 +12,7 @@ import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { configFromEnv, createContext, ensureDefaultProject, ImportService } from '@strata/server';
 import { createStore } from '@strata/store';
-import { table } from './lib.ts';
+import { runRow, table, timedRun } from './lib.ts';
 
 const events = Number(process.argv[2] ?? 1_000_000);
 const users = Math.max(1, Math.round(events / 10));
@@ -53,17 +53,6 @@ async function generate(): Promise<void> {
   await once(out, 'finish');
 }
 
-interface Run { ms: number; cpu: number; peak: number; rssBefore: number }
-async function timed(fn: () => Promise<void>): Promise<Run> {
-  peak = 0;
-  const rssBefore = process.memoryUsage().rss;
-  const c = process.cpuUsage();
-  const t = performance.now();
-  await fn();
-  const ms = performance.now() - t;
-  const u = process.cpuUsage(c);
-  return { ms, cpu: (u.user + u.system) / 1e6, peak: Math.max(peak, process.memoryUsage().rss), rssBefore };
-}
 
 /** The plain parse: each line read and JSON.parse'd, nothing else. */
 async function baseline(): Promise<void> {
@@ -72,12 +61,10 @@ async function baseline(): Promise<void> {
   if (n !== events) throw new Error(`parsed ${n} lines`);
 }
 
-let peak = 0;
-const sampler = setInterval(() => { peak = Math.max(peak, process.memoryUsage().rss); }, 50);
 const load = loadavg();
 await generate();
 const bytes = statSync(file).size;
-const base = await timed(baseline);
+const base = await timedRun(baseline);
 
 const store = await createStore({ kind: 'sqlite', dataDir: join(dir, 'db') });
 const config = { ...configFromEnv({}), adminToken: 'sta_bench', writeKey: 'stw_bench' };
@@ -91,22 +78,20 @@ const run = (dryRun: boolean) => async () => {
   if (job.status !== 'done' || job.ok !== events) throw new Error(`import ${job.status}: ${job.ok} ok, ${job.bad} bad, ${job.error}`);
   summaries.push(job.summary);
 };
-const dry = await timed(run(true));
-const real = await timed(run(false));
-const again = await timed(run(false));
+const dry = await timedRun(run(true));
+const real = await timedRun(run(false));
+const again = await timedRun(run(false));
 const size = await store.segmentSize('default', seg.id);
-clearInterval(sampler);
 await ctx.engine.stop();
 await store.close();
 
-const rate = (ms: number) => (events / ms) * 1000;
 console.log(`\nimport of ${events.toLocaleString('en')} track events of ${users.toLocaleString('en')} users (${mb(bytes)} MB NDJSON), node ${process.version}, ${cpus().length}× ${cpus()[0]?.model ?? '?'}, ${mb(totalmem())} MB RAM, load average at start ${load.map((l) => l.toFixed(2)).join(' ')}, now ${loadavg().map((l) => l.toFixed(2)).join(' ')}\n`);
 table([
   ['run', 'seconds', 'events/s', 'ratio', 'CPU s', 'RSS before', 'peak RSS'],
-  ['baseline: read lines + JSON.parse only', (base.ms / 1000).toFixed(2), rate(base.ms), '1.00', base.cpu.toFixed(2), mb(base.rssBefore), mb(base.peak)],
-  ['strata import, dry run (parse + normalize)', (dry.ms / 1000).toFixed(2), rate(dry.ms), (dry.ms / base.ms).toFixed(2), dry.cpu.toFixed(2), mb(dry.rssBefore), mb(dry.peak)],
-  ['strata import (events → SQLite, 1 live segment)', (real.ms / 1000).toFixed(2), rate(real.ms), (real.ms / base.ms).toFixed(2), real.cpu.toFixed(2), mb(real.rssBefore), mb(real.peak)],
-  ['same file again (every messageId known)', (again.ms / 1000).toFixed(2), rate(again.ms), (again.ms / base.ms).toFixed(2), again.cpu.toFixed(2), mb(again.rssBefore), mb(again.peak)],
+  runRow('baseline: read lines + JSON.parse only', base, base, events),
+  runRow('strata import, dry run (parse + normalize)', dry, base, events),
+  runRow('strata import (events → SQLite, 1 live segment)', real, base, events),
+  runRow('same file again (every messageId known)', again, base, events),
 ]);
 console.log(`\nsummaries: ${summaries.slice(1).map((s) => JSON.stringify(s)).join('; ')}; segment "Repeat buyers" (purchase count >= 3): ${size} members`);
 rmSync(dir, { recursive: true, force: true });

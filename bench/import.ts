@@ -15,7 +15,7 @@ import { runInNewContext } from 'node:vm';
 import { parse } from 'csv-parse';
 import { configFromEnv, createContext, ensureDefaultProject, ImportService } from '@strata/server';
 import { createStore } from '@strata/store';
-import { table } from './lib.ts';
+import { runRow, table, timedRun } from './lib.ts';
 
 // A full GC on demand (for the engine's retained heap) without changing the node flags of `npm start`.
 setFlagsFromString('--expose-gc');
@@ -40,18 +40,6 @@ async function generate(): Promise<void> {
   await once(out, 'finish');
 }
 
-/** One timed run: wall ms, CPU seconds of the process (all threads), peak RSS sampled every 50 ms from its start. */
-interface Run { ms: number; cpu: number; peak: number; rssBefore: number }
-async function timed(fn: () => Promise<void>): Promise<Run> {
-  peak = 0;
-  const rssBefore = process.memoryUsage().rss;
-  const c = process.cpuUsage();
-  const t = performance.now();
-  await fn();
-  const ms = performance.now() - t;
-  const u = process.cpuUsage(c);
-  return { ms, cpu: (u.user + u.system) / 1e6, peak: Math.max(peak, process.memoryUsage().rss), rssBefore };
-}
 
 async function baseline(): Promise<void> {
   let n = 0;
@@ -61,12 +49,10 @@ async function baseline(): Promise<void> {
 
 const heapAfterGc = () => { gc(); gc(); return process.memoryUsage().heapUsed; };
 
-let peak = 0;
-const sampler = setInterval(() => { peak = Math.max(peak, process.memoryUsage().rss); }, 50);
 const load = loadavg();
 await generate();
 const bytes = statSync(file).size;
-const base = await timed(baseline);
+const base = await timedRun(baseline);
 
 const store = await createStore({ kind: 'sqlite', dataDir: join(dir, 'db') });
 const config = { ...configFromEnv({}), adminToken: 'sta_bench', writeKey: 'stw_bench' };
@@ -81,26 +67,24 @@ const run = (dryRun: boolean) => async () => {
 };
 const summaries: unknown[] = [];
 // A dry run first: the same reading and validation, nothing stored (its memory is the streaming part alone).
-const dry = await timed(run(true));
+const dry = await timedRun(run(true));
 const heapEmpty = heapAfterGc();
-const real = await timed(run(false));
+const real = await timedRun(run(false));
 const heapFull = heapAfterGc();
 const rssFull = process.memoryUsage().rss;
 // The same file again: every user found unchanged, nothing written; the engine already holds every profile.
-const again = await timed(run(false));
+const again = await timedRun(run(false));
 const size = await store.segmentSize('default', seg.id);
-clearInterval(sampler);
 await ctx.engine.stop();
 await store.close();
 
-const rate = (ms: number) => (rows / ms) * 1000;
 console.log(`\nimport of ${rows.toLocaleString('en')} users (${mb(bytes)} MB CSV), node ${process.version}, ${cpus().length}× ${cpus()[0]?.model ?? '?'}, ${mb(totalmem())} MB RAM, load average at start ${load.map((l) => l.toFixed(2)).join(' ')}, now ${loadavg().map((l) => l.toFixed(2)).join(' ')}\n`);
 table([
   ['run', 'seconds', 'rows/s', 'ratio', 'CPU s', 'RSS before', 'peak RSS'],
-  ['baseline: read + csv-parse only', (base.ms / 1000).toFixed(2), rate(base.ms), '1.00', base.cpu.toFixed(2), mb(base.rssBefore), mb(base.peak)],
-  ['strata import, dry run (parse + validate)', (dry.ms / 1000).toFixed(2), rate(dry.ms), (dry.ms / base.ms).toFixed(2), dry.cpu.toFixed(2), mb(dry.rssBefore), mb(dry.peak)],
-  ['strata import (users → SQLite, 1 live segment)', (real.ms / 1000).toFixed(2), rate(real.ms), (real.ms / base.ms).toFixed(2), real.cpu.toFixed(2), mb(real.rssBefore), mb(real.peak)],
-  ['same file again (all known, unchanged)', (again.ms / 1000).toFixed(2), rate(again.ms), (again.ms / base.ms).toFixed(2), again.cpu.toFixed(2), mb(again.rssBefore), mb(again.peak)],
+  runRow('baseline: read + csv-parse only', base, base, rows),
+  runRow('strata import, dry run (parse + validate)', dry, base, rows),
+  runRow('strata import (users → SQLite, 1 live segment)', real, base, rows),
+  runRow('same file again (all known, unchanged)', again, base, rows),
 ]);
 console.log(`\nsummaries: ${summaries.slice(1).map((s) => JSON.stringify(s)).join('; ')}; segment "Gold": ${size} members`);
 console.log(`engine heap after a full GC: ${mb(heapEmpty)} MB before the import, ${mb(heapFull)} MB after it (+${((heapFull - heapEmpty) / rows).toFixed(0)} bytes a profile); RSS then ${mb(rssFull)} MB`);

@@ -63,3 +63,27 @@ export function recordOf(u: GeneratedUser, key: string, withEvents = true): { pr
 export function generatedProfiles(opts: GenerateOptions, withEvents: boolean): { profile: ProfileRecord; events: EventRecord[] }[] {
   return [...generateUsers(opts)].map((u) => recordOf(u, String(u.index), withEvents));
 }
+
+/** One timed run: wall ms, CPU seconds of the process (all threads), RSS before it and its peak (sampled every 50 ms while it runs). */
+export interface TimedRun { ms: number; cpu: number; peak: number; rssBefore: number }
+export async function timedRun(fn: () => Promise<void>): Promise<TimedRun> {
+  const rssBefore = process.memoryUsage().rss;
+  let peak = rssBefore;
+  const sampler = setInterval(() => { peak = Math.max(peak, process.memoryUsage().rss); }, 50);
+  const c = process.cpuUsage();
+  const t = performance.now();
+  try {
+    await fn();
+  } finally {
+    clearInterval(sampler);
+  }
+  const ms = performance.now() - t;
+  const u = process.cpuUsage(c);
+  return { ms, cpu: (u.user + u.system) / 1e6, peak: Math.max(peak, process.memoryUsage().rss), rssBefore };
+}
+
+/** A table row of a timed run against the baseline: seconds, items/s, ratio, CPU s, RSS before, peak RSS (MB). */
+export function runRow(name: string, r: TimedRun, base: TimedRun, items: number): string[] {
+  const mb = (b: number) => (b / 1024 / 1024).toFixed(0);
+  return [name, (r.ms / 1000).toFixed(2), fmt(items / (r.ms / 1000)), (r.ms / base.ms).toFixed(2), r.cpu.toFixed(2), mb(r.rssBefore), mb(r.peak)];
+}
