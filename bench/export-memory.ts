@@ -8,16 +8,13 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createStore } from '@strata/store';
-import { buildApp, configFromEnv, createContext, ensureDefaultProject } from '@strata/server';
+import { buildApp } from '@strata/server';
+import { ADMIN, benchContext } from './scale-data.ts';
 
 const N = Number(process.argv[2] ?? 1_000_000);
 const dir = mkdtempSync(join(tmpdir(), 'strata-export-'));
-const store = await createStore({ kind: 'sqlite', dataDir: dir });
-const config = { ...configFromEnv({}), adminToken: 'sta_bench', writeKey: 'stw_bench' };
 const now = Date.now();
-await ensureDefaultProject(store, config, now);
-const ctx = createContext(store, config);
+const { store, ctx } = await benchContext(dir, now);
 await ctx.engine.start(0);
 const seg = await ctx.segments.create('default', { name: 'Everyone', condition: null });
 
@@ -46,7 +43,7 @@ const sampler = setInterval(() => { peak = Math.max(peak, process.memoryUsage().
 
 for (const format of ['csv', 'ndjson']) {
   const t1 = performance.now();
-  const res = await fetch(`${address}/api/segments/${seg.id}/export?format=${format}&traits=plan,country,name`, { headers: { authorization: 'Bearer sta_bench' } });
+  const res = await fetch(`${address}/api/segments/${seg.id}/export?format=${format}&traits=plan,country,name`, { headers: { authorization: `Bearer ${ADMIN}` } });
   let bytes = 0, lines = 0, mark = 0;
   const series: string[] = [];
   for await (const chunk of res.body as unknown as AsyncIterable<Uint8Array>) {

@@ -10,8 +10,8 @@ import { once } from 'node:events';
 import { cpus, loadavg, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
-import { configFromEnv, createContext, ensureDefaultProject, ImportService } from '@strata/server';
-import { createStore } from '@strata/store';
+import { ImportService } from '@strata/server';
+import { benchContext } from './scale-data.ts';
 import { runRow, table, timedRun } from './lib.ts';
 
 const events = Number(process.argv[2] ?? 1_000_000);
@@ -66,10 +66,7 @@ await generate();
 const bytes = statSync(file).size;
 const base = await timedRun(baseline);
 
-const store = await createStore({ kind: 'sqlite', dataDir: join(dir, 'db') });
-const config = { ...configFromEnv({}), adminToken: 'sta_bench', writeKey: 'stw_bench' };
-await ensureDefaultProject(store, config, Date.now());
-const ctx = createContext(store, config);
+const { store, ctx } = await benchContext(join(dir, 'db'));
 await ctx.engine.start(0);
 const seg = await ctx.segments.create('default', { name: 'Repeat buyers', condition: { event: 'purchase', cmp: { op: 'gte', value: 3 } } });
 const summaries: unknown[] = [];

@@ -13,8 +13,8 @@ import { join } from 'node:path';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import { parse } from 'csv-parse';
-import { configFromEnv, createContext, ensureDefaultProject, ImportService } from '@strata/server';
-import { createStore } from '@strata/store';
+import { ImportService } from '@strata/server';
+import { benchContext } from './scale-data.ts';
 import { runRow, table, timedRun } from './lib.ts';
 
 // A full GC on demand (for the engine's retained heap) without changing the node flags of `npm start`.
@@ -54,10 +54,7 @@ await generate();
 const bytes = statSync(file).size;
 const base = await timedRun(baseline);
 
-const store = await createStore({ kind: 'sqlite', dataDir: join(dir, 'db') });
-const config = { ...configFromEnv({}), adminToken: 'sta_bench', writeKey: 'stw_bench' };
-await ensureDefaultProject(store, config, Date.now());
-const ctx = createContext(store, config);
+const { store, ctx } = await benchContext(join(dir, 'db'));
 await ctx.engine.start(0);
 const seg = await ctx.segments.create('default', { name: 'Gold', condition: { attr: 'traits.plan', op: 'eq', value: 'gold' } });
 const run = (dryRun: boolean) => async () => {

@@ -11,8 +11,8 @@ import { join } from 'node:path';
 import { Worker } from 'node:worker_threads';
 import BetterSqlite3 from 'better-sqlite3';
 import { generateBatches } from '@strata/datagen';
-import { buildApp, configFromEnv, createContext, ensureDefaultProject } from '@strata/server';
-import { createStore } from '@strata/store';
+import { buildApp } from '@strata/server';
+import { ADMIN, WRITE, benchContext } from './scale-data.ts';
 import { table } from './lib.ts';
 import { BENCH_SEGMENTS, benchSegments200, nestedCondition } from './segments.ts';
 
@@ -21,10 +21,7 @@ const end = Date.now();
 const dir = mkdtempSync(join(tmpdir(), 'strata-bench-'));
 
 // --- Strata over HTTP, 20 segments kept current on every batch.
-const store = await createStore({ kind: 'sqlite', dataDir: join(dir, 'strata') });
-const config = { ...configFromEnv({}), adminToken: 'sta_bench', writeKey: 'stw_bench' };
-await ensureDefaultProject(store, config, end);
-const ctx = createContext(store, config);
+const { store, ctx } = await benchContext(join(dir, 'strata'), end);
 const idOf = new Map<string, string>();
 const segmentCount = Number(process.env.BENCH_SEGMENTS ?? BENCH_SEGMENTS.length);
 if (segmentCount > BENCH_SEGMENTS.length) {
@@ -45,7 +42,7 @@ const result = await new Promise<{ events: number; failed: number; ms: number }>
   const client = new URL('./ingest-client.ts', import.meta.url).href;
   const w = new Worker(`import('tsx/esm/api').then((m) => { m.register(); return import(${JSON.stringify(client)}); })`, {
     eval: true,
-    workerData: { url: `${base}/v1/batch`, writeKey: 'stw_bench', users, end, concurrency: Number(process.env.BENCH_CONCURRENCY ?? 8) },
+    workerData: { url: `${base}/v1/batch`, writeKey: WRITE, users, end, concurrency: Number(process.env.BENCH_CONCURRENCY ?? 8) },
   });
   w.once('message', resolve);
   w.once('error', reject);
@@ -55,7 +52,7 @@ const lookupIds = (await store.scanProfiles('default', 0, 50_000)).map((p) => p.
 const lookupMs: number[] = [];
 for (const id of lookupIds) {
   const t = performance.now();
-  const r = await fetch(`${base}/api/users/${encodeURIComponent(id)}/segments`, { headers: { authorization: 'Bearer sta_bench' } });
+  const r = await fetch(`${base}/api/users/${encodeURIComponent(id)}/segments`, { headers: { authorization: `Bearer ${ADMIN}` } });
   await r.arrayBuffer();
   if (r.status !== 200) throw new Error(`lookup of ${id}: ${r.status}`);
   lookupMs.push(performance.now() - t);

@@ -1,5 +1,6 @@
 /**
- * A project at scale for the HTTP benchmarks: N known users written by SQL into a fresh
+ * The benchmarks' embedded store and services (benchContext), and a project at scale for the
+ * HTTP benchmarks (scaleProject): N known users written by SQL into a fresh
  * embedded store (plan, country, score traits), 20 attribute segments whose memberships are
  * computed by SQL (so the engine's start reconciles without changes), the engine started and
  * the app built. Shared by bench/targeting.ts and bench/admin-pages.ts.
@@ -9,6 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { sql } from 'kysely';
 import { compileConditionSql, parseCondition } from '@strata/core';
+import type { Clock } from '@strata/engine';
 import { buildApp, configFromEnv, createContext, ensureDefaultProject } from '@strata/server';
 import { createStore } from '@strata/store';
 
@@ -27,6 +29,14 @@ const CONDITIONS: [string, unknown][] = [
   ['Pro or high score', { any: [{ attr: 'traits.plan', op: 'eq', value: 'pro' }, { attr: 'traits.score', op: 'gte', value: 90 }] }],
 ];
 
+/** A fresh embedded store in `dataDir` with the default project (credentials ADMIN, WRITE) and its services; the engine is not started. */
+export async function benchContext(dataDir: string, now = Date.now(), clock?: Clock) {
+  const store = await createStore({ kind: 'sqlite', dataDir });
+  const config = { ...configFromEnv({}), adminToken: ADMIN, writeKey: WRITE };
+  await ensureDefaultProject(store, config, now);
+  return { store, config, ctx: createContext(store, config, clock) };
+}
+
 const seconds = (t: number) => `${((performance.now() - t) / 1000).toFixed(1)} s`;
 
 /**
@@ -35,9 +45,7 @@ const seconds = (t: number) => `${((performance.now() - t) / 1000).toFixed(1)} s
  */
 export async function scaleProject(users: number, now: number, opts: { history?: boolean } = {}) {
   const dir = mkdtempSync(join(tmpdir(), 'strata-bench-scale-'));
-  const store = await createStore({ kind: 'sqlite', dataDir: dir });
-  const config = { ...configFromEnv({}), adminToken: ADMIN, writeKey: WRITE };
-  await ensureDefaultProject(store, config, now);
+  const { store, config, ctx } = await benchContext(dir, now, { now: () => now });
 
   console.log(`writing ${users} users...`);
   let t = performance.now();
@@ -78,7 +86,6 @@ export async function scaleProject(users: number, now: number, opts: { history?:
   });
   console.log(`  segments and memberships${opts.history ? ' and history' : ''} by SQL: ${seconds(t)}`);
 
-  const ctx = createContext(store, config, { now: () => now });
   t = performance.now();
   await ctx.engine.start(0);
   console.log(`  engine loaded ${users} profiles in ${seconds(t)}`);
