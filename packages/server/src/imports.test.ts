@@ -54,10 +54,7 @@ describe.each(backends.map((b) => [b.name, b] as const))('imports on %s', (name,
   });
   afterEach(async () => t.close());
 
-  const upload = async (query: string, body: string, type = 'text/csv') => {
-    const r = await t.app.inject({ method: 'POST', url: `/api/imports?${query}`, headers: { authorization: `Bearer ${ADMIN}`, 'content-type': type }, payload: body });
-    return { status: r.statusCode, body: JSON.parse(r.payload) };
-  };
+  const upload = (query: string, body: string, type = 'text/csv') => t.upload(`/api/imports?${query}`, body, type);
   const count = async (table: 'events' | 'membership_history' | 'profiles') =>
     Number((await t.ctx.store.db.selectFrom(table).select((eb) => eb.fn.countAll<number>().as('n')).where('project_id', '=', P).executeTakeFirstOrThrow()).n);
 

@@ -26,6 +26,8 @@ export interface TestApp {
   close(): Promise<void>;
   admin(method: 'GET' | 'POST' | 'PATCH' | 'DELETE', url: string, body?: unknown): Promise<{ status: number; body: any }>;
   send(path: string, body: unknown, headers?: Record<string, string>): Promise<{ status: number; body: any }>;
+  /** POSTs a raw body (a file upload) with the admin token. */
+  upload(url: string, body: string, contentType: string): Promise<{ status: number; body: any }>;
 }
 
 /** The whole app over a fresh store, with known credentials and a manual clock. */
@@ -50,6 +52,10 @@ export async function startTestApp(store: SqlStore, now = Date.UTC(2024, 5, 15, 
     },
     async send(path, body, headers = {}) {
       const r = await app.inject({ method: 'POST', url: path, headers: { 'x-write-key': WRITE, 'content-type': 'application/json', ...headers }, payload: typeof body === 'string' ? body : JSON.stringify(body) });
+      return { status: r.statusCode, body: parse(r.payload) };
+    },
+    async upload(url, body, contentType) {
+      const r = await app.inject({ method: 'POST', url, headers: { authorization: `Bearer ${ADMIN}`, 'content-type': contentType }, payload: body });
       return { status: r.statusCode, body: parse(r.payload) };
     },
   };

@@ -1,6 +1,6 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { testBackends } from '@strata/store/testing';
-import { ADMIN, startTestApp, type TestApp } from '../test-app.ts';
+import { startTestApp, type TestApp } from '../test-app.ts';
 
 const backends = await testBackends();
 
@@ -12,10 +12,7 @@ describe.each(backends.map((b) => [b.name, b] as const))('users import semantics
   });
   afterEach(async () => t.close());
 
-  const upload = async (query: string, body: string, type = 'text/csv') => {
-    const r = await t.app.inject({ method: 'POST', url: `/api/imports?${query}`, headers: { authorization: `Bearer ${ADMIN}`, 'content-type': type }, payload: body });
-    return { status: r.statusCode, body: JSON.parse(r.payload) };
-  };
+  const upload = (query: string, body: string, type = 'text/csv') => t.upload(`/api/imports?${query}`, body, type);
   const user = async (id: string) => (await t.admin('GET', `/api/users/${id}`)).body;
 
   it('takes the later row of a userId met twice, unions and de-duplicates labels, and leaves out empty cells', async () => {
