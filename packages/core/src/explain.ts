@@ -1,3 +1,4 @@
+import { isoTime as iso } from './values.ts';
 import type { Agg, Condition, EventNode, EventPath, Predicate, ProfilePath, SequenceNode, Test, Window } from './ast.ts';
 import { assertNever } from './ast.ts';
 import { bucketOf } from './bucket.ts';
@@ -192,7 +193,6 @@ export function durationText(ms: number): string {
   return unit(ms / MINUTE_MS, 'minute');
 }
 
-const iso = (ms: number) => new Date(ms).toISOString();
 
 function profilePathText(p: ProfilePath): string {
   return p.kind === 'field' ? p.field : `${p.root}.${p.keys.join('.')}`;

@@ -3,6 +3,7 @@
  * and the lifecycle-stages set, whose four segments partition every user with activity.
  * docs/templates.md is the catalogue and records the decisions taken here.
  */
+import { isoTime as iso } from './values.ts';
 import type { Json } from './data.ts';
 import { DAY_MS, parseDuration } from './duration.ts';
 import { parseCondition, type Issue, type Result } from './parse.ts';
@@ -171,7 +172,6 @@ const countriesParam = (dflt: readonly string[], label: string): ParamDef => ({
 });
 const regionCondition = (v: Values): Json => ({ attr: 'context.location.country', op: 'in', value: v.list('countries'), ignoreCase: true });
 
-const iso = (ms: number) => new Date(ms).toISOString();
 
 /** The Christmas season running now or, before November, last year's: 1 November to 1 January. */
 export function christmasSeason(now: number): { after: string; before: string } {

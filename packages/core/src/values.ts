@@ -47,6 +47,13 @@ export function compareScalars(v: unknown, x: unknown, ignoreCase = false): -1 |
 const TIME =
   /^(\d{4})-(\d{2})-(\d{2})(?:T(\d{2}):(\d{2})(?::(\d{2})(?:\.(\d{1,3}))?)?(Z|[+-]\d{2}:\d{2})?)?$/;
 
+/** An epoch-millisecond instant as an ISO 8601 UTC string (null stays null): how the API shows times. */
+export function isoTime(ms: number): string;
+export function isoTime(ms: number | null): string | null;
+export function isoTime(ms: number | null): string | null {
+  return ms === null ? null : new Date(ms).toISOString();
+}
+
 /** Epoch ms of a strict ISO date-time string (see docs/conditions.md), or NaN. */
 export function parseIsoTime(s: string): number {
   const m = TIME.exec(s);

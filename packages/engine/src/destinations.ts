@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { Webhook } from 'standardwebhooks';
-import { AppError, type Issue } from '@strata/core';
+import { AppError, type Issue, isoTime as iso } from '@strata/core';
 import { DestinationStore, WebhookStore, type DestinationKind, type DestinationRow, type DestinationSync, type DueDestinationDelivery, type NewDelivery, type SqlStore, type WebhookStore as WS } from '@strata/store';
 import type { Clock } from './clock.ts';
 import { OutboxDispatcher, ProjectCache, deliveriesPage, post, type DeliveryView, type Outcome, type OutboxDispatcherOptions } from './outbox.ts';
@@ -66,7 +66,6 @@ interface StoredChange {
   readonly profileId: number;
 }
 
-const iso = (ms: number) => new Date(ms).toISOString();
 const newId = () => `dst_${randomBytes(8).toString('hex')}`;
 const newSecret = () => `whsec_${randomBytes(24).toString('base64')}`;
 const invalid = (issues: readonly Issue[]) =>

@@ -1,5 +1,5 @@
 import type { Json } from '@strata/core';
-import { AppError, validationError } from '@strata/core';
+import { AppError, validationError, isoTime as iso } from '@strata/core';
 import { ExperienceStore, type ExperienceRow, type ExperienceVariant, type SqlStore } from '@strata/store';
 import type { Clock } from './clock.ts';
 import type { LiveEngine } from './live-engine.ts';
@@ -37,7 +37,6 @@ export interface ExperienceForUser {
 
 const MAX_PAYLOAD = 32 * 1024;
 const KEY = /^[A-Za-z0-9][A-Za-z0-9_.:-]{0,99}$/;
-const iso = (ms: number) => new Date(ms).toISOString();
 const view = (r: ExperienceRow): ExperienceView => ({
   id: r.id, key: r.key, name: r.name, description: r.description, variants: r.variants, defaultPayload: r.defaultPayload,
   active: r.active, createdAt: iso(r.createdAt), updatedAt: iso(r.updatedAt),

@@ -1,3 +1,4 @@
+import { isoTime as iso } from '@strata/core';
 import type { Json, JsonObject } from '@strata/core';
 import {
   AppError, BUCKETS, DAY_MS, bucketRanges, compareProportions, isDerivedEvent, parseCondition, sampleRatioMismatch, SRM_P_THRESHOLD, validationError,
@@ -120,7 +121,6 @@ export interface ExperimentResults {
 }
 
 const KEY = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/;
-const iso = (ms: number | null) => (ms === null ? null : new Date(ms).toISOString());
 
 /** The condition of an arm: the audience (when there is one) and the arm's buckets under the salt. */
 export function armCondition(audienceSegmentId: string | null, salt: string, range: { from: number; to: number }): JsonObject {

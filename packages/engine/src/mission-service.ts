@@ -1,5 +1,5 @@
 import type { EventRecord, Issue, Json, JsonObject } from '@strata/core';
-import { AppError, DAY_MS, parseDuration, parseIsoTime, validationError } from '@strata/core';
+import { AppError, DAY_MS, parseDuration, parseIsoTime, validationError, isoTime as iso } from '@strata/core';
 import { MissionStore, type IngestOutcome, type MissionRow, type ProgressRow, type SqlStore } from '@strata/store';
 import type { Clock } from './clock.ts';
 import type { LiveEngine } from './live-engine.ts';
@@ -92,7 +92,6 @@ interface Compiled {
   readonly matches: (e: EventRecord, now: number) => boolean;
 }
 
-const iso = (ms: number | null) => (ms === null ? null : new Date(ms).toISOString());
 const COMPLETED = '$mission_completed';
 /** Completions one user can make in one batch of one request (a guard, far above any real pace). */
 const MAX_COMPLETIONS_PER_BATCH = 1000;

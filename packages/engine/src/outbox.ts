@@ -1,4 +1,4 @@
-import { AppError } from '@strata/core';
+import { AppError, isoTime as iso } from '@strata/core';
 import { WebhookStore, type DeliveryRow, type DueDelivery, type SqlStore } from '@strata/store';
 import type { Clock } from './clock.ts';
 
@@ -25,7 +25,6 @@ export function retryDelay(attempt: number, random: () => number): number {
   return Math.round(base * (0.8 + 0.4 * random()));
 }
 
-const iso = (ms: number) => new Date(ms).toISOString();
 
 export interface DeliveryView {
   readonly id: number;

@@ -1,4 +1,4 @@
-import { AppError } from '@strata/core';
+import { AppError, isoTime } from '@strata/core';
 import { PointsStore, type PointsEntry, type PointsKind, type SqlStore } from '@strata/store';
 import type { Clock } from './clock.ts';
 import type { LiveEngine } from './live-engine.ts';
@@ -14,7 +14,7 @@ export interface PointsEntryView {
   readonly at: string;
 }
 
-export const entryView = (e: PointsEntry): PointsEntryView => ({ id: e.id, kind: e.kind, amount: e.amount, balance: e.balance, reason: e.reason, ref: e.ref, at: new Date(e.at).toISOString() });
+export const entryView = (e: PointsEntry): PointsEntryView => ({ id: e.id, kind: e.kind, amount: e.amount, balance: e.balance, reason: e.reason, ref: e.ref, at: isoTime(e.at) });
 
 /**
  * Points: the balance and ledger of a user, and the one way to change them (`change`, inside

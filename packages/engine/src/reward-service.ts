@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { AppError, validationError, type Issue } from '@strata/core';
+import { AppError, validationError, type Issue, isoTime as iso } from '@strata/core';
 import { PointsStore, RewardStore, type CodeCounts, type RedemptionRow, type RewardRow, type RewardType, type SqlStore } from '@strata/store';
 import type { Clock } from './clock.ts';
 import type { LiveEngine } from './live-engine.ts';
@@ -80,8 +80,6 @@ export interface RewardForUser {
   readonly endsAt: string | null;
 }
 
-const iso = (ms: number) => new Date(ms).toISOString();
-const isoOrNull = (ms: number | null) => (ms === null ? null : iso(ms));
 /** Types whose redemption hands out a code even without a pool: Strata generates one. */
 const CODE_TYPES: ReadonlySet<RewardType> = new Set(['coupon', 'voucher']);
 const CODE_ALPHABET = '0123456789ABCDEFGHJKMNPQRSTVWXYZ';
@@ -178,7 +176,7 @@ export class RewardService {
       const redemptions = counts ? counts.get(r.id) ?? 0 : (await rs.stats(projectId, r.id, null, 0, Number.MAX_SAFE_INTEGER)).redemptions;
       out.push({
         id: r.id, name: r.name, description: r.description, type: r.type, cost: r.cost, stock: r.stock, perUserLimit: r.perUserLimit,
-        segmentIds: r.segmentIds, active: r.active, startsAt: isoOrNull(r.startsAt), endsAt: isoOrNull(r.endsAt),
+        segmentIds: r.segmentIds, active: r.active, startsAt: iso(r.startsAt), endsAt: iso(r.endsAt),
         codes: codes.get(r.id) ?? { total: 0, available: 0 }, redemptions, createdAt: iso(r.createdAt), updatedAt: iso(r.updatedAt),
       });
     }
@@ -215,7 +213,7 @@ export class RewardService {
         name: patch.name ?? cur.name, description: patch.description ?? cur.description, type: patch.type ?? cur.type, cost: patch.cost ?? cur.cost,
         stock: patch.stock !== undefined ? patch.stock : cur.stock, perUserLimit: patch.perUserLimit !== undefined ? patch.perUserLimit : cur.perUserLimit,
         segmentIds: patch.segmentIds ?? cur.segmentIds, active: patch.active ?? cur.active,
-        startsAt: patch.startsAt !== undefined ? patch.startsAt : isoOrNull(cur.startsAt), endsAt: patch.endsAt !== undefined ? patch.endsAt : isoOrNull(cur.endsAt),
+        startsAt: patch.startsAt !== undefined ? patch.startsAt : iso(cur.startsAt), endsAt: patch.endsAt !== undefined ? patch.endsAt : iso(cur.endsAt),
       };
       await this.check(tx, projectId, merged);
       const next: RewardRow = {
@@ -383,7 +381,7 @@ export class RewardService {
           id: r.id, name: r.name, description: r.description, type: r.type, cost: r.cost, stock: r.stock,
           inStock: (r.stock === null || r.stock > 0) && (!pool || pool.available > 0),
           redeemedByUser: redeemed, remainingForUser: r.perUserLimit === null ? null : Math.max(0, r.perUserLimit - redeemed),
-          affordable: balance >= r.cost, endsAt: isoOrNull(r.endsAt),
+          affordable: balance >= r.cost, endsAt: iso(r.endsAt),
         };
       });
   }

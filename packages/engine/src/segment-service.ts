@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import type { Json } from '@strata/core';
 import type { Condition, Explanation } from '@strata/core';
-import { AppError, compileConditionSql, explanationLines, parseCondition, referencedSegments, validationError } from '@strata/core';
+import { AppError, compileConditionSql, explanationLines, parseCondition, referencedSegments, validationError, isoTime as iso } from '@strata/core';
 import { buildTemplate, LIFECYCLE_SET_ID, lifecycleStages, type JsonObject } from '@strata/core';
 import type { SegmentRow, SqlStore } from '@strata/store';
 import type { Clock } from './clock.ts';
@@ -70,7 +70,6 @@ export interface HistoryView {
   readonly reason: string;
 }
 
-const iso = (ms: number) => new Date(ms).toISOString();
 
 /** What targets a segment, in words ("mission \"Welcome\" (mis_…)"); empty when nothing does. */
 export type DeleteGuard = (tx: SqlStore, projectId: string, segmentId: string) => Promise<string[]>;

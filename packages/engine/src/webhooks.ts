@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { Webhook } from 'standardwebhooks';
-import { AppError, type Issue } from '@strata/core';
+import { AppError, type Issue, isoTime as iso } from '@strata/core';
 import { WebhookStore, type DueDelivery, type SqlStore, type WebhookRow } from '@strata/store';
 import type { Clock } from './clock.ts';
 import { OutboxDispatcher, ProjectCache, deliveriesPage, post, type DeliveryView, type Outcome, type OutboxDispatcherOptions } from './outbox.ts';
@@ -46,7 +46,6 @@ export interface WebhookWithSecret extends WebhookView {
   readonly secret: string;
 }
 
-const iso = (ms: number) => new Date(ms).toISOString();
 
 /** A signing secret in the Standard Webhooks format: `whsec_` and base64 of 24 random bytes. */
 const newSecret = () => `whsec_${randomBytes(24).toString('base64')}`;

@@ -1,7 +1,7 @@
 import { createHash, randomBytes } from 'node:crypto';
 import type { Readable } from 'node:stream';
 import sjson from 'secure-json-parse';
-import { AppError, isPlainObject, type Json, type JsonObject } from '@strata/core';
+import { AppError, isPlainObject, type Json, type JsonObject, isoTime as iso } from '@strata/core';
 import { decodeCursor, encodeCursor } from '@strata/engine';
 import { ImportStore, type BadRow, type ImportKind, type ImportRow, type IngestItem, type UserUpsert } from '@strata/store';
 import type { AppContext } from '../context.ts';
@@ -138,7 +138,6 @@ export interface ImportView {
   readonly finishedAt: string | null;
 }
 
-const iso = (ms: number) => new Date(ms).toISOString();
 
 let seq = 0;
 /** Job ids sort by creation (wall time, then a counter), so that the list is newest first even within one clock tick. */

@@ -1,6 +1,6 @@
 import type { FastifyInstance } from 'fastify';
 import { Type, type Static } from '@sinclair/typebox';
-import { AppError, type Json } from '@strata/core';
+import { AppError, type Json, isoTime as iso } from '@strata/core';
 import type { StoredProfile } from '@strata/store';
 import { requireAdmin, type Credentials } from '../auth.ts';
 import type { AppContext } from '../context.ts';
@@ -10,7 +10,6 @@ import {
   ProfileSchema, SegmentCreate, SegmentPatch, SegmentSchema, UserSegment, WarningSchema, errors,
 } from '../schemas.ts';
 
-const iso = (ms: number | null) => (ms === null ? null : new Date(ms).toISOString());
 
 /** The admin API of SPEC §4.2 (Bearer admin token). */
 export async function adminRoutes(app: FastifyInstance, ctx: AppContext & { creds: Credentials }): Promise<void> {
