@@ -1,3 +1,4 @@
+import type { ApiView } from './api-view.ts';
 import type { Json } from '@strata/core';
 import { AppError, validationError, isoTime as iso } from '@strata/core';
 import { ExperienceStore, type ExperienceRow, type ExperienceVariant, type SqlStore } from '@strata/store';
@@ -16,17 +17,7 @@ export interface ExperienceInput {
 
 export type ExperiencePatch = Partial<ExperienceInput>;
 
-export interface ExperienceView {
-  readonly id: string;
-  readonly key: string;
-  readonly name: string;
-  readonly description: string;
-  readonly variants: readonly ExperienceVariant[];
-  readonly defaultPayload: Json | null;
-  readonly active: boolean;
-  readonly createdAt: string;
-  readonly updatedAt: string;
-}
+export type ExperienceView = ApiView<ExperienceRow, 'createdAt' | 'updatedAt'>;
 
 /** What one user gets of an experience: the winning variant's key ("default" for the default) and payload. */
 export interface ExperienceForUser {

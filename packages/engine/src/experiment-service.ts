@@ -1,3 +1,4 @@
+import type { ApiView } from './api-view.ts';
 import { isoTime as iso } from '@strata/core';
 import type { Json, JsonObject } from '@strata/core';
 import {
@@ -55,19 +56,8 @@ export interface ExperimentArmView {
   readonly size: number;
 }
 
-export interface ExperimentView {
-  readonly id: string;
-  readonly name: string;
-  readonly description: string;
-  readonly audienceSegmentId: string | null;
-  readonly salt: string;
-  readonly control: string;
-  readonly status: ExperimentStatus;
+export interface ExperimentView extends ApiView<ExperimentRow, 'startedAt' | 'stoppedAt' | 'createdAt' | 'updatedAt', 'arms'> {
   readonly arms: ExperimentArmView[];
-  readonly startedAt: string | null;
-  readonly stoppedAt: string | null;
-  readonly createdAt: string;
-  readonly updatedAt: string;
 }
 
 export type MetricInput =

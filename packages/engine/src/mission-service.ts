@@ -1,3 +1,4 @@
+import type { ApiView } from './api-view.ts';
 import type { EventRecord, Issue, Json, JsonObject } from '@strata/core';
 import { AppError, DAY_MS, parseDuration, parseIsoTime, validationError, isoTime as iso } from '@strata/core';
 import { MissionStore, type IngestOutcome, type MissionRow, type ProgressRow, type SqlStore } from '@strata/store';
@@ -7,20 +8,10 @@ import { daysIn, durationText, goalFilter, parseGoal, walkGoal, type MissionGoal
 import type { PointsService } from './points-service.ts';
 import { decodeCursor, encodeCursor, newId } from './segment-service.ts';
 
-export interface Mission {
-  readonly id: string;
-  readonly name: string;
-  readonly description: string;
+export interface Mission extends ApiView<MissionRow, 'startsAt' | 'endsAt' | 'createdAt' | 'updatedAt', 'cooldownMs' | 'segmentIds'> {
   readonly segmentIds: string[];
-  readonly active: boolean;
-  readonly startsAt: string | null;
-  readonly endsAt: string | null;
-  readonly goal: Json;
-  readonly points: number;
-  readonly repeatable: boolean;
+  /** The Duration after each completion ("1d"); null when there is none. */
   readonly cooldown: string | null;
-  readonly createdAt: string;
-  readonly updatedAt: string;
 }
 
 export interface MissionInput {

@@ -1,3 +1,4 @@
+import type { ApiView } from './api-view.ts';
 import { randomBytes } from 'node:crypto';
 import { AppError, validationError, type Issue, isoTime as iso } from '@strata/core';
 import { PointsStore, RewardStore, type CodeCounts, type RedemptionRow, type RewardRow, type RewardType, type SqlStore } from '@strata/store';
@@ -22,23 +23,10 @@ export interface RewardInput {
 
 export type RewardPatch = Partial<RewardInput>;
 
-export interface RewardView {
-  readonly id: string;
-  readonly name: string;
-  readonly description: string;
-  readonly type: RewardType;
-  readonly cost: number;
-  readonly stock: number | null;
-  readonly perUserLimit: number | null;
-  readonly segmentIds: readonly string[];
-  readonly active: boolean;
-  readonly startsAt: string | null;
-  readonly endsAt: string | null;
+export interface RewardView extends ApiView<RewardRow, 'startsAt' | 'endsAt' | 'createdAt' | 'updatedAt'> {
   /** The code pool: codes uploaded and those not handed out yet. */
   readonly codes: CodeCounts;
   readonly redemptions: number;
-  readonly createdAt: string;
-  readonly updatedAt: string;
 }
 
 export interface RedemptionView {
