@@ -42,14 +42,8 @@ export interface ExperimentPatch {
   readonly salt?: string;
 }
 
-export interface ExperimentArmView {
-  readonly key: string;
-  readonly name: string;
-  readonly weight: number;
-  readonly segmentId: string;
-  /** Buckets [from, to) of 0..10000. */
-  readonly from: number;
-  readonly to: number;
+/** An arm: its row (buckets [from, to) of 0..10000) with its share and size. */
+export interface ExperimentArmView extends ExperimentArmRow {
   /** (to − from) / 10000: the share of the audience the arm gets. */
   readonly share: number;
   /** Current members of the arm segment. */

@@ -50,14 +50,7 @@ export interface RedeemResult {
 }
 
 /** A reward as one user sees it in the shop (GET /v1/targeting). */
-export interface RewardForUser {
-  readonly id: string;
-  readonly name: string;
-  readonly description: string;
-  readonly type: RewardType;
-  readonly cost: number;
-  /** Units left; null: unlimited. */
-  readonly stock: number | null;
+export interface RewardForUser extends Pick<RewardRow, 'id' | 'name' | 'description' | 'type' | 'cost' | 'stock'> {
   /** A unit (and, for a pooled reward, a code) is left. */
   readonly inStock: boolean;
   readonly redeemedByUser: number;
