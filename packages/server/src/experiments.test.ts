@@ -1,8 +1,8 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { sql } from 'kysely';
 import { bucketOf, compareProportions } from '@strata/core';
+import { BUCKET_VECTORS } from '@strata/core/testing';
 import { testBackends } from '@strata/store/testing';
-import vectorFile from '../../../../shared/vectors/bucket-v2.json' with { type: 'json' };
 import { buildApp } from './app.ts';
 import { createContext } from './bootstrap.ts';
 import { ADMIN, DEFAULT_PROJECT, startTestApp, type TestApp } from './test-app.ts';
@@ -11,7 +11,7 @@ const backends = await testBackends();
 const T0 = Date.UTC(2024, 5, 15, 12);
 const HOUR = 3_600_000, DAY = 24 * HOUR;
 const P = DEFAULT_PROJECT;
-const vectors = (vectorFile as { vectors: { salt: string; id: string; bucket: number }[] }).vectors;
+const vectors = BUCKET_VECTORS;
 
 interface Arm { key: string; name: string; weight: number; segmentId: string; from: number; to: number; share: number; size: number }
 
@@ -79,7 +79,7 @@ describe.each(backends.map((b) => [b.name, b] as const))('experiments on %s', (_
       else expect(inArms.has(u), u).toBe(false);
     });
     expect(arms[0]!.size + arms[1]!.size).toBe(users.filter(pro).length);
-    // The shared GrowthBook v2 vectors: the bucket, hence the arm, of each id.
+    // The GrowthBook v2 bucket vectors (core fixture): the bucket, hence the arm, of each id.
     for (const v of vectors.filter((x) => x.salt === 'exp-1' && x.id !== '')) {
       expect(bucketOf('exp-1', v.id)).toBe(v.bucket);
       expect(inArms.get(v.id)).toEqual([arms[v.bucket < 5000 ? 0 : 1]!.segmentId]);

@@ -3,3 +3,4 @@ export * from './oracle.ts';
 export * from './arbitraries.ts';
 export * from './fixtures.ts';
 export * from './evaluate-case.ts';
+export * from './bucket-vectors.ts';

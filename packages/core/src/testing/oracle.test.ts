@@ -1,15 +1,15 @@
 import { describe, it, expect } from 'vitest';
 import fc from 'fast-check';
-import vectorFile from '../../../../../shared/vectors/bucket-v2.json' with { type: 'json' };
 import type { EventRecord, Json, JsonObject, ProfileRecord } from '../data.ts';
 import { BASE_NOW, DURATIONS, SAFE_PATTERNS, arbCase } from './arbitraries.ts';
+import { BUCKET_VECTORS } from './bucket-vectors.ts';
 import { loadFixtureCases } from './fixtures.ts';
 import { bucketOf, oracleMatches, oracleMembers, parseIsoTime } from './oracle.ts';
 
 const fixtures = await loadFixtureCases();
 
 describe('bucket hash', () => {
-  const vectors = (vectorFile as { vectors: { salt: string; id: string; bucket: number }[] }).vectors;
+  const vectors = BUCKET_VECTORS;
 
   it('has vectors to check', () => {
     expect(vectors.length).toBeGreaterThan(0);
