@@ -1,5 +1,5 @@
 /**
- * The parsed, validated form of a condition. The JSON of SPEC §3 is the wire format; it is
+ * The parsed, validated form of a condition. The JSON of the condition language (docs/reference.md §3) is the wire format; it is
  * parsed once (parse.ts) into this tagged, readonly tree, and the evaluator, the SQL
  * compiler and the UI switch on `kind`.
  */

@@ -1,6 +1,6 @@
 import type { Issue } from './parse.ts';
 
-/** Buckets of SPEC §3 `bucket` conditions: 0 ≤ bucket < BUCKETS. */
+/** Buckets of docs/reference.md §3 `bucket` conditions: 0 ≤ bucket < BUCKETS. */
 export const BUCKETS = 10_000;
 
 export interface BucketRange {

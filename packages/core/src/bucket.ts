@@ -8,6 +8,6 @@ export function fnv1a32(s: string): number {
   return h >>> 0;
 }
 
-/** Bucket 0..9999 of an id under a salt: GrowthBook v2 hashing, as SPEC §3 defines. */
+/** Bucket 0..9999 of an id under a salt: GrowthBook v2 hashing, as docs/reference.md §3 defines. */
 export const bucketOf = (salt: string, id: string): number =>
   fnv1a32(String(fnv1a32(salt + id))) % 10000;

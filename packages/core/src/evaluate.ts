@@ -126,7 +126,7 @@ type ScalarTest = (v: string | number | boolean, now: number) => boolean;
 /** An operator application over any value (missing, scalar, array, object), per docs/conditions.md. */
 export function compilePredicate(pred: Predicate): (v: unknown, now: number) => boolean {
   const scalar = compileScalarTest(pred.test, pred.ignoreCase);
-  // On an array, `contains` tests membership (SPEC §3): an element equal to the value.
+  // On an array, `contains` tests membership (docs/reference.md §3): an element equal to the value.
   const element = pred.test.op === 'contains' ? compileScalarTest({ op: 'eq', value: pred.test.value }, pred.ignoreCase) : scalar;
   if (pred.test.op === 'exists') {
     // exists: not missing (absent, null, []); an object or a non-empty array exists.

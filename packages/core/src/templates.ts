@@ -1,5 +1,5 @@
 /**
- * Segment templates (SPEC §1, §4.2): ready-made conditions with typed, validated parameters,
+ * Segment templates (docs/templates.md, docs/reference.md §4.2): ready-made conditions with typed, validated parameters,
  * and the lifecycle-stages set, whose four segments partition every user with activity.
  * docs/templates.md is the catalogue and records the decisions taken here.
  */
@@ -156,7 +156,7 @@ const newCondition = (window: string): Json => ({ attr: 'firstSeen', op: 'within
 const activeWithin = (window: string): Json => ({ event: '*', window: { within: window } });
 const inactiveWithin = (window: string): Json => ({ event: '*', window: { within: window }, cmp: { op: 'eq', value: 0 } });
 
-/** SPEC §3's resurrected form: active in the window, silent for `gap` before it, seen before that. */
+/** The resurrected form of docs/templates.md: active in the window, silent for `gap` before it, seen before that. */
 const resurrectedParts = (window: string, windowMs: number, gapMs: number): Json[] => {
   const before = formatDuration(windowMs + gapMs);
   return [

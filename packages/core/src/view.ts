@@ -51,7 +51,7 @@ export function lowerBound(list: readonly EventRecord[], t: number): number {
   return lo;
 }
 
-/** The index range [lo, hi) of a sorted list inside a window at `now` (SPEC §3 window edges). */
+/** The index range [lo, hi) of a sorted list inside a window at `now` (docs/reference.md §3 window edges). */
 function windowRange(w: Window, list: readonly EventRecord[], now: number): [number, number] {
   switch (w.kind) {
     case 'all': return [0, list.length];

@@ -51,7 +51,7 @@ export function deviceTypeOf(deviceType: string | null, userAgent: string | null
 }
 
 /**
- * Visit attributes of the event that starts a visit (`$session`, SPEC §2): landing page,
+ * Visit attributes of the event that starts a visit (`$session`, docs/reference.md §2): landing page,
  * referrer, UTM parameters (from `context.campaign`, else from the page URL), device, OS,
  * browser, locale, country.
  */

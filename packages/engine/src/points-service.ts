@@ -43,7 +43,7 @@ export class PointsService {
     return p.id;
   }
 
-  /** An admin adjustment (SPEC: points are never granted from a write key). */
+  /** An admin adjustment (docs/rewards.md: a write key never grants points). */
   async adjust(projectId: string, userId: string, input: { amount: number; reason: string; kind?: 'adjust' | 'earn' | 'expire'; ref?: string }): Promise<{ balance: number; entry: PointsEntryView; duplicate: boolean }> {
     const kind = input.kind ?? 'adjust';
     if (input.amount === 0) throw new AppError({ code: 'VALIDATION_FAILED', message: 'amount must not be 0', issues: [{ path: '/amount', message: 'must not be 0' }] });

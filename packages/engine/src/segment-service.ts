@@ -322,7 +322,7 @@ export class SegmentService {
   // ---------------------------------------------------------------- templates (docs/templates.md)
 
   /**
-   * Creates a segment from a template (SPEC §4.2): the template's condition, and its name and
+   * Creates a segment from a template (docs/reference.md §4.2): the template's condition, and its name and
    * description unless given. The segment remembers the template and the params (defaults filled).
    * A name clash is a 409 like any other; the message says to pass a name.
    */

@@ -44,7 +44,7 @@ function trustProxy(v: string | undefined): boolean | readonly string[] {
   return list;
 }
 
-/** Reads the configuration of SPEC §5 from the environment; a bad value stops the start with its name. */
+/** Reads the configuration of docs/reference.md §5 from the environment; a bad value stops the start with its name. */
 export function configFromEnv(env: NodeJS.ProcessEnv = process.env): Config {
   const port = Number(env.PORT ?? 4000);
   if (!Number.isInteger(port) || port < 0 || port > 65535) throw new Error(`PORT must be a port number, got "${env.PORT}"`);

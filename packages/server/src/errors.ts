@@ -43,7 +43,7 @@ function fromValidation(err: FastifyError & { validation?: AjvError[]; validatio
   return new AppError({ code: 'VALIDATION_FAILED', message: `the request ${err.validationContext ?? 'body'} is not valid: ${issues.map((i) => `${i.path} ${i.message}`).join('; ')}`, issues });
 }
 
-/** Maps any error to the SPEC §4 error shape; bad input never becomes a 500. */
+/** Maps any error to the docs/reference.md §4 error shape; bad input never becomes a 500. */
 export function toAppError(err: unknown): AppError {
   if (err instanceof AppError) return err;
   const e = err as FastifyError & { validation?: AjvError[] };

@@ -6,7 +6,7 @@ import type { Project } from '@strata/store';
 export const userHashOf = (secret: string, userId: string): string => createHmac('sha256', secret).update(userId, 'utf8').digest('hex');
 
 /**
- * Identity verification of the public SDK API (SPEC §4.3): where the project enables it, a
+ * Identity verification of the public SDK API (docs/reference.md §4.3): where the project enables it, a
  * call about a user must carry `userHash` for that userId, else 401. Anonymous ids cannot be
  * verified, so with verification on only userIds are accepted.
  */

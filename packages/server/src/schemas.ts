@@ -22,7 +22,7 @@ export const ConditionSchema = Type.Unsafe<unknown>({
   type: ['object', 'null'],
   // Without it the response serialiser would write every condition as {}.
   additionalProperties: true,
-  description: 'A condition of the Strata condition language (SPEC §3, docs/conditions.md); validated with every fault reported by JSON path. null makes a static list.',
+  description: 'A condition of the Strata condition language (docs/reference.md §3, docs/conditions.md); validated with every fault reported by JSON path. null makes a static list.',
 });
 
 const UserIdList = Type.Array(Type.String({ minLength: 1, maxLength: 256 }), { maxItems: 10000 });
@@ -58,7 +58,7 @@ export const SegmentSchema = Type.Object({
 }, { $id: 'Segment' });
 
 /**
- * Either `{name, description?, condition}` or `{name?, description?, template, params?}` (SPEC §4.2).
+ * Either `{name, description?, condition}` or `{name?, description?, template, params?}` (docs/reference.md §4.2).
  * One object rather than a oneOf, so that faults get precise paths: segmentCreateFaults checks the form.
  */
 export const SegmentCreate = Type.Object({

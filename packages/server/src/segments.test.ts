@@ -8,7 +8,7 @@ import { DEFAULT_PROJECT, startTestApp, type TestApp } from './test-app.ts';
 const backends = await testBackends();
 const T0 = Date.UTC(2024, 5, 15, 12);
 
-const SPEC_EXAMPLES: Record<string, Json> = {
+const REFERENCE_EXAMPLES: Record<string, Json> = {
   pricing: { event: '$pageview', where: [{ attr: 'properties.path', op: 'eq', value: '/pricing' }], window: { within: '30d' }, cmp: { op: 'gte', value: 5 } },
   cart: { all: [{ event: 'add_to_cart', window: { within: '7d' } }, { not: { event: 'purchase', window: { within: '7d' } } }] },
   vip: { any: [{ attr: 'traits.plan', op: 'eq', value: 'vip' }, { event: 'purchase', agg: { fn: 'sum', prop: 'properties.revenue' }, cmp: { op: 'gte', value: 500 } }] },
@@ -34,7 +34,7 @@ describe.each(backends.map((b) => [b.name, b] as const))('segments API on %s', (
     return out;
   };
 
-  it('gives each example of SPEC §3 exactly the members the naive oracle finds', async () => {
+  it('gives each example of the condition language (docs/reference.md §3) exactly the members the naive oracle finds', async () => {
     for (const batch of generateBatches({ seed: 7, users: 300, end: T0 }, 400)) {
       expect((await t.send('/v1/batch', { batch })).status).toBe(200);
     }
@@ -43,7 +43,7 @@ describe.each(backends.map((b) => [b.name, b] as const))('segments API on %s', (
     const data = await store.profilesWithEvents(DEFAULT_PROJECT, await store.profileIds(DEFAULT_PROJECT));
     expect(data.length).toBe(total);
     const keyToId = new Map(data.map((d) => [d.profile.key, d.profile.userId ?? d.profile.anonymousId]));
-    for (const [name, condition] of Object.entries(SPEC_EXAMPLES)) {
+    for (const [name, condition] of Object.entries(REFERENCE_EXAMPLES)) {
       const created = await t.admin('POST', '/api/segments', { name, condition });
       expect(created.status).toBe(201);
       const want = oracleMembers(condition, data, {}, T0).map((k) => keyToId.get(k)).sort();
@@ -58,7 +58,7 @@ describe.each(backends.map((b) => [b.name, b] as const))('segments API on %s', (
     // The list's sizes (from the engine's memory) are the stored memberships' counts.
     const counted = await store.segmentSizes(DEFAULT_PROJECT);
     const listed: { id: string; size: number }[] = (await t.admin('GET', '/api/segments')).body.segments;
-    expect(listed.length).toBe(Object.keys(SPEC_EXAMPLES).length);
+    expect(listed.length).toBe(Object.keys(REFERENCE_EXAMPLES).length);
     for (const s of listed) expect(s.size, s.id).toBe(counted.get(s.id) ?? 0);
   });
 

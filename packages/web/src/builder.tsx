@@ -1,6 +1,6 @@
 /**
  * The visual condition builder: one recursive component over the condition JSON, covering
- * every node of SPEC §3 (groups, attr, event with where/window/agg/cmp, sequence, segment
+ * every node of docs/reference.md §3 (groups, attr, event with where/window/agg/cmp, sequence, segment
  * reference, bucket). Why not react-querybuilder: see docs/web.md.
  */
 import { useEffect, useState } from 'react';

@@ -6,7 +6,7 @@ import { paramFault } from './params-form.tsx';
 import { sdkScriptTag, sdkSnippet } from './pages/settings.tsx';
 
 describe('condition helpers', () => {
-  it('tells every kind of SPEC §3 by its key, and makes a default of each', () => {
+  it('tells every kind of condition (docs/reference.md §3) by its key, and makes a default of each', () => {
     expect(KINDS.map((k) => k.kind).sort()).toEqual(['all', 'any', 'attr', 'bucket', 'event', 'not', 'segment', 'sequence']);
     for (const { kind } of KINDS) expect(kindOf(defaultOf(kind))).toBe(kind);
     expect(kindOf({ event: 'x', where: [] })).toBe('event');

@@ -1,5 +1,5 @@
 /**
- * Helpers over the condition language's JSON (SPEC §3) for the visual builder. The builder
+ * Helpers over the condition language's JSON (docs/reference.md §3) for the visual builder. The builder
  * edits the wire JSON itself (not a parsed AST), so the JSON view round-trips exactly:
  * whatever the builder does not know is kept as it is.
  */

@@ -108,7 +108,7 @@ class SqlCompiler {
       positive = v.exists;
     } else {
       const scalar = this.coalesce(this.test(pred.test, pred.ignoreCase, v));
-      // On an array, `contains` tests membership (SPEC §3): an element equal to the value.
+      // On an array, `contains` tests membership (docs/reference.md §3): an element equal to the value.
       const elementTest: Test = pred.test.op === 'contains' ? { op: 'eq', value: pred.test.value } : pred.test;
       positive = v.elements
         ? sql`(${scalar} OR EXISTS (SELECT 1 FROM ${v.elements.from} WHERE ${this.coalesce(this.test(elementTest, pred.ignoreCase, v.elements.view))}))`
