@@ -23,6 +23,7 @@ import { exportRoutes } from './routes/export.ts';
 import { experimentRoutes } from './routes/experiments.ts';
 import { importRoutes } from './routes/imports.ts';
 import { ErrorSchema } from './schemas.ts';
+import { requestValidatorCompiler } from './validation.ts';
 
 export interface AppOptions {
   readonly logger?: boolean;
@@ -37,8 +38,8 @@ export async function buildApp(ctx: AppContext, opts: AppOptions = {}): Promise<
     bodyLimit: 1024 * 1024,
     // X-Forwarded-For names the client only behind a proxy the operator declared (STRATA_TRUST_PROXY).
     trustProxy: typeof ctx.config.trustProxy === 'boolean' ? ctx.config.trustProxy : [...ctx.config.trustProxy],
-    ajv: { customOptions: { removeAdditional: false, coerceTypes: 'array', allErrors: true, useDefaults: true } },
   });
+  app.setValidatorCompiler(requestValidatorCompiler());
   const creds = new Credentials(ctx.store);
   app.setErrorHandler(errorHandler);
   const page = await uiRoutes(app, opts.dirs);
