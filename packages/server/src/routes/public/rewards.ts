@@ -2,11 +2,11 @@ import type { FastifyInstance } from 'fastify';
 import sjson from 'secure-json-parse';
 import { Type, type Static } from '@sinclair/typebox';
 import { AppError, isPlainObject } from '@strata/core';
-import { requireWriteKey, type Credentials } from '../auth.ts';
-import type { AppContext } from '../context.ts';
-import { verifyUserHash } from '../identity.ts';
-import { IdParams, errors } from '../schemas.ts';
-import { RedeemResultSchema, idempotencyKeyOf } from './rewards.ts';
+import { requireWriteKey, type Credentials } from '../../auth.ts';
+import type { AppContext } from '../../context.ts';
+import { verifyUserHash } from '../../identity.ts';
+import { IdParams, errors } from '../../schemas.ts';
+import { RedeemResultSchema, idempotencyKeyOf } from '../rewards.ts';
 
 const MAX_BODY = 16 * 1024;
 
@@ -19,7 +19,7 @@ const PublicRedeem = Type.Object({
 
 /**
  * The public SDK's redemption (write key; any content type read as JSON, as the ingest
- * routes). Registered inside the public scope of app.ts, whose CORS (open, `Idempotency-Key`
+ * routes). Registered inside the public scope (public-scope.ts), whose CORS (open, `Idempotency-Key`
  * allowed) covers it.
  */
 export async function publicRewardRoutes(app: FastifyInstance, ctx: AppContext & { creds: Credentials }): Promise<void> {
