@@ -3,7 +3,7 @@ import sjson from 'secure-json-parse';
 import { AppError, isPlainObject, parseTimestamp, type Issue, type Json, type JsonObject, isoTime as iso } from '@strata/core';
 import { ImportStore, type BadRow, type ImportKind, type ImportRow, type IngestItem, type SqlStore, type UserUpsert } from '@strata/store';
 import type { Clock } from './clock.ts';
-import { decodeCursor, encodeCursor } from './segment-service.ts';
+import { decodeCursor, encodeCursor } from './cursor.ts';
 import type { IngestService } from './ingest-service.ts';
 import type { LiveEngine } from './live-engine.ts';
 import type { SegmentService } from './segment-service.ts';

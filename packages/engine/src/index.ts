@@ -17,3 +17,5 @@ export * from './mission-goal.ts';
 export * from './mission-service.ts';
 export * from './insights-service.ts';
 export * from './import-service.ts';
+export * from './cursor.ts';
+export * from './ids.ts';
