@@ -31,7 +31,9 @@ const RESOURCES: readonly AdminRoutes[] = [
  * route of the scope, so no route file can forget it.
  */
 export async function adminRoutes(app: FastifyInstance, ctx: AppContext & { creds: Credentials }): Promise<void> {
-  app.addHook('preHandler', async (req) => {
+  // onRequest: before the body is parsed or anything validated, so a caller without the token
+  // hears 401, never the schema's complaints.
+  app.addHook('onRequest', async (req) => {
     req.project = await requireAdmin(req, ctx.creds);
   });
   for (const routes of RESOURCES) await app.register(async (scope) => routes(scope, ctx));

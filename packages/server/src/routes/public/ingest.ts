@@ -1,12 +1,12 @@
 import type { FastifyInstance } from 'fastify';
-import sjson from 'secure-json-parse';
-import { AppError, type Json } from '@strata/core';
-import { requireWriteKey, type Credentials } from '../../auth.ts';
+import type { Json } from '@strata/core';
+import type { Credentials } from '../../auth.ts';
 import type { AppContext } from '../../context.ts';
 import { warmGeo, type GeoOptions } from '../../ingest/geo.ts';
 import { MAX_BATCH_BYTES, type MessageType } from '../../ingest/normalize.ts';
 import { ingestAnswer, prepareIngest, type KnownUser } from '../../ingest/prepare-ingest.ts';
 import { IngestAnswer } from '../../schemas.ts';
+import { readBodiesAsJson } from './json-body.ts';
 
 const ROUTES: [string, string, MessageType | null][] = [
   ['identify', 'i', 'identify'], ['track', 't', 'track'], ['page', 'p', 'page'], ['screen', 's', 'screen'],
@@ -15,20 +15,14 @@ const ROUTES: [string, string, MessageType | null][] = [
 
 /** Segment-compatible ingest: any content type is JSON, write-key auth (CORS: see publicRoutes in public-scope.ts). */
 export async function ingestRoutes(app: FastifyInstance, ctx: AppContext & { creds: Credentials }): Promise<void> {
-  app.removeAllContentTypeParsers();
-  app.addContentTypeParser('*', { parseAs: 'string', bodyLimit: MAX_BATCH_BYTES }, (_req, body, done) => {
-    try {
-      done(null, sjson.parse(body as string, undefined, { protoAction: 'remove', constructorAction: 'remove' }));
-    } catch (e) {
-      done(new AppError({ code: 'VALIDATION_FAILED', message: `the request body is not valid JSON: ${(e as Error).message}` }), undefined);
-    }
-  });
+  readBodiesAsJson(app, MAX_BATCH_BYTES);
 
   warmGeo();
   const knownUser: KnownUser = async (projectId, id) => (await ctx.store.profileKey(projectId, id))?.kind === 'u';
   for (const [long, short, type] of ROUTES) {
     const handler = async (req: import('fastify').FastifyRequest) => {
-      const project = await requireWriteKey(req, ctx.creds);
+      // The public scope has checked the write key (public-scope.ts).
+      const project = req.project;
       const receivedAt = ctx.clock.now();
       // Geolocation: `context.ip` of a message, else the request's address (X-Forwarded-For only with STRATA_TRUST_PROXY).
       const geo: GeoOptions = { requestIp: req.ip || null, storeIp: ctx.config.storeIp };

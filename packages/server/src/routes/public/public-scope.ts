@@ -1,6 +1,6 @@
 import cors from '@fastify/cors';
 import type { FastifyInstance } from 'fastify';
-import type { Credentials } from '../../auth.ts';
+import { writeKeyHooks, type Credentials } from '../../auth.ts';
 import type { AppContext } from '../../context.ts';
 import { ingestRoutes } from './ingest.ts';
 import { publicRewardRoutes } from './rewards.ts';
@@ -12,6 +12,11 @@ import { publicTargetingRoutes } from './targeting.ts';
  */
 export async function publicRoutes(app: FastifyInstance, ctx: AppContext & { creds: Credentials }): Promise<void> {
   await app.register(cors, { origin: '*', methods: ['GET', 'POST', 'OPTIONS'], allowedHeaders: ['Content-Type', 'Authorization', 'X-Write-Key', 'Idempotency-Key', 'X-Retry-Count'], maxAge: 86400 });
+  // The write key is checked once for the scope, before validation: a caller without a valid
+  // one learns nothing about the request's faults.
+  const auth = writeKeyHooks(ctx.creds);
+  app.addHook('onRequest', auth.onRequest);
+  app.addHook('preValidation', auth.preValidation);
   await app.register(async (s) => ingestRoutes(s, ctx));
   await app.register(async (s) => publicTargetingRoutes(s, ctx));
   await app.register(async (s) => publicRewardRoutes(s, ctx));

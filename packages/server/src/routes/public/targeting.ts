@@ -1,7 +1,7 @@
 import type { FastifyInstance } from 'fastify';
 import { Type, type Static } from '@sinclair/typebox';
 import { AppError } from '@strata/core';
-import { requireWriteKey, type Credentials } from '../../auth.ts';
+import type { Credentials } from '../../auth.ts';
 import type { AppContext } from '../../context.ts';
 import { verifyUserHash } from '../../identity.ts';
 import { TargetingSchema, errors } from '../../schemas.ts';
@@ -16,12 +16,6 @@ const TargetingQuery = Type.Object({
 /** The public SDK API (write key; CORS: see publicRoutes in public-scope.ts): what a user may see now. */
 export async function publicTargetingRoutes(app: FastifyInstance, ctx: AppContext & { creds: Credentials }): Promise<void> {
   app.get<{ Querystring: Static<typeof TargetingQuery> }>('/v1/targeting', {
-    // The credential first: a caller without one learns nothing about the query's faults.
-    preValidation: async (req) => {
-      const q = req.query as { writeKey?: unknown };
-      if (typeof q.writeKey === 'string' && !req.headers['x-write-key'] && !req.headers.authorization) req.headers['x-write-key'] = q.writeKey;
-      req.project = await requireWriteKey(req, ctx.creds);
-    },
     schema: {
       tags: ['sdk'], security: [{ writeKeyBasic: [] }, { writeKeyHeader: [] }],
       summary: 'Missions (with progress), rewards and experiences for a user; userHash required where identity verification is on',
