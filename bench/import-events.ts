@@ -10,7 +10,7 @@ import { once } from 'node:events';
 import { cpus, loadavg, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
-import { ImportService } from '@strata/server';
+import { uploadSource } from '@strata/server';
 import { benchContext } from './scale-data.ts';
 import { runRow, table, timedRun } from './lib.ts';
 
@@ -71,7 +71,7 @@ await ctx.engine.start(0);
 const seg = await ctx.segments.create('default', { name: 'Repeat buyers', condition: { event: 'purchase', cmp: { op: 'gte', value: 3 } } });
 const summaries: unknown[] = [];
 const run = (dryRun: boolean) => async () => {
-  const job = await new ImportService(ctx).run('default', createReadStream(file), { kind: 'events', format: 'ndjson', dryRun });
+  const job = await ctx.imports.run('default', uploadSource(createReadStream(file), 'ndjson'), { kind: 'events', format: 'ndjson', dryRun });
   if (job.status !== 'done' || job.ok !== events) throw new Error(`import ${job.status}: ${job.ok} ok, ${job.bad} bad, ${job.error}`);
   summaries.push(job.summary);
 };

@@ -13,7 +13,7 @@ import { join } from 'node:path';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import { parse } from 'csv-parse';
-import { ImportService } from '@strata/server';
+import { uploadSource } from '@strata/server';
 import { benchContext } from './scale-data.ts';
 import { runRow, table, timedRun } from './lib.ts';
 
@@ -58,7 +58,7 @@ const { store, ctx } = await benchContext(join(dir, 'db'));
 await ctx.engine.start(0);
 const seg = await ctx.segments.create('default', { name: 'Gold', condition: { attr: 'traits.plan', op: 'eq', value: 'gold' } });
 const run = (dryRun: boolean) => async () => {
-  const job = await new ImportService(ctx).run('default', createReadStream(file), { kind: 'users', format: 'csv', dryRun });
+  const job = await ctx.imports.run('default', uploadSource(createReadStream(file), 'csv'), { kind: 'users', format: 'csv', dryRun });
   if (job.status !== 'done' || job.ok !== rows) throw new Error(`import ${job.status}: ${job.ok} ok, ${job.bad} bad, ${job.error}`);
   summaries.push(job.summary);
 };

@@ -74,6 +74,20 @@ export function parseIsoTime(s: string): number {
   return ms;
 }
 
+/** The ISO 8601 forms ingest and imports accept: a date, or a date-time with seconds, fractions to nanoseconds and an offset optional. */
+const INGEST_TIME = /^(\d{4}-\d{2}-\d{2})(?:[T ](\d{2}:\d{2})(?::(\d{2})(?:\.(\d{1,9}))?)?)?(Z|[+-]\d{2}:?\d{2})?$/;
+
+/** Epoch ms of an ISO 8601 date-time (fractions to nanoseconds, offsets with or without a colon). */
+export function parseTimestamp(v: string): number {
+  const m = INGEST_TIME.exec(v);
+  if (!m) return Number.NaN;
+  const [, date, hm, sec, frac, off] = m;
+  if (!hm && (sec || frac || off)) return Number.NaN;
+  // Reuse core's strict calendar check on the canonical form (it refuses February 30 and the like).
+  const offset = off === undefined || off === 'Z' ? 'Z' : off.includes(':') ? off : `${off.slice(0, 3)}:${off.slice(3)}`;
+  return parseIsoTime(hm ? `${date}T${hm}:${sec ?? '00'}.${(frac ?? '').padEnd(3, '0').slice(0, 3)}${offset}` : date!);
+}
+
 function daysInMonth(year: number, month: number): number {
   if (month === 2) return (year % 4 === 0 && year % 100 !== 0) || year % 400 === 0 ? 29 : 28;
   return month === 4 || month === 6 || month === 9 || month === 11 ? 30 : 31;

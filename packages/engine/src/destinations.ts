@@ -3,7 +3,9 @@ import { Webhook } from 'standardwebhooks';
 import { AppError, type Issue, isoTime as iso } from '@strata/core';
 import { DestinationStore, WebhookStore, type DestinationKind, type DestinationRow, type DestinationSync, type DueDestinationDelivery, type NewDelivery, type SqlStore, type WebhookStore as WS } from '@strata/store';
 import type { Clock } from './clock.ts';
-import { OutboxDispatcher, ProjectCache, deliveriesPage, post, type DeliveryView, type Outcome, type OutboxDispatcherOptions } from './outbox.ts';
+import { newId, newSigningSecret } from './ids.ts';
+import { ProjectCache } from './project-cache.ts';
+import { OutboxDispatcher, deliveriesPage, post, type DeliveryView, type Outcome, type OutboxDispatcherOptions } from './outbox.ts';
 import type { WebhookChange } from './webhooks.ts';
 
 export const DESTINATION_KINDS = ['http', 'segment'] as const;
@@ -66,8 +68,6 @@ interface StoredChange {
   readonly profileId: number;
 }
 
-const newId = () => `dst_${randomBytes(8).toString('hex')}`;
-const newSecret = () => `whsec_${randomBytes(24).toString('base64')}`;
 const invalid = (issues: readonly Issue[]) =>
   new AppError({ code: 'VALIDATION_FAILED', message: `the destination is not valid: ${issues.map((i) => `${i.path} ${i.message}`).join('; ')}`, issues });
 
@@ -158,7 +158,7 @@ export class DestinationService {
   async create(projectId: string, input: DestinationInput): Promise<DestinationWithSecrets> {
     const now = this.clock.now();
     const fields = await this.validate(projectId, input, null);
-    const row: DestinationRow = { id: newId(), projectId, secret: newSecret(), createdAt: now, updatedAt: now, ...fields, sync: await this.newSync(projectId, fields.segmentIds, now) };
+    const row: DestinationRow = { id: newId('dst'), projectId, secret: newSigningSecret(), createdAt: now, updatedAt: now, ...fields, sync: await this.newSync(projectId, fields.segmentIds, now) };
     await new DestinationStore(this.store).insert(row);
     this.cache.invalidate(projectId);
     this.runSync(projectId, row.id);

@@ -4,7 +4,7 @@ import { AppError, validationError, isoTime as iso } from '@strata/core';
 import { ExperienceStore, type ExperienceRow, type ExperienceVariant, type SqlStore } from '@strata/store';
 import type { Clock } from './clock.ts';
 import type { LiveEngine } from './live-engine.ts';
-import { newId } from './segment-service.ts';
+import { newId } from './ids.ts';
 
 export interface ExperienceInput {
   readonly key: string;

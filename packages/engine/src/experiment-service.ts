@@ -8,7 +8,8 @@ import {
 import { ExperimentStore, type ConversionSource, type ExperimentArmRow, type ExperimentRow, type ExperimentStatus, type SqlStore } from '@strata/store';
 import type { Clock } from './clock.ts';
 import type { LiveEngine } from './live-engine.ts';
-import { newId, type SegmentService, type SegmentSetItem } from './segment-service.ts';
+import { newId } from './ids.ts';
+import type { SegmentService, SegmentSetItem } from './segment-service.ts';
 
 export interface ExperimentArmInput {
   readonly key: string;

@@ -16,3 +16,6 @@ export * from './experiment-service.ts';
 export * from './mission-goal.ts';
 export * from './mission-service.ts';
 export * from './insights-service.ts';
+export * from './import-service.ts';
+export * from './cursor.ts';
+export * from './ids.ts';

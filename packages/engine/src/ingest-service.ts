@@ -66,7 +66,7 @@ export class IngestService {
     this.flushing = true;
     try {
       while (this.queue.length) {
-        // Under load, linger a moment so that more requests share the next commit's fsync.
+        // A small group waits a moment for company, so that more requests share the next fsync; a long queue is written at once.
         if (this.queue.length < 4 && this.opts.lingerMs) await new Promise((r) => setTimeout(r, this.opts.lingerMs));
         const group = this.queue;
         this.queue = [];

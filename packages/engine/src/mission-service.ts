@@ -6,7 +6,8 @@ import type { Clock } from './clock.ts';
 import type { LiveEngine } from './live-engine.ts';
 import { daysIn, durationText, goalFilter, parseGoal, walkGoal, type MissionGoal, type WalkResult } from './mission-goal.ts';
 import type { PointsService } from './points-service.ts';
-import { decodeCursor, encodeCursor, newId } from './segment-service.ts';
+import { decodeCursor, encodeCursor } from './cursor.ts';
+import { newId } from './ids.ts';
 
 export interface Mission extends ApiView<MissionRow, 'startsAt' | 'endsAt' | 'createdAt' | 'updatedAt', 'cooldownMs' | 'segmentIds'> {
   readonly segmentIds: string[];

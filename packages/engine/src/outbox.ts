@@ -1,6 +1,7 @@
-import { AppError, isoTime as iso } from '@strata/core';
+import { isoTime as iso } from '@strata/core';
 import { WebhookStore, type DeliveryRow, type DueDelivery, type SqlStore } from '@strata/store';
 import type { Clock } from './clock.ts';
+import { decodeCursor, encodeCursor } from './cursor.ts';
 
 /**
  * The durable outbox both webhooks and destinations send through: retry schedule,
@@ -56,41 +57,11 @@ export function deliveryView(d: DeliveryRow): DeliveryView {
 
 /** One owner's (webhook's or destination's) delivery log, newest first, by an opaque cursor. */
 export async function deliveriesPage(store: SqlStore, projectId: string, ownerId: string, limit: number, cursor: string | null): Promise<{ deliveries: DeliveryView[]; nextCursor: string | null }> {
-  let before: number | null = null;
-  if (cursor !== null) {
-    const decoded = /^[A-Za-z0-9_-]{1,40}$/.test(cursor) ? Buffer.from(cursor, 'base64url').toString('utf8') : '';
-    const n = /^\d{1,15}$/.test(decoded) ? Number(decoded) : Number.NaN;
-    if (!Number.isSafeInteger(n)) throw new AppError({ code: 'VALIDATION_FAILED', message: 'cursor is not one this API returned', issues: [{ path: '/cursor', message: 'invalid cursor' }] });
-    before = n;
-  }
+  const before = decodeCursor(cursor);
   const rows = await new WebhookStore(store).listDeliveries(projectId, ownerId, limit + 1, before);
   const page = rows.slice(0, limit);
-  const next = rows.length > limit ? Buffer.from(String(page[page.length - 1]!.id)).toString('base64url') : null;
+  const next = rows.length > limit ? encodeCursor(page[page.length - 1]!.id) : null;
   return { deliveries: page.map(deliveryView), nextCursor: next };
-}
-
-/**
- * A per-project cache of definitions read inside membership transactions (so that writing
- * the outbox costs no query). A generation counter keeps a list read before a change from
- * being cached after it.
- */
-export class ProjectCache<T> {
-  private readonly cache = new Map<string, readonly T[]>();
-  private readonly generation = new Map<string, number>();
-
-  invalidate(projectId: string): void {
-    this.generation.set(projectId, (this.generation.get(projectId) ?? 0) + 1);
-    this.cache.delete(projectId);
-  }
-
-  async get(projectId: string, load: () => Promise<readonly T[]>): Promise<readonly T[]> {
-    const hit = this.cache.get(projectId);
-    if (hit) return hit;
-    const gen = this.generation.get(projectId) ?? 0;
-    const rows = await load();
-    if ((this.generation.get(projectId) ?? 0) === gen) this.cache.set(projectId, rows);
-    return rows;
-  }
 }
 
 export type Outcome = { readonly ok: true; readonly status: number } | { readonly ok: false; readonly status: number | null; readonly error: string };

@@ -2,7 +2,7 @@ import { AppError, isoTime } from '@strata/core';
 import { PointsStore, type PointsEntry, type PointsKind, type SqlStore } from '@strata/store';
 import type { Clock } from './clock.ts';
 import type { LiveEngine } from './live-engine.ts';
-import { decodeCursor, encodeCursor } from './segment-service.ts';
+import { decodeCursor, encodeCursor } from './cursor.ts';
 
 export interface PointsEntryView {
   readonly id: number;

@@ -5,7 +5,8 @@ import { PointsStore, RewardStore, type CodeCounts, type RedemptionRow, type Rew
 import type { Clock } from './clock.ts';
 import type { LiveEngine } from './live-engine.ts';
 import type { PointsService } from './points-service.ts';
-import { decodeCursor, encodeCursor, newId } from './segment-service.ts';
+import { decodeCursor, encodeCursor } from './cursor.ts';
+import { newId } from './ids.ts';
 
 export interface RewardInput {
   readonly name: string;

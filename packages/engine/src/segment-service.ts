@@ -1,10 +1,11 @@
-import { randomBytes } from 'node:crypto';
 import type { Json } from '@strata/core';
 import type { Condition, Explanation } from '@strata/core';
 import { AppError, compileConditionSql, explanationLines, parseCondition, referencedSegments, validationError, isoTime as iso } from '@strata/core';
 import { buildTemplate, LIFECYCLE_SET_ID, lifecycleStages, type JsonObject } from '@strata/core';
 import type { SegmentRow, SqlStore } from '@strata/store';
 import type { Clock } from './clock.ts';
+import { decodeCursor, encodeCursor } from './cursor.ts';
+import { newId } from './ids.ts';
 import type { LiveEngine } from './live-engine.ts';
 import type { HygieneService, SegmentWarning } from './hygiene-service.ts';
 import type { MembershipService } from './membership-service.ts';
@@ -73,18 +74,6 @@ export interface HistoryView {
 
 /** What targets a segment, in words ("mission \"Welcome\" (mis_…)"); empty when nothing does. */
 export type DeleteGuard = (tx: SqlStore, projectId: string, segmentId: string) => Promise<string[]>;
-
-/** Page cursors: an opaque base64url form of the last row's numeric key. */
-export const encodeCursor = (n: number): string => Buffer.from(String(n)).toString('base64url');
-
-export function decodeCursor(cursor: string | null): number | null {
-  if (cursor === null) return null;
-  const decoded = /^[A-Za-z0-9_-]{1,40}$/.test(cursor) ? Buffer.from(cursor, 'base64url').toString('utf8') : '';
-  const n = /^\d{1,15}$/.test(decoded) ? Number(decoded) : Number.NaN;
-  if (!Number.isSafeInteger(n)) throw new AppError({ code: 'VALIDATION_FAILED', message: 'cursor is not one this API returned', issues: [{ path: '/cursor', message: 'invalid cursor' }] });
-  return n;
-}
-export const newId = (prefix: string) => `${prefix}_${randomBytes(8).toString('hex')}`;
 
 /** Segment definitions, previews and manual membership (the domain side of /api/segments). */
 export class SegmentService {

@@ -1,9 +1,10 @@
-import { randomBytes } from 'node:crypto';
 import { Webhook } from 'standardwebhooks';
 import { AppError, type Issue, isoTime as iso } from '@strata/core';
 import { WebhookStore, type DueDelivery, type SqlStore, type WebhookRow } from '@strata/store';
 import type { Clock } from './clock.ts';
-import { OutboxDispatcher, ProjectCache, deliveriesPage, post, type DeliveryView, type Outcome, type OutboxDispatcherOptions } from './outbox.ts';
+import { newId, newSigningSecret } from './ids.ts';
+import { ProjectCache } from './project-cache.ts';
+import { OutboxDispatcher, deliveriesPage, post, type DeliveryView, type Outcome, type OutboxDispatcherOptions } from './outbox.ts';
 
 export { RETRY_SCHEDULE_MS, RETRY_WINDOW_MS, retryDelay, type DeliveryView } from './outbox.ts';
 
@@ -48,8 +49,6 @@ export interface WebhookWithSecret extends WebhookView {
 
 
 /** A signing secret in the Standard Webhooks format: `whsec_` and base64 of 24 random bytes. */
-const newSecret = () => `whsec_${randomBytes(24).toString('base64')}`;
-const newWebhookId = () => `whk_${randomBytes(8).toString('hex')}`;
 
 const invalid = (message: string, issues: readonly Issue[]) => new AppError({ code: 'VALIDATION_FAILED', message, issues });
 
@@ -121,7 +120,7 @@ export class WebhookService {
     }
     if (issues.length) throw invalid(`the webhook is not valid: ${issues.map((i) => `${i.path} ${i.message}`).join('; ')}`, issues);
 
-    const row: WebhookRow = { id: newWebhookId(), projectId, url: url!.href, secret: newSecret(), segmentIds, kinds, createdAt: this.clock.now() };
+    const row: WebhookRow = { id: newId('whk'), projectId, url: url!.href, secret: newSigningSecret(), segmentIds, kinds, createdAt: this.clock.now() };
     await new WebhookStore(this.store).insertWebhook(row);
     this.invalidate(projectId);
     return this.withSecret(row);

@@ -1,4 +1,3 @@
-import cors from '@fastify/cors';
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
 import Fastify, { type FastifyInstance } from 'fastify';
@@ -6,22 +5,9 @@ import { Type } from '@sinclair/typebox';
 import { Credentials } from './auth.ts';
 import type { AppContext } from './context.ts';
 import { errorBody, errorHandler } from './errors.ts';
-import { adminRoutes } from './routes/admin.ts';
-import { hygieneRoutes } from './routes/hygiene.ts';
-import { insightRoutes } from './routes/insights.ts';
-import { pointsRoutes } from './routes/points.ts';
+import { adminRoutes } from './routes/admin-scope.ts';
+import { publicRoutes } from './routes/public/public-scope.ts';
 import { uiRoutes } from './routes/ui.ts';
-import { missionRoutes } from './routes/missions.ts';
-import { publicRewardRoutes } from './routes/public-rewards.ts';
-import { rewardRoutes } from './routes/rewards.ts';
-import { experienceRoutes, publicTargetingRoutes } from './routes/targeting.ts';
-import { ingestRoutes } from './routes/ingest.ts';
-import { templateRoutes } from './routes/templates.ts';
-import { webhookRoutes } from './routes/webhooks.ts';
-import { destinationRoutes } from './routes/destinations.ts';
-import { exportRoutes } from './routes/export.ts';
-import { experimentRoutes } from './routes/experiments.ts';
-import { importRoutes } from './routes/imports.ts';
 import { ErrorSchema } from './schemas.ts';
 import { requestValidatorCompiler } from './validation.ts';
 
@@ -68,25 +54,7 @@ export async function buildApp(ctx: AppContext, opts: AppOptions = {}): Promise<
   app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
 
   const withCreds = { ...ctx, creds };
-  // The public API (write key) is called from browsers: CORS is open there, and only there.
-  await app.register(async (scope) => {
-    await scope.register(cors, { origin: '*', methods: ['GET', 'POST', 'OPTIONS'], allowedHeaders: ['Content-Type', 'Authorization', 'X-Write-Key', 'Idempotency-Key', 'X-Retry-Count'], maxAge: 86400 });
-    await scope.register(async (s) => ingestRoutes(s, withCreds));
-    await scope.register(async (s) => publicTargetingRoutes(s, withCreds));
-    await scope.register(async (s) => publicRewardRoutes(s, withCreds));
-  });
+  await app.register(async (scope) => publicRoutes(scope, withCreds));
   await app.register(async (scope) => adminRoutes(scope, withCreds));
-  await app.register(async (scope) => webhookRoutes(scope, withCreds));
-  await app.register(async (scope) => destinationRoutes(scope, withCreds));
-  await app.register(async (scope) => exportRoutes(scope, withCreds));
-  await app.register(async (scope) => templateRoutes(scope, withCreds));
-  await app.register(async (scope) => hygieneRoutes(scope, withCreds));
-  await app.register(async (scope) => pointsRoutes(scope, withCreds));
-  await app.register(async (scope) => missionRoutes(scope, withCreds));
-  await app.register(async (scope) => rewardRoutes(scope, withCreds));
-  await app.register(async (scope) => experienceRoutes(scope, withCreds));
-  await app.register(async (scope) => insightRoutes(scope, withCreds));
-  await app.register(async (scope) => experimentRoutes(scope, withCreds));
-  await app.register(async (scope) => importRoutes(scope, withCreds));
   return app;
 }

@@ -1,10 +1,11 @@
 import { randomBytes } from 'node:crypto';
 import { ExperienceService, HygieneService, InsightsService, IngestService, LiveEngine, MissionService, PointsService, RewardService, TargetingService, MembershipService, SegmentService, WebhookDispatcher, WebhookService, systemClock, type Clock } from '@strata/engine';
 import { ExperimentService } from '@strata/engine';
-import { DestinationDispatcher, DestinationService, ExportService } from '@strata/engine';
+import { DestinationDispatcher, DestinationService, ExportService, ImportService } from '@strata/engine';
 import { ExperimentStore, MissionStore, RewardStore, type SqlStore } from '@strata/store';
 import type { Config } from './config.ts';
 import type { AppContext } from './context.ts';
+import { normalizeMessage } from './ingest/normalize.ts';
 
 export const DEFAULT_PROJECT = 'default';
 
@@ -51,6 +52,8 @@ export function createContext(store: SqlStore, config: Config, clock: Clock = sy
     destinations,
     destinationDispatcher: new DestinationDispatcher(store, clock),
     exports: new ExportService(store),
+    // An imported event passes the ingest's own validation (no request address: no geolocation).
+    imports: new ImportService({ store, clock, engine, ingest, segments, normalize: (raw, receivedAt) => normalizeMessage(raw, null, receivedAt, undefined, undefined) }),
   };
 }
 

@@ -1,4 +1,4 @@
-import type { Clock, DestinationDispatcher, DestinationService, ExportService, ExperienceService, HygieneService, InsightsService, IngestService, MissionService, PointsService, RewardService, TargetingService, LiveEngine, MembershipService, SegmentService, WebhookDispatcher, WebhookService } from '@strata/engine';
+import type { Clock, DestinationDispatcher, ImportService, DestinationService, ExportService, ExperienceService, HygieneService, InsightsService, IngestService, MissionService, PointsService, RewardService, TargetingService, LiveEngine, MembershipService, SegmentService, WebhookDispatcher, WebhookService } from '@strata/engine';
 import type { ExperimentService } from '@strata/engine';
 import type { Project, SqlStore } from '@strata/store';
 import type { Config } from './config.ts';
@@ -36,6 +36,8 @@ export interface AppContext {
   readonly destinationDispatcher: DestinationDispatcher;
   /** Segment export (CSV / NDJSON streams). */
   readonly exports: ExportService;
+  /** Imports of users, events and segment members (docs/import.md). */
+  readonly imports: ImportService;
 }
 
 declare module 'fastify' {

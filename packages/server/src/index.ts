@@ -4,4 +4,4 @@ export * from './config.ts';
 export * from './context.ts';
 export * from './errors.ts';
 export { normalizeMessage, MAX_BATCH_BYTES, MAX_BATCH_ITEMS, MAX_EVENT_BYTES } from './ingest/normalize.ts';
-export { ImportService, importView, cellValue, BATCH_ROWS, type ImportOptions, type ImportView, type ImportFormat, type ColumnType } from './import/import-service.ts';
+export { uploadSource } from './import/read-rows.ts';

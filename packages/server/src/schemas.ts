@@ -1,4 +1,5 @@
 import { Type, type Static, type TSchema } from '@sinclair/typebox';
+import type { Json } from '@strata/core';
 
 /**
  * A request field that may be null: `{type: [T, "null"]}` rather than an anyOf, because with
@@ -228,3 +229,30 @@ export const DeliverySchema = Type.Object({
 });
 
 export const DeliveriesPage = Type.Object({ deliveries: Type.Array(DeliverySchema), nextCursor: Type.Union([Type.String(), Type.Null()]) });
+
+/** A page of membership history: of a segment (/api/segments/:id/history) or of a user (/api/users/:id/history). */
+export const HistoryPage = Type.Object({
+  history: Type.Array(Type.Object({
+    segmentId: Type.String(), segmentName: Type.Union([Type.String(), Type.Null()]),
+    userId: Type.Union([Type.String(), Type.Null()]), anonymousId: Type.Union([Type.String(), Type.Null()]),
+    kind: Type.Union([Type.Literal('entered'), Type.Literal('exited')]), at: Type.String({ format: 'date-time' }),
+    reason: Type.Union(['event', 'time', 'manual', 'definition', 'merge'].map((r) => Type.Literal(r))),
+  })),
+  nextCursor: Type.Union([Type.String(), Type.Null()]),
+});
+
+/** Any JSON: what an app renders for an experience's variant. */
+export const Payload = Type.Unsafe<Json>({ description: 'Any JSON: what the app renders for this variant' });
+
+const Anything = Type.Unsafe<Json>({ type: 'object', additionalProperties: true });
+/** What a user may see now: GET /api/users/:id/targeting and the public /v1/targeting. */
+export const TargetingSchema = Type.Object({
+  userId: Type.Union([Type.String(), Type.Null()]),
+  anonymousId: Type.Union([Type.String(), Type.Null()]),
+  known: Type.Boolean({ description: 'false: Strata has not seen this user; what targets everyone is returned' }),
+  segments: Type.Array(Type.Object({ id: Type.String(), name: Type.String() })),
+  points: Type.Integer(),
+  missions: Type.Array(Anything),
+  rewards: Type.Array(Anything),
+  experiences: Type.Array(Type.Object({ key: Type.String(), variant: Type.String(), payload: Payload })),
+});

@@ -1,7 +1,7 @@
 import { sql, type Kysely, type Selectable } from 'kysely';
 import type { EventRecord, Json, JsonObject } from '@strata/core';
 import type { Database } from './schema.ts';
-import type { SqlStore } from './sql-store.ts';
+import type { StoreHandle } from './store-handle.ts';
 import { chunks, readJson } from './util.ts';
 
 /** A mission (quest). Times are epoch milliseconds. */
@@ -81,8 +81,8 @@ const toProgress = (r: Selectable<Database['mission_progress']>): ProgressRow =>
  */
 export class MissionStore {
   private readonly db: Kysely<Database>;
-  private readonly dialect: SqlStore['dialect'];
-  constructor(store: SqlStore) {
+  private readonly dialect: StoreHandle['dialect'];
+  constructor(store: StoreHandle) {
     this.db = store.db;
     this.dialect = store.dialect;
   }

@@ -1,6 +1,6 @@
 import { sql, type Kysely } from 'kysely';
 import type { Database } from './schema.ts';
-import type { SqlStore } from './sql-store.ts';
+import type { StoreHandle } from './store-handle.ts';
 
 export type PointsKind = 'earn' | 'spend' | 'adjust' | 'expire';
 
@@ -40,7 +40,7 @@ const toEntry = (r: LedgerRow): PointsEntry => ({
  */
 export class PointsStore {
   private readonly db: Kysely<Database>;
-  constructor(store: SqlStore) {
+  constructor(store: StoreHandle) {
     this.db = store.db;
   }
 

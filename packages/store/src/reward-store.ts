@@ -1,6 +1,6 @@
 import { sql, type Kysely, type Selectable } from 'kysely';
 import type { Database } from './schema.ts';
-import type { SqlStore } from './sql-store.ts';
+import type { StoreHandle } from './store-handle.ts';
 import { chunks, readJson } from './util.ts';
 
 export type RewardType = 'coupon' | 'voucher' | 'digital' | 'physical';
@@ -69,7 +69,7 @@ const toRedemption = (r: Selectable<Database['reward_redemptions']>): Redemption
  */
 export class RewardStore {
   private readonly db: Kysely<Database>;
-  constructor(private readonly store: SqlStore) {
+  constructor(private readonly store: StoreHandle) {
     this.db = store.db;
   }
 

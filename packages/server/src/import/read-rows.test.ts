@@ -2,8 +2,8 @@ import { Readable } from 'node:stream';
 import { parse } from 'csv-parse/sync';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { readCsv, readNdjson, type FileRow } from './read-rows.ts';
-import { cellValue } from './import-service.ts';
+import type { FileRow } from '@strata/engine';
+import { readCsv, readNdjson, uploadSource } from './read-rows.ts';
 
 const all = async (gen: AsyncGenerator<FileRow[]>) => { const out: FileRow[] = []; for await (const rows of gen) out.push(...rows); return out.sort((a, b) => a.line - b.line); };
 const csv = (text: string, chunk = 7) => all(readCsv(Readable.from(Array.from({ length: Math.ceil(text.length / chunk) }, (_, i) => text.slice(i * chunk, (i + 1) * chunk)))));
@@ -55,18 +55,27 @@ describe('readNdjson', () => {
   });
 });
 
-describe('cellValue', () => {
-  it('infers numbers and booleans, keeps dates and zero-led codes as strings, and applies overrides', () => {
-    expect(cellValue('42', 'auto')).toEqual({ ok: true, value: 42 });
-    expect(cellValue('-1.5e3', 'auto')).toEqual({ ok: true, value: -1500 });
-    expect(cellValue('true', 'auto')).toEqual({ ok: true, value: true });
-    expect(cellValue('02134', 'auto')).toEqual({ ok: true, value: '02134' });
-    expect(cellValue('2024-06-01', 'auto')).toEqual({ ok: true, value: '2024-06-01' });
-    expect(cellValue('123456789012345678901', 'auto')).toEqual({ ok: true, value: '123456789012345678901' });
-    expect(cellValue('42', 'string')).toEqual({ ok: true, value: '42' });
-    expect(cellValue('yes', 'boolean')).toEqual({ ok: true, value: true });
-    expect(cellValue('abc', 'number')).toEqual({ ok: false, reason: '"abc" is not a number' });
-    expect(cellValue('2024-13-01', 'date').ok).toBe(false);
-    expect(cellValue('{"a":1}', 'json')).toEqual({ ok: true, value: { a: 1 } });
+describe('uploadSource', () => {
+  const drain = async (rows: AsyncIterable<readonly FileRow[]>) => { let n = 0; for await (const g of rows) n += g.length; return n; };
+
+  it('reads a whole upload with no failure', async () => {
+    const src = uploadSource(Readable.from(['id,plan\nu1,gold\n']), 'csv');
+    expect(await drain(src.rows)).toBe(2);
+    expect(src.failure()).toBeNull();
+  });
+
+  it('says so when the body ended before its end (an HTTP body not complete), once the rows are read', async () => {
+    const body = Object.assign(Readable.from(['{"a":1}\n']), { complete: false });
+    const src = uploadSource(body, 'ndjson');
+    expect(await drain(src.rows)).toBe(1);
+    expect(src.failure()).toBe('the upload ended before the end of the file');
+  });
+
+  it('says so when the client went away', async () => {
+    const body = Readable.from(['{"a":1}\n']);
+    const src = uploadSource(body, 'ndjson');
+    body.emit('aborted');
+    await drain(src.rows);
+    expect(src.failure()).toBe('the upload ended before the end of the file (the client went away)');
   });
 });

@@ -1,12 +1,8 @@
 import { createInterface } from 'node:readline';
 import type { Readable } from 'node:stream';
 import { parse } from 'csv-parse/sync';
+import type { FileRow, ImportFormat, ImportSource } from '@strata/engine';
 
-/** One row of a file: its first line (1-based) and its cells (CSV) or text (NDJSON), or why it cannot be read. */
-export type FileRow =
-  | { readonly line: number; readonly cells: readonly string[]; readonly text?: undefined; readonly error?: undefined }
-  | { readonly line: number; readonly text: string; readonly cells?: undefined; readonly error?: undefined }
-  | { readonly line: number; readonly error: string; readonly cells?: undefined; readonly text?: undefined };
 
 /** A quoted field may span lines; past this many, the quote is taken as never closed. */
 const MAX_RECORD_LINES = 1000;
@@ -124,4 +120,24 @@ export async function* readNdjson(input: Readable): AsyncGenerator<FileRow[]> {
     if (out.length >= GROUP) { yield out; out = []; }
   }
   if (out.length) yield out;
+}
+
+/**
+ * An uploaded file as an import reads it: CSV or NDJSON rows from the streamed body, and whether
+ * the upload stopped short. A stream cut short (the client went away, a failed socket) ends like
+ * a whole one, so its events are the only sign.
+ */
+export function uploadSource(input: Readable, format: ImportFormat): ImportSource {
+  let failure: string | null = null;
+  input.once('aborted', () => { failure = 'the upload ended before the end of the file (the client went away)'; });
+  input.once('error', (e: Error) => { failure = `the upload failed: ${e.message}`; });
+  const read = format === 'csv' ? readCsv(input) : readNdjson(input);
+  return {
+    rows: (async function* rows() {
+      yield* read;
+      // An HTTP body read to its end says so (`complete`); a file stream has no such flag.
+      if (failure === null && (input as Readable & { complete?: boolean }).complete === false) failure = 'the upload ended before the end of the file';
+    })(),
+    failure: () => failure,
+  };
 }

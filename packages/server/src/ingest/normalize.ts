@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { Issue, Json, JsonObject } from '@strata/core';
-import { isDerivedEvent, isPlainObject, parseIsoTime, unstorableStrings } from '@strata/core';
+import { isDerivedEvent, isPlainObject, parseTimestamp, unstorableStrings } from '@strata/core';
 import type { IngestItem } from '@strata/store';
 import { geolocate, type GeoOptions } from './geo.ts';
 
@@ -37,19 +37,6 @@ function object(v: Json | undefined, path: string, issues: Issue[]): JsonObject 
 /** Times Strata accepts: years 1000 to 9999 (what JSON dates, JavaScript and BIGINT columns all hold). */
 export const MIN_TIME = Date.UTC(1000, 0, 1);
 export const MAX_TIME = Date.UTC(9999, 11, 31, 23, 59, 59, 999);
-
-const ISO = /^(\d{4}-\d{2}-\d{2})(?:[T ](\d{2}:\d{2})(?::(\d{2})(?:\.(\d{1,9}))?)?)?(Z|[+-]\d{2}:?\d{2})?$/;
-
-/** Epoch ms of an ISO 8601 date-time (fractions to nanoseconds, offsets with or without a colon). */
-export function parseTimestamp(v: string): number {
-  const m = ISO.exec(v);
-  if (!m) return Number.NaN;
-  const [, date, hm, sec, frac, off] = m;
-  if (!hm && (sec || frac || off)) return Number.NaN;
-  // Reuse core's strict calendar check on the canonical form (it refuses February 30 and the like).
-  const offset = off === undefined || off === 'Z' ? 'Z' : off.includes(':') ? off : `${off.slice(0, 3)}:${off.slice(3)}`;
-  return parseIsoTime(hm ? `${date}T${hm}:${sec ?? '00'}.${(frac ?? '').padEnd(3, '0').slice(0, 3)}${offset}` : date!);
-}
 
 /** Epoch ms of an ISO 8601 string or an epoch-ms number; null when absent or invalid (with an issue). */
 function time(v: Json | undefined, path: string, issues: Issue[]): number | null {

@@ -1,6 +1,5 @@
 import type { FastifyInstance } from 'fastify';
 import { Type, type Static } from '@sinclair/typebox';
-import { requireAdmin, type Credentials } from '../auth.ts';
 import type { AppContext } from '../context.ts';
 import { DeliverySchema, IdParams, MembersQuery, errors } from '../schemas.ts';
 
@@ -44,10 +43,7 @@ const DestinationDeliveriesPage = Type.Object({
  * /api/destinations (Bearer admin token): external systems kept in step with segment
  * membership through the webhook outbox (docs/export.md).
  */
-export async function destinationRoutes(app: FastifyInstance, ctx: AppContext & { creds: Credentials }): Promise<void> {
-  app.addHook('preHandler', async (req) => {
-    req.project = await requireAdmin(req, ctx.creds);
-  });
+export async function destinationRoutes(app: FastifyInstance, ctx: AppContext): Promise<void> {
   const tags = { tags: ['destinations'], security: [{ adminToken: [] }] };
 
   app.post<{ Body: Static<typeof DestinationCreate> }>('/api/destinations', {

@@ -2,7 +2,6 @@ import type { FastifyInstance } from 'fastify';
 import { Type, type Static } from '@sinclair/typebox';
 import { validationError, type Issue } from '@strata/core';
 import type { MetricInput } from '@strata/engine';
-import { requireAdmin, type Credentials } from '../auth.ts';
 import type { AppContext } from '../context.ts';
 import { IdParams, Nullable, errors } from '../schemas.ts';
 
@@ -112,10 +111,7 @@ export function metricFromQuery(q: Static<typeof ResultsQuery>): MetricInput {
 }
 
 /** /api/experiments (Bearer admin token): A/B experiments over segments, and their results (docs/experiments.md). */
-export async function experimentRoutes(app: FastifyInstance, ctx: AppContext & { creds: Credentials }): Promise<void> {
-  app.addHook('preHandler', async (req) => {
-    req.project = await requireAdmin(req, ctx.creds);
-  });
+export async function experimentRoutes(app: FastifyInstance, ctx: AppContext): Promise<void> {
   const tags = { tags: ['experiments'], security: [{ adminToken: [] }] };
 
   app.post<{ Body: Static<typeof ExperimentCreate> }>('/api/experiments', {

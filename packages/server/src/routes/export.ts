@@ -3,7 +3,6 @@ import type { FastifyInstance } from 'fastify';
 import { Type, type Static } from '@sinclair/typebox';
 import { stringify } from 'csv-stringify/sync';
 import type { ExportRecord } from '@strata/engine';
-import { requireAdmin, type Credentials } from '../auth.ts';
 import type { AppContext } from '../context.ts';
 import { IdParams, errors } from '../schemas.ts';
 
@@ -33,10 +32,7 @@ async function* ndjson(pages: AsyncIterable<ExportRecord[]>): AsyncGenerator<str
 }
 
 /** GET /api/segments/:id/export: a segment's members, streamed (docs/export.md). */
-export async function exportRoutes(app: FastifyInstance, ctx: AppContext & { creds: Credentials }): Promise<void> {
-  app.addHook('preHandler', async (req) => {
-    req.project = await requireAdmin(req, ctx.creds);
-  });
+export async function exportRoutes(app: FastifyInstance, ctx: AppContext): Promise<void> {
   app.get<{ Params: Static<typeof IdParams>; Querystring: Static<typeof ExportQuery> }>('/api/segments/:id/export', {
     schema: {
       tags: ['segments'], security: [{ adminToken: [] }], params: IdParams, querystring: ExportQuery,

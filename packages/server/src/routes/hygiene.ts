@@ -1,14 +1,10 @@
 import type { FastifyInstance } from 'fastify';
 import { Type, type Static } from '@sinclair/typebox';
-import { requireAdmin, type Credentials } from '../auth.ts';
 import type { AppContext } from '../context.ts';
 import { ExplainResult, OverlapBody, OverlapResult, errors } from '../schemas.ts';
 
 /** Segment hygiene (Bearer admin token): pairwise overlap of segments, and why a user is or is not in one. */
-export async function hygieneRoutes(app: FastifyInstance, ctx: AppContext & { creds: Credentials }): Promise<void> {
-  app.addHook('preHandler', async (req) => {
-    req.project = await requireAdmin(req, ctx.creds);
-  });
+export async function hygieneRoutes(app: FastifyInstance, ctx: AppContext): Promise<void> {
   const security = [{ adminToken: [] }];
 
   app.post<{ Body: Static<typeof OverlapBody> }>('/api/segments/overlap', {

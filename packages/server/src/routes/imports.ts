@@ -4,9 +4,9 @@ import { Type, type Static } from '@sinclair/typebox';
 import { stringify } from 'csv-stringify/sync';
 import type { BadRow } from '@strata/store';
 import { AppError, type Issue } from '@strata/core';
-import { requireAdmin, type Credentials } from '../auth.ts';
 import type { AppContext } from '../context.ts';
-import { COLUMN_TYPES, ImportService, importView, type ColumnType, type ImportFormat, type ImportOptions } from '../import/import-service.ts';
+import { COLUMN_TYPES, importView, type ColumnType, type ImportFormat, type ImportOptions } from '@strata/engine';
+import { uploadSource } from '../import/read-rows.ts';
 import { IdParams, MembersQuery, errors } from '../schemas.ts';
 
 /** Body types read as a stream, and the file format each means. */
@@ -77,11 +77,8 @@ function parseTypes(s: string | undefined): Record<string, ColumnType> {
  * application/x-ndjson), options in the query string. The answer (201) comes when the import is
  * done; meanwhile GET /api/imports/:id (or the list) shows its progress.
  */
-export async function importRoutes(app: FastifyInstance, ctx: AppContext & { creds: Credentials }): Promise<void> {
-  const imports = new ImportService(ctx);
-  app.addHook('preHandler', async (req) => {
-    req.project = await requireAdmin(req, ctx.creds);
-  });
+export async function importRoutes(app: FastifyInstance, ctx: AppContext): Promise<void> {
+  const imports = ctx.imports;
   // The body is handed over unread: the import reads it as it arrives (no body limit, no buffering).
   app.addContentTypeParser(Object.keys(FORMATS), (_req, payload, done) => done(null, payload));
   const tags = { tags: ['imports'], security: [{ adminToken: [] }] };
@@ -105,7 +102,7 @@ export async function importRoutes(app: FastifyInstance, ctx: AppContext & { cre
       ...(q.userIdColumn ? { userIdColumn: q.userIdColumn } : {}), ...(q.labelsColumn ? { labelsColumn: q.labelsColumn } : {}),
       ...(q.segmentId ? { segmentId: q.segmentId } : {}), ...(q.segmentName ? { segmentName: q.segmentName } : {}),
     };
-    const job = await imports.run(req.project.id, req.body as Readable, opts);
+    const job = await imports.run(req.project.id, uploadSource(req.body as Readable, format), opts);
     if (job.status === 'failed' && job.rows === 0 && job.error) {
       // Nothing was read: a bad header or option. Answer 400, the job stays on record as failed.
       throw new AppError({ code: 'VALIDATION_FAILED', message: `${job.error} (import ${job.id})` });

@@ -1,7 +1,6 @@
 import type { FastifyInstance } from 'fastify';
 import { Type, type Static } from '@sinclair/typebox';
 import { AppError } from '@strata/core';
-import { requireAdmin, type Credentials } from '../auth.ts';
 import type { AppContext } from '../context.ts';
 import { IdParams, errors } from '../schemas.ts';
 
@@ -17,10 +16,7 @@ const Insights = Type.Object({
 const Days = Type.Integer({ minimum: 1, maximum: 366, default: 30 });
 
 /** Per-segment insights (Bearer admin token). */
-export async function insightRoutes(app: FastifyInstance, ctx: AppContext & { creds: Credentials }): Promise<void> {
-  app.addHook('preHandler', async (req) => {
-    req.project = await requireAdmin(req, ctx.creds);
-  });
+export async function insightRoutes(app: FastifyInstance, ctx: AppContext): Promise<void> {
   const tags = { tags: ['insights'], security: [{ adminToken: [] }] };
   const Query = Type.Object({ days: Type.Optional(Days) }, { additionalProperties: false });
 

@@ -1,6 +1,5 @@
 import type { FastifyInstance } from 'fastify';
 import { Type, type Static } from '@sinclair/typebox';
-import { requireAdmin, type Credentials } from '../auth.ts';
 import type { AppContext } from '../context.ts';
 import { IdParams, MembersQuery, errors } from '../schemas.ts';
 
@@ -22,10 +21,7 @@ const Adjust = Type.Object({
 }, { additionalProperties: false });
 
 /** Points of a user (Bearer admin token): balance and ledger, and admin adjustments. */
-export async function pointsRoutes(app: FastifyInstance, ctx: AppContext & { creds: Credentials }): Promise<void> {
-  app.addHook('preHandler', async (req) => {
-    req.project = await requireAdmin(req, ctx.creds);
-  });
+export async function pointsRoutes(app: FastifyInstance, ctx: AppContext): Promise<void> {
   const tags = { tags: ['points'], security: [{ adminToken: [] }] };
 
   app.get<{ Params: Static<typeof IdParams>; Querystring: Static<typeof MembersQuery> }>('/api/users/:id/points', {

@@ -2,7 +2,6 @@ import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { Type, type Static, type TSchema } from '@sinclair/typebox';
 import { AppError } from '@strata/core';
 import { REWARD_TYPES } from '@strata/store';
-import { requireAdmin, type Credentials } from '../auth.ts';
 import type { AppContext } from '../context.ts';
 import { IdParams, MembersQuery, Nullable, errors } from '../schemas.ts';
 
@@ -86,10 +85,7 @@ export function idempotencyKeyOf(req: FastifyRequest, requestId: string | undefi
 }
 
 /** Rewards (the bonus shop), Bearer admin token: definitions, code pools, redemptions, redeeming for a user. */
-export async function rewardRoutes(app: FastifyInstance, ctx: AppContext & { creds: Credentials }): Promise<void> {
-  app.addHook('preHandler', async (req) => {
-    req.project = await requireAdmin(req, ctx.creds);
-  });
+export async function rewardRoutes(app: FastifyInstance, ctx: AppContext): Promise<void> {
   const tags = { tags: ['rewards'], security: [{ adminToken: [] }] };
   const Reward = RewardSchema;
 

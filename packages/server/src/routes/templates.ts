@@ -1,7 +1,6 @@
 import type { FastifyInstance } from 'fastify';
 import { Type, type Static } from '@sinclair/typebox';
 import { lifecycleSetView, listTemplates } from '@strata/core';
-import { requireAdmin, type Credentials } from '../auth.ts';
 import type { AppContext } from '../context.ts';
 import { ConditionSchema, SegmentSchema, errors } from '../schemas.ts';
 
@@ -50,10 +49,7 @@ const LifecycleBody = Type.Object({
 }, { additionalProperties: false });
 
 /** Segment templates (docs/templates.md): the catalogue, and the lifecycle stages set (Bearer admin token). */
-export async function templateRoutes(app: FastifyInstance, ctx: AppContext & { creds: Credentials }): Promise<void> {
-  app.addHook('preHandler', async (req) => {
-    req.project = await requireAdmin(req, ctx.creds);
-  });
+export async function templateRoutes(app: FastifyInstance, ctx: AppContext): Promise<void> {
   const tags = { tags: ['segments'], security: [{ adminToken: [] }] };
 
   app.get('/api/templates', {

@@ -1,6 +1,5 @@
 import type { FastifyInstance } from 'fastify';
 import { Type, type Static } from '@sinclair/typebox';
-import { requireAdmin, type Credentials } from '../auth.ts';
 import type { AppContext } from '../context.ts';
 import { DeliveriesPage, IdParams, MembersQuery, WebhookCreate, WebhookSchema, errors } from '../schemas.ts';
 
@@ -8,10 +7,7 @@ import { DeliveriesPage, IdParams, MembersQuery, WebhookCreate, WebhookSchema, e
  * /api/webhooks (Bearer admin token): endpoints that receive segment entries and exits,
  * and their delivery logs. The secret is shown by create and get, never by the list.
  */
-export async function webhookRoutes(app: FastifyInstance, ctx: AppContext & { creds: Credentials }): Promise<void> {
-  app.addHook('preHandler', async (req) => {
-    req.project = await requireAdmin(req, ctx.creds);
-  });
+export async function webhookRoutes(app: FastifyInstance, ctx: AppContext): Promise<void> {
   const hooks = { tags: ['webhooks'], security: [{ adminToken: [] }] };
 
   app.post<{ Body: Static<typeof WebhookCreate> }>('/api/webhooks', {

@@ -40,6 +40,16 @@ describe.each(backends.map((b) => [b.name, b] as const))('users import semantics
     expect((await user('u1')).traits).toMatchObject({ plan: 'gold', city: 'Paris' });
   });
 
+  it('marks a job failed, with the reason, when its file stopped short of its end, though every row read was good', async () => {
+    const source = {
+      rows: (async function* rows() { yield [{ line: 1, cells: ['id', 'plan'] }, { line: 2, cells: ['u1', 'gold'] }]; })(),
+      failure: () => 'the upload ended before the end of the file',
+    };
+    const job = await t.ctx.imports.run('default', source, { kind: 'users', format: 'csv', dryRun: false });
+    expect(job).toMatchObject({ status: 'failed', ok: 1, error: 'the upload ended before the end of the file' });
+    expect((await t.admin('GET', `/api/imports/${job.id}`)).body).toMatchObject({ status: 'failed', error: 'the upload ended before the end of the file' });
+  });
+
   it('drops __proto__ and constructor keys of NDJSON lines, spelled out or escaped', async () => {
     const lines = [
       '{"type":"track","event":"E","userId":"p1","messageId":"m1","timestamp":"2024-06-01T10:00:00Z","properties":{"__proto__":{"x":1},"ok":1}}',

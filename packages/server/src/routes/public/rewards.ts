@@ -1,12 +1,12 @@
 import type { FastifyInstance } from 'fastify';
-import sjson from 'secure-json-parse';
 import { Type, type Static } from '@sinclair/typebox';
 import { AppError, isPlainObject } from '@strata/core';
-import { requireWriteKey, type Credentials } from '../auth.ts';
-import type { AppContext } from '../context.ts';
-import { verifyUserHash } from '../identity.ts';
-import { IdParams, errors } from '../schemas.ts';
-import { RedeemResultSchema, idempotencyKeyOf } from './rewards.ts';
+import type { Credentials } from '../../auth.ts';
+import type { AppContext } from '../../context.ts';
+import { readBodiesAsJson } from './json-body.ts';
+import { verifyUserHash } from '../../identity.ts';
+import { IdParams, errors } from '../../schemas.ts';
+import { RedeemResultSchema, idempotencyKeyOf } from '../rewards.ts';
 
 const MAX_BODY = 16 * 1024;
 
@@ -19,21 +19,13 @@ const PublicRedeem = Type.Object({
 
 /**
  * The public SDK's redemption (write key; any content type read as JSON, as the ingest
- * routes). Registered inside the public scope of app.ts, whose CORS (open, `Idempotency-Key`
+ * routes). Registered inside the public scope (public-scope.ts), whose CORS (open, `Idempotency-Key`
  * allowed) covers it.
  */
 export async function publicRewardRoutes(app: FastifyInstance, ctx: AppContext & { creds: Credentials }): Promise<void> {
-  app.removeAllContentTypeParsers();
-  app.addContentTypeParser('*', { parseAs: 'string', bodyLimit: MAX_BODY }, (_req, body, done) => {
-    try {
-      done(null, sjson.parse(body as string, undefined, { protoAction: 'remove', constructorAction: 'remove' }));
-    } catch (e) {
-      done(new AppError({ code: 'VALIDATION_FAILED', message: `the request body is not valid JSON: ${(e as Error).message}` }), undefined);
-    }
-  });
-  // Credentials first (401 before any 400), then the one refusal the schema cannot word.
+  readBodiesAsJson(app, MAX_BODY);
+  // After the scope's write-key check (401 before any 400), the one refusal the schema cannot word.
   app.addHook('preValidation', async (req) => {
-    req.project = await requireWriteKey(req, ctx.creds);
     const body = req.body;
     if (isPlainObject(body) && body.userId === undefined && body.anonymousId !== undefined) {
       throw new AppError({ code: 'VALIDATION_FAILED', message: 'anonymous users cannot redeem: identify the user and send their userId', issues: [{ path: '/userId', message: 'is required (an anonymousId cannot redeem)' }] });

@@ -1,14 +1,43 @@
 import { createHash, randomBytes } from 'node:crypto';
-import type { Readable } from 'node:stream';
 import sjson from 'secure-json-parse';
-import { AppError, isPlainObject, type Json, type JsonObject, isoTime as iso } from '@strata/core';
-import { decodeCursor, encodeCursor } from '@strata/engine';
-import { ImportStore, type BadRow, type ImportKind, type ImportRow, type IngestItem, type UserUpsert } from '@strata/store';
-import type { AppContext } from '../context.ts';
-import { normalizeMessage, parseTimestamp } from '../ingest/normalize.ts';
-import { readCsv, readNdjson, type FileRow } from './read-rows.ts';
+import { AppError, isPlainObject, parseTimestamp, type Issue, type Json, type JsonObject, isoTime as iso } from '@strata/core';
+import { ImportStore, type BadRow, type ImportKind, type ImportRow, type IngestItem, type SqlStore, type UserUpsert } from '@strata/store';
+import type { Clock } from './clock.ts';
+import { decodeCursor, encodeCursor } from './cursor.ts';
+import type { IngestService } from './ingest-service.ts';
+import type { LiveEngine } from './live-engine.ts';
+import type { SegmentService } from './segment-service.ts';
 
 export type ImportFormat = 'csv' | 'ndjson';
+
+/** One row of a file: its first line (1-based) and its cells (CSV) or text (NDJSON), or why it cannot be read. */
+export type FileRow =
+  | { readonly line: number; readonly cells: readonly string[]; readonly text?: undefined; readonly error?: undefined }
+  | { readonly line: number; readonly text: string; readonly cells?: undefined; readonly error?: undefined }
+  | { readonly line: number; readonly error: string; readonly cells?: undefined; readonly text?: undefined };
+
+/**
+ * A file as an import reads it: its rows, a group at a time, read by whoever receives the bytes
+ * (the server reads an upload with csv-parse or line by line).
+ */
+export interface ImportSource {
+  readonly rows: AsyncIterable<readonly FileRow[]>;
+  /** Why the file stopped short of its end (the upload failed or the client went away), else null: rows that stop early look like a whole file. */
+  failure(): string | null;
+}
+
+/** Validates one Segment-spec message of an events import: the very check ingest applies (it lives with the HTTP layer). */
+export type NormalizeMessage = (raw: JsonObject, receivedAt: number) => { ok: true; item: IngestItem } | { ok: false; issues: readonly Issue[] };
+
+/** What an import writes through: the live engine (users), group-commit ingest (events) and segments (members). */
+export interface ImportDeps {
+  readonly store: SqlStore;
+  readonly clock: Clock;
+  readonly engine: LiveEngine;
+  readonly ingest: IngestService;
+  readonly segments: SegmentService;
+  readonly normalize: NormalizeMessage;
+}
 export type ColumnType = 'auto' | 'string' | 'number' | 'boolean' | 'date' | 'json';
 export const COLUMN_TYPES: readonly ColumnType[] = ['auto', 'string', 'number', 'boolean', 'date', 'json'];
 
@@ -195,22 +224,22 @@ type RowHandler = (rows: readonly FileRow[], job: Job) => Promise<void>;
  * (theirs, or a hash of the row), and segment includes are a set.
  */
 export class ImportService {
-  constructor(private readonly ctx: AppContext) {}
+  constructor(private readonly deps: ImportDeps) {}
 
   async get(projectId: string, id: string): Promise<ImportRow> {
-    const j = await new ImportStore(this.ctx.store).get(projectId, id);
+    const j = await new ImportStore(this.deps.store).get(projectId, id);
     if (!j) throw new AppError({ code: 'NOT_FOUND', message: `no import with id "${id}"` });
     return j;
   }
 
   async list(projectId: string, limit: number): Promise<ImportRow[]> {
-    return new ImportStore(this.ctx.store).list(projectId, limit);
+    return new ImportStore(this.deps.store).list(projectId, limit);
   }
 
   /** A page of an import's bad rows in line order; the cursor is the last line of the page before. */
   async badRows(projectId: string, id: string, limit: number, cursor: string | null): Promise<{ badRows: BadRow[]; nextCursor: string | null }> {
     await this.get(projectId, id);
-    const rows = await new ImportStore(this.ctx.store).badRows(projectId, id, limit + 1, decodeCursor(cursor));
+    const rows = await new ImportStore(this.deps.store).badRows(projectId, id, limit + 1, decodeCursor(cursor));
     const page = rows.slice(0, limit);
     return { badRows: page, nextCursor: rows.length > limit ? encodeCursor(page[page.length - 1]!.line) : null };
   }
@@ -218,7 +247,7 @@ export class ImportService {
   /** Every bad row of an import (after the cursor's line, if given), page by page; 404 before the first page for an unknown import. */
   async allBadRows(projectId: string, id: string, cursor: string | null = null): Promise<AsyncIterable<BadRow[]>> {
     await this.get(projectId, id);
-    const store = new ImportStore(this.ctx.store);
+    const store = new ImportStore(this.deps.store);
     let after = decodeCursor(cursor);
     return (async function* pages() {
       for (;;) {
@@ -234,15 +263,15 @@ export class ImportService {
   async check(projectId: string, opts: ImportOptions): Promise<void> {
     if (opts.kind === 'segment') {
       if (!opts.segmentId === !opts.segmentName) throw new AppError({ code: 'VALIDATION_FAILED', message: 'a segment import needs either segmentId (an existing segment) or segmentName', issues: [{ path: '/segmentId', message: 'give segmentId or segmentName' }] });
-      if (opts.segmentId && !(await this.ctx.store.getSegment(projectId, opts.segmentId))) throw new AppError({ code: 'NOT_FOUND', message: `no segment with id "${opts.segmentId}"` });
+      if (opts.segmentId && !(await this.deps.store.getSegment(projectId, opts.segmentId))) throw new AppError({ code: 'NOT_FOUND', message: `no segment with id "${opts.segmentId}"` });
     }
   }
 
   /** Runs an import to its end; `onStart` sees the job as soon as it exists. Resolves with the final job. */
-  async run(projectId: string, input: Readable, opts: ImportOptions, onStart?: (j: ImportRow) => void): Promise<ImportRow> {
+  async run(projectId: string, source: ImportSource, opts: ImportOptions, onStart?: (j: ImportRow) => void): Promise<ImportRow> {
     await this.check(projectId, opts);
-    const store = new ImportStore(this.ctx.store);
-    const now = this.ctx.clock.now();
+    const store = new ImportStore(this.deps.store);
+    const now = this.deps.clock.now();
     const job = new Job({
       projectId, id: jobId(), kind: opts.kind, status: 'running', dryRun: opts.dryRun, rows: 0, ok: 0, bad: 0,
       badRows: [], summary: {}, error: null, createdAt: now, updatedAt: now, finishedAt: null,
@@ -250,26 +279,23 @@ export class ImportService {
     await store.insert(job.row);
     onStart?.(job.row);
     let lastSaved = Date.now();
-    // An upload cut short ends the stream like a complete one: without this, the job would say done.
-    let cut: string | null = null;
-    input.once('aborted', () => { cut = 'the upload ended before the end of the file (the client went away)'; });
-    input.once('error', (e: Error) => { cut = `the upload failed: ${e.message}`; });
     try {
       const handle = this.handler(projectId, opts, job);
-      const read = opts.format === 'csv' ? readCsv(input) : readNdjson(input);
-      for await (const rows of read) {
+      for await (const rows of source.rows) {
         await handle(rows, job);
         // Progress is saved about twice a second, and sooner when BAD_ROWS_PER_SAVE bad rows wait:
         // the bad rows go with the save that counts them, in one transaction (dry runs alike).
-        if (Date.now() - lastSaved > 500 || job.unsaved.length >= BAD_ROWS_PER_SAVE) { await job.save(store, job.snapshot(this.ctx.clock.now(), 'running')); lastSaved = Date.now(); }
+        if (Date.now() - lastSaved > 500 || job.unsaved.length >= BAD_ROWS_PER_SAVE) { await job.save(store, job.snapshot(this.deps.clock.now(), 'running')); lastSaved = Date.now(); }
       }
-      if (cut !== null || (input as Readable & { complete?: boolean }).complete === false) throw new Error(cut ?? 'the upload ended before the end of the file');
+      // A file cut short ends its rows like a whole one: without this, the job would say done.
+      const cut = source.failure();
+      if (cut !== null) throw new Error(cut);
       await handle([], job);
-      const done = job.snapshot(this.ctx.clock.now(), 'done');
+      const done = job.snapshot(this.deps.clock.now(), 'done');
       await job.save(store, done);
       return done;
     } catch (e) {
-      const failed = job.snapshot(this.ctx.clock.now(), 'failed', cut ?? (e as Error).message);
+      const failed = job.snapshot(this.deps.clock.now(), 'failed', source.failure() ?? (e as Error).message);
       // Should the bad rows not go in (the store failing), the job is still marked failed.
       await job.save(store, failed).catch(() => store.update(failed)).catch(() => undefined);
       return failed;
@@ -316,10 +342,10 @@ export class ImportService {
       const users = batch;
       batch = [];
       if (opts.dryRun) return;
-      const now = this.ctx.clock.now();
-      await this.ctx.engine.write(async (tx) => {
+      const now = this.deps.clock.now();
+      await this.deps.engine.write(async (tx) => {
         const out = await new ImportStore(tx).upsertUsers(projectId, users, now);
-        const changes = await this.ctx.engine.applyIngest(tx, projectId, {
+        const changes = await this.deps.engine.applyIngest(tx, projectId, {
           stored: 0, duplicates: 0, touched: new Set(out.records.map((r) => r.id)), merges: [], records: out.records, events: [], reload: new Set(),
         }, now);
         const s = job.summary as Record<string, number>;
@@ -371,13 +397,13 @@ export class ImportService {
     let columns: string[] | null = null;
     let batch: IngestItem[] = [];
     job.summary = { stored: 0, duplicates: 0 };
-    const receivedAt = this.ctx.clock.now();
+    const receivedAt = this.deps.clock.now();
     const flush = async () => {
       if (batch.length === 0) return;
       const items = batch;
       batch = [];
       if (opts.dryRun) return;
-      const r = await this.ctx.ingest.submit(projectId, items, [], this.ctx.clock.now());
+      const r = await this.deps.ingest.submit(projectId, items, [], this.deps.clock.now());
       const s = job.summary as Record<string, number>;
       s.stored! += r.stored; s.duplicates! += r.duplicates;
     };
@@ -385,7 +411,7 @@ export class ImportService {
       // Without a messageId, a hash of the row: the same row imported again is a duplicate.
       if (raw.messageId === undefined || raw.messageId === null) raw.messageId = `import-${createHash('sha1').update(source).digest('base64url')}`;
       if (raw.type === undefined && typeof raw.event === 'string') raw.type = 'track';
-      const n = normalizeMessage(raw, null, receivedAt, undefined, undefined);
+      const n = this.deps.normalize(raw, receivedAt);
       if (!n.ok) { job.reject(line, n.issues.map((i) => `${i.path} ${i.message}`).join('; ')); return; }
       job.ok++;
       batch.push(n.item);
@@ -442,9 +468,9 @@ export class ImportService {
     job.summary = { segmentId, segmentName: opts.segmentName ?? null, created: false, added: 0 };
     const target = async (): Promise<string | null> => {
       if (segmentId !== null) return segmentId;
-      const existing = (await this.ctx.store.listSegments(projectId)).find((s) => s.name === opts.segmentName);
+      const existing = (await this.deps.store.listSegments(projectId)).find((s) => s.name === opts.segmentName);
       if (existing) segmentId = existing.id;
-      else if (!opts.dryRun) { segmentId = (await this.ctx.segments.create(projectId, { name: opts.segmentName!, description: 'imported list', condition: null })).id; job.summary.created = true; }
+      else if (!opts.dryRun) { segmentId = (await this.deps.segments.create(projectId, { name: opts.segmentName!, description: 'imported list', condition: null })).id; job.summary.created = true; }
       job.summary.segmentId = segmentId;
       return segmentId;
     };
@@ -454,8 +480,8 @@ export class ImportService {
       batch = [];
       if (opts.dryRun) return;
       const id = (await target())!;
-      const before = await this.ctx.store.manualProfileIds(projectId, id);
-      const seg = await this.ctx.segments.addMembers(projectId, id, ids);
+      const before = await this.deps.store.manualProfileIds(projectId, id);
+      const seg = await this.deps.segments.addMembers(projectId, id, ids);
       job.summary.added = (job.summary.added as number) + (seg.include.length - before.include.length);
       job.summary.size = seg.size;
     };

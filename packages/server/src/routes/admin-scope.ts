@@ -1,0 +1,40 @@
+import type { FastifyInstance } from 'fastify';
+import { requireAdmin, type Credentials } from '../auth.ts';
+import type { AppContext } from '../context.ts';
+import { destinationRoutes } from './destinations.ts';
+import { experienceRoutes } from './experiences.ts';
+import { experimentRoutes } from './experiments.ts';
+import { exportRoutes } from './export.ts';
+import { hygieneRoutes } from './hygiene.ts';
+import { importRoutes } from './imports.ts';
+import { ingestWarningRoutes } from './ingest-warnings.ts';
+import { insightRoutes } from './insights.ts';
+import { missionRoutes } from './missions.ts';
+import { pointsRoutes } from './points.ts';
+import { rewardRoutes } from './rewards.ts';
+import { segmentRoutes } from './segments.ts';
+import { settingsRoutes } from './settings.ts';
+import { templateRoutes } from './templates.ts';
+import { userRoutes } from './users.ts';
+import { webhookRoutes } from './webhooks.ts';
+
+type AdminRoutes = (app: FastifyInstance, ctx: AppContext & { creds: Credentials }) => Promise<void>;
+
+/** One file per resource; each is its own plugin (its own content-type parsers) inside the admin scope. */
+const RESOURCES: readonly AdminRoutes[] = [
+  segmentRoutes, userRoutes, ingestWarningRoutes, webhookRoutes, destinationRoutes, exportRoutes, templateRoutes, hygieneRoutes,
+  pointsRoutes, missionRoutes, rewardRoutes, experienceRoutes, settingsRoutes, insightRoutes, experimentRoutes, importRoutes,
+];
+
+/**
+ * The admin API (Bearer admin token): the token is checked here, once for every
+ * route of the scope, so no route file can forget it.
+ */
+export async function adminRoutes(app: FastifyInstance, ctx: AppContext & { creds: Credentials }): Promise<void> {
+  // onRequest: before the body is parsed or anything validated, so a caller without the token
+  // hears 401, never the schema's complaints.
+  app.addHook('onRequest', async (req) => {
+    req.project = await requireAdmin(req, ctx.creds);
+  });
+  for (const routes of RESOURCES) await app.register(async (scope) => routes(scope, ctx));
+}

@@ -1,0 +1,43 @@
+import type { FastifyInstance } from 'fastify';
+import type { Json } from '@strata/core';
+import type { Credentials } from '../../auth.ts';
+import type { AppContext } from '../../context.ts';
+import { warmGeo, type GeoOptions } from '../../ingest/geo.ts';
+import { MAX_BATCH_BYTES, type MessageType } from '../../ingest/normalize.ts';
+import { ingestAnswer, prepareIngest, type KnownUser } from '../../ingest/prepare-ingest.ts';
+import { IngestAnswer } from '../../schemas.ts';
+import { readBodiesAsJson } from './json-body.ts';
+
+const ROUTES: [string, string, MessageType | null][] = [
+  ['identify', 'i', 'identify'], ['track', 't', 'track'], ['page', 'p', 'page'], ['screen', 's', 'screen'],
+  ['group', 'g', 'group'], ['alias', 'a', 'alias'], ['batch', 'b', null],
+];
+
+/** Segment-compatible ingest: any content type is JSON, write-key auth (CORS: see publicRoutes in public-scope.ts). */
+export async function ingestRoutes(app: FastifyInstance, ctx: AppContext & { creds: Credentials }): Promise<void> {
+  readBodiesAsJson(app, MAX_BATCH_BYTES);
+
+  warmGeo();
+  const knownUser: KnownUser = async (projectId, id) => (await ctx.store.profileKey(projectId, id))?.kind === 'u';
+  for (const [long, short, type] of ROUTES) {
+    const handler = async (req: import('fastify').FastifyRequest) => {
+      // The public scope has checked the write key (public-scope.ts).
+      const project = req.project;
+      const receivedAt = ctx.clock.now();
+      // Geolocation: `context.ip` of a message, else the request's address (X-Forwarded-For only with STRATA_TRUST_PROXY).
+      const geo: GeoOptions = { requestIp: req.ip || null, storeIp: ctx.config.storeIp };
+      const { items, rejections } = await prepareIngest({ project, type, body: req.body as Json, receivedAt, geo }, knownUser);
+      await ctx.ingest.submit(project.id, items, rejections, receivedAt);
+      return ingestAnswer(rejections);
+    };
+    const schema = {
+      tags: ['ingest'],
+      summary: type === null ? 'Send a batch of Segment-spec messages' : `Segment-spec ${long} call`,
+      description: 'Auth: HTTP Basic with the write key as user name, an X-Write-Key header, or "writeKey" in the body. Any content type is read as JSON. Answers 200 only after the events are durably stored.',
+      security: [{ writeKeyBasic: [] }, { writeKeyHeader: [] }] as { [k: string]: string[] }[],
+      response: { 200: IngestAnswer },
+    };
+    app.post(`/v1/${long}`, { schema }, handler);
+    app.post(`/v1/${short}`, { schema: { ...schema, hide: true } }, handler);
+  }
+}

@@ -1,0 +1,23 @@
+import cors from '@fastify/cors';
+import type { FastifyInstance } from 'fastify';
+import { writeKeyHooks, type Credentials } from '../../auth.ts';
+import type { AppContext } from '../../context.ts';
+import { ingestRoutes } from './ingest.ts';
+import { publicRewardRoutes } from './rewards.ts';
+import { publicTargetingRoutes } from './targeting.ts';
+
+/**
+ * The public API (write key): Segment-compatible ingest, /v1/targeting and reward redemption.
+ * It is called from browsers, so CORS is open here, and only here.
+ */
+export async function publicRoutes(app: FastifyInstance, ctx: AppContext & { creds: Credentials }): Promise<void> {
+  await app.register(cors, { origin: '*', methods: ['GET', 'POST', 'OPTIONS'], allowedHeaders: ['Content-Type', 'Authorization', 'X-Write-Key', 'Idempotency-Key', 'X-Retry-Count'], maxAge: 86400 });
+  // The write key is checked once for the scope, before validation: a caller without a valid
+  // one learns nothing about the request's faults.
+  const auth = writeKeyHooks(ctx.creds);
+  app.addHook('onRequest', auth.onRequest);
+  app.addHook('preValidation', auth.preValidation);
+  await app.register(async (s) => ingestRoutes(s, ctx));
+  await app.register(async (s) => publicTargetingRoutes(s, ctx));
+  await app.register(async (s) => publicRewardRoutes(s, ctx));
+}
