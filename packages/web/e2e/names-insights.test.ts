@@ -61,7 +61,7 @@ describe.skipIf(missing !== null)('names, insights and explanations in a real br
     ids.buyers = (await make({ name: 'Buyers', condition: { event: 'purchase' } })).id;
     ids.vip = (await make({ name: 'VIP', condition: { attr: 'traits.plan', op: 'eq', value: 'vip' } })).id;
     ids.copy = (await make({ name: 'Known again', condition: known.condition })).id;
-    const mission = await admin('POST', '/api/missions', { name: 'Welcome purchase', segmentIds: [ids.buyers], goal: { kind: 'count', event: 'purchase', target: 1 }, points: 10 });
+    const mission = await admin('POST', '/api/missions', { name: 'Welcome purchase', segmentIds: [ids.vip], goal: { kind: 'count', event: 'purchase', target: 1 }, points: 10 });
     expect(mission.status, JSON.stringify(mission.body)).toBe(201);
     ids.mission = mission.body.id;
     const reward = await admin('POST', '/api/rewards', { name: 'Coffee voucher', type: 'digital', cost: 10 });
@@ -122,8 +122,8 @@ describe.skipIf(missing !== null)('names, insights and explanations in a real br
   });
 
   it('refuses to delete a segment a mission targets with a message under an intact header', async () => {
-    await open(`/segments/${ids.buyers}`);
-    await page.getByRole('heading', { name: 'Buyers' }).waitFor();
+    await open(`/segments/${ids.vip}`);
+    await page.getByRole('heading', { name: 'VIP' }).waitFor();
     const head = page.locator('.page-head').first();
     const before = (await head.boundingBox())!;
     page.once('dialog', (d) => void d.accept());
@@ -131,8 +131,8 @@ describe.skipIf(missing !== null)('names, insights and explanations in a real br
     const alert = page.locator('.delete-error');
     await alert.waitFor();
     const text = await alert.textContent();
-    expect(text).toContain('“Buyers” cannot be deleted');
-    expect(text).toContain('mission "Welcome purchase"');
+    expect(text).toContain('“VIP” cannot be deleted');
+    expect(text).toContain('segment "VIP" is targeted by mission "Welcome purchase"');
     // The header is as it was: same height, the Delete button its own size, the message below it.
     const after = (await head.boundingBox())!;
     expect(Math.abs(after.height - before.height)).toBeLessThan(2);
@@ -140,7 +140,7 @@ describe.skipIf(missing !== null)('names, insights and explanations in a real br
     expect(del.width).toBeLessThan(150);
     expect((await alert.boundingBox())!.y).toBeGreaterThanOrEqual(after.y + after.height - 1);
     await shot('names-delete-refused');
-    expect((await admin('GET', `/api/segments/${ids.buyers}`)).status).toBe(200);
+    expect((await admin('GET', `/api/segments/${ids.vip}`)).status).toBe(200);
   });
 
   it('shows the Insights tab: figures, top events, and a comparison of two segments', async () => {
@@ -152,15 +152,18 @@ describe.skipIf(missing !== null)('names, insights and explanations in a real br
     expect(await list.textContent()).toContain('Mission participants');
     expect(await list.textContent()).toContain('Points earned');
     await expect.poll(() => page.locator('table.top-events tbody tr').allTextContents()).toEqual(expect.arrayContaining([expect.stringMatching(/^purchase\s*2\s*2$/)]));
-    await page.locator('[aria-label="size over time"] .recharts-line').waitFor();
+    // Made today: one day of values, drawn as a dot (the days before are a gap, not a line at 0).
+    await page.locator('[aria-label="size over time"] .recharts-line-dots circle').waitFor();
+    expect(await page.locator('[aria-label="size over time"] .recharts-line-dots circle').count()).toBe(1);
     await page.getByLabel('add to Compare with').selectOption({ label: 'Known users' });
     const table = page.locator('table.compare-table');
     await table.waitFor();
     expect(await table.locator('thead th').allTextContents()).toEqual(['', 'Buyers', 'Known users']);
     const members = await table.locator('tbody tr', { hasText: 'Members now' }).locator('td').allTextContents();
     expect(members).toEqual(['2', '4']);
-    await page.locator('[aria-label="sizes compared"] .recharts-line').first().waitFor();
-    expect(await page.locator('[aria-label="sizes compared"] .recharts-line').count()).toBe(2);
+    await page.locator('[aria-label="sizes compared"] .recharts-line-dots circle').first().waitFor();
+    expect(await page.locator('[aria-label="sizes compared"] .recharts-line-dots circle').count()).toBe(2);
+    expect(await page.locator('[aria-label="sizes compared"] .recharts-legend-item').allTextContents()).toEqual(['Buyers', 'Known users']);
     await shot('names-insights');
   });
 

@@ -6,6 +6,9 @@ import { Bar, BarChart, CartesianGrid, ErrorBar, Legend, Line, LineChart, Refere
 
 const short = (d: string) => d.slice(5, 10);
 
+/** A line with a single day of values (a segment made today) is a dot: without it nothing would show. */
+const lone = (values: readonly (number | null)[]) => (values.filter((v) => v !== null).length === 1 ? { r: 3 } : false);
+
 /** A day of a segment's series; null before the segment existed. */
 export interface ChartPoint {
   date: string;
@@ -23,7 +26,7 @@ export function SizeChart({ series }: { series: readonly ChartPoint[] }) {
           <XAxis dataKey="date" tickFormatter={short} fontSize={12} />
           <YAxis allowDecimals={false} fontSize={12} width={48} />
           <Tooltip />
-          <Line type="monotone" dataKey="size" name="members" stroke="#3b5bdb" dot={false} strokeWidth={2} isAnimationActive={false} connectNulls={false} />
+          <Line type="monotone" dataKey="size" name="members" stroke="#3b5bdb" dot={lone(series.map((p) => p.size))} strokeWidth={2} isAnimationActive={false} connectNulls={false} />
         </LineChart>
       </ResponsiveContainer>
     </div>
@@ -64,7 +67,7 @@ export function CompareChart({ dates, lines }: { dates: readonly string[]; lines
           <YAxis allowDecimals={false} fontSize={12} width={48} />
           <Tooltip />
           <Legend />
-          {lines.map((l, i) => <Line key={l.id} type="monotone" dataKey={l.id} name={l.name} stroke={PALETTE[i % PALETTE.length]} dot={false} strokeWidth={2} isAnimationActive={false} connectNulls={false} />)}
+          {lines.map((l, i) => <Line key={l.id} type="monotone" dataKey={l.id} name={l.name} stroke={PALETTE[i % PALETTE.length]} dot={lone(l.sizes)} strokeWidth={2} isAnimationActive={false} connectNulls={false} />)}
         </LineChart>
       </ResponsiveContainer>
     </div>
