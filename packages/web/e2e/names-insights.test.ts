@@ -165,6 +165,12 @@ describe.skipIf(missing !== null)('names, insights and explanations in a real br
     expect(await page.locator('[aria-label="sizes compared"] .recharts-line-dots circle').count()).toBe(2);
     expect(await page.locator('[aria-label="sizes compared"] .recharts-legend-item').allTextContents()).toEqual(['Buyers', 'Known users']);
     await shot('names-insights');
+    // The tab with a comparison fits a phone-width screen (tables scroll in their own box).
+    await page.setViewportSize({ width: 375, height: 800 });
+    await page.waitForTimeout(200);
+    expect(await page.evaluate(() => document.documentElement.scrollWidth - document.documentElement.clientWidth)).toBeLessThanOrEqual(0);
+    await shot('names-insights-375');
+    await page.setViewportSize({ width: 1280, height: 900 });
   });
 
   it('picks an experiment\'s metric target by name: events with counts, missions, rewards', async () => {

@@ -50,7 +50,7 @@ function ResultsView({ exp }: { exp: Experiment }) {
           {choice.target && !options.some((o) => o.value === choice.target) && <option value={choice.target}>{choice.target}</option>}
           {options.map((o) => <option key={o.value} value={o.value}>{o.label}</option>)}
         </select>
-        <input aria-label="within days of exposure" className="short" value={choice.days} onChange={(e) => setChoice({ ...choice, days: e.target.value })} placeholder="days" />
+        <input aria-label="within days of exposure" className="short" value={choice.days} onChange={(e) => setChoice({ ...choice, days: e.target.value })} placeholder="within N days" title="count conversions within this many days of first exposure (blank: any time after it)" />
         <button type="submit" className="small">Compute</button>
         {targets.error && <span className="error small-text">{targets.error.message}</span>}
         {issues.map((i) => <span key={i.path} className="field-error" data-path={i.path}>{i.message}</span>)}
