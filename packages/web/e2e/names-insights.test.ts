@@ -89,6 +89,8 @@ describe.skipIf(missing !== null)('names, insights and explanations in a real br
     await open('/segments');
     const row = page.locator('.segments-table tbody tr', { has: page.getByRole('link', { name: 'Known users', exact: true }) });
     await expect.poll(() => row.getByTestId('segment-warnings').locator('.badge').allTextContents()).toEqual(expect.arrayContaining(['SUBSET of Buyers', 'SUBSET of VIP']));
+    // A gallery template's badge is its name.
+    expect((await row.locator('td').nth(3).textContent())?.trim()).toBe('Known users');
     const badges = await row.getByTestId('segment-warnings').locator('.badge').allTextContents();
     expect(new Set(badges).size).toBe(badges.length);
     expect(badges.join(' ')).not.toMatch(/seg_/);
@@ -156,6 +158,8 @@ describe.skipIf(missing !== null)('names, insights and explanations in a real br
     await page.locator('[aria-label="size over time"] .recharts-line-dots circle').waitFor();
     expect(await page.locator('[aria-label="size over time"] .recharts-line-dots circle').count()).toBe(1);
     await page.getByLabel('add to Compare with').selectOption({ label: 'Known users' });
+    // The segment itself is not among the choices.
+    expect(await page.getByLabel('add to Compare with').locator('option').allTextContents()).not.toContain('Buyers');
     const table = page.locator('table.compare-table');
     await table.waitFor();
     expect(await table.locator('thead th').allTextContents()).toEqual(['', 'Buyers', 'Known users']);

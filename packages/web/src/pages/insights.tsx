@@ -72,7 +72,7 @@ export function InsightsTab({ segment }: { segment: Segment }) {
       </div>
       <div className="card">
         <h2>Compare with other segments</h2>
-        <SegmentPicker label="Compare with" value={others} onChange={(ids) => setOthers(ids.filter((x) => x !== segment.id).slice(0, 19))} empty="pick one or more segments" />
+        <SegmentPicker label="Compare with" value={others} exclude={[segment.id]} onChange={(ids) => setOthers(ids.slice(0, 19))} empty="pick one or more segments" />
         {others.length > 0 && (
           <View state={compared}>{(list) => list && (
             <>

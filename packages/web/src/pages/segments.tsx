@@ -49,6 +49,7 @@ export function SegmentsList() {
     return new Map(r.segments.map((s) => [s.id, { dates: r.dates, sizes: s.sizes }]));
   }, []);
   const warnings = useLoad(loadWarnings, []);
+  const templateNames = useTemplateNames();
   return (
     <section>
       <div className="page-head">
@@ -67,7 +68,7 @@ export function SegmentsList() {
                     <td><Link to={`/segments/${enc(s.id)}`}>{s.name}</Link>{s.description && <div className="muted small-text">{s.description}</div>}</td>
                     <td className="num" data-testid="segment-size">{s.size.toLocaleString()}</td>
                     <td><Later state={sparks}>{(m) => { const p = m.get(s.id); return p ? <Sparkline values={sinceCreated(p.dates, p.sizes, s.createdAt)} /> : null; }}</Later></td>
-                    <td>{s.template ? <TemplateBadge segment={s} /> : s.condition === null ? <span className="badge muted-badge">static list</span> : null}</td>
+                    <td>{s.template ? <TemplateBadge segment={s} names={templateNames} /> : s.condition === null ? <span className="badge muted-badge">static list</span> : null}</td>
                     <td data-testid="segment-warnings"><Later state={warnings}>{(m) => <>{warningBadges(m.get(s.id) ?? [], (id) => segments.find((x) => x.id === id)?.name ?? id).map((b) => <span key={`${b.code}-${b.segmentId}`} className="badge warn" title={b.title}>{b.label}</span>)}</>}</Later></td>
                   </tr>
                 ))}
@@ -80,9 +81,15 @@ export function SegmentsList() {
   );
 }
 
-/** A segment's template as a badge: the template's id, or "experiment arm <key>" linking to the experiments. */
-function TemplateBadge({ segment }: { segment: Pick<Segment, 'template' | 'params'> }) {
-  const b = templateBadge(segment.template, segment.params);
+/** Template names by id (GET /api/templates), for badges; empty until loaded (badges show the id meanwhile). */
+function useTemplateNames(): ReadonlyMap<string, string> {
+  const t = useLoad(() => api<{ templates: Template[] }>('GET', '/api/templates'), []);
+  return new Map((t.data?.templates ?? []).map((x) => [x.id, x.name]));
+}
+
+/** A segment's template as a badge: the template's name, or "experiment arm <key>" linking to the experiments. */
+function TemplateBadge({ segment, names }: { segment: Pick<Segment, 'template' | 'params'>; names: ReadonlyMap<string, string> }) {
+  const b = templateBadge(segment.template, segment.params, names);
   if (!b) return null;
   return b.to ? <Link to={b.to} className="badge">{b.label}</Link> : <span className="badge">{b.label}</span>;
 }
@@ -400,6 +407,7 @@ export function HistoryList({ url, of }: { url: string; of: 'segment' | 'user' }
 export function SegmentDetail({ id }: { id: string }) {
   const seg = useLoad(() => api<Segment>('GET', `/api/segments/${enc(id)}`), [id]);
   const warnings = useLoad(loadWarnings, [id, seg.data?.size]);
+  const templateNames = useTemplateNames();
   const [tab, setTab] = useState<'members' | 'insights' | 'overlap' | 'history' | 'definition'>('members');
   // A refused delete (409: a mission, reward, experience, experiment or segment still uses it) is
   // shown under the header, not inside it, so the header keeps its layout.
@@ -424,7 +432,7 @@ export function SegmentDetail({ id }: { id: string }) {
         <div className="page-head">
           <div>
             <p className="crumbs"><Link to="/segments">Segments</Link> /</p>
-            <h1>{s.name} <TemplateBadge segment={s} /></h1>
+            <h1>{s.name} <TemplateBadge segment={s} names={templateNames} /></h1>
             {s.description && <p className="muted">{s.description}</p>}
           </div>
           <div className="row">
@@ -452,7 +460,7 @@ export function SegmentDetail({ id }: { id: string }) {
             <h2>Definition</h2>
             {experimentOf(s.template) !== null
               ? <p>Arm <code>{String(s.params?.arm ?? '')}</code> of an experiment: <Link to="/experiments">see it in Experiments</Link> (the arm's segment is managed by the experiment).</p>
-              : s.template && <p>From template <span className="badge">{s.template}</span> with <code>{JSON.stringify(s.params)}</code></p>}
+              : s.template && <p>From template <TemplateBadge segment={s} names={templateNames} /> with <code>{JSON.stringify(s.params)}</code></p>}
             <pre className="json">{JSON.stringify(s.condition, null, 2)}</pre>
             <p>Included by hand: {s.include.length ? s.include.join(', ') : '—'} · Excluded: {s.exclude.length ? s.exclude.join(', ') : '—'}</p>
           </div>
