@@ -30,7 +30,7 @@ export function InsightsTab({ segment }: { segment: Segment }) {
   const [others, setOthers] = useState<string[]>([]);
   const own = useLoad(() => api<Insights>('GET', `/api/segments/${enc(segment.id)}/insights${qs({ days })}`), [segment.id, segment.size, days]);
   // Creation times of the compared segments (the picker's shared list has names only).
-  const all = useLoad(() => api<{ segments: Segment[] }>('GET', '/api/segments'), [others.length > 0]);
+  const all = useLoad(() => (others.length ? api<{ segments: Segment[] }>('GET', '/api/segments') : Promise.resolve(null)), [others.length > 0]);
   const compared = useLoad(async () => (others.length
     ? (await api<{ segments: Insights[] }>('GET', `/api/insights/compare${qs({ ids: [segment.id, ...others].join(','), days })}`)).segments
     : null), [segment.id, others.join(), days]);
