@@ -1,6 +1,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import type { EventRecord, Json, ProfileRecord, SegmentDefinition } from './data.ts';
+import { bucketOf } from './bucket.ts';
 import { explainCondition, explanationLines, type Explanation, type ExplainResolver } from './explain.ts';
 import { arbCase, BASE_NOW, loadFixtureCases, oracleMembers, parseWithSegments } from './testing/index.ts';
 
@@ -77,8 +78,32 @@ describe('explain says what each leaf saw', () => {
     expect(e.children![1]!.children![0]!).toMatchObject({ path: '/all/1/not', result: true, observed: 1 });
     expect(explanationLines(e)).toEqual([
       '✗ traits.plan is "free" (needs = "pro")',
-      '✓ purchase count: 1 in the last 7 days (needs ≥ 1)',
+      "✗ not: purchase count is 1 in the last 7 days, so 'purchase count ≥ 1 in the last 7 days' holds",
       '✓ labels is ["beta"] (needs contains "beta")',
+    ]);
+  });
+
+  it('says that a negation held, leading with what the leaf under it saw', () => {
+    const noPurchase = explain({ not: { event: 'purchase', window: { within: '1d' } } });
+    expect(noPurchase).toMatchObject({ result: true, kind: 'not' });
+    expect(noPurchase.children![0]).toMatchObject({ result: false, observed: 0 });
+    expect(explanationLines(noPurchase)).toEqual(["✓ not: purchase count is 0 in the last 1 day, so 'purchase count ≥ 1 in the last 1 day' does not hold"]);
+    expect(explanationLines(explain({ all: [{ not: { attr: 'traits.plan', op: 'eq', value: 'pro' } }] })))
+      .toEqual(['✓ not: traits.plan is "free", so \'traits.plan = "pro"\' does not hold']);
+    expect(explanationLines(explain({ not: { bucket: { salt: 's', from: 0, to: 10000 } } }))).toEqual([`✗ not: bucket of "s" is ${bucketOf('s', 'u1')}, so '0 ≤ bucket of "s" < 10000' holds`]);
+    expect(explanationLines(explain({ not: { sequence: [{ event: '$pageview' }, { event: 'purchase' }], window: { within: '30d' } } })))
+      .toEqual(["✓ not: the sequence $pageview → purchase was not found in order in the last 30 days, so 'sequence $pageview → purchase in order in the last 30 days' does not hold"]);
+    // A group under the negation: the negation's line, then the group's lines indented.
+    const group = explain({ not: { all: [{ attr: 'traits.plan', op: 'eq', value: 'free' }, { event: 'signup' }] } });
+    expect(explanationLines(group)).toEqual([
+      '✓ not: the inner condition (all of 2: 1 holds) does not hold',
+      '  ✓ traits.plan is "free" (needs = "free")',
+      '  ✗ signup count: 0 all time (needs ≥ 1)',
+    ]);
+    // A double negation: each level says its own verdict.
+    expect(explanationLines(explain({ not: { not: { attr: 'traits.plan', op: 'eq', value: 'free' } } }))).toEqual([
+      '✓ not: the inner condition (not: traits.plan is "free", so \'traits.plan = "free"\' holds) does not hold',
+      '  ✗ not: traits.plan is "free", so \'traits.plan = "free"\' holds',
     ]);
   });
 

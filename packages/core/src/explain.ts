@@ -51,14 +51,41 @@ export function explainSegment(s: ReferencedSegment, profile: ProfileRecord, eve
 
 /** The leaf lines of an explanation, in condition order (for a compact "why"). */
 export function explanationLines(e: Explanation): string[] {
-  if (!e.children || e.kind === 'segment') return [`${e.result ? '✓' : '✗'} ${e.text}`];
+  const line = `${e.result ? '✓' : '✗'} ${e.text}`;
+  if (!e.children || e.kind === 'segment') return [line];
+  if (e.kind === 'not') {
+    // The negation decides the mark: a leaf under it is said in one line ("✓ not: … does not
+    // hold"), a group under it is that line followed by its own lines, indented.
+    const inner = e.children[0]!;
+    return inner.children && inner.kind !== 'segment' ? [line, ...explanationLines(inner).map((l) => `  ${l}`)] : [line];
+  }
   return e.children.flatMap(explanationLines);
 }
 
 /** Nesting depth of referenced segments an explanation opens (references cannot cycle; this bounds the size). */
 const MAX_REF_DEPTH = 4;
 
+/** A leaf as two statements: what was seen ("purchase count is 0") and what it tests ("purchase count ≥ 1"). */
+interface Statement {
+  readonly seen: string;
+  readonly claim: string;
+}
+
+/**
+ * A `not` node in words, led by what decides it: "not: purchase count is 0 all time, so
+ * 'purchase count ≥ 1 all time' does not hold" (so a member who matched because of the negation
+ * reads why it held, not a failed leaf).
+ */
+function negationText(inner: Explanation, leaf: Statement | undefined): string {
+  const verdict = inner.result ? 'holds' : 'does not hold';
+  if (leaf) return `not: ${leaf.seen}, so '${leaf.claim}' ${verdict}`;
+  return `not: the inner condition (${inner.text}) ${verdict}`;
+}
+
 class Explainer {
+  /** The statements of the leaves explained so far, for the `not` above them. */
+  readonly statements = new WeakMap<Explanation, Statement>();
+
   constructor(
     private readonly profile: ProfileRecord,
     private readonly events: readonly EventRecord[],
@@ -79,12 +106,13 @@ class Explainer {
       }
       case 'not': {
         const child = this.node(c.child, `${path}/not`, depth);
-        return { path, kind: 'not', result: !child.result, text: `not: the inner condition ${child.result ? 'holds' : 'does not hold'}`, children: [child] };
+        return { path, kind: 'not', result: !child.result, text: negationText(child, this.statements.get(child)), children: [child] };
       }
       case 'attr': {
         const v = profileGetter(c.path)(this.profile);
         const result = compilePredicate(c.predicate)(v, this.now);
-        return { path, kind: 'attr', result, text: `${profilePathText(c.path)} is ${valueText(v, c.path.kind === 'field' && (c.path.field === 'firstSeen' || c.path.field === 'lastSeen'))} (needs ${predicateText(c.predicate)})`, observed: toJson(v) };
+        const seen = `${profilePathText(c.path)} is ${valueText(v, c.path.kind === 'field' && (c.path.field === 'firstSeen' || c.path.field === 'lastSeen'))}`;
+        return this.said({ path, kind: 'attr', result, text: `${seen} (needs ${predicateText(c.predicate)})`, observed: toJson(v) }, seen, `${profilePathText(c.path)} ${predicateText(c.predicate)}`);
       }
       case 'event':
         return this.event(c, path);
@@ -92,22 +120,24 @@ class Explainer {
         return this.sequence(c, path);
       case 'segment': {
         const s = this.resolve(c.id);
-        if (!s) return { path, kind: 'segment', result: false, text: `member of segment ${c.id}: no (the segment does not exist)` };
+        if (!s) return this.said({ path, kind: 'segment', result: false, text: `member of segment ${c.id}: no (the segment does not exist)` }, `segment ${c.id} does not exist`, `member of segment ${c.id}`);
+        const said = (e: Explanation) => this.said(e, `the user is ${e.result ? '' : 'not '}a member of "${s.name}"`, `member of "${s.name}"`);
         if (depth >= MAX_REF_DEPTH) {
           // Beyond the bound, the membership is still exact; only its reasons are not opened.
           const member = !s.excluded && (s.included || (s.condition !== null && compileCondition(s.condition, this.refEvaluator())(this.profile, this.events, this.now)));
-          return { path, kind: 'segment', result: member, text: `member of "${s.name}": ${member ? 'yes' : 'no'}` };
+          return said({ path, kind: 'segment', result: member, text: `member of "${s.name}": ${member ? 'yes' : 'no'}` });
         }
         const inner = s.condition ? new Explainer(this.profile, this.events, this.now, this.resolve).node(s.condition, '', depth + 1) : null;
         const member = !s.excluded && (s.included || (inner?.result ?? false));
         const why = s.excluded ? ' (excluded by hand)' : s.included ? ' (included by hand)' : '';
-        return { path, kind: 'segment', result: member, text: `member of "${s.name}": ${member ? 'yes' : 'no'}${why}`, ...(inner ? { children: [inner] } : {}) };
+        return said({ path, kind: 'segment', result: member, text: `member of "${s.name}": ${member ? 'yes' : 'no'}${why}`, ...(inner ? { children: [inner] } : {}) });
       }
       case 'bucket': {
         const id = this.profile.userId ?? this.profile.anonymousId;
         const b = id === null ? null : bucketOf(c.salt, id);
         const result = b !== null && b >= c.from && b < c.to;
-        return { path, kind: 'bucket', result, text: `bucket of "${c.salt}" is ${b ?? 'none (no id)'} (needs ${c.from} ≤ bucket < ${c.to})`, observed: b };
+        const seen = `bucket of "${c.salt}" is ${b ?? 'none (no id)'}`;
+        return this.said({ path, kind: 'bucket', result, text: `${seen} (needs ${c.from} ≤ bucket < ${c.to})`, observed: b }, seen, `${c.from} ≤ bucket of "${c.salt}" < ${c.to}`);
       }
       default:
         return assertNever(c);
@@ -142,7 +172,9 @@ class Explainer {
     const result = compilePredicate(c.cmp)(v, this.now);
     const subject = `${aggText(c.agg, c.name)}${whereText(c.where)}`;
     const seen = v === undefined ? 'none' : c.agg.fn === 'firstAt' || c.agg.fn === 'lastAt' ? new Date(v).toISOString() : formatNumber(v);
-    return { path, kind: 'event', result, text: `${subject}: ${seen} ${windowText(c.window)} (needs ${predicateText(c.cmp)})`, observed: v ?? null };
+    const window = windowText(c.window);
+    return this.said({ path, kind: 'event', result, text: `${subject}: ${seen} ${window} (needs ${predicateText(c.cmp)})`, observed: v ?? null },
+      `${subject} is ${seen} ${window}`, `${subject} ${predicateText(c.cmp)} ${window}`);
   }
 
   private sequence(c: SequenceNode, path: string): Explanation {
@@ -150,11 +182,16 @@ class Explainer {
     const steps = c.steps.map((s) => `${eventName(s.name)}${whereText(s.where)}`).join(' → ');
     const counts = c.steps.map((s) => this.matching(s.name, s.where, c.window).length);
     const gap = c.maxGapMs === null ? '' : `, each step within ${durationText(c.maxGapMs)} of the previous`;
-    return {
+    return this.said({
       path, kind: 'sequence', result,
       text: `sequence ${steps} ${windowText(c.window)}${gap}: ${result ? 'found in order' : 'not found in order'} (matching events per step: ${counts.join(', ')})`,
       observed: counts,
-    };
+    }, `the sequence ${steps} was ${result ? '' : 'not '}found in order ${windowText(c.window)}${gap}`, `sequence ${steps} in order ${windowText(c.window)}${gap}`);
+  }
+
+  private said(e: Explanation, seen: string, claim: string): Explanation {
+    this.statements.set(e, { seen, claim });
+    return e;
   }
 }
 

@@ -181,8 +181,9 @@ export class ExperimentService {
     if (issues.length || !ranges.ok || control === undefined) throw invalid(issues);
 
     const arms: ExperimentArmRow[] = input.arms.map((a, i) => ({ key: a.key, name: a.name ?? a.key, weight: a.weight, segmentId: newId('seg'), ...ranges.value[i]! }));
+    const audienceName = audience === null ? null : (await this.store.getSegment(projectId, audience))?.name ?? audience;
     const items: SegmentSetItem[] = arms.map((a) => ({
-      id: a.segmentId, name: armSegmentName(input.name, a.name), description: armDescription(id, input.name, a, audience, salt),
+      id: a.segmentId, name: armSegmentName(input.name, a.name), description: armDescription(input.name, a, audienceName, salt === id ? null : salt),
       condition: armCondition(audience, salt, a), template: EXPERIMENT_TEMPLATE_PREFIX + id, params: { experimentId: id, arm: a.key },
     }));
     const now = this.clock.now();
@@ -280,7 +281,8 @@ export class ExperimentService {
           if (!parsed.ok) throw validationError('the arm\'s condition would not be valid', parsed.issues.map((x) => ({ path: '/audienceSegmentId', message: x.message })));
         }
         if (segName === seg.name && !rebucket) continue;
-        await tx.updateSegment({ ...seg, name: segName, condition: condition as Json | null, description: armDescription(id, name, arm, audience, salt), updatedAt: Math.max(now, seg.updatedAt + 1) });
+        const audienceName = audience === null ? null : segmentRows.find((r) => r.id === audience)?.name ?? audience;
+        await tx.updateSegment({ ...seg, name: segName, condition: condition as Json | null, description: armDescription(name, arm, audienceName, salt === id ? null : salt), updatedAt: Math.max(now, seg.updatedAt + 1) });
         changed.push(seg.id);
       }
       if (changed.length) await this.engine.segmentsChanged(tx, projectId, changed, this.clock.now());
@@ -393,8 +395,13 @@ export class ExperimentService {
   }
 }
 
-function armDescription(id: string, name: string, arm: { key: string; from: number; to: number }, audience: string | null, salt: string): string {
-  return `Arm "${arm.key}" of experiment "${name}" (${id}): buckets ${arm.from}–${arm.to - 1} of salt "${salt}"${audience ? ` within segment ${audience}` : ''}. Managed by the experiment: changing this segment by hand changes who is in the arm.`;
+/**
+ * An arm segment's description, in names (the admin UI shows it as written): the experiment, the
+ * buckets, the audience segment, and the salt only when it is not the experiment's own id.
+ */
+function armDescription(name: string, arm: { key: string; from: number; to: number }, audienceName: string | null, customSalt: string | null): string {
+  const salt = customSalt === null ? '' : ` of salt "${customSalt}"`;
+  return `Arm "${arm.key}" of experiment "${name}": buckets ${arm.from}–${arm.to - 1}${salt}${audienceName !== null ? ` within segment "${audienceName}"` : ''}. Managed by the experiment: changing this segment by hand changes who is in the arm.`;
 }
 
 /** JSON with object keys sorted: PostgreSQL's jsonb does not keep the order they were written in. */

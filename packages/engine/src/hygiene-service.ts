@@ -49,7 +49,8 @@ export interface ExplainView {
 
 const jaccard = (inter: number, a: number, b: number) => (a + b - inter === 0 ? 0 : inter / (a + b - inter));
 const round = (x: number) => Math.round(x * 10000) / 10000;
-const quote = (r: SegmentRow) => `"${r.name}" (${r.id})`;
+/** A segment in a warning's message, by name (its id is in the warning's `segmentIds`). */
+const quote = (r: SegmentRow) => `"${r.name}"`;
 
 interface Analysis {
   readonly parsed: ReadonlyMap<string, ParsedSegment>;

@@ -91,6 +91,11 @@ export class InsightsService {
     return { days, from: new Date(first * DAY_MS).toISOString(), to: new Date(now).toISOString(), dates, segments };
   }
 
+  /** The project's event names, most frequent first, with counts and the last time each was seen. */
+  async eventNames(projectId: string, limit: number): Promise<{ name: string; derived: boolean; count: number; lastAt: string }[]> {
+    return (await new InsightsStore(this.store).eventNames(projectId, limit)).map((e) => ({ ...e, lastAt: new Date(e.lastAt).toISOString() }));
+  }
+
   /** Several segments side by side (the same period). */
   async compare(projectId: string, ids: readonly string[], days: number): Promise<SegmentInsights[]> {
     const out: SegmentInsights[] = [];

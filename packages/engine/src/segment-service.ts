@@ -176,18 +176,18 @@ export class SegmentService {
 
   async delete(projectId: string, id: string): Promise<void> {
     await this.engine.write(async (tx) => {
-      await this.require(tx, projectId, id);
+      const row = await this.require(tx, projectId, id);
       const users = (await tx.listSegments(projectId)).filter((s) => {
         if (s.id === id || s.condition === null) return false;
         const r = parseCondition(s.condition, { segmentCondition: () => null });
         return r.ok && referencedSegments(r.value).includes(id);
       });
       if (users.length) {
-        throw new AppError({ code: 'CONFLICT', message: `segment ${id} is referenced by ${users.map((u) => `"${u.name}" (${u.id})`).join(', ')}; change those first` });
+        throw new AppError({ code: 'CONFLICT', message: `segment "${row.name}" is used in the condition of ${users.map((u) => `segment "${u.name}"`).join(', ')}; change those first` });
       }
       const targeting: string[] = [];
       for (const guard of this.guards) targeting.push(...(await guard(tx, projectId, id)));
-      if (targeting.length) throw new AppError({ code: 'CONFLICT', message: `segment ${id} is targeted by ${targeting.join(', ')}; change those first` });
+      if (targeting.length) throw new AppError({ code: 'CONFLICT', message: `segment "${row.name}" is targeted by ${targeting.join(', ')}; change those first` });
       await tx.deleteSegment(projectId, id);
       await this.engine.segmentsChanged(tx, projectId, [id], this.clock.now());
     });

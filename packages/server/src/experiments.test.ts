@@ -59,6 +59,8 @@ describe.each(backends.map((b) => [b.name, b] as const))('experiments on %s', (_
     const everyone = await t.admin('POST', '/api/experiments', { name: 'Everyone', audienceSegmentId: null, arms: [{ key: 'a', weight: 1 }, { key: 'b', weight: 1 }] });
     expect(everyone.status, JSON.stringify(everyone.body)).toBe(201);
     expect(everyone.body.audienceSegmentId).toBeNull();
+    const everyoneArm = (await t.admin('GET', `/api/segments/${everyone.body.arms[0].segmentId}`)).body;
+    expect(everyoneArm.description).toBe('Arm "a" of experiment "Everyone": buckets 0–4999. Managed by the experiment: changing this segment by hand changes who is in the arm.');
     expect((await t.admin('DELETE', `/api/experiments/${everyone.body.id}`)).status).toBe(204);
     const arms: Arm[] = c.body.arms;
     expect(arms.map((a) => [a.key, a.from, a.to, a.share])).toEqual([['control', 0, 5000, 0.5], ['onepage', 5000, 10000, 0.5]]);
@@ -68,6 +70,8 @@ describe.each(backends.map((b) => [b.name, b] as const))('experiments on %s', (_
       const s = (await t.admin('GET', `/api/segments/${a.segmentId}`)).body;
       expect(s.name).toBe(`Experiment Checkout: ${a.name}`);
       expect(s.template).toBe(`experiment/${c.body.id}`);
+      // Its description speaks in names (the UI shows it as written), not in exp_… / seg_… ids.
+      expect(s.description).toBe(`Arm "${a.key}" of experiment "Checkout": buckets ${a.from}–${a.to - 1} of salt "exp-1" within segment "Pro". Managed by the experiment: changing this segment by hand changes who is in the arm.`);
       expect(s.condition).toEqual({ all: [{ segment: audience }, { bucket: { salt: 'exp-1', from: a.from, to: a.to } }] });
       expect(s.size).toBe(a.size);
     }

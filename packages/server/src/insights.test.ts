@@ -52,6 +52,31 @@ describe.each(backends.map((b) => [b.name, b] as const))('segment insights on %s
     expect((await t.admin('GET', `/api/segments/${seg}/insights?days=0`)).status).toBe(400);
   });
 
+  it('lists the project\'s event names, most frequent first, with counts and the last time seen', async () => {
+    expect((await t.admin('GET', '/api/events')).body).toEqual({ events: [] });
+    await t.send('/v1/batch', { batch: [
+      { type: 'track', userId: 'a', event: 'purchase', timestamp: at(T0 - DAY) },
+      { type: 'track', userId: 'b', event: 'purchase', timestamp: at(T0) },
+      { type: 'track', userId: 'a', event: 'add_to_cart', timestamp: at(T0 - 2 * DAY) },
+      { type: 'page', userId: 'a', properties: { path: '/' }, timestamp: at(T0) },
+      { type: 'page', userId: 'b', properties: { path: '/' }, timestamp: at(T0) },
+      { type: 'page', userId: 'b', properties: { path: '/x' }, timestamp: at(T0) },
+    ] });
+    const r = await t.admin('GET', '/api/events');
+    expect(r.status).toBe(200);
+    const sent = r.body.events.filter((e: { derived: boolean }) => !e.derived);
+    expect(sent).toEqual([
+      { name: '$pageview', derived: false, count: 3, lastAt: at(T0) },
+      { name: 'purchase', derived: false, count: 2, lastAt: at(T0) },
+      { name: 'add_to_cart', derived: false, count: 1, lastAt: at(T0 - 2 * DAY) },
+    ]);
+    expect((await t.admin('GET', '/api/events?limit=1')).body.events).toHaveLength(1);
+    const bad = await t.admin('GET', '/api/events?limit=0');
+    expect(bad.status).toBe(400);
+    expect(bad.body.error.issues[0].path).toBe('/querystring/limit');
+    expect((await t.app.inject({ method: 'GET', url: '/api/events' })).statusCode).toBe(401);
+  });
+
   it('every segment\'s sizes per day in one read, equal to each one\'s insights; the daily counts equal the history and are rebuilt from it by the migration', async () => {
     const click = (await t.admin('POST', '/api/segments', { name: 'Clicked in 2 days', condition: { event: 'click', window: { within: '2d' } } })).body.id;
     const viewed = (await t.admin('POST', '/api/segments', { name: 'Viewed ever', condition: { event: 'view' } })).body.id;

@@ -73,6 +73,7 @@ describe.each(backends.map((b) => [b.name, b] as const))('missions on %s', (_n, 
     const refused = await t.admin('DELETE', `/api/segments/${seg}`);
     expect(refused.status).toBe(409);
     expect(refused.body.error.message).toContain(`mission "${targeted.name}" (${targeted.id})`);
+    expect(refused.body.error.message).toMatch(/^segment "temp" is targeted by /);
     expect((await t.admin('PATCH', `/api/missions/${targeted.id}`, { segmentIds: [] })).status).toBe(200);
     expect((await t.admin('DELETE', `/api/segments/${seg}`)).status).toBe(204);
     expect((await t.admin('PATCH', `/api/missions/${targeted.id}`, { active: false })).status).toBe(200);

@@ -129,7 +129,10 @@ describe.each(backends.map((b) => [b.name, b] as const))('segments API on %s', (
     const vip = await t.admin('POST', '/api/segments', { name: 'VIP', condition: { attr: 'traits.plan', op: 'eq', value: 'vip' } });
     const ukVip = await t.admin('POST', '/api/segments', { name: 'UK VIP', condition: { all: [{ segment: vip.body.id }, { attr: 'traits.country', op: 'eq', value: 'GB' }] } });
     expect(ukVip.body.size).toBe(1);
-    expect((await t.admin('DELETE', `/api/segments/${vip.body.id}`)).status).toBe(409);
+    const refused = await t.admin('DELETE', `/api/segments/${vip.body.id}`);
+    expect(refused.status).toBe(409);
+    // Said in names (the admin UI shows it as written).
+    expect(refused.body.error.message).toBe('segment "VIP" is used in the condition of segment "UK VIP"; change those first');
     const cycle = await t.admin('PATCH', `/api/segments/${vip.body.id}`, { condition: { segment: ukVip.body.id } });
     expect(cycle.status).toBe(400);
     expect(cycle.body.error.issues[0].message).toMatch(/cycle/);

@@ -1,5 +1,5 @@
 import { sql, type Kysely } from 'kysely';
-import { DAY_MS } from '@strata/core';
+import { DAY_MS, isDerivedEvent } from '@strata/core';
 import type { Database } from './schema.ts';
 import type { SqlStore } from './sql-store.ts';
 
@@ -17,6 +17,9 @@ export interface SegmentActivity {
   readonly pointsSpent: number;
   readonly topEvents: { name: string; count: number; users: number }[];
 }
+
+/** An event name a project has received, with how often and when last. */
+export interface EventNameCount { readonly name: string; readonly derived: boolean; readonly count: number; readonly lastAt: number }
 
 /**
  * Segment insights, read from the tables every change is already recorded in: membership
@@ -47,6 +50,18 @@ export class InsightsStore {
       list.push({ day: Number(r.day), entered: Number(r.entered), exited: Number(r.exited) });
     }
     return out;
+  }
+
+  /**
+   * The event names of a project, most frequent first (at most `limit`): what pickers offer
+   * (an experiment's conversion event). One grouped read over the (project_id, name, ts,
+   * profile_id) index.
+   */
+  async eventNames(projectId: string, limit: number): Promise<EventNameCount[]> {
+    const rows = await sql<{ name: string; n: number; last: number }>`SELECT name, count(*) AS n, max(ts) AS last
+      FROM events WHERE project_id = ${projectId}
+      GROUP BY name ORDER BY count(*) DESC, name LIMIT ${limit}`.execute(this.db);
+    return rows.rows.map((r) => ({ name: r.name, derived: isDerivedEvent(r.name), count: Number(r.n), lastAt: Number(r.last) }));
   }
 
   private async count(q: ReturnType<typeof sql<{ n: number }>>): Promise<number> {

@@ -84,8 +84,9 @@ describe.skipIf(missing !== null)('admin back office in a real browser', () => {
     const dup = await admin('POST', '/api/segments', { template: 'known', params: {}, name: 'Known again' });
     expect(dup.status).toBe(201);
     await page.goto(`${base}/segments`);
-    for (const name of ['Known users', 'Known again']) {
-      await page.locator('.segments-table tbody tr', { hasText: name }).getByTestId('segment-warnings').getByText('DUPLICATE').waitFor();
+    // Each badge names the other segment.
+    for (const [name, other] of [['Known users', 'Known again'], ['Known again', 'Known users']]) {
+      await page.locator('.segments-table tbody tr', { has: page.getByRole('link', { name, exact: true }) }).getByTestId('segment-warnings').getByText(`DUPLICATE of ${other}`).waitFor();
     }
     // Its own page lists the warning in full, naming the other segment.
     await page.getByRole('link', { name: 'Known again' }).click();

@@ -28,6 +28,13 @@ describe('the condition builder renders every node kind', () => {
     expect(html).toContain('50.0%');
   });
 
+  it('shows a negation as a neutral box that says what it does', () => {
+    const html = render({ not: { event: 'purchase' } });
+    expect(html).toContain('class="node node-not"');
+    expect(html).toMatch(/class="negation-hint">Matches users for whom this does <strong>not<\/strong> hold/);
+    expect(html).not.toMatch(/node-not[^"]*(error|invalid)/);
+  });
+
   it('marks the nodes a warning points at, and says when it does not know a node', () => {
     const html = render({ all: [{ attr: 'a', op: 'eq', value: 1 }, { attr: 'a', op: 'eq', value: 2 }] }, ['/all/1']);
     expect(html.match(/highlight/g)).toHaveLength(1);

@@ -186,7 +186,8 @@ export function ConditionNode({ value, onChange, onRemove, path, highlights, seg
       break;
     }
     case 'not':
-      body = <div className="group-body">{child(node.not ?? null, `${path}/not`, (v) => onChange({ not: v }))}</div>;
+      // A negation is not a fault: a neutral box that says what it does.
+      body = <div className="group-body"><p className="negation-hint">Matches users for whom this does <strong>not</strong> hold:</p>{child(node.not ?? null, `${path}/not`, (v) => onChange({ not: v }))}</div>;
       break;
     case 'attr':
       body = <AttrRow node={node} onChange={onChange} paths={PROFILE_PATHS} listId={`${idBase}-paths`} />;

@@ -1,27 +1,40 @@
-/** Charts (recharts): segment size over time, entries/exits, experiment results with 95% CIs. */
+/**
+ * Charts (recharts): segment size over time, entries/exits, sizes of several segments, experiment
+ * results with 95% CIs. A null value (a day before the segment existed) is a gap, not a 0.
+ */
 import { Bar, BarChart, CartesianGrid, ErrorBar, Legend, Line, LineChart, ReferenceLine, ResponsiveContainer, Tooltip, XAxis, YAxis } from 'recharts';
-import type { SeriesPoint } from './types.ts';
 
 const short = (d: string) => d.slice(5, 10);
 
-export function SizeChart({ series }: { series: readonly SeriesPoint[] }) {
+/** A line with a single day of values (a segment made today) is a dot: without it nothing would show. */
+const lone = (values: readonly (number | null)[]) => (values.filter((v) => v !== null).length === 1 ? { r: 3 } : false);
+
+/** A day of a segment's series; null before the segment existed. */
+export interface ChartPoint {
+  date: string;
+  size: number | null;
+  entered: number | null;
+  exited: number | null;
+}
+
+export function SizeChart({ series }: { series: readonly ChartPoint[] }) {
   return (
     <div className="chart" aria-label="size over time">
       <ResponsiveContainer width="100%" height={220}>
-        <LineChart data={series as SeriesPoint[]} margin={{ top: 8, right: 16, bottom: 0, left: 0 }}>
+        <LineChart data={series as ChartPoint[]} margin={{ top: 8, right: 16, bottom: 0, left: 0 }}>
           <CartesianGrid strokeDasharray="3 3" stroke="#e3e6ea" />
           <XAxis dataKey="date" tickFormatter={short} fontSize={12} />
           <YAxis allowDecimals={false} fontSize={12} width={48} />
           <Tooltip />
-          <Line type="monotone" dataKey="size" name="members" stroke="#3b5bdb" dot={false} strokeWidth={2} isAnimationActive={false} />
+          <Line type="monotone" dataKey="size" name="members" stroke="#3b5bdb" dot={lone(series.map((p) => p.size))} strokeWidth={2} isAnimationActive={false} connectNulls={false} />
         </LineChart>
       </ResponsiveContainer>
     </div>
   );
 }
 
-export function FlowChart({ series }: { series: readonly SeriesPoint[] }) {
-  const data = series.map((p) => ({ date: p.date, entered: p.entered, exited: -p.exited }));
+export function FlowChart({ series }: { series: readonly ChartPoint[] }) {
+  const data = series.map((p) => ({ date: p.date, entered: p.entered, exited: p.exited === null ? null : -p.exited }));
   return (
     <div className="chart" aria-label="entries and exits">
       <ResponsiveContainer width="100%" height={220}>
@@ -35,6 +48,27 @@ export function FlowChart({ series }: { series: readonly SeriesPoint[] }) {
           <Bar dataKey="entered" stackId="s" fill="#2f9e44" isAnimationActive={false} />
           <Bar dataKey="exited" stackId="s" fill="#e03131" isAnimationActive={false} />
         </BarChart>
+      </ResponsiveContainer>
+    </div>
+  );
+}
+
+const PALETTE = ['#3b5bdb', '#e8590c', '#2f9e44', '#ae3ec9', '#1098ad', '#f08c00', '#c2255c', '#5c940d'];
+
+/** Members per day of several segments on one chart (the Insights comparison); nulls are gaps. */
+export function CompareChart({ dates, lines }: { dates: readonly string[]; lines: readonly { id: string; name: string; sizes: readonly (number | null)[] }[] }) {
+  const data = dates.map((date, i) => Object.fromEntries([['date', date], ...lines.map((l) => [l.id, l.sizes[i] ?? null])]));
+  return (
+    <div className="chart" aria-label="sizes compared">
+      <ResponsiveContainer width="100%" height={240}>
+        <LineChart data={data} margin={{ top: 8, right: 16, bottom: 0, left: 0 }}>
+          <CartesianGrid strokeDasharray="3 3" stroke="#e3e6ea" />
+          <XAxis dataKey="date" tickFormatter={short} fontSize={12} />
+          <YAxis allowDecimals={false} fontSize={12} width={48} />
+          <Tooltip />
+          <Legend />
+          {lines.map((l, i) => <Line key={l.id} type="monotone" dataKey={l.id} name={l.name} stroke={PALETTE[i % PALETTE.length]} dot={lone(l.sizes)} strokeWidth={2} isAnimationActive={false} connectNulls={false} />)}
+        </LineChart>
       </ResponsiveContainer>
     </div>
   );

@@ -68,11 +68,12 @@ export function SegmentNames({ ids, empty = 'everyone' }: { ids: readonly string
 
 /**
  * Several segments by name: chips of the chosen ones (✕ removes) and a select to add one.
- * `empty` says what no segment means ("everyone" for targeting, "all segments" for a webhook).
+ * `empty` says what no segment means ("everyone" for targeting, "all segments" for a webhook);
+ * `exclude` leaves segments out of the choices (a segment compared with others).
  */
-export function SegmentPicker({ value, onChange, label, empty = 'everyone', invalid, id }: { value: readonly string[]; onChange: (ids: string[]) => void; label: string; empty?: string; invalid?: boolean; id?: string }) {
+export function SegmentPicker({ value, onChange, label, empty = 'everyone', invalid, id, exclude = [] }: { value: readonly string[]; onChange: (ids: string[]) => void; label: string; empty?: string; invalid?: boolean; id?: string; exclude?: readonly string[] }) {
   const { segments, error } = useSegments();
-  const rest = (segments ?? []).filter((s) => !value.includes(s.id));
+  const rest = (segments ?? []).filter((s) => !value.includes(s.id) && !exclude.includes(s.id));
   return (
     <div className={`segment-picker${invalid ? ' invalid' : ''}`} role="group" aria-label={label}>
       <div className="chips">

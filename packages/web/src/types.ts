@@ -73,9 +73,17 @@ export interface SeriesPoint {
   exited: number;
 }
 
+/** GET /api/segments/:id/insights (and each segment of /api/insights/compare). */
 export interface Insights {
+  segmentId: string;
+  name: string;
+  days: number;
   size: number;
   series: SeriesPoint[];
+  missions: { participants: number; participationRate: number; completers: number; completionRate: number; completions: number };
+  rewards: { redemptions: number; redeemers: number };
+  points: { earned: number; spent: number };
+  topEvents: { name: string; count: number; users: number }[];
 }
 
 export interface HistoryItem {

@@ -64,14 +64,32 @@ export function Link({ to, children, className }: { to: string; children: ReactN
   return <a href={to} className={className} onClick={(e) => { if (e.metaKey || e.ctrlKey || e.shiftKey || e.button !== 0) return; e.preventDefault(); navigate(to); }}>{children}</a>;
 }
 
-/** A tiny inline SVG line (list rows: a chart library per row would be heavy). */
-export function Sparkline({ values, width = 120, height = 28 }: { values: readonly number[]; width?: number; height?: number }) {
-  if (values.length < 2) return <span className="muted">—</span>;
-  const max = Math.max(...values);
-  const min = Math.min(...values);
+/**
+ * A tiny inline SVG line (list rows: a chart library per row would be heavy). A null is a day
+ * with no value (before the segment existed): the line has a gap there, and a lone day between
+ * gaps is a dot.
+ */
+export function Sparkline({ values, width = 120, height = 28 }: { values: readonly (number | null)[]; width?: number; height?: number }) {
+  const known = values.filter((v): v is number => v !== null);
+  if (values.length < 2 || known.length === 0) return <span className="muted">—</span>;
+  const max = Math.max(...known);
+  const min = Math.min(...known);
   const span = max - min || 1;
-  const pts = values.map((v, i) => `${((i / (values.length - 1)) * (width - 2) + 1).toFixed(1)},${(height - 1 - ((v - min) / span) * (height - 2)).toFixed(1)}`).join(' ');
-  return <svg className="sparkline" width={width} height={height} viewBox={`0 0 ${width} ${height}`} role="img" aria-label={`size from ${values[0]} to ${values[values.length - 1]}`}><polyline fill="none" stroke="currentColor" strokeWidth="1.5" points={pts} /></svg>;
+  const x = (i: number) => ((i / (values.length - 1)) * (width - 2) + 1).toFixed(1);
+  const y = (v: number) => (height - 1 - ((v - min) / span) * (height - 2)).toFixed(1);
+  const runs: { i: number; v: number }[][] = [];
+  values.forEach((v, i) => {
+    if (v === null) return;
+    if (i === 0 || values[i - 1] === null) runs.push([]);
+    runs[runs.length - 1]!.push({ i, v });
+  });
+  return (
+    <svg className="sparkline" width={width} height={height} viewBox={`0 0 ${width} ${height}`} role="img" aria-label={`size from ${known[0]} to ${known[known.length - 1]}`}>
+      {runs.map((r) => (r.length === 1
+        ? <circle key={r[0]!.i} cx={x(r[0]!.i)} cy={y(r[0]!.v)} r="1.5" fill="currentColor" />
+        : <polyline key={r[0]!.i} fill="none" stroke="currentColor" strokeWidth="1.5" points={r.map((p) => `${x(p.i)},${y(p.v)}`).join(' ')} />))}
+    </svg>
+  );
 }
 
 /** RFC 4180 CSV of rows (first row: header). */

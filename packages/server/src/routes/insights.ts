@@ -24,6 +24,12 @@ export async function insightRoutes(app: FastifyInstance, ctx: AppContext): Prom
     schema: { ...tags, summary: 'Size per day, entries and exits, mission participation and completion, redemptions, points, top events of a segment', params: IdParams, querystring: Query, response: { 200: Insights, ...errors(400, 401, 403, 404) } },
   }, async (req) => ctx.insights.segment(req.project.id, req.params.id, req.query.days ?? 30));
 
+  const Names = Type.Object({ limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 1000, default: 200 })) }, { additionalProperties: false });
+  const EventName = Type.Object({ name: Type.String(), derived: Type.Boolean({ description: 'made by Strata ($segment_entered, $mission_completed, …), not sent' }), count: Type.Integer(), lastAt: Type.String({ format: 'date-time' }) });
+  app.get<{ Querystring: Static<typeof Names> }>('/api/events', {
+    schema: { ...tags, summary: 'The event names this project has received, most frequent first, with their counts (for pickers)', querystring: Names, response: { 200: Type.Object({ events: Type.Array(EventName) }), ...errors(400, 401, 403) } },
+  }, async (req) => ({ events: await ctx.insights.eventNames(req.project.id, req.query.limit ?? 200) }));
+
   const Compare = Type.Object({ ids: Type.String({ minLength: 1, maxLength: 2000, description: 'Comma-separated segment ids (up to 20)' }), days: Type.Optional(Days) }, { additionalProperties: false });
   app.get<{ Querystring: Static<typeof Compare> }>('/api/insights/compare', {
     schema: { ...tags, summary: 'Insights of several segments side by side', querystring: Compare, response: { 200: Type.Object({ segments: Type.Array(Insights) }), ...errors(400, 401, 403, 404) } },

@@ -3,9 +3,10 @@ import { Suspense, lazy, useState } from 'react';
 import { api, enc, qs } from '../api.ts';
 import type { ArmResult } from '../charts.tsx';
 import { Field, IssueText, type FieldsProps, type FormSpec } from '../form-card.tsx';
-import { emptyExperiment, experimentBody, experimentForm, type ExperimentForm } from '../forms.ts';
+import { emptyExperiment, experimentBody, experimentForm, type ExperimentForm, type Issue } from '../forms.ts';
+import { METRICS, metricQuery, type MetricChoice, type MetricKind } from '../labels.ts';
 import { SegmentNames, SegmentSelect } from '../segment-picker.tsx';
-import { ActionButton, Link, Spinner, View, pct, useLoad } from '../ui.tsx';
+import { ActionButton, Link, Spinner, View, pct, useLoad, type Loaded } from '../ui.tsx';
 import { ResourcePage } from './resource.tsx';
 
 const LiftChart = lazy(() => import('../charts.tsx').then((m) => ({ default: m.LiftChart })));
@@ -13,21 +14,46 @@ const LiftChart = lazy(() => import('../charts.tsx').then((m) => ({ default: m.L
 interface Experiment { id: string; name: string; status: string; control: string; audienceSegmentId: string | null; arms: { key: string; name: string; weight: number; segmentId: string; size: number; share: number }[] }
 interface Results { metric: string; arms: ArmResult[]; srm: { pValue: number; mismatch: boolean }; warnings: { code: string; message: string }[] }
 
+/** The missions, rewards or event names a metric is picked from (by name), loaded when the metric needs them. */
+function useTargets(metric: MetricKind): Loaded<{ value: string; label: string }[]> {
+  return useLoad(async () => {
+    if (metric === 'event') {
+      const { events } = await api<{ events: { name: string; count: number }[] }>('GET', '/api/events');
+      return [{ value: '*', label: 'any event (*)' }, ...events.map((e) => ({ value: e.name, label: `${e.name} (${e.count.toLocaleString()})` }))];
+    }
+    if (metric === 'reward_redemption') return (await api<{ rewards: { id: string; name: string }[] }>('GET', '/api/rewards')).rewards.map((r) => ({ value: r.id, label: r.name }));
+    return (await api<{ missions: { id: string; name: string }[] }>('GET', '/api/missions')).missions.map((m) => ({ value: m.id, label: m.name }));
+  }, [metric === 'mission_completion' ? 'mission_participation' : metric]);
+}
+
 function ResultsView({ exp }: { exp: Experiment }) {
-  const [metric, setMetric] = useState('event');
-  const [event, setEvent] = useState('purchase');
-  const [days, setDays] = useState('');
-  const [query, setQuery] = useState(qs({ metric, event }));
+  const [choice, setChoice] = useState<MetricChoice>({ metric: 'event', target: '*', days: '' });
+  const [issues, setIssues] = useState<Issue[]>([]);
+  const [query, setQuery] = useState(qs(metricQuery(choice).params));
+  const targets = useTargets(choice.metric);
   const results = useLoad(() => api<Results>('GET', `/api/experiments/${enc(exp.id)}/results${query}`), [exp.id, query]);
+  const m = METRICS.find((x) => x.kind === choice.metric)!;
+  const options = targets.data ?? [];
   return (
     <div className="card">
-      <form className="row wrap" onSubmit={(e) => { e.preventDefault(); setQuery(qs({ metric, event: metric === 'event' ? event : undefined, missionId: metric.startsWith('mission') ? event : undefined, rewardId: metric === 'reward_redemption' ? event : undefined, days: days || undefined })); }}>
-        <select aria-label="metric" value={metric} onChange={(e) => setMetric(e.target.value)}>
-          {['event', 'mission_participation', 'mission_completion', 'reward_redemption'].map((m) => <option key={m}>{m}</option>)}
+      <form className="row wrap metric-form" onSubmit={(e) => {
+        e.preventDefault();
+        const q = metricQuery(choice);
+        setIssues(q.issues);
+        if (!q.issues.length) setQuery(qs(q.params));
+      }}>
+        <select aria-label="metric" value={choice.metric} onChange={(e) => setChoice({ ...choice, metric: e.target.value as MetricKind, target: e.target.value === 'event' ? '*' : '' })}>
+          {METRICS.map((x) => <option key={x.kind} value={x.kind}>{x.label}</option>)}
         </select>
-        <input aria-label="event, mission or reward id" value={event} onChange={(e) => setEvent(e.target.value)} placeholder={metric === 'event' ? 'event name or *' : 'id'} />
-        <input aria-label="days" className="short" value={days} onChange={(e) => setDays(e.target.value)} placeholder="days" />
+        <select aria-label={m.noun} value={choice.target} disabled={!targets.data} onChange={(e) => setChoice({ ...choice, target: e.target.value })}>
+          {m.noun !== 'event' && <option value="">{targets.loading ? 'Loading…' : options.length ? `choose a ${m.noun}…` : `no ${m.noun}s yet`}</option>}
+          {choice.target && !options.some((o) => o.value === choice.target) && <option value={choice.target}>{choice.target}</option>}
+          {options.map((o) => <option key={o.value} value={o.value}>{o.label}</option>)}
+        </select>
+        <input aria-label="within days of exposure" className="short" value={choice.days} onChange={(e) => setChoice({ ...choice, days: e.target.value })} placeholder="within N days" title="count conversions within this many days of first exposure (blank: any time after it)" />
         <button type="submit" className="small">Compute</button>
+        {targets.error && <span className="error small-text">{targets.error.message}</span>}
+        {issues.map((i) => <span key={i.path} className="field-error" data-path={i.path}>{i.message}</span>)}
       </form>
       <View state={results}>{(r) => (
         <>

@@ -1,18 +1,18 @@
 /** Segments: list, create/edit (template gallery or builder, live preview), detail. */
-import { Suspense, lazy, useEffect, useState, type ReactNode } from 'react';
+import { useEffect, useRef, useState, type ReactNode } from 'react';
 import { api, apiDownload, enc, qs, ApiError } from '../api.ts';
 import { ConditionEditor } from '../builder.tsx';
+import { experimentOf, nameConflictMessage, sinceCreated, templateBadge, warningBadges } from '../labels.ts';
 import { ParamsForm, paramFault } from '../params-form.tsx';
 import { navigate } from '../router.ts';
-import type { HistoryItem, Insights, Json, Member, PreviewResult, Segment, Template, Warning } from '../types.ts';
+import { useSegments } from '../segment-picker.tsx';
+import type { HistoryItem, Json, Member, PreviewResult, Segment, Template, Warning } from '../types.ts';
+import { InsightsTab } from './insights.tsx';
 import { ActionButton, ErrorBox, Link, Sparkline, Spinner, View, fmtDate, pct, useDebounced, useLoad } from '../ui.tsx';
 
 /** Every segment's warnings now (one scan of membership on the server). */
 const loadWarnings = async () => new Map((await api<{ segments: { id: string; warnings: Warning[] }[] }>('GET', '/api/segments/warnings')).segments.map((s) => [s.id, s.warnings]));
 
-// recharts is loaded with the first chart, not with the app.
-const SizeChart = lazy(() => import('../charts.tsx').then((m) => ({ default: m.SizeChart })));
-const FlowChart = lazy(() => import('../charts.tsx').then((m) => ({ default: m.FlowChart })));
 
 const memberId = (m: { userId: string | null; anonymousId: string | null }) => m.userId ?? m.anonymousId ?? '';
 
@@ -24,8 +24,10 @@ function Later<T>({ state, children }: { state: { data: T | null; loading: boole
 }
 
 export function WarningList({ warnings, segments }: { warnings: readonly Warning[]; segments?: readonly { id: string; name: string }[] }) {
+  // The segments a warning names are links by name: from the caller's list, else the shared one.
+  const shared = useSegments().segments;
   if (!warnings.length) return null;
-  const name = (id: string) => segments?.find((s) => s.id === id)?.name ?? id;
+  const name = (id: string) => (segments ?? shared)?.find((s) => s.id === id)?.name ?? id;
   return (
     <ul className="warnings" aria-label="warnings">
       {warnings.map((w, i) => (
@@ -42,8 +44,12 @@ export function WarningList({ warnings, segments }: { warnings: readonly Warning
 export function SegmentsList() {
   const state = useLoad(() => api<{ segments: Segment[] }>('GET', '/api/segments'), []);
   // Sparklines (one read of the daily counts) and warnings (one scan of membership) load after the list.
-  const sparks = useLoad(async () => new Map((await api<{ segments: { id: string; sizes: number[] }[] }>('GET', '/api/segments/sizes?days=30')).segments.map((s) => [s.id, s.sizes])), []);
+  const sparks = useLoad(async () => {
+    const r = await api<{ dates: string[]; segments: { id: string; sizes: number[] }[] }>('GET', '/api/segments/sizes?days=30');
+    return new Map(r.segments.map((s) => [s.id, { dates: r.dates, sizes: s.sizes }]));
+  }, []);
   const warnings = useLoad(loadWarnings, []);
+  const templateNames = useTemplateNames();
   return (
     <section>
       <div className="page-head">
@@ -61,9 +67,9 @@ export function SegmentsList() {
                   <tr key={s.id}>
                     <td><Link to={`/segments/${enc(s.id)}`}>{s.name}</Link>{s.description && <div className="muted small-text">{s.description}</div>}</td>
                     <td className="num" data-testid="segment-size">{s.size.toLocaleString()}</td>
-                    <td><Later state={sparks}>{(m) => (m.has(s.id) ? <Sparkline values={m.get(s.id)!} /> : null)}</Later></td>
-                    <td>{s.template ? <span className="badge">{s.template}</span> : s.condition === null ? <span className="badge muted-badge">static list</span> : null}</td>
-                    <td data-testid="segment-warnings"><Later state={warnings}>{(m) => <>{(m.get(s.id) ?? []).map((w, i) => <span key={i} className="badge warn" title={w.message}>{w.code}</span>)}</>}</Later></td>
+                    <td><Later state={sparks}>{(m) => { const p = m.get(s.id); return p ? <Sparkline values={sinceCreated(p.dates, p.sizes, s.createdAt)} /> : null; }}</Later></td>
+                    <td>{s.template ? <TemplateBadge segment={s} names={templateNames} /> : s.condition === null ? <span className="badge muted-badge">static list</span> : null}</td>
+                    <td data-testid="segment-warnings"><Later state={warnings}>{(m) => <>{warningBadges(m.get(s.id) ?? [], (id) => segments.find((x) => x.id === id)?.name ?? id).map((b) => <span key={`${b.code}-${b.segmentId}`} className="badge warn" title={b.title}>{b.label}</span>)}</>}</Later></td>
                   </tr>
                 ))}
               </tbody>
@@ -73,6 +79,19 @@ export function SegmentsList() {
       </View>
     </section>
   );
+}
+
+/** Template names by id (GET /api/templates), for badges; empty until loaded (badges show the id meanwhile). */
+function useTemplateNames(): ReadonlyMap<string, string> {
+  const t = useLoad(() => api<{ templates: Template[] }>('GET', '/api/templates'), []);
+  return new Map((t.data?.templates ?? []).map((x) => [x.id, x.name]));
+}
+
+/** A segment's template as a badge: the template's name, or "experiment arm <key>" linking to the experiments. */
+function TemplateBadge({ segment, names }: { segment: Pick<Segment, 'template' | 'params'>; names: ReadonlyMap<string, string> }) {
+  const b = templateBadge(segment.template, segment.params, names);
+  if (!b) return null;
+  return b.to ? <Link to={b.to} className="badge">{b.label}</Link> : <span className="badge">{b.label}</span>;
 }
 
 /** Live preview of a condition: count, share, sample with reasons, warnings. */
@@ -152,6 +171,9 @@ export function SegmentEditor({ id }: { id?: string }) {
   // A static list (condition null): members only by hand, from the segment's page.
   const [isStatic, setIsStatic] = useState(false);
   const [saveError, setSaveError] = useState<Error | null>(null);
+  // A 409 on save is a name already taken: said at the Name field, which is scrolled to.
+  const [nameFault, setNameFault] = useState<string | null>(null);
+  const nameRef = useRef<HTMLInputElement>(null);
   const [saving, setSaving] = useState(false);
 
   useEffect(() => {
@@ -183,6 +205,7 @@ export function SegmentEditor({ id }: { id?: string }) {
   const save = async () => {
     setSaving(true);
     setSaveError(null);
+    setNameFault(null);
     try {
       let s: Segment;
       if (editing) s = await api<Segment>('PATCH', `/api/segments/${enc(id)}`, { name, description, condition: isStatic ? null : condition });
@@ -192,6 +215,12 @@ export function SegmentEditor({ id }: { id?: string }) {
       } else s = await api<Segment>('POST', '/api/segments', { name: name.trim(), description, condition: isStatic ? null : condition });
       navigate(`/segments/${enc(s.id)}`);
     } catch (e) {
+      if (e instanceof ApiError && e.status === 409) {
+        setNameFault(nameConflictMessage(mode === 'template' && !editing));
+        nameRef.current?.scrollIntoView({ block: 'center' });
+        nameRef.current?.focus();
+        return;
+      }
       setSaveError(e as Error);
       if (e instanceof ApiError) setHighlights(e.issues.map((i) => i.path.replace(/^\/condition/, '')));
     } finally {
@@ -209,7 +238,11 @@ export function SegmentEditor({ id }: { id?: string }) {
       <div className="editor-layout">
         <div className="editor-main">
           <div className="card">
-            <label>Name<input name="name" value={name} placeholder={mode === 'template' && template ? template.name : 'e.g. Pricing page regulars'} onChange={(e) => setName(e.target.value)} /></label>
+            <div className={`field name-field${nameFault ? ' invalid' : ''}`}>
+              <label htmlFor="segment-name">Name</label>
+              <input id="segment-name" ref={nameRef} name="name" value={name} aria-invalid={nameFault !== null} aria-describedby={nameFault ? 'segment-name-fault' : undefined} placeholder={mode === 'template' && template ? template.name : 'e.g. Pricing page regulars'} onChange={(e) => { setName(e.target.value); setNameFault(null); }} />
+              {nameFault && <span id="segment-name-fault" className="field-error" role="alert">{nameFault}</span>}
+            </div>
             <label>Description<input name="description" value={description} onChange={(e) => setDescription(e.target.value)} /></label>
           </div>
           {!editing && (
@@ -373,41 +406,61 @@ export function HistoryList({ url, of }: { url: string; of: 'segment' | 'user' }
 
 export function SegmentDetail({ id }: { id: string }) {
   const seg = useLoad(() => api<Segment>('GET', `/api/segments/${enc(id)}`), [id]);
-  const insights = useLoad(() => api<Insights>('GET', `/api/segments/${enc(id)}/insights?days=30`), [id, seg.data?.size]);
   const warnings = useLoad(loadWarnings, [id, seg.data?.size]);
+  const templateNames = useTemplateNames();
   const [tab, setTab] = useState<'members' | 'insights' | 'overlap' | 'history' | 'definition'>('members');
+  // A refused delete (409: a mission, reward, experience, experiment or segment still uses it) is
+  // shown under the header, not inside it, so the header keeps its layout.
+  const [deleteError, setDeleteError] = useState<Error | null>(null);
+  const [deleting, setDeleting] = useState(false);
+  const remove = async (s: Segment) => {
+    if (!window.confirm(`Delete segment ${s.name}?`)) return;
+    setDeleting(true);
+    setDeleteError(null);
+    try {
+      await api('DELETE', `/api/segments/${enc(s.id)}`);
+      navigate('/segments');
+    } catch (e) {
+      setDeleteError(e as Error);
+    } finally {
+      setDeleting(false);
+    }
+  };
   return (
     <View state={seg}>{(s) => (
       <section>
         <div className="page-head">
           <div>
             <p className="crumbs"><Link to="/segments">Segments</Link> /</p>
-            <h1>{s.name} {s.template && <span className="badge">{s.template}</span>}</h1>
+            <h1>{s.name} <TemplateBadge segment={s} names={templateNames} /></h1>
             {s.description && <p className="muted">{s.description}</p>}
           </div>
           <div className="row">
             <span className="big" data-testid="segment-size">{s.size.toLocaleString()} <span className="muted">members</span></span>
             <button type="button" onClick={() => navigate(`/segments/${enc(s.id)}/edit`)}>Edit</button>
-            <ActionButton className="danger" confirm={`Delete segment ${s.name}?`} onClick={async () => { await api('DELETE', `/api/segments/${enc(s.id)}`); navigate('/segments'); }}>Delete</ActionButton>
+            <button type="button" className="danger" disabled={deleting} onClick={() => void remove(s)}>{deleting ? '…' : 'Delete'}</button>
           </div>
         </div>
+        {deleteError && (
+          <div className="error-box delete-error" role="alert">
+            <strong>{deleteError instanceof ApiError && deleteError.status === 409 ? `“${s.name}” cannot be deleted: ` : 'Delete failed: '}</strong>{deleteError.message}
+            <button type="button" className="link" aria-label="dismiss" onClick={() => setDeleteError(null)}>✕</button>
+          </div>
+        )}
         <WarningList warnings={warnings.data?.get(id) ?? []} />
         <div className="tabs" role="tablist">
           {(['members', 'insights', 'overlap', 'history', 'definition'] as const).map((t) => <button type="button" role="tab" key={t} aria-selected={tab === t} className={tab === t ? 'active' : ''} onClick={() => setTab(t)}>{t[0]!.toUpperCase() + t.slice(1)}</button>)}
         </div>
         {tab === 'members' && <Members segment={s} onChanged={seg.reload} />}
-        {tab === 'insights' && (
-          <div className="card">
-            <h2>Size over time (30 days)</h2>
-            <View state={insights}>{(d) => <Suspense fallback={<Spinner label="Loading charts…" />}><SizeChart series={d.series} /><h2>Entries and exits</h2><FlowChart series={d.series} /></Suspense>}</View>
-          </div>
-        )}
+        {tab === 'insights' && <InsightsTab segment={s} />}
         {tab === 'overlap' && <Overlap segment={s} />}
         {tab === 'history' && <div className="card"><h2>History</h2><HistoryList of="segment" url={`/api/segments/${enc(s.id)}/history`} /></div>}
         {tab === 'definition' && (
           <div className="card">
             <h2>Definition</h2>
-            {s.template && <p>From template <span className="badge">{s.template}</span> with <code>{JSON.stringify(s.params)}</code></p>}
+            {experimentOf(s.template) !== null
+              ? <p>Arm <code>{String(s.params?.arm ?? '')}</code> of an experiment: <Link to="/experiments">see it in Experiments</Link> (the arm's segment is managed by the experiment).</p>
+              : s.template && <p>From template <TemplateBadge segment={s} names={templateNames} /> with <code>{JSON.stringify(s.params)}</code></p>}
             <pre className="json">{JSON.stringify(s.condition, null, 2)}</pre>
             <p>Included by hand: {s.include.length ? s.include.join(', ') : '—'} · Excluded: {s.exclude.length ? s.exclude.join(', ') : '—'}</p>
           </div>
