@@ -1,7 +1,6 @@
 import type { FastifyInstance } from 'fastify';
 import { Type, type Static } from '@sinclair/typebox';
 import { AppError } from '@strata/core';
-import type { Credentials } from '../../auth.ts';
 import type { AppContext } from '../../context.ts';
 import { segmentsDisclosed, verifyUserHash } from '../../identity.ts';
 import { TargetingSchema, errors } from '../../schemas.ts';
@@ -14,7 +13,7 @@ const TargetingQuery = Type.Object({
 }, { additionalProperties: false });
 
 /** The public SDK API (write key; CORS: see publicRoutes in public-scope.ts): what a user may see now. */
-export async function publicTargetingRoutes(app: FastifyInstance, ctx: AppContext & { creds: Credentials }): Promise<void> {
+export async function publicTargetingRoutes(app: FastifyInstance, ctx: AppContext): Promise<void> {
   app.get<{ Querystring: Static<typeof TargetingQuery> }>('/v1/targeting', {
     schema: {
       tags: ['sdk'], security: [{ writeKeyBasic: [] }, { writeKeyHeader: [] }],
