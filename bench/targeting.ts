@@ -33,6 +33,11 @@ for (let i = 0; i < 5; i++) {
   await admin('/api/experiences', { key: `exp-${i}`, name: `Experience ${i}`, defaultPayload: { v: 'default' }, variants: [
     { key: 'a', payload: { v: 'a' }, segmentIds: [segmentIds[i]!] }, { key: 'b', payload: { v: 'b' }, segmentIds: [segmentIds[i + 4]!] }] });
 }
+// The full answer is measured: the segments' names too, which /v1/targeting gives a write key only where the project allows it (docs/targeting.md).
+{
+  const r = await app.inject({ method: 'PATCH', url: '/api/settings', headers: { authorization: `Bearer ${ADMIN}` }, payload: { publicSegments: 'always' } });
+  if (r.statusCode !== 200) throw new Error(`/api/settings: ${r.payload}`);
+}
 // Points for every 10th user.
 await store.transaction(async (tx) => {
   const points = new PointsStore(tx);

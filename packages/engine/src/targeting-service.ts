@@ -14,7 +14,8 @@ export interface TargetingView {
   readonly anonymousId: string | null;
   /** false: Strata has not seen this user; they get what targets everyone. */
   readonly known: boolean;
-  readonly segments: { id: string; name: string }[];
+  /** The user's segments; null where they are not disclosed (the public API without identity verification: docs/targeting.md). */
+  readonly segments: { id: string; name: string }[] | null;
   readonly points: number;
   readonly missions: Json[];
   readonly rewards: Json[];
@@ -39,7 +40,11 @@ export class TargetingService {
     private readonly sources: { missions?: TargetSource<unknown>; rewards?: TargetSource<unknown> } = {},
   ) {}
 
-  async forUser(projectId: string, id: { userId?: string; anonymousId?: string }): Promise<TargetingView> {
+  /**
+   * `withSegments: false` leaves the segments' names and ids out (null); they still decide
+   * which experiences, missions and rewards the user gets.
+   */
+  async forUser(projectId: string, id: { userId?: string; anonymousId?: string }, opts: { withSegments?: boolean } = {}): Promise<TargetingView> {
     const lookup = id.userId ?? id.anonymousId!;
     // One key lookup; the ids come from the engine's copy of the record (every profile is in memory).
     const key = await this.store.profileKey(projectId, lookup);
@@ -47,7 +52,6 @@ export class TargetingService {
     const profileId = profile?.id ?? NOBODY;
     const now = this.clock.now();
     const segmentIds = profile ? this.engine.segmentsOf(projectId, profile.id) : [];
-    const names = this.engine.segmentNames(projectId);
     const [missions, rewards, experiences, points] = await Promise.all([
       this.sources.missions?.forUser(this.store, projectId, profileId, now) ?? [],
       this.sources.rewards?.forUser(this.store, projectId, profileId, now) ?? [],
@@ -56,8 +60,13 @@ export class TargetingService {
     ]);
     return {
       userId: profile?.userId ?? id.userId ?? null, anonymousId: profile?.anonymousId ?? id.anonymousId ?? null, known: profile !== null,
-      segments: segmentIds.map((s) => ({ id: s, name: names.get(s) ?? s })), points,
+      segments: opts.withSegments === false ? null : this.named(projectId, segmentIds), points,
       missions: missions as Json[], rewards: rewards as Json[], experiences,
     };
+  }
+
+  private named(projectId: string, segmentIds: readonly string[]): { id: string; name: string }[] {
+    const names = this.engine.segmentNames(projectId);
+    return segmentIds.map((s) => ({ id: s, name: names.get(s) ?? s }));
   }
 }

@@ -357,13 +357,17 @@ Object.assign(strata.config, ${JSON.stringify(options)}); window.early = strata.
       .toEqual([{ experience: 'home-banner', variant: 'default' }, { experience: 'home-banner', variant: 'vip' }]);
     expect(viewed).toHaveLength(2);
 
+    // Without identity verification the page gets the VIP variant, not the name of the segment behind it.
+    expect(await page.evaluate(() => strata.targeting().then((t) => t.segments))).toBeNull();
+
     // Identity verification: targeting needs the userHash the site's backend computes.
     const settings = await admin('PATCH', '/api/settings', { identityVerification: { enabled: true } });
     const userHash = createHmac('sha256', settings.body.identityVerification.secret).update('vip-1').digest('hex');
     try {
       expect(await page.evaluate(() => strata.targeting().then(() => 'ok', (e) => String(e)))).toContain('401');
       await page.evaluate((h) => strata.identify('vip-1', {}, { userHash: h }), userHash);
-      expect(await page.evaluate(() => strata.targeting().then((t) => [t.known, t.experiences.map((x) => x.variant)]))).toEqual([true, ['vip']]);
+      // A verified call also learns the user's segments (without verification, a write key does not).
+      expect(await page.evaluate(() => strata.targeting().then((t) => [t.known, t.experiences.map((x) => x.variant), t.segments?.map((x) => x.name)]))).toEqual([true, ['vip'], ['VIP']]);
     } finally {
       await admin('PATCH', '/api/settings', { identityVerification: { enabled: false } });
     }

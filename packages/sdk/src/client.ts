@@ -33,7 +33,8 @@ export interface Targeting {
   userId: string | null;
   anonymousId: string | null;
   known: boolean;
-  segments: { id: string; name: string }[];
+  /** null unless the project lets the page read the user's segments (docs/targeting.md § Privacy). */
+  segments: { id: string; name: string }[] | null;
   points: number;
   missions: Record<string, unknown>[];
   rewards: Record<string, unknown>[];

@@ -57,12 +57,16 @@ export function writeKeyOf(req: FastifyRequest): string | null {
 
 const NO_WRITE_KEY = 'no write key: send it as the Basic auth user name, an X-Write-Key header or "writeKey" in the body';
 
-export async function requireWriteKey(req: FastifyRequest, creds: Credentials): Promise<Project> {
-  const key = writeKeyOf(req);
-  if (!key) throw new AppError({ code: 'UNAUTHORIZED', message: NO_WRITE_KEY });
+async function projectOfWriteKey(key: string, creds: Credentials): Promise<Project> {
   const project = await creds.writeKeyProject(key);
   if (!project) throw new AppError({ code: 'UNAUTHORIZED', message: 'unknown write key' });
   return project;
+}
+
+export async function requireWriteKey(req: FastifyRequest, creds: Credentials): Promise<Project> {
+  const key = writeKeyOf(req);
+  if (!key) throw new AppError({ code: 'UNAUTHORIZED', message: NO_WRITE_KEY });
+  return projectOfWriteKey(key, creds);
 }
 
 /**
@@ -76,10 +80,7 @@ export function writeKeyHooks(creds: Credentials) {
     onRequest: async (req: FastifyRequest): Promise<void> => {
       if (req.method === 'OPTIONS') return;
       const key = headerWriteKey(req);
-      if (key === null) return;
-      const project = await creds.writeKeyProject(key);
-      if (!project) throw new AppError({ code: 'UNAUTHORIZED', message: 'unknown write key' });
-      req.project = project;
+      if (key !== null) req.project = await projectOfWriteKey(key, creds);
     },
     preValidation: async (req: FastifyRequest): Promise<void> => {
       if (req.method === 'OPTIONS' || req.project) return;

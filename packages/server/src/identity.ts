@@ -19,3 +19,13 @@ export function verifyUserHash(project: Project, userId: string | undefined, use
   const got = /^[0-9a-fA-F]{64}$/.test(userHash) ? Buffer.from(userHash, 'hex') : Buffer.alloc(0);
   if (got.length !== want.length || !timingSafeEqual(got, want)) throw new AppError({ code: 'UNAUTHORIZED', message: 'userHash does not match the userId' });
 }
+
+/**
+ * Whether /v1/targeting may name the user's segments. A write key is public (it ships in every
+ * page), so by default only a call that proved who the user is (identity verification on,
+ * `userHash` checked) learns them; a project may open them to any caller or close them to all.
+ */
+export function segmentsDisclosed(project: Project): boolean {
+  const mode = project.settings.publicSegments ?? 'verified';
+  return mode === 'always' || (mode === 'verified' && project.settings.identityVerification?.enabled === true);
+}

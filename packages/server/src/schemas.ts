@@ -250,7 +250,9 @@ export const TargetingSchema = Type.Object({
   userId: Type.Union([Type.String(), Type.Null()]),
   anonymousId: Type.Union([Type.String(), Type.Null()]),
   known: Type.Boolean({ description: 'false: Strata has not seen this user; what targets everyone is returned' }),
-  segments: Type.Array(Type.Object({ id: Type.String(), name: Type.String() })),
+  segments: Type.Union([Type.Array(Type.Object({ id: Type.String(), name: Type.String() })), Type.Null()], {
+    description: "The user's segments. Always given to the admin API; on /v1/targeting null unless the project's publicSegments allows it (default: only with identity verification)",
+  }),
   points: Type.Integer(),
   missions: Type.Array(Anything),
   rewards: Type.Array(Anything),

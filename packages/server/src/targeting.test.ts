@@ -36,7 +36,7 @@ describe.each(backends.map((b) => [b.name, b] as const))('experiences and target
     expect((await get('d1')).experiences).toEqual([{ key: 'home-banner', variant: 'german', payload: { text: 'Willkommen' } }]);
     expect((await get('f1')).experiences).toEqual([{ key: 'home-banner', variant: 'default', payload: { text: 'Welcome' } }]);
     // Not seen yet: what targets everyone.
-    expect(await get('stranger')).toMatchObject({ known: false, segments: [], points: 0, experiences: [{ key: 'home-banner', variant: 'default' }] });
+    expect(await get('stranger')).toMatchObject({ known: false, segments: null, points: 0, experiences: [{ key: 'home-banner', variant: 'default' }] });
     // Membership is live: d1 becomes VIP and gets the VIP variant at once.
     await t.send('/v1/identify', { userId: 'd1', traits: { plan: 'vip' } });
     expect((await get('d1')).experiences[0].variant).toBe('vip');
@@ -73,6 +73,33 @@ describe.each(backends.map((b) => [b.name, b] as const))('experiences and target
     await t.admin('POST', '/api/experiences', { key: 'x', name: 'X', variants: [{ key: 'a', payload: 1 }] });
     expect((await t.admin('POST', '/api/experiences', { key: 'x', name: 'Y', variants: [{ key: 'a', payload: 1 }] })).status).toBe(409);
     expect((await t.admin('POST', '/api/experiences', { key: 'y', name: 'Y', variants: [] })).status).toBe(400);
+  });
+
+  it('names no segments to a write key by default; publicSegments opens them to any caller, identity verification to verified ones', async () => {
+    await t.admin('POST', '/api/experiences', { key: 'vip-only', name: 'VIP corner', variants: [{ key: 'on', payload: true, segmentIds: [vip] }] });
+    const names = (body: { segments: { name: string }[] | null }) => body.segments && body.segments.map((s) => s.name).sort();
+    // Default: what the user gets (the VIP variant), not which segments gave it to them.
+    expect((await t.admin('GET', '/api/settings')).body.publicSegments).toBe('verified');
+    const hidden = JSON.parse((await targeting('userId=v1')).payload);
+    expect(hidden).toMatchObject({ known: true, segments: null, experiences: [{ key: 'vip-only', variant: 'on' }] });
+    expect((await targeting('userId=v1')).payload).not.toContain(vip);
+    // The admin API always names them.
+    expect(names((await t.admin('GET', '/api/users/v1/targeting')).body)).toEqual(['Germany', 'VIP']);
+    // Opened to any holder of the write key.
+    expect((await t.admin('PATCH', '/api/settings', { publicSegments: 'always' })).body.publicSegments).toBe('always');
+    expect(names(JSON.parse((await targeting('userId=v1')).payload))).toEqual(['Germany', 'VIP']);
+    expect(JSON.parse((await targeting('anonymousId=nobody-yet')).payload).segments).toEqual([]);
+    // Back to the default, then identity verification on: a call with the user's hash learns them.
+    await t.admin('PATCH', '/api/settings', { publicSegments: 'verified' });
+    expect(JSON.parse((await targeting('userId=v1')).payload).segments).toBeNull();
+    const secret: string = (await t.admin('PATCH', '/api/settings', { identityVerification: { enabled: true } })).body.identityVerification.secret;
+    expect(names(JSON.parse((await targeting(`userId=v1&userHash=${userHashOf(secret, 'v1')}`)).payload))).toEqual(['Germany', 'VIP']);
+    // never: not even a verified call.
+    await t.admin('PATCH', '/api/settings', { publicSegments: 'never' });
+    const closed = JSON.parse((await targeting(`userId=v1&userHash=${userHashOf(secret, 'v1')}`)).payload);
+    expect(closed).toMatchObject({ segments: null, experiences: [{ key: 'vip-only', variant: 'on' }] });
+    expect((await t.admin('PATCH', '/api/settings', { publicSegments: 'everyone' })).status).toBe(400);
+    expect((await t.admin('GET', '/api/settings')).body).toMatchObject({ publicSegments: 'never', identityVerification: { enabled: true, secret } });
   });
 
   it('requires userHash once identity verification is on', async () => {

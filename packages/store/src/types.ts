@@ -4,7 +4,13 @@ import type { EventRecord, Json, JsonObject, ProfileRecord } from '@strata/core'
 export interface ProjectSettings {
   /** Identity verification of the public SDK API: `userHash = hex(HMAC-SHA256(secret, userId))` required when enabled. */
   readonly identityVerification?: { readonly enabled: boolean; readonly secret: string };
+  /** Who may read a user's segment names and ids on the public /v1/targeting (absent: 'verified'; docs/targeting.md). */
+  readonly publicSegments?: PublicSegments;
 }
+
+/** 'verified': only calls that proved the user (identity verification on); 'always': any write-key call; 'never': none. */
+export type PublicSegments = 'verified' | 'always' | 'never';
+export const PUBLIC_SEGMENTS: readonly PublicSegments[] = ['verified', 'always', 'never'];
 
 export interface Project {
   readonly id: string;

@@ -191,6 +191,15 @@ describe.skipIf(missing !== null)('admin back office in a real browser', () => {
     }
     await page.getByRole('navigation').getByRole('link', { name: 'Settings' }).click();
     expect(await page.getByLabel('SDK snippet').textContent()).toContain('/sdk/strata.min.js');
+    // Who may read segments on /v1/targeting: verified calls by default; the choice is saved.
+    const publicSegments = page.getByLabel('Public segments');
+    expect(await publicSegments.inputValue()).toBe('verified');
+    await publicSegments.selectOption('always');
+    await page.waitForLoadState('networkidle');
+    expect((await admin('GET', '/api/settings')).body.publicSegments).toBe('always');
+    await publicSegments.selectOption('verified');
+    await page.waitForLoadState('networkidle');
+    expect((await admin('GET', '/api/settings')).body.publicSegments).toBe('verified');
   });
 
   it('creates a webhook, a mission and an experience through their forms, with faults beside the fields', async () => {

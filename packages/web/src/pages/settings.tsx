@@ -2,7 +2,8 @@
 import { api } from '../api.ts';
 import { ActionButton, View, useLoad } from '../ui.tsx';
 
-interface SettingsDoc { projectId: string; name: string; writeKey: string; identityVerification: { enabled: boolean; secret: string | null } }
+type PublicSegments = 'verified' | 'always' | 'never';
+interface SettingsDoc { projectId: string; name: string; writeKey: string; identityVerification: { enabled: boolean; secret: string | null }; publicSegments: PublicSegments }
 
 /**
  * The install snippets of the browser SDK (packages/sdk, docs/sdk.md): the asynchronous loader
@@ -38,6 +39,17 @@ export function Settings() {
             <label className="inline"><input type="checkbox" checked={s.identityVerification.enabled} onChange={async (e) => { await api('PATCH', '/api/settings', { identityVerification: { enabled: e.target.checked } }); state.reload(); }} /> Require identity verification</label>
             {s.identityVerification.secret && <label>Secret<input readOnly value={s.identityVerification.secret} onFocus={(e) => e.target.select()} /></label>}
             <ActionButton className="small" confirm="Rotate the secret? Hashes made with the old one stop working." onClick={async () => { await api('PATCH', '/api/settings', { identityVerification: { enabled: s.identityVerification.enabled, rotateSecret: true } }); state.reload(); }}>Rotate secret</ActionButton>
+          </div>
+          <div className="card">
+            <h2>Segments on the public API</h2>
+            <p className="muted">Who may read a user's segment names and ids on <code>/v1/targeting</code>: the write key is public, so by default only calls verified with <code>userHash</code> (docs/targeting.md).</p>
+            <label>Public segments
+              <select value={s.publicSegments} onChange={async (e) => { await api('PATCH', '/api/settings', { publicSegments: e.target.value as PublicSegments }); state.reload(); }}>
+                <option value="verified">Verified calls only (identity verification on)</option>
+                <option value="always">Anyone with the write key</option>
+                <option value="never">Never</option>
+              </select>
+            </label>
           </div>
           <div className="card">
             <h2>Install the SDK</h2>

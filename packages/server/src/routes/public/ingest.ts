@@ -1,6 +1,5 @@
 import type { FastifyInstance } from 'fastify';
 import type { Json } from '@strata/core';
-import type { Credentials } from '../../auth.ts';
 import type { AppContext } from '../../context.ts';
 import { warmGeo, type GeoOptions } from '../../ingest/geo.ts';
 import { MAX_BATCH_BYTES, type MessageType } from '../../ingest/normalize.ts';
@@ -14,7 +13,7 @@ const ROUTES: [string, string, MessageType | null][] = [
 ];
 
 /** Segment-compatible ingest: any content type is JSON, write-key auth (CORS: see publicRoutes in public-scope.ts). */
-export async function ingestRoutes(app: FastifyInstance, ctx: AppContext & { creds: Credentials }): Promise<void> {
+export async function ingestRoutes(app: FastifyInstance, ctx: AppContext): Promise<void> {
   readBodiesAsJson(app, MAX_BATCH_BYTES);
 
   warmGeo();

@@ -1,7 +1,6 @@
 import type { FastifyInstance } from 'fastify';
 import { Type, type Static } from '@sinclair/typebox';
 import { AppError, isPlainObject } from '@strata/core';
-import type { Credentials } from '../../auth.ts';
 import type { AppContext } from '../../context.ts';
 import { readBodiesAsJson } from './json-body.ts';
 import { verifyUserHash } from '../../identity.ts';
@@ -22,7 +21,7 @@ const PublicRedeem = Type.Object({
  * routes). Registered inside the public scope (public-scope.ts), whose CORS (open, `Idempotency-Key`
  * allowed) covers it.
  */
-export async function publicRewardRoutes(app: FastifyInstance, ctx: AppContext & { creds: Credentials }): Promise<void> {
+export async function publicRewardRoutes(app: FastifyInstance, ctx: AppContext): Promise<void> {
   readBodiesAsJson(app, MAX_BODY);
   // After the scope's write-key check (401 before any 400), the one refusal the schema cannot word.
   app.addHook('preValidation', async (req) => {

@@ -1,9 +1,8 @@
 import type { FastifyInstance } from 'fastify';
 import { Type, type Static } from '@sinclair/typebox';
 import { AppError } from '@strata/core';
-import type { Credentials } from '../../auth.ts';
 import type { AppContext } from '../../context.ts';
-import { verifyUserHash } from '../../identity.ts';
+import { segmentsDisclosed, verifyUserHash } from '../../identity.ts';
 import { TargetingSchema, errors } from '../../schemas.ts';
 
 const TargetingQuery = Type.Object({
@@ -14,7 +13,7 @@ const TargetingQuery = Type.Object({
 }, { additionalProperties: false });
 
 /** The public SDK API (write key; CORS: see publicRoutes in public-scope.ts): what a user may see now. */
-export async function publicTargetingRoutes(app: FastifyInstance, ctx: AppContext & { creds: Credentials }): Promise<void> {
+export async function publicTargetingRoutes(app: FastifyInstance, ctx: AppContext): Promise<void> {
   app.get<{ Querystring: Static<typeof TargetingQuery> }>('/v1/targeting', {
     schema: {
       tags: ['sdk'], security: [{ writeKeyBasic: [] }, { writeKeyHeader: [] }],
@@ -26,6 +25,6 @@ export async function publicTargetingRoutes(app: FastifyInstance, ctx: AppContex
     const project = req.project;
     if (!q.userId && !q.anonymousId) throw new AppError({ code: 'VALIDATION_FAILED', message: 'give userId or anonymousId', issues: [{ path: '/querystring/userId', message: 'userId or anonymousId is required' }] });
     verifyUserHash(project, q.userId, q.userHash);
-    return ctx.targeting.forUser(project.id, q.userId ? { userId: q.userId } : { anonymousId: q.anonymousId! });
+    return ctx.targeting.forUser(project.id, q.userId ? { userId: q.userId } : { anonymousId: q.anonymousId! }, { withSegments: segmentsDisclosed(project) });
   });
 }
