@@ -1,10 +1,37 @@
 import { AppError } from '@strata/core';
 import type { IngestItem, IngestOutcome, Rejection, SqlStore } from '@strata/store';
 import type { Clock } from './clock.ts';
-import type { LiveEngine } from './live-engine.ts';
+import type { LiveEngine, MembershipChange } from './live-engine.ts';
 
-/** Sees each stored request's outcome inside its transaction (after the membership it caused). */
-export type IngestListener = (tx: SqlStore, projectId: string, outcome: IngestOutcome, now: number) => Promise<void>;
+/**
+ * Sees each stored step's outcome inside its transaction, after the membership it caused
+ * (`changes`: the step's entries and exits, from which membership before the step follows).
+ */
+export type IngestListener = (tx: SqlStore, projectId: string, outcome: IngestOutcome, now: number, changes: readonly MembershipChange[]) => Promise<void>;
+
+/** Picks the items of a request that must be applied alone (null: none need it). */
+export type IngestIsolation = (tx: SqlStore, projectId: string, now: number) => Promise<((item: IngestItem) => boolean) | null>;
+
+/**
+ * A request's items as the steps they are applied in: as one step, unless some must be applied
+ * alone — then in time order (stable), each of those a step of its own and the items between
+ * them grouped, so that membership just before and just after each isolated item is known, as
+ * if the user had sent their events one request at a time.
+ */
+export function ingestSteps(items: readonly IngestItem[], alone: ((item: IngestItem) => boolean) | null): (readonly IngestItem[])[] {
+  if (!alone || items.length < 2 || !items.some(alone)) return [items];
+  const ordered = items.map((item, i) => ({ item, i })).sort((a, b) => a.item.timestamp - b.item.timestamp || a.i - b.i);
+  const steps: IngestItem[][] = [];
+  let group: IngestItem[] = [];
+  for (const { item } of ordered) {
+    if (!alone(item)) { group.push(item); continue; }
+    if (group.length) steps.push(group);
+    steps.push([item]);
+    group = [];
+  }
+  if (group.length) steps.push(group);
+  return steps;
+}
 
 export interface IngestResult {
   readonly stored: number;
@@ -49,6 +76,13 @@ export class IngestService {
     this.listeners.push(l);
   }
 
+  private isolation: IngestIsolation | null = null;
+
+  /** Items this picks are applied one at a time (`ingestSteps`): missions need the membership around each of their events. */
+  applyAlone(pick: IngestIsolation): void {
+    this.isolation = pick;
+  }
+
   submit(projectId: string, items: readonly IngestItem[], rejections: readonly Rejection[], receivedAt: number): Promise<IngestResult> {
     return new Promise<IngestResult>((resolve, reject) => {
       this.queue.push({ projectId, items, rejections, receivedAt, resolve, reject });
@@ -86,12 +120,18 @@ export class IngestService {
         for (const p of group) byProject.set(p.projectId, [...(byProject.get(p.projectId) ?? []), p]);
         for (const [projectId, ps] of byProject) {
           for (const p of ps) {
-            const out = await tx.ingest(projectId, p.items, this.opts.sessionTimeoutMs);
+            const alone = this.isolation ? await this.isolation(tx, projectId, this.clock.now()) : null;
+            let stored = 0, duplicates = 0;
+            for (const items of ingestSteps(p.items, alone)) {
+              const out = await tx.ingest(projectId, items, this.opts.sessionTimeoutMs);
+              stored += out.stored;
+              duplicates += out.duplicates;
+              // Membership follows each step's events in the same transaction, in arrival order.
+              const changes = await this.engine.applyIngest(tx, projectId, out, this.clock.now());
+              for (const l of this.listeners) await l(tx, projectId, out, this.clock.now(), changes);
+            }
             if (p.rejections.length) await tx.recordRejections(projectId, p.receivedAt, p.rejections);
-            // Membership follows each request's events in the same transaction, in arrival order.
-            await this.engine.applyIngest(tx, projectId, out, this.clock.now());
-            for (const l of this.listeners) await l(tx, projectId, out, this.clock.now());
-            results.set(p, { stored: out.stored, duplicates: out.duplicates });
+            results.set(p, { stored, duplicates });
           }
         }
       });

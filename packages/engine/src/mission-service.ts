@@ -1,9 +1,10 @@
 import type { ApiView } from './api-view.ts';
 import type { EventRecord, Issue, Json, JsonObject } from '@strata/core';
+import type { IngestItem } from '@strata/store';
 import { AppError, DAY_MS, parseDuration, parseIsoTime, validationError, isoTime as iso } from '@strata/core';
 import { MissionStore, type IngestOutcome, type MissionRow, type ProgressRow, type SqlStore } from '@strata/store';
 import type { Clock } from './clock.ts';
-import type { LiveEngine } from './live-engine.ts';
+import type { LiveEngine, MembershipChange } from './live-engine.ts';
 import { daysIn, durationText, goalFilter, parseGoal, walkGoal, type MissionGoal, type WalkResult } from './mission-goal.ts';
 import type { PointsService } from './points-service.ts';
 import { decodeCursor, encodeCursor, newId } from './segment-service.ts';
@@ -61,7 +62,7 @@ export interface MissionForUser {
 /** The admin's view of a user's missions: also those they took part in but no longer qualify for. */
 export interface UserMission extends MissionForUser {
   readonly active: boolean;
-  /** Active, in its dates, and the user is in a target segment: they can progress and complete. */
+  /** Active, in its dates, and the user is in a target segment or has an attempt under way: they can progress and complete. */
   readonly eligible: boolean;
 }
 
@@ -92,6 +93,9 @@ const countFrom = (m: MissionRow) => Math.max(m.startsAt ?? m.createdAt, m.creat
 const inDates = (m: MissionRow, now: number) => (m.startsAt === null || now >= m.startsAt) && (m.endsAt === null || now < m.endsAt);
 const qualifies = (m: MissionRow, segments: ReadonlySet<string>) => m.segmentIds.length === 0 || m.segmentIds.some((s) => segments.has(s));
 const key = (missionId: string, profileId: number) => `${missionId}\u0000${profileId}`;
+/** The user has an attempt under way (docs/missions.md, "Who may take part"): they keep the mission until it ends or they complete it. */
+const engaged = (m: MissionRow, row: ProgressRow | undefined) => row !== undefined && row.attemptAt !== null && (m.repeatable || row.completions === 0);
+const SESSION = '$session';
 
 /**
  * Missions (quests): definitions (/api/missions), and each user's progress, computed live from
@@ -246,12 +250,28 @@ export class MissionService {
   // ------------------------------------------------------------ live progress
 
   /**
-   * The ingest listener: in the transaction of a stored request, brings the progress of the
-   * users it touched up to date on the missions their new events count for, and records,
-   * pays and announces each completion. Progress is recomputed from the user's stored events
-   * since their start, so events arriving out of order count where they belong.
+   * The items of a request that must be applied alone (`IngestService.applyAlone`): those that
+   * may count for a mission targeted at segments, so that the membership just before and just
+   * after each of them is known (docs/missions.md, "Who may take part"). Null when no such
+   * mission runs: the request is applied whole.
    */
-  async onIngested(tx: SqlStore, projectId: string, outcome: IngestOutcome, now: number): Promise<void> {
+  async isolation(tx: SqlStore, projectId: string, now: number): Promise<((item: IngestItem) => boolean) | null> {
+    const targeted = (await this.compiled(tx, projectId)).filter((m) => m.row.active && inDates(m.row, now) && m.row.segmentIds.length > 0);
+    if (targeted.length === 0) return null;
+    // "*" and "$session" goals can be advanced by any event a client sends (a visit is derived from one).
+    if (targeted.some((m) => m.goal.event === null || m.goal.event === SESSION)) return () => true;
+    const names = new Set(targeted.map((m) => m.goal.event!));
+    return (item) => names.has(item.name);
+  }
+
+  /**
+   * The ingest listener: in the transaction of a stored step (a request, or one event of it:
+   * `isolation`), brings the progress of the users it touched up to date on the missions their
+   * new events count for, and records, pays and announces each completion. Progress is
+   * recomputed from the user's stored events since their attempt's start, so events arriving
+   * out of order count where they belong.
+   */
+  async onIngested(tx: SqlStore, projectId: string, outcome: IngestOutcome, now: number, changes: readonly MembershipChange[] = []): Promise<void> {
     if (outcome.events.length === 0 && outcome.merges.length === 0) return;
     const missions = (await this.compiled(tx, projectId)).filter((m) => m.row.active && inDates(m.row, now));
     if (missions.length === 0) return;
@@ -262,18 +282,27 @@ export class MissionService {
       if (!list) byProfile.set(e.profileId, (list = []));
       list.push(e);
     }
+    // Membership before the step: where the step changed one, its first change says what it was.
+    const before = new Map<number, Map<string, boolean>>();
+    for (const c of changes) {
+      let mine = before.get(c.profileId);
+      if (!mine) before.set(c.profileId, (mine = new Map()));
+      if (!mine.has(c.segmentId)) mine.set(c.segmentId, c.kind === 'exited');
+    }
     // Profiles whose stored events changed beyond the batch (a merge, visits derived again) are recomputed whole.
     const whole = new Set<number>([...outcome.reload, ...outcome.merges.map(([, into]) => into)]);
-    const pairs: { m: Compiled; profileId: number; fresh: EventRecord[] }[] = [];
+    const pairs: { m: Compiled; profileId: number; fresh: EventRecord[]; inTarget: boolean }[] = [];
     for (const profileId of new Set([...byProfile.keys(), ...whole])) {
-      const segments = new Set(this.engine.segmentsOf(projectId, profileId));
+      const after = new Set(this.engine.segmentsOf(projectId, profileId));
+      const was = before.get(profileId);
+      const wasIn = (s: string) => was?.get(s) ?? after.has(s);
       const events = byProfile.get(profileId) ?? [];
       for (const m of missions) {
         const fresh = events.filter((e) => m.matches(e, now));
         if (fresh.length === 0 && !whole.has(profileId)) continue;
-        // Outside every target segment: no progress (kept as it was) and no completion.
-        if (!qualifies(m.row, segments)) continue;
-        pairs.push({ m, profileId, fresh });
+        // In a target segment just before the step or just after it (the step that brings the user in counts).
+        const inTarget = qualifies(m.row, after) || m.row.segmentIds.some(wasIn);
+        pairs.push({ m, profileId, fresh, inTarget });
       }
     }
     if (pairs.length === 0) return;
@@ -281,26 +310,29 @@ export class MissionService {
     const store = new MissionStore(tx);
     const rows = new Map((await store.progressOf(projectId, [...new Set(pairs.map((p) => p.m.row.id))], [...new Set(pairs.map((p) => p.profileId))]))
       .map((r) => [key(r.missionId, r.profileId), r]));
-    const work: { m: Compiled; profileId: number; row: ProgressRow | undefined; startedAt: number; from: number }[] = [];
-    for (const { m, profileId, fresh } of pairs) {
+    const work: { m: Compiled; profileId: number; row: ProgressRow | undefined; startedAt: number; attemptAt: number; inTarget: boolean }[] = [];
+    for (const { m, profileId, fresh, inTarget } of pairs) {
       const row = rows.get(key(m.row.id, profileId));
       if (row && !m.row.repeatable && row.completions >= 1) continue;
-      let startedAt = row?.startedAt;
-      if (startedAt === undefined) {
-        // A user starts with their first counted event: the earliest of this batch's that the mission's dates admit.
-        const lo = countFrom(m.row), hi = m.row.endsAt ?? Infinity;
-        for (const e of fresh) if (e.timestamp >= lo && e.timestamp < hi && (startedAt === undefined || e.timestamp < startedAt)) startedAt = e.timestamp;
-        if (startedAt === undefined) continue;
+      // An attempt under way is the user's whatever their segments; a new one needs them in a target segment.
+      let attemptAt = engaged(m.row, row) ? row!.attemptAt! : undefined;
+      if (attemptAt === undefined) {
+        if (!inTarget) continue;
+        // It starts with the earliest of the step's events that the mission's dates and cooldown admit.
+        const last = row?.lastCompletedAt ?? null;
+        const lo = Math.max(countFrom(m.row), last === null ? -Infinity : last + m.row.cooldownMs), hi = m.row.endsAt ?? Infinity;
+        for (const e of fresh) if (e.timestamp >= lo && e.timestamp < hi && (last === null || e.timestamp > last) && (attemptAt === undefined || e.timestamp < attemptAt)) attemptAt = e.timestamp;
+        if (attemptAt === undefined) continue;
       }
-      const from = row?.lastCompletedAt != null ? Math.max(startedAt, row.lastCompletedAt) : startedAt;
-      work.push({ m, profileId, row, startedAt, from });
+      work.push({ m, profileId, row, startedAt: row?.startedAt ?? attemptAt, attemptAt, inTarget });
     }
     if (work.length === 0) return;
 
     const names = new Set<string>();
     const from = new Map<number, number>();
     let nonDerived = false, context = false;
-    for (const { m, profileId, from: f } of work) {
+    for (const { m, profileId, row, attemptAt } of work) {
+      const f = row?.lastCompletedAt != null ? Math.max(attemptAt, row.lastCompletedAt) : attemptAt;
       from.set(profileId, Math.min(from.get(profileId) ?? Infinity, f));
       if (m.goal.event === null) nonDerived = true;
       else names.add(m.goal.event);
@@ -310,10 +342,13 @@ export class MissionService {
 
     const saved: ProgressRow[] = [];
     const derived: { profileId: number; name: string; properties: JsonObject; timestamp: number }[] = [];
-    for (const { m, profileId, row, startedAt } of work) {
-      const state = { startedAt, completions: row?.completions ?? 0, lastCompletedAt: row?.lastCompletedAt ?? null };
-      const r = walkGoal(m.goal, (e) => m.matches(e, now), events.get(profileId) ?? [], state,
-        { repeatable: m.row.repeatable, cooldownMs: m.row.cooldownMs, endsAt: m.row.endsAt, maxCompletions: MAX_COMPLETIONS_PER_BATCH });
+    for (const { m, profileId, row, startedAt, attemptAt, inTarget } of work) {
+      const state = { startedAt: attemptAt, completions: row?.completions ?? 0, lastCompletedAt: row?.lastCompletedAt ?? null };
+      const mine = events.get(profileId) ?? [];
+      const counts = (e: EventRecord) => m.matches(e, now);
+      // Out of the target segments, the user finishes the attempt under way but starts no other.
+      const r = walkGoal(m.goal, counts, mine, state,
+        { repeatable: m.row.repeatable, cooldownMs: m.row.cooldownMs, endsAt: m.row.endsAt, maxCompletions: inTarget ? MAX_COMPLETIONS_PER_BATCH : 1 });
       let completions = state.completions, lastCompletedAt = state.lastCompletedAt;
       for (const at of r.completedAt) {
         const n = completions + 1;
@@ -325,8 +360,16 @@ export class MissionService {
         if (m.row.points > 0) await this.points.change(tx, projectId, profileId, { kind: 'earn', amount: m.row.points, reason: `mission "${m.row.name}" completed`, ref });
         derived.push({ profileId, name: COMPLETED, properties: { missionId: m.row.id, missionName: m.row.name, points: m.row.points, completion: n }, timestamp: at });
       }
-      if (row && r.completedAt.length === 0 && row.progress === r.progress) continue;
-      saved.push({ projectId, missionId: m.row.id, profileId, startedAt, progress: r.progress, completions, lastCompletedAt, updatedAt: now });
+      let next: number | null = attemptAt, progress = r.progress;
+      if (m.row.repeatable && lastCompletedAt !== state.lastCompletedAt) {
+        // After a completion the next attempt is under way only if it began in this step, with the user in a target segment.
+        const done = lastCompletedAt!;
+        const open = inTarget ? mine.find((e) => e.timestamp > done && e.timestamp >= done + m.row.cooldownMs && (m.row.endsAt === null || e.timestamp < m.row.endsAt) && counts(e)) : undefined;
+        next = open?.timestamp ?? null;
+        if (next === null) progress = 0;
+      }
+      if (row && r.completedAt.length === 0 && row.progress === progress && row.attemptAt === next) continue;
+      saved.push({ projectId, missionId: m.row.id, profileId, startedAt, progress, completions, lastCompletedAt, updatedAt: now, attemptAt: next });
     }
     await store.saveProgress(saved);
     // Stored and applied like any event: segments on "$mission_completed" follow in this transaction.
@@ -343,11 +386,13 @@ export class MissionService {
     const common = { target, completions: row.completions, completed: row.completions > 0, startedAt: iso(row.startedAt), lastCompletedAt: iso(row.lastCompletedAt) };
     if (!m.row.repeatable && row.completions > 0) return { ...common, current: row.progress, expiresAt: null, expired: false, availableAt: null };
     const availableAt = m.row.repeatable && row.lastCompletedAt !== null && row.lastCompletedAt + m.row.cooldownMs > now ? iso(row.lastCompletedAt + m.row.cooldownMs) : null;
+    // Between attempts of a repeatable mission: nothing counts until the user starts the next one.
+    if (row.attemptAt === null) return { ...common, current: 0, expiresAt: null, expired: false, availableAt };
     if (m.goal.kind !== 'streak' && m.goal.withinMs === null) return { ...common, current: row.progress, expiresAt: null, expired: false, availableAt };
 
-    const from = row.lastCompletedAt !== null ? Math.max(row.startedAt, row.lastCompletedAt) : row.startedAt;
+    const from = row.lastCompletedAt !== null ? Math.max(row.attemptAt, row.lastCompletedAt) : row.attemptAt;
     const events = (await new MissionStore(store).events(projectId, new Map([[row.profileId, from]]), { names: m.goal.event === null ? [] : [m.goal.event], nonDerived: m.goal.event === null, context: m.goal.readsContext })).get(row.profileId) ?? [];
-    const r: WalkResult = walkGoal(m.goal, (e) => m.matches(e, now), events.filter((e) => e.timestamp <= now), row,
+    const r: WalkResult = walkGoal(m.goal, (e) => m.matches(e, now), events.filter((e) => e.timestamp <= now), { ...row, startedAt: row.attemptAt },
       { repeatable: m.row.repeatable, cooldownMs: m.row.cooldownMs, endsAt: m.row.endsAt, maxCompletions: 0 });
     let current = r.progress, expiresAt: number | null = null, expired = false;
     const w = m.goal.withinMs;
@@ -371,16 +416,22 @@ export class MissionService {
     return { id: m.row.id, name: m.row.name, description: m.row.description, points: m.row.points, goal: m.row.goal, repeatable: m.row.repeatable, progress };
   }
 
+  /** Whether the user can progress and complete now: the mission runs, and they are in a target segment or have an attempt under way. */
+  private eligible(m: Compiled, segments: ReadonlySet<string>, row: ProgressRow | undefined, now: number): boolean {
+    return m.row.active && inDates(m.row, now) && (qualifies(m.row, segments) || engaged(m.row, row));
+  }
+
   /**
    * The missions a user can take part in now — active, in their dates, and targeted at a segment
-   * they are in (or at everyone) — with their progress (the targeting API). A profile id no
-   * profile has gets the missions for everyone, with no progress.
+   * they are in (or at everyone), or started and not finished — with their progress (the
+   * targeting API). A profile id no profile has gets the missions for everyone, with no progress.
    */
   async forUser(tx: SqlStore, projectId: string, profileId: number, now: number): Promise<MissionForUser[]> {
     const segments = new Set(this.engine.segmentsOf(projectId, profileId));
-    const missions = (await this.compiled(tx, projectId)).filter((m) => m.row.active && inDates(m.row, now) && qualifies(m.row, segments));
-    if (missions.length === 0) return [];
+    const running = (await this.compiled(tx, projectId)).filter((m) => m.row.active && inDates(m.row, now));
+    if (running.length === 0) return [];
     const rows = new Map(profileId >= 0 ? (await new MissionStore(tx).progressOfProfile(projectId, profileId)).map((r) => [r.missionId, r]) : []);
+    const missions = running.filter((m) => this.eligible(m, segments, rows.get(m.row.id), now));
     const out: MissionForUser[] = [];
     for (const m of missions) out.push(this.forUserView(m, await this.progressAt(tx, projectId, m, rows.get(m.row.id), now)));
     return out;
@@ -395,8 +446,8 @@ export class MissionService {
     const rows = new Map((await new MissionStore(this.store).progressOfProfile(projectId, profile.id)).map((r) => [r.missionId, r]));
     const out: UserMission[] = [];
     for (const m of await this.compiled(this.store, projectId)) {
-      const eligible = m.row.active && inDates(m.row, now) && qualifies(m.row, segments);
       const row = rows.get(m.row.id);
+      const eligible = this.eligible(m, segments, row, now);
       if (!eligible && !row) continue;
       out.push({ ...this.forUserView(m, await this.progressAt(this.store, projectId, m, row, now)), active: m.row.active, eligible });
     }
