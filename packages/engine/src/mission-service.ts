@@ -114,6 +114,8 @@ export class MissionService {
     private readonly engine: LiveEngine,
     private readonly points: PointsService,
     private readonly clock: Clock,
+    /** The gap after which a user's next event opens a new visit (the store derives `$session` with the same). */
+    private readonly sessionTimeoutMs = 30 * 60_000,
   ) {}
 
   // ------------------------------------------------------------ definitions
@@ -264,6 +266,14 @@ export class MissionService {
     return (item) => names.has(item.name);
   }
 
+  /** Whether the user was in a target segment when the visit holding `at` began (by the membership history). */
+  private async inTargetWhenVisitBegan(store: SqlStore, projectId: string, m: MissionRow, profileId: number, at: number): Promise<boolean> {
+    if (m.segmentIds.length === 0) return true;
+    const ms = new MissionStore(store);
+    const start = await ms.visitStart(projectId, profileId, at);
+    return start !== null && ms.wasMemberBefore(projectId, profileId, m.segmentIds, start);
+  }
+
   /**
    * The ingest listener: in the transaction of a stored step (a request, or one event of it:
    * `isolation`), brings the progress of the users it touched up to date on the missions their
@@ -316,15 +326,17 @@ export class MissionService {
       if (row && !m.row.repeatable && row.completions >= 1) continue;
       // An attempt under way is the user's whatever their segments; a new one needs them in a target segment.
       let attemptAt = engaged(m.row, row) ? row!.attemptAt! : undefined;
+      let qualified = inTarget;
       if (attemptAt === undefined) {
-        if (!inTarget) continue;
-        // It starts with the earliest of the step's events that the mission's dates and cooldown admit.
+        // It starts with the earliest of the step's events that the mission's dates and cooldown admit ...
         const last = row?.lastCompletedAt ?? null;
         const lo = Math.max(countFrom(m.row), last === null ? -Infinity : last + m.row.cooldownMs), hi = m.row.endsAt ?? Infinity;
-        for (const e of fresh) if (e.timestamp >= lo && e.timestamp < hi && (last === null || e.timestamp > last) && (attemptAt === undefined || e.timestamp < attemptAt)) attemptAt = e.timestamp;
+        const admitted = fresh.filter((e) => e.timestamp >= lo && e.timestamp < hi && (last === null || e.timestamp > last)).sort((a, b) => a.timestamp - b.timestamp);
+        // ... made in a target segment, or in a visit that began in one (the comeback visit's first event ends a churn before the login).
+        for (const e of admitted) if (qualified || (qualified = await this.inTargetWhenVisitBegan(tx, projectId, m.row, profileId, e.timestamp))) { attemptAt = e.timestamp; break; }
         if (attemptAt === undefined) continue;
       }
-      work.push({ m, profileId, row, startedAt: row?.startedAt ?? attemptAt, attemptAt, inTarget });
+      work.push({ m, profileId, row, startedAt: row?.startedAt ?? attemptAt, attemptAt, inTarget: qualified });
     }
     if (work.length === 0) return;
 
@@ -416,9 +428,17 @@ export class MissionService {
     return { id: m.row.id, name: m.row.name, description: m.row.description, points: m.row.points, goal: m.row.goal, repeatable: m.row.repeatable, progress };
   }
 
-  /** Whether the user can progress and complete now: the mission runs, and they are in a target segment or have an attempt under way. */
-  private eligible(m: Compiled, segments: ReadonlySet<string>, row: ProgressRow | undefined, now: number): boolean {
-    return m.row.active && inDates(m.row, now) && (qualifies(m.row, segments) || engaged(m.row, row));
+  /**
+   * Whether the user can progress and complete now: the mission runs, and they are in a target
+   * segment, have an attempt under way, or are in a visit that began in a target segment (their
+   * next event, within the session timeout, belongs to it).
+   */
+  private async eligible(store: SqlStore, projectId: string, profileId: number, m: Compiled, segments: ReadonlySet<string>, row: ProgressRow | undefined, now: number): Promise<boolean> {
+    if (!m.row.active || !inDates(m.row, now)) return false;
+    if (qualifies(m.row, segments) || engaged(m.row, row)) return true;
+    if (row && !m.row.repeatable && row.completions > 0) return false;
+    const lastSeen = this.engine.record(projectId, profileId)?.lastSeen ?? null;
+    return lastSeen !== null && now - lastSeen < this.sessionTimeoutMs && this.inTargetWhenVisitBegan(store, projectId, m.row, profileId, now);
   }
 
   /**
@@ -431,9 +451,11 @@ export class MissionService {
     const running = (await this.compiled(tx, projectId)).filter((m) => m.row.active && inDates(m.row, now));
     if (running.length === 0) return [];
     const rows = new Map(profileId >= 0 ? (await new MissionStore(tx).progressOfProfile(projectId, profileId)).map((r) => [r.missionId, r]) : []);
-    const missions = running.filter((m) => this.eligible(m, segments, rows.get(m.row.id), now));
     const out: MissionForUser[] = [];
-    for (const m of missions) out.push(this.forUserView(m, await this.progressAt(tx, projectId, m, rows.get(m.row.id), now)));
+    for (const m of running) {
+      const row = rows.get(m.row.id);
+      if (await this.eligible(tx, projectId, profileId, m, segments, row, now)) out.push(this.forUserView(m, await this.progressAt(tx, projectId, m, row, now)));
+    }
     return out;
   }
 
@@ -447,7 +469,7 @@ export class MissionService {
     const out: UserMission[] = [];
     for (const m of await this.compiled(this.store, projectId)) {
       const row = rows.get(m.row.id);
-      const eligible = this.eligible(m, segments, row, now);
+      const eligible = await this.eligible(this.store, projectId, profile.id, m, segments, row, now);
       if (!eligible && !row) continue;
       out.push({ ...this.forUserView(m, await this.progressAt(this.store, projectId, m, row, now)), active: m.row.active, eligible });
     }

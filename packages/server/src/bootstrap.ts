@@ -24,7 +24,7 @@ export function createContext(store: SqlStore, config: Config, clock: Clock = sy
   const experiences = new ExperienceService(store, engine, clock);
   const points = new PointsService(store, engine, clock);
   const rewards = new RewardService(store, engine, points, clock);
-  const missions = new MissionService(store, engine, points, clock);
+  const missions = new MissionService(store, engine, points, clock, config.sessionTimeoutMs);
   const ingest = new IngestService(engine, clock, { sessionTimeoutMs: config.sessionTimeoutMs, lingerMs: 2 });
   // Missions progress, complete and pay in the transaction that stores the events.
   ingest.onIngested((tx, projectId, outcome, now, changes) => missions.onIngested(tx, projectId, outcome, now, changes));

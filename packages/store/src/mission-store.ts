@@ -192,6 +192,29 @@ export class MissionStore {
     return rows.map((r) => ({ ref: r.ref, missionId: r.mission_id, profileId: Number(r.profile_id), n: Number(r.n), at: Number(r.at), points: Number(r.points) }));
   }
 
+  // ---------------------------------------------------------------- visits
+
+  /** The start of the visit holding `at`: the time of the profile's latest `$session` at or before it; null without one. */
+  async visitStart(projectId: string, profileId: number, at: number): Promise<number | null> {
+    const r = await this.db.selectFrom('events').select((eb) => eb.fn.max('ts').as('start')).where('project_id', '=', projectId)
+      .where('profile_id', '=', profileId).where('name', '=', '$session').where('ts', '<=', at).executeTakeFirst();
+    return r?.start === null || r?.start === undefined ? null : Number(r.start);
+  }
+
+  /** Whether, by the membership history, the profile was in any of `segmentIds` just before `at` (its last change before then was an entry). */
+  async wasMemberBefore(projectId: string, profileId: number, segmentIds: readonly string[], at: number): Promise<boolean> {
+    if (segmentIds.length === 0) return false;
+    const rows = await this.db.selectFrom('membership_history').select(['segment_id', 'kind']).where('project_id', '=', projectId)
+      .where('profile_id', '=', profileId).where('segment_id', 'in', [...segmentIds]).where('at', '<', at).orderBy('at', 'desc').orderBy('id', 'desc').execute();
+    const seen = new Set<string>();
+    for (const r of rows) {
+      if (seen.has(r.segment_id)) continue;
+      if (r.kind === 'entered') return true;
+      seen.add(r.segment_id);
+    }
+    return false;
+  }
+
   // ---------------------------------------------------------------- events
 
   /**
