@@ -1,8 +1,7 @@
 import type { ApiView } from './api-view.ts';
 import type { EventRecord, Issue, Json, JsonObject } from '@strata/core';
-import type { IngestItem } from '@strata/store';
 import { AppError, DAY_MS, parseDuration, parseIsoTime, validationError, isoTime as iso } from '@strata/core';
-import { MissionStore, type IngestOutcome, type MissionRow, type ProgressRow, type SqlStore } from '@strata/store';
+import { MissionStore, type IngestItem, type IngestOutcome, type MissionRow, type ProgressRow, type SqlStore } from '@strata/store';
 import type { Clock } from './clock.ts';
 import type { LiveEngine, MembershipChange } from './live-engine.ts';
 import { daysIn, durationText, goalFilter, parseGoal, walkGoal, type MissionGoal, type WalkResult } from './mission-goal.ts';
@@ -62,7 +61,7 @@ export interface MissionForUser {
 /** The admin's view of a user's missions: also those they took part in but no longer qualify for. */
 export interface UserMission extends MissionForUser {
   readonly active: boolean;
-  /** Active, in its dates, and the user is in a target segment or has an attempt under way: they can progress and complete. */
+  /** Active, in its dates, and the user is in a target segment, has an attempt under way, or is in a visit that began in a target segment: they can progress and complete. */
   readonly eligible: boolean;
 }
 
@@ -93,8 +92,10 @@ const countFrom = (m: MissionRow) => Math.max(m.startsAt ?? m.createdAt, m.creat
 const inDates = (m: MissionRow, now: number) => (m.startsAt === null || now >= m.startsAt) && (m.endsAt === null || now < m.endsAt);
 const qualifies = (m: MissionRow, segments: ReadonlySet<string>) => m.segmentIds.length === 0 || m.segmentIds.some((s) => segments.has(s));
 const key = (missionId: string, profileId: number) => `${missionId}\u0000${profileId}`;
+/** A once-only mission the user has completed: nothing more counts. */
+const finished = (m: MissionRow, row: ProgressRow | undefined) => row !== undefined && !m.repeatable && row.completions > 0;
 /** The user has an attempt under way (docs/missions.md, "Who may take part"): they keep the mission until it ends or they complete it. */
-const engaged = (m: MissionRow, row: ProgressRow | undefined) => row !== undefined && row.attemptAt !== null && (m.repeatable || row.completions === 0);
+const engaged = (m: MissionRow, row: ProgressRow | undefined) => row !== undefined && row.attemptAt !== null && !finished(m, row);
 const SESSION = '$session';
 
 /**
@@ -266,12 +267,11 @@ export class MissionService {
     return (item) => names.has(item.name);
   }
 
-  /** Whether the user was in a target segment when the visit holding `at` began (by the membership history). */
-  private async inTargetWhenVisitBegan(store: SqlStore, projectId: string, m: MissionRow, profileId: number, at: number): Promise<boolean> {
-    if (m.segmentIds.length === 0) return true;
+  /** The segments among `segmentIds` the user was in when the visit holding `at` began (by the membership history; none without a visit). */
+  private async segmentsAtVisitStart(store: SqlStore, projectId: string, profileId: number, segmentIds: readonly string[], at: number): Promise<ReadonlySet<string>> {
     const ms = new MissionStore(store);
     const start = await ms.visitStart(projectId, profileId, at);
-    return start !== null && ms.wasMemberBefore(projectId, profileId, m.segmentIds, start);
+    return start === null ? new Set() : ms.segmentsBefore(projectId, profileId, segmentIds, start);
   }
 
   /**
@@ -323,7 +323,7 @@ export class MissionService {
     const work: { m: Compiled; profileId: number; row: ProgressRow | undefined; startedAt: number; attemptAt: number; inTarget: boolean }[] = [];
     for (const { m, profileId, fresh, inTarget } of pairs) {
       const row = rows.get(key(m.row.id, profileId));
-      if (row && !m.row.repeatable && row.completions >= 1) continue;
+      if (finished(m.row, row)) continue;
       // An attempt under way is the user's whatever their segments; a new one needs them in a target segment.
       let attemptAt = engaged(m.row, row) ? row!.attemptAt! : undefined;
       let qualified = inTarget;
@@ -333,7 +333,10 @@ export class MissionService {
         const lo = Math.max(countFrom(m.row), last === null ? -Infinity : last + m.row.cooldownMs), hi = m.row.endsAt ?? Infinity;
         const admitted = fresh.filter((e) => e.timestamp >= lo && e.timestamp < hi && (last === null || e.timestamp > last)).sort((a, b) => a.timestamp - b.timestamp);
         // ... made in a target segment, or in a visit that began in one (the comeback visit's first event ends a churn before the login).
-        for (const e of admitted) if (qualified || (qualified = await this.inTargetWhenVisitBegan(tx, projectId, m.row, profileId, e.timestamp))) { attemptAt = e.timestamp; break; }
+        for (const e of admitted) {
+          qualified ||= qualifies(m.row, await this.segmentsAtVisitStart(tx, projectId, profileId, m.row.segmentIds, e.timestamp));
+          if (qualified) { attemptAt = e.timestamp; break; }
+        }
         if (attemptAt === undefined) continue;
       }
       work.push({ m, profileId, row, startedAt: row?.startedAt ?? attemptAt, attemptAt, inTarget: qualified });
@@ -429,16 +432,19 @@ export class MissionService {
   }
 
   /**
-   * Whether the user can progress and complete now: the mission runs, and they are in a target
-   * segment, have an attempt under way, or are in a visit that began in a target segment (their
-   * next event, within the session timeout, belongs to it).
+   * The running missions the user can progress and complete now: those of a target segment they
+   * are in, those with an attempt under way, and those of a target segment they were in when
+   * their current visit began (their next event, within the session timeout, belongs to it).
    */
-  private async eligible(store: SqlStore, projectId: string, profileId: number, m: Compiled, segments: ReadonlySet<string>, row: ProgressRow | undefined, now: number): Promise<boolean> {
-    if (!m.row.active || !inDates(m.row, now)) return false;
-    if (qualifies(m.row, segments) || engaged(m.row, row)) return true;
-    if (row && !m.row.repeatable && row.completions > 0) return false;
+  private async eligible(store: SqlStore, projectId: string, profileId: number, running: readonly Compiled[], rows: ReadonlyMap<string, ProgressRow>, now: number): Promise<Set<Compiled>> {
+    const segments = new Set(this.engine.segmentsOf(projectId, profileId));
+    const out = new Set(running.filter((m) => qualifies(m.row, segments) || engaged(m.row, rows.get(m.row.id))));
     const lastSeen = this.engine.record(projectId, profileId)?.lastSeen ?? null;
-    return lastSeen !== null && now - lastSeen < this.sessionTimeoutMs && this.inTargetWhenVisitBegan(store, projectId, m.row, profileId, now);
+    const rest = running.filter((m) => !out.has(m) && !finished(m.row, rows.get(m.row.id)));
+    if (rest.length === 0 || lastSeen === null || now - lastSeen >= this.sessionTimeoutMs) return out;
+    const atStart = await this.segmentsAtVisitStart(store, projectId, profileId, rest.flatMap((m) => m.row.segmentIds), now);
+    for (const m of rest) if (qualifies(m.row, atStart)) out.add(m);
+    return out;
   }
 
   /**
@@ -447,15 +453,12 @@ export class MissionService {
    * targeting API). A profile id no profile has gets the missions for everyone, with no progress.
    */
   async forUser(tx: SqlStore, projectId: string, profileId: number, now: number): Promise<MissionForUser[]> {
-    const segments = new Set(this.engine.segmentsOf(projectId, profileId));
     const running = (await this.compiled(tx, projectId)).filter((m) => m.row.active && inDates(m.row, now));
     if (running.length === 0) return [];
     const rows = new Map(profileId >= 0 ? (await new MissionStore(tx).progressOfProfile(projectId, profileId)).map((r) => [r.missionId, r]) : []);
+    const eligible = await this.eligible(tx, projectId, profileId, running, rows, now);
     const out: MissionForUser[] = [];
-    for (const m of running) {
-      const row = rows.get(m.row.id);
-      if (await this.eligible(tx, projectId, profileId, m, segments, row, now)) out.push(this.forUserView(m, await this.progressAt(tx, projectId, m, row, now)));
-    }
+    for (const m of running) if (eligible.has(m)) out.push(this.forUserView(m, await this.progressAt(tx, projectId, m, rows.get(m.row.id), now)));
     return out;
   }
 
@@ -464,12 +467,13 @@ export class MissionService {
     const profile = await this.store.findProfile(projectId, userId);
     if (!profile) throw new AppError({ code: 'NOT_FOUND', message: `no user with userId or anonymousId "${userId}"` });
     const now = this.clock.now();
-    const segments = new Set(this.engine.segmentsOf(projectId, profile.id));
     const rows = new Map((await new MissionStore(this.store).progressOfProfile(projectId, profile.id)).map((r) => [r.missionId, r]));
+    const missions = await this.compiled(this.store, projectId);
+    const open = await this.eligible(this.store, projectId, profile.id, missions.filter((m) => m.row.active && inDates(m.row, now)), rows, now);
     const out: UserMission[] = [];
-    for (const m of await this.compiled(this.store, projectId)) {
+    for (const m of missions) {
       const row = rows.get(m.row.id);
-      const eligible = await this.eligible(this.store, projectId, profile.id, m, segments, row, now);
+      const eligible = open.has(m);
       if (!eligible && !row) continue;
       out.push({ ...this.forUserView(m, await this.progressAt(this.store, projectId, m, row, now)), active: m.row.active, eligible });
     }

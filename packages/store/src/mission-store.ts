@@ -201,18 +201,19 @@ export class MissionStore {
     return r?.start === null || r?.start === undefined ? null : Number(r.start);
   }
 
-  /** Whether, by the membership history, the profile was in any of `segmentIds` just before `at` (its last change before then was an entry). */
-  async wasMemberBefore(projectId: string, profileId: number, segmentIds: readonly string[], at: number): Promise<boolean> {
-    if (segmentIds.length === 0) return false;
+  /** Which of `segmentIds` the profile was in just before `at`, by the membership history (its last change of each before then was an entry). */
+  async segmentsBefore(projectId: string, profileId: number, segmentIds: readonly string[], at: number): Promise<Set<string>> {
+    const out = new Set<string>();
+    if (segmentIds.length === 0) return out;
     const rows = await this.db.selectFrom('membership_history').select(['segment_id', 'kind']).where('project_id', '=', projectId)
-      .where('profile_id', '=', profileId).where('segment_id', 'in', [...segmentIds]).where('at', '<', at).orderBy('at', 'desc').orderBy('id', 'desc').execute();
+      .where('profile_id', '=', profileId).where('segment_id', 'in', [...new Set(segmentIds)]).where('at', '<', at).orderBy('at', 'desc').orderBy('id', 'desc').execute();
     const seen = new Set<string>();
     for (const r of rows) {
       if (seen.has(r.segment_id)) continue;
-      if (r.kind === 'entered') return true;
       seen.add(r.segment_id);
+      if (r.kind === 'entered') out.add(r.segment_id);
     }
-    return false;
+    return out;
   }
 
   // ---------------------------------------------------------------- events
