@@ -287,6 +287,9 @@ describe.each(backends.map((b) => [b.name, b] as const))('lifecycle missions on 
     await batch([msg('u3', 'add_to_cart', t.clock.now() + 1000), msg('u3', 'purchase', t.clock.now())]);
     expect(await balance('u3')).toBe(0);
     expect(await adminView('u3', checkout)).toBeUndefined();
+    // One request of two people: u7 adds to cart then buys (paid), u8 buys then adds to cart (not).
+    await batch([msg('u8', 'add_to_cart', t.clock.now() + 1000), msg('u7', 'add_to_cart', t.clock.now()), msg('u8', 'purchase', t.clock.now()), msg('u7', 'purchase', t.clock.now() + 1000)]);
+    expect([await balance('u7'), await balance('u8')]).toEqual([50, 0]);
     // u4 and u5 buy at the same moment (one shared transaction); u6 buys twice in one request: paid once.
     await Promise.all(['u4', 'u5'].map((u) => track(u, 'purchase')));
     await batch([msg('u6', 'purchase', t.clock.now()), msg('u6', 'purchase', t.clock.now() + 1)]);
