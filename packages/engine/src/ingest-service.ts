@@ -1,10 +1,60 @@
 import { AppError } from '@strata/core';
 import type { IngestItem, IngestOutcome, Rejection, SqlStore } from '@strata/store';
 import type { Clock } from './clock.ts';
-import type { LiveEngine } from './live-engine.ts';
+import type { LiveEngine, MembershipChange } from './live-engine.ts';
 
-/** Sees each stored request's outcome inside its transaction (after the membership it caused). */
-export type IngestListener = (tx: SqlStore, projectId: string, outcome: IngestOutcome, now: number) => Promise<void>;
+/**
+ * Sees each stored step's outcome inside its transaction, after the membership it caused
+ * (`changes`: the step's entries and exits, from which membership before the step follows).
+ */
+export type IngestListener = (tx: SqlStore, projectId: string, outcome: IngestOutcome, now: number, changes: readonly MembershipChange[]) => Promise<void>;
+
+/** Picks the items of a request that must be applied alone (null: none need it). */
+export type IngestIsolation = (tx: SqlStore, projectId: string, now: number) => Promise<((item: IngestItem) => boolean) | null>;
+
+/**
+ * A request's items as the steps they are applied in: as one step, unless some must be applied
+ * alone. Then each person's items go in time order (ties in the order sent), each of those
+ * picked a step of its own and the items between them together, so that membership just before
+ * and just after each picked item is what it would be had the person sent their events one
+ * request at a time. Different people's items share steps (the k-th step of each person is
+ * one step): one person's events never change another's membership. A person is the items
+ * linked by a shared userId, anonymousId or previousId within the request.
+ */
+export function ingestSteps(items: readonly IngestItem[], alone: ((item: IngestItem) => boolean) | null): (readonly IngestItem[])[] {
+  if (!alone || items.length < 2 || !items.some(alone)) return [items];
+  const ordered = items.map((item, i) => ({ item, i })).sort((a, b) => a.item.timestamp - b.item.timestamp || a.i - b.i);
+  const person = people(items);
+  const steps: IngestItem[][] = [];
+  // Per person: the step their next item may join (`open`: a group of unpicked items), or start.
+  const at = new Map<number, { step: number; open: boolean }>();
+  for (const { item, i } of ordered) {
+    const p = person[i]!;
+    const mine = at.get(p) ?? { step: -1, open: false };
+    const picked = alone(item);
+    if (picked || !mine.open) mine.step++;
+    mine.open = !picked;
+    at.set(p, mine);
+    (steps[mine.step] ??= []).push(item);
+  }
+  return steps;
+}
+
+/** Each item's person: the items whose ids (userId, anonymousId, previousId) are linked, as one number. */
+function people(items: readonly IngestItem[]): number[] {
+  const parent: number[] = [];
+  const idOf = new Map<string, number>();
+  const find = (x: number): number => { while (parent[x] !== x) x = parent[x] = parent[parent[x]!]!; return x; };
+  const node = (key: string) => { let n = idOf.get(key); if (n === undefined) { n = parent.length; parent.push(n); idOf.set(key, n); } return n; };
+  const roots = items.map((item, i) => {
+    const ids = [item.userId, item.anonymousId, item.previousId].filter((v): v is string => v !== null && v !== '');
+    // An item without ids is a person of its own.
+    const own = node(`\u0000item${i}`);
+    for (const id of ids) parent[find(node(`\u0001${id}`))] = find(own);
+    return own;
+  });
+  return roots.map(find);
+}
 
 export interface IngestResult {
   readonly stored: number;
@@ -49,6 +99,13 @@ export class IngestService {
     this.listeners.push(l);
   }
 
+  private isolation: IngestIsolation | null = null;
+
+  /** Items this picks are applied one at a time (`ingestSteps`): missions need the membership around each of their events. */
+  applyAlone(pick: IngestIsolation): void {
+    this.isolation = pick;
+  }
+
   submit(projectId: string, items: readonly IngestItem[], rejections: readonly Rejection[], receivedAt: number): Promise<IngestResult> {
     return new Promise<IngestResult>((resolve, reject) => {
       this.queue.push({ projectId, items, rejections, receivedAt, resolve, reject });
@@ -86,12 +143,18 @@ export class IngestService {
         for (const p of group) byProject.set(p.projectId, [...(byProject.get(p.projectId) ?? []), p]);
         for (const [projectId, ps] of byProject) {
           for (const p of ps) {
-            const out = await tx.ingest(projectId, p.items, this.opts.sessionTimeoutMs);
+            const alone = this.isolation ? await this.isolation(tx, projectId, this.clock.now()) : null;
+            let stored = 0, duplicates = 0;
+            for (const items of ingestSteps(p.items, alone)) {
+              const out = await tx.ingest(projectId, items, this.opts.sessionTimeoutMs);
+              stored += out.stored;
+              duplicates += out.duplicates;
+              // Membership follows each step's events in the same transaction, in arrival order.
+              const changes = await this.engine.applyIngest(tx, projectId, out, this.clock.now());
+              for (const l of this.listeners) await l(tx, projectId, out, this.clock.now(), changes);
+            }
             if (p.rejections.length) await tx.recordRejections(projectId, p.receivedAt, p.rejections);
-            // Membership follows each request's events in the same transaction, in arrival order.
-            await this.engine.applyIngest(tx, projectId, out, this.clock.now());
-            for (const l of this.listeners) await l(tx, projectId, out, this.clock.now());
-            results.set(p, { stored: out.stored, duplicates: out.duplicates });
+            results.set(p, { stored, duplicates });
           }
         }
       });

@@ -1,9 +1,9 @@
 import type { ApiView } from './api-view.ts';
 import type { EventRecord, Issue, Json, JsonObject } from '@strata/core';
 import { AppError, DAY_MS, parseDuration, parseIsoTime, validationError, isoTime as iso } from '@strata/core';
-import { MissionStore, type IngestOutcome, type MissionRow, type ProgressRow, type SqlStore } from '@strata/store';
+import { MissionStore, type IngestItem, type IngestOutcome, type MissionRow, type ProgressRow, type SqlStore } from '@strata/store';
 import type { Clock } from './clock.ts';
-import type { LiveEngine } from './live-engine.ts';
+import type { LiveEngine, MembershipChange } from './live-engine.ts';
 import { daysIn, durationText, goalFilter, parseGoal, walkGoal, type MissionGoal, type WalkResult } from './mission-goal.ts';
 import type { PointsService } from './points-service.ts';
 import { decodeCursor, encodeCursor } from './cursor.ts';
@@ -62,7 +62,7 @@ export interface MissionForUser {
 /** The admin's view of a user's missions: also those they took part in but no longer qualify for. */
 export interface UserMission extends MissionForUser {
   readonly active: boolean;
-  /** Active, in its dates, and the user is in a target segment: they can progress and complete. */
+  /** Active, in its dates, and the user is in a target segment, has an attempt under way, or is in a visit that began in a target segment: they can progress and complete. */
   readonly eligible: boolean;
 }
 
@@ -93,6 +93,11 @@ const countFrom = (m: MissionRow) => Math.max(m.startsAt ?? m.createdAt, m.creat
 const inDates = (m: MissionRow, now: number) => (m.startsAt === null || now >= m.startsAt) && (m.endsAt === null || now < m.endsAt);
 const qualifies = (m: MissionRow, segments: ReadonlySet<string>) => m.segmentIds.length === 0 || m.segmentIds.some((s) => segments.has(s));
 const key = (missionId: string, profileId: number) => `${missionId}\u0000${profileId}`;
+/** A once-only mission the user has completed: nothing more counts. */
+const finished = (m: MissionRow, row: ProgressRow | undefined) => row !== undefined && !m.repeatable && row.completions > 0;
+/** The user has an attempt under way (docs/missions.md, "Who may take part"): they keep the mission until it ends or they complete it. */
+const engaged = (m: MissionRow, row: ProgressRow | undefined) => row !== undefined && row.attemptAt !== null && !finished(m, row);
+const SESSION = '$session';
 
 /**
  * Missions (quests): definitions (/api/missions), and each user's progress, computed live from
@@ -111,6 +116,8 @@ export class MissionService {
     private readonly engine: LiveEngine,
     private readonly points: PointsService,
     private readonly clock: Clock,
+    /** The gap after which a user's next event opens a new visit (the store derives `$session` with the same). */
+    private readonly sessionTimeoutMs = 30 * 60_000,
   ) {}
 
   // ------------------------------------------------------------ definitions
@@ -247,12 +254,35 @@ export class MissionService {
   // ------------------------------------------------------------ live progress
 
   /**
-   * The ingest listener: in the transaction of a stored request, brings the progress of the
-   * users it touched up to date on the missions their new events count for, and records,
-   * pays and announces each completion. Progress is recomputed from the user's stored events
-   * since their start, so events arriving out of order count where they belong.
+   * The items of a request that must be applied alone (`IngestService.applyAlone`): those that
+   * may count for a mission targeted at segments, so that the membership just before and just
+   * after each of them is known (docs/missions.md, "Who may take part"). Null when no such
+   * mission runs: the request is applied whole.
    */
-  async onIngested(tx: SqlStore, projectId: string, outcome: IngestOutcome, now: number): Promise<void> {
+  async isolation(tx: SqlStore, projectId: string, now: number): Promise<((item: IngestItem) => boolean) | null> {
+    const targeted = (await this.compiled(tx, projectId)).filter((m) => m.row.active && inDates(m.row, now) && m.row.segmentIds.length > 0);
+    if (targeted.length === 0) return null;
+    // "*" and "$session" goals can be advanced by any event a client sends (a visit is derived from one).
+    if (targeted.some((m) => m.goal.event === null || m.goal.event === SESSION)) return () => true;
+    const names = new Set(targeted.map((m) => m.goal.event!));
+    return (item) => names.has(item.name);
+  }
+
+  /** The segments among `segmentIds` the user was in when the visit holding `at` began (by the membership history; none without a visit). */
+  private async segmentsAtVisitStart(store: SqlStore, projectId: string, profileId: number, segmentIds: readonly string[], at: number): Promise<ReadonlySet<string>> {
+    const ms = new MissionStore(store);
+    const start = await ms.visitStart(projectId, profileId, at);
+    return start === null ? new Set() : ms.segmentsBefore(projectId, profileId, segmentIds, start);
+  }
+
+  /**
+   * The ingest listener: in the transaction of a stored step (a request, or one event of it:
+   * `isolation`), brings the progress of the users it touched up to date on the missions their
+   * new events count for, and records, pays and announces each completion. Progress is
+   * recomputed from the user's stored events since their attempt's start, so events arriving
+   * out of order count where they belong.
+   */
+  async onIngested(tx: SqlStore, projectId: string, outcome: IngestOutcome, now: number, changes: readonly MembershipChange[] = []): Promise<void> {
     if (outcome.events.length === 0 && outcome.merges.length === 0) return;
     const missions = (await this.compiled(tx, projectId)).filter((m) => m.row.active && inDates(m.row, now));
     if (missions.length === 0) return;
@@ -263,18 +293,27 @@ export class MissionService {
       if (!list) byProfile.set(e.profileId, (list = []));
       list.push(e);
     }
+    // Membership before the step: where the step changed one, its first change says what it was.
+    const before = new Map<number, Map<string, boolean>>();
+    for (const c of changes) {
+      let mine = before.get(c.profileId);
+      if (!mine) before.set(c.profileId, (mine = new Map()));
+      if (!mine.has(c.segmentId)) mine.set(c.segmentId, c.kind === 'exited');
+    }
     // Profiles whose stored events changed beyond the batch (a merge, visits derived again) are recomputed whole.
     const whole = new Set<number>([...outcome.reload, ...outcome.merges.map(([, into]) => into)]);
-    const pairs: { m: Compiled; profileId: number; fresh: EventRecord[] }[] = [];
+    const pairs: { m: Compiled; profileId: number; fresh: EventRecord[]; inTarget: boolean }[] = [];
     for (const profileId of new Set([...byProfile.keys(), ...whole])) {
-      const segments = new Set(this.engine.segmentsOf(projectId, profileId));
+      const after = new Set(this.engine.segmentsOf(projectId, profileId));
+      const was = before.get(profileId);
+      const wasIn = (s: string) => was?.get(s) ?? after.has(s);
       const events = byProfile.get(profileId) ?? [];
       for (const m of missions) {
         const fresh = events.filter((e) => m.matches(e, now));
         if (fresh.length === 0 && !whole.has(profileId)) continue;
-        // Outside every target segment: no progress (kept as it was) and no completion.
-        if (!qualifies(m.row, segments)) continue;
-        pairs.push({ m, profileId, fresh });
+        // In a target segment just before the step or just after it (the step that brings the user in counts).
+        const inTarget = qualifies(m.row, after) || m.row.segmentIds.some(wasIn);
+        pairs.push({ m, profileId, fresh, inTarget });
       }
     }
     if (pairs.length === 0) return;
@@ -282,26 +321,34 @@ export class MissionService {
     const store = new MissionStore(tx);
     const rows = new Map((await store.progressOf(projectId, [...new Set(pairs.map((p) => p.m.row.id))], [...new Set(pairs.map((p) => p.profileId))]))
       .map((r) => [key(r.missionId, r.profileId), r]));
-    const work: { m: Compiled; profileId: number; row: ProgressRow | undefined; startedAt: number; from: number }[] = [];
-    for (const { m, profileId, fresh } of pairs) {
+    const work: { m: Compiled; profileId: number; row: ProgressRow | undefined; startedAt: number; attemptAt: number; inTarget: boolean }[] = [];
+    for (const { m, profileId, fresh, inTarget } of pairs) {
       const row = rows.get(key(m.row.id, profileId));
-      if (row && !m.row.repeatable && row.completions >= 1) continue;
-      let startedAt = row?.startedAt;
-      if (startedAt === undefined) {
-        // A user starts with their first counted event: the earliest of this batch's that the mission's dates admit.
-        const lo = countFrom(m.row), hi = m.row.endsAt ?? Infinity;
-        for (const e of fresh) if (e.timestamp >= lo && e.timestamp < hi && (startedAt === undefined || e.timestamp < startedAt)) startedAt = e.timestamp;
-        if (startedAt === undefined) continue;
+      if (finished(m.row, row)) continue;
+      // An attempt under way is the user's whatever their segments; a new one needs them in a target segment.
+      let attemptAt = engaged(m.row, row) ? row!.attemptAt! : undefined;
+      let qualified = inTarget;
+      if (attemptAt === undefined) {
+        // It starts with the earliest of the step's events that the mission's dates and cooldown admit ...
+        const last = row?.lastCompletedAt ?? null;
+        const lo = Math.max(countFrom(m.row), last === null ? -Infinity : last + m.row.cooldownMs), hi = m.row.endsAt ?? Infinity;
+        const admitted = fresh.filter((e) => e.timestamp >= lo && e.timestamp < hi && (last === null || e.timestamp > last)).sort((a, b) => a.timestamp - b.timestamp);
+        // ... made in a target segment, or in a visit that began in one (the comeback visit's first event ends a churn before the login).
+        for (const e of admitted) {
+          qualified ||= qualifies(m.row, await this.segmentsAtVisitStart(tx, projectId, profileId, m.row.segmentIds, e.timestamp));
+          if (qualified) { attemptAt = e.timestamp; break; }
+        }
+        if (attemptAt === undefined) continue;
       }
-      const from = row?.lastCompletedAt != null ? Math.max(startedAt, row.lastCompletedAt) : startedAt;
-      work.push({ m, profileId, row, startedAt, from });
+      work.push({ m, profileId, row, startedAt: row?.startedAt ?? attemptAt, attemptAt, inTarget: qualified });
     }
     if (work.length === 0) return;
 
     const names = new Set<string>();
     const from = new Map<number, number>();
     let nonDerived = false, context = false;
-    for (const { m, profileId, from: f } of work) {
+    for (const { m, profileId, row, attemptAt } of work) {
+      const f = row?.lastCompletedAt != null ? Math.max(attemptAt, row.lastCompletedAt) : attemptAt;
       from.set(profileId, Math.min(from.get(profileId) ?? Infinity, f));
       if (m.goal.event === null) nonDerived = true;
       else names.add(m.goal.event);
@@ -311,10 +358,13 @@ export class MissionService {
 
     const saved: ProgressRow[] = [];
     const derived: { profileId: number; name: string; properties: JsonObject; timestamp: number }[] = [];
-    for (const { m, profileId, row, startedAt } of work) {
-      const state = { startedAt, completions: row?.completions ?? 0, lastCompletedAt: row?.lastCompletedAt ?? null };
-      const r = walkGoal(m.goal, (e) => m.matches(e, now), events.get(profileId) ?? [], state,
-        { repeatable: m.row.repeatable, cooldownMs: m.row.cooldownMs, endsAt: m.row.endsAt, maxCompletions: MAX_COMPLETIONS_PER_BATCH });
+    for (const { m, profileId, row, startedAt, attemptAt, inTarget } of work) {
+      const state = { startedAt: attemptAt, completions: row?.completions ?? 0, lastCompletedAt: row?.lastCompletedAt ?? null };
+      const mine = events.get(profileId) ?? [];
+      const counts = (e: EventRecord) => m.matches(e, now);
+      // Out of the target segments, the user finishes the attempt under way but starts no other.
+      const r = walkGoal(m.goal, counts, mine, state,
+        { repeatable: m.row.repeatable, cooldownMs: m.row.cooldownMs, endsAt: m.row.endsAt, maxCompletions: inTarget ? MAX_COMPLETIONS_PER_BATCH : 1 });
       let completions = state.completions, lastCompletedAt = state.lastCompletedAt;
       for (const at of r.completedAt) {
         const n = completions + 1;
@@ -326,8 +376,16 @@ export class MissionService {
         if (m.row.points > 0) await this.points.change(tx, projectId, profileId, { kind: 'earn', amount: m.row.points, reason: `mission "${m.row.name}" completed`, ref });
         derived.push({ profileId, name: COMPLETED, properties: { missionId: m.row.id, missionName: m.row.name, points: m.row.points, completion: n }, timestamp: at });
       }
-      if (row && r.completedAt.length === 0 && row.progress === r.progress) continue;
-      saved.push({ projectId, missionId: m.row.id, profileId, startedAt, progress: r.progress, completions, lastCompletedAt, updatedAt: now });
+      let next: number | null = attemptAt, progress = r.progress;
+      if (m.row.repeatable && lastCompletedAt !== state.lastCompletedAt) {
+        // After a completion the next attempt is under way only if it began in this step, with the user in a target segment.
+        const done = lastCompletedAt!;
+        const open = inTarget ? mine.find((e) => e.timestamp > done && e.timestamp >= done + m.row.cooldownMs && (m.row.endsAt === null || e.timestamp < m.row.endsAt) && counts(e)) : undefined;
+        next = open?.timestamp ?? null;
+        if (next === null) progress = 0;
+      }
+      if (row && r.completedAt.length === 0 && row.progress === progress && row.attemptAt === next) continue;
+      saved.push({ projectId, missionId: m.row.id, profileId, startedAt, progress, completions, lastCompletedAt, updatedAt: now, attemptAt: next });
     }
     await store.saveProgress(saved);
     // Stored and applied like any event: segments on "$mission_completed" follow in this transaction.
@@ -344,11 +402,13 @@ export class MissionService {
     const common = { target, completions: row.completions, completed: row.completions > 0, startedAt: iso(row.startedAt), lastCompletedAt: iso(row.lastCompletedAt) };
     if (!m.row.repeatable && row.completions > 0) return { ...common, current: row.progress, expiresAt: null, expired: false, availableAt: null };
     const availableAt = m.row.repeatable && row.lastCompletedAt !== null && row.lastCompletedAt + m.row.cooldownMs > now ? iso(row.lastCompletedAt + m.row.cooldownMs) : null;
+    // Between attempts of a repeatable mission: nothing counts until the user starts the next one.
+    if (row.attemptAt === null) return { ...common, current: 0, expiresAt: null, expired: false, availableAt };
     if (m.goal.kind !== 'streak' && m.goal.withinMs === null) return { ...common, current: row.progress, expiresAt: null, expired: false, availableAt };
 
-    const from = row.lastCompletedAt !== null ? Math.max(row.startedAt, row.lastCompletedAt) : row.startedAt;
+    const from = row.lastCompletedAt !== null ? Math.max(row.attemptAt, row.lastCompletedAt) : row.attemptAt;
     const events = (await new MissionStore(store).events(projectId, new Map([[row.profileId, from]]), { names: m.goal.event === null ? [] : [m.goal.event], nonDerived: m.goal.event === null, context: m.goal.readsContext })).get(row.profileId) ?? [];
-    const r: WalkResult = walkGoal(m.goal, (e) => m.matches(e, now), events.filter((e) => e.timestamp <= now), row,
+    const r: WalkResult = walkGoal(m.goal, (e) => m.matches(e, now), events.filter((e) => e.timestamp <= now), { ...row, startedAt: row.attemptAt },
       { repeatable: m.row.repeatable, cooldownMs: m.row.cooldownMs, endsAt: m.row.endsAt, maxCompletions: 0 });
     let current = r.progress, expiresAt: number | null = null, expired = false;
     const w = m.goal.withinMs;
@@ -373,17 +433,33 @@ export class MissionService {
   }
 
   /**
+   * The running missions the user can progress and complete now: those of a target segment they
+   * are in, those with an attempt under way, and those of a target segment they were in when
+   * their current visit began (their next event, within the session timeout, belongs to it).
+   */
+  private async eligible(store: SqlStore, projectId: string, profileId: number, running: readonly Compiled[], rows: ReadonlyMap<string, ProgressRow>, now: number): Promise<Set<Compiled>> {
+    const segments = new Set(this.engine.segmentsOf(projectId, profileId));
+    const out = new Set(running.filter((m) => qualifies(m.row, segments) || engaged(m.row, rows.get(m.row.id))));
+    const lastSeen = this.engine.record(projectId, profileId)?.lastSeen ?? null;
+    const rest = running.filter((m) => !out.has(m) && !finished(m.row, rows.get(m.row.id)));
+    if (rest.length === 0 || lastSeen === null || now - lastSeen >= this.sessionTimeoutMs) return out;
+    const atStart = await this.segmentsAtVisitStart(store, projectId, profileId, rest.flatMap((m) => m.row.segmentIds), now);
+    for (const m of rest) if (qualifies(m.row, atStart)) out.add(m);
+    return out;
+  }
+
+  /**
    * The missions a user can take part in now — active, in their dates, and targeted at a segment
-   * they are in (or at everyone) — with their progress (the targeting API). A profile id no
-   * profile has gets the missions for everyone, with no progress.
+   * they are in (or at everyone), or started and not finished — with their progress (the
+   * targeting API). A profile id no profile has gets the missions for everyone, with no progress.
    */
   async forUser(tx: SqlStore, projectId: string, profileId: number, now: number): Promise<MissionForUser[]> {
-    const segments = new Set(this.engine.segmentsOf(projectId, profileId));
-    const missions = (await this.compiled(tx, projectId)).filter((m) => m.row.active && inDates(m.row, now) && qualifies(m.row, segments));
-    if (missions.length === 0) return [];
+    const running = (await this.compiled(tx, projectId)).filter((m) => m.row.active && inDates(m.row, now));
+    if (running.length === 0) return [];
     const rows = new Map(profileId >= 0 ? (await new MissionStore(tx).progressOfProfile(projectId, profileId)).map((r) => [r.missionId, r]) : []);
+    const eligible = await this.eligible(tx, projectId, profileId, running, rows, now);
     const out: MissionForUser[] = [];
-    for (const m of missions) out.push(this.forUserView(m, await this.progressAt(tx, projectId, m, rows.get(m.row.id), now)));
+    for (const m of running) if (eligible.has(m)) out.push(this.forUserView(m, await this.progressAt(tx, projectId, m, rows.get(m.row.id), now)));
     return out;
   }
 
@@ -392,12 +468,13 @@ export class MissionService {
     const profile = await this.store.findProfile(projectId, userId);
     if (!profile) throw new AppError({ code: 'NOT_FOUND', message: `no user with userId or anonymousId "${userId}"` });
     const now = this.clock.now();
-    const segments = new Set(this.engine.segmentsOf(projectId, profile.id));
     const rows = new Map((await new MissionStore(this.store).progressOfProfile(projectId, profile.id)).map((r) => [r.missionId, r]));
+    const missions = await this.compiled(this.store, projectId);
+    const open = await this.eligible(this.store, projectId, profile.id, missions.filter((m) => m.row.active && inDates(m.row, now)), rows, now);
     const out: UserMission[] = [];
-    for (const m of await this.compiled(this.store, projectId)) {
-      const eligible = m.row.active && inDates(m.row, now) && qualifies(m.row, segments);
+    for (const m of missions) {
       const row = rows.get(m.row.id);
+      const eligible = open.has(m);
       if (!eligible && !row) continue;
       out.push({ ...this.forUserView(m, await this.progressAt(this.store, projectId, m, row, now)), active: m.row.active, eligible });
     }

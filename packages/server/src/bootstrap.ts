@@ -25,10 +25,11 @@ export function createContext(store: SqlStore, config: Config, clock: Clock = sy
   const experiences = new ExperienceService(store, engine, clock);
   const points = new PointsService(store, engine, clock);
   const rewards = new RewardService(store, engine, points, clock);
-  const missions = new MissionService(store, engine, points, clock);
+  const missions = new MissionService(store, engine, points, clock, config.sessionTimeoutMs);
   const ingest = new IngestService(engine, clock, { sessionTimeoutMs: config.sessionTimeoutMs, lingerMs: 2 });
   // Missions progress, complete and pay in the transaction that stores the events.
-  ingest.onIngested((tx, projectId, outcome, now) => missions.onIngested(tx, projectId, outcome, now));
+  ingest.onIngested((tx, projectId, outcome, now, changes) => missions.onIngested(tx, projectId, outcome, now, changes));
+  ingest.applyAlone((tx, projectId, now) => missions.isolation(tx, projectId, now));
   const segments = new SegmentService(store, membership, engine, clock, hygiene);
   // A segment that something targets cannot be deleted (409 naming what does).
   segments.guardDeletion((tx, projectId, id) => experiences.targeting(tx, projectId, id));

@@ -218,7 +218,7 @@ describe.each(backends.map((b) => [b.name, b] as const))('missions on %s', (_n, 
     expect(await balance('u1')).toBe(50);
   });
 
-  it('targets segments: outside gets no progress or completion; leaving keeps progress but stops completion', async () => {
+  it('targets segments: outside gets no progress or completion; a user who leaves keeps the attempt under way', async () => {
     const vip = (await t.admin('POST', '/api/segments', { name: 'vip', condition: { attr: 'traits.plan', op: 'eq', value: 'vip' } })).body.id as string;
     const other = (await t.admin('POST', '/api/segments', { name: 'beta', condition: { attr: 'labels', op: 'contains', value: 'beta' } })).body.id as string;
     const m = await create({ goal: { kind: 'count', event: 'purchase', target: 3 }, segmentIds: [other, vip] });
@@ -232,26 +232,35 @@ describe.each(backends.map((b) => [b.name, b] as const))('missions on %s', (_n, 
     expect((await t.admin('GET', `/api/missions/${m.id}/progress`)).body.progress.map((p: { userId: string }) => p.userId)).toEqual(['u1']);
     expect(await t.ctx.missions.forUser(store, DEFAULT_PROJECT, await profileId('u2'), t.clock.now())).toMatchObject([{ id: everyone.id, progress: { current: 3 } }]);
 
-    // u3 makes progress as a VIP, then leaves the segment.
+    // u3 starts as a VIP, then leaves the segment: the attempt under way stays theirs, and the third purchase completes it.
     expect((await t.send('/v1/identify', { userId: 'u3', traits: { plan: 'vip' } })).status).toBe(200);
     await track('u3', 'purchase');
     await track('u3', 'purchase');
     expect((await t.send('/v1/identify', { userId: 'u3', traits: { plan: 'basic' } })).status).toBe(200);
-    await track('u3', 'purchase');
-    await track('u3', 'purchase');
-    expect(await balance('u3')).toBe(0);
-    expect((await userMissions('u3')).find((x) => x.id === m.id)).toMatchObject({ eligible: false, progress: { current: 2, completions: 0, completed: false } });
-    expect((await t.ctx.missions.forUser(store, DEFAULT_PROJECT, await profileId('u3'), t.clock.now())).map((x) => x.id)).toEqual([everyone.id]);
-    // The SDK's targeting answer shows the same: only what the user's segments allow.
+    expect((await t.admin('GET', '/api/users/u3/segments')).body.segments.map((x: { id: string }) => x.id)).not.toContain(vip);
+    expect((await userMissions('u3')).find((x) => x.id === m.id)).toMatchObject({ eligible: true, progress: { current: 2, completions: 0, completed: false } });
+    // The SDK's targeting answer shows the same: the started mission does not vanish.
     const sdk = async (query: string) => JSON.parse((await t.app.inject({ method: 'GET', url: `/v1/targeting?${query}`, headers: { 'x-write-key': 'stw_test_write_key' } })).payload);
+    expect((await sdk('userId=u3')).missions.find((x: { id: string }) => x.id === m.id)).toMatchObject({ progress: { current: 2, completed: false } });
+    await track('u3', 'purchase');
+    expect(await balance('u3')).toBe(50);
+    await track('u3', 'purchase');
+    expect(await balance('u3')).toBe(50);
+    // Completed and outside every target segment: the SDK no longer offers it; the admin still sees it, not eligible.
+    expect((await t.ctx.missions.forUser(store, DEFAULT_PROJECT, await profileId('u3'), t.clock.now())).map((x) => x.id)).toEqual([everyone.id]);
+    expect((await userMissions('u3')).find((x) => x.id === m.id)).toMatchObject({ eligible: false, progress: { current: 3, completions: 1, completed: true } });
     expect((await sdk('userId=u3')).missions).toEqual([expect.objectContaining({ id: everyone.id, progress: expect.objectContaining({ current: 4, target: 100 }) })]);
     expect((await sdk('userId=u1')).missions.map((x: { id: string }) => x.id).sort()).toEqual([m.id, everyone.id].sort());
     expect((await sdk('anonymousId=stranger')).missions).toEqual([expect.objectContaining({ id: everyone.id, progress: expect.objectContaining({ current: 0, startedAt: null }) })]);
-    // Back in a target segment (another one): the next counted event completes it.
-    expect((await t.admin('POST', '/api/users/u3/labels', { add: ['beta'] })).status).toBe(200);
-    await track('u3', 'purchase');
-    expect(await balance('u3')).toBe(50);
-    expect(await progressOf('u3', m.id)).toMatchObject({ completed: true, completions: 1 });
+    // u4 buys twice before joining a target segment: those purchases were made outside it and never count; the next one does.
+    await track('u4', 'purchase');
+    await track('u4', 'purchase');
+    expect((await userMissions('u4')).map((x) => x.id)).toEqual([everyone.id]);
+    expect((await t.admin('POST', '/api/users/u4/labels', { add: ['beta'] })).status).toBe(200);
+    t.clock.advance(MIN);
+    await track('u4', 'purchase');
+    expect(await progressOf('u4', m.id)).toMatchObject({ current: 1, completed: false });
+    expect(await balance('u4')).toBe(0);
   });
 
   it('inactive (the toggle) and outside its dates: no progress and no completion', async () => {

@@ -255,6 +255,19 @@ const POSTGRES_FUNCTIONS = [
      SELECT (strata_fnv1a32(strata_fnv1a32(salt || id)::text) % 10000)::int $$`,
 ];
 
+/**
+ * The start of each user's current attempt at a mission (docs/missions.md, "Who may take
+ * part"): null while a repeatable mission's next attempt has not begun. Rows that exist already
+ * keep counting as they did: from their start, unless the last attempt was completed with
+ * nothing after it.
+ */
+function missionAttempts(d: StoreDialect): string[] {
+  return [
+    `ALTER TABLE mission_progress ADD COLUMN attempt_at ${types(d).ms}`,
+    `UPDATE mission_progress SET attempt_at = started_at WHERE last_completed_at IS NULL OR progress > 0`,
+  ];
+}
+
 /** Outbound sync destinations (their outbox is webhook_deliveries, keyed by destination id). */
 function destinations(d: StoreDialect): string[] {
   const t = types(d);
@@ -292,7 +305,7 @@ function provider(d: StoreDialect): MigrationProvider {
       for (const s of stmts) await sql.raw(s).execute(db);
     },
   });
-  return { getMigrations: async () => ({ '0001_initial': step(initial(d)), '0002_live_engine': step(liveEngine(d)), '0003_points': step(points(d)), '0004_missions': step(missions(d)), '0005_rewards': step(rewards(d)), '0006_experiments': step(experiments(d)), '0007_experiences': step(experiences(d)), '0008_profile_ids': step(profileIds(d)), '0009_destinations': step(destinations(d)), '0009_imports': step(imports(d)), '0010_segment_daily': step(segmentDaily(d)), '0011_destination_sync': step(destinationSync(d)), '0012_import_bad_rows': step(importBadRows(d)) }) };
+  return { getMigrations: async () => ({ '0001_initial': step(initial(d)), '0002_live_engine': step(liveEngine(d)), '0003_points': step(points(d)), '0004_missions': step(missions(d)), '0005_rewards': step(rewards(d)), '0006_experiments': step(experiments(d)), '0007_experiences': step(experiences(d)), '0008_profile_ids': step(profileIds(d)), '0009_destinations': step(destinations(d)), '0009_imports': step(imports(d)), '0010_segment_daily': step(segmentDaily(d)), '0011_destination_sync': step(destinationSync(d)), '0012_import_bad_rows': step(importBadRows(d)), '0013_mission_attempts': step(missionAttempts(d)) }) };
 }
 
 /** Brings the schema up to date; safe to run at every start and from several instances. */

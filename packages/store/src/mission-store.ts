@@ -40,6 +40,12 @@ export interface ProgressRow {
   /** Event time of the last completion. */
   readonly lastCompletedAt: number | null;
   readonly updatedAt: number;
+  /**
+   * The start of the current attempt (the user's start for the first): from here the user keeps
+   * the mission whatever their segments. Null: a repeatable mission's next attempt has not
+   * begun, so the user must qualify again.
+   */
+  readonly attemptAt: number | null;
 }
 
 /** A progress row with the user's ids (the per-mission progress list). */
@@ -69,7 +75,7 @@ const toMission = (r: Selectable<Database['missions']>): MissionRow => ({
 
 const toProgress = (r: Selectable<Database['mission_progress']>): ProgressRow => ({
   projectId: r.project_id, missionId: r.mission_id, profileId: Number(r.profile_id), startedAt: Number(r.started_at), progress: Number(r.progress),
-  completions: Number(r.completions), lastCompletedAt: numOrNull(r.last_completed_at), updatedAt: Number(r.updated_at),
+  completions: Number(r.completions), lastCompletedAt: numOrNull(r.last_completed_at), updatedAt: Number(r.updated_at), attemptAt: numOrNull(r.attempt_at),
 });
 
 /**
@@ -153,9 +159,9 @@ export class MissionStore {
     for (const c of chunks([...rows], 200)) {
       await this.db.insertInto('mission_progress').values(c.map((r) => ({
         project_id: r.projectId, mission_id: r.missionId, profile_id: r.profileId, started_at: r.startedAt, progress: r.progress,
-        completions: r.completions, last_completed_at: r.lastCompletedAt, updated_at: r.updatedAt,
+        completions: r.completions, last_completed_at: r.lastCompletedAt, updated_at: r.updatedAt, attempt_at: r.attemptAt,
       }))).onConflict((oc) => oc.columns(['project_id', 'mission_id', 'profile_id']).doUpdateSet((eb) => ({
-        progress: eb.ref('excluded.progress'), completions: eb.ref('excluded.completions'),
+        progress: eb.ref('excluded.progress'), completions: eb.ref('excluded.completions'), attempt_at: eb.ref('excluded.attempt_at'),
         last_completed_at: eb.ref('excluded.last_completed_at'), updated_at: eb.ref('excluded.updated_at'),
       }))).execute();
     }
@@ -184,6 +190,30 @@ export class MissionStore {
     const rows = await this.db.selectFrom('mission_completions').selectAll().where('project_id', '=', projectId).where('mission_id', '=', missionId)
       .where('profile_id', '=', profileId).orderBy('at').orderBy('n').execute();
     return rows.map((r) => ({ ref: r.ref, missionId: r.mission_id, profileId: Number(r.profile_id), n: Number(r.n), at: Number(r.at), points: Number(r.points) }));
+  }
+
+  // ---------------------------------------------------------------- visits
+
+  /** The start of the visit holding `at`: the time of the profile's latest `$session` at or before it; null without one. */
+  async visitStart(projectId: string, profileId: number, at: number): Promise<number | null> {
+    const r = await this.db.selectFrom('events').select((eb) => eb.fn.max('ts').as('start')).where('project_id', '=', projectId)
+      .where('profile_id', '=', profileId).where('name', '=', '$session').where('ts', '<=', at).executeTakeFirst();
+    return r?.start === null || r?.start === undefined ? null : Number(r.start);
+  }
+
+  /** Which of `segmentIds` the profile was in just before `at`, by the membership history (its last change of each before then was an entry). */
+  async segmentsBefore(projectId: string, profileId: number, segmentIds: readonly string[], at: number): Promise<Set<string>> {
+    const out = new Set<string>();
+    if (segmentIds.length === 0) return out;
+    const rows = await this.db.selectFrom('membership_history').select(['segment_id', 'kind']).where('project_id', '=', projectId)
+      .where('profile_id', '=', profileId).where('segment_id', 'in', [...new Set(segmentIds)]).where('at', '<', at).orderBy('at', 'desc').orderBy('id', 'desc').execute();
+    const seen = new Set<string>();
+    for (const r of rows) {
+      if (seen.has(r.segment_id)) continue;
+      seen.add(r.segment_id);
+      if (r.kind === 'entered') out.add(r.segment_id);
+    }
+    return out;
   }
 
   // ---------------------------------------------------------------- events
@@ -226,8 +256,8 @@ export class MissionStore {
  * progress and completions, the earlier start and the later completion.
  */
 export async function mergeMissions(db: Kysely<Database>, projectId: string, from: number, into: number): Promise<void> {
-  await sql`INSERT INTO mission_progress (project_id, mission_id, profile_id, started_at, progress, completions, last_completed_at, updated_at)
-    SELECT project_id, mission_id, ${into}, started_at, progress, completions, last_completed_at, updated_at
+  await sql`INSERT INTO mission_progress (project_id, mission_id, profile_id, started_at, progress, completions, last_completed_at, updated_at, attempt_at)
+    SELECT project_id, mission_id, ${into}, started_at, progress, completions, last_completed_at, updated_at, attempt_at
     FROM mission_progress WHERE project_id = ${projectId} AND profile_id = ${from}
     ON CONFLICT (project_id, mission_id, profile_id) DO UPDATE SET
       started_at = CASE WHEN excluded.started_at < mission_progress.started_at THEN excluded.started_at ELSE mission_progress.started_at END,
@@ -235,6 +265,8 @@ export async function mergeMissions(db: Kysely<Database>, projectId: string, fro
       completions = CASE WHEN excluded.completions > mission_progress.completions THEN excluded.completions ELSE mission_progress.completions END,
       last_completed_at = CASE WHEN mission_progress.last_completed_at IS NULL OR excluded.last_completed_at > mission_progress.last_completed_at
         THEN excluded.last_completed_at ELSE mission_progress.last_completed_at END,
+      attempt_at = CASE WHEN mission_progress.attempt_at IS NULL OR excluded.attempt_at < mission_progress.attempt_at
+        THEN excluded.attempt_at ELSE mission_progress.attempt_at END,
       updated_at = CASE WHEN excluded.updated_at > mission_progress.updated_at THEN excluded.updated_at ELSE mission_progress.updated_at END`.execute(db);
   await db.deleteFrom('mission_progress').where('project_id', '=', projectId).where('profile_id', '=', from).execute();
   // Completion refs name the profile that completed, so they stay unique after the move.

@@ -113,6 +113,8 @@ export interface Database {
   mission_progress: {
     project_id: string; mission_id: string; profile_id: number; started_at: number; progress: number; completions: number;
     last_completed_at: number | null; updated_at: number;
+    /** Start of the current attempt; null: a repeatable mission's next attempt has not begun. */
+    attempt_at: number | null;
   };
   /** One row per completion; `ref` (`mission:<id>:<profile>:<n>`) is the points ledger's idempotency ref too. */
   mission_completions: { project_id: string; ref: string; mission_id: string; profile_id: number; n: number; at: number; points: number };

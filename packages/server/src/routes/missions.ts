@@ -81,7 +81,7 @@ export const MissionForUserSchema = Type.Object({
 const UserMission = Type.Object({
   ...MissionForUserSchema.properties,
   active: Type.Boolean(),
-  eligible: Type.Boolean({ description: 'Active, in its dates, and the user is in a target segment: they can progress and complete' }),
+  eligible: Type.Boolean({ description: 'Active, in its dates, and the user is in a target segment, has started and not finished it, or is in a visit that began in a target segment: they can progress and complete (docs/missions.md, "Who may take part")' }),
 });
 
 const ProgressPage = Type.Object({
