@@ -376,9 +376,9 @@ export class SegmentService {
     }
   }
 
-  /** Creates the lifecycle stages (New, Resurrected, Active, Churned) together: all or none. */
+  /** Creates the lifecycle stages (New, Resurrected, Active, Inactive) together: all or none. */
   async createLifecycle(projectId: string, input: { params?: unknown; namePrefix?: string }): Promise<Segment[]> {
-    const ids = { new: newId('seg'), resurrected: newId('seg'), active: newId('seg'), churned: newId('seg') };
+    const ids = { new: newId('seg'), resurrected: newId('seg'), active: newId('seg'), inactive: newId('seg') };
     const built = lifecycleStages(input.params, ids, this.clock.now());
     if (!built.ok) throw validationError('the lifecycle parameters are not valid', built.issues);
     const prefix = input.namePrefix ?? LIFECYCLE_NAME_PREFIX;
