@@ -291,6 +291,22 @@ export function ImportPage() {
 /** `membershipChanges` → `membership changes`. */
 const words = (k: string) => k.replace(/([a-z])([A-Z])/g, (_, a: string, b: string) => `${a} ${b.toLowerCase()}`);
 
+/** A segment import's count of ids never seen (`summary.newUsers`): the profiles the import creates. */
+export const newUsers = (job: ImportJob): number => (typeof job.summary.newUsers === 'number' ? job.summary.newUsers : 0);
+
+/** The never-seen ids of a segment import: a warning in a dry run (they would become new profiles), a record after it. */
+function NewIds({ job }: { job: ImportJob }) {
+  const n = newUsers(job);
+  const ids = Array.isArray(job.summary.newUserIds) ? (job.summary.newUserIds as string[]) : [];
+  if (job.kind !== 'segment' || n === 0) return null;
+  return (
+    <div className={job.dryRun ? 'confirm-box' : ''} data-testid="new-ids">
+      <p><strong>{n} id{n === 1 ? ' was' : 's were'} never seen</strong>{job.dryRun ? ': importing creates a new profile for each. A typo would become a user of its own — check them first.' : ': a new profile was created for each.'}{ids.length < n && ` The first ${ids.length} are listed.`}</p>
+      <ul className="new-ids">{ids.map((id) => <li key={id}><code>{id}</code></li>)}</ul>
+    </div>
+  );
+}
+
 function Report({ job, fileName, onImport }: { job: ImportJob; fileName: string; onImport: (() => void) | null }) {
   const failed = job.status === 'failed';
   return (
@@ -301,10 +317,11 @@ function Report({ job, fileName, onImport }: { job: ImportJob; fileName: string;
         <div><dt>Rows</dt><dd data-testid="import-rows">{job.rows}</dd></div>
         <div><dt>OK</dt><dd data-testid="import-ok">{job.ok}</dd></div>
         <div><dt>Bad</dt><dd data-testid="import-bad">{job.bad}</dd></div>
-        {Object.entries(job.summary).map(([k, v]) => <div key={k}><dt>{words(k)}</dt><dd>{v === null ? '—' : String(v)}</dd></div>)}
+        {Object.entries(job.summary).filter(([k]) => k !== 'newUserIds').map(([k, v]) => <div key={k}><dt>{words(k)}</dt><dd>{v === null ? '—' : String(v)}</dd></div>)}
       </dl>
+      <NewIds job={job} />
       {job.dryRun && !failed && <p>{job.bad ? `The real import would skip these ${job.bad} row${job.bad === 1 ? '' : 's'} and import the other ${job.ok}.` : `All ${job.ok} rows are fine.`} Nothing was written.</p>}
-      {job.dryRun && !failed && onImport && <button type="button" className="primary" onClick={onImport}>Import for real</button>}
+      {job.dryRun && !failed && onImport && <button type="button" className="primary" onClick={onImport}>{newUsers(job) > 0 ? `Import for real and create ${newUsers(job)} new user${newUsers(job) === 1 ? '' : 's'}` : 'Import for real'}</button>}
       {!job.dryRun && !failed && <p>Imported {job.ok} row{job.ok === 1 ? '' : 's'}{job.bad ? `; ${job.bad} bad row${job.bad === 1 ? '' : 's'} skipped` : ''}.</p>}
       {job.badRows.length > 0 && (
         <>
