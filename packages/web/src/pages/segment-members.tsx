@@ -47,7 +47,7 @@ function AddMembers({ segment, onChanged }: { segment: Segment; onChanged: () =>
       {fault && <p className="error" role="alert">{fault}</p>}
       {state.step === 'confirm' && (
         <div className="confirm-box" role="alertdialog" aria-label="new user ids">
-          <p><strong>{state.unseen.length === 1 ? 'This id was never seen' : `These ${state.unseen.length} ids were never seen`}</strong> — adding {state.unseen.length === 1 ? 'it' : 'them'} creates {state.unseen.length === 1 ? 'a new profile' : 'new profiles'}. Check for typos first. Nothing has been added yet.</p>
+          <p><strong>{state.unseen.length === 1 ? 'This id was never seen' : `These ${state.unseen.length} ids were never seen`}</strong> — adding {state.unseen.length === 1 ? 'it' : 'them'} creates {state.unseen.length === 1 ? 'a new profile' : 'new profiles'}. Check for typos first.{state.ids.length > state.unseen.length && ` The other ${state.ids.length - state.unseen.length} id${state.ids.length - state.unseen.length === 1 ? ' is' : 's are'} known and go in with ${state.unseen.length === 1 ? 'it' : 'them'}.`} Nothing has been added yet.</p>
           <ul className="new-ids">{state.unseen.map((u) => <li key={u}><code>{u}</code></li>)}</ul>
           <div className="row">
             <button type="button" className="primary small" onClick={() => void send(state.ids, true)}>Create {state.unseen.length === 1 ? 'it' : `${state.unseen.length} new users`} and add</button>
@@ -88,7 +88,7 @@ export function Members({ segment, onChanged }: { segment: Segment; onChanged: (
       <div className="page-head"><h2>Members <span className="muted">({segment.size.toLocaleString()})</span></h2>
         <ActionButton className="small" onClick={() => apiDownload(`/api/segments/${enc(segment.id)}/export?format=csv`, `${segment.name}-members.csv`)}>Export CSV (all members)</ActionButton>
       </div>
-      <div className="row wrap">
+      <div className="row wrap members-tools">
         <form className="row" onSubmit={(e) => { e.preventDefault(); void lookUp(); }}>
           <input aria-label="find user by id" placeholder="Find user by id" value={search} onChange={(e) => setSearch(e.target.value)} />
           <button type="submit" className="small" disabled={!search.trim()}>Find</button>
