@@ -41,7 +41,7 @@ function AddMembers({ segment, onChanged }: { segment: Segment; onChanged: () =>
   return (
     <div className="add-members">
       <form className="row" onSubmit={(e) => { e.preventDefault(); if (!fault && ids.length) void send(ids, false); }}>
-        <input aria-label="add user by id" aria-invalid={fault !== null} placeholder="Add users by id (comma-separated)" value={text} onChange={(e) => { setText(e.target.value); if (state.step !== 'busy') setState({ step: 'idle' }); }} />
+        <input aria-label="add user by id" aria-invalid={fault !== null} placeholder="Add by id (a, b, …)" value={text} onChange={(e) => { setText(e.target.value); if (state.step !== 'busy') setState({ step: 'idle' }); }} />
         <button type="submit" className="small" disabled={!ids.length || fault !== null || state.step === 'busy' || state.step === 'confirm'}>{state.step === 'busy' ? 'Adding…' : 'Add'}</button>
       </form>
       {fault && <p className="error" role="alert">{fault}</p>}
