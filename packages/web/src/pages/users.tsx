@@ -4,7 +4,7 @@ import { api, enc, ApiError } from '../api.ts';
 import { flatten, keyProperties } from '../profile-format.ts';
 import { navigate } from '../router.ts';
 import type { Json } from '../types.ts';
-import { ActionButton, Link, View, fmtDate, useLoad } from '../ui.tsx';
+import { ActionButton, ErrorBox, Link, View, fmtDate, useLoad } from '../ui.tsx';
 import { HistoryList } from './segments.tsx';
 
 interface Profile {
@@ -74,16 +74,28 @@ function Timeline({ events }: { events: TimelineEvent[] }) {
 
 function Labels({ id, labels, onChanged }: { id: string; labels: string[]; onChanged: () => void }) {
   const [add, setAdd] = useState('');
+  const [error, setError] = useState<Error | null>(null);
+  const submit = async () => {
+    setError(null);
+    try {
+      await api('POST', `/api/users/${enc(id)}/labels`, { add: add.split(',').map((s) => s.trim()).filter(Boolean) });
+      setAdd('');
+      onChanged();
+    } catch (e) {
+      setError(e as Error);
+    }
+  };
   return (
     <div>
       <div className="chips">
         {labels.length === 0 && <span className="muted">No labels.</span>}
         {labels.map((l) => <span key={l} className="chip">{l} <ActionButton className="link" onClick={async () => { await api('POST', `/api/users/${enc(id)}/labels`, { remove: [l] }); onChanged(); }}>✕</ActionButton></span>)}
       </div>
-      <form className="row" onSubmit={async (e) => { e.preventDefault(); await api('POST', `/api/users/${enc(id)}/labels`, { add: add.split(',').map((s) => s.trim()).filter(Boolean) }); setAdd(''); onChanged(); }}>
+      <form className="row" onSubmit={(e) => { e.preventDefault(); void submit(); }}>
         <input aria-label="add label" placeholder="label, another" value={add} onChange={(e) => setAdd(e.target.value)} />
         <button type="submit" className="small" disabled={!add.trim()}>Add label</button>
       </form>
+      <ErrorBox error={error} />
     </div>
   );
 }
