@@ -106,6 +106,7 @@ describe.skipIf(missing !== null)('profile, members by id, webhooks and small fa
     expect(await page.locator('.error-box').count()).toBe(0);
     expect(responses.slice(before).filter((r) => r.path.startsWith('/api/users/nobody-here'))).toEqual([{ method: 'GET', path: '/api/users/nobody-here', status: 404 }]);
     expect(await page.title()).toBe('nobody-here · Users · Strata');
+    await shot('user-not-found');
   });
 
   it('shows the profile\'s events as readable rows and its context as plain values', async () => {
