@@ -114,6 +114,9 @@ type Phase =
   | { step: 'report'; job: ImportJob; opts: ImportOptions }
   | { step: 'error'; error: Error; dryRun: boolean };
 
+/** Asked before a segment import skips its dry run: only the dry run lists the ids it would create profiles for. */
+export const SKIP_DRY_RUN = 'Without a dry run, ids never seen before (typos too) become new profiles without being listed first. Import anyway?';
+
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 export function ImportPage() {
@@ -259,7 +262,7 @@ export function ImportPage() {
         )}
         <div className="row">
           <button type="submit" className="primary" disabled={!canRun}>Dry run</button>
-          <button type="button" disabled={!canRun} onClick={() => void run(false)}>Import without a dry run</button>
+          <button type="button" disabled={!canRun} onClick={() => { if (opts.kind !== 'segment' || window.confirm(SKIP_DRY_RUN)) void run(false); }}>Import without a dry run</button>
           {busy && <button type="button" className="small" onClick={() => cancel.current?.()}>Cancel upload</button>}
         </div>
         <p className="muted">A dry run reads and checks every row and writes nothing; its report lists exactly the rows the import would reject.</p>
