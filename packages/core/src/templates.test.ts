@@ -195,20 +195,33 @@ describe('region lists', () => {
 });
 
 describe('lifecycle stages set', () => {
-  const ids = { new: 'seg_new', resurrected: 'seg_res', active: 'seg_act', churned: 'seg_chu' };
+  const ids = { new: 'seg_new', resurrected: 'seg_res', active: 'seg_act', inactive: 'seg_ina' };
   const DAY = 86_400_000;
 
   it('builds four stages in precedence order whose conditions parse against the ones before', () => {
     const r = lifecycleStages({}, ids);
     if (!r.ok) throw new Error(JSON.stringify(r.issues));
-    expect(r.value.stages.map((s) => s.name)).toEqual(['New', 'Resurrected', 'Active', 'Churned']);
+    expect(r.value.stages.map((s) => s.name)).toEqual(['New', 'Resurrected', 'Active', 'Inactive']);
     expect(r.value.params).toEqual({ activeWindow: '7d', gap: '30d' });
     const seen = new Map<string, Json>();
     for (const s of r.value.stages) {
       expect(parseCondition(s.condition, { segmentCondition: (id) => seen.get(id) }).ok).toBe(true);
       seen.set(ids[s.key], s.condition);
     }
-    expect(lifecycleSetView(NOW).stages.map((s) => s.key)).toEqual(['new', 'resurrected', 'active', 'churned']);
+    expect(lifecycleSetView(NOW).stages.map((s) => s.key)).toEqual(['new', 'resurrected', 'active', 'inactive']);
+  });
+
+  it('shares a name with a standalone template only where both mean the same window', () => {
+    const set = lifecycleSetView(NOW);
+    const w = set.params.find((p) => p.name === 'activeWindow')!.default;
+    // The churned template waits 30 days by default, the set's last stage only W (7 days): two names.
+    expect(listTemplates(NOW).find((t) => t.id === 'churned')!.params.find((p) => p.name === 'inactivity')!.default).not.toEqual(w);
+    for (const s of set.stages) {
+      const namesake = listTemplates(NOW).find((t) => t.name === `${s.name} users`);
+      if (!namesake) continue;
+      expect(namesake.id, s.name).toBe(s.key);
+      for (const p of namesake.params.filter((x) => x.type === 'duration' && x.name !== 'gap')) expect(p.default, `${namesake.id}.${p.name}`).toEqual(w);
+    }
   });
 
   it('validates its params with paths', () => {
@@ -239,6 +252,6 @@ describe('lifecycle stages set', () => {
       byStage.set(inStages[0]!, (byStage.get(inStages[0]!) ?? 0) + 1);
     }
     // The histories reach every stage, so the check above is not vacuous.
-    expect([...byStage.keys()].sort()).toEqual(['Active', 'Churned', 'New', 'Resurrected']);
+    expect([...byStage.keys()].sort()).toEqual(['Active', 'Inactive', 'New', 'Resurrected']);
   });
 });

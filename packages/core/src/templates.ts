@@ -488,9 +488,9 @@ export function buildTemplate(id: unknown, params: unknown, now: number): Result
 
 // ------------------------------------------------------------------ the lifecycle stages set
 
-export type LifecycleStageKey = 'new' | 'resurrected' | 'active' | 'churned';
+export type LifecycleStageKey = 'new' | 'resurrected' | 'active' | 'inactive';
 /** Creation order: each stage refers only to stages before it. Also the precedence order. */
-export const LIFECYCLE_STAGE_KEYS: readonly LifecycleStageKey[] = ['new', 'resurrected', 'active', 'churned'];
+export const LIFECYCLE_STAGE_KEYS: readonly LifecycleStageKey[] = ['new', 'resurrected', 'active', 'inactive'];
 export const LIFECYCLE_SET_ID = 'lifecycle-stages';
 
 export interface LifecycleStage {
@@ -501,7 +501,7 @@ export interface LifecycleStage {
 }
 
 const LIFECYCLE_PARAMS: readonly ParamDef[] = [
-  duration('activeWindow', 'Active / new within', '7d', 'New: first seen within it; Active and Resurrected: active within it; Churned: not active within it'),
+  duration('activeWindow', 'Active / new within', '7d', 'New: first seen within it; Active and Resurrected: active within it; Inactive: not active within it'),
   duration('gap', 'Resurrected after an inactive gap of', '30d'),
 ];
 
@@ -509,7 +509,8 @@ const STAGE_TEXT: Record<LifecycleStageKey, readonly [name: string, description:
   new: ['New', (w) => `First seen within the last ${w}.`],
   resurrected: ['Resurrected', (w, g) => `Not New; active within the last ${w} after at least ${g} without activity, and first seen before that gap.`],
   active: ['Active', (w) => `Active within the last ${w}; neither New nor Resurrected.`],
-  churned: ['Churned', (w) => `Seen before, not New, and no activity within the last ${w}.`],
+  // Not "Churned": that is the churned template's name, whose default threshold (30 days) is far longer than W's.
+  inactive: ['Inactive', (w) => `Seen before, not New, and no activity within the last ${w}.`],
 };
 
 /** The set as `GET /api/templates` lists it (under `sets`). */
@@ -517,8 +518,8 @@ export function lifecycleSetView(now: number) {
   return {
     id: LIFECYCLE_SET_ID,
     name: 'Lifecycle stages',
-    description: 'Four segments, New, Resurrected, Active and Churned, such that every user with activity is in exactly one (precedence New > Resurrected > Active > Churned).',
-    suggestedUse: 'one mission or reward track per stage: welcome quests, welcome-back bonuses, streaks, win-back offers',
+    description: 'Four segments, New, Resurrected, Active and Inactive, such that every user with activity is in exactly one (precedence New > Resurrected > Active > Inactive).',
+    suggestedUse: 'one mission or reward track per stage: welcome quests, welcome-back bonuses, streaks, nudges to come back',
     params: LIFECYCLE_PARAMS.map((p) => paramView(p, now)),
     stages: LIFECYCLE_STAGE_KEYS.map((key) => ({ key, name: STAGE_TEXT[key][0] })),
   };
@@ -539,7 +540,7 @@ export function lifecycleStages(params: unknown, ids: Readonly<Record<LifecycleS
     new: newCondition(w),
     resurrected: { all: [notNew, ...resurrectedParts(w, v.ms('activeWindow'), v.ms('gap'))] },
     active: { all: [activeWithin(w), notNew, { not: { segment: ids.resurrected } }] },
-    churned: { all: [{ attr: 'firstSeen', op: 'exists' }, notNew, inactiveWithin(w)] },
+    inactive: { all: [{ attr: 'firstSeen', op: 'exists' }, notNew, inactiveWithin(w)] },
   };
   const stages = LIFECYCLE_STAGE_KEYS.map((key): LifecycleStage => ({
     key, name: STAGE_TEXT[key][0], description: STAGE_TEXT[key][1](w, v.str('gap')), condition: conditions[key],

@@ -125,6 +125,30 @@ const parseLine = (text: string): unknown =>
     ? sjson.parse(text, undefined, { protoAction: 'remove', constructorAction: 'remove' })
     : JSON.parse(text);
 
+/** Ids never seen listed in a segment import's summary (`newUserIds`); `newUsers` counts them all. */
+export const MAX_NEW_IDS_LISTED = 1000;
+
+/**
+ * Counts (and lists the first MAX_NEW_IDS_LISTED of) the ids of a segment import that name no
+ * profile: those a real run creates. A dry run writes nothing, so an id new in one batch is still
+ * new in the next: it remembers the ids counted to count each once.
+ */
+function newIdsTally(summary: Record<string, unknown>, dryRun: boolean): { count(ids: readonly string[]): void } {
+  const listed: string[] = [];
+  const counted = dryRun ? new Set<string>() : null;
+  summary.newUsers = 0;
+  summary.newUserIds = listed;
+  return {
+    count(ids) {
+      for (const id of ids) {
+        if (counted) { if (counted.has(id)) continue; counted.add(id); }
+        summary.newUsers = (summary.newUsers as number) + 1;
+        if (listed.length < MAX_NEW_IDS_LISTED) listed.push(id);
+      }
+    },
+  };
+}
+
 /** A line that cannot be read: a 400 when it is a CSV file's header (nothing after it could be read right), else a bad row. */
 function badLine(opts: { format?: string }, line: number, error: string, job: { rows: number; reject(line: number, reason: string): void }): void {
   if (line === 1 && opts.format === 'csv') throw new AppError({ code: 'VALIDATION_FAILED', message: `the header line is not valid CSV: ${error}`, issues: [{ path: '/body/1', message: error }] });
@@ -474,14 +498,17 @@ export class ImportService {
       job.summary.segmentId = segmentId;
       return segmentId;
     };
+    const fresh = newIdsTally(job.summary, opts.dryRun);
     const flush = async () => {
       if (batch.length === 0) return;
       const ids = [...new Set(batch)];
       batch = [];
-      if (opts.dryRun) return;
+      if (opts.dryRun) { fresh.count(await this.deps.segments.unseenIds(projectId, ids)); return; }
       const id = (await target())!;
       const before = await this.deps.store.manualProfileIds(projectId, id);
-      const seg = await this.deps.segments.addMembers(projectId, id, ids);
+      // The file is the confirmation: its dry run listed the ids this creates.
+      const seg = await this.deps.segments.addMembers(projectId, id, ids, { createMissing: true });
+      fresh.count(seg.created);
       job.summary.added = (job.summary.added as number) + (seg.include.length - before.include.length);
       job.summary.size = seg.size;
     };

@@ -46,6 +46,28 @@ export interface MemberView {
   readonly userId: string | null;
   readonly anonymousId: string | null;
   readonly since: string | null;
+  /** Listed members only: on the include list (added by hand). */
+  readonly manual?: boolean;
+}
+
+/** `addMembers`' answer: the segment, and the ids for which a profile was created. */
+export interface AddMembersResult extends Segment {
+  readonly created: string[];
+}
+
+/**
+ * The refusal of ids never seen (a typo would otherwise become a new profile): 409, one issue
+ * per occurrence at its `/userIds/<i>`, the message listing the first few.
+ */
+export function unseenIdsError(userIds: readonly string[], unseen: readonly string[]): AppError {
+  const set = new Set(unseen);
+  const issues = userIds.flatMap((u, i) => (set.has(u) ? [{ path: `/userIds/${i}`, message: `no user was ever seen with id "${u}"` }] : []));
+  const shown = unseen.slice(0, 10).map((u) => `"${u}"`).join(', ') + (unseen.length > 10 ? ` and ${unseen.length - 10} more` : '');
+  return new AppError({
+    code: 'CONFLICT',
+    message: `${unseen.length === 1 ? '1 id was' : `${unseen.length} ids were`} never seen: ${shown}; nothing was added. Check the ids, or send "createMissing": true to create a profile for each`,
+    issues,
+  });
 }
 
 /** A previewed member with why it matched: the leaf lines and the explanation tree. */
@@ -256,7 +278,7 @@ export class SegmentService {
     const rows = await this.store.listMembers(projectId, id, limit + 1, decodeCursor(cursor));
     const page = rows.slice(0, limit);
     const next = rows.length > limit ? encodeCursor(page[page.length - 1]!.profileId) : null;
-    return { members: page.map((m) => ({ userId: m.userId, anonymousId: m.anonymousId, since: iso(m.since) })), nextCursor: next };
+    return { members: page.map((m) => ({ userId: m.userId, anonymousId: m.anonymousId, since: iso(m.since), manual: m.manual })), nextCursor: next };
   }
 
   /** Entries and exits, newest first, of a segment or of a user (by userId or anonymousId). */
@@ -284,15 +306,26 @@ export class SegmentService {
     };
   }
 
-  /** Adds users by id to a segment's include list, creating profiles for ids not seen yet. */
-  async addMembers(projectId: string, id: string, userIds: readonly string[]): Promise<Segment> {
+  /**
+   * Adds users by id to a segment's include list. Ids never seen (neither a userId nor an
+   * anonymousId) are refused with 409 (`unseenIdsError`), nothing added, unless `createMissing`:
+   * then a known profile is created for each, and `created` lists them.
+   */
+  async addMembers(projectId: string, id: string, userIds: readonly string[], opts: { createMissing?: boolean } = {}): Promise<AddMembersResult> {
     return this.engine.write(async (tx) => {
       const row = await this.require(tx, projectId, id);
+      const unseen = await tx.unseenIds(projectId, userIds);
+      if (unseen.length > 0 && !opts.createMissing) throw unseenIdsError(userIds, unseen);
       const ids = await this.profileIdsFor(tx, projectId, userIds);
       await tx.include(projectId, id, ids);
       await this.engine.segmentsChanged(tx, projectId, [id], this.clock.now(), 'manual', ids);
-      return this.view(tx, row);
+      return { ...(await this.view(tx, row)), created: unseen };
     });
+  }
+
+  /** Which of the ids name no profile yet (what `addMembers` would refuse or create). */
+  async unseenIds(projectId: string, userIds: readonly string[]): Promise<string[]> {
+    return this.store.unseenIds(projectId, userIds);
   }
 
   /** Takes a user out: removes an include, and excludes them when the condition still matches. */
@@ -332,9 +365,9 @@ export class SegmentService {
     }
   }
 
-  /** Creates the lifecycle stages (New, Resurrected, Active, Churned) together: all or none. */
+  /** Creates the lifecycle stages (New, Resurrected, Active, Inactive) together: all or none. */
   async createLifecycle(projectId: string, input: { params?: unknown; namePrefix?: string }): Promise<Segment[]> {
-    const ids = { new: newId('seg'), resurrected: newId('seg'), active: newId('seg'), churned: newId('seg') };
+    const ids = { new: newId('seg'), resurrected: newId('seg'), active: newId('seg'), inactive: newId('seg') };
     const built = lifecycleStages(input.params, ids, this.clock.now());
     if (!built.ok) throw validationError('the lifecycle parameters are not valid', built.issues);
     const prefix = input.namePrefix ?? LIFECYCLE_NAME_PREFIX;

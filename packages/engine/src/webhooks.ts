@@ -4,7 +4,7 @@ import { WebhookStore, type DueDelivery, type SqlStore, type WebhookRow } from '
 import type { Clock } from './clock.ts';
 import { newId, newSigningSecret } from './ids.ts';
 import { ProjectCache } from './project-cache.ts';
-import { OutboxDispatcher, deliveriesPage, post, type DeliveryView, type Outcome, type OutboxDispatcherOptions } from './outbox.ts';
+import { OutboxDispatcher, deliveriesPage, deliveryView, post, type DeliveryView, type Outcome, type OutboxDispatcherOptions } from './outbox.ts';
 
 export { RETRY_SCHEDULE_MS, RETRY_WINDOW_MS, retryDelay, type DeliveryView } from './outbox.ts';
 
@@ -42,7 +42,7 @@ export interface WebhookView {
   readonly createdAt: string;
 }
 
-/** A webhook with its signing secret (`whsec_…`), as create and get answer. */
+/** A webhook with its signing secret (`whsec_…`), as create and rotate answer (once each). */
 export interface WebhookWithSecret extends WebhookView {
   readonly secret: string;
 }
@@ -58,6 +58,18 @@ export function webhookPayload(c: WebhookChange): string {
     type: `segment.${c.kind}`,
     timestamp: iso(c.at),
     data: { segmentId: c.segmentId, segmentName: c.segmentName, userId: c.userId, anonymousId: c.anonymousId, reason: c.reason, at: iso(c.at) },
+  });
+}
+
+/** The kind (and payload `type`) of a test message, sent on request to check an endpoint. */
+export const WEBHOOK_TEST_KIND = 'webhook.test';
+
+/** The Standard Webhooks body of a test message: no membership change, just who sent it and when. */
+export function webhookTestPayload(webhookId: string, at: number): string {
+  return JSON.stringify({
+    type: WEBHOOK_TEST_KIND,
+    timestamp: iso(at),
+    data: { webhookId, message: 'A test message from Strata: this endpoint receives its webhook and can verify the signature.', at: iso(at) },
   });
 }
 
@@ -130,8 +142,35 @@ export class WebhookService {
     return (await new WebhookStore(this.store).listWebhooks(projectId)).map((w) => this.view(w));
   }
 
-  async get(projectId: string, id: string): Promise<WebhookWithSecret> {
+  /** A webhook without its secret: the secret is shown once, by create (or rotate). */
+  async get(projectId: string, id: string): Promise<WebhookView> {
+    return this.view(await this.require(projectId, id));
+  }
+
+  /**
+   * Gives a webhook a new signing secret, shown in this answer only. Every attempt from now on,
+   * of pending messages too, is signed with it: the receiver must switch at the same time.
+   */
+  async rotateSecret(projectId: string, id: string): Promise<WebhookWithSecret> {
+    const secret = newSigningSecret();
+    if (!(await new WebhookStore(this.store).setSecret(projectId, id, secret))) throw new AppError({ code: 'NOT_FOUND', message: `no webhook with id "${id}"` });
+    this.invalidate(projectId);
     return this.withSecret(await this.require(projectId, id));
+  }
+
+  /**
+   * Puts a test message (kind `webhook.test`) in the webhook's outbox: the dispatcher signs and
+   * sends it like any other, after the messages written before it, and it shows in the log.
+   */
+  async sendTest(projectId: string, id: string): Promise<DeliveryView> {
+    await this.require(projectId, id);
+    const now = this.clock.now();
+    const messageId = newId('msg_test');
+    const store = new WebhookStore(this.store);
+    await store.insertDeliveries([{ projectId, webhookId: id, messageId, kind: WEBHOOK_TEST_KIND, payload: webhookTestPayload(id, now), createdAt: now }]);
+    const row = (await store.listDeliveries(projectId, id, 50, null)).find((d) => d.messageId === messageId);
+    if (!row) throw new AppError({ code: 'NOT_FOUND', message: `the webhook "${id}" was deleted meanwhile` });
+    return deliveryView(row);
   }
 
   /** Deletes a webhook and its outbox: pending messages are not sent, and its log goes with it. */

@@ -331,7 +331,7 @@ Object.assign(strata.config, ${JSON.stringify(options)}); window.early = strata.
 
   it('serves experiences from targeting, records $experience_viewed, and sends userHash under identity verification', async () => {
     const vip = (await admin('POST', '/api/segments', { name: 'VIP', condition: null })).body;
-    expect((await admin('POST', `/api/segments/${vip.id}/members`, { userIds: ['vip-1'] })).status).toBeLessThan(300);
+    expect((await admin('POST', `/api/segments/${vip.id}/members`, { userIds: ['vip-1'], createMissing: true })).status).toBeLessThan(300);
     const created = await admin('POST', '/api/experiences', {
       key: 'home-banner', name: 'Home banner',
       variants: [{ key: 'vip', payload: { text: 'Welcome back' }, segmentIds: [vip.id] }],

@@ -3,6 +3,7 @@ import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { ImportStore, type BadRow, type ImportRow } from '@strata/store';
 import { testBackends } from '@strata/store/testing';
 import { ADMIN, DEFAULT_PROJECT, startTestApp, type TestApp } from './test-app.ts';
+import { BATCH_ROWS, MAX_NEW_IDS_LISTED } from '@strata/engine';
 
 const backends = await testBackends();
 const P = DEFAULT_PROJECT;
@@ -316,5 +317,27 @@ describe.each(backends.map((b) => [b.name, b] as const))('imports on %s', (name,
     expect(dry.body).toMatchObject({ ok: 1, summary: { segmentId: null, created: false } });
     expect((await t.admin('GET', '/api/segments')).body.segments.map((s: { name: string }) => s.name)).not.toContain('Other');
     expect((await upload('kind=segment&segmentId=seg_nope', 'userId\nz1\n')).status).toBe(404);
+  });
+
+  it('counts and lists the ids never seen in a segment import: the dry run warns, the import creates them', async () => {
+    await t.send('/v1/batch', { batch: [{ type: 'identify', userId: 'k1' }, { type: 'page', anonymousId: 'a1', name: 'Home' }] });
+    // More rows than one batch, with a new id in both batches: counted once.
+    const ids = ['k1', 'typo-1', 'a1', ...Array.from({ length: BATCH_ROWS }, (_, i) => `n${i}`), 'typo-1', 'k1'];
+    const csv = `userId\n${ids.join('\n')}\n`;
+    const dry = await upload('kind=segment&segmentName=Hand-picked&dryRun=true', csv);
+    expect(dry.status).toBe(201);
+    expect(dry.body.summary.newUsers).toBe(BATCH_ROWS + 1);
+    expect(dry.body.summary.newUserIds).toHaveLength(MAX_NEW_IDS_LISTED);
+    expect(dry.body.summary.newUserIds.slice(0, 3)).toEqual(['typo-1', 'n0', 'n1']);
+    expect(dry.body.summary.newUserIds).not.toContain('k1');
+    expect(dry.body.summary.newUserIds).not.toContain('a1');
+    expect((await t.admin('GET', '/api/users/typo-1')).status).toBe(404);
+    // The import itself creates them (the dry run was the warning) and says how many it made.
+    const real = await upload('kind=segment&segmentName=Hand-picked', csv);
+    expect(real.body.summary).toMatchObject({ newUsers: BATCH_ROWS + 1, added: BATCH_ROWS + 3 });
+    expect((await t.admin('GET', '/api/users/typo-1')).body).toMatchObject({ userId: 'typo-1', firstSeen: null });
+    // Again: nothing is new any more.
+    const again = await upload('kind=segment&segmentName=Hand-picked&dryRun=true', csv);
+    expect(again.body.summary).toMatchObject({ newUsers: 0, newUserIds: [] });
   });
 });

@@ -138,9 +138,20 @@ export const MembersQuery = Type.Object({
   cursor: Type.Optional(Type.String({ maxLength: 100 })),
 }, { additionalProperties: false });
 
-export const MembersPage = Type.Object({ members: Type.Array(MemberSchema), nextCursor: Type.Union([Type.String(), Type.Null()]) });
+export const MembersPage = Type.Object({
+  members: Type.Array(Type.Object({ ...MemberSchema.properties, manual: Type.Boolean({ description: 'Added by hand (on the include list)' }) })),
+  nextCursor: Type.Union([Type.String(), Type.Null()]),
+});
 
-export const AddMembers = Type.Object({ userIds: Type.Array(Type.String({ minLength: 1, maxLength: 256 }), { minItems: 1, maxItems: 10000 }) }, { additionalProperties: false });
+export const AddMembers = Type.Object({
+  userIds: Type.Array(Type.String({ minLength: 1, maxLength: 256 }), { minItems: 1, maxItems: 10000 }),
+  createMissing: Type.Optional(Type.Boolean({ description: 'Create a known profile for each id never seen; without it such ids are refused (409, nothing added)' })),
+}, { additionalProperties: false });
+
+export const AddMembersResult = Type.Object({
+  ...SegmentSchema.properties,
+  created: Type.Array(Type.String(), { description: 'Ids that named no profile: a profile was created for each (createMissing)' }),
+});
 
 export const IdParams = Type.Object({ id: Type.String({ minLength: 1, maxLength: 256 }) });
 export const MemberParams = Type.Object({ id: Type.String({ minLength: 1, maxLength: 256 }), userId: Type.String({ minLength: 1, maxLength: 256 }) });
@@ -190,7 +201,7 @@ export const WebhookSchema = Type.Object({
   url: Type.String(),
   segmentIds: Type.Union([Type.Array(Type.String()), Type.Null()], { description: 'null: every segment' }),
   kinds: Type.Array(Type.String()),
-  secret: Type.Optional(Type.String({ description: 'The signing secret (whsec_…); given by create and get, not by the list' })),
+  secret: Type.Optional(Type.String({ description: 'The signing secret (whsec_…); shown once: by create, and by rotate-secret for the new one' })),
   createdAt: Type.String({ format: 'date-time' }),
 }, { $id: 'Webhook' });
 
@@ -200,19 +211,26 @@ export const WebhookCreate = Type.Object({
   kinds: Type.Optional(Type.Array(Type.String({ maxLength: 100 }), { maxItems: 10, description: '"segment.entered" and/or "segment.exited"; absent: both' })),
 }, { additionalProperties: false });
 
-/** The body Strata POSTs (Standard Webhooks shape). */
-export const WebhookPayloadSchema = Type.Object({
-  type: Type.String({ description: 'segment.entered or segment.exited' }),
-  timestamp: Type.String({ format: 'date-time' }),
-  data: Type.Object({
-    segmentId: Type.String(),
-    segmentName: Type.String(),
-    userId: Type.Union([Type.String(), Type.Null()]),
-    anonymousId: Type.Union([Type.String(), Type.Null()]),
-    reason: Type.String(),
-    at: Type.String({ format: 'date-time' }),
+/** The body Strata POSTs (Standard Webhooks shape): a membership change, or a test message. */
+export const WebhookPayloadSchema = Type.Union([
+  Type.Object({
+    type: Type.String({ description: 'segment.entered or segment.exited' }),
+    timestamp: Type.String({ format: 'date-time' }),
+    data: Type.Object({
+      segmentId: Type.String(),
+      segmentName: Type.String(),
+      userId: Type.Union([Type.String(), Type.Null()]),
+      anonymousId: Type.Union([Type.String(), Type.Null()]),
+      reason: Type.String(),
+      at: Type.String({ format: 'date-time' }),
+    }),
   }),
-});
+  Type.Object({
+    type: Type.Literal('webhook.test', { description: 'POST /api/webhooks/:id/test' }),
+    timestamp: Type.String({ format: 'date-time' }),
+    data: Type.Object({ webhookId: Type.String(), message: Type.String(), at: Type.String({ format: 'date-time' }) }),
+  }),
+]);
 
 export const DeliverySchema = Type.Object({
   id: Type.Integer(),

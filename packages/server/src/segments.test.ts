@@ -141,11 +141,12 @@ describe.each(backends.map((b) => [b.name, b] as const))('segments API on %s', (
     expect((await t.admin('GET', `/api/segments/${ukVip.body.id}`)).body.size).toBe(0);
   });
 
-  it('adds users by id (creating unseen ones), removes includes and excludes condition matches', async () => {
+  it('adds users by id (creating unseen ones when asked), removes includes and excludes condition matches', async () => {
     await t.send('/v1/identify', { userId: 'e', traits: { plan: 'pro' } });
     const s = await t.admin('POST', '/api/segments', { name: 'Pro', condition: { attr: 'traits.plan', op: 'eq', value: 'pro' } });
-    const add = await t.admin('POST', `/api/segments/${s.body.id}/members`, { userIds: ['new-user', 'e'] });
+    const add = await t.admin('POST', `/api/segments/${s.body.id}/members`, { userIds: ['new-user', 'e'], createMissing: true });
     expect(add.status).toBe(200);
+    expect(add.body.created).toEqual(['new-user']);
     expect(add.body.include).toEqual(['e', 'new-user']);
     expect(add.body.size).toBe(2);
     const fresh = (await t.admin('GET', '/api/users/new-user')).body;
@@ -157,6 +158,48 @@ describe.each(backends.map((b) => [b.name, b] as const))('segments API on %s', (
     await t.admin('POST', `/api/segments/${s.body.id}/members`, { userIds: ['e'] });
     expect((await t.admin('GET', `/api/segments/${s.body.id}`)).body).toMatchObject({ size: 1, include: ['e'], exclude: [] });
     expect((await t.admin('DELETE', `/api/segments/${s.body.id}/members/ghost`)).status).toBe(404);
+  });
+
+  it('refuses ids never seen with 409 naming each one, adding nothing, unless createMissing', async () => {
+    await t.send('/v1/identify', { userId: 'known-1' });
+    await t.send('/v1/page', { anonymousId: 'anon-1', name: 'Home' });
+    const s = await t.admin('POST', '/api/segments', { name: 'Hand-picked', condition: null });
+    const url = `/api/segments/${s.body.id}/members`;
+    const refused = await t.admin('POST', url, { userIds: ['known-1', 'typo-1', 'anon-1', 'typo-2'] });
+    expect(refused.status).toBe(409);
+    expect(refused.body.error.code).toBe('CONFLICT');
+    expect(refused.body.error.message).toMatch(/2 ids were never seen: "typo-1", "typo-2"; nothing was added/);
+    expect(refused.body.error.issues).toEqual([
+      { path: '/userIds/1', message: 'no user was ever seen with id "typo-1"' },
+      { path: '/userIds/3', message: 'no user was ever seen with id "typo-2"' },
+    ]);
+    // Nothing was added and no profile was made.
+    expect((await t.admin('GET', `/api/segments/${s.body.id}`)).body).toMatchObject({ size: 0, include: [] });
+    expect((await t.admin('GET', '/api/users/typo-1')).status).toBe(404);
+    // Known ids (a userId, an anonymousId) go in without the flag; created is empty.
+    const ok = await t.admin('POST', url, { userIds: ['known-1', 'anon-1'] });
+    expect(ok.status).toBe(200);
+    expect(ok.body).toMatchObject({ size: 2, created: [] });
+    const made = await t.admin('POST', url, { userIds: ['typo-2'], createMissing: true });
+    expect(made.body).toMatchObject({ size: 3, created: ['typo-2'] });
+    expect((await t.admin('GET', '/api/users/typo-2')).body).toMatchObject({ userId: 'typo-2', firstSeen: null });
+    // An over-long id is a 400 at its path, not a 500 or a new profile.
+    const long = await t.admin('POST', url, { userIds: ['x'.repeat(257)] });
+    expect(long.status).toBe(400);
+    expect(long.body.error.issues[0].path).toBe('/userIds/0');
+  });
+
+  it('marks the members added by hand in the member listing', async () => {
+    await t.send('/v1/batch', { batch: ['p1', 'p2', 'p3'].map((userId) => ({ type: 'identify', userId, traits: { plan: userId === 'p3' ? 'free' : 'pro' } })) });
+    const s = await t.admin('POST', '/api/segments', { name: 'Pro', condition: { attr: 'traits.plan', op: 'eq', value: 'pro' } });
+    // p2 both matches and is included: it counts as added by hand.
+    expect((await t.admin('POST', `/api/segments/${s.body.id}/members`, { userIds: ['p2', 'p3'] })).status).toBe(200);
+    const page = (await t.admin('GET', `/api/segments/${s.body.id}/members`)).body;
+    expect(page.members.map((m: { userId: string; manual: boolean }) => [m.userId, m.manual])).toEqual([['p1', false], ['p2', true], ['p3', true]]);
+    await t.admin('DELETE', `/api/segments/${s.body.id}/members/p2`);
+    await t.admin('POST', `/api/segments/${s.body.id}/members`, { userIds: ['p1'] });
+    const after = (await t.admin('GET', `/api/segments/${s.body.id}/members`)).body;
+    expect(after.members.map((m: { userId: string; manual: boolean }) => [m.userId, m.manual])).toEqual([['p1', true], ['p3', true]]);
   });
 
   it('pages members with a cursor, each member exactly once', async () => {

@@ -205,7 +205,7 @@ describe.each(backends.map((b) => [b.name, b] as const))('segment templates on %
     const seasonal = r.body.templates.find((x: { id: string }) => x.id === 'seasonal-interest');
     expect(seasonal.condition.window).toEqual({ after: '2024-11-01T00:00:00.000Z', before: '2025-01-01T00:00:00.000Z' });
     expect(r.body.sets.map((s: { id: string }) => s.id)).toEqual(['lifecycle-stages']);
-    expect(r.body.sets[0].stages.map((s: { name: string }) => s.name)).toEqual(['New', 'Resurrected', 'Active', 'Churned']);
+    expect(r.body.sets[0].stages.map((s: { name: string }) => s.name)).toEqual(['New', 'Resurrected', 'Active', 'Inactive']);
     expect((await t.app.inject({ method: 'GET', url: '/api/templates' })).statusCode).toBe(401);
     const spec = (await t.app.inject({ method: 'GET', url: '/openapi.json' })).json();
     expect(Object.keys(spec.paths)).toEqual(expect.arrayContaining(['/api/templates', '/api/segments/lifecycle']));
@@ -300,8 +300,8 @@ describe.each(backends.map((b) => [b.name, b] as const))('segment templates on %
     const r = await t.admin('POST', '/api/segments/lifecycle', {});
     expect(r.status, JSON.stringify(r.body)).toBe(201);
     const stages: { id: string; name: string; template: string; params: unknown; size: number }[] = r.body.segments;
-    expect(stages.map((s) => s.name)).toEqual(['Lifecycle: New', 'Lifecycle: Resurrected', 'Lifecycle: Active', 'Lifecycle: Churned']);
-    expect(stages.map((s) => s.template)).toEqual(['lifecycle-stages/new', 'lifecycle-stages/resurrected', 'lifecycle-stages/active', 'lifecycle-stages/churned']);
+    expect(stages.map((s) => s.name)).toEqual(['Lifecycle: New', 'Lifecycle: Resurrected', 'Lifecycle: Active', 'Lifecycle: Inactive']);
+    expect(stages.map((s) => s.template)).toEqual(['lifecycle-stages/new', 'lifecycle-stages/resurrected', 'lifecycle-stages/active', 'lifecycle-stages/inactive']);
     for (const s of stages) expect(s.params).toEqual({ activeWindow: '7d', gap: '30d' });
     const W = 7 * DAY;
     const oracle: ((p: Person, now: number) => boolean)[] = [

@@ -1,6 +1,7 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { Webhook } from 'standardwebhooks';
 import { testBackends } from '@strata/store/testing';
 import { DEFAULT_PROJECT, WRITE, startTestApp, type TestApp } from './test-app.ts';
 
@@ -24,7 +25,7 @@ describe.each(backends.map((b) => [b.name, b] as const))('webhooks API on %s', (
 
   const issuePaths = (body: { error: { issues?: { path: string }[] } }) => (body.error.issues ?? []).map((i) => i.path);
 
-  it('creates, lists, gets and deletes webhooks; the secret is shown by create and get only', async () => {
+  it('creates, lists, gets and deletes webhooks; the secret is shown by create only', async () => {
     const seg = await t.admin('POST', '/api/segments', { name: 'Pro', condition: { attr: 'traits.plan', op: 'eq', value: 'pro' } });
     const c = await t.admin('POST', '/api/webhooks', { url: 'https://crm.example.com/strata', segmentIds: [seg.body.id], kinds: ['segment.entered'] });
     expect(c.status).toBe(201);
@@ -44,7 +45,8 @@ describe.each(backends.map((b) => [b.name, b] as const))('webhooks API on %s', (
 
     const got = await t.admin('GET', `/api/webhooks/${c.body.id}`);
     expect(got.status).toBe(200);
-    expect(got.body).toEqual(c.body);
+    const { secret: _shownOnce, ...withoutSecret } = c.body;
+    expect(got.body).toEqual(withoutSecret);
 
     expect((await t.admin('DELETE', `/api/webhooks/${c.body.id}`)).status).toBe(204);
     expect((await t.admin('GET', `/api/webhooks/${c.body.id}`)).status).toBe(404);
@@ -167,8 +169,72 @@ describe.each(backends.map((b) => [b.name, b] as const))('webhooks API on %s', (
     expect(log.body.deliveries.map((d: { messageId: string; status: string }) => [d.messageId, d.status])).toEqual([[got[0]!.id, 'delivered']]);
   });
 
+  /** Verifies a received message as a receiver would at the (manual) clock's time: the signature, and the timestamp's age. */
+  const verify = (secret: string, m: { headers: Record<string, string>; raw: string }): unknown => {
+    vi.useFakeTimers({ toFake: ['Date'] });
+    vi.setSystemTime(t.clock.now());
+    try {
+      return new Webhook(secret).verify(m.raw, m.headers);
+    } finally {
+      vi.useRealTimers();
+    }
+  };
+
+  /** A receiver that records each request's headers and raw body, answering 200. */
+  const receiver = async () => {
+    const got: { headers: Record<string, string>; raw: string }[] = [];
+    server = createServer((req, res) => {
+      const parts: Buffer[] = [];
+      req.on('data', (c: Buffer) => parts.push(c));
+      req.on('end', () => {
+        got.push({ headers: req.headers as Record<string, string>, raw: Buffer.concat(parts).toString('utf8') });
+        res.writeHead(200).end();
+      });
+    });
+    await new Promise<void>((r) => server!.listen(0, '127.0.0.1', r));
+    return { got, url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/hook` };
+  };
+
+  it('sends a signed test message through the outbox on request, and logs it with its payload', async () => {
+    const rx = await receiver();
+    const hook = await t.admin('POST', '/api/webhooks', { url: rx.url });
+    // A change written before the test goes first: the test waits its turn in the outbox.
+    const change = { historyId: 7, segmentId: 'seg_x', segmentName: 'X', userId: 'u1', anonymousId: null, kind: 'entered' as const, at: T0, reason: 'event' };
+    await t.ctx.store.transaction((tx) => t.ctx.webhooks.enqueue(tx, DEFAULT_PROJECT, [change]));
+    const test = await t.admin('POST', `/api/webhooks/${hook.body.id}/test`);
+    expect(test.status).toBe(202);
+    expect(test.body).toMatchObject({
+      messageId: expect.stringMatching(/^msg_test_[0-9a-f]{16}$/), kind: 'webhook.test', status: 'pending', attempts: 0,
+      payload: { type: 'webhook.test', timestamp: new Date(T0).toISOString(), data: { webhookId: hook.body.id, message: expect.stringContaining('test message'), at: new Date(T0).toISOString() } },
+    });
+    expect(await t.ctx.dispatcher.runOnce()).toBe(2);
+    expect(rx.got.map((g) => g.headers['webhook-id'])).toEqual([`msg_7_${hook.body.id}`, test.body.messageId]);
+    // Signed like every message: the receiver verifies it with the secret shown at creation.
+    const verified = verify(hook.body.secret, rx.got[1]!) as { type: string };
+    expect(verified.type).toBe('webhook.test');
+    const log = await t.admin('GET', `/api/webhooks/${hook.body.id}/deliveries`);
+    expect(log.body.deliveries[0]).toMatchObject({ messageId: test.body.messageId, status: 'delivered', lastStatus: 200, payload: test.body.payload });
+    expect(log.body.deliveries[1]).toMatchObject({ kind: 'segment.entered', payload: { data: { userId: 'u1' } } });
+    expect((await t.admin('POST', '/api/webhooks/whk_nope/test')).status).toBe(404);
+  });
+
+  it('rotates the secret: the new one is shown once, and the next attempts are signed with it', async () => {
+    const rx = await receiver();
+    const hook = await t.admin('POST', '/api/webhooks', { url: rx.url });
+    const rotated = await t.admin('POST', `/api/webhooks/${hook.body.id}/rotate-secret`);
+    expect(rotated.status).toBe(200);
+    expect(rotated.body).toMatchObject({ id: hook.body.id, url: rx.url, secret: expect.stringMatching(/^whsec_/) });
+    expect(rotated.body.secret).not.toBe(hook.body.secret);
+    expect((await t.admin('GET', `/api/webhooks/${hook.body.id}`)).body).not.toHaveProperty('secret');
+    await t.admin('POST', `/api/webhooks/${hook.body.id}/test`);
+    expect(await t.ctx.dispatcher.runOnce()).toBe(1);
+    expect(() => verify(hook.body.secret, rx.got[0]!)).toThrow(/signature/i);
+    expect(verify(rotated.body.secret, rx.got[0]!)).toMatchObject({ type: 'webhook.test' });
+    expect((await t.admin('POST', '/api/webhooks/whk_nope/rotate-secret')).status).toBe(404);
+  });
+
   it('documents the routes in the OpenAPI document', async () => {
     const doc = JSON.parse((await t.app.inject({ method: 'GET', url: '/openapi.json' })).payload);
-    expect(Object.keys(doc.paths)).toEqual(expect.arrayContaining(['/api/webhooks', '/api/webhooks/{id}', '/api/webhooks/{id}/deliveries']));
+    expect(Object.keys(doc.paths)).toEqual(expect.arrayContaining(['/api/webhooks', '/api/webhooks/{id}', '/api/webhooks/{id}/deliveries', '/api/webhooks/{id}/test', '/api/webhooks/{id}/rotate-secret']));
   });
 });

@@ -623,14 +623,7 @@ export class SqlStore {
    * creating known profiles (no events) for the ids not seen at all.
    */
   async ensureKnownProfiles(projectId: string, userIds: readonly string[], now: number): Promise<Map<string, number>> {
-    const keys = new Map<string, number>();
-    for (const kind of ['u', 'a'] as const) {
-      for (const c of chunks([...new Set(userIds)].filter((u) => !keys.has(u)))) {
-        const rows = await this.db.selectFrom('profile_keys').select(['key', 'profile_id']).where('project_id', '=', projectId)
-          .where('kind', '=', kind).where('key', 'in', c).execute();
-        for (const r of rows) keys.set(r.key, r.profile_id);
-      }
-    }
+    const keys = await this.profileIdsByKey(projectId, userIds);
     const working = new Map<number, WorkingProfile>();
     for (const u of userIds) {
       if (keys.has(u)) continue;
@@ -640,6 +633,25 @@ export class SqlStore {
       keys.set(u, id);
     }
     return keys;
+  }
+
+  /** Profile ids of the given ids that name a profile (a userId, else an anonymousId, as `findProfile`); unseen ids are absent. */
+  async profileIdsByKey(projectId: string, ids: readonly string[]): Promise<Map<string, number>> {
+    const keys = new Map<string, number>();
+    for (const kind of ['u', 'a'] as const) {
+      for (const c of chunks([...new Set(ids)].filter((u) => !keys.has(u)))) {
+        const rows = await this.db.selectFrom('profile_keys').select(['key', 'profile_id']).where('project_id', '=', projectId)
+          .where('kind', '=', kind).where('key', 'in', c).execute();
+        for (const r of rows) keys.set(r.key, Number(r.profile_id));
+      }
+    }
+    return keys;
+  }
+
+  /** The ids, of those given, that name no profile at all (neither a userId nor an anonymousId), in first-seen order, once each. */
+  async unseenIds(projectId: string, ids: readonly string[]): Promise<string[]> {
+    const known = await this.profileIdsByKey(projectId, ids);
+    return [...new Set(ids)].filter((id) => !known.has(id));
   }
 
   async updateLabels(projectId: string, profileId: number, add: readonly string[], remove: readonly string[], now: number): Promise<string[]> {
@@ -866,11 +878,13 @@ export class SqlStore {
 
   async listMembers(projectId: string, segmentId: string, limit: number, afterProfileId: number | null): Promise<Member[]> {
     let q = this.db.selectFrom('memberships as m').innerJoin('profiles as p', 'p.id', 'm.profile_id')
-      .select(['m.profile_id', 'm.since', 'p.user_id', 'p.anonymous_id'])
+      // A primary-key probe per member: whether the member was added by hand (on the include list).
+      .leftJoin('segment_includes as i', (j) => j.onRef('i.project_id', '=', 'm.project_id').onRef('i.segment_id', '=', 'm.segment_id').onRef('i.profile_id', '=', 'm.profile_id'))
+      .select(['m.profile_id', 'm.since', 'p.user_id', 'p.anonymous_id', 'i.profile_id as included'])
       .where('m.project_id', '=', projectId).where('m.segment_id', '=', segmentId);
     if (afterProfileId !== null) q = q.where('m.profile_id', '>', afterProfileId);
     const rows = await q.orderBy('m.profile_id').limit(limit).execute();
-    return rows.map((r) => ({ profileId: Number(r.profile_id), since: r.since, userId: r.user_id, anonymousId: r.anonymous_id }));
+    return rows.map((r) => ({ profileId: Number(r.profile_id), since: r.since, userId: r.user_id, anonymousId: r.anonymous_id, manual: r.included !== null }));
   }
 
   async segmentSizes(projectId: string): Promise<Map<string, number>> {

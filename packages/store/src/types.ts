@@ -110,6 +110,8 @@ export interface Member {
   readonly userId: string | null;
   readonly anonymousId: string | null;
   readonly since: number;
+  /** On the segment's include list: added by hand (the condition may hold too). */
+  readonly manual: boolean;
 }
 
 export interface ProfileWithEvents {

@@ -85,6 +85,12 @@ export class WebhookStore {
     return r ? this.toWebhook(r) : null;
   }
 
+  /** Replaces a webhook's signing secret; false when there is no such webhook. */
+  async setSecret(projectId: string, id: string, secret: string): Promise<boolean> {
+    const r = await this.db.updateTable('webhooks').set({ secret }).where('project_id', '=', projectId).where('id', '=', id).executeTakeFirst();
+    return Number(r.numUpdatedRows) > 0;
+  }
+
   /**
    * Deletes a webhook with its whole outbox, pending rows and log alike: nothing more is
    * sent to it, and its log was reachable only through it. False when there was none.

@@ -126,15 +126,22 @@ describe.skipIf(missing !== null)('Import page in a real browser', () => {
   it('imports a list into a new static segment, and shows an option error from the API', async () => {
     await page.goto(`${base}/import`);
     await page.getByLabel('Kind').selectOption('segment');
-    await page.getByLabel('File (CSV or NDJSON)').setInputFiles({ name: 'list.csv', mimeType: 'text/csv', buffer: Buffer.from('customer,x\nimp-1,1\nimp-2,2\n') });
+    await page.getByLabel('File (CSV or NDJSON)').setInputFiles({ name: 'list.csv', mimeType: 'text/csv', buffer: Buffer.from('customer,x\nimp-1,1\nimp-2,2\nimp-3,3\n') });
     await page.getByLabel('Segment name').fill('Imported VIPs');
     // No userId column in the header: the API refuses (400) and the page says so.
     await page.getByRole('button', { name: 'Dry run', exact: true }).click();
     await page.locator('.error-box', { hasText: '400' }).waitFor();
     await page.getByLabel('userId column').fill('customer');
+    // Skipping the dry run of a segment list asks first: new ids would not be listed before.
+    const asked: string[] = [];
+    page.once('dialog', (d) => { asked.push(d.message()); void d.accept(); });
     await page.getByRole('button', { name: 'Import without a dry run' }).click();
     await page.getByTestId('import-report').getByRole('heading', { name: /Import report/ }).waitFor();
-    expect(await page.getByTestId('import-ok').textContent()).toBe('2');
+    expect(asked).toEqual([expect.stringContaining('ids never seen before')]);
+    expect(await page.getByTestId('import-ok').textContent()).toBe('3');
+    // The report says what was made: a profile for imp-3, the one id no earlier import made.
+    await page.getByTestId('new-ids').getByText('1 id was never seen').waitFor();
+    expect(await page.getByTestId('new-ids').locator('li').allTextContents()).toEqual(['imp-3']);
     const seg = (await get('/api/segments')).body.segments.find((s: { name: string }) => s.name === 'Imported VIPs');
     expect(seg).toBeTruthy();
   });

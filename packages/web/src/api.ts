@@ -40,7 +40,9 @@ export async function api<T = any>(method: 'GET' | 'POST' | 'PATCH' | 'DELETE', 
   if (!res.ok) {
     const err = json?.error ?? {};
     const e = new ApiError(res.status, err.code ?? `HTTP_${res.status}`, err.message ?? (text.slice(0, 200) || res.statusText), err.issues ?? []);
-    if (res.status === 401) {
+    // Only the session's own token being refused signs out: a token being tried at sign-in
+    // is the sign-in form's error, shown once there.
+    if (res.status === 401 && tok !== null && tok === token.get()) {
       token.clear();
       onUnauthorized(e.message || 'Your session has ended: sign in again.');
     }

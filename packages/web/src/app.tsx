@@ -2,6 +2,7 @@
 import { useEffect, useState, type FormEvent } from 'react';
 import { api, setUnauthorizedHandler, token } from './api.ts';
 import { match, navigate, usePath } from './router.ts';
+import { pageTitle } from './titles.ts';
 import { Link } from './ui.tsx';
 import { SegmentDetail, SegmentEditor, SegmentsList } from './pages/segments.tsx';
 import { UserProfile, UsersSearch } from './pages/users.tsx';
@@ -89,6 +90,7 @@ export function App() {
     setSignedIn(false);
   }));
   useEffect(() => setMenuOpen(false), [path]);
+  useEffect(() => { document.title = signedIn ? pageTitle(path) : 'Sign in · Strata'; }, [path, signedIn]);
   if (!signedIn) return <SignIn message={message} onSignedIn={() => { setMessage(null); setSignedIn(true); }} />;
   const section = '/' + (path.split('/')[1] ?? '');
   return (

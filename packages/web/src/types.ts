@@ -29,6 +29,8 @@ export interface Member {
   userId: string | null;
   anonymousId: string | null;
   since: string;
+  /** In the member listing: added by hand (on the include list). */
+  manual?: boolean;
 }
 
 export interface PreviewResult {

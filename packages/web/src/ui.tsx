@@ -41,6 +41,15 @@ export function Spinner({ label = 'Loading…' }: { label?: string }) {
   return <div className="loading" role="status"><span className="spinner" aria-hidden="true" />{label}</div>;
 }
 
+/**
+ * Whether trying again could help: not for an answer that refuses the request itself (a 4xx —
+ * 404 no such thing, 400 bad input, 403), except a timeout (408) or a rate limit (429).
+ */
+export function retryable(error: Error): boolean {
+  if (!(error instanceof ApiError) || error.status === 0) return true;
+  return error.status >= 500 || error.status === 408 || error.status === 429;
+}
+
 export function ErrorBox({ error, onRetry }: { error: Error | null; onRetry?: () => void }) {
   if (!error) return null;
   const issues = error instanceof ApiError ? error.issues : [];
@@ -48,7 +57,7 @@ export function ErrorBox({ error, onRetry }: { error: Error | null; onRetry?: ()
     <div className="error-box" role="alert">
       <strong>{error instanceof ApiError && error.status ? `${error.status} ${error.code}: ` : ''}</strong>{error.message}
       {issues.length > 0 && <ul>{issues.map((i, k) => <li key={k}><code>{i.path}</code> {i.message}</li>)}</ul>}
-      {onRetry && <button type="button" className="small" onClick={onRetry}>Retry</button>}
+      {onRetry && retryable(error) && <button type="button" className="small" onClick={onRetry}>Retry</button>}
     </div>
   );
 }

@@ -3,7 +3,7 @@ import { Type, type Static } from '@sinclair/typebox';
 import { AppError, type Json } from '@strata/core';
 import type { AppContext } from '../context.ts';
 import {
-  AddMembers, HistoryPage, IdParams, MemberParams, MembersPage, MembersQuery, PreviewBody, PreviewResult,
+  AddMembers, AddMembersResult, HistoryPage, IdParams, MemberParams, MembersPage, MembersQuery, PreviewBody, PreviewResult,
   SegmentCreate, SegmentPatch, SegmentSchema, WarningSchema, errors, segmentCreateFaults,
 } from '../schemas.ts';
 
@@ -72,8 +72,8 @@ export async function segmentRoutes(app: FastifyInstance, ctx: AppContext): Prom
   }, async (req) => ctx.segments.members(req.project.id, req.params.id, req.query.limit ?? 100, req.query.cursor ?? null));
 
   app.post<{ Params: Static<typeof IdParams>; Body: Static<typeof AddMembers> }>('/api/segments/:id/members', {
-    schema: { ...seg, summary: 'Add users by id (manual include; unknown ids become known profiles)', params: IdParams, body: AddMembers, response: { 200: SegmentSchema, ...errors(400, 401, 403, 404) } },
-  }, async (req) => ctx.segments.addMembers(req.project.id, req.params.id, req.body.userIds));
+    schema: { ...seg, summary: 'Add users by id (manual include); ids never seen are refused with 409 unless createMissing', params: IdParams, body: AddMembers, response: { 200: AddMembersResult, ...errors(400, 401, 403, 404, 409) } },
+  }, async (req) => ctx.segments.addMembers(req.project.id, req.params.id, req.body.userIds, { createMissing: req.body.createMissing ?? false }));
 
   app.delete<{ Params: Static<typeof MemberParams> }>('/api/segments/:id/members/:userId', {
     schema: { ...seg, summary: 'Remove a user (drops an include; excludes a condition match)', params: MemberParams, response: { 204: Type.Null(), ...errors(401, 403, 404) } },

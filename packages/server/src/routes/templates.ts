@@ -61,7 +61,7 @@ export async function templateRoutes(app: FastifyInstance, ctx: AppContext): Pro
 
   app.post<{ Body: Static<typeof LifecycleBody> }>('/api/segments/lifecycle', {
     schema: {
-      ...tags, summary: 'Create the lifecycle stages New, Resurrected, Active and Churned in one transaction (every user with activity is in exactly one)',
+      ...tags, summary: 'Create the lifecycle stages New, Resurrected, Active and Inactive in one transaction (every user with activity is in exactly one)',
       body: LifecycleBody, response: { 201: Type.Object({ segments: Type.Array(SegmentSchema) }), ...errors(400, 401, 403, 409) },
     },
   }, async (req, reply) => {

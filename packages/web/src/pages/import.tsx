@@ -114,6 +114,9 @@ type Phase =
   | { step: 'report'; job: ImportJob; opts: ImportOptions }
   | { step: 'error'; error: Error; dryRun: boolean };
 
+/** Asked before a segment import skips its dry run: only the dry run lists the ids it would create profiles for. */
+export const SKIP_DRY_RUN = 'Without a dry run, ids never seen before (typos too) become new profiles without being listed first. Import anyway?';
+
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 export function ImportPage() {
@@ -259,7 +262,7 @@ export function ImportPage() {
         )}
         <div className="row">
           <button type="submit" className="primary" disabled={!canRun}>Dry run</button>
-          <button type="button" disabled={!canRun} onClick={() => void run(false)}>Import without a dry run</button>
+          <button type="button" disabled={!canRun} onClick={() => { if (opts.kind !== 'segment' || window.confirm(SKIP_DRY_RUN)) void run(false); }}>Import without a dry run</button>
           {busy && <button type="button" className="small" onClick={() => cancel.current?.()}>Cancel upload</button>}
         </div>
         <p className="muted">A dry run reads and checks every row and writes nothing; its report lists exactly the rows the import would reject.</p>
@@ -291,6 +294,22 @@ export function ImportPage() {
 /** `membershipChanges` → `membership changes`. */
 const words = (k: string) => k.replace(/([a-z])([A-Z])/g, (_, a: string, b: string) => `${a} ${b.toLowerCase()}`);
 
+/** A segment import's count of ids never seen (`summary.newUsers`): the profiles the import creates. */
+export const newUsers = (job: ImportJob): number => (typeof job.summary.newUsers === 'number' ? job.summary.newUsers : 0);
+
+/** The never-seen ids of a segment import: a warning in a dry run (they would become new profiles), a record after it. */
+function NewIds({ job }: { job: ImportJob }) {
+  const n = newUsers(job);
+  const ids = Array.isArray(job.summary.newUserIds) ? (job.summary.newUserIds as string[]) : [];
+  if (job.kind !== 'segment' || n === 0) return null;
+  return (
+    <div className={job.dryRun ? 'confirm-box' : ''} data-testid="new-ids">
+      <p><strong>{n} id{n === 1 ? ' was' : 's were'} never seen</strong>{job.dryRun ? ': importing creates a new profile for each. A typo would become a user of its own — check them first.' : ': a new profile was created for each.'}{ids.length < n && ` The first ${ids.length} are listed.`}</p>
+      <ul className="new-ids">{ids.map((id) => <li key={id}><code>{id}</code></li>)}</ul>
+    </div>
+  );
+}
+
 function Report({ job, fileName, onImport }: { job: ImportJob; fileName: string; onImport: (() => void) | null }) {
   const failed = job.status === 'failed';
   return (
@@ -301,10 +320,11 @@ function Report({ job, fileName, onImport }: { job: ImportJob; fileName: string;
         <div><dt>Rows</dt><dd data-testid="import-rows">{job.rows}</dd></div>
         <div><dt>OK</dt><dd data-testid="import-ok">{job.ok}</dd></div>
         <div><dt>Bad</dt><dd data-testid="import-bad">{job.bad}</dd></div>
-        {Object.entries(job.summary).map(([k, v]) => <div key={k}><dt>{words(k)}</dt><dd>{v === null ? '—' : String(v)}</dd></div>)}
+        {Object.entries(job.summary).filter(([k]) => k !== 'newUserIds').map(([k, v]) => <div key={k}><dt>{words(k)}</dt><dd>{v === null ? '—' : String(v)}</dd></div>)}
       </dl>
+      <NewIds job={job} />
       {job.dryRun && !failed && <p>{job.bad ? `The real import would skip these ${job.bad} row${job.bad === 1 ? '' : 's'} and import the other ${job.ok}.` : `All ${job.ok} rows are fine.`} Nothing was written.</p>}
-      {job.dryRun && !failed && onImport && <button type="button" className="primary" onClick={onImport}>Import for real</button>}
+      {job.dryRun && !failed && onImport && <button type="button" className="primary" onClick={onImport}>{newUsers(job) > 0 ? `Import for real and create ${newUsers(job)} new user${newUsers(job) === 1 ? '' : 's'}` : 'Import for real'}</button>}
       {!job.dryRun && !failed && <p>Imported {job.ok} row{job.ok === 1 ? '' : 's'}{job.bad ? `; ${job.bad} bad row${job.bad === 1 ? '' : 's'} skipped` : ''}.</p>}
       {job.badRows.length > 0 && (
         <>

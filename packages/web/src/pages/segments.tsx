@@ -1,13 +1,14 @@
 /** Segments: list, create/edit (template gallery or builder, live preview), detail. */
-import { useEffect, useRef, useState, type ReactNode } from 'react';
+import { Suspense, lazy, useEffect, useRef, useState, type ReactNode } from 'react';
 import { api, apiDownload, enc, qs, ApiError } from '../api.ts';
 import { ConditionEditor } from '../builder.tsx';
 import { experimentOf, nameConflictMessage, sinceCreated, templateBadge, warningBadges } from '../labels.ts';
 import { ParamsForm, paramFault } from '../params-form.tsx';
 import { navigate } from '../router.ts';
 import { useSegments } from '../segment-picker.tsx';
-import type { HistoryItem, Json, Member, PreviewResult, Segment, Template, Warning } from '../types.ts';
+import type { HistoryItem, Insights, Json, Member, PreviewResult, Segment, Template, Warning } from '../types.ts';
 import { InsightsTab } from './insights.tsx';
+import { Members } from './segment-members.tsx';
 import { ActionButton, ErrorBox, Link, Sparkline, Spinner, View, fmtDate, pct, useDebounced, useLoad } from '../ui.tsx';
 
 /** Every segment's warnings now (one scan of membership on the server). */
@@ -285,71 +286,6 @@ export function SegmentEditor({ id }: { id?: string }) {
           : <aside className="preview card"><h2>Preview</h2><p className="muted">{mode === 'template' ? 'Choose a template (and valid parameters) to see who matches.' : isStatic ? 'A static list has the members added by hand.' : 'Build a condition.'}</p></aside>}
       </div>
     </section>
-  );
-}
-
-function Members({ segment, onChanged }: { segment: Segment; onChanged: () => void }) {
-  const [cursors, setCursors] = useState<(string | null)[]>([null]);
-  const [limit, setLimit] = useState(50);
-  const cursor = cursors[cursors.length - 1]!;
-  const page = useLoad(() => api<{ members: Member[]; nextCursor: string | null }>('GET', `/api/segments/${enc(segment.id)}/members${qs({ limit, cursor })}`), [segment.id, cursor, limit, segment.size]);
-  const [search, setSearch] = useState('');
-  const [found, setFound] = useState<{ id: string; member: boolean; since?: string } | { error: string } | null>(null);
-  const [addId, setAddId] = useState('');
-
-  const lookUp = async () => {
-    setFound(null);
-    try {
-      const u = await api<{ userId: string | null; anonymousId: string | null; segments: { id: string; since: string }[] }>('GET', `/api/users/${enc(search.trim())}`);
-      const m = u.segments.find((s) => s.id === segment.id);
-      setFound({ id: u.userId ?? u.anonymousId ?? search, member: !!m, since: m?.since });
-    } catch (e) {
-      setFound({ error: (e as Error).message });
-    }
-  };
-  return (
-    <div className="card">
-      <div className="page-head"><h2>Members <span className="muted">({segment.size.toLocaleString()})</span></h2>
-        <ActionButton className="small" onClick={() => apiDownload(`/api/segments/${enc(segment.id)}/export?format=csv`, `${segment.name}-members.csv`)}>Export CSV (all members)</ActionButton>
-      </div>
-      <div className="row wrap">
-        <form className="row" onSubmit={(e) => { e.preventDefault(); void lookUp(); }}>
-          <input aria-label="find user by id" placeholder="Find user by id" value={search} onChange={(e) => setSearch(e.target.value)} />
-          <button type="submit" className="small" disabled={!search.trim()}>Find</button>
-        </form>
-        <form className="row" onSubmit={async (e) => { e.preventDefault(); await api('POST', `/api/segments/${enc(segment.id)}/members`, { userIds: [addId.trim()] }); setAddId(''); onChanged(); }}>
-          <input aria-label="add user by id" placeholder="Add user by id" value={addId} onChange={(e) => setAddId(e.target.value)} />
-          <button type="submit" className="small" disabled={!addId.trim()}>Add</button>
-        </form>
-      </div>
-      {found && ('error' in found ? <p className="error">{found.error}</p> : <p><Link to={`/users/${enc(found.id)}`}>{found.id}</Link> {found.member ? `is a member since ${fmtDate(found.since)}` : 'is not a member'}</p>)}
-      <View state={page}>{({ members, nextCursor }) => (
-        <>
-          <div className="table-wrap">
-            <table className="members-table">
-              <thead><tr><th>User id</th><th>Anonymous id</th><th>Member since</th><th /></tr></thead>
-              <tbody>
-                {members.length === 0 && <tr><td colSpan={4} className="muted">No members.</td></tr>}
-                {members.map((m) => (
-                  <tr key={memberId(m)}>
-                    <td>{m.userId ? <Link to={`/users/${enc(m.userId)}`}>{m.userId}</Link> : '—'}</td>
-                    <td>{m.anonymousId ? <Link to={`/users/${enc(m.anonymousId)}`}>{m.anonymousId}</Link> : '—'}</td>
-                    <td>{fmtDate(m.since)}</td>
-                    <td><ActionButton className="link" confirm={`Remove ${memberId(m)} from ${segment.name}?`} onClick={async () => { await api('DELETE', `/api/segments/${enc(segment.id)}/members/${enc(memberId(m))}`); onChanged(); }}>Remove</ActionButton></td>
-                  </tr>
-                ))}
-              </tbody>
-            </table>
-          </div>
-          <div className="row pager">
-            <button type="button" className="small" disabled={cursors.length < 2} onClick={() => setCursors((c) => c.slice(0, -1))}>← Previous</button>
-            <span className="muted">Page {cursors.length}</span>
-            <button type="button" className="small" disabled={!nextCursor} onClick={() => setCursors((c) => [...c, nextCursor])}>Next →</button>
-            <select aria-label="page size" value={limit} onChange={(e) => { setLimit(Number(e.target.value)); setCursors([null]); }}>{[25, 50, 100, 500].map((n) => <option key={n} value={n}>{n} per page</option>)}</select>
-          </div>
-        </>
-      )}</View>
-    </div>
   );
 }
 

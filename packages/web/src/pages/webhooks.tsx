@@ -1,4 +1,5 @@
-/** Webhooks: list, create form (the signing secret is shown once), delete, delivery log. */
+/** Webhooks: list, create form (the signing secret is shown once), delete, test message, secret rotation, delivery log. */
+import { useState } from 'react';
 import { api, enc } from '../api.ts';
 import { Field, IssueText, type FieldsProps, type FormSpec } from '../form-card.tsx';
 import { WEBHOOK_KINDS, emptyWebhook, webhookBody, webhookForm, type WebhookForm } from '../forms.ts';
@@ -7,18 +8,55 @@ import { ActionButton, View, fmtDate, useLoad } from '../ui.tsx';
 import { ResourcePage } from './resource.tsx';
 
 interface Webhook { id: string; url: string; segmentIds: string[] | null; kinds: string[]; createdAt: string }
-interface Delivery { id: string | number; kind: string; status: string; attempts: number; lastStatus: number | null; lastError: string | null; createdAt: string; deliveredAt: string | null; nextAttemptAt: string | null }
+interface Delivery { id: string | number; kind: string; status: string; attempts: number; lastStatus: number | null; lastError: string | null; createdAt: string; deliveredAt: string | null; nextAttemptAt: string | null; payload?: unknown }
 
-/** The delivery log of a webhook or a destination (`path`: its …/deliveries), newest first. */
-export function Deliveries({ path }: { path: string }) {
-  const state = useLoad(() => api<{ deliveries: Delivery[]; nextCursor: string | null }>('GET', `${path}?limit=50`), [path]);
+/** The delivery log of a webhook or a destination (`path`: its …/deliveries), newest first; `version` reloads it. */
+export function Deliveries({ path, version = 0 }: { path: string; version?: number }) {
+  const state = useLoad(() => api<{ deliveries: Delivery[]; nextCursor: string | null }>('GET', `${path}?limit=50`), [path, version]);
   return (
     <View state={state}>{(d) => d.deliveries.length === 0 ? <p className="muted">No deliveries yet.</p> : (
-      <div className="table-wrap"><table>
-        <thead><tr><th>Created</th><th>Kind</th><th>Status</th><th className="num">Attempts</th><th>Last answer</th><th>Next attempt</th></tr></thead>
-        <tbody>{d.deliveries.map((x) => <tr key={String(x.id)}><td>{fmtDate(x.createdAt)}</td><td>{x.kind}</td><td><span className={`badge ${x.status === 'delivered' ? 'ok' : x.status === 'failed' ? 'warn' : ''}`}>{x.status}</span></td><td className="num">{x.attempts}</td><td>{x.lastStatus ?? ''} {x.lastError ?? ''}</td><td>{fmtDate(x.nextAttemptAt)}</td></tr>)}</tbody>
+      <div className="table-wrap"><table className="deliveries">
+        <thead><tr><th>Created</th><th>Kind</th><th>Status</th><th className="num">Attempts</th><th>Last answer</th><th>Next attempt</th><th>Payload</th></tr></thead>
+        <tbody>{d.deliveries.map((x) => (
+          <tr key={String(x.id)}>
+            <td>{fmtDate(x.createdAt)}</td><td>{x.kind}</td>
+            <td><span className={`badge ${x.status === 'delivered' ? 'ok' : x.status === 'failed' ? 'warn' : ''}`}>{x.status}</span></td>
+            <td className="num">{x.attempts}</td><td>{x.lastStatus ?? ''} {x.lastError ?? ''}</td><td>{fmtDate(x.nextAttemptAt)}</td>
+            <td><details className="event-json"><summary>Show</summary><pre className="json">{JSON.stringify(x.payload, null, 2)}</pre></details></td>
+          </tr>
+        ))}</tbody>
       </table></div>
     )}</View>
+  );
+}
+
+/** A webhook's details: send a test message, rotate the secret (shown once), and the delivery log. */
+function WebhookDetail({ hook }: { hook: Webhook }) {
+  const [version, setVersion] = useState(0);
+  const [note, setNote] = useState<string | null>(null);
+  const [secret, setSecret] = useState<string | null>(null);
+  const path = `/api/webhooks/${enc(hook.id)}`;
+  const sendTest = async () => {
+    const d = await api<Delivery & { messageId: string }>('POST', `${path}/test`);
+    setNote(`Test message ${d.messageId} queued: it is signed and sent like any other, after the messages before it.`);
+    setVersion((v) => v + 1);
+    // The dispatcher sends within about a second: show the outcome without a manual refresh.
+    setTimeout(() => setVersion((v) => v + 1), 2500);
+  };
+  const rotate = async () => {
+    setSecret((await api<{ secret: string }>('POST', `${path}/rotate-secret`)).secret);
+  };
+  return (
+    <div className="webhook-detail">
+      <div className="row">
+        <ActionButton className="small" onClick={sendTest}>Send test event</ActionButton>
+        <ActionButton className="small" confirm="Make a new signing secret? From now on every message is signed with it, so the receiver must switch to it at once." onClick={rotate}>Rotate secret</ActionButton>
+        <button type="button" className="small" onClick={() => setVersion((v) => v + 1)}>Refresh log</button>
+      </div>
+      {note && <p className="ok-text" role="status">{note}</p>}
+      {secret && <p className="notice" role="status">New signing secret (copy it now, it is not shown again): <code>{secret}</code></p>}
+      <Deliveries path={`${path}/deliveries`} version={version} />
+    </div>
   );
 }
 
@@ -47,7 +85,7 @@ const webhookSpec: FormSpec<WebhookForm> = { toBody: webhookBody, fromJson: webh
 export function Webhooks() {
   return (
     <ResourcePage<Webhook, WebhookForm> title="Webhooks" path="/api/webhooks" listKey="webhooks"
-      intro={<p className="muted">Strata POSTs segment entries and exits, signed the Standard Webhooks way (the secret is shown once, in the create answer).</p>}
+      intro={<p className="muted">Strata POSTs segment entries and exits, signed the Standard Webhooks way. The signing secret is shown once, when the webhook is created; "Rotate secret" (under Details) makes a new one, shown once too.</p>}
       form={{ spec: webhookSpec, empty: emptyWebhook, noun: 'webhook' }}
       columns={[
         { label: 'URL', render: (w) => <code className="url">{w.url}</code> },
@@ -55,7 +93,7 @@ export function Webhooks() {
         { label: 'Kinds', render: (w) => w.kinds.join(', ') },
         { label: '', render: (w, reload) => <ActionButton className="link danger" confirm={`Delete the webhook to ${w.url}?`} onClick={async () => { await api('DELETE', `/api/webhooks/${enc(w.id)}`); reload(); }}>Delete</ActionButton> },
       ]}
-      detail={(w) => <Deliveries path={`/api/webhooks/${enc(w.id)}/deliveries`} />}
+      detail={(w) => <WebhookDetail hook={w} />}
     />
   );
 }
