@@ -6,6 +6,7 @@ import { Type } from '@sinclair/typebox';
 import { Credentials } from './auth.ts';
 import type { AppContext } from './context.ts';
 import { errorBody, errorHandler } from './errors.ts';
+import { limitJsonDepth } from './json-depth.ts';
 import { adminRoutes } from './routes/admin.ts';
 import { hygieneRoutes } from './routes/hygiene.ts';
 import { insightRoutes } from './routes/insights.ts';
@@ -41,6 +42,7 @@ export async function buildApp(ctx: AppContext, opts: AppOptions = {}): Promise<
   });
   const creds = new Credentials(ctx.store);
   app.setErrorHandler(errorHandler);
+  limitJsonDepth(app);
   const page = await uiRoutes(app, opts.dirs);
   app.setNotFoundHandler((req, reply) => {
     if (page?.(req, reply)) return;

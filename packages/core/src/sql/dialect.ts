@@ -63,7 +63,10 @@ export const sqliteDialect: SqlDialect = {
   name: 'sqlite',
   true: q('1'),
   false: q('0'),
-  json(column, keys) {
+  json(stored, keys) {
+    // A document SQLite cannot parse (nested past its 1,000 levels: stored before Strata's
+    // depth limit) is missing, instead of failing the whole query with "malformed JSON".
+    const column = sql`(CASE WHEN json_valid(${stored}) THEN ${stored} END)`;
     // Keys never hold '"' or '\\' (parse.ts rejects them), so quoting each label is enough.
     const path = sql`${keys.length === 0 ? '$' : '$' + keys.map((k) => `."${k}"`).join('')}`;
     const type = sql`json_type(${column}, ${path})`;
