@@ -47,6 +47,9 @@ describe('JSON nesting depth over HTTP', () => {
     });
     expect(r.statusCode).toBe(400);
     expect(JSON.parse(r.payload).error.issues[0]).toEqual({ path: `/condition/value${'/0'.repeat(MAX_JSON_DEPTH - 2)}`, message: `max nesting depth ${MAX_JSON_DEPTH} exceeded` });
+    // Credentials are still checked first: without them the same body is a 401.
+    const anonymous = await t.app.inject({ method: 'POST', url: '/api/segments', headers: { 'content-type': 'application/json' }, payload: `{"name":"deep","condition":{"attr":"traits.plan","op":"in","value":${'['.repeat(500)}${']'.repeat(500)}}}` });
+    expect(anonymous.statusCode).toBe(401);
   });
 
   it('rejects a too-deep line of an NDJSON import and keeps the others', async () => {
