@@ -1,6 +1,8 @@
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { openTestSqlite } from '@strata/store/testing';
-import { startTestApp, type TestApp } from './test-app.ts';
+import { ensureDefaultProject } from './bootstrap.ts';
+import { configFromEnv } from './config.ts';
+import { ADMIN, DEFAULT_PROJECT, startTestApp, WRITE, type TestApp } from './test-app.ts';
 
 // 5,202 instructions: before the program bound a preview with it took 3 s on a 16,000-character trait.
 const STALL = '((a?){1,10}){1,100}$';
@@ -55,3 +57,28 @@ describe('regular-expression bounds over HTTP', () => {
     expect(ms).toBeLessThan(1000);
   });
 });
+
+describe('a segment saved before the program bound, with a pattern now over it', () => {
+  let t: TestApp | undefined;
+  afterEach(async () => {
+    vi.restoreAllMocks();
+    await t?.close();
+  });
+
+  it('is kept, matches nobody, and the engine says so once when it loads it', async () => {
+    const store = await openTestSqlite();
+    const now = Date.UTC(2024, 5, 15, 12);
+    await ensureDefaultProject(store, { ...configFromEnv({}), adminToken: ADMIN, writeKey: WRITE }, now);
+    await store.insertSegment({ id: 'seg_old', projectId: DEFAULT_PROJECT, name: 'Old regex', description: '', condition: { attr: 'traits.bio', op: 'matches', value: STALL }, template: null, params: null, createdAt: now, updatedAt: now });
+    const warn = vi.spyOn(console, 'warn').mockImplementation(() => {});
+    t = await startTestApp(store, now);
+    expect((await t.send('/v1/identify', { userId: 'u1', traits: { bio: 'a'.repeat(16_000) } })).status).toBe(200);
+    const seen = warn.mock.calls.map((c) => String(c[0])).filter((m) => m.includes('seg_old'));
+    expect(seen).toEqual([expect.stringMatching(/segment seg_old \("Old regex"\) of project default no longer validates and matches nobody until it is edited: \/value .*5202 instructions/)]);
+    const got = await t.admin('GET', '/api/segments/seg_old');
+    expect(got.status).toBe(200);
+    expect(got.body.condition).toEqual({ attr: 'traits.bio', op: 'matches', value: STALL });
+    expect(got.body.size).toBe(0);
+  });
+});
+
