@@ -19,14 +19,15 @@ export const readJson = <T>(v: unknown, fallback: T): T => {
   return fallback;
 };
 
-let tooDeepWarnings = 0;
-const MAX_TOO_DEEP_WARNINGS = 20;
+/** Heads of the too-deep values already reported: each is read on every preview, but said once. */
+const reportedTooDeep = new Set<string>();
 
 function warnTooDeep(text: string): void {
-  if (tooDeepWarnings >= MAX_TOO_DEEP_WARNINGS) return;
-  tooDeepWarnings++;
-  const last = tooDeepWarnings === MAX_TOO_DEEP_WARNINGS ? ' (further such warnings are not logged)' : '';
-  console.warn(`strata: a stored JSON value nests deeper than ${MAX_JSON_DEPTH} levels and is read as missing: ${text.slice(0, 120)}…${last}`);
+  const head = text.slice(0, 120);
+  if (reportedTooDeep.has(head)) return;
+  if (reportedTooDeep.size >= 1000) reportedTooDeep.clear();
+  reportedTooDeep.add(head);
+  console.warn(`strata: a stored JSON value nests deeper than ${MAX_JSON_DEPTH} levels and is read as missing: ${head}…`);
 }
 
 /** The top level of a value with its containers elided (a stringify that cannot recurse). */
