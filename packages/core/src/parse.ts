@@ -25,6 +25,7 @@ export interface ParseContext {
   readonly selfId?: string;
 }
 
+/** Condition levels (root 0; each all/any/not adds one). At most 2 JSON levels each: json-depth.ts leaves room for the deepest. */
 export const MAX_DEPTH = 32;
 export const MAX_NODES = 500;
 const MAX_PATH_KEYS = 8;

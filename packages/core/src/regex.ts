@@ -2,6 +2,18 @@ import { RE2JS } from 're2js';
 import { foldCase } from './values.ts';
 
 export const MAX_PATTERN_LENGTH = 256;
+/**
+ * The most instructions a pattern may compile to. Matching costs about one step per
+ * instruction per character read, and repeats multiply (`((a?){1,10}){1,100}` is 5,202
+ * instructions), so the source length alone does not bound the cost.
+ */
+export const MAX_PROGRAM_SIZE = 500;
+/**
+ * A pattern reads only the first this-many characters (code points) of a value, as if the
+ * value ended there. With MAX_PROGRAM_SIZE this bounds one evaluation to about half a million
+ * steps (under 10 ms on an idle core).
+ */
+export const MATCH_INPUT_LIMIT = 1000;
 const ESCAPABLE = new Set('.^$|?*+()[]{}\\/-'.split(''));
 const CLASS_ESCAPES = new Set('dDwWsS'.split(''));
 
@@ -61,12 +73,35 @@ export function checkPattern(p: string): string | null {
     }
   }
   if (depth !== 0) return 'unbalanced (';
+  const re = compileBounded(p);
+  return typeof re === 'string' ? re : null;
+}
+
+/** The compiled program, or the fault that refuses it (syntax, or a program over MAX_PROGRAM_SIZE). */
+function compileBounded(p: string): RE2JS | string {
+  let re: RE2JS;
   try {
-    RE2JS.compile(p, RE2JS.DOTALL);
+    re = RE2JS.compile(p, RE2JS.DOTALL);
   } catch (e) {
     return `invalid pattern: ${(e as Error).message}`;
   }
-  return null;
+  const size = re.programSize();
+  if (size > MAX_PROGRAM_SIZE) {
+    return `pattern compiles to ${size} instructions, more than the limit of ${MAX_PROGRAM_SIZE} (nested or large repeat counts multiply)`;
+  }
+  return re;
+}
+
+/** The part of a value a pattern reads: its first MATCH_INPUT_LIMIT code points. */
+export function matchInput(s: string): string {
+  if (s.length <= MATCH_INPUT_LIMIT) return s;
+  let i = 0;
+  for (let n = 0; n < MATCH_INPUT_LIMIT && i < s.length; n++) {
+    const c = s.charCodeAt(i);
+    const pair = c >= 0xd800 && c <= 0xdbff && i + 1 < s.length && (s.charCodeAt(i + 1) & 0xfc00) === 0xdc00;
+    i += pair ? 2 : 1;
+  }
+  return s.slice(0, i);
 }
 
 function scanClass(p: string, start: number): number | string {
@@ -90,17 +125,17 @@ function scanClass(p: string, start: number): number | string {
 }
 
 /**
- * A compiled matcher: linear time, `.` matches newlines. With ignoreCase, the text and the
+ * A compiled matcher: linear time, `.` matches newlines, only the first MATCH_INPUT_LIMIT
+ * code points are read (matchInput). With ignoreCase, the text and the
  * pattern's literal characters are folded alike (foldCase) and matched exactly, so every
  * store can do the same without its engine's own idea of case-insensitivity.
  */
 export function compileMatcher(pattern: string, ignoreCase: boolean): (s: string) => boolean {
-  if (ignoreCase) {
-    const re = RE2JS.compile(foldPattern(pattern), RE2JS.DOTALL);
-    return (s) => re.matcher(foldCase(s)).find();
-  }
-  const re = RE2JS.compile(pattern, RE2JS.DOTALL);
-  return (s) => re.matcher(s).find();
+  const re = compileBounded(ignoreCase ? foldPattern(pattern) : pattern);
+  // Validation refuses such a pattern; reaching here means a caller skipped it, and matching anyway could stall the process.
+  if (typeof re === 'string') throw new Error(`compileMatcher: ${re}`);
+  // Folding maps each code point to one code point, so cutting before folding cuts at the same place.
+  return ignoreCase ? (s) => re.matcher(foldCase(matchInput(s))).find() : (s) => re.matcher(matchInput(s)).find();
 }
 
 /** A pattern with its literal characters folded (foldCase); escapes are kept as they are. */

@@ -320,6 +320,7 @@ export class LiveEngine {
       if (row.condition !== null) {
         const r = parseCondition(row.condition, { segmentCondition: (id) => (byId.has(id) ? byId.get(id)!.condition : null) });
         condition = r.ok ? r.value : null;
+        if (!r.ok) warnNoLongerValid(ps.id, row, r.issues);
       }
       const m = manual.get(row.id);
       ps.segments.set(row.id, {
@@ -1102,5 +1103,19 @@ export interface Tally {
   readonly sizes: ReadonlyMap<string, number>;
   /** Per segment, how many of the matching profiles it holds. */
   readonly shared: ReadonlyMap<string, number>;
+}
+
+const warnedNoLongerValid = new Set<string>();
+
+/**
+ * A stored condition that a rule tightened since it was saved now refuses (a `matches`
+ * pattern over the program bound, say) matches nobody until it is edited; the operator
+ * hears of it once per version of the segment, not on every reload.
+ */
+function warnNoLongerValid(projectId: string, row: SegmentRow, issues: readonly { path: string; message: string }[]): void {
+  const key = `${projectId}\u0000${row.id}\u0000${row.updatedAt}`;
+  if (warnedNoLongerValid.has(key)) return;
+  warnedNoLongerValid.add(key);
+  console.warn(`strata: segment ${row.id} ("${row.name}") of project ${projectId} no longer validates and matches nobody until it is edited: ${issues.map((i) => `${i.path} ${i.message}`).join('; ')}`);
 }
 

@@ -5,6 +5,7 @@ import { Type } from '@sinclair/typebox';
 import { Credentials } from './auth.ts';
 import type { AppContext } from './context.ts';
 import { errorBody, errorHandler } from './errors.ts';
+import { limitJsonDepth } from './json-depth.ts';
 import { adminRoutes } from './routes/admin-scope.ts';
 import { publicRoutes } from './routes/public/public-scope.ts';
 import { uiRoutes } from './routes/ui.ts';
@@ -28,6 +29,7 @@ export async function buildApp(ctx: AppContext, opts: AppOptions = {}): Promise<
   app.setValidatorCompiler(requestValidatorCompiler());
   const creds = new Credentials(ctx.store);
   app.setErrorHandler(errorHandler);
+  limitJsonDepth(app);
   const page = await uiRoutes(app, opts.dirs);
   app.setNotFoundHandler((req, reply) => {
     if (page?.(req, reply)) return;

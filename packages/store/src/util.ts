@@ -1,11 +1,41 @@
+import { jsonTooDeep, MAX_JSON_DEPTH } from '@strata/core';
+
 /** Rows per multi-row statement. */
 export const CHUNK = 500;
 
-/** JSON columns are text on SQLite and jsonb (parsed by the driver) on PostgreSQL. */
+/**
+ * JSON columns are text on SQLite and jsonb (parsed by the driver) on PostgreSQL. A value
+ * nested deeper than MAX_JSON_DEPTH cannot be written any more, but one stored before the
+ * limit (or behind Strata's back) reads as missing, with a warning, so it cannot break the
+ * reads of everyone else (docs/api.md, "Nesting depth").
+ */
 export const readJson = <T>(v: unknown, fallback: T): T => {
   if (v === null || v === undefined) return fallback;
-  return (typeof v === 'string' ? JSON.parse(v) : v) as T;
+  // A text shorter than 2 × (limit + 1) characters cannot nest past the limit: skip the walk.
+  if (typeof v === 'string' && v.length < 2 * (MAX_JSON_DEPTH + 1)) return JSON.parse(v) as T;
+  const value = typeof v === 'string' ? JSON.parse(v) : v;
+  if (!jsonTooDeep(value)) return value as T;
+  warnTooDeep(typeof v === 'string' ? v : JSON.stringify(jsonHead(value)));
+  return fallback;
 };
+
+/** Heads of the too-deep values already reported: each is read on every preview, but said once. */
+const reportedTooDeep = new Set<string>();
+
+function warnTooDeep(text: string): void {
+  const head = text.slice(0, 120);
+  if (reportedTooDeep.has(head)) return;
+  if (reportedTooDeep.size >= 1000) reportedTooDeep.clear();
+  reportedTooDeep.add(head);
+  console.warn(`strata: a stored JSON value nests deeper than ${MAX_JSON_DEPTH} levels and is read as missing: ${head}…`);
+}
+
+/** The top level of a value with its containers elided (a stringify that cannot recurse). */
+function jsonHead(value: unknown): unknown {
+  if (Array.isArray(value)) return value.map((x) => (x !== null && typeof x === 'object' ? '…' : x));
+  if (value !== null && typeof value === 'object') return Object.fromEntries(Object.entries(value).map(([k, x]) => [k, x !== null && typeof x === 'object' ? '…' : x]));
+  return value;
+}
 
 export function chunks<T>(xs: readonly T[], n = CHUNK): T[][] {
   const out: T[][] = [];

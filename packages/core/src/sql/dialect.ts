@@ -1,5 +1,5 @@
 import { sql, type RawBuilder } from 'kysely';
-import { foldPattern, toPostgresPattern } from '../regex.ts';
+import { foldPattern, MATCH_INPUT_LIMIT, toPostgresPattern } from '../regex.ts';
 
 export type Sql = RawBuilder<unknown>;
 
@@ -63,7 +63,10 @@ export const sqliteDialect: SqlDialect = {
   name: 'sqlite',
   true: q('1'),
   false: q('0'),
-  json(column, keys) {
+  json(stored, keys) {
+    // A document SQLite cannot parse (nested past its 1,000 levels: stored before Strata's
+    // depth limit) is missing, instead of failing the whole query with "malformed JSON".
+    const column = sql`(CASE WHEN json_valid(${stored}) THEN ${stored} END)`;
     // Keys never hold '"' or '\\' (parse.ts rejects them), so quoting each label is enough.
     const path = sql`${keys.length === 0 ? '$' : '$' + keys.map((k) => `."${k}"`).join('')}`;
     const type = sql`json_type(${column}, ${path})`;
@@ -124,7 +127,10 @@ export const postgresDialect: SqlDialect = {
   contains: (s, p) => sql`(strpos(${s}, ${p}) > 0)`,
   startsWith: (s, p) => sql`starts_with(${s}, ${p})`,
   endsWith: (s, p) => sql`(right(${s}, length(${p})) = ${p})`,
-  regexp: (s, pattern, ic) => (ic ? sql`(strata_lower(${s}) ~ ${toPostgresPattern(foldPattern(pattern))}::text)` : sql`(${s} ~ ${toPostgresPattern(pattern)}::text)`),
+  // left() counts characters (code points), as matchInput does: a pattern reads the first MATCH_INPUT_LIMIT of them.
+  regexp: (s, pattern, ic) => (ic
+    ? sql`(strata_lower(left(${s}, ${q(String(MATCH_INPUT_LIMIT))})) ~ ${toPostgresPattern(foldPattern(pattern))}::text)`
+    : sql`(left(${s}, ${q(String(MATCH_INPUT_LIMIT))}) ~ ${toPostgresPattern(pattern)}::text)`),
   bucket: (salt, id) => sql`strata_bucket(${salt}::text, ${id})`,
   day: (ms) => sql`floor(${ms} / 86400000.0)::bigint`,
   sum: (x) => sql`strata_float(COALESCE(sum((${x})::numeric), 0))`,

@@ -16,6 +16,7 @@ import {
   type ProfileRecord,
   type SegmentDefinition,
 } from '../data.ts';
+import { MATCH_INPUT_LIMIT } from '../regex.ts';
 
 type Segments = Readonly<Record<string, SegmentDefinition>>;
 
@@ -421,6 +422,9 @@ function regexFinds(pattern: string, s: string, ignoreCase: boolean): boolean {
     for (let i = 0; i < cps.length; i++) folded += cps[i] === '\\' ? cps[i]! + (cps[++i] ?? '') : naiveFold(cps[i]!);
     return regexFinds(folded, naiveFold(s), false);
   }
+  // Only the first MATCH_INPUT_LIMIT code points are read, as if the value ended there.
+  const cut = Array.from(s).slice(0, MATCH_INPUT_LIMIT).join('');
+  if (cut !== s) return regexFinds(pattern, cut, false);
   const flags = RE2JS.DOTALL;
   const cacheKey = `${flags}/${pattern}`;
   let re = compiledPatterns.get(cacheKey);

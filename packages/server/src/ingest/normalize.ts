@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { Issue, Json, JsonObject } from '@strata/core';
-import { isDerivedEvent, isPlainObject, parseTimestamp, unstorableStrings } from '@strata/core';
+import { isDerivedEvent, isPlainObject, jsonDepthFault, parseTimestamp, unstorableStrings } from '@strata/core';
 import type { IngestItem } from '@strata/store';
 import { geolocate, type GeoOptions } from './geo.ts';
 
@@ -61,6 +61,9 @@ const str = (v: Json | undefined) => (typeof v === 'string' ? v : undefined);
 export function normalizeMessage(raw: unknown, routeType: MessageType | null, receivedAt: number, batchSentAt: Json | undefined, geo?: GeoOptions): Normalized {
   const issues: Issue[] = [];
   if (!isPlainObject(raw)) return { ok: false, issues: [{ path: '/', message: 'each message must be a JSON object' }] };
+  // Before anything else walks the message: an import line is not a request body, whose depth the app checks.
+  const tooDeep = jsonDepthFault(raw);
+  if (tooDeep) return { ok: false, issues: [tooDeep] };
   const [unstorable] = unstorableStrings(raw, 1);
   if (unstorable !== undefined) return { ok: false, issues: [{ path: unstorable, message: 'strings may not contain NUL characters or unpaired UTF-16 surrogates' }] };
 

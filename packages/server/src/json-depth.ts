@@ -1,0 +1,24 @@
+import type { FastifyInstance, FastifyRequest, preHandlerAsyncHookHandler } from 'fastify';
+import { AppError, jsonDepthFault, MAX_JSON_DEPTH } from '@strata/core';
+
+async function checkDepth(req: FastifyRequest): Promise<void> {
+  const fault = jsonDepthFault(req.body);
+  if (fault) {
+    throw new AppError({ code: 'VALIDATION_FAILED', message: `the request body: max nesting depth ${MAX_JSON_DEPTH} exceeded at ${fault.path}`, issues: [fault] });
+  }
+}
+
+/**
+ * Refuses a JSON body nested deeper than MAX_JSON_DEPTH with a 400 naming the limit and the
+ * path, on every route (ingest, public and admin alike). JSON.parse itself does not recurse,
+ * but handlers do (JSON.stringify, normalisation, SQLite's JSON functions), so the check is
+ * the last pre-handler of each route: after authentication (a 401 still comes first, as for
+ * any other fault of the body), before the handler. Added to the root before the route
+ * scopes are registered, so it sees every route.
+ */
+export function limitJsonDepth(app: FastifyInstance): void {
+  app.addHook('onRoute', (route) => {
+    const own = route.preHandler === undefined ? [] : Array.isArray(route.preHandler) ? route.preHandler : [route.preHandler];
+    route.preHandler = [...own, checkDepth as preHandlerAsyncHookHandler];
+  });
+}
