@@ -1,6 +1,6 @@
 import { createReadStream, statSync } from 'node:fs';
 import { Readable, Transform } from 'node:stream';
-import { parseArgs } from 'node:util';
+import { parseCommandLine, UsageError } from './usage.ts';
 
 export const IMPORT_USAGE = `usage: strata import FILE --kind users|events|segment [options]
   --dry-run                 validate only: report the bad rows, store nothing
@@ -49,8 +49,7 @@ export function badRowsReport(job: { id: string; bad: number; badRows: readonly 
 
 /** `strata import FILE …`: streams the file to POST /api/imports and shows progress on stderr. */
 export async function runImport(argv: string[]): Promise<number> {
-  if (argv.includes('--help') || argv.includes('-h')) { console.log(IMPORT_USAGE); return 0; }
-  const { values, positionals } = parseArgs({
+  const { values, positionals } = parseCommandLine({
     args: argv, allowPositionals: true,
     options: {
       kind: { type: 'string' }, 'dry-run': { type: 'boolean' }, format: { type: 'string' }, 'user-id-column': { type: 'string' },
@@ -58,7 +57,8 @@ export async function runImport(argv: string[]): Promise<number> {
     },
   });
   const file = positionals[0];
-  if (!file || !values.kind) { console.error(IMPORT_USAGE); return 2; }
+  if (positionals.length !== 1) throw new UsageError(positionals.length === 0 ? 'give the FILE to import' : `one FILE at a time, got ${positionals.length}: ${positionals.join(' ')}`);
+  if (!values.kind) throw new UsageError('give the --kind of the file: users, events or segment');
   const format = values.format ?? (/\.(nd)?jsonl?$|\.ndjson$/i.test(file) ? 'ndjson' : 'csv');
   const q = new URLSearchParams({ kind: values.kind, format });
   if (values['dry-run']) q.set('dryRun', 'true');
@@ -69,7 +69,7 @@ export async function runImport(argv: string[]): Promise<number> {
   if (values['segment-id']) q.set('segmentId', values['segment-id']);
   const base = (process.env.STRATA_URL ?? 'http://127.0.0.1:4000').replace(/\/$/, '');
   const token = process.env.STRATA_ADMIN_TOKEN;
-  if (!token) { console.error('strata import: set STRATA_ADMIN_TOKEN (the admin token of the project)'); return 2; }
+  if (!token) throw new UsageError('set STRATA_ADMIN_TOKEN (the admin token of the project)');
 
   const total = statSync(file).size;
   let sent = 0, rows = 0;
