@@ -17,3 +17,4 @@ export * from './templates.ts';
 export * from './hygiene/index.ts';
 export * from './stats.ts';
 export * from './bucket-ranges.ts';
+export * from './client-ip.ts';

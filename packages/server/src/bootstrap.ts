@@ -25,7 +25,7 @@ export function createContext(store: SqlStore, config: Config, clock: Clock = sy
   const points = new PointsService(store, engine, clock);
   const rewards = new RewardService(store, engine, points, clock);
   const missions = new MissionService(store, engine, points, clock);
-  const ingest = new IngestService(engine, clock, { sessionTimeoutMs: config.sessionTimeoutMs, lingerMs: 2 });
+  const ingest = new IngestService(engine, clock, { sessionTimeoutMs: config.sessionTimeoutMs, lingerMs: 2, storeIp: config.storeIp });
   // Missions progress, complete and pay in the transaction that stores the events.
   ingest.onIngested((tx, projectId, outcome, now) => missions.onIngested(tx, projectId, outcome, now));
   const segments = new SegmentService(store, membership, engine, clock, hygiene);

@@ -372,6 +372,7 @@ export class ImportService {
     let batch: IngestItem[] = [];
     job.summary = { stored: 0, duplicates: 0 };
     const receivedAt = this.ctx.clock.now();
+    const geo = { requestIp: null, storeIp: this.ctx.config.storeIp };
     const flush = async () => {
       if (batch.length === 0) return;
       const items = batch;
@@ -385,7 +386,8 @@ export class ImportService {
       // Without a messageId, a hash of the row: the same row imported again is a duplicate.
       if (raw.messageId === undefined || raw.messageId === null) raw.messageId = `import-${createHash('sha1').update(source).digest('base64url')}`;
       if (raw.type === undefined && typeof raw.event === 'string') raw.type = 'track';
-      const n = normalizeMessage(raw, null, receivedAt, undefined, undefined);
+      // As at HTTP ingest: the country of context.ip is added, then the address goes (unless STRATA_STORE_IP).
+      const n = normalizeMessage(raw, null, receivedAt, undefined, geo);
       if (!n.ok) { job.reject(line, n.issues.map((i) => `${i.path} ${i.message}`).join('; ')); return; }
       job.ok++;
       batch.push(n.item);
