@@ -1,7 +1,7 @@
 export * from './types.ts';
 export * from './schema.ts';
 export { migrate, type StoreDialect } from './migrations.ts';
-export { SqlStore, hashToken } from './sql-store.ts';
+export { SqlStore, hashToken, tokenPrefix } from './sql-store.ts';
 export { openSqlite, registerFunctions } from './sqlite.ts';
 export { openPostgres, postgresReachable } from './postgres.ts';
 export { openPglite } from './pglite.ts';
