@@ -1,9 +1,11 @@
 import { createReadStream, statSync } from 'node:fs';
+import { describeChanges, type ImportChangeCounts } from '@strata/core';
 import { Readable, Transform } from 'node:stream';
 import { parseCommandLine, UsageError } from './usage.ts';
 
 export const IMPORT_USAGE = `usage: strata import FILE --kind users|events|segment [options]
-  --dry-run                 validate only: report the bad rows, store nothing
+  --dry-run                 write nothing: report what the import would do (would create N,
+                            update M, skip K: counted as the real run counts) and its bad rows
   --format csv|ndjson       default: from the file name (.csv, .ndjson/.jsonl)
   --user-id-column NAME     users/segment: the userId column (default userId, user_id or id)
   --labels-column NAME      users: the ;-separated labels column (default labels)
@@ -99,10 +101,11 @@ export async function runImport(argv: string[]): Promise<number> {
     clearInterval(timer);
   }
   draw(true);
-  const answer = (await res.json()) as { error?: { message: string }; id: string; status: string; rows: number; ok: number; bad: number; badRows: { line: number; reason: string }[]; badRowsOmitted: number; summary: object; error_?: string };
+  const answer = (await res.json()) as { error?: { message: string }; id: string; status: string; rows: number; ok: number; bad: number; badRows: { line: number; reason: string }[]; badRowsOmitted: number; summary: object; changes: ImportChangeCounts | null };
   if (!res.ok) { console.error(`strata import: ${res.status} ${answer.error?.message ?? ''}`); return 1; }
   const secs = (Date.now() - started) / 1000;
   console.log(`import ${answer.id}: ${answer.status}${values['dry-run'] ? ' (dry run)' : ''} — ${answer.rows} rows, ${answer.ok} ok, ${answer.bad} bad, in ${secs.toFixed(1)} s (${fmtN(answer.rows / secs)} rows/s)`);
+  if (answer.changes) console.log(`  ${describeChanges(answer.changes, values['dry-run'] === true)}${values['dry-run'] ? ' (nothing was written)' : ''}`);
   console.log(`  ${JSON.stringify(answer.summary)}`);
   for (const line of badRowsReport(answer, base)) console.log(line);
   return answer.status === 'done' ? 0 : 1;

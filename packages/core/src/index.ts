@@ -18,3 +18,4 @@ export * from './hygiene/index.ts';
 export * from './stats.ts';
 export * from './bucket-ranges.ts';
 export * from './client-ip.ts';
+export * from './import-changes.ts';

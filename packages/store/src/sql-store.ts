@@ -301,13 +301,18 @@ export class SqlStore {
     };
   }
 
-  private async dropDuplicates(projectId: string, items: readonly IngestItem[]): Promise<IngestItem[]> {
-    const seen = new Set<string>();
-    for (const c of chunks([...new Set(items.map((i) => i.messageId))])) {
+  /** The given message ids that events of the project already have (what ingest drops as duplicates; an import's dry run counts them). */
+  async storedMessageIds(projectId: string, messageIds: Iterable<string>, into = new Set<string>()): Promise<Set<string>> {
+    for (const c of chunks([...new Set(messageIds)])) {
       const found = await this.db.selectFrom('events').select('message_id')
         .where('project_id', '=', projectId).where('message_id', 'in', c).execute();
-      for (const f of found) seen.add(f.message_id!);
+      for (const f of found) into.add(f.message_id!);
     }
+    return into;
+  }
+
+  private async dropDuplicates(projectId: string, items: readonly IngestItem[]): Promise<IngestItem[]> {
+    const seen = await this.storedMessageIds(projectId, items.map((i) => i.messageId));
     const out: IngestItem[] = [];
     for (const i of items) {
       if (seen.has(i.messageId)) continue;

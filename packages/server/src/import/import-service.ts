@@ -1,9 +1,9 @@
 import { createHash, randomBytes } from 'node:crypto';
 import type { Readable } from 'node:stream';
 import sjson from 'secure-json-parse';
-import { AppError, isPlainObject, type Json, type JsonObject, isoTime as iso } from '@strata/core';
+import { AppError, isPlainObject, type ImportChangeCounts, type Json, type JsonObject, isoTime as iso } from '@strata/core';
 import { decodeCursor, encodeCursor } from '@strata/engine';
-import { ImportStore, type BadRow, type ImportKind, type ImportRow, type IngestItem, type UserUpsert } from '@strata/store';
+import { ImportStore, type BadRow, type ImportKind, type ImportRow, type IngestItem, type UserPlan, type UserUpsert } from '@strata/store';
 import type { AppContext } from '../context.ts';
 import { normalizeMessage, parseTimestamp } from '../ingest/normalize.ts';
 import { readCsv, readNdjson, type FileRow } from './read-rows.ts';
@@ -132,6 +132,8 @@ export interface ImportView {
   /** Bad rows counted in `bad` but not listed inline (past the first 1000; GET /api/imports/:id/bad-rows has them all). */
   readonly badRowsOmitted: number;
   readonly summary: JsonObject;
+  /** The summary as what the import does — or, dry, would do: see importChanges. */
+  readonly changes: ImportChanges | null;
   readonly error: string | null;
   readonly createdAt: string;
   readonly updatedAt: string;
@@ -143,10 +145,26 @@ let seq = 0;
 /** Job ids sort by creation (wall time, then a counter), so that the list is newest first even within one clock tick. */
 const jobId = () => `imp_${Date.now().toString(36).padStart(9, '0')}${(seq++ % 1296).toString(36).padStart(2, '0')}${randomBytes(4).toString('hex')}`;
 
+/** Rows that create something, change something, or change nothing (bad rows are counted apart). */
+export type ImportChanges = ImportChangeCounts;
+
+/**
+ * One wording for every kind ("would create N, update M, skip K" for a dry run): users created,
+ * updated, unchanged; events stored, —, duplicates; segment members added, —, rows that added no
+ * one. A dry run counts them exactly as the real run would (same comparison, batch by batch),
+ * except a segment import's, which is not counted (null).
+ */
+export function importChanges(kind: ImportKind, summary: JsonObject, dryRun: boolean, ok: number): ImportChanges | null {
+  const n = (k: string) => (typeof summary[k] === 'number' ? summary[k] : 0);
+  if (kind === 'users') return { create: n('created'), update: n('updated'), skip: n('unchanged') };
+  if (kind === 'events') return { create: n('stored'), update: 0, skip: n('duplicates') };
+  return dryRun ? null : { create: n('added'), update: 0, skip: Math.max(0, ok - n('added')) };
+}
+
 export function importView(j: ImportRow): ImportView {
   return {
     id: j.id, kind: j.kind, status: j.status, dryRun: j.dryRun, rows: j.rows, ok: j.ok, bad: j.bad, badRows: j.badRows,
-    badRowsOmitted: j.bad - j.badRows.length, summary: j.summary, error: j.error, createdAt: iso(j.createdAt), updatedAt: iso(j.updatedAt),
+    badRowsOmitted: j.bad - j.badRows.length, summary: j.summary, changes: importChanges(j.kind, j.summary, j.dryRun, j.ok), error: j.error, createdAt: iso(j.createdAt), updatedAt: iso(j.updatedAt),
     finishedAt: j.finishedAt === null ? null : iso(j.finishedAt),
   };
 }
@@ -311,12 +329,19 @@ export class ImportService {
     let labelsIndex = -1;
     let traitCols: { index: number; name: string; type: ColumnType }[] = [];
     job.summary = { created: 0, updated: 0, unchanged: 0, membershipChanges: 0 };
+    // A dry run counts with the real run's comparison, batch by batch, writing nothing (docs/import.md).
+    const plan: UserPlan | null = opts.dryRun ? new Map() : null;
     const flush = async () => {
       if (batch.length === 0) return;
       const users = batch;
       batch = [];
-      if (opts.dryRun) return;
       const now = this.ctx.clock.now();
+      if (plan) {
+        const out = await new ImportStore(this.ctx.store).upsertUsers(projectId, users, now, plan);
+        const s = job.summary as Record<string, number>;
+        s.created! += out.created; s.updated! += out.updated; s.unchanged! += out.unchanged;
+        return;
+      }
       await this.ctx.engine.write(async (tx) => {
         const out = await new ImportStore(tx).upsertUsers(projectId, users, now);
         const changes = await this.ctx.engine.applyIngest(tx, projectId, {
@@ -371,15 +396,24 @@ export class ImportService {
     let columns: string[] | null = null;
     let batch: IngestItem[] = [];
     job.summary = { stored: 0, duplicates: 0 };
+    // A dry run's message ids so far, and those of the store it met: what the real run would drop as duplicates.
+    const seen: Set<string> | null = opts.dryRun ? new Set() : null;
     const receivedAt = this.ctx.clock.now();
     const geo = { requestIp: null, storeIp: this.ctx.config.storeIp };
     const flush = async () => {
       if (batch.length === 0) return;
       const items = batch;
       batch = [];
-      if (opts.dryRun) return;
-      const r = await this.ctx.ingest.submit(projectId, items, [], this.ctx.clock.now());
       const s = job.summary as Record<string, number>;
+      if (seen) {
+        await this.ctx.store.storedMessageIds(projectId, items.filter((i) => !seen.has(i.messageId)).map((i) => i.messageId), seen);
+        for (const i of items) {
+          if (seen.has(i.messageId)) s.duplicates!++;
+          else { s.stored!++; seen.add(i.messageId); }
+        }
+        return;
+      }
+      const r = await this.ctx.ingest.submit(projectId, items, [], this.ctx.clock.now());
       s.stored! += r.stored; s.duplicates! += r.duplicates;
     };
     const take = (line: number, raw: JsonObject, source: string) => {
