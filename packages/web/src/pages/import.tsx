@@ -5,6 +5,8 @@
  * GET /api/imports/:id/bad-rows?format=csv). A dry run comes first; "Import for real" sends the same file again.
  */
 import { useEffect, useRef, useState } from 'react';
+// The wording strata import prints too; this entry point alone keeps the rest of core out of the bundle.
+import { describeChanges, type ImportChangeCounts } from '@strata/core/import-changes';
 import { api, apiDownload, enc, qs, upload, ApiError } from '../api.ts';
 import type { Segment } from '../types.ts';
 import { ActionButton, ErrorBox, Spinner, View, fmtDate, useLoad } from '../ui.tsx';
@@ -24,6 +26,8 @@ export interface ImportJob {
   badRows: { line: number; reason: string }[];
   badRowsOmitted: number;
   summary: Record<string, unknown>;
+  /** What the import did, or (dry run) would do, counted as the real run counts; null for a segment dry run. */
+  changes: ImportChangeCounts | null;
   error: string | null;
   createdAt: string;
   updatedAt: string;
@@ -291,6 +295,8 @@ export function ImportPage() {
 /** `membershipChanges` → `membership changes`. */
 const words = (k: string) => k.replace(/([a-z])([A-Z])/g, (_, a: string, b: string) => `${a} ${b.toLowerCase()}`);
 
+const sentence = (text: string) => text.charAt(0).toUpperCase() + text.slice(1);
+
 function Report({ job, fileName, onImport }: { job: ImportJob; fileName: string; onImport: (() => void) | null }) {
   const failed = job.status === 'failed';
   return (
@@ -303,7 +309,8 @@ function Report({ job, fileName, onImport }: { job: ImportJob; fileName: string;
         <div><dt>Bad</dt><dd data-testid="import-bad">{job.bad}</dd></div>
         {Object.entries(job.summary).map(([k, v]) => <div key={k}><dt>{words(k)}</dt><dd>{v === null ? '—' : String(v)}</dd></div>)}
       </dl>
-      {job.dryRun && !failed && <p>{job.bad ? `The real import would skip these ${job.bad} row${job.bad === 1 ? '' : 's'} and import the other ${job.ok}.` : `All ${job.ok} rows are fine.`} Nothing was written.</p>}
+      {!failed && job.changes && <p data-testid="import-changes">{sentence(describeChanges(job.changes, job.dryRun))}.</p>}
+      {job.dryRun && !failed && <p>{job.bad ? `The real import would leave out these ${job.bad} bad row${job.bad === 1 ? '' : 's'} and read the other ${job.ok}.` : `All ${job.ok} rows are fine.`} Nothing was written.</p>}
       {job.dryRun && !failed && onImport && <button type="button" className="primary" onClick={onImport}>Import for real</button>}
       {!job.dryRun && !failed && <p>Imported {job.ok} row{job.ok === 1 ? '' : 's'}{job.bad ? `; ${job.bad} bad row${job.bad === 1 ? '' : 's'} skipped` : ''}.</p>}
       {job.badRows.length > 0 && (
