@@ -1,4 +1,4 @@
-import { existsSync, mkdtempSync, realpathSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, realpathSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -131,4 +131,38 @@ describe('credentials across starts of one data dir', () => {
     expect(keyLine).toMatch(/^ {2}write key: {3}stw_chosen_key REPLACED by STRATA_WRITE_KEY: the previous one \(stw_\S{6}…\) no longer works$/);
     expect(await start.stop()).toBe(0);
   }, 120_000);
+});
+
+/** `strata import` as a process against a running `strata serve`: a dry run's counts, then the real run's. */
+describe('strata import --dry-run', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'strata-import-cli-'));
+  const token = 'sta_import_cli_test_token';
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+  it('says what it would do, counted as the real run of the same file then counts', async () => {
+    const server = await startStrata(['serve'], { PORT: '0', STRATA_DATA_DIR: join(dir, 'data'), STRATA_ADMIN_TOKEN: token, STRATA_WRITE_KEY: '', DATABASE_URL: '' });
+    try {
+      const env = { STRATA_URL: server.url, STRATA_ADMIN_TOKEN: token };
+      const seed = join(dir, 'seed.csv');
+      writeFileSync(seed, 'userId,plan\nkept,free\nchanged,free\n');
+      expect((await runStrata(['import', seed, '--kind', 'users'], env)).code).toBe(0);
+      const file = join(dir, 'users.csv');
+      writeFileSync(file, 'userId,plan\nkept,free\nchanged,pro\nnew1,free\nnew2,free\nnew1,free\n,nobody\n');
+
+      const dry = await runStrata(['import', file, '--kind', 'users', '--dry-run'], env);
+      expect(dry.code).toBe(0);
+      // The progress line goes to stderr, the report to stdout.
+      expect(dry.stderr).toContain('100%');
+      expect(dry.stdout).toMatch(/: done \(dry run\) — 6 rows, 5 ok, 1 bad/);
+      expect(dry.stdout).toContain('  would create 2, update 1, skip 1 (nothing was written)\n');
+
+      const real = await runStrata(['import', file, '--kind', 'users'], env);
+      expect(real.code).toBe(0);
+      expect(real.stdout).toContain('  created 2, updated 1, skipped 1\n');
+      const again = await runStrata(['import', file, '--kind', 'users', '--dry-run'], env);
+      expect(again.stdout).toContain('  would create 0, update 0, skip 4 (nothing was written)\n');
+    } finally {
+      expect(await server.stop()).toBe(0);
+    }
+  }, 180_000);
 });
