@@ -67,18 +67,15 @@ function same(a: unknown, b: unknown): boolean {
   return ka.length === kb.length && ka.every((k) => k in b && same((a as JsonObject)[k], (b as JsonObject)[k]));
 }
 
-/** What a users import leaves of one user: its traits and labels (sorted), as a dry run remembers them between batches. */
-export interface PlannedUser {
-  readonly traits: JsonObject;
-  readonly labels: readonly string[];
-}
-
 /**
  * What a dry run of a users import "has written" so far: the users it would have created or
  * changed, by userId, so that a later batch of the same file is compared with them as the real
- * run compares with what its earlier batches wrote (the store is left as it is).
+ * run compares with what its earlier batches wrote (the store is left as it is). Each holds the
+ * JSON of `[traits, sorted labels]`: a string is about a third of the objects' memory, and it is
+ * parsed only for a userId the file has again in a later batch.
  */
-export type UserPlan = Map<string, PlannedUser>;
+export type UserPlan = Map<string, string>;
+const planned = (traits: JsonObject, labels: readonly string[]) => JSON.stringify([traits, labels]);
 
 /**
  * Sets `want`'s traits on `traits` and adds its labels (in place): the trait keys that changed
@@ -249,17 +246,17 @@ export class ImportStore {
     let updated = 0, unchanged = 0, created = 0;
     if (plan) {
       // Users an earlier batch of this dry run created or changed: compared with that, not the store.
-      const planned = new Set<string>();
+      const again = new Set<string>();
       for (const id of ids) {
         const before = plan.get(id);
-        if (!before) continue;
-        planned.add(id);
-        const traits = { ...before.traits };
-        const { changedKeys, labelSet } = applyWant(traits, before.labels, byUser.get(id)!);
+        if (before === undefined) continue;
+        again.add(id);
+        const [traits, labels] = JSON.parse(before) as [JsonObject, string[]];
+        const { changedKeys, labelSet } = applyWant(traits, labels, byUser.get(id)!);
         if (!changedKeys && !labelSet) unchanged++;
-        else { updated++; plan.set(id, { traits, labels: labelSet ? [...labelSet].sort() : before.labels }); }
+        else { updated++; plan.set(id, planned(traits, labelSet ? [...labelSet].sort() : labels)); }
       }
-      if (planned.size > 0) ids = ids.filter((id) => !planned.has(id));
+      if (again.size > 0) ids = ids.filter((id) => !again.has(id));
     }
     const keys = new Map<string, number>();
     for (const c of chunks(ids)) {
@@ -278,7 +275,7 @@ export class ImportStore {
         const { changedKeys, labelSet } = applyWant(traits, labels, want);
         if (!changedKeys && !labelSet) { unchanged++; continue; }
         updated++;
-        if (plan) { plan.set(r.user_id!, { traits, labels: labelSet ? [...labelSet].sort() : labels }); continue; }
+        if (plan) { plan.set(r.user_id!, planned(traits, labelSet ? [...labelSet].sort() : labels)); continue; }
         const traitsAt = readJson<Record<string, number>>(r.traits_at, {});
         for (const k of changedKeys ?? []) traitsAt[k] = now;
         const nextLabels = labelSet ? [...labelSet].sort() : labels;
@@ -322,7 +319,7 @@ export class ImportStore {
     };
     const fresh = keys.size === 0 ? ids : ids.filter((u) => !keys.has(u));
     if (plan) {
-      for (const userId of fresh) { const w = byUser.get(userId)!; plan.set(userId, { traits: w.traits, labels: labelsOf(w.labels).sorted }); }
+      for (const userId of fresh) { const w = byUser.get(userId)!; plan.set(userId, planned(w.traits, labelsOf(w.labels).sorted)); }
       return { created: fresh.length, updated, unchanged, records };
     }
     for (const c of chunks(fresh)) {

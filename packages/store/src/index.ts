@@ -13,6 +13,6 @@ export { RewardStore, mergeRewards, REWARD_TYPES, type RewardRow, type RewardTyp
 export { MissionStore, mergeMissions, type MissionRow, type ProgressRow, type ProgressMember, type CompletionRow } from './mission-store.ts';
 export { ExperimentStore, type ExperimentRow, type ExperimentArmRow, type ExperimentStatus, type ConversionSource, type Exposure } from './experiment-store.ts';
 export { InsightsStore, type DayChanges, type SegmentActivity } from './insights-store.ts';
-export { ImportStore, type ImportRow, type ImportKind, type ImportStatus, type BadRow, type UserUpsert, type UpsertOutcome, type UserPlan, type PlannedUser } from './import-store.ts';
+export { ImportStore, type ImportRow, type ImportKind, type ImportStatus, type BadRow, type UserUpsert, type UpsertOutcome, type UserPlan } from './import-store.ts';
 export { DestinationStore, type DestinationRow, type DestinationKind, type DestinationSync, type DueDestinationDelivery } from './destination-store.ts';
 export { ExportStore, type ExportMember } from './export-store.ts';
