@@ -101,11 +101,11 @@ export async function runImport(argv: string[]): Promise<number> {
     clearInterval(timer);
   }
   draw(true);
-  const answer = (await res.json()) as { error?: { message: string }; id: string; status: string; rows: number; ok: number; bad: number; badRows: { line: number; reason: string }[]; badRowsOmitted: number; summary: object; changes: ImportChangeCounts | null };
+  const answer = (await res.json()) as { error?: { message: string }; id: string; status: string; rows: number; ok: number; bad: number; badRows: { line: number; reason: string }[]; badRowsOmitted: number; summary: object; changes: ImportChangeCounts };
   if (!res.ok) { console.error(`strata import: ${res.status} ${answer.error?.message ?? ''}`); return 1; }
   const secs = (Date.now() - started) / 1000;
   console.log(`import ${answer.id}: ${answer.status}${values['dry-run'] ? ' (dry run)' : ''} — ${answer.rows} rows, ${answer.ok} ok, ${answer.bad} bad, in ${secs.toFixed(1)} s (${fmtN(answer.rows / secs)} rows/s)`);
-  if (answer.changes) console.log(`  ${describeChanges(answer.changes, values['dry-run'] === true)}${values['dry-run'] ? ' (nothing was written)' : ''}`);
+  console.log(`  ${describeChanges(answer.changes, values['dry-run'] === true)}${values['dry-run'] ? ' (nothing was written)' : ''}`);
   console.log(`  ${JSON.stringify(answer.summary)}`);
   for (const line of badRowsReport(answer, base)) console.log(line);
   return answer.status === 'done' ? 0 : 1;

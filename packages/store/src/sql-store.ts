@@ -641,15 +641,21 @@ export class SqlStore {
    * Profile ids for ids given by a person (a userId, else an anonymousId, as `findProfile`),
    * creating known profiles (no events) for the ids not seen at all.
    */
-  async ensureKnownProfiles(projectId: string, userIds: readonly string[], now: number): Promise<Map<string, number>> {
+  /** The profiles the given ids name, as a userId first, else as an anonymousId; ids naming none are absent. */
+  async profilesOfIds(projectId: string, ids: readonly string[]): Promise<Map<string, number>> {
     const keys = new Map<string, number>();
     for (const kind of ['u', 'a'] as const) {
-      for (const c of chunks([...new Set(userIds)].filter((u) => !keys.has(u)))) {
+      for (const c of chunks([...new Set(ids)].filter((u) => !keys.has(u)))) {
         const rows = await this.db.selectFrom('profile_keys').select(['key', 'profile_id']).where('project_id', '=', projectId)
           .where('kind', '=', kind).where('key', 'in', c).execute();
         for (const r of rows) keys.set(r.key, r.profile_id);
       }
     }
+    return keys;
+  }
+
+  async ensureKnownProfiles(projectId: string, userIds: readonly string[], now: number): Promise<Map<string, number>> {
+    const keys = await this.profilesOfIds(projectId, userIds);
     const working = new Map<number, WorkingProfile>();
     for (const u of userIds) {
       if (keys.has(u)) continue;

@@ -68,10 +68,22 @@ describe.each(backends)('import dry run counts ($name)', (backend) => {
     expect((await upload('kind=events&format=ndjson&dryRun=true', body, 'application/x-ndjson')).changes).toEqual({ create: 0, update: 0, skip: BATCH_ROWS + 5 + 4 });
   }, 120_000);
 
-  it('a segment import reports the members it added; its dry run does not count them (changes: null)', async () => {
-    const csv = 'userId\na\nb\na\n';
-    const dry = await upload('kind=segment&segmentName=List&dryRun=true', csv, 'text/csv');
-    expect(dry.changes).toBeNull();
-    expect((await upload('kind=segment&segmentName=List', csv, 'text/csv')).changes).toEqual({ create: 2, update: 0, skip: 1 });
+  it('segment: the dry run gives the members the real run adds', async () => {
+    // A known user already a member, a known user not one, an anonymous visitor by anonymousId.
+    await upload('kind=users', 'userId,plan\nmember,free\nknown,free\n', 'text/csv');
+    await upload('kind=segment&segmentName=List', 'userId\nmember\n', 'text/csv');
+    expect((await t.send('/v1/track', { anonymousId: 'anon-1', event: 'visit' })).status).toBe(200);
+    const lines = ['userId', 'member', 'known', 'anon-1'];
+    for (let i = 0; i < BATCH_ROWS + 3; i++) lines.push(`n${i}`);
+    // Met again in a later batch, and twice in one batch.
+    lines.push('n0', 'known', 'late', 'late', ' ');
+    const csv = `${lines.join('\n')}\n`;
+    for (const target of ['segmentName=List', 'segmentName=Fresh']) {
+      const dry = await upload(`kind=segment&${target}&dryRun=true`, csv, 'text/csv');
+      const real = await upload(`kind=segment&${target}`, csv, 'text/csv');
+      expect([target, dry.changes]).toEqual([target, real.changes]);
+      expect(real.summary.added).toBe(target === 'segmentName=List' ? BATCH_ROWS + 3 + 3 : BATCH_ROWS + 3 + 4);
+      expect(dry.bad).toBe(1);
+    }
   });
 });

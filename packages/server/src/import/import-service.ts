@@ -133,7 +133,7 @@ export interface ImportView {
   readonly badRowsOmitted: number;
   readonly summary: JsonObject;
   /** The summary as what the import does — or, dry, would do: see importChanges. */
-  readonly changes: ImportChanges | null;
+  readonly changes: ImportChanges;
   readonly error: string | null;
   readonly createdAt: string;
   readonly updatedAt: string;
@@ -151,20 +151,19 @@ export type ImportChanges = ImportChangeCounts;
 /**
  * One wording for every kind ("would create N, update M, skip K" for a dry run): users created,
  * updated, unchanged; events stored, —, duplicates; segment members added, —, rows that added no
- * one. A dry run counts them exactly as the real run would (same comparison, batch by batch),
- * except a segment import's, which is not counted (null).
+ * one. A dry run counts them exactly as the real run would (same comparison, batch by batch).
  */
-export function importChanges(kind: ImportKind, summary: JsonObject, dryRun: boolean, ok: number): ImportChanges | null {
+export function importChanges(kind: ImportKind, summary: JsonObject, ok: number): ImportChanges {
   const n = (k: string) => (typeof summary[k] === 'number' ? summary[k] : 0);
   if (kind === 'users') return { create: n('created'), update: n('updated'), skip: n('unchanged') };
   if (kind === 'events') return { create: n('stored'), update: 0, skip: n('duplicates') };
-  return dryRun ? null : { create: n('added'), update: 0, skip: Math.max(0, ok - n('added')) };
+  return { create: n('added'), update: 0, skip: Math.max(0, ok - n('added')) };
 }
 
 export function importView(j: ImportRow): ImportView {
   return {
     id: j.id, kind: j.kind, status: j.status, dryRun: j.dryRun, rows: j.rows, ok: j.ok, bad: j.bad, badRows: j.badRows,
-    badRowsOmitted: j.bad - j.badRows.length, summary: j.summary, changes: importChanges(j.kind, j.summary, j.dryRun, j.ok), error: j.error, createdAt: iso(j.createdAt), updatedAt: iso(j.updatedAt),
+    badRowsOmitted: j.bad - j.badRows.length, summary: j.summary, changes: importChanges(j.kind, j.summary, j.ok), error: j.error, createdAt: iso(j.createdAt), updatedAt: iso(j.updatedAt),
     finishedAt: j.finishedAt === null ? null : iso(j.finishedAt),
   };
 }
@@ -471,6 +470,35 @@ export class ImportService {
     };
   }
 
+  /**
+   * A segment import's dry run: counts, batch by batch, the members each batch would add as the
+   * real run adds them (SegmentService.addMembers: ids resolved as userId, else anonymousId, a new
+   * profile for an unknown one; the include list a set), with nothing written. Ids that would get
+   * a new profile are remembered, so the same id in a later batch adds no one, as in the real run.
+   */
+  private segmentDryRun(projectId: string, segmentId: string | null, segmentName: string | undefined): (ids: readonly string[]) => Promise<number> {
+    let include: Set<number> | null = null;
+    const fresh = new Set<string>();
+    return async (ids) => {
+      if (include === null) {
+        const id = segmentId ?? (await this.ctx.store.listSegments(projectId)).find((s) => s.name === segmentName)?.id;
+        include = new Set(id === undefined ? [] : (await this.ctx.store.manualProfileIds(projectId, id)).include);
+      }
+      const known = await this.ctx.store.profilesOfIds(projectId, ids.filter((u) => !fresh.has(u)));
+      let added = 0;
+      for (const u of ids) {
+        const profile = known.get(u);
+        if (profile === undefined) {
+          if (!fresh.has(u)) { fresh.add(u); added++; }
+        } else if (!include.has(profile)) {
+          include.add(profile);
+          added++;
+        }
+      }
+      return added;
+    };
+  }
+
   private segment(projectId: string, opts: ImportOptions, job: Job): RowHandler {
     const head = this.header(opts, 'segment');
     let batch: string[] = [];
@@ -484,11 +512,12 @@ export class ImportService {
       job.summary.segmentId = segmentId;
       return segmentId;
     };
+    const dry = opts.dryRun ? this.segmentDryRun(projectId, segmentId, opts.segmentName) : null;
     const flush = async () => {
       if (batch.length === 0) return;
       const ids = [...new Set(batch)];
       batch = [];
-      if (opts.dryRun) return;
+      if (dry) { job.summary.added = (job.summary.added as number) + (await dry(ids)); return; }
       const id = (await target())!;
       const before = await this.ctx.store.manualProfileIds(projectId, id);
       const seg = await this.ctx.segments.addMembers(projectId, id, ids);

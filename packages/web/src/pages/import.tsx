@@ -26,8 +26,8 @@ export interface ImportJob {
   badRows: { line: number; reason: string }[];
   badRowsOmitted: number;
   summary: Record<string, unknown>;
-  /** What the import did, or (dry run) would do, counted as the real run counts; null for a segment dry run. */
-  changes: ImportChangeCounts | null;
+  /** What the import did, or (dry run) would do, counted as the real run counts. */
+  changes: ImportChangeCounts;
   error: string | null;
   createdAt: string;
   updatedAt: string;
