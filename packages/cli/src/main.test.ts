@@ -91,7 +91,7 @@ describe('credentials across starts of one data dir', () => {
     expect(token).toBeDefined();
     expect(key).toBeDefined();
     expect(await status(first.url, token!)).toBe(200);
-    expect(await first.stop()).toBe(0);
+    expect(await first.stop()).toMatchObject({ code: 0, signal: null });
 
     // 2. Later start without the env vars: kept; the write key in full, the token by its prefix only.
     const second = await startStrata(['serve'], base);
@@ -101,7 +101,7 @@ describe('credentials across starts of one data dir', () => {
       `  write key:   ${key} (stored; set STRATA_WRITE_KEY to replace it)`,
     ]);
     expect(await status(second.url, token!)).toBe(200);
-    expect(await second.stop()).toBe(0);
+    expect(await second.stop()).toMatchObject({ code: 0, signal: null });
 
     // 3. A different token in the environment replaces the stored one, and the start says so.
     const mine = 'sta_operator_chosen_token_0123456789';
@@ -113,23 +113,23 @@ describe('credentials across starts of one data dir', () => {
     ]);
     expect(await status(third.url, token!)).toBe(401);
     expect(await status(third.url, mine)).toBe(200);
-    expect(await third.stop()).toBe(0);
+    expect(await third.stop()).toMatchObject({ code: 0, signal: null });
 
     // 4. The same value again changes nothing; without it the replaced token stays in force.
     const fourth = await startStrata(['serve'], { ...base, STRATA_ADMIN_TOKEN: mine });
     expect(lines(fourth.stdout)[0]).toBe('  admin token: sta_operat… (from STRATA_ADMIN_TOKEN, as stored)');
-    expect(await fourth.stop()).toBe(0);
+    expect(await fourth.stop()).toMatchObject({ code: 0, signal: null });
     const fifth = await startStrata(['serve'], base);
     expect(lines(fifth.stdout)[0]).toBe('  admin token: sta_operat… (stored; set STRATA_ADMIN_TOKEN to replace it)');
     expect(await status(fifth.url, mine)).toBe(200);
-    expect(await fifth.stop()).toBe(0);
+    expect(await fifth.stop()).toMatchObject({ code: 0, signal: null });
   }, 240_000);
 
   it('replaces a write key the same way', async () => {
     const start = await startStrata(['serve'], { ...base, STRATA_WRITE_KEY: 'stw_chosen_key' });
     const [, keyLine] = lines(start.stdout);
     expect(keyLine).toMatch(/^ {2}write key: {3}stw_chosen_key REPLACED by STRATA_WRITE_KEY: the previous one \(stw_\S{6}…\) no longer works$/);
-    expect(await start.stop()).toBe(0);
+    expect(await start.stop()).toMatchObject({ code: 0, signal: null });
   }, 120_000);
 });
 
@@ -162,7 +162,7 @@ describe('strata import --dry-run', () => {
       const again = await runStrata(['import', file, '--kind', 'users', '--dry-run'], env);
       expect(again.stdout).toContain('  would create 0, update 0, skip 4 (nothing was written)\n');
     } finally {
-      expect(await server.stop()).toBe(0);
+      expect(await server.stop()).toMatchObject({ code: 0, signal: null });
     }
   }, 180_000);
 });

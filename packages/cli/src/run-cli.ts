@@ -22,13 +22,19 @@ export function runStrata(args: readonly string[], env: Record<string, string> =
   });
 }
 
+export interface Exit {
+  readonly code: number | null;
+  readonly signal: NodeJS.Signals | null;
+  readonly stderr: string;
+}
+
 export interface Serving {
   /** What it printed up to its "serving on" line. */
   readonly stdout: string;
   /** The address it serves on. */
   readonly url: string;
-  /** Stops it (SIGINT, as Ctrl-C) and resolves with its exit code. */
-  stop(): Promise<number | null>;
+  /** Stops it (SIGINT, as Ctrl-C) and resolves with how it exited and what it wrote to stderr. */
+  stop(): Promise<Exit>;
 }
 
 /** Starts `strata ARGS` (serve or demo) and resolves once it says it is serving; rejects if it exits first. */
@@ -36,7 +42,7 @@ export function startStrata(args: readonly string[], env: Record<string, string>
   return new Promise((resolve, reject) => {
     const child: ChildProcess = spawn(process.execPath, [STRATA_BIN, ...args], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
     let stdout = '', stderr = '';
-    const exited = new Promise<number | null>((done) => child.on('close', (code) => done(code)));
+    const exited = new Promise<Exit>((done) => child.on('close', (code, signal) => done({ code, signal, stderr })));
     child.stderr!.on('data', (d: Buffer) => { stderr += d.toString(); });
     child.stdout!.on('data', (d: Buffer) => {
       stdout += d.toString();
@@ -44,6 +50,6 @@ export function startStrata(args: readonly string[], env: Record<string, string>
       if (m) resolve({ stdout, url: m[1]!, stop: () => { child.kill('SIGINT'); return exited; } });
     });
     child.on('error', reject);
-    void exited.then((code) => reject(new Error(`strata ${args.join(' ')} exited (${code}) before serving:\n${stdout}\n${stderr}`)));
+    void exited.then((e) => reject(new Error(`strata ${args.join(' ')} exited (${e.code ?? e.signal}) before serving:\n${stdout}\n${stderr}`)));
   });
 }
