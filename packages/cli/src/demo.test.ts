@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestApp, type TestApp } from '@strata/server/testing';
 import { createStore } from '@strata/store';
+import { testBackends } from '@strata/store/testing';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -65,4 +66,26 @@ describe('the demo data', () => {
     expect((await t.admin('GET', '/api/missions')).body.missions).toHaveLength(2);
     expect((await t.admin('GET', '/api/rewards')).body.rewards).toEqual(before);
   });
+});
+
+/** The generated users carry context.ip, as real clients do: the demo stores it as ingest does (docs/api.md: not at all by default). */
+describe.each(await testBackends())('the demo and client IPs ($name)', (backend) => {
+  let t: TestApp;
+  afterAll(async () => {
+    await t.close();
+  });
+
+  it('stores no context.ip in profiles or events, and keeps the located country', async () => {
+    t = await startTestApp(await backend.open(), Date.now());
+    const r = await loadDemo(t.ctx, 40);
+    expect(r.events).toBeGreaterThan(40);
+    const db = t.ctx.store.db;
+    const profiles = await db.selectFrom('profiles').select('context').where('project_id', '=', 'default').execute();
+    const contexts = await db.selectFrom('contexts').select('json').where('project_id', '=', 'default').execute();
+    expect(profiles.length).toBeGreaterThan(0);
+    expect(contexts.length).toBeGreaterThan(0);
+    const parsed = [...profiles.map((p) => p.context), ...contexts.map((c) => c.json)].map((v) => (typeof v === 'string' ? JSON.parse(v) : v) as { ip?: unknown; location?: { country?: unknown } });
+    expect(parsed.filter((c) => c.ip !== undefined)).toEqual([]);
+    expect(parsed.filter((c) => typeof c.location?.country === 'string').length).toBeGreaterThan(0);
+  }, 120_000);
 });

@@ -34,8 +34,10 @@ export async function loadDemo(ctx: AppContext, users: number, seed = 42): Promi
 
 async function submit(ctx: AppContext, messages: readonly unknown[], receivedAt: number): Promise<number> {
   const items: IngestItem[] = [];
+  // The generated context.ip is treated as HTTP ingest treats a client's: located, then dropped (unless STRATA_STORE_IP).
+  const geo = { requestIp: null, storeIp: ctx.config.storeIp };
   for (const m of messages) {
-    const n = normalizeMessage(m, null, receivedAt, undefined);
+    const n = normalizeMessage(m, null, receivedAt, undefined, geo);
     if (n.ok) items.push(n.item);
   }
   await ctx.ingest.submit(DEFAULT_PROJECT, items, [], receivedAt);

@@ -2,7 +2,7 @@ import { createWriteStream } from 'node:fs';
 import { rename, rm } from 'node:fs/promises';
 import { Readable, type Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { parseArgs } from 'node:util';
+import { parseCommandLine, UsageError } from './usage.ts';
 
 export const EXPORT_USAGE = `usage: strata export SEGMENT [--format csv|ndjson] [--traits a,b] [--labels] [--escape-formulas] [--out FILE]
   SEGMENT is a segment id or its exact name. Talks to the running server:
@@ -45,19 +45,15 @@ async function resolveSegment(base: string, token: string, ref: string): Promise
  * written under a temporary name and renamed when complete, so a failed export leaves none.
  */
 export async function exportCommand(argv: readonly string[], env: Env = process.env, stdout: Writable = process.stdout): Promise<void> {
-  const { values, positionals } = parseArgs({
+  const { values, positionals } = parseCommandLine({
     args: [...argv], allowPositionals: true,
-    options: { help: { type: 'boolean', short: 'h' }, format: { type: 'string', default: 'csv' }, traits: { type: 'string' }, labels: { type: 'boolean' }, 'escape-formulas': { type: 'boolean' }, out: { type: 'string', short: 'o' } },
+    options: { format: { type: 'string', default: 'csv' }, traits: { type: 'string' }, labels: { type: 'boolean' }, 'escape-formulas': { type: 'boolean' }, out: { type: 'string', short: 'o' } },
   });
-  if (values.help) {
-    stdout.write(`${EXPORT_USAGE}\n`);
-    return;
-  }
-  if (positionals.length !== 1) throw new Error(EXPORT_USAGE);
-  if (values.format !== 'csv' && values.format !== 'ndjson') throw new Error(`--format is csv or ndjson, not "${values.format}"`);
+  if (positionals.length !== 1) throw new UsageError(positionals.length === 0 ? 'give the SEGMENT (an id or an exact name)' : `one SEGMENT at a time, got ${positionals.length}: ${positionals.join(' ')}`);
+  if (values.format !== 'csv' && values.format !== 'ndjson') throw new UsageError(`--format is csv or ndjson, not "${values.format}"`);
   const base = env.STRATA_URL ?? 'http://127.0.0.1:4000';
   const token = env.STRATA_ADMIN_TOKEN;
-  if (!token) throw new Error('set STRATA_ADMIN_TOKEN to the admin token of the project');
+  if (!token) throw new UsageError('set STRATA_ADMIN_TOKEN to the admin token of the project');
   const id = await resolveSegment(base, token, positionals[0]!);
   const q = new URLSearchParams({ format: values.format });
   if (values.traits) q.set('traits', values.traits);

@@ -1,9 +1,11 @@
 import { createReadStream, statSync } from 'node:fs';
+import { describeChanges, type ImportChangeCounts } from '@strata/core';
 import { Readable, Transform } from 'node:stream';
-import { parseArgs } from 'node:util';
+import { parseCommandLine, UsageError } from './usage.ts';
 
 export const IMPORT_USAGE = `usage: strata import FILE --kind users|events|segment [options]
-  --dry-run                 validate only: report the bad rows, store nothing
+  --dry-run                 write nothing: report what the import would do (would create N,
+                            update M, skip K: counted as the real run counts) and its bad rows
   --format csv|ndjson       default: from the file name (.csv, .ndjson/.jsonl)
   --user-id-column NAME     users/segment: the userId column (default userId, user_id or id)
   --labels-column NAME      users: the ;-separated labels column (default labels)
@@ -49,8 +51,7 @@ export function badRowsReport(job: { id: string; bad: number; badRows: readonly 
 
 /** `strata import FILE …`: streams the file to POST /api/imports and shows progress on stderr. */
 export async function runImport(argv: string[]): Promise<number> {
-  if (argv.includes('--help') || argv.includes('-h')) { console.log(IMPORT_USAGE); return 0; }
-  const { values, positionals } = parseArgs({
+  const { values, positionals } = parseCommandLine({
     args: argv, allowPositionals: true,
     options: {
       kind: { type: 'string' }, 'dry-run': { type: 'boolean' }, format: { type: 'string' }, 'user-id-column': { type: 'string' },
@@ -58,7 +59,8 @@ export async function runImport(argv: string[]): Promise<number> {
     },
   });
   const file = positionals[0];
-  if (!file || !values.kind) { console.error(IMPORT_USAGE); return 2; }
+  if (positionals.length !== 1) throw new UsageError(positionals.length === 0 ? 'give the FILE to import' : `one FILE at a time, got ${positionals.length}: ${positionals.join(' ')}`);
+  if (!values.kind) throw new UsageError('give the --kind of the file: users, events or segment');
   const format = values.format ?? (/\.(nd)?jsonl?$|\.ndjson$/i.test(file) ? 'ndjson' : 'csv');
   const q = new URLSearchParams({ kind: values.kind, format });
   if (values['dry-run']) q.set('dryRun', 'true');
@@ -69,7 +71,7 @@ export async function runImport(argv: string[]): Promise<number> {
   if (values['segment-id']) q.set('segmentId', values['segment-id']);
   const base = (process.env.STRATA_URL ?? 'http://127.0.0.1:4000').replace(/\/$/, '');
   const token = process.env.STRATA_ADMIN_TOKEN;
-  if (!token) { console.error('strata import: set STRATA_ADMIN_TOKEN (the admin token of the project)'); return 2; }
+  if (!token) throw new UsageError('set STRATA_ADMIN_TOKEN (the admin token of the project)');
 
   const total = statSync(file).size;
   let sent = 0, rows = 0;
@@ -99,10 +101,11 @@ export async function runImport(argv: string[]): Promise<number> {
     clearInterval(timer);
   }
   draw(true);
-  const answer = (await res.json()) as { error?: { message: string }; id: string; status: string; rows: number; ok: number; bad: number; badRows: { line: number; reason: string }[]; badRowsOmitted: number; summary: object; error_?: string };
+  const answer = (await res.json()) as { error?: { message: string }; id: string; status: string; rows: number; ok: number; bad: number; badRows: { line: number; reason: string }[]; badRowsOmitted: number; summary: object; changes: ImportChangeCounts };
   if (!res.ok) { console.error(`strata import: ${res.status} ${answer.error?.message ?? ''}`); return 1; }
   const secs = (Date.now() - started) / 1000;
   console.log(`import ${answer.id}: ${answer.status}${values['dry-run'] ? ' (dry run)' : ''} — ${answer.rows} rows, ${answer.ok} ok, ${answer.bad} bad, in ${secs.toFixed(1)} s (${fmtN(answer.rows / secs)} rows/s)`);
+  console.log(`  ${describeChanges(answer.changes, values['dry-run'] === true)}${values['dry-run'] ? ' (nothing was written)' : ''}`);
   console.log(`  ${JSON.stringify(answer.summary)}`);
   for (const line of badRowsReport(answer, base)) console.log(line);
   return answer.status === 'done' ? 0 : 1;

@@ -18,3 +18,5 @@ export * from './templates.ts';
 export * from './hygiene/index.ts';
 export * from './stats.ts';
 export * from './bucket-ranges.ts';
+export * from './client-ip.ts';
+export * from './import-changes.ts';

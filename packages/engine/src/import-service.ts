@@ -1,7 +1,7 @@
 import { createHash, randomBytes } from 'node:crypto';
 import sjson from 'secure-json-parse';
-import { AppError, isPlainObject, parseTimestamp, type Issue, type Json, type JsonObject, isoTime as iso } from '@strata/core';
-import { ImportStore, type BadRow, type ImportKind, type ImportRow, type IngestItem, type SqlStore, type UserUpsert } from '@strata/store';
+import { AppError, isPlainObject, parseTimestamp, type ImportChangeCounts, type Issue, type Json, type JsonObject, isoTime as iso } from '@strata/core';
+import { ImportStore, type BadRow, type ImportKind, type ImportRow, type IngestItem, type SqlStore, type UserPlan, type UserUpsert } from '@strata/store';
 import type { Clock } from './clock.ts';
 import { decodeCursor, encodeCursor } from './cursor.ts';
 import type { IngestService } from './ingest-service.ts';
@@ -185,12 +185,28 @@ export interface ImportView {
   /** Bad rows counted in `bad` but not listed inline (past the first 1000; GET /api/imports/:id/bad-rows has them all). */
   readonly badRowsOmitted: number;
   readonly summary: JsonObject;
+  /** The summary as what the import does — or, dry, would do: see importChanges. */
+  readonly changes: ImportChanges;
   readonly error: string | null;
   readonly createdAt: string;
   readonly updatedAt: string;
   readonly finishedAt: string | null;
 }
 
+/** Rows that create something, change something, or change nothing (bad rows are counted apart). */
+export type ImportChanges = ImportChangeCounts;
+
+/**
+ * One wording for every kind ("would create N, update M, skip K" for a dry run): users created,
+ * updated, unchanged; events stored, —, duplicates; segment members added, —, rows that added no
+ * one. A dry run counts them exactly as the real run would (same comparison, batch by batch).
+ */
+export function importChanges(kind: ImportKind, summary: JsonObject, ok: number): ImportChanges {
+  const n = (k: string) => (typeof summary[k] === 'number' ? summary[k] : 0);
+  if (kind === 'users') return { create: n('created'), update: n('updated'), skip: n('unchanged') };
+  if (kind === 'events') return { create: n('stored'), update: 0, skip: n('duplicates') };
+  return { create: n('added'), update: 0, skip: Math.max(0, ok - n('added')) };
+}
 
 let seq = 0;
 /** Job ids sort by creation (wall time, then a counter), so that the list is newest first even within one clock tick. */
@@ -199,7 +215,7 @@ const jobId = () => `imp_${Date.now().toString(36).padStart(9, '0')}${(seq++ % 1
 export function importView(j: ImportRow): ImportView {
   return {
     id: j.id, kind: j.kind, status: j.status, dryRun: j.dryRun, rows: j.rows, ok: j.ok, bad: j.bad, badRows: j.badRows,
-    badRowsOmitted: j.bad - j.badRows.length, summary: j.summary, error: j.error, createdAt: iso(j.createdAt), updatedAt: iso(j.updatedAt),
+    badRowsOmitted: j.bad - j.badRows.length, summary: j.summary, changes: importChanges(j.kind, j.summary, j.ok), error: j.error, createdAt: iso(j.createdAt), updatedAt: iso(j.updatedAt),
     finishedAt: j.finishedAt === null ? null : iso(j.finishedAt),
   };
 }
@@ -361,12 +377,19 @@ export class ImportService {
     let labelsIndex = -1;
     let traitCols: { index: number; name: string; type: ColumnType }[] = [];
     job.summary = { created: 0, updated: 0, unchanged: 0, membershipChanges: 0 };
+    // A dry run counts with the real run's comparison, batch by batch, writing nothing (docs/import.md).
+    const plan: UserPlan | null = opts.dryRun ? new Map() : null;
     const flush = async () => {
       if (batch.length === 0) return;
       const users = batch;
       batch = [];
-      if (opts.dryRun) return;
       const now = this.deps.clock.now();
+      if (plan) {
+        const out = await new ImportStore(this.deps.store).upsertUsers(projectId, users, now, plan);
+        const s = job.summary as Record<string, number>;
+        s.created! += out.created; s.updated! += out.updated; s.unchanged! += out.unchanged;
+        return;
+      }
       await this.deps.engine.write(async (tx) => {
         const out = await new ImportStore(tx).upsertUsers(projectId, users, now);
         const changes = await this.deps.engine.applyIngest(tx, projectId, {
@@ -421,14 +444,23 @@ export class ImportService {
     let columns: string[] | null = null;
     let batch: IngestItem[] = [];
     job.summary = { stored: 0, duplicates: 0 };
+    // A dry run's message ids so far, and those of the store it met: what the real run would drop as duplicates.
+    const seen: Set<string> | null = opts.dryRun ? new Set() : null;
     const receivedAt = this.deps.clock.now();
     const flush = async () => {
       if (batch.length === 0) return;
       const items = batch;
       batch = [];
-      if (opts.dryRun) return;
-      const r = await this.deps.ingest.submit(projectId, items, [], this.deps.clock.now());
       const s = job.summary as Record<string, number>;
+      if (seen) {
+        await this.deps.store.storedMessageIds(projectId, items.filter((i) => !seen.has(i.messageId)).map((i) => i.messageId), seen);
+        for (const i of items) {
+          if (seen.has(i.messageId)) s.duplicates!++;
+          else { s.stored!++; seen.add(i.messageId); }
+        }
+        return;
+      }
+      const r = await this.deps.ingest.submit(projectId, items, [], this.deps.clock.now());
       s.stored! += r.stored; s.duplicates! += r.duplicates;
     };
     const take = (line: number, raw: JsonObject, source: string) => {
@@ -485,6 +517,35 @@ export class ImportService {
     };
   }
 
+  /**
+   * A segment import's dry run: counts, batch by batch, the members each batch would add as the
+   * real run adds them (SegmentService.addMembers: ids resolved as userId, else anonymousId, a new
+   * profile for an unknown one; the include list a set), with nothing written. Ids that would get
+   * a new profile are remembered, so the same id in a later batch adds no one, as in the real run.
+   */
+  private segmentDryRun(projectId: string, segmentId: string | null, segmentName: string | undefined): (ids: readonly string[]) => Promise<number> {
+    let include: Set<number> | null = null;
+    const fresh = new Set<string>();
+    return async (ids) => {
+      if (include === null) {
+        const id = segmentId ?? (await this.deps.store.listSegments(projectId)).find((s) => s.name === segmentName)?.id;
+        include = new Set(id === undefined ? [] : (await this.deps.store.manualProfileIds(projectId, id)).include);
+      }
+      const known = await this.deps.store.profileIdsByKey(projectId, ids.filter((u) => !fresh.has(u)));
+      let added = 0;
+      for (const u of ids) {
+        const profile = known.get(u);
+        if (profile === undefined) {
+          if (!fresh.has(u)) { fresh.add(u); added++; }
+        } else if (!include.has(profile)) {
+          include.add(profile);
+          added++;
+        }
+      }
+      return added;
+    };
+  }
+
   private segment(projectId: string, opts: ImportOptions, job: Job): RowHandler {
     const head = this.header(opts, 'segment');
     let batch: string[] = [];
@@ -499,11 +560,16 @@ export class ImportService {
       return segmentId;
     };
     const fresh = newIdsTally(job.summary, opts.dryRun);
+    const dry = opts.dryRun ? this.segmentDryRun(projectId, segmentId, opts.segmentName) : null;
     const flush = async () => {
       if (batch.length === 0) return;
       const ids = [...new Set(batch)];
       batch = [];
-      if (opts.dryRun) { fresh.count(await this.deps.segments.unseenIds(projectId, ids)); return; }
+      if (dry) {
+        fresh.count(await this.deps.segments.unseenIds(projectId, ids));
+        job.summary.added = (job.summary.added as number) + (await dry(ids));
+        return;
+      }
       const id = (await target())!;
       const before = await this.deps.store.manualProfileIds(projectId, id);
       // The file is the confirmation: its dry run listed the ids this creates.

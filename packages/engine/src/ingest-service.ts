@@ -1,4 +1,4 @@
-import { AppError } from '@strata/core';
+import { AppError, storedContext, storedMessage } from '@strata/core';
 import type { IngestItem, IngestOutcome, Rejection, SqlStore } from '@strata/store';
 import type { Clock } from './clock.ts';
 import type { LiveEngine, MembershipChange } from './live-engine.ts';
@@ -74,6 +74,30 @@ export interface IngestServiceOptions {
   readonly sessionTimeoutMs: number;
   /** How long a small group waits for company before it is written (ms; 0 writes at once). */
   readonly lingerMs?: number;
+  /** `STRATA_STORE_IP`: keep `context.ip` in what is stored (default: removed from events and warnings alike). */
+  readonly storeIp?: boolean;
+}
+
+/** An item as it is stored: its context without the client's address unless that is kept. */
+function storedItem(item: IngestItem, storeIp: boolean): IngestItem {
+  const context = storedContext(item.context, storeIp);
+  if (context === item.context) return item;
+  // The serialised context the item carried still holds the address.
+  const { contextJson: _stale, ...rest } = item;
+  return { ...rest, context };
+}
+
+/** A rejected item as its warning stores it; the payload is parsed again only when it may hold an address. */
+function storedRejection(r: Rejection, storeIp: boolean): Rejection {
+  if (storeIp || !r.payload.includes('"ip"')) return r;
+  let message: unknown;
+  try {
+    message = JSON.parse(r.payload);
+  } catch {
+    return r;
+  }
+  const stored = storedMessage(message, false);
+  return stored === message ? r : { ...r, payload: JSON.stringify(stored) };
 }
 
 /**
@@ -106,7 +130,15 @@ export class IngestService {
     this.isolation = pick;
   }
 
+  /**
+   * Queues a request's items and rejections for the next transaction. This is the one way events
+   * and ingestion warnings reach the store (HTTP ingest, imports, the demo), so the client's
+   * address is removed here for all of them (unless `storeIp`).
+   */
   submit(projectId: string, items: readonly IngestItem[], rejections: readonly Rejection[], receivedAt: number): Promise<IngestResult> {
+    const keep = this.opts.storeIp === true;
+    items = items.map((i) => storedItem(i, keep));
+    rejections = rejections.map((r) => storedRejection(r, keep));
     return new Promise<IngestResult>((resolve, reject) => {
       this.queue.push({ projectId, items, rejections, receivedAt, resolve, reject });
       if (!this.flushing) setImmediate(() => void this.flush());

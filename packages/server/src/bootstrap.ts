@@ -1,4 +1,3 @@
-import { randomBytes } from 'node:crypto';
 import { ExperienceService, HygieneService, InsightsService, IngestService, LiveEngine, MissionService, PointsService, RewardService, TargetingService, MembershipService, SegmentService, WebhookDispatcher, WebhookService, systemClock, type Clock } from '@strata/engine';
 import { ExperimentService } from '@strata/engine';
 import { DestinationDispatcher, DestinationService, ExportService, ImportService } from '@strata/engine';
@@ -7,7 +6,7 @@ import type { Config } from './config.ts';
 import type { AppContext } from './context.ts';
 import { normalizeMessage } from './ingest/normalize.ts';
 
-export const DEFAULT_PROJECT = 'default';
+export { DEFAULT_PROJECT, ensureDefaultProject, credentialLines, type Bootstrapped, type CredentialOutcome } from './credentials.ts';
 
 /** Wires the services over a store. */
 export function createContext(store: SqlStore, config: Config, clock: Clock = systemClock): AppContext {
@@ -26,7 +25,7 @@ export function createContext(store: SqlStore, config: Config, clock: Clock = sy
   const points = new PointsService(store, engine, clock);
   const rewards = new RewardService(store, engine, points, clock);
   const missions = new MissionService(store, engine, points, clock, config.sessionTimeoutMs);
-  const ingest = new IngestService(engine, clock, { sessionTimeoutMs: config.sessionTimeoutMs, lingerMs: 2 });
+  const ingest = new IngestService(engine, clock, { sessionTimeoutMs: config.sessionTimeoutMs, lingerMs: 2, storeIp: config.storeIp });
   // Missions progress, complete and pay in the transaction that stores the events.
   ingest.onIngested((tx, projectId, outcome, now, changes) => missions.onIngested(tx, projectId, outcome, now, changes));
   ingest.applyAlone((tx, projectId, now) => missions.isolation(tx, projectId, now));
@@ -54,7 +53,8 @@ export function createContext(store: SqlStore, config: Config, clock: Clock = sy
     destinationDispatcher: new DestinationDispatcher(store, clock),
     exports: new ExportService(store),
     // An imported event passes the ingest's own validation (no request address: no geolocation).
-    imports: new ImportService({ store, clock, engine, ingest, segments, normalize: (raw, receivedAt) => normalizeMessage(raw, null, receivedAt, undefined, undefined) }),
+    imports: new ImportService({ store, clock, engine, ingest, segments, // As at HTTP ingest: the country of context.ip is added, then the address goes (unless STRATA_STORE_IP).
+    normalize: (raw, receivedAt) => normalizeMessage(raw, null, receivedAt, undefined, { requestIp: null, storeIp: config.storeIp }) }),
   };
 }
 
@@ -71,30 +71,4 @@ export async function stopContext(ctx: AppContext, opts: { closeStore?: boolean 
   await ctx.ingest.drain();
   await ctx.engine.stop();
   if (opts.closeStore !== false) await ctx.store.close();
-}
-
-export interface Bootstrapped {
-  /** Credentials generated at this start (print them once); null when configured or existing. */
-  readonly generated: { adminToken?: string; writeKey?: string } | null;
-}
-
-const secret = (prefix: string) => `${prefix}_${randomBytes(24).toString('base64url')}`;
-
-/**
- * Makes sure the default project exists. Configured credentials (STRATA_ADMIN_TOKEN,
- * STRATA_WRITE_KEY) are applied at every start; missing ones are generated on the first.
- */
-export async function ensureDefaultProject(store: SqlStore, config: Config, now: number): Promise<Bootstrapped> {
-  const existing = await store.getProject(DEFAULT_PROJECT);
-  if (existing) {
-    await store.setProjectCredentials(DEFAULT_PROJECT, { ...(config.writeKey ? { writeKey: config.writeKey } : {}), ...(config.adminToken ? { adminToken: config.adminToken } : {}) });
-    return { generated: null };
-  }
-  const adminToken = config.adminToken ?? secret('sta');
-  const writeKey = config.writeKey ?? secret('stw');
-  await store.createProject({ id: DEFAULT_PROJECT, name: 'Default project', writeKey, adminToken, now });
-  const generated: { adminToken?: string; writeKey?: string } = {};
-  if (!config.adminToken) generated.adminToken = adminToken;
-  if (!config.writeKey) generated.writeKey = writeKey;
-  return { generated: Object.keys(generated).length ? generated : null };
 }

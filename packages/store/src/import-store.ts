@@ -68,6 +68,37 @@ function same(a: unknown, b: unknown): boolean {
 }
 
 /**
+ * What a dry run of a users import "has written" so far: the users it would have created or
+ * changed, by userId, so that a later batch of the same file is compared with them as the real
+ * run compares with what its earlier batches wrote (the store is left as it is). Each holds the
+ * JSON of `[traits, sorted labels]`: a string is about a third of the objects' memory, and it is
+ * parsed only for a userId the file has again in a later batch.
+ */
+export type UserPlan = Map<string, string>;
+const planned = (traits: JsonObject, labels: readonly string[]) => JSON.stringify([traits, labels]);
+
+/**
+ * Sets `want`'s traits on `traits` and adds its labels (in place): the trait keys that changed
+ * (null: none) and the label set when a label was added (null: none). The one comparison of the
+ * real run and the dry run.
+ */
+function applyWant(traits: JsonObject, labels: readonly string[], want: { traits: JsonObject; labels: readonly string[] }): { changedKeys: string[] | null; labelSet: Set<string> | null } {
+  let changedKeys: string[] | null = null;
+  for (const k in want.traits) {
+    const v = want.traits[k]!;
+    if (k in traits && same(traits[k], v)) continue;
+    traits[k] = v;
+    (changedKeys ??= []).push(k);
+  }
+  let labelSet: Set<string> | null = null;
+  for (const l of want.labels) {
+    if (labelSet ? labelSet.has(l) : labels.includes(l)) continue;
+    (labelSet ??= new Set(labels)).add(l);
+  }
+  return { changedKeys, labelSet };
+}
+
+/**
  * Import jobs (`imports`), their bad rows (`import_bad_rows`) and the bulk write a users import needs. Construct it over a store or
  * a transaction's store (`new ImportStore(tx)`).
  */
@@ -198,8 +229,12 @@ export class ImportStore {
    * (no events), sets the given traits and adds the given labels. A profile whose traits and
    * labels already hold those values is not written at all, so re-importing a file changes nothing.
    * Later rows of the batch for the same userId win.
+   *
+   * With `plan` (a dry run) nothing is written: the counts are those the real run would give,
+   * by the same comparison, with `plan` standing for what earlier batches of the run wrote (it is
+   * updated with this batch's created and changed users), and no records are returned.
    */
-  async upsertUsers(projectId: string, users: readonly UserUpsert[], now: number): Promise<UpsertOutcome> {
+  async upsertUsers(projectId: string, users: readonly UserUpsert[], now: number, plan?: UserPlan): Promise<UpsertOutcome> {
     // The caller's objects are taken as they are; only a userId met twice gets a merged copy.
     const byUser = new Map<string, { traits: JsonObject; labels: readonly string[] }>();
     for (const u of users) {
@@ -207,13 +242,27 @@ export class ImportStore {
       if (have) byUser.set(u.userId, { traits: { ...have.traits, ...u.traits }, labels: [...new Set([...have.labels, ...u.labels])] });
       else byUser.set(u.userId, u);
     }
-    const ids = [...byUser.keys()];
+    let ids = [...byUser.keys()];
+    let updated = 0, unchanged = 0, created = 0;
+    if (plan) {
+      // Users an earlier batch of this dry run created or changed: compared with that, not the store.
+      const again = new Set<string>();
+      for (const id of ids) {
+        const before = plan.get(id);
+        if (before === undefined) continue;
+        again.add(id);
+        const [traits, labels] = JSON.parse(before) as [JsonObject, string[]];
+        const { changedKeys, labelSet } = applyWant(traits, labels, byUser.get(id)!);
+        if (!changedKeys && !labelSet) unchanged++;
+        else { updated++; plan.set(id, planned(traits, labelSet ? [...labelSet].sort() : labels)); }
+      }
+      if (again.size > 0) ids = ids.filter((id) => !again.has(id));
+    }
     const keys = new Map<string, number>();
     for (const c of chunks(ids)) {
       for (const r of await this.query<{ key: string; profile_id: number }>(this.text('lookup', c.length), [projectId, ...c])) keys.set(r.key, Number(r.profile_id));
     }
     const records: EngineProfile[] = [];
-    let updated = 0, unchanged = 0, created = 0;
     // Known users: compare, write only what differs (traits_at and context are read only then).
     const changedRows: (Omit<Database['profiles'], 'id'> & { id: number })[] = [];
     for (const c of chunks([...keys.values()])) {
@@ -223,20 +272,10 @@ export class ImportStore {
         if (!want) continue;
         const traits = readJson<JsonObject>(r.traits, {});
         const labels = readJson<string[]>(r.labels, []);
-        let changedKeys: string[] | null = null;
-        for (const k in want.traits) {
-          const v = want.traits[k]!;
-          if (k in traits && same(traits[k], v)) continue;
-          traits[k] = v;
-          (changedKeys ??= []).push(k);
-        }
-        let labelSet: Set<string> | null = null;
-        for (const l of want.labels) {
-          if (labelSet ? labelSet.has(l) : labels.includes(l)) continue;
-          (labelSet ??= new Set(labels)).add(l);
-        }
+        const { changedKeys, labelSet } = applyWant(traits, labels, want);
         if (!changedKeys && !labelSet) { unchanged++; continue; }
         updated++;
+        if (plan) { plan.set(r.user_id!, planned(traits, labelSet ? [...labelSet].sort() : labels)); continue; }
         const traitsAt = readJson<Record<string, number>>(r.traits_at, {});
         for (const k of changedKeys ?? []) traitsAt[k] = now;
         const nextLabels = labelSet ? [...labelSet].sort() : labels;
@@ -279,6 +318,10 @@ export class ImportStore {
       return l;
     };
     const fresh = keys.size === 0 ? ids : ids.filter((u) => !keys.has(u));
+    if (plan) {
+      for (const userId of fresh) { const w = byUser.get(userId)!; plan.set(userId, planned(w.traits, labelsOf(w.labels).sorted)); }
+      return { created: fresh.length, updated, unchanged, records };
+    }
     for (const c of chunks(fresh)) {
       const params: unknown[] = [];
       for (const userId of c) {

@@ -1,7 +1,7 @@
 export * from './types.ts';
 export * from './schema.ts';
 export { migrate, type StoreDialect } from './migrations.ts';
-export { SqlStore, hashToken } from './sql-store.ts';
+export { SqlStore, hashToken, tokenPrefix } from './sql-store.ts';
 export { openSqlite, registerFunctions } from './sqlite.ts';
 export { openPostgres, postgresReachable } from './postgres.ts';
 export { openPglite } from './pglite.ts';
@@ -13,7 +13,7 @@ export { RewardStore, mergeRewards, REWARD_TYPES, type RewardRow, type RewardTyp
 export { MissionStore, mergeMissions, type MissionRow, type ProgressRow, type ProgressMember, type CompletionRow } from './mission-store.ts';
 export { ExperimentStore, type ExperimentRow, type ExperimentArmRow, type ExperimentStatus, type ConversionSource, type Exposure } from './experiment-store.ts';
 export { InsightsStore, type DayChanges, type EventNameCount, type SegmentActivity } from './insights-store.ts';
-export { ImportStore, type ImportRow, type ImportKind, type ImportStatus, type BadRow, type UserUpsert, type UpsertOutcome } from './import-store.ts';
+export { ImportStore, type ImportRow, type ImportKind, type ImportStatus, type BadRow, type UserUpsert, type UpsertOutcome, type UserPlan } from './import-store.ts';
 export { DestinationStore, type DestinationRow, type DestinationKind, type DestinationSync, type DueDestinationDelivery } from './destination-store.ts';
 export { ExportStore, type ExportMember } from './export-store.ts';
 export type { StoreHandle } from './store-handle.ts';

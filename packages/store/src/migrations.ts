@@ -211,6 +211,14 @@ function importBadRows(d: StoreDialect): string[] {
 }
 
 /**
+ * The first characters of the admin token, kept beside its hash so that a start can say which
+ * token is in force without the token itself (NULL for a token stored before this column).
+ */
+function adminTokenPrefix(): string[] {
+  return ['ALTER TABLE projects ADD COLUMN admin_token_prefix TEXT'];
+}
+
+/**
  * PostgreSQL versions of the helpers that SQLite gets as registered JavaScript functions
  * (sqlite.ts). Each matches core's JavaScript exactly (values.ts, bucket.ts) and never raises.
  */
@@ -305,7 +313,7 @@ function provider(d: StoreDialect): MigrationProvider {
       for (const s of stmts) await sql.raw(s).execute(db);
     },
   });
-  return { getMigrations: async () => ({ '0001_initial': step(initial(d)), '0002_live_engine': step(liveEngine(d)), '0003_points': step(points(d)), '0004_missions': step(missions(d)), '0005_rewards': step(rewards(d)), '0006_experiments': step(experiments(d)), '0007_experiences': step(experiences(d)), '0008_profile_ids': step(profileIds(d)), '0009_destinations': step(destinations(d)), '0009_imports': step(imports(d)), '0010_segment_daily': step(segmentDaily(d)), '0011_destination_sync': step(destinationSync(d)), '0012_import_bad_rows': step(importBadRows(d)), '0013_mission_attempts': step(missionAttempts(d)) }) };
+  return { getMigrations: async () => ({ '0001_initial': step(initial(d)), '0002_live_engine': step(liveEngine(d)), '0003_points': step(points(d)), '0004_missions': step(missions(d)), '0005_rewards': step(rewards(d)), '0006_experiments': step(experiments(d)), '0007_experiences': step(experiences(d)), '0008_profile_ids': step(profileIds(d)), '0009_destinations': step(destinations(d)), '0009_imports': step(imports(d)), '0010_segment_daily': step(segmentDaily(d)), '0011_destination_sync': step(destinationSync(d)), '0012_import_bad_rows': step(importBadRows(d)), '0013_mission_attempts': step(missionAttempts(d)), '0014_admin_token_prefix': step(adminTokenPrefix()) }) };
 }
 
 /** Brings the schema up to date; safe to run at every start and from several instances. */

@@ -12,6 +12,8 @@ export interface Database {
     name: string;
     write_key: string;
     admin_token_hash: string;
+    /** The token's first characters (tokenPrefix), to name it in start-up lines; null for tokens stored before 0013. */
+    admin_token_prefix: string | null;
     settings: unknown;
     created_at: number;
   };

@@ -16,6 +16,11 @@ import { chunks, readJson } from './util.ts';
 
 
 export const hashToken = (token: string): string => createHash('sha256').update(token).digest('hex');
+/**
+ * What names a token without giving it away: its first characters, at most 10 and at most a third
+ * of it (a generated `sta_…` token shows its kind and 6 of its 32 random characters), then "…".
+ */
+export const tokenPrefix = (token: string): string => `${token.slice(0, Math.min(10, Math.floor(token.length / 3)))}…`;
 
 
 type ProfileRow = Database['profiles'] & { id: number };
@@ -104,7 +109,7 @@ export class SqlStore {
 
   async createProject(p: { id: string; name: string; writeKey: string; adminToken: string; now: number }): Promise<Project> {
     await this.db.insertInto('projects').values({
-      id: p.id, name: p.name, write_key: p.writeKey, admin_token_hash: hashToken(p.adminToken), settings: this.json({}), created_at: p.now,
+      id: p.id, name: p.name, write_key: p.writeKey, admin_token_hash: hashToken(p.adminToken), admin_token_prefix: tokenPrefix(p.adminToken), settings: this.json({}), created_at: p.now,
     }).execute();
     return { id: p.id, name: p.name, writeKey: p.writeKey, createdAt: p.now, settings: {} };
   }
@@ -135,8 +140,17 @@ export class SqlStore {
   async setProjectCredentials(id: string, creds: { writeKey?: string; adminToken?: string }): Promise<void> {
     const set: Partial<Database['projects']> = {};
     if (creds.writeKey) set.write_key = creds.writeKey;
-    if (creds.adminToken) set.admin_token_hash = hashToken(creds.adminToken);
+    if (creds.adminToken) {
+      set.admin_token_hash = hashToken(creds.adminToken);
+      set.admin_token_prefix = tokenPrefix(creds.adminToken);
+    }
     if (Object.keys(set).length) await this.db.updateTable('projects').set(set).where('id', '=', id).execute();
+  }
+
+  /** What is stored of a project's credentials: the write key, the admin token's hash and prefix (never the token). */
+  async projectCredentials(id: string): Promise<{ writeKey: string; adminTokenHash: string; adminTokenPrefix: string | null } | null> {
+    const r = await this.db.selectFrom('projects').select(['write_key', 'admin_token_hash', 'admin_token_prefix']).where('id', '=', id).executeTakeFirst();
+    return r ? { writeKey: r.write_key, adminTokenHash: r.admin_token_hash, adminTokenPrefix: r.admin_token_prefix } : null;
   }
 
   // ---------------------------------------------------------------- ingest
@@ -287,13 +301,18 @@ export class SqlStore {
     };
   }
 
-  private async dropDuplicates(projectId: string, items: readonly IngestItem[]): Promise<IngestItem[]> {
-    const seen = new Set<string>();
-    for (const c of chunks([...new Set(items.map((i) => i.messageId))])) {
+  /** The given message ids that events of the project already have (what ingest drops as duplicates; an import's dry run counts them). */
+  async storedMessageIds(projectId: string, messageIds: Iterable<string>, into = new Set<string>()): Promise<Set<string>> {
+    for (const c of chunks([...new Set(messageIds)])) {
       const found = await this.db.selectFrom('events').select('message_id')
         .where('project_id', '=', projectId).where('message_id', 'in', c).execute();
-      for (const f of found) seen.add(f.message_id!);
+      for (const f of found) into.add(f.message_id!);
     }
+    return into;
+  }
+
+  private async dropDuplicates(projectId: string, items: readonly IngestItem[]): Promise<IngestItem[]> {
+    const seen = await this.storedMessageIds(projectId, items.map((i) => i.messageId));
     const out: IngestItem[] = [];
     for (const i of items) {
       if (seen.has(i.messageId)) continue;

@@ -78,7 +78,8 @@ describe.skipIf(missing !== null)('Import page in a real browser', () => {
     expect(await rows.nth(0).textContent()).toContain('"thirty" is not a number');
     expect(await rows.nth(1).locator('td').first().textContent()).toBe('5');
     expect(await rows.nth(1).textContent()).toMatch(/userId/);
-    // A dry run writes nothing.
+    // What the import would do, counted as the real run counts; and a dry run writes nothing.
+    expect(await page.getByTestId('import-changes').textContent()).toBe('Would create 3, update 0, skip 0.');
     expect((await get('/api/users/imp-1')).status).toBe(404);
     // The job is recorded with the options the page sent.
     const jobs = (await get('/api/imports')).body.imports;
@@ -89,6 +90,7 @@ describe.skipIf(missing !== null)('Import page in a real browser', () => {
     expect(await page.getByTestId('import-ok').textContent()).toBe('3');
     expect(await page.getByTestId('import-bad').textContent()).toBe('2');
     await page.getByTestId('import-report').getByText('created', { exact: true }).waitFor();
+    expect(await page.getByTestId('import-changes').textContent()).toBe('Created 3, updated 0, skipped 0.');
     expect(await page.locator('table.imports-table tbody tr').count()).toBe(2);
 
     const ann = await get('/api/users/imp-1');

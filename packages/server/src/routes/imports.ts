@@ -27,6 +27,9 @@ export const ImportSchema = Type.Object({
   badRows: Type.Array(BadRowSchema, { description: 'the first 1000 bad rows, by line (GET /api/imports/:id/bad-rows has them all)' }),
   badRowsOmitted: Type.Integer({ description: 'bad rows counted in `bad` but not listed inline' }),
   summary: Type.Record(Type.String(), Type.Unknown()),
+  changes: Type.Object({ create: Type.Integer(), update: Type.Integer(), skip: Type.Integer() }, {
+    description: 'what the import does — a dry run: would do — counted as the real run counts: users created/updated/unchanged, events stored/—/duplicates, segment members added/—/rows adding no one',
+  }),
   error: Type.Union([Type.String(), Type.Null()]),
   createdAt: Type.String(),
   updatedAt: Type.String(),

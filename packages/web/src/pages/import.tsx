@@ -5,6 +5,8 @@
  * GET /api/imports/:id/bad-rows?format=csv). A dry run comes first; "Import for real" sends the same file again.
  */
 import { useEffect, useRef, useState } from 'react';
+// The wording strata import prints too; this entry point alone keeps the rest of core out of the bundle.
+import { describeChanges, type ImportChangeCounts } from '@strata/core/import-changes';
 import { api, apiDownload, enc, qs, upload, ApiError } from '../api.ts';
 import type { Segment } from '../types.ts';
 import { ActionButton, ErrorBox, Spinner, View, fmtDate, useLoad } from '../ui.tsx';
@@ -24,6 +26,8 @@ export interface ImportJob {
   badRows: { line: number; reason: string }[];
   badRowsOmitted: number;
   summary: Record<string, unknown>;
+  /** What the import did, or (dry run) would do, counted as the real run counts. */
+  changes: ImportChangeCounts;
   error: string | null;
   createdAt: string;
   updatedAt: string;
@@ -309,6 +313,7 @@ function NewIds({ job }: { job: ImportJob }) {
     </div>
   );
 }
+const sentence = (text: string) => text.charAt(0).toUpperCase() + text.slice(1);
 
 function Report({ job, fileName, onImport }: { job: ImportJob; fileName: string; onImport: (() => void) | null }) {
   const failed = job.status === 'failed';
@@ -323,7 +328,8 @@ function Report({ job, fileName, onImport }: { job: ImportJob; fileName: string;
         {Object.entries(job.summary).filter(([k]) => k !== 'newUserIds').map(([k, v]) => <div key={k}><dt>{words(k)}</dt><dd>{v === null ? '—' : String(v)}</dd></div>)}
       </dl>
       <NewIds job={job} />
-      {job.dryRun && !failed && <p>{job.bad ? `The real import would skip these ${job.bad} row${job.bad === 1 ? '' : 's'} and import the other ${job.ok}.` : `All ${job.ok} rows are fine.`} Nothing was written.</p>}
+      {!failed && job.changes && <p data-testid="import-changes">{sentence(describeChanges(job.changes, job.dryRun))}.</p>}
+      {job.dryRun && !failed && <p>{job.bad ? `The real import would leave out these ${job.bad} bad row${job.bad === 1 ? '' : 's'} and read the other ${job.ok}.` : `All ${job.ok} rows are fine.`} Nothing was written.</p>}
       {job.dryRun && !failed && onImport && <button type="button" className="primary" onClick={onImport}>{newUsers(job) > 0 ? `Import for real and create ${newUsers(job)} new user${newUsers(job) === 1 ? '' : 's'}` : 'Import for real'}</button>}
       {!job.dryRun && !failed && <p>Imported {job.ok} row{job.ok === 1 ? '' : 's'}{job.bad ? `; ${job.bad} bad row${job.bad === 1 ? '' : 's'} skipped` : ''}.</p>}
       {job.badRows.length > 0 && (

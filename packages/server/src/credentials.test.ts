@@ -1,0 +1,40 @@
+import { describe, expect, it } from 'vitest';
+import { testBackends } from '@strata/store/testing';
+import { configFromEnv } from './config.ts';
+import { credentialLines, ensureDefaultProject } from './credentials.ts';
+
+/** The start-up token rule on both stores (the printed lines of real starts: packages/cli/src/main.test.ts). */
+describe.each(await testBackends())('ensureDefaultProject ($name)', (backend) => {
+  it('creates once, then keeps, and replaces only on a different environment value', async () => {
+    const store = await backend.open();
+    try {
+      const first = await ensureDefaultProject(store, configFromEnv({ STRATA_WRITE_KEY: 'stw_given_key' }), 1);
+      expect(first.adminToken).toMatchObject({ change: 'created', fromEnv: false });
+      const token = first.adminToken.value!;
+      expect(token).toMatch(/^sta_/);
+      expect(credentialLines(first)).toEqual([
+        'Strata created the default project (first start of this store). Its credentials:',
+        `  admin token: ${token} (generated; shown only now, keep it)`,
+        '  write key:   stw_given_key (from STRATA_WRITE_KEY)',
+      ]);
+
+      const kept = await ensureDefaultProject(store, configFromEnv({}), 2);
+      expect(kept.adminToken.value).toBeNull();
+      expect(credentialLines(kept).slice(1)).toEqual([
+        `  admin token: ${token.slice(0, 10)}… (stored; set STRATA_ADMIN_TOKEN to replace it)`,
+        '  write key:   stw_given_key (stored; set STRATA_WRITE_KEY to replace it)',
+      ]);
+      expect((await store.projectByAdminToken(token))?.id).toBe('default');
+
+      const replaced = await ensureDefaultProject(store, configFromEnv({ STRATA_ADMIN_TOKEN: 'sta_new_token_from_env', STRATA_WRITE_KEY: 'stw_given_key' }), 3);
+      expect(credentialLines(replaced).slice(1)).toEqual([
+        `  admin token: sta_new… REPLACED by STRATA_ADMIN_TOKEN: the previous one (${token.slice(0, 10)}…) no longer works`,
+        '  write key:   stw_given_key (from STRATA_WRITE_KEY, as stored)',
+      ]);
+      expect(await store.projectByAdminToken(token)).toBeNull();
+      expect((await store.projectByAdminToken('sta_new_token_from_env'))?.id).toBe('default');
+    } finally {
+      await store.close();
+    }
+  });
+});
