@@ -76,7 +76,7 @@ describe('request bodies are validated as sent, never coerced', () => {
   });
 
   it('still reads query strings and path parameters as the numbers their schemas declare', async () => {
-    await t.admin('POST', `/api/segments/${segmentId}/members`, { userIds: ['u2', 'u3'] });
+    await t.admin('POST', `/api/segments/${segmentId}/members`, { userIds: ['u2', 'u3'], createMissing: true });
     const r = await t.admin('GET', `/api/segments/${segmentId}/members?limit=2`);
     expect(r.status).toBe(200);
     expect(r.body.members).toHaveLength(2);
