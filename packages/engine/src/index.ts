@@ -16,3 +16,4 @@ export * from './experiment-service.ts';
 export * from './mission-goal.ts';
 export * from './mission-service.ts';
 export * from './insights-service.ts';
+export * from './user-data-service.ts';

@@ -2,6 +2,7 @@ import { AppError } from '@strata/core';
 import type { IngestItem, IngestOutcome, Rejection, SqlStore } from '@strata/store';
 import type { Clock } from './clock.ts';
 import type { LiveEngine } from './live-engine.ts';
+import { suppressedWarning, type SuppressionList } from './user-data-service.ts';
 
 /** Sees each stored request's outcome inside its transaction (after the membership it caused). */
 export type IngestListener = (tx: SqlStore, projectId: string, outcome: IngestOutcome, now: number) => Promise<void>;
@@ -24,6 +25,8 @@ export interface IngestServiceOptions {
   readonly sessionTimeoutMs: number;
   /** How long a small group waits for company before it is written (ms; 0 writes at once). */
   readonly lingerMs?: number;
+  /** Ids erased with suppression: messages naming one are dropped (answered as accepted; docs/privacy.md). */
+  readonly suppressions?: SuppressionList;
 }
 
 /**
@@ -86,8 +89,10 @@ export class IngestService {
         for (const p of group) byProject.set(p.projectId, [...(byProject.get(p.projectId) ?? []), p]);
         for (const [projectId, ps] of byProject) {
           for (const p of ps) {
-            const out = await tx.ingest(projectId, p.items, this.opts.sessionTimeoutMs);
-            if (p.rejections.length) await tx.recordRejections(projectId, p.receivedAt, p.rejections);
+            const { kept, dropped } = this.opts.suppressions ? await this.opts.suppressions.filter(tx, projectId, p.items) : { kept: p.items, dropped: 0 };
+            const out = await tx.ingest(projectId, kept, this.opts.sessionTimeoutMs);
+            const rejections = dropped ? [...p.rejections, suppressedWarning(dropped)] : p.rejections;
+            if (rejections.length) await tx.recordRejections(projectId, p.receivedAt, rejections);
             // Membership follows each request's events in the same transaction, in arrival order.
             await this.engine.applyIngest(tx, projectId, out, this.clock.now());
             for (const l of this.listeners) await l(tx, projectId, out, this.clock.now());

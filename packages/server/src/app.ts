@@ -22,6 +22,7 @@ import { destinationRoutes } from './routes/destinations.ts';
 import { exportRoutes } from './routes/export.ts';
 import { experimentRoutes } from './routes/experiments.ts';
 import { importRoutes } from './routes/imports.ts';
+import { userDataRoutes } from './routes/user-data.ts';
 import { ErrorSchema } from './schemas.ts';
 
 export interface AppOptions {
@@ -87,5 +88,6 @@ export async function buildApp(ctx: AppContext, opts: AppOptions = {}): Promise<
   await app.register(async (scope) => insightRoutes(scope, withCreds));
   await app.register(async (scope) => experimentRoutes(scope, withCreds));
   await app.register(async (scope) => importRoutes(scope, withCreds));
+  await app.register(async (scope) => userDataRoutes(scope, withCreds));
   return app;
 }

@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { ExperienceService, HygieneService, InsightsService, IngestService, LiveEngine, MissionService, PointsService, RewardService, TargetingService, MembershipService, SegmentService, WebhookDispatcher, WebhookService, systemClock, type Clock } from '@strata/engine';
 import { ExperimentService } from '@strata/engine';
 import { DestinationDispatcher, DestinationService, ExportService } from '@strata/engine';
+import { SuppressionList, UserDataService } from '@strata/engine';
 import { ExperimentStore, MissionStore, RewardStore, type SqlStore } from '@strata/store';
 import type { Config } from './config.ts';
 import type { AppContext } from './context.ts';
@@ -25,7 +26,8 @@ export function createContext(store: SqlStore, config: Config, clock: Clock = sy
   const points = new PointsService(store, engine, clock);
   const rewards = new RewardService(store, engine, points, clock);
   const missions = new MissionService(store, engine, points, clock);
-  const ingest = new IngestService(engine, clock, { sessionTimeoutMs: config.sessionTimeoutMs, lingerMs: 2 });
+  const suppressions = new SuppressionList();
+  const ingest = new IngestService(engine, clock, { sessionTimeoutMs: config.sessionTimeoutMs, lingerMs: 2, suppressions });
   // Missions progress, complete and pay in the transaction that stores the events.
   ingest.onIngested((tx, projectId, outcome, now) => missions.onIngested(tx, projectId, outcome, now));
   const segments = new SegmentService(store, membership, engine, clock, hygiene);
@@ -51,6 +53,7 @@ export function createContext(store: SqlStore, config: Config, clock: Clock = sy
     destinations,
     destinationDispatcher: new DestinationDispatcher(store, clock),
     exports: new ExportService(store),
+    userData: new UserDataService(store, engine, clock, suppressions),
   };
 }
 

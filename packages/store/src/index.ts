@@ -16,3 +16,4 @@ export { InsightsStore, type DayChanges, type SegmentActivity } from './insights
 export { ImportStore, type ImportRow, type ImportKind, type ImportStatus, type BadRow, type UserUpsert, type UpsertOutcome } from './import-store.ts';
 export { DestinationStore, type DestinationRow, type DestinationKind, type DestinationSync, type DueDestinationDelivery } from './destination-store.ts';
 export { ExportStore, type ExportMember } from './export-store.ts';
+export { UserDataStore, suppressionHash, ERASED_REASON, type UserRecords, type ErasureCounts } from './user-data-store.ts';
