@@ -126,15 +126,17 @@ export class UserDataService {
    * in one transaction. With `suppress`, later ingest of any of their ids is dropped.
    */
   async erase(projectId: string, id: string, opts: { suppress: boolean }): Promise<ErasureCounts> {
-    return this.engine.write(async (tx) => {
+    const counts = await this.engine.write(async (tx) => {
       const key = await tx.profileKey(projectId, id);
       if (!key) throw this.notFound(id);
       const now = this.clock.now();
       await this.engine.forget(tx, projectId, key.profileId, now);
-      const counts = await new UserDataStore(tx).erase(projectId, key.profileId, now, opts);
-      if (!counts) throw this.notFound(id);
+      const erased = await new UserDataStore(tx).erase(projectId, key.profileId, now, opts);
+      if (!erased) throw this.notFound(id);
       if (opts.suppress) this.suppressions.invalidate(projectId);
-      return counts;
+      return erased;
     });
+    await new UserDataStore(this.store).checkpoint();
+    return counts;
   }
 }

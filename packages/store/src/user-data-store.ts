@@ -265,6 +265,15 @@ export class UserDataStore {
     return Number(r.numUpdatedRows);
   }
 
+  /**
+   * After an erasure has committed: on SQLite, the WAL still holds the pages as they were before
+   * it; a TRUNCATE checkpoint writes the zeroed pages into the database file and empties the WAL.
+   * (PostgreSQL: see docs/privacy.md on VACUUM.) Run on the store, outside any transaction.
+   */
+  async checkpoint(): Promise<void> {
+    if (this.store.dialect === 'sqlite') await sql`PRAGMA wal_checkpoint(TRUNCATE)`.execute(this.db);
+  }
+
   /** Keeps the hashes of the ids (never the ids); returns how many were new. */
   async suppress(projectId: string, ids: readonly string[], now: number): Promise<number> {
     let added = 0;
