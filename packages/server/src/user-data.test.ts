@@ -3,9 +3,9 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { sql } from 'kysely';
-import { SqlStore, openSqlite } from '@strata/store';
+import { SqlStore, UserDataStore, openSqlite } from '@strata/store';
 import { testBackends } from '@strata/store/testing';
 import { DEFAULT_PROJECT, startTestApp, type TestApp } from './test-app.ts';
 
@@ -121,6 +121,8 @@ describe.each([sqliteFile, ...postgres].map((b) => [b.name, b] as const))('user 
     // Sent: the entries so far are delivered; the next change (a manual entry) stays pending.
     expect(await app.ctx.dispatcher.runOnce()).toBeGreaterThan(0);
     await ok(app.admin('POST', `/api/segments/${list.id}/members`, { userIds: ['u_erase', 'u_keep'] }));
+    const onlyHer = await ok(app.admin('POST', '/api/segments', { name: 'Only her', condition: null }), 201);
+    await ok(app.admin('POST', `/api/segments/${onlyHer.id}/members`, { userIds: ['u_erase'] }));
     await ok(app.admin('POST', '/api/users/u_erase/labels', { add: ['vip'] }));
     const redeemed = await ok(app.send(`/v1/rewards/${reward.id}/redeem`, { userId: 'u_erase' }));
     expect(redeemed.redemption.code).toBe('CODE-1');
@@ -128,7 +130,7 @@ describe.each([sqliteFile, ...postgres].map((b) => [b.name, b] as const))('user 
     const job = await ok(app.upload('/api/imports?kind=users&types=referrer:number', 'userId,referrer\nu_other,u_erase\n', 'text/csv'), 201);
     expect(job.badRows).toEqual([{ line: 2, reason: 'column "referrer": "u_erase" is not a number' }]);
     app.clock.advance(1000);
-    return { pro: pro.id as string, buyers: buyers.id as string, list: list.id as string, hook: hook.id as string, mission: mission.id as string, reward: reward.id as string, job: job.id as string };
+    return { pro: pro.id as string, buyers: buyers.id as string, list: list.id as string, onlyHer: onlyHer.id as string, hook: hook.id as string, mission: mission.id as string, reward: reward.id as string, job: job.id as string };
   }
 
   it('exports everything about a user, then erases every trace: read routes, engine, SQL and the database files', async () => {
@@ -149,9 +151,11 @@ describe.each([sqliteFile, ...postgres].map((b) => [b.name, b] as const))('user 
     expect(ex.events.find((e: { event: string }) => e.event === 'purchase').properties).toEqual({ item: 'bernoulli-numbers', total: 12 });
     expect(ex.events.map((e: { event: string }) => e.event)).toEqual(expect.arrayContaining(['$segment_entered', '$mission_completed']));
     expect(ex.visits).toHaveLength(1);
-    expect(ex.memberships.map((m: { segmentName: string }) => m.segmentName).sort()).toEqual(['Hand-picked', 'Pro', 'Recent buyers']);
-    expect(ex.membershipHistory).toHaveLength(3);
-    expect(ex.manualLists).toEqual([{ segmentId: ids.list, segmentName: 'Hand-picked', list: 'include' }]);
+    expect(ex.memberships.map((m: { segmentName: string }) => m.segmentName).sort()).toEqual(['Hand-picked', 'Only her', 'Pro', 'Recent buyers']);
+    expect(ex.membershipHistory).toHaveLength(4);
+    expect(ex.manualLists.sort((a: { segmentName: string }, b: { segmentName: string }) => a.segmentName.localeCompare(b.segmentName))).toEqual([
+      { segmentId: ids.list, segmentName: 'Hand-picked', list: 'include' }, { segmentId: ids.onlyHer, segmentName: 'Only her', list: 'include' },
+    ]);
     expect(ex.points.balance).toBe(40);
     expect(ex.points.ledger.map((e: { amount: number }) => e.amount)).toEqual([50, -10]);
     expect(ex.missions.completions).toEqual([{ missionId: ids.mission, missionName: 'First purchase', n: 1, at: expect.any(String), points: 50 }]);
@@ -169,18 +173,23 @@ describe.each([sqliteFile, ...postgres].map((b) => [b.name, b] as const))('user 
     const keepDeliveries = (await ok(app.admin('GET', `/api/webhooks/${ids.hook}/deliveries?limit=1000`))).deliveries
       .filter((d: object) => JSON.stringify(d).includes('u_keep')).length;
     const sizes = new Map((await ok(app.admin('GET', '/api/segments'))).segments.map((s: { id: string; size: number }) => [s.id, s.size]));
+    const seriesBefore = (await ok(app.admin('GET', '/api/segments/sizes?days=2'))).segments as { id: string; sizes: number[] }[];
 
     // ---- erase
     const erased = await ok(app.admin('DELETE', '/api/users/u_erase'));
     expect(erased).toEqual({
       erased: {
-        profiles: 1, keys: 2, events: ex.events.length + ex.visits.length, visits: 1, contexts: expect.any(Number), memberships: 3, membershipHistory: 3,
-        manualListEntries: 1, pointsEntries: 2, pointsBalances: 1, missionProgress: 1, missionCompletions: 1, redemptions: 1,
+        profiles: 1, keys: 2, events: ex.events.length + ex.visits.length, visits: 1, contexts: expect.any(Number), memberships: 4, membershipHistory: 4,
+        manualListEntries: 2, pointsEntries: 2, pointsBalances: 1, missionProgress: 1, missionCompletions: 1, redemptions: 1,
         outboxMessages: ex.outbox.length, ingestWarnings: 1, importBadRowsRedacted: 1,
       },
       suppressed: 0,
     });
     expect(erased.erased.contexts).toBeGreaterThan(0);
+
+    // The size series stays true: past days keep their sizes (her memberships end today, as counts only).
+    const seriesAfter = (await ok(app.admin('GET', '/api/segments/sizes?days=2'))).segments as { id: string; sizes: number[] }[];
+    expect(seriesAfter).toEqual(seriesBefore.map((s) => ({ ...s, size: (sizes.get(s.id) as number) - 1, sizes: [s.sizes[0], s.sizes[1]! - 1] })));
 
     // ---- no read route knows her
     for (const id of ['u_erase', 'anon-erase-1']) {
@@ -208,8 +217,10 @@ describe.each([sqliteFile, ...postgres].map((b) => [b.name, b] as const))('user 
     await ok(app.admin('POST', '/api/users/u_keep/points', { amount: 100, reason: 'test', kind: 'earn' }));
     expect((await ok(app.send(`/v1/rewards/${ids.reward}/redeem`, { userId: 'u_keep' }))).redemption.code).toBe('CODE-2');
 
-    // ---- the engine forgot her and agrees with SQL; time passing emits nothing for her
+    // ---- the engine forgot her (manual lists too) and agrees with SQL; time passing emits nothing for her
     await consistent(app);
+    expect(app.ctx.engine.hasManualLists(P, ids.onlyHer)).toBe(false);
+    expect((await ok(app.admin('GET', `/api/segments/${ids.onlyHer}`))).size).toBe(0);
     app.clock.advance(2 * DAY);
     await app.ctx.engine.tick();
     await consistent(app);
@@ -281,6 +292,30 @@ describe.each([sqliteFile, ...postgres].map((b) => [b.name, b] as const))('user 
     await ok(app.admin('DELETE', '/api/users/u_other'));
     await ok(app.send('/v1/identify', { userId: 'u_other' }));
     expect((await ok(app.admin('GET', '/api/users/u_other'))).traits).toEqual({});
+  });
+
+  it('an erasure that fails leaves the user whole, in the store and in the engine', async () => {
+    const b = await backend.open();
+    cleanup = b.cleanup;
+    t = await startTestApp(b.store, T0);
+    const app = t;
+    const seg = await ok(app.admin('POST', '/api/segments', { name: 'Pro', condition: { attr: 'traits.plan', op: 'eq', value: 'pro' } }), 201);
+    const list = await ok(app.admin('POST', '/api/segments', { name: 'Picked', condition: null }), 201);
+    await ok(app.send('/v1/identify', { userId: 'u1', traits: { plan: 'pro' } }));
+    await ok(app.admin('POST', `/api/segments/${list.id}/members`, { userIds: ['u1'] }));
+    const spy = vi.spyOn(UserDataStore.prototype, 'erase').mockRejectedValueOnce(new Error('disk full'));
+    try {
+      expect((await app.admin('DELETE', '/api/users/u1')).status).toBe(500);
+    } finally {
+      spy.mockRestore();
+    }
+    expect((await ok(app.admin('GET', '/api/users/u1'))).segments.map((s: { name: string }) => s.name).sort()).toEqual(['Picked', 'Pro']);
+    expect(app.ctx.engine.members(P, seg.id).size).toBe(1);
+    expect(app.ctx.engine.hasManualLists(P, list.id)).toBe(true);
+    await consistent(app);
+    await ok(app.admin('DELETE', '/api/users/u1'));
+    expect(app.ctx.engine.members(P, seg.id).size).toBe(0);
+    await consistent(app);
   });
 
   it('is admin-only and answers 404 for an unknown user', async () => {
