@@ -83,8 +83,11 @@ export class UserDataService {
   async export(projectId: string, id: string): Promise<UserExport> {
     const now = this.clock.now();
     return this.store.transaction(async (tx) => {
+      const data = new UserDataStore(tx);
+      // One snapshot: the export is the state at one instant, even while ingest writes.
+      await data.snapshot();
       const key = await tx.profileKey(projectId, id);
-      const r = key ? await new UserDataStore(tx).collect(projectId, key.profileId) : null;
+      const r = key ? await data.collect(projectId, key.profileId) : null;
       if (!r) throw this.notFound(id);
       const segments = new Map((await tx.listSegments(projectId)).map((s) => [s.id, s.name]));
       const missions = new Map((await new MissionStore(tx).list(projectId)).map((m) => [m.id, m.name]));

@@ -57,7 +57,7 @@ const postgres = (await testBackends()).filter((b) => b.name.startsWith('postgre
 
 const EMAIL = 'ada.lovelace@example.org';
 /** Everything that names the erased user: ids, traits, an event property only she sent. */
-const TRACES = ['u_erase', 'anon-erase-1', EMAIL, 'Analytical Engine', 'bernoulli-numbers'];
+const TRACES = ['u_erase', 'anon-erase-1', EMAIL, 'Analytical Engine', 'bernoulli-numbers', 'dev-erase-42'];
 
 describe.each([sqliteFile, ...postgres].map((b) => [b.name, b] as const))('user erasure and export on %s', (_n, backend) => {
   let t: TestApp | undefined;
@@ -109,11 +109,12 @@ describe.each([sqliteFile, ...postgres].map((b) => [b.name, b] as const))('user 
     await ok(app.admin('POST', `/api/rewards/${reward.id}/codes`, { codes: ['CODE-1', 'CODE-2'] }));
 
     const batch = await ok(app.send('/v1/batch', { batch: [
-      { type: 'identify', userId: 'u_erase', anonymousId: 'anon-erase-1', messageId: 'm1', traits: { email: EMAIL, plan: 'pro', company: 'Analytical Engine' }, context: { locale: 'en-GB' } },
+      { type: 'identify', userId: 'u_erase', anonymousId: 'anon-erase-1', messageId: 'm1', traits: { email: EMAIL, plan: 'pro', company: 'Analytical Engine' }, context: { locale: 'en-GB', device: { id: 'dev-erase-42' } } },
       { type: 'track', userId: 'u_erase', messageId: 'm2', event: 'purchase', properties: { item: 'bernoulli-numbers', total: 12 }, context: { locale: 'en-GB' } },
       { type: 'page', userId: 'u_erase', messageId: 'm3', name: 'Notes', context: { locale: 'en-GB' } },
       { type: 'identify', userId: 'u_keep', messageId: 'm4', traits: { email: 'keep@example.org', plan: 'pro' } },
-      { type: 'track', userId: 'u_keep', messageId: 'm5', event: 'purchase', properties: { total: 3 } },
+      // The same context as hers: stored once, shared, and it must stay.
+      { type: 'track', userId: 'u_keep', messageId: 'm5', event: 'purchase', properties: { total: 3 }, context: { locale: 'en-GB' } },
       // Rejected (an empty event name): kept as an ingestion warning that names her.
       { type: 'track', userId: 'u_erase', messageId: 'm6', event: '', properties: { note: EMAIL } },
     ] }));
@@ -233,11 +234,17 @@ describe.each([sqliteFile, ...postgres].map((b) => [b.name, b] as const))('user 
     const keepAfter = await ok(app.admin('GET', '/api/users/u_keep/export'));
     expect(keepAfter.profile).toEqual(keepBefore.profile);
     expect(keepAfter.events.filter((e: { messageId: string | null }) => e.messageId)).toEqual(keepBefore.events.filter((e: { messageId: string | null }) => e.messageId));
+    expect(keepAfter.events.find((e: { event: string }) => e.event === 'purchase').context).toEqual({ locale: 'en-GB' });
 
     // ---- no trace in the database files
     const after = await b.scan();
     for (const trace of TRACES) expect(after.includes(trace), `${trace} is still stored`).toBe(false);
     expect(after).toContain('keep@example.org');
+
+    // A context the erasure deleted can be sent again: it is stored again, not pointed at where it was.
+    await ok(app.send('/v1/track', { userId: 'u_later', event: 'hello', context: { locale: 'en-GB', device: { id: 'dev-erase-42' } } }));
+    expect((await ok(app.admin('GET', '/api/users/u_later/events'))).events.find((e: { event: string }) => e.event === 'hello').context)
+      .toEqual({ locale: 'en-GB', device: { id: 'dev-erase-42' } });
 
     // A restart rebuilds the same state from the store.
     await app.ctx.engine.stop();

@@ -115,28 +115,29 @@ export class UserDataStore {
     return this.db.selectFrom('import_bad_rows').where('project_id', '=', projectId).where(this.anyContains(['reason'], needles(ids)));
   }
 
-  /** Everything held about a profile, read in one transaction. */
+  /**
+   * Makes the caller's transaction read one snapshot throughout (PostgreSQL's default reads a new
+   * one per statement; a SQLite transaction already reads one). Must be its first statement.
+   */
+  async snapshot(): Promise<void> {
+    if (this.store.dialect === 'postgres') await sql`SET TRANSACTION ISOLATION LEVEL REPEATABLE READ`.execute(this.db);
+  }
+
+  /** Everything held about a profile; call it in a transaction that began with `snapshot()`. */
   async collect(projectId: string, profileId: number): Promise<UserRecords | null> {
     const db = this.db;
     const p = await db.selectFrom('profiles').selectAll().where('project_id', '=', projectId).where('id', '=', profileId).executeTakeFirst();
     if (!p) return null;
     const ids = await this.idsOf(projectId, profileId);
     const keys = await db.selectFrom('profile_keys').select(['kind', 'key']).where('project_id', '=', projectId).where('profile_id', '=', profileId).orderBy('kind', 'desc').orderBy('key').execute();
-    const events: StoredEvent[] = [];
-    for (let after = 0; ;) {
-      const page = await db.selectFrom('events as e').innerJoin('contexts as c', 'c.id', 'e.context_id')
-        .select(['e.id', 'e.type', 'e.message_id', 'e.name', 'e.ts', 'e.received_at', 'e.properties', 'e.context_own', 'c.json as shared'])
-        .where('e.project_id', '=', projectId).where('e.profile_id', '=', profileId).where('e.id', '>', after).orderBy('e.id').limit(5000).execute();
-      for (const e of page) {
-        events.push({
-          id: Number(e.id), type: e.type, messageId: e.message_id, name: e.name, timestamp: Number(e.ts), receivedAt: Number(e.received_at),
-          properties: readJson(e.properties, {}), context: { ...readJson<JsonObject>(e.shared, {}), ...readJson<JsonObject>(e.context_own, {}) },
-        });
-      }
-      if (page.length < 5000) break;
-      after = Number(page[page.length - 1]!.id);
-    }
-    events.sort((a, b) => a.timestamp - b.timestamp || a.id - b.id);
+    // By the (project, profile, ts) index, oldest first: one person's events, in one read.
+    const rows = await db.selectFrom('events as e').innerJoin('contexts as c', 'c.id', 'e.context_id')
+      .select(['e.id', 'e.type', 'e.message_id', 'e.name', 'e.ts', 'e.received_at', 'e.properties', 'e.context_own', 'c.json as shared'])
+      .where('e.project_id', '=', projectId).where('e.profile_id', '=', profileId).orderBy('e.ts').orderBy('e.id').execute();
+    const events: StoredEvent[] = rows.map((e) => ({
+      id: Number(e.id), type: e.type, messageId: e.message_id, name: e.name, timestamp: Number(e.ts), receivedAt: Number(e.received_at),
+      properties: readJson(e.properties, {}), context: { ...readJson<JsonObject>(e.shared, {}), ...readJson<JsonObject>(e.context_own, {}) },
+    }));
     const history = await db.selectFrom('membership_history').select(['id', 'segment_id', 'kind', 'at', 'reason']).where('project_id', '=', projectId).where('profile_id', '=', profileId).orderBy('id').execute();
     const manual: { segmentId: string; list: 'include' | 'exclude' }[] = [];
     for (const [table, list] of [['segment_includes', 'include'], ['segment_excludes', 'exclude']] as const) {
