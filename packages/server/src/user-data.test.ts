@@ -301,6 +301,29 @@ describe.each([sqliteFile, ...postgres].map((b) => [b.name, b] as const))('user 
     expect((await ok(app.admin('GET', '/api/users/u_other'))).traits).toEqual({});
   });
 
+  it('erases what a merged-in anonymous profile brought, found by its anonymousId', async () => {
+    const b = await backend.open();
+    cleanup = b.cleanup;
+    t = await startTestApp(b.store, T0);
+    const app = t;
+    await ok(app.admin('POST', '/api/segments', { name: 'Browsers', condition: { event: '$pageview' } }), 201);
+    await ok(app.admin('POST', '/api/webhooks', { url: 'http://127.0.0.1:9/in' }), 201);
+    await ok(app.send('/v1/identify', { userId: 'u_erase', traits: { email: EMAIL } }));
+    // Browsing anonymously first: the webhook message names only the anonymousId.
+    await ok(app.send('/v1/page', { anonymousId: 'anon-erase-1', name: 'Home', properties: { note: 'bernoulli-numbers' } }));
+    await ok(app.send('/v1/page', { anonymousId: 'anon-keep', name: 'Home' }));
+    await ok(app.send('/v1/identify', { userId: 'u_erase', anonymousId: 'anon-erase-1' }));
+    const ex = await ok(app.admin('GET', '/api/users/anon-erase-1/export'));
+    expect(ex.keys).toEqual([{ kind: 'userId', id: 'u_erase' }, { kind: 'anonymousId', id: 'anon-erase-1' }]);
+    expect(ex.outbox.some((o: { payload: { data: { userId: string | null; anonymousId: string } } }) => o.payload.data.userId === null && o.payload.data.anonymousId === 'anon-erase-1')).toBe(true);
+    const r = await ok(app.admin('DELETE', '/api/users/u_erase'));
+    expect(r.erased).toMatchObject({ profiles: 1, keys: 2, outboxMessages: ex.outbox.length });
+    await consistent(app);
+    const after = await b.scan();
+    for (const trace of ['u_erase', 'anon-erase-1', EMAIL, 'bernoulli-numbers']) expect(after.includes(trace), `${trace} is still stored`).toBe(false);
+    expect(after).toContain('anon-keep');
+  });
+
   it('an erasure that fails leaves the user whole, in the store and in the engine', async () => {
     const b = await backend.open();
     cleanup = b.cleanup;
