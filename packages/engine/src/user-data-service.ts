@@ -139,7 +139,10 @@ export class UserDataService {
       if (opts.suppress) this.suppressions.invalidate(projectId);
       return erased;
     });
-    await new UserDataStore(this.store).checkpoint();
+    // The erasure has committed: a failed checkpoint must not answer as if it had not (the next one writes the same pages).
+    await new UserDataStore(this.store).checkpoint().catch((e: unknown) => {
+      console.error(`strata: erasure committed, WAL checkpoint not done yet: ${(e as Error).message}`);
+    });
     return counts;
   }
 }
