@@ -19,3 +19,4 @@ export * from './insights-service.ts';
 export * from './import-service.ts';
 export * from './cursor.ts';
 export * from './ids.ts';
+export * from './user-data-service.ts';

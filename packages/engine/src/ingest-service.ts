@@ -2,6 +2,7 @@ import { AppError, storedContext, storedMessage } from '@strata/core';
 import type { IngestItem, IngestOutcome, Rejection, SqlStore } from '@strata/store';
 import type { Clock } from './clock.ts';
 import type { LiveEngine, MembershipChange } from './live-engine.ts';
+import { suppressedWarning, type SuppressionList } from './user-data-service.ts';
 
 /**
  * Sees each stored step's outcome inside its transaction, after the membership it caused
@@ -76,6 +77,8 @@ export interface IngestServiceOptions {
   readonly lingerMs?: number;
   /** `STRATA_STORE_IP`: keep `context.ip` in what is stored (default: removed from events and warnings alike). */
   readonly storeIp?: boolean;
+  /** Ids erased with suppression: messages naming one are dropped (answered as accepted; docs/privacy.md). */
+  readonly suppressions?: SuppressionList;
 }
 
 /** An item as it is stored: its context without the client's address unless that is kept. */
@@ -176,8 +179,9 @@ export class IngestService {
         for (const [projectId, ps] of byProject) {
           for (const p of ps) {
             const alone = this.isolation ? await this.isolation(tx, projectId, this.clock.now()) : null;
+            const { kept, dropped } = this.opts.suppressions ? await this.opts.suppressions.filter(tx, projectId, p.items) : { kept: p.items, dropped: 0 };
             let stored = 0, duplicates = 0;
-            for (const items of ingestSteps(p.items, alone)) {
+            for (const items of ingestSteps(kept, alone)) {
               const out = await tx.ingest(projectId, items, this.opts.sessionTimeoutMs);
               stored += out.stored;
               duplicates += out.duplicates;
@@ -185,7 +189,8 @@ export class IngestService {
               const changes = await this.engine.applyIngest(tx, projectId, out, this.clock.now());
               for (const l of this.listeners) await l(tx, projectId, out, this.clock.now(), changes);
             }
-            if (p.rejections.length) await tx.recordRejections(projectId, p.receivedAt, p.rejections);
+            const rejections = dropped ? [...p.rejections, suppressedWarning(dropped)] : p.rejections;
+            if (rejections.length) await tx.recordRejections(projectId, p.receivedAt, rejections);
             results.set(p, { stored, duplicates });
           }
         }

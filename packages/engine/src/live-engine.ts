@@ -819,6 +819,22 @@ export class LiveEngine {
     return out.map((x) => x.change);
   }
 
+  /**
+   * An erased profile (docs/privacy.md): the engine forgets its record, event lists, membership
+   * bits and manual-list entries, and emits nothing for it — no history, no derived event, no
+   * webhook naming it. Time transitions due by `now` are applied first, as before any write, so
+   * that what they write is erased with the rest in the same transaction.
+   */
+  async forget(tx: SqlStore, projectId: string, profileId: number, now: number): Promise<void> {
+    const ps = await this.project(tx, projectId);
+    await this.advance(tx, ps, now);
+    // Manual lists change too: if the erasure does not commit, the project is read again whole.
+    this.redefined.add(projectId);
+    this.dropProfile(ps, profileId);
+    const key = String(profileId);
+    for (const s of ps.segments.values()) { s.include.delete(key); s.exclude.delete(key); }
+  }
+
   /** Loads the profiles not held yet (created outside ingest); returns their ids. */
   private async ensureProfiles(tx: SqlStore, ps: ProjectState, ids: readonly number[]): Promise<Set<number>> {
     const missing = [...new Set(ids.filter((id) => !ps.profiles.has(id)))];

@@ -1,6 +1,6 @@
 import { ExperienceService, HygieneService, InsightsService, IngestService, LiveEngine, MissionService, PointsService, RewardService, TargetingService, MembershipService, SegmentService, WebhookDispatcher, WebhookService, systemClock, type Clock } from '@strata/engine';
 import { ExperimentService } from '@strata/engine';
-import { DestinationDispatcher, DestinationService, ExportService, ImportService } from '@strata/engine';
+import { DestinationDispatcher, DestinationService, ExportService, ImportService, SuppressionList, UserDataService } from '@strata/engine';
 import { ExperimentStore, MissionStore, RewardStore, type SqlStore } from '@strata/store';
 import type { Config } from './config.ts';
 import type { AppContext } from './context.ts';
@@ -25,7 +25,8 @@ export function createContext(store: SqlStore, config: Config, clock: Clock = sy
   const points = new PointsService(store, engine, clock);
   const rewards = new RewardService(store, engine, points, clock);
   const missions = new MissionService(store, engine, points, clock, config.sessionTimeoutMs);
-  const ingest = new IngestService(engine, clock, { sessionTimeoutMs: config.sessionTimeoutMs, lingerMs: 2, storeIp: config.storeIp });
+  const suppressions = new SuppressionList();
+  const ingest = new IngestService(engine, clock, { sessionTimeoutMs: config.sessionTimeoutMs, lingerMs: 2, storeIp: config.storeIp, suppressions });
   // Missions progress, complete and pay in the transaction that stores the events.
   ingest.onIngested((tx, projectId, outcome, now, changes) => missions.onIngested(tx, projectId, outcome, now, changes));
   ingest.applyAlone((tx, projectId, now) => missions.isolation(tx, projectId, now));
@@ -55,6 +56,7 @@ export function createContext(store: SqlStore, config: Config, clock: Clock = sy
     // An imported event passes the ingest's own validation (no request address: no geolocation).
     imports: new ImportService({ store, clock, engine, ingest, segments, // As at HTTP ingest: the country of context.ip is added, then the address goes (unless STRATA_STORE_IP).
     normalize: (raw, receivedAt) => normalizeMessage(raw, null, receivedAt, undefined, { requestIp: null, storeIp: config.storeIp }) }),
+    userData: new UserDataService(store, engine, clock, suppressions),
   };
 }
 

@@ -1,5 +1,5 @@
 import type { Clock, DestinationDispatcher, ImportService, DestinationService, ExportService, ExperienceService, HygieneService, InsightsService, IngestService, MissionService, PointsService, RewardService, TargetingService, LiveEngine, MembershipService, SegmentService, WebhookDispatcher, WebhookService } from '@strata/engine';
-import type { ExperimentService } from '@strata/engine';
+import type { ExperimentService, UserDataService } from '@strata/engine';
 import type { Project, SqlStore } from '@strata/store';
 import type { Config } from './config.ts';
 
@@ -38,6 +38,8 @@ export interface AppContext {
   readonly exports: ExportService;
   /** Imports of users, events and segment members (docs/import.md). */
   readonly imports: ImportService;
+  /** A user's data as a whole: export and erasure (docs/privacy.md). */
+  readonly userData: UserDataService;
 }
 
 declare module 'fastify' {

@@ -307,13 +307,31 @@ function segmentDaily(d: StoreDialect): string[] {
   ];
 }
 
+/**
+ * Ids erased with suppression: only a SHA-256 of (project, id) is kept, never the id, so ingest
+ * can drop later messages naming it (docs/privacy.md).
+ */
+function suppressions(d: StoreDialect): string[] {
+  return [
+    `CREATE TABLE suppressions (project_id TEXT NOT NULL, id_hash TEXT NOT NULL, created_at ${types(d).ms} NOT NULL, PRIMARY KEY (project_id, id_hash))`,
+  ];
+}
+
+/**
+ * Events by their shared context: an erasure deletes the contexts only the erased person's events
+ * used, and must find whether any other event uses one without scanning every event.
+ */
+function eventsByContext(): string[] {
+  return ['CREATE INDEX events_context ON events (project_id, context_id)'];
+}
+
 function provider(d: StoreDialect): MigrationProvider {
   const step = (stmts: string[]): Migration => ({
     async up(db) {
       for (const s of stmts) await sql.raw(s).execute(db);
     },
   });
-  return { getMigrations: async () => ({ '0001_initial': step(initial(d)), '0002_live_engine': step(liveEngine(d)), '0003_points': step(points(d)), '0004_missions': step(missions(d)), '0005_rewards': step(rewards(d)), '0006_experiments': step(experiments(d)), '0007_experiences': step(experiences(d)), '0008_profile_ids': step(profileIds(d)), '0009_destinations': step(destinations(d)), '0009_imports': step(imports(d)), '0010_segment_daily': step(segmentDaily(d)), '0011_destination_sync': step(destinationSync(d)), '0012_import_bad_rows': step(importBadRows(d)), '0013_mission_attempts': step(missionAttempts(d)), '0014_admin_token_prefix': step(adminTokenPrefix()) }) };
+  return { getMigrations: async () => ({ '0001_initial': step(initial(d)), '0002_live_engine': step(liveEngine(d)), '0003_points': step(points(d)), '0004_missions': step(missions(d)), '0005_rewards': step(rewards(d)), '0006_experiments': step(experiments(d)), '0007_experiences': step(experiences(d)), '0008_profile_ids': step(profileIds(d)), '0009_destinations': step(destinations(d)), '0009_imports': step(imports(d)), '0010_segment_daily': step(segmentDaily(d)), '0011_destination_sync': step(destinationSync(d)), '0012_import_bad_rows': step(importBadRows(d)), '0013_mission_attempts': step(missionAttempts(d)), '0014_admin_token_prefix': step(adminTokenPrefix()), '0015_suppressions': step(suppressions(d)), '0016_events_context': step(eventsByContext()) }) };
 }
 
 /** Brings the schema up to date; safe to run at every start and from several instances. */

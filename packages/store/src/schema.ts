@@ -198,6 +198,8 @@ export interface Database {
     updated_at: number;
     finished_at: number | null;
   };
+  /** Ids erased with suppression, as SHA-256 hex of `<project>\u0000<id>` (docs/privacy.md): never the id itself. */
+  suppressions: { project_id: string; id_hash: string; created_at: number };
   /** Every bad row of an import job (docs/import.md), by line. */
   import_bad_rows: {
     project_id: string;

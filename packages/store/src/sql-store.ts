@@ -97,6 +97,16 @@ export class SqlStore {
     return out;
   }
 
+  /**
+   * Drops deleted context ids from the context caches (an erasure deleted their rows): a later
+   * event with the same context must store it again, not point at a row that is gone.
+   */
+  forgetContexts(ids: ReadonlySet<number>): void {
+    for (const cache of [this.contextCache, this.newContexts]) {
+      for (const [k, v] of cache) if (ids.has(v)) cache.delete(k);
+    }
+  }
+
   private json(v: unknown): string {
     return JSON.stringify(v);
   }

@@ -15,6 +15,7 @@ import { rewardRoutes } from './rewards.ts';
 import { segmentRoutes } from './segments.ts';
 import { settingsRoutes } from './settings.ts';
 import { templateRoutes } from './templates.ts';
+import { userDataRoutes } from './user-data.ts';
 import { userRoutes } from './users.ts';
 import { webhookRoutes } from './webhooks.ts';
 
@@ -23,7 +24,7 @@ type AdminRoutes = (app: FastifyInstance, ctx: AppContext & { creds: Credentials
 /** One file per resource; each is its own plugin (its own content-type parsers) inside the admin scope. */
 const RESOURCES: readonly AdminRoutes[] = [
   segmentRoutes, userRoutes, ingestWarningRoutes, webhookRoutes, destinationRoutes, exportRoutes, templateRoutes, hygieneRoutes,
-  pointsRoutes, missionRoutes, rewardRoutes, experienceRoutes, settingsRoutes, insightRoutes, experimentRoutes, importRoutes,
+  pointsRoutes, missionRoutes, rewardRoutes, experienceRoutes, settingsRoutes, insightRoutes, experimentRoutes, importRoutes, userDataRoutes,
 ];
 
 /**
