@@ -15,6 +15,14 @@ export async function prepare(): Promise<{ config: Config; ctx: AppContext }> {
 }
 
 export async function serve(ctx: AppContext, config: Config): Promise<void> {
+  // Ctrl-C or SIGTERM exits 0: before Strata serves, at once (nothing was acknowledged yet); once
+  // it serves, after closing HTTP, the queues and the store. A second signal while stopping changes
+  // nothing (the default action would kill the process in the middle of a commit).
+  let stopping: Promise<void> | null = null;
+  let stop: () => Promise<void> = async () => process.exit(0);
+  const onSignal = () => { stopping ??= stop(); };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
   // Loads engine state (emitting transitions that came due while down) before taking traffic.
   await ctx.engine.start();
   const app = await buildApp(ctx, { logger: process.env.STRATA_LOG === '1' });
@@ -24,11 +32,9 @@ export async function serve(ctx: AppContext, config: Config): Promise<void> {
   // Syncs a stop interrupted carry on from their last page.
   await ctx.destinations.resumeSyncs();
   console.log(`Strata is serving on ${address} (store: ${config.databaseUrl ? 'PostgreSQL' : `SQLite in ${config.dataDir}`}); API docs at ${address}/docs; Ctrl-C stops it`);
-  const stop = async () => {
+  stop = async () => {
     await app.close();
     await stopContext(ctx);
     process.exit(0);
   };
-  process.once('SIGINT', () => void stop());
-  process.once('SIGTERM', () => void stop());
 }

@@ -1,7 +1,18 @@
 import type { FastifyInstance, FastifyRequest, preHandlerAsyncHookHandler } from 'fastify';
 import { AppError, jsonDepthFault, MAX_JSON_DEPTH } from '@strata/core';
 
+/** A value JSON parsing made: an array, or an object whose prototype is Object's (or none). */
+function isJsonDocument(v: unknown): boolean {
+  if (Array.isArray(v)) return true;
+  if (typeof v !== 'object' || v === null) return false;
+  const proto = Object.getPrototypeOf(v);
+  return proto === Object.prototype || proto === null;
+}
+
 async function checkDepth(req: FastifyRequest): Promise<void> {
+  // Only a parsed JSON document: an upload route's body is the request stream itself, an object
+  // graph with cycles, which is read as rows by its own reader (whose lines are checked there).
+  if (!isJsonDocument(req.body)) return;
   const fault = jsonDepthFault(req.body);
   if (fault) {
     throw new AppError({ code: 'VALIDATION_FAILED', message: `the request body: max nesting depth ${MAX_JSON_DEPTH} exceeded at ${fault.path}`, issues: [fault] });
