@@ -263,7 +263,7 @@ export class MissionService {
       list.push(e);
     }
     // Profiles whose stored events changed beyond the batch (a merge, visits derived again) are recomputed whole.
-    const whole = new Set<number>([...outcome.reload, ...outcome.merges.map(([, into]) => into)]);
+    const whole = new Set<number>([...outcome.reload, ...outcome.merges.map(([, into]) => into), ...(outcome.removedVisits ?? []).map((v) => v.profileId)]);
     const pairs: { m: Compiled; profileId: number; fresh: EventRecord[] }[] = [];
     for (const profileId of new Set([...byProfile.keys(), ...whole])) {
       const segments = new Set(this.engine.segmentsOf(projectId, profileId));

@@ -37,7 +37,10 @@ interface WorkingProfile {
   createdAt: number;
   /** lastSeen before this batch: a visit starts when an event comes more than the timeout after it. */
   lastSeenBefore: number | null;
+  /** A merge moved another profile's events in: every visit is derived again. */
   rebuildVisits: boolean;
+  /** The time of this batch's earliest late event (before lastSeenBefore): visits from it on are derived again. */
+  lateFrom: number | null;
   isNew: boolean;
   dirty: boolean;
 }
@@ -178,9 +181,10 @@ export class SqlStore {
       const w = working.get(profileId)!;
       this.applyToProfile(w, item);
       const derived = isDerivedEvent(item.name);
-      if (!derived && !w.rebuildVisits) {
+      if (!derived && !w.rebuildVisits && w.lateFrom === null) {
+        // The batch is in time order: this and the profile's later items are all re-derived from here.
         if (w.lastSeenBefore !== null && item.timestamp < w.lastSeenBefore) {
-          w.rebuildVisits = true;
+          w.lateFrom = item.timestamp;
         } else if (w.lastSeenBefore === null || item.timestamp - w.lastSeenBefore > sessionTimeoutMs) {
           const visit = visitOf(item.type, item.properties, item.context);
           eventRows.push(this.sessionRow(projectId, profileId, visit, item.context, item.timestamp, item.receivedAt));
@@ -198,9 +202,18 @@ export class SqlStore {
     await this.insertEvents(eventRows);
     await this.writeKeys(projectId, pendingKeys, keys);
     await this.saveWorking(projectId, working, now);
+    const removedVisits: { profileId: number; timestamp: number }[] = [];
+    let appended = false;
     for (const w of working.values()) {
-      if (w.rebuildVisits) await this.rebuildVisits(projectId, w.id, sessionTimeoutMs);
+      if (w.rebuildVisits) await this.rederiveVisits(projectId, w.id, null, sessionTimeoutMs);
+      else if (w.lateFrom !== null) {
+        const { removed, added } = await this.rederiveVisits(projectId, w.id, w.lateFrom, sessionTimeoutMs);
+        for (const timestamp of removed) removedVisits.push({ profileId: w.id, timestamp });
+        for (const e of added) { engineEvents.push(e); appended = true; }
+      }
     }
+    // Keep the events in time order (stable: each re-derived visit follows its first event).
+    if (appended) engineEvents.sort((a, b) => a.timestamp - b.timestamp);
     const touched = new Set(rows.map((r) => r.profileId));
     for (const [, into] of merges) touched.add(into);
     const reload = new Set([...working.values()].filter((w) => w.rebuildVisits).map((w) => w.id));
@@ -208,7 +221,7 @@ export class SqlStore {
       id: w.id, key: String(w.id), userId: w.userId, anonymousId: w.anonymousId, traits: w.traits, context: w.context,
       labels: w.labels, firstSeen: w.firstSeen, lastSeen: w.lastSeen,
     }));
-    return { stored: fresh.length, duplicates, touched, merges, records, events: engineEvents, reload };
+    return { stored: fresh.length, duplicates, touched, merges, records, events: engineEvents, reload, removedVisits };
   }
 
   private static readonly EVENT_COLUMNS = ['project_id', 'profile_id', 'message_id', 'type', 'name', 'derived', 'properties', 'context_id', 'context_own', 'ts', 'received_at'] as const;
@@ -329,7 +342,7 @@ export class SqlStore {
         into.set(r.id, {
           id: r.id, userId: r.user_id, anonymousId: r.anonymous_id, traits: readJson(r.traits, {}), traitsAt: readJson(r.traits_at, {}), context: readJson(r.context, {}),
           contextAt: r.context_at, labels: readJson(r.labels, []), firstSeen: r.first_seen, lastSeen: r.last_seen,
-          createdAt: r.created_at, lastSeenBefore: r.last_seen, rebuildVisits: false, isNew: false, dirty: false,
+          createdAt: r.created_at, lastSeenBefore: r.last_seen, rebuildVisits: false, lateFrom: null, isNew: false, dirty: false,
         });
       }
     }
@@ -343,7 +356,7 @@ export class SqlStore {
     const id = Number(r.id);
     working.set(id, {
       id, userId, anonymousId, traits: {}, traitsAt: {}, context: {}, contextAt: null, labels: [], firstSeen: null, lastSeen: null,
-      createdAt: now, lastSeenBefore: null, rebuildVisits: false, isNew: true, dirty: true,
+      createdAt: now, lastSeenBefore: null, rebuildVisits: false, lateFrom: null, isNew: true, dirty: true,
     });
     return id;
   }
@@ -499,25 +512,63 @@ export class SqlStore {
     }
   }
 
-  /** Re-derives all `$session` events of a profile (after a late event or a merge). */
-  async rebuildVisits(projectId: string, profileId: number, sessionTimeoutMs: number): Promise<void> {
-    await this.db.deleteFrom('events').where('project_id', '=', projectId).where('profile_id', '=', profileId).where('name', '=', '$session').execute();
-    const evs = await this.db.selectFrom('events as e').innerJoin('contexts as c', 'c.id', 'e.context_id')
-      .select(['e.ts', 'c.json as shared', 'e.context_id', 'e.context_own', 'e.properties', 'e.received_at', 'e.type'])
-      .where('e.project_id', '=', projectId).where('e.profile_id', '=', profileId).where('e.derived', '=', this.bool(false))
-      .orderBy('e.ts').orderBy('e.id').execute();
-    const rows: PendingEvent[] = [];
+  /**
+   * Derives a profile's `$session` visits again from `from` on (null: all of them, after a
+   * merge). A visit starts at a non-derived event that comes more than the timeout after the
+   * one before it (in time, then storage order). An event before `from` keeps the event before
+   * it, so its visit stands: only the profile's rows from `from` on are read, through the
+   * (project_id, profile_id, ts) index. After a late event only the visits that changed are
+   * deleted and inserted; a visit's row is its first event's, and a new event never precedes a
+   * stored one of the same time, so a visit found at the same instant is the same visit. A
+   * merge brings older rows that can, so it replaces every visit.
+   */
+  async rederiveVisits(projectId: string, profileId: number, from: number | null, sessionTimeoutMs: number): Promise<{ removed: number[]; added: EngineEvent[] }> {
     let last: number | null = null;
-    for (const e of evs) {
-      if (last === null || e.ts - last > sessionTimeoutMs) {
-        const context = { ...readJson<JsonObject>(e.shared, {}), ...readJson<JsonObject>(e.context_own, {}) };
-        const row = this.sessionRow(projectId, profileId, visitOf(e.type, readJson(e.properties, {}), context), context, e.ts, e.received_at);
-        // The visit shares its first event's stored context as it is (re-serialising could change key order).
-        rows.push({ ...row, stored: { contextId: Number(e.context_id), own: typeof e.context_own === 'string' ? e.context_own : JSON.stringify(e.context_own) } });
-      }
-      last = e.ts;
+    if (from !== null) {
+      const before = await this.db.selectFrom('events').select('ts')
+        .where('project_id', '=', projectId).where('profile_id', '=', profileId).where('ts', '<', from).where('derived', '=', this.bool(false))
+        .orderBy('ts', 'desc').limit(1).executeTakeFirst();
+      last = before ? Number(before.ts) : null;
     }
-    await this.insertEvents(rows);
+    // No condition on the name: with one, SQLite may walk the (project_id, name) index over every visit of the project.
+    let q = this.db.selectFrom('events').select(['id', 'ts', 'name', 'derived']).where('project_id', '=', projectId).where('profile_id', '=', profileId);
+    if (from !== null) q = q.where('ts', '>=', from);
+    const rows = await q.orderBy('ts').orderBy('id').execute();
+    const stored: [ts: number, id: number][] = [];
+    const starts = new Map<number, number>();
+    for (const r of rows) {
+      const ts = Number(r.ts);
+      if (r.name === '$session') stored.push([ts, Number(r.id)]);
+      else if (!r.derived) {
+        if (last === null || ts - last > sessionTimeoutMs) starts.set(ts, Number(r.id));
+        last = ts;
+      }
+    }
+    const gone: number[] = [], removed: number[] = [];
+    const kept = new Set<number>();
+    for (const [ts, id] of stored) {
+      if (from !== null && starts.has(ts) && !kept.has(ts)) kept.add(ts);
+      else { gone.push(id); removed.push(ts); }
+    }
+    const fresh = [...starts].filter(([ts]) => !kept.has(ts)).map(([, id]) => id);
+    for (const c of chunks(gone)) await this.db.deleteFrom('events').where('project_id', '=', projectId).where('id', 'in', c).execute();
+    const pending: PendingEvent[] = [];
+    const added: EngineEvent[] = [];
+    for (const c of chunks(fresh)) {
+      const evs = await this.db.selectFrom('events as e').innerJoin('contexts as c', 'c.id', 'e.context_id')
+        .select(['e.ts', 'c.json as shared', 'e.context_id', 'e.context_own', 'e.properties', 'e.received_at', 'e.type'])
+        .where('e.project_id', '=', projectId).where('e.id', 'in', c).execute();
+      for (const e of evs) {
+        const context = { ...readJson<JsonObject>(e.shared, {}), ...readJson<JsonObject>(e.context_own, {}) };
+        const visit = visitOf(e.type, readJson(e.properties, {}), context);
+        const row = this.sessionRow(projectId, profileId, visit, context, Number(e.ts), Number(e.received_at));
+        // The visit shares its first event's stored context as it is (re-serialising could change key order).
+        pending.push({ ...row, stored: { contextId: Number(e.context_id), own: typeof e.context_own === 'string' ? e.context_own : JSON.stringify(e.context_own) } });
+        added.push({ profileId, name: '$session', timestamp: Number(e.ts), properties: visit, context });
+      }
+    }
+    await this.insertEvents(pending.sort((a, b) => a.ts - b.ts));
+    return { removed, added };
   }
 
   async recordRejections(projectId: string, receivedAt: number, rejections: readonly Rejection[]): Promise<void> {

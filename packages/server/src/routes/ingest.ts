@@ -4,6 +4,7 @@ import { AppError, isPlainObject, type Issue, type Json } from '@strata/core';
 import type { Rejection } from '@strata/store';
 import { requireWriteKey, type Credentials } from '../auth.ts';
 import type { AppContext } from '../context.ts';
+import { registerBodyDecoding } from '../ingest/decode-body.ts';
 import { warmGeo, type GeoOptions } from '../ingest/geo.ts';
 import { MAX_BATCH_BYTES, MAX_BATCH_ITEMS, MAX_EVENT_BYTES, normalizeMessage, type MessageType } from '../ingest/normalize.ts';
 import { IngestAnswer } from '../schemas.ts';
@@ -18,6 +19,8 @@ const ROUTES: [string, string, MessageType | null][] = [
 export async function ingestRoutes(app: FastifyInstance, ctx: AppContext & { creds: Credentials }): Promise<void> {
   app.removeAllContentTypeParsers();
   app.addContentTypeParser('*', { parseAs: 'string', bodyLimit: MAX_BATCH_BYTES }, (_req, body, done) => {
+    // No body is no message: the route then names what is missing.
+    if (body === '') return done(null, undefined);
     try {
       done(null, sjson.parse(body as string, undefined, { protoAction: 'remove', constructorAction: 'remove' }));
     } catch (e) {
@@ -25,6 +28,7 @@ export async function ingestRoutes(app: FastifyInstance, ctx: AppContext & { cre
     }
   });
 
+  registerBodyDecoding(app, MAX_BATCH_BYTES);
   warmGeo();
   for (const [long, short, type] of ROUTES) {
     const handler = async (req: import('fastify').FastifyRequest) => {
