@@ -202,18 +202,14 @@ export class SqlStore {
     await this.insertEvents(eventRows);
     await this.writeKeys(projectId, pendingKeys, keys);
     await this.saveWorking(projectId, working, now);
-    const removedVisits: { profileId: number; timestamp: number }[] = [];
-    let appended = false;
-    for (const w of working.values()) {
-      if (w.rebuildVisits) await this.rederiveVisits(projectId, w.id, null, sessionTimeoutMs);
-      else if (w.lateFrom !== null) {
-        const { removed, added } = await this.rederiveVisits(projectId, w.id, w.lateFrom, sessionTimeoutMs);
-        for (const timestamp of removed) removedVisits.push({ profileId: w.id, timestamp });
-        for (const e of added) { engineEvents.push(e); appended = true; }
-      }
+    const rederive = [...working.values()].filter((w) => w.rebuildVisits || w.lateFrom !== null)
+      .map((w) => ({ profileId: w.id, from: w.rebuildVisits ? null : w.lateFrom }));
+    const { removed: removedVisits, added } = await this.rederiveVisits(projectId, rederive, sessionTimeoutMs);
+    if (added.length) {
+      for (const e of added) engineEvents.push(e);
+      // Keep the events in time order (stable: each re-derived visit follows its first event).
+      engineEvents.sort((a, b) => a.timestamp - b.timestamp);
     }
-    // Keep the events in time order (stable: each re-derived visit follows its first event).
-    if (appended) engineEvents.sort((a, b) => a.timestamp - b.timestamp);
     const touched = new Set(rows.map((r) => r.profileId));
     for (const [, into] of merges) touched.add(into);
     const reload = new Set([...working.values()].filter((w) => w.rebuildVisits).map((w) => w.id));
@@ -513,61 +509,75 @@ export class SqlStore {
   }
 
   /**
-   * Derives a profile's `$session` visits again from `from` on (null: all of them, after a
-   * merge). A visit starts at a non-derived event that comes more than the timeout after the
+   * Derives `$session` visits again, for each profile from `from` on (null: all of them, after
+   * a merge). A visit starts at a non-derived event that comes more than the timeout after the
    * one before it (in time, then storage order). An event before `from` keeps the event before
-   * it, so its visit stands: only the profile's rows from `from` on are read, through the
-   * (project_id, profile_id, ts) index. After a late event only the visits that changed are
-   * deleted and inserted; a visit's row is its first event's, and a new event never precedes a
-   * stored one of the same time, so a visit found at the same instant is the same visit. A
-   * merge brings older rows that can, so it replaces every visit.
+   * it, so its visit stands: only each profile's rows from one timeout before `from` on are
+   * read, through the (project_id, profile_id, ts) index, for all the batch's profiles in a few
+   * statements. After a late event only the visits that changed are deleted and inserted: a
+   * visit's row is its first event's, and a new event never precedes a stored one of the same
+   * time, so a visit found at the same instant is the same visit. A merge brings older rows that can, so it
+   * replaces every visit. Returns the visits removed and added by `from` (not by merge).
    */
-  async rederiveVisits(projectId: string, profileId: number, from: number | null, sessionTimeoutMs: number): Promise<{ removed: number[]; added: EngineEvent[] }> {
-    let last: number | null = null;
-    if (from !== null) {
-      const before = await this.db.selectFrom('events').select('ts')
-        .where('project_id', '=', projectId).where('profile_id', '=', profileId).where('ts', '<', from).where('derived', '=', this.bool(false))
-        .orderBy('ts', 'desc').limit(1).executeTakeFirst();
-      last = before ? Number(before.ts) : null;
-    }
-    // No condition on the name: with one, SQLite may walk the (project_id, name) index over every visit of the project.
-    let q = this.db.selectFrom('events').select(['id', 'ts', 'name', 'derived']).where('project_id', '=', projectId).where('profile_id', '=', profileId);
-    if (from !== null) q = q.where('ts', '>=', from);
-    const rows = await q.orderBy('ts').orderBy('id').execute();
-    const stored: [ts: number, id: number][] = [];
-    const starts = new Map<number, number>();
-    for (const r of rows) {
-      const ts = Number(r.ts);
-      if (r.name === '$session') stored.push([ts, Number(r.id)]);
-      else if (!r.derived) {
-        if (last === null || ts - last > sessionTimeoutMs) starts.set(ts, Number(r.id));
-        last = ts;
+  async rederiveVisits(projectId: string, profiles: readonly { profileId: number; from: number | null }[], sessionTimeoutMs: number):
+    Promise<{ removed: { profileId: number; timestamp: number }[]; added: EngineEvent[] }> {
+    const removed: { profileId: number; timestamp: number }[] = [], added: EngineEvent[] = [];
+    const gone: number[] = [], fresh: number[] = [];
+    const whole = new Set(profiles.filter((p) => p.from === null).map((p) => p.profileId));
+    for (const c of chunks(profiles, 250)) {
+      // From one timeout before `from`: an event there is the one before the first event from `from` on, if it
+      // counts (one further back is more than the timeout before it, and so is none at all).
+      const late = sql.join(c.map((p) => sql`(CAST(${p.profileId} AS BIGINT), CAST(${p.from === null ? Number.MIN_SAFE_INTEGER : p.from - sessionTimeoutMs} AS BIGINT))`));
+      // No condition on the name: with one, SQLite may walk the (project_id, name) index over every visit of the project.
+      const rows = await sql<{ pid: number; id: number; ts: number; name: string; derived: number | boolean }>`
+        WITH late (pid, read_ts) AS (VALUES ${late})
+        SELECT e.profile_id AS pid, e.id, e.ts, e.name, e.derived FROM late JOIN events e
+          ON e.project_id = ${projectId} AND e.profile_id = late.pid AND e.ts >= late.read_ts
+        ORDER BY e.profile_id, e.ts, e.id`.execute(this.db);
+      const fromOf = new Map(c.map((p) => [p.profileId, p.from ?? Number.MIN_SAFE_INTEGER]));
+      for (let i = 0; i < rows.rows.length;) {
+        const pid = Number(rows.rows[i]!.pid);
+        const from = fromOf.get(pid)!;
+        let prev: number | null = null;
+        const stored: [ts: number, id: number][] = [];
+        const starts = new Map<number, number>();
+        for (; i < rows.rows.length && Number(rows.rows[i]!.pid) === pid; i++) {
+          const r = rows.rows[i]!;
+          const ts = Number(r.ts);
+          if (r.name === '$session') { if (ts >= from) stored.push([ts, Number(r.id)]); }
+          else if (!r.derived) {
+            if (ts >= from && (prev === null || ts - prev > sessionTimeoutMs)) starts.set(ts, Number(r.id));
+            prev = ts;
+          }
+        }
+        const kept = new Set<number>();
+        for (const [ts, id] of stored) {
+          if (!whole.has(pid) && starts.has(ts) && !kept.has(ts)) kept.add(ts);
+          else {
+            gone.push(id);
+            if (!whole.has(pid)) removed.push({ profileId: pid, timestamp: ts });
+          }
+        }
+        for (const [ts, id] of starts) if (!kept.has(ts)) fresh.push(id);
       }
     }
-    const gone: number[] = [], removed: number[] = [];
-    const kept = new Set<number>();
-    for (const [ts, id] of stored) {
-      if (from !== null && starts.has(ts) && !kept.has(ts)) kept.add(ts);
-      else { gone.push(id); removed.push(ts); }
-    }
-    const fresh = [...starts].filter(([ts]) => !kept.has(ts)).map(([, id]) => id);
     for (const c of chunks(gone)) await this.db.deleteFrom('events').where('project_id', '=', projectId).where('id', 'in', c).execute();
     const pending: PendingEvent[] = [];
-    const added: EngineEvent[] = [];
     for (const c of chunks(fresh)) {
       const evs = await this.db.selectFrom('events as e').innerJoin('contexts as c', 'c.id', 'e.context_id')
-        .select(['e.ts', 'c.json as shared', 'e.context_id', 'e.context_own', 'e.properties', 'e.received_at', 'e.type'])
+        .select(['e.profile_id', 'e.ts', 'c.json as shared', 'e.context_id', 'e.context_own', 'e.properties', 'e.received_at', 'e.type'])
         .where('e.project_id', '=', projectId).where('e.id', 'in', c).execute();
       for (const e of evs) {
+        const profileId = Number(e.profile_id);
         const context = { ...readJson<JsonObject>(e.shared, {}), ...readJson<JsonObject>(e.context_own, {}) };
         const visit = visitOf(e.type, readJson(e.properties, {}), context);
         const row = this.sessionRow(projectId, profileId, visit, context, Number(e.ts), Number(e.received_at));
         // The visit shares its first event's stored context as it is (re-serialising could change key order).
         pending.push({ ...row, stored: { contextId: Number(e.context_id), own: typeof e.context_own === 'string' ? e.context_own : JSON.stringify(e.context_own) } });
-        added.push({ profileId, name: '$session', timestamp: Number(e.ts), properties: visit, context });
+        if (!whole.has(profileId)) added.push({ profileId, name: '$session', timestamp: Number(e.ts), properties: visit, context });
       }
     }
-    await this.insertEvents(pending.sort((a, b) => a.ts - b.ts));
+    await this.insertEvents(pending.sort((a, b) => a.profile_id - b.profile_id || a.ts - b.ts));
     return { removed, added };
   }
 
