@@ -528,11 +528,13 @@ export class SqlStore {
       // From one timeout before `from`: an event there is the one before the first event from `from` on, if it
       // counts (one further back is more than the timeout before it, and so is none at all).
       const late = sql.join(c.map((p) => sql`(CAST(${p.profileId} AS BIGINT), CAST(${p.from === null ? Number.MIN_SAFE_INTEGER : p.from - sessionTimeoutMs} AS BIGINT))`));
-      // No condition on the name: with one, SQLite may walk the (project_id, name) index over every visit of the project.
+      // CROSS JOIN: SQLite then keeps `late` as the outer loop (with a plain join and a few hundred rows
+      // it chose to walk every event of the project). No condition on the name: with one, SQLite may
+      // walk the (project_id, name) index over every visit of the project.
       const rows = await sql<{ pid: number; id: number; ts: number; name: string; derived: number | boolean }>`
         WITH late (pid, read_ts) AS (VALUES ${late})
-        SELECT e.profile_id AS pid, e.id, e.ts, e.name, e.derived FROM late JOIN events e
-          ON e.project_id = ${projectId} AND e.profile_id = late.pid AND e.ts >= late.read_ts
+        SELECT e.profile_id AS pid, e.id, e.ts, e.name, e.derived FROM late CROSS JOIN events e
+          WHERE e.project_id = ${projectId} AND e.profile_id = late.pid AND e.ts >= late.read_ts
         ORDER BY e.profile_id, e.ts, e.id`.execute(this.db);
       const fromOf = new Map(c.map((p) => [p.profileId, p.from ?? Number.MIN_SAFE_INTEGER]));
       for (let i = 0; i < rows.rows.length;) {
