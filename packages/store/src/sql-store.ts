@@ -563,12 +563,13 @@ export class SqlStore {
         for (const [ts, id] of starts) if (!kept.has(ts)) fresh.push(id);
       }
     }
-    for (const c of chunks(gone)) await this.db.deleteFrom('events').where('project_id', '=', projectId).where('id', 'in', c).execute();
+    // By id alone (ids of rows just read for this project): with `project_id = ?` as well, SQLite walks the project's (project_id, name) index.
+    for (const c of chunks(gone)) await this.db.deleteFrom('events').where('id', 'in', c).execute();
     const pending: PendingEvent[] = [];
     for (const c of chunks(fresh)) {
       const evs = await this.db.selectFrom('events as e').innerJoin('contexts as c', 'c.id', 'e.context_id')
         .select(['e.profile_id', 'e.ts', 'c.json as shared', 'e.context_id', 'e.context_own', 'e.properties', 'e.received_at', 'e.type'])
-        .where('e.project_id', '=', projectId).where('e.id', 'in', c).execute();
+        .where('e.id', 'in', c).execute();
       for (const e of evs) {
         const profileId = Number(e.profile_id);
         const context = { ...readJson<JsonObject>(e.shared, {}), ...readJson<JsonObject>(e.context_own, {}) };
