@@ -1,10 +1,44 @@
-/** Worker: generates Segment batches and posts them to /v1/batch with a few requests in flight. */
+/**
+ * Worker: generates Segment batches and posts them to /v1/batch with a few requests in flight.
+ *
+ * `order` is the order each user's messages arrive in:
+ * - `users` — the generator's: one user's messages after the other's, in time order;
+ * - `time` — `window` users at a time, their messages interleaved and sent in timestamp order
+ *   (live traffic: every event is the latest of its user);
+ * - `shuffled` — the same windows, their messages in a seeded random order: most events of a
+ *   user arrive after a later one of the same user (offline queues flushed late, backfills).
+ * `time` and `shuffled` put the same users in the same batches' reach, so they differ only in
+ * time order.
+ */
 import { parentPort, workerData } from 'node:worker_threads';
-import { generateBatches } from '@strata/datagen';
+import { Rng, generateBatches, generateUsers, type SegmentMessage } from '@strata/datagen';
 
-const { url, writeKey, users, end, concurrency } = workerData as { url: string; writeKey: string; users: number; end: number; concurrency: number };
+export type IngestOrder = 'users' | 'time' | 'shuffled';
+export interface IngestClientData { url: string; writeKey: string; users: number; end: number; concurrency: number; order: IngestOrder; window: number }
+
+const { url, writeKey, users, end, concurrency, order, window } = workerData as IngestClientData;
 const auth = `Basic ${Buffer.from(`${writeKey}:`).toString('base64')}`;
-const batches = generateBatches({ seed: 11, users, end }, 400);
+const SIZE = 400;
+
+function* windowed(): Generator<SegmentMessage[]> {
+  const rng = new Rng(7, window);
+  let pending: SegmentMessage[] = [];
+  let inWindow = 0;
+  const flush = function* (): Generator<SegmentMessage[]> {
+    if (order === 'time') pending.sort((a, b) => Date.parse(a.timestamp) - Date.parse(b.timestamp));
+    else for (let i = pending.length - 1; i > 0; i--) { const j = rng.int(0, i); [pending[i], pending[j]] = [pending[j]!, pending[i]!]; }
+    for (let i = 0; i < pending.length; i += SIZE) yield pending.slice(i, i + SIZE);
+    pending = [];
+    inWindow = 0;
+  };
+  for (const u of generateUsers({ seed: 11, users, end })) {
+    pending.push(...u.messages);
+    if (++inWindow === window) yield* flush();
+  }
+  if (pending.length) yield* flush();
+}
+
+const batches = order === 'users' ? generateBatches({ seed: 11, users, end }, SIZE) : windowed();
 let events = 0;
 let failed = 0;
 const started = performance.now();

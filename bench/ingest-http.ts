@@ -4,6 +4,9 @@
  * floor of the same events written durably by a plain prepared INSERT. The client runs in a
  * worker thread (the 2-core machine's second core).
  * Run: npm run bench:ingest [-- users]   (≈10 events per user)
+ * BENCH_ORDER: the order each user's events arrive in (ingest-client.ts): `users` (the default),
+ * `time`, `shuffled`, or `both` — `time` then `shuffled` back to back, each into a fresh store,
+ * with the ratio of their rates (late events against live ones). BENCH_WINDOW: users interleaved.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -15,56 +18,68 @@ import { buildApp } from '@strata/server';
 import { ADMIN, WRITE, benchContext } from './scale-data.ts';
 import { table } from './lib.ts';
 import { BENCH_SEGMENTS, benchSegments200, nestedCondition } from './segments.ts';
+import type { IngestClientData, IngestOrder } from './ingest-client.ts';
 
 const users = Number(process.argv[2] ?? 100_000);
 const end = Date.now();
 const dir = mkdtempSync(join(tmpdir(), 'strata-bench-'));
 
-// --- Strata over HTTP, 20 segments kept current on every batch.
-const { store, ctx } = await benchContext(join(dir, 'strata'), end);
-const idOf = new Map<string, string>();
+// --- Strata over HTTP, 20 segments kept current on every batch: one fresh store per order.
 const segmentCount = Number(process.env.BENCH_SEGMENTS ?? BENCH_SEGMENTS.length);
-if (segmentCount > BENCH_SEGMENTS.length) {
-  // The 200-segment mix of bench:engine; its references name bench ids, mapped to the ids Strata gives.
-  for (const s of benchSegments200().slice(0, segmentCount)) {
-    const condition = JSON.parse(JSON.stringify(s.condition), (k, v) => (k === 'segment' ? idOf.get(v) : v));
-    idOf.set(s.id, (await ctx.segments.create('default', { name: s.name, condition })).id);
+const orderOption = process.env.BENCH_ORDER ?? 'users';
+const orders: IngestOrder[] = orderOption === 'both' ? ['time', 'shuffled'] : [orderOption as IngestOrder];
+if (!orders.every((o) => ['users', 'time', 'shuffled'].includes(o))) throw new Error(`BENCH_ORDER must be users, time, shuffled or both, got ${orderOption}`);
+const window = Number(process.env.BENCH_WINDOW ?? 2000);
+
+interface Run { order: IngestOrder; events: number; ms: number; profiles: number; lookupMs: number[]; changesWritten: number; sizes: { name: string; size: number }[] }
+
+async function runStrata(order: IngestOrder): Promise<Run> {
+  const { store, ctx } = await benchContext(join(dir, `strata-${order}`), end);
+  const idOf = new Map<string, string>();
+  if (segmentCount > BENCH_SEGMENTS.length) {
+    // The 200-segment mix of bench:engine; its references name bench ids, mapped to the ids Strata gives.
+    for (const s of benchSegments200().slice(0, segmentCount)) {
+      const condition = JSON.parse(JSON.stringify(s.condition), (k, v) => (k === 'segment' ? idOf.get(v) : v));
+      idOf.set(s.id, (await ctx.segments.create('default', { name: s.name, condition })).id);
+    }
+  } else {
+    for (const s of BENCH_SEGMENTS.slice(0, segmentCount)) {
+      const created = await ctx.segments.create('default', { name: s.name, condition: nestedCondition(s, idOf) as never });
+      idOf.set(s.name, created.id);
+    }
   }
-} else {
-  for (const s of BENCH_SEGMENTS.slice(0, segmentCount)) {
-    const created = await ctx.segments.create('default', { name: s.name, condition: nestedCondition(s, idOf) as never });
-    idOf.set(s.name, created.id);
-  }
-}
-const app = await buildApp(ctx);
-const base = await app.listen({ port: 0, host: '127.0.0.1' });
-const result = await new Promise<{ events: number; failed: number; ms: number }>((resolve, reject) => {
-  const client = new URL('./ingest-client.ts', import.meta.url).href;
-  const w = new Worker(`import('tsx/esm/api').then((m) => { m.register(); return import(${JSON.stringify(client)}); })`, {
-    eval: true,
-    workerData: { url: `${base}/v1/batch`, writeKey: WRITE, users, end, concurrency: Number(process.env.BENCH_CONCURRENCY ?? 8) },
+  const app = await buildApp(ctx);
+  const base = await app.listen({ port: 0, host: '127.0.0.1' });
+  const data: IngestClientData = { url: `${base}/v1/batch`, writeKey: WRITE, users, end, concurrency: Number(process.env.BENCH_CONCURRENCY ?? 8), order, window };
+  const result = await new Promise<{ events: number; failed: number; ms: number }>((resolve, reject) => {
+    const client = new URL('./ingest-client.ts', import.meta.url).href;
+    const w = new Worker(`import('tsx/esm/api').then((m) => { m.register(); return import(${JSON.stringify(client)}); })`, { eval: true, workerData: data });
+    w.once('message', resolve);
+    w.once('error', reject);
   });
-  w.once('message', resolve);
-  w.once('error', reject);
-});
-// "Which segments is user X in" over HTTP, on the loaded store: one request at a time.
-const lookupIds = (await store.scanProfiles('default', 0, 50_000)).map((p) => p.userId ?? p.anonymousId!).filter((_, i) => i % 25 === 0);
-const lookupMs: number[] = [];
-for (const id of lookupIds) {
-  const t = performance.now();
-  const r = await fetch(`${base}/api/users/${encodeURIComponent(id)}/segments`, { headers: { authorization: `Bearer ${ADMIN}` } });
-  await r.arrayBuffer();
-  if (r.status !== 200) throw new Error(`lookup of ${id}: ${r.status}`);
-  lookupMs.push(performance.now() - t);
+  // "Which segments is user X in" over HTTP, on the loaded store: one request at a time.
+  const lookupIds = (await store.scanProfiles('default', 0, 50_000)).map((p) => p.userId ?? p.anonymousId!).filter((_, i) => i % 25 === 0);
+  const lookupMs: number[] = [];
+  for (const id of lookupIds) {
+    const t = performance.now();
+    const r = await fetch(`${base}/api/users/${encodeURIComponent(id)}/segments`, { headers: { authorization: `Bearer ${ADMIN}` } });
+    await r.arrayBuffer();
+    if (r.status !== 200) throw new Error(`lookup of ${id}: ${r.status}`);
+    lookupMs.push(performance.now() - t);
+  }
+  lookupMs.sort((a, b) => a - b);
+  await app.close();
+  const sizes = await ctx.segments.list('default');
+  const profiles = await store.countProfiles('default');
+  const changesWritten = Number((await store.db.selectFrom('membership_history').select((eb) => eb.fn.countAll<number>().as('n')).executeTakeFirst())?.n ?? 0);
+  await store.close();
+  if (result.failed) throw new Error(`${order}: ${result.failed} batches were not accepted`);
+  return { order, events: result.events, ms: result.ms, profiles, lookupMs, changesWritten, sizes };
 }
-lookupMs.sort((a, b) => a - b);
-const lookupP99 = lookupMs[Math.floor(lookupMs.length * 0.99)]!;
-await app.close();
-const sizes = await ctx.segments.list('default');
-const profiles = await store.countProfiles('default');
-const changesWritten = Number((await store.db.selectFrom('membership_history').select((eb) => eb.fn.countAll<number>().as('n')).executeTakeFirst())?.n ?? 0);
-await store.close();
-if (result.failed) throw new Error(`${result.failed} batches were not accepted`);
+
+// Back to back in one process, so that the machine's load is as alike as it can be for each.
+const runs: Run[] = [];
+for (const order of orders) runs.push(await runStrata(order));
 
 // --- Floor: the same events, one durable transaction per batch, plain INSERT, no logic.
 const raw = new BetterSqlite3(join(dir, 'floor.db'));
@@ -86,15 +101,30 @@ raw.close();
 rmSync(dir, { recursive: true, force: true });
 
 const rate = (n: number, ms: number) => n / (ms / 1000);
-console.log(`\n${result.events} events from ${users} generated users (${profiles} profiles), 400 per batch, 8 requests in flight\n`);
+const floorRate = rate(floorEvents, floorMs);
+const ORDER_LABEL: Record<IngestOrder, string> = {
+  users: 'users one after another',
+  time: `${window} users interleaved, in time order`,
+  shuffled: `${window} users interleaved, shuffled`,
+};
+console.log(`\n${runs[0]!.events} events from ${users} generated users (${runs[0]!.profiles} profiles), 400 per batch, 8 requests in flight\n`);
 table([
   ['path', 'events', 'seconds', 'events/s', 'vs floor'],
-  [`strata HTTP /v1/batch, ${segmentCount} live segments`, result.events, result.ms / 1000, rate(result.events, result.ms), `${(rate(result.events, result.ms) / rate(floorEvents, floorMs)).toFixed(2)}×`],
-  ['floor: prepared INSERT, fsync per batch', floorEvents, floorMs / 1000, rate(floorEvents, floorMs), '1.00×'],
+  ...runs.map((r) => [`strata HTTP /v1/batch, ${segmentCount} live segments, ${ORDER_LABEL[r.order]}`, r.events, r.ms / 1000, rate(r.events, r.ms), `${(rate(r.events, r.ms) / floorRate).toFixed(2)}×`]),
+  ['floor: prepared INSERT, fsync per batch', floorEvents, floorMs / 1000, floorRate, '1.00×'],
 ]);
-const got = rate(result.events, result.ms);
-console.log(`\ntarget 20,000 events/s over HTTP: ${got >= 20_000 ? 'met' : `missed ${(20_000 / got).toFixed(1)}×`}`);
-console.log(`which segments is user X in, over HTTP (GET /api/users/:id/segments, ${lookupMs.length} users, one at a time): p50 ${lookupMs[Math.floor(lookupMs.length / 2)]!.toFixed(2)} ms, p99 ${lookupP99.toFixed(2)} ms (target 5 ms: ${lookupP99 <= 5 ? 'met' : `missed ${(lookupP99 / 5).toFixed(1)}×`})`);
-console.log(`membership changes written (each with a history row, a derived event and its membership row): ${changesWritten}`);
-console.log('\nsegment sizes after ingest:');
-for (const s of sizes) console.log(`  ${String(s.size).padStart(8)}  ${s.name}`);
+const time = runs.find((r) => r.order === 'time'), shuffled = runs.find((r) => r.order === 'shuffled');
+if (time && shuffled) {
+  const ratio = rate(shuffled.events, shuffled.ms) / rate(time.events, time.ms);
+  console.log(`\nshuffled / in time order: ${(ratio * 100).toFixed(0)}% (target 80%: ${ratio >= 0.8 ? 'met' : `missed by ${((0.8 - ratio) * 100).toFixed(0)} points`})`);
+}
+for (const r of runs) {
+  const got = rate(r.events, r.ms);
+  const p99 = r.lookupMs[Math.floor(r.lookupMs.length * 0.99)]!;
+  console.log(`\n[${ORDER_LABEL[r.order]}]`);
+  console.log(`target 20,000 events/s over HTTP: ${got >= 20_000 ? 'met' : `missed ${(20_000 / got).toFixed(1)}×`}`);
+  console.log(`which segments is user X in, over HTTP (GET /api/users/:id/segments, ${r.lookupMs.length} users, one at a time): p50 ${r.lookupMs[Math.floor(r.lookupMs.length / 2)]!.toFixed(2)} ms, p99 ${p99.toFixed(2)} ms (target 5 ms: ${p99 <= 5 ? 'met' : `missed ${(p99 / 5).toFixed(1)}×`})`);
+  console.log(`membership changes written (each with a history row, a derived event and its membership row): ${r.changesWritten}`);
+  console.log('segment sizes after ingest:');
+  for (const s of r.sizes) console.log(`  ${String(s.size).padStart(8)}  ${s.name}`);
+}

@@ -4,6 +4,10 @@ import type { Issue } from './parse.ts';
 export type ErrorCode =
   | 'VALIDATION_FAILED'
   | 'PAYLOAD_TOO_LARGE'
+  /** A compressed request body that inflates past the endpoint's limit (413). */
+  | 'DECODED_TOO_LARGE'
+  /** A request body in a Content-Encoding Strata cannot decode (415). */
+  | 'UNSUPPORTED_ENCODING'
   | 'UNAUTHORIZED'
   | 'FORBIDDEN'
   | 'NOT_FOUND'

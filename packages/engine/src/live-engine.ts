@@ -60,6 +60,14 @@ class ProfileState implements ProfileView {
     while (i > 0 && list[i - 1]!.timestamp > e.timestamp) { list[i] = list[i - 1]!; i--; }
     list[i] = e;
   }
+  /** Removes one kept event of `name` at `timestamp`; false when none is kept. */
+  remove(name: string | null, timestamp: number): boolean {
+    const list = this.lists.get(name);
+    const i = list ? list.findLastIndex((e) => e.timestamp === timestamp) : -1;
+    if (i === -1) return false;
+    list!.splice(i, 1);
+    return true;
+  }
 }
 
 interface Reads {
@@ -678,6 +686,14 @@ export class LiveEngine {
       if (p) this.addEvent(ps, p, this.derivedEvent(ps, x.change));
     }
     const names = new Map<number, Set<string | null>>();
+    // Visits a late event ended leave the kept lists; their replacements come with the events.
+    for (const v of outcome.removedVisits ?? []) {
+      const p = ps.profiles.get(v.profileId);
+      if (!p || outcome.reload.has(v.profileId) || !p.remove('$session', v.timestamp)) continue;
+      let set = names.get(v.profileId);
+      if (!set) names.set(v.profileId, (set = new Set()));
+      set.add('$session');
+    }
     for (const e of outcome.events) {
       if (outcome.reload.has(e.profileId)) continue;
       const p = ps.profiles.get(e.profileId);

@@ -301,7 +301,7 @@ export class MissionService {
       if (!mine.has(c.segmentId)) mine.set(c.segmentId, c.kind === 'exited');
     }
     // Profiles whose stored events changed beyond the batch (a merge, visits derived again) are recomputed whole.
-    const whole = new Set<number>([...outcome.reload, ...outcome.merges.map(([, into]) => into)]);
+    const whole = new Set<number>([...outcome.reload, ...outcome.merges.map(([, into]) => into), ...(outcome.removedVisits ?? []).map((v) => v.profileId)]);
     const pairs: { m: Compiled; profileId: number; fresh: EventRecord[]; inTarget: boolean }[] = [];
     for (const profileId of new Set([...byProfile.keys(), ...whole])) {
       const after = new Set(this.engine.segmentsOf(projectId, profileId));

@@ -27,6 +27,11 @@ export async function buildApp(ctx: AppContext, opts: AppOptions = {}): Promise<
     trustProxy: typeof ctx.config.trustProxy === 'boolean' ? ctx.config.trustProxy : [...ctx.config.trustProxy],
   });
   app.setValidatorCompiler(requestValidatorCompiler());
+  // Many clients send `Content-Type: application/json` on every call, DELETE included: a body that
+  // is not there is no body (a route that needs one says so through its schema), not bad JSON.
+  const json = app.getDefaultJsonParser('error', 'error');
+  app.removeContentTypeParser('application/json');
+  app.addContentTypeParser('application/json', { parseAs: 'string' }, (req, body, done) => (body === '' ? done(null, undefined) : json(req, body as string, done)));
   const creds = new Credentials(ctx.store);
   app.setErrorHandler(errorHandler);
   limitJsonDepth(app);

@@ -5,6 +5,8 @@ import { AppError, type ErrorCode, type Issue } from '@strata/core';
 export const STATUS: Record<ErrorCode, number> = {
   VALIDATION_FAILED: 400,
   PAYLOAD_TOO_LARGE: 400,
+  DECODED_TOO_LARGE: 413,
+  UNSUPPORTED_ENCODING: 415,
   UNAUTHORIZED: 401,
   FORBIDDEN: 403,
   NOT_FOUND: 404,

@@ -42,7 +42,10 @@ interface WorkingProfile {
   createdAt: number;
   /** lastSeen before this batch: a visit starts when an event comes more than the timeout after it. */
   lastSeenBefore: number | null;
+  /** A merge moved another profile's events in: every visit is derived again. */
   rebuildVisits: boolean;
+  /** The time of this batch's earliest late event (before lastSeenBefore): visits from it on are derived again. */
+  lateFrom: number | null;
   isNew: boolean;
   dirty: boolean;
 }
@@ -202,9 +205,10 @@ export class SqlStore {
       const w = working.get(profileId)!;
       this.applyToProfile(w, item);
       const derived = isDerivedEvent(item.name);
-      if (!derived && !w.rebuildVisits) {
+      if (!derived && !w.rebuildVisits && w.lateFrom === null) {
+        // The batch is in time order: this and the profile's later items are all re-derived from here.
         if (w.lastSeenBefore !== null && item.timestamp < w.lastSeenBefore) {
-          w.rebuildVisits = true;
+          w.lateFrom = item.timestamp;
         } else if (w.lastSeenBefore === null || item.timestamp - w.lastSeenBefore > sessionTimeoutMs) {
           const visit = visitOf(item.type, item.properties, item.context);
           eventRows.push(this.sessionRow(projectId, profileId, visit, item.context, item.timestamp, item.receivedAt));
@@ -222,8 +226,13 @@ export class SqlStore {
     await this.insertEvents(eventRows);
     await this.writeKeys(projectId, pendingKeys, keys);
     await this.saveWorking(projectId, working, now);
-    for (const w of working.values()) {
-      if (w.rebuildVisits) await this.rebuildVisits(projectId, w.id, sessionTimeoutMs);
+    const rederive = [...working.values()].filter((w) => w.rebuildVisits || w.lateFrom !== null)
+      .map((w) => ({ profileId: w.id, from: w.rebuildVisits ? null : w.lateFrom }));
+    const { removed: removedVisits, added } = await this.rederiveVisits(projectId, rederive, sessionTimeoutMs);
+    if (added.length) {
+      for (const e of added) engineEvents.push(e);
+      // Keep the events in time order (stable: each re-derived visit follows its first event).
+      engineEvents.sort((a, b) => a.timestamp - b.timestamp);
     }
     const touched = new Set(rows.map((r) => r.profileId));
     for (const [, into] of merges) touched.add(into);
@@ -232,7 +241,7 @@ export class SqlStore {
       id: w.id, key: String(w.id), userId: w.userId, anonymousId: w.anonymousId, traits: w.traits, context: w.context,
       labels: w.labels, firstSeen: w.firstSeen, lastSeen: w.lastSeen,
     }));
-    return { stored: fresh.length, duplicates, touched, merges, records, events: engineEvents, reload };
+    return { stored: fresh.length, duplicates, touched, merges, records, events: engineEvents, reload, removedVisits };
   }
 
   private static readonly EVENT_COLUMNS = ['project_id', 'profile_id', 'message_id', 'type', 'name', 'derived', 'properties', 'context_id', 'context_own', 'ts', 'received_at'] as const;
@@ -358,7 +367,7 @@ export class SqlStore {
         into.set(r.id, {
           id: r.id, userId: r.user_id, anonymousId: r.anonymous_id, traits: readJson(r.traits, {}), traitsAt: readJson(r.traits_at, {}), context: readJson(r.context, {}),
           contextAt: r.context_at, labels: readJson(r.labels, []), firstSeen: r.first_seen, lastSeen: r.last_seen,
-          createdAt: r.created_at, lastSeenBefore: r.last_seen, rebuildVisits: false, isNew: false, dirty: false,
+          createdAt: r.created_at, lastSeenBefore: r.last_seen, rebuildVisits: false, lateFrom: null, isNew: false, dirty: false,
         });
       }
     }
@@ -372,7 +381,7 @@ export class SqlStore {
     const id = Number(r.id);
     working.set(id, {
       id, userId, anonymousId, traits: {}, traitsAt: {}, context: {}, contextAt: null, labels: [], firstSeen: null, lastSeen: null,
-      createdAt: now, lastSeenBefore: null, rebuildVisits: false, isNew: true, dirty: true,
+      createdAt: now, lastSeenBefore: null, rebuildVisits: false, lateFrom: null, isNew: true, dirty: true,
     });
     return id;
   }
@@ -528,25 +537,80 @@ export class SqlStore {
     }
   }
 
-  /** Re-derives all `$session` events of a profile (after a late event or a merge). */
-  async rebuildVisits(projectId: string, profileId: number, sessionTimeoutMs: number): Promise<void> {
-    await this.db.deleteFrom('events').where('project_id', '=', projectId).where('profile_id', '=', profileId).where('name', '=', '$session').execute();
-    const evs = await this.db.selectFrom('events as e').innerJoin('contexts as c', 'c.id', 'e.context_id')
-      .select(['e.ts', 'c.json as shared', 'e.context_id', 'e.context_own', 'e.properties', 'e.received_at', 'e.type'])
-      .where('e.project_id', '=', projectId).where('e.profile_id', '=', profileId).where('e.derived', '=', this.bool(false))
-      .orderBy('e.ts').orderBy('e.id').execute();
-    const rows: PendingEvent[] = [];
-    let last: number | null = null;
-    for (const e of evs) {
-      if (last === null || e.ts - last > sessionTimeoutMs) {
-        const context = { ...readJson<JsonObject>(e.shared, {}), ...readJson<JsonObject>(e.context_own, {}) };
-        const row = this.sessionRow(projectId, profileId, visitOf(e.type, readJson(e.properties, {}), context), context, e.ts, e.received_at);
-        // The visit shares its first event's stored context as it is (re-serialising could change key order).
-        rows.push({ ...row, stored: { contextId: Number(e.context_id), own: typeof e.context_own === 'string' ? e.context_own : JSON.stringify(e.context_own) } });
+  /**
+   * Derives `$session` visits again, for each profile from `from` on (null: all of them, after
+   * a merge). A visit starts at a non-derived event that comes more than the timeout after the
+   * one before it (in time, then storage order). An event before `from` keeps the event before
+   * it, so its visit stands: only each profile's rows from one timeout before `from` on are
+   * read, through the (project_id, profile_id, ts) index, for all the batch's profiles in a few
+   * statements. After a late event only the visits that changed are deleted and inserted: a
+   * visit's row is its first event's, and a new event never precedes a stored one of the same
+   * time, so a visit found at the same instant is the same visit. A merge brings older rows that can, so it
+   * replaces every visit. Returns the visits removed and added by `from` (not by merge).
+   */
+  async rederiveVisits(projectId: string, profiles: readonly { profileId: number; from: number | null }[], sessionTimeoutMs: number):
+    Promise<{ removed: { profileId: number; timestamp: number }[]; added: EngineEvent[] }> {
+    const removed: { profileId: number; timestamp: number }[] = [], added: EngineEvent[] = [];
+    const gone: number[] = [], fresh: number[] = [];
+    const whole = new Set(profiles.filter((p) => p.from === null).map((p) => p.profileId));
+    for (const c of chunks(profiles, 250)) {
+      // From one timeout before `from`: an event there is the one before the first event from `from` on, if it
+      // counts (one further back is more than the timeout before it, and so is none at all).
+      const late = sql.join(c.map((p) => sql`(CAST(${p.profileId} AS BIGINT), CAST(${p.from === null ? Number.MIN_SAFE_INTEGER : p.from - sessionTimeoutMs} AS BIGINT))`));
+      // CROSS JOIN: SQLite then keeps `late` as the outer loop (with a plain join and a few hundred rows
+      // it chose to walk every event of the project). No condition on the name: with one, SQLite may
+      // walk the (project_id, name) index over every visit of the project.
+      const rows = await sql<{ pid: number; id: number; ts: number; name: string; derived: number | boolean }>`
+        WITH late (pid, read_ts) AS (VALUES ${late})
+        SELECT e.profile_id AS pid, e.id, e.ts, e.name, e.derived FROM late CROSS JOIN events e
+          WHERE e.project_id = ${projectId} AND e.profile_id = late.pid AND e.ts >= late.read_ts
+        ORDER BY e.profile_id, e.ts, e.id`.execute(this.db);
+      const fromOf = new Map(c.map((p) => [p.profileId, p.from ?? Number.MIN_SAFE_INTEGER]));
+      for (let i = 0; i < rows.rows.length;) {
+        const pid = Number(rows.rows[i]!.pid);
+        const from = fromOf.get(pid)!;
+        let prev: number | null = null;
+        const stored: [ts: number, id: number][] = [];
+        const starts = new Map<number, number>();
+        for (; i < rows.rows.length && Number(rows.rows[i]!.pid) === pid; i++) {
+          const r = rows.rows[i]!;
+          const ts = Number(r.ts);
+          if (r.name === '$session') { if (ts >= from) stored.push([ts, Number(r.id)]); }
+          else if (!r.derived) {
+            if (ts >= from && (prev === null || ts - prev > sessionTimeoutMs)) starts.set(ts, Number(r.id));
+            prev = ts;
+          }
+        }
+        const kept = new Set<number>();
+        for (const [ts, id] of stored) {
+          if (!whole.has(pid) && starts.has(ts) && !kept.has(ts)) kept.add(ts);
+          else {
+            gone.push(id);
+            if (!whole.has(pid)) removed.push({ profileId: pid, timestamp: ts });
+          }
+        }
+        for (const [ts, id] of starts) if (!kept.has(ts)) fresh.push(id);
       }
-      last = e.ts;
     }
-    await this.insertEvents(rows);
+    // By id alone (ids of rows just read for this project): with `project_id = ?` as well, SQLite walks the project's (project_id, name) index.
+    for (const c of chunks(gone)) await this.db.deleteFrom('events').where('id', 'in', c).execute();
+    const pending: PendingEvent[] = [];
+    for (const c of chunks(fresh)) {
+      const evs = await this.db.selectFrom('events as e').innerJoin('contexts as c', 'c.id', 'e.context_id')
+        .select(['e.profile_id', 'e.ts', 'c.json as shared', 'e.context_id', 'e.context_own', 'e.properties', 'e.received_at', 'e.type'])
+        .where('e.id', 'in', c).execute();
+      for (const e of evs) {
+        const profileId = Number(e.profile_id);
+        const context = { ...readJson<JsonObject>(e.shared, {}), ...readJson<JsonObject>(e.context_own, {}) };
+        const visit = visitOf(e.type, readJson(e.properties, {}), context);
+        const row = this.sessionRow(projectId, profileId, visit, context, Number(e.ts), Number(e.received_at));
+        // The visit shares its first event's stored context as it is (re-serialising could change key order).
+        pending.push({ ...row, stored: { contextId: Number(e.context_id), own: typeof e.context_own === 'string' ? e.context_own : JSON.stringify(e.context_own) } });
+        if (!whole.has(profileId)) added.push({ profileId, name: '$session', timestamp: Number(e.ts), properties: visit, context });
+      }
+    }
+    await this.insertEvents(pending.sort((a, b) => a.profile_id - b.profile_id || a.ts - b.ts));
+    return { removed, added };
   }
 
   async recordRejections(projectId: string, receivedAt: number, rejections: readonly Rejection[]): Promise<void> {

@@ -67,8 +67,13 @@ export interface IngestOutcome {
   readonly records: readonly EngineProfile[];
   /** The events written (derived visits included), in time order per profile. */
   readonly events: readonly EngineEvent[];
-  /** Profiles whose stored events changed beyond `events` (a merge, visits re-derived): read them again. */
+  /** Profiles whose stored events changed beyond `events` (a merge): read them again. */
   readonly reload: ReadonlySet<number>;
+  /**
+   * Visits a late event ended (re-derived: two visits became one, or a visit now starts earlier);
+   * the visits that replace them are in `events`. Not listed for profiles in `reload`.
+   */
+  readonly removedVisits?: readonly { readonly profileId: number; readonly timestamp: number }[];
 }
 
 /** A profile record with its store id (`key` is its string form), as the live engine keeps it. */

@@ -1,6 +1,7 @@
 import type { FastifyInstance } from 'fastify';
 import type { Json } from '@strata/core';
 import type { AppContext } from '../../context.ts';
+import { registerBodyDecoding } from '../../ingest/decode-body.ts';
 import { warmGeo, type GeoOptions } from '../../ingest/geo.ts';
 import { MAX_BATCH_BYTES, type MessageType } from '../../ingest/normalize.ts';
 import { ingestAnswer, prepareIngest, type KnownUser } from '../../ingest/prepare-ingest.ts';
@@ -15,6 +16,8 @@ const ROUTES: [string, string, MessageType | null][] = [
 /** Segment-compatible ingest: any content type is JSON, write-key auth (CORS: see publicRoutes in public-scope.ts). */
 export async function ingestRoutes(app: FastifyInstance, ctx: AppContext): Promise<void> {
   readBodiesAsJson(app, MAX_BATCH_BYTES);
+  // gzip and deflate bodies (RudderStack's SDKs send gzip), inflated within the same limit.
+  registerBodyDecoding(app, MAX_BATCH_BYTES);
 
   warmGeo();
   const knownUser: KnownUser = async (projectId, id) => (await ctx.store.profileKey(projectId, id))?.kind === 'u';

@@ -9,6 +9,8 @@ import { bodyParseError } from '../../auth.ts';
 export function readBodiesAsJson(app: FastifyInstance, bodyLimit: number): void {
   app.removeAllContentTypeParsers();
   app.addContentTypeParser('*', { parseAs: 'string', bodyLimit }, (req, body, done) => {
+    // No body is no message: the route then names what is missing.
+    if (body === '') return done(null, undefined);
     try {
       done(null, sjson.parse(body as string, undefined, { protoAction: 'remove', constructorAction: 'remove' }));
     } catch (e) {

@@ -1,0 +1,116 @@
+import fc from 'fast-check';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { isDerivedEvent, visitOf, type JsonObject } from '@strata/core';
+import type { SqlStore } from './sql-store.ts';
+import { testBackends } from './testing/index.ts';
+import type { IngestItem, StoredEvent } from './types.ts';
+
+const backends = await testBackends();
+const MINUTE = 60_000;
+const SESSION = 30 * MINUTE;
+const T0 = Date.UTC(2024, 5, 15, 12);
+
+let seq = 0;
+const PATHS = ['/', '/pricing', '/cart'];
+
+/** One event: its time (minutes from T0, on a grid that lands on and around the timeout), page, and whether it is sent anonymously. */
+const arbEvent = fc.record({
+  minute: fc.oneof(fc.integer({ min: 0, max: 12 }).map((k) => k * 15), fc.constantFrom(29, 30, 31, 60, 61, 90)),
+  path: fc.constantFrom(...PATHS),
+  page: fc.boolean(),
+  anonymous: fc.boolean(),
+  /** u1 (who may send anonymously as a1, until the merge) or u2: batches mix profiles. */
+  second: fc.boolean(),
+});
+
+/** Batches in arrival order; an identify that merges the anonymous profile may come before any batch. */
+const arbScenario = fc.record({
+  batches: fc.array(fc.array(arbEvent, { minLength: 1, maxLength: 6 }), { minLength: 1, maxLength: 8 }),
+  mergeBefore: fc.integer({ min: 0, max: 9 }),
+});
+
+/** `$session` rows as a derivation from scratch gives them: a visit starts at an event more than the timeout after the one before it. */
+function expectedVisits(events: readonly StoredEvent[]) {
+  const own = events.filter((e) => !isDerivedEvent(e.name))
+    .sort((a, b) => a.timestamp - b.timestamp || a.id - b.id);
+  const out: { timestamp: number; receivedAt: number; properties: JsonObject; context: JsonObject }[] = [];
+  let last: number | null = null;
+  for (const e of own) {
+    if (last === null || e.timestamp - last > SESSION) out.push({ timestamp: e.timestamp, receivedAt: e.receivedAt, properties: visitOf(e.type, e.properties, e.context), context: e.context });
+    last = e.timestamp;
+  }
+  return out;
+}
+
+describe.each(backends.map((b) => [b.name, b] as const))('visits re-derived after late events on %s', (_n, backend) => {
+  let store: SqlStore;
+  beforeAll(async () => { store = await backend.open(); });
+  afterAll(async () => { await store?.close(); });
+
+  const stored = async (projectId: string, id: string) => {
+    const p = await store.findProfile(projectId, id);
+    return p ? store.profileEvents(projectId, p.id, 10_000) : [];
+  };
+  const visits = (events: readonly StoredEvent[]) => events.filter((e) => e.name === '$session')
+    .map((e) => ({ timestamp: e.timestamp, receivedAt: e.receivedAt, properties: e.properties, context: e.context }))
+    .sort((a, b) => a.timestamp - b.timestamp);
+
+  it('property: after batches in any time order (and a merge), the stored visits are those derived from scratch, and the outcome says which changed', async () => {
+    await fc.assert(fc.asyncProperty(arbScenario, async ({ batches, mergeBefore }) => {
+      const projectId = `visits${++seq}`;
+      let merged = false;
+      const merge = async () => {
+        merged = true;
+        await store.transaction((tx) => tx.ingest(projectId, [{
+          messageId: `m${++seq}`, type: 'identify', name: '$identify', userId: 'u1', anonymousId: 'a1', previousId: null,
+          properties: {}, context: {}, traits: null, timestamp: T0 + 200 * MINUTE, receivedAt: T0 + 300 * MINUTE,
+        }], SESSION));
+      };
+      for (const [k, batch] of batches.entries()) {
+        if (k === mergeBefore) await merge();
+        const before = new Map<string, Set<number>>();
+        for (const id of ['u1', 'u2']) before.set(id, new Set(visits(await stored(projectId, id)).map((v) => v.timestamp)));
+        const items: IngestItem[] = batch.map((e, i) => ({
+          messageId: `m${++seq}`, type: e.page ? 'page' : 'track', name: e.page ? '$pageview' : 'x',
+          userId: e.second ? 'u2' : e.anonymous && !merged ? null : 'u1', anonymousId: e.anonymous && !e.second ? 'a1' : null, previousId: null,
+          properties: e.page ? { path: e.path } : ({} as JsonObject), context: { page: { path: e.path }, locale: i % 2 ? 'en-GB' : 'de-DE' }, traits: null,
+          timestamp: T0 + e.minute * MINUTE, receivedAt: T0 + (1000 + k) * MINUTE,
+        }));
+        const out = await store.transaction((tx) => tx.ingest(projectId, items, SESSION));
+        for (const id of ['u1', 'a1', 'u2']) {
+          const events = await stored(projectId, id);
+          expect(visits(events), `visits of ${id} after batch ${k}`).toEqual(expectedVisits(events));
+        }
+        // What the live engine is told: the visits before, less those removed, plus those added, are the visits now.
+        for (const id of ['u1', 'u2']) {
+          const pid = (await store.findProfile(projectId, id))?.id;
+          if (pid === undefined || out.reload.has(pid)) continue;
+          const told = before.get(id)!;
+          for (const v of out.removedVisits ?? []) if (v.profileId === pid) told.delete(v.timestamp);
+          for (const e of out.events) if (e.profileId === pid && e.name === '$session') told.add(e.timestamp);
+          expect([...told].sort((a, b) => a - b), `${id}'s visits told after batch ${k}`).toEqual(visits(await stored(projectId, id)).map((v) => v.timestamp));
+        }
+      }
+    }), { numRuns: Number(process.env.STRATA_VISIT_PROPERTY_RUNS ?? 150) });
+  }, 300_000);
+
+  it('a late event between two visits joins them into one, and one before a visit starts it earlier', async () => {
+    const projectId = `visits${++seq}`;
+    const send = (minutes: number[], path = '/') => store.transaction((tx) => tx.ingest(projectId, minutes.map((m) => ({
+      messageId: `m${++seq}`, type: 'page', name: '$pageview', userId: 'u1', anonymousId: null, previousId: null,
+      properties: { path }, context: {}, traits: null, timestamp: T0 + m * MINUTE, receivedAt: T0 + 1000 * MINUTE,
+    })), SESSION));
+    await send([0, 50, 200]);
+    expect(visits(await stored(projectId, 'u1')).map((v) => (v.timestamp - T0) / MINUTE)).toEqual([0, 50, 200]);
+    const joined = await send([25]);
+    expect(visits(await stored(projectId, 'u1')).map((v) => (v.timestamp - T0) / MINUTE)).toEqual([0, 200]);
+    expect(joined.removedVisits?.map((v) => (v.timestamp - T0) / MINUTE)).toEqual([50]);
+    expect(joined.reload.size).toBe(0);
+    const earlier = await send([180], '/pricing');
+    const now = visits(await stored(projectId, 'u1'));
+    expect(now.map((v) => (v.timestamp - T0) / MINUTE)).toEqual([0, 180]);
+    expect(now[1]!.properties).toMatchObject({ landingPage: '/pricing' });
+    expect(earlier.removedVisits?.map((v) => (v.timestamp - T0) / MINUTE)).toEqual([200]);
+    expect(earlier.events.filter((e) => e.name === '$session').map((e) => (e.timestamp - T0) / MINUTE)).toEqual([180]);
+  });
+});
