@@ -196,11 +196,11 @@ describe.skipIf(missing !== null)('admin back office in a real browser', () => {
     // Who may read segments on /v1/targeting: verified calls by default; the choice is saved.
     const publicSegments = page.getByLabel('Public segments');
     expect(await publicSegments.inputValue()).toBe('verified');
-    await publicSegments.selectOption('always');
-    await page.waitForLoadState('networkidle');
+    // Wait for the PATCH the change sends itself: "network idle" can come before it starts.
+    const saved = () => page.waitForResponse((r) => r.url().endsWith('/api/settings') && r.request().method() === 'PATCH');
+    await Promise.all([saved(), publicSegments.selectOption('always')]);
     expect((await admin('GET', '/api/settings')).body.publicSegments).toBe('always');
-    await publicSegments.selectOption('verified');
-    await page.waitForLoadState('networkidle');
+    await Promise.all([saved(), publicSegments.selectOption('verified')]);
     expect((await admin('GET', '/api/settings')).body.publicSegments).toBe('verified');
   });
 
