@@ -44,8 +44,11 @@ interface WorkingProfile {
   lastSeenBefore: number | null;
   /** A merge moved another profile's events in: every visit is derived again. */
   rebuildVisits: boolean;
-  /** The time of this batch's earliest late event (before lastSeenBefore): visits from it on are derived again. */
-  lateFrom: number | null;
+  /**
+   * The times of this batch's own events from its earliest late one (before lastSeenBefore) on:
+   * visits are derived again around each of them.
+   */
+  lateAt: number[] | null;
   isNew: boolean;
   dirty: boolean;
 }
@@ -205,10 +208,11 @@ export class SqlStore {
       const w = working.get(profileId)!;
       this.applyToProfile(w, item);
       const derived = isDerivedEvent(item.name);
-      if (!derived && !w.rebuildVisits && w.lateFrom === null) {
-        // The batch is in time order: this and the profile's later items are all re-derived from here.
+      if (!derived && w.lateAt !== null) w.lateAt.push(item.timestamp);
+      else if (!derived && !w.rebuildVisits) {
+        // The batch is in time order: this and the profile's later items are all re-derived around their times.
         if (w.lastSeenBefore !== null && item.timestamp < w.lastSeenBefore) {
-          w.lateFrom = item.timestamp;
+          w.lateAt = [item.timestamp];
         } else if (w.lastSeenBefore === null || item.timestamp - w.lastSeenBefore > sessionTimeoutMs) {
           const visit = visitOf(item.type, item.properties, item.context);
           eventRows.push(this.sessionRow(projectId, profileId, visit, item.context, item.timestamp, item.receivedAt));
@@ -226,8 +230,8 @@ export class SqlStore {
     await this.insertEvents(eventRows);
     await this.writeKeys(projectId, pendingKeys, keys);
     await this.saveWorking(projectId, working, now);
-    const rederive = [...working.values()].filter((w) => w.rebuildVisits || w.lateFrom !== null)
-      .map((w) => ({ profileId: w.id, from: w.rebuildVisits ? null : w.lateFrom }));
+    const rederive = [...working.values()].filter((w) => w.rebuildVisits || w.lateAt !== null)
+      .map((w) => ({ profileId: w.id, at: w.rebuildVisits ? null : w.lateAt }));
     const { removed: removedVisits, added } = await this.rederiveVisits(projectId, rederive, sessionTimeoutMs);
     if (added.length) {
       for (const e of added) engineEvents.push(e);
@@ -367,7 +371,7 @@ export class SqlStore {
         into.set(r.id, {
           id: r.id, userId: r.user_id, anonymousId: r.anonymous_id, traits: readJson(r.traits, {}), traitsAt: readJson(r.traits_at, {}), context: readJson(r.context, {}),
           contextAt: r.context_at, labels: readJson(r.labels, []), firstSeen: r.first_seen, lastSeen: r.last_seen,
-          createdAt: r.created_at, lastSeenBefore: r.last_seen, rebuildVisits: false, lateFrom: null, isNew: false, dirty: false,
+          createdAt: r.created_at, lastSeenBefore: r.last_seen, rebuildVisits: false, lateAt: null, isNew: false, dirty: false,
         });
       }
     }
@@ -381,7 +385,7 @@ export class SqlStore {
     const id = Number(r.id);
     working.set(id, {
       id, userId, anonymousId, traits: {}, traitsAt: {}, context: {}, contextAt: null, labels: [], firstSeen: null, lastSeen: null,
-      createdAt: now, lastSeenBefore: null, rebuildVisits: false, lateFrom: null, isNew: true, dirty: true,
+      createdAt: now, lastSeenBefore: null, rebuildVisits: false, lateAt: null, isNew: true, dirty: true,
     });
     return id;
   }
@@ -538,41 +542,46 @@ export class SqlStore {
   }
 
   /**
-   * Derives `$session` visits again, for each profile from `from` on (null: all of them, after
-   * a merge). A visit starts at a non-derived event that comes more than the timeout after the
-   * one before it (in time, then storage order). An event before `from` keeps the event before
-   * it, so its visit stands: only each profile's rows from one timeout before `from` on are
-   * read, through the (project_id, profile_id, ts) index, for all the batch's profiles in a few
-   * statements. After a late event only the visits that changed are deleted and inserted: a
-   * visit's row is its first event's, and a new event never precedes a stored one of the same
-   * time, so a visit found at the same instant is the same visit. A merge brings older rows that can, so it
-   * replaces every visit. Returns the visits removed and added by `from` (not by merge).
+   * Derives `$session` visits again for each profile around the times of its late events (`at`;
+   * null: all of them, after a merge). A visit starts at a non-derived event that comes more than
+   * the timeout after the one before it (in time, then storage order). A new event at t can
+   * change only whether it starts a visit and whether the next event after it does, and that one
+   * only if it lies within the timeout after t (one further on already had a gap larger than the
+   * timeout before it). So each late time t is given the window [t − timeout, t + timeout],
+   * overlapping windows of a profile are merged, and only their rows are read, through the
+   * (project_id, profile_id, ts) index, for all the batch's windows in a few statements. Within a
+   * window [lo, hi] the events from lo + timeout on have their predecessor inside it (or none
+   * within the timeout), so their visits are derived there; the earlier ones only serve as
+   * predecessors. Only the visits that changed are deleted and inserted: a visit's row is its
+   * first event's, and a new event never precedes a stored one of the same time, so a visit found
+   * at the same instant is the same visit. A merge brings older rows that can, so it replaces
+   * every visit. Returns the visits removed and added by late events (not by merge).
    */
-  async rederiveVisits(projectId: string, profiles: readonly { profileId: number; from: number | null }[], sessionTimeoutMs: number):
+  async rederiveVisits(projectId: string, profiles: readonly { profileId: number; at: readonly number[] | null }[], sessionTimeoutMs: number):
     Promise<{ removed: { profileId: number; timestamp: number }[]; added: EngineEvent[] }> {
     const removed: { profileId: number; timestamp: number }[] = [], added: EngineEvent[] = [];
     const gone: number[] = [], fresh: number[] = [];
-    const whole = new Set(profiles.filter((p) => p.from === null).map((p) => p.profileId));
-    for (const c of chunks(profiles, 250)) {
-      // From one timeout before `from`: an event there is the one before the first event from `from` on, if it
-      // counts (one further back is more than the timeout before it, and so is none at all).
-      const late = sql.join(c.map((p) => sql`(CAST(${p.profileId} AS BIGINT), CAST(${p.from === null ? Number.MIN_SAFE_INTEGER : p.from - sessionTimeoutMs} AS BIGINT))`));
+    const whole = new Set(profiles.filter((p) => p.at === null).map((p) => p.profileId));
+    const windows = profiles.flatMap((p) => visitWindows(p.profileId, p.at, sessionTimeoutMs));
+    for (const c of chunks(windows, 250)) {
+      const late = sql.join(c.map((w) => sql`(CAST(${w.profileId} AS BIGINT), CAST(${w.lo} AS BIGINT), CAST(${w.hi} AS BIGINT))`));
       // CROSS JOIN: SQLite then keeps `late` as the outer loop (with a plain join and a few hundred rows
       // it chose to walk every event of the project). No condition on the name: with one, SQLite may
       // walk the (project_id, name) index over every visit of the project.
-      const rows = await sql<{ pid: number; id: number; ts: number; name: string; derived: number | boolean }>`
-        WITH late (pid, read_ts) AS (VALUES ${late})
-        SELECT e.profile_id AS pid, e.id, e.ts, e.name, e.derived FROM late CROSS JOIN events e
-          WHERE e.project_id = ${projectId} AND e.profile_id = late.pid AND e.ts >= late.read_ts
-        ORDER BY e.profile_id, e.ts, e.id`.execute(this.db);
-      const fromOf = new Map(c.map((p) => [p.profileId, p.from ?? Number.MIN_SAFE_INTEGER]));
+      const rows = await sql<{ pid: number; lo: number; id: number; ts: number; name: string; derived: number | boolean }>`
+        WITH late (pid, lo, hi) AS (VALUES ${late})
+        SELECT e.profile_id AS pid, late.lo AS lo, e.id, e.ts, e.name, e.derived FROM late CROSS JOIN events e
+          WHERE e.project_id = ${projectId} AND e.profile_id = late.pid AND e.ts >= late.lo AND e.ts <= late.hi
+        ORDER BY e.profile_id, late.lo, e.ts, e.id`.execute(this.db);
       for (let i = 0; i < rows.rows.length;) {
-        const pid = Number(rows.rows[i]!.pid);
-        const from = fromOf.get(pid)!;
+        const pid = Number(rows.rows[i]!.pid), lo = Number(rows.rows[i]!.lo);
+        const all = whole.has(pid);
+        // Visits from here on are derived inside the window; before it, events only serve as predecessors.
+        const from = all ? Number.MIN_SAFE_INTEGER : lo + sessionTimeoutMs;
         let prev: number | null = null;
         const stored: [ts: number, id: number][] = [];
         const starts = new Map<number, number>();
-        for (; i < rows.rows.length && Number(rows.rows[i]!.pid) === pid; i++) {
+        for (; i < rows.rows.length && Number(rows.rows[i]!.pid) === pid && Number(rows.rows[i]!.lo) === lo; i++) {
           const r = rows.rows[i]!;
           const ts = Number(r.ts);
           if (r.name === '$session') { if (ts >= from) stored.push([ts, Number(r.id)]); }
@@ -583,10 +592,10 @@ export class SqlStore {
         }
         const kept = new Set<number>();
         for (const [ts, id] of stored) {
-          if (!whole.has(pid) && starts.has(ts) && !kept.has(ts)) kept.add(ts);
+          if (!all && starts.has(ts) && !kept.has(ts)) kept.add(ts);
           else {
             gone.push(id);
-            if (!whole.has(pid)) removed.push({ profileId: pid, timestamp: ts });
+            if (!all) removed.push({ profileId: pid, timestamp: ts });
           }
         }
         for (const [ts, id] of starts) if (!kept.has(ts)) fresh.push(id);
@@ -1147,4 +1156,20 @@ function splitContext(context: JsonObject): { shared: string; own: string } {
   const shared: JsonObject = {}, own: JsonObject = {};
   for (const [k, v] of Object.entries(context)) (EVENT_OWN_CONTEXT_KEYS.has(k) ? own : shared)[k] = v;
   return { shared: JSON.stringify(shared), own: JSON.stringify(own) };
+}
+
+/**
+ * The ranges of a profile's rows that late events at the times `at` (null: after a merge, every
+ * row) can change visits in: one timeout on either side of each time, overlapping ranges merged
+ * (so that no row is derived in two of them).
+ */
+export function visitWindows(profileId: number, at: readonly number[] | null, sessionTimeoutMs: number): { profileId: number; lo: number; hi: number }[] {
+  if (at === null) return [{ profileId, lo: Number.MIN_SAFE_INTEGER, hi: Number.MAX_SAFE_INTEGER }];
+  const out: { profileId: number; lo: number; hi: number }[] = [];
+  for (const t of [...at].sort((a, b) => a - b)) {
+    const last = out[out.length - 1];
+    if (last && t - sessionTimeoutMs <= last.hi) last.hi = t + sessionTimeoutMs;
+    else out.push({ profileId, lo: t - sessionTimeoutMs, hi: t + sessionTimeoutMs });
+  }
+  return out;
 }

@@ -13,9 +13,14 @@ const T0 = Date.UTC(2024, 5, 15, 12);
 let seq = 0;
 const PATHS = ['/', '/pricing', '/cart'];
 
-/** One event: its time (minutes from T0, on a grid that lands on and around the timeout), page, and whether it is sent anonymously. */
+/**
+ * One event: its time (minutes from T0, on a grid that lands on and around the timeout, in one
+ * of three clusters far apart, so that a batch holds late events whose windows must stay apart),
+ * page, and whether it is sent anonymously.
+ */
 const arbEvent = fc.record({
-  minute: fc.oneof(fc.integer({ min: 0, max: 12 }).map((k) => k * 15), fc.constantFrom(29, 30, 31, 60, 61, 90)),
+  minute: fc.tuple(fc.oneof(fc.integer({ min: 0, max: 12 }).map((k) => k * 15), fc.constantFrom(29, 30, 31, 60, 61, 90)), fc.constantFrom(0, 0, 0, 1000, 5000))
+    .map(([m, far]) => m + far),
   path: fc.constantFrom(...PATHS),
   page: fc.boolean(),
   anonymous: fc.boolean(),
@@ -112,5 +117,25 @@ describe.each(backends.map((b) => [b.name, b] as const))('visits re-derived afte
     expect(now[1]!.properties).toMatchObject({ landingPage: '/pricing' });
     expect(earlier.removedVisits?.map((v) => (v.timestamp - T0) / MINUTE)).toEqual([200]);
     expect(earlier.events.filter((e) => e.name === '$session').map((e) => (e.timestamp - T0) / MINUTE)).toEqual([180]);
+  });
+
+  it('several late events of a profile far apart in one batch each re-derive the visits around them, and nothing between', async () => {
+    const projectId = `visits${++seq}`;
+    const send = (minutes: number[]) => store.transaction((tx) => tx.ingest(projectId, minutes.map((m) => ({
+      messageId: `m${++seq}`, type: 'page', name: '$pageview', userId: 'u1', anonymousId: null, previousId: null,
+      properties: { path: `/p${m}` }, context: {}, traits: null, timestamp: T0 + m * MINUTE, receivedAt: T0 + 9000 * MINUTE,
+    })), SESSION));
+    const minutes = async () => visits(await stored(projectId, 'u1')).map((v) => (v.timestamp - T0) / MINUTE);
+    await send([0, 50, 200, 1000, 1020, 1060, 1200, 3000, 4000]);
+    expect(await minutes()).toEqual([0, 50, 200, 1000, 1060, 1200, 3000, 4000]);
+    // Joins 0+50 and 1000+1060 (1040's window begins after 1000: 1020 is only read as a predecessor), starts
+    // 3000's visit earlier, and a lone new visit at 2000; 200, 1200 and 4000 stand.
+    const out = await send([25, 1040, 2000, 2990]);
+    expect(await minutes()).toEqual([0, 200, 1000, 1200, 2000, 2990, 4000]);
+    expect(out.removedVisits?.map((v) => (v.timestamp - T0) / MINUTE).sort((a, b) => a - b)).toEqual([50, 1060, 3000]);
+    expect(out.events.filter((e) => e.name === '$session').map((e) => (e.timestamp - T0) / MINUTE)).toEqual([2000, 2990]);
+    const now = visits(await stored(projectId, 'u1'));
+    expect(now.find((v) => v.timestamp === T0 + 2990 * MINUTE)!.properties).toMatchObject({ landingPage: '/p2990' });
+    expect(now).toEqual(expectedVisits(await stored(projectId, 'u1')));
   });
 });
