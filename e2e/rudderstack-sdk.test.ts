@@ -1,28 +1,22 @@
 import Analytics from '@rudderstack/rudder-sdk-node';
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { buildApp, createContext, ensureDefaultProject, configFromEnv } from '@strata/server';
-import { openTestSqlite } from '@strata/store/testing';
-import type { FastifyInstance } from 'fastify';
+import { startListeningApp, type RunningApp } from '@strata/server/testing';
 
 // End to end over a real socket: RudderStack's own Node SDK with its default options (gzip-compressed batches).
 const ADMIN = 'sta_e2e_admin';
 const WRITE = 'stw_e2e_write';
-let app: FastifyInstance;
+let running: RunningApp;
 let base: string;
-let close: () => Promise<void>;
 const encodings: (string | undefined)[] = [];
 
 beforeAll(async () => {
-  const store = await openTestSqlite();
-  const config = { ...configFromEnv({}), adminToken: ADMIN, writeKey: WRITE };
-  await ensureDefaultProject(store, config, Date.now());
-  const ctx = createContext(store, config);
-  app = await buildApp(ctx);
-  app.addHook('onRequest', async (req) => { if (req.url === '/v1/batch') encodings.push(req.headers['content-encoding']); });
-  base = await app.listen({ port: 0, host: '127.0.0.1' });
-  close = async () => { await app.close(); await ctx.ingest.drain(); await store.close(); };
+  running = await startListeningApp({
+    adminToken: ADMIN, writeKey: WRITE,
+    beforeListen: (app) => app.addHook('onRequest', async (req) => { if (req.url === '/v1/batch') encodings.push(req.headers['content-encoding']); }),
+  });
+  base = running.base;
 });
-afterAll(async () => close());
+afterAll(async () => running.close());
 
 it('@rudderstack/rudder-sdk-node, defaults unchanged, delivers gzip batches whose identify, track and page calls land in profiles', async () => {
   const errors: unknown[] = [];

@@ -1,26 +1,18 @@
 import { Analytics } from '@segment/analytics-node';
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { buildApp, createContext, ensureDefaultProject, configFromEnv } from '@strata/server';
-import { openTestSqlite } from '@strata/store/testing';
-import type { FastifyInstance } from 'fastify';
+import { startListeningApp, type RunningApp } from '@strata/server/testing';
 
 // End to end over a real socket: Segment's own Node library, pointed at Strata with host/path.
 const ADMIN = 'sta_e2e_admin';
 const WRITE = 'stw_e2e_write';
-let app: FastifyInstance;
+let running: RunningApp;
 let base: string;
-let close: () => Promise<void>;
 
 beforeAll(async () => {
-  const store = await openTestSqlite();
-  const config = { ...configFromEnv({}), adminToken: ADMIN, writeKey: WRITE };
-  await ensureDefaultProject(store, config, Date.now());
-  const ctx = createContext(store, config);
-  app = await buildApp(ctx);
-  base = await app.listen({ port: 0, host: '127.0.0.1' });
-  close = async () => { await app.close(); await ctx.ingest.drain(); await store.close(); };
+  running = await startListeningApp({ adminToken: ADMIN, writeKey: WRITE });
+  base = running.base;
 });
-afterAll(async () => close());
+afterAll(async () => running.close());
 
 it('@segment/analytics-node delivers identify, track and page calls that land in profiles and segments', async () => {
   const segment = await fetch(`${base}/api/segments`, {

@@ -1,6 +1,7 @@
 import type { FastifyInstance } from 'fastify';
 import type { SqlStore } from '@strata/store';
-import { buildApp } from './app.ts';
+import { openTestSqlite } from '@strata/store/testing';
+import { buildApp, type AppOptions } from './app.ts';
 import { createContext, DEFAULT_PROJECT, ensureDefaultProject, stopContext } from './bootstrap.ts';
 import { configFromEnv } from './config.ts';
 import type { AppContext } from './context.ts';
@@ -57,6 +58,40 @@ export async function startTestApp(store: SqlStore, now = Date.UTC(2024, 5, 15, 
     async upload(url, body, contentType) {
       const r = await app.inject({ method: 'POST', url, headers: { authorization: `Bearer ${ADMIN}`, 'content-type': contentType }, payload: body });
       return { status: r.statusCode, body: parse(r.payload) };
+    },
+  };
+}
+
+export interface RunningApp {
+  readonly ctx: AppContext;
+  readonly app: FastifyInstance;
+  /** http://127.0.0.1:<port> */
+  readonly base: string;
+  /** Stops the app, its workers and the store (close a browser first). */
+  close(): Promise<void>;
+}
+
+/**
+ * The real app (`createContext` + `buildApp`) on a fresh test SQLite store with a project for these
+ * credentials, listening on a free port of the loopback: for clients that need a socket (Segment's
+ * and RudderStack's libraries, a browser). `beforeListen` may add hooks (to record requests).
+ */
+export async function startListeningApp(o: {
+  adminToken: string; writeKey: string; dirs?: AppOptions['dirs']; beforeListen?: (app: FastifyInstance) => void;
+}): Promise<RunningApp> {
+  const store = await openTestSqlite();
+  const config = { ...configFromEnv({}), adminToken: o.adminToken, writeKey: o.writeKey };
+  await ensureDefaultProject(store, config, Date.now());
+  const ctx = createContext(store, config);
+  await ctx.engine.start(0);
+  const app = await buildApp(ctx, o.dirs ? { dirs: o.dirs } : {});
+  o.beforeListen?.(app);
+  const base = await app.listen({ port: 0, host: '127.0.0.1' });
+  return {
+    ctx, app, base,
+    async close() {
+      await app.close();
+      await stopContext(ctx);
     },
   };
 }

@@ -3,15 +3,14 @@
  * the real Strata app over HTTP on an in-memory test SQLite store, and Debian's Chromium driven
  * by playwright-core. Each test file still says what it needs and checks its own things.
  *
- * It imports only what both packages declare (@strata/server, @strata/store, playwright-core),
+ * It imports only what both packages declare (@strata/server, playwright-core),
  * so the SDK's test can use it by relative path without pulling the web package in.
  */
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Browser, BrowserContext } from 'playwright-core';
-import { buildApp, configFromEnv, createContext, ensureDefaultProject, stopContext, type AppContext } from '@strata/server';
-import { openTestSqlite } from '@strata/store/testing';
+import { startListeningApp, type RunningApp } from '@strata/server/testing';
 import type { FastifyInstance } from 'fastify';
 
 export const CHROMIUM = process.env.STRATA_CHROMIUM ?? '/usr/bin/chromium';
@@ -28,35 +27,11 @@ export function missingFor(needs: { ui?: boolean; sdk?: boolean } = {}): string 
   return null;
 }
 
-export interface RunningApp {
-  ctx: AppContext;
-  app: FastifyInstance;
-  /** http://127.0.0.1:<port> */
-  base: string;
-  /** Stops the app, its workers and the store (close the browser first). */
-  close(): Promise<void>;
-}
+export type { RunningApp };
 
-/**
- * The real app (`createContext` + `buildApp`) on a fresh test SQLite store with a project for these
- * credentials, listening on a free port. `beforeListen` may add hooks (the SDK test records requests).
- */
-export async function startApp(o: { adminToken: string; writeKey: string; ui: string; sdk: string; beforeListen?: (app: FastifyInstance) => void }): Promise<RunningApp> {
-  const store = await openTestSqlite();
-  const config = { ...configFromEnv({}), adminToken: o.adminToken, writeKey: o.writeKey };
-  await ensureDefaultProject(store, config, Date.now());
-  const ctx = createContext(store, config);
-  await ctx.engine.start(0);
-  const app = await buildApp(ctx, { dirs: { ui: o.ui, sdk: o.sdk } });
-  o.beforeListen?.(app);
-  const base = await app.listen({ port: 0, host: '127.0.0.1' });
-  return {
-    ctx, app, base,
-    async close() {
-      await app.close();
-      await stopContext(ctx);
-    },
-  };
+/** The real app over HTTP (`startListeningApp`) serving the given UI and SDK folders. */
+export function startApp(o: { adminToken: string; writeKey: string; ui: string; sdk: string; beforeListen?: (app: FastifyInstance) => void }): Promise<RunningApp> {
+  return startListeningApp({ adminToken: o.adminToken, writeKey: o.writeKey, dirs: { ui: o.ui, sdk: o.sdk }, beforeListen: o.beforeListen });
 }
 
 /** Sends events to /v1/batch with the write key; answers the HTTP status. */
