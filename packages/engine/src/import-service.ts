@@ -522,8 +522,9 @@ export class ImportService {
    * real run adds them (SegmentService.addMembers: ids resolved as userId, else anonymousId, a new
    * profile for an unknown one; the include list a set), with nothing written. Ids that would get
    * a new profile are remembered, so the same id in a later batch adds no one, as in the real run.
+   * Also answers the batch's ids that name no profile (read in the same look-up).
    */
-  private segmentDryRun(projectId: string, segmentId: string | null, segmentName: string | undefined): (ids: readonly string[]) => Promise<number> {
+  private segmentDryRun(projectId: string, segmentId: string | null, segmentName: string | undefined): (ids: readonly string[]) => Promise<{ added: number; unseen: string[] }> {
     let include: Set<number> | null = null;
     const fresh = new Set<string>();
     return async (ids) => {
@@ -533,16 +534,18 @@ export class ImportService {
       }
       const known = await this.deps.store.profileIdsByKey(projectId, ids.filter((u) => !fresh.has(u)));
       let added = 0;
+      const unseen: string[] = [];
       for (const u of ids) {
         const profile = known.get(u);
         if (profile === undefined) {
+          unseen.push(u);
           if (!fresh.has(u)) { fresh.add(u); added++; }
         } else if (!include.has(profile)) {
           include.add(profile);
           added++;
         }
       }
-      return added;
+      return { added, unseen };
     };
   }
 
@@ -566,8 +569,9 @@ export class ImportService {
       const ids = [...new Set(batch)];
       batch = [];
       if (dry) {
-        fresh.count(await this.deps.segments.unseenIds(projectId, ids));
-        job.summary.added = (job.summary.added as number) + (await dry(ids));
+        const { added, unseen } = await dry(ids);
+        fresh.count(unseen);
+        job.summary.added = (job.summary.added as number) + added;
         return;
       }
       const id = (await target())!;

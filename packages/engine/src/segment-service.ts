@@ -323,11 +323,6 @@ export class SegmentService {
     });
   }
 
-  /** Which of the ids name no profile yet (what `addMembers` would refuse or create). */
-  async unseenIds(projectId: string, userIds: readonly string[]): Promise<string[]> {
-    return this.store.unseenIds(projectId, userIds);
-  }
-
   /** Takes a user out: removes an include, and excludes them when the condition still matches. */
   async removeMember(projectId: string, id: string, userId: string): Promise<void> {
     await this.engine.write(async (tx) => {
