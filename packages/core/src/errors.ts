@@ -21,6 +21,8 @@ export type ErrorCode =
   | 'LIMIT_REACHED'
   | 'RATE_LIMITED'
   | 'STORE_UNAVAILABLE'
+  /** The server has just started and is still loading its projects (503 with Retry-After). */
+  | 'STARTING'
   | 'INTERNAL';
 
 /** The one error type Strata throws on purpose. */

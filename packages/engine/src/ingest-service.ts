@@ -109,9 +109,22 @@ function storedRejection(r: Rejection, storeIp: boolean): Rejection {
  * only after its own events are durably committed, but one fsync serves many requests.
  * The live engine brings membership of the touched profiles up to date in the same transaction.
  */
+/** Messages since start, by what became of them (for /metrics). */
+export interface IngestTotals {
+  /** Acknowledged: stored, a repeated messageId, or dropped for an erased id. */
+  accepted: number;
+  /** Of the accepted, repeats of a messageId already stored. */
+  duplicates: number;
+  /** Refused one by one in an acknowledged request (each is an ingestion warning). */
+  rejected: number;
+  /** Not acknowledged: the store could not take them (the client was told to send them again). */
+  failed: number;
+}
+
 export class IngestService {
   private queue: Pending[] = [];
   private flushing = false;
+  readonly totals: IngestTotals = { accepted: 0, duplicates: 0, rejected: 0, failed: 0 };
 
   constructor(
     private readonly engine: LiveEngine,
@@ -202,9 +215,18 @@ export class IngestService {
         return;
       }
       const err = cause instanceof AppError ? cause : new AppError({ code: 'STORE_UNAVAILABLE', message: 'the events could not be stored; nothing was acknowledged, send them again', cause });
-      for (const p of group) p.reject(err);
+      for (const p of group) {
+        this.totals.failed += p.items.length + p.rejections.length;
+        p.reject(err);
+      }
       return;
     }
-    for (const p of group) p.resolve(results.get(p)!);
+    for (const p of group) {
+      const r = results.get(p)!;
+      this.totals.accepted += p.items.length;
+      this.totals.duplicates += r.duplicates;
+      this.totals.rejected += p.rejections.length;
+      p.resolve(r);
+    }
   }
 }

@@ -31,6 +31,33 @@ const NO_KEYS: JsonObject = Object.freeze({}) as JsonObject;
 const MAX_CASCADE = 8;
 const PAGE = 5000;
 
+/**
+ * While `start()` loads (the APIs are refused meanwhile, so nothing reads half-loaded state),
+ * the load reads smaller pages and lets timers and sockets run between them: health probes
+ * answer during a long load. Embedded SQLite reads block the thread; a page of this size is a
+ * fraction of a second.
+ */
+const LOAD_PAGE = 2000;
+const yieldToIo = () => new Promise<void>((resolve) => setImmediate(resolve));
+
+/** Where the engine is in its start: `loading` from `start()` until every project is loaded and due transitions applied. */
+export interface EngineStartState {
+  readonly phase: 'idle' | 'loading' | 'ready' | 'failed' | 'stopped';
+  /** Projects loaded by `start()` so far, and how many it has to load (null until it has read the list). */
+  readonly loaded: number;
+  readonly total: number | null;
+}
+
+/** Operational figures of the engine (for /metrics). */
+export interface EngineStats {
+  readonly projects: number;
+  readonly profiles: number;
+  /** The earliest time transition that is due and not yet applied (ms since epoch), or null when none is due. */
+  readonly oldestDueAt: number | null;
+  /** Writes waiting for the engine's single writer (ingest groups, admin changes, ticks). */
+  readonly writesWaiting: number;
+}
+
 /** A profile as the engine keeps it: its record and its events of the names live segments read. */
 class ProfileState implements ProfileView {
   readonly lists = new Map<string | null, EventRecord[]>();
@@ -194,6 +221,8 @@ export class LiveEngine {
   private readonly redefined = new Set<string>();
   private timer: NodeJS.Timeout | null = null;
   private ticking: Promise<void> | null = null;
+  private startState: EngineStartState = { phase: 'idle', loaded: 0, total: null };
+  private waiting = 0;
 
   constructor(
     private readonly store: SqlStore,
@@ -213,7 +242,9 @@ export class LiveEngine {
    * holds what was not committed.
    */
   async write<T>(fn: (tx: SqlStore) => Promise<T>): Promise<T> {
+    this.waiting++;
     const run = async () => {
+      this.waiting--;
       this.touched.clear();
       this.redefined.clear();
       try {
@@ -248,10 +279,28 @@ export class LiveEngine {
 
   // ------------------------------------------------------------ loading
 
-  /** Loads every project, emitting the transitions that came due while Strata was down (at their true times). */
+  /**
+   * Loads every project, emitting the transitions that came due while Strata was down (at their
+   * true times). `startState` says how far it is; a `stop()` meanwhile ends it after the project
+   * being loaded (what it wrote is committed, project by project).
+   */
   async start(intervalMs = 1000): Promise<void> {
-    for (const id of await this.store.projectIds()) await this.write((tx) => this.project(tx, id).then(() => undefined));
-    await this.tick();
+    this.startState = { phase: 'loading', loaded: 0, total: null };
+    try {
+      const ids = await this.store.projectIds();
+      this.startState = { phase: 'loading', loaded: 0, total: ids.length };
+      for (const id of ids) {
+        if (this.startState.phase !== 'loading') return;
+        await this.write((tx) => this.project(tx, id).then(() => undefined));
+        this.startState = { phase: 'loading', loaded: this.startState.loaded + 1, total: ids.length };
+      }
+      if (this.startState.phase !== 'loading') return;
+      await this.tick();
+    } catch (e) {
+      this.startState = { ...this.startState, phase: 'failed' };
+      throw e;
+    }
+    this.startState = { ...this.startState, phase: 'ready' };
     if (intervalMs > 0) {
       // A failed tick (store unavailable) changes nothing and is tried again at the next one.
       this.timer = setInterval(() => { this.tick().catch((e: unknown) => { console.error(`strata: time transitions not applied yet: ${(e as Error).message}`); }); }, intervalMs);
@@ -264,7 +313,23 @@ export class LiveEngine {
     if (!this.projects.has(projectId)) await this.write((tx) => this.project(tx, projectId).then(() => undefined));
   }
 
+  /** How far `start()` is (readiness). */
+  get started(): EngineStartState {
+    return this.startState;
+  }
+
+  /** The figures /metrics reports, read from memory (no store access). */
+  stats(now: number = this.clock.now()): EngineStats {
+    let profiles = 0, due = Infinity;
+    for (const ps of this.projects.values()) {
+      profiles += ps.profiles.size;
+      due = Math.min(due, ps.heap.peek());
+    }
+    return { projects: this.projects.size, profiles, oldestDueAt: due <= now ? due : null, writesWaiting: this.waiting };
+  }
+
   async stop(): Promise<void> {
+    if (this.startState.phase === 'loading') this.startState = { ...this.startState, phase: 'stopped' };
     if (this.timer) clearInterval(this.timer);
     this.timer = null;
     await this.ticking;
@@ -292,11 +357,13 @@ export class LiveEngine {
     this.projects.set(projectId, ps);
     this.redefined.add(projectId);
     await this.loadSegments(tx, ps);
+    const starting = this.startState.phase === 'loading';
     for (let after = 0; ;) {
-      const page = await tx.scanProfiles(projectId, after, PAGE);
+      const page = await tx.scanProfiles(projectId, after, starting ? LOAD_PAGE : PAGE);
       if (page.length === 0) break;
       for (const p of page) ps.profiles.set(p.id, new ProfileState(keepOf(ps, p), ps.words));
       after = page[page.length - 1]!.id;
+      if (starting) await yieldToIo();
     }
     await this.backfill(tx, ps, [...ps.tracked.keys()], null);
     for (const m of await tx.allMemberships(projectId)) {
@@ -305,9 +372,11 @@ export class LiveEngine {
     }
     // Reconcile at the instant the engine last wrote: memberships stored then must hold then.
     const changes: Pending[] = [];
+    let n = 0;
     for (const p of ps.profiles.values()) {
       this.evaluate(p, ps.list, ps.clock, 'definition', changes);
       this.schedule(ps, p, ps.clock);
+      if (starting && ++n % LOAD_PAGE === 0) await yieldToIo();
     }
     await this.persist(tx, ps, changes, ps.clock);
     // Then everything that came due since, in time order, at its own instant.
@@ -437,14 +506,16 @@ export class LiveEngine {
     const targets = profileIds ? profileIds.map((id) => ps.profiles.get(id)).filter((p) => p !== undefined) : [...ps.profiles.values()];
     for (const p of targets) for (const n of names) p.lists.delete(n);
     const context = names.some((n) => (ps.tracked.get(n)?.ctx.size ?? 0) > 0);
+    const starting = this.startState.phase === 'loading';
     for (let after = 0; ;) {
-      const page = await tx.scanEvents(ps.id, { names: named, nonDerived: star, context, ...(profileIds ? { profileIds } : {}) }, after, PAGE * 4);
+      const page = await tx.scanEvents(ps.id, { names: named, nonDerived: star, context, ...(profileIds ? { profileIds } : {}) }, after, starting ? LOAD_PAGE : PAGE * 4);
       if (page.length === 0) break;
       for (const e of page) {
         const p = ps.profiles.get(e.profileId);
         if (p) this.addEvent(ps, p, e, names);
       }
       after = page[page.length - 1]!.id;
+      if (starting) await yieldToIo();
     }
   }
 

@@ -1,19 +1,24 @@
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
 import Fastify, { type FastifyInstance } from 'fastify';
-import { Type } from '@sinclair/typebox';
+import type { DestinationStream } from 'pino';
 import { Credentials } from './auth.ts';
 import type { AppContext } from './context.ts';
 import { errorBody, errorHandler } from './errors.ts';
 import { limitJsonDepth } from './json-depth.ts';
+import { createLogger, logRequests, requestId } from './logging.ts';
+import { countRequests, Metrics } from './metrics.ts';
 import { adminRoutes } from './routes/admin-scope.ts';
+import { healthRoutes, refuseUntilReady } from './routes/health.ts';
+import { metricsRoutes } from './routes/metrics.ts';
 import { publicRoutes } from './routes/public/public-scope.ts';
 import { uiRoutes } from './routes/ui.ts';
 import { ErrorSchema } from './schemas.ts';
 import { requestValidatorCompiler } from './validation.ts';
 
 export interface AppOptions {
-  readonly logger?: boolean;
+  /** Where the JSON log lines go (default: stdout), at the level of `ctx.config.logLevel`. */
+  readonly logStream?: DestinationStream;
   /** Where the built admin UI and browser SDK are (default: packages/web/dist, packages/sdk/dist). */
   readonly dirs?: { readonly ui: string; readonly sdk: string };
 }
@@ -21,7 +26,10 @@ export interface AppOptions {
 /** Builds the HTTP app over a context; `app.inject()` tests it without a socket. */
 export async function buildApp(ctx: AppContext, opts: AppOptions = {}): Promise<FastifyInstance> {
   const app = Fastify({
-    logger: opts.logger ?? false,
+    loggerInstance: createLogger(ctx.config.logLevel, opts.logStream),
+    // A line per request only at `debug` (logRequests); every 5xx is logged at `error`.
+    disableRequestLogging: true,
+    genReqId: requestId,
     bodyLimit: 1024 * 1024,
     // X-Forwarded-For names the client only behind a proxy the operator declared (STRATA_TRUST_PROXY).
     trustProxy: typeof ctx.config.trustProxy === 'boolean' ? ctx.config.trustProxy : [...ctx.config.trustProxy],
@@ -34,6 +42,9 @@ export async function buildApp(ctx: AppContext, opts: AppOptions = {}): Promise<
   app.addContentTypeParser('application/json', { parseAs: 'string' }, (req, body, done) => (body === '' ? done(null, undefined) : json(req, body as string, done)));
   const creds = new Credentials(ctx.store);
   app.setErrorHandler(errorHandler);
+  logRequests(app);
+  const metrics = new Metrics(ctx);
+  countRequests(app, metrics);
   limitJsonDepth(app);
   const page = await uiRoutes(app, opts.dirs);
   app.setNotFoundHandler((req, reply) => {
@@ -57,11 +68,14 @@ export async function buildApp(ctx: AppContext, opts: AppOptions = {}): Promise<
   });
   await app.register(swaggerUi, { routePrefix: '/docs' });
 
-  app.get('/api/health', { schema: { tags: ['meta'], summary: 'Liveness', response: { 200: Type.Object({ status: Type.Literal('ok') }) } } }, async () => ({ status: 'ok' as const }));
+  await healthRoutes(app, ctx);
+  await metricsRoutes(app, ctx, metrics);
   app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
 
   const withCreds = { ...ctx, creds };
-  await app.register(async (scope) => publicRoutes(scope, withCreds));
-  await app.register(async (scope) => adminRoutes(scope, withCreds));
+  // While the engine loads its projects at start, the APIs answer 503 STARTING (health, metrics, docs and the UI serve).
+  const untilReady = refuseUntilReady(ctx);
+  await app.register(async (scope) => { scope.addHook('onRequest', untilReady); await publicRoutes(scope, withCreds); });
+  await app.register(async (scope) => { scope.addHook('onRequest', untilReady); await adminRoutes(scope, withCreds); });
   return app;
 }

@@ -16,6 +16,23 @@ export interface Config {
   readonly trustProxy: boolean | readonly string[];
   /** `STRATA_STORE_IP`: keep the client's IP in the stored `context.ip` (default: removed after geolocation). */
   readonly storeIp: boolean;
+  /**
+   * `STRATA_LOG_LEVEL`: the least severe JSON log line written to stdout (default `info`): every
+   * 5xx is an `error` line with its request id; `debug` adds a line per request; `silent` none.
+   */
+  readonly logLevel: LogLevel;
+  /** `STRATA_METRICS_TOKEN`: the bearer token `/metrics` asks for; unset, only a direct loopback caller may read it (docs/operations.md). */
+  readonly metricsToken: string | null;
+}
+
+export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
+export type LogLevel = (typeof LOG_LEVELS)[number];
+
+function logLevel(v: string | undefined): LogLevel {
+  const s = (v ?? '').trim().toLowerCase();
+  if (s === '') return 'info';
+  if ((LOG_LEVELS as readonly string[]).includes(s)) return s as LogLevel;
+  throw new Error(`STRATA_LOG_LEVEL must be one of ${LOG_LEVELS.join(', ')}, got "${v}"`);
 }
 
 const TRUE = ['1', 'true', 'yes', 'on'];
@@ -62,5 +79,7 @@ export function configFromEnv(env: NodeJS.ProcessEnv = process.env): Config {
     sessionTimeoutMs: timeout,
     trustProxy: trustProxy(env.STRATA_TRUST_PROXY),
     storeIp: flag('STRATA_STORE_IP', env.STRATA_STORE_IP),
+    logLevel: logLevel(env.STRATA_LOG_LEVEL),
+    metricsToken: env.STRATA_METRICS_TOKEN?.trim() || null,
   };
 }

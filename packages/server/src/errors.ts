@@ -19,12 +19,20 @@ export const STATUS: Record<ErrorCode, number> = {
   LIMIT_REACHED: 409,
   RATE_LIMITED: 429,
   STORE_UNAVAILABLE: 503,
+  STARTING: 503,
   INTERNAL: 500,
 };
 
-export function errorBody(code: ErrorCode, message: string, issues: readonly Issue[] = []) {
-  return { error: { code, message, ...(issues.length ? { issues } : {}) } };
+/** Seconds a client is asked to wait (`Retry-After`) before it sends again. */
+const RETRY_AFTER: Partial<Record<ErrorCode, string>> = { STORE_UNAVAILABLE: '5', STARTING: '1' };
+
+/** The error body; a 5xx names its request (`requestId`), so that a user can point at its log line. */
+export function errorBody(code: ErrorCode, message: string, issues: readonly Issue[] = [], requestId?: string) {
+  return { error: { code, message, ...(issues.length ? { issues } : {}), ...(requestId === undefined ? {} : { requestId }) } };
 }
+
+/** Requests whose 5xx the error handler has logged (with its error): the onResponse hook of logging.ts logs the others. */
+export const loggedFailures = new WeakSet<FastifyRequest>();
 
 interface AjvError { instancePath: string; message?: string; keyword: string; params: Record<string, unknown> }
 
@@ -68,9 +76,21 @@ export function toAppError(err: unknown): AppError {
   return new AppError({ code: 'INTERNAL', message: 'internal error', cause: err });
 }
 
+/**
+ * Answers any error in the one shape. A 5xx that is a fault (INTERNAL, STORE_UNAVAILABLE) is
+ * logged at `error` with its request id and the error that caused it; a 503 while the server
+ * is still starting is expected, and logged at `debug` only; a 4xx is the caller's and not logged.
+ */
 export function errorHandler(err: unknown, req: FastifyRequest, reply: FastifyReply): void {
   const app = toAppError(err);
-  if (app.code === 'INTERNAL' || app.code === 'STORE_UNAVAILABLE') req.log.error({ err: app.cause ?? err }, app.message);
-  if (app.code === 'STORE_UNAVAILABLE') void reply.header('Retry-After', '5');
-  void reply.status(STATUS[app.code]).send(errorBody(app.code, app.message, app.issues));
+  const status = STATUS[app.code];
+  if (status >= 500) {
+    loggedFailures.add(req);
+    const fields = { code: app.code, method: req.method, url: req.url, statusCode: status };
+    if (app.code === 'STARTING') req.log.debug(fields, app.message);
+    else req.log.error({ ...fields, err: app.cause ?? err }, app.message);
+  }
+  const retry = RETRY_AFTER[app.code];
+  if (retry) void reply.header('Retry-After', retry);
+  void reply.status(status).send(errorBody(app.code, app.message, app.issues, status >= 500 ? req.id : undefined));
 }

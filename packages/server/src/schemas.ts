@@ -14,6 +14,7 @@ export const ErrorSchema = Type.Object({
     code: Type.String(),
     message: Type.String(),
     issues: Type.Optional(Type.Array(Type.Object({ path: Type.String(), message: Type.String() }))),
+    requestId: Type.Optional(Type.String({ description: 'On a 5xx: the request id its log line carries' })),
   }),
 }, { $id: 'Error' });
 

@@ -1027,8 +1027,12 @@ export class SqlStore {
    * non-derived event), optionally of some profiles only. Contexts are rebuilt only when `context`.
    */
   async scanEvents(projectId: string, filter: { names: readonly string[]; nonDerived: boolean; context: boolean; profileIds?: readonly number[] }, afterId: number, limit: number): Promise<(EngineEvent & { id: number })[]> {
+    // SQLite: a scan of every profile's events walks the rowid range from `afterId` (`+project_id`
+    // keeps the planner off the project_id indexes, with which each page sorted every later event:
+    // a full load read quadratically in its pages).
+    const project = this.dialect === 'sqlite' && !filter.profileIds ? sql<string>`+project_id` : 'project_id' as const;
     let q = this.db.selectFrom('events').select(['id', 'profile_id', 'name', 'ts', 'properties', 'context_id', 'context_own'])
-      .where('project_id', '=', projectId).where('id', '>', afterId);
+      .where(project, '=', projectId).where('id', '>', afterId);
     const names = [...filter.names];
     if (filter.nonDerived) q = q.where((eb) => (names.length ? eb.or([eb('derived', '=', this.bool(false)), eb('name', 'in', names)]) : eb('derived', '=', this.bool(false))));
     else q = q.where('name', 'in', names.length ? names : ['']);

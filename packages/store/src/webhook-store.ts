@@ -1,4 +1,4 @@
-import type { Kysely, Selectable } from 'kysely';
+import { sql, type Kysely, type Selectable } from 'kysely';
 import type { Database } from './schema.ts';
 import type { SqlStore } from './sql-store.ts';
 import { chunks, readJson } from './util.ts';
@@ -186,6 +186,24 @@ export class WebhookStore {
       .where('status', '=', 'pending').where('next_attempt_at', '>', now)
       .where('project_id', '=', projectId).where('webhook_id', '=', webhookId).executeTakeFirst();
     return Number(r.numUpdatedRows);
+  }
+
+  /**
+   * The outbox backlog across projects: pending rows of webhooks and of destinations, and
+   * when the oldest of each was written (null when none is pending).
+   */
+  async backlog(): Promise<Record<'webhook' | 'destination', { pending: number; oldestCreatedAt: number | null }>> {
+    const rows = await this.db.selectFrom('webhook_deliveries as w')
+      .leftJoin('destinations as d', (j) => j.onRef('d.project_id', '=', 'w.project_id').onRef('d.id', '=', 'w.webhook_id'))
+      .select((eb) => [eb.fn.countAll().as('pending'), eb.fn.min('w.created_at').as('oldest'), eb.fn.max('d.id').as('destination')])
+      .where('w.status', '=', 'pending')
+      .groupBy(sql`d.id IS NULL`)
+      .execute();
+    const out: Record<'webhook' | 'destination', { pending: number; oldestCreatedAt: number | null }> = {
+      webhook: { pending: 0, oldestCreatedAt: null }, destination: { pending: 0, oldestCreatedAt: null },
+    };
+    for (const r of rows) out[r.destination === null ? 'webhook' : 'destination'] = { pending: Number(r.pending), oldestCreatedAt: r.oldest === null ? null : Number(r.oldest) };
+    return out;
   }
 
   /** A webhook's outbox, newest first, rows with id below `beforeId` when given. */

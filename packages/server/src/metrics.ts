@@ -1,0 +1,120 @@
+import { timingSafeEqual, createHash } from 'node:crypto';
+import type { FastifyInstance, FastifyRequest } from 'fastify';
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { WebhookStore } from '@strata/store';
+import type { AppContext } from './context.ts';
+
+/** Latency buckets (seconds): from a cached read to a slow import page. */
+const BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
+
+/**
+ * The app's Prometheus metrics, in a registry of its own (tests build many apps in one process).
+ * Request counts and latencies are counted as answers go out; the rest is read when scraped:
+ * ingest totals and engine figures from memory, the outbox backlog from the store. The process
+ * metrics of prom-client (heap, CPU, event loop lag, GC) start with the first scrape.
+ * docs/operations.md lists every metric.
+ */
+export class Metrics {
+  readonly registry = new Registry();
+  private readonly requests: Counter<'method' | 'route' | 'status'>;
+  private readonly latency: Histogram<'method' | 'route' | 'status'>;
+  private processMetrics = false;
+
+  constructor(private readonly ctx: AppContext) {
+    const registers = [this.registry];
+    this.requests = new Counter({ name: 'strata_http_requests_total', help: 'HTTP requests answered, by method, route pattern and status', labelNames: ['method', 'route', 'status'], registers });
+    this.latency = new Histogram({ name: 'strata_http_request_duration_seconds', help: 'Time from the request to its answer, by method, route pattern and status', labelNames: ['method', 'route', 'status'], buckets: BUCKETS, registers });
+
+    // Counters fed from the ingest service's running totals (they only grow).
+    const totals = ctx.ingest.totals;
+    const seen = { accepted: 0, rejected: 0, failed: 0, duplicates: 0 };
+    new Counter({
+      name: 'strata_ingest_messages_total', help: 'Ingested messages since start: accepted (acknowledged), rejected (refused one by one, each an ingestion warning), failed (not acknowledged: the store could not take them)',
+      labelNames: ['result'], registers,
+      collect() {
+        for (const result of ['accepted', 'rejected', 'failed'] as const) {
+          this.inc({ result }, totals[result] - seen[result]);
+          seen[result] = totals[result];
+        }
+      },
+    });
+    new Counter({
+      name: 'strata_ingest_duplicates_total', help: 'Accepted messages whose messageId was already stored (answered 200, stored once)', registers,
+      collect() {
+        this.inc(totals.duplicates - seen.duplicates);
+        seen.duplicates = totals.duplicates;
+      },
+    });
+
+    const engine = () => ctx.engine.stats(ctx.clock.now());
+    new Gauge({ name: 'strata_engine_ready', help: '1 when /api/health/ready answers 200 (the engine has loaded every project), else 0', registers, collect() { const { phase } = ctx.engine.started; this.set(phase === 'ready' || phase === 'idle' ? 1 : 0); } });
+    new Gauge({ name: 'strata_engine_projects_loaded', help: 'Projects the engine holds in memory', registers, collect() { this.set(engine().projects); } });
+    new Gauge({ name: 'strata_engine_profiles', help: 'Profiles the engine holds in memory', registers, collect() { this.set(engine().profiles); } });
+    new Gauge({
+      name: 'strata_engine_transition_lag_seconds', help: 'How long the earliest due time transition (a window closing, a date passing) has waited to be applied; 0 when none is due',
+      registers, collect() { const due = engine().oldestDueAt; this.set(due === null ? 0 : Math.max(0, ctx.clock.now() - due) / 1000); },
+    });
+    new Gauge({ name: 'strata_engine_writes_waiting', help: 'Writes queued for the engine\'s single writer (ingest groups, admin changes, time transitions)', registers, collect() { this.set(engine().writesWaiting); } });
+
+    const pending = new Gauge({ name: 'strata_outbox_pending', help: 'Outbox rows not yet delivered nor given up, by target (webhook, destination)', labelNames: ['target'], registers });
+    new Gauge({
+      name: 'strata_outbox_oldest_pending_age_seconds', help: 'Age of the oldest pending outbox row, by target; 0 when none is pending',
+      labelNames: ['target'], registers,
+      async collect() {
+        // While the engine loads, the embedded store's one connection is the load's: the backlog is read once it is ready.
+        if (ctx.engine.started.phase === 'loading') return;
+        const backlog = await new WebhookStore(ctx.store).backlog();
+        const now = ctx.clock.now();
+        for (const target of ['webhook', 'destination'] as const) {
+          const b = backlog[target];
+          pending.set({ target }, b.pending);
+          this.set({ target }, b.oldestCreatedAt === null ? 0 : Math.max(0, now - b.oldestCreatedAt) / 1000);
+        }
+      },
+    });
+  }
+
+  /** Counts every answer (the route pattern, not the URL: `/api/segments/:id`; `(none)` when no route matched). */
+  observe(req: FastifyRequest, statusCode: number, seconds: number): void {
+    const labels = { method: req.method, route: req.routeOptions.url ?? '(none)', status: String(statusCode) };
+    this.requests.inc(labels);
+    this.latency.observe(labels, seconds);
+  }
+
+  async text(): Promise<string> {
+    if (!this.processMetrics) {
+      this.processMetrics = true;
+      collectDefaultMetrics({ register: this.registry });
+    }
+    return this.registry.metrics();
+  }
+
+  get contentType(): string {
+    return this.registry.contentType;
+  }
+}
+
+const digest = (s: string) => createHash('sha256').update(s).digest();
+
+/**
+ * Who may read /metrics: with `STRATA_METRICS_TOKEN`, a caller sending it as a bearer token;
+ * without, only a caller on this machine's loopback that no proxy forwarded (the socket's own
+ * address; a request carrying X-Forwarded-For or Forwarded came through a proxy, from anywhere).
+ */
+export function metricsAccess(req: FastifyRequest, token: string | null): 'ok' | 'unauthorized' | 'forbidden' {
+  if (token !== null) {
+    const m = /^Bearer (.+)$/i.exec(req.headers.authorization ?? '');
+    return m && timingSafeEqual(digest(m[1]!.trim()), digest(token)) ? 'ok' : 'unauthorized';
+  }
+  const addr = req.socket.remoteAddress ?? '';
+  const loopback = addr === '::1' || addr.startsWith('127.') || addr.startsWith('::ffff:127.');
+  const proxied = req.headers['x-forwarded-for'] !== undefined || req.headers.forwarded !== undefined;
+  return loopback && !proxied ? 'ok' : 'forbidden';
+}
+
+/** Counts the answers of every route of `app` (an onResponse hook on the root). */
+export function countRequests(app: FastifyInstance, metrics: Metrics): void {
+  app.addHook('onResponse', async (req, reply) => {
+    metrics.observe(req, reply.statusCode, reply.elapsedTime / 1000);
+  });
+}
