@@ -1,6 +1,6 @@
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
-import Fastify, { type FastifyInstance } from 'fastify';
+import Fastify, { LogController, type FastifyInstance } from 'fastify';
 import type { DestinationStream } from 'pino';
 import { Credentials } from './auth.ts';
 import type { AppContext } from './context.ts';
@@ -28,7 +28,7 @@ export async function buildApp(ctx: AppContext, opts: AppOptions = {}): Promise<
   const app = Fastify({
     loggerInstance: createLogger(ctx.config.logLevel, opts.logStream),
     // A line per request only at `debug` (logRequests); every 5xx is logged at `error`.
-    disableRequestLogging: true,
+    logController: new LogController({ disableRequestLogging: true }),
     genReqId: requestId,
     bodyLimit: 1024 * 1024,
     // X-Forwarded-For names the client only behind a proxy the operator declared (STRATA_TRUST_PROXY).

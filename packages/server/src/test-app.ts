@@ -3,7 +3,7 @@ import type { SqlStore } from '@strata/store';
 import { openTestSqlite } from '@strata/store/testing';
 import { buildApp, type AppOptions } from './app.ts';
 import { createContext, DEFAULT_PROJECT, ensureDefaultProject, stopContext } from './bootstrap.ts';
-import { configFromEnv } from './config.ts';
+import { configFromEnv, type Config } from './config.ts';
 import type { AppContext } from './context.ts';
 
 export const ADMIN = 'sta_test_admin_token';
@@ -31,15 +31,23 @@ export interface TestApp {
   upload(url: string, body: string, contentType: string): Promise<{ status: number; body: any }>;
 }
 
+export interface TestAppOptions {
+  /** Settings over the defaults (the log is silent unless a test sets `logLevel` and a `logStream` to read it). */
+  readonly config?: Partial<Config>;
+  readonly logStream?: AppOptions['logStream'];
+  /** false: the test starts the engine itself (`ctx.engine.start(0)`), after the app is built. */
+  readonly startEngine?: boolean;
+}
+
 /** The whole app over a fresh store, with known credentials and a manual clock. */
-export async function startTestApp(store: SqlStore, now = Date.UTC(2024, 5, 15, 12)): Promise<TestApp> {
-  const config = { ...configFromEnv({}), adminToken: ADMIN, writeKey: WRITE };
+export async function startTestApp(store: SqlStore, now = Date.UTC(2024, 5, 15, 12), opts: TestAppOptions = {}): Promise<TestApp> {
+  const config: Config = { ...configFromEnv({}), adminToken: ADMIN, writeKey: WRITE, logLevel: 'silent', ...opts.config };
   await ensureDefaultProject(store, config, now);
   const clock = new ManualClock(now);
   const ctx = createContext(store, config, clock);
   // No timer: tests move the clock and call ctx.engine.tick() themselves.
-  await ctx.engine.start(0);
-  const app = await buildApp(ctx);
+  if (opts.startEngine !== false) await ctx.engine.start(0);
+  const app = await buildApp(ctx, opts.logStream ? { logStream: opts.logStream } : {});
   const parse = (payload: string) => (payload ? JSON.parse(payload) : null);
   return {
     app, ctx, clock,
@@ -80,7 +88,7 @@ export async function startListeningApp(o: {
   adminToken: string; writeKey: string; dirs?: AppOptions['dirs']; beforeListen?: (app: FastifyInstance) => void;
 }): Promise<RunningApp> {
   const store = await openTestSqlite();
-  const config = { ...configFromEnv({}), adminToken: o.adminToken, writeKey: o.writeKey };
+  const config = { ...configFromEnv({}), adminToken: o.adminToken, writeKey: o.writeKey, logLevel: 'silent' as const };
   await ensureDefaultProject(store, config, Date.now());
   const ctx = createContext(store, config);
   await ctx.engine.start(0);
