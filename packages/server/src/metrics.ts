@@ -4,6 +4,8 @@ import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom
 import { WebhookStore } from '@strata/store';
 import type { AppContext } from './context.ts';
 
+const TARGETS = ['webhook', 'destination'] as const;
+
 /** Latency buckets (seconds): from a cached read to a slow import page. */
 const BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
 
@@ -19,6 +21,8 @@ export class Metrics {
   private readonly requests: Counter<'method' | 'route' | 'status'>;
   private readonly latency: Histogram<'method' | 'route' | 'status'>;
   private processMetrics = false;
+  /** The outbox backlog of the scrape in progress. */
+  private backlog: ReturnType<WebhookStore['backlog']> | null = null;
 
   constructor(private readonly ctx: AppContext) {
     const registers = [this.registry];
@@ -56,20 +60,26 @@ export class Metrics {
     });
     new Gauge({ name: 'strata_engine_writes_waiting', help: 'Writes queued for the engine\'s single writer (ingest groups, admin changes, time transitions)', registers, collect() { this.set(engine().writesWaiting); } });
 
-    const pending = new Gauge({ name: 'strata_outbox_pending', help: 'Outbox rows not yet delivered nor given up, by target (webhook, destination)', labelNames: ['target'], registers });
+    // One read of the store per scrape serves both gauges (prom-client collects them concurrently).
+    const backlog = async () => {
+      // While the engine loads, the embedded store's one connection is the load's: the backlog is read once it is ready.
+      if (ctx.engine.started.phase === 'loading') return null;
+      this.backlog ??= new WebhookStore(ctx.store).backlog();
+      return this.backlog;
+    };
     new Gauge({
-      name: 'strata_outbox_oldest_pending_age_seconds', help: 'Age of the oldest pending outbox row, by target; 0 when none is pending',
-      labelNames: ['target'], registers,
+      name: 'strata_outbox_pending', help: 'Outbox rows not yet delivered nor given up, by target (webhook, destination)', labelNames: ['target'], registers,
       async collect() {
-        // While the engine loads, the embedded store's one connection is the load's: the backlog is read once it is ready.
-        if (ctx.engine.started.phase === 'loading') return;
-        const backlog = await new WebhookStore(ctx.store).backlog();
+        const b = await backlog();
+        if (b) for (const target of TARGETS) this.set({ target }, b[target].pending);
+      },
+    });
+    new Gauge({
+      name: 'strata_outbox_oldest_pending_age_seconds', help: 'Age of the oldest pending outbox row, by target; 0 when none is pending', labelNames: ['target'], registers,
+      async collect() {
+        const b = await backlog();
         const now = ctx.clock.now();
-        for (const target of ['webhook', 'destination'] as const) {
-          const b = backlog[target];
-          pending.set({ target }, b.pending);
-          this.set({ target }, b.oldestCreatedAt === null ? 0 : Math.max(0, now - b.oldestCreatedAt) / 1000);
-        }
+        if (b) for (const target of TARGETS) this.set({ target }, b[target].oldestCreatedAt === null ? 0 : Math.max(0, now - b[target].oldestCreatedAt!) / 1000);
       },
     });
   }
@@ -86,6 +96,7 @@ export class Metrics {
       this.processMetrics = true;
       collectDefaultMetrics({ register: this.registry });
     }
+    this.backlog = null;
     return this.registry.metrics();
   }
 

@@ -1,0 +1,144 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import { testBackends } from '@strata/store/testing';
+import { startTestApp, type TestApp } from './test-app.ts';
+
+const backends = await testBackends();
+const T0 = Date.UTC(2024, 5, 15, 12);
+
+/** The value of one sample of a Prometheus text exposition (labels in any order), or undefined. */
+function sample(text: string, name: string, labels: Record<string, string> = {}): number | undefined {
+  for (const line of text.split('\n')) {
+    const m = /^([a-zA-Z_:][\w:]*)(?:\{(.*)\})? (\S+)$/.exec(line);
+    if (!m || m[1] !== name) continue;
+    const have = Object.fromEntries([...(m[2] ?? '').matchAll(/(\w+)="((?:[^"\\]|\\.)*)"/g)].map((x) => [x[1], x[2]]));
+    if (Object.entries(labels).every(([k, v]) => have[k] === v)) return Number(m[3]);
+  }
+  return undefined;
+}
+
+describe.each(backends.map((b) => [b.name, b] as const))('/metrics on %s', (_n, backend) => {
+  let t: TestApp;
+  afterEach(async () => {
+    await t.close();
+  });
+  const scrape = async () => {
+    const r = await t.app.inject({ method: 'GET', url: '/metrics' });
+    expect(r.statusCode).toBe(200);
+    expect(r.headers['content-type']).toMatch(/^text\/plain; version=0\.0\.4/);
+    return r.payload;
+  };
+
+  it('counts requests by route pattern, method and status with their latency, and ingest by result', async () => {
+    t = await startTestApp(await backend.open(), T0);
+    const batch = { batch: [{ type: 'track', userId: 'u1', event: 'opened', messageId: 'm1' }, { type: 'track', userId: 'u1', event: 'opened', messageId: 'm1' }, { type: 'track', event: 'no-id' }] };
+    expect((await t.send('/v1/batch', batch)).status).toBe(200);
+    expect((await t.admin('GET', '/api/segments/seg_missing')).status).toBe(404);
+    expect((await t.admin('GET', '/api/segments/seg_other')).status).toBe(404);
+    await t.app.inject({ method: 'GET', url: '/no/such/route' });
+    const text = await scrape();
+    expect(sample(text, 'strata_http_requests_total', { method: 'POST', route: '/v1/batch', status: '200' })).toBe(1);
+    // The pattern, not the URL: one series for every id.
+    expect(sample(text, 'strata_http_requests_total', { method: 'GET', route: '/api/segments/:id', status: '404' })).toBe(2);
+    expect(sample(text, 'strata_http_requests_total', { method: 'GET', route: '(none)', status: '404' })).toBe(1);
+    expect(sample(text, 'strata_http_request_duration_seconds_count', { method: 'GET', route: '/api/segments/:id', status: '404' })).toBe(2);
+    expect(sample(text, 'strata_http_request_duration_seconds_bucket', { method: 'GET', route: '/api/segments/:id', status: '404', le: '+Inf' })).toBe(2);
+    expect(sample(text, 'strata_ingest_messages_total', { result: 'accepted' })).toBe(2);
+    expect(sample(text, 'strata_ingest_messages_total', { result: 'rejected' })).toBe(1);
+    expect(sample(text, 'strata_ingest_messages_total', { result: 'failed' })).toBe(0);
+    expect(sample(text, 'strata_ingest_duplicates_total')).toBe(1);
+    expect(sample(text, 'strata_engine_ready')).toBe(1);
+    expect(sample(text, 'strata_engine_projects_loaded')).toBe(1);
+    expect(sample(text, 'strata_engine_profiles')).toBe(1);
+    // prom-client's process metrics.
+    expect(sample(text, 'nodejs_heap_size_used_bytes')).toBeGreaterThan(0);
+    expect(sample(text, 'process_resident_memory_bytes')).toBeGreaterThan(0);
+    // The counters only grow: a second scrape counts the first one's request too.
+    const again = await scrape();
+    expect(sample(again, 'strata_http_requests_total', { method: 'GET', route: '/metrics', status: '200' })).toBe(1);
+    expect(sample(again, 'strata_ingest_messages_total', { result: 'accepted' })).toBe(2);
+  });
+
+  it('reports the outbox backlog of webhooks and destinations, and how old its oldest row is', async () => {
+    t = await startTestApp(await backend.open(), T0);
+    let text = await scrape();
+    expect(sample(text, 'strata_outbox_pending', { target: 'webhook' })).toBe(0);
+    expect(sample(text, 'strata_outbox_oldest_pending_age_seconds', { target: 'webhook' })).toBe(0);
+    const seg = (await t.admin('POST', '/api/segments', { name: 'Pro', condition: { attr: 'traits.plan', op: 'eq', value: 'pro' } })).body.id as string;
+    expect((await t.admin('POST', '/api/webhooks', { url: 'https://crm.example.com/in', segmentIds: [seg] })).status).toBe(201);
+    expect((await t.admin('POST', '/api/destinations', { name: 'CRM', kind: 'http', url: 'https://crm.example.com/sync', segmentIds: [seg] })).status).toBe(201);
+    expect((await t.send('/v1/identify', { userId: 'ann', traits: { plan: 'pro' } })).status).toBe(200);
+    t.clock.advance(90_000);
+    text = await scrape();
+    expect(sample(text, 'strata_outbox_pending', { target: 'webhook' })).toBe(1);
+    expect(sample(text, 'strata_outbox_pending', { target: 'destination' })).toBeGreaterThanOrEqual(1);
+    expect(sample(text, 'strata_outbox_oldest_pending_age_seconds', { target: 'webhook' })).toBe(90);
+  });
+
+  it('measures how long a due time transition has waited (the lag of the engine\'s wake-ups)', async () => {
+    t = await startTestApp(await backend.open(), T0);
+    await t.admin('POST', '/api/segments', { name: 'Active 1h', condition: { event: 'opened', window: { within: '1h' } } });
+    expect((await t.send('/v1/track', { userId: 'u1', event: 'opened' })).status).toBe(200);
+    expect(sample(await scrape(), 'strata_engine_transition_lag_seconds')).toBe(0);
+    // The exit is due at T0 + 1h; the clock is 90 s past it and no tick has run.
+    t.clock.advance(3_600_000 + 90_000);
+    expect(sample(await scrape(), 'strata_engine_transition_lag_seconds')).toBe(90);
+    await t.ctx.engine.tick();
+    expect(sample(await scrape(), 'strata_engine_transition_lag_seconds')).toBe(0);
+  });
+});
+
+describe('who may read /metrics', () => {
+  let t: TestApp;
+  afterEach(async () => {
+    await t.close();
+  });
+  const backend = backends[0]!;
+
+  it('without STRATA_METRICS_TOKEN: a direct loopback caller only (not another address, not through a proxy)', async () => {
+    t = await startTestApp(await backend.open(), T0);
+    const get = (remoteAddress: string, headers: Record<string, string> = {}) => t.app.inject({ method: 'GET', url: '/metrics', remoteAddress, headers });
+    expect((await get('127.0.0.1')).statusCode).toBe(200);
+    expect((await get('::1')).statusCode).toBe(200);
+    const remote = await get('10.1.2.3');
+    expect(remote.statusCode).toBe(403);
+    expect(remote.json().error).toMatchObject({ code: 'FORBIDDEN', message: expect.stringContaining('STRATA_METRICS_TOKEN') });
+    expect((await get('127.0.0.1', { 'x-forwarded-for': '203.0.113.9' })).statusCode).toBe(403);
+    expect((await get('127.0.0.1', { forwarded: 'for=203.0.113.9' })).statusCode).toBe(403);
+    // The admin token of a project is not the operator's.
+    expect((await get('10.1.2.3', { authorization: 'Bearer sta_test_admin_token' })).statusCode).toBe(403);
+  });
+
+  it('with STRATA_METRICS_TOKEN: that bearer token from anywhere; without it or with another, 401 (loopback included)', async () => {
+    t = await startTestApp(await backend.open(), T0, { config: { metricsToken: 'stm_scrape_me' } });
+    const get = (remoteAddress: string, headers: Record<string, string> = {}) => t.app.inject({ method: 'GET', url: '/metrics', remoteAddress, headers });
+    expect((await get('10.1.2.3', { authorization: 'Bearer stm_scrape_me' })).statusCode).toBe(200);
+    expect((await get('127.0.0.1')).statusCode).toBe(401);
+    expect((await get('10.1.2.3', { authorization: 'Bearer stm_wrong' })).statusCode).toBe(401);
+    expect((await get('10.1.2.3', { authorization: 'Bearer sta_test_admin_token' })).json().error.code).toBe('UNAUTHORIZED');
+  });
+
+  it('keeps one registry per app: two apps in one process count their own requests', async () => {
+    t = await startTestApp(await backend.open(), T0);
+    const other = await startTestApp(await backend.open(), T0);
+    try {
+      await other.app.inject({ method: 'GET', url: '/api/health' });
+      await other.app.inject({ method: 'GET', url: '/api/health' });
+      await t.app.inject({ method: 'GET', url: '/api/health' });
+      const mine = (await t.app.inject({ method: 'GET', url: '/metrics' })).payload;
+      const theirs = (await other.app.inject({ method: 'GET', url: '/metrics' })).payload;
+      expect(sample(mine, 'strata_http_requests_total', { route: '/api/health' })).toBe(1);
+      expect(sample(theirs, 'strata_http_requests_total', { route: '/api/health' })).toBe(2);
+    } finally {
+      await other.close();
+    }
+  });
+});
+
+describe('STRATA_METRICS_TOKEN', () => {
+  it('is read from the environment (blank: unset)', async () => {
+    const { configFromEnv } = await import('./config.ts');
+    expect(configFromEnv({ STRATA_METRICS_TOKEN: ' stm_x ' }).metricsToken).toBe('stm_x');
+    expect(configFromEnv({ STRATA_METRICS_TOKEN: ' ' }).metricsToken).toBeNull();
+    expect(configFromEnv({}).metricsToken).toBeNull();
+  });
+});
