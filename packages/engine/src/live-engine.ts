@@ -292,7 +292,7 @@ export class LiveEngine {
       for (const id of ids) {
         if (this.startState.phase !== 'loading') return;
         await this.write((tx) => this.project(tx, id).then(() => undefined));
-        this.startState = { phase: 'loading', loaded: this.startState.loaded + 1, total: ids.length };
+        this.startState = { ...this.startState, loaded: this.startState.loaded + 1 };
       }
       if (this.startState.phase !== 'loading') return;
       await this.tick();
