@@ -35,6 +35,8 @@ async function start(env: Record<string, string>): Promise<{ base: string; outpu
 
 async function roundTrip(base: string, admin: string, write: string): Promise<void> {
   expect(await (await fetch(`${base}/api/health`)).json()).toEqual({ status: 'ok' });
+  const ready = await fetch(`${base}/api/health/ready`);
+  expect([ready.status, await ready.json()]).toEqual([200, { status: 'ready' }]);
   const t = await fetch(`${base}/v1/track`, { method: 'POST', headers: { 'content-type': 'text/plain', authorization: `Basic ${Buffer.from(`${write}:`).toString('base64')}` }, body: JSON.stringify({ userId: 'cli-user', event: 'opened' }) });
   expect(t.status).toBe(200);
   const u = await fetch(`${base}/api/users/cli-user`, { headers: { authorization: `Bearer ${admin}` } });
@@ -52,6 +54,12 @@ describe('strata serve', () => {
     const dir = mkdtempSync(join(tmpdir(), 'strata-serve-'));
     try {
       const first = await start({ STRATA_DATA_DIR: dir });
+      // It listens first (health answers during the load), says when the engine is loaded (a JSON log line), then serves.
+      const out = first.output();
+      expect(out.indexOf('Strata is listening on')).toBeGreaterThan(-1);
+      expect(out.indexOf('Strata is listening on')).toBeLessThan(out.indexOf('Strata is serving'));
+      const loaded = out.split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l)).find((l) => l.msg === 'engine loaded: ready');
+      expect(loaded).toMatchObject({ level: 'info', projects: 1, loadMs: expect.any(Number) });
       const admin = /admin token: (\S+)/.exec(first.output())![1]!;
       const write = /write key: +(\S+)/.exec(first.output())![1]!;
       await roundTrip(first.base, admin, write);
