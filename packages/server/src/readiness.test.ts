@@ -1,6 +1,8 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { SqlStore } from '@strata/store';
 import { openTestSqlite } from '@strata/store/testing';
+import { buildApp } from './app.ts';
+import { createContext } from './bootstrap.ts';
 import { startTestApp, type TestApp } from './test-app.ts';
 
 const ADMIN = { authorization: 'Bearer sta_test_admin_token' };
@@ -76,6 +78,32 @@ describe('readiness: the server answers while the engine loads, and serves once 
     const r = await t.app.inject({ method: 'GET', url: '/api/health/ready' });
     expect([r.statusCode, r.json().status]).toEqual([503, 'stopping']);
     expect((await t.app.inject({ method: 'GET', url: '/api/segments', headers: ADMIN })).json().error.code).toBe('STARTING');
+  });
+
+  it('answers liveness in the middle of a long load on the embedded store, whose reads block the thread', async () => {
+    t = await startTestApp(await openTestSqlite());
+    await t.admin('POST', '/api/segments', { name: 'Openers', condition: { event: 'opened' } });
+    for (let b = 0; b < 3; b++) {
+      const batch = Array.from({ length: 2000 }, (_, i) => ({ type: 'track', userId: `u${b}-${i}`, event: 'opened' }));
+      expect((await t.send('/v1/batch', { batch })).status).toBe(200);
+    }
+    // A second server over the same store, as after a restart: 6,000 profiles, more than one page of the load.
+    await t.ctx.ingest.drain();
+    const ctx = createContext(t.ctx.store, t.ctx.config, t.clock);
+    const app = await buildApp(ctx);
+    try {
+      const loading = ctx.engine.start(0);
+      const phaseWhenAnswered = app.inject({ method: 'GET', url: '/api/health' }).then((r) => [r.statusCode, ctx.engine.started.phase]);
+      const readyWhenAnswered = app.inject({ method: 'GET', url: '/api/health/ready' }).then((r) => [r.statusCode, r.json().status]);
+      expect(await phaseWhenAnswered).toEqual([200, 'loading']);
+      expect(await readyWhenAnswered).toEqual([503, 'starting']);
+      await loading;
+      expect(ctx.engine.stats().profiles).toBe(6000);
+      expect((await app.inject({ method: 'GET', url: '/api/health/ready' })).statusCode).toBe(200);
+    } finally {
+      await app.close();
+      await ctx.engine.stop();
+    }
   });
 
   it('answers ready for an engine that was never started (it loads each project on first use)', async () => {
