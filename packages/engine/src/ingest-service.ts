@@ -103,12 +103,6 @@ function storedRejection(r: Rejection, storeIp: boolean): Rejection {
   return stored === message ? r : { ...r, payload: JSON.stringify(stored) };
 }
 
-/**
- * Writes ingested batches with group commit: requests that arrive while a transaction is
- * being written wait and go together into the next one, so each HTTP answer still comes
- * only after its own events are durably committed, but one fsync serves many requests.
- * The live engine brings membership of the touched profiles up to date in the same transaction.
- */
 /** Messages since start, by what became of them (for /metrics). */
 export interface IngestTotals {
   /** Acknowledged: stored, a repeated messageId, or dropped for an erased id. */
@@ -121,6 +115,12 @@ export interface IngestTotals {
   failed: number;
 }
 
+/**
+ * Writes ingested batches with group commit: requests that arrive while a transaction is
+ * being written wait and go together into the next one, so each HTTP answer still comes
+ * only after its own events are durably committed, but one fsync serves many requests.
+ * The live engine brings membership of the touched profiles up to date in the same transaction.
+ */
 export class IngestService {
   private queue: Pending[] = [];
   private flushing = false;

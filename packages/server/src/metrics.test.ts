@@ -1,4 +1,4 @@
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { testBackends } from '@strata/store/testing';
 import { startTestApp, type TestApp } from './test-app.ts';
 
@@ -56,6 +56,17 @@ describe.each(backends.map((b) => [b.name, b] as const))('/metrics on %s', (_n, 
     const again = await scrape();
     expect(sample(again, 'strata_http_requests_total', { method: 'GET', route: '/metrics', status: '200' })).toBe(1);
     expect(sample(again, 'strata_ingest_messages_total', { result: 'accepted' })).toBe(2);
+  });
+
+  it('counts the messages of a request the store could not take as failed (none accepted)', async () => {
+    t = await startTestApp(await backend.open(), T0);
+    const write = vi.spyOn(t.ctx.store, 'transaction').mockRejectedValue(new Error('connection lost'));
+    expect((await t.send('/v1/batch', { batch: [{ type: 'track', userId: 'u1', event: 'a' }, { type: 'track', userId: 'u1', event: 'b' }] })).status).toBe(503);
+    write.mockRestore();
+    const text = await scrape();
+    expect(sample(text, 'strata_ingest_messages_total', { result: 'failed' })).toBe(2);
+    expect(sample(text, 'strata_ingest_messages_total', { result: 'accepted' })).toBe(0);
+    expect(sample(text, 'strata_http_requests_total', { method: 'POST', route: '/v1/batch', status: '503' })).toBe(1);
   });
 
   it('reports the outbox backlog of webhooks and destinations, and how old its oldest row is', async () => {
