@@ -17,4 +17,5 @@ export { ImportStore, type ImportRow, type ImportKind, type ImportStatus, type B
 export { DestinationStore, type DestinationRow, type DestinationKind, type DestinationSync, type DueDestinationDelivery } from './destination-store.ts';
 export { ExportStore, type ExportMember } from './export-store.ts';
 export type { StoreHandle } from './store-handle.ts';
-export { UserDataStore, suppressionHash, ERASED_REASON, type UserRecords, type ErasureCounts } from './user-data-store.ts';
+export { AuditStore, ERASED_ID, type AuditEntry, type AuditRow, type AuditFilter } from './audit-store.ts';
+export { UserDataStore, suppressionHash, erasedUserRef, ERASED_REASON, type UserRecords, type ErasureCounts } from './user-data-store.ts';

@@ -325,13 +325,27 @@ function eventsByContext(): string[] {
   return ['CREATE INDEX events_context ON events (project_id, context_id)'];
 }
 
+/**
+ * The audit log (docs/api.md, "Audit log"): one row per admin change, newest read first by id.
+ * `credential` is the token's prefix (tokenPrefix), never the token; before/after are JSON snapshots.
+ */
+function auditLog(d: StoreDialect): string[] {
+  const t = types(d);
+  return [
+    `CREATE TABLE audit_log (id ${t.id}, project_id TEXT NOT NULL, at ${t.ms} NOT NULL, credential TEXT NOT NULL, action TEXT NOT NULL,
+      resource_type TEXT NOT NULL, resource_id TEXT NOT NULL, before_json ${t.json}, after_json ${t.json})`,
+    `CREATE INDEX audit_log_project ON audit_log (project_id, id)`,
+    `CREATE INDEX audit_log_resource ON audit_log (project_id, resource_type, resource_id, id)`,
+  ];
+}
+
 function provider(d: StoreDialect): MigrationProvider {
   const step = (stmts: string[]): Migration => ({
     async up(db) {
       for (const s of stmts) await sql.raw(s).execute(db);
     },
   });
-  return { getMigrations: async () => ({ '0001_initial': step(initial(d)), '0002_live_engine': step(liveEngine(d)), '0003_points': step(points(d)), '0004_missions': step(missions(d)), '0005_rewards': step(rewards(d)), '0006_experiments': step(experiments(d)), '0007_experiences': step(experiences(d)), '0008_profile_ids': step(profileIds(d)), '0009_destinations': step(destinations(d)), '0009_imports': step(imports(d)), '0010_segment_daily': step(segmentDaily(d)), '0011_destination_sync': step(destinationSync(d)), '0012_import_bad_rows': step(importBadRows(d)), '0013_mission_attempts': step(missionAttempts(d)), '0014_admin_token_prefix': step(adminTokenPrefix()), '0015_suppressions': step(suppressions(d)), '0016_events_context': step(eventsByContext()) }) };
+  return { getMigrations: async () => ({ '0001_initial': step(initial(d)), '0002_live_engine': step(liveEngine(d)), '0003_points': step(points(d)), '0004_missions': step(missions(d)), '0005_rewards': step(rewards(d)), '0006_experiments': step(experiments(d)), '0007_experiences': step(experiences(d)), '0008_profile_ids': step(profileIds(d)), '0009_destinations': step(destinations(d)), '0009_imports': step(imports(d)), '0010_segment_daily': step(segmentDaily(d)), '0011_destination_sync': step(destinationSync(d)), '0012_import_bad_rows': step(importBadRows(d)), '0013_mission_attempts': step(missionAttempts(d)), '0014_admin_token_prefix': step(adminTokenPrefix()), '0015_suppressions': step(suppressions(d)), '0016_events_context': step(eventsByContext()), '0018_audit_log': step(auditLog(d)) }) };
 }
 
 /** Brings the schema up to date; safe to run at every start and from several instances. */

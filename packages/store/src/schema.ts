@@ -207,4 +207,16 @@ export interface Database {
     line: number;
     reason: string;
   };
+  /** Admin changes (docs/api.md, "Audit log"): the credential's prefix, never the credential; JSON snapshots before and after. */
+  audit_log: {
+    id: Generated<number>;
+    project_id: string;
+    at: number;
+    credential: string;
+    action: string;
+    resource_type: string;
+    resource_id: string;
+    before_json: unknown;
+    after_json: unknown;
+  };
 }

@@ -1,6 +1,8 @@
 import type { FastifyInstance } from 'fastify';
+import { auditHooks } from '../audit.ts';
 import { requireAdmin, type Credentials } from '../auth.ts';
 import type { AppContext } from '../context.ts';
+import { auditRoutes } from './audit.ts';
 import { destinationRoutes } from './destinations.ts';
 import { experienceRoutes } from './experiences.ts';
 import { experimentRoutes } from './experiments.ts';
@@ -24,7 +26,7 @@ type AdminRoutes = (app: FastifyInstance, ctx: AppContext & { creds: Credentials
 /** One file per resource; each is its own plugin (its own content-type parsers) inside the admin scope. */
 const RESOURCES: readonly AdminRoutes[] = [
   segmentRoutes, userRoutes, ingestWarningRoutes, webhookRoutes, destinationRoutes, exportRoutes, templateRoutes, hygieneRoutes,
-  pointsRoutes, missionRoutes, rewardRoutes, experienceRoutes, settingsRoutes, insightRoutes, experimentRoutes, importRoutes, userDataRoutes,
+  pointsRoutes, missionRoutes, rewardRoutes, experienceRoutes, settingsRoutes, insightRoutes, experimentRoutes, importRoutes, userDataRoutes, auditRoutes,
 ];
 
 /**
@@ -37,5 +39,7 @@ export async function adminRoutes(app: FastifyInstance, ctx: AppContext & { cred
   app.addHook('onRequest', async (req) => {
     req.project = await requireAdmin(req, ctx.creds);
   });
+  // Every change a route of AUDITED (audit.ts) makes leaves one row in the audit log.
+  auditHooks(app, ctx);
   for (const routes of RESOURCES) await app.register(async (scope) => routes(scope, ctx));
 }
