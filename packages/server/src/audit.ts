@@ -100,10 +100,10 @@ const answerId = (answer: unknown): string | null => {
   return typeof id === 'string' ? id : null;
 };
 const param = (name: string) => (req: FastifyRequest): string => (req.params as Record<string, string>)[name]!;
-const crud = (resourceType: string, read: AuditReader, base: string): Record<string, AuditSpec> => ({
-  [`POST ${base}`]: { resourceType, action: 'create', read, created: true },
-  [`PATCH ${base}/:id`]: { resourceType, action: 'update', read },
-  [`DELETE ${base}/:id`]: { resourceType, action: 'delete', read },
+const crud = (resourceType: string, read: AuditReader, base: string, ops: readonly ('create' | 'update' | 'delete')[] = ['create', 'update', 'delete']): Record<string, AuditSpec> => ({
+  ...(ops.includes('create') ? { [`POST ${base}`]: { resourceType, action: 'create', read, created: true } } : {}),
+  ...(ops.includes('update') ? { [`PATCH ${base}/:id`]: { resourceType, action: 'update', read } } : {}),
+  ...(ops.includes('delete') ? { [`DELETE ${base}/:id`]: { resourceType, action: 'delete', read } } : {}),
 });
 
 /**
@@ -121,7 +121,7 @@ export const AUDITED: Readonly<Record<string, AuditSpec>> = {
   'POST /api/rewards/:id/redeem': { resourceType: 'reward', action: 'redeem', read: readers.reward },
   ...crud('experience', readers.experience, '/api/experiences'),
   ...crud('experiment', readers.experiment, '/api/experiments'),
-  ...crud('webhook', readers.webhook, '/api/webhooks'),
+  ...crud('webhook', readers.webhook, '/api/webhooks', ['create', 'delete']),
   'POST /api/webhooks/:id/rotate-secret': { resourceType: 'webhook', action: 'rotate-secret', read: readers.webhook },
   ...crud('destination', readers.destination, '/api/destinations'),
   'POST /api/destinations/:id/resync': { resourceType: 'destination', action: 'resync', read: readers.destination },

@@ -70,31 +70,34 @@ export class AuditStore {
   }
 
   /**
-   * For an erasure, in its transaction: rows that name one of the ids (as their resource id, or as
-   * a string inside a snapshot, such as a segment's include list) get `hashOf(id)` as resource id
-   * and ERASED_ID in place of the id inside the snapshots. Answers how many rows changed.
+   * For an erasure, in its transaction: rows that name one of the ids (as their resource id, as a
+   * string of a snapshot such as a segment's include list, or quoted inside a text such as an
+   * import's bad-row reason) get `hashOf(id)` as resource id, and ERASED_ID in place of the id
+   * inside the snapshots. Answers how many rows changed.
    */
   async forgetIds(projectId: string, ids: readonly string[], hashOf: (id: string) => string): Promise<number> {
     if (ids.length === 0) return 0;
     const set = new Set(ids);
-    const texts = ids.map((id) => JSON.stringify(id));
+    // As stored: a whole JSON string, and a quoted id inside a JSON string (escaped quotes).
+    const stored = ids.flatMap((id) => [JSON.stringify(id), JSON.stringify(JSON.stringify(id)).slice(1, -1)]);
     const named = sql<SqlBool>`(${sql.join([
       sql`resource_id IN (${sql.join(ids.map((id) => sql`${id}`))})`,
-      ...texts.flatMap((t) => [this.contains('before_json', t), this.contains('after_json', t)]),
+      ...stored.flatMap((t) => [this.contains('before_json', t), this.contains('after_json', t)]),
     ], sql` OR `)})`;
     const rows = await this.store.db.selectFrom('audit_log').select(['id', 'resource_id', 'before_json', 'after_json']).where('project_id', '=', projectId).where(named).execute();
+    const quoted = ids.flatMap((id) => [`"${id}"`, JSON.stringify(id)]);
+    const scrubText = (v: string): string => (set.has(v) ? ERASED_ID : quoted.reduce((s, q) => s.split(q).join(`"${ERASED_ID}"`), v));
     const scrub = (v: unknown): unknown => {
-      if (typeof v === 'string') return set.has(v) ? ERASED_ID : v;
+      if (typeof v === 'string') return scrubText(v);
       if (Array.isArray(v)) return v.map(scrub);
-      if (v !== null && typeof v === 'object') return Object.fromEntries(Object.entries(v).map(([k, x]) => [set.has(k) ? ERASED_ID : k, scrub(x)]));
+      if (v !== null && typeof v === 'object') return Object.fromEntries(Object.entries(v).map(([k, x]) => [scrubText(k), scrub(x)]));
       return v;
     };
     for (const r of rows) {
-      const before = readJson<Json | null>(r.before_json, null);
-      const after = readJson<Json | null>(r.after_json, null);
       await this.store.db.updateTable('audit_log').set({
         resource_id: set.has(r.resource_id) ? hashOf(r.resource_id) : r.resource_id,
-        before_json: this.json(scrub(before) as Json | null), after_json: this.json(scrub(after) as Json | null),
+        before_json: this.json(scrub(readJson<Json | null>(r.before_json, null)) as Json | null),
+        after_json: this.json(scrub(readJson<Json | null>(r.after_json, null)) as Json | null),
       }).where('project_id', '=', projectId).where('id', '=', r.id).execute();
     }
     return rows.length;
