@@ -1,5 +1,5 @@
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { erasedUserRef, tokenPrefix } from '@strata/store';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { AuditStore, erasedUserRef, tokenPrefix } from '@strata/store';
 import { testBackends } from '@strata/store/testing';
 import { AUDITED, NOT_CHANGES } from './audit.ts';
 import { ADMIN, DEFAULT_PROJECT, startTestApp, type TestApp } from './test-app.ts';
@@ -180,6 +180,17 @@ describe.each(backends.map((b) => [b.name, b] as const))('audit log on %s', (_n,
     for (const [status, method, url, body] of fails) expect((await t.admin(method, url, body)).status, `${method} ${url}`).toBe(status);
     expect((await t.app.inject({ method: 'POST', url: '/api/segments', headers: { authorization: 'Bearer wrong' }, payload: { name: 'X', condition: null } })).statusCode).toBe(401);
     expect(await since(seen)).toEqual([]);
+  });
+
+  it('a change whose row cannot be written answers 500, never a success', async () => {
+    const spy = vi.spyOn(AuditStore.prototype, 'record').mockRejectedValueOnce(new Error('disk full'));
+    try {
+      const r = await t.admin('POST', '/api/segments', { name: 'Unrecorded', condition: null });
+      expect(r.status).toBe(500);
+      expect(r.body.error.code).toBe('INTERNAL');
+    } finally {
+      spy.mockRestore();
+    }
   });
 
   it('pages newest first by cursor, filters by resource type and id, and refuses a bad cursor', async () => {
