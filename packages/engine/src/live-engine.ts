@@ -205,6 +205,16 @@ export class LiveEngine {
     this.listeners.push(l);
   }
 
+  private readonly commitHooks: ((tx: SqlStore, out: unknown) => Promise<void>)[] = [];
+
+  /**
+   * Runs `hook` at the end of every `write`, in its transaction, once `fn` has succeeded: what
+   * it writes commits with the change or not at all (the audit log, packages/server/src/audit.ts).
+   */
+  beforeCommit(hook: (tx: SqlStore, out: unknown) => Promise<void>): void {
+    this.commitHooks.push(hook);
+  }
+
   // ------------------------------------------------------------ ownership and transactions
 
   /**
@@ -217,7 +227,12 @@ export class LiveEngine {
       this.touched.clear();
       this.redefined.clear();
       try {
-        return await this.store.transaction(fn);
+        if (this.commitHooks.length === 0) return await this.store.transaction(fn);
+        return await this.store.transaction(async (tx) => {
+          const out = await fn(tx);
+          for (const hook of this.commitHooks) await hook(tx, out);
+          return out;
+        });
       } catch (e) {
         await this.recover();
         throw e;

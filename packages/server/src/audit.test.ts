@@ -182,15 +182,36 @@ describe.each(backends.map((b) => [b.name, b] as const))('audit log on %s', (_n,
     expect(await since(seen)).toEqual([]);
   });
 
-  it('a change whose row cannot be written answers 500, never a success', async () => {
-    const spy = vi.spyOn(AuditStore.prototype, 'record').mockRejectedValueOnce(new Error('disk full'));
+  it('a change whose row cannot be written answers 500; one made through the engine is rolled back with it', async () => {
+    expect((await t.send('/v1/identify', { userId: 'u1' })).status).toBe(200);
+    const seg = await ok('POST', '/api/segments', { name: 'Kept', condition: null });
+    const spy = vi.spyOn(AuditStore.prototype, 'record').mockRejectedValue(new Error('disk full'));
     try {
-      const r = await t.admin('POST', '/api/segments', { name: 'Unrecorded', condition: null });
-      expect(r.status).toBe(500);
-      expect(r.body.error.code).toBe('INTERNAL');
+      // Written in the change's transaction: the change is undone with the row.
+      for (const [method, url, body] of [
+        ['POST', '/api/segments', { name: 'Unrecorded', condition: null }],
+        ['PATCH', `/api/segments/${seg.id}`, { name: 'Renamed' }],
+        ['POST', `/api/segments/${seg.id}/members`, { userIds: ['u1'] }],
+        ['POST', '/api/users/u1/labels', { add: ['vip'] }],
+        ['POST', '/api/users/u1/points', { amount: 5, reason: 'x' }],
+        ['DELETE', '/api/users/u1'],
+      ] as const) {
+        const r = await t.admin(method, url, body);
+        expect(r.status, `${method} ${url}`).toBe(500);
+        expect(r.body.error.code).toBe('INTERNAL');
+      }
+      // Written right after the change (no engine transaction): the change stays, the answer is still a 500.
+      expect((await t.admin('POST', '/api/webhooks', { url: 'https://crm.example.com/in' })).status).toBe(500);
     } finally {
       spy.mockRestore();
     }
+    expect((await t.admin('GET', '/api/segments')).body.segments.map((s: { name: string; include: string[] }) => [s.name, s.include])).toEqual([['Kept', []]]);
+    const u1 = await t.admin('GET', '/api/users/u1');
+    expect(u1.status).toBe(200);
+    expect(u1.body.labels).toEqual([]);
+    expect((await t.admin('GET', '/api/users/u1/points')).body.balance).toBe(0);
+    expect((await t.admin('GET', '/api/webhooks')).body.webhooks).toHaveLength(1);
+    expect(await entries()).toHaveLength(1);
   });
 
   it('pages newest first by cursor, filters by resource type and id, and refuses a bad cursor', async () => {

@@ -1,100 +1,53 @@
-import { createHash } from 'node:crypto';
-import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { AsyncLocalStorage } from 'node:async_hooks';
+import type { FastifyInstance, FastifyReply, FastifyRequest, RouteHandlerMethod } from 'fastify';
 import { AppError, type Json } from '@strata/core';
-import { AuditStore, DestinationStore, WebhookStore, erasedUserRef, tokenPrefix, type AuditEntry, type SqlStore } from '@strata/store';
+import { AuditStore, erasedUserRef, tokenPrefix, type AuditEntry, type SqlStore } from '@strata/store';
+import { readers, type AuditReader } from './audit-readers.ts';
 import type { AppContext } from './context.ts';
+
+export { secretFingerprint, type AuditReader } from './audit-readers.ts';
 
 /**
  * The audit log of admin changes (docs/api.md, "Audit log"). One mechanism for every route: the
  * table AUDITED below declares, per admin route that changes something, its resource type, its
- * action and how to read the resource; the admin scope's hooks (`auditHooks`) read the resource
- * before the handler runs and again once it has succeeded, and record one row before the answer
- * is sent. A request that fails (4xx, 5xx) records nothing. Erasures are the exception to
- * "before/after": see AUDITED['DELETE /api/users/:id'] and docs/privacy.md.
+ * action and how to read the resource; `auditHooks` on the admin scope reads the resource before
+ * the handler runs and writes one row per successful change:
+ * - in the change's own transaction when the change goes through the live engine's writer
+ *   (`engine.write`: segments, missions, rewards, experiences, experiments, labels, points,
+ *   erasure) — the row commits with the change or not at all;
+ * - otherwise (webhooks, destinations, settings, imports, and a create whose transaction does
+ *   not answer its id) right after the change succeeded, before the answer is sent.
+ * A request that fails (4xx, 5xx) records nothing. Erasures keep no data of the person: see
+ * AUDITED['DELETE /api/users/:id'] and docs/privacy.md.
  */
-
-/** Reads a resource as the audit log keeps it (null: it does not exist); never secrets. */
-export type AuditReader = (ctx: AppContext, projectId: string, id: string) => Promise<Json | null>;
 
 export interface AuditSpec {
   readonly resourceType: string;
   readonly action: string;
   /** The resource id (default: the `:id` of the path). */
   readonly id?: (req: FastifyRequest) => string;
-  /** A create: the id is the answer's `id` and there is nothing before. */
+  /** A create: the id is the answer's `id` (or that of what its transaction answers) and there is nothing before. */
   readonly created?: boolean;
   /** Whether this request is a change at all (default: yes), e.g. not an import's dry run. */
   readonly when?: (req: FastifyRequest) => boolean;
   /** How to read the resource before and after; without it, before/after come from `snapshot`. */
   readonly read?: AuditReader;
-  /** Snapshots not read from the store: an erasure's, or a create whose state is its answer. */
+  /**
+   * Snapshots not read from the store: an erasure's, or a create whose state is its answer.
+   * `answer` is null when the row is written in the change's transaction.
+   */
   readonly snapshot?: (req: FastifyRequest, answer: unknown) => { before: Json | null; after: Json | null };
-}
-
-/** A short one-way fingerprint of a secret: shows that it changed, never what it is. */
-export const secretFingerprint = (secret: string | null | undefined): string | null =>
-  secret ? `sha256:${createHash('sha256').update(secret).digest('hex').slice(0, 12)}` : null;
-
-/** A service's view, or null when it answers NOT_FOUND. */
-async function orNull<T>(read: () => Promise<T>): Promise<T | null> {
-  try {
-    return await read();
-  } catch (e) {
-    if (e instanceof AppError && e.code === 'NOT_FOUND') return null;
-    throw e;
-  }
+  /** With `snapshot`: the route's first engine write is the change (an erasure): its row is written in it. */
+  readonly firstWrite?: boolean;
 }
 
 const asJson = (v: unknown): Json => JSON.parse(JSON.stringify(v)) as Json;
 
-/** Drops what changes without an admin doing anything (sizes, warnings) from a view. */
-function without(v: object | null, keys: readonly string[]): Json | null {
-  if (v === null) return null;
-  const out: Record<string, unknown> = { ...v };
-  for (const k of keys) delete out[k];
-  return asJson(out);
-}
-
-const readers = {
-  segment: async (ctx, p, id) => without(await orNull(() => ctx.segments.get(p, id)), ['size', 'warnings']),
-  mission: async (ctx, p, id) => asJson(await orNull(() => ctx.missions.get(p, id))),
-  reward: async (ctx, p, id) => asJson(await orNull(() => ctx.rewards.get(p, id))),
-  experience: async (ctx, p, id) => asJson(await orNull(() => ctx.experiences.get(p, id))),
-  experiment: async (ctx, p, id) => asJson(await orNull(() => ctx.experiments.get(p, id))),
-  webhook: async (ctx, p, id) => {
-    const view = await orNull(() => ctx.webhooks.get(p, id));
-    if (!view) return null;
-    const row = await new WebhookStore(ctx.store).getWebhook(p, id);
-    return asJson({ ...view, secretFingerprint: secretFingerprint(row?.secret) });
-  },
-  destination: async (ctx, p, id) => {
-    const d = await orNull(() => ctx.destinations.get(p, id));
-    if (!d) return null;
-    const row = await new DestinationStore(ctx.store).get(p, id);
-    const { secret: _secret, writeKey: _writeKey, ...view } = d;
-    return asJson({ ...view, secretFingerprint: secretFingerprint(row?.secret), writeKeyFingerprint: secretFingerprint(row?.writeKey) });
-  },
-  settings: async (ctx, p) => {
-    const project = await ctx.store.getProject(p);
-    if (!project) return null;
-    const iv = project.settings.identityVerification;
-    return asJson({
-      name: project.name,
-      identityVerification: { enabled: iv?.enabled ?? false, secretFingerprint: secretFingerprint(iv?.secret) },
-      publicSegments: project.settings.publicSegments ?? 'verified',
-    });
-  },
-  userLabels: async (ctx, p, id) => {
-    const profile = await ctx.store.findProfile(p, id);
-    return profile ? { labels: [...profile.labels] } : null;
-  },
-  points: async (ctx, p, id) => {
-    const page = await orNull(() => ctx.points.get(p, id, 1, null));
-    return page ? { balance: page.balance } : null;
-  },
-} satisfies Record<string, AuditReader>;
-
 const fromAnswer = (_req: FastifyRequest, answer: unknown) => ({ before: null, after: asJson(answer) });
+const withoutVolatile = (s: object) => {
+  const { size: _size, warnings: _warnings, ...rest } = s as Record<string, unknown>;
+  return asJson(rest);
+};
 const answerId = (answer: unknown): string | null => {
   const id = (answer as { id?: unknown } | null)?.id;
   return typeof id === 'string' ? id : null;
@@ -112,7 +65,7 @@ const crud = (resourceType: string, read: AuditReader, base: string, ops: readon
  */
 export const AUDITED: Readonly<Record<string, AuditSpec>> = {
   ...crud('segment', readers.segment, '/api/segments'),
-  'POST /api/segments/lifecycle': { resourceType: 'segment-set', action: 'create', id: () => 'lifecycle', snapshot: (req, a) => ({ before: null, after: asJson((a as { segments: object[] }).segments.map((s) => without(s, ['size', 'warnings']))) }) },
+  'POST /api/segments/lifecycle': { resourceType: 'segment-set', action: 'create', id: () => 'lifecycle', snapshot: (req, a) => ({ before: null, after: asJson((a as { segments: object[] }).segments.map(withoutVolatile)) }) },
   'POST /api/segments/:id/members': { resourceType: 'segment', action: 'add-members', read: readers.segment },
   'DELETE /api/segments/:id/members/:userId': { resourceType: 'segment', action: 'remove-member', read: readers.segment },
   ...crud('mission', readers.mission, '/api/missions'),
@@ -133,6 +86,7 @@ export const AUDITED: Readonly<Record<string, AuditSpec>> = {
   'DELETE /api/users/:id': {
     resourceType: 'user', action: 'erase', id: (req) => erasedUserRef(req.project.id, param('id')(req)),
     snapshot: (req) => ({ before: null, after: { erased: true, suppressLater: (req.query as { suppress?: boolean }).suppress === true } }),
+    firstWrite: true,
   },
 };
 
@@ -155,12 +109,19 @@ export async function recordAudit(store: SqlStore, entry: AuditEntry): Promise<n
 
 interface Pending {
   readonly spec: AuditSpec;
-  /** null for a create, until its answer names it. */
+  /** null for a create, until its transaction or its answer names it. */
   readonly id: string | null;
   readonly before: Json | null;
+  readonly projectId: string;
+  readonly credential: string;
+  /** The row is written (in a transaction of the change). */
+  written: boolean;
 }
 
 const pending = new WeakMap<FastifyRequest, Pending>();
+/** The audited request a handler runs for, for the engine's before-commit hook. */
+const current = new AsyncLocalStorage<{ req: FastifyRequest; ctx: AppContext }>();
+const hooked = new WeakSet<object>();
 
 function specOf(req: FastifyRequest): AuditSpec | undefined {
   const key = `${req.method} ${req.routeOptions.url ?? ''}`;
@@ -177,34 +138,79 @@ function parseAnswer(payload: unknown): unknown {
   }
 }
 
+const same = (a: Json | null, b: Json | null) => JSON.stringify(a) === JSON.stringify(b);
+
+function entry(ctx: AppContext, p: Pending, id: string, before: Json | null, after: Json | null): AuditEntry {
+  return { projectId: p.projectId, at: ctx.clock.now(), credential: p.credential, action: p.spec.action, resourceType: p.spec.resourceType, resourceId: id, before, after };
+}
+
+/**
+ * At the end of an engine write made while an audited request's handler runs, in its
+ * transaction: the row of the request, if this write is its change — the resource read through
+ * the transaction differs from before (a write that changed something else, or nothing, is not
+ * it), or, for an erasure, the first write. `out` is what the write answers (a create's id).
+ */
+async function inTransaction(tx: SqlStore, out: unknown): Promise<void> {
+  const scope = current.getStore();
+  const p = scope && pending.get(scope.req);
+  if (!scope || !p || p.written) return;
+  const { spec } = p;
+  let row: AuditEntry | null = null;
+  if (spec.snapshot) {
+    if (!spec.firstWrite || p.id === null) return;
+    const { before, after } = spec.snapshot(scope.req, null);
+    row = entry(scope.ctx, p, p.id, before, after);
+  } else if (spec.read) {
+    const id = p.id ?? answerId(out);
+    if (id === null) return;
+    const after = await spec.read(tx, p.projectId, id);
+    if (same(after, p.before) || (spec.created && after === null)) return;
+    row = entry(scope.ctx, p, id, p.before, after);
+  }
+  if (!row) return;
+  await recordAudit(tx, row);
+  p.written = true;
+}
+
 /**
  * Adds the audit hooks to the admin scope: `preHandler` (after auth and validation) reads the
- * resource as it is; `onSend` of a 2xx answer reads it again and writes the row, before the
- * answer leaves. A failure to write the row answers 500: a change is never acknowledged unrecorded.
+ * resource as it is; the handler runs with the request known to the engine's before-commit hook
+ * (the row in the change's transaction); `onSend` of a 2xx answer writes the row if no
+ * transaction did, before the answer leaves. A failure to write the row answers 500: a change is
+ * never acknowledged unrecorded.
  */
 export function auditHooks(app: FastifyInstance, ctx: AppContext): void {
+  if (!hooked.has(ctx.engine)) {
+    hooked.add(ctx.engine);
+    ctx.engine.beforeCommit(inTransaction);
+  }
+  app.addHook('onRoute', (route) => {
+    const methods = Array.isArray(route.method) ? route.method : [route.method];
+    if (!methods.some((m) => `${m} ${route.url}` in AUDITED)) return;
+    const handler = route.handler as RouteHandlerMethod;
+    route.handler = function audited(this: FastifyInstance, req, reply) {
+      return current.run({ req, ctx }, () => handler.call(this, req, reply));
+    };
+  });
   app.addHook('preHandler', async (req) => {
     const spec = specOf(req);
     if (!spec) return;
     const id = spec.created ? null : (spec.id ?? param('id'))(req);
-    const before = spec.read && id !== null ? await spec.read(ctx, req.project.id, id) : null;
-    pending.set(req, { spec, id, before });
+    const before = spec.read && id !== null ? await spec.read(ctx.store, req.project.id, id) : null;
+    pending.set(req, { spec, id, before, projectId: req.project.id, credential: credentialOf(req), written: false });
   });
   app.addHook('onSend', async (req: FastifyRequest, reply: FastifyReply, payload: unknown) => {
     const p = pending.get(req);
     if (!p) return payload;
     pending.delete(req);
-    if (reply.statusCode < 200 || reply.statusCode >= 300) return payload;
+    if (p.written || reply.statusCode < 200 || reply.statusCode >= 300) return payload;
     const answer = p.spec.created || p.spec.snapshot ? parseAnswer(payload) : null;
     const id = p.id ?? answerId(answer);
     if (id === null) throw new AppError({ code: 'INTERNAL', message: `the audit log could not name the resource of ${req.method} ${req.routeOptions.url}` });
     const { before, after } = p.spec.snapshot
       ? p.spec.snapshot(req, answer)
-      : { before: p.before, after: p.spec.read ? await p.spec.read(ctx, req.project.id, id) : null };
-    await recordAudit(ctx.store, {
-      projectId: req.project.id, at: ctx.clock.now(), credential: credentialOf(req), action: p.spec.action,
-      resourceType: p.spec.resourceType, resourceId: id, before, after,
-    });
+      : { before: p.before, after: p.spec.read ? await p.spec.read(ctx.store, p.projectId, id) : null };
+    await recordAudit(ctx.store, entry(ctx, p, id, before, after));
     return payload;
   });
 }
