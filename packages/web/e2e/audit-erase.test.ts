@@ -122,4 +122,21 @@ describe.skipIf(missing !== null)('audit log and erasure in a real browser', () 
     expect(await top.getByRole('link').count()).toBe(0);
     expect(await page.locator('main').textContent()).not.toContain('u_gone');
   });
+
+  it('fits a phone: the audit log (entries unfolded) and the erase confirmation scroll inside their boxes', async () => {
+    await page.setViewportSize({ width: 375, height: 800 });
+    try {
+      const overflow = () => page.evaluate(() => document.documentElement.scrollWidth - document.documentElement.clientWidth);
+      await page.goto(`${base}/audit`);
+      await rows().first().waitFor();
+      await rows().first().getByText('Before / after').click();
+      expect(await overflow()).toBeLessThanOrEqual(0);
+      await page.goto(`${base}/users/u_keep`);
+      await page.getByRole('button', { name: 'Erase user…' }).click();
+      await page.getByRole('alertdialog', { name: 'erase user' }).waitFor();
+      expect(await overflow()).toBeLessThanOrEqual(0);
+    } finally {
+      await page.setViewportSize({ width: 1280, height: 900 });
+    }
+  });
 });
