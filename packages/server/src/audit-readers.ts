@@ -26,13 +26,23 @@ function tidy(row: object | null, drop: readonly string[] = []): Json | null {
   return JSON.parse(JSON.stringify(out)) as Json;
 }
 
+/**
+ * The most ids a segment snapshot lists per manual list: a longer list (a static segment filled
+ * by an import) is kept as its length and a fingerprint, so that renaming a segment of 100,000
+ * hand-added members does not write 200,000 ids into the log.
+ */
+export const MAX_LISTED_IDS = 1000;
+
+const idList = (ids: readonly string[]): Json =>
+  ids.length <= MAX_LISTED_IDS ? [...ids] : { count: ids.length, fingerprint: secretFingerprint(JSON.stringify(ids)) };
+
 /** One reader per resource type of AUDITED (audit.ts). */
 export const readers = {
   segment: async (store, p, id) => {
     const row = await store.getSegment(p, id);
     if (!row) return null;
     const manual = await store.manualIds(p, id);
-    return tidy({ ...row, include: manual.include, exclude: manual.exclude });
+    return tidy({ ...row, include: idList(manual.include), exclude: idList(manual.exclude) });
   },
   mission: async (store, p, id) => tidy(await new MissionStore(store).get(p, id)),
   reward: async (store, p, id) => {

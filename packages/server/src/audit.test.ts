@@ -163,6 +163,15 @@ describe.each(backends.map((b) => [b.name, b] as const))('audit log on %s', (_n,
     expect(hers.map((e) => e.action)).toEqual(['erase', 'adjust', 'update-labels']);
   });
 
+  it('keeps a long manual list as its length and a fingerprint, not every id', async () => {
+    const ids = Array.from({ length: 1001 }, (_, i) => `m${i}`);
+    const seg = await ok('POST', '/api/segments', { name: 'Short', condition: null, include: ids.slice(0, 1000) });
+    const e = await one(() => ok('POST', `/api/segments/${seg.id}/members`, { userIds: ['m1000'], createMissing: true }));
+    expect(e.before.include).toHaveLength(1000);
+    expect(e.after.include).toEqual({ count: 1001, fingerprint: expect.stringMatching(/^sha256:[0-9a-f]{12}$/) });
+    expect(JSON.stringify(e.after)).not.toContain('m999');
+  });
+
   it('a change that fails (4xx) leaves no row', async () => {
     const seg = await ok('POST', '/api/segments', { name: 'Pro', condition: { attr: 'traits.plan', op: 'eq', value: 'pro' } });
     const seen = await lastId();
