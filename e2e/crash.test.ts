@@ -168,8 +168,8 @@ async function rounds(env: Record<string, string>, count: () => Promise<Map<stri
 const copies = (rows: { message_id: string; n: number | string }[]) => new Map(rows.map((r) => [r.message_id, Number(r.n)]));
 const COUNT = `SELECT message_id, count(*) AS n FROM events WHERE message_id LIKE 'crash-%' GROUP BY message_id`;
 
-// Most of the time is four starts of the server process per store (about 2 s each on an idle
-// 2-core machine; 7–10 s when other suites load it): hence the longer limit.
+// Most of the time is the four starts of the server process per store (7–10 s each measured on
+// the 2-core machine while other suites loaded it), hence a longer limit than the default.
 const LIMIT = 150_000;
 
 describe('kill -9 during concurrent ingest', () => {
