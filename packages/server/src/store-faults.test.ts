@@ -23,13 +23,13 @@ class Ledger {
   readonly acked = new Set<string>();
   refused: string[][] = [];
   private n = 0;
-  constructor(private readonly t: TestApp, private readonly prefix: string) {}
+  constructor(private readonly t: TestApp, private readonly prefix: string, private readonly properties: Record<string, string> = {}) {}
   /** Sends a batch of `size` new events (or the given message ids again); returns the answer. */
   async send(size = 3, ids?: readonly string[]) {
     const messageIds = ids ?? Array.from({ length: size }, () => `${this.prefix}-${this.n++}`);
     const r = await this.t.app.inject({
       method: 'POST', url: '/v1/batch', headers: { 'x-write-key': WRITE },
-      payload: { batch: messageIds.map((messageId, i) => ({ type: 'track', messageId, userId: `user-${i % 2}`, event: 'clicked' })) },
+      payload: { batch: messageIds.map((messageId, i) => ({ type: 'track', messageId, userId: `user-${i % 2}`, event: 'clicked', properties: this.properties })) },
     });
     if (r.statusCode === 200) for (const id of messageIds) this.acked.add(id);
     else this.refused.push([...messageIds]);
@@ -75,12 +75,15 @@ describe('when the SQLite store fails', () => {
   let dir: string;
   let file: string;
   let t: TestApp;
+  let raw: BetterSqlite3.Database;
   let immutable: string[] = [];
 
   beforeEach(async () => {
     dir = mkdtempSync(join(tmpdir(), 'strata-faults-'));
     file = join(dir, 'strata.db');
-    const { db, raw } = openSqlite({ filename: file });
+    const opened = openSqlite({ filename: file });
+    const db = opened.db;
+    raw = opened.raw;
     // A held lock fails writes after busy_timeout (5 s in Strata); shorter here, the same path.
     raw.pragma('busy_timeout = 100');
     const store = new SqlStore(db, 'sqlite');
@@ -137,6 +140,22 @@ describe('when the SQLite store fails', () => {
     const users = (await admin(t, 'GET', '/api/users/user-1/segments')).json();
     expect(users.segments.map((s: { id: string }) => s.id)).toEqual([seg.id]);
     expect((await admin(t, 'GET', `/api/segments/${seg.id}`)).json().size).toBe(2);
+  });
+
+  it('answers 503 while the database can grow no more (SQLITE_FULL), and stores the refused batches once there is room', async () => {
+    // Batches of 20 events of 20 KB each: more than the pages the file has to spare.
+    const ledger = new Ledger(t, 'full', { big: 'x'.repeat(20_000) });
+    expect((await ledger.send(20)).statusCode).toBe(200);
+    // A full disk, as SQLite meets it: no page beyond those the file has now (a limit of this connection).
+    raw.pragma(`max_page_count = ${raw.pragma('page_count', { simple: true }) as number}`);
+    expectUnavailable(await ledger.send(20), /SQLITE_FULL/);
+    expectUnavailable(await ledger.send(20), /SQLITE_FULL/);
+    expect((await admin(t, 'GET', '/api/users/user-0')).statusCode).toBe(200);
+    raw.pragma('max_page_count = 1073741823');
+    expect((await ledger.send(20)).statusCode).toBe(200);
+    expect(await ledger.retry()).toEqual([200, 200]);
+    await ledger.expectExactlyAcked();
+    expect(ledger.acked.size).toBe(4 * 20);
   });
 
   it('answers 503 while another connection holds the write lock (SQLITE_BUSY), and serves again when it lets go', async () => {
