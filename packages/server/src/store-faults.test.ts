@@ -11,7 +11,7 @@ import { openPostgres, openSqlite, postgresReachable, SqlStore } from '@strata/s
 import { TEST_PG_URL } from '@strata/store/testing';
 import { startTestApp, WRITE, type TestApp } from './test-app.ts';
 
-// The store fails for real (a file the disk refuses to write, a lock held by another connection,
+// The store fails for real (a file the disk refuses to write, a database that may not grow, a lock held by another connection,
 // PostgreSQL unreachable behind a proxy): Strata answers 503 STORE_UNAVAILABLE with Retry-After,
 // never 200, while it lasts; serves again without a restart once it is over; and everything it
 // acknowledged is stored exactly once, the refused batches too once clients send them again.
