@@ -220,10 +220,13 @@ export class LiveEngine {
   /**
    * Runs `fn` in one store transaction, one writer at a time. If it fails, the engine's state
    * of whatever it touched is read again from the store (which rolled back), so memory never
-   * holds what was not committed.
+   * holds what was not committed. When the store cannot be read either (it is down), that state
+   * stays marked stale and is read again before the next write (or tick) runs: a write while
+   * the store is still down fails like the store does.
    */
   async write<T>(fn: (tx: SqlStore) => Promise<T>): Promise<T> {
     const run = async () => {
+      await this.recover();
       this.touched.clear();
       this.redefined.clear();
       try {
@@ -234,7 +237,13 @@ export class LiveEngine {
           return out;
         });
       } catch (e) {
-        await this.recover();
+        for (const projectId of this.redefined) this.stale.redefined.add(projectId);
+        for (const [projectId, ids] of this.touched) {
+          const have = this.stale.touched.get(projectId);
+          if (have) for (const id of ids) have.add(id);
+          else this.stale.touched.set(projectId, new Set(ids));
+        }
+        await this.recover().catch(() => undefined);
         throw e;
       }
     };
@@ -243,16 +252,26 @@ export class LiveEngine {
     return p;
   }
 
+  /** What failed transactions touched and the store has not been read back for yet (see `write`). */
+  private readonly stale = { touched: new Map<string, Set<number>>(), redefined: new Set<string>() };
+
+  /** Reads back from the store what is stale; each part is unmarked once read, so a failure leaves the rest marked. */
   private async recover(): Promise<void> {
-    for (const projectId of this.redefined) this.projects.delete(projectId);
-    for (const [projectId, ids] of this.touched) {
-      if (this.redefined.has(projectId) || !this.projects.has(projectId)) continue;
-      const ps = this.projects.get(projectId)!;
+    const { touched, redefined } = this.stale;
+    if (touched.size === 0 && redefined.size === 0) return;
+    for (const projectId of redefined) this.projects.delete(projectId);
+    for (const [projectId, ids] of touched) {
+      const ps = this.projects.get(projectId);
+      if (redefined.has(projectId) || !ps) { touched.delete(projectId); continue; }
       // Back to the last committed instant: wake-ups the failed transaction consumed are scheduled again from there.
       ps.clock = (await this.store.engineClock(projectId)) ?? ps.clock;
       await this.reloadProfiles(this.store, ps, [...ids]);
+      touched.delete(projectId);
     }
-    for (const projectId of this.redefined) await this.project(this.store, projectId);
+    for (const projectId of [...redefined]) {
+      await this.project(this.store, projectId);
+      redefined.delete(projectId);
+    }
   }
 
   private touch(projectId: string, ids: Iterable<number>): void {
@@ -289,7 +308,9 @@ export class LiveEngine {
   /** Applies the time transitions due now (every project). Resolves when written. */
   async tick(): Promise<void> {
     if (this.ticking) return this.ticking;
-    const due = [...this.projects.values()].some((ps) => ps.heap.peek() <= this.clock.now());
+    // State left stale by a failed write (the store was down) is read back at the next tick at the latest.
+    const stale = this.stale.touched.size > 0 || this.stale.redefined.size > 0;
+    const due = stale || [...this.projects.values()].some((ps) => ps.heap.peek() <= this.clock.now());
     if (!due) return;
     this.ticking = this.write(async (tx) => {
       const now = this.clock.now();
