@@ -16,23 +16,27 @@ describe.each(await testBackends())('ensureDefaultProject ($name)', (backend) =>
         'Strata created the default project (first start of this store). Its credentials:',
         `  admin token: ${token} (generated; shown only now, keep it)`,
         '  write key:   stw_given_key (from STRATA_WRITE_KEY)',
+        `  root token:  ${first.rootToken.value} (generated; shown only now, keep it)`,
       ]);
+      expect(first.rootToken.value).toMatch(/^str_/);
 
       const kept = await ensureDefaultProject(store, configFromEnv({}), 2);
       expect(kept.adminToken.value).toBeNull();
       expect(credentialLines(kept).slice(1)).toEqual([
         `  admin token: ${token.slice(0, 10)}… (stored; set STRATA_ADMIN_TOKEN to replace it)`,
         '  write key:   stw_given_key (stored; set STRATA_WRITE_KEY to replace it)',
+        `  root token:  ${first.rootToken.value!.slice(0, 10)}… (stored; set STRATA_ROOT_TOKEN to replace it)`,
       ]);
-      expect((await store.projectByAdminToken(token))?.id).toBe('default');
+      expect((await store.keys.find(token))).toMatchObject({ projectId: 'default', kind: 'admin' });
 
       const replaced = await ensureDefaultProject(store, configFromEnv({ STRATA_ADMIN_TOKEN: 'sta_new_token_from_env', STRATA_WRITE_KEY: 'stw_given_key' }), 3);
       expect(credentialLines(replaced).slice(1)).toEqual([
         `  admin token: sta_new… REPLACED by STRATA_ADMIN_TOKEN: the previous one (${token.slice(0, 10)}…) no longer works`,
         '  write key:   stw_given_key (from STRATA_WRITE_KEY, as stored)',
+        `  root token:  ${first.rootToken.value!.slice(0, 10)}… (stored; set STRATA_ROOT_TOKEN to replace it)`,
       ]);
-      expect(await store.projectByAdminToken(token)).toBeNull();
-      expect((await store.projectByAdminToken('sta_new_token_from_env'))?.id).toBe('default');
+      expect(await store.keys.find(token)).toBeNull();
+      expect(await store.keys.find('sta_new_token_from_env')).toMatchObject({ projectId: 'default', kind: 'admin' });
     } finally {
       await store.close();
     }
