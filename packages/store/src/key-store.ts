@@ -76,9 +76,9 @@ export class KeyStore {
     return r ? toKey(r) : null;
   }
 
-  /** A project's keys, oldest first. */
+  /** A project's keys, oldest first (then by kind). */
   async list(projectId: string): Promise<KeyRow[]> {
-    const rows = await this.db.selectFrom('api_keys').select(COLUMNS).where('project_id', '=', projectId).orderBy('created_at').orderBy('id').execute();
+    const rows = await this.db.selectFrom('api_keys').select(COLUMNS).where('project_id', '=', projectId).orderBy('created_at').orderBy('kind').orderBy('id').execute();
     return rows.map(toKey);
   }
 

@@ -365,7 +365,7 @@ function keys(d: StoreDialect): Migration {
 /** The labels of the keys a start makes from (or keeps for) STRATA_ADMIN_TOKEN / STRATA_WRITE_KEY. */
 export const STARTUP_LABEL = { admin: 'start-up admin token', write: 'start-up write key' } as const;
 
-function provider(d: StoreDialect): MigrationProvider {
+export function migrationProvider(d: StoreDialect): MigrationProvider {
   const step = (stmts: string[]): Migration => ({
     async up(db) {
       for (const s of stmts) await sql.raw(s).execute(db);
@@ -380,7 +380,7 @@ export async function migrate(db: Kysely<Database>, d: StoreDialect): Promise<vo
   // or those of another schema (another Strata's, a concurrent test's) are taken for ours.
   const schema = d === 'postgres' ? (await sql<{ s: string }>`SELECT current_schema() AS s`.execute(db)).rows[0]?.s : undefined;
   const migrator = new Migrator({
-    db, provider: provider(d), migrationTableName: 'strata_migrations', migrationLockTableName: 'strata_migrations_lock',
+    db, provider: migrationProvider(d), migrationTableName: 'strata_migrations', migrationLockTableName: 'strata_migrations_lock',
     // Each migration creates tables of its own feature, so one added with a lower number later still applies.
     allowUnorderedMigrations: true,
     ...(schema ? { migrationTableSchema: schema } : {}),
