@@ -113,8 +113,8 @@ describe.each(backends.map((b) => [b.name, b] as const))('authorisation on %s', 
       const url = op.path.replace(/\{[^}]+\}/g, 'nothing-here');
       const writeRoute = op.security.some((s) => s.startsWith('writeKey'));
       for (const caller of ['none', 'write', 'server', 'otherAdmin', 'admin', 'root'] as const) {
-        const headers = caller === 'none' ? {} : writeRoute ? { 'x-write-key': creds[caller] } : as(creds[caller]);
-        const r = await inject(op.method, op.method === 'GET' ? url : url, headers, op.method === 'GET' || op.method === 'DELETE' ? undefined : { bogus: true });
+        const headers: Record<string, string> = caller === 'none' ? {} : writeRoute ? { 'x-write-key': creds[caller] } : as(creds[caller]);
+        const r = await inject(op.method, url, headers, op.method === 'GET' || op.method === 'DELETE' ? undefined : { bogus: true });
         const want = expected(op, caller);
         const got = r.statusCode;
         const fine = want === 'allowed' ? got !== 401 && got !== 403 : got === want;

@@ -63,7 +63,9 @@ describe.each(backends.map((b) => [b.name, b] as const))('keys and projects on %
     expect((await call('GET', '/api/segments', made.body.value)).status).toBe(200);
     // Listed without the value, and the store holds its hash only.
     const again = (await t.admin('GET', '/api/keys')).body.keys.find((k: any) => k.id === made.body.id);
-    expect(again).toEqual({ id: made.body.id, kind: 'admin', label: 'CI deploys', prefix: made.body.prefix, createdAt: made.body.createdAt, rotatedAt: null });
+    expect(again).toEqual({ id: made.body.id, kind: 'admin', label: 'CI deploys', prefix: made.body.prefix, createdAt: made.body.createdAt, rotatedAt: null, current: false });
+    // The list marks the key the request was made with.
+    expect((await call('GET', '/api/keys', made.body.value)).body.keys.filter((k: any) => k.current).map((k: any) => k.id)).toEqual([made.body.id]);
     const stored = await t.ctx.store.db.selectFrom('api_keys').selectAll().where('id', '=', made.body.id).executeTakeFirstOrThrow();
     expect(stored.hash).toBe(hashToken(made.body.value));
     expect(JSON.stringify(stored)).not.toContain(made.body.value);

@@ -1,7 +1,8 @@
 /**
  * Settings → Keys in a real browser (Debian's Chromium through playwright-core) against the real
  * app over HTTP: create a server key (its value shown once, and working), find it listed by its
- * prefix only, revoke it (it stops working at once), and see the last admin token refused.
+ * prefix only, revoke it (it stops working at once), see the last admin token refused, and
+ * rotate the session's own token without being signed out.
  * Skips, saying why, when Chromium or the built UI (`npm install` builds it) is missing.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -84,5 +85,22 @@ describe.skipIf(missing !== null)('keys on the Settings page in a real browser',
     await alert.waitFor();
     expect(await alert.textContent()).toContain('last admin token');
     expect((await adminClient(base, ADMIN)('GET', '/api/keys')).status).toBe(200);
+  });
+
+  it('rotates the token this session signed in with, and the session goes on with the new value', async () => {
+    const row = page.locator('.keys-table tbody tr', { hasText: 'this session' });
+    expect(await row.textContent()).toContain('Admin token');
+    page.once('dialog', (d) => void d.accept());
+    await row.getByRole('button', { name: 'Rotate' }).click();
+    const shown = page.getByRole('status', { name: 'New key value' });
+    await shown.waitFor();
+    const value = (await page.getByTestId('key-value').textContent())!;
+    expect(value).toMatch(/^sta_/);
+    expect((await adminClient(base, ADMIN)('GET', '/api/keys')).status).toBe(401);
+    expect(await page.evaluate(() => sessionStorage.getItem('strata.adminToken'))).toBe(value);
+    // Still signed in: the list reloads with the new token.
+    await page.locator('.keys-table tbody tr', { hasText: 'this session' }).waitFor();
+    await page.getByRole('navigation').getByRole('link', { name: 'Segments' }).click();
+    await page.getByRole('heading', { name: 'Segments' }).waitFor();
   });
 });

@@ -16,6 +16,7 @@ export const KeySchema = Type.Object({
   prefix: Type.String({ description: 'The first characters of the value, to recognise it; never the value' }),
   createdAt: Type.String({ format: 'date-time' }),
   rotatedAt: Type.Union([Type.String({ format: 'date-time' }), Type.Null()]),
+  current: Type.Optional(Type.Boolean({ description: 'In a list: true for the key this request was made with' })),
 }, { $id: 'Key' });
 const KeyWithValue = Type.Object({
   ...KeySchema.properties,
@@ -45,7 +46,7 @@ export async function keyRoutes(app: FastifyInstance, ctx: AppContext & { creds:
 
   app.get('/api/keys', {
     schema: { ...tags, summary: "The project's keys: kind, label, prefix and dates (never a value)", response: { 200: Type.Object({ keys: Type.Array(KeySchema) }), ...errors(401, 403) } },
-  }, async (req) => ({ keys: (await ctx.store.keys.list(req.project.id)).map(keyView) }));
+  }, async (req) => ({ keys: (await ctx.store.keys.list(req.project.id)).map((k) => ({ ...keyView(k), current: k.id === req.key.id })) }));
 
   app.post<{ Body: Static<typeof KeyCreate> }>('/api/keys', {
     schema: { ...tags, summary: 'Create a key (its value is in this answer only)', body: KeyCreate, response: { 201: KeyWithValue, ...errors(400, 401, 403) } },

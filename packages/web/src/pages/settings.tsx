@@ -32,7 +32,7 @@ export function Settings() {
           <div className="card">
             <h2>Project</h2>
             <p>{s.name} <span className="muted">({s.projectId})</span></p>
-            <label>Write key of the SDK snippet (public: ingest and SDK only)<input readOnly value={s.writeKey ?? 'none: create a write key below'} onFocus={(e) => e.target.select()} /></label>
+            <label>Write key (public: ingest and SDK only)<input readOnly value={s.writeKey ?? 'none: create a write key below'} onFocus={(e) => e.target.select()} /></label>
           </div>
           <Keys />
           <div className="card">
