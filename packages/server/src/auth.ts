@@ -16,6 +16,8 @@ export interface Credential {
  */
 export class Credentials {
   private readonly cache = new Map<string, { found: Credential | null; until: number }>();
+  /** Bumped by `clear`: a look-up that began before a change is not cached after it. */
+  private generation = 0;
   constructor(private readonly store: SqlStore, private readonly ttlMs = 10_000) {}
 
   /** The key of this value, by its hash (KeyStore.find), cached. */
@@ -24,9 +26,11 @@ export class Credentials {
     const hash = hashToken(value);
     const hit = this.cache.get(hash);
     if (hit && hit.until > now) return hit.found;
+    const gen = this.generation;
     const key = await this.store.keys.find(value);
     const project = key?.projectId ? await this.store.getProject(key.projectId) : null;
     const found = key && (key.projectId === null || project) ? { key, project } : null;
+    if (gen !== this.generation) return found;
     if (this.cache.size > 10_000) this.cache.clear();
     this.cache.set(hash, { found, until: now + this.ttlMs });
     return found;
@@ -34,6 +38,7 @@ export class Credentials {
 
   /** Forgets every cached credential (after a change of keys or settings). */
   clear(): void {
+    this.generation++;
     this.cache.clear();
   }
 }
