@@ -56,7 +56,7 @@ describe.each(backends.map((b) => [b.name, b] as const))('keys and projects on %
     expect(JSON.stringify(list)).not.toContain(ADMIN);
     expect(JSON.stringify(list)).not.toContain(WRITE);
 
-    const made = await t.admin('POST', '/api/keys', { kind: 'admin', label: ' CI deploys ' });
+    const made = await t.admin('POST', '/api/keys', { kind: 'admin', label: 'CI deploys' });
     expect(made.status).toBe(201);
     expect(made.body).toMatchObject({ kind: 'admin', label: 'CI deploys', rotatedAt: null, createdAt: new Date(T0).toISOString(), value: expect.stringMatching(/^sta_[\w-]{32}$/) });
     expect(made.body.prefix).toBe(`${made.body.value.slice(0, 10)}…`);
@@ -171,6 +171,7 @@ describe.each(backends.map((b) => [b.name, b] as const))('keys and projects on %
     // The root token reaches no project's data.
     expect((await call('GET', '/api/segments', ROOT)).status).toBe(403);
     expect((await call('POST', '/api/projects', ROOT, { name: '' })).status).toBe(400);
+    expect((await call('POST', '/api/projects', ROOT, { name: '   ' })).body.error.issues[0].path).toBe('/name');
 
     const made = await call('POST', '/api/projects', ROOT, { name: 'Shop' });
     expect(made.status).toBe(201);

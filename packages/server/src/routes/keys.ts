@@ -52,7 +52,7 @@ export async function keyRoutes(app: FastifyInstance, ctx: AppContext & { creds:
     schema: { ...tags, summary: 'Create a key (its value is in this answer only)', body: KeyCreate, response: { 201: KeyWithValue, ...errors(400, 401, 403) } },
   }, async (req, reply) => {
     const value = newKeyValue(req.body.kind);
-    const k = await ctx.store.keys.insert({ projectId: req.project.id, kind: req.body.kind, label: (req.body.label ?? '').trim(), value, now: ctx.clock.now() });
+    const k = await ctx.store.keys.insert({ projectId: req.project.id, kind: req.body.kind, label: req.body.label ?? '', value, now: ctx.clock.now() });
     ctx.creds.clear();
     return reply.status(201).send({ ...keyView(k), value });
   });

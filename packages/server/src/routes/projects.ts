@@ -10,7 +10,7 @@ import { IdParams, errors } from '../schemas.ts';
 import { KeySchema, keyView } from './keys.ts';
 
 const ProjectSchema = Type.Object({ id: Type.String(), name: Type.String(), createdAt: Type.String({ format: 'date-time' }) }, { $id: 'Project' });
-const ProjectCreate = Type.Object({ name: Type.String({ minLength: 1, maxLength: 200 }) }, { additionalProperties: false });
+const ProjectCreate = Type.Object({ name: Type.String({ minLength: 1, maxLength: 200, pattern: '\\S', description: 'Not blank' }) }, { additionalProperties: false });
 const WithValue = Type.Object({ ...KeySchema.properties, value: Type.String({ description: 'Shown in this answer only' }) });
 
 const projectView = (p: Project) => ({ id: p.id, name: p.name, createdAt: isoTime(p.createdAt)! });
@@ -38,7 +38,7 @@ export async function projectRoutes(app: FastifyInstance, ctx: AppContext & { cr
   }, async (req, reply) => {
     const now = ctx.clock.now();
     // Ids are made here and never reused: nothing cached for a deleted project can be taken for a new one's.
-    const made = await ctx.store.createProject({ id: `prj_${randomBytes(8).toString('hex')}`, name: req.body.name.trim(), now });
+    const made = await ctx.store.createProject({ id: `prj_${randomBytes(8).toString('hex')}`, name: req.body.name, now });
     await ctx.engine.load(made.project.id);
     const keys = await ctx.store.keys.list(made.project.id);
     const of = (kind: 'admin' | 'write', value: string) => ({ ...keyView(keys.find((k) => k.kind === kind)!), value });
