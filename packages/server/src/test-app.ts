@@ -79,10 +79,10 @@ export interface RunningApp {
  * and RudderStack's libraries, a browser). `beforeListen` may add hooks (to record requests).
  */
 export async function startListeningApp(o: {
-  adminToken: string; writeKey: string; dirs?: AppOptions['dirs']; beforeListen?: (app: FastifyInstance) => void;
+  adminToken: string; writeKey: string; rootToken?: string; dirs?: AppOptions['dirs']; beforeListen?: (app: FastifyInstance) => void;
 }): Promise<RunningApp> {
   const store = await openTestSqlite();
-  const config = { ...configFromEnv({}), adminToken: o.adminToken, writeKey: o.writeKey };
+  const config = { ...configFromEnv({}), adminToken: o.adminToken, writeKey: o.writeKey, rootToken: o.rootToken ?? null };
   await ensureDefaultProject(store, config, Date.now());
   const ctx = createContext(store, config);
   await ctx.engine.start(0);

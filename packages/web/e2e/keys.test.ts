@@ -2,7 +2,8 @@
  * Settings → Keys in a real browser (Debian's Chromium through playwright-core) against the real
  * app over HTTP: create a server key (its value shown once, and working), find it listed by its
  * prefix only, revoke it (it stops working at once), see the last admin token refused, and
- * rotate the session's own token without being signed out.
+ * rotate the session's own token without being signed out; and, with the root token, create and
+ * delete a project from the Projects card.
  * Skips, saying why, when Chromium or the built UI (`npm install` builds it) is missing.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -14,6 +15,7 @@ import { WEB_DIST, adminClient, ingest, launchPersistent, missingFor, startApp, 
 
 const ADMIN = 'sta_e2e_keys_admin';
 const WRITE = 'stw_e2e_keys_write';
+const ROOT = 'str_e2e_keys_root';
 
 const missing = missingFor({ ui: true });
 if (missing) console.warn(`[web e2e] skipped: ${missing}`);
@@ -26,7 +28,7 @@ describe.skipIf(missing !== null)('keys on the Settings page in a real browser',
   const profileDir = mkdtempSync(join(tmpdir(), 'strata-web-keys-'));
 
   beforeAll(async () => {
-    running = await startApp({ adminToken: ADMIN, writeKey: WRITE, ui: WEB_DIST, sdk: join(WEB_DIST, 'no-sdk') });
+    running = await startApp({ adminToken: ADMIN, writeKey: WRITE, rootToken: ROOT, ui: WEB_DIST, sdk: join(WEB_DIST, 'no-sdk') });
     base = running.base;
     expect(await ingest(base, WRITE, [{ type: 'identify', userId: 'u1' }])).toBe(200);
     browser = await launchPersistent(profileDir);
@@ -85,6 +87,35 @@ describe.skipIf(missing !== null)('keys on the Settings page in a real browser',
     await alert.waitFor();
     expect(await alert.textContent()).toContain('last admin token');
     expect((await adminClient(base, ADMIN)('GET', '/api/keys')).status).toBe(200);
+  });
+
+  it('creates and deletes a project with the root token, which a wrong one cannot, and the admin session stays', async () => {
+    await page.getByLabel('Root token').fill('str_wrong');
+    await page.getByRole('button', { name: 'Manage projects' }).click();
+    await expect.poll(async () => (await page.locator('.card', { hasText: 'Projects' }).getByRole('alert').textContent()) ?? '').toContain('unknown root token');
+    expect(await page.evaluate(() => sessionStorage.getItem('strata.adminToken'))).toBe(ADMIN);
+
+    await page.getByLabel('Root token').fill(ROOT);
+    await page.getByRole('button', { name: 'Manage projects' }).click();
+    const table = page.locator('.projects-table');
+    await expect.poll(() => table.locator('tbody tr').count()).toBe(1);
+    await page.getByLabel('New project').fill('Shop');
+    await page.getByRole('button', { name: 'Create project' }).click();
+    const shown = page.getByRole('status', { name: 'New project credentials' });
+    await shown.waitFor();
+    const text = (await shown.textContent())!;
+    const token = /Admin token: (sta_\S+?)Write key/.exec(text)?.[1];
+    expect(token, text).toMatch(/^sta_[\w-]{32}$/);
+    await expect.poll(() => table.locator('tbody tr').count()).toBe(2);
+    const shop = adminClient(base, token!);
+    expect((await shop('GET', '/api/segments')).body).toEqual({ segments: [] });
+
+    page.once('dialog', (d) => void d.accept());
+    await table.locator('tbody tr', { hasText: 'Shop' }).getByRole('button', { name: 'Delete' }).click();
+    await expect.poll(() => table.locator('tbody tr').count()).toBe(1);
+    expect((await shop('GET', '/api/segments')).status).toBe(401);
+    await page.getByRole('button', { name: 'Close' }).click();
+    await page.getByLabel('Root token').waitFor();
   });
 
   it('rotates the token this session signed in with, and the session goes on with the new value', async () => {

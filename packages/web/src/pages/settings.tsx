@@ -1,7 +1,8 @@
-/** Settings (keys, identity verification, SDK snippet). */
+/** Settings (keys, identity verification, SDK snippet, projects). */
 import { api } from '../api.ts';
 import { ActionButton, View, useLoad } from '../ui.tsx';
 import { Keys } from './keys.tsx';
+import { Projects } from './projects.tsx';
 
 type PublicSegments = 'verified' | 'always' | 'never';
 interface SettingsDoc { projectId: string; name: string; writeKey: string | null; identityVerification: { enabled: boolean; secret: string | null }; publicSegments: PublicSegments }
@@ -60,6 +61,7 @@ export function Settings() {
             <p className="muted">Or, when the page makes no early calls, a plain tag:</p>
             <pre className="json" aria-label="SDK script tag">{sdkScriptTag(location.origin, s.writeKey ?? 'YOUR_WRITE_KEY')}</pre>
           </div>
+          <Projects />
         </>
       )}</View>
     </section>
