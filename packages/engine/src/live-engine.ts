@@ -1,6 +1,6 @@
 import { isDeepStrictEqual } from 'node:util';
 import type { Condition, EventPath, EventRecord, JsonObject, ProfileRoot, ProfileView, ViewCondition } from '@strata/core';
-import { compileViewSegment, conditionReads, isDerivedEvent, parseCondition, relativeWindowNext, walk } from '@strata/core';
+import { AppError, compileViewSegment, conditionReads, isDerivedEvent, parseCondition, relativeWindowNext, walk } from '@strata/core';
 import type { EngineEvent, EngineProfile, IngestOutcome, MembershipReason, SegmentRow, SqlStore } from '@strata/store';
 import type { Clock } from './clock.ts';
 import { WakeHeap } from './wake-heap.ts';
@@ -189,6 +189,8 @@ function pick(o: JsonObject, keys: Set<string>): JsonObject {
  */
 export class LiveEngine {
   private readonly projects = new Map<string, ProjectState>();
+  /** Projects deleted while this process ran: never loaded again (their ids are never reused). */
+  private readonly deleted = new Set<string>();
   private lock: Promise<unknown> = Promise.resolve();
   private readonly touched = new Map<string, Set<number>>();
   private readonly redefined = new Set<string>();
@@ -319,10 +321,25 @@ export class LiveEngine {
     return this.ticking;
   }
 
+  /**
+   * Deletes a project (`del` deletes its rows, in the writer's transaction) and forgets its
+   * state. A write for it that was already queued (an ingest batch, an import) then fails and
+   * rolls back: nothing is written for a project that is gone, and nothing failed is acknowledged.
+   */
+  async deleteProject<T>(projectId: string, del: (tx: SqlStore) => Promise<T>): Promise<T> {
+    return this.write(async (tx) => {
+      const out = await del(tx);
+      this.deleted.add(projectId);
+      this.projects.delete(projectId);
+      return out;
+    });
+  }
+
   /** The project's state, loaded (and reconciled) on first use. */
   private async project(tx: SqlStore, projectId: string): Promise<ProjectState> {
     const have = this.projects.get(projectId);
     if (have) return have;
+    if (this.deleted.has(projectId)) throw new AppError({ code: 'NOT_FOUND', message: `project "${projectId}" was deleted` });
     const now = this.clock.now();
     const ps = new ProjectState(projectId, (await tx.engineClock(projectId)) ?? now);
     this.projects.set(projectId, ps);

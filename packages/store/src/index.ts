@@ -1,7 +1,9 @@
 export * from './types.ts';
 export * from './schema.ts';
 export { migrate, type StoreDialect } from './migrations.ts';
-export { SqlStore, hashToken, tokenPrefix } from './sql-store.ts';
+export { SqlStore, PROJECT_TABLES } from './sql-store.ts';
+export { KeyStore, hashToken, tokenPrefix, newKeyValue, newKeyId, PROJECT_KEY_KINDS, type KeyKind, type KeyRow } from './key-store.ts';
+export { STARTUP_LABEL } from './migrations.ts';
 export { openSqlite, registerFunctions } from './sqlite.ts';
 export { openPostgres, postgresReachable, type PostgresOptions } from './postgres.ts';
 export { isStoreUnavailable, storeUnavailableReason } from './store-errors.ts';
