@@ -76,6 +76,8 @@ export const readers = {
     const profile = await store.findProfile(p, id);
     return profile ? { labels: [...profile.labels] } : null;
   },
+  /** A key as its list shows it: kind, label, prefix and dates, never its value or hash. */
+  key: async (store, p, id) => tidy(await store.keys.get(p, id)),
   points: async (store, p, id) => {
     const profile = await store.findProfile(p, id);
     return profile ? { balance: await new PointsStore(store).balance(p, profile.id) } : null;

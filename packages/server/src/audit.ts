@@ -81,6 +81,10 @@ export const AUDITED: Readonly<Record<string, AuditSpec>> = {
   'PATCH /api/settings': { resourceType: 'settings', action: 'update', id: (req) => req.project.id, read: readers.settings },
   'POST /api/users/:id/labels': { resourceType: 'user', action: 'update-labels', read: readers.userLabels },
   'POST /api/users/:id/points': { resourceType: 'points', action: 'adjust', read: readers.points },
+  ...crud('key', readers.key, '/api/keys', ['create', 'delete']),
+  'POST /api/keys/:id/rotate': { resourceType: 'key', action: 'rotate', read: readers.key },
+  // A back end's completion of a mission for a user: the answer is what was recorded and paid.
+  'POST /api/users/:id/missions/:missionId/complete': { resourceType: 'mission', action: 'complete', id: param('missionId'), snapshot: fromAnswer },
   'POST /api/imports': { resourceType: 'import', action: 'import', created: true, when: (req) => (req.query as { dryRun?: boolean }).dryRun !== true, snapshot: fromAnswer },
   // Erasure keeps no data of the person: the id only as erasedUserRef (a hash), and the fact (docs/privacy.md).
   'DELETE /api/users/:id': {
@@ -92,6 +96,13 @@ export const AUDITED: Readonly<Record<string, AuditSpec>> = {
 
 /** Admin routes other than GET that change nothing an admin configures (reads with a body, a test send). */
 export const NOT_CHANGES: ReadonlySet<string> = new Set(['POST /api/segments/preview', 'POST /api/segments/overlap', 'POST /api/webhooks/:id/test']);
+
+/**
+ * Changes of the root scope, outside any project: a project's creation is the first row of its
+ * own log (routes/projects.ts writes it); its deletion removes its log with it, so the server's
+ * log (a warning naming the project and the root token's prefix) keeps it.
+ */
+export const SERVER_CHANGES: ReadonlySet<string> = new Set(['POST /api/projects', 'DELETE /api/projects/:id']);
 
 /** The credential as the log names it: the Bearer token's prefix (tokenPrefix), never the token. */
 export function credentialOf(req: FastifyRequest): string {

@@ -3,6 +3,7 @@ import type { FastifyInstance } from 'fastify';
 import { Type, type Static } from '@sinclair/typebox';
 import { AppError, isoTime } from '@strata/core';
 import type { Project } from '@strata/store';
+import { credentialOf, recordAudit } from '../audit.ts';
 import { requireRoot, type Credentials } from '../auth.ts';
 import type { AppContext } from '../context.ts';
 import { DEFAULT_PROJECT } from '../credentials.ts';
@@ -42,6 +43,11 @@ export async function projectRoutes(app: FastifyInstance, ctx: AppContext & { cr
     await ctx.engine.load(made.project.id);
     const keys = await ctx.store.keys.list(made.project.id);
     const of = (kind: 'admin' | 'write', value: string) => ({ ...keyView(keys.find((k) => k.kind === kind)!), value });
+    // The new project's audit log starts with its creation, by the root token's prefix.
+    await recordAudit(ctx.store, {
+      projectId: made.project.id, at: now, credential: credentialOf(req), action: 'create', resourceType: 'project', resourceId: made.project.id,
+      before: null, after: { name: made.project.name, keys: keys.map((k) => ({ kind: k.kind, prefix: k.prefix })) },
+    });
     return reply.status(201).send({ project: projectView(made.project), adminToken: of('admin', made.adminToken), writeKey: of('write', made.writeKey) });
   });
 
@@ -57,6 +63,8 @@ export async function projectRoutes(app: FastifyInstance, ctx: AppContext & { cr
     }
     if (!(await ctx.store.getProject(id))) throw new AppError({ code: 'NOT_FOUND', message: `no project with id "${id}"` });
     const deleted = await ctx.engine.deleteProject(id, (tx) => tx.deleteProjectData(id));
+    // Its audit log went with it: the server's log keeps the deletion.
+    req.log.warn({ projectId: id, credential: credentialOf(req), deleted }, 'project deleted');
     ctx.creds.clear();
     return { id, deleted };
   });
