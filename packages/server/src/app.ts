@@ -11,6 +11,7 @@ import { countRequests, Metrics } from './metrics.ts';
 import { adminRoutes } from './routes/admin-scope.ts';
 import { healthRoutes, refuseUntilReady } from './routes/health.ts';
 import { metricsRoutes } from './routes/metrics.ts';
+import { projectRoutes } from './routes/projects.ts';
 import { publicRoutes } from './routes/public/public-scope.ts';
 import { uiRoutes } from './routes/ui.ts';
 import { ErrorSchema } from './schemas.ts';
@@ -59,7 +60,9 @@ export async function buildApp(ctx: AppContext, opts: AppOptions = {}): Promise<
       info: { title: 'Strata API', version: '0.1.0', description: 'Segment-compatible ingest, segments and membership. Conditions: docs/conditions.md.' },
       components: {
         securitySchemes: {
-          adminToken: { type: 'http', scheme: 'bearer', description: 'The admin token of a project' },
+          adminToken: { type: 'http', scheme: 'bearer', description: 'An admin token of a project' },
+          serverKey: { type: 'http', scheme: 'bearer', description: 'A server key of a project: points adjustments and mission completion only (docs/security.md)' },
+          rootToken: { type: 'http', scheme: 'bearer', description: "The server's root token (STRATA_ROOT_TOKEN): projects only" },
           writeKeyBasic: { type: 'http', scheme: 'basic', description: 'The write key as user name, empty password' },
           writeKeyHeader: { type: 'apiKey', in: 'header', name: 'X-Write-Key' },
         },
@@ -77,5 +80,6 @@ export async function buildApp(ctx: AppContext, opts: AppOptions = {}): Promise<
   const untilReady = refuseUntilReady(ctx);
   await app.register(async (scope) => { scope.addHook('onRequest', untilReady); await publicRoutes(scope, withCreds); });
   await app.register(async (scope) => { scope.addHook('onRequest', untilReady); await adminRoutes(scope, withCreds); });
+  await app.register(async (scope) => { scope.addHook('onRequest', untilReady); await projectRoutes(scope, withCreds); });
   return app;
 }
