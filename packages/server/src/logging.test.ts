@@ -35,12 +35,12 @@ describe('logs: every 5xx is one JSON line at error with its request id; 4xx are
 
   it('logs a 503 of the store at error too, with Retry-After and the request id in the body', async () => {
     await start();
-    vi.spyOn(t.ctx.store, 'transaction').mockRejectedValue(new Error('SQLITE_IOERR: disk I/O error'));
+    vi.spyOn(t.ctx.store, 'transaction').mockRejectedValue(Object.assign(new Error('disk I/O error'), { code: 'SQLITE_IOERR' }));
     const r = await t.app.inject({ method: 'POST', url: '/v1/track', headers: { 'x-write-key': 'stw_test_write_key' }, payload: { userId: 'u1', event: 'e' } });
     expect(r.statusCode).toBe(503);
     expect(r.headers['retry-after']).toBe('5');
     expect(r.json().error).toMatchObject({ code: 'STORE_UNAVAILABLE', requestId: r.headers['x-request-id'] });
-    expect(lines.map((l) => [l.level, l.reqId, l.code, l.err?.message])).toEqual([['error', r.headers['x-request-id'], 'STORE_UNAVAILABLE', 'SQLITE_IOERR: disk I/O error']]);
+    expect(lines.map((l) => [l.level, l.reqId, l.code, l.err?.message])).toEqual([['error', r.headers['x-request-id'], 'STORE_UNAVAILABLE', 'disk I/O error']]);
   });
 
   it('does not log 4xx (bad input, no credential, unknown route) nor successes at info; their bodies carry no request id', async () => {
