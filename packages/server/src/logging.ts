@@ -11,7 +11,8 @@ import { loggedFailures } from './errors.ts';
  */
 export function createLogger(level: LogLevel, stream?: DestinationStream): FastifyBaseLogger {
   const options = { level, formatters: { level: (label: string) => ({ level: label }) }, timestamp: pino.stdTimeFunctions.isoTime };
-  return stream ? pino(options, stream) : pino(options);
+  // Written synchronously: few lines by default, and none is lost to an exit right after it (or out of order with the start's lines).
+  return pino(options, stream ?? pino.destination({ dest: 1, sync: true }));
 }
 
 /** An `X-Request-Id` a client or proxy sent is kept when it is a plain token of at most 128 characters. */
