@@ -2,6 +2,7 @@ import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
 import Fastify, { type FastifyInstance } from 'fastify';
 import { Type } from '@sinclair/typebox';
+import { MAX_BODY_BYTES } from '@strata/core';
 import { Credentials } from './auth.ts';
 import type { AppContext } from './context.ts';
 import { errorBody, errorHandler } from './errors.ts';
@@ -22,7 +23,7 @@ export interface AppOptions {
 export async function buildApp(ctx: AppContext, opts: AppOptions = {}): Promise<FastifyInstance> {
   const app = Fastify({
     logger: opts.logger ?? false,
-    bodyLimit: 1024 * 1024,
+    bodyLimit: MAX_BODY_BYTES,
     // X-Forwarded-For names the client only behind a proxy the operator declared (STRATA_TRUST_PROXY).
     trustProxy: typeof ctx.config.trustProxy === 'boolean' ? ctx.config.trustProxy : [...ctx.config.trustProxy],
   });

@@ -17,6 +17,8 @@ const COMMON: Options = {
   // The same TypeBox schema object (with its $id) can guard several routes.
   addUsedSchema: false,
   strict: false,
+  // Errors carry their schema, so a refusal can name the limit it applies (`x-limit`, errors.ts).
+  verbose: true,
 };
 
 function ajvWith(coerceTypes: Options['coerceTypes']): Ajv {
