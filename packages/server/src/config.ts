@@ -1,5 +1,5 @@
 import { isIP } from 'node:net';
-import { parseDuration } from '@strata/core';
+import { parseDuration, RATE_LIMIT_DEFAULTS } from '@strata/core';
 
 export interface Config {
   readonly port: number;
@@ -16,6 +16,11 @@ export interface Config {
   readonly trustProxy: boolean | readonly string[];
   /** `STRATA_STORE_IP`: keep the client's IP in the stored `context.ip` (default: removed after geolocation). */
   readonly storeIp: boolean;
+  /**
+   * Requests per minute per credential (rate-limit.ts): `STRATA_RATE_LIMIT_WRITE` for each write
+   * key on /v1/*, `STRATA_RATE_LIMIT_ADMIN` for each admin token on /api/*; 0 turns one off.
+   */
+  readonly rateLimit: { readonly write: number; readonly admin: number };
 }
 
 const TRUE = ['1', 'true', 'yes', 'on'];
@@ -44,6 +49,13 @@ function trustProxy(v: string | undefined): boolean | readonly string[] {
   return list;
 }
 
+function perMinute(name: string, v: string | undefined, fallback: number): number {
+  const s = (v ?? '').trim();
+  if (s === '') return fallback;
+  if (!/^\d{1,9}$/.test(s)) throw new Error(`${name} must be a whole number of requests per minute (0: no limit), got "${v}"`);
+  return Number(s);
+}
+
 /** Reads the configuration of docs/reference.md §5 from the environment; a bad value stops the start with its name. */
 export function configFromEnv(env: NodeJS.ProcessEnv = process.env): Config {
   const port = Number(env.PORT ?? 4000);
@@ -62,5 +74,9 @@ export function configFromEnv(env: NodeJS.ProcessEnv = process.env): Config {
     sessionTimeoutMs: timeout,
     trustProxy: trustProxy(env.STRATA_TRUST_PROXY),
     storeIp: flag('STRATA_STORE_IP', env.STRATA_STORE_IP),
+    rateLimit: {
+      write: perMinute('STRATA_RATE_LIMIT_WRITE', env.STRATA_RATE_LIMIT_WRITE, RATE_LIMIT_DEFAULTS.write),
+      admin: perMinute('STRATA_RATE_LIMIT_ADMIN', env.STRATA_RATE_LIMIT_ADMIN, RATE_LIMIT_DEFAULTS.admin),
+    },
   };
 }

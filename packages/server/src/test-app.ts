@@ -3,7 +3,7 @@ import type { SqlStore } from '@strata/store';
 import { openTestSqlite } from '@strata/store/testing';
 import { buildApp, type AppOptions } from './app.ts';
 import { createContext, DEFAULT_PROJECT, ensureDefaultProject, stopContext } from './bootstrap.ts';
-import { configFromEnv } from './config.ts';
+import { configFromEnv, type Config } from './config.ts';
 import type { AppContext } from './context.ts';
 
 export const ADMIN = 'sta_test_admin_token';
@@ -31,9 +31,9 @@ export interface TestApp {
   upload(url: string, body: string, contentType: string): Promise<{ status: number; body: any }>;
 }
 
-/** The whole app over a fresh store, with known credentials and a manual clock. */
-export async function startTestApp(store: SqlStore, now = Date.UTC(2024, 5, 15, 12)): Promise<TestApp> {
-  const config = { ...configFromEnv({}), adminToken: ADMIN, writeKey: WRITE };
+/** The whole app over a fresh store, with known credentials and a manual clock (and `config` over the defaults). */
+export async function startTestApp(store: SqlStore, now = Date.UTC(2024, 5, 15, 12), config0: Partial<Config> = {}): Promise<TestApp> {
+  const config = { ...configFromEnv({}), adminToken: ADMIN, writeKey: WRITE, ...config0 };
   await ensureDefaultProject(store, config, now);
   const clock = new ManualClock(now);
   const ctx = createContext(store, config, clock);

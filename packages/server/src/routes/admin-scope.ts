@@ -1,6 +1,7 @@
 import type { FastifyInstance } from 'fastify';
 import { requireAdmin, type Credentials } from '../auth.ts';
 import type { AppContext } from '../context.ts';
+import { registerRateLimit } from '../rate-limit.ts';
 import { destinationRoutes } from './destinations.ts';
 import { experienceRoutes } from './experiences.ts';
 import { experimentRoutes } from './experiments.ts';
@@ -37,5 +38,7 @@ export async function adminRoutes(app: FastifyInstance, ctx: AppContext & { cred
   app.addHook('onRequest', async (req) => {
     req.project = await requireAdmin(req, ctx.creds);
   });
+  // Per admin token, after its check (STRATA_RATE_LIMIT_ADMIN).
+  await registerRateLimit(app, 'admin', ctx.config.rateLimit.admin);
   for (const routes of RESOURCES) await app.register(async (scope) => routes(scope, ctx));
 }
