@@ -8,7 +8,8 @@ import { ADMIN, WRITE, startTestApp, type TestApp } from './test-app.ts';
  * valid example bodies, then mutated (wrong types, extreme numbers, long and broken strings,
  * deep nesting, prototype keys, expression-language exploit strings as plain data, catastrophic
  * regular expressions), random query strings and path parameters — real ids of this project,
- * ids of another project, and garbage. Each request must answer below 500; afterwards another
+ * ids of another project, and garbage. Each request must answer below 500, every refusal in
+ * Strata's error shape ({"error": {code, message}}); afterwards another
  * project's data and an untouched segment of this one must be exactly as before.
  *
  * Deterministic: a fixed seed (STRATA_FUZZ_SEED overrides it; fast-check prints the seed and
@@ -17,7 +18,7 @@ import { ADMIN, WRITE, startTestApp, type TestApp } from './test-app.ts';
 const SEED = Number(process.env.STRATA_FUZZ_SEED ?? 20261206);
 const RUNS = Number(process.env.STRATA_FUZZ_RUNS ?? 1500);
 /** The PostgreSQL run (a real server, else PGlite) is shorter: the same code above another store. */
-const PG_RUNS = Math.ceil(RUNS / 5);
+const PG_RUNS = Number(process.env.STRATA_FUZZ_PG_RUNS ?? Math.ceil(RUNS / 5));
 const T0 = Date.UTC(2024, 5, 15, 12);
 const OTHER_ADMIN = 'sta_fuzz_other';
 
@@ -236,7 +237,8 @@ async function fuzzBackend(backend: TestBackend, runs: number): Promise<void> {
       const res = await t.app.inject({ method: op.method as 'GET', url: query ? `${url}?${query}` : url, headers, ...(body === undefined ? {} : { payload: bodyText(body) }) });
       sent++;
       statuses.set(res.statusCode, (statuses.get(res.statusCode) ?? 0) + 1);
-      if (res.statusCode >= 500) throw new Error(`${op.method} ${url}${query ? `?${query}` : ''} answered ${res.statusCode}: ${res.payload.slice(0, 500)}\nbody: ${body === undefined ? '-' : bodyText(body).slice(0, 500)}`);
+      const fault = res.statusCode >= 500 ? 'a 5xx' : res.statusCode >= 400 && typeof (res.json() as { error?: { code?: unknown } }).error?.code !== 'string' ? 'an error outside the {"error": {code, message}} shape' : null;
+      if (fault) throw new Error(`${fault}: ${op.method} ${url}${query ? `?${query}` : ''} answered ${res.statusCode}: ${res.payload.slice(0, 500)}\nbody: ${body === undefined ? '-' : bodyText(body).slice(0, 500)}`);
       // Keep the pools fed with what the fuzzer creates (then updates and deletes).
       if (res.statusCode === 201 && op.method === 'POST') {
         const id = (res.json() as { id?: unknown }).id;
