@@ -20,6 +20,10 @@ export const LIMITS = {
   MAX_EVENT_BYTES: 32 * 1024,
   /** Levels of objects and arrays in any JSON document: a body, an import line, a stored value. */
   MAX_JSON_DEPTH: 100,
+  /** An experience's payload (a variant's or the default), as JSON text. */
+  MAX_PAYLOAD_BYTES: 32 * 1024,
+  /** Physical lines one quoted CSV field of an import may span before the quote counts as never closed. */
+  MAX_RECORD_LINES: 1000,
 
   // Identifiers and names
   /** userId, anonymousId, previousId, groupId, messageId, and every id in a path or list of the APIs. */
@@ -61,7 +65,7 @@ export const LIMITS = {
 export type LimitName = keyof typeof LIMITS;
 
 export const {
-  MAX_BODY_BYTES, MAX_BATCH_BYTES, MAX_REDEEM_BODY_BYTES, MAX_BATCH_ITEMS, MAX_EVENT_BYTES, MAX_JSON_DEPTH,
+  MAX_BODY_BYTES, MAX_BATCH_BYTES, MAX_REDEEM_BODY_BYTES, MAX_BATCH_ITEMS, MAX_EVENT_BYTES, MAX_JSON_DEPTH, MAX_PAYLOAD_BYTES, MAX_RECORD_LINES,
   MAX_ID_LENGTH, MAX_EVENT_NAME_LENGTH, MAX_KEY_LENGTH, MAX_NAME_LENGTH, MAX_DESCRIPTION_LENGTH, MAX_REF_LENGTH,
   MAX_CONDITION_NODES, MAX_CONDITION_DEPTH, MAX_PATH_KEYS, MAX_SEQUENCE_STEPS, MAX_LIST_VALUES, MAX_CONDITION_STRING_LENGTH,
   MAX_PATTERN_LENGTH, MAX_PROGRAM_SIZE, MATCH_INPUT_LIMIT,

@@ -62,6 +62,17 @@ describe('limits: each refusal names its limit and the path', () => {
     expect(members.body.error.issues).toEqual([{ path: '/userIds/1', message: named('MAX_ID_LENGTH') }]);
   });
 
+  it('an experience payload; a userId of an import row', async () => {
+    const big = { s: 'x'.repeat(LIMITS.MAX_PAYLOAD_BYTES) };
+    const r = await t.admin('POST', '/api/experiences', { key: 'k', name: 'n', variants: [{ key: 'a', payload: big }] });
+    expect(r.status).toBe(400);
+    expect(r.body.error.issues).toEqual([{ path: '/variants/0/payload', message: named('MAX_PAYLOAD_BYTES') }]);
+    const rows = `userId,plan\n${'u'.repeat(LIMITS.MAX_ID_LENGTH + 1)},pro\nu9,pro\n`;
+    const imp = await t.upload('/api/imports?kind=users&format=csv', rows, 'text/csv');
+    expect(imp.status).toBe(201);
+    expect(imp.body.badRows).toEqual([{ line: 2, reason: named('MAX_ID_LENGTH') }]);
+  });
+
   it('conditions: node count, nesting depth, list size, string length, path keys, sequence steps', async () => {
     const preview = async (condition: unknown) => (await t.admin('POST', '/api/segments/preview', { condition })).body.error?.issues;
     const leaf = { attr: 'traits.plan', op: 'eq', value: 'pro' };
