@@ -86,9 +86,13 @@ function slots(root: { v: unknown }): [Record<string, unknown> | unknown[], stri
   return out;
 }
 
+/** A fresh copy of a generated value: the constants are shared between runs, and one body may hold a value twice. */
+const fresh = (v: unknown): unknown => (v instanceof Raw ? v : structuredClone(v));
+
 function mutate(example: unknown, mutations: readonly Mutation[]): unknown {
   const root = { v: structuredClone(example) };
-  for (const m of mutations) {
+  for (const m0 of mutations) {
+    const m = 'value' in m0 ? { ...m0, value: fresh(m0.value) } : m0;
     if (m.kind === 'whole') { root.v = m.value; continue; }
     const all = slots(root);
     const [holder, key] = all[m.at % all.length]!;
