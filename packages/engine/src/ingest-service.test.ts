@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import type { IngestItem } from '@strata/store';
-import { ingestSteps } from './ingest-service.ts';
+import { IngestService, ingestSteps } from './ingest-service.ts';
+import type { LiveEngine } from './live-engine.ts';
 
 const item = (name: string, timestamp: number, ids: Partial<Pick<IngestItem, 'userId' | 'anonymousId' | 'previousId'>> = {}): IngestItem => ({
   messageId: `${name}-${timestamp}`, type: 'track', name, userId: 'u1', anonymousId: null, previousId: null,
@@ -48,5 +49,33 @@ describe('ingestSteps', () => {
     expect(ingestSteps(items, purchases).map((s) => s.map((i) => `${i.userId ?? i.anonymousId}:${i.name}`))).toEqual([
       ['anon:purchase', 'other:purchase'], ['u9:identify'], ['u9:purchase'],
     ]);
+  });
+});
+
+describe('IngestService when the store fails', () => {
+  /** An engine whose store fails every write with `err`; counts the transactions tried. */
+  const failing = (err: Error) => {
+    const engine = { tries: 0, async write() { this.tries++; throw err; } };
+    return { engine, service: new IngestService(engine as unknown as LiveEngine, { now: () => 1000 }, { sessionTimeoutMs: 1_800_000 }) };
+  };
+  const submitThree = (service: IngestService) => Promise.allSettled([1, 2, 3].map((n) => service.submit('p', [item(`e${n}`, n)], [], 1000)));
+
+  it('refuses a whole group commit at once when the store is unavailable, each request with STORE_UNAVAILABLE', async () => {
+    const { engine, service } = failing(Object.assign(new Error('database is locked'), { code: 'SQLITE_BUSY' }));
+    const out = await submitThree(service);
+    // One transaction for the group; not one more per request, each waiting on the lock again.
+    expect(engine.tries).toBe(1);
+    for (const r of out) {
+      expect(r.status).toBe('rejected');
+      expect((r as PromiseRejectedResult).reason).toMatchObject({ code: 'STORE_UNAVAILABLE', message: expect.stringMatching(/\(SQLITE_BUSY\).*send them again/) });
+    }
+  });
+
+  it('tries each request alone after any other failure, and passes that failure on as it is', async () => {
+    const bug = new TypeError('a bug');
+    const { engine, service } = failing(bug);
+    const out = await submitThree(service);
+    expect(engine.tries).toBe(4);
+    for (const r of out) expect((r as PromiseRejectedResult).reason).toBe(bug);
   });
 });

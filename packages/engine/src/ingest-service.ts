@@ -1,5 +1,5 @@
 import { AppError, storedContext, storedMessage } from '@strata/core';
-import type { IngestItem, IngestOutcome, Rejection, SqlStore } from '@strata/store';
+import { storeUnavailableReason, type IngestItem, type IngestOutcome, type Rejection, type SqlStore } from '@strata/store';
 import type { Clock } from './clock.ts';
 import type { LiveEngine, MembershipChange } from './live-engine.ts';
 import { suppressedWarning, type SuppressionList } from './user-data-service.ts';
@@ -196,13 +196,21 @@ export class IngestService {
         }
       });
     } catch (cause) {
+      const down = storeUnavailableReason(cause);
+      if (down !== null) {
+        // The store cannot write now (locked, unwritable, full, unreachable): every request of the group
+        // fails alike, at once, rather than each waiting on the store again alone.
+        const err = new AppError({ code: 'STORE_UNAVAILABLE', message: `the store is unavailable (${down}): the events were not stored and nothing was acknowledged; send them again`, cause });
+        for (const p of group) p.reject(err);
+        return;
+      }
       if (group.length > 1) {
         // One request must not sink the others it shared a transaction with: write each alone.
         for (const p of group) await this.write([p]);
         return;
       }
-      const err = cause instanceof AppError ? cause : new AppError({ code: 'STORE_UNAVAILABLE', message: 'the events could not be stored; nothing was acknowledged, send them again', cause });
-      for (const p of group) p.reject(err);
+      // Any other failure is the request's or Strata's own (4xx or 500): it is not the store's to retry.
+      for (const p of group) p.reject(cause);
       return;
     }
     for (const p of group) p.resolve(results.get(p)!);

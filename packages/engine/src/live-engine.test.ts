@@ -279,6 +279,42 @@ describe.each(backends.map((b) => [b.name, b] as const))('engine restart and tim
     expect(engine.segmentsOf(projectId, u1).sort()).toEqual(['lapsed', 'lapsed_vip']);
     await engine.stop();
   });
+
+  it('a failed transaction whose read-back fails too (the store is down) is read back before the next write, or at the next tick', async () => {
+    const projectId = `stale${++seq}`;
+    await store.createProject({ id: projectId, name: projectId, writeKey: `wk_${projectId}`, adminToken: `at_${projectId}`, now: T0 });
+    const clock = new TestClock(T0 + DAY);
+    const engine = await setup(projectId, clock);
+    const down = Object.assign(new Error('disk I/O error'), { code: 'SQLITE_IOERR' });
+    const engineClock = store.engineClock.bind(store);
+    let storeDown = true;
+    // The store answers nothing while it is down: the engine's read-back starts with the engine clock.
+    store.engineClock = async (id: string) => { if (storeDown) throw down; return engineClock(id); };
+    const buy = (userId: string) => engine.write(async (tx) => {
+      const out = await tx.ingest(projectId, [item({ name: 'purchase', userId, timestamp: clock.now() })], SESSION);
+      await engine.applyIngest(tx, projectId, out, clock.now());
+    });
+    try {
+      // u3 enters buyers in memory, in a transaction that fails.
+      await expect(engine.write(async (tx) => {
+        const out = await tx.ingest(projectId, [item({ name: 'purchase', userId: 'u3', timestamp: clock.now() })], SESSION);
+        await engine.applyIngest(tx, projectId, out, clock.now());
+        throw down;
+      })).rejects.toBe(down);
+      // While the store is down, a write fails before it runs: the stale state is read back first.
+      await expect(buy('u4')).rejects.toBe(down);
+      storeDown = false;
+      await engine.tick();
+      expect(engine.members(projectId, 'buyers').size).toBe(1);
+      // Sent again, u3's purchase enters them, in memory and in the store.
+      await buy('u3');
+      expect(engine.members(projectId, 'buyers').size).toBe(2);
+      expect(await historyOf(projectId, 'buyers')).toHaveLength(2);
+    } finally {
+      store.engineClock = engineClock;
+      await engine.stop();
+    }
+  });
 });
 
 describe('close pairs of segments (the segment list\'s SUBSET and HIGH_OVERLAP)', () => {

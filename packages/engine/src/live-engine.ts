@@ -1,6 +1,6 @@
 import { isDeepStrictEqual } from 'node:util';
 import type { Condition, EventPath, EventRecord, JsonObject, ProfileRoot, ProfileView, ViewCondition } from '@strata/core';
-import { compileViewSegment, conditionReads, isDerivedEvent, parseCondition, relativeWindowNext, walk } from '@strata/core';
+import { AppError, compileViewSegment, conditionReads, isDerivedEvent, parseCondition, relativeWindowNext, walk } from '@strata/core';
 import type { EngineEvent, EngineProfile, IngestOutcome, MembershipReason, SegmentRow, SqlStore } from '@strata/store';
 import type { Clock } from './clock.ts';
 import { WakeHeap } from './wake-heap.ts';
@@ -189,6 +189,8 @@ function pick(o: JsonObject, keys: Set<string>): JsonObject {
  */
 export class LiveEngine {
   private readonly projects = new Map<string, ProjectState>();
+  /** Projects deleted while this process ran: never loaded again (their ids are never reused). */
+  private readonly deleted = new Set<string>();
   private lock: Promise<unknown> = Promise.resolve();
   private readonly touched = new Map<string, Set<number>>();
   private readonly redefined = new Set<string>();
@@ -205,21 +207,45 @@ export class LiveEngine {
     this.listeners.push(l);
   }
 
+  private readonly commitHooks: ((tx: SqlStore, out: unknown) => Promise<void>)[] = [];
+
+  /**
+   * Runs `hook` at the end of every `write`, in its transaction, once `fn` has succeeded: what
+   * it writes commits with the change or not at all (the audit log, packages/server/src/audit.ts).
+   */
+  beforeCommit(hook: (tx: SqlStore, out: unknown) => Promise<void>): void {
+    this.commitHooks.push(hook);
+  }
+
   // ------------------------------------------------------------ ownership and transactions
 
   /**
    * Runs `fn` in one store transaction, one writer at a time. If it fails, the engine's state
    * of whatever it touched is read again from the store (which rolled back), so memory never
-   * holds what was not committed.
+   * holds what was not committed. When the store cannot be read either (it is down), that state
+   * stays marked stale and is read again before the next write (or tick) runs: a write while
+   * the store is still down fails like the store does.
    */
   async write<T>(fn: (tx: SqlStore) => Promise<T>): Promise<T> {
     const run = async () => {
+      await this.recover();
       this.touched.clear();
       this.redefined.clear();
       try {
-        return await this.store.transaction(fn);
+        if (this.commitHooks.length === 0) return await this.store.transaction(fn);
+        return await this.store.transaction(async (tx) => {
+          const out = await fn(tx);
+          for (const hook of this.commitHooks) await hook(tx, out);
+          return out;
+        });
       } catch (e) {
-        await this.recover();
+        for (const projectId of this.redefined) this.stale.redefined.add(projectId);
+        for (const [projectId, ids] of this.touched) {
+          const have = this.stale.touched.get(projectId);
+          if (have) for (const id of ids) have.add(id);
+          else this.stale.touched.set(projectId, new Set(ids));
+        }
+        await this.recover().catch(() => undefined);
         throw e;
       }
     };
@@ -228,16 +254,26 @@ export class LiveEngine {
     return p;
   }
 
+  /** What failed transactions touched and the store has not been read back for yet (see `write`). */
+  private readonly stale = { touched: new Map<string, Set<number>>(), redefined: new Set<string>() };
+
+  /** Reads back from the store what is stale; each part is unmarked once read, so a failure leaves the rest marked. */
   private async recover(): Promise<void> {
-    for (const projectId of this.redefined) this.projects.delete(projectId);
-    for (const [projectId, ids] of this.touched) {
-      if (this.redefined.has(projectId) || !this.projects.has(projectId)) continue;
-      const ps = this.projects.get(projectId)!;
+    const { touched, redefined } = this.stale;
+    if (touched.size === 0 && redefined.size === 0) return;
+    for (const projectId of redefined) this.projects.delete(projectId);
+    for (const [projectId, ids] of touched) {
+      const ps = this.projects.get(projectId);
+      if (redefined.has(projectId) || !ps) { touched.delete(projectId); continue; }
       // Back to the last committed instant: wake-ups the failed transaction consumed are scheduled again from there.
       ps.clock = (await this.store.engineClock(projectId)) ?? ps.clock;
       await this.reloadProfiles(this.store, ps, [...ids]);
+      touched.delete(projectId);
     }
-    for (const projectId of this.redefined) await this.project(this.store, projectId);
+    for (const projectId of [...redefined]) {
+      await this.project(this.store, projectId);
+      redefined.delete(projectId);
+    }
   }
 
   private touch(projectId: string, ids: Iterable<number>): void {
@@ -274,7 +310,9 @@ export class LiveEngine {
   /** Applies the time transitions due now (every project). Resolves when written. */
   async tick(): Promise<void> {
     if (this.ticking) return this.ticking;
-    const due = [...this.projects.values()].some((ps) => ps.heap.peek() <= this.clock.now());
+    // State left stale by a failed write (the store was down) is read back at the next tick at the latest.
+    const stale = this.stale.touched.size > 0 || this.stale.redefined.size > 0;
+    const due = stale || [...this.projects.values()].some((ps) => ps.heap.peek() <= this.clock.now());
     if (!due) return;
     this.ticking = this.write(async (tx) => {
       const now = this.clock.now();
@@ -283,10 +321,25 @@ export class LiveEngine {
     return this.ticking;
   }
 
+  /**
+   * Deletes a project (`del` deletes its rows, in the writer's transaction) and forgets its
+   * state. A write for it that was already queued (an ingest batch, an import) then fails and
+   * rolls back: nothing is written for a project that is gone, and nothing failed is acknowledged.
+   */
+  async deleteProject<T>(projectId: string, del: (tx: SqlStore) => Promise<T>): Promise<T> {
+    return this.write(async (tx) => {
+      const out = await del(tx);
+      this.deleted.add(projectId);
+      this.projects.delete(projectId);
+      return out;
+    });
+  }
+
   /** The project's state, loaded (and reconciled) on first use. */
   private async project(tx: SqlStore, projectId: string): Promise<ProjectState> {
     const have = this.projects.get(projectId);
     if (have) return have;
+    if (this.deleted.has(projectId)) throw new AppError({ code: 'NOT_FOUND', message: `project "${projectId}" was deleted` });
     const now = this.clock.now();
     const ps = new ProjectState(projectId, (await tx.engineClock(projectId)) ?? now);
     this.projects.set(projectId, ps);

@@ -497,4 +497,51 @@ export class MissionService {
     };
   }
 
+  // ------------------------------------------------------------ completion by a back end
+
+  /**
+   * A trusted back end says the user met the mission's goal (POST /api/users/:id/missions/:missionId/complete,
+   * an admin token or a server key: docs/missions.md). The completion is recorded, paid and
+   * announced exactly as one reached by events, in one transaction. With `ref`, a second call
+   * with the same ref changes nothing (`duplicate: true`). Refused with 409 when the mission is
+   * switched off or outside its dates, the user may not take part (NOT_IN_SEGMENT), a once-only
+   * mission is completed already, or a repeatable one is in its cooldown.
+   */
+  async complete(projectId: string, userId: string, missionId: string, opts: { ref?: string }): Promise<{ missionId: string; completion: number; points: number; at: string; duplicate: boolean }> {
+    return this.engine.write(async (tx) => {
+      const m = (await this.compiled(tx, projectId)).find((c) => c.row.id === missionId);
+      if (!m) throw new AppError({ code: 'NOT_FOUND', message: `no mission with id "${missionId}"` });
+      const profile = await tx.findProfile(projectId, userId);
+      if (!profile) throw new AppError({ code: 'NOT_FOUND', message: `no user with userId or anonymousId "${userId}"` });
+      const store = new MissionStore(tx);
+      const ref = opts.ref === undefined ? null : `mission:${m.row.id}:${profile.id}:server:${opts.ref}`;
+      const earlier = ref === null ? undefined : (await store.completionsOf(projectId, m.row.id, profile.id)).find((c) => c.ref === ref);
+      if (earlier) return { missionId: m.row.id, completion: earlier.n, points: earlier.points, at: iso(earlier.at)!, duplicate: true };
+
+      const now = this.clock.now();
+      if (!m.row.active) throw new AppError({ code: 'CONFLICT', message: `mission "${m.row.name}" is switched off` });
+      if (!inDates(m.row, now)) throw new AppError({ code: 'OUTSIDE_DATES', message: `mission "${m.row.name}" is not running now (outside its startsAt / endsAt)` });
+      const row = (await store.progressOf(projectId, [m.row.id], [profile.id]))[0];
+      if (finished(m.row, row)) throw new AppError({ code: 'CONFLICT', message: `the user has completed mission "${m.row.name}" already, and it can be completed once` });
+      if (row?.lastCompletedAt != null && now < row.lastCompletedAt + m.row.cooldownMs) {
+        throw new AppError({ code: 'CONFLICT', message: `mission "${m.row.name}" is in its cooldown for this user until ${iso(row.lastCompletedAt + m.row.cooldownMs)}` });
+      }
+      const rows = new Map(row ? [[m.row.id, row] as const] : []);
+      if (!(await this.eligible(tx, projectId, profile.id, [m], rows, now)).has(m)) {
+        throw new AppError({ code: 'NOT_IN_SEGMENT', message: `the user is in none of the segments mission "${m.row.name}" is targeted at` });
+      }
+      const n = (row?.completions ?? 0) + 1;
+      const logRef = ref ?? `mission:${m.row.id}:${profile.id}:${n}`;
+      if (!(await store.recordCompletion(projectId, { ref: logRef, missionId: m.row.id, profileId: profile.id, n, at: now, points: m.row.points }))) {
+        throw new AppError({ code: 'CONFLICT', message: `completion ${n} of mission "${m.row.name}" is recorded already; try again` });
+      }
+      if (m.row.points > 0) await this.points.change(tx, projectId, profile.id, { kind: 'earn', amount: m.row.points, reason: `mission "${m.row.name}" completed`, ref: logRef });
+      await store.saveProgress([{
+        projectId, missionId: m.row.id, profileId: profile.id, startedAt: row?.startedAt ?? now, progress: m.row.repeatable ? 0 : m.goal.target, completions: n, lastCompletedAt: now, updatedAt: now, attemptAt: null,
+      }]);
+      await this.engine.applyDerived(tx, projectId, [{ profileId: profile.id, name: COMPLETED, properties: { missionId: m.row.id, missionName: m.row.name, points: m.row.points, completion: n }, timestamp: now }], now);
+      return { missionId: m.row.id, completion: n, points: m.row.points, at: iso(now)!, duplicate: false };
+    });
+  }
+
 }

@@ -8,7 +8,9 @@ import type { AppContext } from './context.ts';
 import { errorBody, errorHandler } from './errors.ts';
 import { limitJsonDepth } from './json-depth.ts';
 import { adminRoutes } from './routes/admin-scope.ts';
+import { projectRoutes } from './routes/projects.ts';
 import { publicRoutes } from './routes/public/public-scope.ts';
+import { registerRateLimit } from './rate-limit.ts';
 import { uiRoutes } from './routes/ui.ts';
 import { ErrorSchema } from './schemas.ts';
 import { requestValidatorCompiler } from './validation.ts';
@@ -68,7 +70,9 @@ export async function buildApp(ctx: AppContext, opts: AppOptions = {}): Promise<
       info: { title: 'Strata API', version: '0.1.0', description: 'Segment-compatible ingest, segments and membership. Conditions: docs/conditions.md.' },
       components: {
         securitySchemes: {
-          adminToken: { type: 'http', scheme: 'bearer', description: 'The admin token of a project' },
+          adminToken: { type: 'http', scheme: 'bearer', description: 'An admin token of a project' },
+          serverKey: { type: 'http', scheme: 'bearer', description: 'A server key of a project: points adjustments and mission completion only (docs/security.md)' },
+          rootToken: { type: 'http', scheme: 'bearer', description: "The server's root token (STRATA_ROOT_TOKEN): projects only" },
           writeKeyBasic: { type: 'http', scheme: 'basic', description: 'The write key as user name, empty password' },
           writeKeyHeader: { type: 'apiKey', in: 'header', name: 'X-Write-Key' },
         },
@@ -83,5 +87,10 @@ export async function buildApp(ctx: AppContext, opts: AppOptions = {}): Promise<
   const withCreds = { ...ctx, creds };
   await app.register(async (scope) => publicRoutes(scope, withCreds));
   await app.register(async (scope) => adminRoutes(scope, withCreds));
+  await app.register(async (scope) => {
+    // The root token's budget, like an admin token's (STRATA_RATE_LIMIT_ADMIN).
+    await registerRateLimit(scope, 'admin', ctx.config.rateLimit.admin);
+    await projectRoutes(scope, withCreds);
+  });
   return app;
 }

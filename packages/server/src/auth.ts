@@ -1,35 +1,50 @@
 import type { FastifyRequest } from 'fastify';
 import { AppError } from '@strata/core';
-import type { Project, SqlStore } from '@strata/store';
+import { hashToken, type KeyKind, type KeyRow, type Project, type SqlStore } from '@strata/store';
 
-/** A short-lived cache of credential → project, so a request costs no lookup when hot. */
+/** A credential and, for a project's key, its project. */
+export interface Credential {
+  readonly key: KeyRow;
+  /** Null for the root token. */
+  readonly project: Project | null;
+}
+
+/**
+ * A short-lived cache of credential value → key and project, so a request costs no look-up when
+ * hot. Any change of keys or settings in this process clears it (`clear`), so a revoked or rotated
+ * key stops working here at once; other instances of a shared store see it within the TTL.
+ */
 export class Credentials {
-  private readonly cache = new Map<string, { project: Project | null; until: number }>();
+  private readonly cache = new Map<string, { found: Credential | null; until: number }>();
+  /** Bumped by `clear`: a look-up that began before a change is not cached after it. */
+  private generation = 0;
   constructor(private readonly store: SqlStore, private readonly ttlMs = 10_000) {}
 
-  private async cached(key: string, load: () => Promise<Project | null>): Promise<Project | null> {
+  /** The key of this value, by its hash (KeyStore.find), cached. */
+  async find(value: string): Promise<Credential | null> {
     const now = Date.now();
-    const hit = this.cache.get(key);
-    if (hit && hit.until > now) return hit.project;
-    const project = await load();
+    const hash = hashToken(value);
+    const hit = this.cache.get(hash);
+    if (hit && hit.until > now) return hit.found;
+    const gen = this.generation;
+    const key = await this.store.keys.find(value);
+    const project = key?.projectId ? await this.store.getProject(key.projectId) : null;
+    const found = key && (key.projectId === null || project) ? { key, project } : null;
+    if (gen !== this.generation) return found;
     if (this.cache.size > 10_000) this.cache.clear();
-    this.cache.set(key, { project, until: now + this.ttlMs });
-    return project;
+    this.cache.set(hash, { found, until: now + this.ttlMs });
+    return found;
   }
 
-  /** Forgets every cached project (after a change of settings; other instances see it within the TTL). */
+  /** Forgets every cached credential (after a change of keys or settings). */
   clear(): void {
+    this.generation++;
     this.cache.clear();
   }
-
-  writeKeyProject(key: string): Promise<Project | null> {
-    return this.cached(`w:${key}`, () => this.store.projectByWriteKey(key));
-  }
-
-  adminProject(token: string): Promise<Project | null> {
-    return this.cached(`a:${token}`, () => this.store.projectByAdminToken(token));
-  }
 }
+
+/** What a kind of key is, to name it in a refusal. */
+export const KIND_NAME: Record<KeyKind, string> = { admin: 'an admin token', write: 'a write key', server: 'a server key', root: 'the root token' };
 
 /** The write key a request carries outside its body: Basic auth user, `X-Write-Key`, or (a GET, which has no body) `?writeKey=`. */
 export function headerWriteKey(req: FastifyRequest): string | null {
@@ -58,9 +73,12 @@ export function writeKeyOf(req: FastifyRequest): string | null {
 const NO_WRITE_KEY = 'no write key: send it as the Basic auth user name, an X-Write-Key header or "writeKey" in the body';
 
 async function projectOfWriteKey(key: string, creds: Credentials): Promise<Project> {
-  const project = await creds.writeKeyProject(key);
-  if (!project) throw new AppError({ code: 'UNAUTHORIZED', message: 'unknown write key' });
-  return project;
+  const found = await creds.find(key);
+  if (!found) throw new AppError({ code: 'UNAUTHORIZED', message: 'unknown write key' });
+  if (found.key.kind !== 'write') {
+    throw new AppError({ code: 'FORBIDDEN', message: `this is ${KIND_NAME[found.key.kind]}, not a write key: the public API (/v1) takes a write key` });
+  }
+  return found.project!;
 }
 
 export async function requireWriteKey(req: FastifyRequest, creds: Credentials): Promise<Project> {
@@ -99,13 +117,37 @@ export function bodyParseError(req: FastifyRequest, e: Error): AppError {
   return new AppError({ code: 'UNAUTHORIZED', message: `${NO_WRITE_KEY} (the body is not valid JSON, so no key could be read from it)` });
 }
 
-/** The project of an admin request's Bearer token: 401 without one or for an unknown one, 403 for a write key. */
-export async function requireAdmin(req: FastifyRequest, creds: Credentials): Promise<Project> {
+/** The Bearer token of a request; 401 without one. */
+function bearer(req: FastifyRequest, what: string): string {
   const auth = req.headers.authorization;
-  if (!auth?.startsWith('Bearer ')) throw new AppError({ code: 'UNAUTHORIZED', message: 'send the admin token as "Authorization: Bearer <token>"' });
-  const token = auth.slice(7).trim();
-  const project = await creds.adminProject(token);
-  if (project) return project;
-  if (await creds.writeKeyProject(token)) throw new AppError({ code: 'FORBIDDEN', message: 'a write key can only send events; the admin API needs the admin token' });
-  throw new AppError({ code: 'UNAUTHORIZED', message: 'unknown admin token' });
+  if (!auth?.startsWith('Bearer ')) throw new AppError({ code: 'UNAUTHORIZED', message: `send ${what} as "Authorization: Bearer <token>"` });
+  return auth.slice(7).trim();
+}
+
+/**
+ * The project of an admin request's Bearer token (docs/security.md, "Who may call what"): 401
+ * without one or for an unknown one; an admin token may call every admin route; a server key
+ * only the routes that allow it (`serverKey`), 403 on the others; a write key or the root
+ * token never, 403 naming why.
+ */
+export async function requireAdmin(req: FastifyRequest, creds: Credentials, serverKey: boolean): Promise<{ project: Project; key: KeyRow }> {
+  const found = await creds.find(bearer(req, 'the admin token'));
+  if (!found) throw new AppError({ code: 'UNAUTHORIZED', message: 'unknown admin token' });
+  const { key, project } = found;
+  if (key.kind === 'admin' || (key.kind === 'server' && serverKey)) return { project: project!, key };
+  if (key.kind === 'write') {
+    throw new AppError({ code: 'FORBIDDEN', message: `a write key can only send events and call the public SDK API: it is public (it ships in web pages), so it can never act as an admin token or a server key; ${serverKey ? 'this route takes an admin token or a server key' : 'the admin API needs an admin token'}` });
+  }
+  if (key.kind === 'server') {
+    throw new AppError({ code: 'FORBIDDEN', message: `a server key may only adjust points (POST /api/users/:id/points) and complete missions (POST /api/users/:id/missions/:missionId/complete); ${req.method} ${req.routeOptions.url ?? req.url.split('?')[0]} needs an admin token` });
+  }
+  throw new AppError({ code: 'FORBIDDEN', message: 'the root token manages projects (/api/projects) only; a project\'s admin API needs one of its admin tokens' });
+}
+
+/** The root token of a request to /api/projects: 401 without one or for an unknown one, 403 for any other kind of key. */
+export async function requireRoot(req: FastifyRequest, creds: Credentials): Promise<KeyRow> {
+  const found = await creds.find(bearer(req, 'the root token'));
+  if (!found) throw new AppError({ code: 'UNAUTHORIZED', message: 'unknown root token' });
+  if (found.key.kind !== 'root') throw new AppError({ code: 'FORBIDDEN', message: `this is ${KIND_NAME[found.key.kind]}: projects are created, listed and deleted with the server's root token (STRATA_ROOT_TOKEN)` });
+  return found.key;
 }

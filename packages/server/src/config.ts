@@ -8,6 +8,8 @@ export interface Config {
   readonly databaseUrl: string | null;
   readonly adminToken: string | null;
   readonly writeKey: string | null;
+  /** `STRATA_ROOT_TOKEN`: the operator's token for /api/projects (docs/security.md); generated at the first start when unset. */
+  readonly rootToken: string | null;
   readonly sessionTimeoutMs: number;
   /**
    * `STRATA_TRUST_PROXY`: whether X-Forwarded-For names the client (Fastify's `trustProxy`):
@@ -71,6 +73,7 @@ export function configFromEnv(env: NodeJS.ProcessEnv = process.env): Config {
     databaseUrl: url,
     adminToken: env.STRATA_ADMIN_TOKEN?.trim() || null,
     writeKey: env.STRATA_WRITE_KEY?.trim() || null,
+    rootToken: env.STRATA_ROOT_TOKEN?.trim() || null,
     sessionTimeoutMs: timeout,
     trustProxy: trustProxy(env.STRATA_TRUST_PROXY),
     storeIp: flag('STRATA_STORE_IP', env.STRATA_STORE_IP),

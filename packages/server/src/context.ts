@@ -1,6 +1,6 @@
 import type { Clock, DestinationDispatcher, ImportService, DestinationService, ExportService, ExperienceService, HygieneService, InsightsService, IngestService, MissionService, PointsService, RewardService, TargetingService, LiveEngine, MembershipService, SegmentService, WebhookDispatcher, WebhookService } from '@strata/engine';
 import type { ExperimentService, UserDataService } from '@strata/engine';
-import type { Project, SqlStore } from '@strata/store';
+import type { KeyRow, Project, SqlStore } from '@strata/store';
 import type { Config } from './config.ts';
 
 /** Everything the HTTP layer talks to; built once at start (or per test). */
@@ -45,5 +45,11 @@ export interface AppContext {
 declare module 'fastify' {
   interface FastifyRequest {
     project: Project;
+    /** The key that authenticated an admin-scope request (admin token or server key). */
+    key: KeyRow;
+  }
+  interface FastifyContextConfig {
+    /** The route also takes a server key (docs/security.md): only points adjustments and mission completion. */
+    serverKey?: boolean;
   }
 }

@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { testBackends } from '@strata/store/testing';
 import { configFromEnv } from './config.ts';
 import { credentialLines, ensureDefaultProject } from './credentials.ts';
+import { Credentials } from './auth.ts';
 
 /** The start-up token rule on both stores (the printed lines of real starts: packages/cli/src/main.test.ts). */
 describe.each(await testBackends())('ensureDefaultProject ($name)', (backend) => {
@@ -16,23 +17,53 @@ describe.each(await testBackends())('ensureDefaultProject ($name)', (backend) =>
         'Strata created the default project (first start of this store). Its credentials:',
         `  admin token: ${token} (generated; shown only now, keep it)`,
         '  write key:   stw_given_key (from STRATA_WRITE_KEY)',
+        `  root token:  ${first.rootToken.value} (generated; shown only now, keep it)`,
       ]);
+      expect(first.rootToken.value).toMatch(/^str_/);
 
       const kept = await ensureDefaultProject(store, configFromEnv({}), 2);
       expect(kept.adminToken.value).toBeNull();
       expect(credentialLines(kept).slice(1)).toEqual([
         `  admin token: ${token.slice(0, 10)}… (stored; set STRATA_ADMIN_TOKEN to replace it)`,
         '  write key:   stw_given_key (stored; set STRATA_WRITE_KEY to replace it)',
+        `  root token:  ${first.rootToken.value!.slice(0, 10)}… (stored; set STRATA_ROOT_TOKEN to replace it)`,
       ]);
-      expect((await store.projectByAdminToken(token))?.id).toBe('default');
+      expect((await store.keys.find(token))).toMatchObject({ projectId: 'default', kind: 'admin' });
 
       const replaced = await ensureDefaultProject(store, configFromEnv({ STRATA_ADMIN_TOKEN: 'sta_new_token_from_env', STRATA_WRITE_KEY: 'stw_given_key' }), 3);
       expect(credentialLines(replaced).slice(1)).toEqual([
         `  admin token: sta_new… REPLACED by STRATA_ADMIN_TOKEN: the previous one (${token.slice(0, 10)}…) no longer works`,
         '  write key:   stw_given_key (from STRATA_WRITE_KEY, as stored)',
+        `  root token:  ${first.rootToken.value!.slice(0, 10)}… (stored; set STRATA_ROOT_TOKEN to replace it)`,
       ]);
-      expect(await store.projectByAdminToken(token)).toBeNull();
-      expect((await store.projectByAdminToken('sta_new_token_from_env'))?.id).toBe('default');
+      expect(await store.keys.find(token)).toBeNull();
+      expect(await store.keys.find('sta_new_token_from_env')).toMatchObject({ projectId: 'default', kind: 'admin' });
+    } finally {
+      await store.close();
+    }
+  });
+});
+
+describe.each(await testBackends())('the credential cache ($name)', (backend) => {
+  it('keeps a key for hot requests, forgets everything on clear, and never caches a look-up that began before a clear', async () => {
+    const store = await backend.open();
+    try {
+      await ensureDefaultProject(store, configFromEnv({ STRATA_ADMIN_TOKEN: 'sta_cache_test' }), 1);
+      const creds = new Credentials(store);
+      const key = (await creds.find('sta_cache_test'))!.key;
+      // Cached: deleting the row behind the cache's back changes nothing until a clear.
+      await store.keys.delete(key.id);
+      expect((await creds.find('sta_cache_test'))?.key.id).toBe(key.id);
+      creds.clear();
+      expect(await creds.find('sta_cache_test')).toBeNull();
+
+      // A look-up under way when a change lands (clear, then the row goes) answers what it read, but is not kept.
+      const again = await store.keys.insert({ projectId: 'default', kind: 'admin', label: 'x', value: 'sta_cache_race', now: 2 });
+      const pending = creds.find('sta_cache_race');
+      creds.clear();
+      await store.keys.delete(again.id);
+      expect((await pending)?.key.id).toBe(again.id);
+      expect(await creds.find('sta_cache_race')).toBeNull();
     } finally {
       await store.close();
     }

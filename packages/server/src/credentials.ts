@@ -1,5 +1,4 @@
-import { randomBytes } from 'node:crypto';
-import { hashToken, tokenPrefix, type SqlStore } from '@strata/store';
+import { newKeyValue, STARTUP_LABEL, tokenPrefix, type KeyRow, type SqlStore } from '@strata/store';
 import type { Config } from './config.ts';
 
 export const DEFAULT_PROJECT = 'default';
@@ -28,45 +27,60 @@ export interface CredentialOutcome {
 export interface Bootstrapped {
   readonly adminToken: CredentialOutcome;
   readonly writeKey: CredentialOutcome;
+  /** The server's root token (STRATA_ROOT_TOKEN): creates and deletes projects. */
+  readonly rootToken: CredentialOutcome;
 }
 
-const secret = (prefix: string) => `${prefix}_${randomBytes(24).toString('base64url')}`;
+/**
+ * The start-up key of a kind (label STARTUP_LABEL): made from the environment's value, or
+ * generated when there is none and the store has none; an environment value that differs from
+ * it replaces it (rotation: the previous value stops working). Keys made through the API are
+ * never touched by a start. `current` is the stored start-up key, if any.
+ */
+async function startupKey(store: SqlStore, o: { projectId: string | null; kind: 'admin' | 'write' | 'root'; label: string; env: string | null; current: KeyRow | null; fresh: boolean; now: number }): Promise<CredentialOutcome> {
+  const keys = store.keys;
+  const shows = (value: string, generated: boolean) => (o.kind === 'write' || generated ? value : null);
+  if (!o.current) {
+    // No start-up key: the first start makes one; a later start only when the environment names one
+    // (a start-up key revoked through the API stays revoked).
+    if (!o.fresh && o.env === null) return { change: 'kept', fromEnv: false, value: null, prefix: null, previousPrefix: null };
+    const value = o.env ?? newKeyValue(o.kind);
+    await keys.insert({ projectId: o.projectId, kind: o.kind, label: o.label, value, now: o.now });
+    return { change: 'created', fromEnv: o.env !== null, value: shows(value, o.env === null), prefix: tokenPrefix(value), previousPrefix: null };
+  }
+  const stored = await keys.find(o.env ?? '');
+  if (o.env !== null && stored?.id !== o.current.id) {
+    if (stored) throw new Error(`${o.kind === 'admin' ? 'STRATA_ADMIN_TOKEN' : o.kind === 'write' ? 'STRATA_WRITE_KEY' : 'STRATA_ROOT_TOKEN'} is the value of another key (${stored.prefix}, "${stored.label}"): choose another value or revoke that key`);
+    await keys.rotate(o.current.id, o.env, o.now);
+    return { change: 'replaced', fromEnv: true, value: shows(o.env, false), prefix: tokenPrefix(o.env), previousPrefix: o.current.prefix };
+  }
+  const value = o.kind === 'write' && o.projectId !== null ? await keys.writeKeyValue(o.projectId, o.current.id) : null;
+  return { change: 'kept', fromEnv: o.env !== null, value, prefix: o.current.prefix, previousPrefix: null };
+}
 
 /**
- * Makes sure the default project exists, by one rule (README, docs/api.md § Credentials): the
- * store's first start creates the admin token and the write key, from STRATA_ADMIN_TOKEN /
- * STRATA_WRITE_KEY when set, generated otherwise; later starts keep what is stored; an
- * environment value that differs from the stored one replaces it. `credentialLines` says which.
+ * Makes sure the default project and the root token exist, by one rule (README, docs/api.md §
+ * Credentials, docs/security.md): the store's first start creates the admin token, the write key
+ * and the root token, from STRATA_ADMIN_TOKEN / STRATA_WRITE_KEY / STRATA_ROOT_TOKEN when set,
+ * generated otherwise; later starts keep what is stored; an environment value that differs from
+ * the stored one replaces it. `credentialLines` says which.
  */
 export async function ensureDefaultProject(store: SqlStore, config: Config, now: number): Promise<Bootstrapped> {
-  const stored = await store.projectCredentials(DEFAULT_PROJECT);
-  if (!stored) {
-    const adminToken = config.adminToken ?? secret('sta');
-    const writeKey = config.writeKey ?? secret('stw');
-    await store.createProject({ id: DEFAULT_PROJECT, name: 'Default project', writeKey, adminToken, now });
-    return {
-      adminToken: { change: 'created', fromEnv: config.adminToken !== null, value: config.adminToken === null ? adminToken : null, prefix: tokenPrefix(adminToken), previousPrefix: null },
-      writeKey: { change: 'created', fromEnv: config.writeKey !== null, value: writeKey, prefix: tokenPrefix(writeKey), previousPrefix: null },
-    };
-  }
-  const tokenChanged = config.adminToken !== null && hashToken(config.adminToken) !== stored.adminTokenHash;
-  const keyChanged = config.writeKey !== null && config.writeKey !== stored.writeKey;
-  if (tokenChanged || keyChanged) {
-    await store.setProjectCredentials(DEFAULT_PROJECT, { ...(keyChanged ? { writeKey: config.writeKey! } : {}), ...(tokenChanged ? { adminToken: config.adminToken! } : {}) });
-  }
-  const writeKey = keyChanged ? config.writeKey! : stored.writeKey;
+  const fresh = (await store.getProject(DEFAULT_PROJECT)) === null;
+  if (fresh) await store.db.insertInto('projects').values({ id: DEFAULT_PROJECT, name: 'Default project', settings: '{}', created_at: now }).execute();
+  const mine = (await store.keys.list(DEFAULT_PROJECT));
+  const current = (kind: 'admin' | 'write') => mine.find((k) => k.kind === kind && k.label === STARTUP_LABEL[kind]) ?? null;
+  const root = await store.keys.root();
   return {
-    adminToken: {
-      change: tokenChanged ? 'replaced' : 'kept', fromEnv: config.adminToken !== null, value: null,
-      prefix: config.adminToken !== null ? tokenPrefix(config.adminToken) : stored.adminTokenPrefix, previousPrefix: tokenChanged ? stored.adminTokenPrefix : null,
-    },
-    writeKey: { change: keyChanged ? 'replaced' : 'kept', fromEnv: config.writeKey !== null, value: writeKey, prefix: tokenPrefix(writeKey), previousPrefix: keyChanged ? tokenPrefix(stored.writeKey) : null },
+    adminToken: await startupKey(store, { projectId: DEFAULT_PROJECT, kind: 'admin', label: STARTUP_LABEL.admin, env: config.adminToken, current: current('admin'), fresh, now }),
+    writeKey: await startupKey(store, { projectId: DEFAULT_PROJECT, kind: 'write', label: STARTUP_LABEL.write, env: config.writeKey, current: current('write'), fresh, now }),
+    rootToken: await startupKey(store, { projectId: null, kind: 'root', label: 'root token', env: config.rootToken, current: root, fresh: root === null, now }),
   };
 }
 
 /** One credential's line: what is in force, where it comes from, and what changed. */
 function line(label: string, env: string, c: CredentialOutcome): string {
-  const shown = c.value ?? c.prefix ?? '(stored as a hash; set before its prefix was kept)';
+  const shown = c.value ?? c.prefix ?? '(none: revoked through the API; manage keys under Settings)';
   if (c.change === 'replaced') {
     return `${label}${shown} REPLACED by ${env}: the previous one${c.previousPrefix ? ` (${c.previousPrefix})` : ''} no longer works`;
   }
@@ -85,5 +99,6 @@ export function credentialLines(b: Bootstrapped): string[] {
       : 'Default project credentials (kept from earlier starts unless said otherwise):',
     line('  admin token: ', 'STRATA_ADMIN_TOKEN', b.adminToken),
     line('  write key:   ', 'STRATA_WRITE_KEY', b.writeKey),
+    line('  root token:  ', 'STRATA_ROOT_TOKEN', b.rootToken),
   ];
 }

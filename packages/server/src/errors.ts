@@ -1,5 +1,6 @@
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
 import { AppError, limitText, type ErrorCode, type Issue, type LimitName } from '@strata/core';
+import { storeUnavailableReason } from '@strata/store';
 
 /** The one place where an error code becomes an HTTP status. */
 export const STATUS: Record<ErrorCode, number> = {
@@ -60,6 +61,9 @@ export function toAppError(err: unknown, url = ''): AppError {
   if (err instanceof AppError) return err;
   const e = err as FastifyError & { validation?: AjvError[] };
   if (e?.validation) return fromValidation(e);
+  // The store's driver said it cannot serve now (locked, unwritable, full, PostgreSQL unreachable): 503, try again.
+  const reason = storeUnavailableReason(err);
+  if (reason !== null) return new AppError({ code: 'STORE_UNAVAILABLE', message: `the store is unavailable (${reason}); try again shortly`, cause: err });
   switch (e?.code) {
     case 'FST_ERR_CTP_BODY_TOO_LARGE':
       return new AppError({ code: 'PAYLOAD_TOO_LARGE', message: `the request body is larger than this endpoint accepts (${limitText(bodyLimitOf(url))} bytes)`, issues: [{ path: '/', message: `over the ${limitText(bodyLimitOf(url))} bytes` }] });

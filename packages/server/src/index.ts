@@ -5,3 +5,4 @@ export * from './context.ts';
 export * from './errors.ts';
 export { normalizeMessage, MAX_BATCH_BYTES, MAX_BATCH_ITEMS, MAX_EVENT_BYTES } from './ingest/normalize.ts';
 export { uploadSource } from './import/read-rows.ts';
+export { recordAudit, credentialOf, secretFingerprint, AUDITED, NOT_CHANGES, type AuditSpec, type AuditReader } from './audit.ts';

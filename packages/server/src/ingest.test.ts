@@ -197,11 +197,16 @@ describe('when the store fails', () => {
     const t = await startTestApp(await sqlite!.open(), T0);
     expect((await t.send('/v1/track', { userId: 'ok', event: 'a' })).status).toBe(200);
     const original = t.ctx.store.transaction.bind(t.ctx.store);
-    t.ctx.store.transaction = async () => { throw new Error('disk I/O error'); };
+    t.ctx.store.transaction = async () => { throw Object.assign(new Error('disk I/O error'), { code: 'SQLITE_IOERR_WRITE' }); };
     const r = await t.app.inject({ method: 'POST', url: '/v1/track', headers: { 'x-write-key': WRITE }, payload: { userId: 'lost', event: 'a' } });
     expect(r.statusCode).toBe(503);
     expect(r.headers['retry-after']).toBe('5');
     expect(r.json().error.code).toBe('STORE_UNAVAILABLE');
+    expect(r.json().error.message).toMatch(/store is unavailable \(SQLITE_IOERR_WRITE\)/);
+    // A failure that is not the store's is Strata's own: 500, not "try again".
+    t.ctx.store.transaction = async () => { throw new TypeError('a bug'); };
+    const bug = await t.app.inject({ method: 'POST', url: '/v1/track', headers: { 'x-write-key': WRITE }, payload: { userId: 'lost', event: 'a' } });
+    expect([bug.statusCode, bug.json().error.code]).toEqual([500, 'INTERNAL']);
     t.ctx.store.transaction = original;
     expect((await t.admin('GET', '/api/users/lost')).status).toBe(404);
     await t.close();

@@ -8,6 +8,8 @@ import type { AppContext } from './context.ts';
 
 export const ADMIN = 'sta_test_admin_token';
 export const WRITE = 'stw_test_write_key';
+/** The server's root token in test apps (STRATA_ROOT_TOKEN): /api/projects. */
+export const ROOT = 'str_test_root_token';
 
 /** A clock tests move by hand. */
 export class ManualClock {
@@ -33,7 +35,7 @@ export interface TestApp {
 
 /** The whole app over a fresh store, with known credentials and a manual clock (and `config` over the defaults). */
 export async function startTestApp(store: SqlStore, now = Date.UTC(2024, 5, 15, 12), config0: Partial<Config> = {}): Promise<TestApp> {
-  const config = { ...configFromEnv({}), adminToken: ADMIN, writeKey: WRITE, ...config0 };
+  const config = { ...configFromEnv({}), adminToken: ADMIN, writeKey: WRITE, rootToken: ROOT, ...config0 };
   await ensureDefaultProject(store, config, now);
   const clock = new ManualClock(now);
   const ctx = createContext(store, config, clock);
@@ -77,10 +79,10 @@ export interface RunningApp {
  * and RudderStack's libraries, a browser). `beforeListen` may add hooks (to record requests).
  */
 export async function startListeningApp(o: {
-  adminToken: string; writeKey: string; dirs?: AppOptions['dirs']; beforeListen?: (app: FastifyInstance) => void;
+  adminToken: string; writeKey: string; rootToken?: string; dirs?: AppOptions['dirs']; beforeListen?: (app: FastifyInstance) => void;
 }): Promise<RunningApp> {
   const store = await openTestSqlite();
-  const config = { ...configFromEnv({}), adminToken: o.adminToken, writeKey: o.writeKey };
+  const config = { ...configFromEnv({}), adminToken: o.adminToken, writeKey: o.writeKey, rootToken: o.rootToken ?? null };
   await ensureDefaultProject(store, config, Date.now());
   const ctx = createContext(store, config);
   await ctx.engine.start(0);

@@ -1,9 +1,12 @@
 export * from './types.ts';
 export * from './schema.ts';
 export { migrate, type StoreDialect } from './migrations.ts';
-export { SqlStore, hashToken, tokenPrefix } from './sql-store.ts';
+export { SqlStore, PROJECT_TABLES } from './sql-store.ts';
+export { KeyStore, hashToken, tokenPrefix, newKeyValue, newKeyId, PROJECT_KEY_KINDS, type KeyKind, type KeyRow } from './key-store.ts';
+export { STARTUP_LABEL } from './migrations.ts';
 export { openSqlite, registerFunctions } from './sqlite.ts';
-export { openPostgres, postgresReachable } from './postgres.ts';
+export { openPostgres, postgresReachable, type PostgresOptions } from './postgres.ts';
+export { isStoreUnavailable, storeUnavailableReason } from './store-errors.ts';
 export { openPglite } from './pglite.ts';
 export { createStore, type StoreConfig } from './create-store.ts';
 export { WebhookStore, type WebhookRow, type DeliveryRow, type DeliveryStatus, type DueDelivery, type NewDelivery } from './webhook-store.ts';
@@ -17,4 +20,5 @@ export { ImportStore, type ImportRow, type ImportKind, type ImportStatus, type B
 export { DestinationStore, type DestinationRow, type DestinationKind, type DestinationSync, type DueDestinationDelivery } from './destination-store.ts';
 export { ExportStore, type ExportMember } from './export-store.ts';
 export type { StoreHandle } from './store-handle.ts';
-export { UserDataStore, suppressionHash, ERASED_REASON, type UserRecords, type ErasureCounts } from './user-data-store.ts';
+export { AuditStore, ERASED_ID, type AuditEntry, type AuditRow, type AuditFilter } from './audit-store.ts';
+export { UserDataStore, suppressionHash, erasedUserRef, ERASED_REASON, type UserRecords, type ErasureCounts } from './user-data-store.ts';

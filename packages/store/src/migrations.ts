@@ -1,5 +1,6 @@
 import { Migrator, sql, type Kysely, type Migration, type MigrationProvider } from 'kysely';
 import { DAY_MS } from '@strata/core';
+import { newKeyId, hashToken, tokenPrefix } from './key-store.ts';
 import type { Database } from './schema.ts';
 
 export type StoreDialect = 'sqlite' | 'postgres';
@@ -325,13 +326,66 @@ function eventsByContext(): string[] {
   return ['CREATE INDEX events_context ON events (project_id, context_id)'];
 }
 
-function provider(d: StoreDialect): MigrationProvider {
+/**
+ * The audit log (docs/api.md, "Audit log"): one row per admin change, newest read first by id.
+ * `credential` is the token's prefix (tokenPrefix), never the token; before/after are JSON snapshots.
+ */
+function auditLog(d: StoreDialect): string[] {
+  const t = types(d);
+  return [
+    `CREATE TABLE audit_log (id ${t.id}, project_id TEXT NOT NULL, at ${t.ms} NOT NULL, credential TEXT NOT NULL, action TEXT NOT NULL,
+      resource_type TEXT NOT NULL, resource_id TEXT NOT NULL, before_json ${t.json}, after_json ${t.json})`,
+    `CREATE INDEX audit_log_project ON audit_log (project_id, id)`,
+    `CREATE INDEX audit_log_resource ON audit_log (project_id, resource_type, resource_id, id)`,
+  ];
+}
+
+/**
+ * Several keys per project (docs/security.md): `api_keys` holds every credential by the SHA-256
+ * of its value. Each project's admin token (already a hash) and write key move into it as its
+ * "start-up" keys, so that they keep working, and leave `projects`.
+ */
+function keys(d: StoreDialect): Migration {
+  const t = types(d);
+  return {
+    async up(db) {
+      await sql.raw(`CREATE TABLE api_keys (id TEXT PRIMARY KEY, project_id TEXT, kind TEXT NOT NULL, label TEXT NOT NULL,
+        hash TEXT NOT NULL UNIQUE, prefix TEXT NOT NULL, value TEXT, created_at ${t.ms} NOT NULL, rotated_at ${t.ms})`).execute(db);
+      await sql.raw('CREATE INDEX api_keys_project ON api_keys (project_id, kind)').execute(db);
+      const projects = await sql<{ id: string; write_key: string; admin_token_hash: string; admin_token_prefix: string | null; created_at: number | string }>`
+        SELECT id, write_key, admin_token_hash, admin_token_prefix, created_at FROM projects ORDER BY id`.execute(db);
+      for (const p of projects.rows) {
+        const at = Number(p.created_at);
+        await sql`INSERT INTO api_keys (id, project_id, kind, label, hash, prefix, value, created_at, rotated_at)
+          VALUES (${newKeyId()}, ${p.id}, 'admin', ${STARTUP_LABEL.admin}, ${p.admin_token_hash}, ${p.admin_token_prefix ?? '(set before prefixes were kept)'}, NULL, ${at}, NULL)`.execute(db);
+        await sql`INSERT INTO api_keys (id, project_id, kind, label, hash, prefix, value, created_at, rotated_at)
+          VALUES (${newKeyId()}, ${p.id}, 'write', ${STARTUP_LABEL.write}, ${hashToken(p.write_key)}, ${tokenPrefix(p.write_key)}, ${p.write_key}, ${at}, NULL)`.execute(db);
+      }
+      if (d === 'postgres') {
+        await sql.raw('ALTER TABLE projects DROP COLUMN write_key, DROP COLUMN admin_token_hash, DROP COLUMN admin_token_prefix').execute(db);
+        return;
+      }
+      // SQLite cannot drop a UNIQUE column: the table is made anew.
+      for (const s of [
+        `CREATE TABLE projects_v2 (id TEXT PRIMARY KEY, name TEXT NOT NULL, settings TEXT NOT NULL DEFAULT '{}', created_at INTEGER NOT NULL)`,
+        'INSERT INTO projects_v2 (id, name, settings, created_at) SELECT id, name, settings, created_at FROM projects',
+        'DROP TABLE projects',
+        'ALTER TABLE projects_v2 RENAME TO projects',
+      ]) await sql.raw(s).execute(db);
+    },
+  };
+}
+
+/** The labels of the keys a start makes from (or keeps for) STRATA_ADMIN_TOKEN / STRATA_WRITE_KEY. */
+export const STARTUP_LABEL = { admin: 'start-up admin token', write: 'start-up write key' } as const;
+
+export function migrationProvider(d: StoreDialect): MigrationProvider {
   const step = (stmts: string[]): Migration => ({
     async up(db) {
       for (const s of stmts) await sql.raw(s).execute(db);
     },
   });
-  return { getMigrations: async () => ({ '0001_initial': step(initial(d)), '0002_live_engine': step(liveEngine(d)), '0003_points': step(points(d)), '0004_missions': step(missions(d)), '0005_rewards': step(rewards(d)), '0006_experiments': step(experiments(d)), '0007_experiences': step(experiences(d)), '0008_profile_ids': step(profileIds(d)), '0009_destinations': step(destinations(d)), '0009_imports': step(imports(d)), '0010_segment_daily': step(segmentDaily(d)), '0011_destination_sync': step(destinationSync(d)), '0012_import_bad_rows': step(importBadRows(d)), '0013_mission_attempts': step(missionAttempts(d)), '0014_admin_token_prefix': step(adminTokenPrefix()), '0015_suppressions': step(suppressions(d)), '0016_events_context': step(eventsByContext()) }) };
+  return { getMigrations: async () => ({ '0001_initial': step(initial(d)), '0002_live_engine': step(liveEngine(d)), '0003_points': step(points(d)), '0004_missions': step(missions(d)), '0005_rewards': step(rewards(d)), '0006_experiments': step(experiments(d)), '0007_experiences': step(experiences(d)), '0008_profile_ids': step(profileIds(d)), '0009_destinations': step(destinations(d)), '0009_imports': step(imports(d)), '0010_segment_daily': step(segmentDaily(d)), '0011_destination_sync': step(destinationSync(d)), '0012_import_bad_rows': step(importBadRows(d)), '0013_mission_attempts': step(missionAttempts(d)), '0014_admin_token_prefix': step(adminTokenPrefix()), '0015_suppressions': step(suppressions(d)), '0016_events_context': step(eventsByContext()), '0017_keys': keys(d), '0018_audit_log': step(auditLog(d)) }) };
 }
 
 /** Brings the schema up to date; safe to run at every start and from several instances. */
@@ -340,7 +394,7 @@ export async function migrate(db: Kysely<Database>, d: StoreDialect): Promise<vo
   // or those of another schema (another Strata's, a concurrent test's) are taken for ours.
   const schema = d === 'postgres' ? (await sql<{ s: string }>`SELECT current_schema() AS s`.execute(db)).rows[0]?.s : undefined;
   const migrator = new Migrator({
-    db, provider: provider(d), migrationTableName: 'strata_migrations', migrationLockTableName: 'strata_migrations_lock',
+    db, provider: migrationProvider(d), migrationTableName: 'strata_migrations', migrationLockTableName: 'strata_migrations_lock',
     // Each migration creates tables of its own feature, so one added with a lower number later still applies.
     allowUnorderedMigrations: true,
     ...(schema ? { migrationTableSchema: schema } : {}),

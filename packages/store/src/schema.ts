@@ -10,12 +10,23 @@ export interface Database {
   projects: {
     id: string;
     name: string;
-    write_key: string;
-    admin_token_hash: string;
-    /** The token's first characters (tokenPrefix), to name it in start-up lines; null for tokens stored before 0013. */
-    admin_token_prefix: string | null;
     settings: unknown;
     created_at: number;
+  };
+  /** Credentials (0017; docs/security.md): the SHA-256 of each value, never an admin, server or root secret itself. */
+  api_keys: {
+    id: string;
+    /** Null for the root token (the server's, not a project's). */
+    project_id: string | null;
+    kind: string;
+    label: string;
+    hash: string;
+    /** The value's first characters (tokenPrefix), to name it in lists and start-up lines. */
+    prefix: string;
+    /** A write key's value (public by design); null for every other kind. */
+    value: string | null;
+    created_at: number;
+    rotated_at: number | null;
   };
   profiles: {
     id: Generated<number>;
@@ -206,5 +217,17 @@ export interface Database {
     import_id: string;
     line: number;
     reason: string;
+  };
+  /** Admin changes (docs/api.md, "Audit log"): the credential's prefix, never the credential; JSON snapshots before and after. */
+  audit_log: {
+    id: Generated<number>;
+    project_id: string;
+    at: number;
+    credential: string;
+    action: string;
+    resource_type: string;
+    resource_id: string;
+    before_json: unknown;
+    after_json: unknown;
   };
 }

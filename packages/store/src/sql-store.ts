@@ -13,15 +13,11 @@ import { mergePoints } from './points-store.ts';
 import { mergeMissions } from './mission-store.ts';
 import { mergeRewards } from './reward-store.ts';
 import { chunks, readJson } from './util.ts';
+import { KeyStore, newKeyValue } from './key-store.ts';
+import { STARTUP_LABEL } from './migrations.ts';
 
 
-export const hashToken = (token: string): string => createHash('sha256').update(token).digest('hex');
-/**
- * What names a token without giving it away: its first characters, at most 10 and at most a third
- * of it (a generated `sta_…` token shows its kind and 6 of its 32 random characters), then "…".
- */
-export const tokenPrefix = (token: string): string => `${token.slice(0, Math.min(10, Math.floor(token.length / 3)))}…`;
-
+export { hashToken, tokenPrefix } from './key-store.ts';
 
 type ProfileRow = Database['profiles'] & { id: number };
 type EventInsert = Insertable<Database['events']>;
@@ -57,6 +53,14 @@ interface WorkingProfile {
  * The one store implementation, over Kysely, for SQLite and PostgreSQL alike; what differs
  * between them is the SQL dialect hooks of core and the DDL in migrations.ts.
  */
+/** Every table that holds a project's data (keyed by project_id): what deleting a project empties. */
+export const PROJECT_TABLES = [
+  'events', 'contexts', 'profile_keys', 'memberships', 'membership_history', 'segment_daily', 'segment_includes', 'segment_excludes', 'segments',
+  'ingest_rejections', 'engine_state', 'webhook_deliveries', 'webhooks', 'destinations', 'points_ledger', 'points_balances',
+  'mission_completions', 'mission_progress', 'missions', 'reward_codes', 'reward_redemptions', 'rewards', 'experiences', 'experiments',
+  'imports', 'import_bad_rows', 'suppressions', 'profiles',
+] as const satisfies readonly Exclude<keyof Database, 'projects' | 'api_keys'>[];
+
 export class SqlStore {
   readonly sqlDialect: SqlDialect;
   /** Context JSON → stored id, per project (committed rows only; bounded). */
@@ -123,15 +127,24 @@ export class SqlStore {
 
   // ---------------------------------------------------------------- projects
 
-  async createProject(p: { id: string; name: string; writeKey: string; adminToken: string; now: number }): Promise<Project> {
-    await this.db.insertInto('projects').values({
-      id: p.id, name: p.name, write_key: p.writeKey, admin_token_hash: hashToken(p.adminToken), admin_token_prefix: tokenPrefix(p.adminToken), settings: this.json({}), created_at: p.now,
-    }).execute();
-    return { id: p.id, name: p.name, writeKey: p.writeKey, createdAt: p.now, settings: {} };
+  /**
+   * A project with its first admin token and write key (labelled as the start-up keys: the
+   * default project's follow STRATA_ADMIN_TOKEN / STRATA_WRITE_KEY), in one transaction.
+   */
+  async createProject(p: { id: string; name: string; writeKey?: string; adminToken?: string; now: number }): Promise<{ project: Project; adminToken: string; writeKey: string }> {
+    const adminToken = p.adminToken ?? newKeyValue('admin');
+    const writeKey = p.writeKey ?? newKeyValue('write');
+    await this.transaction(async (tx) => {
+      await tx.db.insertInto('projects').values({ id: p.id, name: p.name, settings: this.json({}), created_at: p.now }).execute();
+      const keys = new KeyStore(tx.db);
+      await keys.insert({ projectId: p.id, kind: 'admin', label: STARTUP_LABEL.admin, value: adminToken, now: p.now });
+      await keys.insert({ projectId: p.id, kind: 'write', label: STARTUP_LABEL.write, value: writeKey, now: p.now });
+    });
+    return { project: { id: p.id, name: p.name, createdAt: p.now, settings: {} }, adminToken, writeKey };
   }
 
   private toProject(r: Database['projects']): Project {
-    return { id: r.id, name: r.name, writeKey: r.write_key, createdAt: r.created_at, settings: readJson<ProjectSettings>(r.settings, {}) };
+    return { id: r.id, name: r.name, createdAt: Number(r.created_at), settings: readJson<ProjectSettings>(r.settings, {}) };
   }
 
   async setProjectSettings(id: string, settings: ProjectSettings): Promise<void> {
@@ -143,30 +156,33 @@ export class SqlStore {
     return r ? this.toProject(r) : null;
   }
 
-  async projectByWriteKey(writeKey: string): Promise<Project | null> {
-    const r = await this.db.selectFrom('projects').selectAll().where('write_key', '=', writeKey).executeTakeFirst();
-    return r ? this.toProject(r) : null;
+  async listProjects(): Promise<Project[]> {
+    return (await this.db.selectFrom('projects').selectAll().orderBy('created_at').orderBy('id').execute()).map((r) => this.toProject(r));
   }
 
-  async projectByAdminToken(token: string): Promise<Project | null> {
-    const r = await this.db.selectFrom('projects').selectAll().where('admin_token_hash', '=', hashToken(token)).executeTakeFirst();
-    return r ? this.toProject(r) : null;
+  /** In a transaction on PostgreSQL, takes the project's row until it ends (changes of keys take turns); SQLite writers always do. */
+  async lockProject(id: string): Promise<void> {
+    if (this.dialect === 'postgres') await sql`SELECT id FROM projects WHERE id = ${id} FOR UPDATE`.execute(this.db);
   }
 
-  async setProjectCredentials(id: string, creds: { writeKey?: string; adminToken?: string }): Promise<void> {
-    const set: Partial<Database['projects']> = {};
-    if (creds.writeKey) set.write_key = creds.writeKey;
-    if (creds.adminToken) {
-      set.admin_token_hash = hashToken(creds.adminToken);
-      set.admin_token_prefix = tokenPrefix(creds.adminToken);
+  /** The credentials (docs/security.md). */
+  get keys(): KeyStore {
+    return new KeyStore(this.db);
+  }
+
+  /**
+   * Deletes a project and everything it holds, in the caller's transaction: every table keyed
+   * by project (PROJECT_TABLES; a test checks that no table with a project_id column is missing),
+   * its keys, then the project. Returns the rows deleted, table by table (only those with any).
+   */
+  async deleteProjectData(projectId: string): Promise<Record<string, number>> {
+    const out: Record<string, number> = {};
+    for (const table of [...PROJECT_TABLES, 'api_keys', 'projects'] as const) {
+      const r = await this.db.deleteFrom(table).where(table === 'projects' ? 'id' : 'project_id', '=', projectId).executeTakeFirst();
+      const n = Number(r.numDeletedRows);
+      if (n > 0) out[table] = n;
     }
-    if (Object.keys(set).length) await this.db.updateTable('projects').set(set).where('id', '=', id).execute();
-  }
-
-  /** What is stored of a project's credentials: the write key, the admin token's hash and prefix (never the token). */
-  async projectCredentials(id: string): Promise<{ writeKey: string; adminTokenHash: string; adminTokenPrefix: string | null } | null> {
-    const r = await this.db.selectFrom('projects').select(['write_key', 'admin_token_hash', 'admin_token_prefix']).where('id', '=', id).executeTakeFirst();
-    return r ? { writeKey: r.write_key, adminTokenHash: r.admin_token_hash, adminTokenPrefix: r.admin_token_prefix } : null;
+    return out;
   }
 
   // ---------------------------------------------------------------- ingest

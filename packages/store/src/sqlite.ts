@@ -1,5 +1,5 @@
 import BetterSqlite3 from 'better-sqlite3';
-import { Kysely, SqliteDialect } from 'kysely';
+import { Kysely, SqliteDialect, SqliteDriver, type DatabaseConnection, type SqliteDialectConfig } from 'kysely';
 import { bucketOf, compileMatcher, foldCase, parseIsoTime, toNumber } from '@strata/core';
 import type { Database } from './schema.ts';
 
@@ -56,8 +56,28 @@ export function openSqlite(opts: SqliteOptions): { db: Kysely<Database>; raw: Be
   raw.pragma('secure_delete = ON');
   registerFunctions(raw);
   raw.defaultSafeIntegers(false);
-  const db = new Kysely<Database>({ dialect: new SqliteDialect({ database: withStatementCache(raw) }) });
+  const db = new Kysely<Database>({ dialect: new StrataSqliteDialect({ database: withStatementCache(raw) }, raw) });
   return { db, raw };
+}
+
+/**
+ * Kysely's SQLite dialect, except for one case of rollback: when a write fails with an I/O error
+ * or a full disk, SQLite may already have rolled the transaction back itself, and a ROLLBACK then
+ * fails with "no transaction is active", which would hide the store's error from the caller
+ * (who must learn that the store is unavailable: docs/reliability.md). Only then it is skipped.
+ */
+class StrataSqliteDialect extends SqliteDialect {
+  constructor(private readonly config: SqliteDialectConfig, private readonly raw: BetterSqlite3.Database) {
+    super(config);
+  }
+  override createDriver(): SqliteDriver {
+    const raw = this.raw;
+    return new (class extends SqliteDriver {
+      override async rollbackTransaction(connection: DatabaseConnection): Promise<void> {
+        if (raw.inTransaction) await super.rollbackTransaction(connection);
+      }
+    })(this.config);
+  }
 }
 
 /**

@@ -15,7 +15,6 @@ export const PUBLIC_SEGMENTS: readonly PublicSegments[] = ['verified', 'always',
 export interface Project {
   readonly id: string;
   readonly name: string;
-  readonly writeKey: string;
   readonly createdAt: number;
   readonly settings: ProjectSettings;
 }

@@ -5,6 +5,7 @@ import type { Database } from './schema.ts';
 import type { SqlStore } from './sql-store.ts';
 import type { HistoryEntry, MembershipReason, StoredEvent } from './types.ts';
 import { chunks, readJson } from './util.ts';
+import { AuditStore } from './audit-store.ts';
 
 /** Everything stored about one profile, as the user-data export reads it. */
 export interface UserRecords {
@@ -55,6 +56,8 @@ export interface ErasureCounts {
   ingestWarnings: number;
   /** Import bad rows whose reason named the user: the row stays counted, its reason is replaced. */
   importBadRowsRedacted: number;
+  /** Audit log rows that named one of the user's ids: the id is replaced (docs/privacy.md), the row stays. */
+  auditEntriesRedacted: number;
   /** Ids whose hash now suppresses later ingest (0 without suppression). */
   suppressedIds: number;
 }
@@ -64,6 +67,9 @@ export const ERASED_REASON = 'reason removed: it named an erased user';
 
 /** The one-way form in which a suppressed id is kept: SHA-256 hex of the project and the id. */
 export const suppressionHash = (projectId: string, id: string): string => createHash('sha256').update(`${projectId}\u0000${id}`).digest('hex');
+
+/** How the audit log names an erased user (never by the id): `sha256:` and the suppression hash. */
+export const erasedUserRef = (projectId: string, id: string): string => `sha256:${suppressionHash(projectId, id)}`;
 
 /**
  * The texts by which a diagnostic or outbox row names an id: as a JSON string (payloads) and
@@ -219,7 +225,7 @@ export class UserDataStore {
       pointsEntries: await del('points_ledger'), pointsBalances: await del('points_balances'),
       missionProgress: await del('mission_progress'), missionCompletions: await del('mission_completions'),
       redemptions: await del('reward_redemptions'),
-      outboxMessages: 0, ingestWarnings: 0, importBadRowsRedacted: 0, suppressedIds: 0,
+      outboxMessages: 0, ingestWarnings: 0, importBadRowsRedacted: 0, auditEntriesRedacted: 0, suppressedIds: 0,
     };
     counts.profiles = n(await db.deleteFrom('profiles').where('project_id', '=', projectId).where('id', '=', profileId).executeTakeFirst());
     counts.contexts = await this.dropUnusedContexts(projectId, contextIds);
@@ -230,6 +236,7 @@ export class UserDataStore {
       counts.ingestWarnings = n(await db.deleteFrom('ingest_rejections').where('project_id', '=', projectId)
         .where('id', 'in', this.warningsWhere(projectId, ids).select('id')).executeTakeFirst());
       counts.importBadRowsRedacted = await this.redactImports(projectId, ids);
+      counts.auditEntriesRedacted = await new AuditStore(this.store).forgetIds(projectId, ids, (id) => erasedUserRef(projectId, id));
       if (opts.suppress) counts.suppressedIds = await this.suppress(projectId, ids, now);
     }
     return counts;

@@ -30,8 +30,8 @@ export function missingFor(needs: { ui?: boolean; sdk?: boolean } = {}): string 
 export type { RunningApp };
 
 /** The real app over HTTP (`startListeningApp`) serving the given UI and SDK folders. */
-export function startApp(o: { adminToken: string; writeKey: string; ui: string; sdk: string; beforeListen?: (app: FastifyInstance) => void }): Promise<RunningApp> {
-  return startListeningApp({ adminToken: o.adminToken, writeKey: o.writeKey, dirs: { ui: o.ui, sdk: o.sdk }, beforeListen: o.beforeListen });
+export function startApp(o: { adminToken: string; writeKey: string; rootToken?: string; ui: string; sdk: string; beforeListen?: (app: FastifyInstance) => void }): Promise<RunningApp> {
+  return startListeningApp({ adminToken: o.adminToken, writeKey: o.writeKey, rootToken: o.rootToken, dirs: { ui: o.ui, sdk: o.sdk }, beforeListen: o.beforeListen });
 }
 
 /** Sends events to /v1/batch with the write key; answers the HTTP status. */

@@ -12,6 +12,7 @@ import { Webhooks } from './pages/webhooks.tsx';
 import { Destinations } from './pages/destinations.tsx';
 import { Settings } from './pages/settings.tsx';
 import { ImportPage } from './pages/import.tsx';
+import { AuditLog } from './pages/audit.tsx';
 
 export const NAV: { to: string; label: string }[] = [
   { to: '/segments', label: 'Segments' },
@@ -24,6 +25,7 @@ export const NAV: { to: string; label: string }[] = [
   { to: '/destinations', label: 'Destinations' },
   { to: '/import', label: 'Import' },
   { to: '/settings', label: 'Settings' },
+  { to: '/audit', label: 'Audit log' },
 ];
 
 function SignIn({ message, onSignedIn }: { message: string | null; onSignedIn: () => void }) {
@@ -76,6 +78,7 @@ function Page({ path }: { path: string }) {
   if (match('/destinations', path)) return <Destinations />;
   if (match('/import', path)) return <ImportPage />;
   if (match('/settings', path)) return <Settings />;
+  if (match('/audit', path)) return <AuditLog />;
   return <section><h1>Not found</h1><p>No page at <code>{path}</code>. <Link to="/segments">Segments</Link></p></section>;
 }
 

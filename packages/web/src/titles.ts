@@ -3,7 +3,7 @@ import { match } from './router.ts';
 
 const SECTIONS: Record<string, string> = {
   segments: 'Segments', users: 'Users', missions: 'Missions', rewards: 'Bonus shop', experiences: 'Experiences', experiments: 'Experiments',
-  webhooks: 'Webhooks', destinations: 'Destinations', import: 'Import', settings: 'Settings',
+  webhooks: 'Webhooks', destinations: 'Destinations', import: 'Import', settings: 'Settings', audit: 'Audit log',
 };
 
 export function pageTitle(path: string): string {

@@ -6,7 +6,7 @@ import { ingestAnswer, prepareIngest, type IngestCall, type KnownUser } from './
 
 const AT = Date.UTC(2024, 5, 15, 12);
 const project = (verify: boolean): Project => ({
-  id: 'p1', name: 'test', writeKey: 'wk', createdAt: 0,
+  id: 'p1', name: 'test', createdAt: 0,
   settings: verify ? { identityVerification: { enabled: true, secret: 'x'.repeat(64) } } : {},
 });
 const call = (type: IngestCall['type'], body: unknown, verify = false): IngestCall =>

@@ -1,6 +1,8 @@
 import type { FastifyInstance } from 'fastify';
+import { auditHooks } from '../audit.ts';
 import { requireAdmin, type Credentials } from '../auth.ts';
 import type { AppContext } from '../context.ts';
+import { auditRoutes } from './audit.ts';
 import { registerRateLimit } from '../rate-limit.ts';
 import { destinationRoutes } from './destinations.ts';
 import { experienceRoutes } from './experiences.ts';
@@ -10,6 +12,7 @@ import { hygieneRoutes } from './hygiene.ts';
 import { importRoutes } from './imports.ts';
 import { ingestWarningRoutes } from './ingest-warnings.ts';
 import { insightRoutes } from './insights.ts';
+import { keyRoutes } from './keys.ts';
 import { missionRoutes } from './missions.ts';
 import { pointsRoutes } from './points.ts';
 import { rewardRoutes } from './rewards.ts';
@@ -25,19 +28,24 @@ type AdminRoutes = (app: FastifyInstance, ctx: AppContext & { creds: Credentials
 /** One file per resource; each is its own plugin (its own content-type parsers) inside the admin scope. */
 const RESOURCES: readonly AdminRoutes[] = [
   segmentRoutes, userRoutes, ingestWarningRoutes, webhookRoutes, destinationRoutes, exportRoutes, templateRoutes, hygieneRoutes,
-  pointsRoutes, missionRoutes, rewardRoutes, experienceRoutes, settingsRoutes, insightRoutes, experimentRoutes, importRoutes, userDataRoutes,
+  pointsRoutes, missionRoutes, rewardRoutes, experienceRoutes, settingsRoutes, insightRoutes, experimentRoutes, importRoutes, userDataRoutes, auditRoutes, keyRoutes,
 ];
 
 /**
- * The admin API (Bearer admin token): the token is checked here, once for every
- * route of the scope, so no route file can forget it.
+ * The admin API (Bearer admin token; a server key on the few routes whose config says
+ * `serverKey: true`): the token is checked here, once for every route of the scope, so no
+ * route file can forget it.
  */
 export async function adminRoutes(app: FastifyInstance, ctx: AppContext & { creds: Credentials }): Promise<void> {
   // onRequest: before the body is parsed or anything validated, so a caller without the token
   // hears 401, never the schema's complaints.
   app.addHook('onRequest', async (req) => {
-    req.project = await requireAdmin(req, ctx.creds);
+    const { project, key } = await requireAdmin(req, ctx.creds, req.routeOptions.config.serverKey === true);
+    req.project = project;
+    req.key = key;
   });
+  // Every change a route of AUDITED (audit.ts) makes leaves one row in the audit log.
+  auditHooks(app, ctx);
   // Per admin token, after its check (STRATA_RATE_LIMIT_ADMIN).
   await registerRateLimit(app, 'admin', ctx.config.rateLimit.admin);
   for (const routes of RESOURCES) await app.register(async (scope) => routes(scope, ctx));

@@ -133,4 +133,20 @@ export async function missionRoutes(app: FastifyInstance, ctx: AppContext): Prom
   app.get<{ Params: Static<typeof IdParams> }>('/api/users/:id/missions', {
     schema: { ...tags, summary: "A user's missions with their progress: those they can take part in now, and those they took part in", params: IdParams, response: { 200: Type.Object({ missions: Type.Array(UserMission) }), ...errors(401, 403, 404) } },
   }, async (req) => ({ missions: await ctx.missions.userMissions(req.project.id, req.params.id) }));
+
+  // A trusted back end (an admin token or a server key) marks a mission complete for a user.
+  app.post<{ Params: Static<typeof CompleteParams>; Body: Static<typeof CompleteBody> }>('/api/users/:id/missions/:missionId/complete', {
+    config: { serverKey: true },
+    schema: {
+      tags: ['missions'], security: [{ adminToken: [] }, { serverKey: [] }],
+      summary: 'Complete a mission for a user, from a trusted back end: recorded, paid and announced ($mission_completed) as one reached by events',
+      params: CompleteParams, body: CompleteBody,
+      response: { 200: Type.Object({ missionId: Type.String(), completion: Type.Integer(), points: Type.Integer(), at: Type.String({ format: 'date-time' }), duplicate: Type.Boolean() }), ...errors(400, 401, 403, 404, 409) },
+    },
+  }, async (req) => ctx.missions.complete(req.project.id, req.params.id, req.params.missionId, req.body ?? {}));
 }
+
+const CompleteParams = Type.Object({ id: Type.String({ minLength: 1, maxLength: 256 }), missionId: Type.String({ minLength: 1, maxLength: 256 }) });
+const CompleteBody = Type.Union([Type.Object({
+  ref: Type.Optional(Type.String({ minLength: 1, maxLength: 200, description: 'Idempotency key: a second call with the same ref changes nothing' })),
+}, { additionalProperties: false }), Type.Null()]);

@@ -20,7 +20,7 @@ const Adjust = Type.Object({
   ref: Type.Optional(Type.String({ minLength: 1, ...maxLength('MAX_REF_LENGTH'), description: 'Idempotency key: a second call with the same ref changes nothing' })),
 }, { additionalProperties: false });
 
-/** Points of a user (Bearer admin token): balance and ledger, and admin adjustments. */
+/** Points of a user (Bearer admin token): balance and ledger, and adjustments (also with a server key). */
 export async function pointsRoutes(app: FastifyInstance, ctx: AppContext): Promise<void> {
   const tags = { tags: ['points'], security: [{ adminToken: [] }] };
 
@@ -29,8 +29,10 @@ export async function pointsRoutes(app: FastifyInstance, ctx: AppContext): Promi
       response: { 200: Type.Object({ balance: Type.Integer(), entries: Type.Array(PointsEntrySchema), nextCursor: Type.Union([Type.String(), Type.Null()]) }), ...errors(400, 401, 403, 404) } },
   }, async (req) => ctx.points.get(req.project.id, req.params.id, req.query.limit ?? 100, req.query.cursor ?? null));
 
+  // A trusted back end may adjust points with a server key (docs/security.md).
   app.post<{ Params: Static<typeof IdParams>; Body: Static<typeof Adjust> }>('/api/users/:id/points', {
-    schema: { ...tags, summary: 'Adjust a user\'s points (never below zero: 409 INSUFFICIENT_POINTS)', params: IdParams, body: Adjust,
+    config: { serverKey: true },
+    schema: { ...tags, security: [{ adminToken: [] }, { serverKey: [] }], summary: 'Adjust a user\'s points (never below zero: 409 INSUFFICIENT_POINTS)', params: IdParams, body: Adjust,
       response: { 200: Type.Object({ balance: Type.Integer(), entry: PointsEntrySchema, duplicate: Type.Boolean() }), ...errors(400, 401, 403, 404, 409) } },
   }, async (req) => ctx.points.adjust(req.project.id, req.params.id, req.body));
 }

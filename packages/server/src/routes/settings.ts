@@ -11,7 +11,8 @@ const PublicSegmentsSchema = Type.Unsafe<PublicSegments>({
   description: "Who may read a user's segment names and ids on /v1/targeting: verified (calls with identity verification on; the default), always (any holder of the write key), never",
 });
 const Settings = Type.Object({
-  projectId: Type.String(), name: Type.String(), writeKey: Type.String(),
+  projectId: Type.String(), name: Type.String(),
+  writeKey: Type.Union([Type.String(), Type.Null()], { description: "The value of the project's oldest write key, for the SDK snippet (write keys are public); null when it has none. All keys: /api/keys" }),
   identityVerification: Type.Object({ enabled: Type.Boolean(), secret: Type.Union([Type.String(), Type.Null()]) }),
   publicSegments: PublicSegmentsSchema,
 });
@@ -23,11 +24,11 @@ const SettingsPatch = Type.Object({
   publicSegments: Type.Optional(PublicSegmentsSchema),
 }, { additionalProperties: false });
 
-/** /api/settings (Bearer admin token, checked by the admin scope): the write key and identity verification. */
+/** /api/settings (Bearer admin token, checked by the admin scope): the SDK's write key and identity verification. */
 export async function settingsRoutes(app: FastifyInstance, ctx: AppContext & { creds: Credentials }): Promise<void> {
   const tags = { tags: ['settings'], security: [{ adminToken: [] }] };
-  const settingsView = (p: Project) => ({
-    projectId: p.id, name: p.name, writeKey: p.writeKey,
+  const settingsView = async (p: Project) => ({
+    projectId: p.id, name: p.name, writeKey: await ctx.store.keys.firstWriteKey(p.id),
     identityVerification: { enabled: p.settings.identityVerification?.enabled ?? false, secret: p.settings.identityVerification?.secret ?? null },
     publicSegments: p.settings.publicSegments ?? 'verified',
   });

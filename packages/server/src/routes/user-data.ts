@@ -18,8 +18,8 @@ const Erased = Type.Object({
     profiles: Type.Integer(), keys: Type.Integer(), events: Type.Integer(), visits: Type.Integer(), contexts: Type.Integer(),
     memberships: Type.Integer(), membershipHistory: Type.Integer(), manualListEntries: Type.Integer(),
     pointsEntries: Type.Integer(), pointsBalances: Type.Integer(), missionProgress: Type.Integer(), missionCompletions: Type.Integer(),
-    redemptions: Type.Integer(), outboxMessages: Type.Integer(), ingestWarnings: Type.Integer(), importBadRowsRedacted: Type.Integer(),
-  }, { description: 'Rows removed per kind (import bad rows: reasons replaced, the rows stay counted)' }),
+    redemptions: Type.Integer(), outboxMessages: Type.Integer(), ingestWarnings: Type.Integer(), importBadRowsRedacted: Type.Integer(), auditEntriesRedacted: Type.Integer(),
+  }, { description: 'Rows removed per kind (import bad rows and audit entries: the id is replaced, the rows stay)' }),
   suppressed: Type.Integer({ description: 'Ids now suppressed at ingest (0 without suppress=true)' }),
 });
 

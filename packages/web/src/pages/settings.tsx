@@ -1,9 +1,11 @@
-/** Settings (write key, identity verification, SDK snippet). */
+/** Settings (keys, identity verification, SDK snippet, projects). */
 import { api } from '../api.ts';
 import { ActionButton, View, useLoad } from '../ui.tsx';
+import { Keys } from './keys.tsx';
+import { Projects } from './projects.tsx';
 
 type PublicSegments = 'verified' | 'always' | 'never';
-interface SettingsDoc { projectId: string; name: string; writeKey: string; identityVerification: { enabled: boolean; secret: string | null }; publicSegments: PublicSegments }
+interface SettingsDoc { projectId: string; name: string; writeKey: string | null; identityVerification: { enabled: boolean; secret: string | null }; publicSegments: PublicSegments }
 
 /**
  * The install snippets of the browser SDK (packages/sdk, docs/sdk.md): the asynchronous loader
@@ -31,8 +33,9 @@ export function Settings() {
           <div className="card">
             <h2>Project</h2>
             <p>{s.name} <span className="muted">({s.projectId})</span></p>
-            <label>Write key (public: ingest and SDK only)<input readOnly value={s.writeKey} onFocus={(e) => e.target.select()} /></label>
+            <label>Write key (public: ingest and SDK only)<input readOnly value={s.writeKey ?? 'none: create a write key below'} onFocus={(e) => e.target.select()} /></label>
           </div>
+          <Keys />
           <div className="card">
             <h2>Identity verification</h2>
             <p className="muted">When on, <code>/v1/targeting</code> and redemptions need <code>userHash = hex(HMAC-SHA256(secret, userId))</code>, computed by your server.</p>
@@ -54,10 +57,11 @@ export function Settings() {
           <div className="card">
             <h2>Install the SDK</h2>
             <p className="muted">Put this in the <code>&lt;head&gt;</code> of every page: it defines <code>window.strata</code> at once, queues early calls and loads <code>/sdk/strata.min.js</code> (see docs/sdk.md).</p>
-            <pre className="json" aria-label="SDK snippet">{sdkSnippet(location.origin, s.writeKey)}</pre>
+            <pre className="json" aria-label="SDK snippet">{sdkSnippet(location.origin, s.writeKey ?? 'YOUR_WRITE_KEY')}</pre>
             <p className="muted">Or, when the page makes no early calls, a plain tag:</p>
-            <pre className="json" aria-label="SDK script tag">{sdkScriptTag(location.origin, s.writeKey)}</pre>
+            <pre className="json" aria-label="SDK script tag">{sdkScriptTag(location.origin, s.writeKey ?? 'YOUR_WRITE_KEY')}</pre>
           </div>
+          <Projects />
         </>
       )}</View>
     </section>

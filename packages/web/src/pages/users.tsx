@@ -100,8 +100,56 @@ function Labels({ id, labels, onChanged }: { id: string; labels: string[]; onCha
   );
 }
 
+/** What DELETE /api/users/:id answers: rows removed per kind, and ids suppressed at ingest. */
+interface Erased { erased: Record<string, number>; suppressed: number }
+
+/**
+ * Erase: irreversible, so it opens a confirmation first, with the choice to also drop later
+ * events naming the user's ids (only a hash of each id is kept for that).
+ */
+function EraseUser({ id, onErased }: { id: string; onErased: (r: Erased) => void }) {
+  const [open, setOpen] = useState(false);
+  const [suppress, setSuppress] = useState(false);
+  const [busy, setBusy] = useState(false);
+  const [error, setError] = useState<Error | null>(null);
+  const erase = async () => {
+    setBusy(true);
+    setError(null);
+    try {
+      onErased(await api<Erased>('DELETE', `/api/users/${enc(id)}${suppress ? '?suppress=true' : ''}`));
+    } catch (e) {
+      setError(e as Error);
+      setBusy(false);
+    }
+  };
+  if (!open) return <button type="button" className="danger" onClick={() => setOpen(true)}>Erase user…</button>;
+  return (
+    <div className="confirm-box" role="alertdialog" aria-label="erase user">
+      <p><strong>Erase {id} permanently?</strong> Every event, trait, membership, points entry and redemption of this user is deleted, and older audit entries lose the id. This cannot be undone.</p>
+      <label className="inline"><input type="checkbox" checked={suppress} onChange={(e) => setSuppress(e.target.checked)} /> Also drop later events naming this user's ids (suppress: only a hash of each id is kept)</label>
+      <div className="row">
+        <button type="button" className="primary small danger" disabled={busy} onClick={() => void erase()}>{busy ? 'Erasing…' : `Erase ${id}`}</button>
+        <button type="button" className="small" disabled={busy} onClick={() => { setOpen(false); setError(null); }}>Cancel</button>
+      </div>
+      <ErrorBox error={error} />
+    </div>
+  );
+}
+
 export function UserProfile({ id }: { id: string }) {
   const profile = useLoad(() => api<Profile>('GET', `/api/users/${enc(id)}`), [id]);
+  const [erased, setErased] = useState<{ id: string; result: Erased } | null>(null);
+  if (erased && erased.id === id) {
+    const removed = Object.entries(erased.result.erased).filter(([, n]) => n > 0).map(([k, n]) => `${n} ${k}`).join(', ');
+    return (
+      <section>
+        <p className="crumbs"><Link to="/users">Users</Link> /</p>
+        <h1>User erased</h1>
+        <p className="notice" role="status">{id} was erased: {removed || 'nothing else was held'}.{erased.result.suppressed > 0 && ` Later events naming ${erased.result.suppressed === 1 ? 'its id' : `its ${erased.result.suppressed} ids`} will be dropped.`}</p>
+        <UsersSearch embedded />
+      </section>
+    );
+  }
   // An unknown id is an answer, not a failure: say so, and ask nothing more about that user.
   if (profile.error instanceof ApiError && profile.error.status === 404) {
     return (
@@ -113,10 +161,10 @@ export function UserProfile({ id }: { id: string }) {
       </section>
     );
   }
-  return <View state={profile}>{(p) => <ProfileBody id={id} p={p} onChanged={profile.reload} />}</View>;
+  return <View state={profile}>{(p) => <ProfileBody id={id} p={p} onChanged={profile.reload} onErased={(result) => setErased({ id, result })} />}</View>;
 }
 
-function ProfileBody({ id, p, onChanged }: { id: string; p: Profile; onChanged: () => void }) {
+function ProfileBody({ id, p, onChanged, onErased }: { id: string; p: Profile; onChanged: () => void; onErased: (r: Erased) => void }) {
   const events = useLoad(() => api<{ events: TimelineEvent[] }>('GET', `/api/users/${enc(id)}/events?limit=100`), [id]);
   const targeting = useLoad(() => api<{ missions: { id: string; name: string }[]; rewards: { id: string; name: string }[]; experiences: { key: string; name?: string; variant?: string }[] }>('GET', `/api/users/${enc(id)}/targeting`), [id]);
   const points = useLoad(() => api<{ balance: number; entries: { id: string; kind: string; amount: number; balance: number; reason: string; at: string }[] }>('GET', `/api/users/${enc(id)}/points?limit=20`), [id]);
@@ -158,6 +206,7 @@ function ProfileBody({ id, p, onChanged }: { id: string; p: Profile; onChanged: 
         <View state={events}>{({ events: list }) => <Timeline events={list} />}</View>
       </div>
       <div className="card"><h2>Segment history</h2><HistoryList of="user" url={`/api/users/${enc(id)}/history`} /></div>
+      <div className="card"><h2>Erase</h2><p className="muted">Right to erasure: remove everything held about this user (docs/privacy.md).</p><EraseUser id={id} onErased={onErased} /></div>
     </section>
   );
 }

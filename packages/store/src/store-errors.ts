@@ -1,0 +1,47 @@
+/**
+ * Which driver errors mean "the store cannot serve now" (as opposed to a fault of the request
+ * or of Strata): the one list, for SQLite and PostgreSQL. The HTTP layer answers these with
+ * 503 STORE_UNAVAILABLE (and Retry-After); ingest gives up on the whole group at once instead
+ * of trying each request alone. docs/reliability.md lists the cases and what clients see.
+ */
+
+/** SQLite result codes (primary, or the prefix of an extended one) that the file or its lock caused. */
+const SQLITE = /^SQLITE_(BUSY|LOCKED|READONLY|IOERR|FULL|CANTOPEN|PROTOCOL|NOLFS)(_|$)/;
+
+/**
+ * PostgreSQL SQLSTATEs: class 08 (connection exception), 53 (insufficient resources: disk full,
+ * out of memory, too many connections), 57P01–57P05 (the server shut down, crashed, is starting,
+ * or dropped an idle session), 25006 (a read-only server: a standby after a failover).
+ */
+const POSTGRES = /^(08...|53...|57P0[1-5]|25006)$/;
+
+/** Socket errors of a connection to the server (Node's `code`). */
+const NETWORK = new Set(['ECONNREFUSED', 'ECONNRESET', 'ECONNABORTED', 'EPIPE', 'ETIMEDOUT', 'EHOSTUNREACH', 'EHOSTDOWN', 'ENETUNREACH', 'ENETDOWN', 'ENOTFOUND', 'EAI_AGAIN']);
+
+/** node-postgres' own errors for a connection that died or never came, which carry no code. */
+const PG_MESSAGES = /^(Connection terminated|Client has encountered a connection error and is not queryable|timeout exceeded when trying to connect|Client was closed and is not queryable)/;
+
+/**
+ * The reason a store error makes the store unavailable (its driver code, or node-postgres'
+ * message), or null when it is some other error. Follows `cause` and an AggregateError's
+ * `errors` (a connection tried on several addresses).
+ */
+export function storeUnavailableReason(err: unknown, depth = 0): string | null {
+  if (depth > 4 || typeof err !== 'object' || err === null) return null;
+  const e = err as { code?: unknown; message?: unknown; cause?: unknown; errors?: unknown };
+  const code = typeof e.code === 'string' ? e.code : null;
+  if (code !== null && (SQLITE.test(code) || POSTGRES.test(code) || NETWORK.has(code))) return code;
+  if (typeof e.message === 'string' && PG_MESSAGES.test(e.message)) return e.message;
+  if (Array.isArray(e.errors)) {
+    for (const inner of e.errors) {
+      const r = storeUnavailableReason(inner, depth + 1);
+      if (r !== null) return r;
+    }
+  }
+  return e.cause === undefined ? null : storeUnavailableReason(e.cause, depth + 1);
+}
+
+/** Whether an error means the store cannot serve now (storeUnavailableReason). */
+export function isStoreUnavailable(err: unknown): boolean {
+  return storeUnavailableReason(err) !== null;
+}
