@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { RATE_LIMIT_DEFAULTS } from '@strata/core';
 import { openTestSqlite } from '@strata/store/testing';
 import { configFromEnv } from './config.ts';
-import { ADMIN, WRITE, startTestApp, type TestApp } from './test-app.ts';
+import { ADMIN, ROOT, WRITE, startTestApp, type TestApp } from './test-app.ts';
 
 /**
  * Rate limits per credential (rate-limit.ts): a small limit, then the request past it. The
@@ -64,6 +64,10 @@ describe('rate limits per credential', () => {
     expect(over.json().error.code).toBe('RATE_LIMITED');
     expect(over.json().error.message).toMatch(/^rate limit STRATA_RATE_LIMIT_ADMIN = 3 requests per minute per admin token reached/);
     expect((await get('sta_third')).statusCode).toBe(200);
+    // The root token on /api/projects has a budget of its own, the same size.
+    const projects = () => t.app.inject({ method: 'GET', url: '/api/projects', headers: { authorization: `Bearer ${ROOT}` } });
+    for (let i = 0; i < LIMIT; i++) expect((await projects()).statusCode).toBe(200);
+    expect((await projects()).statusCode).toBe(429);
     for (let i = 0; i < LIMIT + 2; i++) expect((await t.app.inject({ method: 'GET', url: '/api/health' })).statusCode).toBe(200);
   });
 });
