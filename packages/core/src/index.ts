@@ -1,12 +1,13 @@
 export * from './data.ts';
 export * from './ast.ts';
 export * from './parse.ts';
+export * from './limits.ts';
 export * from './evaluate.ts';
 export * from './values.ts';
 export * from './duration.ts';
 export * from './bucket.ts';
-export { jsonDepthFault, jsonTooDeep, MAX_JSON_DEPTH, type DepthFault } from './json-depth.ts';
-export { checkPattern, compileMatcher, matchInput, MATCH_INPUT_LIMIT, MAX_PROGRAM_SIZE } from './regex.ts';
+export { jsonDepthFault, jsonTooDeep, type DepthFault } from './json-depth.ts';
+export { checkPattern, compileMatcher, matchInput } from './regex.ts';
 export * from './sql/dialect.ts';
 export * from './sql/compile.ts';
 export * from './visit.ts';

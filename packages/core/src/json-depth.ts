@@ -1,3 +1,4 @@
+import { limitText, LIMITS } from './limits.ts';
 import { MAX_DEPTH } from './parse.ts';
 
 /**
@@ -9,7 +10,7 @@ import { MAX_DEPTH } from './parse.ts';
  * for it, so a condition is refused by its own rule (with its path) before this one applies.
  * Far below the depths that break JSON.stringify (thousands) and SQLite's JSON (1,000).
  */
-export const MAX_JSON_DEPTH = 100;
+export const MAX_JSON_DEPTH = LIMITS.MAX_JSON_DEPTH;
 
 export interface DepthFault {
   /** JSON pointer of the first value past the limit. */
@@ -49,7 +50,7 @@ export function jsonDepthFault(value: unknown, max: number = MAX_JSON_DEPTH): De
   for (;;) {
     const top = stack.pop()!;
     const id = nodes.push({ parent: top.parent, key: top.key }) - 1;
-    if (top.level > max) return { path: pointerOf(nodes, id), message: `max nesting depth ${max} exceeded` };
+    if (top.level > max) return { path: pointerOf(nodes, id), message: `max nesting depth ${max} exceeded${max === MAX_JSON_DEPTH ? ` (${limitText('MAX_JSON_DEPTH')})` : ''}` };
     const entries = Array.isArray(top.v) ? top.v.map((x, i) => [String(i), x] as const) : Object.entries(top.v);
     for (const [k, x] of entries) {
       if (x !== null && typeof x === 'object') stack.push({ v: x as object, level: top.level + 1, parent: id, key: k });

@@ -4,6 +4,7 @@ import type {
 } from './ast.ts';
 import { referencedSegments } from './ast.ts';
 import { parseDuration } from './duration.ts';
+import { limitText, MAX_CONDITION_DEPTH, MAX_CONDITION_NODES, MAX_CONDITION_STRING_LENGTH, MAX_EVENT_NAME_LENGTH, MAX_LIST_VALUES, MAX_PATH_KEYS, MAX_SEQUENCE_STEPS } from './limits.ts';
 import { checkPattern, foldPattern } from './regex.ts';
 import { isPlainObject, parseIsoTime, unstorableStrings } from './values.ts';
 
@@ -26,12 +27,11 @@ export interface ParseContext {
 }
 
 /** Condition levels (root 0; each all/any/not adds one). At most 2 JSON levels each: json-depth.ts leaves room for the deepest. */
-export const MAX_DEPTH = 32;
-export const MAX_NODES = 500;
-const MAX_PATH_KEYS = 8;
-const MAX_STEPS = 10;
-const MAX_LIST = 1000;
-const MAX_STRING = 1000;
+export const MAX_DEPTH = MAX_CONDITION_DEPTH;
+export const MAX_NODES = MAX_CONDITION_NODES;
+const MAX_STEPS = MAX_SEQUENCE_STEPS;
+const MAX_LIST = MAX_LIST_VALUES;
+const MAX_STRING = MAX_CONDITION_STRING_LENGTH;
 
 const PROFILE_FIELDS: ReadonlySet<string> = new Set(['userId', 'anonymousId', 'known', 'firstSeen', 'lastSeen', 'labels']);
 const FORBIDDEN_KEYS: ReadonlySet<string> = new Set(['__proto__', 'prototype', 'constructor']);
@@ -70,8 +70,8 @@ class Parser {
   }
 
   condition(input: unknown, path: string, depth: number): Condition | null {
-    if (++this.nodes > MAX_NODES) return this.nodes === MAX_NODES + 1 ? this.fail(path, `a condition may have at most ${MAX_NODES} nodes`) : null;
-    if (depth > MAX_DEPTH) return this.fail(path, `conditions may nest at most ${MAX_DEPTH} levels`);
+    if (++this.nodes > MAX_NODES) return this.nodes === MAX_NODES + 1 ? this.fail(path, `a condition may have at most ${MAX_NODES} nodes (${limitText('MAX_CONDITION_NODES')})`) : null;
+    if (depth > MAX_DEPTH) return this.fail(path, `conditions may nest at most ${MAX_DEPTH} levels (${limitText('MAX_CONDITION_DEPTH')})`);
     if (!isPlainObject(input)) return this.fail(path, 'expected a condition object');
     if ('all' in input || 'any' in input) {
       const kind = 'all' in input ? 'all' : 'any';
@@ -131,7 +131,7 @@ class Parser {
       if (!isPlainObject(b)) return this.fail(`${path}/bucket`, 'expected {"salt", "from", "to"}');
       this.keys(b, `${path}/bucket`, ['salt', 'from', 'to']);
       const before = this.issues.length;
-      if (typeof b.salt !== 'string' || b.salt.length > MAX_STRING) this.fail(`${path}/bucket/salt`, 'salt must be a string');
+      if (typeof b.salt !== 'string' || b.salt.length > MAX_STRING) this.fail(`${path}/bucket/salt`, `salt must be a string of at most ${MAX_STRING} characters (${limitText('MAX_CONDITION_STRING_LENGTH')})`);
       for (const k of ['from', 'to'] as const) {
         const v = b[k];
         if (typeof v !== 'number' || !Number.isInteger(v) || v < 0 || v > 10000) this.fail(`${path}/bucket/${k}`, `${k} must be an integer from 0 to 10000`);
@@ -169,7 +169,7 @@ class Parser {
 
   jsonKeys(keys: string[], full: string, path: string): boolean {
     if (keys.length === 0) return !this.fail(path, `"${full}" needs a sub path, e.g. "${full}.name"`);
-    if (keys.length > MAX_PATH_KEYS) return !this.fail(path, `"${full}" is deeper than ${MAX_PATH_KEYS} keys`);
+    if (keys.length > MAX_PATH_KEYS) return !this.fail(path, `"${full}" is deeper than ${MAX_PATH_KEYS} keys (${limitText('MAX_PATH_KEYS')})`);
     if (keys.some((k) => k === '')) return !this.fail(path, `"${full}" has an empty path segment`);
     const bad = keys.find((k) => FORBIDDEN_KEYS.has(k));
     if (bad) return !this.fail(path, `"${bad}" is not allowed in a path`);
@@ -178,8 +178,10 @@ class Parser {
   }
 
   eventName(input: unknown, path: string): string | null | undefined {
-    if (typeof input !== 'string' || input === '' || input.length > 200) {
-      this.fail(path, 'expected an event name (non-empty string, or "*" for any event)');
+    if (typeof input !== 'string' || input === '' || input.length > MAX_EVENT_NAME_LENGTH) {
+      this.fail(path, typeof input === 'string' && input !== ''
+        ? `an event name has at most ${MAX_EVENT_NAME_LENGTH} characters (${limitText('MAX_EVENT_NAME_LENGTH')})`
+        : 'expected an event name (non-empty string, or "*" for any event)');
       return undefined;
     }
     return input === '*' ? null : input;
@@ -210,15 +212,17 @@ class Parser {
       (typeof x === 'string' && x.length <= MAX_STRING) || typeof x === 'boolean' || (typeof x === 'number' && Number.isFinite(x));
     const orderable = (x: unknown): x is string | number =>
       (typeof x === 'string' && x.length <= MAX_STRING) || (typeof x === 'number' && Number.isFinite(x));
+    const tooLong = `a string compared by a condition has at most ${MAX_STRING} characters (${limitText('MAX_CONDITION_STRING_LENGTH')})`;
+    if (typeof v === 'string' && v.length > MAX_STRING && base !== 'matches') return this.fail(path, tooLong);
     switch (base) {
       case 'exists':
         return present ? this.fail(path, `"${op}" takes no value`) : { op: base };
       case 'eq':
         return scalar(v) ? { op: base, value: v } : this.fail(path, `"${op}" needs a string, number or boolean value`);
       case 'in': {
-        if (!Array.isArray(v) || v.length === 0 || v.length > MAX_LIST) return this.fail(path, `"${op}" needs a non-empty array of at most ${MAX_LIST} values`);
+        if (!Array.isArray(v) || v.length === 0 || v.length > MAX_LIST) return this.fail(path, `"${op}" needs a non-empty array of at most ${MAX_LIST} values (${limitText('MAX_LIST_VALUES')})`);
         const bad = v.findIndex((x) => !scalar(x));
-        if (bad >= 0) return this.fail(`${path}/${bad}`, 'list values must be strings, numbers or booleans');
+        if (bad >= 0) return this.fail(`${path}/${bad}`, typeof v[bad] === 'string' ? tooLong : 'list values must be strings, numbers or booleans');
         return { op: base, values: v as Scalar[] };
       }
       case 'gt': case 'gte': case 'lt': case 'lte':
@@ -322,7 +326,7 @@ class Parser {
 
   steps(input: unknown, path: string): SequenceStep[] | null {
     if (!Array.isArray(input) || input.length === 0 || input.length > MAX_STEPS) {
-      return this.fail(path, `"sequence" takes 1 to ${MAX_STEPS} steps`);
+      return this.fail(path, `"sequence" takes 1 to ${MAX_STEPS} steps (${limitText('MAX_SEQUENCE_STEPS')})`);
     }
     const out: SequenceStep[] = [];
     let ok = true;

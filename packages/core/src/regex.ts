@@ -1,19 +1,20 @@
 import { RE2JS } from 're2js';
+import { limitText, LIMITS } from './limits.ts';
 import { foldCase } from './values.ts';
 
-export const MAX_PATTERN_LENGTH = 256;
+export const MAX_PATTERN_LENGTH = LIMITS.MAX_PATTERN_LENGTH;
 /**
  * The most instructions a pattern may compile to. Matching costs about one step per
  * instruction per character read, and repeats multiply (`((a?){1,10}){1,100}` is 5,202
  * instructions), so the source length alone does not bound the cost.
  */
-export const MAX_PROGRAM_SIZE = 500;
+export const MAX_PROGRAM_SIZE = LIMITS.MAX_PROGRAM_SIZE;
 /**
  * A pattern reads only the first this-many characters (code points) of a value, as if the
  * value ended there. With MAX_PROGRAM_SIZE this bounds one evaluation to about half a million
  * steps (under 10 ms on an idle core).
  */
-export const MATCH_INPUT_LIMIT = 1000;
+export const MATCH_INPUT_LIMIT = LIMITS.MATCH_INPUT_LIMIT;
 const ESCAPABLE = new Set('.^$|?*+()[]{}\\/-'.split(''));
 const CLASS_ESCAPES = new Set('dDwWsS'.split(''));
 
@@ -23,7 +24,7 @@ const CLASS_ESCAPES = new Set('dDwWsS'.split(''));
  * Returns a message for the first fault, or null.
  */
 export function checkPattern(p: string): string | null {
-  if (p.length > MAX_PATTERN_LENGTH) return `pattern is longer than ${MAX_PATTERN_LENGTH} characters`;
+  if (p.length > MAX_PATTERN_LENGTH) return `pattern is longer than ${MAX_PATTERN_LENGTH} characters (${limitText('MAX_PATTERN_LENGTH')})`;
   let depth = 0;
   let prevQuantifiable = false;
   for (let i = 0; i < p.length; i++) {
@@ -87,7 +88,7 @@ function compileBounded(p: string): RE2JS | string {
   }
   const size = re.programSize();
   if (size > MAX_PROGRAM_SIZE) {
-    return `pattern compiles to ${size} instructions, more than the limit of ${MAX_PROGRAM_SIZE} (nested or large repeat counts multiply)`;
+    return `pattern compiles to ${size} instructions, more than the limit of ${MAX_PROGRAM_SIZE} (${limitText('MAX_PROGRAM_SIZE')}; nested or large repeat counts multiply)`;
   }
   return re;
 }

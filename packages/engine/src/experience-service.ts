@@ -1,6 +1,6 @@
 import type { ApiView } from './api-view.ts';
 import type { Json } from '@strata/core';
-import { AppError, validationError, isoTime as iso } from '@strata/core';
+import { AppError, limitText, MAX_PAYLOAD_BYTES, validationError, isoTime as iso } from '@strata/core';
 import { ExperienceStore, type ExperienceRow, type ExperienceVariant, type SqlStore } from '@strata/store';
 import type { Clock } from './clock.ts';
 import type { LiveEngine } from './live-engine.ts';
@@ -26,7 +26,7 @@ export interface ExperienceForUser {
   readonly payload: Json;
 }
 
-const MAX_PAYLOAD = 32 * 1024;
+const MAX_PAYLOAD = MAX_PAYLOAD_BYTES;
 const KEY = /^[A-Za-z0-9][A-Za-z0-9_.:-]{0,99}$/;
 const view = (r: ExperienceRow): ExperienceView => ({
   id: r.id, key: r.key, name: r.name, description: r.description, variants: r.variants, defaultPayload: r.defaultPayload,
@@ -67,9 +67,9 @@ export class ExperienceService {
       else if (keys.has(v.key)) issues.push({ path: `/variants/${i}/key`, message: `variant key "${v.key}" is used twice` });
       keys.add(v.key);
       (v.segmentIds ?? []).forEach((id, j) => { if (!segments.has(id)) issues.push({ path: `/variants/${i}/segmentIds/${j}`, message: `unknown segment id "${id}"` }); });
-      if (JSON.stringify(v.payload ?? null).length > MAX_PAYLOAD) issues.push({ path: `/variants/${i}/payload`, message: 'a payload is at most 32 KB of JSON' });
+      if (JSON.stringify(v.payload ?? null).length > MAX_PAYLOAD) issues.push({ path: `/variants/${i}/payload`, message: `a payload is at most 32 KB of JSON (${limitText('MAX_PAYLOAD_BYTES')})` });
     });
-    if (e.defaultPayload !== undefined && JSON.stringify(e.defaultPayload).length > MAX_PAYLOAD) issues.push({ path: '/defaultPayload', message: 'a payload is at most 32 KB of JSON' });
+    if (e.defaultPayload !== undefined && JSON.stringify(e.defaultPayload).length > MAX_PAYLOAD) issues.push({ path: '/defaultPayload', message: `a payload is at most 32 KB of JSON (${limitText('MAX_PAYLOAD_BYTES')})` });
     if (issues.length) throw validationError('the experience is not valid', issues);
     const clash = (await new ExperienceStore(tx).list(projectId)).find((x) => x.key === e.key && x.id !== selfId);
     if (clash) throw new AppError({ code: 'CONFLICT', message: `an experience with key "${e.key}" already exists (${clash.id})` });

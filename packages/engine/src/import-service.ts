@@ -1,6 +1,6 @@
 import { createHash, randomBytes } from 'node:crypto';
 import sjson from 'secure-json-parse';
-import { AppError, isPlainObject, parseTimestamp, type ImportChangeCounts, type Issue, type Json, type JsonObject, isoTime as iso } from '@strata/core';
+import { AppError, isPlainObject, limitText, MAX_ID_LENGTH, parseTimestamp, type ImportChangeCounts, type Issue, type Json, type JsonObject, isoTime as iso } from '@strata/core';
 import { ImportStore, type BadRow, type ImportKind, type ImportRow, type IngestItem, type SqlStore, type UserPlan, type UserUpsert } from '@strata/store';
 import type { Clock } from './clock.ts';
 import { decodeCursor, encodeCursor } from './cursor.ts';
@@ -73,7 +73,7 @@ export const MAX_BAD_DETAILS = 1000;
 export const BAD_ROWS_PER_SAVE = 5000;
 /** Bad rows read per query when they are streamed as CSV. */
 const BAD_ROWS_PAGE = 1000;
-const MAX_ID = 256;
+const MAX_ID = MAX_ID_LENGTH;
 const NUMBER = /^-?(?:0|[1-9]\d*)(?:\.\d+)?(?:[eE][+-]?\d+)?$/;
 
 /** A cell's inferred value: a boolean, a plain decimal number (at most 17 characters), else the string. */
@@ -418,7 +418,7 @@ export class ImportService {
         if (cells.length !== width) { job.reject(r.line, `${cells.length} columns; the header has ${width}`); continue; }
         const userId = cells[head.idIndex]!.trim();
         if (userId === '') { job.reject(r.line, `missing userId (column "${head.columns![head.idIndex]}" is empty)`); continue; }
-        if (userId.length > MAX_ID) { job.reject(r.line, `userId is longer than ${MAX_ID} characters`); continue; }
+        if (userId.length > MAX_ID) { job.reject(r.line, `userId is longer than ${MAX_ID} characters (${limitText('MAX_ID_LENGTH')})`); continue; }
         const traits: JsonObject = {};
         let reason: string | null = null;
         for (const c of traitCols) {
@@ -585,7 +585,7 @@ export class ImportService {
     const add = async (line: number, userId: unknown) => {
       const u = typeof userId === 'number' ? String(userId) : typeof userId === 'string' ? userId.trim() : '';
       if (u === '') { job.reject(line, 'missing userId'); return; }
-      if (u.length > MAX_ID) { job.reject(line, `userId is longer than ${MAX_ID} characters`); return; }
+      if (u.length > MAX_ID) { job.reject(line, `userId is longer than ${MAX_ID} characters (${limitText('MAX_ID_LENGTH')})`); return; }
       job.ok++;
       batch.push(u);
       if (batch.length >= BATCH_ROWS) await flush();

@@ -2,6 +2,7 @@ import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
 import Fastify, { LogController, type FastifyInstance } from 'fastify';
 import type { DestinationStream } from 'pino';
+import { AppError, limitText, MAX_BODY_BYTES, MAX_ID_LENGTH } from '@strata/core';
 import { Credentials } from './auth.ts';
 import type { AppContext } from './context.ts';
 import { errorBody, errorHandler } from './errors.ts';
@@ -13,6 +14,7 @@ import { healthRoutes, refuseUntilReady } from './routes/health.ts';
 import { metricsRoutes } from './routes/metrics.ts';
 import { projectRoutes } from './routes/projects.ts';
 import { publicRoutes } from './routes/public/public-scope.ts';
+import { registerRateLimit } from './rate-limit.ts';
 import { uiRoutes } from './routes/ui.ts';
 import { ErrorSchema } from './schemas.ts';
 import { requestValidatorCompiler } from './validation.ts';
@@ -24,6 +26,9 @@ export interface AppOptions {
   readonly dirs?: { readonly ui: string; readonly sdk: string };
 }
 
+/** The longest path parameter the router takes as sent: an id of MAX_ID_LENGTH code points, each up to 12 characters percent-encoded. */
+const MAX_PARAM_CHARS = 12 * MAX_ID_LENGTH;
+
 /** Builds the HTTP app over a context; `app.inject()` tests it without a socket. */
 export async function buildApp(ctx: AppContext, opts: AppOptions = {}): Promise<FastifyInstance> {
   const app = Fastify({
@@ -31,7 +36,23 @@ export async function buildApp(ctx: AppContext, opts: AppOptions = {}): Promise<
     // A line per request only at `debug` (logRequests); every 5xx is logged at `error`.
     logController: new LogController({ disableRequestLogging: true }),
     genReqId: requestId,
-    bodyLimit: 1024 * 1024,
+    bodyLimit: MAX_BODY_BYTES,
+    // A path parameter as sent (percent-encoded: up to 12 characters per code point) may be as
+    // long as an id of MAX_ID_LENGTH, so that the schema refuses a longer one naming the limit;
+    // the router's default (100) answered 414 to ids of 101 to 256 characters.
+    routerOptions: { maxParamLength: MAX_PARAM_CHARS },
+    // The router's own refusals, in Strata's error shape like every other 400.
+    frameworkErrors: (err, req, reply) => {
+      if (err.code === 'FST_ERR_MAX_PARAM_LENGTH') {
+        const message = `longer than ${MAX_PARAM_CHARS} characters as sent (percent-encoded; the ${limitText('MAX_ID_LENGTH')} code points)`;
+        return errorHandler(new AppError({ code: 'VALIDATION_FAILED', message: `a path parameter is ${message}`, issues: [{ path: '/params', message }] }), req, reply);
+      }
+      if (err.code === 'FST_ERR_BAD_URL') {
+        const message = 'is not valid percent-encoded UTF-8';
+        return errorHandler(new AppError({ code: 'VALIDATION_FAILED', message: `a path parameter ${message}`, issues: [{ path: '/params', message }] }), req, reply);
+      }
+      return errorHandler(err, req, reply);
+    },
     // X-Forwarded-For names the client only behind a proxy the operator declared (STRATA_TRUST_PROXY).
     trustProxy: typeof ctx.config.trustProxy === 'boolean' ? ctx.config.trustProxy : [...ctx.config.trustProxy],
   });
@@ -80,6 +101,11 @@ export async function buildApp(ctx: AppContext, opts: AppOptions = {}): Promise<
   const untilReady = refuseUntilReady(ctx);
   await app.register(async (scope) => { scope.addHook('onRequest', untilReady); await publicRoutes(scope, withCreds); });
   await app.register(async (scope) => { scope.addHook('onRequest', untilReady); await adminRoutes(scope, withCreds); });
-  await app.register(async (scope) => { scope.addHook('onRequest', untilReady); await projectRoutes(scope, withCreds); });
+  await app.register(async (scope) => {
+    scope.addHook('onRequest', untilReady);
+    // The root token's budget, like an admin token's (STRATA_RATE_LIMIT_ADMIN).
+    await registerRateLimit(scope, 'admin', ctx.config.rateLimit.admin);
+    await projectRoutes(scope, withCreds);
+  });
   return app;
 }

@@ -1,5 +1,5 @@
 import { isIP } from 'node:net';
-import { parseDuration } from '@strata/core';
+import { parseDuration, RATE_LIMIT_DEFAULTS } from '@strata/core';
 
 export interface Config {
   readonly port: number;
@@ -25,6 +25,11 @@ export interface Config {
   readonly logLevel: LogLevel;
   /** `STRATA_METRICS_TOKEN`: the bearer token `/metrics` asks for; unset, only a direct loopback caller may read it (docs/operations.md). */
   readonly metricsToken: string | null;
+  /**
+   * Requests per minute per credential (rate-limit.ts): `STRATA_RATE_LIMIT_WRITE` for each write
+   * key on /v1/*, `STRATA_RATE_LIMIT_ADMIN` for each admin token on /api/*; 0 turns one off.
+   */
+  readonly rateLimit: { readonly write: number; readonly admin: number };
 }
 
 export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
@@ -63,6 +68,13 @@ function trustProxy(v: string | undefined): boolean | readonly string[] {
   return list;
 }
 
+function perMinute(name: string, v: string | undefined, fallback: number): number {
+  const s = (v ?? '').trim();
+  if (s === '') return fallback;
+  if (!/^\d{1,9}$/.test(s)) throw new Error(`${name} must be a whole number of requests per minute (0: no limit), got "${v}"`);
+  return Number(s);
+}
+
 /** Reads the configuration of docs/reference.md §5 from the environment; a bad value stops the start with its name. */
 export function configFromEnv(env: NodeJS.ProcessEnv = process.env): Config {
   const port = Number(env.PORT ?? 4000);
@@ -84,5 +96,9 @@ export function configFromEnv(env: NodeJS.ProcessEnv = process.env): Config {
     storeIp: flag('STRATA_STORE_IP', env.STRATA_STORE_IP),
     logLevel: logLevel(env.STRATA_LOG_LEVEL),
     metricsToken: env.STRATA_METRICS_TOKEN?.trim() || null,
+    rateLimit: {
+      write: perMinute('STRATA_RATE_LIMIT_WRITE', env.STRATA_RATE_LIMIT_WRITE, RATE_LIMIT_DEFAULTS.write),
+      admin: perMinute('STRATA_RATE_LIMIT_ADMIN', env.STRATA_RATE_LIMIT_ADMIN, RATE_LIMIT_DEFAULTS.admin),
+    },
   };
 }

@@ -1,5 +1,5 @@
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
-import { AppError, type ErrorCode, type Issue } from '@strata/core';
+import { AppError, limitText, type ErrorCode, type Issue, type LimitName } from '@strata/core';
 import { storeUnavailableReason } from '@strata/store';
 
 /** The one place where an error code becomes an HTTP status. */
@@ -35,11 +35,11 @@ export function errorBody(code: ErrorCode, message: string, issues: readonly Iss
 /** Requests whose 5xx the error handler has logged (with its error): the onResponse hook of logging.ts logs the others. */
 export const loggedFailures = new WeakSet<FastifyRequest>();
 
-interface AjvError { instancePath: string; message?: string; keyword: string; params: Record<string, unknown> }
+interface AjvError { instancePath: string; message?: string; keyword: string; params: Record<string, unknown>; parentSchema?: { 'x-limit'?: LimitName } }
 
 function fromValidation(err: FastifyError & { validation?: AjvError[]; validationContext?: string }): AppError {
   const where = err.validationContext === 'body' || !err.validationContext ? '' : `/${err.validationContext}`;
-  const issues = (err.validation ?? []).map((v) => {
+  const issues = ((err.validation ?? []) as AjvError[]).map((v) => {
     let path = where + v.instancePath;
     let message = v.message ?? 'is not valid';
     if (v.keyword === 'additionalProperties') {
@@ -48,14 +48,24 @@ function fromValidation(err: FastifyError & { validation?: AjvError[]; validatio
     } else if (v.keyword === 'required') {
       path += `/${String(v.params.missingProperty)}`;
       message = 'is required';
+    } else if (v.keyword === 'maxLength' && v.parentSchema?.['x-limit'] !== undefined) {
+      // A limit of core/limits.ts (schemas.ts maxLength): the refusal names it.
+      message = `${message} (${limitText(v.parentSchema['x-limit'])})`;
     }
     return { path: path || '/', message };
   });
   return new AppError({ code: 'VALIDATION_FAILED', message: `the request ${err.validationContext ?? 'body'} is not valid: ${issues.map((i) => `${i.path} ${i.message}`).join('; ')}`, issues });
 }
 
+/** The body limit of a route (app.ts, the public scope's parsers): the smallest that applies to the URL. */
+function bodyLimitOf(url: string): LimitName {
+  if (url.startsWith('/v1/rewards/')) return 'MAX_REDEEM_BODY_BYTES';
+  if (url.startsWith('/v1/')) return 'MAX_BATCH_BYTES';
+  return 'MAX_BODY_BYTES';
+}
+
 /** Maps any error to the docs/reference.md §4 error shape; bad input never becomes a 500. */
-export function toAppError(err: unknown): AppError {
+export function toAppError(err: unknown, url = ''): AppError {
   if (err instanceof AppError) return err;
   const e = err as FastifyError & { validation?: AjvError[] };
   if (e?.validation) return fromValidation(e);
@@ -64,7 +74,7 @@ export function toAppError(err: unknown): AppError {
   if (reason !== null) return new AppError({ code: 'STORE_UNAVAILABLE', message: `the store is unavailable (${reason}); try again shortly`, cause: err });
   switch (e?.code) {
     case 'FST_ERR_CTP_BODY_TOO_LARGE':
-      return new AppError({ code: 'PAYLOAD_TOO_LARGE', message: 'the request body is larger than this endpoint accepts (500 KB for ingest batches)' });
+      return new AppError({ code: 'PAYLOAD_TOO_LARGE', message: `the request body is larger than this endpoint accepts (${limitText(bodyLimitOf(url))} bytes)`, issues: [{ path: '/', message: `over the ${limitText(bodyLimitOf(url))} bytes` }] });
     case 'FST_ERR_CTP_INVALID_MEDIA_TYPE':
     case 'FST_ERR_CTP_INVALID_CONTENT_LENGTH':
     case 'FST_ERR_CTP_EMPTY_JSON_BODY':
@@ -86,7 +96,7 @@ export function toAppError(err: unknown): AppError {
  * is still starting is expected, and logged at `debug` only; a 4xx is the caller's and not logged.
  */
 export function errorHandler(err: unknown, req: FastifyRequest, reply: FastifyReply): void {
-  const app = toAppError(err);
+  const app = toAppError(err, req.url);
   const status = STATUS[app.code];
   if (status >= 500) {
     loggedFailures.add(req);

@@ -22,8 +22,8 @@ describe('JSON nesting depth over HTTP', () => {
     expect(r.status).toBe(400);
     // The body is level 1, properties level 2: the first object past the limit is the 99th "a".
     const path = `/properties${pathOf(MAX_JSON_DEPTH - 1)}`;
-    expect(r.body.error.message).toBe(`the request body: max nesting depth ${MAX_JSON_DEPTH} exceeded at ${path}`);
-    expect(r.body.error.issues).toEqual([{ path, message: `max nesting depth ${MAX_JSON_DEPTH} exceeded` }]);
+    expect(r.body.error.message).toBe(`the request body: max nesting depth ${MAX_JSON_DEPTH} exceeded (limit MAX_JSON_DEPTH = ${MAX_JSON_DEPTH}) at ${path}`);
+    expect(r.body.error.issues).toEqual([{ path, message: `max nesting depth ${MAX_JSON_DEPTH} exceeded (limit MAX_JSON_DEPTH = ${MAX_JSON_DEPTH})` }]);
   });
 
   it('accepts a body exactly at the limit and refuses one level more, in a batch too', async () => {
@@ -46,7 +46,7 @@ describe('JSON nesting depth over HTTP', () => {
       payload: `{"name":"deep","condition":{"attr":"traits.plan","op":"in","value":${'['.repeat(5000)}${']'.repeat(5000)}}}`,
     });
     expect(r.statusCode).toBe(400);
-    expect(JSON.parse(r.payload).error.issues[0]).toEqual({ path: `/condition/value${'/0'.repeat(MAX_JSON_DEPTH - 2)}`, message: `max nesting depth ${MAX_JSON_DEPTH} exceeded` });
+    expect(JSON.parse(r.payload).error.issues[0]).toEqual({ path: `/condition/value${'/0'.repeat(MAX_JSON_DEPTH - 2)}`, message: `max nesting depth ${MAX_JSON_DEPTH} exceeded (limit MAX_JSON_DEPTH = ${MAX_JSON_DEPTH})` });
     // Credentials are still checked first: without them the same body is a 401.
     const anonymous = await t.app.inject({ method: 'POST', url: '/api/segments', headers: { 'content-type': 'application/json' }, payload: `{"name":"deep","condition":{"attr":"traits.plan","op":"in","value":${'['.repeat(500)}${']'.repeat(500)}}}` });
     expect(anonymous.statusCode).toBe(401);
@@ -61,7 +61,7 @@ describe('JSON nesting depth over HTTP', () => {
     const r = await t.upload('/api/imports?kind=events', ndjson, 'application/x-ndjson');
     expect(r.status).toBe(201);
     expect(r.body).toMatchObject({ rows: 2, ok: 1, bad: 1, summary: { stored: 1 } });
-    expect(r.body.badRows[0].reason).toBe(`/properties${pathOf(MAX_JSON_DEPTH - 1)} max nesting depth ${MAX_JSON_DEPTH} exceeded`);
+    expect(r.body.badRows[0].reason).toBe(`/properties${pathOf(MAX_JSON_DEPTH - 1)} max nesting depth ${MAX_JSON_DEPTH} exceeded (limit MAX_JSON_DEPTH = ${MAX_JSON_DEPTH})`);
   });
 });
 

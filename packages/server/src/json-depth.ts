@@ -1,5 +1,5 @@
 import type { FastifyInstance, FastifyRequest, preHandlerAsyncHookHandler } from 'fastify';
-import { AppError, jsonDepthFault, MAX_JSON_DEPTH } from '@strata/core';
+import { AppError, jsonDepthFault, limitText, MAX_JSON_DEPTH } from '@strata/core';
 
 /** A value JSON parsing made: an array, or an object whose prototype is Object's (or none). */
 function isJsonDocument(v: unknown): boolean {
@@ -15,7 +15,7 @@ async function checkDepth(req: FastifyRequest): Promise<void> {
   if (!isJsonDocument(req.body)) return;
   const fault = jsonDepthFault(req.body);
   if (fault) {
-    throw new AppError({ code: 'VALIDATION_FAILED', message: `the request body: max nesting depth ${MAX_JSON_DEPTH} exceeded at ${fault.path}`, issues: [fault] });
+    throw new AppError({ code: 'VALIDATION_FAILED', message: `the request body: max nesting depth ${MAX_JSON_DEPTH} exceeded (${limitText('MAX_JSON_DEPTH')}) at ${fault.path}`, issues: [fault] });
   }
 }
 

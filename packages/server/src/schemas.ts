@@ -1,5 +1,11 @@
 import { Type, type Static, type TSchema } from '@sinclair/typebox';
-import type { Json } from '@strata/core';
+import { LIMITS, type Json, type LimitName } from '@strata/core';
+
+/**
+ * `maxLength` from a limit of core/limits.ts, with the limit's name (`x-limit`), so that the 400
+ * refusing a longer string names it (errors.ts). Spread into a string's options.
+ */
+export const maxLength = (name: LimitName) => ({ maxLength: LIMITS[name], 'x-limit': name });
 
 /**
  * A request field that may be null: `{type: [T, "null"]}` rather than an anyOf, because with
@@ -27,7 +33,7 @@ export const ConditionSchema = Type.Unsafe<unknown>({
   description: 'A condition of the Strata condition language (docs/reference.md §3, docs/conditions.md); validated with every fault reported by JSON path. null makes a static list.',
 });
 
-const UserIdList = Type.Array(Type.String({ minLength: 1, maxLength: 256 }), { maxItems: 10000 });
+const UserIdList = Type.Array(Type.String({ minLength: 1, ...maxLength('MAX_ID_LENGTH') }), { maxItems: 10000 });
 
 export const WarningSchema = Type.Object({
   code: Type.Union(['DUPLICATE', 'CONTRADICTION', 'EMPTY', 'SUBSET', 'HIGH_OVERLAP'].map((c) => Type.Literal(c))),
@@ -64,8 +70,8 @@ export const SegmentSchema = Type.Object({
  * One object rather than a oneOf, so that faults get precise paths: segmentCreateFaults checks the form.
  */
 export const SegmentCreate = Type.Object({
-  name: Type.Optional(Type.String({ minLength: 1, maxLength: 200, description: 'Required with a condition; with a template it defaults to the template\'s name' })),
-  description: Type.Optional(Type.String({ maxLength: 2000 })),
+  name: Type.Optional(Type.String({ minLength: 1, ...maxLength('MAX_NAME_LENGTH'), description: 'Required with a condition; with a template it defaults to the template\'s name' })),
+  description: Type.Optional(Type.String({ ...maxLength('MAX_DESCRIPTION_LENGTH') })),
   condition: Type.Optional(ConditionSchema),
   template: Type.Optional(Type.String({ minLength: 1, maxLength: 100, description: 'A template id (GET /api/templates); instead of a condition' })),
   params: Type.Optional(Type.Object({}, { additionalProperties: true, description: 'Template parameters; missing ones take their defaults' })),
@@ -84,8 +90,8 @@ export function segmentCreateFaults(body: { name?: unknown; condition?: unknown;
 }
 
 export const SegmentPatch = Type.Object({
-  name: Type.Optional(Type.String({ minLength: 1, maxLength: 200 })),
-  description: Type.Optional(Type.String({ maxLength: 2000 })),
+  name: Type.Optional(Type.String({ minLength: 1, ...maxLength('MAX_NAME_LENGTH') })),
+  description: Type.Optional(Type.String({ ...maxLength('MAX_DESCRIPTION_LENGTH') })),
   condition: Type.Optional(ConditionSchema),
   include: Type.Optional(UserIdList),
   exclude: Type.Optional(UserIdList),
@@ -111,7 +117,7 @@ export const PreviewResult = Type.Object({
 });
 
 export const OverlapBody = Type.Object({
-  ids: Type.Array(Type.String({ minLength: 1, maxLength: 256 }), { minItems: 2, maxItems: 50 }),
+  ids: Type.Array(Type.String({ minLength: 1, ...maxLength('MAX_ID_LENGTH') }), { minItems: 2, maxItems: 50 }),
 }, { additionalProperties: false });
 
 export const OverlapResult = Type.Object({
@@ -145,7 +151,7 @@ export const MembersPage = Type.Object({
 });
 
 export const AddMembers = Type.Object({
-  userIds: Type.Array(Type.String({ minLength: 1, maxLength: 256 }), { minItems: 1, maxItems: 10000 }),
+  userIds: Type.Array(Type.String({ minLength: 1, ...maxLength('MAX_ID_LENGTH') }), { minItems: 1, maxItems: 10000 }),
   createMissing: Type.Optional(Type.Boolean({ description: 'Create a known profile for each id never seen; without it such ids are refused (409, nothing added)' })),
 }, { additionalProperties: false });
 
@@ -154,8 +160,8 @@ export const AddMembersResult = Type.Object({
   created: Type.Array(Type.String(), { description: 'Ids that named no profile: a profile was created for each (createMissing)' }),
 });
 
-export const IdParams = Type.Object({ id: Type.String({ minLength: 1, maxLength: 256 }) });
-export const MemberParams = Type.Object({ id: Type.String({ minLength: 1, maxLength: 256 }), userId: Type.String({ minLength: 1, maxLength: 256 }) });
+export const IdParams = Type.Object({ id: Type.String({ minLength: 1, ...maxLength('MAX_ID_LENGTH') }) });
+export const MemberParams = Type.Object({ id: Type.String({ minLength: 1, ...maxLength('MAX_ID_LENGTH') }), userId: Type.String({ minLength: 1, ...maxLength('MAX_ID_LENGTH') }) });
 
 export const UserSegment = Type.Object({ id: Type.String(), name: Type.String(), since: Type.String({ format: 'date-time' }) });
 
@@ -208,7 +214,7 @@ export const WebhookSchema = Type.Object({
 
 export const WebhookCreate = Type.Object({
   url: Type.String({ minLength: 1, maxLength: 2048, description: 'An absolute http:// or https:// URL' }),
-  segmentIds: Type.Optional(Type.Union([Type.Array(Type.String({ minLength: 1, maxLength: 256 }), { maxItems: 1000 }), Type.Null()], { description: 'Segments whose changes are sent; null or absent: every segment' })),
+  segmentIds: Type.Optional(Type.Union([Type.Array(Type.String({ minLength: 1, ...maxLength('MAX_ID_LENGTH') }), { maxItems: 1000 }), Type.Null()], { description: 'Segments whose changes are sent; null or absent: every segment' })),
   kinds: Type.Optional(Type.Array(Type.String({ maxLength: 100 }), { maxItems: 10, description: '"segment.entered" and/or "segment.exited"; absent: both' })),
 }, { additionalProperties: false });
 

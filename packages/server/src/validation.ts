@@ -17,6 +17,8 @@ const COMMON: Options = {
   // The same TypeBox schema object (with its $id) can guard several routes.
   addUsedSchema: false,
   strict: false,
+  // Errors carry their schema, so a refusal can name the limit it applies (`x-limit`, errors.ts).
+  verbose: true,
 };
 
 function ajvWith(coerceTypes: Options['coerceTypes']): Ajv {
@@ -26,9 +28,9 @@ function ajvWith(coerceTypes: Options['coerceTypes']): Ajv {
 }
 
 /**
- * An admin body's schema, then one more rule every admin write shares: no string in it (a
- * value or a key) may hold a NUL character or an unpaired surrogate, which no store keeps
- * faithfully — an id with a NUL would name a profile that ingest itself refuses. (Ingest checks
+ * An admin body's, a public redemption's, a path's or a query string's schema, then one more
+ * rule they share: no string in it (a value or a key) may hold a NUL character or an unpaired
+ * surrogate, which no store keeps faithfully — an id with a NUL would name a profile that ingest itself refuses. (Ingest checks
  * the same per message, so that one bad item of a batch does not refuse the others.)
  */
 function withStorableStrings(validate: ValidateFunction): ValidateFunction {
@@ -56,8 +58,12 @@ export function requestValidatorCompiler(): FastifySchemaCompiler<FastifySchema>
   const strict = ajvWith(false);
   const textual = ajvWith('array');
   return ({ schema, httpPart, url }): ValidateFunction => {
+    // Path parameters and query strings become ids and SQL parameters as well: PostgreSQL
+    // refuses a NUL in text, so unchecked they would answer 500 there (the fuzz test found
+    // GET /v1/targeting?anonymousId=%00).
+    if (httpPart === 'params' || httpPart === 'querystring') return withStorableStrings(textual.compile(schema as object));
     if (httpPart !== 'body') return textual.compile(schema as object);
     const validate = strict.compile(schema as object);
-    return url.startsWith('/api/') ? withStorableStrings(validate) : validate;
+    return url.startsWith('/api/') || url.startsWith('/v1/rewards/') ? withStorableStrings(validate) : validate;
   };
 }

@@ -1,11 +1,12 @@
 import { createInterface } from 'node:readline';
 import type { Readable } from 'node:stream';
 import { parse } from 'csv-parse/sync';
+import { limitText, LIMITS } from '@strata/core';
 import type { FileRow, ImportFormat, ImportSource } from '@strata/engine';
 
 
 /** A quoted field may span lines; past this many, the quote is taken as never closed. */
-const MAX_RECORD_LINES = 1000;
+const MAX_RECORD_LINES = LIMITS.MAX_RECORD_LINES;
 /** Rows are handed on this many at a time, and quoted records given to csv-parse as many in one call (its per-call cost is 100 µs). */
 const GROUP = 1000;
 
@@ -79,7 +80,7 @@ export async function* readCsv(input: Readable): AsyncGenerator<FileRow[]> {
       const held = pending;
       pending = null;
       if (s === 'closed') { record(held[0]!.n, held.map((l) => l.text).join('\n')); return; }
-      giveUp(held, s === 'open' ? `malformed quotes: a quoted field is not closed within ${MAX_RECORD_LINES} lines` : s);
+      giveUp(held, s === 'open' ? `malformed quotes: a quoted field is not closed within ${MAX_RECORD_LINES} lines (${limitText('MAX_RECORD_LINES')})` : s);
       return;
     }
     if (text.length === 0) return;

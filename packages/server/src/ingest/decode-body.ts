@@ -1,7 +1,7 @@
 import { Transform, type Readable } from 'node:stream';
 import { createGunzip, createInflate } from 'node:zlib';
 import type { FastifyInstance } from 'fastify';
-import { AppError } from '@strata/core';
+import { AppError, LIMITS, limitText, type LimitName } from '@strata/core';
 
 /** Fastify compares the bytes it read with Content-Length through this field of a preParsing stream. */
 type Decoded = Transform & { receivedEncodedLength: number };
@@ -15,7 +15,8 @@ const INFLATERS: Record<string, () => Transform> = { gzip: createGunzip, 'x-gzip
  * inflate to gigabytes costs at most `limit` bytes of work. Fastify still counts the bytes
  * received against Content-Length.
  */
-export function registerBodyDecoding(app: FastifyInstance, limit: number): void {
+export function registerBodyDecoding(app: FastifyInstance, limitName: LimitName): void {
+  const limit = LIMITS[limitName];
   app.addHook('preParsing', (req, _reply, payload, done) => {
     const header = req.headers['content-encoding'];
     const encoding = (Array.isArray(header) ? header.join(', ') : header ?? '').trim().toLowerCase();
@@ -24,11 +25,12 @@ export function registerBodyDecoding(app: FastifyInstance, limit: number): void 
     if (!inflater) {
       return done(new AppError({ code: 'UNSUPPORTED_ENCODING', message: `Content-Encoding "${encoding}" is not supported: send the body as is (identity), gzip or deflate` }));
     }
-    done(null, decode(payload, inflater(), encoding, limit));
+    done(null, decode(payload, inflater(), encoding, limitName));
   });
 }
 
-function decode(payload: Readable, inflate: Transform, encoding: string, limit: number): Decoded {
+function decode(payload: Readable, inflate: Transform, encoding: string, limitName: LimitName): Decoded {
+  const limit = LIMITS[limitName];
   let decoded = 0;
   const stop = (err: AppError) => {
     payload.unpipe(inflate);
@@ -41,7 +43,7 @@ function decode(payload: Readable, inflate: Transform, encoding: string, limit: 
       decoded += chunk.length;
       if (decoded > limit) {
         cb();
-        stop(new AppError({ code: 'DECODED_TOO_LARGE', message: `the ${encoding} request body inflates past ${limit} bytes, the limit of this endpoint` }));
+        stop(new AppError({ code: 'DECODED_TOO_LARGE', message: `the ${encoding} request body inflates past ${limit} bytes, the limit of this endpoint (${limitText(limitName)})` }));
         return;
       }
       cb(null, chunk);

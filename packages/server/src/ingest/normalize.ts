@@ -1,14 +1,12 @@
 import { randomUUID } from 'node:crypto';
 import type { Issue, Json, JsonObject } from '@strata/core';
-import { isDerivedEvent, isPlainObject, jsonDepthFault, parseTimestamp, unstorableStrings } from '@strata/core';
+import { isDerivedEvent, isPlainObject, jsonDepthFault, LIMITS, limitText, longKeyPath, parseTimestamp, unstorableStrings } from '@strata/core';
 import type { IngestItem } from '@strata/store';
 import { geolocate, type GeoOptions } from './geo.ts';
 
-export const MAX_EVENT_BYTES = 32 * 1024;
-export const MAX_BATCH_BYTES = 500 * 1024;
-export const MAX_BATCH_ITEMS = 2500;
-const MAX_ID = 256;
-const MAX_NAME = 200;
+export const { MAX_EVENT_BYTES, MAX_BATCH_BYTES, MAX_BATCH_ITEMS, MAX_KEY_LENGTH } = LIMITS;
+const MAX_ID = LIMITS.MAX_ID_LENGTH;
+const MAX_NAME = LIMITS.MAX_EVENT_NAME_LENGTH;
 
 export type MessageType = IngestItem['type'];
 export const MESSAGE_TYPES: readonly MessageType[] = ['identify', 'track', 'page', 'screen', 'group', 'alias'];
@@ -23,7 +21,7 @@ function id(v: Json | undefined, path: string, issues: Issue[]): string | null {
   if (v === undefined || v === null) return null;
   if (typeof v === 'number' && Number.isFinite(v)) return String(v);
   if (typeof v === 'string' && v.length > 0 && v.length <= MAX_ID) return v;
-  issues.push({ path, message: `must be a non-empty string of at most ${MAX_ID} characters` });
+  issues.push({ path, message: typeof v === 'string' && v.length > MAX_ID ? `is ${v.length} characters long, over the ${limitText('MAX_ID_LENGTH')}` : `must be a non-empty string of at most ${MAX_ID} characters` });
   return null;
 }
 
@@ -66,6 +64,8 @@ export function normalizeMessage(raw: unknown, routeType: MessageType | null, re
   if (tooDeep) return { ok: false, issues: [tooDeep] };
   const [unstorable] = unstorableStrings(raw, 1);
   if (unstorable !== undefined) return { ok: false, issues: [{ path: unstorable, message: 'strings may not contain NUL characters or unpaired UTF-16 surrogates' }] };
+  const longKey = longKeyPath(raw);
+  if (longKey !== null) return { ok: false, issues: [{ path: longKey, message: `a key has at most ${MAX_KEY_LENGTH} characters (${limitText('MAX_KEY_LENGTH')})` }] };
 
   let type = routeType;
   if (type === null) {
@@ -88,7 +88,7 @@ export function normalizeMessage(raw: unknown, routeType: MessageType | null, re
   let name = '';
   if (type === 'track') {
     if (typeof raw.event !== 'string' || raw.event.length === 0 || raw.event.length > MAX_NAME) {
-      issues.push({ path: '/event', message: `track needs "event", a name of 1 to ${MAX_NAME} characters` });
+      issues.push({ path: '/event', message: `track needs "event", a name of 1 to ${MAX_NAME} characters (${limitText('MAX_EVENT_NAME_LENGTH')})` });
     } else if (isDerivedEvent(raw.event)) {
       issues.push({ path: '/event', message: `"${raw.event}" is derived by Strata and cannot be sent` });
     } else {
@@ -133,7 +133,7 @@ export function normalizeMessage(raw: unknown, routeType: MessageType | null, re
   const contextJson = JSON.stringify(context);
   const bytes = Buffer.byteLength(propertiesJson) + Buffer.byteLength(contextJson) + (traits ? Buffer.byteLength(JSON.stringify(traits)) : 0)
     + Buffer.byteLength(`${messageId}${userId ?? ''}${anonymousId ?? ''}${previousId ?? ''}${name}`);
-  if (bytes > MAX_EVENT_BYTES) return { ok: false, issues: [{ path: '/', message: `the message is ${bytes} bytes; the limit is ${MAX_EVENT_BYTES} (32 KB)` }] };
+  if (bytes > MAX_EVENT_BYTES) return { ok: false, issues: [{ path: '/', message: `the message is ${bytes} bytes, over the ${limitText('MAX_EVENT_BYTES')} (32 KB)` }] };
   const timestamp = original !== null && sentAt !== null ? receivedAt - (sentAt - original) : original ?? receivedAt;
   if (timestamp < MIN_TIME || timestamp > MAX_TIME) {
     return { ok: false, issues: [{ path: '/sentAt', message: 'timestamp corrected by sentAt falls outside the years 1000 to 9999' }] };

@@ -1,4 +1,4 @@
-import { AppError, isPlainObject, type Issue, type Json } from '@strata/core';
+import { AppError, isPlainObject, limitText, type Issue, type Json } from '@strata/core';
 import type { IngestItem, Project, Rejection } from '@strata/store';
 import type { GeoOptions } from './geo.ts';
 import { MAX_BATCH_ITEMS, MAX_EVENT_BYTES, normalizeMessage, type MessageType } from './normalize.ts';
@@ -36,7 +36,7 @@ export async function prepareIngest(call: IngestCall, knownUser: KnownUser): Pro
   const rejections: Rejection[] = [];
   if (type !== null) {
     const raw = Buffer.byteLength(JSON.stringify(body ?? null));
-    if (raw > MAX_EVENT_BYTES) throw new AppError({ code: 'PAYLOAD_TOO_LARGE', message: `the event is ${raw} bytes; the limit is ${MAX_EVENT_BYTES} (32 KB)` });
+    if (raw > MAX_EVENT_BYTES) throw new AppError({ code: 'PAYLOAD_TOO_LARGE', message: `the event is ${raw} bytes, over the ${limitText('MAX_EVENT_BYTES')} (32 KB)`, issues: [{ path: '/', message: `${raw} bytes, over the ${limitText('MAX_EVENT_BYTES')}` }] });
     const n = normalizeMessage(body, type, receivedAt, undefined, geo);
     if (!n.ok) throw new AppError({ code: 'VALIDATION_FAILED', message: `the ${type} call is not valid: ${n.issues.map((i) => `${i.path} ${i.message}`).join('; ')}`, issues: n.issues });
     items.push(n.item);
@@ -46,7 +46,7 @@ export async function prepareIngest(call: IngestCall, knownUser: KnownUser): Pro
       throw new AppError({ code: 'VALIDATION_FAILED', message: 'a batch is {"batch": [message, ...]}', issues: [{ path: '/batch', message: 'must be an array of messages' }] });
     }
     if (body.batch.length > MAX_BATCH_ITEMS) {
-      throw new AppError({ code: 'PAYLOAD_TOO_LARGE', message: `a batch holds at most ${MAX_BATCH_ITEMS} messages; this one has ${body.batch.length}`, issues: [{ path: '/batch', message: `more than ${MAX_BATCH_ITEMS} messages` }] });
+      throw new AppError({ code: 'PAYLOAD_TOO_LARGE', message: `a batch holds at most ${MAX_BATCH_ITEMS} messages (${limitText('MAX_BATCH_ITEMS')}); this one has ${body.batch.length}`, issues: [{ path: '/batch', message: `more than ${MAX_BATCH_ITEMS} messages (${limitText('MAX_BATCH_ITEMS')})` }] });
     }
     body.batch.forEach((m, index) => {
       const n = normalizeMessage(m, null, receivedAt, body.sentAt, geo);

@@ -3,6 +3,7 @@ import { auditHooks } from '../audit.ts';
 import { requireAdmin, type Credentials } from '../auth.ts';
 import type { AppContext } from '../context.ts';
 import { auditRoutes } from './audit.ts';
+import { registerRateLimit } from '../rate-limit.ts';
 import { destinationRoutes } from './destinations.ts';
 import { experienceRoutes } from './experiences.ts';
 import { experimentRoutes } from './experiments.ts';
@@ -45,5 +46,7 @@ export async function adminRoutes(app: FastifyInstance, ctx: AppContext & { cred
   });
   // Every change a route of AUDITED (audit.ts) makes leaves one row in the audit log.
   auditHooks(app, ctx);
+  // Per admin token, after its check (STRATA_RATE_LIMIT_ADMIN).
+  await registerRateLimit(app, 'admin', ctx.config.rateLimit.admin);
   for (const routes of RESOURCES) await app.register(async (scope) => routes(scope, ctx));
 }

@@ -1,11 +1,11 @@
 import type { FastifyInstance } from 'fastify';
 import { Type, type Static } from '@sinclair/typebox';
 import type { AppContext } from '../context.ts';
-import { DeliverySchema, IdParams, MembersQuery, errors } from '../schemas.ts';
+import { DeliverySchema, IdParams, MembersQuery, errors, maxLength } from '../schemas.ts';
 
-const SegmentIds = Type.Union([Type.Array(Type.String({ minLength: 1, maxLength: 256 }), { maxItems: 1000 }), Type.Null()], { description: 'null or absent: every segment' });
+const SegmentIds = Type.Union([Type.Array(Type.String({ minLength: 1, ...maxLength('MAX_ID_LENGTH') }), { maxItems: 1000 }), Type.Null()], { description: 'null or absent: every segment' });
 const fields = {
-  name: Type.String({ minLength: 1, maxLength: 200 }),
+  name: Type.String({ minLength: 1, ...maxLength('MAX_NAME_LENGTH') }),
   url: Type.String({ maxLength: 2048, description: 'http: the endpoint batches are POSTed to; segment: the API base (e.g. https://api.segment.io) or its /v1/batch' }),
   segmentIds: Type.Optional(SegmentIds),
   writeKey: Type.Optional(Type.Union([Type.String({ minLength: 1, maxLength: 512 }), Type.Null()], { description: 'segment kind: the source write key, sent as the Basic auth user' })),

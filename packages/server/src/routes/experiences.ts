@@ -1,19 +1,19 @@
 import type { FastifyInstance } from 'fastify';
 import { Type, type Static } from '@sinclair/typebox';
 import type { AppContext } from '../context.ts';
-import { IdParams, Payload, errors } from '../schemas.ts';
+import { IdParams, Payload, errors, maxLength } from '../schemas.ts';
 
 const VariantIn = Type.Object({
   key: Type.String({ minLength: 1, maxLength: 100 }),
-  name: Type.Optional(Type.String({ maxLength: 200 })),
+  name: Type.Optional(Type.String({ ...maxLength('MAX_NAME_LENGTH') })),
   payload: Payload,
-  segmentIds: Type.Optional(Type.Array(Type.String({ minLength: 1, maxLength: 256 }), { maxItems: 100, description: 'Members of any of these segments qualify; none: everyone' })),
+  segmentIds: Type.Optional(Type.Array(Type.String({ minLength: 1, ...maxLength('MAX_ID_LENGTH') }), { maxItems: 100, description: 'Members of any of these segments qualify; none: everyone' })),
   priority: Type.Optional(Type.Integer({ description: 'Lower first; default: the position in the list' })),
 }, { additionalProperties: false });
 const ExperienceCreate = Type.Object({
   key: Type.String({ minLength: 1, maxLength: 100 }),
-  name: Type.String({ minLength: 1, maxLength: 200 }),
-  description: Type.Optional(Type.String({ maxLength: 2000 })),
+  name: Type.String({ minLength: 1, ...maxLength('MAX_NAME_LENGTH') }),
+  description: Type.Optional(Type.String({ ...maxLength('MAX_DESCRIPTION_LENGTH') })),
   variants: Type.Array(VariantIn, { minItems: 1, maxItems: 50 }),
   defaultPayload: Type.Optional(Type.Union([Payload, Type.Null()], { description: 'For users who match no variant; null: not shown' })),
   active: Type.Optional(Type.Boolean({ default: true })),

@@ -3,17 +3,17 @@ import { Type, type Static } from '@sinclair/typebox';
 import { validationError, type Issue } from '@strata/core';
 import type { MetricInput } from '@strata/engine';
 import type { AppContext } from '../context.ts';
-import { IdParams, Nullable, errors } from '../schemas.ts';
+import { IdParams, Nullable, errors, maxLength } from '../schemas.ts';
 
 const Status = Type.Union([Type.Literal('draft'), Type.Literal('running'), Type.Literal('stopped')]);
 const ArmKey = Type.String({ minLength: 1, maxLength: 64, description: 'Letters, digits, "_", "-", "."; unique within the experiment' });
 const ArmName = Type.String({ minLength: 1, maxLength: 100 });
 const Weight = Type.Number({ exclusiveMinimum: 0, maximum: 1_000_000, description: 'Relative: arms get ceil(10000 × cumulative share) bucket boundaries' });
-const NullableId = Nullable(Type.String({ minLength: 1, maxLength: 256 }), 'Who takes part (a segment id); absent or null: everyone');
+const NullableId = Nullable(Type.String({ minLength: 1, ...maxLength('MAX_ID_LENGTH') }), 'Who takes part (a segment id); absent or null: everyone');
 
 const ExperimentCreate = Type.Object({
   name: Type.String({ minLength: 1, maxLength: 150 }),
-  description: Type.Optional(Type.String({ maxLength: 2000 })),
+  description: Type.Optional(Type.String({ ...maxLength('MAX_DESCRIPTION_LENGTH') })),
   audienceSegmentId: Type.Optional(NullableId),
   salt: Type.Optional(Type.String({ minLength: 1, maxLength: 200, description: 'Hashing seed (GrowthBook\'s experiment key); defaults to the experiment id' })),
   arms: Type.Array(Type.Object({ key: ArmKey, name: Type.Optional(ArmName), weight: Weight }, { additionalProperties: false }), { minItems: 2, maxItems: 20 }),
@@ -23,7 +23,7 @@ const ExperimentCreate = Type.Object({
 
 const ExperimentPatchBody = Type.Object({
   name: Type.Optional(Type.String({ minLength: 1, maxLength: 150 })),
-  description: Type.Optional(Type.String({ maxLength: 2000 })),
+  description: Type.Optional(Type.String({ ...maxLength('MAX_DESCRIPTION_LENGTH') })),
   status: Type.Optional(Status),
   control: Type.Optional(Type.String({ minLength: 1, maxLength: 64 })),
   arms: Type.Optional(Type.Array(Type.Object({ key: ArmKey, name: Type.Optional(ArmName), weight: Type.Optional(Weight) }, { additionalProperties: false }), { minItems: 1, maxItems: 20, description: 'By key: names at any time; weights only while a draft (409 otherwise)' })),
@@ -55,9 +55,9 @@ const METRICS = ['event', 'mission_participation', 'mission_completion', 'reward
 
 const ResultsQuery = Type.Object({
   metric: Type.Union(METRICS.map((m) => Type.Literal(m)), { description: 'What a conversion is' }),
-  event: Type.Optional(Type.String({ minLength: 1, maxLength: 200, description: 'metric=event: the event name ("*": any event the user caused)' })),
-  missionId: Type.Optional(Type.String({ minLength: 1, maxLength: 256, description: 'metric=mission_participation | mission_completion' })),
-  rewardId: Type.Optional(Type.String({ minLength: 1, maxLength: 256, description: 'metric=reward_redemption' })),
+  event: Type.Optional(Type.String({ minLength: 1, ...maxLength('MAX_EVENT_NAME_LENGTH'), description: 'metric=event: the event name ("*": any event the user caused)' })),
+  missionId: Type.Optional(Type.String({ minLength: 1, ...maxLength('MAX_ID_LENGTH'), description: 'metric=mission_participation | mission_completion' })),
+  rewardId: Type.Optional(Type.String({ minLength: 1, ...maxLength('MAX_ID_LENGTH'), description: 'metric=reward_redemption' })),
   days: Type.Optional(Type.Integer({ minimum: 1, maximum: 3650, description: 'Count conversions within this many days of first exposure; absent: any time after it' })),
 }, { additionalProperties: false });
 

@@ -7,7 +7,7 @@ import { AppError, type Issue } from '@strata/core';
 import type { AppContext } from '../context.ts';
 import { COLUMN_TYPES, importView, type ColumnType, type ImportFormat, type ImportOptions } from '@strata/engine';
 import { uploadSource } from '../import/read-rows.ts';
-import { IdParams, MembersQuery, errors } from '../schemas.ts';
+import { IdParams, MembersQuery, errors, maxLength } from '../schemas.ts';
 
 /** Body types read as a stream, and the file format each means. */
 const FORMATS: Record<string, ImportFormat | null> = {
@@ -54,11 +54,11 @@ const ImportQuery = Type.Object({
   kind: Type.Union([Type.Literal('users'), Type.Literal('events'), Type.Literal('segment')]),
   format: Type.Optional(Type.Union([Type.Literal('csv'), Type.Literal('ndjson')])),
   dryRun: Type.Optional(Type.Boolean()),
-  userIdColumn: Type.Optional(Type.String({ minLength: 1 })),
-  labelsColumn: Type.Optional(Type.String({ minLength: 1 })),
-  types: Type.Optional(Type.String({ description: 'column:type,… with type one of auto, string, number, boolean, date, json' })),
-  segmentId: Type.Optional(Type.String({ minLength: 1 })),
-  segmentName: Type.Optional(Type.String({ minLength: 1, maxLength: 200 })),
+  userIdColumn: Type.Optional(Type.String({ minLength: 1, ...maxLength('MAX_KEY_LENGTH') })),
+  labelsColumn: Type.Optional(Type.String({ minLength: 1, ...maxLength('MAX_KEY_LENGTH') })),
+  types: Type.Optional(Type.String({ maxLength: 8192, description: 'column:type,… with type one of auto, string, number, boolean, date, json' })),
+  segmentId: Type.Optional(Type.String({ minLength: 1, ...maxLength('MAX_ID_LENGTH') })),
+  segmentName: Type.Optional(Type.String({ minLength: 1, ...maxLength('MAX_NAME_LENGTH') })),
 });
 
 function parseTypes(s: string | undefined): Record<string, ColumnType> {

@@ -2,7 +2,7 @@ import type { FastifyInstance } from 'fastify';
 import { Type, type Static } from '@sinclair/typebox';
 import type { Json } from '@strata/core';
 import type { AppContext } from '../context.ts';
-import { IdParams, MembersQuery, Nullable, errors } from '../schemas.ts';
+import { IdParams, MembersQuery, Nullable, errors, maxLength } from '../schemas.ts';
 
 const DateTime = Type.Union([Type.String({ format: 'date-time' }), Type.Null()]);
 
@@ -36,9 +36,9 @@ export const MissionSchema = Type.Object({
 });
 
 const fields = {
-  name: Type.String({ minLength: 1, maxLength: 200 }),
-  description: Type.String({ maxLength: 2000 }),
-  segmentIds: Type.Array(Type.String({ minLength: 1, maxLength: 256 }), { maxItems: 100, description: 'Target segments: a user qualifies if in any; empty or absent: everyone' }),
+  name: Type.String({ minLength: 1, ...maxLength('MAX_NAME_LENGTH') }),
+  description: Type.String({ ...maxLength('MAX_DESCRIPTION_LENGTH') }),
+  segmentIds: Type.Array(Type.String({ minLength: 1, ...maxLength('MAX_ID_LENGTH') }), { maxItems: 100, description: 'Target segments: a user qualifies if in any; empty or absent: everyone' }),
   active: Type.Boolean({ description: 'The Active toggle (default true)' }),
   startsAt: Nullable(Type.String({ maxLength: 64 }), 'ISO date-time; null or absent: from creation'),
   endsAt: Nullable(Type.String({ maxLength: 64 }), 'ISO date-time (exclusive); null or absent: no end'),

@@ -1,7 +1,7 @@
 import type { FastifyInstance } from 'fastify';
 import { Type, type Static } from '@sinclair/typebox';
 import type { AppContext } from '../context.ts';
-import { IdParams, MembersQuery, errors } from '../schemas.ts';
+import { IdParams, MembersQuery, errors, maxLength } from '../schemas.ts';
 
 export const PointsEntrySchema = Type.Object({
   id: Type.Integer(),
@@ -17,7 +17,7 @@ const Adjust = Type.Object({
   amount: Type.Integer({ minimum: -1_000_000_000, maximum: 1_000_000_000, description: 'Signed: positive adds, negative removes' }),
   reason: Type.String({ minLength: 1, maxLength: 500 }),
   kind: Type.Optional(Type.Union([Type.Literal('adjust'), Type.Literal('earn'), Type.Literal('expire')], { default: 'adjust' })),
-  ref: Type.Optional(Type.String({ minLength: 1, maxLength: 200, description: 'Idempotency key: a second call with the same ref changes nothing' })),
+  ref: Type.Optional(Type.String({ minLength: 1, ...maxLength('MAX_REF_LENGTH'), description: 'Idempotency key: a second call with the same ref changes nothing' })),
 }, { additionalProperties: false });
 
 /** Points of a user (Bearer admin token): balance and ledger, and adjustments (also with a server key). */

@@ -3,19 +3,19 @@ import { Type, type Static, type TSchema } from '@sinclair/typebox';
 import { AppError } from '@strata/core';
 import { REWARD_TYPES } from '@strata/store';
 import type { AppContext } from '../context.ts';
-import { IdParams, MembersQuery, Nullable, errors } from '../schemas.ts';
+import { IdParams, MembersQuery, Nullable, errors, maxLength } from '../schemas.ts';
 
 
 export const RewardTypeSchema = Type.Union(REWARD_TYPES.map((t) => Type.Literal(t)), { description: 'coupon and voucher hand out a code (from the pool, else generated); digital and physical items hand out a pool code when the reward has a pool' });
 
 const RewardFields = {
-  name: Type.String({ minLength: 1, maxLength: 200 }),
-  description: Type.String({ maxLength: 2000 }),
+  name: Type.String({ minLength: 1, ...maxLength('MAX_NAME_LENGTH') }),
+  description: Type.String({ ...maxLength('MAX_DESCRIPTION_LENGTH') }),
   type: RewardTypeSchema,
   cost: Type.Integer({ minimum: 0, maximum: 1_000_000_000, description: 'Points a redemption costs' }),
   stock: Nullable(Type.Integer({ minimum: 0, maximum: 1_000_000_000 }), 'Units left; null: unlimited'),
   perUserLimit: Nullable(Type.Integer({ minimum: 1, maximum: 1_000_000 }), 'Redemptions per user; null: no limit'),
-  segmentIds: Type.Array(Type.String({ minLength: 1, maxLength: 256 }), { maxItems: 100, description: 'Members of any of these segments may redeem; empty: everyone' }),
+  segmentIds: Type.Array(Type.String({ minLength: 1, ...maxLength('MAX_ID_LENGTH') }), { maxItems: 100, description: 'Members of any of these segments may redeem; empty: everyone' }),
   active: Type.Boolean(),
   startsAt: Nullable(Type.String({ format: 'date-time' }), 'Redeemable from (inclusive); null: no start'),
   endsAt: Nullable(Type.String({ format: 'date-time' }), 'Redeemable until (exclusive); null: no end'),
@@ -69,8 +69,8 @@ const Codes = Type.Object({
 }, { additionalProperties: false });
 
 const AdminRedeem = Type.Object({
-  userId: Type.String({ minLength: 1, maxLength: 256 }),
-  requestId: Type.Optional(Type.String({ minLength: 1, maxLength: 200, description: 'Idempotency key (or the Idempotency-Key header)' })),
+  userId: Type.String({ minLength: 1, ...maxLength('MAX_ID_LENGTH') }),
+  requestId: Type.Optional(Type.String({ minLength: 1, ...maxLength('MAX_REF_LENGTH'), description: 'Idempotency key (or the Idempotency-Key header)' })),
 }, { additionalProperties: false });
 
 /** The idempotency key of a redeem request: the Idempotency-Key header or `requestId` in the body (they must agree). */
@@ -126,7 +126,7 @@ export async function rewardRoutes(app: FastifyInstance, ctx: AppContext): Promi
   app.post<{ Params: Static<typeof IdParams>; Body: Static<typeof AdminRedeem> }>('/api/rewards/:id/redeem', {
     schema: {
       ...tags, summary: 'Redeem a reward for a user (the same checks as the SDK; 409 names the one that failed)', params: IdParams, body: AdminRedeem,
-      headers: Type.Object({ 'idempotency-key': Type.Optional(Type.String({ maxLength: 200 })) }),
+      headers: Type.Object({ 'idempotency-key': Type.Optional(Type.String({ ...maxLength('MAX_REF_LENGTH') })) }),
       response: { 200: RedeemResultSchema, ...errors(400, 401, 403, 404, 409) },
     },
   }, async (req) => ctx.rewards.redeem(req.project.id, req.params.id, req.body.userId, { ref: idempotencyKeyOf(req, req.body.requestId) }));

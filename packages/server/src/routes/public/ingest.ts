@@ -17,7 +17,7 @@ const ROUTES: [string, string, MessageType | null][] = [
 export async function ingestRoutes(app: FastifyInstance, ctx: AppContext): Promise<void> {
   readBodiesAsJson(app, MAX_BATCH_BYTES);
   // gzip and deflate bodies (RudderStack's SDKs send gzip), inflated within the same limit.
-  registerBodyDecoding(app, MAX_BATCH_BYTES);
+  registerBodyDecoding(app, 'MAX_BATCH_BYTES');
 
   warmGeo();
   const knownUser: KnownUser = async (projectId, id) => (await ctx.store.profileKey(projectId, id))?.kind === 'u';

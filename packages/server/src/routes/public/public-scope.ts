@@ -2,6 +2,7 @@ import cors from '@fastify/cors';
 import type { FastifyInstance } from 'fastify';
 import { writeKeyHooks, type Credentials } from '../../auth.ts';
 import type { AppContext } from '../../context.ts';
+import { registerRateLimit } from '../../rate-limit.ts';
 import { ingestRoutes } from './ingest.ts';
 import { publicRewardRoutes } from './rewards.ts';
 import { publicTargetingRoutes } from './targeting.ts';
@@ -17,6 +18,8 @@ export async function publicRoutes(app: FastifyInstance, ctx: AppContext & { cre
   const auth = writeKeyHooks(ctx.creds);
   app.addHook('onRequest', auth.onRequest);
   app.addHook('preValidation', auth.preValidation);
+  // Per write key, after its check (STRATA_RATE_LIMIT_WRITE).
+  await registerRateLimit(app, 'write', ctx.config.rateLimit.write);
   await app.register(async (s) => ingestRoutes(s, ctx));
   await app.register(async (s) => publicTargetingRoutes(s, ctx));
   await app.register(async (s) => publicRewardRoutes(s, ctx));

@@ -1,19 +1,19 @@
 import type { FastifyInstance } from 'fastify';
 import { Type, type Static } from '@sinclair/typebox';
-import { AppError, isPlainObject } from '@strata/core';
+import { AppError, isPlainObject, MAX_REDEEM_BODY_BYTES } from '@strata/core';
 import type { AppContext } from '../../context.ts';
 import { readBodiesAsJson } from './json-body.ts';
 import { verifyUserHash } from '../../identity.ts';
-import { IdParams, errors } from '../../schemas.ts';
+import { IdParams, errors, maxLength } from '../../schemas.ts';
 import { RedeemResultSchema, idempotencyKeyOf } from '../rewards.ts';
 
-const MAX_BODY = 16 * 1024;
+const MAX_BODY = MAX_REDEEM_BODY_BYTES;
 
 const PublicRedeem = Type.Object({
-  userId: Type.String({ minLength: 1, maxLength: 256, description: 'The signed-in user; anonymous users cannot redeem' }),
+  userId: Type.String({ minLength: 1, ...maxLength('MAX_ID_LENGTH'), description: 'The signed-in user; anonymous users cannot redeem' }),
   userHash: Type.Optional(Type.String({ maxLength: 128, description: 'hex(HMAC-SHA256(secret, userId)); required where the project enables identity verification' })),
-  requestId: Type.Optional(Type.String({ minLength: 1, maxLength: 200, description: 'Idempotency key (or the Idempotency-Key header): a retry answers the same redemption' })),
-  writeKey: Type.Optional(Type.String({ maxLength: 256 })),
+  requestId: Type.Optional(Type.String({ minLength: 1, ...maxLength('MAX_REF_LENGTH'), description: 'Idempotency key (or the Idempotency-Key header): a retry answers the same redemption' })),
+  writeKey: Type.Optional(Type.String({ ...maxLength('MAX_ID_LENGTH') })),
 }, { additionalProperties: false });
 
 /**
@@ -38,7 +38,7 @@ export async function publicRewardRoutes(app: FastifyInstance, ctx: AppContext):
       summary: 'Redeem a reward for the signed-in user (write key); 409 names the check that failed',
       description: 'Checks, in order: active (REWARD_INACTIVE), validity dates (OUTSIDE_DATES), target segments (NOT_IN_SEGMENT), per-user limit (LIMIT_REACHED), stock and code pool (OUT_OF_STOCK), balance (INSUFFICIENT_POINTS). Where identity verification is on, userHash is required (401 without it or when wrong). Anonymous users cannot redeem (400).',
       params: IdParams, body: PublicRedeem,
-      headers: Type.Object({ 'idempotency-key': Type.Optional(Type.String({ maxLength: 200 })) }),
+      headers: Type.Object({ 'idempotency-key': Type.Optional(Type.String({ ...maxLength('MAX_REF_LENGTH') })) }),
       response: { 200: RedeemResultSchema, ...errors(400, 401, 404, 409) },
     },
   }, async (req) => {

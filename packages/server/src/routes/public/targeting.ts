@@ -3,13 +3,13 @@ import { Type, type Static } from '@sinclair/typebox';
 import { AppError } from '@strata/core';
 import type { AppContext } from '../../context.ts';
 import { segmentsDisclosed, verifyUserHash } from '../../identity.ts';
-import { TargetingSchema, errors } from '../../schemas.ts';
+import { TargetingSchema, errors, maxLength } from '../../schemas.ts';
 
 const TargetingQuery = Type.Object({
-  userId: Type.Optional(Type.String({ minLength: 1, maxLength: 256 })),
-  anonymousId: Type.Optional(Type.String({ minLength: 1, maxLength: 256 })),
+  userId: Type.Optional(Type.String({ minLength: 1, ...maxLength('MAX_ID_LENGTH') })),
+  anonymousId: Type.Optional(Type.String({ minLength: 1, ...maxLength('MAX_ID_LENGTH') })),
   userHash: Type.Optional(Type.String({ maxLength: 128 })),
-  writeKey: Type.Optional(Type.String({ maxLength: 256 })),
+  writeKey: Type.Optional(Type.String({ ...maxLength('MAX_ID_LENGTH') })),
 }, { additionalProperties: false });
 
 /** The public SDK API (write key; CORS: see publicRoutes in public-scope.ts): what a user may see now. */
