@@ -217,6 +217,25 @@ describe.each(backends.map((b) => [b.name, b] as const))('keys and projects on %
     expect(await rowsOf(t.ctx.store, project.id)).toEqual({});
   });
 
+  it('a deletion the store refuses (503) leaves the project whole and working: the engine does not take it for deleted', async () => {
+    const { project, adminToken, writeKey } = (await call('POST', '/api/projects', ROOT, { name: 'Shop' })).body;
+    expect(await ingest(writeKey.value)).toBe(200);
+    // The store fails the deletion's transaction at its end (as a full disk or a lost connection would).
+    let fail = true;
+    t.ctx.engine.beforeCommit(async () => {
+      if (fail) { fail = false; throw Object.assign(new Error('disk I/O error'), { code: 'SQLITE_IOERR_WRITE' }); }
+    });
+    const del = await call('DELETE', `/api/projects/${project.id}`, ROOT);
+    expect(del.status).toBe(503);
+    expect(await t.ctx.store.getProject(project.id)).not.toBeNull();
+    // Nothing was deleted: its keys and its data answer as before, and its writes are stored.
+    expect(await ingest(writeKey.value)).toBe(200);
+    expect((await call('POST', '/api/segments', adminToken.value, { name: 'Pro', condition: { attr: 'traits.plan', op: 'eq', value: 'pro' } })).status).toBe(201);
+    // Deleting it again works.
+    expect((await call('DELETE', `/api/projects/${project.id}`, ROOT)).status).toBe(200);
+    expect(await rowsOf(t.ctx.store, project.id)).toEqual({});
+  });
+
   it('deletes from every table that holds a project_id (a table added later must join PROJECT_TABLES)', async () => {
     expect(await tablesWithProject(t.ctx.store)).toEqual([...PROJECT_TABLES, 'api_keys'].sort());
   });
