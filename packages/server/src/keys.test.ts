@@ -273,4 +273,37 @@ describe.each(backends.map((b) => [b.name, b] as const))('migration 0017 on %s',
       await store.close();
     }
   });
+
+  it('a migration that fails changes nothing (SQLite too): once the cause is gone, the next start migrates', async () => {
+    const store = await backend.open();
+    try {
+      const db = store.db as unknown as Kysely<Database>;
+      const isPg = store.dialect === 'postgres';
+      await sql`DROP TABLE api_keys`.execute(db);
+      await sql`DROP TABLE projects`.execute(db);
+      await sql`DELETE FROM strata_migrations WHERE name = '0017_keys'`.execute(db);
+      await sql.raw(`CREATE TABLE projects (id TEXT PRIMARY KEY, name TEXT NOT NULL, write_key TEXT NOT NULL UNIQUE, admin_token_hash TEXT NOT NULL UNIQUE,
+        settings ${isPg ? 'JSONB' : 'TEXT'} NOT NULL DEFAULT '{}', created_at BIGINT NOT NULL, admin_token_prefix TEXT)`).execute(db);
+      // Two projects with the same admin token hash cannot both move into api_keys (hash is unique): 0017 fails half way.
+      await sql`INSERT INTO projects (id, name, write_key, admin_token_hash, settings, created_at, admin_token_prefix) VALUES
+        ('p_a', 'A', 'stw_a', ${hashToken('sta_twice')}, '{}', ${T0}, NULL),
+        ('p_b', 'B', 'stw_b', ${hashToken('sta_other')}, '{}', ${T0}, NULL)`.execute(db);
+      await sql`UPDATE projects SET write_key = 'sta_twice' WHERE id = 'p_b'`.execute(db);
+      await expect(store.migrate()).rejects.toThrow(/0017_keys/);
+      // As before the attempt: no api_keys table, 0017 not recorded, projects untouched.
+      const tables = isPg
+        ? (await sql<{ t: string }>`SELECT table_name AS t FROM information_schema.tables WHERE table_schema = current_schema()`.execute(db)).rows.map((r) => r.t)
+        : (await sql<{ t: string }>`SELECT name AS t FROM sqlite_master WHERE type = 'table'`.execute(db)).rows.map((r) => r.t);
+      expect(tables).not.toContain('api_keys');
+      expect(tables).not.toContain('projects_v2');
+      expect((await sql<{ n: number }>`SELECT count(*) AS n FROM projects WHERE write_key IS NOT NULL`.execute(db)).rows.map((r) => Number(r.n))).toEqual([2]);
+
+      await sql`UPDATE projects SET write_key = 'stw_b' WHERE id = 'p_b'`.execute(db);
+      await store.migrate();
+      expect(await new KeyStore(store.db).find('sta_twice')).toMatchObject({ projectId: 'p_a', kind: 'admin' });
+      expect(await new KeyStore(store.db).find('stw_b')).toMatchObject({ projectId: 'p_b', kind: 'write' });
+    } finally {
+      await store.close();
+    }
+  });
 });
