@@ -52,7 +52,7 @@ describe.each(await testBackends())('ensureDefaultProject ($name)', (backend) =>
       const again = await ensureDefaultProject(store, configFromEnv({ STRATA_ADMIN_TOKEN: 'sta_leaked_token' }), 3);
       const lines = credentialLines(again);
       expect(lines[0]).toBe('Default project credentials (kept from earlier starts unless said otherwise):');
-      expect(lines[1]).toBe('  admin token: sta_le… (from STRATA_ADMIN_TOKEN) MADE AGAIN: the start-up admin token had been revoked through the API; unset STRATA_ADMIN_TOKEN to keep it revoked');
+      expect(lines[1]).toBe('  admin token: sta_l… (from STRATA_ADMIN_TOKEN) MADE AGAIN: the start-up admin token had been revoked through the API; unset STRATA_ADMIN_TOKEN to keep it revoked');
     } finally {
       await store.close();
     }
