@@ -3,6 +3,8 @@ import { sql, type Kysely } from 'kysely';
 import { KeyStore, PROJECT_TABLES, SqlStore, hashToken, type Database } from '@strata/store';
 import { testBackends } from '@strata/store/testing';
 import { ADMIN, ROOT, WRITE, startTestApp, type TestApp } from './test-app.ts';
+import { configFromEnv } from './config.ts';
+import { ensureDefaultProject } from './credentials.ts';
 
 /** Keys, server keys and projects (docs/security.md) on both stores. */
 const backends = await testBackends();
@@ -269,6 +271,32 @@ describe.each(backends.map((b) => [b.name, b] as const))('migration 0017 on %s',
         ? (await sql<{ c: string }>`SELECT column_name AS c FROM information_schema.columns WHERE table_schema = current_schema() AND table_name = 'projects'`.execute(db)).rows.map((r) => r.c)
         : (await sql<{ c: string }>`SELECT name AS c FROM pragma_table_info('projects')`.execute(db)).rows.map((r) => r.c);
       expect(cols.sort()).toEqual(['created_at', 'id', 'name', 'settings']);
+    } finally {
+      await store.close();
+    }
+  });
+
+  it('upgrades a store whose admin token is its write key (the previous version allowed it): the public value stays a write key only, and the next start makes an admin token', async () => {
+    const store = await backend.open();
+    try {
+      const db = store.db as unknown as Kysely<Database>;
+      const isPg = store.dialect === 'postgres';
+      await sql`DROP TABLE api_keys`.execute(db);
+      await sql`DROP TABLE projects`.execute(db);
+      await sql`DELETE FROM strata_migrations WHERE name = '0017_keys'`.execute(db);
+      await sql.raw(`CREATE TABLE projects (id TEXT PRIMARY KEY, name TEXT NOT NULL, write_key TEXT NOT NULL UNIQUE, admin_token_hash TEXT NOT NULL UNIQUE,
+        settings ${isPg ? 'JSONB' : 'TEXT'} NOT NULL DEFAULT '{}', created_at BIGINT NOT NULL, admin_token_prefix TEXT)`).execute(db);
+      // STRATA_ADMIN_TOKEN=STRATA_WRITE_KEY=devdevdevdev on the previous version.
+      await sql`INSERT INTO projects (id, name, write_key, admin_token_hash, settings, created_at, admin_token_prefix) VALUES
+        ('default', 'Default project', 'devdevdevdev', ${hashToken('devdevdevdev')}, '{}', ${T0}, 'deve…')`.execute(db);
+      await store.migrate();
+      expect(await new KeyStore(store.db).find('devdevdevdev')).toMatchObject({ projectId: 'default', kind: 'write' });
+      // The start: nobody could manage the project without an admin token, so it makes one and prints it.
+      const started = await ensureDefaultProject(store, configFromEnv({}), T0 + 1);
+      expect(started.adminToken).toMatchObject({ change: 'created', fromEnv: false, value: expect.stringMatching(/^sta_/) });
+      expect(await new KeyStore(store.db).find(started.adminToken.value!)).toMatchObject({ projectId: 'default', kind: 'admin' });
+      // The same value in STRATA_ADMIN_TOKEN stops the start, naming the write key it is.
+      await expect(ensureDefaultProject(store, configFromEnv({ STRATA_ADMIN_TOKEN: 'devdevdevdev' }), T0 + 2)).rejects.toThrow(/start-up write key/);
     } finally {
       await store.close();
     }
