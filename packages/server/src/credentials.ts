@@ -44,6 +44,10 @@ export interface Bootstrapped {
 async function startupKey(store: SqlStore, o: { projectId: string | null; kind: 'admin' | 'write' | 'root'; label: string; env: string | null; current: KeyRow | null; fresh: boolean; now: number }): Promise<CredentialOutcome> {
   const keys = store.keys;
   const shows = (value: string, generated: boolean) => (o.kind === 'write' || generated ? value : null);
+  const stored = o.env === null ? null : await keys.find(o.env);
+  if (stored && stored.id !== o.current?.id) {
+    throw new Error(`${o.kind === 'admin' ? 'STRATA_ADMIN_TOKEN' : o.kind === 'write' ? 'STRATA_WRITE_KEY' : 'STRATA_ROOT_TOKEN'} is the value of another key (${stored.prefix}, "${stored.label}"): choose another value or revoke that key`);
+  }
   if (!o.current) {
     // No start-up key: the first start makes one; a later start only when the environment names one
     // (a start-up key revoked through the API stays revoked).
@@ -52,9 +56,7 @@ async function startupKey(store: SqlStore, o: { projectId: string | null; kind: 
     await keys.insert({ projectId: o.projectId, kind: o.kind, label: o.label, value, now: o.now });
     return { change: 'created', fromEnv: o.env !== null, value: shows(value, o.env === null), prefix: tokenPrefix(value), previousPrefix: null, ...(o.fresh ? {} : { revived: true }) };
   }
-  const stored = await keys.find(o.env ?? '');
   if (o.env !== null && stored?.id !== o.current.id) {
-    if (stored) throw new Error(`${o.kind === 'admin' ? 'STRATA_ADMIN_TOKEN' : o.kind === 'write' ? 'STRATA_WRITE_KEY' : 'STRATA_ROOT_TOKEN'} is the value of another key (${stored.prefix}, "${stored.label}"): choose another value or revoke that key`);
     await keys.rotate(o.current.id, o.env, o.now);
     return { change: 'replaced', fromEnv: true, value: shows(o.env, false), prefix: tokenPrefix(o.env), previousPrefix: o.current.prefix };
   }
@@ -77,7 +79,8 @@ export async function ensureDefaultProject(store: SqlStore, config: Config, now:
   const root = await store.keys.root();
   return {
     projectCreated: fresh,
-    adminToken: await startupKey(store, { projectId: DEFAULT_PROJECT, kind: 'admin', label: STARTUP_LABEL.admin, env: config.adminToken, current: current('admin'), fresh, now }),
+    // A default project without any admin token (its start-up one was its write key: migration 0017) gets one, as at a first start.
+    adminToken: await startupKey(store, { projectId: DEFAULT_PROJECT, kind: 'admin', label: STARTUP_LABEL.admin, env: config.adminToken, current: current('admin'), fresh: fresh || !mine.some((k) => k.kind === 'admin'), now }),
     writeKey: await startupKey(store, { projectId: DEFAULT_PROJECT, kind: 'write', label: STARTUP_LABEL.write, env: config.writeKey, current: current('write'), fresh, now }),
     rootToken: await startupKey(store, { projectId: null, kind: 'root', label: 'root token', env: config.rootToken, current: root, fresh: root === null, now }),
   };

@@ -291,12 +291,13 @@ describe.each(backends.map((b) => [b.name, b] as const))('migration 0017 on %s',
         ('default', 'Default project', 'devdevdevdev', ${hashToken('devdevdevdev')}, '{}', ${T0}, 'deve…')`.execute(db);
       await store.migrate();
       expect(await new KeyStore(store.db).find('devdevdevdev')).toMatchObject({ projectId: 'default', kind: 'write' });
-      // The start: nobody could manage the project without an admin token, so it makes one and prints it.
-      const started = await ensureDefaultProject(store, configFromEnv({}), T0 + 1);
+      // A start with the same value in STRATA_ADMIN_TOKEN stops, naming the write key it is.
+      await expect(ensureDefaultProject(store, configFromEnv({ STRATA_ADMIN_TOKEN: 'devdevdevdev' }), T0 + 1)).rejects.toThrow(/is the value of another key \(devd…, "start-up write key"\)/);
+      // Without it: nobody could manage the project without an admin token, so the start makes one and prints it.
+      const started = await ensureDefaultProject(store, configFromEnv({}), T0 + 2);
       expect(started.adminToken).toMatchObject({ change: 'created', fromEnv: false, value: expect.stringMatching(/^sta_/) });
       expect(await new KeyStore(store.db).find(started.adminToken.value!)).toMatchObject({ projectId: 'default', kind: 'admin' });
-      // The same value in STRATA_ADMIN_TOKEN stops the start, naming the write key it is.
-      await expect(ensureDefaultProject(store, configFromEnv({ STRATA_ADMIN_TOKEN: 'devdevdevdev' }), T0 + 2)).rejects.toThrow(/start-up write key/);
+      await expect(ensureDefaultProject(store, configFromEnv({ STRATA_ADMIN_TOKEN: 'devdevdevdev' }), T0 + 3)).rejects.toThrow(/start-up write key/);
     } finally {
       await store.close();
     }
