@@ -392,12 +392,20 @@ export class LiveEngine {
    * rolls back: nothing is written for a project that is gone, and nothing failed is acknowledged.
    */
   async deleteProject<T>(projectId: string, del: (tx: SqlStore) => Promise<T>): Promise<T> {
-    return this.write(async (tx) => {
-      const out = await del(tx);
-      this.deleted.add(projectId);
-      this.projects.delete(projectId);
-      return out;
-    });
+    try {
+      return await this.write(async (tx) => {
+        const out = await del(tx);
+        this.deleted.add(projectId);
+        this.projects.delete(projectId);
+        // Should the transaction fail after all (the store at COMMIT), its state is read back as for any failed write.
+        this.redefined.add(projectId);
+        return out;
+      });
+    } catch (e) {
+      // Rolled back: the project is still there. (This runs before any write queued behind the deletion.)
+      this.deleted.delete(projectId);
+      throw e;
+    }
   }
 
   /** The project's state, loaded (and reconciled) on first use. */

@@ -42,6 +42,21 @@ describe.each(await testBackends())('ensureDefaultProject ($name)', (backend) =>
       await store.close();
     }
   });
+
+  it('a start that makes the start-up admin token again (revoked through the API, still in the environment) says so, and not that it created the project', async () => {
+    const store = await backend.open();
+    try {
+      await ensureDefaultProject(store, configFromEnv({ STRATA_ADMIN_TOKEN: 'sta_leaked_token' }), 1);
+      await store.keys.insert({ projectId: 'default', kind: 'admin', label: 'replacement', value: 'sta_replacement', now: 2 });
+      await store.keys.delete((await store.keys.find('sta_leaked_token'))!.id);
+      const again = await ensureDefaultProject(store, configFromEnv({ STRATA_ADMIN_TOKEN: 'sta_leaked_token' }), 3);
+      const lines = credentialLines(again);
+      expect(lines[0]).toBe('Default project credentials (kept from earlier starts unless said otherwise):');
+      expect(lines[1]).toBe('  admin token: sta_l… (from STRATA_ADMIN_TOKEN) MADE AGAIN: the start-up admin token had been revoked through the API; unset STRATA_ADMIN_TOKEN to keep it revoked');
+    } finally {
+      await store.close();
+    }
+  });
 });
 
 describe.each(await testBackends())('the credential cache ($name)', (backend) => {

@@ -22,9 +22,13 @@ export interface CredentialOutcome {
   readonly prefix: string | null;
   /** For `replaced`: the prefix of the value that stopped working (null when unknown). */
   readonly previousPrefix: string | null;
+  /** For `created` at a later start: the start-up key had been revoked through the API, and the environment made it again. */
+  readonly revived?: boolean;
 }
 
 export interface Bootstrapped {
+  /** Whether this start created the default project (the store's first start). */
+  readonly projectCreated: boolean;
   readonly adminToken: CredentialOutcome;
   readonly writeKey: CredentialOutcome;
   /** The server's root token (STRATA_ROOT_TOKEN): creates and deletes projects. */
@@ -40,17 +44,19 @@ export interface Bootstrapped {
 async function startupKey(store: SqlStore, o: { projectId: string | null; kind: 'admin' | 'write' | 'root'; label: string; env: string | null; current: KeyRow | null; fresh: boolean; now: number }): Promise<CredentialOutcome> {
   const keys = store.keys;
   const shows = (value: string, generated: boolean) => (o.kind === 'write' || generated ? value : null);
+  const stored = o.env === null ? null : await keys.find(o.env);
+  if (stored && stored.id !== o.current?.id) {
+    throw new Error(`${o.kind === 'admin' ? 'STRATA_ADMIN_TOKEN' : o.kind === 'write' ? 'STRATA_WRITE_KEY' : 'STRATA_ROOT_TOKEN'} is the value of another key (${stored.prefix}, "${stored.label}"): choose another value or revoke that key`);
+  }
   if (!o.current) {
     // No start-up key: the first start makes one; a later start only when the environment names one
     // (a start-up key revoked through the API stays revoked).
     if (!o.fresh && o.env === null) return { change: 'kept', fromEnv: false, value: null, prefix: null, previousPrefix: null };
     const value = o.env ?? newKeyValue(o.kind);
     await keys.insert({ projectId: o.projectId, kind: o.kind, label: o.label, value, now: o.now });
-    return { change: 'created', fromEnv: o.env !== null, value: shows(value, o.env === null), prefix: tokenPrefix(value), previousPrefix: null };
+    return { change: 'created', fromEnv: o.env !== null, value: shows(value, o.env === null), prefix: tokenPrefix(value), previousPrefix: null, ...(o.fresh ? {} : { revived: true }) };
   }
-  const stored = await keys.find(o.env ?? '');
   if (o.env !== null && stored?.id !== o.current.id) {
-    if (stored) throw new Error(`${o.kind === 'admin' ? 'STRATA_ADMIN_TOKEN' : o.kind === 'write' ? 'STRATA_WRITE_KEY' : 'STRATA_ROOT_TOKEN'} is the value of another key (${stored.prefix}, "${stored.label}"): choose another value or revoke that key`);
     await keys.rotate(o.current.id, o.env, o.now);
     return { change: 'replaced', fromEnv: true, value: shows(o.env, false), prefix: tokenPrefix(o.env), previousPrefix: o.current.prefix };
   }
@@ -72,7 +78,9 @@ export async function ensureDefaultProject(store: SqlStore, config: Config, now:
   const current = (kind: 'admin' | 'write') => mine.find((k) => k.kind === kind && k.label === STARTUP_LABEL[kind]) ?? null;
   const root = await store.keys.root();
   return {
-    adminToken: await startupKey(store, { projectId: DEFAULT_PROJECT, kind: 'admin', label: STARTUP_LABEL.admin, env: config.adminToken, current: current('admin'), fresh, now }),
+    projectCreated: fresh,
+    // A default project without any admin token (its start-up one was its write key: migration 0017) gets one, as at a first start.
+    adminToken: await startupKey(store, { projectId: DEFAULT_PROJECT, kind: 'admin', label: STARTUP_LABEL.admin, env: config.adminToken, current: current('admin'), fresh: fresh || !mine.some((k) => k.kind === 'admin'), now }),
     writeKey: await startupKey(store, { projectId: DEFAULT_PROJECT, kind: 'write', label: STARTUP_LABEL.write, env: config.writeKey, current: current('write'), fresh, now }),
     rootToken: await startupKey(store, { projectId: null, kind: 'root', label: 'root token', env: config.rootToken, current: root, fresh: root === null, now }),
   };
@@ -85,16 +93,17 @@ function line(label: string, env: string, c: CredentialOutcome): string {
     return `${label}${shown} REPLACED by ${env}: the previous one${c.previousPrefix ? ` (${c.previousPrefix})` : ''} no longer works`;
   }
   if (c.change === 'created') {
-    return c.fromEnv ? `${label}${shown} (from ${env})` : `${label}${shown} (generated${label.includes('token') ? '; shown only now, keep it' : ''})`;
+    const made = c.fromEnv ? `${label}${shown} (from ${env})` : `${label}${shown} (generated${label.includes('token') ? '; shown only now, keep it' : ''})`;
+    // A revoked start-up key that the environment still names comes back: say it, so that a revocation is not undone unnoticed.
+    return c.revived ? `${made} MADE AGAIN: the start-up ${label.includes('token') ? label.trim().replace(/:$/, '') : 'write key'} had been revoked through the API; unset ${env} to keep it revoked` : made;
   }
   return `${label}${shown} (${c.fromEnv ? `from ${env}, as stored` : `stored; set ${env} to replace it`})`;
 }
 
 /** The lines a start prints about the default project's credentials (README: "Run it"). */
 export function credentialLines(b: Bootstrapped): string[] {
-  const created = b.adminToken.change === 'created';
   return [
-    created
+    b.projectCreated
       ? 'Strata created the default project (first start of this store). Its credentials:'
       : 'Default project credentials (kept from earlier starts unless said otherwise):',
     line('  admin token: ', 'STRATA_ADMIN_TOKEN', b.adminToken),

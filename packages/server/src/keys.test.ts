@@ -3,6 +3,8 @@ import { sql, type Kysely } from 'kysely';
 import { KeyStore, PROJECT_TABLES, SqlStore, hashToken, type Database } from '@strata/store';
 import { testBackends } from '@strata/store/testing';
 import { ADMIN, ROOT, WRITE, startTestApp, type TestApp } from './test-app.ts';
+import { configFromEnv } from './config.ts';
+import { ensureDefaultProject } from './credentials.ts';
 
 /** Keys, server keys and projects (docs/security.md) on both stores. */
 const backends = await testBackends();
@@ -217,6 +219,25 @@ describe.each(backends.map((b) => [b.name, b] as const))('keys and projects on %
     expect(await rowsOf(t.ctx.store, project.id)).toEqual({});
   });
 
+  it('a deletion the store refuses (503) leaves the project whole and working: the engine does not take it for deleted', async () => {
+    const { project, adminToken, writeKey } = (await call('POST', '/api/projects', ROOT, { name: 'Shop' })).body;
+    expect(await ingest(writeKey.value)).toBe(200);
+    // The store fails the deletion's transaction at its end (as a full disk or a lost connection would).
+    let fail = true;
+    t.ctx.engine.beforeCommit(async () => {
+      if (fail) { fail = false; throw Object.assign(new Error('disk I/O error'), { code: 'SQLITE_IOERR_WRITE' }); }
+    });
+    const del = await call('DELETE', `/api/projects/${project.id}`, ROOT);
+    expect(del.status).toBe(503);
+    expect(await t.ctx.store.getProject(project.id)).not.toBeNull();
+    // Nothing was deleted: its keys and its data answer as before, and its writes are stored.
+    expect(await ingest(writeKey.value)).toBe(200);
+    expect((await call('POST', '/api/segments', adminToken.value, { name: 'Pro', condition: { attr: 'traits.plan', op: 'eq', value: 'pro' } })).status).toBe(201);
+    // Deleting it again works.
+    expect((await call('DELETE', `/api/projects/${project.id}`, ROOT)).status).toBe(200);
+    expect(await rowsOf(t.ctx.store, project.id)).toEqual({});
+  });
+
   it('deletes from every table that holds a project_id (a table added later must join PROJECT_TABLES)', async () => {
     expect(await tablesWithProject(t.ctx.store)).toEqual([...PROJECT_TABLES, 'api_keys'].sort());
   });
@@ -250,6 +271,66 @@ describe.each(backends.map((b) => [b.name, b] as const))('migration 0017 on %s',
         ? (await sql<{ c: string }>`SELECT column_name AS c FROM information_schema.columns WHERE table_schema = current_schema() AND table_name = 'projects'`.execute(db)).rows.map((r) => r.c)
         : (await sql<{ c: string }>`SELECT name AS c FROM pragma_table_info('projects')`.execute(db)).rows.map((r) => r.c);
       expect(cols.sort()).toEqual(['created_at', 'id', 'name', 'settings']);
+    } finally {
+      await store.close();
+    }
+  });
+
+  it('upgrades a store whose admin token is its write key (the previous version allowed it): the public value stays a write key only, and the next start makes an admin token', async () => {
+    const store = await backend.open();
+    try {
+      const db = store.db as unknown as Kysely<Database>;
+      const isPg = store.dialect === 'postgres';
+      await sql`DROP TABLE api_keys`.execute(db);
+      await sql`DROP TABLE projects`.execute(db);
+      await sql`DELETE FROM strata_migrations WHERE name = '0017_keys'`.execute(db);
+      await sql.raw(`CREATE TABLE projects (id TEXT PRIMARY KEY, name TEXT NOT NULL, write_key TEXT NOT NULL UNIQUE, admin_token_hash TEXT NOT NULL UNIQUE,
+        settings ${isPg ? 'JSONB' : 'TEXT'} NOT NULL DEFAULT '{}', created_at BIGINT NOT NULL, admin_token_prefix TEXT)`).execute(db);
+      // STRATA_ADMIN_TOKEN=STRATA_WRITE_KEY=devdevdevdev on the previous version.
+      await sql`INSERT INTO projects (id, name, write_key, admin_token_hash, settings, created_at, admin_token_prefix) VALUES
+        ('default', 'Default project', 'devdevdevdev', ${hashToken('devdevdevdev')}, '{}', ${T0}, 'deve…')`.execute(db);
+      await store.migrate();
+      expect(await new KeyStore(store.db).find('devdevdevdev')).toMatchObject({ projectId: 'default', kind: 'write' });
+      // A start with the same value in STRATA_ADMIN_TOKEN stops, naming the write key it is.
+      await expect(ensureDefaultProject(store, configFromEnv({ STRATA_ADMIN_TOKEN: 'devdevdevdev' }), T0 + 1)).rejects.toThrow(/is the value of another key \(devd…, "start-up write key"\)/);
+      // Without it: nobody could manage the project without an admin token, so the start makes one and prints it.
+      const started = await ensureDefaultProject(store, configFromEnv({}), T0 + 2);
+      expect(started.adminToken).toMatchObject({ change: 'created', fromEnv: false, value: expect.stringMatching(/^sta_/) });
+      expect(await new KeyStore(store.db).find(started.adminToken.value!)).toMatchObject({ projectId: 'default', kind: 'admin' });
+      await expect(ensureDefaultProject(store, configFromEnv({ STRATA_ADMIN_TOKEN: 'devdevdevdev' }), T0 + 3)).rejects.toThrow(/start-up write key/);
+    } finally {
+      await store.close();
+    }
+  });
+
+  it('a migration that fails changes nothing (SQLite too): once the cause is gone, the next start migrates', async () => {
+    const store = await backend.open();
+    try {
+      const db = store.db as unknown as Kysely<Database>;
+      const isPg = store.dialect === 'postgres';
+      await sql`DROP TABLE api_keys`.execute(db);
+      await sql`DROP TABLE projects`.execute(db);
+      await sql`DELETE FROM strata_migrations WHERE name = '0017_keys'`.execute(db);
+      await sql.raw(`CREATE TABLE projects (id TEXT PRIMARY KEY, name TEXT NOT NULL, write_key TEXT NOT NULL UNIQUE, admin_token_hash TEXT NOT NULL UNIQUE,
+        settings ${isPg ? 'JSONB' : 'TEXT'} NOT NULL DEFAULT '{}', created_at BIGINT NOT NULL, admin_token_prefix TEXT)`).execute(db);
+      // Two projects with the same admin token hash cannot both move into api_keys (hash is unique): 0017 fails half way.
+      await sql`INSERT INTO projects (id, name, write_key, admin_token_hash, settings, created_at, admin_token_prefix) VALUES
+        ('p_a', 'A', 'stw_a', ${hashToken('sta_twice')}, '{}', ${T0}, NULL),
+        ('p_b', 'B', 'stw_b', ${hashToken('sta_other')}, '{}', ${T0}, NULL)`.execute(db);
+      await sql`UPDATE projects SET write_key = 'sta_twice' WHERE id = 'p_b'`.execute(db);
+      await expect(store.migrate()).rejects.toThrow(/0017_keys/);
+      // As before the attempt: no api_keys table, 0017 not recorded, projects untouched.
+      const tables = isPg
+        ? (await sql<{ t: string }>`SELECT table_name AS t FROM information_schema.tables WHERE table_schema = current_schema()`.execute(db)).rows.map((r) => r.t)
+        : (await sql<{ t: string }>`SELECT name AS t FROM sqlite_master WHERE type = 'table'`.execute(db)).rows.map((r) => r.t);
+      expect(tables).not.toContain('api_keys');
+      expect(tables).not.toContain('projects_v2');
+      expect((await sql<{ n: number }>`SELECT count(*) AS n FROM projects WHERE write_key IS NOT NULL`.execute(db)).rows.map((r) => Number(r.n))).toEqual([2]);
+
+      await sql`UPDATE projects SET write_key = 'stw_b' WHERE id = 'p_b'`.execute(db);
+      await store.migrate();
+      expect(await new KeyStore(store.db).find('sta_twice')).toMatchObject({ projectId: 'p_a', kind: 'admin' });
+      expect(await new KeyStore(store.db).find('stw_b')).toMatchObject({ projectId: 'p_b', kind: 'write' });
     } finally {
       await store.close();
     }

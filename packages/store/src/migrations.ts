@@ -356,8 +356,12 @@ function keys(d: StoreDialect): Migration {
         SELECT id, write_key, admin_token_hash, admin_token_prefix, created_at FROM projects ORDER BY id`.execute(db);
       for (const p of projects.rows) {
         const at = Number(p.created_at);
-        await sql`INSERT INTO api_keys (id, project_id, kind, label, hash, prefix, value, created_at, rotated_at)
-          VALUES (${newKeyId()}, ${p.id}, 'admin', ${STARTUP_LABEL.admin}, ${p.admin_token_hash}, ${p.admin_token_prefix ?? '(set before prefixes were kept)'}, NULL, ${at}, NULL)`.execute(db);
+        // An admin token that is also the write key (the previous version allowed STRATA_ADMIN_TOKEN = STRATA_WRITE_KEY)
+        // stays a write key only: that value is public. The next start makes the default project an admin token (ensureDefaultProject).
+        if (p.admin_token_hash !== hashToken(p.write_key)) {
+          await sql`INSERT INTO api_keys (id, project_id, kind, label, hash, prefix, value, created_at, rotated_at)
+            VALUES (${newKeyId()}, ${p.id}, 'admin', ${STARTUP_LABEL.admin}, ${p.admin_token_hash}, ${p.admin_token_prefix ?? '(set before prefixes were kept)'}, NULL, ${at}, NULL)`.execute(db);
+        }
         await sql`INSERT INTO api_keys (id, project_id, kind, label, hash, prefix, value, created_at, rotated_at)
           VALUES (${newKeyId()}, ${p.id}, 'write', ${STARTUP_LABEL.write}, ${hashToken(p.write_key)}, ${tokenPrefix(p.write_key)}, ${p.write_key}, ${at}, NULL)`.execute(db);
       }

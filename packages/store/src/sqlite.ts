@@ -1,5 +1,5 @@
 import BetterSqlite3 from 'better-sqlite3';
-import { Kysely, SqliteDialect, SqliteDriver, type DatabaseConnection, type SqliteDialectConfig } from 'kysely';
+import { Kysely, SqliteAdapter, SqliteDialect, SqliteDriver, type DatabaseConnection, type DialectAdapter, type SqliteDialectConfig } from 'kysely';
 import { bucketOf, compileMatcher, foldCase, parseIsoTime, toNumber } from '@strata/core';
 import type { Database } from './schema.ts';
 
@@ -65,10 +65,20 @@ export function openSqlite(opts: SqliteOptions): { db: Kysely<Database>; raw: Be
  * or a full disk, SQLite may already have rolled the transaction back itself, and a ROLLBACK then
  * fails with "no transaction is active", which would hide the store's error from the caller
  * (who must learn that the store is unavailable: docs/reliability.md). Only then it is skipped.
+ * And migrations run in a transaction, as on PostgreSQL: SQLite's DDL is transactional, and a
+ * migration that fails (or a process killed during one) must leave the store as it was, not half
+ * migrated with a table that makes every later attempt fail.
  */
 class StrataSqliteDialect extends SqliteDialect {
   constructor(private readonly config: SqliteDialectConfig, private readonly raw: BetterSqlite3.Database) {
     super(config);
+  }
+  override createAdapter(): DialectAdapter {
+    return new (class extends SqliteAdapter {
+      override get supportsTransactionalDdl(): boolean {
+        return true;
+      }
+    })();
   }
   override createDriver(): SqliteDriver {
     const raw = this.raw;

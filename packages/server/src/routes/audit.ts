@@ -8,7 +8,7 @@ import { errors } from '../schemas.ts';
 const AuditQuery = Type.Object({
   limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 1000, default: 100 })),
   cursor: Type.Optional(Type.String({ maxLength: 100 })),
-  resourceType: Type.Optional(Type.String({ minLength: 1, maxLength: 64, description: 'segment, mission, reward, experience, experiment, webhook, destination, settings, user, points, import, segment-set' })),
+  resourceType: Type.Optional(Type.String({ minLength: 1, maxLength: 64, description: 'segment, mission, reward, experience, experiment, webhook, destination, settings, user, points, import, segment-set, key, project' })),
   resourceId: Type.Optional(Type.String({ minLength: 1, maxLength: 256, description: 'A resource id; a user id also finds the erasure of that user (kept as its hash)' })),
 }, { additionalProperties: false });
 
