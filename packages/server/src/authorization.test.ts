@@ -101,9 +101,10 @@ describe.each(backends.map((b) => [b.name, b] as const))('authorisation on %s', 
     expect(ops.filter((o) => o.security.includes('serverKey')).map(route).sort()).toEqual(['POST /api/users/{id}/missions/{missionId}/complete', 'POST /api/users/{id}/points']);
     expect(ops.filter((o) => o.security.includes('rootToken')).map(route).sort()).toEqual(['DELETE /api/projects/{id}', 'GET /api/projects', 'POST /api/projects']);
     expect(ops.filter((o) => o.security.some((s) => s.startsWith('writeKey'))).every((o) => o.path.startsWith('/v1/'))).toBe(true);
-    expect(ops.filter((o) => o.security.length === 0).map(route)).toEqual(['GET /api/health']);
-    // Every /api route but the health check and the projects takes an admin token.
-    expect(ops.filter((o) => o.path.startsWith('/api/') && o.path !== '/api/health' && !o.path.startsWith('/api/projects')).every((o) => o.security.includes('adminToken'))).toBe(true);
+    const open = ['GET /api/health', 'GET /api/health/ready'];
+    expect(ops.filter((o) => o.security.length === 0).map(route).sort()).toEqual(open);
+    // Every /api route but the health checks and the projects takes an admin token.
+    expect(ops.filter((o) => o.path.startsWith('/api/') && !open.includes(route(o)) && !o.path.startsWith('/api/projects')).every((o) => o.security.includes('adminToken'))).toBe(true);
   });
 
   it('answers every route as the matrix says, for no key, a write key, a server key, another project\'s admin token, the admin token and the root token', async () => {

@@ -72,12 +72,14 @@ describe.each(await testBackends())('the credential cache ($name)', (backend) =>
       creds.clear();
       expect(await creds.find('sta_cache_test')).toBeNull();
 
-      // A look-up under way when a change lands (clear, then the row goes) answers what it read, but is not kept.
+      // A look-up under way when a change lands (a clear) answers what it read, but is not kept: once
+      // the row is gone, the next look-up reads the store again. (The row goes only after the
+      // look-up has answered, so the test does not depend on which pooled connection runs first.)
       const again = await store.keys.insert({ projectId: 'default', kind: 'admin', label: 'x', value: 'sta_cache_race', now: 2 });
       const pending = creds.find('sta_cache_race');
       creds.clear();
-      await store.keys.delete(again.id);
       expect((await pending)?.key.id).toBe(again.id);
+      await store.keys.delete(again.id);
       expect(await creds.find('sta_cache_race')).toBeNull();
     } finally {
       await store.close();

@@ -62,8 +62,10 @@ export async function keyRoutes(app: FastifyInstance, ctx: AppContext & { creds:
   }, async (req) => {
     const k = await keyOf(ctx.store, req.project.id, req.params.id);
     const value = newKeyValue(k.kind);
-    const rotated = (await ctx.store.keys.rotate(k.id, value, ctx.clock.now()))!;
+    const rotated = await ctx.store.keys.rotate(k.id, value, ctx.clock.now());
     ctx.creds.clear();
+    // Revoked between the look-up and the rotation: gone, as a later look-up would have said.
+    if (!rotated) throw new AppError({ code: 'NOT_FOUND', message: `no key with id "${k.id}" (it was revoked)` });
     return { ...keyView(rotated), value };
   });
 

@@ -43,9 +43,10 @@ export async function projectRoutes(app: FastifyInstance, ctx: AppContext & { cr
     await ctx.engine.load(made.project.id);
     const keys = await ctx.store.keys.list(made.project.id);
     const of = (kind: 'admin' | 'write', value: string) => ({ ...keyView(keys.find((k) => k.kind === kind)!), value });
-    // The new project's audit log starts with its creation, by the root token's prefix.
+    // The new project's audit log starts with its creation, by the root token: named, not by its
+    // prefix, which the project's admins have no business seeing.
     await recordAudit(ctx.store, {
-      projectId: made.project.id, at: now, credential: credentialOf(req), action: 'create', resourceType: 'project', resourceId: made.project.id,
+      projectId: made.project.id, at: now, credential: 'root', action: 'create', resourceType: 'project', resourceId: made.project.id,
       before: null, after: { name: made.project.name, keys: keys.map((k) => ({ kind: k.kind, prefix: k.prefix })) },
     });
     return reply.status(201).send({ project: projectView(made.project), adminToken: of('admin', made.adminToken), writeKey: of('write', made.writeKey) });
