@@ -53,20 +53,35 @@ const round = (x: number) => Math.round(x * 10000) / 10000;
 const quote = (r: SegmentRow) => `"${r.name}"`;
 
 interface Analysis {
-  readonly parsed: ReadonlyMap<string, ParsedSegment>;
+  readonly parsedOf: (id: string) => ParsedSegment | undefined;
   readonly inline: (id: string) => Condition | null;
-  readonly keyOf: (id: string) => string | null;
+  /** The canonical key of a saved segment's condition (null without one), from the cache while still valid. */
+  readonly keyOf: (row: SegmentRow) => string | null;
+  /** Every segment the given one references or is referenced by, directly or not (the rows' keys computed first). */
+  readonly related: (id: string) => Set<string>;
+}
+
+/**
+ * A saved segment's canonical key, kept while it holds: the segment is at the same version
+ * (updatedAt) and so is every segment its key inlined, each with or without manual lists as
+ * then. `refs`: the segments its condition references directly.
+ */
+interface KeyEntry {
+  readonly updatedAt: number;
+  readonly key: string | null;
+  readonly deps: readonly (readonly [id: string, updatedAt: number, manual: boolean])[];
+  readonly refs: readonly string[];
 }
 
 /** Which segments reference which: `related(id)` is every segment `id` references or is referenced by, directly or not. */
-function referenceGraph(parsed: ReadonlyMap<string, ParsedSegment>): { related: (id: string) => Set<string> } {
-  const down = new Map<string, string[]>(), up = new Map<string, string[]>();
-  for (const [id, p] of parsed) {
-    const refs = p.condition ? referencedSegments(p.condition) : [];
+function referenceGraph(refsOf: Iterable<readonly [string, readonly string[]]>): { related: (id: string) => Set<string> } {
+  const down = new Map<string, readonly string[]>(), up = new Map<string, string[]>();
+  for (const [id, refs] of refsOf) {
+    if (refs.length === 0) continue;
     down.set(id, refs);
     for (const r of refs) up.set(r, [...(up.get(r) ?? []), id]);
   }
-  const reach = (from: string, next: ReadonlyMap<string, string[]>) => {
+  const reach = (from: string, next: ReadonlyMap<string, readonly string[]>) => {
     const seen = new Set<string>();
     const stack = [from];
     while (stack.length) for (const n of next.get(stack.pop()!) ?? []) if (!seen.has(n)) { seen.add(n); stack.push(n); }
@@ -88,29 +103,60 @@ export class HygieneService {
     private readonly clock: Clock,
   ) {}
 
-  /** Conditions of referenced segments as the static analysis may inline them: only when a segment's members are exactly its condition. */
-  private inliner(projectId: string, parsed: ReadonlyMap<string, ParsedSegment>): (id: string) => Condition | null {
-    return (id) => (this.engine.hasManualLists(projectId, id) ? null : parsed.get(id)?.condition ?? null);
-  }
+  /** Canonical keys of saved segments, per project and segment id (see KeyEntry). */
+  private readonly keys = new Map<string, Map<string, KeyEntry>>();
 
-  /** What the static checks need about the saved segments: parsed conditions, the inliner, canonical keys (computed once each). */
+  /**
+   * What the static checks need about the saved segments: parsed conditions, the inliner,
+   * canonical keys. Only what a check asks for is parsed, and a key is computed again only
+   * when its segment or one it inlines changed: a check against n segments costs n look-ups,
+   * not n canonicalizations.
+   */
   private analysis(projectId: string, rows: readonly SegmentRow[]): Analysis {
-    const parsed = this.membership.parseSegments(projectId, rows);
-    const inline = this.inliner(projectId, parsed);
-    const keys = new Map<string, string | null>();
-    const keyOf = (id: string) => {
-      if (!keys.has(id)) {
-        const c = parsed.get(id)?.condition;
-        keys.set(id, c ? canonicalKey(c, inline) : null);
-      }
-      return keys.get(id)!;
+    let byId: Map<string, SegmentRow> | undefined;
+    const rowOf = (id: string) => (byId ??= new Map(rows.map((r) => [r.id, r]))).get(id);
+    const parsedOf = (id: string) => {
+      const row = rowOf(id);
+      return row ? this.membership.parseOne(projectId, row, (x) => rowOf(x)?.condition ?? null) : undefined;
     };
-    return { parsed, inline, keyOf };
+    const inline = (id: string) => (this.engine.hasManualLists(projectId, id) ? null : parsedOf(id)?.condition ?? null);
+    let cache = this.keys.get(projectId);
+    if (!cache || cache.size > 2 * rows.length + 1000) this.keys.set(projectId, (cache = new Map()));
+    const entries = cache;
+    const valid = (e: KeyEntry, row: SegmentRow) =>
+      e.updatedAt === row.updatedAt && e.deps.every(([id, at, manual]) => (rowOf(id)?.updatedAt ?? -1) === at && this.engine.hasManualLists(projectId, id) === manual);
+    const entryOf = (row: SegmentRow): KeyEntry => {
+      const hit = entries.get(row.id);
+      if (hit && valid(hit, row)) return hit;
+      const c = this.membership.parseOne(projectId, row, (x) => rowOf(x)?.condition ?? null).condition;
+      const deps: [string, number, boolean][] = [];
+      const key = c ? canonicalKey(c, (id) => {
+        deps.push([id, rowOf(id)?.updatedAt ?? -1, this.engine.hasManualLists(projectId, id)]);
+        return inline(id);
+      }) : null;
+      const e: KeyEntry = { updatedAt: row.updatedAt, key, deps, refs: c ? referencedSegments(c) : [] };
+      entries.set(row.id, e);
+      return e;
+    };
+    const keyOf = (row: SegmentRow) => entryOf(row).key;
+    let graph: { related: (id: string) => Set<string> } | undefined;
+    const related = (id: string) => (graph ??= referenceGraph(rows.map((r) => [r.id, entryOf(r).refs] as const))).related(id);
+    return { parsedOf, inline, keyOf, related };
   }
 
   /** DUPLICATE and CONTRADICTION for a condition (of segment `selfId` when it is saved). */
   staticWarnings(projectId: string, rows: readonly SegmentRow[], condition: Condition | null, selfId?: string): SegmentWarning[] {
     return condition ? this.conditionWarnings(this.analysis(projectId, rows), rows, condition, selfId) : [];
+  }
+
+  /**
+   * The warnings of a saved segment: DUPLICATE and CONTRADICTION from its condition, then EMPTY,
+   * SUBSET and HIGH_OVERLAP from `tally` (its members against every segment's) when given.
+   */
+  savedWarnings(projectId: string, rows: readonly SegmentRow[], condition: Condition | null, selfId: string, tally: Tally | null): SegmentWarning[] {
+    const a = this.analysis(projectId, rows);
+    const found = condition ? this.conditionWarnings(a, rows, condition, selfId) : [];
+    return tally ? [...found, ...this.membershipWarnings(rows, tally, selfId, found, a.related)] : found;
   }
 
   private conditionWarnings(a: Analysis, rows: readonly SegmentRow[], condition: Condition, selfId?: string): SegmentWarning[] {
@@ -120,7 +166,7 @@ export class HygieneService {
       out.push({ code: 'CONTRADICTION', message: `the condition can never be true: ${contradiction.message}`, segmentIds: [], paths: contradiction.paths });
     }
     const key = canonicalKey(condition, a.inline);
-    const same = rows.filter((r) => r.id !== selfId && a.keyOf(r.id) === key);
+    const same = rows.filter((r) => r.id !== selfId && a.keyOf(r) === key);
     if (same.length) {
       out.push({ code: 'DUPLICATE', message: `${same.map(quote).join(', ')} ${same.length === 1 ? 'has' : 'have'} an equivalent condition`, segmentIds: same.map((r) => r.id) });
     }
@@ -128,7 +174,7 @@ export class HygieneService {
   }
 
   /** EMPTY, SUBSET and HIGH_OVERLAP from a scan of membership (`tally`: the members of the segment or condition). */
-  membershipWarnings(rows: readonly SegmentRow[], tally: Tally, selfId: string | undefined, skip: readonly SegmentWarning[], graph = referenceGraph(this.membership.parseSegments(rows[0]?.projectId ?? '', rows))): SegmentWarning[] {
+  membershipWarnings(rows: readonly SegmentRow[], tally: Tally, selfId: string | undefined, skip: readonly SegmentWarning[], relatedOf?: (id: string) => Set<string>): SegmentWarning[] {
     const out: SegmentWarning[] = [];
     const a = tally.count;
     if (a === 0) {
@@ -136,7 +182,7 @@ export class HygieneService {
       return out;
     }
     const flagged = new Set(skip.flatMap((w) => (w.code === 'DUPLICATE' ? w.segmentIds : [])));
-    const related = selfId ? graph.related(selfId) : new Set<string>();
+    const related = selfId ? (relatedOf ?? this.analysis(rows[0]?.projectId ?? '', rows).related)(selfId) : new Set<string>();
     const found: SegmentWarning[] = [];
     for (const r of rows) {
       if (r.id === selfId || flagged.has(r.id)) continue;
@@ -176,7 +222,6 @@ export class HygieneService {
     if (!close) throw new AppError({ code: 'STORE_UNAVAILABLE', message: 'membership is not loaded yet; try again' });
     const { ids, total } = close;
     const a = this.analysis(projectId, rows);
-    const graph = referenceGraph(a.parsed);
     const sizes = new Map(ids.map((id, i) => [id, close.sizes[i]!]));
     // Only close pairs can give SUBSET or HIGH_OVERLAP: the others count as sharing nobody.
     const shared = new Map<string, Map<string, number>>();
@@ -186,10 +231,10 @@ export class HygieneService {
       share(ids[j]!, ids[i]!, inter);
     }
     return rows.map((r) => {
-      const condition = a.parsed.get(r.id)?.condition ?? null;
+      const condition = a.parsedOf(r.id)?.condition ?? null;
       const own = condition ? this.conditionWarnings(a, rows, condition, r.id) : [];
       const tally: Tally = { count: sizes.get(r.id) ?? 0, total, sample: [], sizes, shared: shared.get(r.id) ?? new Map() };
-      return { id: r.id, warnings: [...own, ...this.membershipWarnings(rows, tally, r.id, own, graph)] };
+      return { id: r.id, warnings: [...own, ...this.membershipWarnings(rows, tally, r.id, own, a.related)] };
     });
   }
 

@@ -128,6 +128,8 @@ interface Projection {
 class ProjectState {
   readonly profiles = new Map<number, ProfileState>();
   readonly segments = new Map<string, SegmentState>();
+  /** The segments' rows in store order (created, then id): replaced whole on every change, never changed in place. */
+  rows: readonly SegmentRow[] = [];
   /** Segments, referenced ones first. */
   list: SegmentState[] = [];
   /** 32-bit words of a profile's membership bits. */
@@ -214,6 +216,9 @@ export class LiveEngine {
    */
   async write<T>(fn: (tx: SqlStore) => Promise<T>): Promise<T> {
     const run = async () => {
+      // One write per turn of the event loop: queued writes (and better-sqlite3's synchronous
+      // calls) never hold it for longer than one of them takes, so health checks and reads answer between.
+      await new Promise<void>((resolve) => setImmediate(resolve));
       this.touched.clear();
       this.redefined.clear();
       try {
@@ -322,6 +327,7 @@ export class LiveEngine {
   private setSegments(ps: ProjectState, rows: readonly SegmentRow[], manual: ReadonlyMap<string, { include: ReadonlySet<number>; exclude: ReadonlySet<number> }>): void {
     const old = new Map(ps.segments);
     ps.segments.clear();
+    ps.rows = [...rows];
     const byId = new Map(rows.map((r) => [r.id, r]));
     for (const row of rows) {
       let condition: Condition | null = null;
@@ -355,6 +361,112 @@ export class LiveEngine {
       p.bits = bits;
       if (p.due.length) p.due = p.due.map((i) => moved[i] ?? -1).filter((i) => i >= 0);
     }
+  }
+
+  /**
+   * New segments (`ids`, just inserted in `tx`) added to the state without touching the others:
+   * each is parsed and compiled alone and takes the next positions, and the indexes by what
+   * segments read are extended (new objects where segmentsChanged compares before and after).
+   * The cost is the new segments', not the project's. False (nothing changed) when this does
+   * not apply: an id already held or not stored, a row that does not come last in store order,
+   * or a new segment referencing another new one; loadSegments then rebuilds everything.
+   */
+  private async appendSegments(tx: SqlStore, ps: ProjectState, ids: readonly string[]): Promise<boolean> {
+    if (ids.length === 0 || ids.some((id) => ps.segments.has(id))) return false;
+    const rows: SegmentRow[] = [];
+    for (const id of ids) {
+      const r = await tx.getSegment(ps.id, id);
+      if (!r) return false;
+      rows.push(r);
+    }
+    // Store order is (created, id); ties are compared only between ids whose order no collation changes.
+    const plain = /^seg_[0-9a-f]+$/;
+    const order = (a: SegmentRow, b: SegmentRow) => (a.createdAt !== b.createdAt ? a.createdAt - b.createdAt : !plain.test(a.id) || !plain.test(b.id) ? NaN : a.id < b.id ? -1 : 1);
+    rows.sort((a, b) => order(a, b) || 0);
+    for (let i = 0; i < rows.length; i++) {
+      const prev = i === 0 ? ps.rows[ps.rows.length - 1] : rows[i - 1];
+      if (prev && !(order(prev, rows[i]!) < 0)) return false;
+    }
+    const fresh = new Set(ids);
+    const parsed: (Condition | null)[] = [];
+    for (const row of rows) {
+      let condition: Condition | null = null;
+      if (row.condition !== null) {
+        const r = parseCondition(row.condition, { segmentCondition: (id) => ps.segments.get(id)?.row.condition ?? (fresh.has(id) ? rows.find((x) => x.id === id)!.condition : null) });
+        condition = r.ok ? r.value : null;
+        if (!r.ok) warnNoLongerValid(ps.id, row, r.issues);
+      }
+      if (condition && [...conditionReads(condition).segments].some((id) => fresh.has(id))) return false;
+      parsed.push(condition);
+    }
+    const manual = new Map<string, { include: number[]; exclude: number[] }>();
+    for (const row of rows) manual.set(row.id, await tx.manualProfileIds(ps.id, row.id));
+    const resolve = (id: string) => ps.segments.get(id)?.view;
+    const push = <K>(m: Map<K, number[]>, k: K, i: number) => { const l = m.get(k); if (l) l.push(i); else m.set(k, [i]); };
+    const keep = { traits: new Set(ps.keep.traits), context: new Set(ps.keep.context) };
+    const tracked = new Map(ps.tracked);
+    const list = [...ps.list];
+    for (const [n, row] of rows.entries()) {
+      const condition = parsed[n]!;
+      const m = manual.get(row.id)!;
+      const include = new Set(m.include.map(String)), exclude = new Set(m.exclude.map(String));
+      const o = condition ? conditionReads(condition) : null;
+      const names = new Set<string | null>(o?.names ?? []);
+      const roots = new Set<ProfileRoot>(o?.roots ?? []);
+      const windows = new Set<string>((o?.windows ?? []).map((w) => `${w.name}\u0000${w.fromMs}\u0000${w.toMs}`));
+      let timed = o?.timed ?? false, complex = o?.otherTime ?? false;
+      for (const r of o?.segments ?? []) {
+        const rr = ps.segments.get(r)?.reads;
+        if (!rr) continue;
+        for (const x of rr.names) names.add(x);
+        for (const x of rr.roots) roots.add(x);
+        for (const x of rr.windows) windows.add(x);
+        timed ||= rr.timed;
+        complex ||= rr.complex;
+      }
+      const s: SegmentState = {
+        row, condition, view: compileViewSegment(condition, include, exclude, resolve), include, exclude,
+        reads: { names, roots, timed, windows, complex }, refs: o?.segments ?? new Set(), idx: list.length,
+      };
+      ps.segments.set(row.id, s);
+      list.push(s);
+      for (const x of names) push(ps.byName, x, s.idx);
+      for (const x of roots) push(ps.byRoot, x, s.idx);
+      if (timed) {
+        ps.timedSegments.push(s);
+        if (complex) ps.complexTimed.push(s);
+        for (const k of windows) {
+          let w = ps.windowByKey.get(k);
+          if (!w) {
+            const d = o!.windows.find((x) => `${x.name}\u0000${x.fromMs}\u0000${x.toMs}` === k)!;
+            ps.windowByKey.set(k, (w = { name: d.name, fromMs: d.fromMs, toMs: d.toMs, segs: [] }));
+            ps.windows = [...ps.windows, w];
+          }
+          w.segs.push(s.idx);
+        }
+      }
+      if (condition) recordKeys(condition, keep);
+      for (const [x, paths] of o?.paths ?? []) {
+        const add = projectionKey(paths), had = tracked.get(x);
+        tracked.set(x, had ? { props: new Set([...had.props, ...add.props]), ctx: new Set([...had.ctx, ...add.ctx]) } : add);
+      }
+    }
+    ps.list = list;
+    ps.rows = [...ps.rows, ...rows];
+    ps.keep = keep;
+    ps.tracked = tracked;
+    ps.mark = new Uint8Array(list.length);
+    const words = Math.max(1, Math.ceil(list.length / 32));
+    if (words !== ps.words) {
+      ps.words = words;
+      for (const p of ps.profiles.values()) { const bits = new Uint32Array(words); bits.set(p.bits.subarray(0, Math.min(words, p.bits.length))); p.bits = bits; }
+    }
+    return true;
+  }
+
+  /** The project's segment rows in store order (created, then id), as the engine holds them; the project is loaded on first use. */
+  async segmentRows(tx: SqlStore, projectId: string): Promise<readonly SegmentRow[]> {
+    return (await this.project(tx, projectId)).rows;
   }
 
   /** Compiles the segments and indexes them by what they read. */
@@ -755,7 +867,7 @@ export class LiveEngine {
     this.redefined.add(projectId);
     const before = ps.tracked;
     const kept = ps.keep;
-    await this.loadSegments(tx, ps);
+    if (!(await this.appendSegments(tx, ps, ids))) await this.loadSegments(tx, ps);
     // A segment reading a trait or context key not kept so far: the records are read again.
     if ([...ps.keep.traits].some((k) => !kept.traits.has(k)) || [...ps.keep.context].some((k) => !kept.context.has(k))) {
       for (let after = 0; ;) {
@@ -800,7 +912,8 @@ export class LiveEngine {
   private reevaluate(ps: ProjectState, ids: readonly string[], now: number, reason: MembershipReason, profileIds: readonly number[] | undefined, created: ReadonlySet<number>): Pending[] {
     const targets = new Set(ids);
     for (const s of ps.list) {
-      if ([...s.refs].some((r) => targets.has(r))) targets.add(s.row.id);
+      if (targets.has(s.row.id)) continue;
+      for (const r of s.refs) if (targets.has(r)) { targets.add(s.row.id); break; }
     }
     const list = ps.list.filter((s) => targets.has(s.row.id));
     const out: Pending[] = [];

@@ -105,6 +105,8 @@ export class SegmentService {
     private readonly engine: LiveEngine,
     private readonly clock: Clock,
     private readonly hygiene: HygieneService,
+    /** The most segments a project may hold (STRATA_MAX_SEGMENTS). */
+    private readonly maxSegments: number = DEFAULT_MAX_SEGMENTS,
   ) {}
 
   private readonly guards: DeleteGuard[] = [];
@@ -126,8 +128,9 @@ export class SegmentService {
 
   private validate(rows: readonly SegmentRow[], condition: Json | null, selfId?: string): Condition | null {
     if (condition === null) return null;
-    const byId = new Map(rows.map((r) => [r.id, r.condition]));
-    const r = parseCondition(condition, { segmentCondition: (id) => byId.get(id), ...(selfId ? { selfId } : {}) });
+    // Only a condition that references segments needs them by id.
+    let byId: Map<string, Json | null> | undefined;
+    const r = parseCondition(condition, { segmentCondition: (id) => (byId ??= new Map(rows.map((x) => [x.id, x.condition]))).get(id), ...(selfId ? { selfId } : {}) });
     if (!r.ok) throw validationError('the condition is not valid', r.issues, '/condition');
     return r.value;
   }
@@ -135,9 +138,16 @@ export class SegmentService {
   /** The warnings of a saved segment (after the engine has its new membership). */
   private savedWarnings(projectId: string, rows: readonly SegmentRow[], row: SegmentRow, condition: Condition | null): SegmentWarning[] {
     const all = [...rows.filter((r) => r.id !== row.id), row];
-    const found = this.hygiene.staticWarnings(projectId, all, condition, row.id);
-    const tally = this.engine.overlapWith(projectId, row.id);
-    return tally ? [...found, ...this.hygiene.membershipWarnings(all, tally, row.id, found)] : found;
+    return this.hygiene.savedWarnings(projectId, all, condition, row.id, this.engine.overlapWith(projectId, row.id));
+  }
+
+  /** Refuses segments beyond the project's limit (STRATA_MAX_SEGMENTS, docs/reference.md §5). */
+  private checkLimit(rows: readonly SegmentRow[], adding: number): void {
+    if (rows.length + adding <= this.maxSegments) return;
+    throw new AppError({
+      code: 'LIMIT_REACHED',
+      message: `this project has ${rows.length} segments and may hold at most ${this.maxSegments} (STRATA_MAX_SEGMENTS)${adding > 1 ? `: ${adding} more do not fit` : ''}; delete segments that are no longer used, or raise STRATA_MAX_SEGMENTS`,
+    });
   }
 
   private checkName(rows: readonly SegmentRow[], name: string, selfId?: string): void {
@@ -152,7 +162,8 @@ export class SegmentService {
 
   async create(projectId: string, input: SegmentInput, extra: { template?: string; params?: Json } = {}): Promise<Segment> {
     return this.engine.write(async (tx) => {
-      const rows = await tx.listSegments(projectId);
+      const rows = await this.engine.segmentRows(tx, projectId);
+      this.checkLimit(rows, 1);
       const condition = this.validate(rows, input.condition);
       this.checkName(rows, input.name);
       const now = this.clock.now();
@@ -172,7 +183,7 @@ export class SegmentService {
   async update(projectId: string, id: string, patch: SegmentPatch): Promise<Segment> {
     return this.engine.write(async (tx) => {
       const row = await this.require(tx, projectId, id);
-      const rows = await tx.listSegments(projectId);
+      const rows = await this.engine.segmentRows(tx, projectId);
       const condition = patch.condition !== undefined ? this.validate(rows, patch.condition, id) : this.membership.parseSegments(projectId, rows).get(id)?.condition ?? null;
       if (patch.name !== undefined) this.checkName(rows, patch.name, id);
       const now = Math.max(this.clock.now(), row.updatedAt + 1);
@@ -380,7 +391,8 @@ export class SegmentService {
    */
   async createSet(projectId: string, items: readonly SegmentSetItem[], within?: (tx: SqlStore, created: readonly Segment[]) => Promise<void>): Promise<Segment[]> {
     return this.engine.write(async (tx) => {
-      const rows = [...(await tx.listSegments(projectId))];
+      const rows = [...(await this.engine.segmentRows(tx, projectId))];
+      this.checkLimit(rows, items.length);
       const now = this.clock.now();
       const created: SegmentRow[] = [];
       const conditions: (Condition | null)[] = [];
@@ -429,6 +441,9 @@ export interface SegmentSetItem {
   readonly template: string | null;
   readonly params: JsonObject | null;
 }
+
+/** The most segments a project may hold unless STRATA_MAX_SEGMENTS says otherwise. */
+export const DEFAULT_MAX_SEGMENTS = 10_000;
 
 /** Names of the lifecycle stage segments: this prefix and the stage ("Lifecycle: New"). */
 export const LIFECYCLE_NAME_PREFIX = 'Lifecycle: ';

@@ -1,5 +1,6 @@
 import { isIP } from 'node:net';
 import { parseDuration } from '@strata/core';
+import { DEFAULT_MAX_SEGMENTS } from '@strata/engine';
 
 export interface Config {
   readonly port: number;
@@ -16,6 +17,8 @@ export interface Config {
   readonly trustProxy: boolean | readonly string[];
   /** `STRATA_STORE_IP`: keep the client's IP in the stored `context.ip` (default: removed after geolocation). */
   readonly storeIp: boolean;
+  /** `STRATA_MAX_SEGMENTS`: the most segments one project may hold (default 10,000); a create beyond it is refused with 409 LIMIT_REACHED. */
+  readonly maxSegments: number;
 }
 
 const TRUE = ['1', 'true', 'yes', 'on'];
@@ -50,6 +53,8 @@ export function configFromEnv(env: NodeJS.ProcessEnv = process.env): Config {
   if (!Number.isInteger(port) || port < 0 || port > 65535) throw new Error(`PORT must be a port number, got "${env.PORT}"`);
   const timeout = parseDuration(env.STRATA_SESSION_TIMEOUT ?? '30m');
   if (timeout === null) throw new Error(`STRATA_SESSION_TIMEOUT must be a duration such as "30m", got "${env.STRATA_SESSION_TIMEOUT}"`);
+  const maxSegments = Number(env.STRATA_MAX_SEGMENTS?.trim() || DEFAULT_MAX_SEGMENTS);
+  if (!Number.isSafeInteger(maxSegments) || maxSegments < 1) throw new Error(`STRATA_MAX_SEGMENTS must be a whole number of at least 1, got "${env.STRATA_MAX_SEGMENTS}"`);
   const url = env.DATABASE_URL?.trim() || null;
   if (url && !/^postgres(ql)?:\/\//.test(url)) throw new Error('DATABASE_URL must be a postgres:// URL');
   return {
@@ -62,5 +67,6 @@ export function configFromEnv(env: NodeJS.ProcessEnv = process.env): Config {
     sessionTimeoutMs: timeout,
     trustProxy: trustProxy(env.STRATA_TRUST_PROXY),
     storeIp: flag('STRATA_STORE_IP', env.STRATA_STORE_IP),
+    maxSegments,
   };
 }
