@@ -10,18 +10,22 @@ import { BENCH_SEGMENTS, EMEA } from './segments.ts';
 export interface CreateClientData { base: string; admin: string; count: number; concurrency: number; healthEveryMs: number }
 export interface CreateClientResult { createMs: number[]; healthMs: number[]; failed: string[]; ms: number; warnings: Record<string, number> }
 
-const { base, admin, count, concurrency, healthEveryMs } = workerData as CreateClientData;
+const { base, admin, count, concurrency, healthEveryMs } = (workerData ?? {}) as CreateClientData;
 const headers = { authorization: `Bearer ${admin}`, 'content-type': 'application/json' };
 const PLANS = ['vip', 'pro', 'basic', 'free', 'team', 'trial'];
 const WINDOWS = ['1d', '3d', '7d', '14d', '21d', '30d', '45d', '60d', '90d'];
 const PATHS = ['/pricing', '/products', '/cart', '/checkout', '/blog', '/seasonal/christmas', '/search', '/contact', '/account'];
 const DEVICES = ['mobile', 'tablet', 'desktop'];
 const SOURCES = ['google', 'newsletter', 'facebook', 'partner', 'bing'];
-/** Ids of segments created so far, for nested conditions. */
-const created: string[] = [];
+/** Whether the i-th segment is nested (references two others). */
+export const nested = (i: number): boolean => BENCH_SEGMENTS[i % 30]?.ref !== undefined;
 
-/** The i-th segment's body: one of 20 shapes of BENCH_SEGMENTS or 10 templates, its values varied by i. */
-export function body(i: number): Record<string, unknown> {
+/**
+ * The i-th segment's body: one of 20 shapes of BENCH_SEGMENTS or 10 templates, its values
+ * varied by i; nested ones reference two of `created` (segments that are not nested themselves,
+ * as in real projects, where nesting is shallow).
+ */
+export function body(i: number, created: readonly string[]): Record<string, unknown> {
   const v = Math.floor(i / 30);
   const name = `bench ${i}`;
   const within = WINDOWS[v % WINDOWS.length]!;
@@ -61,6 +65,8 @@ export function body(i: number): Record<string, unknown> {
   return { name, condition };
 }
 
+/** Ids of segments created so far, for nested conditions. */
+const created: string[] = [];
 const createMs = new Array<number>(count);
 const healthMs: number[] = [];
 const failed: string[] = [];
@@ -73,12 +79,12 @@ async function lane(): Promise<void> {
     const i = next++;
     if (i >= count) return;
     const t = performance.now();
-    const r = await fetch(`${base}/api/segments`, { method: 'POST', headers, body: JSON.stringify(body(i)) });
+    const r = await fetch(`${base}/api/segments`, { method: 'POST', headers, body: JSON.stringify(body(i, created)) });
     const text = await r.text();
     createMs[i] = performance.now() - t;
     if (r.status !== 201) { failed.push(`${i}: ${r.status} ${text.slice(0, 300)}`); continue; }
     const s = JSON.parse(text) as { id: string; warnings?: { code: string }[] };
-    created.push(s.id);
+    if (!nested(i)) created.push(s.id);
     for (const w of s.warnings ?? []) warnings[w.code] = (warnings[w.code] ?? 0) + 1;
   }
 }

@@ -55,10 +55,21 @@ const quote = (r: SegmentRow) => `"${r.name}"`;
 interface Analysis {
   readonly parsedOf: (id: string) => ParsedSegment | undefined;
   readonly inline: (id: string) => Condition | null;
-  /** The canonical key of a saved segment's condition (null without one), from the cache while still valid. */
-  readonly keyOf: (row: SegmentRow) => string | null;
-  /** Every segment the given one references or is referenced by, directly or not (the rows' keys computed first). */
+  /** The saved segments other than `selfId` whose condition has this canonical key, in `rows` order. */
+  readonly sameKey: (key: string, selfId: string | undefined) => SegmentRow[];
+  /** Every segment the given one references or is referenced by, directly or not. */
   readonly related: (id: string) => Set<string>;
+  /** The rows that share members with a tally's matches, in rows order. */
+  readonly sharing: (tally: Tally) => SegmentRow[];
+}
+
+/** The rows last analysed, by id, position and canonical key (key number → rows in order), and those referencing others. */
+interface RowIndex {
+  readonly rows: readonly SegmentRow[];
+  readonly byId: Map<string, SegmentRow>;
+  readonly pos: Map<string, number>;
+  readonly buckets: Map<number, SegmentRow[]>;
+  readonly referencing: (readonly [string, readonly string[]])[];
 }
 
 /**
@@ -68,7 +79,8 @@ interface Analysis {
  */
 interface KeyEntry {
   readonly updatedAt: number;
-  readonly key: string | null;
+  /** The key's number in the project's KeyCache.ids (-1: no condition): a comparison of keys is one of numbers. */
+  readonly key: number;
   readonly deps: readonly (readonly [id: string, updatedAt: number, manual: boolean])[];
   readonly refs: readonly string[];
 }
@@ -103,45 +115,67 @@ export class HygieneService {
     private readonly clock: Clock,
   ) {}
 
-  /** Canonical keys of saved segments, per project and segment id (see KeyEntry). */
-  private readonly keys = new Map<string, Map<string, KeyEntry>>();
+  /** Canonical keys of saved segments, per project: by segment id (see KeyEntry), each distinct key's number, and the last rows indexed. */
+  private readonly keys = new Map<string, { entries: Map<string, KeyEntry>; ids: Map<string, number>; index: RowIndex | null }>();
 
   /**
    * What the static checks need about the saved segments: parsed conditions, the inliner,
-   * canonical keys. Only what a check asks for is parsed, and a key is computed again only
-   * when its segment or one it inlines changed: a check against n segments costs n look-ups,
-   * not n canonicalizations.
+   * canonical keys, and the rows by key. Only what a check asks for is parsed; a key is computed
+   * again only when its segment or one it inlines changed; and the rows are indexed by key
+   * once: when `rows` extends the rows indexed last (the same row objects first, as the engine's
+   * rows are after a segment is added), only the new rows are indexed. A check against n
+   * segments then costs the new rows and the segments with the same key, not n canonicalizations.
    */
   private analysis(projectId: string, rows: readonly SegmentRow[]): Analysis {
-    let byId: Map<string, SegmentRow> | undefined;
-    const rowOf = (id: string) => (byId ??= new Map(rows.map((r) => [r.id, r]))).get(id);
+    let cache = this.keys.get(projectId);
+    if (!cache || cache.entries.size > 2 * rows.length + 1000) this.keys.set(projectId, (cache = { entries: new Map(), ids: new Map(), index: null }));
+    const { entries, ids } = cache;
+    const last = cache.index;
+    const extend = last !== null && last.rows.length > 0 && rows.length >= last.rows.length
+      && rows[0] === last.rows[0] && rows[last.rows.length - 1] === last.rows[last.rows.length - 1];
+    const index: RowIndex = extend ? { ...last, rows } : { rows, byId: new Map(), pos: new Map(), buckets: new Map(), referencing: [] };
+    const from = extend ? last.rows.length : 0;
+    for (let i = from; i < rows.length; i++) { index.byId.set(rows[i]!.id, rows[i]!); index.pos.set(rows[i]!.id, i); }
+    cache.index = index;
+    const rowOf = (id: string) => index.byId.get(id);
     const parsedOf = (id: string) => {
       const row = rowOf(id);
       return row ? this.membership.parseOne(projectId, row, (x) => rowOf(x)?.condition ?? null) : undefined;
     };
     const inline = (id: string) => (this.engine.hasManualLists(projectId, id) ? null : parsedOf(id)?.condition ?? null);
-    let cache = this.keys.get(projectId);
-    if (!cache || cache.size > 2 * rows.length + 1000) this.keys.set(projectId, (cache = new Map()));
-    const entries = cache;
-    const valid = (e: KeyEntry, row: SegmentRow) =>
-      e.updatedAt === row.updatedAt && e.deps.every(([id, at, manual]) => (rowOf(id)?.updatedAt ?? -1) === at && this.engine.hasManualLists(projectId, id) === manual);
+    const number = (key: string) => ids.get(key) ?? (ids.set(key, ids.size), ids.size - 1);
+    // The version of a segment a key inlined: the engine's (a look-up) when it holds the project, else the rows'.
+    const versionOf = (id: string) => (this.engine.segmentRow(projectId, id) ?? rowOf(id))?.updatedAt ?? -1;
+    const depsHold = (e: KeyEntry) => e.deps.every(([id, at, manual]) => versionOf(id) === at && this.engine.hasManualLists(projectId, id) === manual);
     const entryOf = (row: SegmentRow): KeyEntry => {
       const hit = entries.get(row.id);
-      if (hit && valid(hit, row)) return hit;
+      if (hit !== undefined && hit.updatedAt === row.updatedAt && (hit.deps.length === 0 || depsHold(hit))) return hit;
       const c = this.membership.parseOne(projectId, row, (x) => rowOf(x)?.condition ?? null).condition;
-      const deps: [string, number, boolean][] = [];
-      const key = c ? canonicalKey(c, (id) => {
-        deps.push([id, rowOf(id)?.updatedAt ?? -1, this.engine.hasManualLists(projectId, id)]);
+      const deps = new Map<string, readonly [string, number, boolean]>();
+      const key = c ? number(canonicalKey(c, (id) => {
+        if (!deps.has(id)) deps.set(id, [id, versionOf(id), this.engine.hasManualLists(projectId, id)]);
         return inline(id);
-      }) : null;
-      const e: KeyEntry = { updatedAt: row.updatedAt, key, deps, refs: c ? referencedSegments(c) : [] };
+      })) : -1;
+      const e: KeyEntry = { updatedAt: row.updatedAt, key, deps: [...deps.values()], refs: c ? referencedSegments(c) : [] };
       entries.set(row.id, e);
       return e;
     };
-    const keyOf = (row: SegmentRow) => entryOf(row).key;
+    for (let i = from; i < rows.length; i++) {
+      const r = rows[i]!, e = entryOf(r);
+      const bucket = index.buckets.get(e.key);
+      if (bucket) bucket.push(r); else index.buckets.set(e.key, [r]);
+      if (e.refs.length) index.referencing.push([r.id, e.refs]);
+    }
+    const sameKey = (key: string, selfId: string | undefined) => (index.buckets.get(number(key)) ?? []).filter((r) => r.id !== selfId);
     let graph: { related: (id: string) => Set<string> } | undefined;
-    const related = (id: string) => (graph ??= referenceGraph(rows.map((r) => [r.id, entryOf(r).refs] as const))).related(id);
-    return { parsedOf, inline, keyOf, related };
+    const related = (id: string) => (graph ??= referenceGraph(index.referencing)).related(id);
+    // The rows sharing members with a tally's matches, in rows order (the others share none).
+    const sharing = (tally: Tally) => {
+      const at: number[] = [];
+      for (const [id, n] of tally.shared) { const i = n > 0 ? index.pos.get(id) : undefined; if (i !== undefined) at.push(i); }
+      return at.sort((x, y) => x - y).map((i) => rows[i]!);
+    };
+    return { parsedOf, inline, sameKey, related, sharing };
   }
 
   /** DUPLICATE and CONTRADICTION for a condition (of segment `selfId` when it is saved). */
@@ -156,7 +190,7 @@ export class HygieneService {
   savedWarnings(projectId: string, rows: readonly SegmentRow[], condition: Condition | null, selfId: string, tally: Tally | null): SegmentWarning[] {
     const a = this.analysis(projectId, rows);
     const found = condition ? this.conditionWarnings(a, rows, condition, selfId) : [];
-    return tally ? [...found, ...this.membershipWarnings(rows, tally, selfId, found, a.related)] : found;
+    return tally ? [...found, ...this.membershipWarnings(a.sharing(tally), tally, selfId, found, a.related)] : found;
   }
 
   private conditionWarnings(a: Analysis, rows: readonly SegmentRow[], condition: Condition, selfId?: string): SegmentWarning[] {
@@ -166,14 +200,17 @@ export class HygieneService {
       out.push({ code: 'CONTRADICTION', message: `the condition can never be true: ${contradiction.message}`, segmentIds: [], paths: contradiction.paths });
     }
     const key = canonicalKey(condition, a.inline);
-    const same = rows.filter((r) => r.id !== selfId && a.keyOf(r) === key);
+    const same = a.sameKey(key, selfId);
     if (same.length) {
       out.push({ code: 'DUPLICATE', message: `${same.map(quote).join(', ')} ${same.length === 1 ? 'has' : 'have'} an equivalent condition`, segmentIds: same.map((r) => r.id) });
     }
     return out;
   }
 
-  /** EMPTY, SUBSET and HIGH_OVERLAP from a scan of membership (`tally`: the members of the segment or condition). */
+  /**
+   * EMPTY, SUBSET and HIGH_OVERLAP from a scan of membership (`tally`: the members of the segment
+   * or condition), against `rows` in their order (those sharing no member may be left out).
+   */
   membershipWarnings(rows: readonly SegmentRow[], tally: Tally, selfId: string | undefined, skip: readonly SegmentWarning[], relatedOf?: (id: string) => Set<string>): SegmentWarning[] {
     const out: SegmentWarning[] = [];
     const a = tally.count;
@@ -185,10 +222,10 @@ export class HygieneService {
     const related = selfId ? (relatedOf ?? this.analysis(rows[0]?.projectId ?? '', rows).related)(selfId) : new Set<string>();
     const found: SegmentWarning[] = [];
     for (const r of rows) {
-      if (r.id === selfId || flagged.has(r.id)) continue;
-      const b = tally.sizes.get(r.id) ?? 0;
       const inter = tally.shared.get(r.id) ?? 0;
-      if (b === 0 || inter === 0) continue;
+      if (inter === 0 || r.id === selfId || flagged.has(r.id)) continue;
+      const b = tally.sizes.get(r.id) ?? 0;
+      if (b === 0) continue;
       const j = round(jaccard(inter, a, b));
       if (inter === a && inter === b) {
         found.push({ code: 'HIGH_OVERLAP', message: `${quote(r)} has exactly the same ${a} members now`, segmentIds: [r.id], jaccard: 1 });
@@ -234,7 +271,7 @@ export class HygieneService {
       const condition = a.parsedOf(r.id)?.condition ?? null;
       const own = condition ? this.conditionWarnings(a, rows, condition, r.id) : [];
       const tally: Tally = { count: sizes.get(r.id) ?? 0, total, sample: [], sizes, shared: shared.get(r.id) ?? new Map() };
-      return { id: r.id, warnings: [...own, ...this.membershipWarnings(rows, tally, r.id, own, a.related)] };
+      return { id: r.id, warnings: [...own, ...this.membershipWarnings(a.sharing(tally), tally, r.id, own, a.related)] };
     });
   }
 

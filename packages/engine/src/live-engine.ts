@@ -128,6 +128,8 @@ interface Projection {
 class ProjectState {
   readonly profiles = new Map<number, ProfileState>();
   readonly segments = new Map<string, SegmentState>();
+  /** Every segment's size by position, kept by evaluate() while set; null when it must be counted again (see segmentSizes). */
+  sizes: Float64Array | null = null;
   /** The segments' rows in store order (created, then id): replaced whole on every change, never changed in place. */
   rows: readonly SegmentRow[] = [];
   /** Segments, referenced ones first. */
@@ -311,7 +313,7 @@ export class LiveEngine {
     // Reconcile at the instant the engine last wrote: memberships stored then must hold then.
     const changes: Pending[] = [];
     for (const p of ps.profiles.values()) {
-      this.evaluate(p, ps.list, ps.clock, 'definition', changes);
+      this.evaluate(ps, p, ps.list, ps.clock, 'definition', changes);
       this.schedule(ps, p, ps.clock);
     }
     await this.persist(tx, ps, changes, ps.clock);
@@ -327,6 +329,7 @@ export class LiveEngine {
   private setSegments(ps: ProjectState, rows: readonly SegmentRow[], manual: ReadonlyMap<string, { include: ReadonlySet<number>; exclude: ReadonlySet<number> }>): void {
     const old = new Map(ps.segments);
     ps.segments.clear();
+    ps.sizes = null;
     ps.rows = [...rows];
     const byId = new Map(rows.map((r) => [r.id, r]));
     for (const row of rows) {
@@ -452,6 +455,7 @@ export class LiveEngine {
       }
     }
     ps.list = list;
+    if (ps.sizes) { const sizes = new Float64Array(list.length); sizes.set(ps.sizes); ps.sizes = sizes; }
     ps.rows = [...ps.rows, ...rows];
     ps.keep = keep;
     ps.tracked = tracked;
@@ -576,6 +580,7 @@ export class LiveEngine {
 
   private async reloadProfiles(tx: SqlStore, ps: ProjectState, ids: readonly number[]): Promise<void> {
     if (ids.length === 0) return;
+    ps.sizes = null;
     const found = new Set<number>();
     for (let i = 0; i < ids.length; i += 500) {
       for (const rec of await tx.scanProfiles(ps.id, 0, 500, ids.slice(i, i + 500))) {
@@ -599,17 +604,20 @@ export class LiveEngine {
 
   private dropProfile(ps: ProjectState, id: number): void {
     ps.profiles.delete(id);
+    ps.sizes = null;
   }
 
   // ------------------------------------------------------------ evaluation
 
   /** Re-evaluates the given segments (in order) for a profile at `at`, recording differences. */
-  private evaluate(p: ProfileState, list: readonly SegmentState[], at: number, reason: MembershipReason, out: Pending[]): number {
+  private evaluate(ps: ProjectState, p: ProfileState, list: readonly SegmentState[], at: number, reason: MembershipReason, out: Pending[]): number {
     let n = 0;
+    const sizes = ps.sizes;
     for (const s of list) {
       const member = s.view.test(p, at);
       if (member === p.has(s.idx)) continue;
       p.flip(s.idx);
+      if (sizes) sizes[s.idx]! += member ? 1 : -1;
       out.push({ change: { segmentId: s.row.id, profileId: p.profile.id, kind: member ? 'entered' : 'exited', at, reason }, write: true });
       n++;
     }
@@ -644,7 +652,7 @@ export class LiveEngine {
       if (names.size === 0) return kept;
       kept = true;
       const at = out[end - 1]!.change.at;
-      this.evaluate(p, this.affected(ps, names, []), at, reason, out);
+      this.evaluate(ps, p, this.affected(ps, names, []), at, reason, out);
       start = end;
     }
     return kept;
@@ -705,7 +713,7 @@ export class LiveEngine {
       this.touch(ps.id, [id]);
       const from = out.length;
       // Only the segments due now can change now (the others' next instants are later); referenced ones first.
-      this.evaluate(p, [...new Set(p.due)].sort((a, b) => a - b).map((i) => ps.list[i]!), at, 'time', out);
+      this.evaluate(ps, p, [...new Set(p.due)].sort((a, b) => a - b).map((i) => ps.list[i]!), at, 'time', out);
       this.cascade(ps, p, out, from, 'time');
       this.schedule(ps, p, at);
     }
@@ -763,6 +771,7 @@ export class LiveEngine {
   /** Merges and profile records of a batch; returns the ids of profiles new to the engine. */
   private applyRecords(ps: ProjectState, outcome: IngestOutcome, now: number, out: Pending[]): { created: Set<number>; roots: Map<number, ProfileRoot[]> } {
     // Merges: the survivor takes the merged profile's memberships (the store moved them, keeping the earlier since).
+    if (outcome.merges.length) ps.sizes = null;
     for (const [from, into] of outcome.merges) {
       const gone = ps.profiles.get(from)?.profile;
       if (gone) ps.gone.set(from, gone);
@@ -822,7 +831,7 @@ export class LiveEngine {
       const all = outcome.reload.has(id) || created.has(id);
       const list = all ? ps.list : this.affected(ps, names.get(id) ?? [], roots.get(id) ?? ROOTS);
       const from = out.length;
-      this.evaluate(p, list, now, reason, out);
+      this.evaluate(ps, p, list, now, reason, out);
       // Derived events kept for other segments, or a profile seen whole: every instant is looked at again.
       if (this.cascade(ps, p, out, from, reason) || all) this.schedule(ps, p, now);
       else this.scheduleSome(ps, p, now, list);
@@ -844,7 +853,7 @@ export class LiveEngine {
     }
     const out: Pending[] = [];
     for (const p of ps.profiles.values()) {
-      this.evaluate(p, ps.list, now, 'definition', out);
+      this.evaluate(ps, p, ps.list, now, 'definition', out);
       this.schedule(ps, p, now);
     }
   }
@@ -912,16 +921,17 @@ export class LiveEngine {
   private reevaluate(ps: ProjectState, ids: readonly string[], now: number, reason: MembershipReason, profileIds: readonly number[] | undefined, created: ReadonlySet<number>): Pending[] {
     const targets = new Set(ids);
     for (const s of ps.list) {
-      if (targets.has(s.row.id)) continue;
+      if (s.refs.size === 0 || targets.has(s.row.id)) continue;
       for (const r of s.refs) if (targets.has(r)) { targets.add(s.row.id); break; }
     }
-    const list = ps.list.filter((s) => targets.has(s.row.id));
+    // In list order (referenced segments first).
+    const list = [...targets].flatMap((id) => ps.segments.get(id) ?? []).sort((a, b) => a.idx - b.idx);
     const out: Pending[] = [];
     const profiles = profileIds ? profileIds.map((id) => ps.profiles.get(id)).filter((p) => p !== undefined) : ps.profiles.values();
     for (const p of profiles) {
       const from = out.length;
       const whole = created.has(p.profile.id);
-      this.evaluate(p, whole ? ps.list : list, now, reason, out);
+      this.evaluate(ps, p, whole ? ps.list : list, now, reason, out);
       // A derived event kept for other segments, or a profile seen whole: every instant is looked at again.
       if (this.cascade(ps, p, out, from, reason) || whole) this.schedule(ps, p, now);
       else this.scheduleSome(ps, p, now, list);
@@ -940,7 +950,7 @@ export class LiveEngine {
       const p = ps.profiles.get(id);
       if (!p) continue;
       const from = out.length;
-      this.evaluate(p, ps.list, now, reason, out);
+      this.evaluate(ps, p, ps.list, now, reason, out);
       this.cascade(ps, p, out, from, reason);
       this.schedule(ps, p, now);
     }
@@ -1042,6 +1052,11 @@ export class LiveEngine {
     return new Map(ps ? ps.list.map((s) => [s.row.id, s.row.name]) : []);
   }
 
+  /** A segment's row as the engine holds it (undefined: not held, or the project is not loaded). */
+  segmentRow(projectId: string, segmentId: string): SegmentRow | undefined {
+    return this.projects.get(projectId)?.segments.get(segmentId)?.row;
+  }
+
   /** Whether a segment has manual include or exclude entries (its members are then more than its condition). */
   hasManualLists(projectId: string, segmentId: string): boolean {
     const s = this.projects.get(projectId)?.segments.get(segmentId);
@@ -1085,16 +1100,56 @@ export class LiveEngine {
   }
 
   /**
-   * What a saved segment shares with every other: its size, each segment's size and how many
-   * members each has in common with it (one scan of engine state); null when the project or
-   * segment is not loaded.
+   * What a saved segment shares with every other: its size, and for each segment that shares
+   * members with it, its size and how many (a scan of the members' bits; sizes are kept);
+   * null when the project or segment is not loaded.
    */
   overlapWith(projectId: string, segmentId: string): Tally | null {
     const ps = this.projects.get(projectId);
     const s = ps?.segments.get(segmentId);
     if (!ps || !s) return null;
-    const idx = s.idx;
-    return this.tally(ps, (p) => p.has(idx), 0);
+    // Only the segment's members are scanned bit by bit; the sizes are kept (segmentSizes).
+    const sizes = this.segmentSizes(ps);
+    const w0 = s.idx >>> 5, b0 = 1 << (s.idx & 31);
+    const common = new Float64Array(ps.list.length);
+    let count = 0;
+    for (const p of ps.profiles.values()) {
+      const bits = p.bits;
+      if ((bits[w0]! & b0) === 0) continue;
+      count++;
+      for (let w = 0; w < bits.length; w++) {
+        let x = bits[w]!;
+        while (x !== 0) {
+          common[w * 32 + 31 - Math.clz32(x & -x)]!++;
+          x &= x - 1;
+        }
+      }
+    }
+    const sized = new Map<string, number>(), shared = new Map<string, number>();
+    for (let i = 0; i < common.length; i++) {
+      if (common[i] === 0) continue;
+      const id = ps.list[i]!.row.id;
+      sized.set(id, sizes[i]!);
+      shared.set(id, common[i]!);
+    }
+    return { count, total: ps.profiles.size, sample: [], sizes: sized, shared };
+  }
+
+  /** Every segment's size by position: counted from the bits once, then kept as evaluate() flips them. */
+  private segmentSizes(ps: ProjectState): Float64Array {
+    if (ps.sizes && ps.sizes.length === ps.list.length) return ps.sizes;
+    const sizes = new Float64Array(ps.list.length);
+    for (const p of ps.profiles.values()) {
+      const bits = p.bits;
+      for (let w = 0; w < bits.length; w++) {
+        let x = bits[w]!;
+        while (x !== 0) {
+          sizes[w * 32 + 31 - Math.clz32(x & -x)]!++;
+          x &= x - 1;
+        }
+      }
+    }
+    return (ps.sizes = sizes);
   }
 
   /** Every segment's size, from the membership bits (one scan of the profiles); null when the project is not loaded. */
@@ -1244,9 +1299,9 @@ export interface Tally {
   readonly count: number;
   readonly total: number;
   readonly sample: EngineProfile[];
-  /** Size of every segment of the project. */
+  /** Size of every segment of the project (overlapWith: of every segment sharing a member with the matches; the others share none). */
   readonly sizes: ReadonlyMap<string, number>;
-  /** Per segment, how many of the matching profiles it holds. */
+  /** Per segment, how many of the matching profiles it holds (overlapWith: only the non-zero counts). */
   readonly shared: ReadonlyMap<string, number>;
 }
 

@@ -136,8 +136,9 @@ export class SegmentService {
   }
 
   /** The warnings of a saved segment (after the engine has its new membership). */
-  private savedWarnings(projectId: string, rows: readonly SegmentRow[], row: SegmentRow, condition: Condition | null): SegmentWarning[] {
-    const all = [...rows.filter((r) => r.id !== row.id), row];
+  private async savedWarnings(tx: SqlStore, projectId: string, row: SegmentRow, condition: Condition | null): Promise<SegmentWarning[]> {
+    // The engine's rows once it has the change: the hygiene checks index them once, then only what is added.
+    const all = await this.engine.segmentRows(tx, projectId);
     return this.hygiene.savedWarnings(projectId, all, condition, row.id, this.engine.overlapWith(projectId, row.id));
   }
 
@@ -176,7 +177,7 @@ export class SegmentService {
         await tx.replaceManual(projectId, row.id, await this.profileIdsFor(tx, projectId, input.include ?? []), await this.profileIdsFor(tx, projectId, input.exclude ?? []));
       }
       await this.engine.segmentsChanged(tx, projectId, [row.id], now);
-      return { ...(await this.view(tx, row)), warnings: this.savedWarnings(projectId, rows, row, condition) };
+      return { ...(await this.view(tx, row)), warnings: await this.savedWarnings(tx, projectId, row, condition) };
     });
   }
 
@@ -203,7 +204,7 @@ export class SegmentService {
           patch.exclude !== undefined ? await this.profileIdsFor(tx, projectId, patch.exclude) : current.exclude);
       }
       await this.engine.segmentsChanged(tx, projectId, [id], this.clock.now());
-      return { ...(await this.view(tx, next)), warnings: this.savedWarnings(projectId, rows, next, condition) };
+      return { ...(await this.view(tx, next)), warnings: await this.savedWarnings(tx, projectId, next, condition) };
     });
   }
 
@@ -415,7 +416,7 @@ export class SegmentService {
       }
       await this.engine.segmentsChanged(tx, projectId, created.map((r) => r.id), now);
       const out: Segment[] = [];
-      for (const [i, row] of created.entries()) out.push({ ...(await this.view(tx, row)), warnings: this.savedWarnings(projectId, rows, row, conditions[i]!) });
+      for (const [i, row] of created.entries()) out.push({ ...(await this.view(tx, row)), warnings: await this.savedWarnings(tx, projectId, row, conditions[i]!) });
       if (within) await within(tx, out);
       return out;
     });
