@@ -70,6 +70,8 @@ interface RowIndex {
   readonly pos: Map<string, number>;
   readonly buckets: Map<number, SegmentRow[]>;
   readonly referencing: (readonly [string, readonly string[]])[];
+  /** The reference graph of `referencing` when it had `size` rows. */
+  graph?: { size: number; related: (id: string) => Set<string> };
 }
 
 /**
@@ -167,8 +169,11 @@ export class HygieneService {
       if (e.refs.length) index.referencing.push([r.id, e.refs]);
     }
     const sameKey = (key: string, selfId: string | undefined) => (index.buckets.get(number(key)) ?? []).filter((r) => r.id !== selfId);
-    let graph: { related: (id: string) => Set<string> } | undefined;
-    const related = (id: string) => (graph ??= referenceGraph(index.referencing)).related(id);
+    // The reference graph is kept with the index until a row that references others is added.
+    const related = (id: string) => {
+      if (index.graph?.size !== index.referencing.length) index.graph = { size: index.referencing.length, ...referenceGraph(index.referencing) };
+      return index.graph.related(id);
+    };
     // The rows sharing members with a tally's matches, in rows order (the others share none).
     const sharing = (tally: Tally) => {
       const at: number[] = [];

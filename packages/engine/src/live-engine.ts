@@ -1102,13 +1102,14 @@ export class LiveEngine {
   /**
    * What a saved segment shares with every other: its size, and for each segment that shares
    * members with it, its size and how many (a scan of the members' bits; sizes are kept);
-   * null when the project or segment is not loaded.
+   * null when the project or segment is not loaded. With `minJaccard`, only the close segments
+   * are given (as closePairs): one holds all of the other, or their Jaccard is at least
+   * `minJaccard` (0.0001 below included, as callers round to 4 places).
    */
-  overlapWith(projectId: string, segmentId: string): Tally | null {
+  overlapWith(projectId: string, segmentId: string, minJaccard = 0): Tally | null {
     const ps = this.projects.get(projectId);
     const s = ps?.segments.get(segmentId);
     if (!ps || !s) return null;
-    // Only the segment's members are scanned bit by bit; the sizes are kept (segmentSizes).
     const sizes = this.segmentSizes(ps);
     const w0 = s.idx >>> 5, b0 = 1 << (s.idx & 31);
     const common = new Float64Array(ps.list.length);
@@ -1125,12 +1126,15 @@ export class LiveEngine {
         }
       }
     }
+    const floor = minJaccard - 1e-4;
     const sized = new Map<string, number>(), shared = new Map<string, number>();
     for (let i = 0; i < common.length; i++) {
-      if (common[i] === 0) continue;
+      const inter = common[i]!, size = sizes[i]!;
+      if (inter === 0) continue;
+      if (minJaccard > 0 && inter !== count && inter !== size && inter / (count + size - inter) < floor) continue;
       const id = ps.list[i]!.row.id;
-      sized.set(id, sizes[i]!);
-      shared.set(id, common[i]!);
+      sized.set(id, size);
+      shared.set(id, inter);
     }
     return { count, total: ps.profiles.size, sample: [], sizes: sized, shared };
   }

@@ -7,7 +7,7 @@ import type { Clock } from './clock.ts';
 import { decodeCursor, encodeCursor } from './cursor.ts';
 import { newId } from './ids.ts';
 import type { LiveEngine } from './live-engine.ts';
-import type { HygieneService, SegmentWarning } from './hygiene-service.ts';
+import { HIGH_OVERLAP_JACCARD, type HygieneService, type SegmentWarning } from './hygiene-service.ts';
 import type { MembershipService } from './membership-service.ts';
 
 export interface Segment {
@@ -139,7 +139,8 @@ export class SegmentService {
   private async savedWarnings(tx: SqlStore, projectId: string, row: SegmentRow, condition: Condition | null): Promise<SegmentWarning[]> {
     // The engine's rows once it has the change: the hygiene checks index them once, then only what is added.
     const all = await this.engine.segmentRows(tx, projectId);
-    return this.hygiene.savedWarnings(projectId, all, condition, row.id, this.engine.overlapWith(projectId, row.id));
+    // Only the close segments can be a SUBSET or HIGH_OVERLAP: the others are not looked at.
+    return this.hygiene.savedWarnings(projectId, all, condition, row.id, this.engine.overlapWith(projectId, row.id, HIGH_OVERLAP_JACCARD));
   }
 
   /** Refuses segments beyond the project's limit (STRATA_MAX_SEGMENTS, docs/reference.md §5). */
