@@ -32,8 +32,8 @@ export interface TestApp {
 }
 
 /** The whole app over a fresh store, with known credentials and a manual clock. */
-export async function startTestApp(store: SqlStore, now = Date.UTC(2024, 5, 15, 12)): Promise<TestApp> {
-  const config = { ...configFromEnv({}), adminToken: ADMIN, writeKey: WRITE };
+export async function startTestApp(store: SqlStore, now = Date.UTC(2024, 5, 15, 12), env: NodeJS.ProcessEnv = {}): Promise<TestApp> {
+  const config = { ...configFromEnv(env), adminToken: ADMIN, writeKey: WRITE };
   await ensureDefaultProject(store, config, now);
   const clock = new ManualClock(now);
   const ctx = createContext(store, config, clock);
