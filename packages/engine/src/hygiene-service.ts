@@ -225,27 +225,30 @@ export class HygieneService {
     }
     const flagged = new Set(skip.flatMap((w) => (w.code === 'DUPLICATE' ? w.segmentIds : [])));
     const related = selfId ? (relatedOf ?? this.analysis(rows[0]?.projectId ?? '', rows).related)(selfId) : new Set<string>();
-    const found: SegmentWarning[] = [];
+    // The closest pairs first (a stable sort: ties in rows order); only those reported get their message.
+    const found: { r: SegmentRow; inter: number; b: number; j: number; kind: 'same' | 'subset' | 'overlap' }[] = [];
     for (const r of rows) {
       const inter = tally.shared.get(r.id) ?? 0;
       if (inter === 0 || r.id === selfId || flagged.has(r.id)) continue;
       const b = tally.sizes.get(r.id) ?? 0;
       if (b === 0) continue;
       const j = round(jaccard(inter, a, b));
-      if (inter === a && inter === b) {
-        found.push({ code: 'HIGH_OVERLAP', message: `${quote(r)} has exactly the same ${a} members now`, segmentIds: [r.id], jaccard: 1 });
-      } else if ((inter === a || inter === b) && !related.has(r.id)) {
-        // A segment defined from another (a reference) is its subset by design: not reported.
-        found.push({
+      if (inter === a && inter === b) found.push({ r, inter, b, j: 1, kind: 'same' });
+      // A segment defined from another (a reference) is its subset by design: not reported.
+      else if ((inter === a || inter === b) && !related.has(r.id)) found.push({ r, inter, b, j, kind: 'subset' });
+      else if (j >= HIGH_OVERLAP_JACCARD) found.push({ r, inter, b, j, kind: 'overlap' });
+    }
+    found.sort((x, y) => y.j - x.j);
+    return [...out, ...found.slice(0, MAX_OVERLAP_WARNINGS).map(({ r, inter, b, j, kind }): SegmentWarning => {
+      if (kind === 'same') return { code: 'HIGH_OVERLAP', message: `${quote(r)} has exactly the same ${a} members now`, segmentIds: [r.id], jaccard: 1 };
+      if (kind === 'subset') {
+        return {
           code: 'SUBSET', jaccard: j, segmentIds: [r.id],
           message: inter === a ? `every member of this segment (${a}) is also in ${quote(r)} (${b})` : `every member of ${quote(r)} (${b}) is also in this segment (${a})`,
-        });
-      } else if (j >= HIGH_OVERLAP_JACCARD) {
-        found.push({ code: 'HIGH_OVERLAP', message: `${inter} of the ${a + b - inter} members of this segment and ${quote(r)} are in both (Jaccard ${j})`, segmentIds: [r.id], jaccard: j });
+        };
       }
-    }
-    found.sort((x, y) => (y.jaccard ?? 0) - (x.jaccard ?? 0));
-    return [...out, ...found.slice(0, MAX_OVERLAP_WARNINGS)];
+      return { code: 'HIGH_OVERLAP', message: `${inter} of the ${a + b - inter} members of this segment and ${quote(r)} are in both (Jaccard ${j})`, segmentIds: [r.id], jaccard: j };
+    })];
   }
 
   /**

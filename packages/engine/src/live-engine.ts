@@ -130,6 +130,10 @@ class ProjectState {
   readonly segments = new Map<string, SegmentState>();
   /** Every segment's size by position, kept by evaluate() while set; null when it must be counted again (see segmentSizes). */
   sizes: Float64Array | null = null;
+  /** The segments by name (names are unique in a project). */
+  named = new Map<string, SegmentRow>();
+  /** Per segment, the segments whose condition references it directly. */
+  referrers = new Map<string, SegmentState[]>();
   /** The segments' rows in store order (created, then id): replaced whole on every change, never changed in place. */
   rows: readonly SegmentRow[] = [];
   /** Segments, referenced ones first. */
@@ -433,6 +437,8 @@ export class LiveEngine {
       };
       ps.segments.set(row.id, s);
       list.push(s);
+      ps.named.set(row.name, row);
+      for (const r of s.refs) { const l = ps.referrers.get(r); if (l) l.push(s); else ps.referrers.set(r, [s]); }
       for (const x of names) push(ps.byName, x, s.idx);
       for (const x of roots) push(ps.byRoot, x, s.idx);
       if (timed) {
@@ -516,6 +522,9 @@ export class LiveEngine {
     ps.keep = { traits: new Set(), context: new Set() };
     for (const s of ps.segments.values()) if (s.condition) recordKeys(s.condition, ps.keep);
     ps.list = order.map((id) => ps.segments.get(id)!);
+    ps.named = new Map(ps.list.map((s) => [s.row.name, s.row]));
+    ps.referrers = new Map();
+    for (const s of ps.list) for (const r of s.refs) { const l = ps.referrers.get(r); if (l) l.push(s); else ps.referrers.set(r, [s]); }
     ps.list.forEach((s, i) => { s.idx = i; });
     ps.words = Math.max(1, Math.ceil(ps.list.length / 32));
     ps.mark = new Uint8Array(ps.list.length);
@@ -919,11 +928,9 @@ export class LiveEngine {
 
   /** Re-evaluates segments `ids` and the ones referencing them, for the given profiles (default: all). */
   private reevaluate(ps: ProjectState, ids: readonly string[], now: number, reason: MembershipReason, profileIds: readonly number[] | undefined, created: ReadonlySet<number>): Pending[] {
+    // The changed segments and every segment referencing one of them, directly or not.
     const targets = new Set(ids);
-    for (const s of ps.list) {
-      if (s.refs.size === 0 || targets.has(s.row.id)) continue;
-      for (const r of s.refs) if (targets.has(r)) { targets.add(s.row.id); break; }
-    }
+    for (const id of targets) for (const s of ps.referrers.get(id) ?? []) targets.add(s.row.id);
     // In list order (referenced segments first).
     const list = [...targets].flatMap((id) => ps.segments.get(id) ?? []).sort((a, b) => a.idx - b.idx);
     const out: Pending[] = [];
@@ -1050,6 +1057,11 @@ export class LiveEngine {
   segmentNames(projectId: string): Map<string, string> {
     const ps = this.projects.get(projectId);
     return new Map(ps ? ps.list.map((s) => [s.row.id, s.row.name]) : []);
+  }
+
+  /** The segment of a project with this name, as the engine holds it (undefined: none, or the project is not loaded). */
+  segmentNamed(projectId: string, name: string): SegmentRow | undefined {
+    return this.projects.get(projectId)?.named.get(name);
   }
 
   /** A segment's row as the engine holds it (undefined: not held, or the project is not loaded). */

@@ -152,8 +152,10 @@ export class SegmentService {
     });
   }
 
-  private checkName(rows: readonly SegmentRow[], name: string, selfId?: string): void {
-    const clash = rows.find((s) => s.name === name && s.id !== selfId);
+  /** Refuses a name another segment has: among `rows`, or, given the project (loaded by segmentRows), by the engine's index of its names. */
+  private checkName(rows: readonly SegmentRow[], name: string, selfId?: string, projectId?: string): void {
+    const named = projectId === undefined ? undefined : this.engine.segmentNamed(projectId, name);
+    const clash = projectId !== undefined ? (named && named.id !== selfId ? named : undefined) : rows.find((s) => s.name === name && s.id !== selfId);
     if (clash) throw new AppError({ code: 'CONFLICT', message: `a segment named "${name}" already exists (${clash.id})` });
   }
 
@@ -167,7 +169,7 @@ export class SegmentService {
       const rows = await this.engine.segmentRows(tx, projectId);
       this.checkLimit(rows, 1);
       const condition = this.validate(rows, input.condition);
-      this.checkName(rows, input.name);
+      this.checkName(rows, input.name, undefined, projectId);
       const now = this.clock.now();
       const row: SegmentRow = {
         id: newId('seg'), projectId, name: input.name, description: input.description ?? '', condition: input.condition,
@@ -187,7 +189,7 @@ export class SegmentService {
       const row = await this.require(tx, projectId, id);
       const rows = await this.engine.segmentRows(tx, projectId);
       const condition = patch.condition !== undefined ? this.validate(rows, patch.condition, id) : this.membership.parseSegments(projectId, rows).get(id)?.condition ?? null;
-      if (patch.name !== undefined) this.checkName(rows, patch.name, id);
+      if (patch.name !== undefined) this.checkName(rows, patch.name, id, projectId);
       const now = Math.max(this.clock.now(), row.updatedAt + 1);
       const next: SegmentRow = {
         ...row,
