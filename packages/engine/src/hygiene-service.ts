@@ -53,20 +53,49 @@ const round = (x: number) => Math.round(x * 10000) / 10000;
 const quote = (r: SegmentRow) => `"${r.name}"`;
 
 interface Analysis {
-  readonly parsed: ReadonlyMap<string, ParsedSegment>;
+  readonly parsedOf: (id: string) => ParsedSegment | undefined;
   readonly inline: (id: string) => Condition | null;
-  readonly keyOf: (id: string) => string | null;
+  /** The saved segments other than `selfId` whose condition has this canonical key, in `rows` order. */
+  readonly sameKey: (key: string, selfId: string | undefined) => SegmentRow[];
+  /** Every segment the given one references or is referenced by, directly or not. */
+  readonly related: (id: string) => Set<string>;
+  /** The rows that share members with a tally's matches, in rows order. */
+  readonly sharing: (tally: Tally) => SegmentRow[];
+}
+
+/** The rows last analysed, by id, position and canonical key (key number → rows in order), and those referencing others. */
+interface RowIndex {
+  readonly rows: readonly SegmentRow[];
+  readonly byId: Map<string, SegmentRow>;
+  readonly pos: Map<string, number>;
+  readonly buckets: Map<number, SegmentRow[]>;
+  readonly referencing: (readonly [string, readonly string[]])[];
+  /** The reference graph of `referencing` when it had `size` rows. */
+  graph?: { size: number; related: (id: string) => Set<string> };
+}
+
+/**
+ * A saved segment's canonical key, kept while it holds: the segment is at the same version
+ * (updatedAt) and so is every segment its key inlined, each with or without manual lists as
+ * then. `refs`: the segments its condition references directly.
+ */
+interface KeyEntry {
+  readonly updatedAt: number;
+  /** The key's number in the project's KeyCache.ids (-1: no condition): a comparison of keys is one of numbers. */
+  readonly key: number;
+  readonly deps: readonly (readonly [id: string, updatedAt: number, manual: boolean])[];
+  readonly refs: readonly string[];
 }
 
 /** Which segments reference which: `related(id)` is every segment `id` references or is referenced by, directly or not. */
-function referenceGraph(parsed: ReadonlyMap<string, ParsedSegment>): { related: (id: string) => Set<string> } {
-  const down = new Map<string, string[]>(), up = new Map<string, string[]>();
-  for (const [id, p] of parsed) {
-    const refs = p.condition ? referencedSegments(p.condition) : [];
+function referenceGraph(refsOf: Iterable<readonly [string, readonly string[]]>): { related: (id: string) => Set<string> } {
+  const down = new Map<string, readonly string[]>(), up = new Map<string, string[]>();
+  for (const [id, refs] of refsOf) {
+    if (refs.length === 0) continue;
     down.set(id, refs);
     for (const r of refs) up.set(r, [...(up.get(r) ?? []), id]);
   }
-  const reach = (from: string, next: ReadonlyMap<string, string[]>) => {
+  const reach = (from: string, next: ReadonlyMap<string, readonly string[]>) => {
     const seen = new Set<string>();
     const stack = [from];
     while (stack.length) for (const n of next.get(stack.pop()!) ?? []) if (!seen.has(n)) { seen.add(n); stack.push(n); }
@@ -88,29 +117,85 @@ export class HygieneService {
     private readonly clock: Clock,
   ) {}
 
-  /** Conditions of referenced segments as the static analysis may inline them: only when a segment's members are exactly its condition. */
-  private inliner(projectId: string, parsed: ReadonlyMap<string, ParsedSegment>): (id: string) => Condition | null {
-    return (id) => (this.engine.hasManualLists(projectId, id) ? null : parsed.get(id)?.condition ?? null);
-  }
+  /** Canonical keys of saved segments, per project: by segment id (see KeyEntry), each distinct key's number, and the last rows indexed. */
+  private readonly keys = new Map<string, { entries: Map<string, KeyEntry>; ids: Map<string, number>; index: RowIndex | null }>();
 
-  /** What the static checks need about the saved segments: parsed conditions, the inliner, canonical keys (computed once each). */
+  /**
+   * What the static checks need about the saved segments: parsed conditions, the inliner,
+   * canonical keys, and the rows by key. Only what a check asks for is parsed; a key is computed
+   * again only when its segment or one it inlines changed; and the rows are indexed by key
+   * once: when `rows` extends the rows indexed last (the same row objects first, as the engine's
+   * rows are after a segment is added), only the new rows are indexed. A check against n
+   * segments then costs the new rows and the segments with the same key, not n canonicalizations.
+   */
   private analysis(projectId: string, rows: readonly SegmentRow[]): Analysis {
-    const parsed = this.membership.parseSegments(projectId, rows);
-    const inline = this.inliner(projectId, parsed);
-    const keys = new Map<string, string | null>();
-    const keyOf = (id: string) => {
-      if (!keys.has(id)) {
-        const c = parsed.get(id)?.condition;
-        keys.set(id, c ? canonicalKey(c, inline) : null);
-      }
-      return keys.get(id)!;
+    let cache = this.keys.get(projectId);
+    if (!cache || cache.entries.size > 2 * rows.length + 1000) this.keys.set(projectId, (cache = { entries: new Map(), ids: new Map(), index: null }));
+    const { entries, ids } = cache;
+    const last = cache.index;
+    const extend = last !== null && last.rows.length > 0 && rows.length >= last.rows.length
+      && rows[0] === last.rows[0] && rows[last.rows.length - 1] === last.rows[last.rows.length - 1];
+    const index: RowIndex = extend ? { ...last, rows } : { rows, byId: new Map(), pos: new Map(), buckets: new Map(), referencing: [] };
+    const from = extend ? last.rows.length : 0;
+    for (let i = from; i < rows.length; i++) { index.byId.set(rows[i]!.id, rows[i]!); index.pos.set(rows[i]!.id, i); }
+    cache.index = index;
+    const rowOf = (id: string) => index.byId.get(id);
+    const parsedOf = (id: string) => {
+      const row = rowOf(id);
+      return row ? this.membership.parseOne(projectId, row, (x) => rowOf(x)?.condition ?? null) : undefined;
     };
-    return { parsed, inline, keyOf };
+    const inline = (id: string) => (this.engine.hasManualLists(projectId, id) ? null : parsedOf(id)?.condition ?? null);
+    const number = (key: string) => ids.get(key) ?? (ids.set(key, ids.size), ids.size - 1);
+    // The version of a segment a key inlined: the engine's (a look-up) when it holds the project, else the rows'.
+    const versionOf = (id: string) => (this.engine.segmentRow(projectId, id) ?? rowOf(id))?.updatedAt ?? -1;
+    const depsHold = (e: KeyEntry) => e.deps.every(([id, at, manual]) => versionOf(id) === at && this.engine.hasManualLists(projectId, id) === manual);
+    const entryOf = (row: SegmentRow): KeyEntry => {
+      const hit = entries.get(row.id);
+      if (hit !== undefined && hit.updatedAt === row.updatedAt && (hit.deps.length === 0 || depsHold(hit))) return hit;
+      const c = this.membership.parseOne(projectId, row, (x) => rowOf(x)?.condition ?? null).condition;
+      const deps = new Map<string, readonly [string, number, boolean]>();
+      const key = c ? number(canonicalKey(c, (id) => {
+        if (!deps.has(id)) deps.set(id, [id, versionOf(id), this.engine.hasManualLists(projectId, id)]);
+        return inline(id);
+      })) : -1;
+      const e: KeyEntry = { updatedAt: row.updatedAt, key, deps: [...deps.values()], refs: c ? referencedSegments(c) : [] };
+      entries.set(row.id, e);
+      return e;
+    };
+    for (let i = from; i < rows.length; i++) {
+      const r = rows[i]!, e = entryOf(r);
+      const bucket = index.buckets.get(e.key);
+      if (bucket) bucket.push(r); else index.buckets.set(e.key, [r]);
+      if (e.refs.length) index.referencing.push([r.id, e.refs]);
+    }
+    const sameKey = (key: string, selfId: string | undefined) => (index.buckets.get(number(key)) ?? []).filter((r) => r.id !== selfId);
+    // The reference graph is kept with the index until a row that references others is added.
+    const related = (id: string) => {
+      if (index.graph?.size !== index.referencing.length) index.graph = { size: index.referencing.length, ...referenceGraph(index.referencing) };
+      return index.graph.related(id);
+    };
+    // The rows sharing members with a tally's matches, in rows order (the others share none).
+    const sharing = (tally: Tally) => {
+      const at: number[] = [];
+      for (const [id, n] of tally.shared) { const i = n > 0 ? index.pos.get(id) : undefined; if (i !== undefined) at.push(i); }
+      return at.sort((x, y) => x - y).map((i) => rows[i]!);
+    };
+    return { parsedOf, inline, sameKey, related, sharing };
   }
 
   /** DUPLICATE and CONTRADICTION for a condition (of segment `selfId` when it is saved). */
   staticWarnings(projectId: string, rows: readonly SegmentRow[], condition: Condition | null, selfId?: string): SegmentWarning[] {
     return condition ? this.conditionWarnings(this.analysis(projectId, rows), rows, condition, selfId) : [];
+  }
+
+  /**
+   * The warnings of a saved segment: DUPLICATE and CONTRADICTION from its condition, then EMPTY,
+   * SUBSET and HIGH_OVERLAP from `tally` (its members against every segment's) when given.
+   */
+  savedWarnings(projectId: string, rows: readonly SegmentRow[], condition: Condition | null, selfId: string, tally: Tally | null): SegmentWarning[] {
+    const a = this.analysis(projectId, rows);
+    const found = condition ? this.conditionWarnings(a, rows, condition, selfId) : [];
+    return tally ? [...found, ...this.membershipWarnings(a.sharing(tally), tally, selfId, found, a.related)] : found;
   }
 
   private conditionWarnings(a: Analysis, rows: readonly SegmentRow[], condition: Condition, selfId?: string): SegmentWarning[] {
@@ -120,15 +205,18 @@ export class HygieneService {
       out.push({ code: 'CONTRADICTION', message: `the condition can never be true: ${contradiction.message}`, segmentIds: [], paths: contradiction.paths });
     }
     const key = canonicalKey(condition, a.inline);
-    const same = rows.filter((r) => r.id !== selfId && a.keyOf(r.id) === key);
+    const same = a.sameKey(key, selfId);
     if (same.length) {
       out.push({ code: 'DUPLICATE', message: `${same.map(quote).join(', ')} ${same.length === 1 ? 'has' : 'have'} an equivalent condition`, segmentIds: same.map((r) => r.id) });
     }
     return out;
   }
 
-  /** EMPTY, SUBSET and HIGH_OVERLAP from a scan of membership (`tally`: the members of the segment or condition). */
-  membershipWarnings(rows: readonly SegmentRow[], tally: Tally, selfId: string | undefined, skip: readonly SegmentWarning[], graph = referenceGraph(this.membership.parseSegments(rows[0]?.projectId ?? '', rows))): SegmentWarning[] {
+  /**
+   * EMPTY, SUBSET and HIGH_OVERLAP from a scan of membership (`tally`: the members of the segment
+   * or condition), against `rows` in their order (those sharing no member may be left out).
+   */
+  membershipWarnings(rows: readonly SegmentRow[], tally: Tally, selfId: string | undefined, skip: readonly SegmentWarning[], relatedOf?: (id: string) => Set<string>): SegmentWarning[] {
     const out: SegmentWarning[] = [];
     const a = tally.count;
     if (a === 0) {
@@ -136,28 +224,31 @@ export class HygieneService {
       return out;
     }
     const flagged = new Set(skip.flatMap((w) => (w.code === 'DUPLICATE' ? w.segmentIds : [])));
-    const related = selfId ? graph.related(selfId) : new Set<string>();
-    const found: SegmentWarning[] = [];
+    const related = selfId ? (relatedOf ?? this.analysis(rows[0]?.projectId ?? '', rows).related)(selfId) : new Set<string>();
+    // The closest pairs first (a stable sort: ties in rows order); only those reported get their message.
+    const found: { r: SegmentRow; inter: number; b: number; j: number; kind: 'same' | 'subset' | 'overlap' }[] = [];
     for (const r of rows) {
-      if (r.id === selfId || flagged.has(r.id)) continue;
-      const b = tally.sizes.get(r.id) ?? 0;
       const inter = tally.shared.get(r.id) ?? 0;
-      if (b === 0 || inter === 0) continue;
+      if (inter === 0 || r.id === selfId || flagged.has(r.id)) continue;
+      const b = tally.sizes.get(r.id) ?? 0;
+      if (b === 0) continue;
       const j = round(jaccard(inter, a, b));
-      if (inter === a && inter === b) {
-        found.push({ code: 'HIGH_OVERLAP', message: `${quote(r)} has exactly the same ${a} members now`, segmentIds: [r.id], jaccard: 1 });
-      } else if ((inter === a || inter === b) && !related.has(r.id)) {
-        // A segment defined from another (a reference) is its subset by design: not reported.
-        found.push({
+      if (inter === a && inter === b) found.push({ r, inter, b, j: 1, kind: 'same' });
+      // A segment defined from another (a reference) is its subset by design: not reported.
+      else if ((inter === a || inter === b) && !related.has(r.id)) found.push({ r, inter, b, j, kind: 'subset' });
+      else if (j >= HIGH_OVERLAP_JACCARD) found.push({ r, inter, b, j, kind: 'overlap' });
+    }
+    found.sort((x, y) => y.j - x.j);
+    return [...out, ...found.slice(0, MAX_OVERLAP_WARNINGS).map(({ r, inter, b, j, kind }): SegmentWarning => {
+      if (kind === 'same') return { code: 'HIGH_OVERLAP', message: `${quote(r)} has exactly the same ${a} members now`, segmentIds: [r.id], jaccard: 1 };
+      if (kind === 'subset') {
+        return {
           code: 'SUBSET', jaccard: j, segmentIds: [r.id],
           message: inter === a ? `every member of this segment (${a}) is also in ${quote(r)} (${b})` : `every member of ${quote(r)} (${b}) is also in this segment (${a})`,
-        });
-      } else if (j >= HIGH_OVERLAP_JACCARD) {
-        found.push({ code: 'HIGH_OVERLAP', message: `${inter} of the ${a + b - inter} members of this segment and ${quote(r)} are in both (Jaccard ${j})`, segmentIds: [r.id], jaccard: j });
+        };
       }
-    }
-    found.sort((x, y) => (y.jaccard ?? 0) - (x.jaccard ?? 0));
-    return [...out, ...found.slice(0, MAX_OVERLAP_WARNINGS)];
+      return { code: 'HIGH_OVERLAP', message: `${inter} of the ${a + b - inter} members of this segment and ${quote(r)} are in both (Jaccard ${j})`, segmentIds: [r.id], jaccard: j };
+    })];
   }
 
   /**
@@ -176,7 +267,6 @@ export class HygieneService {
     if (!close) throw new AppError({ code: 'STORE_UNAVAILABLE', message: 'membership is not loaded yet; try again' });
     const { ids, total } = close;
     const a = this.analysis(projectId, rows);
-    const graph = referenceGraph(a.parsed);
     const sizes = new Map(ids.map((id, i) => [id, close.sizes[i]!]));
     // Only close pairs can give SUBSET or HIGH_OVERLAP: the others count as sharing nobody.
     const shared = new Map<string, Map<string, number>>();
@@ -186,10 +276,10 @@ export class HygieneService {
       share(ids[j]!, ids[i]!, inter);
     }
     return rows.map((r) => {
-      const condition = a.parsed.get(r.id)?.condition ?? null;
+      const condition = a.parsedOf(r.id)?.condition ?? null;
       const own = condition ? this.conditionWarnings(a, rows, condition, r.id) : [];
       const tally: Tally = { count: sizes.get(r.id) ?? 0, total, sample: [], sizes, shared: shared.get(r.id) ?? new Map() };
-      return { id: r.id, warnings: [...own, ...this.membershipWarnings(rows, tally, r.id, own, graph)] };
+      return { id: r.id, warnings: [...own, ...this.membershipWarnings(a.sharing(tally), tally, r.id, own, a.related)] };
     });
   }
 

@@ -155,6 +155,14 @@ interface Projection {
 class ProjectState {
   readonly profiles = new Map<number, ProfileState>();
   readonly segments = new Map<string, SegmentState>();
+  /** Every segment's size by position, kept by evaluate() while set; null when it must be counted again (see segmentSizes). */
+  sizes: Float64Array | null = null;
+  /** The segments by name (names are unique in a project). */
+  named = new Map<string, SegmentRow>();
+  /** Per segment, the segments whose condition references it directly. */
+  referrers = new Map<string, SegmentState[]>();
+  /** The segments' rows in store order (created, then id): replaced whole on every change, never changed in place. */
+  rows: readonly SegmentRow[] = [];
   /** Segments, referenced ones first. */
   list: SegmentState[] = [];
   /** 32-bit words of a profile's membership bits. */
@@ -258,6 +266,9 @@ export class LiveEngine {
   async write<T>(fn: (tx: SqlStore) => Promise<T>): Promise<T> {
     this.waiting++;
     const run = async () => {
+      // One write per turn of the event loop: queued writes (and better-sqlite3's synchronous
+      // calls) never hold it for longer than one of them takes, so health checks and reads answer between.
+      await new Promise<void>((resolve) => setImmediate(resolve));
       this.waiting--;
       await this.recover();
       this.touched.clear();
@@ -435,7 +446,7 @@ export class LiveEngine {
     const changes: Pending[] = [];
     let n = 0;
     for (const p of ps.profiles.values()) {
-      this.evaluate(p, ps.list, ps.clock, 'definition', changes);
+      this.evaluate(ps, p, ps.list, ps.clock, 'definition', changes);
       this.schedule(ps, p, ps.clock);
       if (starting && ++n % LOAD_PAGE === 0) await yieldToIo();
     }
@@ -452,6 +463,8 @@ export class LiveEngine {
   private setSegments(ps: ProjectState, rows: readonly SegmentRow[], manual: ReadonlyMap<string, { include: ReadonlySet<number>; exclude: ReadonlySet<number> }>): void {
     const old = new Map(ps.segments);
     ps.segments.clear();
+    ps.sizes = null;
+    ps.rows = [...rows];
     const byId = new Map(rows.map((r) => [r.id, r]));
     for (const row of rows) {
       let condition: Condition | null = null;
@@ -485,6 +498,115 @@ export class LiveEngine {
       p.bits = bits;
       if (p.due.length) p.due = p.due.map((i) => moved[i] ?? -1).filter((i) => i >= 0);
     }
+  }
+
+  /**
+   * New segments (`ids`, just inserted in `tx`) added to the state without touching the others:
+   * each is parsed and compiled alone and takes the next positions, and the indexes by what
+   * segments read are extended (new objects where segmentsChanged compares before and after).
+   * The cost is the new segments', not the project's. False (nothing changed) when this does
+   * not apply: an id already held or not stored, a row that does not come last in store order,
+   * or a new segment referencing another new one; loadSegments then rebuilds everything.
+   */
+  private async appendSegments(tx: SqlStore, ps: ProjectState, ids: readonly string[]): Promise<boolean> {
+    if (ids.length === 0 || ids.some((id) => ps.segments.has(id))) return false;
+    const rows: SegmentRow[] = [];
+    for (const id of ids) {
+      const r = await tx.getSegment(ps.id, id);
+      if (!r) return false;
+      rows.push(r);
+    }
+    // Store order is (created, id); ties are compared only between ids whose order no collation changes.
+    const plain = /^seg_[0-9a-f]+$/;
+    const order = (a: SegmentRow, b: SegmentRow) => (a.createdAt !== b.createdAt ? a.createdAt - b.createdAt : !plain.test(a.id) || !plain.test(b.id) ? NaN : a.id < b.id ? -1 : 1);
+    rows.sort((a, b) => order(a, b) || 0);
+    for (let i = 0; i < rows.length; i++) {
+      const prev = i === 0 ? ps.rows[ps.rows.length - 1] : rows[i - 1];
+      if (prev && !(order(prev, rows[i]!) < 0)) return false;
+    }
+    const fresh = new Set(ids);
+    const parsed: (Condition | null)[] = [];
+    for (const row of rows) {
+      let condition: Condition | null = null;
+      if (row.condition !== null) {
+        const r = parseCondition(row.condition, { segmentCondition: (id) => ps.segments.get(id)?.row.condition ?? (fresh.has(id) ? rows.find((x) => x.id === id)!.condition : null) });
+        condition = r.ok ? r.value : null;
+        if (!r.ok) warnNoLongerValid(ps.id, row, r.issues);
+      }
+      if (condition && [...conditionReads(condition).segments].some((id) => fresh.has(id))) return false;
+      parsed.push(condition);
+    }
+    const manual = new Map<string, { include: number[]; exclude: number[] }>();
+    for (const row of rows) manual.set(row.id, await tx.manualProfileIds(ps.id, row.id));
+    const resolve = (id: string) => ps.segments.get(id)?.view;
+    const push = <K>(m: Map<K, number[]>, k: K, i: number) => { const l = m.get(k); if (l) l.push(i); else m.set(k, [i]); };
+    const keep = { traits: new Set(ps.keep.traits), context: new Set(ps.keep.context) };
+    const tracked = new Map(ps.tracked);
+    const list = [...ps.list];
+    for (const [n, row] of rows.entries()) {
+      const condition = parsed[n]!;
+      const m = manual.get(row.id)!;
+      const include = new Set(m.include.map(String)), exclude = new Set(m.exclude.map(String));
+      const o = condition ? conditionReads(condition) : null;
+      const names = new Set<string | null>(o?.names ?? []);
+      const roots = new Set<ProfileRoot>(o?.roots ?? []);
+      const windows = new Set<string>((o?.windows ?? []).map((w) => `${w.name}\u0000${w.fromMs}\u0000${w.toMs}`));
+      let timed = o?.timed ?? false, complex = o?.otherTime ?? false;
+      for (const r of o?.segments ?? []) {
+        const rr = ps.segments.get(r)?.reads;
+        if (!rr) continue;
+        for (const x of rr.names) names.add(x);
+        for (const x of rr.roots) roots.add(x);
+        for (const x of rr.windows) windows.add(x);
+        timed ||= rr.timed;
+        complex ||= rr.complex;
+      }
+      const s: SegmentState = {
+        row, condition, view: compileViewSegment(condition, include, exclude, resolve), include, exclude,
+        reads: { names, roots, timed, windows, complex }, refs: o?.segments ?? new Set(), idx: list.length,
+      };
+      ps.segments.set(row.id, s);
+      list.push(s);
+      ps.named.set(row.name, row);
+      for (const r of s.refs) { const l = ps.referrers.get(r); if (l) l.push(s); else ps.referrers.set(r, [s]); }
+      for (const x of names) push(ps.byName, x, s.idx);
+      for (const x of roots) push(ps.byRoot, x, s.idx);
+      if (timed) {
+        ps.timedSegments.push(s);
+        if (complex) ps.complexTimed.push(s);
+        for (const k of windows) {
+          let w = ps.windowByKey.get(k);
+          if (!w) {
+            const d = o!.windows.find((x) => `${x.name}\u0000${x.fromMs}\u0000${x.toMs}` === k)!;
+            ps.windowByKey.set(k, (w = { name: d.name, fromMs: d.fromMs, toMs: d.toMs, segs: [] }));
+            ps.windows = [...ps.windows, w];
+          }
+          w.segs.push(s.idx);
+        }
+      }
+      if (condition) recordKeys(condition, keep);
+      for (const [x, paths] of o?.paths ?? []) {
+        const add = projectionKey(paths), had = tracked.get(x);
+        tracked.set(x, had ? { props: new Set([...had.props, ...add.props]), ctx: new Set([...had.ctx, ...add.ctx]) } : add);
+      }
+    }
+    ps.list = list;
+    if (ps.sizes) { const sizes = new Float64Array(list.length); sizes.set(ps.sizes); ps.sizes = sizes; }
+    ps.rows = [...ps.rows, ...rows];
+    ps.keep = keep;
+    ps.tracked = tracked;
+    ps.mark = new Uint8Array(list.length);
+    const words = Math.max(1, Math.ceil(list.length / 32));
+    if (words !== ps.words) {
+      ps.words = words;
+      for (const p of ps.profiles.values()) { const bits = new Uint32Array(words); bits.set(p.bits.subarray(0, Math.min(words, p.bits.length))); p.bits = bits; }
+    }
+    return true;
+  }
+
+  /** The project's segment rows in store order (created, then id), as the engine holds them; the project is loaded on first use. */
+  async segmentRows(tx: SqlStore, projectId: string): Promise<readonly SegmentRow[]> {
+    return (await this.project(tx, projectId)).rows;
   }
 
   /** Compiles the segments and indexes them by what they read. */
@@ -530,6 +652,9 @@ export class LiveEngine {
     ps.keep = { traits: new Set(), context: new Set() };
     for (const s of ps.segments.values()) if (s.condition) recordKeys(s.condition, ps.keep);
     ps.list = order.map((id) => ps.segments.get(id)!);
+    ps.named = new Map(ps.list.map((s) => [s.row.name, s.row]));
+    ps.referrers = new Map();
+    for (const s of ps.list) for (const r of s.refs) { const l = ps.referrers.get(r); if (l) l.push(s); else ps.referrers.set(r, [s]); }
     ps.list.forEach((s, i) => { s.idx = i; });
     ps.words = Math.max(1, Math.ceil(ps.list.length / 32));
     ps.mark = new Uint8Array(ps.list.length);
@@ -596,6 +721,7 @@ export class LiveEngine {
 
   private async reloadProfiles(tx: SqlStore, ps: ProjectState, ids: readonly number[]): Promise<void> {
     if (ids.length === 0) return;
+    ps.sizes = null;
     const found = new Set<number>();
     for (let i = 0; i < ids.length; i += 500) {
       for (const rec of await tx.scanProfiles(ps.id, 0, 500, ids.slice(i, i + 500))) {
@@ -619,17 +745,20 @@ export class LiveEngine {
 
   private dropProfile(ps: ProjectState, id: number): void {
     ps.profiles.delete(id);
+    ps.sizes = null;
   }
 
   // ------------------------------------------------------------ evaluation
 
   /** Re-evaluates the given segments (in order) for a profile at `at`, recording differences. */
-  private evaluate(p: ProfileState, list: readonly SegmentState[], at: number, reason: MembershipReason, out: Pending[]): number {
+  private evaluate(ps: ProjectState, p: ProfileState, list: readonly SegmentState[], at: number, reason: MembershipReason, out: Pending[]): number {
     let n = 0;
+    const sizes = ps.sizes;
     for (const s of list) {
       const member = s.view.test(p, at);
       if (member === p.has(s.idx)) continue;
       p.flip(s.idx);
+      if (sizes) sizes[s.idx]! += member ? 1 : -1;
       out.push({ change: { segmentId: s.row.id, profileId: p.profile.id, kind: member ? 'entered' : 'exited', at, reason }, write: true });
       n++;
     }
@@ -664,7 +793,7 @@ export class LiveEngine {
       if (names.size === 0) return kept;
       kept = true;
       const at = out[end - 1]!.change.at;
-      this.evaluate(p, this.affected(ps, names, []), at, reason, out);
+      this.evaluate(ps, p, this.affected(ps, names, []), at, reason, out);
       start = end;
     }
     return kept;
@@ -725,7 +854,7 @@ export class LiveEngine {
       this.touch(ps.id, [id]);
       const from = out.length;
       // Only the segments due now can change now (the others' next instants are later); referenced ones first.
-      this.evaluate(p, [...new Set(p.due)].sort((a, b) => a - b).map((i) => ps.list[i]!), at, 'time', out);
+      this.evaluate(ps, p, [...new Set(p.due)].sort((a, b) => a - b).map((i) => ps.list[i]!), at, 'time', out);
       this.cascade(ps, p, out, from, 'time');
       this.schedule(ps, p, at);
     }
@@ -783,6 +912,7 @@ export class LiveEngine {
   /** Merges and profile records of a batch; returns the ids of profiles new to the engine. */
   private applyRecords(ps: ProjectState, outcome: IngestOutcome, now: number, out: Pending[]): { created: Set<number>; roots: Map<number, ProfileRoot[]> } {
     // Merges: the survivor takes the merged profile's memberships (the store moved them, keeping the earlier since).
+    if (outcome.merges.length) ps.sizes = null;
     for (const [from, into] of outcome.merges) {
       const gone = ps.profiles.get(from)?.profile;
       if (gone) ps.gone.set(from, gone);
@@ -842,7 +972,7 @@ export class LiveEngine {
       const all = outcome.reload.has(id) || created.has(id);
       const list = all ? ps.list : this.affected(ps, names.get(id) ?? [], roots.get(id) ?? ROOTS);
       const from = out.length;
-      this.evaluate(p, list, now, reason, out);
+      this.evaluate(ps, p, list, now, reason, out);
       // Derived events kept for other segments, or a profile seen whole: every instant is looked at again.
       if (this.cascade(ps, p, out, from, reason) || all) this.schedule(ps, p, now);
       else this.scheduleSome(ps, p, now, list);
@@ -864,7 +994,7 @@ export class LiveEngine {
     }
     const out: Pending[] = [];
     for (const p of ps.profiles.values()) {
-      this.evaluate(p, ps.list, now, 'definition', out);
+      this.evaluate(ps, p, ps.list, now, 'definition', out);
       this.schedule(ps, p, now);
     }
   }
@@ -887,7 +1017,7 @@ export class LiveEngine {
     this.redefined.add(projectId);
     const before = ps.tracked;
     const kept = ps.keep;
-    await this.loadSegments(tx, ps);
+    if (!(await this.appendSegments(tx, ps, ids))) await this.loadSegments(tx, ps);
     // A segment reading a trait or context key not kept so far: the records are read again.
     if ([...ps.keep.traits].some((k) => !kept.traits.has(k)) || [...ps.keep.context].some((k) => !kept.context.has(k))) {
       for (let after = 0; ;) {
@@ -930,17 +1060,17 @@ export class LiveEngine {
 
   /** Re-evaluates segments `ids` and the ones referencing them, for the given profiles (default: all). */
   private reevaluate(ps: ProjectState, ids: readonly string[], now: number, reason: MembershipReason, profileIds: readonly number[] | undefined, created: ReadonlySet<number>): Pending[] {
+    // The changed segments and every segment referencing one of them, directly or not.
     const targets = new Set(ids);
-    for (const s of ps.list) {
-      if ([...s.refs].some((r) => targets.has(r))) targets.add(s.row.id);
-    }
-    const list = ps.list.filter((s) => targets.has(s.row.id));
+    for (const id of targets) for (const s of ps.referrers.get(id) ?? []) targets.add(s.row.id);
+    // In list order (referenced segments first).
+    const list = [...targets].flatMap((id) => ps.segments.get(id) ?? []).sort((a, b) => a.idx - b.idx);
     const out: Pending[] = [];
     const profiles = profileIds ? profileIds.map((id) => ps.profiles.get(id)).filter((p) => p !== undefined) : ps.profiles.values();
     for (const p of profiles) {
       const from = out.length;
       const whole = created.has(p.profile.id);
-      this.evaluate(p, whole ? ps.list : list, now, reason, out);
+      this.evaluate(ps, p, whole ? ps.list : list, now, reason, out);
       // A derived event kept for other segments, or a profile seen whole: every instant is looked at again.
       if (this.cascade(ps, p, out, from, reason) || whole) this.schedule(ps, p, now);
       else this.scheduleSome(ps, p, now, list);
@@ -959,7 +1089,7 @@ export class LiveEngine {
       const p = ps.profiles.get(id);
       if (!p) continue;
       const from = out.length;
-      this.evaluate(p, ps.list, now, reason, out);
+      this.evaluate(ps, p, ps.list, now, reason, out);
       this.cascade(ps, p, out, from, reason);
       this.schedule(ps, p, now);
     }
@@ -1061,6 +1191,16 @@ export class LiveEngine {
     return new Map(ps ? ps.list.map((s) => [s.row.id, s.row.name]) : []);
   }
 
+  /** The segment of a project with this name, as the engine holds it (undefined: none, or the project is not loaded). */
+  segmentNamed(projectId: string, name: string): SegmentRow | undefined {
+    return this.projects.get(projectId)?.named.get(name);
+  }
+
+  /** A segment's row as the engine holds it (undefined: not held, or the project is not loaded). */
+  segmentRow(projectId: string, segmentId: string): SegmentRow | undefined {
+    return this.projects.get(projectId)?.segments.get(segmentId)?.row;
+  }
+
   /** Whether a segment has manual include or exclude entries (its members are then more than its condition). */
   hasManualLists(projectId: string, segmentId: string): boolean {
     const s = this.projects.get(projectId)?.segments.get(segmentId);
@@ -1104,16 +1244,60 @@ export class LiveEngine {
   }
 
   /**
-   * What a saved segment shares with every other: its size, each segment's size and how many
-   * members each has in common with it (one scan of engine state); null when the project or
-   * segment is not loaded.
+   * What a saved segment shares with every other: its size, and for each segment that shares
+   * members with it, its size and how many (a scan of the members' bits; sizes are kept);
+   * null when the project or segment is not loaded. With `minJaccard`, only the close segments
+   * are given (as closePairs): one holds all of the other, or their Jaccard is at least
+   * `minJaccard` (0.0001 below included, as callers round to 4 places).
    */
-  overlapWith(projectId: string, segmentId: string): Tally | null {
+  overlapWith(projectId: string, segmentId: string, minJaccard = 0): Tally | null {
     const ps = this.projects.get(projectId);
     const s = ps?.segments.get(segmentId);
     if (!ps || !s) return null;
-    const idx = s.idx;
-    return this.tally(ps, (p) => p.has(idx), 0);
+    const sizes = this.segmentSizes(ps);
+    const w0 = s.idx >>> 5, b0 = 1 << (s.idx & 31);
+    const common = new Float64Array(ps.list.length);
+    let count = 0;
+    for (const p of ps.profiles.values()) {
+      const bits = p.bits;
+      if ((bits[w0]! & b0) === 0) continue;
+      count++;
+      for (let w = 0; w < bits.length; w++) {
+        let x = bits[w]!;
+        while (x !== 0) {
+          common[w * 32 + 31 - Math.clz32(x & -x)]!++;
+          x &= x - 1;
+        }
+      }
+    }
+    const floor = minJaccard - 1e-4;
+    const sized = new Map<string, number>(), shared = new Map<string, number>();
+    for (let i = 0; i < common.length; i++) {
+      const inter = common[i]!, size = sizes[i]!;
+      if (inter === 0) continue;
+      if (minJaccard > 0 && inter !== count && inter !== size && inter / (count + size - inter) < floor) continue;
+      const id = ps.list[i]!.row.id;
+      sized.set(id, size);
+      shared.set(id, inter);
+    }
+    return { count, total: ps.profiles.size, sample: [], sizes: sized, shared };
+  }
+
+  /** Every segment's size by position: counted from the bits once, then kept as evaluate() flips them. */
+  private segmentSizes(ps: ProjectState): Float64Array {
+    if (ps.sizes && ps.sizes.length === ps.list.length) return ps.sizes;
+    const sizes = new Float64Array(ps.list.length);
+    for (const p of ps.profiles.values()) {
+      const bits = p.bits;
+      for (let w = 0; w < bits.length; w++) {
+        let x = bits[w]!;
+        while (x !== 0) {
+          sizes[w * 32 + 31 - Math.clz32(x & -x)]!++;
+          x &= x - 1;
+        }
+      }
+    }
+    return (ps.sizes = sizes);
   }
 
   /** Every segment's size, from the membership bits (one scan of the profiles); null when the project is not loaded. */
@@ -1263,9 +1447,9 @@ export interface Tally {
   readonly count: number;
   readonly total: number;
   readonly sample: EngineProfile[];
-  /** Size of every segment of the project. */
+  /** Size of every segment of the project (overlapWith: of every segment sharing a member with the matches; the others share none). */
   readonly sizes: ReadonlyMap<string, number>;
-  /** Per segment, how many of the matching profiles it holds. */
+  /** Per segment, how many of the matching profiles it holds (overlapWith: only the non-zero counts). */
   readonly shared: ReadonlyMap<string, number>;
 }
 

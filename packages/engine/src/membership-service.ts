@@ -20,24 +20,24 @@ export class MembershipService {
   parseSegments(projectId: string, rows: readonly SegmentRow[]): Map<string, ParsedSegment> {
     const byId = new Map(rows.map((r) => [r.id, r]));
     const out = new Map<string, ParsedSegment>();
-    for (const row of rows) {
-      const key = `${projectId}\u0000${row.id}`;
-      const hit = this.parsed.get(key);
-      if (hit && hit.updatedAt === row.updatedAt) {
-        out.set(row.id, hit.value);
-        continue;
-      }
-      let condition: Condition | null = null;
-      if (row.condition !== null) {
-        // Stored conditions were validated on write; references to deleted segments evaluate as false.
-        const r = parseCondition(row.condition, { segmentCondition: (id) => (byId.has(id) ? byId.get(id)!.condition : null) });
-        condition = r.ok ? r.value : null;
-      }
-      const value = { row, condition };
-      this.parsed.set(key, { updatedAt: row.updatedAt, value });
-      out.set(row.id, value);
-    }
+    for (const row of rows) out.set(row.id, this.parseOne(projectId, row, (id) => (byId.has(id) ? byId.get(id)!.condition : null)));
     return out;
+  }
+
+  /** Parses one stored segment (cached by id and updatedAt); `conditionOf` gives the other segments' stored conditions (null: none). */
+  parseOne(projectId: string, row: SegmentRow, conditionOf: (id: string) => unknown): ParsedSegment {
+    const key = `${projectId}\u0000${row.id}`;
+    const hit = this.parsed.get(key);
+    if (hit && hit.updatedAt === row.updatedAt) return hit.value;
+    let condition: Condition | null = null;
+    if (row.condition !== null) {
+      // Stored conditions were validated on write; references to deleted segments evaluate as false.
+      const r = parseCondition(row.condition, { segmentCondition: conditionOf });
+      condition = r.ok ? r.value : null;
+    }
+    const value = { row, condition };
+    this.parsed.set(key, { updatedAt: row.updatedAt, value });
+    return value;
   }
 
   /** The SQL members predicate of a segment at `now`. */

@@ -7,7 +7,7 @@ import type { Clock } from './clock.ts';
 import { decodeCursor, encodeCursor } from './cursor.ts';
 import { newId } from './ids.ts';
 import type { LiveEngine } from './live-engine.ts';
-import type { HygieneService, SegmentWarning } from './hygiene-service.ts';
+import { HIGH_OVERLAP_JACCARD, type HygieneService, type SegmentWarning } from './hygiene-service.ts';
 import type { MembershipService } from './membership-service.ts';
 
 export interface Segment {
@@ -105,6 +105,8 @@ export class SegmentService {
     private readonly engine: LiveEngine,
     private readonly clock: Clock,
     private readonly hygiene: HygieneService,
+    /** The most segments a project may hold (STRATA_MAX_SEGMENTS). */
+    private readonly maxSegments: number = DEFAULT_MAX_SEGMENTS,
   ) {}
 
   private readonly guards: DeleteGuard[] = [];
@@ -126,22 +128,34 @@ export class SegmentService {
 
   private validate(rows: readonly SegmentRow[], condition: Json | null, selfId?: string): Condition | null {
     if (condition === null) return null;
-    const byId = new Map(rows.map((r) => [r.id, r.condition]));
-    const r = parseCondition(condition, { segmentCondition: (id) => byId.get(id), ...(selfId ? { selfId } : {}) });
+    // Only a condition that references segments needs them by id.
+    let byId: Map<string, Json | null> | undefined;
+    const r = parseCondition(condition, { segmentCondition: (id) => (byId ??= new Map(rows.map((x) => [x.id, x.condition]))).get(id), ...(selfId ? { selfId } : {}) });
     if (!r.ok) throw validationError('the condition is not valid', r.issues, '/condition');
     return r.value;
   }
 
   /** The warnings of a saved segment (after the engine has its new membership). */
-  private savedWarnings(projectId: string, rows: readonly SegmentRow[], row: SegmentRow, condition: Condition | null): SegmentWarning[] {
-    const all = [...rows.filter((r) => r.id !== row.id), row];
-    const found = this.hygiene.staticWarnings(projectId, all, condition, row.id);
-    const tally = this.engine.overlapWith(projectId, row.id);
-    return tally ? [...found, ...this.hygiene.membershipWarnings(all, tally, row.id, found)] : found;
+  private async savedWarnings(tx: SqlStore, projectId: string, row: SegmentRow, condition: Condition | null): Promise<SegmentWarning[]> {
+    // The engine's rows once it has the change: the hygiene checks index them once, then only what is added.
+    const all = await this.engine.segmentRows(tx, projectId);
+    // Only the close segments can be a SUBSET or HIGH_OVERLAP: the others are not looked at.
+    return this.hygiene.savedWarnings(projectId, all, condition, row.id, this.engine.overlapWith(projectId, row.id, HIGH_OVERLAP_JACCARD));
   }
 
-  private checkName(rows: readonly SegmentRow[], name: string, selfId?: string): void {
-    const clash = rows.find((s) => s.name === name && s.id !== selfId);
+  /** Refuses segments beyond the project's limit (STRATA_MAX_SEGMENTS, docs/reference.md §5). */
+  private checkLimit(rows: readonly SegmentRow[], adding: number): void {
+    if (rows.length + adding <= this.maxSegments) return;
+    throw new AppError({
+      code: 'LIMIT_REACHED',
+      message: `this project has ${rows.length} segments and may hold at most ${this.maxSegments} (STRATA_MAX_SEGMENTS)${adding > 1 ? `: ${adding} more do not fit` : ''}; delete segments that are no longer used, or raise STRATA_MAX_SEGMENTS`,
+    });
+  }
+
+  /** Refuses a name another segment has: among `rows`, or, given the project (loaded by segmentRows), by the engine's index of its names. */
+  private checkName(rows: readonly SegmentRow[], name: string, selfId?: string, projectId?: string): void {
+    const named = projectId === undefined ? undefined : this.engine.segmentNamed(projectId, name);
+    const clash = projectId !== undefined ? (named && named.id !== selfId ? named : undefined) : rows.find((s) => s.name === name && s.id !== selfId);
     if (clash) throw new AppError({ code: 'CONFLICT', message: `a segment named "${name}" already exists (${clash.id})` });
   }
 
@@ -152,9 +166,10 @@ export class SegmentService {
 
   async create(projectId: string, input: SegmentInput, extra: { template?: string; params?: Json } = {}): Promise<Segment> {
     return this.engine.write(async (tx) => {
-      const rows = await tx.listSegments(projectId);
+      const rows = await this.engine.segmentRows(tx, projectId);
+      this.checkLimit(rows, 1);
       const condition = this.validate(rows, input.condition);
-      this.checkName(rows, input.name);
+      this.checkName(rows, input.name, undefined, projectId);
       const now = this.clock.now();
       const row: SegmentRow = {
         id: newId('seg'), projectId, name: input.name, description: input.description ?? '', condition: input.condition,
@@ -165,16 +180,16 @@ export class SegmentService {
         await tx.replaceManual(projectId, row.id, await this.profileIdsFor(tx, projectId, input.include ?? []), await this.profileIdsFor(tx, projectId, input.exclude ?? []));
       }
       await this.engine.segmentsChanged(tx, projectId, [row.id], now);
-      return { ...(await this.view(tx, row)), warnings: this.savedWarnings(projectId, rows, row, condition) };
+      return { ...(await this.view(tx, row)), warnings: await this.savedWarnings(tx, projectId, row, condition) };
     });
   }
 
   async update(projectId: string, id: string, patch: SegmentPatch): Promise<Segment> {
     return this.engine.write(async (tx) => {
       const row = await this.require(tx, projectId, id);
-      const rows = await tx.listSegments(projectId);
+      const rows = await this.engine.segmentRows(tx, projectId);
       const condition = patch.condition !== undefined ? this.validate(rows, patch.condition, id) : this.membership.parseSegments(projectId, rows).get(id)?.condition ?? null;
-      if (patch.name !== undefined) this.checkName(rows, patch.name, id);
+      if (patch.name !== undefined) this.checkName(rows, patch.name, id, projectId);
       const now = Math.max(this.clock.now(), row.updatedAt + 1);
       const next: SegmentRow = {
         ...row,
@@ -192,7 +207,7 @@ export class SegmentService {
           patch.exclude !== undefined ? await this.profileIdsFor(tx, projectId, patch.exclude) : current.exclude);
       }
       await this.engine.segmentsChanged(tx, projectId, [id], this.clock.now());
-      return { ...(await this.view(tx, next)), warnings: this.savedWarnings(projectId, rows, next, condition) };
+      return { ...(await this.view(tx, next)), warnings: await this.savedWarnings(tx, projectId, next, condition) };
     });
   }
 
@@ -380,7 +395,8 @@ export class SegmentService {
    */
   async createSet(projectId: string, items: readonly SegmentSetItem[], within?: (tx: SqlStore, created: readonly Segment[]) => Promise<void>): Promise<Segment[]> {
     return this.engine.write(async (tx) => {
-      const rows = [...(await tx.listSegments(projectId))];
+      const rows = [...(await this.engine.segmentRows(tx, projectId))];
+      this.checkLimit(rows, items.length);
       const now = this.clock.now();
       const created: SegmentRow[] = [];
       const conditions: (Condition | null)[] = [];
@@ -403,7 +419,7 @@ export class SegmentService {
       }
       await this.engine.segmentsChanged(tx, projectId, created.map((r) => r.id), now);
       const out: Segment[] = [];
-      for (const [i, row] of created.entries()) out.push({ ...(await this.view(tx, row)), warnings: this.savedWarnings(projectId, rows, row, conditions[i]!) });
+      for (const [i, row] of created.entries()) out.push({ ...(await this.view(tx, row)), warnings: await this.savedWarnings(tx, projectId, row, conditions[i]!) });
       if (within) await within(tx, out);
       return out;
     });
@@ -429,6 +445,9 @@ export interface SegmentSetItem {
   readonly template: string | null;
   readonly params: JsonObject | null;
 }
+
+/** The most segments a project may hold unless STRATA_MAX_SEGMENTS says otherwise. */
+export const DEFAULT_MAX_SEGMENTS = 10_000;
 
 /** Names of the lifecycle stage segments: this prefix and the stage ("Lifecycle: New"). */
 export const LIFECYCLE_NAME_PREFIX = 'Lifecycle: ';

@@ -30,7 +30,7 @@ export function createContext(store: SqlStore, config: Config, clock: Clock = sy
   // Missions progress, complete and pay in the transaction that stores the events.
   ingest.onIngested((tx, projectId, outcome, now, changes) => missions.onIngested(tx, projectId, outcome, now, changes));
   ingest.applyAlone((tx, projectId, now) => missions.isolation(tx, projectId, now));
-  const segments = new SegmentService(store, membership, engine, clock, hygiene);
+  const segments = new SegmentService(store, membership, engine, clock, hygiene, config.maxSegments);
   // A segment that something targets cannot be deleted (409 naming what does).
   segments.guardDeletion((tx, projectId, id) => experiences.targeting(tx, projectId, id));
   segments.guardDeletion(async (tx, projectId, id) => (await new MissionStore(tx).list(projectId)).filter((m) => m.segmentIds.includes(id)).map((m) => `mission "${m.name}" (${m.id})`));

@@ -1,5 +1,6 @@
 import { isIP } from 'node:net';
 import { parseDuration, RATE_LIMIT_DEFAULTS } from '@strata/core';
+import { DEFAULT_MAX_SEGMENTS } from '@strata/engine';
 
 export interface Config {
   readonly port: number;
@@ -30,6 +31,8 @@ export interface Config {
    * key on /v1/*, `STRATA_RATE_LIMIT_ADMIN` for each admin token on /api/*; 0 turns one off.
    */
   readonly rateLimit: { readonly write: number; readonly admin: number };
+  /** `STRATA_MAX_SEGMENTS`: the most segments one project may hold (default 10,000); a create beyond it is refused with 409 LIMIT_REACHED. */
+  readonly maxSegments: number;
 }
 
 export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
@@ -81,6 +84,8 @@ export function configFromEnv(env: NodeJS.ProcessEnv = process.env): Config {
   if (!Number.isInteger(port) || port < 0 || port > 65535) throw new Error(`PORT must be a port number, got "${env.PORT}"`);
   const timeout = parseDuration(env.STRATA_SESSION_TIMEOUT ?? '30m');
   if (timeout === null) throw new Error(`STRATA_SESSION_TIMEOUT must be a duration such as "30m", got "${env.STRATA_SESSION_TIMEOUT}"`);
+  const maxSegments = Number(env.STRATA_MAX_SEGMENTS?.trim() || DEFAULT_MAX_SEGMENTS);
+  if (!Number.isSafeInteger(maxSegments) || maxSegments < 1) throw new Error(`STRATA_MAX_SEGMENTS must be a whole number of at least 1, got "${env.STRATA_MAX_SEGMENTS}"`);
   const url = env.DATABASE_URL?.trim() || null;
   if (url && !/^postgres(ql)?:\/\//.test(url)) throw new Error('DATABASE_URL must be a postgres:// URL');
   return {
@@ -100,5 +105,6 @@ export function configFromEnv(env: NodeJS.ProcessEnv = process.env): Config {
       write: perMinute('STRATA_RATE_LIMIT_WRITE', env.STRATA_RATE_LIMIT_WRITE, RATE_LIMIT_DEFAULTS.write),
       admin: perMinute('STRATA_RATE_LIMIT_ADMIN', env.STRATA_RATE_LIMIT_ADMIN, RATE_LIMIT_DEFAULTS.admin),
     },
+    maxSegments,
   };
 }

@@ -59,6 +59,23 @@ describe.each(backends.map((b) => [b.name, b] as const))('segment hygiene on %s'
     expect(preview.body.warnings.find((w: Warning) => w.code === 'DUPLICATE')?.segmentIds.length).toBe(3);
   });
 
+  it('DUPLICATE follows a referenced segment when it changes: the segment referencing it is compared by its new condition', async () => {
+    const vip = await create('vip', plan('vip'));
+    const nested = await create('nested vip', { segment: vip.id });
+    const dupIds = (w: Warning[]) => w.find((x) => x.code === 'DUPLICATE')?.segmentIds.sort() ?? [];
+    expect(dupIds(nested.warnings)).toEqual([vip.id]);
+    const again = await create('vip again', plan('vip'));
+    expect(dupIds(again.warnings)).toEqual([vip.id, nested.id].sort());
+    // "vip" now means basic: so does the segment referencing it.
+    expect((await t.admin('PATCH', `/api/segments/${vip.id}`, { condition: plan('basic') })).status).toBe(200);
+    expect(dupIds((await create('vip third', plan('vip'))).warnings)).toEqual([again.id]);
+    expect(dupIds((await create('basic', plan('basic'))).warnings)).toEqual([vip.id, nested.id].sort());
+    // A segment with users added by hand is more than its condition: the one referencing it is no longer a plain "basic".
+    const someone = (await t.admin('GET', `/api/segments/${vip.id}/members`)).body.members[0]?.userId ?? 'u1';
+    expect((await t.admin('POST', `/api/segments/${vip.id}/members`, { userIds: [someone] })).status).toBe(200);
+    expect(dupIds((await create('basic again', plan('basic'))).warnings)).not.toContain(nested.id);
+  });
+
   it('CONTRADICTION: names the conflicting parts; a satisfiable condition gets none', async () => {
     const bad = await create('never', { all: [plan('pro'), { attr: 'traits.score', op: 'gte', value: 1 }, plan('vip')] });
     const c = bad.warnings.find((w) => w.code === 'CONTRADICTION')!;
