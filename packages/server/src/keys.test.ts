@@ -243,19 +243,23 @@ describe.each(backends.map((b) => [b.name, b] as const))('keys and projects on %
   });
 });
 
+/** Takes a migrated store back to before 0017: the old projects table (credentials in it), and 0017 not applied. */
+async function backTo0016(store: SqlStore): Promise<Kysely<Database>> {
+  const db = store.db as unknown as Kysely<Database>;
+  await sql`DROP TABLE api_keys`.execute(db);
+  await sql`DROP TABLE projects`.execute(db);
+  await sql`DELETE FROM strata_migrations WHERE name = '0017_keys'`.execute(db);
+  await sql.raw(`CREATE TABLE projects (id TEXT PRIMARY KEY, name TEXT NOT NULL, write_key TEXT NOT NULL UNIQUE, admin_token_hash TEXT NOT NULL UNIQUE,
+    settings ${store.dialect === 'postgres' ? 'JSONB' : 'TEXT'} NOT NULL DEFAULT '{}', created_at BIGINT NOT NULL, admin_token_prefix TEXT)`).execute(db);
+  return db;
+}
+
 describe.each(backends.map((b) => [b.name, b] as const))('migration 0017 on %s', (_n, backend) => {
   it("moves each project's admin token and write key into api_keys: they keep working", async () => {
     // A store as 0016 left it: the schema up to 0016, with a project holding its credentials in `projects`.
     const store = await backend.open();
     try {
-      const db = store.db as unknown as Kysely<Database>;
-      const isPg = store.dialect === 'postgres';
-      // Back to before 0017: the old projects table, and 0017 not applied.
-      await sql`DROP TABLE api_keys`.execute(db);
-      await sql`DROP TABLE projects`.execute(db);
-      await sql`DELETE FROM strata_migrations WHERE name = '0017_keys'`.execute(db);
-      await sql.raw(`CREATE TABLE projects (id TEXT PRIMARY KEY, name TEXT NOT NULL, write_key TEXT NOT NULL UNIQUE, admin_token_hash TEXT NOT NULL UNIQUE,
-        settings ${isPg ? 'JSONB' : 'TEXT'} NOT NULL DEFAULT '{}', created_at BIGINT NOT NULL, admin_token_prefix TEXT)`).execute(db);
+      const db = await backTo0016(store);
       await sql`INSERT INTO projects (id, name, write_key, admin_token_hash, settings, created_at, admin_token_prefix) VALUES
         ('p_old', 'Old', 'stw_old_write_key', ${hashToken('sta_old_admin_token')}, '{}', ${T0}, 'sta_old…'),
         ('p_older', 'Older', 'stw_older_key', ${hashToken('sta_older_admin')}, '{}', ${T0}, NULL)`.execute(db);
@@ -267,7 +271,7 @@ describe.each(backends.map((b) => [b.name, b] as const))('migration 0017 on %s',
       expect(await keys.find('sta_older_admin')).toMatchObject({ projectId: 'p_older', kind: 'admin' });
       expect(await keys.firstWriteKey('p_older')).toBe('stw_older_key');
       expect(await store.getProject('p_old')).toEqual({ id: 'p_old', name: 'Old', createdAt: T0, settings: {} });
-      const cols = isPg
+      const cols = store.dialect === 'postgres'
         ? (await sql<{ c: string }>`SELECT column_name AS c FROM information_schema.columns WHERE table_schema = current_schema() AND table_name = 'projects'`.execute(db)).rows.map((r) => r.c)
         : (await sql<{ c: string }>`SELECT name AS c FROM pragma_table_info('projects')`.execute(db)).rows.map((r) => r.c);
       expect(cols.sort()).toEqual(['created_at', 'id', 'name', 'settings']);
@@ -279,13 +283,7 @@ describe.each(backends.map((b) => [b.name, b] as const))('migration 0017 on %s',
   it('upgrades a store whose admin token is its write key (the previous version allowed it): the public value stays a write key only, and the next start makes an admin token', async () => {
     const store = await backend.open();
     try {
-      const db = store.db as unknown as Kysely<Database>;
-      const isPg = store.dialect === 'postgres';
-      await sql`DROP TABLE api_keys`.execute(db);
-      await sql`DROP TABLE projects`.execute(db);
-      await sql`DELETE FROM strata_migrations WHERE name = '0017_keys'`.execute(db);
-      await sql.raw(`CREATE TABLE projects (id TEXT PRIMARY KEY, name TEXT NOT NULL, write_key TEXT NOT NULL UNIQUE, admin_token_hash TEXT NOT NULL UNIQUE,
-        settings ${isPg ? 'JSONB' : 'TEXT'} NOT NULL DEFAULT '{}', created_at BIGINT NOT NULL, admin_token_prefix TEXT)`).execute(db);
+      const db = await backTo0016(store);
       // STRATA_ADMIN_TOKEN=STRATA_WRITE_KEY=devdevdevdev on the previous version.
       await sql`INSERT INTO projects (id, name, write_key, admin_token_hash, settings, created_at, admin_token_prefix) VALUES
         ('default', 'Default project', 'devdevdevdev', ${hashToken('devdevdevdev')}, '{}', ${T0}, 'deve…')`.execute(db);
@@ -306,13 +304,7 @@ describe.each(backends.map((b) => [b.name, b] as const))('migration 0017 on %s',
   it('a migration that fails changes nothing (SQLite too): once the cause is gone, the next start migrates', async () => {
     const store = await backend.open();
     try {
-      const db = store.db as unknown as Kysely<Database>;
-      const isPg = store.dialect === 'postgres';
-      await sql`DROP TABLE api_keys`.execute(db);
-      await sql`DROP TABLE projects`.execute(db);
-      await sql`DELETE FROM strata_migrations WHERE name = '0017_keys'`.execute(db);
-      await sql.raw(`CREATE TABLE projects (id TEXT PRIMARY KEY, name TEXT NOT NULL, write_key TEXT NOT NULL UNIQUE, admin_token_hash TEXT NOT NULL UNIQUE,
-        settings ${isPg ? 'JSONB' : 'TEXT'} NOT NULL DEFAULT '{}', created_at BIGINT NOT NULL, admin_token_prefix TEXT)`).execute(db);
+      const db = await backTo0016(store);
       // Two projects with the same admin token hash cannot both move into api_keys (hash is unique): 0017 fails half way.
       await sql`INSERT INTO projects (id, name, write_key, admin_token_hash, settings, created_at, admin_token_prefix) VALUES
         ('p_a', 'A', 'stw_a', ${hashToken('sta_twice')}, '{}', ${T0}, NULL),
@@ -320,7 +312,7 @@ describe.each(backends.map((b) => [b.name, b] as const))('migration 0017 on %s',
       await sql`UPDATE projects SET write_key = 'sta_twice' WHERE id = 'p_b'`.execute(db);
       await expect(store.migrate()).rejects.toThrow(/0017_keys/);
       // As before the attempt: no api_keys table, 0017 not recorded, projects untouched.
-      const tables = isPg
+      const tables = store.dialect === 'postgres'
         ? (await sql<{ t: string }>`SELECT table_name AS t FROM information_schema.tables WHERE table_schema = current_schema()`.execute(db)).rows.map((r) => r.t)
         : (await sql<{ t: string }>`SELECT name AS t FROM sqlite_master WHERE type = 'table'`.execute(db)).rows.map((r) => r.t);
       expect(tables).not.toContain('api_keys');
