@@ -325,27 +325,13 @@ function eventsByContext(): string[] {
   return ['CREATE INDEX events_context ON events (project_id, context_id)'];
 }
 
-/**
- * A profile's events by time, carrying what re-deriving visits looks at (name, derived): the
- * windows read around late events are then answered from the index alone on SQLite, instead of
- * one table row fetched per event (docs/benchmarks.md, late events).
- */
-function eventsProfileCovering(d: StoreDialect): string[] {
-  return [
-    'DROP INDEX events_profile',
-    d === 'sqlite'
-      ? 'CREATE INDEX events_profile ON events (project_id, profile_id, ts, name, derived)'
-      : 'CREATE INDEX events_profile ON events (project_id, profile_id, ts) INCLUDE (name, derived)',
-  ];
-}
-
 function provider(d: StoreDialect): MigrationProvider {
   const step = (stmts: string[]): Migration => ({
     async up(db) {
       for (const s of stmts) await sql.raw(s).execute(db);
     },
   });
-  return { getMigrations: async () => ({ '0001_initial': step(initial(d)), '0002_live_engine': step(liveEngine(d)), '0003_points': step(points(d)), '0004_missions': step(missions(d)), '0005_rewards': step(rewards(d)), '0006_experiments': step(experiments(d)), '0007_experiences': step(experiences(d)), '0008_profile_ids': step(profileIds(d)), '0009_destinations': step(destinations(d)), '0009_imports': step(imports(d)), '0010_segment_daily': step(segmentDaily(d)), '0011_destination_sync': step(destinationSync(d)), '0012_import_bad_rows': step(importBadRows(d)), '0013_mission_attempts': step(missionAttempts(d)), '0014_admin_token_prefix': step(adminTokenPrefix()), '0015_suppressions': step(suppressions(d)), '0016_events_context': step(eventsByContext()), '0019_events_profile_covering': step(eventsProfileCovering(d)) }) };
+  return { getMigrations: async () => ({ '0001_initial': step(initial(d)), '0002_live_engine': step(liveEngine(d)), '0003_points': step(points(d)), '0004_missions': step(missions(d)), '0005_rewards': step(rewards(d)), '0006_experiments': step(experiments(d)), '0007_experiences': step(experiences(d)), '0008_profile_ids': step(profileIds(d)), '0009_destinations': step(destinations(d)), '0009_imports': step(imports(d)), '0010_segment_daily': step(segmentDaily(d)), '0011_destination_sync': step(destinationSync(d)), '0012_import_bad_rows': step(importBadRows(d)), '0013_mission_attempts': step(missionAttempts(d)), '0014_admin_token_prefix': step(adminTokenPrefix()), '0015_suppressions': step(suppressions(d)), '0016_events_context': step(eventsByContext()) }) };
 }
 
 /** Brings the schema up to date; safe to run at every start and from several instances. */

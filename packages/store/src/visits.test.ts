@@ -1,5 +1,4 @@
 import fc from 'fast-check';
-import { sql } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { isDerivedEvent, visitOf, type JsonObject } from '@strata/core';
 import type { SqlStore } from './sql-store.ts';
@@ -222,12 +221,5 @@ describe.each(backends.map((b) => [b.name, b] as const))('visits re-derived afte
     const earlier = (await store.findProfile(projectId, 'u1'))!;
     expect(earlier.firstSeen).toBe(T0 - 10 * MINUTE);
     expect(earlier.updatedAt).toBe(T0 + 9300 * MINUTE);
-  });
-
-  it.runIf(backend.name === 'sqlite')('the windows around late events are read from the profile index alone (no table row per event)', async () => {
-    const plan = await sql<{ detail: string }>`EXPLAIN QUERY PLAN WITH late (pid, lo, hi) AS (VALUES (CAST(1 AS BIGINT), CAST(2 AS BIGINT), CAST(3 AS BIGINT)))
-      SELECT e.profile_id AS pid, late.lo AS lo, e.id, e.ts, e.name, e.derived FROM late CROSS JOIN events e
-      WHERE e.project_id = ${'p'} AND e.profile_id = late.pid AND e.ts >= late.lo AND e.ts <= late.hi`.execute(store.db);
-    expect(plan.rows.map((r) => r.detail).join('\n')).toContain('USING COVERING INDEX events_profile');
   });
 });
