@@ -220,15 +220,26 @@ export class SqlStore {
     const eventRows: PendingEvent[] = [];
     const engineEvents: EngineEvent[] = [];
     const now = fresh[0]!.receivedAt;
+    // The late items by profile and time (the first of each time, in storage order, and how many share it):
+    // a visit they start is built from the item in memory, not read back.
+    const lateItems = new Map<number, Map<number, { item: IngestItem; n: number }>>();
+    const keepLate = (profileId: number, item: IngestItem) => {
+      let at = lateItems.get(profileId);
+      if (!at) lateItems.set(profileId, (at = new Map()));
+      const had = at.get(item.timestamp);
+      if (had) had.n++;
+      else at.set(item.timestamp, { item, n: 1 });
+    };
     for (const { item, profileId } of ordered) {
       const w = working.get(profileId)!;
       this.applyToProfile(w, item);
       const derived = isDerivedEvent(item.name);
-      if (!derived && w.lateAt !== null) w.lateAt.push(item.timestamp);
+      if (!derived && w.lateAt !== null) { w.lateAt.push(item.timestamp); keepLate(profileId, item); }
       else if (!derived && !w.rebuildVisits) {
         // The batch is in time order: this and the profile's later items are all re-derived around their times.
         if (w.lastSeenBefore !== null && item.timestamp < w.lastSeenBefore) {
           w.lateAt = [item.timestamp];
+          keepLate(profileId, item);
         } else if (w.lastSeenBefore === null || item.timestamp - w.lastSeenBefore > sessionTimeoutMs) {
           const visit = visitOf(item.type, item.properties, item.context);
           eventRows.push(this.sessionRow(projectId, profileId, visit, item.context, item.timestamp, item.receivedAt));
@@ -248,7 +259,7 @@ export class SqlStore {
     await this.saveWorking(projectId, working, now);
     const rederive = [...working.values()].filter((w) => w.rebuildVisits || w.lateAt !== null)
       .map((w) => ({ profileId: w.id, at: w.rebuildVisits ? null : w.lateAt }));
-    const { removed: removedVisits, added } = await this.rederiveVisits(projectId, rederive, sessionTimeoutMs);
+    const { removed: removedVisits, added } = await this.rederiveVisits(projectId, rederive, sessionTimeoutMs, lateItems);
     if (added.length) {
       for (const e of added) engineEvents.push(e);
       // Keep the events in time order (stable: each re-derived visit follows its first event).
@@ -522,23 +533,31 @@ export class SqlStore {
     merges.push([from, into]);
   }
 
+  /**
+   * An item's traits, context and time applied to its profile. The record is written again only
+   * if one of them changed it: a late event (older than the context and the last-seen time, no
+   * newer traits) leaves it as it was, `updatedAt` included.
+   */
   private applyToProfile(w: WorkingProfile, item: IngestItem): void {
-    w.dirty = true;
     if (item.traits) {
       for (const [k, v] of Object.entries(item.traits)) {
         if ((w.traitsAt[k] ?? -Infinity) <= item.timestamp) {
           w.traits[k] = v;
           w.traitsAt[k] = item.timestamp;
+          w.dirty = true;
         }
       }
     }
     if (w.contextAt === null || item.timestamp >= w.contextAt) {
       w.context = item.context;
       w.contextAt = item.timestamp;
+      w.dirty = true;
     }
     if (!isDerivedEvent(item.name)) {
-      w.firstSeen = minOrNull(w.firstSeen, item.timestamp);
-      w.lastSeen = maxOrNull(w.lastSeen, item.timestamp);
+      const first = minOrNull(w.firstSeen, item.timestamp), last = maxOrNull(w.lastSeen, item.timestamp);
+      if (first !== w.firstSeen || last !== w.lastSeen) w.dirty = true;
+      w.firstSeen = first;
+      w.lastSeen = last;
     }
   }
 
@@ -572,11 +591,20 @@ export class SqlStore {
    * first event's, and a new event never precedes a stored one of the same time, so a visit found
    * at the same instant is the same visit. A merge brings older rows that can, so it replaces
    * every visit. Returns the visits removed and added by late events (not by merge).
+   *
+   * Adding events never widens a gap, so a late event can start a visit but no stored event can
+   * begin to: a new visit starts at an event of the batch. `batch` holds those items (by profile,
+   * then time: the first item of that time and how many the batch has); when every event of a new
+   * visit's instant is one of them, the visit is built from the first in memory, as in-order events'
+   * visits are, instead of its row being read back. Otherwise (a stored event of the same instant,
+   * a merge) the row is read.
    */
-  async rederiveVisits(projectId: string, profiles: readonly { profileId: number; at: readonly number[] | null }[], sessionTimeoutMs: number):
+  async rederiveVisits(projectId: string, profiles: readonly { profileId: number; at: readonly number[] | null }[], sessionTimeoutMs: number,
+    batch: ReadonlyMap<number, ReadonlyMap<number, { item: IngestItem; n: number }>> = new Map()):
     Promise<{ removed: { profileId: number; timestamp: number }[]; added: EngineEvent[] }> {
     const removed: { profileId: number; timestamp: number }[] = [], added: EngineEvent[] = [];
     const gone: number[] = [], fresh: number[] = [];
+    const pending: PendingEvent[] = [];
     const whole = new Set(profiles.filter((p) => p.at === null).map((p) => p.profileId));
     const windows = profiles.flatMap((p) => visitWindows(p.profileId, p.at, sessionTimeoutMs));
     for (const c of chunks(windows, 250)) {
@@ -597,12 +625,15 @@ export class SqlStore {
         let prev: number | null = null;
         const stored: [ts: number, id: number][] = [];
         const starts = new Map<number, number>();
+        // How many events share each start's instant (all of them the batch's: the visit comes from memory).
+        const sharing = new Map<number, number>();
         for (; i < rows.rows.length && Number(rows.rows[i]!.pid) === pid && Number(rows.rows[i]!.lo) === lo; i++) {
           const r = rows.rows[i]!;
           const ts = Number(r.ts);
           if (r.name === '$session') { if (ts >= from) stored.push([ts, Number(r.id)]); }
           else if (!r.derived) {
             if (ts >= from && (prev === null || ts - prev > sessionTimeoutMs)) starts.set(ts, Number(r.id));
+            if (starts.has(ts)) sharing.set(ts, (sharing.get(ts) ?? 0) + 1);
             prev = ts;
           }
         }
@@ -614,12 +645,20 @@ export class SqlStore {
             if (!all) removed.push({ profileId: pid, timestamp: ts });
           }
         }
-        for (const [ts, id] of starts) if (!kept.has(ts)) fresh.push(id);
+        const mine = all ? undefined : batch.get(pid);
+        for (const [ts, id] of starts) {
+          if (kept.has(ts)) continue;
+          const own = mine?.get(ts);
+          if (!own || own.n !== sharing.get(ts)) { fresh.push(id); continue; }
+          const { item } = own;
+          const visit = visitOf(item.type, item.properties, item.context);
+          pending.push(this.sessionRow(projectId, pid, visit, item.context, item.timestamp, item.receivedAt));
+          added.push({ profileId: pid, name: '$session', timestamp: item.timestamp, properties: visit, context: item.context });
+        }
       }
     }
     // By id alone (ids of rows just read for this project): with `project_id = ?` as well, SQLite walks the project's (project_id, name) index.
     for (const c of chunks(gone)) await this.db.deleteFrom('events').where('id', 'in', c).execute();
-    const pending: PendingEvent[] = [];
     for (const c of chunks(fresh)) {
       const evs = await this.db.selectFrom('events as e').innerJoin('contexts as c', 'c.id', 'e.context_id')
         .select(['e.profile_id', 'e.ts', 'c.json as shared', 'e.context_id', 'e.context_own', 'e.properties', 'e.received_at', 'e.type'])

@@ -138,4 +138,88 @@ describe.each(backends.map((b) => [b.name, b] as const))('visits re-derived afte
     expect(now.find((v) => v.timestamp === T0 + 2990 * MINUTE)!.properties).toMatchObject({ landingPage: '/p2990' });
     expect(now).toEqual(expectedVisits(await stored(projectId, 'u1')));
   });
+  /** Sends page views of u1 at the given times (minutes from T0, plus `ms`), the given paths, received at `received` minutes. */
+  const sender = (projectId: string) => (minutes: readonly number[], opts: { ms?: number; paths?: readonly string[]; received?: number } = {}) =>
+    store.transaction((tx) => tx.ingest(projectId, minutes.map((m, i) => ({
+      messageId: `m${++seq}`, type: 'page', name: '$pageview', userId: 'u1', anonymousId: null, previousId: null,
+      properties: { path: opts.paths?.[i] ?? '/' }, context: { page: { path: opts.paths?.[i] ?? '/' } }, traits: null,
+      timestamp: T0 + m * MINUTE + (opts.ms ?? 0), receivedAt: T0 + (opts.received ?? 9000) * MINUTE,
+    })), SESSION));
+  const sessionsOf = (out: { events: readonly { name: string; timestamp: number }[] }) => out.events.filter((e) => e.name === '$session').map((e) => (e.timestamp - T0) / MINUTE);
+
+  it('a late event inside a visit changes no visit; one at exactly the timeout from both neighbours joins their visits, one a millisecond further starts its own', async () => {
+    const projectId = `visits${++seq}`;
+    const send = sender(projectId);
+    const minutes = async () => visits(await stored(projectId, 'u1')).map((v) => (v.timestamp - T0) / MINUTE);
+    await send([0, 20, 40, 100, 160, 300, 360]);
+    expect(await minutes()).toEqual([0, 100, 160, 300, 360]);
+    const inside = await send([10, 30]);
+    expect(await minutes()).toEqual([0, 100, 160, 300, 360]);
+    expect(inside.removedVisits ?? []).toEqual([]);
+    expect(sessionsOf(inside)).toEqual([]);
+    // 130 is 30 minutes (the timeout, not more) after 100 and before 160: 160 no longer starts a visit.
+    const joined = await send([130]);
+    expect(await minutes()).toEqual([0, 100, 300, 360]);
+    expect(joined.removedVisits?.map((v) => (v.timestamp - T0) / MINUTE)).toEqual([160]);
+    expect(sessionsOf(joined)).toEqual([]);
+    // 330 min + 1 ms is more than the timeout after 300: a visit of its own; 360 is within the timeout after it and stops starting one.
+    const alone = await send([330], { ms: 1, paths: ['/alone'] });
+    const now = visits(await stored(projectId, 'u1'));
+    expect(now.map((v) => v.timestamp - T0)).toEqual([0, 100 * MINUTE, 300 * MINUTE, 330 * MINUTE + 1]);
+    expect(alone.removedVisits?.map((v) => (v.timestamp - T0) / MINUTE)).toEqual([360]);
+    expect(alone.events.filter((e) => e.name === '$session').map((e) => e.timestamp - T0)).toEqual([330 * MINUTE + 1]);
+    expect(now).toEqual(expectedVisits(await stored(projectId, 'u1')));
+  });
+
+  it('a visit a late event starts is the one derived from scratch, in the store and as told to the engine, also when two of its events share the instant', async () => {
+    const projectId = `visits${++seq}`;
+    const send = sender(projectId);
+    await send([100, 110]);
+    // Both at 25: the first sent is first in storage order and is the visit's landing; 100 (75 minutes on) and 200 still start theirs.
+    const out = await send([25, 25, 200], { paths: ['/first', '/second', '/later'], received: 9500 });
+    const events = await stored(projectId, 'u1');
+    const expected = expectedVisits(events);
+    expect(visits(events)).toEqual(expected);
+    expect(expected.map((v) => (v.timestamp - T0) / MINUTE)).toEqual([25, 100, 200]);
+    expect(expected[0]!.properties).toMatchObject({ landingPage: '/first' });
+    // The engine's copies: the same instants, properties and context as the stored rows.
+    const told = out.events.filter((e) => e.name === '$session');
+    expect(told.map((e) => ({ timestamp: e.timestamp, properties: e.properties, context: e.context })))
+      .toEqual(expected.filter((v) => v.timestamp !== T0 + 100 * MINUTE).map((v) => ({ timestamp: v.timestamp, properties: v.properties, context: v.context })));
+  });
+
+  it('a late event at the instant of a stored one that starts a visit leaves that visit as it was (the stored event stays first)', async () => {
+    const projectId = `visits${++seq}`;
+    const send = sender(projectId);
+    await send([0, 50, 120], { paths: ['/a', '/b', '/c'] });
+    const out = await send([50], { paths: ['/late'] });
+    const now = visits(await stored(projectId, 'u1'));
+    expect(now.map((v) => (v.timestamp - T0) / MINUTE)).toEqual([0, 50, 120]);
+    expect(now[1]!.properties).toMatchObject({ landingPage: '/b' });
+    expect(out.removedVisits ?? []).toEqual([]);
+    expect(sessionsOf(out)).toEqual([]);
+    expect(now).toEqual(expectedVisits(await stored(projectId, 'u1')));
+  });
+
+  it('a late event that changes nothing of the profile leaves its record unwritten (updatedAt stays); one with a newer trait or an earlier first-seen time writes it', async () => {
+    const projectId = `visits${++seq}`;
+    const send = sender(projectId);
+    await send([0, 100], { received: 9000 });
+    const first = (await store.findProfile(projectId, 'u1'))!;
+    expect(first.updatedAt).toBe(T0 + 9000 * MINUTE);
+    await send([50], { received: 9100 });
+    const after = (await store.findProfile(projectId, 'u1'))!;
+    expect(after).toEqual(first);
+    await store.transaction((tx) => tx.ingest(projectId, [{
+      messageId: `m${++seq}`, type: 'identify', name: '$identify', userId: 'u1', anonymousId: null, previousId: null,
+      properties: {}, context: {}, traits: { plan: 'gold' }, timestamp: T0 + 60 * MINUTE, receivedAt: T0 + 9200 * MINUTE,
+    }], SESSION));
+    const traited = (await store.findProfile(projectId, 'u1'))!;
+    expect(traited.traits).toEqual({ plan: 'gold' });
+    expect(traited.updatedAt).toBe(T0 + 9200 * MINUTE);
+    await send([-10], { received: 9300 });
+    const earlier = (await store.findProfile(projectId, 'u1'))!;
+    expect(earlier.firstSeen).toBe(T0 - 10 * MINUTE);
+    expect(earlier.updatedAt).toBe(T0 + 9300 * MINUTE);
+  });
 });
