@@ -10,12 +10,10 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { generateBatches } from '@strata/datagen';
-import { createContext, normalizeMessage } from '@strata/server';
-import { createStore, openSqlite, type IngestItem } from '@strata/store';
-import { benchContext } from './scale-data.ts';
+import { createContext } from '@strata/server';
+import { createStore, openSqlite } from '@strata/store';
+import { benchContext, ingestGenerated, startWithBenchSegments } from './scale-data.ts';
 import { table } from './lib.ts';
-import { BENCH_SEGMENTS, nestedCondition } from './segments.ts';
 
 const users = Number(process.argv[2] ?? 20_000);
 const end = Date.UTC(2024, 5, 15);
@@ -26,19 +24,8 @@ try {
   // The store: segments first, then the events through the ingest path.
   const t0 = performance.now();
   const { store, ctx, config } = await benchContext(dir, end, { now: () => end });
-  const idOf = new Map<string, string>();
-  for (const s of BENCH_SEGMENTS) idOf.set(s.name, (await ctx.segments.create(P, { name: s.name, condition: nestedCondition(s, idOf) as never })).id);
-  await ctx.engine.start(0);
-  let events = 0;
-  for (const batch of generateBatches({ seed: 7, users, end }, 400)) {
-    const items: IngestItem[] = [];
-    for (const m of batch) {
-      const n = normalizeMessage(m, null, end, undefined);
-      if (n.ok) items.push(n.item);
-    }
-    events += items.length;
-    await ctx.ingest.submit(P, items, [], end);
-  }
+  await startWithBenchSegments(ctx, P);
+  const events = await ingestGenerated(ctx, { seed: 7, users, end }, P);
   await ctx.ingest.drain();
   await ctx.engine.stop();
   await store.close();

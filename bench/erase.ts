@@ -11,12 +11,9 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { sql } from 'kysely';
-import { generateBatches, generateUsers } from '@strata/datagen';
-import { normalizeMessage } from '@strata/server';
-import type { IngestItem } from '@strata/store';
-import { benchContext } from './scale-data.ts';
+import { generateUsers } from '@strata/datagen';
+import { benchContext, ingestGenerated, startWithBenchSegments } from './scale-data.ts';
 import { table } from './lib.ts';
-import { BENCH_SEGMENTS, nestedCondition } from './segments.ts';
 
 const users = Number(process.argv[2] ?? 20_000);
 const erasures = 50;
@@ -31,20 +28,9 @@ async function load(setup: Setup, n = users, name: string = setup) {
   const { store, ctx } = await benchContext(join(dir, name.replace(/\W/g, '-')), end, { now: () => end });
   if (setup === 'before') await sql`PRAGMA secure_delete = OFF`.execute(store.db);
   if (setup !== 'now') await sql`DROP INDEX events_context`.execute(store.db);
-  const idOf = new Map<string, string>();
-  for (const s of BENCH_SEGMENTS) idOf.set(s.name, (await ctx.segments.create(P, { name: s.name, condition: nestedCondition(s, idOf) as never })).id);
-  await ctx.engine.start(0);
-  let events = 0;
+  await startWithBenchSegments(ctx, P);
   const t = performance.now();
-  for (const batch of generateBatches({ seed: 5, users: n, end }, 400)) {
-    const items: IngestItem[] = [];
-    for (const m of batch) {
-      const n = normalizeMessage(m, null, end, undefined);
-      if (n.ok) items.push(n.item);
-    }
-    events += items.length;
-    await ctx.ingest.submit(P, items, [], end);
-  }
+  const events = await ingestGenerated(ctx, { seed: 5, users: n, end }, P);
   return { store, ctx, events, ms: performance.now() - t };
 }
 

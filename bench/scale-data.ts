@@ -11,8 +11,10 @@ import { join } from 'node:path';
 import { sql } from 'kysely';
 import { compileConditionSql, parseCondition } from '@strata/core';
 import type { Clock } from '@strata/engine';
-import { buildApp, configFromEnv, createContext, ensureDefaultProject } from '@strata/server';
-import { createStore } from '@strata/store';
+import { generateBatches } from '@strata/datagen';
+import { buildApp, configFromEnv, createContext, ensureDefaultProject, normalizeMessage, type AppContext } from '@strata/server';
+import { createStore, type IngestItem } from '@strata/store';
+import { BENCH_SEGMENTS, nestedCondition } from './segments.ts';
 
 export const PROJECT = 'default';
 export const ADMIN = 'sta_bench_admin';
@@ -35,6 +37,28 @@ export async function benchContext(dataDir: string, now = Date.now(), clock?: Cl
   const config = { ...configFromEnv({}), adminToken: ADMIN, writeKey: WRITE };
   await ensureDefaultProject(store, config, now);
   return { store, config, ctx: createContext(store, config, clock) };
+}
+
+/** The 20 bench segments (bench/segments.ts, the nested ones referring to the plain ones by id), then the engine started. */
+export async function startWithBenchSegments(ctx: AppContext, project = PROJECT): Promise<void> {
+  const idOf = new Map<string, string>();
+  for (const s of BENCH_SEGMENTS) idOf.set(s.name, (await ctx.segments.create(project, { name: s.name, condition: nestedCondition(s, idOf) as never })).id);
+  await ctx.engine.start(0);
+}
+
+/** Generated users' events through the ingest path, normalised as /v1 would, 400 to a request; answers how many went in. */
+export async function ingestGenerated(ctx: AppContext, opts: { seed: number; users: number; end: number }, project = PROJECT): Promise<number> {
+  let events = 0;
+  for (const batch of generateBatches({ seed: opts.seed, users: opts.users, end: opts.end }, 400)) {
+    const items: IngestItem[] = [];
+    for (const m of batch) {
+      const n = normalizeMessage(m, null, opts.end, undefined);
+      if (n.ok) items.push(n.item);
+    }
+    events += items.length;
+    await ctx.ingest.submit(project, items, [], opts.end);
+  }
+  return events;
 }
 
 const seconds = (t: number) => `${((performance.now() - t) / 1000).toFixed(1)} s`;

@@ -107,6 +107,27 @@ interface Reads {
   readonly complex: boolean;
 }
 
+/** The key of a relative window (ProjectState.windowByKey): its event name and edges. */
+const windowKey = (w: { readonly name: string | null; readonly fromMs: number; readonly toMs: number }): string => `${w.name}\u0000${w.fromMs}\u0000${w.toMs}`;
+
+/** A segment's reads: its own condition's, and those of the segments it references (already known in `segments`). */
+function transitiveReads(own: ReturnType<typeof conditionReads> | null | undefined, segments: ReadonlyMap<string, SegmentState>): Reads {
+  const names = new Set<string | null>(own?.names ?? []);
+  const roots = new Set<ProfileRoot>(own?.roots ?? []);
+  const windows = new Set<string>((own?.windows ?? []).map(windowKey));
+  let timed = own?.timed ?? false, complex = own?.otherTime ?? false;
+  for (const r of own?.segments ?? []) {
+    const rr = segments.get(r)?.reads;
+    if (!rr) continue;
+    for (const x of rr.names) names.add(x);
+    for (const x of rr.roots) roots.add(x);
+    for (const x of rr.windows) windows.add(x);
+    timed ||= rr.timed;
+    complex ||= rr.complex;
+  }
+  return { names, roots, timed, windows, complex };
+}
+
 /** A distinct relative window over one event list, and the segments whose value can change at its edges. */
 interface WindowEntry {
   readonly name: string | null;
@@ -548,22 +569,11 @@ export class LiveEngine {
       const m = manual.get(row.id)!;
       const include = new Set(m.include.map(String)), exclude = new Set(m.exclude.map(String));
       const o = condition ? conditionReads(condition) : null;
-      const names = new Set<string | null>(o?.names ?? []);
-      const roots = new Set<ProfileRoot>(o?.roots ?? []);
-      const windows = new Set<string>((o?.windows ?? []).map((w) => `${w.name}\u0000${w.fromMs}\u0000${w.toMs}`));
-      let timed = o?.timed ?? false, complex = o?.otherTime ?? false;
-      for (const r of o?.segments ?? []) {
-        const rr = ps.segments.get(r)?.reads;
-        if (!rr) continue;
-        for (const x of rr.names) names.add(x);
-        for (const x of rr.roots) roots.add(x);
-        for (const x of rr.windows) windows.add(x);
-        timed ||= rr.timed;
-        complex ||= rr.complex;
-      }
+      const reads = transitiveReads(o, ps.segments);
+      const { names, roots, timed, windows, complex } = reads;
       const s: SegmentState = {
         row, condition, view: compileViewSegment(condition, include, exclude, resolve), include, exclude,
-        reads: { names, roots, timed, windows, complex }, refs: o?.segments ?? new Set(), idx: list.length,
+        reads, refs: o?.segments ?? new Set(), idx: list.length,
       };
       ps.segments.set(row.id, s);
       list.push(s);
@@ -577,7 +587,7 @@ export class LiveEngine {
         for (const k of windows) {
           let w = ps.windowByKey.get(k);
           if (!w) {
-            const d = o!.windows.find((x) => `${x.name}\u0000${x.fromMs}\u0000${x.toMs}` === k)!;
+            const d = o!.windows.find((x) => windowKey(x) === k)!;
             ps.windowByKey.set(k, (w = { name: d.name, fromMs: d.fromMs, toMs: d.toMs, segs: [] }));
             ps.windows = [...ps.windows, w];
           }
@@ -632,21 +642,8 @@ export class LiveEngine {
       order.push(id);
       const s = ps.segments.get(id)!;
       const o = own.get(id);
-      const names = new Set<string | null>(o?.names ?? []);
-      const roots = new Set<ProfileRoot>(o?.roots ?? []);
-      const windows = new Set<string>((o?.windows ?? []).map((w) => `${w.name}\u0000${w.fromMs}\u0000${w.toMs}`));
-      for (const w of o?.windows ?? []) if (!winDefs.has(`${w.name}\u0000${w.fromMs}\u0000${w.toMs}`)) winDefs.set(`${w.name}\u0000${w.fromMs}\u0000${w.toMs}`, w);
-      let timed = o?.timed ?? false, complex = o?.otherTime ?? false;
-      for (const r of o?.segments ?? []) {
-        const rr = ps.segments.get(r)?.reads;
-        if (!rr) continue;
-        for (const n of rr.names) names.add(n);
-        for (const x of rr.roots) roots.add(x);
-        for (const x of rr.windows) windows.add(x);
-        timed ||= rr.timed;
-        complex ||= rr.complex;
-      }
-      s.reads = { names, roots, timed, windows, complex };
+      for (const w of o?.windows ?? []) if (!winDefs.has(windowKey(w))) winDefs.set(windowKey(w), w);
+      s.reads = transitiveReads(o, ps.segments);
     };
     for (const id of ps.segments.keys()) visit(id, new Set());
     ps.keep = { traits: new Set(), context: new Set() };
