@@ -1,13 +1,11 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import BetterSqlite3 from 'better-sqlite3';
-import pg from 'pg';
 import { describe, expect, it } from 'vitest';
 import { postgresReachable } from '@strata/store';
-import { TEST_PG_URL } from '@strata/store/testing';
+import { TEST_PG_URL, withTestPgSchema } from '@strata/store/testing';
 
 // kill -9 in the middle of concurrent ingest, three times over, on the real server process:
 // every batch Strata answered 200 to is stored, exactly once, and clients sending the batches
@@ -196,19 +194,9 @@ describe('kill -9 during concurrent ingest', () => {
       console.warn(`[strata tests] skipped: no PostgreSQL server at ${TEST_PG_URL} for the PostgreSQL crash test`);
       ctx.skip();
     }
-    // A schema of its own rather than a database: the same isolation, and dropping a database
-    // forces a checkpoint of the whole server (13 s measured here while other suites ran).
-    const schema = `strata_crash_${randomBytes(5).toString('hex')}`;
-    const admin = new pg.Client({ connectionString: TEST_PG_URL });
-    await admin.connect();
-    await admin.query(`CREATE SCHEMA ${schema}`);
-    const url = new URL(TEST_PG_URL);
-    url.searchParams.set('options', `-c search_path=${schema}`);
-    try {
-      await crashRounds({ DATABASE_URL: url.toString() }, async () => copies((await admin.query(COUNT.replace('FROM events', `FROM ${schema}.events`))).rows));
-    } finally {
-      await admin.query(`DROP SCHEMA IF EXISTS ${schema} CASCADE`);
-      await admin.end();
-    }
+    // A schema of its own rather than a database: dropping a database forces a checkpoint of the
+    // whole server (13 s measured here while other suites ran).
+    await withTestPgSchema('strata_crash', ({ url, schema, client }) =>
+      crashRounds({ DATABASE_URL: url }, async () => copies((await client.query(COUNT.replace('FROM events', `FROM ${schema}.events`))).rows)));
   }, LIMIT);
 });

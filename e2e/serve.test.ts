@@ -1,12 +1,10 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import pg from 'pg';
 import { afterEach, describe, expect, it } from 'vitest';
 import { postgresReachable } from '@strata/store';
-import { TEST_PG_URL } from '@strata/store/testing';
+import { TEST_PG_URL, withTestPgSchema } from '@strata/store/testing';
 
 // The real CLI, as `npm start` runs it, on each store.
 const root = join(import.meta.dirname, '..');
@@ -82,22 +80,17 @@ describe('strata serve', () => {
       console.warn(`[strata tests] skipped: no PostgreSQL server at ${TEST_PG_URL} for the DATABASE_URL start test`);
       ctx.skip();
     }
-    const schema = `strata_cli_${randomBytes(5).toString('hex')}`;
-    const client = new pg.Client({ connectionString: TEST_PG_URL });
-    await client.connect();
-    await client.query(`CREATE SCHEMA ${schema}`);
-    try {
-      const url = `${TEST_PG_URL}${TEST_PG_URL.includes('?') ? '&' : '?'}options=${encodeURIComponent(`-c search_path=${schema}`)}`;
-      const s = await start({ DATABASE_URL: url, STRATA_ADMIN_TOKEN: 'sta_pg_cli', STRATA_WRITE_KEY: 'stw_pg_cli' });
-      expect(s.output()).toMatch(/store: PostgreSQL/);
-      await roundTrip(s.base, 'sta_pg_cli', 'stw_pg_cli');
-      const n = await client.query(`SELECT count(*)::int AS n FROM ${schema}.events`);
-      expect(n.rows[0].n).toBeGreaterThan(0);
-    } finally {
-      for (const c of children.splice(0)) c.kill('SIGTERM');
-      await new Promise((r) => setTimeout(r, 300));
-      await client.query(`DROP SCHEMA ${schema} CASCADE`);
-      await client.end();
-    }
+    await withTestPgSchema('strata_cli', async ({ url, schema, client }) => {
+      try {
+        const s = await start({ DATABASE_URL: url, STRATA_ADMIN_TOKEN: 'sta_pg_cli', STRATA_WRITE_KEY: 'stw_pg_cli' });
+        expect(s.output()).toMatch(/store: PostgreSQL/);
+        await roundTrip(s.base, 'sta_pg_cli', 'stw_pg_cli');
+        const n = await client.query(`SELECT count(*)::int AS n FROM ${schema}.events`);
+        expect(n.rows[0].n).toBeGreaterThan(0);
+      } finally {
+        for (const c of children.splice(0)) c.kill('SIGTERM');
+        await new Promise((r) => setTimeout(r, 300));
+      }
+    });
   });
 });

@@ -41,6 +41,26 @@ export async function openTestSqlite(): Promise<SqlStore> {
   return store;
 }
 
+/**
+ * A PostgreSQL schema of its own for a test that starts Strata processes (isolated like a
+ * database, without the server-wide checkpoint that dropping a database forces): `fn` gets a
+ * DATABASE_URL whose search_path is the schema and a client to read it; the schema is dropped after.
+ */
+export async function withTestPgSchema<T>(prefix: string, fn: (s: { url: string; schema: string; client: pg.Client }) => Promise<T>): Promise<T> {
+  const schema = `${prefix}_${randomBytes(5).toString('hex')}`;
+  const client = new pg.Client({ connectionString: TEST_PG_URL });
+  await client.connect();
+  await client.query(`CREATE SCHEMA ${schema}`);
+  const url = new URL(TEST_PG_URL);
+  url.searchParams.set('options', `-c search_path=${schema}`);
+  try {
+    return await fn({ url: url.toString(), schema, client });
+  } finally {
+    await client.query(`DROP SCHEMA IF EXISTS ${schema} CASCADE`);
+    await client.end();
+  }
+}
+
 export async function openTestPostgres(): Promise<SqlStore> {
   const schema = `strata_test_${randomBytes(6).toString('hex')}`;
   const admin = new pg.Client({ connectionString: TEST_PG_URL });
