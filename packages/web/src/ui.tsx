@@ -147,3 +147,29 @@ export function ActionButton({ onClick, children, className, confirm: ask }: { o
     </span>
   );
 }
+
+/** Cursor paging of a list: the cursors of the pages visited (the first page's is null) and the page size. */
+export function useCursorPages(initialLimit = 50) {
+  const [cursors, setCursors] = useState<(string | null)[]>([null]);
+  const [limit, setLimit] = useState(initialLimit);
+  return {
+    cursor: cursors[cursors.length - 1]!, limit, page: cursors.length,
+    back: () => setCursors((c) => c.slice(0, -1)),
+    forward: (next: string) => setCursors((c) => [...c, next]),
+    /** Back to the first page (after a change of filter). */
+    reset: () => setCursors([null]),
+    resize: (n: number) => { setLimit(n); setCursors([null]); },
+  };
+}
+
+/** The pager under a cursor-paged list: back, the page number, forward (to `nextCursor`), and the page size. */
+export function CursorPager({ pages, nextCursor, labels }: { pages: ReturnType<typeof useCursorPages>; nextCursor: string | null; labels: readonly [string, string] }) {
+  return (
+    <div className="row pager">
+      <button type="button" className="small" disabled={pages.page < 2} onClick={pages.back}>{labels[0]}</button>
+      <span className="muted">Page {pages.page}</span>
+      <button type="button" className="small" disabled={!nextCursor} onClick={() => nextCursor && pages.forward(nextCursor)}>{labels[1]}</button>
+      <select aria-label="page size" value={pages.limit} onChange={(e) => pages.resize(Number(e.target.value))}>{[25, 50, 100, 500].map((n) => <option key={n} value={n}>{n} per page</option>)}</select>
+    </div>
+  );
+}

@@ -3,7 +3,7 @@ import { useState } from 'react';
 import { api, qs } from '../api.ts';
 import { RESOURCE_TYPES, changeSummary, resourceLink, type AuditEntry } from '../audit-format.ts';
 import { navigate } from '../router.ts';
-import { Link, View, fmtDate, useLoad } from '../ui.tsx';
+import { CursorPager, Link, View, fmtDate, useCursorPages, useLoad } from '../ui.tsx';
 
 const json = (v: unknown) => (v === null ? 'null' : JSON.stringify(v, null, 2));
 
@@ -38,16 +38,15 @@ function initialFilter(): { type: string; id: string } {
 export function AuditLog() {
   const [filter, setFilter] = useState(initialFilter);
   const [draft, setDraft] = useState(filter);
-  const [cursors, setCursors] = useState<(string | null)[]>([null]);
-  const [limit, setLimit] = useState(50);
-  const cursor = cursors[cursors.length - 1]!;
+  const pages = useCursorPages();
+  const { cursor, limit } = pages;
   const page = useLoad(
     () => api<{ entries: AuditEntry[]; nextCursor: string | null }>('GET', `/api/audit${qs({ limit, cursor, resourceType: filter.type, resourceId: filter.id.trim() })}`),
     [filter.type, filter.id, cursor, limit],
   );
   const apply = (next: { type: string; id: string }) => {
     setFilter(next);
-    setCursors([null]);
+    pages.reset();
     navigate(`/audit${qs({ resourceType: next.type, resourceId: next.id.trim() })}`, true);
   };
   return (
@@ -74,12 +73,7 @@ export function AuditLog() {
               </tbody>
             </table>
           </div>
-          <div className="row pager">
-            <button type="button" className="small" disabled={cursors.length < 2} onClick={() => setCursors((c) => c.slice(0, -1))}>← Newer</button>
-            <span className="muted">Page {cursors.length}</span>
-            <button type="button" className="small" disabled={!nextCursor} onClick={() => setCursors((c) => [...c, nextCursor])}>Older →</button>
-            <select aria-label="page size" value={limit} onChange={(e) => { setLimit(Number(e.target.value)); setCursors([null]); }}>{[25, 50, 100, 500].map((n) => <option key={n} value={n}>{n} per page</option>)}</select>
-          </div>
+          <CursorPager pages={pages} nextCursor={nextCursor} labels={['← Newer', 'Older →']} />
         </div>
       )}</View>
     </section>

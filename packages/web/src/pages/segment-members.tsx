@@ -3,7 +3,7 @@ import { useState } from 'react';
 import { api, apiDownload, enc, qs } from '../api.ts';
 import { idsFault, parseIds, unseenFrom } from '../member-ids.ts';
 import type { Member, Segment } from '../types.ts';
-import { ActionButton, ErrorBox, Link, View, fmtDate, useLoad } from '../ui.tsx';
+import { ActionButton, CursorPager, ErrorBox, Link, View, fmtDate, useCursorPages, useLoad } from '../ui.tsx';
 
 const memberId = (m: { userId: string | null; anonymousId: string | null }) => m.userId ?? m.anonymousId ?? '';
 
@@ -66,9 +66,8 @@ function AddMembers({ segment, onChanged }: { segment: Segment; onChanged: () =>
 }
 
 export function Members({ segment, onChanged }: { segment: Segment; onChanged: () => void }) {
-  const [cursors, setCursors] = useState<(string | null)[]>([null]);
-  const [limit, setLimit] = useState(50);
-  const cursor = cursors[cursors.length - 1]!;
+  const pages = useCursorPages();
+  const { cursor, limit } = pages;
   const page = useLoad(() => api<{ members: Member[]; nextCursor: string | null }>('GET', `/api/segments/${enc(segment.id)}/members${qs({ limit, cursor })}`), [segment.id, cursor, limit, segment.size, segment.include.length]);
   const [search, setSearch] = useState('');
   const [found, setFound] = useState<{ id: string; member: boolean; since?: string } | { error: string } | null>(null);
@@ -115,12 +114,7 @@ export function Members({ segment, onChanged }: { segment: Segment; onChanged: (
               </tbody>
             </table>
           </div>
-          <div className="row pager">
-            <button type="button" className="small" disabled={cursors.length < 2} onClick={() => setCursors((c) => c.slice(0, -1))}>← Previous</button>
-            <span className="muted">Page {cursors.length}</span>
-            <button type="button" className="small" disabled={!nextCursor} onClick={() => setCursors((c) => [...c, nextCursor])}>Next →</button>
-            <select aria-label="page size" value={limit} onChange={(e) => { setLimit(Number(e.target.value)); setCursors([null]); }}>{[25, 50, 100, 500].map((n) => <option key={n} value={n}>{n} per page</option>)}</select>
-          </div>
+          <CursorPager pages={pages} nextCursor={nextCursor} labels={['← Previous', 'Next →']} />
         </>
       )}</View>
     </div>
