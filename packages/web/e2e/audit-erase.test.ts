@@ -3,13 +3,10 @@
  * shows in the audit log (filtered, and paged), and erasing a user (with suppression) leaves the
  * user gone and one "erase" entry that names the user only by a hash.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { BrowserContext, Page } from 'playwright-core';
+import type { Page } from 'playwright-core';
 import { tokenPrefix } from '@strata/store';
-import { WEB_DIST, adminClient, ingest, launchPersistent, missingFor, startApp, type RunningApp } from './support.ts';
+import { adminClient, ingest, missingFor, openUiSession, type UiSession } from './support.ts';
 
 const ADMIN = 'sta_e2e_audit_admin';
 const WRITE = 'stw_e2e_audit_write';
@@ -18,27 +15,20 @@ const missing = missingFor({ ui: true });
 if (missing) console.warn(`[web e2e] skipped: ${missing}`);
 
 describe.skipIf(missing !== null)('audit log and erasure in a real browser', () => {
-  let running: RunningApp;
+  let ui: UiSession;
   let base: string;
-  let browser: BrowserContext;
   let page: Page;
   let admin: ReturnType<typeof adminClient>;
-  const profileDir = mkdtempSync(join(tmpdir(), 'strata-web-audit-'));
 
   beforeAll(async () => {
-    running = await startApp({ adminToken: ADMIN, writeKey: WRITE, ui: WEB_DIST, sdk: join(WEB_DIST, 'no-sdk') });
-    base = running.base;
+    ui = await openUiSession({ adminToken: ADMIN, writeKey: WRITE, profile: 'audit' });
+    ({ base, page } = ui);
     admin = adminClient(base, ADMIN);
     expect(await ingest(base, WRITE, [{ type: 'identify', userId: 'u_keep', traits: { plan: 'pro' } }, { type: 'identify', userId: 'u_gone', traits: { plan: 'free' } }])).toBe(200);
-    browser = await launchPersistent(profileDir);
-    page = browser.pages()[0] ?? await browser.newPage();
-    page.setDefaultTimeout(10_000);
   });
 
   afterAll(async () => {
-    await browser?.close();
-    await running?.close();
-    rmSync(profileDir, { recursive: true, force: true });
+    await ui?.close();
   });
 
   const rows = () => page.locator('tr.audit-row');

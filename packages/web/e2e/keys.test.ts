@@ -6,12 +6,9 @@
  * delete a project from the Projects card.
  * Skips, saying why, when Chromium or the built UI (`npm install` builds it) is missing.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { BrowserContext, Page } from 'playwright-core';
-import { WEB_DIST, adminClient, ingest, launchPersistent, missingFor, startApp, type RunningApp } from './support.ts';
+import type { Page } from 'playwright-core';
+import { adminClient, ingest, missingFor, openUiSession, type UiSession } from './support.ts';
 
 const ADMIN = 'sta_e2e_keys_admin';
 const WRITE = 'stw_e2e_keys_write';
@@ -21,19 +18,14 @@ const missing = missingFor({ ui: true });
 if (missing) console.warn(`[web e2e] skipped: ${missing}`);
 
 describe.skipIf(missing !== null)('keys on the Settings page in a real browser', () => {
-  let running: RunningApp;
+  let ui: UiSession;
   let base: string;
-  let browser: BrowserContext;
   let page: Page;
-  const profileDir = mkdtempSync(join(tmpdir(), 'strata-web-keys-'));
 
   beforeAll(async () => {
-    running = await startApp({ adminToken: ADMIN, writeKey: WRITE, rootToken: ROOT, ui: WEB_DIST, sdk: join(WEB_DIST, 'no-sdk') });
-    base = running.base;
+    ui = await openUiSession({ adminToken: ADMIN, writeKey: WRITE, rootToken: ROOT, profile: 'keys' });
+    ({ base, page } = ui);
     expect(await ingest(base, WRITE, [{ type: 'identify', userId: 'u1' }])).toBe(200);
-    browser = await launchPersistent(profileDir);
-    page = browser.pages()[0] ?? await browser.newPage();
-    page.setDefaultTimeout(10_000);
     await page.goto(`${base}/`);
     await page.getByLabel('Admin token').fill(ADMIN);
     await page.getByRole('button', { name: 'Sign in' }).click();
@@ -41,9 +33,7 @@ describe.skipIf(missing !== null)('keys on the Settings page in a real browser',
   });
 
   afterAll(async () => {
-    await browser?.close();
-    await running?.close();
-    rmSync(profileDir, { recursive: true, force: true });
+    await ui?.close();
   });
 
   it('creates a server key (shown once, with a copy button), lists it by prefix, and revokes it', async () => {

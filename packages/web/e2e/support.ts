@@ -6,10 +6,11 @@
  * It imports only what both packages declare (@strata/server, playwright-core),
  * so the SDK's test can use it by relative path without pulling the web package in.
  */
-import { existsSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import type { Browser, BrowserContext } from 'playwright-core';
+import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { startListeningApp, type RunningApp } from '@strata/server/testing';
 import type { FastifyInstance } from 'fastify';
 
@@ -63,4 +64,31 @@ export async function launchChromium(): Promise<Browser> {
 export async function launchPersistent(profileDir: string, viewport = { width: 1280, height: 900 }): Promise<BrowserContext> {
   const { chromium } = await import('playwright-core');
   return chromium.launchPersistentContext(profileDir, { executablePath: CHROMIUM, headless: true, args: CHROMIUM_ARGS, viewport });
+}
+
+/** The admin UI in a real browser: the app serving the built UI (no SDK), and Chromium with a profile of its own. */
+export interface UiSession {
+  readonly running: RunningApp;
+  readonly base: string;
+  readonly browser: BrowserContext;
+  /** The browser's first page, waiting up to 10 s for what a test looks for. */
+  readonly page: Page;
+  /** Ends the browser and the app, and removes the profile. */
+  close(): Promise<void>;
+}
+
+export async function openUiSession(o: { adminToken: string; writeKey: string; rootToken?: string; profile: string }): Promise<UiSession> {
+  const running = await startApp({ adminToken: o.adminToken, writeKey: o.writeKey, rootToken: o.rootToken, ui: WEB_DIST, sdk: join(WEB_DIST, 'no-sdk') });
+  const profileDir = mkdtempSync(join(tmpdir(), `strata-web-${o.profile}-`));
+  const browser = await launchPersistent(profileDir);
+  const page = browser.pages()[0] ?? await browser.newPage();
+  page.setDefaultTimeout(10_000);
+  return {
+    running, base: running.base, browser, page,
+    async close() {
+      await browser.close();
+      await running.close();
+      rmSync(profileDir, { recursive: true, force: true });
+    },
+  };
 }
