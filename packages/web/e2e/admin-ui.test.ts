@@ -4,13 +4,11 @@
  * condition and see the preview count and a warning, and check the phone-width layout.
  * Skips, saying why, when Chromium or the built UI (`npm install` builds it) is missing.
  */
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { BrowserContext, Page } from 'playwright-core';
+import type { Page } from 'playwright-core';
 import { bucketOf } from '@strata/core';
-import { WEB_DIST, adminClient, ingest, launchPersistent, missingFor, startApp, type RunningApp } from './support.ts';
+import { adminClient, ingest, missingFor, openUiSession, type UiSession } from './support.ts';
 
 const ADMIN = 'sta_e2e_admin';
 const WRITE = 'stw_e2e_write';
@@ -19,16 +17,14 @@ const missing = missingFor({ ui: true });
 if (missing) console.warn(`[web e2e] skipped: ${missing}`);
 
 describe.skipIf(missing !== null)('admin back office in a real browser', () => {
-  let running: RunningApp;
+  let ui: UiSession;
   let base: string;
-  let browser: BrowserContext;
   let page: Page;
   let admin: ReturnType<typeof adminClient>;
-  const profileDir = mkdtempSync(join(tmpdir(), 'strata-web-e2e-'));
 
   beforeAll(async () => {
-    running = await startApp({ adminToken: ADMIN, writeKey: WRITE, ui: WEB_DIST, sdk: join(WEB_DIST, 'no-sdk') });
-    base = running.base;
+    ui = await openUiSession({ adminToken: ADMIN, writeKey: WRITE, profile: 'e2e' });
+    ({ base, page } = ui);
     admin = adminClient(base, ADMIN);
     // Four known users (two on the pricing page, one vip, one free) and two anonymous visitors.
     const batch = [
@@ -38,15 +34,10 @@ describe.skipIf(missing !== null)('admin back office in a real browser', () => {
       { type: 'track', anonymousId: 'anon-2', event: 'add_to_cart' },
     ];
     expect(await ingest(base, WRITE, batch)).toBe(200);
-    browser = await launchPersistent(profileDir);
-    page = browser.pages()[0] ?? await browser.newPage();
-    page.setDefaultTimeout(10_000);
   });
 
   afterAll(async () => {
-    await browser?.close();
-    await running?.close();
-    rmSync(profileDir, { recursive: true, force: true });
+    await ui?.close();
   });
 
   it('signs in with the admin token (a wrong one is refused)', async () => {

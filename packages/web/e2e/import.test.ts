@@ -6,12 +6,10 @@
  * segment list into a new segment, and the page at phone width.
  * Skips, saying why, when Chromium or the built UI (`npm install` builds it) is missing.
  */
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { BrowserContext, Page } from 'playwright-core';
-import { WEB_DIST, launchPersistent, missingFor, startApp, type RunningApp } from './support.ts';
+import type { Page } from 'playwright-core';
+import { missingFor, openUiSession, type UiSession } from './support.ts';
 
 const ADMIN = 'sta_e2e_admin';
 const WRITE = 'stw_e2e_write';
@@ -31,30 +29,23 @@ const USERS_CSV = [
 ].join('\n') + '\n';
 
 describe.skipIf(missing !== null)('Import page in a real browser', () => {
-  let running: RunningApp;
+  let ui: UiSession;
   let base: string;
-  let browser: BrowserContext;
   let page: Page;
-  const profileDir = mkdtempSync(join(tmpdir(), 'strata-web-import-'));
   const get = async (path: string) => {
     const r = await fetch(`${base}${path}`, { headers: { authorization: `Bearer ${ADMIN}` } });
     return { status: r.status, body: await r.json() as any };
   };
 
   beforeAll(async () => {
-    running = await startApp({ adminToken: ADMIN, writeKey: WRITE, ui: WEB_DIST, sdk: join(WEB_DIST, 'no-sdk') });
-    base = running.base;
-    browser = await launchPersistent(profileDir);
-    page = browser.pages()[0] ?? await browser.newPage();
-    page.setDefaultTimeout(10_000);
+    ui = await openUiSession({ adminToken: ADMIN, writeKey: WRITE, profile: 'import' });
+    ({ base, page } = ui);
     await page.goto(`${base}/`);
     await page.evaluate((t) => sessionStorage.setItem('strata.adminToken', t), ADMIN);
   });
 
   afterAll(async () => {
-    await browser?.close();
-    await running?.close();
-    rmSync(profileDir, { recursive: true, force: true });
+    await ui?.close();
   });
 
   it('dry-runs a users CSV, lists its 2 bad rows by line, then imports for real', async () => {
@@ -154,7 +145,7 @@ describe.skipIf(missing !== null)('Import page in a real browser', () => {
     await page.goto(`${base}/import`);
     await page.getByLabel('File (CSV or NDJSON)').setInputFiles({ name: 'bulk.csv', mimeType: 'text/csv', buffer: Buffer.from(csv) });
     await page.locator('.file-info', { hasText: 'about 20000 rows' }).waitFor();
-    const cdp = await browser.newCDPSession(page);
+    const cdp = await ui.browser.newCDPSession(page);
     await cdp.send('Network.enable');
     await cdp.send('Network.emulateNetworkConditions', { offline: false, latency: 0, downloadThroughput: -1, uploadThroughput: 150 * 1024 });
     try {
