@@ -7,13 +7,12 @@
  * instead of seg_/exp_ ids. Saves PNG screenshots to `e2e/screenshots/` (git-ignored).
  * Skips, saying why, when Chromium or the built UI is missing.
  */
-import { mkdirSync, mkdtempSync, rmSync, statSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { mkdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { BrowserContext, Page } from 'playwright-core';
-import { WEB_DIST, adminClient, ingest, launchPersistent, missingFor, startApp, type RunningApp } from './support.ts';
+import type { Page } from 'playwright-core';
+import { adminClient, ingest, missingFor, openUiSession, type UiSession } from './support.ts';
 
 const ADMIN = 'sta_e2e_names';
 const WRITE = 'stw_e2e_names';
@@ -23,13 +22,11 @@ const missing = missingFor({ ui: true });
 if (missing) console.warn(`[web e2e] skipped: ${missing}`);
 
 describe.skipIf(missing !== null)('names, insights and explanations in a real browser', () => {
-  let running: RunningApp;
+  let ui: UiSession;
   let base: string;
-  let browser: BrowserContext;
   let page: Page;
   let admin: ReturnType<typeof adminClient>;
   const ids: Record<string, string> = {};
-  const profileDir = mkdtempSync(join(tmpdir(), 'strata-web-names-'));
 
   const shot = async (name: string) => {
     mkdirSync(SHOTS, { recursive: true });
@@ -42,8 +39,8 @@ describe.skipIf(missing !== null)('names, insights and explanations in a real br
   };
 
   beforeAll(async () => {
-    running = await startApp({ adminToken: ADMIN, writeKey: WRITE, ui: WEB_DIST, sdk: join(WEB_DIST, 'no-sdk') });
-    base = running.base;
+    ui = await openUiSession({ adminToken: ADMIN, writeKey: WRITE, profile: 'names' });
+    ({ base, page } = ui);
     admin = adminClient(base, ADMIN);
     // Four known users; u1 is a vip; u1 and u2 buy; everyone views a page.
     expect(await ingest(base, WRITE, [
@@ -70,9 +67,6 @@ describe.skipIf(missing !== null)('names, insights and explanations in a real br
     expect(exp.status, JSON.stringify(exp.body)).toBe(201);
     ids.experiment = exp.body.id;
     ids.arm = exp.body.arms[0].segmentId;
-    browser = await launchPersistent(profileDir);
-    page = browser.pages()[0] ?? await browser.newPage();
-    page.setDefaultTimeout(10_000);
     await page.goto(`${base}/`);
     await page.getByLabel('Admin token').fill(ADMIN);
     await page.getByRole('button', { name: 'Sign in' }).click();
@@ -80,9 +74,7 @@ describe.skipIf(missing !== null)('names, insights and explanations in a real br
   });
 
   afterAll(async () => {
-    await browser?.close();
-    await running?.close();
-    rmSync(profileDir, { recursive: true, force: true });
+    await ui?.close();
   });
 
   it('the list names each warning\'s target once, shows arms by key and starts sparklines when the segment did', async () => {

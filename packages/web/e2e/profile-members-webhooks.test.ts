@@ -7,12 +7,10 @@
  */
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { BrowserContext, Page } from 'playwright-core';
-import { WEB_DIST, adminClient, ingest, launchPersistent, missingFor, startApp, type RunningApp } from './support.ts';
+import type { Page } from 'playwright-core';
+import { adminClient, ingest, missingFor, openUiSession, type UiSession } from './support.ts';
 
 const ADMIN = 'sta_e2e_uib_admin';
 const WRITE = 'stw_e2e_uib_write';
@@ -22,9 +20,8 @@ const missing = missingFor({ ui: true });
 if (missing) console.warn(`[web e2e] skipped: ${missing}`);
 
 describe.skipIf(missing !== null)('profile, members by id, webhooks and small faults in a real browser', () => {
-  let running: RunningApp;
+  let ui: UiSession;
   let base: string;
-  let browser: BrowserContext;
   let page: Page;
   let admin: ReturnType<typeof adminClient>;
   let receiver: Server;
@@ -32,12 +29,11 @@ describe.skipIf(missing !== null)('profile, members by id, webhooks and small fa
   const received: string[] = [];
   /** Every response of the page: method, path and status. */
   const responses: { method: string; path: string; status: number }[] = [];
-  const profileDir = mkdtempSync(join(tmpdir(), 'strata-web-uib-'));
   const shot = async (name: string) => { if (SHOTS) await page.screenshot({ path: join(SHOTS, `${name}.png`), fullPage: true }); };
 
   beforeAll(async () => {
-    running = await startApp({ adminToken: ADMIN, writeKey: WRITE, ui: WEB_DIST, sdk: join(WEB_DIST, 'no-sdk') });
-    base = running.base;
+    ui = await openUiSession({ adminToken: ADMIN, writeKey: WRITE, profile: 'uib' });
+    ({ base, page } = ui);
     admin = adminClient(base, ADMIN);
     const context = { page: { path: '/pricing', title: 'Pricing', url: 'https://shop.example/pricing' }, locale: 'fr-FR', campaign: { source: 'newsletter', medium: 'email' } };
     const batch = [
@@ -54,18 +50,13 @@ describe.skipIf(missing !== null)('profile, members by id, webhooks and small fa
     });
     await new Promise<void>((r) => receiver.listen(0, '127.0.0.1', r));
     hookUrl = `http://127.0.0.1:${(receiver.address() as AddressInfo).port}/hook`;
-    browser = await launchPersistent(profileDir);
-    page = browser.pages()[0] ?? await browser.newPage();
-    page.setDefaultTimeout(10_000);
     page.on('response', (r) => { const u = new URL(r.url()); responses.push({ method: r.request().method(), path: u.pathname, status: r.status() }); });
   });
 
   afterAll(async () => {
-    await browser?.close();
-    await running?.close();
+    await ui?.close();
     receiver?.closeAllConnections();
     await new Promise<void>((r) => (receiver ? receiver.close(() => r()) : r()));
-    rmSync(profileDir, { recursive: true, force: true });
   });
 
   it('shows a wrong token\'s error once, has a favicon, and titles each page', async () => {
@@ -184,7 +175,7 @@ describe.skipIf(missing !== null)('profile, members by id, webhooks and small fa
     await page.getByRole('button', { name: 'Send test event' }).click();
     await page.getByRole('status').filter({ hasText: /Test message msg_test_\w+ queued/ }).waitFor();
     await page.locator('table.deliveries tbody tr', { hasText: 'webhook.test' }).waitFor();
-    await running.ctx.dispatcher.runOnce();
+    await ui.running.ctx.dispatcher.runOnce();
     await page.getByRole('button', { name: 'Refresh log' }).click();
     const delivered = page.locator('table.deliveries tbody tr', { hasText: 'webhook.test' }).filter({ hasText: 'delivered' });
     await delivered.waitFor();
