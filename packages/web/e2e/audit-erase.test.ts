@@ -6,7 +6,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Page } from 'playwright-core';
 import { tokenPrefix } from '@strata/store';
-import { adminClient, ingest, missingFor, openUiSession, type UiSession } from './support.ts';
+import { adminClient, ingest, missingFor, openUiSession, signIn, type UiSession } from './support.ts';
 
 const ADMIN = 'sta_e2e_audit_admin';
 const WRITE = 'stw_e2e_audit_write';
@@ -34,10 +34,7 @@ describe.skipIf(missing !== null)('audit log and erasure in a real browser', () 
   const rows = () => page.locator('tr.audit-row');
 
   it('a change made in the UI shows in the audit log, with filters and paging', async () => {
-    await page.goto(`${base}/users/u_keep`);
-    await page.getByLabel('Admin token').fill(ADMIN);
-    await page.getByRole('button', { name: 'Sign in' }).click();
-    await page.getByRole('heading', { name: 'u_keep' }).waitFor();
+    await signIn(page, `${base}/users/u_keep`, ADMIN, 'u_keep');
     await page.getByLabel('add label').fill('vip');
     const added = page.waitForResponse((r) => r.url().endsWith('/api/users/u_keep/labels') && r.request().method() === 'POST');
     await page.getByRole('button', { name: 'Add label' }).click();

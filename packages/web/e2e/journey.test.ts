@@ -21,7 +21,7 @@ import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { bucketOf } from '@strata/core';
-import { SDK_DIST, WEB_DIST, adminClient, ingest, launchChromium, missingFor, startApp, type RunningApp } from './support.ts';
+import { SDK_DIST, WEB_DIST, adminClient, ingest, launchChromium, missingFor, startApp, signIn, type RunningApp } from './support.ts';
 
 const SHOTS = fileURLToPath(new URL('../../../e2e/screenshots', import.meta.url));
 const ADMIN = 'sta_journey_admin';
@@ -108,10 +108,7 @@ describe.skipIf(missing !== null)('a journey: segment, mission, and a visitor th
   });
 
   it('signs in and creates a segment from the Campaign source template', async () => {
-    await page.goto(`${base}/`);
-    await page.getByLabel('Admin token').fill(ADMIN);
-    await page.getByRole('button', { name: 'Sign in' }).click();
-    await page.getByRole('heading', { name: 'Segments' }).waitFor();
+    await signIn(page, `${base}/`, ADMIN);
     await page.getByRole('button', { name: 'Create Segment' }).click();
     const card = page.locator('[data-template="campaign-source"]');
     await card.waitFor();

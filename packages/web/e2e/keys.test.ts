@@ -8,7 +8,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Page } from 'playwright-core';
-import { adminClient, ingest, missingFor, openUiSession, type UiSession } from './support.ts';
+import { adminClient, ingest, missingFor, openUiSession, signIn, type UiSession } from './support.ts';
 
 const ADMIN = 'sta_e2e_keys_admin';
 const WRITE = 'stw_e2e_keys_write';
@@ -26,10 +26,7 @@ describe.skipIf(missing !== null)('keys on the Settings page in a real browser',
     ui = await openUiSession({ adminToken: ADMIN, writeKey: WRITE, rootToken: ROOT, profile: 'keys' });
     ({ base, page } = ui);
     expect(await ingest(base, WRITE, [{ type: 'identify', userId: 'u1' }])).toBe(200);
-    await page.goto(`${base}/`);
-    await page.getByLabel('Admin token').fill(ADMIN);
-    await page.getByRole('button', { name: 'Sign in' }).click();
-    await page.getByRole('heading', { name: 'Segments' }).waitFor();
+    await signIn(page, `${base}/`, ADMIN);
   });
 
   afterAll(async () => {

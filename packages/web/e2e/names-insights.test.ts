@@ -12,7 +12,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Page } from 'playwright-core';
-import { adminClient, ingest, missingFor, openUiSession, type UiSession } from './support.ts';
+import { adminClient, ingest, missingFor, openUiSession, signIn, type UiSession } from './support.ts';
 
 const ADMIN = 'sta_e2e_names';
 const WRITE = 'stw_e2e_names';
@@ -67,10 +67,7 @@ describe.skipIf(missing !== null)('names, insights and explanations in a real br
     expect(exp.status, JSON.stringify(exp.body)).toBe(201);
     ids.experiment = exp.body.id;
     ids.arm = exp.body.arms[0].segmentId;
-    await page.goto(`${base}/`);
-    await page.getByLabel('Admin token').fill(ADMIN);
-    await page.getByRole('button', { name: 'Sign in' }).click();
-    await page.getByRole('heading', { name: 'Segments' }).waitFor();
+    await signIn(page, `${base}/`, ADMIN);
   });
 
   afterAll(async () => {

@@ -92,3 +92,11 @@ export async function openUiSession(o: { adminToken: string; writeKey: string; r
     },
   };
 }
+
+/** Opens `url`, signs in on the sign-in form with `token`, and waits for the heading the page then shows. */
+export async function signIn(page: Page, url: string, token: string, heading = 'Segments'): Promise<void> {
+  await page.goto(url);
+  await page.getByLabel('Admin token').fill(token);
+  await page.getByRole('button', { name: 'Sign in' }).click();
+  await page.getByRole('heading', { name: heading }).waitFor();
+}
