@@ -72,4 +72,6 @@ table([
   ['health p99 (ms)', ms(pct(result.healthMs, 99)), ''],
   ['health max (ms)', ms(Math.max(...result.healthMs)), '< 50'],
 ]);
+const worst = result.healthMs.map((ms, i) => [ms, i] as const).sort((a, b) => b[0] - a[0]).slice(0, 5);
+console.log(`slowest health checks (ms @ check #): ${worst.map(([ms, i]) => `${ms.toFixed(0)} @ ${i}`).join(', ')}`);
 console.log(`warnings returned: ${Object.entries(result.warnings).map(([c, n]) => `${c} ${n}`).join(', ') || 'none'}`);

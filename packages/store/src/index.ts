@@ -4,7 +4,7 @@ export { migrate, type StoreDialect } from './migrations.ts';
 export { SqlStore, PROJECT_TABLES } from './sql-store.ts';
 export { KeyStore, hashToken, tokenPrefix, newKeyValue, newKeyId, PROJECT_KEY_KINDS, type KeyKind, type KeyRow } from './key-store.ts';
 export { STARTUP_LABEL } from './migrations.ts';
-export { openSqlite, registerFunctions } from './sqlite.ts';
+export { openSqlite, registerFunctions, type Checkpointer } from './sqlite.ts';
 export { openPostgres, postgresReachable, type PostgresOptions } from './postgres.ts';
 export { isStoreUnavailable, storeUnavailableReason } from './store-errors.ts';
 export { openPglite } from './pglite.ts';
