@@ -82,6 +82,8 @@ export function openSqlite(opts: SqliteOptions): { db: Kysely<Database>; raw: Be
   // The checkpointer thread keeps the WAL near 4 MB; should it fall behind, a commit that finds
   // 32 MB in the WAL checkpoints what is left itself (durability is the commit's either way).
   raw.pragma('wal_autocheckpoint = 8192');
+  // When a complete checkpoint lets the WAL start over, a WAL file grown past 4 MB is cut back to it.
+  raw.pragma('journal_size_limit = 4194304');
   // Deleted rows are overwritten with zeros, not left in free space: an erased user leaves no bytes in the file (docs/privacy.md).
   raw.pragma('secure_delete = ON');
   registerFunctions(raw);

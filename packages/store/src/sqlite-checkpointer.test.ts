@@ -1,0 +1,53 @@
+import { mkdtempSync, rmSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { openSqlite } from './sqlite.ts';
+
+const dirs: string[] = [];
+afterEach(() => { for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true }); });
+
+async function until(ok: () => boolean, ms: number): Promise<void> {
+  const end = Date.now() + ms;
+  while (!ok()) {
+    if (Date.now() > end) throw new Error(`not within ${ms} ms`);
+    await new Promise((r) => setTimeout(r, 25));
+  }
+}
+
+describe('the embedded store checkpoints its WAL in a worker thread', () => {
+  it('moves a 12 MB WAL into the database file without the server connection checkpointing, then lets the WAL start over small', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'strata-ckpt-'));
+    dirs.push(dir);
+    const file = join(dir, 'strata.db');
+    const { db, raw, checkpointer } = openSqlite({ filename: file });
+    expect(checkpointer).toBeDefined();
+    raw.exec('CREATE TABLE blob_rows (id INTEGER PRIMARY KEY, body BLOB NOT NULL)');
+    const insert = raw.prepare('INSERT INTO blob_rows (body) VALUES (?)');
+    const body = Buffer.alloc(64 * 1024, 7);
+    // 12 MB in 24 commits: below the 32 MB at which a commit would checkpoint by itself.
+    for (let t = 0; t < 24; t++) raw.transaction(() => { for (let i = 0; i < 8; i++) insert.run(body); })();
+    expect(statSync(`${file}-wal`).size).toBeGreaterThan(12 * 1024 * 1024);
+    const dbBefore = statSync(file).size;
+    expect(dbBefore).toBeLessThan(1024 * 1024);
+
+    await until(() => checkpointer!.stats.checkpoints > 0 && statSync(file).size > 12 * 1024 * 1024, 10_000);
+    expect(checkpointer!.stats.lastError).toBeUndefined();
+    // The next commit finds the WAL fully checkpointed: it starts it over and cuts the file back.
+    insert.run(Buffer.alloc(10));
+    expect(statSync(`${file}-wal`).size).toBeLessThanOrEqual(4 * 1024 * 1024);
+    expect(raw.prepare('SELECT count(*) AS n FROM blob_rows').get()).toEqual({ n: 193 });
+    await db.destroy();
+
+    // Reopened: everything is there.
+    const again = openSqlite({ filename: file });
+    expect(again.raw.prepare('SELECT count(*) AS n, sum(length(body)) AS bytes FROM blob_rows').get()).toEqual({ n: 193, bytes: 192 * 64 * 1024 + 10 });
+    await again.db.destroy();
+  });
+
+  it('an in-memory store has none', async () => {
+    const { db, checkpointer } = openSqlite({ filename: ':memory:' });
+    expect(checkpointer).toBeUndefined();
+    await db.destroy();
+  });
+});
