@@ -2,6 +2,8 @@ import type { Condition, ProfilePath } from './ast.ts';
 import { assertNever } from './ast.ts';
 import type { EventRecord, ProfileRecord } from './data.ts';
 import { compileCondition, compilePredicate, type SegmentResolver } from './evaluate.ts';
+import type { Bitset } from './bits.ts';
+import { evaluateEventLeaf, type EventColumns } from './event-columns.ts';
 
 /** One dictionary-encoded attribute: `values[codes[i]]` is the value of profile i. */
 interface Column {
@@ -71,25 +73,14 @@ export class ProfileColumns {
   }
 }
 
-/** A set of profile positions, 32 to a word. */
-export type Bitset = Uint32Array;
-
-export const popcount = (b: Bitset): number => {
-  let n = 0;
-  for (let w of b) {
-    w -= (w >>> 1) & 0x55555555;
-    w = (w & 0x33333333) + ((w >>> 2) & 0x33333333);
-    n += (((w + (w >>> 4)) & 0x0f0f0f0f) * 0x01010101) >>> 24;
-  }
-  return n;
-};
-
-export const hasBit = (b: Bitset, i: number): boolean => (b[i >>> 5]! & (1 << (i & 31))) !== 0;
+export { hasBit, popcount, type Bitset } from './bits.ts';
 
 export interface BulkOptions {
   /** Events of profile i, for behavioural nodes (evaluated per profile). */
   readonly events?: (i: number) => readonly EventRecord[];
   readonly resolve?: SegmentResolver;
+  /** The same events in columns (`EventColumns.of`): the event leaves they cover are evaluated from them in one pass. */
+  readonly eventColumns?: EventColumns;
 }
 
 /** Evaluates a condition for every profile of `cols` at once; same semantics as compileCondition. */
@@ -97,6 +88,13 @@ export function evaluateColumns(c: Condition, cols: ProfileColumns, now: number,
   const n = cols.size;
   const words = (n + 31) >>> 5;
   const tail = n & 31 ? (1 << (n & 31)) - 1 : 0xffffffff;
+  const perProfile = (node: Condition): Bitset => {
+    const f = compileCondition(node, opts.resolve);
+    const out = new Uint32Array(words);
+    const none: readonly EventRecord[] = [];
+    for (let i = 0; i < n; i++) if (f(cols.profiles[i]!, opts.events?.(i) ?? none, now)) out[i >>> 5]! |= 1 << (i & 31);
+    return out;
+  };
   const rec = (node: Condition): Bitset => {
     switch (node.kind) {
       case 'all': {
@@ -139,15 +137,11 @@ export function evaluateColumns(c: Condition, cols: ProfileColumns, now: number,
         return out;
       }
       case 'event':
+        return opts.eventColumns?.covers(node) ? evaluateEventLeaf(node, opts.eventColumns, now) : perProfile(node);
       case 'sequence':
       case 'segment':
-      case 'bucket': {
-        const f = compileCondition(node, opts.resolve);
-        const out = new Uint32Array(words);
-        const none: readonly EventRecord[] = [];
-        for (let i = 0; i < n; i++) if (f(cols.profiles[i]!, opts.events?.(i) ?? none, now)) out[i >>> 5]! |= 1 << (i & 31);
-        return out;
-      }
+      case 'bucket':
+        return perProfile(node);
       default:
         return assertNever(node);
     }

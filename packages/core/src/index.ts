@@ -13,6 +13,7 @@ export * from './sql/compile.ts';
 export * from './visit.ts';
 export * from './errors.ts';
 export * from './columns.ts';
+export { EventColumns, evaluateEventLeaf } from './event-columns.ts';
 export * from './view.ts';
 export * from './explain.ts';
 export * from './templates.ts';

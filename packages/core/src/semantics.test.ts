@@ -1,6 +1,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { evaluateColumns, hasBit, ProfileColumns } from './columns.ts';
+import { EventColumns } from './event-columns.ts';
 import { compileSegment, type Evaluator } from './evaluate.ts';
 import { parseCondition } from './parse.ts';
 import type { GeneratedCase } from './testing/arbitraries.ts';
@@ -18,8 +19,11 @@ describe('fixture cases: the compiled evaluator', () => {
   });
 });
 
-/** Members by the bulk column evaluator (the same semantics, evaluated for all profiles at once). */
-function columnMembers(c: Pick<GeneratedCase, 'condition' | 'segments' | 'profiles' | 'now'>): string[] {
+/**
+ * Members by the bulk column evaluator (the same semantics, evaluated for all profiles at once);
+ * with `eventColumns`, its behavioural leaves read the events from columns (event-columns.ts).
+ */
+function columnMembers(c: Pick<GeneratedCase, 'condition' | 'segments' | 'profiles' | 'now'>, eventColumns = false): string[] {
   const compiled = new Map<string, Evaluator>();
   const resolve = (id: string): Evaluator | undefined => {
     const def = c.segments[id];
@@ -28,13 +32,22 @@ function columnMembers(c: Pick<GeneratedCase, 'condition' | 'segments' | 'profil
     return compiled.get(id);
   };
   const cols = new ProfileColumns(c.profiles.map((p) => p.profile));
-  const bits = evaluateColumns(parseWithSegments(c.condition, c.segments), cols, c.now, { events: (i) => c.profiles[i]!.events, resolve });
+  const condition = parseWithSegments(c.condition, c.segments);
+  const events = (i: number) => c.profiles[i]!.events;
+  const columns = eventColumns ? EventColumns.of([condition], c.profiles.length, events) : undefined;
+  const bits = evaluateColumns(condition, cols, c.now, { events, resolve, eventColumns: columns });
   return c.profiles.filter((_, i) => hasBit(bits, i)).map((p) => p.profile.key).sort();
 }
 
 describe('fixture cases: the bulk column evaluator', () => {
   it.each(fixtures.cases.map((c) => [c.name, c] as const))('%s', (_name, c) => {
     expect(columnMembers(c)).toEqual(c.expected);
+  });
+});
+
+describe('fixture cases: the bulk column evaluator with events in columns', () => {
+  it.each(fixtures.cases.map((c) => [c.name, c] as const))('%s', (_name, c) => {
+    expect(columnMembers(c, true)).toEqual(c.expected);
   });
 });
 
@@ -51,7 +64,7 @@ describe('fixture cases: validation reports every fault with its path', () => {
   });
 });
 
-describe('property: the compiled and the bulk column evaluators agree with the naive oracle', () => {
+describe('property: the compiled and the bulk column evaluators (events in lists and in columns) agree with the naive oracle', () => {
   it('on random conditions and data', () => {
     fc.assert(
       fc.property(arbCase, (c) => {
@@ -59,6 +72,7 @@ describe('property: the compiled and the bulk column evaluators agree with the n
         const want = oracleMembers(c.condition, c.profiles, c.segments, c.now);
         expect(got).toEqual(want);
         expect(columnMembers(c)).toEqual(want);
+        expect(columnMembers(c, true)).toEqual(want);
       }),
       { numRuns: Number(process.env.STRATA_PROPERTY_RUNS ?? 3000) },
     );
