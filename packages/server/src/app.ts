@@ -8,6 +8,7 @@ import type { AppContext } from './context.ts';
 import { errorBody, errorHandler } from './errors.ts';
 import { limitJsonDepth } from './json-depth.ts';
 import { createLogger, logRequests, requestId } from './logging.ts';
+import { watchHeap } from './heap-watch.ts';
 import { countRequests, Metrics } from './metrics.ts';
 import { adminRoutes } from './routes/admin-scope.ts';
 import { healthRoutes, refuseUntilReady } from './routes/health.ts';
@@ -67,6 +68,8 @@ export async function buildApp(ctx: AppContext, opts: AppOptions = {}): Promise<
   logRequests(app);
   const metrics = new Metrics(ctx);
   countRequests(app, metrics);
+  const heap = watchHeap(app.log, () => ctx.engine.stats().profiles);
+  app.addHook('onClose', async () => heap.stop());
   limitJsonDepth(app);
   const page = await uiRoutes(app, opts.dirs);
   app.setNotFoundHandler((req, reply) => {

@@ -49,6 +49,11 @@ describe.each(backends.map((b) => [b.name, b] as const))('/metrics on %s', (_n, 
     expect(sample(text, 'strata_engine_ready')).toBe(1);
     expect(sample(text, 'strata_engine_projects_loaded')).toBe(1);
     expect(sample(text, 'strata_engine_profiles')).toBe(1);
+    // The heap against its limit, and per profile held (one profile: the whole heap).
+    const ratio = sample(text, 'strata_heap_used_ratio');
+    expect(ratio).toBeGreaterThan(0);
+    expect(ratio).toBeLessThan(1);
+    expect(sample(text, 'strata_engine_heap_bytes_per_profile')).toBeGreaterThan(1e6);
     // prom-client's process metrics.
     expect(sample(text, 'nodejs_heap_size_used_bytes')).toBeGreaterThan(0);
     expect(sample(text, 'process_resident_memory_bytes')).toBeGreaterThan(0);

@@ -3,6 +3,7 @@ import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import { WebhookStore } from '@strata/store';
 import type { AppContext } from './context.ts';
+import { heapFigures } from './heap-watch.ts';
 
 const TARGETS = ['webhook', 'destination'] as const;
 
@@ -57,6 +58,11 @@ export class Metrics {
     new Gauge({
       name: 'strata_engine_transition_lag_seconds', help: 'How long the earliest due time transition (a window closing, a date passing) has waited to be applied; 0 when none is due',
       registers, collect() { const due = engine().oldestDueAt; this.set(due === null ? 0 : Math.max(0, ctx.clock.now() - due) / 1000); },
+    });
+    new Gauge({ name: 'strata_heap_used_ratio', help: 'The V8 heap in use as a share of its limit (--max-old-space-size); the log warns at 0.8', registers, collect() { this.set(heapFigures().ratio); } });
+    new Gauge({
+      name: 'strata_engine_heap_bytes_per_profile', help: 'The V8 heap in use divided by the profiles the engine holds (the whole heap: an upper bound of the engine\'s share); 0 with no profiles',
+      registers, collect() { const n = engine().profiles; this.set(n ? heapFigures().usedBytes / n : 0); },
     });
     new Gauge({ name: 'strata_engine_writes_waiting', help: 'Writes queued for the engine\'s single writer (ingest groups, admin changes, time transitions)', registers, collect() { this.set(engine().writesWaiting); } });
 
