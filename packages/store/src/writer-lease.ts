@@ -163,12 +163,15 @@ function leaseHandle(target: string, me: LeaseHolder, heartbeatMs: number, beat:
     timer.unref();
   };
   schedule();
+  let released = false;
   return {
     target,
     holder: me,
     onLost: (fn) => void listeners.push(fn),
+    // After a loss too: giving up touches only what is still this holder's (its row, its connection).
     async release() {
-      if (over) return;
+      if (released) return;
+      released = true;
       end();
       await running;
       await giveUp();
