@@ -11,6 +11,8 @@ import { TEST_PG_URL, withTestPgSchema } from './testing/index.ts';
 import { WriterLeaseRefused, writerLockKey, type LeaseHolder, type WriterLease } from './writer-lease.ts';
 
 const root = join(import.meta.dirname, '../../..');
+/** The database the PostgreSQL tests' schemas are in. */
+const PG_DB = new URL(TEST_PG_URL).pathname.slice(1);
 
 /** What a refused start threw. */
 async function refusal(p: Promise<unknown>): Promise<WriterLeaseRefused> {
@@ -186,7 +188,7 @@ describe('writer lease on PostgreSQL (advisory lock per database and schema)', a
   };
   /** The PostgreSQL session that holds the lock of a schema, as pg_locks says. */
   const lockHolders = async (client: { query: (q: string, v: unknown[]) => Promise<{ rows: { pid: number }[] }> }, schema: string) => {
-    const u = BigInt.asUintN(64, writerLockKey('test', schema));
+    const u = BigInt.asUintN(64, writerLockKey(PG_DB, schema));
     return (await client.query(`SELECT pid FROM pg_locks WHERE locktype = 'advisory' AND classid = $1::oid AND objid = $2::oid AND granted`,
       [(u >> 32n).toString(), (u & 0xffffffffn).toString()])).rows.map((r) => r.pid);
   };
@@ -199,7 +201,7 @@ describe('writer lease on PostgreSQL (advisory lock per database and schema)', a
       const [session] = await lockHolders(client, schema);
       expect(session).toEqual(expect.any(Number));
       expect(err.holder).toMatchObject({ holderId: first.lease.holder!.holderId, pid: process.pid, hostname: hostname() });
-      expect(err.message).toContain(`PostgreSQL database "test", schema "${schema}"`);
+      expect(err.message).toContain(`PostgreSQL database "${PG_DB}", schema "${schema}"`);
       expect(err.message).toContain(`its PostgreSQL session is ${session} (SELECT pg_terminate_backend(${session})`);
       await first.lease.release();
       expect(await lockHolders(client, schema)).toEqual([]);
@@ -212,7 +214,7 @@ describe('writer lease on PostgreSQL (advisory lock per database and schema)', a
   it.skipIf(!server)('leases each schema of one database on its own', async () => {
     await withTestPgSchema('strata_lease_a', async (a) => {
       await withTestPgSchema('strata_lease_b', async (b) => {
-        expect(writerLockKey('test', a.schema)).not.toBe(writerLockKey('test', b.schema));
+        expect(writerLockKey(PG_DB, a.schema)).not.toBe(writerLockKey(PG_DB, b.schema));
         await writer({ kind: 'postgres', url: a.url });
         await writer({ kind: 'postgres', url: b.url });
         expect(await lockHolders(a.client, a.schema)).toHaveLength(1);
