@@ -182,9 +182,10 @@ function leaseHandle(target: string, me: LeaseHolder, heartbeatMs: number, beat:
 // ------------------------------------------------------------------ SQLite
 
 /**
- * SQLite has no lock that outlives a process's crash and that another process can read, so the
- * lease is the row alone, taken in a `BEGIN IMMEDIATE` transaction (the write lock: two starts
- * read and write it one after the other). It is free when there is no row, or when its holder is
+ * SQLite's own locks are the database's read and write locks: one held for the life of the
+ * process would stop every other connection, its own checkpointer's included. So the lease is the
+ * row alone, taken in a `BEGIN IMMEDIATE` transaction (the write lock, for that moment: two starts
+ * read and write the row one after the other). It is free when there is no row, or when its holder is
  * gone (`stillHeld`). A kill -9 leaves the row behind, naming a dead pid: the next start takes it.
  */
 async function acquireSqlite(db: Kysely<Database>, target: string, o: typeof DEFAULTS): Promise<WriterLease> {
