@@ -61,8 +61,11 @@ describe('strata serve', () => {
       const admin = /admin token: (\S+)/.exec(first.output())![1]!;
       const write = /write key: +(\S+)/.exec(first.output())![1]!;
       await roundTrip(first.base, admin, write);
-      children.pop()!.kill('SIGTERM');
-      await new Promise((r) => setTimeout(r, 500));
+      // The next start waits for this one's exit: until then it holds the data dir's writer lease.
+      const stopping = children.pop()!;
+      const exited = new Promise((r) => stopping.once('exit', r));
+      stopping.kill('SIGTERM');
+      await exited;
       const second = await start({ STRATA_DATA_DIR: dir });
       // A later start keeps the stored credentials: the write key in full, the token by its prefix only.
       expect(second.output()).not.toContain(admin);

@@ -27,7 +27,8 @@ STRATA_ADMIN_TOKEN or STRATA_WRITE_KEY says otherwise (the start then says what 
 const SERVE_USAGE = `usage: strata serve
 
 Serves the admin UI at /, the APIs under /api and /v1, and the API docs at /docs until stopped
-(Ctrl-C or SIGTERM).
+(Ctrl-C or SIGTERM). One process serves a database: while another serves the same data dir or
+PostgreSQL database and schema, a start exits 1, naming it.
 ${SETTINGS}`;
 
 const DEMO_USAGE = `usage: strata demo [USERS]

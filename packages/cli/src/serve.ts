@@ -1,37 +1,50 @@
-import { createStore, type SqlStore } from '@strata/store';
+import { systemClock } from '@strata/engine';
+import { openWriterStore, type StoreConfig } from '@strata/store';
 import { buildApp, configFromEnv, createContext, credentialLines, ensureDefaultProject, stopContext, type AppContext, type Config } from '@strata/server';
 
-/** Opens the configured store: PostgreSQL when DATABASE_URL is set, else embedded SQLite in STRATA_DATA_DIR. */
-export async function openConfiguredStore(config: Config): Promise<SqlStore> {
-  return createStore(config.databaseUrl ? { kind: 'postgres', url: config.databaseUrl } : { kind: 'sqlite', dataDir: config.dataDir });
+/** The configured store: PostgreSQL when DATABASE_URL is set, else embedded SQLite in STRATA_DATA_DIR. */
+export function storeConfigOf(config: Config): StoreConfig {
+  return config.databaseUrl ? { kind: 'postgres', url: config.databaseUrl } : { kind: 'sqlite', dataDir: config.dataDir };
 }
 
-/** Prepares store, default project and services; prints the credentials in force and what this start changed. */
+/** How the process stops with an exit code: at once until `serve` listens, then as a signal stops it. */
+let stopWith: (code: number) => void = (code) => process.exit(code);
+
+/**
+ * Prepares store, default project and services; prints the credentials in force and what this start changed.
+ * The store's writer lease comes first: when another process writes this database, the start is refused
+ * here (`WriterLeaseRefused`: exit 1, the holder named on stderr) before it migrates, writes or listens.
+ */
 export async function prepare(): Promise<{ config: Config; ctx: AppContext }> {
   const config = configFromEnv();
-  const store = await openConfiguredStore(config);
+  const { store, lease } = await openWriterStore(storeConfigOf(config));
+  lease.onLost((reason) => {
+    console.error(`strata: ${reason}. This process stops (exit 1): two processes writing one database would each keep segments from part of the events.`);
+    stopWith(1);
+  });
   for (const line of credentialLines(await ensureDefaultProject(store, config, Date.now()))) console.log(line);
-  return { config, ctx: createContext(store, config) };
+  return { config, ctx: createContext(store, config, systemClock, { writerLease: lease }) };
 }
 
 export async function serve(ctx: AppContext, config: Config): Promise<void> {
-  // Ctrl-C or SIGTERM exits 0: before Strata listens, at once (nothing was acknowledged yet); once
-  // it listens, after closing HTTP, the queues and the store (a load in progress stops after the
-  // project it is loading). A second signal while stopping changes nothing (the default action
-  // would kill the process in the middle of a commit).
+  // Ctrl-C or SIGTERM exits 0 (a lost writer lease, 1): before Strata listens, at once (nothing was
+  // acknowledged yet); once it listens, after closing HTTP, the queues, the lease and the store (a load
+  // in progress stops after the project it is loading). A second signal while stopping changes
+  // nothing (the default action would kill the process in the middle of a commit).
   let stopping: Promise<void> | null = null;
-  let stop: () => Promise<void> = async () => process.exit(0);
-  const onSignal = () => { stopping ??= stop(); };
+  let stop: (code: number) => Promise<void> = async (code) => process.exit(code);
+  stopWith = (code) => { stopping ??= stop(code); };
+  const onSignal = () => stopWith(0);
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
   // Listens at once: liveness (/api/health) and readiness (/api/health/ready, 503 until the
   // engine is loaded) answer during the load; the APIs answer 503 STARTING until then.
   const app = await buildApp(ctx);
   const address = await app.listen({ port: config.port, host: config.host });
-  stop = async () => {
+  stop = async (code) => {
     await app.close();
     await stopContext(ctx);
-    process.exit(0);
+    process.exit(code);
   };
   console.log(`Strata is listening on ${address}; loading the engine (readiness: ${address}/api/health/ready)`);
   const began = Date.now();

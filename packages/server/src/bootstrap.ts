@@ -1,15 +1,15 @@
 import { ExperienceService, HygieneService, InsightsService, IngestService, LiveEngine, MissionService, PointsService, RewardService, TargetingService, MembershipService, SegmentService, WebhookDispatcher, WebhookService, systemClock, type Clock } from '@strata/engine';
 import { ExperimentService } from '@strata/engine';
 import { DestinationDispatcher, DestinationService, ExportService, ImportService, SuppressionList, UserDataService } from '@strata/engine';
-import { ExperimentStore, MissionStore, RewardStore, type SqlStore } from '@strata/store';
+import { ExperimentStore, MissionStore, RewardStore, type SqlStore, type WriterLease } from '@strata/store';
 import type { Config } from './config.ts';
 import type { AppContext } from './context.ts';
 import { normalizeMessage } from './ingest/normalize.ts';
 
 export { DEFAULT_PROJECT, ensureDefaultProject, credentialLines, type Bootstrapped, type CredentialOutcome } from './credentials.ts';
 
-/** Wires the services over a store. */
-export function createContext(store: SqlStore, config: Config, clock: Clock = systemClock): AppContext {
+/** Wires the services over a store (with the writer lease `strata serve` holds on it, which `stopContext` releases). */
+export function createContext(store: SqlStore, config: Config, clock: Clock = systemClock, opts: { writerLease?: WriterLease } = {}): AppContext {
   const membership = new MembershipService();
   const engine = new LiveEngine(store, clock);
   const webhooks = new WebhookService(store, clock);
@@ -57,14 +57,15 @@ export function createContext(store: SqlStore, config: Config, clock: Clock = sy
     imports: new ImportService({ store, clock, engine, ingest, segments, // As at HTTP ingest: the country of context.ip is added, then the address goes (unless STRATA_STORE_IP).
     normalize: (raw, receivedAt) => normalizeMessage(raw, null, receivedAt, undefined, { requestIp: null, storeIp: config.storeIp }) }),
     userData: new UserDataService(store, engine, clock, suppressions),
+    ...(opts.writerLease ? { writerLease: opts.writerLease } : {}),
   };
 }
 
 /**
  * Stops the services of a context after its HTTP server has closed, in order: the outbox
  * senders, background syncs (they resume at the next start), the ingest queue (everything
- * acknowledged is committed), the engine, then the store (unless `closeStore: false`, as a
- * test that restarts over the same database does).
+ * acknowledged is committed), the engine, the writer lease (nothing writes any more), then the
+ * store (unless `closeStore: false`, as a test that restarts over the same database does).
  */
 export async function stopContext(ctx: AppContext, opts: { closeStore?: boolean } = {}): Promise<void> {
   await ctx.dispatcher.stop();
@@ -72,5 +73,6 @@ export async function stopContext(ctx: AppContext, opts: { closeStore?: boolean 
   await ctx.destinations.stop();
   await ctx.ingest.drain();
   await ctx.engine.stop();
+  await ctx.writerLease?.release();
   if (opts.closeStore !== false) await ctx.store.close();
 }

@@ -1,6 +1,6 @@
 import type { Clock, DestinationDispatcher, ImportService, DestinationService, ExportService, ExperienceService, HygieneService, InsightsService, IngestService, MissionService, PointsService, RewardService, TargetingService, LiveEngine, MembershipService, SegmentService, WebhookDispatcher, WebhookService } from '@strata/engine';
 import type { ExperimentService, UserDataService } from '@strata/engine';
-import type { KeyRow, Project, SqlStore } from '@strata/store';
+import type { KeyRow, Project, SqlStore, WriterLease } from '@strata/store';
 import type { Config } from './config.ts';
 
 /** Everything the HTTP layer talks to; built once at start (or per test). */
@@ -40,6 +40,12 @@ export interface AppContext {
   readonly imports: ImportService;
   /** A user's data as a whole: export and erasure (docs/privacy.md). */
   readonly userData: UserDataService;
+  /**
+   * The store's writer lease, held by `strata serve` for the life of the process (one writer per
+   * database: store/src/writer-lease.ts) and released by `stopContext`; absent in tests, whose
+   * stores live in their own process.
+   */
+  readonly writerLease?: WriterLease;
 }
 
 declare module 'fastify' {

@@ -4,6 +4,7 @@ import { openPglite } from './pglite.ts';
 import { openPostgres } from './postgres.ts';
 import { SqlStore } from './sql-store.ts';
 import { openSqlite } from './sqlite.ts';
+import { acquireWriterLease, type WriterLease, type WriterLeaseOptions } from './writer-lease.ts';
 
 export type StoreConfig =
   | { readonly kind: 'sqlite'; readonly dataDir: string }
@@ -11,26 +12,49 @@ export type StoreConfig =
   | { readonly kind: 'postgres'; readonly url: string }
   | { readonly kind: 'pglite' };
 
-/** Opens and migrates the configured store. */
-export async function createStore(cfg: StoreConfig): Promise<SqlStore> {
-  let store: SqlStore;
+async function openStore(cfg: StoreConfig): Promise<SqlStore> {
   switch (cfg.kind) {
     case 'sqlite': {
       mkdirSync(cfg.dataDir, { recursive: true });
       const { db } = openSqlite({ filename: join(cfg.dataDir, 'strata.db') });
-      store = new SqlStore(db, 'sqlite');
-      break;
+      return new SqlStore(db, 'sqlite');
     }
     case 'sqlite-memory':
-      store = new SqlStore(openSqlite({ filename: ':memory:' }).db, 'sqlite');
-      break;
+      return new SqlStore(openSqlite({ filename: ':memory:' }).db, 'sqlite');
     case 'postgres':
-      store = new SqlStore(openPostgres(cfg.url), 'postgres');
-      break;
+      return new SqlStore(openPostgres(cfg.url), 'postgres');
     case 'pglite':
-      store = new SqlStore(await openPglite(), 'postgres');
-      break;
+      return new SqlStore(await openPglite(), 'postgres');
   }
+}
+
+/** Opens and migrates the configured store. */
+export async function createStore(cfg: StoreConfig): Promise<SqlStore> {
+  const store = await openStore(cfg);
   await store.migrate();
   return store;
+}
+
+/**
+ * Opens the configured store for the process that will write it (`strata serve`): takes the
+ * writer lease first (writer-lease.ts), so that a second process is refused — with
+ * `WriterLeaseRefused`, naming the holder — before it migrates or writes anything, then migrates.
+ */
+export async function openWriterStore(cfg: StoreConfig, options: WriterLeaseOptions = {}): Promise<{ store: SqlStore; lease: WriterLease }> {
+  const store = await openStore(cfg);
+  let lease: WriterLease;
+  try {
+    lease = await acquireWriterLease(store, cfg, options);
+  } catch (err) {
+    await store.close();
+    throw err;
+  }
+  try {
+    await store.migrate();
+  } catch (err) {
+    await lease.release();
+    await store.close();
+    throw err;
+  }
+  return { store, lease };
 }

@@ -341,6 +341,17 @@ function auditLog(d: StoreDialect): string[] {
 }
 
 /**
+ * The writer lease (writer-lease.ts): who writes this database, so that a second process can be
+ * refused naming it. The lease is taken before migrations run (a refused start changes nothing), so
+ * on a database migrated before 0019 the lease creates this table itself: IF NOT EXISTS, here and there.
+ */
+export function writerLeaseTable(d: StoreDialect): string {
+  const t = types(d);
+  return `CREATE TABLE IF NOT EXISTS writer_lease (name TEXT PRIMARY KEY, holder_id TEXT NOT NULL, pid INTEGER NOT NULL,
+    hostname TEXT NOT NULL, started_at ${t.ms} NOT NULL, heartbeat_at ${t.ms} NOT NULL)`;
+}
+
+/**
  * Several keys per project (docs/security.md): `api_keys` holds every credential by the SHA-256
  * of its value. Each project's admin token (already a hash) and write key move into it as its
  * "start-up" keys, so that they keep working, and leave `projects`.
@@ -389,10 +400,13 @@ export function migrationProvider(d: StoreDialect): MigrationProvider {
       for (const s of stmts) await sql.raw(s).execute(db);
     },
   });
-  return { getMigrations: async () => ({ '0001_initial': step(initial(d)), '0002_live_engine': step(liveEngine(d)), '0003_points': step(points(d)), '0004_missions': step(missions(d)), '0005_rewards': step(rewards(d)), '0006_experiments': step(experiments(d)), '0007_experiences': step(experiences(d)), '0008_profile_ids': step(profileIds(d)), '0009_destinations': step(destinations(d)), '0009_imports': step(imports(d)), '0010_segment_daily': step(segmentDaily(d)), '0011_destination_sync': step(destinationSync(d)), '0012_import_bad_rows': step(importBadRows(d)), '0013_mission_attempts': step(missionAttempts(d)), '0014_admin_token_prefix': step(adminTokenPrefix()), '0015_suppressions': step(suppressions(d)), '0016_events_context': step(eventsByContext()), '0017_keys': keys(d), '0018_audit_log': step(auditLog(d)) }) };
+  return { getMigrations: async () => ({ '0001_initial': step(initial(d)), '0002_live_engine': step(liveEngine(d)), '0003_points': step(points(d)), '0004_missions': step(missions(d)), '0005_rewards': step(rewards(d)), '0006_experiments': step(experiments(d)), '0007_experiences': step(experiences(d)), '0008_profile_ids': step(profileIds(d)), '0009_destinations': step(destinations(d)), '0009_imports': step(imports(d)), '0010_segment_daily': step(segmentDaily(d)), '0011_destination_sync': step(destinationSync(d)), '0012_import_bad_rows': step(importBadRows(d)), '0013_mission_attempts': step(missionAttempts(d)), '0014_admin_token_prefix': step(adminTokenPrefix()), '0015_suppressions': step(suppressions(d)), '0016_events_context': step(eventsByContext()), '0017_keys': keys(d), '0018_audit_log': step(auditLog(d)), '0019_writer_lease': step([writerLeaseTable(d)]) }) };
 }
 
-/** Brings the schema up to date; safe to run at every start and from several instances. */
+/**
+ * Brings the schema up to date; safe to run at every start and from several instances (`strata serve`
+ * runs it once it holds the writer lease: writer-lease.ts).
+ */
 export async function migrate(db: Kysely<Database>, d: StoreDialect): Promise<void> {
   // Kysely looks for its bookkeeping tables in every schema it can see: on PostgreSQL, name ours,
   // or those of another schema (another Strata's, a concurrent test's) are taken for ours.

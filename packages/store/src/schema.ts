@@ -230,4 +230,16 @@ export interface Database {
     before_json: unknown;
     after_json: unknown;
   };
+  /**
+   * Who writes this database (writer-lease.ts): one row, `name` 'writer', while a `strata serve` holds
+   * the lease; the refusal of a second process names its pid, host and start.
+   */
+  writer_lease: {
+    name: string;
+    holder_id: string;
+    pid: number;
+    hostname: string;
+    started_at: number;
+    heartbeat_at: number;
+  };
 }
