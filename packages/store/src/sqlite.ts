@@ -46,7 +46,8 @@ export function registerFunctions(db: BetterSqlite3.Database): void {
 export interface Checkpointer {
   /** Checkpoints run so far, and the last error one met (the next round tries again). */
   readonly stats: { checkpoints: number; lastError?: string };
-  stop(): void;
+  /** Closes the thread's connection; resolves once the thread has exited. */
+  stop(): Promise<void>;
 }
 
 /** How often the checkpointer looks at the WAL, and the size from which it checkpoints. */
@@ -64,7 +65,18 @@ function startCheckpointer(filename: string): Checkpointer {
     else if (m.kind === 'error') stats.lastError = m.message;
   });
   worker.on('error', (e) => { stats.lastError = e.message; });
-  return { stats, stop: () => worker.postMessage('stop') };
+  const exited = new Promise<void>((resolve) => worker.once('exit', () => resolve()));
+  let stopping: Promise<void> | null = null;
+  return {
+    stats,
+    stop: () => (stopping ??= (async () => {
+      worker.postMessage('stop');
+      // The thread closes its connection and exits; one stuck in a checkpoint is ended after 5 s.
+      const late = setTimeout(() => void worker.terminate(), 5000);
+      await exited;
+      clearTimeout(late);
+    })()),
+  };
 }
 
 /**
@@ -89,7 +101,9 @@ export function openSqlite(opts: SqliteOptions): { db: Kysely<Database>; raw: Be
   registerFunctions(raw);
   raw.defaultSafeIntegers(false);
   const checkpointer = raw.memory ? undefined : startCheckpointer(raw.name);
-  const db = new Kysely<Database>({ dialect: new StrataSqliteDialect({ database: withStatementCache(raw, () => checkpointer?.stop()) }, raw) });
+  // Destroying the Kysely handle stops the checkpointer before closing the server's connection, so
+  // that once it resolves no thread holds the files (the last connection to close removes the WAL).
+  const db = new Kysely<Database>({ dialect: new StrataSqliteDialect({ database: withStatementCache(raw) }, raw, async () => checkpointer?.stop()) });
   return { db, raw, checkpointer };
 }
 
@@ -103,7 +117,7 @@ export function openSqlite(opts: SqliteOptions): { db: Kysely<Database>; raw: Be
  * migrated with a table that makes every later attempt fail.
  */
 class StrataSqliteDialect extends SqliteDialect {
-  constructor(private readonly config: SqliteDialectConfig, private readonly raw: BetterSqlite3.Database) {
+  constructor(private readonly config: SqliteDialectConfig, private readonly raw: BetterSqlite3.Database, private readonly beforeClose: () => Promise<void>) {
     super(config);
   }
   override createAdapter(): DialectAdapter {
@@ -114,10 +128,14 @@ class StrataSqliteDialect extends SqliteDialect {
     })();
   }
   override createDriver(): SqliteDriver {
-    const raw = this.raw;
+    const { raw, beforeClose } = this;
     return new (class extends SqliteDriver {
       override async rollbackTransaction(connection: DatabaseConnection): Promise<void> {
         if (raw.inTransaction) await super.rollbackTransaction(connection);
+      }
+      override async destroy(): Promise<void> {
+        await beforeClose();
+        await super.destroy();
       }
     })(this.config);
   }
@@ -127,7 +145,7 @@ class StrataSqliteDialect extends SqliteDialect {
  * Kysely prepares a statement for every query; better-sqlite3 statements are reusable, so
  * keep the prepared ones by SQL text (bounded) and skip SQLite's parse and plan on repeats.
  */
-function withStatementCache(raw: BetterSqlite3.Database, onClose: () => void, max = 500): { prepare(sql: string): BetterSqlite3.Statement; close(): void } {
+function withStatementCache(raw: BetterSqlite3.Database, max = 500): { prepare(sql: string): BetterSqlite3.Statement; close(): void } {
   const cache = new Map<string, BetterSqlite3.Statement>();
   return {
     prepare(sql: string) {
@@ -139,9 +157,6 @@ function withStatementCache(raw: BetterSqlite3.Database, onClose: () => void, ma
       }
       return stmt;
     },
-    close: () => {
-      onClose();
-      raw.close();
-    },
+    close: () => raw.close(),
   };
 }
