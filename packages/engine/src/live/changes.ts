@@ -1,6 +1,5 @@
+/** Membership changes as the live engine decides them, and as they are written. */
 import type { MembershipReason, SqlStore } from '@strata/store';
-
-// Membership changes as the live engine decides them, and as they are written.
 
 /** One entry or exit, as the engine decides it. */
 export interface MembershipChange {
