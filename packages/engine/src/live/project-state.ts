@@ -1,0 +1,204 @@
+/**
+ * The live engine's state of one project (see LiveEngine): each profile's record, kept event
+ * lists and membership bits, the compiled segments in evaluation order, and the indexes by
+ * what they read. Also the small helpers that shape what is kept (which keys, which events).
+ */
+import { isDeepStrictEqual } from 'node:util';
+import type { Condition, EventPath, EventRecord, JsonObject, ProfileRoot, ProfileView, ViewCondition } from '@strata/core';
+import { conditionReads, isDerivedEvent, walk } from '@strata/core';
+import type { EngineProfile, SegmentRow } from '@strata/store';
+import { WakeHeap } from '../wake-heap.ts';
+
+const EMPTY: readonly EventRecord[] = Object.freeze([]);
+const NO_KEYS: JsonObject = Object.freeze({}) as JsonObject;
+
+/** A profile as the engine keeps it: its record and its events of the names live segments read. */
+export class ProfileState implements ProfileView {
+  readonly lists = new Map<string | null, EventRecord[]>();
+  wake = Infinity;
+  /** Positions of the segments whose next instant is `wake` (the only ones a wake-up must re-evaluate). */
+  due: number[] = [];
+  /** Membership: bit i is the project's i-th segment (ProjectState.list). */
+  bits: Uint32Array;
+  constructor(public profile: EngineProfile, words: number) {
+    this.bits = new Uint32Array(words);
+  }
+  has(idx: number): boolean {
+    return ((this.bits[idx >>> 5]! >>> (idx & 31)) & 1) === 1;
+  }
+  flip(idx: number): void {
+    this.bits[idx >>> 5]! ^= 1 << (idx & 31);
+  }
+  events(name: string | null): readonly EventRecord[] {
+    return this.lists.get(name) ?? EMPTY;
+  }
+  add(name: string | null, e: EventRecord): void {
+    let list = this.lists.get(name);
+    if (!list) this.lists.set(name, (list = []));
+    // Events arrive almost always in time order: insert from the end.
+    let i = list.length;
+    list.push(e);
+    while (i > 0 && list[i - 1]!.timestamp > e.timestamp) { list[i] = list[i - 1]!; i--; }
+    list[i] = e;
+  }
+  /** Removes one kept event of `name` at `timestamp`; false when none is kept. */
+  remove(name: string | null, timestamp: number): boolean {
+    const list = this.lists.get(name);
+    const i = list ? list.findLastIndex((e) => e.timestamp === timestamp) : -1;
+    if (i === -1) return false;
+    list!.splice(i, 1);
+    return true;
+  }
+}
+
+export interface Reads {
+  readonly names: Set<string | null>;
+  readonly roots: Set<ProfileRoot>;
+  readonly timed: boolean;
+  /** Keys of the relative windows read (own and referenced): see ProjectState.windows. */
+  readonly windows: Set<string>;
+  /** Time-relative operators beyond window edges: next instants come from the segment's own next(). */
+  readonly complex: boolean;
+}
+
+/** The key of a relative window (ProjectState.windowByKey): its event name and edges. */
+export const windowKey = (w: { readonly name: string | null; readonly fromMs: number; readonly toMs: number }): string => `${w.name}\u0000${w.fromMs}\u0000${w.toMs}`;
+
+/** A segment's reads: its own condition's, and those of the segments it references (already known in `segments`). */
+export function transitiveReads(own: ReturnType<typeof conditionReads> | null | undefined, segments: ReadonlyMap<string, SegmentState>): Reads {
+  const names = new Set<string | null>(own?.names ?? []);
+  const roots = new Set<ProfileRoot>(own?.roots ?? []);
+  const windows = new Set<string>((own?.windows ?? []).map(windowKey));
+  let timed = own?.timed ?? false, complex = own?.otherTime ?? false;
+  for (const r of own?.segments ?? []) {
+    const rr = segments.get(r)?.reads;
+    if (!rr) continue;
+    for (const x of rr.names) names.add(x);
+    for (const x of rr.roots) roots.add(x);
+    for (const x of rr.windows) windows.add(x);
+    timed ||= rr.timed;
+    complex ||= rr.complex;
+  }
+  return { names, roots, timed, windows, complex };
+}
+
+/** A distinct relative window over one event list, and the segments whose value can change at its edges. */
+interface WindowEntry {
+  readonly name: string | null;
+  readonly fromMs: number;
+  readonly toMs: number;
+  readonly segs: number[];
+}
+
+/** A record with only the trait and context keys the project's segments read. */
+export function keepOf(ps: { keep: { traits: Set<string>; context: Set<string> } }, r: EngineProfile): EngineProfile {
+  return { ...r, traits: pick(r.traits, ps.keep.traits), context: pick(r.context, ps.keep.context) };
+}
+
+/** The top-level trait and context keys a condition reads. */
+export function recordKeys(c: Condition, into: { traits: Set<string>; context: Set<string> }): void {
+  walk(c, (n) => { if (n.kind === 'attr' && n.path.kind === 'json') into[n.path.root].add(n.path.keys[0]!); });
+}
+
+export const ROOTS: readonly ProfileRoot[] = ['userId', 'anonymousId', 'firstSeen', 'lastSeen', 'labels', 'traits', 'context'];
+
+/** The parts of a profile record that differ between two versions of it. */
+export function changedRoots(a: EngineProfile, b: EngineProfile): ProfileRoot[] {
+  return ROOTS.filter((r) => a[r] !== b[r] && !isDeepStrictEqual(a[r], b[r]));
+}
+
+export interface SegmentState {
+  readonly row: SegmentRow;
+  readonly condition: Condition | null;
+  view: ViewCondition;
+  include: Set<string>;
+  exclude: Set<string>;
+  /** Own and referenced segments' reads. */
+  reads: Reads;
+  /** Segments this one references directly (set by index()). */
+  refs: ReadonlySet<string>;
+  /** Position in ProjectState.list (referenced segments first) and the profiles' membership bit. */
+  idx: number;
+}
+
+/** Which parts of events of one name are kept (top-level keys of properties and context). */
+interface Projection {
+  readonly props: Set<string>;
+  readonly ctx: Set<string>;
+}
+
+export class ProjectState {
+  readonly profiles = new Map<number, ProfileState>();
+  readonly segments = new Map<string, SegmentState>();
+  /** Every segment's size by position, kept by evaluate() while set; null when it must be counted again (see segmentSizes). */
+  sizes: Float64Array | null = null;
+  /** The segments by name (names are unique in a project). */
+  named = new Map<string, SegmentRow>();
+  /** Per segment, the segments whose condition references it directly. */
+  referrers = new Map<string, SegmentState[]>();
+  /** The segments' rows in store order (created, then id): replaced whole on every change, never changed in place. */
+  rows: readonly SegmentRow[] = [];
+  /** Segments, referenced ones first. */
+  list: SegmentState[] = [];
+  /** 32-bit words of a profile's membership bits. */
+  words = 1;
+  /** Per event name, the positions of the segments reading it. */
+  byName = new Map<string | null, number[]>();
+  /** Per part of the profile record, the positions of the segments reading it. */
+  byRoot = new Map<ProfileRoot, number[]>();
+  timedSegments: SegmentState[] = [];
+  /** Every distinct relative window of the live segments: a profile's next instant is the earliest edge among them. */
+  windows: WindowEntry[] = [];
+  windowByKey = new Map<string, WindowEntry>();
+  /** Timed segments whose next instants need their own next() (within_last, more_than_ago). */
+  complexTimed: SegmentState[] = [];
+  /** Scratch marks, one per segment. */
+  mark = new Uint8Array(0);
+  /** The top-level trait and context keys some segment reads: the rest of a record is not kept. */
+  keep: { traits: Set<string>; context: Set<string> } = { traits: new Set(), context: new Set() };
+  tracked = new Map<string | null, Projection>();
+  readonly heap = new WakeHeap();
+  /** Profiles merged away in the transaction being written (their ids still name history entries). */
+  readonly gone = new Map<number, EngineProfile>();
+  constructor(readonly id: string, public clock: number) {}
+}
+
+export function projectionKey(paths: readonly EventPath[]): Projection {
+  const props = new Set<string>(), ctx = new Set<string>();
+  for (const p of paths) if (p.kind === 'json') (p.root === 'properties' ? props : ctx).add(p.keys[0]!);
+  return { props, ctx };
+}
+
+const sameProjection = (a: Projection | undefined, b: Projection) =>
+  a !== undefined && a.props.size === b.props.size && a.ctx.size === b.ctx.size && [...b.props].every((k) => a.props.has(k)) && [...b.ctx].every((k) => a.ctx.has(k));
+
+function pick(o: JsonObject, keys: Set<string>): JsonObject {
+  if (keys.size === 0) return NO_KEYS;
+  const out: JsonObject = {};
+  for (const k of keys) if (k in o) out[k] = o[k]!;
+  return out;
+}
+
+/** Adds an event to a profile's kept lists (only `only` names when given). */
+export function addEvent(ps: ProjectState, p: ProfileState, e: EventRecord, only?: readonly (string | null)[]): Set<string | null> {
+  const hit = new Set<string | null>();
+  const named = ps.tracked.get(e.name);
+  const star = isDerivedEvent(e.name) ? undefined : ps.tracked.get(null);
+  if (!named && !star) return hit;
+  const props = new Set([...(named?.props ?? []), ...(star?.props ?? [])]);
+  const ctx = new Set([...(named?.ctx ?? []), ...(star?.ctx ?? [])]);
+  const slim: EventRecord = { name: e.name, timestamp: e.timestamp, properties: pick(e.properties, props), context: pick(e.context, ctx) };
+  if (named && (!only || only.includes(e.name))) { p.add(e.name, slim); hit.add(e.name); }
+  if (star && (!only || only.includes(null))) { p.add(null, slim); hit.add(null); }
+  return hit;
+}
+
+export function dropProfile(ps: ProjectState, id: number): void {
+  ps.profiles.delete(id);
+  ps.sizes = null;
+}
+
+/** Event names whose kept lists no longer hold what the segments read (new names, new properties). */
+export function staleNames(ps: ProjectState, before: ReadonlyMap<string | null, Projection>): (string | null)[] {
+  return [...ps.tracked].filter(([n, proj]) => !sameProjection(before.get(n), proj)).map(([n]) => n);
+}
