@@ -50,7 +50,7 @@ for (const leaf of leaves) {
 // pass over the same columns, no predicates, no lookup tables beyond one code.
 const first = leaves[0]!;
 const hand = bestOf(5, () => {
-  const g = cols.groups('$pageview')[0]!;
+  const g = cols.group('$pageview')!;
   const path = g.coded.get('properties.path')!;
   const code = path.values.indexOf('/pricing');
   const count = new Int32Array(n);

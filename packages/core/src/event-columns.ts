@@ -21,7 +21,8 @@ interface CodedColumn {
  * read are a Float64Array (NaN where the value is not a number), as `aggregator` reads them.
  */
 interface NameColumns {
-  readonly name: string;
+  /** null: every non-derived event (`"*"`). */
+  readonly name: string | null;
   readonly rows: number;
   readonly profile: Int32Array;
   readonly time: Float64Array;
@@ -64,58 +65,75 @@ const asNumber = (raw: unknown): number => (typeof raw === 'number' ? raw : type
 export class EventColumns {
   private constructor(
     readonly size: number,
-    private readonly byName: Map<string, NameColumns>,
+    private readonly byName: Map<string | null, NameColumns>,
     private readonly reads: Reads,
   ) {}
 
-  /** Columns of the events of profiles 0..n-1 that `conditions` read. */
+  /**
+   * Columns of the events of profiles 0..n-1 that `conditions` read: a group per name read, and
+   * for `"*"` one group of every non-derived event in each profile's own order (so that sums
+   * over it add in the order the per-profile evaluator adds them).
+   */
   static of(conditions: readonly Condition[], n: number, events: (i: number) => readonly EventRecord[]): EventColumns {
     const reads = readsOf(conditions);
     const every = reads.names.has(null);
-    const wanted = (name: string) => reads.names.has(name) || (every && !isDerivedEvent(name));
-    // First pass: rows per name; second: fill.
-    const counts = new Map<string, number>();
-    for (let i = 0; i < n; i++) for (const e of events(i)) if (wanted(e.name)) counts.set(e.name, (counts.get(e.name) ?? 0) + 1);
-    const byName = new Map<string, NameColumns>();
-    const builders = new Map<string, { cols: NameColumns; row: number; dicts: Map<string, { scalars: Map<unknown, number>; composites: Map<string, number>; values: unknown[] }> }>();
+    // First pass: rows per group; second: fill.
+    const counts = new Map<string | null, number>();
+    for (let i = 0; i < n; i++) {
+      for (const e of events(i)) {
+        if (reads.names.has(e.name)) counts.set(e.name, (counts.get(e.name) ?? 0) + 1);
+        if (every && !isDerivedEvent(e.name)) counts.set(null, (counts.get(null) ?? 0) + 1);
+      }
+    }
+    const codedGetters = [...reads.coded].map(([key, path]) => ({ key, get: eventGetter(path) }));
+    const numericGetters = [...reads.numeric].map(([key, path]) => ({ key, get: eventGetter(path) }));
+    type Dict = { scalars: Map<unknown, number>; composites: Map<string, number>; values: unknown[] };
+    const byName = new Map<string | null, NameColumns>();
+    const builders = new Map<string | null, { cols: NameColumns; row: number; coded: { codes: Int32Array; dict: Dict }[]; numeric: Float64Array[] }>();
     for (const [name, rows] of counts) {
       const coded = new Map<string, CodedColumn>();
-      const dicts = new Map<string, { scalars: Map<unknown, number>; composites: Map<string, number>; values: unknown[] }>();
-      for (const key of reads.coded.keys()) {
-        const values: unknown[] = [];
-        coded.set(key, { codes: new Int32Array(rows), values });
-        dicts.set(key, { scalars: new Map(), composites: new Map(), values });
-      }
+      const codedCols = codedGetters.map(({ key }) => {
+        const dict: Dict = { scalars: new Map(), composites: new Map(), values: [] };
+        const col = { codes: new Int32Array(rows), values: dict.values };
+        coded.set(key, col);
+        return { codes: col.codes, dict };
+      });
       const numeric = new Map<string, Float64Array>();
-      for (const key of reads.numeric.keys()) numeric.set(key, new Float64Array(rows));
+      const numericCols = numericGetters.map(({ key }) => {
+        const col = new Float64Array(rows);
+        numeric.set(key, col);
+        return col;
+      });
       const cols: NameColumns = { name, rows, profile: new Int32Array(rows), time: new Float64Array(rows), coded, numeric };
       byName.set(name, cols);
-      builders.set(name, { cols, row: 0, dicts });
+      builders.set(name, { cols, row: 0, coded: codedCols, numeric: numericCols });
     }
-    const codedGetters = [...reads.coded].map(([key, path]) => [key, eventGetter(path)] as const);
-    const numericGetters = [...reads.numeric].map(([key, path]) => [key, eventGetter(path)] as const);
+    const star = builders.get(null);
+    const append = (b: NonNullable<typeof star>, i: number, e: EventRecord) => {
+      const r = b.row++;
+      b.cols.profile[r] = i;
+      b.cols.time[r] = e.timestamp;
+      for (let k = 0; k < codedGetters.length; k++) {
+        const v = codedGetters[k]!.get(e);
+        const { codes, dict } = b.coded[k]!;
+        let code: number | undefined;
+        if (typeof v === 'object' && v !== null) {
+          const key = JSON.stringify(v);
+          code = dict.composites.get(key);
+          if (code === undefined) dict.composites.set(key, (code = dict.values.push(v) - 1));
+        } else {
+          code = dict.scalars.get(v);
+          if (code === undefined) dict.scalars.set(v, (code = dict.values.push(v) - 1));
+        }
+        codes[r] = code;
+      }
+      for (let k = 0; k < numericGetters.length; k++) b.numeric[k]![r] = asNumber(numericGetters[k]!.get(e));
+    };
     for (let i = 0; i < n; i++) {
       for (const e of events(i)) {
         const b = builders.get(e.name);
-        if (!b) continue;
-        const r = b.row++;
-        b.cols.profile[r] = i;
-        b.cols.time[r] = e.timestamp;
-        for (const [key, get] of codedGetters) {
-          const v = get(e);
-          const d = b.dicts.get(key)!;
-          let code: number | undefined;
-          if (typeof v === 'object' && v !== null) {
-            const k = JSON.stringify(v);
-            code = d.composites.get(k);
-            if (code === undefined) d.composites.set(k, (code = d.values.push(v) - 1));
-          } else {
-            code = d.scalars.get(v);
-            if (code === undefined) d.scalars.set(v, (code = d.values.push(v) - 1));
-          }
-          b.cols.coded.get(key)!.codes[r] = code;
-        }
-        for (const [key, get] of numericGetters) b.cols.numeric.get(key)![r] = asNumber(get(e));
+        if (b) append(b, i, e);
+        if (star && !isDerivedEvent(e.name)) append(star, i, e);
       }
     }
     return new EventColumns(n, byName, reads);
@@ -146,13 +164,9 @@ export class EventColumns {
     return !('prop' in node.agg) || this.reads.numeric.has(pathKey(node.agg.prop));
   }
 
-  /** The name groups a leaf reads: its own name, or every non-derived name for `"*"`. */
-  groups(name: string | null): NameColumns[] {
-    if (name !== null) {
-      const g = this.byName.get(name);
-      return g ? [g] : [];
-    }
-    return [...this.byName.values()].filter((g) => !isDerivedEvent(g.name));
+  /** The rows a leaf reads: those of its name, or of every non-derived event for `"*"` (null); undefined when there are none. */
+  group(name: string | null): NameColumns | undefined {
+    return this.byName.get(name);
   }
 }
 
@@ -187,7 +201,8 @@ export function evaluateEventLeaf(node: EventNode, cols: EventColumns, now: numb
   const dayKeys: number[] = [];
   const farDays = new Map<number, Set<number>>();
   const propKey = 'prop' in node.agg ? pathKey(node.agg.prop) : null;
-  for (const g of cols.groups(node.name)) {
+  const g = cols.group(node.name);
+  if (g) {
     // Each where clause as a lookup table over its column's distinct values.
     const tests = node.where.map((c) => {
       const col = g.coded.get(pathKey(c.path))!;
