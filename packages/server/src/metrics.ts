@@ -59,6 +59,19 @@ export class Metrics {
       name: 'strata_engine_transition_lag_seconds', help: 'How long the earliest due time transition (a window closing, a date passing) has waited to be applied; 0 when none is due',
       registers, collect() { const due = engine().oldestDueAt; this.set(due === null ? 0 : Math.max(0, ctx.clock.now() - due) / 1000); },
     });
+    const checkpoints = () => ctx.store.walCheckpointer?.stats;
+    new Counter({
+      name: 'strata_sqlite_wal_checkpoints_total', help: 'WAL checkpoints run by the embedded store\'s checkpointer thread, by result (done, failed); absent on PostgreSQL', labelNames: ['result'], registers,
+      collect() {
+        const c = checkpoints();
+        if (!c) return;
+        this.inc({ result: 'done' }, c.checkpoints - seenCheckpoints.done);
+        this.inc({ result: 'failed' }, c.errors - seenCheckpoints.failed);
+        seenCheckpoints.done = c.checkpoints;
+        seenCheckpoints.failed = c.errors;
+      },
+    });
+    const seenCheckpoints = { done: 0, failed: 0 };
     new Gauge({ name: 'strata_heap_used_ratio', help: 'The V8 heap in use as a share of its limit (--max-old-space-size); the log warns at 0.8', registers, collect() { this.set(heapFigures().ratio); } });
     new Gauge({
       name: 'strata_engine_heap_bytes_per_profile', help: 'The V8 heap in use divided by the profiles the engine holds (the whole heap: an upper bound of the engine\'s share); 0 with no profiles',

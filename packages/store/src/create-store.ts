@@ -16,8 +16,10 @@ async function openStore(cfg: StoreConfig): Promise<SqlStore> {
   switch (cfg.kind) {
     case 'sqlite': {
       mkdirSync(cfg.dataDir, { recursive: true });
-      const { db } = openSqlite({ filename: join(cfg.dataDir, 'strata.db') });
-      return new SqlStore(db, 'sqlite');
+      const { db, checkpointer } = openSqlite({ filename: join(cfg.dataDir, 'strata.db') });
+      const store = new SqlStore(db, 'sqlite');
+      store.walCheckpointer = checkpointer;
+      return store;
     }
     case 'sqlite-memory':
       return new SqlStore(openSqlite({ filename: ':memory:' }).db, 'sqlite');

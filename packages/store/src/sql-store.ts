@@ -1,3 +1,4 @@
+import type { Checkpointer } from './sqlite.ts';
 import { createHash } from 'node:crypto';
 import { CompiledQuery, sql, type Insertable, type Kysely, type RawBuilder, type SqlBool, type Transaction } from 'kysely';
 import type { EventRecord, Json, JsonObject, SqlDialect } from '@strata/core';
@@ -67,6 +68,9 @@ export class SqlStore {
   private readonly contextCache: Map<string, number>;
   /** Contexts stored by this transaction: shared with the cache only once it commits. */
   private readonly newContexts = new Map<string, number>();
+  /** The embedded store's WAL checkpointer thread (a SQLite file store opened by createStore), for /metrics. */
+  walCheckpointer?: Checkpointer;
+
   constructor(
     readonly db: Kysely<Database>,
     readonly dialect: StoreDialect,

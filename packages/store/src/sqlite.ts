@@ -44,8 +44,11 @@ export function registerFunctions(db: BetterSqlite3.Database): void {
 
 /** The background WAL checkpointer of a file store (`wal-checkpointer.cjs`). */
 export interface Checkpointer {
-  /** Checkpoints run so far, and the last error one met (the next round tries again). */
-  readonly stats: { checkpoints: number; lastError?: string };
+  /**
+   * Checkpoints run so far, the errors met (the next round tries again) and the last one, and
+   * whether the thread is running (a thread that died leaves checkpoints to the commits: 32 MB).
+   */
+  readonly stats: { checkpoints: number; errors: number; lastError?: string; running: boolean };
   /** Closes the thread's connection; resolves once the thread has exited. */
   stop(): Promise<void>;
 }
@@ -59,14 +62,23 @@ function startCheckpointer(filename: string): Checkpointer {
     workerData: { filename, everyMs: CHECKPOINT_EVERY_MS, minWalBytes: CHECKPOINT_MIN_WAL_BYTES },
   });
   worker.unref();
-  const stats: Checkpointer['stats'] = { checkpoints: 0 };
+  const stats: Checkpointer['stats'] = { checkpoints: 0, errors: 0, running: true };
+  let stopping: Promise<void> | null = null;
+  // The first failure is said on stderr (the server's log has no handle here); all are counted (/metrics).
+  const failed = (message: string) => {
+    if (stats.errors++ === 0) console.error(`strata: the SQLite WAL checkpointer of ${filename} failed (${message}); commits checkpoint the WAL themselves from 32 MB meanwhile`);
+    stats.lastError = message;
+  };
   worker.on('message', (m: { kind: string; message?: string }) => {
     if (m.kind === 'checkpoint') stats.checkpoints++;
-    else if (m.kind === 'error') stats.lastError = m.message;
+    else if (m.kind === 'error') failed(m.message ?? 'unknown error');
   });
-  worker.on('error', (e) => { stats.lastError = e.message; });
-  const exited = new Promise<void>((resolve) => worker.once('exit', () => resolve()));
-  let stopping: Promise<void> | null = null;
+  worker.on('error', (e) => failed(e.message));
+  const exited = new Promise<void>((resolve) => worker.once('exit', (code) => {
+    stats.running = false;
+    if (!stopping) failed(`the thread exited with code ${code}`);
+    resolve();
+  }));
   return {
     stats,
     stop: () => (stopping ??= (async () => {
@@ -94,8 +106,9 @@ export function openSqlite(opts: SqliteOptions): { db: Kysely<Database>; raw: Be
   // The checkpointer thread keeps the WAL near 4 MB; should it fall behind, a commit that finds
   // 32 MB in the WAL checkpoints what is left itself (durability is the commit's either way).
   raw.pragma('wal_autocheckpoint = 8192');
-  // When a complete checkpoint lets the WAL start over, a WAL file grown past 4 MB is cut back to it.
-  raw.pragma('journal_size_limit = 4194304');
+  // When a complete checkpoint lets the WAL start over, a WAL file grown larger is cut back to 1 MB
+  // (below the checkpointer's 4 MB, so that the file's size says how much was written since).
+  raw.pragma('journal_size_limit = 1048576');
   // Deleted rows are overwritten with zeros, not left in free space: an erased user leaves no bytes in the file (docs/privacy.md).
   raw.pragma('secure_delete = ON');
   registerFunctions(raw);

@@ -279,7 +279,17 @@ export class UserDataStore {
    * (PostgreSQL: see docs/privacy.md on VACUUM.) Run on the store, outside any transaction.
    */
   async checkpoint(): Promise<void> {
-    if (this.store.dialect === 'sqlite') await sql`PRAGMA wal_checkpoint(TRUNCATE)`.execute(this.db);
+    if (this.store.dialect !== 'sqlite') return;
+    // The store's checkpointer thread (sqlite.ts) may hold the checkpoint lock for a moment: SQLite
+    // then answers busy = 1 at once instead of waiting, and the WAL is not emptied. Try again
+    // until it is, for up to 5 s, then fail (the caller says so; the next checkpoint writes the same pages).
+    const until = Date.now() + 5000;
+    for (;;) {
+      const [r] = (await sql<{ busy: number; log: number; checkpointed: number }>`PRAGMA wal_checkpoint(TRUNCATE)`.execute(this.db)).rows;
+      if (!r || r.busy === 0) return;
+      if (Date.now() > until) throw new Error(`the WAL checkpoint stayed busy for 5 s (${r.checkpointed} of ${r.log} frames written)`);
+      await new Promise((resolve) => setTimeout(resolve, 10));
+    }
   }
 
   /** Keeps the hashes of the ids (never the ids); returns how many were new. */
