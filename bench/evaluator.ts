@@ -1,6 +1,7 @@
 /**
- * The in-memory evaluator against sift (the fastest general JSON matcher measured here)
- * and hand-written JavaScript predicates, on generated profiles × 10 attribute segments.
+ * The in-memory evaluator against sift and hand-written JavaScript predicates, on generated
+ * profiles × the 10 attribute segments of attribute-cases.ts (bench:peers runs the same
+ * cases against more libraries).
  * Run: npm run bench:evaluator [-- users]
  */
 import siftModule from 'sift';
