@@ -1,34 +1,20 @@
 /**
- * The in-memory evaluator against sift (the fastest general JSON matcher measured here)
- * and hand-written JavaScript predicates, on generated profiles × 10 attribute segments.
+ * The in-memory evaluator against sift and hand-written JavaScript predicates, on generated
+ * profiles × the 10 attribute segments of attribute-cases.ts (bench:peers runs the same
+ * cases against more libraries).
  * Run: npm run bench:evaluator [-- users]
  */
 import siftModule from 'sift';
-import type { Json, ProfileRecord } from '@strata/core';
+import type { ProfileRecord } from '@strata/core';
 import { compileCondition, evaluateColumns, parseCondition, popcount, ProfileColumns, type Condition } from '@strata/core';
+import { ATTRIBUTE_CASES, ATTRIBUTE_DATA, sameMembers } from './attribute-cases.ts';
 import { bestOf, generatedProfiles, table } from './lib.ts';
 
 const users = Number(process.argv[2] ?? 1_000_000);
-const EMEA = ['GB', 'DE', 'FR', 'ES', 'IT', 'NL', 'SE', 'PL', 'AE', 'SA', 'ZA', 'NG', 'EG', 'TR', 'BE', 'CH', 'AT', 'DK', 'NO', 'IE'];
-
-type Case = { name: string; strata: Json; sift: object; hand: (p: ProfileRecord) => boolean };
-const T = (p: ProfileRecord) => p.traits as Record<string, any>;
-const C = (p: ProfileRecord) => p.context as Record<string, any>;
-const CASES: Case[] = [
-  { name: 'plan = vip', strata: { attr: 'traits.plan', op: 'eq', value: 'vip' }, sift: { 'traits.plan': 'vip' }, hand: (p) => T(p).plan === 'vip' },
-  { name: 'country in EMEA', strata: { attr: 'context.location.country', op: 'in', value: EMEA }, sift: { 'context.location.country': { $in: EMEA } }, hand: (p) => EMEA.includes(C(p).location?.country) },
-  { name: 'mobile', strata: { attr: 'context.device.type', op: 'eq', value: 'mobile' }, sift: { 'context.device.type': 'mobile' }, hand: (p) => C(p).device?.type === 'mobile' },
-  { name: 'locale en-*', strata: { attr: 'context.locale', op: 'starts_with', value: 'en' }, sift: { 'context.locale': { $regex: '^en' } }, hand: (p) => typeof C(p).locale === 'string' && C(p).locale.startsWith('en') },
-  { name: 'marketing opt-in', strata: { attr: 'traits.marketingOptIn', op: 'eq', value: true }, sift: { 'traits.marketingOptIn': true }, hand: (p) => T(p).marketingOptIn === true },
-  { name: 'known paying', strata: { all: [{ attr: 'known', op: 'eq', value: true }, { attr: 'traits.plan', op: 'in', value: ['pro', 'vip'] }] }, sift: { userId: { $ne: null }, 'traits.plan': { $in: ['pro', 'vip'] } }, hand: (p) => p.userId !== null && (T(p).plan === 'pro' || T(p).plan === 'vip') },
-  { name: 'iOS', strata: { attr: 'context.os.name', op: 'eq', value: 'iOS' }, sift: { 'context.os.name': 'iOS' }, hand: (p) => C(p).os?.name === 'iOS' },
-  { name: 'not US/CN', strata: { attr: 'context.location.country', op: 'nin', value: ['US', 'CN'] }, sift: { 'context.location.country': { $nin: ['US', 'CN'] } }, hand: (p) => { const c = C(p).location?.country; return c !== 'US' && c !== 'CN'; } },
-  { name: 'UK not desktop', strata: { all: [{ attr: 'traits.country', op: 'eq', value: 'GB' }, { attr: 'context.device.type', op: 'neq', value: 'desktop' }] }, sift: { 'traits.country': 'GB', 'context.device.type': { $ne: 'desktop' } }, hand: (p) => T(p).country === 'GB' && C(p).device?.type !== 'desktop' },
-  { name: 'basic or de-DE', strata: { any: [{ attr: 'traits.plan', op: 'eq', value: 'basic' }, { attr: 'context.locale', op: 'eq', value: 'de-DE' }] }, sift: { $or: [{ 'traits.plan': 'basic' }, { 'context.locale': 'de-DE' }] }, hand: (p) => T(p).plan === 'basic' || C(p).locale === 'de-DE' },
-];
+const CASES = ATTRIBUTE_CASES;
 
 console.log(`generating ${users} profiles...`);
-const profiles = generatedProfiles({ seed: 1, users, end: Date.UTC(2024, 5, 15), eventsPerUser: 4 }, false).map((x) => x.profile);
+const profiles = generatedProfiles(ATTRIBUTE_DATA(users), false).map((x) => x.profile);
 const now = Date.UTC(2024, 5, 15);
 const parsed: Condition[] = CASES.map((c) => {
   const r = parseCondition(c.strata);
@@ -37,19 +23,19 @@ const parsed: Condition[] = CASES.map((c) => {
 });
 const strata = parsed.map((c) => compileCondition(c));
 const sift = siftModule as unknown as (query: object) => (p: ProfileRecord) => boolean;
-const sifted = CASES.map((c) => sift(c.sift));
+const sifted = CASES.map((c) => sift(c.mongo));
 const hand = CASES.map((c) => c.hand);
 const NO_EVENTS: never[] = [];
 
 // Same members everywhere before anything is timed.
-for (const [i, c] of CASES.entries()) {
-  const a = profiles.filter((p) => strata[i]!(p, NO_EVENTS, now)).length;
-  const b = profiles.filter((p) => sifted[i]!(p)).length;
-  const h = profiles.filter((p) => hand[i]!(p)).length;
-  const col = popcount(evaluateColumns(parsed[i]!, new ProfileColumns(profiles), now));
-  if (a !== b || a !== h || a !== col) throw new Error(`${c.name}: member counts differ (strata ${a}, columns ${col}, sift ${b}, hand-written ${h})`);
-  console.log(`  ${c.name.padEnd(18)} ${a} members`);
-}
+const count = (f: (p: ProfileRecord) => boolean) => profiles.filter(f).length;
+const members = sameMembers({
+  strata: strata.map((f) => count((p) => f(p, NO_EVENTS, now))),
+  'strata columns': parsed.map((c) => popcount(evaluateColumns(c, new ProfileColumns(profiles), now))),
+  sift: sifted.map(count),
+  'hand-written': hand.map(count),
+});
+for (const [i, c] of CASES.entries()) console.log(`  ${c.name.padEnd(18)} ${members[i]} members`);
 
 const runAll = (fs: ((p: ProfileRecord) => boolean)[]) => () => {
   let n = 0;

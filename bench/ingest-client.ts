@@ -8,7 +8,8 @@
  * - `shuffled` — the same windows, their messages in a seeded random order: most events of a
  *   user arrive after a later one of the same user (offline queues flushed late, backfills).
  * `time` and `shuffled` put the same users in the same batches' reach, so they differ only in
- * time order.
+ * time order. It answers with the events sent, the requests not accepted, the time taken and
+ * each request's send and answer instants.
  */
 import { parentPort, workerData } from 'node:worker_threads';
 import { Rng, generateBatches, generateUsers, type SegmentMessage } from '@strata/datagen';
@@ -41,17 +42,22 @@ function* windowed(): Generator<SegmentMessage[]> {
 const batches = order === 'users' ? generateBatches({ seed: 11, users, end }, SIZE) : windowed();
 let events = 0;
 let failed = 0;
+/** Per request: sent and answered (ms since the epoch, comparable across threads) and its events, three numbers each. */
+const timings: number[] = [];
+const clock = () => performance.timeOrigin + performance.now();
 const started = performance.now();
 async function lane(): Promise<void> {
   for (;;) {
     const next = batches.next();
     if (next.done) return;
     const body = JSON.stringify({ batch: next.value });
+    const sent = clock();
     const r = await fetch(url, { method: 'POST', headers: { authorization: auth, 'content-type': 'application/json' }, body });
     if (r.status !== 200) failed++;
     await r.arrayBuffer();
+    timings.push(sent, clock(), next.value.length);
     events += next.value.length;
   }
 }
 await Promise.all(Array.from({ length: concurrency }, lane));
-parentPort!.postMessage({ events, failed, ms: performance.now() - started });
+parentPort!.postMessage({ events, failed, ms: performance.now() - started, timings });
