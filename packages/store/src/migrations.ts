@@ -348,7 +348,7 @@ function auditLog(d: StoreDialect): string[] {
 export function writerLeaseTable(d: StoreDialect): string {
   const t = types(d);
   return `CREATE TABLE IF NOT EXISTS writer_lease (name TEXT PRIMARY KEY, holder_id TEXT NOT NULL, pid INTEGER NOT NULL,
-    hostname TEXT NOT NULL, started_at ${t.ms} NOT NULL, heartbeat_at ${t.ms} NOT NULL)`;
+    hostname TEXT NOT NULL, host_id TEXT, db_file TEXT, started_at ${t.ms} NOT NULL, heartbeat_at ${t.ms} NOT NULL)`;
 }
 
 /**

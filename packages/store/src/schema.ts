@@ -239,6 +239,10 @@ export interface Database {
     holder_id: string;
     pid: number;
     hostname: string;
+    /** The holder's boot and pid namespace (`<boot id>/<pid namespace>`; null where the system does not say): its pid means something only where both are ours. */
+    host_id: string | null;
+    /** SQLite: the database file the row was written in (`<device>:<inode>`), so that a copy of the file (a backup) does not carry a live-looking lease along. */
+    db_file: string | null;
     started_at: number;
     heartbeat_at: number;
   };

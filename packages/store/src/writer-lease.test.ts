@@ -8,7 +8,7 @@ import { createStore, openWriterStore, type StoreConfig } from './create-store.t
 import { postgresReachable } from './postgres.ts';
 import type { SqlStore } from './sql-store.ts';
 import { TEST_PG_URL, withTestPgSchema } from './testing/index.ts';
-import { WriterLeaseRefused, writerLockKey, type LeaseHolder, type WriterLease } from './writer-lease.ts';
+import { hostId, WriterLeaseRefused, writerLockKey, type LeaseHolder, type WriterLease } from './writer-lease.ts';
 
 const root = join(import.meta.dirname, '../../..');
 /** The database the PostgreSQL tests' schemas are in. */
@@ -85,7 +85,7 @@ describe('writer lease on SQLite (one data dir)', () => {
     const now = Date.now();
     await store.db.insertInto('writer_lease').values({
       name: 'writer', holder_id: h.holderId ?? 'another-holder', pid: h.pid ?? 1, hostname: h.hostname ?? hostname(),
-      started_at: h.startedAt ?? now, heartbeat_at: h.heartbeatAt ?? now,
+      host_id: h.hostId ?? null, db_file: h.dbFile ?? null, started_at: h.startedAt ?? now, heartbeat_at: h.heartbeatAt ?? now,
     }).execute();
   };
 
@@ -139,6 +139,41 @@ describe('writer lease on SQLite (one data dir)', () => {
     expect(err.message).toMatch(/pid 4242 on host elsewhere\.example, since .* \(last heartbeat 5 s ago\)/);
     await open[0]!.store.db.updateTable('writer_lease').set({ heartbeat_at: Date.now() - 61_000 }).execute();
     await writer({ staleMs: 60_000 });
+  });
+
+  it('a copy of the database (a backup made while Strata runs) carries no lease: Strata starts on it, the original stays held', async () => {
+    const first = await writer();
+    const copyDir = mkdtempSync(join(tmpdir(), 'strata-lease-copy-'));
+    try {
+      await sql.raw(`VACUUM INTO '${join(copyDir, 'strata.db')}'`).execute(first.store.db);
+      const copy = await openWriterStore({ kind: 'sqlite', dataDir: copyDir });
+      open.push(copy);
+      expect((await copy.store.db.selectFrom('writer_lease').select('holder_id').execute()).map((r) => r.holder_id)).toEqual([copy.lease.holder!.holderId]);
+      expect((await refusal(openWriterStore(cfg))).holder!.holderId).toBe(first.lease.holder!.holderId);
+    } finally {
+      rmSync(copyDir, { recursive: true, force: true });
+    }
+  });
+
+  it.runIf(hostId() !== null)('same host name, another pid namespace (containers): the pid means nothing here, the heartbeat decides', async () => {
+    const [boot] = hostId()!.split('/');
+    // pid 1 exists in this namespace too, but the row's pid 1 is another namespace's.
+    await leaveRow({ pid: 1, hostId: `${boot}/pid:[1]`, heartbeatAt: Date.now() - 5_000 });
+    expect((await refusal(openWriterStore(cfg, { staleMs: 60_000 }))).holder!.pid).toBe(1);
+    await open[0]!.store.db.updateTable('writer_lease').set({ heartbeat_at: Date.now() - 61_000 }).execute();
+    await writer({ staleMs: 60_000 });
+  });
+
+  it.runIf(hostId() !== null)('same host name, another boot: the holder is gone whatever its pid (a clock that moved cannot fool it)', async () => {
+    const [, ns] = hostId()!.split('/');
+    // A live pid, a fresh heartbeat and a start after this boot by the wall clock: still another boot's.
+    await leaveRow({ pid: 1, hostId: `another-boot/${ns}`, startedAt: Date.now() });
+    await writer();
+  });
+
+  it.runIf(hostId() !== null)('same boot and pid namespace: a live pid holds it', async () => {
+    await leaveRow({ pid: 1, hostId: hostId() });
+    expect((await refusal(openWriterStore(cfg))).holder!.pid).toBe(1);
   });
 
   it('writes a heartbeat while held, and tells the holder when another process took the lease over', async () => {
@@ -208,6 +243,23 @@ describe('writer lease on PostgreSQL (advisory lock per database and schema)', a
       expect((await client.query(`SELECT count(*)::int AS n FROM ${schema}.writer_lease`)).rows[0].n).toBe(0);
       await writer(cfg);
       expect(await lockHolders(client, schema)).toHaveLength(1);
+    });
+  });
+
+  it.skipIf(!server)('a heartbeat blocked on the row (another session holds it locked) gives up: a stop is not held up', async () => {
+    await withTestPgSchema('strata_lease_block', async ({ url, schema, client }) => {
+      const w = await writer({ kind: 'postgres', url }, { heartbeatMs: 50 });
+      await client.query('BEGIN');
+      await client.query(`SELECT * FROM ${schema}.writer_lease FOR UPDATE`);
+      try {
+        await new Promise((r) => setTimeout(r, 300)); // a heartbeat is now waiting for the row
+        const released = w.lease.release().then(() => 'released' as const);
+        const stuck = new Promise<'stuck'>((r) => setTimeout(() => r('stuck'), 15_000).unref());
+        // The blocking transaction is still open: the release must not wait for it to end.
+        expect(await Promise.race([released, stuck])).toBe('released');
+      } finally {
+        await client.query('ROLLBACK');
+      }
     });
   });
 

@@ -1,6 +1,7 @@
 import { createHash, randomUUID } from 'node:crypto';
+import { readFileSync, readlinkSync, statSync } from 'node:fs';
 import { hostname as osHostname, uptime } from 'node:os';
-import { resolve } from 'node:path';
+import { join, resolve } from 'node:path';
 import { sql, type Kysely } from 'kysely';
 import pg from 'pg';
 import type { StoreConfig } from './create-store.ts';
@@ -25,6 +26,10 @@ export interface LeaseHolder {
   readonly holderId: string;
   readonly pid: number;
   readonly hostname: string;
+  /** Its boot and pid namespace (`hostId()`); null where the system does not say. */
+  readonly hostId: string | null;
+  /** SQLite: the database file it wrote the row in (`fileId()`); null on PostgreSQL. */
+  readonly dbFile: string | null;
   /** When it took the lease (epoch ms). */
   readonly startedAt: number;
   /** Its last heartbeat (epoch ms), written every `heartbeatMs` while it holds the lease. */
@@ -88,7 +93,7 @@ export async function acquireWriterLease(store: SqlStore, cfg: StoreConfig, opti
   const o = { ...DEFAULTS, ...options };
   switch (cfg.kind) {
     case 'sqlite':
-      return acquireSqlite(store.db, `SQLite data dir ${resolve(cfg.dataDir)}`, o);
+      return acquireSqlite(store.db, `SQLite data dir ${resolve(cfg.dataDir)}`, fileId(join(cfg.dataDir, 'strata.db')), o);
     case 'postgres':
       return acquirePostgres(cfg.url, o);
     case 'sqlite-memory':
@@ -97,19 +102,44 @@ export async function acquireWriterLease(store: SqlStore, cfg: StoreConfig, opti
   }
 }
 
-function newHolder(): LeaseHolder {
+function newHolder(dbFile: string | null = null): LeaseHolder {
   const now = Date.now();
-  return { holderId: randomUUID(), pid: process.pid, hostname: osHostname(), startedAt: now, heartbeatAt: now };
+  return { holderId: randomUUID(), pid: process.pid, hostname: osHostname(), hostId: hostId(), dbFile, startedAt: now, heartbeatAt: now };
+}
+
+/**
+ * Where a pid means something: this boot of this machine (Linux's boot id) and this pid namespace
+ * (two containers sharing a host name each have their own pids). Null where /proc does not say.
+ */
+export function hostId(): string | null {
+  try {
+    return `${readFileSync('/proc/sys/kernel/random/boot_id', 'utf8').trim()}/${readlinkSync('/proc/self/ns/pid')}`;
+  } catch {
+    return null;
+  }
+}
+
+/** A file's identity (`<device>:<inode>`): a copy of it is another file. */
+function fileId(path: string): string | null {
+  try {
+    const st = statSync(path);
+    return `${st.dev}:${st.ino}`;
+  } catch {
+    return null;
+  }
 }
 
 type LeaseRow = Database['writer_lease'];
 
 function holderOf(row: LeaseRow): LeaseHolder {
-  return { holderId: row.holder_id, pid: Number(row.pid), hostname: row.hostname, startedAt: Number(row.started_at), heartbeatAt: Number(row.heartbeat_at) };
+  return {
+    holderId: row.holder_id, pid: Number(row.pid), hostname: row.hostname, hostId: row.host_id ?? null, dbFile: row.db_file ?? null,
+    startedAt: Number(row.started_at), heartbeatAt: Number(row.heartbeat_at),
+  };
 }
 
 function rowOf(h: LeaseHolder): LeaseRow {
-  return { name: ROW, holder_id: h.holderId, pid: h.pid, hostname: h.hostname, started_at: h.startedAt, heartbeat_at: h.heartbeatAt };
+  return { name: ROW, holder_id: h.holderId, pid: h.pid, hostname: h.hostname, host_id: h.hostId, db_file: h.dbFile, started_at: h.startedAt, heartbeat_at: h.heartbeatAt };
 }
 
 /** Whether a process with this pid exists on this host (EPERM: it does, under another user). */
@@ -123,19 +153,29 @@ function pidAlive(pid: number): boolean {
 }
 
 /**
- * Whether the holder a SQLite lease row names still holds it. On this host: its pid is alive —
- * unless that pid is this very process (a container restarted after a crash gives Strata the
- * same pid again) or the holder started before this host last booted (after a power cut the pid
- * may now be another program's). On another host (a data dir on a network file system), where
- * its pid cannot be checked: its heartbeat is fresher than `staleMs`.
+ * Whether the holder a SQLite lease row names still holds it.
+ * - A row written in another database file is a copy's (a backup made with `VACUUM INTO`, then
+ *   started elsewhere): it holds nothing here.
+ * - Same host name, same boot, same pid namespace: its pid is alive — unless that pid is this very
+ *   process (a container restarted after a crash gives Strata the same pid again).
+ * - Same host name, another boot (where the boot id is known): gone, a power cut or reboot ended
+ *   it, and its pid may be another program's now. Without a boot id, a holder that started before
+ *   this host's uptime began is gone (10 s of slack for the wall clock).
+ * - Anywhere else — another host (a data dir on a network file system), or another pid namespace
+ *   on this one (containers sharing a host name), where its pid cannot be checked: its heartbeat
+ *   is fresher than `staleMs`.
  */
-function stillHeld(h: LeaseHolder, now: number, staleMs: number): boolean {
+function stillHeld(h: LeaseHolder, me: LeaseHolder, now: number, staleMs: number): boolean {
+  if (h.dbFile !== null && me.dbFile !== null && h.dbFile !== me.dbFile) return false;
   if (heldHere.has(h.holderId)) return true;
-  if (h.hostname !== osHostname()) return now - h.heartbeatAt < staleMs;
+  const fresh = now - h.heartbeatAt < staleMs;
+  if (h.hostname !== me.hostname) return fresh;
+  if (h.hostId !== null && me.hostId !== null) {
+    const [hBoot, hNs] = h.hostId.split('/'), [myBoot, myNs] = me.hostId.split('/');
+    if (hBoot !== myBoot) return false;
+    if (hNs !== myNs) return fresh;
+  } else if (h.startedAt < now - uptime() * 1000 - 10_000) return false;
   if (h.pid === process.pid) return false;
-  // 10 s of slack: a wall clock read against the uptime never puts a holder of this boot before it.
-  const bootedAt = now - uptime() * 1000 - 10_000;
-  if (h.startedAt < bootedAt) return false;
   return pidAlive(h.pid);
 }
 
@@ -188,18 +228,19 @@ function leaseHandle(target: string, me: LeaseHolder, heartbeatMs: number, beat:
  * read and write the row one after the other). It is free when there is no row, or when its holder is
  * gone (`stillHeld`). A kill -9 leaves the row behind, naming a dead pid: the next start takes it.
  */
-async function acquireSqlite(db: Kysely<Database>, target: string, o: typeof DEFAULTS): Promise<WriterLease> {
-  const me = newHolder();
+async function acquireSqlite(db: Kysely<Database>, target: string, dbFile: string | null, o: typeof DEFAULTS): Promise<WriterLease> {
+  const me = newHolder(dbFile);
   await db.connection().execute(async (conn) => {
     await sql`BEGIN IMMEDIATE`.execute(conn);
     try {
       await sql.raw(writerLeaseTable('sqlite')).execute(conn);
       const row = await conn.selectFrom('writer_lease').selectAll().where('name', '=', ROW).executeTakeFirst();
       const held = row ? holderOf(row) : null;
-      if (held && stillHeld(held, me.startedAt, o.staleMs)) throw new WriterLeaseRefused(target, held, null, me.startedAt);
+      if (held && stillHeld(held, me, me.startedAt, o.staleMs)) throw new WriterLeaseRefused(target, held, null, me.startedAt);
       await conn.insertInto('writer_lease').values(rowOf(me))
         .onConflict((c) => c.column('name').doUpdateSet((eb) => ({
           holder_id: eb.ref('excluded.holder_id'), pid: eb.ref('excluded.pid'), hostname: eb.ref('excluded.hostname'),
+          host_id: eb.ref('excluded.host_id'), db_file: eb.ref('excluded.db_file'),
           started_at: eb.ref('excluded.started_at'), heartbeat_at: eb.ref('excluded.heartbeat_at'),
         }))).execute();
       await sql`COMMIT`.execute(conn);
@@ -246,6 +287,9 @@ async function openSession(url: string): Promise<Session> {
   try {
     // A host that vanishes (power cut) leaves its session open until TCP gives up: ask the server to probe after 30 s idle.
     await client.query('SET tcp_keepalives_idle = 30; SET tcp_keepalives_interval = 10; SET tcp_keepalives_count = 3');
+    // The lease's statements are tiny: one that waits (a lock someone holds on the row) fails soon
+    // instead of holding up a heartbeat, and with it the release at stop.
+    await client.query("SET lock_timeout = '2s'; SET statement_timeout = '5s'");
     const { rows } = await client.query<{ db: string; schema: string | null }>('SELECT current_database() AS db, current_schema() AS schema');
     const { db, schema } = rows[0]!;
     if (schema === null) throw new Error(`DATABASE_URL's search_path names no schema that exists in database "${db}"`);
@@ -281,13 +325,13 @@ async function lockSession(s: Session): Promise<number | null> {
   return rows[0]?.pid ?? null;
 }
 
-const UPSERT = `INSERT INTO writer_lease (name, holder_id, pid, hostname, started_at, heartbeat_at) VALUES ($1, $2, $3, $4, $5, $6)
+const UPSERT = `INSERT INTO writer_lease (name, holder_id, pid, hostname, host_id, started_at, heartbeat_at) VALUES ($1, $2, $3, $4, $5, $6, $7)
   ON CONFLICT (name) DO UPDATE SET holder_id = excluded.holder_id, pid = excluded.pid, hostname = excluded.hostname,
-    started_at = excluded.started_at, heartbeat_at = excluded.heartbeat_at`;
+    host_id = excluded.host_id, started_at = excluded.started_at, heartbeat_at = excluded.heartbeat_at`;
 
 async function writeRow(client: pg.Client, me: LeaseHolder): Promise<void> {
   await client.query(writerLeaseTable('postgres'));
-  await client.query(UPSERT, [ROW, me.holderId, me.pid, me.hostname, me.startedAt, Date.now()]);
+  await client.query(UPSERT, [ROW, me.holderId, me.pid, me.hostname, me.hostId, me.startedAt, Date.now()]);
 }
 
 /**
