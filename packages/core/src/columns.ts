@@ -3,6 +3,7 @@ import { assertNever } from './ast.ts';
 import type { EventRecord, ProfileRecord } from './data.ts';
 import { compileCondition, compilePredicate, type SegmentResolver } from './evaluate.ts';
 import type { Bitset } from './bits.ts';
+import { Dictionary } from './dictionary.ts';
 import { evaluateEventLeaf, type EventColumns } from './event-columns.ts';
 
 /** One dictionary-encoded attribute: `values[codes[i]]` is the value of profile i. */
@@ -51,23 +52,9 @@ export class ProfileColumns {
     let col = this.columns.get(key);
     if (col) return col;
     const codes = new Int32Array(this.profiles.length);
-    const values: unknown[] = [];
-    const scalars = new Map<unknown, number>();
-    const composites = new Map<string, number>();
-    for (let i = 0; i < this.profiles.length; i++) {
-      const v = read(this.profiles[i]!, path);
-      let code: number | undefined;
-      if (typeof v === 'object' && v !== null) {
-        const k = JSON.stringify(v);
-        code = composites.get(k);
-        if (code === undefined) composites.set(k, (code = values.push(v) - 1));
-      } else {
-        code = scalars.get(v);
-        if (code === undefined) scalars.set(v, (code = values.push(v) - 1));
-      }
-      codes[i] = code;
-    }
-    col = { codes, values };
+    const dict = new Dictionary();
+    for (let i = 0; i < this.profiles.length; i++) codes[i] = dict.code(read(this.profiles[i]!, path));
+    col = { codes, values: dict.values };
     this.columns.set(key, col);
     return col;
   }

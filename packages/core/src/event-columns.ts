@@ -3,6 +3,7 @@ import { walk } from './ast.ts';
 import { popcount, type Bitset } from './bits.ts';
 import type { EventRecord } from './data.ts';
 import { isDerivedEvent } from './data.ts';
+import { Dictionary } from './dictionary.ts';
 import { DAY_MS } from './duration.ts';
 import { compilePredicate, eventGetter } from './evaluate.ts';
 import { toNumber } from './values.ts';
@@ -87,13 +88,12 @@ export class EventColumns {
     }
     const codedGetters = [...reads.coded].map(([key, path]) => ({ key, get: eventGetter(path) }));
     const numericGetters = [...reads.numeric].map(([key, path]) => ({ key, get: eventGetter(path) }));
-    type Dict = { scalars: Map<unknown, number>; composites: Map<string, number>; values: unknown[] };
     const byName = new Map<string | null, NameColumns>();
-    const builders = new Map<string | null, { cols: NameColumns; row: number; coded: { codes: Int32Array; dict: Dict }[]; numeric: Float64Array[] }>();
+    const builders = new Map<string | null, { cols: NameColumns; row: number; coded: { codes: Int32Array; dict: Dictionary }[]; numeric: Float64Array[] }>();
     for (const [name, rows] of counts) {
       const coded = new Map<string, CodedColumn>();
       const codedCols = codedGetters.map(({ key }) => {
-        const dict: Dict = { scalars: new Map(), composites: new Map(), values: [] };
+        const dict = new Dictionary();
         const col = { codes: new Int32Array(rows), values: dict.values };
         coded.set(key, col);
         return { codes: col.codes, dict };
@@ -114,18 +114,8 @@ export class EventColumns {
       b.cols.profile[r] = i;
       b.cols.time[r] = e.timestamp;
       for (let k = 0; k < codedGetters.length; k++) {
-        const v = codedGetters[k]!.get(e);
         const { codes, dict } = b.coded[k]!;
-        let code: number | undefined;
-        if (typeof v === 'object' && v !== null) {
-          const key = JSON.stringify(v);
-          code = dict.composites.get(key);
-          if (code === undefined) dict.composites.set(key, (code = dict.values.push(v) - 1));
-        } else {
-          code = dict.scalars.get(v);
-          if (code === undefined) dict.scalars.set(v, (code = dict.values.push(v) - 1));
-        }
-        codes[r] = code;
+        codes[r] = dict.code(codedGetters[k]!.get(e));
       }
       for (let k = 0; k < numericGetters.length; k++) b.numeric[k]![r] = asNumber(numericGetters[k]!.get(e));
     };
