@@ -679,6 +679,10 @@ export class SqlStore {
    * visit's instant is one of them, the visit is built from the first in memory, as in-order events'
    * visits are, instead of its row being read back. Otherwise (a stored event of the same instant,
    * a merge) the row is read.
+   *
+   * `whole`: the profile's times are to be kept (`visitTimes`), so its window is its whole history,
+   * derived and compared as a window is, and its own event times are kept from the rows read.
+   * `pending`: visit rows decided in memory, inserted with these.
    */
   private async rederiveVisits(projectId: string, profiles: readonly { profileId: number; at: readonly number[] | null; whole?: boolean }[], sessionTimeoutMs: number,
     batch: ReadonlyMap<number, ReadonlyMap<number, { item: IngestItem; n: number }>>, pending: PendingEvent[]):
