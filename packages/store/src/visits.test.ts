@@ -4,6 +4,7 @@ import { isDerivedEvent, visitOf, type JsonObject } from '@strata/core';
 import type { SqlStore } from './sql-store.ts';
 import { testBackends } from './testing/index.ts';
 import type { IngestItem, StoredEvent } from './types.ts';
+import { UserDataStore } from './user-data-store.ts';
 
 const backends = await testBackends();
 const MINUTE = 60_000;
@@ -265,6 +266,24 @@ describe.each(backends.filter((b) => b.name === 'sqlite').map((b) => [b.name, b]
     const next = await store.transaction((tx) => tx.ingest(projectId, [page(projectId, 180)], SESSION));
     expect(next.removedVisits?.map((v) => (v.timestamp - T0) / MINUTE)).toEqual([200]);
     expect(await minutes(projectId)).toEqual([0, 180]);
+  });
+
+  it('a merge and an erasure forget the kept times of the profiles they change', async () => {
+    const projectId = `kept${++seq}`;
+    const anon: IngestItem = { ...page(projectId, 0), userId: null, anonymousId: 'a1' };
+    await store.transaction((tx) => tx.ingest(projectId, [page(projectId, 10), anon], SESSION));
+    const known = (await store.findProfile(projectId, 'u1'))!.id, anonymous = (await store.findProfile(projectId, 'a1'))!.id;
+    expect(known).not.toBe(anonymous);
+    expect(store.visitTimes!.get(projectId, anonymous)).toEqual([T0]);
+    // u1 identifies on a1's device: a1's profile (and its events) merge into u1's.
+    await store.transaction((tx) => tx.ingest(projectId, [{ ...page(projectId, 20), type: 'identify', name: '$identify', anonymousId: 'a1' }], SESSION));
+    expect(store.visitTimes!.get(projectId, anonymous)).toBeUndefined();
+    expect(store.visitTimes!.get(projectId, known)).toBeUndefined();
+    // The survivor's next late event reads its whole history and keeps it (the merged-in event included).
+    await store.transaction((tx) => tx.ingest(projectId, [page(projectId, 5)], SESSION));
+    expect(store.visitTimes!.get(projectId, known)).toEqual([0, 5, 10, 20].map((m) => T0 + m * MINUTE));
+    await store.transaction((tx) => new UserDataStore(tx).erase(projectId, known, T0, { suppress: false }));
+    expect(store.visitTimes!.get(projectId, known)).toBeUndefined();
   });
 
   it('a profile with more own events than may be kept reads the windows around its late events', async () => {
