@@ -23,7 +23,7 @@ export { hashToken, tokenPrefix } from './key-store.ts';
 type ProfileRow = Database['profiles'] & { id: number };
 type EventInsert = Insertable<Database['events']>;
 /** An event row before its context is resolved to a stored context id. */
-type PendingEvent = Omit<EventInsert, 'context_id' | 'context_own'> & { context: JsonObject; stored?: { contextId: number; own: string } };
+type PendingEvent = Omit<EventInsert, 'context_id' | 'context_own'> & { context: JsonObject; contextJson?: string; stored?: { contextId: number; own: string } };
 
 interface WorkingProfile {
   id: number;
@@ -274,7 +274,7 @@ export class SqlStore {
       eventRows.push({
         project_id: projectId, profile_id: profileId, message_id: item.messageId, type: item.type, name: item.name,
         derived: this.bool(derived), properties: item.propertiesJson ?? this.json(item.properties), context: item.context,
-        ts: item.timestamp, received_at: item.receivedAt,
+        contextJson: item.contextJson, ts: item.timestamp, received_at: item.receivedAt,
       });
       engineEvents.push({ profileId, name: item.name, timestamp: item.timestamp, properties: item.properties, context: item.context });
     }
@@ -307,7 +307,7 @@ export class SqlStore {
   private async insertEvents(pending: readonly PendingEvent[]): Promise<void> {
     if (pending.length === 0) return;
     const projectId = pending[0]!.project_id;
-    const split = pending.map((r) => (r.stored ? { shared: '', own: r.stored.own } : splitContext(r.context)));
+    const split = pending.map((r) => (r.stored ? { shared: '', own: r.stored.own } : splitContext(r.context, r.contextJson)));
     const ids = await this.contextIds(projectId, split.filter((_, i) => !pending[i]!.stored).map((x) => x.shared));
     const cols = SqlStore.EVENT_COLUMNS;
     let i = 0;
@@ -1297,12 +1297,25 @@ function lazyEvent(name: string, timestamp: number, properties: unknown, shared:
   };
 }
 
-/** The shared part of a context (stored once per distinct value) and the event's own part, as JSON. */
-function splitContext(context: JsonObject): { shared: string; own: string } {
+/** Contexts split already: a visit row shares its first event's context object, which is split once. */
+const splitDone = new WeakMap<JsonObject, { shared: string; own: string }>();
+
+/**
+ * The shared part of a context (stored once per distinct value) and the event's own part, as JSON.
+ * `json`: the whole context as JSON already (an ingested item's), used as it is when all of it is shared.
+ */
+function splitContext(context: JsonObject, json?: string): { shared: string; own: string } {
+  const done = splitDone.get(context);
+  if (done) return done;
   let hasOwn = false;
   for (const k in context) if (EVENT_OWN_CONTEXT_KEYS.has(k)) { hasOwn = true; break; }
-  if (!hasOwn) return { shared: JSON.stringify(context), own: '{}' };
-  const shared: JsonObject = {}, own: JsonObject = {};
-  for (const [k, v] of Object.entries(context)) (EVENT_OWN_CONTEXT_KEYS.has(k) ? own : shared)[k] = v;
-  return { shared: JSON.stringify(shared), own: JSON.stringify(own) };
+  let out: { shared: string; own: string };
+  if (!hasOwn) out = { shared: json ?? JSON.stringify(context), own: '{}' };
+  else {
+    const shared: JsonObject = {}, own: JsonObject = {};
+    for (const [k, v] of Object.entries(context)) (EVENT_OWN_CONTEXT_KEYS.has(k) ? own : shared)[k] = v;
+    out = { shared: JSON.stringify(shared), own: JSON.stringify(own) };
+  }
+  splitDone.set(context, out);
+  return out;
 }

@@ -87,7 +87,8 @@ export function addLateTimes(times: number[], late: readonly number[], sessionTi
  * the whole cache (`SqlStore.transaction`); a merge or an erasure forgets its profiles.
  */
 export class VisitTimes {
-  private readonly entries = new Map<string, number[]>();
+  /** By project, then profile; `used`: looked at since the last trim (it then moves to the back instead of going). */
+  private readonly entries = new Map<string, Map<number, { times: number[]; used: boolean }>>();
   /** Profiles found too large to keep, so their whole history is not read again (bounded). */
   private readonly large = new Set<string>();
   private total = 0;
@@ -98,16 +99,12 @@ export class VisitTimes {
     return `${projectId}\u0000${profileId}`;
   }
 
-  /** The profile's sorted own event times (mutable: use `insert`), or undefined when not kept. */
+  /** The profile's sorted own event times (to change in place, then `grew`), or undefined when not kept. */
   get(projectId: string, profileId: number): number[] | undefined {
-    const k = VisitTimes.key(projectId, profileId);
-    const e = this.entries.get(k);
-    if (e) {
-      // Most recently used last.
-      this.entries.delete(k);
-      this.entries.set(k, e);
-    }
-    return e;
+    const e = this.entries.get(projectId)?.get(profileId);
+    if (!e) return undefined;
+    e.used = true;
+    return e.times;
   }
 
   /** Whether the profile's history was found too large to keep. */
@@ -117,39 +114,49 @@ export class VisitTimes {
 
   /** Keeps a profile's complete sorted own event times (a profile just created: none). */
   put(projectId: string, profileId: number, times: number[]): void {
-    const k = VisitTimes.key(projectId, profileId);
-    this.drop(k);
+    this.drop(projectId, profileId);
     if (times.length > this.maxPerProfile) {
       if (this.large.size >= 10_000) this.large.clear();
-      this.large.add(k);
+      this.large.add(VisitTimes.key(projectId, profileId));
       return;
     }
-    this.entries.set(k, times);
+    let project = this.entries.get(projectId);
+    if (!project) this.entries.set(projectId, (project = new Map()));
+    project.set(profileId, { times, used: false });
     this.total += times.length;
   }
 
-  /** Counts times added to an entry in place (`addLateTimes`, appends), dropping it if it grew too large. */
+  /** Counts times added to an entry in place (`addLateTimes`, `insertTime`), dropping it if it grew too large. */
   grew(projectId: string, profileId: number, by: number): void {
-    const k = VisitTimes.key(projectId, profileId);
-    const e = this.entries.get(k);
+    const e = this.entries.get(projectId)?.get(profileId);
     if (!e) return;
     this.total += by;
-    if (e.length > this.maxPerProfile) this.put(projectId, profileId, e);
+    if (e.times.length > this.maxPerProfile) this.put(projectId, profileId, e.times);
   }
 
   /** Drops a profile's entry (merged, erased, or its events changed other than by ingest). */
   forget(projectId: string, profileId: number): void {
-    const k = VisitTimes.key(projectId, profileId);
-    this.drop(k);
-    this.large.delete(k);
+    this.drop(projectId, profileId);
+    this.large.delete(VisitTimes.key(projectId, profileId));
   }
 
-  /** Drops entries, least recently used first, until the bound holds. */
+  /**
+   * Drops entries until the bound holds, the least recently used first (a second-chance clock
+   * over insertion order: an entry looked at since it was last passed moves to the back once).
+   */
   trim(): void {
-    for (const [k, e] of this.entries) {
-      if (this.total <= this.maxTimes) break;
-      this.entries.delete(k);
-      this.total -= e.length;
+    if (this.total <= this.maxTimes) return;
+    for (const [projectId, project] of this.entries) {
+      for (let pass = 0; pass < 2 && this.total > this.maxTimes; pass++) {
+        for (const [id, e] of project) {
+          if (this.total <= this.maxTimes) break;
+          project.delete(id);
+          if (e.used && pass === 0) { e.used = false; project.set(id, e); }
+          else this.total -= e.times.length;
+        }
+      }
+      if (project.size === 0) this.entries.delete(projectId);
+      if (this.total <= this.maxTimes) return;
     }
   }
 
@@ -159,14 +166,11 @@ export class VisitTimes {
     this.total = 0;
   }
 
-  get size(): number {
-    return this.entries.size;
-  }
-
-  private drop(k: string): void {
-    const e = this.entries.get(k);
+  private drop(projectId: string, profileId: number): void {
+    const project = this.entries.get(projectId);
+    const e = project?.get(profileId);
     if (!e) return;
-    this.entries.delete(k);
-    this.total -= e.length;
+    project!.delete(profileId);
+    this.total -= e.times.length;
   }
 }
