@@ -16,6 +16,7 @@ import { mergeRewards } from './reward-store.ts';
 import { chunks, readJson } from './util.ts';
 import { KeyStore, newKeyValue } from './key-store.ts';
 import { STARTUP_LABEL } from './migrations.ts';
+import { addLateTimes, insertTime, VisitTimes, visitWindows } from './visit-store.ts';
 
 
 export { hashToken, tokenPrefix } from './key-store.ts';
@@ -23,7 +24,7 @@ export { hashToken, tokenPrefix } from './key-store.ts';
 type ProfileRow = Database['profiles'] & { id: number };
 type EventInsert = Insertable<Database['events']>;
 /** An event row before its context is resolved to a stored context id. */
-type PendingEvent = Omit<EventInsert, 'context_id' | 'context_own'> & { context: JsonObject; stored?: { contextId: number; own: string } };
+type PendingEvent = Omit<EventInsert, 'context_id' | 'context_own'> & { context: JsonObject; contextJson?: string; stored?: { contextId: number; own: string } };
 
 interface WorkingProfile {
   id: number;
@@ -71,14 +72,22 @@ export class SqlStore {
   /** The embedded store's WAL checkpointer thread (a SQLite file store opened by createStore), for /metrics. */
   walCheckpointer?: Checkpointer;
 
+  /**
+   * Own event times of recently seen profiles, from which late events' visits are decided in
+   * memory (visit-store.ts). Only on SQLite: the embedded store has one writer, this process,
+   * and one transaction at a time; PostgreSQL may have other writers, so it reads windows.
+   */
+  readonly visitTimes: VisitTimes | null;
   constructor(
     readonly db: Kysely<Database>,
     readonly dialect: StoreDialect,
     private readonly onClose: () => Promise<void> = async () => db.destroy(),
     contextCache?: Map<string, number>,
+    visitTimes?: VisitTimes | null,
   ) {
     this.sqlDialect = dialect === 'sqlite' ? sqliteDialect : postgresDialect;
     this.contextCache = contextCache ?? new Map();
+    this.visitTimes = visitTimes !== undefined ? visitTimes : dialect === 'sqlite' ? new VisitTimes() : null;
   }
 
   async migrate(): Promise<void> {
@@ -103,7 +112,14 @@ export class SqlStore {
   async transaction<T>(fn: (tx: SqlStore) => Promise<T>): Promise<T> {
     if ((this.db as Transaction<Database>).isTransaction) return fn(this);
     let tx: SqlStore | undefined;
-    const out = await this.db.transaction().execute((trx) => fn((tx = new SqlStore(trx, this.dialect, async () => undefined, this.contextCache))));
+    let out: T;
+    try {
+      out = await this.db.transaction().execute((trx) => fn((tx = new SqlStore(trx, this.dialect, async () => undefined, this.contextCache, this.visitTimes))));
+    } catch (e) {
+      // The kept event times may hold what was rolled back: they are read again as needed.
+      this.visitTimes?.clear();
+      throw e;
+    }
     if (tx && tx.newContexts.size) {
       if (this.contextCache.size > 50_000) this.contextCache.clear();
       for (const [k, v] of tx.newContexts) this.contextCache.set(k, v);
@@ -180,6 +196,7 @@ export class SqlStore {
    * its keys, then the project. Returns the rows deleted, table by table (only those with any).
    */
   async deleteProjectData(projectId: string): Promise<Record<string, number>> {
+    this.visitTimes?.clear();
     const out: Record<string, number> = {};
     for (const table of [...PROJECT_TABLES, 'api_keys', 'projects'] as const) {
       const r = await this.db.deleteFrom(table).where(table === 'projects' ? 'id' : 'project_id', '=', projectId).executeTakeFirst();
@@ -234,6 +251,8 @@ export class SqlStore {
       if (had) had.n++;
       else at.set(item.timestamp, { item, n: 1 });
     };
+    // Own event times of each profile up to its first late one (their visits are written here), for the kept times.
+    const inOrder = new Map<number, number[]>();
     for (const { item, profileId } of ordered) {
       const w = working.get(profileId)!;
       this.applyToProfile(w, item);
@@ -244,26 +263,29 @@ export class SqlStore {
         if (w.lastSeenBefore !== null && item.timestamp < w.lastSeenBefore) {
           w.lateAt = [item.timestamp];
           keepLate(profileId, item);
-        } else if (w.lastSeenBefore === null || item.timestamp - w.lastSeenBefore > sessionTimeoutMs) {
-          const visit = visitOf(item.type, item.properties, item.context);
-          eventRows.push(this.sessionRow(projectId, profileId, visit, item.context, item.timestamp, item.receivedAt));
-          engineEvents.push({ profileId, name: '$session', timestamp: item.timestamp, properties: visit, context: item.context });
+        } else {
+          if (w.lastSeenBefore === null || item.timestamp - w.lastSeenBefore > sessionTimeoutMs) {
+            const visit = visitOf(item.type, item.properties, item.context);
+            eventRows.push(this.sessionRow(projectId, profileId, visit, item.context, item.timestamp, item.receivedAt));
+            engineEvents.push({ profileId, name: '$session', timestamp: item.timestamp, properties: visit, context: item.context });
+          }
+          const times = inOrder.get(profileId);
+          if (times) times.push(item.timestamp);
+          else inOrder.set(profileId, [item.timestamp]);
         }
         if (w.lastSeenBefore === null || item.timestamp > w.lastSeenBefore) w.lastSeenBefore = item.timestamp;
       }
       eventRows.push({
         project_id: projectId, profile_id: profileId, message_id: item.messageId, type: item.type, name: item.name,
         derived: this.bool(derived), properties: item.propertiesJson ?? this.json(item.properties), context: item.context,
-        ts: item.timestamp, received_at: item.receivedAt,
+        contextJson: item.contextJson, ts: item.timestamp, received_at: item.receivedAt,
       });
       engineEvents.push({ profileId, name: item.name, timestamp: item.timestamp, properties: item.properties, context: item.context });
     }
     await this.insertEvents(eventRows);
     await this.writeKeys(projectId, pendingKeys, keys);
     await this.saveWorking(projectId, working, now);
-    const rederive = [...working.values()].filter((w) => w.rebuildVisits || w.lateAt !== null)
-      .map((w) => ({ profileId: w.id, at: w.rebuildVisits ? null : w.lateAt }));
-    const { removed: removedVisits, added } = await this.rederiveVisits(projectId, rederive, sessionTimeoutMs, lateItems);
+    const { removed: removedVisits, added } = await this.lateVisits(projectId, working, inOrder, sessionTimeoutMs, lateItems);
     if (added.length) {
       for (const e of added) engineEvents.push(e);
       // Keep the events in time order (stable: each re-derived visit follows its first event).
@@ -289,7 +311,7 @@ export class SqlStore {
   private async insertEvents(pending: readonly PendingEvent[]): Promise<void> {
     if (pending.length === 0) return;
     const projectId = pending[0]!.project_id;
-    const split = pending.map((r) => (r.stored ? { shared: '', own: r.stored.own } : splitContext(r.context)));
+    const split = pending.map((r) => (r.stored ? { shared: '', own: r.stored.own } : splitContext(r.context, r.contextJson)));
     const ids = await this.contextIds(projectId, split.filter((_, i) => !pending[i]!.stored).map((x) => x.shared));
     const cols = SqlStore.EVENT_COLUMNS;
     let i = 0;
@@ -414,6 +436,8 @@ export class SqlStore {
       context_at: null, labels: this.json([]), first_seen: null, last_seen: null, created_at: now, updated_at: now,
     }).returning('id').executeTakeFirstOrThrow();
     const id = Number(r.id);
+    // A new profile has no events yet: its kept times start empty (replacing any of a deleted profile whose id this reuses).
+    this.visitTimes?.put(projectId, id, []);
     working.set(id, {
       id, userId, anonymousId, traits: {}, traitsAt: {}, context: {}, contextAt: null, labels: [], firstSeen: null, lastSeen: null,
       createdAt: now, lastSeenBefore: null, rebuildVisits: false, lateAt: null, isNew: true, dirty: true,
@@ -513,6 +537,8 @@ export class SqlStore {
     t.anonymousId ??= f.anonymousId;
     t.rebuildVisits = true;
     t.dirty = true;
+    this.visitTimes?.forget(projectId, from);
+    this.visitTimes?.forget(projectId, into);
     const db = this.db;
     await db.updateTable('events').set({ profile_id: into }).where('project_id', '=', projectId).where('profile_id', '=', from).execute();
     await db.updateTable('profile_keys').set({ profile_id: into }).where('project_id', '=', projectId).where('profile_id', '=', from).execute();
@@ -581,6 +607,61 @@ export class SqlStore {
   }
 
   /**
+   * The visits a batch's late events change, after its rows are written, and the kept own event
+   * times brought up to date. A profile whose times are kept (`visitTimes`) is decided in memory
+   * (`addLateTimes`): its removed visits are deleted by instant and the added ones built from the
+   * batch's items, with no read. Any other profile with late events reads its rows
+   * (`rederiveVisits`): its whole history once, so that its times are kept from then on, or —
+   * too large to keep, or on PostgreSQL — the windows around its late events. A merge derives
+   * the survivor's visits from all its rows.
+   */
+  private async lateVisits(projectId: string, working: ReadonlyMap<number, WorkingProfile>, inOrder: ReadonlyMap<number, readonly number[]>, sessionTimeoutMs: number,
+    batch: ReadonlyMap<number, ReadonlyMap<number, { item: IngestItem; n: number }>>): Promise<{ removed: { profileId: number; timestamp: number }[]; added: EngineEvent[] }> {
+    const cache = this.visitTimes;
+    const rederive: { profileId: number; at: readonly number[] | null; whole?: boolean }[] = [];
+    const removed: { profileId: number; timestamp: number }[] = [], added: EngineEvent[] = [];
+    const gone: { profileId: number; ts: number }[] = [];
+    const rows: PendingEvent[] = [];
+    for (const w of working.values()) {
+      if (w.rebuildVisits) { rederive.push({ profileId: w.id, at: null }); continue; }
+      const times = cache?.get(projectId, w.id);
+      if (!times) {
+        if (w.lateAt !== null) rederive.push({ profileId: w.id, at: w.lateAt, whole: cache !== null && !cache.isLarge(projectId, w.id) });
+        continue;
+      }
+      const before = inOrder.get(w.id) ?? [];
+      for (const t of before) insertTime(times, t);
+      if (w.lateAt === null) { cache!.grew(projectId, w.id, before.length); continue; }
+      const change = addLateTimes(times, w.lateAt, sessionTimeoutMs);
+      const mine = batch.get(w.id);
+      // An added visit starts at a late item's instant that had no event before (never otherwise: see addLateTimes).
+      if (change.added.some((ts) => !mine?.has(ts))) {
+        cache!.forget(projectId, w.id);
+        rederive.push({ profileId: w.id, at: w.lateAt, whole: true });
+        continue;
+      }
+      cache!.grew(projectId, w.id, before.length + w.lateAt.length);
+      for (const ts of change.removed) { gone.push({ profileId: w.id, ts }); removed.push({ profileId: w.id, timestamp: ts }); }
+      for (const ts of change.added) {
+        const { item } = mine!.get(ts)!;
+        const visit = visitOf(item.type, item.properties, item.context);
+        rows.push(this.sessionRow(projectId, w.id, visit, item.context, item.timestamp, item.receivedAt));
+        added.push({ profileId: w.id, name: '$session', timestamp: item.timestamp, properties: visit, context: item.context });
+      }
+    }
+    for (const c of chunks(gone, 250)) {
+      const at = sql.join(c.map((g) => sql`(CAST(${g.profileId} AS BIGINT), CAST(${g.ts} AS BIGINT))`));
+      // A visit's row is the one `$session` row of its profile at its instant (visits start at distinct instants).
+      await sql`WITH gone (pid, ts) AS (VALUES ${at})
+        DELETE FROM events WHERE id IN (SELECT e.id FROM gone CROSS JOIN events e
+          WHERE e.project_id = ${projectId} AND e.profile_id = gone.pid AND e.ts = gone.ts AND e.name = '$session')`.execute(this.db);
+    }
+    const out = await this.rederiveVisits(projectId, rederive, sessionTimeoutMs, batch, rows);
+    cache?.trim();
+    return { removed: [...removed, ...out.removed], added: [...added, ...out.added] };
+  }
+
+  /**
    * Derives `$session` visits again for each profile around the times of its late events (`at`;
    * null: all of them, after a merge). A visit starts at a non-derived event that comes more than
    * the timeout after the one before it (in time, then storage order). A new event at t can
@@ -602,15 +683,20 @@ export class SqlStore {
    * visit's instant is one of them, the visit is built from the first in memory, as in-order events'
    * visits are, instead of its row being read back. Otherwise (a stored event of the same instant,
    * a merge) the row is read.
+   *
+   * `whole`: the profile's times are to be kept (`visitTimes`), so its window is its whole history,
+   * derived and compared as a window is, and its own event times are kept from the rows read.
+   * `pending`: visit rows decided in memory, inserted with these.
    */
-  async rederiveVisits(projectId: string, profiles: readonly { profileId: number; at: readonly number[] | null }[], sessionTimeoutMs: number,
-    batch: ReadonlyMap<number, ReadonlyMap<number, { item: IngestItem; n: number }>> = new Map()):
+  private async rederiveVisits(projectId: string, profiles: readonly { profileId: number; at: readonly number[] | null; whole?: boolean }[], sessionTimeoutMs: number,
+    batch: ReadonlyMap<number, ReadonlyMap<number, { item: IngestItem; n: number }>>, pending: PendingEvent[]):
     Promise<{ removed: { profileId: number; timestamp: number }[]; added: EngineEvent[] }> {
     const removed: { profileId: number; timestamp: number }[] = [], added: EngineEvent[] = [];
     const gone: number[] = [], fresh: number[] = [];
-    const pending: PendingEvent[] = [];
     const whole = new Set(profiles.filter((p) => p.at === null).map((p) => p.profileId));
-    const windows = profiles.flatMap((p) => visitWindows(p.profileId, p.at, sessionTimeoutMs));
+    // Profiles whose whole history is read (diffed as windows are) so that their own event times are kept from now on.
+    const keep = new Map(profiles.filter((p) => p.at !== null && p.whole).map((p) => [p.profileId, [] as number[]]));
+    const windows = profiles.flatMap((p) => (keep.has(p.profileId) ? [{ profileId: p.profileId, lo: Number.MIN_SAFE_INTEGER, hi: Number.MAX_SAFE_INTEGER }] : visitWindows(p.profileId, p.at, sessionTimeoutMs)));
     for (const c of chunks(windows, 250)) {
       const late = sql.join(c.map((w) => sql`(CAST(${w.profileId} AS BIGINT), CAST(${w.lo} AS BIGINT), CAST(${w.hi} AS BIGINT))`));
       // CROSS JOIN: SQLite then keeps `late` as the outer loop (with a plain join and a few hundred rows
@@ -622,6 +708,7 @@ export class SqlStore {
           WHERE e.project_id = ${projectId} AND e.profile_id = late.pid AND e.ts >= late.lo AND e.ts <= late.hi
         ORDER BY e.profile_id, late.lo, e.ts, e.id`.execute(this.db);
       for (let i = 0; i < rows.rows.length;) {
+        const first = i;
         const pid = Number(rows.rows[i]!.pid), lo = Number(rows.rows[i]!.lo);
         const all = whole.has(pid);
         // Visits from here on are derived inside the window; before it, events only serve as predecessors.
@@ -649,6 +736,8 @@ export class SqlStore {
             if (!all) removed.push({ profileId: pid, timestamp: ts });
           }
         }
+        const times = keep.get(pid);
+        if (times) for (let k = first; k < i; k++) { const r = rows.rows[k]!; if (!r.derived) times.push(Number(r.ts)); }
         const mine = all ? undefined : batch.get(pid);
         for (const [ts, id] of starts) {
           if (kept.has(ts)) continue;
@@ -678,6 +767,7 @@ export class SqlStore {
       }
     }
     await this.insertEvents(pending.sort((a, b) => a.profile_id - b.profile_id || a.ts - b.ts));
+    for (const [pid, times] of keep) if (times.length) this.visitTimes?.put(projectId, pid, times);
     return { removed, added };
   }
 
@@ -1211,28 +1301,25 @@ function lazyEvent(name: string, timestamp: number, properties: unknown, shared:
   };
 }
 
-/** The shared part of a context (stored once per distinct value) and the event's own part, as JSON. */
-function splitContext(context: JsonObject): { shared: string; own: string } {
-  let hasOwn = false;
-  for (const k in context) if (EVENT_OWN_CONTEXT_KEYS.has(k)) { hasOwn = true; break; }
-  if (!hasOwn) return { shared: JSON.stringify(context), own: '{}' };
-  const shared: JsonObject = {}, own: JsonObject = {};
-  for (const [k, v] of Object.entries(context)) (EVENT_OWN_CONTEXT_KEYS.has(k) ? own : shared)[k] = v;
-  return { shared: JSON.stringify(shared), own: JSON.stringify(own) };
-}
+/** Contexts split already: a visit row shares its first event's context object, which is split once. */
+const splitDone = new WeakMap<JsonObject, { shared: string; own: string }>();
 
 /**
- * The ranges of a profile's rows that late events at the times `at` (null: after a merge, every
- * row) can change visits in: one timeout on either side of each time, overlapping ranges merged
- * (so that no row is derived in two of them).
+ * The shared part of a context (stored once per distinct value) and the event's own part, as JSON.
+ * `json`: the whole context as JSON already (an ingested item's), used as it is when all of it is shared.
  */
-export function visitWindows(profileId: number, at: readonly number[] | null, sessionTimeoutMs: number): { profileId: number; lo: number; hi: number }[] {
-  if (at === null) return [{ profileId, lo: Number.MIN_SAFE_INTEGER, hi: Number.MAX_SAFE_INTEGER }];
-  const out: { profileId: number; lo: number; hi: number }[] = [];
-  for (const t of [...at].sort((a, b) => a - b)) {
-    const last = out[out.length - 1];
-    if (last && t - sessionTimeoutMs <= last.hi) last.hi = t + sessionTimeoutMs;
-    else out.push({ profileId, lo: t - sessionTimeoutMs, hi: t + sessionTimeoutMs });
+function splitContext(context: JsonObject, json?: string): { shared: string; own: string } {
+  const done = splitDone.get(context);
+  if (done) return done;
+  let hasOwn = false;
+  for (const k in context) if (EVENT_OWN_CONTEXT_KEYS.has(k)) { hasOwn = true; break; }
+  let out: { shared: string; own: string };
+  if (!hasOwn) out = { shared: json ?? JSON.stringify(context), own: '{}' };
+  else {
+    const shared: JsonObject = {}, own: JsonObject = {};
+    for (const [k, v] of Object.entries(context)) (EVENT_OWN_CONTEXT_KEYS.has(k) ? own : shared)[k] = v;
+    out = { shared: JSON.stringify(shared), own: JSON.stringify(own) };
   }
+  splitDone.set(context, out);
   return out;
 }

@@ -228,6 +228,8 @@ export class UserDataStore {
       outboxMessages: 0, ingestWarnings: 0, importBadRowsRedacted: 0, auditEntriesRedacted: 0, suppressedIds: 0,
     };
     counts.profiles = n(await db.deleteFrom('profiles').where('project_id', '=', projectId).where('id', '=', profileId).executeTakeFirst());
+    // Its own event times are no longer what the store holds (and SQLite may give its id to a new profile).
+    this.store.visitTimes?.forget(projectId, profileId);
     counts.contexts = await this.dropUnusedContexts(projectId, contextIds);
 
     if (ids.length) {

@@ -4,6 +4,7 @@ import { isDerivedEvent, visitOf, type JsonObject } from '@strata/core';
 import type { SqlStore } from './sql-store.ts';
 import { testBackends } from './testing/index.ts';
 import type { IngestItem, StoredEvent } from './types.ts';
+import { UserDataStore } from './user-data-store.ts';
 
 const backends = await testBackends();
 const MINUTE = 60_000;
@@ -28,10 +29,15 @@ const arbEvent = fc.record({
   second: fc.boolean(),
 });
 
-/** Batches in arrival order; an identify that merges the anonymous profile may come before any batch. */
+/**
+ * Batches in arrival order; an identify that merges the anonymous profile may come before any
+ * batch; the store's kept event times may be dropped before any batch (as after a restart), so
+ * that late events read the history and keep it again.
+ */
 const arbScenario = fc.record({
   batches: fc.array(fc.array(arbEvent, { minLength: 1, maxLength: 6 }), { minLength: 1, maxLength: 8 }),
   mergeBefore: fc.integer({ min: 0, max: 9 }),
+  forgetBefore: fc.array(fc.boolean(), { maxLength: 8 }),
 });
 
 /** `$session` rows as a derivation from scratch gives them: a visit starts at an event more than the timeout after the one before it. */
@@ -61,7 +67,7 @@ describe.each(backends.map((b) => [b.name, b] as const))('visits re-derived afte
     .sort((a, b) => a.timestamp - b.timestamp);
 
   it('property: after batches in any time order (and a merge), the stored visits are those derived from scratch, and the outcome says which changed', async () => {
-    await fc.assert(fc.asyncProperty(arbScenario, async ({ batches, mergeBefore }) => {
+    await fc.assert(fc.asyncProperty(arbScenario, async ({ batches, mergeBefore, forgetBefore }) => {
       const projectId = `visits${++seq}`;
       let merged = false;
       const merge = async () => {
@@ -73,6 +79,7 @@ describe.each(backends.map((b) => [b.name, b] as const))('visits re-derived afte
       };
       for (const [k, batch] of batches.entries()) {
         if (k === mergeBefore) await merge();
+        if (forgetBefore[k]) store.visitTimes?.clear();
         const before = new Map<string, Set<number>>();
         for (const id of ['u1', 'u2']) before.set(id, new Set(visits(await stored(projectId, id)).map((v) => v.timestamp)));
         const items: IngestItem[] = batch.map((e, i) => ({
@@ -85,6 +92,10 @@ describe.each(backends.map((b) => [b.name, b] as const))('visits re-derived afte
         for (const id of ['u1', 'a1', 'u2']) {
           const events = await stored(projectId, id);
           expect(visits(events), `visits of ${id} after batch ${k}`).toEqual(expectedVisits(events));
+          // Kept event times (SQLite) are exactly the stored own events' times.
+          const pid = (await store.findProfile(projectId, id))?.id;
+          const kept = pid === undefined ? undefined : store.visitTimes?.get(projectId, pid);
+          if (kept) expect(kept, `kept times of ${id} after batch ${k}`).toEqual(events.filter((e) => !isDerivedEvent(e.name)).map((e) => e.timestamp).sort((a, b) => a - b));
         }
         // What the live engine is told: the visits before, less those removed, plus those added, are the visits now.
         for (const id of ['u1', 'u2']) {
@@ -222,4 +233,74 @@ describe.each(backends.map((b) => [b.name, b] as const))('visits re-derived afte
     expect(earlier.firstSeen).toBe(T0 - 10 * MINUTE);
     expect(earlier.updatedAt).toBe(T0 + 9300 * MINUTE);
   });
+});
+
+describe.each(backends.filter((b) => b.name === 'sqlite').map((b) => [b.name, b] as const))('event times kept in memory on %s', (_n, backend) => {
+  let store: SqlStore;
+  beforeAll(async () => { store = await backend.open(); });
+  afterAll(async () => { await store?.close(); });
+  const page = (projectId: string, minute: number): IngestItem => ({
+    messageId: `m${++seq}`, type: 'page', name: '$pageview', userId: 'u1', anonymousId: null, previousId: null,
+    properties: { path: '/' }, context: {}, traits: null, timestamp: T0 + minute * MINUTE, receivedAt: T0 + 9000 * MINUTE,
+  });
+  const minutes = async (projectId: string) => (await store.db.selectFrom('events').select('ts').where('project_id', '=', projectId).where('name', '=', '$session').execute())
+    .map((e) => (Number(e.ts) - T0) / MINUTE).sort((a, b) => a - b);
+
+  it('a transaction that fails forgets every kept time, and the next late event reads the history again', async () => {
+    const projectId = `kept${++seq}`;
+    await store.transaction((tx) => tx.ingest(projectId, [0, 50, 200].map((m) => page(projectId, m)), SESSION));
+    const pid = (await store.findProfile(projectId, 'u1'))!.id;
+    expect(store.visitTimes!.get(projectId, pid)).toEqual([0, 50, 200].map((m) => T0 + m * MINUTE));
+    // A late event joins 0 and 50, then the transaction fails: nothing of it is stored, and the kept times are dropped.
+    await expect(store.transaction(async (tx) => {
+      await tx.ingest(projectId, [page(projectId, 25)], SESSION);
+      throw new Error('boom');
+    })).rejects.toThrow('boom');
+    expect(store.visitTimes!.get(projectId, pid)).toBeUndefined();
+    expect(await minutes(projectId)).toEqual([0, 50, 200]);
+    // The same late event again: decided from the rows read back, and the times kept from then on.
+    const out = await store.transaction((tx) => tx.ingest(projectId, [page(projectId, 25)], SESSION));
+    expect(out.removedVisits?.map((v) => (v.timestamp - T0) / MINUTE)).toEqual([50]);
+    expect(await minutes(projectId)).toEqual([0, 200]);
+    expect(store.visitTimes!.get(projectId, pid)).toEqual([0, 25, 50, 200].map((m) => T0 + m * MINUTE));
+    const next = await store.transaction((tx) => tx.ingest(projectId, [page(projectId, 180)], SESSION));
+    expect(next.removedVisits?.map((v) => (v.timestamp - T0) / MINUTE)).toEqual([200]);
+    expect(await minutes(projectId)).toEqual([0, 180]);
+  });
+
+  it('a merge and an erasure forget the kept times of the profiles they change', async () => {
+    const projectId = `kept${++seq}`;
+    const anon: IngestItem = { ...page(projectId, 0), userId: null, anonymousId: 'a1' };
+    await store.transaction((tx) => tx.ingest(projectId, [page(projectId, 10), anon], SESSION));
+    const known = (await store.findProfile(projectId, 'u1'))!.id, anonymous = (await store.findProfile(projectId, 'a1'))!.id;
+    expect(known).not.toBe(anonymous);
+    expect(store.visitTimes!.get(projectId, anonymous)).toEqual([T0]);
+    // u1 identifies on a1's device: a1's profile (and its events) merge into u1's.
+    await store.transaction((tx) => tx.ingest(projectId, [{ ...page(projectId, 20), type: 'identify', name: '$identify', anonymousId: 'a1' }], SESSION));
+    expect(store.visitTimes!.get(projectId, anonymous)).toBeUndefined();
+    expect(store.visitTimes!.get(projectId, known)).toBeUndefined();
+    // The survivor's next late event reads its whole history and keeps it (the merged-in event included).
+    await store.transaction((tx) => tx.ingest(projectId, [page(projectId, 5)], SESSION));
+    expect(store.visitTimes!.get(projectId, known)).toEqual([0, 5, 10, 20].map((m) => T0 + m * MINUTE));
+    await store.transaction((tx) => new UserDataStore(tx).erase(projectId, known, T0, { suppress: false }));
+    expect(store.visitTimes!.get(projectId, known)).toBeUndefined();
+  });
+
+  it('a profile with more own events than may be kept reads the windows around its late events', async () => {
+    const projectId = `kept${++seq}`;
+    const limit = store.visitTimes!.maxPerProfile;
+    await store.transaction((tx) => tx.ingest(projectId, [page(projectId, 0)], SESSION));
+    const pid = (await store.findProfile(projectId, 'u1'))!.id;
+    store.visitTimes!.clear();
+    // limit + 1 events, one a minute from minute 1000 (one visit), sent in time order while not kept.
+    for (let i = 0; i <= limit; i += 500) {
+      await store.transaction((tx) => tx.ingest(projectId, Array.from({ length: Math.min(500, limit + 1 - i) }, (_, k) => page(projectId, 1000 + i + k)), SESSION));
+    }
+    const out = await store.transaction((tx) => tx.ingest(projectId, [page(projectId, 990)], SESSION));
+    expect(out.removedVisits?.map((v) => (v.timestamp - T0) / MINUTE)).toEqual([1000]);
+    expect(store.visitTimes!.get(projectId, pid)).toBeUndefined();
+    expect(store.visitTimes!.isLarge(projectId, pid)).toBe(true);
+    await store.transaction((tx) => tx.ingest(projectId, [page(projectId, 500)], SESSION));
+    expect(await minutes(projectId)).toEqual([0, 500, 990]);
+  }, 60_000);
 });
