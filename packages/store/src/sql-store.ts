@@ -636,6 +636,8 @@ export class SqlStore {
       const mine = batch.get(w.id);
       // An added visit starts at a late item's instant that had no event before (never otherwise: see addLateTimes).
       if (change.added.some((ts) => !mine?.has(ts))) {
+        // Counted first, so that forgetting takes off exactly what the count holds.
+        cache!.grew(projectId, w.id, before.length + w.lateAt.length);
         cache!.forget(projectId, w.id);
         rederive.push({ profileId: w.id, at: w.lateAt, whole: true });
         continue;

@@ -50,6 +50,21 @@ describe('visits decided from own event times in memory', () => {
     expect(times).toEqual([0, 1, 5, 5, 9, 9]);
   });
 
+  it('drops the least recently used entries first, whatever project they are in', () => {
+    const kept = new VisitTimes(10, 100);
+    kept.put('a', 1, [1, 2, 3]);
+    kept.put('a', 2, [1, 2, 3]);
+    kept.put('b', 1, [1, 2, 3]);
+    kept.put('b', 2, [1, 2, 3]);
+    kept.get('a', 1);
+    kept.get('a', 2);
+    kept.trim(); // 12 > 10: one unused entry of 3 goes, project b's first
+    expect(kept.get('a', 1)).toBeDefined();
+    expect(kept.get('a', 2)).toBeDefined();
+    expect(kept.get('b', 1)).toBeUndefined();
+    expect(kept.get('b', 2)).toBeDefined();
+  });
+
   it('the kept times are bounded: least recently used dropped first, a profile past its limit not kept and marked', () => {
     const kept = new VisitTimes(10, 4);
     kept.put('p', 1, [1, 2, 3]);

@@ -145,18 +145,20 @@ export class VisitTimes {
    * over insertion order: an entry looked at since it was last passed moves to the back once).
    */
   trim(): void {
-    if (this.total <= this.maxTimes) return;
-    for (const [projectId, project] of this.entries) {
-      for (let pass = 0; pass < 2 && this.total > this.maxTimes; pass++) {
-        for (const [id, e] of project) {
+    // Each pass goes over every project before the next: a recently used entry of the first
+    // project outlives an unused one of any other.
+    for (let pass = 0; pass < 2 && this.total > this.maxTimes; pass++) {
+      for (const [projectId, project] of this.entries) {
+        // Over a copy: an entry moved to the back is not met again in the same pass.
+        for (const [id, e] of [...project]) {
           if (this.total <= this.maxTimes) break;
           project.delete(id);
           if (e.used && pass === 0) { e.used = false; project.set(id, e); }
           else this.total -= e.times.length;
         }
+        if (project.size === 0) this.entries.delete(projectId);
+        if (this.total <= this.maxTimes) return;
       }
-      if (project.size === 0) this.entries.delete(projectId);
-      if (this.total <= this.maxTimes) return;
     }
   }
 
