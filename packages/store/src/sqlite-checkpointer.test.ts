@@ -35,9 +35,9 @@ describe('the embedded store checkpoints its WAL in a worker thread', () => {
 
     await until(() => checkpointer!.stats.checkpoints > 0 && statSync(file).size > 12 * 1024 * 1024, 10_000);
     expect(checkpointer!.stats.lastError).toBeUndefined();
-    // The next commit finds the WAL fully checkpointed: it starts it over and cuts the file back to 1 MB.
+    // The next commit finds the WAL fully checkpointed: it starts it over and cuts the file back to 512 KB.
     insert.run(Buffer.alloc(10));
-    expect(statSync(`${file}-wal`).size).toBeLessThanOrEqual(1024 * 1024);
+    expect(statSync(`${file}-wal`).size).toBeLessThanOrEqual(512 * 1024);
     // Nothing new to copy: the thread stays idle.
     const idle = checkpointer!.stats.checkpoints;
     await new Promise((r) => setTimeout(r, 1000));

@@ -53,9 +53,14 @@ export interface Checkpointer {
   stop(): Promise<void>;
 }
 
-/** How often the checkpointer looks at the WAL, and the size from which it checkpoints. */
+/**
+ * How often the checkpointer looks at the WAL, and the size from which it checkpoints: small
+ * rounds (1 MB of pages), because the database file's fsync at the end of a round can hold up a
+ * commit's own fsync of the WAL on the same disk — with 4 MB rounds, one health check in four runs
+ * of the segment benchmark took 70–114 ms; with 1 MB rounds none passed 39 ms (docs/benchmarks.md).
+ */
 const CHECKPOINT_EVERY_MS = 200;
-const CHECKPOINT_MIN_WAL_BYTES = 4 * 1024 * 1024;
+const CHECKPOINT_MIN_WAL_BYTES = 1024 * 1024;
 
 function startCheckpointer(filename: string): Checkpointer {
   const worker = new Worker(new URL('./wal-checkpointer.cjs', import.meta.url), {
@@ -103,12 +108,12 @@ export function openSqlite(opts: SqliteOptions): { db: Kysely<Database>; raw: Be
   raw.pragma('busy_timeout = 5000');
   raw.pragma('cache_size = -262144');
   raw.pragma('temp_store = MEMORY');
-  // The checkpointer thread keeps the WAL near 4 MB; should it fall behind, a commit that finds
+  // The checkpointer thread keeps the WAL near 1 MB; should it fall behind, a commit that finds
   // 32 MB in the WAL checkpoints what is left itself (durability is the commit's either way).
   raw.pragma('wal_autocheckpoint = 8192');
-  // When a complete checkpoint lets the WAL start over, a WAL file grown larger is cut back to 1 MB
-  // (below the checkpointer's 4 MB, so that the file's size says how much was written since).
-  raw.pragma('journal_size_limit = 1048576');
+  // When a complete checkpoint lets the WAL start over, a WAL file grown larger is cut back to 512 KB
+  // (below the checkpointer's 1 MB, so that the file's size says how much was written since).
+  raw.pragma('journal_size_limit = 524288');
   // Deleted rows are overwritten with zeros, not left in free space: an erased user leaves no bytes in the file (docs/privacy.md).
   raw.pragma('secure_delete = ON');
   registerFunctions(raw);

@@ -3,7 +3,7 @@
 // hundreds of milliseconds; done here it never blocks the server's event loop, where every
 // request and every commit runs. A PASSIVE checkpoint waits for no one: the server keeps
 // reading and committing while it runs, and the next commit after a complete one starts the
-// WAL from its beginning again (cutting the file back to 1 MB), so the file stays small.
+// WAL from its beginning again (cutting the file back to 512 KB), so the file stays small.
 // Errors are reported to the parent and the next round tries again (the server's own commit
 // stays the only thing durability rests on).
 'use strict';
