@@ -60,7 +60,7 @@ export class ProfileColumns {
   }
 }
 
-export { hasBit, popcount, type Bitset } from './bits.ts';
+export { hasBit, popcount, popcount32, type Bitset } from './bits.ts';
 
 export interface BulkOptions {
   /** Events of profile i, for behavioural nodes (evaluated per profile). */

@@ -11,6 +11,23 @@ const TARGETS = ['webhook', 'destination'] as const;
 const BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
 
 /**
+ * A counter, labelled `result`, of running totals read when scraped (`read`: by result; undefined
+ * for none): each scrape adds what each total grew by since the last one.
+ */
+function totalsCounter(registers: Registry[], name: string, help: string, read: () => Record<string, number> | undefined): void {
+  const seen = new Map<string, number>();
+  new Counter({
+    name, help, labelNames: ['result'], registers,
+    collect() {
+      for (const [result, total] of Object.entries(read() ?? {})) {
+        this.inc({ result }, total - (seen.get(result) ?? 0));
+        seen.set(result, total);
+      }
+    },
+  });
+}
+
+/**
  * The app's Prometheus metrics, in a registry of its own (tests build many apps in one process).
  * Request counts and latencies are counted as answers go out; the rest is read when scraped:
  * ingest totals and engine figures from memory, the outbox backlog from the store. The process
@@ -32,17 +49,9 @@ export class Metrics {
 
     // Counters fed from the ingest service's running totals (they only grow).
     const totals = ctx.ingest.totals;
-    const seen = { accepted: 0, rejected: 0, failed: 0, duplicates: 0 };
-    new Counter({
-      name: 'strata_ingest_messages_total', help: 'Ingested messages since start: accepted (acknowledged), rejected (refused one by one, each an ingestion warning), failed (not acknowledged: the store could not take them)',
-      labelNames: ['result'], registers,
-      collect() {
-        for (const result of ['accepted', 'rejected', 'failed'] as const) {
-          this.inc({ result }, totals[result] - seen[result]);
-          seen[result] = totals[result];
-        }
-      },
-    });
+    const seen = { duplicates: 0 };
+    totalsCounter(registers, 'strata_ingest_messages_total', 'Ingested messages since start: accepted (acknowledged), rejected (refused one by one, each an ingestion warning), failed (not acknowledged: the store could not take them)',
+      () => ({ accepted: totals.accepted, rejected: totals.rejected, failed: totals.failed }));
     new Counter({
       name: 'strata_ingest_duplicates_total', help: 'Accepted messages whose messageId was already stored (answered 200, stored once)', registers,
       collect() {
@@ -59,19 +68,10 @@ export class Metrics {
       name: 'strata_engine_transition_lag_seconds', help: 'How long the earliest due time transition (a window closing, a date passing) has waited to be applied; 0 when none is due',
       registers, collect() { const due = engine().oldestDueAt; this.set(due === null ? 0 : Math.max(0, ctx.clock.now() - due) / 1000); },
     });
-    const checkpoints = () => ctx.store.walCheckpointer?.stats;
-    new Counter({
-      name: 'strata_sqlite_wal_checkpoints_total', help: 'WAL checkpoints run by the embedded store\'s checkpointer thread, by result (done, failed); absent on PostgreSQL', labelNames: ['result'], registers,
-      collect() {
-        const c = checkpoints();
-        if (!c) return;
-        this.inc({ result: 'done' }, c.checkpoints - seenCheckpoints.done);
-        this.inc({ result: 'failed' }, c.errors - seenCheckpoints.failed);
-        seenCheckpoints.done = c.checkpoints;
-        seenCheckpoints.failed = c.errors;
-      },
+    totalsCounter(registers, 'strata_sqlite_wal_checkpoints_total', 'WAL checkpoints run by the embedded store\'s checkpointer thread, by result (done, failed); absent on PostgreSQL', () => {
+      const c = ctx.store.walCheckpointer?.stats;
+      return c && { done: c.checkpoints, failed: c.errors };
     });
-    const seenCheckpoints = { done: 0, failed: 0 };
     new Gauge({ name: 'strata_heap_used_ratio', help: 'The V8 heap in use as a share of its limit (--max-old-space-size); the log warns at 0.8', registers, collect() { this.set(heapFigures().ratio); } });
     new Gauge({
       name: 'strata_engine_heap_bytes_per_profile', help: 'The V8 heap in use divided by the profiles the engine holds (the whole heap: an upper bound of the engine\'s share); 0 with no profiles',

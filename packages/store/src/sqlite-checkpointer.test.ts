@@ -1,21 +1,13 @@
 import { mkdtempSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { openSqlite } from './sqlite.ts';
 import { SqlStore } from './sql-store.ts';
 import { UserDataStore } from './user-data-store.ts';
 
 const dirs: string[] = [];
 afterEach(() => { for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true }); });
-
-async function until(ok: () => boolean, ms: number): Promise<void> {
-  const end = Date.now() + ms;
-  while (!ok()) {
-    if (Date.now() > end) throw new Error(`not within ${ms} ms`);
-    await new Promise((r) => setTimeout(r, 25));
-  }
-}
 
 describe('the embedded store checkpoints its WAL in a worker thread', () => {
   it('moves a 12 MB WAL into the database file without the server connection checkpointing, then lets the WAL start over small', async () => {
@@ -33,7 +25,10 @@ describe('the embedded store checkpoints its WAL in a worker thread', () => {
     const dbBefore = statSync(file).size;
     expect(dbBefore).toBeLessThan(1024 * 1024);
 
-    await until(() => checkpointer!.stats.checkpoints > 0 && statSync(file).size > 12 * 1024 * 1024, 10_000);
+    await vi.waitFor(() => {
+      expect(checkpointer!.stats.checkpoints).toBeGreaterThan(0);
+      expect(statSync(file).size).toBeGreaterThan(12 * 1024 * 1024);
+    }, { timeout: 10_000, interval: 25 });
     expect(checkpointer!.stats.lastError).toBeUndefined();
     // The next commit finds the WAL fully checkpointed: it starts it over and cuts the file back to 512 KB.
     insert.run(Buffer.alloc(10));

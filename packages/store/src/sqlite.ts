@@ -45,10 +45,10 @@ export function registerFunctions(db: BetterSqlite3.Database): void {
 /** The background WAL checkpointer of a file store (`wal-checkpointer.cjs`). */
 export interface Checkpointer {
   /**
-   * Checkpoints run so far, the errors met (the next round tries again) and the last one, and
-   * whether the thread is running (a thread that died leaves checkpoints to the commits: 32 MB).
+   * Checkpoints run so far, the errors met (the next round tries again, and a thread that died
+   * leaves checkpoints to the commits: 32 MB) and the last one.
    */
-  readonly stats: { checkpoints: number; errors: number; lastError?: string; running: boolean };
+  readonly stats: { checkpoints: number; errors: number; lastError?: string };
   /** Closes the thread's connection; resolves once the thread has exited. */
   stop(): Promise<void>;
 }
@@ -67,7 +67,7 @@ function startCheckpointer(filename: string): Checkpointer {
     workerData: { filename, everyMs: CHECKPOINT_EVERY_MS, minWalBytes: CHECKPOINT_MIN_WAL_BYTES },
   });
   worker.unref();
-  const stats: Checkpointer['stats'] = { checkpoints: 0, errors: 0, running: true };
+  const stats: Checkpointer['stats'] = { checkpoints: 0, errors: 0 };
   let stopping: Promise<void> | null = null;
   // The first failure is said on stderr (the server's log has no handle here); all are counted (/metrics).
   const failed = (message: string) => {
@@ -78,10 +78,11 @@ function startCheckpointer(filename: string): Checkpointer {
     if (m.kind === 'checkpoint') stats.checkpoints++;
     else if (m.kind === 'error') failed(m.message ?? 'unknown error');
   });
-  worker.on('error', (e) => failed(e.message));
+  // A thread that throws emits 'error', then 'exit': counted once, with the error's message.
+  let crash: string | undefined;
+  worker.on('error', (e) => { crash = e.message; });
   const exited = new Promise<void>((resolve) => worker.once('exit', (code) => {
-    stats.running = false;
-    if (!stopping) failed(`the thread exited with code ${code}`);
+    if (!stopping) failed(crash ?? `the thread exited with code ${code}`);
     resolve();
   }));
   return {

@@ -6,7 +6,7 @@
  * sizes it counts once and keeps (`ps.sizes`).
  */
 import type { Condition } from '@strata/core';
-import { compileViewSegment, conditionReads } from '@strata/core';
+import { compileViewSegment, conditionReads, popcount32 } from '@strata/core';
 import type { EngineProfile } from '@strata/store';
 import { projectionKey, recordKeys, type ProfileState, type ProjectState } from './project-state.ts';
 
@@ -224,18 +224,11 @@ export function closePairs(ps: ProjectState | undefined, minJaccard: number): { 
       if (subset) { pairs.push([a, b, sizes[small]!]); continue; }
       if (sizes[small]! < floor * sizes[large]!) continue;
       let inter = 0;
-      for (let k = 0; k < idx.length; k++) inter += popcount(sc[idx[k]!]! & lc[idx[k]!]!);
+      for (let k = 0; k < idx.length; k++) inter += popcount32(sc[idx[k]!]! & lc[idx[k]!]!);
       if (inter / (sizes[a]! + sizes[b]! - inter) >= floor) pairs.push([a, b, inter]);
     }
   }
   return { ids: ps.list.map((s) => s.row.id), sizes, pairs, total: ps.profiles.size };
-}
-
-/** Set bits of a 32-bit word. */
-function popcount(x: number): number {
-  x -= (x >>> 1) & 0x55555555;
-  x = (x & 0x33333333) + ((x >>> 2) & 0x33333333);
-  return (((x + (x >>> 4)) & 0x0f0f0f0f) * 0x01010101) >>> 24;
 }
 
 /** A symmetric k×k matrix of intersection sizes (the diagonal: sizes) from groups of profiles that share the same members list. */
