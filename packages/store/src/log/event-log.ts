@@ -1,0 +1,77 @@
+import type { IngestItem, Rejection } from '../types.ts';
+
+/**
+ * The event log: what ingest acknowledges is appended here first, durably, and membership
+ * workers apply it from here in order. Two implementations serve the two deployments: a local
+ * file (embedded, `sqlite-log.ts`) and NATS JetStream (distributed, `jetstream-log.ts`).
+ * docs/architecture.md § The event log.
+ */
+
+/** One acknowledged request's worth of a partition: its validated items and the items it refused. */
+export interface LogRecord {
+  readonly projectId: string;
+  /** The partition (0 … partitions − 1) of the profile the items belong to (`partitionOf`). */
+  readonly partition: number;
+  /** When the request was received (ms). */
+  readonly receivedAt: number;
+  readonly items: readonly IngestItem[];
+  readonly rejections: readonly Rejection[];
+}
+
+/** A record as the log holds it: with its position. */
+export interface LoggedRecord extends LogRecord {
+  /**
+   * The record's position: increasing in append order across the whole log (not per partition),
+   * so one number says how far a request got whatever partitions its records went to.
+   */
+  readonly position: number;
+}
+
+/** What one read of a partition gives. */
+export interface LogRead {
+  /** The partition's records after the position asked for, in order. */
+  readonly records: readonly LoggedRecord[];
+  /**
+   * Every record of the partition at or before this position is in `records` or was before the
+   * position asked for. At least the last record's position; past it when the log is known to hold
+   * nothing more for the partition (so a reader waiting on a later position of another partition
+   * is not held up).
+   */
+  readonly upTo: number;
+}
+
+export interface EventLog {
+  /** How many partitions the log has (1 for the embedded log). */
+  readonly partitions: number;
+  /**
+   * Appends records and resolves with their positions only once every one of them is durable.
+   * On rejection nothing may be counted as acknowledged (some records may still have been
+   * written: ingest's messageId de-duplication makes a retry safe).
+   */
+  append(records: readonly LogRecord[]): Promise<number[]>;
+  /**
+   * A partition's records after `after`, at most `max`, waiting up to `waitMs` for the first one
+   * when none is there yet (0: answer at once).
+   */
+  read(partition: number, after: number, max: number, waitMs: number): Promise<LogRead>;
+  /** Lets the log drop a partition's records at or before `position` (they are applied and their effects durable). */
+  trim(partition: number, position: number): Promise<void>;
+  /** The position of the last record appended (0 for an empty log). */
+  head(): Promise<number>;
+  close(): Promise<void>;
+}
+
+/** FNV-1a of a string: a stable, well-spread hash for choosing a partition. */
+function fnv1a(s: string): number {
+  let h = 0x811c9dc5;
+  for (let i = 0; i < s.length; i++) {
+    h ^= s.charCodeAt(i);
+    h = Math.imul(h, 0x01000193);
+  }
+  return h >>> 0;
+}
+
+/** The partition of a key (a profile's routing key) among `partitions`. */
+export function partitionOf(key: string, partitions: number): number {
+  return partitions <= 1 ? 0 : fnv1a(key) % partitions;
+}
