@@ -40,7 +40,7 @@ async function submit(ctx: AppContext, messages: readonly unknown[], receivedAt:
     const n = normalizeMessage(m, null, receivedAt, undefined, geo);
     if (n.ok) items.push(n.item);
   }
-  await ctx.ingest.submit(DEFAULT_PROJECT, items, [], receivedAt);
+  await ctx.ingest.submitApplied(DEFAULT_PROJECT, items, [], receivedAt);
   return items.length;
 }
 

@@ -23,6 +23,10 @@ export type ErrorCode =
   | 'STORE_UNAVAILABLE'
   /** The server has just started and is still loading its projects (503 with Retry-After). */
   | 'STARTING'
+  /** Ingest: events arrive faster than they are applied, and the backlog stayed full for the wait's bound (503 with Retry-After). */
+  | 'BACKLOGGED'
+  /** A read that waits for the events acknowledged before it (or for the position it names) did not see them applied within the bound (503 with Retry-After). */
+  | 'NOT_YET_APPLIED'
   | 'INTERNAL';
 
 /** The one error type Strata throws on purpose. */

@@ -460,7 +460,7 @@ export class ImportService {
         }
         return;
       }
-      const r = await this.deps.ingest.submit(projectId, items, [], this.deps.clock.now());
+      const r = await this.deps.ingest.submitApplied(projectId, items, [], this.deps.clock.now());
       s.stored! += r.stored; s.duplicates! += r.duplicates;
     };
     const take = (line: number, raw: JsonObject, source: string) => {

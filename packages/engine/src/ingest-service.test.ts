@@ -1,7 +1,10 @@
-import { describe, expect, it } from 'vitest';
-import type { IngestItem } from '@strata/store';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { createStore, openEventLog, SqliteEventLog, type IngestItem, type SqlStore } from '@strata/store';
 import { IngestService, ingestSteps } from './ingest-service.ts';
-import type { LiveEngine } from './live-engine.ts';
+import { LiveEngine } from './live-engine.ts';
 
 const item = (name: string, timestamp: number, ids: Partial<Pick<IngestItem, 'userId' | 'anonymousId' | 'previousId'>> = {}): IngestItem => ({
   messageId: `${name}-${timestamp}`, type: 'track', name, userId: 'u1', anonymousId: null, previousId: null,
@@ -52,30 +55,140 @@ describe('ingestSteps', () => {
   });
 });
 
-describe('IngestService when the store fails', () => {
-  /** An engine whose store fails every write with `err`; counts the transactions tried. */
-  const failing = (err: Error) => {
-    const engine = { tries: 0, async write() { this.tries++; throw err; } };
-    return { engine, service: new IngestService(engine as unknown as LiveEngine, { now: () => 1000 }, { sessionTimeoutMs: 1_800_000 }) };
-  };
-  const submitThree = (service: IngestService) => Promise.allSettled([1, 2, 3].map((n) => service.submit('p', [item(`e${n}`, n)], [], 1000)));
+const T0 = Date.UTC(2026, 0, 1);
+const busy = () => Object.assign(new Error('database is locked'), { code: 'SQLITE_BUSY' });
 
-  it('refuses a whole group commit at once when the store is unavailable, each request with STORE_UNAVAILABLE', async () => {
-    const { engine, service } = failing(Object.assign(new Error('database is locked'), { code: 'SQLITE_BUSY' }));
-    const out = await submitThree(service);
-    // One transaction for the group; not one more per request, each waiting on the lock again.
-    expect(engine.tries).toBe(1);
-    for (const r of out) {
-      expect(r.status).toBe('rejected');
-      expect((r as PromiseRejectedResult).reason).toMatchObject({ code: 'STORE_UNAVAILABLE', message: expect.stringMatching(/\(SQLITE_BUSY\).*send them again/) });
+describe('IngestService: the log, then the worker', () => {
+  const dirs: string[] = [];
+  const open: { service: IngestService; store: SqlStore }[] = [];
+  afterEach(async () => {
+    for (const o of open.splice(0)) {
+      await o.service.stop(0);
+      await o.store.close();
     }
+    for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
   });
 
-  it('tries each request alone after any other failure, and passes that failure on as it is', async () => {
-    const bug = new TypeError('a bug');
-    const { engine, service } = failing(bug);
-    const out = await submitThree(service);
-    expect(engine.tries).toBe(4);
-    for (const r of out) expect((r as PromiseRejectedResult).reason).toBe(bug);
+  /** A file store with its log, a project, an engine and the service over them; `failing` makes the store's next transactions fail. */
+  async function setup(dir = mkdtempSync(join(tmpdir(), 'strata-ingest-'))) {
+    if (!dirs.includes(dir)) dirs.push(dir);
+    const store = await createStore({ kind: 'sqlite', dataDir: dir });
+    if (!(await store.getProject('p'))) await store.createProject({ id: 'p', name: 'p', writeKey: 'wk_p', adminToken: 'at_p', now: T0 });
+    const engine = new LiveEngine(store, { now: () => T0 + 60_000 });
+    const fail = { next: 0, err: busy() as Error };
+    const transaction = store.transaction.bind(store);
+    store.transaction = (async (fn: never) => {
+      if (fail.next > 0) { fail.next--; throw fail.err; }
+      return transaction(fn);
+    }) as typeof store.transaction;
+    const service = new IngestService(engine, { now: () => T0 + 60_000 }, { sessionTimeoutMs: 1_800_000, log: openEventLog(store), backlogWaitMs: 200 });
+    const o = { service, store };
+    open.push(o);
+    return { ...o, engine, fail, dir };
+  }
+  const stored = async (store: SqlStore) => (await store.db.selectFrom('events').select('message_id').where('project_id', '=', 'p').where('message_id', 'is not', null).execute()).map((e) => e.message_id).sort();
+
+  it('acknowledges with increasing positions, applies in order, and says how far it applied', async () => {
+    const { service, store } = await setup();
+    const a = await service.submit('p', [item('e1', T0)], [], T0);
+    const b = await service.submit('p', [item('e2', T0 + 1)], [], T0);
+    expect(b.position).toBeGreaterThan(a.position);
+    expect(service.acknowledged).toBe(b.position);
+    expect(await service.waitApplied(b.position, 5_000)).toBe(true);
+    expect(service.applied).toBe(b.position);
+    expect(await stored(store)).toEqual(['e1-' + T0, 'e2-' + (T0 + 1)]);
+    // A second submit of the same messageId is acknowledged and dropped when applied.
+    expect(await service.submitApplied('p', [item('e1', T0)], [], T0)).toMatchObject({ stored: 0, duplicates: 1 });
+  });
+
+  it('acknowledges while the store cannot write, and applies once it can, exactly once', async () => {
+    const { service, store, fail } = await setup();
+    await service.drain();
+    fail.next = 3;
+    const acks = await Promise.all([1, 2, 3].map((n) => service.submit('p', [item(`e${n}`, T0 + n)], [], T0)));
+    const last = Math.max(...acks.map((a) => a.position));
+    expect(await service.waitApplied(last, 5_000)).toBe(true);
+    expect(fail.next).toBe(0);
+    expect(service.stalled).toBeNull();
+    expect(await stored(store)).toEqual([1, 2, 3].map((n) => `e${n}-${T0 + n}`));
+  });
+
+  it('answers STORE_UNAVAILABLE and acknowledges nothing when the log cannot take the events', async () => {
+    const { store } = await setup();
+    const engine = new LiveEngine(store, { now: () => T0 });
+    const log = new SqliteEventLog(join(mkdtempSync(join(tmpdir(), 'strata-nolog-')), 'no', 'such', 'dir', 'log.db'));
+    const service = new IngestService(engine, { now: () => T0 }, { sessionTimeoutMs: 1_800_000, log });
+    const out = await Promise.allSettled([1, 2].map((n) => service.submit('p', [item(`e${n}`, T0)], [], T0)));
+    for (const r of out) expect((r as PromiseRejectedResult).reason).toMatchObject({ code: 'STORE_UNAVAILABLE', message: expect.stringMatching(/event log cannot be read back \(event log: .*\).*send the events again/) });
+    expect(service.acknowledged).toBe(0);
+    expect(service.totals).toMatchObject({ accepted: 0, failed: 2 });
+    await service.stop(0);
+  });
+
+  it('sets aside a record that fails alone with a fault of Strata\'s, as ingestion warnings, and applies the others', async () => {
+    const { service, store, fail } = await setup();
+    const ingest = store.transaction.bind(store);
+    // The record holding "poison" fails whenever it is applied; the others go through.
+    store.transaction = (async (fn: (tx: SqlStore) => Promise<unknown>) => ingest(async (tx) => {
+      const inner = tx.ingest.bind(tx);
+      tx.ingest = async (projectId, items, timeout) => {
+        if (items.some((i) => i.name === 'poison')) throw new TypeError('a bug');
+        return inner(projectId, items, timeout);
+      };
+      return fn(tx);
+    })) as typeof store.transaction;
+    void fail;
+    const acks = await Promise.all([item('ok1', T0), item('poison', T0 + 1), item('ok2', T0 + 2)].map((i) => service.submit('p', [i], [], T0)));
+    expect(await service.waitApplied(Math.max(...acks.map((a) => a.position)), 5_000)).toBe(true);
+    expect(await stored(store)).toEqual([`ok1-${T0}`, `ok2-${T0 + 2}`]);
+    const warnings = await store.listRejections('p', 10);
+    expect(warnings).toHaveLength(1);
+    expect(warnings[0]!.message).toMatch(/acknowledged but could not be applied: a bug/);
+    expect(JSON.parse(warnings[0]!.payload)).toMatchObject({ name: 'poison', messageId: `poison-${T0 + 1}` });
+    expect(service.totals.setAside).toBe(1);
+  });
+
+  it('applies at the next start what was acknowledged and not applied (kept in the log file)', async () => {
+    const first = await setup();
+    await first.service.drain();
+    first.fail.next = 1_000;
+    const ack = await first.service.submit('p', [item('late', T0)], [], T0);
+    await first.service.stop(0);
+    await first.store.close();
+    open.splice(open.findIndex((o) => o.store === first.store), 1);
+    expect(await new SqliteEventLog(join(first.dir, 'strata-log.db')).read(0, 0, 10, 0).then((r) => r.records.map((x) => x.position))).toEqual([ack.position]);
+
+    const second = await setup(first.dir);
+    await second.service.drain();
+    expect(await second.service.waitApplied(ack.position, 5_000)).toBe(true);
+    expect(second.service.acknowledged).toBe(ack.position);
+    expect(await stored(second.store)).toEqual([`late-${T0}`]);
+    // Applied once: a third start applies nothing again.
+    await second.service.stop();
+    await second.store.close();
+    open.splice(open.findIndex((o) => o.store === second.store), 1);
+    const third = await setup(first.dir);
+    await third.service.drain();
+    expect(third.service.applied).toBe(ack.position);
+    expect(await stored(third.store)).toEqual([`late-${T0}`]);
+  });
+
+  it('refuses new requests with BACKLOGGED once the backlog stays full, naming why', async () => {
+    const { store } = await setup();
+    const engine = new LiveEngine(store, { now: () => T0 });
+    const transaction = store.transaction.bind(store);
+    let down = true;
+    store.transaction = (async (fn: never) => { if (down) throw busy(); return transaction(fn); }) as typeof store.transaction;
+    const service = new IngestService(engine, { now: () => T0 }, { sessionTimeoutMs: 1_800_000, log: openEventLog(store), maxBacklog: 2, backlogWaitMs: 100 });
+    down = false;
+    await service.drain();
+    down = true;
+    await service.submit('p', [item('a', T0), item('b', T0)], [], T0);
+    await expect(service.submit('p', [item('c', T0)], [], T0)).rejects.toMatchObject({ code: 'BACKLOGGED', message: expect.stringMatching(/2 acknowledged events wait to be applied \(the store is unavailable \(SQLITE_BUSY\)\)/) });
+    down = false;
+    expect((await service.submit('p', [item('c', T0)], [], T0)).position).toBeGreaterThan(0);
+    await service.drain();
+    expect(service.backlogItems).toBe(0);
+    await service.stop(0);
   });
 });

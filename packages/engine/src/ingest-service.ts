@@ -1,84 +1,34 @@
 import { AppError, storedContext, storedMessage } from '@strata/core';
-import { storeUnavailableReason, type IngestItem, type IngestOutcome, type Rejection, type SqlStore } from '@strata/store';
+import { appliedPosition, storeUnavailableReason, type EventLog, type IngestItem, type LoggedRecord, type LogRecord, type Rejection } from '@strata/store';
 import type { Clock } from './clock.ts';
-import type { LiveEngine, MembershipChange } from './live-engine.ts';
-import { suppressedWarning, type SuppressionList } from './user-data-service.ts';
+import { applyRecords, PARTITION, setAside, type ApplyDeps, type IngestIsolation, type IngestListener, type IngestResult } from './ingest-apply.ts';
+import type { LiveEngine } from './live-engine.ts';
+import type { SuppressionList } from './user-data-service.ts';
 
-/**
- * Sees each stored step's outcome inside its transaction, after the membership it caused
- * (`changes`: the step's entries and exits, from which membership before the step follows).
- */
-export type IngestListener = (tx: SqlStore, projectId: string, outcome: IngestOutcome, now: number, changes: readonly MembershipChange[]) => Promise<void>;
-
-/** Picks the items of a request that must be applied alone (null: none need it). */
-export type IngestIsolation = (tx: SqlStore, projectId: string, now: number) => Promise<((item: IngestItem) => boolean) | null>;
-
-/**
- * A request's items as the steps they are applied in: as one step, unless some must be applied
- * alone. Then each person's items go in time order (ties in the order sent), each of those
- * picked a step of its own and the items between them together, so that membership just before
- * and just after each picked item is what it would be had the person sent their events one
- * request at a time. Different people's items share steps (the k-th step of each person is
- * one step): one person's events never change another's membership. A person is the items
- * linked by a shared userId, anonymousId or previousId within the request.
- */
-export function ingestSteps(items: readonly IngestItem[], alone: ((item: IngestItem) => boolean) | null): (readonly IngestItem[])[] {
-  if (!alone || items.length < 2 || !items.some(alone)) return [items];
-  const ordered = items.map((item, i) => ({ item, i })).sort((a, b) => a.item.timestamp - b.item.timestamp || a.i - b.i);
-  const person = people(items);
-  const steps: IngestItem[][] = [];
-  // Per person: the step their next item may join (`open`: a group of unpicked items), or start.
-  const at = new Map<number, { step: number; open: boolean }>();
-  for (const { item, i } of ordered) {
-    const p = person[i]!;
-    const mine = at.get(p) ?? { step: -1, open: false };
-    const picked = alone(item);
-    if (picked || !mine.open) mine.step++;
-    mine.open = !picked;
-    at.set(p, mine);
-    (steps[mine.step] ??= []).push(item);
-  }
-  return steps;
-}
-
-/** Each item's person: the items whose ids (userId, anonymousId, previousId) are linked, as one number. */
-function people(items: readonly IngestItem[]): number[] {
-  const parent: number[] = [];
-  const idOf = new Map<string, number>();
-  const find = (x: number): number => { while (parent[x] !== x) x = parent[x] = parent[parent[x]!]!; return x; };
-  const node = (key: string) => { let n = idOf.get(key); if (n === undefined) { n = parent.length; parent.push(n); idOf.set(key, n); } return n; };
-  const roots = items.map((item, i) => {
-    const ids = [item.userId, item.anonymousId, item.previousId].filter((v): v is string => v !== null && v !== '');
-    // An item without ids is a person of its own.
-    const own = node(`\u0000item${i}`);
-    for (const id of ids) parent[find(node(`\u0001${id}`))] = find(own);
-    return own;
-  });
-  return roots.map(find);
-}
-
-export interface IngestResult {
-  readonly stored: number;
-  readonly duplicates: number;
-}
-
-interface Pending {
-  readonly projectId: string;
-  readonly items: readonly IngestItem[];
-  readonly rejections: readonly Rejection[];
-  readonly receivedAt: number;
-  resolve(r: IngestResult): void;
-  reject(e: unknown): void;
-}
+export { ingestSteps } from './ingest-steps.ts';
+export type { IngestIsolation, IngestListener, IngestResult } from './ingest-apply.ts';
 
 export interface IngestServiceOptions {
   readonly sessionTimeoutMs: number;
-  /** How long a small group waits for company before it is written (ms; 0 writes at once). */
+  /** The durable log acknowledged requests are appended to (`openEventLog`). */
+  readonly log: EventLog;
+  /** How long a small group waits for company before it is appended (ms; 0 appends at once). */
   readonly lingerMs?: number;
   /** `STRATA_STORE_IP`: keep `context.ip` in what is stored (default: removed from events and warnings alike). */
   readonly storeIp?: boolean;
   /** Ids erased with suppression: messages naming one are dropped (answered as accepted; docs/privacy.md). */
   readonly suppressions?: SuppressionList;
+  /** Items acknowledged and not yet applied from which a new request waits for room (default 50,000). */
+  readonly maxBacklog?: number;
+  /** How long a request waits for room before it is refused with BACKLOGGED (ms; default 10,000). */
+  readonly backlogWaitMs?: number;
+  /** Items applied in one transaction at most (default 5,000; a record is never split). */
+  readonly applyBatch?: number;
+}
+
+/** What an acknowledgement carries: the log position of the request's last record (read your writes). */
+export interface Acknowledged {
+  readonly position: number;
 }
 
 /** An item as it is stored: its context without the client's address unless that is kept. */
@@ -105,139 +55,375 @@ function storedRejection(r: Rejection, storeIp: boolean): Rejection {
 
 /** Messages since start, by what became of them (for /metrics). */
 export interface IngestTotals {
-  /** Acknowledged: stored, a repeated messageId, or dropped for an erased id. */
+  /** Acknowledged: appended to the log (to be stored, or dropped as a repeated messageId or for an erased id). */
   accepted: number;
-  /** Of the accepted, repeats of a messageId already stored. */
+  /** Of the applied, repeats of a messageId already stored. */
   duplicates: number;
   /** Refused one by one in an acknowledged request (each is an ingestion warning). */
   rejected: number;
-  /** Not acknowledged: the store could not take them (the client was told to send them again). */
+  /** Not acknowledged: the log could not take them, or Strata was stopping (the client was told to send them again). */
   failed: number;
+  /** Acknowledged, then set aside because applying them failed with a fault of Strata's (each is an ingestion warning). */
+  setAside: number;
 }
 
+interface Deferred<T> { resolve(v: T): void; reject(e: unknown): void }
+interface Appending { readonly record: LogRecord; readonly ack: Deferred<number>; readonly result?: Deferred<IngestResult> }
+interface Queued { readonly record: LoggedRecord; readonly result?: Deferred<IngestResult> }
+
+const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+const size = (r: LogRecord) => r.items.length + r.rejections.length;
+
 /**
- * Writes ingested batches with group commit: requests that arrive while a transaction is
- * being written wait and go together into the next one, so each HTTP answer still comes
- * only after its own events are durably committed, but one fsync serves many requests.
- * The live engine brings membership of the touched profiles up to date in the same transaction.
+ * Ingest as a log and a worker (docs/architecture.md § The path of one event). `submit` appends a
+ * request to the durable event log — requests that arrive while an append is being written go
+ * together into the next one, so one fsync serves many — and resolves with its position once the
+ * append is durable: that is when the client is answered. The membership worker applies the
+ * log's records in order, many per transaction of the engine's writer (`applyRecords`), recording
+ * the position applied in the same transaction; reads wait for the position they must see
+ * (`waitApplied`). At start, what was acknowledged and not applied is applied from the log first.
  */
 export class IngestService {
-  private queue: Pending[] = [];
-  private flushing = false;
-  readonly totals: IngestTotals = { accepted: 0, duplicates: 0, rejected: 0, failed: 0 };
+  readonly totals: IngestTotals = { accepted: 0, duplicates: 0, rejected: 0, failed: 0, setAside: 0 };
+  private readonly listeners: IngestListener[] = [];
+  private isolation: IngestIsolation | null = null;
+  private readonly log: EventLog;
+  private appendQueue: Appending[] = [];
+  private appending = false;
+  private readonly applyQueue: Queued[] = [];
+  private applying: Promise<void> | null = null;
+  /** Items acknowledged and not yet applied. */
+  private backlog = 0;
+  private roomWaiters: (() => void)[] = [];
+  private appliedWaiters: { position: number; done(): void }[] = [];
+  private acked = 0;
+  private done = 0;
+  private trimmedTo = 0;
+  private trimming = false;
+  private trimmedAt = 0;
+  /** No new request is taken (stop() began). */
+  private closed = false;
+  /** Retries give up and leave what is left in the log for the next start (stop()'s grace is over). */
+  private quitting = false;
+  private readonly recovered: Promise<void>;
+  private isRecovered = false;
+  /** Why the last attempt to read the log back at start failed (null: none failed, or it is done). */
+  private recoveryFailure: string | null = null;
+  /** Why records wait to be applied (the store is unavailable), or null. */
+  stalled: string | null = null;
 
   constructor(
     private readonly engine: LiveEngine,
     private readonly clock: Clock,
     private readonly opts: IngestServiceOptions,
-  ) {}
+  ) {
+    this.log = opts.log;
+    this.recovered = this.recover();
+  }
 
-  private readonly listeners: IngestListener[] = [];
-
-  /** Called in the transaction of every stored request, after membership (missions award there). */
+  /** Called in the transaction of every applied step, after membership (missions award there). */
   onIngested(l: IngestListener): void {
     this.listeners.push(l);
   }
-
-  private isolation: IngestIsolation | null = null;
 
   /** Items this picks are applied one at a time (`ingestSteps`): missions need the membership around each of their events. */
   applyAlone(pick: IngestIsolation): void {
     this.isolation = pick;
   }
 
+  /** The position of the last request acknowledged (by this process, or before its start). */
+  get acknowledged(): number {
+    return this.acked;
+  }
+
+  /** The position up to which every acknowledged request is applied. */
+  get applied(): number {
+    return this.done;
+  }
+
+  /** Items acknowledged and not yet applied. */
+  get backlogItems(): number {
+    return this.backlog;
+  }
+
+  private get deps(): ApplyDeps {
+    return { engine: this.engine, clock: this.clock, sessionTimeoutMs: this.opts.sessionTimeoutMs, suppressions: this.opts.suppressions, listeners: this.listeners, isolation: this.isolation };
+  }
+
   /**
-   * Queues a request's items and rejections for the next transaction. This is the one way events
-   * and ingestion warnings reach the store (HTTP ingest, imports, the demo), so the client's
-   * address is removed here for all of them (unless `storeIp`).
+   * Appends a request's items and rejections to the log; resolves with its position once durable.
+   * This is the one way events and ingestion warnings reach the store (HTTP ingest, imports, the
+   * demo), so the client's address is removed here for all of them (unless `storeIp`), before
+   * anything is written.
    */
-  submit(projectId: string, items: readonly IngestItem[], rejections: readonly Rejection[], receivedAt: number): Promise<IngestResult> {
+  async submit(projectId: string, items: readonly IngestItem[], rejections: readonly Rejection[], receivedAt: number): Promise<Acknowledged> {
+    return { position: await this.enqueue(projectId, items, rejections, receivedAt) };
+  }
+
+  /** `submit`, then waits until the request is applied: what its items became (imports, the demo). */
+  async submitApplied(projectId: string, items: readonly IngestItem[], rejections: readonly Rejection[], receivedAt: number): Promise<IngestResult & Acknowledged> {
+    let result!: Deferred<IngestResult>;
+    const applied = new Promise<IngestResult>((resolve, reject) => { result = { resolve, reject }; });
+    applied.catch(() => undefined);
+    const position = await this.enqueue(projectId, items, rejections, receivedAt, result);
+    return { ...(await applied), position };
+  }
+
+  private async enqueue(projectId: string, items: readonly IngestItem[], rejections: readonly Rejection[], receivedAt: number, result?: Deferred<IngestResult>): Promise<number> {
     const keep = this.opts.storeIp === true;
-    items = items.map((i) => storedItem(i, keep));
-    rejections = rejections.map((r) => storedRejection(r, keep));
-    return new Promise<IngestResult>((resolve, reject) => {
-      this.queue.push({ projectId, items, rejections, receivedAt, resolve, reject });
-      if (!this.flushing) setImmediate(() => void this.flush());
+    const record: LogRecord = { projectId, partition: PARTITION, receivedAt, items: items.map((i) => storedItem(i, keep)), rejections: rejections.map((r) => storedRejection(r, keep)) };
+    await this.untilRecovered(record);
+    await this.room(record);
+    return new Promise<number>((resolve, reject) => {
+      this.appendQueue.push({ record, ack: { resolve, reject }, ...(result ? { result } : {}) });
+      if (!this.appending) setImmediate(() => void this.flushAppends());
     });
   }
 
-  /** Resolves when everything queued so far is written. */
-  async drain(): Promise<void> {
-    while (this.queue.length || this.flushing) await new Promise((r) => setTimeout(r, 1));
+  /**
+   * Waits until what the log held at start is applied; refuses the request at once while the
+   * log or the store cannot be read (rather than holding it until they can).
+   */
+  private async untilRecovered(record: LogRecord): Promise<void> {
+    while (!this.isRecovered) {
+      if (this.recoveryFailure !== null) {
+        this.totals.failed += size(record);
+        throw new AppError({ code: 'STORE_UNAVAILABLE', message: `the event log cannot be read back (${this.recoveryFailure}): nothing was acknowledged; send the events again` });
+      }
+      await Promise.race([this.recovered, sleep(20)]);
+    }
   }
 
-  private async flush(): Promise<void> {
-    if (this.flushing) return;
-    this.flushing = true;
+  /** Waits while the backlog is full; refuses the request when it stays full for `backlogWaitMs`. */
+  private async room(record: LogRecord): Promise<void> {
+    const refuse = (message: string) => {
+      this.totals.failed += size(record);
+      return new AppError({ code: 'BACKLOGGED', message });
+    };
+    if (this.closed) throw refuse('Strata is stopping: the events were not stored and nothing was acknowledged; send them again');
+    const max = this.opts.maxBacklog ?? 50_000;
+    const deadline = Date.now() + (this.opts.backlogWaitMs ?? 10_000);
+    while (this.backlog >= max) {
+      const left = deadline - Date.now();
+      if (left <= 0 || this.closed) {
+        const why = this.stalled ? `the store is unavailable (${this.stalled})` : 'events arrive faster than they are applied';
+        throw refuse(`${this.backlog} acknowledged events wait to be applied (${why}): these events were not stored and nothing was acknowledged; send them again`);
+      }
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(wake, left);
+        function wake() { clearTimeout(timer); resolve(); }
+        this.roomWaiters.push(wake);
+      });
+    }
+  }
+
+  private async flushAppends(): Promise<void> {
+    if (this.appending) return;
+    this.appending = true;
     try {
-      while (this.queue.length) {
+      while (this.appendQueue.length) {
         // A small group waits a moment for company, so that more requests share the next fsync; a long queue is written at once.
-        if (this.queue.length < 4 && this.opts.lingerMs) await new Promise((r) => setTimeout(r, this.opts.lingerMs));
-        const group = this.queue;
-        this.queue = [];
-        await this.write(group);
+        if (this.appendQueue.length < 4 && this.opts.lingerMs) await sleep(this.opts.lingerMs);
+        const group = this.appendQueue;
+        this.appendQueue = [];
+        let positions: number[];
+        try {
+          positions = await this.log.append(group.map((g) => g.record));
+        } catch (cause) {
+          const reason = storeUnavailableReason(cause) ?? (cause instanceof Error ? cause.message : String(cause));
+          const err = new AppError({ code: 'STORE_UNAVAILABLE', message: `the event log could not take the events (${reason}): nothing was acknowledged; send them again`, cause });
+          for (const g of group) {
+            this.totals.failed += size(g.record);
+            g.ack.reject(err);
+          }
+          continue;
+        }
+        group.forEach((g, i) => {
+          const position = positions[i]!;
+          this.acked = Math.max(this.acked, position);
+          this.backlog += size(g.record);
+          this.applyQueue.push({ record: { ...g.record, position }, ...(g.result ? { result: g.result } : {}) });
+          this.totals.accepted += g.record.items.length;
+          this.totals.rejected += g.record.rejections.length;
+          g.ack.resolve(position);
+        });
+        this.kickApply();
       }
     } finally {
-      this.flushing = false;
+      this.appending = false;
     }
   }
 
-  private async write(group: Pending[]): Promise<void> {
-    const results = new Map<Pending, IngestResult>();
-    try {
-      await this.engine.write(async (tx) => {
-        results.clear();
-        const byProject = new Map<string, Pending[]>();
-        for (const p of group) byProject.set(p.projectId, [...(byProject.get(p.projectId) ?? []), p]);
-        for (const [projectId, ps] of byProject) {
-          for (const p of ps) {
-            const alone = this.isolation ? await this.isolation(tx, projectId, this.clock.now()) : null;
-            const { kept, dropped } = this.opts.suppressions ? await this.opts.suppressions.filter(tx, projectId, p.items) : { kept: p.items, dropped: 0 };
-            let stored = 0, duplicates = 0;
-            for (const items of ingestSteps(kept, alone)) {
-              const out = await tx.ingest(projectId, items, this.opts.sessionTimeoutMs);
-              stored += out.stored;
-              duplicates += out.duplicates;
-              // Membership follows each step's events in the same transaction, in arrival order.
-              const changes = await this.engine.applyIngest(tx, projectId, out, this.clock.now());
-              for (const l of this.listeners) await l(tx, projectId, out, this.clock.now(), changes);
-            }
-            const rejections = dropped ? [...p.rejections, suppressedWarning(dropped)] : p.rejections;
-            if (rejections.length) await tx.recordRejections(projectId, p.receivedAt, rejections);
-            results.set(p, { stored, duplicates });
-          }
-        }
-      });
-    } catch (cause) {
-      const down = storeUnavailableReason(cause);
-      if (down !== null) {
-        // The store cannot write now (locked, unwritable, full, unreachable): every request of the group
-        // fails alike, at once, rather than each waiting on the store again alone.
-        const err = new AppError({ code: 'STORE_UNAVAILABLE', message: `the store is unavailable (${down}): the events were not stored and nothing was acknowledged; send them again`, cause });
-        for (const p of group) {
-          this.totals.failed += p.items.length + p.rejections.length;
-          p.reject(err);
-        }
-        return;
-      }
-      if (group.length > 1) {
-        // One request must not sink the others it shared a transaction with: write each alone.
-        for (const p of group) await this.write([p]);
-        return;
-      }
-      // Any other failure is the request's or Strata's own (4xx or 500): it is not the store's to retry.
-      for (const p of group) {
-        this.totals.failed += p.items.length + p.rejections.length;
-        p.reject(cause);
-      }
-      return;
+  private kickApply(): void {
+    if (this.applying || this.applyQueue.length === 0) return;
+    this.applying = this.pumpApply().finally(() => {
+      this.applying = null;
+      // Records appended while the last batch was finishing.
+      if (!this.quitting) this.kickApply();
+    });
+  }
+
+  private async pumpApply(): Promise<void> {
+    const max = this.opts.applyBatch ?? 5_000;
+    while (this.applyQueue.length && !this.quitting) {
+      let n = 0, items = 0;
+      while (n < this.applyQueue.length && (n === 0 || items + size(this.applyQueue[n]!.record) <= max)) items += size(this.applyQueue[n++]!.record);
+      const batch = this.applyQueue.splice(0, n);
+      const left = await this.applyBatch(batch);
+      // Stopping with records not applied: they stay in the log for the next start.
+      if (left.length) return;
     }
-    for (const p of group) {
-      const r = results.get(p)!;
-      this.totals.accepted += p.items.length;
-      this.totals.duplicates += r.duplicates;
-      this.totals.rejected += p.rejections.length;
-      p.resolve(r);
+  }
+
+  /**
+   * Applies a batch, trying again while the store is unavailable (the records are durable in the
+   * log meanwhile). After any other failure each record is tried alone, and one that fails alone is
+   * set aside as ingestion warnings. Returns the records left unapplied (only when stopping).
+   */
+  private async applyBatch(batch: readonly Queued[]): Promise<readonly Queued[]> {
+    for (let wait = 100; ; wait = Math.min(wait * 2, 5_000)) {
+      try {
+        const results = await applyRecords(this.deps, batch.map((q) => q.record));
+        if (this.stalled !== null) console.error('strata: the store is available again: acknowledged events are being applied');
+        this.stalled = null;
+        batch.forEach((q, i) => {
+          this.totals.duplicates += results[i]!.duplicates;
+          q.result?.resolve(results[i]!);
+        });
+        this.advance(batch);
+        return [];
+      } catch (cause) {
+        const down = storeUnavailableReason(cause);
+        if (down !== null) {
+          if (this.stalled === null) console.error(`strata: acknowledged events wait to be applied: the store is unavailable (${down}); trying again`);
+          this.stalled = down;
+          if (this.quitting) return batch;
+          await sleep(wait);
+          continue;
+        }
+        if (batch.length > 1) {
+          for (let i = 0; i < batch.length; i++) {
+            const left = await this.applyBatch([batch[i]!]);
+            if (left.length) return batch.slice(i);
+          }
+          return [];
+        }
+        const q = batch[0]!;
+        try {
+          await setAside(this.deps, q.record, cause);
+        } catch (again) {
+          if (storeUnavailableReason(again) === null) throw again;
+          if (this.quitting) return batch;
+          await sleep(wait);
+          continue;
+        }
+        console.error(`strata: ${q.record.items.length} acknowledged events of project ${q.record.projectId} (log position ${q.record.position}) could not be applied and are kept as ingestion warnings: ${(cause as Error)?.stack ?? String(cause)}`);
+        this.totals.setAside += q.record.items.length;
+        q.result?.reject(cause);
+        this.advance(batch);
+        return [];
+      }
+    }
+  }
+
+  /** Moves the applied position past a batch: waiting reads and requests go on; the log is trimmed now and then. */
+  private advance(batch: readonly Queued[]): void {
+    this.done = Math.max(this.done, batch[batch.length - 1]!.record.position);
+    for (const q of batch) this.backlog -= size(q.record);
+    const room = this.roomWaiters;
+    this.roomWaiters = [];
+    for (const w of room) w();
+    if (this.appliedWaiters.length) {
+      const still: typeof this.appliedWaiters = [];
+      for (const w of this.appliedWaiters) (w.position <= this.done ? w.done() : still.push(w));
+      this.appliedWaiters = still;
+    }
+    this.trim();
+  }
+
+  /** Drops applied records from the log (their effects are committed: the store's commits are durable), at most once a second. */
+  private trim(force = false): void {
+    const to = this.done;
+    if (this.trimming || to <= this.trimmedTo || (!force && Date.now() - this.trimmedAt < 1_000)) return;
+    this.trimming = true;
+    this.trimmedAt = Date.now();
+    this.log.trim(PARTITION, to).then(
+      () => { this.trimmedTo = to; },
+      (e: unknown) => { console.error(`strata: the event log could not be trimmed (it will be at the next chance): ${(e as Error).message}`); },
+    ).finally(() => { this.trimming = false; });
+  }
+
+  /**
+   * Resolves true once every request up to `position` is applied, false if that takes longer than
+   * `timeoutMs`. Reads call it so that what a client was acknowledged is what it then reads.
+   */
+  async waitApplied(position: number, timeoutMs: number): Promise<boolean> {
+    if (position <= this.done) return true;
+    return new Promise<boolean>((resolve) => {
+      const timer = setTimeout(() => {
+        this.appliedWaiters = this.appliedWaiters.filter((w) => w !== waiter);
+        resolve(false);
+      }, timeoutMs);
+      const waiter = { position, done: () => { clearTimeout(timer); resolve(true); } };
+      this.appliedWaiters.push(waiter);
+    });
+  }
+
+  /** Resolves when everything submitted so far is appended and applied. */
+  async drain(): Promise<void> {
+    await this.recovered;
+    while (this.appending || this.appendQueue.length || this.applying || this.applyQueue.length) {
+      if (this.applying) await this.applying;
+      else await sleep(1);
+    }
+  }
+
+  /**
+   * Stops taking requests; those being appended are answered, what is acknowledged is applied
+   * for up to `graceMs`, and what is left stays in the log, applied at the next start. Closes the log.
+   */
+  async stop(graceMs = 5_000): Promise<void> {
+    this.closed = true;
+    for (const w of this.roomWaiters) w();
+    this.roomWaiters = [];
+    const deadline = Date.now() + graceMs;
+    await Promise.race([this.recovered, sleep(graceMs)]);
+    while (this.appending || this.appendQueue.length) await sleep(1);
+    while (this.applying && Date.now() < deadline) await Promise.race([this.applying, sleep(50)]);
+    this.quitting = true;
+    await this.recovered;
+    await this.applying;
+    this.trim(true);
+    while (this.trimming) await sleep(1);
+    await this.log.close();
+  }
+
+  /** At start: the position applied is read from the store, and what the log holds after it is applied first. */
+  private async recover(): Promise<void> {
+    for (let wait = 250; !this.quitting; wait = Math.min(wait * 2, 5_000)) {
+      try {
+        const at = await this.engine.write((tx) => appliedPosition(tx, PARTITION));
+        const head = await this.log.head();
+        this.done = at;
+        this.trimmedTo = at;
+        this.acked = Math.max(head, at);
+        for (let after = at; !this.quitting;) {
+          const { records } = await this.log.read(PARTITION, after, 200, 0);
+          if (records.length === 0) break;
+          for (const r of records) this.backlog += size(r);
+          const left = await this.applyBatch(records.map((record) => ({ record })));
+          if (left.length) break;
+          after = records[records.length - 1]!.position;
+        }
+        this.isRecovered = true;
+        this.recoveryFailure = null;
+        return;
+      } catch (e) {
+        const reason = storeUnavailableReason(e) ?? (e as Error).message;
+        if (this.recoveryFailure === null) console.error(`strata: the event log could not be read back at start (${reason}); trying again`);
+        this.recoveryFailure = reason;
+        await sleep(wait);
+      }
     }
   }
 }

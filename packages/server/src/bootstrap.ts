@@ -1,7 +1,7 @@
 import { ExperienceService, HygieneService, InsightsService, IngestService, LiveEngine, MissionService, PointsService, RewardService, TargetingService, MembershipService, SegmentService, WebhookDispatcher, WebhookService, systemClock, type Clock } from '@strata/engine';
 import { ExperimentService } from '@strata/engine';
 import { DestinationDispatcher, DestinationService, ExportService, ImportService, SuppressionList, UserDataService } from '@strata/engine';
-import { ExperimentStore, MissionStore, RewardStore, type SqlStore, type WriterLease } from '@strata/store';
+import { ExperimentStore, MissionStore, openEventLog, RewardStore, type SqlStore, type WriterLease } from '@strata/store';
 import type { Config } from './config.ts';
 import type { AppContext } from './context.ts';
 import { normalizeMessage } from './ingest/normalize.ts';
@@ -26,7 +26,9 @@ export function createContext(store: SqlStore, config: Config, clock: Clock = sy
   const rewards = new RewardService(store, engine, points, clock);
   const missions = new MissionService(store, engine, points, clock, config.sessionTimeoutMs);
   const suppressions = new SuppressionList();
-  const ingest = new IngestService(engine, clock, { sessionTimeoutMs: config.sessionTimeoutMs, lingerMs: 2, storeIp: config.storeIp, suppressions });
+  // Acknowledged requests go to the event log first; the membership worker applies them from there (docs/architecture.md).
+  // Its hooks (missions) are added below, in the same turn: the worker applies nothing before the next.
+  const ingest = new IngestService(engine, clock, { sessionTimeoutMs: config.sessionTimeoutMs, lingerMs: 2, storeIp: config.storeIp, suppressions, log: openEventLog(store) });
   // Missions progress, complete and pay in the transaction that stores the events.
   ingest.onIngested((tx, projectId, outcome, now, changes) => missions.onIngested(tx, projectId, outcome, now, changes));
   ingest.applyAlone((tx, projectId, now) => missions.isolation(tx, projectId, now));
@@ -63,15 +65,15 @@ export function createContext(store: SqlStore, config: Config, clock: Clock = sy
 
 /**
  * Stops the services of a context after its HTTP server has closed, in order: the outbox
- * senders, background syncs (they resume at the next start), the ingest queue (everything
- * acknowledged is committed), the engine, the writer lease (nothing writes any more), then the
+ * senders, background syncs (they resume at the next start), the ingest pipeline (requests being
+ * appended are answered; what is acknowledged and not applied in a few seconds stays in the log for the next start), the engine, the writer lease (nothing writes any more), then the
  * store (unless `closeStore: false`, as a test that restarts over the same database does).
  */
 export async function stopContext(ctx: AppContext, opts: { closeStore?: boolean } = {}): Promise<void> {
   await ctx.dispatcher.stop();
   await ctx.destinationDispatcher.stop();
   await ctx.destinations.stop();
-  await ctx.ingest.drain();
+  await ctx.ingest.stop();
   await ctx.engine.stop();
   await ctx.writerLease?.release();
   if (opts.closeStore !== false) await ctx.store.close();

@@ -33,6 +33,11 @@ export interface Config {
   readonly rateLimit: { readonly write: number; readonly admin: number };
   /** `STRATA_MAX_SEGMENTS`: the most segments one project may hold (default 10,000); a create beyond it is refused with 409 LIMIT_REACHED. */
   readonly maxSegments: number;
+  /**
+   * `STRATA_READ_WAIT_MS`: how long a read waits for the events acknowledged before it to be applied
+   * (default 5,000 ms); past it the read is answered 503 NOT_YET_APPLIED, never from a view that misses them.
+   */
+  readonly readWaitMs: number;
 }
 
 export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
@@ -86,6 +91,8 @@ export function configFromEnv(env: NodeJS.ProcessEnv = process.env): Config {
   if (timeout === null) throw new Error(`STRATA_SESSION_TIMEOUT must be a duration such as "30m", got "${env.STRATA_SESSION_TIMEOUT}"`);
   const maxSegments = Number(env.STRATA_MAX_SEGMENTS?.trim() || DEFAULT_MAX_SEGMENTS);
   if (!Number.isSafeInteger(maxSegments) || maxSegments < 1) throw new Error(`STRATA_MAX_SEGMENTS must be a whole number of at least 1, got "${env.STRATA_MAX_SEGMENTS}"`);
+  const readWaitMs = Number(env.STRATA_READ_WAIT_MS?.trim() || 5000);
+  if (!Number.isSafeInteger(readWaitMs) || readWaitMs < 1) throw new Error(`STRATA_READ_WAIT_MS must be a whole number of milliseconds of at least 1, got "${env.STRATA_READ_WAIT_MS}"`);
   const url = env.DATABASE_URL?.trim() || null;
   if (url && !/^postgres(ql)?:\/\//.test(url)) throw new Error('DATABASE_URL must be a postgres:// URL');
   return {
@@ -106,5 +113,6 @@ export function configFromEnv(env: NodeJS.ProcessEnv = process.env): Config {
       admin: perMinute('STRATA_RATE_LIMIT_ADMIN', env.STRATA_RATE_LIMIT_ADMIN, RATE_LIMIT_DEFAULTS.admin),
     },
     maxSegments,
+    readWaitMs,
   };
 }

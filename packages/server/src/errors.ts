@@ -21,11 +21,13 @@ export const STATUS: Record<ErrorCode, number> = {
   RATE_LIMITED: 429,
   STORE_UNAVAILABLE: 503,
   STARTING: 503,
+  BACKLOGGED: 503,
+  NOT_YET_APPLIED: 503,
   INTERNAL: 500,
 };
 
 /** Seconds a client is asked to wait (`Retry-After`) before it sends again. */
-const RETRY_AFTER: Partial<Record<ErrorCode, string>> = { STORE_UNAVAILABLE: '5', STARTING: '1' };
+const RETRY_AFTER: Partial<Record<ErrorCode, string>> = { STORE_UNAVAILABLE: '5', STARTING: '1', BACKLOGGED: '1', NOT_YET_APPLIED: '1' };
 
 /** The error body; a 5xx names its request (`requestId`), so that a user can point at its log line. */
 export function errorBody(code: ErrorCode, message: string, issues: readonly Issue[] = [], requestId?: string) {

@@ -196,6 +196,8 @@ export const EventSchema = Type.Object({
 
 export const IngestAnswer = Type.Object({
   success: Type.Boolean(),
+  /** The log position of the request's events (read-your-writes.ts). */
+  position: Type.Integer({ minimum: 0 }),
   rejected: Type.Optional(Type.Array(Type.Object({ index: Type.Integer(), message: Type.String() }))),
 });
 

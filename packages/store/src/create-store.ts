@@ -19,6 +19,7 @@ async function openStore(cfg: StoreConfig): Promise<SqlStore> {
       const { db, checkpointer } = openSqlite({ filename: join(cfg.dataDir, 'strata.db') });
       const store = new SqlStore(db, 'sqlite');
       store.walCheckpointer = checkpointer;
+      store.eventLogFile = join(cfg.dataDir, 'strata-log.db');
       return store;
     }
     case 'sqlite-memory':

@@ -391,6 +391,22 @@ function keys(d: StoreDialect): Migration {
   };
 }
 
+/**
+ * The event log's tables: how far it is applied (`log_positions`, both stores), and on PostgreSQL
+ * the log itself (`event_log`; the embedded SQLite store keeps its log in a file of its own,
+ * log/sqlite-log.ts).
+ */
+function eventLog(d: StoreDialect): string[] {
+  const t = types(d);
+  const out = [`CREATE TABLE log_positions (partition INTEGER PRIMARY KEY, position ${t.ms} NOT NULL)`];
+  if (d === 'postgres') {
+    out.push(`CREATE TABLE event_log (position BIGSERIAL PRIMARY KEY, project_id TEXT NOT NULL, partition INTEGER NOT NULL,
+      received_at BIGINT NOT NULL, payload TEXT NOT NULL)`);
+    out.push('CREATE INDEX event_log_partition ON event_log (partition, position)');
+  }
+  return out;
+}
+
 /** The labels of the keys a start makes from (or keeps for) STRATA_ADMIN_TOKEN / STRATA_WRITE_KEY. */
 export const STARTUP_LABEL = { admin: 'start-up admin token', write: 'start-up write key' } as const;
 
@@ -400,7 +416,7 @@ export function migrationProvider(d: StoreDialect): MigrationProvider {
       for (const s of stmts) await sql.raw(s).execute(db);
     },
   });
-  return { getMigrations: async () => ({ '0001_initial': step(initial(d)), '0002_live_engine': step(liveEngine(d)), '0003_points': step(points(d)), '0004_missions': step(missions(d)), '0005_rewards': step(rewards(d)), '0006_experiments': step(experiments(d)), '0007_experiences': step(experiences(d)), '0008_profile_ids': step(profileIds(d)), '0009_destinations': step(destinations(d)), '0009_imports': step(imports(d)), '0010_segment_daily': step(segmentDaily(d)), '0011_destination_sync': step(destinationSync(d)), '0012_import_bad_rows': step(importBadRows(d)), '0013_mission_attempts': step(missionAttempts(d)), '0014_admin_token_prefix': step(adminTokenPrefix()), '0015_suppressions': step(suppressions(d)), '0016_events_context': step(eventsByContext()), '0017_keys': keys(d), '0018_audit_log': step(auditLog(d)), '0019_writer_lease': step([writerLeaseTable(d)]) }) };
+  return { getMigrations: async () => ({ '0001_initial': step(initial(d)), '0002_live_engine': step(liveEngine(d)), '0003_points': step(points(d)), '0004_missions': step(missions(d)), '0005_rewards': step(rewards(d)), '0006_experiments': step(experiments(d)), '0007_experiences': step(experiences(d)), '0008_profile_ids': step(profileIds(d)), '0009_destinations': step(destinations(d)), '0009_imports': step(imports(d)), '0010_segment_daily': step(segmentDaily(d)), '0011_destination_sync': step(destinationSync(d)), '0012_import_bad_rows': step(importBadRows(d)), '0013_mission_attempts': step(missionAttempts(d)), '0014_admin_token_prefix': step(adminTokenPrefix()), '0015_suppressions': step(suppressions(d)), '0016_events_context': step(eventsByContext()), '0017_keys': keys(d), '0018_audit_log': step(auditLog(d)), '0019_writer_lease': step([writerLeaseTable(d)]), '0020_event_log': step(eventLog(d)) }) };
 }
 
 /**

@@ -246,4 +246,21 @@ export interface Database {
     started_at: number;
     heartbeat_at: number;
   };
+  /**
+   * How far the membership workers have applied the event log, per partition (log/positions.ts):
+   * written in the same transaction as what applying the records wrote, so a restart resumes
+   * exactly after the last record applied.
+   */
+  log_positions: {
+    partition: number;
+    position: number;
+  };
+  /** The embedded event log on PostgreSQL (log/sql-log.ts): acknowledged requests not yet trimmed. */
+  event_log: {
+    position: Generated<number>;
+    project_id: string;
+    partition: number;
+    received_at: number;
+    payload: string;
+  };
 }

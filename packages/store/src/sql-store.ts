@@ -71,6 +71,8 @@ export class SqlStore {
   private readonly newContexts = new Map<string, number>();
   /** The embedded store's WAL checkpointer thread (a SQLite file store opened by createStore), for /metrics. */
   walCheckpointer?: Checkpointer;
+  /** The embedded event log's file, beside the database file (a SQLite file store opened by createStore); an in-memory store's log is in memory. */
+  eventLogFile?: string;
 
   /**
    * Own event times of recently seen profiles, from which late events' visits are decided in

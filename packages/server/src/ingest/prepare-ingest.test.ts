@@ -54,7 +54,7 @@ describe('prepareIngest', () => {
     expect(r.rejections).toHaveLength(1);
     expect(r.rejections[0]).toMatchObject({ index: 1, payload: JSON.stringify(bad) });
     expect(r.rejections[0]!.message).toMatch(/event/);
-    expect(ingestAnswer(r.rejections)).toEqual({ success: true, rejected: [{ index: 1, message: r.rejections[0]!.message }] });
+    expect(ingestAnswer(r.rejections, 7)).toEqual({ success: true, position: 7, rejected: [{ index: 1, message: r.rejections[0]!.message }] });
   });
 
   it('refuses a batch none of whose messages is valid, with each fault under its /batch/<index> path', async () => {
@@ -97,6 +97,6 @@ describe('prepareIngest', () => {
   });
 
   it('answers a call without rejections with success only', () => {
-    expect(ingestAnswer([])).toEqual({ success: true });
+    expect(ingestAnswer([], 3)).toEqual({ success: true, position: 3 });
   });
 });

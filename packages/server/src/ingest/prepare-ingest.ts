@@ -81,5 +81,5 @@ export async function prepareIngest(call: IngestCall, knownUser: KnownUser): Pro
 }
 
 /** The answer once the call is stored: the rejected items of a batch listed by index. */
-export const ingestAnswer = (rejections: readonly Rejection[]) =>
-  rejections.length ? { success: true as const, rejected: rejections.map(({ index, message }) => ({ index, message })) } : { success: true as const };
+export const ingestAnswer = (rejections: readonly Rejection[], position: number) =>
+  rejections.length ? { success: true as const, position, rejected: rejections.map(({ index, message }) => ({ index, message })) } : { success: true as const, position };

@@ -4,6 +4,7 @@ import { requireAdmin, type Credentials } from '../auth.ts';
 import type { AppContext } from '../context.ts';
 import { auditRoutes } from './audit.ts';
 import { registerRateLimit } from '../rate-limit.ts';
+import { waitForApplied } from '../read-your-writes.ts';
 import { destinationRoutes } from './destinations.ts';
 import { experienceRoutes } from './experiences.ts';
 import { experimentRoutes } from './experiments.ts';
@@ -48,5 +49,7 @@ export async function adminRoutes(app: FastifyInstance, ctx: AppContext & { cred
   auditHooks(app, ctx);
   // Per admin token, after its check (STRATA_RATE_LIMIT_ADMIN).
   await registerRateLimit(app, 'admin', ctx.config.rateLimit.admin);
+  // Every admin read and write sees the events acknowledged before it (read-your-writes.ts).
+  app.addHook('preHandler', waitForApplied(ctx));
   for (const routes of RESOURCES) await app.register(async (scope) => routes(scope, ctx));
 }

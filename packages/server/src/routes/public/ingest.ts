@@ -7,6 +7,7 @@ import { MAX_BATCH_BYTES, type MessageType } from '../../ingest/normalize.ts';
 import { ingestAnswer, prepareIngest, type KnownUser } from '../../ingest/prepare-ingest.ts';
 import { IngestAnswer } from '../../schemas.ts';
 import { readBodiesAsJson } from './json-body.ts';
+import { POSITION_HEADER } from '../../read-your-writes.ts';
 
 const ROUTES: [string, string, MessageType | null][] = [
   ['identify', 'i', 'identify'], ['track', 't', 'track'], ['page', 'p', 'page'], ['screen', 's', 'screen'],
@@ -22,20 +23,22 @@ export async function ingestRoutes(app: FastifyInstance, ctx: AppContext): Promi
   warmGeo();
   const knownUser: KnownUser = async (projectId, id) => (await ctx.store.profileKey(projectId, id))?.kind === 'u';
   for (const [long, short, type] of ROUTES) {
-    const handler = async (req: import('fastify').FastifyRequest) => {
+    const handler = async (req: import('fastify').FastifyRequest, reply: import('fastify').FastifyReply) => {
       // The public scope has checked the write key (public-scope.ts).
       const project = req.project;
       const receivedAt = ctx.clock.now();
       // Geolocation: `context.ip` of a message, else the request's address (X-Forwarded-For only with STRATA_TRUST_PROXY).
       const geo: GeoOptions = { requestIp: req.ip || null, storeIp: ctx.config.storeIp };
       const { items, rejections } = await prepareIngest({ project, type, body: req.body as Json, receivedAt, geo }, knownUser);
-      await ctx.ingest.submit(project.id, items, rejections, receivedAt);
-      return ingestAnswer(rejections);
+      const { position } = await ctx.ingest.submit(project.id, items, rejections, receivedAt);
+      // The position a later read may name to be sure it sees these events (read-your-writes.ts).
+      void reply.header(POSITION_HEADER, String(position));
+      return ingestAnswer(rejections, position);
     };
     const schema = {
       tags: ['ingest'],
       summary: type === null ? 'Send a batch of Segment-spec messages' : `Segment-spec ${long} call`,
-      description: 'Auth: HTTP Basic with the write key as user name, an X-Write-Key header, or "writeKey" in the body. Any content type is read as JSON. Answers 200 only after the events are durably stored.',
+      description: 'Auth: HTTP Basic with the write key as user name, an X-Write-Key header, or "writeKey" in the body. Any content type is read as JSON. Answers 200 only once the events are durably in the event log; `position` (also the Strata-Position header) is their log position, which a read may name to wait until they are applied.',
       security: [{ writeKeyBasic: [] }, { writeKeyHeader: [] }] as { [k: string]: string[] }[],
       response: { 200: IngestAnswer },
     };

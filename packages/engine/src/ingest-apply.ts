@@ -1,0 +1,95 @@
+import { AppError } from '@strata/core';
+import { setAppliedPosition, type IngestItem, type IngestOutcome, type LoggedRecord, type Rejection, type SqlStore } from '@strata/store';
+import type { Clock } from './clock.ts';
+import { ingestSteps } from './ingest-steps.ts';
+import type { LiveEngine, MembershipChange } from './live-engine.ts';
+import { suppressedWarning, type SuppressionList } from './user-data-service.ts';
+
+/**
+ * Sees each stored step's outcome inside its transaction, after the membership it caused
+ * (`changes`: the step's entries and exits, from which membership before the step follows).
+ */
+export type IngestListener = (tx: SqlStore, projectId: string, outcome: IngestOutcome, now: number, changes: readonly MembershipChange[]) => Promise<void>;
+
+/** Picks the items of a request that must be applied alone (null: none need it). */
+export type IngestIsolation = (tx: SqlStore, projectId: string, now: number) => Promise<((item: IngestItem) => boolean) | null>;
+
+/** What applying one record did with its items. */
+export interface IngestResult {
+  readonly stored: number;
+  readonly duplicates: number;
+}
+
+/** What the membership worker needs to apply records: the engine (its writer), the clock and the hooks missions add. */
+export interface ApplyDeps {
+  readonly engine: LiveEngine;
+  readonly clock: Clock;
+  readonly sessionTimeoutMs: number;
+  readonly suppressions?: SuppressionList;
+  readonly listeners: readonly IngestListener[];
+  readonly isolation: IngestIsolation | null;
+}
+
+/** The partition the embedded pipeline applies (it has one). */
+export const PARTITION = 0;
+
+/**
+ * Applies log records in order, in one transaction of the engine's writer, and records the last
+ * one's position in the same transaction: either all of it commits, with the position, or none of
+ * it does and the records are applied again. Per record, what the ingest transaction always did:
+ * messages naming an erased id dropped, the items stored (duplicates of a stored messageId
+ * dropped, identity resolved, visits derived) step by step (`ingestSteps`), membership brought up
+ * to date after each step, then the listeners (missions), then the record's refused items written
+ * as ingestion warnings.
+ */
+export async function applyRecords(deps: ApplyDeps, records: readonly LoggedRecord[]): Promise<IngestResult[]> {
+  const last = records[records.length - 1];
+  if (!last) return [];
+  return deps.engine.write(async (tx) => {
+    const results: IngestResult[] = [];
+    for (const r of records) results.push(await applyRecord(deps, tx, r));
+    await setAppliedPosition(tx, PARTITION, last.position);
+    return results;
+  });
+}
+
+async function applyRecord(deps: ApplyDeps, tx: SqlStore, r: LoggedRecord): Promise<IngestResult> {
+  const { engine, clock } = deps;
+  const alone = deps.isolation ? await deps.isolation(tx, r.projectId, clock.now()) : null;
+  const { kept, dropped } = deps.suppressions ? await deps.suppressions.filter(tx, r.projectId, r.items) : { kept: r.items, dropped: 0 };
+  let stored = 0, duplicates = 0;
+  for (const items of ingestSteps(kept, alone)) {
+    const out = await tx.ingest(r.projectId, items, deps.sessionTimeoutMs);
+    stored += out.stored;
+    duplicates += out.duplicates;
+    // Membership follows each step's events in the same transaction, in arrival order.
+    const changes = await engine.applyIngest(tx, r.projectId, out, clock.now());
+    for (const l of deps.listeners) await l(tx, r.projectId, out, clock.now(), changes);
+  }
+  const rejections = dropped ? [...r.rejections, suppressedWarning(dropped)] : r.rejections;
+  if (rejections.length) await tx.recordRejections(r.projectId, r.receivedAt, rejections);
+  return { stored, duplicates };
+}
+
+/** A project deleted after its record was acknowledged: the record has nowhere to go. */
+export function projectGone(err: unknown): boolean {
+  return err instanceof AppError && err.code === 'NOT_FOUND' && /^project "/.test(err.message);
+}
+
+/**
+ * Sets aside a record that cannot be applied (applying it alone failed with a fault of Strata's,
+ * not the store's): its items become ingestion warnings of their project, where a user sees them
+ * with their payloads, and the position moves past it, so one bad record never stops the others.
+ */
+export async function setAside(deps: ApplyDeps, r: LoggedRecord, err: unknown): Promise<void> {
+  const reason = err instanceof Error ? err.message : String(err);
+  await deps.engine.write(async (tx) => {
+    if (!projectGone(err)) {
+      const warnings: Rejection[] = r.items.map((item, index) => ({
+        index, message: `acknowledged but could not be applied: ${reason.slice(0, 300)}`, payload: JSON.stringify(item),
+      }));
+      await tx.recordRejections(r.projectId, r.receivedAt, [...warnings, ...r.rejections]);
+    }
+    await setAppliedPosition(tx, PARTITION, r.position);
+  });
+}

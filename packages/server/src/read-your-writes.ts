@@ -1,0 +1,39 @@
+import type { FastifyReply, FastifyRequest } from 'fastify';
+import { AppError } from '@strata/core';
+import type { AppContext } from './context.ts';
+
+/** The header an ingest answer gives its log position in, and a read may name one with (docs/api.md § Read your writes). */
+export const POSITION_HEADER = 'strata-position';
+
+/**
+ * A preHandler of every route that reads or writes state (the admin API, targeting, rewards):
+ * it waits until every request acknowledged before this one arrived — and the position its
+ * `Strata-Position` header names, acknowledged by this Strata — is applied, so that a client
+ * reads what it was acknowledged. Past `readWaitMs` the request is refused with 503
+ * NOT_YET_APPLIED rather than answered from a view that misses those events. The answer's
+ * `Strata-Position` is the position its view includes.
+ */
+export function waitForApplied(ctx: AppContext) {
+  return async (req: FastifyRequest, reply: FastifyReply): Promise<void> => {
+    const ingest = ctx.ingest;
+    let target = ingest.acknowledged;
+    const named = req.headers[POSITION_HEADER];
+    if (named !== undefined) {
+      const text = Array.isArray(named) ? named.join(',') : named;
+      if (!/^\d{1,15}$/.test(text.trim())) {
+        const message = 'must be a log position, a whole number as an ingest answer gives it';
+        throw new AppError({ code: 'VALIDATION_FAILED', message: `the Strata-Position header ${message}`, issues: [{ path: '/headers/strata-position', message }] });
+      }
+      const position = Number(text.trim());
+      if (position > ingest.acknowledged) {
+        const message = `names position ${position}, but no request has been acknowledged past ${ingest.acknowledged}`;
+        throw new AppError({ code: 'VALIDATION_FAILED', message: `the Strata-Position header ${message}`, issues: [{ path: '/headers/strata-position', message }] });
+      }
+    }
+    if (target > ingest.applied && !(await ingest.waitApplied(target, ctx.config.readWaitMs))) {
+      const why = ingest.stalled ? `the store is unavailable (${ingest.stalled})` : `${ingest.backlogItems} events wait before them`;
+      throw new AppError({ code: 'NOT_YET_APPLIED', message: `events acknowledged up to log position ${target} are not applied yet (applied up to ${ingest.applied}; ${why}); ask again in a moment` });
+    }
+    void reply.header(POSITION_HEADER, String(ingest.applied));
+  };
+}

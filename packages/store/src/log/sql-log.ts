@@ -1,0 +1,75 @@
+import { sql } from 'kysely';
+import type { StoreHandle } from '../store-handle.ts';
+import type { EventLog, LoggedRecord, LogRead, LogRecord } from './event-log.ts';
+import { decodeRecordBody, encodeRecordBody } from './record-codec.ts';
+
+/**
+ * The embedded event log on PostgreSQL: a table of the store's own database (`event_log`), so
+ * that a Strata on `DATABASE_URL` keeps what it acknowledged in the system of record, not on the
+ * local disk of a machine that may be replaced. An append is one INSERT committed before it
+ * resolves. Positions come from the table's sequence; appends are made one at a time (the
+ * ingest appender waits for each) by the one process that holds the writer lease, so a position
+ * is never committed after a greater one and a reader never skips a record.
+ */
+export class SqlEventLog implements EventLog {
+  readonly partitions = 1;
+  private waiters: (() => void)[] = [];
+
+  constructor(private readonly h: StoreHandle) {
+    if (h.dialect !== 'postgres') throw new Error('SqlEventLog is the PostgreSQL log; the SQLite store keeps its log in a file (SqliteEventLog)');
+  }
+
+  async append(records: readonly LogRecord[]): Promise<number[]> {
+    if (records.length === 0) return [];
+    const rows = await this.h.db.insertInto('event_log').values(records.map((r) => ({
+      project_id: r.projectId, partition: r.partition, received_at: r.receivedAt, payload: encodeRecordBody(r.items, r.rejections),
+    }))).returning('position').execute();
+    const woken = this.waiters;
+    this.waiters = [];
+    for (const w of woken) w();
+    return rows.map((r) => Number(r.position)).sort((a, b) => a - b);
+  }
+
+  async read(partition: number, after: number, max: number, waitMs: number): Promise<LogRead> {
+    let out = await this.readOnce(partition, after, max);
+    if (out.records.length === 0 && waitMs > 0) {
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(done, waitMs);
+        function done() { clearTimeout(timer); resolve(); }
+        this.waiters.push(done);
+      });
+      out = await this.readOnce(partition, after, max);
+    }
+    return out;
+  }
+
+  private async readOnce(partition: number, after: number, max: number): Promise<LogRead> {
+    // The greatest committed position first: every record at or before it is committed (appends
+    // are one at a time), so none of them can still appear behind what this read returns.
+    const top = await this.h.db.selectFrom('event_log').select((eb) => eb.fn.max('position').as('top')).executeTakeFirst();
+    const head = Number(top?.top ?? 0);
+    const rows = await this.h.db.selectFrom('event_log').selectAll()
+      .where('partition', '=', partition).where('position', '>', after).where('position', '<=', head)
+      .orderBy('position').limit(max).execute();
+    const records: LoggedRecord[] = rows.map((r) => ({
+      position: Number(r.position), projectId: r.project_id, partition: r.partition, receivedAt: Number(r.received_at), ...decodeRecordBody(r.payload),
+    }));
+    const last = records.length ? records[records.length - 1]!.position : after;
+    return { records, upTo: records.length < max ? Math.max(last, head) : last };
+  }
+
+  async trim(partition: number, position: number): Promise<void> {
+    await this.h.db.deleteFrom('event_log').where('partition', '=', partition).where('position', '<=', position).execute();
+  }
+
+  async head(): Promise<number> {
+    // The sequence, not max(position): trimming every record must not take the head back.
+    const r = await sql<{ head: string | number }>`SELECT CASE WHEN is_called THEN last_value ELSE 0 END AS head FROM event_log_position_seq`.execute(this.h.db);
+    return Number(r.rows[0]?.head ?? 0);
+  }
+
+  async close(): Promise<void> {
+    for (const w of this.waiters) w();
+    this.waiters = [];
+  }
+}
