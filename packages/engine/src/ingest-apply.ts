@@ -54,17 +54,19 @@ export async function applyRecords(deps: ApplyDeps, records: readonly LoggedReco
 }
 
 async function applyRecord(deps: ApplyDeps, tx: SqlStore, r: LoggedRecord): Promise<IngestResult> {
-  const { engine, clock } = deps;
-  const alone = deps.isolation ? await deps.isolation(tx, r.projectId, clock.now()) : null;
+  const { engine } = deps;
+  const alone = deps.isolation ? await deps.isolation(tx, r.projectId, await engine.applyInstant(tx, r.projectId, r.receivedAt)) : null;
   const { kept, dropped } = deps.suppressions ? await deps.suppressions.filter(tx, r.projectId, r.items) : { kept: r.items, dropped: 0 };
   let stored = 0, duplicates = 0;
   for (const items of ingestSteps(kept, alone)) {
     const out = await tx.ingest(r.projectId, items, deps.sessionTimeoutMs);
     stored += out.stored;
     duplicates += out.duplicates;
-    // Membership follows each step's events in the same transaction, in arrival order.
-    const changes = await engine.applyIngest(tx, r.projectId, out, clock.now());
-    for (const l of deps.listeners) await l(tx, r.projectId, out, clock.now(), changes);
+    // Membership follows each step's events in the same transaction, in arrival order, at the
+    // instant the record was received (applyInstant), not the moment the worker got to it.
+    const now = await engine.applyInstant(tx, r.projectId, r.receivedAt);
+    const changes = await engine.applyIngest(tx, r.projectId, out, now);
+    for (const l of deps.listeners) await l(tx, r.projectId, out, now, changes);
   }
   const rejections = dropped ? [...r.rejections, suppressedWarning(dropped)] : r.rejections;
   if (rejections.length) await tx.recordRejections(r.projectId, r.receivedAt, rejections);

@@ -403,7 +403,13 @@ export class IngestService {
     for (let wait = 250; !this.quitting; wait = Math.min(wait * 2, 5_000)) {
       try {
         const at = await this.engine.write((tx) => appliedPosition(tx, PARTITION));
-        const head = await this.log.head();
+        let head = await this.log.head();
+        if (head < at) {
+          // A log newer than the store (in memory, or its file made anew): its positions go on from the store's.
+          if (head > 0) console.error(`strata: the event log ends at position ${head}, before the ${at} the store has applied: the log is not the one the store was written from; its positions now go on from ${at}`);
+          await this.log.continueAfter(at);
+          head = at;
+        }
         this.done = at;
         this.trimmedTo = at;
         this.acked = Math.max(head, at);

@@ -272,6 +272,15 @@ export class LiveEngine {
 
   // ------------------------------------------------------------ what changes state
 
+  /**
+   * The instant a log record received at `at` is applied at: its receipt, unless the project's
+   * clock has passed it already (a tick ran meanwhile) — the engine's clock never goes back. So
+   * applying a record gives the same changes, at the same instants, however late it is applied.
+   */
+  async applyInstant(tx: SqlStore, projectId: string, at: number): Promise<number> {
+    return Math.max(at, (await this.project(tx, projectId)).clock);
+  }
+
   /** Applies an ingested batch (already written in `tx`): membership of the touched profiles follows at once. */
   async applyIngest(tx: SqlStore, projectId: string, outcome: IngestOutcome, now: number): Promise<MembershipChange[]> {
     const ps = await this.project(tx, projectId);

@@ -58,6 +58,12 @@ export interface EventLog {
   trim(partition: number, position: number): Promise<void>;
   /** The position of the last record appended (0 for an empty log). */
   head(): Promise<number>;
+  /**
+   * Makes every later position greater than `position`: for a log newer than the store that
+   * applied up to there (an in-memory log, or a log file replaced), so that positions never go
+   * back and a read waiting for one is never answered by an older record's.
+   */
+  continueAfter(position: number): Promise<void>;
   close(): Promise<void>;
 }
 

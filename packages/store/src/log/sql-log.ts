@@ -68,6 +68,10 @@ export class SqlEventLog implements EventLog {
     return Number(r.rows[0]?.head ?? 0);
   }
 
+  async continueAfter(position: number): Promise<void> {
+    if ((await this.head()) < position) await sql`SELECT setval('event_log_position_seq', ${position})`.execute(this.h.db);
+  }
+
   async close(): Promise<void> {
     for (const w of this.waiters) w();
     this.waiters = [];

@@ -28,12 +28,21 @@ const appendAll = db.transaction((rows) => rows.map((r) => Number(insert.run(r.p
 const readAfter = db.prepare('SELECT position, project_id AS projectId, partition, received_at AS receivedAt, payload FROM records WHERE partition = ? AND position > ? ORDER BY position LIMIT ?');
 const trimTo = db.prepare('DELETE FROM records WHERE partition = ? AND position <= ?');
 const headOf = db.prepare("SELECT seq FROM sqlite_sequence WHERE name = 'records'");
+const continueAfter = db.transaction((position) => {
+  const head = headOf.get()?.seq ?? 0;
+  if (head >= position) return head;
+  if (db.prepare("UPDATE sqlite_sequence SET seq = ? WHERE name = 'records'").run(position).changes === 0) {
+    db.prepare("INSERT INTO sqlite_sequence (name, seq) VALUES ('records', ?)").run(position);
+  }
+  return position;
+});
 
 const ops = {
   append: (m) => ({ positions: appendAll(m.rows) }),
   read: (m) => ({ rows: readAfter.all(m.partition, m.after, m.max), head: headOf.get()?.seq ?? 0 }),
   trim: (m) => ({ deleted: trimTo.run(m.partition, m.position).changes }),
   head: () => ({ head: headOf.get()?.seq ?? 0 }),
+  continueAfter: (m) => ({ head: continueAfter(m.position) }),
 };
 
 parentPort.on('message', (m) => {

@@ -103,6 +103,10 @@ export class SqliteEventLog implements EventLog {
     return (await this.call('head')).head as number;
   }
 
+  async continueAfter(position: number): Promise<void> {
+    await this.call('continueAfter', { position });
+  }
+
   async close(): Promise<void> {
     if (this.closed || this.closing) return;
     this.closing = true;
