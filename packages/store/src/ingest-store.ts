@@ -164,11 +164,7 @@ export class IngestStore {
     }
     const keys = new Map<string, number>();
     for (const [kind, set] of [['u', users], ['a', anons]] as const) {
-      for (const c of chunks([...set])) {
-        const rows = await this.store.db.selectFrom('profile_keys').select(['key', 'profile_id'])
-          .where('project_id', '=', projectId).where('kind', '=', kind).where('key', 'in', c).execute();
-        for (const r of rows) keys.set(`${kind}:${r.key}`, r.profile_id);
-      }
+      for (const [key, id] of await this.profiles.keysOfKind(projectId, kind, set)) keys.set(`${kind}:${key}`, id);
     }
     return keys;
   }

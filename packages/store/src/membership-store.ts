@@ -1,4 +1,3 @@
-import { sql, type RawBuilder, type SqlBool } from 'kysely';
 import { DAY_MS } from '@strata/core';
 import type { StoreHandle } from './store-handle.ts';
 import type { HistoryEntry, Member, MembershipReason } from './types.ts';
@@ -37,20 +36,6 @@ export class MembershipStore {
         await this.store.db.deleteFrom('memberships').where('project_id', '=', projectId).where('segment_id', '=', segmentId).where('profile_id', 'in', c).execute();
       }
     }
-  }
-
-  /**
-   * Recomputes a segment's membership in full from a members predicate: new members get
-   * `since = now`, members that stay keep their `since`. Returns the entered and exited ids.
-   */
-  async recompute(projectId: string, segmentId: string, members: RawBuilder<SqlBool>, now: number): Promise<{ entered: number[]; exited: number[] }> {
-    const current = new Set((await this.store.db.selectFrom('memberships').select('profile_id').where('project_id', '=', projectId).where('segment_id', '=', segmentId).execute()).map((r) => r.profile_id));
-    const next = (await sql<{ id: number }>`SELECT p.id FROM profiles p WHERE p.project_id = ${projectId} AND ${members}`.execute(this.store.db)).rows.map((r) => Number(r.id));
-    const nextSet = new Set(next);
-    const entered = next.filter((id) => !current.has(id));
-    const exited = [...current].filter((id) => !nextSet.has(id));
-    await this.applyChanges(projectId, entered.map((profileId) => ({ segmentId, profileId, since: now })), exited.map((profileId) => ({ segmentId, profileId })));
-    return { entered, exited };
   }
 
   async listMembers(projectId: string, segmentId: string, limit: number, afterProfileId: number | null): Promise<Member[]> {

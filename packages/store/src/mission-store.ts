@@ -248,7 +248,7 @@ export class MissionStore {
 
 /**
  * Moves mission progress and completions of a merged-away profile to the surviving one
- * (SqlStore.merge calls it). Where both took part in a mission, the row keeps the larger
+ * (ingest's merge, `IngestStore.merge`, calls it). Where both took part in a mission, the row keeps the larger
  * progress and completions, the earlier start and the later completion.
  */
 export async function mergeMissions(db: Kysely<Database>, projectId: string, from: number, into: number): Promise<void> {

@@ -17,7 +17,7 @@ export interface ProfileHandle extends StoreHandle {
 }
 
 /** A profile's fields as written when it is created outside ingest. */
-interface NewProfile {
+export interface NewProfile {
   userId: string | null;
   anonymousId: string | null;
   traits: JsonObject;
@@ -119,15 +119,20 @@ export class ProfileStore {
 
   /** Profile ids of the given ids that name a profile (a userId, else an anonymousId, as `find`); unseen ids are absent. */
   async idsByKey(projectId: string, ids: readonly string[]): Promise<Map<string, number>> {
-    const keys = new Map<string, number>();
-    for (const kind of ['u', 'a'] as const) {
-      for (const c of chunks([...new Set(ids)].filter((u) => !keys.has(u)))) {
-        const rows = await this.store.db.selectFrom('profile_keys').select(['key', 'profile_id']).where('project_id', '=', projectId)
-          .where('kind', '=', kind).where('key', 'in', c).execute();
-        for (const r of rows) keys.set(r.key, Number(r.profile_id));
-      }
-    }
+    const keys = await this.keysOfKind(projectId, 'u', ids);
+    for (const [key, id] of await this.keysOfKind(projectId, 'a', [...new Set(ids)].filter((u) => !keys.has(u)))) keys.set(key, id);
     return keys;
+  }
+
+  /** The profile each of the given keys of one kind (a userId 'u', an anonymousId 'a') names; unseen keys are absent. */
+  async keysOfKind(projectId: string, kind: 'u' | 'a', keys: Iterable<string>): Promise<Map<string, number>> {
+    const out = new Map<string, number>();
+    for (const c of chunks([...new Set(keys)])) {
+      const rows = await this.store.db.selectFrom('profile_keys').select(['key', 'profile_id']).where('project_id', '=', projectId)
+        .where('kind', '=', kind).where('key', 'in', c).execute();
+      for (const r of rows) out.set(r.key, Number(r.profile_id));
+    }
+    return out;
   }
 
   /** The ids, of those given, that name no profile at all (neither a userId nor an anonymousId), in first-seen order, once each. */

@@ -244,7 +244,7 @@ export class RewardStore {
   }
 }
 
-/** Redemptions of a merged-away profile belong to the surviving one (SqlStore.merge calls it). */
+/** Redemptions of a merged-away profile belong to the surviving one (ingest's merge, `IngestStore.merge`, calls it). */
 export async function mergeRewards(db: Kysely<Database>, projectId: string, from: number, into: number): Promise<void> {
   await db.updateTable('reward_redemptions').set({ profile_id: into }).where('project_id', '=', projectId).where('profile_id', '=', from).execute();
 }

@@ -8,7 +8,7 @@ import { KeyStore } from './key-store.ts';
 import { MembershipStore } from './membership-store.ts';
 import type { StoreDialect } from './migrations.ts';
 import { migrate } from './migrations.ts';
-import { ProfileStore } from './profile-store.ts';
+import { ProfileStore, type NewProfile } from './profile-store.ts';
 import { ProjectStore } from './project-store.ts';
 import { RejectionStore } from './rejection-store.ts';
 import type { Database } from './schema.ts';
@@ -146,7 +146,7 @@ export class SqlStore {
   unseenIds(projectId: string, ids: readonly string[]) { return this.profiles.unseenIds(projectId, ids); }
   ensureKnownProfiles(projectId: string, userIds: readonly string[], now: number) { return this.profiles.ensureKnown(projectId, userIds, now); }
   updateLabels(projectId: string, profileId: number, add: readonly string[], remove: readonly string[], now: number) { return this.profiles.updateLabels(projectId, profileId, add, remove, now); }
-  insertProfile(projectId: string, p: Parameters<ProfileStore['insert']>[1], events: readonly EventRecord[], now: number) { return this.profiles.insert(projectId, p, events, now); }
+  insertProfile(projectId: string, p: NewProfile, events: readonly EventRecord[], now: number) { return this.profiles.insert(projectId, p, events, now); }
   countProfiles(projectId: string, where?: RawBuilder<SqlBool>) { return this.profiles.count(projectId, where); }
   previewProfiles(projectId: string, where: RawBuilder<SqlBool>, limit: number) { return this.profiles.preview(projectId, where, limit); }
   profileIds(projectId: string) { return this.profiles.ids(projectId); }
@@ -177,7 +177,6 @@ export class SqlStore {
 
   membershipsOf(projectId: string, profileIds: readonly number[]) { return this.memberships.membershipsOf(projectId, profileIds); }
   applyMembershipChanges(projectId: string, adds: readonly { segmentId: string; profileId: number; since: number }[], removes: readonly { segmentId: string; profileId: number }[]) { return this.memberships.applyChanges(projectId, adds, removes); }
-  recomputeSegment(projectId: string, segmentId: string, members: RawBuilder<SqlBool>, now: number) { return this.memberships.recompute(projectId, segmentId, members, now); }
   listMembers(projectId: string, segmentId: string, limit: number, afterProfileId: number | null) { return this.memberships.listMembers(projectId, segmentId, limit, afterProfileId); }
   segmentSizes(projectId: string) { return this.memberships.sizes(projectId); }
   segmentSize(projectId: string, segmentId: string) { return this.memberships.size(projectId, segmentId); }
