@@ -2,7 +2,7 @@ import type { Kysely } from 'kysely';
 import type { Json } from '@strata/core';
 import type { Database } from './schema.ts';
 import type { SqlStore } from './sql-store.ts';
-import { readJson } from './util.ts';
+import { readJson, sqlBool } from './util.ts';
 
 /** One variant of an experience: shown to members of any of its segments (none: everyone), by priority. */
 export interface ExperienceVariant {
@@ -42,11 +42,10 @@ export class ExperienceStore {
   }
 
   private values(e: ExperienceRow) {
-    const bool = (b: boolean) => (this.store.sqlDialect.name === 'sqlite' ? (b ? 1 : 0) : b);
     return {
       id: e.id, project_id: e.projectId, key: e.key, name: e.name, description: e.description,
       variants: JSON.stringify(e.variants), default_payload: e.defaultPayload === null ? null : JSON.stringify(e.defaultPayload),
-      active: bool(e.active), created_at: e.createdAt, updated_at: e.updatedAt,
+      active: sqlBool(this.store.dialect, e.active), created_at: e.createdAt, updated_at: e.updatedAt,
     };
   }
 

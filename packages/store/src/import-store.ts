@@ -3,7 +3,7 @@ import type { JsonObject } from '@strata/core';
 import type { Database } from './schema.ts';
 import type { SqlStore } from './sql-store.ts';
 import type { EngineProfile } from './types.ts';
-import { chunks, readJson } from './util.ts';
+import { chunks, readJson, sqlBool } from './util.ts';
 
 export type ImportKind = 'users' | 'events' | 'segment';
 export type ImportStatus = 'queued' | 'running' | 'done' | 'failed';
@@ -170,7 +170,7 @@ export class ImportStore {
 
   async insert(j: ImportRow): Promise<void> {
     await this.db.insertInto('imports').values({
-      project_id: j.projectId, id: j.id, kind: j.kind, status: j.status, dry_run: this.store.sqlDialect.name === 'sqlite' ? (j.dryRun ? 1 : 0) : j.dryRun,
+      project_id: j.projectId, id: j.id, kind: j.kind, status: j.status, dry_run: sqlBool(this.store.dialect, j.dryRun),
       rows: j.rows, ok: j.ok, bad: j.bad, bad_rows: JSON.stringify(j.badRows), summary: JSON.stringify(j.summary), error: j.error,
       created_at: j.createdAt, updated_at: j.updatedAt, finished_at: j.finishedAt,
     }).execute();

@@ -1,7 +1,8 @@
 export * from './types.ts';
 export * from './schema.ts';
 export { migrate, type StoreDialect } from './migrations.ts';
-export { SqlStore, PROJECT_TABLES } from './sql-store.ts';
+export { SqlStore } from './sql-store.ts';
+export { PROJECT_TABLES } from './project-store.ts';
 export { KeyStore, hashToken, tokenPrefix, newKeyValue, newKeyId, PROJECT_KEY_KINDS, type KeyKind, type KeyRow } from './key-store.ts';
 export { STARTUP_LABEL } from './migrations.ts';
 export { openSqlite, registerFunctions, type Checkpointer } from './sqlite.ts';

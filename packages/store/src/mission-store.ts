@@ -2,7 +2,7 @@ import { sql, type Kysely, type Selectable } from 'kysely';
 import type { EventRecord, Json, JsonObject } from '@strata/core';
 import type { Database } from './schema.ts';
 import type { StoreHandle } from './store-handle.ts';
-import { chunks, readJson } from './util.ts';
+import { chunks, readJson, sqlBool } from './util.ts';
 
 /** A mission (quest). Times are epoch milliseconds. */
 export interface MissionRow {
@@ -93,17 +93,13 @@ export class MissionStore {
     this.dialect = store.dialect;
   }
 
-  private bool(b: boolean): boolean | number {
-    return this.dialect === 'sqlite' ? (b ? 1 : 0) : b;
-  }
-
   // ---------------------------------------------------------------- missions
 
   private values(m: MissionRow) {
     return {
       project_id: m.projectId, id: m.id, name: m.name, description: m.description, segment_ids: JSON.stringify(m.segmentIds),
-      active: this.bool(m.active), starts_at: m.startsAt, ends_at: m.endsAt, goal: JSON.stringify(m.goal), points: m.points,
-      repeatable: this.bool(m.repeatable), cooldown_ms: m.cooldownMs, created_at: m.createdAt, updated_at: m.updatedAt,
+      active: sqlBool(this.dialect, m.active), starts_at: m.startsAt, ends_at: m.endsAt, goal: JSON.stringify(m.goal), points: m.points,
+      repeatable: sqlBool(this.dialect, m.repeatable), cooldown_ms: m.cooldownMs, created_at: m.createdAt, updated_at: m.updatedAt,
     };
   }
 
@@ -232,7 +228,7 @@ export class MissionStore {
     for (const c of chunks(ids, 200)) {
       const lo = from.get(c[0]!)!;
       let q = this.db.selectFrom('events as e').where('e.project_id', '=', projectId).where('e.profile_id', 'in', c).where('e.ts', '>=', lo);
-      if (filter.nonDerived) q = q.where((eb) => (names.length ? eb.or([eb('e.derived', '=', this.bool(false)), eb('e.name', 'in', names)]) : eb('e.derived', '=', this.bool(false))));
+      if (filter.nonDerived) q = q.where((eb) => (names.length ? eb.or([eb('e.derived', '=', sqlBool(this.dialect, false)), eb('e.name', 'in', names)]) : eb('e.derived', '=', sqlBool(this.dialect, false))));
       else q = q.where('e.name', 'in', names);
       const rows = filter.context
         ? await q.innerJoin('contexts as c', 'c.id', 'e.context_id').select(['e.profile_id', 'e.name', 'e.ts', 'e.properties', 'e.context_own', 'c.json']).orderBy('e.ts').orderBy('e.id').execute()
@@ -252,7 +248,7 @@ export class MissionStore {
 
 /**
  * Moves mission progress and completions of a merged-away profile to the surviving one
- * (SqlStore.merge calls it). Where both took part in a mission, the row keeps the larger
+ * (ingest's merge, `IngestStore.merge`, calls it). Where both took part in a mission, the row keeps the larger
  * progress and completions, the earlier start and the later completion.
  */
 export async function mergeMissions(db: Kysely<Database>, projectId: string, from: number, into: number): Promise<void> {

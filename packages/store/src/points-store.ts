@@ -87,7 +87,7 @@ export class PointsStore {
   }
 }
 
-/** Moves points of a merged-away profile to the surviving one (SqlStore.merge calls it). */
+/** Moves points of a merged-away profile to the surviving one (ingest's merge, `IngestStore.merge`, calls it). */
 export async function mergePoints(db: Kysely<Database>, projectId: string, from: number, into: number): Promise<void> {
   await db.updateTable('points_ledger').set({ profile_id: into }).where('project_id', '=', projectId).where('profile_id', '=', from).execute();
   await sql`INSERT INTO points_balances (project_id, profile_id, balance)

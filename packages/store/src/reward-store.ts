@@ -1,7 +1,7 @@
 import { sql, type Kysely, type Selectable } from 'kysely';
 import type { Database } from './schema.ts';
 import type { StoreHandle } from './store-handle.ts';
-import { chunks, readJson } from './util.ts';
+import { chunks, readJson, sqlBool } from './util.ts';
 
 export type RewardType = 'coupon' | 'voucher' | 'digital' | 'physical';
 export const REWARD_TYPES: readonly RewardType[] = ['coupon', 'voucher', 'digital', 'physical'];
@@ -77,7 +77,7 @@ export class RewardStore {
     return {
       project_id: r.projectId, id: r.id, name: r.name, description: r.description, type: r.type, cost: r.cost, stock: r.stock,
       per_user_limit: r.perUserLimit, segment_ids: JSON.stringify(r.segmentIds),
-      active: this.store.dialect === 'sqlite' ? (r.active ? 1 : 0) : r.active,
+      active: sqlBool(this.store.dialect, r.active),
       starts_at: r.startsAt, ends_at: r.endsAt, created_at: r.createdAt, updated_at: r.updatedAt,
     };
   }
@@ -244,7 +244,7 @@ export class RewardStore {
   }
 }
 
-/** Redemptions of a merged-away profile belong to the surviving one (SqlStore.merge calls it). */
+/** Redemptions of a merged-away profile belong to the surviving one (ingest's merge, `IngestStore.merge`, calls it). */
 export async function mergeRewards(db: Kysely<Database>, projectId: string, from: number, into: number): Promise<void> {
   await db.updateTable('reward_redemptions').set({ profile_id: into }).where('project_id', '=', projectId).where('profile_id', '=', from).execute();
 }

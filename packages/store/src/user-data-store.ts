@@ -4,7 +4,7 @@ import { DAY_MS, type JsonObject } from '@strata/core';
 import type { Database } from './schema.ts';
 import type { SqlStore } from './sql-store.ts';
 import type { HistoryEntry, MembershipReason, StoredEvent } from './types.ts';
-import { chunks, readJson } from './util.ts';
+import { chunks, readJson, sqlBool } from './util.ts';
 import { AuditStore } from './audit-store.ts';
 
 /** Everything stored about one profile, as the user-data export reads it. */
@@ -216,7 +216,7 @@ export class UserDataStore {
 
     const contextIds = (await db.selectFrom('events').select('context_id').distinct().where('project_id', '=', projectId).where('profile_id', '=', profileId).execute()).map((r) => Number(r.context_id));
     const visits = await db.selectFrom('events').select((eb) => eb.fn.countAll<number>().as('n')).where('project_id', '=', projectId).where('profile_id', '=', profileId)
-      .where('name', '=', '$session').where('derived', '=', this.store.dialect === 'sqlite' ? 1 : true).executeTakeFirst();
+      .where('name', '=', '$session').where('derived', '=', sqlBool(this.store.dialect, true)).executeTakeFirst();
     const visitCount = Number(visits?.n ?? 0);
     const counts: ErasureCounts = {
       profiles: 0, keys: await del('profile_keys'), events: await del('events'), visits: visitCount, contexts: 0,

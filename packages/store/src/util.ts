@@ -1,4 +1,5 @@
 import { jsonTooDeep, MAX_JSON_DEPTH } from '@strata/core';
+import type { StoreDialect } from './migrations.ts';
 
 /** Rows per multi-row statement. */
 export const CHUNK = 500;
@@ -42,3 +43,6 @@ export function chunks<T>(xs: readonly T[], n = CHUNK): T[][] {
   for (let i = 0; i < xs.length; i += n) out.push(xs.slice(i, i + n));
   return out;
 }
+
+/** A boolean as the dialect's column takes it: 1/0 on SQLite, a boolean on PostgreSQL. */
+export const sqlBool = (dialect: StoreDialect, b: boolean): boolean | number => (dialect === 'sqlite' ? (b ? 1 : 0) : b);

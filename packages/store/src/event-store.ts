@@ -1,0 +1,286 @@
+import { createHash } from 'node:crypto';
+import { CompiledQuery, sql, type Insertable } from 'kysely';
+import type { EventRecord, JsonObject } from '@strata/core';
+import { EVENT_OWN_CONTEXT_KEYS, visitOf } from '@strata/core';
+import type { StoreDialect } from './migrations.ts';
+import type { Database } from './schema.ts';
+import type { StoreHandle } from './store-handle.ts';
+import type { EngineEvent, IngestItem, StoredEvent } from './types.ts';
+import { chunks, readJson, sqlBool } from './util.ts';
+
+/** An event row before its context is resolved to a stored context id. */
+export type PendingEvent = Omit<Insertable<Database['events']>, 'context_id' | 'context_own'> & {
+  context: JsonObject;
+  /** The whole context as JSON already (an ingested item's). */
+  contextJson?: string;
+  /** A context stored already (a re-derived visit shares its first event's row as it is). */
+  stored?: { contextId: number; own: string };
+};
+
+/**
+ * Stored context ids by project and JSON text. The committed map is shared by a store and every
+ * transaction on it (bounded); what a transaction stores joins it only when that transaction
+ * commits (`commit`), so a rolled-back row is never pointed at.
+ */
+export class ContextIds {
+  /** Contexts stored by this store or transaction, not yet shared. */
+  private readonly fresh = new Map<string, number>();
+  constructor(private readonly committed = new Map<string, number>()) {}
+
+  get(key: string): number | undefined {
+    return this.fresh.get(key) ?? this.committed.get(key);
+  }
+
+  add(key: string, id: number): void {
+    this.fresh.set(key, id);
+  }
+
+  /** The ids a new transaction sees: the committed ones, and its own. */
+  forTransaction(): ContextIds {
+    return new ContextIds(this.committed);
+  }
+
+  /** Shares what this transaction stored, once it has committed. */
+  commit(): void {
+    if (this.fresh.size === 0) return;
+    if (this.committed.size > 50_000) this.committed.clear();
+    for (const [k, v] of this.fresh) this.committed.set(k, v);
+  }
+
+  /** Drops ids whose rows were deleted (an erasure): a later event with that context stores it again. */
+  forget(ids: ReadonlySet<number>): void {
+    for (const cache of [this.committed, this.fresh]) {
+      for (const [k, v] of cache) if (ids.has(v)) cache.delete(k);
+    }
+  }
+}
+
+/** What the event store needs: the handle and the context ids of its store or transaction. */
+export interface EventHandle extends StoreHandle {
+  readonly contexts: ContextIds;
+}
+
+const EVENT_COLUMNS = ['project_id', 'profile_id', 'message_id', 'type', 'name', 'derived', 'properties', 'context_id', 'context_own', 'ts', 'received_at'] as const;
+
+/** The multi-row INSERT text per dialect and row count (the same text lets SQLite reuse its prepared statement). */
+const insertTexts: Record<StoreDialect, Map<number, string>> = { sqlite: new Map(), postgres: new Map() };
+
+function insertText(dialect: StoreDialect, rows: number): string {
+  let text = insertTexts[dialect].get(rows);
+  if (!text) {
+    let n = 0;
+    const ph = () => (dialect === 'postgres' ? `$${++n}` : '?');
+    const tuples = Array.from({ length: rows }, () => `(${EVENT_COLUMNS.map(ph).join(', ')})`).join(', ');
+    text = `INSERT INTO events (${EVENT_COLUMNS.join(', ')}) VALUES ${tuples}`;
+    insertTexts[dialect].set(rows, text);
+  }
+  return text;
+}
+
+/**
+ * Events and their contexts: the bulk write of ingest, the `$session` and derived rows Strata
+ * writes itself, and the reads that rebuild an event's context (its shared row, stored once
+ * per distinct value, with its own keys over it).
+ */
+export class EventStore {
+  constructor(private readonly store: EventHandle) {}
+
+  /**
+   * Events are the one bulk write on the hot path: the INSERT text is built once per row count
+   * instead of a query-builder tree per batch.
+   */
+  async insert(pending: readonly PendingEvent[]): Promise<void> {
+    if (pending.length === 0) return;
+    const projectId = pending[0]!.project_id;
+    const split = pending.map((r) => (r.stored ? { shared: '', own: r.stored.own } : splitContext(r.context, r.contextJson)));
+    const ids = await this.contextIds(projectId, split.filter((_, i) => !pending[i]!.stored).map((x) => x.shared));
+    let i = 0;
+    for (const c of chunks(pending)) {
+      const params: unknown[] = [];
+      for (const r of c) {
+        const { shared, own } = split[i++]!;
+        const contextId = r.stored ? r.stored.contextId : ids.get(shared)!;
+        params.push(r.project_id, r.profile_id, r.message_id ?? null, r.type, r.name, r.derived, r.properties, contextId, own, r.ts, r.received_at);
+      }
+      await this.store.db.executeQuery(CompiledQuery.raw(insertText(this.store.dialect, c.length), params));
+    }
+  }
+
+  /** A `$session` visit's row: derived, at its first event's time and with its context. */
+  sessionRow(projectId: string, profileId: number, visit: JsonObject, context: JsonObject, ts: number, receivedAt: number): PendingEvent {
+    return {
+      project_id: projectId, profile_id: profileId, message_id: null, type: 'session', name: '$session',
+      derived: sqlBool(this.store.dialect, true), properties: JSON.stringify(visit), context, ts, received_at: receivedAt,
+    };
+  }
+
+  /** The `$session` visit an ingested item starts: its row, and the event as the engine is given it. */
+  visitStartedBy(projectId: string, profileId: number, item: IngestItem): { row: PendingEvent; event: EngineEvent } {
+    const visit = visitOf(item.type, item.properties, item.context);
+    return {
+      row: this.sessionRow(projectId, profileId, visit, item.context, item.timestamp, item.receivedAt),
+      event: { profileId, name: '$session', timestamp: item.timestamp, properties: visit, context: item.context },
+    };
+  }
+
+  /** Writes events Strata derives itself (`$segment_entered`, …): no message id, an empty context. */
+  async insertDerived(projectId: string, rows: readonly { profileId: number; name: string; properties: JsonObject; timestamp: number }[]): Promise<void> {
+    await this.insert(rows.map((r) => ({
+      project_id: projectId, profile_id: r.profileId, message_id: null, type: 'derived', name: r.name, derived: sqlBool(this.store.dialect, true),
+      properties: JSON.stringify(r.properties), context: {}, ts: r.timestamp, received_at: r.timestamp,
+    })));
+  }
+
+  /** Stored ids of context JSON texts of one project, storing the ones not seen before. */
+  private async contextIds(projectId: string, jsons: readonly string[]): Promise<Map<string, number>> {
+    const { db, contexts } = this.store;
+    const out = new Map<string, number>();
+    const missing = new Map<string, string>();
+    for (const j of jsons) {
+      if (out.has(j) || missing.has(j)) continue;
+      const id = contexts.get(`${projectId}\u0000${j}`);
+      if (id !== undefined) out.set(j, id);
+      else missing.set(j, createHash('sha1').update(j).digest('base64'));
+    }
+    if (missing.size === 0) return out;
+    const byHash = new Map([...missing].map(([j, h]) => [h, j]));
+    const remember = (hash: string, id: number) => {
+      const j = byHash.get(hash)!;
+      out.set(j, id);
+      contexts.add(`${projectId}\u0000${j}`, id);
+      byHash.delete(hash);
+    };
+    const readStored = async () => {
+      for (const c of chunks([...byHash.keys()])) {
+        for (const r of await db.selectFrom('contexts').select(['id', 'hash']).where('project_id', '=', projectId).where('hash', 'in', c).execute()) remember(r.hash, Number(r.id));
+      }
+    };
+    await readStored();
+    if (byHash.size) {
+      const rows = [...byHash].map(([hash, json]) => ({ project_id: projectId, hash, json }));
+      for (const c of chunks(rows)) {
+        const ins = await db.insertInto('contexts').values(c).onConflict((oc) => oc.columns(['project_id', 'hash']).doNothing()).returning(['id', 'hash']).execute();
+        for (const r of ins) remember(r.hash, Number(r.id));
+      }
+      // Another writer may have stored some of them first.
+      await readStored();
+    }
+    return out;
+  }
+
+  /** Context rows by id, each parsed at most once (lazily). */
+  async contextsById(projectId: string, ids: readonly number[]): Promise<Map<number, { readonly value: JsonObject }>> {
+    const out = new Map<number, { readonly value: JsonObject }>();
+    for (const c of chunks([...new Set(ids)])) {
+      for (const r of await this.store.db.selectFrom('contexts').select(['id', 'json']).where('project_id', '=', projectId).where('id', 'in', c).execute()) {
+        let parsed: JsonObject | undefined;
+        out.set(Number(r.id), { get value() { return (parsed ??= readJson<JsonObject>(r.json, {})); } });
+      }
+    }
+    return out;
+  }
+
+  /** The given message ids that events of the project already have (what ingest drops as duplicates; an import's dry run counts them). */
+  async storedMessageIds(projectId: string, messageIds: Iterable<string>, into = new Set<string>()): Promise<Set<string>> {
+    for (const c of chunks([...new Set(messageIds)])) {
+      const found = await this.store.db.selectFrom('events').select('message_id')
+        .where('project_id', '=', projectId).where('message_id', 'in', c).execute();
+      for (const f of found) into.add(f.message_id!);
+    }
+    return into;
+  }
+
+  /** All events of the given profiles, by profile, for in-memory evaluation (JSON parsed on first access). */
+  async recordsOf(projectId: string, profileIds: readonly number[]): Promise<Map<number, EventRecord[]>> {
+    const events = new Map<number, EventRecord[]>();
+    for (const c of chunks([...profileIds])) {
+      const rows = await this.store.db.selectFrom('events').select(['profile_id', 'name', 'ts', 'properties', 'context_id', 'context_own'])
+        .where('project_id', '=', projectId).where('profile_id', 'in', c).execute();
+      const contexts = await this.contextsById(projectId, rows.map((r) => r.context_id));
+      for (const r of rows) {
+        let list = events.get(r.profile_id);
+        if (!list) events.set(r.profile_id, (list = []));
+        list.push(lazyEvent(r.name, r.ts, r.properties, contexts.get(r.context_id)!, r.context_own));
+      }
+    }
+    return events;
+  }
+
+  /** A profile's events, newest first, before the event `beforeId`. */
+  async profileEvents(projectId: string, profileId: number, limit: number, beforeId?: number): Promise<StoredEvent[]> {
+    let q = this.store.db.selectFrom('events').selectAll().where('project_id', '=', projectId).where('profile_id', '=', profileId);
+    if (beforeId !== undefined) q = q.where('id', '<', beforeId);
+    const rows = await q.orderBy('ts', 'desc').orderBy('id', 'desc').limit(limit).execute();
+    const contexts = await this.contextsById(projectId, rows.map((r) => r.context_id));
+    return rows.map((r) => ({
+      id: Number(r.id), type: r.type, messageId: r.message_id, name: r.name, timestamp: r.ts, receivedAt: r.received_at,
+      properties: readJson(r.properties, {}), context: withOwn(contexts.get(r.context_id)!.value, r.context_own),
+    }));
+  }
+
+  /**
+   * Events in id order after `afterId` whose name is in `names` (or, with `nonDerived`, any
+   * non-derived event), optionally of some profiles only. Contexts are rebuilt only when `context`.
+   */
+  async scan(projectId: string, filter: { names: readonly string[]; nonDerived: boolean; context: boolean; profileIds?: readonly number[] }, afterId: number, limit: number): Promise<(EngineEvent & { id: number })[]> {
+    const { db, dialect } = this.store;
+    // SQLite: a scan of every profile's events walks the rowid range from `afterId` (`+project_id`
+    // keeps the planner off the project_id indexes, with which each page sorted every later event:
+    // a full load read quadratically in its pages).
+    const project = dialect === 'sqlite' && !filter.profileIds ? sql<string>`+project_id` : 'project_id' as const;
+    let q = db.selectFrom('events').select(['id', 'profile_id', 'name', 'ts', 'properties', 'context_id', 'context_own'])
+      .where(project, '=', projectId).where('id', '>', afterId);
+    const names = [...filter.names];
+    const own = sqlBool(dialect, false);
+    if (filter.nonDerived) q = q.where((eb) => (names.length ? eb.or([eb('derived', '=', own), eb('name', 'in', names)]) : eb('derived', '=', own)));
+    else q = q.where('name', 'in', names.length ? names : ['']);
+    if (filter.profileIds) q = q.where('profile_id', 'in', filter.profileIds.length ? [...filter.profileIds] : [-1]);
+    const rows = await q.orderBy('id').limit(limit).execute();
+    const contexts = filter.context ? await this.contextsById(projectId, rows.map((r) => r.context_id)) : null;
+    const empty: JsonObject = {};
+    return rows.map((r) => ({
+      id: Number(r.id), profileId: Number(r.profile_id), name: r.name, timestamp: Number(r.ts), properties: readJson(r.properties, {}),
+      context: contexts ? withOwn(contexts.get(r.context_id)!.value, r.context_own) : empty,
+    }));
+  }
+}
+
+/** An event's whole context: its shared part with its own keys over it. */
+export const withOwn = (shared: JsonObject, own: unknown): JsonObject => ({ ...shared, ...readJson<JsonObject>(own, {}) });
+
+/**
+ * An event whose JSON columns are parsed on first access: evaluation reads properties only of
+ * events whose name a condition asks for, and context rarely.
+ */
+function lazyEvent(name: string, timestamp: number, properties: unknown, shared: { readonly value: JsonObject }, own: unknown): EventRecord {
+  let p: JsonObject | undefined, c: JsonObject | undefined;
+  return {
+    name,
+    timestamp,
+    get properties() { return (p ??= readJson(properties, {})); },
+    get context() { return (c ??= withOwn(shared.value, own)); },
+  };
+}
+
+/** Contexts split already: a visit row shares its first event's context object, which is split once. */
+const splitDone = new WeakMap<JsonObject, { shared: string; own: string }>();
+
+/**
+ * The shared part of a context (stored once per distinct value) and the event's own part, as JSON.
+ * `json`: the whole context as JSON already (an ingested item's), used as it is when all of it is shared.
+ */
+function splitContext(context: JsonObject, json?: string): { shared: string; own: string } {
+  const done = splitDone.get(context);
+  if (done) return done;
+  let hasOwn = false;
+  for (const k in context) if (EVENT_OWN_CONTEXT_KEYS.has(k)) { hasOwn = true; break; }
+  let out: { shared: string; own: string };
+  if (!hasOwn) out = { shared: json ?? JSON.stringify(context), own: '{}' };
+  else {
+    const shared: JsonObject = {}, own: JsonObject = {};
+    for (const [k, v] of Object.entries(context)) (EVENT_OWN_CONTEXT_KEYS.has(k) ? own : shared)[k] = v;
+    out = { shared: JSON.stringify(shared), own: JSON.stringify(own) };
+  }
+  splitDone.set(context, out);
+  return out;
+}

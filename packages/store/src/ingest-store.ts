@@ -1,0 +1,358 @@
+import { sql } from 'kysely';
+import type { JsonObject } from '@strata/core';
+import { isDerivedEvent } from '@strata/core';
+import type { EventStore, PendingEvent } from './event-store.ts';
+import { LateVisits } from './late-visits.ts';
+import { mergeMissions } from './mission-store.ts';
+import { mergePoints } from './points-store.ts';
+import type { ProfileRow, ProfileStore } from './profile-store.ts';
+import { mergeRewards } from './reward-store.ts';
+import type { StoreHandle } from './store-handle.ts';
+import type { EngineEvent, EngineProfile, IngestItem, IngestOutcome } from './types.ts';
+import { chunks, readJson, sqlBool } from './util.ts';
+import type { VisitTimes } from './visit-store.ts';
+
+/** A profile as one batch changes it, written back once at the end (`saveWorking`). */
+interface WorkingProfile {
+  id: number;
+  userId: string | null;
+  anonymousId: string | null;
+  traits: JsonObject;
+  traitsAt: Record<string, number>;
+  context: JsonObject;
+  contextAt: number | null;
+  labels: string[];
+  firstSeen: number | null;
+  lastSeen: number | null;
+  createdAt: number;
+  /** lastSeen before this batch: a visit starts when an event comes more than the timeout after it. */
+  lastSeenBefore: number | null;
+  /** A merge moved another profile's events in: every visit is derived again. */
+  rebuildVisits: boolean;
+  /**
+   * The times of this batch's own events from its earliest late one (before lastSeenBefore) on:
+   * visits are derived again around each of them.
+   */
+  lateAt: number[] | null;
+  isNew: boolean;
+  dirty: boolean;
+}
+
+/**
+ * Ingest: a batch of validated items stored in the caller's transaction, with identity
+ * resolution (keys to profiles, created, upgraded or merged), traits, context and
+ * first/last-seen merged into the profile, and `$session` visits derived (late events and
+ * merges through `late-visits.ts`).
+ */
+export class IngestStore {
+  private readonly lateVisits: LateVisits;
+
+  constructor(private readonly store: StoreHandle & { readonly visitTimes: VisitTimes | null }, private readonly events: EventStore, private readonly profiles: ProfileStore) {
+    this.lateVisits = new LateVisits(store, events);
+  }
+
+  /**
+   * Stores a batch of validated items in the caller's transaction: de-duplicates by
+   * messageId, resolves and merges identities, merges traits and context, keeps
+   * firstSeen/lastSeen and derives `$session` visits.
+   */
+  async ingest(projectId: string, items: readonly IngestItem[], sessionTimeoutMs: number): Promise<IngestOutcome> {
+    const fresh = await this.dropDuplicates(projectId, items);
+    const duplicates = items.length - fresh.length;
+    if (fresh.length === 0) return { stored: 0, duplicates, touched: new Set(), merges: [], records: [], events: [], reload: new Set() };
+
+    const keys = await this.loadKeys(projectId, fresh);
+    const working = new Map<number, WorkingProfile>();
+    await this.loadWorking(projectId, [...new Set(keys.values())], working);
+    const merges: [number, number][] = [];
+    const pendingKeys = new Map<string, number>();
+    const rows: { item: IngestItem; profileId: number }[] = [];
+
+    for (const item of fresh) {
+      const pid = await this.resolve(projectId, item, keys, pendingKeys, working, merges);
+      rows.push({ item, profileId: pid });
+    }
+
+    // An item resolved before a later item of the batch merged its profile away belongs to the survivor.
+    if (merges.length) {
+      const into = new Map(merges);
+      const survivor = (id: number) => { while (into.has(id)) id = into.get(id)!; return id; };
+      for (const r of rows) r.profileId = survivor(r.profileId);
+    }
+    // Apply in time order per profile so that context and visits follow event time.
+    const ordered = [...rows].sort((a, b) => a.item.timestamp - b.item.timestamp);
+    const eventRows: PendingEvent[] = [];
+    const engineEvents: EngineEvent[] = [];
+    const now = fresh[0]!.receivedAt;
+    // The late items by profile and time (the first of each time, in storage order, and how many share it):
+    // a visit they start is built from the item in memory, not read back.
+    const lateItems = new Map<number, Map<number, { item: IngestItem; n: number }>>();
+    const keepLate = (profileId: number, item: IngestItem) => {
+      let at = lateItems.get(profileId);
+      if (!at) lateItems.set(profileId, (at = new Map()));
+      const had = at.get(item.timestamp);
+      if (had) had.n++;
+      else at.set(item.timestamp, { item, n: 1 });
+    };
+    // Own event times of each profile up to its first late one (their visits are written here), for the kept times.
+    const inOrder = new Map<number, number[]>();
+    for (const { item, profileId } of ordered) {
+      const w = working.get(profileId)!;
+      this.applyToProfile(w, item);
+      const derived = isDerivedEvent(item.name);
+      if (!derived && w.lateAt !== null) { w.lateAt.push(item.timestamp); keepLate(profileId, item); }
+      else if (!derived && !w.rebuildVisits) {
+        // The batch is in time order: this and the profile's later items are all re-derived around their times.
+        if (w.lastSeenBefore !== null && item.timestamp < w.lastSeenBefore) {
+          w.lateAt = [item.timestamp];
+          keepLate(profileId, item);
+        } else {
+          if (w.lastSeenBefore === null || item.timestamp - w.lastSeenBefore > sessionTimeoutMs) {
+            const { row, event } = this.events.visitStartedBy(projectId, profileId, item);
+            eventRows.push(row);
+            engineEvents.push(event);
+          }
+          const times = inOrder.get(profileId);
+          if (times) times.push(item.timestamp);
+          else inOrder.set(profileId, [item.timestamp]);
+        }
+        if (w.lastSeenBefore === null || item.timestamp > w.lastSeenBefore) w.lastSeenBefore = item.timestamp;
+      }
+      eventRows.push({
+        project_id: projectId, profile_id: profileId, message_id: item.messageId, type: item.type, name: item.name,
+        derived: sqlBool(this.store.dialect, derived), properties: item.propertiesJson ?? JSON.stringify(item.properties), context: item.context,
+        contextJson: item.contextJson, ts: item.timestamp, received_at: item.receivedAt,
+      });
+      engineEvents.push({ profileId, name: item.name, timestamp: item.timestamp, properties: item.properties, context: item.context });
+    }
+    await this.events.insert(eventRows);
+    await this.writeKeys(projectId, pendingKeys, keys);
+    await this.saveWorking(projectId, working, now);
+    const { removed: removedVisits, added } = await this.lateVisits.apply(projectId, working.values(), inOrder, sessionTimeoutMs, lateItems);
+    if (added.length) {
+      for (const e of added) engineEvents.push(e);
+      // Keep the events in time order (stable: each re-derived visit follows its first event).
+      engineEvents.sort((a, b) => a.timestamp - b.timestamp);
+    }
+    const touched = new Set(rows.map((r) => r.profileId));
+    for (const [, into] of merges) touched.add(into);
+    const reload = new Set([...working.values()].filter((w) => w.rebuildVisits).map((w) => w.id));
+    const records = [...working.values()].filter((w) => touched.has(w.id)).map((w): EngineProfile => ({
+      id: w.id, key: String(w.id), userId: w.userId, anonymousId: w.anonymousId, traits: w.traits, context: w.context,
+      labels: w.labels, firstSeen: w.firstSeen, lastSeen: w.lastSeen,
+    }));
+    return { stored: fresh.length, duplicates, touched, merges, records, events: engineEvents, reload, removedVisits };
+  }
+
+  private async dropDuplicates(projectId: string, items: readonly IngestItem[]): Promise<IngestItem[]> {
+    const seen = await this.events.storedMessageIds(projectId, items.map((i) => i.messageId));
+    const out: IngestItem[] = [];
+    for (const i of items) {
+      if (seen.has(i.messageId)) continue;
+      seen.add(i.messageId);
+      out.push(i);
+    }
+    return out;
+  }
+
+  private async loadKeys(projectId: string, items: readonly IngestItem[]): Promise<Map<string, number>> {
+    const users = new Set<string>(), anons = new Set<string>();
+    for (const i of items) {
+      if (i.userId !== null) users.add(i.userId);
+      if (i.anonymousId !== null) anons.add(i.anonymousId);
+      if (i.previousId !== null) { users.add(i.previousId); anons.add(i.previousId); }
+    }
+    const keys = new Map<string, number>();
+    for (const [kind, set] of [['u', users], ['a', anons]] as const) {
+      for (const [key, id] of await this.profiles.keysOfKind(projectId, kind, set)) keys.set(`${kind}:${key}`, id);
+    }
+    return keys;
+  }
+
+  private async loadWorking(projectId: string, ids: number[], into: Map<number, WorkingProfile>): Promise<void> {
+    const missing = ids.filter((id) => !into.has(id));
+    for (const c of chunks(missing)) {
+      const rows = await this.store.db.selectFrom('profiles').selectAll().where('project_id', '=', projectId).where('id', 'in', c).execute();
+      for (const r of rows as ProfileRow[]) {
+        into.set(r.id, {
+          id: r.id, userId: r.user_id, anonymousId: r.anonymous_id, traits: readJson(r.traits, {}), traitsAt: readJson(r.traits_at, {}), context: readJson(r.context, {}),
+          contextAt: r.context_at, labels: readJson(r.labels, []), firstSeen: r.first_seen, lastSeen: r.last_seen,
+          createdAt: r.created_at, lastSeenBefore: r.last_seen, rebuildVisits: false, lateAt: null, isNew: false, dirty: false,
+        });
+      }
+    }
+  }
+
+  private async createProfile(projectId: string, userId: string | null, anonymousId: string | null, now: number, working: Map<number, WorkingProfile>): Promise<number> {
+    const id = await this.profiles.create(projectId, userId, anonymousId, now);
+    working.set(id, {
+      id, userId, anonymousId, traits: {}, traitsAt: {}, context: {}, contextAt: null, labels: [], firstSeen: null, lastSeen: null,
+      createdAt: now, lastSeenBefore: null, rebuildVisits: false, lateAt: null, isNew: true, dirty: true,
+    });
+    return id;
+  }
+
+  /** Records a key → profile mapping; written with the batch (writeKeys), visible to the batch at once. */
+  private addKey(_projectId: string, kind: 'u' | 'a', key: string, profileId: number, keys: Map<string, number>, pending: Map<string, number>): void {
+    keys.set(`${kind}:${key}`, profileId);
+    pending.set(`${kind}:${key}`, profileId);
+  }
+
+  private async writeKeys(projectId: string, pending: Map<string, number>, keys: Map<string, number>): Promise<void> {
+    // A merge may have moved a key after it was recorded: write where it points now.
+    const rows = [...pending.keys()].map((k) => ({ project_id: projectId, kind: k[0] as 'u' | 'a', key: k.slice(2), profile_id: keys.get(k)! }));
+    for (const c of chunks(rows)) {
+      await this.store.db.insertInto('profile_keys').values(c)
+        .onConflict((oc) => oc.columns(['project_id', 'kind', 'key']).doUpdateSet((eb) => ({ profile_id: eb.ref('excluded.profile_id') }))).execute();
+    }
+  }
+
+  /** The profile an item belongs to, creating, upgrading or merging profiles as identity requires. */
+  private async resolve(projectId: string, item: IngestItem, keys: Map<string, number>, pending: Map<string, number>, working: Map<number, WorkingProfile>, merges: [number, number][]): Promise<number> {
+    const now = item.receivedAt;
+    const u = item.userId, a = item.anonymousId;
+    if (item.type === 'alias' && item.previousId !== null && u !== null) {
+      const source = keys.get(`u:${item.previousId}`) ?? keys.get(`a:${item.previousId}`);
+      const target = keys.get(`u:${u}`);
+      if (source === undefined) {
+        const into = target ?? (await this.createProfile(projectId, u, null, now, working));
+        if (target === undefined) this.addKey(projectId, 'u', u, into, keys, pending);
+        this.addKey(projectId, 'a', item.previousId, into, keys, pending);
+        return into;
+      }
+      await this.loadWorking(projectId, [source], working);
+      if (target === undefined) {
+        const w = working.get(source)!;
+        w.userId = u;
+        w.dirty = true;
+        this.addKey(projectId, 'u', u, source, keys, pending);
+        return source;
+      }
+      if (target !== source) await this.merge(projectId, source, target, keys, working, merges);
+      return target;
+    }
+    const pu = u === null ? undefined : keys.get(`u:${u}`);
+    const pa = a === null ? undefined : keys.get(`a:${a}`);
+    if (pa !== undefined) await this.loadWorking(projectId, [pa], working);
+    if (u !== null) {
+      if (pu === undefined) {
+        if (pa !== undefined && working.get(pa)!.userId === null) {
+          const w = working.get(pa)!;
+          w.userId = u;
+          w.dirty = true;
+          this.addKey(projectId, 'u', u, pa, keys, pending);
+          return pa;
+        }
+        const id = await this.createProfile(projectId, u, pa === undefined ? a : null, now, working);
+        this.addKey(projectId, 'u', u, id, keys, pending);
+        if (a !== null && pa === undefined) this.addKey(projectId, 'a', a, id, keys, pending);
+        return id;
+      }
+      await this.loadWorking(projectId, [pu], working);
+      if (a !== null && pa === undefined) {
+        this.addKey(projectId, 'a', a, pu, keys, pending);
+        const w = working.get(pu)!;
+        if (w.anonymousId === null) { w.anonymousId = a; w.dirty = true; }
+      } else if (pa !== undefined && pa !== pu && working.get(pa)!.userId === null) {
+        await this.merge(projectId, pa, pu, keys, working, merges);
+      }
+      return pu;
+    }
+    if (pa !== undefined) return pa;
+    const id = await this.createProfile(projectId, null, a, now, working);
+    this.addKey(projectId, 'a', a!, id, keys, pending);
+    return id;
+  }
+
+  /** Moves everything of profile `from` into `into` and deletes `from`. */
+  private async merge(projectId: string, from: number, into: number, keys: Map<string, number>, working: Map<number, WorkingProfile>, merges: [number, number][]): Promise<void> {
+    await this.loadWorking(projectId, [from, into], working);
+    const f = working.get(from)!, t = working.get(into)!;
+    // Per trait key, the later write wins (by event time); on a tie, the surviving profile's.
+    for (const [k, v] of Object.entries(f.traits)) {
+      const ft = f.traitsAt[k] ?? -Infinity, tt = t.traitsAt[k] ?? -Infinity;
+      if (!(k in t.traits) || ft > tt) {
+        t.traits[k] = v;
+        if (ft > -Infinity) t.traitsAt[k] = ft;
+      }
+    }
+    if (f.contextAt !== null && (t.contextAt === null || f.contextAt > t.contextAt)) { t.context = f.context; t.contextAt = f.contextAt; }
+    t.labels = [...new Set([...t.labels, ...f.labels])];
+    t.firstSeen = minOrNull(t.firstSeen, f.firstSeen);
+    t.lastSeen = maxOrNull(t.lastSeen, f.lastSeen);
+    t.lastSeenBefore = maxOrNull(t.lastSeenBefore, f.lastSeenBefore);
+    t.anonymousId ??= f.anonymousId;
+    t.rebuildVisits = true;
+    t.dirty = true;
+    this.store.visitTimes?.forget(projectId, from);
+    this.store.visitTimes?.forget(projectId, into);
+    const { db } = this.store;
+    await db.updateTable('events').set({ profile_id: into }).where('project_id', '=', projectId).where('profile_id', '=', from).execute();
+    await db.updateTable('profile_keys').set({ profile_id: into }).where('project_id', '=', projectId).where('profile_id', '=', from).execute();
+    for (const [k, v] of keys) if (v === from) keys.set(k, into);
+    for (const table of ['segment_includes', 'segment_excludes'] as const) {
+      await sql`INSERT INTO ${sql.table(table)} (project_id, segment_id, profile_id)
+        SELECT project_id, segment_id, ${into} FROM ${sql.table(table)} WHERE project_id = ${projectId} AND profile_id = ${from}
+        ON CONFLICT DO NOTHING`.execute(db);
+      await db.deleteFrom(table).where('project_id', '=', projectId).where('profile_id', '=', from).execute();
+    }
+    // Memberships follow the merge, keeping the earlier `since`; re-evaluation then drops any that no longer hold.
+    await sql`INSERT INTO memberships (project_id, segment_id, profile_id, since)
+      SELECT project_id, segment_id, ${into}, since FROM memberships WHERE project_id = ${projectId} AND profile_id = ${from}
+      ON CONFLICT (project_id, segment_id, profile_id) DO UPDATE
+      SET since = CASE WHEN excluded.since < memberships.since THEN excluded.since ELSE memberships.since END`.execute(db);
+    await db.deleteFrom('memberships').where('project_id', '=', projectId).where('profile_id', '=', from).execute();
+    await mergePoints(db, projectId, from, into);
+    await mergeMissions(db, projectId, from, into);
+    await mergeRewards(db, projectId, from, into);
+    await db.deleteFrom('profiles').where('project_id', '=', projectId).where('id', '=', from).execute();
+    working.delete(from);
+    merges.push([from, into]);
+  }
+
+  /**
+   * An item's traits, context and time applied to its profile. The record is written again only
+   * if one of them changed it: a late event (older than the context and the last-seen time, no
+   * newer traits) leaves it as it was, `updatedAt` included.
+   */
+  private applyToProfile(w: WorkingProfile, item: IngestItem): void {
+    if (item.traits) {
+      for (const [k, v] of Object.entries(item.traits)) {
+        if ((w.traitsAt[k] ?? -Infinity) <= item.timestamp) {
+          w.traits[k] = v;
+          w.traitsAt[k] = item.timestamp;
+          w.dirty = true;
+        }
+      }
+    }
+    if (w.contextAt === null || item.timestamp >= w.contextAt) {
+      w.context = item.context;
+      w.contextAt = item.timestamp;
+      w.dirty = true;
+    }
+    if (!isDerivedEvent(item.name)) {
+      const first = minOrNull(w.firstSeen, item.timestamp), last = maxOrNull(w.lastSeen, item.timestamp);
+      if (first !== w.firstSeen || last !== w.lastSeen) w.dirty = true;
+      w.firstSeen = first;
+      w.lastSeen = last;
+    }
+  }
+
+  private async saveWorking(projectId: string, working: Map<number, WorkingProfile>, now: number): Promise<void> {
+    const rows = [...working.values()].filter((w) => w.dirty).map((w) => ({
+      id: w.id, project_id: projectId, user_id: w.userId, anonymous_id: w.anonymousId, traits: JSON.stringify(w.traits), traits_at: JSON.stringify(w.traitsAt), context: JSON.stringify(w.context),
+      context_at: w.contextAt, labels: JSON.stringify(w.labels), first_seen: w.firstSeen, last_seen: w.lastSeen, created_at: w.createdAt, updated_at: now,
+    }));
+    // One statement for the whole batch: every row exists already, so this only updates.
+    for (const c of chunks(rows, 200)) {
+      await this.store.db.insertInto('profiles').values(c).onConflict((oc) => oc.column('id').doUpdateSet((eb) => ({
+        user_id: eb.ref('excluded.user_id'), anonymous_id: eb.ref('excluded.anonymous_id'), traits: eb.ref('excluded.traits'), traits_at: eb.ref('excluded.traits_at'),
+        context: eb.ref('excluded.context'), context_at: eb.ref('excluded.context_at'), labels: eb.ref('excluded.labels'),
+        first_seen: eb.ref('excluded.first_seen'), last_seen: eb.ref('excluded.last_seen'), updated_at: eb.ref('excluded.updated_at'),
+      }))).execute();
+    }
+  }
+}
+
+const minOrNull = (a: number | null, b: number | null) => (a === null ? b : b === null ? a : Math.min(a, b));
+const maxOrNull = (a: number | null, b: number | null) => (a === null ? b : b === null ? a : Math.max(a, b));

@@ -1,0 +1,122 @@
+import { DAY_MS } from '@strata/core';
+import type { StoreHandle } from './store-handle.ts';
+import type { HistoryEntry, Member, MembershipReason } from './types.ts';
+import { chunks } from './util.ts';
+
+/**
+ * Who is in which segment (`memberships`, with the time each entered), its history of entries
+ * and exits with the per-day counts beside it, and the reads of members and sizes.
+ */
+export class MembershipStore {
+  constructor(private readonly store: StoreHandle) {}
+
+  async membershipsOf(projectId: string, profileIds: readonly number[]): Promise<Map<number, Map<string, number>>> {
+    const out = new Map<number, Map<string, number>>();
+    for (const c of chunks([...profileIds])) {
+      const rows = await this.store.db.selectFrom('memberships').select(['profile_id', 'segment_id', 'since'])
+        .where('project_id', '=', projectId).where('profile_id', 'in', c).execute();
+      for (const r of rows) {
+        let m = out.get(r.profile_id);
+        if (!m) out.set(r.profile_id, (m = new Map()));
+        m.set(r.segment_id, r.since);
+      }
+    }
+    return out;
+  }
+
+  async applyChanges(projectId: string, adds: readonly { segmentId: string; profileId: number; since: number }[], removes: readonly { segmentId: string; profileId: number }[]): Promise<void> {
+    for (const c of chunks([...adds])) {
+      await this.store.db.insertInto('memberships').values(c.map((a) => ({ project_id: projectId, segment_id: a.segmentId, profile_id: a.profileId, since: a.since })))
+        .onConflict((oc) => oc.doNothing()).execute();
+    }
+    const bySegment = new Map<string, number[]>();
+    for (const r of removes) bySegment.set(r.segmentId, [...(bySegment.get(r.segmentId) ?? []), r.profileId]);
+    for (const [segmentId, ids] of bySegment) {
+      for (const c of chunks(ids)) {
+        await this.store.db.deleteFrom('memberships').where('project_id', '=', projectId).where('segment_id', '=', segmentId).where('profile_id', 'in', c).execute();
+      }
+    }
+  }
+
+  async listMembers(projectId: string, segmentId: string, limit: number, afterProfileId: number | null): Promise<Member[]> {
+    let q = this.store.db.selectFrom('memberships as m').innerJoin('profiles as p', 'p.id', 'm.profile_id')
+      // A primary-key probe per member: whether the member was added by hand (on the include list).
+      .leftJoin('segment_includes as i', (j) => j.onRef('i.project_id', '=', 'm.project_id').onRef('i.segment_id', '=', 'm.segment_id').onRef('i.profile_id', '=', 'm.profile_id'))
+      .select(['m.profile_id', 'm.since', 'p.user_id', 'p.anonymous_id', 'i.profile_id as included'])
+      .where('m.project_id', '=', projectId).where('m.segment_id', '=', segmentId);
+    if (afterProfileId !== null) q = q.where('m.profile_id', '>', afterProfileId);
+    const rows = await q.orderBy('m.profile_id').limit(limit).execute();
+    return rows.map((r) => ({ profileId: Number(r.profile_id), since: r.since, userId: r.user_id, anonymousId: r.anonymous_id, manual: r.included !== null }));
+  }
+
+  async sizes(projectId: string): Promise<Map<string, number>> {
+    const rows = await this.store.db.selectFrom('memberships').select(['segment_id', (eb) => eb.fn.countAll<number>().as('n')])
+      .where('project_id', '=', projectId).groupBy('segment_id').execute();
+    return new Map(rows.map((r) => [r.segment_id, Number(r.n)]));
+  }
+
+  async size(projectId: string, segmentId: string): Promise<number> {
+    const r = await this.store.db.selectFrom('memberships').select((eb) => eb.fn.countAll<number>().as('n'))
+      .where('project_id', '=', projectId).where('segment_id', '=', segmentId).executeTakeFirst();
+    return Number(r?.n ?? 0);
+  }
+
+  async profileSegments(projectId: string, profileId: number): Promise<{ segmentId: string; name: string; since: number }[]> {
+    const rows = await this.store.db.selectFrom('memberships as m').innerJoin('segments as s', (j) => j.onRef('s.id', '=', 'm.segment_id').onRef('s.project_id', '=', 'm.project_id'))
+      .select(['m.segment_id', 's.name', 'm.since']).where('m.project_id', '=', projectId).where('m.profile_id', '=', profileId)
+      .orderBy('m.since').orderBy('m.segment_id').execute();
+    return rows.map((r) => ({ segmentId: r.segment_id, name: r.name, since: r.since }));
+  }
+
+  /** Every membership of a project (segment, profile, since). */
+  async all(projectId: string): Promise<{ segmentId: string; profileId: number; since: number }[]> {
+    const rows = await this.store.db.selectFrom('memberships').select(['segment_id', 'profile_id', 'since']).where('project_id', '=', projectId).execute();
+    return rows.map((r) => ({ segmentId: r.segment_id, profileId: Number(r.profile_id), since: Number(r.since) }));
+  }
+
+  /** Appends membership history; returns the new entries' ids in the order given. */
+  async recordHistory(projectId: string, rows: readonly { segmentId: string; profileId: number; kind: 'entered' | 'exited'; at: number; reason: MembershipReason }[]): Promise<number[]> {
+    const ids: number[] = [];
+    for (const c of chunks([...rows])) {
+      const out = await this.store.db.insertInto('membership_history')
+        .values(c.map((r) => ({ project_id: projectId, segment_id: r.segmentId, profile_id: r.profileId, kind: r.kind, at: r.at, reason: r.reason })))
+        .returning(['id', 'segment_id', 'profile_id', 'kind']).execute();
+      // Rows come back in the order of VALUES on both stores; checked, since ids become webhook message ids.
+      out.forEach((o, i) => {
+        const want = c[i]!;
+        if (o.segment_id !== want.segmentId || Number(o.profile_id) !== want.profileId || o.kind !== want.kind) throw new Error('history ids came back out of order');
+        ids.push(Number(o.id));
+      });
+    }
+    await this.addDailyChanges(projectId, rows);
+    return ids;
+  }
+
+  /** Adds history rows to the per-day counts of segment_daily (one upsert per segment and day). */
+  private async addDailyChanges(projectId: string, rows: readonly { segmentId: string; kind: 'entered' | 'exited'; at: number }[]): Promise<void> {
+    const byKey = new Map<string, { segment_id: string; day: number; entered: number; exited: number }>();
+    for (const r of rows) {
+      const day = Math.floor(r.at / DAY_MS);
+      const key = `${day}\u0000${r.segmentId}`;
+      let d = byKey.get(key);
+      if (!d) byKey.set(key, (d = { segment_id: r.segmentId, day, entered: 0, exited: 0 }));
+      if (r.kind === 'entered') d.entered++; else d.exited++;
+    }
+    for (const c of chunks([...byKey.values()])) {
+      await this.store.db.insertInto('segment_daily').values(c.map((d) => ({ project_id: projectId, ...d })))
+        .onConflict((oc) => oc.columns(['project_id', 'segment_id', 'day']).doUpdateSet((eb) => ({
+          entered: eb('segment_daily.entered', '+', eb.ref('excluded.entered')),
+          exited: eb('segment_daily.exited', '+', eb.ref('excluded.exited')),
+        }))).execute();
+    }
+  }
+
+  /** History of a segment or a profile, newest first, before `beforeId`. */
+  async history(projectId: string, by: { segmentId: string } | { profileId: number }, limit: number, beforeId: number | null): Promise<HistoryEntry[]> {
+    let q = this.store.db.selectFrom('membership_history').select(['id', 'segment_id', 'profile_id', 'kind', 'at', 'reason']).where('project_id', '=', projectId);
+    q = 'segmentId' in by ? q.where('segment_id', '=', by.segmentId) : q.where('profile_id', '=', by.profileId);
+    if (beforeId !== null) q = q.where('id', '<', beforeId);
+    const rows = await q.orderBy('id', 'desc').limit(limit).execute();
+    return rows.map((r) => ({ id: Number(r.id), segmentId: r.segment_id, profileId: Number(r.profile_id), kind: r.kind, at: Number(r.at), reason: r.reason as MembershipReason }));
+  }
+}
