@@ -87,7 +87,8 @@ export class IngestService {
   readonly totals: IngestTotals = { accepted: 0, duplicates: 0, rejected: 0, failed: 0, setAside: 0 };
   private readonly listeners: IngestListener[] = [];
   private isolation: IngestIsolation | null = null;
-  private readonly log: EventLog;
+  /** The durable log requests are appended to. */
+  readonly log: EventLog;
   private appendQueue: Appending[] = [];
   private appending = false;
   private readonly applyQueue: Queued[] = [];
@@ -312,7 +313,10 @@ export class IngestService {
         try {
           await setAside(this.deps, q.record, cause);
         } catch (again) {
-          if (storeUnavailableReason(again) === null) throw again;
+          // Not even its warnings can be written: the record waits, and is tried again, like any other while the store fails.
+          const why = storeUnavailableReason(again) ?? (again instanceof Error ? again.message : String(again));
+          if (this.stalled === null) console.error(`strata: acknowledged events wait to be applied: ${why}; trying again`);
+          this.stalled = why;
           if (this.quitting) return batch;
           await sleep(wait);
           continue;
@@ -351,6 +355,21 @@ export class IngestService {
       () => { this.trimmedTo = to; },
       (e: unknown) => { console.error(`strata: the event log could not be trimmed (it will be at the next chance): ${(e as Error).message}`); },
     ).finally(() => { this.trimming = false; });
+  }
+
+  /**
+   * Drops every applied record from the log now and makes it unreadable in the log's files: an
+   * erasure calls it once the user's erasure has committed, so that the raw events it erased do
+   * not outlive it in the log. (Records acknowledged and not applied yet stay: they are still to be applied.)
+   */
+  async forgetApplied(): Promise<void> {
+    while (this.trimming) await sleep(1);
+    const to = this.done;
+    if (to > this.trimmedTo) {
+      await this.log.trim(PARTITION, to);
+      this.trimmedTo = Math.max(this.trimmedTo, to);
+    }
+    await this.log.forgetTrimmed();
   }
 
   /**

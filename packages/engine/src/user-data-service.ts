@@ -74,6 +74,8 @@ export class UserDataService {
     private readonly engine: LiveEngine,
     private readonly clock: Clock,
     private readonly suppressions: SuppressionList,
+    /** Drops applied records from the event log and makes them unreadable there (IngestService.forgetApplied). */
+    private readonly forgetLogged: () => Promise<void> = async () => undefined,
   ) {}
 
   private notFound(id: string): AppError {
@@ -142,6 +144,10 @@ export class UserDataService {
     // The erasure has committed: a failed checkpoint must not answer as if it had not (the next one writes the same pages).
     await new UserDataStore(this.store).checkpoint().catch((e: unknown) => {
       console.error(`strata: erasure committed, WAL checkpoint not done yet: ${(e as Error).message}`);
+    });
+    // The user's events came through the event log: what of them is applied is dropped from it now, not at the next trim.
+    await this.forgetLogged().catch((e: unknown) => {
+      console.error(`strata: erasure committed, the event log not emptied of applied records yet: ${(e as Error).message}`);
     });
     return counts;
   }

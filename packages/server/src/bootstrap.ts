@@ -58,7 +58,7 @@ export function createContext(store: SqlStore, config: Config, clock: Clock = sy
     // An imported event passes the ingest's own validation (no request address: no geolocation).
     imports: new ImportService({ store, clock, engine, ingest, segments, // As at HTTP ingest: the country of context.ip is added, then the address goes (unless STRATA_STORE_IP).
     normalize: (raw, receivedAt) => normalizeMessage(raw, null, receivedAt, undefined, { requestIp: null, storeIp: config.storeIp }) }),
-    userData: new UserDataService(store, engine, clock, suppressions),
+    userData: new UserDataService(store, engine, clock, suppressions, () => ingest.forgetApplied()),
     ...(opts.writerLease ? { writerLease: opts.writerLease } : {}),
   };
 }

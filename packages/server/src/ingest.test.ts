@@ -34,7 +34,7 @@ describe.each(backends.map((b) => [b.name, b] as const))('ingest on %s', (_n, ba
     ];
     for (const [path, body, headers] of calls) {
       const r = await t.send(path, body, headers);
-      expect([path, r.status, r.body]).toEqual([path, 200, { success: true }]);
+      expect([path, r.status, r.body]).toEqual([path, 200, { success: true, position: expect.any(Number) }]);
     }
     const names = (await events('u1')).map((e) => e.event).sort();
     expect(names).toEqual(['$alias', '$alias', '$group', '$group', '$identify', '$identify', '$pageview', '$pageview', '$screen', '$screen', '$session', 'a', 'b', 'c', 'd']);
@@ -192,23 +192,40 @@ describe.each(backends.map((b) => [b.name, b] as const))('identity within one ba
 });
 
 describe('when the store fails', () => {
-  it('answers 503 with Retry-After and acknowledges nothing', async () => {
+  it('acknowledges into the log, answers reads 503 NOT_YET_APPLIED naming why, and applies once the store is back', async () => {
     const [sqlite] = backends;
-    const t = await startTestApp(await sqlite!.open(), T0);
+    const t = await startTestApp(await sqlite!.open(), T0, { config: { readWaitMs: 300 } });
     expect((await t.send('/v1/track', { userId: 'ok', event: 'a' })).status).toBe(200);
     const original = t.ctx.store.transaction.bind(t.ctx.store);
     t.ctx.store.transaction = async () => { throw Object.assign(new Error('disk I/O error'), { code: 'SQLITE_IOERR_WRITE' }); };
+    const r = await t.app.inject({ method: 'POST', url: '/v1/track', headers: { 'x-write-key': WRITE }, payload: { userId: 'late', event: 'a' } });
+    expect(r.statusCode).toBe(200);
+    const position = r.json().position as number;
+    expect(r.headers['strata-position']).toBe(String(position));
+    const read = await t.admin('GET', '/api/users/late');
+    expect(read.status).toBe(503);
+    expect(read.headers['retry-after']).toBe('1');
+    expect(read.body.error).toMatchObject({ code: 'NOT_YET_APPLIED', message: expect.stringMatching(new RegExp(`up to log position ${position} are not applied yet .*the store is unavailable \\(SQLITE_IOERR_WRITE\\)`)) });
+    t.ctx.store.transaction = original;
+    const back = await t.admin('GET', '/api/users/late');
+    expect(back.status).toBe(200);
+    expect(Number(back.headers['strata-position'])).toBeGreaterThanOrEqual(position);
+    await t.close();
+  });
+
+  it('answers 503 STORE_UNAVAILABLE with Retry-After and acknowledges nothing when the log cannot take the events', async () => {
+    const [sqlite] = backends;
+    const t = await startTestApp(await sqlite!.open(), T0);
+    const append = t.ctx.ingest.log.append.bind(t.ctx.ingest.log);
+    t.ctx.ingest.log.append = async () => { throw Object.assign(new Error('database or disk is full'), { code: 'SQLITE_FULL' }); };
     const r = await t.app.inject({ method: 'POST', url: '/v1/track', headers: { 'x-write-key': WRITE }, payload: { userId: 'lost', event: 'a' } });
     expect(r.statusCode).toBe(503);
     expect(r.headers['retry-after']).toBe('5');
-    expect(r.json().error.code).toBe('STORE_UNAVAILABLE');
-    expect(r.json().error.message).toMatch(/store is unavailable \(SQLITE_IOERR_WRITE\)/);
-    // A failure that is not the store's is Strata's own: 500, not "try again".
-    t.ctx.store.transaction = async () => { throw new TypeError('a bug'); };
-    const bug = await t.app.inject({ method: 'POST', url: '/v1/track', headers: { 'x-write-key': WRITE }, payload: { userId: 'lost', event: 'a' } });
-    expect([bug.statusCode, bug.json().error.code]).toEqual([500, 'INTERNAL']);
-    t.ctx.store.transaction = original;
+    expect(r.json().error).toMatchObject({ code: 'STORE_UNAVAILABLE', message: expect.stringMatching(/event log could not take the events \(SQLITE_FULL\): nothing was acknowledged/) });
+    t.ctx.ingest.log.append = append;
     expect((await t.admin('GET', '/api/users/lost')).status).toBe(404);
+    expect((await t.send('/v1/track', { userId: 'lost', event: 'a' })).status).toBe(200);
+    expect((await t.admin('GET', '/api/users/lost')).status).toBe(200);
     await t.close();
   });
 });
@@ -273,17 +290,21 @@ describe.each(backends.map((b) => [b.name, b] as const))('review findings on %s'
     expect((await t.admin('GET', '/api/users/known-s/segments')).body.segments).toEqual([{ id: seg.id, name: 'Clickers', since: new Date(T0).toISOString() }]);
   });
 
-  it.runIf(name.startsWith('postgres'))("does not refuse one request because another in the same group commit failed", async () => {
+  it.runIf(name.startsWith('postgres'))('sets a record the store refuses aside as ingestion warnings, and applies the others of its transaction', async () => {
     await t.ctx.store.createProject({ id: 'other', name: 'Other', writeKey: 'stw_other', adminToken: 'sta_other', now: T0 });
     const item = (userId: string, properties: Record<string, string>) => ({
       messageId: `m-${userId}`, type: 'track' as const, name: 'x', userId, anonymousId: null, previousId: null,
       properties, context: {}, traits: null, timestamp: T0, receivedAt: T0,
     });
     // PostgreSQL refuses NUL in text: built by hand, since ingest validation refuses it before the store.
-    const good = t.ctx.ingest.submit('other', [item('innocent', {})], [], T0);
-    const bad = t.ctx.ingest.submit('default', [item('u-nul', { note: 'a\u0000b' })], [], T0);
+    const good = t.ctx.ingest.submitApplied('other', [item('innocent', {})], [], T0);
+    const bad = t.ctx.ingest.submitApplied('default', [item('u-nul', { note: 'a\u0000b' })], [], T0);
     const [g, b] = await Promise.allSettled([good, bad]);
     expect(b.status).toBe('rejected');
-    expect(g.status).toBe('fulfilled');
+    expect(g).toMatchObject({ status: 'fulfilled', value: { stored: 1 } });
+    const warnings = await t.ctx.store.listRejections('default', 10);
+    expect(warnings.map((w) => w.message)).toEqual([expect.stringMatching(/^acknowledged but could not be applied: /)]);
+    expect(warnings[0]!.payload).toContain('u-nul');
   });
+
 });

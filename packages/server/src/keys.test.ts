@@ -222,6 +222,8 @@ describe.each(backends.map((b) => [b.name, b] as const))('keys and projects on %
   it('a deletion the store refuses (503) leaves the project whole and working: the engine does not take it for deleted', async () => {
     const { project, adminToken, writeKey } = (await call('POST', '/api/projects', ROOT, { name: 'Shop' })).body;
     expect(await ingest(writeKey.value)).toBe(200);
+    // Applied first: the next transaction is then the deletion's.
+    await t.ctx.ingest.drain();
     // The store fails the deletion's transaction at its end (as a full disk or a lost connection would).
     let fail = true;
     t.ctx.engine.beforeCommit(async () => {

@@ -38,6 +38,8 @@ describe.each(backends.map((b) => [b.name, b] as const))('segments API on %s', (
     for (const batch of generateBatches({ seed: 7, users: 300, end: T0 }, 400)) {
       expect((await t.send('/v1/batch', { batch })).status).toBe(200);
     }
+    // Read from the store itself below: the acknowledged batches must be applied first.
+    await t.ctx.ingest.drain();
     const store = t.ctx.store;
     const total = await store.countProfiles(DEFAULT_PROJECT);
     const data = await store.profilesWithEvents(DEFAULT_PROJECT, await store.profileIds(DEFAULT_PROJECT));

@@ -27,7 +27,7 @@ export interface TestApp {
   readonly ctx: AppContext;
   readonly clock: ManualClock;
   close(): Promise<void>;
-  admin(method: 'GET' | 'POST' | 'PATCH' | 'DELETE', url: string, body?: unknown): Promise<{ status: number; body: any }>;
+  admin(method: 'GET' | 'POST' | 'PATCH' | 'DELETE', url: string, body?: unknown): Promise<{ status: number; body: any; headers: Record<string, string | string[] | number | undefined> }>;
   send(path: string, body: unknown, headers?: Record<string, string>): Promise<{ status: number; body: any }>;
   /** POSTs a raw body (a file upload) with the admin token. */
   upload(url: string, body: string, contentType: string): Promise<{ status: number; body: any }>;
@@ -59,11 +59,15 @@ export async function startTestApp(store: SqlStore, now = Date.UTC(2024, 5, 15, 
     },
     async admin(method, url, body) {
       const r = await app.inject({ method, url, headers: { authorization: `Bearer ${ADMIN}` }, ...(body === undefined ? {} : { payload: body as object }) });
-      return { status: r.statusCode, body: parse(r.payload) };
+      return { status: r.statusCode, body: parse(r.payload), headers: r.headers };
     },
     async send(path, body, headers = {}) {
       const r = await app.inject({ method: 'POST', url: path, headers: { 'x-write-key': WRITE, 'content-type': 'application/json', ...headers }, payload: typeof body === 'string' ? body : JSON.stringify(body) });
-      return { status: r.statusCode, body: parse(r.payload) };
+      const out = { status: r.statusCode, body: parse(r.payload) };
+      // Tests read services and the store directly, not only over HTTP (whose reads wait by
+      // themselves): the acknowledged events are applied before the test goes on.
+      if (r.statusCode === 200 && typeof out.body?.position === 'number') await ctx.ingest.waitApplied(out.body.position, 30_000);
+      return out;
     },
     async upload(url, body, contentType) {
       const r = await app.inject({ method: 'POST', url, headers: { authorization: `Bearer ${ADMIN}`, 'content-type': contentType }, payload: body });

@@ -26,10 +26,13 @@ const sqliteFile: ScannedBackend = {
     const dir = mkdtempSync(join(tmpdir(), 'strata-erase-'));
     const file = join(dir, 'strata.db');
     const store = new SqlStore(openSqlite({ filename: file }).db, 'sqlite');
+    // The event log beside it, as createStore opens it: its file is scanned too.
+    const log = join(dir, 'strata-log.db');
+    store.eventLogFile = log;
     await store.migrate();
     return {
       store,
-      scan: async () => [file, `${file}-wal`].filter((f) => existsSync(f)).map((f) => readFileSync(f).toString('latin1')).join('\n'),
+      scan: async () => [file, `${file}-wal`, log, `${log}-wal`].filter((f) => existsSync(f)).map((f) => readFileSync(f).toString('latin1')).join('\n'),
       cleanup: () => rmSync(dir, { recursive: true, force: true }),
     };
   },
@@ -276,7 +279,7 @@ describe.each([sqliteFile, ...postgres].map((b) => [b.name, b] as const))('user 
       { type: 'track', userId: 'u_new', event: 'hello' },
     ] });
     // Accepted (nothing to retry, and the answer does not tell a write-key holder who was erased).
-    expect(sent).toEqual({ status: 200, body: { success: true } });
+    expect(sent).toEqual({ status: 200, body: { success: true, position: expect.any(Number) } });
     expect((await app.admin('GET', '/api/users/u_erase')).status).toBe(404);
     expect((await app.admin('GET', '/api/users/anon-erase-1')).status).toBe(404);
     const fresh = await ok(app.admin('GET', '/api/users/u_new'));

@@ -392,19 +392,18 @@ function keys(d: StoreDialect): Migration {
 }
 
 /**
- * The event log's tables: how far it is applied (`log_positions`, both stores), and on PostgreSQL
- * the log itself (`event_log`; the embedded SQLite store keeps its log in a file of its own,
- * log/sqlite-log.ts).
+ * The event log's tables: how far it is applied (`log_positions`), and on PostgreSQL the log itself
+ * (`event_log`; the embedded SQLite store keeps its log in a file of its own, log/sqlite-log.ts).
  */
 function eventLog(d: StoreDialect): string[] {
   const t = types(d);
-  const out = [`CREATE TABLE log_positions (partition INTEGER PRIMARY KEY, position ${t.ms} NOT NULL)`];
-  if (d === 'postgres') {
-    out.push(`CREATE TABLE event_log (position BIGSERIAL PRIMARY KEY, project_id TEXT NOT NULL, partition INTEGER NOT NULL,
-      received_at BIGINT NOT NULL, payload TEXT NOT NULL)`);
-    out.push('CREATE INDEX event_log_partition ON event_log (partition, position)');
-  }
-  return out;
+  return [
+    `CREATE TABLE log_positions (partition INTEGER PRIMARY KEY, position ${t.ms} NOT NULL)`,
+    // On SQLite it stays empty (the log is its own file), but exists so that a project's deletion names the same tables on both.
+    `CREATE TABLE event_log (position ${t.id}, project_id TEXT NOT NULL, partition INTEGER NOT NULL,
+      received_at ${t.ms} NOT NULL, payload TEXT NOT NULL)`,
+    'CREATE INDEX event_log_partition ON event_log (partition, position)',
+  ];
 }
 
 /** The labels of the keys a start makes from (or keeps for) STRATA_ADMIN_TOKEN / STRATA_WRITE_KEY. */

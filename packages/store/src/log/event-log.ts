@@ -56,6 +56,11 @@ export interface EventLog {
   read(partition: number, after: number, max: number, waitMs: number): Promise<LogRead>;
   /** Lets the log drop a partition's records at or before `position` (they are applied and their effects durable). */
   trim(partition: number, position: number): Promise<void>;
+  /**
+   * Makes what `trim` dropped unreadable in the log's own files (an erasure: docs/privacy.md), as
+   * far as the log can: the embedded SQLite log writes its zeroed pages back and empties its WAL.
+   */
+  forgetTrimmed(): Promise<void>;
   /** The position of the last record appended (0 for an empty log). */
   head(): Promise<number>;
   /**

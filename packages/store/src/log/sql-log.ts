@@ -68,6 +68,9 @@ export class SqlEventLog implements EventLog {
     return Number(r.rows[0]?.head ?? 0);
   }
 
+  /** The deleted rows are the store's dead tuples like any other erased row's (docs/privacy.md on VACUUM). */
+  async forgetTrimmed(): Promise<void> {}
+
   async continueAfter(position: number): Promise<void> {
     if ((await this.head()) < position) await sql`SELECT setval('event_log_position_seq', ${position})`.execute(this.h.db);
   }

@@ -43,6 +43,9 @@ const ops = {
   trim: (m) => ({ deleted: trimTo.run(m.partition, m.position).changes }),
   head: () => ({ head: headOf.get()?.seq ?? 0 }),
   continueAfter: (m) => ({ head: continueAfter(m.position) }),
+  // secure_delete zeroed the trimmed records' cells; the checkpoint writes those pages into the
+  // file and empties the WAL, where the records' earlier pages were.
+  forgetTrimmed: () => ({ checkpoint: db.pragma('wal_checkpoint(TRUNCATE)')[0] }),
 };
 
 parentPort.on('message', (m) => {

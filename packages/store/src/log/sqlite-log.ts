@@ -103,6 +103,11 @@ export class SqliteEventLog implements EventLog {
     return (await this.call('head')).head as number;
   }
 
+  async forgetTrimmed(): Promise<void> {
+    const { checkpoint } = await this.call('forgetTrimmed') as { checkpoint?: { busy: number } };
+    if (checkpoint?.busy) throw new Error('event log: its WAL could not be emptied (busy)');
+  }
+
   async continueAfter(position: number): Promise<void> {
     await this.call('continueAfter', { position });
   }
