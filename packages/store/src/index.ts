@@ -23,3 +23,5 @@ export { ExportStore, type ExportMember } from './export-store.ts';
 export type { StoreHandle } from './store-handle.ts';
 export { AuditStore, ERASED_ID, type AuditEntry, type AuditRow, type AuditFilter } from './audit-store.ts';
 export { UserDataStore, suppressionHash, erasedUserRef, ERASED_REASON, type UserRecords, type ErasureCounts } from './user-data-store.ts';
+export { openJetStreamLog, type JetStreamLogOptions } from './log/jetstream-log.ts';
+export { startPartitionLeases, type PartitionLeaseOptions, type PartitionLeases } from './log/partition-leases.ts';

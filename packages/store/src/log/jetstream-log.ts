@@ -65,7 +65,7 @@ export async function openJetStreamLog(options: JetStreamLogOptions): Promise<Ev
 async function ensureStream(jsm: JetStreamManager, prefix: string, partitions: number, windowMs: number, replicas: number): Promise<string> {
   const name = streamName(prefix);
   const subjects = Array.from({ length: partitions }, (_, p) => partitionSubject(prefix, p));
-  const wanted: Partial<StreamConfig> = {
+  const wanted: Partial<StreamConfig> & { name: string } = {
     name, subjects, storage: StorageType.File, retention: RetentionPolicy.Limits, num_replicas: replicas,
     duplicate_window: nanos(windowMs), description: `Strata event log: ${partitions} partitions`,
   };
