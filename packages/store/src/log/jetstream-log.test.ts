@@ -161,6 +161,19 @@ describe.skipIf(unavailable !== null)('the event log on NATS JetStream', () => {
     }
   });
 
+  it('reads on when the server has lost the consumer', async () => {
+    const prefix = newPrefix();
+    const log = await openJetStreamLog({ url: NATS_URL, prefix, partitions: 4, timeoutMs: 500 });
+    try {
+      const [a, b] = await log.append([record(0, ['a']), record(0, ['b'])]);
+      expect((await log.read(0, 0, 1, 0)).records.map((r) => r.position)).toEqual([a]);
+      for (const c of await jsm.consumers.list(streamName(prefix)).next()) await jsm.consumers.delete(streamName(prefix), c.name);
+      expect((await log.read(0, a, 10, 0)).records.map((r) => r.position)).toEqual([b]);
+    } finally {
+      await log.close();
+    }
+  });
+
   it('drops a retried append within the duplicate window and answers with the original position', async () => {
     const log = await open(newPrefix());
     try {

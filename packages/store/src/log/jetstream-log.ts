@@ -117,7 +117,10 @@ class JetStreamLog implements EventLog {
     void (async () => {
       for await (const s of nc.status()) {
         if (s.type === 'disconnect') this.connected = false;
-        else if (s.type === 'reconnect') this.connected = true;
+        else if (s.type === 'reconnect') {
+          this.connected = true;
+          for (const r of this.readers.values()) r.forget();
+        }
       }
     })();
   }

@@ -1,3 +1,4 @@
+import { performance } from 'node:perf_hooks';
 import { createInbox, nanos, TimeoutError, type Msg, type NatsConnection } from '@nats-io/transport-node';
 import { AckPolicy, DeliverPolicy, type JetStreamManager } from '@nats-io/jetstream';
 
@@ -18,6 +19,13 @@ import { AckPolicy, DeliverPolicy, type JetStreamManager } from '@nats-io/jetstr
 
 /** A consumer unused this long is deleted by the server (a reader that went away leaves nothing behind). */
 const INACTIVE_MS = 60_000;
+
+/**
+ * A consumer unused this long is made anew before the next read rather than trusted: a pull to a
+ * consumer the server has deleted gets no answer at all (only the read's timeout), so the reader
+ * must not find out that way.
+ */
+const REUSE_MS = INACTIVE_MS / 2;
 
 /** A message the consumer delivered, with what its reply subject says. */
 export interface Delivered {
@@ -51,6 +59,8 @@ export class PartitionReader {
   private covered = 0;
   /** The consumer's delivery sequence of the last message (deliveries are numbered 1, 2, …: a gap means a lost message). */
   private delivered = 0;
+  /** performance.now() of the consumer's last use. */
+  private usedAt = 0;
 
   constructor(
     private readonly nc: NatsConnection,
@@ -69,7 +79,9 @@ export class PartitionReader {
   async read(after: number, max: number, waitMs: number): Promise<{ got: Delivered[]; drained: boolean }> {
     for (let attempt = 0; ; attempt++) {
       try {
-        if (this.consumer === null || after < this.cursor || after > this.covered) await this.restart(after);
+        const stale = performance.now() - this.usedAt > REUSE_MS;
+        if (this.consumer === null || stale || after < this.cursor || after > this.covered) await this.restart(after);
+        this.usedAt = performance.now();
         let got = await this.pull({ batch: max, no_wait: true }, 0);
         if (got.length === 0 && waitMs > 0) {
           got = await this.pull({ batch: 1, expires: nanos(waitMs) }, waitMs);
@@ -79,7 +91,8 @@ export class PartitionReader {
         return { got, drained };
       } catch (err) {
         this.drop();
-        if (err instanceof ConsumerLost && attempt === 0) continue;
+        // A pull to a consumer the server lost (restarted, or deleted it) is not answered at all: one more try, afresh.
+        if ((err instanceof ConsumerLost || err instanceof TimeoutError) && attempt === 0) continue;
         throw err;
       }
     }
@@ -88,6 +101,11 @@ export class PartitionReader {
   /** Records that no record of the partition lies in (cursor, upTo] (a drained read's `upTo`). */
   cover(upTo: number): void {
     if (this.consumer !== null && upTo > this.covered) this.covered = upTo;
+  }
+
+  /** Makes the next read start a new consumer: after a reconnection the server may have restarted and lost it. */
+  forget(): void {
+    this.drop();
   }
 
   /** Deletes the consumer (the server would anyway, once it sat unused). */

@@ -129,9 +129,13 @@ class Leases implements PartitionLeases {
     for (const p of [...this.held.keys()]) this.lose(p);
     if (this.announced) revisions.push(this.announced);
     await Promise.all(revisions.map((r) => this.erase(r)));
-    if (!this.nc.isClosed()) {
+    if (this.nc.isClosed()) return;
+    try {
       this.nc.publish(this.changed, this.workerId);
       if (this.ownsConnection) await this.nc.drain();
+    } catch {
+      // NATS is gone: the keys expire by themselves; stopping must still succeed.
+      if (this.ownsConnection) await this.nc.close();
     }
   }
 
@@ -155,11 +159,11 @@ class Leases implements PartitionLeases {
     })();
   }
 
-  /** Says we are alive, refreshes what we hold, then releases a surplus or takes free partitions up to our share. */
+  /** Refreshes what we hold, says we are alive, then releases a surplus or takes free partitions up to our share. */
   private async tick(): Promise<void> {
-    this.announced = await this.kv.put(`w.${this.workerId}`, this.workerId);
     await Promise.all([...this.held].map(([p, lease]) => this.refresh(p, lease)));
     this.armExpiry();
+    this.announced = await this.kv.put(`w.${this.workerId}`, this.workerId);
     if (this.stopped) return;
     const subjects = Object.keys((await this.jsm.streams.info(this.stream, { subjects_filter: '>' })).state.subjects ?? {});
     const keys = subjects.map((s) => s.slice(this.keyPrefix.length));
