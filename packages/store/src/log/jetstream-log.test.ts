@@ -267,7 +267,7 @@ describe.skipIf(unavailable !== null)('the event log on NATS JetStream', () => {
     await down.cut();
     const err = await log.append([record(0, ['after'])]).catch((e: unknown) => e);
     expect(['NATS_CONNECTION', 'NATS_TIMEOUT']).toContain(storeUnavailableReason(err));
-    await log.close().catch(() => undefined);
+    await log.close();
 
     const silent = await natsRelay();
     const log2 = await openJetStreamLog({ url: silent.url, prefix, partitions: 4, timeoutMs: 500 });
@@ -277,6 +277,6 @@ describe.skipIf(unavailable !== null)('the event log on NATS JetStream', () => {
     expect(Date.now() - t).toBeLessThan(3000);
     expect(storeUnavailableReason(await log2.read(1, 0, 10, 0).catch((e: unknown) => e))).toBe('NATS_TIMEOUT');
     await silent.cut();
-    await log2.close().catch(() => undefined);
+    await log2.close();
   });
 });

@@ -192,7 +192,12 @@ class JetStreamLog implements EventLog {
     if (this.nc.isClosed()) return;
     await Promise.all([...this.readers.values()].map((r) => r.close()));
     this.readers.clear();
-    await this.nc.drain();
+    try {
+      await this.nc.drain();
+    } catch {
+      // NATS is gone: nothing is left to flush (appends already failed); closing must still succeed.
+      await this.nc.close();
+    }
   }
 
   private reader(partition: number): PartitionReader {

@@ -59,7 +59,7 @@ describe.skipIf(unavailable !== null)('partition leases on NATS KV', () => {
     jsm = await jetstreamManager(admin);
   });
   afterEach(async () => {
-    await Promise.all(running.splice(0).map((l) => l.stop().catch(() => undefined)));
+    await Promise.all(running.splice(0).map((l) => l.stop()));
   });
   afterAll(async () => {
     for (const p of prefixes) await jsm.streams.delete(`KV_${leaseBucket(p)}`).catch(() => false);
