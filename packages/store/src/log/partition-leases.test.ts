@@ -97,7 +97,8 @@ describe.skipIf(unavailable !== null)('partition leases on NATS KV', () => {
     expect(b.owned().size).toBe(0);
     // Released keys and the notice on NATS: well before a lease would have expired.
     await vi.waitFor(() => expect(a.owned().size).toBe(PARTITIONS), { timeout: TTL, interval: 20 });
-    expect(performance.now() - stopped).toBeLessThan(TTL / 2);
+    // Waiting out the TTL would take at least 2/3 of it (the last refresh is at most TTL/3 old).
+    expect(performance.now() - stopped).toBeLessThan(TTL * 0.6);
     expect(own.overlaps).toEqual([]);
   });
 
@@ -116,8 +117,8 @@ describe.skipIf(unavailable !== null)('partition leases on NATS KV', () => {
     await relay.cut();
     await vi.waitFor(() => expect(a.owned().size).toBe(PARTITIONS), { timeout: 3 * TTL, interval: 20 });
     const moved = performance.now() - killed;
-    // Expiry (≤ TTL after b's last refresh) plus at most one tick of a (TTL/3), with room for a slow machine.
-    expect(moved).toBeLessThan(2 * TTL);
+    // Expiry (≤ TTL after b's last refresh) plus at most one tick of a (TTL/3), with room for a busy machine.
+    expect(moved).toBeLessThan(2.5 * TTL);
     expect(b.owned().size).toBe(0);
     expect(errors.length).toBeGreaterThan(0);
     for (const p of hadB) {
@@ -148,12 +149,12 @@ describe.skipIf(unavailable !== null)('partition leases on NATS KV', () => {
     await workers.get('c')?.stop();
     await add('e');
     await relays[1].cut();
-    await settle();
-    await settle();
-    // The living (a, e) hold everything, each its fair share, and no partition ever had two owners.
-    const living = ['a', 'e'].map((id) => [...(workers.get(id) as PartitionLeases).owned()]);
-    expect(living.map((o) => o.length)).toEqual([PARTITIONS / 2, PARTITIONS / 2]);
-    expect(living.flat().sort((x, y) => x - y)).toEqual(all);
+    // The living (a, e) come to hold everything, each its fair share, and no partition ever had two owners.
+    await vi.waitFor(() => {
+      const living = ['a', 'e'].map((id) => [...(workers.get(id) as PartitionLeases).owned()]);
+      expect(living.map((o) => o.length)).toEqual([PARTITIONS / 2, PARTITIONS / 2]);
+      expect(living.flat().sort((x, y) => x - y)).toEqual(all);
+    }, { timeout: 5 * TTL, interval: 50 });
     expect(own.overlaps).toEqual([]);
   });
 
