@@ -247,11 +247,13 @@ describe.skipIf(unavailable !== null)('the event log on NATS JetStream', () => {
     await expect(open(prefix, 8)).rejects.toThrow(/exists with other subjects .* than this log's 8 partitions/);
   });
 
-  it('refuses a record for a partition it does not have', async () => {
+  it('refuses a record for a partition it does not have, and a read past its head (a stream made anew)', async () => {
     const log = await open(newPrefix(), 2);
     try {
       await expect(log.append([record(2, ['a'])])).rejects.toThrow(/partition must be a whole number from 0 to 1/);
       await expect(log.read(-1, 0, 10, 0)).rejects.toThrow(/partition/);
+      const [a] = await log.append([record(1, ['a'])]);
+      await expect(log.read(1, a + 5, 10, 0)).rejects.toThrow(/has not reached \(its last is 1\)/);
     } finally {
       await log.close();
     }

@@ -161,6 +161,11 @@ class JetStreamLog implements EventLog {
     checkInt('max', max, 1, 100_000);
     checkInt('waitMs', waitMs, 0, 600_000);
     const last = (await this.jsm.streams.info(this.stream)).state.last_seq;
+    if (after > last) {
+      // Sequences never go back in a stream (trimming keeps them): this one was deleted and made again.
+      throw new Error(`a read of ${this.stream} after position ${after}, which the stream has not reached (its last is ${last}): `
+        + 'the stream was deleted and created again, and positions recorded against the old one would skip records of the new one');
+    }
     const reader = this.reader(partition);
     const { got, drained } = await reader.read(after, max, waitMs);
     const records: LoggedRecord[] = [];
