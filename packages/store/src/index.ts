@@ -30,3 +30,5 @@ export { SqlEventLog } from './log/sql-log.ts';
 export { openEventLog } from './log/open-log.ts';
 export { appliedPosition, setAppliedPosition } from './log/positions.ts';
 export { encodeRecordBody, decodeRecordBody } from './log/record-codec.ts';
+export { openJetStreamLog, type JetStreamLogOptions } from './log/jetstream-log.ts';
+export { startPartitionLeases, type PartitionLeaseOptions, type PartitionLeases } from './log/partition-leases.ts';

@@ -2,6 +2,8 @@ import BetterSqlite3 from 'better-sqlite3';
 import pg from 'pg';
 import { describe, expect, it } from 'vitest';
 import { AppError } from '@strata/core';
+import { ClosedConnectionError, ConnectionError, DrainingConnectionError, NoRespondersError, RequestError, TimeoutError } from '@nats-io/transport-node';
+import { JetStreamApiError } from '@nats-io/jetstream';
 import { storeUnavailableReason } from './store-errors.ts';
 
 const sqlite = (code: string) => new BetterSqlite3.SqliteError('store error', code);
@@ -26,6 +28,21 @@ describe('which store errors mean the store is unavailable', () => {
   it('looks inside a cause and an AggregateError (a connection tried on several addresses)', () => {
     expect(storeUnavailableReason(new AggregateError([new Error('x'), net('ECONNREFUSED')], 'connect failed'))).toBe('ECONNREFUSED');
     expect(storeUnavailableReason(new Error('wrapped', { cause: sqlite('SQLITE_BUSY') }))).toBe('SQLITE_BUSY');
+  });
+
+  it('names a NATS server that is not there or not answering, and JetStream refusing for want of resources', () => {
+    expect(storeUnavailableReason(new ConnectionError('connection refused', { cause: net('ECONNREFUSED') }))).toBe('NATS_CONNECTION');
+    expect(storeUnavailableReason(new ClosedConnectionError())).toBe('NATS_CONNECTION_CLOSED');
+    expect(storeUnavailableReason(new DrainingConnectionError())).toBe('NATS_CONNECTION_DRAINING');
+    expect(storeUnavailableReason(new TimeoutError())).toBe('NATS_TIMEOUT');
+    expect(storeUnavailableReason(new RequestError('no responders', { cause: new NoRespondersError('$JS.API.STREAM.INFO.X') }))).toBe('NATS_NO_RESPONDERS');
+    expect(storeUnavailableReason(new JetStreamApiError({ code: 503, err_code: 10023, description: 'insufficient resources' }))).toBe('NATS_JETSTREAM_UNAVAILABLE');
+  });
+
+  it('leaves NATS errors that are the caller\'s fault, and timeouts that are not NATS\'s', () => {
+    expect(storeUnavailableReason(new JetStreamApiError({ code: 400, err_code: 10071, description: 'wrong last sequence: 3' }))).toBeNull();
+    expect(storeUnavailableReason(new JetStreamApiError({ code: 404, err_code: 10059, description: 'stream not found' }))).toBeNull();
+    expect(storeUnavailableReason(new DOMException('The operation was aborted due to timeout', 'TimeoutError'))).toBeNull();
   });
 
   it('leaves the request\'s faults and Strata\'s own to others', () => {

@@ -1,8 +1,8 @@
 /**
  * Which driver errors mean "the store cannot serve now" (as opposed to a fault of the request
- * or of Strata): the one list, for SQLite and PostgreSQL. The HTTP layer answers these with
- * 503 STORE_UNAVAILABLE (and Retry-After); ingest gives up on the whole group at once instead
- * of trying each request alone. docs/reliability.md lists the cases and what clients see.
+ * or of Strata): the one list, for SQLite, PostgreSQL and the event log on NATS JetStream. The
+ * HTTP layer answers these with 503 STORE_UNAVAILABLE (and Retry-After); ingest gives up on the
+ * whole group at once instead of trying each request alone. docs/reliability.md lists the cases and what clients see.
  */
 
 /** SQLite result codes (primary, or the prefix of an extended one) that the file or its lock caused. */
@@ -22,9 +22,35 @@ const NETWORK = new Set(['ECONNREFUSED', 'ECONNRESET', 'ECONNABORTED', 'EPIPE', 
 const PG_MESSAGES = /^(Connection terminated|Client has encountered a connection error and is not queryable|timeout exceeded when trying to connect|Client was closed and is not queryable)/;
 
 /**
- * The reason a store error makes the store unavailable (its driver code, or node-postgres'
- * message), or null when it is some other error. Follows `cause` and an AggregateError's
- * `errors` (a connection tried on several addresses).
+ * The NATS client's errors (by class name, as the client names them) for a server that is not
+ * there or not answering: the connection refused, lost, closed or draining, a request unanswered
+ * in time, nobody serving the JetStream API (JetStream off or restarting).
+ */
+const NATS: Readonly<Record<string, string>> = {
+  ConnectionError: 'NATS_CONNECTION',
+  ClosedConnectionError: 'NATS_CONNECTION_CLOSED',
+  DrainingConnectionError: 'NATS_CONNECTION_DRAINING',
+  NoResponders: 'NATS_NO_RESPONDERS',
+  JetStreamNotEnabled: 'NATS_JETSTREAM_DISABLED',
+};
+
+/**
+ * A NATS error's reason: its class's, a NATS request timeout (whose message is exactly
+ * "timeout", unlike other TimeoutErrors), or a JetStream API error with status 503 (JetStream
+ * temporarily unavailable, out of storage or memory resources).
+ */
+function natsReason(e: { name?: unknown; message?: unknown; status?: unknown }): string | null {
+  if (typeof e.name !== 'string') return null;
+  if (Object.hasOwn(NATS, e.name)) return NATS[e.name];
+  if (e.name === 'TimeoutError' && e.message === 'timeout') return 'NATS_TIMEOUT';
+  if (e.name === 'JetStreamApiError' && e.status === 503) return 'NATS_JETSTREAM_UNAVAILABLE';
+  return null;
+}
+
+/**
+ * The reason a store error makes the store unavailable (its driver code, node-postgres'
+ * message, or a NATS_… name of our own), or null when it is some other error. Follows `cause`
+ * and an AggregateError's `errors` (a connection tried on several addresses).
  */
 export function storeUnavailableReason(err: unknown, depth = 0): string | null {
   if (depth > 4 || typeof err !== 'object' || err === null) return null;
@@ -32,6 +58,8 @@ export function storeUnavailableReason(err: unknown, depth = 0): string | null {
   const code = typeof e.code === 'string' ? e.code : null;
   if (code !== null && (SQLITE.test(code) || POSTGRES.test(code) || NETWORK.has(code))) return code;
   if (typeof e.message === 'string' && PG_MESSAGES.test(e.message)) return e.message;
+  const nats = natsReason(e as { name?: unknown; message?: unknown; status?: unknown });
+  if (nats !== null) return nats;
   if (Array.isArray(e.errors)) {
     for (const inner of e.errors) {
       const r = storeUnavailableReason(inner, depth + 1);

@@ -1,0 +1,284 @@
+import { randomBytes } from 'node:crypto';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { connect, type NatsConnection } from '@nats-io/transport-node';
+import { jetstreamManager, type JetStreamManager } from '@nats-io/jetstream';
+import { AppError } from '@strata/core';
+import type { IngestItem } from '../types.ts';
+import { storeUnavailableReason } from '../store-errors.ts';
+import { NATS_URL, natsRelay, natsUnavailable } from '../testing/nats.ts';
+import type { EventLog, LogRecord } from './event-log.ts';
+import { openJetStreamLog } from './jetstream-log.ts';
+import { streamName } from './nats-common.ts';
+
+const unavailable = await natsUnavailable();
+if (unavailable !== null) console.warn(`skipping the JetStream event log tests: ${unavailable}`);
+
+let seq = 0;
+const prefixes: string[] = [];
+/** A prefix of its own for each test, whose stream is deleted at the end. */
+function newPrefix(): string {
+  const p = `t${process.pid}_${++seq}_${randomBytes(3).toString('hex')}`;
+  prefixes.push(p);
+  return p;
+}
+
+function item(messageId: string, extra: Partial<IngestItem> = {}): IngestItem {
+  return {
+    messageId, type: 'track', name: 'Played', userId: `u-${messageId}`, anonymousId: null, previousId: null,
+    properties: { n: 1 }, context: {}, traits: null, timestamp: 1_700_000_000_000, receivedAt: 1_700_000_000_500, ...extra,
+  };
+}
+
+function record(partition: number, ids: string[], receivedAt = 1_700_000_000_500): LogRecord {
+  return { projectId: 'proj', partition, receivedAt, items: ids.map((id) => item(id)), rejections: [] };
+}
+
+describe.skipIf(unavailable !== null)('the event log on NATS JetStream', () => {
+  let admin: NatsConnection;
+  let jsm: JetStreamManager;
+  beforeAll(async () => {
+    admin = await connect({ servers: NATS_URL });
+    jsm = await jetstreamManager(admin);
+  });
+  afterAll(async () => {
+    for (const p of prefixes) await jsm.streams.delete(streamName(p)).catch(() => false);
+    await admin.close();
+  });
+
+  async function open(prefix: string, partitions = 4): Promise<EventLog> {
+    return openJetStreamLog({ url: NATS_URL, prefix, partitions });
+  }
+
+  it('appends in order: positions rise across partitions, and each partition reads back its own records in order', async () => {
+    const log = await open(newPrefix());
+    try {
+      const first = await log.append([record(0, ['a']), record(1, ['b']), record(0, ['c', 'd'])]);
+      const second = await log.append([record(2, ['e']), record(0, ['f'])]);
+      const all = [...first, ...second];
+      for (let i = 1; i < all.length; i++) expect(all[i]).toBeGreaterThan(all[i - 1]);
+      expect(await log.head()).toBe(all[all.length - 1]);
+
+      const p0 = await log.read(0, 0, 100, 0);
+      expect(p0.records.map((r) => r.items.map((it) => it.messageId))).toEqual([['a'], ['c', 'd'], ['f']]);
+      expect(p0.records.map((r) => r.position)).toEqual([first[0], first[2], second[1]]);
+      expect(p0.records[1]).toMatchObject({ projectId: 'proj', partition: 0, receivedAt: 1_700_000_000_500, rejections: [] });
+      expect(p0.records[1].items[0]).toEqual(item('c'));
+      expect((await log.read(1, 0, 100, 0)).records.map((r) => r.position)).toEqual([first[1]]);
+    } finally {
+      await log.close();
+    }
+  });
+
+  it('gives upTo: the last record while more wait, the stream\'s head when the partition has nothing more', async () => {
+    const log = await open(newPrefix());
+    try {
+      const [a, b, c] = await log.append([record(0, ['a']), record(1, ['b']), record(0, ['c'])]);
+      expect(await log.read(0, 0, 1, 0)).toMatchObject({ records: [{ position: a }], upTo: a });
+      expect(await log.read(0, a, 10, 0)).toMatchObject({ records: [{ position: c }], upTo: c });
+      expect(await log.read(1, 0, 10, 0)).toMatchObject({ records: [{ position: b }], upTo: c });
+      expect(await log.read(2, 0, 10, 0)).toEqual({ records: [], upTo: c });
+      // Reading on from upTo (past the partition's own last record) still sees what comes next.
+      const [d] = await log.append([record(1, ['d'])]);
+      expect(await log.read(1, c, 10, 0)).toMatchObject({ records: [{ position: d }], upTo: d });
+    } finally {
+      await log.close();
+    }
+  });
+
+  it('waits up to waitMs for the first record, and answers as soon as one comes', async () => {
+    const log = await open(newPrefix());
+    try {
+      let t = Date.now();
+      expect(await log.read(3, 0, 10, 300)).toEqual({ records: [], upTo: 0 });
+      expect(Date.now() - t).toBeGreaterThanOrEqual(250);
+
+      t = Date.now();
+      const reading = log.read(3, 0, 10, 5000);
+      setTimeout(() => void log.append([record(3, ['late-1']), record(3, ['late-2'])]), 200);
+      const got = await reading;
+      expect(Date.now() - t).toBeLessThan(2000);
+      expect(got.records[0].items[0].messageId).toBe('late-1');
+    } finally {
+      await log.close();
+    }
+  });
+
+  it('never gives an upTo past a record it has not delivered, while appends run alongside', async () => {
+    const prefix = newPrefix();
+    const log = await open(prefix);
+    // Appends come from other connections, as from other ingest processes, four at a time.
+    const writers = await Promise.all([open(prefix), open(prefix)]);
+    try {
+      const written: number[] = [];
+      let done = false;
+      const appending = Promise.all(Array.from({ length: 4 }, async (_, w) => {
+        for (let i = 0; i < 100; i++) {
+          const positions = await writers[w % 2].append([record(i % 4, [`m${w}-${i}`]), record((i + 1) % 4, [`n${w}-${i}`])]);
+          if (i % 4 === 0) written.push(positions[0]);
+          if ((i + 1) % 4 === 0) written.push(positions[1]);
+        }
+      })).finally(() => { done = true; });
+      const seen: number[] = [];
+      let after = 0;
+      while (!done) {
+        const { records, upTo } = await log.read(0, after, 7, 0);
+        seen.push(...records.map((r) => r.position));
+        if (records.length) expect(records[0].position).toBeGreaterThan(after);
+        expect(upTo).toBeGreaterThanOrEqual(after);
+        after = upTo;
+      }
+      await appending;
+      for (;;) {
+        const { records, upTo } = await log.read(0, after, 50, 0);
+        seen.push(...records.map((r) => r.position));
+        if (records.length === 0) break;
+        after = upTo;
+      }
+      expect(seen).toEqual([...written].sort((x, y) => x - y));
+    } finally {
+      await Promise.all([log, ...writers].map((l) => l.close()));
+    }
+  });
+
+  it('keeps one consumer across sequential reads, and starts a new one to read from elsewhere', async () => {
+    const prefix = newPrefix();
+    const log = await open(prefix);
+    const consumers = async () => (await jsm.consumers.list(streamName(prefix)).next()).map((c) => c.name);
+    try {
+      await log.append([record(0, ['a']), record(1, ['b']), record(0, ['c'])]);
+      const r1 = await log.read(0, 0, 1, 0);
+      const name = await consumers();
+      expect(name).toHaveLength(1);
+      const r2 = await log.read(0, r1.upTo, 10, 0);
+      const r3 = await log.read(0, r2.upTo, 10, 0);
+      expect(r3.records).toEqual([]);
+      expect(await consumers()).toEqual(name);
+      const again = await log.read(0, 0, 10, 0);
+      expect(again.records.map((r) => r.items[0].messageId)).toEqual(['a', 'c']);
+      await expect.poll(consumers).not.toEqual(name);
+    } finally {
+      await log.close();
+    }
+  });
+
+  it('reads on when the server has lost the consumer', async () => {
+    const prefix = newPrefix();
+    const log = await openJetStreamLog({ url: NATS_URL, prefix, partitions: 4, timeoutMs: 500 });
+    try {
+      const [a, b] = await log.append([record(0, ['a']), record(0, ['b'])]);
+      expect((await log.read(0, 0, 1, 0)).records.map((r) => r.position)).toEqual([a]);
+      for (const c of await jsm.consumers.list(streamName(prefix)).next()) await jsm.consumers.delete(streamName(prefix), c.name);
+      expect((await log.read(0, a, 10, 0)).records.map((r) => r.position)).toEqual([b]);
+    } finally {
+      await log.close();
+    }
+  });
+
+  it('drops a retried append within the duplicate window and answers with the original position', async () => {
+    const log = await open(newPrefix());
+    try {
+      const [first] = await log.append([record(2, ['x', 'y'])]);
+      const [retry, other] = await log.append([record(2, ['x', 'y'], 1_700_000_009_999), record(2, ['x', 'z'])]);
+      expect(retry).toBe(first);
+      expect(other).toBeGreaterThan(first);
+      expect((await log.read(2, 0, 10, 0)).records.map((r) => r.position)).toEqual([first, other]);
+      // A record of refused items only is told apart by what was refused.
+      const refused = (payload: string): LogRecord => ({ ...record(2, []), rejections: [{ index: 0, message: 'bad', payload }] });
+      const [r1, r2] = await log.append([refused('{"a":1}'), refused('{"a":2}')]);
+      expect(r2).toBeGreaterThan(r1);
+    } finally {
+      await log.close();
+    }
+  });
+
+  it('trims a partition up to a position and leaves the rest', async () => {
+    const log = await open(newPrefix());
+    try {
+      const [a, , c] = await log.append([record(0, ['a']), record(1, ['b']), record(0, ['c']), record(0, ['d'])]);
+      await log.trim(0, c);
+      expect((await log.read(0, 0, 10, 0)).records.map((r) => r.items[0].messageId)).toEqual(['d']);
+      expect((await log.read(1, 0, 10, 0)).records.map((r) => r.items[0].messageId)).toEqual(['b']);
+      await log.trim(1, a);
+      expect((await log.read(1, 0, 10, 0)).records).toHaveLength(1);
+    } finally {
+      await log.close();
+    }
+  });
+
+  it('gzips a large record and reads it back whole; refuses one too large for NATS, appending nothing', async () => {
+    const log = await open(newPrefix());
+    try {
+      const big = { ...record(1, []), items: Array.from({ length: 2000 }, (_, i) => item(`big-${i}`, { properties: { text: 'lorem ipsum '.repeat(20), i } })) };
+      expect(JSON.stringify(big).length).toBeGreaterThan(600_000);
+      const [pos] = await log.append([big]);
+      const back = await log.read(1, 0, 10, 0);
+      expect(back.records).toEqual([{ ...big, position: pos }]);
+
+      const noise = { ...record(2, ['noise']), rejections: [{ index: 0, message: 'x', payload: randomBytes(1_200_000).toString('base64') }] };
+      const err = await log.append([record(3, ['small']), noise]).catch((e: unknown) => e);
+      expect(err).toBeInstanceOf(AppError);
+      expect((err as AppError).code).toBe('PAYLOAD_TOO_LARGE');
+      expect(await log.head()).toBe(pos);
+    } finally {
+      await log.close();
+    }
+  });
+
+  it('keeps its records across a close and a reopen', async () => {
+    const prefix = newPrefix();
+    const log = await open(prefix);
+    const positions = await log.append([record(0, ['a']), record(3, ['b'])]);
+    await log.close();
+    const again = await open(prefix);
+    try {
+      expect(await again.head()).toBe(positions[1]);
+      expect((await again.read(3, 0, 10, 0)).records.map((r) => r.position)).toEqual([positions[1]]);
+    } finally {
+      await again.close();
+    }
+  });
+
+  it('refuses a bad prefix, and a stream made with another partition count', async () => {
+    for (const prefix of ['', 'a.b', 'with space', 'star*', 'x'.repeat(65)]) {
+      await expect(openJetStreamLog({ url: NATS_URL, prefix })).rejects.toThrow(/prefix must be 1-64 letters, digits/);
+    }
+    const prefix = newPrefix();
+    await (await open(prefix, 4)).close();
+    await expect(open(prefix, 8)).rejects.toThrow(/exists with other subjects .* than this log's 8 partitions/);
+  });
+
+  it('refuses a record for a partition it does not have, and a read past its head (a stream made anew)', async () => {
+    const log = await open(newPrefix(), 2);
+    try {
+      await expect(log.append([record(2, ['a'])])).rejects.toThrow(/partition must be a whole number from 0 to 1/);
+      await expect(log.read(-1, 0, 10, 0)).rejects.toThrow(/partition/);
+      const [a] = await log.append([record(1, ['a'])]);
+      await expect(log.read(1, a + 5, 10, 0)).rejects.toThrow(/has not reached \(its last is 1\)/);
+    } finally {
+      await log.close();
+    }
+  });
+
+  it('rejects an append as unavailable when NATS is down or not answering', async () => {
+    expect(storeUnavailableReason(await openJetStreamLog({ url: 'nats://127.0.0.1:1' }).catch((e: unknown) => e))).toBe('NATS_CONNECTION');
+
+    const prefix = newPrefix();
+    const down = await natsRelay();
+    const log = await openJetStreamLog({ url: down.url, prefix, partitions: 4, timeoutMs: 500 });
+    await log.append([record(0, ['before'])]);
+    await down.cut();
+    const err = await log.append([record(0, ['after'])]).catch((e: unknown) => e);
+    expect(['NATS_CONNECTION', 'NATS_TIMEOUT']).toContain(storeUnavailableReason(err));
+    await log.close();
+
+    const silent = await natsRelay();
+    const log2 = await openJetStreamLog({ url: silent.url, prefix, partitions: 4, timeoutMs: 500 });
+    silent.stall();
+    const t = Date.now();
+    expect(storeUnavailableReason(await log2.append([record(1, ['stalled'])]).catch((e: unknown) => e))).toBe('NATS_TIMEOUT');
+    expect(Date.now() - t).toBeLessThan(3000);
+    expect(storeUnavailableReason(await log2.read(1, 0, 10, 0).catch((e: unknown) => e))).toBe('NATS_TIMEOUT');
+    await silent.cut();
+    await log2.close();
+  });
+});

@@ -1,0 +1,231 @@
+import { ConnectionError, headers, nanos, type NatsConnection } from '@nats-io/transport-node';
+import {
+  jetstream, jetstreamManager, JetStreamApiError, RetentionPolicy, StorageType,
+  type JetStreamClient, type JetStreamManager, type StreamConfig, type StreamInfo,
+} from '@nats-io/jetstream';
+import { AppError } from '@strata/core';
+import type { EventLog, LoggedRecord, LogRead, LogRecord } from './event-log.ts';
+import { ENCODING_HEADER, decodeRecord, encodeRecord, recordMsgId } from './jetstream-record.ts';
+import { PartitionReader } from './jetstream-reader.ts';
+import { checkInt, checkName, connectNats, partitionSubject, streamName } from './nats-common.ts';
+
+/**
+ * The event log on NATS JetStream, for the distributed deployment: one file-backed stream per
+ * prefix, one subject per partition, a record's position its stream sequence (so positions rise
+ * across partitions, as the interface asks). docs/scale-out.md § The event log on NATS JetStream.
+ */
+
+export interface JetStreamLogOptions {
+  /** NATS server URL(s), e.g. `nats://127.0.0.1:4222`. */
+  readonly url: string;
+  /** Names the stream (`<PREFIX>_EVENTS`) and subjects (`<prefix>.events.<n>`): letters, digits, '-', '_'. */
+  readonly prefix?: string;
+  readonly partitions?: number;
+  /**
+   * How long JetStream remembers a record's id to drop a retried append (default 10 minutes).
+   * The server's 2-minute default is shorter than a client's retries with backoff after an outage;
+   * a day would cost memory, as the server keeps every id of the window in a map.
+   */
+  readonly duplicateWindowMs?: number;
+  /** How long an append waits for its PubAcks (and a read for the server) before it fails as unavailable (default 5 s). */
+  readonly timeoutMs?: number;
+  /** Stream replicas in a NATS cluster (default 1). */
+  readonly replicas?: number;
+}
+
+const DEFAULTS = { prefix: 'strata', partitions: 16, duplicateWindowMs: 10 * 60_000, timeoutMs: 5000, replicas: 1 };
+
+/** JetStream's code for "stream name already in use" (another process created it first). */
+const STREAM_NAME_IN_USE = 10058;
+
+export async function openJetStreamLog(options: JetStreamLogOptions): Promise<EventLog> {
+  const o = { ...DEFAULTS, ...options };
+  const prefix = checkName('the event log prefix', o.prefix);
+  const partitions = checkInt('partitions', o.partitions, 1, 1024);
+  checkInt('duplicateWindowMs', o.duplicateWindowMs, 1000, 7 * 24 * 3600_000);
+  checkInt('timeoutMs', o.timeoutMs, 100, 600_000);
+  checkInt('replicas', o.replicas, 1, 5);
+  const nc = await connectNats(o.url, `strata-log-${prefix}`);
+  try {
+    const jsm = await jetstreamManager(nc, { timeout: o.timeoutMs });
+    const stream = await ensureStream(jsm, prefix, partitions, o.duplicateWindowMs, o.replicas);
+    return new JetStreamLog(nc, jsm, jetstream(nc, { timeout: o.timeoutMs }), stream, prefix, partitions, o.timeoutMs);
+  } catch (err) {
+    await nc.close();
+    throw err;
+  }
+}
+
+/**
+ * Creates the stream, or checks that the one there is this log's: the same subjects (so the same
+ * partition count), on file, keeping messages until trimmed. Another partition count would send
+ * profiles to other workers than the records already written; that is refused, never reused.
+ * Only the duplicate window is brought in line, as it is a tuning.
+ */
+async function ensureStream(jsm: JetStreamManager, prefix: string, partitions: number, windowMs: number, replicas: number): Promise<string> {
+  const name = streamName(prefix);
+  const subjects = Array.from({ length: partitions }, (_, p) => partitionSubject(prefix, p));
+  const wanted: Partial<StreamConfig> & { name: string } = {
+    name, subjects, storage: StorageType.File, retention: RetentionPolicy.Limits, num_replicas: replicas,
+    duplicate_window: nanos(windowMs), description: `Strata event log: ${partitions} partitions`,
+  };
+  let info = await streamInfo(jsm, name);
+  if (info === null) {
+    try {
+      info = await jsm.streams.add(wanted);
+    } catch (err) {
+      if (!(err instanceof JetStreamApiError && err.code === STREAM_NAME_IN_USE)) throw err;
+      info = await jsm.streams.info(name);
+    }
+  }
+  const c = info.config;
+  const have = [...c.subjects ?? []].sort().join(' ');
+  if (have !== [...subjects].sort().join(' ')) {
+    throw new Error(`the NATS stream ${name} exists with other subjects (${have || 'none'}) than this log's ${partitions} partitions `
+      + `(${subjects[0]} … ${subjects[subjects.length - 1]}): give this log another prefix, or the partition count the stream was made with`);
+  }
+  if (c.storage !== StorageType.File || c.retention !== RetentionPolicy.Limits) {
+    throw new Error(`the NATS stream ${name} is not an event log (storage ${c.storage}, retention ${c.retention}; a log needs file storage and limits retention)`);
+  }
+  if (c.duplicate_window !== nanos(windowMs)) await jsm.streams.update(name, { duplicate_window: nanos(windowMs) });
+  return name;
+}
+
+async function streamInfo(jsm: JetStreamManager, name: string): Promise<StreamInfo | null> {
+  try {
+    return await jsm.streams.info(name);
+  } catch (err) {
+    if (err instanceof JetStreamApiError && err.status === 404) return null;
+    throw err;
+  }
+}
+
+class JetStreamLog implements EventLog {
+  private readonly readers = new Map<number, PartitionReader>();
+  /** False while the connection is down: appends then fail at once instead of waiting out their timeout. */
+  private connected = true;
+
+  constructor(
+    private readonly nc: NatsConnection,
+    private readonly jsm: JetStreamManager,
+    private readonly js: JetStreamClient,
+    private readonly stream: string,
+    private readonly prefix: string,
+    readonly partitions: number,
+    private readonly timeoutMs: number,
+  ) {
+    void (async () => {
+      for await (const s of nc.status()) {
+        if (s.type === 'disconnect') this.connected = false;
+        else if (s.type === 'reconnect') {
+          this.connected = true;
+          for (const r of this.readers.values()) r.forget();
+        }
+      }
+    })();
+  }
+
+  /**
+   * Publishes every record at once and waits for all the PubAcks: one round trip for the lot. A
+   * record JetStream already holds (a retried request, within the duplicate window) comes back
+   * with the original's sequence, which is its position.
+   */
+  async append(records: readonly LogRecord[]): Promise<number[]> {
+    for (const r of records) checkInt('a record\'s partition', r.partition, 0, this.partitions - 1);
+    if (records.length === 0) return [];
+    if (!this.connected) throw new ConnectionError('disconnected from NATS (reconnecting)');
+    const limit = this.nc.info?.max_payload ?? 1024 * 1024;
+    const encoded = await Promise.all(records.map(encodeRecord));
+    // All checked before any is sent: a request too large for NATS is refused whole. A margin for the headers.
+    for (const { body } of encoded) {
+      if (body.length > limit - 512) {
+        throw new AppError({ code: 'PAYLOAD_TOO_LARGE', message: `a request's events for one partition are ${body.length} bytes once encoded, more than the event log's NATS server takes in one message (max_payload ${limit}); send smaller batches` });
+      }
+    }
+    const acks = await Promise.all(records.map((r, i) => {
+      const h = headers();
+      if (encoded[i].gzipped) h.set(ENCODING_HEADER, 'gzip');
+      return this.js.publish(partitionSubject(this.prefix, r.partition), encoded[i].body, { msgID: recordMsgId(r), headers: h, timeout: this.timeoutMs });
+    }));
+    return acks.map((a) => a.seq);
+  }
+
+  /**
+   * `upTo`: the last record's position, or, when the partition had nothing more to give, the
+   * stream's last sequence read before the pull (every record of the partition up to it was in
+   * the stream when the consumer said it had delivered all).
+   */
+  async read(partition: number, after: number, max: number, waitMs: number): Promise<LogRead> {
+    checkInt('partition', partition, 0, this.partitions - 1);
+    checkInt('after', after, 0, Number.MAX_SAFE_INTEGER);
+    checkInt('max', max, 1, 100_000);
+    checkInt('waitMs', waitMs, 0, 600_000);
+    const last = (await this.jsm.streams.info(this.stream)).state.last_seq;
+    if (after > last) {
+      // Sequences never go back in a stream (trimming keeps them): this one was deleted and made again.
+      throw new Error(`a read of ${this.stream} after position ${after}, which the stream has not reached (its last is ${last}): `
+        + 'the stream was deleted and created again, and positions recorded against the old one would skip records of the new one');
+    }
+    const reader = this.reader(partition);
+    const { got, drained } = await reader.read(after, max, waitMs);
+    const records: LoggedRecord[] = [];
+    for (const d of got) {
+      const where = `message ${d.seq} of ${this.stream}`;
+      const record = await decodeRecord(d.msg.data, d.msg.headers?.get(ENCODING_HEADER) === 'gzip', where);
+      if (record.partition !== partition) throw new Error(`${where} says partition ${record.partition} but is on ${d.msg.subject}`);
+      records.push({ ...record, position: d.seq });
+    }
+    const lastRead = records.length ? records[records.length - 1].position : after;
+    const upTo = drained ? Math.max(lastRead, last) : lastRead;
+    if (drained) reader.cover(upTo);
+    return { records, upTo };
+  }
+
+  /** Purges the partition's subject below position + 1 (JetStream's purge keeps the sequence it is given). */
+  async trim(partition: number, position: number): Promise<void> {
+    checkInt('partition', partition, 0, this.partitions - 1);
+    checkInt('position', position, 0, Number.MAX_SAFE_INTEGER);
+    if (position === 0) return;
+    await this.jsm.streams.purge(this.stream, { filter: partitionSubject(this.prefix, partition), seq: position + 1 });
+  }
+
+  /**
+   * A stream newer than the store's position (made anew): an empty stream's next sequence is moved
+   * past it by a purge to that sequence. A stream that still holds records behind the store's
+   * position is not the one the store was written from, and is refused.
+   */
+  async continueAfter(position: number): Promise<void> {
+    const { state } = await this.jsm.streams.info(this.stream);
+    if (state.last_seq >= position) return;
+    if (state.messages > 0) throw new Error(`the event log stream ${this.stream} ends at ${state.last_seq} with records the store has not applied, yet the store has applied up to ${position}: it is not the stream this store was written from`);
+    await this.jsm.streams.purge(this.stream, { seq: position + 1 });
+  }
+
+  /** A purge removes the messages from the stream's files (JetStream compacts its blocks itself): nothing more to do. */
+  async forgetTrimmed(): Promise<void> {}
+
+  async head(): Promise<number> {
+    return (await this.jsm.streams.info(this.stream)).state.last_seq;
+  }
+
+  async close(): Promise<void> {
+    if (this.nc.isClosed()) return;
+    await Promise.all([...this.readers.values()].map((r) => r.close()));
+    this.readers.clear();
+    try {
+      await this.nc.drain();
+    } catch {
+      // NATS is gone: nothing is left to flush (appends already failed); closing must still succeed.
+      await this.nc.close();
+    }
+  }
+
+  private reader(partition: number): PartitionReader {
+    let r = this.readers.get(partition);
+    if (r === undefined) {
+      r = new PartitionReader(this.nc, this.jsm, this.stream, partitionSubject(this.prefix, partition), this.timeoutMs);
+      this.readers.set(partition, r);
+    }
+    return r;
+  }
+}

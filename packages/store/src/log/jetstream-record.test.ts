@@ -1,0 +1,52 @@
+import { describe, expect, it } from 'vitest';
+import type { IngestItem } from '../types.ts';
+import type { LogRecord } from './event-log.ts';
+import { GZIP_FROM, decodeRecord, encodeRecord, recordMsgId } from './jetstream-record.ts';
+
+function item(messageId: string, extra: Partial<IngestItem> = {}): IngestItem {
+  return {
+    messageId, type: 'identify', name: 'identify', userId: 'u1', anonymousId: 'a1', previousId: null,
+    properties: {}, context: { locale: 'fr' }, traits: { plan: 'pro' }, timestamp: 1, receivedAt: 2, ...extra,
+  };
+}
+
+const record = (over: Partial<LogRecord> = {}): LogRecord => ({ projectId: 'p1', partition: 3, receivedAt: 5, items: [item('m1'), item('m2')], rejections: [], ...over });
+
+describe('a log record as a JetStream message', () => {
+  it('writes the properties and context the size check serialised, and reads them back as objects', async () => {
+    const it1 = item('m1', { properties: { stale: true }, propertiesJson: '{"price":9.5,"tags":["a"]}', contextJson: '{"ip":"1.2.3.4"}' });
+    const { body, gzipped } = await encodeRecord(record({ items: [it1] }));
+    expect(gzipped).toBe(false);
+    const back = await decodeRecord(body, false, 'test');
+    expect(back.items[0].properties).toEqual({ price: 9.5, tags: ['a'] });
+    expect(back.items[0].context).toEqual({ ip: '1.2.3.4' });
+    expect(back.items[0]).not.toHaveProperty('propertiesJson');
+    expect(back.items[0]).toMatchObject({ messageId: 'm1', traits: { plan: 'pro' }, anonymousId: 'a1', previousId: null });
+  });
+
+  it('gzips from the threshold on, and reads the same record back', async () => {
+    const big = record({ items: Array.from({ length: 400 }, (_, i) => item(`m${i}`, { properties: { note: 'x'.repeat(100) } })) });
+    const { body, gzipped } = await encodeRecord(big);
+    expect(gzipped).toBe(true);
+    expect(body.length).toBeLessThan(GZIP_FROM);
+    expect(await decodeRecord(body, true, 'test')).toEqual(big);
+  });
+
+  it('refuses a body that is not a record, saying where it was', async () => {
+    await expect(decodeRecord(Buffer.from('{"projectId":"p"}'), false, 'message 7')).rejects.toThrow(/message 7 is not a Strata log record/);
+    await expect(decodeRecord(Buffer.from('not json'), false, 'message 8')).rejects.toThrow(/message 8 is not a Strata log record/);
+    await expect(decodeRecord(Buffer.from('{}'), true, 'message 9')).rejects.toThrow(/message 9/);
+  });
+
+  it('gives a retry of the same request the same id, and other requests other ids', () => {
+    const id = recordMsgId(record());
+    expect(recordMsgId(record({ receivedAt: 999, items: [item('m1', { timestamp: 7 }), item('m2')] }))).toBe(id);
+    expect(recordMsgId(record({ partition: 4 }))).not.toBe(id);
+    expect(recordMsgId(record({ projectId: 'p2' }))).not.toBe(id);
+    expect(recordMsgId(record({ items: [item('m1')] }))).not.toBe(id);
+    expect(recordMsgId(record({ items: [item('m1m2')] }))).not.toBe(recordMsgId(record({ items: [item('m1'), item('m2')] })));
+    const refused = (payload: string) => recordMsgId(record({ items: [], rejections: [{ index: 0, message: 'bad', payload }] }));
+    expect(refused('{"a":1}')).not.toBe(refused('{"a":2}'));
+    expect(id).toMatch(/^[A-Za-z0-9_-]{22}$/);
+  });
+});
