@@ -3,7 +3,7 @@ import { appliedPosition, storeUnavailableReason, type EventLog, type IngestItem
 import type { Clock } from './clock.ts';
 import { applyRecords, PARTITION, setAside, type ApplyDeps, type IngestIsolation, type IngestListener, type IngestResult } from './ingest-apply.ts';
 import type { LiveEngine } from './live-engine.ts';
-import type { SuppressionList } from './user-data-service.ts';
+import { suppressedWarning, type SuppressionList } from './user-data-service.ts';
 
 export { ingestSteps } from './ingest-steps.ts';
 export type { IngestIsolation, IngestListener, IngestResult } from './ingest-apply.ts';
@@ -172,7 +172,14 @@ export class IngestService {
 
   private async enqueue(projectId: string, items: readonly IngestItem[], rejections: readonly Rejection[], receivedAt: number, result?: Deferred<IngestResult>): Promise<number> {
     const keep = this.opts.storeIp === true;
-    const record: LogRecord = { projectId, partition: PARTITION, receivedAt, items: items.map((i) => storedItem(i, keep)), rejections: rejections.map((r) => storedRejection(r, keep)) };
+    // Messages naming an id erased with suppression are dropped before the log, as when applied (docs/privacy.md).
+    const screened = this.opts.suppressions ? await this.opts.suppressions.screen(projectId, items) : { kept: items, dropped: 0 };
+    const refused = rejections.map((r) => storedRejection(r, keep));
+    const record: LogRecord = {
+      projectId, partition: PARTITION, receivedAt,
+      items: screened.kept.map((i) => storedItem(i, keep)),
+      rejections: screened.dropped ? [...refused, suppressedWarning(screened.dropped)] : refused,
+    };
     await this.untilRecovered(record);
     await this.room(record);
     return new Promise<number>((resolve, reject) => {

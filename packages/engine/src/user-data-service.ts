@@ -15,6 +15,18 @@ export const suppressedWarning = (n: number): Rejection => ({
 export class SuppressionList {
   private readonly any = new Map<string, boolean>();
 
+  /** `store`: what `screen` reads, before a request is appended to the event log. */
+  constructor(private readonly store?: SqlStore) {}
+
+  /**
+   * `filter` on the store, outside any transaction: ingest screens a request before it is appended
+   * to the event log, so that messages naming an erased id are not kept even there. (The worker
+   * filters again when it applies: an erasure may commit in between.)
+   */
+  screen(projectId: string, items: readonly IngestItem[]): Promise<{ kept: readonly IngestItem[]; dropped: number }> {
+    return this.store ? this.filter(this.store, projectId, items) : Promise.resolve({ kept: items, dropped: 0 });
+  }
+
   /** Called in the erasure's transaction: the next writer reads the store again (committed or rolled back). */
   invalidate(projectId: string): void {
     this.any.delete(projectId);

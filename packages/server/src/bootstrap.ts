@@ -25,7 +25,7 @@ export function createContext(store: SqlStore, config: Config, clock: Clock = sy
   const points = new PointsService(store, engine, clock);
   const rewards = new RewardService(store, engine, points, clock);
   const missions = new MissionService(store, engine, points, clock, config.sessionTimeoutMs);
-  const suppressions = new SuppressionList();
+  const suppressions = new SuppressionList(store);
   // Acknowledged requests go to the event log first; the membership worker applies them from there (docs/architecture.md).
   // Its hooks (missions) are added below, in the same turn: the worker applies nothing before the next.
   const ingest = new IngestService(engine, clock, { sessionTimeoutMs: config.sessionTimeoutMs, lingerMs: 2, storeIp: config.storeIp, suppressions, log: openEventLog(store) });

@@ -35,7 +35,7 @@ describe('logs: every 5xx is one JSON line at error with its request id; 4xx are
 
   it('logs a 503 of the store at error too, with Retry-After and the request id in the body', async () => {
     await start();
-    vi.spyOn(t.ctx.store, 'transaction').mockRejectedValue(Object.assign(new Error('disk I/O error'), { code: 'SQLITE_IOERR' }));
+    vi.spyOn(t.ctx.ingest.log, 'append').mockRejectedValue(Object.assign(new Error('disk I/O error'), { code: 'SQLITE_IOERR' }));
     const r = await t.app.inject({ method: 'POST', url: '/v1/track', headers: { 'x-write-key': 'stw_test_write_key' }, payload: { userId: 'u1', event: 'e' } });
     expect(r.statusCode).toBe(503);
     expect(r.headers['retry-after']).toBe('5');

@@ -63,9 +63,9 @@ describe.each(backends.map((b) => [b.name, b] as const))('/metrics on %s', (_n, 
     expect(sample(again, 'strata_ingest_messages_total', { result: 'accepted' })).toBe(2);
   });
 
-  it('counts the messages of a request the store could not take as failed (none accepted)', async () => {
+  it('counts the messages of a request the event log could not take as failed (none accepted)', async () => {
     t = await startTestApp(await backend.open(), T0);
-    const write = vi.spyOn(t.ctx.store, 'transaction').mockRejectedValue(Object.assign(new Error('connect ECONNREFUSED 127.0.0.1:5432'), { code: 'ECONNREFUSED' }));
+    const write = vi.spyOn(t.ctx.ingest.log, 'append').mockRejectedValue(Object.assign(new Error('connect ECONNREFUSED 127.0.0.1:5432'), { code: 'ECONNREFUSED' }));
     expect((await t.send('/v1/batch', { batch: [{ type: 'track', userId: 'u1', event: 'a' }, { type: 'track', userId: 'u1', event: 'b' }] })).status).toBe(503);
     write.mockRestore();
     const text = await scrape();

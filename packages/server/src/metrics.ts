@@ -50,8 +50,13 @@ export class Metrics {
     // Counters fed from the ingest service's running totals (they only grow).
     const totals = ctx.ingest.totals;
     const seen = { duplicates: 0 };
-    totalsCounter(registers, 'strata_ingest_messages_total', 'Ingested messages since start: accepted (acknowledged), rejected (refused one by one, each an ingestion warning), failed (not acknowledged: the store could not take them)',
-      () => ({ accepted: totals.accepted, rejected: totals.rejected, failed: totals.failed }));
+    totalsCounter(registers, 'strata_ingest_messages_total', 'Ingested messages since start: accepted (acknowledged: in the event log), rejected (refused one by one, each an ingestion warning), failed (not acknowledged: the log could not take them, or the backlog stayed full), set_aside (acknowledged, then not applied for a fault of Strata\'s: each an ingestion warning)',
+      () => ({ accepted: totals.accepted, rejected: totals.rejected, failed: totals.failed, set_aside: totals.setAside }));
+    const ingest = ctx.ingest;
+    new Gauge({ name: 'strata_ingest_backlog_events', help: 'Events acknowledged (in the event log) and not yet applied by the membership worker', registers, collect() { this.set(ingest.backlogItems); } });
+    new Gauge({ name: 'strata_ingest_acknowledged_position', help: 'The event log position of the last request acknowledged', registers, collect() { this.set(ingest.acknowledged); } });
+    new Gauge({ name: 'strata_ingest_applied_position', help: 'The event log position up to which everything acknowledged is applied', registers, collect() { this.set(ingest.applied); } });
+    new Gauge({ name: 'strata_ingest_stalled', help: '1 while the membership worker cannot apply (the store is unavailable), else 0', registers, collect() { this.set(ingest.stalled === null ? 0 : 1); } });
     new Counter({
       name: 'strata_ingest_duplicates_total', help: 'Accepted messages whose messageId was already stored (answered 200, stored once)', registers,
       collect() {

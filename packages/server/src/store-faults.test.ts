@@ -12,9 +12,12 @@ import { TEST_PG_URL } from '@strata/store/testing';
 import { startTestApp, WRITE, type TestApp } from './test-app.ts';
 
 // The store fails for real (a file the disk refuses to write, a database that may not grow, a lock held by another connection,
-// PostgreSQL unreachable behind a proxy): Strata answers 503 STORE_UNAVAILABLE with Retry-After,
-// never 200, while it lasts; serves again without a restart once it is over; and everything it
-// acknowledged is stored exactly once, the refused batches too once clients send them again.
+// PostgreSQL unreachable behind a proxy). On SQLite the event log is a file of its own: ingest goes
+// on acknowledging into it, while reads, which wait for what was acknowledged, answer 503
+// NOT_YET_APPLIED. On PostgreSQL the log is a table of the same database: ingest answers 503
+// STORE_UNAVAILABLE with Retry-After, never 200, while it lasts. Either way Strata serves again
+// without a restart once it is over, and everything it acknowledged is stored exactly once, the
+// refused batches too once clients send them again.
 
 const T0 = Date.UTC(2024, 5, 15, 12);
 
@@ -50,20 +53,31 @@ class Ledger {
     for (const r of rows) out.set(r.message_id!, (out.get(r.message_id!) ?? 0) + 1);
     return out;
   }
-  /** Every acknowledged message id is stored exactly once, and nothing else of this client's is. */
+  /** Every acknowledged message id is stored exactly once (once applied), and nothing else of this client's is. */
   async expectExactlyAcked(): Promise<void> {
+    await this.t.ctx.ingest.drain();
     const stored = await this.stored();
     expect([...stored.values()].filter((n) => n !== 1)).toEqual([]);
     expect([...stored.keys()].sort()).toEqual([...this.acked].sort());
   }
 }
 
-/** A 503 as the client must see it: the store named, Retry-After, nothing claimed. */
-function expectUnavailable(r: { statusCode: number; headers: Record<string, unknown>; json(): any }, reason: RegExp): void {
+type Answer = { statusCode: number; headers: Record<string, unknown>; json(): any };
+
+/** A 503 as the client must see it: the store (or the event log in it) named, Retry-After, nothing claimed. */
+function expectUnavailable(r: Answer, reason: RegExp): void {
   expect(r.statusCode).toBe(503);
   expect(r.headers['retry-after']).toBe('5');
   expect(r.json().error.code).toBe('STORE_UNAVAILABLE');
-  expect(r.json().error.message).toMatch(/the store is unavailable/);
+  expect(r.json().error.message).toMatch(/the store is unavailable|the event log could not take the events/);
+  expect(r.json().error.message).toMatch(reason);
+}
+
+/** A read that could not see what was acknowledged before it applied: 503 NOT_YET_APPLIED naming the store's fault. */
+function expectNotApplied(r: Answer, reason: RegExp): void {
+  expect(r.statusCode).toBe(503);
+  expect(r.headers['retry-after']).toBe('1');
+  expect(r.json().error.code).toBe('NOT_YET_APPLIED');
   expect(r.json().error.message).toMatch(reason);
 }
 
@@ -87,8 +101,10 @@ describe('when the SQLite store fails', () => {
     // A held lock fails writes after busy_timeout (5 s in Strata); shorter here, the same path.
     raw.pragma('busy_timeout = 100');
     const store = new SqlStore(db, 'sqlite');
+    // The event log beside it, as createStore opens it: a file the faults below leave alone.
+    store.eventLogFile = join(dir, 'strata-log.db');
     await store.migrate();
-    t = await startTestApp(store, T0);
+    t = await startTestApp(store, T0, { config: { readWaitMs: 300 } });
   });
   afterEach(async () => {
     if (immutable.length) execFileSync('chattr', ['-i', ...immutable]);
@@ -110,7 +126,7 @@ describe('when the SQLite store fails', () => {
     }
   }
 
-  it('answers 503 while the disk refuses to write the database, keeps serving reads, and stores the refused batches once sent again', async (ctx) => {
+  it('acknowledges into the log while the disk refuses to write the database, answers reads 503 NOT_YET_APPLIED, and applies everything once when it can', async (ctx) => {
     if (!canMakeImmutable()) {
       console.warn(`[strata tests] skipped: chattr +i does not work in ${tmpdir()} (needed to make the database unwritable even to root)`);
       ctx.skip();
@@ -121,19 +137,18 @@ describe('when the SQLite store fails', () => {
     // Immutable: no process, root included, may write the files (the shared-memory index stays writable: it is mapped).
     immutable = [file, `${file}-wal`];
     execFileSync('chattr', ['+i', ...immutable]);
-    for (let i = 0; i < 3; i++) expectUnavailable(await ledger.send(), /SQLITE_IOERR/);
+    for (let i = 0; i < 3; i++) expect((await ledger.send()).statusCode).toBe(200);
     const concurrent = await Promise.all([ledger.send(), ledger.send(), ledger.send()]);
-    for (const r of concurrent) expectUnavailable(r, /SQLITE_IOERR/);
-    // A write of the admin API fails alike; reads of what was stored still work.
-    expectUnavailable(await admin(t, 'POST', '/api/segments', { name: 'Later', condition: { event: 'later' } }), /SQLITE_IOERR/);
-    expect((await admin(t, 'GET', '/api/users/user-0')).statusCode).toBe(200);
-    expect(ledger.refused).toHaveLength(6);
+    for (const r of concurrent) expect(r.statusCode).toBe(200);
+    // Reads and admin writes wait for those events, which cannot be applied: 503 naming the fault, never a stale answer.
+    expectNotApplied(await admin(t, 'GET', '/api/users/user-0'), /the store is unavailable \(SQLITE_IOERR/);
+    expectNotApplied(await admin(t, 'POST', '/api/segments', { name: 'Later', condition: { event: 'later' } }), /SQLITE_IOERR/);
+    expect(ledger.refused).toHaveLength(0);
 
     execFileSync('chattr', ['-i', ...immutable]);
     immutable = [];
-    // No restart: the next requests are stored, and the refused ones sent again are too, once.
+    // No restart: what was acknowledged is applied, once.
     expect((await ledger.send()).statusCode).toBe(200);
-    expect(await ledger.retry()).toEqual([200, 200, 200, 200, 200, 200]);
     await ledger.expectExactlyAcked();
     expect(ledger.acked.size).toBe(8 * 3);
     // Membership follows what was committed.
@@ -142,39 +157,39 @@ describe('when the SQLite store fails', () => {
     expect((await admin(t, 'GET', `/api/segments/${seg.id}`)).json().size).toBe(2);
   });
 
-  it('answers 503 while the database can grow no more (SQLITE_FULL), and stores the refused batches once there is room', async () => {
+  it('acknowledges into the log while the database can grow no more (SQLITE_FULL), and applies it once there is room', async () => {
     // Batches of 20 events of 20 KB each: more than the pages the file has to spare.
     const ledger = new Ledger(t, 'full', { big: 'x'.repeat(20_000) });
     expect((await ledger.send(20)).statusCode).toBe(200);
     // A full disk, as SQLite meets it: no page beyond those the file has now (a limit of this connection).
     raw.pragma(`max_page_count = ${raw.pragma('page_count', { simple: true }) as number}`);
-    expectUnavailable(await ledger.send(20), /SQLITE_FULL/);
-    expectUnavailable(await ledger.send(20), /SQLITE_FULL/);
-    expect((await admin(t, 'GET', '/api/users/user-0')).statusCode).toBe(200);
+    expect((await ledger.send(20)).statusCode).toBe(200);
+    expect((await ledger.send(20)).statusCode).toBe(200);
+    expectNotApplied(await admin(t, 'GET', '/api/users/user-0'), /the store is unavailable \(SQLITE_FULL\)/);
     raw.pragma('max_page_count = 1073741823');
     expect((await ledger.send(20)).statusCode).toBe(200);
-    expect(await ledger.retry()).toEqual([200, 200]);
+    expect((await admin(t, 'GET', '/api/users/user-0')).statusCode).toBe(200);
     await ledger.expectExactlyAcked();
     expect(ledger.acked.size).toBe(4 * 20);
   });
 
-  it('answers 503 while another connection holds the write lock (SQLITE_BUSY), and serves again when it lets go', async () => {
+  it('acknowledges into the log while another connection holds the write lock (SQLITE_BUSY), and applies it when it lets go', async () => {
     const ledger = new Ledger(t, 'busy');
     expect((await ledger.send()).statusCode).toBe(200);
     const other = new BetterSqlite3(file);
     try {
       other.exec('BEGIN EXCLUSIVE');
-      expectUnavailable(await ledger.send(), /SQLITE_BUSY/);
+      expect((await ledger.send()).statusCode).toBe(200);
       const concurrent = await Promise.all([ledger.send(), ledger.send(), ledger.send()]);
-      for (const r of concurrent) expectUnavailable(r, /SQLITE_BUSY/);
-      // Readers are not blocked by a writer in WAL mode.
-      expect((await admin(t, 'GET', '/api/users/user-0')).statusCode).toBe(200);
+      for (const r of concurrent) expect(r.statusCode).toBe(200);
+      // A reader waits for those events, which the lock keeps from being applied.
+      expectNotApplied(await admin(t, 'GET', '/api/users/user-0'), /the store is unavailable \(SQLITE_BUSY\)/);
       other.exec('COMMIT');
     } finally {
       other.close();
     }
     expect((await ledger.send()).statusCode).toBe(200);
-    expect(await ledger.retry()).toEqual([200, 200, 200, 200]);
+    expect((await admin(t, 'GET', '/api/users/user-0')).statusCode).toBe(200);
     // A batch acknowledged before is a duplicate when sent again: still one copy.
     expect((await ledger.send(0, ['busy-0', 'busy-1', 'busy-2'])).statusCode).toBe(200);
     await ledger.expectExactlyAcked();
@@ -265,7 +280,7 @@ describe.runIf(pgUp)('when PostgreSQL fails', () => {
     const db = openPostgres(url.toString(), { poolSize: 4, connectTimeoutMs: 1000, onIdleError: (e) => idleErrors.push(e) });
     const store = new SqlStore(db, 'postgres');
     await store.migrate();
-    t = await startTestApp(store, T0);
+    t = await startTestApp(store, T0, { config: { readWaitMs: 1500 } });
   });
   afterEach(async () => {
     await proxy.up().catch(() => undefined);
@@ -280,27 +295,31 @@ describe.runIf(pgUp)('when PostgreSQL fails', () => {
     const buyers = (await admin(t, 'POST', '/api/segments', { name: 'Buyers', condition: { event: 'bought' } })).json();
     const ledger = new Ledger(t, 'pgdown');
     expect((await ledger.send()).statusCode).toBe(200);
-    // PostgreSQL goes away at the COMMIT of a purchase: user-0 entered Buyers in the engine's
-    // memory, in a transaction that never committed; the engine must not keep that entry.
+    // PostgreSQL goes away at the COMMIT of the worker's transaction applying a purchase (its
+    // append, a statement of its own, committed: the purchase is acknowledged): user-0 entered
+    // Buyers in the engine's memory, in a transaction that never committed; the engine must not
+    // keep that entry, and must apply the purchase again once PostgreSQL is back.
     proxy.downAtCommit = true;
     const bought = { userId: 'user-0', event: 'bought', messageId: 'pgdown-bought' };
-    expectUnavailable(await t.app.inject({ method: 'POST', url: '/v1/track', headers: { 'x-write-key': WRITE }, payload: bought }), /Connection terminated unexpectedly/);
+    expect((await t.app.inject({ method: 'POST', url: '/v1/track', headers: { 'x-write-key': WRITE }, payload: bought })).statusCode).toBe(200);
+    for (let i = 0; i < 100 && proxy.downAtCommit; i++) await new Promise((r) => setTimeout(r, 10));
     expect(proxy.downAtCommit).toBe(false);
+    // The log is a table of the same database: nothing more is acknowledged while it is gone.
     for (let i = 0; i < 2; i++) expectUnavailable(await ledger.send(), /ECONNREFUSED|Connection terminated/);
     for (const r of await Promise.all([ledger.send(), ledger.send()])) expectUnavailable(r, /ECONNREFUSED|Connection terminated/);
-    expectUnavailable(await admin(t, 'GET', '/api/users/user-0'), /ECONNREFUSED/);
-    expectUnavailable(await admin(t, 'GET', '/api/segments'), /ECONNREFUSED/);
+    expectNotApplied(await admin(t, 'GET', '/api/users/user-0'), /the store is unavailable \((ECONNREFUSED|Connection terminated)/);
+    expectNotApplied(await admin(t, 'GET', '/api/segments'), /ECONNREFUSED|Connection terminated/);
     // Liveness: the process is up, only its store is not.
     expect((await t.app.inject({ method: 'GET', url: '/api/health' })).statusCode).toBe(200);
 
     await proxy.up();
     expect((await ledger.send()).statusCode).toBe(200);
-    expect((await admin(t, 'GET', `/api/segments/${buyers.id}`)).json().size).toBe(0);
     expect(await ledger.retry()).toEqual([200, 200, 200, 200]);
     await ledger.expectExactlyAcked();
     expect(ledger.acked.size).toBe(6 * 3);
     expect((await admin(t, 'GET', '/api/users/user-1/segments')).json().segments.map((s: { id: string }) => s.id)).toEqual([seg.id]);
-    // Sent again, the purchase is stored and its entry with it (in memory and in the store).
+    // The purchase was applied once PostgreSQL came back, and its entry with it (in memory and in the store).
+    expect((await admin(t, 'GET', `/api/segments/${buyers.id}`)).json().size).toBe(1);
     expect((await t.app.inject({ method: 'POST', url: '/v1/track', headers: { 'x-write-key': WRITE }, payload: bought })).statusCode).toBe(200);
     expect((await admin(t, 'GET', `/api/segments/${buyers.id}`)).json().size).toBe(1);
     expect((await admin(t, 'GET', '/api/users/user-0/segments')).json().segments.map((s: { id: string }) => s.id).sort()).toEqual([seg.id, buyers.id].sort());
@@ -309,6 +328,7 @@ describe.runIf(pgUp)('when PostgreSQL fails', () => {
   it('answers 503 within the connect timeout when PostgreSQL accepts connections but never answers', async () => {
     const ledger = new Ledger(t, 'pgmute');
     expect((await ledger.send()).statusCode).toBe(200);
+    await t.ctx.ingest.drain();
     proxy.mute();
     expectUnavailable(await ledger.send(), /Connection terminated|timeout/);
     expectUnavailable(await admin(t, 'GET', '/api/users/user-0'), /Connection terminated|timeout/);
@@ -321,6 +341,8 @@ describe.runIf(pgUp)('when PostgreSQL fails', () => {
   it('carries on when PostgreSQL ends the app\'s connections (pg_terminate_backend), without a restart', async () => {
     const ledger = new Ledger(t, 'pgterm');
     expect((await ledger.send()).statusCode).toBe(200);
+    // Applied first, so that every connection of the pool is idle when it is ended.
+    await t.ctx.ingest.drain();
     const ended = await adminClient.query('SELECT pg_terminate_backend(pid) AS ok FROM pg_stat_activity WHERE application_name = $1', [app]);
     expect(ended.rows.length).toBeGreaterThan(0);
     // The pool hears of each idle connection's end (asynchronously) and drops it.
