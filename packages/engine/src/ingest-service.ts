@@ -289,7 +289,8 @@ export class IngestService {
    * set aside as ingestion warnings. Returns the records left unapplied (only when stopping).
    */
   private async applyBatch(batch: readonly Queued[]): Promise<readonly Queued[]> {
-    for (let wait = 100; ; wait = Math.min(wait * 2, 5_000)) {
+    // Retried at most a second apart: once the store is back, what waits is applied within a second.
+    for (let wait = 50; ; wait = Math.min(wait * 2, 1_000)) {
       try {
         const results = await applyRecords(this.deps, batch.map((q) => q.record));
         if (this.stalled !== null) console.error('strata: the store is available again: acknowledged events are being applied');

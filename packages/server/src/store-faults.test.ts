@@ -168,8 +168,8 @@ describe('when the SQLite store fails', () => {
     expectNotApplied(await admin(t, 'GET', '/api/users/user-0'), /the store is unavailable \(SQLITE_FULL\)/);
     raw.pragma('max_page_count = 1073741823');
     expect((await ledger.send(20)).statusCode).toBe(200);
-    expect((await admin(t, 'GET', '/api/users/user-0')).statusCode).toBe(200);
     await ledger.expectExactlyAcked();
+    expect((await admin(t, 'GET', '/api/users/user-0')).statusCode).toBe(200);
     expect(ledger.acked.size).toBe(4 * 20);
   });
 
@@ -189,6 +189,7 @@ describe('when the SQLite store fails', () => {
       other.close();
     }
     expect((await ledger.send()).statusCode).toBe(200);
+    await t.ctx.ingest.drain();
     expect((await admin(t, 'GET', '/api/users/user-0')).statusCode).toBe(200);
     // A batch acknowledged before is a duplicate when sent again: still one copy.
     expect((await ledger.send(0, ['busy-0', 'busy-1', 'busy-2'])).statusCode).toBe(200);
@@ -300,7 +301,7 @@ describe.runIf(pgUp)('when PostgreSQL fails', () => {
     // Buyers in the engine's memory, in a transaction that never committed; the engine must not
     // keep that entry, and must apply the purchase again once PostgreSQL is back.
     proxy.downAtCommit = true;
-    const bought = { userId: 'user-0', event: 'bought', messageId: 'pgdown-bought' };
+    const bought = { userId: 'user-0', event: 'bought', messageId: 'bought-while-down' };
     expect((await t.app.inject({ method: 'POST', url: '/v1/track', headers: { 'x-write-key': WRITE }, payload: bought })).statusCode).toBe(200);
     for (let i = 0; i < 100 && proxy.downAtCommit; i++) await new Promise((r) => setTimeout(r, 10));
     expect(proxy.downAtCommit).toBe(false);
