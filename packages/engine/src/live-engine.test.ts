@@ -3,8 +3,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Json, JsonObject, SegmentDefinition } from '@strata/core';
 import { isDerivedEvent } from '@strata/core';
 import { arbCase, oracleMembers } from '@strata/core/testing';
-import type { IngestItem, SqlStore } from '@strata/store';
+import { openEventLog, type IngestItem, type SqlStore } from '@strata/store';
 import { testBackends } from '@strata/store/testing';
+import { IngestService } from './ingest-service.ts';
 import { LiveEngine, type RecordedChange } from './live-engine.ts';
 import { MembershipService } from './membership-service.ts';
 
@@ -53,10 +54,10 @@ describe.each(backends.map((b) => [b.name, b] as const))('live engine on %s', (n
       const clock = new TestClock(c.now - start);
       const changes: RecordedChange[] = [];
       const engine = new LiveEngine(store, clock, [async (_tx, _p, cs) => { for (const x of cs) changes.push(x); }]);
-      const ingest = (items: IngestItem[]) => engine.write(async (tx) => {
-        const out = await tx.ingest(projectId, items, SESSION);
-        await engine.applyIngest(tx, projectId, out, clock.now());
-      });
+      // Events go the one way they go in Strata: appended to the event log, applied from it by the membership worker.
+      const pipeline = new IngestService(engine, clock, { sessionTimeoutMs: SESSION, log: openEventLog(store) });
+      const ingest = async (items: IngestItem[]) => { await pipeline.submitApplied(projectId, items, [], clock.now()); };
+      try {
       // People first: an identify each, with traits and context; labels by the admin path.
       const ids = new Map<number, number>();
       for (const [i, { profile }] of c.profiles.entries()) {
@@ -165,6 +166,9 @@ describe.each(backends.map((b) => [b.name, b] as const))('live engine on %s', (n
       let recorded = 0;
       for (const r of await store.listSegments(projectId)) recorded += (await allHistory(r.id)).length;
       expect(changes.length).toBe(recorded);
+      } finally {
+        await pipeline.stop(0);
+      }
     }), { numRuns: Number(process.env.STRATA_ENGINE_PROPERTY_RUNS ?? (name === 'sqlite' ? 300 : 60)), ...(process.env.FC_SEED ? { seed: Number(process.env.FC_SEED), path: process.env.FC_PATH, endOnFailure: true } : {}) });
   }, 900_000);
 });
