@@ -1,6 +1,5 @@
 import { AppError } from '@strata/core';
 import { setAppliedPosition, type IngestItem, type IngestOutcome, type LoggedRecord, type Rejection, type SqlStore } from '@strata/store';
-import type { Clock } from './clock.ts';
 import { ingestSteps } from './ingest-steps.ts';
 import type { LiveEngine, MembershipChange } from './live-engine.ts';
 import { suppressedWarning, type SuppressionList } from './user-data-service.ts';
@@ -20,10 +19,9 @@ export interface IngestResult {
   readonly duplicates: number;
 }
 
-/** What the membership worker needs to apply records: the engine (its writer), the clock and the hooks missions add. */
+/** What the membership worker needs to apply records: the engine (its writer) and the hooks missions add. */
 export interface ApplyDeps {
   readonly engine: LiveEngine;
-  readonly clock: Clock;
   readonly sessionTimeoutMs: number;
   readonly suppressions?: SuppressionList;
   readonly listeners: readonly IngestListener[];

@@ -81,7 +81,7 @@ describe('IngestService: the log, then the worker', () => {
       if (fail.next > 0) { fail.next--; throw fail.err; }
       return transaction(fn);
     }) as typeof store.transaction;
-    const service = new IngestService(engine, { now: () => T0 + 60_000 }, { sessionTimeoutMs: 1_800_000, log: openEventLog(store), backlogWaitMs: 200 });
+    const service = new IngestService(engine, { sessionTimeoutMs: 1_800_000, log: openEventLog(store), backlogWaitMs: 200 });
     const o = { service, store };
     open.push(o);
     return { ...o, engine, fail, dir };
@@ -117,7 +117,7 @@ describe('IngestService: the log, then the worker', () => {
     const { store } = await setup();
     const engine = new LiveEngine(store, { now: () => T0 });
     const log = new SqliteEventLog(join(mkdtempSync(join(tmpdir(), 'strata-nolog-')), 'no', 'such', 'dir', 'log.db'));
-    const service = new IngestService(engine, { now: () => T0 }, { sessionTimeoutMs: 1_800_000, log });
+    const service = new IngestService(engine, { sessionTimeoutMs: 1_800_000, log });
     const out = await Promise.allSettled([1, 2].map((n) => service.submit('p', [item(`e${n}`, T0)], [], T0)));
     for (const r of out) expect((r as PromiseRejectedResult).reason).toMatchObject({ code: 'STORE_UNAVAILABLE', message: expect.stringMatching(/event log cannot be read back \(event log: .*\).*send the events again/) });
     expect(service.acknowledged).toBe(0);
@@ -179,7 +179,7 @@ describe('IngestService: the log, then the worker', () => {
     const transaction = store.transaction.bind(store);
     let down = true;
     store.transaction = (async (fn: never) => { if (down) throw busy(); return transaction(fn); }) as typeof store.transaction;
-    const service = new IngestService(engine, { now: () => T0 }, { sessionTimeoutMs: 1_800_000, log: openEventLog(store), maxBacklog: 2, backlogWaitMs: 100 });
+    const service = new IngestService(engine, { sessionTimeoutMs: 1_800_000, log: openEventLog(store), maxBacklog: 2, backlogWaitMs: 100 });
     down = false;
     await service.drain();
     down = true;

@@ -1,6 +1,5 @@
 import { AppError, storedContext, storedMessage } from '@strata/core';
 import { appliedPosition, storeUnavailableReason, type EventLog, type IngestItem, type LoggedRecord, type LogRecord, type Rejection } from '@strata/store';
-import type { Clock } from './clock.ts';
 import { applyRecords, PARTITION, setAside, type ApplyDeps, type IngestIsolation, type IngestListener, type IngestResult } from './ingest-apply.ts';
 import type { LiveEngine } from './live-engine.ts';
 import { suppressedWarning, type SuppressionList } from './user-data-service.ts';
@@ -115,7 +114,6 @@ export class IngestService {
 
   constructor(
     private readonly engine: LiveEngine,
-    private readonly clock: Clock,
     private readonly opts: IngestServiceOptions,
   ) {
     this.log = opts.log;
@@ -148,7 +146,7 @@ export class IngestService {
   }
 
   private get deps(): ApplyDeps {
-    return { engine: this.engine, clock: this.clock, sessionTimeoutMs: this.opts.sessionTimeoutMs, suppressions: this.opts.suppressions, listeners: this.listeners, isolation: this.isolation };
+    return { engine: this.engine, sessionTimeoutMs: this.opts.sessionTimeoutMs, suppressions: this.opts.suppressions, listeners: this.listeners, isolation: this.isolation };
   }
 
   /**

@@ -55,7 +55,7 @@ describe.each(backends.map((b) => [b.name, b] as const))('live engine on %s', (n
       const changes: RecordedChange[] = [];
       const engine = new LiveEngine(store, clock, [async (_tx, _p, cs) => { for (const x of cs) changes.push(x); }]);
       // Events go the one way they go in Strata: appended to the event log, applied from it by the membership worker.
-      const pipeline = new IngestService(engine, clock, { sessionTimeoutMs: SESSION, log: openEventLog(store) });
+      const pipeline = new IngestService(engine, { sessionTimeoutMs: SESSION, log: openEventLog(store) });
       const ingest = async (items: IngestItem[]) => { await pipeline.submitApplied(projectId, items, [], clock.now()); };
       try {
       // People first: an identify each, with traits and context; labels by the admin path.

@@ -28,7 +28,7 @@ export function createContext(store: SqlStore, config: Config, clock: Clock = sy
   const suppressions = new SuppressionList(store);
   // Acknowledged requests go to the event log first; the membership worker applies them from there (docs/architecture.md).
   // Its hooks (missions) are added below, in the same turn: the worker applies nothing before the next.
-  const ingest = new IngestService(engine, clock, { sessionTimeoutMs: config.sessionTimeoutMs, lingerMs: 2, storeIp: config.storeIp, suppressions, log: openEventLog(store) });
+  const ingest = new IngestService(engine, { sessionTimeoutMs: config.sessionTimeoutMs, lingerMs: 2, storeIp: config.storeIp, suppressions, log: openEventLog(store) });
   // Missions progress, complete and pay in the transaction that stores the events.
   ingest.onIngested((tx, projectId, outcome, now, changes) => missions.onIngested(tx, projectId, outcome, now, changes));
   ingest.applyAlone((tx, projectId, now) => missions.isolation(tx, projectId, now));
