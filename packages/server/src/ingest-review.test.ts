@@ -119,3 +119,53 @@ describe('ingest review: reads at start, before the log is read back', () => {
     }
   });
 });
+
+describe('ingest review: suppression screened before the log, on PostgreSQL', () => {
+  /*
+   * Promise (docs/privacy.md, brief: "suppression screened before the log"): after an erasure
+   * with ?suppress=true, later messages naming the erased ids are dropped.
+   *
+   * Fault: SuppressionList caches per project whether it has any suppressed id. The erasure
+   * clears that cache inside its transaction (`invalidate`), before COMMIT. `screen` now reads
+   * the store outside the writer (on the pool, for every ingest request, before the log); an
+   * ingest request screened between the invalidation and the COMMIT reads the state before
+   * the erasure (no suppressions) and caches `false` again — after which neither `screen` nor the
+   * worker's `filter` (same cache) looks at suppressions: the erased user's next events are
+   * stored, her profile comes back. (Before the log, `filter` ran only inside the writer's
+   * transactions, serialised with the erasure.) Skipped without a PostgreSQL server.
+   */
+  it('drops an erased id after an erasure with suppress=true, even when a request was screened while the erasure committed', async (ctx) => {
+    const { openTestPostgres } = await import('@strata/store/testing');
+    const { postgresReachable } = await import('@strata/store');
+    const { TEST_PG_URL } = await import('@strata/store/testing');
+    if (!(await postgresReachable(TEST_PG_URL))) {
+      console.log(`[ingest review] skipped: no PostgreSQL at ${TEST_PG_URL}`);
+      ctx.skip();
+    }
+    const t = await startTestApp(await openTestPostgres(), T0);
+    try {
+      const post = (payload: object) => t.app.inject({ method: 'POST', url: '/v1/track', headers: { 'x-write-key': WRITE }, payload });
+      expect((await t.send('/v1/identify', { userId: 'erased-one', traits: { email: 'erased@example.org' } })).status).toBe(200);
+      expect((await t.send('/v1/track', { userId: 'someone', event: 'warm' })).status).toBe(200);
+      // While the erasure's transaction is about to commit, an unrelated ingest request is screened.
+      const transaction = t.ctx.store.transaction.bind(t.ctx.store);
+      let during: Promise<unknown> | null = null;
+      t.ctx.store.transaction = (async (fn: (tx: never) => Promise<unknown>) => transaction(async (tx: never) => {
+        const out = await fn(tx);
+        if (out && typeof out === 'object' && 'keys' in (out as object) && 'contexts' in (out as object) && !during) {
+          during = post({ userId: 'someone-else', event: 'meanwhile' });
+          await during;
+        }
+        return out;
+      })) as typeof t.ctx.store.transaction;
+      const erased = await t.admin('DELETE', '/api/users/erased-one?suppress=true');
+      expect(erased.status).toBe(200);
+      expect(during).not.toBeNull();
+      t.ctx.store.transaction = transaction;
+      expect((await t.send('/v1/track', { userId: 'erased-one', event: 'back', properties: { email: 'erased@example.org' } })).status).toBe(200);
+      expect((await t.admin('GET', '/api/users/erased-one')).status).toBe(404);
+    } finally {
+      await t.close();
+    }
+  });
+});
