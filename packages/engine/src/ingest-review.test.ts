@@ -98,7 +98,7 @@ describe('ingest review: restarts with a backlog', () => {
     await shutdown(first);
 
     // Restarted two hours later: the backlog is applied at T0, its instant of receipt.
-    clock.t = T0 + Number(process.env.REVIEW_LATE ?? 2 * HOUR);
+    clock.t = T0 + 2 * HOUR;
     const second = await start(dir, clock);
     await second.engine.start(0);
     await second.service.drain();

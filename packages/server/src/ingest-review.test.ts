@@ -2,7 +2,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { createStore, SqliteEventLog } from '@strata/store';
+import { createStore, SqliteEventLog, type SqlStore } from '@strata/store';
 import { openTestSqlite } from '@strata/store/testing';
 import { ADMIN, DEFAULT_PROJECT, startTestApp, WRITE, type TestApp } from './test-app.ts';
 
@@ -150,7 +150,7 @@ describe('ingest review: suppression screened before the log, on PostgreSQL', ()
       // While the erasure's transaction is about to commit, an unrelated ingest request is screened.
       const transaction = t.ctx.store.transaction.bind(t.ctx.store);
       let during: Promise<unknown> | null = null;
-      t.ctx.store.transaction = (async (fn: (tx: never) => Promise<unknown>) => transaction(async (tx: never) => {
+      t.ctx.store.transaction = (async (fn: (tx: SqlStore) => Promise<unknown>) => transaction(async (tx) => {
         const out = await fn(tx);
         if (out && typeof out === 'object' && 'keys' in (out as object) && 'contexts' in (out as object) && !during) {
           during = post({ userId: 'someone-else', event: 'meanwhile' });
