@@ -53,6 +53,8 @@ export async function applyRecords(deps: ApplyDeps, records: readonly LoggedReco
 
 async function applyRecord(deps: ApplyDeps, tx: SqlStore, r: LoggedRecord): Promise<IngestResult> {
   const { engine } = deps;
+  // A project deleted after this record was acknowledged (before a restart, too): nothing of it may come back.
+  if (!(await tx.getProject(r.projectId))) throw new AppError({ code: 'NOT_FOUND', message: `project "${r.projectId}" was deleted` });
   const alone = deps.isolation ? await deps.isolation(tx, r.projectId, await engine.applyInstant(tx, r.projectId, r.receivedAt)) : null;
   const { kept, dropped } = deps.suppressions ? await deps.suppressions.filter(tx, r.projectId, r.items) : { kept: r.items, dropped: 0 };
   let stored = 0, duplicates = 0;

@@ -48,7 +48,7 @@ describe('ingest review: restarts with a backlog', () => {
       return transaction(fn);
     }) as typeof store.transaction;
     const engine = new LiveEngine(store, clock);
-    const service = new IngestService(engine, clock, { sessionTimeoutMs: 30 * 60_000, log: openEventLog(store) });
+    const service = new IngestService(engine, { sessionTimeoutMs: 30 * 60_000, log: openEventLog(store) });
     const o = { service, store, engine };
     open.push(o);
     return { ...o, fail };

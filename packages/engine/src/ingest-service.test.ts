@@ -184,7 +184,7 @@ describe('IngestService: the log, then the worker', () => {
     await service.drain();
     down = true;
     await service.submit('p', [item('a', T0), item('b', T0)], [], T0);
-    await expect(service.submit('p', [item('c', T0)], [], T0)).rejects.toMatchObject({ code: 'BACKLOGGED', message: expect.stringMatching(/2 acknowledged events wait to be applied \(the store is unavailable \(SQLITE_BUSY\)\)/) });
+    await expect(service.submit('p', [item('c', T0)], [], T0)).rejects.toMatchObject({ code: 'BACKLOGGED', message: expect.stringMatching(/2 acknowledged messages wait to be applied \(the store is unavailable \(SQLITE_BUSY\)\)/) });
     down = false;
     expect((await service.submit('p', [item('c', T0)], [], T0)).position).toBeGreaterThan(0);
     await service.drain();

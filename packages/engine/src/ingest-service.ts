@@ -117,8 +117,17 @@ export class IngestService {
     private readonly opts: IngestServiceOptions,
   ) {
     this.log = opts.log;
+    this.headKnown = new Promise<void>((resolve) => { this.knowHead = () => { this.hasHead = true; resolve(); }; });
     this.recovered = this.recover();
+    // The backlog is applied at the instants it was received: the engine's clocks wait for it.
+    engine.holdClock(this.recovered);
   }
+
+  /** Settles once the log's head is read at start (what was acknowledged before this process started): reads wait for it. */
+  readonly headKnown: Promise<void>;
+  private knowHead!: () => void;
+  /** Whether `headKnown` has settled. */
+  hasHead = false;
 
   /** Called in the transaction of every applied step, after membership (missions award there). */
   onIngested(l: IngestListener): void {
@@ -202,18 +211,18 @@ export class IngestService {
 
   /** Waits while the backlog is full; refuses the request when it stays full for `backlogWaitMs`. */
   private async room(record: LogRecord): Promise<void> {
-    const refuse = (message: string) => {
+    const refuse = (message: string, code: 'BACKLOGGED' | 'STORE_UNAVAILABLE' = 'BACKLOGGED') => {
       this.totals.failed += size(record);
-      return new AppError({ code: 'BACKLOGGED', message });
+      return new AppError({ code, message });
     };
-    if (this.closed) throw refuse('Strata is stopping: the events were not stored and nothing was acknowledged; send them again');
+    if (this.closed) throw refuse('Strata is stopping: the events were not stored and nothing was acknowledged; send them again', 'STORE_UNAVAILABLE');
     const max = this.opts.maxBacklog ?? 50_000;
     const deadline = Date.now() + (this.opts.backlogWaitMs ?? 10_000);
     while (this.backlog >= max) {
       const left = deadline - Date.now();
       if (left <= 0 || this.closed) {
         const why = this.stalled ? `the store is unavailable (${this.stalled})` : 'events arrive faster than they are applied';
-        throw refuse(`${this.backlog} acknowledged events wait to be applied (${why}): these events were not stored and nothing was acknowledged; send them again`);
+        throw refuse(`${this.backlog} acknowledged messages wait to be applied (${why}): these events were not stored and nothing was acknowledged; send them again`);
       }
       await new Promise<void>((resolve) => {
         const timer = setTimeout(wake, left);
@@ -277,7 +286,10 @@ export class IngestService {
       const batch = this.applyQueue.splice(0, n);
       const left = await this.applyBatch(batch);
       // Stopping with records not applied: they stay in the log for the next start.
-      if (left.length) return;
+      if (left.length) {
+        this.applyQueue.unshift(...left);
+        return;
+      }
     }
   }
 
@@ -418,6 +430,8 @@ export class IngestService {
     this.quitting = true;
     await this.recovered;
     await this.applying;
+    // Those who wait for a result (an import) hear that it comes at the next start.
+    for (const q of this.applyQueue) q.result?.reject(new AppError({ code: 'STORE_UNAVAILABLE', message: 'Strata stopped before these events were applied: they are in the event log and are applied at the next start' }));
     this.trim(true);
     while (this.trimming) await sleep(1);
     await this.log.close();
@@ -438,6 +452,7 @@ export class IngestService {
         this.done = at;
         this.trimmedTo = at;
         this.acked = Math.max(head, at);
+        this.knowHead();
         for (let after = at; !this.quitting;) {
           const { records } = await this.log.read(PARTITION, after, 200, 0);
           if (records.length === 0) break;

@@ -52,6 +52,7 @@ describe.each(backends.map((b) => [b.name, b] as const))('live engine on %s', (n
     await fc.assert(fc.asyncProperty(arbScenario, async ({ c, order, jumps, createAt, mergeAt, anonymously, start }) => {
       const projectId = `prop${++seq}`;
       const clock = new TestClock(c.now - start);
+      await store.createProject({ id: projectId, name: projectId, writeKey: `wk_${projectId}`, adminToken: `at_${projectId}`, now: clock.now() });
       const changes: RecordedChange[] = [];
       const engine = new LiveEngine(store, clock, [async (_tx, _p, cs) => { for (const x of cs) changes.push(x); }]);
       // Events go the one way they go in Strata: appended to the event log, applied from it by the membership worker.

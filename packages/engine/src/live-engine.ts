@@ -52,6 +52,12 @@ export class LiveEngine {
   private readonly redefined = new Set<string>();
   private timer: NodeJS.Timeout | null = null;
   private ticking: Promise<void> | null = null;
+  /**
+   * While set, time stands at each project's stored clock: a project is loaded without advancing
+   * it to now, and ticks wait. The ingest pipeline holds it while it applies the event log's
+   * backlog at start, so that each record is applied at the instant it was received.
+   */
+  private held: Promise<void> | null = null;
   private startState: EngineStartState = { phase: 'idle', loaded: 0, total: null };
   private waiting = 0;
   /** Whether `start()` is loading (store reads then go in smaller pages, yielding between them). */
@@ -165,6 +171,8 @@ export class LiveEngine {
         this.startState = { ...this.startState, loaded: this.startState.loaded + 1 };
       }
       if (this.startState.phase !== 'loading') return;
+      // The event log's backlog first, at the instants it was received; then time moves on to now.
+      if (this.held) await this.held;
       await this.tick();
     } catch (e) {
       this.startState = { ...this.startState, phase: 'failed' };
@@ -176,6 +184,16 @@ export class LiveEngine {
       this.timer = setInterval(() => { this.tick().catch((e: unknown) => { console.error(`strata: time transitions not applied yet: ${(e as Error).message}`); }); }, intervalMs);
       this.timer.unref?.();
     }
+  }
+
+  /**
+   * Holds the engine's clocks at their stored instants until `until` settles (see `held`):
+   * what came due meanwhile is applied at its own instant once it does.
+   */
+  holdClock(until: Promise<void>): void {
+    const held = until.catch(() => undefined);
+    this.held = held;
+    void held.then(() => { if (this.held === held) this.held = null; });
   }
 
   /** Loads a project's state if it is not loaded yet (a project created after start). */
@@ -209,6 +227,7 @@ export class LiveEngine {
   /** Applies the time transitions due now (every project). Resolves when written. */
   async tick(): Promise<void> {
     if (this.ticking) return this.ticking;
+    if (this.held) return;
     // State left stale by a failed write (the store was down) is read back at the next tick at the latest.
     const stale = this.stale.touched.size > 0 || this.stale.redefined.size > 0;
     const due = stale || [...this.projects.values()].some((ps) => ps.heap.peek() <= this.clock.now());
@@ -243,17 +262,22 @@ export class LiveEngine {
   }
 
   /** The project's state, loaded (and reconciled) on first use. */
-  private async project(tx: SqlStore, projectId: string): Promise<ProjectState> {
+  private async project(tx: SqlStore, projectId: string, since?: number): Promise<ProjectState> {
     const have = this.projects.get(projectId);
     if (have) return have;
     if (this.deleted.has(projectId)) throw new AppError({ code: 'NOT_FOUND', message: `project "${projectId}" was deleted` });
     const now = this.clock.now();
-    const ps = new ProjectState(projectId, (await tx.engineClock(projectId)) ?? now);
+    // A project the engine never wrote a clock for starts now; while the clock is held (the log's
+    // backlog is being applied) it starts at the record's receipt, or the project's creation.
+    const stored = await tx.engineClock(projectId);
+    const start = stored ?? (this.held ? Math.min(now, since ?? (await tx.getProject(projectId))?.createdAt ?? now) : now);
+    const ps = new ProjectState(projectId, start);
     this.projects.set(projectId, ps);
     this.redefined.add(projectId);
     await loadProject(tx, ps, this.isStarting, this.listeners);
-    // Then everything that came due since, in time order, at its own instant.
-    await this.advance(tx, ps, Math.max(now, ps.clock));
+    // Then everything that came due since, in time order, at its own instant (unless the clock is
+    // held: the event log's backlog is applied first, each record at its own receipt).
+    if (!this.held) await this.advance(tx, ps, Math.max(now, ps.clock));
     return ps;
   }
 
@@ -278,7 +302,7 @@ export class LiveEngine {
    * applying a record gives the same changes, at the same instants, however late it is applied.
    */
   async applyInstant(tx: SqlStore, projectId: string, at: number): Promise<number> {
-    return Math.max(at, (await this.project(tx, projectId)).clock);
+    return Math.max(at, (await this.project(tx, projectId, at)).clock);
   }
 
   /** Applies an ingested batch (already written in `tx`): membership of the touched profiles follows at once. */

@@ -14,6 +14,8 @@ export const suppressedWarning = (n: number): Rejection => ({
  */
 export class SuppressionList {
   private readonly any = new Map<string, boolean>();
+  /** Counts invalidations: a read that began before one never fills the cache after it. */
+  private generation = 0;
 
   /** `store`: what `screen` reads, before a request is appended to the event log. */
   constructor(private readonly store?: SqlStore) {}
@@ -30,13 +32,18 @@ export class SuppressionList {
   /** Called in the erasure's transaction: the next writer reads the store again (committed or rolled back). */
   invalidate(projectId: string): void {
     this.any.delete(projectId);
+    this.generation++;
   }
 
   /** The items of a batch that name no suppressed id (userId, anonymousId or previousId), and how many were dropped. */
   async filter(tx: SqlStore, projectId: string, items: readonly IngestItem[]): Promise<{ kept: readonly IngestItem[]; dropped: number }> {
     const store = new UserDataStore(tx);
     let any = this.any.get(projectId);
-    if (any === undefined) this.any.set(projectId, (any = await store.hasSuppressions(projectId)));
+    if (any === undefined) {
+      const generation = this.generation;
+      any = await store.hasSuppressions(projectId);
+      if (generation === this.generation) this.any.set(projectId, any);
+    }
     if (!any || items.length === 0) return { kept: items, dropped: 0 };
     const idsOf = (i: IngestItem) => [i.userId, i.anonymousId, i.previousId].filter((x): x is string => x !== null);
     const suppressed = await store.suppressedAmong(projectId, items.flatMap(idsOf));
@@ -153,6 +160,8 @@ export class UserDataService {
       if (opts.suppress) this.suppressions.invalidate(projectId);
       return erased;
     });
+    // Again once committed: a screen of ingest (outside this transaction) may have read the store as it was before.
+    if (opts.suppress) this.suppressions.invalidate(projectId);
     // The erasure has committed: a failed checkpoint must not answer as if it had not (the next one writes the same pages).
     await new UserDataStore(this.store).checkpoint().catch((e: unknown) => {
       console.error(`strata: erasure committed, WAL checkpoint not done yet: ${(e as Error).message}`);

@@ -15,6 +15,7 @@ import { healthRoutes, refuseUntilReady } from './routes/health.ts';
 import { metricsRoutes } from './routes/metrics.ts';
 import { projectRoutes } from './routes/projects.ts';
 import { publicRoutes } from './routes/public/public-scope.ts';
+import { waitForApplied } from './read-your-writes.ts';
 import { registerRateLimit } from './rate-limit.ts';
 import { uiRoutes } from './routes/ui.ts';
 import { ErrorSchema } from './schemas.ts';
@@ -108,6 +109,8 @@ export async function buildApp(ctx: AppContext, opts: AppOptions = {}): Promise<
     scope.addHook('onRequest', untilReady);
     // The root token's budget, like an admin token's (STRATA_RATE_LIMIT_ADMIN).
     await registerRateLimit(scope, 'admin', ctx.config.rateLimit.admin);
+    // A project's deletion, like every admin change, comes after the events acknowledged before it.
+    scope.addHook('preHandler', waitForApplied(ctx));
     await projectRoutes(scope, withCreds);
   });
   return app;

@@ -59,9 +59,12 @@ describe('ingest review: identity verification decided from the applied view', (
     const g = gate.hold();
     const post = (url: string, payload: object) => t.app.inject({ method: 'POST', url, headers: { 'x-write-key': WRITE }, payload });
     expect((await post('/v1/identify', { userId: 'victim', traits: { plan: 'vip' } })).statusCode).toBe(200);
-    const alias = await post('/v1/alias', { userId: 'attacker', previousId: 'victim' });
+    // Checked once the identify before it is applied: while it cannot be, the alias is not acknowledged (503, to send again).
+    const waiting = await post('/v1/alias', { userId: 'attacker', previousId: 'victim' });
+    expect([waiting.statusCode, waiting.json().error.code]).toEqual([503, 'NOT_YET_APPLIED']);
     g.release();
     await t.ctx.ingest.drain();
+    const alias = await post('/v1/alias', { userId: 'attacker', previousId: 'victim' });
     // The control: an identify that is applied, then the same alias: refused (403).
     expect((await post('/v1/identify', { userId: 'victim-2' })).statusCode).toBe(200);
     await t.ctx.ingest.drain();

@@ -2,6 +2,17 @@ import type { FastifyReply, FastifyRequest } from 'fastify';
 import { AppError } from '@strata/core';
 import type { AppContext } from './context.ts';
 
+/** Whether `p` settles within `ms`. */
+async function within(p: Promise<unknown>, ms: number): Promise<boolean> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<false>((r) => { timer = setTimeout(r, ms, false); });
+  try {
+    return await Promise.race([p.then(() => true as const), late]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
 /** The header an ingest answer gives its log position in, and a read may name one with (docs/api.md § Read your writes). */
 export const POSITION_HEADER = 'strata-position';
 
@@ -16,6 +27,10 @@ export const POSITION_HEADER = 'strata-position';
 export function waitForApplied(ctx: AppContext) {
   return async (req: FastifyRequest, reply: FastifyReply): Promise<void> => {
     const ingest = ctx.ingest;
+    // Just after a start, what was acknowledged before it is known once the log's head is read.
+    if (!ingest.hasHead && !(await within(ingest.headKnown, ctx.config.readWaitMs))) {
+      throw new AppError({ code: 'NOT_YET_APPLIED', message: `the event log cannot be read back yet${ingest.stalled ? ` (${ingest.stalled})` : ''}: what was acknowledged before this start is not known; ask again in a moment` });
+    }
     let target = ingest.acknowledged;
     const named = req.headers[POSITION_HEADER];
     if (named !== undefined) {

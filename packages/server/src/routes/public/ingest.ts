@@ -1,5 +1,5 @@
 import type { FastifyInstance } from 'fastify';
-import type { Json } from '@strata/core';
+import { AppError, type Json } from '@strata/core';
 import type { AppContext } from '../../context.ts';
 import { registerBodyDecoding } from '../../ingest/decode-body.ts';
 import { warmGeo, type GeoOptions } from '../../ingest/geo.ts';
@@ -21,7 +21,13 @@ export async function ingestRoutes(app: FastifyInstance, ctx: AppContext): Promi
   registerBodyDecoding(app, 'MAX_BATCH_BYTES');
 
   warmGeo();
-  const knownUser: KnownUser = async (projectId, id) => (await ctx.store.profileKey(projectId, id))?.kind === 'u';
+  const knownUser: KnownUser = async (projectId, id) => {
+    // An identify acknowledged just before this alias must be seen: the check reads the store once what was acknowledged is applied.
+    if (!(await ctx.ingest.waitApplied(ctx.ingest.acknowledged, ctx.config.readWaitMs))) {
+      throw new AppError({ code: 'NOT_YET_APPLIED', message: 'with identity verification on, an alias is checked against the users known once what was acknowledged before it is applied, which has not happened yet; send it again in a moment' });
+    }
+    return (await ctx.store.profileKey(projectId, id))?.kind === 'u';
+  };
   for (const [long, short, type] of ROUTES) {
     const handler = async (req: import('fastify').FastifyRequest, reply: import('fastify').FastifyReply) => {
       // The public scope has checked the write key (public-scope.ts).
