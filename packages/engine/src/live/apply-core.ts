@@ -73,16 +73,17 @@ export function derivedEvent(ps: ProjectState, c: MembershipChange): EngineEvent
 /** Sets the profile's next wake-up: the earliest instant time alone can change a membership. */
 export function schedule(ps: ProjectState, p: ProfileState, now: number): void {
   let next = Infinity;
-  let due: number[] = [];
+  let due: readonly number[] = [];
   // Window edges, once per distinct window and list (shared by every segment reading them) ...
+  // A single window's segments are shared, not copied (most profiles wake for one window).
   for (const w of ps.windows) {
     const n = relativeWindowNext(p.events(w.name), w.fromMs, w.toMs, now);
-    if (n < next) { next = n; due = w.segs.slice(); } else if (n === next && n !== Infinity) due.push(...w.segs);
+    if (n < next) { next = n; due = w.segs; } else if (n === next && n !== Infinity) due = due.concat(w.segs);
   }
   // ... and the segments with other time-relative operators, each on its own.
   for (const s of ps.complexTimed) {
     const n = s.view.next(p, now);
-    if (n < next) { next = n; due = [s.idx]; } else if (n === next && n !== Infinity) due.push(s.idx);
+    if (n < next) { next = n; due = [s.idx]; } else if (n === next && n !== Infinity) due = due.concat(s.idx);
   }
   p.wake = next;
   p.due = due;
@@ -93,7 +94,7 @@ export function schedule(ps: ProjectState, p: ProfileState, now: number): void {
 function scheduleSome(ps: ProjectState, p: ProfileState, now: number, list: readonly SegmentState[]): void {
   const was = p.wake;
   const consider = (n: number, idx: number) => {
-    if (n < p.wake) { p.wake = n; p.due = [idx]; } else if (n === p.wake && n !== Infinity && !p.due.includes(idx)) p.due.push(idx);
+    if (n < p.wake) { p.wake = n; p.due = [idx]; } else if (n === p.wake && n !== Infinity && !p.due.includes(idx)) p.due = p.due.concat(idx);
   };
   for (const s of list) {
     if (!s.reads.timed) continue;

@@ -16,8 +16,11 @@ const NO_KEYS: JsonObject = Object.freeze({}) as JsonObject;
 export class ProfileState implements ProfileView {
   readonly lists = new Map<string | null, EventRecord[]>();
   wake = Infinity;
-  /** Positions of the segments whose next instant is `wake` (the only ones a wake-up must re-evaluate). */
-  due: number[] = [];
+  /**
+   * Positions of the segments whose next instant is `wake` (the only ones a wake-up must
+   * re-evaluate). Often a window's own list, shared (not copied): replaced, never changed in place.
+   */
+  due: readonly number[] = [];
   /** Membership: bit i is the project's i-th segment (ProjectState.list). */
   bits: Uint32Array;
   constructor(public profile: EngineProfile, words: number) {
@@ -87,7 +90,8 @@ interface WindowEntry {
   readonly name: string | null;
   readonly fromMs: number;
   readonly toMs: number;
-  readonly segs: number[];
+  /** Never changed in place (replaced whole): profiles' due lists share it. */
+  segs: readonly number[];
 }
 
 /** A record with only the trait and context keys the project's segments read. */

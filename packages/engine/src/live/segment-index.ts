@@ -124,7 +124,7 @@ export async function appendSegments(tx: SqlStore, ps: ProjectState, ids: readon
           ps.windowByKey.set(k, (w = { name: d.name, fromMs: d.fromMs, toMs: d.toMs, segs: [] }));
           ps.windows = [...ps.windows, w];
         }
-        w.segs.push(s.idx);
+        w.segs = [...w.segs, s.idx];
       }
     }
     if (condition) recordKeys(condition, keep);
@@ -197,7 +197,7 @@ function indexSegments(ps: ProjectState): void {
     for (const k of s.reads.windows) {
       let w = ps.windowByKey.get(k);
       if (!w) { const d = winDefs.get(k)!; ps.windowByKey.set(k, (w = { name: d.name, fromMs: d.fromMs, toMs: d.toMs, segs: [] })); }
-      w.segs.push(s.idx);
+      w.segs = [...w.segs, s.idx];
     }
   }
   ps.windows = [...ps.windowByKey.values()];
