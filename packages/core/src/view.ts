@@ -2,18 +2,20 @@ import type { Condition, EventNode, EventPath, Predicate, ProfilePath, SequenceN
 import { assertNever, walk } from './ast.ts';
 import type { EventRecord, ProfileRecord } from './data.ts';
 import { isDerivedEvent } from './data.ts';
-import { aggregator, compileCondition, compilePredicate, eventGetter, profileGetter } from './evaluate.ts';
+import { aggregator, compileCondition, compilePredicate, profileGetter } from './evaluate.ts';
+import { sliceReader, type EventSlice } from './event-lists.ts';
 import { toTime } from './values.ts';
 
 /**
  * A profile as the live engine keeps it: the record, and its events indexed by name, each
  * list sorted by time, so that a behavioural leaf reads only its own name's events and finds
- * its window's edges by binary search.
+ * its window's edges by binary search. The lists are slices of typed-array columns
+ * (event-lists.ts): leaves read times and the kept values in place, with no event objects.
  */
 export interface ProfileView {
   readonly profile: ProfileRecord;
   /** Events of one name sorted by time; `null`: every non-derived event (`"event": "*"`). */
-  events(name: string | null): readonly EventRecord[];
+  events(name: string | null): EventSlice;
 }
 
 /**
@@ -32,27 +34,29 @@ export type ViewResolver = (id: string) => ViewCondition | undefined;
 const NEVER: ViewCondition = { test: () => false, next: () => Infinity };
 
 /** First index whose time is > t (lists are sorted by time). */
-export function upperBound(list: readonly EventRecord[], t: number): number {
+export function upperBound(list: EventSlice, t: number): number {
+  const time = list.group.time, s = list.start;
   let lo = 0, hi = list.length;
   while (lo < hi) {
     const mid = (lo + hi) >>> 1;
-    if (list[mid]!.timestamp > t) hi = mid; else lo = mid + 1;
+    if (time[s + mid]! > t) hi = mid; else lo = mid + 1;
   }
   return lo;
 }
 
 /** First index whose time is >= t. */
-export function lowerBound(list: readonly EventRecord[], t: number): number {
+export function lowerBound(list: EventSlice, t: number): number {
+  const time = list.group.time, s = list.start;
   let lo = 0, hi = list.length;
   while (lo < hi) {
     const mid = (lo + hi) >>> 1;
-    if (list[mid]!.timestamp >= t) hi = mid; else lo = mid + 1;
+    if (time[s + mid]! >= t) hi = mid; else lo = mid + 1;
   }
   return lo;
 }
 
 /** The index range [lo, hi) of a sorted list inside a window at `now` (docs/reference.md §3 window edges). */
-function windowRange(w: Window, list: readonly EventRecord[], now: number): [number, number] {
+function windowRange(w: Window, list: EventSlice, now: number): [number, number] {
   switch (w.kind) {
     case 'all': return [0, list.length];
     case 'relative': return [upperBound(list, now - w.fromMs), upperBound(list, now - w.toMs)];
@@ -61,16 +65,16 @@ function windowRange(w: Window, list: readonly EventRecord[], now: number): [num
 }
 
 /** Earliest instant after `now` at which an event of a sorted list enters or leaves a relative window. */
-function windowNext(w: Window, list: readonly EventRecord[], now: number): number {
+function windowNext(w: Window, list: EventSlice, now: number): number {
   return w.kind === 'relative' ? relativeWindowNext(list, w.fromMs, w.toMs, now) : Infinity;
 }
 
 /** Earliest instant after `now` at which an event of a sorted list enters or leaves the window (now − fromMs, now − toMs]. */
-export function relativeWindowNext(list: readonly EventRecord[], fromMs: number, toMs: number, now: number): number {
+export function relativeWindowNext(list: EventSlice, fromMs: number, toMs: number, now: number): number {
   // t enters at t + toMs (t <= now' - toMs) and leaves at t + fromMs (t <= now' - fromMs).
-  const enter = list[upperBound(list, now - toMs)];
-  const leave = list[upperBound(list, now - fromMs)];
-  return Math.min(enter ? enter.timestamp + toMs : Infinity, leave ? leave.timestamp + fromMs : Infinity);
+  const enter = upperBound(list, now - toMs);
+  const leave = upperBound(list, now - fromMs);
+  return Math.min(enter < list.length ? list.time(enter) + toMs : Infinity, leave < list.length ? list.time(leave) + fromMs : Infinity);
 }
 
 /** Whether a predicate's truth can change with time alone, for a fixed value. */
@@ -96,22 +100,22 @@ function predicateNext(p: Predicate, v: unknown, now: number): number {
   return best;
 }
 
-function whereTest(where: readonly WhereClause[]): (e: EventRecord, now: number) => boolean {
+function whereTest(where: readonly WhereClause[]): (list: EventSlice, i: number, now: number) => boolean {
   if (where.length === 0) return () => true;
-  const clauses = where.map((w) => ({ get: eventGetter(w.path), test: compilePredicate(w.predicate) }));
-  return (e, now) => {
-    for (const c of clauses) if (!c.test(c.get(e), now)) return false;
+  const clauses = where.map((w) => ({ read: sliceReader(w.path), test: compilePredicate(w.predicate) }));
+  return (list, i, now) => {
+    for (const c of clauses) if (!c.test(c.read(list, i), now)) return false;
     return true;
   };
 }
 
 /** Earliest flip of any time-relative where clause over the given events (conservative: every event of the list). */
-function whereNext(where: readonly WhereClause[]): ((list: readonly EventRecord[], now: number) => number) | null {
-  const relative = where.filter((w) => timeRelative(w.predicate)).map((w) => ({ get: eventGetter(w.path), predicate: w.predicate }));
+function whereNext(where: readonly WhereClause[]): ((list: EventSlice, now: number) => number) | null {
+  const relative = where.filter((w) => timeRelative(w.predicate)).map((w) => ({ read: sliceReader(w.path), predicate: w.predicate }));
   if (relative.length === 0) return null;
   return (list, now) => {
     let best = Infinity;
-    for (const e of list) for (const c of relative) best = Math.min(best, predicateNext(c.predicate, c.get(e), now));
+    for (let i = 0; i < list.length; i++) for (const c of relative) best = Math.min(best, predicateNext(c.predicate, c.read(list, i), now));
     return best;
   };
 }
@@ -121,10 +125,11 @@ function compileEvent(c: EventNode): ViewCondition {
   const match = whereTest(c.where);
   const cmp = compilePredicate(c.cmp);
   const acc = aggregator(c.agg);
-  const value = (list: readonly EventRecord[], now: number) => {
+  const prop = 'prop' in c.agg ? sliceReader(c.agg.prop) : null;
+  const value = (list: EventSlice, now: number) => {
     const [lo, hi] = windowRange(c.window, list, now);
     acc.reset();
-    for (let i = lo; i < hi; i++) { const e = list[i]!; if (match(e, now)) acc.add(e); }
+    for (let i = lo; i < hi; i++) if (match(list, i, now)) acc.addAt(list.time(i), prop === null ? undefined : prop(list, i));
     return acc.result();
   };
   const wNext = whereNext(c.where);
@@ -153,7 +158,7 @@ function compileSequenceView(c: SequenceNode): ViewCondition {
       const parts: EventRecord[] = [];
       for (const list of lists(view)) {
         const [lo, hi] = windowRange(c.window, list, now);
-        for (let i = lo; i < hi; i++) parts.push(list[i]!);
+        for (let i = lo; i < hi; i++) parts.push(list.at(i));
       }
       return f(view.profile, parts, now);
     },

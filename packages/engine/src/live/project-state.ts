@@ -4,17 +4,18 @@
  * what they read. Also the small helpers that shape what is kept (which keys, which events).
  */
 import { isDeepStrictEqual } from 'node:util';
-import type { Condition, EventPath, EventRecord, JsonObject, ProfileRoot, ProfileView, ViewCondition } from '@strata/core';
-import { conditionReads, isDerivedEvent, walk } from '@strata/core';
+import type { Condition, EventPath, EventRecord, EventSlice, JsonObject, ProfileRoot, ProfileView, ViewCondition } from '@strata/core';
+import { conditionReads, EventLists, isDerivedEvent, walk } from '@strata/core';
 import type { EngineProfile, SegmentRow } from '@strata/store';
 import { WakeHeap } from '../wake-heap.ts';
 
-const EMPTY: readonly EventRecord[] = Object.freeze([]);
 const NO_KEYS: JsonObject = Object.freeze({}) as JsonObject;
 
-/** A profile as the engine keeps it: its record and its events of the names live segments read. */
+/**
+ * A profile as the engine keeps it: its record, and its events of the names live segments
+ * read, in the project's event columns (ProjectState.lists) at its own slot.
+ */
 export class ProfileState implements ProfileView {
-  readonly lists = new Map<string | null, EventRecord[]>();
   wake = Infinity;
   /**
    * Positions of the segments whose next instant is `wake` (the only ones a wake-up must
@@ -23,8 +24,10 @@ export class ProfileState implements ProfileView {
   due: readonly number[] = [];
   /** Membership: bit i is the project's i-th segment (ProjectState.list). */
   bits: Uint32Array;
-  constructor(public profile: EngineProfile, words: number) {
+  readonly slot: number;
+  constructor(public profile: EngineProfile, private readonly lists: EventLists, words: number) {
     this.bits = new Uint32Array(words);
+    this.slot = lists.newSlot();
   }
   has(idx: number): boolean {
     return ((this.bits[idx >>> 5]! >>> (idx & 31)) & 1) === 1;
@@ -32,25 +35,21 @@ export class ProfileState implements ProfileView {
   flip(idx: number): void {
     this.bits[idx >>> 5]! ^= 1 << (idx & 31);
   }
-  events(name: string | null): readonly EventRecord[] {
-    return this.lists.get(name) ?? EMPTY;
+  events(name: string | null): EventSlice {
+    return this.lists.list(this.slot, name);
   }
-  add(name: string | null, e: EventRecord): void {
-    let list = this.lists.get(name);
-    if (!list) this.lists.set(name, (list = []));
-    // Events arrive almost always in time order: insert from the end.
-    let i = list.length;
-    list.push(e);
-    while (i > 0 && list[i - 1]!.timestamp > e.timestamp) { list[i] = list[i - 1]!; i--; }
-    list[i] = e;
+  /** Keeps an event in list `name` (its `props` and `ctx` keys only). */
+  add(name: string | null, e: EventRecord, props: ReadonlySet<string>, ctx: ReadonlySet<string>): void {
+    this.lists.add(this.slot, name, e, props, ctx);
   }
   /** Removes one kept event of `name` at `timestamp`; false when none is kept. */
   remove(name: string | null, timestamp: number): boolean {
-    const list = this.lists.get(name);
-    const i = list ? list.findLastIndex((e) => e.timestamp === timestamp) : -1;
-    if (i === -1) return false;
-    list!.splice(i, 1);
-    return true;
+    return this.lists.remove(this.slot, name, timestamp);
+  }
+  /** Forgets the kept events of `name` (of every name when undefined). */
+  forget(name?: string | null): void {
+    if (name === undefined) this.lists.release(this.slot);
+    else this.lists.clear(this.slot, name);
   }
 }
 
@@ -133,6 +132,8 @@ interface Projection {
 
 export class ProjectState {
   readonly profiles = new Map<number, ProfileState>();
+  /** Every profile's kept events, in columns per event name (see ProfileState). */
+  readonly lists = new EventLists();
   readonly segments = new Map<string, SegmentState>();
   /** Every segment's size by position, kept by evaluate() while set; null when it must be counted again (see segmentSizes). */
   sizes: Float64Array | null = null;
@@ -161,6 +162,9 @@ export class ProjectState {
   /** The top-level trait and context keys some segment reads: the rest of a record is not kept. */
   keep: { traits: Set<string>; context: Set<string> } = { traits: new Set(), context: new Set() };
   tracked = new Map<string | null, Projection>();
+  /** Per event name, the keys its kept events hold (see keptKeys), for the `tracked` map `keptOf`. */
+  kept = new Map<string, Projection | null>();
+  keptOf: ReadonlyMap<string | null, Projection> | null = null;
   readonly heap = new WakeHeap();
   /** Profiles merged away in the transaction being written (their ids still name history entries). */
   readonly gone = new Map<number, EngineProfile>();
@@ -183,21 +187,39 @@ function pick(o: JsonObject, keys: Set<string>): JsonObject {
   return out;
 }
 
+/** A new profile's state in the project (an empty slot in its event columns). */
+export function newProfile(ps: ProjectState, record: EngineProfile): ProfileState {
+  return new ProfileState(keepOf(ps, record), ps.lists, ps.words);
+}
+
+/**
+ * The keys kept of an event of `name`: what its own list reads and, for a non-derived name,
+ * what `*` reads (one set for both lists, as an event kept in both holds the same); null
+ * when no list keeps it. Cached until the segments change what is tracked.
+ */
+function keptKeys(ps: ProjectState, name: string): Projection | null {
+  if (ps.keptOf !== ps.tracked) { ps.kept = new Map(); ps.keptOf = ps.tracked; }
+  let k = ps.kept.get(name);
+  if (k !== undefined) return k;
+  const named = ps.tracked.get(name);
+  const star = isDerivedEvent(name) ? undefined : ps.tracked.get(null);
+  k = !named && !star ? null : { props: new Set([...(named?.props ?? []), ...(star?.props ?? [])]), ctx: new Set([...(named?.ctx ?? []), ...(star?.ctx ?? [])]) };
+  ps.kept.set(name, k);
+  return k;
+}
+
 /** Adds an event to a profile's kept lists (only `only` names when given). */
 export function addEvent(ps: ProjectState, p: ProfileState, e: EventRecord, only?: readonly (string | null)[]): Set<string | null> {
   const hit = new Set<string | null>();
-  const named = ps.tracked.get(e.name);
-  const star = isDerivedEvent(e.name) ? undefined : ps.tracked.get(null);
-  if (!named && !star) return hit;
-  const props = new Set([...(named?.props ?? []), ...(star?.props ?? [])]);
-  const ctx = new Set([...(named?.ctx ?? []), ...(star?.ctx ?? [])]);
-  const slim: EventRecord = { name: e.name, timestamp: e.timestamp, properties: pick(e.properties, props), context: pick(e.context, ctx) };
-  if (named && (!only || only.includes(e.name))) { p.add(e.name, slim); hit.add(e.name); }
-  if (star && (!only || only.includes(null))) { p.add(null, slim); hit.add(null); }
+  const keys = keptKeys(ps, e.name);
+  if (keys === null) return hit;
+  if (ps.tracked.has(e.name) && (!only || only.includes(e.name))) { p.add(e.name, e, keys.props, keys.ctx); hit.add(e.name); }
+  if (!isDerivedEvent(e.name) && ps.tracked.has(null) && (!only || only.includes(null))) { p.add(null, e, keys.props, keys.ctx); hit.add(null); }
   return hit;
 }
 
 export function dropProfile(ps: ProjectState, id: number): void {
+  ps.profiles.get(id)?.forget();
   ps.profiles.delete(id);
   ps.sizes = null;
 }
