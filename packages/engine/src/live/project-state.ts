@@ -8,6 +8,7 @@ import type { Condition, EventPath, EventRecord, EventSlice, JsonObject, Profile
 import { conditionReads, EventLists, isDerivedEvent, walk } from '@strata/core';
 import type { EngineProfile, SegmentRow } from '@strata/store';
 import { WakeHeap } from '../wake-heap.ts';
+import { MembershipBits } from './membership-bits.ts';
 
 const NO_KEYS: JsonObject = Object.freeze({}) as JsonObject;
 
@@ -22,18 +23,18 @@ export class ProfileState implements ProfileView {
    * re-evaluate). Often a window's own list, shared (not copied): replaced, never changed in place.
    */
   due: readonly number[] = [];
-  /** Membership: bit i is the project's i-th segment (ProjectState.list). */
-  bits: Uint32Array;
+  /** Its row in the project's event columns and membership bits. */
   readonly slot: number;
-  constructor(public profile: EngineProfile, private readonly lists: EventLists, words: number) {
-    this.bits = new Uint32Array(words);
+  constructor(public profile: EngineProfile, private readonly lists: EventLists, private readonly bits: MembershipBits) {
     this.slot = lists.newSlot();
+    bits.ensure(this.slot);
   }
+  /** Membership: whether it is in the project's idx-th segment (ProjectState.list). */
   has(idx: number): boolean {
-    return ((this.bits[idx >>> 5]! >>> (idx & 31)) & 1) === 1;
+    return this.bits.has(this.slot, idx);
   }
   flip(idx: number): void {
-    this.bits[idx >>> 5]! ^= 1 << (idx & 31);
+    this.bits.flip(this.slot, idx);
   }
   events(name: string | null): EventSlice {
     return this.lists.list(this.slot, name);
@@ -147,6 +148,8 @@ export class ProjectState {
   list: SegmentState[] = [];
   /** 32-bit words of a profile's membership bits. */
   words = 1;
+  /** Every profile's membership bits, by slot (`words` words each). */
+  readonly bits = new MembershipBits(1);
   /** Per event name, the positions of the segments reading it. */
   byName = new Map<string | null, number[]>();
   /** Per part of the profile record, the positions of the segments reading it. */
@@ -189,7 +192,7 @@ function pick(o: JsonObject, keys: Set<string>): JsonObject {
 
 /** A new profile's state in the project (an empty slot in its event columns). */
 export function newProfile(ps: ProjectState, record: EngineProfile): ProfileState {
-  return new ProfileState(keepOf(ps, record), ps.lists, ps.words);
+  return new ProfileState(keepOf(ps, record), ps.lists, ps.bits);
 }
 
 /**
@@ -219,7 +222,8 @@ export function addEvent(ps: ProjectState, p: ProfileState, e: EventRecord, only
 }
 
 export function dropProfile(ps: ProjectState, id: number): void {
-  ps.profiles.get(id)?.forget();
+  const p = ps.profiles.get(id);
+  if (p) { p.forget(); ps.bits.clear(p.slot); }
   ps.profiles.delete(id);
   ps.sizes = null;
 }

@@ -107,7 +107,7 @@ export async function reloadProfiles(tx: SqlStore, ps: ProjectState, ids: readon
   for (const id of found) {
     const mine = current.get(id);
     const p = ps.profiles.get(id)!;
-    p.bits = new Uint32Array(ps.words);
+    ps.bits.clear(p.slot);
     for (const segId of mine?.keys() ?? []) { const s = ps.segments.get(segId); if (s) p.flip(s.idx); }
     // From the engine's own instant (what is due since then is applied by the next wake-up).
     schedule(ps, p, ps.clock);
