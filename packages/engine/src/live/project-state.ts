@@ -5,7 +5,7 @@
  */
 import { isDeepStrictEqual } from 'node:util';
 import type { Condition, EventPath, EventRecord, EventSlice, JsonObject, ProfileRoot, ProfileView, ViewCondition } from '@strata/core';
-import { conditionReads, EventLists, isDerivedEvent, walk } from '@strata/core';
+import { conditionReads, Dictionary, EventLists, isDerivedEvent, walk } from '@strata/core';
 import type { EngineProfile, SegmentRow } from '@strata/store';
 import { WakeHeap } from '../wake-heap.ts';
 import { MembershipBits } from './membership-bits.ts';
@@ -94,9 +94,24 @@ interface WindowEntry {
   segs: readonly number[];
 }
 
-/** A record with only the trait and context keys the project's segments read. */
-export function keepOf(ps: { keep: { traits: Set<string>; context: Set<string> } }, r: EngineProfile): EngineProfile {
-  return { ...r, traits: pick(r.traits, ps.keep.traits), context: pick(r.context, ps.keep.context) };
+/**
+ * A record with only the trait and context keys the project's segments read. Equal kept
+ * parts are one shared object (profiles of one plan, country and device hold the same
+ * context); records are never changed in place, only replaced.
+ */
+export function keepOf(ps: ProjectState, r: EngineProfile): EngineProfile {
+  return { ...r, traits: intern(ps, pick(r.traits, ps.keep.traits)), context: intern(ps, pick(r.context, ps.keep.context)), labels: intern(ps, r.labels) };
+}
+
+/**
+ * The shared object equal to `o` (by JSON: see Dictionary for values JSON cannot tell apart,
+ * which are never shared). When the table outgrows the profiles it is started again, so
+ * that parts no profile holds any more do not pile up.
+ */
+function intern<T extends JsonObject | readonly string[]>(ps: ProjectState, o: T): T {
+  if (o === NO_KEYS) return o;
+  if (ps.parts.values.length > 2 * ps.profiles.size + 1024) ps.parts = new Dictionary();
+  return ps.parts.values[ps.parts.code(o)] as T;
 }
 
 /** The top-level trait and context keys a condition reads. */
@@ -162,6 +177,8 @@ export class ProjectState {
   complexTimed: SegmentState[] = [];
   /** Scratch marks, one per segment. */
   mark = new Uint8Array(0);
+  /** The kept traits, contexts and labels of records, each distinct one once (see keepOf). */
+  parts = new Dictionary();
   /** The top-level trait and context keys some segment reads: the rest of a record is not kept. */
   keep: { traits: Set<string>; context: Set<string> } = { traits: new Set(), context: new Set() };
   tracked = new Map<string | null, Projection>();
