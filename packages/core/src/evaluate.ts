@@ -320,25 +320,34 @@ function compileSequence(c: SequenceNode): Evaluator {
       for (let i = 0; i < k; i++) if (steps[i]!(e, now)) mask |= 1 << i;
       if (mask) hits.push({ t: e.timestamp, mask });
     }
-    hits.sort((a, b) => a.t - b.t);
-    // latest[i]: the latest time at which steps 0..i can end, using events seen so far.
-    const latest = new Array<number>(k).fill(-Infinity);
-    for (let start = 0; start < hits.length;) {
-      const t = hits[start]!.t;
-      let end = start;
-      while (end < hits.length && hits[end]!.t === t) end++;
-      // Events at the same instant cannot chain with each other: read the state from before t.
-      const prev = latest.slice();
-      for (let j = start; j < end; j++) {
-        const { mask } = hits[j]!;
-        for (let i = 0; i < k; i++) {
-          if (!(mask & (1 << i))) continue;
-          if (i === 0 || (prev[i - 1]! > -Infinity && t - prev[i - 1]! <= gap)) latest[i] = t;
-        }
-      }
-      if (latest[k - 1]! > -Infinity) return true;
-      start = end;
-    }
-    return false;
+    return sequenceCompletes(hits, k, gap);
   };
+}
+
+/**
+ * Whether the k steps of a sequence happen in order, each within `gap` of the previous, over
+ * `hits` (the events in the window that match some step: time and the mask of the steps they
+ * match), given in the events' order (sorted here by time, stably).
+ */
+export function sequenceCompletes(hits: { t: number; mask: number }[], k: number, gap: number): boolean {
+  hits.sort((a, b) => a.t - b.t);
+  // latest[i]: the latest time at which steps 0..i can end, using events seen so far.
+  const latest = new Array<number>(k).fill(-Infinity);
+  for (let start = 0; start < hits.length;) {
+    const t = hits[start]!.t;
+    let end = start;
+    while (end < hits.length && hits[end]!.t === t) end++;
+    // Events at the same instant cannot chain with each other: read the state from before t.
+    const prev = latest.slice();
+    for (let j = start; j < end; j++) {
+      const { mask } = hits[j]!;
+      for (let i = 0; i < k; i++) {
+        if (!(mask & (1 << i))) continue;
+        if (i === 0 || (prev[i - 1]! > -Infinity && t - prev[i - 1]! <= gap)) latest[i] = t;
+      }
+    }
+    if (latest[k - 1]! > -Infinity) return true;
+    start = end;
+  }
+  return false;
 }

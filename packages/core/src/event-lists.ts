@@ -70,16 +70,17 @@ export class EventLists {
   }
 
   private column(g: EventGroup, root: 'properties' | 'context', key: string): Column {
-    const id = `${root}\u0000${key}`;
-    let c = g.cols.get(id);
+    let c = (root === 'properties' ? g.props : g.ctx).get(key);
     if (c) return c;
+    const id = `${root}\u0000${key}`;
     let dict = this.dicts.get(id);
     if (!dict) {
       this.dicts.set(id, (dict = new Dictionary()));
       dict.code(undefined);
     }
     c = { root, key, dict, codes: new Int32Array(g.time.length) };
-    g.cols.set(id, c);
+    (root === 'properties' ? g.props : g.ctx).set(key, c);
+    g.cols.push(c);
     g.version++;
     return c;
   }
@@ -107,7 +108,7 @@ export class EventLists {
 
   /** Packs every list's rows tight (after a bulk load: runs then hold no spare room). */
   compact(): void {
-    for (const g of this.groups.values()) g.compact(g.live());
+    for (const g of this.groups.values()) g.compact(g.live(), true);
   }
 
   /** Bytes of the typed arrays held (dictionaries' distinct values not counted). */
@@ -130,7 +131,10 @@ export class EventGroup {
   time = new Float64Array(16);
   /** Codes of the rows' names (in `nameDict`), for the `*` list only; a named list's rows all bear its name. */
   names: Int32Array | null;
-  readonly cols = new Map<string, Column>();
+  /** The kept keys' columns, by key under each root, and all of them. */
+  readonly props = new Map<string, Column>();
+  readonly ctx = new Map<string, Column>();
+  readonly cols: Column[] = [];
   /** Bumped when a column is added (readers cache their column per group and version). */
   version = 0;
   start: Int32Array;
@@ -181,7 +185,7 @@ export class EventGroup {
     if (i < start + len) this.move(i, i + 1, start + len - i);
     this.time[i] = t;
     if (this.names) this.names[i] = 0;
-    for (const c of this.cols.values()) c.codes[i] = 0;
+    for (const c of this.cols) c.codes[i] = 0;
     this.len[slot] = len + 1;
     return i;
   }
@@ -211,7 +215,7 @@ export class EventGroup {
   /** Room for `n` more rows at the end: compacted when half garbage, else grown. */
   private reserve(n: number): void {
     if (this.end + n <= this.time.length) return;
-    if (this.garbage > this.end >>> 1) this.compact(this.live() + n);
+    if (this.garbage > this.end >>> 1) this.compact(this.live() + n, false);
     if (this.end + n > this.time.length) this.grow(Math.max(this.end + n, Math.ceil(this.time.length * 1.5)));
   }
 
@@ -220,14 +224,18 @@ export class EventGroup {
     t.set(this.time.subarray(0, this.end));
     this.time = t;
     if (this.names) { const n = new Int32Array(rows); n.set(this.names.subarray(0, this.end)); this.names = n; }
-    for (const c of this.cols.values()) { const n = new Int32Array(rows); n.set(c.codes.subarray(0, this.end)); c.codes = n; }
+    for (const c of this.cols) { const n = new Int32Array(rows); n.set(c.codes.subarray(0, this.end)); c.codes = n; }
   }
 
-  /** Copies every run, in slot order, to new columns of `rows` rows, each run's capacity cut to its length. */
-  compact(rows: number): void {
+  /**
+   * Copies every run, in slot order, to new columns of `rows` rows; `tight`: each run's
+   * capacity cut to its length (after a load), else kept (runs that moved to grow keep
+   * their room, so the next events do not move them again).
+   */
+  compact(rows: number, tight: boolean): void {
     rows = Math.max(16, rows);
     const time = new Float64Array(rows), names = this.names ? new Int32Array(rows) : null;
-    const cols = [...this.cols.values()].map((c) => ({ c, codes: new Int32Array(rows) }));
+    const cols = this.cols.map((c) => ({ c, codes: new Int32Array(rows) }));
     let to = 0;
     for (let s = 0; s < this.len.length; s++) {
       const len = this.len[s]!, from = this.start[s]!;
@@ -236,8 +244,8 @@ export class EventGroup {
       if (names) names.set(this.names!.subarray(from, from + len), to);
       for (const x of cols) x.codes.set(x.c.codes.subarray(from, from + len), to);
       this.start[s] = to;
-      this.cap[s] = len;
-      to += len;
+      if (tight) this.cap[s] = len;
+      to += this.cap[s]!;
     }
     this.time = time;
     this.names = names;
@@ -251,12 +259,12 @@ export class EventGroup {
     if (n <= 0) return;
     this.time.copyWithin(to, from, from + n);
     this.names?.copyWithin(to, from, from + n);
-    for (const c of this.cols.values()) c.codes.copyWithin(to, from, from + n);
+    for (const c of this.cols) c.codes.copyWithin(to, from, from + n);
   }
 
   bytes(): number {
     let n = this.time.byteLength + (this.names?.byteLength ?? 0) + this.start.byteLength * 3;
-    for (const c of this.cols.values()) n += c.codes.byteLength;
+    for (const c of this.cols) n += c.codes.byteLength;
     return n;
   }
 }
@@ -282,7 +290,7 @@ export class EventSlice {
   at(i: number): EventRecord {
     const g = this.group, row = this.start + i;
     const properties: Record<string, unknown> = {}, context: Record<string, unknown> = {};
-    for (const c of g.cols.values()) {
+    for (const c of g.cols) {
       const v = c.dict.values[c.codes[row]!];
       if (v !== undefined) (c.root === 'properties' ? properties : context)[c.key] = v;
     }
@@ -298,13 +306,13 @@ const EMPTY = new EventSlice(new EventGroup('', 0, new Dictionary()), 0, 0);
  */
 export function sliceReader(path: EventPath): (list: EventSlice, i: number) => unknown {
   if (path.kind === 'field') return path.field === 'event' ? (l, i) => l.name(i) : (l, i) => l.time(i);
-  const id = `${path.root}\u0000${path.keys[0]!}`;
+  const key = path.keys[0]!, root = path.root;
   const rest = path.keys.length === 1 ? null : jsonGetter(path.keys.slice(1));
   let group: EventGroup | null = null, version = -1;
   let col: Column | undefined;
   return (l, i) => {
     const g = l.group;
-    if (g !== group || g.version !== version) { group = g; version = g.version; col = g.cols.get(id); }
+    if (g !== group || g.version !== version) { group = g; version = g.version; col = (root === 'properties' ? g.props : g.ctx).get(key); }
     if (col === undefined) return undefined;
     const v = col.dict.values[col.codes[l.start + i]!];
     if (rest === null) return typeof v === 'function' ? undefined : v;

@@ -1,8 +1,8 @@
 import type { Condition, EventNode, EventPath, Predicate, ProfilePath, SequenceNode, WhereClause, Window } from './ast.ts';
 import { assertNever, walk } from './ast.ts';
-import type { EventRecord, ProfileRecord } from './data.ts';
+import type { ProfileRecord } from './data.ts';
 import { isDerivedEvent } from './data.ts';
-import { aggregator, compileCondition, compilePredicate, profileGetter } from './evaluate.ts';
+import { aggregator, compileCondition, compilePredicate, profileGetter, sequenceCompletes } from './evaluate.ts';
 import { sliceReader, type EventSlice } from './event-lists.ts';
 import { toTime } from './values.ts';
 
@@ -147,20 +147,30 @@ function compileEvent(c: EventNode): ViewCondition {
 }
 
 function compileSequenceView(c: SequenceNode): ViewCondition {
-  const f = compileCondition(c);
   const star = c.steps.some((s) => s.name === null);
   // With a "*" step the non-derived list already holds every named step's events but derived ones.
   const names = [...new Set(c.steps.map((s) => s.name).filter((n): n is string => n !== null && (!star || isDerivedEvent(n))))];
   const lists = (view: ProfileView) => (star ? [view.events(null), ...names.map((n) => view.events(n))] : names.map((n) => view.events(n)));
+  const steps = c.steps.map((s) => ({ name: s.name, match: whereTest(s.where) }));
+  const k = steps.length, gap = c.maxGapMs ?? Infinity;
   const wNexts = c.steps.map((s) => whereNext(s.where)).filter((x) => x !== null);
   return {
+    // As the closure evaluator (compileSequence) over the events in the window, read in place.
     test: (view, now) => {
-      const parts: EventRecord[] = [];
+      const hits: { t: number; mask: number }[] = [];
       for (const list of lists(view)) {
         const [lo, hi] = windowRange(c.window, list, now);
-        for (let i = lo; i < hi; i++) parts.push(list.at(i));
+        for (let i = lo; i < hi; i++) {
+          const name = list.name(i);
+          let mask = 0;
+          for (let j = 0; j < k; j++) {
+            const s = steps[j]!;
+            if ((s.name === null ? !isDerivedEvent(name) : name === s.name) && s.match(list, i, now)) mask |= 1 << j;
+          }
+          if (mask) hits.push({ t: list.time(i), mask });
+        }
       }
-      return f(view.profile, parts, now);
+      return sequenceCompletes(hits, k, gap);
     },
     next: (view, now) => {
       let best = Infinity;
