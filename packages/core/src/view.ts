@@ -239,7 +239,7 @@ export function compileViewSegment(condition: Condition | null, include: Readonl
 export interface ConditionReads {
   /** Event names read (`null`: every non-derived event). */
   readonly names: Set<string | null>;
-  /** Per name, the event paths its where clauses and aggregates read. */
+  /** Per list (name), the event paths its where clauses and aggregates read from it. */
   readonly paths: Map<string | null, EventPath[]>;
   /** Reads the profile record (attributes, buckets). */
   readonly profile: boolean;
@@ -285,12 +285,16 @@ export function conditionReads(c: Condition): ConditionReads {
         if (n.window.kind === 'relative') { timed = true; windows.push({ name: n.name, fromMs: n.window.fromMs, toMs: n.window.toMs }); }
         break;
       case 'sequence': {
-        for (const s of n.steps) read(s.name, s.where);
+        const star = n.steps.some((s) => s.name === null);
+        for (const s of n.steps) {
+          read(s.name, s.where);
+          // With a "*" step, a named non-derived step's events are read from the "*" list (compileSequenceView): so are its paths.
+          if (star && s.name !== null && !isDerivedEvent(s.name)) read(null, s.where);
+        }
         const w = n.window;
         if (w.kind === 'relative') {
           timed = true;
           // The lists the sequence reads (see compileSequenceView).
-          const star = n.steps.some((s) => s.name === null);
           const lists = new Set<string | null>(star ? [null] : []);
           for (const s of n.steps) if (s.name !== null && (!star || isDerivedEvent(s.name))) lists.add(s.name);
           for (const name of lists) windows.push({ name, fromMs: w.fromMs, toMs: w.toMs });

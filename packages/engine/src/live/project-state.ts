@@ -181,10 +181,8 @@ export class ProjectState {
   parts = new Dictionary();
   /** The top-level trait and context keys some segment reads: the rest of a record is not kept. */
   keep: { traits: Set<string>; context: Set<string> } = { traits: new Set(), context: new Set() };
+  /** The lists kept (event names; null: `*`) and the keys each keeps of its events: those read from it. */
   tracked = new Map<string | null, Projection>();
-  /** Per event name, the keys its kept events hold (see keptKeys), for the `tracked` map `keptOf`. */
-  kept = new Map<string, Projection | null>();
-  keptOf: ReadonlyMap<string | null, Projection> | null = null;
   readonly heap = new WakeHeap();
   /** Profiles merged away in the transaction being written (their ids still name history entries). */
   readonly gone = new Map<number, EngineProfile>();
@@ -212,29 +210,13 @@ export function newProfile(ps: ProjectState, record: EngineProfile): ProfileStat
   return new ProfileState(keepOf(ps, record), ps.lists, ps.bits);
 }
 
-/**
- * The keys kept of an event of `name`: what its own list reads and, for a non-derived name,
- * what `*` reads (one set for both lists, as an event kept in both holds the same); null
- * when no list keeps it. Cached until the segments change what is tracked.
- */
-function keptKeys(ps: ProjectState, name: string): Projection | null {
-  if (ps.keptOf !== ps.tracked) { ps.kept = new Map(); ps.keptOf = ps.tracked; }
-  let k = ps.kept.get(name);
-  if (k !== undefined) return k;
-  const named = ps.tracked.get(name);
-  const star = isDerivedEvent(name) ? undefined : ps.tracked.get(null);
-  k = !named && !star ? null : { props: new Set([...(named?.props ?? []), ...(star?.props ?? [])]), ctx: new Set([...(named?.ctx ?? []), ...(star?.ctx ?? [])]) };
-  ps.kept.set(name, k);
-  return k;
-}
-
-/** Adds an event to a profile's kept lists (only `only` names when given). */
+/** Adds an event to a profile's kept lists (only `only` names when given), each list keeping the keys read from it. */
 export function addEvent(ps: ProjectState, p: ProfileState, e: EventRecord, only?: readonly (string | null)[]): Set<string | null> {
   const hit = new Set<string | null>();
-  const keys = keptKeys(ps, e.name);
-  if (keys === null) return hit;
-  if (ps.tracked.has(e.name) && (!only || only.includes(e.name))) { p.add(e.name, e, keys.props, keys.ctx); hit.add(e.name); }
-  if (!isDerivedEvent(e.name) && ps.tracked.has(null) && (!only || only.includes(null))) { p.add(null, e, keys.props, keys.ctx); hit.add(null); }
+  const named = ps.tracked.get(e.name);
+  const star = isDerivedEvent(e.name) ? undefined : ps.tracked.get(null);
+  if (named && (!only || only.includes(e.name))) { p.add(e.name, e, named.props, named.ctx); hit.add(e.name); }
+  if (star && (!only || only.includes(null))) { p.add(null, e, star.props, star.ctx); hit.add(null); }
   return hit;
 }
 
