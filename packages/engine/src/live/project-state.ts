@@ -13,44 +13,70 @@ import { MembershipBits } from './membership-bits.ts';
 const NO_KEYS: JsonObject = Object.freeze({}) as JsonObject;
 
 /**
- * A profile as the engine keeps it: its record, and its events of the names live segments
- * read, in the project's event columns (ProjectState.lists) at its own slot.
+ * The columns of a project that profiles' states live in, by slot: kept events, membership
+ * bits and next wake-up times (a number in a `Float64Array` rather than one boxed a profile).
+ */
+export class SlotColumns {
+  readonly lists = new EventLists();
+  readonly bits = new MembershipBits(1);
+  wakes = new Float64Array(0);
+
+  newSlot(): number {
+    const slot = this.lists.newSlot();
+    this.bits.ensure(slot);
+    if (slot >= this.wakes.length) {
+      const w = new Float64Array(Math.max(64, Math.ceil(this.wakes.length * 1.5)));
+      w.set(this.wakes);
+      this.wakes = w;
+    }
+    this.wakes[slot] = Infinity;
+    return slot;
+  }
+}
+
+/**
+ * A profile as the engine keeps it: its record, and at its own slot of the project's columns
+ * (SlotColumns) its events of the names live segments read, membership bits and next wake-up.
  */
 export class ProfileState implements ProfileView {
-  wake = Infinity;
   /**
    * Positions of the segments whose next instant is `wake` (the only ones a wake-up must
    * re-evaluate). Often a window's own list, shared (not copied): replaced, never changed in place.
    */
   due: readonly number[] = [];
-  /** Its row in the project's event columns and membership bits. */
   readonly slot: number;
-  constructor(public profile: EngineProfile, private readonly lists: EventLists, private readonly bits: MembershipBits) {
-    this.slot = lists.newSlot();
-    bits.ensure(this.slot);
+  constructor(public profile: EngineProfile, private readonly cols: SlotColumns) {
+    this.slot = cols.newSlot();
+  }
+  /** The earliest instant time alone can change one of its memberships (Infinity: none). */
+  get wake(): number {
+    return this.cols.wakes[this.slot]!;
+  }
+  set wake(at: number) {
+    this.cols.wakes[this.slot] = at;
   }
   /** Membership: whether it is in the project's idx-th segment (ProjectState.list). */
   has(idx: number): boolean {
-    return this.bits.has(this.slot, idx);
+    return this.cols.bits.has(this.slot, idx);
   }
   flip(idx: number): void {
-    this.bits.flip(this.slot, idx);
+    this.cols.bits.flip(this.slot, idx);
   }
   events(name: string | null): EventSlice {
-    return this.lists.list(this.slot, name);
+    return this.cols.lists.list(this.slot, name);
   }
   /** Keeps an event in list `name` (its `props` and `ctx` keys only). */
   add(name: string | null, e: EventRecord, props: ReadonlySet<string>, ctx: ReadonlySet<string>): void {
-    this.lists.add(this.slot, name, e, props, ctx);
+    this.cols.lists.add(this.slot, name, e, props, ctx);
   }
   /** Removes one kept event of `name` at `timestamp`; false when none is kept. */
   remove(name: string | null, timestamp: number): boolean {
-    return this.lists.remove(this.slot, name, timestamp);
+    return this.cols.lists.remove(this.slot, name, timestamp);
   }
   /** Forgets the kept events of `name` (of every name when undefined). */
   forget(name?: string | null): void {
-    if (name === undefined) this.lists.release(this.slot);
-    else this.lists.clear(this.slot, name);
+    if (name === undefined) this.cols.lists.release(this.slot);
+    else this.cols.lists.clear(this.slot, name);
   }
 }
 
@@ -148,8 +174,10 @@ interface Projection {
 
 export class ProjectState {
   readonly profiles = new Map<number, ProfileState>();
-  /** Every profile's kept events, in columns per event name (see ProfileState). */
-  readonly lists = new EventLists();
+  /** Every profile's state but its record, by slot (see ProfileState). */
+  readonly cols = new SlotColumns();
+  /** Every profile's kept events, in columns per event name. */
+  readonly lists = this.cols.lists;
   readonly segments = new Map<string, SegmentState>();
   /** Every segment's size by position, kept by evaluate() while set; null when it must be counted again (see segmentSizes). */
   sizes: Float64Array | null = null;
@@ -164,7 +192,7 @@ export class ProjectState {
   /** 32-bit words of a profile's membership bits. */
   words = 1;
   /** Every profile's membership bits, by slot (`words` words each). */
-  readonly bits = new MembershipBits(1);
+  readonly bits = this.cols.bits;
   /** Per event name, the positions of the segments reading it. */
   byName = new Map<string | null, number[]>();
   /** Per part of the profile record, the positions of the segments reading it. */
@@ -207,7 +235,7 @@ function pick(o: JsonObject, keys: Set<string>): JsonObject {
 
 /** A new profile's state in the project (an empty slot in its event columns). */
 export function newProfile(ps: ProjectState, record: EngineProfile): ProfileState {
-  return new ProfileState(keepOf(ps, record), ps.lists, ps.bits);
+  return new ProfileState(keepOf(ps, record), ps.cols);
 }
 
 /** Adds an event to a profile's kept lists (only `only` names when given), each list keeping the keys read from it. */
