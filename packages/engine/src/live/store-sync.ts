@@ -72,8 +72,8 @@ export async function backfill(tx: SqlStore, ps: ProjectState, names: readonly (
   if (names.length === 0) return;
   const star = names.includes(null);
   const named = names.filter((n): n is string => n !== null);
-  const targets = profileIds ? profileIds.map((id) => ps.profiles.get(id)).filter((p) => p !== undefined) : [...ps.profiles.values()];
-  if (profileIds) for (const p of targets) for (const n of names) p.forget(n);
+  // Some profiles: their runs are forgotten; all of them: the lists' columns are dropped whole.
+  if (profileIds) for (const id of profileIds) for (const n of names) ps.profiles.get(id)?.forget(n);
   else for (const n of names) ps.lists.drop(n);
   const context = names.some((n) => (ps.tracked.get(n)?.ctx.size ?? 0) > 0);
   const starting = isStarting();
