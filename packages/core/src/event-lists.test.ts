@@ -13,7 +13,15 @@ const slim = (e: EventRecord): EventRecord => {
   return { name: e.name, timestamp: e.timestamp, properties: properties as JsonObject, context: {} };
 };
 
-const read = (s: EventSlice): EventRecord[] => Array.from({ length: s.length }, (_, i) => s.at(i));
+/** A slice's rows as records: name, time, and every column's value that is not absent. */
+const read = (s: EventSlice): EventRecord[] => Array.from({ length: s.length }, (_, i) => {
+  const properties: Record<string, unknown> = {}, context: Record<string, unknown> = {};
+  for (const c of s.group.cols) {
+    const v = c.dict.values[c.codes[s.start + i]!];
+    if (v !== undefined) (c.root === 'properties' ? properties : context)[c.key] = v;
+  }
+  return { name: s.name(i), timestamp: s.time(i), properties: properties as JsonObject, context: context as JsonObject };
+});
 
 type Op =
   | { kind: 'add'; slot: number; list: 0 | 1 | 2; t: number; x: unknown; y: unknown }

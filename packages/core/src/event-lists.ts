@@ -285,17 +285,6 @@ export class EventSlice {
     const g = this.group;
     return g.names ? (g.nameDict.values[g.names[this.start + i]!] as string) : g.name!;
   }
-
-  /** The event at i as a record of what is kept of it (name, time, kept keys). */
-  at(i: number): EventRecord {
-    const g = this.group, row = this.start + i;
-    const properties: Record<string, unknown> = {}, context: Record<string, unknown> = {};
-    for (const c of g.cols) {
-      const v = c.dict.values[c.codes[row]!];
-      if (v !== undefined) (c.root === 'properties' ? properties : context)[c.key] = v;
-    }
-    return { name: this.name(i), timestamp: g.time[row]!, properties: properties as JsonObject, context: context as JsonObject };
-  }
 }
 
 const EMPTY = new EventSlice(new EventGroup('', 0, new Dictionary()), 0, 0);
