@@ -15,8 +15,8 @@ import { jsonGetter } from './evaluate.ts';
  * another); otherwise it moves to the end with room to spare, and the rows it left are
  * reclaimed when the columns are compacted (once they are half garbage).
  *
- * What a row keeps is what the engine's slim event copies kept: the name, the time, and the
- * values of the top-level keys asked for, so that any path under them reads as it did.
+ * What a row keeps: the name, the time, and the values of the top-level keys asked for, so
+ * that any path under them reads as it reads on the whole event (sliceReader).
  */
 export class EventLists {
   /** One dictionary per kept key (`properties` or `context`, then the key), shared by every list. */
@@ -62,7 +62,7 @@ export class EventLists {
       return;
     }
     for (const k of keys) {
-      // As the slim copies did (`k in o`): an inherited key reads what the object reads.
+      // `k in o`, as a getter reads it: an inherited key reads what the object reads.
       if (!(k in o)) continue;
       const c = this.column(g, root, k);
       c.codes[row] = c.dict.code((o as Record<string, unknown>)[k]);
