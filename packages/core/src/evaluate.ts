@@ -77,7 +77,8 @@ export function compileSegment(
 
 type Getter<T> = (x: T) => unknown;
 
-function jsonGetter(keys: readonly string[]): Getter<Record<string, unknown>> {
+/** Reads a path of keys under an object (what a `properties.` or `context.` path reads under its root). */
+export function jsonGetter(keys: readonly string[]): Getter<Record<string, unknown>> {
   const clean = (v: unknown) => (typeof v === 'function' ? undefined : v);
   if (keys.length === 1) {
     const [k] = keys as [string];
@@ -261,22 +262,24 @@ function eventFilter(name: string | null, where: readonly WhereClause[]): (e: Ev
 }
 
 /** Computes the aggregate of a behavioural leaf over already-selected events. */
-export function aggregator(agg: Agg): { add(e: EventRecord): void; result(): number | undefined; reset(): void } {
+export function aggregator(agg: Agg): { add(e: EventRecord): void; addAt(t: number, raw: unknown): void; result(): number | undefined; reset(): void } {
   let count = 0, sum = 0, n = 0, min = Infinity, max = -Infinity;
   let days: Set<number> | null = null;
   const prop = 'prop' in agg ? eventGetter(agg.prop) : null;
+  /** One event of time `t` whose aggregated property (when the aggregate has one) reads `raw`. */
+  const addAt = (t: number, raw: unknown) => {
+    count++;
+    if (agg.fn === 'distinctDays') (days ??= new Set()).add(Math.floor(t / DAY_MS));
+    else if (agg.fn === 'firstAt' || agg.fn === 'lastAt') { if (t < min) min = t; if (t > max) max = t; }
+    else if (prop) {
+      const x = typeof raw === 'number' ? raw : typeof raw === 'string' ? toNumber(raw) : Number.NaN;
+      if (!Number.isNaN(x)) { n++; sum += x; if (x < min) min = x; if (x > max) max = x; }
+    }
+  };
   return {
     reset() { count = 0; sum = 0; n = 0; min = Infinity; max = -Infinity; days = null; },
-    add(e) {
-      count++;
-      if (agg.fn === 'distinctDays') (days ??= new Set()).add(Math.floor(e.timestamp / DAY_MS));
-      else if (agg.fn === 'firstAt' || agg.fn === 'lastAt') { if (e.timestamp < min) min = e.timestamp; if (e.timestamp > max) max = e.timestamp; }
-      else if (prop) {
-        const raw = prop(e);
-        const x = typeof raw === 'number' ? raw : typeof raw === 'string' ? toNumber(raw) : Number.NaN;
-        if (!Number.isNaN(x)) { n++; sum += x; if (x < min) min = x; if (x > max) max = x; }
-      }
-    },
+    add(e) { addAt(e.timestamp, prop === null ? undefined : prop(e)); },
+    addAt,
     result() {
       switch (agg.fn) {
         case 'count': return count;
@@ -317,25 +320,34 @@ function compileSequence(c: SequenceNode): Evaluator {
       for (let i = 0; i < k; i++) if (steps[i]!(e, now)) mask |= 1 << i;
       if (mask) hits.push({ t: e.timestamp, mask });
     }
-    hits.sort((a, b) => a.t - b.t);
-    // latest[i]: the latest time at which steps 0..i can end, using events seen so far.
-    const latest = new Array<number>(k).fill(-Infinity);
-    for (let start = 0; start < hits.length;) {
-      const t = hits[start]!.t;
-      let end = start;
-      while (end < hits.length && hits[end]!.t === t) end++;
-      // Events at the same instant cannot chain with each other: read the state from before t.
-      const prev = latest.slice();
-      for (let j = start; j < end; j++) {
-        const { mask } = hits[j]!;
-        for (let i = 0; i < k; i++) {
-          if (!(mask & (1 << i))) continue;
-          if (i === 0 || (prev[i - 1]! > -Infinity && t - prev[i - 1]! <= gap)) latest[i] = t;
-        }
-      }
-      if (latest[k - 1]! > -Infinity) return true;
-      start = end;
-    }
-    return false;
+    return sequenceCompletes(hits, k, gap);
   };
+}
+
+/**
+ * Whether the k steps of a sequence happen in order, each within `gap` of the previous, over
+ * `hits` (the events in the window that match some step: time and the mask of the steps they
+ * match), given in the events' order (sorted here by time, stably).
+ */
+export function sequenceCompletes(hits: { t: number; mask: number }[], k: number, gap: number): boolean {
+  hits.sort((a, b) => a.t - b.t);
+  // latest[i]: the latest time at which steps 0..i can end, using events seen so far.
+  const latest = new Array<number>(k).fill(-Infinity);
+  for (let start = 0; start < hits.length;) {
+    const t = hits[start]!.t;
+    let end = start;
+    while (end < hits.length && hits[end]!.t === t) end++;
+    // Events at the same instant cannot chain with each other: read the state from before t.
+    const prev = latest.slice();
+    for (let j = start; j < end; j++) {
+      const { mask } = hits[j]!;
+      for (let i = 0; i < k; i++) {
+        if (!(mask & (1 << i))) continue;
+        if (i === 0 || (prev[i - 1]! > -Infinity && t - prev[i - 1]! <= gap)) latest[i] = t;
+      }
+    }
+    if (latest[k - 1]! > -Infinity) return true;
+    start = end;
+  }
+  return false;
 }

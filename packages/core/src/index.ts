@@ -14,6 +14,8 @@ export * from './visit.ts';
 export * from './errors.ts';
 export * from './columns.ts';
 export { EventColumns, evaluateEventLeaf } from './event-columns.ts';
+export { EventLists, EventSlice, sliceReader } from './event-lists.ts';
+export { Dictionary } from './dictionary.ts';
 export * from './view.ts';
 export * from './explain.ts';
 export * from './templates.ts';

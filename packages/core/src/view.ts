@@ -1,19 +1,21 @@
 import type { Condition, EventNode, EventPath, Predicate, ProfilePath, SequenceNode, WhereClause, Window } from './ast.ts';
 import { assertNever, walk } from './ast.ts';
-import type { EventRecord, ProfileRecord } from './data.ts';
+import type { ProfileRecord } from './data.ts';
 import { isDerivedEvent } from './data.ts';
-import { aggregator, compileCondition, compilePredicate, eventGetter, profileGetter } from './evaluate.ts';
+import { aggregator, compileCondition, compilePredicate, profileGetter, sequenceCompletes } from './evaluate.ts';
+import { sliceReader, type EventSlice } from './event-lists.ts';
 import { toTime } from './values.ts';
 
 /**
  * A profile as the live engine keeps it: the record, and its events indexed by name, each
  * list sorted by time, so that a behavioural leaf reads only its own name's events and finds
- * its window's edges by binary search.
+ * its window's edges by binary search. The lists are slices of typed-array columns
+ * (event-lists.ts): leaves read times and the kept values in place, with no event objects.
  */
 export interface ProfileView {
   readonly profile: ProfileRecord;
   /** Events of one name sorted by time; `null`: every non-derived event (`"event": "*"`). */
-  events(name: string | null): readonly EventRecord[];
+  events(name: string | null): EventSlice;
 }
 
 /**
@@ -32,27 +34,29 @@ export type ViewResolver = (id: string) => ViewCondition | undefined;
 const NEVER: ViewCondition = { test: () => false, next: () => Infinity };
 
 /** First index whose time is > t (lists are sorted by time). */
-export function upperBound(list: readonly EventRecord[], t: number): number {
+export function upperBound(list: EventSlice, t: number): number {
+  const time = list.group.time, s = list.start;
   let lo = 0, hi = list.length;
   while (lo < hi) {
     const mid = (lo + hi) >>> 1;
-    if (list[mid]!.timestamp > t) hi = mid; else lo = mid + 1;
+    if (time[s + mid]! > t) hi = mid; else lo = mid + 1;
   }
   return lo;
 }
 
 /** First index whose time is >= t. */
-export function lowerBound(list: readonly EventRecord[], t: number): number {
+export function lowerBound(list: EventSlice, t: number): number {
+  const time = list.group.time, s = list.start;
   let lo = 0, hi = list.length;
   while (lo < hi) {
     const mid = (lo + hi) >>> 1;
-    if (list[mid]!.timestamp >= t) hi = mid; else lo = mid + 1;
+    if (time[s + mid]! >= t) hi = mid; else lo = mid + 1;
   }
   return lo;
 }
 
 /** The index range [lo, hi) of a sorted list inside a window at `now` (docs/reference.md §3 window edges). */
-function windowRange(w: Window, list: readonly EventRecord[], now: number): [number, number] {
+function windowRange(w: Window, list: EventSlice, now: number): [number, number] {
   switch (w.kind) {
     case 'all': return [0, list.length];
     case 'relative': return [upperBound(list, now - w.fromMs), upperBound(list, now - w.toMs)];
@@ -61,16 +65,16 @@ function windowRange(w: Window, list: readonly EventRecord[], now: number): [num
 }
 
 /** Earliest instant after `now` at which an event of a sorted list enters or leaves a relative window. */
-function windowNext(w: Window, list: readonly EventRecord[], now: number): number {
+function windowNext(w: Window, list: EventSlice, now: number): number {
   return w.kind === 'relative' ? relativeWindowNext(list, w.fromMs, w.toMs, now) : Infinity;
 }
 
 /** Earliest instant after `now` at which an event of a sorted list enters or leaves the window (now − fromMs, now − toMs]. */
-export function relativeWindowNext(list: readonly EventRecord[], fromMs: number, toMs: number, now: number): number {
+export function relativeWindowNext(list: EventSlice, fromMs: number, toMs: number, now: number): number {
   // t enters at t + toMs (t <= now' - toMs) and leaves at t + fromMs (t <= now' - fromMs).
-  const enter = list[upperBound(list, now - toMs)];
-  const leave = list[upperBound(list, now - fromMs)];
-  return Math.min(enter ? enter.timestamp + toMs : Infinity, leave ? leave.timestamp + fromMs : Infinity);
+  const enter = upperBound(list, now - toMs);
+  const leave = upperBound(list, now - fromMs);
+  return Math.min(enter < list.length ? list.time(enter) + toMs : Infinity, leave < list.length ? list.time(leave) + fromMs : Infinity);
 }
 
 /** Whether a predicate's truth can change with time alone, for a fixed value. */
@@ -96,22 +100,22 @@ function predicateNext(p: Predicate, v: unknown, now: number): number {
   return best;
 }
 
-function whereTest(where: readonly WhereClause[]): (e: EventRecord, now: number) => boolean {
+function whereTest(where: readonly WhereClause[]): (list: EventSlice, i: number, now: number) => boolean {
   if (where.length === 0) return () => true;
-  const clauses = where.map((w) => ({ get: eventGetter(w.path), test: compilePredicate(w.predicate) }));
-  return (e, now) => {
-    for (const c of clauses) if (!c.test(c.get(e), now)) return false;
+  const clauses = where.map((w) => ({ read: sliceReader(w.path), test: compilePredicate(w.predicate) }));
+  return (list, i, now) => {
+    for (const c of clauses) if (!c.test(c.read(list, i), now)) return false;
     return true;
   };
 }
 
 /** Earliest flip of any time-relative where clause over the given events (conservative: every event of the list). */
-function whereNext(where: readonly WhereClause[]): ((list: readonly EventRecord[], now: number) => number) | null {
-  const relative = where.filter((w) => timeRelative(w.predicate)).map((w) => ({ get: eventGetter(w.path), predicate: w.predicate }));
+function whereNext(where: readonly WhereClause[]): ((list: EventSlice, now: number) => number) | null {
+  const relative = where.filter((w) => timeRelative(w.predicate)).map((w) => ({ read: sliceReader(w.path), predicate: w.predicate }));
   if (relative.length === 0) return null;
   return (list, now) => {
     let best = Infinity;
-    for (const e of list) for (const c of relative) best = Math.min(best, predicateNext(c.predicate, c.get(e), now));
+    for (let i = 0; i < list.length; i++) for (const c of relative) best = Math.min(best, predicateNext(c.predicate, c.read(list, i), now));
     return best;
   };
 }
@@ -121,10 +125,11 @@ function compileEvent(c: EventNode): ViewCondition {
   const match = whereTest(c.where);
   const cmp = compilePredicate(c.cmp);
   const acc = aggregator(c.agg);
-  const value = (list: readonly EventRecord[], now: number) => {
+  const prop = 'prop' in c.agg ? sliceReader(c.agg.prop) : null;
+  const value = (list: EventSlice, now: number) => {
     const [lo, hi] = windowRange(c.window, list, now);
     acc.reset();
-    for (let i = lo; i < hi; i++) { const e = list[i]!; if (match(e, now)) acc.add(e); }
+    for (let i = lo; i < hi; i++) if (match(list, i, now)) acc.addAt(list.time(i), prop === null ? undefined : prop(list, i));
     return acc.result();
   };
   const wNext = whereNext(c.where);
@@ -142,20 +147,30 @@ function compileEvent(c: EventNode): ViewCondition {
 }
 
 function compileSequenceView(c: SequenceNode): ViewCondition {
-  const f = compileCondition(c);
   const star = c.steps.some((s) => s.name === null);
   // With a "*" step the non-derived list already holds every named step's events but derived ones.
   const names = [...new Set(c.steps.map((s) => s.name).filter((n): n is string => n !== null && (!star || isDerivedEvent(n))))];
   const lists = (view: ProfileView) => (star ? [view.events(null), ...names.map((n) => view.events(n))] : names.map((n) => view.events(n)));
+  const steps = c.steps.map((s) => ({ name: s.name, match: whereTest(s.where) }));
+  const k = steps.length, gap = c.maxGapMs ?? Infinity;
   const wNexts = c.steps.map((s) => whereNext(s.where)).filter((x) => x !== null);
   return {
+    // As the closure evaluator (compileSequence) over the events in the window, read in place.
     test: (view, now) => {
-      const parts: EventRecord[] = [];
+      const hits: { t: number; mask: number }[] = [];
       for (const list of lists(view)) {
         const [lo, hi] = windowRange(c.window, list, now);
-        for (let i = lo; i < hi; i++) parts.push(list[i]!);
+        for (let i = lo; i < hi; i++) {
+          const name = list.name(i);
+          let mask = 0;
+          for (let j = 0; j < k; j++) {
+            const s = steps[j]!;
+            if ((s.name === null ? !isDerivedEvent(name) : name === s.name) && s.match(list, i, now)) mask |= 1 << j;
+          }
+          if (mask) hits.push({ t: list.time(i), mask });
+        }
       }
-      return f(view.profile, parts, now);
+      return sequenceCompletes(hits, k, gap);
     },
     next: (view, now) => {
       let best = Infinity;
@@ -224,7 +239,7 @@ export function compileViewSegment(condition: Condition | null, include: Readonl
 export interface ConditionReads {
   /** Event names read (`null`: every non-derived event). */
   readonly names: Set<string | null>;
-  /** Per name, the event paths its where clauses and aggregates read. */
+  /** Per list (name), the event paths its where clauses and aggregates read from it. */
   readonly paths: Map<string | null, EventPath[]>;
   /** Reads the profile record (attributes, buckets). */
   readonly profile: boolean;
@@ -270,12 +285,16 @@ export function conditionReads(c: Condition): ConditionReads {
         if (n.window.kind === 'relative') { timed = true; windows.push({ name: n.name, fromMs: n.window.fromMs, toMs: n.window.toMs }); }
         break;
       case 'sequence': {
-        for (const s of n.steps) read(s.name, s.where);
+        const star = n.steps.some((s) => s.name === null);
+        for (const s of n.steps) {
+          read(s.name, s.where);
+          // With a "*" step, a named non-derived step's events are read from the "*" list (compileSequenceView): so are its paths.
+          if (star && s.name !== null && !isDerivedEvent(s.name)) read(null, s.where);
+        }
         const w = n.window;
         if (w.kind === 'relative') {
           timed = true;
           // The lists the sequence reads (see compileSequenceView).
-          const star = n.steps.some((s) => s.name === null);
           const lists = new Set<string | null>(star ? [null] : []);
           for (const s of n.steps) if (s.name !== null && (!star || isDerivedEvent(s.name))) lists.add(s.name);
           for (const name of lists) windows.push({ name, fromMs: w.fromMs, toMs: w.toMs });

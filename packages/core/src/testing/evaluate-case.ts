@@ -1,6 +1,7 @@
 import type { EventRecord, Json, ProfileRecord, SegmentDefinition } from '../data.ts';
 import { isDerivedEvent } from '../data.ts';
 import { compileView, compileViewSegment, type ProfileView, type ViewCondition, type ViewResolver } from '../view.ts';
+import { EventLists } from '../event-lists.ts';
 import type { Condition } from '../ast.ts';
 import { compileCondition, compileSegment, type Evaluator } from '../evaluate.ts';
 import { parseCondition } from '../parse.ts';
@@ -35,16 +36,15 @@ export function evaluatorMembers(
   return profiles.filter(({ profile, events }) => f(profile, events, now)).map(({ profile }) => profile.key).sort();
 }
 
-/** A profile view (view.ts) over a profile's events: lists by name, sorted by time. */
+/** A profile view (view.ts) over a profile's events: lists by name in columns (every key kept), sorted by time. */
 export function viewOf(profile: ProfileRecord, events: readonly EventRecord[]): ProfileView {
-  const byName = new Map<string | null, EventRecord[]>();
-  const push = (k: string | null, e: EventRecord) => { const l = byName.get(k); if (l) l.push(e); else byName.set(k, [e]); };
+  const lists = new EventLists();
+  const slot = lists.newSlot();
   for (const e of events) {
-    push(e.name, e);
-    if (!isDerivedEvent(e.name)) push(null, e);
+    lists.add(slot, e.name, e, null, null);
+    if (!isDerivedEvent(e.name)) lists.add(slot, null, e, null, null);
   }
-  for (const l of byName.values()) l.sort((a, b) => a.timestamp - b.timestamp);
-  return { profile, events: (name) => byName.get(name) ?? [] };
+  return { profile, events: (name) => lists.list(slot, name) };
 }
 
 /** Compiles the segments of a case over views (manual lists applied). */

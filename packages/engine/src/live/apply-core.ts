@@ -8,7 +8,7 @@ import type { EventRecord, ProfileRoot } from '@strata/core';
 import { relativeWindowNext } from '@strata/core';
 import type { EngineEvent, EngineProfile, IngestOutcome, MembershipReason, SegmentRow } from '@strata/store';
 import type { MembershipChange, Pending } from './changes.ts';
-import { addEvent, changedRoots, keepOf, ProfileState, ROOTS, staleNames, type ProjectState, type SegmentState } from './project-state.ts';
+import { addEvent, changedRoots, dropProfile, keepOf, newProfile, ROOTS, staleNames, type ProfileState, type ProjectState, type SegmentState } from './project-state.ts';
 import { setSegments } from './segment-index.ts';
 
 /** Derived events a membership change adds to the profile; a cascade stops after this many rounds. */
@@ -73,16 +73,17 @@ export function derivedEvent(ps: ProjectState, c: MembershipChange): EngineEvent
 /** Sets the profile's next wake-up: the earliest instant time alone can change a membership. */
 export function schedule(ps: ProjectState, p: ProfileState, now: number): void {
   let next = Infinity;
-  let due: number[] = [];
+  let due: readonly number[] = [];
   // Window edges, once per distinct window and list (shared by every segment reading them) ...
+  // A single window's segments are shared, not copied (most profiles wake for one window).
   for (const w of ps.windows) {
     const n = relativeWindowNext(p.events(w.name), w.fromMs, w.toMs, now);
-    if (n < next) { next = n; due = w.segs.slice(); } else if (n === next && n !== Infinity) due.push(...w.segs);
+    if (n < next) { next = n; due = w.segs; } else if (n === next && n !== Infinity) due = due.concat(w.segs);
   }
   // ... and the segments with other time-relative operators, each on its own.
   for (const s of ps.complexTimed) {
     const n = s.view.next(p, now);
-    if (n < next) { next = n; due = [s.idx]; } else if (n === next && n !== Infinity) due.push(s.idx);
+    if (n < next) { next = n; due = [s.idx]; } else if (n === next && n !== Infinity) due = due.concat(s.idx);
   }
   p.wake = next;
   p.due = due;
@@ -93,7 +94,7 @@ export function schedule(ps: ProjectState, p: ProfileState, now: number): void {
 function scheduleSome(ps: ProjectState, p: ProfileState, now: number, list: readonly SegmentState[]): void {
   const was = p.wake;
   const consider = (n: number, idx: number) => {
-    if (n < p.wake) { p.wake = n; p.due = [idx]; } else if (n === p.wake && n !== Infinity && !p.due.includes(idx)) p.due.push(idx);
+    if (n < p.wake) { p.wake = n; p.due = [idx]; } else if (n === p.wake && n !== Infinity && !p.due.includes(idx)) p.due = p.due.concat(idx);
   };
   for (const s of list) {
     if (!s.reads.timed) continue;
@@ -140,7 +141,7 @@ export function applyRecords(ps: ProjectState, outcome: IngestOutcome, now: numb
         out.push({ change: { segmentId: s.row.id, profileId: into, kind: 'entered', at: now, reason: 'merge' }, write: false });
       }
     }
-    ps.profiles.delete(from);
+    dropProfile(ps, from);
   }
   const created = new Set<number>();
   const roots = new Map<number, ProfileRoot[]>();
@@ -148,7 +149,7 @@ export function applyRecords(ps: ProjectState, outcome: IngestOutcome, now: numb
     const have = ps.profiles.get(rec.id);
     const kept = keepOf(ps, rec);
     if (have) { roots.set(rec.id, changedRoots(have.profile, kept)); have.profile = kept; }
-    else { ps.profiles.set(rec.id, new ProfileState(kept, ps.words)); created.add(rec.id); }
+    else { ps.profiles.set(rec.id, newProfile(ps, rec)); created.add(rec.id); }
   }
   return { created, roots };
 }
@@ -220,10 +221,12 @@ export function reevaluate(ps: ProjectState, ids: readonly string[], now: number
 export function hydrateProject(ps: ProjectState, segments: readonly SegmentRow[], people: Iterable<{ profile: EngineProfile; events: readonly EventRecord[] }>, now: number): void {
   setSegments(ps, segments, new Map());
   for (const { profile, events } of people) {
-    const p = new ProfileState(keepOf(ps, profile), ps.words);
+    const p = newProfile(ps, profile);
     ps.profiles.set(profile.id, p);
     for (const e of events) addEvent(ps, p, e);
   }
+  // Each profile's events were added one after another: runs grew in place; packed tight now.
+  ps.lists.compact();
   const out: Pending[] = [];
   for (const p of ps.profiles.values()) {
     evaluate(ps, p, ps.list, now, 'definition', out);
@@ -237,7 +240,7 @@ export function redefine(ps: ProjectState, rows: readonly SegmentRow[], ids: rea
   setSegments(ps, rows, new Map());
   const stale = staleNames(ps, before);
   if (stale.length) {
-    for (const p of ps.profiles.values()) for (const n of stale) p.lists.delete(n);
+    for (const n of stale) ps.lists.drop(n);
     for (const e of events) {
       const p = ps.profiles.get(e.profileId);
       if (p) addEvent(ps, p, e, stale);

@@ -16,9 +16,9 @@ export function segmentsOf(ps: ProjectState | undefined, profileId: number): str
   const p = ps.profiles.get(profileId);
   if (!p) return [];
   const out: string[] = [];
-  const bits = p.bits;
-  for (let w = 0; w < bits.length; w++) {
-    let x = bits[w]!;
+  const { data, words } = ps.bits, base = p.slot * words;
+  for (let w = 0; w < words; w++) {
+    let x = data[base + w]!;
     while (x !== 0) {
       const b = 31 - Math.clz32(x & -x);
       out.push(ps.list[w * 32 + b]!.row.id);
@@ -71,12 +71,13 @@ export function overlapWith(ps: ProjectState | undefined, segmentId: string, min
   const w0 = s.idx >>> 5, b0 = 1 << (s.idx & 31);
   const common = new Float64Array(ps.list.length);
   let count = 0;
+  const { data, words } = ps.bits;
   for (const p of ps.profiles.values()) {
-    const bits = p.bits;
-    if ((bits[w0]! & b0) === 0) continue;
+    const base = p.slot * words;
+    if ((data[base + w0]! & b0) === 0) continue;
     count++;
-    for (let w = 0; w < bits.length; w++) {
-      let x = bits[w]!;
+    for (let w = 0; w < words; w++) {
+      let x = data[base + w]!;
       while (x !== 0) {
         common[w * 32 + 31 - Math.clz32(x & -x)]!++;
         x &= x - 1;
@@ -100,10 +101,11 @@ export function overlapWith(ps: ProjectState | undefined, segmentId: string, min
 function segmentSizes(ps: ProjectState): Float64Array {
   if (ps.sizes && ps.sizes.length === ps.list.length) return ps.sizes;
   const sizes = new Float64Array(ps.list.length);
+  const { data, words } = ps.bits;
   for (const p of ps.profiles.values()) {
-    const bits = p.bits;
-    for (let w = 0; w < bits.length; w++) {
-      let x = bits[w]!;
+    const base = p.slot * words;
+    for (let w = 0; w < words; w++) {
+      let x = data[base + w]!;
       while (x !== 0) {
         sizes[w * 32 + 31 - Math.clz32(x & -x)]!++;
         x &= x - 1;
@@ -124,15 +126,16 @@ function tally(ps: ProjectState, match: (p: ProfileState) => boolean, sampleSize
   const size = new Float64Array(n), common = new Float64Array(n);
   let count = 0;
   const sample: EngineProfile[] = [];
+  const { data, words } = ps.bits;
   for (const p of ps.profiles.values()) {
     const hit = match(p);
     if (hit) {
       count++;
       if (sample.length < sampleSize) sample.push(p.profile);
     }
-    const bits = p.bits;
-    for (let w = 0; w < bits.length; w++) {
-      let x = bits[w]!;
+    const base = p.slot * words;
+    for (let w = 0; w < words; w++) {
+      let x = data[base + w]!;
       while (x !== 0) {
         const i = w * 32 + 31 - Math.clz32(x & -x);
         size[i]!++;
@@ -158,10 +161,11 @@ export function overlap(ps: ProjectState | undefined, ids: readonly string[]): {
   const word = (idxs as number[]).map((i) => i >>> 5), bit = (idxs as number[]).map((i) => 1 << (i & 31));
   const k = ids.length;
   const signatures = new Map<number, number>();
+  const { data, words } = ps.bits;
   for (const p of ps.profiles.values()) {
-    const bits = p.bits;
+    const base = p.slot * words;
     let sig = 0;
-    for (let j = 0, weight = 1; j < k; j++, weight *= 2) if ((bits[word[j]!]! & bit[j]!) !== 0) sig += weight;
+    for (let j = 0, weight = 1; j < k; j++, weight *= 2) if ((data[base + word[j]!]! & bit[j]!) !== 0) sig += weight;
     if (sig !== 0) signatures.set(sig, (signatures.get(sig) ?? 0) + 1);
   }
   const groups: [number[], number][] = [];
@@ -192,10 +196,11 @@ export function closePairs(ps: ProjectState | undefined, minJaccard: number): { 
   const sizes = new Array<number>(n).fill(0);
   const cols: (Uint32Array | undefined)[] = new Array(n);
   let pos = 0;
+  const { data, words: rowWords } = ps.bits;
   for (const p of ps.profiles.values()) {
-    const bits = p.bits, w = pos >>> 5, bit = 1 << (pos & 31);
-    for (let k = 0; k < bits.length; k++) {
-      let x = bits[k]!;
+    const base = p.slot * rowWords, w = pos >>> 5, bit = 1 << (pos & 31);
+    for (let k = 0; k < rowWords; k++) {
+      let x = data[base + k]!;
       while (x !== 0) {
         const i = k * 32 + 31 - Math.clz32(x & -x);
         (cols[i] ??= new Uint32Array(words))[w]! |= bit;

@@ -4,50 +4,79 @@
  * what they read. Also the small helpers that shape what is kept (which keys, which events).
  */
 import { isDeepStrictEqual } from 'node:util';
-import type { Condition, EventPath, EventRecord, JsonObject, ProfileRoot, ProfileView, ViewCondition } from '@strata/core';
-import { conditionReads, isDerivedEvent, walk } from '@strata/core';
+import type { Condition, EventPath, EventRecord, EventSlice, JsonObject, ProfileRoot, ProfileView, ViewCondition } from '@strata/core';
+import { conditionReads, Dictionary, EventLists, isDerivedEvent, walk } from '@strata/core';
 import type { EngineProfile, SegmentRow } from '@strata/store';
 import { WakeHeap } from '../wake-heap.ts';
+import { MembershipBits } from './membership-bits.ts';
 
-const EMPTY: readonly EventRecord[] = Object.freeze([]);
 const NO_KEYS: JsonObject = Object.freeze({}) as JsonObject;
 
-/** A profile as the engine keeps it: its record and its events of the names live segments read. */
-export class ProfileState implements ProfileView {
-  readonly lists = new Map<string | null, EventRecord[]>();
-  wake = Infinity;
-  /** Positions of the segments whose next instant is `wake` (the only ones a wake-up must re-evaluate). */
-  due: number[] = [];
-  /** Membership: bit i is the project's i-th segment (ProjectState.list). */
-  bits: Uint32Array;
-  constructor(public profile: EngineProfile, words: number) {
-    this.bits = new Uint32Array(words);
+/**
+ * The columns of a project that profiles' states live in, by slot: kept events, membership
+ * bits and next wake-up times (a number in a `Float64Array` rather than one boxed a profile).
+ */
+export class SlotColumns {
+  readonly lists = new EventLists();
+  readonly bits = new MembershipBits(1);
+  wakes = new Float64Array(0);
+
+  newSlot(): number {
+    const slot = this.lists.newSlot();
+    this.bits.ensure(slot);
+    if (slot >= this.wakes.length) {
+      const w = new Float64Array(Math.max(64, Math.ceil(this.wakes.length * 1.5)));
+      w.set(this.wakes);
+      this.wakes = w;
+    }
+    this.wakes[slot] = Infinity;
+    return slot;
   }
+}
+
+/**
+ * A profile as the engine keeps it: its record, and at its own slot of the project's columns
+ * (SlotColumns) its events of the names live segments read, membership bits and next wake-up.
+ */
+export class ProfileState implements ProfileView {
+  /**
+   * Positions of the segments whose next instant is `wake` (the only ones a wake-up must
+   * re-evaluate). Often a window's own list, shared (not copied): replaced, never changed in place.
+   */
+  due: readonly number[] = [];
+  readonly slot: number;
+  constructor(public profile: EngineProfile, private readonly cols: SlotColumns) {
+    this.slot = cols.newSlot();
+  }
+  /** The earliest instant time alone can change one of its memberships (Infinity: none). */
+  get wake(): number {
+    return this.cols.wakes[this.slot]!;
+  }
+  set wake(at: number) {
+    this.cols.wakes[this.slot] = at;
+  }
+  /** Membership: whether it is in the project's idx-th segment (ProjectState.list). */
   has(idx: number): boolean {
-    return ((this.bits[idx >>> 5]! >>> (idx & 31)) & 1) === 1;
+    return this.cols.bits.has(this.slot, idx);
   }
   flip(idx: number): void {
-    this.bits[idx >>> 5]! ^= 1 << (idx & 31);
+    this.cols.bits.flip(this.slot, idx);
   }
-  events(name: string | null): readonly EventRecord[] {
-    return this.lists.get(name) ?? EMPTY;
+  events(name: string | null): EventSlice {
+    return this.cols.lists.list(this.slot, name);
   }
-  add(name: string | null, e: EventRecord): void {
-    let list = this.lists.get(name);
-    if (!list) this.lists.set(name, (list = []));
-    // Events arrive almost always in time order: insert from the end.
-    let i = list.length;
-    list.push(e);
-    while (i > 0 && list[i - 1]!.timestamp > e.timestamp) { list[i] = list[i - 1]!; i--; }
-    list[i] = e;
+  /** Keeps an event in list `name` (its `props` and `ctx` keys only). */
+  add(name: string | null, e: EventRecord, props: ReadonlySet<string>, ctx: ReadonlySet<string>): void {
+    this.cols.lists.add(this.slot, name, e, props, ctx);
   }
   /** Removes one kept event of `name` at `timestamp`; false when none is kept. */
   remove(name: string | null, timestamp: number): boolean {
-    const list = this.lists.get(name);
-    const i = list ? list.findLastIndex((e) => e.timestamp === timestamp) : -1;
-    if (i === -1) return false;
-    list!.splice(i, 1);
-    return true;
+    return this.cols.lists.remove(this.slot, name, timestamp);
+  }
+  /** Forgets the kept events of `name` (of every name when undefined). */
+  forget(name?: string | null): void {
+    if (name === undefined) this.cols.lists.release(this.slot);
+    else this.cols.lists.clear(this.slot, name);
   }
 }
 
@@ -87,12 +116,28 @@ interface WindowEntry {
   readonly name: string | null;
   readonly fromMs: number;
   readonly toMs: number;
-  readonly segs: number[];
+  /** Never changed in place (replaced whole): profiles' due lists share it. */
+  segs: readonly number[];
 }
 
-/** A record with only the trait and context keys the project's segments read. */
-export function keepOf(ps: { keep: { traits: Set<string>; context: Set<string> } }, r: EngineProfile): EngineProfile {
-  return { ...r, traits: pick(r.traits, ps.keep.traits), context: pick(r.context, ps.keep.context) };
+/**
+ * A record with only the trait and context keys the project's segments read. Equal kept
+ * parts are one shared object (profiles of one plan, country and device hold the same
+ * context); records are never changed in place, only replaced.
+ */
+export function keepOf(ps: ProjectState, r: EngineProfile): EngineProfile {
+  return { ...r, traits: intern(ps, pick(r.traits, ps.keep.traits)), context: intern(ps, pick(r.context, ps.keep.context)), labels: intern(ps, r.labels) };
+}
+
+/**
+ * The shared object equal to `o` (by JSON: see Dictionary for values JSON cannot tell apart,
+ * which are never shared). When the table outgrows the profiles it is started again, so
+ * that parts no profile holds any more do not pile up.
+ */
+function intern<T extends JsonObject | readonly string[]>(ps: ProjectState, o: T): T {
+  if (o === NO_KEYS) return o;
+  if (ps.parts.values.length > 2 * ps.profiles.size + 1024) ps.parts = new Dictionary();
+  return ps.parts.values[ps.parts.code(o)] as T;
 }
 
 /** The top-level trait and context keys a condition reads. */
@@ -129,6 +174,10 @@ interface Projection {
 
 export class ProjectState {
   readonly profiles = new Map<number, ProfileState>();
+  /** Every profile's state but its record, by slot (see ProfileState). */
+  readonly cols = new SlotColumns();
+  /** Every profile's kept events, in columns per event name. */
+  readonly lists = this.cols.lists;
   readonly segments = new Map<string, SegmentState>();
   /** Every segment's size by position, kept by evaluate() while set; null when it must be counted again (see segmentSizes). */
   sizes: Float64Array | null = null;
@@ -142,6 +191,8 @@ export class ProjectState {
   list: SegmentState[] = [];
   /** 32-bit words of a profile's membership bits. */
   words = 1;
+  /** Every profile's membership bits, by slot (`words` words each). */
+  readonly bits = this.cols.bits;
   /** Per event name, the positions of the segments reading it. */
   byName = new Map<string | null, number[]>();
   /** Per part of the profile record, the positions of the segments reading it. */
@@ -154,8 +205,11 @@ export class ProjectState {
   complexTimed: SegmentState[] = [];
   /** Scratch marks, one per segment. */
   mark = new Uint8Array(0);
+  /** The kept traits, contexts and labels of records, each distinct one once (see keepOf). */
+  parts = new Dictionary();
   /** The top-level trait and context keys some segment reads: the rest of a record is not kept. */
   keep: { traits: Set<string>; context: Set<string> } = { traits: new Set(), context: new Set() };
+  /** The lists kept (event names; null: `*`) and the keys each keeps of its events: those read from it. */
   tracked = new Map<string | null, Projection>();
   readonly heap = new WakeHeap();
   /** Profiles merged away in the transaction being written (their ids still name history entries). */
@@ -179,21 +233,24 @@ function pick(o: JsonObject, keys: Set<string>): JsonObject {
   return out;
 }
 
-/** Adds an event to a profile's kept lists (only `only` names when given). */
+/** A new profile's state in the project (an empty slot in its event columns). */
+export function newProfile(ps: ProjectState, record: EngineProfile): ProfileState {
+  return new ProfileState(keepOf(ps, record), ps.cols);
+}
+
+/** Adds an event to a profile's kept lists (only `only` names when given), each list keeping the keys read from it. */
 export function addEvent(ps: ProjectState, p: ProfileState, e: EventRecord, only?: readonly (string | null)[]): Set<string | null> {
   const hit = new Set<string | null>();
   const named = ps.tracked.get(e.name);
   const star = isDerivedEvent(e.name) ? undefined : ps.tracked.get(null);
-  if (!named && !star) return hit;
-  const props = new Set([...(named?.props ?? []), ...(star?.props ?? [])]);
-  const ctx = new Set([...(named?.ctx ?? []), ...(star?.ctx ?? [])]);
-  const slim: EventRecord = { name: e.name, timestamp: e.timestamp, properties: pick(e.properties, props), context: pick(e.context, ctx) };
-  if (named && (!only || only.includes(e.name))) { p.add(e.name, slim); hit.add(e.name); }
-  if (star && (!only || only.includes(null))) { p.add(null, slim); hit.add(null); }
+  if (named && (!only || only.includes(e.name))) { p.add(e.name, e, named.props, named.ctx); hit.add(e.name); }
+  if (star && (!only || only.includes(null))) { p.add(null, e, star.props, star.ctx); hit.add(null); }
   return hit;
 }
 
 export function dropProfile(ps: ProjectState, id: number): void {
+  const p = ps.profiles.get(id);
+  if (p) { p.forget(); ps.bits.clear(p.slot); }
   ps.profiles.delete(id);
   ps.sizes = null;
 }

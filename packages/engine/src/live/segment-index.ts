@@ -37,21 +37,12 @@ export function setSegments(ps: ProjectState, rows: readonly SegmentRow[], manua
   const before = old.size ? [...old.values()].map((s) => ({ idx: s.idx, now: ps.segments.get(s.row.id) })) : [];
   indexSegments(ps);
   // Membership bits and due lists follow the segments to their new positions.
-  const words = ps.words;
   const moved = new Int32Array(Math.max(0, ...before.map((b) => b.idx + 1))).fill(-1);
   for (const b of before) if (b.now) moved[b.idx] = b.now.idx;
   // Nothing to move when every old segment kept its position (a segment added last, the usual case).
   const same = before.every((b) => b.now?.idx === b.idx);
-  for (const p of ps.profiles.values()) {
-    if (same) {
-      if (p.bits.length !== words) { const bits = new Uint32Array(words); bits.set(p.bits.subarray(0, Math.min(words, p.bits.length))); p.bits = bits; }
-      continue;
-    }
-    const bits = new Uint32Array(words);
-    for (const b of before) if (b.now && p.has(b.idx)) bits[b.now.idx >>> 5]! |= 1 << (b.now.idx & 31);
-    p.bits = bits;
-    if (p.due.length) p.due = p.due.map((i) => moved[i] ?? -1).filter((i) => i >= 0);
-  }
+  ps.bits.relayout(ps.words, same ? null : moved);
+  if (!same) for (const p of ps.profiles.values()) if (p.due.length) p.due = p.due.map((i) => moved[i] ?? -1).filter((i) => i >= 0);
 }
 
 /**
@@ -124,7 +115,7 @@ export async function appendSegments(tx: SqlStore, ps: ProjectState, ids: readon
           ps.windowByKey.set(k, (w = { name: d.name, fromMs: d.fromMs, toMs: d.toMs, segs: [] }));
           ps.windows = [...ps.windows, w];
         }
-        w.segs.push(s.idx);
+        w.segs = [...w.segs, s.idx];
       }
     }
     if (condition) recordKeys(condition, keep);
@@ -142,7 +133,7 @@ export async function appendSegments(tx: SqlStore, ps: ProjectState, ids: readon
   const words = Math.max(1, Math.ceil(list.length / 32));
   if (words !== ps.words) {
     ps.words = words;
-    for (const p of ps.profiles.values()) { const bits = new Uint32Array(words); bits.set(p.bits.subarray(0, Math.min(words, p.bits.length))); p.bits = bits; }
+    ps.bits.relayout(words, null);
   }
   return true;
 }
@@ -197,7 +188,7 @@ function indexSegments(ps: ProjectState): void {
     for (const k of s.reads.windows) {
       let w = ps.windowByKey.get(k);
       if (!w) { const d = winDefs.get(k)!; ps.windowByKey.set(k, (w = { name: d.name, fromMs: d.fromMs, toMs: d.toMs, segs: [] })); }
-      w.segs.push(s.idx);
+      w.segs = [...w.segs, s.idx];
     }
   }
   ps.windows = [...ps.windowByKey.values()];

@@ -7,7 +7,7 @@
 import type { SqlStore } from '@strata/store';
 import { derivedEvent, evaluate, schedule } from './apply-core.ts';
 import type { ChangeListener, Pending, RecordedChange } from './changes.ts';
-import { addEvent, dropProfile, keepOf, ProfileState, type ProjectState } from './project-state.ts';
+import { addEvent, dropProfile, keepOf, newProfile, type ProjectState } from './project-state.ts';
 import { loadSegments } from './segment-index.ts';
 
 const PAGE = 5000;
@@ -34,11 +34,12 @@ export async function loadProject(tx: SqlStore, ps: ProjectState, isStarting: ()
   for (let after = 0; ;) {
     const page = await tx.scanProfiles(projectId, after, starting ? LOAD_PAGE : PAGE);
     if (page.length === 0) break;
-    for (const p of page) ps.profiles.set(p.id, new ProfileState(keepOf(ps, p), ps.words));
+    for (const p of page) ps.profiles.set(p.id, newProfile(ps, p));
     after = page[page.length - 1]!.id;
     if (starting) await yieldToIo();
   }
   await backfill(tx, ps, [...ps.tracked.keys()], null, isStarting);
+  ps.lists.compact();
   for (const m of await tx.allMemberships(projectId)) {
     const s = ps.segments.get(m.segmentId), p = ps.profiles.get(m.profileId);
     if (s && p && !p.has(s.idx)) p.flip(s.idx);
@@ -71,8 +72,9 @@ export async function backfill(tx: SqlStore, ps: ProjectState, names: readonly (
   if (names.length === 0) return;
   const star = names.includes(null);
   const named = names.filter((n): n is string => n !== null);
-  const targets = profileIds ? profileIds.map((id) => ps.profiles.get(id)).filter((p) => p !== undefined) : [...ps.profiles.values()];
-  for (const p of targets) for (const n of names) p.lists.delete(n);
+  // Some profiles: their runs are forgotten; all of them: the lists' columns are dropped whole.
+  if (profileIds) for (const id of profileIds) for (const n of names) ps.profiles.get(id)?.forget(n);
+  else for (const n of names) ps.lists.drop(n);
   const context = names.some((n) => (ps.tracked.get(n)?.ctx.size ?? 0) > 0);
   const starting = isStarting();
   for (let after = 0; ;) {
@@ -96,7 +98,7 @@ export async function reloadProfiles(tx: SqlStore, ps: ProjectState, ids: readon
     for (const rec of await tx.scanProfiles(ps.id, 0, 500, ids.slice(i, i + 500))) {
       found.add(rec.id);
       const have = ps.profiles.get(rec.id);
-      if (have) { have.profile = keepOf(ps, rec); have.lists.clear(); } else ps.profiles.set(rec.id, new ProfileState(keepOf(ps, rec), ps.words));
+      if (have) { have.profile = keepOf(ps, rec); have.forget(); } else ps.profiles.set(rec.id, newProfile(ps, rec));
     }
   }
   for (const id of ids) if (!found.has(id)) dropProfile(ps, id);
@@ -105,7 +107,7 @@ export async function reloadProfiles(tx: SqlStore, ps: ProjectState, ids: readon
   for (const id of found) {
     const mine = current.get(id);
     const p = ps.profiles.get(id)!;
-    p.bits = new Uint32Array(ps.words);
+    ps.bits.clear(p.slot);
     for (const segId of mine?.keys() ?? []) { const s = ps.segments.get(segId); if (s) p.flip(s.idx); }
     // From the engine's own instant (what is due since then is applied by the next wake-up).
     schedule(ps, p, ps.clock);
