@@ -21,7 +21,7 @@ export interface IngestServiceOptions {
   readonly maxBacklog?: number;
   /** How long a request waits for room before it is refused with BACKLOGGED (ms; default 10,000). */
   readonly backlogWaitMs?: number;
-  /** Items applied in one transaction at most (default 5,000; a record is never split). */
+  /** Items applied in one transaction at most (default 5,000; a record is never split); within it, batches are sized to take about 40 ms. */
   readonly applyBatch?: number;
 }
 
@@ -71,6 +71,9 @@ interface Appending { readonly record: LogRecord; readonly ack: Deferred<number>
 interface Queued { readonly record: LoggedRecord; readonly result?: Deferred<IngestResult> }
 
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+
+/** How long one apply transaction should hold the event loop (ms): short enough for acknowledgements and reads to be answered between them. */
+const APPLY_TARGET_MS = 40;
 const size = (r: LogRecord) => r.items.length + r.rejections.length;
 
 /**
@@ -278,13 +281,25 @@ export class IngestService {
     });
   }
 
+  /**
+   * Items the next transaction takes: sized from the last ones so that a transaction holds the
+   * event loop about `APPLY_TARGET_MS` (the embedded store's statements are synchronous: while one
+   * runs, no request is read or answered), between 50 and `applyBatch`.
+   */
+  private batchItems = 500;
+
   private async pumpApply(): Promise<void> {
     const max = this.opts.applyBatch ?? 5_000;
     while (this.applyQueue.length && !this.quitting) {
+      const want = Math.min(max, this.batchItems);
       let n = 0, items = 0;
-      while (n < this.applyQueue.length && (n === 0 || items + size(this.applyQueue[n]!.record) <= max)) items += size(this.applyQueue[n++]!.record);
+      while (n < this.applyQueue.length && (n === 0 || items + size(this.applyQueue[n]!.record) <= want)) items += size(this.applyQueue[n++]!.record);
       const batch = this.applyQueue.splice(0, n);
+      const began = performance.now();
       const left = await this.applyBatch(batch);
+      const took = performance.now() - began;
+      // The next batch aims at the target time, at most doubling or halving at once.
+      if (left.length === 0 && items > 0) this.batchItems = Math.round(Math.min(max, Math.max(50, Math.min(2 * want, Math.max(want / 2, (items * APPLY_TARGET_MS) / Math.max(took, 1))))));
       // Stopping with records not applied: they stay in the log for the next start.
       if (left.length) {
         this.applyQueue.unshift(...left);

@@ -13,7 +13,7 @@ async function within(p: Promise<unknown>, ms: number): Promise<boolean> {
   }
 }
 
-/** The header an ingest answer gives its log position in, and a read may name one with (docs/api.md § Read your writes). */
+/** The header an ingest answer gives its log position in, and a read may name one with (docs/api.md § Ingest, read-your-writes). */
 export const POSITION_HEADER = 'strata-position';
 
 /**
