@@ -25,8 +25,9 @@ export interface LatencyClientData { base: string; writeKey: string; admin: stri
 export interface PhaseResult {
   name: string;
   rate: number;
-  /** Scheduled send of the first request, and the last answer of the phase. */
+  /** Scheduled send of the first request, the last acknowledgement, and the last answer (reads included). */
   from: number;
+  lastAck: number;
   to: number;
   requests: number;
   /** Events in requests answered 200. */
@@ -84,6 +85,7 @@ async function send(body: Body, at: number, sampled: boolean, out: PhaseResult):
   const acked = clock();
   out.to = Math.max(out.to, acked);
   if (status !== 200) return tally(out.ingestRefused, status);
+  out.lastAck = Math.max(out.lastAck, acked);
   out.ack.push(acked - at);
   out.eventsAcknowledged += body.events;
   if (!sampled) return;
@@ -101,7 +103,7 @@ async function run(p: LatencyPhase): Promise<PhaseResult> {
   const n = requestsOf(p);
   const interval = (1000 * batch) / p.rate;
   const from = clock() + 20;
-  const out: PhaseResult = { name: p.name, rate: p.rate, from, to: from, requests: n, eventsAcknowledged: 0, ack: [], applied: [], ingestRefused: {}, reads503: 0, readsOther: {} };
+  const out: PhaseResult = { name: p.name, rate: p.rate, from, lastAck: from, to: from, requests: n, eventsAcknowledged: 0, ack: [], applied: [], ingestRefused: {}, reads503: 0, readsOther: {} };
   const open: Promise<void>[] = [];
   for (let i = 0; i < n; i++) {
     const at = from + i * interval;

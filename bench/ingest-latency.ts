@@ -46,9 +46,16 @@ await createSegmentMix(ctx, segmentCount);
 const app = await buildApp(ctx);
 const base = await app.listen({ port: 0, host: '127.0.0.1' });
 
-// The worker's backlog, sampled on the server's own thread: what was waiting when latency rose.
-const backlog: number[] = [];
-const sampler = setInterval(() => backlog.push(performance.timeOrigin + performance.now(), ctx.ingest.backlogItems), 50);
+// Sampled on the server's own thread every 50 ms: the worker's backlog, and how late the timer
+// fired (the event loop was held, by an apply transaction or anything else, that long).
+const SAMPLE_MS = 50;
+const samples: { at: number; backlog: number; stall: number }[] = [];
+let previous = performance.now();
+const sampler = setInterval(() => {
+  const now = performance.now();
+  samples.push({ at: performance.timeOrigin + now, backlog: ctx.ingest.backlogItems, stall: Math.max(0, now - previous - SAMPLE_MS) });
+  previous = now;
+}, SAMPLE_MS);
 
 const phases: LatencyPhase[] = [
   { name: 'warm-up', rate, seconds: warmup, sampleEvery },
@@ -66,27 +73,26 @@ await store.close();
 rmSync(dir, { recursive: true, force: true });
 
 const [, baseline, load] = results as [PhaseResult, PhaseResult, PhaseResult];
-const maxBacklog = (r: PhaseResult) => {
-  let most = 0;
-  for (let i = 0; i < backlog.length; i += 2) if (backlog[i]! >= r.from && backlog[i]! <= r.to) most = Math.max(most, backlog[i + 1]!);
-  return most;
-};
-const achieved = (r: PhaseResult) => r.eventsAcknowledged / ((r.to - r.from) / 1000);
+/** The most of a server sample over a phase's span. */
+const most = (r: PhaseResult, of: 'backlog' | 'stall') => samples.reduce((m, x) => (x.at >= r.from && x.at <= r.to ? Math.max(m, x[of]) : m), 0);
+/** Events acknowledged over the span from the first scheduled send to the last acknowledgement. */
+const achieved = (r: PhaseResult) => r.eventsAcknowledged / ((r.lastAck - r.from) / 1000);
 const counts = (c: Record<number, number>) => Object.entries(c).map(([s, n]) => `${n}×${s === '0' ? 'no answer' : s}`).join(', ') || '0';
 const q = (xs: number[], p: number) => (xs.length ? pct(xs, p) : NaN);
 const ratio = (a: number, b: number) => (Number.isFinite(a / b) ? `${(a / b).toFixed(1)}×` : '-');
 const rows: (string | number)[][] = [['', `baseline (${baseline.rate} events/s)`, `load (${load.rate} events/s)`, 'load / baseline']];
 rows.push(['achieved rate (events/s, acknowledged)', achieved(baseline), achieved(load), ratio(achieved(load), achieved(baseline))]);
-rows.push([`requests (${batch} events each)`, baseline.requests, load.requests, '']);
+rows.push([`requests (${batch} events each)`, String(baseline.requests), String(load.requests), '']);
 for (const p of [50, 90, 99]) rows.push([`acknowledgement p${p} (ms)`, q(baseline.ack, p), q(load.ack, p), ratio(q(load.ack, p), q(baseline.ack, p))]);
 rows.push(['acknowledgement max (ms)', Math.max(...baseline.ack), Math.max(...load.ack), ratio(Math.max(...load.ack), Math.max(...baseline.ack))]);
-rows.push(['event → membership: requests read back', baseline.applied.length + baseline.reads503, load.applied.length + load.reads503, '']);
+rows.push(['event → membership: requests read back', String(baseline.applied.length + baseline.reads503), String(load.applied.length + load.reads503), '']);
 for (const p of [50, 90, 99]) rows.push([`event → membership p${p} (ms)`, q(baseline.applied, p), q(load.applied, p), ratio(q(load.applied, p), q(baseline.applied, p))]);
 rows.push(['event → membership max (ms)', Math.max(...baseline.applied), Math.max(...load.applied), ratio(Math.max(...load.applied), Math.max(...baseline.applied))]);
-rows.push(['reads answered 503 NOT_YET_APPLIED', baseline.reads503, load.reads503, '']);
+rows.push(['reads answered 503 NOT_YET_APPLIED', String(baseline.reads503), String(load.reads503), '']);
 rows.push(['reads answered otherwise', counts(baseline.readsOther), counts(load.readsOther), '']);
 rows.push(['ingest requests not acknowledged', counts(baseline.ingestRefused), counts(load.ingestRefused), '']);
-rows.push(['most events waiting to be applied', maxBacklog(baseline), maxBacklog(load), '']);
+rows.push(['most events waiting to be applied', String(most(baseline, 'backlog')), String(most(load, 'backlog')), '']);
+rows.push(['longest server event-loop stall (ms)', most(baseline, 'stall'), most(load, 'stall'), ratio(most(load, 'stall'), most(baseline, 'stall'))]);
 console.log(`\n${profiles} profiles at the end; latencies from each request's scheduled send; ${cpus().length} cores (${cpus()[0]?.model ?? '?'}), Node ${process.version}\n`);
 table(rows);
 
