@@ -40,7 +40,7 @@ export interface PhaseResult {
   ingestRefused: Record<number, number>;
   /** Sampled reads answered 503 (NOT_YET_APPLIED: the batch was not applied within the read's wait). */
   reads503: number;
-  /** Sampled reads answered otherwise than 200 or 503, by status. */
+  /** Sampled reads answered otherwise than 200 or 503, by status (0: no answer, e.g. the connection timed out). */
   readsOther: Record<number, number>;
 }
 
@@ -64,13 +64,17 @@ let nextBody = 0;
 
 const tally = (counts: Record<number, number>, status: number) => { counts[status] = (counts[status] ?? 0) + 1; };
 
-/** Reads the batch's user with its position; the read's own wait decides 200 or 503. */
+/** Reads the batch's user with its position; the read's own wait decides 200 or 503 (0: no answer at all). */
 async function readApplied(user: string, position: number | null): Promise<number> {
   const headers: Record<string, string> = { authorization: `Bearer ${admin}` };
   if (position !== null) headers['strata-position'] = String(position);
-  const r = await fetch(`${base}/api/users/${encodeURIComponent(user)}/segments`, { headers });
-  await r.arrayBuffer();
-  return r.status;
+  try {
+    const r = await fetch(`${base}/api/users/${encodeURIComponent(user)}/segments`, { headers });
+    await r.arrayBuffer();
+    return r.status;
+  } catch {
+    return 0;
+  }
 }
 
 async function send(body: Body, at: number, sampled: boolean, out: PhaseResult): Promise<void> {
@@ -114,7 +118,7 @@ async function run(p: LatencyPhase): Promise<PhaseResult> {
   await Promise.all(open);
   // Everything acknowledged applied before the next phase (a read waits for it; up to its bound, then once more).
   const last = bodies[nextBody - 1]!.user;
-  while ((await readApplied(last, null)) === 503);
+  for (let status = 0; status === 0 || status === 503; ) status = await readApplied(last, null);
   return out;
 }
 
