@@ -18,7 +18,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { buildApp } from '@strata/server';
+import { buildApp, stopContext } from '@strata/server';
 import { benchWorker, pct, table, workerAnswer } from './lib.ts';
 import type { LatencyClientData, LatencyPhase, PhaseResult } from './ingest-latency-client.ts';
 import { ADMIN, WRITE, benchContext, createSegmentMix } from './scale-data.ts';
@@ -69,7 +69,8 @@ clearInterval(sampler);
 await ctx.ingest.drain();
 const profiles = await store.countProfiles('default');
 await app.close();
-await store.close();
+// The ingest service, engine and dispatchers stopped as `npm start` stops them (a timer left running would keep the process alive).
+await stopContext(ctx);
 rmSync(dir, { recursive: true, force: true });
 
 const [, baseline, load] = results as [PhaseResult, PhaseResult, PhaseResult];
