@@ -11,14 +11,13 @@ import { LiveEngine } from '@strata/engine';
 import type { EngineEvent, EngineProfile, IngestOutcome, SegmentRow } from '@strata/store';
 import { benchPeople, benchRows } from './engine-data.ts';
 import { EMEA } from './segments.ts';
-import { fmt, table, toEvent } from './lib.ts';
+import { fmt, pct, table, toEvent } from './lib.ts';
 
 const users = Number(process.argv[2] ?? 1_000_000);
 const END = Date.UTC(2024, 5, 15);
 const DAY = 86_400_000;
 const PROJECT = 'bench';
 
-const pct = (xs: number[], p: number) => { const s = [...xs].sort((a, b) => a - b); return s[Math.min(s.length - 1, Math.floor((p / 100) * s.length))]!; };
 const gc = () => (globalThis as { gc?: () => void }).gc?.();
 const rows = benchRows(PROJECT, END);
 

@@ -13,13 +13,12 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Worker } from 'node:worker_threads';
 import BetterSqlite3 from 'better-sqlite3';
 import { generateBatches } from '@strata/datagen';
 import { buildApp } from '@strata/server';
-import { ADMIN, WRITE, benchContext } from './scale-data.ts';
-import { table } from './lib.ts';
-import { BENCH_SEGMENTS, benchSegments200, nestedCondition } from './segments.ts';
+import { ADMIN, WRITE, benchContext, createSegmentMix } from './scale-data.ts';
+import { benchWorker, table, workerAnswer } from './lib.ts';
+import { BENCH_SEGMENTS } from './segments.ts';
 import type { IngestClientData, IngestOrder } from './ingest-client.ts';
 
 const users = Number(process.argv[2] ?? 100_000);
@@ -37,29 +36,12 @@ interface Run { order: IngestOrder; events: number; ms: number; ackMs: number; p
 
 async function runStrata(order: IngestOrder): Promise<Run> {
   const { store, ctx } = await benchContext(join(dir, `strata-${order}`), end);
-  const idOf = new Map<string, string>();
-  if (segmentCount > BENCH_SEGMENTS.length) {
-    // The 200-segment mix of bench:engine; its references name bench ids, mapped to the ids Strata gives.
-    for (const s of benchSegments200().slice(0, segmentCount)) {
-      const condition = JSON.parse(JSON.stringify(s.condition), (k, v) => (k === 'segment' ? idOf.get(v) : v));
-      idOf.set(s.id, (await ctx.segments.create('default', { name: s.name, condition })).id);
-    }
-  } else {
-    for (const s of BENCH_SEGMENTS.slice(0, segmentCount)) {
-      const created = await ctx.segments.create('default', { name: s.name, condition: nestedCondition(s, idOf) as never });
-      idOf.set(s.name, created.id);
-    }
-  }
+  await createSegmentMix(ctx, segmentCount);
   const app = await buildApp(ctx);
   const base = await app.listen({ port: 0, host: '127.0.0.1' });
   const data: IngestClientData = { url: `${base}/v1/batch`, writeKey: WRITE, users, end, concurrency: Number(process.env.BENCH_CONCURRENCY ?? 8), order, window };
   const began = performance.now();
-  const result = await new Promise<{ events: number; failed: number; ms: number }>((resolve, reject) => {
-    const client = new URL('./ingest-client.ts', import.meta.url).href;
-    const w = new Worker(`import('tsx/esm/api').then((m) => { m.register(); return import(${JSON.stringify(client)}); })`, { eval: true, workerData: data });
-    w.once('message', resolve);
-    w.once('error', reject);
-  });
+  const result = await workerAnswer<{ events: number; failed: number; ms: number }>(benchWorker('./ingest-client.ts', data));
   // Acknowledged is not yet applied: the run ends when the worker has applied every acknowledged event.
   await ctx.ingest.drain();
   const appliedMs = performance.now() - began;

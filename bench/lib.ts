@@ -1,3 +1,4 @@
+import { Worker } from 'node:worker_threads';
 import type { EventRecord, JsonObject, ProfileRecord } from '@strata/core';
 import { isDerivedEvent } from '@strata/core';
 import { generateUsers, type GenerateOptions, type GeneratedUser, type SegmentMessage } from '@strata/datagen';
@@ -23,6 +24,28 @@ export async function bestOfAsync<T>(runs: number, fn: () => Promise<T>): Promis
     best = Math.min(best, performance.now() - t);
   }
   return { ms: best, result };
+}
+
+/** The `p`th percentile (0–100) of `xs`, nearest rank below; `xs` is not reordered. */
+export const pct = (xs: readonly number[], p: number): number => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.min(s.length - 1, Math.floor((p / 100) * s.length))]!;
+};
+
+/**
+ * Starts a bench module (a path relative to bench/) in a worker thread, through tsx as the
+ * benchmarks run: a load generator there has the machine's second core to itself.
+ */
+export function benchWorker(module: string, data: unknown): Worker {
+  const href = new URL(module, import.meta.url).href;
+  return new Worker(`import('tsx/esm/api').then((m) => { m.register(); return import(${JSON.stringify(href)}); })`, { eval: true, workerData: data });
+}
+
+/** A bench worker's one answer; the worker is ended then (a client's kept-alive sockets would hold it). */
+export async function workerAnswer<T>(w: Worker): Promise<T> {
+  const r = await new Promise<T>((resolve, reject) => { w.once('message', resolve); w.once('error', reject); });
+  await w.terminate();
+  return r;
 }
 
 /** Prints rows as an aligned table. */

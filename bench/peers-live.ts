@@ -10,25 +10,12 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Worker } from 'node:worker_threads';
 import { buildApp } from '@strata/server';
 import type { IngestClientData } from './ingest-client.ts';
-import { table } from './lib.ts';
+import { benchWorker, table, workerAnswer } from './lib.ts';
 import type { Recompute, RecomputeData } from './peers-recompute.ts';
-import { PROJECT, WRITE, benchContext } from './scale-data.ts';
+import { PROJECT, WRITE, benchContext, createSegmentMix } from './scale-data.ts';
 import { benchSegments200 } from './segments.ts';
-
-/** Starts a bench worker module (through tsx, as the benchmarks run). */
-function worker(module: string, data: unknown): Worker {
-  const href = new URL(module, import.meta.url).href;
-  return new Worker(`import('tsx/esm/api').then((m) => { m.register(); return import(${JSON.stringify(href)}); })`, { eval: true, workerData: data });
-}
-/** The worker's one answer; the worker is ended then (a client's kept-alive sockets would hold it). */
-const answer = async <T>(w: Worker): Promise<T> => {
-  const r = await new Promise<T>((resolve, reject) => { w.once('message', resolve); w.once('error', reject); });
-  await w.terminate();
-  return r;
-};
 
 interface ClientResult { events: number; failed: number; ms: number; timings: number[] }
 interface Run { label: string; events: number; ms: number; staleness: number[]; weights: number[]; recomputes?: Recompute[]; members: number }
@@ -45,20 +32,13 @@ function weightedPct(values: number[], weights: number[], p: number): number {
 async function ingest(dir: string, users: number, end: number, live: boolean, everyMs: number): Promise<Run> {
   const { store, ctx } = await benchContext(dir, end);
   const segments = benchSegments200();
-  if (live) {
-    // The bench ids the nested segments reference, mapped to the ids Strata gives.
-    const idOf = new Map<string, string>();
-    for (const s of segments) {
-      const condition = JSON.parse(JSON.stringify(s.condition), (k, v) => (k === 'segment' ? idOf.get(v) : v));
-      idOf.set(s.id, (await ctx.segments.create(PROJECT, { name: s.name, condition })).id);
-    }
-  }
+  if (live) await createSegmentMix(ctx, segments.length);
   const app = await buildApp(ctx);
   const base = await app.listen({ port: 0, host: '127.0.0.1' });
-  const recomputer = live ? null : worker('./peers-recompute.ts', { file: join(dir, 'strata.db'), project: PROJECT, everyMs, segments } satisfies RecomputeData);
-  const recomputed = recomputer ? answer<Recompute[]>(recomputer) : null;
+  const recomputer = live ? null : benchWorker('./peers-recompute.ts', { file: join(dir, 'strata.db'), project: PROJECT, everyMs, segments } satisfies RecomputeData);
+  const recomputed = recomputer ? workerAnswer<Recompute[]>(recomputer) : null;
   const data: IngestClientData = { url: `${base}/v1/batch`, writeKey: WRITE, users, end, concurrency: 8, order: 'users', window: 0 };
-  const client = await answer<ClientResult>(worker('./ingest-client.ts', data));
+  const client = await workerAnswer<ClientResult>(benchWorker('./ingest-client.ts', data));
   if (client.failed) throw new Error(`${client.failed} batches were not accepted`);
   const sent: number[] = [], acked: number[] = [], weights: number[] = [];
   for (let i = 0; i < client.timings.length; i += 3) { sent.push(client.timings[i]!); acked.push(client.timings[i + 1]!); weights.push(client.timings[i + 2]!); }

@@ -14,7 +14,7 @@ import type { Clock } from '@strata/engine';
 import { generateBatches } from '@strata/datagen';
 import { buildApp, configFromEnv, createContext, ensureDefaultProject, normalizeMessage, type AppContext } from '@strata/server';
 import { createStore, type IngestItem } from '@strata/store';
-import { BENCH_SEGMENTS, nestedCondition } from './segments.ts';
+import { BENCH_SEGMENTS, benchSegments200, nestedCondition } from './segments.ts';
 
 export const PROJECT = 'default';
 export const ADMIN = 'sta_bench_admin';
@@ -44,6 +44,23 @@ export async function startWithBenchSegments(ctx: AppContext, project = PROJECT)
   const idOf = new Map<string, string>();
   for (const s of BENCH_SEGMENTS) idOf.set(s.name, (await ctx.segments.create(project, { name: s.name, condition: nestedCondition(s, idOf) as never })).id);
   await ctx.engine.start(0);
+}
+
+/**
+ * The first `count` segments of a mix created through the service: up to 20, bench/segments.ts's
+ * BENCH_SEGMENTS; more, the 200-segment mix of bench:engine (benchSegments200), its references
+ * to bench ids mapped to the ids Strata gives.
+ */
+export async function createSegmentMix(ctx: AppContext, count: number, project = PROJECT): Promise<void> {
+  const idOf = new Map<string, string>();
+  if (count > BENCH_SEGMENTS.length) {
+    for (const s of benchSegments200().slice(0, count)) {
+      const condition = JSON.parse(JSON.stringify(s.condition), (k, v) => (k === 'segment' ? idOf.get(v) : v));
+      idOf.set(s.id, (await ctx.segments.create(project, { name: s.name, condition })).id);
+    }
+  } else {
+    for (const s of BENCH_SEGMENTS.slice(0, count)) idOf.set(s.name, (await ctx.segments.create(project, { name: s.name, condition: nestedCondition(s, idOf) as never })).id);
+  }
 }
 
 /** Generated users' events through the ingest path, normalised as /v1 would, 400 to a request; answers how many went in. */

@@ -11,11 +11,10 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Worker } from 'node:worker_threads';
 import { generateBatches } from '@strata/datagen';
 import { buildApp } from '@strata/server';
 import { ADMIN, WRITE, benchContext } from './scale-data.ts';
-import { table } from './lib.ts';
+import { benchWorker, pct, table, workerAnswer } from './lib.ts';
 import type { CreateClientData, CreateClientResult } from './segment-create-client.ts';
 
 const count = Number(process.argv[2] ?? 10_000);
@@ -41,12 +40,7 @@ for (const batch of generateBatches({ seed: 11, users, end }, 400)) {
 console.log(`${users} users, ${events} events ingested in ${((performance.now() - t) / 1000).toFixed(1)} s; creating ${count} segments, ${concurrency} at a time...`);
 
 const data: CreateClientData = { base, admin: ADMIN, count, concurrency, healthEveryMs: 20 };
-const result = await new Promise<CreateClientResult>((resolve, reject) => {
-  const client = new URL('./segment-create-client.ts', import.meta.url).href;
-  const w = new Worker(`import('tsx/esm/api').then((m) => { m.register(); return import(${JSON.stringify(client)}); })`, { eval: true, workerData: data });
-  w.once('message', resolve);
-  w.once('error', reject);
-});
+const result = await workerAnswer<CreateClientResult>(benchWorker('./segment-create-client.ts', data));
 const listed = (await (await fetch(`${base}/api/segments`, { headers: { authorization: `Bearer ${ADMIN}` } })).json()) as { segments: unknown[] };
 await app.close();
 await ctx.engine.stop();
@@ -55,7 +49,6 @@ rmSync(dir, { recursive: true, force: true });
 if (result.failed.length) throw new Error(`${result.failed.length} creates failed, first: ${result.failed.slice(0, 3).join(' | ')}`);
 if (listed.segments.length !== count) throw new Error(`${listed.segments.length} segments listed, ${count} created`);
 
-const pct = (xs: readonly number[], p: number) => { const s = [...xs].sort((a, b) => a - b); return s[Math.min(s.length - 1, Math.floor((p / 100) * s.length))]!; };
 const k = Math.min(1000, Math.floor(count / 2));
 const first = result.createMs.slice(0, k), last = result.createMs.slice(-k);
 const ms = (x: number) => x.toFixed(1);

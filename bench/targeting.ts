@@ -10,13 +10,12 @@
 import { rmSync } from 'node:fs';
 import { Worker } from 'node:worker_threads';
 import { PointsStore } from '@strata/store';
-import { fmt, table } from './lib.ts';
+import { fmt, pct, table } from './lib.ts';
 import { ADMIN, PROJECT, WRITE, scaleProject } from './scale-data.ts';
 
 const users = Number(process.argv[2] ?? 1_000_000);
 const REQUESTS = Number(process.env.BENCH_REQUESTS ?? 5000);
 const NOW = Date.UTC(2024, 5, 15, 12);
-const pct = (xs: number[], p: number) => { const s = [...xs].sort((a, b) => a - b); return s[Math.min(s.length - 1, Math.floor((p / 100) * s.length))]!; };
 
 const { dir, store, app, segmentIds, close } = await scaleProject(users, NOW);
 const admin = async (url: string, body: unknown) => {
