@@ -143,7 +143,8 @@ export class IngestStore {
       id: w.id, key: String(w.id), userId: w.userId, anonymousId: w.anonymousId, traits: w.traits, context: w.context,
       labels: w.labels, firstSeen: w.firstSeen, lastSeen: w.lastSeen,
     }));
-    return { stored: fresh.length, duplicates, touched, merges, records, events: engineEvents, reload, removedVisits };
+    const unchanged = new Set([...working.values()].filter((w) => !w.dirty && touched.has(w.id)).map((w) => w.id));
+    return { stored: fresh.length, duplicates, touched, merges, records, unchanged, events: engineEvents, reload, removedVisits };
   }
 
   private async dropDuplicates(projectId: string, items: readonly IngestItem[]): Promise<IngestItem[]> {

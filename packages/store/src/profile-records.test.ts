@@ -96,7 +96,13 @@ describe.each(backends.map((b) => [b.name, b] as const))('kept profile records s
     await store.transaction((tx) => tx.ingest(projectId, [item('u1', 60, { plan: 'free' })], SESSION));
     const late = await store.transaction((tx) => tx.ingest(projectId, [item('u1', 0)], SESSION));
     expect(late.records[0]).toMatchObject({ firstSeen: T0, lastSeen: T0 + 60 * 60_000, traits: { plan: 'free' } });
-    await store.transaction((tx) => tx.ingest(projectId, [item('u1', 90, { seats: 3 })], SESSION));
+    // Older than the context and the last-seen time, but earlier than firstSeen: the record changed.
+    expect([...late.unchanged!]).toEqual([]);
+    const inside = await store.transaction((tx) => tx.ingest(projectId, [item('u1', 30)], SESSION));
+    // Between firstSeen and lastSeen, no traits: the engine's copy of the record needs no comparison.
+    expect([...inside.unchanged!]).toEqual([inside.records[0]!.id]);
+    const later = await store.transaction((tx) => tx.ingest(projectId, [item('u1', 90, { seats: 3 })], SESSION));
+    expect([...later.unchanged!]).toEqual([]);
     const p = await profile(projectId, 'u1');
     expect(p).toMatchObject({ firstSeen: T0, lastSeen: T0 + 90 * 60_000, traits: { plan: 'free', seats: 3 } });
   });
