@@ -15,7 +15,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import BetterSqlite3 from 'better-sqlite3';
 import { generateBatches } from '@strata/datagen';
-import { buildApp } from '@strata/server';
+import { buildApp, stopContext } from '@strata/server';
 import { ADMIN, WRITE, benchContext, createSegmentMix } from './scale-data.ts';
 import { benchWorker, table, workerAnswer } from './lib.ts';
 import { BENCH_SEGMENTS } from './segments.ts';
@@ -60,7 +60,9 @@ async function runStrata(order: IngestOrder): Promise<Run> {
   const sizes = await ctx.segments.list('default');
   const profiles = await store.countProfiles('default');
   const changesWritten = Number((await store.db.selectFrom('membership_history').select((eb) => eb.fn.countAll<number>().as('n')).executeTakeFirst())?.n ?? 0);
-  await store.close();
+  // Every service stopped, not just the store: the engine's timer and the membership worker of
+  // the first order would otherwise run on through the second order's run (and keep the process up).
+  await stopContext(ctx);
   if (result.failed) throw new Error(`${order}: ${result.failed} batches were not accepted`);
   return { order, events: result.events, ms: appliedMs, ackMs: result.ms, profiles, lookupMs, changesWritten, sizes };
 }

@@ -287,6 +287,7 @@ export class ImportStore {
       }
     }
     // Only traits, traits_at, labels and updated_at are set on conflict: the other columns merely fill the row.
+    for (const r of changedRows) this.store.profileRecords?.forget(projectId, r.id);
     for (const c of chunks(changedRows, 200)) {
       await this.db.insertInto('profiles').values(c).onConflict((oc) => oc.column('id').doUpdateSet((eb) => ({
         traits: eb.ref('excluded.traits'), traits_at: eb.ref('excluded.traits_at'), labels: eb.ref('excluded.labels'), updated_at: eb.ref('excluded.updated_at'),

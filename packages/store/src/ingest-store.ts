@@ -1,10 +1,12 @@
-import { sql } from 'kysely';
+import { CompiledQuery, sql } from 'kysely';
 import type { JsonObject } from '@strata/core';
 import { isDerivedEvent } from '@strata/core';
 import type { EventStore, PendingEvent } from './event-store.ts';
+import type { StoreDialect } from './migrations.ts';
 import { LateVisits } from './late-visits.ts';
 import { mergeMissions } from './mission-store.ts';
 import { mergePoints } from './points-store.ts';
+import type { KeptRecord, ProfileRecords } from './profile-records.ts';
 import type { ProfileRow, ProfileStore } from './profile-store.ts';
 import { mergeRewards } from './reward-store.ts';
 import type { StoreHandle } from './store-handle.ts';
@@ -47,7 +49,7 @@ interface WorkingProfile {
 export class IngestStore {
   private readonly lateVisits: LateVisits;
 
-  constructor(private readonly store: StoreHandle & { readonly visitTimes: VisitTimes | null }, private readonly events: EventStore, private readonly profiles: ProfileStore) {
+  constructor(private readonly store: StoreHandle & { readonly visitTimes: VisitTimes | null; readonly profileRecords: ProfileRecords | null }, private readonly events: EventStore, private readonly profiles: ProfileStore) {
     this.lateVisits = new LateVisits(store, events);
   }
 
@@ -141,7 +143,8 @@ export class IngestStore {
       id: w.id, key: String(w.id), userId: w.userId, anonymousId: w.anonymousId, traits: w.traits, context: w.context,
       labels: w.labels, firstSeen: w.firstSeen, lastSeen: w.lastSeen,
     }));
-    return { stored: fresh.length, duplicates, touched, merges, records, events: engineEvents, reload, removedVisits };
+    const unchanged = new Set([...working.values()].filter((w) => !w.dirty && touched.has(w.id)).map((w) => w.id));
+    return { stored: fresh.length, duplicates, touched, merges, records, unchanged, events: engineEvents, reload, removedVisits };
   }
 
   private async dropDuplicates(projectId: string, items: readonly IngestItem[]): Promise<IngestItem[]> {
@@ -169,16 +172,28 @@ export class IngestStore {
     return keys;
   }
 
+  /**
+   * The working copies of profiles not yet in `into`: from the kept records where they are
+   * (`ProfileRecords`, the embedded store), else read from their rows (and kept from then on).
+   */
   private async loadWorking(projectId: string, ids: number[], into: Map<number, WorkingProfile>): Promise<void> {
-    const missing = ids.filter((id) => !into.has(id));
+    const kept = this.store.profileRecords;
+    const missing: number[] = [];
+    for (const id of ids) {
+      if (into.has(id)) continue;
+      const r = kept?.get(projectId, id);
+      if (r) into.set(id, working(id, r));
+      else missing.push(id);
+    }
     for (const c of chunks(missing)) {
       const rows = await this.store.db.selectFrom('profiles').selectAll().where('project_id', '=', projectId).where('id', 'in', c).execute();
       for (const r of rows as ProfileRow[]) {
-        into.set(r.id, {
-          id: r.id, userId: r.user_id, anonymousId: r.anonymous_id, traits: readJson(r.traits, {}), traitsAt: readJson(r.traits_at, {}), context: readJson(r.context, {}),
-          contextAt: r.context_at, labels: readJson(r.labels, []), firstSeen: r.first_seen, lastSeen: r.last_seen,
-          createdAt: r.created_at, lastSeenBefore: r.last_seen, rebuildVisits: false, lateAt: null, isNew: false, dirty: false,
-        });
+        const record: KeptRecord = {
+          userId: r.user_id, anonymousId: r.anonymous_id, traits: readJson(r.traits, {}), traitsAt: readJson(r.traits_at, {}), context: readJson(r.context, {}),
+          contextAt: r.context_at, labels: readJson(r.labels, []), firstSeen: r.first_seen, lastSeen: r.last_seen, createdAt: r.created_at,
+        };
+        kept?.put(projectId, r.id, record);
+        into.set(r.id, working(r.id, record));
       }
     }
   }
@@ -286,6 +301,7 @@ export class IngestStore {
     t.dirty = true;
     this.store.visitTimes?.forget(projectId, from);
     this.store.visitTimes?.forget(projectId, into);
+    this.store.profileRecords?.forget(projectId, from);
     const { db } = this.store;
     await db.updateTable('events').set({ profile_id: into }).where('project_id', '=', projectId).where('profile_id', '=', from).execute();
     await db.updateTable('profile_keys').set({ profile_id: into }).where('project_id', '=', projectId).where('profile_id', '=', from).execute();
@@ -338,20 +354,51 @@ export class IngestStore {
     }
   }
 
+  /** Writes the changed profiles back, one multi-row upsert per 200 (every row exists already, so it only updates), and keeps their records. */
   private async saveWorking(projectId: string, working: Map<number, WorkingProfile>, now: number): Promise<void> {
-    const rows = [...working.values()].filter((w) => w.dirty).map((w) => ({
-      id: w.id, project_id: projectId, user_id: w.userId, anonymous_id: w.anonymousId, traits: JSON.stringify(w.traits), traits_at: JSON.stringify(w.traitsAt), context: JSON.stringify(w.context),
-      context_at: w.contextAt, labels: JSON.stringify(w.labels), first_seen: w.firstSeen, last_seen: w.lastSeen, created_at: w.createdAt, updated_at: now,
-    }));
-    // One statement for the whole batch: every row exists already, so this only updates.
-    for (const c of chunks(rows, 200)) {
-      await this.store.db.insertInto('profiles').values(c).onConflict((oc) => oc.column('id').doUpdateSet((eb) => ({
-        user_id: eb.ref('excluded.user_id'), anonymous_id: eb.ref('excluded.anonymous_id'), traits: eb.ref('excluded.traits'), traits_at: eb.ref('excluded.traits_at'),
-        context: eb.ref('excluded.context'), context_at: eb.ref('excluded.context_at'), labels: eb.ref('excluded.labels'),
-        first_seen: eb.ref('excluded.first_seen'), last_seen: eb.ref('excluded.last_seen'), updated_at: eb.ref('excluded.updated_at'),
-      }))).execute();
+    const dirty = [...working.values()].filter((w) => w.dirty);
+    for (const c of chunks(dirty, 200)) {
+      const params: unknown[] = [];
+      for (const w of c) {
+        params.push(w.id, projectId, w.userId, w.anonymousId, JSON.stringify(w.traits), JSON.stringify(w.traitsAt), JSON.stringify(w.context),
+          w.contextAt, JSON.stringify(w.labels), w.firstSeen, w.lastSeen, w.createdAt, now);
+      }
+      await this.store.db.executeQuery(CompiledQuery.raw(upsertText(this.store.dialect, c.length), params));
+    }
+    const kept = this.store.profileRecords;
+    if (kept) {
+      for (const w of dirty) {
+        kept.put(projectId, w.id, { userId: w.userId, anonymousId: w.anonymousId, traits: w.traits, traitsAt: w.traitsAt, context: w.context, contextAt: w.contextAt,
+          labels: w.labels, firstSeen: w.firstSeen, lastSeen: w.lastSeen, createdAt: w.createdAt });
+      }
     }
   }
+}
+
+const PROFILE_COLUMNS = ['id', 'project_id', 'user_id', 'anonymous_id', 'traits', 'traits_at', 'context', 'context_at', 'labels', 'first_seen', 'last_seen', 'created_at', 'updated_at'] as const;
+/** The upsert's text per dialect and row count: the same text lets SQLite reuse its prepared statement (a query builder would build each anew). */
+const upsertTexts: Record<StoreDialect, Map<number, string>> = { sqlite: new Map(), postgres: new Map() };
+
+function upsertText(dialect: StoreDialect, rows: number): string {
+  let text = upsertTexts[dialect].get(rows);
+  if (!text) {
+    let n = 0;
+    const ph = () => (dialect === 'postgres' ? `$${++n}` : '?');
+    const tuples = Array.from({ length: rows }, () => `(${PROFILE_COLUMNS.map(ph).join(', ')})`).join(', ');
+    const set = PROFILE_COLUMNS.filter((c) => c !== 'id' && c !== 'project_id' && c !== 'created_at').map((c) => `${c} = excluded.${c}`).join(', ');
+    text = `INSERT INTO profiles (${PROFILE_COLUMNS.join(', ')}) VALUES ${tuples} ON CONFLICT (id) DO UPDATE SET ${set}`;
+    upsertTexts[dialect].set(rows, text);
+  }
+  return text;
+}
+
+/** A working copy of a kept record: the objects ingest changes in place are copied, so the kept record stays what was committed. */
+function working(id: number, r: KeptRecord): WorkingProfile {
+  return {
+    id, userId: r.userId, anonymousId: r.anonymousId, traits: { ...r.traits }, traitsAt: { ...r.traitsAt }, context: r.context, contextAt: r.contextAt,
+    labels: r.labels as string[], firstSeen: r.firstSeen, lastSeen: r.lastSeen, createdAt: r.createdAt,
+    lastSeenBefore: r.lastSeen, rebuildVisits: false, lateAt: null, isNew: false, dirty: false,
+  };
 }
 
 const minOrNull = (a: number | null, b: number | null) => (a === null ? b : b === null ? a : Math.min(a, b));

@@ -6,6 +6,7 @@ import type { Database } from './schema.ts';
 import type { StoreHandle } from './store-handle.ts';
 import type { EngineProfile, ProfileWithEvents, StoredProfile } from './types.ts';
 import { chunks, readJson, sqlBool } from './util.ts';
+import type { ProfileRecords } from './profile-records.ts';
 import type { VisitTimes } from './visit-store.ts';
 
 export type ProfileRow = Database['profiles'] & { id: number };
@@ -14,6 +15,7 @@ export type ProfileRow = Database['profiles'] & { id: number };
 export interface ProfileHandle extends StoreHandle {
   readonly sqlDialect: SqlDialect;
   readonly visitTimes: VisitTimes | null;
+  readonly profileRecords: ProfileRecords | null;
 }
 
 /** A profile's fields as written when it is created outside ingest. */
@@ -97,6 +99,7 @@ export class ProfileStore {
     for (const l of remove) labels.delete(l);
     const out = [...labels].sort();
     await db.updateTable('profiles').set({ labels: JSON.stringify(out), updated_at: now }).where('project_id', '=', projectId).where('id', '=', profileId).execute();
+    this.store.profileRecords?.forget(projectId, profileId);
     return out;
   }
 

@@ -5,6 +5,7 @@ import type { Database } from './schema.ts';
 import type { StoreHandle } from './store-handle.ts';
 import type { Project, ProjectSettings } from './types.ts';
 import { readJson } from './util.ts';
+import type { ProfileRecords } from './profile-records.ts';
 import type { VisitTimes } from './visit-store.ts';
 
 /** Every table that holds a project's data (keyed by project_id): what deleting a project empties. */
@@ -17,7 +18,7 @@ export const PROJECT_TABLES = [
 
 /** Projects: their rows and settings, the engine's clock per project, and a project's deletion. */
 export class ProjectStore {
-  constructor(private readonly store: StoreHandle & { readonly visitTimes: VisitTimes | null }) {}
+  constructor(private readonly store: StoreHandle & { readonly visitTimes: VisitTimes | null; readonly profileRecords: ProfileRecords | null }) {}
 
   /**
    * A project with its first admin token and write key (labelled as the start-up keys: the
@@ -62,6 +63,7 @@ export class ProjectStore {
    */
   async deleteData(projectId: string): Promise<Record<string, number>> {
     this.store.visitTimes?.clear();
+    this.store.profileRecords?.forgetProject(projectId);
     const out: Record<string, number> = {};
     for (const table of [...PROJECT_TABLES, 'api_keys', 'projects'] as const) {
       const r = await this.store.db.deleteFrom(table).where(table === 'projects' ? 'id' : 'project_id', '=', projectId).executeTakeFirst();

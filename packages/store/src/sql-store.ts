@@ -14,6 +14,7 @@ import { RejectionStore } from './rejection-store.ts';
 import type { Database } from './schema.ts';
 import { SegmentStore } from './segment-store.ts';
 import type { IngestItem, IngestOutcome, MembershipReason, Project, ProjectSettings, Rejection, SegmentRow } from './types.ts';
+import { ProfileRecords } from './profile-records.ts';
 import { VisitTimes } from './visit-store.ts';
 
 /**
@@ -38,6 +39,8 @@ export class SqlStore {
    * and one transaction at a time; PostgreSQL may have other writers, so it reads windows.
    */
   readonly visitTimes: VisitTimes | null;
+  /** Records of recently ingested profiles (profile-records.ts); only on SQLite, for the same reason. */
+  readonly profileRecords: ProfileRecords | null;
   /** Stored context ids: the committed ones shared with every transaction, and this one's own. */
   readonly contexts: ContextIds;
   readonly projects: ProjectStore;
@@ -54,10 +57,12 @@ export class SqlStore {
     private readonly onClose: () => Promise<void> = async () => db.destroy(),
     contexts?: ContextIds,
     visitTimes?: VisitTimes | null,
+    profileRecords?: ProfileRecords | null,
   ) {
     this.sqlDialect = dialect === 'sqlite' ? sqliteDialect : postgresDialect;
     this.contexts = contexts ?? new ContextIds();
     this.visitTimes = visitTimes !== undefined ? visitTimes : dialect === 'sqlite' ? new VisitTimes() : null;
+    this.profileRecords = profileRecords !== undefined ? profileRecords : dialect === 'sqlite' ? new ProfileRecords() : null;
     this.projects = new ProjectStore(this);
     this.events = new EventStore(this);
     this.profiles = new ProfileStore(this, this.events);
@@ -91,10 +96,11 @@ export class SqlStore {
     const contexts = this.contexts.forTransaction();
     let out: T;
     try {
-      out = await this.db.transaction().execute((trx) => fn(new SqlStore(trx, this.dialect, async () => undefined, contexts, this.visitTimes)));
+      out = await this.db.transaction().execute((trx) => fn(new SqlStore(trx, this.dialect, async () => undefined, contexts, this.visitTimes, this.profileRecords)));
     } catch (e) {
-      // The kept event times may hold what was rolled back: they are read again as needed.
+      // The kept event times and records may hold what was rolled back: they are read again as needed.
       this.visitTimes?.clear();
+      this.profileRecords?.clear();
       throw e;
     }
     contexts.commit();

@@ -64,6 +64,11 @@ export interface IngestOutcome {
   readonly merges: readonly (readonly [number, number])[];
   /** The touched profiles as conditions now see them. */
   readonly records: readonly EngineProfile[];
+  /**
+   * Touched profiles whose record the batch left as it was (their events alone changed: late
+   * events older than the record's times, say), so a copy of the record kept before it is still true.
+   */
+  readonly unchanged?: ReadonlySet<number>;
   /** The events written (derived visits included), in time order per profile. */
   readonly events: readonly EngineEvent[];
   /** Profiles whose stored events changed beyond `events` (a merge): read them again. */

@@ -230,6 +230,7 @@ export class UserDataStore {
     counts.profiles = n(await db.deleteFrom('profiles').where('project_id', '=', projectId).where('id', '=', profileId).executeTakeFirst());
     // Its own event times are no longer what the store holds (and SQLite may give its id to a new profile).
     this.store.visitTimes?.forget(projectId, profileId);
+    this.store.profileRecords?.forget(projectId, profileId);
     counts.contexts = await this.dropUnusedContexts(projectId, contextIds);
 
     if (ids.length) {

@@ -147,6 +147,8 @@ export function applyRecords(ps: ProjectState, outcome: IngestOutcome, now: numb
   const roots = new Map<number, ProfileRoot[]>();
   for (const rec of outcome.records) {
     const have = ps.profiles.get(rec.id);
+    // A record the batch did not change is the one kept: nothing to compare (most late events' profiles).
+    if (have && outcome.unchanged?.has(rec.id)) { roots.set(rec.id, []); continue; }
     const kept = keepOf(ps, rec);
     if (have) { roots.set(rec.id, changedRoots(have.profile, kept)); have.profile = kept; }
     else { ps.profiles.set(rec.id, newProfile(ps, rec)); created.add(rec.id); }

@@ -1,0 +1,109 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ImportStore } from './import-store.ts';
+import { ProfileRecords, type KeptRecord } from './profile-records.ts';
+import type { SqlStore } from './sql-store.ts';
+import { testBackends } from './testing/index.ts';
+import type { IngestItem } from './types.ts';
+
+const backends = await testBackends();
+const SESSION = 30 * 60_000;
+const T0 = Date.UTC(2024, 5, 15, 12);
+let seq = 0;
+
+function item(userId: string, minute: number, traits: IngestItem['traits'] = null): IngestItem {
+  return {
+    messageId: `m${++seq}`, type: traits ? 'identify' : 'track', name: traits ? '$identify' : 'view', userId, anonymousId: null, previousId: null,
+    properties: {}, context: { locale: 'en' }, traits, timestamp: T0 + minute * 60_000, receivedAt: T0 + 1000 * 60_000,
+  };
+}
+
+const record = (userId: string): KeptRecord => ({
+  userId, anonymousId: null, traits: {}, traitsAt: {}, context: {}, contextAt: null, labels: [], firstSeen: null, lastSeen: null, createdAt: 0,
+});
+
+describe('ProfileRecords', () => {
+  it('keeps at most `max` records, the least recently used going first', () => {
+    const kept = new ProfileRecords(2);
+    kept.put('p', 1, record('a'));
+    kept.put('p', 2, record('b'));
+    expect(kept.get('p', 1)?.userId).toBe('a');
+    kept.put('p', 3, record('c'));
+    expect(kept.get('p', 2)).toBeUndefined();
+    expect(kept.get('p', 1)?.userId).toBe('a');
+    expect(kept.get('p', 3)?.userId).toBe('c');
+    expect(kept.size).toBe(2);
+  });
+
+  it('forgets one profile, or every profile of one project', () => {
+    const kept = new ProfileRecords();
+    kept.put('p', 1, record('a'));
+    kept.put('p', 2, record('b'));
+    kept.put('q', 1, record('c'));
+    kept.forget('p', 2);
+    expect(kept.get('p', 2)).toBeUndefined();
+    kept.forgetProject('p');
+    expect(kept.get('p', 1)).toBeUndefined();
+    expect(kept.get('q', 1)?.userId).toBe('c');
+  });
+});
+
+// Ingest writes a profile's whole record back from what it holds: a kept record that missed a
+// change made elsewhere would write the change away. On PostgreSQL nothing is kept; the same
+// expectations hold there.
+describe.each(backends.map((b) => [b.name, b] as const))('kept profile records stay what is stored, on %s', (_n, backend) => {
+  let store: SqlStore;
+  beforeAll(async () => { store = await backend.open(); });
+  afterAll(async () => { await store?.close(); });
+
+  const profile = async (projectId: string, userId: string) => (await store.findProfile(projectId, userId))!;
+
+  it('labels set outside ingest survive the next batch of the profile', async () => {
+    const projectId = `records${++seq}`;
+    await store.transaction((tx) => tx.ingest(projectId, [item('u1', 0, { plan: 'free' })], SESSION));
+    const { id } = await profile(projectId, 'u1');
+    await store.updateLabels(projectId, id, ['vip'], [], T0);
+    await store.transaction((tx) => tx.ingest(projectId, [item('u1', 10, { plan: 'pro' })], SESSION));
+    const p = await profile(projectId, 'u1');
+    expect(p.labels).toEqual(['vip']);
+    expect(p.traits).toEqual({ plan: 'pro' });
+  });
+
+  it('traits an import changed survive the next batch of the profile', async () => {
+    const projectId = `records${++seq}`;
+    await store.transaction((tx) => tx.ingest(projectId, [item('u1', 0, { plan: 'free' })], SESSION));
+    await store.transaction((tx) => new ImportStore(tx).upsertUsers(projectId, [{ userId: 'u1', traits: { country: 'FR' }, labels: ['imported'] }], T0));
+    await store.transaction((tx) => tx.ingest(projectId, [item('u1', 10)], SESSION));
+    const p = await profile(projectId, 'u1');
+    expect(p.traits).toEqual({ plan: 'free', country: 'FR' });
+    expect(p.labels).toEqual(['imported']);
+  });
+
+  it('what a failed transaction ingested is not brought back by the next batch', async () => {
+    const projectId = `records${++seq}`;
+    await store.transaction((tx) => tx.ingest(projectId, [item('u1', 0, { plan: 'free' })], SESSION));
+    await expect(store.transaction(async (tx) => {
+      await tx.ingest(projectId, [item('u1', 5, { plan: 'rolled back' })], SESSION);
+      throw new Error('the transaction fails after ingest');
+    })).rejects.toThrow('the transaction fails');
+    await store.transaction((tx) => tx.ingest(projectId, [item('u1', 10)], SESSION));
+    const p = await profile(projectId, 'u1');
+    expect(p.traits).toEqual({ plan: 'free' });
+    expect(p.lastSeen).toBe(T0 + 10 * 60_000);
+  });
+
+  it('a late event leaves the kept record as stored, and a later batch reads it so', async () => {
+    const projectId = `records${++seq}`;
+    await store.transaction((tx) => tx.ingest(projectId, [item('u1', 60, { plan: 'free' })], SESSION));
+    const late = await store.transaction((tx) => tx.ingest(projectId, [item('u1', 0)], SESSION));
+    expect(late.records[0]).toMatchObject({ firstSeen: T0, lastSeen: T0 + 60 * 60_000, traits: { plan: 'free' } });
+    // Older than the context and the last-seen time, but earlier than firstSeen: the record changed.
+    expect([...late.unchanged!]).toEqual([]);
+    const inside = await store.transaction((tx) => tx.ingest(projectId, [item('u1', 30)], SESSION));
+    // Between firstSeen and lastSeen, no traits: the engine's copy of the record needs no comparison.
+    expect([...inside.unchanged!]).toEqual([inside.records[0]!.id]);
+    const later = await store.transaction((tx) => tx.ingest(projectId, [item('u1', 90, { seats: 3 })], SESSION));
+    expect([...later.unchanged!]).toEqual([]);
+    const p = await profile(projectId, 'u1');
+    expect(p).toMatchObject({ firstSeen: T0, lastSeen: T0 + 90 * 60_000, traits: { plan: 'free', seats: 3 } });
+  });
+});
