@@ -1,4 +1,4 @@
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -6,12 +6,12 @@ import BetterSqlite3 from 'better-sqlite3';
 import { describe, expect, it } from 'vitest';
 import { postgresReachable } from '@strata/store';
 import { TEST_PG_URL, withTestPgSchema } from '@strata/store/testing';
+import { startStrata } from './strata-process.ts';
 
 // kill -9 in the middle of concurrent ingest, three times over, on the real server process:
 // every batch Strata answered 200 to is stored, exactly once, and clients sending the batches
 // that got no answer again (same messageIds) create no duplicates. Figures: docs/reliability.md.
 
-const root = join(import.meta.dirname, '..');
 const ADMIN = 'sta_crash_admin';
 const WRITE = 'stw_crash_write';
 const CLIENTS = 4;
@@ -22,25 +22,8 @@ const ACKED_BEFORE_KILL = 25;
 
 interface Server { readonly base: string; readonly child: ChildProcess }
 
-/** Starts `strata serve` as `npm start` does; `children` keeps it until it exits (a test's finally kills what is left). */
-async function start(env: Record<string, string>, children: Set<ChildProcess>): Promise<Server> {
-  const child = spawn(process.execPath, ['--import', 'tsx', join(root, 'packages/cli/src/main.ts'), 'serve'], {
-    cwd: root, env: { ...process.env, PORT: '0', HOST: '127.0.0.1', STRATA_ADMIN_TOKEN: ADMIN, STRATA_WRITE_KEY: WRITE, ...env }, stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  children.add(child);
-  child.once('exit', () => children.delete(child));
-  let out = '';
-  child.stdout!.on('data', (d) => (out += d));
-  child.stderr!.on('data', (d) => (out += d));
-  for (let i = 0; i < 300; i++) {
-    // Port 0: the system picks a free one, which the start line names.
-    const serving = /Strata is serving on (http:\/\/127\.0\.0\.1:\d+)/.exec(out);
-    if (serving) return { base: serving[1]!, child };
-    if (child.exitCode !== null) throw new Error(`strata exited: ${out}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  throw new Error(`strata did not start: ${out}`);
-}
+/** Starts `strata serve` with this test's credentials (`startStrata`). */
+const start = (env: Record<string, string>, children: Set<ChildProcess>): Promise<Server> => startStrata({ STRATA_ADMIN_TOKEN: ADMIN, STRATA_WRITE_KEY: WRITE, ...env }, children);
 
 async function kill(s: Server, signal: NodeJS.Signals): Promise<void> {
   const exited = new Promise((r) => s.child.once('exit', r));

@@ -1,9 +1,10 @@
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import BetterSqlite3 from 'better-sqlite3';
 import { describe, expect, it } from 'vitest';
+import { startStrata, type StrataProcess } from './strata-process.ts';
 
 // Review of the rebuilt ingest on the real server process: an identify acknowledged while the
 // store is locked by another connection (the log takes it, the worker cannot apply it), then
@@ -16,27 +17,11 @@ import { describe, expect, it } from 'vitest';
 // caused is dated at the restart, not at its receipt (membership history, $segment_entered,
 // webhooks and mission windows all follow that date).
 
-const root = join(import.meta.dirname, '..');
 const ADMIN = 'sta_review_admin';
 const WRITE = 'stw_review_write';
 
-async function start(dataDir: string, children: Set<ChildProcess>): Promise<{ base: string; child: ChildProcess }> {
-  const child = spawn(process.execPath, ['--import', 'tsx', join(root, 'packages/cli/src/main.ts'), 'serve'], {
-    cwd: root, env: { ...process.env, PORT: '0', HOST: '127.0.0.1', STRATA_ADMIN_TOKEN: ADMIN, STRATA_WRITE_KEY: WRITE, STRATA_DATA_DIR: dataDir, DATABASE_URL: '' }, stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  children.add(child);
-  child.once('exit', () => children.delete(child));
-  let out = '';
-  child.stdout!.on('data', (d) => (out += d));
-  child.stderr!.on('data', (d) => (out += d));
-  for (let i = 0; i < 600; i++) {
-    const serving = /Strata is serving on (http:\/\/127\.0\.0\.1:\d+)/.exec(out);
-    if (serving) return { base: serving[1]!, child };
-    if (child.exitCode !== null) throw new Error(`strata exited: ${out}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  throw new Error(`strata did not start: ${out}`);
-}
+/** Starts `strata serve` on the embedded store in `dataDir` (`startStrata`). */
+const start = (dataDir: string, children: Set<ChildProcess>): Promise<StrataProcess> => startStrata({ STRATA_ADMIN_TOKEN: ADMIN, STRATA_WRITE_KEY: WRITE, STRATA_DATA_DIR: dataDir, DATABASE_URL: '' }, children, 60);
 
 describe('ingest review: kill -9 with a backlog, then a later start', () => {
   it('dates the segment entry of a backlogged identify at its receipt, not at the restart', { timeout: 120_000 }, async () => {

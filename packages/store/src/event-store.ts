@@ -2,11 +2,10 @@ import { createHash } from 'node:crypto';
 import { CompiledQuery, sql, type Insertable } from 'kysely';
 import type { EventRecord, JsonObject } from '@strata/core';
 import { EVENT_OWN_CONTEXT_KEYS, visitOf } from '@strata/core';
-import type { StoreDialect } from './migrations.ts';
 import type { Database } from './schema.ts';
 import type { StoreHandle } from './store-handle.ts';
 import type { EngineEvent, IngestItem, StoredEvent } from './types.ts';
-import { chunks, readJson, sqlBool } from './util.ts';
+import { chunks, multiRowInsert, readJson, sqlBool } from './util.ts';
 
 /** An event row before its context is resolved to a stored context id. */
 export type PendingEvent = Omit<Insertable<Database['events']>, 'context_id' | 'context_own'> & {
@@ -62,20 +61,6 @@ export interface EventHandle extends StoreHandle {
 
 const EVENT_COLUMNS = ['project_id', 'profile_id', 'message_id', 'type', 'name', 'derived', 'properties', 'context_id', 'context_own', 'ts', 'received_at'] as const;
 
-/** The multi-row INSERT text per dialect and row count (the same text lets SQLite reuse its prepared statement). */
-const insertTexts: Record<StoreDialect, Map<number, string>> = { sqlite: new Map(), postgres: new Map() };
-
-function insertText(dialect: StoreDialect, rows: number): string {
-  let text = insertTexts[dialect].get(rows);
-  if (!text) {
-    let n = 0;
-    const ph = () => (dialect === 'postgres' ? `$${++n}` : '?');
-    const tuples = Array.from({ length: rows }, () => `(${EVENT_COLUMNS.map(ph).join(', ')})`).join(', ');
-    text = `INSERT INTO events (${EVENT_COLUMNS.join(', ')}) VALUES ${tuples}`;
-    insertTexts[dialect].set(rows, text);
-  }
-  return text;
-}
 
 /**
  * Events and their contexts: the bulk write of ingest, the `$session` and derived rows Strata
@@ -102,7 +87,7 @@ export class EventStore {
         const contextId = r.stored ? r.stored.contextId : ids.get(shared)!;
         params.push(r.project_id, r.profile_id, r.message_id ?? null, r.type, r.name, r.derived, r.properties, contextId, own, r.ts, r.received_at);
       }
-      await this.store.db.executeQuery(CompiledQuery.raw(insertText(this.store.dialect, c.length), params));
+      await this.store.db.executeQuery(CompiledQuery.raw(multiRowInsert(this.store.dialect, 'events', EVENT_COLUMNS, c.length), params));
     }
   }
 

@@ -2,7 +2,6 @@ import { CompiledQuery, sql } from 'kysely';
 import type { JsonObject } from '@strata/core';
 import { isDerivedEvent } from '@strata/core';
 import type { EventStore, PendingEvent } from './event-store.ts';
-import type { StoreDialect } from './migrations.ts';
 import { LateVisits } from './late-visits.ts';
 import { mergeMissions } from './mission-store.ts';
 import { mergePoints } from './points-store.ts';
@@ -11,7 +10,7 @@ import type { ProfileRow, ProfileStore } from './profile-store.ts';
 import { mergeRewards } from './reward-store.ts';
 import type { StoreHandle } from './store-handle.ts';
 import type { EngineEvent, EngineProfile, IngestItem, IngestOutcome } from './types.ts';
-import { chunks, readJson, sqlBool } from './util.ts';
+import { chunks, multiRowInsert, readJson, sqlBool } from './util.ts';
 import type { VisitTimes } from './visit-store.ts';
 
 /** A profile as one batch changes it, written back once at the end (`saveWorking`). */
@@ -363,7 +362,7 @@ export class IngestStore {
         params.push(w.id, projectId, w.userId, w.anonymousId, JSON.stringify(w.traits), JSON.stringify(w.traitsAt), JSON.stringify(w.context),
           w.contextAt, JSON.stringify(w.labels), w.firstSeen, w.lastSeen, w.createdAt, now);
       }
-      await this.store.db.executeQuery(CompiledQuery.raw(upsertText(this.store.dialect, c.length), params));
+      await this.store.db.executeQuery(CompiledQuery.raw(multiRowInsert(this.store.dialect, 'profiles', PROFILE_COLUMNS, c.length, UPSERT_SET), params));
     }
     const kept = this.store.profileRecords;
     if (kept) {
@@ -376,21 +375,8 @@ export class IngestStore {
 }
 
 const PROFILE_COLUMNS = ['id', 'project_id', 'user_id', 'anonymous_id', 'traits', 'traits_at', 'context', 'context_at', 'labels', 'first_seen', 'last_seen', 'created_at', 'updated_at'] as const;
-/** The upsert's text per dialect and row count: the same text lets SQLite reuse its prepared statement (a query builder would build each anew). */
-const upsertTexts: Record<StoreDialect, Map<number, string>> = { sqlite: new Map(), postgres: new Map() };
-
-function upsertText(dialect: StoreDialect, rows: number): string {
-  let text = upsertTexts[dialect].get(rows);
-  if (!text) {
-    let n = 0;
-    const ph = () => (dialect === 'postgres' ? `$${++n}` : '?');
-    const tuples = Array.from({ length: rows }, () => `(${PROFILE_COLUMNS.map(ph).join(', ')})`).join(', ');
-    const set = PROFILE_COLUMNS.filter((c) => c !== 'id' && c !== 'project_id' && c !== 'created_at').map((c) => `${c} = excluded.${c}`).join(', ');
-    text = `INSERT INTO profiles (${PROFILE_COLUMNS.join(', ')}) VALUES ${tuples} ON CONFLICT (id) DO UPDATE SET ${set}`;
-    upsertTexts[dialect].set(rows, text);
-  }
-  return text;
-}
+/** The upsert's ON CONFLICT clause: every column but the key and the creation is taken from the row. */
+const UPSERT_SET = `ON CONFLICT (id) DO UPDATE SET ${PROFILE_COLUMNS.filter((c) => c !== 'id' && c !== 'project_id' && c !== 'created_at').map((c) => `${c} = excluded.${c}`).join(', ')}`;
 
 /** A working copy of a kept record: the objects ingest changes in place are copied, so the kept record stays what was committed. */
 function working(id: number, r: KeptRecord): WorkingProfile {

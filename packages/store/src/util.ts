@@ -4,6 +4,26 @@ import type { StoreDialect } from './migrations.ts';
 /** Rows per multi-row statement. */
 export const CHUNK = 500;
 
+const multiRowTexts = new Map<string, string>();
+
+/**
+ * The text of a multi-row INSERT into `table` of `rows` rows (`tail` after the VALUES, e.g. an
+ * ON CONFLICT clause), made once per dialect, table and row count: the same text lets SQLite
+ * reuse its prepared statement, where a query builder would build each anew.
+ */
+export function multiRowInsert(dialect: StoreDialect, table: string, columns: readonly string[], rows: number, tail = ''): string {
+  const key = `${dialect} ${table} ${rows} ${tail}`;
+  let text = multiRowTexts.get(key);
+  if (!text) {
+    let n = 0;
+    const ph = () => (dialect === 'postgres' ? `$${++n}` : '?');
+    const tuples = Array.from({ length: rows }, () => `(${columns.map(ph).join(', ')})`).join(', ');
+    text = `INSERT INTO ${table} (${columns.join(', ')}) VALUES ${tuples}${tail ? ` ${tail}` : ''}`;
+    multiRowTexts.set(key, text);
+  }
+  return text;
+}
+
 /**
  * JSON columns are text on SQLite and jsonb (parsed by the driver) on PostgreSQL. A value
  * nested deeper than MAX_JSON_DEPTH cannot be written any more, but one stored before the
