@@ -74,6 +74,31 @@ describe.each(backends.map((b) => [b.name, b] as const))('/metrics on %s', (_n, 
     expect(sample(text, 'strata_http_requests_total', { method: 'POST', route: '/v1/batch', status: '503' })).toBe(1);
   });
 
+  it('reports the event log: acknowledged and applied positions, the backlog, a stalled worker', async () => {
+    t = await startTestApp(await backend.open(), T0, { config: { readWaitMs: 200 } });
+    const transaction = t.ctx.store.transaction.bind(t.ctx.store);
+    let down = false;
+    t.ctx.store.transaction = (async (fn: never) => { if (down) throw Object.assign(new Error('database is locked'), { code: 'SQLITE_BUSY' }); return transaction(fn); }) as typeof t.ctx.store.transaction;
+    expect((await t.send('/v1/track', { userId: 'u1', event: 'a' })).status).toBe(200);
+    let text = await scrape();
+    const first = sample(text, 'strata_ingest_acknowledged_position')!;
+    expect(first).toBeGreaterThan(0);
+    expect(sample(text, 'strata_ingest_applied_position')).toBe(first);
+    expect([sample(text, 'strata_ingest_backlog_events'), sample(text, 'strata_ingest_stalled')]).toEqual([0, 0]);
+    down = true;
+    const r = await t.app.inject({ method: 'POST', url: '/v1/batch', headers: { 'x-write-key': 'stw_test_write_key' }, payload: { batch: [{ type: 'track', userId: 'u2', event: 'b' }, { type: 'track', userId: 'u2', event: 'c' }] } });
+    expect(r.statusCode).toBe(200);
+    await vi.waitFor(() => expect(t.ctx.ingest.stalled).not.toBeNull());
+    text = await scrape();
+    expect(sample(text, 'strata_ingest_acknowledged_position')).toBe(r.json().position);
+    expect(sample(text, 'strata_ingest_applied_position')).toBe(first);
+    expect([sample(text, 'strata_ingest_backlog_events'), sample(text, 'strata_ingest_stalled')]).toEqual([2, 1]);
+    down = false;
+    await t.ctx.ingest.drain();
+    text = await scrape();
+    expect([sample(text, 'strata_ingest_applied_position'), sample(text, 'strata_ingest_backlog_events'), sample(text, 'strata_ingest_stalled')]).toEqual([r.json().position, 0, 0]);
+  });
+
   it('reports the outbox backlog of webhooks and destinations, and how old its oldest row is', async () => {
     t = await startTestApp(await backend.open(), T0);
     let text = await scrape();
