@@ -1,6 +1,7 @@
 import { sql } from 'kysely';
 import type { StoreHandle } from '../store-handle.ts';
 import type { EventLog, LoggedRecord, LogRead, LogRecord } from './event-log.ts';
+import { AppendSignal } from './append-signal.ts';
 import { decodeRecordBody, encodeRecordBody } from './record-codec.ts';
 
 /**
@@ -13,7 +14,8 @@ import { decodeRecordBody, encodeRecordBody } from './record-codec.ts';
  */
 export class SqlEventLog implements EventLog {
   readonly partitions = 1;
-  private waiters: (() => void)[] = [];
+  /** Readers waiting for a record (`read` with `waitMs`): woken by the next append. */
+  private readonly appended = new AppendSignal();
 
   constructor(private readonly h: StoreHandle) {
     if (h.dialect !== 'postgres') throw new Error('SqlEventLog is the PostgreSQL log; the SQLite store keeps its log in a file (SqliteEventLog)');
@@ -24,20 +26,14 @@ export class SqlEventLog implements EventLog {
     const rows = await this.h.db.insertInto('event_log').values(records.map((r) => ({
       project_id: r.projectId, partition: r.partition, received_at: r.receivedAt, payload: encodeRecordBody(r.items, r.rejections),
     }))).returning('position').execute();
-    const woken = this.waiters;
-    this.waiters = [];
-    for (const w of woken) w();
+    this.appended.notify();
     return rows.map((r) => Number(r.position)).sort((a, b) => a - b);
   }
 
   async read(partition: number, after: number, max: number, waitMs: number): Promise<LogRead> {
     let out = await this.readOnce(partition, after, max);
     if (out.records.length === 0 && waitMs > 0) {
-      await new Promise<void>((resolve) => {
-        const timer = setTimeout(done, waitMs);
-        function done() { clearTimeout(timer); resolve(); }
-        this.waiters.push(done);
-      });
+      await this.appended.wait(waitMs);
       out = await this.readOnce(partition, after, max);
     }
     return out;
@@ -76,7 +72,6 @@ export class SqlEventLog implements EventLog {
   }
 
   async close(): Promise<void> {
-    for (const w of this.waiters) w();
-    this.waiters = [];
+    this.appended.notify();
   }
 }

@@ -1,5 +1,6 @@
 import { Worker } from 'node:worker_threads';
 import type { EventLog, LoggedRecord, LogRead, LogRecord } from './event-log.ts';
+import { AppendSignal } from './append-signal.ts';
 import { decodeRecordBody, encodeRecordBody } from './record-codec.ts';
 
 interface Answer { id: number; ok: boolean; error?: string; code?: string; [k: string]: unknown }
@@ -30,7 +31,7 @@ export class SqliteEventLog implements EventLog {
   private closed = false;
   private closing = false;
   /** Readers waiting for a record (`read` with `waitMs`): woken by the next append. */
-  private waiters: (() => void)[] = [];
+  private readonly appended = new AppendSignal();
 
   constructor(readonly filename: string, partitions = 1) {
     this.partitions = partitions;
@@ -71,20 +72,14 @@ export class SqliteEventLog implements EventLog {
   async append(records: readonly LogRecord[]): Promise<number[]> {
     const rows = records.map((r) => ({ projectId: r.projectId, partition: r.partition, receivedAt: r.receivedAt, payload: encodeRecordBody(r.items, r.rejections) }));
     const { positions } = await this.call('append', { rows });
-    const woken = this.waiters;
-    this.waiters = [];
-    for (const w of woken) w();
+    this.appended.notify();
     return positions as number[];
   }
 
   async read(partition: number, after: number, max: number, waitMs: number): Promise<LogRead> {
     let a = await this.call('read', { partition, after, max });
     if ((a.rows as Row[]).length === 0 && waitMs > 0) {
-      await new Promise<void>((resolve) => {
-        const timer = setTimeout(done, waitMs);
-        function done() { clearTimeout(timer); resolve(); }
-        this.waiters.push(done);
-      });
+      await this.appended.wait(waitMs);
       a = await this.call('read', { partition, after, max });
     }
     const rows = a.rows as Row[];
@@ -121,8 +116,7 @@ export class SqliteEventLog implements EventLog {
       // Failed or never opened: nothing to close.
     }
     this.closed = true;
-    for (const w of this.waiters) w();
-    this.waiters = [];
+    this.appended.notify();
     await this.worker.terminate();
   }
 }
