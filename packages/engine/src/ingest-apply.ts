@@ -48,7 +48,7 @@ export async function applyRecords(deps: ApplyDeps, records: readonly LoggedReco
     for (const r of records) results.push(await applyRecord(deps, tx, r));
     await setAppliedPosition(tx, PARTITION, last.position);
     return results;
-  });
+  }, { deferSync: true }); // not fsynced at commit: the records stay in the log until syncCommitted has run (IngestService.trim)
 }
 
 async function applyRecord(deps: ApplyDeps, tx: SqlStore, r: LoggedRecord): Promise<IngestResult> {
@@ -93,5 +93,5 @@ export async function setAside(deps: ApplyDeps, r: LoggedRecord, err: unknown): 
       await tx.recordRejections(r.projectId, r.receivedAt, [...warnings, ...r.rejections]);
     }
     await setAppliedPosition(tx, PARTITION, r.position);
-  });
+  }, { deferSync: true });
 }

@@ -77,14 +77,15 @@ describe('IngestService: the log, then the worker', () => {
     const engine = new LiveEngine(store, { now: () => T0 + 60_000 });
     const fail = { next: 0, err: busy() as Error };
     const transaction = store.transaction.bind(store);
-    store.transaction = (async (fn: never) => {
+    store.transaction = (async (fn: never, opts?: never) => {
       if (fail.next > 0) { fail.next--; throw fail.err; }
-      return transaction(fn);
+      return transaction(fn, opts);
     }) as typeof store.transaction;
-    const service = new IngestService(engine, { sessionTimeoutMs: 1_800_000, log: openEventLog(store), backlogWaitMs: 200 });
+    const log = openEventLog(store);
+    const service = new IngestService(engine, { sessionTimeoutMs: 1_800_000, log, backlogWaitMs: 200 });
     const o = { service, store };
     open.push(o);
-    return { ...o, engine, fail, dir };
+    return { ...o, engine, fail, dir, log };
   }
   const stored = async (store: SqlStore) => (await store.db.selectFrom('events').select('message_id').where('project_id', '=', 'p').where('message_id', 'is not', null).execute()).map((e) => e.message_id).sort();
 
@@ -171,6 +172,24 @@ describe('IngestService: the log, then the worker', () => {
     await third.service.drain();
     expect(third.service.applied).toBe(ack.position);
     expect(await stored(third.store)).toEqual([`late-${T0}`]);
+  });
+
+  it('keeps applied records in the log until the store has synced their commits to disk', async () => {
+    const { service, store, log } = await setup();
+    // The worker's commits are not fsynced (deferSync); the log is their durable copy until syncCommitted.
+    let release!: () => void;
+    const gate = new Promise<void>((resolve) => { release = resolve; });
+    const sync = store.syncCommitted.bind(store);
+    let syncs = 0;
+    store.syncCommitted = async () => { syncs++; await gate; await sync(); };
+    const ack = await service.submit('p', [item('e1', T0)], [], T0);
+    expect(await service.waitApplied(ack.position, 5_000)).toBe(true);
+    await new Promise((r) => setTimeout(r, 100));
+    expect(syncs).toBe(1);
+    expect((await log.read(0, 0, 10, 0)).records.map((r) => r.position)).toEqual([ack.position]);
+    release();
+    for (let i = 0; i < 100 && (await log.read(0, 0, 10, 0)).records.length > 0; i++) await new Promise((r) => setTimeout(r, 20));
+    expect((await log.read(0, 0, 10, 0)).records).toEqual([]);
   });
 
   it('refuses new requests with BACKLOGGED once the backlog stays full, naming why', async () => {

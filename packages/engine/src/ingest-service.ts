@@ -378,13 +378,17 @@ export class IngestService {
     this.trim();
   }
 
-  /** Drops applied records from the log (their effects are committed: the store's commits are durable), at most once a second. */
+  /**
+   * Drops applied records from the log, at most once a second. Their effects were committed
+   * without an fsync (`deferSync`): the store's files are synced first, so a record leaves the log
+   * only once what it did would survive a power cut.
+   */
   private trim(force = false): void {
     const to = this.done;
     if (this.trimming || to <= this.trimmedTo || (!force && Date.now() - this.trimmedAt < 1_000)) return;
     this.trimming = true;
     this.trimmedAt = Date.now();
-    this.log.trim(PARTITION, to).then(
+    this.engine.syncCommitted().then(() => this.log.trim(PARTITION, to)).then(
       () => { this.trimmedTo = to; },
       (e: unknown) => { console.error(`strata: the event log could not be trimmed (it will be at the next chance): ${(e as Error).message}`); },
     ).finally(() => { this.trimming = false; });
@@ -399,6 +403,7 @@ export class IngestService {
     while (this.trimming) await sleep(1);
     const to = this.done;
     if (to > this.trimmedTo) {
+      await this.engine.syncCommitted();
       await this.log.trim(PARTITION, to);
       this.trimmedTo = Math.max(this.trimmedTo, to);
     }

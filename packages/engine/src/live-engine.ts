@@ -85,14 +85,19 @@ export class LiveEngine {
 
   // ------------------------------------------------------------ ownership and transactions
 
+  /** Makes every commit so far durable, those of `deferSync` writes too (SqlStore.syncCommitted). */
+  async syncCommitted(): Promise<void> {
+    await this.store.syncCommitted();
+  }
+
   /**
    * Runs `fn` in one store transaction, one writer at a time. If it fails, the engine's state
    * of whatever it touched is read again from the store (which rolled back), so memory never
    * holds what was not committed. When the store cannot be read either (it is down), that state
    * stays marked stale and is read again before the next write (or tick) runs: a write while
-   * the store is still down fails like the store does.
+   * the store is still down fails like the store does. `deferSync`: see SqlStore.transaction.
    */
-  async write<T>(fn: (tx: SqlStore) => Promise<T>): Promise<T> {
+  async write<T>(fn: (tx: SqlStore) => Promise<T>, opts: { readonly deferSync?: boolean } = {}): Promise<T> {
     this.waiting++;
     const run = async () => {
       // One write per turn of the event loop: queued writes (and better-sqlite3's synchronous
@@ -103,12 +108,12 @@ export class LiveEngine {
       this.touched.clear();
       this.redefined.clear();
       try {
-        if (this.commitHooks.length === 0) return await this.store.transaction(fn);
+        if (this.commitHooks.length === 0) return await this.store.transaction(fn, opts);
         return await this.store.transaction(async (tx) => {
           const out = await fn(tx);
           for (const hook of this.commitHooks) await hook(tx, out);
           return out;
-        });
+        }, opts);
       } catch (e) {
         for (const projectId of this.redefined) this.stale.redefined.add(projectId);
         for (const [projectId, ids] of this.touched) {

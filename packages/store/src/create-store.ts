@@ -16,9 +16,11 @@ async function openStore(cfg: StoreConfig): Promise<SqlStore> {
   switch (cfg.kind) {
     case 'sqlite': {
       mkdirSync(cfg.dataDir, { recursive: true });
-      const { db, checkpointer } = openSqlite({ filename: join(cfg.dataDir, 'strata.db') });
+      const filename = join(cfg.dataDir, 'strata.db');
+      const { db, checkpointer } = openSqlite({ filename });
       const store = new SqlStore(db, 'sqlite');
       store.walCheckpointer = checkpointer;
+      store.syncFiles = [`${filename}-wal`, filename];
       store.eventLogFile = join(cfg.dataDir, 'strata-log.db');
       return store;
     }

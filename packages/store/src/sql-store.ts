@@ -1,3 +1,4 @@
+import { open, type FileHandle } from 'node:fs/promises';
 import type { Checkpointer } from './sqlite.ts';
 import { sql, type Kysely, type RawBuilder, type SqlBool, type Transaction } from 'kysely';
 import type { EventRecord, JsonObject, SqlDialect } from '@strata/core';
@@ -32,6 +33,11 @@ export class SqlStore {
   walCheckpointer?: Checkpointer;
   /** The embedded event log's file, beside the database file (a SQLite file store opened by createStore); an in-memory store's log is in memory. */
   eventLogFile?: string;
+  /**
+   * A SQLite file store's database and WAL files (set by createStore): a transaction run with
+   * `deferSync` commits without an fsync, and `syncCommitted` fsyncs these files afterwards.
+   */
+  syncFiles?: readonly string[];
 
   /**
    * Own event times of recently seen profiles, from which late events' visits are decided in
@@ -90,13 +96,30 @@ export class SqlStore {
     await this.onClose();
   }
 
-  /** Runs `fn` in one transaction; nothing it wrote is visible, or acknowledged, before it commits. */
-  async transaction<T>(fn: (tx: SqlStore) => Promise<T>): Promise<T> {
+  /**
+   * Runs `fn` in one transaction; nothing it wrote is visible, or acknowledged, before it commits.
+   * With `deferSync`, a SQLite file store commits without waiting for the disk (synchronous=NORMAL
+   * for this transaction alone): the commit survives the process being killed, not a power cut,
+   * until `syncCommitted` has run. For writes whose source stays durable elsewhere until then (the
+   * event log's records, trimmed only after `syncCommitted`); every other commit is fsynced.
+   */
+  async transaction<T>(fn: (tx: SqlStore) => Promise<T>, opts: { readonly deferSync?: boolean } = {}): Promise<T> {
     if ((this.db as Transaction<Database>).isTransaction) return fn(this);
     const contexts = this.contexts.forTransaction();
+    const run = (db: Kysely<Database>) => db.transaction().execute((trx) => fn(new SqlStore(trx, this.dialect, async () => undefined, contexts, this.visitTimes, this.profileRecords)));
     let out: T;
     try {
-      out = await this.db.transaction().execute((trx) => fn(new SqlStore(trx, this.dialect, async () => undefined, contexts, this.visitTimes, this.profileRecords)));
+      // SQLite refuses to change the safety level inside a transaction: set around it, on the one connection held throughout.
+      out = opts.deferSync && this.syncFiles
+        ? await this.db.connection().execute(async (conn) => {
+          await sql`PRAGMA synchronous = NORMAL`.execute(conn);
+          try {
+            return await run(conn);
+          } finally {
+            await sql`PRAGMA synchronous = FULL`.execute(conn);
+          }
+        })
+        : await run(this.db);
     } catch (e) {
       // The kept event times and records may hold what was rolled back: they are read again as needed.
       this.visitTimes?.clear();
@@ -105,6 +128,30 @@ export class SqlStore {
     }
     contexts.commit();
     return out;
+  }
+
+  /**
+   * Makes every commit so far durable, those of `deferSync` transactions too: fsyncs the SQLite
+   * file store's WAL and database file, off the event loop (fsync covers all that was written to a
+   * file, through any descriptor). Nothing to do on PostgreSQL or in memory, whose commits are as
+   * durable as they will be.
+   */
+  async syncCommitted(): Promise<void> {
+    for (const file of this.syncFiles ?? []) {
+      let fh: FileHandle;
+      try {
+        fh = await open(file, 'r+');
+      } catch (e) {
+        // No WAL file: the last connection closed after a full checkpoint, which synced the database.
+        if ((e as NodeJS.ErrnoException).code === 'ENOENT') continue;
+        throw e;
+      }
+      try {
+        await fh.sync();
+      } finally {
+        await fh.close();
+      }
+    }
   }
 
   /**

@@ -162,14 +162,19 @@ class StrataSqliteDialect extends SqliteDialect {
 
 /**
  * Kysely prepares a statement for every query; better-sqlite3 statements are reusable, so
- * keep the prepared ones by SQL text (bounded) and skip SQLite's parse and plan on repeats.
+ * keep the prepared ones by SQL text (bounded, the least recently used out) and skip SQLite's
+ * parse and plan on repeats.
  */
 function withStatementCache(raw: BetterSqlite3.Database, max = 500): { prepare(sql: string): BetterSqlite3.Statement; close(): void } {
   const cache = new Map<string, BetterSqlite3.Statement>();
   return {
     prepare(sql: string) {
       let stmt = cache.get(sql);
-      if (!stmt) {
+      if (stmt) {
+        // Most recently used last: what is evicted is what has not been used for longest.
+        cache.delete(sql);
+        cache.set(sql, stmt);
+      } else {
         stmt = raw.prepare(sql);
         if (cache.size >= max) cache.delete(cache.keys().next().value!);
         cache.set(sql, stmt);

@@ -58,9 +58,22 @@ function jsonHead(value: unknown): unknown {
   return value;
 }
 
+/**
+ * `xs` in chunks of `n`, the rest in chunks of descending powers of two (130 → 128 + 2): the
+ * statements built from chunks then have one of a few row counts, so the same few texts come
+ * back and their prepared statements are reused (a multi-row statement takes SQLite 6–40 µs a
+ * row to prepare, more than running it).
+ */
 export function chunks<T>(xs: readonly T[], n = CHUNK): T[][] {
   const out: T[][] = [];
-  for (let i = 0; i < xs.length; i += n) out.push(xs.slice(i, i + n));
+  let i = 0;
+  for (; xs.length - i >= n; i += n) out.push(xs.slice(i, i + n));
+  for (let size = 1 << Math.floor(Math.log2(Math.max(1, xs.length - i))); i < xs.length; size >>= 1) {
+    if (xs.length - i >= size) {
+      out.push(xs.slice(i, i + size));
+      i += size;
+    }
+  }
   return out;
 }
 
