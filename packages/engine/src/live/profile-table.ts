@@ -99,39 +99,77 @@ export class StringColumn {
 
 /**
  * The kept traits, contexts and labels of a project's records, each distinct one once (equal
- * parts are one shared object), by code. When the table outgrows the profiles it is started
- * again from the parts the profiles hold, so that parts no profile holds do not pile up.
+ * parts are one shared object), by code. A part is known by the codes of its keys' values
+ * (one Dictionary per key: a value equal by JSON to one seen before is that one), so that
+ * parts differing in one key share the values of the others and no part is held as JSON; a
+ * labels list is known by its JSON. When the table outgrows the profiles it is started again
+ * from the parts the profiles hold, so that parts no profile holds do not pile up.
  */
 export class Parts {
-  private dict = new Dictionary();
-  /** The code of each shared object (the Dictionary codes by value; this, by identity). */
+  private values: unknown[] = [];
+  /** Per top-level key, its distinct values. */
+  private keys = new Map<string, Dictionary>();
+  private labelCodes = new Dictionary();
+  /** The code of each part by what it holds: its keys and their values' codes (objects), or its JSON (labels). */
+  private byCodes = new Map<string, number>();
+  /** The code of each shared part (byCodes finds it by value; this, by identity). */
   private codes = new Map<unknown, number>();
 
   value(code: number): unknown {
-    return code === NO_KEYS_CODE ? NO_KEYS : this.dict.values[code];
+    return code === NO_KEYS_CODE ? NO_KEYS : this.values[code];
   }
 
-  /** The code of a part equal to `o` (by JSON: see Dictionary); `o` itself when it is a shared part already. */
+  /** The code of a part equal to `o` (see the class comment). */
   code(o: JsonObject | readonly string[]): number {
     if (o === NO_KEYS) return NO_KEYS_CODE;
     const known = this.codes.get(o);
     if (known !== undefined) return known;
-    const code = this.dict.code(o);
-    this.codes.set(this.dict.values[code], code);
+    let id: string, unique = false;
+    let shared: JsonObject | readonly string[];
+    if (Array.isArray(o)) {
+      const c = this.labelCodes.code(o);
+      id = `l${c}`;
+      shared = this.labelCodes.values[c] as readonly string[];
+    } else {
+      const obj = o as JsonObject, out: JsonObject = {};
+      const of: (string | number)[] = [];
+      for (const k of Object.keys(obj)) {
+        const v = obj[k]!;
+        // A Map (the Dictionary's scalars) tells -0 from 0 no more than JSON does: such a part is never shared.
+        if (v === 0 && Object.is(v, -0)) { unique = true; out[k] = v; continue; }
+        let dict = this.keys.get(k);
+        if (!dict) this.keys.set(k, (dict = new Dictionary()));
+        const c = dict.code(v);
+        of.push(k, c);
+        out[k] = dict.values[c] as JsonObject[string];
+      }
+      // Its keys and their values' codes, as one flat string (JSON: keys quoted, codes not).
+      id = JSON.stringify(of);
+      shared = out;
+    }
+    let code = unique ? undefined : this.byCodes.get(id);
+    if (code === undefined) {
+      code = this.values.push(shared) - 1;
+      if (!unique) this.byCodes.set(id, code);
+      this.codes.set(shared, code);
+    }
     return code;
   }
 
   get size(): number {
-    return this.dict.values.length;
+    return this.values.length;
   }
 
   /** Starts the table again with only the parts held in `columns` (codes rewritten in place). */
   restart(columns: readonly Int32Array[], live: Iterable<number>): void {
-    const old = this.dict;
-    this.dict = new Dictionary();
+    const old = this.values;
+    this.values = [];
+    this.keys = new Map();
+    this.labelCodes = new Dictionary();
+    this.byCodes = new Map();
     this.codes = new Map();
     for (const slot of live) {
-      for (const c of columns) if (c[slot] !== NO_KEYS_CODE) c[slot] = this.code(old.values[c[slot]!] as JsonObject);
+      for (const c of columns) if (c[slot] !== NO_KEYS_CODE) c[slot] = this.code(old[c[slot]!] as JsonObject);
     }
   }
 }
