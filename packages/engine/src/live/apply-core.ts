@@ -227,7 +227,7 @@ export function hydrateProject(ps: ProjectState, segments: readonly SegmentRow[]
     for (const e of events) addEvent(ps, p, e);
   }
   // Each profile's events were added one after another: runs grew in place; packed tight now.
-  ps.lists.compact();
+  ps.cols.pack();
   const out: Pending[] = [];
   for (const p of ps.profiles.values()) {
     evaluate(ps, p, ps.list, now, 'definition', out);

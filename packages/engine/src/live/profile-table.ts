@@ -62,7 +62,7 @@ export class StringColumn {
     for (let i = 0; i < s.length; i++) {
       if (s.charCodeAt(i) > 0xff) { this.wide.set(slot, s); this.len[slot] = -2; return; }
     }
-    if (this.used + s.length > this.bytes.length) this.grow(s.length);
+    if (this.used + s.length > this.bytes.length) this.pack(Math.max(1024, Math.ceil((this.used - this.garbage + s.length) * 1.5)));
     this.bytes.write(s, this.used, s.length, 'latin1');
     this.start[slot] = this.used;
     this.len[slot] = s.length;
@@ -76,9 +76,9 @@ export class StringColumn {
     this.len[slot] = -1;
   }
 
-  /** Room for `need` more bytes: the live strings packed into a buffer half again as large as they need. */
-  private grow(need: number): void {
-    const next = Buffer.alloc(Math.max(1024, Math.ceil((this.used - this.garbage + need) * 1.5)));
+  /** The strings packed into a new buffer of `size` bytes (by default, just what they hold). */
+  pack(size = this.used - this.garbage): void {
+    const next = Buffer.alloc(size);
     let at = 0;
     for (let slot = 0; slot < this.len.length; slot++) {
       const n = this.len[slot]!;
@@ -190,8 +190,8 @@ export class RecordColumns {
   readonly parts = new Parts();
 
   resize(capacity: number): void {
-    const f64 = (a: Float64Array) => { const b = new Float64Array(capacity); b.set(a); return b; };
-    const i32 = (a: Int32Array) => { const b = new Int32Array(capacity); b.set(a); return b; };
+    const f64 = (a: Float64Array) => { const b = new Float64Array(capacity); b.set(a.subarray(0, capacity)); return b; };
+    const i32 = (a: Int32Array) => { const b = new Int32Array(capacity); b.set(a.subarray(0, capacity)); return b; };
     this.ids = f64(this.ids);
     this.firstSeen = f64(this.firstSeen);
     this.lastSeen = f64(this.lastSeen);
@@ -200,6 +200,12 @@ export class RecordColumns {
     this.labels = i32(this.labels);
     this.userIds.resize(capacity);
     this.anonymousIds.resize(capacity);
+  }
+
+  /** The strings' bytes packed tight (after a bulk load). */
+  pack(): void {
+    this.userIds.pack();
+    this.anonymousIds.pack();
   }
 
   /** Writes a kept record (its parts already the shared ones: see keepOf) at `slot`. */

@@ -26,20 +26,34 @@ export class SlotColumns {
    * changed in place.
    */
   readonly dues: (readonly number[])[] = [];
+  private slots = 0;
 
   newSlot(): number {
     const slot = this.lists.newSlot();
+    this.slots = slot + 1;
     this.bits.ensure(slot);
-    if (slot >= this.wakes.length) {
-      const capacity = Math.max(64, Math.ceil(this.wakes.length * 1.5));
-      const w = new Float64Array(capacity);
-      w.set(this.wakes);
-      this.wakes = w;
-      this.records.resize(capacity);
-    }
+    if (slot >= this.wakes.length) this.resize(Math.max(64, Math.ceil(this.wakes.length * 1.5)));
     this.wakes[slot] = Infinity;
     this.dues[slot] = NONE;
     return slot;
+  }
+
+  /**
+   * After a bulk load: every column packed to the slots in use (the events' rows tight, the
+   * arrays by slot without the half to spare they grew by); the next new slot grows them again.
+   */
+  pack(): void {
+    this.lists.compact();
+    this.bits.fit(this.slots);
+    this.resize(this.slots);
+    this.records.pack();
+  }
+
+  private resize(capacity: number): void {
+    const w = new Float64Array(capacity);
+    w.set(this.wakes.subarray(0, capacity));
+    this.wakes = w;
+    this.records.resize(capacity);
   }
 }
 

@@ -39,7 +39,7 @@ export async function loadProject(tx: SqlStore, ps: ProjectState, isStarting: ()
     if (starting) await yieldToIo();
   }
   await backfill(tx, ps, [...ps.tracked.keys()], null, isStarting);
-  ps.lists.compact();
+  ps.cols.pack();
   for (const m of await tx.allMemberships(projectId)) {
     const s = ps.segments.get(m.segmentId), p = ps.profiles.get(m.profileId);
     if (s && p && !p.has(s.idx)) p.flip(s.idx);
