@@ -130,7 +130,10 @@ function tally(ps: ProjectState, match: (p: ProfileState) => boolean, sampleSize
   let count = 0;
   const sample: EngineProfile[] = [];
   const { data, words } = ps.bits;
-  for (const p of ps.profiles.values()) {
+  // One view, moved from slot to slot (match and plainRecord keep nothing of it).
+  const p = ps.profiles.cursor();
+  for (const slot of ps.profiles.slots()) {
+    p.moveTo(slot);
     const hit = match(p);
     if (hit) {
       count++;

@@ -224,6 +224,7 @@ export class RecordColumns {
 
   /** Forgets the record at `slot` (its strings' bytes become garbage). */
   clear(slot: number): void {
+    this.ids[slot] = NaN;
     this.keys.delete(slot);
     this.userIds.clear(slot);
     this.anonymousIds.clear(slot);
@@ -258,7 +259,13 @@ export class SlotRecord implements EngineProfile {
   private k: string | undefined;
   private u: string | null | undefined;
   private a: string | null | undefined;
-  constructor(readonly slot: number, protected readonly rec: RecordColumns) {}
+  constructor(private at: number, protected readonly rec: RecordColumns) {}
+  get slot(): number { return this.at; }
+  /** This view moved to another slot (a scan's one view of every profile in turn). */
+  moveTo(slot: number): void {
+    this.at = slot;
+    this.k = this.u = this.a = undefined;
+  }
   get id(): number { return this.rec.ids[this.slot]!; }
   get key(): string { return (this.k ??= this.rec.key(this.slot)); }
   get userId(): string | null { return this.u === undefined ? (this.u = this.rec.userIds.get(this.slot)) : this.u; }

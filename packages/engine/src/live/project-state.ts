@@ -9,6 +9,7 @@ import { conditionReads, EventLists, isDerivedEvent, walk } from '@strata/core';
 import type { EngineProfile, SegmentRow } from '@strata/store';
 import { WakeHeap } from '../wake-heap.ts';
 import { MembershipBits } from './membership-bits.ts';
+import { SlotIndex } from './slot-index.ts';
 import { NO_KEYS, NONE, plainRecord, RecordColumns, SlotRecord } from './profile-table.ts';
 
 /**
@@ -26,7 +27,8 @@ export class SlotColumns {
    * changed in place.
    */
   readonly dues: (readonly number[])[] = [];
-  private slots = 0;
+  /** Slots handed out so far. */
+  slots = 0;
 
   newSlot(): number {
     const slot = this.lists.newSlot();
@@ -195,11 +197,12 @@ interface Projection {
 }
 
 /**
- * A project's profiles: an id → slot index over the project's columns (in the order profiles
- * were added, which scans follow), with views of a slot made on demand (ProfileState).
+ * A project's profiles: an id → slot index over the project's columns, with views of a slot
+ * made on demand (ProfileState). Scans go by slot: the order profiles were added in (a slot is
+ * never reused; a profile added again gets a new one).
  */
 export class ProjectProfiles {
-  private readonly slot = new Map<number, number>();
+  private readonly slot = new SlotIndex();
   constructor(private readonly cols: SlotColumns) {}
   get size(): number {
     return this.slot.size;
@@ -236,12 +239,17 @@ export class ProjectProfiles {
     this.slot.delete(id);
   }
   /** Every profile's slot, in the order they were added. */
-  slots(): IterableIterator<number> {
-    return this.slot.values();
+  *slots(): Generator<number> {
+    const ids = this.cols.records.ids, n = this.cols.slots;
+    for (let s = 0; s < n; s++) if (ids[s] === ids[s]) yield s;
+  }
+  /** A view to move from slot to slot (SlotRecord.moveTo). */
+  cursor(): ProfileState {
+    return new ProfileState(0, this.cols);
   }
   /** A view of every profile, in the order they were added. */
   *values(): Generator<ProfileState> {
-    for (const s of this.slot.values()) yield new ProfileState(s, this.cols);
+    for (const s of this.slots()) yield new ProfileState(s, this.cols);
   }
 }
 
