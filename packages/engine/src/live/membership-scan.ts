@@ -132,7 +132,9 @@ function tally(ps: ProjectState, match: (p: ProfileState) => boolean, sampleSize
   const { data, words } = ps.bits;
   // One view, moved from slot to slot (match and plainRecord keep nothing of it).
   const p = ps.profiles.cursor();
-  for (const slot of ps.profiles.slots()) {
+  const ids = ps.cols.records.ids, end = ps.cols.slots;
+  for (let slot = 0; slot < end; slot++) {
+    if (ids[slot] !== ids[slot]) continue; // a slot no profile holds any more (NaN id)
     p.moveTo(slot);
     const hit = match(p);
     if (hit) {

@@ -107,8 +107,8 @@ export class StringColumn {
  */
 export class Parts {
   private values: unknown[] = [];
-  /** Per top-level key, its distinct values. */
-  private keys = new Map<string, Dictionary>();
+  /** Per top-level key, its distinct values, and the codes of those that are objects by identity (a kept part's own values come back often). */
+  private keys = new Map<string, { dict: Dictionary; same: Map<unknown, number> }>();
   private labelCodes = new Dictionary();
   /** The code of each part by what it holds: its keys and their values' codes (objects), or its JSON (labels). */
   private byCodes = new Map<string, number>();
@@ -137,11 +137,16 @@ export class Parts {
         const v = obj[k]!;
         // A Map (the Dictionary's scalars) tells -0 from 0 no more than JSON does: such a part is never shared.
         if (v === 0 && Object.is(v, -0)) { unique = true; out[k] = v; continue; }
-        let dict = this.keys.get(k);
-        if (!dict) this.keys.set(k, (dict = new Dictionary()));
-        const c = dict.code(v);
+        let key = this.keys.get(k);
+        if (!key) this.keys.set(k, (key = { dict: new Dictionary(), same: new Map() }));
+        let c = typeof v === 'object' && v !== null ? key.same.get(v) : undefined;
+        if (c === undefined) {
+          c = key.dict.code(v);
+          const shared = key.dict.values[c];
+          if (typeof shared === 'object' && shared !== null) key.same.set(shared, c);
+        }
         of.push(k, c);
-        out[k] = dict.values[c] as JsonObject[string];
+        out[k] = key.dict.values[c] as JsonObject[string];
       }
       // Its keys and their values' codes, as one flat string (JSON: keys quoted, codes not).
       id = JSON.stringify(of);
