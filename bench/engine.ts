@@ -25,11 +25,11 @@ const rows = benchRows(PROJECT, END);
 /** The one event name no bench segment reads, kept aside for the backfill of a new segment. */
 const NEW_NAME = 'search';
 const stash: EngineEvent[] = [];
+// Kept aside in a pass of their own before the heap is measured: held during the load, these
+// events (each with its own properties and context objects) were counted as the engine's.
+for (const _ of benchPeople(users, END, (e, profileId) => { if (e.name === NEW_NAME) stash.push({ ...e, profileId }); }));
 let totalEvents = 0;
-const people = () => benchPeople(users, END, (e, profileId) => {
-  totalEvents++;
-  if (e.name === NEW_NAME) stash.push({ ...e, profileId });
-});
+const people = () => benchPeople(users, END, () => { totalEvents++; });
 
 console.log(`loading ${users} users × ${rows.length} segments into the engine...`);
 gc();
@@ -41,7 +41,7 @@ let t = performance.now();
 engine.hydrate(PROJECT, rows, people(), END);
 const loadMs = performance.now() - t;
 gc();
-// What the heap holds now is the engine's (the benchmark keeps only the small stash of "search" events).
+// What the heap holds now is the engine's (the stash was held before heap0 was read).
 const heapEngine = held() - heap0;
 const rss = process.memoryUsage().rss;
 console.log(`  loaded ${totalEvents} events in ${(loadMs / 1000).toFixed(1)} s; heap ${(heapEngine / 2 ** 20).toFixed(0)} MiB, rss ${(rss / 2 ** 20).toFixed(0)} MiB`);

@@ -106,9 +106,13 @@ export class EventLists {
     this.groups.delete(list);
   }
 
-  /** Packs every list's rows tight (after a bulk load: runs then hold no spare room). */
+  /**
+   * Packs every list's rows tight (after a bulk load: runs then hold no spare room), and the
+   * runs' index by slot to the slots in use (the next new slot grows it again by half).
+   */
   compact(): void {
-    for (const g of this.groups.values()) g.compact(g.live(), true);
+    this.capacity = this.slots;
+    for (const g of this.groups.values()) { g.compact(g.live(), true); g.resize(this.capacity); }
   }
 
   /** Bytes of the typed arrays held (dictionaries' distinct values not counted). */
@@ -152,7 +156,7 @@ export class EventGroup {
   }
 
   resize(slots: number): void {
-    const grow = (a: Int32Array) => { const b = new Int32Array(slots); b.set(a); return b; };
+    const grow = (a: Int32Array) => { const b = new Int32Array(slots); b.set(a.subarray(0, slots)); return b; };
     this.start = grow(this.start);
     this.len = grow(this.len);
     this.cap = grow(this.cap);

@@ -336,7 +336,7 @@ export class LiveEngine {
     const ps = await this.project(tx, projectId);
     const touched = new Set(rows.map((r) => r.profileId).filter((id) => ps.profiles.has(id)));
     const events: EngineEvent[] = rows.filter((r) => touched.has(r.profileId)).map((r) => ({ ...r, context: {} })).sort((a, b) => a.timestamp - b.timestamp);
-    const records = [...touched].map((id) => ps.profiles.get(id)!.profile);
+    const records = [...touched].map((id) => ps.profiles.record(id)!);
     return this.applyIngest(tx, projectId, { stored: rows.length, duplicates: 0, touched, merges: [], records, events, reload: new Set() }, now);
   }
 
@@ -477,7 +477,7 @@ export class LiveEngine {
 
   /** A profile's record as the engine keeps it (only the trait and context keys segments read). */
   record(projectId: string, profileId: number): EngineProfile | undefined {
-    return this.projects.get(projectId)?.profiles.get(profileId)?.profile;
+    return this.projects.get(projectId)?.profiles.record(profileId);
   }
 
   /** Members of a segment in memory (profile ids; a scan of every profile). */

@@ -8,7 +8,7 @@ import type { EventRecord, ProfileRoot } from '@strata/core';
 import { relativeWindowNext } from '@strata/core';
 import type { EngineEvent, EngineProfile, IngestOutcome, MembershipReason, SegmentRow } from '@strata/store';
 import type { MembershipChange, Pending } from './changes.ts';
-import { addEvent, changedRoots, dropProfile, keepOf, newProfile, ROOTS, staleNames, type ProfileState, type ProjectState, type SegmentState } from './project-state.ts';
+import { addEvent, addProfile, changedRoots, dropProfile, keepOf, ROOTS, staleNames, type ProfileState, type ProjectState, type SegmentState } from './project-state.ts';
 import { setSegments } from './segment-index.ts';
 
 /** Derived events a membership change adds to the profile; a cascade stops after this many rounds. */
@@ -23,7 +23,7 @@ export function evaluate(ps: ProjectState, p: ProfileState, list: readonly Segme
     if (member === p.has(s.idx)) continue;
     p.flip(s.idx);
     if (sizes) sizes[s.idx]! += member ? 1 : -1;
-    out.push({ change: { segmentId: s.row.id, profileId: p.profile.id, kind: member ? 'entered' : 'exited', at, reason }, write: true });
+    out.push({ change: { segmentId: s.row.id, profileId: p.id, kind: member ? 'entered' : 'exited', at, reason }, write: true });
     n++;
   }
   return n;
@@ -51,7 +51,7 @@ export function cascade(ps: ProjectState, p: ProfileState, out: Pending[], from:
     const end = out.length;
     for (let i = start; i < end; i++) {
       const c = out[i]!.change;
-      if (c.profileId !== p.profile.id) continue;
+      if (c.profileId !== p.id) continue;
       for (const n of addEvent(ps, p, derivedEvent(ps, c))) names.add(n);
     }
     if (names.size === 0) return kept;
@@ -87,7 +87,7 @@ export function schedule(ps: ProjectState, p: ProfileState, now: number): void {
   }
   p.wake = next;
   p.due = due;
-  if (next !== Infinity) ps.heap.push(next, p.profile.id);
+  if (next !== Infinity) ps.heap.push(next, p.id);
 }
 
 /** After only `list` changed its inputs: the wake-up can only come earlier (the others' instants still hold). */
@@ -101,7 +101,7 @@ function scheduleSome(ps: ProjectState, p: ProfileState, now: number, list: read
     if (s.reads.complex) { consider(s.view.next(p, now), s.idx); continue; }
     for (const k of s.reads.windows) { const w = ps.windowByKey.get(k)!; consider(relativeWindowNext(p.events(w.name), w.fromMs, w.toMs, now), s.idx); }
   }
-  if (p.wake < was) ps.heap.push(p.wake, p.profile.id);
+  if (p.wake < was) ps.heap.push(p.wake, p.id);
 }
 
 /**
@@ -129,7 +129,7 @@ export function applyRecords(ps: ProjectState, outcome: IngestOutcome, now: numb
   // Merges: the survivor takes the merged profile's memberships (the store moved them, keeping the earlier since).
   if (outcome.merges.length) ps.sizes = null;
   for (const [from, into] of outcome.merges) {
-    const gone = ps.profiles.get(from)?.profile;
+    const gone = ps.profiles.record(from);
     if (gone) ps.gone.set(from, gone);
     const f = ps.profiles.get(from), t = ps.profiles.get(into);
     for (const s of ps.list) {
@@ -151,7 +151,7 @@ export function applyRecords(ps: ProjectState, outcome: IngestOutcome, now: numb
     if (have && outcome.unchanged?.has(rec.id)) { roots.set(rec.id, []); continue; }
     const kept = keepOf(ps, rec);
     if (have) { roots.set(rec.id, changedRoots(have.profile, kept)); have.profile = kept; }
-    else { ps.profiles.set(rec.id, newProfile(ps, rec)); created.add(rec.id); }
+    else { addProfile(ps, rec); created.add(rec.id); }
   }
   return { created, roots };
 }
@@ -207,7 +207,7 @@ export function reevaluate(ps: ProjectState, ids: readonly string[], now: number
   const profiles = profileIds ? profileIds.map((id) => ps.profiles.get(id)).filter((p) => p !== undefined) : ps.profiles.values();
   for (const p of profiles) {
     const from = out.length;
-    const whole = created.has(p.profile.id);
+    const whole = created.has(p.id);
     evaluate(ps, p, whole ? ps.list : list, now, reason, out);
     // A derived event kept for other segments, or a profile seen whole: every instant is looked at again.
     if (cascade(ps, p, out, from, reason) || whole) schedule(ps, p, now);
@@ -223,12 +223,11 @@ export function reevaluate(ps: ProjectState, ids: readonly string[], now: number
 export function hydrateProject(ps: ProjectState, segments: readonly SegmentRow[], people: Iterable<{ profile: EngineProfile; events: readonly EventRecord[] }>, now: number): void {
   setSegments(ps, segments, new Map());
   for (const { profile, events } of people) {
-    const p = newProfile(ps, profile);
-    ps.profiles.set(profile.id, p);
+    const p = addProfile(ps, profile);
     for (const e of events) addEvent(ps, p, e);
   }
   // Each profile's events were added one after another: runs grew in place; packed tight now.
-  ps.lists.compact();
+  ps.cols.pack();
   const out: Pending[] = [];
   for (const p of ps.profiles.values()) {
     evaluate(ps, p, ps.list, now, 'definition', out);

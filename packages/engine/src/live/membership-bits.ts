@@ -25,6 +25,13 @@ export class MembershipBits {
     this.data = data;
   }
 
+  /** Rows for `slots` slots only (those past them dropped). */
+  fit(slots: number): void {
+    const data = new Uint32Array(slots * this.words);
+    data.set(this.data.subarray(0, data.length));
+    this.data = data;
+  }
+
   /** A profile's row cleared (it is in no segment). */
   clear(slot: number): void {
     this.data.fill(0, slot * this.words, (slot + 1) * this.words);

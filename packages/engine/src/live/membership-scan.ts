@@ -8,6 +8,7 @@
 import type { Condition } from '@strata/core';
 import { compileViewSegment, conditionReads, popcount32 } from '@strata/core';
 import type { EngineProfile } from '@strata/store';
+import { plainRecord } from './profile-table.ts';
 import { projectionKey, recordKeys, type ProfileState, type ProjectState } from './project-state.ts';
 
 /** Ids of the segments a profile is in now (from memory). */
@@ -33,7 +34,9 @@ export function members(ps: ProjectState | undefined, segmentId: string): Set<nu
   const s = ps?.segments.get(segmentId);
   const out = new Set<number>();
   if (!ps || !s) return out;
-  for (const p of ps.profiles.values()) if (p.has(s.idx)) out.add(p.profile.id);
+  const { data, words } = ps.bits, ids = ps.cols.records.ids;
+  const w0 = s.idx >>> 5, b0 = 1 << (s.idx & 31);
+  for (const slot of ps.profiles.slots()) if ((data[slot * words + w0]! & b0) !== 0) out.add(ids[slot]!);
   return out;
 }
 
@@ -72,8 +75,8 @@ export function overlapWith(ps: ProjectState | undefined, segmentId: string, min
   const common = new Float64Array(ps.list.length);
   let count = 0;
   const { data, words } = ps.bits;
-  for (const p of ps.profiles.values()) {
-    const base = p.slot * words;
+  for (const slot of ps.profiles.slots()) {
+    const base = slot * words;
     if ((data[base + w0]! & b0) === 0) continue;
     count++;
     for (let w = 0; w < words; w++) {
@@ -102,8 +105,8 @@ function segmentSizes(ps: ProjectState): Float64Array {
   if (ps.sizes && ps.sizes.length === ps.list.length) return ps.sizes;
   const sizes = new Float64Array(ps.list.length);
   const { data, words } = ps.bits;
-  for (const p of ps.profiles.values()) {
-    const base = p.slot * words;
+  for (const slot of ps.profiles.slots()) {
+    const base = slot * words;
     for (let w = 0; w < words; w++) {
       let x = data[base + w]!;
       while (x !== 0) {
@@ -127,11 +130,16 @@ function tally(ps: ProjectState, match: (p: ProfileState) => boolean, sampleSize
   let count = 0;
   const sample: EngineProfile[] = [];
   const { data, words } = ps.bits;
-  for (const p of ps.profiles.values()) {
+  // One view, moved from slot to slot (match and plainRecord keep nothing of it).
+  const p = ps.profiles.cursor();
+  const ids = ps.cols.records.ids, end = ps.cols.slots;
+  for (let slot = 0; slot < end; slot++) {
+    if (ids[slot] !== ids[slot]) continue; // a slot no profile holds any more (NaN id)
+    p.moveTo(slot);
     const hit = match(p);
     if (hit) {
       count++;
-      if (sample.length < sampleSize) sample.push(p.profile);
+      if (sample.length < sampleSize) sample.push(plainRecord(p));
     }
     const base = p.slot * words;
     for (let w = 0; w < words; w++) {
@@ -162,8 +170,8 @@ export function overlap(ps: ProjectState | undefined, ids: readonly string[]): {
   const k = ids.length;
   const signatures = new Map<number, number>();
   const { data, words } = ps.bits;
-  for (const p of ps.profiles.values()) {
-    const base = p.slot * words;
+  for (const slot of ps.profiles.slots()) {
+    const base = slot * words;
     let sig = 0;
     for (let j = 0, weight = 1; j < k; j++, weight *= 2) if ((data[base + word[j]!]! & bit[j]!) !== 0) sig += weight;
     if (sig !== 0) signatures.set(sig, (signatures.get(sig) ?? 0) + 1);
@@ -197,8 +205,8 @@ export function closePairs(ps: ProjectState | undefined, minJaccard: number): { 
   const cols: (Uint32Array | undefined)[] = new Array(n);
   let pos = 0;
   const { data, words: rowWords } = ps.bits;
-  for (const p of ps.profiles.values()) {
-    const base = p.slot * rowWords, w = pos >>> 5, bit = 1 << (pos & 31);
+  for (const slot of ps.profiles.slots()) {
+    const base = slot * rowWords, w = pos >>> 5, bit = 1 << (pos & 31);
     for (let k = 0; k < rowWords; k++) {
       let x = data[base + k]!;
       while (x !== 0) {

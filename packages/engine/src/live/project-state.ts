@@ -5,48 +5,76 @@
  */
 import { isDeepStrictEqual } from 'node:util';
 import type { Condition, EventPath, EventRecord, EventSlice, JsonObject, ProfileRoot, ProfileView, ViewCondition } from '@strata/core';
-import { conditionReads, Dictionary, EventLists, isDerivedEvent, walk } from '@strata/core';
+import { conditionReads, EventLists, isDerivedEvent, walk } from '@strata/core';
 import type { EngineProfile, SegmentRow } from '@strata/store';
 import { WakeHeap } from '../wake-heap.ts';
 import { MembershipBits } from './membership-bits.ts';
-
-const NO_KEYS: JsonObject = Object.freeze({}) as JsonObject;
+import { SlotIndex } from './slot-index.ts';
+import { NO_KEYS, NONE, plainRecord, RecordColumns, SlotRecord } from './profile-table.ts';
 
 /**
- * The columns of a project that profiles' states live in, by slot: kept events, membership
- * bits and next wake-up times (a number in a `Float64Array` rather than one boxed a profile).
+ * The columns of a project that profiles live in, by slot: records (RecordColumns), kept
+ * events, membership bits and next wake-up times. Slots are not reused.
  */
 export class SlotColumns {
   readonly lists = new EventLists();
   readonly bits = new MembershipBits(1);
+  readonly records = new RecordColumns();
   wakes = new Float64Array(0);
+  /**
+   * Per slot, the positions of the segments whose next instant is the wake-up (the only ones
+   * it must re-evaluate). Often a window's own list, shared (not copied): replaced, never
+   * changed in place.
+   */
+  readonly dues: (readonly number[])[] = [];
+  /** Slots handed out so far. */
+  slots = 0;
 
   newSlot(): number {
     const slot = this.lists.newSlot();
+    this.slots = slot + 1;
     this.bits.ensure(slot);
-    if (slot >= this.wakes.length) {
-      const w = new Float64Array(Math.max(64, Math.ceil(this.wakes.length * 1.5)));
-      w.set(this.wakes);
-      this.wakes = w;
-    }
+    if (slot >= this.wakes.length) this.resize(Math.max(64, Math.ceil(this.wakes.length * 1.5)));
     this.wakes[slot] = Infinity;
+    this.dues[slot] = NONE;
     return slot;
+  }
+
+  /**
+   * After a bulk load: every column packed to the slots in use (the events' rows tight, the
+   * arrays by slot without the half to spare they grew by); the next new slot grows them again.
+   */
+  pack(): void {
+    this.lists.compact();
+    this.bits.fit(this.slots);
+    this.resize(this.slots);
+    this.records.pack();
+  }
+
+  private resize(capacity: number): void {
+    const w = new Float64Array(capacity);
+    w.set(this.wakes.subarray(0, capacity));
+    this.wakes = w;
+    this.records.resize(capacity);
   }
 }
 
 /**
- * A profile as the engine keeps it: its record, and at its own slot of the project's columns
- * (SlotColumns) its events of the names live segments read, membership bits and next wake-up.
+ * A profile as the engine keeps it, made on demand (ProjectProfiles.get) as a view of its slot
+ * of the project's columns (SlotColumns): its record (the fields read the record columns), its
+ * events of the names live segments read, membership bits and next wake-up. Nothing is held
+ * in it that is not also in the columns, so views of one profile may come and go freely.
  */
-export class ProfileState implements ProfileView {
-  /**
-   * Positions of the segments whose next instant is `wake` (the only ones a wake-up must
-   * re-evaluate). Often a window's own list, shared (not copied): replaced, never changed in place.
-   */
-  due: readonly number[] = [];
-  readonly slot: number;
-  constructor(public profile: EngineProfile, private readonly cols: SlotColumns) {
-    this.slot = cols.newSlot();
+export class ProfileState extends SlotRecord implements ProfileView {
+  constructor(slot: number, private readonly cols: SlotColumns) {
+    super(slot, cols.records);
+  }
+  /** Positions of the segments whose next instant is `wake` (see SlotColumns.dues). */
+  get due(): readonly number[] {
+    return this.cols.dues[this.slot]!;
+  }
+  set due(segs: readonly number[]) {
+    this.cols.dues[this.slot] = segs;
   }
   /** The earliest instant time alone can change one of its memberships (Infinity: none). */
   get wake(): number {
@@ -126,18 +154,14 @@ interface WindowEntry {
  * context); records are never changed in place, only replaced.
  */
 export function keepOf(ps: ProjectState, r: EngineProfile): EngineProfile {
-  return { ...r, traits: intern(ps, pick(r.traits, ps.keep.traits)), context: intern(ps, pick(r.context, ps.keep.context)), labels: intern(ps, r.labels) };
-}
-
-/**
- * The shared object equal to `o` (by JSON: see Dictionary for values JSON cannot tell apart,
- * which are never shared). When the table outgrows the profiles it is started again, so
- * that parts no profile holds any more do not pile up.
- */
-function intern<T extends JsonObject | readonly string[]>(ps: ProjectState, o: T): T {
-  if (o === NO_KEYS) return o;
-  if (ps.parts.values.length > 2 * ps.profiles.size + 1024) ps.parts = new Dictionary();
-  return ps.parts.values[ps.parts.code(o)] as T;
+  const rec = ps.cols.records;
+  rec.trimParts(() => ps.profiles.slots(), ps.profiles.size);
+  const intern = <T extends JsonObject | readonly string[]>(o: T): T => rec.parts.value(rec.parts.code(o)) as T;
+  return {
+    id: r.id, key: r.key, userId: r.userId, anonymousId: r.anonymousId,
+    traits: intern(pick(r.traits, ps.keep.traits)), context: intern(pick(r.context, ps.keep.context)), labels: intern(r.labels),
+    firstSeen: r.firstSeen, lastSeen: r.lastSeen,
+  };
 }
 
 /** The top-level trait and context keys a condition reads. */
@@ -172,10 +196,67 @@ interface Projection {
   readonly ctx: Set<string>;
 }
 
+/**
+ * A project's profiles: an id → slot index over the project's columns, with views of a slot
+ * made on demand (ProfileState). Scans go by slot: the order profiles were added in (a slot is
+ * never reused; a profile added again gets a new one).
+ */
+export class ProjectProfiles {
+  private readonly slot = new SlotIndex();
+  constructor(private readonly cols: SlotColumns) {}
+  get size(): number {
+    return this.slot.size;
+  }
+  has(id: number): boolean {
+    return this.slot.has(id);
+  }
+  get(id: number): ProfileState | undefined {
+    const s = this.slot.get(id);
+    return s === undefined ? undefined : new ProfileState(s, this.cols);
+  }
+  /** A profile's record as a plain object (not a view of the columns). */
+  record(id: number): EngineProfile | undefined {
+    const s = this.slot.get(id);
+    return s === undefined ? undefined : plainRecord(new SlotRecord(s, this.cols.records));
+  }
+  /** A new profile (a new slot) with a kept record (see keepOf); one held under the same id is forgotten. */
+  add(kept: EngineProfile): ProfileState {
+    this.delete(kept.id);
+    const p = new ProfileState(this.cols.newSlot(), this.cols);
+    p.profile = kept;
+    this.slot.set(kept.id, p.slot);
+    return p;
+  }
+  /** Forgets a profile: its events, membership bits and record. */
+  delete(id: number): void {
+    const s = this.slot.get(id);
+    if (s === undefined) return;
+    this.cols.lists.release(s);
+    this.cols.bits.clear(s);
+    this.cols.records.clear(s);
+    this.cols.wakes[s] = Infinity;
+    this.cols.dues[s] = NONE;
+    this.slot.delete(id);
+  }
+  /** Every profile's slot, in the order they were added. */
+  *slots(): Generator<number> {
+    const ids = this.cols.records.ids, n = this.cols.slots;
+    for (let s = 0; s < n; s++) if (ids[s] === ids[s]) yield s;
+  }
+  /** A view to move from slot to slot (SlotRecord.moveTo). */
+  cursor(): ProfileState {
+    return new ProfileState(0, this.cols);
+  }
+  /** A view of every profile, in the order they were added. */
+  *values(): Generator<ProfileState> {
+    for (const s of this.slots()) yield new ProfileState(s, this.cols);
+  }
+}
+
 export class ProjectState {
-  readonly profiles = new Map<number, ProfileState>();
-  /** Every profile's state but its record, by slot (see ProfileState). */
+  /** Every profile's state by slot (see ProfileState). */
   readonly cols = new SlotColumns();
+  readonly profiles = new ProjectProfiles(this.cols);
   /** Every profile's kept events, in columns per event name. */
   readonly lists = this.cols.lists;
   readonly segments = new Map<string, SegmentState>();
@@ -205,8 +286,6 @@ export class ProjectState {
   complexTimed: SegmentState[] = [];
   /** Scratch marks, one per segment. */
   mark = new Uint8Array(0);
-  /** The kept traits, contexts and labels of records, each distinct one once (see keepOf). */
-  parts = new Dictionary();
   /** The top-level trait and context keys some segment reads: the rest of a record is not kept. */
   keep: { traits: Set<string>; context: Set<string> } = { traits: new Set(), context: new Set() };
   /** The lists kept (event names; null: `*`) and the keys each keeps of its events: those read from it. */
@@ -233,9 +312,9 @@ function pick(o: JsonObject, keys: Set<string>): JsonObject {
   return out;
 }
 
-/** A new profile's state in the project (an empty slot in its event columns). */
-export function newProfile(ps: ProjectState, record: EngineProfile): ProfileState {
-  return new ProfileState(keepOf(ps, record), ps.cols);
+/** A new profile's state in the project (an empty slot in its columns), its record kept (keepOf). */
+export function addProfile(ps: ProjectState, record: EngineProfile): ProfileState {
+  return ps.profiles.add(keepOf(ps, record));
 }
 
 /** Adds an event to a profile's kept lists (only `only` names when given), each list keeping the keys read from it. */
@@ -249,8 +328,6 @@ export function addEvent(ps: ProjectState, p: ProfileState, e: EventRecord, only
 }
 
 export function dropProfile(ps: ProjectState, id: number): void {
-  const p = ps.profiles.get(id);
-  if (p) { p.forget(); ps.bits.clear(p.slot); }
   ps.profiles.delete(id);
   ps.sizes = null;
 }

@@ -42,7 +42,10 @@ export function setSegments(ps: ProjectState, rows: readonly SegmentRow[], manua
   // Nothing to move when every old segment kept its position (a segment added last, the usual case).
   const same = before.every((b) => b.now?.idx === b.idx);
   ps.bits.relayout(ps.words, same ? null : moved);
-  if (!same) for (const p of ps.profiles.values()) if (p.due.length) p.due = p.due.map((i) => moved[i] ?? -1).filter((i) => i >= 0);
+  if (!same) {
+    const dues = ps.cols.dues;
+    for (const slot of ps.profiles.slots()) if (dues[slot]!.length) dues[slot] = dues[slot]!.map((i) => moved[i] ?? -1).filter((i) => i >= 0);
+  }
 }
 
 /**

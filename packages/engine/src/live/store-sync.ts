@@ -7,7 +7,7 @@
 import type { SqlStore } from '@strata/store';
 import { derivedEvent, evaluate, schedule } from './apply-core.ts';
 import type { ChangeListener, Pending, RecordedChange } from './changes.ts';
-import { addEvent, dropProfile, keepOf, newProfile, type ProjectState } from './project-state.ts';
+import { addEvent, addProfile, dropProfile, keepOf, type ProjectState } from './project-state.ts';
 import { loadSegments } from './segment-index.ts';
 
 const PAGE = 5000;
@@ -34,12 +34,12 @@ export async function loadProject(tx: SqlStore, ps: ProjectState, isStarting: ()
   for (let after = 0; ;) {
     const page = await tx.scanProfiles(projectId, after, starting ? LOAD_PAGE : PAGE);
     if (page.length === 0) break;
-    for (const p of page) ps.profiles.set(p.id, newProfile(ps, p));
+    for (const p of page) addProfile(ps, p);
     after = page[page.length - 1]!.id;
     if (starting) await yieldToIo();
   }
   await backfill(tx, ps, [...ps.tracked.keys()], null, isStarting);
-  ps.lists.compact();
+  ps.cols.pack();
   for (const m of await tx.allMemberships(projectId)) {
     const s = ps.segments.get(m.segmentId), p = ps.profiles.get(m.profileId);
     if (s && p && !p.has(s.idx)) p.flip(s.idx);
@@ -98,7 +98,7 @@ export async function reloadProfiles(tx: SqlStore, ps: ProjectState, ids: readon
     for (const rec of await tx.scanProfiles(ps.id, 0, 500, ids.slice(i, i + 500))) {
       found.add(rec.id);
       const have = ps.profiles.get(rec.id);
-      if (have) { have.profile = keepOf(ps, rec); have.forget(); } else ps.profiles.set(rec.id, newProfile(ps, rec));
+      if (have) { have.profile = keepOf(ps, rec); have.forget(); } else addProfile(ps, rec);
     }
   }
   for (const id of ids) if (!found.has(id)) dropProfile(ps, id);
