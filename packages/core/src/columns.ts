@@ -1,4 +1,4 @@
-import type { Condition, ProfilePath } from './ast.ts';
+import type { Condition, EventNode, ProfilePath, SegmentNode, SequenceNode } from './ast.ts';
 import { assertNever } from './ast.ts';
 import type { EventRecord, ProfileRecord } from './data.ts';
 import { compileCondition, compilePredicate, type SegmentResolver } from './evaluate.ts';
@@ -68,6 +68,11 @@ export interface BulkOptions {
   readonly resolve?: SegmentResolver;
   /** The same events in columns (`EventColumns.of`): the event leaves they cover are evaluated from them in one pass. */
   readonly eventColumns?: EventColumns;
+  /**
+   * Evaluates a behavioural or segment node for every profile of the columns by other means
+   * (the live engine: from its own event lists, list-leaves.ts); undefined: as without it.
+   */
+  readonly leaf?: (node: EventNode | SequenceNode | SegmentNode) => Bitset | undefined;
 }
 
 /** Evaluates a condition for every profile of `cols` at once; same semantics as compileCondition. */
@@ -124,9 +129,10 @@ export function evaluateColumns(c: Condition, cols: ProfileColumns, now: number,
         return out;
       }
       case 'event':
-        return opts.eventColumns?.covers(node) ? evaluateEventLeaf(node, opts.eventColumns, now) : perProfile(node);
+        return opts.leaf?.(node) ?? (opts.eventColumns?.covers(node) ? evaluateEventLeaf(node, opts.eventColumns, now) : perProfile(node));
       case 'sequence':
       case 'segment':
+        return opts.leaf?.(node) ?? perProfile(node);
       case 'bucket':
         return perProfile(node);
       default:

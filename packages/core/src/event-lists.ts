@@ -101,6 +101,11 @@ export class EventLists {
     for (const g of this.groups.values()) g.clear(slot);
   }
 
+  /** The columns of `list` (undefined: no profile has kept an event of it), for reading every profile's runs in place (list-leaves.ts). */
+  group(list: string | null): EventGroup | undefined {
+    return this.groups.get(list);
+  }
+
   /** Forgets every profile's events of `list`. */
   drop(list: string | null): void {
     this.groups.delete(list);
@@ -119,7 +124,7 @@ export class EventLists {
   }
 }
 
-interface Column {
+export interface Column {
   readonly root: 'properties' | 'context';
   readonly key: string;
   readonly dict: Dictionary;
@@ -296,15 +301,24 @@ const EMPTY = new EventSlice(new EventGroup('', 0, new Dictionary()), 0, 0);
 export function sliceReader(path: EventPath): (list: EventSlice, i: number) => unknown {
   if (path.kind === 'field') return path.field === 'event' ? (l, i) => l.name(i) : (l, i) => l.time(i);
   const key = path.keys[0]!, root = path.root;
-  const rest = path.keys.length === 1 ? null : jsonGetter(path.keys.slice(1));
+  const value = keptValue(path.keys);
   let group: EventGroup | null = null, version = -1;
   let col: Column | undefined;
   return (l, i) => {
     const g = l.group;
     if (g !== group || g.version !== version) { group = g; version = g.version; col = (root === 'properties' ? g.props : g.ctx).get(key); }
     if (col === undefined) return undefined;
-    const v = col.dict.values[col.codes[l.start + i]!];
-    if (rest === null) return typeof v === 'function' ? undefined : v;
-    return typeof v === 'object' && v !== null && !Array.isArray(v) ? rest(v as Record<string, unknown>) : undefined;
+    return value(col.dict.values[col.codes[l.start + i]!]);
   };
+}
+
+/**
+ * What a JSON path (`keys` under properties or context) reads from the kept value of its
+ * top-level key: the value itself, or the path's rest under it — as `eventGetter` reads it on
+ * the whole event (a function, an inherited member, reads undefined).
+ */
+export function keptValue(keys: readonly string[]): (v: unknown) => unknown {
+  const rest = keys.length === 1 ? null : jsonGetter(keys.slice(1));
+  if (rest === null) return (v) => (typeof v === 'function' ? undefined : v);
+  return (v) => (typeof v === 'object' && v !== null && !Array.isArray(v) ? rest(v as Record<string, unknown>) : undefined);
 }
