@@ -14,7 +14,7 @@ export * from './visit.ts';
 export * from './errors.ts';
 export * from './columns.ts';
 export { EventColumns, evaluateEventLeaf } from './event-columns.ts';
-export { EventLists, EventSlice, sliceReader } from './event-lists.ts';
+export { EventLists, EventSlice, ListLoader, sliceReader, type LoadedRows } from './event-lists.ts';
 export { evaluateListLeaf } from './list-leaves.ts';
 export { Dictionary } from './dictionary.ts';
 export * from './view.ts';

@@ -46,7 +46,8 @@ function columnMembers(c: Pick<GeneratedCase, 'condition' | 'segments' | 'profil
  * Members by the bulk column evaluator with its behavioural leaves read in place from event
  * lists, as the live engine keeps them (list-leaves.ts): every profile a slot, every event in
  * its name's list and, when not derived, in the `*` list, every key kept. The profiles' slots
- * are given in reverse, so that position and slot differ.
+ * are given in reverse, so that position and slot differ. Attribute leaves under `all` are
+ * tested on the profiles left in, one by one (`sparse`), rather than from their columns.
  */
 function listMembers(c: Pick<GeneratedCase, 'condition' | 'segments' | 'profiles' | 'now'>): string[] {
   const compiled = new Map<string, Evaluator>();
@@ -69,7 +70,8 @@ function listMembers(c: Pick<GeneratedCase, 'condition' | 'segments' | 'profiles
   const cols = new ProfileColumns(c.profiles.map((p) => p.profile));
   const condition = parseWithSegments(c.condition, c.segments);
   const events = (i: number) => c.profiles[i]!.events;
-  const bits = evaluateColumns(condition, cols, c.now, { events, resolve, leaf: (node) => (node.kind === 'event' ? evaluateListLeaf(node, lists, slots, c.now) : undefined) });
+  // Attribute leaves under `all` are tested on the profiles their siblings leave in (sparse: always), not from columns.
+  const bits = evaluateColumns(condition, cols, c.now, { events, resolve, sparse: 2, leaf: (node) => (node.kind === 'event' ? evaluateListLeaf(node, lists, slots, c.now) : undefined) });
   return c.profiles.filter((_, i) => hasBit(bits, i)).map((p) => p.profile.key).sort();
 }
 

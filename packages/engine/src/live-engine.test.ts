@@ -2,7 +2,7 @@ import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Json, JsonObject, SegmentDefinition } from '@strata/core';
 import { isDerivedEvent } from '@strata/core';
-import { arbCase, oracleMembers } from '@strata/core/testing';
+import { arbCase, oracleMembers, parseWithSegments } from '@strata/core/testing';
 import { openEventLog, type IngestItem, type SqlStore } from '@strata/store';
 import { testBackends } from '@strata/store/testing';
 import { IngestService } from './ingest-service.ts';
@@ -112,6 +112,16 @@ describe.each(backends.map((b) => [b.name, b] as const))('live engine on %s', (n
           expect(sql, `SQL vs oracle, ${msg}`).toEqual(want);
           expect(mem, `engine vs oracle, ${msg}`).toEqual(want);
           expect(db, `stored memberships vs oracle, ${msg}`).toEqual(want);
+        }
+        // A preview of the condition under test from engine state (once its leaves are live), in bulk and per profile.
+        const condition = parseWithSegments(c.condition, c.segments);
+        const oracle = oracleMembers(c.condition, data, defs, now);
+        for (const how of ['bulk', 'per-profile'] as const) {
+          const tally = engine.preview(projectId, condition, now, 1000, how);
+          if (!tally) continue;
+          const msg = `preview (${how}) of ${JSON.stringify(c.condition)}, ${when} at ${new Date(now).toISOString()}`;
+          expect(tally.count, msg).toBe(oracle.length);
+          expect(tally.sample.map((p) => String(p.id)).sort(), msg).toEqual(oracle);
         }
       };
 

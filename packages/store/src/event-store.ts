@@ -228,6 +228,54 @@ export class EventStore {
       context: contexts ? withOwn(contexts.get(r.context_id)!.value, r.context_own) : empty,
     }));
   }
+
+  /**
+   * The events `scan` gives (of every profile), as columns: no event object is built and no
+   * properties are parsed — the database extracts each top-level property of `keys` as JSON
+   * text (`properties -> key`), which the engine parses once per distinct text.
+   */
+  async scanColumns(projectId: string, filter: { names: readonly string[]; nonDerived: boolean }, keys: readonly string[], afterId: number, limit: number): Promise<EventColumnsPage> {
+    const { db, dialect } = this.store;
+    const project = dialect === 'sqlite' ? sql<string>`+project_id` : 'project_id' as const;
+    // SQLite's `->` gives a property's JSON text; PostgreSQL's gives jsonb, read back as text.
+    const extract = (key: string) => (dialect === 'sqlite' ? sql<string | null>`properties -> ${key}` : sql<string | null>`(properties -> ${key}::text)::text`);
+    let q = db.selectFrom('events').select(['id', 'profile_id', 'name', 'ts']).select(keys.map((k, i) => extract(k).as(`k${i}`)))
+      .where(project, '=', projectId).where('id', '>', afterId);
+    const names = [...filter.names];
+    const own = sqlBool(dialect, false);
+    if (filter.nonDerived) q = q.where((eb) => (names.length ? eb.or([eb('derived', '=', own), eb('name', 'in', names)]) : eb('derived', '=', own)));
+    else q = q.where('name', 'in', names.length ? names : ['']);
+    const rows = (await q.orderBy('id').limit(limit).execute()) as unknown as Record<string, unknown>[];
+    const n = rows.length;
+    const page: EventColumnsPage = {
+      count: n, ids: new Float64Array(n), profileIds: new Float64Array(n), times: new Float64Array(n), names: new Array<string>(n),
+      props: keys.map(() => new Array<string | null>(n)),
+    };
+    const cols = keys.map((_k, i) => `k${i}`);
+    for (let i = 0; i < n; i++) {
+      const r = rows[i]!;
+      page.ids[i] = Number(r.id);
+      page.profileIds[i] = Number(r.profile_id);
+      page.times[i] = Number(r.ts);
+      page.names[i] = r.name as string;
+      for (let k = 0; k < cols.length; k++) page.props[k]![i] = (r[cols[k]!] as string | null | undefined) ?? null;
+    }
+    return page;
+  }
+}
+
+/**
+ * A page of events as columns (EventStore.scanColumns): row i is event `ids[i]` of profile
+ * `profileIds[i]`, named `names[i]`, at `times[i]`; `props[k][i]` is the JSON text of its
+ * top-level property `keys[k]` (null: absent).
+ */
+export interface EventColumnsPage {
+  readonly count: number;
+  readonly ids: Float64Array;
+  readonly profileIds: Float64Array;
+  readonly times: Float64Array;
+  readonly names: string[];
+  readonly props: (string | null)[][];
 }
 
 /** An event's whole context: its shared part with its own keys over it. */

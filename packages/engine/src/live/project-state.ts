@@ -167,13 +167,33 @@ export interface SegmentState {
 }
 
 /** Which parts of events of one name are kept (top-level keys of properties and context). */
-interface Projection {
+export interface Projection {
   readonly props: Set<string>;
   readonly ctx: Set<string>;
 }
 
+/**
+ * The profiles map of a project, counting its writes (`version`): bulk evaluation keeps the
+ * profiles' order (bulk-eval.ts, positionsOf) for as long as no profile is added or removed.
+ */
+export class ProfileMap extends Map<number, ProfileState> {
+  version = 0;
+  override set(id: number, p: ProfileState): this {
+    this.version++;
+    return super.set(id, p);
+  }
+  override delete(id: number): boolean {
+    this.version++;
+    return super.delete(id);
+  }
+  override clear(): void {
+    this.version++;
+    super.clear();
+  }
+}
+
 export class ProjectState {
-  readonly profiles = new Map<number, ProfileState>();
+  readonly profiles = new ProfileMap();
   /** Every profile's state but its record, by slot (see ProfileState). */
   readonly cols = new SlotColumns();
   /** Every profile's kept events, in columns per event name. */
