@@ -33,6 +33,9 @@ function read(p: ProfileRecord, path: ProfilePath): unknown {
   return typeof cur === 'function' ? undefined : cur;
 }
 
+/** Distinct traits or context objects remembered while a column is built (see ProfileColumns.column). */
+const SHARED_ROOTS = 4096;
+
 /**
  * A column-wise view of many profiles for bulk evaluation: each attribute a condition reads
  * is dictionary-encoded once, so an operator runs once per distinct value (with the very
@@ -68,7 +71,22 @@ export class ProfileColumns {
     if (col) return col;
     const codes = new Int32Array(this.size);
     const dict = new Dictionary();
-    for (let i = 0; i < this.size; i++) codes[i] = dict.code(read(this.profile(i), path));
+    if (path.kind === 'json') {
+      // Records often share their traits or context object (the live engine keeps one object
+      // per distinct kept part): a value is read and coded once per such object, while they
+      // stay few (records are never changed in place).
+      const byRoot = new Map<object, number>();
+      const root = path.root;
+      for (let i = 0; i < this.size; i++) {
+        const p = this.profile(i), o = root === 'traits' ? p.traits : p.context;
+        let code = byRoot.get(o);
+        if (code === undefined) {
+          code = dict.code(read(p, path));
+          if (byRoot.size < SHARED_ROOTS) byRoot.set(o, code);
+        }
+        codes[i] = code;
+      }
+    } else for (let i = 0; i < this.size; i++) codes[i] = dict.code(read(this.profile(i), path));
     col = { codes, values: dict.values };
     this.columns.set(key, col);
     return col;

@@ -120,7 +120,14 @@ describe.each(backends.map((b) => [b.name, b] as const))('live engine on %s', (n
         const condition = parseWithSegments(c.condition, c.segments);
         const oracle = oracleMembers(c.condition, data, defs, now);
         const fromStore = await engine.previewFromStore(projectId, condition, now, 1000);
-        if (fromStore && !engine.preview(projectId, condition, now, 0)) readFromStore++;
+        const bulk = engine.preview(projectId, condition, now, 0), perProfile = engine.preview(projectId, condition, now, 0, 'per-profile');
+        if (fromStore && !bulk) readFromStore++;
+        // The segment sizes a bulk tally reads from the counts kept are those a full scan counts; so is what the matches share.
+        for (const t of [bulk, fromStore]) {
+          if (!t) continue;
+          expect(t.sizes).toEqual(engine.sizes(projectId));
+          if (perProfile) expect(t.shared).toEqual(perProfile.shared);
+        }
         for (const [how, tally] of [['bulk', engine.preview(projectId, condition, now, 1000)], ['per-profile', engine.preview(projectId, condition, now, 1000, 'per-profile')], ['reading what is not kept from the store', fromStore]] as const) {
           if (!tally) continue;
           const msg = `preview (${how}) of ${JSON.stringify(c.condition)}, ${when} at ${new Date(now).toISOString()}`;

@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { CompiledQuery, sql, type Insertable } from 'kysely';
 import type { EventRecord, JsonObject } from '@strata/core';
-import { EVENT_OWN_CONTEXT_KEYS, visitOf } from '@strata/core';
+import { EVENT_OWN_CONTEXT_KEYS, MAX_JSON_DEPTH, visitOf } from '@strata/core';
 import type { Database } from './schema.ts';
 import type { StoreHandle } from './store-handle.ts';
 import type { EngineEvent, IngestItem, StoredEvent } from './types.ts';
@@ -238,8 +238,13 @@ export class EventStore {
     const { db, dialect } = this.store;
     const project = dialect === 'sqlite' ? sql<string>`+project_id` : 'project_id' as const;
     // SQLite's `->` gives a property's JSON text; PostgreSQL's gives jsonb, read back as text.
-    const extract = (key: string) => (dialect === 'sqlite' ? sql<string | null>`properties -> ${key}` : sql<string | null>`(properties -> ${key}::text)::text`);
-    let q = db.selectFrom('events').select(['id', 'profile_id', 'name', 'ts']).select(keys.map((k, i) => extract(k).as(`k${i}`)))
+    // Only on properties too short to nest past the depth limit: a longer one is read whole
+    // and parsed (`readJson`: read as missing, with a warning, when it nests too deep — as
+    // `scan` reads it; SQLite's `->` would fail on one nesting past its own limit).
+    const size = dialect === 'sqlite' ? sql`octet_length(properties)` : sql`octet_length(properties::text)`;
+    const short = sql<boolean>`${size} < ${SHORT_JSON}`;
+    const extract = (key: string) => (dialect === 'sqlite' ? sql<string | null>`CASE WHEN ${short} THEN properties -> ${key} END` : sql<string | null>`CASE WHEN ${short} THEN (properties -> ${key}::text)::text END`);
+    let q = db.selectFrom('events').select(['id', 'profile_id', 'name', 'ts']).select(sql<unknown>`CASE WHEN ${short} THEN NULL ELSE properties END`.as('whole')).select(keys.map((k, i) => extract(k).as(`k${i}`)))
       .where(project, '=', projectId).where('id', '>', afterId);
     const names = [...filter.names];
     const own = sqlBool(dialect, false);
@@ -249,7 +254,7 @@ export class EventStore {
     const n = rows.length;
     const page: EventColumnsPage = {
       count: n, ids: new Float64Array(n), profileIds: new Float64Array(n), times: new Float64Array(n), names: new Array<string>(n),
-      props: keys.map(() => new Array<string | null>(n)),
+      props: keys.map(() => new Array<string | null>(n)), whole: new Map(),
     };
     const cols = keys.map((_k, i) => `k${i}`);
     for (let i = 0; i < n; i++) {
@@ -258,6 +263,7 @@ export class EventStore {
       page.profileIds[i] = Number(r.profile_id);
       page.times[i] = Number(r.ts);
       page.names[i] = r.name as string;
+      if (r.whole !== null && r.whole !== undefined) page.whole.set(i, readJson<JsonObject>(r.whole, {}));
       for (let k = 0; k < cols.length; k++) page.props[k]![i] = (r[cols[k]!] as string | null | undefined) ?? null;
     }
     return page;
@@ -267,7 +273,8 @@ export class EventStore {
 /**
  * A page of events as columns (EventStore.scanColumns): row i is event `ids[i]` of profile
  * `profileIds[i]`, named `names[i]`, at `times[i]`; `props[k][i]` is the JSON text of its
- * top-level property `keys[k]` (null: absent).
+ * top-level property `keys[k]` (null: absent) — unless `whole` has row i: then its properties
+ * are given whole, parsed (those long enough to nest past the depth limit).
  */
 export interface EventColumnsPage {
   readonly count: number;
@@ -276,7 +283,11 @@ export interface EventColumnsPage {
   readonly times: Float64Array;
   readonly names: string[];
   readonly props: (string | null)[][];
+  readonly whole: Map<number, JsonObject>;
 }
+
+/** Properties shorter than this (in bytes) cannot nest past MAX_JSON_DEPTH (two characters a level): `readJson`'s own bound. */
+const SHORT_JSON = 2 * (MAX_JSON_DEPTH + 1);
 
 /** An event's whole context: its shared part with its own keys over it. */
 export const withOwn = (shared: JsonObject, own: unknown): JsonObject => ({ ...shared, ...readJson<JsonObject>(own, {}) });

@@ -4,7 +4,7 @@
  * access here: the engine (live-engine.ts) reads what is needed first and writes the changes
  * after (store-sync.ts), so a partition worker can run the same functions over its profiles.
  */
-import type { EventRecord, ProfileRoot } from '@strata/core';
+import type { Bitset, EventRecord, ProfileRoot } from '@strata/core';
 import { hasBit, relativeWindowNext } from '@strata/core';
 import type { EngineEvent, EngineProfile, IngestOutcome, MembershipReason, SegmentRow } from '@strata/store';
 import type { MembershipChange, Pending } from './changes.ts';
@@ -217,10 +217,11 @@ export function reevaluate(ps: ProjectState, ids: readonly string[], now: number
   const list = [...targets].flatMap((id) => ps.segments.get(id) ?? []).sort((a, b) => a.idx - b.idx);
   const out: Pending[] = [];
   const pos = !profileIds && how === 'bulk' ? positionsOf(ps) : null;
-  const bits = pos ? list.map((s) => segmentBits(ps, pos, s, now)) : [];
-  const listPos = new Map(list.map((s, k) => [s, k]));
+  // Each changed segment's members at `now`, by its position in ps.list.
+  const bits: Bitset[] = [];
+  if (pos) for (const s of list) bits[s.idx] = segmentBits(ps, pos, s, now);
   let i = -1;
-  const decided = (s: SegmentState) => hasBit(bits[listPos.get(s)!]!, i);
+  const decided = (s: SegmentState) => hasBit(bits[s.idx]!, i);
   const profiles = pos ? pos.states : profileIds ? profileIds.map((id) => ps.profiles.get(id)).filter((p) => p !== undefined) : ps.profiles.values();
   for (const p of profiles) {
     i++;

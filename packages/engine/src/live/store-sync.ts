@@ -130,8 +130,10 @@ export async function readLists(tx: SqlStore, ps: ProjectState, load: ListSet, f
     for (let i = 0; i < page.count; i++) {
       const p = ps.profiles.get(page.profileIds[i]!);
       if (!p || p.slot >= slots) continue;
+      const whole = page.whole.get(i);
       for (const l of load.of(page.names[i]!)) {
         l.row(p.slot, page.times[i]!, page.names[i]!);
+        if (whole) { l.keys.forEach(({ key }, k) => { if (key in whole) l.value(k, whole[key]); }); continue; }
         const ks = mine.get(l)!;
         for (let k = 0; k < ks.length; k++) l.json(k, page.props[ks[k]!]![i] ?? null);
       }
