@@ -230,13 +230,16 @@ export class EventStore {
   }
 
   /**
-   * The events `scan` gives (of every profile), as columns: no event object is built and no
-   * properties are parsed — the database extracts each top-level property of `keys` as JSON
-   * text (`properties -> key`), which the engine parses once per distinct text.
+   * The events `scan` gives (of every profile; with `since`, of that time or later), as
+   * columns: no event object is built and no properties are parsed — the database extracts
+   * each top-level property of `keys` as JSON text (`properties -> key`), which the engine
+   * parses once per distinct text.
    */
-  async scanColumns(projectId: string, filter: { names: readonly string[]; nonDerived: boolean }, keys: readonly string[], afterId: number, limit: number): Promise<EventColumnsPage> {
+  async scanColumns(projectId: string, filter: { names: readonly string[]; nonDerived: boolean; since?: number }, keys: readonly string[], afterId: number, limit: number): Promise<EventColumnsPage> {
     const { db, dialect } = this.store;
-    const project = dialect === 'sqlite' ? sql<string>`+project_id` : 'project_id' as const;
+    // Every event (`*`): SQLite walks the rowid range (see `scan`); some names from a time on:
+    // the (project, name, ts) index gives just those rows.
+    const project = dialect === 'sqlite' && (filter.nonDerived || filter.since === undefined) ? sql<string>`+project_id` : 'project_id' as const;
     // SQLite's `->` gives a property's JSON text; PostgreSQL's gives jsonb, read back as text.
     // Only on properties too short to nest past the depth limit: a longer one is read whole
     // and parsed (`readJson`: read as missing, with a warning, when it nests too deep — as
@@ -244,8 +247,10 @@ export class EventStore {
     const size = dialect === 'sqlite' ? sql`octet_length(properties)` : sql`octet_length(properties::text)`;
     const short = sql<boolean>`${size} < ${SHORT_JSON}`;
     const extract = (key: string) => (dialect === 'sqlite' ? sql<string | null>`CASE WHEN ${short} THEN properties -> ${key} END` : sql<string | null>`CASE WHEN ${short} THEN (properties -> ${key}::text)::text END`);
-    let q = db.selectFrom('events').select(['id', 'profile_id', 'name', 'ts']).select(sql<unknown>`CASE WHEN ${short} THEN NULL ELSE properties END`.as('whole')).select(keys.map((k, i) => extract(k).as(`k${i}`)))
+    let q = db.selectFrom('events').select(['id', 'profile_id', 'name', 'ts']).select(keys.map((k, i) => extract(k).as(`k${i}`)))
       .where(project, '=', projectId).where('id', '>', afterId);
+    if (keys.length) q = q.select(sql<unknown>`CASE WHEN ${short} THEN NULL ELSE properties END`.as('whole'));
+    if (filter.since !== undefined) q = q.where('ts', '>=', filter.since);
     const names = [...filter.names];
     const own = sqlBool(dialect, false);
     if (filter.nonDerived) q = q.where((eb) => (names.length ? eb.or([eb('derived', '=', own), eb('name', 'in', names)]) : eb('derived', '=', own)));

@@ -104,12 +104,12 @@ export async function backfill(tx: SqlStore, ps: ProjectState, names: readonly (
  * `load` (see backfill), then loaded. Events of profiles the project does not hold, or whose
  * slot the loaders' lists have no room for (profiles created meanwhile), are left out.
  */
-export async function readLists(tx: SqlStore, ps: ProjectState, load: ListSet, filter: { names: readonly string[]; nonDerived: boolean }, starting: boolean, slots = Infinity): Promise<void> {
+export async function readLists(tx: SqlStore, ps: ProjectState, load: ListSet, filter: { names: readonly string[]; nonDerived: boolean; since?: number }, starting: boolean, slots = Infinity): Promise<void> {
   const context = load.loaders.some((l) => l.keys.some((k) => k.root === 'context'));
   const limit = starting ? LOAD_PAGE : PAGE * 4;
   if (context) {
     for (let after = 0; ;) {
-      const page = await tx.scanEvents(ps.id, { ...filter, context }, after, limit);
+      const page = await tx.scanEvents(ps.id, { names: filter.names, nonDerived: filter.nonDerived, context }, after, limit);
       if (page.length === 0) break;
       for (const e of page) {
         const p = ps.profiles.get(e.profileId);
@@ -151,7 +151,8 @@ export async function readLists(tx: SqlStore, ps: ProjectState, load: ListSet, f
  * them and the project's state (bulk-eval.ts); the project keeps nothing of them. Null when
  * the engine cannot answer: a record key or a referenced segment it does not hold, or a
  * sequence (evaluated per profile over the project's own lists) while some list is missing.
- * Events stored while it reads may be left out, as from any snapshot.
+ * Only the events a window can reach at `now` are read. Events stored while it reads may be
+ * left out, as from any snapshot.
  */
 export async function previewFromStore(store: SqlStore, ps: ProjectState, condition: Condition, now: number, sampleSize: number): Promise<Tally | null> {
   const reads = conditionReads(condition);
@@ -164,13 +165,20 @@ export async function previewFromStore(store: SqlStore, ps: ProjectState, condit
     const have = ps.tracked.get(n), need = projectionKey(paths);
     if (!have || [...need.props].some((k) => !have.props.has(k)) || [...need.ctx].some((k) => !have.ctx.has(k))) missing.set(n, need);
   }
-  let sequence = false;
-  walk(condition, (n) => { if (n.kind === 'sequence') sequence = true; });
+  // The events to read: from the earliest instant a leaf reading a missing list can look at.
+  let sequence = false, since = Infinity;
+  walk(condition, (n) => {
+    if (n.kind === 'sequence') sequence = true;
+    if (n.kind !== 'event' || !missing.has(n.name)) return;
+    const w = n.window;
+    since = Math.min(since, w.kind === 'relative' ? now - w.fromMs : w.kind === 'absolute' && w.after !== null ? w.after : -Infinity);
+  });
   if (missing.size && sequence) return null;
   const lists = new EventLists();
   lists.reserveSlots(ps.lists.slotCount);
   const names = [...missing.keys()];
-  await readLists(store, ps, listLoaders(ps, names, { lists, keys: missing }), { names: names.filter((n): n is string => n !== null), nonDerived: missing.has(null) }, false, lists.slotCount);
+  const filter = { names: names.filter((n): n is string => n !== null), nonDerived: missing.has(null), ...(Number.isFinite(since) ? { since } : {}) };
+  await readLists(store, ps, listLoaders(ps, names, { lists, keys: missing }), filter, false, lists.slotCount);
   const pos = positionsOf(ps);
   return tallyBits(ps, pos.states, evaluateBulk(ps, pos, condition, now, { lists, names: new Set(names) }), sampleSize);
 }
