@@ -230,16 +230,19 @@ export class EventStore {
   }
 
   /**
-   * The events `scan` gives (of every profile; with `since`, of that time or later), as
-   * columns: no event object is built and no properties are parsed — the database extracts
-   * each top-level property of `keys` as JSON text (`properties -> key`), which the engine
-   * parses once per distinct text.
+   * The events `scan` gives (of every profile), as columns: no event object is built and no
+   * properties are parsed — the database extracts each top-level property of `keys` as JSON
+   * text (`properties -> key`), which the engine parses once per distinct text. With `since`
+   * and names only, the events of those names at that time or later, all in one page, by name,
+   * time, profile and id (`afterId` and `limit` unused); otherwise a page in id order.
    */
   async scanColumns(projectId: string, filter: { names: readonly string[]; nonDerived: boolean; since?: number }, keys: readonly string[], afterId: number, limit: number): Promise<EventColumnsPage> {
     const { db, dialect } = this.store;
-    // Every event (`*`): SQLite walks the rowid range (see `scan`); some names from a time on:
-    // the (project, name, ts) index gives just those rows.
-    const project = dialect === 'sqlite' && (filter.nonDerived || filter.since === undefined) ? sql<string>`+project_id` : 'project_id' as const;
+    // Some names from a time on: all of them at once, in the order of the (project, name, ts)
+    // index, which gives just those rows (a page in id order would walk the whole table);
+    // otherwise pages in id order (SQLite walking the rowid range, see `scan`).
+    const windowed = filter.since !== undefined && !filter.nonDerived;
+    const project = dialect === 'sqlite' && !windowed ? sql<string>`+project_id` : 'project_id' as const;
     // SQLite's `->` gives a property's JSON text; PostgreSQL's gives jsonb, read back as text.
     // Only on properties too short to nest past the depth limit: a longer one is read whole
     // and parsed (`readJson`: read as missing, with a warning, when it nests too deep — as
@@ -255,7 +258,7 @@ export class EventStore {
     const own = sqlBool(dialect, false);
     if (filter.nonDerived) q = q.where((eb) => (names.length ? eb.or([eb('derived', '=', own), eb('name', 'in', names)]) : eb('derived', '=', own)));
     else q = q.where('name', 'in', names.length ? names : ['']);
-    const rows = (await q.orderBy('id').limit(limit).execute()) as unknown as Record<string, unknown>[];
+    const rows = (await (windowed ? q.orderBy('name').orderBy('ts').orderBy('profile_id').orderBy('id') : q.orderBy('id').limit(limit)).execute()) as unknown as Record<string, unknown>[];
     const n = rows.length;
     const page: EventColumnsPage = {
       count: n, ids: new Float64Array(n), profileIds: new Float64Array(n), times: new Float64Array(n), names: new Array<string>(n),

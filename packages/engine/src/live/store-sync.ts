@@ -138,6 +138,8 @@ export async function readLists(tx: SqlStore, ps: ProjectState, load: ListSet, f
         for (let k = 0; k < ks.length; k++) l.json(k, page.props[ks[k]!]![i] ?? null);
       }
     }
+    // Names from a time on come in one page (scanEventColumns).
+    if (filter.since !== undefined && !filter.nonDerived) break;
     after = page.ids[page.count - 1]!;
     if (starting) await yieldToIo();
   }
