@@ -119,7 +119,7 @@ describe.each(backends.map((b) => [b.name, b] as const))('live engine on %s', (n
         // and reading the events the engine does not keep from the store (before the segment exists too).
         const condition = parseWithSegments(c.condition, c.segments);
         const oracle = oracleMembers(c.condition, data, defs, now);
-        const fromStore = await engine.previewFromStore(projectId, condition, now, 1000);
+        const fromStore = await engine.previewFromStore(projectId, condition, now, 1000, { every: true });
         const bulk = engine.preview(projectId, condition, now, 0), perProfile = engine.preview(projectId, condition, now, 0, 'per-profile');
         if (fromStore && !bulk) readFromStore++;
         // The segment sizes a bulk tally reads from the counts kept are those a full scan counts; so is what the matches share.

@@ -497,12 +497,13 @@ export class LiveEngine {
 
   /**
    * A preview from engine state that may read events the engine does not keep, read from the
-   * store for it alone (store-sync.previewFromStore); null when the project is not loaded or
-   * the engine cannot answer (the store's SQL does then).
+   * store for it alone (store-sync.previewFromStore; every event of a window, for a missing
+   * `*` list, only with `every`); null when the project is not loaded or the engine cannot
+   * answer (the store's SQL does then).
    */
-  async previewFromStore(projectId: string, condition: Condition, now: number, sampleSize: number): Promise<Tally | null> {
+  async previewFromStore(projectId: string, condition: Condition, now: number, sampleSize: number, { every = false } = {}): Promise<Tally | null> {
     const ps = this.projects.get(projectId);
-    return ps ? previewFromStore(this.store, ps, condition, now, sampleSize) : null;
+    return ps ? previewFromStore(this.store, ps, condition, now, sampleSize, every) : null;
   }
 
   /** What a saved segment shares with every other (scan.overlapWith); null when the project or segment is not loaded. */

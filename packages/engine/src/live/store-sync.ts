@@ -152,11 +152,13 @@ export async function readLists(tx: SqlStore, ps: ProjectState, load: ListSet, f
  * their own (by the project's slots, `readLists`), and the condition is evaluated in bulk over
  * them and the project's state (bulk-eval.ts); the project keeps nothing of them. Null when
  * the engine cannot answer: a record key or a referenced segment it does not hold, or a
- * sequence (evaluated per profile over the project's own lists) while some list is missing.
+ * sequence (evaluated per profile over the project's own lists) while some list is missing,
+ * or the `*` list missing unless `every` (reading every event of a window costs more than
+ * the store's SQL on SQLite: docs/benchmarks.md, "Behavioural segments at 2M events").
  * Only the events a window can reach at `now` are read. Events stored while it reads may be
  * left out, as from any snapshot.
  */
-export async function previewFromStore(store: SqlStore, ps: ProjectState, condition: Condition, now: number, sampleSize: number): Promise<Tally | null> {
+export async function previewFromStore(store: SqlStore, ps: ProjectState, condition: Condition, now: number, sampleSize: number, every: boolean): Promise<Tally | null> {
   const reads = conditionReads(condition);
   for (const id of reads.segments) if (!ps.segments.has(id)) return null;
   const keys = { traits: new Set<string>(), context: new Set<string>() };
@@ -175,7 +177,7 @@ export async function previewFromStore(store: SqlStore, ps: ProjectState, condit
     const w = n.window;
     since = Math.min(since, w.kind === 'relative' ? now - w.fromMs : w.kind === 'absolute' && w.after !== null ? w.after : -Infinity);
   });
-  if (missing.size && sequence) return null;
+  if ((missing.size && sequence) || (missing.has(null) && !every)) return null;
   const lists = new EventLists();
   lists.reserveSlots(ps.lists.slotCount);
   const names = [...missing.keys()];
