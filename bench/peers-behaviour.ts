@@ -1,7 +1,8 @@
 /**
  * bench:peers, table 2 — behavioural segments over the same events: Strata's preview (engine
- * state, and compiled SQL on its embedded store) and the backfill of a new segment in the
- * engine, against DuckDB and SQLite with hand-written SQL. Every system gets the events of
+ * state; engine state with the events read from its embedded store for the preview; compiled
+ * SQL on that store) and the backfill of a new segment in the engine (in bulk, and per profile
+ * as before bulk evaluation), against DuckDB and SQLite with hand-written SQL. Every system gets the events of
  * bench/preview-data.ts's store (read back once), and all must find the same members before
  * any time is taken.
  */
@@ -107,6 +108,24 @@ export async function behaviourTable(events: number): Promise<void> {
   t = performance.now();
   engine.hydrate(PROJECT, [], ev.profileIds.map((id): { profile: EngineProfile; events: [] } => ({ profile: { id, key: String(id), userId: null, anonymousId: `a${id}`, traits: {}, context: {}, labels: [], firstSeen: null, lastSeen: null }, events: [] })), END);
   console.log(`  engine: ${ev.profileIds.length} profiles loaded in ${((performance.now() - t) / 1000).toFixed(1)} s`);
+  // The same backfills with the members decided and the lists filled per profile (the path
+  // before bulk evaluation: the baseline), on an engine of its own, first.
+  const backfillIn = (how: 'bulk' | 'per-profile'): Timings => {
+    const engine = new LiveEngine(null as never, { now: () => END });
+    engine.hydrate(PROJECT, [], ev.profileIds.map((id): { profile: EngineProfile; events: [] } => ({ profile: { id, key: String(id), userId: null, anonymousId: `a${id}`, traits: {}, context: {}, labels: [], firstSeen: null, lastSeen: null }, events: [] })), END);
+    const rows: SegmentRow[] = [];
+    const out: Timings = { ms: [], counts: [] };
+    for (const [i, b] of BEHAVIOURS.entries()) {
+      rows.push(segmentRow(`b${i}`, b.strata));
+      const s = performance.now();
+      const entered = engine.redefineInMemory(PROJECT, rows, [`b${i}`], END, engineEvents(ev, b.reads), how).length;
+      out.ms.push(performance.now() - s);
+      if (entered !== engine.members(PROJECT, `b${i}`).size) throw new Error(`${b.name}: ${entered} entries, ${engine.members(PROJECT, `b${i}`).size} members`);
+      out.counts.push(entered);
+    }
+    return out;
+  };
+  const backfillBase = backfillIn('per-profile');
   const rows: SegmentRow[] = [];
   const backfill: Timings = { ms: [], counts: [] };
   for (const [i, b] of BEHAVIOURS.entries()) {
@@ -126,6 +145,24 @@ export async function behaviourTable(events: number): Promise<void> {
   }
   results.set('strata preview from engine state (in memory)', live);
   results.set('strata backfill of a new segment in the engine (once, cold)', backfill);
+  results.set('  the same, per profile (before bulk evaluation; baseline)', backfillBase);
+
+  // Strata: the engine loaded from its SQLite store with no segment (nothing kept), each
+  // condition previewed by reading its events from the store as columns into lists of the
+  // preview's own, then evaluating in bulk (LiveEngine.previewFromStore).
+  {
+    const onStore = new LiveEngine(store, { now: () => END });
+    t = performance.now();
+    await onStore.write((tx) => onStore.segmentRows(tx, PROJECT));
+    console.log(`  engine on the store: ${ev.profileIds.length} profiles loaded in ${((performance.now() - t) / 1000).toFixed(1)} s`);
+    const fromStore: Timings = { ms: [], counts: [] };
+    for (const c of parsed) {
+      const r = await bestOfAsync(runs, async () => (await onStore.previewFromStore(PROJECT, c, END, 10, { every: true }))!.count);
+      fromStore.ms.push(r.ms);
+      fromStore.counts.push(r.result);
+    }
+    results.set('strata preview reading its events from its SQLite store as columns (nothing kept)', fromStore);
+  }
 
   // Strata: preview compiled to SQL on its embedded SQLite store (no engine state for the project: the path bench:preview measures).
   const ctx = createContext(store, configFromEnv({}), { now: () => END });

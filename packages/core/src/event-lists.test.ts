@@ -1,7 +1,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import type { EventRecord, JsonObject } from './data.ts';
-import { EventLists, sliceReader, type EventSlice } from './event-lists.ts';
+import { EventLists, ListLoader, sliceReader, type EventSlice } from './event-lists.ts';
 
 const LISTS = ['a', 'b', null] as const;
 const KEEP = new Set(['x', 'y']);
@@ -93,6 +93,42 @@ describe('event lists in columns', () => {
           });
         }
       }
+    }), { numRuns: 300 });
+  });
+
+  it('property: a list loaded at once (rows in any order, values or their JSON) holds what adding its events one by one holds, and takes more after', () => {
+    const row = fc.record({ slot, named: fc.boolean(), t: fc.integer({ min: 0, max: 20 }), x: value, y: value });
+    fc.assert(fc.property(fc.array(row, { maxLength: 80 }), fc.boolean(), row, (rows, asJson, after) => {
+      const event = (r: typeof after): EventRecord => {
+        const props: Record<string, unknown> = { z: 'not kept' };
+        if (r.x !== undefined) props.x = r.x;
+        if (r.y !== undefined) props.y = r.y;
+        return { name: r.named ? 'a' : `n${r.t % 3}`, timestamp: r.t, properties: props as JsonObject, context: {} };
+      };
+      const one = new EventLists(), all = new EventLists();
+      const slots = Array.from({ length: 6 }, () => [one.newSlot(), all.newSlot()] as const);
+      // Another list's rows first, so that the dictionaries hold codes already.
+      one.add(slots[0]![0], 'b', event({ ...after, x: 'p' }), KEEP, new Set());
+      all.add(slots[0]![1], 'b', event({ ...after, x: 'p' }), KEEP, new Set());
+      const loaders = new Map<string | null, ListLoader>([['a', new ListLoader(all, 'a', KEEP, new Set())], [null, new ListLoader(all, null, KEEP, new Set())]]);
+      for (const r of rows) {
+        const e = event(r);
+        for (const l of e.name === 'a' ? ['a', null] : [null]) {
+          one.add(slots[r.slot]![0], l, e, KEEP, new Set());
+          const loader = loaders.get(l)!;
+          if (!asJson) { loader.add(slots[r.slot]![1], e); continue; }
+          loader.row(slots[r.slot]![1], e.timestamp, e.name);
+          loader.keys.forEach((k, i) => loader.json(i, k.key in e.properties ? JSON.stringify(e.properties[k.key]) : null));
+        }
+      }
+      for (const loader of loaders.values()) loader.finish();
+      const same = () => {
+        for (const [a, b] of slots) for (const l of ['a', 'b', null]) expect(read(all.list(b, l))).toEqual(read(one.list(a, l)));
+      };
+      same();
+      const e = event({ ...after, named: true });
+      for (const l of ['a', null]) { one.add(slots[after.slot]![0], l, e, KEEP, new Set()); all.add(slots[after.slot]![1], l, e, KEEP, new Set()); }
+      same();
     }), { numRuns: 300 });
   });
 

@@ -37,6 +37,16 @@ export class EventLists {
     return slot;
   }
 
+  /** Slots given so far (0 up to this, excluded). */
+  get slotCount(): number {
+    return this.slots;
+  }
+
+  /** Slots up to `n` (excluded) given at once: lists by the same slots as another's (EventLists.slotCount). */
+  reserveSlots(n: number): void {
+    while (this.slots < n) this.newSlot();
+  }
+
   /** The events of `list` of the profile at `slot`, sorted by time. */
   list(slot: number, list: string | null): EventSlice {
     const g = this.groups.get(list);
@@ -72,13 +82,7 @@ export class EventLists {
   private column(g: EventGroup, root: 'properties' | 'context', key: string): Column {
     let c = (root === 'properties' ? g.props : g.ctx).get(key);
     if (c) return c;
-    const id = `${root}\u0000${key}`;
-    let dict = this.dicts.get(id);
-    if (!dict) {
-      this.dicts.set(id, (dict = new Dictionary()));
-      dict.code(undefined);
-    }
-    c = { root, key, dict, codes: new Int32Array(g.time.length) };
+    c = { root, key, dict: this.dictionary(root, key), codes: new Int32Array(g.time.length) };
     (root === 'properties' ? g.props : g.ctx).set(key, c);
     g.cols.push(c);
     g.version++;
@@ -99,6 +103,63 @@ export class EventLists {
   /** Forgets a profile's events of every list (the slot is not used again). */
   release(slot: number): void {
     for (const g of this.groups.values()) g.clear(slot);
+  }
+
+  /** The columns of `list` (undefined: no profile has kept an event of it), for reading every profile's runs in place (list-leaves.ts). */
+  group(list: string | null): EventGroup | undefined {
+    return this.groups.get(list);
+  }
+
+  /** The dictionary of a kept key, shared by every list (code 0: the key is absent). */
+  dictionary(root: 'properties' | 'context', key: string): Dictionary {
+    const id = `${root}\u0000${key}`;
+    let dict = this.dicts.get(id);
+    if (!dict) {
+      this.dicts.set(id, (dict = new Dictionary()));
+      dict.code(undefined);
+    }
+    return dict;
+  }
+
+  /**
+   * Sets every profile's events of `list` at once, in new columns (what it held is dropped):
+   * rows in any order, each with its slot, time, name code (in `names`; `*` only) and its kept
+   * keys' codes (in `dictionary(root, key)`). Each profile's rows become one run sorted by
+   * time, rows of the same time in the order given — the runs `add` builds from the same rows.
+   */
+  load(list: string | null, rows: LoadedRows): void {
+    const n = rows.count, slots = this.capacity;
+    const g = new EventGroup(list, slots, this.names);
+    // Rows by slot (a counting sort, stable), then each run by time where it is not already.
+    const first = new Int32Array(slots + 1);
+    for (let r = 0; r < n; r++) first[rows.slot[r]! + 1]!++;
+    for (let s = 0; s < slots; s++) first[s + 1]! += first[s]!;
+    const order = new Int32Array(n), at = first.slice(0, slots);
+    for (let r = 0; r < n; r++) order[at[rows.slot[r]!]!++] = r;
+    const time = rows.time;
+    for (let s = 0; s < slots; s++) {
+      const from = first[s]!, to = first[s + 1]!;
+      g.start[s] = from;
+      g.len[s] = g.cap[s] = to - from;
+      for (let i = from + 1; i < to; i++) {
+        if (time[order[i]!]! >= time[order[i - 1]!]!) continue;
+        order.subarray(from, to).sort((a, b) => time[a]! - time[b]! || a - b);
+        break;
+      }
+    }
+    const size = Math.max(16, n);
+    g.time = new Float64Array(size);
+    for (let i = 0; i < n; i++) g.time[i] = time[order[i]!]!;
+    if (g.names && rows.names) { const names = new Int32Array(size); for (let i = 0; i < n; i++) names[i] = rows.names[order[i]!]!; g.names = names; }
+    for (const c of rows.columns) {
+      const codes = new Int32Array(size);
+      for (let i = 0; i < n; i++) codes[i] = c.codes[order[i]!]!;
+      const col: Column = { root: c.root, key: c.key, dict: this.dictionary(c.root, c.key), codes };
+      (c.root === 'properties' ? g.props : g.ctx).set(c.key, col);
+      g.cols.push(col);
+    }
+    g.end = n;
+    this.groups.set(list, g);
   }
 
   /** Forgets every profile's events of `list`. */
@@ -123,7 +184,90 @@ export class EventLists {
   }
 }
 
-interface Column {
+/** Rows of one list for every profile (EventLists.load); the arrays may be longer than `count`. */
+export interface LoadedRows {
+  readonly count: number;
+  readonly slot: Int32Array;
+  readonly time: Float64Array;
+  /** Name codes in EventLists.names (the `*` list; null for a named list). */
+  readonly names: Int32Array | null;
+  /** Per kept key, the rows' codes in EventLists.dictionary(root, key). */
+  readonly columns: readonly { readonly root: 'properties' | 'context'; readonly key: string; readonly codes: Int32Array }[];
+}
+
+/**
+ * Gathers one list's rows for EventLists.load, one by one: `row` starts a row, `value` (a
+ * value) or `json` (its JSON text, parsed once per distinct text; null: absent) gives its
+ * kept keys (by position in `keys`: props, then ctx), absent when not given.
+ */
+export class ListLoader {
+  count = 0;
+  private slot = new Int32Array(1024);
+  private time = new Float64Array(1024);
+  private names: Int32Array | null;
+  readonly keys: readonly { readonly root: 'properties' | 'context'; readonly key: string }[];
+  private readonly codes: Int32Array[];
+  private readonly dicts: Dictionary[];
+  private readonly texts: Map<string, number>[];
+
+  constructor(private readonly lists: EventLists, readonly list: string | null, props: ReadonlySet<string>, ctx: ReadonlySet<string>) {
+    this.names = list === null ? new Int32Array(1024) : null;
+    this.keys = [...[...props].map((key) => ({ root: 'properties' as const, key })), ...[...ctx].map((key) => ({ root: 'context' as const, key }))];
+    this.codes = this.keys.map(() => new Int32Array(1024));
+    this.dicts = this.keys.map((k) => lists.dictionary(k.root, k.key));
+    this.texts = this.keys.map(() => new Map());
+  }
+
+  row(slot: number, t: number, name: string): void {
+    if (this.count === this.time.length) this.grow();
+    const r = this.count++;
+    this.slot[r] = slot;
+    this.time[r] = t;
+    if (this.names) this.names[r] = this.lists.names.code(name);
+  }
+
+  /** A row of an event, keeping its keys as EventLists.add keeps them (`k in o`, as a getter reads it). */
+  add(slot: number, e: EventRecord): void {
+    this.row(slot, e.timestamp, e.name);
+    for (let k = 0; k < this.keys.length; k++) {
+      const { root, key } = this.keys[k]!;
+      const o = root === 'properties' ? e.properties : e.context;
+      if (key in o) this.value(k, (o as Record<string, unknown>)[key]);
+    }
+  }
+
+  /** Key k of the current row reads `v`. */
+  value(k: number, v: unknown): void {
+    this.codes[k]![this.count - 1] = this.dicts[k]!.code(v);
+  }
+
+  /** Key k of the current row is the JSON text `text` (null: absent). */
+  json(k: number, text: string | null): void {
+    if (text === null) return;
+    const seen = this.texts[k]!;
+    let code = seen.get(text);
+    if (code === undefined) seen.set(text, (code = this.dicts[k]!.code(JSON.parse(text))));
+    this.codes[k]![this.count - 1] = code;
+  }
+
+  /** Loads the rows into the lists (EventLists.load). */
+  finish(): void {
+    this.lists.load(this.list, { count: this.count, slot: this.slot, time: this.time, names: this.names, columns: this.keys.map((k, i) => ({ ...k, codes: this.codes[i]! })) });
+  }
+
+  private grow(): void {
+    const size = this.time.length * 2;
+    const i32 = (a: Int32Array) => { const b = new Int32Array(size); b.set(a); return b; };
+    const t = new Float64Array(size);
+    t.set(this.time);
+    this.time = t;
+    this.slot = i32(this.slot);
+    if (this.names) this.names = i32(this.names);
+    for (let k = 0; k < this.codes.length; k++) this.codes[k] = i32(this.codes[k]!);
+  }
+}
+
+export interface Column {
   readonly root: 'properties' | 'context';
   readonly key: string;
   readonly dict: Dictionary;
@@ -300,15 +444,24 @@ const EMPTY = new EventSlice(new EventGroup('', 0, new Dictionary()), 0, 0);
 export function sliceReader(path: EventPath): (list: EventSlice, i: number) => unknown {
   if (path.kind === 'field') return path.field === 'event' ? (l, i) => l.name(i) : (l, i) => l.time(i);
   const key = path.keys[0]!, root = path.root;
-  const rest = path.keys.length === 1 ? null : jsonGetter(path.keys.slice(1));
+  const value = keptValue(path.keys);
   let group: EventGroup | null = null, version = -1;
   let col: Column | undefined;
   return (l, i) => {
     const g = l.group;
     if (g !== group || g.version !== version) { group = g; version = g.version; col = (root === 'properties' ? g.props : g.ctx).get(key); }
     if (col === undefined) return undefined;
-    const v = col.dict.values[col.codes[l.start + i]!];
-    if (rest === null) return typeof v === 'function' ? undefined : v;
-    return typeof v === 'object' && v !== null && !Array.isArray(v) ? rest(v as Record<string, unknown>) : undefined;
+    return value(col.dict.values[col.codes[l.start + i]!]);
   };
+}
+
+/**
+ * What a JSON path (`keys` under properties or context) reads from the kept value of its
+ * top-level key: the value itself, or the path's rest under it — as `eventGetter` reads it on
+ * the whole event (a function, an inherited member, reads undefined).
+ */
+export function keptValue(keys: readonly string[]): (v: unknown) => unknown {
+  const rest = keys.length === 1 ? null : jsonGetter(keys.slice(1));
+  if (rest === null) return (v) => (typeof v === 'function' ? undefined : v);
+  return (v) => (typeof v === 'object' && v !== null && !Array.isArray(v) ? rest(v as Record<string, unknown>) : undefined);
 }

@@ -1,7 +1,10 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { evaluateColumns, hasBit, ProfileColumns } from './columns.ts';
+import { isDerivedEvent } from './data.ts';
 import { EventColumns } from './event-columns.ts';
+import { EventLists } from './event-lists.ts';
+import { evaluateListLeaf } from './list-leaves.ts';
 import { compileSegment, type Evaluator } from './evaluate.ts';
 import { parseCondition } from './parse.ts';
 import type { GeneratedCase } from './testing/arbitraries.ts';
@@ -39,6 +42,39 @@ function columnMembers(c: Pick<GeneratedCase, 'condition' | 'segments' | 'profil
   return c.profiles.filter((_, i) => hasBit(bits, i)).map((p) => p.profile.key).sort();
 }
 
+/**
+ * Members by the bulk column evaluator with its behavioural leaves read in place from event
+ * lists, as the live engine keeps them (list-leaves.ts): every profile a slot, every event in
+ * its name's list and, when not derived, in the `*` list, every key kept. The profiles' slots
+ * are given in reverse, so that position and slot differ. Attribute leaves under `all` are
+ * tested on the profiles left in, one by one (`sparse`), rather than from their columns.
+ */
+function listMembers(c: Pick<GeneratedCase, 'condition' | 'segments' | 'profiles' | 'now'>): string[] {
+  const compiled = new Map<string, Evaluator>();
+  const resolve = (id: string): Evaluator | undefined => {
+    const def = c.segments[id];
+    if (!def) return undefined;
+    if (!compiled.has(id)) compiled.set(id, compileSegment(def.condition === null ? null : parseWithSegments(def.condition, c.segments), new Set(def.include), new Set(def.exclude), resolve));
+    return compiled.get(id);
+  };
+  const lists = new EventLists();
+  const n = c.profiles.length;
+  const slots = new Int32Array(n);
+  for (let i = n - 1; i >= 0; i--) {
+    const slot = (slots[i] = lists.newSlot());
+    for (const e of c.profiles[i]!.events) {
+      lists.add(slot, e.name, e, null, null);
+      if (!isDerivedEvent(e.name)) lists.add(slot, null, e, null, null);
+    }
+  }
+  const cols = new ProfileColumns(c.profiles.map((p) => p.profile));
+  const condition = parseWithSegments(c.condition, c.segments);
+  const events = (i: number) => c.profiles[i]!.events;
+  // Attribute leaves under `all` are tested on the profiles their siblings leave in (sparse: always), not from columns.
+  const bits = evaluateColumns(condition, cols, c.now, { events, resolve, sparse: 2, leaf: (node) => (node.kind === 'event' ? evaluateListLeaf(node, lists, slots, c.now) : undefined) });
+  return c.profiles.filter((_, i) => hasBit(bits, i)).map((p) => p.profile.key).sort();
+}
+
 describe('fixture cases: the bulk column evaluator', () => {
   it.each(fixtures.cases.map((c) => [c.name, c] as const))('%s', (_name, c) => {
     expect(columnMembers(c)).toEqual(c.expected);
@@ -48,6 +84,12 @@ describe('fixture cases: the bulk column evaluator', () => {
 describe('fixture cases: the bulk column evaluator with events in columns', () => {
   it.each(fixtures.cases.map((c) => [c.name, c] as const))('%s', (_name, c) => {
     expect(columnMembers(c, true)).toEqual(c.expected);
+  });
+});
+
+describe('fixture cases: the bulk column evaluator with events read in place from event lists', () => {
+  it.each(fixtures.cases.map((c) => [c.name, c] as const))('%s', (_name, c) => {
+    expect(listMembers(c)).toEqual(c.expected);
   });
 });
 
@@ -64,7 +106,7 @@ describe('fixture cases: validation reports every fault with its path', () => {
   });
 });
 
-describe('property: the compiled and the bulk column evaluators (events in lists and in columns) agree with the naive oracle', () => {
+describe('property: the compiled and the bulk column evaluators (events in lists, in columns and in event lists) agree with the naive oracle', () => {
   it('on random conditions and data', () => {
     fc.assert(
       fc.property(arbCase, (c) => {
@@ -73,6 +115,7 @@ describe('property: the compiled and the bulk column evaluators (events in lists
         expect(got).toEqual(want);
         expect(columnMembers(c)).toEqual(want);
         expect(columnMembers(c, true)).toEqual(want);
+        expect(listMembers(c)).toEqual(want);
       }),
       { numRuns: Number(process.env.STRATA_PROPERTY_RUNS ?? 3000) },
     );

@@ -8,7 +8,7 @@ import * as scan from './live/membership-scan.ts';
 import type { Tally } from './live/membership-scan.ts';
 import { dropProfile, ProjectState, staleNames } from './live/project-state.ts';
 import { appendSegments, loadSegments } from './live/segment-index.ts';
-import { backfill, ensureProfiles, loadProject, persist, reloadProfiles, rereadRecords } from './live/store-sync.ts';
+import { backfill, ensureProfiles, loadProject, persist, previewFromStore, reloadProfiles, rereadRecords } from './live/store-sync.ts';
 
 export type { ChangeListener, MembershipChange, RecordedChange } from './live/changes.ts';
 export type { Tally } from './live/membership-scan.ts';
@@ -63,11 +63,17 @@ export class LiveEngine {
   /** Whether `start()` is loading (store reads then go in smaller pages, yielding between them). */
   private readonly isStarting = () => this.startState.phase === 'loading';
 
+  /** How new and changed segments' members are decided, and their lists read (scan.Evaluation: per profile is the benchmarks' baseline). */
+  private readonly evaluation: scan.Evaluation;
+
   constructor(
     private readonly store: SqlStore,
     private readonly clock: Clock,
     private readonly listeners: ChangeListener[] = [],
-  ) {}
+    options: { readonly evaluation?: scan.Evaluation } = {},
+  ) {
+    this.evaluation = options.evaluation ?? 'bulk';
+  }
 
   onChanges(l: ChangeListener): void {
     this.listeners.push(l);
@@ -389,17 +395,21 @@ export class LiveEngine {
     // Manual lists may name profiles created by hand in this transaction.
     const listed = ids.flatMap((id) => { const s = ps.segments.get(id); return s ? [...s.include, ...s.exclude].map(Number) : []; });
     const created = await ensureProfiles(tx, ps, [...(profileIds ?? []), ...listed], this.isStarting);
-    await backfill(tx, ps, staleNames(ps, before), null, this.isStarting);
-    const out = reevaluate(ps, ids, now, reason, profileIds, created);
+    await backfill(tx, ps, staleNames(ps, before), null, this.isStarting, this.evaluation);
+    const out = reevaluate(ps, ids, now, reason, profileIds, created, this.evaluation);
     await persist(tx, ps, out, now, this.listeners);
     return out.map((x) => x.change);
   }
 
-  /** The in-memory form of segmentsChanged, with the events to backfill from given (benchmarks, partition workers). */
-  redefineInMemory(projectId: string, rows: readonly SegmentRow[], ids: readonly string[], now: number, events: Iterable<EngineEvent>): MembershipChange[] {
+  /**
+   * The in-memory form of segmentsChanged, with the events to backfill from given (benchmarks,
+   * partition workers); `how` the members are decided (scan.Evaluation: the per-profile path is
+   * the benchmarks' baseline).
+   */
+  redefineInMemory(projectId: string, rows: readonly SegmentRow[], ids: readonly string[], now: number, events: Iterable<EngineEvent>, how: scan.Evaluation = 'bulk'): MembershipChange[] {
     const ps = this.projects.get(projectId);
     if (!ps) throw new Error(`project ${projectId} is not loaded`);
-    return redefine(ps, rows, ids, now, events).map((x) => x.change);
+    return redefine(ps, rows, ids, now, events, how).map((x) => x.change);
   }
 
   /** Profiles changed outside ingest (labels, created by hand): read them again and re-evaluate. */
@@ -485,9 +495,20 @@ export class LiveEngine {
     return scan.members(this.projects.get(projectId), segmentId);
   }
 
-  /** A preview from engine state (scan.preview); null when the store must answer. */
-  preview(projectId: string, condition: Condition, now: number, sampleSize: number): Tally | null {
-    return scan.preview(this.projects.get(projectId), condition, now, sampleSize);
+  /** A preview from engine state (scan.preview: in bulk unless `how` says per profile); null when the store must answer. */
+  preview(projectId: string, condition: Condition, now: number, sampleSize: number, how: scan.Evaluation = 'bulk'): Tally | null {
+    return scan.preview(this.projects.get(projectId), condition, now, sampleSize, how);
+  }
+
+  /**
+   * A preview from engine state that may read events the engine does not keep, read from the
+   * store for it alone (store-sync.previewFromStore; every event of a window, for a missing
+   * `*` list, only with `every`); null when the project is not loaded or the engine cannot
+   * answer (the store's SQL does then).
+   */
+  async previewFromStore(projectId: string, condition: Condition, now: number, sampleSize: number, { every = false } = {}): Promise<Tally | null> {
+    const ps = this.projects.get(projectId);
+    return ps ? previewFromStore(this.store, ps, condition, now, sampleSize, every) : null;
   }
 
   /** What a saved segment shares with every other (scan.overlapWith); null when the project or segment is not loaded. */

@@ -262,8 +262,10 @@ export class SegmentService {
     const parsed = this.validate(rows, condition)!;
     const now = this.clock.now();
     const warnings = this.hygiene.staticWarnings(projectId, rows, parsed);
-    // Over live leaves the engine's state answers (with overlap); otherwise the store does.
-    const live = this.engine.preview(projectId, parsed, now, sampleSize);
+    // Over live leaves the engine's state answers (with overlap); over event names it does not
+    // keep too, once it has read their window's events from the store in one scan (not every
+    // event, for `*`: SQL is faster there); otherwise the store's SQL does.
+    const live = this.engine.preview(projectId, parsed, now, sampleSize) ?? await this.engine.previewFromStore(projectId, parsed, now, sampleSize);
     let count: number, total: number, sample: { id: number; userId: string | null; anonymousId: string | null }[];
     if (live) {
       ({ count, total } = live);

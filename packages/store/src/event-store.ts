@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { CompiledQuery, sql, type Insertable } from 'kysely';
 import type { EventRecord, JsonObject } from '@strata/core';
-import { EVENT_OWN_CONTEXT_KEYS, visitOf } from '@strata/core';
+import { EVENT_OWN_CONTEXT_KEYS, MAX_JSON_DEPTH, visitOf } from '@strata/core';
 import type { Database } from './schema.ts';
 import type { StoreHandle } from './store-handle.ts';
 import type { EngineEvent, IngestItem, StoredEvent } from './types.ts';
@@ -228,7 +228,74 @@ export class EventStore {
       context: contexts ? withOwn(contexts.get(r.context_id)!.value, r.context_own) : empty,
     }));
   }
+
+  /**
+   * The events `scan` gives (of every profile), as columns: no event object is built and no
+   * properties are parsed — the database extracts each top-level property of `keys` as JSON
+   * text (`properties -> key`), which the engine parses once per distinct text. With `since`
+   * and names only, the events of those names at that time or later, all in one page, by name,
+   * time, profile and id (`afterId` and `limit` unused); otherwise a page in id order.
+   */
+  async scanColumns(projectId: string, filter: { names: readonly string[]; nonDerived: boolean; since?: number }, keys: readonly string[], afterId: number, limit: number): Promise<EventColumnsPage> {
+    const { db, dialect } = this.store;
+    // Some names from a time on: all of them at once, in the order of the (project, name, ts)
+    // index, which gives just those rows (a page in id order would walk the whole table);
+    // otherwise pages in id order (SQLite walking the rowid range, see `scan`).
+    const windowed = filter.since !== undefined && !filter.nonDerived;
+    const project = dialect === 'sqlite' && !windowed ? sql<string>`+project_id` : 'project_id' as const;
+    // SQLite's `->` gives a property's JSON text; PostgreSQL's gives jsonb, read back as text.
+    // Only on properties too short to nest past the depth limit: a longer one is read whole
+    // and parsed (`readJson`: read as missing, with a warning, when it nests too deep — as
+    // `scan` reads it; SQLite's `->` would fail on one nesting past its own limit).
+    const size = dialect === 'sqlite' ? sql`octet_length(properties)` : sql`octet_length(properties::text)`;
+    const short = sql<boolean>`${size} < ${SHORT_JSON}`;
+    const extract = (key: string) => (dialect === 'sqlite' ? sql<string | null>`CASE WHEN ${short} THEN properties -> ${key} END` : sql<string | null>`CASE WHEN ${short} THEN (properties -> ${key}::text)::text END`);
+    let q = db.selectFrom('events').select(['id', 'profile_id', 'name', 'ts']).select(keys.map((k, i) => extract(k).as(`k${i}`)))
+      .where(project, '=', projectId).where('id', '>', afterId);
+    if (keys.length) q = q.select(sql<unknown>`CASE WHEN ${short} THEN NULL ELSE properties END`.as('whole'));
+    if (filter.since !== undefined) q = q.where('ts', '>=', filter.since);
+    const names = [...filter.names];
+    const own = sqlBool(dialect, false);
+    if (filter.nonDerived) q = q.where((eb) => (names.length ? eb.or([eb('derived', '=', own), eb('name', 'in', names)]) : eb('derived', '=', own)));
+    else q = q.where('name', 'in', names.length ? names : ['']);
+    const rows = (await (windowed ? q.orderBy('name').orderBy('ts').orderBy('profile_id').orderBy('id') : q.orderBy('id').limit(limit)).execute()) as unknown as Record<string, unknown>[];
+    const n = rows.length;
+    const page: EventColumnsPage = {
+      count: n, ids: new Float64Array(n), profileIds: new Float64Array(n), times: new Float64Array(n), names: new Array<string>(n),
+      props: keys.map(() => new Array<string | null>(n)), whole: new Map(),
+    };
+    const cols = keys.map((_k, i) => `k${i}`);
+    for (let i = 0; i < n; i++) {
+      const r = rows[i]!;
+      page.ids[i] = Number(r.id);
+      page.profileIds[i] = Number(r.profile_id);
+      page.times[i] = Number(r.ts);
+      page.names[i] = r.name as string;
+      if (r.whole !== null && r.whole !== undefined) page.whole.set(i, readJson<JsonObject>(r.whole, {}));
+      for (let k = 0; k < cols.length; k++) page.props[k]![i] = (r[cols[k]!] as string | null | undefined) ?? null;
+    }
+    return page;
+  }
 }
+
+/**
+ * A page of events as columns (EventStore.scanColumns): row i is event `ids[i]` of profile
+ * `profileIds[i]`, named `names[i]`, at `times[i]`; `props[k][i]` is the JSON text of its
+ * top-level property `keys[k]` (null: absent) — unless `whole` has row i: then its properties
+ * are given whole, parsed (those long enough to nest past the depth limit).
+ */
+export interface EventColumnsPage {
+  readonly count: number;
+  readonly ids: Float64Array;
+  readonly profileIds: Float64Array;
+  readonly times: Float64Array;
+  readonly names: string[];
+  readonly props: (string | null)[][];
+  readonly whole: Map<number, JsonObject>;
+}
+
+/** Properties shorter than this (in bytes) cannot nest past MAX_JSON_DEPTH (two characters a level): `readJson`'s own bound. */
+const SHORT_JSON = 2 * (MAX_JSON_DEPTH + 1);
 
 /** An event's whole context: its shared part with its own keys over it. */
 export const withOwn = (shared: JsonObject, own: unknown): JsonObject => ({ ...shared, ...readJson<JsonObject>(own, {}) });

@@ -2,6 +2,7 @@ export * from './types.ts';
 export * from './schema.ts';
 export { migrate, type StoreDialect } from './migrations.ts';
 export { SqlStore } from './sql-store.ts';
+export type { EventColumnsPage } from './event-store.ts';
 export { PROJECT_TABLES } from './project-store.ts';
 export { KeyStore, hashToken, tokenPrefix, newKeyValue, newKeyId, PROJECT_KEY_KINDS, type KeyKind, type KeyRow } from './key-store.ts';
 export { STARTUP_LABEL } from './migrations.ts';

@@ -209,6 +209,7 @@ export class SqlStore {
   scanProfiles(projectId: string, afterId: number, limit: number, ids?: readonly number[]) { return this.profiles.scan(projectId, afterId, limit, ids); }
   profileEvents(projectId: string, profileId: number, limit: number, beforeId?: number) { return this.events.profileEvents(projectId, profileId, limit, beforeId); }
   scanEvents(projectId: string, filter: Parameters<EventStore['scan']>[1], afterId: number, limit: number) { return this.events.scan(projectId, filter, afterId, limit); }
+  scanEventColumns(projectId: string, filter: Parameters<EventStore['scanColumns']>[1], keys: readonly string[], afterId: number, limit: number) { return this.events.scanColumns(projectId, filter, keys, afterId, limit); }
   storedMessageIds(projectId: string, messageIds: Iterable<string>, into?: Set<string>) { return this.events.storedMessageIds(projectId, messageIds, into); }
   insertDerivedEvents(projectId: string, rows: readonly { profileId: number; name: string; properties: JsonObject; timestamp: number }[]) { return this.events.insertDerived(projectId, rows); }
 

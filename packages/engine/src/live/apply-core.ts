@@ -4,22 +4,27 @@
  * access here: the engine (live-engine.ts) reads what is needed first and writes the changes
  * after (store-sync.ts), so a partition worker can run the same functions over its profiles.
  */
-import type { EventRecord, ProfileRoot } from '@strata/core';
-import { relativeWindowNext } from '@strata/core';
+import type { Bitset, EventRecord, ProfileRoot } from '@strata/core';
+import { hasBit, relativeWindowNext } from '@strata/core';
 import type { EngineEvent, EngineProfile, IngestOutcome, MembershipReason, SegmentRow } from '@strata/store';
 import type { MembershipChange, Pending } from './changes.ts';
 import { addEvent, addProfile, changedRoots, dropProfile, keepOf, ROOTS, staleNames, type ProfileState, type ProjectState, type SegmentState } from './project-state.ts';
 import { setSegments } from './segment-index.ts';
+import { loadEvents, positionsOf, segmentBits } from './bulk-eval.ts';
+import type { Evaluation } from './membership-scan.ts';
 
 /** Derived events a membership change adds to the profile; a cascade stops after this many rounds. */
 const MAX_CASCADE = 8;
 
-/** Re-evaluates the given segments (in order) for a profile at `at`, recording differences. */
-export function evaluate(ps: ProjectState, p: ProfileState, list: readonly SegmentState[], at: number, reason: MembershipReason, out: Pending[]): number {
+/**
+ * Re-evaluates the given segments (in order) for a profile at `at`, recording differences.
+ * `decided`: the profile's membership of each of them at `at`, decided already (in bulk).
+ */
+export function evaluate(ps: ProjectState, p: ProfileState, list: readonly SegmentState[], at: number, reason: MembershipReason, out: Pending[], decided?: (s: SegmentState) => boolean): number {
   let n = 0;
   const sizes = ps.sizes;
   for (const s of list) {
-    const member = s.view.test(p, at);
+    const member = decided ? decided(s) : s.view.test(p, at);
     if (member === p.has(s.idx)) continue;
     p.flip(s.idx);
     if (sizes) sizes[s.idx]! += member ? 1 : -1;
@@ -93,15 +98,17 @@ export function schedule(ps: ProjectState, p: ProfileState, now: number): void {
 /** After only `list` changed its inputs: the wake-up can only come earlier (the others' instants still hold). */
 function scheduleSome(ps: ProjectState, p: ProfileState, now: number, list: readonly SegmentState[]): void {
   const was = p.wake;
-  const consider = (n: number, idx: number) => {
-    if (n < p.wake) { p.wake = n; p.due = [idx]; } else if (n === p.wake && n !== Infinity && !p.due.includes(idx)) p.due = p.due.concat(idx);
-  };
   for (const s of list) {
     if (!s.reads.timed) continue;
-    if (s.reads.complex) { consider(s.view.next(p, now), s.idx); continue; }
-    for (const k of s.reads.windows) { const w = ps.windowByKey.get(k)!; consider(relativeWindowNext(p.events(w.name), w.fromMs, w.toMs, now), s.idx); }
+    if (s.reads.complex) { considerWake(p, s.view.next(p, now), s.idx); continue; }
+    for (const k of s.reads.windows) { const w = ps.windowByKey.get(k)!; considerWake(p, relativeWindowNext(p.events(w.name), w.fromMs, w.toMs, now), s.idx); }
   }
   if (p.wake < was) ps.heap.push(p.wake, p.id);
+}
+
+/** A segment's next instant `n` for a profile: its wake-up comes earlier, or the segment joins those due then. */
+function considerWake(p: ProfileState, n: number, idx: number): void {
+  if (n < p.wake) { p.wake = n; p.due = [idx]; } else if (n === p.wake && n !== Infinity && !p.due.includes(idx)) p.due = p.due.concat(idx);
 }
 
 /**
@@ -196,19 +203,31 @@ export function applyEvents(ps: ProjectState, outcome: IngestOutcome, now: numbe
   }
 }
 
-/** Re-evaluates segments `ids` and the ones referencing them, for the given profiles (default: all). */
-export function reevaluate(ps: ProjectState, ids: readonly string[], now: number, reason: MembershipReason, profileIds: readonly number[] | undefined, created: ReadonlySet<number>): Pending[] {
+/**
+ * Re-evaluates segments `ids` and the ones referencing them, for the given profiles (default:
+ * all). For all profiles, each segment's members are decided in bulk over the project's
+ * columns first (bulk-eval.ts; `how`), then applied profile by profile as before: the same
+ * changes in the same order (a profile's cascade touches only its own events, read after).
+ */
+export function reevaluate(ps: ProjectState, ids: readonly string[], now: number, reason: MembershipReason, profileIds: readonly number[] | undefined, created: ReadonlySet<number>, how: Evaluation = 'bulk'): Pending[] {
   // The changed segments and every segment referencing one of them, directly or not.
   const targets = new Set(ids);
   for (const id of targets) for (const s of ps.referrers.get(id) ?? []) targets.add(s.row.id);
   // In list order (referenced segments first).
   const list = [...targets].flatMap((id) => ps.segments.get(id) ?? []).sort((a, b) => a.idx - b.idx);
   const out: Pending[] = [];
-  const profiles = profileIds ? profileIds.map((id) => ps.profiles.get(id)).filter((p) => p !== undefined) : ps.profiles.values();
+  const pos = !profileIds && how === 'bulk' ? positionsOf(ps) : null;
+  // Each changed segment's members at `now`, by its position in ps.list.
+  const bits: Bitset[] = [];
+  if (pos) for (const s of list) bits[s.idx] = segmentBits(ps, pos, s, now);
+  let i = -1;
+  const decided = (s: SegmentState) => hasBit(bits[s.idx]!, i);
+  const profiles = pos ? Array.from({ length: pos.slots.length }, (_, k) => pos.state(k)) : profileIds ? profileIds.map((id) => ps.profiles.get(id)).filter((p) => p !== undefined) : ps.profiles.values();
   for (const p of profiles) {
+    i++;
     const from = out.length;
     const whole = created.has(p.id);
-    evaluate(ps, p, whole ? ps.list : list, now, reason, out);
+    evaluate(ps, p, whole ? ps.list : list, now, reason, out, pos && !whole ? decided : undefined);
     // A derived event kept for other segments, or a profile seen whole: every instant is looked at again.
     if (cascade(ps, p, out, from, reason) || whole) schedule(ps, p, now);
     else scheduleSome(ps, p, now, list);
@@ -236,16 +255,18 @@ export function hydrateProject(ps: ProjectState, segments: readonly SegmentRow[]
 }
 
 /** New segment rows in memory, the events to backfill from given (LiveEngine.redefineInMemory): the changes decided. */
-export function redefine(ps: ProjectState, rows: readonly SegmentRow[], ids: readonly string[], now: number, events: Iterable<EngineEvent>): Pending[] {
+export function redefine(ps: ProjectState, rows: readonly SegmentRow[], ids: readonly string[], now: number, events: Iterable<EngineEvent>, how: Evaluation = 'bulk'): Pending[] {
   const before = ps.tracked;
   setSegments(ps, rows, new Map());
   const stale = staleNames(ps, before);
-  if (stale.length) {
+  // The stale lists loaded whole (as per event, with `addEvent`, before bulk loading: the baseline).
+  if (stale.length && how === 'bulk') loadEvents(ps, stale, events);
+  else if (stale.length) {
     for (const n of stale) ps.lists.drop(n);
     for (const e of events) {
       const p = ps.profiles.get(e.profileId);
       if (p) addEvent(ps, p, e, stale);
     }
   }
-  return reevaluate(ps, ids, now, 'definition', undefined, new Set());
+  return reevaluate(ps, ids, now, 'definition', undefined, new Set(), how);
 }

@@ -9,7 +9,15 @@ import type { Condition } from '@strata/core';
 import { compileViewSegment, conditionReads, popcount32 } from '@strata/core';
 import type { EngineProfile } from '@strata/store';
 import { plainRecord } from './profile-table.ts';
+import { evaluateBulk, positionsOf } from './bulk-eval.ts';
 import { projectionKey, recordKeys, type ProfileState, type ProjectState } from './project-state.ts';
+
+/**
+ * How a preview or a segment's re-evaluation decides members over all profiles: in bulk over
+ * the project's columns (bulk-eval.ts), or per profile with the view evaluator (the same
+ * members; kept as the benchmarks' baseline and the tests' reference).
+ */
+export type Evaluation = 'bulk' | 'per-profile';
 
 /** Ids of the segments a profile is in now (from memory). */
 export function segmentsOf(ps: ProjectState | undefined, profileId: number): string[] {
@@ -42,9 +50,10 @@ export function members(ps: ProjectState | undefined, segmentId: string): Set<nu
 
 /**
  * A preview from engine state, when every event name and property the condition reads is
- * already kept (a condition over live leaves); null when the store must answer.
+ * already kept (a condition over live leaves); null when the store must answer. The members
+ * are decided in bulk over the columns unless `how` says per profile.
  */
-export function preview(ps: ProjectState | undefined, condition: Condition, now: number, sampleSize: number): Tally | null {
+export function preview(ps: ProjectState | undefined, condition: Condition, now: number, sampleSize: number, how: Evaluation = 'bulk'): Tally | null {
   if (!ps) return null;
   const reads = conditionReads(condition);
   for (const [n, paths] of reads.paths) {
@@ -56,6 +65,10 @@ export function preview(ps: ProjectState | undefined, condition: Condition, now:
   const keys = { traits: new Set<string>(), context: new Set<string>() };
   recordKeys(condition, keys);
   if ([...keys.traits].some((k) => !ps.keep.traits.has(k)) || [...keys.context].some((k) => !ps.keep.context.has(k))) return null;
+  if (how === 'bulk') {
+    const pos = positionsOf(ps);
+    return tallyBits(ps, pos.slots, evaluateBulk(ps, pos, condition, now), sampleSize);
+  }
   const view = compileViewSegment(condition, new Set(), new Set(), (id) => ps.segments.get(id)?.view);
   return tally(ps, (p) => view.test(p, now), sampleSize);
 }
@@ -121,6 +134,44 @@ function segmentSizes(ps: ProjectState): Float64Array {
 /** Every segment's size, from the membership bits (one scan of the profiles); null when the project is not loaded. */
 export function sizes(ps: ProjectState | undefined): ReadonlyMap<string, number> | null {
   return ps ? tally(ps, () => false, 0).sizes : null;
+}
+
+/**
+ * The tally of the profiles whose bits are set in `bits` (bit i: `states[i]`, in the profiles
+ * map's order, as tally gives them): the kept segment sizes, and the matches' own membership
+ * bits only.
+ */
+export function tallyBits(ps: ProjectState, slots: Int32Array, bits: Uint32Array, sampleSize: number): Tally {
+  const sizes = segmentSizes(ps);
+  const n = ps.list.length;
+  const common = new Float64Array(n);
+  let count = 0;
+  const sample: EngineProfile[] = [];
+  const { data, words } = ps.bits;
+  const view = ps.profiles.cursor();
+  for (let k = 0; k < bits.length; k++) {
+    let m = bits[k]!;
+    while (m !== 0) {
+      const slot = slots[k * 32 + 31 - Math.clz32(m & -m)]!;
+      m &= m - 1;
+      count++;
+      if (sample.length < sampleSize) {
+        view.moveTo(slot);
+        sample.push(plainRecord(view));
+      }
+      const base = slot * words;
+      for (let w = 0; w < words; w++) {
+        let x = data[base + w]!;
+        while (x !== 0) {
+          common[w * 32 + 31 - Math.clz32(x & -x)]!++;
+          x &= x - 1;
+        }
+      }
+    }
+  }
+  const sized = new Map<string, number>(), shared = new Map<string, number>();
+  for (let i = 0; i < n; i++) { sized.set(ps.list[i]!.row.id, sizes[i]!); shared.set(ps.list[i]!.row.id, common[i]!); }
+  return { count, total: ps.profiles.size, sample, sizes: sized, shared };
 }
 
 /** One scan: who matches, and per segment its size and how many of the matches it holds. */

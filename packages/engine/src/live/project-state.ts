@@ -191,7 +191,7 @@ export interface SegmentState {
 }
 
 /** Which parts of events of one name are kept (top-level keys of properties and context). */
-interface Projection {
+export interface Projection {
   readonly props: Set<string>;
   readonly ctx: Set<string>;
 }
@@ -203,12 +203,18 @@ interface Projection {
  */
 export class ProjectProfiles {
   private readonly slot = new SlotIndex();
+  /** Counts additions and removals: an order of the profiles taken once holds while it is unchanged (bulk-eval.ts, positionsOf). */
+  version = 0;
   constructor(private readonly cols: SlotColumns) {}
   get size(): number {
     return this.slot.size;
   }
   has(id: number): boolean {
     return this.slot.has(id);
+  }
+  /** The slot a profile's state is at. */
+  slotOf(id: number): number | undefined {
+    return this.slot.get(id);
   }
   get(id: number): ProfileState | undefined {
     const s = this.slot.get(id);
@@ -225,6 +231,7 @@ export class ProjectProfiles {
     const p = new ProfileState(this.cols.newSlot(), this.cols);
     p.profile = kept;
     this.slot.set(kept.id, p.slot);
+    this.version++;
     return p;
   }
   /** Forgets a profile: its events, membership bits and record. */
@@ -237,6 +244,7 @@ export class ProjectProfiles {
     this.cols.wakes[s] = Infinity;
     this.cols.dues[s] = NONE;
     this.slot.delete(id);
+    this.version++;
   }
   /** Every profile's slot, in the order they were added. */
   *slots(): Generator<number> {

@@ -4,11 +4,15 @@
  * profiles read back, and the decided changes written with their history, derived events,
  * listeners' rows (the outbox) and the engine clock.
  */
+import type { Condition } from '@strata/core';
+import { conditionReads, EventLists, walk } from '@strata/core';
 import type { SqlStore } from '@strata/store';
 import { derivedEvent, evaluate, schedule } from './apply-core.ts';
 import type { ChangeListener, Pending, RecordedChange } from './changes.ts';
-import { addEvent, addProfile, dropProfile, keepOf, type ProjectState } from './project-state.ts';
+import { addEvent, addProfile, dropProfile, keepOf, projectionKey, recordKeys, type Projection, type ProjectState } from './project-state.ts';
 import { loadSegments } from './segment-index.ts';
+import { evaluateBulk, listLoaders, positionsOf, type ListSet } from './bulk-eval.ts';
+import { tallyBits, type Evaluation, type Tally } from './membership-scan.ts';
 
 const PAGE = 5000;
 
@@ -67,11 +71,17 @@ export async function rereadRecords(tx: SqlStore, ps: ProjectState, kept: { trai
   }
 }
 
-/** Reads the given names' events again from the store (for some profiles, or all when `profileIds` is null). */
-export async function backfill(tx: SqlStore, ps: ProjectState, names: readonly (string | null)[], profileIds: readonly number[] | null, isStarting: () => boolean): Promise<void> {
+/**
+ * Reads the given names' events again from the store (for some profiles, or all when
+ * `profileIds` is null). For all profiles each list is loaded whole (bulk-eval.ts,
+ * listLoaders); when no list keeps a context key, the store gives the events as columns with
+ * each kept property's JSON text (SqlStore.scanEventColumns): no event object is built.
+ */
+export async function backfill(tx: SqlStore, ps: ProjectState, names: readonly (string | null)[], profileIds: readonly number[] | null, isStarting: () => boolean, how: Evaluation = 'bulk'): Promise<void> {
   if (names.length === 0) return;
   const star = names.includes(null);
   const named = names.filter((n): n is string => n !== null);
+  if (!profileIds && how === 'bulk') return readLists(tx, ps, listLoaders(ps, names), { names: named, nonDerived: star }, isStarting());
   // Some profiles: their runs are forgotten; all of them: the lists' columns are dropped whole.
   if (profileIds) for (const id of profileIds) for (const n of names) ps.profiles.get(id)?.forget(n);
   else for (const n of names) ps.lists.drop(n);
@@ -87,6 +97,94 @@ export async function backfill(tx: SqlStore, ps: ProjectState, names: readonly (
     after = page[page.length - 1]!.id;
     if (starting) await yieldToIo();
   }
+}
+
+/**
+ * The events of `filter` of every profile read from the store in one scan into the loaders of
+ * `load` (see backfill), then loaded. Events of profiles the project does not hold, or whose
+ * slot the loaders' lists have no room for (profiles created meanwhile), are left out.
+ */
+export async function readLists(tx: SqlStore, ps: ProjectState, load: ListSet, filter: { names: readonly string[]; nonDerived: boolean; since?: number }, starting: boolean, slots = Infinity): Promise<void> {
+  const context = load.loaders.some((l) => l.keys.some((k) => k.root === 'context'));
+  const limit = starting ? LOAD_PAGE : PAGE * 4;
+  if (context) {
+    for (let after = 0; ;) {
+      const page = await tx.scanEvents(ps.id, { names: filter.names, nonDerived: filter.nonDerived, context }, after, limit);
+      if (page.length === 0) break;
+      for (const e of page) {
+        const p = ps.profiles.get(e.profileId);
+        if (p && p.slot < slots) for (const l of load.of(e.name)) l.add(p.slot, e);
+      }
+      after = page[page.length - 1]!.id;
+      if (starting) await yieldToIo();
+    }
+    return load.finish();
+  }
+  // Every property key kept by some list, read once per row; each loader takes its own.
+  const keys = [...new Set(load.loaders.flatMap((l) => l.keys.map((k) => k.key)))];
+  const at = new Map(keys.map((k, i) => [k, i]));
+  const mine = new Map(load.loaders.map((l) => [l, l.keys.map((k) => at.get(k.key)!)]));
+  for (let after = 0; ;) {
+    const page = await tx.scanEventColumns(ps.id, filter, keys, after, limit);
+    if (page.count === 0) break;
+    for (let i = 0; i < page.count; i++) {
+      const p = ps.profiles.get(page.profileIds[i]!);
+      if (!p || p.slot >= slots) continue;
+      const whole = page.whole.get(i);
+      for (const l of load.of(page.names[i]!)) {
+        l.row(p.slot, page.times[i]!, page.names[i]!);
+        if (whole) { l.keys.forEach(({ key }, k) => { if (key in whole) l.value(k, whole[key]); }); continue; }
+        const ks = mine.get(l)!;
+        for (let k = 0; k < ks.length; k++) l.json(k, page.props[ks[k]!]![i] ?? null);
+      }
+    }
+    // Names from a time on come in one page (scanEventColumns).
+    if (filter.since !== undefined && !filter.nonDerived) break;
+    after = page.ids[page.count - 1]!;
+    if (starting) await yieldToIo();
+  }
+  load.finish();
+}
+
+/**
+ * A preview from engine state whose condition also reads event names (or properties of them)
+ * the project does not keep: those lists are read from the store in one scan into lists of
+ * their own (by the project's slots, `readLists`), and the condition is evaluated in bulk over
+ * them and the project's state (bulk-eval.ts); the project keeps nothing of them. Null when
+ * the engine cannot answer: a record key or a referenced segment it does not hold, or a
+ * sequence (evaluated per profile over the project's own lists) while some list is missing,
+ * or the `*` list missing unless `every` (reading every event of a window costs more than
+ * the store's SQL on SQLite: docs/benchmarks.md, "Behavioural segments at 2M events").
+ * Only the events a window can reach at `now` are read. Events stored while it reads may be
+ * left out, as from any snapshot.
+ */
+export async function previewFromStore(store: SqlStore, ps: ProjectState, condition: Condition, now: number, sampleSize: number, every: boolean): Promise<Tally | null> {
+  const reads = conditionReads(condition);
+  for (const id of reads.segments) if (!ps.segments.has(id)) return null;
+  const keys = { traits: new Set<string>(), context: new Set<string>() };
+  recordKeys(condition, keys);
+  if ([...keys.traits].some((k) => !ps.keep.traits.has(k)) || [...keys.context].some((k) => !ps.keep.context.has(k))) return null;
+  const missing = new Map<string | null, Projection>();
+  for (const [n, paths] of reads.paths) {
+    const have = ps.tracked.get(n), need = projectionKey(paths);
+    if (!have || [...need.props].some((k) => !have.props.has(k)) || [...need.ctx].some((k) => !have.ctx.has(k))) missing.set(n, need);
+  }
+  // The events to read: from the earliest instant a leaf reading a missing list can look at.
+  let sequence = false, since = Infinity;
+  walk(condition, (n) => {
+    if (n.kind === 'sequence') sequence = true;
+    if (n.kind !== 'event' || !missing.has(n.name)) return;
+    const w = n.window;
+    since = Math.min(since, w.kind === 'relative' ? now - w.fromMs : w.kind === 'absolute' && w.after !== null ? w.after : -Infinity);
+  });
+  if ((missing.size && sequence) || (missing.has(null) && !every)) return null;
+  const lists = new EventLists();
+  lists.reserveSlots(ps.lists.slotCount);
+  const names = [...missing.keys()];
+  const filter = { names: names.filter((n): n is string => n !== null), nonDerived: missing.has(null), ...(Number.isFinite(since) ? { since } : {}) };
+  await readLists(store, ps, listLoaders(ps, names, { lists, keys: missing }), filter, false, lists.slotCount);
+  const pos = positionsOf(ps);
+  return tallyBits(ps, pos.slots, evaluateBulk(ps, pos, condition, now, { lists, names: new Set(names) }), sampleSize);
 }
 
 /** Reads profiles again from the store (record, kept events, memberships); those no longer stored are dropped. */
