@@ -22,18 +22,24 @@ describe('fixture cases: the compiled evaluator', () => {
   });
 });
 
+/** A case's segments compiled on first use, as the bulk evaluators resolve a segment reference. */
+function segmentResolver(segments: GeneratedCase['segments']): (id: string) => Evaluator | undefined {
+  const compiled = new Map<string, Evaluator>();
+  const resolve = (id: string): Evaluator | undefined => {
+    const def = segments[id];
+    if (!def) return undefined;
+    if (!compiled.has(id)) compiled.set(id, compileSegment(def.condition === null ? null : parseWithSegments(def.condition, segments), new Set(def.include), new Set(def.exclude), resolve));
+    return compiled.get(id);
+  };
+  return resolve;
+}
+
 /**
  * Members by the bulk column evaluator (the same semantics, evaluated for all profiles at once);
  * with `eventColumns`, its behavioural leaves read the events from columns (event-columns.ts).
  */
 function columnMembers(c: Pick<GeneratedCase, 'condition' | 'segments' | 'profiles' | 'now'>, eventColumns = false): string[] {
-  const compiled = new Map<string, Evaluator>();
-  const resolve = (id: string): Evaluator | undefined => {
-    const def = c.segments[id];
-    if (!def) return undefined;
-    if (!compiled.has(id)) compiled.set(id, compileSegment(def.condition === null ? null : parseWithSegments(def.condition, c.segments), new Set(def.include), new Set(def.exclude), resolve));
-    return compiled.get(id);
-  };
+  const resolve = segmentResolver(c.segments);
   const cols = new ProfileColumns(c.profiles.map((p) => p.profile));
   const condition = parseWithSegments(c.condition, c.segments);
   const events = (i: number) => c.profiles[i]!.events;
@@ -50,13 +56,7 @@ function columnMembers(c: Pick<GeneratedCase, 'condition' | 'segments' | 'profil
  * tested on the profiles left in, one by one (`sparse`), rather than from their columns.
  */
 function listMembers(c: Pick<GeneratedCase, 'condition' | 'segments' | 'profiles' | 'now'>): string[] {
-  const compiled = new Map<string, Evaluator>();
-  const resolve = (id: string): Evaluator | undefined => {
-    const def = c.segments[id];
-    if (!def) return undefined;
-    if (!compiled.has(id)) compiled.set(id, compileSegment(def.condition === null ? null : parseWithSegments(def.condition, c.segments), new Set(def.include), new Set(def.exclude), resolve));
-    return compiled.get(id);
-  };
+  const resolve = segmentResolver(c.segments);
   const lists = new EventLists();
   const n = c.profiles.length;
   const slots = new Int32Array(n);

@@ -118,17 +118,19 @@ function segmentSizes(ps: ProjectState): Float64Array {
   if (ps.sizes && ps.sizes.length === ps.list.length) return ps.sizes;
   const sizes = new Float64Array(ps.list.length);
   const { data, words } = ps.bits;
-  for (const slot of ps.profiles.slots()) {
-    const base = slot * words;
-    for (let w = 0; w < words; w++) {
-      let x = data[base + w]!;
-      while (x !== 0) {
-        sizes[w * 32 + 31 - Math.clz32(x & -x)]!++;
-        x &= x - 1;
-      }
+  for (const slot of ps.profiles.slots()) countBits(data, slot * words, words, sizes);
+  return (ps.sizes = sizes);
+}
+
+/** Adds one profile's membership bits (`words` words from `base`) to per-segment counts. */
+function countBits(data: Uint32Array, base: number, words: number, into: Float64Array): void {
+  for (let w = 0; w < words; w++) {
+    let x = data[base + w]!;
+    while (x !== 0) {
+      into[w * 32 + 31 - Math.clz32(x & -x)]!++;
+      x &= x - 1;
     }
   }
-  return (ps.sizes = sizes);
 }
 
 /** Every segment's size, from the membership bits (one scan of the profiles); null when the project is not loaded. */
@@ -137,9 +139,8 @@ export function sizes(ps: ProjectState | undefined): ReadonlyMap<string, number>
 }
 
 /**
- * The tally of the profiles whose bits are set in `bits` (bit i: `states[i]`, in the profiles
- * map's order, as tally gives them): the kept segment sizes, and the matches' own membership
- * bits only.
+ * The tally of the profiles whose bits are set in `bits` (bit i: the profile at slot `slots[i]`,
+ * bulk-eval.ts's positions): the kept segment sizes, and the matches' own membership bits only.
  */
 export function tallyBits(ps: ProjectState, slots: Int32Array, bits: Uint32Array, sampleSize: number): Tally {
   const sizes = segmentSizes(ps);
@@ -159,14 +160,7 @@ export function tallyBits(ps: ProjectState, slots: Int32Array, bits: Uint32Array
         view.moveTo(slot);
         sample.push(plainRecord(view));
       }
-      const base = slot * words;
-      for (let w = 0; w < words; w++) {
-        let x = data[base + w]!;
-        while (x !== 0) {
-          common[w * 32 + 31 - Math.clz32(x & -x)]!++;
-          x &= x - 1;
-        }
-      }
+      countBits(data, slot * words, words, common);
     }
   }
   const sized = new Map<string, number>(), shared = new Map<string, number>();
