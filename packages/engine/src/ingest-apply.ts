@@ -45,16 +45,21 @@ export async function applyRecords(deps: ApplyDeps, records: readonly LoggedReco
   if (!last) return [];
   return deps.engine.write(async (tx) => {
     const results: IngestResult[] = [];
-    for (const r of records) results.push(await applyRecord(deps, tx, r));
+    // Projects found in this transaction: a deletion is a write of its own, so none goes away within it.
+    const live = new Set<string>();
+    for (const r of records) results.push(await applyRecord(deps, tx, r, live));
     await setAppliedPosition(tx, PARTITION, last.position);
     return results;
   }, { deferSync: true }); // not fsynced at commit: the records stay in the log until syncCommitted has run (IngestService.trim)
 }
 
-async function applyRecord(deps: ApplyDeps, tx: SqlStore, r: LoggedRecord): Promise<IngestResult> {
+async function applyRecord(deps: ApplyDeps, tx: SqlStore, r: LoggedRecord, live: Set<string>): Promise<IngestResult> {
   const { engine } = deps;
   // A project deleted after this record was acknowledged (before a restart, too): nothing of it may come back.
-  if (!(await tx.getProject(r.projectId))) throw new AppError({ code: 'NOT_FOUND', message: `project "${r.projectId}" was deleted` });
+  if (!live.has(r.projectId)) {
+    if (!(await tx.getProject(r.projectId))) throw new AppError({ code: 'NOT_FOUND', message: `project "${r.projectId}" was deleted` });
+    live.add(r.projectId);
+  }
   const alone = deps.isolation ? await deps.isolation(tx, r.projectId, await engine.applyInstant(tx, r.projectId, r.receivedAt)) : null;
   const { kept, dropped } = deps.suppressions ? await deps.suppressions.filter(tx, r.projectId, r.items) : { kept: r.items, dropped: 0 };
   let stored = 0, duplicates = 0;

@@ -222,7 +222,8 @@ export function reevaluate(ps: ProjectState, ids: readonly string[], now: number
   if (pos) for (const s of list) bits[s.idx] = segmentBits(ps, pos, s, now);
   let i = -1;
   const decided = (s: SegmentState) => hasBit(bits[s.idx]!, i);
-  const profiles = pos ? Array.from({ length: pos.slots.length }, (_, k) => pos.state(k)) : profileIds ? profileIds.map((id) => ps.profiles.get(id)).filter((p) => p !== undefined) : ps.profiles.values();
+  // One view per profile as the loop reaches it, in the positions' order when decided in bulk.
+  const profiles = pos ? (function* () { for (let k = 0; k < pos.slots.length; k++) yield pos.state(k); })() : profileIds ? profileIds.map((id) => ps.profiles.get(id)).filter((p) => p !== undefined) : ps.profiles.values();
   for (const p of profiles) {
     i++;
     const from = out.length;
