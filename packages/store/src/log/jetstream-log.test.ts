@@ -5,7 +5,7 @@ import { jetstreamManager, type JetStreamManager } from '@nats-io/jetstream';
 import { AppError } from '@strata/core';
 import type { IngestItem } from '../types.ts';
 import { storeUnavailableReason } from '../store-errors.ts';
-import { NATS_URL, natsRelay, natsUnavailable } from '../testing/nats.ts';
+import { NATS_URL, natsRelay, natsUnavailable, testPrefixes } from '../testing/nats.ts';
 import type { EventLog, LogRecord } from './event-log.ts';
 import { openJetStreamLog } from './jetstream-log.ts';
 import { streamName } from './nats-common.ts';
@@ -13,14 +13,9 @@ import { streamName } from './nats-common.ts';
 const unavailable = await natsUnavailable();
 if (unavailable !== null) console.warn(`skipping the JetStream event log tests: ${unavailable}`);
 
-let seq = 0;
-const prefixes: string[] = [];
 /** A prefix of its own for each test, whose stream is deleted at the end. */
-function newPrefix(): string {
-  const p = `t${process.pid}_${++seq}_${randomBytes(3).toString('hex')}`;
-  prefixes.push(p);
-  return p;
-}
+const prefixes = testPrefixes('t');
+const newPrefix = prefixes.next;
 
 function item(messageId: string, extra: Partial<IngestItem> = {}): IngestItem {
   return {
@@ -41,7 +36,7 @@ describe.skipIf(unavailable !== null)('the event log on NATS JetStream', () => {
     jsm = await jetstreamManager(admin);
   });
   afterAll(async () => {
-    for (const p of prefixes) await jsm.streams.delete(streamName(p)).catch(() => false);
+    for (const p of prefixes.used) await jsm.streams.delete(streamName(p)).catch(() => false);
     await admin.close();
   });
 

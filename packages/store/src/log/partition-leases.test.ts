@@ -1,8 +1,7 @@
-import { randomBytes } from 'node:crypto';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { jetstreamManager, type JetStreamManager } from '@nats-io/jetstream';
-import { NATS_URL, natsRelay, natsUnavailable } from '../testing/nats.ts';
+import { NATS_URL, natsRelay, natsUnavailable, testPrefixes } from '../testing/nats.ts';
 import { leaseBucket } from './nats-common.ts';
 import { startPartitionLeases, type PartitionLeases } from './partition-leases.ts';
 
@@ -13,13 +12,9 @@ if (unavailable !== null) console.warn(`skipping the partition lease tests: ${un
 const TTL = 1200;
 const PARTITIONS = 8;
 
-let seq = 0;
-const prefixes: string[] = [];
-function newPrefix(): string {
-  const p = `l${process.pid}_${++seq}_${randomBytes(3).toString('hex')}`;
-  prefixes.push(p);
-  return p;
-}
+/** A prefix of its own for each test, whose lease bucket is deleted at the end. */
+const prefixes = testPrefixes('l');
+const newPrefix = prefixes.next;
 
 /**
  * Every worker's onAcquired / onLost, checked as they come: a partition is never acquired while
@@ -62,7 +57,7 @@ describe.skipIf(unavailable !== null)('partition leases on NATS KV', () => {
     await Promise.all(running.splice(0).map((l) => l.stop()));
   });
   afterAll(async () => {
-    for (const p of prefixes) await jsm.streams.delete(`KV_${leaseBucket(p)}`).catch(() => false);
+    for (const p of prefixes.used) await jsm.streams.delete(`KV_${leaseBucket(p)}`).catch(() => false);
     await admin.close();
   });
 

@@ -1,9 +1,26 @@
+import { randomBytes } from 'node:crypto';
 import net from 'node:net';
 import { connect } from '@nats-io/transport-node';
 import { jetstreamManager } from '@nats-io/jetstream';
 
 /** The NATS server the event log and lease tests run against (.ci/run starts one when it can). */
 export const NATS_URL = process.env.STRATA_TEST_NATS_URL ?? 'nats://127.0.0.1:4222';
+
+/**
+ * Prefixes for tests on one NATS server: `next()` gives a prefix no other test or run shares
+ * (the process id, a count, random bytes), and `used` lists them for the clean-up at the end.
+ */
+export function testPrefixes(tag: string): { next(): string; readonly used: readonly string[] } {
+  const used: string[] = [];
+  return {
+    used,
+    next: () => {
+      const p = `${tag}${process.pid}_${used.length + 1}_${randomBytes(3).toString('hex')}`;
+      used.push(p);
+      return p;
+    },
+  };
+}
 
 /** Why the NATS tests cannot run (no server, or one without JetStream), or null when they can. */
 export async function natsUnavailable(url = NATS_URL): Promise<string | null> {
