@@ -5,7 +5,7 @@ import { EVENT_OWN_CONTEXT_KEYS, MAX_JSON_DEPTH, visitOf } from '@strata/core';
 import type { Database } from './schema.ts';
 import type { StoreHandle } from './store-handle.ts';
 import type { EngineEvent, IngestItem, StoredEvent } from './types.ts';
-import { chunks, multiRowInsert, readJson, sqlBool } from './util.ts';
+import { chunks, multiRowInsert, readJson, seenFrom, sqlBool } from './util.ts';
 
 /** An event row before its context is resolved to a stored context id. */
 export type PendingEvent = Omit<Insertable<Database['events']>, 'context_id' | 'context_own'> & {
@@ -238,7 +238,7 @@ export class EventStore {
    */
   async scanColumns(projectId: string, filter: { names: readonly string[]; nonDerived: boolean; since?: number }, keys: readonly string[], afterId: number, limit: number): Promise<EventColumnsPage> {
     const { db, dialect } = this.store;
-    // Some names from a time on: all of them at once, in the order of the (project, name, ts)
+    // Some names from a time on: all of them at once, from the events-by-name
     // index, which gives just those rows (a page in id order would walk the whole table);
     // otherwise pages in id order (SQLite walking the rowid range, see `scan`).
     const windowed = filter.since !== undefined && !filter.nonDerived;
@@ -253,7 +253,7 @@ export class EventStore {
     let q = db.selectFrom('events').select(['id', 'profile_id', 'name', 'ts']).select(keys.map((k, i) => extract(k).as(`k${i}`)))
       .where(project, '=', projectId).where('id', '>', afterId);
     if (keys.length) q = q.select(sql<unknown>`CASE WHEN ${short} THEN NULL ELSE properties END`.as('whole'));
-    if (filter.since !== undefined) q = q.where('ts', '>=', filter.since);
+    if (filter.since !== undefined) q = q.where(seenFrom(dialect, null, filter.since)).where('ts', '>=', filter.since);
     const names = [...filter.names];
     const own = sqlBool(dialect, false);
     if (filter.nonDerived) q = q.where((eb) => (names.length ? eb.or([eb('derived', '=', own), eb('name', 'in', names)]) : eb('derived', '=', own)));

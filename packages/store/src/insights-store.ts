@@ -1,7 +1,9 @@
 import { sql, type Kysely } from 'kysely';
 import { DAY_MS, isDerivedEvent } from '@strata/core';
 import type { Database } from './schema.ts';
+import type { StoreDialect } from './migrations.ts';
 import type { SqlStore } from './sql-store.ts';
+import { seenFrom } from './util.ts';
 
 /** Per UTC day (epoch day number): entries and exits. */
 export interface DayChanges { readonly day: number; readonly entered: number; readonly exited: number }
@@ -29,8 +31,10 @@ export interface EventNameCount { readonly name: string; readonly derived: boole
  */
 export class InsightsStore {
   private readonly db: Kysely<Database>;
+  private readonly dialect: StoreDialect;
   constructor(store: SqlStore) {
     this.db = store.db;
+    this.dialect = store.dialect;
   }
 
   /** Entries and exits of a segment per UTC day, from the day of `from` on (segment_daily, kept with the history). */
@@ -54,8 +58,8 @@ export class InsightsStore {
 
   /**
    * The event names of a project, most frequent first (at most `limit`): what pickers offer
-   * (an experiment's conversion event). One grouped read over the (project_id, name, ts,
-   * profile_id) index.
+   * (an experiment's conversion event). One grouped read over the events-by-name
+   * index.
    */
   async eventNames(projectId: string, limit: number): Promise<EventNameCount[]> {
     const rows = await sql<{ name: string; n: number; last: number }>`SELECT name, count(*) AS n, max(ts) AS last
@@ -74,7 +78,7 @@ export class InsightsStore {
     const missionParticipants = await this.count(sql<{ n: number }>`SELECT count(DISTINCT profile_id) AS n FROM mission_progress
       WHERE project_id = ${projectId} AND updated_at >= ${from} AND updated_at < ${to} AND profile_id IN (${members})`);
     const completions = (await sql<{ users: number; n: number }>`SELECT count(DISTINCT profile_id) AS users, count(*) AS n FROM events
-      WHERE project_id = ${projectId} AND name = '$mission_completed' AND ts >= ${from} AND ts < ${to} AND profile_id IN (${members})`.execute(this.db)).rows[0];
+      WHERE project_id = ${projectId} AND name = '$mission_completed' AND ${seenFrom(this.dialect, null, from)} AND ts >= ${from} AND ts < ${to} AND profile_id IN (${members})`.execute(this.db)).rows[0];
     const redemptions = (await sql<{ users: number; n: number }>`SELECT count(DISTINCT profile_id) AS users, count(*) AS n FROM reward_redemptions
       WHERE project_id = ${projectId} AND at >= ${from} AND at < ${to} AND profile_id IN (${members})`.execute(this.db)).rows[0];
     const points = (await sql<{ earned: number; spent: number }>`SELECT coalesce(sum(CASE WHEN amount > 0 THEN amount ELSE 0 END), 0) AS earned,

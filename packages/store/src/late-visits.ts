@@ -80,8 +80,11 @@ export class LateVisits {
     for (const c of chunks(gone, 250)) {
       const at = sql.join(c.map((g) => sql`(CAST(${g.profileId} AS BIGINT), CAST(${g.ts} AS BIGINT))`));
       // A visit's row is the one `$session` row of its profile at its instant (visits start at distinct instants).
+      // Found by profile and time: SQLite would otherwise walk the events-by-name index (which
+      // holds every column read here) over every event of the project for each.
+      const byProfile = this.store.dialect === 'sqlite' ? sql`INDEXED BY events_profile` : sql``;
       await sql`WITH gone (pid, ts) AS (VALUES ${at})
-        DELETE FROM events WHERE id IN (SELECT e.id FROM gone CROSS JOIN events e
+        DELETE FROM events WHERE id IN (SELECT e.id FROM gone CROSS JOIN events e ${byProfile}
           WHERE e.project_id = ${projectId} AND e.profile_id = gone.pid AND e.ts = gone.ts AND e.name = '$session')`.execute(this.store.db);
     }
     const out = await this.rederive(projectId, rederive, sessionTimeoutMs, batch, rows);

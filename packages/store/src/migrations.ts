@@ -406,6 +406,25 @@ function eventLog(d: StoreDialect): string[] {
   ];
 }
 
+/**
+ * Late events without random index writes (docs/architecture.md, "Events by name"). The index
+ * that windowed reads take was keyed (project_id, name, ts, …): events that arrive out of time
+ * order (an offline queue flushed, a backfill) each dirtied a random page of it, and ingest slowed
+ * as the table grew. Its key is now the later of the event's time and its arrival — in arrival
+ * order for late events, as the time is for live ones — then the time and the profile, so that
+ * windowed counts still read the index alone (PostgreSQL: `received_at` included for that). The
+ * key is never below the time, so a read bounded below by time seeks on it (`seenFrom` of the SQL
+ * dialects, which must write the expression exactly as here).
+ */
+function eventsByArrival(d: StoreDialect): string[] {
+  return [
+    'DROP INDEX events_name',
+    d === 'sqlite'
+      ? 'CREATE INDEX events_name ON events (project_id, name, max(ts, received_at), ts, profile_id)'
+      : 'CREATE INDEX events_name ON events (project_id, name, greatest(ts, received_at), ts, profile_id) INCLUDE (received_at)',
+  ];
+}
+
 /** The labels of the keys a start makes from (or keeps for) STRATA_ADMIN_TOKEN / STRATA_WRITE_KEY. */
 export const STARTUP_LABEL = { admin: 'start-up admin token', write: 'start-up write key' } as const;
 
@@ -415,7 +434,7 @@ export function migrationProvider(d: StoreDialect): MigrationProvider {
       for (const s of stmts) await sql.raw(s).execute(db);
     },
   });
-  return { getMigrations: async () => ({ '0001_initial': step(initial(d)), '0002_live_engine': step(liveEngine(d)), '0003_points': step(points(d)), '0004_missions': step(missions(d)), '0005_rewards': step(rewards(d)), '0006_experiments': step(experiments(d)), '0007_experiences': step(experiences(d)), '0008_profile_ids': step(profileIds(d)), '0009_destinations': step(destinations(d)), '0009_imports': step(imports(d)), '0010_segment_daily': step(segmentDaily(d)), '0011_destination_sync': step(destinationSync(d)), '0012_import_bad_rows': step(importBadRows(d)), '0013_mission_attempts': step(missionAttempts(d)), '0014_admin_token_prefix': step(adminTokenPrefix()), '0015_suppressions': step(suppressions(d)), '0016_events_context': step(eventsByContext()), '0017_keys': keys(d), '0018_audit_log': step(auditLog(d)), '0019_writer_lease': step([writerLeaseTable(d)]), '0020_event_log': step(eventLog(d)) }) };
+  return { getMigrations: async () => ({ '0001_initial': step(initial(d)), '0002_live_engine': step(liveEngine(d)), '0003_points': step(points(d)), '0004_missions': step(missions(d)), '0005_rewards': step(rewards(d)), '0006_experiments': step(experiments(d)), '0007_experiences': step(experiences(d)), '0008_profile_ids': step(profileIds(d)), '0009_destinations': step(destinations(d)), '0009_imports': step(imports(d)), '0010_segment_daily': step(segmentDaily(d)), '0011_destination_sync': step(destinationSync(d)), '0012_import_bad_rows': step(importBadRows(d)), '0013_mission_attempts': step(missionAttempts(d)), '0014_admin_token_prefix': step(adminTokenPrefix()), '0015_suppressions': step(suppressions(d)), '0016_events_context': step(eventsByContext()), '0017_keys': keys(d), '0018_audit_log': step(auditLog(d)), '0019_writer_lease': step([writerLeaseTable(d)]), '0020_event_log': step(eventLog(d)), '0021_events_by_arrival': step(eventsByArrival(d)) }) };
 }
 
 /**

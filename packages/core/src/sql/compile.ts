@@ -224,10 +224,12 @@ class SqlCompiler {
     const d = this.d;
     const parts: Sql[] = [name === null ? sql`${q(e)}.derived = ${d.false}` : sql`${q(e)}.name = ${d.text(name)}`];
     const now = this.o.now;
+    // Each lower bound on the time is also given as the bound the store's events-by-name index
+    // seeks on (`seenFrom`), which changes no result.
     if (window.kind === 'relative') {
-      parts.push(sql`${q(e)}.ts > ${d.num(now - window.fromMs)}`, sql`${q(e)}.ts <= ${d.num(now - window.toMs)}`);
+      parts.push(d.seenFrom(e, now - window.fromMs), sql`${q(e)}.ts > ${d.num(now - window.fromMs)}`, sql`${q(e)}.ts <= ${d.num(now - window.toMs)}`);
     } else if (window.kind === 'absolute') {
-      if (window.after !== null) parts.push(sql`${q(e)}.ts >= ${d.num(window.after)}`);
+      if (window.after !== null) parts.push(d.seenFrom(e, window.after), sql`${q(e)}.ts >= ${d.num(window.after)}`);
       if (window.before !== null) parts.push(sql`${q(e)}.ts < ${d.num(window.before)}`);
     }
     for (const w of where) parts.push(this.predicate(w.predicate, this.eventView(w.path, e)));

@@ -51,6 +51,13 @@ export interface SqlDialect {
   bucket(salt: string, id: Sql): Sql;
   /** floor(ms / 86400000) as an integer day number. */
   day(ms: Sql): Sql;
+  /**
+   * A bound the store's events-by-name index seeks on, true of every event (of `table`, an alias,
+   * or the unqualified `events`) whose time is at or after `ms`, and of some earlier ones: its key
+   * is the later of the event's time and its arrival (store migration 0021). Narrows a read
+   * bounded below by time without changing its rows.
+   */
+  seenFrom(table: string | null, ms: number): Sql;
   /** Sum of a numeric expression over a group: 0 over no rows, never an overflow error (±Infinity instead). */
   sum(x: Sql): Sql;
   /** Average over a group: NULL over no rows, never an overflow error. */
@@ -101,6 +108,8 @@ export const sqliteDialect: SqlDialect = {
   regexp: (s, pattern, ic) => sql`strata_regexp(${pattern}, ${ic ? 1 : 0}, ${s})`,
   bucket: (salt, id) => sql`strata_bucket(${salt}, ${id})`,
   day: (ms) => sql`CAST(floor(${ms} / 86400000.0) AS INTEGER)`,
+  // The index's expression exactly as migration 0021 writes it (SQLite matches it by shape).
+  seenFrom: (t, ms) => sql`max(${q(t ? `${t}.ts` : 'ts')}, ${q(t ? `${t}.received_at` : 'received_at')}) >= ${Math.floor(ms)}`,
   sum: (x) => sql`total(${x})`,
   avg: (x) => sql`avg(${x})`,
 };
@@ -133,6 +142,8 @@ export const postgresDialect: SqlDialect = {
     : sql`(left(${s}, ${q(String(MATCH_INPUT_LIMIT))}) ~ ${toPostgresPattern(pattern)}::text)`),
   bucket: (salt, id) => sql`strata_bucket(${salt}::text, ${id})`,
   day: (ms) => sql`floor(${ms} / 86400000.0)::bigint`,
+  // A bigint bound: compared with a float8 the index could not seek.
+  seenFrom: (t, ms) => sql`greatest(${q(t ? `${t}.ts` : 'ts')}, ${q(t ? `${t}.received_at` : 'received_at')}) >= ${Math.floor(ms)}::int8`,
   sum: (x) => sql`strata_float(COALESCE(sum((${x})::numeric), 0))`,
   avg: (x) => sql`strata_float(avg((${x})::numeric))`,
 };
