@@ -3,6 +3,8 @@
  * segments (bench/segments.ts), one core. Prints a table with each figure, its target, and a
  * ratio against a baseline run in this same process.
  * Run: npm run bench:engine [-- users]
+ * BENCH_PHASE=load: only load the users and report what the process holds then (the engine's
+ * bytes and the process's RSS against the 12 GB bound at 10M profiles), then stop.
  */
 import type { EventRecord } from '@strata/core';
 import { compileSegment, isDerivedEvent, parseCondition, type Evaluator } from '@strata/core';
@@ -25,9 +27,11 @@ const rows = benchRows(PROJECT, END);
 /** The one event name no bench segment reads, kept aside for the backfill of a new segment. */
 const NEW_NAME = 'search';
 const stash: EngineEvent[] = [];
+const loadOnly = process.env.BENCH_PHASE === 'load';
+if (process.env.BENCH_PHASE !== undefined && !loadOnly) throw new Error(`BENCH_PHASE must be load or unset, got ${process.env.BENCH_PHASE}`);
 // Kept aside in a pass of their own before the heap is measured: held during the load, these
 // events (each with its own properties and context objects) were counted as the engine's.
-for (const _ of benchPeople(users, END, (e, profileId) => { if (e.name === NEW_NAME) stash.push({ ...e, profileId }); }));
+if (!loadOnly) for (const _ of benchPeople(users, END, (e, profileId) => { if (e.name === NEW_NAME) stash.push({ ...e, profileId }); }));
 let totalEvents = 0;
 const people = () => benchPeople(users, END, () => { totalEvents++; });
 
@@ -45,6 +49,24 @@ gc();
 const heapEngine = held() - heap0;
 const rss = process.memoryUsage().rss;
 console.log(`  loaded ${totalEvents} events in ${(loadMs / 1000).toFixed(1)} s; heap ${(heapEngine / 2 ** 20).toFixed(0)} MiB, rss ${(rss / 2 ** 20).toFixed(0)} MiB`);
+
+if (loadOnly) {
+  const { heapUsed, arrayBuffers } = process.memoryUsage();
+  const mib = (b: number) => b / 2 ** 20;
+  const RSS_BOUND = 12 * 2 ** 30;
+  console.log(`\nmachine: ${(await import('node:os')).cpus()[0]?.model ?? '?'}, Node ${process.version}; ${users} profiles, ${totalEvents} events, ${rows.length} segments\n`);
+  table([
+    ['measure', 'result', 'target', 'vs target'],
+    ['load (s)', loadMs / 1000, '-', ''],
+    ['heap + typed arrays held by the engine (MiB)', mib(heapEngine), '-', ''],
+    ['bytes per profile', heapEngine / users, 600, heapEngine / users <= 600 ? 'met' : `missed ${(heapEngine / users / 600).toFixed(2)}×`],
+    ['bytes per event', heapEngine / totalEvents, '-', ''],
+    ['process: V8 heap used (MiB)', mib(heapUsed), '-', ''],
+    ['process: typed arrays outside the heap (MiB)', mib(arrayBuffers), '-', ''],
+    ['process RSS after the load (MiB)', mib(rss), mib(RSS_BOUND), rss <= RSS_BOUND ? 'met' : `missed ${(rss / RSS_BOUND).toFixed(2)}×`],
+  ]);
+  process.exit(0);
+}
 
 // ---------------------------------------------------------------- ingest with live membership
 const NEW_EVENTS = Math.min(500_000, users * 2);
