@@ -338,7 +338,7 @@ export class LiveEngine {
    */
   async applyDerived(tx: SqlStore, projectId: string, rows: readonly { profileId: number; name: string; properties: JsonObject; timestamp: number }[], now: number): Promise<MembershipChange[]> {
     if (rows.length === 0) return [];
-    await tx.insertDerivedEvents(projectId, rows);
+    await tx.insertDerivedEvents(projectId, rows, now);
     const ps = await this.project(tx, projectId);
     const touched = new Set(rows.map((r) => r.profileId).filter((id) => ps.profiles.has(id)));
     const events: EngineEvent[] = rows.filter((r) => touched.has(r.profileId)).map((r) => ({ ...r, context: {} })).sort((a, b) => a.timestamp - b.timestamp);

@@ -108,11 +108,15 @@ export class EventStore {
     };
   }
 
-  /** Writes events Strata derives itself (`$segment_entered`, …): no message id, an empty context. */
-  async insertDerived(projectId: string, rows: readonly { profileId: number; name: string; properties: JsonObject; timestamp: number }[]): Promise<void> {
+  /**
+   * Writes events Strata derives itself (`$segment_entered`, …): no message id, an empty context,
+   * received when they were derived (`derivedAt`, never before their own time) — so that those a
+   * late event causes go to the end of the events-by-name index, as the late event itself does.
+   */
+  async insertDerived(projectId: string, rows: readonly { profileId: number; name: string; properties: JsonObject; timestamp: number }[], derivedAt: number): Promise<void> {
     await this.insert(rows.map((r) => ({
       project_id: projectId, profile_id: r.profileId, message_id: null, type: 'derived', name: r.name, derived: sqlBool(this.store.dialect, true),
-      properties: JSON.stringify(r.properties), context: {}, ts: r.timestamp, received_at: r.timestamp,
+      properties: JSON.stringify(r.properties), context: {}, ts: r.timestamp, received_at: Math.max(r.timestamp, derivedAt),
     })));
   }
 

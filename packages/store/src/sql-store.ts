@@ -211,7 +211,7 @@ export class SqlStore {
   scanEvents(projectId: string, filter: Parameters<EventStore['scan']>[1], afterId: number, limit: number) { return this.events.scan(projectId, filter, afterId, limit); }
   scanEventColumns(projectId: string, filter: Parameters<EventStore['scanColumns']>[1], keys: readonly string[], afterId: number, limit: number) { return this.events.scanColumns(projectId, filter, keys, afterId, limit); }
   storedMessageIds(projectId: string, messageIds: Iterable<string>, into?: Set<string>) { return this.events.storedMessageIds(projectId, messageIds, into); }
-  insertDerivedEvents(projectId: string, rows: readonly { profileId: number; name: string; properties: JsonObject; timestamp: number }[]) { return this.events.insertDerived(projectId, rows); }
+  insertDerivedEvents(projectId: string, rows: readonly { profileId: number; name: string; properties: JsonObject; timestamp: number }[], derivedAt: number) { return this.events.insertDerived(projectId, rows, derivedAt); }
 
   // ---------------------------------------------------------------- segments (segment-store.ts)
 

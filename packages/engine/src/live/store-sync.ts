@@ -236,7 +236,7 @@ export async function persist(tx: SqlStore, ps: ProjectState, out: readonly Pend
     await tx.applyMembershipChanges(ps.id, adds, []);
     const changes = out.map((x) => x.change);
     const ids = await tx.recordHistory(ps.id, changes);
-    await tx.insertDerivedEvents(ps.id, changes.filter((c) => ps.profiles.has(c.profileId)).map((c) => derivedEvent(ps, c)));
+    await tx.insertDerivedEvents(ps.id, changes.filter((c) => ps.profiles.has(c.profileId)).map((c) => derivedEvent(ps, c)), now);
     if (listeners.length) {
       const recorded = changes.map((c, i): RecordedChange => {
         const p = ps.profiles.get(c.profileId)?.profile ?? ps.gone.get(c.profileId);
