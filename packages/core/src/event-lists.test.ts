@@ -78,6 +78,7 @@ describe('event lists in columns', () => {
           for (const l of LISTS) model.delete(key(o.slot, l));
         } else lists.compact();
       }
+      expect(lists.rows).toBe([...model.values()].reduce((n, m) => n + m.length, 0));
       for (let s = 0; s < slots.length; s++) {
         for (const l of LISTS) {
           const got = lists.list(slots[s]!, l);
@@ -126,9 +127,12 @@ describe('event lists in columns', () => {
         for (const [a, b] of slots) for (const l of ['a', 'b', null]) expect(read(all.list(b, l))).toEqual(read(one.list(a, l)));
       };
       same();
+      expect(all.rows).toBe(one.rows);
       const e = event({ ...after, named: true });
       for (const l of ['a', null]) { one.add(slots[after.slot]![0], l, e, KEEP, new Set()); all.add(slots[after.slot]![1], l, e, KEEP, new Set()); }
       same();
+      expect(all.rows).toBe(one.rows);
+      expect(all.rows).toBe(1 + rows.length + rows.filter((r) => r.named).length + 2);
     }), { numRuns: 300 });
   });
 

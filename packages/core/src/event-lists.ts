@@ -158,7 +158,7 @@ export class EventLists {
       (c.root === 'properties' ? g.props : g.ctx).set(c.key, col);
       g.cols.push(col);
     }
-    g.end = n;
+    g.end = g.rows = n;
     this.groups.set(list, g);
   }
 
@@ -176,7 +176,17 @@ export class EventLists {
     for (const g of this.groups.values()) { g.compact(g.live(), true); g.resize(this.capacity); }
   }
 
-  /** Bytes of the typed arrays held (dictionaries' distinct values not counted). */
+  /**
+   * Rows held by every profile's runs, summed over the lists (an event kept both in its name's
+   * list and in `*` is two rows): counted as rows come and go, so reading it costs one step a list.
+   */
+  get rows(): number {
+    let n = 0;
+    for (const g of this.groups.values()) n += g.rows;
+    return n;
+  }
+
+  /** Bytes of the typed arrays held: rows, spare room and the runs' index by slot (dictionaries' distinct values not counted). */
   get bytes(): number {
     let n = 0;
     for (const g of this.groups.values()) n += g.bytes();
@@ -291,6 +301,8 @@ export class EventGroup {
   /** Rows in use at the end of the columns, and how many of them no run holds any more. */
   end = 0;
   garbage = 0;
+  /** Rows the runs hold (the sum of `len`), kept as they change. */
+  rows = 0;
 
   constructor(readonly name: string | null, slots: number, readonly nameDict: Dictionary) {
     this.names = name === null ? new Int32Array(16) : null;
@@ -335,6 +347,7 @@ export class EventGroup {
     if (this.names) this.names[i] = 0;
     for (const c of this.cols) c.codes[i] = 0;
     this.len[slot] = len + 1;
+    this.rows++;
     return i;
   }
 
@@ -344,6 +357,7 @@ export class EventGroup {
       if (this.time[i] !== t) continue;
       this.move(i + 1, i, start + len - i - 1);
       this.len[slot] = len - 1;
+      this.rows--;
       return true;
     }
     return false;
@@ -352,6 +366,7 @@ export class EventGroup {
   clear(slot: number): void {
     if (slot >= this.cap.length) return;
     this.garbage += this.cap[slot]!;
+    this.rows -= this.len[slot]!;
     this.len[slot] = this.cap[slot] = this.start[slot] = 0;
   }
 

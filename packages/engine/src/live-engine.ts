@@ -4,6 +4,7 @@ import type { EngineEvent, EngineProfile, IngestOutcome, MembershipReason, Segme
 import type { Clock } from './clock.ts';
 import { applyEvents, applyRecords, cascade, evaluate, hydrateProject, redefine, reevaluate, schedule, wake } from './live/apply-core.ts';
 import type { ChangeListener, MembershipChange, Pending } from './live/changes.ts';
+import { addBytes, columnBytes, NO_BYTES, totalBytes, type ColumnBytes } from './live/memory.ts';
 import * as scan from './live/membership-scan.ts';
 import type { Tally } from './live/membership-scan.ts';
 import { dropProfile, ProjectState, staleNames } from './live/project-state.ts';
@@ -12,6 +13,7 @@ import { backfill, ensureProfiles, loadProject, persist, previewFromStore, reloa
 
 export type { ChangeListener, MembershipChange, RecordedChange } from './live/changes.ts';
 export type { Tally } from './live/membership-scan.ts';
+export type { ColumnBytes } from './live/memory.ts';
 
 /** Where the engine is in its start: `loading` from `start()` until every project is loaded and due transitions applied. */
 export interface EngineStartState {
@@ -29,6 +31,17 @@ export interface EngineStats {
   readonly oldestDueAt: number | null;
   /** Writes waiting for the engine's single writer (ingest groups, admin changes, ticks). */
   readonly writesWaiting: number;
+}
+
+/** What the engine holds, counted exactly from its columns (for /metrics and the memory watch). */
+export interface EngineMemory {
+  readonly profiles: number;
+  /** Rows of the kept event lists: events of the names segments read (one kept in its name's list and in `*` is two rows). */
+  readonly events: number;
+  /** Bytes of the typed arrays held (outside the V8 heap), by part. */
+  readonly bytes: ColumnBytes;
+  /** All of `bytes`. */
+  readonly columnBytes: number;
 }
 
 /**
@@ -225,6 +238,17 @@ export class LiveEngine {
       due = Math.min(due, ps.heap.peek());
     }
     return { projects: this.projects.size, profiles, oldestDueAt: due <= now ? due : null, writesWaiting: this.waiting };
+  }
+
+  /** What the engine holds in its columns: a sum per project and list, not per profile (cheap enough for every scrape). */
+  memory(): EngineMemory {
+    let profiles = 0, events = 0, bytes = NO_BYTES;
+    for (const ps of this.projects.values()) {
+      profiles += ps.profiles.size;
+      events += ps.lists.rows;
+      bytes = addBytes(bytes, columnBytes(ps));
+    }
+    return { profiles, events, bytes, columnBytes: totalBytes(bytes) };
   }
 
   async stop(): Promise<void> {

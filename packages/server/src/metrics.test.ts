@@ -53,7 +53,12 @@ describe.each(backends.map((b) => [b.name, b] as const))('/metrics on %s', (_n, 
     const ratio = sample(text, 'strata_heap_used_ratio');
     expect(ratio).toBeGreaterThan(0);
     expect(ratio).toBeLessThan(1);
-    expect(sample(text, 'strata_engine_heap_bytes_per_profile')).toBeGreaterThan(1e6);
+    // One profile: the whole heap is its share. No segment reads an event: none is kept.
+    expect(sample(text, 'strata_engine_bytes_per_profile')).toBeGreaterThan(1e6);
+    expect([sample(text, 'strata_engine_events'), sample(text, 'strata_engine_bytes_per_event')]).toEqual([0, 0]);
+    const rss = sample(text, 'strata_memory_used_ratio');
+    expect(rss).toBeGreaterThan(0);
+    expect(rss).toBeLessThan(1);
     // prom-client's process metrics.
     expect(sample(text, 'nodejs_heap_size_used_bytes')).toBeGreaterThan(0);
     expect(sample(text, 'process_resident_memory_bytes')).toBeGreaterThan(0);
@@ -113,6 +118,33 @@ describe.each(backends.map((b) => [b.name, b] as const))('/metrics on %s', (_n, 
     expect(sample(text, 'strata_outbox_pending', { target: 'webhook' })).toBe(1);
     expect(sample(text, 'strata_outbox_pending', { target: 'destination' })).toBeGreaterThanOrEqual(1);
     expect(sample(text, 'strata_outbox_oldest_pending_age_seconds', { target: 'webhook' })).toBe(90);
+  });
+
+  it('reports the engine\'s memory: its typed arrays by part, the events it keeps, bytes per profile and per event', async () => {
+    t = await startTestApp(await backend.open(), T0);
+    await t.admin('POST', '/api/segments', { name: 'Openers', condition: { event: 'opened', where: [{ attr: 'properties.screen', op: 'eq', value: 'home' }], window: { within: '7d' } } });
+    const parts = ['events', 'records', 'index', 'membership', 'wakes'];
+    const read = async () => {
+      const text = await scrape();
+      const bytes = parts.map((part) => sample(text, 'strata_engine_column_bytes', { part })!);
+      return { text, bytes, total: bytes.reduce((a, b) => a + b, 0), events: sample(text, 'strata_engine_events')! };
+    };
+    const batch = (users: string[]) => ({ batch: users.flatMap((u) => [{ type: 'track', userId: u, event: 'opened', properties: { screen: 'home' } }, { type: 'track', userId: u, event: 'closed' }]) });
+    expect((await t.send('/v1/batch', batch(['a', 'b']))).status).toBe(200);
+    const before = await read();
+    // "opened" is read by the segment (kept); "closed" is not.
+    expect(before.events).toBe(2);
+    expect(before.total).toBe(t.ctx.engine.memory().columnBytes);
+    for (const b of before.bytes) expect(b).toBeGreaterThan(0);
+    expect(sample(before.text, 'strata_engine_bytes_per_event')).toBeCloseTo(before.bytes[0]! / 2, 6);
+    expect(sample(before.text, 'strata_engine_bytes_per_profile')).toBeGreaterThan(before.total / 2);
+    expect((await t.send('/v1/batch', batch(Array.from({ length: 200 }, (_, i) => `u${i}`)))).status).toBe(200);
+    const after = await read();
+    expect(after.events).toBe(202);
+    expect(after.total).toBe(t.ctx.engine.memory().columnBytes);
+    expect(after.bytes[0]).toBeGreaterThan(before.bytes[0]!);
+    expect(after.bytes[1]).toBeGreaterThan(before.bytes[1]!);
+    expect(sample(after.text, 'strata_engine_profiles')).toBe(202);
   });
 
   it('measures how long a due time transition has waited (the lag of the engine\'s wake-ups)', async () => {

@@ -3,7 +3,8 @@ import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import { WebhookStore } from '@strata/store';
 import type { AppContext } from './context.ts';
-import { heapFigures } from './heap-watch.ts';
+import type { EngineMemory } from '@strata/engine';
+import { heapFigures, memoryFigures } from './heap-watch.ts';
 
 const TARGETS = ['webhook', 'destination'] as const;
 
@@ -41,6 +42,8 @@ export class Metrics {
   private processMetrics = false;
   /** The outbox backlog of the scrape in progress. */
   private backlog: ReturnType<WebhookStore['backlog']> | null = null;
+  /** The engine's memory figures for the scrape in progress (read once for every gauge). */
+  private memory: EngineMemory | null = null;
 
   constructor(private readonly ctx: AppContext) {
     const registers = [this.registry];
@@ -78,10 +81,8 @@ export class Metrics {
       return c && { done: c.checkpoints, failed: c.errors };
     });
     new Gauge({ name: 'strata_heap_used_ratio', help: 'The V8 heap in use as a share of its limit (--max-old-space-size); the log warns at 0.8', registers, collect() { this.set(heapFigures().ratio); } });
-    new Gauge({
-      name: 'strata_engine_heap_bytes_per_profile', help: 'The V8 heap in use divided by the profiles the engine holds (the whole heap: an upper bound of the engine\'s share); 0 with no profiles',
-      registers, collect() { const n = engine().profiles; this.set(n ? heapFigures().usedBytes / n : 0); },
-    });
+    new Gauge({ name: 'strata_memory_used_ratio', help: 'The process\'s resident memory as a share of what it may use (the container\'s limit when one is set, else the machine\'s memory); the log warns at 0.8', registers, collect() { this.set(memoryFigures().ratio); } });
+    this.engineMemory(registers);
     new Gauge({ name: 'strata_engine_writes_waiting', help: 'Writes queued for the engine\'s single writer (ingest groups, admin changes, time transitions)', registers, collect() { this.set(engine().writesWaiting); } });
 
     // One read of the store per scrape serves both gauges (prom-client collects them concurrently).
@@ -108,6 +109,27 @@ export class Metrics {
     });
   }
 
+  /**
+   * The engine's memory: its typed arrays (outside the V8 heap, and not bound by its limit)
+   * counted exactly, by part; the events it keeps; and the bytes per profile and per event.
+   */
+  private engineMemory(registers: Registry[]): void {
+    const mem = () => (this.memory ??= this.ctx.engine.memory());
+    new Gauge({
+      name: 'strata_engine_column_bytes', help: 'Bytes of the typed arrays the engine holds (outside the V8 heap), by part: events (kept event lists), records, index (id to slot), membership (bits), wakes (next wake-up times)',
+      labelNames: ['part'], registers, collect() { for (const [part, bytes] of Object.entries(mem().bytes)) this.set({ part }, bytes); },
+    });
+    new Gauge({ name: 'strata_engine_events', help: 'Event rows the engine keeps (events of the names live segments read; an event kept both in its name\'s list and in the "*" list counts twice)', registers, collect() { this.set(mem().events); } });
+    new Gauge({
+      name: 'strata_engine_bytes_per_profile', help: 'The V8 heap in use plus the engine\'s typed arrays, divided by the profiles it holds (the whole heap: an upper bound of the engine\'s share); 0 with no profiles',
+      registers, collect() { const m = mem(); this.set(m.profiles ? (heapFigures().usedBytes + m.columnBytes) / m.profiles : 0); },
+    });
+    new Gauge({
+      name: 'strata_engine_bytes_per_event', help: 'The typed arrays of the engine\'s event lists (rows, their spare room and the lists\' index by profile) divided by the event rows kept; 0 with none',
+      registers, collect() { const m = mem(); this.set(m.events ? m.bytes.events / m.events : 0); },
+    });
+  }
+
   /** Counts every answer (the route pattern, not the URL: `/api/segments/:id`; `(none)` when no route matched). */
   observe(req: FastifyRequest, statusCode: number, seconds: number): void {
     const labels = { method: req.method, route: req.routeOptions.url ?? '(none)', status: String(statusCode) };
@@ -121,6 +143,7 @@ export class Metrics {
       collectDefaultMetrics({ register: this.registry });
     }
     this.backlog = null;
+    this.memory = null;
     return this.registry.metrics();
   }
 

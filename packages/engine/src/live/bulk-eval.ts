@@ -22,6 +22,11 @@ export interface Positions {
 /** The order of a project's profiles as last taken, and the profiles' version then. */
 const orders = new WeakMap<ProjectState, { version: number; slots: Int32Array }>();
 
+/** Bytes of the order of `ps`'s profiles kept (0 when none was taken). */
+export function orderBytes(ps: ProjectState): number {
+  return orders.get(ps)?.slots.byteLength ?? 0;
+}
+
 /**
  * The profiles of `ps` in slot order. The order is kept while no profile is added or removed
  * (ProjectProfiles.version); records are read from the columns when used, as they are

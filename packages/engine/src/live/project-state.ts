@@ -209,6 +209,10 @@ export class ProjectProfiles {
   get size(): number {
     return this.slot.size;
   }
+  /** Bytes of the id → slot index's arrays. */
+  get indexBytes(): number {
+    return this.slot.bytes;
+  }
   has(id: number): boolean {
     return this.slot.has(id);
   }
