@@ -248,9 +248,12 @@ export function hydrateProject(ps: ProjectState, segments: readonly SegmentRow[]
   }
   // Each profile's events were added one after another: runs grew in place; packed tight now.
   ps.cols.pack();
+  // The changes are not wanted (nothing is written): each profile's are dropped before the next's,
+  // or at 10M profiles they held more heap than the engine's whole state.
   const out: Pending[] = [];
   for (const p of ps.profiles.values()) {
     evaluate(ps, p, ps.list, now, 'definition', out);
+    out.length = 0;
     schedule(ps, p, now);
   }
 }
