@@ -3,6 +3,7 @@ import { describe, expect, it } from 'vitest';
 import type { Json, JsonObject } from '@strata/core';
 import type { EngineProfile, SegmentRow } from '@strata/store';
 import { LiveEngine } from '../live-engine.ts';
+import { ProfileState, SlotColumns } from './project-state.ts';
 import { NO_KEYS, Parts, StringColumn } from './profile-table.ts';
 import { SlotIndex } from './slot-index.ts';
 
@@ -76,5 +77,35 @@ describe('records by slot', () => {
     expect(engine.record('p', 2)).toEqual(people[1]);
     expect(engine.record('p', 3)).toBeUndefined();
     expect(engine.segmentsOf('p', 1)).toEqual(['pro']);
+  });
+});
+
+describe('a view\'s kept slices', () => {
+  it('a view reads what the lists hold after every change, made through it or another view of any slot (additions, removals, packing, moves)', () => {
+    const op = fc.oneof(
+      fc.record({ k: fc.constant('add' as const), slot: fc.nat(3), name: fc.constantFrom('a', 'b', null), t: fc.nat(50), via: fc.boolean() }),
+      fc.record({ k: fc.constant('remove' as const), slot: fc.nat(3), name: fc.constantFrom('a', 'b', null), t: fc.nat(50) }),
+      fc.record({ k: fc.constant('forget' as const), slot: fc.nat(3), name: fc.constantFrom('a', 'b', null, undefined) }),
+      fc.record({ k: fc.constantFrom('pack' as const, 'newSlot' as const) }),
+      fc.record({ k: fc.constant('move' as const), slot: fc.nat(3) }),
+    );
+    fc.assert(fc.property(fc.array(op, { maxLength: 80 }), (ops) => {
+      const cols = new SlotColumns();
+      for (let i = 0; i < 4; i++) cols.newSlot();
+      const held = new ProfileState(0, cols);
+      const none = new Set<string>();
+      const times = (p: ProfileState, name: string | null) => { const s = p.events(name); return Array.from({ length: s.length }, (_, i) => s.time(i)); };
+      for (const o of ops) {
+        // Read first, so that the view holds slices from before the change.
+        for (const n of ['a', 'b', null]) held.events(n);
+        if (o.k === 'add') (o.via && o.slot === held.slot ? held : new ProfileState(o.slot, cols)).add(o.name, { name: o.name ?? 'x', timestamp: o.t, properties: {}, context: {} }, none, none);
+        else if (o.k === 'remove') new ProfileState(o.slot, cols).remove(o.name, o.t);
+        else if (o.k === 'forget') new ProfileState(o.slot, cols).forget(o.name);
+        else if (o.k === 'pack') cols.pack();
+        else if (o.k === 'newSlot') cols.newSlot();
+        else if (o.k === 'move') held.moveTo(o.slot);
+        for (const n of ['a', 'b', null]) expect(times(held, n)).toEqual(times(new ProfileState(held.slot, cols), n));
+      }
+    }));
   });
 });

@@ -66,6 +66,9 @@ export class SlotColumns {
  * in it that is not also in the columns, so views of one profile may come and go freely.
  */
 export class ProfileState extends SlotRecord implements ProfileView {
+  /** The slices read (see events), at lists version `seen`; made on the first read. */
+  private slices: Map<string | null, EventSlice> | null = null;
+  private seen = -1;
   constructor(slot: number, private readonly cols: SlotColumns) {
     super(slot, cols.records);
   }
@@ -90,8 +93,21 @@ export class ProfileState extends SlotRecord implements ProfileView {
   flip(idx: number): void {
     this.cols.bits.flip(this.slot, idx);
   }
+  /**
+   * A list's slice, kept by the view while the lists are unchanged (EventLists.version): one
+   * batch evaluates tens of segments over the same few lists, so each is looked up once.
+   */
   events(name: string | null): EventSlice {
-    return this.cols.lists.list(this.slot, name);
+    const lists = this.cols.lists;
+    let c = this.slices;
+    if (c === null || this.seen !== lists.version) { this.seen = lists.version; c = this.slices = new Map(); }
+    let s = c.get(name);
+    if (s === undefined) c.set(name, (s = lists.list(this.slot, name)));
+    return s;
+  }
+  override moveTo(slot: number): void {
+    super.moveTo(slot);
+    this.slices = null;
   }
   /** Keeps an event in list `name` (its `props` and `ctx` keys only). */
   add(name: string | null, e: EventRecord, props: ReadonlySet<string>, ctx: ReadonlySet<string>): void {
