@@ -156,7 +156,7 @@ export function applyRecords(ps: ProjectState, outcome: IngestOutcome, now: numb
     const have = ps.profiles.get(rec.id);
     // A record the batch did not change is the one kept: nothing to compare (most late events' profiles).
     if (have && outcome.unchanged?.has(rec.id)) { roots.set(rec.id, []); continue; }
-    const kept = keepOf(ps, rec);
+    const kept = keepOf(ps, rec, have?.profile);
     if (have) { roots.set(rec.id, changedRoots(have.profile, kept)); have.profile = kept; }
     else { addProfile(ps, rec); created.add(rec.id); }
   }

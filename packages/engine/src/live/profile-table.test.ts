@@ -1,9 +1,10 @@
+import { isDeepStrictEqual } from 'node:util';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import type { Json, JsonObject } from '@strata/core';
 import type { EngineProfile, SegmentRow } from '@strata/store';
 import { LiveEngine } from '../live-engine.ts';
-import { ProfileState, SlotColumns } from './project-state.ts';
+import { ProfileState, sameJson, SlotColumns } from './project-state.ts';
 import { NO_KEYS, Parts, StringColumn } from './profile-table.ts';
 import { SlotIndex } from './slot-index.ts';
 
@@ -107,5 +108,18 @@ describe('a view\'s kept slices', () => {
         for (const n of ['a', 'b', null]) expect(times(held, n)).toEqual(times(new ProfileState(held.slot, cols), n));
       }
     }));
+  });
+});
+
+describe('kept parts compared before interning', () => {
+  it('sameJson holds for a copy, and only for values of the same JSON in the same key order, numbers by Object.is', () => {
+    fc.assert(fc.property(fc.jsonValue(), fc.jsonValue(), (a, b) => {
+      expect(sameJson(a, structuredClone(a))).toBe(true);
+      if (sameJson(a, b)) { expect(JSON.stringify(a)).toBe(JSON.stringify(b)); expect(isDeepStrictEqual(a, b)).toBe(true); }
+    }));
+    expect(sameJson({ a: 1, b: 2 }, { b: 2, a: 1 })).toBe(false);
+    expect(sameJson({ n: 0 }, { n: -0 })).toBe(false);
+    expect(sameJson(['x'], { 0: 'x' })).toBe(false);
+    expect(sameJson({ a: [1, { c: null }] }, { a: [1, { c: null }] })).toBe(true);
   });
 });

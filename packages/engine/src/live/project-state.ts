@@ -169,15 +169,39 @@ interface WindowEntry {
  * parts are one shared object (profiles of one plan, country and device hold the same
  * context); records are never changed in place, only replaced.
  */
-export function keepOf(ps: ProjectState, r: EngineProfile): EngineProfile {
+export function keepOf(ps: ProjectState, r: EngineProfile, was?: EngineProfile): EngineProfile {
   const rec = ps.cols.records;
   rec.trimParts(() => ps.profiles.slots(), ps.profiles.size);
-  const intern = <T extends JsonObject | readonly string[]>(o: T): T => rec.parts.value(rec.parts.code(o)) as T;
+  // A part the same as the one the profile holds (`was`, most records of a batch) is that one:
+  // what interning would find, without coding it again.
+  const intern = <T extends JsonObject | readonly string[]>(o: T, held: T | undefined): T => (held !== undefined && sameJson(o, held) ? held : (rec.parts.value(rec.parts.code(o)) as T));
   return {
     id: r.id, key: r.key, userId: r.userId, anonymousId: r.anonymousId,
-    traits: intern(pick(r.traits, ps.keep.traits)), context: intern(pick(r.context, ps.keep.context)), labels: intern(r.labels),
+    traits: intern(pick(r.traits, ps.keep.traits), was?.traits), context: intern(pick(r.context, ps.keep.context), was?.context), labels: intern(r.labels, was?.labels),
     firstSeen: r.firstSeen, lastSeen: r.lastSeen,
   };
+}
+
+/**
+ * Whether two JSON values are the same, keys in the same order and numbers by Object.is (so
+ * never less strict than the parts' own equality: what is the same here interns alike).
+ */
+export function sameJson(a: unknown, b: unknown): boolean {
+  if (a === b) return a !== 0 || Object.is(a, b);
+  if (typeof a !== 'object' || typeof b !== 'object' || a === null || b === null) return Object.is(a, b);
+  if (Array.isArray(a)) {
+    if (!Array.isArray(b) || a.length !== b.length) return false;
+    for (let i = 0; i < a.length; i++) if (!sameJson(a[i], b[i])) return false;
+    return true;
+  }
+  if (Array.isArray(b)) return false;
+  const ka = Object.keys(a), kb = Object.keys(b);
+  if (ka.length !== kb.length) return false;
+  for (let i = 0; i < ka.length; i++) {
+    const k = ka[i]!;
+    if (k !== kb[i] || !sameJson((a as Record<string, unknown>)[k], (b as Record<string, unknown>)[k])) return false;
+  }
+  return true;
 }
 
 /** The top-level trait and context keys a condition reads. */
