@@ -98,10 +98,16 @@ export function schedule(ps: ProjectState, p: ProfileState, now: number): void {
 /** After only `list` changed its inputs: the wake-up can only come earlier (the others' instants still hold). */
 function scheduleSome(ps: ProjectState, p: ProfileState, now: number, list: readonly SegmentState[]): void {
   const was = p.wake;
+  // A window many of the segments read (a `*` list's 30 days, say) is looked at once per pass.
+  const pass = ++ps.pass;
   for (const s of list) {
     if (!s.reads.timed) continue;
     if (s.reads.complex) { considerWake(p, s.view.next(p, now), s.idx); continue; }
-    for (const k of s.reads.windows) { const w = ps.windowByKey.get(k)!; considerWake(p, relativeWindowNext(p.events(w.name), w.fromMs, w.toMs, now), s.idx); }
+    for (const k of s.reads.windows) {
+      const w = ps.windowByKey.get(k)!;
+      if (w.pass !== pass) { w.pass = pass; w.next = relativeWindowNext(p.events(w.name), w.fromMs, w.toMs, now); }
+      considerWake(p, w.next, s.idx);
+    }
   }
   if (p.wake < was) ps.heap.push(p.wake, p.id);
 }
@@ -124,11 +130,18 @@ export function wake(ps: ProjectState, now: number, woke: (profileId: number) =>
     woke(id);
     const from = out.length;
     // Only the segments due now can change now (the others' next instants are later); referenced ones first.
-    evaluate(ps, p, [...new Set(p.due)].sort((a, b) => a - b).map((i) => ps.list[i]!), at, 'time', out);
+    evaluate(ps, p, dueSegments(ps, p.due), at, 'time', out);
     cascade(ps, p, out, from, 'time');
     schedule(ps, p, at);
   }
   return out;
+}
+
+/** The segments at positions `due`, each once, in list order (most due lists, a window's own, are so already). */
+function dueSegments(ps: ProjectState, due: readonly number[]): SegmentState[] {
+  let ordered = true;
+  for (let i = 1; i < due.length && ordered; i++) ordered = due[i - 1]! < due[i]!;
+  return (ordered ? due : [...new Set(due)].sort((a, b) => a - b)).map((i) => ps.list[i]!);
 }
 
 /** Merges and profile records of a batch; returns the ids of profiles new to the engine. */

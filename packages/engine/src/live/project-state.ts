@@ -156,12 +156,15 @@ export function transitiveReads(own: ReturnType<typeof conditionReads> | null | 
 }
 
 /** A distinct relative window over one event list, and the segments whose value can change at its edges. */
-interface WindowEntry {
+export interface WindowEntry {
   readonly name: string | null;
   readonly fromMs: number;
   readonly toMs: number;
   /** Never changed in place (replaced whole): profiles' due lists share it. */
   segs: readonly number[];
+  /** Scratch of scheduleSome: this window's next instant for the profile being scheduled, computed at pass `pass`. */
+  pass: number;
+  next: number;
 }
 
 /**
@@ -332,6 +335,8 @@ export class ProjectState {
   windowByKey = new Map<string, WindowEntry>();
   /** Timed segments whose next instants need their own next() (within_last, more_than_ago). */
   complexTimed: SegmentState[] = [];
+  /** Counts scheduleSome's passes (see WindowEntry.pass). */
+  pass = 0;
   /** Scratch marks, one per segment. */
   mark = new Uint8Array(0);
   /** The top-level trait and context keys some segment reads: the rest of a record is not kept. */

@@ -115,7 +115,7 @@ export async function appendSegments(tx: SqlStore, ps: ProjectState, ids: readon
         let w = ps.windowByKey.get(k);
         if (!w) {
           const d = o!.windows.find((x) => windowKey(x) === k)!;
-          ps.windowByKey.set(k, (w = { name: d.name, fromMs: d.fromMs, toMs: d.toMs, segs: [] }));
+          ps.windowByKey.set(k, (w = { name: d.name, fromMs: d.fromMs, toMs: d.toMs, segs: [], pass: -1, next: Infinity }));
           ps.windows = [...ps.windows, w];
         }
         w.segs = [...w.segs, s.idx];
@@ -190,7 +190,7 @@ function indexSegments(ps: ProjectState): void {
   for (const s of ps.timedSegments) {
     for (const k of s.reads.windows) {
       let w = ps.windowByKey.get(k);
-      if (!w) { const d = winDefs.get(k)!; ps.windowByKey.set(k, (w = { name: d.name, fromMs: d.fromMs, toMs: d.toMs, segs: [] })); }
+      if (!w) { const d = winDefs.get(k)!; ps.windowByKey.set(k, (w = { name: d.name, fromMs: d.fromMs, toMs: d.toMs, segs: [], pass: -1, next: Infinity })); }
       w.segs = [...w.segs, s.idx];
     }
   }
