@@ -8,7 +8,7 @@ import type { Bitset, EventRecord, ProfileRoot } from '@strata/core';
 import { hasBit, relativeWindowNext } from '@strata/core';
 import type { EngineEvent, EngineProfile, IngestOutcome, MembershipReason, SegmentRow } from '@strata/store';
 import type { MembershipChange, Pending } from './changes.ts';
-import { addEvent, addProfile, changedRoots, dropProfile, keepOf, ROOTS, staleNames, type ProfileState, type ProjectState, type SegmentState } from './project-state.ts';
+import { addEvent, addProfile, changedRoots, dropProfile, keepOf, ROOTS, staleNames, type ProfileState, type ProjectState, type SegmentState, type WindowEntry } from './project-state.ts';
 import { setSegments } from './segment-index.ts';
 import { loadEvents, positionsOf, segmentBits } from './bulk-eval.ts';
 import type { Evaluation } from './membership-scan.ts';
@@ -75,15 +75,33 @@ export function derivedEvent(ps: ProjectState, c: MembershipChange): EngineEvent
   };
 }
 
+const byList = new WeakMap<readonly WindowEntry[], { name: string | null; windows: WindowEntry[] }[]>();
+
+/** A project's windows (ProjectState.windows, replaced whole on change) grouped by the list they are over. */
+function windowsByList(windows: readonly WindowEntry[]): { name: string | null; windows: WindowEntry[] }[] {
+  let groups = byList.get(windows);
+  if (!groups) {
+    const m = new Map<string | null, WindowEntry[]>();
+    for (const w of windows) { const l = m.get(w.name); if (l) l.push(w); else m.set(w.name, [w]); }
+    byList.set(windows, (groups = [...m].map(([name, ws]) => ({ name, windows: ws }))));
+  }
+  return groups;
+}
+
 /** Sets the profile's next wake-up: the earliest instant time alone can change a membership. */
 export function schedule(ps: ProjectState, p: ProfileState, now: number): void {
   let next = Infinity;
   let due: readonly number[] = [];
-  // Window edges, once per distinct window and list (shared by every segment reading them) ...
+  // Window edges, once per distinct window and list (shared by every segment reading them),
+  // the windows of one list together: a list the profile holds no event of has no edge.
   // A single window's segments are shared, not copied (most profiles wake for one window).
-  for (const w of ps.windows) {
-    const n = relativeWindowNext(p.events(w.name), w.fromMs, w.toMs, now);
-    if (n < next) { next = n; due = w.segs; } else if (n === next && n !== Infinity) due = due.concat(w.segs);
+  for (const { name, windows } of windowsByList(ps.windows)) {
+    const list = p.events(name);
+    if (list.length === 0) continue;
+    for (const w of windows) {
+      const n = relativeWindowNext(list, w.fromMs, w.toMs, now);
+      if (n < next) { next = n; due = w.segs; } else if (n === next && n !== Infinity) due = due.concat(w.segs);
+    }
   }
   // ... and the segments with other time-relative operators, each on its own.
   for (const s of ps.complexTimed) {
