@@ -55,12 +55,23 @@ export function lowerBound(list: EventSlice, t: number): number {
   return lo;
 }
 
-/** The index range [lo, hi) of a sorted list inside a window at `now` (docs/reference.md §3 window edges). */
-function windowRange(w: Window, list: EventSlice, now: number): [number, number] {
+/**
+ * The index range [lo, hi) of a sorted list inside a window at `now` (docs/reference.md §3
+ * window edges): its two ends apart, so that a leaf read per profile and segment makes no pair.
+ */
+function windowLo(w: Window, list: EventSlice, now: number): number {
   switch (w.kind) {
-    case 'all': return [0, list.length];
-    case 'relative': return [upperBound(list, now - w.fromMs), upperBound(list, now - w.toMs)];
-    case 'absolute': return [w.after === null ? 0 : lowerBound(list, w.after), w.before === null ? list.length : lowerBound(list, w.before)];
+    case 'all': return 0;
+    case 'relative': return upperBound(list, now - w.fromMs);
+    case 'absolute': return w.after === null ? 0 : lowerBound(list, w.after);
+  }
+}
+
+function windowHi(w: Window, list: EventSlice, now: number): number {
+  switch (w.kind) {
+    case 'all': return list.length;
+    case 'relative': return upperBound(list, now - w.toMs);
+    case 'absolute': return w.before === null ? list.length : lowerBound(list, w.before);
   }
 }
 
@@ -127,7 +138,7 @@ function compileEvent(c: EventNode): ViewCondition {
   const acc = aggregator(c.agg);
   const prop = 'prop' in c.agg ? sliceReader(c.agg.prop) : null;
   const value = (list: EventSlice, now: number) => {
-    const [lo, hi] = windowRange(c.window, list, now);
+    const lo = windowLo(c.window, list, now), hi = windowHi(c.window, list, now);
     acc.reset();
     for (let i = lo; i < hi; i++) if (match(list, i, now)) acc.addAt(list.time(i), prop === null ? undefined : prop(list, i));
     return acc.result();
@@ -159,7 +170,7 @@ function compileSequenceView(c: SequenceNode): ViewCondition {
     test: (view, now) => {
       const hits: { t: number; mask: number }[] = [];
       for (const list of lists(view)) {
-        const [lo, hi] = windowRange(c.window, list, now);
+        const lo = windowLo(c.window, list, now), hi = windowHi(c.window, list, now);
         for (let i = lo; i < hi; i++) {
           const name = list.name(i);
           let mask = 0;

@@ -100,14 +100,15 @@ export class ProfileState extends SlotRecord implements ProfileView {
   events(name: string | null): EventSlice {
     const lists = this.cols.lists;
     let c = this.slices;
-    if (c === null || this.seen !== lists.version) { this.seen = lists.version; c = this.slices = new Map(); }
+    if (c === null) c = this.slices = new Map();
+    if (this.seen !== lists.version) { this.seen = lists.version; c.clear(); }
     let s = c.get(name);
     if (s === undefined) c.set(name, (s = lists.list(this.slot, name)));
     return s;
   }
   override moveTo(slot: number): void {
     super.moveTo(slot);
-    this.slices = null;
+    this.slices?.clear();
   }
   /** Keeps an event in list `name` (its `props` and `ctx` keys only). */
   add(name: string | null, e: EventRecord, props: ReadonlySet<string>, ctx: ReadonlySet<string>): void {
