@@ -1,7 +1,8 @@
 import { isDeepStrictEqual } from 'node:util';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import type { Json, JsonObject } from '@strata/core';
+import type { Json, JsonObject, LeafTable } from '@strata/core';
+import { compileViewSegment, parseCondition } from '@strata/core';
 import type { EngineProfile, SegmentRow } from '@strata/store';
 import { LiveEngine } from '../live-engine.ts';
 import { ProfileState, sameJson, SlotColumns } from './project-state.ts';
@@ -121,5 +122,26 @@ describe('kept parts compared before interning', () => {
     expect(sameJson({ n: 0 }, { n: -0 })).toBe(false);
     expect(sameJson(['x'], { 0: 'x' })).toBe(false);
     expect(sameJson({ a: [1, { c: null }] }, { a: [1, { c: null }] })).toBe(true);
+  });
+});
+
+describe('event leaves shared by segments', () => {
+  it('leaves equal but for their comparison are one, and each answers from the events its view holds now, after every addition', () => {
+    const parse = (c: unknown) => { const p = parseCondition(c); if (!p.ok) throw new Error('bad condition'); return p.value; };
+    const leaves: LeafTable = new Map();
+    const at = (min: number) => compileViewSegment(parse({ event: 'buy', window: { within: '7d' }, cmp: { op: 'gte', value: min } }), new Set(), new Set(), undefined, leaves);
+    const one = at(1), two = at(2), neg = compileViewSegment(parse({ event: 'buy', window: { within: '7d' }, cmp: { op: 'gte', value: -0 } }), new Set(), new Set(), undefined, leaves);
+    expect(leaves.size).toBe(1);
+    const cols = new SlotColumns();
+    const p = new ProfileState(cols.newSlot(), cols);
+    const now = 10 * 86_400_000;
+    const none = new Set<string>();
+    expect([one.test(p, now), two.test(p, now), neg.test(p, now)]).toEqual([false, false, true]);
+    for (const [t, want] of [[now - 1, [true, false]], [now - 8 * 86_400_000, [true, false]], [now - 2, [true, true]]] as const) {
+      p.add('buy', { name: 'buy', timestamp: t, properties: {}, context: {} }, none, none);
+      expect([one.test(p, now), two.test(p, now)]).toEqual(want);
+    }
+    // A later instant: the events leave the window.
+    expect([one.test(p, now + 7 * 86_400_000), two.test(p, now + 7 * 86_400_000)]).toEqual([false, false]);
   });
 });

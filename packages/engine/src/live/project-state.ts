@@ -4,7 +4,7 @@
  * what they read. Also the small helpers that shape what is kept (which keys, which events).
  */
 import { isDeepStrictEqual } from 'node:util';
-import type { Condition, EventPath, EventRecord, EventSlice, JsonObject, ProfileRoot, ProfileView, ViewCondition } from '@strata/core';
+import type { Condition, EventPath, EventRecord, EventSlice, JsonObject, LeafTable, ProfileRoot, ProfileView, ViewCondition } from '@strata/core';
 import { conditionReads, EventLists, isDerivedEvent, walk } from '@strata/core';
 import type { EngineProfile, SegmentRow } from '@strata/store';
 import { WakeHeap } from '../wake-heap.ts';
@@ -336,6 +336,8 @@ export class ProjectState {
   windowByKey = new Map<string, WindowEntry>();
   /** Timed segments whose next instants need their own next() (within_last, more_than_ago). */
   complexTimed: SegmentState[] = [];
+  /** The segments' event leaves, equal ones shared (see LeafTable); made again when every segment is compiled again. */
+  leaves: LeafTable = new Map();
   /** Counts scheduleSome's passes (see WindowEntry.pass). */
   pass = 0;
   /** Scratch marks, one per segment. */
