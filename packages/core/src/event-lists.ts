@@ -26,12 +26,18 @@ export class EventLists {
   readonly names = new Dictionary();
   private slots = 0;
   private capacity = 0;
+  /**
+   * Bumped by every change to any list (rows added, removed, moved or dropped): a slice read
+   * at one version stays valid while the version is unchanged, so readers may keep it.
+   */
+  version = 0;
 
   /** A new profile's slot (slots are not reused: a released slot keeps 12 bytes a list). */
   newSlot(): number {
     const slot = this.slots++;
     if (slot >= this.capacity) {
       this.capacity = Math.max(64, Math.ceil(this.capacity * 1.5));
+      this.version++;
       for (const g of this.groups.values()) g.resize(this.capacity);
     }
     return slot;
@@ -60,6 +66,7 @@ export class EventLists {
   add(slot: number, list: string | null, e: EventRecord, props: ReadonlySet<string> | null, ctx: ReadonlySet<string> | null): void {
     let g = this.groups.get(list);
     if (!g) this.groups.set(list, (g = new EventGroup(list, this.capacity, this.names)));
+    this.version++;
     const at = g.insertAt(slot, e.timestamp);
     if (g.names) g.names[at] = this.names.code(e.name);
     this.code(g, at, 'properties', e.properties, props);
@@ -92,16 +99,19 @@ export class EventLists {
   /** Removes the profile's last event of `list` at `timestamp`; false when it has none. */
   remove(slot: number, list: string | null, timestamp: number): boolean {
     const g = this.groups.get(list);
+    this.version++;
     return g ? g.removeAt(slot, timestamp) : false;
   }
 
   /** Forgets a profile's events of `list`. */
   clear(slot: number, list: string | null): void {
+    this.version++;
     this.groups.get(list)?.clear(slot);
   }
 
   /** Forgets a profile's events of every list (the slot is not used again). */
   release(slot: number): void {
+    this.version++;
     for (const g of this.groups.values()) g.clear(slot);
   }
 
@@ -160,10 +170,12 @@ export class EventLists {
     }
     g.end = g.rows = n;
     this.groups.set(list, g);
+    this.version++;
   }
 
   /** Forgets every profile's events of `list`. */
   drop(list: string | null): void {
+    this.version++;
     this.groups.delete(list);
   }
 
@@ -173,6 +185,7 @@ export class EventLists {
    */
   compact(): void {
     this.capacity = this.slots;
+    this.version++;
     for (const g of this.groups.values()) { g.compact(g.live(), true); g.resize(this.capacity); }
   }
 

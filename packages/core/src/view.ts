@@ -14,7 +14,11 @@ import { toTime } from './values.ts';
  */
 export interface ProfileView {
   readonly profile: ProfileRecord;
-  /** Events of one name sorted by time; `null`: every non-derived event (`"event": "*"`). */
+  /**
+   * Events of one name sorted by time; `null`: every non-derived event (`"event": "*"`). The
+   * same slice object returned again must hold the same rows (a view returns a new one once
+   * its lists change): leaves keep their last answer per slice and instant (LeafTable).
+   */
   events(name: string | null): EventSlice;
 }
 
@@ -55,12 +59,23 @@ export function lowerBound(list: EventSlice, t: number): number {
   return lo;
 }
 
-/** The index range [lo, hi) of a sorted list inside a window at `now` (docs/reference.md §3 window edges). */
-function windowRange(w: Window, list: EventSlice, now: number): [number, number] {
+/**
+ * The index range [lo, hi) of a sorted list inside a window at `now` (docs/reference.md §3
+ * window edges): its two ends apart, so that a leaf read per profile and segment makes no pair.
+ */
+function windowLo(w: Window, list: EventSlice, now: number): number {
   switch (w.kind) {
-    case 'all': return [0, list.length];
-    case 'relative': return [upperBound(list, now - w.fromMs), upperBound(list, now - w.toMs)];
-    case 'absolute': return [w.after === null ? 0 : lowerBound(list, w.after), w.before === null ? list.length : lowerBound(list, w.before)];
+    case 'all': return 0;
+    case 'relative': return upperBound(list, now - w.fromMs);
+    case 'absolute': return w.after === null ? 0 : lowerBound(list, w.after);
+  }
+}
+
+function windowHi(w: Window, list: EventSlice, now: number): number {
+  switch (w.kind) {
+    case 'all': return list.length;
+    case 'relative': return upperBound(list, now - w.toMs);
+    case 'absolute': return w.before === null ? list.length : lowerBound(list, w.before);
   }
 }
 
@@ -120,18 +135,45 @@ function whereNext(where: readonly WhereClause[]): ((list: EventSlice, now: numb
   };
 }
 
-function compileEvent(c: EventNode): ViewCondition {
-  const name = c.name;
+/** An event leaf's aggregate over a list at an instant (before its comparison). */
+type LeafValue = (list: EventSlice, now: number) => number | undefined;
+
+/**
+ * Event leaves' values shared by the conditions compiled with one table (a project's
+ * segments): leaves equal but for their comparison are one function, which keeps its last
+ * answer. A slice is read whole again only when it is another slice or another instant: a
+ * slice's rows do not change while it may be read (a profile's view makes a new one when its
+ * lists change: see ProfileView), so the same slice at the same instant has the same value.
+ */
+export type LeafTable = Map<string, LeafValue>;
+
+/** A leaf's identity without its comparison: every number and string marked, so no two values read alike (-0 is not 0). */
+const leafKey = (c: EventNode): string =>
+  JSON.stringify([c.name, c.where, c.window, c.agg], (_k, v: unknown) => (typeof v === 'number' ? `#${Object.is(v, -0) ? '-0' : String(v)}` : typeof v === 'string' ? `$${v}` : v));
+
+function leafValue(c: EventNode): LeafValue {
   const match = whereTest(c.where);
-  const cmp = compilePredicate(c.cmp);
   const acc = aggregator(c.agg);
   const prop = 'prop' in c.agg ? sliceReader(c.agg.prop) : null;
-  const value = (list: EventSlice, now: number) => {
-    const [lo, hi] = windowRange(c.window, list, now);
+  let last: EventSlice | null = null, at = Number.NaN, kept: number | undefined;
+  return (list, now) => {
+    if (list === last && now === at) return kept;
+    const lo = windowLo(c.window, list, now), hi = windowHi(c.window, list, now);
     acc.reset();
     for (let i = lo; i < hi; i++) if (match(list, i, now)) acc.addAt(list.time(i), prop === null ? undefined : prop(list, i));
-    return acc.result();
+    kept = acc.result();
+    last = list;
+    at = now;
+    return kept;
   };
+}
+
+function compileEvent(c: EventNode, leaves: LeafTable): ViewCondition {
+  const name = c.name;
+  const cmp = compilePredicate(c.cmp);
+  const key = leafKey(c);
+  const value = leaves.get(key) ?? leafValue(c);
+  leaves.set(key, value);
   const wNext = whereNext(c.where);
   const cmpRelative = timeRelative(c.cmp);
   return {
@@ -159,7 +201,7 @@ function compileSequenceView(c: SequenceNode): ViewCondition {
     test: (view, now) => {
       const hits: { t: number; mask: number }[] = [];
       for (const list of lists(view)) {
-        const [lo, hi] = windowRange(c.window, list, now);
+        const lo = windowLo(c.window, list, now), hi = windowHi(c.window, list, now);
         for (let i = lo; i < hi; i++) {
           const name = list.name(i);
           let mask = 0;
@@ -190,10 +232,10 @@ function compileAttr(path: ProfilePath, predicate: Predicate, test: (p: ProfileR
 }
 
 /** Compiles a condition over profile views (see ViewCondition). */
-export function compileView(c: Condition, resolve: ViewResolver = () => undefined): ViewCondition {
+export function compileView(c: Condition, resolve: ViewResolver = () => undefined, leaves: LeafTable = new Map()): ViewCondition {
   switch (c.kind) {
     case 'all': case 'any': {
-      const fs = c.children.map((x) => compileView(x, resolve));
+      const fs = c.children.map((x) => compileView(x, resolve, leaves));
       const all = c.kind === 'all';
       return {
         test: (v, now) => { for (const f of fs) if (f.test(v, now) !== all) return !all; return all; },
@@ -201,7 +243,7 @@ export function compileView(c: Condition, resolve: ViewResolver = () => undefine
       };
     }
     case 'not': {
-      const f = compileView(c.child, resolve);
+      const f = compileView(c.child, resolve, leaves);
       return { test: (v, now) => !f.test(v, now), next: f.next };
     }
     case 'attr': {
@@ -213,7 +255,7 @@ export function compileView(c: Condition, resolve: ViewResolver = () => undefine
       return { test: (v, now) => f(v.profile, [], now), next: () => Infinity };
     }
     case 'event':
-      return compileEvent(c);
+      return compileEvent(c, leaves);
     case 'sequence':
       return compileSequenceView(c);
     case 'segment': {
@@ -226,8 +268,8 @@ export function compileView(c: Condition, resolve: ViewResolver = () => undefine
 }
 
 /** A segment over views: (condition holds) ∪ include − exclude, by profile key. */
-export function compileViewSegment(condition: Condition | null, include: ReadonlySet<string>, exclude: ReadonlySet<string>, resolve?: ViewResolver): ViewCondition {
-  const f = condition ? compileView(condition, resolve) : NEVER;
+export function compileViewSegment(condition: Condition | null, include: ReadonlySet<string>, exclude: ReadonlySet<string>, resolve?: ViewResolver, leaves?: LeafTable): ViewCondition {
+  const f = condition ? compileView(condition, resolve, leaves) : NEVER;
   if (include.size === 0 && exclude.size === 0) return f;
   return {
     test: (v, now) => !exclude.has(v.profile.key) && (include.has(v.profile.key) || f.test(v, now)),

@@ -8,7 +8,7 @@ import type { Bitset, EventRecord, ProfileRoot } from '@strata/core';
 import { hasBit, relativeWindowNext } from '@strata/core';
 import type { EngineEvent, EngineProfile, IngestOutcome, MembershipReason, SegmentRow } from '@strata/store';
 import type { MembershipChange, Pending } from './changes.ts';
-import { addEvent, addProfile, changedRoots, dropProfile, keepOf, ROOTS, staleNames, type ProfileState, type ProjectState, type SegmentState } from './project-state.ts';
+import { addEvent, addProfile, changedRoots, dropProfile, keepOf, ROOTS, staleNames, type ProfileState, type ProjectState, type SegmentState, type WindowEntry } from './project-state.ts';
 import { setSegments } from './segment-index.ts';
 import { loadEvents, positionsOf, segmentBits } from './bulk-eval.ts';
 import type { Evaluation } from './membership-scan.ts';
@@ -75,15 +75,33 @@ export function derivedEvent(ps: ProjectState, c: MembershipChange): EngineEvent
   };
 }
 
+const byList = new WeakMap<readonly WindowEntry[], { name: string | null; windows: WindowEntry[] }[]>();
+
+/** A project's windows (ProjectState.windows, replaced whole on change) grouped by the list they are over. */
+function windowsByList(windows: readonly WindowEntry[]): { name: string | null; windows: WindowEntry[] }[] {
+  let groups = byList.get(windows);
+  if (!groups) {
+    const m = new Map<string | null, WindowEntry[]>();
+    for (const w of windows) { const l = m.get(w.name); if (l) l.push(w); else m.set(w.name, [w]); }
+    byList.set(windows, (groups = [...m].map(([name, ws]) => ({ name, windows: ws }))));
+  }
+  return groups;
+}
+
 /** Sets the profile's next wake-up: the earliest instant time alone can change a membership. */
 export function schedule(ps: ProjectState, p: ProfileState, now: number): void {
   let next = Infinity;
   let due: readonly number[] = [];
-  // Window edges, once per distinct window and list (shared by every segment reading them) ...
+  // Window edges, once per distinct window and list (shared by every segment reading them),
+  // the windows of one list together: a list the profile holds no event of has no edge.
   // A single window's segments are shared, not copied (most profiles wake for one window).
-  for (const w of ps.windows) {
-    const n = relativeWindowNext(p.events(w.name), w.fromMs, w.toMs, now);
-    if (n < next) { next = n; due = w.segs; } else if (n === next && n !== Infinity) due = due.concat(w.segs);
+  for (const { name, windows } of windowsByList(ps.windows)) {
+    const list = p.events(name);
+    if (list.length === 0) continue;
+    for (const w of windows) {
+      const n = relativeWindowNext(list, w.fromMs, w.toMs, now);
+      if (n < next) { next = n; due = w.segs; } else if (n === next && n !== Infinity) due = due.concat(w.segs);
+    }
   }
   // ... and the segments with other time-relative operators, each on its own.
   for (const s of ps.complexTimed) {
@@ -98,10 +116,16 @@ export function schedule(ps: ProjectState, p: ProfileState, now: number): void {
 /** After only `list` changed its inputs: the wake-up can only come earlier (the others' instants still hold). */
 function scheduleSome(ps: ProjectState, p: ProfileState, now: number, list: readonly SegmentState[]): void {
   const was = p.wake;
+  // A window many of the segments read (a `*` list's 30 days, say) is looked at once per pass.
+  const pass = ++ps.pass;
   for (const s of list) {
     if (!s.reads.timed) continue;
     if (s.reads.complex) { considerWake(p, s.view.next(p, now), s.idx); continue; }
-    for (const k of s.reads.windows) { const w = ps.windowByKey.get(k)!; considerWake(p, relativeWindowNext(p.events(w.name), w.fromMs, w.toMs, now), s.idx); }
+    for (const k of s.reads.windows) {
+      const w = ps.windowByKey.get(k)!;
+      if (w.pass !== pass) { w.pass = pass; w.next = relativeWindowNext(p.events(w.name), w.fromMs, w.toMs, now); }
+      considerWake(p, w.next, s.idx);
+    }
   }
   if (p.wake < was) ps.heap.push(p.wake, p.id);
 }
@@ -124,11 +148,18 @@ export function wake(ps: ProjectState, now: number, woke: (profileId: number) =>
     woke(id);
     const from = out.length;
     // Only the segments due now can change now (the others' next instants are later); referenced ones first.
-    evaluate(ps, p, [...new Set(p.due)].sort((a, b) => a - b).map((i) => ps.list[i]!), at, 'time', out);
+    evaluate(ps, p, dueSegments(ps, p.due), at, 'time', out);
     cascade(ps, p, out, from, 'time');
     schedule(ps, p, at);
   }
   return out;
+}
+
+/** The segments at positions `due`, each once, in list order (most due lists, a window's own, are so already). */
+function dueSegments(ps: ProjectState, due: readonly number[]): SegmentState[] {
+  let ordered = true;
+  for (let i = 1; i < due.length && ordered; i++) ordered = due[i - 1]! < due[i]!;
+  return (ordered ? due : [...new Set(due)].sort((a, b) => a - b)).map((i) => ps.list[i]!);
 }
 
 /** Merges and profile records of a batch; returns the ids of profiles new to the engine. */
@@ -156,7 +187,7 @@ export function applyRecords(ps: ProjectState, outcome: IngestOutcome, now: numb
     const have = ps.profiles.get(rec.id);
     // A record the batch did not change is the one kept: nothing to compare (most late events' profiles).
     if (have && outcome.unchanged?.has(rec.id)) { roots.set(rec.id, []); continue; }
-    const kept = keepOf(ps, rec);
+    const kept = keepOf(ps, rec, have?.profile);
     if (have) { roots.set(rec.id, changedRoots(have.profile, kept)); have.profile = kept; }
     else { addProfile(ps, rec); created.add(rec.id); }
   }

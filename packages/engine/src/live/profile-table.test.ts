@@ -1,8 +1,11 @@
+import { isDeepStrictEqual } from 'node:util';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import type { Json, JsonObject } from '@strata/core';
+import type { Json, JsonObject, LeafTable } from '@strata/core';
+import { compileViewSegment, parseCondition } from '@strata/core';
 import type { EngineProfile, SegmentRow } from '@strata/store';
 import { LiveEngine } from '../live-engine.ts';
+import { ProfileState, sameJson, SlotColumns } from './project-state.ts';
 import { NO_KEYS, Parts, StringColumn } from './profile-table.ts';
 import { SlotIndex } from './slot-index.ts';
 
@@ -76,5 +79,69 @@ describe('records by slot', () => {
     expect(engine.record('p', 2)).toEqual(people[1]);
     expect(engine.record('p', 3)).toBeUndefined();
     expect(engine.segmentsOf('p', 1)).toEqual(['pro']);
+  });
+});
+
+describe('a view\'s kept slices', () => {
+  it('a view reads what the lists hold after every change, made through it or another view of any slot (additions, removals, packing, moves)', () => {
+    const op = fc.oneof(
+      fc.record({ k: fc.constant('add' as const), slot: fc.nat(3), name: fc.constantFrom('a', 'b', null), t: fc.nat(50), via: fc.boolean() }),
+      fc.record({ k: fc.constant('remove' as const), slot: fc.nat(3), name: fc.constantFrom('a', 'b', null), t: fc.nat(50) }),
+      fc.record({ k: fc.constant('forget' as const), slot: fc.nat(3), name: fc.constantFrom('a', 'b', null, undefined) }),
+      fc.record({ k: fc.constantFrom('pack' as const, 'newSlot' as const) }),
+      fc.record({ k: fc.constant('move' as const), slot: fc.nat(3) }),
+    );
+    fc.assert(fc.property(fc.array(op, { maxLength: 80 }), (ops) => {
+      const cols = new SlotColumns();
+      for (let i = 0; i < 4; i++) cols.newSlot();
+      const held = new ProfileState(0, cols);
+      const none = new Set<string>();
+      const times = (p: ProfileState, name: string | null) => { const s = p.events(name); return Array.from({ length: s.length }, (_, i) => s.time(i)); };
+      for (const o of ops) {
+        // Read first, so that the view holds slices from before the change.
+        for (const n of ['a', 'b', null]) held.events(n);
+        if (o.k === 'add') (o.via && o.slot === held.slot ? held : new ProfileState(o.slot, cols)).add(o.name, { name: o.name ?? 'x', timestamp: o.t, properties: {}, context: {} }, none, none);
+        else if (o.k === 'remove') new ProfileState(o.slot, cols).remove(o.name, o.t);
+        else if (o.k === 'forget') new ProfileState(o.slot, cols).forget(o.name);
+        else if (o.k === 'pack') cols.pack();
+        else if (o.k === 'newSlot') cols.newSlot();
+        else if (o.k === 'move') held.moveTo(o.slot);
+        for (const n of ['a', 'b', null]) expect(times(held, n)).toEqual(times(new ProfileState(held.slot, cols), n));
+      }
+    }));
+  });
+});
+
+describe('kept parts compared before interning', () => {
+  it('sameJson holds for a copy, and only for values of the same JSON in the same key order, numbers by Object.is', () => {
+    fc.assert(fc.property(fc.jsonValue(), fc.jsonValue(), (a, b) => {
+      expect(sameJson(a, structuredClone(a))).toBe(true);
+      if (sameJson(a, b)) { expect(JSON.stringify(a)).toBe(JSON.stringify(b)); expect(isDeepStrictEqual(a, b)).toBe(true); }
+    }));
+    expect(sameJson({ a: 1, b: 2 }, { b: 2, a: 1 })).toBe(false);
+    expect(sameJson({ n: 0 }, { n: -0 })).toBe(false);
+    expect(sameJson(['x'], { 0: 'x' })).toBe(false);
+    expect(sameJson({ a: [1, { c: null }] }, { a: [1, { c: null }] })).toBe(true);
+  });
+});
+
+describe('event leaves shared by segments', () => {
+  it('leaves equal but for their comparison are one, and each answers from the events its view holds now, after every addition', () => {
+    const parse = (c: unknown) => { const p = parseCondition(c); if (!p.ok) throw new Error('bad condition'); return p.value; };
+    const leaves: LeafTable = new Map();
+    const at = (min: number) => compileViewSegment(parse({ event: 'buy', window: { within: '7d' }, cmp: { op: 'gte', value: min } }), new Set(), new Set(), undefined, leaves);
+    const one = at(1), two = at(2), neg = compileViewSegment(parse({ event: 'buy', window: { within: '7d' }, cmp: { op: 'gte', value: -0 } }), new Set(), new Set(), undefined, leaves);
+    expect(leaves.size).toBe(1);
+    const cols = new SlotColumns();
+    const p = new ProfileState(cols.newSlot(), cols);
+    const now = 10 * 86_400_000;
+    const none = new Set<string>();
+    expect([one.test(p, now), two.test(p, now), neg.test(p, now)]).toEqual([false, false, true]);
+    for (const [t, want] of [[now - 1, [true, false]], [now - 8 * 86_400_000, [true, false]], [now - 2, [true, true]]] as const) {
+      p.add('buy', { name: 'buy', timestamp: t, properties: {}, context: {} }, none, none);
+      expect([one.test(p, now), two.test(p, now)]).toEqual(want);
+    }
+    // A later instant: the events leave the window.
+    expect([one.test(p, now + 7 * 86_400_000), two.test(p, now + 7 * 86_400_000)]).toEqual([false, false]);
   });
 });

@@ -4,7 +4,7 @@
  * what they read. Also the small helpers that shape what is kept (which keys, which events).
  */
 import { isDeepStrictEqual } from 'node:util';
-import type { Condition, EventPath, EventRecord, EventSlice, JsonObject, ProfileRoot, ProfileView, ViewCondition } from '@strata/core';
+import type { Condition, EventPath, EventRecord, EventSlice, JsonObject, LeafTable, ProfileRoot, ProfileView, ViewCondition } from '@strata/core';
 import { conditionReads, EventLists, isDerivedEvent, walk } from '@strata/core';
 import type { EngineProfile, SegmentRow } from '@strata/store';
 import { WakeHeap } from '../wake-heap.ts';
@@ -66,6 +66,9 @@ export class SlotColumns {
  * in it that is not also in the columns, so views of one profile may come and go freely.
  */
 export class ProfileState extends SlotRecord implements ProfileView {
+  /** The slices read (see events), at lists version `seen`; made on the first read. */
+  private slices: Map<string | null, EventSlice> | null = null;
+  private seen = -1;
   constructor(slot: number, private readonly cols: SlotColumns) {
     super(slot, cols.records);
   }
@@ -90,8 +93,22 @@ export class ProfileState extends SlotRecord implements ProfileView {
   flip(idx: number): void {
     this.cols.bits.flip(this.slot, idx);
   }
+  /**
+   * A list's slice, kept by the view while the lists are unchanged (EventLists.version): one
+   * batch evaluates tens of segments over the same few lists, so each is looked up once.
+   */
   events(name: string | null): EventSlice {
-    return this.cols.lists.list(this.slot, name);
+    const lists = this.cols.lists;
+    let c = this.slices;
+    if (c === null) c = this.slices = new Map();
+    if (this.seen !== lists.version) { this.seen = lists.version; c.clear(); }
+    let s = c.get(name);
+    if (s === undefined) c.set(name, (s = lists.list(this.slot, name)));
+    return s;
+  }
+  override moveTo(slot: number): void {
+    super.moveTo(slot);
+    this.slices?.clear();
   }
   /** Keeps an event in list `name` (its `props` and `ctx` keys only). */
   add(name: string | null, e: EventRecord, props: ReadonlySet<string>, ctx: ReadonlySet<string>): void {
@@ -140,12 +157,15 @@ export function transitiveReads(own: ReturnType<typeof conditionReads> | null | 
 }
 
 /** A distinct relative window over one event list, and the segments whose value can change at its edges. */
-interface WindowEntry {
+export interface WindowEntry {
   readonly name: string | null;
   readonly fromMs: number;
   readonly toMs: number;
   /** Never changed in place (replaced whole): profiles' due lists share it. */
   segs: readonly number[];
+  /** Scratch of scheduleSome: this window's next instant for the profile being scheduled, computed at pass `pass`. */
+  pass: number;
+  next: number;
 }
 
 /**
@@ -153,15 +173,39 @@ interface WindowEntry {
  * parts are one shared object (profiles of one plan, country and device hold the same
  * context); records are never changed in place, only replaced.
  */
-export function keepOf(ps: ProjectState, r: EngineProfile): EngineProfile {
+export function keepOf(ps: ProjectState, r: EngineProfile, was?: EngineProfile): EngineProfile {
   const rec = ps.cols.records;
   rec.trimParts(() => ps.profiles.slots(), ps.profiles.size);
-  const intern = <T extends JsonObject | readonly string[]>(o: T): T => rec.parts.value(rec.parts.code(o)) as T;
+  // A part the same as the one the profile holds (`was`, most records of a batch) is that one:
+  // what interning would find, without coding it again.
+  const intern = <T extends JsonObject | readonly string[]>(o: T, held: T | undefined): T => (held !== undefined && sameJson(o, held) ? held : (rec.parts.value(rec.parts.code(o)) as T));
   return {
     id: r.id, key: r.key, userId: r.userId, anonymousId: r.anonymousId,
-    traits: intern(pick(r.traits, ps.keep.traits)), context: intern(pick(r.context, ps.keep.context)), labels: intern(r.labels),
+    traits: intern(pick(r.traits, ps.keep.traits), was?.traits), context: intern(pick(r.context, ps.keep.context), was?.context), labels: intern(r.labels, was?.labels),
     firstSeen: r.firstSeen, lastSeen: r.lastSeen,
   };
+}
+
+/**
+ * Whether two JSON values are the same, keys in the same order and numbers by Object.is (so
+ * never less strict than the parts' own equality: what is the same here interns alike).
+ */
+export function sameJson(a: unknown, b: unknown): boolean {
+  if (a === b) return a !== 0 || Object.is(a, b);
+  if (typeof a !== 'object' || typeof b !== 'object' || a === null || b === null) return Object.is(a, b);
+  if (Array.isArray(a)) {
+    if (!Array.isArray(b) || a.length !== b.length) return false;
+    for (let i = 0; i < a.length; i++) if (!sameJson(a[i], b[i])) return false;
+    return true;
+  }
+  if (Array.isArray(b)) return false;
+  const ka = Object.keys(a), kb = Object.keys(b);
+  if (ka.length !== kb.length) return false;
+  for (let i = 0; i < ka.length; i++) {
+    const k = ka[i]!;
+    if (k !== kb[i] || !sameJson((a as Record<string, unknown>)[k], (b as Record<string, unknown>)[k])) return false;
+  }
+  return true;
 }
 
 /** The top-level trait and context keys a condition reads. */
@@ -296,6 +340,10 @@ export class ProjectState {
   windowByKey = new Map<string, WindowEntry>();
   /** Timed segments whose next instants need their own next() (within_last, more_than_ago). */
   complexTimed: SegmentState[] = [];
+  /** The segments' event leaves, equal ones shared (see LeafTable); made again when every segment is compiled again. */
+  leaves: LeafTable = new Map();
+  /** Counts scheduleSome's passes (see WindowEntry.pass). */
+  pass = 0;
   /** Scratch marks, one per segment. */
   mark = new Uint8Array(0);
   /** The top-level trait and context keys some segment reads: the rest of a record is not kept. */

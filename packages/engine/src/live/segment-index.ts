@@ -99,7 +99,7 @@ export async function appendSegments(tx: SqlStore, ps: ProjectState, ids: readon
     const reads = transitiveReads(o, ps.segments);
     const { names, roots, timed, windows, complex } = reads;
     const s: SegmentState = {
-      row, condition, view: compileViewSegment(condition, include, exclude, resolve), include, exclude,
+      row, condition, view: compileViewSegment(condition, include, exclude, resolve, ps.leaves), include, exclude,
       reads, refs: o?.segments ?? new Set(), idx: list.length,
     };
     ps.segments.set(row.id, s);
@@ -115,7 +115,7 @@ export async function appendSegments(tx: SqlStore, ps: ProjectState, ids: readon
         let w = ps.windowByKey.get(k);
         if (!w) {
           const d = o!.windows.find((x) => windowKey(x) === k)!;
-          ps.windowByKey.set(k, (w = { name: d.name, fromMs: d.fromMs, toMs: d.toMs, segs: [] }));
+          ps.windowByKey.set(k, (w = { name: d.name, fromMs: d.fromMs, toMs: d.toMs, segs: [], pass: -1, next: Infinity }));
           ps.windows = [...ps.windows, w];
         }
         w.segs = [...w.segs, s.idx];
@@ -145,8 +145,9 @@ export async function appendSegments(tx: SqlStore, ps: ProjectState, ids: readon
 function indexSegments(ps: ProjectState): void {
   const resolve = (id: string) => ps.segments.get(id)?.view;
   const own = new Map<string, ReturnType<typeof conditionReads> | null>();
+  ps.leaves = new Map();
   for (const [id, s] of ps.segments) {
-    s.view = compileViewSegment(s.condition, s.include, s.exclude, resolve);
+    s.view = compileViewSegment(s.condition, s.include, s.exclude, resolve, ps.leaves);
     const reads = s.condition ? conditionReads(s.condition) : null;
     own.set(id, reads);
     s.refs = reads?.segments ?? new Set();
@@ -190,7 +191,7 @@ function indexSegments(ps: ProjectState): void {
   for (const s of ps.timedSegments) {
     for (const k of s.reads.windows) {
       let w = ps.windowByKey.get(k);
-      if (!w) { const d = winDefs.get(k)!; ps.windowByKey.set(k, (w = { name: d.name, fromMs: d.fromMs, toMs: d.toMs, segs: [] })); }
+      if (!w) { const d = winDefs.get(k)!; ps.windowByKey.set(k, (w = { name: d.name, fromMs: d.fromMs, toMs: d.toMs, segs: [], pass: -1, next: Infinity })); }
       w.segs = [...w.segs, s.idx];
     }
   }
