@@ -172,8 +172,8 @@ function compileEvent(c: EventNode, leaves: LeafTable): ViewCondition {
   const name = c.name;
   const cmp = compilePredicate(c.cmp);
   const key = leafKey(c);
-  const value = leaves.get(key) ?? leafValue(c);
-  leaves.set(key, value);
+  let value = leaves.get(key);
+  if (!value) leaves.set(key, (value = leafValue(c)));
   const wNext = whereNext(c.where);
   const cmpRelative = timeRelative(c.cmp);
   return {

@@ -1,11 +1,11 @@
 import { createHash } from 'node:crypto';
-import { CompiledQuery, sql, type Insertable } from 'kysely';
-import type { EventRecord, JsonObject } from '@strata/core';
+import { CompiledQuery, sql, type Insertable, type RawBuilder, type SqlBool } from 'kysely';
+import type { EventRecord, JsonObject, SqlDialect } from '@strata/core';
 import { EVENT_OWN_CONTEXT_KEYS, MAX_JSON_DEPTH, visitOf } from '@strata/core';
 import type { Database } from './schema.ts';
 import type { StoreHandle } from './store-handle.ts';
 import type { EngineEvent, IngestItem, StoredEvent } from './types.ts';
-import { chunks, multiRowInsert, readJson, seenFrom, sqlBool } from './util.ts';
+import { chunks, multiRowInsert, readJson, sqlBool } from './util.ts';
 
 /** An event row before its context is resolved to a stored context id. */
 export type PendingEvent = Omit<Insertable<Database['events']>, 'context_id' | 'context_own'> & {
@@ -57,6 +57,7 @@ export class ContextIds {
 /** What the event store needs: the handle and the context ids of its store or transaction. */
 export interface EventHandle extends StoreHandle {
   readonly contexts: ContextIds;
+  readonly sqlDialect: SqlDialect;
 }
 
 const EVENT_COLUMNS = ['project_id', 'profile_id', 'message_id', 'type', 'name', 'derived', 'properties', 'context_id', 'context_own', 'ts', 'received_at'] as const;
@@ -257,7 +258,7 @@ export class EventStore {
     let q = db.selectFrom('events').select(['id', 'profile_id', 'name', 'ts']).select(keys.map((k, i) => extract(k).as(`k${i}`)))
       .where(project, '=', projectId).where('id', '>', afterId);
     if (keys.length) q = q.select(sql<unknown>`CASE WHEN ${short} THEN NULL ELSE properties END`.as('whole'));
-    if (filter.since !== undefined) q = q.where(seenFrom(dialect, null, filter.since)).where('ts', '>=', filter.since);
+    if (filter.since !== undefined) q = q.where(this.store.sqlDialect.seenFrom(null, filter.since) as RawBuilder<SqlBool>).where('ts', '>=', filter.since);
     const names = [...filter.names];
     const own = sqlBool(dialect, false);
     if (filter.nonDerived) q = q.where((eb) => (names.length ? eb.or([eb('derived', '=', own), eb('name', 'in', names)]) : eb('derived', '=', own)));

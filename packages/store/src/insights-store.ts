@@ -1,9 +1,7 @@
 import { sql, type Kysely } from 'kysely';
-import { DAY_MS, isDerivedEvent } from '@strata/core';
+import { DAY_MS, isDerivedEvent, type SqlDialect } from '@strata/core';
 import type { Database } from './schema.ts';
-import type { StoreDialect } from './migrations.ts';
 import type { SqlStore } from './sql-store.ts';
-import { seenFrom } from './util.ts';
 
 /** Per UTC day (epoch day number): entries and exits. */
 export interface DayChanges { readonly day: number; readonly entered: number; readonly exited: number }
@@ -31,10 +29,10 @@ export interface EventNameCount { readonly name: string; readonly derived: boole
  */
 export class InsightsStore {
   private readonly db: Kysely<Database>;
-  private readonly dialect: StoreDialect;
+  private readonly dialect: SqlDialect;
   constructor(store: SqlStore) {
     this.db = store.db;
-    this.dialect = store.dialect;
+    this.dialect = store.sqlDialect;
   }
 
   /** Entries and exits of a segment per UTC day, from the day of `from` on (segment_daily, kept with the history). */
@@ -78,7 +76,7 @@ export class InsightsStore {
     const missionParticipants = await this.count(sql<{ n: number }>`SELECT count(DISTINCT profile_id) AS n FROM mission_progress
       WHERE project_id = ${projectId} AND updated_at >= ${from} AND updated_at < ${to} AND profile_id IN (${members})`);
     const completions = (await sql<{ users: number; n: number }>`SELECT count(DISTINCT profile_id) AS users, count(*) AS n FROM events
-      WHERE project_id = ${projectId} AND name = '$mission_completed' AND ${seenFrom(this.dialect, null, from)} AND ts >= ${from} AND ts < ${to} AND profile_id IN (${members})`.execute(this.db)).rows[0];
+      WHERE project_id = ${projectId} AND name = '$mission_completed' AND ${this.dialect.seenFrom(null, from)} AND ts >= ${from} AND ts < ${to} AND profile_id IN (${members})`.execute(this.db)).rows[0];
     const redemptions = (await sql<{ users: number; n: number }>`SELECT count(DISTINCT profile_id) AS users, count(*) AS n FROM reward_redemptions
       WHERE project_id = ${projectId} AND at >= ${from} AND at < ${to} AND profile_id IN (${members})`.execute(this.db)).rows[0];
     const points = (await sql<{ earned: number; spent: number }>`SELECT coalesce(sum(CASE WHEN amount > 0 THEN amount ELSE 0 END), 0) AS earned,

@@ -1,5 +1,4 @@
-import type { RawBuilder, SqlBool } from 'kysely';
-import { jsonTooDeep, MAX_JSON_DEPTH, postgresDialect, sqliteDialect } from '@strata/core';
+import { jsonTooDeep, MAX_JSON_DEPTH } from '@strata/core';
 import type { StoreDialect } from './migrations.ts';
 
 /** Rows per multi-row statement. */
@@ -80,7 +79,3 @@ export function chunks<T>(xs: readonly T[], n = CHUNK): T[][] {
 
 /** A boolean as the dialect's column takes it: 1/0 on SQLite, a boolean on PostgreSQL. */
 export const sqlBool = (dialect: StoreDialect, b: boolean): boolean | number => (dialect === 'sqlite' ? (b ? 1 : 0) : b);
-
-/** The events-by-name index's lower bound for events at or after `ms` (SqlDialect.seenFrom). */
-export const seenFrom = (dialect: StoreDialect, table: string | null, ms: number): RawBuilder<SqlBool> =>
-  (dialect === 'sqlite' ? sqliteDialect : postgresDialect).seenFrom(table, ms) as RawBuilder<SqlBool>;
