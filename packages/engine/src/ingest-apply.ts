@@ -28,27 +28,26 @@ export interface ApplyDeps {
   readonly isolation: IngestIsolation | null;
 }
 
-/** The partition the embedded pipeline applies (it has one). */
-export const PARTITION = 0;
-
 /**
- * Applies log records in order, in one transaction of the engine's writer, and records the last
- * one's position in the same transaction: either all of it commits, with the position, or none of
- * it does and the records are applied again. Per record, what the ingest transaction always did:
+ * Applies log records in position order, in one transaction of the engine's writer, and records
+ * for each partition present the position of its last record, in the same transaction: either
+ * all of it commits, with the positions, or none of it does and the records are applied again. Per record, what the ingest transaction always did:
  * messages naming an erased id dropped, the items stored (duplicates of a stored messageId
  * dropped, identity resolved, visits derived) step by step (`ingestSteps`), membership brought up
  * to date after each step, then the listeners (missions), then the record's refused items written
  * as ingestion warnings.
  */
 export async function applyRecords(deps: ApplyDeps, records: readonly LoggedRecord[]): Promise<IngestResult[]> {
-  const last = records[records.length - 1];
-  if (!last) return [];
+  if (records.length === 0) return [];
+  // Each partition's last record in the batch: records come in position order, so the last seen is the greatest.
+  const lastOf = new Map<number, number>();
+  for (const r of records) lastOf.set(r.partition, r.position);
   return deps.engine.write(async (tx) => {
     const results: IngestResult[] = [];
     // Projects found in this transaction: a deletion is a write of its own, so none goes away within it.
     const live = new Set<string>();
     for (const r of records) results.push(await applyRecord(deps, tx, r, live));
-    await setAppliedPosition(tx, PARTITION, last.position);
+    for (const [partition, position] of lastOf) await setAppliedPosition(tx, partition, position);
     return results;
   }, { deferSync: true }); // not fsynced at commit: the records stay in the log until syncCommitted has run (IngestService.trim)
 }
@@ -97,6 +96,6 @@ export async function setAside(deps: ApplyDeps, r: LoggedRecord, err: unknown): 
       }));
       await tx.recordRejections(r.projectId, r.receivedAt, [...warnings, ...r.rejections]);
     }
-    await setAppliedPosition(tx, PARTITION, r.position);
+    await setAppliedPosition(tx, r.partition, r.position);
   }, { deferSync: true });
 }

@@ -1,6 +1,8 @@
 import { AppError, storedContext, storedMessage } from '@strata/core';
-import { appliedPosition, storeUnavailableReason, type EventLog, type IngestItem, type LoggedRecord, type LogRecord, type Rejection } from '@strata/store';
-import { applyRecords, PARTITION, setAside, type ApplyDeps, type IngestIsolation, type IngestListener, type IngestResult } from './ingest-apply.ts';
+import { appliedPositions, checkLogPartitions, storeUnavailableReason, type EventLog, type IngestItem, type LoggedRecord, type LogRecord, type Rejection } from '@strata/store';
+import { applyRecords, setAside, type ApplyDeps, type IngestIsolation, type IngestListener, type IngestResult } from './ingest-apply.ts';
+import { recordsOf, splitResult } from './ingest-records.ts';
+import { MergedLogReader } from './log-merge.ts';
 import type { LiveEngine } from './live-engine.ts';
 import { suppressedWarning, type SuppressionList } from './user-data-service.ts';
 
@@ -25,7 +27,7 @@ export interface IngestServiceOptions {
   readonly applyBatch?: number;
 }
 
-/** What an acknowledgement carries: the log position of the request's last record (read your writes). */
+/** What an acknowledgement carries: the log position of the request's last record (read your writes; positions rise across partitions). */
 export interface Acknowledged {
   readonly position: number;
 }
@@ -67,7 +69,8 @@ export interface IngestTotals {
 }
 
 interface Deferred<T> { resolve(v: T): void; reject(e: unknown): void }
-interface Appending { readonly record: LogRecord; readonly ack: Deferred<number>; readonly result?: Deferred<IngestResult> }
+/** A request waiting to be appended: its records (one per partition), appended together, and what its caller waits for. */
+interface Appending { readonly records: readonly LogRecord[]; readonly ack: Deferred<number>; readonly results?: readonly Deferred<IngestResult>[] }
 interface Queued { readonly record: LoggedRecord; readonly result?: Deferred<IngestResult> }
 
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
@@ -75,6 +78,7 @@ const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 /** How long one apply transaction should hold the event loop (ms): short enough for acknowledgements and reads to be answered between them. */
 const APPLY_TARGET_MS = 40;
 const size = (r: LogRecord) => r.items.length + r.rejections.length;
+const sizeOf = (rs: readonly LogRecord[]) => rs.reduce((n, r) => n + size(r), 0);
 
 /**
  * Ingest as a log and a worker (docs/architecture.md § The path of one event). `submit` appends a
@@ -101,7 +105,8 @@ export class IngestService {
   private appliedWaiters: { position: number; done(): void }[] = [];
   private acked = 0;
   private done = 0;
-  private trimmedTo = 0;
+  /** Partitions with applied records not trimmed yet (all of them at start: a crash may have left some). */
+  private readonly untrimmed = new Set<number>();
   private trimming = false;
   private trimmedAt = 0;
   /** No new request is taken (stop() began). */
@@ -180,20 +185,22 @@ export class IngestService {
     return { ...(await applied), position };
   }
 
+  /**
+   * A request becomes one record per partition its items go to (`recordsOf`), appended in one
+   * call, all or none; it is acknowledged with the last of their positions.
+   */
   private async enqueue(projectId: string, items: readonly IngestItem[], rejections: readonly Rejection[], receivedAt: number, result?: Deferred<IngestResult>): Promise<number> {
     const keep = this.opts.storeIp === true;
     // Messages naming an id erased with suppression are dropped before the log, as when applied (docs/privacy.md).
     const screened = this.opts.suppressions ? await this.opts.suppressions.screen(projectId, items) : { kept: items, dropped: 0 };
     const refused = rejections.map((r) => storedRejection(r, keep));
-    const record: LogRecord = {
-      projectId, partition: PARTITION, receivedAt,
-      items: screened.kept.map((i) => storedItem(i, keep)),
-      rejections: screened.dropped ? [...refused, suppressedWarning(screened.dropped)] : refused,
-    };
-    await this.untilRecovered(record);
-    await this.room(record);
+    const records = recordsOf(projectId, this.log.partitions, receivedAt, screened.kept.map((i) => storedItem(i, keep)),
+      screened.dropped ? [...refused, suppressedWarning(screened.dropped)] : refused);
+    const n = sizeOf(records);
+    await this.untilRecovered(n);
+    await this.room(n);
     return new Promise<number>((resolve, reject) => {
-      this.appendQueue.push({ record, ack: { resolve, reject }, ...(result ? { result } : {}) });
+      this.appendQueue.push({ records, ack: { resolve, reject }, ...(result ? { results: splitResult(records.length, result) } : {}) });
       if (!this.appending) setImmediate(() => void this.flushAppends());
     });
   }
@@ -202,10 +209,10 @@ export class IngestService {
    * Waits until what the log held at start is applied; refuses the request at once while the
    * log or the store cannot be read (rather than holding it until they can).
    */
-  private async untilRecovered(record: LogRecord): Promise<void> {
+  private async untilRecovered(items: number): Promise<void> {
     while (!this.isRecovered) {
       if (this.recoveryFailure !== null) {
-        this.totals.failed += size(record);
+        this.totals.failed += items;
         throw new AppError({ code: 'STORE_UNAVAILABLE', message: `the event log cannot be read back (${this.recoveryFailure}): nothing was acknowledged; send the events again` });
       }
       await Promise.race([this.recovered, sleep(20)]);
@@ -213,9 +220,9 @@ export class IngestService {
   }
 
   /** Waits while the backlog is full; refuses the request when it stays full for `backlogWaitMs`. */
-  private async room(record: LogRecord): Promise<void> {
+  private async room(items: number): Promise<void> {
     const refuse = (message: string, code: 'BACKLOGGED' | 'STORE_UNAVAILABLE' = 'BACKLOGGED') => {
-      this.totals.failed += size(record);
+      this.totals.failed += items;
       return new AppError({ code, message });
     };
     if (this.closed) throw refuse('Strata is stopping: the events were not stored and nothing was acknowledged; send them again', 'STORE_UNAVAILABLE');
@@ -244,32 +251,57 @@ export class IngestService {
         if (this.appendQueue.length < 4 && this.opts.lingerMs) await sleep(this.opts.lingerMs);
         const group = this.appendQueue;
         this.appendQueue = [];
-        let positions: number[];
-        try {
-          positions = await this.log.append(group.map((g) => g.record));
-        } catch (cause) {
-          const reason = storeUnavailableReason(cause) ?? (cause instanceof Error ? cause.message : String(cause));
-          const err = new AppError({ code: 'STORE_UNAVAILABLE', message: `the event log could not take the events (${reason}): nothing was acknowledged; send them again`, cause });
-          for (const g of group) {
-            this.totals.failed += size(g.record);
-            g.ack.reject(err);
-          }
-          continue;
-        }
-        group.forEach((g, i) => {
-          const position = positions[i]!;
-          this.acked = Math.max(this.acked, position);
-          this.backlog += size(g.record);
-          this.applyQueue.push({ record: { ...g.record, position }, ...(g.result ? { result: g.result } : {}) });
-          this.totals.accepted += g.record.items.length;
-          this.totals.rejected += g.record.rejections.length;
-          g.ack.resolve(position);
-        });
+        await this.appendGroup(group);
         this.kickApply();
       }
     } finally {
       this.appending = false;
     }
+  }
+
+  /**
+   * Appends the records of a group of requests in one call and answers each request. A refusal
+   * that is a request's own fault (a record too large for the log) fails the whole call: the
+   * requests are then appended one by one, so that only the one at fault hears it.
+   */
+  private async appendGroup(group: readonly Appending[]): Promise<void> {
+    let positions: number[];
+    try {
+      positions = await this.log.append(group.flatMap((g) => g.records));
+    } catch (cause) {
+      const own = cause instanceof AppError && cause.code !== 'STORE_UNAVAILABLE';
+      if (own && group.length > 1) {
+        for (const g of group) await this.appendGroup([g]);
+        return;
+      }
+      const err = own ? cause : new AppError({
+        code: 'STORE_UNAVAILABLE', cause,
+        message: `the event log could not take the events (${storeUnavailableReason(cause) ?? (cause instanceof Error ? cause.message : String(cause))}): nothing was acknowledged; send them again`,
+      });
+      for (const g of group) {
+        this.totals.failed += sizeOf(g.records);
+        g.ack.reject(err);
+      }
+      return;
+    }
+    const appended: Queued[] = [];
+    let k = 0;
+    for (const g of group) {
+      let last = 0;
+      g.records.forEach((record, i) => {
+        const position = positions[k++]!;
+        last = Math.max(last, position);
+        this.backlog += size(record);
+        this.totals.accepted += record.items.length;
+        this.totals.rejected += record.rejections.length;
+        appended.push({ record: { ...record, position }, ...(g.results ? { result: g.results[i]! } : {}) });
+      });
+      this.acked = Math.max(this.acked, last);
+      g.ack.resolve(last);
+    }
+    // The worker applies in position order (the log gives a call's records rising positions; this keeps it so whatever the log).
+    appended.sort((a, b) => a.record.position - b.record.position);
+    this.applyQueue.push(...appended);
   }
 
   private kickApply(): void {
@@ -366,7 +398,10 @@ export class IngestService {
   /** Moves the applied position past a batch: waiting reads and requests go on; the log is trimmed now and then. */
   private advance(batch: readonly Queued[]): void {
     this.done = Math.max(this.done, batch[batch.length - 1]!.record.position);
-    for (const q of batch) this.backlog -= size(q.record);
+    for (const q of batch) {
+      this.backlog -= size(q.record);
+      this.untrimmed.add(q.record.partition);
+    }
     const room = this.roomWaiters;
     this.roomWaiters = [];
     for (const w of room) w();
@@ -385,13 +420,23 @@ export class IngestService {
    */
   private trim(force = false): void {
     const to = this.done;
-    if (this.trimming || to <= this.trimmedTo || (!force && Date.now() - this.trimmedAt < 1_000)) return;
+    if (this.trimming || to === 0 || this.untrimmed.size === 0 || (!force && Date.now() - this.trimmedAt < 1_000)) return;
     this.trimming = true;
     this.trimmedAt = Date.now();
-    this.engine.syncCommitted().then(() => this.log.trim(PARTITION, to)).then(
-      () => { this.trimmedTo = to; },
-      (e: unknown) => { console.error(`strata: the event log could not be trimmed (it will be at the next chance): ${(e as Error).message}`); },
+    // Every record at or before `to` is applied, whatever its partition (one process applies them all in position order).
+    const parts = [...this.untrimmed];
+    this.untrimmed.clear();
+    this.engine.syncCommitted().then(() => this.trimPartitions(parts, to)).then(
+      () => undefined,
+      (e: unknown) => {
+        for (const p of parts) this.untrimmed.add(p);
+        console.error(`strata: the event log could not be trimmed (it will be at the next chance): ${(e as Error).message}`);
+      },
     ).finally(() => { this.trimming = false; });
+  }
+
+  private async trimPartitions(parts: readonly number[], to: number): Promise<void> {
+    for (const p of parts) await this.log.trim(p, to);
   }
 
   /**
@@ -402,10 +447,9 @@ export class IngestService {
   async forgetApplied(): Promise<void> {
     while (this.trimming) await sleep(1);
     const to = this.done;
-    if (to > this.trimmedTo) {
+    if (to > 0) {
       await this.engine.syncCommitted();
-      await this.log.trim(PARTITION, to);
-      this.trimmedTo = Math.max(this.trimmedTo, to);
+      await this.trimPartitions(Array.from({ length: this.log.partitions }, (_, p) => p), to);
     }
     await this.log.forgetTrimmed();
   }
@@ -457,11 +501,18 @@ export class IngestService {
     await this.log.close();
   }
 
-  /** At start: the position applied is read from the store, and what the log holds after it is applied first. */
+  /**
+   * At start: each partition's applied position is read from the store, and what the log holds
+   * after them is applied first, all partitions merged in position order (`MergedLogReader`).
+   * Positions are global: everything at or before the greatest applied position is applied.
+   */
   private async recover(): Promise<void> {
     for (let wait = 250; !this.quitting; wait = Math.min(wait * 2, 5_000)) {
       try {
-        const at = await this.engine.write((tx) => appliedPosition(tx, PARTITION));
+        const applied = await this.engine.write((tx) => appliedPositions(tx));
+        // A log of fewer partitions than the store was written from would leave records unread: refused, never read past.
+        checkLogPartitions(applied, this.log.partitions);
+        const at = Math.max(0, ...applied.values());
         let head = await this.log.head();
         if (head < at) {
           // A log newer than the store (in memory, or its file made anew): its positions go on from the store's.
@@ -470,16 +521,17 @@ export class IngestService {
           head = at;
         }
         this.done = at;
-        this.trimmedTo = at;
         this.acked = Math.max(head, at);
+        // A crash may have left applied records untrimmed in any partition.
+        for (let p = 0; p < this.log.partitions; p++) this.untrimmed.add(p);
         this.knowHead();
-        for (let after = at; !this.quitting;) {
-          const { records } = await this.log.read(PARTITION, after, 200, 0);
+        const reader = new MergedLogReader(this.log, (p) => applied.get(p) ?? 0);
+        while (!this.quitting) {
+          const records = await reader.next(200);
           if (records.length === 0) break;
           for (const r of records) this.backlog += size(r);
           const left = await this.applyBatch(records.map((record) => ({ record })));
           if (left.length) break;
-          after = records[records.length - 1]!.position;
         }
         this.isRecovered = true;
         this.recoveryFailure = null;

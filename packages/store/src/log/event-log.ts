@@ -40,8 +40,13 @@ export interface LogRead {
   readonly upTo: number;
 }
 
+/** Which implementation a log is (for /metrics and the start line). */
+export type EventLogKind = 'sqlite' | 'postgres' | 'jetstream';
+
 export interface EventLog {
-  /** How many partitions the log has (1 for the embedded log). */
+  /** Which implementation this is: the embedded file or table, or NATS JetStream. */
+  readonly kind: EventLogKind;
+  /** How many partitions the log has (1 for the embedded log unless made with more). */
   readonly partitions: number;
   /**
    * Appends records and resolves with their positions only once every one of them is durable.

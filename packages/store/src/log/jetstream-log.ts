@@ -101,6 +101,7 @@ async function streamInfo(jsm: JetStreamManager, name: string): Promise<StreamIn
 }
 
 class JetStreamLog implements EventLog {
+  readonly kind = 'jetstream';
   private readonly readers = new Map<number, PartitionReader>();
   /** False while the connection is down: appends then fail at once instead of waiting out their timeout. */
   private connected = true;

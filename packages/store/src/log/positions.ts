@@ -6,9 +6,30 @@ export async function appliedPosition(h: StoreHandle, partition: number): Promis
   return row ? Number(row.position) : 0;
 }
 
+/** Every partition's applied position the store has recorded (a partition never applied is absent). */
+export async function appliedPositions(h: StoreHandle): Promise<Map<number, number>> {
+  const rows = await h.db.selectFrom('log_positions').select(['partition', 'position']).execute();
+  return new Map(rows.map((r) => [Number(r.partition), Number(r.position)]));
+}
+
 /** Records that a partition is applied up to `position`: in the transaction that wrote what those records caused. */
 export async function setAppliedPosition(h: StoreHandle, partition: number, position: number): Promise<void> {
   await h.db.insertInto('log_positions').values({ partition, position })
     .onConflict((oc) => oc.column('partition').doUpdateSet({ position }))
     .execute();
+}
+
+/**
+ * Refuses a log with fewer partitions than the store has applied positions for: the store was
+ * written from a log of more partitions, and records of the partitions this one lacks (some may
+ * be acknowledged and not applied yet) would never be read. A log with more partitions is fine:
+ * the new ones start from nothing, and positions rise across all of them.
+ */
+export function checkLogPartitions(positions: ReadonlyMap<number, number>, partitions: number): void {
+  const beyond = [...positions.keys()].filter((p) => p >= partitions);
+  if (beyond.length === 0) return;
+  const had = Math.max(...beyond) + 1;
+  throw new Error(`the event log has ${partitions} partition${partitions === 1 ? '' : 's'}, but the store has applied records of partitions up to ${had - 1} `
+    + `(a log of at least ${had} partitions): records of the partitions this log lacks would never be read. Start with the log the store was written from `
+    + `(STRATA_PARTITIONS=${had} or more, and the same STRATA_NATS_URL and STRATA_NATS_PREFIX)`);
 }

@@ -13,6 +13,7 @@ import { decodeRecordBody, encodeRecordBody } from './record-codec.ts';
  * is never committed after a greater one and a reader never skips a record.
  */
 export class SqlEventLog implements EventLog {
+  readonly kind = 'postgres';
   readonly partitions = 1;
   /** Readers waiting for a record (`read` with `waitMs`): woken by the next append. */
   private readonly appended = new AppendSignal();
@@ -74,4 +75,17 @@ export class SqlEventLog implements EventLog {
   async close(): Promise<void> {
     this.appended.notify();
   }
+}
+
+/**
+ * How many records the PostgreSQL embedded log (`event_log`) holds that the store has not
+ * applied: a start on another log (NATS) would never read them, so it is refused while any wait.
+ */
+export async function unappliedInTable(h: StoreHandle): Promise<number> {
+  if (h.dialect !== 'postgres') return 0;
+  const row = await h.db.selectFrom('event_log as e')
+    .leftJoin('log_positions as p', 'p.partition', 'e.partition')
+    .where((eb) => eb('e.position', '>', eb.fn.coalesce('p.position', sql<number>`0`)))
+    .select((eb) => eb.fn.countAll<string>().as('n')).executeTakeFirst();
+  return Number(row?.n ?? 0);
 }

@@ -22,6 +22,7 @@ function logError(a: Answer): Error {
  * the appends of this process.
  */
 export class SqliteEventLog implements EventLog {
+  readonly kind = 'sqlite';
   readonly partitions: number;
   private readonly worker: Worker;
   private next = 1;

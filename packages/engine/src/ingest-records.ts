@@ -1,0 +1,56 @@
+import { partitionOf, type IngestItem, type LogRecord, type Rejection } from '@strata/store';
+import type { IngestResult } from './ingest-apply.ts';
+
+/**
+ * How one acknowledged request becomes log records: one per partition its items go to
+ * (docs/architecture.md § The path of one event).
+ */
+
+/**
+ * The id an item is routed by: its userId, else its anonymousId (the profile it resolves to when
+ * it arrives). An item with neither names only a previousId (an alias or group shape); it goes
+ * by that id, so that a retried request routes it to the same partition; an item with no id at
+ * all goes by the empty string (partition of '' — always the same one).
+ */
+export function routingKey(item: IngestItem): string {
+  return item.userId || item.anonymousId || item.previousId || '';
+}
+
+/**
+ * A request's items as records, one per partition, in the order the partitions first appear in
+ * the request (so that two items in different partitions keep their order whenever the request
+ * does not interleave them); each record keeps its items in the order sent. The refused items go
+ * with the first record; a request that keeps no item is one record of partition 0 (its refusals,
+ * or nothing: it is still acknowledged with a position of its own).
+ */
+export function recordsOf(projectId: string, partitions: number, receivedAt: number, items: readonly IngestItem[], rejections: readonly Rejection[]): LogRecord[] {
+  const byPartition = new Map<number, IngestItem[]>();
+  for (const item of items) {
+    const p = partitionOf(routingKey(item), partitions);
+    const list = byPartition.get(p);
+    if (list) list.push(item);
+    else byPartition.set(p, [item]);
+  }
+  if (byPartition.size === 0) return [{ projectId, partition: 0, receivedAt, items: [], rejections }];
+  return [...byPartition].map(([partition, its], i) => ({ projectId, partition, receivedAt, items: its, rejections: i === 0 ? rejections : [] }));
+}
+
+interface Deferred<T> { resolve(v: T): void; reject(e: unknown): void }
+
+/**
+ * One deferred result per record of a request, settling `whole` with their sum once every one is
+ * applied, or with the first failure (a record set aside, or Strata stopping before it was applied).
+ */
+export function splitResult(records: number, whole: Deferred<IngestResult>): Deferred<IngestResult>[] {
+  let left = records, stored = 0, duplicates = 0, settled = false;
+  return Array.from({ length: records }, () => ({
+    resolve(r: IngestResult) {
+      stored += r.stored;
+      duplicates += r.duplicates;
+      if (--left === 0 && !settled) { settled = true; whole.resolve({ stored, duplicates }); }
+    },
+    reject(e: unknown) {
+      if (!settled) { settled = true; whole.reject(e); }
+    },
+  }));
+}
