@@ -1,6 +1,6 @@
 import { systemClock } from '@strata/engine';
 import { openWriterStore, type StoreConfig } from '@strata/store';
-import { buildApp, configFromEnv, createContext, credentialLines, ensureDefaultProject, stopContext, type AppContext, type Config } from '@strata/server';
+import { buildApp, configFromEnv, createContext, credentialLines, ensureDefaultProject, openConfiguredLog, stopContext, type AppContext, type Config } from '@strata/server';
 
 /** The configured store: PostgreSQL when DATABASE_URL is set, else embedded SQLite in STRATA_DATA_DIR. */
 export function storeConfigOf(config: Config): StoreConfig {
@@ -14,6 +14,8 @@ let stopWith: (code: number) => void = (code) => process.exit(code);
  * Prepares store, default project and services; prints the credentials in force and what this start changed.
  * The store's writer lease comes first: when another process writes this database, the start is refused
  * here (`WriterLeaseRefused`: exit 1, the holder named on stderr) before it migrates, writes or listens.
+ * The event log next (on NATS with STRATA_NATS_URL): a log that cannot be opened, or that would
+ * leave acknowledged records unread, stops the start too (exit 1, saying why).
  */
 export async function prepare(): Promise<{ config: Config; ctx: AppContext }> {
   const config = configFromEnv();
@@ -22,8 +24,16 @@ export async function prepare(): Promise<{ config: Config; ctx: AppContext }> {
     console.error(`strata: ${reason}. This process stops (exit 1): two processes writing one database would each keep segments from part of the events.`);
     stopWith(1);
   });
+  let log;
+  try {
+    log = await openConfiguredLog(store, config);
+  } catch (err) {
+    await lease.release();
+    await store.close();
+    throw err;
+  }
   for (const line of credentialLines(await ensureDefaultProject(store, config, Date.now()))) console.log(line);
-  return { config, ctx: createContext(store, config, systemClock, { writerLease: lease }) };
+  return { config, ctx: createContext(store, config, systemClock, { writerLease: lease, log }) };
 }
 
 export async function serve(ctx: AppContext, config: Config): Promise<void> {
@@ -56,5 +66,12 @@ export async function serve(ctx: AppContext, config: Config): Promise<void> {
   ctx.destinationDispatcher.start();
   // Syncs a stop interrupted carry on from their last page.
   await ctx.destinations.resumeSyncs();
-  console.log(`Strata is serving on ${address} (store: ${config.databaseUrl ? 'PostgreSQL' : `SQLite in ${config.dataDir}`}); API docs at ${address}/docs; Ctrl-C stops it`);
+  console.log(`Strata is serving on ${address} (store: ${config.databaseUrl ? 'PostgreSQL' : `SQLite in ${config.dataDir}`}; event log: ${logName(ctx, config)}); API docs at ${address}/docs; Ctrl-C stops it`);
+}
+
+/** The event log in use, for the start line. */
+function logName(ctx: AppContext, config: Config): string {
+  const log = ctx.ingest.log;
+  if (log.kind !== 'jetstream') return `embedded (${log.kind === 'sqlite' ? 'a file beside the store' : 'a table of the store'})`;
+  return `NATS JetStream at ${config.eventLog.natsUrl}, stream ${config.eventLog.prefix.toUpperCase()}_EVENTS, ${log.partitions} partitions`;
 }

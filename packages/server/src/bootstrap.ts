@@ -1,15 +1,21 @@
 import { ExperienceService, HygieneService, InsightsService, IngestService, LiveEngine, MissionService, PointsService, RewardService, TargetingService, MembershipService, SegmentService, WebhookDispatcher, WebhookService, systemClock, type Clock } from '@strata/engine';
 import { ExperimentService } from '@strata/engine';
 import { DestinationDispatcher, DestinationService, ExportService, ImportService, SuppressionList, UserDataService } from '@strata/engine';
-import { ExperimentStore, MissionStore, openEventLog, RewardStore, type SqlStore, type WriterLease } from '@strata/store';
+import { ExperimentStore, MissionStore, openEventLog, RewardStore, type EventLog, type SqlStore, type WriterLease } from '@strata/store';
 import type { Config } from './config.ts';
 import type { AppContext } from './context.ts';
 import { normalizeMessage } from './ingest/normalize.ts';
 
 export { DEFAULT_PROJECT, ensureDefaultProject, credentialLines, type Bootstrapped, type CredentialOutcome } from './credentials.ts';
 
-/** Wires the services over a store (with the writer lease `strata serve` holds on it, which `stopContext` releases). */
-export function createContext(store: SqlStore, config: Config, clock: Clock = systemClock, opts: { writerLease?: WriterLease } = {}): AppContext {
+export { openConfiguredLog } from './event-log.ts';
+
+/**
+ * Wires the services over a store (with the writer lease `strata serve` holds on it, which
+ * `stopContext` releases) and an event log: the one `openConfiguredLog` opened, else the store's
+ * embedded log. `stopContext` closes the log.
+ */
+export function createContext(store: SqlStore, config: Config, clock: Clock = systemClock, opts: { writerLease?: WriterLease; log?: EventLog } = {}): AppContext {
   const membership = new MembershipService();
   const engine = new LiveEngine(store, clock);
   const webhooks = new WebhookService(store, clock);
@@ -28,7 +34,7 @@ export function createContext(store: SqlStore, config: Config, clock: Clock = sy
   const suppressions = new SuppressionList(store);
   // Acknowledged requests go to the event log first; the membership worker applies them from there (docs/architecture.md).
   // Its hooks (missions) are added below, in the same turn: the worker applies nothing before the next.
-  const ingest = new IngestService(engine, { sessionTimeoutMs: config.sessionTimeoutMs, lingerMs: 2, storeIp: config.storeIp, suppressions, log: openEventLog(store) });
+  const ingest = new IngestService(engine, { sessionTimeoutMs: config.sessionTimeoutMs, lingerMs: 2, storeIp: config.storeIp, suppressions, log: opts.log ?? openEventLog(store) });
   // Missions progress, complete and pay in the transaction that stores the events.
   ingest.onIngested((tx, projectId, outcome, now, changes) => missions.onIngested(tx, projectId, outcome, now, changes));
   ingest.applyAlone((tx, projectId, now) => missions.isolation(tx, projectId, now));

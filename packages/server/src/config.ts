@@ -38,6 +38,19 @@ export interface Config {
    * (default 5,000 ms); past it the read is answered 503 NOT_YET_APPLIED, never from a view that misses them.
    */
   readonly readWaitMs: number;
+  /**
+   * The event log (docs/scale-out.md): `STRATA_NATS_URL` puts it on NATS JetStream (null: the
+   * embedded log, a file beside the SQLite store or a table of the PostgreSQL one);
+   * `STRATA_NATS_PREFIX` names its stream and subjects; `STRATA_PARTITIONS` is how many partitions
+   * it has (16 on NATS; the embedded log always has 1).
+   */
+  readonly eventLog: EventLogConfig;
+}
+
+export interface EventLogConfig {
+  readonly natsUrl: string | null;
+  readonly prefix: string;
+  readonly partitions: number;
 }
 
 export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
@@ -83,6 +96,33 @@ function perMinute(name: string, v: string | undefined, fallback: number): numbe
   return Number(s);
 }
 
+/** One NATS server URL, or a comma-separated list of them (a cluster's seeds). */
+const NATS_URL = /^(nats|tls):\/\/[^\s,/]+\/?$/;
+/** Letters, digits, '-' and '_': a prefix names a stream, a KV bucket and subject tokens. */
+const PREFIX = /^[A-Za-z0-9_-]{1,64}$/;
+
+/**
+ * The event log's settings. NATS needs PostgreSQL: the log is shared by every process that
+ * applies it, so the system of record must be too (the SQLite store lives on one machine's disk).
+ * The NATS-only settings are refused without STRATA_NATS_URL rather than ignored.
+ */
+function eventLog(env: NodeJS.ProcessEnv, databaseUrl: string | null): EventLogConfig {
+  const url = env.STRATA_NATS_URL?.trim() || null;
+  const prefix = env.STRATA_NATS_PREFIX?.trim() || null;
+  const parts = env.STRATA_PARTITIONS?.trim() || null;
+  if (url === null) {
+    if (prefix !== null) throw new Error(`STRATA_NATS_PREFIX is set ("${env.STRATA_NATS_PREFIX}") but STRATA_NATS_URL is not: the prefix names the event log's NATS stream; unset it, or set STRATA_NATS_URL`);
+    if (parts !== null) throw new Error(`STRATA_PARTITIONS is set ("${env.STRATA_PARTITIONS}") but STRATA_NATS_URL is not: the embedded event log has one partition; unset it, or set STRATA_NATS_URL`);
+    return { natsUrl: null, prefix: 'strata', partitions: 1 };
+  }
+  if (!url.split(',').every((u) => NATS_URL.test(u.trim()))) throw new Error(`STRATA_NATS_URL must be a nats:// (or tls://) URL such as nats://127.0.0.1:4222, or a comma-separated list of them, got "${env.STRATA_NATS_URL}"`);
+  if (databaseUrl === null) throw new Error('STRATA_NATS_URL needs DATABASE_URL (a postgres:// URL): with the event log on NATS the system of record must be PostgreSQL, shared by every Strata process; the embedded SQLite store is local to one machine');
+  if (prefix !== null && !PREFIX.test(prefix)) throw new Error(`STRATA_NATS_PREFIX must be 1-64 letters, digits, '-' or '_', got "${env.STRATA_NATS_PREFIX}"`);
+  const partitions = parts === null ? 16 : Number(parts);
+  if (!/^\d{1,4}$/.test(parts ?? '16') || partitions < 1 || partitions > 1024) throw new Error(`STRATA_PARTITIONS must be a whole number from 1 to 1024, got "${env.STRATA_PARTITIONS}"`);
+  return { natsUrl: url.split(',').map((u) => u.trim()).join(','), prefix: prefix ?? 'strata', partitions };
+}
+
 /** Reads the configuration of docs/reference.md §5 from the environment; a bad value stops the start with its name. */
 export function configFromEnv(env: NodeJS.ProcessEnv = process.env): Config {
   const port = Number(env.PORT ?? 4000);
@@ -114,5 +154,6 @@ export function configFromEnv(env: NodeJS.ProcessEnv = process.env): Config {
     },
     maxSegments,
     readWaitMs,
+    eventLog: eventLog(env, url),
   };
 }

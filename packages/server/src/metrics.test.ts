@@ -88,6 +88,8 @@ describe.each(backends.map((b) => [b.name, b] as const))('/metrics on %s', (_n, 
     let text = await scrape();
     const first = sample(text, 'strata_ingest_acknowledged_position')!;
     expect(first).toBeGreaterThan(0);
+    // Which log: the embedded one of this store, one partition.
+    expect(sample(text, 'strata_event_log_partitions', { log: t.ctx.store.dialect === 'sqlite' ? 'sqlite' : 'postgres' })).toBe(1);
     expect(sample(text, 'strata_ingest_applied_position')).toBe(first);
     expect([sample(text, 'strata_ingest_backlog_events'), sample(text, 'strata_ingest_stalled')]).toEqual([0, 0]);
     down = true;

@@ -59,6 +59,8 @@ export class Metrics {
     new Gauge({ name: 'strata_ingest_backlog_events', help: 'Events acknowledged (in the event log) and not yet applied by the membership worker', registers, collect() { this.set(ingest.backlogItems); } });
     new Gauge({ name: 'strata_ingest_acknowledged_position', help: 'The event log position of the last request acknowledged', registers, collect() { this.set(ingest.acknowledged); } });
     new Gauge({ name: 'strata_ingest_applied_position', help: 'The event log position up to which everything acknowledged is applied', registers, collect() { this.set(ingest.applied); } });
+    const log = ingest.log;
+    new Gauge({ name: 'strata_event_log_partitions', help: 'The partitions of the event log in use, labelled by which log it is: sqlite (a file beside the store), postgres (a table of the store) or jetstream (NATS)', labelNames: ['log'], registers, collect() { this.set({ log: log.kind }, log.partitions); } });
     new Gauge({ name: 'strata_ingest_stalled', help: '1 while the membership worker cannot apply (the store is unavailable), else 0', registers, collect() { this.set(ingest.stalled === null ? 0 : 1); } });
     new Counter({
       name: 'strata_ingest_duplicates_total', help: 'Accepted messages whose messageId was already stored (answered 200, stored once)', registers,

@@ -1,0 +1,35 @@
+import { describe, expect, it } from 'vitest';
+import { configFromEnv } from './config.ts';
+
+const PG = 'postgres://postgres@127.0.0.1:5432/strata';
+const NATS = 'nats://127.0.0.1:4222';
+
+describe('configuration of the event log', () => {
+  it('keeps the embedded log, one partition, when STRATA_NATS_URL is unset', () => {
+    expect(configFromEnv({}).eventLog).toEqual({ natsUrl: null, prefix: 'strata', partitions: 1 });
+    expect(configFromEnv({ DATABASE_URL: PG, STRATA_NATS_URL: '  ' }).eventLog.natsUrl).toBeNull();
+  });
+
+  it('puts it on NATS with 16 partitions and the prefix strata by default, or as set', () => {
+    expect(configFromEnv({ DATABASE_URL: PG, STRATA_NATS_URL: NATS }).eventLog).toEqual({ natsUrl: NATS, prefix: 'strata', partitions: 16 });
+    expect(configFromEnv({ DATABASE_URL: PG, STRATA_NATS_URL: `${NATS}, tls://user:pw@nats-2:4222`, STRATA_NATS_PREFIX: 'shop-eu_1', STRATA_PARTITIONS: '1024' }).eventLog)
+      .toEqual({ natsUrl: `${NATS},tls://user:pw@nats-2:4222`, prefix: 'shop-eu_1', partitions: 1024 });
+    expect(configFromEnv({ DATABASE_URL: PG, STRATA_NATS_URL: NATS, STRATA_PARTITIONS: '1' }).eventLog.partitions).toBe(1);
+  });
+
+  it('refuses each bad value with a message naming it', () => {
+    const bad: [Record<string, string>, RegExp][] = [
+      [{ STRATA_NATS_URL: NATS }, /^STRATA_NATS_URL needs DATABASE_URL \(a postgres:\/\/ URL\): with the event log on NATS the system of record must be PostgreSQL.*SQLite store is local/],
+      [{ DATABASE_URL: PG, STRATA_NATS_URL: 'http://127.0.0.1:4222' }, /^STRATA_NATS_URL must be a nats:\/\/ \(or tls:\/\/\) URL .*got "http:\/\/127\.0\.0\.1:4222"/],
+      [{ DATABASE_URL: PG, STRATA_NATS_URL: '127.0.0.1:4222' }, /^STRATA_NATS_URL must be/],
+      [{ DATABASE_URL: PG, STRATA_NATS_URL: `${NATS},` }, /^STRATA_NATS_URL must be/],
+      [{ DATABASE_URL: PG, STRATA_NATS_URL: NATS, STRATA_NATS_PREFIX: 'a.b' }, /^STRATA_NATS_PREFIX must be 1-64 letters, digits, '-' or '_', got "a\.b"/],
+      [{ DATABASE_URL: PG, STRATA_NATS_URL: NATS, STRATA_NATS_PREFIX: 'x'.repeat(65) }, /^STRATA_NATS_PREFIX must be/],
+      [{ DATABASE_URL: PG, STRATA_NATS_URL: NATS, STRATA_NATS_PREFIX: 'star*' }, /^STRATA_NATS_PREFIX must be/],
+      ...['0', '1025', '-1', '2.5', '16x', 'sixteen', '1e2'].map((v): [Record<string, string>, RegExp] => [{ DATABASE_URL: PG, STRATA_NATS_URL: NATS, STRATA_PARTITIONS: v }, new RegExp(`^STRATA_PARTITIONS must be a whole number from 1 to 1024, got "${v.replace('.', '\\.')}"`)]),
+      [{ STRATA_PARTITIONS: '4' }, /^STRATA_PARTITIONS is set \("4"\) but STRATA_NATS_URL is not: the embedded event log has one partition/],
+      [{ STRATA_NATS_PREFIX: 'shop' }, /^STRATA_NATS_PREFIX is set \("shop"\) but STRATA_NATS_URL is not/],
+    ];
+    for (const [env, message] of bad) expect(() => configFromEnv(env), JSON.stringify(env)).toThrow(message);
+  });
+});
