@@ -4,7 +4,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { postgresReachable } from '@strata/store';
-import { TEST_PG_URL, withTestPgSchema } from '@strata/store/testing';
+import { NATS_URL, natsUnavailable, TEST_PG_URL, testPrefixes, withTestPgSchema } from '@strata/store/testing';
+import { connect } from '@nats-io/transport-node';
+import { jetstreamManager } from '@nats-io/jetstream';
 
 // The real CLI, as `npm start` runs it, on each store.
 const root = join(import.meta.dirname, '..');
@@ -96,4 +98,42 @@ describe('strata serve', () => {
       }
     });
   });
+
+  it('keeps its event log on NATS JetStream when STRATA_NATS_URL is set, and refuses to start when NATS does not answer', async (ctx) => {
+    const why = (await natsUnavailable()) ?? ((await postgresReachable(TEST_PG_URL)) ? null : `no PostgreSQL server at ${TEST_PG_URL}`);
+    if (why !== null) {
+      console.warn(`[strata tests] skipped: the STRATA_NATS_URL start test needs NATS with JetStream and PostgreSQL: ${why}`);
+      ctx.skip();
+    }
+    const prefix = testPrefixes('cli').next();
+    await withTestPgSchema('strata_cli_nats', async ({ url }) => {
+      try {
+        const env = { DATABASE_URL: url, STRATA_ADMIN_TOKEN: 'sta_nats_cli', STRATA_WRITE_KEY: 'stw_nats_cli', STRATA_NATS_URL: NATS_URL, STRATA_NATS_PREFIX: prefix };
+        const s = await start(env);
+        expect(s.output()).toContain(`event log: NATS JetStream at ${NATS_URL}, stream ${prefix.toUpperCase()}_EVENTS, 16 partitions`);
+        await roundTrip(s.base, 'sta_nats_cli', 'stw_nats_cli');
+        const metrics = await (await fetch(`${s.base}/metrics`)).text();
+        expect(metrics).toMatch(/^strata_event_log_partitions\{log="jetstream"\} 16$/m);
+        for (const c of children.splice(0)) c.kill('SIGTERM');
+        await new Promise((r) => setTimeout(r, 500));
+        // NATS not there: the start fails within seconds, saying why, before it listens.
+        const began = Date.now();
+        const down = spawn(process.execPath, ['--import', 'tsx', join(root, 'packages/cli/src/main.ts'), 'serve'], {
+          cwd: root, env: { ...process.env, PORT: '0', ...env, STRATA_NATS_URL: 'nats://127.0.0.1:1' }, stdio: ['ignore', 'pipe', 'pipe'],
+        });
+        let err = '';
+        down.stderr!.on('data', (d) => (err += d));
+        const code = await new Promise((r) => down.once('exit', r));
+        expect(code).toBe(1);
+        expect(err).toMatch(/strata: the event log on NATS JetStream at nats:\/\/127\.0\.0\.1:1 \(prefix "cli\w+", 16 partitions\) could not be opened/);
+        expect(Date.now() - began).toBeLessThan(20_000);
+      } finally {
+        for (const c of children.splice(0)) c.kill('SIGTERM');
+        await new Promise((r) => setTimeout(r, 300));
+        const nc = await connect({ servers: NATS_URL });
+        await (await jetstreamManager(nc)).streams.delete(`${prefix.toUpperCase()}_EVENTS`).catch(() => false);
+        await nc.close();
+      }
+    });
+  }, 60_000);
 });
