@@ -1,7 +1,7 @@
 import { afterAll, describe, expect, it } from 'vitest';
 import { connect } from '@nats-io/transport-node';
 import { jetstreamManager } from '@nats-io/jetstream';
-import { createStore, postgresReachable, SqlEventLog, type SqlStore } from '@strata/store';
+import { createStore, postgresReachable, setAppliedPosition, SqlEventLog, type SqlStore } from '@strata/store';
 import { NATS_URL, natsRelay, natsUnavailable, openTestPglite, openTestSqlite, TEST_PG_URL, testPrefixes, withTestPgSchema } from '@strata/store/testing';
 import { buildApp } from './app.ts';
 import { createContext, ensureDefaultProject, openConfiguredLog, stopContext } from './bootstrap.ts';
@@ -187,7 +187,7 @@ describe('opening the configured event log', () => {
     } finally {
       await store.close();
     }
-  }, 15_000);
+  }, 60_000);
 
   it('refuses NATS over a database whose embedded log holds records not applied yet, and over SQLite', async () => {
     const store = await openTestPglite();
@@ -201,5 +201,17 @@ describe('opening the configured event log', () => {
     const sqlite = await openTestSqlite();
     await expect(openConfiguredLog(sqlite, natsConfig('postgres://x/y', 'strata'))).rejects.toThrow(/STRATA_NATS_URL needs the PostgreSQL store/);
     await sqlite.close();
-  });
+  }, 60_000);
+
+  it('refuses a log of fewer partitions than the store applied (the embedded log after NATS), naming both counts', async () => {
+    const store = await openTestPglite();
+    try {
+      await setAppliedPosition(store, 0, 40);
+      await setAppliedPosition(store, 5, 42);
+      const embedded = { ...configFromEnv({}), adminToken: ADMIN, writeKey: WRITE };
+      await expect(openConfiguredLog(store, embedded)).rejects.toThrow('the event log has 1 partition, but the store has applied records of partitions up to 5 (a log of at least 6 partitions)');
+    } finally {
+      await store.close();
+    }
+  }, 60_000);
 });
