@@ -225,4 +225,33 @@ describe('IngestService over a log of several partitions', () => {
     expect(oneBack.memberships).toEqual(one.memberships);
     expect(await run(P, true)).toEqual(oneBack);
   });
+
+  it('applies once a retried request the log kept once, answered with the first copy\'s positions (JetStream\'s duplicate window)', async () => {
+    const { service, store, log } = await setup(P);
+    // A log that keeps one copy of a record it already holds and answers with its position, as JetStream does.
+    const key = (r: LogRecord) => `${r.partition} ${r.items.map((i) => i.messageId).join(' ')} ${JSON.stringify(r.rejections)}`;
+    const kept = new Map<string, number>();
+    const append = log.append.bind(log);
+    log.append = async (records) => {
+      const fresh = [...new Map(records.filter((r) => !kept.has(key(r))).map((r) => [key(r), r])).values()];
+      const got = await append(fresh);
+      fresh.forEach((r, i) => kept.set(key(r), got[i]!));
+      return records.map((r) => kept.get(key(r))!);
+    };
+    const ids = ['d0', idIn('d', 'd0', false)];
+    const request = ids.map((id) => item('view', { userId: id }));
+    const refused = [{ index: 2, message: 'bad', payload: '{}' }];
+    const first = await service.submitApplied('p', request, refused, T0);
+    expect(first).toMatchObject({ stored: 2, duplicates: 0 });
+    // Later requests move both partitions on.
+    await service.submitApplied('p', ids.map((id) => item('view', { userId: id })), [], T0);
+    const positions = await appliedPositions(store);
+    // The retry, alone and twice in one group.
+    const again = await Promise.all([service.submitApplied('p', request, refused, T0), service.submitApplied('p', request, refused, T0)]);
+    expect(again).toEqual([{ stored: 0, duplicates: 2, position: first.position }, { stored: 0, duplicates: 2, position: first.position }]);
+    await service.drain();
+    expect(await appliedPositions(store)).toEqual(positions);
+    expect(await store.listRejections('p', 10)).toHaveLength(1);
+    expect(await applied(store)).toHaveLength(4);
+  });
 });
