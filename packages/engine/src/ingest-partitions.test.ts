@@ -2,7 +2,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { appliedPositions, createStore, partitionOf, SqliteEventLog, type IngestItem, type LoggedRecord, type SqlStore } from '@strata/store';
+import { appliedPositions, createStore, partitionOf, SqliteEventLog, type IngestItem, type LoggedRecord, type LogRecord, type SqlStore } from '@strata/store';
 import { IngestService } from './ingest-service.ts';
 import { routingKey } from './ingest-records.ts';
 import { LiveEngine } from './live-engine.ts';
