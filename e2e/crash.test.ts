@@ -5,7 +5,9 @@ import { join } from 'node:path';
 import BetterSqlite3 from 'better-sqlite3';
 import { describe, expect, it } from 'vitest';
 import { postgresReachable } from '@strata/store';
-import { TEST_PG_URL, withTestPgSchema } from '@strata/store/testing';
+import { NATS_URL, natsUnavailable, TEST_PG_URL, testPrefixes, withTestPgSchema } from '@strata/store/testing';
+import { connect } from '@nats-io/transport-node';
+import { jetstreamManager } from '@nats-io/jetstream';
 import { startStrata } from './strata-process.ts';
 
 // kill -9 in the middle of concurrent ingest, three times over, on the real server process:
@@ -103,7 +105,7 @@ async function crashRounds(env: Record<string, string>, count: () => Promise<Map
   const t0 = Date.now();
   try {
     const figures = await rounds(env, count, children);
-    console.log(`[strata crash test] ${JSON.stringify({ store: env.DATABASE_URL ? 'postgres' : 'sqlite', rounds: ROUNDS, clients: CLIENTS, ...figures, seconds: (Date.now() - t0) / 1000 })}`);
+    console.log(`[strata crash test] ${JSON.stringify({ store: env.STRATA_NATS_URL ? 'postgres, log on NATS' : env.DATABASE_URL ? 'postgres' : 'sqlite', rounds: ROUNDS, clients: CLIENTS, ...figures, seconds: (Date.now() - t0) / 1000 })}`);
     return figures;
   } finally {
     for (const c of children) c.kill('SIGKILL');
@@ -181,5 +183,22 @@ describe('kill -9 during concurrent ingest', () => {
     // whole server (13 s measured here while other suites ran).
     await withTestPgSchema('strata_crash', ({ url, schema, client }) =>
       crashRounds({ DATABASE_URL: url }, async () => copies((await client.query(COUNT.replace('FROM events', `FROM ${schema}.events`))).rows)));
+  }, LIMIT);
+
+  it('loses no acknowledged event and stores none twice with the event log on NATS JetStream (16 partitions), over three crashes', async (ctx) => {
+    const why = (await natsUnavailable()) ?? ((await postgresReachable(TEST_PG_URL)) ? null : `no PostgreSQL server at ${TEST_PG_URL}`);
+    if (why !== null) {
+      console.warn(`[strata tests] skipped: the crash test on NATS needs NATS with JetStream and PostgreSQL: ${why}`);
+      ctx.skip();
+    }
+    const prefix = testPrefixes('crash').next();
+    try {
+      await withTestPgSchema('strata_crash_nats', ({ url, schema, client }) =>
+        crashRounds({ DATABASE_URL: url, STRATA_NATS_URL: NATS_URL, STRATA_NATS_PREFIX: prefix }, async () => copies((await client.query(COUNT.replace('FROM events', `FROM ${schema}.events`))).rows)));
+    } finally {
+      const nc = await connect({ servers: NATS_URL });
+      await (await jetstreamManager(nc)).streams.delete(`${prefix.toUpperCase()}_EVENTS`).catch(() => false);
+      await nc.close();
+    }
   }, LIMIT);
 });
