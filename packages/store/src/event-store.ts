@@ -77,18 +77,48 @@ export class EventStore {
    */
   async insert(pending: readonly PendingEvent[]): Promise<void> {
     if (pending.length === 0) return;
-    const projectId = pending[0]!.project_id;
-    const split = pending.map((r) => (r.stored ? { shared: '', own: r.stored.own } : splitContext(r.context, r.contextJson)));
-    const ids = await this.contextIds(projectId, split.filter((_, i) => !pending[i]!.stored).map((x) => x.shared));
+    const contexts = await this.storedContexts(pending);
     let i = 0;
     for (const c of chunks(pending)) {
       const params: unknown[] = [];
       for (const r of c) {
-        const { shared, own } = split[i++]!;
-        const contextId = r.stored ? r.stored.contextId : ids.get(shared)!;
+        const { contextId, own } = contexts[i++]!;
         params.push(r.project_id, r.profile_id, r.message_id ?? null, r.type, r.name, r.derived, r.properties, contextId, own, r.ts, r.received_at);
       }
       await this.store.db.executeQuery(CompiledQuery.raw(multiRowInsert(this.store.dialect, 'events', EVENT_COLUMNS, c.length), params));
+    }
+  }
+
+  /** Each row's stored context (its shared part's id, stored when new) and the keys it keeps as its own. */
+  private async storedContexts(pending: readonly PendingEvent[]): Promise<{ contextId: number; own: string }[]> {
+    const split = pending.map((r) => (r.stored ? { shared: '', own: r.stored.own } : splitContext(r.context, r.contextJson)));
+    const ids = await this.contextIds(pending[0]!.project_id, split.filter((_, i) => !pending[i]!.stored).map((x) => x.shared));
+    return pending.map((r, i) => (r.stored ? r.stored : { contextId: ids.get(split[i]!.shared)!, own: split[i]!.own }));
+  }
+
+  /**
+   * Moves `$session` rows to a new start (SQLite): each row of a profile's visit at `from` takes
+   * the time, properties and context of `row`, the visit that replaces it (a late event came
+   * just before the visit's first one). One UPDATE in place instead of a delete and an insert:
+   * the row keeps its id, so its entries in the message-id index (none: NULL) and, most often, the
+   * context index stay where they are (docs/architecture.md, "Events by name").
+   */
+  async moveVisits(moves: readonly { profileId: number; from: number; row: PendingEvent }[]): Promise<void> {
+    if (moves.length === 0) return;
+    const projectId = moves[0]!.row.project_id;
+    const contexts = await this.storedContexts(moves.map((m) => m.row));
+    let i = 0;
+    for (const c of chunks(moves, 200)) {
+      const params: unknown[] = [];
+      for (const m of c) {
+        const { contextId, own } = contexts[i++]!;
+        params.push(m.profileId, m.from, m.row.ts, m.row.properties, contextId, own, m.row.received_at);
+      }
+      params.push(projectId);
+      // The moved row is found by profile and time through the profile index (as the late-visits delete is).
+      await this.store.db.executeQuery(CompiledQuery.raw(`WITH m (pid, old, ts, properties, context_id, context_own, received_at) AS (VALUES ${Array.from({ length: c.length }, () => '(?, ?, ?, ?, ?, ?, ?)').join(', ')})
+        UPDATE events SET ts = m.ts, properties = m.properties, context_id = m.context_id, context_own = m.context_own, received_at = m.received_at FROM m
+        WHERE events.id = (SELECT e.id FROM events e INDEXED BY events_profile WHERE e.project_id = ? AND e.profile_id = m.pid AND e.ts = m.old AND e.name = '$session')`, params));
     }
   }
 

@@ -49,6 +49,7 @@ export class LateVisits {
     const removed: { profileId: number; timestamp: number }[] = [], added: EngineEvent[] = [];
     const gone: { profileId: number; ts: number }[] = [];
     const rows: PendingEvent[] = [];
+    const moves: { profileId: number; from: number; row: PendingEvent }[] = [];
     for (const w of working) {
       if (w.rebuildVisits) { rederive.push({ profileId: w.id, at: null }); continue; }
       const times = cache?.get(projectId, w.id);
@@ -70,12 +71,15 @@ export class LateVisits {
         continue;
       }
       cache!.grew(projectId, w.id, before.length + w.lateAt.length);
-      for (const ts of change.removed) { gone.push({ profileId: w.id, ts }); removed.push({ profileId: w.id, timestamp: ts }); }
-      for (const ts of change.added) {
+      for (const ts of change.removed) removed.push({ profileId: w.id, timestamp: ts });
+      change.added.forEach((ts, i) => {
         const { row, event } = this.events.visitStartedBy(projectId, w.id, mine!.get(ts)!.item);
-        rows.push(row);
+        // A removed visit's row becomes an added one (most often the same visit, begun earlier by a late event).
+        if (i < change.removed.length) moves.push({ profileId: w.id, from: change.removed[i]!, row });
+        else rows.push(row);
         added.push(event);
-      }
+      });
+      for (const ts of change.removed.slice(change.added.length)) gone.push({ profileId: w.id, ts });
     }
     for (const c of chunks(gone, 250)) {
       const at = sql.join(c.map((g) => sql`(CAST(${g.profileId} AS BIGINT), CAST(${g.ts} AS BIGINT))`));
@@ -87,6 +91,8 @@ export class LateVisits {
         DELETE FROM events WHERE id IN (SELECT e.id FROM gone CROSS JOIN events e ${byProfile}
           WHERE e.project_id = ${projectId} AND e.profile_id = gone.pid AND e.ts = gone.ts AND e.name = '$session')`.execute(this.store.db);
     }
+    // After the deletes: no row is moved to an instant a deleted visit held (an added instant is never a removed one).
+    await this.events.moveVisits(moves);
     const out = await this.rederive(projectId, rederive, sessionTimeoutMs, batch, rows);
     cache?.trim();
     return { removed: [...removed, ...out.removed], added: [...added, ...out.added] };
