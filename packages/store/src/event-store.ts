@@ -105,6 +105,8 @@ export class EventStore {
    */
   async moveVisits(moves: readonly { profileId: number; from: number; row: PendingEvent }[]): Promise<void> {
     if (moves.length === 0) return;
+    // Only the embedded store keeps the event times that decide moves in memory (`LateVisits`).
+    if (this.store.dialect !== 'sqlite') throw new Error('moveVisits is written for SQLite: on PostgreSQL late visits are derived from the rows read');
     const projectId = moves[0]!.row.project_id;
     const contexts = await this.storedContexts(moves.map((m) => m.row));
     let i = 0;
