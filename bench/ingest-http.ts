@@ -9,14 +9,23 @@
  * with the ratio of their rates (late events against live ones). BENCH_WINDOW: users interleaved.
  * A run's rate is to the moment every acknowledged event is applied (segments current); the
  * table also gives when the last one was acknowledged (durable in the event log).
+ * BENCH_STORE (bench-store.ts): `sqlite` (the default, as above); `postgres` — a fresh PostgreSQL
+ * database of its own on 127.0.0.1:5432 (user postgres) with the embedded log in it, dropped at
+ * the end; `nats` — the same database with the event log on NATS JetStream at 127.0.0.1:4222
+ * (a prefix of its own, 16 partitions, one process applying them all; the stream deleted at the
+ * end). A service that does not answer stops the run before anything is measured, naming it.
+ * The floor stays the SQLite one of the same run, on the same disk: PostgreSQL and NATS share
+ * the machine's 2 cores with the server and the client.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import BetterSqlite3 from 'better-sqlite3';
 import { generateBatches } from '@strata/datagen';
-import { buildApp, stopContext } from '@strata/server';
-import { ADMIN, WRITE, benchContext, createSegmentMix } from './scale-data.ts';
+import { buildApp, type AppContext } from '@strata/server';
+import type { SqlStore } from '@strata/store';
+import { benchStoreFromEnv, checkBenchServices, describeStore, openBenchStore } from './bench-store.ts';
+import { ADMIN, WRITE, createSegmentMix } from './scale-data.ts';
 import { benchWorker, table, workerAnswer } from './lib.ts';
 import { BENCH_SEGMENTS } from './segments.ts';
 import type { IngestClientData, IngestOrder } from './ingest-client.ts';
@@ -31,11 +40,24 @@ const orderOption = process.env.BENCH_ORDER ?? 'users';
 const orders: IngestOrder[] = orderOption === 'both' ? ['time', 'shuffled'] : [orderOption as IngestOrder];
 if (!orders.every((o) => ['users', 'time', 'shuffled'].includes(o))) throw new Error(`BENCH_ORDER must be users, time, shuffled or both, got ${orderOption}`);
 const window = Number(process.env.BENCH_WINDOW ?? 2000);
+const storeKind = benchStoreFromEnv();
+await checkBenchServices(storeKind);
 
 interface Run { order: IngestOrder; events: number; ms: number; ackMs: number; profiles: number; lookupMs: number[]; changesWritten: number; sizes: { name: string; size: number }[] }
 
 async function runStrata(order: IngestOrder): Promise<Run> {
-  const { store, ctx } = await benchContext(join(dir, `strata-${order}`), end);
+  const { store, ctx, close } = await openBenchStore(storeKind, join(dir, `strata-${order}`), end);
+  // Every service stopped, not just the store: the engine's timer and the membership worker of
+  // the first order would otherwise run on through the second order's run (and keep the process up).
+  // A run's PostgreSQL database and NATS stream are removed with them, also when the run fails.
+  try {
+    return await measure(order, store, ctx);
+  } finally {
+    await close();
+  }
+}
+
+async function measure(order: IngestOrder, store: SqlStore, ctx: AppContext): Promise<Run> {
   await createSegmentMix(ctx, segmentCount);
   const app = await buildApp(ctx);
   const base = await app.listen({ port: 0, host: '127.0.0.1' });
@@ -60,9 +82,6 @@ async function runStrata(order: IngestOrder): Promise<Run> {
   const sizes = await ctx.segments.list('default');
   const profiles = await store.countProfiles('default');
   const changesWritten = Number((await store.db.selectFrom('membership_history').select((eb) => eb.fn.countAll<number>().as('n')).executeTakeFirst())?.n ?? 0);
-  // Every service stopped, not just the store: the engine's timer and the membership worker of
-  // the first order would otherwise run on through the second order's run (and keep the process up).
-  await stopContext(ctx);
   if (result.failed) throw new Error(`${order}: ${result.failed} batches were not accepted`);
   return { order, events: result.events, ms: appliedMs, ackMs: result.ms, profiles, lookupMs, changesWritten, sizes };
 }
@@ -97,7 +116,8 @@ const ORDER_LABEL: Record<IngestOrder, string> = {
   time: `${window} users interleaved, in time order`,
   shuffled: `${window} users interleaved, shuffled`,
 };
-console.log(`\n${runs[0]!.events} events from ${users} generated users (${runs[0]!.profiles} profiles), 400 per batch, 8 requests in flight\n`);
+console.log(`\n${runs[0]!.events} events from ${users} generated users (${runs[0]!.profiles} profiles), 400 per batch, 8 requests in flight`);
+console.log(`store: ${describeStore(storeKind)} (BENCH_STORE=${storeKind})\n`);
 table([
   ['path', 'events', 'seconds', 'events/s', 'vs floor'],
   ...runs.flatMap((r) => [
