@@ -115,10 +115,18 @@ export class EventStore {
    * late event causes go to the end of the events-by-name index, as the late event itself does.
    */
   async insertDerived(projectId: string, rows: readonly { profileId: number; name: string; properties: JsonObject; timestamp: number }[], derivedAt: number): Promise<void> {
-    await this.insert(rows.map((r) => ({
-      project_id: projectId, profile_id: r.profileId, message_id: null, type: 'derived', name: r.name, derived: sqlBool(this.store.dialect, true),
-      properties: JSON.stringify(r.properties), context: {}, ts: r.timestamp, received_at: Math.max(r.timestamp, derivedAt),
-    })));
+    if (rows.length === 0) return;
+    // Rows as `insert` writes them, built straight into parameters: with 200 segments there are
+    // several per ingested event, and all of them share the empty context's row.
+    const contextId = (await this.contextIds(projectId, [EMPTY_SPLIT.shared])).get(EMPTY_SPLIT.shared)!;
+    const derived = sqlBool(this.store.dialect, true);
+    for (const c of chunks(rows)) {
+      const params: unknown[] = [];
+      for (const r of c) {
+        params.push(projectId, r.profileId, null, 'derived', r.name, derived, JSON.stringify(r.properties), contextId, EMPTY_SPLIT.own, r.timestamp, Math.max(r.timestamp, derivedAt));
+      }
+      await this.store.db.executeQuery(CompiledQuery.raw(multiRowInsert(this.store.dialect, 'events', EVENT_COLUMNS, c.length), params));
+    }
   }
 
   /** Stored ids of context JSON texts of one project, storing the ones not seen before. */
