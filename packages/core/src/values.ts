@@ -149,16 +149,51 @@ export function foldCaseTable(): { from: string; to: string } {
   return (table = { from, to });
 }
 
-const LONE_SURROGATE = /[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/;
+/**
+ * True for a string no store can keep or compare alike: a NUL character or an unpaired surrogate.
+ * One pass over the code units (every string of every ingested message comes through here).
+ */
+export function isUnstorableString(s: string): boolean {
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    if (c === 0) return true;
+    if (c < 0xd800 || c > 0xdfff) continue;
+    // A high surrogate with its low one is a pair (skipped together); any other surrogate is alone.
+    if (c <= 0xdbff && i + 1 < s.length) {
+      const next = s.charCodeAt(i + 1);
+      if (next >= 0xdc00 && next <= 0xdfff) { i++; continue; }
+    }
+    return true;
+  }
+  return false;
+}
 
-/** True for a string no store can keep or compare alike: a NUL character or an unpaired surrogate. */
-export const isUnstorableString = (s: string): boolean => s.includes('\u0000') || LONE_SURROGATE.test(s);
+/** Whether any string (value or key) in a JSON value is unstorable: `unstorableStrings`' first walk, which keeps no paths. */
+function hasUnstorableString(root: unknown): boolean {
+  const stack: unknown[] = [root];
+  while (stack.length) {
+    const v = stack.pop();
+    if (typeof v === 'string') {
+      if (isUnstorableString(v)) return true;
+    } else if (Array.isArray(v)) {
+      for (const x of v) stack.push(x);
+    } else if (isPlainObject(v)) {
+      for (const k of Object.keys(v)) {
+        if (isUnstorableString(k)) return true;
+        stack.push(v[k]);
+      }
+    }
+  }
+  return false;
+}
 
 /**
  * JSON Pointers of the strings (values or keys) in a JSON value that no store can keep, at
  * most `limit` of them. Iterative, so deep nesting cannot overflow the stack.
  */
 export function unstorableStrings(root: unknown, limit = 20): string[] {
+  // Nearly every value holds none: only one that does pays for the paths.
+  if (!hasUnstorableString(root)) return [];
   const found: string[] = [];
   const stack: [unknown, string][] = [[root, '']];
   while (stack.length && found.length < limit) {

@@ -147,10 +147,18 @@ export class EventStore {
    * late event causes go to the end of the events-by-name index, as the late event itself does.
    */
   async insertDerived(projectId: string, rows: readonly { profileId: number; name: string; properties: JsonObject; timestamp: number }[], derivedAt: number): Promise<void> {
-    await this.insert(rows.map((r) => ({
-      project_id: projectId, profile_id: r.profileId, message_id: null, type: 'derived', name: r.name, derived: sqlBool(this.store.dialect, true),
-      properties: JSON.stringify(r.properties), context: {}, ts: r.timestamp, received_at: Math.max(r.timestamp, derivedAt),
-    })));
+    if (rows.length === 0) return;
+    // Rows as `insert` writes them, built straight into parameters: with 200 segments there are
+    // several per ingested event, and all of them share the empty context's row.
+    const contextId = (await this.contextIds(projectId, [EMPTY_SPLIT.shared])).get(EMPTY_SPLIT.shared)!;
+    const derived = sqlBool(this.store.dialect, true);
+    for (const c of chunks(rows)) {
+      const params: unknown[] = [];
+      for (const r of c) {
+        params.push(projectId, r.profileId, null, 'derived', r.name, derived, JSON.stringify(r.properties), contextId, EMPTY_SPLIT.own, r.timestamp, Math.max(r.timestamp, derivedAt));
+      }
+      await this.store.db.executeQuery(CompiledQuery.raw(multiRowInsert(this.store.dialect, 'events', EVENT_COLUMNS, c.length), params));
+    }
   }
 
   /** Stored ids of context JSON texts of one project, storing the ones not seen before. */
@@ -351,18 +359,29 @@ function lazyEvent(name: string, timestamp: number, properties: unknown, shared:
   };
 }
 
-/** Contexts split already: a visit row shares its first event's context object, which is split once. */
-const splitDone = new WeakMap<JsonObject, { shared: string; own: string }>();
+/** An empty context's split (every derived event's): no object is looked at. */
+const EMPTY_SPLIT: { shared: string; own: string } = { shared: '{}', own: '{}' };
+
+/**
+ * The last context split, and its result: a `$session` row shares its first event's context
+ * object and is written just before it, so that object is split once. (A WeakMap of every
+ * context split held an entry per event written, over a million of them on a bulk ingest, and
+ * cost more than the splitting it saved.) The split is a function of the object alone.
+ */
+let lastSplit: { context: JsonObject; out: { shared: string; own: string } } | null = null;
 
 /**
  * The shared part of a context (stored once per distinct value) and the event's own part, as JSON.
  * `json`: the whole context as JSON already (an ingested item's), used as it is when all of it is shared.
  */
 function splitContext(context: JsonObject, json?: string): { shared: string; own: string } {
-  const done = splitDone.get(context);
-  if (done) return done;
-  let hasOwn = false;
-  for (const k in context) if (EVENT_OWN_CONTEXT_KEYS.has(k)) { hasOwn = true; break; }
+  if (lastSplit !== null && lastSplit.context === context) return lastSplit.out;
+  let hasOwn = false, empty = true;
+  for (const k in context) {
+    empty = false;
+    if (EVENT_OWN_CONTEXT_KEYS.has(k)) { hasOwn = true; break; }
+  }
+  if (empty) return EMPTY_SPLIT;
   let out: { shared: string; own: string };
   if (!hasOwn) out = { shared: json ?? JSON.stringify(context), own: '{}' };
   else {
@@ -370,6 +389,6 @@ function splitContext(context: JsonObject, json?: string): { shared: string; own
     for (const [k, v] of Object.entries(context)) (EVENT_OWN_CONTEXT_KEYS.has(k) ? own : shared)[k] = v;
     out = { shared: JSON.stringify(shared), own: JSON.stringify(own) };
   }
-  splitDone.set(context, out);
+  lastSplit = { context, out };
   return out;
 }

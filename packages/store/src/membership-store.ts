@@ -1,7 +1,11 @@
+import { CompiledQuery } from 'kysely';
 import { DAY_MS } from '@strata/core';
 import type { StoreHandle } from './store-handle.ts';
 import type { HistoryEntry, Member, MembershipReason } from './types.ts';
-import { chunks } from './util.ts';
+import { chunks, multiRowInsert } from './util.ts';
+
+const MEMBERSHIP_COLUMNS = ['project_id', 'segment_id', 'profile_id', 'since'] as const;
+const HISTORY_COLUMNS = ['project_id', 'segment_id', 'profile_id', 'kind', 'at', 'reason'] as const;
 
 /**
  * Who is in which segment (`memberships`, with the time each entered), its history of entries
@@ -25,9 +29,11 @@ export class MembershipStore {
   }
 
   async applyChanges(projectId: string, adds: readonly { segmentId: string; profileId: number; since: number }[], removes: readonly { segmentId: string; profileId: number }[]): Promise<void> {
-    for (const c of chunks([...adds])) {
-      await this.store.db.insertInto('memberships').values(c.map((a) => ({ project_id: projectId, segment_id: a.segmentId, profile_id: a.profileId, since: a.since })))
-        .onConflict((oc) => oc.doNothing()).execute();
+    // Like history rows, written on every change of a busy ingest: one text per row count (multiRowInsert), no query builder.
+    for (const c of chunks(adds)) {
+      const params: unknown[] = [];
+      for (const a of c) params.push(projectId, a.segmentId, a.profileId, a.since);
+      await this.store.db.executeQuery(CompiledQuery.raw(multiRowInsert(this.store.dialect, 'memberships', MEMBERSHIP_COLUMNS, c.length, 'ON CONFLICT DO NOTHING'), params));
     }
     const bySegment = new Map<string, number[]>();
     for (const r of removes) bySegment.set(r.segmentId, [...(bySegment.get(r.segmentId) ?? []), r.profileId]);
@@ -77,10 +83,11 @@ export class MembershipStore {
   /** Appends membership history; returns the new entries' ids in the order given. */
   async recordHistory(projectId: string, rows: readonly { segmentId: string; profileId: number; kind: 'entered' | 'exited'; at: number; reason: MembershipReason }[]): Promise<number[]> {
     const ids: number[] = [];
-    for (const c of chunks([...rows])) {
-      const out = await this.store.db.insertInto('membership_history')
-        .values(c.map((r) => ({ project_id: projectId, segment_id: r.segmentId, profile_id: r.profileId, kind: r.kind, at: r.at, reason: r.reason })))
-        .returning(['id', 'segment_id', 'profile_id', 'kind']).execute();
+    for (const c of chunks(rows)) {
+      const params: unknown[] = [];
+      for (const r of c) params.push(projectId, r.segmentId, r.profileId, r.kind, r.at, r.reason);
+      const { rows: out } = await this.store.db.executeQuery<{ id: number | string; segment_id: string; profile_id: number | string; kind: string }>(
+        CompiledQuery.raw(multiRowInsert(this.store.dialect, 'membership_history', HISTORY_COLUMNS, c.length, 'RETURNING id, segment_id, profile_id, kind'), params));
       // Rows come back in the order of VALUES on both stores; checked, since ids become webhook message ids.
       out.forEach((o, i) => {
         const want = c[i]!;

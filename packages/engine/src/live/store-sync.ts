@@ -238,9 +238,18 @@ export async function persist(tx: SqlStore, ps: ProjectState, out: readonly Pend
     const ids = await tx.recordHistory(ps.id, changes);
     await tx.insertDerivedEvents(ps.id, changes.filter((c) => ps.profiles.has(c.profileId)).map((c) => derivedEvent(ps, c)), now);
     if (listeners.length) {
+      // A profile's ids are read (decoded from the record columns) once, however many of its memberships changed.
+      const people = new Map<number, { userId: string | null; anonymousId: string | null }>();
       const recorded = changes.map((c, i): RecordedChange => {
-        const p = ps.profiles.get(c.profileId)?.profile ?? ps.gone.get(c.profileId);
-        return { ...c, historyId: ids[i]!, segmentName: ps.segments.get(c.segmentId)?.row.name ?? '', userId: p?.userId ?? null, anonymousId: p?.anonymousId ?? null };
+        let who = people.get(c.profileId);
+        if (!who) {
+          const p = ps.profiles.get(c.profileId)?.profile ?? ps.gone.get(c.profileId);
+          people.set(c.profileId, (who = { userId: p?.userId ?? null, anonymousId: p?.anonymousId ?? null }));
+        }
+        return {
+          segmentId: c.segmentId, profileId: c.profileId, kind: c.kind, at: c.at, reason: c.reason,
+          historyId: ids[i]!, segmentName: ps.segments.get(c.segmentId)?.row.name ?? '', userId: who.userId, anonymousId: who.anonymousId,
+        };
       });
       for (const l of listeners) await l(tx, ps.id, recorded);
     }

@@ -1,0 +1,73 @@
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import type { SqlStore } from './sql-store.ts';
+import { testBackends } from './testing/index.ts';
+
+const backends = await testBackends();
+const T = Date.UTC(2024, 5, 15, 12);
+const DAY = 86_400_000;
+
+/**
+ * The rows the live engine writes for each membership change (membership, history, derived
+ * event), written as multi-row statements built from parameters: what they store, read back.
+ */
+describe.each(backends.map((b) => [b.name, b] as const))('membership change rows on %s', (_n, backend) => {
+  let store: SqlStore;
+  beforeEach(async () => {
+    store = await backend.open();
+  });
+  afterEach(async () => store.close());
+
+  it('gives history ids in the order of the rows, across statements, and counts them per day', async () => {
+    // 613 rows: statements of 500, 64, 32, 16 and 1 rows.
+    const rows = Array.from({ length: 613 }, (_, i) => ({
+      segmentId: `s${i % 3}`, profileId: 1000 + i, kind: (i % 2 ? 'exited' : 'entered') as 'entered' | 'exited', at: T + (i % 2) * DAY, reason: i % 5 ? 'event' as const : 'time' as const,
+    }));
+    const ids = await store.transaction((tx) => tx.recordHistory('p1', rows));
+    expect(ids).toHaveLength(rows.length);
+    for (let i = 1; i < ids.length; i++) expect(ids[i]).toBeGreaterThan(ids[i - 1]!);
+    const back = await store.history('p1', { segmentId: 's1' }, 1000, null);
+    const mine = rows.map((r, i) => ({ id: ids[i]!, ...r })).filter((r) => r.segmentId === 's1').reverse();
+    expect(back).toEqual(mine);
+    const daily = await store.db.selectFrom('segment_daily').select(['segment_id', 'day', 'entered', 'exited']).where('project_id', '=', 'p1').execute();
+    const count = (seg: string, kind: string) => rows.filter((r) => r.segmentId === seg && r.kind === kind).length;
+    expect(daily.map((d) => ({ ...d, day: Number(d.day), entered: Number(d.entered), exited: Number(d.exited) })).sort((a, b) => a.segment_id.localeCompare(b.segment_id) || a.day - b.day)).toEqual(
+      ['s0', 's1', 's2'].flatMap((s) => [
+        { segment_id: s, day: Math.floor(T / DAY), entered: count(s, 'entered'), exited: 0 },
+        { segment_id: s, day: Math.floor(T / DAY) + 1, entered: 0, exited: count(s, 'exited') },
+      ]),
+    );
+  });
+
+  it('adds memberships once (a repeat keeps the first since) and removes them', async () => {
+    await store.transaction((tx) => tx.applyMembershipChanges('p1', [
+      { segmentId: 'a', profileId: 1, since: T }, { segmentId: 'a', profileId: 2, since: T }, { segmentId: 'b', profileId: 1, since: T },
+    ], []));
+    await store.transaction((tx) => tx.applyMembershipChanges('p1', [{ segmentId: 'a', profileId: 1, since: T + 5 }, { segmentId: 'b', profileId: 3, since: T + 5 }], [{ segmentId: 'a', profileId: 2 }]));
+    const all = (await store.allMemberships('p1')).sort((x, y) => x.segmentId.localeCompare(y.segmentId) || x.profileId - y.profileId);
+    expect(all).toEqual([
+      { segmentId: 'a', profileId: 1, since: T },
+      { segmentId: 'b', profileId: 1, since: T },
+      { segmentId: 'b', profileId: 3, since: T + 5 },
+    ]);
+  });
+
+  it('stores derived events with an empty context, received when derived (never before their own time)', async () => {
+    await store.transaction((tx) => tx.ingest('p1', [{
+      messageId: 'm1', type: 'track', name: 'x', userId: 'u1', anonymousId: null, previousId: null,
+      properties: {}, context: { locale: 'en-GB' }, traits: null, timestamp: T, receivedAt: T,
+    }], 30 * 60_000));
+    const profile = (await store.findProfile('p1', 'u1'))!;
+    await store.transaction((tx) => tx.insertDerivedEvents('p1', [
+      { profileId: profile.id, name: '$segment_entered', properties: { segmentId: 's', segmentName: 'S', reason: 'event' }, timestamp: T + 10 },
+      { profileId: profile.id, name: '$segment_exited', properties: { segmentId: 's', segmentName: 'S', reason: 'time' }, timestamp: T + 50 },
+    ], T + 20));
+    const events = (await store.profileEvents('p1', profile.id, 10)).filter((e) => e.name.startsWith('$segment'));
+    expect(events.map((e) => ({ name: e.name, type: e.type, messageId: e.messageId, timestamp: e.timestamp, receivedAt: e.receivedAt, properties: e.properties, context: e.context }))).toEqual([
+      { name: '$segment_exited', type: 'derived', messageId: null, timestamp: T + 50, receivedAt: T + 50, properties: { segmentId: 's', segmentName: 'S', reason: 'time' }, context: {} },
+      { name: '$segment_entered', type: 'derived', messageId: null, timestamp: T + 10, receivedAt: T + 20, properties: { segmentId: 's', segmentName: 'S', reason: 'event' }, context: {} },
+    ]);
+    // The ingested event's context is its own row; the derived ones share the empty context's.
+    const contexts = await store.db.selectFrom('contexts').select('json').where('project_id', '=', 'p1').execute();
+    expect(contexts.map((c) => (typeof c.json === 'string' ? JSON.parse(c.json) : c.json)).sort((a, b) => Object.keys(a).length - Object.keys(b).length)).toEqual([{}, { locale: 'en-GB' }]);
+  });
+});
