@@ -265,7 +265,6 @@ export class IngestService {
    * requests are then appended one by one, so that only the one at fault hears it.
    */
   private async appendGroup(group: readonly Appending[]): Promise<void> {
-    const before = this.acked;
     let positions: number[];
     try {
       positions = await this.log.append(group.flatMap((g) => g.records));
@@ -285,8 +284,11 @@ export class IngestService {
       }
       return;
     }
+    // Every position is a record this call wrote (a log never answers an append with an earlier
+    // copy's position: jetstream-record.ts), so each is applied; a client's retry of a request
+    // that was written but not acknowledged is a second copy, whose items the store drops as
+    // repeated messageIds.
     const appended: Queued[] = [];
-    const seen = new Set<number>();
     let k = 0;
     for (const g of group) {
       let last = 0;
@@ -295,15 +297,6 @@ export class IngestService {
         last = Math.max(last, position);
         this.totals.accepted += record.items.length;
         this.totals.rejected += record.rejections.length;
-        // A position already given: the log kept a retried record once (JetStream's duplicate window)
-        // and answered with the first copy's position. That copy is applied, or queued to be, once;
-        // applying it again would only take its partition's recorded position back.
-        if (position <= before || seen.has(position)) {
-          this.totals.duplicates += record.items.length;
-          g.results?.[i]!.resolve({ stored: 0, duplicates: record.items.length });
-          return;
-        }
-        seen.add(position);
         this.backlog += size(record);
         appended.push({ record: { ...record, position }, ...(g.results ? { result: g.results[i]! } : {}) });
       });

@@ -5,7 +5,7 @@ import {
 } from '@nats-io/jetstream';
 import { AppError } from '@strata/core';
 import type { EventLog, LoggedRecord, LogRead, LogRecord } from './event-log.ts';
-import { ENCODING_HEADER, decodeRecord, encodeRecord, recordMsgId } from './jetstream-record.ts';
+import { ENCODING_HEADER, appendAttempt, decodeRecord, encodeRecord, recordMsgId } from './jetstream-record.ts';
 import { PartitionReader } from './jetstream-reader.ts';
 import { checkInt, checkName, connectNats, partitionSubject, streamName } from './nats-common.ts';
 
@@ -22,9 +22,9 @@ export interface JetStreamLogOptions {
   readonly prefix?: string;
   readonly partitions?: number;
   /**
-   * How long JetStream remembers a record's id to drop a retried append (default 10 minutes).
-   * The server's 2-minute default is shorter than a client's retries with backoff after an outage;
-   * a day would cost memory, as the server keeps every id of the window in a map.
+   * How long JetStream remembers a record's id to drop a message re-sent within one append
+   * (default 10 minutes: ids are drawn per call, `recordMsgId`, so seconds would do; longer costs
+   * memory, as the server keeps every id of the window in a map).
    */
   readonly duplicateWindowMs?: number;
   /** How long an append waits for its PubAcks (and a read for the server) before it fails as unavailable (default 5 s). */
@@ -127,9 +127,9 @@ class JetStreamLog implements EventLog {
   }
 
   /**
-   * Publishes every record at once and waits for all the PubAcks: one round trip for the lot. A
-   * record JetStream already holds (a retried request, within the duplicate window) comes back
-   * with the original's sequence, which is its position.
+   * Publishes every record at once and waits for all the PubAcks: one round trip for the lot.
+   * Each call is a new attempt with ids of its own (`recordMsgId`): JetStream keeps once only what
+   * this call itself sends twice, so every position it answers is a message this call wrote.
    */
   async append(records: readonly LogRecord[]): Promise<number[]> {
     for (const r of records) checkInt('a record\'s partition', r.partition, 0, this.partitions - 1);
@@ -143,10 +143,11 @@ class JetStreamLog implements EventLog {
         throw new AppError({ code: 'PAYLOAD_TOO_LARGE', message: `a request's events for one partition are ${body.length} bytes once encoded, more than the event log's NATS server takes in one message (max_payload ${limit}); send smaller batches` });
       }
     }
+    const attempt = appendAttempt();
     const acks = await Promise.all(records.map((r, i) => {
       const h = headers();
       if (encoded[i].gzipped) h.set(ENCODING_HEADER, 'gzip');
-      return this.js.publish(partitionSubject(this.prefix, r.partition), encoded[i].body, { msgID: recordMsgId(r), headers: h, timeout: this.timeoutMs });
+      return this.js.publish(partitionSubject(this.prefix, r.partition), encoded[i].body, { msgID: recordMsgId(r, attempt, i), headers: h, timeout: this.timeoutMs });
     }));
     return acks.map((a) => a.seq);
   }
