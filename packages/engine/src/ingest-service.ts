@@ -69,7 +69,7 @@ export interface IngestTotals {
 }
 
 interface Deferred<T> { resolve(v: T): void; reject(e: unknown): void }
-/** A request waiting to be appended: its records (one per partition), appended together, and what its caller waits for. */
+/** A request waiting to be appended: its records (one per run of items of one partition), appended together, and what its caller waits for. */
 interface Appending { readonly records: readonly LogRecord[]; readonly ack: Deferred<number>; readonly results?: readonly Deferred<IngestResult>[] }
 interface Queued { readonly record: LoggedRecord; readonly result?: Deferred<IngestResult> }
 
@@ -186,7 +186,7 @@ export class IngestService {
   }
 
   /**
-   * A request becomes one record per partition its items go to (`recordsOf`), appended in one
+   * A request becomes one record per run of consecutive items of one partition (`recordsOf`), appended in one
    * call, all or none; it is acknowledged with the last of their positions.
    */
   private async enqueue(projectId: string, items: readonly IngestItem[], rejections: readonly Rejection[], receivedAt: number, result?: Deferred<IngestResult>): Promise<number> {
