@@ -1,4 +1,4 @@
-import { appliedPositions, checkLogPartitions, openEventLog, openJetStreamLog, unappliedInTable, type EventLog, type SqlStore } from '@strata/store';
+import { appliedPositions, checkLogPartitions, openEventLog, openJetStreamLog, redactNatsUrl, unappliedInTable, type EventLog, type SqlStore } from '@strata/store';
 import type { Config } from './config.ts';
 
 /**
@@ -33,6 +33,6 @@ async function open(store: SqlStore, config: Config): Promise<EventLog> {
   try {
     return await openJetStreamLog({ url: natsUrl, prefix, partitions });
   } catch (err) {
-    throw new Error(`the event log on NATS JetStream at ${natsUrl} (prefix "${prefix}", ${partitions} partitions) could not be opened: ${(err as Error).message}`, { cause: err });
+    throw new Error(`the event log on NATS JetStream at ${redactNatsUrl(natsUrl)} (prefix "${prefix}", ${partitions} partitions) could not be opened: ${(err as Error).message}`, { cause: err });
   }
 }

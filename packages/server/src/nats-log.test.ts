@@ -190,6 +190,11 @@ describe('opening the configured event log', () => {
       const began = Date.now();
       await expect(openConfiguredLog(store, config)).rejects.toThrow(/^the event log on NATS JetStream at nats:\/\/127\.0\.0\.1:1 \(prefix "strata", 16 partitions\) could not be opened: /);
       expect(Date.now() - began).toBeLessThan(7_000);
+      // A URL with credentials: the password is not in the message.
+      const secret = { ...config, eventLog: { ...config.eventLog, natsUrl: 'nats://strata:s3cret@127.0.0.1:1' } };
+      const err = (await openConfiguredLog(store, secret).catch((e: unknown) => e)) as Error;
+      expect(err.message).toMatch(/^the event log on NATS JetStream at nats:\/\/strata:\*\*\*@127\.0\.0\.1:1 /);
+      expect(err.message).not.toContain('s3cret');
     } finally {
       await store.close();
     }
