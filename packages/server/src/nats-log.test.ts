@@ -182,6 +182,32 @@ describe.skipIf(why !== null)('Strata on NATS JetStream and PostgreSQL', () => {
   }, 30_000);
 });
 
+describe.skipIf(natsDown !== null)('two databases and one NATS prefix', () => {
+  afterAll(async () => {
+    const nc = await connect({ servers: NATS_URL });
+    const jsm = await jetstreamManager(nc);
+    for (const p of prefixes.used) await jsm.streams.delete(`${p.toUpperCase()}_EVENTS`).catch(() => false);
+    await nc.close();
+  });
+
+  it('refuses the stream of one database to another, naming the prefix, and keeps it for its own', async () => {
+    const prefix = prefixes.next();
+    const config = natsConfig('postgres://x/y', prefix);
+    const [first, second] = [await openTestPglite(), await openTestPglite()];
+    try {
+      await (await openConfiguredLog(first, config)).close();
+      await expect(openConfiguredLog(second, config)).rejects.toThrow(new RegExp(`holds the event log of another database .*choose another STRATA_NATS_PREFIX`));
+      await expect(openConfiguredLog(second, config)).rejects.toThrow(`(STRATA_NATS_PREFIX "${prefix}")`);
+      // With a prefix of its own it starts; the first database still opens its stream.
+      await (await openConfiguredLog(second, natsConfig('postgres://x/y', prefixes.next()))).close();
+      await (await openConfiguredLog(first, config)).close();
+    } finally {
+      await first.close();
+      await second.close();
+    }
+  }, 60_000);
+});
+
 describe('opening the configured event log', () => {
   it('fails fast, saying why, when NATS does not answer at start', async () => {
     const store = await openTestPglite();

@@ -240,6 +240,24 @@ describe.skipIf(unavailable !== null)('the event log on NATS JetStream', () => {
     await expect(open(prefix, 8)).rejects.toThrow(/exists with other subjects .* than this log's 8 partitions/);
   });
 
+  it('ties a stream to the database it was made for: another database is refused, a stream of an earlier version adopted only by a database that has applied nothing', async () => {
+    const a = { id: 'storeA', applied: true }, b = { id: 'storeB', applied: false };
+    const prefix = newPrefix();
+    await (await openJetStreamLog({ url: NATS_URL, prefix, partitions: 4, owner: a })).close();
+    expect((await jsm.streams.info(streamName(prefix))).config.description).toBe('Strata event log: 4 partitions; store storeA');
+    await (await openJetStreamLog({ url: NATS_URL, prefix, partitions: 4, owner: a })).close();
+    await expect(openJetStreamLog({ url: NATS_URL, prefix, partitions: 4, owner: b }))
+      .rejects.toThrow(`the NATS stream ${streamName(prefix)} (STRATA_NATS_PREFIX "${prefix}") holds the event log of another database (store storeA; this one is storeB): two deployments on one NATS server need prefixes of their own; choose another STRATA_NATS_PREFIX`);
+    // A stream that names no database (made by an earlier version).
+    const old = newPrefix();
+    await (await open(old)).close();
+    expect((await jsm.streams.info(streamName(old))).config.description).toBe('Strata event log: 4 partitions');
+    await expect(openJetStreamLog({ url: NATS_URL, prefix: old, partitions: 4, owner: a })).rejects.toThrow(/was made by an earlier version of Strata and names no database, and this database has already applied records/);
+    await (await openJetStreamLog({ url: NATS_URL, prefix: old, partitions: 4, owner: b })).close();
+    expect((await jsm.streams.info(streamName(old))).config.description).toBe('Strata event log: 4 partitions; store storeB');
+    await expect(openJetStreamLog({ url: NATS_URL, prefix: old, partitions: 4, owner: { id: 'storeC', applied: false } })).rejects.toThrow(/holds the event log of another database \(store storeB; this one is storeC\)/);
+  });
+
   it('refuses a record for a partition it does not have, and a read past its head (a stream made anew)', async () => {
     const log = await open(newPrefix(), 2);
     try {

@@ -8,6 +8,7 @@ import type { EventLog, LoggedRecord, LogRead, LogRecord } from './event-log.ts'
 import { ENCODING_HEADER, appendAttempt, decodeRecord, encodeRecord, recordMsgId } from './jetstream-record.ts';
 import { PartitionReader } from './jetstream-reader.ts';
 import { checkInt, checkName, connectNats, partitionSubject, streamName } from './nats-common.ts';
+import { checkStreamOwner, ownerInDescription, streamDescription, type StreamOwner } from './stream-owner.ts';
 
 /**
  * The event log on NATS JetStream, for the distributed deployment: one file-backed stream per
@@ -31,6 +32,11 @@ export interface JetStreamLogOptions {
   readonly timeoutMs?: number;
   /** Stream replicas in a NATS cluster (default 1). */
   readonly replicas?: number;
+  /**
+   * The database the log is opened for (`streamOwnerOf`): written into a stream this makes, and a
+   * stream made for another database is refused (stream-owner.ts). Unset (tests, tools): not checked.
+   */
+  readonly owner?: StreamOwner;
 }
 
 const DEFAULTS = { prefix: 'strata', partitions: 16, duplicateWindowMs: 10 * 60_000, timeoutMs: 5000, replicas: 1 };
@@ -48,7 +54,7 @@ export async function openJetStreamLog(options: JetStreamLogOptions): Promise<Ev
   const nc = await connectNats(o.url, `strata-log-${prefix}`);
   try {
     const jsm = await jetstreamManager(nc, { timeout: o.timeoutMs });
-    const stream = await ensureStream(jsm, prefix, partitions, o.duplicateWindowMs, o.replicas);
+    const stream = await ensureStream(jsm, prefix, partitions, o.duplicateWindowMs, o.replicas, o.owner);
     return new JetStreamLog(nc, jsm, jetstream(nc, { timeout: o.timeoutMs }), stream, prefix, partitions, o.timeoutMs);
   } catch (err) {
     await nc.close();
@@ -62,12 +68,12 @@ export async function openJetStreamLog(options: JetStreamLogOptions): Promise<Ev
  * profiles to other workers than the records already written; that is refused, never reused.
  * Only the duplicate window is brought in line, as it is a tuning.
  */
-async function ensureStream(jsm: JetStreamManager, prefix: string, partitions: number, windowMs: number, replicas: number): Promise<string> {
+async function ensureStream(jsm: JetStreamManager, prefix: string, partitions: number, windowMs: number, replicas: number, owner?: StreamOwner): Promise<string> {
   const name = streamName(prefix);
   const subjects = Array.from({ length: partitions }, (_, p) => partitionSubject(prefix, p));
   const wanted: Partial<StreamConfig> & { name: string } = {
     name, subjects, storage: StorageType.File, retention: RetentionPolicy.Limits, num_replicas: replicas,
-    duplicate_window: nanos(windowMs), description: `Strata event log: ${partitions} partitions`,
+    duplicate_window: nanos(windowMs), description: streamDescription(partitions, owner?.id ?? null),
   };
   let info = await streamInfo(jsm, name);
   if (info === null) {
@@ -87,7 +93,10 @@ async function ensureStream(jsm: JetStreamManager, prefix: string, partitions: n
   if (c.storage !== StorageType.File || c.retention !== RetentionPolicy.Limits) {
     throw new Error(`the NATS stream ${name} is not an event log (storage ${c.storage}, retention ${c.retention}; a log needs file storage and limits retention)`);
   }
-  if (c.duplicate_window !== nanos(windowMs)) await jsm.streams.update(name, { duplicate_window: nanos(windowMs) });
+  const adopt = owner !== undefined && checkStreamOwner(name, prefix, ownerInDescription(c.description), owner) === 'adopt';
+  if (adopt || c.duplicate_window !== nanos(windowMs)) {
+    await jsm.streams.update(name, { duplicate_window: nanos(windowMs), ...(adopt ? { description: streamDescription(partitions, owner.id) } : {}) });
+  }
   return name;
 }
 
