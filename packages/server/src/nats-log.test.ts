@@ -246,7 +246,8 @@ describe('opening the configured event log', () => {
       await setAppliedPosition(store, 0, 40);
       await setAppliedPosition(store, 5, 42);
       const embedded = { ...configFromEnv({}), adminToken: ADMIN, writeKey: WRITE };
-      await expect(openConfiguredLog(store, embedded)).rejects.toThrow('the event log has 1 partition, but the store has applied records of partitions up to 5 (a log of at least 6 partitions)');
+      await expect(openConfiguredLog(store, embedded)).rejects.toThrow('the event log has 1 partition, but the store has applied records of partition 5, so the log it was written from had at least 6 partitions: '
+        + 'records of the partitions this log lacks would never be read. Start with the log the store was written from: the same STRATA_NATS_URL and STRATA_NATS_PREFIX, and STRATA_PARTITIONS as its stream was made with');
     } finally {
       await store.close();
     }

@@ -237,7 +237,17 @@ describe.skipIf(unavailable !== null)('the event log on NATS JetStream', () => {
     }
     const prefix = newPrefix();
     await (await open(prefix, 4)).close();
-    await expect(open(prefix, 8)).rejects.toThrow(/exists with other subjects .* than this log's 8 partitions/);
+    // Another count: the stream's count is named (not its subjects), and the count to start with.
+    const count = await open(prefix, 8).catch((e: unknown) => e as Error);
+    expect((count as Error).message).toBe(`the NATS stream ${streamName(prefix)} was made with 4 partitions, and this log has 8: profiles would go to other partitions than the records already written. `
+      + 'Start with STRATA_PARTITIONS=4, or, to change the count, use another STRATA_NATS_PREFIX (a new stream) once every record of this one is applied');
+    await expect(open(prefix, 2)).rejects.toThrow(/was made with 4 partitions, and this log has 2: .*STRATA_PARTITIONS=4/);
+    // The same prefix in other letter case names the same stream, with other subjects: said so.
+    await expect(open(prefix.toUpperCase(), 4)).rejects.toThrow(`was made for the prefix "${prefix}", which differs from this log's prefix "${prefix.toUpperCase()}" only in letter case`);
+    // Subjects Strata does not make.
+    const foreign = newPrefix();
+    await jsm.streams.add({ name: streamName(foreign), subjects: [`${foreign}.other`] });
+    await expect(open(foreign, 4)).rejects.toThrow(`the NATS stream ${streamName(foreign)} exists with subjects that are not a Strata event log's (${foreign}.other)`);
   });
 
   it('ties a stream to the database it was made for: another database is refused, a stream of an earlier version adopted only by a database that has applied nothing', async () => {

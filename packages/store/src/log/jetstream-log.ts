@@ -85,11 +85,7 @@ async function ensureStream(jsm: JetStreamManager, prefix: string, partitions: n
     }
   }
   const c = info.config;
-  const have = [...c.subjects ?? []].sort().join(' ');
-  if (have !== [...subjects].sort().join(' ')) {
-    throw new Error(`the NATS stream ${name} exists with other subjects (${have || 'none'}) than this log's ${partitions} partitions `
-      + `(${subjects[0]} … ${subjects[subjects.length - 1]}): give this log another prefix, or the partition count the stream was made with`);
-  }
+  if ([...c.subjects ?? []].sort().join(' ') !== [...subjects].sort().join(' ')) throw new Error(otherLayout(name, prefix, partitions, c.subjects ?? []));
   if (c.storage !== StorageType.File || c.retention !== RetentionPolicy.Limits) {
     throw new Error(`the NATS stream ${name} is not an event log (storage ${c.storage}, retention ${c.retention}; a log needs file storage and limits retention)`);
   }
@@ -98,6 +94,28 @@ async function ensureStream(jsm: JetStreamManager, prefix: string, partitions: n
     await jsm.streams.update(name, { duplicate_window: nanos(windowMs), ...(adopt ? { description: streamDescription(partitions, owner.id) } : {}) });
   }
   return name;
+}
+
+/**
+ * Why a stream of this log's name is not its layout, in the operator's terms: a prefix that
+ * differs only in letter case (streams are named in upper case, subjects keep the case), another
+ * partition count (the stream's, not its subject list), or subjects Strata never makes.
+ */
+function otherLayout(name: string, prefix: string, partitions: number, subjects: readonly string[]): string {
+  const parsed = subjects.map((s) => /^([A-Za-z0-9_-]+)\.events\.(\d+)$/.exec(s));
+  const prefixes = new Set(parsed.map((m) => m?.[1]));
+  const theirs = parsed.every((m) => m !== null) && prefixes.size === 1 ? [...prefixes][0]! : null;
+  const n = subjects.length;
+  const layoutOk = theirs !== null && parsed.every((m) => Number(m![2]) < n);
+  if (layoutOk && theirs !== prefix && theirs.toUpperCase() === prefix.toUpperCase()) {
+    return `the NATS stream ${name} was made for the prefix "${theirs}", which differs from this log's prefix "${prefix}" only in letter case: `
+      + `streams are named in upper case, so both prefixes name this stream, but their subjects differ. Use the prefix "${theirs}" exactly (STRATA_NATS_PREFIX), or a prefix of another name for another log`;
+  }
+  if (layoutOk && theirs === prefix) {
+    return `the NATS stream ${name} was made with ${n} partition${n === 1 ? '' : 's'}, and this log has ${partitions}: profiles would go to other partitions than the records already written. `
+      + `Start with STRATA_PARTITIONS=${n}, or, to change the count, use another STRATA_NATS_PREFIX (a new stream) once every record of this one is applied`;
+  }
+  return `the NATS stream ${name} exists with subjects that are not a Strata event log's (${subjects.slice(0, 3).join(' ') || 'none'}${n > 3 ? ' …' : ''}): it was made by something else; give this log another prefix`;
 }
 
 async function streamInfo(jsm: JetStreamManager, name: string): Promise<StreamInfo | null> {
