@@ -38,7 +38,8 @@ export function recordsOf(projectId: string, partitions: number, receivedAt: num
   return runs.map((run, i) => ({ projectId, partition: run.partition, receivedAt, items: run.items, rejections: i === 0 ? rejections : [] }));
 }
 
-interface Deferred<T> { resolve(v: T): void; reject(e: unknown): void }
+/** The settling half of a promise: what a request waiting on the log or the worker is answered through. */
+export interface Deferred<T> { resolve(v: T): void; reject(e: unknown): void }
 
 /**
  * One deferred result per record of a request, settling `whole` with their sum once every one is

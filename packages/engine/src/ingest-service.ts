@@ -1,7 +1,7 @@
 import { AppError, storedContext, storedMessage } from '@strata/core';
 import { appliedPositions, checkLogPartitions, storeUnavailableReason, type EventLog, type IngestItem, type LoggedRecord, type LogRecord, type Rejection } from '@strata/store';
 import { applyRecords, setAside, type ApplyDeps, type IngestIsolation, type IngestListener, type IngestResult } from './ingest-apply.ts';
-import { recordsOf, splitResult } from './ingest-records.ts';
+import { recordsOf, splitResult, type Deferred } from './ingest-records.ts';
 import { MergedLogReader } from './log-merge.ts';
 import type { LiveEngine } from './live-engine.ts';
 import { suppressedWarning, type SuppressionList } from './user-data-service.ts';
@@ -68,7 +68,6 @@ export interface IngestTotals {
   setAside: number;
 }
 
-interface Deferred<T> { resolve(v: T): void; reject(e: unknown): void }
 /** A request waiting to be appended: its records (one per run of items of one partition), appended together, and what its caller waits for. */
 interface Appending { readonly records: readonly LogRecord[]; readonly ack: Deferred<number>; readonly results?: readonly Deferred<IngestResult>[] }
 interface Queued { readonly record: LoggedRecord; readonly result?: Deferred<IngestResult> }
