@@ -1,5 +1,5 @@
 import { systemClock } from '@strata/engine';
-import { openWriterStore, type StoreConfig } from '@strata/store';
+import { openWriterStore, redactNatsUrl, streamName, type StoreConfig } from '@strata/store';
 import { buildApp, configFromEnv, createContext, credentialLines, ensureDefaultProject, openConfiguredLog, stopContext, type AppContext, type Config } from '@strata/server';
 
 /** The configured store: PostgreSQL when DATABASE_URL is set, else embedded SQLite in STRATA_DATA_DIR. */
@@ -66,12 +66,11 @@ export async function serve(ctx: AppContext, config: Config): Promise<void> {
   ctx.destinationDispatcher.start();
   // Syncs a stop interrupted carry on from their last page.
   await ctx.destinations.resumeSyncs();
-  console.log(`Strata is serving on ${address} (store: ${config.databaseUrl ? 'PostgreSQL' : `SQLite in ${config.dataDir}`}; event log: ${logName(ctx, config)}); API docs at ${address}/docs; Ctrl-C stops it`);
+  console.log(`Strata is serving on ${address} (store: ${config.databaseUrl ? 'PostgreSQL' : `SQLite in ${config.dataDir}`}; event log: ${logName(ctx.ingest.log, config)}); API docs at ${address}/docs; Ctrl-C stops it`);
 }
 
-/** The event log in use, for the start line. */
-function logName(ctx: AppContext, config: Config): string {
-  const log = ctx.ingest.log;
+/** The event log in use, for the start line (the NATS URL without its password). */
+export function logName(log: Pick<AppContext['ingest']['log'], 'kind' | 'partitions'>, config: Config): string {
   if (log.kind !== 'jetstream') return `embedded (${log.kind === 'sqlite' ? 'a file beside the store' : 'a table of the store'})`;
-  return `NATS JetStream at ${config.eventLog.natsUrl}, stream ${config.eventLog.prefix.toUpperCase()}_EVENTS, ${log.partitions} partitions`;
+  return `NATS JetStream at ${redactNatsUrl(config.eventLog.natsUrl ?? '')}, stream ${streamName(config.eventLog.prefix)}, ${log.partitions} partitions`;
 }

@@ -2,8 +2,8 @@ import { partitionOf, type IngestItem, type LogRecord, type Rejection } from '@s
 import type { IngestResult } from './ingest-apply.ts';
 
 /**
- * How one acknowledged request becomes log records: one per partition its items go to
- * (docs/architecture.md § The path of one event).
+ * How one acknowledged request becomes log records: one per run of consecutive items of one
+ * partition (docs/architecture.md § The path of one event).
  */
 
 /**
@@ -17,25 +17,29 @@ export function routingKey(item: IngestItem): string {
 }
 
 /**
- * A request's items as records, one per partition, in the order the partitions first appear in
- * the request (so that two items in different partitions keep their order whenever the request
- * does not interleave them); each record keeps its items in the order sent. The refused items go
- * with the first record; a request that keeps no item is one record of partition 0 (its refusals,
- * or nothing: it is still acknowledged with a position of its own).
+ * A request's items as records: a new record each time an item's partition differs from the
+ * previous item's (runs of consecutive items), so that the records, appended in one call in this
+ * order, get positions in the order the items were sent. Ingest cannot know which ids are already
+ * one profile (an identify earlier in the request, or long before, may have linked them), so the
+ * request's order is kept whole: an item for an anonymous id sent after the identify that links
+ * it to a userId is applied after it, as on one partition. The refused items go with the first
+ * record; a request that keeps no item is one record of partition 0 (its refusals, or nothing:
+ * it is still acknowledged with a position of its own).
  */
 export function recordsOf(projectId: string, partitions: number, receivedAt: number, items: readonly IngestItem[], rejections: readonly Rejection[]): LogRecord[] {
-  const byPartition = new Map<number, IngestItem[]>();
+  const runs: { partition: number; items: IngestItem[] }[] = [];
   for (const item of items) {
     const p = partitionOf(routingKey(item), partitions);
-    const list = byPartition.get(p);
-    if (list) list.push(item);
-    else byPartition.set(p, [item]);
+    const last = runs[runs.length - 1];
+    if (last?.partition === p) last.items.push(item);
+    else runs.push({ partition: p, items: [item] });
   }
-  if (byPartition.size === 0) return [{ projectId, partition: 0, receivedAt, items: [], rejections }];
-  return [...byPartition].map(([partition, its], i) => ({ projectId, partition, receivedAt, items: its, rejections: i === 0 ? rejections : [] }));
+  if (runs.length === 0) return [{ projectId, partition: 0, receivedAt, items: [], rejections }];
+  return runs.map((run, i) => ({ projectId, partition: run.partition, receivedAt, items: run.items, rejections: i === 0 ? rejections : [] }));
 }
 
-interface Deferred<T> { resolve(v: T): void; reject(e: unknown): void }
+/** The settling half of a promise: what a request waiting on the log or the worker is answered through. */
+export interface Deferred<T> { resolve(v: T): void; reject(e: unknown): void }
 
 /**
  * One deferred result per record of a request, settling `whole` with their sum once every one is

@@ -1,7 +1,7 @@
 import { AppError, storedContext, storedMessage } from '@strata/core';
 import { appliedPositions, checkLogPartitions, storeUnavailableReason, type EventLog, type IngestItem, type LoggedRecord, type LogRecord, type Rejection } from '@strata/store';
 import { applyRecords, setAside, type ApplyDeps, type IngestIsolation, type IngestListener, type IngestResult } from './ingest-apply.ts';
-import { recordsOf, splitResult } from './ingest-records.ts';
+import { recordsOf, splitResult, type Deferred } from './ingest-records.ts';
 import { MergedLogReader } from './log-merge.ts';
 import type { LiveEngine } from './live-engine.ts';
 import { suppressedWarning, type SuppressionList } from './user-data-service.ts';
@@ -68,8 +68,7 @@ export interface IngestTotals {
   setAside: number;
 }
 
-interface Deferred<T> { resolve(v: T): void; reject(e: unknown): void }
-/** A request waiting to be appended: its records (one per partition), appended together, and what its caller waits for. */
+/** A request waiting to be appended: its records (one per run of items of one partition), appended together, and what its caller waits for. */
 interface Appending { readonly records: readonly LogRecord[]; readonly ack: Deferred<number>; readonly results?: readonly Deferred<IngestResult>[] }
 interface Queued { readonly record: LoggedRecord; readonly result?: Deferred<IngestResult> }
 
@@ -186,7 +185,7 @@ export class IngestService {
   }
 
   /**
-   * A request becomes one record per partition its items go to (`recordsOf`), appended in one
+   * A request becomes one record per run of consecutive items of one partition (`recordsOf`), appended in one
    * call, all or none; it is acknowledged with the last of their positions.
    */
   private async enqueue(projectId: string, items: readonly IngestItem[], rejections: readonly Rejection[], receivedAt: number, result?: Deferred<IngestResult>): Promise<number> {
@@ -265,7 +264,6 @@ export class IngestService {
    * requests are then appended one by one, so that only the one at fault hears it.
    */
   private async appendGroup(group: readonly Appending[]): Promise<void> {
-    const before = this.acked;
     let positions: number[];
     try {
       positions = await this.log.append(group.flatMap((g) => g.records));
@@ -285,8 +283,11 @@ export class IngestService {
       }
       return;
     }
+    // Every position is a record this call wrote (a log never answers an append with an earlier
+    // copy's position: jetstream-record.ts), so each is applied; a client's retry of a request
+    // that was written but not acknowledged is a second copy, whose items the store drops as
+    // repeated messageIds.
     const appended: Queued[] = [];
-    const seen = new Set<number>();
     let k = 0;
     for (const g of group) {
       let last = 0;
@@ -295,15 +296,6 @@ export class IngestService {
         last = Math.max(last, position);
         this.totals.accepted += record.items.length;
         this.totals.rejected += record.rejections.length;
-        // A position already given: the log kept a retried record once (JetStream's duplicate window)
-        // and answered with the first copy's position. That copy is applied, or queued to be, once;
-        // applying it again would only take its partition's recorded position back.
-        if (position <= before || seen.has(position)) {
-          this.totals.duplicates += record.items.length;
-          g.results?.[i]!.resolve({ stored: 0, duplicates: record.items.length });
-          return;
-        }
-        seen.add(position);
         this.backlog += size(record);
         appended.push({ record: { ...record, position }, ...(g.results ? { result: g.results[i]! } : {}) });
       });

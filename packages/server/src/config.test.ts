@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { redactNatsUrl } from '@strata/store';
 import { configFromEnv } from './config.ts';
 
 const PG = 'postgres://postgres@127.0.0.1:5432/strata';
@@ -27,9 +28,27 @@ describe('configuration of the event log', () => {
       [{ DATABASE_URL: PG, STRATA_NATS_URL: NATS, STRATA_NATS_PREFIX: 'x'.repeat(65) }, /^STRATA_NATS_PREFIX must be/],
       [{ DATABASE_URL: PG, STRATA_NATS_URL: NATS, STRATA_NATS_PREFIX: 'star*' }, /^STRATA_NATS_PREFIX must be/],
       ...['0', '1025', '-1', '2.5', '16x', 'sixteen', '1e2'].map((v): [Record<string, string>, RegExp] => [{ DATABASE_URL: PG, STRATA_NATS_URL: NATS, STRATA_PARTITIONS: v }, new RegExp(`^STRATA_PARTITIONS must be a whole number from 1 to 1024, got "${v.replace('.', '\\.')}"`)]),
+      [{ DATABASE_URL: PG, STRATA_NATS_URL: 'nats://h:99999' }, /^STRATA_NATS_URL must be .*"nats:\/\/h:99999" is not one: its host or port is not valid \(the port must be a number from 1 to 65535\)/],
+      [{ DATABASE_URL: PG, STRATA_NATS_URL: 'nats://h:abc' }, /^STRATA_NATS_URL must be .*"nats:\/\/h:abc" is not one: its host or port/],
+      [{ DATABASE_URL: PG, STRATA_NATS_URL: `${NATS},nats://h:0` }, /^STRATA_NATS_URL must be .*"nats:\/\/h:0" is not one: its port must be a number from 1 to 65535/],
+      [{ DATABASE_URL: PG, STRATA_NATS_URL: 'nats://:4222' }, /^STRATA_NATS_URL must be .*"nats:\/\/:4222" is not one/],
       [{ STRATA_PARTITIONS: '4' }, /^STRATA_PARTITIONS is set \("4"\) but STRATA_NATS_URL is not: the embedded event log has one partition/],
       [{ STRATA_NATS_PREFIX: 'shop' }, /^STRATA_NATS_PREFIX is set \("shop"\) but STRATA_NATS_URL is not/],
     ];
     for (const [env, message] of bad) expect(() => configFromEnv(env), JSON.stringify(env)).toThrow(message);
+  });
+
+  it('never prints the password of a NATS URL: refused, it is shown with its user info redacted', () => {
+    expect(redactNatsUrl('nats://user:s3cret@h:4222')).toBe('nats://user:***@h:4222');
+    expect(redactNatsUrl('nats://tok3n@h:4222, tls://a:b@c:1,nats://h:4222')).toBe('nats://***@h:4222, tls://a:***@c:1,nats://h:4222');
+    expect(redactNatsUrl('nats://h:4222')).toBe('nats://h:4222');
+    let message = '';
+    try {
+      configFromEnv({ DATABASE_URL: PG, STRATA_NATS_URL: 'nats://user:s3cret@h:99999' });
+    } catch (err) {
+      message = (err as Error).message;
+    }
+    expect(message).toMatch(/^STRATA_NATS_URL must be .*"nats:\/\/user:\*\*\*@h:99999"/);
+    expect(message).not.toContain('s3cret');
   });
 });

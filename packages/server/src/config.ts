@@ -1,6 +1,7 @@
 import { isIP } from 'node:net';
 import { parseDuration, RATE_LIMIT_DEFAULTS } from '@strata/core';
 import { DEFAULT_MAX_SEGMENTS } from '@strata/engine';
+import { isNatsName, redactNatsUrl } from '@strata/store';
 
 export interface Config {
   readonly port: number;
@@ -98,8 +99,20 @@ function perMinute(name: string, v: string | undefined, fallback: number): numbe
 
 /** One NATS server URL, or a comma-separated list of them (a cluster's seeds). */
 const NATS_URL = /^(nats|tls):\/\/[^\s,/]+\/?$/;
-/** Letters, digits, '-' and '_': a prefix names a stream, a KV bucket and subject tokens. */
-const PREFIX = /^[A-Za-z0-9_-]{1,64}$/;
+
+/** Why one NATS URL (of the list) is not one, or null: the scheme, then a host and a port from 1 to 65535 (none: 4222). */
+function natsUrlFault(u: string): string | null {
+  if (!NATS_URL.test(u)) return 'not a nats:// (or tls://) URL';
+  let parsed: URL;
+  try {
+    parsed = new URL(u);
+  } catch {
+    return 'its host or port is not valid (the port must be a number from 1 to 65535)';
+  }
+  if (parsed.hostname === '') return 'it names no host';
+  if (parsed.port !== '' && Number(parsed.port) < 1) return 'its port must be a number from 1 to 65535';
+  return null;
+}
 
 /**
  * The event log's settings. NATS needs PostgreSQL: the log is shared by every process that
@@ -115,9 +128,14 @@ function eventLog(env: NodeJS.ProcessEnv, databaseUrl: string | null): EventLogC
     if (parts !== null) throw new Error(`STRATA_PARTITIONS is set ("${env.STRATA_PARTITIONS}") but STRATA_NATS_URL is not: the embedded event log has one partition; unset it, or set STRATA_NATS_URL`);
     return { natsUrl: null, prefix: 'strata', partitions: 1 };
   }
-  if (!url.split(',').every((u) => NATS_URL.test(u.trim()))) throw new Error(`STRATA_NATS_URL must be a nats:// (or tls://) URL such as nats://127.0.0.1:4222, or a comma-separated list of them, got "${env.STRATA_NATS_URL}"`);
+  for (const u of url.split(',').map((x) => x.trim())) {
+    const fault = natsUrlFault(u);
+    if (fault !== null) {
+      throw new Error(`STRATA_NATS_URL must be a nats:// (or tls://) URL such as nats://127.0.0.1:4222, or a comma-separated list of them: "${redactNatsUrl(u)}" is ${fault.startsWith('not') ? fault : `not one: ${fault}`} (got "${redactNatsUrl(env.STRATA_NATS_URL ?? '')}")`);
+    }
+  }
   if (databaseUrl === null) throw new Error('STRATA_NATS_URL needs DATABASE_URL (a postgres:// URL): with the event log on NATS the system of record must be PostgreSQL, shared by every Strata process; the embedded SQLite store is local to one machine');
-  if (prefix !== null && !PREFIX.test(prefix)) throw new Error(`STRATA_NATS_PREFIX must be 1-64 letters, digits, '-' or '_', got "${env.STRATA_NATS_PREFIX}"`);
+  if (prefix !== null && !isNatsName(prefix)) throw new Error(`STRATA_NATS_PREFIX must be 1-64 letters, digits, '-' or '_', got "${env.STRATA_NATS_PREFIX}"`);
   const partitions = parts === null ? 16 : Number(parts);
   if (!/^\d{1,4}$/.test(parts ?? '16') || partitions < 1 || partitions > 1024) throw new Error(`STRATA_PARTITIONS must be a whole number from 1 to 1024, got "${env.STRATA_PARTITIONS}"`);
   return { natsUrl: url.split(',').map((u) => u.trim()).join(','), prefix: prefix ?? 'strata', partitions };

@@ -1,4 +1,4 @@
-import { appliedPositions, checkLogPartitions, openEventLog, openJetStreamLog, unappliedInTable, type EventLog, type SqlStore } from '@strata/store';
+import { appliedPositions, checkLogPartitions, openEventLog, openJetStreamLog, redactNatsUrl, streamOwnerOf, unappliedInTable, type EventLog, type SqlStore } from '@strata/store';
 import type { Config } from './config.ts';
 
 /**
@@ -7,7 +7,9 @@ import type { Config } from './config.ts';
  * leave acknowledged records unread is refused here, before anything listens:
  * - NATS over a database whose embedded log (the `event_log` table) still holds records not applied;
  * - a log of fewer partitions than the store has applied positions for (the embedded log after
- *   NATS, say; a JetStream stream made with another count is refused by the log itself).
+ *   NATS, say; a JetStream stream made with another count is refused by the log itself);
+ * - a stream made for another database (the same STRATA_NATS_PREFIX on one NATS server), which
+ *   the log refuses by the store identity written into the stream (stream-owner.ts).
  * NATS not answering fails the start within seconds (the connection's timeout), never hangs it.
  */
 export async function openConfiguredLog(store: SqlStore, config: Config): Promise<EventLog> {
@@ -31,8 +33,8 @@ async function open(store: SqlStore, config: Config): Promise<EventLog> {
       + 'start once without STRATA_NATS_URL and let it apply them (strata_ingest_backlog_events falls to 0), stop it, then start with STRATA_NATS_URL');
   }
   try {
-    return await openJetStreamLog({ url: natsUrl, prefix, partitions });
+    return await openJetStreamLog({ url: natsUrl, prefix, partitions, owner: await streamOwnerOf(store) });
   } catch (err) {
-    throw new Error(`the event log on NATS JetStream at ${natsUrl} (prefix "${prefix}", ${partitions} partitions) could not be opened: ${(err as Error).message}`, { cause: err });
+    throw new Error(`the event log on NATS JetStream at ${redactNatsUrl(natsUrl)} (prefix "${prefix}", ${partitions} partitions) could not be opened: ${(err as Error).message}`, { cause: err });
   }
 }

@@ -141,13 +141,13 @@ describe.skipIf(why !== null)('Strata on NATS JetStream and PostgreSQL', () => {
       try {
         await second.ctx.ingest.drain();
         expect(second.ctx.ingest.applied).toBeGreaterThanOrEqual(Math.max(...acked));
-        const positions = (await client.query(`SELECT partition, position FROM ${schema}.log_positions ORDER BY partition`)).rows;
-        // The retry is within NATS's duplicate window: answered with the first copy's position, not applied again.
+        // A retry is a new append with a position of its own (never the first copy's), applied; its items are repeats, dropped.
         const retry = await post(second, '/v1/batch', { batch: sent[7] });
         expect(retry.status).toBe(200);
-        expect(((await retry.json()) as { position: number }).position).toBe(acked[acked.length - 1]);
+        expect(((await retry.json()) as { position: number }).position).toBeGreaterThan(Math.max(...acked));
+        const duplicates = second.ctx.ingest.totals.duplicates;
         await second.ctx.ingest.drain();
-        expect((await client.query(`SELECT partition, position FROM ${schema}.log_positions ORDER BY partition`)).rows).toEqual(positions);
+        expect(second.ctx.ingest.totals.duplicates - duplicates).toBe(sent[7].length);
         const ids = await client.query(`SELECT message_id, count(*)::int AS n FROM ${schema}.events WHERE message_id IS NOT NULL GROUP BY message_id`);
         expect(ids.rows.filter((r: { n: number }) => r.n !== 1)).toEqual([]);
         expect(ids.rows.map((r: { message_id: string }) => r.message_id).sort()).toEqual(sent.flat().map((m) => m.messageId).sort());
@@ -182,6 +182,32 @@ describe.skipIf(why !== null)('Strata on NATS JetStream and PostgreSQL', () => {
   }, 30_000);
 });
 
+describe.skipIf(natsDown !== null)('two databases and one NATS prefix', () => {
+  afterAll(async () => {
+    const nc = await connect({ servers: NATS_URL });
+    const jsm = await jetstreamManager(nc);
+    for (const p of prefixes.used) await jsm.streams.delete(`${p.toUpperCase()}_EVENTS`).catch(() => false);
+    await nc.close();
+  });
+
+  it('refuses the stream of one database to another, naming the prefix, and keeps it for its own', async () => {
+    const prefix = prefixes.next();
+    const config = natsConfig('postgres://x/y', prefix);
+    const [first, second] = [await openTestPglite(), await openTestPglite()];
+    try {
+      await (await openConfiguredLog(first, config)).close();
+      await expect(openConfiguredLog(second, config)).rejects.toThrow(new RegExp(`holds the event log of another database .*choose another STRATA_NATS_PREFIX`));
+      await expect(openConfiguredLog(second, config)).rejects.toThrow(`(STRATA_NATS_PREFIX "${prefix}")`);
+      // With a prefix of its own it starts; the first database still opens its stream.
+      await (await openConfiguredLog(second, natsConfig('postgres://x/y', prefixes.next()))).close();
+      await (await openConfiguredLog(first, config)).close();
+    } finally {
+      await first.close();
+      await second.close();
+    }
+  }, 60_000);
+});
+
 describe('opening the configured event log', () => {
   it('fails fast, saying why, when NATS does not answer at start', async () => {
     const store = await openTestPglite();
@@ -190,6 +216,11 @@ describe('opening the configured event log', () => {
       const began = Date.now();
       await expect(openConfiguredLog(store, config)).rejects.toThrow(/^the event log on NATS JetStream at nats:\/\/127\.0\.0\.1:1 \(prefix "strata", 16 partitions\) could not be opened: /);
       expect(Date.now() - began).toBeLessThan(7_000);
+      // A URL with credentials: the password is not in the message.
+      const secret = { ...config, eventLog: { ...config.eventLog, natsUrl: 'nats://strata:s3cret@127.0.0.1:1' } };
+      const err = (await openConfiguredLog(store, secret).catch((e: unknown) => e)) as Error;
+      expect(err.message).toMatch(/^the event log on NATS JetStream at nats:\/\/strata:\*\*\*@127\.0\.0\.1:1 /);
+      expect(err.message).not.toContain('s3cret');
     } finally {
       await store.close();
     }
@@ -215,7 +246,8 @@ describe('opening the configured event log', () => {
       await setAppliedPosition(store, 0, 40);
       await setAppliedPosition(store, 5, 42);
       const embedded = { ...configFromEnv({}), adminToken: ADMIN, writeKey: WRITE };
-      await expect(openConfiguredLog(store, embedded)).rejects.toThrow('the event log has 1 partition, but the store has applied records of partitions up to 5 (a log of at least 6 partitions)');
+      await expect(openConfiguredLog(store, embedded)).rejects.toThrow('the event log has 1 partition, but the store has applied records of partition 5, so the log it was written from had at least 6 partitions: '
+        + 'records of the partitions this log lacks would never be read. Start with the log the store was written from: the same STRATA_NATS_URL and STRATA_NATS_PREFIX, and STRATA_PARTITIONS as its stream was made with');
     } finally {
       await store.close();
     }

@@ -32,4 +32,6 @@ export { openEventLog } from './log/open-log.ts';
 export { appliedPosition, appliedPositions, checkLogPartitions, setAppliedPosition } from './log/positions.ts';
 export { encodeRecordBody, decodeRecordBody } from './log/record-codec.ts';
 export { openJetStreamLog, type JetStreamLogOptions } from './log/jetstream-log.ts';
+export { isNatsName, redactNatsUrl, streamName } from './log/nats-common.ts';
+export { streamOwnerOf, type StreamOwner } from './log/stream-owner.ts';
 export { startPartitionLeases, type PartitionLeaseOptions, type PartitionLeases } from './log/partition-leases.ts';

@@ -255,6 +255,11 @@ export interface Database {
     partition: number;
     position: number;
   };
+  /** The database's identity (one row, made by its migration): what a NATS event log stream is tied to (log/stream-owner.ts). */
+  store_identity: {
+    singleton: number;
+    id: string;
+  };
   /** The embedded event log on PostgreSQL (log/sql-log.ts): acknowledged requests not yet trimmed. */
   event_log: {
     position: Generated<number>;

@@ -50,8 +50,10 @@ export interface EventLog {
   readonly partitions: number;
   /**
    * Appends records and resolves with their positions only once every one of them is durable.
-   * On rejection nothing may be counted as acknowledged (some records may still have been
-   * written: ingest's messageId de-duplication makes a retry safe).
+   * Every position is that of a record this call wrote, never an earlier copy's: ingest applies
+   * each one, and a copy it never queued (written by a call that failed) would be acknowledged
+   * and never applied. On rejection nothing may be counted as acknowledged (some records may
+   * still have been written: ingest's messageId de-duplication makes a retry safe).
    */
   append(records: readonly LogRecord[]): Promise<number[]>;
   /**

@@ -169,18 +169,16 @@ describe.skipIf(unavailable !== null)('the event log on NATS JetStream', () => {
     }
   });
 
-  it('drops a retried append within the duplicate window and answers with the original position', async () => {
+  it('gives a record appended again a position of its own, never an earlier copy\'s (which may not be applied)', async () => {
     const log = await open(newPrefix());
     try {
       const [first] = await log.append([record(2, ['x', 'y'])]);
-      const [retry, other] = await log.append([record(2, ['x', 'y'], 1_700_000_009_999), record(2, ['x', 'z'])]);
-      expect(retry).toBe(first);
-      expect(other).toBeGreaterThan(first);
-      expect((await log.read(2, 0, 10, 0)).records.map((r) => r.position)).toEqual([first, other]);
-      // A record of refused items only is told apart by what was refused.
-      const refused = (payload: string): LogRecord => ({ ...record(2, []), rejections: [{ index: 0, message: 'bad', payload }] });
-      const [r1, r2] = await log.append([refused('{"a":1}'), refused('{"a":2}')]);
-      expect(r2).toBeGreaterThan(r1);
+      // A retry after a lost PubAck, and two records of the same content in one call (requests whose items were all dropped).
+      const [retry, same1, same2] = await log.append([record(2, ['x', 'y']), record(2, []), record(2, [])]);
+      expect(retry).toBeGreaterThan(first);
+      expect(same1).toBeGreaterThan(retry);
+      expect(same2).toBeGreaterThan(same1);
+      expect((await log.read(2, 0, 10, 0)).records.map((r) => r.position)).toEqual([first, retry, same1, same2]);
     } finally {
       await log.close();
     }
@@ -239,7 +237,35 @@ describe.skipIf(unavailable !== null)('the event log on NATS JetStream', () => {
     }
     const prefix = newPrefix();
     await (await open(prefix, 4)).close();
-    await expect(open(prefix, 8)).rejects.toThrow(/exists with other subjects .* than this log's 8 partitions/);
+    // Another count: the stream's count is named (not its subjects), and the count to start with.
+    const count = await open(prefix, 8).catch((e: unknown) => e as Error);
+    expect((count as Error).message).toBe(`the NATS stream ${streamName(prefix)} was made with 4 partitions, and this log has 8: profiles would go to other partitions than the records already written. `
+      + 'Start with STRATA_PARTITIONS=4, or, to change the count, use another STRATA_NATS_PREFIX (a new stream) once every record of this one is applied');
+    await expect(open(prefix, 2)).rejects.toThrow(/was made with 4 partitions, and this log has 2: .*STRATA_PARTITIONS=4/);
+    // The same prefix in other letter case names the same stream, with other subjects: said so.
+    await expect(open(prefix.toUpperCase(), 4)).rejects.toThrow(`was made for the prefix "${prefix}", which differs from this log's prefix "${prefix.toUpperCase()}" only in letter case`);
+    // Subjects Strata does not make.
+    const foreign = newPrefix();
+    await jsm.streams.add({ name: streamName(foreign), subjects: [`${foreign}.other`] });
+    await expect(open(foreign, 4)).rejects.toThrow(`the NATS stream ${streamName(foreign)} exists with subjects that are not a Strata event log's (${foreign}.other)`);
+  });
+
+  it('ties a stream to the database it was made for: another database is refused, a stream of an earlier version adopted only by a database that has applied nothing', async () => {
+    const a = { id: 'storeA', applied: true }, b = { id: 'storeB', applied: false };
+    const prefix = newPrefix();
+    await (await openJetStreamLog({ url: NATS_URL, prefix, partitions: 4, owner: a })).close();
+    expect((await jsm.streams.info(streamName(prefix))).config.description).toBe('Strata event log: 4 partitions; store storeA');
+    await (await openJetStreamLog({ url: NATS_URL, prefix, partitions: 4, owner: a })).close();
+    await expect(openJetStreamLog({ url: NATS_URL, prefix, partitions: 4, owner: b }))
+      .rejects.toThrow(`the NATS stream ${streamName(prefix)} (STRATA_NATS_PREFIX "${prefix}") holds the event log of another database (store storeA; this one is storeB): two deployments on one NATS server need prefixes of their own; choose another STRATA_NATS_PREFIX`);
+    // A stream that names no database (made by an earlier version).
+    const old = newPrefix();
+    await (await open(old)).close();
+    expect((await jsm.streams.info(streamName(old))).config.description).toBe('Strata event log: 4 partitions');
+    await expect(openJetStreamLog({ url: NATS_URL, prefix: old, partitions: 4, owner: a })).rejects.toThrow(/was made by an earlier version of Strata and names no database, and this database has already applied records/);
+    await (await openJetStreamLog({ url: NATS_URL, prefix: old, partitions: 4, owner: b })).close();
+    expect((await jsm.streams.info(streamName(old))).config.description).toBe('Strata event log: 4 partitions; store storeB');
+    await expect(openJetStreamLog({ url: NATS_URL, prefix: old, partitions: 4, owner: { id: 'storeC', applied: false } })).rejects.toThrow(/holds the event log of another database \(store storeB; this one is storeC\)/);
   });
 
   it('refuses a record for a partition it does not have, and a read past its head (a stream made anew)', async () => {

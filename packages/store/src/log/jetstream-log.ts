@@ -5,9 +5,10 @@ import {
 } from '@nats-io/jetstream';
 import { AppError } from '@strata/core';
 import type { EventLog, LoggedRecord, LogRead, LogRecord } from './event-log.ts';
-import { ENCODING_HEADER, decodeRecord, encodeRecord, recordMsgId } from './jetstream-record.ts';
+import { ENCODING_HEADER, appendAttempt, decodeRecord, encodeRecord, recordMsgId } from './jetstream-record.ts';
 import { PartitionReader } from './jetstream-reader.ts';
 import { checkInt, checkName, connectNats, partitionSubject, streamName } from './nats-common.ts';
+import { checkStreamOwner, ownerInDescription, streamDescription, type StreamOwner } from './stream-owner.ts';
 
 /**
  * The event log on NATS JetStream, for the distributed deployment: one file-backed stream per
@@ -22,15 +23,20 @@ export interface JetStreamLogOptions {
   readonly prefix?: string;
   readonly partitions?: number;
   /**
-   * How long JetStream remembers a record's id to drop a retried append (default 10 minutes).
-   * The server's 2-minute default is shorter than a client's retries with backoff after an outage;
-   * a day would cost memory, as the server keeps every id of the window in a map.
+   * How long JetStream remembers a record's id to drop a message re-sent within one append
+   * (default 10 minutes: ids are drawn per call, `recordMsgId`, so seconds would do; longer costs
+   * memory, as the server keeps every id of the window in a map).
    */
   readonly duplicateWindowMs?: number;
   /** How long an append waits for its PubAcks (and a read for the server) before it fails as unavailable (default 5 s). */
   readonly timeoutMs?: number;
   /** Stream replicas in a NATS cluster (default 1). */
   readonly replicas?: number;
+  /**
+   * The database the log is opened for (`streamOwnerOf`): written into a stream this makes, and a
+   * stream made for another database is refused (stream-owner.ts). Unset (tests, tools): not checked.
+   */
+  readonly owner?: StreamOwner;
 }
 
 const DEFAULTS = { prefix: 'strata', partitions: 16, duplicateWindowMs: 10 * 60_000, timeoutMs: 5000, replicas: 1 };
@@ -48,7 +54,7 @@ export async function openJetStreamLog(options: JetStreamLogOptions): Promise<Ev
   const nc = await connectNats(o.url, `strata-log-${prefix}`);
   try {
     const jsm = await jetstreamManager(nc, { timeout: o.timeoutMs });
-    const stream = await ensureStream(jsm, prefix, partitions, o.duplicateWindowMs, o.replicas);
+    const stream = await ensureStream(jsm, prefix, partitions, o.duplicateWindowMs, o.replicas, o.owner);
     return new JetStreamLog(nc, jsm, jetstream(nc, { timeout: o.timeoutMs }), stream, prefix, partitions, o.timeoutMs);
   } catch (err) {
     await nc.close();
@@ -62,12 +68,12 @@ export async function openJetStreamLog(options: JetStreamLogOptions): Promise<Ev
  * profiles to other workers than the records already written; that is refused, never reused.
  * Only the duplicate window is brought in line, as it is a tuning.
  */
-async function ensureStream(jsm: JetStreamManager, prefix: string, partitions: number, windowMs: number, replicas: number): Promise<string> {
+async function ensureStream(jsm: JetStreamManager, prefix: string, partitions: number, windowMs: number, replicas: number, owner?: StreamOwner): Promise<string> {
   const name = streamName(prefix);
   const subjects = Array.from({ length: partitions }, (_, p) => partitionSubject(prefix, p));
   const wanted: Partial<StreamConfig> & { name: string } = {
     name, subjects, storage: StorageType.File, retention: RetentionPolicy.Limits, num_replicas: replicas,
-    duplicate_window: nanos(windowMs), description: `Strata event log: ${partitions} partitions`,
+    duplicate_window: nanos(windowMs), description: streamDescription(partitions, owner?.id ?? null),
   };
   let info = await streamInfo(jsm, name);
   if (info === null) {
@@ -79,16 +85,37 @@ async function ensureStream(jsm: JetStreamManager, prefix: string, partitions: n
     }
   }
   const c = info.config;
-  const have = [...c.subjects ?? []].sort().join(' ');
-  if (have !== [...subjects].sort().join(' ')) {
-    throw new Error(`the NATS stream ${name} exists with other subjects (${have || 'none'}) than this log's ${partitions} partitions `
-      + `(${subjects[0]} … ${subjects[subjects.length - 1]}): give this log another prefix, or the partition count the stream was made with`);
-  }
+  if ([...c.subjects ?? []].sort().join(' ') !== [...subjects].sort().join(' ')) throw new Error(otherLayout(name, prefix, partitions, c.subjects ?? []));
   if (c.storage !== StorageType.File || c.retention !== RetentionPolicy.Limits) {
     throw new Error(`the NATS stream ${name} is not an event log (storage ${c.storage}, retention ${c.retention}; a log needs file storage and limits retention)`);
   }
-  if (c.duplicate_window !== nanos(windowMs)) await jsm.streams.update(name, { duplicate_window: nanos(windowMs) });
+  const adopt = owner !== undefined && checkStreamOwner(name, prefix, ownerInDescription(c.description), owner) === 'adopt';
+  if (adopt || c.duplicate_window !== nanos(windowMs)) {
+    await jsm.streams.update(name, { duplicate_window: nanos(windowMs), ...(adopt ? { description: streamDescription(partitions, owner.id) } : {}) });
+  }
   return name;
+}
+
+/**
+ * Why a stream of this log's name is not its layout, in the operator's terms: a prefix that
+ * differs only in letter case (streams are named in upper case, subjects keep the case), another
+ * partition count (the stream's, not its subject list), or subjects Strata never makes.
+ */
+function otherLayout(name: string, prefix: string, partitions: number, subjects: readonly string[]): string {
+  const parsed = subjects.map((s) => /^([A-Za-z0-9_-]+)\.events\.(\d+)$/.exec(s));
+  const prefixes = new Set(parsed.map((m) => m?.[1]));
+  const theirs = parsed.every((m) => m !== null) && prefixes.size === 1 ? [...prefixes][0]! : null;
+  const n = subjects.length;
+  const layoutOk = theirs !== null && parsed.every((m) => Number(m![2]) < n);
+  if (layoutOk && theirs !== prefix && theirs.toUpperCase() === prefix.toUpperCase()) {
+    return `the NATS stream ${name} was made for the prefix "${theirs}", which differs from this log's prefix "${prefix}" only in letter case: `
+      + `streams are named in upper case, so both prefixes name this stream, but their subjects differ. Use the prefix "${theirs}" exactly (STRATA_NATS_PREFIX), or a prefix of another name for another log`;
+  }
+  if (layoutOk && theirs === prefix) {
+    return `the NATS stream ${name} was made with ${n} partition${n === 1 ? '' : 's'}, and this log has ${partitions}: profiles would go to other partitions than the records already written. `
+      + `Start with STRATA_PARTITIONS=${n}, or, to change the count, use another STRATA_NATS_PREFIX (a new stream) once every record of this one is applied`;
+  }
+  return `the NATS stream ${name} exists with subjects that are not a Strata event log's (${subjects.slice(0, 3).join(' ') || 'none'}${n > 3 ? ' …' : ''}): it was made by something else; give this log another prefix`;
 }
 
 async function streamInfo(jsm: JetStreamManager, name: string): Promise<StreamInfo | null> {
@@ -127,9 +154,9 @@ class JetStreamLog implements EventLog {
   }
 
   /**
-   * Publishes every record at once and waits for all the PubAcks: one round trip for the lot. A
-   * record JetStream already holds (a retried request, within the duplicate window) comes back
-   * with the original's sequence, which is its position.
+   * Publishes every record at once and waits for all the PubAcks: one round trip for the lot.
+   * Each call is a new attempt with ids of its own (`recordMsgId`): JetStream keeps once only what
+   * this call itself sends twice, so every position it answers is a message this call wrote.
    */
   async append(records: readonly LogRecord[]): Promise<number[]> {
     for (const r of records) checkInt('a record\'s partition', r.partition, 0, this.partitions - 1);
@@ -143,10 +170,11 @@ class JetStreamLog implements EventLog {
         throw new AppError({ code: 'PAYLOAD_TOO_LARGE', message: `a request's events for one partition are ${body.length} bytes once encoded, more than the event log's NATS server takes in one message (max_payload ${limit}); send smaller batches` });
       }
     }
+    const attempt = appendAttempt();
     const acks = await Promise.all(records.map((r, i) => {
       const h = headers();
       if (encoded[i].gzipped) h.set(ENCODING_HEADER, 'gzip');
-      return this.js.publish(partitionSubject(this.prefix, r.partition), encoded[i].body, { msgID: recordMsgId(r), headers: h, timeout: this.timeoutMs });
+      return this.js.publish(partitionSubject(this.prefix, r.partition), encoded[i].body, { msgID: recordMsgId(r, attempt, i), headers: h, timeout: this.timeoutMs });
     }));
     return acks.map((a) => a.seq);
   }

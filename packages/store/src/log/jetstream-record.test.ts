@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import type { IngestItem } from '../types.ts';
 import type { LogRecord } from './event-log.ts';
-import { GZIP_FROM, decodeRecord, encodeRecord, recordMsgId } from './jetstream-record.ts';
+import { GZIP_FROM, appendAttempt, decodeRecord, encodeRecord, recordMsgId } from './jetstream-record.ts';
 
 function item(messageId: string, extra: Partial<IngestItem> = {}): IngestItem {
   return {
@@ -38,15 +38,19 @@ describe('a log record as a JetStream message', () => {
     await expect(decodeRecord(Buffer.from('{}'), true, 'message 9')).rejects.toThrow(/message 9/);
   });
 
-  it('gives a retry of the same request the same id, and other requests other ids', () => {
-    const id = recordMsgId(record());
-    expect(recordMsgId(record({ receivedAt: 999, items: [item('m1', { timestamp: 7 }), item('m2')] }))).toBe(id);
-    expect(recordMsgId(record({ partition: 4 }))).not.toBe(id);
-    expect(recordMsgId(record({ projectId: 'p2' }))).not.toBe(id);
-    expect(recordMsgId(record({ items: [item('m1')] }))).not.toBe(id);
-    expect(recordMsgId(record({ items: [item('m1m2')] }))).not.toBe(recordMsgId(record({ items: [item('m1'), item('m2')] })));
-    const refused = (payload: string) => recordMsgId(record({ items: [], rejections: [{ index: 0, message: 'bad', payload }] }));
+  it('gives a record the same id only within one append attempt and place, other attempts and records other ids', () => {
+    const id = recordMsgId(record(), 'attempt1', 0);
+    // A re-send of the same attempt (the client library's) is told to be the same message.
+    expect(recordMsgId(record({ receivedAt: 999, items: [item('m1', { timestamp: 7 }), item('m2')] }), 'attempt1', 0)).toBe(id);
+    // A new attempt (a client's retry, or another request of the same content) is a new message.
+    expect(recordMsgId(record(), 'attempt2', 0)).not.toBe(id);
+    expect(recordMsgId(record(), 'attempt1', 1)).not.toBe(id);
+    expect(recordMsgId(record({ partition: 4 }), 'attempt1', 0)).not.toBe(id);
+    expect(recordMsgId(record({ projectId: 'p2' }), 'attempt1', 0)).not.toBe(id);
+    expect(recordMsgId(record({ items: [item('m1m2')] }), 'attempt1', 0)).not.toBe(recordMsgId(record(), 'attempt1', 0));
+    const refused = (payload: string) => recordMsgId(record({ items: [], rejections: [{ index: 0, message: 'bad', payload }] }), 'a', 0);
     expect(refused('{"a":1}')).not.toBe(refused('{"a":2}'));
     expect(id).toMatch(/^[A-Za-z0-9_-]{22}$/);
+    expect(appendAttempt()).not.toBe(appendAttempt());
   });
 });

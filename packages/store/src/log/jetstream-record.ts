@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { promisify } from 'node:util';
 import { constants, gunzip, gzip } from 'node:zlib';
 import type { IngestItem } from '../types.ts';
@@ -24,19 +24,29 @@ export const GZIP_FROM = 32 * 1024;
 export const ENCODING_HEADER = 'Strata-Encoding';
 
 /**
- * The record's identity for JetStream's duplicate window: the project, the partition and the
- * items' messageIds (and, for a record of refused items only, what was refused). A client that
- * sends the same request again produces the same id, so the stream keeps the first copy and
- * answers the retry with its position. 128 bits of SHA-256: the server keeps every id of the
- * window in memory, so shorter is cheaper, and a collision stays out of reach.
+ * The record's id for JetStream's duplicate window: the record's identity (the project, the
+ * partition, the items' messageIds and, for a record of refused items only, what was refused),
+ * the append attempt's nonce (drawn once per `append` call) and the record's place in that call.
+ * A message the client library sends again within one attempt is kept once; a new attempt — a
+ * client's retry after a lost PubAck, or another request with the same content — is always a
+ * new message with a position of its own, never answered with an earlier copy's (which may
+ * already be applied, or never be: the answer would acknowledge what is not applied). A second
+ * copy in the log is harmless: ingest drops items whose messageId is stored. 128 bits of
+ * SHA-256: the server keeps every id of the window in memory, so shorter is cheaper, and a
+ * collision stays out of reach.
  */
-export function recordMsgId(r: LogRecord): string {
+export function recordMsgId(r: LogRecord, attempt: string, index: number): string {
   const h = createHash('sha256');
-  h.update(`${r.projectId}\0${r.partition}`);
+  h.update(`${attempt}\0${index}\0${r.projectId}\0${r.partition}`);
   for (const item of r.items) h.update(`\0${item.messageId}`);
   h.update('\x01');
   for (const rej of r.rejections) h.update(`\0${rej.index}\0${rej.payload}`);
   return h.digest('base64url').slice(0, 22);
+}
+
+/** A nonce for one append attempt (`recordMsgId`). */
+export function appendAttempt(): string {
+  return randomBytes(12).toString('base64url');
 }
 
 /** An item's JSON, reusing the properties and context the size check already serialised. */

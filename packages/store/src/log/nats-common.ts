@@ -8,9 +8,14 @@ import { connect, type NatsConnection } from '@nats-io/transport-node';
 /** A prefix names streams, buckets and subjects, so only characters valid in all three. */
 const PREFIX = /^[A-Za-z0-9_-]{1,64}$/;
 
+/** Whether a value can be a prefix (or worker id): the configuration checks `STRATA_NATS_PREFIX` with it. */
+export function isNatsName(value: unknown): value is string {
+  return typeof value === 'string' && PREFIX.test(value);
+}
+
 /** Refuses a prefix (or worker id) that would not make a valid NATS subject token and stream name. */
 export function checkName(kind: string, value: unknown): string {
-  if (typeof value !== 'string' || !PREFIX.test(value)) {
+  if (!isNatsName(value)) {
     throw new TypeError(`${kind} must be 1-64 letters, digits, '-' or '_' (got ${JSON.stringify(value)})`);
   }
   return value;
@@ -27,6 +32,17 @@ export function checkInt(kind: string, value: unknown, min: number, max: number)
 /** The stream that holds a prefix's event log. */
 export function streamName(prefix: string): string {
   return `${prefix.toUpperCase()}_EVENTS`;
+}
+
+/**
+ * A NATS URL, or a comma-separated list of them, as it may be printed: the password (or a lone
+ * token) of each URL's user info replaced by `***`, so that start lines and errors never show it.
+ */
+export function redactNatsUrl(urls: string): string {
+  return urls.split(',').map((u) => u.replace(/^(\s*[A-Za-z][A-Za-z0-9+.-]*:\/\/)([^@/]*)@/, (_, scheme: string, info: string) => {
+    const colon = info.indexOf(':');
+    return `${scheme}${colon >= 0 ? `${info.slice(0, colon)}:***` : '***'}@`;
+  })).join(',');
 }
 
 /** The subject of one partition of a prefix's event log. */

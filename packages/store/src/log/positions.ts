@@ -29,7 +29,9 @@ export function checkLogPartitions(positions: ReadonlyMap<number, number>, parti
   const beyond = [...positions.keys()].filter((p) => p >= partitions);
   if (beyond.length === 0) return;
   const had = Math.max(...beyond) + 1;
-  throw new Error(`the event log has ${partitions} partition${partitions === 1 ? '' : 's'}, but the store has applied records of partitions up to ${had - 1} `
-    + `(a log of at least ${had} partitions): records of the partitions this log lacks would never be read. Start with the log the store was written from `
-    + `(STRATA_PARTITIONS=${had} or more, and the same STRATA_NATS_URL and STRATA_NATS_PREFIX)`);
+  // The store knows only the partitions it applied records of: the log it was written from had at
+  // least `had`, maybe more. No count is advised: one other than that stream's is refused by NATS.
+  throw new Error(`the event log has ${partitions} partition${partitions === 1 ? '' : 's'}, but the store has applied records of partition ${had - 1}, `
+    + `so the log it was written from had at least ${had} partitions: records of the partitions this log lacks would never be read. Start with the log the store was written from: `
+    + 'the same STRATA_NATS_URL and STRATA_NATS_PREFIX, and STRATA_PARTITIONS as its stream was made with');
 }
