@@ -1,9 +1,10 @@
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { appliedPositions, createStore, partitionOf, SqliteEventLog, type IngestItem, type LoggedRecord, type SqlStore } from '@strata/store';
 import { IngestService } from './ingest-service.ts';
+import { ingestCleanup } from './testing/ingest-cleanup.ts';
 import { routingKey } from './ingest-records.ts';
 import { LiveEngine } from './live-engine.ts';
 
@@ -31,15 +32,7 @@ function idIn(prefix: string, other: string, same: boolean): string {
 }
 
 describe('IngestService over a log of several partitions', () => {
-  const dirs: string[] = [];
-  const open: { service: IngestService; store: SqlStore }[] = [];
-  afterEach(async () => {
-    for (const o of open.splice(0)) {
-      await o.service.stop(0);
-      await o.store.close();
-    }
-    for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
-  });
+  const { dirs, open } = ingestCleanup();
 
   /** A file store and a log file of `partitions`, with a project, segments, and the service; `fail.next` makes the store's next transactions fail. */
   async function setup(partitions: number, dir = mkdtempSync(join(tmpdir(), 'strata-parts-'))) {

@@ -1,9 +1,10 @@
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { createStore, openEventLog, SqliteEventLog, type IngestItem, type SqlStore } from '@strata/store';
 import { IngestService, ingestSteps } from './ingest-service.ts';
+import { ingestCleanup } from './testing/ingest-cleanup.ts';
 import { LiveEngine } from './live-engine.ts';
 
 const item = (name: string, timestamp: number, ids: Partial<Pick<IngestItem, 'userId' | 'anonymousId' | 'previousId'>> = {}): IngestItem => ({
@@ -59,15 +60,7 @@ const T0 = Date.UTC(2026, 0, 1);
 const busy = () => Object.assign(new Error('database is locked'), { code: 'SQLITE_BUSY' });
 
 describe('IngestService: the log, then the worker', () => {
-  const dirs: string[] = [];
-  const open: { service: IngestService; store: SqlStore }[] = [];
-  afterEach(async () => {
-    for (const o of open.splice(0)) {
-      await o.service.stop(0);
-      await o.store.close();
-    }
-    for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
-  });
+  const { dirs, open } = ingestCleanup();
 
   /** A file store with its log, a project, an engine and the service over them; `failing` makes the store's next transactions fail. */
   async function setup(dir = mkdtempSync(join(tmpdir(), 'strata-ingest-'))) {
