@@ -13,8 +13,11 @@ export type PendingEvent = Omit<Insertable<Database['events']>, 'context_id' | '
   /** The whole context as JSON already (an ingested item's). */
   contextJson?: string;
   /** A context stored already (a re-derived visit shares its first event's row as it is). */
-  stored?: { contextId: number; own: string };
+  stored?: StoredContext;
 };
+
+/** How a row's context is stored: its shared part's row, and the keys it keeps as its own (JSON). */
+export interface StoredContext { readonly contextId: number; readonly own: string }
 
 /**
  * Stored context ids by project and JSON text. The committed map is shared by a store and every
@@ -75,8 +78,8 @@ export class EventStore {
    * Events are the one bulk write on the hot path: the INSERT text is built once per row count
    * instead of a query-builder tree per batch.
    */
-  async insert(pending: readonly PendingEvent[]): Promise<void> {
-    if (pending.length === 0) return;
+  async insert(pending: readonly PendingEvent[]): Promise<readonly StoredContext[]> {
+    if (pending.length === 0) return [];
     const contexts = await this.storedContexts(pending);
     let i = 0;
     for (const c of chunks(pending)) {
@@ -87,10 +90,11 @@ export class EventStore {
       }
       await this.store.db.executeQuery(CompiledQuery.raw(multiRowInsert(this.store.dialect, 'events', EVENT_COLUMNS, c.length), params));
     }
+    return contexts;
   }
 
   /** Each row's stored context (its shared part's id, stored when new) and the keys it keeps as its own. */
-  private async storedContexts(pending: readonly PendingEvent[]): Promise<{ contextId: number; own: string }[]> {
+  private async storedContexts(pending: readonly PendingEvent[]): Promise<StoredContext[]> {
     const split = pending.map((r) => (r.stored ? { shared: '', own: r.stored.own } : splitContext(r.context, r.contextJson)));
     const ids = await this.contextIds(pending[0]!.project_id, split.filter((_, i) => !pending[i]!.stored).map((x) => x.shared));
     return pending.map((r, i) => (r.stored ? r.stored : { contextId: ids.get(split[i]!.shared)!, own: split[i]!.own }));
@@ -133,10 +137,12 @@ export class EventStore {
   }
 
   /** The `$session` visit an ingested item starts: its row, and the event as the engine is given it. */
-  visitStartedBy(projectId: string, profileId: number, item: IngestItem): { row: PendingEvent; event: EngineEvent } {
+  visitStartedBy(projectId: string, profileId: number, item: IngestItem, stored?: StoredContext): { row: PendingEvent; event: EngineEvent } {
     const visit = visitOf(item.type, item.properties, item.context);
+    const row = this.sessionRow(projectId, profileId, visit, item.context, item.timestamp, item.receivedAt);
     return {
-      row: this.sessionRow(projectId, profileId, visit, item.context, item.timestamp, item.receivedAt),
+      // `stored`: the item's own row's stored context, which the visit shares (no second split and lookup).
+      row: stored ? { ...row, stored } : row,
       event: { profileId, name: '$session', timestamp: item.timestamp, properties: visit, context: item.context },
     };
   }

@@ -2,7 +2,7 @@ import { CompiledQuery, sql } from 'kysely';
 import type { JsonObject } from '@strata/core';
 import { isDerivedEvent } from '@strata/core';
 import type { EventStore, PendingEvent } from './event-store.ts';
-import { LateVisits } from './late-visits.ts';
+import { LateVisits, type LateItem } from './late-visits.ts';
 import { mergeMissions } from './mission-store.ts';
 import { mergePoints } from './points-store.ts';
 import type { KeptRecord, ProfileRecords } from './profile-records.ts';
@@ -87,13 +87,19 @@ export class IngestStore {
     const now = fresh[0]!.receivedAt;
     // The late items by profile and time (the first of each time, in storage order, and how many share it):
     // a visit they start is built from the item in memory, not read back.
-    const lateItems = new Map<number, Map<number, { item: IngestItem; n: number }>>();
+    const lateItems = new Map<number, Map<number, LateItem>>();
+    // Each late item's own row (its index in eventRows, pushed right after): a visit it starts shares that row's stored context.
+    const lateRows: LateItem[] = [];
     const keepLate = (profileId: number, item: IngestItem) => {
       let at = lateItems.get(profileId);
       if (!at) lateItems.set(profileId, (at = new Map()));
       const had = at.get(item.timestamp);
       if (had) had.n++;
-      else at.set(item.timestamp, { item, n: 1 });
+      else {
+        const late: LateItem = { item, n: 1, row: eventRows.length };
+        at.set(item.timestamp, late);
+        lateRows.push(late);
+      }
     };
     // Own event times of each profile up to its first late one (their visits are written here), for the kept times.
     const inOrder = new Map<number, number[]>();
@@ -126,7 +132,8 @@ export class IngestStore {
       });
       engineEvents.push({ profileId, name: item.name, timestamp: item.timestamp, properties: item.properties, context: item.context });
     }
-    await this.events.insert(eventRows);
+    const contexts = await this.events.insert(eventRows);
+    for (const late of lateRows) late.stored = contexts[late.row!];
     await this.writeKeys(projectId, pendingKeys, keys);
     await this.saveWorking(projectId, working, now);
     const { removed: removedVisits, added } = await this.lateVisits.apply(projectId, working.values(), inOrder, sessionTimeoutMs, lateItems);

@@ -1,7 +1,7 @@
 import { sql } from 'kysely';
 import type { JsonObject } from '@strata/core';
 import { visitOf } from '@strata/core';
-import type { EventStore, PendingEvent } from './event-store.ts';
+import type { EventStore, PendingEvent, StoredContext } from './event-store.ts';
 import { withOwn } from './event-store.ts';
 import type { StoreHandle } from './store-handle.ts';
 import type { EngineEvent, IngestItem } from './types.ts';
@@ -17,8 +17,15 @@ export interface LateState {
   readonly lateAt: readonly number[] | null;
 }
 
-/** A batch's late items by profile, then time: the first item of that time (in storage order) and how many share it. */
-export type LateItems = ReadonlyMap<number, ReadonlyMap<number, { item: IngestItem; n: number }>>;
+/**
+ * A batch's first late item of one profile and instant (in storage order), how many items share
+ * that instant, and the item's own row: its index in the batch's rows and, once they are
+ * written, its stored context (which a visit the item starts shares).
+ */
+export interface LateItem { readonly item: IngestItem; n: number; readonly row?: number; stored?: StoredContext }
+
+/** A batch's late items by profile, then time. */
+export type LateItems = ReadonlyMap<number, ReadonlyMap<number, LateItem>>;
 
 /** Visits removed (by profile and instant) and added by late events. */
 export interface VisitChanges {
@@ -73,7 +80,8 @@ export class LateVisits {
       cache!.grew(projectId, w.id, before.length + w.lateAt.length);
       for (const ts of change.removed) removed.push({ profileId: w.id, timestamp: ts });
       change.added.forEach((ts, i) => {
-        const { row, event } = this.events.visitStartedBy(projectId, w.id, mine!.get(ts)!.item);
+        const late = mine!.get(ts)!;
+        const { row, event } = this.events.visitStartedBy(projectId, w.id, late.item, late.stored);
         // A removed visit's row becomes an added one (most often the same visit, begun earlier by a late event).
         if (i < change.removed.length) moves.push({ profileId: w.id, from: change.removed[i]!, row });
         else rows.push(row);
@@ -179,7 +187,7 @@ export class LateVisits {
           if (kept.has(ts)) continue;
           const own = mine?.get(ts);
           if (!own || own.n !== sharing.get(ts)) { fresh.push(id); continue; }
-          const { row, event } = this.events.visitStartedBy(projectId, pid, own.item);
+          const { row, event } = this.events.visitStartedBy(projectId, pid, own.item, own.stored);
           pending.push(row);
           added.push(event);
         }
