@@ -52,3 +52,17 @@ describe('configuration of the event log', () => {
     expect(message).not.toContain('s3cret');
   });
 });
+
+describe('STRATA_ROLE', () => {
+  it('accepts all, the default, set or not', () => {
+    expect(() => configFromEnv({})).not.toThrow();
+    expect(() => configFromEnv({ STRATA_ROLE: 'all' })).not.toThrow();
+    expect(() => configFromEnv({ STRATA_ROLE: ' ' })).not.toThrow();
+  });
+
+  it('refuses the roles not built yet by name, and any other value', () => {
+    expect(() => configFromEnv({ DATABASE_URL: PG, STRATA_NATS_URL: NATS, STRATA_ROLE: 'worker' })).toThrow(/^STRATA_ROLE=worker is not available yet: every Strata process today serves the API and applies the event log itself/);
+    expect(() => configFromEnv({ STRATA_ROLE: 'api' })).toThrow(/^STRATA_ROLE=api is not available yet/);
+    expect(() => configFromEnv({ STRATA_ROLE: 'Worker' })).toThrow(/^STRATA_ROLE must be all \(api and worker are planned: docs\/scale-out\.md\), got "Worker"/);
+  });
+});

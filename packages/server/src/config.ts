@@ -141,6 +141,21 @@ function eventLog(env: NodeJS.ProcessEnv, databaseUrl: string | null): EventLogC
   return { natsUrl: url.split(',').map((u) => u.trim()).join(','), prefix: prefix ?? 'strata', partitions };
 }
 
+/**
+ * STRATA_ROLE: `all` (the default) is the only role built; every process both serves and applies.
+ * The `api` and `worker` roles of the distributed design (docs/scale-out.md) are refused by name
+ * rather than run as `all`: a process started as a worker beside another would otherwise be
+ * refused by the writer lease with a message that says nothing of the role.
+ */
+function role(text: string | undefined): 'all' {
+  const r = text?.trim() || 'all';
+  if (r === 'all') return r;
+  if (r === 'api' || r === 'worker') {
+    throw new Error(`STRATA_ROLE=${r} is not available yet: every Strata process today serves the API and applies the event log itself ("all"), and one process per database does so (docs/scale-out.md, "Where it stands"); unset STRATA_ROLE or set it to all`);
+  }
+  throw new Error(`STRATA_ROLE must be all (api and worker are planned: docs/scale-out.md), got "${text}"`);
+}
+
 /** Reads the configuration of docs/reference.md §5 from the environment; a bad value stops the start with its name. */
 export function configFromEnv(env: NodeJS.ProcessEnv = process.env): Config {
   const port = Number(env.PORT ?? 4000);
@@ -153,6 +168,7 @@ export function configFromEnv(env: NodeJS.ProcessEnv = process.env): Config {
   if (!Number.isSafeInteger(readWaitMs) || readWaitMs < 1) throw new Error(`STRATA_READ_WAIT_MS must be a whole number of milliseconds of at least 1, got "${env.STRATA_READ_WAIT_MS}"`);
   const url = env.DATABASE_URL?.trim() || null;
   if (url && !/^postgres(ql)?:\/\//.test(url)) throw new Error('DATABASE_URL must be a postgres:// URL');
+  role(env.STRATA_ROLE);
   return {
     port,
     host: env.HOST ?? '127.0.0.1',
