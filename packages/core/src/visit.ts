@@ -29,10 +29,11 @@ function parseAgent(ua: string): ParsedAgent {
   return a;
 }
 
-function queryParam(url: string | null, key: string): string | null {
+/** The query of a URL (relative ones too), or null when there is none or it does not parse. */
+function queryOf(url: string | null): URLSearchParams | null {
   if (!url) return null;
   try {
-    return new URL(url, 'http://x.invalid').searchParams.get(key);
+    return new URL(url, 'http://x.invalid').searchParams;
   } catch {
     return null;
   }
@@ -64,7 +65,9 @@ export function visitOf(type: string, properties: JsonObject, context: JsonObjec
   const campaign = obj(context.campaign);
   const ua = str(context.userAgent);
   const parsed = ua ? parseAgent(ua) : null;
-  const utm = (key: string, field: string) => str(campaign[field]) ?? queryParam(url, key);
+  // The page URL is parsed once, and only when a UTM field is missing from the campaign.
+  let query: URLSearchParams | null | undefined;
+  const utm = (key: string, field: string) => str(campaign[field]) ?? (query === undefined ? (query = queryOf(url)) : query)?.get(key) ?? null;
   const out: JsonObject = {
     landingPage: path,
     referrer,
