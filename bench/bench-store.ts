@@ -4,8 +4,8 @@
  * - `postgres` — a PostgreSQL database of its own (created, then dropped) with the embedded log
  *   in it (the `event_log` table);
  * - `nats` — the same, with the event log on NATS JetStream under a prefix of its own and 16
- *   partitions (its stream deleted afterwards), opened as `strata serve` opens it
- *   (openConfiguredLog); one process applies every partition.
+ *   partitions (BENCH_PARTITIONS for another count; its stream deleted afterwards), opened as
+ *   `strata serve` opens it (openConfiguredLog); one process applies every partition.
  * A database rather than a schema: the run is alone in it, as a deployment is. PostgreSQL and NATS
  * are those of the machine unless BENCH_PG_URL (the server's maintenance database, where the
  * run's database is created) or BENCH_NATS_URL say otherwise. A service that does not answer
@@ -22,7 +22,10 @@ import { ADMIN, WRITE, benchContext } from './scale-data.ts';
 
 export type BenchStore = 'sqlite' | 'postgres' | 'nats';
 export const BENCH_STORES: readonly BenchStore[] = ['sqlite', 'postgres', 'nats'];
-export const NATS_PARTITIONS = 16;
+const partitionsText = process.env.BENCH_PARTITIONS?.trim() || '16';
+/** Partitions of the `nats` store's log (BENCH_PARTITIONS, 16 by default as `strata serve` has). */
+export const NATS_PARTITIONS = Number(partitionsText);
+if (!Number.isSafeInteger(NATS_PARTITIONS) || NATS_PARTITIONS < 1) throw new Error(`BENCH_PARTITIONS must be a whole number of at least 1, got "${process.env.BENCH_PARTITIONS}"`);
 
 const PG_URL = process.env.BENCH_PG_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
 const NATS_URL = process.env.BENCH_NATS_URL ?? 'nats://127.0.0.1:4222';

@@ -1,9 +1,17 @@
 /**
- * Ingest latency on the embedded store with 200 live segments (issue 14): how long a
- * `/v1/batch` request takes to be acknowledged (its events durable in the event log), and how
- * long until its events are applied by the membership worker and readable — a read naming the
- * acknowledged position in `Strata-Position` — under an open-loop load at a fixed rate.
+ * Ingest latency with 200 live segments (issue 14): how long a `/v1/batch` request takes to be
+ * acknowledged (its events durable in the event log), and how long until its events are applied
+ * by the membership worker and readable — a read naming the acknowledged position in
+ * `Strata-Position` — under an open-loop load at a fixed rate.
  * Targets: acknowledgement p99 ≤ 50 ms and event → membership p99 ≤ 100 ms at 10,000 events/s.
+ *
+ * The store (BENCH_STORE, bench-store.ts, as bench:ingest takes it): `sqlite` (the default) — the
+ * embedded SQLite store and its embedded log; `postgres` — a fresh PostgreSQL database of its own
+ * on 127.0.0.1:5432 (user postgres) with the embedded log in it; `nats` — the same database with
+ * the event log on NATS JetStream at 127.0.0.1:4222 (a prefix of its own, 16 partitions, one
+ * process applying them all). The run's database and stream are removed at the end, also when
+ * the run fails; a service that does not answer stops the run before anything is measured,
+ * naming it. On this machine PostgreSQL and NATS share the cores with the server and the client.
  *
  * Same set-up as bench/ingest-http.ts: a fresh store, the segment mix (BENCH_SEGMENTS, here 200
  * by default), a listening server, the client in a worker thread (ingest-latency-client.ts) so
@@ -11,17 +19,20 @@
  * latency is with little queueing), then the load. The baseline reads as many times a second
  * as the load does (one request in sampleEvery/10), so its read load is the same.
  *
- * Run: npm run bench:ingest-latency [-- rate seconds]   (default 10000 events/s for 30 s)
+ * Run: [BENCH_STORE=sqlite|postgres|nats] npm run bench:ingest-latency [-- rate seconds]
+ * (default 10000 events/s for 30 s)
  * BENCH_BATCH (events per request, 100), BENCH_SAMPLE (one request in n read back, 20),
  * BENCH_WARMUP (seconds, 5), BENCH_SEGMENTS (200).
  */
 import { mkdtempSync, rmSync } from 'node:fs';
-import { cpus, tmpdir } from 'node:os';
+import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { buildApp, stopContext } from '@strata/server';
+import { buildApp, type AppContext } from '@strata/server';
+import type { SqlStore } from '@strata/store';
+import { benchStoreFromEnv, checkBenchServices, describeStore, openBenchStore } from './bench-store.ts';
 import { benchWorker, pct, table, workerAnswer } from './lib.ts';
 import type { LatencyClientData, LatencyPhase, PhaseResult } from './ingest-latency-client.ts';
-import { ADMIN, WRITE, benchContext, createSegmentMix } from './scale-data.ts';
+import { ADMIN, WRITE, createSegmentMix } from './scale-data.ts';
 
 /** A whole number from the command line or the environment, refused by name when it is not one. */
 function whole(name: string, text: string | undefined, fallback: number): number {
@@ -39,39 +50,63 @@ const warmup = whole('BENCH_WARMUP', process.env.BENCH_WARMUP, 5);
 const segmentCount = whole('BENCH_SEGMENTS', process.env.BENCH_SEGMENTS, 200);
 const ACK_TARGET = 50, APPLIED_TARGET = 100;
 
-const end = Date.now();
-const dir = mkdtempSync(join(tmpdir(), 'strata-bench-latency-'));
-const { store, ctx } = await benchContext(dir, end);
-await createSegmentMix(ctx, segmentCount);
-const app = await buildApp(ctx);
-const base = await app.listen({ port: 0, host: '127.0.0.1' });
+const storeKind = benchStoreFromEnv();
+await checkBenchServices(storeKind);
 
 // Sampled on the server's own thread every 50 ms: the worker's backlog, and how late the timer
 // fired (the event loop was held, by an apply transaction or anything else, that long).
 const SAMPLE_MS = 50;
-const samples: { at: number; backlog: number; stall: number }[] = [];
-let previous = performance.now();
-const sampler = setInterval(() => {
-  const now = performance.now();
-  samples.push({ at: performance.timeOrigin + now, backlog: ctx.ingest.backlogItems, stall: Math.max(0, now - previous - SAMPLE_MS) });
-  previous = now;
-}, SAMPLE_MS);
+interface Sample { at: number; backlog: number; stall: number }
 
 const phases: LatencyPhase[] = [
   { name: 'warm-up', rate, seconds: warmup, sampleEvery },
   { name: 'baseline', rate: rate / 10, seconds, sampleEvery: Math.max(1, Math.round(sampleEvery / 10)) },
   { name: 'load', rate, seconds, sampleEvery },
 ];
-console.log(`${segmentCount} live segments, ${batch} events per request; ${phases.map((p) => `${p.name} ${p.rate} events/s for ${p.seconds} s`).join(', ')}...`);
-const data: LatencyClientData = { base, writeKey: WRITE, admin: ADMIN, end, batch, phases };
-const results = await workerAnswer<PhaseResult[]>(benchWorker('./ingest-latency-client.ts', data));
-clearInterval(sampler);
-await ctx.ingest.drain();
-const profiles = await store.countProfiles('default');
-await app.close();
-// The ingest service, engine and dispatchers stopped as `npm start` stops them (a timer left running would keep the process alive).
-await stopContext(ctx);
-rmSync(dir, { recursive: true, force: true });
+
+async function measure(store: SqlStore, ctx: AppContext, end: number): Promise<{ results: PhaseResult[]; samples: Sample[]; profiles: number }> {
+  await createSegmentMix(ctx, segmentCount);
+  const app = await buildApp(ctx);
+  const samples: Sample[] = [];
+  let sampler: NodeJS.Timeout | undefined;
+  try {
+    const base = await app.listen({ port: 0, host: '127.0.0.1' });
+    let previous = performance.now();
+    sampler = setInterval(() => {
+      const now = performance.now();
+      samples.push({ at: performance.timeOrigin + now, backlog: ctx.ingest.backlogItems, stall: Math.max(0, now - previous - SAMPLE_MS) });
+      previous = now;
+    }, SAMPLE_MS);
+    console.log(`${segmentCount} live segments, ${batch} events per request; ${phases.map((p) => `${p.name} ${p.rate} events/s for ${p.seconds} s`).join(', ')}...`);
+    const data: LatencyClientData = { base, writeKey: WRITE, admin: ADMIN, end, batch, phases };
+    const results = await workerAnswer<PhaseResult[]>(benchWorker('./ingest-latency-client.ts', data));
+    clearInterval(sampler);
+    await ctx.ingest.drain();
+    return { results, samples, profiles: await store.countProfiles('default') };
+  } finally {
+    clearInterval(sampler);
+    await app.close();
+  }
+}
+
+// The machine's load before the run (other work on it) and at its end (this run's own included).
+const loadBefore = loadavg();
+const end = Date.now();
+const dir = mkdtempSync(join(tmpdir(), 'strata-bench-latency-'));
+let measured: Awaited<ReturnType<typeof measure>>;
+try {
+  const { store, ctx, close } = await openBenchStore(storeKind, dir, end);
+  // Every service stopped as `npm start` stops them (a timer left running would keep the process
+  // alive); the run's PostgreSQL database and NATS stream removed with them, also when the run fails.
+  try {
+    measured = await measure(store, ctx, end);
+  } finally {
+    await close();
+  }
+} finally {
+  rmSync(dir, { recursive: true, force: true });
+}
+const { results, samples, profiles } = measured;
 
 const [, baseline, load] = results as [PhaseResult, PhaseResult, PhaseResult];
 /** The most of a server sample over a phase's span. */
@@ -79,9 +114,10 @@ const most = (r: PhaseResult, of: 'backlog' | 'stall') => samples.reduce((m, x) 
 /** Events acknowledged over the span from the first scheduled send to the last acknowledgement. */
 const achieved = (r: PhaseResult) => r.eventsAcknowledged / ((r.lastAck - r.from) / 1000);
 const counts = (c: Record<number, number>) => Object.entries(c).map(([s, n]) => `${n}×${s === '0' ? 'no answer' : s}`).join(', ') || '0';
+const loadText = (l: number[]) => l.map((x) => x.toFixed(2)).join(', ');
 const q = (xs: number[], p: number) => (xs.length ? pct(xs, p) : NaN);
 const ratio = (a: number, b: number) => (Number.isFinite(a / b) ? `${(a / b).toFixed(1)}×` : '-');
-const rows: (string | number)[][] = [['', `baseline (${baseline.rate} events/s)`, `load (${load.rate} events/s)`, 'load / baseline']];
+const rows: (string | number)[][] = [[`BENCH_STORE=${storeKind}`, `baseline (${baseline.rate} events/s)`, `load (${load.rate} events/s)`, 'load / baseline']];
 rows.push(['achieved rate (events/s, acknowledged)', achieved(baseline), achieved(load), ratio(achieved(load), achieved(baseline))]);
 rows.push([`requests (${batch} events each)`, String(baseline.requests), String(load.requests), '']);
 for (const p of [50, 90, 99]) rows.push([`acknowledgement p${p} (ms)`, q(baseline.ack, p), q(load.ack, p), ratio(q(load.ack, p), q(baseline.ack, p))]);
@@ -94,7 +130,8 @@ rows.push(['reads answered otherwise', counts(baseline.readsOther), counts(load.
 rows.push(['ingest requests not acknowledged', counts(baseline.ingestRefused), counts(load.ingestRefused), '']);
 rows.push(['most events waiting to be applied', String(most(baseline, 'backlog')), String(most(load, 'backlog')), '']);
 rows.push(['longest server event-loop stall (ms)', most(baseline, 'stall'), most(load, 'stall'), ratio(most(load, 'stall'), most(baseline, 'stall'))]);
-console.log(`\n${profiles} profiles at the end; latencies from each request's scheduled send; ${cpus().length} cores (${cpus()[0]?.model ?? '?'}), Node ${process.version}\n`);
+console.log(`\n${profiles} profiles at the end; latencies from each request's scheduled send; ${cpus().length} cores (${cpus()[0]?.model ?? '?'}), Node ${process.version}`);
+console.log(`store: ${describeStore(storeKind)} (BENCH_STORE=${storeKind}); load average (1, 5, 15 min) ${loadText(loadBefore)} before the run, ${loadText(loadavg())} at its end\n`);
 table(rows);
 
 /** The verdict on one target; a read answered 503 is a miss of the applied target whatever the percentiles say. */
