@@ -1,5 +1,6 @@
 import { AppError } from '@strata/core';
-import { setAppliedPosition, type IngestItem, type IngestOutcome, type LoggedRecord, type Rejection, type SqlStore } from '@strata/store';
+import { setAppliedPosition, type IngestItem, type IngestOutcome, type LogRecord, type LoggedRecord, type Rejection, type SqlStore } from '@strata/store';
+import { requestSteps } from './ingest-records.ts';
 import { ingestSteps } from './ingest-steps.ts';
 import type { LiveEngine, MembershipChange } from './live-engine.ts';
 import { suppressedWarning, type SuppressionList } from './user-data-service.ts';
@@ -31,7 +32,8 @@ export interface ApplyDeps {
 /**
  * Applies log records in position order, in one transaction of the engine's writer, and records
  * for each partition present the position of its last record, in the same transaction: either
- * all of it commits, with the positions, or none of it does and the records are applied again. Per record, what the ingest transaction always did:
+ * all of it commits, with the positions, or none of it does and the records are applied again.
+ * The records of one request split by partition are applied together (`requestSteps`). Per record, what the ingest transaction always did:
  * messages naming an erased id dropped, the items stored (duplicates of a stored messageId
  * dropped, identity resolved, visits derived) step by step (`ingestSteps`), membership brought up
  * to date after each step, then the listeners (missions), then the record's refused items written
@@ -46,13 +48,17 @@ export async function applyRecords(deps: ApplyDeps, records: readonly LoggedReco
     const results: IngestResult[] = [];
     // Projects found in this transaction: a deletion is a write of its own, so none goes away within it.
     const live = new Set<string>();
-    for (const r of records) results.push(await applyRecord(deps, tx, r, live));
+    // A request split by partition is one step, as on one partition; its result is its first record's (the others' are empty).
+    for (const step of requestSteps(records)) {
+      results.push(await applyRecord(deps, tx, step.record, live));
+      for (let k = 1; k < step.of.length; k++) results.push({ stored: 0, duplicates: 0 });
+    }
     for (const [partition, position] of lastOf) await setAppliedPosition(tx, partition, position);
     return results;
   }, { deferSync: true }); // not fsynced at commit: the records stay in the log until syncCommitted has run (IngestService.trim)
 }
 
-async function applyRecord(deps: ApplyDeps, tx: SqlStore, r: LoggedRecord, live: Set<string>): Promise<IngestResult> {
+async function applyRecord(deps: ApplyDeps, tx: SqlStore, r: LogRecord, live: Set<string>): Promise<IngestResult> {
   const { engine } = deps;
   // A project deleted after this record was acknowledged (before a restart, too): nothing of it may come back.
   if (!live.has(r.projectId)) {

@@ -1,4 +1,4 @@
-import { partitionOf, type IngestItem, type LogRecord, type Rejection } from '@strata/store';
+import { partitionOf, type IngestItem, type LoggedRecord, type LogRecord, type Rejection } from '@strata/store';
 import type { IngestResult } from './ingest-apply.ts';
 
 /**
@@ -35,7 +35,36 @@ export function recordsOf(projectId: string, partitions: number, receivedAt: num
     else runs.push({ partition: p, items: [item] });
   }
   if (runs.length === 0) return [{ projectId, partition: 0, receivedAt, items: [], rejections }];
-  return runs.map((run, i) => ({ projectId, partition: run.partition, receivedAt, items: run.items, rejections: i === 0 ? rejections : [] }));
+  return runs.map((run, i) => ({
+    projectId, partition: run.partition, receivedAt, items: run.items, rejections: i === 0 ? rejections : [],
+    ...(i < runs.length - 1 ? { more: runs.length - 1 - i } : {}),
+  }));
+}
+
+/**
+ * Records in position order as the steps they are applied in: the records of one request (a
+ * record saying `more` follow it, and they do: at the next positions, of its project and instant) are one
+ * step, their items in the order they were sent and the refusals with them, as the request would
+ * be on one partition. A request whose records are not all at hand (the end of a read) is applied
+ * in as many steps as there are parts of it; each record is still applied once.
+ */
+export function requestSteps<R extends LoggedRecord>(records: readonly R[]): { readonly record: LogRecord; readonly of: readonly R[] }[] {
+  const steps: { record: LogRecord; of: R[] }[] = [];
+  for (let i = 0; i < records.length;) {
+    const first = records[i]!;
+    const of = [first];
+    for (let k = 1; k <= (first.more ?? 0) && i + k < records.length; k++) {
+      const r = records[i + k]!;
+      if (r.position !== first.position + k || r.projectId !== first.projectId || r.receivedAt !== first.receivedAt || (r.more ?? 0) !== first.more! - k) break;
+      of.push(r);
+    }
+    i += of.length;
+    steps.push({
+      of,
+      record: of.length === 1 ? first : { projectId: first.projectId, partition: first.partition, receivedAt: first.receivedAt, items: of.flatMap((r) => r.items), rejections: of.flatMap((r) => r.rejections) },
+    });
+  }
+  return steps;
 }
 
 /** The settling half of a promise: what a request waiting on the log or the worker is answered through. */

@@ -329,6 +329,8 @@ export class IngestService {
       const want = Math.min(max, this.batchItems);
       let n = 0, items = 0;
       while (n < this.applyQueue.length && (n === 0 || items + size(this.applyQueue[n]!.record) <= want)) items += size(this.applyQueue[n++]!.record);
+      // Never cut inside a request split by partition: its records are applied as one step.
+      for (let k = Math.min(this.applyQueue[n - 1]?.record.more ?? 0, this.applyQueue.length - n); k > 0; k--) items += size(this.applyQueue[n++]!.record);
       const batch = this.applyQueue.splice(0, n);
       const began = performance.now();
       const left = await this.applyBatch(batch);

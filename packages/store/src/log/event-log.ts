@@ -16,6 +16,11 @@ export interface LogRecord {
   readonly receivedAt: number;
   readonly items: readonly IngestItem[];
   readonly rejections: readonly Rejection[];
+  /**
+   * How many records of the same request follow this one, appended right after it (absent: none).
+   * A request split by partition is applied as one step when its records are read together.
+   */
+  readonly more?: number;
 }
 
 /** A record as the log holds it: with its position. */

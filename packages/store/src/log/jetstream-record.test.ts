@@ -32,6 +32,17 @@ describe('a log record as a JetStream message', () => {
     expect(await decodeRecord(body, true, 'test')).toEqual(big);
   });
 
+  it('keeps how many records of its request follow one, and writes nothing for the last', async () => {
+    const first = await encodeRecord(record({ more: 2 }));
+    expect(await decodeRecord(first.body, false, 'test')).toMatchObject({ more: 2 });
+    const last = await encodeRecord(record());
+    expect(Buffer.from(last.body).toString()).not.toContain('"more"');
+    expect(await decodeRecord(last.body, false, 'test')).not.toHaveProperty('more');
+    for (const more of ['-1', '1.5', '"2"']) {
+      await expect(decodeRecord(Buffer.from(`{"projectId":"p","partition":0,"receivedAt":1,"more":${more},"items":[],"rejections":[]}`), false, 'message 6')).rejects.toThrow(/message 6 is not a Strata log record \(fields missing or of the wrong type\)/);
+    }
+  });
+
   it('refuses a body that is not a record, saying where it was', async () => {
     await expect(decodeRecord(Buffer.from('{"projectId":"p"}'), false, 'message 7')).rejects.toThrow(/message 7 is not a Strata log record/);
     await expect(decodeRecord(Buffer.from('not json'), false, 'message 8')).rejects.toThrow(/message 8 is not a Strata log record/);

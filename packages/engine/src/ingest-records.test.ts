@@ -1,0 +1,39 @@
+import { describe, expect, it } from 'vitest';
+import { partitionOf, type IngestItem, type LoggedRecord } from '@strata/store';
+import { recordsOf, requestSteps } from './ingest-records.ts';
+
+const item = (messageId: string, userId: string): IngestItem => ({
+  messageId, type: 'track', name: 'view', userId, anonymousId: null, previousId: null, properties: {}, context: {}, traits: null, timestamp: 1, receivedAt: 1,
+});
+
+/** A request's records as the log gives them back: with positions from `from` on. */
+const logged = (records: ReturnType<typeof recordsOf>, from: number): LoggedRecord[] => records.map((r, i) => ({ ...r, position: from + i }));
+
+describe('a request as records, and records as the steps they are applied in', () => {
+  // Three users of three different partitions of 16.
+  const users = ['a', 'b', 'c', 'd', 'e', 'f', 'g'].reduce<string[]>((out, u) => (out.length < 3 && !out.some((o) => partitionOf(o, 16) === partitionOf(u, 16)) ? [...out, u] : out), []);
+  const rejection = { index: 3, message: 'bad', payload: '{}' };
+
+  it('numbers how many records of the request follow each, and joins them back into one step, items in the order sent', () => {
+    const items = [item('m1', users[0]!), item('m2', users[1]!), item('m3', users[1]!), item('m4', users[2]!)];
+    const records = recordsOf('p', 16, 100, items, [rejection]);
+    expect(records.map((r) => [r.items.length, r.more])).toEqual([[1, 2], [2, 1], [1, undefined]]);
+    const other = recordsOf('p', 16, 101, [item('m5', users[0]!)], []);
+    const steps = requestSteps([...logged(records, 10), ...logged(other, 13)]);
+    expect(steps.map((s) => s.of.map((r) => r.position))).toEqual([[10, 11, 12], [13]]);
+    expect(steps[0]!.record).toMatchObject({ projectId: 'p', receivedAt: 100, rejections: [rejection] });
+    expect(steps[0]!.record.items.map((i) => i.messageId)).toEqual(['m1', 'm2', 'm3', 'm4']);
+    expect(steps[1]!.record).toBe(steps[1]!.of[0]);
+  });
+
+  it('applies the part of a request a read ends in as a step of its own, and never joins records of another request or project', () => {
+    const records = logged(recordsOf('p', 16, 100, [item('m1', users[0]!), item('m2', users[1]!), item('m3', users[2]!)], []), 1);
+    expect(requestSteps(records.slice(0, 2)).map((s) => s.of.length)).toEqual([2]);
+    expect(requestSteps(records.slice(1)).map((s) => s.of.length)).toEqual([2]);
+    // A record saying more follow, followed by one of another instant or project: each alone.
+    expect(requestSteps([records[0]!, { ...records[1]!, receivedAt: 101 }, records[2]!]).map((s) => s.of.length)).toEqual([1, 1, 1]);
+    expect(requestSteps([records[0]!, { ...records[1]!, projectId: 'q' }]).map((s) => s.of.length)).toEqual([1, 1]);
+    // Or one not next in the log (a part never stored: the append failed, and the client was not answered).
+    expect(requestSteps([records[0]!, { ...records[1]!, position: 5 }]).map((s) => s.of.length)).toEqual([1, 1]);
+  });
+});
