@@ -76,6 +76,12 @@ const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
 /** How long one apply transaction should hold the event loop (ms): short enough for acknowledgements and reads to be answered between them. */
 const APPLY_TARGET_MS = 40;
+/**
+ * How long one should take on PostgreSQL, whose statements leave the event loop free meanwhile:
+ * longer, so that each transaction's fixed costs (the commit, the positions) serve more records
+ * when they wait (a transaction takes only what is queued, so a light load is applied as it comes).
+ */
+const APPLY_TARGET_ASYNC_MS = 200;
 const size = (r: LogRecord) => r.items.length + r.rejections.length;
 const sizeOf = (rs: readonly LogRecord[]) => rs.reduce((n, r) => n + size(r), 0);
 
@@ -319,7 +325,7 @@ export class IngestService {
   /**
    * Items the next transaction takes: sized from the last ones so that a transaction holds the
    * event loop about `APPLY_TARGET_MS` (the embedded store's statements are synchronous: while one
-   * runs, no request is read or answered), between 50 and `applyBatch`.
+   * runs, no request is read or answered; on PostgreSQL `APPLY_TARGET_ASYNC_MS`), between 50 and `applyBatch`.
    */
   private batchItems = 500;
 
@@ -336,7 +342,8 @@ export class IngestService {
       const left = await this.applyBatch(batch);
       const took = performance.now() - began;
       // The next batch aims at the target time, at most doubling or halving at once.
-      if (left.length === 0 && items > 0) this.batchItems = Math.round(Math.min(max, Math.max(50, Math.min(2 * want, Math.max(want / 2, (items * APPLY_TARGET_MS) / Math.max(took, 1))))));
+      const target = this.engine.storeBlocksEventLoop ? APPLY_TARGET_MS : APPLY_TARGET_ASYNC_MS;
+      if (left.length === 0 && items > 0) this.batchItems = Math.round(Math.min(max, Math.max(50, Math.min(2 * want, Math.max(want / 2, (items * target) / Math.max(took, 1))))));
       // Stopping with records not applied: they stay in the log for the next start.
       if (left.length) {
         this.applyQueue.unshift(...left);

@@ -104,6 +104,11 @@ export class LiveEngine {
 
   // ------------------------------------------------------------ ownership and transactions
 
+  /** Whether the store's statements run on the event loop (the embedded SQLite driver is synchronous): while one runs, no request is answered. */
+  get storeBlocksEventLoop(): boolean {
+    return this.store.dialect === 'sqlite';
+  }
+
   /** Makes every commit so far durable, those of `deferSync` writes too (SqlStore.syncCommitted). */
   async syncCommitted(): Promise<void> {
     await this.store.syncCommitted();
