@@ -1,5 +1,5 @@
 import { AppError } from '@strata/core';
-import { setAppliedPosition, type IngestItem, type IngestOutcome, type LoggedRecord, type Rejection, type SqlStore } from '@strata/store';
+import { setAppliedPosition, setAppliedPositions, type IngestItem, type IngestOutcome, type LoggedRecord, type Rejection, type SqlStore } from '@strata/store';
 import { ingestSteps } from './ingest-steps.ts';
 import type { LiveEngine, MembershipChange } from './live-engine.ts';
 import { suppressedWarning, type SuppressionList } from './user-data-service.ts';
@@ -47,7 +47,7 @@ export async function applyRecords(deps: ApplyDeps, records: readonly LoggedReco
     // Projects found in this transaction: a deletion is a write of its own, so none goes away within it.
     const live = new Set<string>();
     for (const r of records) results.push(await applyRecord(deps, tx, r, live));
-    for (const [partition, position] of lastOf) await setAppliedPosition(tx, partition, position);
+    await setAppliedPositions(tx, lastOf);
     return results;
   }, { deferSync: true }); // not fsynced at commit: the records stay in the log until syncCommitted has run (IngestService.trim)
 }
