@@ -43,10 +43,14 @@ export async function applyRecords(deps: ApplyDeps, records: readonly LoggedReco
   const lastOf = new Map<number, number>();
   for (const r of records) lastOf.set(r.partition, r.position);
   return deps.engine.write(async (tx) => {
-    const results: IngestResult[] = [];
-    // Projects found in this transaction: a deletion is a write of its own, so none goes away within it.
-    const live = new Set<string>();
-    for (const r of records) results.push(await applyRecord(deps, tx, r, live));
+    // Each project's clock is written once, after the last record, however many records moved it.
+    const results = await deps.engine.clockWrittenOnce(tx, async () => {
+      const out: IngestResult[] = [];
+      // Projects found in this transaction: a deletion is a write of its own, so none goes away within it.
+      const live = new Set<string>();
+      for (const r of records) out.push(await applyRecord(deps, tx, r, live));
+      return out;
+    });
     await setAppliedPositions(tx, lastOf);
     return results;
   }, { deferSync: true }); // not fsynced at commit: the records stay in the log until syncCommitted has run (IngestService.trim)
