@@ -48,6 +48,16 @@ export async function applyRecords(deps: ApplyDeps, records: readonly LoggedReco
       const out: IngestResult[] = [];
       // Projects found in this transaction: a deletion is a write of its own, so none goes away within it.
       const live = new Set<string>();
+      // The messageIds of every record, read once per project rather than once per record.
+      if (records.length > 1) {
+        const ids = new Map<string, string[]>();
+        for (const r of records) {
+          let of = ids.get(r.projectId);
+          if (!of) ids.set(r.projectId, (of = []));
+          for (const i of r.items) of.push(i.messageId);
+        }
+        for (const [projectId, of] of ids) if (of.length) await tx.expectMessageIds(projectId, of);
+      }
       for (const r of records) out.push(await applyRecord(deps, tx, r, live));
       return out;
     });

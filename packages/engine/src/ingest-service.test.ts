@@ -165,6 +165,29 @@ describe('IngestService: the log, then the worker', () => {
     expect((await stored(store)).length).toBe(3);
   });
 
+  it('drops a messageId stored before the transaction or by an earlier record of it, its ids read once', async () => {
+    const { service, store, engine } = await setup();
+    await service.drain();
+    await service.submitApplied('p', [item('before', T0)], [], T0);
+    const transaction = store.transaction.bind(store);
+    const asked: number[] = [];
+    store.transaction = (async (fn: (tx: SqlStore) => Promise<unknown>, opts?: never) => transaction(async (tx) => {
+      const expect = tx.expectMessageIds.bind(tx);
+      tx.expectMessageIds = async (projectId, ids) => { asked.push([...ids].length); return expect(projectId, ids); };
+      return fn(tx);
+    }, opts)) as typeof store.transaction;
+    const at = T0 + 70_000;
+    const record = (position: number, partition: number, items: IngestItem[]) => ({ position, partition, projectId: 'p', receivedAt: at, items, rejections: [] });
+    const results = await applyRecords({ engine, sessionTimeoutMs: 1_800_000, listeners: [], isolation: null }, [
+      record(201, 0, [item('a', at), item('b', at, { userId: 'u2' })]),
+      record(202, 1, [item('a', at), item('c', at + 1, { userId: 'u3' }), item('c', at + 1, { userId: 'u3' })]),
+      record(203, 2, [item('before', T0, { userId: 'u4' }), item('d', at + 2, { userId: 'u4' })]),
+    ]);
+    expect(results).toEqual([{ stored: 2, duplicates: 0 }, { stored: 1, duplicates: 2 }, { stored: 1, duplicates: 1 }]);
+    expect(asked).toEqual([7]);
+    expect(await stored(store)).toEqual([`a-${at}`, `b-${at}`, `before-${T0}`, `c-${at + 1}`, `d-${at + 2}`]);
+  });
+
   it('applies at the next start what was acknowledged and not applied (kept in the log file)', async () => {
     const first = await setup();
     await first.service.drain();

@@ -57,6 +57,12 @@ interface WorkingProfile {
  */
 export class IngestStore {
   private readonly lateVisits: LateVisits;
+  /**
+   * Per project, the messageIds read ahead for this transaction (`expectMessageIds`) and those of
+   * them stored, kept up to date by every `ingest` of it: a batch whose ids are all among them is
+   * de-duplicated without a statement of its own. (A store object lives for one transaction.)
+   */
+  private readonly readAhead = new Map<string, { asked: Set<string>; stored: Set<string> }>();
 
   constructor(private readonly store: StoreHandle & { readonly visitTimes: VisitTimes | null; readonly profileRecords: ProfileRecords | null }, private readonly events: EventStore, private readonly profiles: ProfileStore) {
     this.lateVisits = new LateVisits(store, events);
@@ -141,6 +147,8 @@ export class IngestStore {
       engineEvents.push({ profileId, name: item.name, timestamp: item.timestamp, properties: item.properties, context: item.context });
     }
     await this.events.insert(eventRows);
+    const ahead = this.readAhead.get(projectId);
+    if (ahead) for (const i of fresh) { ahead.asked.add(i.messageId); ahead.stored.add(i.messageId); }
     await this.writeKeys(projectId, pendingKeys, keys);
     await this.saveWorking(projectId, working, now);
     const { removed: removedVisits, added } = await this.lateVisits.apply(projectId, working.values(), inOrder, sessionTimeoutMs, lateItems);
@@ -160,8 +168,22 @@ export class IngestStore {
     return { stored: fresh.length, duplicates, touched, merges, records, unchanged, events: engineEvents, reload, removedVisits };
   }
 
+  /**
+   * Reads which of `messageIds` are stored, once, for the batches this transaction is about to
+   * ingest (the membership worker's records: on PostgreSQL each statement is a round trip, and a
+   * log on NATS gives many small records). Only `ingest` writes events with a messageId in such a
+   * transaction, and it adds what it stores, so the set stays what a read would answer.
+   */
+  async expectMessageIds(projectId: string, messageIds: Iterable<string>): Promise<void> {
+    const asked = new Set(messageIds);
+    this.readAhead.set(projectId, { asked, stored: await this.events.storedMessageIds(projectId, asked) });
+  }
+
   private async dropDuplicates(projectId: string, items: readonly IngestItem[]): Promise<IngestItem[]> {
-    const seen = await this.events.storedMessageIds(projectId, items.map((i) => i.messageId));
+    const ahead = this.readAhead.get(projectId);
+    const seen = ahead && items.every((i) => ahead.asked.has(i.messageId))
+      ? new Set(items.filter((i) => ahead.stored.has(i.messageId)).map((i) => i.messageId))
+      : await this.events.storedMessageIds(projectId, items.map((i) => i.messageId));
     const out: IngestItem[] = [];
     for (const i of items) {
       if (seen.has(i.messageId)) continue;
