@@ -1,5 +1,5 @@
 import { AppError } from '@strata/core';
-import { setAppliedPosition, type IngestItem, type IngestOutcome, type LogRecord, type LoggedRecord, type Rejection, type SqlStore } from '@strata/store';
+import { setAppliedPosition, setAppliedPositions, type IngestItem, type IngestOutcome, type LogRecord, type LoggedRecord, type Rejection, type SqlStore } from '@strata/store';
 import { requestSteps } from './ingest-records.ts';
 import { ingestSteps } from './ingest-steps.ts';
 import type { LiveEngine, MembershipChange } from './live-engine.ts';
@@ -45,15 +45,29 @@ export async function applyRecords(deps: ApplyDeps, records: readonly LoggedReco
   const lastOf = new Map<number, number>();
   for (const r of records) lastOf.set(r.partition, r.position);
   return deps.engine.write(async (tx) => {
-    const results: IngestResult[] = [];
-    // Projects found in this transaction: a deletion is a write of its own, so none goes away within it.
-    const live = new Set<string>();
-    // A request split by partition is one step, as on one partition; its result is its first record's (the others' are empty).
-    for (const step of requestSteps(records)) {
-      results.push(await applyRecord(deps, tx, step.record, live));
-      for (let k = 1; k < step.of.length; k++) results.push({ stored: 0, duplicates: 0 });
-    }
-    for (const [partition, position] of lastOf) await setAppliedPosition(tx, partition, position);
+    // Each project's clock is written once, after the last record, however many records moved it.
+    const results = await deps.engine.clockWrittenOnce(tx, async () => {
+      const out: IngestResult[] = [];
+      // Projects found in this transaction: a deletion is a write of its own, so none goes away within it.
+      const live = new Set<string>();
+      // The messageIds of every record, read once per project rather than once per record.
+      if (records.length > 1) {
+        const ids = new Map<string, string[]>();
+        for (const r of records) {
+          let of = ids.get(r.projectId);
+          if (!of) ids.set(r.projectId, (of = []));
+          for (const i of r.items) of.push(i.messageId);
+        }
+        for (const [projectId, of] of ids) if (of.length) await tx.expectMessageIds(projectId, of);
+      }
+      // A request split by partition is one step, as on one partition; its result is its first record's (the others' are empty).
+      for (const step of requestSteps(records)) {
+        out.push(await applyRecord(deps, tx, step.record, live));
+        for (let k = 1; k < step.of.length; k++) out.push({ stored: 0, duplicates: 0 });
+      }
+      return out;
+    });
+    await setAppliedPositions(tx, lastOf);
     return results;
   }, { deferSync: true }); // not fsynced at commit: the records stay in the log until syncCommitted has run (IngestService.trim)
 }

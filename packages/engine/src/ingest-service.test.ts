@@ -2,7 +2,8 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { createStore, openEventLog, SqliteEventLog, type IngestItem, type SqlStore } from '@strata/store';
+import { appliedPositions, createStore, openEventLog, SqliteEventLog, type IngestItem, type SqlStore } from '@strata/store';
+import { applyRecords } from './ingest-apply.ts';
 import { IngestService, ingestSteps } from './ingest-service.ts';
 import { ingestCleanup } from './testing/ingest-cleanup.ts';
 import { LiveEngine } from './live-engine.ts';
@@ -140,6 +141,51 @@ describe('IngestService: the log, then the worker', () => {
     expect(warnings[0]!.message).toMatch(/acknowledged but could not be applied: a bug/);
     expect(JSON.parse(warnings[0]!.payload)).toMatchObject({ name: 'poison', messageId: `poison-${T0 + 1}` });
     expect(service.totals.setAside).toBe(1);
+  });
+
+  it('writes the clock once per apply transaction, at the last record\'s instant, and every partition\'s position', async () => {
+    const { service, store, engine } = await setup();
+    await service.drain();
+    const transaction = store.transaction.bind(store);
+    let clockWrites = 0;
+    store.transaction = (async (fn: (tx: SqlStore) => Promise<unknown>, opts?: never) => transaction(async (tx) => {
+      const write = tx.setEngineClock.bind(tx);
+      tx.setEngineClock = async (projectId, clock) => { clockWrites++; return write(projectId, clock); };
+      return fn(tx);
+    }, opts)) as typeof store.transaction;
+    // Three records of two partitions, received after the engine's clock (T0 + 1 min), the last not the latest.
+    const record = (position: number, partition: number, receivedAt: number, name: string) =>
+      ({ position, partition, projectId: 'p', receivedAt, items: [{ ...item(name, receivedAt), receivedAt, userId: `u-${name}` }], rejections: [] });
+    await applyRecords({ engine, sessionTimeoutMs: 1_800_000, listeners: [], isolation: null }, [
+      record(101, 0, T0 + 70_000, 'a'), record(102, 3, T0 + 90_000, 'b'), record(103, 0, T0 + 80_000, 'c'),
+    ]);
+    expect(clockWrites).toBe(1);
+    expect(await store.engineClock('p')).toBe(T0 + 90_000);
+    expect(await appliedPositions(store)).toEqual(new Map([[0, 103], [3, 102]]));
+    expect((await stored(store)).length).toBe(3);
+  });
+
+  it('drops a messageId stored before the transaction or by an earlier record of it, its ids read once', async () => {
+    const { service, store, engine } = await setup();
+    await service.drain();
+    await service.submitApplied('p', [item('before', T0)], [], T0);
+    const transaction = store.transaction.bind(store);
+    const asked: number[] = [];
+    store.transaction = (async (fn: (tx: SqlStore) => Promise<unknown>, opts?: never) => transaction(async (tx) => {
+      const expect = tx.expectMessageIds.bind(tx);
+      tx.expectMessageIds = async (projectId, ids) => { asked.push([...ids].length); return expect(projectId, ids); };
+      return fn(tx);
+    }, opts)) as typeof store.transaction;
+    const at = T0 + 70_000;
+    const record = (position: number, partition: number, items: IngestItem[]) => ({ position, partition, projectId: 'p', receivedAt: at, items, rejections: [] });
+    const results = await applyRecords({ engine, sessionTimeoutMs: 1_800_000, listeners: [], isolation: null }, [
+      record(201, 0, [item('a', at), item('b', at, { userId: 'u2' })]),
+      record(202, 1, [item('a', at), item('c', at + 1, { userId: 'u3' }), item('c', at + 1, { userId: 'u3' })]),
+      record(203, 2, [item('before', T0, { userId: 'u4' }), item('d', at + 2, { userId: 'u4' })]),
+    ]);
+    expect(results).toEqual([{ stored: 2, duplicates: 0 }, { stored: 1, duplicates: 2 }, { stored: 1, duplicates: 1 }]);
+    expect(asked).toEqual([7]);
+    expect(await stored(store)).toEqual([`a-${at}`, `b-${at}`, `before-${T0}`, `c-${at + 1}`, `d-${at + 2}`]);
   });
 
   it('applies at the next start what was acknowledged and not applied (kept in the log file)', async () => {

@@ -312,6 +312,7 @@ export class LiveEngine {
     const stored = await tx.engineClock(projectId);
     const start = stored ?? (this.held ? Math.min(now, since ?? (await tx.getProject(projectId))?.createdAt ?? now) : now);
     const ps = new ProjectState(projectId, start);
+    ps.deferClockWrite = this.clockDeferred;
     this.projects.set(projectId, ps);
     this.redefined.add(projectId);
     await loadProject(tx, ps, this.isStarting, this.listeners);
@@ -319,6 +320,36 @@ export class LiveEngine {
     // held: the event log's backlog is applied first, each record at its own receipt).
     if (!this.held) await this.advance(tx, ps, Math.max(now, ps.clock));
     return ps;
+  }
+
+  /** Inside `clockWrittenOnce`: projects loaded meanwhile defer their clock writes too. */
+  private clockDeferred = false;
+
+  /**
+   * Runs `fn` (steps written in `tx`) with each project's clock written once, at its end, rather
+   * than by every step that moves it: the apply transaction of many log records (on PostgreSQL each
+   * write is a round trip, and a log on NATS gives many small records). The row holds at commit
+   * what the last step would have written; nothing in the transaction reads it back (a loaded
+   * project's clock is the one in memory).
+   */
+  async clockWrittenOnce<T>(tx: SqlStore, fn: () => Promise<T>): Promise<T> {
+    this.clockDeferred = true;
+    for (const ps of this.projects.values()) ps.deferClockWrite = true;
+    try {
+      const out = await fn();
+      for (const ps of this.projects.values()) {
+        if (!ps.clockWriteDue) continue;
+        ps.clockWriteDue = false;
+        await tx.setEngineClock(ps.id, ps.clock);
+      }
+      return out;
+    } finally {
+      this.clockDeferred = false;
+      for (const ps of this.projects.values()) {
+        ps.deferClockWrite = false;
+        ps.clockWriteDue = false;
+      }
+    }
   }
 
   /** The project's segment rows in store order (created, then id), as the engine holds them; the project is loaded on first use. */

@@ -13,6 +13,16 @@ import type { EngineEvent, EngineProfile, IngestItem, IngestOutcome } from './ty
 import { chunks, multiRowInsert, readJson, sqlBool } from './util.ts';
 import type { VisitTimes } from './visit-store.ts';
 
+/** The profiles one batch creates on PostgreSQL before their ids are drawn (`IngestStore.numberNew`). */
+interface NewProfiles {
+  /** The next stand-in id (negative: never a profile's). */
+  next: number;
+  /** Stand-ins waiting for their ids, in the order their profiles were created. */
+  waiting: number[];
+  /** Each stand-in numbered so far → its profile's id. */
+  ids: Map<number, number>;
+}
+
 /** A profile as one batch changes it, written back once at the end (`saveWorking`). */
 interface WorkingProfile {
   id: number;
@@ -47,6 +57,12 @@ interface WorkingProfile {
  */
 export class IngestStore {
   private readonly lateVisits: LateVisits;
+  /**
+   * Per project, the messageIds read ahead for this transaction (`expectMessageIds`) and those of
+   * them stored, kept up to date by every `ingest` of it: a batch whose ids are all among them is
+   * de-duplicated without a statement of its own. (A store object lives for one transaction.)
+   */
+  private readonly readAhead = new Map<string, { asked: Set<string>; stored: Set<string> }>();
 
   constructor(private readonly store: StoreHandle & { readonly visitTimes: VisitTimes | null; readonly profileRecords: ProfileRecords | null }, private readonly events: EventStore, private readonly profiles: ProfileStore) {
     this.lateVisits = new LateVisits(store, events);
@@ -68,11 +84,15 @@ export class IngestStore {
     const merges: [number, number][] = [];
     const pendingKeys = new Map<string, number>();
     const rows: { item: IngestItem; profileId: number }[] = [];
+    const news: NewProfiles = { next: -1, waiting: [], ids: new Map() };
 
     for (const item of fresh) {
-      const pid = await this.resolve(projectId, item, keys, pendingKeys, working, merges);
+      const pid = await this.resolve(projectId, item, keys, pendingKeys, working, merges, news);
       rows.push({ item, profileId: pid });
     }
+    // The profiles this batch created get their ids now, all in one statement (PostgreSQL).
+    await this.numberNew(projectId, news, keys, working);
+    if (news.ids.size) for (const r of rows) r.profileId = news.ids.get(r.profileId) ?? r.profileId;
 
     // An item resolved before a later item of the batch merged its profile away belongs to the survivor.
     if (merges.length) {
@@ -134,6 +154,8 @@ export class IngestStore {
     }
     const contexts = await this.events.insert(eventRows);
     for (const late of lateRows) late.stored = contexts[late.row!];
+    const ahead = this.readAhead.get(projectId);
+    if (ahead) for (const i of fresh) { ahead.asked.add(i.messageId); ahead.stored.add(i.messageId); }
     await this.writeKeys(projectId, pendingKeys, keys);
     await this.saveWorking(projectId, working, now);
     const { removed: removedVisits, added } = await this.lateVisits.apply(projectId, working.values(), inOrder, sessionTimeoutMs, lateItems);
@@ -153,8 +175,22 @@ export class IngestStore {
     return { stored: fresh.length, duplicates, touched, merges, records, unchanged, events: engineEvents, reload, removedVisits };
   }
 
+  /**
+   * Reads which of `messageIds` are stored, once, for the batches this transaction is about to
+   * ingest (the membership worker's records: on PostgreSQL each statement is a round trip, and a
+   * log on NATS gives many small records). Only `ingest` writes events with a messageId in such a
+   * transaction, and it adds what it stores, so the set stays what a read would answer.
+   */
+  async expectMessageIds(projectId: string, messageIds: Iterable<string>): Promise<void> {
+    const asked = new Set(messageIds);
+    this.readAhead.set(projectId, { asked, stored: await this.events.storedMessageIds(projectId, asked) });
+  }
+
   private async dropDuplicates(projectId: string, items: readonly IngestItem[]): Promise<IngestItem[]> {
-    const seen = await this.events.storedMessageIds(projectId, items.map((i) => i.messageId));
+    const ahead = this.readAhead.get(projectId);
+    const seen = ahead && items.every((i) => ahead.asked.has(i.messageId))
+      ? new Set(items.filter((i) => ahead.stored.has(i.messageId)).map((i) => i.messageId))
+      : await this.events.storedMessageIds(projectId, items.map((i) => i.messageId));
     const out: IngestItem[] = [];
     for (const i of items) {
       if (seen.has(i.messageId)) continue;
@@ -171,11 +207,8 @@ export class IngestStore {
       if (i.anonymousId !== null) anons.add(i.anonymousId);
       if (i.previousId !== null) { users.add(i.previousId); anons.add(i.previousId); }
     }
-    const keys = new Map<string, number>();
-    for (const [kind, set] of [['u', users], ['a', anons]] as const) {
-      for (const [key, id] of await this.profiles.keysOfKind(projectId, kind, set)) keys.set(`${kind}:${key}`, id);
-    }
-    return keys;
+    // Both kinds in one round trip: on PostgreSQL each statement is one, and a log on NATS gives many small records.
+    return this.profiles.keysOfKinds(projectId, users, anons);
   }
 
   /**
@@ -204,13 +237,58 @@ export class IngestStore {
     }
   }
 
-  private async createProfile(projectId: string, userId: string | null, anonymousId: string | null, now: number, working: Map<number, WorkingProfile>): Promise<number> {
-    const id = await this.profiles.create(projectId, userId, anonymousId, now);
+  /**
+   * A new profile. On SQLite its row is inserted at once (a call in the process); on PostgreSQL,
+   * where each statement is a round trip, it gets a stand-in id (negative) until `numberNew` draws
+   * the real ids of all the batch's new profiles at once, in the order they were created (so the
+   * same ids as one INSERT each), and its row is written with the batch's other profile records
+   * (`saveWorking`, which inserts the rows that do not exist yet).
+   */
+  private async createProfile(projectId: string, userId: string | null, anonymousId: string | null, now: number, working: Map<number, WorkingProfile>, news: NewProfiles): Promise<number> {
+    let id: number;
+    if (this.store.dialect === 'postgres') {
+      id = news.next--;
+      news.waiting.push(id);
+    } else {
+      id = await this.profiles.create(projectId, userId, anonymousId, now);
+    }
     working.set(id, {
       id, userId, anonymousId, traits: {}, traitsAt: {}, context: {}, contextAt: null, labels: [], firstSeen: null, lastSeen: null,
       createdAt: now, lastSeenBefore: null, rebuildVisits: false, lateAt: null, isNew: true, dirty: true,
     });
     return id;
+  }
+
+  /**
+   * Draws the ids of the profiles created with stand-in ids since the last call, from the
+   * profiles' sequence in one statement, and puts them where the stand-ins were (the keys and the
+   * working copies; `news.ids` maps each stand-in to its id for what holds it elsewhere). The rows
+   * themselves are written by `saveWorking`.
+   */
+  private async numberNew(projectId: string, news: NewProfiles, keys: Map<string, number>, working: Map<number, WorkingProfile>): Promise<void> {
+    if (news.waiting.length === 0) return;
+    const drawn = await sql<{ id: string | number }>`SELECT nextval(pg_get_serial_sequence('profiles', 'id')) AS id FROM generate_series(1, ${news.waiting.length}::int)`.execute(this.store.db);
+    const ids = drawn.rows.map((r) => Number(r.id)).sort((a, b) => a - b);
+    const now = new Map<number, number>();
+    news.waiting.forEach((stand, i) => now.set(stand, ids[i]!));
+    news.waiting = [];
+    for (const [stand, id] of now) {
+      news.ids.set(stand, id);
+      // A new profile has no events yet: its kept times start empty.
+      this.store.visitTimes?.put(projectId, id, []);
+    }
+    // The working copies keep their order (profiles are handed on in it), under their ids.
+    const entries = [...working];
+    working.clear();
+    for (const [id, w] of entries) {
+      const real = now.get(id);
+      if (real !== undefined) w.id = real;
+      working.set(real ?? id, w);
+    }
+    for (const [k, v] of keys) {
+      const id = now.get(v);
+      if (id !== undefined) keys.set(k, id);
+    }
   }
 
   /** Records a key → profile mapping; written with the batch (writeKeys), visible to the batch at once. */
@@ -229,14 +307,14 @@ export class IngestStore {
   }
 
   /** The profile an item belongs to, creating, upgrading or merging profiles as identity requires. */
-  private async resolve(projectId: string, item: IngestItem, keys: Map<string, number>, pending: Map<string, number>, working: Map<number, WorkingProfile>, merges: [number, number][]): Promise<number> {
+  private async resolve(projectId: string, item: IngestItem, keys: Map<string, number>, pending: Map<string, number>, working: Map<number, WorkingProfile>, merges: [number, number][], news: NewProfiles): Promise<number> {
     const now = item.receivedAt;
     const u = item.userId, a = item.anonymousId;
     if (item.type === 'alias' && item.previousId !== null && u !== null) {
       const source = keys.get(`u:${item.previousId}`) ?? keys.get(`a:${item.previousId}`);
       const target = keys.get(`u:${u}`);
       if (source === undefined) {
-        const into = target ?? (await this.createProfile(projectId, u, null, now, working));
+        const into = target ?? (await this.createProfile(projectId, u, null, now, working, news));
         if (target === undefined) this.addKey(projectId, 'u', u, into, keys, pending);
         this.addKey(projectId, 'a', item.previousId, into, keys, pending);
         return into;
@@ -249,7 +327,7 @@ export class IngestStore {
         this.addKey(projectId, 'u', u, source, keys, pending);
         return source;
       }
-      if (target !== source) await this.merge(projectId, source, target, keys, working, merges);
+      if (target !== source) await this.merge(projectId, source, target, keys, working, merges, news);
       return target;
     }
     const pu = u === null ? undefined : keys.get(`u:${u}`);
@@ -264,7 +342,7 @@ export class IngestStore {
           this.addKey(projectId, 'u', u, pa, keys, pending);
           return pa;
         }
-        const id = await this.createProfile(projectId, u, pa === undefined ? a : null, now, working);
+        const id = await this.createProfile(projectId, u, pa === undefined ? a : null, now, working, news);
         this.addKey(projectId, 'u', u, id, keys, pending);
         if (a !== null && pa === undefined) this.addKey(projectId, 'a', a, id, keys, pending);
         return id;
@@ -275,18 +353,22 @@ export class IngestStore {
         const w = working.get(pu)!;
         if (w.anonymousId === null) { w.anonymousId = a; w.dirty = true; }
       } else if (pa !== undefined && pa !== pu && working.get(pa)!.userId === null) {
-        await this.merge(projectId, pa, pu, keys, working, merges);
+        await this.merge(projectId, pa, pu, keys, working, merges, news);
       }
       return pu;
     }
     if (pa !== undefined) return pa;
-    const id = await this.createProfile(projectId, null, a, now, working);
+    const id = await this.createProfile(projectId, null, a, now, working, news);
     this.addKey(projectId, 'a', a!, id, keys, pending);
     return id;
   }
 
   /** Moves everything of profile `from` into `into` and deletes `from`. */
-  private async merge(projectId: string, from: number, into: number, keys: Map<string, number>, working: Map<number, WorkingProfile>, merges: [number, number][]): Promise<void> {
+  private async merge(projectId: string, from: number, into: number, keys: Map<string, number>, working: Map<number, WorkingProfile>, merges: [number, number][], news: NewProfiles): Promise<void> {
+    // The statements below name both profiles by their ids: stand-ins get theirs first.
+    await this.numberNew(projectId, news, keys, working);
+    from = news.ids.get(from) ?? from;
+    into = news.ids.get(into) ?? into;
     await this.loadWorking(projectId, [from, into], working);
     const f = working.get(from)!, t = working.get(into)!;
     // Per trait key, the later write wins (by event time); on a tie, the surviving profile's.

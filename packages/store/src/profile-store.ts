@@ -127,6 +127,23 @@ export class ProfileStore {
     return keys;
   }
 
+  /**
+   * The profile each given userId ('u') and anonymousId ('a') names, keyed `u:<key>` and `a:<key>`;
+   * unseen keys are absent. Both kinds in one statement per chunk of keys (`kind IN (…)` keeps it
+   * on the primary key); a row of the other kind than asked for is left out.
+   */
+  async keysOfKinds(projectId: string, users: ReadonlySet<string>, anons: ReadonlySet<string>): Promise<Map<string, number>> {
+    const out = new Map<string, number>();
+    const kinds = [...(users.size ? ['u' as const] : []), ...(anons.size ? ['a' as const] : [])];
+    if (kinds.length === 0) return out;
+    for (const c of chunks([...new Set([...users, ...anons])])) {
+      const rows = await this.store.db.selectFrom('profile_keys').select(['kind', 'key', 'profile_id']).where('project_id', '=', projectId)
+        .where('kind', 'in', kinds).where('key', 'in', c).execute();
+      for (const r of rows) if ((r.kind === 'u' ? users : anons).has(r.key)) out.set(`${r.kind}:${r.key}`, Number(r.profile_id));
+    }
+    return out;
+  }
+
   /** The profile each of the given keys of one kind (a userId 'u', an anonymousId 'a') names; unseen keys are absent. */
   async keysOfKind(projectId: string, kind: 'u' | 'a', keys: Iterable<string>): Promise<Map<string, number>> {
     const out = new Map<string, number>();

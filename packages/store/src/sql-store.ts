@@ -187,6 +187,8 @@ export class SqlStore {
   // ---------------------------------------------------------------- ingest (ingest-store.ts, rejection-store.ts)
 
   ingest(projectId: string, items: readonly IngestItem[], sessionTimeoutMs: number): Promise<IngestOutcome> { return this.ingestStore.ingest(projectId, items, sessionTimeoutMs); }
+  /** Within a transaction: reads once which of these messageIds are stored, for the `ingest` calls that follow in it (IngestStore.expectMessageIds). */
+  expectMessageIds(projectId: string, messageIds: Iterable<string>): Promise<void> { return this.ingestStore.expectMessageIds(projectId, messageIds); }
   recordRejections(projectId: string, receivedAt: number, rejections: readonly Rejection[]) { return this.rejections.record(projectId, receivedAt, rejections); }
   listRejections(projectId: string, limit: number) { return this.rejections.list(projectId, limit); }
   countRejections(projectId: string) { return this.rejections.count(projectId); }

@@ -353,6 +353,10 @@ export class ProjectState {
   readonly heap = new WakeHeap();
   /** Profiles merged away in the transaction being written (their ids still name history entries). */
   readonly gone = new Map<number, EngineProfile>();
+  /** The clock is written once at the end of the transaction (`LiveEngine.clockWrittenOnce`), not by each `persist`. */
+  deferClockWrite = false;
+  /** A deferred clock write is owed (the clock moved since the transaction began). */
+  clockWriteDue = false;
   constructor(readonly id: string, public clock: number) {}
 }
 

@@ -257,6 +257,7 @@ export async function persist(tx: SqlStore, ps: ProjectState, out: readonly Pend
   ps.gone.clear();
   if (now > ps.clock || out.length) {
     ps.clock = Math.max(ps.clock, now);
-    await tx.setEngineClock(ps.id, ps.clock);
+    if (ps.deferClockWrite) ps.clockWriteDue = true;
+    else await tx.setEngineClock(ps.id, ps.clock);
   }
 }

@@ -14,8 +14,17 @@ export async function appliedPositions(h: StoreHandle): Promise<Map<number, numb
 
 /** Records that a partition is applied up to `position`: in the transaction that wrote what those records caused. */
 export async function setAppliedPosition(h: StoreHandle, partition: number, position: number): Promise<void> {
-  await h.db.insertInto('log_positions').values({ partition, position })
-    .onConflict((oc) => oc.column('partition').doUpdateSet({ position }))
+  await setAppliedPositions(h, new Map([[partition, position]]));
+}
+
+/**
+ * Records several partitions' applied positions (partition → position) in one statement: an
+ * apply transaction holding records of many partitions (the log on NATS) writes them all at once.
+ */
+export async function setAppliedPositions(h: StoreHandle, positions: ReadonlyMap<number, number>): Promise<void> {
+  if (positions.size === 0) return;
+  await h.db.insertInto('log_positions').values([...positions].map(([partition, position]) => ({ partition, position })))
+    .onConflict((oc) => oc.column('partition').doUpdateSet((eb) => ({ position: eb.ref('excluded.position') })))
     .execute();
 }
 
