@@ -15,23 +15,41 @@ export class MergedLogReader {
     this.parts = Array.from({ length: log.partitions }, (_, p) => ({ after: appliedOf(p), records: [], next: 0, done: false }));
   }
 
-  /** Up to `max` records, the next in position order across all partitions; none once all are read. */
+  /**
+   * Up to `max` records, the next in position order across all partitions; none once all are
+   * read. A read does not end inside a request split by partition (its last record says `more`
+   * of it follow): it goes on past `max` until the request's last record, so that the worker
+   * applies the request as one step, as it did before the restart.
+   */
   async next(max: number): Promise<LoggedRecord[]> {
-    await this.fill();
     const out: LoggedRecord[] = [];
-    while (out.length < max) {
+    do {
+      await this.fill();
+      if (!this.take(out, max)) break;
+    } while ((out[out.length - 1]?.more ?? 0) > 0);
+    return out;
+  }
+
+  /**
+   * Takes records in position order until `max` (and the end of a request begun), or until a
+   * partition's buffer runs out (its next records, not read yet, may come before the others');
+   * false when there was nothing left to take.
+   */
+  private take(out: LoggedRecord[], max: number): boolean {
+    let took = false;
+    while (out.length < max || (out[out.length - 1]?.more ?? 0) > 0) {
       let best = -1;
       for (let p = 0; p < this.parts.length; p++) {
         const s = this.parts[p]!;
         if (s.next < s.records.length && (best < 0 || s.records[s.next]!.position < this.head(best))) best = p;
       }
-      if (best < 0) break;
+      if (best < 0) return took;
       const s = this.parts[best]!;
       out.push(s.records[s.next++]!);
-      // Its next records are not read yet and may come before the other partitions' heads: read them first.
+      took = true;
       if (s.next === s.records.length && !s.done) break;
     }
-    return out;
+    return true;
   }
 
   private head(p: number): number {
