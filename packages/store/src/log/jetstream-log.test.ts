@@ -184,6 +184,24 @@ describe.skipIf(unavailable !== null)('the event log on NATS JetStream', () => {
     }
   });
 
+  it('refuses an append whole when one record of it cannot be stored, deleting the ones it did store', async () => {
+    const log = await open(newPrefix());
+    try {
+      const js = (log as unknown as { js: { publish: (...a: unknown[]) => Promise<unknown> } }).js;
+      const publish = js.publish.bind(js);
+      let n = 0;
+      // The second record's publish fails, as a dropped connection or an unanswered PubAck would make it.
+      js.publish = async (...a: unknown[]) => { if (++n === 2) throw Object.assign(new Error('timeout'), { code: 'TIMEOUT' }); return publish(...a); };
+      await expect(log.append([record(0, ['a']), record(1, ['b']), record(2, ['c'])])).rejects.toThrow(/timeout/);
+      js.publish = publish;
+      for (const p of [0, 1, 2]) expect((await log.read(p, 0, 10, 0)).records, `partition ${p}`).toEqual([]);
+      const [next] = await log.append([record(0, ['d'])]);
+      expect((await log.read(0, 0, 10, 0)).records.map((r) => [r.position, r.items[0].messageId])).toEqual([[next, 'd']]);
+    } finally {
+      await log.close();
+    }
+  });
+
   it('trims a partition up to a position and leaves the rest', async () => {
     const log = await open(newPrefix());
     try {

@@ -171,12 +171,21 @@ class JetStreamLog implements EventLog {
       }
     }
     const attempt = appendAttempt();
-    const acks = await Promise.all(records.map((r, i) => {
+    const acks = await Promise.allSettled(records.map((r, i) => {
       const h = headers();
       if (encoded[i].gzipped) h.set(ENCODING_HEADER, 'gzip');
       return this.js.publish(partitionSubject(this.prefix, r.partition), encoded[i].body, { msgID: recordMsgId(r, attempt, i), headers: h, timeout: this.timeoutMs });
     }));
-    return acks.map((a) => a.seq);
+    const failed = acks.find((a): a is PromiseRejectedResult => a.status === 'rejected');
+    if (failed) {
+      // The call is refused whole: the records it did store are deleted again (best effort: a
+      // record whose PubAck was lost, or a delete NATS cannot take now, stays, and is applied
+      // like any record; docs/scale-out.md § Appends and the duplicate window).
+      const stored = acks.flatMap((a) => (a.status === 'fulfilled' ? [a.value.seq] : []));
+      await Promise.allSettled(stored.map((seq) => this.jsm.streams.deleteMessage(this.stream, seq, false)));
+      throw failed.reason;
+    }
+    return acks.map((a) => (a as PromiseFulfilledResult<{ seq: number }>).value.seq);
   }
 
   /**
