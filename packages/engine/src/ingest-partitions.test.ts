@@ -242,6 +242,20 @@ describe('IngestService over a log of several partitions', () => {
     expect(one.ack).toEqual({ stored: 5, duplicates: 0 });
     expect(one.history.filter((h) => h.startsWith('viewers:'))).toEqual([expect.stringMatching(new RegExp(`^viewers:${U}/${A} entered \\d+$`))]);
     expect(await run(P)).toEqual(one);
+    // Acknowledged while the store fails, then read back from the log at the next start: one step too.
+    const back = async (partitions: number) => {
+      let o = await setup(partitions);
+      await o.service.drain();
+      o.fail.next = 1_000_000;
+      await o.service.submit('p', request, [], T0);
+      await close(o);
+      o = await setup(partitions, o.dir);
+      await o.service.drain();
+      return snapshot(o.store);
+    };
+    const oneBack = await back(1);
+    expect(oneBack.history.filter((h) => h.startsWith('viewers:'))).toHaveLength(1);
+    expect(await back(P)).toEqual(oneBack);
   });
 
   it('applies the retry of a request written to the log but not acknowledged (a lost PubAck), once, also after a restart', async () => {

@@ -25,7 +25,7 @@ export class SqlEventLog implements EventLog {
   async append(records: readonly LogRecord[]): Promise<number[]> {
     if (records.length === 0) return [];
     const rows = await this.h.db.insertInto('event_log').values(records.map((r) => ({
-      project_id: r.projectId, partition: r.partition, received_at: r.receivedAt, payload: encodeRecordBody(r.items, r.rejections),
+      project_id: r.projectId, partition: r.partition, received_at: r.receivedAt, payload: encodeRecordBody(r.items, r.rejections, r.more),
     }))).returning('position').execute();
     this.appended.notify();
     return rows.map((r) => Number(r.position)).sort((a, b) => a - b);

@@ -71,7 +71,7 @@ export class SqliteEventLog implements EventLog {
   }
 
   async append(records: readonly LogRecord[]): Promise<number[]> {
-    const rows = records.map((r) => ({ projectId: r.projectId, partition: r.partition, receivedAt: r.receivedAt, payload: encodeRecordBody(r.items, r.rejections) }));
+    const rows = records.map((r) => ({ projectId: r.projectId, partition: r.partition, receivedAt: r.receivedAt, payload: encodeRecordBody(r.items, r.rejections, r.more) }));
     const { positions } = await this.call('append', { rows });
     this.appended.notify();
     return positions as number[];
