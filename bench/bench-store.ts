@@ -12,12 +12,10 @@
  * stops the run at once, naming it (checkBenchServices), before anything is measured.
  */
 import { randomBytes } from 'node:crypto';
-import { connect } from '@nats-io/transport-node';
-import { jetstreamManager } from '@nats-io/jetstream';
 import pg from 'pg';
 import { configFromEnv, createContext, ensureDefaultProject, openConfiguredLog, stopContext, type AppContext } from '@strata/server';
 import { createStore, postgresReachable, type SqlStore } from '@strata/store';
-import { natsUnavailable, testPrefixes } from '@strata/store/testing';
+import { deleteEventStreams, natsUnavailable, testPrefixes } from '@strata/store/testing';
 import { ADMIN, WRITE, benchContext } from './scale-data.ts';
 
 export type BenchStore = 'sqlite' | 'postgres' | 'nats';
@@ -133,11 +131,4 @@ async function dropDatabase(name: string): Promise<void> {
   await admin((c) => c.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`));
 }
 
-async function deleteStream(prefix: string): Promise<void> {
-  const nc = await connect({ servers: NATS_URL, timeout: 5000 });
-  try {
-    await (await jetstreamManager(nc)).streams.delete(`${prefix.toUpperCase()}_EVENTS`).catch(() => false);
-  } finally {
-    await nc.close();
-  }
-}
+const deleteStream = (prefix: string) => deleteEventStreams([prefix], NATS_URL);

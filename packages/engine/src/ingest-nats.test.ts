@@ -2,10 +2,8 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { connect } from '@nats-io/transport-node';
-import { jetstreamManager } from '@nats-io/jetstream';
 import { createStore, openJetStreamLog, UserDataStore, type EventLog, type IngestItem, type SqlStore } from '@strata/store';
-import { NATS_URL, natsUnavailable, testPrefixes } from '@strata/store/testing';
+import { deleteEventStreams, NATS_URL, natsUnavailable, testPrefixes } from '@strata/store/testing';
 import { IngestService } from './ingest-service.ts';
 import { LiveEngine } from './live-engine.ts';
 import { SuppressionList } from './user-data-service.ts';
@@ -54,10 +52,7 @@ describe.skipIf(unavailable !== null)('ingest over NATS JetStream', () => {
   const dirs: string[] = [];
   afterAll(async () => {
     for (const d of dirs) rmSync(d, { recursive: true, force: true });
-    const nc = await connect({ servers: NATS_URL });
-    const jsm = await jetstreamManager(nc);
-    for (const p of prefixes.used) await jsm.streams.delete(`${p.toUpperCase()}_EVENTS`).catch(() => false);
-    await nc.close();
+    await deleteEventStreams(prefixes.used);
   });
 
   async function start(dir: string, prefix: string, suppress = false) {

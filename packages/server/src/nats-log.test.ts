@@ -1,8 +1,6 @@
 import { afterAll, describe, expect, it } from 'vitest';
-import { connect } from '@nats-io/transport-node';
-import { jetstreamManager } from '@nats-io/jetstream';
 import { createStore, postgresReachable, setAppliedPosition, SqlEventLog, type SqlStore } from '@strata/store';
-import { NATS_URL, natsRelay, natsUnavailable, openTestPglite, openTestSqlite, TEST_PG_URL, testPrefixes, withTestPgSchema } from '@strata/store/testing';
+import { deleteEventStreams, NATS_URL, natsRelay, natsUnavailable, openTestPglite, openTestSqlite, TEST_PG_URL, testPrefixes, withTestPgSchema } from '@strata/store/testing';
 import { buildApp } from './app.ts';
 import { createContext, ensureDefaultProject, openConfiguredLog, stopContext } from './bootstrap.ts';
 import { configFromEnv, type Config } from './config.ts';
@@ -86,10 +84,7 @@ const natsConfig = (url: string, prefix: string, partitions = 4): Config => ({
 
 describe.skipIf(why !== null)('Strata on NATS JetStream and PostgreSQL', () => {
   afterAll(async () => {
-    const nc = await connect({ servers: NATS_URL });
-    const jsm = await jetstreamManager(nc);
-    for (const p of prefixes.used) await jsm.streams.delete(`${p.toUpperCase()}_EVENTS`).catch(() => false);
-    await nc.close();
+    await deleteEventStreams(prefixes.used);
   });
 
   it('keeps every acknowledged batch across a stop before it is applied: stored once, the memberships of the embedded log', async () => {
@@ -184,10 +179,7 @@ describe.skipIf(why !== null)('Strata on NATS JetStream and PostgreSQL', () => {
 
 describe.skipIf(natsDown !== null)('two databases and one NATS prefix', () => {
   afterAll(async () => {
-    const nc = await connect({ servers: NATS_URL });
-    const jsm = await jetstreamManager(nc);
-    for (const p of prefixes.used) await jsm.streams.delete(`${p.toUpperCase()}_EVENTS`).catch(() => false);
-    await nc.close();
+    await deleteEventStreams(prefixes.used);
   });
 
   it('refuses the stream of one database to another, naming the prefix, and keeps it for its own', async () => {

@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import net from 'node:net';
 import { connect } from '@nats-io/transport-node';
 import { jetstreamManager } from '@nats-io/jetstream';
+import { streamName } from '../log/nats-common.ts';
 
 /** The NATS server the event log and lease tests run against (.ci/run starts one when it can). */
 export const NATS_URL = process.env.STRATA_TEST_NATS_URL ?? 'nats://127.0.0.1:4222';
@@ -20,6 +21,17 @@ export function testPrefixes(tag: string): { next(): string; readonly used: read
       return p;
     },
   };
+}
+
+/** Deletes the event-log streams of the given prefixes (those a test or benchmark made), on a connection of its own; a stream already gone is fine. */
+export async function deleteEventStreams(prefixes: readonly string[], url = NATS_URL): Promise<void> {
+  const nc = await connect({ servers: url, timeout: 5000 });
+  try {
+    const jsm = await jetstreamManager(nc);
+    for (const p of prefixes) await jsm.streams.delete(streamName(p)).catch(() => false);
+  } finally {
+    await nc.close();
+  }
 }
 
 /** Why the NATS tests cannot run (no server, or one without JetStream), or null when they can. */
