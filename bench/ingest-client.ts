@@ -6,15 +6,18 @@
  * - `time` — `window` users at a time, their messages interleaved and sent in timestamp order
  *   (live traffic: every event is the latest of its user);
  * - `shuffled` — the same windows, their messages in a seeded random order: most events of a
- *   user arrive after a later one of the same user (offline queues flushed late, backfills).
- * `time` and `shuffled` put the same users in the same batches' reach, so they differ only in
- * time order. It answers with the events sent, the requests not accepted, the time taken and
+ *   user arrive after a later one of the same user (offline queues flushed late, backfills);
+ * - `reversed` — the same windows, newest first (a backfill paging back in time): every event
+ *   but each user's latest arrives after a later one, in the batches `time` sends, reversed.
+ * `time`, `shuffled` and `reversed` put the same users in the same windows' reach. `reversed`
+ * differs from `time` only in time order; `shuffled` also spreads each batch over more users
+ * (time order groups a user's visit into one or two batches). It answers with the events sent, the requests not accepted, the time taken and
  * each request's send and answer instants.
  */
 import { parentPort, workerData } from 'node:worker_threads';
 import { Rng, generateBatches, generateUsers, type SegmentMessage } from '@strata/datagen';
 
-export type IngestOrder = 'users' | 'time' | 'shuffled';
+export type IngestOrder = 'users' | 'time' | 'shuffled' | 'reversed';
 export interface IngestClientData { url: string; writeKey: string; users: number; end: number; concurrency: number; order: IngestOrder; window: number }
 
 const { url, writeKey, users, end, concurrency, order, window } = workerData as IngestClientData;
@@ -27,6 +30,7 @@ function* windowed(): Generator<SegmentMessage[]> {
   let inWindow = 0;
   const flush = function* (): Generator<SegmentMessage[]> {
     if (order === 'time') pending.sort((a, b) => Date.parse(a.timestamp) - Date.parse(b.timestamp));
+    else if (order === 'reversed') pending.sort((a, b) => Date.parse(b.timestamp) - Date.parse(a.timestamp));
     else for (let i = pending.length - 1; i > 0; i--) { const j = rng.int(0, i); [pending[i], pending[j]] = [pending[j]!, pending[i]!]; }
     for (let i = 0; i < pending.length; i += SIZE) yield pending.slice(i, i + SIZE);
     pending = [];

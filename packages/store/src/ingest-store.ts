@@ -158,6 +158,9 @@ export class IngestStore {
     if (ahead) for (const i of fresh) { ahead.asked.add(i.messageId); ahead.stored.add(i.messageId); }
     await this.writeKeys(projectId, pendingKeys, keys);
     await this.saveWorking(projectId, working, now);
+    // Every id the batch named, as the store now has it (merges applied), kept with its profile's record.
+    const kept = this.store.profileRecords;
+    if (kept) for (const [k, id] of keys) kept.keepId(projectId, k, id);
     const { removed: removedVisits, added } = await this.lateVisits.apply(projectId, working.values(), inOrder, sessionTimeoutMs, lateItems);
     if (added.length) {
       for (const e of added) engineEvents.push(e);
@@ -207,8 +210,23 @@ export class IngestStore {
       if (i.anonymousId !== null) anons.add(i.anonymousId);
       if (i.previousId !== null) { users.add(i.previousId); anons.add(i.previousId); }
     }
+    // Ids of profiles kept in memory (the embedded store) are not looked up again.
+    const kept = this.store.profileRecords;
+    const known = new Map<string, number>();
+    if (kept) {
+      for (const [kind, ids] of [['u', users], ['a', anons]] as const) {
+        for (const id of ids) {
+          const profileId = kept.profileOf(projectId, `${kind}:${id}`);
+          if (profileId === undefined) continue;
+          known.set(`${kind}:${id}`, profileId);
+          ids.delete(id);
+        }
+      }
+    }
     // Both kinds in one round trip: on PostgreSQL each statement is one, and a log on NATS gives many small records.
-    return this.profiles.keysOfKinds(projectId, users, anons);
+    const found = await this.profiles.keysOfKinds(projectId, users, anons);
+    for (const [k, id] of known) found.set(k, id);
+    return found;
   }
 
   /**

@@ -2,6 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ImportStore } from './import-store.ts';
 import { ProfileRecords, type KeptRecord } from './profile-records.ts';
 import type { SqlStore } from './sql-store.ts';
+import { UserDataStore } from './user-data-store.ts';
 import { testBackends } from './testing/index.ts';
 import type { IngestItem } from './types.ts';
 
@@ -44,6 +45,36 @@ describe('ProfileRecords', () => {
     kept.forgetProject('p');
     expect(kept.get('p', 1)).toBeUndefined();
     expect(kept.get('q', 1)?.userId).toBe('c');
+  });
+
+  it('keeps the ids naming a kept profile only while its record is kept', () => {
+    const kept = new ProfileRecords(2);
+    kept.keepId('p', 'u:a', 1);
+    expect(kept.profileOf('p', 'u:a'), 'no record kept: no id either').toBeUndefined();
+    kept.put('p', 1, record('a'));
+    kept.put('p', 2, record('b'));
+    kept.keepId('p', 'u:a', 1);
+    kept.keepId('p', 'a:x', 1);
+    kept.keepId('p', 'u:b', 2);
+    expect([kept.profileOf('p', 'u:a'), kept.profileOf('p', 'a:x'), kept.profileOf('q', 'u:a')]).toEqual([1, 1, undefined]);
+    kept.forget('p', 1);
+    expect([kept.profileOf('p', 'u:a'), kept.profileOf('p', 'a:x'), kept.profileOf('p', 'u:b')]).toEqual([undefined, undefined, 2]);
+    // Pushed out by newer records: its ids go with it.
+    kept.put('p', 3, record('c'));
+    kept.put('p', 4, record('d'));
+    expect(kept.profileOf('p', 'u:b')).toBeUndefined();
+  });
+
+  it('an id that came to name another profile (an alias) stays with it when the first is forgotten', () => {
+    const kept = new ProfileRecords();
+    kept.put('p', 1, record('a'));
+    kept.put('p', 2, record('b'));
+    kept.keepId('p', 'a:x', 1);
+    kept.keepId('p', 'a:x', 2);
+    kept.forget('p', 1);
+    expect(kept.profileOf('p', 'a:x')).toBe(2);
+    kept.forgetProject('p');
+    expect(kept.profileOf('p', 'a:x')).toBeUndefined();
   });
 });
 
@@ -89,6 +120,47 @@ describe.each(backends.map((b) => [b.name, b] as const))('kept profile records s
     const p = await profile(projectId, 'u1');
     expect(p.traits).toEqual({ plan: 'free' });
     expect(p.lastSeen).toBe(T0 + 10 * 60_000);
+  });
+
+  const anon = (anonymousId: string, minute: number, userId: string | null = null): IngestItem => ({
+    ...item('x', minute), userId, anonymousId, ...(userId ? { type: 'identify', name: '$identify', traits: {} } : {}),
+  });
+
+  it('an anonymous id merged into a known profile names the known one in the next batch', async () => {
+    const projectId = `records${++seq}`;
+    await store.transaction((tx) => tx.ingest(projectId, [anon('a1', 0)], SESSION));
+    await store.transaction((tx) => tx.ingest(projectId, [item('u1', 1)], SESSION));
+    const known = (await profile(projectId, 'u1')).id;
+    await store.transaction((tx) => tx.ingest(projectId, [anon('a1', 2, 'u1')], SESSION));
+    const next = await store.transaction((tx) => tx.ingest(projectId, [anon('a1', 3)], SESSION));
+    expect([...next.touched]).toEqual([known]);
+    expect(await store.countProfiles(projectId)).toBe(1);
+  });
+
+  it('an erased user who comes back gets a new profile, and the erased id names nothing', async () => {
+    const projectId = `records${++seq}`;
+    await store.transaction((tx) => tx.ingest(projectId, [item('u1', 0, { plan: 'free' })], SESSION));
+    const erased = (await profile(projectId, 'u1')).id;
+    await store.transaction((tx) => new UserDataStore(tx).erase(projectId, erased, T0, { suppress: false }));
+    const back = await store.transaction((tx) => tx.ingest(projectId, [item('u1', 10)], SESSION));
+    const p = await profile(projectId, 'u1');
+    expect([...back.touched]).toEqual([p.id]);
+    expect(p.traits).toEqual({});
+    expect(await store.countProfiles(projectId)).toBe(1);
+  });
+
+  it('a profile a failed transaction created is created again by the next batch', async () => {
+    const projectId = `records${++seq}`;
+    await store.transaction((tx) => tx.ingest(projectId, [item('u0', 0)], SESSION));
+    await expect(store.transaction(async (tx) => {
+      await tx.ingest(projectId, [item('u1', 5, { plan: 'rolled back' })], SESSION);
+      throw new Error('the transaction fails after ingest');
+    })).rejects.toThrow('the transaction fails');
+    const again = await store.transaction((tx) => tx.ingest(projectId, [item('u1', 10)], SESSION));
+    const p = await profile(projectId, 'u1');
+    expect([...again.touched]).toEqual([p.id]);
+    expect(p).toMatchObject({ traits: {}, firstSeen: T0 + 10 * 60_000 });
+    expect(await store.countProfiles(projectId)).toBe(2);
   });
 
   it('a late event leaves the kept record as stored, and a later batch reads it so', async () => {

@@ -30,6 +30,15 @@ export interface KeptRecord {
 export class ProfileRecords {
   /** By project and id; Map order is the use order (an entry used moves to the back). */
   private readonly entries = new Map<string, KeptRecord>();
+  /**
+   * The ids (`u:<userId>`, `a:<anonymousId>`, by project) that name a kept profile, and each kept
+   * profile's ids: kept and forgotten with its record, so that ingest looks up in the store only
+   * ids of profiles it has not just seen (a batch of events out of time order names several times
+   * as many profiles as one of live traffic). An id's profile changes only by ingest (an alias, a
+   * merge, which forgets the profile merged away) or an erasure (which forgets the profile).
+   */
+  private readonly ids = new Map<string, number>();
+  private readonly idsOf = new Map<string, string[]>();
 
   constructor(readonly max = 50_000) {}
 
@@ -48,21 +57,50 @@ export class ProfileRecords {
     const k = ProfileRecords.key(projectId, profileId);
     this.entries.delete(k);
     this.entries.set(k, record);
-    if (this.entries.size > this.max) this.entries.delete(this.entries.keys().next().value!);
+    if (this.entries.size > this.max) this.drop(this.entries.keys().next().value!);
+  }
+
+  /** The kept profile an id names (`u:<userId>` or `a:<anonymousId>`), or undefined: unknown here (the store may know it). */
+  profileOf(projectId: string, id: string): number | undefined {
+    return this.ids.get(`${projectId}\u0000${id}`);
+  }
+
+  /** Records that `id` names the profile, as committed; only for a profile whose record is kept (it is forgotten with it). */
+  keepId(projectId: string, id: string, profileId: number): void {
+    const k = ProfileRecords.key(projectId, profileId);
+    if (!this.entries.has(k)) return;
+    const full = `${projectId}\u0000${id}`;
+    if (this.ids.get(full) === profileId) return;
+    this.ids.set(full, profileId);
+    const of = this.idsOf.get(k);
+    if (of) of.push(full);
+    else this.idsOf.set(k, [full]);
   }
 
   forget(projectId: string, profileId: number): void {
-    this.entries.delete(ProfileRecords.key(projectId, profileId));
+    this.drop(ProfileRecords.key(projectId, profileId));
+  }
+
+  private drop(k: string): void {
+    this.entries.delete(k);
+    const of = this.idsOf.get(k);
+    if (!of) return;
+    this.idsOf.delete(k);
+    const profileId = Number(k.slice(k.lastIndexOf('\u0000') + 1));
+    // An id moved to another profile since (an alias) stays with that one.
+    for (const full of of) if (this.ids.get(full) === profileId) this.ids.delete(full);
   }
 
   /** Forgets every profile of a project (an import wrote some of them; its deletion, all). */
   forgetProject(projectId: string): void {
     const prefix = `${projectId}\u0000`;
-    for (const k of this.entries.keys()) if (k.startsWith(prefix)) this.entries.delete(k);
+    for (const k of [...this.entries.keys()]) if (k.startsWith(prefix)) this.drop(k);
   }
 
   clear(): void {
     this.entries.clear();
+    this.ids.clear();
+    this.idsOf.clear();
   }
 
   get size(): number {
