@@ -12,7 +12,7 @@ import { sql } from 'kysely';
 import { compileConditionSql, parseCondition } from '@strata/core';
 import type { Clock } from '@strata/engine';
 import { generateBatches } from '@strata/datagen';
-import { buildApp, configFromEnv, createContext, ensureDefaultProject, normalizeMessage, type AppContext } from '@strata/server';
+import { buildApp, configFromEnv, createContext, ensureDefaultProject, normalizeMessage, stopContext, type AppContext } from '@strata/server';
 import { createStore, type IngestItem } from '@strata/store';
 import { BENCH_SEGMENTS, benchSegments200, nestedCondition } from './segments.ts';
 
@@ -131,10 +131,10 @@ export async function scaleProject(users: number, now: number, opts: { history?:
   await ctx.engine.start(0);
   console.log(`  engine loaded ${users} profiles in ${seconds(t)}`);
   const app = await buildApp(ctx);
+  // Every service of the context stopped (the membership worker and its log thread, the outbox), not only the engine and store.
   const close = async () => {
     await app.close();
-    await ctx.engine.stop();
-    await store.close();
+    await stopContext(ctx);
   };
   return { dir, store, config, ctx, app, segmentIds, close };
 }
