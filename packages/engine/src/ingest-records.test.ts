@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { partitionOf, type IngestItem, type LoggedRecord } from '@strata/store';
-import { recordsOf, requestSteps } from './ingest-records.ts';
+import type { IngestResult } from './ingest-apply.ts';
+import { recordsOf, requestSteps, splitResult } from './ingest-records.ts';
 
 const item = (messageId: string, userId: string): IngestItem => ({
   messageId, type: 'track', name: 'view', userId, anonymousId: null, previousId: null, properties: {}, context: {}, traits: null, timestamp: 1, receivedAt: 1,
@@ -35,5 +36,30 @@ describe('a request as records, and records as the steps they are applied in', (
     expect(requestSteps([records[0]!, { ...records[1]!, projectId: 'q' }]).map((s) => s.of.length)).toEqual([1, 1]);
     // Or one not next in the log (a part never stored: the append failed, and the client was not answered).
     expect(requestSteps([records[0]!, { ...records[1]!, position: 5 }]).map((s) => s.of.length)).toEqual([1, 1]);
+  });
+
+  it('answers a request once every one of its records is settled: the sum, or the first failure', async () => {
+    const settled: string[] = [];
+    const whole = (): [Promise<IngestResult>, ReturnType<typeof splitResult>] => {
+      let parts!: ReturnType<typeof splitResult>;
+      const p = new Promise<IngestResult>((resolve, reject) => { parts = splitResult(3, { resolve, reject }); });
+      p.then((r) => settled.push(`stored ${r.stored}, ${r.duplicates} duplicates`), (e: Error) => settled.push(`failed: ${e.message}`));
+      return [p, parts];
+    };
+    const [sum, ok] = whole();
+    ok[0]!.resolve({ stored: 2, duplicates: 0 });
+    ok[2]!.resolve({ stored: 1, duplicates: 1 });
+    ok[2]!.resolve({ stored: 9, duplicates: 9 });
+    ok[1]!.resolve({ stored: 0, duplicates: 0 });
+    await sum;
+    const [failed, parts] = whole();
+    parts[1]!.reject(new Error('set aside'));
+    parts[2]!.reject(new Error('stopping'));
+    await new Promise((r) => setTimeout(r, 0));
+    // One record of the request is still being applied: nothing is answered yet.
+    expect(settled).toEqual(['stored 3, 1 duplicates']);
+    parts[0]!.resolve({ stored: 1, duplicates: 0 });
+    await failed.catch(() => undefined);
+    expect(settled).toEqual(['stored 3, 1 duplicates', 'failed: set aside']);
   });
 });

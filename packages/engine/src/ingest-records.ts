@@ -71,19 +71,35 @@ export function requestSteps<R extends LoggedRecord>(records: readonly R[]): { r
 export interface Deferred<T> { resolve(v: T): void; reject(e: unknown): void }
 
 /**
- * One deferred result per record of a request, settling `whole` with their sum once every one is
- * applied, or with the first failure (a record set aside, or Strata stopping before it was applied).
+ * One deferred result per record of a request, settling `whole` once every one is settled: with
+ * their sum when all were applied, else with the first failure (a record set aside, or Strata
+ * stopping before it was applied) — only then, so that a caller told of a failure is not told while
+ * other parts of its request are still being applied (the service settles every record it queued).
  */
 export function splitResult(records: number, whole: Deferred<IngestResult>): Deferred<IngestResult>[] {
-  let left = records, stored = 0, duplicates = 0, settled = false;
-  return Array.from({ length: records }, () => ({
-    resolve(r: IngestResult) {
-      stored += r.stored;
-      duplicates += r.duplicates;
-      if (--left === 0 && !settled) { settled = true; whole.resolve({ stored, duplicates }); }
-    },
-    reject(e: unknown) {
-      if (!settled) { settled = true; whole.reject(e); }
-    },
-  }));
+  let left = records, stored = 0, duplicates = 0;
+  let failure: { error: unknown } | null = null;
+  const settle = () => {
+    if (--left > 0) return;
+    if (failure) whole.reject(failure.error);
+    else whole.resolve({ stored, duplicates });
+  };
+  return Array.from({ length: records }, () => {
+    let done = false;
+    return {
+      resolve(r: IngestResult) {
+        if (done) return;
+        done = true;
+        stored += r.stored;
+        duplicates += r.duplicates;
+        settle();
+      },
+      reject(e: unknown) {
+        if (done) return;
+        done = true;
+        failure ??= { error: e };
+        settle();
+      },
+    };
+  });
 }
