@@ -65,6 +65,20 @@ describe('ProfileRecords', () => {
     expect(kept.profileOf('p', 'u:b')).toBeUndefined();
   });
 
+  it('keeps a bounded number of ids per profile: a kept profile named by ever new anonymous ids does not grow memory without end', () => {
+    const kept = new ProfileRecords(2);
+    kept.put('p', 1, record('a'));
+    // One user identified with a fresh anonymousId per session, its record always recently used.
+    for (let i = 0; i < 10_000; i++) kept.keepId('p', `a:s${i}`, 1);
+    expect(kept.idCount).toBeLessThanOrEqual(kept.maxIdsPerProfile);
+    // An id not kept is looked up in the store: never left naming another profile.
+    kept.put('p', 2, record('b'));
+    kept.keepId('p', 'a:y', 2);
+    for (let i = 0; i < kept.maxIdsPerProfile; i++) kept.keepId('p', `a:t${i}`, 1);
+    kept.keepId('p', 'a:y', 1);
+    expect(kept.profileOf('p', 'a:y')).not.toBe(2);
+  });
+
   it('an id that came to name another profile (an alias) stays with it when the first is forgotten', () => {
     const kept = new ProfileRecords();
     kept.put('p', 1, record('a'));

@@ -40,7 +40,11 @@ export class ProfileRecords {
   private readonly ids = new Map<string, number>();
   private readonly idsOf = new Map<string, string[]>();
 
-  constructor(readonly max = 50_000) {}
+  /**
+   * `max` records; at most `maxIdsPerProfile` ids kept per profile (one user may be named by ever
+   * more anonymous ids, one a session, while its record stays in use): the others are looked up.
+   */
+  constructor(readonly max = 50_000, readonly maxIdsPerProfile = 32) {}
 
   private static key(projectId: string, profileId: number): string {
     return `${projectId}\u0000${profileId}`;
@@ -71,8 +75,13 @@ export class ProfileRecords {
     if (!this.entries.has(k)) return;
     const full = `${projectId}\u0000${id}`;
     if (this.ids.get(full) === profileId) return;
-    this.ids.set(full, profileId);
     const of = this.idsOf.get(k);
+    if (of && of.length >= this.maxIdsPerProfile) {
+      // Not kept (looked up next time); an entry naming the profile it named before goes, being no longer true.
+      this.ids.delete(full);
+      return;
+    }
+    this.ids.set(full, profileId);
     if (of) of.push(full);
     else this.idsOf.set(k, [full]);
   }
@@ -105,5 +114,10 @@ export class ProfileRecords {
 
   get size(): number {
     return this.entries.size;
+  }
+
+  /** How many ids are kept (all projects). */
+  get idCount(): number {
+    return this.ids.size;
   }
 }
