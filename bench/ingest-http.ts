@@ -7,7 +7,8 @@
  * BENCH_ORDER: the order each user's events arrive in (ingest-client.ts): `users` (the default),
  * `time`, `shuffled`, `reversed` (newest first), `both` — `time` then `shuffled` back to back,
  * each into a fresh store, with the ratio of their rates (late events against live ones) — or
- * `all`: `time`, `reversed` and `shuffled`, each late order's rate against the in-order one. BENCH_WINDOW: users interleaved.
+ * `all`: `time`, `reversed` and `shuffled`, each late order's rate against the in-order one (or
+ * a comma list of orders, run in the order given: `shuffled,time`). BENCH_WINDOW: users interleaved.
  * A run's rate is to the moment every acknowledged event is applied (segments current); the
  * table also gives when the last one was acknowledged (durable in the event log).
  * BENCH_STORE (bench-store.ts): `sqlite` (the default, as above); `postgres` — a fresh PostgreSQL
@@ -38,8 +39,8 @@ const dir = mkdtempSync(join(tmpdir(), 'strata-bench-'));
 // --- Strata over HTTP, 20 segments kept current on every batch: one fresh store per order.
 const segmentCount = Number(process.env.BENCH_SEGMENTS ?? BENCH_SEGMENTS.length);
 const orderOption = process.env.BENCH_ORDER ?? 'users';
-const orders: IngestOrder[] = orderOption === 'both' ? ['time', 'shuffled'] : orderOption === 'all' ? ['time', 'reversed', 'shuffled'] : [orderOption as IngestOrder];
-if (!orders.every((o) => ['users', 'time', 'shuffled', 'reversed'].includes(o))) throw new Error(`BENCH_ORDER must be users, time, shuffled, reversed, both or all, got ${orderOption}`);
+const orders = (orderOption === 'both' ? ['time', 'shuffled'] : orderOption === 'all' ? ['time', 'reversed', 'shuffled'] : orderOption.split(',')) as IngestOrder[];
+if (!orders.every((o) => ['users', 'time', 'shuffled', 'reversed'].includes(o))) throw new Error(`BENCH_ORDER must be users, time, shuffled, reversed (or a comma list of them), both or all, got ${orderOption}`);
 const window = Number(process.env.BENCH_WINDOW ?? 2000);
 const storeKind = benchStoreFromEnv();
 await checkBenchServices(storeKind);
