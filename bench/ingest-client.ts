@@ -11,8 +11,8 @@
  *   but each user's latest arrives after a later one, in the batches `time` sends, reversed.
  * `time`, `shuffled` and `reversed` put the same users in the same windows' reach. `reversed`
  * differs from `time` only in time order; `shuffled` also spreads each batch over more users
- * (time order groups a user's visit into one or two batches). It answers with the events sent, the requests not accepted, the time taken and
- * each request's send and answer instants.
+ * (time order groups a user's visit into one or two batches). It answers with the events sent,
+ * the requests not accepted, the time taken and each request's send and answer instants.
  */
 import { parentPort, workerData } from 'node:worker_threads';
 import { Rng, generateBatches, generateUsers, type SegmentMessage } from '@strata/datagen';

@@ -130,10 +130,10 @@ table([
   ['floor: prepared INSERT, fsync per batch', floorEvents, floorMs / 1000, floorRate, '1.00×'],
 ]);
 const time = runs.find((r) => r.order === 'time');
-for (const late of runs.filter((r) => r.order === 'reversed' || r.order === 'shuffled')) {
-  if (!time) break;
-  const ratio = rate(late.events, late.ms) / rate(time.events, time.ms);
-  console.log(`\n${late.order === 'reversed' ? 'newest first' : 'shuffled'} / in time order: ${(ratio * 100).toFixed(0)}% (target 80%: ${ratio >= 0.8 ? 'met' : `missed by ${((0.8 - ratio) * 100).toFixed(0)} points`})`);
+const LATE: Partial<Record<IngestOrder, string>> = { reversed: 'newest first', shuffled: 'shuffled' };
+for (const late of time ? runs.filter((r) => LATE[r.order]) : []) {
+  const ratio = rate(late.events, late.ms) / rate(time!.events, time!.ms);
+  console.log(`\n${LATE[late.order]} / in time order: ${(ratio * 100).toFixed(0)}% (target 80%: ${ratio >= 0.8 ? 'met' : `missed by ${((0.8 - ratio) * 100).toFixed(0)} points`})`);
 }
 for (const r of runs) {
   const got = rate(r.events, r.ms);
