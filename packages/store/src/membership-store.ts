@@ -6,6 +6,7 @@ import { chunks, multiRowInsert } from './util.ts';
 
 const MEMBERSHIP_COLUMNS = ['project_id', 'segment_id', 'profile_id', 'since'] as const;
 const HISTORY_COLUMNS = ['project_id', 'segment_id', 'profile_id', 'kind', 'at', 'reason'] as const;
+const HISTORY_COLUMNS_WITH_ID = ['id', ...HISTORY_COLUMNS] as const;
 
 /**
  * Who is in which segment (`memberships`, with the time each entered), its history of entries
@@ -80,20 +81,44 @@ export class MembershipStore {
     return rows.map((r) => ({ segmentId: r.segment_id, profileId: Number(r.profile_id), since: Number(r.since) }));
   }
 
-  /** Appends membership history; returns the new entries' ids in the order given. */
+  /**
+   * Appends membership history; returns the new entries' ids in the order given. The ids name
+   * webhook and destination messages (`webhook-id`), so an id is never given twice: PostgreSQL's
+   * sequence never hands one out again; on SQLite, whose rowids would go back to the highest one
+   * left after an erasure deleted the latest entries, the last id given is kept in
+   * `id_sequences` and the rows are written with theirs (which also spares RETURNING's rows).
+   */
   async recordHistory(projectId: string, rows: readonly { segmentId: string; profileId: number; kind: 'entered' | 'exited'; at: number; reason: MembershipReason }[]): Promise<number[]> {
     const ids: number[] = [];
-    for (const c of chunks(rows)) {
-      const params: unknown[] = [];
-      for (const r of c) params.push(projectId, r.segmentId, r.profileId, r.kind, r.at, r.reason);
-      const { rows: out } = await this.store.db.executeQuery<{ id: number | string; segment_id: string; profile_id: number | string; kind: string }>(
-        CompiledQuery.raw(multiRowInsert(this.store.dialect, 'membership_history', HISTORY_COLUMNS, c.length, 'RETURNING id, segment_id, profile_id, kind'), params));
-      // Rows come back in the order of VALUES on both stores; checked, since ids become webhook message ids.
-      out.forEach((o, i) => {
-        const want = c[i]!;
-        if (o.segment_id !== want.segmentId || Number(o.profile_id) !== want.profileId || o.kind !== want.kind) throw new Error('history ids came back out of order');
-        ids.push(Number(o.id));
-      });
+    if (rows.length === 0) return ids;
+    if (this.store.dialect === 'sqlite') {
+      const { db } = this.store;
+      const seq = await db.selectFrom('id_sequences').select('last').where('name', '=', 'membership_history').executeTakeFirst();
+      // The row is made by migration 0023 (from the highest id then); absent only if someone removed it.
+      if (!seq) throw new Error('id_sequences has no row for membership_history: the database was changed outside Strata');
+      let last = Number(seq.last);
+      for (const c of chunks(rows)) {
+        const params: unknown[] = [];
+        for (const r of c) {
+          ids.push(++last);
+          params.push(last, projectId, r.segmentId, r.profileId, r.kind, r.at, r.reason);
+        }
+        await db.executeQuery(CompiledQuery.raw(multiRowInsert('sqlite', 'membership_history', HISTORY_COLUMNS_WITH_ID, c.length), params));
+      }
+      await db.updateTable('id_sequences').set({ last }).where('name', '=', 'membership_history').execute();
+    } else {
+      for (const c of chunks(rows)) {
+        const params: unknown[] = [];
+        for (const r of c) params.push(projectId, r.segmentId, r.profileId, r.kind, r.at, r.reason);
+        const { rows: out } = await this.store.db.executeQuery<{ id: number | string; segment_id: string; profile_id: number | string; kind: string }>(
+          CompiledQuery.raw(multiRowInsert(this.store.dialect, 'membership_history', HISTORY_COLUMNS, c.length, 'RETURNING id, segment_id, profile_id, kind'), params));
+        // Rows come back in the order of VALUES; checked, since ids become webhook message ids.
+        out.forEach((o, i) => {
+          const want = c[i]!;
+          if (o.segment_id !== want.segmentId || Number(o.profile_id) !== want.profileId || o.kind !== want.kind) throw new Error('history ids came back out of order');
+          ids.push(Number(o.id));
+        });
+      }
     }
     await this.addDailyChanges(projectId, rows);
     return ids;

@@ -1,6 +1,10 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import type { SqlStore } from './sql-store.ts';
+import { Migrator } from 'kysely';
+import { migrate, migrationProvider } from './migrations.ts';
+import { SqlStore } from './sql-store.ts';
+import { openSqlite } from './sqlite.ts';
 import { testBackends } from './testing/index.ts';
+import { UserDataStore } from './user-data-store.ts';
 
 const backends = await testBackends();
 const T = Date.UTC(2024, 5, 15, 12);
@@ -38,6 +42,30 @@ describe.each(backends.map((b) => [b.name, b] as const))('membership change rows
     );
   });
 
+  it('never gives a history id twice, also once the entries holding the latest ids are erased', async () => {
+    // History ids name webhook messages (`webhook-id`); a receiver drops a message whose id it has seen.
+    const ingest = (userId: string) => store.transaction((tx) => tx.ingest('p1', [{
+      messageId: `m-${userId}`, type: 'track', name: 'x', userId, anonymousId: null, previousId: null,
+      properties: {}, context: {}, traits: null, timestamp: T, receivedAt: T,
+    }], 30 * 60_000));
+    await ingest('kept');
+    await ingest('erased');
+    const kept = (await store.findProfile('p1', 'kept'))!.id, erased = (await store.findProfile('p1', 'erased'))!.id;
+    const change = (profileId: number, at: number) => ({ segmentId: 's', profileId, kind: 'entered' as const, at, reason: 'event' as const });
+    const first = await store.transaction((tx) => tx.recordHistory('p1', [change(kept, T), change(erased, T + 1), change(erased, T + 2)]));
+    await store.transaction((tx) => new UserDataStore(tx).erase('p1', erased, T + 3, { suppress: false }));
+    // A failed transaction hands out nothing for good either.
+    await expect(store.transaction(async (tx) => {
+      await tx.recordHistory('p1', [change(kept, T + 4)]);
+      throw new Error('rolled back');
+    })).rejects.toThrow('rolled back');
+    const next = await store.transaction((tx) => tx.recordHistory('p1', [change(kept, T + 5), change(kept, T + 6)]));
+    expect(next[0]).toBeGreaterThan(Math.max(...first));
+    expect(next[1]).toBe(next[0]! + 1);
+    const back = await store.history('p1', { segmentId: 's' }, 10, null);
+    expect(back.map((h) => ({ id: h.id, at: h.at }))).toEqual([{ id: next[1], at: T + 6 }, { id: next[0], at: T + 5 }, { id: first[0], at: T }]);
+  });
+
   it('adds memberships once (a repeat keeps the first since) and removes them', async () => {
     await store.transaction((tx) => tx.applyMembershipChanges('p1', [
       { segmentId: 'a', profileId: 1, since: T }, { segmentId: 'a', profileId: 2, since: T }, { segmentId: 'b', profileId: 1, since: T },
@@ -69,5 +97,26 @@ describe.each(backends.map((b) => [b.name, b] as const))('membership change rows
     // The ingested event's context is its own row; the derived ones share the empty context's.
     const contexts = await store.db.selectFrom('contexts').select('json').where('project_id', '=', 'p1').execute();
     expect(contexts.map((c) => (typeof c.json === 'string' ? JSON.parse(c.json) : c.json)).sort((a, b) => Object.keys(a).length - Object.keys(b).length)).toEqual([{}, { locale: 'en-GB' }]);
+  });
+});
+
+describe('history ids on a SQLite store made before they were kept (migration 0023)', () => {
+  it('go on above the highest id the database held, even once those entries are deleted', async () => {
+    const { db } = openSqlite({ filename: ':memory:' });
+    try {
+      const migrator = new Migrator({ db, provider: migrationProvider('sqlite'), migrationTableName: 'strata_migrations', migrationLockTableName: 'strata_migrations_lock', allowUnorderedMigrations: true });
+      const before = await migrator.migrateTo('0022_store_identity');
+      expect(before.error).toBeUndefined();
+      const old = Array.from({ length: 5 }, (_, i) => ({ project_id: 'p1', segment_id: 's', profile_id: 1 + (i % 2), kind: 'entered' as const, at: T + i, reason: 'event' as const }));
+      await db.insertInto('membership_history').values(old).execute();
+      await migrate(db, 'sqlite');
+      // The newest entries go (an erasure), then the next change comes.
+      await db.deleteFrom('membership_history').where('id', '>', 2).execute();
+      const store = new SqlStore(db, 'sqlite');
+      const ids = await store.transaction((tx) => tx.recordHistory('p1', [{ segmentId: 's', profileId: 1, kind: 'exited', at: T + 9, reason: 'event' }]));
+      expect(ids).toEqual([6]);
+    } finally {
+      await db.destroy();
+    }
   });
 });

@@ -438,6 +438,22 @@ function storeIdentity(): string[] {
   ];
 }
 
+/**
+ * History ids that are never given twice (SQLite). A history entry's id names the webhook and
+ * destination messages of its change (`msg_<id>_<target>`, the `webhook-id` receivers de-duplicate
+ * by), but SQLite gives a new row the highest rowid left plus one: once an erasure deleted the
+ * entries holding the latest ids, the next changes took those ids again, and a receiver that had
+ * seen them dropped the new messages. The last id given is kept here and rows are written with
+ * theirs (`MembershipStore.recordHistory`). PostgreSQL's sequence never goes back: nothing to do.
+ */
+function historyIds(d: StoreDialect): string[] {
+  if (d !== 'sqlite') return [];
+  return [
+    'CREATE TABLE id_sequences (name TEXT PRIMARY KEY, last INTEGER NOT NULL)',
+    `INSERT INTO id_sequences (name, last) SELECT 'membership_history', COALESCE(MAX(id), 0) FROM membership_history`,
+  ];
+}
+
 /** The labels of the keys a start makes from (or keeps for) STRATA_ADMIN_TOKEN / STRATA_WRITE_KEY. */
 export const STARTUP_LABEL = { admin: 'start-up admin token', write: 'start-up write key' } as const;
 
@@ -447,7 +463,7 @@ export function migrationProvider(d: StoreDialect): MigrationProvider {
       for (const s of stmts) await sql.raw(s).execute(db);
     },
   });
-  return { getMigrations: async () => ({ '0001_initial': step(initial(d)), '0002_live_engine': step(liveEngine(d)), '0003_points': step(points(d)), '0004_missions': step(missions(d)), '0005_rewards': step(rewards(d)), '0006_experiments': step(experiments(d)), '0007_experiences': step(experiences(d)), '0008_profile_ids': step(profileIds(d)), '0009_destinations': step(destinations(d)), '0009_imports': step(imports(d)), '0010_segment_daily': step(segmentDaily(d)), '0011_destination_sync': step(destinationSync(d)), '0012_import_bad_rows': step(importBadRows(d)), '0013_mission_attempts': step(missionAttempts(d)), '0014_admin_token_prefix': step(adminTokenPrefix()), '0015_suppressions': step(suppressions(d)), '0016_events_context': step(eventsByContext()), '0017_keys': keys(d), '0018_audit_log': step(auditLog(d)), '0019_writer_lease': step([writerLeaseTable(d)]), '0020_event_log': step(eventLog(d)), '0021_events_by_arrival': step(eventsByArrival(d)), '0022_store_identity': step(storeIdentity()) }) };
+  return { getMigrations: async () => ({ '0001_initial': step(initial(d)), '0002_live_engine': step(liveEngine(d)), '0003_points': step(points(d)), '0004_missions': step(missions(d)), '0005_rewards': step(rewards(d)), '0006_experiments': step(experiments(d)), '0007_experiences': step(experiences(d)), '0008_profile_ids': step(profileIds(d)), '0009_destinations': step(destinations(d)), '0009_imports': step(imports(d)), '0010_segment_daily': step(segmentDaily(d)), '0011_destination_sync': step(destinationSync(d)), '0012_import_bad_rows': step(importBadRows(d)), '0013_mission_attempts': step(missionAttempts(d)), '0014_admin_token_prefix': step(adminTokenPrefix()), '0015_suppressions': step(suppressions(d)), '0016_events_context': step(eventsByContext()), '0017_keys': keys(d), '0018_audit_log': step(auditLog(d)), '0019_writer_lease': step([writerLeaseTable(d)]), '0020_event_log': step(eventLog(d)), '0021_events_by_arrival': step(eventsByArrival(d)), '0022_store_identity': step(storeIdentity()), '0023_history_ids': step(historyIds(d)) }) };
 }
 
 /**

@@ -256,6 +256,11 @@ export interface Database {
     position: number;
   };
   /** The database's identity (one row, made by its migration): what a NATS event log stream is tied to (log/stream-owner.ts). */
+  /** SQLite only: the last id given to rows of a table whose ids must never be given twice (migration 0023). */
+  id_sequences: {
+    name: string;
+    last: number;
+  };
   store_identity: {
     singleton: number;
     id: string;
