@@ -93,6 +93,8 @@ export class MembershipStore {
     if (rows.length === 0) return ids;
     if (this.store.dialect === 'sqlite') {
       const { db } = this.store;
+      // The sequence is read and moved in one transaction: called on the store itself, make one.
+      if (!db.isTransaction) return db.transaction().execute((trx) => new MembershipStore({ db: trx, dialect: 'sqlite' }).recordHistory(projectId, rows));
       const seq = await db.selectFrom('id_sequences').select('last').where('name', '=', 'membership_history').executeTakeFirst();
       // The row is made by migration 0023 (from the highest id then); absent only if someone removed it.
       if (!seq) throw new Error('id_sequences has no row for membership_history: the database was changed outside Strata');

@@ -66,6 +66,14 @@ describe.each(backends.map((b) => [b.name, b] as const))('membership change rows
     expect(back.map((h) => ({ id: h.id, at: h.at }))).toEqual([{ id: next[1], at: T + 6 }, { id: next[0], at: T + 5 }, { id: first[0], at: T }]);
   });
 
+  it('gives distinct ids to history written at once outside a transaction', async () => {
+    const change = (profileId: number) => ({ segmentId: 's', profileId, kind: 'entered' as const, at: T, reason: 'event' as const });
+    const [a, b] = await Promise.all([store.recordHistory('p1', [change(1), change(2)]), store.recordHistory('p1', [change(3)])]);
+    expect(new Set([...a, ...b]).size).toBe(3);
+    const back = await store.history('p1', { segmentId: 's' }, 10, null);
+    expect(back.map((h) => h.id).sort((x, y) => x - y)).toEqual([...a, ...b].sort((x, y) => x - y));
+  });
+
   it('adds memberships once (a repeat keeps the first since) and removes them', async () => {
     await store.transaction((tx) => tx.applyMembershipChanges('p1', [
       { segmentId: 'a', profileId: 1, since: T }, { segmentId: 'a', profileId: 2, since: T }, { segmentId: 'b', profileId: 1, since: T },
