@@ -98,7 +98,10 @@ export class MembershipStore {
       const seq = await db.selectFrom('id_sequences').select('last').where('name', '=', 'membership_history').executeTakeFirst();
       // The row is made by migration 0023 (from the highest id then); absent only if someone removed it.
       if (!seq) throw new Error('id_sequences has no row for membership_history: the database was changed outside Strata');
-      let last = Number(seq.last);
+      // Rows written by other means than this (a script, a restored copy) are stepped over too: the
+      // highest id present is read from the end of the rowid b-tree, one page.
+      const top = await db.selectFrom('membership_history').select((eb) => eb.fn.max('id').as('id')).executeTakeFirst();
+      let last = Math.max(Number(seq.last), Number(top?.id ?? 0));
       for (const c of chunks(rows)) {
         const params: unknown[] = [];
         for (const r of c) {

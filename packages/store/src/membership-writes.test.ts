@@ -74,6 +74,16 @@ describe.each(backends.map((b) => [b.name, b] as const))('membership change rows
     expect(back.map((h) => h.id).sort((x, y) => x - y)).toEqual([...a, ...b].sort((x, y) => x - y));
   });
 
+  // SQLite's own sequence (PostgreSQL's is the database's: rows written with ids of their own must move it, as with any sequence).
+  it.runIf(backend.name === 'sqlite')('steps over history rows written by other means than Strata\'s own writes', async () => {
+    const change = (profileId: number) => ({ segmentId: 's', profileId, kind: 'entered' as const, at: T, reason: 'event' as const });
+    const [first] = await store.transaction((tx) => tx.recordHistory('p1', [change(1)]));
+    // A script (or a copy restored from elsewhere) adds rows with ids of its own.
+    await store.db.insertInto('membership_history').values({ id: first! + 10, project_id: 'p1', segment_id: 's', profile_id: 2, kind: 'entered', at: T, reason: 'event' } as never).execute();
+    const next = await store.transaction((tx) => tx.recordHistory('p1', [change(3)]));
+    expect(next[0]).toBeGreaterThan(first! + 10);
+  });
+
   it('adds memberships once (a repeat keeps the first since) and removes them', async () => {
     await store.transaction((tx) => tx.applyMembershipChanges('p1', [
       { segmentId: 'a', profileId: 1, since: T }, { segmentId: 'a', profileId: 2, since: T }, { segmentId: 'b', profileId: 1, since: T },

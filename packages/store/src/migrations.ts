@@ -445,6 +445,7 @@ function storeIdentity(): string[] {
  * entries holding the latest ids, the next changes took those ids again, and a receiver that had
  * seen them dropped the new messages. The last id given is kept here and rows are written with
  * theirs (`MembershipStore.recordHistory`). PostgreSQL's sequence never goes back: nothing to do.
+ * Ids an erasure deleted before this migration left no trace: the count starts from the highest left.
  */
 function historyIds(d: StoreDialect): string[] {
   if (d !== 'sqlite') return [];

@@ -12,7 +12,7 @@ const multiRowTexts = new Map<string, string>();
  * reuse its prepared statement, where a query builder would build each anew.
  */
 export function multiRowInsert(dialect: StoreDialect, table: string, columns: readonly string[], rows: number, tail = ''): string {
-  const key = `${dialect} ${table} ${rows} ${tail}`;
+  const key = `${dialect} ${table} (${columns.join(', ')}) ${rows} ${tail}`;
   let text = multiRowTexts.get(key);
   if (!text) {
     let n = 0;
