@@ -91,42 +91,48 @@ export class MembershipStore {
   async recordHistory(projectId: string, rows: readonly { segmentId: string; profileId: number; kind: 'entered' | 'exited'; at: number; reason: MembershipReason }[]): Promise<number[]> {
     const ids: number[] = [];
     if (rows.length === 0) return ids;
-    if (this.store.dialect === 'sqlite') {
-      const { db } = this.store;
-      // The sequence is read and moved in one transaction: called on the store itself, make one.
-      if (!db.isTransaction) return db.transaction().execute((trx) => new MembershipStore({ db: trx, dialect: 'sqlite' }).recordHistory(projectId, rows));
-      const seq = await db.selectFrom('id_sequences').select('last').where('name', '=', 'membership_history').executeTakeFirst();
-      // The row is made by migration 0023 (from the highest id then); absent only if someone removed it.
-      if (!seq) throw new Error('id_sequences has no row for membership_history: the database was changed outside Strata');
-      // Rows written by other means than this (a script, a restored copy) are stepped over too: the
-      // highest id present is read from the end of the rowid b-tree, one page.
-      const top = await db.selectFrom('membership_history').select((eb) => eb.fn.max('id').as('id')).executeTakeFirst();
-      let last = Math.max(Number(seq.last), Number(top?.id ?? 0));
-      for (const c of chunks(rows)) {
-        const params: unknown[] = [];
-        for (const r of c) {
+    const { db, dialect } = this.store;
+    const sqlite = dialect === 'sqlite';
+    // The sequence is read and moved in one transaction: called on the store itself, make one.
+    if (sqlite && !db.isTransaction) return db.transaction().execute((trx) => new MembershipStore({ db: trx, dialect }).recordHistory(projectId, rows));
+    let last = sqlite ? await this.lastHistoryId() : 0;
+    for (const c of chunks(rows)) {
+      const params: unknown[] = [];
+      for (const r of c) {
+        if (sqlite) {
           ids.push(++last);
-          params.push(last, projectId, r.segmentId, r.profileId, r.kind, r.at, r.reason);
+          params.push(last);
         }
-        await db.executeQuery(CompiledQuery.raw(multiRowInsert('sqlite', 'membership_history', HISTORY_COLUMNS_WITH_ID, c.length), params));
+        params.push(projectId, r.segmentId, r.profileId, r.kind, r.at, r.reason);
       }
-      await db.updateTable('id_sequences').set({ last }).where('name', '=', 'membership_history').execute();
-    } else {
-      for (const c of chunks(rows)) {
-        const params: unknown[] = [];
-        for (const r of c) params.push(projectId, r.segmentId, r.profileId, r.kind, r.at, r.reason);
-        const { rows: out } = await this.store.db.executeQuery<{ id: number | string; segment_id: string; profile_id: number | string; kind: string }>(
-          CompiledQuery.raw(multiRowInsert(this.store.dialect, 'membership_history', HISTORY_COLUMNS, c.length, 'RETURNING id, segment_id, profile_id, kind'), params));
-        // Rows come back in the order of VALUES; checked, since ids become webhook message ids.
-        out.forEach((o, i) => {
-          const want = c[i]!;
-          if (o.segment_id !== want.segmentId || Number(o.profile_id) !== want.profileId || o.kind !== want.kind) throw new Error('history ids came back out of order');
-          ids.push(Number(o.id));
-        });
+      if (sqlite) {
+        await db.executeQuery(CompiledQuery.raw(multiRowInsert(dialect, 'membership_history', HISTORY_COLUMNS_WITH_ID, c.length), params));
+        continue;
       }
+      const { rows: out } = await db.executeQuery<{ id: number | string; segment_id: string; profile_id: number | string; kind: string }>(
+        CompiledQuery.raw(multiRowInsert(dialect, 'membership_history', HISTORY_COLUMNS, c.length, 'RETURNING id, segment_id, profile_id, kind'), params));
+      // Rows come back in the order of VALUES; checked, since ids become webhook message ids.
+      out.forEach((o, i) => {
+        const want = c[i]!;
+        if (o.segment_id !== want.segmentId || Number(o.profile_id) !== want.profileId || o.kind !== want.kind) throw new Error('history ids came back out of order');
+        ids.push(Number(o.id));
+      });
     }
+    if (sqlite) await db.updateTable('id_sequences').set({ last }).where('name', '=', 'membership_history').execute();
     await this.addDailyChanges(projectId, rows);
     return ids;
+  }
+
+  /**
+   * SQLite: the last history id given, in one read — the sequence's (made by migration 0023 from the
+   * highest id then), or the highest id present if rows were written by other means (a script, a
+   * restored copy), read from the end of the rowid b-tree.
+   */
+  private async lastHistoryId(): Promise<number> {
+    const { rows: [r] } = await this.store.db.executeQuery<{ last: number | null; top: number | null }>(CompiledQuery.raw(
+      `SELECT (SELECT last FROM id_sequences WHERE name = 'membership_history') AS last, (SELECT MAX(id) FROM membership_history) AS top`));
+    if (r?.last === null || r?.last === undefined) throw new Error('id_sequences has no row for membership_history: the database was changed outside Strata');
+    return Math.max(Number(r.last), Number(r.top ?? 0));
   }
 
   /** Adds history rows to the per-day counts of segment_daily (one upsert per segment and day). */

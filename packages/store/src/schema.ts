@@ -255,12 +255,12 @@ export interface Database {
     partition: number;
     position: number;
   };
-  /** The database's identity (one row, made by its migration): what a NATS event log stream is tied to (log/stream-owner.ts). */
   /** SQLite only: the last id given to rows of a table whose ids must never be given twice (migration 0023). */
   id_sequences: {
     name: string;
     last: number;
   };
+  /** The database's identity (one row, made by its migration): what a NATS event log stream is tied to (log/stream-owner.ts). */
   store_identity: {
     singleton: number;
     id: string;
