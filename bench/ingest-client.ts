@@ -8,16 +8,20 @@
  * - `shuffled` — the same windows, their messages in a seeded random order: most events of a
  *   user arrive after a later one of the same user (offline queues flushed late, backfills);
  * - `reversed` — the same windows, newest first (a backfill paging back in time): every event
- *   but each user's latest arrives after a later one, in the batches `time` sends, reversed.
- * `time`, `shuffled` and `reversed` put the same users in the same windows' reach. `reversed`
- * differs from `time` only in time order; `shuffled` also spreads each batch over more users
- * (time order groups a user's visit into one or two batches). It answers with the events sent,
+ *   but each user's latest arrives after a later one, in the batches `time` sends, reversed;
+ * - `spread` — the batches `shuffled` sends, each user's messages given back in time order over
+ *   the places the shuffle gave them: every event is the latest of its user, as in `time`, but
+ *   each batch reaches as many users as a shuffled one.
+ * `time`, `shuffled`, `reversed` and `spread` put the same users in the same windows' reach.
+ * `reversed` differs from `time` only in time order, and `shuffled` from `spread`; `shuffled`
+ * and `spread` spread each batch over more users than `time` does (time order groups a user's
+ * visit into one or two batches). It answers with the events sent,
  * the requests not accepted, the time taken and each request's send and answer instants.
  */
 import { parentPort, workerData } from 'node:worker_threads';
 import { Rng, generateBatches, generateUsers, type SegmentMessage } from '@strata/datagen';
 
-export type IngestOrder = 'users' | 'time' | 'shuffled' | 'reversed';
+export type IngestOrder = 'users' | 'time' | 'shuffled' | 'reversed' | 'spread';
 export interface IngestClientData { url: string; writeKey: string; users: number; end: number; concurrency: number; order: IngestOrder; window: number }
 
 const { url, writeKey, users, end, concurrency, order, window } = workerData as IngestClientData;
@@ -27,20 +31,43 @@ const SIZE = 400;
 function* windowed(): Generator<SegmentMessage[]> {
   const rng = new Rng(7, window);
   let pending: SegmentMessage[] = [];
+  // Each pending message's generated user (its place in the window).
+  let owners: number[] = [];
   let inWindow = 0;
   const flush = function* (): Generator<SegmentMessage[]> {
     if (order === 'time') pending.sort((a, b) => Date.parse(a.timestamp) - Date.parse(b.timestamp));
     else if (order === 'reversed') pending.sort((a, b) => Date.parse(b.timestamp) - Date.parse(a.timestamp));
-    else for (let i = pending.length - 1; i > 0; i--) { const j = rng.int(0, i); [pending[i], pending[j]] = [pending[j]!, pending[i]!]; }
+    else {
+      // The messages' places after a seeded shuffle (the same for `shuffled` and `spread`).
+      const from = pending.map((_, i) => i);
+      for (let i = from.length - 1; i > 0; i--) { const j = rng.int(0, i); [from[i], from[j]] = [from[j]!, from[i]!]; }
+      if (order === 'spread') inTimeOverPlaces(pending, owners, from);
+      pending = from.map((i) => pending[i]!);
+    }
     for (let i = 0; i < pending.length; i += SIZE) yield pending.slice(i, i + SIZE);
     pending = [];
+    owners = [];
     inWindow = 0;
   };
   for (const u of generateUsers({ seed: 11, users, end })) {
-    pending.push(...u.messages);
+    for (const m of u.messages) { pending.push(m); owners.push(inWindow); }
     if (++inWindow === window) yield* flush();
   }
   if (pending.length) yield* flush();
+}
+
+/**
+ * Rewrites `from` (place → index into `messages`) so that each user's messages, in time order
+ * (ties in the order generated: an identify before its track), take the places the shuffle gave
+ * that user's messages.
+ */
+function inTimeOverPlaces(messages: readonly SegmentMessage[], owners: readonly number[], from: number[]): void {
+  const places = new Map<number, number[]>();
+  from.forEach((i, place) => { const p = places.get(owners[i]!); if (p) p.push(place); else places.set(owners[i]!, [place]); });
+  for (const at of places.values()) {
+    const mine = at.map((place) => from[place]!).sort((a, b) => Date.parse(messages[a]!.timestamp) - Date.parse(messages[b]!.timestamp) || a - b);
+    at.forEach((place, k) => { from[place] = mine[k]!; });
+  }
 }
 
 const batches = order === 'users' ? generateBatches({ seed: 11, users, end }, SIZE) : windowed();
