@@ -61,8 +61,6 @@ export interface Checkpointer {
  */
 const CHECKPOINT_EVERY_MS = 200;
 const CHECKPOINT_MIN_WAL_BYTES = 1024 * 1024;
-/** The size a WAL file is cut back to once a checkpoint completes (`journal_size_limit`). */
-const WAL_FILE_LIMIT_BYTES = 64 * 1024 * 1024;
 
 function startCheckpointer(filename: string): Checkpointer {
   const worker = new Worker(new URL('./wal-checkpointer.cjs', import.meta.url), {
@@ -114,11 +112,9 @@ export function openSqlite(opts: SqliteOptions): { db: Kysely<Database>; raw: Be
   // The checkpointer thread keeps the WAL near 1 MB; should it fall behind, a commit that finds
   // 32 MB in the WAL checkpoints what is left itself (durability is the commit's either way).
   raw.pragma('wal_autocheckpoint = 8192');
-  // When a complete checkpoint lets the WAL start over, the next commits write over the file from
-  // its beginning rather than extend it: a commit that extends the file took 25–32% longer in
-  // every run measured (docs/benchmarks.md). Only a file grown past 64 MB (a checkpointer fallen
-  // behind) is cut back; an erasure's TRUNCATE checkpoint empties it whatever its size.
-  raw.pragma(`journal_size_limit = ${WAL_FILE_LIMIT_BYTES}`);
+  // When a complete checkpoint lets the WAL start over, a WAL file grown larger is cut back to 512 KB
+  // (below the checkpointer's 1 MB, so that the file's size says how much was written since).
+  raw.pragma('journal_size_limit = 524288');
   // Deleted rows are overwritten with zeros, not left in free space: an erased user leaves no bytes in the file (docs/privacy.md).
   raw.pragma('secure_delete = ON');
   registerFunctions(raw);

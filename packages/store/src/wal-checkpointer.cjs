@@ -3,16 +3,12 @@
 // hundreds of milliseconds; done here it never blocks the server's event loop, where every
 // request and every commit runs. A PASSIVE checkpoint waits for no one: the server keeps
 // reading and committing while it runs, and the next commit after a complete one starts the
-// WAL from its beginning again, writing over the file rather than extending it (the file keeps
-// its size, up to sqlite.ts's limit). How much the WAL holds is therefore not the file's size:
-// it is the wal-index header's mxFrame (the last valid frame), read from the `-shm` file, whose
-// layout SQLite documents (the WAL-index format: a native-order u32 at byte 16).
+// WAL from its beginning again (cutting the file back to 512 KB), so the file stays small.
 // Errors are reported to the parent and the next round tries again (the server's own commit
 // stays the only thing durability rests on).
 'use strict';
 const { parentPort, workerData } = require('node:worker_threads');
-const { closeSync, openSync, readSync, statSync } = require('node:fs');
-const { endianness } = require('node:os');
+const { statSync } = require('node:fs');
 const Database = require('better-sqlite3');
 
 const { filename, everyMs, minWalBytes } = workerData;
@@ -20,37 +16,23 @@ const db = new Database(filename);
 db.pragma('busy_timeout = 0');
 db.pragma('synchronous = FULL');
 const wal = `${filename}-wal`;
-const frameBytes = db.pragma('page_size', { simple: true }) + 24;
-const header = Buffer.alloc(4);
 let stopped = false;
 // The WAL as the last complete checkpoint left it: while it is unchanged there is nothing to copy.
 let done = null;
 
-/** The bytes of frames the WAL holds since it last started over (null: no WAL yet), and when it was last written. */
 function walFile() {
-  let s;
   try {
-    s = statSync(wal);
+    const s = statSync(wal);
+    return { size: s.size, mtimeMs: s.mtimeMs };
   } catch {
     return null;
   }
-  let fd;
-  try {
-    fd = openSync(`${filename}-shm`, 'r');
-    const read = readSync(fd, header, 0, 4, 16);
-    if (read === 4) return { bytes: (endianness() === 'LE' ? header.readUInt32LE(0) : header.readUInt32BE(0)) * frameBytes, mtimeMs: s.mtimeMs };
-  } catch {
-    // No index to read (yet): the file's size is an upper bound.
-  } finally {
-    if (fd !== undefined) closeSync(fd);
-  }
-  return { bytes: s.size, mtimeMs: s.mtimeMs };
 }
 
 const timer = setInterval(() => {
   const before = walFile();
-  if (stopped || !before || before.bytes < minWalBytes) return;
-  if (done && done.bytes === before.bytes && done.mtimeMs === before.mtimeMs) return;
+  if (stopped || !before || before.size < minWalBytes) return;
+  if (done && done.size === before.size && done.mtimeMs === before.mtimeMs) return;
   try {
     const [row] = db.pragma('wal_checkpoint(PASSIVE)');
     done = row.busy === 0 && row.log === row.checkpointed ? before : null;
