@@ -25,6 +25,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import BetterSqlite3 from 'better-sqlite3';
+import { sql } from 'kysely';
 import { generateBatches } from '@strata/datagen';
 import { buildApp, type AppContext } from '@strata/server';
 import type { SqlStore } from '@strata/store';
@@ -47,7 +48,7 @@ const window = Number(process.env.BENCH_WINDOW ?? 2000);
 const storeKind = benchStoreFromEnv();
 await checkBenchServices(storeKind);
 
-interface Run { order: IngestOrder; events: number; ms: number; ackMs: number; profiles: number; lookupMs: number[]; changesWritten: number; sizes: { name: string; size: number }[] }
+interface Run { order: IngestOrder; events: number; ms: number; ackMs: number; profiles: number; lookupMs: number[]; changesWritten: number; late: number; sizes: { name: string; size: number }[] }
 
 async function runStrata(order: IngestOrder): Promise<Run> {
   const { store, ctx, close } = await openBenchStore(storeKind, join(dir, `strata-${order}`), end);
@@ -87,7 +88,21 @@ async function measure(order: IngestOrder, store: SqlStore, ctx: AppContext): Pr
   const profiles = await store.countProfiles('default');
   const changesWritten = Number((await store.db.selectFrom('membership_history').select((eb) => eb.fn.countAll<number>().as('n')).executeTakeFirst())?.n ?? 0);
   if (result.failed) throw new Error(`${order}: ${result.failed} batches were not accepted`);
-  return { order, events: result.events, ms: appliedMs, ackMs: result.ms, profiles, lookupMs, changesWritten, sizes };
+  return { order, events: result.events, ms: appliedMs, ackMs: result.ms, profiles, lookupMs, changesWritten, late: await lateOnArrival(store), sizes };
+}
+
+/**
+ * The events sent that were late when applied: behind a later event of their profile applied in an
+ * earlier request. Rows are stored in the order applied (ids), a request's items in time order, so
+ * an event is late when an earlier id of its profile has a later time. (What the order sent intends
+ * can differ by a little: requests in flight together may be appended in another order.)
+ */
+async function lateOnArrival(store: SqlStore): Promise<number> {
+  const { rows } = await sql<{ n: number | string }>`SELECT count(*) AS n FROM (
+      SELECT ts, max(ts) OVER (PARTITION BY profile_id ORDER BY id ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING) AS before
+      FROM events WHERE project_id = 'default' AND NOT derived) e
+    WHERE e.ts < e.before`.execute(store.db);
+  return Number(rows[0]!.n);
 }
 
 // Back to back in one process, so that the machine's load is as alike as it can be for each.
@@ -153,6 +168,7 @@ for (const r of runs) {
   console.log(`target 20,000 events/s over HTTP: ${got >= 20_000 ? 'met' : `missed ${(20_000 / got).toFixed(1)}×`}`);
   console.log(`which segments is user X in, over HTTP (GET /api/users/:id/segments, ${r.lookupMs.length} users, one at a time): p50 ${r.lookupMs[Math.floor(r.lookupMs.length / 2)]!.toFixed(2)} ms, p99 ${p99.toFixed(2)} ms (target 5 ms: ${p99 <= 5 ? 'met' : `missed ${(p99 / 5).toFixed(1)}×`})`);
   console.log(`membership changes written (each with a history row, a derived event and its membership row): ${r.changesWritten}`);
+  console.log(`events late when applied (behind a later event of their user applied before them): ${r.late} (${((100 * r.late) / r.events).toFixed(1)}%)`);
   console.log('segment sizes after ingest:');
   for (const s of r.sizes) console.log(`  ${String(s.size).padStart(8)}  ${s.name}`);
 }
