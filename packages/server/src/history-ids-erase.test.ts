@@ -2,8 +2,8 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { SqlStore, openSqlite } from '@strata/store';
-import { startTestApp, type TestApp } from './test-app.ts';
+import { createStore } from '@strata/store';
+import { expectStatus, startTestApp, type TestApp } from './test-app.ts';
 
 const T0 = Date.UTC(2024, 5, 15, 12);
 
@@ -16,50 +16,39 @@ describe('webhook message ids across an erasure (SQLite file store)', () => {
     if (dir) rmSync(dir, { recursive: true, force: true });
   });
 
-  const ok = async (r: Promise<{ status: number; body: any }>, status = 200) => {
-    const res = await r;
-    expect(res.status, JSON.stringify(res.body)).toBe(status);
-    return res.body;
-  };
-  const open = (file: string) => {
-    const store = new SqlStore(openSqlite({ filename: file }).db, 'sqlite');
-    store.eventLogFile = join(dir, 'strata-log.db');
-    return store;
-  };
+  // As `npm start` opens it: the database and its event log in one folder, migrated.
+  const open = () => createStore({ kind: 'sqlite', dataDir: dir });
 
   it('never repeats a webhook-id for one webhook, across an erasure and a restart', async () => {
     dir = mkdtempSync(join(tmpdir(), 'strata-hid-'));
-    const file = join(dir, 'strata.db');
-    let store = open(file);
-    await store.migrate();
+    let store = await open();
     t = await startTestApp(store, T0);
-    await ok(t.admin('POST', '/api/segments', { name: 'Browsers', condition: { event: '$pageview' } }), 201);
-    const hook = await ok(t.admin('POST', '/api/webhooks', { url: 'http://127.0.0.1:9/in' }), 201);
+    await expectStatus(t.admin('POST', '/api/segments', { name: 'Browsers', condition: { event: '$pageview' } }), 201);
+    const hook = await expectStatus(t.admin('POST', '/api/webhooks', { url: 'http://127.0.0.1:9/in' }), 201);
     const seen = new Set<string>();
     const collect = async () => {
-      const ds = (await ok(t!.admin('GET', `/api/webhooks/${hook.id}/deliveries?limit=1000`))).deliveries as { messageId: string }[];
+      const ds = (await expectStatus(t!.admin('GET', `/api/webhooks/${hook.id}/deliveries?limit=1000`))).deliveries as { messageId: string }[];
       for (const d of ds) seen.add(d.messageId);
       return ds.map((d) => d.messageId);
     };
-    await ok(t.send('/v1/page', { userId: 'u_keep', name: 'Home' }));
-    await ok(t.send('/v1/page', { userId: 'u_erase', name: 'Home' }));
-    await ok(t.send('/v1/page', { userId: 'u_erase2', name: 'Home' }));
+    await expectStatus(t.send('/v1/page', { userId: 'u_keep', name: 'Home' }));
+    await expectStatus(t.send('/v1/page', { userId: 'u_erase', name: 'Home' }));
+    await expectStatus(t.send('/v1/page', { userId: 'u_erase2', name: 'Home' }));
     const before = await collect();
     expect(before).toHaveLength(3);
-    await ok(t.admin('DELETE', '/api/users/u_erase2'));
-    await ok(t.admin('DELETE', '/api/users/u_erase'));
-    await ok(t.send('/v1/page', { userId: 'u_new', name: 'Home' }));
+    await expectStatus(t.admin('DELETE', '/api/users/u_erase2'));
+    await expectStatus(t.admin('DELETE', '/api/users/u_erase'));
+    await expectStatus(t.send('/v1/page', { userId: 'u_new', name: 'Home' }));
     const after = await collect();
     // The erased users' messages left the outbox with them; the new change's id is none of the three sent before.
     const fresh = after.filter((m) => !before.includes(m));
     expect(fresh).toHaveLength(1);
     // Restart on the same file, erase the newest, a new change again.
     await t.close();
-    store = open(file);
-    await store.migrate();
+    store = await open();
     t = await startTestApp(store, T0 + 1000);
-    await ok(t.admin('DELETE', '/api/users/u_new'));
-    await ok(t.send('/v1/page', { userId: 'u_newer', name: 'Home' }));
+    await expectStatus(t.admin('DELETE', '/api/users/u_new'));
+    await expectStatus(t.send('/v1/page', { userId: 'u_newer', name: 'Home' }));
     const last = await collect();
     const newest = last.filter((m) => !before.includes(m) && !after.includes(m));
     expect(newest).toHaveLength(1);

@@ -1,4 +1,5 @@
 import type { FastifyInstance } from 'fastify';
+import { expect } from 'vitest';
 import type { SqlStore } from '@strata/store';
 import { openTestSqlite } from '@strata/store/testing';
 import { buildApp, type AppOptions } from './app.ts';
@@ -10,6 +11,13 @@ export const ADMIN = 'sta_test_admin_token';
 export const WRITE = 'stw_test_write_key';
 /** The server's root token in test apps (STRATA_ROOT_TOKEN): /api/projects. */
 export const ROOT = 'str_test_root_token';
+
+/** Awaits a test app's answer, expects its status (200 unless given) and returns its body. */
+export async function expectStatus(r: Promise<{ status: number; body: any }>, status = 200): Promise<any> {
+  const res = await r;
+  expect(res.status, JSON.stringify(res.body)).toBe(status);
+  return res.body;
+}
 
 /** A clock tests move by hand. */
 export class ManualClock {

@@ -7,7 +7,7 @@ import { afterEach, describe, expect, it, vi } from 'vitest';
 import { sql } from 'kysely';
 import { SqlStore, UserDataStore, openSqlite } from '@strata/store';
 import { testBackends } from '@strata/store/testing';
-import { DEFAULT_PROJECT, startTestApp, type TestApp } from './test-app.ts';
+import { DEFAULT_PROJECT, expectStatus, startTestApp, type TestApp } from './test-app.ts';
 
 const T0 = Date.UTC(2024, 5, 15, 12);
 const DAY = 86_400_000;
@@ -77,12 +77,6 @@ describe.each([sqliteFile, ...postgres].map((b) => [b.name, b] as const))('user 
     cleanup();
   });
 
-  const ok = async (r: Promise<{ status: number; body: any }>, status = 200) => {
-    const res = await r;
-    expect(res.status, JSON.stringify(res.body)).toBe(status);
-    return res.body;
-  };
-
   /** Engine memory, stored memberships and the SQL recomputation agree for every segment. */
   const consistent = async (app: TestApp) => {
     const store = app.ctx.store;
@@ -103,15 +97,15 @@ describe.each([sqliteFile, ...postgres].map((b) => [b.name, b] as const))('user 
   async function populate(app: TestApp) {
     server = createServer((req, res) => { req.resume(); req.on('end', () => res.writeHead(200).end()); });
     await new Promise<void>((r) => server!.listen(0, '127.0.0.1', r));
-    const pro = await ok(app.admin('POST', '/api/segments', { name: 'Pro', condition: { attr: 'traits.plan', op: 'eq', value: 'pro' } }), 201);
-    const buyers = await ok(app.admin('POST', '/api/segments', { name: 'Recent buyers', condition: { event: 'purchase', window: { within: '1d' } } }), 201);
-    const list = await ok(app.admin('POST', '/api/segments', { name: 'Hand-picked', condition: null }), 201);
-    const hook = await ok(app.admin('POST', '/api/webhooks', { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/in` }), 201);
-    const mission = await ok(app.admin('POST', '/api/missions', { name: 'First purchase', points: 50, goal: { kind: 'count', event: 'purchase', target: 1 } }), 201);
-    const reward = await ok(app.admin('POST', '/api/rewards', { name: 'Coupon', type: 'coupon', cost: 10 }), 201);
-    await ok(app.admin('POST', `/api/rewards/${reward.id}/codes`, { codes: ['CODE-1', 'CODE-2'] }));
+    const pro = await expectStatus(app.admin('POST', '/api/segments', { name: 'Pro', condition: { attr: 'traits.plan', op: 'eq', value: 'pro' } }), 201);
+    const buyers = await expectStatus(app.admin('POST', '/api/segments', { name: 'Recent buyers', condition: { event: 'purchase', window: { within: '1d' } } }), 201);
+    const list = await expectStatus(app.admin('POST', '/api/segments', { name: 'Hand-picked', condition: null }), 201);
+    const hook = await expectStatus(app.admin('POST', '/api/webhooks', { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/in` }), 201);
+    const mission = await expectStatus(app.admin('POST', '/api/missions', { name: 'First purchase', points: 50, goal: { kind: 'count', event: 'purchase', target: 1 } }), 201);
+    const reward = await expectStatus(app.admin('POST', '/api/rewards', { name: 'Coupon', type: 'coupon', cost: 10 }), 201);
+    await expectStatus(app.admin('POST', `/api/rewards/${reward.id}/codes`, { codes: ['CODE-1', 'CODE-2'] }));
 
-    const batch = await ok(app.send('/v1/batch', { batch: [
+    const batch = await expectStatus(app.send('/v1/batch', { batch: [
       { type: 'identify', userId: 'u_erase', anonymousId: 'anon-erase-1', messageId: 'm1', traits: { email: EMAIL, plan: 'pro', company: 'Analytical Engine' }, context: { locale: 'en-GB', device: { id: 'dev-erase-42' } } },
       { type: 'track', userId: 'u_erase', messageId: 'm2', event: 'purchase', properties: { item: 'bernoulli-numbers', total: 12 }, context: { locale: 'en-GB' } },
       { type: 'page', userId: 'u_erase', messageId: 'm3', name: 'Notes', context: { locale: 'en-GB' } },
@@ -124,14 +118,14 @@ describe.each([sqliteFile, ...postgres].map((b) => [b.name, b] as const))('user 
     expect(batch.rejected).toHaveLength(1);
     // Sent: the entries so far are delivered; the next change (a manual entry) stays pending.
     expect(await app.ctx.dispatcher.runOnce()).toBeGreaterThan(0);
-    await ok(app.admin('POST', `/api/segments/${list.id}/members`, { userIds: ['u_erase', 'u_keep'] }));
-    const onlyHer = await ok(app.admin('POST', '/api/segments', { name: 'Only her', condition: null }), 201);
-    await ok(app.admin('POST', `/api/segments/${onlyHer.id}/members`, { userIds: ['u_erase'] }));
-    await ok(app.admin('POST', '/api/users/u_erase/labels', { add: ['vip'] }));
-    const redeemed = await ok(app.send(`/v1/rewards/${reward.id}/redeem`, { userId: 'u_erase' }));
+    await expectStatus(app.admin('POST', `/api/segments/${list.id}/members`, { userIds: ['u_erase', 'u_keep'] }));
+    const onlyHer = await expectStatus(app.admin('POST', '/api/segments', { name: 'Only her', condition: null }), 201);
+    await expectStatus(app.admin('POST', `/api/segments/${onlyHer.id}/members`, { userIds: ['u_erase'] }));
+    await expectStatus(app.admin('POST', '/api/users/u_erase/labels', { add: ['vip'] }));
+    const redeemed = await expectStatus(app.send(`/v1/rewards/${reward.id}/redeem`, { userId: 'u_erase' }));
     expect(redeemed.redemption.code).toBe('CODE-1');
     // An import row naming her (a bad cell): its reason holds her id.
-    const job = await ok(app.upload('/api/imports?kind=users&types=referrer:number', 'userId,referrer\nu_other,u_erase\n', 'text/csv'), 201);
+    const job = await expectStatus(app.upload('/api/imports?kind=users&types=referrer:number', 'userId,referrer\nu_other,u_erase\n', 'text/csv'), 201);
     expect(job.badRows).toEqual([{ line: 2, reason: 'column "referrer": "u_erase" is not a number' }]);
     app.clock.advance(1000);
     return { pro: pro.id as string, buyers: buyers.id as string, list: list.id as string, onlyHer: onlyHer.id as string, hook: hook.id as string, mission: mission.id as string, reward: reward.id as string, job: job.id as string };
@@ -147,7 +141,7 @@ describe.each([sqliteFile, ...postgres].map((b) => [b.name, b] as const))('user 
     for (const trace of TRACES) expect(before, `${trace} is stored before the erasure`).toContain(trace);
 
     // ---- export: everything held, before the erasure
-    const ex = await ok(app.admin('GET', '/api/users/anon-erase-1/export'));
+    const ex = await expectStatus(app.admin('GET', '/api/users/anon-erase-1/export'));
     expect(ex.profile).toMatchObject({ userId: 'u_erase', anonymousId: 'anon-erase-1', traits: { email: EMAIL, plan: 'pro', company: 'Analytical Engine' }, context: { locale: 'en-GB' }, labels: ['vip'] });
     expect(ex.profile.traitsUpdatedAt.email).toBe(new Date(T0).toISOString());
     expect(ex.keys).toEqual([{ kind: 'userId', id: 'u_erase' }, { kind: 'anonymousId', id: 'anon-erase-1' }]);
@@ -173,14 +167,14 @@ describe.each([sqliteFile, ...postgres].map((b) => [b.name, b] as const))('user 
     // The other user's data is not in hers.
     expect(JSON.stringify(ex)).not.toContain('u_keep');
 
-    const keepBefore = await ok(app.admin('GET', '/api/users/u_keep/export'));
-    const keepDeliveries = (await ok(app.admin('GET', `/api/webhooks/${ids.hook}/deliveries?limit=1000`))).deliveries
+    const keepBefore = await expectStatus(app.admin('GET', '/api/users/u_keep/export'));
+    const keepDeliveries = (await expectStatus(app.admin('GET', `/api/webhooks/${ids.hook}/deliveries?limit=1000`))).deliveries
       .filter((d: object) => JSON.stringify(d).includes('u_keep')).length;
-    const sizes = new Map((await ok(app.admin('GET', '/api/segments'))).segments.map((s: { id: string; size: number }) => [s.id, s.size]));
-    const seriesBefore = (await ok(app.admin('GET', '/api/segments/sizes?days=2'))).segments as { id: string; sizes: number[] }[];
+    const sizes = new Map((await expectStatus(app.admin('GET', '/api/segments'))).segments.map((s: { id: string; size: number }) => [s.id, s.size]));
+    const seriesBefore = (await expectStatus(app.admin('GET', '/api/segments/sizes?days=2'))).segments as { id: string; sizes: number[] }[];
 
     // ---- erase
-    const erased = await ok(app.admin('DELETE', '/api/users/u_erase'));
+    const erased = await expectStatus(app.admin('DELETE', '/api/users/u_erase'));
     expect(erased).toEqual({
       erased: {
         profiles: 1, keys: 2, events: ex.events.length + ex.visits.length, visits: 1, contexts: expect.any(Number), memberships: 4, membershipHistory: 4,
@@ -192,7 +186,7 @@ describe.each([sqliteFile, ...postgres].map((b) => [b.name, b] as const))('user 
     expect(erased.erased.contexts).toBeGreaterThan(0);
 
     // The size series stays true: past days keep their sizes (her memberships end today, as counts only).
-    const seriesAfter = (await ok(app.admin('GET', '/api/segments/sizes?days=2'))).segments as { id: string; sizes: number[] }[];
+    const seriesAfter = (await expectStatus(app.admin('GET', '/api/segments/sizes?days=2'))).segments as { id: string; sizes: number[] }[];
     expect(seriesAfter).toEqual(seriesBefore.map((s) => ({ ...s, size: (sizes.get(s.id) as number) - 1, sizes: [s.sizes[0], s.sizes[1]! - 1] })));
 
     // ---- no read route knows her
@@ -203,38 +197,38 @@ describe.each([sqliteFile, ...postgres].map((b) => [b.name, b] as const))('user 
     }
     expect((await app.admin('DELETE', '/api/users/u_erase')).status).toBe(404);
     for (const seg of [ids.pro, ids.buyers, ids.list]) {
-      const members = (await ok(app.admin('GET', `/api/segments/${seg}/members`))).members;
+      const members = (await expectStatus(app.admin('GET', `/api/segments/${seg}/members`))).members;
       expect(members.map((m: { userId: string }) => m.userId)).toEqual(['u_keep']);
-      expect(JSON.stringify(await ok(app.admin('GET', `/api/segments/${seg}/history`)))).not.toContain('u_erase');
-      const seg2 = await ok(app.admin('GET', `/api/segments/${seg}`));
+      expect(JSON.stringify(await expectStatus(app.admin('GET', `/api/segments/${seg}/history`)))).not.toContain('u_erase');
+      const seg2 = await expectStatus(app.admin('GET', `/api/segments/${seg}`));
       expect(seg2.size).toBe((sizes.get(seg) as number) - 1);
       expect(seg2.include).toEqual(seg === ids.list ? ['u_keep'] : []);
     }
-    expect(JSON.stringify(await ok(app.admin('GET', `/api/webhooks/${ids.hook}/deliveries?limit=1000`)))).not.toContain('u_erase');
-    expect(JSON.stringify(await ok(app.admin('GET', '/api/ingest/warnings')))).not.toContain('u_erase');
-    expect(JSON.stringify(await ok(app.admin('GET', `/api/missions/${ids.mission}/progress`)))).not.toContain('u_erase');
-    expect((await ok(app.admin('GET', `/api/rewards/${ids.reward}/redemptions`))).redemptions).toEqual([]);
-    const job = await ok(app.admin('GET', `/api/imports/${ids.job}`));
+    expect(JSON.stringify(await expectStatus(app.admin('GET', `/api/webhooks/${ids.hook}/deliveries?limit=1000`)))).not.toContain('u_erase');
+    expect(JSON.stringify(await expectStatus(app.admin('GET', '/api/ingest/warnings')))).not.toContain('u_erase');
+    expect(JSON.stringify(await expectStatus(app.admin('GET', `/api/missions/${ids.mission}/progress`)))).not.toContain('u_erase');
+    expect((await expectStatus(app.admin('GET', `/api/rewards/${ids.reward}/redemptions`))).redemptions).toEqual([]);
+    const job = await expectStatus(app.admin('GET', `/api/imports/${ids.job}`));
     expect(job).toMatchObject({ bad: 1, badRows: [{ line: 2, reason: 'reason removed: it named an erased user' }] });
     // Her code stays taken: the pool does not hand it out again.
-    expect((await ok(app.admin('GET', `/api/rewards/${ids.reward}`))).codes).toEqual({ total: 2, available: 1 });
-    await ok(app.admin('POST', '/api/users/u_keep/points', { amount: 100, reason: 'test', kind: 'earn' }));
-    expect((await ok(app.send(`/v1/rewards/${ids.reward}/redeem`, { userId: 'u_keep' }))).redemption.code).toBe('CODE-2');
+    expect((await expectStatus(app.admin('GET', `/api/rewards/${ids.reward}`))).codes).toEqual({ total: 2, available: 1 });
+    await expectStatus(app.admin('POST', '/api/users/u_keep/points', { amount: 100, reason: 'test', kind: 'earn' }));
+    expect((await expectStatus(app.send(`/v1/rewards/${ids.reward}/redeem`, { userId: 'u_keep' }))).redemption.code).toBe('CODE-2');
 
     // ---- the engine forgot her (manual lists too) and agrees with SQL; time passing emits nothing for her
     await consistent(app);
     expect(app.ctx.engine.hasManualLists(P, ids.onlyHer)).toBe(false);
-    expect((await ok(app.admin('GET', `/api/segments/${ids.onlyHer}`))).size).toBe(0);
+    expect((await expectStatus(app.admin('GET', `/api/segments/${ids.onlyHer}`))).size).toBe(0);
     app.clock.advance(2 * DAY);
     await app.ctx.engine.tick();
     await consistent(app);
-    const deliveries = ((await ok(app.admin('GET', `/api/webhooks/${ids.hook}/deliveries?limit=1000`))).deliveries as object[]).map((d) => JSON.stringify(d));
+    const deliveries = ((await expectStatus(app.admin('GET', `/api/webhooks/${ids.hook}/deliveries?limit=1000`))).deliveries as object[]).map((d) => JSON.stringify(d));
     expect(deliveries.some((d) => d.includes('u_erase') || d.includes('anon-erase-1'))).toBe(false);
     // u_keep left "Recent buyers" by time: the engine still works for everyone else.
     expect(deliveries.filter((d) => d.includes('u_keep')).length).toBeGreaterThan(keepDeliveries);
 
     // The other user is untouched (apart from the redemption and time exit above).
-    const keepAfter = await ok(app.admin('GET', '/api/users/u_keep/export'));
+    const keepAfter = await expectStatus(app.admin('GET', '/api/users/u_keep/export'));
     expect(keepAfter.profile).toEqual(keepBefore.profile);
     expect(keepAfter.events.filter((e: { messageId: string | null }) => e.messageId)).toEqual(keepBefore.events.filter((e: { messageId: string | null }) => e.messageId));
     expect(keepAfter.events.find((e: { event: string }) => e.event === 'purchase').context).toEqual({ locale: 'en-GB' });
@@ -245,8 +239,8 @@ describe.each([sqliteFile, ...postgres].map((b) => [b.name, b] as const))('user 
     expect(after).toContain('keep@example.org');
 
     // A context the erasure deleted can be sent again: it is stored again, not pointed at where it was.
-    await ok(app.send('/v1/track', { userId: 'u_later', event: 'hello', context: { locale: 'en-GB', device: { id: 'dev-erase-42' } } }));
-    expect((await ok(app.admin('GET', '/api/users/u_later/events'))).events.find((e: { event: string }) => e.event === 'hello').context)
+    await expectStatus(app.send('/v1/track', { userId: 'u_later', event: 'hello', context: { locale: 'en-GB', device: { id: 'dev-erase-42' } } }));
+    expect((await expectStatus(app.admin('GET', '/api/users/u_later/events'))).events.find((e: { event: string }) => e.event === 'hello').context)
       .toEqual({ locale: 'en-GB', device: { id: 'dev-erase-42' } });
 
     // A restart rebuilds the same state from the store.
@@ -262,13 +256,13 @@ describe.each([sqliteFile, ...postgres].map((b) => [b.name, b] as const))('user 
     cleanup = b.cleanup;
     t = await startTestApp(b.store, T0);
     const app = t;
-    await ok(app.send('/v1/batch', { batch: [
+    await expectStatus(app.send('/v1/batch', { batch: [
       { type: 'identify', userId: 'u_erase', anonymousId: 'anon-erase-1', traits: { email: EMAIL } },
       { type: 'identify', userId: 'u_other', traits: { email: 'other@example.org' } },
     ] }));
     expect((await app.admin('DELETE', '/api/users/u_erase?suppress=maybe')).status).toBe(400);
     expect((await app.admin('DELETE', '/api/users/u_erase?supress=true')).status).toBe(400);
-    const r = await ok(app.admin('DELETE', '/api/users/anon-erase-1?suppress=true'));
+    const r = await expectStatus(app.admin('DELETE', '/api/users/anon-erase-1?suppress=true'));
     expect(r.erased.profiles).toBe(1);
     expect(r.suppressed).toBe(2);
 
@@ -282,14 +276,14 @@ describe.each([sqliteFile, ...postgres].map((b) => [b.name, b] as const))('user 
     expect(sent).toEqual({ status: 200, body: { success: true, position: expect.any(Number) } });
     expect((await app.admin('GET', '/api/users/u_erase')).status).toBe(404);
     expect((await app.admin('GET', '/api/users/anon-erase-1')).status).toBe(404);
-    const fresh = await ok(app.admin('GET', '/api/users/u_new'));
+    const fresh = await expectStatus(app.admin('GET', '/api/users/u_new'));
     expect(fresh.anonymousIds).toEqual([]);
-    expect((await ok(app.admin('GET', '/api/users/u_new/events'))).events.map((e: { event: string }) => e.event)).toContain('hello');
+    expect((await expectStatus(app.admin('GET', '/api/users/u_new/events'))).events.map((e: { event: string }) => e.event)).toContain('hello');
     // Single calls too.
     expect((await app.send('/v1/identify', { userId: 'u_erase', traits: { email: EMAIL } })).status).toBe(200);
     expect((await app.admin('GET', '/api/users/u_erase')).status).toBe(404);
 
-    const warnings = await ok(app.admin('GET', '/api/ingest/warnings'));
+    const warnings = await expectStatus(app.admin('GET', '/api/ingest/warnings'));
     expect(warnings.warnings.map((w: { message: string; payload: string; index: number }) => [w.message, w.payload, w.index])).toEqual([
       ['1 message dropped: naming a user erased with suppression', '', -1],
       ['3 messages dropped: naming a user erased with suppression', '', -1],
@@ -299,9 +293,9 @@ describe.each([sqliteFile, ...postgres].map((b) => [b.name, b] as const))('user 
     expect(after).toContain('other@example.org');
 
     // Without suppression, the same id can come back as a new user.
-    await ok(app.admin('DELETE', '/api/users/u_other'));
-    await ok(app.send('/v1/identify', { userId: 'u_other' }));
-    expect((await ok(app.admin('GET', '/api/users/u_other'))).traits).toEqual({});
+    await expectStatus(app.admin('DELETE', '/api/users/u_other'));
+    await expectStatus(app.send('/v1/identify', { userId: 'u_other' }));
+    expect((await expectStatus(app.admin('GET', '/api/users/u_other'))).traits).toEqual({});
   });
 
   it('erases what a merged-in anonymous profile brought, found by its anonymousId', async () => {
@@ -309,17 +303,17 @@ describe.each([sqliteFile, ...postgres].map((b) => [b.name, b] as const))('user 
     cleanup = b.cleanup;
     t = await startTestApp(b.store, T0);
     const app = t;
-    await ok(app.admin('POST', '/api/segments', { name: 'Browsers', condition: { event: '$pageview' } }), 201);
-    await ok(app.admin('POST', '/api/webhooks', { url: 'http://127.0.0.1:9/in' }), 201);
-    await ok(app.send('/v1/identify', { userId: 'u_erase', traits: { email: EMAIL } }));
+    await expectStatus(app.admin('POST', '/api/segments', { name: 'Browsers', condition: { event: '$pageview' } }), 201);
+    await expectStatus(app.admin('POST', '/api/webhooks', { url: 'http://127.0.0.1:9/in' }), 201);
+    await expectStatus(app.send('/v1/identify', { userId: 'u_erase', traits: { email: EMAIL } }));
     // Browsing anonymously first: the webhook message names only the anonymousId.
-    await ok(app.send('/v1/page', { anonymousId: 'anon-erase-1', name: 'Home', properties: { note: 'bernoulli-numbers' } }));
-    await ok(app.send('/v1/page', { anonymousId: 'anon-keep', name: 'Home' }));
-    await ok(app.send('/v1/identify', { userId: 'u_erase', anonymousId: 'anon-erase-1' }));
-    const ex = await ok(app.admin('GET', '/api/users/anon-erase-1/export'));
+    await expectStatus(app.send('/v1/page', { anonymousId: 'anon-erase-1', name: 'Home', properties: { note: 'bernoulli-numbers' } }));
+    await expectStatus(app.send('/v1/page', { anonymousId: 'anon-keep', name: 'Home' }));
+    await expectStatus(app.send('/v1/identify', { userId: 'u_erase', anonymousId: 'anon-erase-1' }));
+    const ex = await expectStatus(app.admin('GET', '/api/users/anon-erase-1/export'));
     expect(ex.keys).toEqual([{ kind: 'userId', id: 'u_erase' }, { kind: 'anonymousId', id: 'anon-erase-1' }]);
     expect(ex.outbox.some((o: { payload: { data: { userId: string | null; anonymousId: string } } }) => o.payload.data.userId === null && o.payload.data.anonymousId === 'anon-erase-1')).toBe(true);
-    const r = await ok(app.admin('DELETE', '/api/users/u_erase'));
+    const r = await expectStatus(app.admin('DELETE', '/api/users/u_erase'));
     expect(r.erased).toMatchObject({ profiles: 1, keys: 2, outboxMessages: ex.outbox.length });
     await consistent(app);
     const after = await b.scan();
@@ -332,17 +326,17 @@ describe.each([sqliteFile, ...postgres].map((b) => [b.name, b] as const))('user 
     cleanup = b.cleanup;
     t = await startTestApp(b.store, T0);
     const app = t;
-    const seg = await ok(app.admin('POST', '/api/segments', { name: 'Pro', condition: { attr: 'traits.plan', op: 'eq', value: 'pro' } }), 201);
-    const list = await ok(app.admin('POST', '/api/segments', { name: 'Picked', condition: null }), 201);
-    await ok(app.send('/v1/identify', { userId: 'u1', traits: { plan: 'pro' } }));
-    await ok(app.admin('POST', `/api/segments/${list.id}/members`, { userIds: ['u1'] }));
+    const seg = await expectStatus(app.admin('POST', '/api/segments', { name: 'Pro', condition: { attr: 'traits.plan', op: 'eq', value: 'pro' } }), 201);
+    const list = await expectStatus(app.admin('POST', '/api/segments', { name: 'Picked', condition: null }), 201);
+    await expectStatus(app.send('/v1/identify', { userId: 'u1', traits: { plan: 'pro' } }));
+    await expectStatus(app.admin('POST', `/api/segments/${list.id}/members`, { userIds: ['u1'] }));
     const spy = vi.spyOn(UserDataStore.prototype, 'erase').mockRejectedValueOnce(new Error('disk full'));
     try {
       expect((await app.admin('DELETE', '/api/users/u1')).status).toBe(500);
     } finally {
       spy.mockRestore();
     }
-    expect((await ok(app.admin('GET', '/api/users/u1'))).segments.map((s: { name: string }) => s.name).sort()).toEqual(['Picked', 'Pro']);
+    expect((await expectStatus(app.admin('GET', '/api/users/u1'))).segments.map((s: { name: string }) => s.name).sort()).toEqual(['Picked', 'Pro']);
     expect(app.ctx.engine.members(P, seg.id).size).toBe(1);
     expect(app.ctx.engine.hasManualLists(P, list.id)).toBe(true);
     await consistent(app);
@@ -350,7 +344,7 @@ describe.each([sqliteFile, ...postgres].map((b) => [b.name, b] as const))('user 
     const checkpoint = vi.spyOn(UserDataStore.prototype, 'checkpoint').mockRejectedValueOnce(new Error('busy'));
     const quiet = vi.spyOn(console, 'error').mockImplementation(() => undefined);
     try {
-      expect((await ok(app.admin('DELETE', '/api/users/u1'))).erased.profiles).toBe(1);
+      expect((await expectStatus(app.admin('DELETE', '/api/users/u1'))).erased.profiles).toBe(1);
       expect(checkpoint).toHaveBeenCalledTimes(1);
     } finally {
       checkpoint.mockRestore();
@@ -366,7 +360,7 @@ describe.each([sqliteFile, ...postgres].map((b) => [b.name, b] as const))('user 
     cleanup = b.cleanup;
     t = await startTestApp(b.store, T0);
     const app = t;
-    await ok(app.send('/v1/identify', { userId: 'u1' }));
+    await expectStatus(app.send('/v1/identify', { userId: 'u1' }));
     for (const [method, url] of [['DELETE', '/api/users/u1'], ['GET', '/api/users/u1/export']] as const) {
       expect((await app.app.inject({ method, url, headers: { 'x-write-key': 'stw_test_write_key' } })).statusCode).toBe(401);
       expect((await app.app.inject({ method, url, headers: { authorization: 'Bearer nope' } })).statusCode).toBe(401);

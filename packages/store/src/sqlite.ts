@@ -122,8 +122,27 @@ export function openSqlite(opts: SqliteOptions): { db: Kysely<Database>; raw: Be
   const checkpointer = raw.memory ? undefined : startCheckpointer(raw.name);
   // Destroying the Kysely handle stops the checkpointer before closing the server's connection, so
   // that once it resolves no thread holds the files (the last connection to close removes the WAL).
-  const db = new Kysely<Database>({ dialect: new StrataSqliteDialect({ database: withStatementCache(raw) }, raw, async () => checkpointer?.stop()) });
+  const stop = async () => checkpointer?.stop();
+  const db = new SqliteHandle(new StrataSqliteDialect({ database: withStatementCache(raw) }, raw, stop), async () => {
+    await stop();
+    if (raw.open) raw.close();
+  });
   return { db, raw, checkpointer };
+}
+
+/**
+ * Kysely destroys only a driver it has used: a handle that never ran a query would keep its
+ * checkpointer thread and connection open. This one releases them in either case.
+ */
+class SqliteHandle extends Kysely<Database> {
+  constructor(dialect: SqliteDialect, private readonly release: () => Promise<void>) {
+    super({ dialect });
+  }
+
+  override async destroy(): Promise<void> {
+    await super.destroy();
+    await this.release();
+  }
 }
 
 /**
