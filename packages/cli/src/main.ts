@@ -62,6 +62,7 @@ const COMMANDS: Readonly<Record<string, Command>> = {
       const users = args[0] === undefined ? 10_000 : Number(args[0]);
       if (!Number.isInteger(users) || users < 1) throw new UsageError(`USERS is a whole number of users (1 or more), got "${args[0]}"`);
       const [{ prepare, serve }, { loadDemo }] = await Promise.all([server(), import('./demo.ts')]);
+      if (process.env.STRATA_ROLE?.trim() === 'api') throw new UsageError('demo loads its data through the engine of a process of the all role: run it without STRATA_ROLE=api');
       const { config, ctx } = await prepare();
       console.log(`Loading ${users} generated users...`);
       const r = await loadDemo(ctx, users);

@@ -1,5 +1,5 @@
 import { systemClock } from '@strata/engine';
-import { openWriterStore, redactNatsUrl, streamName, type StoreConfig } from '@strata/store';
+import { openSharedStore, openWriterStore, redactNatsUrl, streamName, type StoreConfig } from '@strata/store';
 import { buildApp, configFromEnv, createContext, credentialLines, ensureDefaultProject, openConfiguredLog, stopContext, type AppContext, type Config } from '@strata/server';
 
 /** The configured store: PostgreSQL when DATABASE_URL is set, else embedded SQLite in STRATA_DATA_DIR. */
@@ -19,6 +19,7 @@ let stopWith: (code: number) => void = (code) => process.exit(code);
  */
 export async function prepare(): Promise<{ config: Config; ctx: AppContext }> {
   const config = configFromEnv();
+  if (config.role === 'api') return { config, ctx: await prepareApi(config) };
   const { store, lease } = await openWriterStore(storeConfigOf(config));
   lease.onLost((reason) => {
     console.error(`strata: ${reason}. This process stops (exit 1): two processes writing one database would each keep segments from part of the events.`);
@@ -34,6 +35,23 @@ export async function prepare(): Promise<{ config: Config; ctx: AppContext }> {
   }
   for (const line of credentialLines(await ensureDefaultProject(store, config, Date.now()))) console.log(line);
   return { config, ctx: createContext(store, config, systemClock, { writerLease: lease, log }) };
+}
+
+/**
+ * A process of the api role (docs/scale-out.md § Roles): no writer lease and no migration (the
+ * process of the all role holds the one and runs the other; a schema it has not migrated yet is
+ * refused), the event log on NATS opened as the all process opens it. No engine is loaded.
+ */
+async function prepareApi(config: Config): Promise<AppContext> {
+  const store = await openSharedStore(storeConfigOf(config));
+  let log;
+  try {
+    log = await openConfiguredLog(store, config);
+  } catch (err) {
+    await store.close();
+    throw err;
+  }
+  return createContext(store, config, systemClock, { log });
 }
 
 export async function serve(ctx: AppContext, config: Config): Promise<void> {
@@ -56,6 +74,10 @@ export async function serve(ctx: AppContext, config: Config): Promise<void> {
     await stopContext(ctx);
     process.exit(code);
   };
+  if (config.role === 'api') {
+    console.log(`Strata (api role: ingest only) is serving on ${address} (store: PostgreSQL; event log: ${logName(ctx.ingest.log, config)}); a process of the all role applies what it appends; Ctrl-C stops it`);
+    return;
+  }
   console.log(`Strata is listening on ${address}; loading the engine (readiness: ${address}/api/health/ready)`);
   const began = Date.now();
   // Loads engine state (emitting transitions that came due while down) before the APIs serve.

@@ -27,6 +27,8 @@ export type ErrorCode =
   | 'BACKLOGGED'
   /** A read that waits for the events acknowledged before it (or for the position it names) did not see them applied within the bound (503 with Retry-After). */
   | 'NOT_YET_APPLIED'
+  /** A request a process of another role serves: a process of the `api` role takes ingest only (421). */
+  | 'WRONG_ROLE'
   | 'INTERNAL';
 
 /** The one error type Strata throws on purpose. */

@@ -47,7 +47,7 @@ export async function applyRecords(deps: ApplyDeps, records: readonly LoggedReco
   return deps.engine.write(async (tx) => {
     // Each project's clock is written once, after the last record, however many records moved it.
     const results = await deps.engine.clockWrittenOnce(tx, async () => {
-      const out: IngestResult[] = [];
+      const out: IngestResult[] = records.map(() => ({ stored: 0, duplicates: 0 }));
       // Projects found in this transaction: a deletion is a write of its own, so none goes away within it.
       const live = new Set<string>();
       // The messageIds of every record, read once per project rather than once per record.
@@ -61,10 +61,7 @@ export async function applyRecords(deps: ApplyDeps, records: readonly LoggedReco
         for (const [projectId, of] of ids) if (of.length) await tx.expectMessageIds(projectId, of);
       }
       // A request split by partition is one step, as on one partition; its result is its first record's (the others' are empty).
-      for (const step of requestSteps(records)) {
-        out.push(await applyRecord(deps, tx, step.record, live));
-        for (let k = 1; k < step.of.length; k++) out.push({ stored: 0, duplicates: 0 });
-      }
+      for (const step of requestSteps(records)) out[step.of[0]!] = await applyRecord(deps, tx, step.record, live);
       return out;
     });
     await setAppliedPositions(tx, lastOf);

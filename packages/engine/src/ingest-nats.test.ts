@@ -40,6 +40,7 @@ function losingAcks(log: EventLog): EventLog & { lose(): void } {
       return positions;
     },
     read: (partition, after, max, waitMs) => log.read(partition, after, max, waitMs),
+    readAll: (after, max, waitMs) => log.readAll(after, max, waitMs),
     trim: (partition, position) => log.trim(partition, position),
     forgetTrimmed: () => log.forgetTrimmed(),
     head: () => log.head(),

@@ -20,11 +20,33 @@ describe('a request as records, and records as the steps they are applied in', (
     const records = recordsOf('p', 16, 100, items, [rejection]);
     expect(records.map((r) => [r.items.length, r.more])).toEqual([[1, 2], [2, 1], [1, undefined]]);
     const other = recordsOf('p', 16, 101, [item('m5', users[0]!)], []);
-    const steps = requestSteps([...logged(records, 10), ...logged(other, 13)]);
-    expect(steps.map((s) => s.of.map((r) => r.position))).toEqual([[10, 11, 12], [13]]);
+    const read = [...logged(records, 10), ...logged(other, 13)];
+    const steps = requestSteps(read);
+    expect(steps.map((s) => s.of.map((i) => read[i]!.position))).toEqual([[10, 11, 12], [13]]);
     expect(steps[0]!.record).toMatchObject({ projectId: 'p', receivedAt: 100, rejections: [rejection] });
     expect(steps[0]!.record.items.map((i) => i.messageId)).toEqual(['m1', 'm2', 'm3', 'm4']);
-    expect(steps[1]!.record).toBe(steps[1]!.of[0]);
+    expect(steps[1]!.record).toBe(read[steps[1]!.of[0]!]);
+    // The records of one request share an id; a request that is not split has none.
+    expect(new Set(records.map((r) => r.request)).size).toBe(1);
+    expect(records[0]!.request).toMatch(/^[0-9a-f-]{36}$/);
+    expect(other[0]!.request).toBeUndefined();
+    expect(recordsOf('p', 16, 100, items, [])[0]!.request).not.toBe(records[0]!.request);
+  });
+
+  it('joins a request by its id when another process\'s records fall between its records (a log several processes append to)', () => {
+    const mine = recordsOf('p', 16, 100, [item('m1', users[0]!), item('m2', users[1]!), item('m3', users[2]!)], []);
+    // Another process's request of the same instant and project, also split: its records interleave with these.
+    const theirs = recordsOf('p', 16, 100, [item('t1', users[1]!), item('t2', users[0]!)], []);
+    const read: LoggedRecord[] = [
+      { ...mine[0]!, position: 1 }, { ...theirs[0]!, position: 2 }, { ...mine[1]!, position: 3 },
+      { ...theirs[1]!, position: 4 }, { ...mine[2]!, position: 5 },
+    ];
+    const steps = requestSteps(read);
+    expect(steps.map((s) => s.of.map((i) => read[i]!.position))).toEqual([[1, 3, 5], [2, 4]]);
+    expect(steps.map((s) => s.record.items.map((i) => i.messageId))).toEqual([['m1', 'm2', 'm3'], ['t1', 't2']]);
+    // A part missing (its append failed after it was written in part): what is there is applied, each part once.
+    const gap = [read[0]!, read[1]!, read[4]!];
+    expect(requestSteps(gap).map((s) => s.of.map((i) => gap[i]!.position))).toEqual([[1], [2], [5]]);
   });
 
   it('applies the part of a request a read ends in as a step of its own, and never joins records of another request or project', () => {
@@ -34,8 +56,13 @@ describe('a request as records, and records as the steps they are applied in', (
     // A record saying more follow, followed by one of another instant or project: each alone.
     expect(requestSteps([records[0]!, { ...records[1]!, receivedAt: 101 }, records[2]!]).map((s) => s.of.length)).toEqual([1, 1, 1]);
     expect(requestSteps([records[0]!, { ...records[1]!, projectId: 'q' }]).map((s) => s.of.length)).toEqual([1, 1]);
-    // Or one not next in the log (a part never stored: the append failed, and the client was not answered).
-    expect(requestSteps([records[0]!, { ...records[1]!, position: 5 }]).map((s) => s.of.length)).toEqual([1, 1]);
+    // Records written before requests had ids are joined only at the next positions: one that is not next is alone.
+    const { request: _first, ...old0 } = records[0]!;
+    const { request: _second, ...old1 } = records[1]!;
+    expect(requestSteps([old0, old1]).map((s) => s.of.length)).toEqual([2]);
+    expect(requestSteps([old0, { ...old1, position: 5 }]).map((s) => s.of.length)).toEqual([1, 1]);
+    // Nor is a record of another request joined, whatever its place.
+    expect(requestSteps([records[0]!, { ...records[1]!, request: 'another' }]).map((s) => s.of.length)).toEqual([1, 1]);
   });
 
   it('answers a request once every one of its records is settled: the sum, or the first failure', async () => {

@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import { partitionOf, type IngestItem, type LoggedRecord, type LogRecord, type Rejection } from '@strata/store';
 import type { IngestResult } from './ingest-apply.ts';
 
@@ -35,33 +36,51 @@ export function recordsOf(projectId: string, partitions: number, receivedAt: num
     else runs.push({ partition: p, items: [item] });
   }
   if (runs.length === 0) return [{ projectId, partition: 0, receivedAt, items: [], rejections }];
+  // The records of a request split by partition share an id: on a log other processes append to, theirs may fall in between.
+  const request = runs.length > 1 ? randomUUID() : undefined;
   return runs.map((run, i) => ({
     projectId, partition: run.partition, receivedAt, items: run.items, rejections: i === 0 ? rejections : [],
     ...(i < runs.length - 1 ? { more: runs.length - 1 - i } : {}),
+    ...(request !== undefined ? { request } : {}),
   }));
 }
 
 /**
- * Records in position order as the steps they are applied in: the records of one request (a
- * record saying `more` follow it, and they do: at the next positions, of its project and instant) are one
- * step, their items in the order they were sent and the refusals with them, as the request would
- * be on one partition. A request whose records are not all at hand (the end of a read) is applied
- * in as many steps as there are parts of it; each record is still applied once.
+ * Records in position order as the steps they are applied in: the records of one request split
+ * by partition are one step, their items in the order they were sent and the refusals with them,
+ * as the request would be on one partition. Its later records are found by the request's id
+ * wherever they lie in the batch (on a log other processes append to, their records may fall in
+ * between: those requests were concurrent with this one, so applying them after it keeps every
+ * order a client could have seen), each saying one fewer follows; a record written before ids
+ * were given joins only records at the next positions, of its project and instant. A request
+ * whose records are not all at hand (the end of a read, or an append that failed part-way) is
+ * applied in as many steps as there are parts of it; each record is still applied once.
+ * `of` lists the indices of a step's records in `records`, the first first.
  */
-export function requestSteps<R extends LoggedRecord>(records: readonly R[]): { readonly record: LogRecord; readonly of: readonly R[] }[] {
-  const steps: { record: LogRecord; of: R[] }[] = [];
-  for (let i = 0; i < records.length;) {
+export function requestSteps<R extends LoggedRecord>(records: readonly R[]): { readonly record: LogRecord; readonly of: readonly number[] }[] {
+  const steps: { record: LogRecord; of: number[] }[] = [];
+  const joined = new Set<number>();
+  for (let i = 0; i < records.length; i++) {
+    if (joined.has(i)) continue;
     const first = records[i]!;
-    const of = [first];
-    for (let k = 1; k <= (first.more ?? 0) && i + k < records.length; k++) {
-      const r = records[i + k]!;
-      if (r.position !== first.position + k || r.projectId !== first.projectId || r.receivedAt !== first.receivedAt || (r.more ?? 0) !== first.more! - k) break;
-      of.push(r);
+    const of = [i];
+    const more = first.more ?? 0;
+    for (let j = i + 1; j < records.length && of.length <= more; j++) {
+      const r = records[j]!;
+      const next = r.projectId === first.projectId && r.receivedAt === first.receivedAt && (r.more ?? 0) === more - of.length;
+      if (first.request !== undefined) {
+        if (r.request === first.request && next && !joined.has(j)) of.push(j);
+      } else if (r.request === undefined && next && r.position === first.position + of.length) {
+        of.push(j);
+      } else {
+        break;
+      }
     }
-    i += of.length;
+    for (const j of of) joined.add(j);
+    const parts = of.map((j) => records[j]!);
     steps.push({
       of,
-      record: of.length === 1 ? first : { projectId: first.projectId, partition: first.partition, receivedAt: first.receivedAt, items: of.flatMap((r) => r.items), rejections: of.flatMap((r) => r.rejections) },
+      record: of.length === 1 ? first : { projectId: first.projectId, partition: first.partition, receivedAt: first.receivedAt, items: parts.flatMap((r) => r.items), rejections: parts.flatMap((r) => r.rejections) },
     });
   }
   return steps;

@@ -2,6 +2,7 @@ import { AppError, storedContext, storedMessage } from '@strata/core';
 import { appliedPositions, checkLogPartitions, storeUnavailableReason, type EventLog, type IngestItem, type LoggedRecord, type LogRecord, type Rejection } from '@strata/store';
 import { applyRecords, setAside, type ApplyDeps, type IngestIsolation, type IngestListener, type IngestResult } from './ingest-apply.ts';
 import { recordsOf, splitResult, type Deferred } from './ingest-records.ts';
+import { LogFollower } from './log-follow.ts';
 import { MergedLogReader } from './log-merge.ts';
 import type { LiveEngine } from './live-engine.ts';
 import { suppressedWarning, type SuppressionList } from './user-data-service.ts';
@@ -25,6 +26,20 @@ export interface IngestServiceOptions {
   readonly backlogWaitMs?: number;
   /** Items applied in one transaction at most (default 5,000; a record is never split); within it, batches are sized to take about 40 ms. */
   readonly applyBatch?: number;
+  /**
+   * The log is appended to by other processes too (the log on NATS, with processes of the `api`
+   * role): the worker reads what it applies from the log, every partition in position order
+   * (`LogFollower`), instead of taking what this process appended. Default false: the embedded
+   * log has one appender, this process (the writer lease makes sure).
+   */
+  readonly follow?: boolean;
+  /**
+   * False for a process of the `api` role: it appends and acknowledges, and applies nothing (a
+   * process of the `all` role applies the log). Default true.
+   */
+  readonly apply?: boolean;
+  /** The position up to which the store has applied the log (the greatest of `log_positions`): how a process that applies nothing learns what is applied. */
+  readonly readApplied?: () => Promise<number>;
 }
 
 /** What an acknowledgement carries: the log position of the request's last record (read your writes; positions rise across partitions). */
@@ -119,11 +134,25 @@ export class IngestService {
   /** Retries give up and leave what is left in the log for the next start (stop()'s grace is over). */
   private quitting = false;
   private readonly recovered: Promise<void>;
+  /** Settles when stop() gives up applying (`quitting`). */
+  private quit!: () => void;
+  private readonly quitted = new Promise<void>((resolve) => { this.quit = resolve; });
   private isRecovered = false;
   /** Why the last attempt to read the log back at start failed (null: none failed, or it is done). */
   private recoveryFailure: string | null = null;
   /** Why records wait to be applied (the store is unavailable), or null. */
   stalled: string | null = null;
+  /** Following the log (`follow`): this process's records not applied yet, by position, with their sizes (the backlog it counts). */
+  private readonly own = new Map<number, number>();
+  /** Following the log: what waits for the result of one of this process's records, by position. */
+  private readonly awaiting = new Map<number, Deferred<IngestResult>>();
+  /**
+   * Following the log: results of records applied while an append was in flight, which may be
+   * this process's before it knows their positions (the follower can read a record back before
+   * its PubAck is handled). Emptied when no append is in flight.
+   */
+  private readonly unclaimed = new Map<number, (waiting: Deferred<IngestResult>) => void>();
+  private readonly follower: LogFollower | null = null;
 
   constructor(
     private readonly engine: LiveEngine,
@@ -131,9 +160,22 @@ export class IngestService {
   ) {
     this.log = opts.log;
     this.headKnown = new Promise<void>((resolve) => { this.knowHead = () => { this.hasHead = true; resolve(); }; });
+    if (opts.apply === false) {
+      // Appends only: nothing to read back, no engine to hold.
+      this.recovered = Promise.resolve();
+      this.isRecovered = true;
+      this.knowHead();
+      return;
+    }
+    if (opts.follow) this.follower = new LogFollower(this.log, 0);
     this.recovered = this.recover();
     // The backlog is applied at the instants it was received: the engine's clocks wait for it.
     engine.holdClock(this.recovered);
+  }
+
+  /** Whether this process applies the log (false in the `api` role). */
+  get applies(): boolean {
+    return this.opts.apply !== false;
   }
 
   /** Settles once the log's head is read at start (what was acknowledged before this process started): reads wait for it. */
@@ -302,19 +344,42 @@ export class IngestService {
         last = Math.max(last, position);
         this.totals.accepted += record.items.length;
         this.totals.rejected += record.rejections.length;
-        this.backlog += size(record);
-        appended.push({ record: { ...record, position }, ...(g.results ? { result: g.results[i]! } : {}) });
+        const result = g.results?.[i];
+        if (this.follower !== null) this.awaitFollowed(position, size(record), result);
+        else if (this.applies) {
+          this.backlog += size(record);
+          appended.push({ record: { ...record, position }, ...(result ? { result } : {}) });
+        }
       });
       this.acked = Math.max(this.acked, last);
       g.ack.resolve(last);
+    }
+    if (this.follower !== null) {
+      this.unclaimed.clear();
+      return;
     }
     // The worker applies in position order (the log gives a call's records rising positions; this keeps it so whatever the log).
     appended.sort((a, b) => a.record.position - b.record.position);
     this.applyQueue.push(...appended);
   }
 
+  /**
+   * Following the log: one of this process's records, which the follower applies when it reads
+   * it back. It may have done so already (read before the PubAck was handled): then its result
+   * is among the unclaimed.
+   */
+  private awaitFollowed(position: number, items: number, result: Deferred<IngestResult> | undefined): void {
+    if (position > this.done) {
+      this.own.set(position, items);
+      this.backlog += items;
+      if (result) this.awaiting.set(position, result);
+      return;
+    }
+    if (result) (this.unclaimed.get(position) ?? ((d) => d.reject(new Error(`the record at log position ${position} was applied before its outcome was asked for`))))(result);
+  }
+
   private kickApply(): void {
-    if (this.applying || this.applyQueue.length === 0) return;
+    if (this.applying || this.applyQueue.length === 0 || this.follower !== null) return;
     this.applying = this.pumpApply().finally(() => {
       this.applying = null;
       // Records appended while the last batch was finishing.
@@ -340,15 +405,57 @@ export class IngestService {
       const batch = this.applyQueue.splice(0, n);
       const began = performance.now();
       const left = await this.applyBatch(batch);
-      const took = performance.now() - began;
-      // The next batch aims at the target time, at most doubling or halving at once.
-      const target = this.engine.storeBlocksEventLoop ? APPLY_TARGET_MS : APPLY_TARGET_ASYNC_MS;
-      if (left.length === 0 && items > 0) this.batchItems = Math.round(Math.min(max, Math.max(50, Math.min(2 * want, Math.max(want / 2, (items * target) / Math.max(took, 1))))));
+      if (left.length === 0) this.resize(max, want, items, performance.now() - began);
       // Stopping with records not applied: they stay in the log for the next start.
       if (left.length) {
         this.applyQueue.unshift(...left);
         return;
       }
+    }
+  }
+
+  /** The next batch aims at the target time, at most doubling or halving at once. */
+  private resize(max: number, want: number, items: number, took: number): void {
+    const target = this.engine.storeBlocksEventLoop ? APPLY_TARGET_MS : APPLY_TARGET_ASYNC_MS;
+    if (items > 0) this.batchItems = Math.round(Math.min(max, Math.max(50, Math.min(2 * want, Math.max(want / 2, (items * target) / Math.max(took, 1))))));
+  }
+
+  /**
+   * The worker of a log other processes append to (`follow`): applies what the log holds after
+   * the applied position, every partition in position order, whoever appended it, until stopped.
+   * A read that fails (NATS unreachable) is tried again; nothing is skipped.
+   */
+  private async followLog(follower: LogFollower): Promise<void> {
+    const max = this.opts.applyBatch ?? 5_000;
+    while (!this.quitting) {
+      const want = Math.min(max, this.batchItems);
+      let read: { records: LoggedRecord[]; upTo: number };
+      try {
+        read = await follower.next(want, () => this.quitting);
+      } catch (cause) {
+        const why = storeUnavailableReason(cause) ?? (cause instanceof Error ? cause.message : String(cause));
+        if (this.stalled === null) console.error(`strata: the event log cannot be read (${why}); trying again`);
+        this.stalled = why;
+        follower.rewind(this.done);
+        await sleep(250);
+        continue;
+      }
+      if (read.records.length === 0) {
+        if (this.stalled !== null && this.stalled.startsWith('NATS')) this.stalled = null;
+        // Nothing up to upTo is left to apply (a position that belonged to no record: an append that failed).
+        if (!this.quitting) this.advanceTo(read.upTo);
+        continue;
+      }
+      const began = performance.now();
+      const items = sizeOf(read.records);
+      const left = await this.applyBatch(read.records.map((record) => ({ record })));
+      if (left.length) {
+        // Stopping: what is left stays in the log for the next start.
+        follower.rewind(this.done);
+        return;
+      }
+      this.resize(max, want, items, performance.now() - began);
+      if (!this.quitting) this.advanceTo(read.upTo);
     }
   }
 
@@ -366,7 +473,7 @@ export class IngestService {
         this.stalled = null;
         batch.forEach((q, i) => {
           this.totals.duplicates += results[i]!.duplicates;
-          q.result?.resolve(results[i]!);
+          this.settle(q, (d) => d.resolve(results[i]!));
         });
         this.advance(batch);
         return [];
@@ -400,20 +507,41 @@ export class IngestService {
         }
         console.error(`strata: ${q.record.items.length} acknowledged events of project ${q.record.projectId} (log position ${q.record.position}) could not be applied and are kept as ingestion warnings: ${(cause as Error)?.stack ?? String(cause)}`);
         this.totals.setAside += q.record.items.length;
-        q.result?.reject(cause);
+        this.settle(q, (d) => d.reject(cause));
         this.advance(batch);
         return [];
       }
     }
   }
 
+  /** Tells whoever waits for a record's result (an import); following the log, it may be this process's record whose PubAck is not handled yet. */
+  private settle(q: Queued, how: (waiting: Deferred<IngestResult>) => void): void {
+    if (q.result) return how(q.result);
+    if (this.follower === null) return;
+    const waiting = this.awaiting.get(q.record.position);
+    if (waiting) {
+      this.awaiting.delete(q.record.position);
+      how(waiting);
+    } else if (this.appending) {
+      this.unclaimed.set(q.record.position, how);
+    }
+  }
+
   /** Moves the applied position past a batch: waiting reads and requests go on; the log is trimmed now and then. */
   private advance(batch: readonly Queued[]): void {
-    this.done = Math.max(this.done, batch[batch.length - 1]!.record.position);
     for (const q of batch) {
-      this.backlog -= size(q.record);
       this.untrimmed.add(q.record.partition);
+      if (this.follower === null) this.backlog -= size(q.record);
+      else this.backlog -= this.own.get(q.record.position) ?? 0;
+      this.own.delete(q.record.position);
     }
+    this.advanceTo(batch[batch.length - 1]!.record.position);
+  }
+
+  /** Moves the applied position to `position`: waiting reads and requests go on; the log is trimmed now and then. */
+  private advanceTo(position: number): void {
+    if (position <= this.done) return;
+    this.done = position;
     const room = this.roomWaiters;
     this.roomWaiters = [];
     for (const w of room) w();
@@ -472,6 +600,7 @@ export class IngestService {
    */
   async waitApplied(position: number, timeoutMs: number): Promise<boolean> {
     if (position <= this.done) return true;
+    if (!this.applies) return this.pollApplied(position, timeoutMs);
     return new Promise<boolean>((resolve) => {
       const timer = setTimeout(() => {
         this.appliedWaiters = this.appliedWaiters.filter((w) => w !== waiter);
@@ -482,9 +611,37 @@ export class IngestService {
     });
   }
 
+  /** `waitApplied` in a process that applies nothing (the `api` role): the store's applied position, read every 20 ms. */
+  private async pollApplied(position: number, timeoutMs: number): Promise<boolean> {
+    const read = this.opts.readApplied;
+    if (!read) return false;
+    for (const deadline = Date.now() + timeoutMs; ;) {
+      this.done = Math.max(this.done, await read());
+      if (position <= this.done) return true;
+      if (Date.now() >= deadline) return false;
+      await sleep(Math.min(20, Math.max(1, deadline - Date.now())));
+    }
+  }
+
+  /**
+   * The position a read must see: every request acknowledged before it. When other processes
+   * append to the log too, that is the log's head (one request to NATS), not only what this
+   * process acknowledged.
+   */
+  async latest(): Promise<number> {
+    if (this.follower !== null || !this.applies) this.acked = Math.max(this.acked, await this.log.head());
+    return this.acked;
+  }
+
   /** Resolves when everything submitted so far is appended and applied. */
   async drain(): Promise<void> {
     await this.recovered;
+    if (this.follower !== null || !this.applies) {
+      while (this.appending || this.appendQueue.length) await sleep(1);
+      // Following the log: until it is applied up to what this process was acknowledged (an `api` process: appended).
+      while (this.follower !== null && this.done < this.acked && !this.quitting) await sleep(2);
+      return;
+    }
     while (this.appending || this.appendQueue.length || this.applying || this.applyQueue.length) {
       if (this.applying) await this.applying;
       else await sleep(1);
@@ -502,12 +659,21 @@ export class IngestService {
     const deadline = Date.now() + graceMs;
     await Promise.race([this.recovered, sleep(graceMs)]);
     while (this.appending || this.appendQueue.length) await sleep(1);
-    while (this.applying && Date.now() < deadline) await Promise.race([this.applying, sleep(50)]);
+    if (this.follower !== null) {
+      // The follower never ends by itself: it is given the grace to apply what this process acknowledged.
+      while (this.own.size > 0 && Date.now() < deadline) await sleep(20);
+    } else {
+      while (this.applying && Date.now() < deadline) await Promise.race([this.applying, sleep(50)]);
+    }
     this.quitting = true;
+    this.quit();
     await this.recovered;
     await this.applying;
     // Those who wait for a result (an import) hear that it comes at the next start.
-    for (const q of this.applyQueue) q.result?.reject(new AppError({ code: 'STORE_UNAVAILABLE', message: 'Strata stopped before these events were applied: they are in the event log and are applied at the next start' }));
+    const later = () => new AppError({ code: 'STORE_UNAVAILABLE', message: 'Strata stopped before these events were applied: they are in the event log and are applied at the next start' });
+    for (const q of this.applyQueue) q.result?.reject(later());
+    for (const waiting of this.awaiting.values()) waiting.reject(later());
+    this.awaiting.clear();
     this.trim(true);
     while (this.trimming) await sleep(1);
     await this.log.close();
@@ -537,6 +703,18 @@ export class IngestService {
         // A crash may have left applied records untrimmed in any partition.
         for (let p = 0; p < this.log.partitions; p++) this.untrimmed.add(p);
         this.knowHead();
+        if (this.follower !== null) {
+          // Following the log: the follower applies from the applied position on (everything at or
+          // before it is applied, positions being global), this start's backlog first. New requests
+          // need not wait for it: their records come after it in the log.
+          this.isRecovered = true;
+          this.recoveryFailure = null;
+          this.follower.rewind(at);
+          this.applying = this.followLog(this.follower).finally(() => { this.applying = null; });
+          // The engine's clocks are held until what was acknowledged before this start is applied.
+          await Promise.race([this.quitted, new Promise<void>((done) => { if (this.done >= head) done(); else this.appliedWaiters.push({ position: head, done }); })]);
+          return;
+        }
         const reader = new MergedLogReader(this.log, (p) => applied.get(p) ?? 0);
         while (!this.quitting) {
           const records = await reader.next(200);

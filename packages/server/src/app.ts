@@ -5,7 +5,7 @@ import type { DestinationStream } from 'pino';
 import { AppError, limitText, MAX_BODY_BYTES, MAX_ID_LENGTH } from '@strata/core';
 import { Credentials } from './auth.ts';
 import type { AppContext } from './context.ts';
-import { errorBody, errorHandler } from './errors.ts';
+import { errorBody, errorHandler, STATUS } from './errors.ts';
 import { limitJsonDepth } from './json-depth.ts';
 import { createLogger, logRequests, requestId } from './logging.ts';
 import { watchHeap } from './heap-watch.ts';
@@ -72,10 +72,18 @@ export async function buildApp(ctx: AppContext, opts: AppOptions = {}): Promise<
   const heap = watchHeap(app.log, () => ctx.engine.stats().profiles);
   app.addHook('onClose', async () => heap.stop());
   limitJsonDepth(app);
-  const page = await uiRoutes(app, opts.dirs);
+  const apiRole = ctx.config.role === 'api';
+  // A process of the api role serves no admin UI: the UI's calls are the admin API's.
+  const page = apiRole ? null : await uiRoutes(app, opts.dirs);
   app.setNotFoundHandler((req, reply) => {
     if (page?.(req, reply)) return;
-    void reply.status(404).send(errorBody('NOT_FOUND', `no route ${req.method} ${req.url.split('?')[0]}`));
+    const path = req.url.split('?')[0];
+    if (apiRole) {
+      // Every route but ingest and health is another role's: say where to send it rather than "no route".
+      void reply.status(STATUS.WRONG_ROLE).send(errorBody('WRONG_ROLE', `this Strata process has the api role (STRATA_ROLE=api): it takes ingest (/v1/batch, /v1/track, …) and answers health checks only; send ${req.method} ${path} to a process of the all role`));
+      return;
+    }
+    void reply.status(404).send(errorBody('NOT_FOUND', `no route ${req.method} ${path}`));
   });
   app.addSchema(ErrorSchema);
 
@@ -101,6 +109,11 @@ export async function buildApp(ctx: AppContext, opts: AppOptions = {}): Promise<
   app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
 
   const withCreds = { ...ctx, creds };
+  if (apiRole) {
+    // Ingest only (docs/scale-out.md § Roles): appended to the log on NATS, applied by the process of the all role.
+    await app.register(async (scope) => publicRoutes(scope, withCreds, { ingestOnly: true }));
+    return app;
+  }
   // While the engine loads its projects at start, the APIs answer 503 STARTING (health, metrics, docs and the UI serve).
   const untilReady = refuseUntilReady(ctx);
   await app.register(async (scope) => { scope.addHook('onRequest', untilReady); await publicRoutes(scope, withCreds); });

@@ -1,7 +1,7 @@
 import { ExperienceService, HygieneService, InsightsService, IngestService, LiveEngine, MissionService, PointsService, RewardService, TargetingService, MembershipService, SegmentService, WebhookDispatcher, WebhookService, systemClock, type Clock } from '@strata/engine';
 import { ExperimentService } from '@strata/engine';
 import { DestinationDispatcher, DestinationService, ExportService, ImportService, SuppressionList, UserDataService } from '@strata/engine';
-import { ExperimentStore, MissionStore, openEventLog, RewardStore, type EventLog, type SqlStore, type WriterLease } from '@strata/store';
+import { appliedPositions, ExperimentStore, MissionStore, openEventLog, RewardStore, type EventLog, type SqlStore, type WriterLease } from '@strata/store';
 import type { Config } from './config.ts';
 import type { AppContext } from './context.ts';
 import { normalizeMessage } from './ingest/normalize.ts';
@@ -34,7 +34,14 @@ export function createContext(store: SqlStore, config: Config, clock: Clock = sy
   const suppressions = new SuppressionList(store);
   // Acknowledged requests go to the event log first; the membership worker applies them from there (docs/architecture.md).
   // Its hooks (missions) are added below, in the same turn: the worker applies nothing before the next.
-  const ingest = new IngestService(engine, { sessionTimeoutMs: config.sessionTimeoutMs, lingerMs: 2, storeIp: config.storeIp, suppressions, log: opts.log ?? openEventLog(store) });
+  // On NATS other processes (the api role) append to the log too: the worker applies what the log holds, not what this process appended.
+  // A process of the api role appends only; it learns what is applied from the store's positions.
+  const log = opts.log ?? openEventLog(store);
+  const ingest = new IngestService(engine, {
+    sessionTimeoutMs: config.sessionTimeoutMs, lingerMs: 2, storeIp: config.storeIp, suppressions, log,
+    follow: log.kind === 'jetstream', apply: config.role !== 'api',
+    readApplied: async () => Math.max(0, ...(await appliedPositions(store)).values()),
+  });
   // Missions progress, complete and pay in the transaction that stores the events.
   ingest.onIngested((tx, projectId, outcome, now, changes) => missions.onIngested(tx, projectId, outcome, now, changes));
   ingest.applyAlone((tx, projectId, now) => missions.isolation(tx, projectId, now));

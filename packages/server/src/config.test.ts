@@ -60,9 +60,16 @@ describe('STRATA_ROLE', () => {
     expect(() => configFromEnv({ STRATA_ROLE: ' ' })).not.toThrow();
   });
 
-  it('refuses the roles not built yet by name, and any other value', () => {
-    expect(() => configFromEnv({ DATABASE_URL: PG, STRATA_NATS_URL: NATS, STRATA_ROLE: 'worker' })).toThrow(/^STRATA_ROLE=worker is not available yet: every Strata process today serves the API and applies the event log itself/);
-    expect(() => configFromEnv({ STRATA_ROLE: 'api' })).toThrow(/^STRATA_ROLE=api is not available yet/);
-    expect(() => configFromEnv({ STRATA_ROLE: 'Worker' })).toThrow(/^STRATA_ROLE must be all \(api and worker are planned: docs\/scale-out\.md\), got "Worker"/);
+  it('takes api only with the log on NATS and the PostgreSQL store, naming what is missing', () => {
+    expect(configFromEnv({ DATABASE_URL: PG, STRATA_NATS_URL: NATS, STRATA_ROLE: 'api' }).role).toBe('api');
+    expect(configFromEnv({}).role).toBe('all');
+    expect(() => configFromEnv({ STRATA_ROLE: 'api' })).toThrow(/^STRATA_ROLE=api needs DATABASE_URL and STRATA_NATS_URL: /);
+    expect(() => configFromEnv({ STRATA_ROLE: 'api', DATABASE_URL: PG })).toThrow(/^STRATA_ROLE=api needs STRATA_NATS_URL: /);
+    expect(() => configFromEnv({ STRATA_ROLE: 'api', STRATA_NATS_URL: NATS })).toThrow(/^STRATA_ROLE=api needs DATABASE_URL: /);
+  });
+
+  it('refuses the worker role, not built yet, by name, and any other value', () => {
+    expect(() => configFromEnv({ DATABASE_URL: PG, STRATA_NATS_URL: NATS, STRATA_ROLE: 'worker' })).toThrow(/^STRATA_ROLE=worker is not available yet: one process of the all role applies every partition/);
+    expect(() => configFromEnv({ STRATA_ROLE: 'Worker' })).toThrow(/^STRATA_ROLE must be all or api \(worker is planned: docs\/scale-out\.md\), got "Worker"/);
   });
 });

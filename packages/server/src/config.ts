@@ -46,7 +46,16 @@ export interface Config {
    * it has (16 on NATS; the embedded log always has 1).
    */
   readonly eventLog: EventLogConfig;
+  /**
+   * `STRATA_ROLE` (docs/scale-out.md § Roles): `all` (the default) serves every API and applies the
+   * event log; `api` (NATS and PostgreSQL only) takes ingest and appends it to the log, applying
+   * nothing and holding no profile state, beside one `all` process that applies what every
+   * process appended.
+   */
+  readonly role: Role;
 }
+
+export type Role = 'all' | 'api';
 
 export interface EventLogConfig {
   readonly natsUrl: string | null;
@@ -142,18 +151,25 @@ function eventLog(env: NodeJS.ProcessEnv, databaseUrl: string | null): EventLogC
 }
 
 /**
- * STRATA_ROLE: `all` (the default) is the only role built; every process both serves and applies.
- * The `api` and `worker` roles of the distributed design (docs/scale-out.md) are refused by name
- * rather than run as `all`: a process started as a worker beside another would otherwise be
- * refused by the writer lease with a message that says nothing of the role.
+ * STRATA_ROLE: `all` (the default) or `api`, which needs the log on NATS and the PostgreSQL store
+ * (the processes share both). The `worker` role of the distributed design (docs/scale-out.md) is
+ * refused by name rather than run as `all`: a process started as a worker beside another would
+ * otherwise be refused by the writer lease with a message that says nothing of the role.
  */
-function role(text: string | undefined): 'all' {
+function role(text: string | undefined, env: NodeJS.ProcessEnv): Role {
   const r = text?.trim() || 'all';
   if (r === 'all') return r;
-  if (r === 'api' || r === 'worker') {
-    throw new Error(`STRATA_ROLE=${r} is not available yet: every Strata process today serves the API and applies the event log itself ("all"), and one process per database does so (docs/scale-out.md, "Where it stands"); unset STRATA_ROLE or set it to all`);
+  if (r === 'api') {
+    const missing = [env.DATABASE_URL?.trim() ? null : 'DATABASE_URL', env.STRATA_NATS_URL?.trim() ? null : 'STRATA_NATS_URL'].filter((m) => m !== null);
+    if (missing.length) {
+      throw new Error(`STRATA_ROLE=api needs ${missing.join(' and ')}: a process of the api role appends to the event log on NATS JetStream and reads the PostgreSQL store that a process of the all role applies it to (docs/scale-out.md § Roles)`);
+    }
+    return r;
   }
-  throw new Error(`STRATA_ROLE must be all (api and worker are planned: docs/scale-out.md), got "${text}"`);
+  if (r === 'worker') {
+    throw new Error('STRATA_ROLE=worker is not available yet: one process of the all role applies every partition of the event log, and processes of the api role may take ingest beside it (docs/scale-out.md, "Where it stands"); use all or api');
+  }
+  throw new Error(`STRATA_ROLE must be all or api (worker is planned: docs/scale-out.md), got "${text}"`);
 }
 
 /** Reads the configuration of docs/reference.md §5 from the environment; a bad value stops the start with its name. */
@@ -168,7 +184,7 @@ export function configFromEnv(env: NodeJS.ProcessEnv = process.env): Config {
   if (!Number.isSafeInteger(readWaitMs) || readWaitMs < 1) throw new Error(`STRATA_READ_WAIT_MS must be a whole number of milliseconds of at least 1, got "${env.STRATA_READ_WAIT_MS}"`);
   const url = env.DATABASE_URL?.trim() || null;
   if (url && !/^postgres(ql)?:\/\//.test(url)) throw new Error('DATABASE_URL must be a postgres:// URL');
-  role(env.STRATA_ROLE);
+  const processRole = role(env.STRATA_ROLE, env);
   return {
     port,
     host: env.HOST ?? '127.0.0.1',
@@ -189,5 +205,6 @@ export function configFromEnv(env: NodeJS.ProcessEnv = process.env): Config {
     maxSegments,
     readWaitMs,
     eventLog: eventLog(env, url),
+    role: processRole,
   };
 }

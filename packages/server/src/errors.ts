@@ -23,6 +23,7 @@ export const STATUS: Record<ErrorCode, number> = {
   STARTING: 503,
   BACKLOGGED: 503,
   NOT_YET_APPLIED: 503,
+  WRONG_ROLE: 421,
   INTERNAL: 500,
 };
 

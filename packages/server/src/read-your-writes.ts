@@ -31,7 +31,8 @@ export function waitForApplied(ctx: AppContext) {
     if (!ingest.hasHead && !(await within(ingest.headKnown, ctx.config.readWaitMs))) {
       throw new AppError({ code: 'NOT_YET_APPLIED', message: `the event log cannot be read back yet${ingest.stalled ? ` (${ingest.stalled})` : ''}: what was acknowledged before this start is not known; ask again in a moment` });
     }
-    let target = ingest.acknowledged;
+    // Acknowledged by this process or, when others append to the log on NATS too, by any (the log's head).
+    const target = await ingest.latest();
     const named = req.headers[POSITION_HEADER];
     if (named !== undefined) {
       const text = Array.isArray(named) ? named.join(',') : named;
@@ -40,8 +41,8 @@ export function waitForApplied(ctx: AppContext) {
         throw new AppError({ code: 'VALIDATION_FAILED', message: `the Strata-Position header ${message}`, issues: [{ path: '/headers/strata-position', message }] });
       }
       const position = Number(text.trim());
-      if (position > ingest.acknowledged) {
-        const message = `names position ${position}, but no request has been acknowledged past ${ingest.acknowledged}`;
+      if (position > target) {
+        const message = `names position ${position}, but no request has been acknowledged past ${target}`;
         throw new AppError({ code: 'VALIDATION_FAILED', message: `the Strata-Position header ${message}`, issues: [{ path: '/headers/strata-position', message }] });
       }
     }

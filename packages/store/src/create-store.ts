@@ -41,6 +41,29 @@ export async function createStore(cfg: StoreConfig): Promise<SqlStore> {
 }
 
 /**
+ * Opens the configured store for a process of the `api` role, which neither takes the writer lease
+ * nor migrates: it appends to the event log, and reads credentials and applied positions here. A
+ * schema older than this code is refused, naming the first migration missing: the process of the
+ * `all` role migrates it at its start.
+ */
+export async function openSharedStore(cfg: StoreConfig): Promise<SqlStore> {
+  const store = await openStore(cfg);
+  let pending: string[];
+  try {
+    pending = await store.pendingMigrations();
+  } catch (err) {
+    await store.close();
+    throw err;
+  }
+  if (pending.length) {
+    await store.close();
+    throw new Error(`the database's schema is not this Strata's: ${pending.length} migration${pending.length === 1 ? '' : 's'} not run (${pending[0]} first). `
+      + 'A process of the api role does not migrate: start the process of the all role first (it migrates at its start), then this one');
+  }
+  return store;
+}
+
+/**
  * Opens the configured store for the process that will write it (`strata serve`): takes the
  * writer lease first (writer-lease.ts), so that a second process is refused — with
  * `WriterLeaseRefused`, naming the holder — before it migrates or writes anything, then migrates.

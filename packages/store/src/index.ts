@@ -10,7 +10,7 @@ export { openSqlite, registerFunctions, type Checkpointer } from './sqlite.ts';
 export { openPostgres, postgresReachable, type PostgresOptions } from './postgres.ts';
 export { isStoreUnavailable, storeUnavailableReason } from './store-errors.ts';
 export { openPglite } from './pglite.ts';
-export { createStore, openWriterStore, type StoreConfig } from './create-store.ts';
+export { createStore, openSharedStore, openWriterStore, type StoreConfig } from './create-store.ts';
 export { acquireWriterLease, describeHolder, writerLockKey, WriterLeaseRefused, type LeaseHolder, type WriterLease, type WriterLeaseOptions } from './writer-lease.ts';
 export { WebhookStore, type WebhookRow, type DeliveryRow, type DeliveryStatus, type DueDelivery, type NewDelivery } from './webhook-store.ts';
 export { PointsStore, mergePoints, type PointsEntry, type PointsKind, type PointsOutcome } from './points-store.ts';

@@ -467,6 +467,16 @@ export function migrationProvider(d: StoreDialect): MigrationProvider {
   return { getMigrations: async () => ({ '0001_initial': step(initial(d)), '0002_live_engine': step(liveEngine(d)), '0003_points': step(points(d)), '0004_missions': step(missions(d)), '0005_rewards': step(rewards(d)), '0006_experiments': step(experiments(d)), '0007_experiences': step(experiences(d)), '0008_profile_ids': step(profileIds(d)), '0009_destinations': step(destinations(d)), '0009_imports': step(imports(d)), '0010_segment_daily': step(segmentDaily(d)), '0011_destination_sync': step(destinationSync(d)), '0012_import_bad_rows': step(importBadRows(d)), '0013_mission_attempts': step(missionAttempts(d)), '0014_admin_token_prefix': step(adminTokenPrefix()), '0015_suppressions': step(suppressions(d)), '0016_events_context': step(eventsByContext()), '0017_keys': keys(d), '0018_audit_log': step(auditLog(d)), '0019_writer_lease': step([writerLeaseTable(d)]), '0020_event_log': step(eventLog(d)), '0021_events_by_arrival': step(eventsByArrival(d)), '0022_store_identity': step(storeIdentity()), '0023_history_ids': step(historyIds(d)) }) };
 }
 
+/** The migrations this code has that the database has not run, by name (none: the schema is this code's). */
+export async function pendingMigrations(db: Kysely<Database>, d: StoreDialect): Promise<string[]> {
+  const schema = d === 'postgres' ? (await sql<{ s: string }>`SELECT current_schema() AS s`.execute(db)).rows[0]?.s : undefined;
+  const migrator = new Migrator({
+    db, provider: migrationProvider(d), migrationTableName: 'strata_migrations', migrationLockTableName: 'strata_migrations_lock',
+    ...(schema ? { migrationTableSchema: schema } : {}),
+  });
+  return (await migrator.getMigrations()).filter((m) => m.executedAt === undefined).map((m) => m.name);
+}
+
 /**
  * Brings the schema up to date; safe to run at every start and from several instances (`strata serve`
  * runs it once it holds the writer lease: writer-lease.ts).

@@ -8,7 +8,7 @@ import { IngestStore } from './ingest-store.ts';
 import { KeyStore } from './key-store.ts';
 import { MembershipStore } from './membership-store.ts';
 import type { StoreDialect } from './migrations.ts';
-import { migrate } from './migrations.ts';
+import { migrate, pendingMigrations } from './migrations.ts';
 import { ProfileStore, type NewProfile } from './profile-store.ts';
 import { ProjectStore } from './project-store.ts';
 import { RejectionStore } from './rejection-store.ts';
@@ -76,6 +76,11 @@ export class SqlStore {
     this.memberships = new MembershipStore(this);
     this.rejections = new RejectionStore(this);
     this.ingestStore = new IngestStore(this, this.events, this.profiles);
+  }
+
+  /** The migrations the database has not run (a process that does not migrate checks that there are none). */
+  async pendingMigrations(): Promise<string[]> {
+    return pendingMigrations(this.db, this.dialect);
   }
 
   async migrate(): Promise<void> {

@@ -21,6 +21,12 @@ export interface LogRecord {
    * A request split by partition is applied as one step when its records are read together.
    */
   readonly more?: number;
+  /**
+   * The id shared by the records of one request split by partition (absent when it was not split).
+   * On a log that several processes append to, another process's records may fall between them;
+   * the worker joins a request's records by this id, not by their places.
+   */
+  readonly request?: string;
 }
 
 /** A record as the log holds it: with its position. */
@@ -66,6 +72,12 @@ export interface EventLog {
    * when none is there yet (0: answer at once).
    */
   read(partition: number, after: number, max: number, waitMs: number): Promise<LogRead>;
+  /**
+   * Every partition's records after `after`, in position order, at most `max`, waiting up to
+   * `waitMs` for the first one when none is there yet: what one worker applying every partition
+   * of a log that other processes append to reads (`upTo` as for `read`, over the whole log).
+   */
+  readAll(after: number, max: number, waitMs: number): Promise<LogRead>;
   /** Lets the log drop a partition's records at or before `position` (they are applied and their effects durable). */
   trim(partition: number, position: number): Promise<void>;
   /**

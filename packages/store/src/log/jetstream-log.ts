@@ -127,6 +127,11 @@ async function streamInfo(jsm: JetStreamManager, name: string): Promise<StreamIn
   }
 }
 
+/** The partition a message's subject names (`<prefix>.events.<n>`). */
+function partitionOfSubject(subject: string): number {
+  return Number(subject.slice(subject.lastIndexOf('.') + 1));
+}
+
 class JetStreamLog implements EventLog {
   readonly kind = 'jetstream';
   private readonly readers = new Map<number, PartitionReader>();
@@ -195,6 +200,15 @@ class JetStreamLog implements EventLog {
    */
   async read(partition: number, after: number, max: number, waitMs: number): Promise<LogRead> {
     checkInt('partition', partition, 0, this.partitions - 1);
+    return this.readFrom(partition, after, max, waitMs);
+  }
+
+  /** Every partition at once: a consumer of the whole stream delivers its messages in sequence order, which is position order. */
+  async readAll(after: number, max: number, waitMs: number): Promise<LogRead> {
+    return this.readFrom(null, after, max, waitMs);
+  }
+
+  private async readFrom(partition: number | null, after: number, max: number, waitMs: number): Promise<LogRead> {
     checkInt('after', after, 0, Number.MAX_SAFE_INTEGER);
     checkInt('max', max, 1, 100_000);
     checkInt('waitMs', waitMs, 0, 600_000);
@@ -210,7 +224,7 @@ class JetStreamLog implements EventLog {
     for (const d of got) {
       const where = `message ${d.seq} of ${this.stream}`;
       const record = await decodeRecord(d.msg.data, d.msg.headers?.get(ENCODING_HEADER) === 'gzip', where);
-      if (record.partition !== partition) throw new Error(`${where} says partition ${record.partition} but is on ${d.msg.subject}`);
+      if (record.partition !== (partition ?? partitionOfSubject(d.msg.subject))) throw new Error(`${where} says partition ${record.partition} but is on ${d.msg.subject}`);
       records.push({ ...record, position: d.seq });
     }
     const lastRead = records.length ? records[records.length - 1].position : after;
@@ -258,11 +272,13 @@ class JetStreamLog implements EventLog {
     }
   }
 
-  private reader(partition: number): PartitionReader {
-    let r = this.readers.get(partition);
+  /** The reader of a partition, or (null) of the whole stream: every subject of the stream is a partition's. */
+  private reader(partition: number | null): PartitionReader {
+    const key = partition ?? -1;
+    let r = this.readers.get(key);
     if (r === undefined) {
-      r = new PartitionReader(this.nc, this.jsm, this.stream, partitionSubject(this.prefix, partition), this.timeoutMs);
-      this.readers.set(partition, r);
+      r = new PartitionReader(this.nc, this.jsm, this.stream, partition === null ? `${this.prefix}.events.*` : partitionSubject(this.prefix, partition), this.timeoutMs);
+      this.readers.set(key, r);
     }
     return r;
   }

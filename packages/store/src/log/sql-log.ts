@@ -25,13 +25,22 @@ export class SqlEventLog implements EventLog {
   async append(records: readonly LogRecord[]): Promise<number[]> {
     if (records.length === 0) return [];
     const rows = await this.h.db.insertInto('event_log').values(records.map((r) => ({
-      project_id: r.projectId, partition: r.partition, received_at: r.receivedAt, payload: encodeRecordBody(r.items, r.rejections, r.more),
+      project_id: r.projectId, partition: r.partition, received_at: r.receivedAt, payload: encodeRecordBody(r),
     }))).returning('position').execute();
     this.appended.notify();
     return rows.map((r) => Number(r.position)).sort((a, b) => a - b);
   }
 
   async read(partition: number, after: number, max: number, waitMs: number): Promise<LogRead> {
+    return this.readFrom(partition, after, max, waitMs);
+  }
+
+  async readAll(after: number, max: number, waitMs: number): Promise<LogRead> {
+    return this.readFrom(null, after, max, waitMs);
+  }
+
+  /** One partition's records, or (null) every partition's, in position order. */
+  private async readFrom(partition: number | null, after: number, max: number, waitMs: number): Promise<LogRead> {
     let out = await this.readOnce(partition, after, max);
     if (out.records.length === 0 && waitMs > 0) {
       await this.appended.wait(waitMs);
@@ -40,13 +49,14 @@ export class SqlEventLog implements EventLog {
     return out;
   }
 
-  private async readOnce(partition: number, after: number, max: number): Promise<LogRead> {
+  private async readOnce(partition: number | null, after: number, max: number): Promise<LogRead> {
     // The greatest committed position first: every record at or before it is committed (appends
     // are one at a time), so none of them can still appear behind what this read returns.
     const top = await this.h.db.selectFrom('event_log').select((eb) => eb.fn.max('position').as('top')).executeTakeFirst();
     const head = Number(top?.top ?? 0);
-    const rows = await this.h.db.selectFrom('event_log').selectAll()
-      .where('partition', '=', partition).where('position', '>', after).where('position', '<=', head)
+    let query = this.h.db.selectFrom('event_log').selectAll();
+    if (partition !== null) query = query.where('partition', '=', partition);
+    const rows = await query.where('position', '>', after).where('position', '<=', head)
       .orderBy('position').limit(max).execute();
     const records: LoggedRecord[] = rows.map((r) => ({
       position: Number(r.position), projectId: r.project_id, partition: r.partition, receivedAt: Number(r.received_at), ...decodeRecordBody(r.payload),

@@ -26,6 +26,7 @@ try {
 const insert = db.prepare('INSERT INTO records (project_id, partition, received_at, payload) VALUES (?, ?, ?, ?)');
 const appendAll = db.transaction((rows) => rows.map((r) => Number(insert.run(r.projectId, r.partition, r.receivedAt, r.payload).lastInsertRowid)));
 const readAfter = db.prepare('SELECT position, project_id AS projectId, partition, received_at AS receivedAt, payload FROM records WHERE partition = ? AND position > ? ORDER BY position LIMIT ?');
+const readAllAfter = db.prepare('SELECT position, project_id AS projectId, partition, received_at AS receivedAt, payload FROM records WHERE position > ? ORDER BY position LIMIT ?');
 const trimTo = db.prepare('DELETE FROM records WHERE partition = ? AND position <= ?');
 const headOf = db.prepare("SELECT seq FROM sqlite_sequence WHERE name = 'records'");
 const continueAfter = db.transaction((position) => {
@@ -39,7 +40,7 @@ const continueAfter = db.transaction((position) => {
 
 const ops = {
   append: (m) => ({ positions: appendAll(m.rows) }),
-  read: (m) => ({ rows: readAfter.all(m.partition, m.after, m.max), head: headOf.get()?.seq ?? 0 }),
+  read: (m) => ({ rows: m.partition === null ? readAllAfter.all(m.after, m.max) : readAfter.all(m.partition, m.after, m.max), head: headOf.get()?.seq ?? 0 }),
   trim: (m) => ({ deleted: trimTo.run(m.partition, m.position).changes }),
   head: () => ({ head: headOf.get()?.seq ?? 0 }),
   continueAfter: (m) => ({ head: continueAfter(m.position) }),

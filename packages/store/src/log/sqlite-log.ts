@@ -71,13 +71,22 @@ export class SqliteEventLog implements EventLog {
   }
 
   async append(records: readonly LogRecord[]): Promise<number[]> {
-    const rows = records.map((r) => ({ projectId: r.projectId, partition: r.partition, receivedAt: r.receivedAt, payload: encodeRecordBody(r.items, r.rejections, r.more) }));
+    const rows = records.map((r) => ({ projectId: r.projectId, partition: r.partition, receivedAt: r.receivedAt, payload: encodeRecordBody(r) }));
     const { positions } = await this.call('append', { rows });
     this.appended.notify();
     return positions as number[];
   }
 
   async read(partition: number, after: number, max: number, waitMs: number): Promise<LogRead> {
+    return this.readFrom(partition, after, max, waitMs);
+  }
+
+  async readAll(after: number, max: number, waitMs: number): Promise<LogRead> {
+    return this.readFrom(null, after, max, waitMs);
+  }
+
+  /** One partition's records, or (null) every partition's, in position order. */
+  private async readFrom(partition: number | null, after: number, max: number, waitMs: number): Promise<LogRead> {
     let a = await this.call('read', { partition, after, max });
     if ((a.rows as Row[]).length === 0 && waitMs > 0) {
       await this.appended.wait(waitMs);

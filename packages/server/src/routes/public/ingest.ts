@@ -23,7 +23,7 @@ export async function ingestRoutes(app: FastifyInstance, ctx: AppContext): Promi
   warmGeo();
   const knownUser: KnownUser = async (projectId, id) => {
     // An identify acknowledged just before this alias must be seen: the check reads the store once what was acknowledged is applied.
-    if (!(await ctx.ingest.waitApplied(ctx.ingest.acknowledged, ctx.config.readWaitMs))) {
+    if (!(await ctx.ingest.waitApplied(await ctx.ingest.latest(), ctx.config.readWaitMs))) {
       throw new AppError({ code: 'NOT_YET_APPLIED', message: 'with identity verification on, an alias is checked against the users known once what was acknowledged before it is applied, which has not happened yet; send it again in a moment' });
     }
     return (await ctx.store.profileKey(projectId, id))?.kind === 'u';
