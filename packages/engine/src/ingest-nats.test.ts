@@ -42,6 +42,7 @@ function losingAcks(log: EventLog): EventLog & { lose(): void } {
     read: (partition, after, max, waitMs) => log.read(partition, after, max, waitMs),
     readAll: (after, max, waitMs) => log.readAll(after, max, waitMs),
     trim: (partition, position) => log.trim(partition, position),
+    trimAll: (position) => log.trimAll(position),
     forgetTrimmed: () => log.forgetTrimmed(),
     head: () => log.head(),
     continueAfter: (position) => log.continueAfter(position),

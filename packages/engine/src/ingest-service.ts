@@ -125,8 +125,10 @@ export class IngestService {
   private appliedWaiters: { position: number; done(): void }[] = [];
   private acked = 0;
   private done = 0;
-  /** Partitions with applied records not trimmed yet (all of them at start: a crash may have left some). */
-  private readonly untrimmed = new Set<number>();
+  /** The position of the last record applied (at start, the greatest the store has applied). */
+  private appliedRecord = 0;
+  /** Applied records may wait in the log to be trimmed (at start too: a crash may have left some). */
+  private untrimmed = true;
   private trimming = false;
   private trimmedAt = 0;
   /** No new request is taken (stop() began). */
@@ -529,8 +531,9 @@ export class IngestService {
 
   /** Moves the applied position past a batch: waiting reads and requests go on; the log is trimmed now and then. */
   private advance(batch: readonly Queued[]): void {
+    this.appliedRecord = Math.max(this.appliedRecord, batch[batch.length - 1]!.record.position);
+    this.untrimmed = true;
     for (const q of batch) {
-      this.untrimmed.add(q.record.partition);
       if (this.follower === null) this.backlog -= size(q.record);
       else this.backlog -= this.own.get(q.record.position) ?? 0;
       this.own.delete(q.record.position);
@@ -559,24 +562,20 @@ export class IngestService {
    * only once what it did would survive a power cut.
    */
   private trim(force = false): void {
-    const to = this.done;
-    if (this.trimming || to === 0 || this.untrimmed.size === 0 || (!force && Date.now() - this.trimmedAt < 1_000)) return;
+    // The last record applied, not `done`, which a follower may move past records it has not read yet when the log says none are left.
+    const to = this.appliedRecord;
+    if (this.trimming || to === 0 || !this.untrimmed || (!force && Date.now() - this.trimmedAt < 1_000)) return;
     this.trimming = true;
     this.trimmedAt = Date.now();
+    this.untrimmed = false;
     // Every record at or before `to` is applied, whatever its partition (one process applies them all in position order).
-    const parts = [...this.untrimmed];
-    this.untrimmed.clear();
-    this.engine.syncCommitted().then(() => this.trimPartitions(parts, to)).then(
+    this.engine.syncCommitted().then(() => this.log.trimAll(to)).then(
       () => undefined,
       (e: unknown) => {
-        for (const p of parts) this.untrimmed.add(p);
+        this.untrimmed = true;
         console.error(`strata: the event log could not be trimmed (it will be at the next chance): ${(e as Error).message}`);
       },
     ).finally(() => { this.trimming = false; });
-  }
-
-  private async trimPartitions(parts: readonly number[], to: number): Promise<void> {
-    for (const p of parts) await this.log.trim(p, to);
   }
 
   /**
@@ -586,10 +585,10 @@ export class IngestService {
    */
   async forgetApplied(): Promise<void> {
     while (this.trimming) await sleep(1);
-    const to = this.done;
+    const to = this.appliedRecord;
     if (to > 0) {
       await this.engine.syncCommitted();
-      await this.trimPartitions(Array.from({ length: this.log.partitions }, (_, p) => p), to);
+      await this.log.trimAll(to);
     }
     await this.log.forgetTrimmed();
   }
@@ -698,10 +697,10 @@ export class IngestService {
           await this.log.continueAfter(at);
           head = at;
         }
-        this.done = at;
+        this.done = this.appliedRecord = at;
         this.acked = Math.max(head, at);
-        // A crash may have left applied records untrimmed in any partition.
-        for (let p = 0; p < this.log.partitions; p++) this.untrimmed.add(p);
+        // A crash may have left applied records untrimmed.
+        this.untrimmed = true;
         this.knowHead();
         if (this.follower !== null) {
           // Following the log: the follower applies from the applied position on (everything at or

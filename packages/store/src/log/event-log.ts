@@ -81,6 +81,13 @@ export interface EventLog {
   /** Lets the log drop a partition's records at or before `position` (they are applied and their effects durable). */
   trim(partition: number, position: number): Promise<void>;
   /**
+   * Lets the log drop every partition's records at or before `position`: what one worker that
+   * applies every partition in position order trims. On NATS it is one purge of the whole stream,
+   * which moves no reader past a record it has not read (a purge of one subject may: the stream's
+   * consumers are moved to that subject's first message left, on a NATS 2.9 server).
+   */
+  trimAll(position: number): Promise<void>;
+  /**
    * Makes what `trim` dropped unreadable in the log's own files (an erasure: docs/privacy.md), as
    * far as the log can: the embedded SQLite log writes its zeroed pages back and empties its WAL.
    */

@@ -135,6 +135,44 @@ describe.skipIf(unavailable !== null)('the event log on NATS JetStream', () => {
     }
   });
 
+  it('reads every partition in position order with readAll while other processes append, skipping none and carrying a request\'s id', async () => {
+    const prefix = newPrefix();
+    const log = await open(prefix);
+    const writers = await Promise.all([open(prefix), open(prefix)]);
+    try {
+      const written: number[] = [];
+      let done = false;
+      const appending = Promise.all(Array.from({ length: 4 }, async (_, w) => {
+        for (let i = 0; i < 60; i++) {
+          const request = `w${w}-${i}`;
+          written.push(...await writers[w % 2].append([record(i % 4, [`m${w}-${i}`]), { ...record((i + 1) % 4, [`n${w}-${i}`]), request }]));
+        }
+      })).finally(() => { done = true; });
+      const seen: { position: number; partition: number; first: string; request?: string }[] = [];
+      let after = 0;
+      const take = async (max: number) => {
+        const { records, upTo } = await log.readAll(after, max, 0);
+        if (records.length) expect(records[0].position).toBeGreaterThan(after);
+        for (const r of records) seen.push({ position: r.position, partition: r.partition, first: r.items[0].messageId, ...(r.request ? { request: r.request } : {}) });
+        expect(upTo).toBeGreaterThanOrEqual(after);
+        after = upTo;
+        return records.length;
+      };
+      while (!done) await take(9);
+      await appending;
+      while (await take(50) > 0);
+      expect(seen.map((r) => r.position)).toEqual([...written].sort((x, y) => x - y));
+      // Each record on its own partition's subject, a request's id where it was given.
+      for (const r of seen) {
+        const [, w, i] = /^[mn](\d)-(\d+)$/.exec(r.first)!;
+        expect(r.partition).toBe((Number(i) + (r.first.startsWith('n') ? 1 : 0)) % 4);
+        expect(r.request).toBe(r.first.startsWith('n') ? `w${w}-${i}` : undefined);
+      }
+    } finally {
+      await Promise.all([log, ...writers].map((l) => l.close()));
+    }
+  });
+
   it('keeps one consumer across sequential reads, and starts a new one to read from elsewhere', async () => {
     const prefix = newPrefix();
     const log = await open(prefix);

@@ -242,6 +242,18 @@ class JetStreamLog implements EventLog {
   }
 
   /**
+   * Purges the whole stream below position + 1. Not a purge per subject: on a NATS 2.9 server, a
+   * purge with a subject filter moves every consumer of the stream up to the first message left
+   * on that subject, so a reader of the whole stream (`readAll`) would skip the other partitions'
+   * records in between.
+   */
+  async trimAll(position: number): Promise<void> {
+    checkInt('position', position, 0, Number.MAX_SAFE_INTEGER);
+    if (position === 0) return;
+    await this.jsm.streams.purge(this.stream, { seq: position + 1 });
+  }
+
+  /**
    * A stream newer than the store's position (made anew): an empty stream's next sequence is moved
    * past it by a purge to that sequence. A stream that still holds records behind the store's
    * position is not the one the store was written from, and is refused.

@@ -69,6 +69,10 @@ export class SqlEventLog implements EventLog {
     await this.h.db.deleteFrom('event_log').where('partition', '=', partition).where('position', '<=', position).execute();
   }
 
+  async trimAll(position: number): Promise<void> {
+    await this.h.db.deleteFrom('event_log').where('position', '<=', position).execute();
+  }
+
   async head(): Promise<number> {
     // The sequence, not max(position): trimming every record must not take the head back.
     const r = await sql<{ head: string | number }>`SELECT CASE WHEN is_called THEN last_value ELSE 0 END AS head FROM event_log_position_seq`.execute(this.h.db);

@@ -28,6 +28,7 @@ const appendAll = db.transaction((rows) => rows.map((r) => Number(insert.run(r.p
 const readAfter = db.prepare('SELECT position, project_id AS projectId, partition, received_at AS receivedAt, payload FROM records WHERE partition = ? AND position > ? ORDER BY position LIMIT ?');
 const readAllAfter = db.prepare('SELECT position, project_id AS projectId, partition, received_at AS receivedAt, payload FROM records WHERE position > ? ORDER BY position LIMIT ?');
 const trimTo = db.prepare('DELETE FROM records WHERE partition = ? AND position <= ?');
+const trimAllTo = db.prepare('DELETE FROM records WHERE position <= ?');
 const headOf = db.prepare("SELECT seq FROM sqlite_sequence WHERE name = 'records'");
 const continueAfter = db.transaction((position) => {
   const head = headOf.get()?.seq ?? 0;
@@ -41,7 +42,7 @@ const continueAfter = db.transaction((position) => {
 const ops = {
   append: (m) => ({ positions: appendAll(m.rows) }),
   read: (m) => ({ rows: m.partition === null ? readAllAfter.all(m.after, m.max) : readAfter.all(m.partition, m.after, m.max), head: headOf.get()?.seq ?? 0 }),
-  trim: (m) => ({ deleted: trimTo.run(m.partition, m.position).changes }),
+  trim: (m) => ({ deleted: (m.partition === null ? trimAllTo.run(m.position) : trimTo.run(m.partition, m.position)).changes }),
   head: () => ({ head: headOf.get()?.seq ?? 0 }),
   continueAfter: (m) => ({ head: continueAfter(m.position) }),
   // secure_delete zeroed the trimmed records' cells; the checkpoint writes those pages into the

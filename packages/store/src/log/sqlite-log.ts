@@ -104,6 +104,10 @@ export class SqliteEventLog implements EventLog {
     await this.call('trim', { partition, position });
   }
 
+  async trimAll(position: number): Promise<void> {
+    await this.call('trim', { partition: null, position });
+  }
+
   async head(): Promise<number> {
     return (await this.call('head')).head as number;
   }

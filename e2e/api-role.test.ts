@@ -1,0 +1,261 @@
+import type { ChildProcess } from 'node:child_process';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { Analytics } from '@segment/analytics-node';
+import type pg from 'pg';
+import { describe, expect, it } from 'vitest';
+import { postgresReachable } from '@strata/store';
+import { NATS_URL, deleteEventStreams, natsUnavailable, TEST_PG_URL, testPrefixes, withTestPgSchema } from '@strata/store/testing';
+import { startStrata, type StrataProcess } from './strata-process.ts';
+
+/**
+ * Processes of the api role beside one process of the all role, on a real NATS JetStream and a
+ * real PostgreSQL (docs/scale-out.md § Roles): two api processes take the events, half each, from
+ * @segment/analytics-node clients and from clients that retry what got no answer; one api process
+ * is killed with SIGKILL in the middle of the stream and a third started later. The outcome must be
+ * the one a single process gives for the same events: memberships, membership history counts per
+ * segment, mission completions and points balances; every acknowledged messageId stored exactly
+ * once; a webhook receiver on loopback sees every membership change of its segment, once per
+ * webhook-id.
+ */
+
+const ADMIN = 'sta_roles_admin';
+const WRITE = 'stw_roles_write';
+/** Users; each sends about 8.5 events (STRATA_ROLES_USERS to change it). */
+const USERS = Number(process.env.STRATA_ROLES_USERS ?? 2_000);
+const BATCH = 100;
+
+type Message = Record<string, unknown> & { messageId: string };
+
+/**
+ * The events, in three phases each acknowledged whole before the next: anonymous clicks, the
+ * identifies that merge them, then known users' events. Each run gets the same messages with
+ * timestamps a few milliseconds after its own `base` (the moment its mission was made: events
+ * before a mission never count), so that the two runs' outcomes compare.
+ */
+async function phases(base: number): Promise<Message[][]> {
+  await new Promise((r) => setTimeout(r, 20));
+  const anonymous: Message[] = [], identifies: Message[] = [], known: Message[] = [];
+  for (let i = 0; i < USERS; i++) {
+    const at = (k: number) => new Date(base + 1 + k).toISOString();
+    for (let k = 0; k < 3; k++) anonymous.push({ type: 'track', messageId: `r-a-${i}-${k}`, anonymousId: `anon-${i}`, event: 'clicked', timestamp: at(k) });
+    identifies.push({ type: 'identify', messageId: `r-i-${i}`, userId: `user-${i}`, anonymousId: `anon-${i}`, traits: { plan: i % 5 === 0 ? 'vip' : 'free' }, timestamp: at(3) });
+    for (let k = 0; k < i % 4; k++) known.push({ type: 'track', messageId: `r-p-${i}-${k}`, userId: `user-${i}`, event: 'purchased', properties: { amount: 10 + k }, timestamp: at(4 + k) });
+    for (let k = 0; k < 2; k++) known.push({ type: 'track', messageId: `r-c-${i}-${k}`, userId: `user-${i}`, event: 'clicked', timestamp: at(8 + k) });
+    known.push({ type: 'page', messageId: `r-v-${i}`, userId: `user-${i}`, name: 'Home', properties: { path: '/' }, timestamp: at(10) });
+  }
+  return [anonymous, identifies, known];
+}
+
+const SEGMENTS = [
+  { name: 'Clicked five times', condition: { event: 'clicked', cmp: { op: 'gte', value: 5 } } },
+  { name: 'Bought twice', condition: { event: 'purchased', cmp: { op: 'gte', value: 2 } } },
+  { name: 'VIP', condition: { attr: 'traits.plan', op: 'eq', value: 'vip' } },
+  { name: 'Anonymous', template: 'anonymous' },
+];
+
+async function admin(base: string, method: string, path: string, body?: unknown): Promise<any> {
+  const r = await fetch(`${base}${path}`, { method, headers: { authorization: `Bearer ${ADMIN}`, ...(body ? { 'content-type': 'application/json' } : {}) }, ...(body ? { body: JSON.stringify(body) } : {}) });
+  const out = r.status === 204 ? null : await r.json();
+  if (r.status >= 300) throw new Error(`${method} ${path}: ${r.status} ${JSON.stringify(out)}`);
+  return out;
+}
+
+/** The segments, a mission and (optionally) a webhook on the VIP segment, made through a process of the all role. */
+async function define(base: string, webhookUrl?: string): Promise<void> {
+  const ids: Record<string, string> = {};
+  for (const s of SEGMENTS) {
+    ids[s.name] = (await admin(base, 'POST', '/api/segments', s)).id;
+  }
+  // Running since before the events' timestamps: every purchase counts.
+  await admin(base, 'POST', '/api/missions', { name: 'Two purchases', goal: { kind: 'count', event: 'purchased', target: 2 }, points: 25 });
+  if (webhookUrl) await admin(base, 'POST', '/api/webhooks', { url: webhookUrl, segmentIds: [ids.VIP] });
+}
+
+/** Posts batches from 4 concurrent loops; what gets no 200 is sent again to `retryTo` (the same messageIds) until it does. */
+class Sender {
+  readonly acked = new Set<string>();
+  unanswered = 0;
+
+  async post(base: string, batch: readonly Message[]): Promise<boolean> {
+    try {
+      const r = await fetch(`${base}/v1/batch`, { method: 'POST', headers: { 'content-type': 'application/json', 'x-write-key': WRITE }, body: JSON.stringify({ batch }) });
+      await r.arrayBuffer();
+      if (r.status === 200) {
+        for (const m of batch) this.acked.add(m.messageId);
+        return true;
+      }
+    } catch {
+      // The process died with the request: no answer, so not acknowledged.
+    }
+    this.unanswered++;
+    return false;
+  }
+
+  /** Sends `messages` in batches to `to(batchIndex)`; a batch without a 200 goes again to `retryTo()`. */
+  async send(messages: readonly Message[], to: (b: number) => string, retryTo: () => string, onBatch?: (b: number) => void): Promise<void> {
+    // A user's messages stay in one batch, in order: batches sent side by side are applied in either order, and a
+    // mission does not count an event older than one it already counted (docs/missions.md), so a user's purchases must not cross.
+    const batches: Message[][] = [[]];
+    const who = (m: Message) => m.userId ?? m.anonymousId;
+    messages.forEach((m, i) => {
+      const last = batches[batches.length - 1]!;
+      if (last.length >= BATCH && who(m) !== who(messages[i - 1]!)) batches.push([m]);
+      else last.push(m);
+    });
+    let next = 0;
+    await Promise.all(Array.from({ length: 4 }, async () => {
+      for (let b = next++; b < batches.length; b = next++) {
+        onBatch?.(b);
+        if (await this.post(to(b), batches[b]!)) continue;
+        for (let tries = 0; !(await this.post(retryTo(), batches[b]!)); tries++) {
+          if (tries > 50) throw new Error('a batch was refused 50 times');
+          await new Promise((r) => setTimeout(r, 100));
+        }
+      }
+    }));
+  }
+}
+
+/** Sends a phase through @segment/analytics-node, one library client per api process, each user's events to one of them. */
+async function sendWithLibrary(messages: readonly Message[], bases: readonly string[], acked: Set<string>): Promise<void> {
+  const clients = bases.map((host) => new Analytics({ writeKey: WRITE, host, path: '/v1/batch', flushInterval: 20, maxEventsInBatch: BATCH, maxRetries: 10 }));
+  const errors: unknown[] = [];
+  for (const c of clients) c.on('error', (e) => errors.push(e));
+  for (const m of messages) {
+    const who = String(m.userId ?? m.anonymousId);
+    const client = clients[Number(/\d+$/.exec(who)![0]) % clients.length]!;
+    const { type, ...rest } = m;
+    if (type === 'identify') client.identify(rest as any);
+    else client.track(rest as any);
+  }
+  await Promise.all(clients.map((c) => c.closeAndFlush({ timeout: 120_000 })));
+  expect(errors).toEqual([]);
+  for (const m of messages) acked.add(m.messageId);
+}
+
+/** Waits until a process of the all role has applied everything the log holds (its reads wait for the log's head). */
+async function settled(base: string): Promise<void> {
+  for (let i = 0; i < 600; i++) {
+    const r = await fetch(`${base}/api/segments`, { headers: { authorization: `Bearer ${ADMIN}` } });
+    await r.arrayBuffer();
+    if (r.status === 200) return;
+    await new Promise((res) => setTimeout(res, 500));
+  }
+  throw new Error('the events were not applied within 5 minutes');
+}
+
+/** What a run left in its schema, keyed by names rather than the run's own ids. */
+async function outcome(client: pg.Client, schema: string) {
+  const q = async (text: string) => (await client.query(text.replaceAll('$s.', `${schema}.`))).rows as Record<string, unknown>[];
+  const key = `(SELECT key FROM $s.profile_keys k WHERE k.profile_id = x.profile_id AND k.kind = 'u' LIMIT 1)`;
+  const members = await q(`SELECT s.name, coalesce(${key}, 'anonymous') AS who FROM $s.memberships x JOIN $s.segments s ON s.id = x.segment_id ORDER BY 1, 2`);
+  const history = await q(`SELECT s.name, x.kind, count(*)::int AS n FROM $s.membership_history x JOIN $s.segments s ON s.id = x.segment_id GROUP BY 1, 2 ORDER BY 1, 2`);
+  const completions = await q(`SELECT ${key} AS who, count(*)::int AS n FROM $s.mission_completions x GROUP BY 1 ORDER BY 1`);
+  const balances = await q(`SELECT ${key} AS who, balance::int AS balance FROM $s.points_balances x ORDER BY 1`);
+  const copies = await q(`SELECT message_id, count(*)::int AS n FROM $s.events WHERE message_id LIKE 'r-%' GROUP BY 1`);
+  return { members, history, completions, balances, copies: new Map(copies.map((r) => [r.message_id as string, r.n as number])) };
+}
+
+/** A loopback webhook receiver: every delivery's webhook-id, in order of arrival. */
+async function receiver(): Promise<{ url: string; ids: string[]; close(): Promise<void>; server: Server }> {
+  const ids: string[] = [];
+  const server = createServer((req, res) => {
+    req.resume();
+    req.on('end', () => {
+      ids.push(String(req.headers['webhook-id']));
+      res.writeHead(204).end();
+    });
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/hook`, ids, server, close: () => new Promise((r) => server.close(() => r())) };
+}
+
+const why = (await natsUnavailable()) ?? ((await postgresReachable(TEST_PG_URL)) ? null : `no PostgreSQL server at ${TEST_PG_URL}`);
+if (why !== null) console.warn(`[strata tests] skipping the api-role test: it needs NATS with JetStream and PostgreSQL: ${why}`);
+
+describe.skipIf(why !== null)('processes of the api role beside the all process, on NATS JetStream and PostgreSQL', () => {
+  it('gives the single-process outcome with an api process killed mid-stream and a third started later; nothing acknowledged lost or stored twice; every change to the webhook once', async () => {
+    const children = new Set<ChildProcess>();
+    const prefixes = testPrefixes('roles');
+    const prefix = prefixes.next();
+    const hook = await receiver();
+    // Each user sends 3 anonymous clicks, an identify, i % 4 purchases, 2 clicks and a page.
+    const sent = Array.from({ length: USERS }, (_, i) => 7 + (i % 4)).reduce((a, b) => a + b, 0);
+    const t0 = Date.now();
+    try {
+      const single = await withTestPgSchema('strata_roles_one', async ({ url, schema, client }) => {
+        const one = await startStrata({ STRATA_ADMIN_TOKEN: ADMIN, STRATA_WRITE_KEY: WRITE, DATABASE_URL: url }, children);
+        await define(one.base);
+        const [anonymous, identifies, known] = await phases(Date.now());
+        const sender = new Sender();
+        for (const phase of [anonymous, identifies, known]) await sender.send(phase, () => one.base, () => one.base);
+        await settled(one.base);
+        one.child.kill('SIGTERM');
+        return outcome(client, schema);
+      });
+      const tSingle = Date.now();
+
+      const multi = await withTestPgSchema('strata_roles_many', async ({ url, schema, client }) => {
+        const env = { STRATA_ADMIN_TOKEN: ADMIN, STRATA_WRITE_KEY: WRITE, DATABASE_URL: url, STRATA_NATS_URL: NATS_URL, STRATA_NATS_PREFIX: prefix };
+        const all = await startStrata(env, children);
+        await define(all.base, hook.url);
+        const [anonymous, identifies, known] = await phases(Date.now());
+        const api = (): Promise<StrataProcess> => startStrata({ ...env, STRATA_ROLE: 'api' }, children);
+        const [a1, a2] = await Promise.all([api(), api()]);
+        // An api process serves ingest only, and says so for the rest.
+        const refused = await fetch(`${a1.base}/api/segments`, { headers: { authorization: `Bearer ${ADMIN}` } });
+        expect(refused.status).toBe(421);
+        expect(((await refused.json()) as any).error).toMatchObject({ code: 'WRONG_ROLE', message: expect.stringContaining('a process of the all role') });
+        expect((await fetch(`${a1.base}/api/health/ready`)).status).toBe(200);
+
+        const acked = new Set<string>();
+        await sendWithLibrary(anonymous, [a1.base, a2.base], acked);
+        await sendWithLibrary(identifies, [a1.base, a2.base], acked);
+        // Known users' events, half to each api process; a2 is killed a third of the way in, a3 takes its half later.
+        const sender = new Sender();
+        let a3: StrataProcess | null = null;
+        let killed: Promise<void> | null = null;
+        const third = Math.floor(known.length / BATCH / 3);
+        await sender.send(known, (b) => (b % 2 === 0 ? a1.base : (a3 ?? a2).base), () => (a3 ?? a1).base, (b) => {
+          if (b === third && killed === null) {
+            killed = new Promise<void>((r) => { a2.child.once('exit', () => r()); a2.child.kill('SIGKILL'); }).then(async () => { a3 = await api(); });
+          }
+        });
+        await killed;
+        for (const id of sender.acked) acked.add(id);
+        await settled(all.base);
+        const got = await outcome(client, schema);
+        // The webhook's messages: one per change of the VIP segment, each id once (the outbox is sent once a second).
+        const vip = (await client.query(`SELECT count(*)::int AS n FROM ${schema}.membership_history h JOIN ${schema}.segments s ON s.id = h.segment_id WHERE s.name = 'VIP'`)).rows[0].n as number;
+        for (let i = 0; i < 240 && hook.ids.length < vip; i++) await new Promise((r) => setTimeout(r, 500));
+        await new Promise((r) => setTimeout(r, 1_500));
+        expect(vip).toBe(Math.ceil(USERS / 5));
+        expect(new Set(hook.ids).size).toBe(vip);
+        expect(hook.ids.length).toBe(vip);
+        all.child.kill('SIGTERM');
+        for (const a of [a1, a3]) a?.child.kill('SIGTERM');
+        return { ...got, acked, unanswered: sender.unanswered, killedAt: third };
+      });
+
+      // Nothing acknowledged lost, nothing stored twice.
+      expect(multi.acked.size).toBe(sent);
+      expect([...multi.acked].filter((id) => !multi.copies.has(id))).toEqual([]);
+      expect([...multi.copies.values()].filter((n) => n !== 1)).toEqual([]);
+      expect(multi.copies.size).toBe(sent);
+      expect(single.copies.size).toBe(sent);
+      // The single-process outcome.
+      expect(multi.members).toEqual(single.members);
+      expect(multi.history).toEqual(single.history);
+      expect(multi.completions).toEqual(single.completions);
+      expect(multi.balances).toEqual(single.balances);
+      expect(single.members.length).toBeGreaterThan(USERS / 2);
+      expect(single.completions.length).toBe(USERS / 2);
+      console.log(`[strata api-role test] ${JSON.stringify({ users: USERS, events: sent, unansweredBatches: multi.unanswered, singleSeconds: (tSingle - t0) / 1000, multiSeconds: (Date.now() - tSingle) / 1000 })}`);
+    } finally {
+      for (const c of children) c.kill('SIGKILL');
+      await hook.close();
+      await deleteEventStreams(prefixes.used);
+    }
+  }, 900_000);
+});
