@@ -148,7 +148,7 @@ async function settled(base: string): Promise<void> {
 /** What a run left in its schema, keyed by names rather than the run's own ids. */
 async function outcome(client: pg.Client, schema: string) {
   const q = async (text: string) => (await client.query(text.replaceAll('$s.', `${schema}.`))).rows as Record<string, unknown>[];
-  const key = `(SELECT key FROM $s.profile_keys k WHERE k.profile_id = x.profile_id AND k.kind = 'u' LIMIT 1)`;
+  const key = `(SELECT key FROM $s.profile_keys k WHERE k.project_id = x.project_id AND k.profile_id = x.profile_id AND k.kind = 'u' LIMIT 1)`;
   const members = await q(`SELECT s.name, coalesce(${key}, 'anonymous') AS who FROM $s.memberships x JOIN $s.segments s ON s.id = x.segment_id ORDER BY 1, 2`);
   const history = await q(`SELECT s.name, x.kind, count(*)::int AS n FROM $s.membership_history x JOIN $s.segments s ON s.id = x.segment_id GROUP BY 1, 2 ORDER BY 1, 2`);
   const completions = await q(`SELECT ${key} AS who, count(*)::int AS n FROM $s.mission_completions x GROUP BY 1 ORDER BY 1`);
