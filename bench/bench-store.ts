@@ -56,6 +56,8 @@ export async function checkBenchServices(kind: BenchStore): Promise<void> {
 export interface BenchRunStore {
   store: SqlStore;
   ctx: AppContext;
+  /** The variables another Strata process needs to share this store and log (processes of the api role): `nats` only. */
+  env?: Record<string, string>;
   /** Stops every service of the context, closes the store and log, and removes the database and stream. */
   close(): Promise<void>;
 }
@@ -90,6 +92,7 @@ export async function openBenchStore(kind: BenchStore, dataDir: string, now: num
       const ctx = createContext(store, config, undefined, { log });
       return {
         store, ctx,
+        ...(prefix === null ? {} : { env: { DATABASE_URL: database.url, STRATA_NATS_URL: NATS_URL, STRATA_NATS_PREFIX: prefix, STRATA_PARTITIONS: String(NATS_PARTITIONS) } }),
         async close() {
           try {
             await stopContext(ctx);

@@ -22,9 +22,10 @@ import { parentPort, workerData } from 'node:worker_threads';
 import { Rng, generateBatches, generateUsers, type SegmentMessage } from '@strata/datagen';
 
 export type IngestOrder = 'users' | 'time' | 'shuffled' | 'reversed' | 'spread';
-export interface IngestClientData { url: string; writeKey: string; users: number; end: number; concurrency: number; order: IngestOrder; window: number }
+/** `urls`: where the lanes send, lane k to `urls[k % urls.length]` (processes of the api role); absent, all to `url`. */
+export interface IngestClientData { url: string; urls?: readonly string[]; writeKey: string; users: number; end: number; concurrency: number; order: IngestOrder; window: number }
 
-const { url, writeKey, users, end, concurrency, order, window } = workerData as IngestClientData;
+const { url, urls, writeKey, users, end, concurrency, order, window } = workerData as IngestClientData;
 const auth = `Basic ${Buffer.from(`${writeKey}:`).toString('base64')}`;
 const SIZE = 400;
 
@@ -77,18 +78,19 @@ let failed = 0;
 const timings: number[] = [];
 const clock = () => performance.timeOrigin + performance.now();
 const started = performance.now();
-async function lane(): Promise<void> {
+async function lane(k: number): Promise<void> {
+  const to = urls?.length ? urls[k % urls.length]! : url;
   for (;;) {
     const next = batches.next();
     if (next.done) return;
     const body = JSON.stringify({ batch: next.value });
     const sent = clock();
-    const r = await fetch(url, { method: 'POST', headers: { authorization: auth, 'content-type': 'application/json' }, body });
+    const r = await fetch(to, { method: 'POST', headers: { authorization: auth, 'content-type': 'application/json' }, body });
     if (r.status !== 200) failed++;
     await r.arrayBuffer();
     timings.push(sent, clock(), next.value.length);
     events += next.value.length;
   }
 }
-await Promise.all(Array.from({ length: concurrency }, lane));
+await Promise.all(Array.from({ length: concurrency }, (_, k) => lane(k)));
 parentPort!.postMessage({ events, failed, ms: performance.now() - started, timings });

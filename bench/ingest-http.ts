@@ -20,6 +20,11 @@
  * end). A service that does not answer stops the run before anything is measured, naming it.
  * The floor stays the SQLite one of the same run, on the same disk: PostgreSQL and NATS share
  * the machine's 2 cores with the server and the client.
+ * BENCH_APIS (BENCH_STORE=nats only): a comma list of counts of processes of the api role
+ * (`strata serve` with STRATA_ROLE=api, started for the run) that take the client's requests, lane
+ * k to process k mod n, beside the benchmark's own process of the all role, which applies; 0 (the
+ * default) sends them to the all process. Each count is a run of its own, back to back, and each
+ * is printed against the first.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -34,6 +39,7 @@ import { ADMIN, WRITE, createSegmentMix } from './scale-data.ts';
 import { benchWorker, table, workerAnswer } from './lib.ts';
 import { BENCH_SEGMENTS } from './segments.ts';
 import type { IngestClientData, IngestOrder } from './ingest-client.ts';
+import { startStrata, type StrataProcess } from '../e2e/strata-process.ts';
 
 const users = Number(process.argv[2] ?? 100_000);
 const end = Date.now();
@@ -47,26 +53,34 @@ if (!orders.every((o) => ['users', 'time', 'shuffled', 'reversed', 'spread'].inc
 const window = Number(process.env.BENCH_WINDOW ?? 2000);
 const storeKind = benchStoreFromEnv();
 await checkBenchServices(storeKind);
+const apiCounts = (process.env.BENCH_APIS?.trim() || '0').split(',').map((t) => Number(t.trim()));
+if (!apiCounts.every((n) => Number.isSafeInteger(n) && n >= 0 && n <= 8)) throw new Error(`BENCH_APIS must be a comma list of whole numbers from 0 to 8, got "${process.env.BENCH_APIS}"`);
+if (storeKind !== 'nats' && apiCounts.some((n) => n > 0)) throw new Error('BENCH_APIS needs BENCH_STORE=nats: processes of the api role append to the log on NATS');
 
-interface Run { order: IngestOrder; events: number; ms: number; ackMs: number; profiles: number; lookupMs: number[]; changesWritten: number; late: number; sizes: { name: string; size: number }[] }
+interface Run { order: IngestOrder; apis: number; events: number; ms: number; ackMs: number; profiles: number; lookupMs: number[]; changesWritten: number; late: number; sizes: { name: string; size: number }[] }
 
-async function runStrata(order: IngestOrder): Promise<Run> {
-  const { store, ctx, close } = await openBenchStore(storeKind, join(dir, `strata-${order}`), end);
+async function runStrata(order: IngestOrder, apis: number): Promise<Run> {
+  const { store, ctx, env, close } = await openBenchStore(storeKind, join(dir, `strata-${order}-${apis}`), end);
   // Every service stopped, not just the store: the engine's timer and the membership worker of
   // the first order would otherwise run on through the second order's run (and keep the process up).
   // A run's PostgreSQL database and NATS stream are removed with them, also when the run fails.
+  const children = new Set<import('node:child_process').ChildProcess>();
   try {
-    return await measure(order, store, ctx);
+    // Processes of the api role share the run's database and stream; started before the clock runs.
+    const procs: StrataProcess[] = [];
+    for (let i = 0; i < apis; i++) procs.push(await startStrata({ ...env!, STRATA_ROLE: 'api', STRATA_LOG_LEVEL: 'warn' }, children));
+    return await measure(order, apis, store, ctx, procs.map((p) => `${p.base}/v1/batch`));
   } finally {
+    for (const c of children) c.kill('SIGTERM');
     await close();
   }
 }
 
-async function measure(order: IngestOrder, store: SqlStore, ctx: AppContext): Promise<Run> {
+async function measure(order: IngestOrder, apis: number, store: SqlStore, ctx: AppContext, apiUrls: readonly string[]): Promise<Run> {
   await createSegmentMix(ctx, segmentCount);
   const app = await buildApp(ctx);
   const base = await app.listen({ port: 0, host: '127.0.0.1' });
-  const data: IngestClientData = { url: `${base}/v1/batch`, writeKey: WRITE, users, end, concurrency: Number(process.env.BENCH_CONCURRENCY ?? 8), order, window };
+  const data: IngestClientData = { url: `${base}/v1/batch`, urls: apiUrls, writeKey: WRITE, users, end, concurrency: Number(process.env.BENCH_CONCURRENCY ?? 8), order, window };
   const began = performance.now();
   const result = await workerAnswer<{ events: number; failed: number; ms: number }>(benchWorker('./ingest-client.ts', data));
   // Acknowledged is not yet applied: the run ends when the worker has applied every acknowledged event.
@@ -88,7 +102,7 @@ async function measure(order: IngestOrder, store: SqlStore, ctx: AppContext): Pr
   const profiles = await store.countProfiles('default');
   const changesWritten = Number((await store.db.selectFrom('membership_history').select((eb) => eb.fn.countAll<number>().as('n')).executeTakeFirst())?.n ?? 0);
   if (result.failed) throw new Error(`${order}: ${result.failed} batches were not accepted`);
-  return { order, events: result.events, ms: appliedMs, ackMs: result.ms, profiles, lookupMs, changesWritten, late: await lateWhenApplied(store), sizes };
+  return { order, apis, events: result.events, ms: appliedMs, ackMs: result.ms, profiles, lookupMs, changesWritten, late: await lateWhenApplied(store), sizes };
 }
 
 /**
@@ -107,7 +121,7 @@ async function lateWhenApplied(store: SqlStore): Promise<number> {
 
 // Back to back in one process, so that the machine's load is as alike as it can be for each.
 const runs: Run[] = [];
-for (const order of orders) runs.push(await runStrata(order));
+for (const order of orders) for (const apis of apiCounts) runs.push(await runStrata(order, apis));
 
 // --- Floor: the same events, one durable transaction per batch, plain INSERT, no logic.
 const raw = new BetterSqlite3(join(dir, 'floor.db'));
@@ -137,12 +151,14 @@ const ORDER_LABEL: Record<IngestOrder, string> = {
   reversed: `${window} users interleaved, newest first`,
   spread: `${window} users interleaved, shuffled batches, each user in time order`,
 };
+/** A run's order, and the processes of the api role that took its requests. */
+const label = (r: Run) => `${ORDER_LABEL[r.order]}${r.apis ? `, sent to ${r.apis} process${r.apis === 1 ? '' : 'es'} of the api role` : ''}`;
 console.log(`\n${runs[0]!.events} events from ${users} generated users (${runs[0]!.profiles} profiles), 400 per batch, 8 requests in flight`);
 console.log(`store: ${describeStore(storeKind)} (BENCH_STORE=${storeKind})\n`);
 table([
   ['path', 'events', 'seconds', 'events/s', 'vs floor'],
   ...runs.flatMap((r) => [
-    [`strata HTTP /v1/batch, ${segmentCount} live segments, ${ORDER_LABEL[r.order]}: applied`, r.events, r.ms / 1000, rate(r.events, r.ms), `${(rate(r.events, r.ms) / floorRate).toFixed(2)}×`],
+    [`strata HTTP /v1/batch, ${segmentCount} live segments, ${label(r)}: applied`, r.events, r.ms / 1000, rate(r.events, r.ms), `${(rate(r.events, r.ms) / floorRate).toFixed(2)}×`],
     ['  of which acknowledged (in the event log)', r.events, r.ackMs / 1000, rate(r.events, r.ackMs), `${(rate(r.events, r.ackMs) / floorRate).toFixed(2)}×`],
   ]),
   ['floor: prepared INSERT, fsync per batch', floorEvents, floorMs / 1000, floorRate, '1.00×'],
@@ -162,10 +178,16 @@ for (const { of, to, label, target: hasTarget } of RATIOS) {
   const target = hasTarget ? ` (target 80%: ${ratio >= 0.8 ? 'met' : `missed by ${((0.8 - ratio) * 100).toFixed(0)} points`})` : '';
   console.log(`\n${label}: ${(ratio * 100).toFixed(0)}%${target}`);
 }
+// Each count of api processes against the first count given, for the same order.
+for (const r of runs) {
+  const first = runs.find((b) => b.order === r.order && b.apis === apiCounts[0]);
+  if (!first || first === r) continue;
+  console.log(`\n${label(r)} / ${label(first)}: applied ${((100 * rate(r.events, r.ms)) / rate(first.events, first.ms)).toFixed(0)}%, acknowledged ${((100 * rate(r.events, r.ackMs)) / rate(first.events, first.ackMs)).toFixed(0)}%`);
+}
 for (const r of runs) {
   const got = rate(r.events, r.ms);
   const p99 = r.lookupMs[Math.floor(r.lookupMs.length * 0.99)]!;
-  console.log(`\n[${ORDER_LABEL[r.order]}]`);
+  console.log(`\n[${label(r)}]`);
   console.log(`target 20,000 events/s over HTTP: ${got >= 20_000 ? 'met' : `missed ${(20_000 / got).toFixed(1)}×`}`);
   console.log(`which segments is user X in, over HTTP (GET /api/users/:id/segments, ${r.lookupMs.length} users, one at a time): p50 ${r.lookupMs[Math.floor(r.lookupMs.length / 2)]!.toFixed(2)} ms, p99 ${p99.toFixed(2)} ms (target 5 ms: ${p99 <= 5 ? 'met' : `missed ${(p99 / 5).toFixed(1)}×`})`);
   console.log(`membership changes written (each with a history row, a derived event and its membership row): ${r.changesWritten}`);

@@ -21,8 +21,8 @@ import { startStrata, type StrataProcess } from './strata-process.ts';
 
 const ADMIN = 'sta_roles_admin';
 const WRITE = 'stw_roles_write';
-/** Users; each sends about 8.5 events (STRATA_ROLES_USERS to change it). */
-const USERS = Number(process.env.STRATA_ROLES_USERS ?? 2_000);
+/** Users; each sends 7 to 10 events, 200,010 in all (STRATA_ROLES_USERS to change it). */
+const USERS = Number(process.env.STRATA_ROLES_USERS ?? 23_530);
 const BATCH = 100;
 
 type Message = Record<string, unknown> & { messageId: string };
@@ -136,13 +136,13 @@ async function sendWithLibrary(messages: readonly Message[], bases: readonly str
 
 /** Waits until a process of the all role has applied everything the log holds (its reads wait for the log's head). */
 async function settled(base: string): Promise<void> {
-  for (let i = 0; i < 600; i++) {
+  for (let i = 0; i < 1_200; i++) {
     const r = await fetch(`${base}/api/segments`, { headers: { authorization: `Bearer ${ADMIN}` } });
     await r.arrayBuffer();
     if (r.status === 200) return;
     await new Promise((res) => setTimeout(res, 500));
   }
-  throw new Error('the events were not applied within 5 minutes');
+  throw new Error('the events were not applied within 10 minutes');
 }
 
 /** What a run left in its schema, keyed by names rather than the run's own ids. */
@@ -250,12 +250,13 @@ describe.skipIf(why !== null)('processes of the api role beside the all process,
       expect(multi.completions).toEqual(single.completions);
       expect(multi.balances).toEqual(single.balances);
       expect(single.members.length).toBeGreaterThan(USERS / 2);
-      expect(single.completions.length).toBe(USERS / 2);
+      // Those with 2 or 3 purchases (i % 4 of 2 or 3) complete the mission.
+      expect(single.completions.length).toBe(Array.from({ length: USERS }, (_, i) => i % 4 >= 2).filter(Boolean).length);
       console.log(`[strata api-role test] ${JSON.stringify({ users: USERS, events: sent, unansweredBatches: multi.unanswered, singleSeconds: (tSingle - t0) / 1000, multiSeconds: (Date.now() - tSingle) / 1000 })}`);
     } finally {
       for (const c of children) c.kill('SIGKILL');
       await hook.close();
       await deleteEventStreams(prefixes.used);
     }
-  }, 900_000);
+  }, 1_500_000);
 });

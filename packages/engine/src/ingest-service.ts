@@ -429,6 +429,7 @@ export class IngestService {
    */
   private async followLog(follower: LogFollower): Promise<void> {
     const max = this.opts.applyBatch ?? 5_000;
+    let unreadable = false;
     while (!this.quitting) {
       const want = Math.min(max, this.batchItems);
       let read: { records: LoggedRecord[]; upTo: number };
@@ -436,14 +437,19 @@ export class IngestService {
         read = await follower.next(want, () => this.quitting);
       } catch (cause) {
         const why = storeUnavailableReason(cause) ?? (cause instanceof Error ? cause.message : String(cause));
-        if (this.stalled === null) console.error(`strata: the event log cannot be read (${why}); trying again`);
+        if (!unreadable) console.error(`strata: the event log cannot be read (${why}); trying again`);
+        unreadable = true;
         this.stalled = why;
-        follower.rewind(this.done);
+        follower.rewind(this.appliedRecord);
         await sleep(250);
         continue;
       }
+      if (unreadable) {
+        console.error('strata: the event log can be read again');
+        unreadable = false;
+        this.stalled = null;
+      }
       if (read.records.length === 0) {
-        if (this.stalled !== null && this.stalled.startsWith('NATS')) this.stalled = null;
         // Nothing up to upTo is left to apply (a position that belonged to no record: an append that failed).
         if (!this.quitting) this.advanceTo(read.upTo);
         continue;
@@ -453,7 +459,7 @@ export class IngestService {
       const left = await this.applyBatch(read.records.map((record) => ({ record })));
       if (left.length) {
         // Stopping: what is left stays in the log for the next start.
-        follower.rewind(this.done);
+        follower.rewind(this.appliedRecord);
         return;
       }
       this.resize(max, want, items, performance.now() - began);
@@ -632,11 +638,13 @@ export class IngestService {
     return this.acked;
   }
 
-  /** Resolves when everything submitted so far is appended and applied. */
+  /** Resolves when everything submitted so far is appended and applied (following the log on NATS: everything the log holds, whoever appended it). */
   async drain(): Promise<void> {
     await this.recovered;
     if (this.follower !== null || !this.applies) {
       while (this.appending || this.appendQueue.length) await sleep(1);
+      // Following the log, what other processes appended too.
+      if (this.follower !== null) await this.latest();
       // Following the log: until it is applied up to what this process was acknowledged (an `api` process: appended).
       while (this.follower !== null && this.done < this.acked && !this.quitting) await sleep(2);
       return;

@@ -1,4 +1,4 @@
-import type { EventLog, LoggedRecord } from '@strata/store';
+import type { EventLog, LoggedRecord, LogRecord } from '@strata/store';
 
 /** Records asked for per read of the log. */
 const CHUNK = 200;
@@ -18,7 +18,7 @@ const size = (r: LoggedRecord) => r.items.length + r.rejections.length;
  * Whether a request whose first record is in `records` misses some of its records: they are
  * joined by the request's id (`requestSteps`), so a batch should hold them all.
  */
-export function unfinishedRequest(records: readonly LoggedRecord[]): boolean {
+export function unfinishedRequest(records: readonly LogRecord[]): boolean {
   const parts = new Map<string, { expected: number; seen: number }>();
   for (const r of records) {
     if (r.request === undefined) continue;
