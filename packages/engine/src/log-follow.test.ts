@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { SqliteEventLog, type IngestItem, type LogRecord } from '@strata/store';
-import { LogFollower, unfinishedRequest } from './log-follow.ts';
+import { batchEnd, LogFollower } from './log-follow.ts';
 
 const item = (messageId: string): IngestItem => ({
   messageId, type: 'track', name: 'view', userId: `u-${messageId}`, anonymousId: null, previousId: null, properties: {}, context: {}, traits: null, timestamp: 1, receivedAt: 1,
@@ -14,14 +14,23 @@ describe('following a log that several processes append to', () => {
   afterEach(async () => { for (const l of logs.splice(0)) await l.close(); });
   const open = () => { const l = new SqliteEventLog(':memory:', 3); logs.push(l); return l; };
 
-  it('knows when a request begun in a batch misses records', () => {
+  it('ends a batch after the items wanted, never inside a request begun in it', () => {
     const [a, b, c] = split('r');
-    expect(unfinishedRequest([a!, b!, c!])).toBe(false);
-    expect(unfinishedRequest([a!, record(1, 'other'), b!])).toBe(true);
-    // A request whose first records were applied in an earlier batch: only what follows the first record present counts.
-    expect(unfinishedRequest([c!])).toBe(false);
-    expect(unfinishedRequest([b!])).toBe(true);
-    expect(unfinishedRequest([record(0, 'alone')])).toBe(false);
+    const [x, y, z] = split('s');
+    const o = record(1, 'other');
+    expect(batchEnd([a!, b!, c!], 1)).toBe(3);
+    expect(batchEnd([o, a!, b!, c!, o], 1)).toBe(1);
+    expect(batchEnd([o, a!, b!, c!, o], 2)).toBe(4);
+    // Interleaved with another split request: the end comes once both are whole.
+    expect(batchEnd([a!, x!, b!, y!, c!, z!, o], 1)).toBe(6);
+    expect(batchEnd([a!, x!, b!, y!, c!], 1)).toBe(-1);
+    expect(batchEnd([a!, o, b!], 2)).toBe(-1);
+    // Fewer items than wanted, all whole: all of them; nothing: nothing.
+    expect(batchEnd([o, a!, b!, c!], 100)).toBe(4);
+    expect(batchEnd([], 100)).toBe(0);
+    // A request whose first records went out in an earlier batch: only the records after the first present count.
+    expect(batchEnd([c!], 1)).toBe(1);
+    expect(batchEnd([b!], 1)).toBe(-1);
   });
 
   it('reads on until a request it began is whole, another process\'s record in between', async () => {
@@ -41,6 +50,25 @@ describe('following a log that several processes append to', () => {
     expect(Date.now() - began).toBeLessThan(1_500);
     // Nothing more: the next read waits its 250 ms and answers with the head.
     expect(await follower.next(100, () => false)).toEqual({ records: [], upTo: records[3]!.position });
+  });
+
+  it('gives batches of about the size asked for, holding what it read past a batch\'s end for the next', async () => {
+    const log = open();
+    const appended: number[] = [];
+    for (let i = 0; i < 10; i++) appended.push(...await log.append(split(`q${i}`)));
+    const follower = new LogFollower(log, 0);
+    const sizes: number[] = [];
+    const seen: number[] = [];
+    for (;;) {
+      const { records, upTo } = await follower.next(4, () => false);
+      if (records.length === 0) break;
+      sizes.push(records.length);
+      seen.push(...records.map((r) => r.position));
+      expect(upTo).toBe(records[records.length - 1]!.position);
+    }
+    // Two requests of three records each: the first whole request past 4 items ends a batch.
+    expect(sizes).toEqual([6, 6, 6, 6, 6]);
+    expect(seen).toEqual(appended);
   });
 
   it('gives up waiting for a request whose rest never comes (its appender died), and reads from where it is told', async () => {

@@ -12,65 +12,86 @@ const WAIT_MS = 250;
  */
 const COMPLETE_MS = 2_000;
 
-const size = (r: LoggedRecord) => r.items.length + r.rejections.length;
+const size = (r: LogRecord) => r.items.length + r.rejections.length;
 
 /**
- * Whether a request whose first record is in `records` misses some of its records: they are
- * joined by the request's id (`requestSteps`), so a batch should hold them all.
+ * Where a batch of `records` (in position order) may end: the first place after about
+ * `wantItems` items' worth (or after all of them) where every request split by partition that
+ * began before it has all its records before it too (they are joined by the request's id:
+ * `requestSteps`). -1 when there is none yet: a request begun in `records` misses records that
+ * may still come.
  */
-export function unfinishedRequest(records: readonly LogRecord[]): boolean {
-  const parts = new Map<string, { expected: number; seen: number }>();
-  for (const r of records) {
-    if (r.request === undefined) continue;
-    const p = parts.get(r.request);
-    if (p === undefined) parts.set(r.request, { expected: (r.more ?? 0) + 1, seen: 1 });
-    else p.seen++;
+export function batchEnd(records: readonly LogRecord[], wantItems: number): number {
+  const open = new Map<string, number>();
+  let items = 0;
+  for (let i = 0; i < records.length; i++) {
+    const r = records[i]!;
+    items += size(r);
+    if (r.request !== undefined) {
+      // Records of the request still to come after this one: its first record here says how many.
+      const left = open.has(r.request) ? open.get(r.request)! - 1 : (r.more ?? 0);
+      if (left > 0) open.set(r.request, left);
+      else open.delete(r.request);
+    }
+    if (items >= wantItems && open.size === 0) return i + 1;
   }
-  for (const p of parts.values()) if (p.seen < p.expected) return true;
-  return false;
+  return open.size === 0 ? records.length : -1;
 }
 
 /**
  * Reads a log that other processes append to as well (the log on NATS), in position order across
  * every partition (`EventLog.readAll`), for the one worker that applies all of it: what this
  * process appended comes back through the log like anyone's, so the records are applied in the
- * order the log stored them whoever appended them. A batch does not end inside a request split
- * by partition while its missing records may still come (`COMPLETE_MS`).
+ * order the log stored them whoever appended them. A batch is about the size asked for, and does
+ * not end inside a request split by partition while its missing records may still come
+ * (`COMPLETE_MS`); records read past a batch's end wait for the next.
  */
 export class LogFollower {
+  /** Read from the log and not given out yet (past the last batch's end). */
+  private held: LoggedRecord[] = [];
+
   constructor(private readonly log: EventLog, private after: number) {}
 
   /**
    * The next records, about `wantItems` items' worth (at least one record when there is any),
    * waiting up to `WAIT_MS` for the first. `upTo`: every record at or before it is in `records` or
-   * was read before (past the last record when the log holds nothing more), so a reader waiting
-   * for a position that belonged to no record (an append that failed, its record deleted) is not
-   * held up for ever.
+   * was given out before (past the last record when the log holds nothing more), so a reader
+   * waiting for a position that belonged to no record (an append that failed, its record deleted)
+   * is not held up for ever.
    */
   async next(wantItems: number, stopping: () => boolean): Promise<{ records: LoggedRecord[]; upTo: number }> {
-    const records: LoggedRecord[] = [];
-    let items = 0, upTo = this.after;
+    const records = this.held;
+    this.held = [];
+    let upTo = records.length ? records[records.length - 1]!.position : this.after;
+    const read = async (waitMs: number): Promise<number> => {
+      const got = await this.log.readAll(this.after, CHUNK, waitMs);
+      for (const r of got.records) records.push(r);
+      if (got.records.length) this.after = got.records[got.records.length - 1]!.position;
+      upTo = Math.max(upTo, got.upTo);
+      return got.records.length;
+    };
+    let items = records.reduce((n, r) => n + size(r), 0);
     for (let first = true; items < wantItems && !stopping(); first = false) {
-      const read = await this.log.readAll(this.after, CHUNK, first ? WAIT_MS : 0);
-      for (const r of read.records) {
-        records.push(r);
-        items += size(r);
-      }
-      if (read.records.length) this.after = read.records[read.records.length - 1]!.position;
-      upTo = Math.max(upTo, read.upTo);
-      if (read.records.length < CHUNK) break;
+      const before = records.length;
+      const got = await read(first && records.length === 0 ? WAIT_MS : 0);
+      for (let i = before; i < records.length; i++) items += size(records[i]!);
+      if (got < CHUNK) break;
     }
-    for (const deadline = Date.now() + COMPLETE_MS; records.length && unfinishedRequest(records) && Date.now() < deadline && !stopping();) {
-      const read = await this.log.readAll(this.after, CHUNK, 20);
-      for (const r of read.records) records.push(r);
-      if (read.records.length) this.after = read.records[read.records.length - 1]!.position;
-      upTo = Math.max(upTo, read.upTo);
+    let end = batchEnd(records, wantItems);
+    for (const deadline = Date.now() + COMPLETE_MS; end < 0 && Date.now() < deadline && !stopping();) {
+      await read(20);
+      end = batchEnd(records, wantItems);
     }
-    return { records, upTo: Math.max(upTo, this.after) };
+    // Given up waiting (or stopping): what is there is applied, the rest of the request later on its own.
+    if (end < 0) end = records.length;
+    this.held = records.slice(end);
+    const out = records.slice(0, end);
+    return { records: out, upTo: this.held.length ? out[out.length - 1]!.position : Math.max(upTo, this.after) };
   }
 
   /** Reads again from `position` (the records after it were not applied: a transaction rolled back while stopping). */
   rewind(position: number): void {
     this.after = position;
+    this.held = [];
   }
 }
