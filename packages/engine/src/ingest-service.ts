@@ -1,8 +1,9 @@
-import { AppError, storedContext, storedMessage } from '@strata/core';
+import { AppError } from '@strata/core';
 import { appliedPositions, checkLogPartitions, storeUnavailableReason, type EventLog, type IngestItem, type LoggedRecord, type LogRecord, type Rejection } from '@strata/store';
+import { RequestAppender, storedItem, storedRejection, type Appending } from './ingest-append.ts';
 import { applyRecords, setAside, type ApplyDeps, type IngestIsolation, type IngestListener, type IngestResult } from './ingest-apply.ts';
 import { recordsOf, splitResult, type Deferred } from './ingest-records.ts';
-import { LogFollower } from './log-follow.ts';
+import { LogFollower, OwnRecords } from './log-follow.ts';
 import { MergedLogReader } from './log-merge.ts';
 import type { LiveEngine } from './live-engine.ts';
 import { suppressedWarning, type SuppressionList } from './user-data-service.ts';
@@ -47,28 +48,6 @@ export interface Acknowledged {
   readonly position: number;
 }
 
-/** An item as it is stored: its context without the client's address unless that is kept. */
-function storedItem(item: IngestItem, storeIp: boolean): IngestItem {
-  const context = storedContext(item.context, storeIp);
-  if (context === item.context) return item;
-  // The serialised context the item carried still holds the address.
-  const { contextJson: _stale, ...rest } = item;
-  return { ...rest, context };
-}
-
-/** A rejected item as its warning stores it; the payload is parsed again only when it may hold an address. */
-function storedRejection(r: Rejection, storeIp: boolean): Rejection {
-  if (storeIp || !r.payload.includes('"ip"')) return r;
-  let message: unknown;
-  try {
-    message = JSON.parse(r.payload);
-  } catch {
-    return r;
-  }
-  const stored = storedMessage(message, false);
-  return stored === message ? r : { ...r, payload: JSON.stringify(stored) };
-}
-
 /** Messages since start, by what became of them (for /metrics). */
 export interface IngestTotals {
   /** Acknowledged: appended to the log (to be stored, or dropped as a repeated messageId or for an erased id). */
@@ -83,8 +62,6 @@ export interface IngestTotals {
   setAside: number;
 }
 
-/** A request waiting to be appended: its records (one per run of items of one partition), appended together, and what its caller waits for. */
-interface Appending { readonly records: readonly LogRecord[]; readonly ack: Deferred<number>; readonly results?: readonly Deferred<IngestResult>[] }
 interface Queued { readonly record: LoggedRecord; readonly result?: Deferred<IngestResult> }
 
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
@@ -115,8 +92,7 @@ export class IngestService {
   private isolation: IngestIsolation | null = null;
   /** The durable log requests are appended to. */
   readonly log: EventLog;
-  private appendQueue: Appending[] = [];
-  private appending = false;
+  private readonly appender: RequestAppender;
   private readonly applyQueue: Queued[] = [];
   private applying: Promise<void> | null = null;
   /** Items acknowledged and not yet applied. */
@@ -144,16 +120,8 @@ export class IngestService {
   private recoveryFailure: string | null = null;
   /** Why records wait to be applied (the store is unavailable), or null. */
   stalled: string | null = null;
-  /** Following the log (`follow`): this process's records not applied yet, by position, with their sizes (the backlog it counts). */
-  private readonly own = new Map<number, number>();
-  /** Following the log: what waits for the result of one of this process's records, by position. */
-  private readonly awaiting = new Map<number, Deferred<IngestResult>>();
-  /**
-   * Following the log: results of records applied while an append was in flight, which may be
-   * this process's before it knows their positions (the follower can read a record back before
-   * its PubAck is handled). Emptied when no append is in flight.
-   */
-  private readonly unclaimed = new Map<number, (waiting: Deferred<IngestResult>) => void>();
+  /** Following the log: this process's records among those the follower applies. */
+  private readonly own = new OwnRecords();
   private readonly follower: LogFollower | null = null;
 
   constructor(
@@ -161,6 +129,7 @@ export class IngestService {
     private readonly opts: IngestServiceOptions,
   ) {
     this.log = opts.log;
+    this.appender = new RequestAppender(opts.log, opts.lingerMs ?? 0, { appended: (group, positions) => this.appended(group, positions), failed: (items) => { this.totals.failed += items; } });
     this.headKnown = new Promise<void>((resolve) => { this.knowHead = () => { this.hasHead = true; resolve(); }; });
     if (opts.apply === false) {
       // Appends only: nothing to read back, no engine to hold.
@@ -249,8 +218,7 @@ export class IngestService {
     await this.untilRecovered(n);
     await this.room(n);
     return new Promise<number>((resolve, reject) => {
-      this.appendQueue.push({ records, ack: { resolve, reject }, ...(result ? { results: splitResult(records.length, result) } : {}) });
-      if (!this.appending) setImmediate(() => void this.flushAppends());
+      this.appender.push({ records, ack: { resolve, reject }, ...(result ? { results: splitResult(records.length, result) } : {}) });
     });
   }
 
@@ -291,53 +259,9 @@ export class IngestService {
     }
   }
 
-  private async flushAppends(): Promise<void> {
-    if (this.appending) return;
-    this.appending = true;
-    try {
-      while (this.appendQueue.length) {
-        // A small group waits a moment for company, so that more requests share the next fsync; a long queue is written at once.
-        if (this.appendQueue.length < 4 && this.opts.lingerMs) await sleep(this.opts.lingerMs);
-        const group = this.appendQueue;
-        this.appendQueue = [];
-        await this.appendGroup(group);
-        this.kickApply();
-      }
-    } finally {
-      this.appending = false;
-    }
-  }
-
-  /**
-   * Appends the records of a group of requests in one call and answers each request. A refusal
-   * that is a request's own fault (a record too large for the log) fails the whole call: the
-   * requests are then appended one by one, so that only the one at fault hears it.
-   */
-  private async appendGroup(group: readonly Appending[]): Promise<void> {
-    let positions: number[];
-    try {
-      positions = await this.log.append(group.flatMap((g) => g.records));
-    } catch (cause) {
-      const own = cause instanceof AppError && cause.code !== 'STORE_UNAVAILABLE';
-      if (own && group.length > 1) {
-        for (const g of group) await this.appendGroup([g]);
-        return;
-      }
-      const err = own ? cause : new AppError({
-        code: 'STORE_UNAVAILABLE', cause,
-        message: `the event log could not take the events (${storeUnavailableReason(cause) ?? (cause instanceof Error ? cause.message : String(cause))}): nothing was acknowledged; send them again`,
-      });
-      for (const g of group) {
-        this.totals.failed += sizeOf(g.records);
-        g.ack.reject(err);
-      }
-      return;
-    }
-    // Every position is a record this call wrote (a log never answers an append with an earlier
-    // copy's position: jetstream-record.ts), so each is applied; a client's retry of a request
-    // that was written but not acknowledged is a second copy, whose items the store drops as
-    // repeated messageIds.
-    const appended: Queued[] = [];
+  /** A group of requests appended (RequestAppender): their records queued for the worker, or awaited from the log, and each request acknowledged. */
+  private appended(group: readonly Appending[], positions: readonly number[]): void {
+    const queued: Queued[] = [];
     let k = 0;
     for (const g of group) {
       let last = 0;
@@ -347,37 +271,23 @@ export class IngestService {
         this.totals.accepted += record.items.length;
         this.totals.rejected += record.rejections.length;
         const result = g.results?.[i];
-        if (this.follower !== null) this.awaitFollowed(position, size(record), result);
+        if (this.follower !== null) this.backlog += this.own.appended(position, size(record), result, this.done);
         else if (this.applies) {
           this.backlog += size(record);
-          appended.push({ record: { ...record, position }, ...(result ? { result } : {}) });
+          queued.push({ record: { ...record, position }, ...(result ? { result } : {}) });
         }
       });
       this.acked = Math.max(this.acked, last);
       g.ack.resolve(last);
     }
     if (this.follower !== null) {
-      this.unclaimed.clear();
+      this.own.appendDone();
       return;
     }
     // The worker applies in position order (the log gives a call's records rising positions; this keeps it so whatever the log).
-    appended.sort((a, b) => a.record.position - b.record.position);
-    this.applyQueue.push(...appended);
-  }
-
-  /**
-   * Following the log: one of this process's records, which the follower applies when it reads
-   * it back. It may have done so already (read before the PubAck was handled): then its result
-   * is among the unclaimed.
-   */
-  private awaitFollowed(position: number, items: number, result: Deferred<IngestResult> | undefined): void {
-    if (position > this.done) {
-      this.own.set(position, items);
-      this.backlog += items;
-      if (result) this.awaiting.set(position, result);
-      return;
-    }
-    if (result) (this.unclaimed.get(position) ?? ((d) => d.reject(new Error(`the record at log position ${position} was applied before its outcome was asked for`))))(result);
+    queued.sort((a, b) => a.record.position - b.record.position);
+    this.applyQueue.push(...queued);
+    this.kickApply();
   }
 
   private kickApply(): void {
@@ -525,14 +435,7 @@ export class IngestService {
   /** Tells whoever waits for a record's result (an import); following the log, it may be this process's record whose PubAck is not handled yet. */
   private settle(q: Queued, how: (waiting: Deferred<IngestResult>) => void): void {
     if (q.result) return how(q.result);
-    if (this.follower === null) return;
-    const waiting = this.awaiting.get(q.record.position);
-    if (waiting) {
-      this.awaiting.delete(q.record.position);
-      how(waiting);
-    } else if (this.appending) {
-      this.unclaimed.set(q.record.position, how);
-    }
+    if (this.follower !== null) this.own.settle(q.record.position, how, this.appender.busy);
   }
 
   /** Moves the applied position past a batch: waiting reads and requests go on; the log is trimmed now and then. */
@@ -541,8 +444,7 @@ export class IngestService {
     this.untrimmed = true;
     for (const q of batch) {
       if (this.follower === null) this.backlog -= size(q.record);
-      else this.backlog -= this.own.get(q.record.position) ?? 0;
-      this.own.delete(q.record.position);
+      else this.backlog -= this.own.applied(q.record.position);
     }
     this.advanceTo(batch[batch.length - 1]!.record.position);
   }
@@ -642,14 +544,14 @@ export class IngestService {
   async drain(): Promise<void> {
     await this.recovered;
     if (this.follower !== null || !this.applies) {
-      while (this.appending || this.appendQueue.length) await sleep(1);
+      while (this.appender.busy) await sleep(1);
       // Following the log, what other processes appended too.
       if (this.follower !== null) await this.latest();
       // Following the log: until it is applied up to what this process was acknowledged (an `api` process: appended).
       while (this.follower !== null && this.done < this.acked && !this.quitting) await sleep(2);
       return;
     }
-    while (this.appending || this.appendQueue.length || this.applying || this.applyQueue.length) {
+    while (this.appender.busy || this.applying || this.applyQueue.length) {
       if (this.applying) await this.applying;
       else await sleep(1);
     }
@@ -665,10 +567,10 @@ export class IngestService {
     this.roomWaiters = [];
     const deadline = Date.now() + graceMs;
     await Promise.race([this.recovered, sleep(graceMs)]);
-    while (this.appending || this.appendQueue.length) await sleep(1);
+    while (this.appender.busy) await sleep(1);
     if (this.follower !== null) {
       // The follower never ends by itself: it is given the grace to apply what this process acknowledged.
-      while (this.own.size > 0 && Date.now() < deadline) await sleep(20);
+      while (this.own.waiting > 0 && Date.now() < deadline) await sleep(20);
     } else {
       while (this.applying && Date.now() < deadline) await Promise.race([this.applying, sleep(50)]);
     }
@@ -679,8 +581,7 @@ export class IngestService {
     // Those who wait for a result (an import) hear that it comes at the next start.
     const later = () => new AppError({ code: 'STORE_UNAVAILABLE', message: 'Strata stopped before these events were applied: they are in the event log and are applied at the next start' });
     for (const q of this.applyQueue) q.result?.reject(later());
-    for (const waiting of this.awaiting.values()) waiting.reject(later());
-    this.awaiting.clear();
+    this.own.rejectAll(later);
     this.trim(true);
     while (this.trimming) await sleep(1);
     await this.log.close();

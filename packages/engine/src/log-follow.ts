@@ -1,4 +1,6 @@
 import type { EventLog, LoggedRecord, LogRecord } from '@strata/store';
+import type { IngestResult } from './ingest-apply.ts';
+import type { Deferred } from './ingest-records.ts';
 
 /** Records asked for per read of the log. */
 const CHUNK = 200;
@@ -93,5 +95,66 @@ export class LogFollower {
   rewind(position: number): void {
     this.after = position;
     this.held = [];
+  }
+}
+
+/**
+ * Following the log, the records this process appended among those the follower applies: their
+ * sizes (the backlog this process counts, and what a stop gives its grace to), and who waits for
+ * their outcome (an import). The follower may read a record back and apply it before the append's
+ * PubAck is handled here: its outcome is then kept (`unclaimed`) while an append is in flight, for
+ * `appended` to hand over.
+ */
+export class OwnRecords {
+  private readonly sizes = new Map<number, number>();
+  private readonly awaiting = new Map<number, Deferred<IngestResult>>();
+  private readonly unclaimed = new Map<number, (waiting: Deferred<IngestResult>) => void>();
+
+  /** This process's records appended and not applied yet. */
+  get waiting(): number {
+    return this.sizes.size;
+  }
+
+  /**
+   * A record this process appended at `position`, `applied` being the position applied so far:
+   * the items it adds to the backlog (none when it is applied already).
+   */
+  appended(position: number, items: number, result: Deferred<IngestResult> | undefined, applied: number): number {
+    if (position > applied) {
+      this.sizes.set(position, items);
+      if (result) this.awaiting.set(position, result);
+      return items;
+    }
+    if (result) (this.unclaimed.get(position) ?? ((d) => d.reject(new Error(`the record at log position ${position} was applied before its outcome was asked for`))))(result);
+    return 0;
+  }
+
+  /** An append's records are all handed over: outcomes kept for it are no longer needed. */
+  appendDone(): void {
+    this.unclaimed.clear();
+  }
+
+  /** The record at `position` is applied: the items it leaves the backlog with (0 if it was not this process's). */
+  applied(position: number): number {
+    const items = this.sizes.get(position) ?? 0;
+    this.sizes.delete(position);
+    return items;
+  }
+
+  /** Tells whoever waits for the record's outcome, or keeps it while an append is in flight (`appending`). */
+  settle(position: number, how: (waiting: Deferred<IngestResult>) => void, appending: boolean): void {
+    const waiting = this.awaiting.get(position);
+    if (waiting) {
+      this.awaiting.delete(position);
+      how(waiting);
+    } else if (appending) {
+      this.unclaimed.set(position, how);
+    }
+  }
+
+  /** Stopping: whoever still waits hears `why`. */
+  rejectAll(why: () => Error): void {
+    for (const waiting of this.awaiting.values()) waiting.reject(why());
+    this.awaiting.clear();
   }
 }

@@ -228,9 +228,39 @@ class JetStreamLog implements EventLog {
       records.push({ ...record, position: d.seq });
     }
     const lastRead = records.length ? records[records.length - 1].position : after;
-    const upTo = drained ? Math.max(lastRead, last) : lastRead;
-    if (drained) reader.cover(upTo);
+    const upTo = drained && (await this.nothingAfter(partition, lastRead)) ? Math.max(lastRead, last) : lastRead;
+    if (upTo > lastRead) reader.cover(upTo);
     return { records, upTo };
+  }
+
+  /**
+   * Whether the stream holds no record of the partition (null: of any) after `position`, asked of
+   * the stream's store itself. A consumer's "nothing more" is not enough: its count of what is left
+   * can lag behind a message just stored (seen under load: a read said drained while a record below
+   * the head it had read was still to come). Records of an append that failed were deleted again:
+   * a gap of up to 32 positions after `position` is looked at message by message.
+   */
+  private async nothingAfter(partition: number | null, position: number): Promise<boolean> {
+    if (partition !== null) {
+      try {
+        const m = await this.jsm.streams.getMessage(this.stream, { last_by_subj: partitionSubject(this.prefix, partition) });
+        return m === null || m.seq <= position;
+      } catch (err) {
+        if (err instanceof JetStreamApiError && err.status === 404) return true;
+        throw err;
+      }
+    }
+    const head = (await this.jsm.streams.info(this.stream)).state.last_seq;
+    if (head <= position) return true;
+    if (head - position > 32) return false;
+    for (let seq = position + 1; seq <= head; seq++) {
+      try {
+        if ((await this.jsm.streams.getMessage(this.stream, { seq })) !== null) return false;
+      } catch (err) {
+        if (!(err instanceof JetStreamApiError && err.status === 404)) throw err;
+      }
+    }
+    return true;
   }
 
   /** Purges the partition's subject below position + 1 (JetStream's purge keeps the sequence it is given). */
