@@ -6,7 +6,7 @@ import { AppError } from '@strata/core';
 import type { IngestItem } from '../types.ts';
 import { storeUnavailableReason } from '../store-errors.ts';
 import { NATS_URL, natsRelay, natsUnavailable, testPrefixes } from '../testing/nats.ts';
-import type { EventLog, LogRecord } from './event-log.ts';
+import type { EventLog, LoggedRecord, LogRead, LogRecord } from './event-log.ts';
 import { openJetStreamLog } from './jetstream-log.ts';
 import { streamName } from './nats-common.ts';
 
@@ -98,44 +98,14 @@ describe.skipIf(unavailable !== null)('the event log on NATS JetStream', () => {
     }
   });
 
-  it('never gives an upTo past a record it has not delivered, while appends run alongside', async () => {
-    const prefix = newPrefix();
-    const log = await open(prefix);
-    // Appends come from other connections, as from other ingest processes, four at a time.
-    const writers = await Promise.all([open(prefix), open(prefix)]);
-    try {
-      const written: number[] = [];
-      let done = false;
-      const appending = Promise.all(Array.from({ length: 4 }, async (_, w) => {
-        for (let i = 0; i < 100; i++) {
-          const positions = await writers[w % 2].append([record(i % 4, [`m${w}-${i}`]), record((i + 1) % 4, [`n${w}-${i}`])]);
-          if (i % 4 === 0) written.push(positions[0]);
-          if ((i + 1) % 4 === 0) written.push(positions[1]);
-        }
-      })).finally(() => { done = true; });
-      const seen: number[] = [];
-      let after = 0;
-      while (!done) {
-        const { records, upTo } = await log.read(0, after, 7, 0);
-        seen.push(...records.map((r) => r.position));
-        if (records.length) expect(records[0].position).toBeGreaterThan(after);
-        expect(upTo).toBeGreaterThanOrEqual(after);
-        after = upTo;
-      }
-      await appending;
-      for (;;) {
-        const { records, upTo } = await log.read(0, after, 50, 0);
-        seen.push(...records.map((r) => r.position));
-        if (records.length === 0) break;
-        after = upTo;
-      }
-      expect(seen).toEqual([...written].sort((x, y) => x - y));
-    } finally {
-      await Promise.all([log, ...writers].map((l) => l.close()));
-    }
-  });
-
-  it('reads every partition in position order with readAll while other processes append, skipping none and carrying a request\'s id', async () => {
+  /**
+   * Reads with `read` (from `after`, at most `max`) while two other connections append from four
+   * loops at once, as other ingest processes do (`rounds` appends each, two records an append: an
+   * item `m<loop>-<i>` on partition i % 4, then `n<loop>-<i>` on the next, with `request` if given),
+   * then reads what is left. Checks that no read starts at or before where the last ended, nor ends
+   * before it; returns every record read and the positions of those `keep` picks.
+   */
+  async function readAlongside(rounds: number, request: boolean, keep: (partition: number) => boolean, read: (log: EventLog, after: number, max: number) => Promise<LogRead>) {
     const prefix = newPrefix();
     const log = await open(prefix);
     const writers = await Promise.all([open(prefix), open(prefix)]);
@@ -143,33 +113,45 @@ describe.skipIf(unavailable !== null)('the event log on NATS JetStream', () => {
       const written: number[] = [];
       let done = false;
       const appending = Promise.all(Array.from({ length: 4 }, async (_, w) => {
-        for (let i = 0; i < 60; i++) {
-          const request = `w${w}-${i}`;
-          written.push(...await writers[w % 2].append([record(i % 4, [`m${w}-${i}`]), { ...record((i + 1) % 4, [`n${w}-${i}`]), request }]));
+        for (let i = 0; i < rounds; i++) {
+          const records = [record(i % 4, [`m${w}-${i}`]), { ...record((i + 1) % 4, [`n${w}-${i}`]), ...(request ? { request: `w${w}-${i}` } : {}) }];
+          const positions = await writers[w % 2].append(records);
+          records.forEach((r, k) => { if (keep(r.partition)) written.push(positions[k]); });
         }
       })).finally(() => { done = true; });
-      const seen: { position: number; partition: number; first: string; request?: string }[] = [];
+      const seen: LoggedRecord[] = [];
       let after = 0;
       const take = async (max: number) => {
-        const { records, upTo } = await log.readAll(after, max, 0);
+        const { records, upTo } = await read(log, after, max);
         if (records.length) expect(records[0].position).toBeGreaterThan(after);
-        for (const r of records) seen.push({ position: r.position, partition: r.partition, first: r.items[0].messageId, ...(r.request ? { request: r.request } : {}) });
+        seen.push(...records);
         expect(upTo).toBeGreaterThanOrEqual(after);
         after = upTo;
         return records.length;
       };
-      while (!done) await take(9);
+      while (!done) await take(7);
       await appending;
       while (await take(50) > 0);
-      expect(seen.map((r) => r.position)).toEqual([...written].sort((x, y) => x - y));
-      // Each record on its own partition's subject, a request's id where it was given.
-      for (const r of seen) {
-        const [, w, i] = /^[mn](\d)-(\d+)$/.exec(r.first)!;
-        expect(r.partition).toBe((Number(i) + (r.first.startsWith('n') ? 1 : 0)) % 4);
-        expect(r.request).toBe(r.first.startsWith('n') ? `w${w}-${i}` : undefined);
-      }
+      return { seen, written: [...written].sort((x, y) => x - y) };
     } finally {
       await Promise.all([log, ...writers].map((l) => l.close()));
+    }
+  }
+
+  it('never gives an upTo past a record it has not delivered, while appends run alongside', async () => {
+    const { seen, written } = await readAlongside(100, false, (p) => p === 0, (log, after, max) => log.read(0, after, max, 0));
+    expect(seen.map((r) => r.position)).toEqual(written);
+  });
+
+  it('reads every partition in position order with readAll while other processes append, skipping none and carrying a request\'s id', async () => {
+    const { seen, written } = await readAlongside(60, true, () => true, (log, after, max) => log.readAll(after, max, 0));
+    expect(seen.map((r) => r.position)).toEqual(written);
+    // Each record on its own partition's subject, a request's id where it was given.
+    for (const r of seen) {
+      const first = r.items[0].messageId;
+      const [, w, i] = /^[mn](\d)-(\d+)$/.exec(first)!;
+      expect(r.partition).toBe((Number(i) + (first.startsWith('n') ? 1 : 0)) % 4);
+      expect(r.request).toBe(first.startsWith('n') ? `w${w}-${i}` : undefined);
     }
   });
 
