@@ -175,7 +175,13 @@ export class IngestService {
     return this.done;
   }
 
-  /** Items acknowledged and not yet applied. */
+  /** `applied`, read from the store's positions in a process that applies nothing (the `api` role). */
+  async appliedNow(): Promise<number> {
+    if (!this.applies && this.opts.readApplied) this.done = Math.max(this.done, await this.opts.readApplied());
+    return this.done;
+  }
+
+  /** Items acknowledged and not yet applied (following the log on NATS: those this process appended). */
   get backlogItems(): number {
     return this.backlog;
   }

@@ -13,12 +13,17 @@ export const suppressedWarning = (n: number): Rejection => ({
  * cached, so their batches cost no lookup; it is re-read after an erasure with suppression.
  */
 export class SuppressionList {
-  private readonly any = new Map<string, boolean>();
+  /** Whether a project has suppressed ids, and until when that answer is trusted (ms since the epoch). */
+  private readonly any = new Map<string, { any: boolean; until: number }>();
   /** Counts invalidations: a read that began before one never fills the cache after it. */
   private generation = 0;
 
-  /** `store`: what `screen` reads, before a request is appended to the event log. */
-  constructor(private readonly store?: SqlStore) {}
+  /**
+   * `store`: what `screen` reads, before a request is appended to the event log. `ttlMs`: how long
+   * "this project has no suppressed ids" is trusted. The process that erases invalidates it at
+   * once; a process of the api role, which never erases, reads it again after this long (5 s there).
+   */
+  constructor(private readonly store?: SqlStore, private readonly ttlMs = Number.POSITIVE_INFINITY) {}
 
   /**
    * `filter` on the store, outside any transaction: ingest screens a request before it is appended
@@ -38,11 +43,12 @@ export class SuppressionList {
   /** The items of a batch that name no suppressed id (userId, anonymousId or previousId), and how many were dropped. */
   async filter(tx: SqlStore, projectId: string, items: readonly IngestItem[]): Promise<{ kept: readonly IngestItem[]; dropped: number }> {
     const store = new UserDataStore(tx);
-    let any = this.any.get(projectId);
+    const known = this.any.get(projectId);
+    let any = known !== undefined && Date.now() < known.until ? known.any : undefined;
     if (any === undefined) {
       const generation = this.generation;
       any = await store.hasSuppressions(projectId);
-      if (generation === this.generation) this.any.set(projectId, any);
+      if (generation === this.generation) this.any.set(projectId, { any, until: Date.now() + this.ttlMs });
     }
     if (!any || items.length === 0) return { kept: items, dropped: 0 };
     const idsOf = (i: IngestItem) => [i.userId, i.anonymousId, i.previousId].filter((x): x is string => x !== null);

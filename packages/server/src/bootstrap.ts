@@ -31,7 +31,8 @@ export function createContext(store: SqlStore, config: Config, clock: Clock = sy
   const points = new PointsService(store, engine, clock);
   const rewards = new RewardService(store, engine, points, clock);
   const missions = new MissionService(store, engine, points, clock, config.sessionTimeoutMs);
-  const suppressions = new SuppressionList(store);
+  // A process of the api role never erases: it learns of another process's erasures by reading again, within 5 s.
+  const suppressions = new SuppressionList(store, config.role === 'api' ? 5_000 : Number.POSITIVE_INFINITY);
   // Acknowledged requests go to the event log first; the membership worker applies them from there (docs/architecture.md).
   // Its hooks (missions) are added below, in the same turn: the worker applies nothing before the next.
   // On NATS other processes (the api role) append to the log too: the worker applies what the log holds, not what this process appended.

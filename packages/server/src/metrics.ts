@@ -57,8 +57,9 @@ export class Metrics {
       () => ({ accepted: totals.accepted, rejected: totals.rejected, failed: totals.failed, set_aside: totals.setAside }));
     const ingest = ctx.ingest;
     new Gauge({ name: 'strata_ingest_backlog_events', help: 'Events acknowledged (in the event log) and not yet applied by the membership worker', registers, collect() { this.set(ingest.backlogItems); } });
-    new Gauge({ name: 'strata_ingest_acknowledged_position', help: 'The event log position of the last request acknowledged', registers, collect() { this.set(ingest.acknowledged); } });
-    new Gauge({ name: 'strata_ingest_applied_position', help: 'The event log position up to which everything acknowledged is applied', registers, collect() { this.set(ingest.applied); } });
+    // With the log on NATS other processes append too: the positions are read from the log and the store when scraped.
+    new Gauge({ name: 'strata_ingest_acknowledged_position', help: 'The event log position of the last request acknowledged (with the log on NATS: by any process)', registers, async collect() { this.set(await ingest.latest().catch(() => ingest.acknowledged)); } });
+    new Gauge({ name: 'strata_ingest_applied_position', help: 'The event log position up to which everything acknowledged is applied', registers, async collect() { this.set(await ingest.appliedNow().catch(() => ingest.applied)); } });
     const log = ingest.log;
     new Gauge({ name: 'strata_event_log_partitions', help: 'The partitions of the event log in use, labelled by which log it is: sqlite (a file beside the store), postgres (a table of the store) or jetstream (NATS)', labelNames: ['log'], registers, collect() { this.set({ log: log.kind }, log.partitions); } });
     new Gauge({ name: 'strata_ingest_stalled', help: '1 while the membership worker cannot apply (the store is unavailable), else 0', registers, collect() { this.set(ingest.stalled === null ? 0 : 1); } });

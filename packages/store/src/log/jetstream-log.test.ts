@@ -222,6 +222,26 @@ describe.skipIf(unavailable !== null)('the event log on NATS JetStream', () => {
     }
   });
 
+  it('does not count the records of a failed append at the end of the stream in its head, however many: readers waiting for it are not held up', async () => {
+    const prefix = newPrefix();
+    const log = await open(prefix);
+    try {
+      const [kept] = await log.append([record(0, ['kept'])]);
+      // 40 records of an append that failed, deleted again as `append` does (more than a reader could look at one by one).
+      const failed = await log.append(Array.from({ length: 40 }, (_, i) => record(i % 4, [`f${i}`])));
+      for (const seq of failed) await jsm.streams.deleteMessage(streamName(prefix), seq, false);
+      expect(await log.head()).toBe(kept);
+      expect(await log.readAll(kept, 10, 0)).toEqual({ records: [], upTo: failed[failed.length - 1] });
+      for (const p of [0, 1, 2, 3]) expect((await log.read(p, kept, 10, 0)).records).toEqual([]);
+      // A record after the gap: the head is it again.
+      const [after] = await log.append([record(1, ['after'])]);
+      expect(await log.head()).toBe(after);
+      expect((await log.readAll(kept, 10, 0)).records.map((r) => r.position)).toEqual([after]);
+    } finally {
+      await log.close();
+    }
+  });
+
   it('trims a partition up to a position and leaves the rest', async () => {
     const log = await open(newPrefix());
     try {

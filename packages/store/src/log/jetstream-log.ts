@@ -237,8 +237,7 @@ class JetStreamLog implements EventLog {
    * Whether the stream holds no record of the partition (null: of any) after `position`, asked of
    * the stream's store itself. A consumer's "nothing more" is not enough: its count of what is left
    * can lag behind a message just stored (seen under load: a read said drained while a record below
-   * the head it had read was still to come). Records of an append that failed were deleted again:
-   * a gap of up to 32 positions after `position` is looked at message by message.
+   * the head it had read was still to come).
    */
   private async nothingAfter(partition: number | null, position: number): Promise<boolean> {
     if (partition !== null) {
@@ -250,17 +249,22 @@ class JetStreamLog implements EventLog {
         throw err;
       }
     }
-    const head = (await this.jsm.streams.info(this.stream)).state.last_seq;
-    if (head <= position) return true;
-    if (head - position > 32) return false;
-    for (let seq = position + 1; seq <= head; seq++) {
-      try {
-        if ((await this.jsm.streams.getMessage(this.stream, { seq })) !== null) return false;
-      } catch (err) {
-        if (!(err instanceof JetStreamApiError && err.status === 404)) throw err;
-      }
-    }
-    return true;
+    return (await this.lastPresent()) <= position;
+  }
+
+  /**
+   * The stream's last sequence, less those at its end that were deleted — the records of an append
+   * that failed, deleted again (`append`): the last position that holds, or held before a trim, a
+   * record that may have been acknowledged. Readers waiting for the head must not wait for positions
+   * that no record will ever fill.
+   */
+  private async lastPresent(): Promise<number> {
+    const { state } = await this.jsm.streams.info(this.stream, { deleted_details: true });
+    if (!state.num_deleted) return state.last_seq;
+    const deleted = new Set(state.deleted ?? []);
+    let seq = state.last_seq;
+    while (seq >= state.first_seq && deleted.has(seq)) seq--;
+    return seq;
   }
 
   /** Purges the partition's subject below position + 1 (JetStream's purge keeps the sequence it is given). */
@@ -298,8 +302,9 @@ class JetStreamLog implements EventLog {
   /** A purge removes the messages from the stream's files (JetStream compacts its blocks itself): nothing more to do. */
   async forgetTrimmed(): Promise<void> {}
 
+  /** The last position that holds (or held) a record: deleted records at the end of the stream do not count (`lastPresent`). */
   async head(): Promise<number> {
-    return (await this.jsm.streams.info(this.stream)).state.last_seq;
+    return this.lastPresent();
   }
 
   async close(): Promise<void> {
