@@ -21,7 +21,7 @@ import { startStrata, type StrataProcess } from './strata-process.ts';
 
 const ADMIN = 'sta_roles_admin';
 const WRITE = 'stw_roles_write';
-/** Users; each sends 7 to 10 events, 200,010 in all (STRATA_ROLES_USERS to change it). */
+/** Users; each sends 7 to 10 events, 200,003 in all (STRATA_ROLES_USERS to change it). */
 const USERS = Number(process.env.STRATA_ROLES_USERS ?? 23_530);
 const BATCH = 100;
 
