@@ -127,6 +127,9 @@ async function streamInfo(jsm: JetStreamManager, name: string): Promise<StreamIn
   }
 }
 
+/** How long `close` waits for the connection to drain before it closes it outright (ms). */
+const CLOSE_MS = 2_000;
+
 /** The partition a message's subject names (`<prefix>.events.<n>`). */
 function partitionOfSubject(subject: string): number {
   return Number(subject.slice(subject.lastIndexOf('.') + 1));
@@ -311,11 +314,15 @@ class JetStreamLog implements EventLog {
     if (this.nc.isClosed()) return;
     await Promise.all([...this.readers.values()].map((r) => r.close()));
     this.readers.clear();
+    // A server that does not answer never completes a drain: a stop must not wait on it for ever.
+    let timer: NodeJS.Timeout | undefined;
     try {
-      await this.nc.drain();
+      await Promise.race([this.nc.drain(), new Promise((_, reject) => { timer = setTimeout(reject, CLOSE_MS, new Error('drain timed out')); })]);
     } catch {
-      // NATS is gone: nothing is left to flush (appends already failed); closing must still succeed.
+      // NATS is gone or not answering: nothing is left to flush (appends already failed); closing must still succeed.
       await this.nc.close();
+    } finally {
+      clearTimeout(timer);
     }
   }
 
