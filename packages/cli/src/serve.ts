@@ -25,14 +25,7 @@ export async function prepare(): Promise<{ config: Config; ctx: AppContext }> {
     console.error(`strata: ${reason}. This process stops (exit 1): two processes writing one database would each keep segments from part of the events.`);
     stopWith(1);
   });
-  let log;
-  try {
-    log = await openConfiguredLog(store, config);
-  } catch (err) {
-    await lease.release();
-    await store.close();
-    throw err;
-  }
+  const log = await openLogOrClose(store, config, () => lease.release());
   for (const line of credentialLines(await ensureDefaultProject(store, config, Date.now()))) console.log(line);
   return { config, ctx: createContext(store, config, systemClock, { writerLease: lease, log }) };
 }
@@ -44,14 +37,18 @@ export async function prepare(): Promise<{ config: Config; ctx: AppContext }> {
  */
 async function prepareApi(config: Config): Promise<AppContext> {
   const store = await openSharedStore(storeConfigOf(config));
-  let log;
+  return createContext(store, config, systemClock, { log: await openLogOrClose(store, config) });
+}
+
+/** The configured event log; when it cannot be opened, `release` (the writer lease) and the store are let go before the start fails. */
+async function openLogOrClose(store: AppContext['store'], config: Config, release: () => Promise<void> = async () => {}): Promise<AppContext['ingest']['log']> {
   try {
-    log = await openConfiguredLog(store, config);
+    return await openConfiguredLog(store, config);
   } catch (err) {
+    await release();
     await store.close();
     throw err;
   }
-  return createContext(store, config, systemClock, { log });
 }
 
 export async function serve(ctx: AppContext, config: Config): Promise<void> {

@@ -365,20 +365,18 @@ export class IngestService {
         unreadable = false;
         this.stalled = null;
       }
-      if (read.records.length === 0) {
-        // Nothing up to upTo is left to apply (a position that belonged to no record: an append that failed).
-        if (!this.quitting) this.advanceTo(read.upTo);
-        continue;
+      if (read.records.length) {
+        const began = performance.now();
+        const items = sizeOf(read.records);
+        const left = await this.applyBatch(read.records.map((record) => ({ record })));
+        if (left.length) {
+          // Stopping: what is left stays in the log for the next start.
+          follower.rewind(this.appliedRecord);
+          return;
+        }
+        this.resize(max, want, items, performance.now() - began);
       }
-      const began = performance.now();
-      const items = sizeOf(read.records);
-      const left = await this.applyBatch(read.records.map((record) => ({ record })));
-      if (left.length) {
-        // Stopping: what is left stays in the log for the next start.
-        follower.rewind(this.appliedRecord);
-        return;
-      }
-      this.resize(max, want, items, performance.now() - began);
+      // Past the last record, up to upTo, nothing is left to apply (a position that belonged to no record: an append that failed).
       if (!this.quitting) this.advanceTo(read.upTo);
     }
   }
@@ -526,11 +524,9 @@ export class IngestService {
 
   /** `waitApplied` in a process that applies nothing (the `api` role): the store's applied position, read every 20 ms. */
   private async pollApplied(position: number, timeoutMs: number): Promise<boolean> {
-    const read = this.opts.readApplied;
-    if (!read) return false;
+    if (!this.opts.readApplied) return false;
     for (const deadline = Date.now() + timeoutMs; ;) {
-      this.done = Math.max(this.done, await read());
-      if (position <= this.done) return true;
+      if (position <= (await this.appliedNow())) return true;
       if (Date.now() >= deadline) return false;
       await sleep(Math.min(20, Math.max(1, deadline - Date.now())));
     }
@@ -549,12 +545,16 @@ export class IngestService {
   /** Resolves when everything submitted so far is appended and applied (following the log on NATS: everything the log holds, whoever appended it). */
   async drain(): Promise<void> {
     await this.recovered;
-    if (this.follower !== null || !this.applies) {
+    // An `api` process: until its requests are appended.
+    if (!this.applies) {
       while (this.appender.busy) await sleep(1);
-      // Following the log, what other processes appended too.
-      if (this.follower !== null) await this.latest();
-      // Following the log: until it is applied up to what this process was acknowledged (an `api` process: appended).
-      while (this.follower !== null && this.done < this.acked && !this.quitting) await sleep(2);
+      return;
+    }
+    // Following the log: until it is applied up to its head, whoever appended it.
+    if (this.follower !== null) {
+      while (this.appender.busy) await sleep(1);
+      const head = await this.latest();
+      while (this.done < head && !this.quitting) await sleep(2);
       return;
     }
     while (this.appender.busy || this.applying || this.applyQueue.length) {

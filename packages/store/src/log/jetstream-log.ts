@@ -7,7 +7,7 @@ import { AppError } from '@strata/core';
 import type { EventLog, LoggedRecord, LogRead, LogRecord } from './event-log.ts';
 import { ENCODING_HEADER, appendAttempt, decodeRecord, encodeRecord, recordMsgId } from './jetstream-record.ts';
 import { PartitionReader } from './jetstream-reader.ts';
-import { checkInt, checkName, connectNats, partitionSubject, streamName } from './nats-common.ts';
+import { allPartitionsSubject, checkInt, checkName, connectNats, partitionOfSubject, partitionSubject, streamName } from './nats-common.ts';
 import { checkStreamOwner, ownerInDescription, streamDescription, type StreamOwner } from './stream-owner.ts';
 
 /**
@@ -129,11 +129,6 @@ async function streamInfo(jsm: JetStreamManager, name: string): Promise<StreamIn
 
 /** How long `close` waits for the connection to drain before it closes it outright (ms). */
 const CLOSE_MS = 2_000;
-
-/** The partition a message's subject names (`<prefix>.events.<n>`). */
-function partitionOfSubject(subject: string): number {
-  return Number(subject.slice(subject.lastIndexOf('.') + 1));
-}
 
 class JetStreamLog implements EventLog {
   readonly kind = 'jetstream';
@@ -331,7 +326,7 @@ class JetStreamLog implements EventLog {
     const key = partition ?? -1;
     let r = this.readers.get(key);
     if (r === undefined) {
-      r = new PartitionReader(this.nc, this.jsm, this.stream, partition === null ? `${this.prefix}.events.*` : partitionSubject(this.prefix, partition), this.timeoutMs);
+      r = new PartitionReader(this.nc, this.jsm, this.stream, partition === null ? allPartitionsSubject(this.prefix) : partitionSubject(this.prefix, partition), this.timeoutMs);
       this.readers.set(key, r);
     }
     return r;

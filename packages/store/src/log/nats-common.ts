@@ -50,6 +50,16 @@ export function partitionSubject(prefix: string, partition: number): string {
   return `${prefix}.events.${partition}`;
 }
 
+/** The subjects of every partition of a prefix's event log, as one filter (a reader of the whole log). */
+export function allPartitionsSubject(prefix: string): string {
+  return `${prefix}.events.*`;
+}
+
+/** The partition a subject of an event log names (`partitionSubject` read back). */
+export function partitionOfSubject(subject: string): number {
+  return Number(subject.slice(subject.lastIndexOf('.') + 1));
+}
+
 /** The KV bucket of a prefix's partition leases. */
 export function leaseBucket(prefix: string): string {
   return `${prefix}_leases`;
