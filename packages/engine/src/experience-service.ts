@@ -46,6 +46,8 @@ export class ExperienceService {
     private readonly store: SqlStore,
     private readonly engine: LiveEngine,
     private readonly clock: Clock,
+    /** false on a process of the api role: experiences change on another process, so they are read each time. */
+    private readonly cacheDefinitions = true,
   ) {}
 
   /** A write through the engine's writer (so segment deletion cannot interleave), then the cache is dropped. */
@@ -140,7 +142,7 @@ export class ExperienceService {
     if (!rows) {
       rows = new ExperienceStore(this.store).list(projectId);
       rows.catch(() => this.cache.delete(projectId));
-      this.cache.set(projectId, rows);
+      if (this.cacheDefinitions) this.cache.set(projectId, rows);
     }
     return rows;
   }

@@ -20,3 +20,4 @@ export * from './import-service.ts';
 export * from './cursor.ts';
 export * from './ids.ts';
 export * from './user-data-service.ts';
+export * from './membership-reader.ts';

@@ -83,10 +83,18 @@ export class LiveEngine {
     private readonly store: SqlStore,
     private readonly clock: Clock,
     private readonly listeners: ChangeListener[] = [],
-    options: { readonly evaluation?: scan.Evaluation } = {},
+    options: { readonly evaluation?: scan.Evaluation; readonly holdsNoState?: boolean } = {},
   ) {
     this.evaluation = options.evaluation ?? 'bulk';
+    this.holdsNoState = options.holdsNoState ?? false;
   }
+
+  /**
+   * true on a process of the api role: it never loads a project (that would read every profile
+   * into a process that applies nothing, and answer from a copy that no longer follows the log);
+   * whatever would need one is refused with WRONG_ROLE instead.
+   */
+  private readonly holdsNoState: boolean;
 
   onChanges(l: ChangeListener): void {
     this.listeners.push(l);
@@ -305,6 +313,7 @@ export class LiveEngine {
   private async project(tx: SqlStore, projectId: string, since?: number): Promise<ProjectState> {
     const have = this.projects.get(projectId);
     if (have) return have;
+    if (this.holdsNoState) throw new AppError({ code: 'WRONG_ROLE', message: 'this Strata process has the api role (STRATA_ROLE=api) and holds no engine state: send the request to a process of the all role' });
     if (this.deleted.has(projectId)) throw new AppError({ code: 'NOT_FOUND', message: `project "${projectId}" was deleted` });
     const now = this.clock.now();
     // A project the engine never wrote a clock for starts now; while the clock is held (the log's

@@ -4,6 +4,7 @@ import { AppError, DAY_MS, parseDuration, parseIsoTime, validationError, isoTime
 import { MissionStore, type IngestItem, type IngestOutcome, type MissionRow, type ProgressRow, type SqlStore } from '@strata/store';
 import type { Clock } from './clock.ts';
 import type { LiveEngine, MembershipChange } from './live-engine.ts';
+import { engineMemberships, type DefinitionReads, type MembershipReader } from './membership-reader.ts';
 import { daysIn, durationText, goalFilter, parseGoal, walkGoal, type MissionGoal, type WalkResult } from './mission-goal.ts';
 import type { PointsService } from './points-service.ts';
 import { decodeCursor, encodeCursor } from './cursor.ts';
@@ -118,7 +119,16 @@ export class MissionService {
     private readonly clock: Clock,
     /** The gap after which a user's next event opens a new visit (the store derives `$session` with the same). */
     private readonly sessionTimeoutMs = 30 * 60_000,
-  ) {}
+    opts: DefinitionReads = {},
+  ) {
+    this.memberships = opts.memberships ?? engineMemberships(engine, store);
+    this.cacheDefinitions = opts.cacheDefinitions ?? true;
+  }
+
+  /** Where eligibility learns a user's segments and last visit (the engine, or the store on a process of the api role). */
+  private readonly memberships: MembershipReader;
+  /** false on a process of the api role: missions change on another process, so they are read each time. */
+  private readonly cacheDefinitions: boolean;
 
   // ------------------------------------------------------------ definitions
 
@@ -144,7 +154,7 @@ export class MissionService {
       // Stored goals were validated when saved; one that no longer parses is skipped, never fatal to ingest.
       if (g.ok) out.push({ row, goal: g.value, matches: goalFilter(g.value) });
     }
-    if (gen === this.generation) this.cache.set(projectId, out);
+    if (gen === this.generation && this.cacheDefinitions) this.cache.set(projectId, out);
     return out;
   }
 
@@ -437,12 +447,13 @@ export class MissionService {
    * are in, those with an attempt under way, and those of a target segment they were in when
    * their current visit began (their next event, within the session timeout, belongs to it).
    */
-  private async eligible(store: SqlStore, projectId: string, profileId: number, running: readonly Compiled[], rows: ReadonlyMap<string, ProgressRow>, now: number): Promise<Set<Compiled>> {
-    const segments = new Set(this.engine.segmentsOf(projectId, profileId));
+  private async eligible(store: SqlStore, projectId: string, profileId: number, running: readonly Compiled[], rows: ReadonlyMap<string, ProgressRow>, now: number, known?: ReadonlySet<string>): Promise<Set<Compiled>> {
+    const segments = known ?? new Set((await this.memberships.segmentsOf(projectId, profileId)).map((s) => s.id));
     const out = new Set(running.filter((m) => qualifies(m.row, segments) || engaged(m.row, rows.get(m.row.id))));
-    const lastSeen = this.engine.record(projectId, profileId)?.lastSeen ?? null;
     const rest = running.filter((m) => !out.has(m) && !finished(m.row, rows.get(m.row.id)));
-    if (rest.length === 0 || lastSeen === null || now - lastSeen >= this.sessionTimeoutMs) return out;
+    if (rest.length === 0) return out;
+    const lastSeen = await this.memberships.lastSeen(projectId, profileId);
+    if (lastSeen === null || now - lastSeen >= this.sessionTimeoutMs) return out;
     const atStart = await this.segmentsAtVisitStart(store, projectId, profileId, rest.flatMap((m) => m.row.segmentIds), now);
     for (const m of rest) if (qualifies(m.row, atStart)) out.add(m);
     return out;
@@ -452,12 +463,13 @@ export class MissionService {
    * The missions a user can take part in now — active, in their dates, and targeted at a segment
    * they are in (or at everyone), or started and not finished — with their progress (the
    * targeting API). A profile id no profile has gets the missions for everyone, with no progress.
+   * `segments`: the user's segments when the caller has read them already.
    */
-  async forUser(tx: SqlStore, projectId: string, profileId: number, now: number): Promise<MissionForUser[]> {
+  async forUser(tx: SqlStore, projectId: string, profileId: number, now: number, segments?: ReadonlySet<string>): Promise<MissionForUser[]> {
     const running = (await this.compiled(tx, projectId)).filter((m) => m.row.active && inDates(m.row, now));
     if (running.length === 0) return [];
     const rows = new Map(profileId >= 0 ? (await new MissionStore(tx).progressOfProfile(projectId, profileId)).map((r) => [r.missionId, r]) : []);
-    const eligible = await this.eligible(tx, projectId, profileId, running, rows, now);
+    const eligible = await this.eligible(tx, projectId, profileId, running, rows, now, segments);
     const out: MissionForUser[] = [];
     for (const m of running) if (eligible.has(m)) out.push(this.forUserView(m, await this.progressAt(tx, projectId, m, rows.get(m.row.id), now)));
     return out;

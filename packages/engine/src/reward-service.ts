@@ -4,6 +4,7 @@ import { AppError, validationError, type Issue, isoTime as iso } from '@strata/c
 import { PointsStore, RewardStore, type CodeCounts, type RedemptionRow, type RewardRow, type RewardType, type SqlStore } from '@strata/store';
 import type { Clock } from './clock.ts';
 import type { LiveEngine } from './live-engine.ts';
+import { engineMemberships, type DefinitionReads, type MembershipReader } from './membership-reader.ts';
 import type { PointsService } from './points-service.ts';
 import { decodeCursor, encodeCursor } from './cursor.ts';
 import { newId } from './ids.ts';
@@ -94,7 +95,16 @@ export class RewardService {
     private readonly engine: LiveEngine,
     private readonly points: PointsService,
     private readonly clock: Clock,
-  ) {}
+    opts: DefinitionReads = {},
+  ) {
+    this.memberships = opts.memberships ?? engineMemberships(engine, store);
+    this.cacheDefinitions = opts.cacheDefinitions ?? true;
+  }
+
+  /** Where the targeting learns a user's segments (the engine, or the store on a process of the api role). */
+  private readonly memberships: MembershipReader;
+  /** false on a process of the api role: rewards and their stock change on another process, so they are read each time. */
+  private readonly cacheDefinitions: boolean;
 
   /** Per project, the rewards and their pools' counts as the targeting API reads them; dropped by every write here. */
   private readonly catalogs = new Map<string, Promise<{ rows: RewardRow[]; codes: Map<string, CodeCounts> }>>();
@@ -105,7 +115,7 @@ export class RewardService {
       const rs = new RewardStore(this.store);
       c = rs.list(projectId).then(async (rows) => ({ rows, codes: await rs.codeCounts(projectId, rows.map((r) => r.id)) }));
       c.catch(() => this.catalogs.delete(projectId));
-      this.catalogs.set(projectId, c);
+      if (this.cacheDefinitions) this.catalogs.set(projectId, c);
     }
     return c;
   }
@@ -345,12 +355,12 @@ export class RewardService {
    * user cannot redeem right now (sold out, limit reached, too expensive) are listed with the
    * reason readable from the fields. `profileId` may name no profile (an unknown user).
    */
-  async forUser(tx: SqlStore, projectId: string, profileId: number, now: number): Promise<RewardForUser[]> {
+  async forUser(tx: SqlStore, projectId: string, profileId: number, now: number, known?: ReadonlySet<string>): Promise<RewardForUser[]> {
     const { rows: all, codes } = await this.catalog(projectId);
     const live = all.filter((r) => r.active && (r.startsAt === null || now >= r.startsAt) && (r.endsAt === null || now < r.endsAt));
     if (live.length === 0) return [];
-    // Membership from the engine's memory: exact now, and no query.
-    const segments = new Set(this.engine.segmentsOf(projectId, profileId));
+    // Membership from the engine's memory (exact now, and no query), or the store's rows on a process of the api role.
+    const segments = known ?? new Set((await this.memberships.segmentsOf(projectId, profileId)).map((s) => s.id));
     const visible = live.filter((r) => r.segmentIds.length === 0 || r.segmentIds.some((s) => segments.has(s)));
     if (visible.length === 0) return [];
     const [mine, balance] = await Promise.all([new RewardStore(tx).countsByUser(projectId, profileId), new PointsStore(tx).balance(projectId, profileId)]);

@@ -2,11 +2,12 @@ import type { Json } from '@strata/core';
 import { PointsStore, type SqlStore } from '@strata/store';
 import type { Clock } from './clock.ts';
 import type { ExperienceForUser, ExperienceService } from './experience-service.ts';
-import type { LiveEngine } from './live-engine.ts';
+import type { MembershipReader } from './membership-reader.ts';
 
 /** A source of targeted content for one user (missions, rewards): see MissionService / RewardService. */
 export interface TargetSource<T> {
-  forUser(tx: SqlStore, projectId: string, profileId: number, now: number): Promise<T[]>;
+  /** `segments`: the ids of the user's segments, read by the targeting already. */
+  forUser(tx: SqlStore, projectId: string, profileId: number, now: number, segments: ReadonlySet<string>): Promise<T[]>;
 }
 
 export interface TargetingView {
@@ -26,7 +27,8 @@ export interface TargetingView {
 const NOBODY = -1;
 
 /**
- * What a user may see now: their segments (from the engine's memory), then the active
+ * What a user may see now: their segments (from the engine's memory on a process of the all
+ * role, from the store's membership rows on one of the api role: membership-reader.ts), then the active
  * missions with their progress, the rewards they may redeem with affordability and stock, the
  * experiences' winning variants, and their points balance (GET /v1/targeting, GET
  * /api/users/:id/targeting).
@@ -34,7 +36,7 @@ const NOBODY = -1;
 export class TargetingService {
   constructor(
     private readonly store: SqlStore,
-    private readonly engine: LiveEngine,
+    private readonly memberships: MembershipReader,
     private readonly clock: Clock,
     private readonly experiences: ExperienceService,
     private readonly sources: { missions?: TargetSource<unknown>; rewards?: TargetSource<unknown> } = {},
@@ -45,28 +47,21 @@ export class TargetingService {
    * which experiences, missions and rewards the user gets.
    */
   async forUser(projectId: string, id: { userId?: string; anonymousId?: string }, opts: { withSegments?: boolean } = {}): Promise<TargetingView> {
-    const lookup = id.userId ?? id.anonymousId!;
-    // One key lookup; the ids come from the engine's copy of the record (every profile is in memory).
-    const key = await this.store.profileKey(projectId, lookup);
-    const profile = key ? this.engine.record(projectId, key.profileId) ?? (await this.store.findProfile(projectId, lookup)) : null;
+    const profile = await this.memberships.profile(projectId, id.userId ?? id.anonymousId!);
     const profileId = profile?.id ?? NOBODY;
     const now = this.clock.now();
-    const segmentIds = profile ? this.engine.segmentsOf(projectId, profile.id) : [];
+    const segments = profile ? await this.memberships.segmentsOf(projectId, profile.id) : [];
+    const ids = new Set(segments.map((x) => x.id));
     const [missions, rewards, experiences, points] = await Promise.all([
-      this.sources.missions?.forUser(this.store, projectId, profileId, now) ?? [],
-      this.sources.rewards?.forUser(this.store, projectId, profileId, now) ?? [],
-      this.experiences.forUser(projectId, new Set(segmentIds)),
+      this.sources.missions?.forUser(this.store, projectId, profileId, now, ids) ?? [],
+      this.sources.rewards?.forUser(this.store, projectId, profileId, now, ids) ?? [],
+      this.experiences.forUser(projectId, ids),
       profile ? new PointsStore(this.store).balance(projectId, profile.id) : 0,
     ]);
     return {
       userId: profile?.userId ?? id.userId ?? null, anonymousId: profile?.anonymousId ?? id.anonymousId ?? null, known: profile !== null,
-      segments: opts.withSegments === false ? null : this.named(projectId, segmentIds), points,
+      segments: opts.withSegments === false ? null : [...segments], points,
       missions: missions as Json[], rewards: rewards as Json[], experiences,
     };
-  }
-
-  private named(projectId: string, segmentIds: readonly string[]): { id: string; name: string }[] {
-    const names = this.engine.segmentNames(projectId);
-    return segmentIds.map((s) => ({ id: s, name: names.get(s) ?? s }));
   }
 }

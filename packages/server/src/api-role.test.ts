@@ -1,12 +1,18 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { sql } from 'kysely';
-import { openTestSqlite } from '@strata/store/testing';
+import type { FastifyInstance } from 'fastify';
+import { openTestSqlite, testBackends } from '@strata/store/testing';
+import { buildApp } from './app.ts';
+import { createContext, DEFAULT_PROJECT, stopContext } from './bootstrap.ts';
+import type { AppContext } from './context.ts';
 import { ADMIN, startTestApp, WRITE, type TestApp } from './test-app.ts';
+
+const backends = await testBackends();
 
 /**
  * What a process of the api role serves (docs/scale-out.md § Roles): ingest appended to the log
- * and applied by nobody here, health, metrics and docs; 421 WRONG_ROLE, naming the role, for the
- * rest. (The role needs NATS and PostgreSQL at start — config.test.ts — and runs with them in
+ * and applied by nobody here; targeting and the user reads from the store; health, metrics and
+ * docs; 421 WRONG_ROLE, naming the role, for the rest. (The role needs NATS and PostgreSQL at start — config.test.ts — and runs with them in
  * e2e/api-role.test.ts; this test checks the routing over the embedded log.)
  */
 describe('a process of the api role', () => {
@@ -36,12 +42,14 @@ describe('a process of the api role', () => {
     expect(bad.status).toBe(400);
   });
 
-  it('answers 421 WRONG_ROLE, naming the role, to the admin API, targeting, redemption and the admin UI; serves health and docs', async () => {
+  it('answers 421 WRONG_ROLE, naming the role, to the admin API but the user reads, to redemption and the admin UI; serves health and docs', async () => {
     t = await startTestApp(await openTestSqlite(), undefined, { config: { role: 'api' }, startEngine: false });
     for (const [method, url, headers] of [
       ['GET', '/api/segments', { authorization: `Bearer ${ADMIN}` }],
       ['POST', '/api/segments', { authorization: `Bearer ${ADMIN}` }],
-      ['GET', '/v1/targeting?userId=u1', { 'x-write-key': WRITE }],
+      // A change to a user is the all role's, whatever the token (refused before it is checked).
+      ['POST', '/api/users/u1/labels', { authorization: 'Bearer nonsense' }],
+      ['DELETE', '/api/users/u1', { authorization: `Bearer ${ADMIN}` }],
       ['POST', '/v1/rewards/r1/redeem', { 'x-write-key': WRITE }],
       ['GET', '/', {}],
       ['GET', '/segments', {}],
@@ -57,9 +65,81 @@ describe('a process of the api role', () => {
     expect((await t.app.inject({ method: 'GET', url: '/api/health/ready' })).statusCode).toBe(200);
     const spec = JSON.parse((await t.app.inject({ method: 'GET', url: '/openapi.json' })).payload);
     expect(Object.keys(spec.paths)).toContain('/v1/batch');
+    expect(Object.keys(spec.paths)).toContain('/v1/targeting');
+    expect(Object.keys(spec.paths)).toContain('/api/users/{id}/segments');
     expect(Object.keys(spec.paths)).not.toContain('/api/segments');
+    // The user reads check the admin token as anywhere.
+    expect((await t.app.inject({ method: 'GET', url: '/api/users/u1/segments', headers: { authorization: 'Bearer nonsense' } })).statusCode).toBe(401);
     // Browsers may still send events here: the preflight of ingest is answered.
     const pre = await t.app.inject({ method: 'OPTIONS', url: '/v1/batch', headers: { origin: 'https://shop.example', 'access-control-request-method': 'POST' } });
     expect(pre.statusCode).toBe(204);
+  });
+});
+
+/**
+ * A process of the api role beside a process of the all role on one store: targeting and the user
+ * reads come from the store's rows there and from the engine's memory here, and must agree; the
+ * definitions (missions, rewards, experiences) are read afresh, since they change on the other process.
+ */
+describe.each(backends.map((b) => [b.name, b] as const))('targeting on a process of the api role, on %s', (_n, backend) => {
+  let all: TestApp;
+  let api: { app: FastifyInstance; ctx: AppContext } | null = null;
+  afterEach(async () => {
+    if (api) {
+      await api.app.close();
+      await stopContext(api.ctx, { closeStore: false });
+      api = null;
+    }
+    await all?.close();
+  });
+
+  it('answers what the all process answers, from the store, and loads no profile', async () => {
+    all = await startTestApp(await backend.open());
+    const apiCtx = createContext(all.ctx.store, { ...all.ctx.config, role: 'api' }, all.clock);
+    api = { ctx: apiCtx, app: await buildApp(apiCtx) };
+    const vip = (await all.admin('POST', '/api/segments', { name: 'VIP', condition: { attr: 'traits.plan', op: 'eq', value: 'vip' } })).body.id;
+    expect((await all.admin('POST', '/api/segments', { name: 'Buyers', condition: { event: 'buy' } })).status).toBe(201);
+    const mission = (await all.admin('POST', '/api/missions', { name: 'Buy twice', points: 50, segmentIds: [vip], goal: { kind: 'count', event: 'buy', target: 2 } })).body;
+    expect((await all.admin('POST', '/api/rewards', { name: 'Coffee', type: 'digital', cost: 10, segmentIds: [vip] })).status).toBe(201);
+    const exp = await all.admin('POST', '/api/experiences', { key: 'banner', name: 'Banner', defaultPayload: 'hello', variants: [{ key: 'vip', payload: 'hello VIP', segmentIds: [vip] }] });
+    expect(exp.status, JSON.stringify(exp.body)).toBe(201);
+    expect((await all.admin('PATCH', '/api/settings', { publicSegments: 'always' })).status).toBe(200);
+    await all.send('/v1/batch', { batch: [
+      { type: 'identify', userId: 'v1', traits: { plan: 'vip' } },
+      { type: 'track', userId: 'v1', event: 'buy' },
+      { type: 'identify', userId: 'f1', traits: { plan: 'free' } },
+      { type: 'track', anonymousId: 'a1', event: 'buy' },
+    ] });
+    const read = async (app: FastifyInstance, url: string, auth: Record<string, string>) => {
+      const r = await app.inject({ method: 'GET', url, headers: auth });
+      return { status: r.statusCode, body: JSON.parse(r.payload) };
+    };
+    const both = async (url: string, auth: Record<string, string>) => {
+      const [fromEngine, fromStore] = [await read(all.app, url, auth), await read(api!.app, url, auth)];
+      expect(fromStore, url).toEqual(fromEngine);
+      return fromStore;
+    };
+    const sdk = { 'x-write-key': WRITE }, admin = { authorization: `Bearer ${ADMIN}` };
+    const v1 = await both('/v1/targeting?userId=v1', sdk);
+    // Both made at the same instant of the test's clock: in id order, the engine's as the store's.
+    expect(v1.body.segments.map((x: { name: string }) => x.name).sort()).toEqual(['Buyers', 'VIP']);
+    expect(v1.body).toMatchObject({ known: true, missions: [{ id: mission.id, progress: { current: 1 } }], rewards: [{ name: 'Coffee' }], experiences: [{ variant: 'vip' }] });
+    expect((await both('/v1/targeting?userId=f1', sdk)).body).toMatchObject({ known: true, segments: [], missions: [], rewards: [], experiences: [{ variant: 'default' }] });
+    expect((await both('/v1/targeting?anonymousId=a1', sdk)).body.segments).toMatchObject([{ name: 'Buyers' }]);
+    expect((await both('/v1/targeting?userId=nobody', sdk)).body.known).toBe(false);
+    for (const url of ['/api/users/v1', '/api/users/v1/segments', '/api/users/v1/targeting', '/api/users/v1/history', '/api/users/v1/events', '/api/users/nobody']) await both(url, admin);
+
+    // A definition changed on the all process is what the api process answers next: nothing cached.
+    await all.admin('PATCH', `/api/missions/${mission.id}`, { active: false });
+    await all.admin('PATCH', '/api/experiences/' + (await all.admin('GET', '/api/experiences')).body.experiences[0].id, { active: false });
+    const after = await both('/v1/targeting?userId=v1', sdk);
+    expect(after.body).toMatchObject({ missions: [], experiences: [] });
+    // Membership changed by events applied on the all process: read from the store's rows at once.
+    await all.send('/v1/identify', { userId: 'f1', traits: { plan: 'vip' } });
+    expect((await both('/v1/targeting?userId=f1', sdk)).body.segments).toEqual([{ id: vip, name: 'VIP' }]);
+
+    // None of it loaded a project into the api process, which refuses to.
+    expect(apiCtx.engine.stats().profiles).toBe(0);
+    await expect(apiCtx.engine.load(DEFAULT_PROJECT)).rejects.toMatchObject({ code: 'WRONG_ROLE' });
   });
 });

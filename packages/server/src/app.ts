@@ -5,7 +5,7 @@ import type { DestinationStream } from 'pino';
 import { AppError, limitText, MAX_BODY_BYTES, MAX_ID_LENGTH } from '@strata/core';
 import { Credentials } from './auth.ts';
 import type { AppContext } from './context.ts';
-import { errorBody, errorHandler, STATUS } from './errors.ts';
+import { errorBody, errorHandler, STATUS, wrongRole } from './errors.ts';
 import { limitJsonDepth } from './json-depth.ts';
 import { createLogger, logRequests, requestId } from './logging.ts';
 import { watchHeap } from './heap-watch.ts';
@@ -80,7 +80,7 @@ export async function buildApp(ctx: AppContext, opts: AppOptions = {}): Promise<
     const path = req.url.split('?')[0];
     if (apiRole) {
       // Every route but ingest and health is another role's: say where to send it rather than "no route".
-      void reply.status(STATUS.WRONG_ROLE).send(errorBody('WRONG_ROLE', `this Strata process has the api role (STRATA_ROLE=api): it takes ingest (/v1/batch, /v1/track, …) and answers health checks only; send ${req.method} ${path} to a process of the all role`));
+      void reply.status(STATUS.WRONG_ROLE).send(errorBody('WRONG_ROLE', wrongRole(req.method, path)));
       return;
     }
     void reply.status(404).send(errorBody('NOT_FOUND', `no route ${req.method} ${path}`));
@@ -110,8 +110,10 @@ export async function buildApp(ctx: AppContext, opts: AppOptions = {}): Promise<
 
   const withCreds = { ...ctx, creds };
   if (apiRole) {
-    // Ingest only (docs/scale-out.md § Roles): appended to the log on NATS, applied by the process of the all role.
-    await app.register(async (scope) => publicRoutes(scope, withCreds, { ingestOnly: true }));
+    // Ingest (appended to the log on NATS, applied by the process of the all role), targeting and
+    // the user reads, answered from PostgreSQL (docs/scale-out.md § Roles); every change is the all role's.
+    await app.register(async (scope) => publicRoutes(scope, withCreds, { apiRole: true }));
+    await app.register(async (scope) => adminRoutes(scope, withCreds, { apiRole: true }));
     return app;
   }
   // While the engine loads its projects at start, the APIs answer 503 STARTING (health, metrics, docs and the UI serve).

@@ -1,4 +1,4 @@
-import { ExperienceService, HygieneService, InsightsService, IngestService, LiveEngine, MissionService, PointsService, RewardService, TargetingService, MembershipService, SegmentService, WebhookDispatcher, WebhookService, systemClock, type Clock } from '@strata/engine';
+import { engineMemberships, storeMemberships, ExperienceService, HygieneService, InsightsService, IngestService, LiveEngine, MissionService, PointsService, RewardService, TargetingService, MembershipService, SegmentService, WebhookDispatcher, WebhookService, systemClock, type Clock } from '@strata/engine';
 import { ExperimentService } from '@strata/engine';
 import { DestinationDispatcher, DestinationService, ExportService, ImportService, SuppressionList, UserDataService } from '@strata/engine';
 import { appliedPositions, ExperimentStore, MissionStore, openEventLog, RewardStore, type EventLog, type SqlStore, type WriterLease } from '@strata/store';
@@ -17,7 +17,12 @@ export { openConfiguredLog } from './event-log.ts';
  */
 export function createContext(store: SqlStore, config: Config, clock: Clock = systemClock, opts: { writerLease?: WriterLease; log?: EventLog } = {}): AppContext {
   const membership = new MembershipService();
-  const engine = new LiveEngine(store, clock);
+  const apiRole = config.role === 'api';
+  // A process of the api role applies nothing and loads no project: its engine refuses to (WRONG_ROLE).
+  const engine = new LiveEngine(store, clock, [], { holdsNoState: apiRole });
+  // Targeting reads segments from the engine's memory, or on the api role from the store's rows, where
+  // definitions are read each time too: they change on the process of the all role (docs/scale-out.md § Roles).
+  const reads = { memberships: apiRole ? storeMemberships(store) : engineMemberships(engine, store), cacheDefinitions: !apiRole };
   const webhooks = new WebhookService(store, clock);
   // Outbox rows are written in the transaction that records the changes they report.
   engine.onChanges(async (tx, projectId, changes) => {
@@ -27,12 +32,12 @@ export function createContext(store: SqlStore, config: Config, clock: Clock = sy
   const destinations = new DestinationService(store, clock, { write: (fn) => engine.write(fn) });
   engine.onChanges((tx, projectId, changes) => destinations.enqueue(tx, projectId, changes).then(() => undefined));
   const hygiene = new HygieneService(store, membership, engine, clock);
-  const experiences = new ExperienceService(store, engine, clock);
+  const experiences = new ExperienceService(store, engine, clock, reads.cacheDefinitions);
   const points = new PointsService(store, engine, clock);
-  const rewards = new RewardService(store, engine, points, clock);
-  const missions = new MissionService(store, engine, points, clock, config.sessionTimeoutMs);
+  const rewards = new RewardService(store, engine, points, clock, reads);
+  const missions = new MissionService(store, engine, points, clock, config.sessionTimeoutMs, reads);
   // A process of the api role never erases: it learns of another process's erasures by reading again, within 5 s.
-  const suppressions = new SuppressionList(store, config.role === 'api' ? 5_000 : Number.POSITIVE_INFINITY);
+  const suppressions = new SuppressionList(store, apiRole ? 5_000 : Number.POSITIVE_INFINITY);
   // Acknowledged requests go to the event log first; the membership worker applies them from there (docs/architecture.md).
   // Its hooks (missions) are added below, in the same turn: the worker applies nothing before the next.
   // On NATS other processes (the api role) append to the log too: the worker applies what the log holds, not what this process appended.
@@ -40,7 +45,7 @@ export function createContext(store: SqlStore, config: Config, clock: Clock = sy
   const log = opts.log ?? openEventLog(store);
   const ingest = new IngestService(engine, {
     sessionTimeoutMs: config.sessionTimeoutMs, lingerMs: 2, storeIp: config.storeIp, suppressions, log,
-    follow: log.kind === 'jetstream', apply: config.role !== 'api',
+    follow: log.kind === 'jetstream', apply: !apiRole,
     readApplied: async () => Math.max(0, ...(await appliedPositions(store)).values()),
   });
   // Missions progress, complete and pay in the transaction that stores the events.
@@ -59,7 +64,7 @@ export function createContext(store: SqlStore, config: Config, clock: Clock = sy
     rewards,
     experiences,
     insights: new InsightsService(store, clock),
-    targeting: new TargetingService(store, engine, clock, experiences, { rewards, missions }),
+    targeting: new TargetingService(store, reads.memberships, clock, experiences, { rewards, missions }),
     segments,
     experiments: new ExperimentService(store, segments, engine, clock),
     ingest,

@@ -111,3 +111,8 @@ export function errorHandler(err: unknown, req: FastifyRequest, reply: FastifyRe
   if (retry) void reply.header('Retry-After', retry);
   void reply.status(status).send(errorBody(app.code, app.message, app.issues, status >= 500 ? req.id : undefined));
 }
+
+/** What a process of the api role answers (421 WRONG_ROLE) to a request only a process of the all role serves. */
+export function wrongRole(method: string, path: string): string {
+  return `this Strata process has the api role (STRATA_ROLE=api): it takes ingest (/v1/batch, /v1/track, …), answers targeting (GET /v1/targeting) and the user reads (GET /api/users/…) from the store, and health checks; send ${method} ${path} to a process of the all role`;
+}

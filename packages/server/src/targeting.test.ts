@@ -49,6 +49,17 @@ describe.each(backends.map((b) => [b.name, b] as const))('experiences and target
     expect((await get('f1')).experiences).toEqual([]);
   });
 
+  it('keeps a payload that is a bare string, a number or false as it was given, on every store', async () => {
+    // On PostgreSQL a jsonb string comes back from the driver parsed: it was once parsed again, and failed.
+    for (const [key, payload] of [['text', 'Welcome'], ['number', 7], ['off', false]] as const) {
+      const made = await t.admin('POST', '/api/experiences', { key, name: key, defaultPayload: payload, variants: [{ key: 'vip', payload, segmentIds: [vip] }] });
+      expect(made.status, JSON.stringify(made.body)).toBe(201);
+      expect(made.body.defaultPayload).toEqual(payload);
+    }
+    const got = JSON.parse((await targeting('userId=f1')).payload);
+    expect(got.experiences).toEqual([{ key: 'number', variant: 'default', payload: 7 }, { key: 'off', variant: 'default', payload: false }, { key: 'text', variant: 'default', payload: 'Welcome' }]);
+  });
+
   it('records $experience_viewed from the SDK, so "saw variant A in the past 14 days" is a condition', async () => {
     expect((await t.send('/v1/track', { userId: 'f1', event: '$experience_viewed', properties: { experience: 'home-banner', variant: 'default' }, timestamp: new Date(T0 - 2 * DAY).toISOString() })).status).toBe(200);
     const saw = await t.admin('POST', '/api/segments', { name: 'Saw the default banner', condition: { event: '$experience_viewed', where: [{ attr: 'properties.experience', op: 'eq', value: 'home-banner' }, { attr: 'properties.variant', op: 'eq', value: 'default' }], window: { within: '14d' } } });

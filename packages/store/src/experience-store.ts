@@ -2,7 +2,7 @@ import type { Kysely } from 'kysely';
 import type { Json } from '@strata/core';
 import type { Database } from './schema.ts';
 import type { SqlStore } from './sql-store.ts';
-import { readJson, sqlBool } from './util.ts';
+import { readJson, readJsonValue, sqlBool } from './util.ts';
 
 /** One variant of an experience: shown to members of any of its segments (none: everyone), by priority. */
 export interface ExperienceVariant {
@@ -28,9 +28,9 @@ export interface ExperienceRow {
   readonly updatedAt: number;
 }
 
-const toRow = (r: Database['experiences']): ExperienceRow => ({
+const toRow = (r: Database['experiences'], dialect: SqlStore['dialect']): ExperienceRow => ({
   id: r.id, projectId: r.project_id, key: r.key, name: r.name, description: r.description,
-  variants: readJson<ExperienceVariant[]>(r.variants, []), defaultPayload: readJson<Json | null>(r.default_payload, null),
+  variants: readJson<ExperienceVariant[]>(r.variants, []), defaultPayload: readJsonValue<Json | null>(dialect, r.default_payload, null),
   active: r.active === true || r.active === 1, createdAt: Number(r.created_at), updatedAt: Number(r.updated_at),
 });
 
@@ -64,10 +64,10 @@ export class ExperienceStore {
 
   async get(projectId: string, id: string): Promise<ExperienceRow | null> {
     const r = await this.db.selectFrom('experiences').selectAll().where('project_id', '=', projectId).where('id', '=', id).executeTakeFirst();
-    return r ? toRow(r) : null;
+    return r ? toRow(r, this.store.dialect) : null;
   }
 
   async list(projectId: string): Promise<ExperienceRow[]> {
-    return (await this.db.selectFrom('experiences').selectAll().where('project_id', '=', projectId).orderBy('key').execute()).map(toRow);
+    return (await this.db.selectFrom('experiences').selectAll().where('project_id', '=', projectId).orderBy('key').execute()).map((r) => toRow(r, this.store.dialect));
   }
 }

@@ -75,6 +75,13 @@ export class MembershipStore {
     return rows.map((r) => ({ segmentId: r.segment_id, name: r.name, since: r.since }));
   }
 
+  /** A profile's segments (id and name) in the project's segment order, created then id: the order the engine lists them in. */
+  async segmentsInOrder(projectId: string, profileId: number): Promise<{ id: string; name: string }[]> {
+    return this.store.db.selectFrom('memberships as m').innerJoin('segments as s', (j) => j.onRef('s.id', '=', 'm.segment_id').onRef('s.project_id', '=', 'm.project_id'))
+      .select(['s.id', 's.name']).where('m.project_id', '=', projectId).where('m.profile_id', '=', profileId)
+      .orderBy('s.created_at').orderBy('s.id').execute();
+  }
+
   /** Every membership of a project (segment, profile, since). */
   async all(projectId: string): Promise<{ segmentId: string; profileId: number; since: number }[]> {
     const rows = await this.store.db.selectFrom('memberships').select(['segment_id', 'profile_id', 'since']).where('project_id', '=', projectId).execute();

@@ -194,6 +194,12 @@ export class ProfileStore {
     }));
   }
 
+  /** When a profile was last seen (null: never, or no such profile). */
+  async lastSeen(projectId: string, profileId: number): Promise<number | null> {
+    const r = await this.store.db.selectFrom('profiles').select('last_seen').where('project_id', '=', projectId).where('id', '=', profileId).executeTakeFirst();
+    return r?.last_seen == null ? null : Number(r.last_seen);
+  }
+
   /** Every profile id of a project, in id order. */
   async ids(projectId: string): Promise<number[]> {
     return (await this.store.db.selectFrom('profiles').select('id').where('project_id', '=', projectId).orderBy('id').execute()).map((r) => Number(r.id));

@@ -202,6 +202,7 @@ export class SqlStore {
 
   findProfile(projectId: string, id: string) { return this.profiles.find(projectId, id); }
   profileKey(projectId: string, id: string) { return this.profiles.key(projectId, id); }
+  profileLastSeen(projectId: string, profileId: number) { return this.profiles.lastSeen(projectId, profileId); }
   getProfiles(projectId: string, ids: readonly number[]) { return this.profiles.get(projectId, ids); }
   profilesWithEvents(projectId: string, ids: readonly number[]) { return this.profiles.withEvents(projectId, ids); }
   profileIdsByKey(projectId: string, ids: readonly string[]) { return this.profiles.idsByKey(projectId, ids); }
@@ -244,6 +245,7 @@ export class SqlStore {
   segmentSizes(projectId: string) { return this.memberships.sizes(projectId); }
   segmentSize(projectId: string, segmentId: string) { return this.memberships.size(projectId, segmentId); }
   profileSegments(projectId: string, profileId: number) { return this.memberships.profileSegments(projectId, profileId); }
+  segmentsInOrder(projectId: string, profileId: number) { return this.memberships.segmentsInOrder(projectId, profileId); }
   allMemberships(projectId: string) { return this.memberships.all(projectId); }
   recordHistory(projectId: string, rows: readonly { segmentId: string; profileId: number; kind: 'entered' | 'exited'; at: number; reason: MembershipReason }[]) { return this.memberships.recordHistory(projectId, rows); }
   history(projectId: string, by: { segmentId: string } | { profileId: number }, limit: number, beforeId: number | null) { return this.memberships.history(projectId, by, limit, beforeId); }

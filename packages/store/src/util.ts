@@ -40,6 +40,14 @@ export const readJson = <T>(v: unknown, fallback: T): T => {
   return fallback;
 };
 
+/**
+ * A JSON column that may hold a bare string at its top (an experience's default payload): on
+ * PostgreSQL the driver gives jsonb values parsed, so a string there is the value itself, not
+ * text to parse (which `readJson` would take it for).
+ */
+export const readJsonValue = <T>(dialect: 'sqlite' | 'postgres', v: unknown, fallback: T): T =>
+  dialect === 'postgres' && typeof v === 'string' ? (v as T) : readJson(v, fallback);
+
 /** Heads of the too-deep values already reported: each is read on every preview, but said once. */
 const reportedTooDeep = new Set<string>();
 

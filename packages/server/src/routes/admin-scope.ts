@@ -1,7 +1,9 @@
 import type { FastifyInstance } from 'fastify';
+import { AppError } from '@strata/core';
 import { auditHooks } from '../audit.ts';
 import { requireAdmin, type Credentials } from '../auth.ts';
 import type { AppContext } from '../context.ts';
+import { wrongRole } from '../errors.ts';
 import { auditRoutes } from './audit.ts';
 import { registerRateLimit } from '../rate-limit.ts';
 import { waitForApplied } from '../read-your-writes.ts';
@@ -36,8 +38,17 @@ const RESOURCES: readonly AdminRoutes[] = [
  * The admin API (Bearer admin token; a server key on the few routes whose config says
  * `serverKey: true`): the token is checked here, once for every route of the scope, so no
  * route file can forget it.
+ *
+ * On a process of the api role (`apiRole`) only the user reads are served (GET /api/users/…, from
+ * the store); any other method on them is refused with 421 WRONG_ROLE before the token is checked,
+ * like every route this process does not have.
  */
-export async function adminRoutes(app: FastifyInstance, ctx: AppContext & { creds: Credentials }): Promise<void> {
+export async function adminRoutes(app: FastifyInstance, ctx: AppContext & { creds: Credentials }, opts: { apiRole?: boolean } = {}): Promise<void> {
+  if (opts.apiRole) {
+    app.addHook('onRequest', async (req) => {
+      if (req.method !== 'GET' && req.method !== 'HEAD') throw new AppError({ code: 'WRONG_ROLE', message: wrongRole(req.method, req.url.split('?')[0]!) });
+    });
+  }
   // onRequest: before the body is parsed or anything validated, so a caller without the token
   // hears 401, never the schema's complaints.
   app.addHook('onRequest', async (req) => {
@@ -51,5 +62,5 @@ export async function adminRoutes(app: FastifyInstance, ctx: AppContext & { cred
   await registerRateLimit(app, 'admin', ctx.config.rateLimit.admin);
   // Every admin read and write sees the events acknowledged before it (read-your-writes.ts).
   app.addHook('preHandler', waitForApplied(ctx));
-  for (const routes of RESOURCES) await app.register(async (scope) => routes(scope, ctx));
+  for (const routes of opts.apiRole ? [userRoutes] : RESOURCES) await app.register(async (scope) => routes(scope, ctx));
 }

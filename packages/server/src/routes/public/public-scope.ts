@@ -9,10 +9,11 @@ import { publicRewardRoutes } from './rewards.ts';
 import { publicTargetingRoutes } from './targeting.ts';
 
 /**
- * The public API (write key): Segment-compatible ingest, /v1/targeting and reward redemption.
+ * The public API (write key): Segment-compatible ingest, /v1/targeting and reward redemption
+ * (not on a process of the api role, which has no engine to write through).
  * It is called from browsers, so CORS is open here, and only here.
  */
-export async function publicRoutes(app: FastifyInstance, ctx: AppContext & { creds: Credentials }, opts: { ingestOnly?: boolean } = {}): Promise<void> {
+export async function publicRoutes(app: FastifyInstance, ctx: AppContext & { creds: Credentials }, opts: { apiRole?: boolean } = {}): Promise<void> {
   await app.register(cors, { origin: '*', methods: ['GET', 'POST', 'OPTIONS'], allowedHeaders: ['Content-Type', 'Authorization', 'X-Write-Key', 'Idempotency-Key', 'X-Retry-Count', 'Strata-Position'], exposedHeaders: ['Strata-Position'], maxAge: 86400 });
   // The write key is checked once for the scope, before validation: a caller without a valid
   // one learns nothing about the request's faults.
@@ -22,10 +23,10 @@ export async function publicRoutes(app: FastifyInstance, ctx: AppContext & { cre
   // Per write key, after its check (STRATA_RATE_LIMIT_WRITE).
   await registerRateLimit(app, 'write', ctx.config.rateLimit.write);
   await app.register(async (s) => ingestRoutes(s, ctx));
-  // A process of the api role: targeting and redemption read the engine of a process of the all role.
-  if (opts.ingestOnly) return;
   // What a client reads or redeems against includes what it was acknowledged (read-your-writes.ts).
   const applied = waitForApplied(ctx);
   await app.register(async (s) => { s.addHook('preHandler', applied); await publicTargetingRoutes(s, ctx); });
+  // Redemption writes through the engine: a process of the api role has none (421 WRONG_ROLE from the not-found handler).
+  if (opts.apiRole) return;
   await app.register(async (s) => { s.addHook('preHandler', applied); await publicRewardRoutes(s, ctx); });
 }
