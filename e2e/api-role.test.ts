@@ -16,7 +16,8 @@ import { startStrata, type StrataProcess } from './strata-process.ts';
  * the one a single process gives for the same events: memberships, membership history counts per
  * segment, mission completions and points balances; every acknowledged messageId stored exactly
  * once; a webhook receiver on loopback sees every membership change of its segment, once per
- * webhook-id.
+ * webhook-id. The api processes' targeting and user reads (from PostgreSQL) agree with the all
+ * process's (from memory), and wait for the position an ingest answer gave.
  */
 
 const ADMIN = 'sta_roles_admin';
@@ -203,7 +204,7 @@ describe.skipIf(why !== null)('processes of the api role beside the all process,
         const [anonymous, identifies, known] = await phases(Date.now());
         const api = (): Promise<StrataProcess> => startStrata({ ...env, STRATA_ROLE: 'api' }, children);
         const [a1, a2] = await Promise.all([api(), api()]);
-        // An api process serves ingest only, and says so for the rest.
+        // An api process serves ingest, targeting and the user reads, and says where to send the rest.
         const refused = await fetch(`${a1.base}/api/segments`, { headers: { authorization: `Bearer ${ADMIN}` } });
         expect(refused.status).toBe(421);
         expect(((await refused.json()) as any).error).toMatchObject({ code: 'WRONG_ROLE', message: expect.stringContaining('a process of the all role') });
@@ -233,6 +234,24 @@ describe.skipIf(why !== null)('processes of the api role beside the all process,
         expect(vip).toBe(Math.ceil(USERS / 5));
         expect(new Set(hook.ids).size).toBe(vip);
         expect(hook.ids.length).toBe(vip);
+        // Targeting and the user reads of an api process come from PostgreSQL's rows: the all process's memory says the same.
+        const read = async (base: string, path: string, headers: Record<string, string> = {}) => {
+          const r = await fetch(`${base}${path}`, { headers: { authorization: `Bearer ${ADMIN}`, ...headers } });
+          return { status: r.status, body: await r.json() };
+        };
+        const readers = [a1, a3!];
+        for (let i = 0; i < USERS; i += Math.max(1, Math.floor(USERS / 150))) {
+          for (const path of [`/api/users/user-${i}/targeting`, `/api/users/user-${i}/segments`]) {
+            const expected = await read(all.base, path);
+            expect(expected.status).toBe(200);
+            expect(await read(readers[i % 2]!.base, path), path).toEqual(expected);
+          }
+        }
+        // Read-your-writes through an api process: the position its ingest answer gives is waited for by its reads.
+        const turned = await fetch(`${a1.base}/v1/identify`, { method: 'POST', headers: { 'content-type': 'application/json', 'x-write-key': WRITE }, body: JSON.stringify({ userId: 'user-1', traits: { plan: 'vip' }, messageId: 'ryw-1' }) });
+        const position = ((await turned.json()) as { position: number }).position;
+        const seen = await read(a1.base, '/api/users/user-1/segments', { 'strata-position': String(position) });
+        expect(seen.body.segments.map((x: { name: string }) => x.name)).toContain('VIP');
         all.child.kill('SIGTERM');
         for (const a of [a1, a3]) a?.child.kill('SIGTERM');
         return { ...got, acked, unanswered: sender.unanswered, killedAt: third };
