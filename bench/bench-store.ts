@@ -13,6 +13,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import pg from 'pg';
+import type { Clock } from '@strata/engine';
 import { configFromEnv, createContext, ensureDefaultProject, openConfiguredLog, stopContext, type AppContext } from '@strata/server';
 import { createStore, postgresReachable, type SqlStore } from '@strata/store';
 import { deleteEventStreams, natsUnavailable, testPrefixes } from '@strata/store/testing';
@@ -66,9 +67,9 @@ export interface BenchRunStore {
  * A fresh store of `kind` with the default project (credentials ADMIN, WRITE) and its services,
  * the engine not started, as benchContext gives it. `dataDir` is used by `sqlite` only.
  */
-export async function openBenchStore(kind: BenchStore, dataDir: string, now: number): Promise<BenchRunStore> {
+export async function openBenchStore(kind: BenchStore, dataDir: string, now: number, clock?: Clock): Promise<BenchRunStore> {
   if (kind === 'sqlite') {
-    const { store, ctx } = await benchContext(dataDir, now);
+    const { store, ctx } = await benchContext(dataDir, now, clock);
     return { store, ctx, close: () => stopContext(ctx) };
   }
   const database = await createDatabase();
@@ -89,7 +90,7 @@ export async function openBenchStore(kind: BenchStore, dataDir: string, now: num
     try {
       await ensureDefaultProject(store, config, now);
       const log = await openConfiguredLog(store, config);
-      const ctx = createContext(store, config, undefined, { log });
+      const ctx = createContext(store, config, clock, { log });
       return {
         store, ctx,
         ...(prefix === null ? {} : { env: { DATABASE_URL: database.url, STRATA_NATS_URL: NATS_URL, STRATA_NATS_PREFIX: prefix, STRATA_PARTITIONS: String(NATS_PARTITIONS) } }),

@@ -14,6 +14,7 @@ import type { Clock } from '@strata/engine';
 import { generateBatches } from '@strata/datagen';
 import { buildApp, configFromEnv, createContext, ensureDefaultProject, normalizeMessage, stopContext, type AppContext } from '@strata/server';
 import { createStore, type IngestItem } from '@strata/store';
+import { openBenchStore, type BenchStore } from './bench-store.ts';
 import { BENCH_SEGMENTS, benchSegments200, nestedCondition } from './segments.ts';
 
 export const PROJECT = 'default';
@@ -84,9 +85,11 @@ const seconds = (t: number) => `${((performance.now() - t) / 1000).toFixed(1)} s
  * `history`: also record every membership's entry in the history (and the daily counts), at
  * an instant spread over the 30 days before `now`, as if the users had joined over a month.
  */
-export async function scaleProject(users: number, now: number, opts: { history?: boolean } = {}) {
+export async function scaleProject(users: number, now: number, opts: { history?: boolean; store?: BenchStore } = {}) {
   const dir = mkdtempSync(join(tmpdir(), 'strata-bench-scale-'));
-  const { store, config, ctx } = await benchContext(dir, now, { now: () => now });
+  const run = await openBenchStore(opts.store ?? 'sqlite', dir, now, { now: () => now });
+  const { store, ctx } = run;
+  const config = ctx.config;
 
   console.log(`writing ${users} users...`);
   let t = performance.now();
@@ -134,7 +137,7 @@ export async function scaleProject(users: number, now: number, opts: { history?:
   // Every service of the context stopped (the membership worker and its log thread, the outbox), not only the engine and store.
   const close = async () => {
     await app.close();
-    await stopContext(ctx);
+    await run.close();
   };
   return { dir, store, config, ctx, app, segmentIds, close };
 }

@@ -46,17 +46,27 @@ export class ExperienceService {
     private readonly store: SqlStore,
     private readonly engine: LiveEngine,
     private readonly clock: Clock,
-    /** false on a process of the api role: experiences change on another process, so they are read each time. */
-    private readonly cacheDefinitions = true,
   ) {}
 
-  /** A write through the engine's writer (so segment deletion cannot interleave), then the cache is dropped. */
+  /**
+   * A write through the engine's writer (so segment deletion cannot interleave) that moves the
+   * project's definitions counter on in its transaction, then the cache is dropped.
+   */
   private async writing<T>(projectId: string, fn: (tx: SqlStore) => Promise<T>): Promise<T> {
     try {
-      return await this.engine.write(fn);
+      return await this.engine.write(async (tx) => {
+        const out = await fn(tx);
+        await tx.bumpDefinitions(projectId);
+        return out;
+      });
     } finally {
-      this.cache.delete(projectId);
+      this.forget(projectId);
     }
+  }
+
+  /** Forgets the project's experiences (a change, or one made by another process). */
+  forget(projectId: string): void {
+    this.cache.delete(projectId);
   }
 
   private async check(tx: SqlStore, projectId: string, e: ExperienceInput, selfId?: string): Promise<void> {
@@ -142,7 +152,7 @@ export class ExperienceService {
     if (!rows) {
       rows = new ExperienceStore(this.store).list(projectId);
       rows.catch(() => this.cache.delete(projectId));
-      if (this.cacheDefinitions) this.cache.set(projectId, rows);
+      this.cache.set(projectId, rows);
     }
     return rows;
   }

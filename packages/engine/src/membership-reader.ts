@@ -60,12 +60,21 @@ export function storeMemberships(store: SqlStore): MembershipReader {
 }
 
 /**
- * How a service that answers targeting reads (missions, rewards, experiences) is wired: where it
- * learns a user's segments (the engine unless given) and whether it may keep a project's
- * definitions between calls. A process of the api role gives the store and no caching: the
- * definitions change on another process, which this one never hears of.
+ * On a process of the api role, where definitions change on another process: before each
+ * targeting answer, one read of the project's definitions counter (`definition_versions`, moved on
+ * in the transaction of every change to missions, rewards or experiences, with the project's
+ * creation instant: `SqlStore.definitionsStamp`); when it is not the one
+ * this process last saw, the services' copies of the project's definitions are forgotten and read
+ * again. So an answer never uses definitions older than the last change committed before it.
  */
-export interface DefinitionReads {
-  readonly memberships?: MembershipReader;
-  readonly cacheDefinitions?: boolean;
+export class DefinitionsWatch {
+  private readonly seen = new Map<string, string | null>();
+  constructor(private readonly store: SqlStore, private readonly forgetters: readonly ((projectId: string) => void)[]) {}
+
+  async refresh(projectId: string): Promise<void> {
+    const version = await this.store.definitionsStamp(projectId);
+    if (this.seen.has(projectId) && this.seen.get(projectId) === version) return;
+    for (const forget of this.forgetters) forget(projectId);
+    this.seen.set(projectId, version);
+  }
 }

@@ -4,7 +4,7 @@ import { AppError, DAY_MS, parseDuration, parseIsoTime, validationError, isoTime
 import { MissionStore, type IngestItem, type IngestOutcome, type MissionRow, type ProgressRow, type SqlStore } from '@strata/store';
 import type { Clock } from './clock.ts';
 import type { LiveEngine, MembershipChange } from './live-engine.ts';
-import { engineMemberships, type DefinitionReads, type MembershipReader } from './membership-reader.ts';
+import { engineMemberships, type MembershipReader } from './membership-reader.ts';
 import { daysIn, durationText, goalFilter, parseGoal, walkGoal, type MissionGoal, type WalkResult } from './mission-goal.ts';
 import type { PointsService } from './points-service.ts';
 import { decodeCursor, encodeCursor } from './cursor.ts';
@@ -119,16 +119,13 @@ export class MissionService {
     private readonly clock: Clock,
     /** The gap after which a user's next event opens a new visit (the store derives `$session` with the same). */
     private readonly sessionTimeoutMs = 30 * 60_000,
-    opts: DefinitionReads = {},
+    memberships?: MembershipReader,
   ) {
-    this.memberships = opts.memberships ?? engineMemberships(engine, store);
-    this.cacheDefinitions = opts.cacheDefinitions ?? true;
+    this.memberships = memberships ?? engineMemberships(engine, store);
   }
 
   /** Where eligibility learns a user's segments and last visit (the engine, or the store on a process of the api role). */
   private readonly memberships: MembershipReader;
-  /** false on a process of the api role: missions change on another process, so they are read each time. */
-  private readonly cacheDefinitions: boolean;
 
   // ------------------------------------------------------------ definitions
 
@@ -139,7 +136,8 @@ export class MissionService {
     };
   }
 
-  private invalidate(projectId: string): void {
+  /** Forgets the project's missions (a change, or one made by another process). */
+  forget(projectId: string): void {
     this.generation++;
     this.cache.delete(projectId);
   }
@@ -154,7 +152,7 @@ export class MissionService {
       // Stored goals were validated when saved; one that no longer parses is skipped, never fatal to ingest.
       if (g.ok) out.push({ row, goal: g.value, matches: goalFilter(g.value) });
     }
-    if (gen === this.generation && this.cacheDefinitions) this.cache.set(projectId, out);
+    if (gen === this.generation) this.cache.set(projectId, out);
     return out;
   }
 
@@ -208,10 +206,11 @@ export class MissionService {
       };
       const t = await this.validate(tx, projectId, base, { startsAt: input.startsAt ?? null, endsAt: input.endsAt ?? null, goal: input.goal, cooldown: input.cooldown ?? null, segmentIds: input.segmentIds ?? [] }, true);
       const row: MissionRow = { ...base, ...t, goal: input.goal };
-      this.invalidate(projectId);
+      this.forget(projectId);
       await new MissionStore(tx).insert(row);
+      await tx.bumpDefinitions(projectId);
       return this.view(row);
-    }).finally(() => this.invalidate(projectId));
+    }).finally(() => this.forget(projectId));
   }
 
   async update(projectId: string, id: string, patch: MissionPatch): Promise<Mission> {
@@ -233,18 +232,20 @@ export class MissionService {
         segmentIds: patch.segmentIds,
       }, false);
       const next: MissionRow = { ...base, ...t, goal: patch.goal !== undefined ? patch.goal : row.goal };
-      this.invalidate(projectId);
+      this.forget(projectId);
       await new MissionStore(tx).update(next);
+      await tx.bumpDefinitions(projectId);
       return this.view(next);
-    }).finally(() => this.invalidate(projectId));
+    }).finally(() => this.forget(projectId));
   }
 
   async delete(projectId: string, id: string): Promise<void> {
     await this.engine.write(async (tx) => {
       await this.require(tx, projectId, id);
-      this.invalidate(projectId);
+      this.forget(projectId);
       await new MissionStore(tx).delete(projectId, id);
-    }).finally(() => this.invalidate(projectId));
+      await tx.bumpDefinitions(projectId);
+    }).finally(() => this.forget(projectId));
   }
 
   async get(projectId: string, id: string): Promise<Mission> {

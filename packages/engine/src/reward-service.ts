@@ -4,7 +4,7 @@ import { AppError, validationError, type Issue, isoTime as iso } from '@strata/c
 import { PointsStore, RewardStore, type CodeCounts, type RedemptionRow, type RewardRow, type RewardType, type SqlStore } from '@strata/store';
 import type { Clock } from './clock.ts';
 import type { LiveEngine } from './live-engine.ts';
-import { engineMemberships, type DefinitionReads, type MembershipReader } from './membership-reader.ts';
+import { engineMemberships, type MembershipReader } from './membership-reader.ts';
 import type { PointsService } from './points-service.ts';
 import { decodeCursor, encodeCursor } from './cursor.ts';
 import { newId } from './ids.ts';
@@ -95,16 +95,13 @@ export class RewardService {
     private readonly engine: LiveEngine,
     private readonly points: PointsService,
     private readonly clock: Clock,
-    opts: DefinitionReads = {},
+    memberships?: MembershipReader,
   ) {
-    this.memberships = opts.memberships ?? engineMemberships(engine, store);
-    this.cacheDefinitions = opts.cacheDefinitions ?? true;
+    this.memberships = memberships ?? engineMemberships(engine, store);
   }
 
   /** Where the targeting learns a user's segments (the engine, or the store on a process of the api role). */
   private readonly memberships: MembershipReader;
-  /** false on a process of the api role: rewards and their stock change on another process, so they are read each time. */
-  private readonly cacheDefinitions: boolean;
 
   /** Per project, the rewards and their pools' counts as the targeting API reads them; dropped by every write here. */
   private readonly catalogs = new Map<string, Promise<{ rows: RewardRow[]; codes: Map<string, CodeCounts> }>>();
@@ -115,18 +112,31 @@ export class RewardService {
       const rs = new RewardStore(this.store);
       c = rs.list(projectId).then(async (rows) => ({ rows, codes: await rs.codeCounts(projectId, rows.map((r) => r.id)) }));
       c.catch(() => this.catalogs.delete(projectId));
-      if (this.cacheDefinitions) this.catalogs.set(projectId, c);
+      this.catalogs.set(projectId, c);
     }
     return c;
   }
 
-  /** Runs a write and then forgets the project's catalog, whether the write committed or not. */
-  private async changing<T>(projectId: string, fn: () => Promise<T>): Promise<T> {
+  /**
+   * Runs a write through the engine's writer, moving the project's definitions counter on in its
+   * transaction (what processes of the api role check their copies against), then forgets the
+   * project's catalog, whether the write committed or not.
+   */
+  private async changing<T>(projectId: string, fn: (tx: SqlStore) => Promise<T>): Promise<T> {
     try {
-      return await fn();
+      return await this.engine.write(async (tx) => {
+        const out = await fn(tx);
+        await tx.bumpDefinitions(projectId);
+        return out;
+      });
     } finally {
-      this.catalogs.delete(projectId);
+      this.forget(projectId);
     }
+  }
+
+  /** Forgets the project's catalog (a change, or one made by another process). */
+  forget(projectId: string): void {
+    this.catalogs.delete(projectId);
   }
 
   // ------------------------------------------------------------ definitions
@@ -177,12 +187,12 @@ export class RewardService {
 
   async create(projectId: string, input: RewardInput): Promise<RewardView> {
     // Checked and written by the writer: a segment deleted meanwhile cannot end up targeted.
-    const row = await this.changing(projectId, () => this.engine.write(async (tx) => {
+    const row = await this.changing(projectId, async (tx) => {
       await this.check(tx, projectId, input);
       const r = this.newRow(projectId, input);
       await new RewardStore(tx).insert(r);
       return r;
-    }));
+    });
     return (await this.views(projectId, [row]))[0]!;
   }
 
@@ -198,7 +208,7 @@ export class RewardService {
 
   async update(projectId: string, id: string, patch: RewardPatch): Promise<RewardView> {
     // Through the writer: a change of stock must not interleave with a redemption's transaction.
-    const row = await this.changing(projectId, () => this.engine.write(async (tx) => {
+    const row = await this.changing(projectId, async (tx) => {
       const rs = new RewardStore(tx);
       const cur = await this.require(rs, projectId, id);
       const merged: RewardInput = {
@@ -216,15 +226,15 @@ export class RewardService {
       };
       await rs.update(next);
       return next;
-    }));
+    });
     return (await this.views(projectId, [row]))[0]!;
   }
 
   /** Deletes a reward and its unused codes; its redemptions stay in the history. */
   async delete(projectId: string, id: string): Promise<void> {
-    await this.changing(projectId, () => this.engine.write(async (tx) => {
+    await this.changing(projectId, async (tx) => {
       if (!(await new RewardStore(tx).delete(projectId, id))) throw new AppError({ code: 'NOT_FOUND', message: `no reward with id "${id}"` });
-    }));
+    });
   }
 
   async get(projectId: string, id: string): Promise<RewardView> {
@@ -240,13 +250,13 @@ export class RewardService {
     const issues: Issue[] = [];
     codes.forEach((c, i) => { if (c.trim() !== c || c.length === 0) issues.push({ path: `/codes/${i}`, message: 'a code has no leading or trailing white space and is not empty' }); });
     if (issues.length) throw validationError('some codes are not valid', issues);
-    return this.changing(projectId, () => this.engine.write(async (tx) => {
+    return this.changing(projectId, async (tx) => {
       const rs = new RewardStore(tx);
       await this.require(rs, projectId, id);
       const added = await rs.addCodes(projectId, id, codes, this.clock.now());
       const counts = (await rs.codeCounts(projectId, [id])).get(id) ?? { total: 0, available: 0 };
       return { added, duplicates: codes.length - added, ...counts };
-    }));
+    });
   }
 
   // ------------------------------------------------------------ redemption
@@ -267,10 +277,10 @@ export class RewardService {
    * key and changes nothing.
    */
   async redeem(projectId: string, rewardId: string, userId: string, opts: { ref?: string | null } = {}): Promise<RedeemResult> {
-    const out = await this.changing(projectId, () => this.engine.write(async (tx) => {
+    const out = await this.changing(projectId, async (tx) => {
       const profileId = await this.user(tx, projectId, userId);
       return this.redeemIn(tx, projectId, rewardId, profileId, opts.ref ?? null, this.clock.now());
-    }));
+    });
     const rs = new RewardStore(this.store);
     return { redemption: (await this.redemptionViews(projectId, [out.redemption], rs))[0]!, balance: out.balance, duplicate: out.duplicate };
   }

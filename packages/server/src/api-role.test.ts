@@ -101,6 +101,7 @@ describe.each(backends.map((b) => [b.name, b] as const))('targeting on a process
     expect((await all.admin('POST', '/api/segments', { name: 'Buyers', condition: { event: 'buy' } })).status).toBe(201);
     const mission = (await all.admin('POST', '/api/missions', { name: 'Buy twice', points: 50, segmentIds: [vip], goal: { kind: 'count', event: 'buy', target: 2 } })).body;
     expect((await all.admin('POST', '/api/rewards', { name: 'Coffee', type: 'digital', cost: 10, segmentIds: [vip] })).status).toBe(201);
+    const last = (await all.admin('POST', '/api/rewards', { name: 'Last mug', type: 'physical', cost: 5, stock: 1 })).body;
     const exp = await all.admin('POST', '/api/experiences', { key: 'banner', name: 'Banner', defaultPayload: 'hello', variants: [{ key: 'vip', payload: 'hello VIP', segmentIds: [vip] }] });
     expect(exp.status, JSON.stringify(exp.body)).toBe(201);
     expect((await all.admin('PATCH', '/api/settings', { publicSegments: 'always' })).status).toBe(200);
@@ -123,13 +124,18 @@ describe.each(backends.map((b) => [b.name, b] as const))('targeting on a process
     const v1 = await both('/v1/targeting?userId=v1', sdk);
     // Both made at the same instant of the test's clock: in id order, the engine's as the store's.
     expect(v1.body.segments.map((x: { name: string }) => x.name).sort()).toEqual(['Buyers', 'VIP']);
-    expect(v1.body).toMatchObject({ known: true, missions: [{ id: mission.id, progress: { current: 1 } }], rewards: [{ name: 'Coffee' }], experiences: [{ variant: 'vip' }] });
-    expect((await both('/v1/targeting?userId=f1', sdk)).body).toMatchObject({ known: true, segments: [], missions: [], rewards: [], experiences: [{ variant: 'default' }] });
+    expect(v1.body).toMatchObject({ known: true, missions: [{ id: mission.id, progress: { current: 1 } }], rewards: [{ name: 'Last mug' }, { name: 'Coffee' }], experiences: [{ variant: 'vip' }] });
+    expect((await both('/v1/targeting?userId=f1', sdk)).body).toMatchObject({ known: true, segments: [], missions: [], rewards: [{ name: 'Last mug' }], experiences: [{ variant: 'default' }] });
     expect((await both('/v1/targeting?anonymousId=a1', sdk)).body.segments).toMatchObject([{ name: 'Buyers' }]);
     expect((await both('/v1/targeting?userId=nobody', sdk)).body.known).toBe(false);
     for (const url of ['/api/users/v1', '/api/users/v1/segments', '/api/users/v1/targeting', '/api/users/v1/history', '/api/users/v1/events', '/api/users/nobody']) await both(url, admin);
 
-    // A definition changed on the all process is what the api process answers next: nothing cached.
+    // A definition changed on the all process is what the api process answers next: its copies are
+    // checked against the project's definitions counter before each answer. A redemption (the stock) counts too.
+    expect((await all.admin('POST', '/api/users/f1/points', { amount: 20, reason: 'welcome', kind: 'earn' })).status).toBe(200);
+    const redeemed = await all.app.inject({ method: 'POST', url: `/v1/rewards/${last.id}/redeem`, headers: sdk, payload: { userId: 'f1' } });
+    expect(redeemed.statusCode, redeemed.payload).toBe(200);
+    expect((await both('/v1/targeting?userId=f1', sdk)).body).toMatchObject({ points: 15, rewards: [{ name: 'Last mug', inStock: false, redeemedByUser: 1 }] });
     await all.admin('PATCH', `/api/missions/${mission.id}`, { active: false });
     await all.admin('PATCH', '/api/experiences/' + (await all.admin('GET', '/api/experiences')).body.experiences[0].id, { active: false });
     const after = await both('/v1/targeting?userId=v1', sdk);

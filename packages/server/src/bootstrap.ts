@@ -1,4 +1,4 @@
-import { engineMemberships, storeMemberships, ExperienceService, HygieneService, InsightsService, IngestService, LiveEngine, MissionService, PointsService, RewardService, TargetingService, MembershipService, SegmentService, WebhookDispatcher, WebhookService, systemClock, type Clock } from '@strata/engine';
+import { DefinitionsWatch, engineMemberships, storeMemberships, ExperienceService, HygieneService, InsightsService, IngestService, LiveEngine, MissionService, PointsService, RewardService, TargetingService, MembershipService, SegmentService, WebhookDispatcher, WebhookService, systemClock, type Clock } from '@strata/engine';
 import { ExperimentService } from '@strata/engine';
 import { DestinationDispatcher, DestinationService, ExportService, ImportService, SuppressionList, UserDataService } from '@strata/engine';
 import { appliedPositions, ExperimentStore, MissionStore, openEventLog, RewardStore, type EventLog, type SqlStore, type WriterLease } from '@strata/store';
@@ -20,9 +20,8 @@ export function createContext(store: SqlStore, config: Config, clock: Clock = sy
   const apiRole = config.role === 'api';
   // A process of the api role applies nothing and loads no project: its engine refuses to (WRONG_ROLE).
   const engine = new LiveEngine(store, clock, [], { holdsNoState: apiRole });
-  // Targeting reads segments from the engine's memory, or on the api role from the store's rows, where
-  // definitions are read each time too: they change on the process of the all role (docs/scale-out.md § Roles).
-  const reads = { memberships: apiRole ? storeMemberships(store) : engineMemberships(engine, store), cacheDefinitions: !apiRole };
+  // Targeting reads segments from the engine's memory, or on the api role from the store's rows (docs/scale-out.md § Roles).
+  const memberships = apiRole ? storeMemberships(store) : engineMemberships(engine, store);
   const webhooks = new WebhookService(store, clock);
   // Outbox rows are written in the transaction that records the changes they report.
   engine.onChanges(async (tx, projectId, changes) => {
@@ -32,10 +31,10 @@ export function createContext(store: SqlStore, config: Config, clock: Clock = sy
   const destinations = new DestinationService(store, clock, { write: (fn) => engine.write(fn) });
   engine.onChanges((tx, projectId, changes) => destinations.enqueue(tx, projectId, changes).then(() => undefined));
   const hygiene = new HygieneService(store, membership, engine, clock);
-  const experiences = new ExperienceService(store, engine, clock, reads.cacheDefinitions);
+  const experiences = new ExperienceService(store, engine, clock);
   const points = new PointsService(store, engine, clock);
-  const rewards = new RewardService(store, engine, points, clock, reads);
-  const missions = new MissionService(store, engine, points, clock, config.sessionTimeoutMs, reads);
+  const rewards = new RewardService(store, engine, points, clock, memberships);
+  const missions = new MissionService(store, engine, points, clock, config.sessionTimeoutMs, memberships);
   // A process of the api role never erases: it learns of another process's erasures by reading again, within 5 s.
   const suppressions = new SuppressionList(store, apiRole ? 5_000 : Number.POSITIVE_INFINITY);
   // Acknowledged requests go to the event log first; the membership worker applies them from there (docs/architecture.md).
@@ -64,7 +63,9 @@ export function createContext(store: SqlStore, config: Config, clock: Clock = sy
     rewards,
     experiences,
     insights: new InsightsService(store, clock),
-    targeting: new TargetingService(store, reads.memberships, clock, experiences, { rewards, missions }),
+    // On the api role the definitions change on the all process: their counter is read before each answer.
+    targeting: new TargetingService(store, memberships, clock, experiences, { rewards, missions },
+      apiRole ? new DefinitionsWatch(store, [(p) => missions.forget(p), (p) => rewards.forget(p), (p) => experiences.forget(p)]) : null),
     segments,
     experiments: new ExperimentService(store, segments, engine, clock),
     ingest,

@@ -13,7 +13,7 @@ export const PROJECT_TABLES = [
   'events', 'contexts', 'profile_keys', 'memberships', 'membership_history', 'segment_daily', 'segment_includes', 'segment_excludes', 'segments',
   'ingest_rejections', 'engine_state', 'webhook_deliveries', 'webhooks', 'destinations', 'points_ledger', 'points_balances',
   'mission_completions', 'mission_progress', 'missions', 'reward_codes', 'reward_redemptions', 'rewards', 'experiences', 'experiments',
-  'imports', 'import_bad_rows', 'suppressions', 'audit_log', 'event_log', 'profiles',
+  'imports', 'import_bad_rows', 'suppressions', 'audit_log', 'event_log', 'definition_versions', 'profiles',
 ] as const satisfies readonly Exclude<keyof Database, 'projects' | 'api_keys'>[];
 
 /** Projects: their rows and settings, the engine's clock per project, and a project's deletion. */
@@ -71,6 +71,24 @@ export class ProjectStore {
       if (n > 0) out[table] = n;
     }
     return out;
+  }
+
+  /**
+   * Where the project's definitions stand: its creation instant and its definitions counter
+   * (definition_versions; 0 until the first change), in one read. The instant tells a project
+   * deleted and made again under the same id (its counter starts again) from the one before.
+   * null: no such project.
+   */
+  async definitionsStamp(projectId: string): Promise<string | null> {
+    const r = await this.store.db.selectFrom('projects as p').leftJoin('definition_versions as v', 'v.project_id', 'p.id')
+      .select(['p.created_at', 'v.version']).where('p.id', '=', projectId).executeTakeFirst();
+    return r ? `${Number(r.created_at)}:${Number(r.version ?? 0)}` : null;
+  }
+
+  /** Moves the project's definitions counter on; called inside the transaction of the change. */
+  async bumpDefinitions(projectId: string): Promise<void> {
+    await this.store.db.insertInto('definition_versions').values({ project_id: projectId, version: 1 })
+      .onConflict((oc) => oc.column('project_id').doUpdateSet((eb) => ({ version: eb('definition_versions.version', '+', 1) }))).execute();
   }
 
   /** The instant up to which the engine applied everything for a project (null: never ran). */

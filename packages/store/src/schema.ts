@@ -260,6 +260,11 @@ export interface Database {
     name: string;
     last: number;
   };
+  /** Per project, a counter every change to missions, rewards or experiences moves on, in its transaction (migration 0024). */
+  definition_versions: {
+    project_id: string;
+    version: number;
+  };
   /** The database's identity (one row, made by its migration): what a NATS event log stream is tied to (log/stream-owner.ts). */
   store_identity: {
     singleton: number;

@@ -186,6 +186,8 @@ export class SqlStore {
   setProjectSettings(id: string, settings: ProjectSettings) { return this.projects.setSettings(id, settings); }
   lockProject(id: string) { return this.projects.lock(id); }
   deleteProjectData(projectId: string) { return this.projects.deleteData(projectId); }
+  definitionsStamp(projectId: string) { return this.projects.definitionsStamp(projectId); }
+  bumpDefinitions(projectId: string) { return this.projects.bumpDefinitions(projectId); }
   engineClock(projectId: string) { return this.projects.engineClock(projectId); }
   setEngineClock(projectId: string, clock: number) { return this.projects.setEngineClock(projectId, clock); }
 
