@@ -1,4 +1,4 @@
-import { CompiledQuery } from 'kysely';
+import { CompiledQuery, sql } from 'kysely';
 import { DAY_MS } from '@strata/core';
 import type { StoreHandle } from './store-handle.ts';
 import type { HistoryEntry, Member, MembershipReason } from './types.ts';
@@ -75,11 +75,18 @@ export class MembershipStore {
     return rows.map((r) => ({ segmentId: r.segment_id, name: r.name, since: r.since }));
   }
 
-  /** A profile's segments (id and name) in the project's segment order, created then id: the order the engine lists them in. */
+  /**
+   * A profile's segments (id and name) in the project's segment order, created then id: the order
+   * the engine lists them in. On SQLite the profile's index is named: without statistics the planner
+   * took the primary key (it covers the query) and read every membership of the project — 2.8 ms a
+   * call at 20,000 profiles, growing with the project.
+   */
   async segmentsInOrder(projectId: string, profileId: number): Promise<{ id: string; name: string }[]> {
-    return this.store.db.selectFrom('memberships as m').innerJoin('segments as s', (j) => j.onRef('s.id', '=', 'm.segment_id').onRef('s.project_id', '=', 'm.project_id'))
-      .select(['s.id', 's.name']).where('m.project_id', '=', projectId).where('m.profile_id', '=', profileId)
-      .orderBy('s.created_at').orderBy('s.id').execute();
+    const from = this.store.dialect === 'sqlite' ? sql`memberships AS m INDEXED BY memberships_profile` : sql`memberships AS m`;
+    const r = await sql<{ id: string; name: string }>`SELECT s.id, s.name FROM ${from}
+      JOIN segments s ON s.project_id = m.project_id AND s.id = m.segment_id
+      WHERE m.project_id = ${projectId} AND m.profile_id = ${profileId} ORDER BY s.created_at, s.id`.execute(this.store.db);
+    return r.rows;
   }
 
   /** Every membership of a project (segment, profile, since). */
