@@ -204,8 +204,8 @@ describe.skipIf(why !== null)('processes of the api role beside the all process,
         const [anonymous, identifies, known] = await phases(Date.now());
         const api = (): Promise<StrataProcess> => startStrata({ ...env, STRATA_ROLE: 'api' }, children);
         const [a1, a2] = await Promise.all([api(), api()]);
-        // An api process serves ingest, targeting and the user reads, and says where to send the rest.
-        const refused = await fetch(`${a1.base}/api/segments`, { headers: { authorization: `Bearer ${ADMIN}` } });
+        // An api process serves ingest, targeting and the admin API's reads, and says where to send the rest.
+        const refused = await fetch(`${a1.base}/api/segments`, { method: 'POST', headers: { authorization: `Bearer ${ADMIN}`, 'content-type': 'application/json' }, body: JSON.stringify({ name: 'x', condition: { event: 'x' } }) });
         expect(refused.status).toBe(421);
         expect(((await refused.json()) as any).error).toMatchObject({ code: 'WRONG_ROLE', message: expect.stringContaining('a process of the all role') });
         expect((await fetch(`${a1.base}/api/health/ready`)).status).toBe(200);
@@ -241,7 +241,7 @@ describe.skipIf(why !== null)('processes of the api role beside the all process,
         };
         const readers = [a1, a3!];
         for (let i = 0; i < USERS; i += Math.max(1, Math.floor(USERS / 150))) {
-          for (const path of [`/api/users/user-${i}/targeting`, `/api/users/user-${i}/segments`]) {
+          for (const path of [`/api/users/user-${i}/targeting`, `/api/users/user-${i}/segments`, ...(i === 0 ? ['/api/segments', '/api/missions'] : [])]) {
             const expected = await read(all.base, path);
             expect(expected.status).toBe(200);
             expect(await read(readers[i % 2]!.base, path), path).toEqual(expected);

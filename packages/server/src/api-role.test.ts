@@ -9,6 +9,9 @@ import { ADMIN, startTestApp, WRITE, type TestApp } from './test-app.ts';
 
 const backends = await testBackends();
 
+/** The admin reads a process of the api role refuses (421): they need the engine's memory (docs/scale-out.md § Roles). */
+const ENGINE_READS = ['/api/segments/warnings'];
+
 /**
  * What a process of the api role serves (docs/scale-out.md § Roles): ingest appended to the log
  * and applied by nobody here; targeting and the user reads from the store; health, metrics and
@@ -42,11 +45,13 @@ describe('a process of the api role', () => {
     expect(bad.status).toBe(400);
   });
 
-  it('answers 421 WRONG_ROLE, naming the role, to the admin API but the user reads, to redemption and the admin UI; serves health and docs', async () => {
+  it('answers 421 WRONG_ROLE, naming the role, to admin changes, reads that need the engine, redemption and the admin UI; serves health and docs', async () => {
     t = await startTestApp(await openTestSqlite(), undefined, { config: { role: 'api' }, startEngine: false });
     for (const [method, url, headers] of [
-      ['GET', '/api/segments', { authorization: `Bearer ${ADMIN}` }],
+      ['GET', '/api/segments/warnings', { authorization: `Bearer ${ADMIN}` }],
       ['POST', '/api/segments', { authorization: `Bearer ${ADMIN}` }],
+      // A read sent as a POST is refused too: previews and overlaps evaluate conditions in the engine.
+      ['POST', '/api/segments/preview', { authorization: `Bearer ${ADMIN}` }],
       // A change to a user is the all role's, whatever the token (refused before it is checked).
       ['POST', '/api/users/u1/labels', { authorization: 'Bearer nonsense' }],
       ['DELETE', '/api/users/u1', { authorization: `Bearer ${ADMIN}` }],
@@ -67,7 +72,7 @@ describe('a process of the api role', () => {
     expect(Object.keys(spec.paths)).toContain('/v1/batch');
     expect(Object.keys(spec.paths)).toContain('/v1/targeting');
     expect(Object.keys(spec.paths)).toContain('/api/users/{id}/segments');
-    expect(Object.keys(spec.paths)).not.toContain('/api/segments');
+    expect(Object.keys(spec.paths)).toContain('/api/segments');
     // The user reads check the admin token as anywhere.
     expect((await t.app.inject({ method: 'GET', url: '/api/users/u1/segments', headers: { authorization: 'Bearer nonsense' } })).statusCode).toBe(401);
     // Browsers may still send events here: the preflight of ingest is answered.
@@ -147,5 +152,60 @@ describe.each(backends.map((b) => [b.name, b] as const))('targeting on a process
     // None of it loaded a project into the api process, which refuses to.
     expect(apiCtx.engine.stats().profiles).toBe(0);
     await expect(apiCtx.engine.load(DEFAULT_PROJECT)).rejects.toMatchObject({ code: 'WRONG_ROLE' });
+  });
+  it('answers every admin read as the all process does, or 421 WRONG_ROLE where it would need the engine', async () => {
+    all = await startTestApp(await backend.open());
+    const apiCtx = createContext(all.ctx.store, { ...all.ctx.config, role: 'api' }, all.clock);
+    api = { ctx: apiCtx, app: await buildApp(apiCtx) };
+    const ok = async (method: 'POST' | 'PATCH', url: string, body: unknown) => {
+      const r = await all.admin(method, url, body);
+      expect(r.status, `${url}: ${JSON.stringify(r.body)}`).toBeLessThan(300);
+      return r.body;
+    };
+    const vip = (await ok('POST', '/api/segments', { name: 'VIP', condition: { attr: 'traits.plan', op: 'eq', value: 'vip' } })).id;
+    await ok('POST', '/api/segments', { name: 'Buyers', condition: { event: 'buy' } });
+    const ids: Record<string, string> = {
+      segments: vip,
+      users: 'v1',
+      missions: (await ok('POST', '/api/missions', { name: 'Buy twice', points: 50, segmentIds: [vip], goal: { kind: 'count', event: 'buy', target: 2 } })).id,
+      rewards: (await ok('POST', '/api/rewards', { name: 'Coffee', type: 'digital', cost: 10, segmentIds: [vip] })).id,
+      experiences: (await ok('POST', '/api/experiences', { key: 'banner', name: 'Banner', defaultPayload: 'hello', variants: [{ key: 'vip', payload: 'hi', segmentIds: [vip] }] })).id,
+      webhooks: (await ok('POST', '/api/webhooks', { url: 'https://hooks.example/strata', segmentIds: [vip] })).id,
+      experiments: (await ok('POST', '/api/experiments', { name: 'Banner test', arms: [{ key: 'control', name: 'control', weight: 50 }, { key: 'treatment', name: 'treatment', weight: 50 }] })).id,
+    };
+    await all.send('/v1/batch', { batch: [
+      { type: 'identify', userId: 'v1', traits: { plan: 'vip' } },
+      { type: 'track', userId: 'v1', event: 'buy' },
+      { type: 'track', userId: 'v1', event: 'buy' },
+      { type: 'track', anonymousId: 'a1', event: 'buy' },
+      { type: 'track', userId: 'bad' },
+    ] });
+    const spec = JSON.parse((await all.app.inject({ method: 'GET', url: '/openapi.json' })).payload) as { paths: Record<string, Record<string, unknown>> };
+    const reads = Object.keys(spec.paths).filter((p) => spec.paths[p]!.get && p.startsWith('/api/') && !p.startsWith('/api/projects') && !p.startsWith('/api/health'));
+    expect(reads.length).toBeGreaterThan(30);
+    const refused: string[] = [];
+    for (const path of reads) {
+      const resource = path.split('/')[2]!;
+      const url = path.replace(/\{(\w+)\}/g, (_m, name: string) => (name === 'id' && ids[resource]) || (name === 'segmentId' ? vip : 'nope'));
+      const [fromAll, fromApi] = await Promise.all([all.app, api!.app].map((a) => a.inject({ method: 'GET', url, headers: { authorization: `Bearer ${ADMIN}` } })));
+      if (fromApi!.statusCode === 421) {
+        expect(JSON.parse(fromApi!.payload).error.code, url).toBe('WRONG_ROLE');
+        refused.push(path);
+        continue;
+      }
+      expect({ status: fromApi!.statusCode, payload: fromApi!.payload }, url).toEqual({ status: fromAll!.statusCode, payload: fromAll!.payload });
+    }
+    // What the api role serves of the admin API: every read but those the engine's memory answers.
+    expect(refused.sort()).toEqual(ENGINE_READS);
+    // Definitions changed on the all process are in the api process's next read: the admin reads keep no copies, and targeting checks the counter.
+    await ok('PATCH', `/api/missions/${ids.missions}`, { name: 'Buy two times' });
+    await ok('PATCH', `/api/experiences/${ids.experiences}`, { name: 'Home banner' });
+    await ok('PATCH', `/api/rewards/${ids.rewards}`, { cost: 12 });
+    for (const url of ['/api/missions', `/api/missions/${ids.missions}`, '/api/experiences', '/api/rewards', '/api/users/v1/targeting', '/api/users/v1/missions']) {
+      const [fromAll, fromApi] = await Promise.all([all.app, api!.app].map((a) => a.inject({ method: 'GET', url, headers: { authorization: `Bearer ${ADMIN}` } })));
+      expect(fromApi!.statusCode, url).toBe(200);
+      expect(fromApi!.payload, url).toBe(fromAll!.payload);
+    }
+    expect(apiCtx.engine.stats().profiles).toBe(0);
   });
 });

@@ -109,10 +109,12 @@ export function errorHandler(err: unknown, req: FastifyRequest, reply: FastifyRe
   }
   const retry = RETRY_AFTER[app.code];
   if (retry) void reply.header('Retry-After', retry);
-  void reply.status(status).send(errorBody(app.code, app.message, app.issues, status >= 500 ? req.id : undefined));
+  // Refused for the role (the engine of a process of the api role, a change sent to it): say where to send it instead.
+  const message = app.code === 'WRONG_ROLE' ? wrongRole(req.method, req.url.split('?')[0]!) : app.message;
+  void reply.status(status).send(errorBody(app.code, message, app.issues, status >= 500 ? req.id : undefined));
 }
 
 /** What a process of the api role answers (421 WRONG_ROLE) to a request only a process of the all role serves. */
 export function wrongRole(method: string, path: string): string {
-  return `this Strata process has the api role (STRATA_ROLE=api): it takes ingest (/v1/batch, /v1/track, …), answers targeting (GET /v1/targeting) and the user reads (GET /api/users/…) from the store, and health checks; send ${method} ${path} to a process of the all role`;
+  return `this Strata process has the api role (STRATA_ROLE=api): it takes ingest (/v1/batch, /v1/track, …) and answers targeting (GET /v1/targeting) and the admin API's reads from the store, but not changes, reward redemption, the admin UI or reads that need the engine's memory; send ${method} ${path} to a process of the all role`;
 }

@@ -3,7 +3,6 @@ import { AppError } from '@strata/core';
 import { auditHooks } from '../audit.ts';
 import { requireAdmin, type Credentials } from '../auth.ts';
 import type { AppContext } from '../context.ts';
-import { wrongRole } from '../errors.ts';
 import { auditRoutes } from './audit.ts';
 import { registerRateLimit } from '../rate-limit.ts';
 import { waitForApplied } from '../read-your-writes.ts';
@@ -39,14 +38,14 @@ const RESOURCES: readonly AdminRoutes[] = [
  * `serverKey: true`): the token is checked here, once for every route of the scope, so no
  * route file can forget it.
  *
- * On a process of the api role (`apiRole`) only the user reads are served (GET /api/users/…, from
- * the store); any other method on them is refused with 421 WRONG_ROLE before the token is checked,
- * like every route this process does not have.
+ * On a process of the api role (`apiRole`) only the reads (GET) are served, from the store (those
+ * that would need the engine's memory are refused by the engine, which holds none there); any other
+ * method is refused with 421 WRONG_ROLE before the token is checked.
  */
 export async function adminRoutes(app: FastifyInstance, ctx: AppContext & { creds: Credentials }, opts: { apiRole?: boolean } = {}): Promise<void> {
   if (opts.apiRole) {
     app.addHook('onRequest', async (req) => {
-      if (req.method !== 'GET' && req.method !== 'HEAD') throw new AppError({ code: 'WRONG_ROLE', message: wrongRole(req.method, req.url.split('?')[0]!) });
+      if (req.method !== 'GET' && req.method !== 'HEAD') throw new AppError({ code: 'WRONG_ROLE', message: 'a change (or a read sent as a POST) is served by the all role' });
     });
   }
   // onRequest: before the body is parsed or anything validated, so a caller without the token
@@ -62,5 +61,5 @@ export async function adminRoutes(app: FastifyInstance, ctx: AppContext & { cred
   await registerRateLimit(app, 'admin', ctx.config.rateLimit.admin);
   // Every admin read and write sees the events acknowledged before it (read-your-writes.ts).
   app.addHook('preHandler', waitForApplied(ctx));
-  for (const routes of opts.apiRole ? [userRoutes] : RESOURCES) await app.register(async (scope) => routes(scope, ctx));
+  for (const routes of RESOURCES) await app.register(async (scope) => routes(scope, ctx));
 }
