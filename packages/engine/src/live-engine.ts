@@ -532,6 +532,19 @@ export class LiveEngine {
     return scan.segmentsOf(this.projects.get(projectId), profileId);
   }
 
+  /**
+   * The segments a profile is in now, with their names, in the store's order of segments (created,
+   * then id) — the order a reader of the membership rows gives them in (`segmentsOf` gives the
+   * engine's own, which puts a segment after those it refers to).
+   */
+  segmentsInStoreOrder(projectId: string, profileId: number): { id: string; name: string }[] {
+    const ps = this.projects.get(projectId);
+    const ids = this.segmentsOf(projectId, profileId);
+    if (!ps || ids.length === 0) return [];
+    const member = new Set(ids);
+    return ps.rows.filter((r) => member.has(r.id)).map((r) => ({ id: r.id, name: r.name }));
+  }
+
   /** Names of the project's segments by id (from memory). */
   segmentNames(projectId: string): Map<string, string> {
     const ps = this.projects.get(projectId);

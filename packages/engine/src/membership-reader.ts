@@ -38,10 +38,7 @@ export function engineMemberships(engine: LiveEngine, store: SqlStore): Membersh
       return engine.record(projectId, key.profileId) ?? (await store.findProfile(projectId, lookup));
     },
     async segmentsOf(projectId, profileId) {
-      const ids = engine.segmentsOf(projectId, profileId);
-      if (ids.length === 0) return [];
-      const names = engine.segmentNames(projectId);
-      return ids.map((id) => ({ id, name: names.get(id) ?? id }));
+      return engine.segmentsInStoreOrder(projectId, profileId);
     },
     async lastSeen(projectId, profileId) {
       return engine.record(projectId, profileId)?.lastSeen ?? null;

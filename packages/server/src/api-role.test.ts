@@ -149,6 +149,24 @@ describe.each(backends.map((b) => [b.name, b] as const))('targeting on a process
     await all.send('/v1/identify', { userId: 'f1', traits: { plan: 'vip' } });
     expect((await both('/v1/targeting?userId=f1', sdk)).body.segments).toEqual([{ id: vip, name: 'VIP' }]);
 
+    // A segment that refers to one made after it: the engine evaluates the later one first, and the
+    // answers still list a user's segments in the store's order (created, then id) on both roles.
+    all.clock.advance(1_000);
+    const first = (await all.admin('POST', '/api/segments', { name: 'First', condition: { attr: 'traits.plan', op: 'eq', value: 'vip' } })).body.id;
+    all.clock.advance(1_000);
+    const second = (await all.admin('POST', '/api/segments', { name: 'Second', condition: { event: 'buy' } })).body.id;
+    expect((await all.admin('PATCH', `/api/segments/${first}`, { condition: { all: [{ attr: 'traits.plan', op: 'eq', value: 'vip' }, { segment: second }] } })).status).toBe(200);
+    const ordered = (await both('/v1/targeting?userId=v1', sdk)).body.segments.map((x: { name: string }) => x.name);
+    expect(ordered.slice(-2)).toEqual(['First', 'Second']);
+    await both('/api/users/v1/targeting', admin);
+
+    // An admin token revoked on the all process reads nothing more here: the api role keeps no admin credential.
+    const made = (await all.admin('POST', '/api/keys', { kind: 'admin', label: 'temporary' })).body;
+    const asTemporary = { authorization: `Bearer ${made.value}` };
+    expect((await read(api!.app, '/api/users/v1', asTemporary)).status).toBe(200);
+    expect((await all.admin('DELETE', `/api/keys/${made.id}`)).status).toBeLessThan(300);
+    expect((await read(api!.app, '/api/users/v1', asTemporary)).status).toBe(401);
+
     // None of it loaded a project into the api process, which refuses to.
     expect(apiCtx.engine.stats().profiles).toBe(0);
     await expect(apiCtx.engine.load(DEFAULT_PROJECT)).rejects.toMatchObject({ code: 'WRONG_ROLE' });
@@ -197,11 +215,11 @@ describe.each(backends.map((b) => [b.name, b] as const))('targeting on a process
     }
     // What the api role serves of the admin API: every read but those the engine's memory answers.
     expect(refused.sort()).toEqual(ENGINE_READS);
-    // Definitions changed on the all process are in the api process's next read: the admin reads keep no copies, and targeting checks the counter.
+    // Definitions changed on the all process are in the api process's next read: every admin read checks the counter, as targeting does.
     await ok('PATCH', `/api/missions/${ids.missions}`, { name: 'Buy two times' });
     await ok('PATCH', `/api/experiences/${ids.experiences}`, { name: 'Home banner' });
     await ok('PATCH', `/api/rewards/${ids.rewards}`, { cost: 12 });
-    for (const url of ['/api/missions', `/api/missions/${ids.missions}`, '/api/experiences', '/api/rewards', '/api/users/v1/targeting', '/api/users/v1/missions']) {
+    for (const url of ['/api/users/v1/missions', '/api/missions', `/api/missions/${ids.missions}`, '/api/experiences', '/api/rewards', '/api/users/v1/targeting']) {
       const [fromAll, fromApi] = await Promise.all([all.app, api!.app].map((a) => a.inject({ method: 'GET', url, headers: { authorization: `Bearer ${ADMIN}` } })));
       expect(fromApi!.statusCode, url).toBe(200);
       expect(fromApi!.payload, url).toBe(fromAll!.payload);

@@ -64,7 +64,8 @@ export async function buildApp(ctx: AppContext, opts: AppOptions = {}): Promise<
   const json = app.getDefaultJsonParser('error', 'error');
   app.removeContentTypeParser('application/json');
   app.addContentTypeParser('application/json', { parseAs: 'string' }, (req, body, done) => (body === '' ? done(null, undefined) : json(req, body as string, done)));
-  const creds = new Credentials(ctx.store);
+  const apiRole = ctx.config.role === 'api';
+  const creds = new Credentials(ctx.store, undefined, apiRole ? new Set(['write']) : null);
   app.setErrorHandler(errorHandler);
   logRequests(app);
   const metrics = new Metrics(ctx);
@@ -72,7 +73,6 @@ export async function buildApp(ctx: AppContext, opts: AppOptions = {}): Promise<
   const heap = watchHeap(app.log, () => ctx.engine.stats().profiles);
   app.addHook('onClose', async () => heap.stop());
   limitJsonDepth(app);
-  const apiRole = ctx.config.role === 'api';
   // A process of the api role serves no admin UI: the UI's calls are the admin API's.
   const page = apiRole ? null : await uiRoutes(app, opts.dirs);
   app.setNotFoundHandler((req, reply) => {

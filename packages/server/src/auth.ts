@@ -18,7 +18,16 @@ export class Credentials {
   private readonly cache = new Map<string, { found: Credential | null; until: number }>();
   /** Bumped by `clear`: a look-up that began before a change is not cached after it. */
   private generation = 0;
-  constructor(private readonly store: SqlStore, private readonly ttlMs = 10_000) {}
+  constructor(
+    private readonly store: SqlStore,
+    private readonly ttlMs = 10_000,
+    /**
+     * The kinds of key kept; the others are looked up on every request. A process of the api role
+     * keeps write keys only (ingest's hot path): keys are revoked and rotated on another process,
+     * and an admin token revoked there must not read here for another 10 s.
+     */
+    private readonly cachedKinds: ReadonlySet<KeyKind> | null = null,
+  ) {}
 
   /** The key of this value, by its hash (KeyStore.find), cached. */
   async find(value: string): Promise<Credential | null> {
@@ -31,6 +40,7 @@ export class Credentials {
     const project = key?.projectId ? await this.store.getProject(key.projectId) : null;
     const found = key && (key.projectId === null || project) ? { key, project } : null;
     if (gen !== this.generation) return found;
+    if (this.cachedKinds && !(found && this.cachedKinds.has(found.key.kind))) return found;
     if (this.cache.size > 10_000) this.cache.clear();
     this.cache.set(hash, { found, until: now + this.ttlMs });
     return found;

@@ -66,6 +66,7 @@ export function createContext(store: SqlStore, config: Config, clock: Clock = sy
     experiences,
     insights: new InsightsService(store, clock),
     targeting: new TargetingService(store, memberships, clock, experiences, { rewards, missions }, definitions),
+    definitions,
     segments,
     experiments: new ExperimentService(store, segments, engine, clock),
     ingest,

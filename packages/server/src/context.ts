@@ -1,5 +1,5 @@
 import type { Clock, DestinationDispatcher, ImportService, DestinationService, ExportService, ExperienceService, HygieneService, InsightsService, IngestService, MissionService, PointsService, RewardService, TargetingService, LiveEngine, MembershipService, SegmentService, WebhookDispatcher, WebhookService } from '@strata/engine';
-import type { ExperimentService, UserDataService } from '@strata/engine';
+import type { DefinitionsWatch, ExperimentService, UserDataService } from '@strata/engine';
 import type { KeyRow, Project, SqlStore, WriterLease } from '@strata/store';
 import type { Config } from './config.ts';
 
@@ -22,6 +22,12 @@ export interface AppContext {
   readonly insights: InsightsService;
   /** What a user is targeted with (missions, rewards, experiences, points). */
   readonly targeting: TargetingService;
+  /**
+   * On a process of the api role: the project's definitions counter, read before each targeting
+   * answer and each admin read, so that the copies of missions, rewards and experiences kept here
+   * are dropped once another process changed them. null on a process of the all role, which makes the changes.
+   */
+  readonly definitions: DefinitionsWatch | null;
   /** Missions (quests): definitions and live progress. */
   readonly missions: MissionService;
   /** A/B experiments: arms as segments, results with statistics. */

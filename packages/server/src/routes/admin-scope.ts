@@ -61,5 +61,8 @@ export async function adminRoutes(app: FastifyInstance, ctx: AppContext & { cred
   await registerRateLimit(app, 'admin', ctx.config.rateLimit.admin);
   // Every admin read and write sees the events acknowledged before it (read-your-writes.ts).
   app.addHook('preHandler', waitForApplied(ctx));
+  // On a process of the api role, and the definitions changed before it (a user's missions read the cached ones).
+  const definitions = ctx.definitions;
+  if (definitions) app.addHook('preHandler', async (req) => definitions.refresh(req.project.id));
   for (const routes of RESOURCES) await app.register(async (scope) => routes(scope, ctx));
 }
