@@ -89,11 +89,7 @@ export class LiveEngine {
     this.holdsNoState = options.holdsNoState ?? false;
   }
 
-  /**
-   * true on a process of the api role: it never loads a project (that would read every profile
-   * into a process that applies nothing, and answer from a copy that no longer follows the log);
-   * whatever would need one is refused with WRONG_ROLE instead.
-   */
+  /** On a process of the api role: no project is ever loaded (every profile, in a process that applies nothing); WRONG_ROLE instead. */
   private readonly holdsNoState: boolean;
 
   onChanges(l: ChangeListener): void {
@@ -538,11 +534,7 @@ export class LiveEngine {
    * engine's own, which puts a segment after those it refers to).
    */
   segmentsInStoreOrder(projectId: string, profileId: number): { id: string; name: string }[] {
-    const ps = this.projects.get(projectId);
-    const ids = this.segmentsOf(projectId, profileId);
-    if (!ps || ids.length === 0) return [];
-    const member = new Set(ids);
-    return ps.rows.filter((r) => member.has(r.id)).map((r) => ({ id: r.id, name: r.name }));
+    return scan.segmentsInStoreOrder(this.projects.get(projectId), profileId);
   }
 
   /** Names of the project's segments by id (from memory). */

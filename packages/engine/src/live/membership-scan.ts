@@ -37,6 +37,14 @@ export function segmentsOf(ps: ProjectState | undefined, profileId: number): str
   return out;
 }
 
+/** A profile's segments with their names, in the store's order of segments (created, then id), not the engine's evaluation order. */
+export function segmentsInStoreOrder(ps: ProjectState | undefined, profileId: number): { id: string; name: string }[] {
+  const ids = segmentsOf(ps, profileId);
+  if (!ps || ids.length === 0) return [];
+  const member = new Set(ids);
+  return ps.rows.filter((r) => member.has(r.id)).map((r) => ({ id: r.id, name: r.name }));
+}
+
 /** Members of a segment in memory (profile ids; a scan of every profile). */
 export function members(ps: ProjectState | undefined, segmentId: string): Set<number> {
   const s = ps?.segments.get(segmentId);
