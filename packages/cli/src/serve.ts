@@ -72,7 +72,7 @@ export async function serve(ctx: AppContext, config: Config): Promise<void> {
     process.exit(code);
   };
   if (config.role === 'api') {
-    console.log(`Strata is serving on ${address} with the api role: ingest only, appended to the event log (${logName(ctx.ingest.log, config)}) that a process of the all role applies to PostgreSQL; Ctrl-C stops it`);
+    console.log(`Strata is serving on ${address} with the api role: ingest, appended to the event log (${logName(ctx.ingest.log, config)}) that a process of the all role applies to PostgreSQL, and targeting and the admin API's reads from PostgreSQL; Ctrl-C stops it`);
     return;
   }
   console.log(`Strata is listening on ${address}; loading the engine (readiness: ${address}/api/health/ready)`);
