@@ -84,7 +84,9 @@ export function toAppError(err: unknown, url = ''): AppError {
     case 'FST_ERR_CTP_EMPTY_TYPE':
       return new AppError({ code: 'VALIDATION_FAILED', message: e.message });
   }
-  if (e instanceof SyntaxError || e?.statusCode === 400) {
+  // A body that does not parse: the parsers mark their errors 400. A SyntaxError of Strata's own (a
+  // stored value that no longer parses) is a fault here, not the caller's: it falls through to a 500.
+  if (e?.statusCode === 400) {
     return new AppError({ code: 'VALIDATION_FAILED', message: `the request body is not valid JSON: ${e.message}` });
   }
   if (typeof e?.statusCode === 'number' && e.statusCode >= 400 && e.statusCode < 500) {

@@ -99,3 +99,19 @@ describe('compressed ingest bodies', () => {
     source.destroy();
   }, 60_000);
 });
+
+describe('a fault of Strata is not blamed on the request', () => {
+  it('answers 500 INTERNAL, not a 400 about the body, when a stored value no longer parses', async () => {
+    const made = await t.admin('POST', '/api/experiences', { key: 'banner', name: 'Banner', variants: [{ key: 'a', payload: 1 }] });
+    expect(made.status).toBe(201);
+    // Written behind Strata's back: text that is not JSON where JSON is kept.
+    await t.ctx.store.db.updateTable('experiences').set({ variants: '{not json' }).execute();
+    const r = await t.admin('GET', '/api/experiences');
+    expect(r.status).toBe(500);
+    expect(r.body.error).toMatchObject({ code: 'INTERNAL', message: 'internal error' });
+    // A body that does not parse is still the caller's: 400.
+    const bad = await inject('POST', '/api/segments', { authorization: `Bearer ${ADMIN}`, 'content-type': 'application/json' }, '{"name":');
+    expect(bad.status).toBe(400);
+    expect(bad.body.error.message).toMatch(/^the request body is not valid JSON/);
+  });
+});
