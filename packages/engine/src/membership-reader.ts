@@ -50,7 +50,7 @@ export function engineMemberships(engine: LiveEngine, store: SqlStore): Membersh
 export function storeMemberships(store: SqlStore): MembershipReader {
   return {
     source: 'store',
-    profile: (projectId, lookup) => store.findProfile(projectId, lookup),
+    profile: (projectId, lookup) => store.profileIdsOf(projectId, lookup),
     segmentsOf: (projectId, profileId) => store.segmentsInOrder(projectId, profileId),
     lastSeen: (projectId, profileId) => store.profileLastSeen(projectId, profileId),
   };

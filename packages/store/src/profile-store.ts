@@ -111,6 +111,17 @@ export class ProfileStore {
     return p ?? null;
   }
 
+  /**
+   * Who an id names (as `find`: a userId, else an anonymousId) and when they were last seen, in one
+   * query: what targeting needs of a profile where the engine's copy is not at hand (the api role).
+   */
+  async idsOf(projectId: string, id: string): Promise<{ id: number; userId: string | null; anonymousId: string | null; lastSeen: number | null } | null> {
+    const r = await this.store.db.selectFrom('profile_keys as k').innerJoin('profiles as p', (j) => j.onRef('p.id', '=', 'k.profile_id').onRef('p.project_id', '=', 'k.project_id'))
+      .select(['p.id', 'p.user_id', 'p.anonymous_id', 'p.last_seen']).where('k.project_id', '=', projectId)
+      .where('k.kind', 'in', ['u', 'a']).where('k.key', '=', id).orderBy('k.kind', 'desc').executeTakeFirst();
+    return r ? { id: Number(r.id), userId: r.user_id, anonymousId: r.anonymous_id, lastSeen: r.last_seen == null ? null : Number(r.last_seen) } : null;
+  }
+
   /** The profile an id names — as a userId ('u'), else as an anonymousId ('a') — without reading the profile. */
   async key(projectId: string, id: string): Promise<{ profileId: number; kind: 'u' | 'a' } | null> {
     // `kind IN (…)` lets both stores look the key up by the primary key (project_id, kind, key)

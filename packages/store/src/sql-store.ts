@@ -204,6 +204,7 @@ export class SqlStore {
 
   findProfile(projectId: string, id: string) { return this.profiles.find(projectId, id); }
   profileKey(projectId: string, id: string) { return this.profiles.key(projectId, id); }
+  profileIdsOf(projectId: string, id: string) { return this.profiles.idsOf(projectId, id); }
   profileLastSeen(projectId: string, profileId: number) { return this.profiles.lastSeen(projectId, profileId); }
   getProfiles(projectId: string, ids: readonly number[]) { return this.profiles.get(projectId, ids); }
   profilesWithEvents(projectId: string, ids: readonly number[]) { return this.profiles.withEvents(projectId, ids); }
