@@ -1,13 +1,5 @@
-import type { SqlStore } from '@strata/store';
+import type { ProfileIds, SqlStore } from '@strata/store';
 import type { LiveEngine } from './live-engine.ts';
-
-/** Who a profile is, as targeting names them back. */
-export interface ProfileIds {
-  readonly id: number;
-  readonly userId: string | null;
-  readonly anonymousId: string | null;
-  readonly lastSeen: number | null;
-}
 
 /**
  * Where the targeting reads (GET /v1/targeting, the missions and rewards a user may see) learn a
@@ -17,8 +9,6 @@ export interface ProfileIds {
  * applied — so after waiting for a position (read-your-writes.ts) they include it.
  */
 export interface MembershipReader {
-  /** Where the answers come from, for logs and tests. */
-  readonly source: 'engine' | 'store';
   /** The profile a userId or anonymousId names; null when Strata has not seen it. */
   profile(projectId: string, lookup: string): Promise<ProfileIds | null>;
   /** The segments the profile is in now, in the project's segment order (created, then id). */
@@ -30,7 +20,6 @@ export interface MembershipReader {
 /** Memberships from the engine's memory (the all role: every profile is in memory). */
 export function engineMemberships(engine: LiveEngine, store: SqlStore): MembershipReader {
   return {
-    source: 'engine',
     async profile(projectId, lookup) {
       // One key lookup; the ids come from the engine's copy of the record.
       const key = await store.profileKey(projectId, lookup);
@@ -49,11 +38,15 @@ export function engineMemberships(engine: LiveEngine, store: SqlStore): Membersh
 /** Memberships from the store's rows (the api role: no engine state here). */
 export function storeMemberships(store: SqlStore): MembershipReader {
   return {
-    source: 'store',
     profile: (projectId, lookup) => store.profileIdsOf(projectId, lookup),
     segmentsOf: (projectId, profileId) => store.segmentsInOrder(projectId, profileId),
     lastSeen: (projectId, profileId) => store.profileLastSeen(projectId, profileId),
   };
+}
+
+/** The ids of a profile's segments, unless the caller read them already (`known`). */
+export async function segmentIdsOf(reader: MembershipReader, projectId: string, profileId: number, known?: ReadonlySet<string>): Promise<ReadonlySet<string>> {
+  return known ?? new Set((await reader.segmentsOf(projectId, profileId)).map((s) => s.id));
 }
 
 /**
@@ -70,7 +63,7 @@ export class DefinitionsWatch {
 
   async refresh(projectId: string): Promise<void> {
     const version = await this.store.definitionsStamp(projectId);
-    if (this.seen.has(projectId) && this.seen.get(projectId) === version) return;
+    if (this.seen.get(projectId) === version) return;
     for (const forget of this.forgetters) forget(projectId);
     this.seen.set(projectId, version);
   }

@@ -4,7 +4,7 @@ import { AppError, DAY_MS, parseDuration, parseIsoTime, validationError, isoTime
 import { MissionStore, type IngestItem, type IngestOutcome, type MissionRow, type ProgressRow, type SqlStore } from '@strata/store';
 import type { Clock } from './clock.ts';
 import type { LiveEngine, MembershipChange } from './live-engine.ts';
-import { engineMemberships, type MembershipReader } from './membership-reader.ts';
+import { engineMemberships, segmentIdsOf, type MembershipReader } from './membership-reader.ts';
 import { daysIn, durationText, goalFilter, parseGoal, walkGoal, type MissionGoal, type WalkResult } from './mission-goal.ts';
 import type { PointsService } from './points-service.ts';
 import { decodeCursor, encodeCursor } from './cursor.ts';
@@ -449,7 +449,7 @@ export class MissionService {
    * their current visit began (their next event, within the session timeout, belongs to it).
    */
   private async eligible(store: SqlStore, projectId: string, profileId: number, running: readonly Compiled[], rows: ReadonlyMap<string, ProgressRow>, now: number, known?: ReadonlySet<string>): Promise<Set<Compiled>> {
-    const segments = known ?? new Set((await this.memberships.segmentsOf(projectId, profileId)).map((s) => s.id));
+    const segments = await segmentIdsOf(this.memberships, projectId, profileId, known);
     const out = new Set(running.filter((m) => qualifies(m.row, segments) || engaged(m.row, rows.get(m.row.id))));
     const rest = running.filter((m) => !out.has(m) && !finished(m.row, rows.get(m.row.id)));
     if (rest.length === 0) return out;

@@ -4,7 +4,7 @@ import { AppError, validationError, type Issue, isoTime as iso } from '@strata/c
 import { PointsStore, RewardStore, type CodeCounts, type RedemptionRow, type RewardRow, type RewardType, type SqlStore } from '@strata/store';
 import type { Clock } from './clock.ts';
 import type { LiveEngine } from './live-engine.ts';
-import { engineMemberships, type MembershipReader } from './membership-reader.ts';
+import { engineMemberships, segmentIdsOf, type MembershipReader } from './membership-reader.ts';
 import type { PointsService } from './points-service.ts';
 import { decodeCursor, encodeCursor } from './cursor.ts';
 import { newId } from './ids.ts';
@@ -370,7 +370,7 @@ export class RewardService {
     const live = all.filter((r) => r.active && (r.startsAt === null || now >= r.startsAt) && (r.endsAt === null || now < r.endsAt));
     if (live.length === 0) return [];
     // Membership from the engine's memory (exact now, and no query), or the store's rows on a process of the api role.
-    const segments = known ?? new Set((await this.memberships.segmentsOf(projectId, profileId)).map((s) => s.id));
+    const segments = await segmentIdsOf(this.memberships, projectId, profileId, known);
     const visible = live.filter((r) => r.segmentIds.length === 0 || r.segmentIds.some((s) => segments.has(s)));
     if (visible.length === 0) return [];
     const [mine, balance] = await Promise.all([new RewardStore(tx).countsByUser(projectId, profileId), new PointsStore(tx).balance(projectId, profileId)]);

@@ -2,7 +2,7 @@ import type { Json } from '@strata/core';
 import { PointsStore, type SqlStore } from '@strata/store';
 import type { Clock } from './clock.ts';
 import type { ExperienceForUser, ExperienceService } from './experience-service.ts';
-import type { DefinitionsWatch, MembershipReader } from './membership-reader.ts';
+import type { MembershipReader } from './membership-reader.ts';
 
 /** A source of targeted content for one user (missions, rewards): see MissionService / RewardService. */
 export interface TargetSource<T> {
@@ -40,8 +40,6 @@ export class TargetingService {
     private readonly clock: Clock,
     private readonly experiences: ExperienceService,
     private readonly sources: { missions?: TargetSource<unknown>; rewards?: TargetSource<unknown> } = {},
-    /** On a process of the api role: the definitions counter checked before each answer. */
-    private readonly watch: DefinitionsWatch | null = null,
   ) {}
 
   /**
@@ -49,7 +47,7 @@ export class TargetingService {
    * which experiences, missions and rewards the user gets.
    */
   async forUser(projectId: string, id: { userId?: string; anonymousId?: string }, opts: { withSegments?: boolean } = {}): Promise<TargetingView> {
-    const [profile] = await Promise.all([this.memberships.profile(projectId, id.userId ?? id.anonymousId!), this.watch?.refresh(projectId)]);
+    const profile = await this.memberships.profile(projectId, id.userId ?? id.anonymousId!);
     const profileId = profile?.id ?? NOBODY;
     const now = this.clock.now();
     const segments = profile ? await this.memberships.segmentsOf(projectId, profile.id) : [];

@@ -50,7 +50,7 @@ export function createContext(store: SqlStore, config: Config, clock: Clock = sy
   // Missions progress, complete and pay in the transaction that stores the events.
   ingest.onIngested((tx, projectId, outcome, now, changes) => missions.onIngested(tx, projectId, outcome, now, changes));
   ingest.applyAlone((tx, projectId, now) => missions.isolation(tx, projectId, now));
-  // On the api role the definitions change on the all process: their counter is read before each answer.
+  // On the api role the definitions change on the all process: their counter is read before each read (checkDefinitions).
   const definitions = apiRole ? new DefinitionsWatch(store, [(p) => missions.forget(p), (p) => rewards.forget(p), (p) => experiences.forget(p)]) : null;
   const segments = new SegmentService(store, membership, engine, clock, hygiene, config.maxSegments);
   // A segment that something targets cannot be deleted (409 naming what does).
@@ -65,7 +65,7 @@ export function createContext(store: SqlStore, config: Config, clock: Clock = sy
     rewards,
     experiences,
     insights: new InsightsService(store, clock),
-    targeting: new TargetingService(store, memberships, clock, experiences, { rewards, missions }, definitions),
+    targeting: new TargetingService(store, memberships, clock, experiences, { rewards, missions }),
     definitions,
     segments,
     experiments: new ExperimentService(store, segments, engine, clock),

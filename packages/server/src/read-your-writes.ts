@@ -53,3 +53,14 @@ export function waitForApplied(ctx: AppContext) {
     void reply.header(POSITION_HEADER, String(ingest.applied));
   };
 }
+
+/**
+ * A preHandler of the reads of a process of the api role (targeting, the admin API), after
+ * `waitForApplied`: the project's definitions counter is read, and the copies of missions, rewards
+ * and experiences kept here are dropped when another process changed them (DefinitionsWatch).
+ * None on a process of the all role, which makes the changes itself.
+ */
+export function checkDefinitions(ctx: AppContext): ((req: FastifyRequest) => Promise<void>) | null {
+  const definitions = ctx.definitions;
+  return definitions ? async (req) => definitions.refresh(req.project.id) : null;
+}

@@ -4,7 +4,7 @@ import { isDerivedEvent } from '@strata/core';
 import type { EventStore, PendingEvent } from './event-store.ts';
 import type { Database } from './schema.ts';
 import type { StoreHandle } from './store-handle.ts';
-import type { EngineProfile, ProfileWithEvents, StoredProfile } from './types.ts';
+import type { EngineProfile, ProfileIds, ProfileWithEvents, StoredProfile } from './types.ts';
 import { chunks, readJson, sqlBool } from './util.ts';
 import type { ProfileRecords } from './profile-records.ts';
 import type { VisitTimes } from './visit-store.ts';
@@ -115,7 +115,7 @@ export class ProfileStore {
    * Who an id names (as `find`: a userId, else an anonymousId) and when they were last seen, in one
    * query: what targeting needs of a profile where the engine's copy is not at hand (the api role).
    */
-  async idsOf(projectId: string, id: string): Promise<{ id: number; userId: string | null; anonymousId: string | null; lastSeen: number | null } | null> {
+  async idsOf(projectId: string, id: string): Promise<ProfileIds | null> {
     const r = await this.store.db.selectFrom('profile_keys as k').innerJoin('profiles as p', (j) => j.onRef('p.id', '=', 'k.profile_id').onRef('p.project_id', '=', 'k.project_id'))
       .select(['p.id', 'p.user_id', 'p.anonymous_id', 'p.last_seen']).where('k.project_id', '=', projectId)
       .where('k.kind', 'in', ['u', 'a']).where('k.key', '=', id).orderBy('k.kind', 'desc').executeTakeFirst();

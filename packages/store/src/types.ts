@@ -28,6 +28,14 @@ export interface StoredProfile extends ProfileRecord {
   readonly updatedAt: number;
 }
 
+/** Who a profile is and when it was last seen: what targeting needs of it (ProfileStore.idsOf, the engine's copy of a record). */
+export interface ProfileIds {
+  readonly id: number;
+  readonly userId: string | null;
+  readonly anonymousId: string | null;
+  readonly lastSeen: number | null;
+}
+
 /** One validated ingest item, normalised from a Segment-spec message by the server. */
 export interface IngestItem {
   readonly messageId: string;

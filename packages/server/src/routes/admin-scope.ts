@@ -5,7 +5,7 @@ import { requireAdmin, type Credentials } from '../auth.ts';
 import type { AppContext } from '../context.ts';
 import { auditRoutes } from './audit.ts';
 import { registerRateLimit } from '../rate-limit.ts';
-import { waitForApplied } from '../read-your-writes.ts';
+import { checkDefinitions, waitForApplied } from '../read-your-writes.ts';
 import { destinationRoutes } from './destinations.ts';
 import { experienceRoutes } from './experiences.ts';
 import { experimentRoutes } from './experiments.ts';
@@ -62,7 +62,7 @@ export async function adminRoutes(app: FastifyInstance, ctx: AppContext & { cred
   // Every admin read and write sees the events acknowledged before it (read-your-writes.ts).
   app.addHook('preHandler', waitForApplied(ctx));
   // On a process of the api role, and the definitions changed before it (a user's missions read the cached ones).
-  const definitions = ctx.definitions;
-  if (definitions) app.addHook('preHandler', async (req) => definitions.refresh(req.project.id));
+  const definitions = checkDefinitions(ctx);
+  if (definitions) app.addHook('preHandler', definitions);
   for (const routes of RESOURCES) await app.register(async (scope) => routes(scope, ctx));
 }

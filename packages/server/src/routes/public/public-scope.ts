@@ -3,7 +3,7 @@ import type { FastifyInstance } from 'fastify';
 import { writeKeyHooks, type Credentials } from '../../auth.ts';
 import type { AppContext } from '../../context.ts';
 import { registerRateLimit } from '../../rate-limit.ts';
-import { waitForApplied } from '../../read-your-writes.ts';
+import { checkDefinitions, waitForApplied } from '../../read-your-writes.ts';
 import { ingestRoutes } from './ingest.ts';
 import { publicRewardRoutes } from './rewards.ts';
 import { publicTargetingRoutes } from './targeting.ts';
@@ -25,7 +25,12 @@ export async function publicRoutes(app: FastifyInstance, ctx: AppContext & { cre
   await app.register(async (s) => ingestRoutes(s, ctx));
   // What a client reads or redeems against includes what it was acknowledged (read-your-writes.ts).
   const applied = waitForApplied(ctx);
-  await app.register(async (s) => { s.addHook('preHandler', applied); await publicTargetingRoutes(s, ctx); });
+  const definitions = checkDefinitions(ctx);
+  await app.register(async (s) => {
+    s.addHook('preHandler', applied);
+    if (definitions) s.addHook('preHandler', definitions);
+    await publicTargetingRoutes(s, ctx);
+  });
   // Redemption writes through the engine: a process of the api role has none (421 WRONG_ROLE from the not-found handler).
   if (opts.apiRole) return;
   await app.register(async (s) => { s.addHook('preHandler', applied); await publicRewardRoutes(s, ctx); });
