@@ -21,3 +21,4 @@ export * from './cursor.ts';
 export * from './ids.ts';
 export * from './user-data-service.ts';
 export * from './membership-reader.ts';
+export * from './partition-worker.ts';

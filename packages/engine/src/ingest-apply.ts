@@ -31,7 +31,7 @@ export interface ApplyDeps {
 
 /**
  * Applies log records in position order, in one transaction of the engine's writer, and records
- * for each partition present the position of its last record, in the same transaction: either
+ * for each partition present the position of its last record (or `through`, when further), in the same transaction: either
  * all of it commits, with the positions, or none of it does and the records are applied again.
  * The records of one request split by partition are applied together (`requestSteps`). Per record, what the ingest transaction always did:
  * messages naming an erased id dropped, the items stored (duplicates of a stored messageId
@@ -39,11 +39,13 @@ export interface ApplyDeps {
  * to date after each step, then the listeners (missions), then the record's refused items written
  * as ingestion warnings.
  */
-export async function applyRecords(deps: ApplyDeps, records: readonly LoggedRecord[]): Promise<IngestResult[]> {
+export async function applyRecords(deps: ApplyDeps, records: readonly LoggedRecord[], through?: ReadonlyMap<number, number>): Promise<IngestResult[]> {
   if (records.length === 0) return [];
   // Each partition's last record in the batch: records come in position order, so the last seen is the greatest.
   const lastOf = new Map<number, number>();
   for (const r of records) lastOf.set(r.partition, r.position);
+  // A partition worker also records how far its partitions are read with nothing left before (`through`).
+  for (const [p, at] of through ?? []) lastOf.set(p, Math.max(lastOf.get(p) ?? 0, at));
   return deps.engine.write(async (tx) => {
     // Each project's clock is written once, after the last record, however many records moved it.
     const results = await deps.engine.clockWrittenOnce(tx, async () => {
@@ -76,7 +78,9 @@ async function applyRecord(deps: ApplyDeps, tx: SqlStore, r: LogRecord, live: Se
     if (!(await tx.getProject(r.projectId))) throw new AppError({ code: 'NOT_FOUND', message: `project "${r.projectId}" was deleted` });
     live.add(r.projectId);
   }
-  const alone = deps.isolation ? await deps.isolation(tx, r.projectId, await engine.applyInstant(tx, r.projectId, r.receivedAt)) : null;
+  // The project's state is loaded (if it is not yet) before the record's events are written: loaded after, it would read them from the store and then apply them again.
+  const at = await engine.applyInstant(tx, r.projectId, r.receivedAt);
+  const alone = deps.isolation ? await deps.isolation(tx, r.projectId, at) : null;
   const { kept, dropped } = deps.suppressions ? await deps.suppressions.filter(tx, r.projectId, r.items) : { kept: r.items, dropped: 0 };
   let stored = 0, duplicates = 0;
   for (const items of ingestSteps(kept, alone)) {

@@ -9,7 +9,7 @@ import * as scan from './live/membership-scan.ts';
 import type { Tally } from './live/membership-scan.ts';
 import { dropProfile, ProjectState, staleNames } from './live/project-state.ts';
 import { appendSegments, loadSegments } from './live/segment-index.ts';
-import { backfill, ensureProfiles, loadProject, persist, previewFromStore, reloadProfiles, rereadRecords } from './live/store-sync.ts';
+import { backfill, ensureProfiles, loadProject, persist, previewFromStore, reloadProfiles, rereadRecords, type ProfileOwnership } from './live/store-sync.ts';
 
 export type { ChangeListener, MembershipChange, RecordedChange } from './live/changes.ts';
 export type { Tally } from './live/membership-scan.ts';
@@ -83,11 +83,18 @@ export class LiveEngine {
     private readonly store: SqlStore,
     private readonly clock: Clock,
     private readonly listeners: ChangeListener[] = [],
-    options: { readonly evaluation?: scan.Evaluation; readonly holdsNoState?: boolean } = {},
+    options: { readonly evaluation?: scan.Evaluation; readonly holdsNoState?: boolean; readonly owns?: ProfileOwnership } = {},
   ) {
     this.evaluation = options.evaluation ?? 'bulk';
     this.holdsNoState = options.holdsNoState ?? false;
+    this.owns = options.owns ?? null;
   }
+
+  /**
+   * A partition worker's engine (docs/scale-out.md § Workers): which profiles it holds — those
+   * whose home partition it owns; null (every other engine) holds every profile of a project.
+   */
+  readonly owns: ProfileOwnership | null;
 
   /** On a process of the api role: no project is ever loaded (every profile, in a process that applies nothing); WRONG_ROLE instead. */
   private readonly holdsNoState: boolean;
@@ -320,7 +327,7 @@ export class LiveEngine {
     ps.deferClockWrite = this.clockDeferred;
     this.projects.set(projectId, ps);
     this.redefined.add(projectId);
-    await loadProject(tx, ps, this.isStarting, this.listeners);
+    await loadProject(tx, ps, this.isStarting, this.listeners, this.owns);
     // Then everything that came due since, in time order, at its own instant (unless the clock is
     // held: the event log's backlog is applied first, each record at its own receipt).
     if (!this.held) await this.advance(tx, ps, Math.max(now, ps.clock));

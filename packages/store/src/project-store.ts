@@ -99,7 +99,8 @@ export class ProjectStore {
 
   async setEngineClock(projectId: string, clock: number): Promise<void> {
     await this.store.db.insertInto('engine_state').values({ project_id: projectId, clock })
-      .onConflict((oc) => oc.column('project_id').doUpdateSet({ clock })).execute();
+      // Never back: partition workers each write the clock of the profiles they hold, and a restart reconciles from the latest.
+      .onConflict((oc) => oc.column('project_id').doUpdateSet({ clock: sql<number>`CASE WHEN excluded.clock > engine_state.clock THEN excluded.clock ELSE engine_state.clock END` })).execute();
   }
 }
 

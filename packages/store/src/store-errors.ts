@@ -73,3 +73,16 @@ export function storeUnavailableReason(err: unknown, depth = 0): string | null {
 export function isStoreUnavailable(err: unknown): boolean {
   return storeUnavailableReason(err) !== null;
 }
+
+/**
+ * Whether an error is PostgreSQL ending a transaction that ran into another one — a deadlock
+ * (40P01) or a serialization failure (40001) — so that the same transaction, run again, can
+ * succeed: partition workers writing one database at once meet these on rows they share (the
+ * contexts table, the engine clock). Follows `cause`.
+ */
+export function isWriteConflict(err: unknown, depth = 0): boolean {
+  if (depth > 4 || typeof err !== 'object' || err === null) return false;
+  const e = err as { code?: unknown; cause?: unknown };
+  if (e.code === '40P01' || e.code === '40001') return true;
+  return e.cause !== undefined && isWriteConflict(e.cause, depth + 1);
+}

@@ -16,6 +16,9 @@ import { tallyBits, type Evaluation, type Tally } from './membership-scan.ts';
 
 const PAGE = 5000;
 
+/** Whether an engine holds a profile (a partition worker's: its home partition is one the worker owns). */
+export type ProfileOwnership = (profile: { readonly userId: string | null; readonly anonymousId: string | null }) => boolean;
+
 /**
  * While `start()` loads (the APIs are refused meanwhile, so nothing reads half-loaded state),
  * the load reads smaller pages and lets timers and sockets run between them: health probes
@@ -31,14 +34,14 @@ const yieldToIo = () => new Promise<void>((resolve) => setImmediate(resolve));
  * engine last wrote (`ps.clock`) and writes the differences. What came due since is the
  * caller's to apply (LiveEngine.project).
  */
-export async function loadProject(tx: SqlStore, ps: ProjectState, isStarting: () => boolean, listeners: readonly ChangeListener[]): Promise<void> {
+export async function loadProject(tx: SqlStore, ps: ProjectState, isStarting: () => boolean, listeners: readonly ChangeListener[], owns: ProfileOwnership | null = null): Promise<void> {
   const projectId = ps.id;
   await loadSegments(tx, ps);
   const starting = isStarting();
   for (let after = 0; ;) {
     const page = await tx.scanProfiles(projectId, after, starting ? LOAD_PAGE : PAGE);
     if (page.length === 0) break;
-    for (const p of page) addProfile(ps, p);
+    for (const p of page) if (owns === null || owns(p)) addProfile(ps, p);
     after = page[page.length - 1]!.id;
     if (starting) await yieldToIo();
   }

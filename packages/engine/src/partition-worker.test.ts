@@ -1,0 +1,183 @@
+import { afterAll, describe, expect, it } from 'vitest';
+import { createStore, openJetStreamLog, partitionOf, postgresReachable, type EventLog, type IngestItem, type SqlStore } from '@strata/store';
+import { deleteEventStreams, NATS_URL, natsUnavailable, openTestSqlite, TEST_PG_URL, testPrefixes, withTestPgSchema } from '@strata/store/testing';
+import { applyRecords } from './ingest-apply.ts';
+import { recordsOf } from './ingest-records.ts';
+import { LiveEngine } from './live-engine.ts';
+import { homePartition, ownedProfiles, PartitionWorker } from './partition-worker.ts';
+
+/**
+ * Partition workers (docs/scale-out.md § Workers) on a real NATS JetStream and a real PostgreSQL:
+ * two workers, each owning half of a log's partitions over one database, end with what one worker
+ * owning every partition ends with, and each holds only the profiles of its partitions. Skipped,
+ * saying why, without either server (two engines writing one database need a server).
+ */
+
+const natsDown = await natsUnavailable();
+const pgDown = (await postgresReachable(TEST_PG_URL)) ? null : `no PostgreSQL server at ${TEST_PG_URL}`;
+const why = natsDown ?? pgDown;
+if (why !== null) console.warn(`skipping the partition worker tests: ${why}`);
+
+const P = 4;
+const T0 = Date.UTC(2026, 0, 1);
+const NOW = T0 + 3_600_000;
+const prefixes = testPrefixes('pw');
+const SEGMENTS = [
+  ['viewers', { event: 'view', cmp: { op: 'gte', value: 2 } }],
+  ['keen', { event: 'view', cmp: { op: 'gte', value: 4 } }],
+  ['buyers', { event: 'purchase', cmp: { op: 'gte', value: 1 } }],
+  ['known', { attr: 'traits.plan', op: 'exists' }],
+] as const;
+
+let seq = 0;
+const item = (name: string, ids: Partial<Pick<IngestItem, 'userId' | 'anonymousId' | 'type' | 'traits'>>): IngestItem => {
+  const at = T0 + ++seq;
+  return { messageId: `m-${seq}`, type: 'track', name, userId: null, anonymousId: null, previousId: null, properties: {}, context: {}, traits: null, timestamp: at, receivedAt: at, ...ids };
+};
+
+/** An anonymous id in the same partition as `userId`: merging them stays inside one partition. */
+function anonBeside(userId: string): string {
+  for (let i = 0; ; i++) if (partitionOf(`anon-${userId}-${i}`, P) === partitionOf(userId, P)) return `anon-${userId}-${i}`;
+}
+
+/** Requests of known users, anonymous visitors, and visitors who identify (anonymous and known id in one partition). */
+function requests(users: number, from: number): IngestItem[][] {
+  const out: IngestItem[][] = [];
+  for (let u = from; u < from + users; u++) {
+    const userId = `u${u}`;
+    const anon = anonBeside(userId);
+    const views = u % 6;
+    const req: IngestItem[] = [];
+    if (u % 3 === 0) {
+      for (let i = 0; i < views; i++) req.push(item('view', { anonymousId: anon }));
+      req.push(item('identify', { type: 'identify', userId, anonymousId: anon, traits: { plan: 'pro' } }));
+    } else if (u % 3 === 1) {
+      for (let i = 0; i < views; i++) req.push(item('view', { userId }));
+      if (u % 4 === 0) req.push(item('purchase', { userId }));
+    } else {
+      for (let i = 0; i < views; i++) req.push(item('view', { anonymousId: `visitor-${u}` }));
+    }
+    out.push(req);
+  }
+  return out;
+}
+
+async function project(store: SqlStore, engine: LiveEngine): Promise<void> {
+  await store.createProject({ id: 'p', name: 'p', writeKey: `wk_${Math.random()}`, adminToken: `at_${Math.random()}`, now: T0 });
+  await engine.write(async (tx) => {
+    for (const [id, condition] of SEGMENTS) await tx.insertSegment({ id, projectId: 'p', name: id, description: '', condition, template: null, params: null, createdAt: T0, updatedAt: T0 });
+    await engine.segmentsChanged(tx, 'p', SEGMENTS.map(([id]) => id), T0);
+  });
+}
+
+async function append(log: EventLog, reqs: readonly IngestItem[][]): Promise<void> {
+  for (const items of reqs) await log.append(recordsOf('p', log.partitions, items[0]!.receivedAt, items, []));
+}
+
+/** What a deployment ended with, by user (not by profile id: the two databases number profiles apart). */
+async function outcome(store: SqlStore) {
+  const who = (r: { user_id: string | null; anonymous_id: string | null }) => r.user_id ?? r.anonymous_id ?? '';
+  const members = await store.db.selectFrom('memberships').innerJoin('profiles', 'profiles.id', 'memberships.profile_id')
+    .select(['memberships.segment_id', 'profiles.user_id', 'profiles.anonymous_id']).where('memberships.project_id', '=', 'p').execute();
+  const history = await store.db.selectFrom('membership_history').select(['segment_id', 'kind']).select((eb) => eb.fn.countAll<number>().as('n'))
+    .where('project_id', '=', 'p').groupBy(['segment_id', 'kind']).execute();
+  const events = await store.db.selectFrom('events').select('message_id').where('project_id', '=', 'p').where('derived', '=', false as never).execute();
+  const profiles = await store.db.selectFrom('profiles').select(['user_id', 'anonymous_id']).where('project_id', '=', 'p').execute();
+  return {
+    members: members.map((m) => `${m.segment_id} ${who(m)}`).sort(),
+    history: history.map((h) => `${h.segment_id} ${h.kind} ${Number(h.n)}`).sort(),
+    events: events.map((e) => e.message_id).sort(),
+    profiles: profiles.map(who).sort(),
+  };
+}
+
+describe.skipIf(why !== null)('partition workers over one PostgreSQL database', () => {
+  const logs: EventLog[] = [];
+  afterAll(async () => {
+    for (const l of logs) await l.close().catch(() => undefined);
+    await deleteEventStreams(prefixes.used);
+  });
+
+  async function deployment(url: string) {
+    const log = await openJetStreamLog({ url: NATS_URL, prefix: prefixes.next(), partitions: P });
+    logs.push(log);
+    const store = await createStore({ kind: 'postgres', url });
+    return { log, store };
+  }
+
+  function worker(store: SqlStore, log: EventLog, owned: number[]) {
+    const engine = new LiveEngine(store, { now: () => NOW }, [], { owns: ownedProfiles(new Set(owned), P) });
+    return { engine, worker: new PartitionWorker({ engine, sessionTimeoutMs: 1_800_000, listeners: [], isolation: null }, log, { owned, batchItems: 300 }) };
+  }
+
+  it('two workers owning half the partitions each end as one worker owning all, each holding only its profiles, across a restart', async () => {
+    await withTestPgSchema('pw_one', async (one) => withTestPgSchema('pw_two', async (two) => {
+      const first = requests(240, 0), second = requests(120, 240);
+
+      // One worker owning every partition.
+      const single = await deployment(one.url);
+      const all = worker(single.store, single.log, [0, 1, 2, 3]);
+      await project(single.store, all.engine);
+      await append(single.log, [...first, ...second]);
+      await all.worker.start();
+      await all.worker.drain();
+      await all.worker.stop();
+
+      // Two workers over one database, the second replaced by a new one half way.
+      const pair = await deployment(two.url);
+      const secondStore = await createStore({ kind: 'postgres', url: two.url });
+      const a = worker(pair.store, pair.log, [0, 1]);
+      let b = worker(secondStore, pair.log, [2, 3]);
+      await project(pair.store, a.engine);
+      await append(pair.log, first);
+      await Promise.all([a.worker.start(), b.worker.start()]);
+      await Promise.all([a.worker.drain(), b.worker.drain()]);
+      await b.worker.stop();
+      await append(pair.log, second);
+      b = worker(secondStore, pair.log, [2, 3]);
+      await b.worker.start();
+      await Promise.all([a.worker.drain(), b.worker.drain()]);
+      await Promise.all([a.worker.stop(), b.worker.stop()]);
+
+      try {
+        const expected = await outcome(single.store);
+        expect(expected.events.length).toBe([...first, ...second].flat().length);
+        expect(expected.members.length).toBeGreaterThan(100);
+        expect(await outcome(pair.store)).toEqual(expected);
+        // Nothing set aside: transactions of the two workers that ran into each other were run again.
+        expect(await pair.store.listRejections('p', 10)).toEqual([]);
+
+        // Each engine holds exactly the profiles whose home partition its worker owns.
+        const profiles = await pair.store.db.selectFrom('profiles').select(['id', 'user_id', 'anonymous_id']).where('project_id', '=', 'p').execute();
+        for (const [engine, owned] of [[a.engine, [0, 1]], [b.engine, [2, 3]]] as const) {
+          const held = profiles.filter((r) => engine.record('p', Number(r.id)) !== undefined).length;
+          const home = profiles.filter((r) => (owned as readonly number[]).includes(homePartition({ userId: r.user_id, anonymousId: r.anonymous_id }, P))).length;
+          expect(held).toBe(home);
+          expect(held).toBeGreaterThan(0);
+          expect(held).toBeLessThan(profiles.length);
+        }
+      } finally {
+        await single.store.close();
+        await pair.store.close();
+        await secondStore.close();
+      }
+    }));
+  }, 120_000);
+});
+
+describe('applying a record of a project the engine has not loaded yet', () => {
+  it('counts the record\'s events once (the project is loaded before they are written, not read back after)', async () => {
+    const store = await openTestSqlite();
+    try {
+      await project(store, new LiveEngine(store, { now: () => NOW }));
+      // A new engine (a worker that just took the partition): the project is loaded by the record's own transaction.
+      const engine = new LiveEngine(store, { now: () => NOW });
+      const view = item('view', { userId: 'only-one-view' });
+      await applyRecords({ engine, sessionTimeoutMs: 1_800_000, listeners: [], isolation: null }, [{ ...recordsOf('p', 1, view.receivedAt, [view], [])[0]!, position: 1 }]);
+      expect(engine.segmentsOf('p', (await store.findProfile('p', 'only-one-view'))!.id)).toEqual([]);
+      expect(await store.db.selectFrom('memberships').select('segment_id').where('project_id', '=', 'p').execute()).toEqual([]);
+    } finally {
+      await store.close();
+    }
+  });
+});
