@@ -22,3 +22,4 @@ export * from './ids.ts';
 export * from './user-data-service.ts';
 export * from './membership-reader.ts';
 export * from './partition-worker.ts';
+export * from './partition-route.ts';

@@ -27,6 +27,11 @@ export interface ApplyDeps {
   readonly suppressions?: SuppressionList;
   readonly listeners: readonly IngestListener[];
   readonly isolation: IngestIsolation | null;
+  /**
+   * A partition worker's routing (partition-worker.ts): the record's items to apply here, once it
+   * has forwarded the others to their profiles' partitions and taken over the profiles it must.
+   */
+  readonly route?: (tx: SqlStore, record: LogRecord, position: number) => Promise<readonly IngestItem[]>;
 }
 
 /**
@@ -63,7 +68,7 @@ export async function applyRecords(deps: ApplyDeps, records: readonly LoggedReco
         for (const [projectId, of] of ids) if (of.length) await tx.expectMessageIds(projectId, of);
       }
       // A request split by partition is one step, as on one partition; its result is its first record's (the others' are empty).
-      for (const step of requestSteps(records)) out[step.of[0]!] = await applyRecord(deps, tx, step.record, live);
+      for (const step of requestSteps(records)) out[step.of[0]!] = await applyRecord(deps, tx, step.record, live, records[step.of[0]!]!.position);
       return out;
     });
     await setAppliedPositions(tx, lastOf);
@@ -71,7 +76,7 @@ export async function applyRecords(deps: ApplyDeps, records: readonly LoggedReco
   }, { deferSync: true }); // not fsynced at commit: the records stay in the log until syncCommitted has run (IngestService.trim)
 }
 
-async function applyRecord(deps: ApplyDeps, tx: SqlStore, r: LogRecord, live: Set<string>): Promise<IngestResult> {
+async function applyRecord(deps: ApplyDeps, tx: SqlStore, r: LogRecord, live: Set<string>, position: number): Promise<IngestResult> {
   const { engine } = deps;
   // A project deleted after this record was acknowledged (before a restart, too): nothing of it may come back.
   if (!live.has(r.projectId)) {
@@ -81,7 +86,8 @@ async function applyRecord(deps: ApplyDeps, tx: SqlStore, r: LogRecord, live: Se
   // The project's state is loaded (if it is not yet) before the record's events are written: loaded after, it would read them from the store and then apply them again.
   const at = await engine.applyInstant(tx, r.projectId, r.receivedAt);
   const alone = deps.isolation ? await deps.isolation(tx, r.projectId, at) : null;
-  const { kept, dropped } = deps.suppressions ? await deps.suppressions.filter(tx, r.projectId, r.items) : { kept: r.items, dropped: 0 };
+  const items = deps.route ? await deps.route(tx, r, position) : r.items;
+  const { kept, dropped } = deps.suppressions ? await deps.suppressions.filter(tx, r.projectId, items) : { kept: items, dropped: 0 };
   let stored = 0, duplicates = 0;
   for (const items of ingestSteps(kept, alone)) {
     const out = await tx.ingest(r.projectId, items, deps.sessionTimeoutMs);

@@ -5,7 +5,7 @@ import { describe, expect, it } from 'vitest';
 import { appliedPositions, createStore, partitionOf, SqliteEventLog, type IngestItem, type LoggedRecord, type SqlStore } from '@strata/store';
 import { IngestService } from './ingest-service.ts';
 import { ingestCleanup } from './testing/ingest-cleanup.ts';
-import { routingKey } from './ingest-records.ts';
+import { routingKey, routingKeys } from './ingest-records.ts';
 import { LiveEngine } from './live-engine.ts';
 
 /**
@@ -82,12 +82,15 @@ describe('IngestService over a log of several partitions', () => {
     const { service, log, fail } = await setup(P);
     await service.drain();
     fail.next = 1_000_000;
-    const a = 'a0', b = idIn('b', a, false), c = idIn('c', a, true);
+    const a = 'a0', b = idIn('b', a, false), c = idIn('c', a, true), d = idIn('d', a, false);
     const items = [
       item('view', { userId: a }), item('view', { anonymousId: b }), item('view', { userId: c }),
       // An identify goes by its userId; an alias that names only previousId goes by that.
       item('identify', { type: 'identify', userId: b, anonymousId: a }), item('alias', { type: 'alias', previousId: b }),
+      item('view', { anonymousId: d }),
     ];
+    // Items linked by their ids within the request (a and b, by the identify) go by the first userId among them.
+    expect(routingKeys(items)).toEqual([a, a, c, a, a, d]);
     const rejection = { index: 5, message: 'bad', payload: '{}' };
     const ack = await service.submit('p', items, [rejection], T0);
     const records = await everything(log);
@@ -95,8 +98,9 @@ describe('IngestService over a log of several partitions', () => {
     expect(service.acknowledged).toBe(ack.position);
     // A record per run of consecutive items of one partition, in the order sent.
     const want: [number, string[]][] = [];
-    for (const i of items) {
-      const p = partitionOf(routingKey(i), P);
+    const keys = routingKeys(items);
+    for (const [n, i] of items.entries()) {
+      const p = partitionOf(keys[n]!, P);
       if (want.at(-1)?.[0] === p) want.at(-1)![1].push(i.messageId);
       else want.push([p, [i.messageId]]);
     }

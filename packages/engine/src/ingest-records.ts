@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { partitionOf, type IngestItem, type LoggedRecord, type LogRecord, type Rejection } from '@strata/store';
 import type { IngestResult } from './ingest-apply.ts';
+import { people } from './ingest-steps.ts';
 
 /**
  * How one acknowledged request becomes log records: one per run of consecutive items of one
@@ -18,6 +19,25 @@ export function routingKey(item: IngestItem): string {
 }
 
 /**
+ * The id each item of a request is routed by: that of its person in the request — the items
+ * linked by a shared userId, anonymousId or previousId (`people`) — which is the first userId
+ * among them, else the first item's `routingKey`. So a visitor's anonymous events and the
+ * identify that names them, sent together, go to one partition (the userId's), where they are
+ * applied as one step, as on one partition; sent apart, the identify's partition takes the
+ * anonymous profile over (docs/scale-out.md § Merges across partitions).
+ */
+export function routingKeys(items: readonly IngestItem[]): string[] {
+  const person = people(items);
+  const key = new Map<number, string>();
+  items.forEach((item, i) => {
+    const p = person[i]!;
+    if (item.userId && !(key.get(p) ?? '').startsWith('\u0000u')) key.set(p, `\u0000u${item.userId}`);
+    else if (!key.has(p)) key.set(p, `\u0000k${routingKey(item)}`);
+  });
+  return person.map((p) => key.get(p)!.slice(2));
+}
+
+/**
  * A request's items as records: a new record each time an item's partition differs from the
  * previous item's (runs of consecutive items), so that the records, appended in one call in this
  * order, get positions in the order the items were sent. Ingest cannot know which ids are already
@@ -29,8 +49,9 @@ export function routingKey(item: IngestItem): string {
  */
 export function recordsOf(projectId: string, partitions: number, receivedAt: number, items: readonly IngestItem[], rejections: readonly Rejection[]): LogRecord[] {
   const runs: { partition: number; items: IngestItem[] }[] = [];
-  for (const item of items) {
-    const p = partitionOf(routingKey(item), partitions);
+  const keys = partitions > 1 ? routingKeys(items) : [];
+  for (const [i, item] of items.entries()) {
+    const p = partitions > 1 ? partitionOf(keys[i]!, partitions) : 0;
     const last = runs[runs.length - 1];
     if (last?.partition === p) last.items.push(item);
     else runs.push({ partition: p, items: [item] });

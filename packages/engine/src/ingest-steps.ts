@@ -29,7 +29,7 @@ export function ingestSteps(items: readonly IngestItem[], alone: ((item: IngestI
 }
 
 /** Each item's person: the items whose ids (userId, anonymousId, previousId) are linked, as one number. */
-function people(items: readonly IngestItem[]): number[] {
+export function people(items: readonly IngestItem[]): number[] {
   const parent: number[] = [];
   const idOf = new Map<string, number>();
   const find = (x: number): number => { while (parent[x] !== x) x = parent[x] = parent[parent[x]!]!; return x; };

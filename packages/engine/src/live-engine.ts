@@ -104,6 +104,36 @@ export class LiveEngine {
   }
 
   private readonly commitHooks: ((tx: SqlStore, out: unknown) => Promise<void>)[] = [];
+  private readonly startHooks: ((tx: SqlStore) => Promise<void>)[] = [];
+  /** Profiles taken over (`adopt`) in the transaction under way. */
+  private readonly adopted = new Map<string, number[]>();
+
+  /** Runs `hook` first in every transaction of the engine's writer (a partition worker takes its locks and hears of moved profiles there). */
+  beforeEachWrite(hook: (tx: SqlStore) => Promise<void>): void {
+    this.startHooks.push(hook);
+  }
+
+  /**
+   * Takes profiles over from another partition's worker, in the transaction that merges them into
+   * (or gives a userId to) a profile this engine holds: their state is read from the store. Should
+   * the transaction roll back, they are dropped again.
+   */
+  async adopt(tx: SqlStore, projectId: string, ids: readonly number[]): Promise<void> {
+    if (ids.length === 0) return;
+    const ps = await this.project(tx, projectId);
+    let list = this.adopted.get(projectId);
+    if (!list) this.adopted.set(projectId, (list = []));
+    list.push(...ids);
+    this.touch(projectId, ids);
+    await reloadProfiles(tx, ps, ids, this.isStarting);
+  }
+
+  /** Drops profiles another partition's worker took over: this engine no longer decides their membership. */
+  release(projectId: string, ids: Iterable<number>): void {
+    const ps = this.projects.get(projectId);
+    if (!ps) return;
+    for (const id of ids) if (ps.profiles.has(id)) { dropProfile(ps, id); ps.sizes = null; }
+  }
 
   /**
    * Runs `hook` at the end of every `write`, in its transaction, once `fn` has succeeded: what
@@ -142,14 +172,22 @@ export class LiveEngine {
       await this.recover();
       this.touched.clear();
       this.redefined.clear();
+      this.adopted.clear();
       try {
-        if (this.commitHooks.length === 0) return await this.store.transaction(fn, opts);
+        if (this.commitHooks.length === 0 && this.startHooks.length === 0) return await this.store.transaction(fn, opts);
         return await this.store.transaction(async (tx) => {
+          for (const hook of this.startHooks) await hook(tx);
           const out = await fn(tx);
           for (const hook of this.commitHooks) await hook(tx, out);
           return out;
         }, opts);
       } catch (e) {
+        // Profiles taken over in a transaction that rolled back are still the other worker's: dropped, not read back.
+        for (const [projectId, ids] of this.adopted) {
+          this.release(projectId, ids);
+          const touched = this.touched.get(projectId);
+          if (touched) for (const id of ids) touched.delete(id);
+        }
         for (const projectId of this.redefined) this.stale.redefined.add(projectId);
         for (const [projectId, ids] of this.touched) {
           const have = this.stale.touched.get(projectId);

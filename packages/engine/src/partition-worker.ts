@@ -1,6 +1,7 @@
-import { appliedPositions, isWriteConflict, partitionOf, setAppliedPositions, storeUnavailableReason, type EventLog, type LoggedRecord } from '@strata/store';
+import { appliedPositions, isWriteConflict, keyProfiles, lastMove, lockPartitions, movesSince, recordMoves, setAppliedPositions, storeUnavailableReason, type EventLog, type IngestItem, type LoggedRecord, type LogRecord, type SqlStore } from '@strata/store';
 import { applyRecords, setAside, type ApplyDeps } from './ingest-apply.ts';
 import type { ProfileOwnership } from './live/store-sync.ts';
+import { homePartition, idsOf, RouteKeys, routeItems } from './partition-route.ts';
 
 /**
  * A membership worker that owns some of the event log's partitions (docs/scale-out.md § Workers):
@@ -14,17 +15,11 @@ const CHUNK = 200;
 /** How long a worker with nothing to apply waits before it looks again (ms). */
 const IDLE_MS = 25;
 /** How often a worker with nothing to apply records how far its idle partitions are read (ms). */
-const IDLE_RECORD_MS = 500;
+const IDLE_RECORD_MS = 100;
+/** How often a worker waiting for other partitions to be applied reads their positions (ms). */
+const WAIT_POLL_MS = 10;
 
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
-
-/**
- * A profile's home partition: that of its userId, else its anonymousId — the id ingest routes its
- * events by (`routingKey`), so that a profile's events are in the partition of the worker holding it.
- */
-export function homePartition(profile: { readonly userId: string | null; readonly anonymousId: string | null }, partitions: number): number {
-  return partitionOf(profile.userId || profile.anonymousId || '', partitions);
-}
 
 /** The engine option of a worker owning `owned` of a log's `partitions`: the profiles it holds. */
 export function ownedProfiles(owned: ReadonlySet<number>, partitions: number): ProfileOwnership {
@@ -99,22 +94,54 @@ export interface PartitionWorkerOptions {
   readonly batchItems?: number;
 }
 
+/** A record that writes in partitions it was not waited for (found inside its transaction): applied alone after the wait. */
+class NeedsWait extends Error {
+  constructor(readonly position: number, readonly claims: readonly number[]) {
+    super(`the record at log position ${position} writes in partitions ${claims.join(', ')}, which must be applied up to it first`);
+  }
+}
+
 /**
  * Applies the records of the partitions it owns, in position order, many per transaction, each
  * transaction recording how far each owned partition is applied (an idle one: up to where the log
- * holds nothing more of it). A store that is unavailable is retried; a record that fails alone for
- * any other reason is set aside as ingestion warnings, as on the `all` process.
+ * holds nothing more of it). A store that is unavailable is retried, and so is a transaction that
+ * ran into another worker's; a record that fails alone for any other reason is set aside as
+ * ingestion warnings, as on the `all` process.
+ *
+ * Owning only some partitions (docs/scale-out.md § Merges across partitions): every transaction
+ * holds the owned partitions' locks shared and first drops the profiles other workers took over
+ * from them (`profile_moves`); each record's items are routed (`routeItems`): those ending in a
+ * profile homed elsewhere are forwarded to its partition, and a record that takes a profile over,
+ * or gives an id of another partition its first key, is applied alone, once the partitions it
+ * writes in are applied up to it, holding their locks exclusively.
  */
 export class PartitionWorker {
   private reader: PartitionsReader | null = null;
   private readonly positions = new Map<number, number>();
+  private readonly owned: ReadonlySet<number>;
+  private readonly deps: ApplyDeps;
   private running: Promise<void> | null = null;
   private quitting = false;
+  /** The last profile move read (`profile_moves`). */
+  private movesRead = 0;
+  /** Other workers' partitions the records being applied were waited for (applied up to them), locked exclusively by their transaction. */
+  private waited: ReadonlySet<number> = new Set();
   /** Why applying stalls (the store unavailable), or null. */
   stalled: string | null = null;
+  /** Since the start: profiles taken over from other partitions' workers, items forwarded to them, and records that waited for other partitions. */
+  readonly counts = { adopted: 0, forwarded: 0, waits: 0 };
 
-  constructor(private readonly deps: ApplyDeps, private readonly log: EventLog, private readonly opts: PartitionWorkerOptions) {
+  constructor(deps: ApplyDeps, private readonly log: EventLog, private readonly store: SqlStore, private readonly opts: PartitionWorkerOptions) {
     for (const p of opts.owned) if (!Number.isInteger(p) || p < 0 || p >= log.partitions) throw new Error(`partition ${p} is not one of the log's ${log.partitions}`);
+    this.owned = new Set(opts.owned);
+    if (this.shares && store.dialect !== 'postgres') throw new Error('workers that share a log\'s partitions need PostgreSQL as the store');
+    this.deps = this.shares ? { ...deps, route: (tx, r, position) => this.route(tx, r, position) } : deps;
+    if (this.shares) deps.engine.beforeEachWrite((tx) => this.beforeWrite(tx));
+  }
+
+  /** Whether other workers own some of the log's partitions. */
+  private get shares(): boolean {
+    return this.owned.size < this.log.partitions;
   }
 
   /** Each owned partition's recorded position: every record of it at or before is applied. */
@@ -124,7 +151,8 @@ export class PartitionWorker {
 
   /** Reads the owned partitions' recorded positions and applies from there until stopped. */
   async start(): Promise<void> {
-    const stored = await this.deps.engine.write((tx) => appliedPositions(tx));
+    const stored = await appliedPositions(this.store);
+    if (this.shares) this.movesRead = await lastMove(this.store);
     for (const p of this.opts.owned) this.positions.set(p, stored.get(p) ?? 0);
     this.reader = new PartitionsReader(this.log, this.positions);
     this.running = this.loop().finally(() => { this.running = null; });
@@ -160,7 +188,7 @@ export class PartitionWorker {
       }
       const moved = [...read.through].some(([p, at]) => at > (this.positions.get(p) ?? 0));
       if (read.records.length === 0) {
-        // Idle: how far the log holds nothing more is recorded now and then, so that reads waiting on it go on.
+        // Idle: how far the log holds nothing more is recorded now and then, so that reads (and workers) waiting on it go on.
         if (moved && Date.now() - idleSince >= IDLE_RECORD_MS) {
           idleSince = Date.now();
           await this.record(read.through).catch((e: unknown) => this.stall(e));
@@ -168,12 +196,127 @@ export class PartitionWorker {
         await sleep(IDLE_MS);
         continue;
       }
-      if (!(await this.apply(read.records, read.through))) return;
+      if (!(await this.applyAll(read.records, read.through))) return;
     }
   }
 
-  /** Applies a batch, trying again while the store is unavailable; false when stopping first. */
-  private async apply(records: readonly LoggedRecord[], through: ReadonlyMap<number, number>): Promise<boolean> {
+  /**
+   * Applies records read together: in one transaction, unless some of them write in other
+   * workers' partitions (judged beforehand from the stored keys, or found inside the transaction).
+   * Then the records before the first such record go first; once the partitions it writes in are
+   * applied up to it, it goes with the records after it whose own such partitions are applied up to
+   * them by then, holding those partitions' locks; and so on.
+   */
+  private async applyAll(records: readonly LoggedRecord[], through: ReadonlyMap<number, number>): Promise<boolean> {
+    let rest = records;
+    while (rest.length && !this.quitting) {
+      const claims = this.shares ? await this.claimsOf(rest) : rest.map(() => []);
+      let first = claims.findIndex((c) => c.length > 0);
+      if (first < 0) {
+        try {
+          return await this.apply(rest, through, new Set());
+        } catch (e) {
+          if (!(e instanceof NeedsWait)) throw e;
+          first = Math.max(0, rest.findIndex((r) => r.position === e.position));
+          claims[first] = [...e.claims];
+        }
+      }
+      if (first > 0 && !(await this.apply(rest.slice(0, first), throughBefore(rest, first, through), new Set()))) return false;
+      // How far this worker is recorded first: a worker it waits for may be waiting for it.
+      await this.record(throughBefore(rest, first, through));
+      this.counts.waits++;
+      if (!(await this.waitFor(claims[first]!, rest[first]!.position - 1))) return false;
+      const at = await appliedPositions(this.store);
+      const locks = new Set(claims[first]);
+      let end = first + 1;
+      for (; end < rest.length && claims[end]!.every((c) => (at.get(c) ?? 0) >= rest[end]!.position - 1); end++) for (const c of claims[end]!) locks.add(c);
+      try {
+        if (!(await this.apply(rest.slice(first, end), throughBefore(rest, end, through), locks))) return false;
+        rest = rest.slice(end);
+      } catch (e) {
+        // The partitions they write in changed meanwhile: judged again.
+        if (!(e instanceof NeedsWait)) throw e;
+        rest = rest.slice(first);
+      }
+    }
+    return !this.quitting;
+  }
+
+  /** For each record, the other workers' partitions it writes in, judged from the stored keys and the records before it. */
+  private async claimsOf(records: readonly LoggedRecord[]): Promise<number[][]> {
+    const byProject = new Map<string, RouteKeys>();
+    for (const projectId of new Set(records.map((r) => r.projectId))) {
+      const { users, anons } = idsOf(records.filter((r) => r.projectId === projectId).flatMap((r) => r.items));
+      byProject.set(projectId, new RouteKeys(await keyProfiles(this.store, projectId, users, anons)));
+    }
+    const owns = (p: number) => this.owned.has(p);
+    return records.map((r) => [...routeItems(r.items, byProject.get(r.projectId)!, owns, this.log.partitions).claims]);
+  }
+
+  /** Waits until each of `partitions` is applied up to `position` (their workers record it); false when stopping first. */
+  private async waitFor(partitions: readonly number[], position: number): Promise<boolean> {
+    let warned = Date.now();
+    while (!this.quitting) {
+      const at = await appliedPositions(this.store).catch(() => new Map<number, number>());
+      const behind = partitions.filter((p) => (at.get(p) ?? 0) < position);
+      if (behind.length === 0) return true;
+      if (Date.now() - warned > 10_000) {
+        warned = Date.now();
+        console.error(`strata: the record at log position ${position + 1} waits for partitions ${behind.join(', ')} to be applied up to it (is a worker holding them?)`);
+      }
+      await sleep(WAIT_POLL_MS);
+    }
+    return false;
+  }
+
+  /**
+   * First in every transaction: the partitions' locks, in ascending order in one statement (so two
+   * workers never wait for each other) — the owned ones shared, those the records write in
+   * (`waited`) exclusively; then the profiles other workers took over from the owned partitions are dropped.
+   */
+  private async beforeWrite(tx: SqlStore): Promise<void> {
+    await lockPartitions(tx, [...this.owned], [...this.waited]);
+    const moves = await movesSince(tx, [...this.owned], this.movesRead);
+    for (const m of moves) {
+      this.deps.engine.release(m.projectId, [m.profileId]);
+      this.movesRead = Math.max(this.movesRead, m.id);
+    }
+  }
+
+  /**
+   * A record's items to apply here (ApplyDeps.route), routed by the keys as stored now (under the
+   * locks): the others forwarded to their partitions, the profiles it takes over read into the
+   * engine and their move recorded.
+   */
+  private async route(tx: SqlStore, r: LogRecord, position: number): Promise<readonly IngestItem[]> {
+    const { users, anons } = idsOf(r.items);
+    const routed = routeItems(r.items, new RouteKeys(await keyProfiles(tx, r.projectId, users, anons)), (p) => this.owned.has(p), this.log.partitions);
+    const claims = [...routed.claims];
+    // Writing in a partition it did not wait for (and does not hold locked): applied again once it has.
+    if (claims.some((c) => !this.waited.has(c))) throw new NeedsWait(position, claims);
+    const adopt = routed.adopt.map((p) => p.id);
+    await this.deps.engine.adopt(tx, r.projectId, adopt);
+    await recordMoves(tx, r.projectId, routed.adopt.map((p) => ({ fromPartition: homePartition(p, this.log.partitions), profileId: p.id })));
+    if (routed.forward.size) {
+      // Durable before this transaction records the record as applied: a crash in between forwards them again, and their messageIds keep them once.
+      await this.log.append([...routed.forward].map(([partition, items]) => ({ projectId: r.projectId, partition, receivedAt: r.receivedAt, items, rejections: [] })));
+    }
+    this.counts.adopted += adopt.length;
+    for (const items of routed.forward.values()) this.counts.forwarded += items.length;
+    return routed.own;
+  }
+
+  /** Applies a batch, trying again while the store is unavailable; false when stopping first. A NeedsWait goes to the caller. */
+  private async apply(records: readonly LoggedRecord[], through: ReadonlyMap<number, number>, waited: ReadonlySet<number>): Promise<boolean> {
+    this.waited = waited;
+    try {
+      return await this.applyTrying(records, through);
+    } finally {
+      this.waited = new Set();
+    }
+  }
+
+  private async applyTrying(records: readonly LoggedRecord[], through: ReadonlyMap<number, number>): Promise<boolean> {
     for (let wait = 50; !this.quitting; wait = Math.min(wait * 2, 1_000)) {
       try {
         await applyRecords(this.deps, records, through);
@@ -181,6 +324,7 @@ export class PartitionWorker {
         this.stalled = null;
         return true;
       } catch (cause) {
+        if (cause instanceof NeedsWait) throw cause;
         if (storeUnavailableReason(cause) !== null) {
           this.stall(cause);
           await sleep(wait);
@@ -198,12 +342,13 @@ export class PartitionWorker {
             try {
               await applyRecords(this.deps, [r]);
             } catch (alone) {
-              if (storeUnavailableReason(alone) !== null || isWriteConflict(alone)) throw alone;
+              if (alone instanceof NeedsWait || storeUnavailableReason(alone) !== null || isWriteConflict(alone)) throw alone;
               console.error(`strata: ${r.items.length} acknowledged events of project ${r.projectId} (log position ${r.position}) could not be applied and are kept as ingestion warnings: ${(alone as Error)?.stack ?? String(alone)}`);
               await setAside(this.deps, r, alone);
             }
             i++;
           } catch (down) {
+            if (down instanceof NeedsWait) throw down;
             if (!isWriteConflict(down)) this.stall(down);
             await sleep(Math.random() * wait);
           }
@@ -230,4 +375,14 @@ export class PartitionWorker {
     if (this.stalled === null) console.error(`strata: partitions ${this.opts.owned.join(', ')} wait to be applied: ${why}; trying again`);
     this.stalled = why;
   }
+}
+
+/**
+ * How far each partition of a batch is applied once its records before `index` are: up to the
+ * first record of the partition still to apply (exclusive), else as far as the batch was read.
+ */
+function throughBefore(records: readonly LoggedRecord[], index: number, through: ReadonlyMap<number, number>): Map<number, number> {
+  const out = new Map(through);
+  for (let i = records.length - 1; i >= index; i--) out.set(records[i]!.partition, records[i]!.position - 1);
+  return out;
 }

@@ -30,6 +30,7 @@ export { SqliteEventLog } from './log/sqlite-log.ts';
 export { SqlEventLog, unappliedInTable } from './log/sql-log.ts';
 export { openEventLog } from './log/open-log.ts';
 export { appliedPosition, appliedPositions, checkLogPartitions, setAppliedPosition, setAppliedPositions } from './log/positions.ts';
+export { keyProfiles, lastMove, lockPartitions, movesSince, recordMoves, type ProfileRef } from './log/partition-locks.ts';
 export { encodeRecordBody, decodeRecordBody } from './log/record-codec.ts';
 export { openJetStreamLog, type JetStreamLogOptions } from './log/jetstream-log.ts';
 export { isNatsName, redactNatsUrl, streamName } from './log/nats-common.ts';

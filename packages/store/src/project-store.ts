@@ -13,7 +13,7 @@ export const PROJECT_TABLES = [
   'events', 'contexts', 'profile_keys', 'memberships', 'membership_history', 'segment_daily', 'segment_includes', 'segment_excludes', 'segments',
   'ingest_rejections', 'engine_state', 'webhook_deliveries', 'webhooks', 'destinations', 'points_ledger', 'points_balances',
   'mission_completions', 'mission_progress', 'missions', 'reward_codes', 'reward_redemptions', 'rewards', 'experiences', 'experiments',
-  'imports', 'import_bad_rows', 'suppressions', 'audit_log', 'event_log', 'definition_versions', 'profiles',
+  'imports', 'import_bad_rows', 'suppressions', 'audit_log', 'event_log', 'definition_versions', 'profile_moves', 'profiles',
 ] as const satisfies readonly Exclude<keyof Database, 'projects' | 'api_keys'>[];
 
 /** Projects: their rows and settings, the engine's clock per project, and a project's deletion. */

@@ -265,6 +265,13 @@ export interface Database {
     project_id: string;
     version: number;
   };
+  /** Profiles taken over by another partition's worker (migration 0025): their old worker drops them. */
+  profile_moves: {
+    id: Generated<number>;
+    project_id: string;
+    from_partition: number;
+    profile_id: number;
+  };
   /** The database's identity (one row, made by its migration): what a NATS event log stream is tied to (log/stream-owner.ts). */
   store_identity: {
     singleton: number;
