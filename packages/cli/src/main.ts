@@ -49,7 +49,11 @@ const COMMANDS: Readonly<Record<string, Command>> = {
     usage: SERVE_USAGE,
     async run(args) {
       if (args.length > 0) throw new UsageError(`serve takes no arguments, got "${args.join(' ')}"`);
-      const { prepare, serve } = await server();
+      const { prepare, serve, serveWorker } = await server();
+      if (process.env.STRATA_ROLE?.trim() === 'worker') {
+        await serveWorker();
+        return 0;
+      }
       const { config, ctx } = await prepare();
       await serve(ctx, config);
       return 0;
@@ -62,7 +66,8 @@ const COMMANDS: Readonly<Record<string, Command>> = {
       const users = args[0] === undefined ? 10_000 : Number(args[0]);
       if (!Number.isInteger(users) || users < 1) throw new UsageError(`USERS is a whole number of users (1 or more), got "${args[0]}"`);
       const [{ prepare, serve }, { loadDemo }] = await Promise.all([server(), import('./demo.ts')]);
-      if (process.env.STRATA_ROLE?.trim() === 'api') throw new UsageError('demo loads its data through the engine of a process of the all role: run it without STRATA_ROLE=api');
+      const role = process.env.STRATA_ROLE?.trim();
+      if (role === 'api' || role === 'worker') throw new UsageError(`demo loads its data through the engine of a process of the all role: run it without STRATA_ROLE=${role}`);
       const { config, ctx } = await prepare();
       console.log(`Loading ${users} generated users...`);
       const r = await loadDemo(ctx, users);

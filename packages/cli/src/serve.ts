@@ -1,6 +1,6 @@
 import { systemClock } from '@strata/engine';
 import { openSharedStore, openWriterStore, redactNatsUrl, streamName, type StoreConfig } from '@strata/store';
-import { buildApp, configFromEnv, createContext, credentialLines, ensureDefaultProject, openConfiguredLog, stopContext, type AppContext, type Config } from '@strata/server';
+import { buildApp, configFromEnv, createContext, credentialLines, ensureDefaultProject, openConfiguredLog, startWorkerRole, stopContext, workerHealthServer, type AppContext, type Config } from '@strata/server';
 
 /** The configured store: PostgreSQL when DATABASE_URL is set, else embedded SQLite in STRATA_DATA_DIR. */
 export function storeConfigOf(config: Config): StoreConfig {
@@ -92,4 +92,39 @@ export async function serve(ctx: AppContext, config: Config): Promise<void> {
 export function logName(log: Pick<AppContext['ingest']['log'], 'kind' | 'partitions'>, config: Config): string {
   if (log.kind !== 'jetstream') return `embedded (${log.kind === 'sqlite' ? 'a file beside the store' : 'a table of the store'})`;
   return `NATS JetStream at ${redactNatsUrl(config.eventLog.natsUrl ?? '')}, stream ${streamName(config.eventLog.prefix)}, ${log.partitions} partitions`;
+}
+
+/**
+ * `strata serve` with STRATA_ROLE=worker (docs/scale-out.md § Workers): the writer lease taken
+ * shared (any number of workers together; a process of the all role refused beside them, and they
+ * beside it), migrations run, the log on NATS opened; then the partition leases, the worker, and
+ * its health answers on PORT. Ctrl-C or SIGTERM releases the leases (the others take the
+ * partitions at once) and exits 0.
+ */
+export async function serveWorker(config: Config = configFromEnv()): Promise<void> {
+  const { store, lease } = await openWriterStore(storeConfigOf(config), { shared: true });
+  const log = await openLogOrClose(store, config, () => lease.release());
+  const role = await startWorkerRole(store, config, log, systemClock);
+  const http = workerHealthServer(role);
+  await new Promise<void>((resolve) => http.listen(config.port, config.host, resolve));
+  let stopping: Promise<void> | null = null;
+  const stop = (code: number) => {
+    stopping ??= (async () => {
+      http.close();
+      await role.stop();
+      await log.close();
+      await lease.release();
+      await store.close();
+      process.exit(code);
+    })();
+  };
+  lease.onLost((reason) => {
+    console.error(`strata: ${reason}. This process stops (exit 1).`);
+    stop(1);
+  });
+  process.on('SIGINT', () => stop(0));
+  process.on('SIGTERM', () => stop(0));
+  const a = http.address();
+  const where = typeof a === 'object' && a !== null ? `http://${config.host}:${a.port}` : String(a);
+  console.log(`Strata is serving on ${where} with the worker role: it applies the partitions it leases of the event log (${logName(log, config)}) to PostgreSQL; health at ${where}/api/health; Ctrl-C stops it`);
 }

@@ -390,7 +390,9 @@ export class IngestService {
     // Retried at most a second apart: once the store is back, what waits is applied within a second.
     for (let wait = 50; ; wait = Math.min(wait * 2, 1_000)) {
       try {
-        const results = await applyRecords(this.deps, batch.map((q) => q.record));
+        // Following the log, records are applied in position order across every partition: each partition is applied up to the last of them.
+        const last = batch[batch.length - 1]!.record.position;
+        const results = await applyRecords(this.deps, batch.map((q) => q.record), this.follower !== null ? new Map(Array.from({ length: this.log.partitions }, (_, p) => [p, last])) : undefined);
         if (this.stalled !== null) console.error('strata: the store is available again: acknowledged events are being applied');
         this.stalled = null;
         batch.forEach((q, i) => {

@@ -45,7 +45,8 @@ export function createContext(store: SqlStore, config: Config, clock: Clock = sy
   const ingest = new IngestService(engine, {
     sessionTimeoutMs: config.sessionTimeoutMs, lingerMs: 2, storeIp: config.storeIp, suppressions, log,
     follow: log.kind === 'jetstream', apply: !apiRole,
-    readApplied: async () => Math.max(0, ...(await appliedPositions(store)).values()),
+    // Applied up to where every partition is: the workers of the partitions (or the one process that follows them all) record each.
+    readApplied: async () => { const at = await appliedPositions(store); return Math.min(...Array.from({ length: log.partitions }, (_, p) => at.get(p) ?? 0)); },
   });
   // Missions progress, complete and pay in the transaction that stores the events.
   ingest.onIngested((tx, projectId, outcome, now, changes) => missions.onIngested(tx, projectId, outcome, now, changes));

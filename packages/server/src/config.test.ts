@@ -68,8 +68,9 @@ describe('STRATA_ROLE', () => {
     expect(() => configFromEnv({ STRATA_ROLE: 'api', STRATA_NATS_URL: NATS })).toThrow(/^STRATA_ROLE=api needs DATABASE_URL: /);
   });
 
-  it('refuses the worker role, not built yet, by name, and any other value', () => {
-    expect(() => configFromEnv({ DATABASE_URL: PG, STRATA_NATS_URL: NATS, STRATA_ROLE: 'worker' })).toThrow(/^STRATA_ROLE=worker is not available yet: one process of the all role applies every partition/);
-    expect(() => configFromEnv({ STRATA_ROLE: 'Worker' })).toThrow(/^STRATA_ROLE must be all or api \(worker is planned: docs\/scale-out\.md\), got "Worker"/);
+  it('takes worker only with the log on NATS and the PostgreSQL store too, and refuses any other value', () => {
+    expect(configFromEnv({ DATABASE_URL: PG, STRATA_NATS_URL: NATS, STRATA_ROLE: 'worker' }).role).toBe('worker');
+    expect(() => configFromEnv({ STRATA_ROLE: 'worker', DATABASE_URL: PG })).toThrow(/^STRATA_ROLE=worker needs STRATA_NATS_URL: a process of the worker role applies partitions/);
+    expect(() => configFromEnv({ STRATA_ROLE: 'Worker' })).toThrow(/^STRATA_ROLE must be all, api or worker, got "Worker"/);
   });
 });

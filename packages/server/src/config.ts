@@ -49,13 +49,13 @@ export interface Config {
   /**
    * `STRATA_ROLE` (docs/scale-out.md § Roles): `all` (the default) serves every API and applies the
    * event log; `api` (NATS and PostgreSQL only) takes ingest and appends it to the log, applying
-   * nothing and holding no profile state, beside one `all` process that applies what every
-   * process appended.
+   * nothing and holding no profile state, beside what applies the log: one `all` process, or
+   * `worker` processes (NATS and PostgreSQL only) that share its partitions by lease.
    */
   readonly role: Role;
 }
 
-export type Role = 'all' | 'api';
+export type Role = 'all' | 'api' | 'worker';
 
 export interface EventLogConfig {
   readonly natsUrl: string | null;
@@ -151,25 +151,23 @@ function eventLog(env: NodeJS.ProcessEnv, databaseUrl: string | null): EventLogC
 }
 
 /**
- * STRATA_ROLE: `all` (the default) or `api`, which needs the log on NATS and the PostgreSQL store
- * (the processes share both). The `worker` role of the distributed design (docs/scale-out.md) is
- * refused by name rather than run as `all`: a process started as a worker beside another would
- * otherwise be refused by the writer lease with a message that says nothing of the role.
+ * STRATA_ROLE: `all` (the default), `api` or `worker`; the last two need the log on NATS and the
+ * PostgreSQL store (the processes share both).
  */
 function role(text: string | undefined, env: NodeJS.ProcessEnv): Role {
   const r = text?.trim() || 'all';
   if (r === 'all') return r;
-  if (r === 'api') {
+  if (r === 'api' || r === 'worker') {
     const missing = [env.DATABASE_URL?.trim() ? null : 'DATABASE_URL', env.STRATA_NATS_URL?.trim() ? null : 'STRATA_NATS_URL'].filter((m) => m !== null);
     if (missing.length) {
-      throw new Error(`STRATA_ROLE=api needs ${missing.join(' and ')}: a process of the api role appends to the event log on NATS JetStream and reads the PostgreSQL store that a process of the all role applies it to (docs/scale-out.md § Roles)`);
+      const what = r === 'api'
+        ? 'a process of the api role appends to the event log on NATS JetStream and reads the PostgreSQL store the log is applied to'
+        : 'a process of the worker role applies partitions of the event log on NATS JetStream to the PostgreSQL store';
+      throw new Error(`STRATA_ROLE=${r} needs ${missing.join(' and ')}: ${what} (docs/scale-out.md § Roles)`);
     }
     return r;
   }
-  if (r === 'worker') {
-    throw new Error('STRATA_ROLE=worker is not available yet: one process of the all role applies every partition of the event log, and processes of the api role may take ingest beside it (docs/scale-out.md, "Where it stands"); use all or api');
-  }
-  throw new Error(`STRATA_ROLE must be all or api (worker is planned: docs/scale-out.md), got "${text}"`);
+  throw new Error(`STRATA_ROLE must be all, api or worker, got "${text}"`);
 }
 
 /** Reads the configuration of docs/reference.md §5 from the environment; a bad value stops the start with its name. */

@@ -46,6 +46,13 @@ export interface WriterLeaseOptions {
    * session of a process killed a moment ago can take that long to end.
    */
   readonly waitMs?: number;
+  /**
+   * PostgreSQL: the lease shared among the processes of the worker role, which split the writes
+   * by partition between them (docs/scale-out.md § Workers): any number hold it together, and it
+   * keeps a process of the all role (which holds it alone) from starting, and the other way round.
+   * No row names the holders.
+   */
+  readonly shared?: boolean;
 }
 
 export interface WriterLease {
@@ -66,8 +73,9 @@ export class WriterLeaseRefused extends Error {
       + `${detail ? `; ${detail}` : ''}.\n`
       + 'Strata runs one writer per database: the live engine of the process that writes it keeps segment memberships exact, '
       + 'and a second process would see only the events sent to it and answer segments from that partial view. '
-      + 'Until the distributed mode comes, stop the other process first, or give this one a database of its own '
-      + '(STRATA_DATA_DIR, or DATABASE_URL with a database or schema of its own).');
+      + 'Stop the other process first, or give this one a database of its own '
+      + '(STRATA_DATA_DIR, or DATABASE_URL with a database or schema of its own); to share the work, run processes of the worker role '
+      + '(STRATA_ROLE=worker, on NATS and PostgreSQL) instead of one of the all role.');
     this.name = 'WriterLeaseRefused';
   }
 }
@@ -81,7 +89,7 @@ export function describeHolder(h: LeaseHolder, now = Date.now()): string {
 /** The leases this process holds, by holder id: a row naming one of them is held, whatever its pid says. */
 const heldHere = new Set<string>();
 
-const DEFAULTS = { heartbeatMs: 5_000, staleMs: 60_000, waitMs: 3_000 };
+const DEFAULTS = { heartbeatMs: 5_000, staleMs: 60_000, waitMs: 3_000, shared: false };
 
 /**
  * Takes the writer lease of the store `cfg` opens (`store` is that store), or throws
@@ -302,8 +310,9 @@ async function openSession(url: string): Promise<Session> {
   }
 }
 
-async function tryLock(s: Session): Promise<boolean> {
-  return (await s.client.query<{ got: boolean }>('SELECT pg_try_advisory_lock($1::bigint) AS got', [s.key.toString()])).rows[0]!.got;
+async function tryLock(s: Session, shared = false): Promise<boolean> {
+  const fn = shared ? 'pg_try_advisory_lock_shared' : 'pg_try_advisory_lock';
+  return (await s.client.query<{ got: boolean }>(`SELECT ${fn}($1::bigint) AS got`, [s.key.toString()])).rows[0]!.got;
 }
 
 /** The row, if the table exists (a holder of an older Strata has none). */
@@ -346,15 +355,19 @@ async function acquirePostgres(url: string, o: typeof DEFAULTS): Promise<WriterL
   let session = await openSession(url);
   const giveUpBy = Date.now() + o.waitMs;
   try {
-    while (!(await tryLock(session))) {
+    while (!(await tryLock(session, o.shared))) {
       if (Date.now() >= giveUpBy) {
         const [holder, backend] = [await readHolder(session.client), await lockSession(session)];
-        const detail = backend === null ? null : `its PostgreSQL session is ${backend} (SELECT pg_terminate_backend(${backend}) ends it, should that process be gone)`;
-        throw new WriterLeaseRefused(session.target, holder, detail);
+        const detail = o.shared
+          ? 'a process of the all role applies every partition of this database alone; processes of the worker role cannot share the work with it'
+          : holder === null
+            ? 'no process of the all role is recorded: processes of the worker role (STRATA_ROLE=worker) hold it, sharing the writes by partition; a process of the all role cannot start beside them'
+            : backend === null ? null : `its PostgreSQL session is ${backend} (SELECT pg_terminate_backend(${backend}) ends it, should that process be gone)`;
+        throw new WriterLeaseRefused(session.target, o.shared ? null : holder, detail);
       }
       await new Promise((r) => setTimeout(r, 200));
     }
-    await writeRow(session.client, me);
+    if (!o.shared) await writeRow(session.client, me);
   } catch (err) {
     await session.client.end().catch(() => undefined);
     throw err;
@@ -368,6 +381,7 @@ async function acquirePostgres(url: string, o: typeof DEFAULTS): Promise<WriterL
   watch(session);
   const target = session.target;
   return leaseHandle(target, me, o.heartbeatMs, async () => {
+    if (!broken && o.shared) return null;
     if (!broken) {
       const r = await session.client.query('UPDATE writer_lease SET heartbeat_at = $1 WHERE name = $2 AND holder_id = $3', [Date.now(), ROW, me.holderId]).catch(() => null);
       if (r === null || r.rowCount! > 0) return null; // a failed update: the connection's 'error' or 'end' says whether it is lost
@@ -380,8 +394,8 @@ async function acquirePostgres(url: string, o: typeof DEFAULTS): Promise<WriterL
       return null; // the server is unreachable: nobody else can take the lock either; the next heartbeat tries again
     }
     try {
-      if (await tryLock(next)) {
-        await writeRow(next.client, me);
+      if (await tryLock(next, o.shared)) {
+        if (!o.shared) await writeRow(next.client, me);
         await session.client.end().catch(() => undefined);
         session = next;
         broken = false;
@@ -398,7 +412,8 @@ async function acquirePostgres(url: string, o: typeof DEFAULTS): Promise<WriterL
       return null;
     }
   }, async () => {
-    if (!broken) {
+    if (!broken && o.shared) await session.client.query('SELECT pg_advisory_unlock_shared($1::bigint)', [session.key.toString()]).catch(() => undefined);
+    else if (!broken) {
       await session.client.query('DELETE FROM writer_lease WHERE name = $1 AND holder_id = $2', [ROW, me.holderId]).catch(() => undefined);
       await session.client.query('SELECT pg_advisory_unlock($1::bigint)', [session.key.toString()]).catch(() => undefined);
     }
