@@ -2,7 +2,7 @@ import { createServer, type Server } from 'node:http';
 import { hostname } from 'node:os';
 import { randomBytes } from 'node:crypto';
 import { DestinationDispatcher, DestinationService, engineMemberships, LiveEngine, MissionService, ownedProfiles, PartitionWorker, PointsService, SuppressionList, WebhookDispatcher, WebhookService, type Clock } from '@strata/engine';
-import { startPartitionLeases, type EventLog, type PartitionLeases, type SqlStore } from '@strata/store';
+import { appliedPositions, startPartitionLeases, type EventLog, type PartitionLeases, type SqlStore } from '@strata/store';
 import type { Config } from './config.ts';
 
 /**
@@ -74,7 +74,7 @@ export async function startWorkerRole(store: SqlStore, config: Config, log: Even
       listeners: [(tx, projectId, outcome, now, changes) => missions.onIngested(tx, projectId, outcome, now, changes)],
       isolation: (tx, projectId, now) => missions.isolation(tx, projectId, now),
     }, log, store, { owned });
-    const outbox: { start(): void; stop(): Promise<void> }[] = owned.includes(0) ? [new WebhookDispatcher(store, clock), new DestinationDispatcher(store, clock)] : [];
+    const outbox: { start(): void; stop(): Promise<void> }[] = owned.includes(0) ? [new WebhookDispatcher(store, clock), new DestinationDispatcher(store, clock), trimmer(store, log)] : [];
     const r: Running = { owned, engine, worker, outbox, ready: false };
     running = r;
     await worker.start();
@@ -125,4 +125,34 @@ export function workerHealthServer(role: WorkerRole): Server {
     if (path === '/api/health/ready') return send(s.ready ? 200 : 503, { status: s.ready ? 'ready' : 'starting', role: 'worker', partitions: s.partitions });
     return send(404, { error: { code: 'WRONG_ROLE', message: `this Strata process has the worker role (STRATA_ROLE=worker): it applies partitions of the event log and serves /api/health and /api/health/ready only; send ${path} to a process of the api or all role` } });
   });
+}
+
+/**
+ * Trims the stream, once a second, up to where every partition is applied (the least of their
+ * recorded positions): one purge of the whole stream below what any worker still reads, never a
+ * purge of one partition's subject (which, on a NATS 2.9 server, moves the other partitions'
+ * readers too: docs/scale-out.md § Following the log). Run by the worker holding partition 0.
+ */
+function trimmer(store: SqlStore, log: EventLog): { start(): void; stop(): Promise<void> } {
+  let timer: NodeJS.Timeout | null = null;
+  let running: Promise<void> = Promise.resolve();
+  let trimmed = 0;
+  const once = async () => {
+    const at = await appliedPositions(store);
+    const all = Math.min(...Array.from({ length: log.partitions }, (_, p) => at.get(p) ?? 0));
+    if (all > trimmed) {
+      await log.trimAll(all);
+      trimmed = all;
+    }
+  };
+  return {
+    start() {
+      timer = setInterval(() => { running = running.then(once).catch((err: unknown) => console.error(`strata: the event log could not be trimmed (it will be at the next chance): ${(err as Error)?.message ?? String(err)}`)); }, 1_000);
+      timer.unref();
+    },
+    async stop() {
+      if (timer !== null) clearInterval(timer);
+      await running;
+    },
+  };
 }
