@@ -78,6 +78,8 @@ export async function startWorkerRole(store: SqlStore, config: Config, log: Even
     const r: Running = { owned, engine, worker, outbox, ready: false };
     running = r;
     await worker.start();
+    // Stopped meanwhile (a lease lost while it started): its engine must not start ticking.
+    if (running !== r) return;
     // Time stands at the stored clocks until what the partitions hold is applied, each record at its receipt.
     const caughtUp = worker.drain(Number.MAX_SAFE_INTEGER).catch(() => undefined);
     engine.holdClock(caughtUp);
@@ -90,8 +92,8 @@ export async function startWorkerRole(store: SqlStore, config: Config, log: Even
   const leases: PartitionLeases = await startPartitionLeases({
     url: config.eventLog.natsUrl, prefix: config.eventLog.prefix, partitions: log.partitions, workerId,
     onAcquired: reconfigure,
-    // A lost lease: stop applying at once (before anyone else can take the partition), then start over the rest.
-    onLost: () => { chain = chain.then(halt).then(reconfigure); },
+    // A lost lease: stop applying at once (before anyone else can take the partition: not after a start under way), then start over the rest.
+    onLost: () => { void halt().then(reconfigure); },
     onError: (err) => console.error(`strata: partition leases: ${(err as Error)?.message ?? String(err)}`),
   });
   reconfigure();

@@ -59,7 +59,8 @@ export async function keyProfiles(h: StoreHandle, projectId: string, users: Read
   for (let i = 0; i < ids.length; i += 1000) {
     const rows = await h.db.selectFrom('profile_keys').innerJoin('profiles', (j) => j.onRef('profiles.project_id', '=', 'profile_keys.project_id').onRef('profiles.id', '=', 'profile_keys.profile_id'))
       .select(['profile_keys.kind', 'profile_keys.key', 'profiles.id', 'profiles.user_id', 'profiles.anonymous_id'])
-      .where('profile_keys.project_id', '=', projectId).where('profile_keys.key', 'in', ids.slice(i, i + 1000)).execute();
+      // Both kinds named, so that the keys' primary key (project, kind, key) finds them.
+      .where('profile_keys.project_id', '=', projectId).where('profile_keys.kind', 'in', ['u', 'a']).where('profile_keys.key', 'in', ids.slice(i, i + 1000)).execute();
     for (const r of rows) {
       if (!(r.kind === 'u' ? users : anons).has(r.key)) continue;
       out.set(`${r.kind}:${r.key}`, { id: Number(r.id), userId: r.user_id, anonymousId: r.anonymous_id });
