@@ -1,3 +1,4 @@
+import { randomInt } from 'node:crypto';
 import { systemClock } from '@strata/engine';
 import { openSharedStore, openWriterStore, redactNatsUrl, streamName, type StoreConfig } from '@strata/store';
 import { buildApp, configFromEnv, createContext, credentialLines, ensureDefaultProject, openConfiguredLog, startWorkerRole, stopContext, workerHealthServer, type AppContext, type Config } from '@strata/server';
@@ -103,6 +104,8 @@ export function logName(log: Pick<AppContext['ingest']['log'], 'kind' | 'partiti
  */
 export async function serveWorker(config: Config = configFromEnv()): Promise<void> {
   const { store, lease } = await openWriterStore(storeConfigOf(config), { shared: true });
+  // Its own rows of the per-day membership counts: workers applying at once never wait on one another's.
+  store.dailyShard = randomInt(1, 2 ** 31 - 1);
   const log = await openLogOrClose(store, config, () => lease.release());
   const role = await startWorkerRole(store, config, log, systemClock);
   const http = workerHealthServer(role);

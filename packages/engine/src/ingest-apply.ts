@@ -28,8 +28,9 @@ export interface ApplyDeps {
   readonly listeners: readonly IngestListener[];
   readonly isolation: IngestIsolation | null;
   /**
-   * A partition worker's routing (partition-worker.ts): the record's items to apply here, once it
-   * has forwarded the others to their profiles' partitions and taken over the profiles it must.
+   * A partition worker's routing (partition-worker.ts): the record's items (those not suppressed) to
+   * apply here, once it has forwarded the others to their profiles' partitions and taken over the
+   * profiles it must.
    */
   readonly route?: (tx: SqlStore, record: LogRecord, position: number) => Promise<readonly IngestItem[]>;
 }
@@ -86,8 +87,9 @@ async function applyRecord(deps: ApplyDeps, tx: SqlStore, r: LogRecord, live: Se
   // The project's state is loaded (if it is not yet) before the record's events are written: loaded after, it would read them from the store and then apply them again.
   const at = await engine.applyInstant(tx, r.projectId, r.receivedAt);
   const alone = deps.isolation ? await deps.isolation(tx, r.projectId, at) : null;
-  const items = deps.route ? await deps.route(tx, r, position) : r.items;
-  const { kept, dropped } = deps.suppressions ? await deps.suppressions.filter(tx, r.projectId, items) : { kept: items, dropped: 0 };
+  const { kept: unrouted, dropped } = deps.suppressions ? await deps.suppressions.filter(tx, r.projectId, r.items) : { kept: r.items, dropped: 0 };
+  // Routed once the suppressed items are dropped: an item never stored takes no profile over.
+  const kept = deps.route ? await deps.route(tx, { ...r, items: unrouted }, position) : unrouted;
   let stored = 0, duplicates = 0;
   for (const items of ingestSteps(kept, alone)) {
     const out = await tx.ingest(r.projectId, items, deps.sessionTimeoutMs);

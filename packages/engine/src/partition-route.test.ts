@@ -80,4 +80,16 @@ describe('routeItems', () => {
     expect(r.adopt).toEqual([]);
     expect(r.claims.size).toBe(0);
   });
+
+  it('leaves out of the keys what a forwarded item would have done: the items after it resolve as they will here', () => {
+    const z = id('z', true), v = id('v', false), a = id('a', false);
+    const pv: ProfileRef = { id: 6, userId: v, anonymousId: null };
+    const k = keys([[`u:${v}`, pv]]);
+    const r = routeItems([item({ userId: z }), item({ userId: v, anonymousId: a }), item({ userId: z, anonymousId: a })], k, owns, P);
+    // v's item goes to v's worker; here a is still nobody's, so z's item gives it its first key, in a's partition.
+    expect(r.forward.get(partitionOf(v, P))).toEqual([expect.objectContaining({ userId: v })]);
+    expect(r.own.map((i) => i.userId)).toEqual([z, z]);
+    expect([...r.claims]).toEqual([partitionOf(a, P)]);
+    expect(k.get(`a:${a}`)?.userId).toBe(z);
+  });
 });

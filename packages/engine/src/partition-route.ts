@@ -73,6 +73,19 @@ export class RouteKeys {
   replace(from: ProfileRef, to: ProfileRef): void {
     if (from !== to) this.moved.set(from, to);
   }
+
+  /** A copy to try a routing on; `absorb` keeps what it did. */
+  fork(): RouteKeys {
+    const copy = new RouteKeys(new Map(this.keys));
+    for (const [k, v] of this.moved) copy.moved.set(k, v);
+    return copy;
+  }
+
+  absorb(other: RouteKeys): void {
+    this.keys.clear();
+    for (const [k, v] of other.keys) this.keys.set(k, v);
+    for (const [k, v] of other.moved) this.moved.set(k, v);
+  }
 }
 
 /**
@@ -82,13 +95,48 @@ export class RouteKeys {
  * a userId go with the identify). `owns` says whether this worker owns a partition.
  */
 export function routeItems(items: readonly IngestItem[], keys: RouteKeys, owns: (partition: number) => boolean, partitions: number): RecordRoute {
-  const route: RecordRoute = { own: [], forward: new Map(), adopt: [], claims: new Set() };
+  // Items forwarded are not applied here, so what they would do to the keys is not either: the
+  // routing is tried again without them until no other item ends elsewhere.
+  const away = new Map<number, number>();
+  for (;;) {
+    const trial = keys.fork();
+    const steps = follow(items, away, trial, owns, partitions);
+    let more = false;
+    steps.forEach((st, i) => {
+      if (st === null) return;
+      const end = st.final === undefined ? undefined : trial.current(st.final);
+      if (end !== undefined && !owns(homePartition(end, partitions))) { away.set(i, homePartition(end, partitions)); more = true; }
+    });
+    if (more) continue;
+    keys.absorb(trial);
+    const route: RecordRoute = { own: [], forward: new Map(), adopt: [], claims: new Set() };
+    items.forEach((item, i) => {
+      const to = away.get(i);
+      if (to !== undefined) {
+        // It ends in a profile another worker holds: applied there, after what it was sent after here.
+        let list = route.forward.get(to);
+        if (!list) route.forward.set(to, (list = []));
+        list.push(item);
+        return;
+      }
+      const st = steps[i]!;
+      route.own.push(item);
+      for (const p of st.adopt) route.adopt.push(p);
+      for (const c of st.claims) route.claims.add(c);
+    });
+    return route;
+  }
+}
+
+/** Follows identity resolution through the items not in `away`, updating `keys`: each item's final profile, the profiles it takes over and the partitions it writes in (null for an item away). */
+function follow(items: readonly IngestItem[], away: ReadonlyMap<number, number>, keys: RouteKeys, owns: (partition: number) => boolean, partitions: number): ({ final: ProfileRef | undefined; adopt: ProfileRef[]; claims: Set<number> } | null)[] {
   const home = (p: ProfileRef) => homePartition(p, partitions);
   const foreign = (p: ProfileRef) => !owns(home(p));
   let made = 0;
   const fresh = (userId: string | null, anonymousId: string | null): ProfileRef => ({ id: -++made, userId, anonymousId });
-  const steps: { item: IngestItem; final: ProfileRef | undefined; adopt: ProfileRef[]; claims: Set<number> }[] = [];
-  for (const item of items) {
+  const steps: ({ final: ProfileRef | undefined; adopt: ProfileRef[]; claims: Set<number> } | null)[] = [];
+  for (const [i, item] of items.entries()) {
+    if (away.has(i)) { steps.push(null); continue; }
     const adopt: ProfileRef[] = [];
     const claims = new Set<number>();
     // A key an id gets for the first time: in another worker's partition, that partition is written in.
@@ -150,21 +198,7 @@ export function routeItems(items: readonly IngestItem[], keys: RouteKeys, owns: 
         set(`a:${a}`, final);
       }
     }
-    steps.push({ item, final, adopt, claims });
+    steps.push({ final, adopt, claims });
   }
-  for (const { item, final, adopt, claims } of steps) {
-    const end = final === undefined ? undefined : keys.current(final);
-    if (end !== undefined && foreign(end)) {
-      // It ends in a profile another worker holds: applied there, after what it was sent after here.
-      const to = home(end);
-      let list = route.forward.get(to);
-      if (!list) route.forward.set(to, (list = []));
-      list.push(item);
-      continue;
-    }
-    route.own.push(item);
-    for (const p of adopt) route.adopt.push(p);
-    for (const c of claims) route.claims.add(c);
-  }
-  return route;
+  return steps;
 }

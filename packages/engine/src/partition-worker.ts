@@ -130,6 +130,8 @@ export class PartitionWorker {
   stalled: string | null = null;
   /** Since the start: profiles taken over from other partitions' workers, items forwarded to them, and records that waited for other partitions. */
   readonly counts = { adopted: 0, forwarded: 0, waits: 0 };
+  /** What the transaction under way took over and forwarded: counted once it commits. */
+  private inTx = { adopted: 0, forwarded: 0 };
 
   constructor(deps: ApplyDeps, private readonly log: EventLog, private readonly store: SqlStore, private readonly opts: PartitionWorkerOptions) {
     for (const p of opts.owned) if (!Number.isInteger(p) || p < 0 || p >= log.partitions) throw new Error(`partition ${p} is not one of the log's ${log.partitions}`);
@@ -151,6 +153,10 @@ export class PartitionWorker {
 
   /** Reads the owned partitions' recorded positions and applies from there until stopped. */
   async start(): Promise<void> {
+    // A worker that had these partitions may still be committing its last transaction (it holds
+    // their locks shared meanwhile): taking them exclusively waits for it, so that the positions
+    // and profiles read next include what it wrote.
+    if (this.store.dialect === 'postgres') await this.store.transaction((tx) => lockPartitions(tx, [], [...this.owned]));
     const stored = await appliedPositions(this.store);
     if (this.shares) this.movesRead = await lastMove(this.store);
     for (const p of this.opts.owned) this.positions.set(p, stored.get(p) ?? 0);
@@ -202,41 +208,45 @@ export class PartitionWorker {
 
   /**
    * Applies records read together: in one transaction, unless some of them write in other
-   * workers' partitions (judged beforehand from the stored keys, or found inside the transaction).
-   * Then the records before the first such record go first; once the partitions it writes in are
-   * applied up to it, it goes with the records after it whose own such partitions are applied up to
-   * them by then, holding those partitions' locks; and so on.
+   * workers' partitions (judged beforehand from the stored keys, or found inside a transaction,
+   * which then rolls back). Then the records before the first such record go first; once the
+   * partitions it writes in are applied up to it, it goes with the records after it whose own such
+   * partitions are applied up to them by then, holding those partitions' locks; and so on. A store
+   * error outside the transactions (reading keys or positions) is tried again, never let out.
    */
   private async applyAll(records: readonly LoggedRecord[], through: ReadonlyMap<number, number>): Promise<boolean> {
     let rest = records;
-    while (rest.length && !this.quitting) {
-      const claims = this.shares ? await this.claimsOf(rest) : rest.map(() => []);
-      let first = claims.findIndex((c) => c.length > 0);
-      if (first < 0) {
-        try {
-          return await this.apply(rest, through, new Set());
-        } catch (e) {
-          if (!(e instanceof NeedsWait)) throw e;
-          first = Math.max(0, rest.findIndex((r) => r.position === e.position));
-          claims[first] = [...e.claims];
-        }
-      }
-      if (first > 0 && !(await this.apply(rest.slice(0, first), throughBefore(rest, first, through), new Set()))) return false;
-      // How far this worker is recorded first: a worker it waits for may be waiting for it.
-      await this.record(throughBefore(rest, first, through));
-      this.counts.waits++;
-      if (!(await this.waitFor(claims[first]!, rest[first]!.position - 1))) return false;
-      const at = await appliedPositions(this.store);
-      const locks = new Set(claims[first]);
-      let end = first + 1;
-      for (; end < rest.length && claims[end]!.every((c) => (at.get(c) ?? 0) >= rest[end]!.position - 1); end++) for (const c of claims[end]!) locks.add(c);
+    // Claims found inside a transaction, by record position: judged beforehand from then on.
+    const found = new Map<number, readonly number[]>();
+    for (let wait = 50; rest.length && !this.quitting;) {
       try {
-        if (!(await this.apply(rest.slice(first, end), throughBefore(rest, end, through), locks))) return false;
+        const claims = this.shares ? await this.claimsOf(rest) : rest.map((): number[] => []);
+        rest.forEach((r, i) => { const f = found.get(r.position); if (f) claims[i] = [...new Set([...claims[i]!, ...f])]; });
+        const first = claims.findIndex((c) => c.length > 0);
+        const upTo = first < 0 ? rest.length : first;
+        if (upTo > 0) {
+          if (!(await this.apply(rest.slice(0, upTo), throughBefore(rest, upTo, through), new Set()))) return false;
+          rest = rest.slice(upTo);
+          continue;
+        }
+        // How far this worker is recorded first: a worker it waits for may be waiting for it.
+        await this.record(throughBefore(rest, 0, through));
+        this.counts.waits++;
+        if (!(await this.waitFor(claims[0]!, rest[0]!.position - 1))) return false;
+        const at = await appliedPositions(this.store);
+        const locks = new Set(claims[0]);
+        let end = 1;
+        for (; end < rest.length && claims[end]!.every((c) => (at.get(c) ?? 0) >= rest[end]!.position - 1); end++) for (const c of claims[end]!) locks.add(c);
+        if (!(await this.apply(rest.slice(0, end), throughBefore(rest, end, through), locks))) return false;
         rest = rest.slice(end);
       } catch (e) {
-        // The partitions they write in changed meanwhile: judged again.
-        if (!(e instanceof NeedsWait)) throw e;
-        rest = rest.slice(first);
+        if (e instanceof NeedsWait) {
+          found.set(e.position, [...new Set([...(found.get(e.position) ?? []), ...e.claims])]);
+          continue;
+        }
+        this.stall(e);
+        await sleep(wait);
+        wait = Math.min(wait * 2, 1_000);
       }
     }
     return !this.quitting;
@@ -275,6 +285,7 @@ export class PartitionWorker {
    * (`waited`) exclusively; then the profiles other workers took over from the owned partitions are dropped.
    */
   private async beforeWrite(tx: SqlStore): Promise<void> {
+    this.inTx = { adopted: 0, forwarded: 0 };
     await lockPartitions(tx, [...this.owned], [...this.waited]);
     const moves = await movesSince(tx, [...this.owned], this.movesRead);
     for (const m of moves) {
@@ -301,8 +312,8 @@ export class PartitionWorker {
       // Durable before this transaction records the record as applied: a crash in between forwards them again, and their messageIds keep them once.
       await this.log.append([...routed.forward].map(([partition, items]) => ({ projectId: r.projectId, partition, receivedAt: r.receivedAt, items, rejections: [] })));
     }
-    this.counts.adopted += adopt.length;
-    for (const items of routed.forward.values()) this.counts.forwarded += items.length;
+    this.inTx.adopted += adopt.length;
+    for (const items of routed.forward.values()) this.inTx.forwarded += items.length;
     return routed.own;
   }
 
@@ -319,7 +330,10 @@ export class PartitionWorker {
   private async applyTrying(records: readonly LoggedRecord[], through: ReadonlyMap<number, number>): Promise<boolean> {
     for (let wait = 50; !this.quitting; wait = Math.min(wait * 2, 1_000)) {
       try {
+        this.inTx = { adopted: 0, forwarded: 0 };
         await applyRecords(this.deps, records, through);
+        this.counts.adopted += this.inTx.adopted;
+        this.counts.forwarded += this.inTx.forwarded;
         this.moved(through);
         this.stalled = null;
         return true;

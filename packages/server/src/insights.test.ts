@@ -111,7 +111,7 @@ describe.each(backends.map((b) => [b.name, b] as const))('segment insights on %s
     expect(await daily()).toEqual(expected);
     // A store from before the daily counts: the migration creates and fills them from the history.
     await sql`DROP TABLE segment_daily`.execute(db);
-    await sql`DELETE FROM strata_migrations WHERE name = '0010_segment_daily'`.execute(db);
+    await sql`DELETE FROM strata_migrations WHERE name IN ('0010_segment_daily', '0026_segment_daily_shards')`.execute(db);
     await migrate(db, t.ctx.store.dialect);
     expect(await daily()).toEqual(expected);
     expect((await t.admin('GET', '/api/segments/sizes?days=0')).status).toBe(400);

@@ -93,7 +93,8 @@ export async function startWorkerRole(store: SqlStore, config: Config, log: Even
     url: config.eventLog.natsUrl, prefix: config.eventLog.prefix, partitions: log.partitions, workerId,
     onAcquired: reconfigure,
     // A lost lease: stop applying at once (before anyone else can take the partition: not after a start under way), then start over the rest.
-    onLost: () => { void halt().then(reconfigure); },
+    // A partition given up is freed for the others only once the transaction under way has committed.
+    onLost: () => halt().then(reconfigure),
     onError: (err) => console.error(`strata: partition leases: ${(err as Error)?.message ?? String(err)}`),
   });
   reconfigure();

@@ -78,7 +78,17 @@ export async function openWriterStore(cfg: StoreConfig, options: WriterLeaseOpti
     throw err;
   }
   try {
-    await store.migrate();
+    // Workers share the lease, so several may migrate at once: PostgreSQL then refuses one of two
+    // concurrent catalog changes ("tuple concurrently updated"); each step is idempotent, so it is run again.
+    for (let attempt = 1; ; attempt++) {
+      try {
+        await store.migrate();
+        break;
+      } catch (err) {
+        if (!options.shared || attempt >= 10) throw err;
+        await new Promise((r) => setTimeout(r, 50 * attempt + Math.random() * 100));
+      }
+    }
   } catch (err) {
     await lease.release();
     await store.close();

@@ -42,11 +42,12 @@ export class InsightsStore {
 
   /** The same for every segment of a project (or just `segmentId`) in one read, by segment id. */
   async changesPerDayAll(projectId: string, from: number, segmentId?: string): Promise<Map<string, DayChanges[]>> {
-    let q = this.db.selectFrom('segment_daily').select(['segment_id', 'day', 'entered', 'exited'])
+    // Summed over the rows of every writer (StoreHandle.dailyShard).
+    let q = this.db.selectFrom('segment_daily').select((eb) => ['segment_id', 'day', eb.fn.sum<number>('entered').as('entered'), eb.fn.sum<number>('exited').as('exited')])
       .where('project_id', '=', projectId).where('day', '>=', Math.floor(from / DAY_MS));
     if (segmentId !== undefined) q = q.where('segment_id', '=', segmentId);
     const out = new Map<string, DayChanges[]>();
-    for (const r of await q.orderBy('segment_id').orderBy('day').execute()) {
+    for (const r of await q.groupBy(['segment_id', 'day']).orderBy('segment_id').orderBy('day').execute()) {
       const list = out.get(r.segment_id) ?? [];
       if (!list.length) out.set(r.segment_id, list);
       list.push({ day: Number(r.day), entered: Number(r.entered), exited: Number(r.exited) });

@@ -160,8 +160,8 @@ export class MembershipStore {
       if (r.kind === 'entered') d.entered++; else d.exited++;
     }
     for (const c of chunks([...byKey.values()])) {
-      await this.store.db.insertInto('segment_daily').values(c.map((d) => ({ project_id: projectId, ...d })))
-        .onConflict((oc) => oc.columns(['project_id', 'segment_id', 'day']).doUpdateSet((eb) => ({
+      await this.store.db.insertInto('segment_daily').values(c.map((d) => ({ project_id: projectId, ...d, shard: this.store.dailyShard ?? 0 })))
+        .onConflict((oc) => oc.columns(['project_id', 'segment_id', 'day', 'shard']).doUpdateSet((eb) => ({
           entered: eb('segment_daily.entered', '+', eb.ref('excluded.entered')),
           exited: eb('segment_daily.exited', '+', eb.ref('excluded.exited')),
         }))).execute();

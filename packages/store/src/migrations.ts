@@ -467,6 +467,28 @@ function definitionVersions(d: StoreDialect): string[] {
 }
 
 /**
+ * The per-day counts kept per writer (`shard`: StoreHandle.dailyShard), so that workers applying
+ * partitions at once do not wait on one another's row of a segment and day; reads sum the rows.
+ */
+function segmentDailyShards(d: StoreDialect): string[] {
+  const t = types(d);
+  if (d === 'postgres') {
+    return [
+      `ALTER TABLE segment_daily ADD COLUMN shard INTEGER NOT NULL DEFAULT 0`,
+      `ALTER TABLE segment_daily DROP CONSTRAINT segment_daily_pkey`,
+      `ALTER TABLE segment_daily ADD PRIMARY KEY (project_id, segment_id, day, shard)`,
+    ];
+  }
+  return [
+    `CREATE TABLE segment_daily_v2 (project_id TEXT NOT NULL, segment_id TEXT NOT NULL, day ${t.ms} NOT NULL,
+      entered ${t.ms} NOT NULL, exited ${t.ms} NOT NULL, shard INTEGER NOT NULL DEFAULT 0, PRIMARY KEY (project_id, segment_id, day, shard))`,
+    `INSERT INTO segment_daily_v2 (project_id, segment_id, day, entered, exited, shard) SELECT project_id, segment_id, day, entered, exited, 0 FROM segment_daily`,
+    `DROP TABLE segment_daily`,
+    `ALTER TABLE segment_daily_v2 RENAME TO segment_daily`,
+  ];
+}
+
+/**
  * Profiles a partition worker took over from another partition's worker (a merge of ids whose
  * partitions have different workers: docs/scale-out.md § Merges across partitions): the worker of
  * `from_partition` reads the rows after the last it saw at the start of each transaction, and drops
@@ -489,7 +511,7 @@ export function migrationProvider(d: StoreDialect): MigrationProvider {
       for (const s of stmts) await sql.raw(s).execute(db);
     },
   });
-  return { getMigrations: async () => ({ '0001_initial': step(initial(d)), '0002_live_engine': step(liveEngine(d)), '0003_points': step(points(d)), '0004_missions': step(missions(d)), '0005_rewards': step(rewards(d)), '0006_experiments': step(experiments(d)), '0007_experiences': step(experiences(d)), '0008_profile_ids': step(profileIds(d)), '0009_destinations': step(destinations(d)), '0009_imports': step(imports(d)), '0010_segment_daily': step(segmentDaily(d)), '0011_destination_sync': step(destinationSync(d)), '0012_import_bad_rows': step(importBadRows(d)), '0013_mission_attempts': step(missionAttempts(d)), '0014_admin_token_prefix': step(adminTokenPrefix()), '0015_suppressions': step(suppressions(d)), '0016_events_context': step(eventsByContext()), '0017_keys': keys(d), '0018_audit_log': step(auditLog(d)), '0019_writer_lease': step([writerLeaseTable(d)]), '0020_event_log': step(eventLog(d)), '0021_events_by_arrival': step(eventsByArrival(d)), '0022_store_identity': step(storeIdentity()), '0023_history_ids': step(historyIds(d)), '0024_definition_versions': step(definitionVersions(d)), '0025_profile_moves': step(profileMoves(d)) }) };
+  return { getMigrations: async () => ({ '0001_initial': step(initial(d)), '0002_live_engine': step(liveEngine(d)), '0003_points': step(points(d)), '0004_missions': step(missions(d)), '0005_rewards': step(rewards(d)), '0006_experiments': step(experiments(d)), '0007_experiences': step(experiences(d)), '0008_profile_ids': step(profileIds(d)), '0009_destinations': step(destinations(d)), '0009_imports': step(imports(d)), '0010_segment_daily': step(segmentDaily(d)), '0011_destination_sync': step(destinationSync(d)), '0012_import_bad_rows': step(importBadRows(d)), '0013_mission_attempts': step(missionAttempts(d)), '0014_admin_token_prefix': step(adminTokenPrefix()), '0015_suppressions': step(suppressions(d)), '0016_events_context': step(eventsByContext()), '0017_keys': keys(d), '0018_audit_log': step(auditLog(d)), '0019_writer_lease': step([writerLeaseTable(d)]), '0020_event_log': step(eventLog(d)), '0021_events_by_arrival': step(eventsByArrival(d)), '0022_store_identity': step(storeIdentity()), '0023_history_ids': step(historyIds(d)), '0024_definition_versions': step(definitionVersions(d)), '0025_profile_moves': step(profileMoves(d)), '0026_segment_daily_shards': step(segmentDailyShards(d)) }) };
 }
 
 /** The migrations this code has that the database has not run, by name (none: the schema is this code's). */

@@ -105,7 +105,7 @@ export interface Database {
     reason: string;
   };
   /** Entries and exits per segment and UTC day (day = floor(at / 86,400,000)), kept with membership_history. */
-  segment_daily: { project_id: string; segment_id: string; day: number; entered: number; exited: number };
+  segment_daily: { project_id: string; segment_id: string; day: number; entered: number; exited: number; shard: number };
   /** The instant up to which the engine has applied everything (events and time) for a project. */
   engine_state: { project_id: string; clock: number };
   points_ledger: {

@@ -56,6 +56,8 @@ export class SqlStore {
   readonly memberships: MembershipStore;
   readonly rejections: RejectionStore;
   private readonly ingestStore: IngestStore;
+  /** StoreHandle.dailyShard: set once by a process of the worker role, before it writes. */
+  dailyShard = 0;
 
   constructor(
     readonly db: Kysely<Database>,
@@ -111,7 +113,11 @@ export class SqlStore {
   async transaction<T>(fn: (tx: SqlStore) => Promise<T>, opts: { readonly deferSync?: boolean } = {}): Promise<T> {
     if ((this.db as Transaction<Database>).isTransaction) return fn(this);
     const contexts = this.contexts.forTransaction();
-    const run = (db: Kysely<Database>) => db.transaction().execute((trx) => fn(new SqlStore(trx, this.dialect, async () => undefined, contexts, this.visitTimes, this.profileRecords)));
+    const run = (db: Kysely<Database>) => db.transaction().execute((trx) => {
+      const tx = new SqlStore(trx, this.dialect, async () => undefined, contexts, this.visitTimes, this.profileRecords);
+      tx.dailyShard = this.dailyShard;
+      return fn(tx);
+    });
     let out: T;
     try {
       // SQLite refuses to change the safety level inside a transaction: set around it, on the one connection held throughout.

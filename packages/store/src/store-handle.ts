@@ -10,4 +10,10 @@ import type { Database } from './schema.ts';
 export interface StoreHandle {
   readonly db: Kysely<Database>;
   readonly dialect: StoreDialect;
+  /**
+   * Which rows of the per-day membership counts (`segment_daily`) this process adds to: 0, but a
+   * distinct number on each process of the worker role, so that workers applying at once never
+   * wait on one another's counters (reads sum over them). Absent: 0.
+   */
+  readonly dailyShard?: number;
 }

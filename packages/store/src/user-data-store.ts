@@ -209,8 +209,8 @@ export class UserDataStore {
     if (held.length) {
       const day = Math.floor(now / DAY_MS);
       for (const c of chunks(held)) {
-        await db.insertInto('segment_daily').values(c.map((m) => ({ project_id: projectId, segment_id: m.segment_id, day, entered: 0, exited: 1 })))
-          .onConflict((oc) => oc.columns(['project_id', 'segment_id', 'day']).doUpdateSet((eb) => ({ exited: eb('segment_daily.exited', '+', eb.ref('excluded.exited')) }))).execute();
+        await db.insertInto('segment_daily').values(c.map((m) => ({ project_id: projectId, segment_id: m.segment_id, day, entered: 0, exited: 1, shard: 0 })))
+          .onConflict((oc) => oc.columns(['project_id', 'segment_id', 'day', 'shard']).doUpdateSet((eb) => ({ exited: eb('segment_daily.exited', '+', eb.ref('excluded.exited')) }))).execute();
       }
     }
 

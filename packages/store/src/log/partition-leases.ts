@@ -38,8 +38,12 @@ export interface PartitionLeaseOptions {
   readonly ttlMs?: number;
   /** The partition is this worker's: start reading it. */
   onAcquired(partition: number): void;
-  /** The partition is no longer this worker's: stop at once (called before anyone else can take it). */
-  onLost(partition: number): void;
+  /**
+   * The partition is no longer this worker's: stop at once (called before anyone else can take it).
+   * A partition given up by this worker (a surplus when others arrive, or `stop`) is freed for the
+   * others only once the promise returned settles: the worker finishes what it was writing first.
+   */
+  onLost(partition: number): void | Promise<void>;
   /** A refresh or look that failed (NATS unreachable, …); the leases carry on. */
   onError?(err: unknown): void;
 }
@@ -126,7 +130,7 @@ class Leases implements PartitionLeases {
     this.sub?.unsubscribe();
     while (this.running) await this.running;
     const revisions = [...this.held.values()].map((h) => h.revision);
-    for (const p of [...this.held.keys()]) this.lose(p);
+    for (const p of [...this.held.keys()]) await this.lose(p);
     if (this.announced) revisions.push(this.announced);
     await Promise.all(revisions.map((r) => this.erase(r)));
     if (this.nc.isClosed()) return;
@@ -195,7 +199,7 @@ class Leases implements PartitionLeases {
       lease.deadline = sent + this.ttlMs - this.ttlMs / 4;
     } catch (err) {
       // Someone else's now (ours expired): gone. Otherwise (NATS slow or away) keep it until its deadline.
-      if (isWrongSequence(err)) this.lose(p);
+      if (isWrongSequence(err)) void this.lose(p);
       else this.o.onError?.(err);
     }
   }
@@ -210,7 +214,7 @@ class Leases implements PartitionLeases {
       }
       this.held.set(p, { revision, deadline: sent + this.ttlMs - this.ttlMs / 4 });
       this.armExpiry();
-      this.call(this.o.onAcquired, p);
+      void this.call(this.o.onAcquired, p);
     } catch (err) {
       if (!isWrongSequence(err)) this.o.onError?.(err);
     }
@@ -220,7 +224,7 @@ class Leases implements PartitionLeases {
   private async release(p: number): Promise<void> {
     const lease = this.held.get(p);
     if (lease === undefined) return;
-    this.lose(p);
+    await this.lose(p);
     await this.erase(lease.revision);
   }
 
@@ -229,13 +233,14 @@ class Leases implements PartitionLeases {
     await this.jsm.streams.deleteMessage(this.stream, revision, false).catch(() => false);
   }
 
-  private lose(p: number): void {
-    if (this.held.delete(p)) this.call(this.o.onLost, p);
+  /** Tells the worker it lost `p`; resolves once the worker says it has stopped writing it. */
+  private async lose(p: number): Promise<void> {
+    if (this.held.delete(p)) await this.call(this.o.onLost, p);
   }
 
-  private call(fn: (p: number) => void, p: number): void {
+  private async call(fn: (p: number) => void | Promise<void>, p: number): Promise<void> {
     try {
-      fn(p);
+      await fn(p);
     } catch (err) {
       this.o.onError?.(err);
     }
@@ -248,7 +253,8 @@ class Leases implements PartitionLeases {
     const first = Math.min(...[...this.held.values()].map((h) => h.deadline));
     this.expiry = setTimeout(() => {
       const now = performance.now();
-      for (const [p, lease] of this.held) if (lease.deadline <= now) this.lose(p);
+      // Expired: the worker is told at once, and nothing waits for it (others may take the partition soon).
+      for (const [p, lease] of this.held) if (lease.deadline <= now) void this.lose(p);
       this.armExpiry();
     }, Math.max(0, first - performance.now()));
   }

@@ -1,3 +1,4 @@
+import { sql } from 'kysely';
 import type { StoreHandle } from '../store-handle.ts';
 
 /** How far a partition of the event log is applied (0: nothing yet). */
@@ -24,7 +25,8 @@ export async function setAppliedPosition(h: StoreHandle, partition: number, posi
 export async function setAppliedPositions(h: StoreHandle, positions: ReadonlyMap<number, number>): Promise<void> {
   if (positions.size === 0) return;
   await h.db.insertInto('log_positions').values([...positions].map(([partition, position]) => ({ partition, position })))
-    .onConflict((oc) => oc.column('partition').doUpdateSet((eb) => ({ position: eb.ref('excluded.position') })))
+    // Never back: a worker that lost a partition's lease and commits late must not undo its new owner's progress.
+    .onConflict((oc) => oc.column('partition').doUpdateSet({ position: sql<number>`CASE WHEN excluded.position > log_positions.position THEN excluded.position ELSE log_positions.position END` }))
     .execute();
 }
 
