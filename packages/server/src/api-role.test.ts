@@ -16,7 +16,7 @@ const ENGINE_READS = ['/api/segments/warnings'];
  * What a process of the api role serves (docs/scale-out.md § Roles): ingest appended to the log
  * and applied by nobody here; targeting and the user reads from the store; health, metrics and
  * docs; 421 WRONG_ROLE, naming the role, for the rest. (The role needs NATS and PostgreSQL at start — config.test.ts — and runs with them in
- * e2e/api-role.test.ts; this test checks the routing over the embedded log.)
+ * e2e/scale-out.test.ts; this test checks the routing over the embedded log.)
  */
 describe('a process of the api role', () => {
   let t: TestApp;
