@@ -1,4 +1,4 @@
-import type { Condition, EventRecord, JsonObject } from '@strata/core';
+import type { EventRecord, JsonObject } from '@strata/core';
 import { AppError, compileViewSegment } from '@strata/core';
 import type { EngineEvent, EngineProfile, IngestOutcome, MembershipReason, SegmentRow, SqlStore } from '@strata/store';
 import type { Clock } from './clock.ts';
@@ -6,10 +6,10 @@ import { applyEvents, applyRecords, cascade, evaluate, hydrateProject, redefine,
 import type { ChangeListener, MembershipChange, Pending } from './live/changes.ts';
 import { addBytes, columnBytes, NO_BYTES, totalBytes, type ColumnBytes } from './live/memory.ts';
 import * as scan from './live/membership-scan.ts';
-import type { Tally } from './live/membership-scan.ts';
 import { dropProfile, ProjectState, staleNames } from './live/project-state.ts';
 import { appendSegments, loadSegments } from './live/segment-index.ts';
-import { backfill, ensureProfiles, loadProject, persist, previewFromStore, reloadProfiles, rereadRecords, type ProfileOwnership } from './live/store-sync.ts';
+import { backfill, ensureProfiles, loadProject, persist, reloadProfiles, rereadRecords, type ProfileOwnership } from './live/store-sync.ts';
+import { EngineReads } from './live/engine-reads.ts';
 
 export type { ChangeListener, MembershipChange, RecordedChange } from './live/changes.ts';
 export type { Tally } from './live/membership-scan.ts';
@@ -56,8 +56,7 @@ export interface EngineMemory {
  * One owner: all writes go through `write` (one at a time), and a profile's events are applied
  * in order, so that profiles can later be split across processes by a hash of their id.
  */
-export class LiveEngine {
-  private readonly projects = new Map<string, ProjectState>();
+export class LiveEngine extends EngineReads {
   /** Projects deleted while this process ran: never loaded again (their ids are never reused). */
   private readonly deleted = new Set<string>();
   private lock: Promise<unknown> = Promise.resolve();
@@ -80,11 +79,12 @@ export class LiveEngine {
   private readonly evaluation: scan.Evaluation;
 
   constructor(
-    private readonly store: SqlStore,
+    store: SqlStore,
     private readonly clock: Clock,
     private readonly listeners: ChangeListener[] = [],
     options: { readonly evaluation?: scan.Evaluation; readonly holdsNoState?: boolean; readonly owns?: ProfileOwnership } = {},
   ) {
+    super(store);
     this.evaluation = options.evaluation ?? 'bulk';
     this.holdsNoState = options.holdsNoState ?? false;
     this.owns = options.owns ?? null;
@@ -566,87 +566,5 @@ export class LiveEngine {
     const p = ps.profiles.get(profileId);
     if (!s?.condition || !p) return false;
     return compileViewSegment(s.condition, new Set(), new Set(), (id) => ps.segments.get(id)?.view).test(p, now);
-  }
-
-  /** Ids of the segments a profile is in now (from memory). */
-  segmentsOf(projectId: string, profileId: number): string[] {
-    return scan.segmentsOf(this.projects.get(projectId), profileId);
-  }
-
-  /**
-   * The segments a profile is in now, with their names, in the store's order of segments (created,
-   * then id) — the order a reader of the membership rows gives them in (`segmentsOf` gives the
-   * engine's own, which puts a segment after those it refers to).
-   */
-  segmentsInStoreOrder(projectId: string, profileId: number): { id: string; name: string }[] {
-    return scan.segmentsInStoreOrder(this.projects.get(projectId), profileId);
-  }
-
-  /** Names of the project's segments by id (from memory). */
-  segmentNames(projectId: string): Map<string, string> {
-    const ps = this.projects.get(projectId);
-    return new Map(ps ? ps.list.map((s) => [s.row.id, s.row.name]) : []);
-  }
-
-  /** The segment of a project with this name, as the engine holds it (undefined: none, or the project is not loaded). */
-  segmentNamed(projectId: string, name: string): SegmentRow | undefined {
-    return this.projects.get(projectId)?.named.get(name);
-  }
-
-  /** A segment's row as the engine holds it (undefined: not held, or the project is not loaded). */
-  segmentRow(projectId: string, segmentId: string): SegmentRow | undefined {
-    return this.projects.get(projectId)?.segments.get(segmentId)?.row;
-  }
-
-  /** Whether a segment has manual include or exclude entries (its members are then more than its condition). */
-  hasManualLists(projectId: string, segmentId: string): boolean {
-    const s = this.projects.get(projectId)?.segments.get(segmentId);
-    return s !== undefined && (s.include.size > 0 || s.exclude.size > 0);
-  }
-
-  /** A profile's record as the engine keeps it (only the trait and context keys segments read). */
-  record(projectId: string, profileId: number): EngineProfile | undefined {
-    return this.projects.get(projectId)?.profiles.record(profileId);
-  }
-
-  /** Members of a segment in memory (profile ids; a scan of every profile). */
-  members(projectId: string, segmentId: string): Set<number> {
-    return scan.members(this.projects.get(projectId), segmentId);
-  }
-
-  /** A preview from engine state (scan.preview: in bulk unless `how` says per profile); null when the store must answer. */
-  preview(projectId: string, condition: Condition, now: number, sampleSize: number, how: scan.Evaluation = 'bulk'): Tally | null {
-    return scan.preview(this.projects.get(projectId), condition, now, sampleSize, how);
-  }
-
-  /**
-   * A preview from engine state that may read events the engine does not keep, read from the
-   * store for it alone (store-sync.previewFromStore; every event of a window, for a missing
-   * `*` list, only with `every`); null when the project is not loaded or the engine cannot
-   * answer (the store's SQL does then).
-   */
-  async previewFromStore(projectId: string, condition: Condition, now: number, sampleSize: number, { every = false } = {}): Promise<Tally | null> {
-    const ps = this.projects.get(projectId);
-    return ps ? previewFromStore(this.store, ps, condition, now, sampleSize, every) : null;
-  }
-
-  /** What a saved segment shares with every other (scan.overlapWith); null when the project or segment is not loaded. */
-  overlapWith(projectId: string, segmentId: string, minJaccard = 0): Tally | null {
-    return scan.overlapWith(this.projects.get(projectId), segmentId, minJaccard);
-  }
-
-  /** Every segment's size, from the membership bits (one scan of the profiles); null when the project is not loaded. */
-  sizes(projectId: string): ReadonlyMap<string, number> | null {
-    return scan.sizes(this.projects.get(projectId));
-  }
-
-  /** Pairwise intersections of up to 52 segments (scan.overlap); null when the project or a segment is not loaded. */
-  overlap(projectId: string, ids: readonly string[]): { sizes: number[]; intersections: number[][] } | null {
-    return scan.overlap(this.projects.get(projectId), ids);
-  }
-
-  /** The close pairs of a project's segments, and every segment's size (scan.closePairs); null when the project is not loaded. */
-  closePairs(projectId: string, minJaccard: number): { ids: string[]; sizes: number[]; pairs: [number, number, number][]; total: number } | null {
-    return scan.closePairs(this.projects.get(projectId), minJaccard);
   }
 }
