@@ -2,7 +2,7 @@ import { createServer, type Server } from 'node:http';
 import { hostname } from 'node:os';
 import { randomBytes } from 'node:crypto';
 import { DestinationDispatcher, DestinationService, engineMemberships, LiveEngine, MissionService, ownedProfiles, PartitionWorker, PointsService, SuppressionList, WebhookDispatcher, WebhookService, type Clock } from '@strata/engine';
-import { appliedPositions, startPartitionLeases, type EventLog, type PartitionLeases, type SqlStore } from '@strata/store';
+import { appliedEverywhere, startPartitionLeases, type EventLog, type PartitionLeases, type SqlStore } from '@strata/store';
 import type { Config } from './config.ts';
 
 /**
@@ -141,8 +141,7 @@ function trimmer(store: SqlStore, log: EventLog): { start(): void; stop(): Promi
   let running: Promise<void> = Promise.resolve();
   let trimmed = 0;
   const once = async () => {
-    const at = await appliedPositions(store);
-    const all = Math.min(...Array.from({ length: log.partitions }, (_, p) => at.get(p) ?? 0));
+    const all = await appliedEverywhere(store, log.partitions);
     if (all > trimmed) {
       await log.trimAll(all);
       trimmed = all;

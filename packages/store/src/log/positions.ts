@@ -13,6 +13,16 @@ export async function appliedPositions(h: StoreHandle): Promise<Map<number, numb
   return new Map(rows.map((r) => [Number(r.partition), Number(r.position)]));
 }
 
+/**
+ * The position up to which every one of a log's `partitions` is applied: the least of their
+ * recorded positions (0 while one has none). What a reader of the store waits for, and what may be
+ * trimmed, when several workers (or one follower of them all) record the partitions.
+ */
+export async function appliedEverywhere(h: StoreHandle, partitions: number): Promise<number> {
+  const at = await appliedPositions(h);
+  return Math.min(...Array.from({ length: partitions }, (_, p) => at.get(p) ?? 0));
+}
+
 /** Records that a partition is applied up to `position`: in the transaction that wrote what those records caused. */
 export async function setAppliedPosition(h: StoreHandle, partition: number, position: number): Promise<void> {
   await setAppliedPositions(h, new Map([[partition, position]]));
