@@ -23,3 +23,4 @@ export * from './user-data-service.ts';
 export * from './membership-reader.ts';
 export * from './partition-worker.ts';
 export * from './partition-route.ts';
+export * from './definition-follower.ts';

@@ -1,6 +1,6 @@
 import type { EventRecord, JsonObject } from '@strata/core';
 import { AppError, compileViewSegment } from '@strata/core';
-import type { EngineEvent, EngineProfile, IngestOutcome, MembershipReason, SegmentRow, SqlStore } from '@strata/store';
+import { recordSegmentChange, type EngineEvent, type EngineProfile, type IngestOutcome, type MembershipReason, type SegmentRow, type SqlStore } from '@strata/store';
 import type { Clock } from './clock.ts';
 import { applyEvents, applyRecords, cascade, evaluate, hydrateProject, redefine, reevaluate, schedule, wake } from './live/apply-core.ts';
 import type { ChangeListener, MembershipChange, Pending } from './live/changes.ts';
@@ -82,11 +82,16 @@ export class LiveEngine extends EngineReads {
     store: SqlStore,
     private readonly clock: Clock,
     private readonly listeners: ChangeListener[] = [],
-    options: { readonly evaluation?: scan.Evaluation; readonly holdsNoState?: boolean; readonly owns?: ProfileOwnership } = {},
+    options: {
+      readonly evaluation?: scan.Evaluation; readonly holdsNoState?: boolean; readonly owns?: ProfileOwnership;
+      /** Where no engine runs: resolves once the processes that apply the log have applied the segment changes made so far (definition-follower.ts). */
+      readonly changesApplied?: () => Promise<void>;
+    } = {},
   ) {
     super(store);
     this.evaluation = options.evaluation ?? 'bulk';
     this.holdsNoState = options.holdsNoState ?? false;
+    this.settle = options.changesApplied ?? null;
     this.owns = options.owns ?? null;
   }
 
@@ -97,7 +102,13 @@ export class LiveEngine extends EngineReads {
   readonly owns: ProfileOwnership | null;
 
   /** On a process of the api role: no project is ever loaded (every profile, in a process that applies nothing); WRONG_ROLE instead. */
-  private readonly holdsNoState: boolean;
+  readonly holdsNoState: boolean;
+  private readonly settle: (() => Promise<void>) | null;
+
+  /** Resolves once the segment changes this process made are applied: at once where this engine applies them itself. */
+  async changesApplied(): Promise<void> {
+    if (this.settle) await this.settle();
+  }
 
   onChanges(l: ChangeListener): void {
     this.listeners.push(l);
@@ -404,6 +415,7 @@ export class LiveEngine extends EngineReads {
 
   /** The project's segment rows in store order (created, then id), as the engine holds them; the project is loaded on first use. */
   async segmentRows(tx: SqlStore, projectId: string): Promise<readonly SegmentRow[]> {
+    if (this.holdsNoState) return tx.listSegments(projectId);
     return (await this.project(tx, projectId)).rows;
   }
 
@@ -495,6 +507,12 @@ export class LiveEngine extends EngineReads {
    * reference them, for every profile.
    */
   async segmentsChanged(tx: SqlStore, projectId: string, ids: readonly string[], now: number, reason: MembershipReason = 'definition', profileIds?: readonly number[]): Promise<MembershipChange[]> {
+    if (this.holdsNoState) {
+      // A process of the api role: the change is recorded for the processes that apply the log (definition-follower.ts).
+      if (reason !== 'definition' && reason !== 'manual') throw new Error(`a segment change for ${reason} is made where the log is applied`);
+      await recordSegmentChange(tx, { projectId, segmentIds: ids, reason, profileIds: profileIds ?? null, at: now });
+      return [];
+    }
     const ps = await this.project(tx, projectId);
     await this.advance(tx, ps, now);
     this.redefined.add(projectId);
@@ -504,7 +522,7 @@ export class LiveEngine extends EngineReads {
     await rereadRecords(tx, ps, kept);
     // Manual lists may name profiles created by hand in this transaction.
     const listed = ids.flatMap((id) => { const s = ps.segments.get(id); return s ? [...s.include, ...s.exclude].map(Number) : []; });
-    const created = await ensureProfiles(tx, ps, [...(profileIds ?? []), ...listed], this.isStarting);
+    const created = await ensureProfiles(tx, ps, [...(profileIds ?? []), ...listed], this.isStarting, this.owns);
     await backfill(tx, ps, staleNames(ps, before), null, this.isStarting, this.evaluation);
     const out = reevaluate(ps, ids, now, reason, profileIds, created, this.evaluation);
     await persist(tx, ps, out, now, this.listeners);
@@ -520,6 +538,25 @@ export class LiveEngine extends EngineReads {
     const ps = this.projects.get(projectId);
     if (!ps) throw new Error(`project ${projectId} is not loaded`);
     return redefine(ps, rows, ids, now, events, how).map((x) => x.change);
+  }
+
+  /**
+   * Takes a profile out of a segment by hand: off its include list, and onto its exclude list when
+   * the condition still holds. Where no engine runs (the api role) it is recorded as a segment
+   * change, done by whichever engine holds the profile; an engine that does not hold it (a
+   * worker of other partitions) leaves it alone.
+   */
+  async unlist(tx: SqlStore, projectId: string, segmentId: string, profileId: number, now: number): Promise<void> {
+    if (this.holdsNoState) {
+      await recordSegmentChange(tx, { projectId, segmentIds: [segmentId], reason: 'unlist', profileIds: [profileId], at: now });
+      return;
+    }
+    const ps = await this.project(tx, projectId);
+    if (!ps.segments.has(segmentId)) return;
+    await ensureProfiles(tx, ps, [profileId], this.isStarting, this.owns);
+    if (!ps.profiles.has(profileId)) return;
+    await tx.removeManual(projectId, segmentId, profileId, await this.conditionHolds(tx, projectId, segmentId, profileId, now));
+    await this.segmentsChanged(tx, projectId, [segmentId], now, 'manual', [profileId]);
   }
 
   /** Profiles changed outside ingest (labels, created by hand): read them again and re-evaluate. */

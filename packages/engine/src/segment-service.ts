@@ -154,8 +154,10 @@ export class SegmentService {
 
   /** Refuses a name another segment has: among `rows`, or, given the project (loaded by segmentRows), by the engine's index of its names. */
   private checkName(rows: readonly SegmentRow[], name: string, selfId?: string, projectId?: string): void {
-    const named = projectId === undefined ? undefined : this.engine.segmentNamed(projectId, name);
-    const clash = projectId !== undefined ? (named && named.id !== selfId ? named : undefined) : rows.find((s) => s.name === name && s.id !== selfId);
+    // Where no engine holds the project (the api role), the rows read in the transaction are all there is.
+    const indexed = projectId !== undefined && this.engine.holds(projectId);
+    const named = indexed ? this.engine.segmentNamed(projectId, name) : rows.find((s) => s.name === name && s.id !== selfId);
+    const clash = named && named.id !== selfId ? named : undefined;
     if (clash) throw new AppError({ code: 'CONFLICT', message: `a segment named "${name}" already exists (${clash.id})` });
   }
 
@@ -165,7 +167,7 @@ export class SegmentService {
   }
 
   async create(projectId: string, input: SegmentInput, extra: { template?: string; params?: Json } = {}): Promise<Segment> {
-    return this.engine.write(async (tx) => {
+    return this.applied(projectId, await this.engine.write(async (tx) => {
       const rows = await this.engine.segmentRows(tx, projectId);
       this.checkLimit(rows, 1);
       const condition = this.validate(rows, input.condition);
@@ -181,11 +183,11 @@ export class SegmentService {
       }
       await this.engine.segmentsChanged(tx, projectId, [row.id], now);
       return { ...(await this.view(tx, row)), warnings: await this.savedWarnings(tx, projectId, row, condition) };
-    });
+    }));
   }
 
   async update(projectId: string, id: string, patch: SegmentPatch): Promise<Segment> {
-    return this.engine.write(async (tx) => {
+    return this.applied(projectId, await this.engine.write(async (tx) => {
       const row = await this.require(tx, projectId, id);
       const rows = await this.engine.segmentRows(tx, projectId);
       const condition = patch.condition !== undefined ? this.validate(rows, patch.condition, id) : this.membership.parseSegments(projectId, rows).get(id)?.condition ?? null;
@@ -208,7 +210,7 @@ export class SegmentService {
       }
       await this.engine.segmentsChanged(tx, projectId, [id], this.clock.now());
       return { ...(await this.view(tx, next)), warnings: await this.savedWarnings(tx, projectId, next, condition) };
-    });
+    }));
   }
 
   async delete(projectId: string, id: string): Promise<void> {
@@ -228,6 +230,17 @@ export class SegmentService {
       await tx.deleteSegment(projectId, id);
       await this.engine.segmentsChanged(tx, projectId, [id], this.clock.now());
     });
+    await this.engine.changesApplied();
+  }
+
+  /**
+   * A changed segment as answered: where no engine runs (the api role), once the processes that
+   * apply the log have applied the change (`LiveEngine.changesApplied`), with its size read then.
+   */
+  private async applied<T extends Segment>(projectId: string, seg: T): Promise<T> {
+    if (!this.engine.holdsNoState) return seg;
+    await this.engine.changesApplied();
+    return { ...seg, size: await this.store.segmentSize(projectId, seg.id) };
   }
 
   private async require(store: SqlStore, projectId: string, id: string): Promise<SegmentRow> {
@@ -329,7 +342,7 @@ export class SegmentService {
    * then a known profile is created for each, and `created` lists them.
    */
   async addMembers(projectId: string, id: string, userIds: readonly string[], opts: { createMissing?: boolean } = {}): Promise<AddMembersResult> {
-    return this.engine.write(async (tx) => {
+    return this.applied(projectId, await this.engine.write(async (tx) => {
       const row = await this.require(tx, projectId, id);
       const unseen = await tx.unseenIds(projectId, userIds);
       if (unseen.length > 0 && !opts.createMissing) throw unseenIdsError(userIds, unseen);
@@ -337,7 +350,7 @@ export class SegmentService {
       await tx.include(projectId, id, ids);
       await this.engine.segmentsChanged(tx, projectId, [id], this.clock.now(), 'manual', ids);
       return { ...(await this.view(tx, row)), created: unseen };
-    });
+    }));
   }
 
   /** Takes a user out: removes an include, and excludes them when the condition still matches. */
@@ -347,10 +360,9 @@ export class SegmentService {
       const profile = await tx.findProfile(projectId, userId);
       if (!profile) throw new AppError({ code: 'NOT_FOUND', message: `no user with id "${userId}"` });
       const now = this.clock.now();
-      const matches = await this.engine.conditionHolds(tx, projectId, id, profile.id, now);
-      await tx.removeManual(projectId, id, profile.id, matches);
-      await this.engine.segmentsChanged(tx, projectId, [id], now, 'manual', [profile.id]);
+      await this.engine.unlist(tx, projectId, id, profile.id, now);
     });
+    await this.engine.changesApplied();
   }
 
   // ---------------------------------------------------------------- templates (docs/templates.md)
@@ -396,7 +408,7 @@ export class SegmentService {
    * `within` runs last in the same transaction (e.g. an experiment saving its row with its arms).
    */
   async createSet(projectId: string, items: readonly SegmentSetItem[], within?: (tx: SqlStore, created: readonly Segment[]) => Promise<void>): Promise<Segment[]> {
-    return this.engine.write(async (tx) => {
+    const made = await this.engine.write(async (tx) => {
       const rows = [...(await this.engine.segmentRows(tx, projectId))];
       this.checkLimit(rows, items.length);
       const now = this.clock.now();
@@ -425,6 +437,9 @@ export class SegmentService {
       if (within) await within(tx, out);
       return out;
     });
+    const out: Segment[] = [];
+    for (const seg of made) out.push(await this.applied(projectId, seg));
+    return out;
   }
 }
 

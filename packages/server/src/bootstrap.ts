@@ -1,4 +1,4 @@
-import { DefinitionsWatch, engineMemberships, storeMemberships, ExperienceService, HygieneService, InsightsService, IngestService, LiveEngine, MissionService, PointsService, RewardService, TargetingService, MembershipService, SegmentService, WebhookDispatcher, WebhookService, systemClock, type Clock } from '@strata/engine';
+import { DefinitionsWatch, followDefinitions, waitForSegmentChanges, engineMemberships, storeMemberships, ExperienceService, HygieneService, InsightsService, IngestService, LiveEngine, MissionService, PointsService, RewardService, TargetingService, MembershipService, SegmentService, WebhookDispatcher, WebhookService, systemClock, type Clock } from '@strata/engine';
 import { ExperimentService } from '@strata/engine';
 import { DestinationDispatcher, DestinationService, ExportService, ImportService, SuppressionList, UserDataService } from '@strata/engine';
 import { appliedEverywhere, ExperimentStore, MissionStore, openEventLog, RewardStore, type EventLog, type SqlStore, type WriterLease } from '@strata/store';
@@ -10,6 +10,9 @@ export { DEFAULT_PROJECT, ensureDefaultProject, credentialLines, type Bootstrapp
 
 export { openConfiguredLog } from './event-log.ts';
 
+/** How long a process of the api role waits for a segment change to be applied before it answers anyway (ms). */
+const CHANGE_WAIT_MS = 10_000;
+
 /**
  * Wires the services over a store (with the writer lease `strata serve` holds on it, which
  * `stopContext` releases) and an event log: the one `openConfiguredLog` opened, else the store's
@@ -18,8 +21,10 @@ export { openConfiguredLog } from './event-log.ts';
 export function createContext(store: SqlStore, config: Config, clock: Clock = systemClock, opts: { writerLease?: WriterLease; log?: EventLog } = {}): AppContext {
   const membership = new MembershipService();
   const apiRole = config.role === 'api';
-  // A process of the api role applies nothing and loads no project: its engine refuses to (WRONG_ROLE).
-  const engine = new LiveEngine(store, clock, [], { holdsNoState: apiRole });
+  const log = opts.log ?? openEventLog(store);
+  // A process of the api role applies nothing and loads no project: its engine refuses to (WRONG_ROLE). The segment
+  // changes it makes are recorded for the processes that apply the log, and answered once they have (definition-follower.ts).
+  const engine = new LiveEngine(store, clock, [], apiRole ? { holdsNoState: true, changesApplied: () => waitForSegmentChanges(store, log.partitions, CHANGE_WAIT_MS) } : {});
   // Targeting reads segments from the engine's memory, or on the api role from the store's rows (docs/scale-out.md § Roles).
   const memberships = apiRole ? storeMemberships(store) : engineMemberships(engine, store);
   const webhooks = new WebhookService(store, clock);
@@ -41,7 +46,6 @@ export function createContext(store: SqlStore, config: Config, clock: Clock = sy
   // Its hooks (missions) are added below, in the same turn: the worker applies nothing before the next.
   // On NATS other processes (the api role) append to the log too: the worker applies what the log holds, not what this process appended.
   // A process of the api role appends only; it learns what is applied from the store's positions.
-  const log = opts.log ?? openEventLog(store);
   const ingest = new IngestService(engine, {
     sessionTimeoutMs: config.sessionTimeoutMs, lingerMs: 2, storeIp: config.storeIp, suppressions, log,
     follow: log.kind === 'jetstream', apply: !apiRole,
@@ -53,6 +57,10 @@ export function createContext(store: SqlStore, config: Config, clock: Clock = sy
   ingest.applyAlone((tx, projectId, now) => missions.isolation(tx, projectId, now));
   // On the api role the definitions change on the all process: their counter is read before each read (checkDefinitions).
   const definitions = apiRole ? new DefinitionsWatch(store, [(p) => missions.forget(p), (p) => rewards.forget(p), (p) => experiences.forget(p)]) : null;
+  // Beside processes of the api role (the log on NATS), the changes they make to definitions are heard here.
+  const definitionFollower = !apiRole && log.kind === 'jetstream'
+    ? followDefinitions(engine, store, Array.from({ length: log.partitions }, (_, p) => p), [(p) => missions.forget(p), (p) => rewards.forget(p), (p) => experiences.forget(p)])
+    : null;
   const segments = new SegmentService(store, membership, engine, clock, hygiene, config.maxSegments);
   // A segment that something targets cannot be deleted (409 naming what does).
   segments.guardDeletion((tx, projectId, id) => experiences.targeting(tx, projectId, id));
@@ -68,6 +76,7 @@ export function createContext(store: SqlStore, config: Config, clock: Clock = sy
     insights: new InsightsService(store, clock),
     targeting: new TargetingService(store, memberships, clock, experiences, { rewards, missions }),
     definitions,
+    definitionFollower,
     segments,
     experiments: new ExperimentService(store, segments, engine, clock),
     ingest,
@@ -96,6 +105,7 @@ export async function stopContext(ctx: AppContext, opts: { closeStore?: boolean 
   await ctx.destinationDispatcher.stop();
   await ctx.destinations.stop();
   await ctx.ingest.stop();
+  await ctx.definitionFollower?.stop();
   await ctx.engine.stop();
   await ctx.writerLease?.release();
   if (opts.closeStore !== false) await ctx.store.close();

@@ -1,5 +1,5 @@
 import type { Clock, DestinationDispatcher, ImportService, DestinationService, ExportService, ExperienceService, HygieneService, InsightsService, IngestService, MissionService, PointsService, RewardService, TargetingService, LiveEngine, MembershipService, SegmentService, WebhookDispatcher, WebhookService } from '@strata/engine';
-import type { DefinitionsWatch, ExperimentService, UserDataService } from '@strata/engine';
+import type { DefinitionFollower, DefinitionsWatch, ExperimentService, UserDataService } from '@strata/engine';
 import type { KeyRow, Project, SqlStore, WriterLease } from '@strata/store';
 import type { Config } from './config.ts';
 
@@ -28,6 +28,11 @@ export interface AppContext {
    * are dropped once another process changed them. null on a process of the all role, which makes the changes.
    */
   readonly definitions: DefinitionsWatch | null;
+  /**
+   * On a process of the all role beside processes of the api role (the log on NATS): applies the
+   * segment changes they record and hears of their other definition changes (definition-follower.ts).
+   */
+  readonly definitionFollower: DefinitionFollower | null;
   /** Missions (quests): definitions and live progress. */
   readonly missions: MissionService;
   /** A/B experiments: arms as segments, results with statistics. */

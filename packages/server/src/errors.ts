@@ -118,5 +118,5 @@ export function errorHandler(err: unknown, req: FastifyRequest, reply: FastifyRe
 
 /** What a process of the api role answers (421 WRONG_ROLE) to a request only a process of the all role serves. */
 export function wrongRole(method: string, path: string): string {
-  return `this Strata process has the api role (STRATA_ROLE=api): it takes ingest (/v1/batch, /v1/track, …) and answers targeting (GET /v1/targeting) and the admin API's reads from the store, but not changes, reward redemption, the admin UI or reads that need the engine's memory; send ${method} ${path} to a process of the all role`;
+  return `this Strata process has the api role (STRATA_ROLE=api): it takes ingest (/v1/batch, /v1/track, …), answers targeting (GET /v1/targeting) and the admin API's reads from the store, and makes changes to segments, missions, rewards and experiences, but not other changes, reward redemption, the admin UI or reads that need the engine's memory; send ${method} ${path} to a process of the all role (beside workers there is none: docs/scale-out.md § Admin changes lists what they do not serve yet)`;
 }

@@ -1,8 +1,8 @@
 import { createServer, type Server } from 'node:http';
 import { hostname } from 'node:os';
 import { randomBytes } from 'node:crypto';
-import { DestinationDispatcher, DestinationService, engineMemberships, LiveEngine, MissionService, ownedProfiles, PartitionWorker, PointsService, SuppressionList, WebhookDispatcher, WebhookService, type Clock } from '@strata/engine';
-import { appliedEverywhere, startPartitionLeases, type EventLog, type PartitionLeases, type SqlStore } from '@strata/store';
+import { DestinationDispatcher, DestinationService, engineMemberships, followDefinitions, type DefinitionFollower, LiveEngine, MissionService, ownedProfiles, PartitionWorker, PointsService, SuppressionList, WebhookDispatcher, WebhookService, type Clock } from '@strata/engine';
+import { appliedEverywhere, segmentChangesApplied, startPartitionLeases, trimSegmentChanges, type EventLog, type PartitionLeases, type SqlStore } from '@strata/store';
 import type { Config } from './config.ts';
 
 /**
@@ -26,6 +26,7 @@ interface Running {
   readonly owned: readonly number[];
   readonly engine: LiveEngine;
   readonly worker: PartitionWorker;
+  readonly follower: DefinitionFollower;
   readonly outbox: readonly { stop(): Promise<void> }[];
   ready: boolean;
 }
@@ -52,6 +53,7 @@ export async function startWorkerRole(store: SqlStore, config: Config, log: Even
     running = null;
     if (!r) return;
     await r.worker.stop();
+    await r.follower.stop();
     for (const o of r.outbox) await o.stop();
     await r.engine.stop();
   };
@@ -74,8 +76,10 @@ export async function startWorkerRole(store: SqlStore, config: Config, log: Even
       listeners: [(tx, projectId, outcome, now, changes) => missions.onIngested(tx, projectId, outcome, now, changes)],
       isolation: (tx, projectId, now) => missions.isolation(tx, projectId, now),
     }, log, store, { owned });
+    // Segment changes made on processes of the api role, applied to the profiles held here; mission changes, heard (after the worker's locks).
+    const follower = followDefinitions(engine, store, owned, [(p) => missions.forget(p)]);
     const outbox: { start(): void; stop(): Promise<void> }[] = owned.includes(0) ? [new WebhookDispatcher(store, clock), new DestinationDispatcher(store, clock), trimmer(store, log)] : [];
-    const r: Running = { owned, engine, worker, outbox, ready: false };
+    const r: Running = { owned, engine, worker, follower, outbox, ready: false };
     running = r;
     await worker.start();
     // Stopped meanwhile (a lease lost while it started): its engine must not start ticking.
@@ -131,7 +135,7 @@ export function workerHealthServer(role: WorkerRole): Server {
 }
 
 /**
- * Trims the stream, once a second, up to where every partition is applied (the least of their
+ * Trims the stream (and the segment changes), once a second, up to where every partition is applied (the least of their
  * recorded positions): one purge of the whole stream below what any worker still reads, never a
  * purge of one partition's subject (which, on a NATS 2.9 server, moves the other partitions'
  * readers too: docs/scale-out.md § Following the log). Run by the worker holding partition 0.
@@ -146,6 +150,8 @@ function trimmer(store: SqlStore, log: EventLog): { start(): void; stop(): Promi
       await log.trimAll(all);
       trimmed = all;
     }
+    // And the segment changes every partition has applied.
+    await trimSegmentChanges(store, await segmentChangesApplied(store, Array.from({ length: log.partitions }, (_, p) => p)));
   };
   return {
     start() {

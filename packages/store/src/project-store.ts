@@ -13,7 +13,7 @@ export const PROJECT_TABLES = [
   'events', 'contexts', 'profile_keys', 'memberships', 'membership_history', 'segment_daily', 'segment_includes', 'segment_excludes', 'segments',
   'ingest_rejections', 'engine_state', 'webhook_deliveries', 'webhooks', 'destinations', 'points_ledger', 'points_balances',
   'mission_completions', 'mission_progress', 'missions', 'reward_codes', 'reward_redemptions', 'rewards', 'experiences', 'experiments',
-  'imports', 'import_bad_rows', 'suppressions', 'audit_log', 'event_log', 'definition_versions', 'profile_moves', 'profiles',
+  'imports', 'import_bad_rows', 'suppressions', 'audit_log', 'event_log', 'definition_versions', 'profile_moves', 'segment_changes', 'profiles',
 ] as const satisfies readonly Exclude<keyof Database, 'projects' | 'api_keys'>[];
 
 /** Projects: their rows and settings, the engine's clock per project, and a project's deletion. */
@@ -83,6 +83,12 @@ export class ProjectStore {
     const r = await this.store.db.selectFrom('projects as p').leftJoin('definition_versions as v', 'v.project_id', 'p.id')
       .select(['p.created_at', 'v.version']).where('p.id', '=', projectId).executeTakeFirst();
     return r ? `${Number(r.created_at)}:${Number(r.version ?? 0)}` : null;
+  }
+
+  /** Every project's definitions counter (a project whose definitions never changed is absent). */
+  async definitionVersions(): Promise<Map<string, number>> {
+    const rows = await this.store.db.selectFrom('definition_versions').select(['project_id', 'version']).execute();
+    return new Map(rows.map((r) => [r.project_id, Number(r.version)]));
   }
 
   /** Moves the project's definitions counter on; called inside the transaction of the change. */

@@ -254,6 +254,18 @@ export interface Database {
   log_positions: {
     partition: number;
     position: number;
+    /** The last segment change (`segment_changes.seq`) applied to the partition's profiles (migration 0027). */
+    segment_changes: Generated<number>;
+  };
+  /** Segment changes made by processes of the api role, for the processes that apply the log (migration 0027). */
+  segment_changes: {
+    seq: Generated<number>;
+    project_id: string;
+    segment_ids: unknown;
+    /** 'definition', 'manual' (profiles added to an include list) or 'unlist' (a profile taken out of a segment by hand). */
+    reason: string;
+    profile_ids: unknown;
+    at: number;
   };
   /** SQLite only: the last id given to rows of a table whose ids must never be given twice (migration 0023). */
   id_sequences: {

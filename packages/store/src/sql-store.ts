@@ -194,6 +194,7 @@ export class SqlStore {
   deleteProjectData(projectId: string) { return this.projects.deleteData(projectId); }
   definitionsStamp(projectId: string) { return this.projects.definitionsStamp(projectId); }
   bumpDefinitions(projectId: string) { return this.projects.bumpDefinitions(projectId); }
+  definitionVersions() { return this.projects.definitionVersions(); }
   engineClock(projectId: string) { return this.projects.engineClock(projectId); }
   setEngineClock(projectId: string, clock: number) { return this.projects.setEngineClock(projectId, clock); }
 

@@ -35,6 +35,11 @@ export abstract class EngineReads {
     return new Map(ps ? ps.list.map((s) => [s.row.id, s.row.name]) : []);
   }
 
+  /** Whether the engine holds the project's state (loaded). */
+  holds(projectId: string): boolean {
+    return this.projects.has(projectId);
+  }
+
   /** The segment of a project with this name, as the engine holds it (undefined: none, or the project is not loaded). */
   segmentNamed(projectId: string, name: string): SegmentRow | undefined {
     return this.projects.get(projectId)?.named.get(name);

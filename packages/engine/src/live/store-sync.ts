@@ -191,12 +191,14 @@ export async function previewFromStore(store: SqlStore, ps: ProjectState, condit
 }
 
 /** Reads profiles again from the store (record, kept events, memberships); those no longer stored are dropped. */
-export async function reloadProfiles(tx: SqlStore, ps: ProjectState, ids: readonly number[], isStarting: () => boolean): Promise<void> {
+export async function reloadProfiles(tx: SqlStore, ps: ProjectState, ids: readonly number[], isStarting: () => boolean, owns: ProfileOwnership | null = null): Promise<void> {
   if (ids.length === 0) return;
   ps.sizes = null;
   const found = new Set<number>();
   for (let i = 0; i < ids.length; i += 500) {
     for (const rec of await tx.scanProfiles(ps.id, 0, 500, ids.slice(i, i + 500))) {
+      // Given `owns` (a partition worker's engine loading profiles it does not hold yet): only those it holds.
+      if (owns !== null && !ps.profiles.has(rec.id) && !owns(rec)) continue;
       found.add(rec.id);
       const have = ps.profiles.get(rec.id);
       if (have) { have.profile = keepOf(ps, rec); have.forget(); } else addProfile(ps, rec);
@@ -216,10 +218,10 @@ export async function reloadProfiles(tx: SqlStore, ps: ProjectState, ids: readon
 }
 
 /** Loads the profiles not held yet (created outside ingest); returns their ids. */
-export async function ensureProfiles(tx: SqlStore, ps: ProjectState, ids: readonly number[], isStarting: () => boolean): Promise<Set<number>> {
+export async function ensureProfiles(tx: SqlStore, ps: ProjectState, ids: readonly number[], isStarting: () => boolean, owns: ProfileOwnership | null = null): Promise<Set<number>> {
   const missing = [...new Set(ids.filter((id) => !ps.profiles.has(id)))];
-  if (missing.length) await reloadProfiles(tx, ps, missing, isStarting);
-  return new Set(missing);
+  if (missing.length) await reloadProfiles(tx, ps, missing, isStarting, owns);
+  return new Set(missing.filter((id) => ps.profiles.has(id)));
 }
 
 /** Writes memberships, history, derived events, outbox rows and the engine clock in `tx`. */

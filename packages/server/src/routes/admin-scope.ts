@@ -34,18 +34,33 @@ const RESOURCES: readonly AdminRoutes[] = [
 ];
 
 /**
+ * The changes a process of the api role makes (docs/scale-out.md § Admin changes): definitions of
+ * segments, missions, rewards and experiences, and segments' manual lists. They are written to the
+ * store with what the processes applying the log need to hear of them (a segment change, a
+ * definitions counter moved on); the others need an engine that holds the profiles (421 WRONG_ROLE).
+ */
+export const API_ROLE_CHANGES: ReadonlySet<string> = new Set([
+  'POST /api/segments', 'PATCH /api/segments/:id', 'DELETE /api/segments/:id', 'POST /api/segments/lifecycle',
+  'POST /api/segments/:id/members', 'DELETE /api/segments/:id/members/:userId',
+  'POST /api/missions', 'PATCH /api/missions/:id', 'DELETE /api/missions/:id',
+  'POST /api/rewards', 'PATCH /api/rewards/:id', 'DELETE /api/rewards/:id', 'POST /api/rewards/:id/codes',
+  'POST /api/experiences', 'PATCH /api/experiences/:id', 'DELETE /api/experiences/:id',
+]);
+
+/**
  * The admin API (Bearer admin token; a server key on the few routes whose config says
  * `serverKey: true`): the token is checked here, once for every route of the scope, so no
  * route file can forget it.
  *
- * On a process of the api role (`apiRole`) only the reads (GET) are served, from the store (those
- * that would need the engine's memory are refused by the engine, which holds none there); any other
- * method is refused with 421 WRONG_ROLE before the token is checked.
+ * On a process of the api role (`apiRole`) the reads (GET) are served from the store (those that
+ * would need the engine's memory are refused by the engine, which holds none there), and the
+ * changes of API_ROLE_CHANGES; any other is refused with 421 WRONG_ROLE before the token is checked.
  */
 export async function adminRoutes(app: FastifyInstance, ctx: AppContext & { creds: Credentials }, opts: { apiRole?: boolean } = {}): Promise<void> {
   if (opts.apiRole) {
     app.addHook('onRequest', async (req) => {
-      if (req.method !== 'GET' && req.method !== 'HEAD') throw new AppError({ code: 'WRONG_ROLE', message: 'a change (or a read sent as a POST) is served by the all role' });
+      if (req.method === 'GET' || req.method === 'HEAD' || API_ROLE_CHANGES.has(`${req.method} ${req.routeOptions.url ?? ''}`)) return;
+      throw new AppError({ code: 'WRONG_ROLE', message: 'this change (or a read sent as a POST) is served by the all role' });
     });
   }
   // onRequest: before the body is parsed or anything validated, so a caller without the token

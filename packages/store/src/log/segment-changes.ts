@@ -1,0 +1,70 @@
+import { sql } from 'kysely';
+import type { StoreHandle } from '../store-handle.ts';
+import { readJson } from '../util.ts';
+
+/**
+ * Segment changes made where no engine runs (a process of the api role) and applied where one
+ * does (docs/scale-out.md § Admin changes): the change is a row, written in the transaction that
+ * changes the segment; each process that applies the event log applies the rows after the last
+ * one its partitions record, in its own transaction, and records the last one there too. So a
+ * change is applied to every profile once its partition's worker has run a transaction since —
+ * whichever worker holds the partition then, and however often workers restart.
+ */
+export interface SegmentChange {
+  readonly seq: number;
+  readonly projectId: string;
+  readonly segmentIds: readonly string[];
+  /** 'definition': the segments' conditions (or existence) changed; 'manual': profiles were added to an include list; 'unlist': a profile was taken out by hand. */
+  readonly reason: 'definition' | 'manual' | 'unlist';
+  /** The profiles a manual change is about (null: a definition change, about every profile). */
+  readonly profileIds: readonly number[] | null;
+  readonly at: number;
+}
+
+/** Records a segment change in the transaction that makes it; returns its sequence number. */
+export async function recordSegmentChange(h: StoreHandle, c: Omit<SegmentChange, 'seq'>): Promise<number> {
+  const row = await h.db.insertInto('segment_changes').values({
+    project_id: c.projectId, segment_ids: JSON.stringify(c.segmentIds), reason: c.reason,
+    profile_ids: c.profileIds === null ? null : JSON.stringify(c.profileIds), at: c.at,
+  }).returning('seq').executeTakeFirstOrThrow();
+  return Number(row.seq);
+}
+
+/** The changes after `after`, in order. */
+export async function segmentChangesSince(h: StoreHandle, after: number): Promise<SegmentChange[]> {
+  const rows = await h.db.selectFrom('segment_changes').selectAll().where('seq', '>', after).orderBy('seq').execute();
+  return rows.map((r) => ({
+    seq: Number(r.seq), projectId: r.project_id, segmentIds: readJson<string[]>(r.segment_ids, []),
+    reason: r.reason as SegmentChange['reason'], profileIds: r.profile_ids === null ? null : readJson<number[]>(r.profile_ids, []), at: Number(r.at),
+  }));
+}
+
+/** The last change recorded (0: none). */
+export async function lastSegmentChange(h: StoreHandle): Promise<number> {
+  const row = await h.db.selectFrom('segment_changes').select((eb) => eb.fn.max('seq').as('top')).executeTakeFirst();
+  return Number(row?.top ?? 0);
+}
+
+/**
+ * The last change applied to the profiles of every one of `partitions`: the least they record (0
+ * while one records none).
+ */
+export async function segmentChangesApplied(h: StoreHandle, partitions: readonly number[]): Promise<number> {
+  if (partitions.length === 0) return 0;
+  const rows = await h.db.selectFrom('log_positions').select(['partition', 'segment_changes']).where('partition', 'in', [...partitions]).execute();
+  if (rows.length < new Set(partitions).size) return 0;
+  return Math.min(...rows.map((r) => Number(r.segment_changes)));
+}
+
+/** Records that every change up to `seq` is applied to the profiles of `partitions` (never back). */
+export async function setSegmentChangesApplied(h: StoreHandle, partitions: readonly number[], seq: number): Promise<void> {
+  if (partitions.length === 0) return;
+  await h.db.insertInto('log_positions').values([...new Set(partitions)].map((partition) => ({ partition, position: 0, segment_changes: seq })))
+    .onConflict((oc) => oc.column('partition').doUpdateSet({ segment_changes: sql<number>`CASE WHEN excluded.segment_changes > log_positions.segment_changes THEN excluded.segment_changes ELSE log_positions.segment_changes END` }))
+    .execute();
+}
+
+/** Forgets the changes every partition has applied (they are read only after a partition's last one). */
+export async function trimSegmentChanges(h: StoreHandle, upTo: number): Promise<void> {
+  if (upTo > 0) await h.db.deleteFrom('segment_changes').where('seq', '<=', upTo).execute();
+}
