@@ -346,9 +346,12 @@ describe.runIf(pgUp)('when PostgreSQL fails', () => {
     await t.ctx.ingest.drain();
     const ended = await adminClient.query('SELECT pg_terminate_backend(pid) AS ok FROM pg_stat_activity WHERE application_name = $1', [app]);
     expect(ended.rows.length).toBeGreaterThan(0);
-    // The pool hears of each idle connection's end (asynchronously) and drops it.
+    // The pool hears of each idle connection's end (asynchronously) and drops it. A connection that was
+    // running a query then (a background read: the trimmer, the definitions poll) fails that query instead,
+    // which is tried again: so at least one, and at most every one, is heard of as idle.
     for (let i = 0; i < 200 && idleErrors.length < ended.rows.length; i++) await new Promise((r) => setTimeout(r, 10));
-    expect(idleErrors.length).toBe(ended.rows.length);
+    expect(idleErrors.length).toBeGreaterThan(0);
+    expect(idleErrors.length).toBeLessThanOrEqual(ended.rows.length);
     expect((await ledger.send()).statusCode).toBe(200);
     expect((await admin(t, 'GET', '/api/users/user-0')).statusCode).toBe(200);
     await ledger.expectExactlyAcked();
