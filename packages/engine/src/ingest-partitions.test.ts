@@ -93,9 +93,15 @@ describe('IngestService over a log of several partitions', () => {
     expect(routingKeys(items)).toEqual([a, a, c, a, a, d]);
     const rejection = { index: 5, message: 'bad', payload: '{}' };
     const ack = await service.submit('p', items, [rejection], T0);
-    const records = await everything(log);
-    expect(records.map((r) => r.position).at(-1)).toBe(ack.position);
+    const logged = await everything(log);
+    expect(logged.map((r) => r.position).at(-1)).toBe(ack.position);
     expect(service.acknowledged).toBe(ack.position);
+    // After the items' records, a marker in the partition of each id that an item links from a record of another
+    // partition: here the alias's previousId b, sent with a's items (an anonymousId linked with its userId is in a's partition).
+    const records = logged.filter((r) => r.awaits === undefined);
+    expect(logged.slice(records.length).map((r) => ({ partition: r.partition, items: r.items, awaits: r.awaits, links: r.links })))
+      .toEqual([{ partition: partitionOf(b, P), items: [], awaits: [partitionOf(a, P)], links: [b] }]);
+    expect(logged.every((r, i) => r.request === logged[0]!.request && (r.more ?? 0) === logged.length - 1 - i)).toBe(true);
     // A record per run of consecutive items of one partition, in the order sent.
     const want: [number, string[]][] = [];
     const keys = routingKeys(items);

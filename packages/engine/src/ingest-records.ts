@@ -57,12 +57,44 @@ export function recordsOf(projectId: string, partitions: number, receivedAt: num
     else runs.push({ partition: p, items: [item] });
   }
   if (runs.length === 0) return [{ projectId, partition: 0, receivedAt, items: [], rejections }];
+  const markers = partitions > 1 ? linkMarkers(runs, partitions) : [];
+  const all = [...runs.map((run, i) => ({ partition: run.partition, items: run.items, rejections: i === 0 ? rejections : [] })), ...markers];
   // The records of a request split by partition share an id: on a log other processes append to, theirs may fall in between.
-  const request = runs.length > 1 ? randomUUID() : undefined;
-  return runs.map((run, i) => ({
-    projectId, partition: run.partition, receivedAt, items: run.items, rejections: i === 0 ? rejections : [],
-    ...(i < runs.length - 1 ? { more: runs.length - 1 - i } : {}),
+  const request = all.length > 1 ? randomUUID() : undefined;
+  return all.map((r, i) => ({
+    projectId, receivedAt, ...r,
+    ...(i < all.length - 1 ? { more: all.length - 1 - i } : {}),
     ...(request !== undefined ? { request } : {}),
+  }));
+}
+
+/**
+ * The markers a request's records need (`LogRecord.awaits`), after them: one for each partition
+ * whose ids an item links from a record of another partition — an identify's anonymousId, an
+ * alias's previousId — naming the partitions of those records. Without it, an event sent for
+ * the anonymous id after the identify was acknowledged (routed by that id, to its own partition)
+ * could be applied by that partition's worker before the identify's worker applied the link.
+ */
+function linkMarkers(runs: readonly { partition: number; items: readonly IngestItem[] }[], count: number): { partition: number; items: IngestItem[]; rejections: Rejection[]; awaits: number[]; links: string[] }[] {
+  const marks = new Map<number, { from: Set<number>; ids: Set<string> }>();
+  const link = (id: string | null, from: number) => {
+    if (!id) return;
+    const p = partitionOf(id, count);
+    if (p === from) return;
+    let m = marks.get(p);
+    if (!m) marks.set(p, (m = { from: new Set(), ids: new Set() }));
+    m.from.add(from);
+    m.ids.add(id);
+  };
+  for (const run of runs) {
+    for (const item of run.items) {
+      // An anonymousId is linked by an item that also names a userId; a previousId always is.
+      if (item.userId) link(item.anonymousId, run.partition);
+      link(item.previousId, run.partition);
+    }
+  }
+  return [...marks].sort(([a], [b]) => a - b).map(([partition, m]) => ({
+    partition, items: [], rejections: [], awaits: [...m.from].sort((a, b) => a - b), links: [...m.ids],
   }));
 }
 

@@ -1,6 +1,6 @@
 import { afterAll, describe, expect, it } from 'vitest';
 import type { Json } from '@strata/core';
-import { createStore, openJetStreamLog, postgresReachable, type EventLog, type IngestItem, type SqlStore } from '@strata/store';
+import { createStore, openJetStreamLog, partitionOf, postgresReachable, type EventLog, type IngestItem, type SqlStore } from '@strata/store';
 import { deleteEventStreams, NATS_URL, natsUnavailable, openTestSqlite, TEST_PG_URL, testPrefixes, withTestPgSchema } from '@strata/store/testing';
 import { applyRecords } from './ingest-apply.ts';
 import { recordsOf } from './ingest-records.ts';
@@ -206,6 +206,70 @@ describe.skipIf(why !== null)('partition workers over one PostgreSQL database', 
       }
     }));
   }, 120_000);
+});
+
+/** An id whose partition is one of `among`. */
+function idIn(among: readonly number[], prefix: string): string {
+  for (let i = 0; ; i++) if (among.includes(partitionOf(`${prefix}-${i}`, P))) return `${prefix}-${i}`;
+}
+
+describe.skipIf(why !== null)('the order of a link and what is sent after it, across workers', () => {
+  const logs: EventLog[] = [];
+  afterAll(async () => {
+    for (const l of logs) await l.close().catch(() => undefined);
+    await deleteEventStreams(prefixes.used);
+  });
+
+  it('applies an anonymous event sent after its identify after the identify, though the identify\'s worker applies it later (the marker in the anonymous id\'s partition)', async () => {
+    await withTestPgSchema('pw_order_one', async (one) => withTestPgSchema('pw_order_two', async (two) => {
+      // The visitor's anonymous id falls in the first worker's partitions, their userId in the second's.
+      const userId = idIn([2, 3], 'user'), anonymousId = idIn([0, 1], 'visitor');
+      const reqs = [[item('identify', { type: 'identify', userId, anonymousId, traits: { plan: 'pro' } })], [item('view', { anonymousId })], [item('view', { anonymousId })]];
+      const logOf = async (url: string) => {
+        const log = await openJetStreamLog({ url: NATS_URL, prefix: prefixes.next(), partitions: P });
+        logs.push(log);
+        return { log, store: await createStore({ kind: 'postgres', url }) };
+      };
+      const make = (store: SqlStore, log: EventLog, owned: number[]) => {
+        const engine = new LiveEngine(store, { now: () => NOW }, [], { owns: ownedProfiles(new Set(owned), P) });
+        return { engine, worker: new PartitionWorker({ engine, sessionTimeoutMs: 1_800_000, listeners: [], isolation: null }, log, store, { owned }) };
+      };
+      const single = await logOf(one.url);
+      const all = make(single.store, single.log, [0, 1, 2, 3]);
+      await project(single.store, all.engine);
+      await append(single.log, reqs);
+      await all.worker.start();
+      await all.worker.drain();
+      await all.worker.stop();
+
+      const pair = await logOf(two.url);
+      const a = make(pair.store, pair.log, [0, 1]);
+      const b = make(pair.store, pair.log, [2, 3]);
+      await project(pair.store, a.engine);
+      await append(pair.log, reqs);
+      // The anonymous id's worker runs alone first: it must not apply the views before the identify.
+      await a.worker.start();
+      await new Promise((r) => setTimeout(r, 1_000));
+      expect(a.worker.counts.waits).toBeGreaterThan(0);
+      await b.worker.start();
+      for (let head = -1; head !== (await pair.log.head());) {
+        head = await pair.log.head();
+        await Promise.all([a.worker.drain(), b.worker.drain()]);
+      }
+      await Promise.all([a.worker.stop(), b.worker.stop()]);
+      try {
+        const expected = await outcome(single.store);
+        // The views went to the identified user: never an anonymous viewer.
+        expect(expected.history).not.toContainEqual(expect.stringMatching(/^anonymous viewers/));
+        expect(expected.members).toContain(`viewers ${userId}`);
+        expect(await outcome(pair.store)).toEqual(expected);
+        expect(a.worker.counts.forwarded).toBe(2);
+      } finally {
+        await single.store.close();
+        await pair.store.close();
+      }
+    }));
+  }, 60_000);
 });
 
 describe('applying a record of a project the engine has not loaded yet', () => {

@@ -252,15 +252,31 @@ export class PartitionWorker {
     return !this.quitting;
   }
 
-  /** For each record, the other workers' partitions it writes in, judged from the stored keys and the records before it. */
+  /**
+   * For each record, the other workers' partitions it writes in, judged from the stored keys and
+   * the records before it; for a marker (`LogRecord.awaits`), the other workers' partitions whose
+   * records linked its ids, unless every one of those ids' profiles is homed in another worker's
+   * partition already (what is sent for them later is then forwarded there, after the link).
+   */
   private async claimsOf(records: readonly LoggedRecord[]): Promise<number[][]> {
     const byProject = new Map<string, RouteKeys>();
     for (const projectId of new Set(records.map((r) => r.projectId))) {
-      const { users, anons } = idsOf(records.filter((r) => r.projectId === projectId).flatMap((r) => r.items));
+      const of = records.filter((r) => r.projectId === projectId);
+      const { users, anons } = idsOf(of.flatMap((r) => r.items));
+      for (const id of of.flatMap((r) => r.links ?? [])) { users.add(id); anons.add(id); }
       byProject.set(projectId, new RouteKeys(await keyProfiles(this.store, projectId, users, anons)));
     }
     const owns = (p: number) => this.owned.has(p);
-    return records.map((r) => [...routeItems(r.items, byProject.get(r.projectId)!, owns, this.log.partitions).claims]);
+    return records.map((r) => {
+      const keys = byProject.get(r.projectId)!;
+      if (!r.awaits?.length) return [...routeItems(r.items, keys, owns, this.log.partitions).claims];
+      const foreign = r.awaits.filter((p) => !owns(p));
+      const heldHere = (id: string) => {
+        const p = keys.get(`a:${id}`) ?? keys.get(`u:${id}`);
+        return p === undefined || owns(homePartition(p, this.log.partitions));
+      };
+      return foreign.length && (r.links ?? []).some(heldHere) ? foreign : [];
+    });
   }
 
   /** Waits until each of `partitions` is applied up to `position` (their workers record it); false when stopping first. */

@@ -27,6 +27,17 @@ export interface LogRecord {
    * the worker joins a request's records by this id, not by their places.
    */
   readonly request?: string;
+  /**
+   * A marker (no items): the request linked ids of this partition (`links`: an identify's
+   * anonymousId, an alias's previousId) from a record of each of these partitions, appended before
+   * it. A worker that owns this partition and not those applies nothing after the marker until
+   * they are applied up to it (unless the ids' profiles are homed elsewhere already: then what is
+   * sent for them later is forwarded, after the link), so that an event sent for such an id after
+   * the request is applied after the link (docs/scale-out.md § Merges across partitions).
+   */
+  readonly awaits?: readonly number[];
+  /** A marker's ids of this partition that the request linked (anonymous ids, previous ids). */
+  readonly links?: readonly string[];
 }
 
 /** A record as the log holds it: with its position. */

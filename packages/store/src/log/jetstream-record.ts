@@ -58,7 +58,7 @@ function itemJson(item: IngestItem): string {
 
 /** The record's message body, and whether it is gzipped. */
 export async function encodeRecord(r: LogRecord): Promise<{ body: Uint8Array; gzipped: boolean }> {
-  const json = `{"projectId":${JSON.stringify(r.projectId)},"partition":${r.partition},"receivedAt":${r.receivedAt},${r.more ? `"more":${r.more},` : ''}${r.request !== undefined ? `"request":${JSON.stringify(r.request)},` : ''}`
+  const json = `{"projectId":${JSON.stringify(r.projectId)},"partition":${r.partition},"receivedAt":${r.receivedAt},${r.more ? `"more":${r.more},` : ''}${r.request !== undefined ? `"request":${JSON.stringify(r.request)},` : ''}${r.awaits?.length ? `"awaits":${JSON.stringify(r.awaits)},"links":${JSON.stringify(r.links ?? [])},` : ''}`
     + `"items":[${r.items.map(itemJson).join(',')}],"rejections":${JSON.stringify(r.rejections)}}`;
   const plain = Buffer.from(json, 'utf8');
   if (plain.length < GZIP_FROM) return { body: plain, gzipped: false };
@@ -77,7 +77,9 @@ export async function decodeRecord(body: Uint8Array, gzipped: boolean, where: st
   const r = parsed as Partial<LogRecord> | null;
   if (r === null || typeof r !== 'object' || typeof r.projectId !== 'string' || typeof r.partition !== 'number'
     || typeof r.receivedAt !== 'number' || !Array.isArray(r.items) || !Array.isArray(r.rejections)
-    || (r.more !== undefined && !(Number.isSafeInteger(r.more) && r.more >= 0)) || (r.request !== undefined && typeof r.request !== 'string')) {
+    || (r.more !== undefined && !(Number.isSafeInteger(r.more) && r.more >= 0)) || (r.request !== undefined && typeof r.request !== 'string')
+    || (r.awaits !== undefined && !(Array.isArray(r.awaits) && r.awaits.every((p) => Number.isSafeInteger(p) && p >= 0)))
+    || (r.links !== undefined && !(Array.isArray(r.links) && r.links.every((id) => typeof id === 'string')))) {
     throw new Error(`${where} is not a Strata log record (fields missing or of the wrong type)`);
   }
   return r as LogRecord;
