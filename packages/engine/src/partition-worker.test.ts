@@ -111,24 +111,35 @@ async function outcome(store: SqlStore) {
   };
 }
 
+const logs: EventLog[] = [];
+afterAll(async () => {
+  for (const l of logs) await l.close().catch(() => undefined);
+  await deleteEventStreams(prefixes.used);
+});
+
+/** A log of its own on NATS and a store over the PostgreSQL schema at `url`. */
+async function deployment(url: string) {
+  const log = await openJetStreamLog({ url: NATS_URL, prefix: prefixes.next(), partitions: P });
+  logs.push(log);
+  const store = await createStore({ kind: 'postgres', url });
+  return { log, store };
+}
+
+function worker(store: SqlStore, log: EventLog, owned: number[]) {
+  const engine = new LiveEngine(store, { now: () => NOW }, [], { owns: ownedProfiles(new Set(owned), P) });
+  return { engine, worker: new PartitionWorker({ engine, sessionTimeoutMs: 1_800_000, listeners: [], isolation: null }, log, store, { owned, batchItems: 300 }) };
+}
+
+/** Runs workers until neither forwards anything more to the other, then stops them. */
+async function finish(log: EventLog, workers: readonly PartitionWorker[]): Promise<void> {
+  for (let head = -1; head !== (await log.head());) {
+    head = await log.head();
+    await Promise.all(workers.map((w) => w.drain()));
+  }
+  await Promise.all(workers.map((w) => w.stop()));
+}
+
 describe.skipIf(why !== null)('partition workers over one PostgreSQL database', () => {
-  const logs: EventLog[] = [];
-  afterAll(async () => {
-    for (const l of logs) await l.close().catch(() => undefined);
-    await deleteEventStreams(prefixes.used);
-  });
-
-  async function deployment(url: string) {
-    const log = await openJetStreamLog({ url: NATS_URL, prefix: prefixes.next(), partitions: P });
-    logs.push(log);
-    const store = await createStore({ kind: 'postgres', url });
-    return { log, store };
-  }
-
-  function worker(store: SqlStore, log: EventLog, owned: number[]) {
-    const engine = new LiveEngine(store, { now: () => NOW }, [], { owns: ownedProfiles(new Set(owned), P) });
-    return { engine, worker: new PartitionWorker({ engine, sessionTimeoutMs: 1_800_000, listeners: [], isolation: null }, log, store, { owned, batchItems: 300 }) };
-  }
 
   it('two workers owning half the partitions each end as one worker owning all, each holding only its profiles, across a restart', async () => {
     await withTestPgSchema('pw_one', async (one) => withTestPgSchema('pw_two', async (two) => {
@@ -167,12 +178,7 @@ describe.skipIf(why !== null)('partition workers over one PostgreSQL database', 
       await append(pair.log, second);
       b = worker(secondStore, pair.log, [2, 3]);
       await b.worker.start();
-      // Until neither forwards anything more to the other.
-      for (let head = -1; head !== (await pair.log.head());) {
-        head = await pair.log.head();
-        await Promise.all([a.worker.drain(), b.worker.drain()]);
-      }
-      await Promise.all([a.worker.stop(), b.worker.stop()]);
+      await finish(pair.log, [a.worker, b.worker]);
 
       try {
         const expected = await outcome(single.store);
@@ -214,37 +220,22 @@ function idIn(among: readonly number[], prefix: string): string {
 }
 
 describe.skipIf(why !== null)('the order of a link and what is sent after it, across workers', () => {
-  const logs: EventLog[] = [];
-  afterAll(async () => {
-    for (const l of logs) await l.close().catch(() => undefined);
-    await deleteEventStreams(prefixes.used);
-  });
-
   it('applies an anonymous event sent after its identify after the identify, though the identify\'s worker applies it later (the marker in the anonymous id\'s partition)', async () => {
     await withTestPgSchema('pw_order_one', async (one) => withTestPgSchema('pw_order_two', async (two) => {
       // The visitor's anonymous id falls in the first worker's partitions, their userId in the second's.
       const userId = idIn([2, 3], 'user'), anonymousId = idIn([0, 1], 'visitor');
       const reqs = [[item('identify', { type: 'identify', userId, anonymousId, traits: { plan: 'pro' } })], [item('view', { anonymousId })], [item('view', { anonymousId })]];
-      const logOf = async (url: string) => {
-        const log = await openJetStreamLog({ url: NATS_URL, prefix: prefixes.next(), partitions: P });
-        logs.push(log);
-        return { log, store: await createStore({ kind: 'postgres', url }) };
-      };
-      const make = (store: SqlStore, log: EventLog, owned: number[]) => {
-        const engine = new LiveEngine(store, { now: () => NOW }, [], { owns: ownedProfiles(new Set(owned), P) });
-        return { engine, worker: new PartitionWorker({ engine, sessionTimeoutMs: 1_800_000, listeners: [], isolation: null }, log, store, { owned }) };
-      };
-      const single = await logOf(one.url);
-      const all = make(single.store, single.log, [0, 1, 2, 3]);
+      const single = await deployment(one.url);
+      const all = worker(single.store, single.log, [0, 1, 2, 3]);
       await project(single.store, all.engine);
       await append(single.log, reqs);
       await all.worker.start();
       await all.worker.drain();
       await all.worker.stop();
 
-      const pair = await logOf(two.url);
-      const a = make(pair.store, pair.log, [0, 1]);
-      const b = make(pair.store, pair.log, [2, 3]);
+      const pair = await deployment(two.url);
+      const a = worker(pair.store, pair.log, [0, 1]);
+      const b = worker(pair.store, pair.log, [2, 3]);
       await project(pair.store, a.engine);
       await append(pair.log, reqs);
       // The anonymous id's worker runs alone first: it must not apply the views before the identify.
@@ -252,11 +243,7 @@ describe.skipIf(why !== null)('the order of a link and what is sent after it, ac
       await new Promise((r) => setTimeout(r, 1_000));
       expect(a.worker.counts.waits).toBeGreaterThan(0);
       await b.worker.start();
-      for (let head = -1; head !== (await pair.log.head());) {
-        head = await pair.log.head();
-        await Promise.all([a.worker.drain(), b.worker.drain()]);
-      }
-      await Promise.all([a.worker.stop(), b.worker.stop()]);
+      await finish(pair.log, [a.worker, b.worker]);
       try {
         const expected = await outcome(single.store);
         // The views went to the identified user: never an anonymous viewer.
