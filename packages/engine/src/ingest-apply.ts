@@ -33,6 +33,8 @@ export interface ApplyDeps {
    * profiles it must.
    */
   readonly route?: (tx: SqlStore, record: LogRecord, position: number) => Promise<readonly IngestItem[]>;
+  /** A partition worker's readable positions for the positions it records (log/positions.ts `readableEverywhere`). */
+  readonly readable?: (positions: ReadonlyMap<number, number>) => ReadonlyMap<number, number>;
 }
 
 /**
@@ -72,7 +74,7 @@ export async function applyRecords(deps: ApplyDeps, records: readonly LoggedReco
       for (const step of requestSteps(records)) out[step.of[0]!] = await applyRecord(deps, tx, step.record, live, records[step.of[0]!]!.position);
       return out;
     });
-    await setAppliedPositions(tx, lastOf);
+    await setAppliedPositions(tx, lastOf, deps.readable?.(lastOf));
     return results;
   }, { deferSync: true }); // not fsynced at commit: the records stay in the log until syncCommitted has run (IngestService.trim)
 }

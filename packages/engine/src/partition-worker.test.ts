@@ -1,6 +1,6 @@
 import { afterAll, describe, expect, it } from 'vitest';
 import type { Json } from '@strata/core';
-import { createStore, openJetStreamLog, partitionOf, postgresReachable, type EventLog, type IngestItem, type SqlStore } from '@strata/store';
+import { createStore, openJetStreamLog, partitionOf, postgresReachable, readableEverywhere, type EventLog, type IngestItem, type SqlStore } from '@strata/store';
 import { deleteEventStreams, NATS_URL, natsUnavailable, openTestSqlite, TEST_PG_URL, testPrefixes, withTestPgSchema } from '@strata/store/testing';
 import { applyRecords } from './ingest-apply.ts';
 import { recordsOf } from './ingest-records.ts';
@@ -256,6 +256,45 @@ describe.skipIf(why !== null)('the order of a link and what is sent after it, ac
         await pair.store.close();
       }
     }));
+  }, 60_000);
+});
+
+describe.skipIf(why !== null)('reads and events forwarded to another worker\'s partition', () => {
+  it('holds the forwarding partition\'s readable position below the record until the other partition has applied what was forwarded', async () => {
+    await withTestPgSchema('pw_readable', async (db) => {
+      const userId = idIn([2, 3], 'user'), anonymousId = idIn([0, 1], 'visitor');
+      const { log, store } = await deployment(db.url);
+      try {
+        let a = worker(store, log, [0, 1]), b = worker(store, log, [2, 3]);
+        await project(store, a.engine);
+        await append(log, [[item('identify', { type: 'identify', userId, anonymousId })]]);
+        await a.worker.start();
+        await b.worker.start();
+        await finish(log, [a.worker, b.worker]);
+        // The anonymous id's view, sent after the identify, goes to its partition, whose worker forwards it to the user's.
+        await append(log, [[item('view', { anonymousId })]]);
+        const view = await log.head();
+        const row = async (p: number) => store.db.selectFrom('log_positions').select(['position', 'readable']).where('partition', '=', p).executeTakeFirstOrThrow();
+        a = worker(store, log, [0, 1]);
+        await a.worker.start();
+        await a.worker.drain();
+        expect(a.worker.counts.forwarded).toBe(1);
+        const from = partitionOf(anonymousId, P);
+        // Applied past the view, readable only up to before it: the user's partition has not applied the view yet.
+        expect(Number((await row(from)).position)).toBeGreaterThanOrEqual(view);
+        expect(Number((await row(from)).readable)).toBe(view - 1);
+        expect(await readableEverywhere(store, P)).toBeLessThan(view);
+        b = worker(store, log, [2, 3]);
+        await b.worker.start();
+        await b.worker.drain(Number.MAX_SAFE_INTEGER).catch(() => undefined);
+        for (const until = Date.now() + 10_000; (await row(from)).readable !== null && Date.now() < until;) await new Promise((r) => setTimeout(r, 50));
+        expect((await row(from)).readable).toBeNull();
+        expect(await readableEverywhere(store, P)).toBeGreaterThanOrEqual(view);
+        await finish(log, [a.worker, b.worker]);
+      } finally {
+        await store.close();
+      }
+    });
   }, 60_000);
 });
 

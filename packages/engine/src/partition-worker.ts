@@ -94,6 +94,14 @@ export interface PartitionWorkerOptions {
   readonly batchItems?: number;
 }
 
+/** Items of the record at `record` (of partition `from`) forwarded to partition `to`, appended there at `position`. */
+interface Forward {
+  readonly from: number;
+  readonly record: number;
+  readonly to: number;
+  readonly position: number;
+}
+
 /** A record that writes in partitions it was not waited for (found inside its transaction): applied alone after the wait. */
 class NeedsWait extends Error {
   constructor(readonly position: number, readonly claims: readonly number[]) {
@@ -131,13 +139,15 @@ export class PartitionWorker {
   /** Since the start: profiles taken over from other partitions' workers, items forwarded to them, and records that waited for other partitions. */
   readonly counts = { adopted: 0, forwarded: 0, waits: 0 };
   /** What the transaction under way took over and forwarded: counted once it commits. */
-  private inTx = { adopted: 0, forwarded: 0 };
+  private inTx: { adopted: number; forwarded: number; forwards: Forward[] } = { adopted: 0, forwarded: 0, forwards: [] };
+  /** Forwards committed and not yet known applied by their partition: each holds its source partition's readable position below its record. */
+  private forwards: Forward[] = [];
 
   constructor(deps: ApplyDeps, private readonly log: EventLog, private readonly store: SqlStore, private readonly opts: PartitionWorkerOptions) {
     for (const p of opts.owned) if (!Number.isInteger(p) || p < 0 || p >= log.partitions) throw new Error(`partition ${p} is not one of the log's ${log.partitions}`);
     this.owned = new Set(opts.owned);
     if (this.shares && store.dialect !== 'postgres') throw new Error('workers that share a log\'s partitions need PostgreSQL as the store');
-    this.deps = this.shares ? { ...deps, route: (tx, r, position) => this.route(tx, r, position) } : deps;
+    this.deps = this.shares ? { ...deps, route: (tx, r, position) => this.route(tx, r, position), readable: (at) => this.readable(at) } : deps;
     if (this.shares) deps.engine.beforeEachWrite((tx) => this.beforeWrite(tx));
   }
 
@@ -183,6 +193,8 @@ export class PartitionWorker {
   private async loop(): Promise<void> {
     const max = this.opts.batchItems ?? 5_000;
     let idleSince = 0;
+    /** Forwards were found applied since the positions were last recorded. */
+    let released = false;
     while (!this.quitting) {
       let read: { records: LoggedRecord[]; through: Map<number, number> };
       try {
@@ -192,16 +204,20 @@ export class PartitionWorker {
         await sleep(250);
         continue;
       }
-      const moved = [...read.through].some(([p, at]) => at > (this.positions.get(p) ?? 0));
+      // Forwards their partitions have applied by now no longer hold reads back: the readable positions are recorded again.
+      if (await this.pruneForwards().catch(() => false)) released = true;
+      const moved = released || [...read.through].some(([p, at]) => at > (this.positions.get(p) ?? 0));
       if (read.records.length === 0) {
         // Idle: how far the log holds nothing more is recorded now and then, so that reads (and workers) waiting on it go on.
         if (moved && Date.now() - idleSince >= IDLE_RECORD_MS) {
           idleSince = Date.now();
-          await this.record(read.through).catch((e: unknown) => this.stall(e));
+          released = false;
+          await this.record(read.through).catch((e: unknown) => { released = true; this.stall(e); });
         }
         await sleep(IDLE_MS);
         continue;
       }
+      released = false;
       if (!(await this.applyAll(read.records, read.through))) return;
     }
   }
@@ -301,7 +317,7 @@ export class PartitionWorker {
    * (`waited`) exclusively; then the profiles other workers took over from the owned partitions are dropped.
    */
   private async beforeWrite(tx: SqlStore): Promise<void> {
-    this.inTx = { adopted: 0, forwarded: 0 };
+    this.inTx = { adopted: 0, forwarded: 0, forwards: [] };
     await lockPartitions(tx, [...this.owned], [...this.waited]);
     const moves = await movesSince(tx, [...this.owned], this.movesRead);
     for (const m of moves) {
@@ -326,7 +342,9 @@ export class PartitionWorker {
     await recordMoves(tx, r.projectId, routed.adopt.map((p) => ({ fromPartition: homePartition(p, this.log.partitions), profileId: p.id })));
     if (routed.forward.size) {
       // Durable before this transaction records the record as applied: a crash in between forwards them again, and their messageIds keep them once.
-      await this.log.append([...routed.forward].map(([partition, items]) => ({ projectId: r.projectId, partition, receivedAt: r.receivedAt, items, rejections: [] })));
+      const to = [...routed.forward.keys()];
+      const at = await this.log.append([...routed.forward].map(([partition, items]) => ({ projectId: r.projectId, partition, receivedAt: r.receivedAt, items, rejections: [] })));
+      to.forEach((partition, i) => this.inTx.forwards.push({ from: r.partition, record: position, to: partition, position: at[i]! }));
     }
     this.inTx.adopted += adopt.length;
     for (const items of routed.forward.values()) this.inTx.forwarded += items.length;
@@ -346,10 +364,11 @@ export class PartitionWorker {
   private async applyTrying(records: readonly LoggedRecord[], through: ReadonlyMap<number, number>): Promise<boolean> {
     for (let wait = 50; !this.quitting; wait = Math.min(wait * 2, 1_000)) {
       try {
-        this.inTx = { adopted: 0, forwarded: 0 };
+        this.inTx = { adopted: 0, forwarded: 0, forwards: [] };
         await applyRecords(this.deps, records, through);
         this.counts.adopted += this.inTx.adopted;
         this.counts.forwarded += this.inTx.forwarded;
+        this.forwards.push(...this.inTx.forwards);
         this.moved(through);
         this.stalled = null;
         return true;
@@ -392,8 +411,32 @@ export class PartitionWorker {
   }
 
   private async record(through: ReadonlyMap<number, number>): Promise<void> {
-    await this.deps.engine.write((tx) => setAppliedPositions(tx, through), { deferSync: true });
+    await this.deps.engine.write((tx) => setAppliedPositions(tx, through, this.shares ? this.readable(through) : undefined), { deferSync: true });
     this.moved(through);
+  }
+
+  /**
+   * The readable positions to record with `positions` (log/positions.ts `readableEverywhere`): a
+   * partition whose record forwarded items to another worker's partition stays readable only up to
+   * before that record until they are applied there, so that a read waiting for the record's
+   * position sees them. (Forwards of the transaction under way count too: they commit with it.)
+   */
+  private readable(positions: ReadonlyMap<number, number>): Map<number, number> {
+    const out = new Map(positions);
+    for (const f of [...this.forwards, ...this.inTx.forwards]) {
+      const at = out.get(f.from) ?? this.positions.get(f.from) ?? 0;
+      if (at >= f.record) out.set(f.from, f.record - 1);
+    }
+    return out;
+  }
+
+  /** Drops the forwards their partitions have applied; true when some were (the readable positions then move on). */
+  private async pruneForwards(): Promise<boolean> {
+    if (this.forwards.length === 0) return false;
+    const at = await appliedPositions(this.store);
+    const before = this.forwards.length;
+    this.forwards = this.forwards.filter((f) => (at.get(f.to) ?? 0) < f.position);
+    return this.forwards.length < before;
   }
 
   private moved(through: ReadonlyMap<number, number>): void {

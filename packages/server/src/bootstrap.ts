@@ -1,7 +1,7 @@
 import { DefinitionsWatch, followDefinitions, waitForSegmentChanges, engineMemberships, storeMemberships, ExperienceService, HygieneService, InsightsService, IngestService, LiveEngine, MissionService, PointsService, RewardService, TargetingService, MembershipService, SegmentService, WebhookDispatcher, WebhookService, systemClock, type Clock } from '@strata/engine';
 import { ExperimentService } from '@strata/engine';
 import { DestinationDispatcher, DestinationService, ExportService, ImportService, SuppressionList, UserDataService } from '@strata/engine';
-import { appliedEverywhere, ExperimentStore, MissionStore, openEventLog, RewardStore, type EventLog, type SqlStore, type WriterLease } from '@strata/store';
+import { readableEverywhere, ExperimentStore, MissionStore, openEventLog, RewardStore, type EventLog, type SqlStore, type WriterLease } from '@strata/store';
 import type { Config } from './config.ts';
 import type { AppContext } from './context.ts';
 import { normalizeMessage } from './ingest/normalize.ts';
@@ -49,8 +49,8 @@ export function createContext(store: SqlStore, config: Config, clock: Clock = sy
   const ingest = new IngestService(engine, {
     sessionTimeoutMs: config.sessionTimeoutMs, lingerMs: 2, storeIp: config.storeIp, suppressions, log,
     follow: log.kind === 'jetstream', apply: !apiRole,
-    // Applied up to where every partition is: the workers of the partitions (or the one process that follows them all) record each.
-    readApplied: () => appliedEverywhere(store, log.partitions),
+    // Applied up to where every partition is readable: the workers of the partitions (or the one process that follows them all) record each.
+    readApplied: () => readableEverywhere(store, log.partitions),
   });
   // Missions progress, complete and pay in the transaction that stores the events.
   ingest.onIngested((tx, projectId, outcome, now, changes) => missions.onIngested(tx, projectId, outcome, now, changes));

@@ -506,7 +506,8 @@ function profileMoves(d: StoreDialect): string[] {
  * Segment changes made by processes of the api role (migration 0027), which hold no engine: each
  * row says which segments changed (or whose manual lists did, for which profiles); the processes
  * that apply the log apply them in their own transactions and record, per partition, the last
- * change applied to its profiles (`log_positions.segment_changes`).
+ * change applied to its profiles (`log_positions.segment_changes`); and how far a partition is
+ * readable (`log_positions.readable`, see log/positions.ts).
  */
 function segmentChanges(d: StoreDialect): string[] {
   const t = types(d);
@@ -514,6 +515,8 @@ function segmentChanges(d: StoreDialect): string[] {
     `CREATE TABLE segment_changes (seq ${t.id}, project_id TEXT NOT NULL, segment_ids ${t.json} NOT NULL, reason TEXT NOT NULL,
       profile_ids ${t.json}, at ${t.ms} NOT NULL)`,
     `ALTER TABLE log_positions ADD COLUMN segment_changes ${t.ms} NOT NULL DEFAULT 0`,
+    // How far a partition is readable (null: as far as it is applied): a worker holds it below a record whose items it forwarded until their partition has applied them.
+    `ALTER TABLE log_positions ADD COLUMN readable ${t.ms}`,
   ];
 }
 

@@ -256,6 +256,8 @@ export interface Database {
     position: number;
     /** The last segment change (`segment_changes.seq`) applied to the partition's profiles (migration 0027). */
     segment_changes: Generated<number>;
+    /** How far reads may take the partition as applied (null: its position); below it while events forwarded from it wait in other partitions (migration 0027). */
+    readable: number | null;
   };
   /** Segment changes made by processes of the api role, for the processes that apply the log (migration 0027). */
   segment_changes: {

@@ -23,6 +23,19 @@ export async function appliedEverywhere(h: StoreHandle, partitions: number): Pro
   return Math.min(...Array.from({ length: partitions }, (_, p) => at.get(p) ?? 0));
 }
 
+/**
+ * The position up to which a read may take every one of a log's `partitions` as applied: the
+ * least of their readable positions (`log_positions.readable`, else their position). A partition
+ * worker holds a partition's readable position below a record whose items it forwarded to another
+ * partition until that partition has applied them (docs/scale-out.md § Merges across partitions),
+ * so that a read waiting for the record's position sees what it forwarded too.
+ */
+export async function readableEverywhere(h: StoreHandle, partitions: number): Promise<number> {
+  const rows = await h.db.selectFrom('log_positions').select(['partition', 'position', 'readable']).execute();
+  const at = new Map(rows.map((r) => [Number(r.partition), Number(r.readable ?? r.position)]));
+  return Math.min(...Array.from({ length: partitions }, (_, p) => at.get(p) ?? 0));
+}
+
 /** Records that a partition is applied up to `position`: in the transaction that wrote what those records caused. */
 export async function setAppliedPosition(h: StoreHandle, partition: number, position: number): Promise<void> {
   await setAppliedPositions(h, new Map([[partition, position]]));
@@ -32,11 +45,16 @@ export async function setAppliedPosition(h: StoreHandle, partition: number, posi
  * Records several partitions' applied positions (partition → position) in one statement: an
  * apply transaction holding records of many partitions (the log on NATS) writes them all at once.
  */
-export async function setAppliedPositions(h: StoreHandle, positions: ReadonlyMap<number, number>): Promise<void> {
+export async function setAppliedPositions(h: StoreHandle, positions: ReadonlyMap<number, number>, readable?: ReadonlyMap<number, number>): Promise<void> {
   if (positions.size === 0) return;
-  await h.db.insertInto('log_positions').values([...positions].map(([partition, position]) => ({ partition, position })))
+  // A partition's readable position is written with its position, null when it is the same (so a process that holds none back clears any left).
+  const held = (p: number, at: number) => { const r = readable?.get(p); return r !== undefined && r < at ? r : null; };
+  await h.db.insertInto('log_positions').values([...positions].map(([partition, position]) => ({ partition, position, readable: held(partition, position) })))
     // Never back: a worker that lost a partition's lease and commits late must not undo its new owner's progress.
-    .onConflict((oc) => oc.column('partition').doUpdateSet({ position: sql<number>`CASE WHEN excluded.position > log_positions.position THEN excluded.position ELSE log_positions.position END` }))
+    .onConflict((oc) => oc.column('partition').doUpdateSet({
+      position: sql<number>`CASE WHEN excluded.position > log_positions.position THEN excluded.position ELSE log_positions.position END`,
+      readable: sql<number | null>`excluded.readable`,
+    }))
     .execute();
 }
 
