@@ -390,6 +390,7 @@ export class PartitionWorker {
           try {
             try {
               await applyRecords(this.deps, [r]);
+              this.forwards.push(...this.inTx.forwards);
             } catch (alone) {
               if (alone instanceof NeedsWait || storeUnavailableReason(alone) !== null || isWriteConflict(alone)) throw alone;
               console.error(`strata: ${r.items.length} acknowledged events of project ${r.projectId} (log position ${r.position}) could not be applied and are kept as ingestion warnings: ${(alone as Error)?.stack ?? String(alone)}`);
