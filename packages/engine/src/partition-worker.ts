@@ -140,6 +140,8 @@ export class PartitionWorker {
   readonly counts = { adopted: 0, forwarded: 0, waits: 0 };
   /** What the transaction under way took over and forwarded: counted once it commits. */
   private inTx: { adopted: number; forwarded: number; forwards: Forward[] } = { adopted: 0, forwarded: 0, forwards: [] };
+  /** Ids of owned partitions linked from other workers' partitions (markers), by project and id: the partitions, and how far they must be applied. */
+  private readonly links = new Map<string, { partitions: number[]; upTo: number }>();
   /** Forwards committed and not yet known applied by their partition: each holds its source partition's readable position below its record. */
   private forwards: Forward[] = [];
 
@@ -270,9 +272,12 @@ export class PartitionWorker {
 
   /**
    * For each record, the other workers' partitions it writes in, judged from the stored keys and
-   * the records before it; for a marker (`LogRecord.awaits`), the other workers' partitions whose
-   * records linked its ids, unless every one of those ids' profiles is homed in another worker's
-   * partition already (what is sent for them later is then forwarded there, after the link).
+   * the records before it. A marker (`LogRecord.awaits`) whose ids' profiles are held here (or not
+   * made yet) claims nothing itself: its ids are kept (`links`) until the partitions whose records
+   * linked them are applied up to the marker, and a later record that names one of them waits for
+   * those partitions (then, the link applied, what it sends for the id is forwarded to the linked
+   * profile's partition, after the link). A marker whose ids' profiles are homed in other workers'
+   * partitions already needs nothing: what is sent for them later is forwarded there anyway.
    */
   private async claimsOf(records: readonly LoggedRecord[]): Promise<number[][]> {
     const byProject = new Map<string, RouteKeys>();
@@ -282,16 +287,32 @@ export class PartitionWorker {
       for (const id of of.flatMap((r) => r.links ?? [])) { users.add(id); anons.add(id); }
       byProject.set(projectId, new RouteKeys(await keyProfiles(this.store, projectId, users, anons)));
     }
+    if (this.links.size) {
+      const at = await appliedPositions(this.store);
+      for (const [k, l] of this.links) if (l.partitions.every((p) => (at.get(p) ?? 0) >= l.upTo)) this.links.delete(k);
+    }
     const owns = (p: number) => this.owned.has(p);
     return records.map((r) => {
       const keys = byProject.get(r.projectId)!;
-      if (!r.awaits?.length) return [...routeItems(r.items, keys, owns, this.log.partitions).claims];
-      const foreign = r.awaits.filter((p) => !owns(p));
-      const heldHere = (id: string) => {
-        const p = keys.get(`a:${id}`) ?? keys.get(`u:${id}`);
-        return p === undefined || owns(homePartition(p, this.log.partitions));
-      };
-      return foreign.length && (r.links ?? []).some(heldHere) ? foreign : [];
+      if (r.awaits?.length) {
+        const foreign = r.awaits.filter((p) => !owns(p));
+        for (const id of foreign.length ? r.links ?? [] : []) {
+          const p = keys.get(`a:${id}`) ?? keys.get(`u:${id}`);
+          if (p !== undefined && !owns(homePartition(p, this.log.partitions))) continue;
+          const k = `${r.projectId}\u0000${id}`;
+          const had = this.links.get(k);
+          this.links.set(k, { partitions: [...new Set([...(had?.partitions ?? []), ...foreign])], upTo: Math.max(had?.upTo ?? 0, r.position - 1) });
+        }
+        return [];
+      }
+      const claims = routeItems(r.items, keys, owns, this.log.partitions).claims;
+      for (const item of r.items) {
+        for (const id of [item.userId, item.anonymousId, item.previousId]) {
+          const l = id ? this.links.get(`${r.projectId}\u0000${id}`) : undefined;
+          if (l && l.upTo < r.position) for (const p of l.partitions) claims.add(p);
+        }
+      }
+      return [...claims];
     });
   }
 
