@@ -1,4 +1,4 @@
-import { lastSegmentChange, segmentChangesApplied, segmentChangesSince, setSegmentChangesApplied, type SegmentChange, type SqlStore } from '@strata/store';
+import { isWriteConflict, lastSegmentChange, segmentChangesApplied, segmentChangesSince, setSegmentChangesApplied, storeUnavailableReason, trimSegmentChanges, type SegmentChange, type SqlStore } from '@strata/store';
 import type { LiveEngine } from './live-engine.ts';
 
 /**
@@ -12,7 +12,9 @@ import type { LiveEngine } from './live-engine.ts';
  *   partitions in the same transaction. So each change reaches every profile once, whichever
  *   worker holds its partition when it does, and a worker that stops before its transaction
  *   commits leaves it to the next. An engine with nothing else to do looks for new rows every
- *   `pollMs`.
+ *   `pollMs` (and, given `trimFor`, the log's partition count — the `all` process — deletes the
+ *   rows every partition has applied). A change that fails to apply with a fault of Strata's is
+ *   logged and passed over, so that one bad change cannot stop every write.
  * - **Missions, rewards and experiences.** Their changes move the project's definitions counter
  *   (`definition_versions`); first in each transaction the counters are read, and the services'
  *   copies of a project whose counter moved are forgotten (`forgetters`), to be read again.
@@ -24,11 +26,18 @@ export interface DefinitionFollower {
 /** How often an engine with nothing else to do looks for segment changes (ms). */
 const POLL_MS = 100;
 
-export function followDefinitions(engine: LiveEngine, store: SqlStore, partitions: readonly number[], forgetters: readonly ((projectId: string) => void)[], pollMs = POLL_MS): DefinitionFollower {
+export function followDefinitions(
+  engine: LiveEngine, store: SqlStore, partitions: readonly number[], forgetters: readonly ((projectId: string) => void)[],
+  opts: { readonly pollMs?: number; readonly trimFor?: number } = {},
+): DefinitionFollower {
   const owned = [...new Set(partitions)];
   const counters = new Map<string, number>();
-  /** The last change applied by a transaction of this engine (committed or not: the poll only needs a hint). */
-  let applied = -1;
+  /**
+   * Changes that failed to apply with a fault of Strata's (not the store's): passed over from then
+   * on, so that one cannot stop every write (the transaction it failed in is tried again without it,
+   * its records applied, not set aside).
+   */
+  const failed = new Set<number>();
   engine.beforeEachWrite(async (tx) => {
     for (const [projectId, version] of await tx.definitionVersions()) {
       if (counters.get(projectId) === version) continue;
@@ -37,18 +46,31 @@ export function followDefinitions(engine: LiveEngine, store: SqlStore, partition
     }
     const from = await segmentChangesApplied(tx, owned);
     const changes = await segmentChangesSince(tx, from);
-    for (const c of changes) await applySegmentChange(engine, tx, c);
+    for (const c of changes) {
+      if (failed.has(c.seq)) continue;
+      try {
+        await applySegmentChange(engine, tx, c);
+      } catch (err) {
+        if (storeUnavailableReason(err) === null && !isWriteConflict(err)) {
+          failed.add(c.seq);
+          console.error(`strata: segment change ${c.seq} (segments ${c.segmentIds.join(', ')} of project ${c.projectId}) could not be applied and is passed over: ${(err as Error)?.stack ?? String(err)}`);
+        }
+        throw err;
+      }
+    }
     const last = changes.length ? changes[changes.length - 1]!.seq : from;
     if (last > from) await setSegmentChangesApplied(tx, owned, last);
-    applied = last;
   });
   let running: Promise<void> = Promise.resolve();
+  // What the store records, not what a transaction of this engine did (it may have rolled back).
   const look = async () => {
-    if ((await lastSegmentChange(store)) > applied) await engine.write(async () => undefined, { deferSync: true });
+    const top = await lastSegmentChange(store);
+    if (top > (await segmentChangesApplied(store, owned))) await engine.write(async () => undefined, { deferSync: true });
+    else if (opts.trimFor !== undefined && top > 0) await trimSegmentChanges(store, await segmentChangesApplied(store, Array.from({ length: opts.trimFor }, (_, p) => p)));
   };
   const timer = setInterval(() => {
     running = running.then(look).catch(() => undefined);
-  }, pollMs);
+  }, opts.pollMs ?? POLL_MS);
   timer.unref();
   return {
     async stop() {
@@ -62,11 +84,13 @@ export function followDefinitions(engine: LiveEngine, store: SqlStore, partition
 async function applySegmentChange(engine: LiveEngine, tx: SqlStore, c: SegmentChange): Promise<void> {
   // A project deleted since: nothing of it is left to change.
   if (!(await tx.getProject(c.projectId))) return;
+  // At the engine's own instant for the project: another host's clock (the api process's) never moves the engine's on.
+  const at = await engine.applyInstant(tx, c.projectId, 0);
   if (c.reason === 'unlist') {
-    for (const id of c.profileIds ?? []) await engine.unlist(tx, c.projectId, c.segmentIds[0]!, id, c.at);
+    for (const id of c.profileIds ?? []) await engine.unlist(tx, c.projectId, c.segmentIds[0]!, id, at, true);
     return;
   }
-  await engine.segmentsChanged(tx, c.projectId, c.segmentIds, c.at, c.reason, c.profileIds ?? undefined);
+  await engine.segmentsChanged(tx, c.projectId, c.segmentIds, at, c.reason, c.profileIds ?? undefined);
 }
 
 /**

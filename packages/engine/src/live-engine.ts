@@ -542,12 +542,15 @@ export class LiveEngine extends EngineReads {
 
   /**
    * Takes a profile out of a segment by hand: off its include list, and onto its exclude list when
-   * the condition still holds. Where no engine runs (the api role) it is recorded as a segment
-   * change, done by whichever engine holds the profile; an engine that does not hold it (a
+   * the condition still holds. Where no engine runs (the api role) the include goes at once and the
+   * rest is recorded as a segment change, done by whichever engine holds the profile (`recorded`:
+   * not when the profile is on the include list again by then); an engine that does not hold it (a
    * worker of other partitions) leaves it alone.
    */
-  async unlist(tx: SqlStore, projectId: string, segmentId: string, profileId: number, now: number): Promise<void> {
+  async unlist(tx: SqlStore, projectId: string, segmentId: string, profileId: number, now: number, recorded = false): Promise<void> {
     if (this.holdsNoState) {
+      // Off the include list at once, as an add goes on it at once; the exclude list is decided where the profile is held.
+      await tx.removeManual(projectId, segmentId, profileId, false);
       await recordSegmentChange(tx, { projectId, segmentIds: [segmentId], reason: 'unlist', profileIds: [profileId], at: now });
       return;
     }
@@ -555,6 +558,8 @@ export class LiveEngine extends EngineReads {
     if (!ps.segments.has(segmentId)) return;
     await ensureProfiles(tx, ps, [profileId], this.isStarting, this.owns);
     if (!ps.profiles.has(profileId)) return;
+    // A recorded change applied late (or again): a user added back since stays added.
+    if (recorded && (await tx.included(projectId, segmentId, profileId))) return;
     await tx.removeManual(projectId, segmentId, profileId, await this.conditionHolds(tx, projectId, segmentId, profileId, now));
     await this.segmentsChanged(tx, projectId, [segmentId], now, 'manual', [profileId]);
   }

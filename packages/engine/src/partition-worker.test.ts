@@ -134,7 +134,7 @@ function worker(store: SqlStore, log: EventLog, owned: number[]) {
 async function finish(log: EventLog, workers: readonly PartitionWorker[]): Promise<void> {
   for (let head = -1; head !== (await log.head());) {
     head = await log.head();
-    await Promise.all(workers.map((w) => w.drain()));
+    await Promise.all(workers.map((w) => w.drain(90_000)));
   }
   await Promise.all(workers.map((w) => w.stop()));
 }
@@ -151,7 +151,7 @@ describe.skipIf(why !== null)('partition workers over one PostgreSQL database', 
       await project(single.store, all.engine);
       await append(single.log, [...first, ...second]);
       await all.worker.start();
-      await all.worker.drain();
+      await all.worker.drain(90_000);
       await all.worker.stop();
 
       // Two workers over one database, the second replaced by a new one half way.
@@ -173,7 +173,7 @@ describe.skipIf(why !== null)('partition workers over one PostgreSQL database', 
       expect(a.worker.counts.waits).toBeGreaterThan(0);
       expect(Math.max(...a.worker.applied.values())).toBeLessThan(await pair.log.head());
       await b.worker.start();
-      await Promise.all([a.worker.drain(), b.worker.drain()]);
+      await Promise.all([a.worker.drain(90_000), b.worker.drain(90_000)]);
       await b.worker.stop();
       await append(pair.log, second);
       b = worker(secondStore, pair.log, [2, 3]);
@@ -211,7 +211,7 @@ describe.skipIf(why !== null)('partition workers over one PostgreSQL database', 
         await secondStore.close();
       }
     }));
-  }, 120_000);
+  }, 300_000);
 });
 
 /** An id whose partition is one of `among`. */
@@ -230,7 +230,7 @@ describe.skipIf(why !== null)('the order of a link and what is sent after it, ac
       await project(single.store, all.engine);
       await append(single.log, reqs);
       await all.worker.start();
-      await all.worker.drain();
+      await all.worker.drain(90_000);
       await all.worker.stop();
 
       const pair = await deployment(two.url);
@@ -256,7 +256,7 @@ describe.skipIf(why !== null)('the order of a link and what is sent after it, ac
         await pair.store.close();
       }
     }));
-  }, 60_000);
+  }, 180_000);
 });
 
 describe.skipIf(why !== null)('reads and events forwarded to another worker\'s partition', () => {
@@ -277,7 +277,7 @@ describe.skipIf(why !== null)('reads and events forwarded to another worker\'s p
         const row = async (p: number) => store.db.selectFrom('log_positions').select(['position', 'readable']).where('partition', '=', p).executeTakeFirstOrThrow();
         a = worker(store, log, [0, 1]);
         await a.worker.start();
-        await a.worker.drain();
+        await a.worker.drain(90_000);
         expect(a.worker.counts.forwarded).toBe(1);
         const from = partitionOf(anonymousId, P);
         // Applied past the view, readable only up to before it: the user's partition has not applied the view yet.
@@ -295,7 +295,7 @@ describe.skipIf(why !== null)('reads and events forwarded to another worker\'s p
         await store.close();
       }
     });
-  }, 60_000);
+  }, 180_000);
 });
 
 describe('applying a record of a project the engine has not loaded yet', () => {

@@ -295,7 +295,8 @@ export class PartitionWorker {
     return records.map((r) => {
       const keys = byProject.get(r.projectId)!;
       if (r.awaits?.length) {
-        const foreign = r.awaits.filter((p) => !owns(p));
+        // A partition the log does not have (a record not written by Strata) is never waited for.
+        const foreign = r.awaits.filter((p) => p < this.log.partitions && !owns(p));
         for (const id of foreign.length ? r.links ?? [] : []) {
           const p = keys.get(`a:${id}`) ?? keys.get(`u:${id}`);
           if (p !== undefined && !owns(homePartition(p, this.log.partitions))) continue;

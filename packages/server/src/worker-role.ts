@@ -52,8 +52,9 @@ export async function startWorkerRole(store: SqlStore, config: Config, log: Even
     const r = running;
     running = null;
     if (!r) return;
-    await r.worker.stop();
+    // The follower first: a transaction of its own, once the worker has stopped, would write in partitions no longer held.
     await r.follower.stop();
+    await r.worker.stop();
     for (const o of r.outbox) await o.stop();
     await r.engine.stop();
   };

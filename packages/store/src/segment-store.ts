@@ -106,6 +106,12 @@ export class SegmentStore {
     return { include: await ids('segment_includes'), exclude: await ids('segment_excludes') };
   }
 
+  /** Whether a profile is on a segment's include list. */
+  async included(projectId: string, segmentId: string, profileId: number): Promise<boolean> {
+    return (await this.store.db.selectFrom('segment_includes').select('profile_id').where('project_id', '=', projectId)
+      .where('segment_id', '=', segmentId).where('profile_id', '=', profileId).executeTakeFirst()) !== undefined;
+  }
+
   /** Adds profiles to a segment's include list (and takes them off its exclude list). */
   async include(projectId: string, segmentId: string, profileIds: readonly number[]): Promise<void> {
     for (const c of chunks([...profileIds])) {

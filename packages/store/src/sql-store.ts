@@ -245,6 +245,7 @@ export class SqlStore {
   manualProfileIds(projectId: string, segmentId: string) { return this.segments.manualProfileIds(projectId, segmentId); }
   include(projectId: string, segmentId: string, profileIds: readonly number[]) { return this.segments.include(projectId, segmentId, profileIds); }
   removeManual(projectId: string, segmentId: string, profileId: number, exclude: boolean) { return this.segments.removeManual(projectId, segmentId, profileId, exclude); }
+  included(projectId: string, segmentId: string, profileId: number) { return this.segments.included(projectId, segmentId, profileId); }
   memberPredicate(projectId: string, segmentId: string, condition: RawBuilder<SqlBool> | null) { return this.segments.memberPredicate(projectId, segmentId, condition); }
 
   // ---------------------------------------------------------------- memberships and history (membership-store.ts)

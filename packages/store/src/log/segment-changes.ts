@@ -21,8 +21,16 @@ export interface SegmentChange {
   readonly at: number;
 }
 
-/** Records a segment change in the transaction that makes it; returns its sequence number. */
+/**
+ * Records a segment change in the transaction that makes it; returns its sequence number. On
+ * PostgreSQL the transactions that record changes take one lock until they commit, so that the
+ * changes commit in the order of their numbers: a reader that has seen a change has seen every
+ * one before it (two `api` processes recording at once must not leave a lower number to commit
+ * after a higher one is read).
+ */
 export async function recordSegmentChange(h: StoreHandle, c: Omit<SegmentChange, 'seq'>): Promise<number> {
+  // Key (schema, -1): the partition locks (log/partition-locks.ts) use the partitions' numbers, never below 0.
+  if (h.dialect === 'postgres') await sql`SELECT pg_advisory_xact_lock(hashtext(current_schema()), -1)`.execute(h.db);
   const row = await h.db.insertInto('segment_changes').values({
     project_id: c.projectId, segment_ids: JSON.stringify(c.segmentIds), reason: c.reason,
     profile_ids: c.profileIds === null ? null : JSON.stringify(c.profileIds), at: c.at,
