@@ -1,4 +1,4 @@
-import { isWriteConflict, lastSegmentChange, segmentChangesApplied, segmentChangesSince, setSegmentChangesApplied, storeUnavailableReason, trimSegmentChanges, type SegmentChange, type SqlStore } from '@strata/store';
+import { allPartitions, isWriteConflict, lastSegmentChange, segmentChangesApplied, segmentChangesSince, setSegmentChangesApplied, storeUnavailableReason, trimSegmentChanges, type SegmentChange, type SqlStore } from '@strata/store';
 import type { LiveEngine } from './live-engine.ts';
 
 /**
@@ -12,8 +12,8 @@ import type { LiveEngine } from './live-engine.ts';
  *   partitions in the same transaction. So each change reaches every profile once, whichever
  *   worker holds its partition when it does, and a worker that stops before its transaction
  *   commits leaves it to the next. An engine with nothing else to do looks for new rows every
- *   `pollMs` (and, given `trimFor`, the log's partition count — the `all` process — deletes the
- *   rows every partition has applied). A change that fails to apply with a fault of Strata's is
+ *   `pollMs` (and, given `trimFor`, the log's partition count — on the `all` process, or the
+ *   worker holding partition 0 — deletes the rows every partition has applied). A change that fails to apply with a fault of Strata's is
  *   logged and passed over, so that one bad change cannot stop every write.
  * - **Missions, rewards and experiences.** Their changes move the project's definitions counter
  *   (`definition_versions`); first in each transaction the counters are read, and the services'
@@ -66,7 +66,7 @@ export function followDefinitions(
   const look = async () => {
     const top = await lastSegmentChange(store);
     if (top > (await segmentChangesApplied(store, owned))) await engine.write(async () => undefined, { deferSync: true });
-    else if (opts.trimFor !== undefined && top > 0) await trimSegmentChanges(store, await segmentChangesApplied(store, Array.from({ length: opts.trimFor }, (_, p) => p)));
+    else if (opts.trimFor !== undefined && top > 0) await trimSegmentChanges(store, await segmentChangesApplied(store, allPartitions(opts.trimFor)));
   };
   const timer = setInterval(() => {
     running = running.then(look).catch(() => undefined);
@@ -99,7 +99,7 @@ async function applySegmentChange(engine: LiveEngine, tx: SqlStore, c: SegmentCh
  * once a worker holds each partition).
  */
 export async function waitForSegmentChanges(store: SqlStore, partitions: number, timeoutMs: number): Promise<void> {
-  const all = Array.from({ length: partitions }, (_, p) => p);
+  const all = allPartitions(partitions);
   const target = await lastSegmentChange(store);
   for (const deadline = Date.now() + timeoutMs; (await segmentChangesApplied(store, all)) < target;) {
     if (Date.now() > deadline) {

@@ -1,7 +1,7 @@
 import { DefinitionsWatch, followDefinitions, waitForSegmentChanges, engineMemberships, storeMemberships, ExperienceService, HygieneService, InsightsService, IngestService, LiveEngine, MissionService, PointsService, RewardService, TargetingService, MembershipService, SegmentService, WebhookDispatcher, WebhookService, systemClock, type Clock } from '@strata/engine';
 import { ExperimentService } from '@strata/engine';
 import { DestinationDispatcher, DestinationService, ExportService, ImportService, SuppressionList, UserDataService } from '@strata/engine';
-import { readableEverywhere, ExperimentStore, MissionStore, openEventLog, RewardStore, type EventLog, type SqlStore, type WriterLease } from '@strata/store';
+import { allPartitions, readableEverywhere, ExperimentStore, MissionStore, openEventLog, RewardStore, type EventLog, type SqlStore, type WriterLease } from '@strata/store';
 import type { Config } from './config.ts';
 import type { AppContext } from './context.ts';
 import { normalizeMessage } from './ingest/normalize.ts';
@@ -59,7 +59,7 @@ export function createContext(store: SqlStore, config: Config, clock: Clock = sy
   const definitions = apiRole ? new DefinitionsWatch(store, [(p) => missions.forget(p), (p) => rewards.forget(p), (p) => experiences.forget(p)]) : null;
   // Beside processes of the api role (the log on NATS), the changes they make to definitions are heard here.
   const definitionFollower = !apiRole && log.kind === 'jetstream'
-    ? followDefinitions(engine, store, Array.from({ length: log.partitions }, (_, p) => p), [(p) => missions.forget(p), (p) => rewards.forget(p), (p) => experiences.forget(p)], { trimFor: log.partitions })
+    ? followDefinitions(engine, store, allPartitions(log.partitions), [(p) => missions.forget(p), (p) => rewards.forget(p), (p) => experiences.forget(p)], { trimFor: log.partitions })
     : null;
   const segments = new SegmentService(store, membership, engine, clock, hygiene, config.maxSegments);
   // A segment that something targets cannot be deleted (409 naming what does).

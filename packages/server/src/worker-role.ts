@@ -2,7 +2,7 @@ import { createServer, type Server } from 'node:http';
 import { hostname } from 'node:os';
 import { randomBytes } from 'node:crypto';
 import { DestinationDispatcher, DestinationService, engineMemberships, followDefinitions, type DefinitionFollower, LiveEngine, MissionService, ownedProfiles, PartitionWorker, PointsService, SuppressionList, WebhookDispatcher, WebhookService, type Clock } from '@strata/engine';
-import { appliedEverywhere, segmentChangesApplied, startPartitionLeases, trimSegmentChanges, type EventLog, type PartitionLeases, type SqlStore } from '@strata/store';
+import { appliedEverywhere, startPartitionLeases, type EventLog, type PartitionLeases, type SqlStore } from '@strata/store';
 import type { Config } from './config.ts';
 
 /**
@@ -77,8 +77,9 @@ export async function startWorkerRole(store: SqlStore, config: Config, log: Even
       listeners: [(tx, projectId, outcome, now, changes) => missions.onIngested(tx, projectId, outcome, now, changes)],
       isolation: (tx, projectId, now) => missions.isolation(tx, projectId, now),
     }, log, store, { owned });
-    // Segment changes made on processes of the api role, applied to the profiles held here; mission changes, heard (after the worker's locks).
-    const follower = followDefinitions(engine, store, owned, [(p) => missions.forget(p)]);
+    // Segment changes made on processes of the api role, applied to the profiles held here; mission changes, heard (after the worker's
+    // locks). The holder of partition 0 deletes the changes every partition has applied.
+    const follower = followDefinitions(engine, store, owned, [(p) => missions.forget(p)], owned.includes(0) ? { trimFor: log.partitions } : {});
     const outbox: { start(): void; stop(): Promise<void> }[] = owned.includes(0) ? [new WebhookDispatcher(store, clock), new DestinationDispatcher(store, clock), trimmer(store, log)] : [];
     const r: Running = { owned, engine, worker, follower, outbox, ready: false };
     running = r;
@@ -136,7 +137,7 @@ export function workerHealthServer(role: WorkerRole): Server {
 }
 
 /**
- * Trims the stream (and the segment changes), once a second, up to where every partition is applied (the least of their
+ * Trims the stream, once a second, up to where every partition is applied (the least of their
  * recorded positions): one purge of the whole stream below what any worker still reads, never a
  * purge of one partition's subject (which, on a NATS 2.9 server, moves the other partitions'
  * readers too: docs/scale-out.md § Following the log). Run by the worker holding partition 0.
@@ -151,8 +152,6 @@ function trimmer(store: SqlStore, log: EventLog): { start(): void; stop(): Promi
       await log.trimAll(all);
       trimmed = all;
     }
-    // And the segment changes every partition has applied.
-    await trimSegmentChanges(store, await segmentChangesApplied(store, Array.from({ length: log.partitions }, (_, p) => p)));
   };
   return {
     start() {

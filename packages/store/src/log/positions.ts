@@ -19,8 +19,17 @@ export async function appliedPositions(h: StoreHandle): Promise<Map<number, numb
  * trimmed, when several workers (or one follower of them all) record the partitions.
  */
 export async function appliedEverywhere(h: StoreHandle, partitions: number): Promise<number> {
-  const at = await appliedPositions(h);
-  return Math.min(...Array.from({ length: partitions }, (_, p) => at.get(p) ?? 0));
+  return leastOf(await appliedPositions(h), allPartitions(partitions));
+}
+
+/** Partitions 0 … count − 1. */
+export function allPartitions(count: number): number[] {
+  return Array.from({ length: count }, (_, p) => p);
+}
+
+/** The least of `at` over `partitions`, a partition absent counting as 0 (none applied yet); 0 for no partitions. */
+export function leastOf(at: ReadonlyMap<number, number>, partitions: readonly number[]): number {
+  return partitions.length ? Math.min(...partitions.map((p) => at.get(p) ?? 0)) : 0;
 }
 
 /**
@@ -32,8 +41,7 @@ export async function appliedEverywhere(h: StoreHandle, partitions: number): Pro
  */
 export async function readableEverywhere(h: StoreHandle, partitions: number): Promise<number> {
   const rows = await h.db.selectFrom('log_positions').select(['partition', 'position', 'readable']).execute();
-  const at = new Map(rows.map((r) => [Number(r.partition), Number(r.readable ?? r.position)]));
-  return Math.min(...Array.from({ length: partitions }, (_, p) => at.get(p) ?? 0));
+  return leastOf(new Map(rows.map((r) => [Number(r.partition), Number(r.readable ?? r.position)])), allPartitions(partitions));
 }
 
 /** Records that a partition is applied up to `position`: in the transaction that wrote what those records caused. */

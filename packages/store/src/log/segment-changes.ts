@@ -1,6 +1,7 @@
 import { sql } from 'kysely';
 import type { StoreHandle } from '../store-handle.ts';
 import { readJson } from '../util.ts';
+import { leastOf } from './positions.ts';
 
 /**
  * Segment changes made where no engine runs (a process of the api role) and applied where one
@@ -60,8 +61,7 @@ export async function lastSegmentChange(h: StoreHandle): Promise<number> {
 export async function segmentChangesApplied(h: StoreHandle, partitions: readonly number[]): Promise<number> {
   if (partitions.length === 0) return 0;
   const rows = await h.db.selectFrom('log_positions').select(['partition', 'segment_changes']).where('partition', 'in', [...partitions]).execute();
-  if (rows.length < new Set(partitions).size) return 0;
-  return Math.min(...rows.map((r) => Number(r.segment_changes)));
+  return leastOf(new Map(rows.map((r) => [Number(r.partition), Number(r.segment_changes)])), partitions);
 }
 
 /** Records that every change up to `seq` is applied to the profiles of `partitions` (never back). */
