@@ -510,7 +510,7 @@ export class LiveEngine extends EngineReads {
     if (this.holdsNoState) {
       // A process of the api role: the change is recorded for the processes that apply the log (definition-follower.ts).
       if (reason !== 'definition' && reason !== 'manual') throw new Error(`a segment change for ${reason} is made where the log is applied`);
-      await recordSegmentChange(tx, { projectId, segmentIds: ids, reason, profileIds: profileIds ?? null, at: now });
+      await recordSegmentChange(tx, { projectId, segmentIds: ids, reason, profileIds: profileIds ?? null });
       return [];
     }
     const ps = await this.project(tx, projectId);
@@ -551,7 +551,7 @@ export class LiveEngine extends EngineReads {
     if (this.holdsNoState) {
       // Off the include list at once, as an add goes on it at once; the exclude list is decided where the profile is held.
       await tx.removeManual(projectId, segmentId, profileId, false);
-      await recordSegmentChange(tx, { projectId, segmentIds: [segmentId], reason: 'unlist', profileIds: [profileId], at: now });
+      await recordSegmentChange(tx, { projectId, segmentIds: [segmentId], reason: 'unlist', profileIds: [profileId] });
       return;
     }
     const ps = await this.project(tx, projectId);

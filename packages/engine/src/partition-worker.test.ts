@@ -1,12 +1,12 @@
 import { afterAll, describe, expect, it } from 'vitest';
 import type { Json } from '@strata/core';
-import { createStore, openJetStreamLog, partitionOf, postgresReachable, readableEverywhere, type EventLog, type IngestItem, type SqlStore } from '@strata/store';
+import { createStore, openJetStreamLog, PartitionTaken, partitionOf, postgresReachable, readableEverywhere, type EventLog, type IngestItem, type SqlStore } from '@strata/store';
 import { deleteEventStreams, NATS_URL, natsUnavailable, openTestSqlite, TEST_PG_URL, testPrefixes, withTestPgSchema } from '@strata/store/testing';
 import { applyRecords } from './ingest-apply.ts';
 import { recordsOf } from './ingest-records.ts';
 import { LiveEngine } from './live-engine.ts';
 import { homePartition } from './partition-route.ts';
-import { ownedProfiles, PartitionWorker } from './partition-worker.ts';
+import { ownedProfiles, PartitionWorker, type PartitionWorkerOptions } from './partition-worker.ts';
 
 /**
  * Partition workers (docs/scale-out.md § Workers) on a real NATS JetStream and a real PostgreSQL:
@@ -125,9 +125,9 @@ async function deployment(url: string) {
   return { log, store };
 }
 
-function worker(store: SqlStore, log: EventLog, owned: number[]) {
+function worker(store: SqlStore, log: EventLog, owned: number[], claim: Pick<PartitionWorkerOptions, 'owner' | 'onTaken'> = {}) {
   const engine = new LiveEngine(store, { now: () => NOW }, [], { owns: ownedProfiles(new Set(owned), P) });
-  return { engine, worker: new PartitionWorker({ engine, sessionTimeoutMs: 1_800_000, listeners: [], isolation: null }, log, store, { owned, batchItems: 300 }) };
+  return { engine, worker: new PartitionWorker({ engine, sessionTimeoutMs: 1_800_000, listeners: [], isolation: null }, log, store, { owned, batchItems: 300, ...claim }) };
 }
 
 /** Runs workers until neither forwards anything more to the other, then stops them. */
@@ -295,6 +295,56 @@ describe.skipIf(why !== null)('reads and events forwarded to another worker\'s p
         await store.close();
       }
     });
+  }, 180_000);
+});
+
+describe.skipIf(why !== null)('a worker whose partitions another worker has claimed', () => {
+  it('writes nothing more once another worker has claimed its partitions (its lease lapsed without its knowing), and the next owner ends as one worker would', async () => {
+    await withTestPgSchema('pw_fence_one', async (one) => withTestPgSchema('pw_fence_two', async (two) => {
+      const first = requests(60, 0), second = requests(60, 60);
+      const single = await deployment(one.url);
+      const all = worker(single.store, single.log, [0, 1, 2, 3]);
+      await project(single.store, all.engine);
+      await append(single.log, [...first, ...second]);
+      await all.worker.start();
+      await all.worker.drain(90_000);
+      await all.worker.stop();
+
+      const { log, store } = await deployment(two.url);
+      try {
+        const told: (readonly number[])[] = [];
+        const a = worker(store, log, [0, 1, 2, 3], { owner: 'a', onTaken: (p) => told.push(p) });
+        // A worker writes nothing before it has claimed its partitions.
+        await expect(a.engine.write(async () => undefined)).rejects.toThrow(/not claimed by this worker yet/);
+        await project(store, new LiveEngine(store, { now: () => NOW }));
+        await append(log, first);
+        await a.worker.start();
+        await a.worker.drain(90_000);
+        // Another worker claims the partitions and stops at once; the first still believes they are its own.
+        const b = worker(store, log, [0, 1, 2, 3], { owner: 'b' });
+        await b.worker.start();
+        await b.worker.stop();
+        const before = new Map(a.worker.applied);
+        await append(log, second);
+        for (const until = Date.now() + 20_000; a.worker.taken === null && Date.now() < until;) await new Promise((r) => setTimeout(r, 50));
+        expect(a.worker.taken).toEqual([0, 1, 2, 3]);
+        await new Promise((r) => setTimeout(r, 50));
+        expect(told).toEqual([[0, 1, 2, 3]]);
+        // It applied nothing of what followed, and any write of its engine is refused.
+        expect(new Map(a.worker.applied)).toEqual(before);
+        await expect(a.engine.write(async () => undefined)).rejects.toBeInstanceOf(PartitionTaken);
+        await a.worker.stop();
+        const c = worker(store, log, [0, 1, 2, 3], { owner: 'c' });
+        await c.worker.start();
+        await c.worker.drain(90_000);
+        await c.worker.stop();
+        expect(c.worker.taken).toBeNull();
+        expect(await outcome(store)).toEqual(await outcome(single.store));
+      } finally {
+        await single.store.close();
+        await store.close();
+      }
+    }));
   }, 180_000);
 });
 

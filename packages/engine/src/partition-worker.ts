@@ -1,4 +1,4 @@
-import { appliedPositions, isWriteConflict, keyProfiles, lastMove, lockPartitions, movesSince, recordMoves, setAppliedPositions, storeUnavailableReason, type EventLog, type IngestItem, type LoggedRecord, type LogRecord, type SqlStore } from '@strata/store';
+import { appliedPositions, checkOwner, claimPartitions, isWriteConflict, keyProfiles, lastMove, lockPartitions, movesSince, PartitionTaken, recordMoves, setAppliedPositions, storeUnavailableReason, type EventLog, type IngestItem, type LoggedRecord, type LogRecord, type SqlStore } from '@strata/store';
 import { applyRecords, setAside, type ApplyDeps } from './ingest-apply.ts';
 import type { ProfileOwnership } from './live/store-sync.ts';
 import { homePartition, idsOf, RouteKeys, routeItems } from './partition-route.ts';
@@ -92,6 +92,13 @@ export interface PartitionWorkerOptions {
   readonly owned: readonly number[];
   /** Sizes the batches: a tenth of it in records read and applied per transaction (default 5,000: 500 records). */
   readonly batchItems?: number;
+  /**
+   * This worker's token (PostgreSQL): claimed for the owned partitions when it starts
+   * (`claimPartitions`) and checked in each of its transactions, so that once another worker has
+   * claimed them this one writes nothing more: it stops, and `onTaken` is told.
+   */
+  readonly owner?: string;
+  onTaken?(partitions: readonly number[]): void;
 }
 
 /** Items of the record at `record` (of partition `from`) forwarded to partition `to`, appended there at `position`. */
@@ -136,6 +143,10 @@ export class PartitionWorker {
   private waited: ReadonlySet<number> = new Set();
   /** Why applying stalls (the store unavailable), or null. */
   stalled: string | null = null;
+  /** The owned partitions another worker claimed (`PartitionWorkerOptions.owner`): this one has stopped. */
+  taken: readonly number[] | null = null;
+  /** The owned partitions are claimed under `owner` (start() did). */
+  private claimed = false;
   /** Since the start: profiles taken over from other partitions' workers, items forwarded to them, and records that waited for other partitions. */
   readonly counts = { adopted: 0, forwarded: 0, waits: 0 };
   /** What the transaction under way took over and forwarded: counted once it commits. */
@@ -150,7 +161,12 @@ export class PartitionWorker {
     this.owned = new Set(opts.owned);
     if (this.shares && store.dialect !== 'postgres') throw new Error('workers that share a log\'s partitions need PostgreSQL as the store');
     this.deps = this.shares ? { ...deps, route: (tx, r, position) => this.route(tx, r, position), readable: (at) => this.readable(at) } : deps;
-    if (this.shares) deps.engine.beforeEachWrite((tx) => this.beforeWrite(tx));
+    if (this.shares || this.fenced) deps.engine.beforeEachWrite((tx) => this.beforeWrite(tx));
+  }
+
+  /** Whether the worker claims its partitions and checks the claim in each transaction. */
+  private get fenced(): boolean {
+    return this.opts.owner !== undefined && this.store.dialect === 'postgres';
   }
 
   /** Whether other workers own some of the log's partitions. */
@@ -168,7 +184,14 @@ export class PartitionWorker {
     // A worker that had these partitions may still be committing its last transaction (it holds
     // their locks shared meanwhile): taking them exclusively waits for it, so that the positions
     // and profiles read next include what it wrote.
-    if (this.store.dialect === 'postgres') await this.store.transaction((tx) => lockPartitions(tx, [], [...this.owned]));
+    // The claim in the same transaction: from then on the worker that had them writes nothing more in them.
+    if (this.store.dialect === 'postgres') {
+      await this.store.transaction(async (tx) => {
+        await lockPartitions(tx, [], [...this.owned]);
+        if (this.fenced) await claimPartitions(tx, [...this.owned], this.opts.owner!);
+      });
+      this.claimed = this.fenced;
+    }
     const stored = await appliedPositions(this.store);
     if (this.shares) this.movesRead = await lastMove(this.store);
     for (const p of this.opts.owned) this.positions.set(p, stored.get(p) ?? 0);
@@ -214,7 +237,7 @@ export class PartitionWorker {
         if (moved && Date.now() - idleSince >= IDLE_RECORD_MS) {
           idleSince = Date.now();
           released = false;
-          await this.record(read.through).catch((e: unknown) => { released = true; this.stall(e); });
+          await this.record(read.through).catch((e: unknown) => { released = true; if (!(e instanceof PartitionTaken)) this.stall(e); });
         }
         await sleep(IDLE_MS);
         continue;
@@ -258,6 +281,7 @@ export class PartitionWorker {
         if (!(await this.apply(rest.slice(0, end), throughBefore(rest, end, through), locks))) return false;
         rest = rest.slice(end);
       } catch (e) {
+        if (e instanceof PartitionTaken) return false;
         if (e instanceof NeedsWait) {
           found.set(e.position, [...new Set([...(found.get(e.position) ?? []), ...e.claims])]);
           continue;
@@ -341,6 +365,16 @@ export class PartitionWorker {
   private async beforeWrite(tx: SqlStore): Promise<void> {
     this.inTx = { adopted: 0, forwarded: 0, forwards: [] };
     await lockPartitions(tx, [...this.owned], [...this.waited]);
+    if (this.fenced) {
+      if (!this.claimed) throw new Error(`partitions ${this.opts.owned.join(', ')} are not claimed by this worker yet: it writes nothing in them before it starts`);
+      try {
+        await checkOwner(tx, [...this.owned], this.opts.owner!);
+      } catch (e) {
+        if (e instanceof PartitionTaken) this.lose(e);
+        throw e;
+      }
+    }
+    if (!this.shares) return;
     const moves = await movesSince(tx, [...this.owned], this.movesRead);
     for (const m of moves) {
       this.deps.engine.release(m.projectId, [m.profileId]);
@@ -395,7 +429,7 @@ export class PartitionWorker {
         this.stalled = null;
         return true;
       } catch (cause) {
-        if (cause instanceof NeedsWait) throw cause;
+        if (cause instanceof NeedsWait || cause instanceof PartitionTaken) throw cause;
         if (storeUnavailableReason(cause) !== null) {
           this.stall(cause);
           await sleep(wait);
@@ -414,13 +448,13 @@ export class PartitionWorker {
               await applyRecords(this.deps, [r]);
               this.forwards.push(...this.inTx.forwards);
             } catch (alone) {
-              if (alone instanceof NeedsWait || storeUnavailableReason(alone) !== null || isWriteConflict(alone)) throw alone;
+              if (alone instanceof NeedsWait || alone instanceof PartitionTaken || storeUnavailableReason(alone) !== null || isWriteConflict(alone)) throw alone;
               console.error(`strata: ${r.items.length} acknowledged events of project ${r.projectId} (log position ${r.position}) could not be applied and are kept as ingestion warnings: ${(alone as Error)?.stack ?? String(alone)}`);
               await setAside(this.deps, r, alone);
             }
             i++;
           } catch (down) {
-            if (down instanceof NeedsWait) throw down;
+            if (down instanceof NeedsWait || down instanceof PartitionTaken) throw down;
             if (!isWriteConflict(down)) this.stall(down);
             await sleep(Math.random() * wait);
           }
@@ -464,6 +498,16 @@ export class PartitionWorker {
 
   private moved(through: ReadonlyMap<number, number>): void {
     for (const [p, at] of through) if (at > (this.positions.get(p) ?? 0)) this.positions.set(p, at);
+  }
+
+  /** Another worker claimed owned partitions: stop, and say so once. */
+  private lose(e: PartitionTaken): void {
+    if (this.taken !== null) return;
+    this.taken = e.partitions;
+    this.quitting = true;
+    console.error(`strata: ${e.message}; it stops`);
+    // Not awaited here: the caller is a transaction of this worker, which its stop() waits for.
+    if (this.opts.onTaken) setImmediate(() => this.opts.onTaken!(e.partitions));
   }
 
   private stall(cause: unknown): void {

@@ -2,7 +2,7 @@ import { createServer, type Server } from 'node:http';
 import { hostname } from 'node:os';
 import { randomBytes } from 'node:crypto';
 import { DestinationDispatcher, DestinationService, engineMemberships, followDefinitions, type DefinitionFollower, LiveEngine, MissionService, ownedProfiles, PartitionWorker, PointsService, SuppressionList, WebhookDispatcher, WebhookService, type Clock } from '@strata/engine';
-import { appliedEverywhere, startPartitionLeases, type EventLog, type PartitionLeases, type SqlStore } from '@strata/store';
+import { appliedEverywhere, LEASE_TTL_MS, startPartitionLeases, type EventLog, type PartitionLeases, type SqlStore } from '@strata/store';
 import type { Config } from './config.ts';
 
 /**
@@ -38,6 +38,8 @@ export async function startWorkerRole(store: SqlStore, config: Config, log: Even
   let chain: Promise<void> = Promise.resolve();
   let timer: NodeJS.Timeout | null = null;
   let stopped = false;
+  /** Each start over the partitions claims them under a token of its own (PartitionWorkerOptions.owner). */
+  let starts = 0;
 
   /** Starts again over the partitions held now, once changes have settled. */
   const reconfigure = () => {
@@ -76,7 +78,7 @@ export async function startWorkerRole(store: SqlStore, config: Config, log: Even
       engine, sessionTimeoutMs: config.sessionTimeoutMs, suppressions: new SuppressionList(store, 5_000),
       listeners: [(tx, projectId, outcome, now, changes) => missions.onIngested(tx, projectId, outcome, now, changes)],
       isolation: (tx, projectId, now) => missions.isolation(tx, projectId, now),
-    }, log, store, { owned });
+    }, log, store, { owned, owner: `${workerId}.${++starts}`, onTaken: () => taken(r) });
     // Segment changes made on processes of the api role, applied to the profiles held here; mission changes, heard (after the worker's
     // locks). The holder of partition 0 deletes the changes every partition has applied.
     const follower = followDefinitions(engine, store, owned, [(p) => missions.forget(p)], owned.includes(0) ? { trimFor: log.partitions } : {});
@@ -93,6 +95,20 @@ export async function startWorkerRole(store: SqlStore, config: Config, log: Even
     for (const o of outbox) o.start();
     void caughtUp.then(() => { r.ready = true; });
     console.log(`strata: worker ${workerId} applies partitions ${owned.join(', ')}${owned.includes(0) ? ' and sends the outbox' : ''}`);
+  };
+
+  /**
+   * Another worker claimed partitions this one was applying: its lease lapsed without its knowing
+   * (a long pause), or the other's did. It stops, and starts again over what its leases say after
+   * a lease's lifetime — by then a lapsed lease is known as lost here, and a worker that claimed
+   * with a lapsed one has stopped — claiming them again if they are still its own.
+   */
+  const taken = (r: Running) => {
+    chain = chain.then(async () => {
+      if (running !== r) return;
+      await halt();
+      await new Promise((done) => setTimeout(done, LEASE_TTL_MS));
+    }).then(reconfigure).catch((err: unknown) => console.error(`strata: the worker could not stop: ${(err as Error)?.stack ?? String(err)}`));
   };
 
   const leases: PartitionLeases = await startPartitionLeases({

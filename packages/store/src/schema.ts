@@ -258,6 +258,8 @@ export interface Database {
     segment_changes: Generated<number>;
     /** How far reads may take the partition as applied (null: its position); below it while events forwarded from it wait in other partitions (migration 0027). */
     readable: number | null;
+    /** The token of the worker that claimed the partition last (null: none has); a worker whose token is gone writes nothing more (migration 0028). */
+    owner: Generated<string | null>;
   };
   /** Segment changes made by processes of the api role, for the processes that apply the log (migration 0027). */
   segment_changes: {
@@ -267,7 +269,6 @@ export interface Database {
     /** 'definition', 'manual' (profiles added to an include list) or 'unlist' (a profile taken out of a segment by hand). */
     reason: string;
     profile_ids: unknown;
-    at: number;
   };
   /** SQLite only: the last id given to rows of a table whose ids must never be given twice (migration 0023). */
   id_sequences: {

@@ -25,6 +25,9 @@ import { checkInt, checkName, connectNats, leaseBucket, leaseChangedSubject } fr
  * would learn late; the worker's recorded position keeps that from applying anything twice.)
  */
 
+/** How long a lease outlives its holder's last refresh unless told otherwise (ms). */
+export const LEASE_TTL_MS = 6000;
+
 export interface PartitionLeaseOptions {
   /** NATS server URL(s); or `connection`, which the leases then use and leave open. */
   readonly url?: string;
@@ -59,7 +62,7 @@ export async function startPartitionLeases(o: PartitionLeaseOptions): Promise<Pa
   const prefix = checkName('the lease prefix', o.prefix ?? 'strata');
   const workerId = checkName('the worker id', o.workerId);
   const partitions = checkInt('partitions', o.partitions, 1, 1024);
-  const ttlMs = checkInt('ttlMs', o.ttlMs ?? 6000, 500, 600_000);
+  const ttlMs = checkInt('ttlMs', o.ttlMs ?? LEASE_TTL_MS, 500, 600_000);
   if ((o.url === undefined) === (o.connection === undefined)) throw new TypeError('partition leases need either a NATS url or a connection');
   const nc = o.connection ?? await connectNats(o.url as string, `strata-leases-${workerId}`);
   try {

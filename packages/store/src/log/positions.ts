@@ -67,6 +67,42 @@ export async function setAppliedPositions(h: StoreHandle, positions: ReadonlyMap
 }
 
 /**
+ * Makes `partitions` the worker's whose token is `owner` (`log_positions.owner`), in a transaction
+ * that holds their locks exclusively (log/partition-locks.ts), so that no transaction of the worker
+ * that had them is under way. A partition never applied gets its row here, at position 0. From then
+ * on a transaction of any other worker on them fails its `checkOwner` (docs/scale-out.md § Leases):
+ * a worker whose lease lapsed without its knowing (a long pause, a network split from NATS) writes
+ * nothing more, whatever it still believes.
+ */
+export async function claimPartitions(h: StoreHandle, partitions: readonly number[], owner: string): Promise<void> {
+  if (partitions.length === 0) return;
+  await h.db.insertInto('log_positions').values(partitions.map((partition) => ({ partition, position: 0, readable: null, owner })))
+    .onConflict((oc) => oc.column('partition').doUpdateSet({ owner: sql<string>`excluded.owner` }))
+    .execute();
+}
+
+/** A transaction of a worker whose partitions another worker has claimed since it did: rolled back. */
+export class PartitionTaken extends Error {
+  constructor(readonly partitions: readonly number[]) {
+    super(`partitions ${partitions.join(', ')} were claimed by another worker: this one no longer applies them (its lease lapsed)`);
+    this.name = 'PartitionTaken';
+  }
+}
+
+/**
+ * Throws PartitionTaken when one of `partitions` no longer records `owner` as its owner. Called in
+ * every transaction of a worker after it has taken its partitions' locks: a claim cannot commit
+ * while such a transaction is under way, so one that passes this check commits before any claim.
+ */
+export async function checkOwner(h: StoreHandle, partitions: readonly number[], owner: string): Promise<void> {
+  if (partitions.length === 0) return;
+  const rows = await h.db.selectFrom('log_positions').select(['partition', 'owner']).where('partition', 'in', [...partitions]).execute();
+  const mine = new Set(rows.filter((r) => r.owner === owner).map((r) => Number(r.partition)));
+  const taken = partitions.filter((p) => !mine.has(p));
+  if (taken.length) throw new PartitionTaken(taken);
+}
+
+/**
  * Refuses a log with fewer partitions than the store has applied positions for: the store was
  * written from a log of more partitions, and records of the partitions this one lacks (some may
  * be acknowledged and not applied yet) would never be read. A log with more partitions is fine:

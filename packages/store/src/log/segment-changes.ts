@@ -19,7 +19,6 @@ export interface SegmentChange {
   readonly reason: 'definition' | 'manual' | 'unlist';
   /** The profiles a manual change is about (null: a definition change, about every profile). */
   readonly profileIds: readonly number[] | null;
-  readonly at: number;
 }
 
 /**
@@ -34,7 +33,7 @@ export async function recordSegmentChange(h: StoreHandle, c: Omit<SegmentChange,
   if (h.dialect === 'postgres') await sql`SELECT pg_advisory_xact_lock(hashtext(current_schema()), -1)`.execute(h.db);
   const row = await h.db.insertInto('segment_changes').values({
     project_id: c.projectId, segment_ids: JSON.stringify(c.segmentIds), reason: c.reason,
-    profile_ids: c.profileIds === null ? null : JSON.stringify(c.profileIds), at: c.at,
+    profile_ids: c.profileIds === null ? null : JSON.stringify(c.profileIds),
   }).returning('seq').executeTakeFirstOrThrow();
   return Number(row.seq);
 }
@@ -44,7 +43,7 @@ export async function segmentChangesSince(h: StoreHandle, after: number): Promis
   const rows = await h.db.selectFrom('segment_changes').selectAll().where('seq', '>', after).orderBy('seq').execute();
   return rows.map((r) => ({
     seq: Number(r.seq), projectId: r.project_id, segmentIds: readJson<string[]>(r.segment_ids, []),
-    reason: r.reason as SegmentChange['reason'], profileIds: r.profile_ids === null ? null : readJson<number[]>(r.profile_ids, []), at: Number(r.at),
+    reason: r.reason as SegmentChange['reason'], profileIds: r.profile_ids === null ? null : readJson<number[]>(r.profile_ids, []),
   }));
 }
 
