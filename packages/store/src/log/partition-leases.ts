@@ -22,7 +22,8 @@ import { checkInt, checkName, connectNats, leaseBucket, leaseChangedSubject } fr
  * successful update) + TTL − TTL/4, measured on this process's monotonic clock. The server
  * cannot expire the entry before TTL after it stored it, which is after we sent, so onLost fires
  * before anyone else can create the key. (A process stalled past that margin — a long GC pause —
- * would learn late; the worker's recorded position keeps that from applying anything twice.)
+ * would learn late; the store fences it: the next holder's claim makes its transactions fail,
+ * log/positions.ts `claimPartitions`.)
  */
 
 /** How long a lease outlives its holder's last refresh unless told otherwise (ms). */
