@@ -89,8 +89,26 @@ export class WebhookService {
     private readonly clock: Clock,
   ) {}
 
-  private invalidate(projectId: string): void {
+  /** Forgets the project's webhooks read for the outbox (changed here, or on another process: its definitions counter moved). */
+  forget(projectId: string): void {
     this.hooks.invalidate(projectId);
+  }
+
+  /**
+   * Runs a change of the project's webhooks in one transaction that also moves its definitions
+   * counter, so that processes writing the outbox elsewhere (workers) forget their copies before
+   * their next transaction (definition-follower.ts); then forgets this process's.
+   */
+  private async change<T>(projectId: string, fn: (hooks: WebhookStore) => Promise<T>): Promise<T> {
+    try {
+      return await this.store.transaction(async (tx) => {
+        const out = await fn(new WebhookStore(tx));
+        await tx.bumpDefinitions(projectId);
+        return out;
+      });
+    } finally {
+      this.forget(projectId);
+    }
   }
 
   private view(w: WebhookRow): WebhookView {
@@ -133,8 +151,7 @@ export class WebhookService {
     if (issues.length) throw invalid(`the webhook is not valid: ${issues.map((i) => `${i.path} ${i.message}`).join('; ')}`, issues);
 
     const row: WebhookRow = { id: newId('whk'), projectId, url: url!.href, secret: newSigningSecret(), segmentIds, kinds, createdAt: this.clock.now() };
-    await new WebhookStore(this.store).insertWebhook(row);
-    this.invalidate(projectId);
+    await this.change(projectId, (hooks) => hooks.insertWebhook(row));
     return this.withSecret(row);
   }
 
@@ -153,8 +170,7 @@ export class WebhookService {
    */
   async rotateSecret(projectId: string, id: string): Promise<WebhookWithSecret> {
     const secret = newSigningSecret();
-    if (!(await new WebhookStore(this.store).setSecret(projectId, id, secret))) throw new AppError({ code: 'NOT_FOUND', message: `no webhook with id "${id}"` });
-    this.invalidate(projectId);
+    if (!(await this.change(projectId, (hooks) => hooks.setSecret(projectId, id, secret)))) throw new AppError({ code: 'NOT_FOUND', message: `no webhook with id "${id}"` });
     return this.withSecret(await this.require(projectId, id));
   }
 
@@ -175,8 +191,7 @@ export class WebhookService {
 
   /** Deletes a webhook and its outbox: pending messages are not sent, and its log goes with it. */
   async delete(projectId: string, id: string): Promise<void> {
-    const deleted = await this.store.transaction((tx) => new WebhookStore(tx).deleteWebhook(projectId, id));
-    this.invalidate(projectId);
+    const deleted = await this.change(projectId, (hooks) => hooks.deleteWebhook(projectId, id));
     if (!deleted) throw new AppError({ code: 'NOT_FOUND', message: `no webhook with id "${id}"` });
   }
 

@@ -145,6 +145,31 @@ describe.skipIf(why !== null)('admin changes on a process of the api role, appli
         expect(redone.body.size).toBe(11);
         await historyHolds(created.body.id);
 
+        // A webhook made there gets the changes the workers make from then on, though they had read the project's
+        // (empty) list of webhooks before: they forget it when its definitions counter moves.
+        const leaving = await api.app.inject({ method: 'POST', url: '/v1/batch', headers: { 'x-write-key': WRITE }, payload: { batch: Array.from({ length: USERS }, (_, u) => ({ type: 'identify', userId: `u${u}`, traits: { level: 1 }, messageId: `down-${u}` })) } });
+        expect((await readAt('/api/users/u5', JSON.parse(leaving.payload).position as number)).statusCode).toBe(200);
+        expect(await members(created.body.id)).toEqual(['u41']);
+        const hook = await call('POST', '/api/webhooks', { url: 'http://127.0.0.1:9/strata', segmentIds: [created.body.id] });
+        expect(hook.status).toBe(201);
+        const entering = await api.app.inject({ method: 'POST', url: '/v1/batch', headers: { 'x-write-key': WRITE }, payload: { batch: [0, 1, 2, 5].map((u) => ({ type: 'identify', userId: `u${u}`, traits: { level: 70 + u }, messageId: `up-${u}` })) } });
+        expect((await readAt('/api/users/u5', JSON.parse(entering.payload).position as number)).statusCode).toBe(200);
+        const delivered = await apiStore.db.selectFrom('webhook_deliveries').select('kind').where('project_id', '=', DEFAULT_PROJECT).where('webhook_id', '=', hook.body.id).execute();
+        expect(delivered.map((d) => d.kind).sort()).toEqual(['segment.entered', 'segment.entered', 'segment.entered', 'segment.entered']);
+        expect((await call('POST', `/api/webhooks/${hook.body.id}/rotate-secret`)).body.secret).not.toBe(hook.body.secret);
+        expect((await call('POST', `/api/webhooks/${hook.body.id}/test`)).status).toBe(202);
+        expect((await call('DELETE', `/api/webhooks/${hook.body.id}`)).status).toBe(204);
+        // Keys and settings: a write key made there takes ingest at once, and stops when deleted there.
+        const key = await call('POST', '/api/keys', { kind: 'write', label: 'made on the api process' });
+        expect(key.status).toBe(201);
+        const withKey = () => api!.app.inject({ method: 'POST', url: '/v1/track', headers: { 'x-write-key': key.body.value }, payload: { userId: 'u1', event: 'seen' } });
+        expect((await withKey()).statusCode).toBe(200);
+        expect((await call('DELETE', `/api/keys/${key.body.id}`)).status).toBeLessThan(300);
+        expect((await withKey()).statusCode).toBe(401);
+        const settings = await call('PATCH', '/api/settings', { publicSegments: 'always' });
+        expect(settings.status).toBe(200);
+        expect((await call('GET', '/api/settings')).body.publicSegments).toBe('always');
+
         // Deleted there: its rows go, and the workers forget it.
         expect((await call('DELETE', `/api/segments/${created.body.id}`)).status).toBe(204);
         expect(await members(created.body.id)).toEqual([]);

@@ -59,7 +59,7 @@ export function createContext(store: SqlStore, config: Config, clock: Clock = sy
   const definitions = apiRole ? new DefinitionsWatch(store, [(p) => missions.forget(p), (p) => rewards.forget(p), (p) => experiences.forget(p)]) : null;
   // Beside processes of the api role (the log on NATS), the changes they make to definitions are heard here.
   const definitionFollower = !apiRole && log.kind === 'jetstream'
-    ? followDefinitions(engine, store, allPartitions(log.partitions), [(p) => missions.forget(p), (p) => rewards.forget(p), (p) => experiences.forget(p)], { trimFor: log.partitions })
+    ? followDefinitions(engine, store, allPartitions(log.partitions), [(p) => missions.forget(p), (p) => rewards.forget(p), (p) => experiences.forget(p), (p) => webhooks.forget(p)], { trimFor: log.partitions })
     : null;
   const segments = new SegmentService(store, membership, engine, clock, hygiene, config.maxSegments);
   // A segment that something targets cannot be deleted (409 naming what does).

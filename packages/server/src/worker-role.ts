@@ -79,9 +79,9 @@ export async function startWorkerRole(store: SqlStore, config: Config, log: Even
       listeners: [(tx, projectId, outcome, now, changes) => missions.onIngested(tx, projectId, outcome, now, changes)],
       isolation: (tx, projectId, now) => missions.isolation(tx, projectId, now),
     }, log, store, { owned, owner: `${workerId}.${++starts}`, onTaken: () => taken(r) });
-    // Segment changes made on processes of the api role, applied to the profiles held here; mission changes, heard (after the worker's
+    // Segment changes made on processes of the api role, applied to the profiles held here; mission and webhook changes, heard (after the worker's
     // locks). The holder of partition 0 deletes the changes every partition has applied.
-    const follower = followDefinitions(engine, store, owned, [(p) => missions.forget(p)], owned.includes(0) ? { trimFor: log.partitions } : {});
+    const follower = followDefinitions(engine, store, owned, [(p) => missions.forget(p), (p) => webhooks.forget(p)], owned.includes(0) ? { trimFor: log.partitions } : {});
     const outbox: { start(): void; stop(): Promise<void> }[] = owned.includes(0) ? [new WebhookDispatcher(store, clock), new DestinationDispatcher(store, clock), trimmer(store, log)] : [];
     const r: Running = { owned, engine, worker, follower, outbox, ready: false };
     running = r;

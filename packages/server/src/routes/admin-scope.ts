@@ -35,9 +35,11 @@ const RESOURCES: readonly AdminRoutes[] = [
 
 /**
  * The changes a process of the api role makes (docs/scale-out.md § Admin changes): definitions of
- * segments, missions, rewards and experiences, and segments' manual lists. They are written to the
+ * segments, missions, rewards, experiences and webhooks, and segments' manual lists, written to the
  * store with what the processes applying the log need to hear of them (a segment change, a
- * definitions counter moved on); the others need an engine that holds the profiles (421 WRONG_ROLE).
+ * definitions counter moved on); and keys and settings, which only ingest and the API read (other
+ * processes see them within their credential cache's 10 s). The others need an engine that holds
+ * the profiles (421 WRONG_ROLE).
  */
 export const API_ROLE_CHANGES: ReadonlySet<string> = new Set([
   'POST /api/segments', 'PATCH /api/segments/:id', 'DELETE /api/segments/:id', 'POST /api/segments/lifecycle',
@@ -45,6 +47,8 @@ export const API_ROLE_CHANGES: ReadonlySet<string> = new Set([
   'POST /api/missions', 'PATCH /api/missions/:id', 'DELETE /api/missions/:id',
   'POST /api/rewards', 'PATCH /api/rewards/:id', 'DELETE /api/rewards/:id', 'POST /api/rewards/:id/codes',
   'POST /api/experiences', 'PATCH /api/experiences/:id', 'DELETE /api/experiences/:id',
+  'POST /api/webhooks', 'POST /api/webhooks/:id/rotate-secret', 'POST /api/webhooks/:id/test', 'DELETE /api/webhooks/:id',
+  'POST /api/keys', 'POST /api/keys/:id/rotate', 'DELETE /api/keys/:id', 'PATCH /api/settings',
 ]);
 
 /**
