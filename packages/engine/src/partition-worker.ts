@@ -1,4 +1,4 @@
-import { appliedPositions, checkOwner, claimPartitions, isWriteConflict, keyProfiles, lastMove, lockPartitions, movesSince, PartitionTaken, recordMoves, setAppliedPositions, storeUnavailableReason, type EventLog, type IngestItem, type LoggedRecord, type LogRecord, type SqlStore } from '@strata/store';
+import { allPartitions, appliedPositions, checkOwner, claimPartitions, heldReadable, isWriteConflict, leastOf, keyProfiles, lastMove, lockPartitions, movesSince, PartitionTaken, recordMoves, setAppliedPositions, storeUnavailableReason, type EventLog, type IngestItem, type LoggedRecord, type LogRecord, type SqlStore } from '@strata/store';
 import { applyRecords, setAside, type ApplyDeps } from './ingest-apply.ts';
 import type { ProfileOwnership } from './live/store-sync.ts';
 import { homePartition, idsOf, RouteKeys, routeItems } from './partition-route.ts';
@@ -195,8 +195,38 @@ export class PartitionWorker {
     const stored = await appliedPositions(this.store);
     if (this.shares) this.movesRead = await lastMove(this.store);
     for (const p of this.opts.owned) this.positions.set(p, stored.get(p) ?? 0);
+    if (this.shares) await this.resume(stored);
     this.reader = new PartitionsReader(this.log, this.positions);
     this.running = this.loop().finally(() => { this.running = null; });
+  }
+
+  /**
+   * What the worker that held the owned partitions before kept in memory, found again from the
+   * store and the log (docs/scale-out.md § Merges across partitions):
+   * - a readable position it held below its position (forwards not yet applied where they went)
+   *   stays held until every other partition has applied what the log holds now, which includes
+   *   whatever it forwarded;
+   * - markers it passed that may still hold later records back — those after the least position
+   *   the other partitions have applied — are read again, and their ids kept as it kept them.
+   */
+  private async resume(stored: ReadonlyMap<number, number>): Promise<void> {
+    const head = await this.log.head();
+    for (const [p, readable] of await heldReadable(this.store)) {
+      if (!this.owned.has(p) || readable >= (this.positions.get(p) ?? 0)) continue;
+      for (const to of allPartitions(this.log.partitions)) if (to !== p) this.forwards.push({ from: p, record: readable + 1, to, position: head });
+    }
+    const least = leastOf(stored, allPartitions(this.log.partitions).filter((p) => !this.owned.has(p)));
+    const markers: LoggedRecord[] = [];
+    for (const p of this.owned) {
+      const upTo = this.positions.get(p) ?? 0;
+      for (let after = Math.min(least, upTo); after < upTo;) {
+        const read = await this.log.read(p, after, CHUNK, 0);
+        if (read.records.length === 0) break;
+        for (const r of read.records) if (r.position <= upTo && r.awaits?.length) markers.push(r);
+        after = read.records[read.records.length - 1]!.position;
+      }
+    }
+    if (markers.length) await this.claimsOf(markers.sort((a, b) => a.position - b.position));
   }
 
   /** Resolves once every record the log held when called, in the owned partitions, is applied. */

@@ -44,6 +44,12 @@ export async function readableEverywhere(h: StoreHandle, partitions: number): Pr
   return leastOf(new Map(rows.map((r) => [Number(r.partition), Number(r.readable ?? r.position)])), allPartitions(partitions));
 }
 
+/** The partitions whose readable position is held below their position (partition → readable). */
+export async function heldReadable(h: StoreHandle): Promise<Map<number, number>> {
+  const rows = await h.db.selectFrom('log_positions').select(['partition', 'readable']).where('readable', 'is not', null).execute();
+  return new Map(rows.map((r) => [Number(r.partition), Number(r.readable)]));
+}
+
 /** Records that a partition is applied up to `position`: in the transaction that wrote what those records caused. */
 export async function setAppliedPosition(h: StoreHandle, partition: number, position: number): Promise<void> {
   await setAppliedPositions(h, new Map([[partition, position]]));
