@@ -1,8 +1,8 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { promisify } from 'node:util';
 import { constants, gunzip, gzip } from 'node:zlib';
-import type { IngestItem } from '../types.ts';
 import type { LogRecord } from './event-log.ts';
+import { encodeRecordBody, readRecordBody } from './record-codec.ts';
 
 /**
  * How one log record is a JetStream message: its body (JSON, gzipped when large) and its
@@ -49,17 +49,9 @@ export function appendAttempt(): string {
   return randomBytes(12).toString('base64url');
 }
 
-/** An item's JSON, reusing the properties and context the size check already serialised. */
-function itemJson(item: IngestItem): string {
-  const { propertiesJson, contextJson, properties, context, ...rest } = item;
-  const head = JSON.stringify(rest);
-  return `${head.slice(0, -1)},"properties":${propertiesJson ?? JSON.stringify(properties)},"context":${contextJson ?? JSON.stringify(context)}}`;
-}
-
 /** The record's message body, and whether it is gzipped. */
 export async function encodeRecord(r: LogRecord): Promise<{ body: Uint8Array; gzipped: boolean }> {
-  const json = `{"projectId":${JSON.stringify(r.projectId)},"partition":${r.partition},"receivedAt":${r.receivedAt},${r.more ? `"more":${r.more},` : ''}${r.request !== undefined ? `"request":${JSON.stringify(r.request)},` : ''}${r.awaits?.length ? `"awaits":${JSON.stringify(r.awaits)},"links":${JSON.stringify(r.links ?? [])},` : ''}`
-    + `"items":[${r.items.map(itemJson).join(',')}],"rejections":${JSON.stringify(r.rejections)}}`;
+  const json = encodeRecordBody(r, `"projectId":${JSON.stringify(r.projectId)},"partition":${r.partition},"receivedAt":${r.receivedAt},`);
   const plain = Buffer.from(json, 'utf8');
   if (plain.length < GZIP_FROM) return { body: plain, gzipped: false };
   return { body: await gzipAsync(plain, { level: constants.Z_BEST_SPEED }), gzipped: true };
@@ -75,12 +67,9 @@ export async function decodeRecord(body: Uint8Array, gzipped: boolean, where: st
     throw new Error(`${where} is not a Strata log record: ${(err as Error).message}`, { cause: err });
   }
   const r = parsed as Partial<LogRecord> | null;
-  if (r === null || typeof r !== 'object' || typeof r.projectId !== 'string' || typeof r.partition !== 'number'
-    || typeof r.receivedAt !== 'number' || !Array.isArray(r.items) || !Array.isArray(r.rejections)
-    || (r.more !== undefined && !(Number.isSafeInteger(r.more) && r.more >= 0)) || (r.request !== undefined && typeof r.request !== 'string')
-    || (r.awaits !== undefined && !(Array.isArray(r.awaits) && r.awaits.every((p) => Number.isSafeInteger(p) && p >= 0)))
-    || (r.links !== undefined && !(Array.isArray(r.links) && r.links.every((id) => typeof id === 'string')))) {
+  const fields = readRecordBody(parsed);
+  if (fields === null || typeof r!.projectId !== 'string' || typeof r!.partition !== 'number' || typeof r!.receivedAt !== 'number') {
     throw new Error(`${where} is not a Strata log record (fields missing or of the wrong type)`);
   }
-  return r as LogRecord;
+  return { projectId: r!.projectId, partition: r!.partition, receivedAt: r!.receivedAt, ...fields };
 }
