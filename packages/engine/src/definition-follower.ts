@@ -1,4 +1,4 @@
-import { allPartitions, isWriteConflict, lastSegmentChange, segmentChangesApplied, segmentChangesSince, setSegmentChangesApplied, storeUnavailableReason, trimSegmentChanges, type SegmentChange, type SqlStore } from '@strata/store';
+import { allPartitions, isWriteConflict, lastSegmentChange, segmentChangesApplied, segmentChangesToApply, setSegmentChangesApplied, storeUnavailableReason, trimSegmentChanges, type SegmentChange, type SqlStore } from '@strata/store';
 import type { LiveEngine } from './live-engine.ts';
 
 /**
@@ -44,8 +44,7 @@ export function followDefinitions(
       for (const forget of forgetters) forget(projectId);
       counters.set(projectId, version);
     }
-    const from = await segmentChangesApplied(tx, owned);
-    const changes = await segmentChangesSince(tx, from);
+    const changes = await segmentChangesToApply(tx, owned);
     for (const c of changes) {
       if (failed.has(c.seq)) continue;
       try {
@@ -58,8 +57,7 @@ export function followDefinitions(
         throw err;
       }
     }
-    const last = changes.length ? changes[changes.length - 1]!.seq : from;
-    if (last > from) await setSegmentChangesApplied(tx, owned, last);
+    if (changes.length) await setSegmentChangesApplied(tx, owned, changes[changes.length - 1]!.seq);
   });
   let running: Promise<void> = Promise.resolve();
   // What the store records, not what a transaction of this engine did (it may have rolled back).

@@ -38,9 +38,19 @@ export async function recordSegmentChange(h: StoreHandle, c: Omit<SegmentChange,
   return Number(row.seq);
 }
 
-/** The changes after `after`, in order. */
-export async function segmentChangesSince(h: StoreHandle, after: number): Promise<SegmentChange[]> {
-  const rows = await h.db.selectFrom('segment_changes').selectAll().where('seq', '>', after).orderBy('seq').execute();
+/**
+ * The changes after the last one every one of `partitions` has applied (`segmentChangesApplied`),
+ * in order, in one read: what an applying engine reads first in each of its transactions.
+ */
+export async function segmentChangesToApply(h: StoreHandle, partitions: readonly number[]): Promise<SegmentChange[]> {
+  if (partitions.length === 0) return [];
+  const ps = [...new Set(partitions)];
+  // The least applied, a partition with no row counting as 0 (then fewer rows than partitions).
+  const applied = sql<number>`(SELECT CASE WHEN count(*) < ${ps.length} THEN 0 ELSE min(segment_changes) END FROM log_positions WHERE partition IN (${sql.join(ps)}))`;
+  return changesOf(await h.db.selectFrom('segment_changes').selectAll().where('seq', '>', applied).orderBy('seq').execute());
+}
+
+function changesOf(rows: readonly { seq: number; project_id: string; segment_ids: unknown; reason: string; profile_ids: unknown }[]): SegmentChange[] {
   return rows.map((r) => ({
     seq: Number(r.seq), projectId: r.project_id, segmentIds: readJson<string[]>(r.segment_ids, []),
     reason: r.reason as SegmentChange['reason'], profileIds: r.profile_ids === null ? null : readJson<number[]>(r.profile_ids, []),
