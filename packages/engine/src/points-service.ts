@@ -49,8 +49,12 @@ export class PointsService {
     if (input.amount === 0) throw new AppError({ code: 'VALIDATION_FAILED', message: 'amount must not be 0', issues: [{ path: '/amount', message: 'must not be 0' }] });
     if (kind === 'earn' && input.amount < 0) throw new AppError({ code: 'VALIDATION_FAILED', message: '"earn" adds points: amount must be positive', issues: [{ path: '/amount', message: 'must be positive for earn' }] });
     if (kind === 'expire' && input.amount > 0) throw new AppError({ code: 'VALIDATION_FAILED', message: '"expire" removes points: amount must be negative', issues: [{ path: '/amount', message: 'must be negative for expire' }] });
+    // On a process of the api role beside workers too: the balance and ledger are changed by conditional updates, and the user's key is
+    // held (a merge moving it to another profile waits, or went first and is read here).
     return this.engine.write(async (tx) => {
-      const profileId = await this.profileId(tx, projectId, userId);
+      const key = await tx.profileKey(projectId, userId, true);
+      if (!key) throw new AppError({ code: 'NOT_FOUND', message: `no user with userId or anonymousId "${userId}"` });
+      const profileId = key.profileId;
       const r = await this.change(tx, projectId, profileId, { kind, amount: input.amount, reason: input.reason, ref: input.ref ? `admin:${profileId}:${input.ref}` : null });
       return { balance: r.entry.balance, entry: entryView(r.entry), duplicate: r.duplicate };
     });

@@ -263,7 +263,8 @@ export class RewardService {
 
   /** A known user's profile; an anonymous user cannot redeem (points and codes go to people who signed in). */
   private async user(tx: SqlStore, projectId: string, userId: string): Promise<number> {
-    const key = await tx.profileKey(projectId, userId);
+    // Held to the end of the transaction: a merge that moves the key to another profile (a worker's, beside an api process) waits for it.
+    const key = await tx.profileKey(projectId, userId, true);
     if (!key) throw new AppError({ code: 'NOT_FOUND', message: `no user with userId "${userId}"` });
     if (key.kind !== 'u') {
       throw new AppError({ code: 'VALIDATION_FAILED', message: `"${userId}" is an anonymousId: anonymous users cannot redeem; identify the user first`, issues: [{ path: '/userId', message: 'is an anonymousId; redeeming needs a userId' }] });

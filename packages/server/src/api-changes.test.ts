@@ -16,7 +16,8 @@ import { startWorkerRole, type WorkerRole } from './worker-role.ts';
  * created, redefined and deleted there, and users added and taken out by hand, end in the members
  * the condition and the lists give, each profile's membership decided by the worker holding it; a
  * worker stopped while a change is made applies it when it comes back; a mission made there is
- * progressed and paid by the workers. Skipped, saying why, without either server.
+ * progressed and paid by the workers; points, redemptions, webhooks, keys and settings changed
+ * there too. Skipped, saying why, without either server.
  */
 
 const natsDown = await natsUnavailable();
@@ -115,6 +116,21 @@ describe.skipIf(why !== null)('admin changes on a process of the api role, appli
           const r = await readAt(`/api/users/${userId}/points`, at);
           expect(JSON.parse(r.payload).balance, `${userId}: ${r.payload}`).toBe(25);
         }
+
+        // Points adjusted and a reward redeemed there, on the balances the workers' mission paid.
+        const bonus = await call('POST', '/api/users/u1/points', { amount: 10, reason: 'bonus', kind: 'earn' });
+        expect(bonus.status, JSON.stringify(bonus.body)).toBe(200);
+        expect(bonus.body.balance).toBe(35);
+        const mug = await call('POST', '/api/rewards', { name: 'Mug', type: 'coupon', cost: 30, stock: 1 });
+        expect(mug.status).toBe(201);
+        const redeemed = await api.app.inject({ method: 'POST', url: `/v1/rewards/${mug.body.id}/redeem`, headers: { 'x-write-key': WRITE }, payload: { userId: 'u1' } });
+        expect(redeemed.statusCode, redeemed.payload).toBe(200);
+        expect(JSON.parse(redeemed.payload).balance).toBe(5);
+        expect(JSON.parse(redeemed.payload).redemption.code).toEqual(expect.any(String));
+        const none = await call('POST', `/api/rewards/${mug.body.id}/redeem`, { userId: 'u2' });
+        expect(none.status).toBe(409);
+        expect(none.body.error.code).toBe('OUT_OF_STOCK');
+        expect((await call('POST', '/api/users/u2/points', { amount: -26, reason: 'too much' })).body.error.code).toBe('INSUFFICIENT_POINTS');
 
         // Redefined.
         const patched = await call('PATCH', `/api/segments/${created.body.id}`, { condition: { attr: 'traits.level', op: 'lt', value: 10 } });

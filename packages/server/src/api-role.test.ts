@@ -45,19 +45,18 @@ describe('a process of the api role', () => {
     expect(bad.status).toBe(400);
   });
 
-  it('answers 421 WRONG_ROLE, naming the role, to admin changes that need the engine, reads that need it, redemption and the admin UI; serves health and docs', async () => {
+  it('answers 421 WRONG_ROLE, naming the role, to admin changes that need the engine, reads that need it and the admin UI; serves health and docs', async () => {
     t = await startTestApp(await openTestSqlite(), undefined, { config: { role: 'api' }, startEngine: false });
     for (const [method, url, headers] of [
       ['GET', '/api/segments/warnings', { authorization: `Bearer ${ADMIN}` }],
       // Changes that need an engine holding the profiles (those to definitions are served: api-changes.test.ts).
-      ['POST', '/api/users/u1/points', { authorization: `Bearer ${ADMIN}` }],
       ['POST', '/api/experiments', { authorization: `Bearer ${ADMIN}` }],
+      ['POST', '/api/destinations', { authorization: `Bearer ${ADMIN}` }],
       // A read sent as a POST is refused too: previews and overlaps evaluate conditions in the engine.
       ['POST', '/api/segments/preview', { authorization: `Bearer ${ADMIN}` }],
       // A change to a user is the all role's, whatever the token (refused before it is checked).
       ['POST', '/api/users/u1/labels', { authorization: 'Bearer nonsense' }],
       ['DELETE', '/api/users/u1', { authorization: `Bearer ${ADMIN}` }],
-      ['POST', '/v1/rewards/r1/redeem', { 'x-write-key': WRITE }],
       ['GET', '/', {}],
       ['GET', '/segments', {}],
     ] as const) {

@@ -110,9 +110,9 @@ export async function buildApp(ctx: AppContext, opts: AppOptions = {}): Promise<
 
   const withCreds = { ...ctx, creds };
   if (apiRole) {
-    // Ingest (appended to the log on NATS, applied by the process of the all role), targeting and
-    // the user reads, answered from PostgreSQL (docs/scale-out.md § Roles); every change is the all role's.
-    await app.register(async (scope) => publicRoutes(scope, withCreds, { apiRole: true }));
+    // Ingest (appended to the log on NATS, applied by the processes that apply it), targeting, redemption and the admin API's
+    // reads and the changes of API_ROLE_CHANGES, answered from PostgreSQL (docs/scale-out.md § Roles); the rest is the all role's.
+    await app.register(async (scope) => publicRoutes(scope, withCreds));
     await app.register(async (scope) => adminRoutes(scope, withCreds, { apiRole: true }));
     return app;
   }

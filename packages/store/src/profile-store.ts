@@ -123,11 +123,16 @@ export class ProfileStore {
   }
 
   /** The profile an id names — as a userId ('u'), else as an anonymousId ('a') — without reading the profile. */
-  async key(projectId: string, id: string): Promise<{ profileId: number; kind: 'u' | 'a' } | null> {
+  async key(projectId: string, id: string, lock = false): Promise<{ profileId: number; kind: 'u' | 'a' } | null> {
     // `kind IN (…)` lets both stores look the key up by the primary key (project_id, kind, key)
     // instead of scanning the project's keys; a userId ('u') wins over an anonymousId ('a').
-    const r = await this.store.db.selectFrom('profile_keys').select(['profile_id', 'kind']).where('project_id', '=', projectId)
-      .where('kind', 'in', ['u', 'a']).where('key', '=', id).orderBy('kind', 'desc').executeTakeFirst();
+    let q = this.store.db.selectFrom('profile_keys').select(['profile_id', 'kind']).where('project_id', '=', projectId)
+      .where('kind', 'in', ['u', 'a']).where('key', '=', id).orderBy('kind', 'desc');
+    // `lock` (in a transaction): on PostgreSQL the key rows are held until it ends, so that a merge
+    // that moves them to another profile (a worker's, beside this process) waits for it, or went
+    // first and is read here. SQLite has one writer: nothing can move them meanwhile.
+    if (lock && this.store.dialect === 'postgres') q = q.forShare();
+    const r = await q.executeTakeFirst();
     return r ? { profileId: Number(r.profile_id), kind: r.kind as 'u' | 'a' } : null;
   }
 

@@ -210,7 +210,7 @@ export class SqlStore {
   // ---------------------------------------------------------------- profiles and events (profile-store.ts, event-store.ts)
 
   findProfile(projectId: string, id: string) { return this.profiles.find(projectId, id); }
-  profileKey(projectId: string, id: string) { return this.profiles.key(projectId, id); }
+  profileKey(projectId: string, id: string, lock = false) { return this.profiles.key(projectId, id, lock); }
   profileIdsOf(projectId: string, id: string) { return this.profiles.idsOf(projectId, id); }
   profileLastSeen(projectId: string, profileId: number) { return this.profiles.lastSeen(projectId, profileId); }
   getProfiles(projectId: string, ids: readonly number[]) { return this.profiles.get(projectId, ids); }

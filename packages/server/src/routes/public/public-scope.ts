@@ -9,11 +9,10 @@ import { publicRewardRoutes } from './rewards.ts';
 import { publicTargetingRoutes } from './targeting.ts';
 
 /**
- * The public API (write key): Segment-compatible ingest, /v1/targeting and reward redemption
- * (not on a process of the api role, which has no engine to write through).
+ * The public API (write key): Segment-compatible ingest, /v1/targeting and reward redemption.
  * It is called from browsers, so CORS is open here, and only here.
  */
-export async function publicRoutes(app: FastifyInstance, ctx: AppContext & { creds: Credentials }, opts: { apiRole?: boolean } = {}): Promise<void> {
+export async function publicRoutes(app: FastifyInstance, ctx: AppContext & { creds: Credentials }): Promise<void> {
   await app.register(cors, { origin: '*', methods: ['GET', 'POST', 'OPTIONS'], allowedHeaders: ['Content-Type', 'Authorization', 'X-Write-Key', 'Idempotency-Key', 'X-Retry-Count', 'Strata-Position'], exposedHeaders: ['Strata-Position'], maxAge: 86400 });
   // The write key is checked once for the scope, before validation: a caller without a valid
   // one learns nothing about the request's faults.
@@ -31,7 +30,6 @@ export async function publicRoutes(app: FastifyInstance, ctx: AppContext & { cre
     if (definitions) s.addHook('preHandler', definitions);
     await publicTargetingRoutes(s, ctx);
   });
-  // Redemption writes through the engine: a process of the api role has none (421 WRONG_ROLE from the not-found handler).
-  if (opts.apiRole) return;
+  // Redemption needs no engine: each of its steps holds against concurrent transactions (reward-service.ts), on an api process too.
   await app.register(async (s) => { s.addHook('preHandler', applied); await publicRewardRoutes(s, ctx); });
 }
