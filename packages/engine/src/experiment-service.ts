@@ -216,7 +216,7 @@ export class ExperimentService {
    * Status moves draft → running → stopped → running (resumed); never back to draft.
    */
   async update(projectId: string, id: string, patch: ExperimentPatch): Promise<ExperimentView> {
-    return this.engine.write(async (tx) => {
+    const out = await this.engine.write(async (tx) => {
       const e = await this.require(tx, projectId, id);
       const store = new ExperimentStore(tx);
       const issues: Issue[] = [];
@@ -292,8 +292,12 @@ export class ExperimentService {
         control: patch.control ?? e.control, status, startedAt, stoppedAt, updatedAt: now,
       };
       await store.update(next);
-      return this.view(tx, next);
+      return { next, changed: changed.length > 0, view: await this.view(tx, next) };
     });
+    // Where no engine runs (the api role), the arms' sizes once the processes that apply the log have re-bucketed them.
+    if (!out.changed || !this.engine.holdsNoState) return out.view;
+    await this.engine.changesApplied();
+    return this.view(this.store, out.next);
   }
 
   /**

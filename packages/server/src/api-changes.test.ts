@@ -186,6 +186,24 @@ describe.skipIf(why !== null)('admin changes on a process of the api role, appli
         expect(settings.status).toBe(200);
         expect((await call('GET', '/api/settings')).body.publicSegments).toBe('always');
 
+        // An experiment made there: its arm segments are bucketed by the workers, and answered with their sizes; re-bucketed
+        // while a draft, answered once the workers have applied it.
+        const profiles = Number((await apiStore.db.selectFrom('profiles').select((eb) => eb.fn.countAll<number>().as('n')).where('project_id', '=', DEFAULT_PROJECT).executeTakeFirstOrThrow()).n);
+        const experiment = await call('POST', '/api/experiments', { name: 'Banner', arms: [{ key: 'a', weight: 50 }, { key: 'b', weight: 50 }] });
+        expect(experiment.status, JSON.stringify(experiment.body)).toBe(201);
+        const sizes = (body: { arms: { segmentId: string; size: number }[] }) => body.arms.map((a) => a.size);
+        const stored = async (body: { arms: { segmentId: string }[] }) => Promise.all(body.arms.map(async (a) => (await members(a.segmentId)).length));
+        expect(sizes(experiment.body).reduce((x, y) => x + y, 0)).toBe(profiles);
+        expect(await stored(experiment.body)).toEqual(sizes(experiment.body));
+        const skewed = await call('PATCH', `/api/experiments/${experiment.body.id}`, { arms: [{ key: 'a', weight: 90 }, { key: 'b', weight: 10 }] });
+        expect(skewed.status).toBe(200);
+        expect(sizes(skewed.body).reduce((x, y) => x + y, 0)).toBe(profiles);
+        expect(sizes(skewed.body)[0]).toBeGreaterThan(sizes(skewed.body)[1]!);
+        expect(await stored(skewed.body)).toEqual(sizes(skewed.body));
+        expect((await call('PATCH', `/api/experiments/${experiment.body.id}`, { status: 'running' })).status).toBe(200);
+        expect((await call('PATCH', `/api/experiments/${experiment.body.id}`, { status: 'stopped' })).status).toBe(200);
+        expect((await call('DELETE', `/api/experiments/${experiment.body.id}`)).status).toBe(204);
+
         // Deleted there: its rows go, and the workers forget it.
         expect((await call('DELETE', `/api/segments/${created.body.id}`)).status).toBe(204);
         expect(await members(created.body.id)).toEqual([]);

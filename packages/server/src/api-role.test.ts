@@ -50,7 +50,6 @@ describe('a process of the api role', () => {
     for (const [method, url, headers] of [
       ['GET', '/api/segments/warnings', { authorization: `Bearer ${ADMIN}` }],
       // Changes that need an engine holding the profiles (those to definitions are served: api-changes.test.ts).
-      ['POST', '/api/experiments', { authorization: `Bearer ${ADMIN}` }],
       ['POST', '/api/destinations', { authorization: `Bearer ${ADMIN}` }],
       // A read sent as a POST is refused too: previews and overlaps evaluate conditions in the engine.
       ['POST', '/api/segments/preview', { authorization: `Bearer ${ADMIN}` }],
