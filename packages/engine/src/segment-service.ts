@@ -291,7 +291,9 @@ export class SegmentService {
       ({ count } = found);
       sample = found.sample.map((s) => ({ ...s, id: s.profileId }));
       total = await this.store.countProfiles(projectId);
-      if (count === 0 && !warnings.some((w) => w.code === 'CONTRADICTION')) warnings.push({ code: 'EMPTY', message: `no user matches now (of ${total})`, segmentIds: [] });
+      // The warnings that compare members, from the store's rows: what the matches share with each saved segment.
+      const shared = count ? await this.store.previewShared(projectId, where) : new Map<string, number>();
+      warnings.push(...this.hygiene.membershipWarnings(rows, { count, total, sample: [], sizes: await this.store.segmentSizes(projectId), shared }, undefined, warnings));
     }
     const why = await this.hygiene.explainProfiles(projectId, parsed, sample.map((s) => s.id), now);
     return {

@@ -246,6 +246,14 @@ export class ProfileStore {
       sample: r.rows.filter((x) => x.id !== null).map((x) => ({ profileId: Number(x.id), userId: x.user_id, anonymousId: x.anonymous_id })),
     };
   }
+
+  /** Per saved segment, how many of the profiles matching `where` it holds (segments holding none are absent): a preview's overlap with them. */
+  async previewShared(projectId: string, where: RawBuilder<SqlBool>): Promise<Map<string, number>> {
+    const r = await sql<{ segment_id: string; n: number }>`
+      WITH m AS MATERIALIZED (SELECT p.id FROM profiles p WHERE p.project_id = ${projectId} AND ${where})
+      SELECT ms.segment_id, count(*) AS n FROM memberships ms JOIN m ON ms.profile_id = m.id WHERE ms.project_id = ${projectId} GROUP BY ms.segment_id`.execute(this.store.db);
+    return new Map(r.rows.map((x) => [x.segment_id, Number(x.n)]));
+  }
 }
 
 function toProfile(r: ProfileRow, anonymousIds: string[]): StoredProfile {

@@ -222,6 +222,7 @@ export class SqlStore {
   insertProfile(projectId: string, p: NewProfile, events: readonly EventRecord[], now: number) { return this.profiles.insert(projectId, p, events, now); }
   countProfiles(projectId: string, where?: RawBuilder<SqlBool>) { return this.profiles.count(projectId, where); }
   previewProfiles(projectId: string, where: RawBuilder<SqlBool>, limit: number) { return this.profiles.preview(projectId, where, limit); }
+  previewShared(projectId: string, where: RawBuilder<SqlBool>) { return this.profiles.previewShared(projectId, where); }
   profileIds(projectId: string) { return this.profiles.ids(projectId); }
   matchingIds(projectId: string, where: RawBuilder<SqlBool>) { return this.profiles.matchingIds(projectId, where); }
   scanProfiles(projectId: string, afterId: number, limit: number, ids?: readonly number[]) { return this.profiles.scan(projectId, afterId, limit, ids); }
