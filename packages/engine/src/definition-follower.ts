@@ -1,4 +1,5 @@
 import { allPartitions, isWriteConflict, lastSegmentChange, segmentChangesApplied, segmentChangesToApply, setSegmentChangesApplied, storeUnavailableReason, trimSegmentChanges, type SegmentChange, type SqlStore } from '@strata/store';
+import { changeLabels } from './labels.ts';
 import type { LiveEngine } from './live-engine.ts';
 
 /**
@@ -84,6 +85,10 @@ async function applySegmentChange(engine: LiveEngine, tx: SqlStore, c: SegmentCh
   if (!(await tx.getProject(c.projectId))) return;
   // At the engine's own instant for the project: another host's clock (the api process's) never moves the engine's on.
   const at = await engine.applyInstant(tx, c.projectId, 0);
+  if (c.reason === 'labels') {
+    if (c.labels) await changeLabels(engine, tx, c.projectId, c.labels.userId, c.labels.add, c.labels.remove, at);
+    return;
+  }
   if (c.reason === 'unlist') {
     for (const id of c.profileIds ?? []) await engine.unlist(tx, c.projectId, c.segmentIds[0]!, id, at, true);
     return;

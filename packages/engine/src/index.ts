@@ -24,3 +24,4 @@ export * from './membership-reader.ts';
 export * from './partition-worker.ts';
 export * from './partition-route.ts';
 export * from './definition-follower.ts';
+export { changeLabels } from './labels.ts';

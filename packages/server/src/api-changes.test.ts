@@ -207,10 +207,27 @@ describe.skipIf(why !== null)('admin changes on a process of the api role, appli
         // Deleted there: its rows go, and the workers forget it.
         expect((await call('DELETE', `/api/segments/${created.body.id}`)).status).toBe(204);
         expect(await members(created.body.id)).toEqual([]);
-        // Changes of a kind only an engine makes are still refused, naming the role.
-        const labels = await call('POST', '/api/users/u1/labels', { add: ['x'] });
-        expect(labels.status).toBe(421);
-        expect(labels.body.error.code).toBe('WRONG_ROLE');
+        // Labels changed there are written by the worker holding each user (and kept when it writes the profile again),
+        // and the user re-evaluated there.
+        const labelled = await call('POST', '/api/segments', { name: 'Gold', condition: { attr: 'labels', op: 'contains', value: 'gold' } });
+        expect(labelled.status).toBe(201);
+        for (const userId of ['u1', 'u30']) {
+          const r = await call('POST', `/api/users/${userId}/labels`, { add: ['gold', 'x'] });
+          expect(r.status).toBe(200);
+          expect(r.body.labels).toEqual(['gold', 'x']);
+        }
+        expect(await members(labelled.body.id)).toEqual(['u1', 'u30']);
+        expect((await call('POST', '/api/users/u1/labels', { remove: ['gold'] })).body.labels).toEqual(['x']);
+        expect(await members(labelled.body.id)).toEqual(['u30']);
+        const again = await api.app.inject({ method: 'POST', url: '/v1/identify', headers: { 'x-write-key': WRITE }, payload: { userId: 'u30', traits: { level: 31 } } });
+        expect((await readAt('/api/users/u30', JSON.parse(again.payload).position as number)).statusCode).toBe(200);
+        expect((await call('GET', '/api/users/u30')).body.labels).toEqual(['gold', 'x']);
+        expect((await call('POST', '/api/users/nobody/labels', { add: ['gold'] })).status).toBe(404);
+        await historyHolds(labelled.body.id);
+        // An erasure is still refused, naming the role.
+        const erased = await call('DELETE', '/api/users/u1');
+        expect(erased.status).toBe(421);
+        expect(erased.body.error.code).toBe('WRONG_ROLE');
       } finally {
         if (api) {
           await api.app.close();

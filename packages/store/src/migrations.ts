@@ -524,13 +524,16 @@ function segmentChanges(d: StoreDialect): string[] {
  * Partition owners (migration 0028): the worker applying a partition writes a token of its own in
  * `log_positions.owner` when it starts, and every transaction of its checks the token is still
  * there, so that a worker whose lease has lapsed without its knowing writes nothing more
- * (log/positions.ts `claimPartitions`). And `segment_changes.at`, which nothing reads (a change is
- * applied at the applying engine's own instant), goes.
+ * (log/positions.ts `claimPartitions`). A change recorded for the engines carries what it needs
+ * beyond segment and profile ids (`segment_changes.detail`: a user's labels changed by hand);
+ * and `segment_changes.at`, which nothing reads (a change is applied at the applying engine's own
+ * instant), goes.
  */
-function partitionOwners(): string[] {
+function partitionOwners(d: StoreDialect): string[] {
   return [
     'ALTER TABLE log_positions ADD COLUMN owner TEXT',
     'ALTER TABLE segment_changes DROP COLUMN at',
+    `ALTER TABLE segment_changes ADD COLUMN detail ${types(d).json}`,
   ];
 }
 
@@ -543,7 +546,7 @@ export function migrationProvider(d: StoreDialect): MigrationProvider {
       for (const s of stmts) await sql.raw(s).execute(db);
     },
   });
-  return { getMigrations: async () => ({ '0001_initial': step(initial(d)), '0002_live_engine': step(liveEngine(d)), '0003_points': step(points(d)), '0004_missions': step(missions(d)), '0005_rewards': step(rewards(d)), '0006_experiments': step(experiments(d)), '0007_experiences': step(experiences(d)), '0008_profile_ids': step(profileIds(d)), '0009_destinations': step(destinations(d)), '0009_imports': step(imports(d)), '0010_segment_daily': step(segmentDaily(d)), '0011_destination_sync': step(destinationSync(d)), '0012_import_bad_rows': step(importBadRows(d)), '0013_mission_attempts': step(missionAttempts(d)), '0014_admin_token_prefix': step(adminTokenPrefix()), '0015_suppressions': step(suppressions(d)), '0016_events_context': step(eventsByContext()), '0017_keys': keys(d), '0018_audit_log': step(auditLog(d)), '0019_writer_lease': step([writerLeaseTable(d)]), '0020_event_log': step(eventLog(d)), '0021_events_by_arrival': step(eventsByArrival(d)), '0022_store_identity': step(storeIdentity()), '0023_history_ids': step(historyIds(d)), '0024_definition_versions': step(definitionVersions(d)), '0025_profile_moves': step(profileMoves(d)), '0026_segment_daily_shards': step(segmentDailyShards(d)), '0027_segment_changes': step(segmentChanges(d)), '0028_partition_owners': step(partitionOwners()) }) };
+  return { getMigrations: async () => ({ '0001_initial': step(initial(d)), '0002_live_engine': step(liveEngine(d)), '0003_points': step(points(d)), '0004_missions': step(missions(d)), '0005_rewards': step(rewards(d)), '0006_experiments': step(experiments(d)), '0007_experiences': step(experiences(d)), '0008_profile_ids': step(profileIds(d)), '0009_destinations': step(destinations(d)), '0009_imports': step(imports(d)), '0010_segment_daily': step(segmentDaily(d)), '0011_destination_sync': step(destinationSync(d)), '0012_import_bad_rows': step(importBadRows(d)), '0013_mission_attempts': step(missionAttempts(d)), '0014_admin_token_prefix': step(adminTokenPrefix()), '0015_suppressions': step(suppressions(d)), '0016_events_context': step(eventsByContext()), '0017_keys': keys(d), '0018_audit_log': step(auditLog(d)), '0019_writer_lease': step([writerLeaseTable(d)]), '0020_event_log': step(eventLog(d)), '0021_events_by_arrival': step(eventsByArrival(d)), '0022_store_identity': step(storeIdentity()), '0023_history_ids': step(historyIds(d)), '0024_definition_versions': step(definitionVersions(d)), '0025_profile_moves': step(profileMoves(d)), '0026_segment_daily_shards': step(segmentDailyShards(d)), '0027_segment_changes': step(segmentChanges(d)), '0028_partition_owners': step(partitionOwners(d)) }) };
 }
 
 /** The migrations this code has that the database has not run, by name (none: the schema is this code's). */

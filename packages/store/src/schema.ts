@@ -269,6 +269,8 @@ export interface Database {
     /** 'definition', 'manual' (profiles added to an include list) or 'unlist' (a profile taken out of a segment by hand). */
     reason: string;
     profile_ids: unknown;
+    /** What a change needs beyond segment and profile ids (a user's labels changed: the user and the labels), or null (migration 0028). */
+    detail: unknown;
   };
   /** SQLite only: the last id given to rows of a table whose ids must never be given twice (migration 0023). */
   id_sequences: {

@@ -49,7 +49,7 @@ export const API_ROLE_CHANGES: ReadonlySet<string> = new Set([
   'POST /api/experiences', 'PATCH /api/experiences/:id', 'DELETE /api/experiences/:id',
   'POST /api/webhooks', 'POST /api/webhooks/:id/rotate-secret', 'POST /api/webhooks/:id/test', 'DELETE /api/webhooks/:id',
   'POST /api/keys', 'POST /api/keys/:id/rotate', 'DELETE /api/keys/:id', 'PATCH /api/settings',
-  'POST /api/users/:id/points', 'POST /api/rewards/:id/redeem',
+  'POST /api/users/:id/points', 'POST /api/rewards/:id/redeem', 'POST /api/users/:id/labels',
   'POST /api/experiments', 'PATCH /api/experiments/:id', 'DELETE /api/experiments/:id',
   // A read sent as a POST: the store's SQL answers it where the engine's memory is not at hand.
   'POST /api/segments/preview',

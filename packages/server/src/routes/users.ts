@@ -1,6 +1,7 @@
 import type { FastifyInstance } from 'fastify';
 import { Type, type Static } from '@sinclair/typebox';
 import { AppError, isoTime as iso } from '@strata/core';
+import { changeLabels } from '@strata/engine';
 import type { StoredProfile } from '@strata/store';
 import type { AppContext } from '../context.ts';
 import { EventSchema, HistoryPage, IdParams, LabelsBody, MembersQuery, ProfileSchema, TargetingSchema, UserSegment, errors } from '../schemas.ts';
@@ -48,14 +49,14 @@ export async function userRoutes(app: FastifyInstance, ctx: AppContext): Promise
     schema: { ...users, summary: 'Add and remove user labels', params: IdParams, body: LabelsBody, response: { 200: Type.Object({ labels: Type.Array(Type.String()) }), ...errors(400, 401, 403, 404) } },
   }, async (req) => {
     const projectId = req.project.id;
-    return ctx.engine.write(async (tx) => {
-      const p = await tx.findProfile(projectId, req.params.id);
-      if (!p) throw new AppError({ code: 'NOT_FOUND', message: `no user with userId or anonymousId "${req.params.id}"` });
-      const now = ctx.clock.now();
-      const labels = await tx.updateLabels(projectId, p.id, req.body.add ?? [], req.body.remove ?? [], now);
-      await ctx.engine.profilesChanged(tx, projectId, [p.id], now, 'manual');
-      return { labels };
+    const labels = await ctx.engine.write(async (tx) => {
+      if (!(await tx.findProfile(projectId, req.params.id))) throw new AppError({ code: 'NOT_FOUND', message: `no user with userId or anonymousId "${req.params.id}"` });
+      return changeLabels(ctx.engine, tx, projectId, req.params.id, req.body.add ?? [], req.body.remove ?? [], ctx.clock.now());
     });
+    if (labels !== null) return { labels };
+    // Recorded on a process of the api role: answered once the engine holding the user has made it.
+    await ctx.engine.changesApplied();
+    return { labels: (await ctx.store.findProfile(projectId, req.params.id))?.labels ?? [] };
   });
 
   app.get<{ Params: Static<typeof IdParams> }>('/api/users/:id/targeting', {

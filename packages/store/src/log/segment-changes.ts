@@ -15,10 +15,22 @@ export interface SegmentChange {
   readonly seq: number;
   readonly projectId: string;
   readonly segmentIds: readonly string[];
-  /** 'definition': the segments' conditions (or existence) changed; 'manual': profiles were added to an include list; 'unlist': a profile was taken out by hand. */
-  readonly reason: 'definition' | 'manual' | 'unlist';
+  /**
+   * 'definition': the segments' conditions (or existence) changed; 'manual': profiles were added to
+   * an include list; 'unlist': a profile was taken out by hand; 'labels': a user's labels were
+   * changed by hand (`labels`; no segment ids), applied where the user's profile is held.
+   */
+  readonly reason: 'definition' | 'manual' | 'unlist' | 'labels';
   /** The profiles a manual change is about (null: a definition change, about every profile). */
   readonly profileIds: readonly number[] | null;
+  /** A labels change: the user (userId or anonymousId, resolved where it is applied) and the labels added and removed. */
+  readonly labels?: LabelsChange;
+}
+
+export interface LabelsChange {
+  readonly userId: string;
+  readonly add: readonly string[];
+  readonly remove: readonly string[];
 }
 
 /**
@@ -33,7 +45,7 @@ export async function recordSegmentChange(h: StoreHandle, c: Omit<SegmentChange,
   if (h.dialect === 'postgres') await sql`SELECT pg_advisory_xact_lock(hashtext(current_schema()), -1)`.execute(h.db);
   const row = await h.db.insertInto('segment_changes').values({
     project_id: c.projectId, segment_ids: JSON.stringify(c.segmentIds), reason: c.reason,
-    profile_ids: c.profileIds === null ? null : JSON.stringify(c.profileIds),
+    profile_ids: c.profileIds === null ? null : JSON.stringify(c.profileIds), detail: c.labels ? JSON.stringify(c.labels) : null,
   }).returning('seq').executeTakeFirstOrThrow();
   return Number(row.seq);
 }
@@ -50,10 +62,11 @@ export async function segmentChangesToApply(h: StoreHandle, partitions: readonly
   return changesOf(await h.db.selectFrom('segment_changes').selectAll().where('seq', '>', applied).orderBy('seq').execute());
 }
 
-function changesOf(rows: readonly { seq: number; project_id: string; segment_ids: unknown; reason: string; profile_ids: unknown }[]): SegmentChange[] {
+function changesOf(rows: readonly { seq: number; project_id: string; segment_ids: unknown; reason: string; profile_ids: unknown; detail: unknown }[]): SegmentChange[] {
   return rows.map((r) => ({
     seq: Number(r.seq), projectId: r.project_id, segmentIds: readJson<string[]>(r.segment_ids, []),
     reason: r.reason as SegmentChange['reason'], profileIds: r.profile_ids === null ? null : readJson<number[]>(r.profile_ids, []),
+    ...(r.detail === null || r.detail === undefined ? {} : { labels: readJson<LabelsChange>(r.detail, { userId: '', add: [], remove: [] }) }),
   }));
 }
 
