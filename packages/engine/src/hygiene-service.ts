@@ -283,6 +283,32 @@ export class HygieneService {
     });
   }
 
+  /** Pairwise intersections of segments (LiveEngine.overlap) from the stored memberships. */
+  private async storeOverlap(projectId: string, ids: readonly string[]): Promise<{ sizes: number[]; intersections: number[][] }> {
+    const shared = await this.store.segmentsShared(projectId, ids);
+    const intersections = ids.map((a) => ids.map((b) => shared.get(a)?.get(b) ?? 0));
+    return { sizes: intersections.map((row, i) => row[i]!), intersections };
+  }
+
+  /**
+   * What a saved segment shares with every other (LiveEngine.overlapWith, with the same cut at
+   * `minJaccard`), from the stored memberships: its warnings where no engine holds the project.
+   */
+  async storeOverlapWith(projectId: string, segmentId: string, minJaccard: number): Promise<Tally> {
+    const common = await this.store.segmentSharedWith(projectId, segmentId);
+    const all = await this.store.segmentSizes(projectId);
+    const count = common.get(segmentId) ?? 0;
+    const floor = minJaccard - 1e-4;
+    const sizes = new Map<string, number>(), shared = new Map<string, number>();
+    for (const [id, inter] of common) {
+      const size = all.get(id) ?? 0;
+      if (minJaccard > 0 && inter !== count && inter !== size && inter / (count + size - inter) < floor) continue;
+      sizes.set(id, size);
+      shared.set(id, inter);
+    }
+    return { count, total: await this.store.countProfiles(projectId), sample: [], sizes, shared };
+  }
+
   /** Pairwise intersections and Jaccard of up to 50 segments, from engine state. */
   async overlap(projectId: string, ids: readonly string[]): Promise<OverlapResult> {
     const issues: { path: string; message: string }[] = [];
@@ -295,7 +321,8 @@ export class HygieneService {
       seen.add(id);
     });
     if (issues.length) throw validationError('the overlap request is not valid', issues);
-    let m = this.engine.overlap(projectId, ids);
+    // Where no engine holds the project (the api role), from the stored memberships.
+    let m = this.engine.holdsNoState ? await this.storeOverlap(projectId, ids) : this.engine.overlap(projectId, ids);
     if (!m) {
       await this.engine.load(projectId);
       m = this.engine.overlap(projectId, ids);

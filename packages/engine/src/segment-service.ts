@@ -240,7 +240,13 @@ export class SegmentService {
   private async applied<T extends Segment>(projectId: string, seg: T): Promise<T> {
     if (!this.engine.holdsNoState) return seg;
     await this.engine.changesApplied();
-    return { ...seg, size: await this.store.segmentSize(projectId, seg.id) };
+    const size = await this.store.segmentSize(projectId, seg.id);
+    if (!('warnings' in seg)) return { ...seg, size };
+    // Its warnings again, those comparing members too, from the memberships the workers stored.
+    const rows = await this.store.listSegments(projectId);
+    const condition = this.membership.parseSegments(projectId, rows).get(seg.id)?.condition ?? null;
+    const warnings = this.hygiene.savedWarnings(projectId, rows, condition, seg.id, await this.hygiene.storeOverlapWith(projectId, seg.id, HIGH_OVERLAP_JACCARD));
+    return { ...seg, size, warnings };
   }
 
   private async require(store: SqlStore, projectId: string, id: string): Promise<SegmentRow> {

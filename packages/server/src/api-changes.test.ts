@@ -104,6 +104,11 @@ describe.skipIf(why !== null)('admin changes on a process of the api role, appli
         expect(created.status).toBe(201);
         expect(created.body.size).toBe(USERS / 3);
         expect(await members(created.body.id)).toEqual(users((u) => plan(u) === 'vip'));
+        // Saved there, its warnings compare members too: from the memberships the workers stored.
+        const twin = await call('POST', '/api/segments', { name: 'VIP again', condition: { all: [{ attr: 'traits.plan', op: 'eq', value: 'vip' }, { attr: 'traits.level', op: 'gte', value: 0 }] } });
+        expect(twin.status).toBe(201);
+        expect(twin.body.warnings).toContainEqual(expect.objectContaining({ code: 'HIGH_OVERLAP', segmentIds: [created.body.id], jaccard: 1 }));
+        expect((await call('DELETE', `/api/segments/${twin.body.id}`)).status).toBe(204);
         // A second segment of the same name is refused there too.
         expect((await call('POST', '/api/segments', { name: 'VIP', condition: { attr: 'traits.level', op: 'gte', value: 1 } })).status).toBe(409);
 

@@ -62,6 +62,32 @@ export class MembershipStore {
     return new Map(rows.map((r) => [r.segment_id, Number(r.n)]));
   }
 
+  /**
+   * How many members each pair of `ids` shares (both orders, and each segment with itself: its
+   * size), from the stored memberships: what the engine's membership bits answer where they are not
+   * at hand (a process of the api role). Pairs sharing none are absent.
+   */
+  async shared(projectId: string, ids: readonly string[]): Promise<Map<string, Map<string, number>>> {
+    const out = new Map<string, Map<string, number>>();
+    if (ids.length === 0) return out;
+    const rows = await this.store.db.selectFrom('memberships as a')
+      .innerJoin('memberships as b', (j) => j.onRef('b.project_id', '=', 'a.project_id').onRef('b.profile_id', '=', 'a.profile_id'))
+      .select(['a.segment_id as a', 'b.segment_id as b', (eb) => eb.fn.countAll<number>().as('n')])
+      .where('a.project_id', '=', projectId).where('a.segment_id', 'in', [...ids]).where('b.segment_id', 'in', [...ids])
+      .groupBy(['a.segment_id', 'b.segment_id']).execute();
+    for (const r of rows) (out.get(r.a) ?? out.set(r.a, new Map()).get(r.a)!).set(r.b, Number(r.n));
+    return out;
+  }
+
+  /** How many of a segment's members each segment holds (itself included; those holding none are absent), from the stored memberships. */
+  async sharedWith(projectId: string, segmentId: string): Promise<Map<string, number>> {
+    const rows = await this.store.db.selectFrom('memberships as a')
+      .innerJoin('memberships as b', (j) => j.onRef('b.project_id', '=', 'a.project_id').onRef('b.profile_id', '=', 'a.profile_id'))
+      .select(['b.segment_id', (eb) => eb.fn.countAll<number>().as('n')])
+      .where('a.project_id', '=', projectId).where('a.segment_id', '=', segmentId).groupBy('b.segment_id').execute();
+    return new Map(rows.map((r) => [r.segment_id, Number(r.n)]));
+  }
+
   async size(projectId: string, segmentId: string): Promise<number> {
     const r = await this.store.db.selectFrom('memberships').select((eb) => eb.fn.countAll<number>().as('n'))
       .where('project_id', '=', projectId).where('segment_id', '=', segmentId).executeTakeFirst();

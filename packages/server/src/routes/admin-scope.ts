@@ -51,8 +51,8 @@ export const API_ROLE_CHANGES: ReadonlySet<string> = new Set([
   'POST /api/keys', 'POST /api/keys/:id/rotate', 'DELETE /api/keys/:id', 'PATCH /api/settings',
   'POST /api/users/:id/points', 'POST /api/rewards/:id/redeem', 'POST /api/users/:id/labels',
   'POST /api/experiments', 'PATCH /api/experiments/:id', 'DELETE /api/experiments/:id',
-  // A read sent as a POST: the store's SQL answers it where the engine's memory is not at hand.
-  'POST /api/segments/preview',
+  // Reads sent as a POST: the store's SQL answers them where the engine's memory is not at hand.
+  'POST /api/segments/preview', 'POST /api/segments/overlap',
 ]);
 
 /**
