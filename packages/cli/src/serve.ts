@@ -95,6 +95,9 @@ export function logName(log: Pick<AppContext['ingest']['log'], 'kind' | 'partiti
   return `NATS JetStream at ${redactNatsUrl(config.eventLog.natsUrl ?? '')}, stream ${streamName(config.eventLog.prefix)}, ${log.partitions} partitions`;
 }
 
+/** How long a worker's session may sit idle inside a transaction (ms): far longer than any pause between its statements (a NATS append waits 5 s at most). */
+const WORKER_IDLE_IN_TRANSACTION_MS = 60_000;
+
 /**
  * `strata serve` with STRATA_ROLE=worker (docs/scale-out.md § Workers): the writer lease taken
  * shared (any number of workers together; a process of the all role refused beside them, and they
@@ -103,7 +106,9 @@ export function logName(log: Pick<AppContext['ingest']['log'], 'kind' | 'partiti
  * partitions at once) and exits 0.
  */
 export async function serveWorker(config: Config = configFromEnv()): Promise<void> {
-  const { store, lease } = await openWriterStore(storeConfigOf(config), { shared: true });
+  const cfg = storeConfigOf(config);
+  // A worker frozen inside a transaction loses it, and its partitions' locks, after a minute (docs/scale-out.md § Partition leases).
+  const { store, lease } = await openWriterStore(cfg.kind === 'postgres' ? { ...cfg, idleInTransactionMs: WORKER_IDLE_IN_TRANSACTION_MS } : cfg, { shared: true });
   // Its own rows of the per-day membership counts: workers applying at once never wait on one another's.
   store.dailyShard = randomInt(1, 2 ** 31 - 1);
   const log = await openLogOrClose(store, config, () => lease.release());

@@ -1,6 +1,6 @@
 import type { EventRecord, JsonObject } from '@strata/core';
 import { AppError, compileViewSegment } from '@strata/core';
-import { recordSegmentChange, type EngineEvent, type EngineProfile, type IngestOutcome, type MembershipReason, type SegmentRow, type SqlStore } from '@strata/store';
+import { isWriteConflict, recordSegmentChange, type EngineEvent, type EngineProfile, type IngestOutcome, type MembershipReason, type SegmentRow, type SqlStore } from '@strata/store';
 import type { Clock } from './clock.ts';
 import { applyEvents, applyRecords, cascade, evaluate, hydrateProject, redefine, reevaluate, schedule, wake } from './live/apply-core.ts';
 import type { ChangeListener, MembershipChange, Pending } from './live/changes.ts';
@@ -185,13 +185,14 @@ export class LiveEngine extends EngineReads {
       this.redefined.clear();
       this.adopted.clear();
       try {
-        if (this.commitHooks.length === 0 && this.startHooks.length === 0) return await this.store.transaction(fn, opts);
-        return await this.store.transaction(async (tx) => {
+        const once = () => (this.commitHooks.length === 0 && this.startHooks.length === 0 ? this.store.transaction(fn, opts) : this.store.transaction(async (tx) => {
           for (const hook of this.startHooks) await hook(tx);
           const out = await fn(tx);
           for (const hook of this.commitHooks) await hook(tx, out);
           return out;
-        }, opts);
+        }, opts));
+        // Where no engine state is kept (the api role), a transaction that ran into a worker's (a deadlock) is run again: nothing in memory to undo.
+        return await (this.holdsNoState ? retryConflicts(once) : once());
       } catch (e) {
         // Profiles taken over in a transaction that rolled back are still the other worker's: dropped, not read back.
         for (const [projectId, ids] of this.adopted) {
@@ -608,5 +609,17 @@ export class LiveEngine extends EngineReads {
     const p = ps.profiles.get(profileId);
     if (!s?.condition || !p) return false;
     return compileViewSegment(s.condition, new Set(), new Set(), (id) => ps.segments.get(id)?.view).test(p, now);
+  }
+}
+
+/** Runs `fn` again (up to 3 more times, after a short random pause) while it fails with a write conflict (a deadlock, a serialization failure). */
+async function retryConflicts<T>(fn: () => Promise<T>): Promise<T> {
+  for (let tries = 1; ; tries++) {
+    try {
+      return await fn();
+    } catch (e) {
+      if (tries > 3 || !isWriteConflict(e)) throw e;
+      await new Promise((r) => setTimeout(r, Math.random() * 50 * tries));
+    }
   }
 }

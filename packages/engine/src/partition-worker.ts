@@ -109,6 +109,9 @@ interface Forward {
   readonly position: number;
 }
 
+/** A start stopped while it waited for its partitions' locks: its claim transaction rolls back. */
+class StoppedBeforeStart extends Error {}
+
 /** A record that writes in partitions it was not waited for (found inside its transaction): applied alone after the wait. */
 class NeedsWait extends Error {
   constructor(readonly position: number, readonly claims: readonly number[]) {
@@ -160,7 +163,8 @@ export class PartitionWorker {
     for (const p of opts.owned) if (!Number.isInteger(p) || p < 0 || p >= log.partitions) throw new Error(`partition ${p} is not one of the log's ${log.partitions}`);
     this.owned = new Set(opts.owned);
     if (this.shares && store.dialect !== 'postgres') throw new Error('workers that share a log\'s partitions need PostgreSQL as the store');
-    this.deps = this.shares ? { ...deps, route: (tx, r, position) => this.route(tx, r, position), readable: (at) => this.readable(at) } : deps;
+    // Readable positions are recorded by a sole worker too: it may have taken over a hold its partitions' last holder left.
+    this.deps = this.shares ? { ...deps, route: (tx, r, position) => this.route(tx, r, position), readable: (at) => this.readable(at) } : { ...deps, readable: (at) => this.readable(at) };
     if (this.shares || this.fenced) deps.engine.beforeEachWrite((tx) => this.beforeWrite(tx));
   }
 
@@ -188,14 +192,17 @@ export class PartitionWorker {
     if (this.store.dialect === 'postgres') {
       await this.store.transaction(async (tx) => {
         await lockPartitions(tx, [], [...this.owned]);
+        // Stopped while it waited for the locks (its leases changed meanwhile): no claim, which could fence their new holder.
+        if (this.quitting) throw new StoppedBeforeStart();
         if (this.fenced) await claimPartitions(tx, [...this.owned], this.opts.owner!);
-      });
+      }).catch((e: unknown) => { if (!(e instanceof StoppedBeforeStart)) throw e; });
+      if (this.quitting) return;
       this.claimed = this.fenced;
     }
     const stored = await appliedPositions(this.store);
     if (this.shares) this.movesRead = await lastMove(this.store);
     for (const p of this.opts.owned) this.positions.set(p, stored.get(p) ?? 0);
-    if (this.shares) await this.resume(stored);
+    await this.resume(stored);
     this.reader = new PartitionsReader(this.log, this.positions);
     this.running = this.loop().finally(() => { this.running = null; });
   }
@@ -210,11 +217,13 @@ export class PartitionWorker {
    *   the other partitions have applied — are read again, and their ids kept as it kept them.
    */
   private async resume(stored: ReadonlyMap<number, number>): Promise<void> {
-    const head = await this.log.head();
-    for (const [p, readable] of await heldReadable(this.store)) {
-      if (!this.owned.has(p) || readable >= (this.positions.get(p) ?? 0)) continue;
+    const held = [...(await heldReadable(this.store))].filter(([p, readable]) => this.owned.has(p) && readable < (this.positions.get(p) ?? 0));
+    const head = held.length ? await this.log.head() : 0;
+    for (const [p, readable] of held) {
       for (const to of allPartitions(this.log.partitions)) if (to !== p) this.forwards.push({ from: p, record: readable + 1, to, position: head });
     }
+    // Markers hold records back only from partitions other workers own.
+    if (!this.shares) return;
     const least = leastOf(stored, allPartitions(this.log.partitions).filter((p) => !this.owned.has(p)));
     const markers: LoggedRecord[] = [];
     for (const p of this.owned) {
@@ -498,7 +507,7 @@ export class PartitionWorker {
   }
 
   private async record(through: ReadonlyMap<number, number>): Promise<void> {
-    await this.deps.engine.write((tx) => setAppliedPositions(tx, through, this.shares ? this.readable(through) : undefined), { deferSync: true });
+    await this.deps.engine.write((tx) => setAppliedPositions(tx, through, this.readable(through)), { deferSync: true });
     this.moved(through);
   }
 

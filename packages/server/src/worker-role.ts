@@ -85,7 +85,15 @@ export async function startWorkerRole(store: SqlStore, config: Config, log: Even
     const outbox: { start(): void; stop(): Promise<void> }[] = owned.includes(0) ? [new WebhookDispatcher(store, clock), new DestinationDispatcher(store, clock), trimmer(store, log)] : [];
     const r: Running = { owned, engine, worker, follower, outbox, ready: false };
     running = r;
-    await worker.start();
+    try {
+      await worker.start();
+    } catch (err) {
+      // PostgreSQL unreachable or restarting while the worker claimed its partitions: it starts over in a second, not never.
+      console.error(`strata: the worker could not start over partitions ${owned.join(', ')} (${(err as Error)?.message ?? String(err)}); trying again`);
+      if (running === r) await halt();
+      setTimeout(reconfigure, 1_000).unref();
+      return;
+    }
     // Stopped meanwhile (a lease lost while it started): its engine must not start ticking.
     if (running !== r) return;
     // Time stands at the stored clocks until what the partitions hold is applied, each record at its receipt.

@@ -9,7 +9,7 @@ import { acquireWriterLease, type WriterLease, type WriterLeaseOptions } from '.
 export type StoreConfig =
   | { readonly kind: 'sqlite'; readonly dataDir: string }
   | { readonly kind: 'sqlite-memory' }
-  | { readonly kind: 'postgres'; readonly url: string }
+  | { readonly kind: 'postgres'; readonly url: string; readonly idleInTransactionMs?: number }
   | { readonly kind: 'pglite' };
 
 async function openStore(cfg: StoreConfig): Promise<SqlStore> {
@@ -27,7 +27,7 @@ async function openStore(cfg: StoreConfig): Promise<SqlStore> {
     case 'sqlite-memory':
       return new SqlStore(openSqlite({ filename: ':memory:' }).db, 'sqlite');
     case 'postgres':
-      return new SqlStore(openPostgres(cfg.url), 'postgres');
+      return new SqlStore(openPostgres(cfg.url, { idleInTransactionMs: cfg.idleInTransactionMs }), 'postgres');
     case 'pglite':
       return new SqlStore(await openPglite(), 'postgres');
   }

@@ -525,14 +525,11 @@ function segmentChanges(d: StoreDialect): string[] {
  * `log_positions.owner` when it starts, and every transaction of its checks the token is still
  * there, so that a worker whose lease has lapsed without its knowing writes nothing more
  * (log/positions.ts `claimPartitions`). A change recorded for the engines carries what it needs
- * beyond segment and profile ids (`segment_changes.detail`: a user's labels changed by hand);
- * and `segment_changes.at`, which nothing reads (a change is applied at the applying engine's own
- * instant), goes.
+ * beyond segment and profile ids (`segment_changes.detail`: a user's labels changed by hand).
  */
 function partitionOwners(d: StoreDialect): string[] {
   return [
     'ALTER TABLE log_positions ADD COLUMN owner TEXT',
-    'ALTER TABLE segment_changes DROP COLUMN at',
     `ALTER TABLE segment_changes ADD COLUMN detail ${types(d).json}`,
   ];
 }
@@ -573,9 +570,16 @@ export async function migrate(db: Kysely<Database>, d: StoreDialect): Promise<vo
     allowUnorderedMigrations: true,
     ...(schema ? { migrationTableSchema: schema } : {}),
   });
-  const { error, results } = await migrator.migrateToLatest();
-  if (error) {
+  for (let attempt = 1; ; attempt++) {
+    const { error, results } = await migrator.migrateToLatest();
+    if (!error) return;
     const failed = results?.find((r) => r.status === 'Error');
+    // Before any migration ran, Kysely reads the tables of every schema it can see: one dropped meanwhile (another
+    // Strata's, a concurrent test's) fails that read. Nothing was applied: it is read again.
+    if (!failed && attempt < 5 && /does not exist/.test((error as Error).message ?? '')) {
+      await new Promise((r) => setTimeout(r, 20 * attempt));
+      continue;
+    }
     throw new Error(`migration ${failed?.migrationName ?? ''} failed: ${(error as Error).message ?? String(error)}`, { cause: error });
   }
 }

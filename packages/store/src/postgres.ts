@@ -12,6 +12,13 @@ export interface PostgresOptions {
   readonly connectTimeoutMs?: number;
   /** Told when a pooled idle connection dies (the server stopped, restarted or ended it); default: one line on stderr. */
   readonly onIdleError?: (err: Error) => void;
+  /**
+   * Ends a session that stays idle inside a transaction this long (ms; PostgreSQL's
+   * idle_in_transaction_session_timeout): its transaction rolls back and its locks go. Partition
+   * workers set it, so that a worker frozen inside a transaction (a long pause, a suspended VM)
+   * cannot hold its partitions' locks from the worker that takes them over.
+   */
+  readonly idleInTransactionMs?: number;
 }
 
 /**
@@ -21,7 +28,10 @@ export interface PostgresOptions {
  * listener, node-postgres' pool would throw that error and end the process).
  */
 export function openPostgres(connectionString: string, opts: PostgresOptions = {}): Kysely<Database> {
-  const pool = new pg.Pool({ connectionString, max: opts.poolSize ?? 10, connectionTimeoutMillis: opts.connectTimeoutMs ?? 5000, keepAlive: true });
+  const pool = new pg.Pool({
+    connectionString, max: opts.poolSize ?? 10, connectionTimeoutMillis: opts.connectTimeoutMs ?? 5000, keepAlive: true,
+    ...(opts.idleInTransactionMs ? { idle_in_transaction_session_timeout: opts.idleInTransactionMs } : {}),
+  });
   const onIdleError = opts.onIdleError ?? ((err: Error) => console.error(`strata: a PostgreSQL connection was lost (${err.message}); the next request opens a new one`));
   pool.on('error', onIdleError);
   // A connection in use that dies also emits 'error' on its client, where the pool listens only

@@ -269,6 +269,8 @@ export interface Database {
     /** 'definition', 'manual' (profiles added to an include list) or 'unlist' (a profile taken out of a segment by hand). */
     reason: string;
     profile_ids: unknown;
+    /** When it was recorded: read by nothing (a change is applied at the applying engine's own instant); written so that processes of the version before migration 0028 run beside. */
+    at: number;
     /** What a change needs beyond segment and profile ids (a user's labels changed: the user and the labels), or null (migration 0028). */
     detail: unknown;
   };

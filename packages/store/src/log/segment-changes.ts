@@ -45,7 +45,7 @@ export async function recordSegmentChange(h: StoreHandle, c: Omit<SegmentChange,
   if (h.dialect === 'postgres') await sql`SELECT pg_advisory_xact_lock(hashtext(current_schema()), -1)`.execute(h.db);
   const row = await h.db.insertInto('segment_changes').values({
     project_id: c.projectId, segment_ids: JSON.stringify(c.segmentIds), reason: c.reason,
-    profile_ids: c.profileIds === null ? null : JSON.stringify(c.profileIds), detail: c.labels ? JSON.stringify(c.labels) : null,
+    profile_ids: c.profileIds === null ? null : JSON.stringify(c.profileIds), detail: c.labels ? JSON.stringify(c.labels) : null, at: Date.now(),
   }).returning('seq').executeTakeFirstOrThrow();
   return Number(row.seq);
 }

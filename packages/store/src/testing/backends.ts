@@ -73,25 +73,9 @@ export async function openTestPostgres(): Promise<SqlStore> {
     await sql`DROP SCHEMA ${sql.id(schema)} CASCADE`.execute(db).catch(() => undefined);
     await db.destroy();
   });
-  await migrateRetrying(store);
+  // A schema another test process drops meanwhile is read again by the migration (migrations.ts `migrate`).
+  await store.migrate();
   return store;
-}
-
-/**
- * Kysely's migrator introspects every schema of the database, so a test schema being created or
- * dropped by a concurrent test process can fail it ("relation … does not exist", "schema … does
- * not exist"); each migration is one transaction, so trying again is safe.
- */
-async function migrateRetrying(store: SqlStore, attempts = 5): Promise<void> {
-  for (let i = 1; ; i++) {
-    try {
-      await store.migrate();
-      return;
-    } catch (err) {
-      if (i >= attempts) throw err;
-      await new Promise((r) => setTimeout(r, 20 * i));
-    }
-  }
 }
 
 export async function openTestPglite(): Promise<SqlStore> {
