@@ -1,4 +1,5 @@
 import { afterAll, describe, expect, it } from 'vitest';
+import { sql } from 'kysely';
 import type { Json } from '@strata/core';
 import { createStore, openJetStreamLog, PartitionTaken, partitionOf, postgresReachable, readableEverywhere, type EventLog, type IngestItem, type SqlStore } from '@strata/store';
 import { deleteEventStreams, NATS_URL, natsUnavailable, openTestSqlite, TEST_PG_URL, testPrefixes, withTestPgSchema } from '@strata/store/testing';
@@ -391,6 +392,21 @@ describe.skipIf(why !== null)('a worker whose partitions another worker has clai
         await c.worker.stop();
         expect(c.worker.taken).toBeNull();
         expect(await outcome(store)).toEqual(await outcome(single.store));
+
+        // A worker stopped while it waits for its partitions' locks (held here, as by a transaction of the holder's) claims nothing.
+        const holder = await store.db.connection().execute(async (conn) => {
+          await sql`SELECT pg_advisory_lock(hashtext(current_schema()), 0)`.execute(conn);
+          const late = worker(store, log, [0, 1, 2, 3], { owner: 'late' });
+          const starting = late.worker.start();
+          await new Promise((r) => setTimeout(r, 300));
+          await late.worker.stop();
+          await sql`SELECT pg_advisory_unlock(hashtext(current_schema()), 0)`.execute(conn);
+          await starting;
+          return late;
+        });
+        expect(holder.worker.applied.size).toBe(0);
+        const owners = await store.db.selectFrom('log_positions').select('owner').execute();
+        expect(new Set(owners.map((o) => o.owner))).toEqual(new Set(['c']));
       } finally {
         await single.store.close();
         await store.close();
