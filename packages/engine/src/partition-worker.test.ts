@@ -126,6 +126,18 @@ async function deployment(url: string) {
   return { log, store };
 }
 
+/** A deployment where one worker owning every partition has applied `reqs`: what the others are compared with. */
+async function oneWorker(url: string, reqs: readonly IngestItem[][]) {
+  const d = await deployment(url);
+  const all = worker(d.store, d.log, [0, 1, 2, 3]);
+  await project(d.store, all.engine);
+  await append(d.log, reqs);
+  await all.worker.start();
+  await all.worker.drain(90_000);
+  await all.worker.stop();
+  return d;
+}
+
 function worker(store: SqlStore, log: EventLog, owned: number[], claim: Pick<PartitionWorkerOptions, 'owner' | 'onTaken'> = {}) {
   const engine = new LiveEngine(store, { now: () => NOW }, [], { owns: ownedProfiles(new Set(owned), P) });
   return { engine, worker: new PartitionWorker({ engine, sessionTimeoutMs: 1_800_000, listeners: [], isolation: null }, log, store, { owned, batchItems: 300, ...claim }) };
@@ -146,14 +158,7 @@ describe.skipIf(why !== null)('partition workers over one PostgreSQL database', 
     await withTestPgSchema('pw_one', async (one) => withTestPgSchema('pw_two', async (two) => {
       const first = requests(240, 0), second = requests(120, 240);
 
-      // One worker owning every partition.
-      const single = await deployment(one.url);
-      const all = worker(single.store, single.log, [0, 1, 2, 3]);
-      await project(single.store, all.engine);
-      await append(single.log, [...first, ...second]);
-      await all.worker.start();
-      await all.worker.drain(90_000);
-      await all.worker.stop();
+      const single = await oneWorker(one.url, [...first, ...second]);
 
       // Two workers over one database, the second replaced by a new one half way.
       const pair = await deployment(two.url);
@@ -221,70 +226,31 @@ function idIn(among: readonly number[], prefix: string): string {
 }
 
 describe.skipIf(why !== null)('the order of a link and what is sent after it, across workers', () => {
-  it('applies an anonymous event sent after its identify after the identify, though the identify\'s worker applies it later (the marker in the anonymous id\'s partition)', async () => {
-    await withTestPgSchema('pw_order_one', async (one) => withTestPgSchema('pw_order_two', async (two) => {
+  it.each([
+    ['applies an anonymous event sent after its identify after the identify, though the identify\'s worker applies it later (the marker in the anonymous id\'s partition)', false],
+    ['does so too when the anonymous id\'s partition changed hands after its worker passed the marker, before the link was applied (the next holder reads the marker again)', true],
+  ] as const)('%s', async (_title, handOver) => {
+    await withTestPgSchema(`pw_order_${handOver ? 'h' : 'n'}_one`, async (one) => withTestPgSchema(`pw_order_${handOver ? 'h' : 'n'}_two`, async (two) => {
       // The visitor's anonymous id falls in the first worker's partitions, their userId in the second's.
       const userId = idIn([2, 3], 'user'), anonymousId = idIn([0, 1], 'visitor');
-      const reqs = [[item('identify', { type: 'identify', userId, anonymousId, traits: { plan: 'pro' } })], [item('view', { anonymousId })], [item('view', { anonymousId })]];
-      const single = await deployment(one.url);
-      const all = worker(single.store, single.log, [0, 1, 2, 3]);
-      await project(single.store, all.engine);
-      await append(single.log, reqs);
-      await all.worker.start();
-      await all.worker.drain(90_000);
-      await all.worker.stop();
-
-      const pair = await deployment(two.url);
-      const a = worker(pair.store, pair.log, [0, 1]);
-      const b = worker(pair.store, pair.log, [2, 3]);
-      await project(pair.store, a.engine);
-      await append(pair.log, reqs);
-      // The anonymous id's worker runs alone first: it must not apply the views before the identify.
-      await a.worker.start();
-      await new Promise((r) => setTimeout(r, 1_000));
-      expect(a.worker.counts.waits).toBeGreaterThan(0);
-      await b.worker.start();
-      await finish(pair.log, [a.worker, b.worker]);
-      try {
-        const expected = await outcome(single.store);
-        // The views went to the identified user: never an anonymous viewer.
-        expect(expected.history).not.toContainEqual(expect.stringMatching(/^anonymous viewers/));
-        expect(expected.members).toContain(`viewers ${userId}`);
-        expect(await outcome(pair.store)).toEqual(expected);
-        expect(a.worker.counts.forwarded).toBe(2);
-      } finally {
-        await single.store.close();
-        await pair.store.close();
-      }
-    }));
-  }, 180_000);
-});
-
-describe.skipIf(why !== null)('a link\'s order across a hand-over', () => {
-  it('holds an anonymous event sent after its identify back though the anonymous id\'s partition changed hands after its marker (the next holder reads the marker again)', async () => {
-    await withTestPgSchema('pw_handover_one', async (one) => withTestPgSchema('pw_handover_two', async (two) => {
-      const userId = idIn([2, 3], 'member'), anonymousId = idIn([0, 1], 'guest');
       const identify = [item('identify', { type: 'identify', userId, anonymousId, traits: { plan: 'pro' } })];
       const views = [[item('view', { anonymousId })], [item('view', { anonymousId })]];
-      const single = await deployment(one.url);
-      const all = worker(single.store, single.log, [0, 1, 2, 3]);
-      await project(single.store, all.engine);
-      await append(single.log, [identify, ...views]);
-      await all.worker.start();
-      await all.worker.drain(90_000);
-      await all.worker.stop();
+      const single = await oneWorker(one.url, [identify, ...views]);
 
       const pair = await deployment(two.url);
       try {
-        const first = worker(pair.store, pair.log, [0, 1]);
-        await project(pair.store, first.engine);
-        await append(pair.log, [identify]);
-        // The anonymous id's worker passes the marker, then hands its partitions over; the views come after.
-        await first.worker.start();
-        await first.worker.drain(90_000);
-        await first.worker.stop();
-        await append(pair.log, views);
-        const a = worker(pair.store, pair.log, [0, 1]);
+        let a = worker(pair.store, pair.log, [0, 1]);
+        await project(pair.store, a.engine);
+        await append(pair.log, handOver ? [identify] : [identify, ...views]);
+        if (handOver) {
+          // The anonymous id's worker passes the marker, then hands its partitions over; the views come after.
+          await a.worker.start();
+          await a.worker.drain(90_000);
+          await a.worker.stop();
+          await append(pair.log, views);
+          a = worker(pair.store, pair.log, [0, 1]);
+        }
+        // The anonymous id's worker runs alone first: it must not apply the views before the identify.
         await a.worker.start();
         await new Promise((r) => setTimeout(r, 1_000));
         expect(a.worker.counts.waits).toBeGreaterThan(0);
@@ -292,7 +258,9 @@ describe.skipIf(why !== null)('a link\'s order across a hand-over', () => {
         await b.worker.start();
         await finish(pair.log, [a.worker, b.worker]);
         const expected = await outcome(single.store);
+        // The views went to the identified user: never an anonymous viewer.
         expect(expected.history).not.toContainEqual(expect.stringMatching(/^anonymous viewers/));
+        expect(expected.members).toContain(`viewers ${userId}`);
         expect(await outcome(pair.store)).toEqual(expected);
         expect(a.worker.counts.forwarded).toBe(2);
       } finally {
@@ -354,13 +322,7 @@ describe.skipIf(why !== null)('a worker whose partitions another worker has clai
   it('writes nothing more once another worker has claimed its partitions (its lease lapsed without its knowing), and the next owner ends as one worker would', async () => {
     await withTestPgSchema('pw_fence_one', async (one) => withTestPgSchema('pw_fence_two', async (two) => {
       const first = requests(60, 0), second = requests(60, 60);
-      const single = await deployment(one.url);
-      const all = worker(single.store, single.log, [0, 1, 2, 3]);
-      await project(single.store, all.engine);
-      await append(single.log, [...first, ...second]);
-      await all.worker.start();
-      await all.worker.drain(90_000);
-      await all.worker.stop();
+      const single = await oneWorker(one.url, [...first, ...second]);
 
       const { log, store } = await deployment(two.url);
       try {
