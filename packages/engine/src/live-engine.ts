@@ -1,6 +1,6 @@
 import type { EventRecord, JsonObject } from '@strata/core';
 import { AppError, compileViewSegment } from '@strata/core';
-import { isWriteConflict, recordSegmentChange, type EngineEvent, type EngineProfile, type IngestOutcome, type MembershipReason, type SegmentRow, type SqlStore } from '@strata/store';
+import { recordSegmentChange, retryWriteConflicts, type EngineEvent, type EngineProfile, type IngestOutcome, type MembershipReason, type SegmentRow, type SqlStore } from '@strata/store';
 import type { Clock } from './clock.ts';
 import { applyEvents, applyRecords, cascade, evaluate, hydrateProject, redefine, reevaluate, schedule, wake } from './live/apply-core.ts';
 import type { ChangeListener, MembershipChange, Pending } from './live/changes.ts';
@@ -192,7 +192,7 @@ export class LiveEngine extends EngineReads {
           return out;
         }, opts));
         // Where no engine state is kept (the api role), a transaction that ran into a worker's (a deadlock) is run again: nothing in memory to undo.
-        return await (this.holdsNoState ? retryConflicts(once) : once());
+        return await (this.holdsNoState ? retryWriteConflicts(once) : once());
       } catch (e) {
         // Profiles taken over in a transaction that rolled back are still the other worker's: dropped, not read back.
         for (const [projectId, ids] of this.adopted) {
@@ -612,14 +612,3 @@ export class LiveEngine extends EngineReads {
   }
 }
 
-/** Runs `fn` again (up to 3 more times, after a short random pause) while it fails with a write conflict (a deadlock, a serialization failure). */
-async function retryConflicts<T>(fn: () => Promise<T>): Promise<T> {
-  for (let tries = 1; ; tries++) {
-    try {
-      return await fn();
-    } catch (e) {
-      if (tries > 3 || !isWriteConflict(e)) throw e;
-      await new Promise((r) => setTimeout(r, Math.random() * 50 * tries));
-    }
-  }
-}

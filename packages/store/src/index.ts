@@ -8,7 +8,7 @@ export { KeyStore, hashToken, tokenPrefix, newKeyValue, newKeyId, PROJECT_KEY_KI
 export { STARTUP_LABEL } from './migrations.ts';
 export { openSqlite, registerFunctions, type Checkpointer } from './sqlite.ts';
 export { openPostgres, postgresReachable, type PostgresOptions } from './postgres.ts';
-export { isStoreUnavailable, isWriteConflict, storeUnavailableReason } from './store-errors.ts';
+export { isStoreUnavailable, isWriteConflict, retryWriteConflicts, storeUnavailableReason } from './store-errors.ts';
 export { openPglite } from './pglite.ts';
 export { createStore, openSharedStore, openWriterStore, type StoreConfig } from './create-store.ts';
 export { acquireWriterLease, describeHolder, writerLockKey, WriterLeaseRefused, type LeaseHolder, type WriterLease, type WriterLeaseOptions } from './writer-lease.ts';

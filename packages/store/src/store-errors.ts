@@ -86,3 +86,19 @@ export function isWriteConflict(err: unknown, depth = 0): boolean {
   if (e.code === '40P01' || e.code === '40001') return true;
   return e.cause !== undefined && isWriteConflict(e.cause, depth + 1);
 }
+
+/**
+ * Runs `fn` again (up to 3 more times, after a short random pause) while it fails with a write
+ * conflict (a deadlock, a serialization failure): for a transaction that keeps nothing in memory,
+ * so that running it again from the start is all there is to do.
+ */
+export async function retryWriteConflicts<T>(fn: () => Promise<T>): Promise<T> {
+  for (let tries = 1; ; tries++) {
+    try {
+      return await fn();
+    } catch (e) {
+      if (tries > 3 || !isWriteConflict(e)) throw e;
+      await new Promise((r) => setTimeout(r, Math.random() * 50 * tries));
+    }
+  }
+}
