@@ -95,8 +95,12 @@ export function logName(log: Pick<AppContext['ingest']['log'], 'kind' | 'partiti
   return `NATS JetStream at ${redactNatsUrl(config.eventLog.natsUrl ?? '')}, stream ${streamName(config.eventLog.prefix)}, ${log.partitions} partitions`;
 }
 
-/** How long a worker's session may sit idle inside a transaction (ms): far longer than any pause between its statements (a NATS append waits 5 s at most). */
-const WORKER_IDLE_IN_TRANSACTION_MS = 60_000;
+/**
+ * How long a worker's session may sit idle inside a transaction (ms): far longer than any pause
+ * between its statements — a NATS append waits 5 s at most, and the longest computation inside one
+ * of its transactions measured, catching up a million profiles after a week down, took 85 s.
+ */
+const WORKER_IDLE_IN_TRANSACTION_MS = 300_000;
 
 /**
  * `strata serve` with STRATA_ROLE=worker (docs/scale-out.md § Workers): the writer lease taken
@@ -107,7 +111,7 @@ const WORKER_IDLE_IN_TRANSACTION_MS = 60_000;
  */
 export async function serveWorker(config: Config = configFromEnv()): Promise<void> {
   const cfg = storeConfigOf(config);
-  // A worker frozen inside a transaction loses it, and its partitions' locks, after a minute (docs/scale-out.md § Partition leases).
+  // A worker frozen inside a transaction loses it, and its partitions' locks, after five minutes (docs/scale-out.md § Partition leases).
   const { store, lease } = await openWriterStore(cfg.kind === 'postgres' ? { ...cfg, idleInTransactionMs: WORKER_IDLE_IN_TRANSACTION_MS } : cfg, { shared: true });
   // Its own rows of the per-day membership counts: workers applying at once never wait on one another's.
   store.dailyShard = randomInt(1, 2 ** 31 - 1);

@@ -79,6 +79,31 @@ export function followDefinitions(
   };
 }
 
+/**
+ * Segment changes applied to profiles just taken over from another partition's worker
+ * (`profileIds`), which that worker had not applied yet and this engine had — before the profiles
+ * were its own, so passing them over: the labels and manual lists that name them, then every
+ * segment evaluated for them again (a definition changed meanwhile included).
+ */
+export async function applySegmentChangesTo(engine: LiveEngine, tx: SqlStore, projectId: string, changes: readonly SegmentChange[], profileIds: readonly number[]): Promise<void> {
+  if (profileIds.length === 0 || !changes.some((c) => c.projectId === projectId)) return;
+  const ids = new Set(profileIds);
+  const at = await engine.applyInstant(tx, projectId, 0);
+  for (const c of changes) {
+    if (c.projectId !== projectId) continue;
+    if (c.reason === 'labels') {
+      // Resolved as the change names the user; the record taking the profile over has not moved its keys yet.
+      const profile = c.labels ? await tx.findProfile(projectId, c.labels.userId) : null;
+      if (profile && ids.has(profile.id)) await tx.updateLabels(projectId, profile.id, c.labels!.add, c.labels!.remove, at);
+      continue;
+    }
+    const named = (c.profileIds ?? []).filter((id) => ids.has(id));
+    if (c.reason === 'unlist') for (const id of named) await engine.unlist(tx, projectId, c.segmentIds[0]!, id, at, true);
+    else if (c.reason === 'manual' && named.length) await engine.segmentsChanged(tx, projectId, c.segmentIds, at, 'manual', named);
+  }
+  await engine.profilesChanged(tx, projectId, profileIds, at, 'definition');
+}
+
 /** One segment change, applied to the profiles the engine holds. */
 async function applySegmentChange(engine: LiveEngine, tx: SqlStore, c: SegmentChange): Promise<void> {
   // A project deleted since: nothing of it is left to change.

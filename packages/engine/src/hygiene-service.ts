@@ -296,7 +296,7 @@ export class HygieneService {
    */
   async storeOverlapWith(projectId: string, segmentId: string, minJaccard: number): Promise<Tally> {
     const common = await this.store.segmentSharedWith(projectId, segmentId);
-    const all = await this.store.segmentSizes(projectId);
+    const all = await this.store.segmentSizes(projectId, [...common.keys()]);
     const count = common.get(segmentId) ?? 0;
     const floor = minJaccard - 1e-4;
     const sizes = new Map<string, number>(), shared = new Map<string, number>();

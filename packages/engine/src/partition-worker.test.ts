@@ -1,8 +1,9 @@
 import { afterAll, describe, expect, it } from 'vitest';
 import { sql } from 'kysely';
 import type { Json } from '@strata/core';
-import { createStore, openJetStreamLog, PartitionTaken, partitionOf, postgresReachable, readableEverywhere, type EventLog, type IngestItem, type SqlStore } from '@strata/store';
+import { createStore, openJetStreamLog, PartitionTaken, partitionOf, postgresReachable, readableEverywhere, recordSegmentChange, segmentChangesApplied, type EventLog, type IngestItem, type SqlStore } from '@strata/store';
 import { deleteEventStreams, NATS_URL, natsUnavailable, openTestSqlite, TEST_PG_URL, testPrefixes, withTestPgSchema } from '@strata/store/testing';
+import { followDefinitions, type DefinitionFollower } from './definition-follower.ts';
 import { applyRecords } from './ingest-apply.ts';
 import { recordsOf } from './ingest-records.ts';
 import { LiveEngine } from './live-engine.ts';
@@ -312,6 +313,51 @@ describe.skipIf(why !== null)('reads and events forwarded to another worker\'s p
         expect(await readableEverywhere(store, P)).toBeGreaterThanOrEqual(view);
         await finish(log, [a.worker, b.worker]);
       } finally {
+        await store.close();
+      }
+    });
+  }, 180_000);
+});
+
+describe.skipIf(why !== null)('segment changes and a profile taken over', () => {
+  it('applies a labels change to a profile taken over, which its old partition had not applied and its new one had passed over', async () => {
+    await withTestPgSchema('pw_catch_up', async (db) => {
+      const { log, store } = await deployment(db.url);
+      const followers: DefinitionFollower[] = [];
+      try {
+        const userId = idIn([2, 3], 'buyer'), anonymousId = idIn([0, 1], 'browser');
+        let a = worker(store, log, [0, 1]);
+        let b = worker(store, log, [2, 3]);
+        await project(store, a.engine);
+        // The visitor's profile is in the first worker's partitions, the user's in the second's.
+        await append(log, [[item('view', { anonymousId })], [item('view', { userId })]]);
+        await a.worker.start();
+        await b.worker.start();
+        await finish(log, [a.worker, b.worker]);
+        // The identify: the first worker passes its marker and stops, the second not running.
+        await append(log, [[item('identify', { type: 'identify', userId, anonymousId })]]);
+        a = worker(store, log, [0, 1]);
+        await a.worker.start();
+        await a.worker.drain(90_000);
+        await a.worker.stop();
+        // The visitor labelled on a process of the api role, before the first worker applied it.
+        await store.transaction((tx) => recordSegmentChange(tx, { projectId: 'p', segmentIds: [], reason: 'labels', profileIds: null, labels: { userId: anonymousId, add: ['gold'], remove: [] } }));
+        // The second worker applies the change (passing the visitor over: another partition's), then takes the visitor over.
+        b = worker(store, log, [2, 3]);
+        followers.push(followDefinitions(b.engine, store, [2, 3], []));
+        await b.worker.start();
+        await b.worker.drain(90_000);
+        expect(b.worker.counts.adopted).toBe(1);
+        // The first worker, back, finds the visitor is the user now, held by the second: it passes the change over too.
+        a = worker(store, log, [0, 1]);
+        followers.push(followDefinitions(a.engine, store, [0, 1], []));
+        await a.worker.start();
+        for (const until = Date.now() + 20_000; (await segmentChangesApplied(store, [0, 1, 2, 3])) === 0 && Date.now() < until;) await new Promise((r) => setTimeout(r, 50));
+        expect(await segmentChangesApplied(store, [0, 1, 2, 3])).toBeGreaterThan(0);
+        await finish(log, [a.worker, b.worker]);
+        expect((await store.findProfile('p', userId))!.labels).toEqual(['gold']);
+      } finally {
+        for (const f of followers) await f.stop();
         await store.close();
       }
     });

@@ -1,5 +1,6 @@
-import { allPartitions, appliedPositions, checkOwner, claimPartitions, heldReadable, isWriteConflict, leastOf, keyProfiles, lastMove, lockPartitions, movesSince, PartitionTaken, recordMoves, setAppliedPositions, storeUnavailableReason, type EventLog, type IngestItem, type LoggedRecord, type LogRecord, type SqlStore } from '@strata/store';
+import { allPartitions, appliedPositions, checkOwner, claimPartitions, heldReadable, isWriteConflict, leastOf, keyProfiles, lastMove, lockPartitions, movesSince, PartitionTaken, recordMoves, segmentChangesApplied, segmentChangesBetween, setAppliedPositions, storeUnavailableReason, type EventLog, type IngestItem, type LoggedRecord, type LogRecord, type SqlStore } from '@strata/store';
 import { applyRecords, setAside, type ApplyDeps } from './ingest-apply.ts';
+import { applySegmentChangesTo } from './definition-follower.ts';
 import type { ProfileOwnership } from './live/store-sync.ts';
 import { homePartition, idsOf, RouteKeys, routeItems } from './partition-route.ts';
 
@@ -434,7 +435,9 @@ export class PartitionWorker {
     if (claims.some((c) => !this.waited.has(c))) throw new NeedsWait(position, claims);
     const adopt = routed.adopt.map((p) => p.id);
     await this.deps.engine.adopt(tx, r.projectId, adopt);
-    await recordMoves(tx, r.projectId, routed.adopt.map((p) => ({ fromPartition: homePartition(p, this.log.partitions), profileId: p.id })));
+    const moves = routed.adopt.map((p) => ({ fromPartition: homePartition(p, this.log.partitions), profileId: p.id }));
+    await recordMoves(tx, r.projectId, moves);
+    await this.catchUp(tx, r.projectId, moves);
     if (routed.forward.size) {
       // Durable before this transaction records the record as applied: a crash in between forwards them again, and their messageIds keep them once.
       const to = [...routed.forward.keys()];
@@ -444,6 +447,22 @@ export class PartitionWorker {
     this.inTx.adopted += adopt.length;
     for (const items of routed.forward.values()) this.inTx.forwarded += items.length;
     return routed.own;
+  }
+
+  /**
+   * Profiles taken over in this transaction: the segment changes (made on processes of the api
+   * role) that their partition has not applied and this worker has — passing them over while they
+   * were another's — are applied to them now (definition-follower.ts `applySegmentChangesTo`), so
+   * that a change is never passed over by both workers. Their partition's record is stable here:
+   * this transaction holds its lock exclusively.
+   */
+  private async catchUp(tx: SqlStore, projectId: string, moves: readonly { fromPartition: number; profileId: number }[]): Promise<void> {
+    if (moves.length === 0) return;
+    const own = await segmentChangesApplied(tx, [...this.owned]);
+    for (const from of new Set(moves.map((m) => m.fromPartition))) {
+      const changes = await segmentChangesBetween(tx, await segmentChangesApplied(tx, [from]), own);
+      await applySegmentChangesTo(this.deps.engine, tx, projectId, changes, moves.filter((m) => m.fromPartition === from).map((m) => m.profileId));
+    }
   }
 
   /** Applies a batch, trying again while the store is unavailable; false when stopping first. A NeedsWait goes to the caller. */

@@ -30,7 +30,7 @@ export { SqliteEventLog } from './log/sqlite-log.ts';
 export { SqlEventLog, unappliedInTable } from './log/sql-log.ts';
 export { openEventLog } from './log/open-log.ts';
 export { allPartitions, appliedEverywhere, appliedPosition, appliedPositions, checkLogPartitions, checkOwner, claimPartitions, heldReadable, leastOf, PartitionTaken, readableEverywhere, setAppliedPosition, setAppliedPositions } from './log/positions.ts';
-export { lastSegmentChange, recordSegmentChange, segmentChangesApplied, segmentChangesToApply, setSegmentChangesApplied, trimSegmentChanges, type LabelsChange, type SegmentChange } from './log/segment-changes.ts';
+export { lastSegmentChange, recordSegmentChange, segmentChangesApplied, segmentChangesBetween, segmentChangesToApply, setSegmentChangesApplied, trimSegmentChanges, type LabelsChange, type SegmentChange } from './log/segment-changes.ts';
 export { keyProfiles, lastMove, lockPartitions, movesSince, recordMoves, type ProfileRef } from './log/partition-locks.ts';
 export { encodeRecordBody, decodeRecordBody } from './log/record-codec.ts';
 export { openJetStreamLog, type JetStreamLogOptions } from './log/jetstream-log.ts';

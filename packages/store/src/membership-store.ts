@@ -56,9 +56,12 @@ export class MembershipStore {
     return rows.map((r) => ({ profileId: Number(r.profile_id), since: r.since, userId: r.user_id, anonymousId: r.anonymous_id, manual: r.included !== null }));
   }
 
-  async sizes(projectId: string): Promise<Map<string, number>> {
-    const rows = await this.store.db.selectFrom('memberships').select(['segment_id', (eb) => eb.fn.countAll<number>().as('n')])
-      .where('project_id', '=', projectId).groupBy('segment_id').execute();
+  /** Every segment's member count (of `ids` only, when given). */
+  async sizes(projectId: string, ids?: readonly string[]): Promise<Map<string, number>> {
+    if (ids?.length === 0) return new Map();
+    let q = this.store.db.selectFrom('memberships').select(['segment_id', (eb) => eb.fn.countAll<number>().as('n')]).where('project_id', '=', projectId);
+    if (ids) q = q.where('segment_id', 'in', [...ids]);
+    const rows = await q.groupBy('segment_id').execute();
     return new Map(rows.map((r) => [r.segment_id, Number(r.n)]));
   }
 
@@ -70,12 +73,23 @@ export class MembershipStore {
   async shared(projectId: string, ids: readonly string[]): Promise<Map<string, Map<string, number>>> {
     const out = new Map<string, Map<string, number>>();
     if (ids.length === 0) return out;
-    const rows = await this.store.db.selectFrom('memberships as a')
-      .innerJoin('memberships as b', (j) => j.onRef('b.project_id', '=', 'a.project_id').onRef('b.profile_id', '=', 'a.profile_id'))
-      .select(['a.segment_id as a', 'b.segment_id as b', (eb) => eb.fn.countAll<number>().as('n')])
-      .where('a.project_id', '=', projectId).where('a.segment_id', 'in', [...ids]).where('b.segment_id', 'in', [...ids])
-      .groupBy(['a.segment_id', 'b.segment_id']).execute();
-    for (const r of rows) (out.get(r.a) ?? out.set(r.a, new Map()).get(r.a)!).set(r.b, Number(r.n));
+    if (ids.length > 52) throw new RangeError(`at most 52 segments at once, got ${ids.length}`);
+    // Each profile's segments among `ids` as one number (segment i: 2^i; a profile is in a segment
+    // once), profiles counted by that set: one row per profile is read, never one per pair.
+    const bit = sql.join(ids.map((id, i) => sql`WHEN ${id} THEN CAST(${2 ** i} AS BIGINT)`), sql` `);
+    const rows = await sql<{ mask: number | string; n: number | string }>`
+      SELECT mask, count(*) AS n FROM (
+        SELECT sum(CASE segment_id ${bit} END) AS mask FROM memberships
+        WHERE project_id = ${projectId} AND segment_id IN (${sql.join([...ids])}) GROUP BY profile_id
+      ) AS m GROUP BY mask`.execute(this.store.db);
+    const pairs = ids.map(() => ids.map(() => 0));
+    for (const r of rows.rows) {
+      const n = Number(r.n);
+      const members: number[] = [];
+      for (let i = 0, rest = Number(r.mask); rest > 0; i++, rest = Math.floor(rest / 2)) if (rest % 2 === 1) members.push(i);
+      for (const i of members) for (const j of members) pairs[i]![j]! += n;
+    }
+    ids.forEach((a, i) => ids.forEach((b, j) => { if (pairs[i]![j]) (out.get(a) ?? out.set(a, new Map()).get(a)!).set(b, pairs[i]![j]!); }));
     return out;
   }
 

@@ -254,7 +254,7 @@ export class SqlStore {
   membershipsOf(projectId: string, profileIds: readonly number[]) { return this.memberships.membershipsOf(projectId, profileIds); }
   applyMembershipChanges(projectId: string, adds: readonly { segmentId: string; profileId: number; since: number }[], removes: readonly { segmentId: string; profileId: number }[]) { return this.memberships.applyChanges(projectId, adds, removes); }
   listMembers(projectId: string, segmentId: string, limit: number, afterProfileId: number | null) { return this.memberships.listMembers(projectId, segmentId, limit, afterProfileId); }
-  segmentSizes(projectId: string) { return this.memberships.sizes(projectId); }
+  segmentSizes(projectId: string, ids?: readonly string[]) { return this.memberships.sizes(projectId, ids); }
   segmentsShared(projectId: string, ids: readonly string[]) { return this.memberships.shared(projectId, ids); }
   segmentSharedWith(projectId: string, segmentId: string) { return this.memberships.sharedWith(projectId, segmentId); }
   segmentSize(projectId: string, segmentId: string) { return this.memberships.size(projectId, segmentId); }

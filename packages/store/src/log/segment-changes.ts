@@ -62,6 +62,12 @@ export async function segmentChangesToApply(h: StoreHandle, partitions: readonly
   return changesOf(await h.db.selectFrom('segment_changes').selectAll().where('seq', '>', applied).orderBy('seq').execute());
 }
 
+/** The changes after `after` up to `upTo`, in order. */
+export async function segmentChangesBetween(h: StoreHandle, after: number, upTo: number): Promise<SegmentChange[]> {
+  if (upTo <= after) return [];
+  return changesOf(await h.db.selectFrom('segment_changes').selectAll().where('seq', '>', after).where('seq', '<=', upTo).orderBy('seq').execute());
+}
+
 function changesOf(rows: readonly { seq: number; project_id: string; segment_ids: unknown; reason: string; profile_ids: unknown; detail: unknown }[]): SegmentChange[] {
   return rows.map((r) => ({
     seq: Number(r.seq), projectId: r.project_id, segmentIds: readJson<string[]>(r.segment_ids, []),
