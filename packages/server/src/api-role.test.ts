@@ -5,7 +5,7 @@ import { openTestSqlite, testBackends } from '@strata/store/testing';
 import { buildApp } from './app.ts';
 import { createContext, DEFAULT_PROJECT, stopContext } from './bootstrap.ts';
 import type { AppContext } from './context.ts';
-import { ADMIN, startTestApp, WRITE, type TestApp } from './test-app.ts';
+import { ADMIN, ROOT, startTestApp, WRITE, type TestApp } from './test-app.ts';
 
 const backends = await testBackends();
 
@@ -53,6 +53,8 @@ describe('a process of the api role', () => {
       ['POST', '/api/destinations', { authorization: `Bearer ${ADMIN}` }],
       // An erasure is the all role's, whatever the token (refused before it is checked).
       ['DELETE', '/api/users/u1', { authorization: 'Bearer nonsense' }],
+      // So is a project's deletion (it must reach every engine that holds the project).
+      ['DELETE', '/api/projects/prj_any', { authorization: `Bearer ${ROOT}` }],
       ['GET', '/', {}],
       ['GET', '/segments', {}],
     ] as const) {
@@ -65,6 +67,14 @@ describe('a process of the api role', () => {
     }
     expect((await t.app.inject({ method: 'GET', url: '/api/health' })).statusCode).toBe(200);
     expect((await t.app.inject({ method: 'GET', url: '/api/health/ready' })).statusCode).toBe(200);
+    // A project is made and listed there with the root token (and its write key takes ingest there); not with a project's token.
+    const root = { authorization: `Bearer ${ROOT}` };
+    const made = await t.app.inject({ method: 'POST', url: '/api/projects', headers: root, payload: { name: 'Second shop' } });
+    expect(made.statusCode, made.payload).toBe(201);
+    const second = JSON.parse(made.payload);
+    expect(JSON.parse((await t.app.inject({ method: 'GET', url: '/api/projects', headers: root })).payload).projects.map((p: { id: string }) => p.id)).toContain(second.project.id);
+    expect((await t.app.inject({ method: 'POST', url: '/api/projects', headers: { authorization: `Bearer ${ADMIN}` }, payload: { name: 'x' } })).statusCode).toBe(403);
+    expect((await t.app.inject({ method: 'POST', url: '/v1/track', headers: { 'x-write-key': second.writeKey.value }, payload: { userId: 'u1', event: 'seen' } })).statusCode).toBe(200);
     const spec = JSON.parse((await t.app.inject({ method: 'GET', url: '/openapi.json' })).payload);
     expect(Object.keys(spec.paths)).toContain('/v1/batch');
     expect(Object.keys(spec.paths)).toContain('/v1/targeting');

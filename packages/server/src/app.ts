@@ -114,6 +114,7 @@ export async function buildApp(ctx: AppContext, opts: AppOptions = {}): Promise<
     // reads and the changes of API_ROLE_CHANGES, answered from PostgreSQL (docs/scale-out.md § Roles); the rest is the all role's.
     await app.register(async (scope) => publicRoutes(scope, withCreds));
     await app.register(async (scope) => adminRoutes(scope, withCreds, { apiRole: true }));
+    await app.register(async (scope) => rootRoutes(scope, withCreds, { apiRole: true }));
     return app;
   }
   // While the engine loads its projects at start, the APIs answer 503 STARTING (health, metrics, docs and the UI serve).
@@ -122,11 +123,16 @@ export async function buildApp(ctx: AppContext, opts: AppOptions = {}): Promise<
   await app.register(async (scope) => { scope.addHook('onRequest', untilReady); await adminRoutes(scope, withCreds); });
   await app.register(async (scope) => {
     scope.addHook('onRequest', untilReady);
-    // The root token's budget, like an admin token's (STRATA_RATE_LIMIT_ADMIN).
-    await registerRateLimit(scope, 'admin', ctx.config.rateLimit.admin);
-    // A project's deletion, like every admin change, comes after the events acknowledged before it.
-    scope.addHook('preHandler', waitForApplied(ctx));
-    await projectRoutes(scope, withCreds);
+    await rootRoutes(scope, withCreds);
   });
   return app;
+}
+
+/** The root token's routes (/api/projects), with its rate budget, after the events acknowledged before each request. */
+async function rootRoutes(scope: FastifyInstance, ctx: AppContext & { creds: Credentials }, opts: { apiRole?: boolean } = {}): Promise<void> {
+  // The root token's budget, like an admin token's (STRATA_RATE_LIMIT_ADMIN).
+  await registerRateLimit(scope, 'admin', ctx.config.rateLimit.admin);
+  // A project's deletion, like every admin change, comes after the events acknowledged before it.
+  scope.addHook('preHandler', waitForApplied(ctx));
+  await projectRoutes(scope, ctx, opts);
 }

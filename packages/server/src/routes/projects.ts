@@ -20,7 +20,14 @@ const projectView = (p: Project) => ({ id: p.id, name: p.name, createdAt: isoTim
  * /api/projects (Bearer root token, docs/security.md): the server's operator creates, lists and
  * deletes projects. The root token reaches no project's data, and no project's key reaches these routes.
  */
-export async function projectRoutes(app: FastifyInstance, ctx: AppContext & { creds: Credentials }): Promise<void> {
+export async function projectRoutes(app: FastifyInstance, ctx: AppContext & { creds: Credentials }, opts: { apiRole?: boolean } = {}): Promise<void> {
+  if (opts.apiRole) {
+    // A project is listed and made on a process of the api role (the engines that apply the log load it with its first records);
+    // its deletion must reach every engine that holds its profiles: the all role's.
+    app.addHook('onRequest', async (req) => {
+      if (req.method === 'DELETE') throw new AppError({ code: 'WRONG_ROLE', message: 'a project is deleted by the all role' });
+    });
+  }
   // onRequest, as in the admin scope: a caller without the root token hears 401/403, never the schema's complaints.
   app.addHook('onRequest', async (req) => {
     await requireRoot(req, ctx.creds);
@@ -40,7 +47,8 @@ export async function projectRoutes(app: FastifyInstance, ctx: AppContext & { cr
     const now = ctx.clock.now();
     // Ids are made here and never reused: nothing cached for a deleted project can be taken for a new one's.
     const made = await ctx.store.createProject({ id: `prj_${randomBytes(8).toString('hex')}`, name: req.body.name, now });
-    await ctx.engine.load(made.project.id);
+    // Where no engine runs (the api role), the processes that apply the log load it with its first records.
+    if (!ctx.engine.holdsNoState) await ctx.engine.load(made.project.id);
     const keys = await ctx.store.keys.list(made.project.id);
     const of = (kind: 'admin' | 'write', value: string) => ({ ...keyView(keys.find((k) => k.kind === kind)!), value });
     // The new project's audit log starts with its creation, by the root token: named, not by its
