@@ -298,8 +298,10 @@ export class SegmentService {
       sample = found.sample.map((s) => ({ ...s, id: s.profileId }));
       total = await this.store.countProfiles(projectId);
       // The warnings that compare members, from the store's rows: what the matches share with each saved segment.
+      // Only the segments sharing a match are compared: their sizes alone are read.
       const shared = count ? await this.store.previewShared(projectId, where) : new Map<string, number>();
-      warnings.push(...this.hygiene.membershipWarnings(rows, { count, total, sample: [], sizes: await this.store.segmentSizes(projectId), shared }, undefined, warnings));
+      const sizes = await this.store.segmentSizes(projectId, [...shared.keys()]);
+      warnings.push(...this.hygiene.membershipWarnings(rows, { count, total, sample: [], sizes, shared }, undefined, warnings));
     }
     const why = await this.hygiene.explainProfiles(projectId, parsed, sample.map((s) => s.id), now);
     return {

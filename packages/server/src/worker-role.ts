@@ -90,8 +90,7 @@ export async function startWorkerRole(store: SqlStore, config: Config, log: Even
     } catch (err) {
       // PostgreSQL unreachable or restarting while the worker claimed its partitions: it starts over in a second, not never.
       console.error(`strata: the worker could not start over partitions ${owned.join(', ')} (${(err as Error)?.message ?? String(err)}); trying again`);
-      if (running === r) await halt();
-      setTimeout(reconfigure, 1_000).unref();
+      startOverAfter(r, 1_000);
       return;
     }
     // Stopped meanwhile (a lease lost while it started): its engine must not start ticking.
@@ -111,11 +110,14 @@ export async function startWorkerRole(store: SqlStore, config: Config, log: Even
    * a lease's lifetime — by then a lapsed lease is known as lost here, and a worker that claimed
    * with a lapsed one has stopped — claiming them again if they are still its own.
    */
-  const taken = (r: Running) => {
+  const taken = (r: Running) => startOverAfter(r, LEASE_TTL_MS);
+
+  /** Stops `r` (unless it is no longer the one running), then starts over its leases' partitions after `ms`. */
+  const startOverAfter = (r: Running, ms: number) => {
     chain = chain.then(async () => {
       if (running !== r) return;
       await halt();
-      await new Promise((done) => setTimeout(done, LEASE_TTL_MS));
+      await new Promise((done) => setTimeout(done, ms));
     }).then(reconfigure).catch((err: unknown) => console.error(`strata: the worker could not stop: ${(err as Error)?.stack ?? String(err)}`));
   };
 
